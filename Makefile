@@ -1,0 +1,43 @@
+# The README's two commands: `make demo` and `make test`. Both install what is
+# missing (Debian packages, npm test tools), build, and run.
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps build test demo install bench clean
+
+all: build
+
+deps:
+	@missing=$$(grep -v '^\s*#' .ci/debian-packages.txt | grep -v '^\s*$$' | while read p; do \
+	    dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q 'install ok installed' || echo "$$p"; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "Installing missing Debian packages:" $$missing; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@if [ -f tests/tools/package.json ]; then \
+	    (cd tests/tools && [ -d node_modules ] && [ node_modules -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error); \
+	fi
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+build: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+demo: build
+	MLO="$(CURDIR)/$(BUILD_DIR)/mlo" bash examples/demo/run.sh
+
+install: build
+	cmake --install $(BUILD_DIR)
+
+bench: build
+	@for b in tests/bench/*.sh; do echo "== $$b"; MLO="$(CURDIR)/$(BUILD_DIR)/mlo" bash $$b || exit 1; done
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,39 @@
+#include "command.h"
+
+#include <unistd.h>
+
+namespace mlo::cli {
+
+std::vector<CommandGroup>& command_groups() {
+  static std::vector<CommandGroup> groups;
+  return groups;
+}
+
+Repo& Context::repo() {
+  if (!repo_) repo_.emplace(Repo::open("."));
+  return *repo_;
+}
+
+void Context::print_json(const nlohmann::json& doc) const { std::cout << doc.dump(2) << "\n"; }
+
+std::string Context::paint(const std::string& text, const std::string& colour) const {
+  if (!color_stdout) return text;
+  const char* code = colour == "green"  ? "32"
+                     : colour == "red"    ? "31"
+                     : colour == "yellow" ? "33"
+                     : colour == "bold"   ? "1"
+                     : colour == "dim"    ? "2"
+                     : colour == "cyan"   ? "36"
+                                          : "0";
+  return std::string("\033[") + code + "m" + text + "\033[0m";
+}
+
+CLI::App* add_command(CLI::App& parent, const std::string& name, const std::string& summary) {
+  CLI::App* sub = parent.add_subcommand(name, summary);
+  // One man page per command group, like git-remote(1) for git remote add/rm.
+  std::string page = parent.get_name() == "mlo" ? name : parent.get_name();
+  sub->footer("See 'man mlo-" + page + "'.");
+  return sub;
+}
+
+}  // namespace mlo::cli

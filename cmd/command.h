@@ -1,0 +1,72 @@
+// The command table. Each cmd/*.cpp registers its command group with
+// MLO_REGISTER_COMMANDS; main.cpp builds the CLI from the table. A command's
+// callback gets a Context that opens the repository only if asked, so
+// `mlo --version` and `mlo help` touch nothing.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/error.h"
+#include "repo/repo.h"
+
+namespace mlo::cli {
+
+struct GlobalOptions {
+  std::string chdir;
+  bool json = false;
+  bool quiet = false;
+  bool verbose = false;
+  bool no_color = false;
+};
+
+class Context {
+ public:
+  GlobalOptions global;
+  bool color_stdout = false;  // colour allowed on stdout (terminal, no NO_COLOR/--no-color)
+  int exit_code = 0;
+  // The selected command's work; main() runs it after parsing and applying
+  // the global options (so -C takes effect first).
+  std::function<void()> action;
+
+  // Makes `fn` the action of `cmd` when the user selects it.
+  void on_run(CLI::App* cmd, std::function<void()> fn) {
+    cmd->callback([this, fn = std::move(fn)] { action = fn; });
+  }
+
+  // The mlo repository around the working directory; throws InputError if none.
+  Repo& repo();
+  // Prints a JSON document (pretty, newline-terminated) to stdout.
+  void print_json(const nlohmann::json& doc) const;
+  // Wraps text in an ANSI colour when colour is on ("green", "red", "yellow", "bold", "dim").
+  std::string paint(const std::string& text, const std::string& colour) const;
+
+ private:
+  std::optional<Repo> repo_;
+};
+
+using Registrar = void (*)(CLI::App& app, Context& ctx);
+
+// Command groups in registration order (`order` sorts them in `mlo --help`).
+struct CommandGroup {
+  int order;
+  Registrar registrar;
+};
+std::vector<CommandGroup>& command_groups();
+
+struct RegisterCommands {
+  RegisterCommands(int order, Registrar registrar) { command_groups().push_back({order, registrar}); }
+};
+
+#define MLO_REGISTER_COMMANDS(order, fn) \
+  static ::mlo::cli::RegisterCommands mlo_register_##fn##_instance(order, fn)
+
+// Adds a subcommand with the common conventions (footer pointing at the man page).
+CLI::App* add_command(CLI::App& parent, const std::string& name, const std::string& summary);
+
+}  // namespace mlo::cli

@@ -1,0 +1,119 @@
+// mlo's entry point: global options, the command table, error rendering.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "command.h"
+#include "core/interrupt.h"
+#include "core/log.h"
+
+using namespace mlo;
+using namespace mlo::cli;
+
+namespace {
+
+bool in_github_actions() {
+  const char* v = std::getenv("GITHUB_ACTIONS");
+  return v && std::strcmp(v, "true") == 0;
+}
+
+// GitHub's workflow commands need %, CR and LF escaped.
+std::string gha_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '%') out += "%25";
+    else if (c == '\r') out += "%0D";
+    else if (c == '\n') out += "%0A";
+    else out += c;
+  }
+  return out;
+}
+
+int report_error(const std::string& message, const std::string& hint, int code, bool color) {
+  if (color)
+    std::fprintf(stderr, "\033[31mmlo: error:\033[0m %s\n", message.c_str());
+  else
+    std::fprintf(stderr, "mlo: error: %s\n", message.c_str());
+  if (!hint.empty()) std::fprintf(stderr, "hint: %s\n", hint.c_str());
+  if (in_github_actions()) std::printf("::error title=mlo::%s\n", gha_escape(message).c_str());
+  return code;
+}
+
+void add_help_command(CLI::App& app) {
+  auto* help = app.add_subcommand("help", "Show help for a command (same text as 'man mlo-COMMAND')");
+  auto topic = std::make_shared<std::vector<std::string>>();
+  help->add_option("command", *topic, "Command and subcommand, e.g. 'data add'");
+  help->callback([&app, topic] {
+    CLI::App* target = &app;
+    for (const auto& word : *topic) {
+      try {
+        target = target->get_subcommand(word);
+      } catch (const CLI::OptionNotFound&) {
+        throw UsageError("no such command: " + word, "run 'mlo help' for the list of commands");
+      }
+    }
+    // App::help() would describe the selected subcommand (help itself); ask the formatter directly.
+    std::cout << target->get_formatter()->make_help(target, target->get_name(), CLI::AppFormatMode::Normal);
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  install_interrupt_handlers();
+  Context ctx;
+  CLI::App app{"mlo: the machine-learning lifecycle in a git repository", "mlo"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.set_version_flag("--version", std::string("mlo ") + MLO_VERSION);
+  app.add_option("-C", ctx.global.chdir, "Run as if mlo was started in this directory");
+  app.add_flag("--json", ctx.global.json, "Print machine-readable JSON");
+  app.add_flag("-q,--quiet", ctx.global.quiet, "Only print errors");
+  app.add_flag("-v,--verbose", ctx.global.verbose, "Print more detail");
+  app.add_flag("--no-color", ctx.global.no_color, "Do not colour output (also: NO_COLOR)");
+  app.footer("Exit codes: 0 ok, 1 check failed, 2 usage, 3 bad input or repo, 4 remote, 5 runner, 130 interrupted.\n"
+             "See 'mlo help COMMAND' or 'man mlo'.");
+  auto apply_globals = [&ctx] {
+    if (!ctx.global.chdir.empty() && ::chdir(ctx.global.chdir.c_str()) != 0)
+      throw InputError("cannot change to directory " + ctx.global.chdir + ": " + std::strerror(errno));
+    bool no_color = ctx.global.no_color || std::getenv("NO_COLOR") != nullptr;
+    ctx.color_stdout = !no_color && ::isatty(1);
+    log::set_color(!no_color && ::isatty(2));
+    log::set_level(ctx.global.quiet ? log::Level::quiet : ctx.global.verbose ? log::Level::verbose : log::Level::normal);
+  };
+
+  auto& groups = command_groups();
+  std::stable_sort(groups.begin(), groups.end(), [](auto& a, auto& b) { return a.order < b.order; });
+  for (auto& g : groups) g.registrar(app, ctx);
+  add_help_command(app);
+
+  bool color_err = std::getenv("NO_COLOR") == nullptr && ::isatty(2);
+  try {
+    app.parse(argc, argv);
+    apply_globals();
+    if (ctx.action) ctx.action();
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::CallForAllHelp&) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    return 0;
+  } catch (const CLI::CallForVersion&) {
+    std::cout << "mlo " << MLO_VERSION << "\n";
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    return report_error(e.what(), "run 'mlo help' or 'mlo COMMAND --help' for usage", static_cast<int>(Exit::usage),
+                        color_err);
+  } catch (const mlo::Error& e) {
+    return report_error(e.what(), e.hint(), static_cast<int>(e.code()), color_err);
+  } catch (const std::filesystem::filesystem_error& e) {
+    return report_error(e.what(), "", static_cast<int>(Exit::input), color_err);
+  } catch (const std::exception& e) {
+    return report_error(std::string("internal error: ") + e.what(), "please report this as a bug", 70, color_err);
+  }
+  if (interrupted()) return static_cast<int>(Exit::interrupted);
+  return ctx.exit_code;
+}

@@ -1,0 +1,146 @@
+#include "repo/config.h"
+
+#include <sstream>
+
+#include "core/error.h"
+#include "core/fs.h"
+
+namespace mlo {
+
+YAML::Node load_yaml(const std::string& text, const std::string& filename) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw InputError(filename + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                         ": invalid YAML: " + e.msg,
+                     "fix the file and run the command again");
+  }
+}
+
+YAML::Node load_yaml_file(const std::filesystem::path& path) {
+  auto text = read_file_if_exists(path);
+  if (!text) return YAML::Node(YAML::NodeType::Null);
+  return load_yaml(*text, path.string());
+}
+
+namespace {
+
+std::vector<std::string> split_key(std::string_view key) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= key.size()) {
+    size_t dot = key.find('.', start);
+    if (dot == std::string_view::npos) dot = key.size();
+    parts.emplace_back(key.substr(start, dot - start));
+    start = dot + 1;
+  }
+  return parts;
+}
+
+// yaml-cpp's Node assignment rebinds shared state, so these walk by
+// recursion and never assign one existing Node to another.
+YAML::Node lookup_from(const YAML::Node& node, const std::vector<std::string>& parts, size_t i) {
+  if (i == parts.size()) return node;
+  if (!node.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+  const YAML::Node child = node[parts[i]];
+  if (!child) return YAML::Node(YAML::NodeType::Undefined);
+  return lookup_from(child, parts, i + 1);
+}
+
+YAML::Node lookup(const YAML::Node& root, std::string_view key) { return lookup_from(root, split_key(key), 0); }
+
+YAML::Node merge(const YAML::Node& base, const YAML::Node& over) {
+  if (!over.IsDefined() || over.IsNull()) return base.IsDefined() ? YAML::Clone(base) : YAML::Node();
+  if (!base.IsDefined() || !base.IsMap() || !over.IsMap()) return YAML::Clone(over);
+  YAML::Node out = YAML::Clone(base);
+  for (auto it = over.begin(); it != over.end(); ++it) {
+    std::string k = it->first.as<std::string>();
+    const YAML::Node& cbase = base;
+    out[k] = merge(cbase[k], it->second);
+  }
+  return out;
+}
+
+void assign_from(YAML::Node node, const std::vector<std::string>& parts, size_t i,
+                 const std::optional<YAML::Node>& value) {
+  if (i + 1 == parts.size()) {
+    if (value) node[parts[i]] = *value;
+    else node.remove(parts[i]);
+    return;
+  }
+  if (!node[parts[i]].IsMap()) {
+    if (!value) return;
+    node[parts[i]] = YAML::Node(YAML::NodeType::Map);
+  }
+  assign_from(node[parts[i]], parts, i + 1, value);
+}
+
+void assign(YAML::Node& root, std::string_view key, const std::optional<YAML::Node>& value) {
+  if (!root.IsMap()) root = YAML::Node(YAML::NodeType::Map);
+  assign_from(root, split_key(key), 0, value);
+}
+
+}  // namespace
+
+Config Config::load(const std::filesystem::path& tracked, const std::filesystem::path& local) {
+  Config c;
+  c.tracked_path_ = tracked;
+  c.local_path_ = local;
+  c.tracked_ = load_yaml_file(tracked);
+  c.local_ = load_yaml_file(local);
+  for (auto* node : {&c.tracked_, &c.local_}) {
+    if (node->IsNull() || !node->IsDefined()) *node = YAML::Node(YAML::NodeType::Map);
+  }
+  if (!c.tracked_.IsMap())
+    throw InputError(tracked.string() + ": expected a mapping at the top level", "see 'man mlo-config'");
+  if (!c.local_.IsMap())
+    throw InputError(local.string() + ": expected a mapping at the top level", "see 'man mlo-config'");
+  return c;
+}
+
+YAML::Node Config::node(std::string_view key) const { return merge(lookup(tracked_, key), lookup(local_, key)); }
+
+std::optional<std::string> Config::get(std::string_view key) const {
+  YAML::Node n = node(key);
+  if (!n || !n.IsScalar()) return std::nullopt;
+  return n.as<std::string>();
+}
+
+std::string Config::get_or(std::string_view key, std::string fallback) const {
+  auto v = get(key);
+  return v ? *v : std::move(fallback);
+}
+
+void Config::set(std::string_view key, std::optional<std::string> value, ConfigScope scope) {
+  YAML::Node& root = scope == ConfigScope::tracked ? tracked_ : local_;
+  assign(root, key, value ? std::optional<YAML::Node>(YAML::Node(*value)) : std::nullopt);
+  save(scope);
+}
+
+void Config::set_node(std::string_view key, const YAML::Node& value, ConfigScope scope) {
+  YAML::Node& root = scope == ConfigScope::tracked ? tracked_ : local_;
+  assign(root, key, value);
+  save(scope);
+}
+
+void Config::save(ConfigScope scope) const {
+  const YAML::Node& root = scope == ConfigScope::tracked ? tracked_ : local_;
+  YAML::Emitter out;
+  out << root;
+  std::string text = out.c_str();
+  text += "\n";
+  write_file_atomic(path(scope), text);
+}
+
+std::string Config::default_text() {
+  return "# mlo configuration, shared through git. Per-user settings go in\n"
+         "# .mlo/config.local.yaml (ignored); secrets come from the environment.\n"
+         "version: 1\n"
+         "cache:\n"
+         "  # How workspace files share bytes with .mlo/cache: reflink, hardlink,\n"
+         "  # symlink or copy, tried in order. The default never lets an edit in\n"
+         "  # the workspace change a cached object.\n"
+         "  link: reflink,copy\n";
+}
+
+}  // namespace mlo

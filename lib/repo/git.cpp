@@ -1,0 +1,235 @@
+#include "repo/git.h"
+
+#include <git2.h>
+
+#include <mutex>
+
+#include "core/error.h"
+
+namespace mlo {
+
+namespace {
+void ensure_libgit2() {
+  static std::once_flag once;
+  std::call_once(once, [] { git_libgit2_init(); });
+}
+
+template <typename T, void (*Free)(T*)>
+struct GitPtr {
+  T* p = nullptr;
+  ~GitPtr() {
+    if (p) Free(p);
+  }
+  T** out() { return &p; }
+  T* get() const { return p; }
+};
+using IndexPtr = GitPtr<git_index, git_index_free>;
+using ObjectPtr = GitPtr<git_object, git_object_free>;
+using CommitPtr = GitPtr<git_commit, git_commit_free>;
+using TreePtr = GitPtr<git_tree, git_tree_free>;
+using TreeEntryPtr = GitPtr<git_tree_entry, git_tree_entry_free>;
+using BlobPtr = GitPtr<git_blob, git_blob_free>;
+using RevwalkPtr = GitPtr<git_revwalk, git_revwalk_free>;
+using RefIterPtr = GitPtr<git_reference_iterator, git_reference_iterator_free>;
+using DiffPtr = GitPtr<git_diff, git_diff_free>;
+using ConfigPtr = GitPtr<git_config, git_config_free>;
+
+std::string oid_str(const git_oid* oid) {
+  char buf[GIT_OID_HEXSZ + 1];
+  git_oid_tostr(buf, sizeof buf, oid);
+  return buf;
+}
+}  // namespace
+
+void git_check(int rc, const std::string& what) {
+  if (rc >= 0) return;
+  const git_error* e = git_error_last();
+  throw InputError(what + ": " + (e && e->message ? e->message : "git error"));
+}
+
+GitRepo::GitRepo(const std::filesystem::path& workdir) : workdir_(workdir) {
+  ensure_libgit2();
+  git_check(git_repository_open(&repo_, workdir.c_str()), "cannot open the git repository at " + workdir.string());
+}
+
+GitRepo::~GitRepo() { git_repository_free(repo_); }
+
+void GitRepo::init(const std::filesystem::path& dir) {
+  ensure_libgit2();
+  git_repository* repo = nullptr;
+  git_check(git_repository_init(&repo, dir.c_str(), 0), "git init " + dir.string());
+  git_repository_free(repo);
+}
+
+void GitRepo::stage(const std::vector<std::string>& paths) {
+  IndexPtr index;
+  git_check(git_repository_index(index.out(), repo_), "cannot open the git index");
+  for (const auto& p : paths) {
+    std::error_code ec;
+    if (std::filesystem::exists(std::filesystem::symlink_status(workdir_ / p, ec)))
+      git_check(git_index_add_bypath(index.get(), p.c_str()), "git add " + p);
+    else
+      git_index_remove_bypath(index.get(), p.c_str());
+  }
+  git_check(git_index_write(index.get()), "cannot write the git index");
+}
+
+void GitRepo::unstage_remove(const std::vector<std::string>& paths) {
+  IndexPtr index;
+  git_check(git_repository_index(index.out(), repo_), "cannot open the git index");
+  for (const auto& p : paths) git_index_remove_bypath(index.get(), p.c_str());
+  git_check(git_index_write(index.get()), "cannot write the git index");
+}
+
+bool GitRepo::is_tracked(const std::string& path) const {
+  IndexPtr index;
+  git_check(git_repository_index(index.out(), repo_), "cannot open the git index");
+  return git_index_get_bypath(index.get(), path.c_str(), 0) != nullptr;
+}
+
+bool GitRepo::tracks_under(const std::string& dir) const {
+  IndexPtr index;
+  git_check(git_repository_index(index.out(), repo_), "cannot open the git index");
+  std::string prefix = dir.empty() ? "" : dir + "/";
+  size_t pos = 0;
+  if (git_index_find_prefix(&pos, index.get(), prefix.c_str()) == 0) return true;
+  return git_index_get_bypath(index.get(), dir.c_str(), 0) != nullptr;
+}
+
+bool GitRepo::is_ignored(const std::string& path) const {
+  int ignored = 0;
+  git_check(git_ignore_path_is_ignored(&ignored, repo_, path.c_str()), "cannot check ignore rules for " + path);
+  return ignored == 1;
+}
+
+bool GitRepo::has_commits() const { return git_repository_head_unborn(repo_) == 0; }
+
+std::optional<std::string> GitRepo::head_commit() const {
+  git_oid oid;
+  if (git_reference_name_to_id(&oid, repo_, "HEAD") != 0) return std::nullopt;
+  return oid_str(&oid);
+}
+
+bool GitRepo::is_dirty() const {
+  git_status_options opts = GIT_STATUS_OPTIONS_INIT;
+  opts.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+  opts.flags = GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
+  git_status_list* list = nullptr;
+  git_check(git_status_list_new(&list, repo_, &opts), "git status");
+  size_t n = git_status_list_entrycount(list);
+  git_status_list_free(list);
+  return n > 0;
+}
+
+std::string GitRepo::resolve_commit(const std::string& rev) const {
+  ObjectPtr obj;
+  if (git_revparse_single(obj.out(), repo_, rev.c_str()) != 0)
+    throw InputError("unknown revision '" + rev + "'", "use a commit, branch or tag that exists (see 'git log')");
+  ObjectPtr commit;
+  if (git_object_peel(commit.out(), obj.get(), GIT_OBJECT_COMMIT) != 0)
+    throw InputError("revision '" + rev + "' is not a commit");
+  return oid_str(git_object_id(commit.get()));
+}
+
+std::optional<std::string> GitRepo::read_file_at(const std::string& rev, const std::string& path) const {
+  std::string id = resolve_commit(rev);
+  git_oid oid;
+  git_oid_fromstr(&oid, id.c_str());
+  CommitPtr commit;
+  git_check(git_commit_lookup(commit.out(), repo_, &oid), "cannot read commit " + id);
+  TreePtr tree;
+  git_check(git_commit_tree(tree.out(), commit.get()), "cannot read the tree of " + id);
+  TreeEntryPtr entry;
+  if (git_tree_entry_bypath(entry.out(), tree.get(), path.c_str()) != 0) return std::nullopt;
+  if (git_tree_entry_type(entry.get()) != GIT_OBJECT_BLOB) return std::nullopt;
+  BlobPtr blob;
+  git_check(git_blob_lookup(blob.out(), repo_, git_tree_entry_id(entry.get())), "cannot read " + path);
+  return std::string(static_cast<const char*>(git_blob_rawcontent(blob.get())),
+                     static_cast<size_t>(git_blob_rawsize(blob.get())));
+}
+
+namespace {
+struct WalkState {
+  git_repository* repo;
+  const std::string* suffix;
+  const std::function<void(const std::string&, const std::string&)>* visit;
+};
+
+int walk_cb(const char* root, const git_tree_entry* entry, void* payload) {
+  auto* st = static_cast<WalkState*>(payload);
+  if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB) return 0;
+  std::string name = git_tree_entry_name(entry);
+  const std::string& suffix = *st->suffix;
+  if (name.size() < suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) return 0;
+  git_blob* blob = nullptr;
+  if (git_blob_lookup(&blob, st->repo, git_tree_entry_id(entry)) != 0) return 0;
+  std::string content(static_cast<const char*>(git_blob_rawcontent(blob)), static_cast<size_t>(git_blob_rawsize(blob)));
+  git_blob_free(blob);
+  (*st->visit)(std::string(root) + name, content);
+  return 0;
+}
+}  // namespace
+
+void GitRepo::for_each_file_at(const std::string& rev, const std::string& suffix,
+                               const std::function<void(const std::string&, const std::string&)>& visit) const {
+  std::string id = resolve_commit(rev);
+  git_oid oid;
+  git_oid_fromstr(&oid, id.c_str());
+  CommitPtr commit;
+  git_check(git_commit_lookup(commit.out(), repo_, &oid), "cannot read commit " + id);
+  TreePtr tree;
+  git_check(git_commit_tree(tree.out(), commit.get()), "cannot read the tree of " + id);
+  WalkState st{repo_, &suffix, &visit};
+  git_check(git_tree_walk(tree.get(), GIT_TREEWALK_PRE, walk_cb, &st), "cannot walk the tree of " + id);
+}
+
+std::vector<std::string> GitRepo::all_commits() const {
+  std::vector<std::string> out;
+  if (!has_commits()) return out;
+  RevwalkPtr walk;
+  git_check(git_revwalk_new(walk.out(), repo_), "git rev-list");
+  git_revwalk_push_glob(walk.get(), "refs/heads/*");
+  git_revwalk_push_glob(walk.get(), "refs/tags/*");
+  git_revwalk_push_head(walk.get());
+  git_oid oid;
+  while (git_revwalk_next(&oid, walk.get()) == 0) out.push_back(oid_str(&oid));
+  return out;
+}
+
+namespace {
+std::vector<std::string> refs_matching(git_repository* repo, const char* glob) {
+  std::vector<std::string> out;
+  RefIterPtr it;
+  if (git_reference_iterator_glob_new(it.out(), repo, glob) != 0) return out;
+  git_reference* ref = nullptr;
+  while (git_reference_next(&ref, it.get()) == 0) {
+    git_object* obj = nullptr;
+    if (git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT) == 0) {
+      out.push_back(oid_str(git_object_id(obj)));
+      git_object_free(obj);
+    }
+    git_reference_free(ref);
+  }
+  return out;
+}
+}  // namespace
+
+std::vector<std::string> GitRepo::branch_heads() const { return refs_matching(repo_, "refs/heads/*"); }
+std::vector<std::string> GitRepo::tag_targets() const { return refs_matching(repo_, "refs/tags/*"); }
+
+GitIdentity GitRepo::identity() const {
+  GitIdentity id;
+  git_signature* sig = nullptr;
+  if (git_signature_default(&sig, repo_) == 0) {
+    id.name = sig->name;
+    id.email = sig->email;
+    git_signature_free(sig);
+  } else {
+    const char* user = std::getenv("USER");
+    id.name = user ? user : "unknown";
+    id.email = id.name + "@localhost";
+  }
+  return id;
+}
+
+}  // namespace mlo

@@ -1,0 +1,67 @@
+// What mlo needs from git, through libgit2: staging, ignore rules, and
+// reading pointer files and other tracked files at any revision.
+#pragma once
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct git_repository;
+
+namespace mlo {
+
+struct GitIdentity {
+  std::string name;
+  std::string email;
+};
+
+class GitRepo {
+ public:
+  // Opens the repository whose work tree is `workdir`. Throws InputError.
+  explicit GitRepo(const std::filesystem::path& workdir);
+  ~GitRepo();
+  GitRepo(const GitRepo&) = delete;
+  GitRepo& operator=(const GitRepo&) = delete;
+
+  // Creates a repository (git init) in dir.
+  static void init(const std::filesystem::path& dir);
+
+  // git add of repo-relative paths; a path gone from the work tree is removed
+  // from the index (like `git add -A PATH`).
+  void stage(const std::vector<std::string>& paths);
+  void unstage_remove(const std::vector<std::string>& paths);
+  bool is_tracked(const std::string& path) const;
+  // True when any entry of the index lies at or below `dir`.
+  bool tracks_under(const std::string& dir) const;
+  bool is_ignored(const std::string& path) const;
+
+  bool has_commits() const;
+  std::optional<std::string> head_commit() const;
+  // True when tracked files differ from HEAD (staged or not).
+  bool is_dirty() const;
+  // Resolves any revision git understands (HEAD~1, a tag, a branch) to a commit id.
+  std::string resolve_commit(const std::string& rev) const;
+  // A file's content at a revision, or nullopt when the path is not in that tree.
+  std::optional<std::string> read_file_at(const std::string& rev, const std::string& path) const;
+  // Visits every file in a revision's tree whose path ends with `suffix`.
+  void for_each_file_at(const std::string& rev, const std::string& suffix,
+                        const std::function<void(const std::string& path, const std::string& content)>& visit) const;
+  // Every commit reachable from any branch and tag (for gc --all-commits).
+  std::vector<std::string> all_commits() const;
+  std::vector<std::string> branch_heads() const;
+  std::vector<std::string> tag_targets() const;
+  GitIdentity identity() const;
+
+  git_repository* raw() const { return repo_; }
+  const std::filesystem::path& workdir() const { return workdir_; }
+
+ private:
+  std::filesystem::path workdir_;
+  git_repository* repo_ = nullptr;
+};
+
+// Throws InputError with libgit2's last error message when rc < 0.
+void git_check(int rc, const std::string& what);
+
+}  // namespace mlo

@@ -1,0 +1,295 @@
+#include "store/cache.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+#include <vector>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/hash.h"
+#include "core/interrupt.h"
+
+namespace mlo {
+
+std::string to_string(LinkMode mode) {
+  switch (mode) {
+    case LinkMode::reflink: return "reflink";
+    case LinkMode::hardlink: return "hardlink";
+    case LinkMode::symlink: return "symlink";
+    case LinkMode::copy: return "copy";
+  }
+  return "copy";
+}
+
+std::vector<LinkMode> parse_link_modes(std::string_view text, const std::string& where) {
+  if (text.empty() || text == "auto") return {LinkMode::reflink, LinkMode::copy};
+  std::vector<LinkMode> modes;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view word = text.substr(start, end - start);
+    while (!word.empty() && word.front() == ' ') word.remove_prefix(1);
+    while (!word.empty() && word.back() == ' ') word.remove_suffix(1);
+    if (word == "reflink") modes.push_back(LinkMode::reflink);
+    else if (word == "hardlink") modes.push_back(LinkMode::hardlink);
+    else if (word == "symlink") modes.push_back(LinkMode::symlink);
+    else if (word == "copy") modes.push_back(LinkMode::copy);
+    else
+      throw InputError(where + ": unknown link mode '" + std::string(word) + "'",
+                       "use reflink, hardlink, symlink or copy (or a comma list such as reflink,copy)");
+    start = end + 1;
+  }
+  return modes;
+}
+
+Cache::Cache(fs::path root) : root_(std::move(root)) {}
+
+fs::path Cache::object_path(std::string_view hash) const {
+  std::string h(hash);
+  return root_ / "objects" / h.substr(0, 2) / h.substr(2);
+}
+
+bool Cache::has(std::string_view hash) const {
+  struct stat st;
+  return ::stat(object_path(hash).c_str(), &st) == 0;
+}
+
+void Cache::ensure_fanout(std::string_view hash) const {
+  fs::path dir = root_ / "objects" / std::string(hash.substr(0, 2));
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    if (errno == ENOENT) {
+      fs::create_directories(dir);
+      return;
+    }
+    throw_errno("cannot create " + dir.string(), errno);
+  }
+}
+
+void Cache::publish(const fs::path& temp, std::string_view hash, bool durable) const {
+  ensure_fanout(hash);
+  fs::path dest = object_path(hash);
+  ::chmod(temp.c_str(), 0444);
+  // rename() over an existing object is harmless (same bytes), but keeping
+  // the existing inode preserves hardlinks already pointing at it.
+  if (has(hash)) {
+    ::unlink(temp.c_str());
+    return;
+  }
+  if (::rename(temp.c_str(), dest.c_str()) != 0) {
+    int err = errno;
+    ::unlink(temp.c_str());
+    throw_errno("cannot store object " + dest.string(), err);
+  }
+  if (durable) fsync_path(dest.parent_path());
+}
+
+namespace {
+
+bool try_reflink(int src_fd, int dst_fd) { return ::ioctl(dst_fd, FICLONE, src_fd) == 0; }
+
+// Copies src to a new temp file, hashing the bytes on the way; returns the hash.
+std::string copy_and_hash(int src_fd, const fs::path& temp, const fs::path& source, bool durable) {
+  UniqueFd out(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!out) throw_errno("cannot write to the cache (" + temp.string() + ")", errno);
+  Sha256 h;
+  std::vector<char> buf(1 << 20);
+  for (;;) {
+    check_interrupted();
+    ssize_t n = ::read(src_fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("cannot read " + source.string(), errno);
+    }
+    if (n == 0) break;
+    h.update(buf.data(), static_cast<size_t>(n));
+    write_all(out.get(), std::string_view(buf.data(), static_cast<size_t>(n)), "to the cache (" + temp.string() + ")");
+  }
+  if (durable && ::fsync(out.get()) != 0) throw_errno("cannot sync " + temp.string(), errno);
+  return h.hex_digest();
+}
+
+// Removes a temp file unless released; keeps every error path tidy.
+struct TempGuard {
+  fs::path path;
+  ~TempGuard() {
+    if (!path.empty()) ::unlink(path.c_str());
+  }
+};
+
+}  // namespace
+
+std::string Cache::add_file(const fs::path& source, const std::vector<LinkMode>& modes, bool durable) {
+  UniqueFd src(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!src) throw_errno("cannot read " + source.string(), errno);
+  fs::create_directories(temp_dir());
+
+  for (LinkMode mode : modes) {
+    if (mode == LinkMode::hardlink || mode == LinkMode::symlink) {
+      // The workspace keeps its inode: link it into the store under its hash.
+      std::string hash = sha256_file(source);
+      if (has(hash)) return hash;
+      TempGuard temp{unique_temp_name(temp_dir(), "obj")};
+      if (::link(source.c_str(), temp.path.c_str()) != 0) {
+        if (errno == EXDEV || errno == EPERM || errno == EMLINK) continue;
+        throw_errno("cannot link " + source.string() + " into the cache", errno);
+      }
+      if (durable) ::fsync(src.get());
+      publish(temp.path, hash, durable);
+      temp.path.clear();
+      return hash;
+    }
+    if (mode == LinkMode::reflink) {
+      TempGuard temp{unique_temp_name(temp_dir(), "obj")};
+      UniqueFd out(::open(temp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+      if (!out) throw_errno("cannot write to the cache (" + temp.path.string() + ")", errno);
+      if (!try_reflink(src.get(), out.get())) continue;
+      std::string hash = sha256_file(temp.path);  // hash the clone: it can not change under us
+      if (durable) ::fsync(out.get());
+      out.reset();
+      publish(temp.path, hash, durable);
+      temp.path.clear();
+      return hash;
+    }
+    // copy
+    TempGuard temp{unique_temp_name(temp_dir(), "obj")};
+    std::string hash = copy_and_hash(src.get(), temp.path, source, durable);
+    publish(temp.path, hash, durable);
+    temp.path.clear();
+    return hash;
+  }
+  throw InputError("no link mode in cache.link works for " + source.string(),
+                   "add 'copy' to cache.link in .mlo/config.yaml");
+}
+
+std::string Cache::add_bytes(std::string_view data, bool durable) {
+  std::string hash = sha256_hex(data);
+  if (has(hash)) return hash;
+  fs::create_directories(temp_dir());
+  TempGuard temp{unique_temp_name(temp_dir(), "obj")};
+  UniqueFd out(::open(temp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!out) throw_errno("cannot write to the cache (" + temp.path.string() + ")", errno);
+  write_all(out.get(), data, "to the cache (" + temp.path.string() + ")");
+  if (durable && ::fsync(out.get()) != 0) throw_errno("cannot sync " + temp.path.string(), errno);
+  out.reset();
+  publish(temp.path, hash, durable);
+  temp.path.clear();
+  return hash;
+}
+
+std::string Cache::read(std::string_view hash) const {
+  auto data = read_file_if_exists(object_path(hash));
+  if (!data)
+    throw InputError("object " + std::string(hash) + " is missing from the cache",
+                     "run 'mlo pull' to fetch it from a remote, or 'mlo fsck' to check the cache");
+  return *data;
+}
+
+LinkMode Cache::materialize(std::string_view hash, const fs::path& dest, const std::vector<LinkMode>& modes,
+                            bool executable) const {
+  fs::path obj = object_path(hash);
+  if (!has(hash))
+    throw InputError("object " + std::string(hash) + " for " + dest.string() + " is missing from the cache",
+                     "run 'mlo pull' to fetch it from a remote");
+  fs::path dir = dest.parent_path();
+  if (!dir.empty()) fs::create_directories(dir);
+  for (LinkMode mode : modes) {
+    TempGuard temp{unique_temp_name(dir.empty() ? fs::path(".") : dir, dest.filename().string())};
+    bool done = false;
+    if (mode == LinkMode::hardlink) {
+      done = ::link(obj.c_str(), temp.path.c_str()) == 0;
+    } else if (mode == LinkMode::symlink) {
+      done = ::symlink(fs::absolute(obj).c_str(), temp.path.c_str()) == 0;
+    } else {
+      UniqueFd in(::open(obj.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!in) throw_errno("cannot read " + obj.string(), errno);
+      UniqueFd out(::open(temp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, executable ? 0755 : 0644));
+      if (!out) throw_errno("cannot write " + temp.path.string(), errno);
+      if (mode == LinkMode::reflink) {
+        done = try_reflink(in.get(), out.get());
+      } else {
+        struct stat st;
+        ::fstat(in.get(), &st);
+        off_t left = st.st_size;
+        while (left > 0) {
+          check_interrupted();
+          ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr, static_cast<size_t>(left), 0);
+          if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL)) {
+            // Fall back to read/write (old kernels, cross-device).
+            std::vector<char> buf(1 << 20);
+            ssize_t r;
+            while ((r = ::read(in.get(), buf.data(), buf.size())) > 0)
+              write_all(out.get(), std::string_view(buf.data(), static_cast<size_t>(r)), temp.path.string());
+            left = 0;
+            break;
+          }
+          if (n < 0) throw_errno("cannot write " + dest.string(), errno);
+          if (n == 0) break;
+          left -= n;
+        }
+        done = true;
+      }
+    }
+    if (!done) continue;
+    if (::rename(temp.path.c_str(), dest.c_str()) != 0) throw_errno("cannot replace " + dest.string(), errno);
+    temp.path.clear();
+    return mode;
+  }
+  throw InputError("no link mode in cache.link works for " + dest.string(),
+                   "add 'copy' to cache.link in .mlo/config.yaml");
+}
+
+bool Cache::verify(std::string_view hash) const { return sha256_file(object_path(hash)) == hash; }
+
+void Cache::remove(std::string_view hash) {
+  fs::path p = object_path(hash);
+  if (::unlink(p.c_str()) != 0 && errno != ENOENT) throw_errno("cannot remove " + p.string(), errno);
+}
+
+void Cache::for_each_object(const std::function<void(const std::string&, std::uint64_t)>& visit) const {
+  fs::path objects = root_ / "objects";
+  DIR* top = ::opendir(objects.c_str());
+  if (!top) return;
+  std::vector<std::string> fanouts;
+  while (dirent* e = ::readdir(top))
+    if (e->d_name[0] != '.' && std::char_traits<char>::length(e->d_name) == 2) fanouts.push_back(e->d_name);
+  ::closedir(top);
+  for (const auto& f : fanouts) {
+    fs::path dir = objects / f;
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) continue;
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::string hash = f + e->d_name;
+      if (!is_sha256_hex(hash)) continue;
+      struct stat st;
+      if (::fstatat(::dirfd(d), e->d_name, &st, 0) != 0) continue;
+      visit(hash, static_cast<std::uint64_t>(st.st_size));
+    }
+    ::closedir(d);
+  }
+}
+
+void Cache::sync() const {
+  UniqueFd fd(::open(root_.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd) ::syncfs(fd.get());
+}
+
+void Cache::clean_temp(int max_age_seconds) const {
+  std::error_code ec;
+  time_t now = std::time(nullptr);
+  for (auto& entry : fs::directory_iterator(temp_dir(), ec)) {
+    struct stat st;
+    if (::lstat(entry.path().c_str(), &st) == 0 && now - st.st_mtime > max_age_seconds)
+      ::unlink(entry.path().c_str());
+  }
+}
+
+}  // namespace mlo

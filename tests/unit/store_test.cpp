@@ -1,0 +1,84 @@
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include "core/error.h"
+#include "core/hash.h"
+#include "store/cache.h"
+#include "test_util.h"
+
+using namespace mlo;
+
+TEST_CASE("link modes parse, with auto as the safe default") {
+  CHECK(parse_link_modes("auto", "x") == std::vector<LinkMode>{LinkMode::reflink, LinkMode::copy});
+  CHECK(parse_link_modes("hardlink, copy", "x") == std::vector<LinkMode>{LinkMode::hardlink, LinkMode::copy});
+  CHECK_THROWS_AS(parse_link_modes("teleport", "cfg"), InputError);
+}
+
+TEST_CASE("cache stores bytes under their hash, read-only") {
+  test::TempDir tmp;
+  Cache cache(tmp / "cache");
+  test::write(tmp / "w/a.txt", "hello");
+  std::string h = cache.add_file(tmp / "w/a.txt", {LinkMode::copy});
+  CHECK(h == sha256_hex("hello"));
+  CHECK(cache.has(h));
+  CHECK(cache.read(h) == "hello");
+  struct stat st;
+  REQUIRE(::stat(cache.object_path(h).c_str(), &st) == 0);
+  CHECK((st.st_mode & 0222) == 0);
+  CHECK(cache.verify(h));
+  // Adding the same bytes again is a no-op.
+  CHECK(cache.add_bytes("hello") == h);
+  int count = 0;
+  cache.for_each_object([&](const std::string& hash, std::uint64_t size) {
+    CHECK(hash == h);
+    CHECK(size == 5);
+    ++count;
+  });
+  CHECK(count == 1);
+}
+
+TEST_CASE("copy mode keeps the workspace independent of the cache") {
+  test::TempDir tmp;
+  Cache cache(tmp / "cache");
+  test::write(tmp / "w/a.txt", "v1");
+  std::string h = cache.add_file(tmp / "w/a.txt", {LinkMode::copy});
+  cache.materialize(h, tmp / "w/b.txt", {LinkMode::reflink, LinkMode::copy});
+  test::write(tmp / "w/b.txt", "edited");
+  CHECK(cache.read(h) == "v1");
+  CHECK(cache.verify(h));
+}
+
+TEST_CASE("hardlink mode shares the inode") {
+  test::TempDir tmp;
+  Cache cache(tmp / "cache");
+  test::write(tmp / "w/a.txt", "shared");
+  std::string h = cache.add_file(tmp / "w/a.txt", {LinkMode::hardlink});
+  struct stat ws, cs;
+  ::stat((tmp / "w/a.txt").c_str(), &ws);
+  ::stat(cache.object_path(h).c_str(), &cs);
+  CHECK(ws.st_ino == cs.st_ino);
+  CHECK(cache.materialize(h, tmp / "w/c.txt", {LinkMode::hardlink}) == LinkMode::hardlink);
+  CHECK(cache.materialize(h, tmp / "w/d.txt", {LinkMode::symlink}) == LinkMode::symlink);
+  CHECK(fs::is_symlink(tmp / "w/d.txt"));
+  CHECK(read_file(tmp / "w/d.txt") == "shared");
+}
+
+TEST_CASE("verify catches a corrupted object; a missing one is a clear error") {
+  test::TempDir tmp;
+  Cache cache(tmp / "cache");
+  std::string h = cache.add_bytes("precious");
+  fs::permissions(cache.object_path(h), fs::perms::owner_write, fs::perm_options::add);
+  test::write(cache.object_path(h), "tampered");
+  CHECK_FALSE(cache.verify(h));
+  cache.remove(h);
+  CHECK_FALSE(cache.has(h));
+  CHECK_THROWS_AS(cache.read(h), InputError);
+  CHECK_THROWS_AS(cache.materialize(h, tmp / "x", {LinkMode::copy}), InputError);
+}
+
+TEST_CASE("adding an unreadable file fails cleanly") {
+  test::TempDir tmp;
+  Cache cache(tmp / "cache");
+  CHECK_THROWS_AS(cache.add_file(tmp / "missing", {LinkMode::copy}), InputError);
+}
