@@ -117,7 +117,7 @@ void register_runners(CLI::App& app, Context& ctx) {
   ex->add_option("--memory", opts->memory, "Memory limit, e.g. 512M, 4G");
   ex->add_option("--time", opts->time, "Time limit, e.g. 90s, 5m, 2h");
   ex->add_option("--log", opts->log, "Append the output to this file too");
-  ex->add_option("-e,--env", opts->env, "KEY=VALUE added to the environment (repeatable)");
+  ex->add_option("-e,--env", opts->env, "KEY=VALUE added to the environment (repeatable)")->expected(1)->allow_extra_args(false);
   ex->add_option("--workdir", opts->workdir, "Working folder (default: the current one)");
   ex->add_option("--stage", opts->stage, "Stage name in the job spec (default: exec)");
   ex->add_flag("--shell", opts->shell, "Run the command as one /bin/sh -c string");

@@ -101,3 +101,15 @@ slurm_stop() {
   [ -n "${KEEP_TMP:-}" ] || rm -rf "$SLURM_DIR"
   SLURM_DIR=""
 }
+
+# Run directly (ctest runs it as cli.slurm_env): a smoke test that the test
+# cluster starts, runs one batch job, and stops.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  set -u
+  trap slurm_stop EXIT
+  slurm_start
+  id=$(sbatch --parsable --output="$SLURM_DIR/smoke.out" --wrap 'echo smoke-ok') || { echo "FAIL: sbatch"; exit 1; }
+  for _ in $(seq 100); do grep -q smoke-ok "$SLURM_DIR/smoke.out" 2>/dev/null && break; sleep 0.2; done
+  grep -q smoke-ok "$SLURM_DIR/smoke.out" || { echo "FAIL: job $id did not run"; tail "$SLURM_DIR"/*.log; exit 1; }
+  echo "ok [slurm_env]: the test Slurm ran job $id on $SLURM_NODE"
+fi
