@@ -88,7 +88,7 @@ std::vector<RunnerInfo> available_runners() {
       if (!valid_name(name) || seen.count(name)) continue;
       if (::access(it->path().c_str(), X_OK) != 0 || std::filesystem::is_directory(it->path(), ec)) continue;
       seen.insert(name);
-      plugins.push_back({name, "plugin", it->path()});
+      plugins.push_back({name, "plugin", it->path().lexically_normal()});
     }
   }
   std::sort(plugins.begin(), plugins.end(), [](auto& a, auto& b) { return a.name < b.name; });
@@ -103,7 +103,8 @@ std::unique_ptr<Runner> make_runner(const std::string& name, const nlohmann::jso
   if (name == "slurm") return std::make_unique<SlurmRunner>(config, tmp_dir / "slurm");
   if (valid_name(name)) {
     if (auto program = find_program(plugin_program(name)))
-      return std::make_unique<PluginRunner>(name, std::filesystem::absolute(*program), config, tmp_dir / "plugins");
+      return std::make_unique<PluginRunner>(name, std::filesystem::absolute(*program).lexically_normal(), config,
+                                            tmp_dir / "plugins");
   }
   throw InputError("unknown runner '" + name + "'",
                    "available runners: " + available_list() +
