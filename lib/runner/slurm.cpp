@@ -260,7 +260,8 @@ JobResult SlurmRunner::run(const JobSpec& spec) {
     std::filesystem::remove(script, ec);
     result.status = "error";
     result.finished_at = now_seconds();
-    result.message = "sbatch failed: " + trim(sb.err.empty() ? sb.out : sb.err);
+    result.message = "sbatch failed: " + trim(sb.err.empty() ? sb.out : sb.err) +
+                     " (check the cluster with sinfo, and runners.slurm in .mlo/config.yaml)";
     result.info["sbatch"] = args;
     return result;
   }
