@@ -482,3 +482,54 @@ TEST_CASE("plugin protocol: bad plugins give status error, not a crash", "[runne
   CHECK(res.status == "error");
   CHECK(res.message.find("unknown status 'great'") != std::string::npos);
 }
+
+TEST_CASE("GPU queue: a job waits while the GPUs are held, and gets one when freed", "[runner]") {
+  test::TempDir tmp;
+  auto gpus = parse_nvidia_smi(kTwoGpus);
+  GpuQueue q;
+  q.want = 1;
+  q.lock_dir = tmp / "gpu-locks";
+  q.busy_memory_mib = -1;
+  q.poll_s = 0.05;
+  // Re-reading the GPUs: the same captured nvidia-smi text, now with GPU 1 idle.
+  q.discover = [] {
+    return parse_nvidia_smi(
+        "0, GPU-5a1e4b2c-8f3d-11ee-9a3b-0242ac120002, NVIDIA H100 80GB HBM3, 550.54.15, 81559, 0, 0\n"
+        "1, GPU-9f8e7d6c-aaaa-bbbb-cccc-ddddeeeeffff, NVIDIA H100 80GB HBM3, 550.54.15, 81559, 3, 0\n");
+  };
+  int waits = 0;
+  q.on_wait = [&] { ++waits; };
+  auto held = try_acquire_gpus(gpus, 2, q.lock_dir, -1);
+  REQUIRE(held);
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    held.reset();
+  });
+  std::string why;
+  bool waited = false;
+  auto lease = wait_for_gpus(q, gpus, &why, &waited);
+  release.join();
+  REQUIRE(lease);
+  CHECK(waited);
+  CHECK(waits == 1);
+  CHECK(lease->gpus().size() == 1);
+
+  // With a queue timeout and nothing free: timeout. With Ctrl-C: interrupted.
+  q.want = 2;
+  q.timeout_s = 0.2;
+  CHECK_FALSE(wait_for_gpus(q, gpus, &why, &waited));
+  CHECK(why == "timeout");
+  q.timeout_s = -1;
+  {
+    CtrlCAfter ctrl_c(200);
+    CHECK_FALSE(wait_for_gpus(q, gpus, &why, &waited));
+  }
+  CHECK(why == "interrupted");
+  // A busy GPU (memory in use by work outside mlo) is not handed out.
+  lease.reset();
+  q.want = 2;
+  q.busy_memory_mib = 1024;
+  q.timeout_s = 0.1;
+  q.discover = nullptr;
+  CHECK_FALSE(wait_for_gpus(q, gpus, &why, &waited));
+}
