@@ -263,6 +263,9 @@ JobResult CudaRunner::run(const JobSpec& spec) {
   }
 
   ChildOptions o = child_options(spec, config);
+  // The CUDA driver reserves far more address space than it uses, so RLIMIT_AS
+  // breaks CUDA programs; the memory limit applies only when asked for.
+  if (!config_bool(config, "limit_address_space", false)) o.memory_bytes.reset();
   o.env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID";  // nvidia-smi's numbering
   o.env["CUDA_VISIBLE_DEVICES"] = lease->visible_devices();
   o.env["MLO_GPUS"] = std::to_string(want);
