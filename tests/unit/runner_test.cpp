@@ -55,10 +55,13 @@ struct ScopedPath {
   ~ScopedPath() { ::setenv("PATH", old.c_str(), 1); }
 };
 
-// Pretends Ctrl-C after `ms`, cleared when the scope ends.
+// Pretends Ctrl-C after `ms` (and, if given, once `file` exists: the job has
+// started, however loaded the machine), cleared when the scope ends.
 struct CtrlCAfter {
   std::thread t;
-  explicit CtrlCAfter(int ms) : t([ms] {
+  explicit CtrlCAfter(int ms, std::filesystem::path file = {}) : t([ms, file] {
+    for (int i = 0; i < 600 && !file.empty() && !std::filesystem::exists(file); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     set_interrupted(true);
   }) {}
@@ -182,7 +185,7 @@ TEST_CASE("local runner: the time limit stops the whole process group", "[runner
   LocalRunner r(nlohmann::json{{"kill_grace_s", 1}});
   // A grandchild in the background that ignores SIGTERM: only SIGKILL to the group gets it.
   auto spec = shell_job(tmp, "sh -c 'trap \"\" TERM; echo $$ > grandchild.pid; exec sleep 60' & sleep 60");
-  spec.resources.time_limit_s = 0.5;
+  spec.resources.time_limit_s = 1.5;  // time enough for the shell to start the grandchild, even when loaded
   auto t0 = std::chrono::steady_clock::now();
   JobResult res = r.run(spec);
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -210,7 +213,7 @@ TEST_CASE("local runner: Ctrl-C stops the job and reports interrupted", "[runner
   auto spec = shell_job(tmp, "echo $$ > job.pid; sleep 60");
   JobResult res;
   {
-    CtrlCAfter ctrl_c(300);
+    CtrlCAfter ctrl_c(100, tmp / "job.pid");
     res = r.run(spec);
   }
   CHECK(res.status == "interrupted");
@@ -447,7 +450,7 @@ TEST_CASE("plugin protocol: the example mlo-runner-nice runs a job end to end", 
   // Ctrl-C: mlo sends SIGTERM to the plugin, which stops its job and says so.
   auto slow = shell_job(tmp, "echo $$ > job.pid; sleep 60");
   {
-    CtrlCAfter ctrl_c(1000);
+    CtrlCAfter ctrl_c(100, tmp / "job.pid");
     res = r->run(slow);
   }
   CHECK(res.status == "interrupted");
