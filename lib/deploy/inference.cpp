@@ -452,14 +452,16 @@ void ModelServer::handle(const HttpRequest& req, HttpResponse& resp) const {
       resp = error_response(405, "use POST for /invocations");
       return;
     }
+    std::string_view ct = req.header("Content-Type");
+    if (!ct.empty() && ct.substr(0, 8) != "text/csv" && ct.substr(0, 16) != "application/json") {
+      resp = error_response(415, "unsupported Content-Type '" + std::string(ct) + "' (use application/json or text/csv)");
+      return;
+    }
     try {
-      std::string_view ct = req.header("Content-Type");
       Table t;
       if (ct.substr(0, 8) == "text/csv") {
         t = parse_csv(req.body);
       } else {
-        if (!ct.empty() && ct.substr(0, 16) != "application/json")
-          throw BadRequest("unsupported Content-Type '" + std::string(ct) + "' (use application/json or text/csv)");
         json body = json::parse(req.body, nullptr, false);
         if (body.is_discarded()) throw BadRequest("request body is not valid JSON");
         t = parse_mlflow_json(body);
