@@ -34,7 +34,13 @@ struct RouterInfo {
   std::string url() const { return "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port); }
 };
 
-bool pid_alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+// Alive and not a zombie (a detached router's reaper may be slow to reap it).
+bool pid_alive(pid_t pid) {
+  if (pid <= 0 || (::kill(pid, 0) != 0 && errno != EPERM)) return false;
+  std::string stat = read_file_if_exists("/proc/" + std::to_string(pid) + "/stat").value_or("");
+  std::size_t close = stat.rfind(')');
+  return !(close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z');
+}
 
 std::optional<RouterInfo> read_router(const fs::path& dir) {
   auto text = read_file_if_exists(dir / "router.json");
@@ -133,7 +139,8 @@ RouterInfo start_router(Repo& repo, const std::string& env, const std::string& h
 }
 
 // Sends a new state and waits until the router applied it (or refused).
-json apply_and_wait(const RouterInfo& r, const EnvState& desired, int timeout_s) {
+json apply_and_wait(const RouterInfo& r, const EnvState& desired, int timeout_s,
+                    const std::string& fail_hint = "the previous version keeps serving; fix the model or runner and deploy again") {
   HttpResult res = admin(r, "POST", "/-/mlo/apply", to_json(desired).dump());
   if (res.status != 202) throw RunnerError("the router refused the change: " + (res.error.empty() ? res.body : res.error));
   long gen = json::parse(res.body, nullptr, false).value("generation", 0L);
@@ -143,8 +150,7 @@ json apply_and_wait(const RouterInfo& r, const EnvState& desired, int timeout_s)
     if (st.value("applied_generation", 0L) >= gen) {
       const json& last = st["last_result"];
       if (last.is_object() && last.value("generation", 0L) == gen && !last.value("ok", false))
-        throw RunnerError(last.value("error", std::string("the change failed")),
-                          "the previous version keeps serving; fix the model or runner and deploy again");
+        throw RunnerError(last.value("error", std::string("the change failed")), fail_hint);
       return st;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(30));
@@ -263,7 +269,9 @@ json deploy_local(Repo& repo, const DeployOptions& o, const DeployModel& m, cons
       s.weight = weight;
     }
     s.strategy = effective;
-    json st = apply_and_wait(r, s, s.ready_timeout_s);
+    apply_and_wait(r, s, s.ready_timeout_s,
+                   cur.primary ? "the previous version keeps serving; fix the model or runner and deploy again"
+                               : "nothing was deployed; check the runner's log above, then deploy again");
     record_deploy_event(repo, DeployEvent{"", o.env, "deploy", m.name, m.version,
                                           {{"target", "local"}, {"strategy", effective}, {"weight", s.candidate ? s.weight : 100},
                                            {"sha256", m.sha256}, {"run_id", m.run_id}, {"artifact", m.path.string()},

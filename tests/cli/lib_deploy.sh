@@ -2,7 +2,7 @@
 # faults, request senders (curl), and a trap that stops every deployment the
 # test started so no router or runner outlives it.
 : "${MLO_BUILD_DIR:=$(dirname "$MLO")}"
-NATIVE="$MLO_BUILD_DIR/mlo-serve-native"
+NATIVE=$(readlink -f "$MLO_BUILD_DIR/mlo-serve-native")
 [ -x "$NATIVE" ] || skip "mlo-serve-native is not built"
 command -v curl >/dev/null || skip "curl is not installed"
 
