@@ -129,8 +129,8 @@ expect_err_contains "already serves on port $port"
 router_pid=$(/usr/bin/python3 -c 'import json; print(json.load(open(".mlo/deploy/prod/router.json"))["pid"])')
 expect_ok deploy stop prod
 expect_out_contains "Stopped 'prod'"
-kill -0 "$router_pid" 2>/dev/null && fail "router still running"; pass
-kill -0 "$rpid" 2>/dev/null && fail "runner still running"; pass
+pid_running "$router_pid" && fail "router still running"; pass
+pid_running "$rpid" && fail "runner still running"; pass
 expect_no_file .mlo/deploy/prod/router.json
 expect_ok --json deploy status prod
 expect_json "d['running'] is False"

@@ -46,3 +46,11 @@ infer_many() {
 
 # count_version FILE VERSION : responses in FILE that came from VERSION.
 count_version() { grep -c "\"model_version\":\"$2\"" "$1"; }
+
+# pid_running PID : alive and not a zombie (a detached router's reaper may be slow).
+pid_running() {
+  [ -r "/proc/$1/stat" ] || return 1
+  local state
+  state=$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1)
+  [ "$state" != Z ]
+}
