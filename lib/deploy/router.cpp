@@ -118,12 +118,21 @@ struct LogEntry {
   double latency_ms = 0;
 };
 
-json body_json(const std::string& body) {
-  if (body.empty()) return nullptr;
-  if (body.size() > 65536) return json{{"truncated", true}, {"bytes", body.size()}};
-  json j = json::parse(body, nullptr, false);
-  if (j.is_discarded()) return body;
-  return j;
+// Appends a body to a log line: valid JSON is spliced in as is (checked, not
+// parsed: this runs for every request), anything else as a JSON string.
+void append_body(std::string& out, const std::string& body) {
+  if (body.empty()) {
+    out += "null";
+  } else if (body.size() > 65536) {
+    out += "{\"truncated\":true,\"bytes\":" + std::to_string(body.size()) + "}";
+  } else if (json::accept(body)) {
+    std::size_t start = out.size();
+    out += body;
+    for (std::size_t i = start; i < out.size(); ++i)  // keep one record a line
+      if (out[i] == '\n' || out[i] == '\r') out[i] = ' ';
+  } else {
+    out += json(body).dump(-1, ' ', false, json::error_handler_t::replace);
+  }
 }
 
 class Router {
@@ -367,13 +376,18 @@ class Router {
     }
     if (batch.empty()) return;
     std::string out;
+    char num[64];
     for (auto& e : batch) {
-      json line = {{"ts", e.ts},         {"env", env_},          {"model", e.model},
-                   {"version", e.version}, {"role", e.role},     {"method", e.method},
-                   {"route", e.route},   {"status", e.status},   {"latency_ms", std::round(e.latency_ms * 1000) / 1000},
-                   {"inputs", body_json(e.inputs)}, {"outputs", body_json(e.outputs)}};
-      out += line.dump();
-      out += '\n';
+      out += "{\"ts\":\"" + e.ts + "\",\"env\":" + json(env_).dump() + ",\"model\":" + json(e.model).dump() +
+             ",\"version\":" + json(e.version).dump() + ",\"role\":\"" + e.role + "\",\"method\":" +
+             json(e.method).dump() + ",\"route\":" + json(e.route).dump(-1, ' ', false, json::error_handler_t::replace);
+      std::snprintf(num, sizeof num, ",\"status\":%d,\"latency_ms\":%.3f", e.status, e.latency_ms);
+      out += num;
+      out += ",\"inputs\":";
+      append_body(out, e.inputs);
+      out += ",\"outputs\":";
+      append_body(out, e.outputs);
+      out += "}\n";
     }
     try {
       write_all(log_fd_.get(), out, "requests.jsonl");
