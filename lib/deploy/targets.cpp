@@ -8,6 +8,8 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/process.h"
+#include "core/hash.h"
+#include "data/data.h"
 #include "data/pointer.h"
 #include "deploy/deploy.h"
 #include "deploy/inference.h"
@@ -68,8 +70,9 @@ json deploy_batch(Repo& repo, const DeployOptions& o, const DeployModel& m, cons
                       "check the input's columns against the model's features");
   if (!fs::is_regular_file(output, ec)) throw RunnerError("inference runner " + runner + " wrote no output to " + output.string());
 
-  // Track the predictions: object in the cache, lineage record in the store, pointer next to the file.
-  std::string out_sha = repo.cache().add_file(output, repo.link_modes());
+  // Track the predictions with the data module (cache object, pointer,
+  // .gitignore line, staged), then the lineage record in the store.
+  std::string out_sha = sha256_file(output);
   json lineage = {{"kind", "mlo-batch-predictions"}, {"version", 1},
                   {"model", m.name},                {"model_version", m.version},
                   {"model_sha256", m.sha256},       {"run_id", m.run_id},
@@ -77,20 +80,9 @@ json deploy_batch(Repo& repo, const DeployOptions& o, const DeployModel& m, cons
                   {"output", output_rel},           {"output_sha256", out_sha},
                   {"runner", runner},               {"ts", utc_now_iso()}};
   std::string record_sha = repo.cache().add_bytes(lineage.dump(2) + "\n");
-  Pointer p;
-  p.path = output.filename().string();
-  p.sha256 = out_sha;
-  p.size = fs::file_size(output);
-  p.description = "predictions of " + m.name + "@" + m.version + " on " + input_rel + " (lineage record " + record_sha + ")";
-  write_file_atomic(output.string() + kPointerSuffix, serialize_pointer(p));
-  // Keep the data itself out of git, as `mlo data add` does.
-  fs::path gi = output.parent_path() / ".gitignore";
-  std::string line = "/" + output.filename().string();
-  std::string cur = read_file_if_exists(gi).value_or("");
-  if (("\n" + cur).find("\n" + line + "\n") == std::string::npos) {
-    if (!cur.empty() && cur.back() != '\n') cur += '\n';
-    write_file_atomic(gi, cur + line + "\n");
-  }
+  AddOptions add;
+  add.description = "predictions of " + m.name + "@" + m.version + " on " + input_rel + " (lineage record " + record_sha + ")";
+  data_add(repo, {output.string()}, add);
   std::string rows = pr.out;
   auto eq = rows.find("rows=");
   long n = eq == std::string::npos ? -1 : std::atol(rows.c_str() + eq + 5);
