@@ -228,6 +228,17 @@ void insert_event(Database& db, const DeployEvent& e) {
       .run();
 }
 
+DeployEvent event_from_json(const json& j);
+
+// Creates the table on first use; a fresh (deleted) index is refilled from
+// the tracked event files, so the index stays a cache.
+void ensure_index(Repo& repo) {
+  Database& db = repo.index();
+  bool fresh = db.schema_version("deploy") == 0;
+  db.migrate(kMigrations);
+  if (fresh) rebuild_deploy_index(repo);
+}
+
 DeployEvent event_from_json(const json& j) {
   DeployEvent e;
   e.ts = j.value("ts", "");
@@ -253,15 +264,14 @@ void record_deploy_event(Repo& repo, DeployEvent e) {
   std::string line = to_json(e).dump() + "\n";
   UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   if (!fd) throw_errno(file.string(), errno);
+  ensure_index(repo);
   write_all(fd.get(), line, file.string());
-  Database& db = repo.index();
-  db.migrate(kMigrations);
-  insert_event(db, e);
+  insert_event(repo.index(), e);
 }
 
 std::vector<DeployEvent> list_deploy_events(Repo& repo, const std::string& env, const std::string& model) {
+  ensure_index(repo);
   Database& db = repo.index();
-  db.migrate(kMigrations);
   Statement st = db.prepare(
       "SELECT ts, env, action, model, version, detail FROM deploy_events WHERE (?1 = '' OR env = ?1)"
       " AND (?2 = '' OR model = ?2) ORDER BY ts, id");

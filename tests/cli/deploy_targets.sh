@@ -63,7 +63,7 @@ expect_ok --json deploy history
 expect_json "[e['action'] for e in d] == ['batch', 'render', 'render', 'render']"
 rm -f .mlo/index.db*
 expect_ok --json deploy history
-expect_json "len(d) == 0"
+expect_json "[e['action'] for e in d] == ['batch', 'render', 'render', 'render'] and d[0]['detail']['rows'] == 3"
 expect_eq "$(cat deploy/*/events.jsonl | wc -l | tr -d ' ')" 4 "tracked events"
 
 # The scikit-learn runner (Debian python3-sklearn through /usr/bin/python3).
