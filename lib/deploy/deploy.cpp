@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "deploy/http_server.h"
+#include "deploy/router_internal.h"
 #include "repo/lock.h"
 #include "repo/repo.h"
 
@@ -102,14 +103,7 @@ RouterInfo start_router(Repo& repo, const std::string& env, const std::string& h
   if (pid < 0) throw_errno("fork", errno);
   if (pid == 0) {
     ::setsid();
-    int fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    int in = ::open("/dev/null", O_RDONLY);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    if (in >= 0) ::dup2(in, 0);
-    for (int i = 3; i < 1024; ++i) ::close(i);
+    child_stdio_to_log(log_file.c_str());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

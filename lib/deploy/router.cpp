@@ -90,6 +90,17 @@ double Stats::p99() const {
   return v[i];
 }
 
+void child_stdio_to_log(const char* log_file) {
+  int fd = ::open(log_file, O_WRONLY | O_CREAT | O_APPEND, 0644);
+  int in = ::open("/dev/null", O_RDONLY);
+  if (fd >= 0) {
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+  }
+  if (in >= 0) ::dup2(in, 0);
+  for (int i = 3; i < 1024; ++i) ::close(i);
+}
+
 // ---------------------------------------------------------------- router
 
 namespace {
@@ -538,14 +549,7 @@ class Router {
       sigset_t none;
       sigemptyset(&none);
       pthread_sigmask(SIG_SETMASK, &none, nullptr);
-      int fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      int in = ::open("/dev/null", O_RDONLY);
-      if (fd >= 0) {
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-      }
-      if (in >= 0) ::dup2(in, 0);
-      for (int i = 3; i < 1024; ++i) ::close(i);
+      child_stdio_to_log(log_file.c_str());
       ::execl(exe.c_str(), exe.c_str(), "--spec", spec_file.c_str(), static_cast<char*>(nullptr));
       std::fprintf(stderr, "mlo router: cannot start %s: %s\n", exe.c_str(), std::strerror(errno));
       _exit(127);

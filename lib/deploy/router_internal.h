@@ -34,6 +34,10 @@ struct Stats {
   double p99() const;
 };
 
+// In a forked child before exec: stdout and stderr append to log_file, stdin
+// is /dev/null, every other descriptor is closed.
+void child_stdio_to_log(const char* log_file);
+
 // One running inference runner.
 struct LiveBackend {
   Backend spec;
