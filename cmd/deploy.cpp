@@ -59,7 +59,7 @@ void register_deploy(CLI::App& app, Context& ctx) {
   cmd->add_option("--host", o->host, "Address the router binds (default 127.0.0.1)");
   cmd->add_option("--port", o->port, "Port of the router (default: a free port)");
   cmd->add_option("--ready-timeout", o->ready_timeout_s, "Seconds to wait for a runner to become ready (default 30)");
-  cmd->add_option("--threads", o->threads, "Router worker threads (default 2)");
+  cmd->add_option("--threads", o->threads, "Router worker threads (default 4)");
   cmd->add_option("--input", o->input, "batch: the file to score (CSV; may be a tracked dataset)");
   cmd->add_option("--output", o->output, "batch: where the predictions go (default INPUT.MODEL-VERSION.predictions.csv)");
   cmd->add_flag("--apply", o->apply, "k8s: run 'kubectl apply' when kubectl has a context");

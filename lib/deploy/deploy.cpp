@@ -236,7 +236,7 @@ json deploy_local(Repo& repo, const DeployOptions& o, const DeployModel& m, cons
   if (running && port != 0 && port != running->port)
     throw UsageError("deployment '" + o.env + "' already serves on port " + std::to_string(running->port),
                      "deploy without --port, or 'mlo deploy stop " + o.env + "' first");
-  RouterInfo r = running ? *running : start_router(repo, o.env, host, port, o.threads > 0 ? o.threads : 2);
+  RouterInfo r = running ? *running : start_router(repo, o.env, host, port, o.threads > 0 ? o.threads : 4);
   try {
     EnvState cur = state_of(router_status(r));
     EnvState s = cur;

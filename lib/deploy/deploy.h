@@ -58,7 +58,7 @@ struct EnvState {
   Thresholds thresholds;
   int max_restarts = 3;
   int ready_timeout_s = 30;
-  int threads = 2;  // router worker threads
+  int threads = 4;  // router worker threads
 };
 nlohmann::json to_json(const EnvState& s);
 EnvState env_state_from_json(const nlohmann::json& j);

@@ -14,7 +14,7 @@ trap cleanup EXIT
 mkdir -p "$TMP/repo" && cd "$TMP/repo"
 git init -q . && "$MLO" init -q
 printf '{"format":"mlo-linear","version":1,"task":"classification","features":["a","b","c","d"],"coef":[0.5,-1.2,0.3,2.0],"intercept":0.1,"classes":[0,1]}\n' > model.json
-"$MLO" deploy bench@1 --artifact model.json --env bench -q
+"$MLO" deploy bench@1 --artifact model.json --env bench --threads "${ROUTER_THREADS:-4}" -q
 status=$("$MLO" --json deploy status bench)
 router=$(printf '%s' "$status" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
 runner="http://127.0.0.1:$(printf '%s' "$status" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["versions"][0]["port"])')"
@@ -31,8 +31,10 @@ run() {
 import re, sys
 t = sys.stdin.read()
 def ms(v):
-    n, u = re.match(r"([\d.]+)(us|ms|s)", v).groups()
-    return float(n) * {"us": 0.001, "ms": 1, "s": 1000}[u]
+    m = re.match(r"([\d.]+)(us|ms|s|m)$", v)
+    if not m: sys.exit("cannot read wrk output:\n" + t)
+    n, u = m.groups()
+    return float(n) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[u]
 p50 = ms(re.search(r"50%\s+(\S+)", t).group(1)); p99 = ms(re.search(r"99%\s+(\S+)", t).group(1))
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
 errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
@@ -60,7 +62,7 @@ print("| path | connections | requests/s | p50 ms | p99 ms |")
 print("|---|---:|---:|---:|---:|")
 print(f"| direct to mlo-serve-native | 1 | - | {dl50:.3f} | {dl99:.3f} |")
 print(f"| through mlo's router | 1 | - | {rl50:.3f} | {rl99:.3f} |")
-print(f"| **router added latency** | 1 | | **+{rl50 - dl50:.3f}** | **+{rl99 - dl99:.3f}** |")
+print(f"| **router added latency** | 1 | | **{rl50 - dl50:+.3f}** | **{rl99 - dl99:+.3f}** |")
 print(f"| direct to mlo-serve-native | {conns} | {d_rps:,.0f} | {d50:.3f} | {d99:.3f} |")
 print(f"| through mlo's router | {conns} | **{r_rps:,.0f}** | {r50:.3f} | {r99:.3f} |")
 print(f"router/direct throughput: {r_rps / d_rps:.2f}x; router logged {logged.strip()} requests to requests.jsonl")
