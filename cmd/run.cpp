@@ -46,6 +46,8 @@ void register_run(CLI::App& app, Context& ctx) {
       } else if (o.action == "restored") {
         std::printf("%s %s from the run cache (run %s): %s\n", ctx.paint("restored", "green").c_str(), name.c_str(),
                     o.run_id.c_str(), o.reason.c_str());
+      } else if (o.action == "skipped") {
+        std::printf("skipped %s: %s\n", name.c_str(), o.reason.c_str());
       } else if (o.action == "failed" || o.action == "interrupted") {
         std::printf("%s %s: %s\n", ctx.paint(o.action, "red").c_str(), name.c_str(), o.message.c_str());
       }
@@ -65,8 +67,6 @@ void register_run(CLI::App& app, Context& ctx) {
       else if (o.action == "would-restore")
         std::printf("would restore %s%s from the run cache (run %s): %s\n", o.stage.c_str(), point_text(o.point).c_str(),
                     o.run_id.c_str(), o.reason.c_str());
-      else if (o.action == "skipped")
-        std::printf("skipped %s%s: %s\n", o.stage.c_str(), point_text(o.point).c_str(), o.reason.c_str());
       if (o.action == "ran" || o.action == "restored") ++changed;
     }
     if (!report.sweep.empty()) {

@@ -422,7 +422,10 @@ class Executor {
     }
     lk.unlock();
     for (auto& t : threads) t.join();
-    for (auto& o : outcomes) report.stages.push_back(o);
+    for (auto& o : outcomes) {
+      if (o.action == "skipped") emit(o, false);
+      report.stages.push_back(o);
+    }
     if (error) std::rethrow_exception(error);
   }
 
@@ -888,13 +891,18 @@ RunReport run_pipeline(Repo& repo, const RunOptions& opts,
 
   // Unknown runners fail before anything runs.
   std::map<std::string, int> capacity;
-  for (const auto& n : sweeping ? p.downstream(opts.targets) : order) {
-    const auto& r = p.get(n).runner;
-    if (!capacity.count(r)) capacity[r] = make_runner(r, repo)->capacity();
-  }
-  for (const auto& n : order) {
-    const auto& r = p.get(n).runner;
-    if (!capacity.count(r)) capacity[r] = make_runner(r, repo)->capacity();
+  std::vector<std::string> in_play = order;
+  if (sweeping)
+    for (const auto& n : p.downstream(opts.targets))
+      if (std::find(in_play.begin(), in_play.end(), n) == in_play.end()) in_play.push_back(n);
+  for (const auto& n : in_play) {
+    const StageDef& s = p.get(n);
+    if (capacity.count(s.runner)) continue;
+    try {
+      capacity[s.runner] = make_runner(s.runner, repo)->capacity();
+    } catch (const InputError& e) {
+      throw InputError(s.where + ": stage '" + s.name + "': " + e.what(), e.hint());
+    }
   }
   // Missing deps that no stage writes fail before anything runs too.
   for (const auto& n : order) {

@@ -226,6 +226,8 @@ std::vector<nlohmann::json> list_runs(Repo& repo, const RunQuery& query) {
     std::string lhs = field_sql(m[1]);
     std::string op = m[2];
     std::string value = m[3];
+    if (!value.empty() && std::string("<>=!~").find(value[0]) != std::string::npos)
+      throw UsageError("bad --where '" + w + "': unknown operator", "operators: = != < <= > >= ~ (contains)");
     if (value.size() >= 2 && (value.front() == '\'' || value.front() == '"') && value.back() == value.front())
       value = value.substr(1, value.size() - 2);
     char* end = nullptr;
