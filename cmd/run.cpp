@@ -46,6 +46,8 @@ void register_run(CLI::App& app, Context& ctx) {
       } else if (o.action == "restored") {
         std::printf("%s %s from the run cache (run %s): %s\n", ctx.paint("restored", "green").c_str(), name.c_str(),
                     o.run_id.c_str(), o.reason.c_str());
+      } else if (o.action == "up-to-date") {
+        std::printf("%s is up to date\n", name.c_str());
       } else if (o.action == "skipped") {
         std::printf("skipped %s: %s\n", name.c_str(), o.reason.c_str());
       } else if (o.action == "failed" || o.action == "interrupted") {
@@ -61,8 +63,7 @@ void register_run(CLI::App& app, Context& ctx) {
     if (ctx.global.quiet) return;
     int changed = 0;
     for (const auto& o : report.stages) {
-      if (o.action == "up-to-date") std::printf("%s is up to date\n", o.stage.c_str());
-      else if (o.action == "would-run")
+      if (o.action == "would-run")
         std::printf("would run %s%s: %s\n", o.stage.c_str(), point_text(o.point).c_str(), o.reason.c_str());
       else if (o.action == "would-restore")
         std::printf("would restore %s%s from the run cache (run %s): %s\n", o.stage.c_str(), point_text(o.point).c_str(),

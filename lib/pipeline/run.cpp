@@ -494,6 +494,7 @@ class Executor {
       if (why.empty()) {
         out.action = "up-to-date";
         out.run_id = prev.value("run", "");
+        emit(out, false);
         return out;
       }
     } else {
