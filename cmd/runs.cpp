@@ -1,6 +1,7 @@
 // mlo runs ls|show|diff|log, mlo metrics show|diff, mlo params diff
 #include <algorithm>
 #include <ctime>
+#include <fstream>
 #include <set>
 
 #include "command.h"
@@ -196,6 +197,38 @@ void register_runs(CLI::App& app, Context& ctx) {
                        r.contains("change") ? value_text(r["change"]) : ""});
     }
     print_table({"field", a.value("run_id", ""), b.value("run_id", ""), "change"}, table, *dmd);
+  });
+
+  auto file = std::make_shared<std::string>("-");
+  auto* imp = add_command(*runs, "import", "Add run records from JSON lines (one record a line; e.g. from another tracker)");
+  imp->add_option("file", *file, "JSON-lines file, or - for stdin (default)");
+  ctx.on_run(imp, [&ctx, file] {
+    std::ifstream in;
+    std::istream* src = &std::cin;
+    if (*file != "-") {
+      in.open(*file);
+      if (!in) throw InputError("cannot read " + *file);
+      src = &in;
+    }
+    std::vector<json> records;
+    std::string line;
+    long n = 0;
+    while (std::getline(*src, line)) {
+      ++n;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      json r = json::parse(line, nullptr, false);
+      if (r.is_discarded() || !r.is_object())
+        throw InputError(*file + ":" + std::to_string(n) + ": not a JSON object", "one run record per line");
+      if (!r.contains("version")) r["version"] = 1;
+      records.push_back(std::move(r));
+    }
+    try {
+      store_run_records(ctx.repo(), records);
+    } catch (const InputError& e) {
+      throw InputError(*file + ": " + e.what(), "each record needs run_id (8-64 of [0-9a-z_-]) and stage");
+    }
+    if (ctx.global.json) ctx.print_json({{"imported", records.size()}});
+    else if (!ctx.global.quiet) std::cout << "Imported " << records.size() << " runs\n";
   });
 
   auto lid = std::make_shared<std::string>();

@@ -609,7 +609,6 @@ class Executor {
           metric_files[m] = {{"sha256", sha256_file(ctx.root / m)}, {"values", values}};
           for (auto it = values.begin(); it != values.end(); ++it) metrics[it.key()] = it.value();
         }
-        repo_.cache().sync();
       } catch (const Error& e) {
         result.status = "failed";
         result.message = std::string("storing outputs: ") + e.what();
@@ -622,7 +621,7 @@ class Executor {
 
     std::string log_hash;
     try {
-      log_hash = repo_.cache().add_file(log_path, {LinkMode::copy});
+      log_hash = repo_.cache().add_file(log_path, {LinkMode::copy}, false);  // synced with the record
     } catch (const Error& e) {
       log::warn("could not store the log of run " + run_id + ": " + e.what());
     }
@@ -726,17 +725,22 @@ class Executor {
   // Outputs about to be replaced go into the cache first, unless already there.
   void backup_outputs(ExecContext& ctx, const StageDef& s) {
     if (!ctx.workspace) return;
+    bool added = false;
     for (const auto& o : s.outs) {
       auto h = ctx.hasher->hash(o);
       if (!h) continue;
       if (h->dir) {
         for (const auto& e : ctx.hasher->manifest(o).entries)
-          if (!repo_.cache().has(e.sha256)) repo_.cache().add_file(ctx.root / o / e.path, {LinkMode::copy}, false);
+          if (!repo_.cache().has(e.sha256)) {
+            repo_.cache().add_file(ctx.root / o / e.path, {LinkMode::copy}, false);
+            added = true;
+          }
       } else if (!repo_.cache().has(h->sha256)) {
         repo_.cache().add_file(ctx.root / o, {LinkMode::copy}, false);
+        added = true;
       }
     }
-    repo_.cache().sync();
+    if (added) repo_.cache().sync();
   }
 
   json store_output(ExecContext& ctx, const std::string& o) {
@@ -814,7 +818,8 @@ class Executor {
     json out = {{"version", 1}, {"stages", json::object()}};
     for (const auto& st : pipeline_.stages)
       if (lock_["stages"].contains(st.name)) out["stages"][st.name] = lock_["stages"][st.name];
-    write_file_atomic(repo_.root() / "mlo.lock", serialize_lock(out));
+    // Not fsynced (like git's own files): the objects it names already are.
+    write_file_atomic(repo_.root() / "mlo.lock", serialize_lock(out), false);
     ignore_outputs(s);
   }
 

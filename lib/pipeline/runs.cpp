@@ -139,8 +139,11 @@ std::string new_run_id() {
 
 std::string store_run_record(Repo& repo, const nlohmann::json& record) {
   check_record(record);
-  std::string hash = repo.cache().add_bytes(record.dump() + "\n");
-  write_ref(repo, record["run_id"], hash, true);
+  // One syncfs makes the record and every object it names (outputs, log,
+  // added with durable=false) durable before anything points at them.
+  std::string hash = repo.cache().add_bytes(record.dump() + "\n", false);
+  repo.cache().sync();
+  write_ref(repo, record["run_id"], hash, false);
   Database& db = runs_db(repo);
   auto put = db.prepare(kInsert);
   index_row(put, record, hash);
