@@ -89,10 +89,16 @@ void register_runs(CLI::App& app, Context& ctx) {
   ls->add_option("--stage", q->stage, "Only runs of this stage");
   ls->add_option("-w,--where", q->where, "Filter: FIELD OP VALUE, e.g. 'metrics.acc>0.9', 'status=failed' (repeatable, ANDed)");
   ls->add_option("-s,--sort", q->sort, "Sort by FIELD[:asc|:desc], e.g. metrics.acc:desc (default started_at:desc)");
-  ls->add_option("-n,--limit", q->limit, "Show at most N runs");
+  ls->add_option("-n,--limit", q->limit, "Show at most N runs (default 50; 0: all)");
   ls->add_flag("--md", *md, "Print a Markdown table (for pull-request comments)");
+  q->limit = 50;
   ctx.on_run(ls, [&ctx, q, md] {
+    q->count_more = q->limit > 0;
     auto rows = list_runs(ctx.repo(), *q);
+    bool more = q->limit > 0 && static_cast<long>(rows.size()) > q->limit;
+    if (more) rows.pop_back();
+    if (more && !ctx.global.quiet)
+      std::cerr << "(showing the first " << q->limit << " runs; --limit N for more, --limit 0 for all)\n";
     if (ctx.global.json) {
       json a = json::array();
       for (auto& r : rows) a.push_back(std::move(r));

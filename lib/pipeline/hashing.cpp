@@ -7,17 +7,16 @@
 
 #include "core/error.h"
 #include "core/hash.h"
+#include "data/scan.h"
+#include "data/stat_cache.h"
 #include "repo/repo.h"
 
 namespace mlo {
 
 namespace {
 
-struct StatKey {
-  std::int64_t ino = 0, mtime_ns = 0, size = 0;
-  bool operator==(const StatKey& o) const { return ino == o.ino && mtime_ns == o.mtime_ns && size == o.size; }
-};
-
+// Hashes through the data module's stat cache (lib/data/stat_cache.h), so
+// `mlo data` and `mlo run` share one table and never hash a file twice.
 class StatCacheHasher : public PathHasher {
  public:
   StatCacheHasher(Repo& repo, fs::path root, bool write_back, std::mutex* db_mutex)
@@ -72,45 +71,28 @@ class StatCacheHasher : public PathHasher {
   }
 
   void flush() override {
+    if (!write_back_) return;
     std::lock_guard<std::mutex> lock(*db_mu_);
-    if (dirty_.empty() || !write_back_) return;
-    Database& db = repo_.index();
-    migrate(db);
-    Transaction tx(db);
-    auto put = db.prepare("INSERT OR REPLACE INTO pipeline_stat(path, ino, mtime_ns, size, sha256) VALUES (?,?,?,?,?)");
-    for (const auto& [path, entry] : dirty_) {
-      put.bind(1, path).bind(2, entry.first.ino).bind(3, entry.first.mtime_ns).bind(4, entry.first.size).bind(5, entry.second);
-      put.run();
-    }
-    tx.commit();
-    dirty_.clear();
+    if (cache_) cache_->flush();
   }
 
  private:
-  static void migrate(Database& db) {
-    db.migrate({"pipeline_stat",
-                {"CREATE TABLE pipeline_stat(path TEXT PRIMARY KEY, ino INTEGER, mtime_ns INTEGER, size INTEGER, sha256 TEXT)"}});
+  StatCache& stat_cache() {  // call with db_mu_ held
+    if (!cache_) cache_ = std::make_unique<StatCache>(repo_.index());
+    return *cache_;
   }
 
   std::string file_hash(const std::string& rel, const fs::path& abs, const struct stat& st) {
-    StatKey key{static_cast<std::int64_t>(st.st_ino),
-                static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec,
-                static_cast<std::int64_t>(st.st_size)};
+    StatKey key = StatKey::of(st);
     if (write_back_) {
       std::lock_guard<std::mutex> lock(*db_mu_);
-      Database& db = repo_.index();
-      migrate(db);
-      auto q = db.prepare("SELECT ino, mtime_ns, size, sha256 FROM pipeline_stat WHERE path = ?");
-      q.bind(1, rel);
-      if (q.step()) {
-        StatKey known{q.int64(0), q.int64(1), q.int64(2)};
-        if (known == key) return q.text(3);
-      }
+      if (auto hit = stat_cache().lookup(rel, key)) return hit->sha256;
     }
+    std::int64_t started = clock_now_ns();
     std::string h = sha256_file(abs);
     if (write_back_) {
       std::lock_guard<std::mutex> lock(*db_mu_);
-      dirty_[rel] = {key, h};
+      stat_cache().record(rel, key, h, (st.st_mode & S_IXUSR) != 0, started);
     }
     return h;
   }
@@ -120,7 +102,7 @@ class StatCacheHasher : public PathHasher {
   bool write_back_;
   std::mutex own_mu_;
   std::mutex* db_mu_;
-  std::map<std::string, std::pair<StatKey, std::string>> dirty_;
+  std::unique_ptr<StatCache> cache_;
 };
 
 }  // namespace

@@ -35,7 +35,7 @@ class PathHasher {
   virtual void flush() = 0;
 };
 
-// The pipeline's stat cache: table pipeline_stat in .mlo/index.db. Paths are
+// Backed by the data module's stat cache (lib/data/stat_cache.h). Paths are
 // looked up under `root` (the work tree when empty). With write_back=false
 // nothing learnt is saved (sweeps hash scratch trees). `db_mutex`, when given,
 // guards every use of repo.index() (shared with the caller's own queries).

@@ -253,8 +253,11 @@ std::vector<nlohmann::json> list_runs(Repo& repo, const RunQuery& query) {
     sort = sort.substr(0, c);
   }
   std::string key = field_sql(sort);
-  sql += " ORDER BY (" + key + ") IS NULL, " + key + (desc ? " DESC" : " ASC") + ", id";
-  if (query.limit > 0) sql += " LIMIT " + std::to_string(query.limit);
+  if (key == "started_at" || key == "id")  // indexed: no NULLs to push last
+    sql += " ORDER BY " + key + (desc ? " DESC" : " ASC") + ", id" + (desc ? " DESC" : " ASC");
+  else
+    sql += " ORDER BY (" + key + ") IS NULL, " + key + (desc ? " DESC" : " ASC") + ", id";
+  if (query.limit > 0) sql += " LIMIT " + std::to_string(query.limit + (query.count_more ? 1 : 0));
   auto q = db.prepare(sql);
   for (size_t i = 0; i < binds.size(); ++i) {
     if (binds[i].first) q.bind(static_cast<int>(i + 1), std::strtod(binds[i].second.c_str(), nullptr));
@@ -262,7 +265,7 @@ std::vector<nlohmann::json> list_runs(Repo& repo, const RunQuery& query) {
   }
   std::vector<nlohmann::json> out;
   while (q.step()) out.push_back(summary_from_row(q));
-  return out;
+  return out;  // with count_more: limit + 1 rows when there are more
 }
 
 std::optional<nlohmann::json> find_run_by_key(Repo& repo, const std::string& key) {

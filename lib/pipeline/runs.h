@@ -35,6 +35,7 @@ struct RunQuery {
   std::vector<std::string> where;   // "metrics.acc>0.9", "params.train.lr=0.1", "status=failed", ANDed
   std::string sort;                 // "metrics.acc", "started_at", ... ; ":desc"/":asc" suffix; default newest first
   long limit = 0;                   // 0: no limit
+  bool count_more = false;          // return one row past `limit` when there are more (to say so)
 };
 // Index rows (summaries): {id, record, stage, status, started_at, finished_at,
 // duration_s, exit_code, runner, host, git_commit, sweep, params{}, metrics{}}.
