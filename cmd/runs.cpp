@@ -252,6 +252,40 @@ void register_runs(CLI::App& app, Context& ctx) {
   });
 }
 
+// `mlo metrics diff` and `mlo params diff`: values at revision A (default
+// HEAD) against B (default the work tree).
+void add_rev_diff(Context& ctx, CLI::App& group, const std::string& what, const std::string& summary, bool metrics) {
+  auto revs = std::make_shared<std::vector<std::string>>();
+  auto md = std::make_shared<bool>(false);
+  auto all = std::make_shared<bool>(false);
+  auto* diff = add_command(group, "diff", summary);
+  diff->add_option("revs", *revs, "A [B]: compare A with B (default B: the work tree; default A: HEAD)")->expected(0, 2);
+  diff->add_flag("--md", *md, "Print a Markdown table");
+  diff->add_flag("-a,--all", *all, "Also list " + what + " that did not change");
+  ctx.on_run(diff, [&ctx, revs, md, all, metrics] {
+    std::string a = revs->size() > 0 ? (*revs)[0] : "HEAD";
+    std::string b = revs->size() > 1 ? (*revs)[1] : "";
+    auto values = [&](const std::string& rev) { return metrics ? metrics_at(ctx.repo(), rev) : params_at(ctx.repo(), rev); };
+    json rows = diff_values(values(a), values(b), metrics, *all);
+    std::string b_name = b.empty() ? "workspace" : b;
+    if (ctx.global.json) {
+      ctx.print_json({{"a", a}, {"b", b_name}, {"changes", rows}});
+      return;
+    }
+    std::vector<std::vector<std::string>> table;
+    for (const auto& r : rows) {
+      std::vector<std::string> row;
+      if (metrics) row.push_back(r["path"]);
+      row.insert(row.end(), {r["key"], value_text(r["old"]), value_text(r["new"])});
+      if (metrics) row.push_back(r.contains("change") ? value_text(r["change"]) : "");
+      table.push_back(std::move(row));
+    }
+    std::vector<std::string> headers = metrics ? std::vector<std::string>{"path", "metric", a, b_name, "change"}
+                                               : std::vector<std::string>{"param", a, b_name};
+    print_table(headers, table, *md);
+  });
+}
+
 void register_metrics(CLI::App& app, Context& ctx) {
   auto* metrics = add_command(app, "metrics", "Show and compare metrics across git revisions");
   metrics->require_subcommand(1);
@@ -272,51 +306,14 @@ void register_metrics(CLI::App& app, Context& ctx) {
     print_table({"path", "metric", "value"}, rows, *md);
   });
 
-  auto revs = std::make_shared<std::vector<std::string>>();
-  auto dmd = std::make_shared<bool>(false);
-  auto all = std::make_shared<bool>(false);
-  auto* diff = add_command(*metrics, "diff", "Compare metrics between revisions (default: HEAD and the work tree)");
-  diff->add_option("revs", *revs, "A [B]: compare A with B (default B: the work tree; default A: HEAD)")->expected(0, 2);
-  diff->add_flag("--md", *dmd, "Print a Markdown table");
-  diff->add_flag("-a,--all", *all, "Also list metrics that did not change");
-  ctx.on_run(diff, [&ctx, revs, dmd, all] {
-    std::string a = revs->size() > 0 ? (*revs)[0] : "HEAD";
-    std::string b = revs->size() > 1 ? (*revs)[1] : "";
-    json rows = diff_values(metrics_at(ctx.repo(), a), metrics_at(ctx.repo(), b), true, *all);
-    if (ctx.global.json) {
-      ctx.print_json({{"a", a}, {"b", b.empty() ? "workspace" : b}, {"changes", rows}});
-      return;
-    }
-    std::vector<std::vector<std::string>> table;
-    for (const auto& r : rows)
-      table.push_back({r["path"], r["key"], value_text(r["old"]), value_text(r["new"]),
-                       r.contains("change") ? value_text(r["change"]) : ""});
-    print_table({"path", "metric", a, b.empty() ? "workspace" : b, "change"}, table, *dmd);
-  });
+  add_rev_diff(ctx, *metrics, "metrics", "Compare metrics between revisions (default: HEAD and the work tree)", true);
 }
 
 void register_params(CLI::App& app, Context& ctx) {
   auto* params = add_command(app, "params", "Compare params across git revisions");
   params->require_subcommand(1);
-  auto revs = std::make_shared<std::vector<std::string>>();
-  auto md = std::make_shared<bool>(false);
-  auto all = std::make_shared<bool>(false);
-  auto* diff = add_command(*params, "diff", "Compare the stages' params between revisions (default: HEAD and the work tree)");
-  diff->add_option("revs", *revs, "A [B]: compare A with B (default B: the work tree; default A: HEAD)")->expected(0, 2);
-  diff->add_flag("--md", *md, "Print a Markdown table");
-  diff->add_flag("-a,--all", *all, "Also list params that did not change");
-  ctx.on_run(diff, [&ctx, revs, md, all] {
-    std::string a = revs->size() > 0 ? (*revs)[0] : "HEAD";
-    std::string b = revs->size() > 1 ? (*revs)[1] : "";
-    json rows = diff_values(params_at(ctx.repo(), a), params_at(ctx.repo(), b), false, *all);
-    if (ctx.global.json) {
-      ctx.print_json({{"a", a}, {"b", b.empty() ? "workspace" : b}, {"changes", rows}});
-      return;
-    }
-    std::vector<std::vector<std::string>> table;
-    for (const auto& r : rows) table.push_back({r["key"], value_text(r["old"]), value_text(r["new"])});
-    print_table({"param", a, b.empty() ? "workspace" : b}, table, *md);
-  });
+  add_rev_diff(ctx, *params, "params", "Compare the stages' params between revisions (default: HEAD and the work tree)",
+               false);
 }
 
 }  // namespace
