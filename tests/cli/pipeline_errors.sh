@@ -165,4 +165,30 @@ expect_err_contains "no run 'ffffffff'"
 expect_rc 2 runs ls --where 'metrics.acc=>1'
 expect_rc 2 runs ls --sort nosuchfield
 expect_err_contains "unknown field"
+
+# runs import: bad lines are refused whole, nothing half-imported.
+printf '{"run_id":"0123456789abcdef","stage":"x","status":"succeeded"}\nnot json\n' > bad.jsonl
+expect_rc 3 runs import bad.jsonl
+expect_err_contains "bad.jsonl:2: not a JSON object"
+printf '{"stage":"x"}\n' > bad2.jsonl
+expect_rc 3 runs import bad2.jsonl
+expect_err_contains "needs run_id"
+expect_rc 3 runs show 0123456789abcdef
+printf '{"run_id":"0123456789abcdef","stage":"imported","status":"succeeded","metrics":{"acc":0.5}}\n' | "$MLO" runs import -q - || fail "import from stdin"
+expect_ok --json runs ls --stage imported
+expect_json "len(d)==1 and d[0]['metrics']['acc']==0.5"
+expect_rc 3 runs log 0123456789abcdef
+expect_err_contains "no captured log"
+
+# metrics/params on malformed files.
+stage '  m:
+    cmd: echo
+    metrics: [m.json]
+    params: [train.lr]'
+echo '{"acc": ' > m.json
+expect_rc 3 metrics show
+expect_err_contains "m.json: metrics file is not valid JSON"
+printf 'train: [\n' > params.yaml
+expect_rc 3 params diff
+expect_err_contains "params.yaml:2:1"
 done_testing
