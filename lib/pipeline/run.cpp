@@ -347,6 +347,9 @@ class Executor {
     } catch (const Error&) {
     }
     modes_ = repo_.link_modes();
+    // Open what workers share before any thread starts (Repo opens lazily).
+    repo_.cache();
+    repo_.index();
     tmp_ = repo_.tmp_dir() / "runs";
     fs::create_directories(tmp_);
   }
