@@ -154,7 +154,7 @@ stage '  slow:
     outs: [x]
     resources: {time: 1s}'
 expect_rc 5 run
-expect_err_contains "exceeded the time limit"
+expect_err_contains "exceeded its time limit"
 check_status slow timeout
 
 # Runs: bad ids.
