@@ -175,7 +175,11 @@ void act(Context& ctx, Repo& repo, const monitor::MonitorSpec& spec, const nlohm
 void register_monitor(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<MonitorArgs>();
   auto* cmd = add_command(app, "monitor", "Check data drift, data quality and model performance against a reference");
-  cmd->add_option("name", a->name, "Monitor defined under 'monitors:' in mlo.yaml");
+  // "history" is the subcommand, not a monitor name (validated positionals fall through to it).
+  cmd->validate_positionals();
+  cmd->add_option("name", a->name, "Monitor defined under 'monitors:' in mlo.yaml")
+      ->check(CLI::Validator([](std::string& v) { return v == "history" ? std::string("reserved") : std::string(); },
+                             "NAME", "monitor name"));
   cmd->add_option("-r,--reference", a->reference, "Reference data: files, globs, tracked paths, PATH@REV");
   cmd->add_option("-c,--current", a->current, "Current data (same forms), or request logs (JSON Lines)");
   cmd->add_option("--format", a->format, "csv, tsv or jsonl (default: from the file name)");
@@ -212,14 +216,19 @@ void register_monitor(CLI::App& app, Context& ctx) {
   auto hlimit = std::make_shared<int>(50);
   hist->add_option("name", *hname, "Monitor name (default: all)");
   hist->add_option("-n,--limit", *hlimit, "Most recent results to show (default 50)");
-  ctx.on_run(hist, [&ctx, hname, hlimit] {
+  auto show_history = [&ctx, hname, hlimit] {
     Repo& repo = ctx.repo();
     auto h = monitor::history(repo, *hname, *hlimit);
     if (ctx.global.json) ctx.print_json({{"results", h}});
     else std::cout << monitor::render_history_text(h);
-  });
+  };
 
-  ctx.on_run(cmd, [&ctx, a] {
+  // (the parent's callback runs after the subcommand's, so one action serves both)
+  ctx.on_run(cmd, [&ctx, a, hist, show_history] {
+    if (hist->parsed()) {
+      show_history();
+      return;
+    }
     Repo* repo = maybe_repo(ctx);
     monitor::MonitorSpec spec = make_spec(ctx, *a, repo);
     if (!a->heatmap.empty()) {

@@ -77,7 +77,7 @@ std::string chart_svg(const json& chart) {
   for (std::size_t i = 0; i < n; ++i) mx = std::max({mx, r[i].get<double>(), c[i].get<double>()});
   double bw = W / static_cast<double>(n);
   std::ostringstream s;
-  s << "<svg xmlns='http://www.w3.org/2000/svg' width='" << W << "' height='" << H << "' viewBox='0 0 " << W << " " << H
+  s << "<svg width='" << W << "' height='" << H << "' viewBox='0 0 " << W << " " << H
     << "' role='img'>";
   for (std::size_t i = 0; i < n; ++i) {
     double hr = (H - pad_b) * r[i].get<double>() / mx, hc = (H - pad_b) * c[i].get<double>() / mx;
@@ -284,7 +284,7 @@ std::string render_heatmap_html(const json& m, const std::string& title) {
   s << "<!DOCTYPE html><html><head><meta charset='utf-8'><title>" << esc(title)
     << "</title></head><body style='font:13px sans-serif'><h1>" << esc(title)
     << "</h1><p>Share of drifted columns between day i (row, as reference) and day j (column).</p>";
-  s << "<svg xmlns='http://www.w3.org/2000/svg' width='" << W << "' height='" << H << "'>";
+  s << "<svg width='" << W << "' height='" << H << "'>";
   for (std::size_t i = 0; i < n; ++i) {
     std::string d = days[i];
     s << "<text x='" << left - 4 << "' y='" << top + cell * (static_cast<double>(i) + 0.7) << "' font-size='10' text-anchor='end'>" << d << "</text>";
