@@ -56,6 +56,11 @@ double bucket_value(std::uint64_t bucket) {
   return from_order_key((bucket << kShift) | (1ULL << (kShift - 1)));
 }
 
+struct TextHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
 struct Acc {
   std::string name;
   std::optional<ColumnType> declared;
@@ -68,13 +73,13 @@ struct Acc {
   double mean = 0, m2 = 0, mn = 0, mx = 0;
   std::vector<std::pair<double, std::uint64_t>> small;
   bool small_overflow = false;
-  std::unordered_map<std::string, std::uint64_t> text;
+  std::unordered_map<std::string, std::uint64_t, TextHash, std::equal_to<>> text;
   bool text_dropped = false, text_overflow = false;
   std::uint64_t limit = 0;
 
   void add_text(std::string_view t) {
     if (text_dropped) return;
-    auto it = text.find(std::string(t));
+    auto it = text.find(t);
     if (it != text.end()) { ++it->second; return; }
     if (text.size() >= kCategoryLimit) {
       text_overflow = true;

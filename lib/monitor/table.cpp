@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -87,7 +88,28 @@ bool all_numbers(const std::vector<std::string>& cells) {
   return true;
 }
 
+// The first bytes of the missing tokens, so most cells are ruled out with one lookup.
+struct MissingTable {
+  std::array<bool, 256> first{};
+  bool empty = false;
+  const std::vector<std::string>* tokens;
+  explicit MissingTable(const std::vector<std::string>& t) : tokens(&t) {
+    for (const auto& x : t) {
+      if (x.empty()) empty = true;
+      else first[static_cast<unsigned char>(x[0])] = true;
+    }
+  }
+  bool operator()(std::string_view text) const {
+    if (text.empty()) return empty;
+    if (!first[static_cast<unsigned char>(text[0])]) return false;
+    for (const auto& x : *tokens)
+      if (text == x) return true;
+    return false;
+  }
+};
+
 std::uint64_t read_delimited(const Source& src, const ReadOptions& opt, const RowVisitor& v, char delim) {
+  MissingTable is_missing(opt.missing);
   ChunkReader in(src.path);
   std::string buf;
   std::size_t pos = 0;
@@ -129,7 +151,7 @@ std::uint64_t read_delimited(const Source& src, const ReadOptions& opt, const Ro
     cells.resize(width);
     for (std::size_t i = 0; i < width; ++i) {
       cells[i].text = fields[i];
-      cells[i].missing = !quoted[i] ? is_missing_token(trim(fields[i]), opt.missing) : fields[i].empty();
+      cells[i].missing = !quoted[i] ? is_missing(trim(fields[i])) : fields[i].empty();
     }
     v.row(cells, raw);
     if ((++records & 0xffff) == 0) check_interrupted();
@@ -229,7 +251,10 @@ std::uint64_t read_delimited(const Source& src, const ReadOptions& opt, const Ro
   return in.bytes();
 }
 
-void flatten(const nlohmann::json& j, const std::string& prefix, std::vector<std::pair<std::string, const nlohmann::json*>>& out) {
+// ordered_json keeps the keys in file order, so columns come out as written.
+using Json = nlohmann::ordered_json;
+
+void flatten(const Json& j, const std::string& prefix, std::vector<std::pair<std::string, const Json*>>& out) {
   for (auto it = j.begin(); it != j.end(); ++it) {
     std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
     if (it->is_object() && !it->empty()) flatten(*it, key, out);
@@ -248,7 +273,7 @@ std::uint64_t read_jsonl(const Source& src, const ReadOptions& opt, const RowVis
   bool have_header = false;
   std::vector<std::string> texts;
   std::vector<Cell> cells;
-  std::vector<std::pair<std::string, const nlohmann::json*>> flat;
+  std::vector<std::pair<std::string, const Json*>> flat;
   while (true) {
     std::size_t nl = buf.find('\n', pos);
     if (nl == std::string::npos && !eof) {
@@ -263,9 +288,9 @@ std::uint64_t read_jsonl(const Source& src, const ReadOptions& opt, const RowVis
     pos = nl + 1;
     ++line;
     if (trim(raw).empty()) continue;
-    nlohmann::json j;
+    Json j;
     try {
-      j = nlohmann::json::parse(raw);
+      j = Json::parse(raw);
     } catch (const std::exception& e) {
       v.malformed({src.display, line, std::string("not JSON: ") + e.what()});
       continue;
@@ -316,6 +341,13 @@ std::uint64_t read_jsonl(const Source& src, const ReadOptions& opt, const RowVis
 }  // namespace
 
 bool is_missing_token(std::string_view text, const std::vector<std::string>& tokens) {
+  // Fast path: numbers (the common cell) never start like the default tokens.
+  if (!text.empty() && ((text[0] >= '0' && text[0] <= '9') || text[0] == '-' || text[0] == '.')) {
+    bool numeric_token = false;
+    for (const auto& t : tokens)
+      if (!t.empty() && t[0] == text[0]) numeric_token = true;
+    if (!numeric_token) return false;
+  }
   for (const auto& t : tokens)
     if (text == t) return true;
   return false;

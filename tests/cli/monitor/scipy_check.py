@@ -1,7 +1,7 @@
 """Independent check of `mlo monitor --json` against scipy/numpy (Evidently's formulas).
 
 Usage: scipy_check.py gen DIR SEED NREF NCUR   -> writes DIR/ref.csv, DIR/cur.csv
-       scipy_check.py check DIR METHOD JSONFILE -> compares drift scores, exit 1 on mismatch
+       scipy_check.py check DIR METHOD=JSONFILE... -> compares drift scores, exit 1 on mismatch
 """
 import json
 import math
@@ -117,8 +117,16 @@ def expected(method, r, c, numeric):
     raise SystemExit("unknown method " + method)
 
 
-def check(d, method, jsonfile):
+def check_all(d, pairs):
     ref, cur = load(d, "ref"), load(d, "cur")
+    bad = 0
+    for pair in pairs:
+        method, jsonfile = pair.split("=", 1)
+        bad |= check(ref, cur, method, jsonfile)
+    return bad
+
+
+def check(ref, cur, method, jsonfile):
     res = json.load(open(jsonfile))
     bad = 0
     seen = 0
@@ -149,4 +157,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "gen":
         gen(*sys.argv[2:6])
     else:
-        sys.exit(check(*sys.argv[2:5]))
+        sys.exit(check_all(sys.argv[2], sys.argv[3:]))
