@@ -16,7 +16,7 @@ RUNS=${RUNS:-3}
 BENCH_DIR=${BENCH_DIR:-$(mktemp -d /tmp/mlo-bench-monitor.XXXXXX)}
 trap '[ -n "${KEEP:-}" ] || rm -rf "$BENCH_DIR"' EXIT
 $PY -c "import pandas, scipy" || { echo "needs python3-pandas and python3-scipy (make deps)"; exit 1; }
-cd "$BENCH_DIR"
+mkdir -p "$BENCH_DIR" && cd "$BENCH_DIR"
 
 echo "generating $ROWS rows x (20 numerical + 5 categorical), reference and current ..."
 $PY - "$ROWS" <<'PYEOF'
