@@ -79,7 +79,7 @@ class ChunkReader {
 
 constexpr std::size_t kChunk = 1 << 20;
 
-bool all_numbers(const std::vector<std::string>& cells) {
+bool all_numbers(const std::vector<std::string_view>& cells) {
   if (cells.empty()) return false;
   for (const auto& c : cells) {
     double v;
@@ -115,7 +115,8 @@ std::uint64_t read_delimited(const Source& src, const ReadOptions& opt, const Ro
   std::size_t pos = 0;
   bool eof = false;
   std::uint64_t line = 1;  // physical line where the current record starts
-  std::vector<std::string> fields;
+  std::vector<std::string> fields;      // unescaped text of quoted fields
+  std::vector<std::string_view> views;  // every field: into the buffer, or into fields[k] when quoted
   std::vector<bool> quoted;
   std::vector<Cell> cells;
   std::vector<std::string> names;
@@ -126,11 +127,11 @@ std::uint64_t read_delimited(const Source& src, const ReadOptions& opt, const Ro
   auto emit = [&](std::string_view raw, std::uint64_t at_line) {
     if (!have_header) {
       have_header = true;
-      bool header = opt.header.value_or(!all_numbers(fields));
+      bool header = opt.header.value_or(!all_numbers(views));
       if (header) {
         names.clear();
-        for (std::size_t i = 0; i < fields.size(); ++i) {
-          std::string n(trim(fields[i]));
+        for (std::size_t i = 0; i < views.size(); ++i) {
+          std::string n(trim(views[i]));
           if (n.empty()) n = "column_" + std::to_string(i + 1);
           names.push_back(n);
         }
@@ -138,20 +139,20 @@ std::uint64_t read_delimited(const Source& src, const ReadOptions& opt, const Ro
         v.header(names);
         return;
       }
-      for (std::size_t i = 0; i < fields.size(); ++i) names.push_back("column_" + std::to_string(i + 1));
+      for (std::size_t i = 0; i < views.size(); ++i) names.push_back("column_" + std::to_string(i + 1));
       width = names.size();
       v.header(names);
     }
-    if (fields.size() == 1 && fields[0].empty() && !quoted[0] && width != 1) return;  // blank line
-    if (fields.size() != width) {
+    if (views.size() == 1 && views[0].empty() && !quoted[0] && width != 1) return;  // blank line
+    if (views.size() != width) {
       v.malformed({src.display, at_line,
-                   "expected " + std::to_string(width) + " fields, found " + std::to_string(fields.size())});
+                   "expected " + std::to_string(width) + " fields, found " + std::to_string(views.size())});
       return;
     }
     cells.resize(width);
     for (std::size_t i = 0; i < width; ++i) {
-      cells[i].text = fields[i];
-      cells[i].missing = !quoted[i] ? is_missing(trim(fields[i])) : fields[i].empty();
+      cells[i].text = views[i];
+      cells[i].missing = !quoted[i] ? is_missing(trim(views[i])) : views[i].empty();
     }
     v.row(cells, raw);
     if ((++records & 0xffff) == 0) check_interrupted();
@@ -165,7 +166,9 @@ std::uint64_t read_delimited(const Source& src, const ReadOptions& opt, const Ro
     bool complete = false;
     bool bad_quote = false;
     auto field = [&](std::size_t k) -> std::string& {
-      if (fields.size() <= k) { fields.resize(k + 1); quoted.resize(k + 1); }
+      if (fields.size() <= k) fields.resize(k + 1);
+      if (quoted.size() <= k) quoted.resize(k + 1);
+      if (views.size() <= k) views.resize(k + 1);
       return fields[k];
     };
     while (true) {
@@ -212,7 +215,7 @@ std::uint64_t read_delimited(const Source& src, const ReadOptions& opt, const Ro
         if (end > start && buf[end - 1] == '\r' && (i < buf.size() && buf[i] == '\n')) --end;
         if (i >= buf.size() && !eof) break;
         if (i >= buf.size() && end > start && buf[end - 1] == '\r') --end;
-        f.assign(buf, start, end - start);
+        views[nf] = std::string_view(buf.data() + start, end - start);
       }
       ++nf;
       if (i >= buf.size()) {
@@ -235,8 +238,10 @@ std::uint64_t read_delimited(const Source& src, const ReadOptions& opt, const Ro
       continue;
     }
     if (pos >= buf.size() && eof) break;
-    fields.resize(nf);
+    views.resize(nf);
     quoted.resize(nf);
+    for (std::size_t k = 0; k < nf; ++k)
+      if (quoted[k]) views[k] = fields[k];
     std::string_view raw(buf.data() + pos, i - pos);
     if (bad_quote) {
       v.malformed({src.display, line, "bad quoting (RFC 4180: a quote inside a field must be doubled)"});
