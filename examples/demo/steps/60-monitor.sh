@@ -14,7 +14,7 @@ gen_churn() {  # ROWS SHIFT SEED > CSV  (Box-Muller normals, deterministic awk)
       r = rand(); plan = r < 0.5 - 0.3 * shift ? "basic" : (r < 0.85 ? "plus" : "pro")
       r = rand(); region = r < 0.4 ? "north" : (r < 0.8 ? "south" : (shift > 0 && r < 0.9 ? "islands" : "east"))
       churned = rand() < 0.2 + 0.25 * shift ? 1 : 0
-      score = 0.15 + 0.5 * churned + 0.2 * (rand() - 0.5); if (score < 0) score = 0; if (score > 1) score = 1
+      score = 0.2 + 0.4 * churned + 0.7 * (rand() - 0.5); if (score < 0) score = 0; if (score > 1) score = 1
       printf "%d,%.1f,%.2f,%s,%s,%d,%.3f\n", 1714521600 + int(i * 259200 / n), tenure, charges, plan, region, churned, score
     }
   }'
