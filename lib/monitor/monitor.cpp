@@ -553,14 +553,23 @@ void index_action(Database& db, const std::string& id, const nlohmann::json& a) 
 
 }  // namespace
 
-std::string record_result(Repo& repo, nlohmann::json& result) {
-  std::string id = repo.cache().add_bytes(result.dump());
-  append_log(repo, "result " + id);
+namespace {
+// The store keeps the object (and the log names it) before the index learns of it.
+std::string store_and_index(Repo& repo, const std::string& kind, const nlohmann::json& doc,
+                            void (*index)(Database&, const std::string&, const nlohmann::json&)) {
+  std::string id = repo.cache().add_bytes(doc.dump());
+  append_log(repo, kind + " " + id);
   Database& db = repo.index();
   db.migrate(kMigrations);
   Transaction tx(db);
-  index_result(db, id, result);
+  index(db, id, doc);
   tx.commit();
+  return id;
+}
+}  // namespace
+
+std::string record_result(Repo& repo, nlohmann::json& result) {
+  std::string id = store_and_index(repo, "result", result, index_result);
   result["id"] = id;
   return id;
 }
@@ -571,13 +580,7 @@ void record_action(Repo& repo, const std::string& result_id, const std::string& 
   a["monitor"] = monitor;
   if (!a.contains("created_at"))
     a["created_at"] = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  std::string id = repo.cache().add_bytes(a.dump());
-  append_log(repo, "action " + id);
-  Database& db = repo.index();
-  db.migrate(kMigrations);
-  Transaction tx(db);
-  index_action(db, id, a);
-  tx.commit();
+  store_and_index(repo, "action", a, index_action);
 }
 
 nlohmann::json history(Repo& repo, const std::string& name, int limit) {

@@ -397,6 +397,16 @@ std::string stat_identity(const fs::path& p) {
          std::to_string(static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec);
 }
 
+Source plain_file(const std::string& path, const std::optional<Format>& format) {
+  Source s;
+  s.display = path;
+  s.path = path;
+  s.identity = stat_identity(path);
+  s.size = fs::file_size(path);
+  s.format = format.value_or(format_for(path));
+  return s;
+}
+
 void add_tracked(Repo& repo, const Pointer& ptr, const std::string& rel, const std::string& display,
                  const std::optional<Format>& format, std::vector<Source>& out) {
   auto from_cache = [&](const std::string& hash, const std::string& name, std::uint64_t size, const std::string& disp) {
@@ -461,13 +471,7 @@ std::vector<Source> resolve_inputs(const std::vector<std::string>& specs, Repo* 
       }
     }
     if (fs::is_regular_file(spec)) {
-      Source s;
-      s.display = spec;
-      s.path = spec;
-      s.identity = stat_identity(spec);
-      s.size = fs::file_size(spec);
-      s.format = format.value_or(format_for(spec));
-      out.push_back(std::move(s));
+      out.push_back(plain_file(spec, format));
       continue;
     }
     if (fs::is_directory(spec))
@@ -482,13 +486,7 @@ std::vector<Source> resolve_inputs(const std::vector<std::string>& specs, Repo* 
     std::size_t before = out.size();
     for (const auto& m : matches) {
       if (!fs::is_regular_file(m) || m.ends_with(kPointerSuffix)) continue;
-      Source s;
-      s.display = m;
-      s.path = m;
-      s.identity = stat_identity(m);
-      s.size = fs::file_size(m);
-      s.format = format.value_or(format_for(m));
-      out.push_back(std::move(s));
+      out.push_back(plain_file(m, format));
     }
     if (out.size() == before)
       throw InputError(spec + ": no such file, tracked dataset or glob match",
