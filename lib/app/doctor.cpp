@@ -53,8 +53,10 @@ std::vector<std::pair<std::string, std::string>> component_versions() {
   v.emplace_back("nlohmann-json", std::to_string(NLOHMANN_JSON_VERSION_MAJOR) + "." +
                                       std::to_string(NLOHMANN_JSON_VERSION_MINOR) + "." +
                                       std::to_string(NLOHMANN_JSON_VERSION_PATCH));
-#ifdef __VERSION__
-  v.emplace_back("compiler", __VERSION__);
+#if defined(__clang__)
+  v.emplace_back("compiler", std::string("clang ") + __clang_version__);
+#elif defined(__GNUC__)
+  v.emplace_back("compiler", std::string("g++ ") + __VERSION__);
 #endif
   return v;
 }
