@@ -12,6 +12,7 @@
 
 #include "app/index_rebuild.h"
 #include "core/error.h"
+#include "core/format.h"
 #include "core/fs.h"
 #include "data/workspace.h"
 #include "repo/repo.h"
@@ -62,19 +63,6 @@ std::vector<std::pair<std::string, std::string>> component_versions() {
 }
 
 namespace {
-
-std::string human_bytes(std::uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double x = static_cast<double>(n);
-  int u = 0;
-  while (x >= 1024 && u < 4) {
-    x /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", x, units[u]);
-  return buf;
-}
 
 std::string git_state_name(int state) {
   switch (state) {
