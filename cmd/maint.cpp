@@ -5,24 +5,12 @@
 #include "app/gc_roots.h"
 #include "app/index_rebuild.h"
 #include "command.h"
+#include "core/format.h"
 #include "core/parallel.h"
 #include "data/gc.h"
 
 namespace mlo::cli {
 namespace {
-
-std::string human_bytes(std::uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double x = static_cast<double>(n);
-  int u = 0;
-  while (x >= 1024 && u < 4) {
-    x /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", x, units[u]);
-  return buf;
-}
 
 nlohmann::json broken_json(const std::vector<BrokenReference>& broken) {
   auto a = nlohmann::json::array();

@@ -12,6 +12,7 @@
 
 #include "app/index_rebuild.h"
 #include "core/error.h"
+#include "core/format.h"
 #include "core/fs.h"
 #include "data/workspace.h"
 #include "repo/repo.h"
@@ -53,26 +54,15 @@ std::vector<std::pair<std::string, std::string>> component_versions() {
   v.emplace_back("nlohmann-json", std::to_string(NLOHMANN_JSON_VERSION_MAJOR) + "." +
                                       std::to_string(NLOHMANN_JSON_VERSION_MINOR) + "." +
                                       std::to_string(NLOHMANN_JSON_VERSION_PATCH));
-#ifdef __VERSION__
-  v.emplace_back("compiler", __VERSION__);
+#if defined(__clang__)
+  v.emplace_back("compiler", std::string("clang ") + __clang_version__);
+#elif defined(__GNUC__)
+  v.emplace_back("compiler", std::string("g++ ") + __VERSION__);
 #endif
   return v;
 }
 
 namespace {
-
-std::string human_bytes(std::uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double x = static_cast<double>(n);
-  int u = 0;
-  while (x >= 1024 && u < 4) {
-    x /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", x, units[u]);
-  return buf;
-}
 
 std::string git_state_name(int state) {
   switch (state) {

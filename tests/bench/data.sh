@@ -52,9 +52,28 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 WORK=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/mlo-bench.XXXXXX")
-cleanup() { chmod -R u+w "$WORK" 2>/dev/null || true; [ -n "${BENCH_KEEP:-}" ] || rm -rf "$WORK"; }
+cleanup() {
+  [ -n "${BENCH_KEEP:-}" ] && return
+  echo "data.sh: removing $WORK ..." >&2
+  chmod -R u+w "$WORK" 2>/dev/null || true
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
-mkdir -p "$WORK/json" "$WORK/home"
+mkdir -p "$WORK/json" "$WORK/home" "$WORK/bin" "$WORK/trash"
+# Measure a copy, so a rebuild meanwhile does not change the binary under test.
+cp "$MLO" "$WORK/bin/mlo" && MLO=$WORK/bin/mlo
+# Between runs, old state is moved to trash/, not deleted: deleting 100,000
+# files can take minutes (much longer on a file system mounted with
+# `discard`) and would load the disk during the next measurement. The trash
+# is deleted once, at the end.
+cat >"$WORK/bin/trash" <<EOF
+#!/bin/sh
+for f in "\$@"; do
+  if [ -e "\$f" ] || [ -L "\$f" ]; then mv "\$f" "\$(mktemp -d "$WORK/trash/t.XXXXXX")/"; fi
+done
+EOF
+chmod +x "$WORK/bin/trash"
+TRASH=$WORK/bin/trash
 export HOME="$WORK/home" GIT_CONFIG_NOSYSTEM=1 NO_COLOR=1
 git config --global user.name "Bench"
 git config --global user.email "bench@example.com"
@@ -138,18 +157,18 @@ if [[ $ONLY == *,tree,* || $ONLY == *,status,* ]]; then
     mkdir -p "$WORK/$r" && cp -a "$WORK/src/tree" "$WORK/$r/tree"
   done
   R=$WORK/mlo-tree
-  bench tree_mlo "$RUNS" "cd '$R' && rm -rf .git .mlo tree.mlo .gitignore && git init -q && '$MLO' init -q" \
+  bench tree_mlo "$RUNS" "cd '$R' && '$TRASH' .git .mlo tree.mlo .gitignore && git init -q && '$MLO' init -q" \
     "cd '$R' && '$MLO' data add tree"
   R=$WORK/git-tree
-  bench tree_git "$RUNS" "cd '$R' && rm -rf .git && git init -q" "cd '$R' && git add -A"
+  bench tree_git "$RUNS" "cd '$R' && '$TRASH' .git && git init -q" "cd '$R' && git add -A"
   if [[ $ONLY == *,tree,* ]]; then
     say "generating the git annex sample: $ANNEX_FILES files"
     gen_tree "$WORK/src/annex-tree" "$ANNEX_FILES"
     R=$WORK/annex-tree
     bench tree_annex "$ANNEX_RUNS" \
-      "chmod -R u+w '$R' 2>/dev/null; rm -rf '$R' && mkdir -p '$R' && cd '$R' && git init -q && git annex init -q bench && cp -a '$WORK/src/annex-tree' tree" \
+      "'$TRASH' '$R' && mkdir -p '$R' && cd '$R' && git init -q && git annex init -q bench && cp -a '$WORK/src/annex-tree' tree" \
       "cd '$R' && git annex add --quiet tree"
-    chmod -R u+w "$R"; rm -rf "$R" "$WORK/src/annex-tree"
+    "$TRASH" "$R" "$WORK/src/annex-tree"
     row "add $FILES files of $FILE_KB KiB" tree_mlo "git add -A" tree_git le 0.5
     if [ "$ANNEX_FILES" = "$FILES" ]; then
       row "add $FILES files of $FILE_KB KiB" tree_mlo "git annex add" tree_annex le 0.02
@@ -164,7 +183,7 @@ if [[ $ONLY == *,tree,* || $ONLY == *,status,* ]]; then
     bench status_git 10 "true" "cd '$WORK/git-tree' && git status"
     row "status, nothing changed, $FILES files" status_mlo "git status" status_git le 1.0
   fi
-  rm -rf "$WORK/mlo-tree" "$WORK/git-tree" "$WORK/src/tree"
+  "$TRASH" "$WORK/mlo-tree" "$WORK/git-tree" "$WORK/src/tree"
 fi
 
 if [[ $ONLY == *,big,* ]]; then
@@ -174,28 +193,27 @@ if [[ $ONLY == *,big,* ]]; then
   B=$WORK/src/big.bin
   bench big_openssl "$RUNS" "true" "openssl dgst -sha256 '$B'"
   bench big_sha256sum "$RUNS" "true" "sha256sum '$B'"
-  bench big_cp "$RUNS" "rm -f '$WORK/cp/big.bin'" "cp '$B' '$WORK/cp/big.bin'"
-  bench big_cp_sync "$RUNS" "rm -f '$WORK/cp/big.bin'" "cp '$B' '$WORK/cp/big.bin' && sync '$WORK/cp/big.bin'"
-  rm -f "$WORK/cp/big.bin"
+  bench big_cp "$RUNS" "'$TRASH' '$WORK/cp/big.bin'" "cp '$B' '$WORK/cp/big.bin'"
+  bench big_cp_sync "$RUNS" "'$TRASH' '$WORK/cp/big.bin'" "cp '$B' '$WORK/cp/big.bin' && sync '$WORK/cp/big.bin'"
+  "$TRASH" "$WORK/cp/big.bin"
   for mode in hardlink copy; do
     R=$WORK/mlo-big-$mode
     mkdir -p "$R"
     bench "big_mlo_$mode" "$RUNS" \
-      "cd '$R' && rm -rf .git .mlo big.bin big.bin.mlo .gitignore && git init -q && '$MLO' init -q && printf 'cache:\n  link: $mode\n' > .mlo/config.local.yaml && ln '$B' big.bin" \
+      "cd '$R' && '$TRASH' .git .mlo big.bin big.bin.mlo .gitignore && git init -q && '$MLO' init -q && printf 'cache:\n  link: $mode\n' > .mlo/config.local.yaml && ln '$B' big.bin" \
       "cd '$R' && '$MLO' data add big.bin"
-    chmod -R u+w "$R"; rm -rf "$R"
+    "$TRASH" "$R"
   done
   R=$WORK/annex-big
   bench big_annex "$RUNS" \
-    "chmod -R u+w '$R' 2>/dev/null; rm -rf '$R' && mkdir -p '$R' && cd '$R' && git init -q && git annex init -q bench && cp '$B' big.bin" \
+    "'$TRASH' '$R' && mkdir -p '$R' && cd '$R' && git init -q && git annex init -q bench && cp '$B' big.bin" \
     "cd '$R' && git annex add --quiet big.bin"
-  chmod -R u+w "$R"; rm -rf "$R"
+  "$TRASH" "$R"
   R=$WORK/lfs-big
   bench big_lfs "$RUNS" \
-    "rm -rf '$R' && mkdir -p '$R' && cd '$R' && git init -q && git lfs install --local >/dev/null && git lfs track big.bin >/dev/null && git add .gitattributes && ln '$B' big.bin" \
+    "'$TRASH' '$R' && mkdir -p '$R' && cd '$R' && git init -q && git lfs install --local >/dev/null && git lfs track big.bin >/dev/null && git add .gitattributes && ln '$B' big.bin" \
     "cd '$R' && git add big.bin"
-  rm -rf "$R"
-  chmod u+w "$B"; rm -f "$B"
+  "$TRASH" "$R" "$B"
   row "add one $BIG_MB MiB file, hardlink" big_mlo_hardlink "openssl dgst -sha256" big_openssl le 1.5
   row "add one $BIG_MB MiB file, copy" big_mlo_copy "cp" big_cp le 1.2
   row "add one $BIG_MB MiB file, copy" big_mlo_copy "cp + sync" big_cp_sync le 1.2

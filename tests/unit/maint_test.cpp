@@ -8,6 +8,7 @@
 #include "app/doctor.h"
 #include "app/index_rebuild.h"
 #include "core/error.h"
+#include "core/format.h"
 #include "core/hash.h"
 #include "data/gc.h"
 #include "data/manifest.h"
@@ -324,4 +325,11 @@ TEST_CASE("doctor reports versions and a healthy repository") {
   int fails = 0;
   for (const auto& c : d.checks) fails += c.level == app::CheckLevel::fail;
   CHECK(fails == 2);
+}
+
+TEST_CASE("byte counts print in binary units") {
+  CHECK(human_bytes(0) == "0 B");
+  CHECK(human_bytes(1023) == "1023 B");
+  CHECK(human_bytes(2048) == "2.0 KiB");
+  CHECK(human_bytes(3ull << 30) == "3.0 GiB");
 }

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# mlo doctor (in and outside a repository, with a broken index, config and
+# pointer) and mlo index rebuild/status (healthy, garbage and deleted index).
+source "$(dirname "$0")/lib.sh"
+
+# Outside any repository: versions and link modes, exit 0.
+mkdir -p "$TEST_TMP/plain" && cd "$TEST_TMP/plain"
+expect_ok doctor
+expect_out_contains "Versions:"
+expect_out_contains "libgit2"
+expect_out_contains "sqlite"
+expect_out_contains "not a git repository"
+expect_ok --json doctor
+expect_json "d['ok'] is True and d['mlo_repo'] is False and 'zstd' in d['versions'] and 'openssl' in d['versions']"
+expect_json "any(l['mode']=='copy' and l['works'] for l in d['link_modes'])"
+expect_rc 3 index rebuild
+expect_rc 2 doctor --no-such-option
+
+# A git repository without mlo: a note, not a failure.
+mkdir -p "$TEST_TMP/gitonly" && cd "$TEST_TMP/gitonly" && git init -q .
+expect_ok doctor
+expect_out_contains "mlo init"
+
+# A healthy repository.
+new_repo
+echo "alpha" > a.csv
+expect_ok data add a.csv
+expect_ok doctor
+expect_out_contains "ok    config"
+expect_out_contains "Link modes ("
+expect_ok --json doctor
+expect_json "d['ok'] is True and d['mlo_repo'] is True and d['effective_link'] in ('reflink','copy')"
+expect_json "[c['name'] for c in d['checks']]==['git','config','index','cache','link modes','pointers']"
+expect_no_file .mlo/tmp/.probe-src.tmp.*
+[ -z "$(ls -A .mlo/cache/tmp 2>/dev/null)" ] || fail "doctor left probe files in the cache"
+pass
+
+# index status / rebuild on a healthy index.
+expect_ok index status
+expect_out_contains "healthy"
+expect_out_contains "data_stat"
+expect_ok --json index status
+expect_json "d['healthy'] is True and d['modules']['data']>=1"
+expect_ok index rebuild
+expect_out_contains "the old index was ok"
+expect_ok data status --exit-code
+expect_rc 2 index
+expect_rc 2 index frobnicate
+
+# A garbage index: doctor and index status fail, rebuild fixes it.
+head -c 8192 /dev/urandom > .mlo/index.db
+rm -f .mlo/index.db-wal .mlo/index.db-shm
+expect_rc 1 doctor
+expect_out_contains "fail  index"
+expect_out_contains "mlo index rebuild"
+expect_rc 1 --json index status
+expect_json "d['healthy'] is False and d['exists'] is True"
+expect_ok index rebuild
+expect_out_contains "unreadable"
+expect_ok --json index status
+expect_json "d['healthy'] is True"
+expect_ok data status --exit-code
+expect_same_file a.csv .mlo/cache/objects/$(sha256sum a.csv | cut -c1-2)/$(sha256sum a.csv | cut -c3-64)
+
+# A deleted index.
+rm -f .mlo/index.db*
+expect_ok --json index status
+expect_json "d['exists'] is False"
+expect_ok --json index rebuild
+expect_json "d['previous']=='missing' and d['modules'][0]=='data'"
+expect_file .mlo/index.db
+[ -z "$(ls .mlo/tmp | grep rebuild)" ] || fail "rebuild left temp files"
+pass
+
+# Broken config and pointer: doctor fails and says where.
+cp .mlo/config.yaml config.bak
+printf 'cache:\n  link: teleport\n' > .mlo/config.local.yaml
+expect_rc 1 doctor
+expect_out_contains "fail  config"
+expect_out_contains "teleport"
+rm .mlo/config.local.yaml
+printf 'version: 1\npath: ../b.csv\n' > b.csv.mlo
+expect_rc 1 --json doctor
+expect_json "[c['level'] for c in d['checks'] if c['name']=='pointers']==['fail']"
+expect_json "'b.csv.mlo' in [c['detail'] for c in d['checks'] if c['name']=='pointers'][0]"
+
+done_testing

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# mlo fsck: a clean cache, a damaged object, a missing object, --repair, a
+# damaged pointer, --json, bad options.
+source "$(dirname "$0")/lib.sh"
+new_repo
+
+obj() { echo ".mlo/cache/objects/${1:0:2}/${1:2}"; }
+mkdir -p data/images
+echo "alpha" > data/a.csv
+for i in 1 2 3; do echo "image $i" > data/images/$i.png; done
+expect_ok data add data/a.csv data/images
+A=$(sha256sum data/a.csv | cut -d' ' -f1)
+IMG2=$(sha256sum data/images/2.png | cut -d' ' -f1)
+
+expect_ok fsck
+expect_out_contains "Checked 5 objects"
+expect_out_contains "no problems"
+expect_ok --json fsck
+expect_json "d['ok'] is True and d['objects']==5 and d['corrupt']==[] and d['missing']==[] and d['pointers']==2"
+
+# A damaged object and a missing one: reported, exit 1, nothing changed.
+chmod u+w "$(obj "$A")" && echo "ALPHA" > "$(obj "$A")"
+rm -f "$(obj "$IMG2")"
+expect_rc 1 fsck
+expect_out_contains "corrupt $A"
+expect_out_contains "needed by data/a.csv"
+expect_out_contains "missing $IMG2 (needed by data/images/2.png)"
+expect_out_contains "1 corrupt, 1 missing"
+expect_out_contains "mlo fsck --repair"
+expect_file "$(obj "$A")"
+expect_rc 1 --json fsck
+expect_json "d['ok'] is False and d['corrupt'][0]['hash']=='$A' and d['corrupt'][0]['moved_to']==''"
+expect_json "d['missing'][0]=={'hash':'$IMG2','needed_by':'data/images/2.png'}"
+expect_json "d['corrupt'][0]['actual']=='$(echo ALPHA | sha256sum | cut -d' ' -f1)'"
+
+# --repair moves the damaged object aside (never deletes it).
+expect_rc 1 fsck --repair
+expect_out_contains "moved to"
+expect_no_file "$(obj "$A")"
+expect_file ".mlo/cache/corrupt/$A"
+expect_eq "$(cat ".mlo/cache/corrupt/$A")" "ALPHA" "quarantined bytes"
+# Now both are simply missing; the workspace still has the data.
+expect_rc 1 --json fsck -j 1
+expect_json "len(d['missing'])==2 and d['corrupt']==[]"
+expect_eq "$(cat data/a.csv)" "alpha" "workspace file"
+
+# A damaged pointer file is a problem too.
+new_repo second
+printf 'version: 1\npath: x.csv\ntype: file\nsha256: nothex\nsize: 1\n' > x.csv.mlo
+expect_rc 1 fsck
+expect_out_contains "broken"
+expect_out_contains "x.csv.mlo"
+expect_rc 1 --json fsck
+expect_json "d['broken'][0]['kind']=='bad_pointer'"
+
+# Bad options and places.
+expect_rc 2 fsck --jobs 0
+expect_rc 2 fsck --no-such-option
+mkdir -p "$TEST_TMP/plain" && cd "$TEST_TMP/plain"
+expect_rc 3 fsck
+expect_err_contains "not a git repository"
+
+done_testing
