@@ -3,6 +3,8 @@
 
 #include "command.h"
 #include "core/log.h"
+#include "data/data.h"
+#include "data/pointer.h"
 #include "remote/remotes.h"
 #include "remote/sync.h"
 
@@ -15,6 +17,7 @@ struct TransferArgs {
   std::vector<std::string> paths;
   std::string remote;
   unsigned jobs = 0;
+  bool force = false;  // pull: checkout --force
 };
 
 void add_transfer_options(CLI::App* cmd, TransferArgs& a) {
@@ -152,15 +155,35 @@ void register_transfers(CLI::App& app, Context& ctx) {
       throw RemoteError(std::to_string(r.stats.missing.size()) + " object(s) are not on remote '" + r.remote.name +
                             "', e.g. " + r.stats.missing[0] + " (everything else was fetched)",
                         "push them from a clone that has the data ('mlo push'), then fetch again");
-    (void)checkout;
-    if (ctx.global.json) ctx.print_json(stats_json(r));
-    else if (!ctx.global.quiet) std::cout << summary("Fetched", "from", r) << "\n";
+    nlohmann::json doc = stats_json(r);
+    std::string line = summary("Fetched", "from", r);
+    if (checkout) {
+      // Only the pointers this pull covered, so a path filter stays a filter.
+      std::vector<std::string> data_paths;
+      for (auto& p : r.pointers) data_paths.push_back((ctx.repo().root() / *data_path_for(p)).string());
+      CheckoutOptions co;
+      co.force = a->force;
+      CheckoutResult c = data_paths.empty() ? CheckoutResult{} : data_checkout(ctx.repo(), data_paths, co);
+      doc["checkout"] = {{"updated", c.updated}, {"removed", c.removed}, {"unchanged", c.unchanged}};
+      line += "\nChecked out " + std::to_string(c.updated.size()) + " file(s)" +
+              (c.removed.empty() ? "" : ", removed " + std::to_string(c.removed.size())) + "; " +
+              std::to_string(c.unchanged) + " already up to date";
+    }
+    if (ctx.global.json) ctx.print_json(doc);
+    else if (!ctx.global.quiet) std::cout << line << "\n";
   };
   {
     auto a = std::make_shared<TransferArgs>();
     auto* cmd = add_command(app, "fetch", "Download tracked data into the cache (the workspace is not changed)");
     add_transfer_options(cmd, *a);
     ctx.on_run(cmd, [a, fetch_action] { fetch_action(a, false); });
+  }
+  {
+    auto a = std::make_shared<TransferArgs>();
+    auto* cmd = add_command(app, "pull", "Fetch tracked data and check it out into the workspace");
+    add_transfer_options(cmd, *a);
+    cmd->add_flag("-f,--force", a->force, "Overwrite workspace changes that are not in the cache");
+    ctx.on_run(cmd, [a, fetch_action] { fetch_action(a, true); });
   }
 }
 

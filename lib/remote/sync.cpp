@@ -7,64 +7,30 @@
 #include "core/log.h"
 #include "data/manifest.h"
 #include "data/pointer.h"
+#include "data/workspace.h"
 #include "repo/repo.h"
 
 namespace mlo::remote {
 
 namespace {
 
-// Pointer files (repo-relative) under `rel` ("" = the whole work tree).
-// Skips .git, .mlo and the insides of tracked directories.
-void walk_pointers(const fs::path& root, const std::string& rel, std::vector<std::string>& out) {
-  std::error_code ec;
-  fs::path dir = rel.empty() ? root : root / rel;
-  std::vector<fs::path> children;
-  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
-    children.push_back(it->path());
-  std::set<std::string> names;
-  for (auto& c : children) names.insert(c.filename().string());
-  for (auto& c : children) {
-    std::string name = c.filename().string();
-    std::string child_rel = rel.empty() ? name : rel + "/" + name;
-    if (rel.empty() && (name == ".git" || name == ".mlo")) continue;
-    if (fs::is_directory(fs::symlink_status(c, ec))) {
-      if (names.count(name + kPointerSuffix)) continue;  // a tracked directory: data, not pointers
-      walk_pointers(root, child_rel, out);
-    } else if (data_path_for(child_rel)) {
-      out.push_back(child_rel);
-    }
-  }
-}
-
+// Pointer files under the user's paths; a path that is neither tracked data,
+// a pointer nor a folder is an error (a typo must not push nothing).
 std::vector<std::string> find_pointers(Repo& repo, const std::vector<std::string>& paths) {
-  std::vector<std::string> out;
-  if (paths.empty()) {
-    walk_pointers(repo.root(), "", out);
-  } else {
-    for (auto& p : paths) {
-      std::string rel = repo.relative(p);
-      fs::path abs = repo.root() / rel;
-      std::error_code ec;
-      if (data_path_for(rel) && fs::is_regular_file(abs, ec)) {
-        out.push_back(rel);
-      } else if (fs::is_regular_file(repo.root() / pointer_path_for(rel), ec)) {
-        out.push_back(pointer_path_for(rel));
-      } else if (fs::is_directory(abs, ec)) {
-        walk_pointers(repo.root(), rel == "" ? "" : rel, out);
-      } else {
-        throw InputError(p + ": not tracked by mlo (no " + pointer_path_for(rel) + ")",
-                         "run 'mlo data add " + p + "' first, or check the path");
-      }
-    }
+  if (paths.empty()) return find_pointer_files(repo);
+  std::vector<std::string> under;
+  for (auto& p : paths) {
+    std::string rel = repo.relative(p);
+    std::error_code ec;
+    fs::path abs = repo.root() / rel;
+    if (!fs::exists(abs, ec) && !fs::exists(repo.root() / pointer_path_for(rel), ec))
+      throw InputError(p + ": no such file, folder or pointer", "check the path ('mlo data ls' lists tracked data)");
+    under.push_back(rel);
   }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
+  return find_pointer_files(repo, under);
 }
 
-Pointer load_pointer(Repo& repo, const std::string& pointer_path) {
-  return parse_pointer(read_file(repo.root() / pointer_path), pointer_path);
-}
+Pointer load_pointer(Repo& repo, const std::string& pointer_path) { return read_pointer(repo, pointer_path); }
 
 unsigned jobs_for(const SyncRequest& request, const RemoteConfig& rc) {
   if (request.jobs > 0) return request.jobs;

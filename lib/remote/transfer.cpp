@@ -423,7 +423,6 @@ TransferStats fetch_objects(Backend& backend, Cache& cache, const fs::path& inde
       total_bytes += loc->entry.size;
     } else if (auto* rl = remote.recipe(h)) {
       recipe_blobs.push_back({rl->pack, rl->entry});
-      total_bytes += rl->entry.size;
     } else {
       stats.missing.push_back(h);
     }
@@ -438,6 +437,7 @@ TransferStats fetch_objects(Backend& backend, Cache& cache, const fs::path& inde
   download(backend, coalesce(recipe_blobs), jobs, nullptr, wire, [&](const BlobEntry& b, std::string&& raw) {
     Recipe r = parse_recipe(raw, "recipe of " + b.hash);
     std::lock_guard lock(mutex);
+    total_bytes += r.size;
     recipes[b.hash] = std::move(r);
   });
   // Each large object is assembled in a temp file; chunks land at their offsets.
