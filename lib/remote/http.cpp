@@ -55,6 +55,13 @@ size_t read_cb(char* buffer, size_t size, size_t nitems, void* user) {
   return n;
 }
 
+int seek_cb(void* user, curl_off_t offset, int origin) {
+  auto* st = static_cast<ReadState*>(user);
+  if (origin != SEEK_SET || offset < 0 || static_cast<size_t>(offset) > st->data.size()) return CURL_SEEKFUNC_FAIL;
+  st->pos = static_cast<size_t>(offset);
+  return CURL_SEEKFUNC_OK;
+}
+
 bool curl_retryable(CURLcode code) {
   switch (code) {
     case CURLE_COULDNT_CONNECT:
@@ -66,6 +73,7 @@ bool curl_retryable(CURLcode code) {
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
     case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_SEND_FAIL_REWIND:
       return true;
     default:
       return false;
@@ -166,6 +174,8 @@ HttpResponse HttpClient::perform(const std::function<HttpRequest()>& prepare, co
       curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
       curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
       curl_easy_setopt(h, CURLOPT_READDATA, &rs);
+      curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_cb);
+      curl_easy_setopt(h, CURLOPT_SEEKDATA, &rs);
       curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
     } else if (req.method == "POST") {
       curl_easy_setopt(h, CURLOPT_POST, 1L);

@@ -66,7 +66,8 @@ std::string serialize_pack_index(const PackIndex& index) {
 PackIndex parse_pack_index(std::string_view bytes, const std::string& where) {
   unsigned long long size = ZSTD_getFrameContentSize(bytes.data(), bytes.size());
   if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > (1ull << 31))
-    throw RemoteError(where + ": not a pack index (bad zstd frame)", "remove it from the remote; 'mlo push' re-sends its data");
+    throw RemoteError(where + ": corrupt pack index (bad zstd frame)",
+                      "try again; if it persists, remove it from the remote ('mlo push' re-sends its data)");
   std::string text = zstd_decompress(bytes, size, where);
   PackIndex idx;
   try {
@@ -214,11 +215,26 @@ RemoteIndex RemoteIndex::load(Backend& backend, const fs::path& cache_dir, unsig
     fs::path local = cache_dir / (ids[i] + ".idx");
     std::optional<std::string> bytes = read_file_if_exists(local);
     bool cached = bytes.has_value();
-    if (!cached) {
+    std::string where = backend.describe() + "/" + index_key(ids[i]);
+    if (cached) {
+      try {
+        parsed[i] = parse_pack_index(*bytes, where);
+      } catch (const RemoteError&) {
+        cached = false;  // a damaged local copy: read the remote's again
+      }
+    }
+    // A damaged answer (bad frame, bad JSON) is downloaded again a few times
+    // before it is reported.
+    for (int attempt = 1; !cached; ++attempt) {
       bytes = backend.get(index_key(ids[i]));
       if (!bytes) return;  // removed by gc since the listing
+      try {
+        parsed[i] = parse_pack_index(*bytes, where);
+        break;
+      } catch (const RemoteError&) {
+        if (attempt >= 4) throw;
+      }
     }
-    parsed[i] = parse_pack_index(*bytes, backend.describe() + "/" + index_key(ids[i]));
     parsed[i].id = ids[i];
     if (!cached) {
       try {

@@ -59,6 +59,7 @@ start_nginx_dav() {
   cat >"$TEST_TMP/nginx/nginx.conf" <<CONF
 load_module $mod;
 daemon off;
+user $(id -un) $(id -gn);
 worker_processes 1;
 pid $TEST_TMP/nginx/nginx.pid;
 error_log $TEST_TMP/nginx/error.log;
