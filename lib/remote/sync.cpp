@@ -89,8 +89,26 @@ SyncResult push(Repo& repo, const SyncRequest& request) {
   auto backend = open_remote(repo, request.remote, &r.remote);
   NeededObjects need = needed_objects(repo, request.paths);
   r.pointers = need.pointers;
-  r.stats = push_objects(*backend, repo.cache(), index_cache_dir(repo.cache_dir(), r.remote.url), need.objects,
-                         transfer_options(request, r.remote, "push"));
+  fs::path idx = index_cache_dir(repo.cache_dir(), r.remote.url);
+  auto opts = transfer_options(request, r.remote, "push");
+  r.stats = push_objects(*backend, repo.cache(), idx, need.objects, opts);
+  // A `mlo gc --remote` running at the same time may have removed old packs
+  // this push counted on: look again, and send whatever vanished.
+  if (r.stats.up_to_date > 0) {
+    RemoteIndex after = RemoteIndex::load(*backend, idx, opts.jobs);
+    std::set<std::string> vanished;
+    for (auto& h : need.objects)
+      if (!after.has_object(h) && repo.cache().has(h)) vanished.insert(h);
+    if (!vanished.empty()) {
+      TransferStats again = push_objects(*backend, repo.cache(), idx, vanished, opts);
+      r.stats.objects += again.objects;
+      r.stats.bytes += again.bytes;
+      r.stats.wire_bytes += again.wire_bytes;
+      r.stats.packs += again.packs;
+      r.stats.up_to_date -= std::min<std::uint64_t>(r.stats.up_to_date, again.objects);
+      r.stats.requests = again.requests;
+    }
+  }
   return r;
 }
 
