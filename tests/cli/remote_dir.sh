@@ -49,12 +49,20 @@ mkdir -p data/set && for i in $(seq 1 30); do echo "row $i" >"data/set/$i.csv"; 
 head -c 3000000 /dev/urandom >data/model.bin
 "$MLO" -q data add data/set data/model.bin || fail "data add"
 git add -A && git commit -qm data
+expect_ok data status --remote
+expect_out_contains "not on remote: data/model.bin (1 of 1 objects)"
+expect_rc 1 --json data status --remote origin --exit-code
+expect_json "not d['clean'] and d['remote'] == 'origin' and len(d['entries']) == 2"
 expect_ok push
 expect_out_contains "Pushed 32 objects"
+expect_ok data status --remote --exit-code
+expect_out_contains "have all tracked data"
 # No partial blobs: every pack has its index, no temp files are left.
 expect_eq "$(ls "$TEST_TMP/remote/packs" | grep -c '\.pack$')" "$(ls "$TEST_TMP/remote/packs" | grep -c '\.idx$')" "packs vs indexes"
 expect_eq "$(ls -A "$TEST_TMP/remote/packs" | grep -c '^\.')" "0" "temp files on the remote"
 cd "$TEST_TMP" && git clone -q a b && cd b
+expect_rc 1 data status --remote --exit-code
+expect_out_contains "not in cache:  data/model.bin"
 expect_ok fetch
 expect_no_file data/model.bin
 expect_ok pull
