@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/format.h"
 #include "core/fs.h"
 #include "core/hash.h"
 #include "remote/sigv4.h"
@@ -108,15 +109,11 @@ class DirBackend : public Backend {
     UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) fail("cannot read " + p.string(), errno);
     std::string out(length, '\0');
-    std::uint64_t done = 0;
-    while (done < length) {
-      ssize_t n = ::pread(fd.get(), out.data() + done, length - done, static_cast<off_t>(offset + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) fail("cannot read " + p.string(), errno);
-      if (n == 0) throw RemoteError(p.string() + " is shorter than its index says (truncated pack)",
-                                    "run 'mlo push' from a clone that has the data to repair the remote");
-      done += static_cast<std::uint64_t>(n);
-    }
+    ssize_t n = pread_full(fd.get(), out.data(), length, offset);
+    if (n < 0) fail("cannot read " + p.string(), errno);
+    if (static_cast<std::uint64_t>(n) != length)
+      throw RemoteError(p.string() + " is shorter than its index says (truncated pack)",
+                        "run 'mlo push' from a clone that has the data to repair the remote");
     return out;
   }
 

@@ -16,25 +16,13 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/format.h"
 #include "core/fs.h"
 #include "core/hash.h"
 #include "core/interrupt.h"
 #include "core/parallel.h"
 
 namespace mlo::remote {
-
-std::string human_bytes(std::uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
-}
 
 fs::path index_cache_dir(const fs::path& cache_root, const std::string& url) {
   return cache_root / "remotes" / sha256_hex(url).substr(0, 16);
@@ -164,13 +152,9 @@ std::string read_range(const fs::path& path, std::uint64_t offset, std::uint64_t
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) throw_errno("cannot read cached object " + path.string(), errno);
   std::string out(length, '\0');
-  std::uint64_t done = 0;
-  while (done < length) {
-    ssize_t n = ::pread(fd.get(), out.data() + done, length - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw_errno("cannot read cached object " + path.string(), n < 0 ? errno : EIO);
-    done += static_cast<std::uint64_t>(n);
-  }
+  ssize_t n = pread_full(fd.get(), out.data(), length, offset);
+  if (n < 0 || static_cast<std::uint64_t>(n) != length)
+    throw_errno("cannot read cached object " + path.string(), n < 0 ? errno : EIO);
   return out;
 }
 

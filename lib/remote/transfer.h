@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/format.h"
 #include "remote/backend.h"
 #include "remote/layout.h"
 #include "store/cache.h"
@@ -52,7 +53,5 @@ TransferStats push_objects(Backend& backend, Cache& cache, const std::filesystem
 TransferStats fetch_objects(Backend& backend, Cache& cache, const std::filesystem::path& index_cache,
                             const std::set<std::string>& hashes, const TransferOptions& options);
 
-// "12.3 MiB"
-std::string human_bytes(std::uint64_t bytes);
 
 }  // namespace mlo::remote
