@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "command.h"
+#include "core/format.h"
 #include "remote/sync.h"
 #include "core/log.h"
 #include "data/data.h"
@@ -11,19 +12,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string human_size(std::uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  if (u == 0) std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
-  else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
-  return buf;
-}
+std::string human_size(std::uint64_t bytes) { return human_bytes(bytes); }
 
 const char* type_name(EntryType t) { return t == EntryType::dir ? "dir" : "file"; }
 
