@@ -63,9 +63,9 @@ std::string zstd_decompress(std::string_view data, std::uint64_t expected_size, 
 // Content-defined chunking with a gear rolling hash: boundaries depend on
 // the bytes around them, so an edit moves only the chunks it touches.
 struct ChunkParams {
-  std::uint64_t min_size = 64 * 1024;
-  std::uint64_t avg_bits = 18;        // ~256 KiB + min_size average
-  std::uint64_t max_size = 1024 * 1024;
+  std::uint64_t min_size = 32 * 1024;
+  std::uint64_t avg_bits = 16;        // ~64 KiB + min_size average (~96 KiB)
+  std::uint64_t max_size = 512 * 1024;
 };
 // Splits a buffer; returns chunk lengths (sum = data.size()).
 std::vector<std::uint64_t> cdc_split(std::string_view data, const ChunkParams& params = {});
