@@ -2,6 +2,8 @@
 #include <cstdio>
 
 #include "command.h"
+#include "core/format.h"
+#include "remote/sync.h"
 #include "core/log.h"
 #include "data/data.h"
 
@@ -10,19 +12,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string human_size(std::uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  if (u == 0) std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
-  else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
-  return buf;
-}
+std::string human_size(std::uint64_t bytes) { return human_bytes(bytes); }
 
 const char* type_name(EntryType t) { return t == EntryType::dir ? "dir" : "file"; }
 
@@ -171,6 +161,37 @@ void render_status(Context& ctx, const StatusResult& st, bool porcelain) {
   }
 }
 
+// mlo data status --remote [NAME] (lib/remote/sync.h): per tracked path, how
+// many of its objects the remote and the cache lack. Returns true when
+// nothing is missing on either side.
+bool render_remote_status(Context& ctx, const std::string& name, const std::vector<std::string>& paths) {
+  remote::SyncRequest req;
+  req.remote = name;
+  req.paths = paths;
+  remote::RemoteStatus st = remote::remote_status(ctx.repo(), req);
+  bool clean = true;
+  for (const auto& e : st.entries) clean = clean && !e.missing_remote && !e.missing_cache;
+  if (ctx.global.json) {
+    auto entries = nlohmann::json::array();
+    for (const auto& e : st.entries)
+      entries.push_back({{"path", e.path}, {"pointer", e.pointer}, {"objects", e.objects},
+                         {"missing_remote", e.missing_remote}, {"missing_cache", e.missing_cache}});
+    ctx.print_json({{"remote", st.remote.name}, {"clean", clean}, {"entries", entries}});
+    return clean;
+  }
+  if (ctx.global.quiet) return clean;
+  for (const auto& e : st.entries) {
+    if (e.missing_remote)
+      std::cout << "not on remote: " << e.path << " (" << e.missing_remote << " of " << e.objects << " objects)\n";
+    if (e.missing_cache)
+      std::cout << "not in cache:  " << e.path << " (" << e.missing_cache << " of " << e.objects << " objects)\n";
+  }
+  if (clean) std::cout << "Remote '" << st.remote.name << "' and the cache have all tracked data (" << st.entries.size()
+                       << " paths).\n";
+  else std::cout << "hint: 'mlo push' sends what the remote lacks; 'mlo fetch' gets what the cache lacks.\n";
+  return clean;
+}
+
 void register_data(CLI::App& app, Context& ctx) {
   auto* data = add_command(app, "data", "Version data files and folders");
   data->require_subcommand(1);
@@ -201,7 +222,15 @@ void register_data(CLI::App& app, Context& ctx) {
     cmd->add_option("paths", *paths, "Limit to these tracked paths or folders");
     cmd->add_flag("--porcelain", *porcelain, "Stable one-line-per-change output for scripts");
     cmd->add_flag("--exit-code", *exit_code, "Exit with 1 when anything differs or is missing from the cache");
-    ctx.on_run(cmd, [&ctx, paths, porcelain, exit_code] {
+    auto remote = std::make_shared<std::string>();
+    cmd->add_option("--remote", *remote, "Compare with a remote instead: what it lacks, what the cache lacks "
+                                        "(NAME optional; see man mlo-remote)")
+        ->expected(0, 1);
+    ctx.on_run(cmd, [&ctx, paths, porcelain, exit_code, remote, cmd] {
+      if (cmd->count("--remote")) {
+        if (!render_remote_status(ctx, *remote, *paths) && *exit_code) ctx.exit_code = 1;
+        return;
+      }
       StatusResult st = data_status(ctx.repo(), *paths);
       render_status(ctx, st, *porcelain);
       if (*exit_code && !st.clean()) ctx.exit_code = 1;

@@ -6,6 +6,7 @@
 #include "app/index_rebuild.h"
 #include "command.h"
 #include "core/format.h"
+#include "remote/gc.h"
 #include "core/parallel.h"
 #include "data/gc.h"
 
@@ -42,21 +43,56 @@ struct ScopeFlags {
   }
 };
 
+// mlo gc --remote NAME (lib/remote/gc.h). The grace period defaults to 24 h
+// there: a push in another clone may be about to reference old blobs.
+void run_remote_gc(Context& ctx, const ReferenceScope& scope, const std::string& remote, std::string grace,
+                   bool grace_given, bool dry_run, bool skip_broken) {
+  remote::RemoteGcOptions opts;
+  opts.remote = remote;
+  opts.scope = scope;
+  opts.extra_sources = app::reference_sources();
+  opts.grace_seconds = grace_given ? parse_duration_seconds(grace, "--grace") : 24 * 3600;
+  opts.dry_run = dry_run;
+  opts.skip_broken = skip_broken;
+  remote::RemoteGcResult r = remote::remote_gc(ctx.repo(), opts);
+  if (ctx.global.json) {
+    ctx.print_json({{"remote", r.remote}, {"dry_run", r.dry_run}, {"grace_seconds", opts.grace_seconds},
+                    {"packs", r.packs}, {"packs_recent", r.packs_recent}, {"removed_packs", r.removed_packs},
+                    {"rewritten_packs", r.rewritten_packs}, {"blobs_removed", r.blobs_removed},
+                    {"bytes_removed", r.bytes_removed}, {"blobs_kept", r.blobs_kept},
+                    {"skipped_broken", broken_json(r.refs.broken)}});
+    return;
+  }
+  if (ctx.global.quiet) return;
+  for (const auto& b : r.refs.broken) std::cerr << "warning: skipped: " << b.message << "\n";
+  std::cout << (r.dry_run ? "Would remove " : "Removed ") << r.blobs_removed << " blob(s) ("
+            << human_bytes(r.bytes_removed) << ") from remote '" << r.remote << "': " << r.removed_packs.size()
+            << " pack(s) deleted, " << r.rewritten_packs.size() << " rewritten; kept " << r.blobs_kept
+            << " blob(s)";
+  if (r.packs_recent) std::cout << " (" << r.packs_recent << " pack(s) newer than the grace period untouched)";
+  std::cout << ".\n";
+}
+
 void register_gc(CLI::App& app, Context& ctx) {
   struct Opts {
     ScopeFlags scope;
     std::string grace = "1h";
     bool dry_run = false;
     bool skip_broken = false;
+    std::string remote;  // --remote NAME: collect garbage on a remote instead
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = add_command(app, "gc", "Delete cache objects that no pointer file needs");
+  cmd->add_option("--remote", o->remote, "Remove from remote NAME what no kept revision needs (see man mlo-remote)");
   o->scope.add_to(cmd, "keep what is needed by");
   cmd->add_option("--grace", o->grace, "Keep objects stored less than this long ago (default 1h; 0 keeps none)");
   cmd->add_flag("-n,--dry-run", o->dry_run, "List what would be deleted; delete nothing");
   cmd->add_flag("--skip-broken", o->skip_broken,
                 "Delete even when some pointers or manifests can not be read (their files are not protected)");
-  ctx.on_run(cmd, [&ctx, o] {
+  ctx.on_run(cmd, [&ctx, o, cmd] {
+    if (!o->remote.empty())
+      return run_remote_gc(ctx, o->scope.scope(), o->remote, o->grace, cmd->count("--grace") > 0, o->dry_run,
+                           o->skip_broken);
     GcOptions opts;
     opts.scope = o->scope.scope();
     opts.extra_sources = app::reference_sources();

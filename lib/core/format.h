@@ -7,5 +7,19 @@ namespace mlo {
 
 // "0 B", "512 B", "2.0 KiB", "1.5 GiB" (binary units, one decimal).
 std::string human_bytes(std::uint64_t n);
+// Small shared formatting and I/O helpers.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <sys/types.h>
+
+namespace mlo {
+
+// "12.3 MiB" (binary units; bytes shown exactly below 1 KiB).
+std::string human_bytes(std::uint64_t bytes);
+
+// Reads up to `length` bytes at `offset`, retrying short reads and EINTR.
+// Returns the bytes read (fewer only at end of file), or -1 with errno set.
+ssize_t pread_full(int fd, char* buffer, std::uint64_t length, std::uint64_t offset);
 
 }  // namespace mlo

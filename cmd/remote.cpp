@@ -1,0 +1,193 @@
+// mlo remote add/ls/rm/modify, mlo push, mlo fetch, mlo pull
+#include <unistd.h>
+
+#include "command.h"
+#include "core/log.h"
+#include "data/data.h"
+#include "data/pointer.h"
+#include "remote/remotes.h"
+#include "remote/sync.h"
+
+namespace mlo::cli {
+namespace {
+
+using namespace mlo::remote;
+
+struct TransferArgs {
+  std::vector<std::string> paths;
+  std::string remote;
+  unsigned jobs = 0;
+  bool force = false;  // pull: checkout --force
+};
+
+void add_transfer_options(CLI::App* cmd, TransferArgs& a) {
+  cmd->add_option("paths", a.paths, "Tracked data, pointer files or folders (default: everything)");
+  cmd->add_option("-r,--remote", a.remote, "Remote name (default: remote.default)");
+  cmd->add_option("-j,--jobs", a.jobs, "Parallel transfers (default: the remote's jobs option, else 8)")
+      ->check(CLI::Range(1, 256));
+}
+
+SyncRequest request_for(const Context& ctx, const TransferArgs& a) {
+  SyncRequest r;
+  r.remote = a.remote;
+  r.paths = a.paths;
+  r.jobs = a.jobs;
+  r.progress = !ctx.global.quiet && !ctx.global.json && ::isatty(2);
+  return r;
+}
+
+nlohmann::json stats_json(const SyncResult& r) {
+  const auto& s = r.stats;
+  return {{"remote", r.remote.name},      {"url", r.remote.url},          {"pointers", r.pointers.size()},
+          {"objects", s.objects},         {"bytes", s.bytes},             {"wire_bytes", s.wire_bytes},
+          {"chunks", s.chunks},           {"reused_chunks", s.reused_chunks}, {"packs", s.packs},
+          {"up_to_date", s.up_to_date},   {"missing", s.missing},         {"requests", s.requests},
+          {"seconds", s.seconds}};
+}
+
+std::string summary(const std::string& verb, const std::string& dir, const SyncResult& r) {
+  const auto& s = r.stats;
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%.2f", s.seconds);
+  std::string line = verb + " " + std::to_string(s.objects) + " object" + (s.objects == 1 ? "" : "s") + " (" +
+                     human_bytes(s.bytes) + ", " + human_bytes(s.wire_bytes) + " transferred) " + dir + " '" +
+                     r.remote.name + "' in " + secs + " s";
+  if (s.up_to_date) line += "; " + std::to_string(s.up_to_date) + " already there";
+  if (s.reused_chunks) line += "; " + std::to_string(s.reused_chunks) + " chunks reused";
+  return line;
+}
+
+void register_remote(CLI::App& app, Context& ctx) {
+  auto* remote = add_command(app, "remote", "Manage remotes: where data is pushed and pulled");
+  remote->require_subcommand(1);
+
+  {
+    struct Args { std::string name, url; bool make_default = false, local = false; };
+    auto a = std::make_shared<Args>();
+    auto* cmd = add_command(*remote, "add", "Add a remote (s3://, http(s)://, file:// or /path)");
+    cmd->add_option("name", a->name, "Remote name")->required();
+    cmd->add_option("url", a->url, "URL: s3://BUCKET/PREFIX, https://HOST/PATH, /PATH or file:///PATH")->required();
+    cmd->add_flag("-d,--default", a->make_default, "Make it the default remote");
+    cmd->add_flag("--local", a->local, "Write to .mlo/config.local.yaml (not shared through git)");
+    ctx.on_run(cmd, [&ctx, a] {
+      Repo& repo = ctx.repo();
+      add_remote(repo.config(), a->name, a->url, a->make_default, a->local);
+      if (ctx.global.json) {
+        ctx.print_json({{"name", a->name}, {"url", a->url}, {"default", a->make_default}, {"local", a->local}});
+      } else if (!ctx.global.quiet) {
+        std::cout << "Added remote '" << a->name << "' (" << a->url << ")" << (a->make_default ? " as the default" : "")
+                  << " to " << (a->local ? ".mlo/config.local.yaml" : ".mlo/config.yaml") << "\n";
+      }
+    });
+  }
+  {
+    auto* cmd = add_command(*remote, "ls", "List remotes");
+    ctx.on_run(cmd, [&ctx] {
+      auto all = list_remotes(ctx.repo().config());
+      if (ctx.global.json) {
+        nlohmann::json out = nlohmann::json::array();
+        for (auto& r : all)
+          out.push_back({{"name", r.config.name}, {"url", r.config.url}, {"default", r.is_default},
+                         {"local", r.local}, {"options", r.config.options}});
+        ctx.print_json(out);
+        return;
+      }
+      for (auto& r : all) {
+        std::cout << (r.is_default ? "* " : "  ") << r.config.name << "\t" << r.config.url;
+        for (auto& [k, v] : r.config.options) std::cout << "\t" << k << "=" << v;
+        if (r.local) std::cout << "\t(local)";
+        std::cout << "\n";
+      }
+    });
+  }
+  {
+    auto name = std::make_shared<std::string>();
+    auto* cmd = add_command(*remote, "rm", "Remove a remote from the configuration (the data stays)");
+    cmd->add_option("name", *name, "Remote name")->required();
+    ctx.on_run(cmd, [&ctx, name] {
+      remove_remote(ctx.repo().config(), *name);
+      if (ctx.global.json) ctx.print_json({{"removed", *name}});
+      else if (!ctx.global.quiet) std::cout << "Removed remote '" << *name << "'\n";
+    });
+  }
+  {
+    struct Args { std::string name, key, value; bool local = false, unset = false; };
+    auto a = std::make_shared<Args>();
+    auto* cmd = add_command(*remote, "modify", "Set a remote's option (url, endpoint, region, path_style, ...)");
+    cmd->add_option("name", a->name, "Remote name")->required();
+    cmd->add_option("key", a->key, "Option (see man mlo-remote)")->required();
+    cmd->add_option("value", a->value, "Value");
+    cmd->add_flag("--unset", a->unset, "Remove the option");
+    cmd->add_flag("--local", a->local, "Write to .mlo/config.local.yaml (per-user setting)");
+    ctx.on_run(cmd, [&ctx, a] {
+      if (!a->unset && a->value.empty())
+        throw UsageError("mlo remote modify needs a VALUE (or --unset)", "mlo remote modify NAME KEY VALUE");
+      modify_remote(ctx.repo().config(), a->name, a->key, a->unset ? "" : a->value, a->local);
+      if (ctx.global.json)
+        ctx.print_json({{"name", a->name}, {"key", a->key}, {"value", a->unset ? nlohmann::json() : nlohmann::json(a->value)}});
+      else if (!ctx.global.quiet)
+        std::cout << (a->unset ? "Unset " : "Set ") << a->name << "." << a->key
+                  << (a->unset ? "" : " = " + a->value) << "\n";
+    });
+  }
+}
+
+void register_transfers(CLI::App& app, Context& ctx) {
+  {
+    auto a = std::make_shared<TransferArgs>();
+    auto* cmd = add_command(app, "push", "Send tracked data the remote does not have");
+    add_transfer_options(cmd, *a);
+    ctx.on_run(cmd, [&ctx, a] {
+      SyncResult r = push(ctx.repo(), request_for(ctx, *a));
+      if (ctx.global.json) ctx.print_json(stats_json(r));
+      else if (!ctx.global.quiet) std::cout << summary("Pushed", "to", r) << "\n";
+      if (!r.stats.missing.empty()) {
+        log::warn(std::to_string(r.stats.missing.size()) +
+                  " object(s) are neither in the cache nor on the remote, e.g. " + r.stats.missing[0] +
+                  " (run 'mlo data status' to see which data lacks content)");
+        ctx.exit_code = 1;
+      }
+    });
+  }
+  auto fetch_action = [&ctx](const std::shared_ptr<TransferArgs>& a, bool checkout) {
+    SyncResult r = fetch(ctx.repo(), request_for(ctx, *a));
+    if (!r.stats.missing.empty())
+      throw RemoteError(std::to_string(r.stats.missing.size()) + " object(s) are not on remote '" + r.remote.name +
+                            "', e.g. " + r.stats.missing[0] + " (everything else was fetched)",
+                        "push them from a clone that has the data ('mlo push'), then fetch again");
+    nlohmann::json doc = stats_json(r);
+    std::string line = summary("Fetched", "from", r);
+    if (checkout) {
+      // Only the pointers this pull covered, so a path filter stays a filter.
+      std::vector<std::string> data_paths;
+      for (auto& p : r.pointers) data_paths.push_back((ctx.repo().root() / *data_path_for(p)).string());
+      CheckoutOptions co;
+      co.force = a->force;
+      CheckoutResult c = data_paths.empty() ? CheckoutResult{} : data_checkout(ctx.repo(), data_paths, co);
+      doc["checkout"] = {{"updated", c.updated}, {"removed", c.removed}, {"unchanged", c.unchanged}};
+      line += "\nChecked out " + std::to_string(c.updated.size()) + " file(s)" +
+              (c.removed.empty() ? "" : ", removed " + std::to_string(c.removed.size())) + "; " +
+              std::to_string(c.unchanged) + " already up to date";
+    }
+    if (ctx.global.json) ctx.print_json(doc);
+    else if (!ctx.global.quiet) std::cout << line << "\n";
+  };
+  {
+    auto a = std::make_shared<TransferArgs>();
+    auto* cmd = add_command(app, "fetch", "Download tracked data into the cache (the workspace is not changed)");
+    add_transfer_options(cmd, *a);
+    ctx.on_run(cmd, [a, fetch_action] { fetch_action(a, false); });
+  }
+  {
+    auto a = std::make_shared<TransferArgs>();
+    auto* cmd = add_command(app, "pull", "Fetch tracked data and check it out into the workspace");
+    add_transfer_options(cmd, *a);
+    cmd->add_flag("-f,--force", a->force, "Overwrite workspace changes that are not in the cache");
+    ctx.on_run(cmd, [a, fetch_action] { fetch_action(a, true); });
+  }
+}
+
+}  // namespace
+MLO_REGISTER_COMMANDS(40, register_remote);
+MLO_REGISTER_COMMANDS(41, register_transfers);
+}  // namespace mlo::cli

@@ -1,0 +1,655 @@
+#include "remote/backend.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/format.h"
+#include "core/fs.h"
+#include "core/hash.h"
+#include "remote/sigv4.h"
+
+namespace mlo::remote {
+
+bool RemoteConfig::flag(const std::string& key, bool fallback) const {
+  auto it = options.find(key);
+  if (it == options.end() || it->second.empty()) return fallback;
+  std::string v = it->second;
+  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (v == "true" || v == "yes" || v == "1" || v == "on") return true;
+  if (v == "false" || v == "no" || v == "0" || v == "off") return false;
+  throw InputError("remote '" + name + "': option " + key + " must be true or false, not '" + it->second + "'",
+                   "run 'mlo remote modify " + name + " " + key + " true' (or false)");
+}
+
+std::vector<std::string> xml_values(std::string_view xml, std::string_view tag) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while ((pos = xml.find('<', pos)) != std::string_view::npos) {
+    size_t end = xml.find('>', pos);
+    if (end == std::string_view::npos) break;
+    std::string_view name = xml.substr(pos + 1, end - pos - 1);
+    if (!name.empty() && name.back() == '/') { pos = end; continue; }
+    auto sp = name.find_first_of(" \t\r\n");
+    if (sp != std::string_view::npos) name = name.substr(0, sp);
+    auto colon = name.find(':');
+    std::string_view local = colon == std::string_view::npos ? name : name.substr(colon + 1);
+    if (local != tag || name.empty() || name[0] == '/') { pos = end; continue; }
+    std::string close = "</" + std::string(name) + ">";
+    size_t stop = xml.find(close, end);
+    if (stop == std::string_view::npos) break;
+    std::string_view raw = xml.substr(end + 1, stop - end - 1);
+    std::string text;
+    for (size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '&') {
+        auto semi = raw.find(';', i);
+        std::string_view ent = raw.substr(i, semi - i + 1);
+        if (ent == "&amp;") text += '&';
+        else if (ent == "&lt;") text += '<';
+        else if (ent == "&gt;") text += '>';
+        else if (ent == "&quot;") text += '"';
+        else if (ent == "&apos;") text += '\'';
+        else { text += raw[i]; continue; }
+        i = semi;
+      } else {
+        text += raw[i];
+      }
+    }
+    out.push_back(std::move(text));
+    pos = stop + close.size();
+  }
+  return out;
+}
+
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+std::string trim_slashes(std::string s) {
+  while (!s.empty() && s.front() == '/') s.erase(s.begin());
+  while (!s.empty() && s.back() == '/') s.pop_back();
+  return s;
+}
+
+std::string status_hint(long status) {
+  if (status == 401 || status == 403)
+    return "check the credentials in the environment (see man mlo-remote: CREDENTIALS)";
+  return "check the remote's URL and options with 'mlo remote ls'";
+}
+
+// ---------------------------------------------------------------- directory
+
+class DirBackend : public Backend {
+ public:
+  explicit DirBackend(fs::path root) : root_(std::move(root)) {}
+  std::string describe() const override { return root_.string(); }
+
+  std::optional<std::string> get(const std::string& key) override {
+    fs::path p = root_ / key;
+    UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+      if (errno == ENOENT) return std::nullopt;
+      fail("cannot read " + p.string(), errno);
+    }
+    return read_file(p);
+  }
+
+  std::string get_range(const std::string& key, std::uint64_t offset, std::uint64_t length) override {
+    fs::path p = root_ / key;
+    UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) fail("cannot read " + p.string(), errno);
+    std::string out(length, '\0');
+    ssize_t n = pread_full(fd.get(), out.data(), length, offset);
+    if (n < 0) fail("cannot read " + p.string(), errno);
+    if (static_cast<std::uint64_t>(n) != length)
+      throw RemoteError(p.string() + " is shorter than its index says (truncated pack)",
+                        "run 'mlo push' from a clone that has the data to repair the remote");
+    return out;
+  }
+
+  bool has(const std::string& key) override {
+    struct stat st;
+    return ::stat((root_ / key).c_str(), &st) == 0;
+  }
+
+  void put(const std::string& key, std::string_view data) override {
+    fs::path dest = root_ / key;
+    std::error_code ec;
+    fs::create_directories(dest.parent_path(), ec);
+    if (ec) throw RemoteError("cannot create " + dest.parent_path().string() + ": " + ec.message(),
+                              "check that the remote directory is writable");
+    try {
+      // Temp name in the same folder, renamed when complete: a reader never
+      // sees a partial blob.
+      AtomicFile f(dest, 0644);
+      f.write(data);
+      f.commit(true);
+    } catch (const Error& e) {
+      throw RemoteError(e.what(), "check that the remote directory is writable and not full");
+    }
+  }
+
+  std::vector<BlobInfo> list(const std::string& prefix) override {
+    std::vector<BlobInfo> out;
+    fs::path dir = root_ / prefix;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) {
+      if (!fs::exists(root_, ec) && !root_.parent_path().empty() && !fs::exists(root_.parent_path(), ec))
+        throw RemoteError("remote directory " + root_.string() + " does not exist, nor its parent",
+                          "check the path with 'mlo remote ls' (is the volume mounted?)");
+      return out;
+    }
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      if (!it->is_regular_file()) continue;
+      std::string name = it->path().filename().string();
+      if (name.rfind(".", 0) == 0) continue;  // temp files of writers in progress
+      out.push_back({*relative_inside(it->path(), root_), static_cast<std::uint64_t>(it->file_size())});
+    }
+    if (ec) fail("cannot list " + dir.string(), ec.value());
+    return out;
+  }
+
+  void remove(const std::string& key) override {
+    fs::path p = root_ / key;
+    if (::unlink(p.c_str()) != 0 && errno != ENOENT) fail("cannot remove " + p.string(), errno);
+  }
+
+ private:
+  [[noreturn]] static void fail(const std::string& what, int err) {
+    throw RemoteError(what + ": " + std::strerror(err), "check the remote directory and its permissions");
+  }
+  fs::path root_;
+};
+
+// ---------------------------------------------------------------- HTTP / WebDAV
+
+class HttpBackend : public Backend {
+ public:
+  HttpBackend(const RemoteConfig& remote, HttpOptions opts) : client_(opts), name_(remote.name) {
+    base_ = remote.url;
+    while (!base_.empty() && base_.back() == '/') base_.pop_back();
+    std::string auth = remote.option("auth");
+    std::string token_env = remote.option("token_env", "MLO_HTTP_TOKEN");
+    std::string user_env = remote.option("user_env", "MLO_HTTP_USER");
+    std::string pass_env = remote.option("password_env", "MLO_HTTP_PASSWORD");
+    const char* token = std::getenv(token_env.c_str());
+    const char* user = std::getenv(user_env.c_str());
+    const char* pass = std::getenv(pass_env.c_str());
+    if (auth.empty()) auth = token ? "bearer" : user ? "basic" : "none";
+    if (auth == "bearer") {
+      if (!token) throw RemoteError("remote '" + name_ + "' uses bearer auth but $" + token_env + " is not set",
+                                    "export " + token_env + "=TOKEN (secrets never go in config files)");
+      auth_header_ = std::string("Bearer ") + token;
+    } else if (auth == "basic") {
+      if (!user || !pass)
+        throw RemoteError("remote '" + name_ + "' uses basic auth but $" + user_env + " or $" + pass_env +
+                              " is not set",
+                          "export " + user_env + "=NAME " + pass_env + "=PASSWORD");
+      auth_header_ = "Basic " + base64(std::string(user) + ":" + pass);
+    } else if (auth != "none") {
+      throw InputError("remote '" + name_ + "': auth must be none, bearer or basic, not '" + auth + "'",
+                       "run 'mlo remote modify " + name_ + " auth bearer'");
+    }
+  }
+
+  std::string describe() const override { return base_; }
+
+  std::optional<std::string> get(const std::string& key) override {
+    HttpResponse r = request("GET", key, {});
+    if (r.status == 404) return std::nullopt;
+    check(r, "GET", key);
+    return std::move(r.body);
+  }
+
+  std::string get_range(const std::string& key, std::uint64_t offset, std::uint64_t length) override {
+    HttpResponse r = request("GET", key, {}, range_header(offset, length));
+    check(r, "GET", key);
+    if (r.status == 200 && r.body.size() >= offset + length) r.body = r.body.substr(offset, length);
+    if (r.body.size() != length)
+      throw RemoteError("GET " + url(key) + ": got " + std::to_string(r.body.size()) + " bytes, expected " +
+                            std::to_string(length) + " (truncated response)",
+                        "try again; if it persists the remote's pack is damaged");
+    return std::move(r.body);
+  }
+
+  bool has(const std::string& key) override {
+    HttpResponse r = request("HEAD", key, {});
+    if (r.status == 404) return false;
+    check(r, "HEAD", key);
+    return true;
+  }
+
+  void put(const std::string& key, std::string_view data) override {
+    // WebDAV servers write the body to a temp file and rename it into
+    // place when the request completes: a partial PUT is never visible.
+    HttpResponse r = request("PUT", key, data);
+    check(r, "PUT", key);
+  }
+
+  std::vector<BlobInfo> list(const std::string& prefix) override {
+    // WebDAV PROPFIND, Depth 1 (mlo's layout is one level deep under a prefix).
+    HttpResponse r = request("PROPFIND", prefix, {}, {"Depth", "1"});
+    std::vector<BlobInfo> out;
+    if (r.status == 404) return out;
+    if (r.status == 405 || r.status == 501)
+      throw RemoteError("the HTTP server at " + base_ + " cannot list folders (PROPFIND answered " +
+                            std::to_string(r.status) + ")",
+                        "use a WebDAV server (nginx with dav_ext_methods PROPFIND, Apache mod_dav)");
+    check(r, "PROPFIND", prefix);
+    // Entries without a size are folders; pair hrefs with responses in order.
+    std::vector<std::string_view> responses;
+    std::string_view body = r.body;
+    size_t pos = 0;
+    while (true) {
+      size_t start = body.find("response>", pos);
+      if (start == std::string_view::npos) break;
+      size_t stop = body.find("response>", start + 9);
+      if (stop == std::string_view::npos) break;
+      responses.push_back(body.substr(start, stop - start));
+      pos = stop + 9;
+    }
+    for (auto resp : responses) {
+      auto h = xml_values(std::string("<x>") + std::string(resp) + "</x>", "href");
+      auto s = xml_values(std::string("<x>") + std::string(resp) + "</x>", "getcontentlength");
+      if (h.empty() || s.empty()) continue;
+      std::string path = path_of(h[0]);
+      std::string decoded = percent_decode(path);
+      std::string root_path = percent_decode(path_of(base_ + "/"));
+      if (decoded.rfind(root_path, 0) != 0) continue;
+      std::string key = decoded.substr(root_path.size());
+      if (key.empty() || key.back() == '/' || key.rfind(prefix, 0) != 0) continue;
+      out.push_back({key, std::stoull(s[0])});
+    }
+    return out;
+  }
+
+  void remove(const std::string& key) override {
+    HttpResponse r = request("DELETE", key, {});
+    if (r.status == 404) return;
+    check(r, "DELETE", key);
+  }
+
+  HttpStats stats() const override { return client_.stats(); }
+
+ private:
+  static std::pair<std::string, std::string> range_header(std::uint64_t offset, std::uint64_t length) {
+    return {"Range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1)};
+  }
+
+  std::string url(const std::string& key) const { return base_ + "/" + uri_encode(key, true); }
+
+  static std::string path_of(const std::string& u) {
+    auto scheme = u.find("://");
+    if (scheme == std::string::npos) return u;
+    auto slash = u.find('/', scheme + 3);
+    return slash == std::string::npos ? "/" : u.substr(slash);
+  }
+
+  static std::string percent_decode(const std::string& s) {
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '%' && i + 2 < s.size()) {
+        out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+        i += 2;
+      } else {
+        out += s[i];
+      }
+    }
+    return out;
+  }
+
+  static std::string base64(const std::string& in) {
+    static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    size_t i = 0;
+    for (; i + 2 < in.size(); i += 3) {
+      unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
+      out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], t[v & 63]};
+    }
+    if (i + 1 == in.size()) {
+      unsigned v = (unsigned char)in[i] << 16;
+      out += {t[v >> 18], t[(v >> 12) & 63], '=', '='};
+    } else if (i + 2 == in.size()) {
+      unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
+      out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], '='};
+    }
+    return out;
+  }
+
+  HttpResponse request(const std::string& method, const std::string& key, std::string_view body,
+                       std::pair<std::string, std::string> extra = {}) {
+    return client_.perform(
+        [&] {
+          HttpRequest req;
+          req.method = method;
+          req.url = url(key);
+          req.body = body;
+          if (!auth_header_.empty()) req.headers.emplace_back("Authorization", auth_header_);
+          if (!extra.first.empty()) req.headers.push_back(extra);
+          return req;
+        },
+        method + " " + url(key));
+  }
+
+  void check(const HttpResponse& r, const std::string& method, const std::string& key) const {
+    if (r.status >= 200 && r.status < 300) return;
+    std::string what = method + " " + url(key) + ": HTTP " + std::to_string(r.status);
+    if (r.status == 401 || r.status == 403) what += " (access denied)";
+    throw RemoteError("remote '" + name_ + "': " + what, status_hint(r.status));
+  }
+
+  HttpClient client_;
+  std::string name_;
+  std::string base_;
+  std::string auth_header_;
+};
+
+// ---------------------------------------------------------------- S3
+
+class S3Backend : public Backend {
+ public:
+  S3Backend(const RemoteConfig& remote, HttpOptions opts, AwsCredentials creds)
+      : client_(opts), name_(remote.name), creds_(std::move(creds)) {
+    std::string rest = remote.url.substr(5);  // after s3://
+    auto slash = rest.find('/');
+    bucket_ = rest.substr(0, slash);
+    prefix_ = slash == std::string::npos ? "" : trim_slashes(rest.substr(slash + 1));
+    if (!prefix_.empty()) prefix_ += '/';
+    region_ = remote.option("region");
+    if (region_.empty()) {
+      const char* r = std::getenv("AWS_REGION");
+      if (!r) r = std::getenv("AWS_DEFAULT_REGION");
+      region_ = r ? r : "us-east-1";
+    }
+    std::string endpoint = remote.option("endpoint");
+    path_style_ = remote.flag("path_style", !endpoint.empty());
+    if (endpoint.empty()) endpoint = "https://s3." + region_ + ".amazonaws.com";
+    if (endpoint.find("://") == std::string::npos) endpoint = "https://" + endpoint;
+    while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
+    auto scheme_end = endpoint.find("://");
+    scheme_ = endpoint.substr(0, scheme_end);
+    host_ = endpoint.substr(scheme_end + 3);
+    if (host_.find('/') != std::string::npos)
+      throw InputError("remote '" + name_ + "': endpoint '" + endpoint + "' must not have a path",
+                       "set endpoint to scheme://host[:port], e.g. http://127.0.0.1:9000");
+    if (!path_style_) host_ = bucket_ + "." + host_;
+    multipart_threshold_ = std::stoull(remote.option("multipart_threshold", std::to_string(64ull << 20)));
+    part_size_ = std::max<std::uint64_t>(5ull << 20, std::stoull(remote.option("part_size", std::to_string(16ull << 20))));
+    if (remote.options.count("multipart_threshold") && multipart_threshold_ < part_size_)
+      part_size_ = std::max<std::uint64_t>(multipart_threshold_, 1);  // tests use small parts
+  }
+
+  std::string describe() const override { return "s3://" + bucket_ + "/" + prefix_; }
+
+  std::optional<std::string> get(const std::string& key) override {
+    HttpResponse r = request("GET", object_path(key), {}, {});
+    if (r.status == 404 && error_code(r) != "NoSuchBucket") return std::nullopt;
+    check(r, "GET", key);
+    return std::move(r.body);
+  }
+
+  std::string get_range(const std::string& key, std::uint64_t offset, std::uint64_t length) override {
+    HttpResponse r = request("GET", object_path(key), {}, {},
+                             {{"range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1)}});
+    check(r, "GET", key);
+    if (r.status == 200 && r.body.size() >= offset + length) r.body = r.body.substr(offset, length);
+    if (r.body.size() != length)
+      throw RemoteError("GET " + describe() + key + ": got " + std::to_string(r.body.size()) +
+                            " bytes, expected " + std::to_string(length) + " (truncated response)",
+                        "try again; if it persists the remote's pack is damaged");
+    return std::move(r.body);
+  }
+
+  bool has(const std::string& key) override {
+    HttpResponse r = request("HEAD", object_path(key), {}, {});
+    if (r.status == 404) return false;
+    check(r, "HEAD", key);
+    return true;
+  }
+
+  void put(const std::string& key, std::string_view data) override {
+    if (data.size() > multipart_threshold_) return put_multipart(key, data);
+    HttpResponse r = request("PUT", object_path(key), {}, data);
+    check(r, "PUT", key);
+  }
+
+  std::vector<BlobInfo> list(const std::string& prefix) override {
+    std::vector<BlobInfo> out;
+    std::string token;
+    for (;;) {
+      std::vector<std::pair<std::string, std::string>> q = {{"list-type", "2"}, {"prefix", prefix_ + prefix}};
+      if (!token.empty()) q.emplace_back("continuation-token", token);
+      HttpResponse r = request("GET", bucket_path(), q, {});
+      check(r, "LIST", prefix);
+      // Each <Contents> holds one <Key> and one <Size>.
+      auto keys = xml_values(r.body, "Key");
+      auto sizes = xml_values(r.body, "Size");
+      for (size_t i = 0; i < keys.size(); ++i) {
+        if (keys[i].rfind(prefix_, 0) != 0) continue;
+        out.push_back({keys[i].substr(prefix_.size()), i < sizes.size() ? std::stoull(sizes[i]) : 0});
+      }
+      auto truncated = xml_values(r.body, "IsTruncated");
+      auto next = xml_values(r.body, "NextContinuationToken");
+      if (truncated.empty() || truncated[0] != "true" || next.empty()) break;
+      token = next[0];
+    }
+    return out;
+  }
+
+  void remove(const std::string& key) override {
+    HttpResponse r = request("DELETE", object_path(key), {}, {});
+    if (r.status == 404) return;
+    check(r, "DELETE", key);
+  }
+
+  HttpStats stats() const override { return client_.stats(); }
+
+ private:
+  std::string bucket_path() const { return path_style_ ? "/" + uri_encode(bucket_, false) + "/" : "/"; }
+  std::string object_path(const std::string& key) const {
+    return (path_style_ ? "/" + uri_encode(bucket_, false) + "/" : "/") + uri_encode(prefix_ + key, true);
+  }
+
+  void put_multipart(const std::string& key, std::string_view data) {
+    std::string path = object_path(key);
+    HttpResponse r = request("POST", path, {{"uploads", ""}}, {});
+    check(r, "CreateMultipartUpload", key);
+    auto ids = xml_values(r.body, "UploadId");
+    if (ids.empty()) throw RemoteError("CreateMultipartUpload for " + key + " returned no UploadId");
+    std::string upload_id = ids[0];
+    try {
+      std::string complete = "<CompleteMultipartUpload>";
+      int part = 1;
+      for (std::uint64_t off = 0; off < data.size(); off += part_size_, ++part) {
+        std::string_view piece = data.substr(off, part_size_);
+        HttpResponse pr = request("PUT", path, {{"partNumber", std::to_string(part)}, {"uploadId", upload_id}}, piece);
+        check(pr, "UploadPart", key);
+        std::string etag = pr.headers["etag"];
+        complete += "<Part><PartNumber>" + std::to_string(part) + "</PartNumber><ETag>" + etag + "</ETag></Part>";
+      }
+      complete += "</CompleteMultipartUpload>";
+      HttpResponse cr = request("POST", path, {{"uploadId", upload_id}}, complete);
+      check(cr, "CompleteMultipartUpload", key);
+      // S3 may answer 200 with an error document.
+      if (cr.body.find("<Error>") != std::string::npos)
+        throw RemoteError("CompleteMultipartUpload for " + key + " failed: " + error_code(cr));
+    } catch (...) {
+      // Abort so the parts do not linger (and are never visible as the object).
+      try {
+        request("DELETE", path, {{"uploadId", upload_id}}, {});
+      } catch (...) {
+      }
+      throw;
+    }
+  }
+
+  HttpResponse request(const std::string& method, const std::string& path,
+                       const std::vector<std::pair<std::string, std::string>>& query, std::string_view body,
+                       std::map<std::string, std::string> extra = {}) {
+    std::string payload_hash = sha256_hex(body);
+    std::string canonical_query = sigv4_canonical_query(query);
+    std::string target = scheme_ + "://" + host_ + path + (canonical_query.empty() ? "" : "?" + canonical_query);
+    return client_.perform(
+        [&] {
+          SigV4Request sreq;
+          sreq.method = method;
+          sreq.canonical_uri = path;
+          sreq.query = query;
+          sreq.headers = extra;
+          sreq.headers["host"] = host_;
+          std::string date = amz_date_now();
+          sreq.headers["x-amz-date"] = date;
+          // Set explicitly: libcurl does not add it (and S3 requires it).
+          sreq.headers["x-amz-content-sha256"] = payload_hash;
+          if (!creds_.session_token.empty()) sreq.headers["x-amz-security-token"] = creds_.session_token;
+          SigV4Result sig = sigv4_sign(sreq, creds_, region_, "s3", date);
+          HttpRequest req;
+          req.method = method;
+          req.url = target;
+          req.body = body;
+          for (auto& [k, v] : sreq.headers)
+            if (k != "host") req.headers.emplace_back(k, v);
+          req.headers.emplace_back("Authorization", sig.authorization);
+          return req;
+        },
+        method + " " + target);
+  }
+
+  static std::string error_code(const HttpResponse& r) {
+    auto codes = xml_values(r.body, "Code");
+    return codes.empty() ? "" : codes[0];
+  }
+
+  void check(const HttpResponse& r, const std::string& op, const std::string& key) const {
+    if (r.status >= 200 && r.status < 300) return;
+    std::string code = error_code(r);
+    auto messages = xml_values(r.body, "Message");
+    std::string where = "s3://" + bucket_ + "/" + prefix_ + key;
+    if (code == "NoSuchBucket")
+      throw RemoteError("remote '" + name_ + "': bucket '" + bucket_ + "' does not exist",
+                        "create the bucket, or fix the URL with 'mlo remote modify " + name_ + " url s3://BUCKET/PREFIX'");
+    std::string msg = "remote '" + name_ + "': " + op + " " + where + ": HTTP " + std::to_string(r.status);
+    if (!code.empty()) msg += " " + code;
+    if (!messages.empty()) msg += " (" + messages[0] + ")";
+    else if (r.status == 403) msg += " (access denied)";
+    throw RemoteError(msg, status_hint(r.status));
+  }
+
+  HttpClient client_;
+  std::string name_;
+  AwsCredentials creds_;
+  std::string bucket_, prefix_, region_, scheme_, host_;
+  bool path_style_ = false;
+  std::uint64_t multipart_threshold_ = 64ull << 20;
+  std::uint64_t part_size_ = 16ull << 20;
+};
+
+HttpOptions http_options(const RemoteConfig& remote) {
+  HttpOptions o;
+  o.ssl_verify = remote.flag("ssl_verify", true);
+  if (auto r = remote.option("retries"); !r.empty()) o.retries = std::max(0, std::atoi(r.c_str()));
+  if (auto t = remote.option("timeout"); !t.empty()) o.low_speed_time_s = std::max(1, std::atoi(t.c_str()));
+  return o;
+}
+
+}  // namespace
+
+std::optional<AwsCredentials> find_aws_credentials(const std::string& profile_option) {
+  const char* ak = std::getenv("AWS_ACCESS_KEY_ID");
+  const char* sk = std::getenv("AWS_SECRET_ACCESS_KEY");
+  if (ak && sk && *ak && *sk) {
+    const char* tok = std::getenv("AWS_SESSION_TOKEN");
+    return AwsCredentials{ak, sk, tok ? tok : ""};
+  }
+  std::string profile = profile_option;
+  if (const char* p = std::getenv("AWS_PROFILE"); p && *p) profile = p;
+  if (profile.empty()) profile = "default";
+  fs::path file;
+  if (const char* f = std::getenv("AWS_SHARED_CREDENTIALS_FILE"); f && *f) file = f;
+  else if (const char* home = std::getenv("HOME")) file = fs::path(home) / ".aws" / "credentials";
+  if (file.empty()) return std::nullopt;
+  std::ifstream in(file);
+  if (!in) return std::nullopt;
+  AwsCredentials c;
+  std::string line, section;
+  auto trim = [](std::string s) {
+    auto b = s.find_first_not_of(" \t\r");
+    auto e = s.find_last_not_of(" \t\r");
+    return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+  };
+  while (std::getline(in, line)) {
+    line = trim(line);
+    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+    if (line.front() == '[' && line.back() == ']') {
+      section = trim(line.substr(1, line.size() - 2));
+      if (section.rfind("profile ", 0) == 0) section = trim(section.substr(8));
+      continue;
+    }
+    if (section != profile) continue;
+    auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    std::string k = lower(trim(line.substr(0, eq))), v = trim(line.substr(eq + 1));
+    if (k == "aws_access_key_id") c.access_key = v;
+    else if (k == "aws_secret_access_key") c.secret_key = v;
+    else if (k == "aws_session_token") c.session_token = v;
+  }
+  if (c.access_key.empty() || c.secret_key.empty()) return std::nullopt;
+  return c;
+}
+
+std::string url_kind(const std::string& url) {
+  auto bad = [&](const std::string& why) -> std::string {
+    throw InputError("malformed remote URL '" + url + "': " + why,
+                     "use s3://BUCKET/PREFIX, http(s)://HOST/PATH, file:///PATH or an absolute /PATH");
+  };
+  if (url.empty()) return bad("it is empty");
+  if (url.rfind("s3://", 0) == 0) {
+    std::string bucket = url.substr(5, url.find('/', 5) == std::string::npos ? std::string::npos : url.find('/', 5) - 5);
+    if (bucket.empty()) return bad("no bucket name");
+    for (char c : bucket)
+      if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-' ||
+            c == '.'))
+        return bad("bucket names have lower-case letters, digits, '-' and '.' only");
+    return "s3";
+  }
+  if (url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0) {
+    auto host_start = url.find("://") + 3;
+    if (host_start >= url.size() || url[host_start] == '/') return bad("no host name");
+    return "http";
+  }
+  if (url.rfind("file://", 0) == 0) {
+    if (url.size() <= 7 || url[7] != '/') return bad("file:// URLs need an absolute path (file:///data/remote)");
+    return "dir";
+  }
+  if (url[0] == '/') return "dir";
+  if (url.find("://") != std::string::npos) return bad("unsupported scheme");
+  return bad("a directory remote needs an absolute path");
+}
+
+std::unique_ptr<Backend> open_backend(const RemoteConfig& remote) {
+  std::string kind = url_kind(remote.url);
+  if (kind == "dir") {
+    std::string path = remote.url.rfind("file://", 0) == 0 ? remote.url.substr(7) : remote.url;
+    return std::make_unique<DirBackend>(fs::path(path).lexically_normal());
+  }
+  if (kind == "http") return std::make_unique<HttpBackend>(remote, http_options(remote));
+  auto creds = find_aws_credentials(remote.option("profile"));
+  if (!creds)
+    throw RemoteError("remote '" + remote.name + "': no S3 credentials found",
+                      "export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or set AWS_PROFILE to a profile in "
+                      "~/.aws/credentials (secrets never go in mlo's config)");
+  return std::make_unique<S3Backend>(remote, http_options(remote), *creds);
+}
+
+}  // namespace mlo::remote

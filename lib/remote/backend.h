@@ -1,0 +1,77 @@
+// Remote storage backends: a flat namespace of named blobs ("packs/x.pack")
+// with get/put/has/list/remove. Three kinds: a local or mounted directory,
+// a plain HTTP/WebDAV server, and S3-compatible object stores. Backends are
+// safe to call from several threads at once. The layout mlo keeps in that
+// namespace (packs, indexes) is lib/remote/layout.h's business.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "remote/http.h"
+#include "remote/sigv4.h"
+
+namespace mlo::remote {
+
+// A remote as configured: its name, URL and options (endpoint, region, ...).
+struct RemoteConfig {
+  std::string name;
+  std::string url;
+  std::map<std::string, std::string> options;
+
+  std::string option(const std::string& key, const std::string& fallback = {}) const {
+    auto it = options.find(key);
+    return it == options.end() ? fallback : it->second;
+  }
+  bool flag(const std::string& key, bool fallback) const;
+};
+
+struct BlobInfo {
+  std::string key;        // relative to the remote's root
+  std::uint64_t size = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // Human-readable location, for messages ("s3://bucket/prefix").
+  virtual std::string describe() const = 0;
+  // The whole blob, or nullopt when it does not exist.
+  virtual std::optional<std::string> get(const std::string& key) = 0;
+  // Exactly `length` bytes from `offset`; throws RemoteError when the blob
+  // is missing or shorter.
+  virtual std::string get_range(const std::string& key, std::uint64_t offset, std::uint64_t length) = 0;
+  virtual bool has(const std::string& key) = 0;
+  // Stores a blob. Atomic: readers see the whole blob or none.
+  virtual void put(const std::string& key, std::string_view data) = 0;
+  // Blobs whose key starts with `prefix` (a folder such as "packs/").
+  virtual std::vector<BlobInfo> list(const std::string& prefix) = 0;
+  // Removes a blob; no error when it is absent.
+  virtual void remove(const std::string& key) = 0;
+  // Requests made so far (0 for directories).
+  virtual HttpStats stats() const { return {}; }
+};
+
+// Which backend a URL needs: "dir", "http" or "s3"; throws InputError on a
+// malformed or unsupported URL (naming it).
+std::string url_kind(const std::string& url);
+// Opens the backend for a remote. Throws InputError for a malformed URL and
+// RemoteError for missing credentials.
+std::unique_ptr<Backend> open_backend(const RemoteConfig& remote);
+
+// S3 credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN,
+// else the profile (AWS_PROFILE, the remote's `profile`, or "default") in
+// ~/.aws/credentials (AWS_SHARED_CREDENTIALS_FILE overrides the path).
+// nullopt when none are found.
+
+std::optional<AwsCredentials> find_aws_credentials(const std::string& profile_option);
+
+// Pieces of a simple XML document (S3 responses; WebDAV multistatus): the
+// text of every <tag> element (namespace prefixes ignored), unescaped.
+std::vector<std::string> xml_values(std::string_view xml, std::string_view tag);
+
+}  // namespace mlo::remote

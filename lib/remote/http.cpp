@@ -1,0 +1,229 @@
+#include "remote/http.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include "core/error.h"
+#include "core/interrupt.h"
+#include "core/log.h"
+
+namespace mlo::remote {
+
+namespace {
+
+struct GlobalInit {
+  GlobalInit() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+};
+
+size_t write_cb(char* ptr, size_t size, size_t nmemb, void* user) {
+  auto* out = static_cast<std::string*>(user);
+  out->append(ptr, size * nmemb);
+  return size * nmemb;
+}
+
+size_t header_cb(char* ptr, size_t size, size_t nmemb, void* user) {
+  auto* headers = static_cast<std::map<std::string, std::string>*>(user);
+  std::string line(ptr, size * nmemb);
+  auto colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string name = line.substr(0, colon);
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::string value = line.substr(colon + 1);
+    auto b = value.find_first_not_of(" \t");
+    auto e = value.find_last_not_of(" \t\r\n");
+    (*headers)[name] = b == std::string::npos ? "" : value.substr(b, e - b + 1);
+  } else if (line.rfind("HTTP/", 0) == 0) {
+    headers->clear();  // a new response (after 100-continue or a redirect)
+  }
+  return size * nmemb;
+}
+
+struct ReadState {
+  std::string_view data;
+  size_t pos = 0;
+};
+
+size_t read_cb(char* buffer, size_t size, size_t nitems, void* user) {
+  auto* st = static_cast<ReadState*>(user);
+  size_t n = std::min(size * nitems, st->data.size() - st->pos);
+  std::copy_n(st->data.data() + st->pos, n, buffer);
+  st->pos += n;
+  return n;
+}
+
+int seek_cb(void* user, curl_off_t offset, int origin) {
+  auto* st = static_cast<ReadState*>(user);
+  if (origin != SEEK_SET || offset < 0 || static_cast<size_t>(offset) > st->data.size()) return CURL_SEEKFUNC_FAIL;
+  st->pos = static_cast<size_t>(offset);
+  return CURL_SEEKFUNC_OK;
+}
+
+bool curl_retryable(CURLcode code) {
+  switch (code) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_SEND_FAIL_REWIND:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+bool http_status_retryable(long status) { return status >= 500 || status == 429 || status == 408; }
+
+int backoff_delay_ms(int base_ms, int attempt) {
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  long long delay = static_cast<long long>(base_ms) << std::min(attempt, 10);
+  delay = std::min<long long>(delay, 20000);
+  std::uniform_int_distribution<long long> jitter(0, delay / 2);
+  return static_cast<int>(delay / 2 + jitter(rng));
+}
+
+std::string uri_encode(std::string_view text, bool keep_slash) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+HttpClient::HttpClient(HttpOptions options) : options_(options) {
+  static GlobalInit init;
+  if (const char* r = std::getenv("MLO_REMOTE_RETRIES")) options_.retries = std::max(0, std::atoi(r));
+  if (const char* b = std::getenv("MLO_REMOTE_BACKOFF_MS")) options_.backoff_ms = std::max(1, std::atoi(b));
+}
+
+HttpClient::~HttpClient() {
+  for (void* h : idle_) curl_easy_cleanup(static_cast<CURL*>(h));
+  if (std::getenv("MLO_HTTP_STATS"))
+    std::fprintf(stderr, "mlo: http: %llu requests, %llu retries, %llu bytes sent, %llu bytes received\n",
+                 static_cast<unsigned long long>(stats_.requests), static_cast<unsigned long long>(stats_.retries),
+                 static_cast<unsigned long long>(stats_.bytes_sent),
+                 static_cast<unsigned long long>(stats_.bytes_received));
+}
+
+HttpStats HttpClient::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+void* HttpClient::acquire() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!idle_.empty()) {
+      void* h = idle_.back();
+      idle_.pop_back();
+      return h;
+    }
+  }
+  CURL* h = curl_easy_init();
+  if (!h) throw RemoteError("cannot initialise libcurl");
+  return h;
+}
+
+void HttpClient::release(void* handle) {
+  std::lock_guard lock(mutex_);
+  idle_.push_back(handle);
+}
+
+HttpResponse HttpClient::perform(const std::function<HttpRequest()>& prepare, const std::string& what) {
+  std::string last_error;
+  for (int attempt = 0;; ++attempt) {
+    check_interrupted();
+    HttpRequest req = prepare();
+    CURL* h = static_cast<CURL*>(acquire());
+    curl_easy_reset(h);
+    HttpResponse resp;
+    ReadState rs{req.body, 0};
+    curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp.body);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &resp.headers);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, options_.connect_timeout_s);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, options_.low_speed_time_s);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, options_.ssl_verify ? 1L : 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, options_.ssl_verify ? 2L : 0L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "mlo/" MLO_VERSION);
+    if (req.method == "HEAD") {
+      curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (req.method == "PUT") {
+      curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
+      curl_easy_setopt(h, CURLOPT_READDATA, &rs);
+      curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_cb);
+      curl_easy_setopt(h, CURLOPT_SEEKDATA, &rs);
+      curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+    } else if (req.method == "POST") {
+      curl_easy_setopt(h, CURLOPT_POST, 1L);
+      curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.body.data());
+      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+    } else if (req.method != "GET") {
+      curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+    }
+    curl_slist* list = nullptr;
+    for (auto& [k, v] : req.headers) list = curl_slist_append(list, (k + ": " + v).c_str());
+    // No "Expect: 100-continue" round trip for uploads.
+    list = curl_slist_append(list, "Expect:");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+    CURLcode code = curl_easy_perform(h);
+    curl_slist_free_all(list);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
+    release(h);
+    {
+      std::lock_guard lock(mutex_);
+      ++stats_.requests;
+      if (attempt > 0) ++stats_.retries;
+      stats_.bytes_sent += rs.pos;
+      stats_.bytes_received += resp.body.size();
+    }
+    bool retry;
+    if (code != CURLE_OK) {
+      last_error = curl_easy_strerror(code);
+      retry = curl_retryable(code);
+      if (!retry)
+        throw RemoteError(what + ": " + last_error, "check the remote's URL and that the server is reachable");
+    } else {
+      retry = http_status_retryable(resp.status);
+      last_error = "HTTP " + std::to_string(resp.status);
+      if (!retry) return resp;
+    }
+    if (attempt >= options_.retries) {
+      if (code == CURLE_OK) return resp;  // the caller reports the status
+      throw RemoteError(what + ": " + last_error + " (after " + std::to_string(attempt + 1) + " attempts)",
+                        "check that the remote is reachable (mlo remote ls shows its URL) and try again");
+    }
+    int delay = backoff_delay_ms(options_.backoff_ms, attempt);
+    log::debug(what + ": " + last_error + "; retrying in " + std::to_string(delay) + " ms");
+    for (int waited = 0; waited < delay; waited += 50) {
+      check_interrupted();
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(50, delay - waited)));
+    }
+  }
+}
+
+}  // namespace mlo::remote

@@ -1,0 +1,101 @@
+// mlo's layout on a remote (man mlo-remote-layout(5), schemas/remote-pack-index.schema.json):
+//
+//   packs/<id>.pack   zstd frames, one per blob, back to back
+//   packs/<id>.idx    zstd-compressed JSON naming each blob in the pack:
+//                     kind, SHA-256, offset, compressed length, size
+//
+// A blob is a whole object ("o"), a chunk of a large object ("c"), or the
+// recipe of a large object ("r": the list of its chunks). The .idx is
+// written after its pack, so a pack without an index (an interrupted push)
+// is invisible; the set of .idx files is the remote's index, cached locally
+// (they never change), so a push lists one folder instead of every object.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "remote/backend.h"
+
+namespace mlo::remote {
+
+enum class BlobKind : char { object = 'o', chunk = 'c', recipe = 'r' };
+
+struct BlobEntry {
+  BlobKind kind = BlobKind::object;
+  std::string hash;            // SHA-256 of the uncompressed bytes (the object's hash for a recipe)
+  std::uint64_t offset = 0;    // in the pack
+  std::uint64_t length = 0;    // compressed bytes in the pack
+  std::uint64_t size = 0;      // uncompressed bytes (the whole object's size for a recipe)
+};
+
+struct PackIndex {
+  std::string id;  // "<unix seconds>-<random hex>"
+  std::int64_t created = 0;
+  std::vector<BlobEntry> blobs;
+};
+
+inline std::string pack_key(const std::string& id) { return "packs/" + id + ".pack"; }
+inline std::string index_key(const std::string& id) { return "packs/" + id + ".idx"; }
+std::string new_pack_id();
+// The creation time encoded in a pack id (0 if it has none).
+std::int64_t pack_time(const std::string& id);
+
+std::string serialize_pack_index(const PackIndex& index);   // zstd-compressed JSON
+PackIndex parse_pack_index(std::string_view bytes, const std::string& where);
+
+// A large object's chunk list.
+struct Recipe {
+  std::uint64_t size = 0;
+  std::vector<std::pair<std::string, std::uint64_t>> chunks;  // (hash, size) in order
+};
+std::string serialize_recipe(const Recipe& r);
+Recipe parse_recipe(std::string_view json, const std::string& where);
+
+// zstd helpers; decompress throws RemoteError naming `where` on bad input.
+std::string zstd_compress(std::string_view data, int level);
+std::string zstd_decompress(std::string_view data, std::uint64_t expected_size, const std::string& where);
+
+// Content-defined chunking with a gear rolling hash: boundaries depend on
+// the bytes around them, so an edit moves only the chunks it touches.
+struct ChunkParams {
+  std::uint64_t min_size = 32 * 1024;
+  std::uint64_t avg_bits = 16;        // ~64 KiB + min_size average (~96 KiB)
+  std::uint64_t max_size = 512 * 1024;
+};
+// Splits a buffer; returns chunk lengths (sum = data.size()).
+std::vector<std::uint64_t> cdc_split(std::string_view data, const ChunkParams& params = {});
+
+// Where a blob lives on the remote.
+struct BlobLocation {
+  std::string pack;  // pack id
+  BlobEntry entry;
+};
+
+// The remote's index: every committed pack's blobs.
+class RemoteIndex {
+ public:
+  // Lists packs/ and reads each .idx (from `cache_dir` when already there,
+  // else from the remote, in parallel with `jobs` threads, then cached).
+  static RemoteIndex load(Backend& backend, const std::filesystem::path& cache_dir, unsigned jobs);
+
+  const BlobLocation* object(const std::string& hash) const;  // kind o
+  const BlobLocation* chunk(const std::string& hash) const;   // kind c
+  const BlobLocation* recipe(const std::string& hash) const;  // kind r
+  bool has_object(const std::string& hash) const { return object(hash) || recipe(hash); }
+  void add(const std::string& pack, const BlobEntry& e);
+
+  const std::map<std::string, PackIndex>& packs() const { return packs_; }
+  std::uint64_t pack_bytes(const std::string& id) const;  // from the listing
+  std::map<std::string, std::uint64_t> pack_sizes;         // pack id -> bytes, from the listing
+
+ private:
+  std::map<std::string, PackIndex> packs_;
+  std::unordered_map<std::string, BlobLocation> objects_, chunks_, recipes_;
+};
+
+}  // namespace mlo::remote

@@ -1,0 +1,135 @@
+#include "remote/remotes.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+
+namespace mlo::remote {
+
+namespace {
+
+void check_name(const std::string& name) {
+  bool ok = !name.empty() && name.size() <= 64 && std::isalnum(static_cast<unsigned char>(name[0]));
+  for (char c : name)
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
+  if (!ok)
+    throw UsageError("invalid remote name '" + name + "'",
+                     "use letters, digits, '-' and '_' (starting with a letter or digit)");
+}
+
+bool defined_in(const Config& config, ConfigScope scope, const std::string& name) {
+  YAML::Node root = load_yaml_file(config.path(scope));
+  return root.IsMap() && root["remotes"].IsMap() && root["remotes"][name].IsDefined();
+}
+
+std::string names_hint(const Config& config) {
+  std::string names;
+  for (auto& r : list_remotes(config)) names += (names.empty() ? "" : ", ") + r.config.name;
+  if (names.empty()) return "add one with 'mlo remote add NAME URL --default'";
+  return "configured remotes: " + names + " (mlo remote ls)";
+}
+
+}  // namespace
+
+const std::vector<std::string>& remote_option_keys() {
+  static const std::vector<std::string> keys = {
+      "url",     "endpoint",  "region",       "path_style",          "ssl_verify", "profile",
+      "auth",    "token_env", "user_env",     "password_env",        "retries",    "timeout",
+      "jobs",    "part_size", "pack_size",    "multipart_threshold", "gc_grace"};
+  return keys;
+}
+
+std::vector<RemoteEntry> list_remotes(const Config& config) {
+  std::vector<RemoteEntry> out;
+  YAML::Node remotes = config.node("remotes");
+  std::string def = config.get_or("remote.default", "");
+  if (!remotes.IsMap()) return out;
+  for (auto it = remotes.begin(); it != remotes.end(); ++it) {
+    RemoteEntry e;
+    e.config.name = it->first.as<std::string>();
+    if (it->second.IsMap()) {
+      for (auto o = it->second.begin(); o != it->second.end(); ++o)
+        if (o->second.IsScalar()) e.config.options[o->first.as<std::string>()] = o->second.as<std::string>();
+    }
+    e.config.url = e.config.option("url");
+    e.config.options.erase("url");
+    e.is_default = e.config.name == def;
+    e.local = defined_in(config, ConfigScope::local, e.config.name) &&
+              !defined_in(config, ConfigScope::tracked, e.config.name);
+    out.push_back(std::move(e));
+  }
+  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.config.name < b.config.name; });
+  return out;
+}
+
+RemoteConfig resolve_remote(const Config& config, const std::string& name) {
+  auto all = list_remotes(config);
+  std::string want = name.empty() ? config.get_or("remote.default", "") : name;
+  if (want.empty()) {
+    if (all.size() == 1) return all[0].config;
+    if (all.empty())
+      throw InputError("no remote is configured", "add one with 'mlo remote add NAME URL --default'");
+    throw InputError("several remotes are configured and none is the default",
+                     "pass -r NAME, or run 'mlo remote add NAME URL --default' / set remote.default; " +
+                         names_hint(config));
+  }
+  for (auto& r : all)
+    if (r.config.name == want) {
+      if (r.config.url.empty())
+        throw InputError("remote '" + want + "' has no url", "run 'mlo remote modify " + want + " url URL'");
+      url_kind(r.config.url);
+      return r.config;
+    }
+  throw InputError("unknown remote '" + want + "'", names_hint(config));
+}
+
+void add_remote(Config& config, const std::string& name, const std::string& url, bool make_default, bool local) {
+  check_name(name);
+  url_kind(url);
+  for (auto& r : list_remotes(config))
+    if (r.config.name == name)
+      throw InputError("remote '" + name + "' already exists (" + r.config.url + ")",
+                       "use 'mlo remote modify " + name + " url URL' to change it, or 'mlo remote rm " + name + "'");
+  ConfigScope scope = local ? ConfigScope::local : ConfigScope::tracked;
+  config.set("remotes." + name + ".url", url, scope);
+  if (make_default) config.set("remote.default", name, scope);
+}
+
+void remove_remote(Config& config, const std::string& name) {
+  bool tracked = defined_in(config, ConfigScope::tracked, name);
+  bool local = defined_in(config, ConfigScope::local, name);
+  if (!tracked && !local) throw InputError("unknown remote '" + name + "'", names_hint(config));
+  for (auto scope : {ConfigScope::tracked, ConfigScope::local}) {
+    if (scope == ConfigScope::tracked ? tracked : local) config.set("remotes." + name, std::nullopt, scope);
+    YAML::Node root = load_yaml_file(config.path(scope));
+    if (root.IsMap() && root["remote"].IsMap() && root["remote"]["default"].IsScalar() &&
+        root["remote"]["default"].as<std::string>() == name)
+      config.set("remote.default", std::nullopt, scope);
+  }
+}
+
+void modify_remote(Config& config, const std::string& name, const std::string& key, const std::string& value,
+                   bool local) {
+  std::string lower = key;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (const char* secret : {"secret", "password", "token", "access_key", "credential"}) {
+    if (lower.find(secret) != std::string::npos && lower != "token_env" && lower != "password_env")
+      throw UsageError("refusing to store '" + key + "' in a config file: secrets never go in mlo's config",
+                       "put credentials in the environment (AWS_ACCESS_KEY_ID, MLO_HTTP_TOKEN, ...) or "
+                       "~/.aws/credentials; see man mlo-remote");
+  }
+  const auto& keys = remote_option_keys();
+  if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+    std::string all;
+    for (auto& k : keys) all += (all.empty() ? "" : ", ") + k;
+    throw UsageError("unknown remote option '" + key + "'", "options: " + all);
+  }
+  bool exists = false;
+  for (auto& r : list_remotes(config)) exists = exists || r.config.name == name;
+  if (!exists) throw InputError("unknown remote '" + name + "'", names_hint(config));
+  if (key == "url") url_kind(value);
+  config.set("remotes." + name + "." + key, value.empty() ? std::nullopt : std::optional<std::string>(value),
+             local ? ConfigScope::local : ConfigScope::tracked);
+}
+
+}  // namespace mlo::remote

@@ -1,0 +1,35 @@
+// Configured remotes: `remotes.NAME.{url,endpoint,region,...}` in
+// .mlo/config.yaml (tracked) or .mlo/config.local.yaml (per user), and
+// `remote.default`. Never secrets: credentials come from the environment.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "remote/backend.h"
+#include "repo/config.h"
+
+namespace mlo::remote {
+
+struct RemoteEntry {
+  RemoteConfig config;
+  bool is_default = false;
+  bool local = false;  // defined in config.local.yaml
+};
+
+// Option keys a remote may set (documented in man mlo-remote).
+const std::vector<std::string>& remote_option_keys();
+
+std::vector<RemoteEntry> list_remotes(const Config& config);
+// The named remote, or the default one (remote.default, or the only one)
+// when name is empty. Throws InputError naming what is missing.
+RemoteConfig resolve_remote(const Config& config, const std::string& name);
+
+void add_remote(Config& config, const std::string& name, const std::string& url, bool make_default, bool local);
+void remove_remote(Config& config, const std::string& name);
+// Sets one option; an empty value removes it. Rejects unknown keys and
+// anything that looks like a secret.
+void modify_remote(Config& config, const std::string& name, const std::string& key, const std::string& value,
+                   bool local);
+
+}  // namespace mlo::remote

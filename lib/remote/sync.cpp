@@ -1,0 +1,154 @@
+#include "remote/sync.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "data/manifest.h"
+#include "data/pointer.h"
+#include "data/workspace.h"
+#include "repo/repo.h"
+
+namespace mlo::remote {
+
+namespace {
+
+// Pointer files under the user's paths; a path that is neither tracked data,
+// a pointer nor a folder is an error (a typo must not push nothing).
+std::vector<std::string> find_pointers(Repo& repo, const std::vector<std::string>& paths) {
+  if (paths.empty()) return find_pointer_files(repo);
+  std::vector<std::string> under;
+  for (auto& p : paths) {
+    std::string rel = repo.relative(p);
+    std::error_code ec;
+    fs::path abs = repo.root() / rel;
+    if (!fs::exists(abs, ec) && !fs::exists(repo.root() / pointer_path_for(rel), ec))
+      throw InputError(p + ": no such file, folder or pointer", "check the path ('mlo data ls' lists tracked data)");
+    under.push_back(rel);
+  }
+  return find_pointer_files(repo, under);
+}
+
+Pointer load_pointer(Repo& repo, const std::string& pointer_path) { return read_pointer(repo, pointer_path); }
+
+unsigned jobs_for(const SyncRequest& request, const RemoteConfig& rc) {
+  if (request.jobs > 0) return request.jobs;
+  if (auto j = rc.option("jobs"); !j.empty() && std::atoi(j.c_str()) > 0) return static_cast<unsigned>(std::atoi(j.c_str()));
+  return 8;
+}
+
+TransferOptions transfer_options(const SyncRequest& request, const RemoteConfig& rc, const std::string& verb) {
+  TransferOptions o;
+  o.jobs = jobs_for(request, rc);
+  o.progress = request.progress;
+  o.verb = verb;
+  if (auto p = rc.option("pack_size"); !p.empty()) o.pack_size = std::max<std::uint64_t>(4096, std::stoull(p));
+  return o;
+}
+
+void merge_stats(TransferStats& into, const TransferStats& s) {
+  into.objects += s.objects;
+  into.bytes += s.bytes;
+  into.wire_bytes += s.wire_bytes;
+  into.chunks += s.chunks;
+  into.reused_chunks += s.reused_chunks;
+  into.packs += s.packs;
+  into.up_to_date += s.up_to_date;
+  into.requests = s.requests;
+  into.seconds += s.seconds;
+  into.missing.insert(into.missing.end(), s.missing.begin(), s.missing.end());
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> open_remote(Repo& repo, const std::string& name, RemoteConfig* config_out) {
+  RemoteConfig rc = resolve_remote(repo.config(), name);
+  if (config_out) *config_out = rc;
+  return open_backend(rc);
+}
+
+NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths) {
+  NeededObjects n;
+  n.pointers = find_pointers(repo, paths);
+  for (auto& pp : n.pointers) {
+    Pointer p = load_pointer(repo, pp);
+    auto& mine = n.by_pointer[pp];
+    mine.insert(p.sha256);
+    if (p.type == EntryType::dir && repo.cache().has(p.sha256)) {
+      Manifest m = parse_manifest(repo.cache().read(p.sha256), "manifest " + p.sha256 + " of " + pp);
+      for (auto& e : m.entries) mine.insert(e.sha256);
+    }
+    n.objects.insert(mine.begin(), mine.end());
+  }
+  return n;
+}
+
+SyncResult push(Repo& repo, const SyncRequest& request) {
+  SyncResult r;
+  auto backend = open_remote(repo, request.remote, &r.remote);
+  NeededObjects need = needed_objects(repo, request.paths);
+  r.pointers = need.pointers;
+  fs::path idx = index_cache_dir(repo.cache_dir(), r.remote.url);
+  auto opts = transfer_options(request, r.remote, "push");
+  r.stats = push_objects(*backend, repo.cache(), idx, need.objects, opts);
+  // A `mlo gc --remote` running at the same time may have removed old packs
+  // this push counted on: look again, and send whatever vanished.
+  if (r.stats.up_to_date > 0) {
+    RemoteIndex after = RemoteIndex::load(*backend, idx, opts.jobs);
+    std::set<std::string> vanished;
+    for (auto& h : need.objects)
+      if (!after.has_object(h) && repo.cache().has(h)) vanished.insert(h);
+    if (!vanished.empty()) {
+      TransferStats again = push_objects(*backend, repo.cache(), idx, vanished, opts);
+      r.stats.objects += again.objects;
+      r.stats.bytes += again.bytes;
+      r.stats.wire_bytes += again.wire_bytes;
+      r.stats.packs += again.packs;
+      r.stats.up_to_date -= std::min<std::uint64_t>(r.stats.up_to_date, again.objects);
+      r.stats.requests = again.requests;
+    }
+  }
+  return r;
+}
+
+SyncResult fetch(Repo& repo, const SyncRequest& request) {
+  SyncResult r;
+  auto backend = open_remote(repo, request.remote, &r.remote);
+  auto opts = transfer_options(request, r.remote, "fetch");
+  fs::path idx = index_cache_dir(repo.cache_dir(), r.remote.url);
+  // Round 1: what the pointers name (files and manifests).
+  NeededObjects need = needed_objects(repo, request.paths);
+  r.pointers = need.pointers;
+  std::set<std::string> first;
+  for (auto& pp : need.pointers) first.insert(load_pointer(repo, pp).sha256);
+  merge_stats(r.stats, fetch_objects(*backend, repo.cache(), idx, first, opts));
+  // Round 2: the files listed in the manifests fetched (or already cached).
+  std::set<std::string> second;
+  for (auto& h : needed_objects(repo, request.paths).objects)
+    if (!first.count(h)) second.insert(h);
+  if (!second.empty()) merge_stats(r.stats, fetch_objects(*backend, repo.cache(), idx, second, opts));
+  return r;
+}
+
+RemoteStatus remote_status(Repo& repo, const SyncRequest& request) {
+  RemoteStatus st;
+  auto backend = open_remote(repo, request.remote, &st.remote);
+  NeededObjects need = needed_objects(repo, request.paths);
+  RemoteIndex index =
+      RemoteIndex::load(*backend, index_cache_dir(repo.cache_dir(), st.remote.url), jobs_for(request, st.remote));
+  for (auto& pp : need.pointers) {
+    RemoteStatusEntry e;
+    e.pointer = pp;
+    e.path = *data_path_for(pp);
+    for (auto& h : need.by_pointer[pp]) {
+      ++e.objects;
+      if (!index.has_object(h)) ++e.missing_remote;
+      if (!repo.cache().has(h)) ++e.missing_cache;
+    }
+    st.entries.push_back(e);
+  }
+  return st;
+}
+
+}  // namespace mlo::remote

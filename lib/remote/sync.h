@@ -1,0 +1,63 @@
+// Push, fetch and remote status for a repository: which objects the tracked
+// data needs (pointer files, directory manifests), and moving them.
+#pragma once
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "remote/remotes.h"
+#include "remote/transfer.h"
+
+namespace mlo {
+class Repo;
+}
+
+namespace mlo::remote {
+
+struct SyncRequest {
+  std::string remote;              // empty: the default remote
+  std::vector<std::string> paths;  // user paths (data, pointers or folders); empty: everything
+  unsigned jobs = 0;               // 0: the remote's `jobs` option, else 8
+  bool progress = false;
+};
+
+struct SyncResult {
+  RemoteConfig remote;
+  std::vector<std::string> pointers;  // repo-relative pointer files involved
+  TransferStats stats;
+};
+
+// Opens the remote a request names (or the default one).
+std::unique_ptr<Backend> open_remote(Repo& repo, const std::string& name, RemoteConfig* config_out = nullptr);
+
+SyncResult push(Repo& repo, const SyncRequest& request);
+// Downloads what the tracked data needs and the cache lacks (manifests
+// first, then the files they list).
+SyncResult fetch(Repo& repo, const SyncRequest& request);
+
+// Per pointer: what the remote lacks and what the cache lacks.
+struct RemoteStatusEntry {
+  std::string pointer;
+  std::string path;
+  std::size_t objects = 0;           // objects it needs (known so far)
+  std::size_t missing_remote = 0;    // of those, not on the remote
+  std::size_t missing_cache = 0;     // of those, not in the cache
+};
+struct RemoteStatus {
+  RemoteConfig remote;
+  std::vector<RemoteStatusEntry> entries;
+};
+RemoteStatus remote_status(Repo& repo, const SyncRequest& request);
+
+// The pointer files under the given user paths (all when empty), and the
+// objects they need that can be known from the cache (a directory whose
+// manifest is not cached contributes only the manifest's hash).
+struct NeededObjects {
+  std::vector<std::string> pointers;
+  std::set<std::string> objects;
+  std::map<std::string, std::set<std::string>> by_pointer;
+};
+NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths);
+
+}  // namespace mlo::remote

@@ -1,0 +1,57 @@
+// Moving objects between the local cache and a remote: push packs the
+// objects the remote lacks (small ones together, large ones split into
+// content-defined chunks the remote does not have yet); fetch downloads
+// what the cache lacks with coalesced range reads and verifies every byte
+// against its hash before it enters the cache.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/format.h"
+#include "remote/backend.h"
+#include "remote/layout.h"
+#include "store/cache.h"
+
+namespace mlo::remote {
+
+struct TransferOptions {
+  unsigned jobs = 8;                       // parallel requests
+  std::uint64_t pack_size = 16ull << 20;   // target compressed bytes per pack
+  std::uint64_t chunk_threshold = 2ull << 20;  // objects this big or bigger are chunked
+  int zstd_level = 1;
+  bool progress = false;                   // draw a progress line on stderr
+  std::string verb = "push";               // for the progress line
+};
+
+struct TransferStats {
+  std::uint64_t objects = 0;        // objects sent / received
+  std::uint64_t bytes = 0;          // their uncompressed bytes
+  std::uint64_t wire_bytes = 0;     // compressed bytes moved
+  std::uint64_t chunks = 0;         // chunks sent (push) / received (fetch)
+  std::uint64_t reused_chunks = 0;  // chunks the remote already had (push)
+  std::uint64_t packs = 0;          // packs written
+  std::uint64_t up_to_date = 0;     // objects already there
+  std::uint64_t requests = 0;       // HTTP requests (0 for directories)
+  std::vector<std::string> missing; // objects the remote does not have (fetch)
+  double seconds = 0;
+};
+
+// Where a repository caches a remote's pack indexes (keyed by its URL).
+std::filesystem::path index_cache_dir(const std::filesystem::path& cache_root, const std::string& url);
+
+// Sends every object in `hashes` the remote does not have yet. Objects
+// missing from the local cache are reported in stats.missing (not sent).
+TransferStats push_objects(Backend& backend, Cache& cache, const std::filesystem::path& index_cache,
+                           const std::set<std::string>& hashes, const TransferOptions& options);
+
+// Downloads every object in `hashes` the cache lacks. Objects the remote
+// does not have are listed in stats.missing.
+TransferStats fetch_objects(Backend& backend, Cache& cache, const std::filesystem::path& index_cache,
+                            const std::set<std::string>& hashes, const TransferOptions& options);
+
+
+}  // namespace mlo::remote

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""A small HTTP proxy for mlo's remote tests that injects faults.
+
+Usage: fault_proxy.py LISTEN_PORT UPSTREAM_PORT FAULT_FILE
+
+Each request reads FAULT_FILE: a comma-separated list of faults. The first
+fault that applies to the request is used and removed from the file;
+"always-corrupt" applies to every GET with a body and is never removed.
+Faults: reset (close the connection without an answer), 500, 503, 429,
+slow (wait 2 s, then answer), truncate (send half the body, then close),
+corrupt (flip bytes in the body). Faults named get-X apply to GETs only.
+Only loopback addresses are used; requests are bounded by the test.
+"""
+import http.client
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LISTEN, UPSTREAM, FAULTS = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+lock = threading.Lock()
+
+
+def take_fault(method):
+    with lock:
+        try:
+            with open(FAULTS) as f:
+                items = [x.strip() for x in f.read().split(",") if x.strip()]
+        except FileNotFoundError:
+            return None
+        if "always-corrupt" in items and method == "GET":
+            return "corrupt"
+        for i, item in enumerate(items):
+            name = item
+            if item.startswith("get-"):
+                if method != "GET":
+                    continue
+                name = item[4:]
+            if item == "always-corrupt":
+                continue
+            del items[i]
+            with open(FAULTS, "w") as f:
+                f.write(",".join(items))
+            return name
+        return None
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def forward(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        fault = take_fault(self.command)
+        if fault == "reset":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+            return
+        if fault in ("500", "503", "429"):
+            msg = b"injected fault"
+            self.send_response(int(fault))
+            self.send_header("Content-Length", str(len(msg)))
+            self.end_headers()
+            self.wfile.write(msg)
+            return
+        if fault == "slow":
+            time.sleep(2)
+        conn = http.client.HTTPConnection("127.0.0.1", UPSTREAM, timeout=30)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
+        conn.request(self.command, self.path, body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.close()
+        if fault == "corrupt" and data:
+            data = bytearray(data)
+            for i in range(0, len(data), 37):
+                data[i] ^= 0x55
+            data = bytes(data)
+        self.send_response(resp.status)
+        for k, v in resp.getheaders():
+            if k.lower() not in ("connection", "transfer-encoding", "content-length", "keep-alive"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        if fault == "truncate" and len(data) > 1:
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(data)
+
+    do_GET = do_HEAD = do_PUT = do_DELETE = do_PROPFIND = do_POST = forward
+
+
+if __name__ == "__main__":
+    server = ThreadingHTTPServer(("127.0.0.1", LISTEN), Handler)
+    server.daemon_threads = True
+    server.serve_forever()

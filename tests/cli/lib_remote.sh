@@ -1,0 +1,111 @@
+# Helpers for the remote tests: real servers started on free loopback
+# ports, stopped when the test exits. Source after lib.sh.
+
+free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+SERVER_PIDS=()
+stop_servers() {
+  local pid
+  for pid in "${SERVER_PIDS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+  SERVER_PIDS=()
+}
+trap 'stop_servers; cleanup' EXIT
+
+# wait_port PORT : waits (up to 20 s) until something listens on PORT.
+wait_port() {
+  local i
+  for i in $(seq 1 200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  fail "nothing listens on port $1"
+}
+
+# start_s3rver BUCKET : a real S3-compatible server (s3rver, from
+# tests/tools) with BUCKET; sets S3_PORT and S3_ENDPOINT and the
+# credentials s3rver accepts. Skips the test when s3rver is not installed.
+start_s3rver() {
+  local bin="$MLO_SOURCE_DIR/tests/tools/node_modules/.bin/s3rver"
+  [ -x "$bin" ] || skip "s3rver is not installed (run 'make deps')"
+  command -v node >/dev/null || skip "node is not installed"
+  S3_PORT=$(free_port)
+  mkdir -p "$TEST_TMP/s3data"
+  # s3rver 3.7.1 makes ListObjectsV2 continuation tokens with a cipher that
+  # node 17+ only offers through the legacy provider.
+  NODE_OPTIONS=--openssl-legacy-provider node "$bin" -d "$TEST_TMP/s3data" -a 127.0.0.1 -p "$S3_PORT" -s --service-endpoint localhost --configure-bucket "$1" \
+    >"$TEST_TMP/s3rver.log" 2>&1 &
+  SERVER_PIDS+=($!)
+  wait_port "$S3_PORT"
+  S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
+  export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1
+  unset AWS_PROFILE AWS_SESSION_TOKEN
+}
+
+# start_nginx_dav : nginx with WebDAV (PUT/DELETE/PROPFIND) serving
+# $TEST_TMP/dav at http://127.0.0.1:$DAV_PORT/; bearer token "$DAV_TOKEN"
+# required when DAV_TOKEN is set. Skips when nginx or the dav_ext module is missing.
+start_nginx_dav() {
+  local nginx mod
+  nginx=$(command -v nginx || echo /usr/sbin/nginx)
+  [ -x "$nginx" ] || skip "nginx is not installed (run 'make deps')"
+  mod=/usr/lib/nginx/modules/ngx_http_dav_ext_module.so
+  [ -f "$mod" ] || skip "nginx's dav_ext module is not installed (libnginx-mod-http-dav-ext)"
+  DAV_PORT=$(free_port)
+  mkdir -p "$TEST_TMP/dav" "$TEST_TMP/nginx/tmp"
+  local auth=""
+  if [ -n "${DAV_TOKEN:-}" ]; then
+    auth="if (\$http_authorization != \"Bearer $DAV_TOKEN\") { return 401; }"
+  fi
+  cat >"$TEST_TMP/nginx/nginx.conf" <<CONF
+load_module $mod;
+daemon off;
+user $(id -un) $(id -gn);
+worker_processes 1;
+pid $TEST_TMP/nginx/nginx.pid;
+error_log $TEST_TMP/nginx/error.log;
+events { worker_connections 256; }
+http {
+  access_log $TEST_TMP/nginx/access.log;
+  client_body_temp_path $TEST_TMP/nginx/tmp;
+  proxy_temp_path $TEST_TMP/nginx/tmp;
+  fastcgi_temp_path $TEST_TMP/nginx/tmp;
+  uwsgi_temp_path $TEST_TMP/nginx/tmp;
+  scgi_temp_path $TEST_TMP/nginx/tmp;
+  client_max_body_size 0;
+  server {
+    listen 127.0.0.1:$DAV_PORT;
+    root $TEST_TMP/dav;
+    location / {
+      $auth
+      dav_methods PUT DELETE MKCOL;
+      dav_ext_methods PROPFIND OPTIONS;
+      create_full_put_path on;
+      dav_access user:rw group:r all:r;
+    }
+  }
+}
+CONF
+  "$nginx" -c "$TEST_TMP/nginx/nginx.conf" -p "$TEST_TMP/nginx" >"$TEST_TMP/nginx/stdout.log" 2>&1 &
+  SERVER_PIDS+=($!)
+  wait_port "$DAV_PORT"
+}
+
+# make_data : a small tracked data set in the current repo (a folder of
+# small files and one file big enough to be chunked), committed.
+make_data() {
+  mkdir -p data/small
+  local i
+  for i in $(seq 1 40); do echo "sample $i $RANDOM" >"data/small/$i.txt"; done
+  head -c 3500000 /dev/urandom >data/big.bin
+  "$MLO" -q data add data/small data/big.bin || fail "data add"
+  git add -A && git commit -qm "data" || fail "commit"
+}
+
+# expect_same_data DIR_A DIR_B : the tracked data is byte-identical.
+expect_same_data() {
+  cmp -s "$1/data/big.bin" "$2/data/big.bin" || fail "big.bin differs between $1 and $2"
+  diff -r "$1/data/small" "$2/data/small" >/dev/null || fail "data/small differs between $1 and $2"
+  pass
+}
