@@ -17,6 +17,10 @@ deps:
 	    $(SUDO) apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@# Debian's nodejs has no npm (nodesource's does): install Debian's npm only when no npm exists.
+	@if [ -f tests/tools/package.json ] && ! command -v npm >/dev/null; then \
+	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends npm; \
+	fi
 	@if [ -f tests/tools/package.json ]; then \
 	    (cd tests/tools && [ -d node_modules ] && [ node_modules -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error); \
 	fi

@@ -9,7 +9,10 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/interrupt.h"
+#include "deploy/deploy.h"
 #include "index/database.h"
+#include "monitor/monitor.h"
+#include "pipeline/runs.h"
 #include "repo/lock.h"
 #include "repo/repo.h"
 
@@ -22,13 +25,20 @@ namespace {
 // (its table is created on first use).
 void rebuild_data(Repo&, Database&) {}
 
+// Modules whose rebuild writes through repo.index(): rebuild_index() points
+// that handle at the new database while the steps run.
+void rebuild_runs(Repo& repo, Database&) { rebuild_runs_index(repo); }
+void rebuild_monitor(Repo& repo, Database&) { rebuild_monitor_index(repo); }
+void rebuild_deploy(Repo& repo, Database&) { deploy::rebuild_deploy_index(repo); }
+
 }  // namespace
 
 const std::vector<IndexRebuildStep>& index_rebuild_steps() {
   static const std::vector<IndexRebuildStep> steps = {
       {"data", "stat cache: starts empty, refilled as files are hashed", rebuild_data},
-      // One line a module, e.g.:
-      //   {"pipeline", "runs from the run records in the cache", pipeline::rebuild_runs_index},
+      {"pipeline", "runs from the run records in the cache (CACHE/runs/)", rebuild_runs},
+      {"monitor", "monitor results from the result objects in the cache", rebuild_monitor},
+      {"deploy", "deployment events from the tracked deploy/*/events.jsonl", rebuild_deploy},
   };
   return steps;
 }
@@ -139,7 +149,14 @@ IndexRebuildResult rebuild_index(Repo& repo) {
     }
   } cleanup{temp};
   {
-    Database db(temp);
+    // While the steps run, repo.index() is the new database; the old handle
+    // (if one was open) comes back afterwards, even on error.
+    struct IndexSwap {
+      Repo& repo;
+      std::unique_ptr<Database> saved;
+      ~IndexSwap() { repo.swap_index(std::move(saved)); }
+    } swap{repo, repo.swap_index(std::make_unique<Database>(temp))};
+    Database& db = repo.index();
     for (const auto& step : index_rebuild_steps()) {
       check_interrupted();
       step.rebuild(repo, db);

@@ -56,6 +56,11 @@ Database& Repo::index() {
   return *index_;
 }
 
+std::unique_ptr<Database> Repo::swap_index(std::unique_ptr<Database> replacement) {
+  std::swap(index_, replacement);
+  return replacement;
+}
+
 GitRepo& Repo::git() {
   if (!git_) git_ = std::make_unique<GitRepo>(root_);
   return *git_;

@@ -37,6 +37,9 @@ class Repo {
   Cache& cache();
   Database& index();
   GitRepo& git();
+  // Makes index() answer with `replacement` (e.g. a new database being
+  // built by `mlo index rebuild`) and returns the previous handle (may be null).
+  std::unique_ptr<Database> swap_index(std::unique_ptr<Database> replacement);
 
   // The repo-relative POSIX path of a user-supplied path (relative to the
   // process's working directory). Throws InputError when it lies outside the
