@@ -51,7 +51,8 @@ nlohmann::json Event::to_json() const {
   nlohmann::json j = {{"tag", tag},       {"event", to_string(kind)}, {"name", model},
                       {"time", time},     {"date", format_time(time)}, {"author", author},
                       {"author_email", email}, {"commit", commit},   {"message", message}};
-  if (!version.empty()) j["version"] = version;
+  std::string v = meta.is_object() ? meta.value("version", version) : version;
+  if (!v.empty()) j["version"] = v;
   if (!stage.empty()) j[is_alias() ? "alias" : "stage"] = stage;
   if (counter) j["counter"] = counter;
   j["forced"] = forced();
