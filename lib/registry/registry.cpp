@@ -26,15 +26,22 @@ std::string compose_message(const std::string& human, const nlohmann::json& meta
   return m;
 }
 
-nlohmann::json extract_meta(const std::string& message) {
+namespace {
+std::string_view meta_text(std::string_view message) {
   size_t at = message.find(std::string("\n") + kMetaMarker);
-  if (at == std::string::npos) return nullptr;
+  if (at == std::string::npos) return {};
   size_t start = message.find('\n', at + 1);
-  if (start == std::string::npos) return nullptr;
+  if (start == std::string::npos) return {};
   // A signed tag carries its signature after the message: stop there.
   size_t end = message.find("\n-----BEGIN ", start);
-  auto j = nlohmann::json::parse(message.substr(start, end == std::string::npos ? std::string::npos : end - start),
-                                 nullptr, false);
+  return message.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+}  // namespace
+
+nlohmann::json extract_meta(const std::string& message) {
+  std::string_view text = meta_text(message);
+  if (text.empty()) return nullptr;
+  auto j = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) return nullptr;
   return j;
 }
@@ -420,6 +427,10 @@ void hash_stat(Sha256& h, const fs::path& p) {
 
 void hash_dirs(Sha256& h, const fs::path& dir) {
   hash_stat(h, dir);
+  // A folder's link count is 2 + its subfolders on the usual file systems:
+  // 2 means no subfolders, so its own mtime says all (no need to list 50,000 refs).
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0 && st.st_nlink == 2) return;
   DIR* d = ::opendir(dir.c_str());
   if (!d) return;
   std::vector<std::string> subdirs;
@@ -446,7 +457,7 @@ void hash_dirs(Sha256& h, const fs::path& dir) {
 std::string tags_fingerprint(Repo& repo) {
   fs::path common = repo.git().common_dir();
   Sha256 h;
-  h.update("registry-fingerprint-v1\n");
+  h.update("registry-fingerprint-v2\n");
   hash_stat(h, common / "packed-refs");
   hash_dirs(h, common / "refs" / "tags");
   return h.hex_digest();
@@ -480,6 +491,7 @@ Event event_from_tag(const GitTag& t, const TagName& n) {
   size_t nl = t.message.find('\n');
   e.message = t.message.substr(0, nl);
   e.meta = extract_meta(t.message);
+  if (e.meta.is_object()) e.meta_text = std::string(meta_text(t.message));
   if (n.kind == TagKind::approval && e.meta.is_object()) {
     // The tag name spells the model with '=' for ':'; the metadata has it exactly.
     if (e.meta.contains("name") && e.meta["name"].is_string()) e.model = e.meta["name"];
@@ -544,7 +556,7 @@ void sync_tags(Repo& repo, Database& db, const std::string& fingerprint) {
     check_interrupted();
     auto parsed = parse_tag_name(name);
     std::optional<GitTag> tag;
-    if (parsed) tag = repo.git().read_tag(name);
+    if (parsed) tag = repo.git().read_tag_object(name, oid);
     // GTO reads annotated tags only; lightweight ones are not registry events.
     if (!parsed || !tag || !tag->annotated) {
       ignored_oids.emplace_back(name, oid);
@@ -577,7 +589,7 @@ void sync_tags(Repo& repo, Database& db, const std::string& fingerprint) {
       ins.bind(1, e.tag).bind(2, e.oid).bind(3, e.model).bind(4, to_string(e.kind)).bind(5, e.version);
       ins.bind(6, e.stage).bind(7, e.counter).bind(8, e.time).bind(9, e.author).bind(10, e.email);
       ins.bind(11, e.commit).bind(12, e.message);
-      if (e.meta.is_object()) ins.bind(13, e.meta.dump());
+      if (e.meta.is_object()) ins.bind(13, e.meta_text.empty() ? e.meta.dump() : e.meta_text);
       else ins.bind_null(13);
       ins.run();
     }
@@ -588,8 +600,14 @@ void sync_tags(Repo& repo, Database& db, const std::string& fingerprint) {
     }
     auto del_model = db.prepare("DELETE FROM registry_models WHERE model = ?");
     auto put_model = db.prepare("INSERT OR REPLACE INTO registry_models(model, summary) VALUES(?, ?)");
+    std::map<std::string, std::vector<Event>> fresh;  // models the index did not have: their events are all here
+    std::set<std::string> had;
+    for (const auto& [tag, model] : known_model) had.insert(model);
+    for (const auto& e : upserts)
+      if (!had.count(e.model)) fresh[e.model].push_back(e);
     for (const auto& m : affected) {
-      auto events = model_events(db, m);
+      auto f = fresh.find(m);
+      auto events = f != fresh.end() ? std::move(f->second) : model_events(db, m);
       if (events.empty()) {
         del_model.bind(1, m);
         del_model.run();

@@ -40,6 +40,7 @@ struct Event {
   std::string commit;
   std::string message;  // first line
   nlohmann::json meta;  // mlo metadata, or null
+  std::string meta_text;  // its JSON as written in the tag (when read from git)
   bool is_alias() const { return meta.is_object() && meta.value("event", "") == "alias"; }
   bool forced() const { return meta.is_object() && meta.value("forced", false); }
   nlohmann::json to_json() const;

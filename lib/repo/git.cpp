@@ -260,11 +260,17 @@ std::optional<GitTag> GitRepo::read_tag(const std::string& name) const {
   if (git_reference_lookup(ref.out(), repo_, ("refs/tags/" + name).c_str()) != 0) return std::nullopt;
   const git_oid* target = git_reference_target(ref.get());
   if (!target) return std::nullopt;
+  return read_tag_object(name, oid_str(target));
+}
+
+GitTag GitRepo::read_tag_object(const std::string& name, const std::string& oid) const {
   GitTag out;
   out.name = name;
-  out.oid = oid_str(target);
+  out.oid = oid;
+  git_oid id;
+  if (git_oid_fromstr(&id, oid.c_str()) != 0) return out;
   ObjectPtr obj;
-  if (git_object_lookup(obj.out(), repo_, target, GIT_OBJECT_ANY) != 0) return out;
+  if (git_object_lookup(obj.out(), repo_, &id, GIT_OBJECT_ANY) != 0) return out;
   if (git_object_type(obj.get()) == GIT_OBJECT_TAG) {
     auto* tag = reinterpret_cast<git_tag*>(obj.get());
     out.annotated = true;
@@ -274,6 +280,10 @@ std::optional<GitTag> GitRepo::read_tag(const std::string& name) const {
       out.time = static_cast<std::int64_t>(sig->when.time);
     }
     if (const char* m = git_tag_message(tag)) out.message = m;
+    if (git_tag_target_type(tag) == GIT_OBJECT_COMMIT) {
+      out.commit = oid_str(git_tag_target_id(tag));
+      return out;
+    }
   }
   ObjectPtr commit;
   if (git_object_peel(commit.out(), obj.get(), GIT_OBJECT_COMMIT) == 0) out.commit = oid_str(git_object_id(commit.get()));

@@ -74,6 +74,8 @@ class GitRepo {
   std::vector<std::pair<std::string, std::string>> list_tag_refs() const;
   // Reads the tag `name` (nullopt when there is none).
   std::optional<GitTag> read_tag(const std::string& name) const;
+  // Reads tag `name` from the object `oid` its ref names (from list_tag_refs), skipping the ref lookup.
+  GitTag read_tag_object(const std::string& name, const std::string& oid) const;
   // Creates an annotated tag on `commit` with `tagger` as its tagger, never
   // replacing one: returns false when the tag exists already.
   bool create_annotated_tag(const std::string& name, const std::string& commit, const std::string& message,
