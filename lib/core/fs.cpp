@@ -6,10 +6,16 @@
 
 #include <atomic>
 #include <cerrno>
+#include <memory>
 
 #include "core/error.h"
 
 namespace mlo {
+
+char* io_buffer() {
+  thread_local std::unique_ptr<char[]> buf(new char[kIoBufferSize]);
+  return buf.get();
+}
 
 void UniqueFd::reset(int fd) {
   if (fd_ >= 0) ::close(fd_);

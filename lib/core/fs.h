@@ -1,5 +1,6 @@
 // File-system primitives: owned descriptors, atomic writes, path arithmetic.
 #pragma once
+#include <cstddef>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -32,6 +33,12 @@ class UniqueFd {
 };
 
 std::string read_file(const fs::path& path);
+
+// A buffer of kIoBufferSize bytes per thread for streaming file I/O:
+// allocated once per thread, so hashing many small files costs no
+// allocation (or zeroing) per file.
+inline constexpr std::size_t kIoBufferSize = 1 << 20;
+char* io_buffer();
 std::optional<std::string> read_file_if_exists(const fs::path& path);
 
 // Writes all of data to fd, retrying short writes. Throws InputError naming `what`.

@@ -44,15 +44,15 @@ std::string sha256_file(const std::filesystem::path& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) throw_errno("cannot read " + path.string(), errno);
   Sha256 h;
-  std::vector<char> buf(1 << 20);
+  char* buf = io_buffer();
   for (;;) {
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    ssize_t n = ::read(fd.get(), buf, kIoBufferSize);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw_errno("cannot read " + path.string(), errno);
     }
     if (n == 0) break;
-    h.update(buf.data(), static_cast<std::size_t>(n));
+    h.update(buf, static_cast<std::size_t>(n));
   }
   return h.hex_digest();
 }

@@ -1,141 +1,87 @@
 // The local CPU runner: runs the stage as a child process in its own process
-// group, tees its output into the run log (and the terminal), and stops the
-// whole group on Ctrl-C.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <chrono>
-#include <cstring>
-
-#include "core/error.h"
-#include "core/fs.h"
-#include "core/interrupt.h"
+// group, applies its resources, tees its output into the run log (and the
+// terminal), and stops the whole group on Ctrl-C or at its time limit.
 #include "runner/local.h"
 
-extern char** environ;
+#include <sched.h>
+
+#include "core/error.h"
 
 namespace mlo {
 
-namespace {
-double now_seconds() {
-  using namespace std::chrono;
-  return duration<double>(system_clock::now().time_since_epoch()).count();
+using namespace runner;
+
+LocalRunner::LocalRunner(nlohmann::json config) : config_(config.is_object() ? std::move(config) : nlohmann::json::object()) {}
+
+int LocalRunner::capacity() const { return std::max(1, online_cpus()); }
+
+int LocalRunner::capacity_for(const Resources& resources) const {
+  double want = resources.cpus && *resources.cpus > 0 ? *resources.cpus : 1.0;
+  return std::max(1, static_cast<int>(online_cpus() / want));
 }
-std::string hostname() {
-  char buf[256] = {0};
-  ::gethostname(buf, sizeof buf - 1);
-  return buf;
+
+nlohmann::json LocalRunner::describe() const {
+  return {{"cpus", online_cpus()}, {"host", hostname()}};
 }
-}  // namespace
+
+ChildOptions LocalRunner::child_options(const JobSpec& spec, const nlohmann::json& config) const {
+  ChildOptions o;
+  o.argv = job_argv(spec);
+  o.workdir = spec.workdir;
+  o.env = spec.env;
+  for (auto& [k, v] : thread_env(spec.resources, spec.env)) o.env[k] = v;
+  o.env["MLO_RUNNER"] = spec.runner.empty() ? "local" : spec.runner;
+  if (!spec.run_id.empty() && !o.env.count("MLO_RUN_ID")) o.env["MLO_RUN_ID"] = spec.run_id;
+  if (!spec.stage.empty() && !o.env.count("MLO_STAGE")) o.env["MLO_STAGE"] = spec.stage;
+  o.memory_bytes = spec.resources.memory_bytes;
+  o.time_limit_s = spec.resources.time_limit_s;
+  o.kill_grace_s = config_number(config, "kill_grace_s", 5);
+  o.nice = static_cast<int>(config_number(config, "nice", 0));
+  if (o.nice < 0 || o.nice > 19)
+    throw InputError("runners.local.nice must be between 0 and 19, got " + std::to_string(o.nice));
+  o.log_path = spec.log_path;
+  o.stream_output = spec.stream_output;
+  return o;
+}
+
+std::vector<int> LocalRunner::reserve_cpus(int count) {
+  cpu_set_t allowed;
+  if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) return {};
+  std::lock_guard<std::mutex> lock(cpu_mutex_);
+  std::vector<int> picked;
+  for (int c = 0; c < CPU_SETSIZE && static_cast<int>(picked.size()) < count; ++c)
+    if (CPU_ISSET(c, &allowed) && !cpus_in_use_.count(c)) picked.push_back(c);
+  if (static_cast<int>(picked.size()) < count) return {};  // not enough free: do not pin
+  cpus_in_use_.insert(picked.begin(), picked.end());
+  return picked;
+}
+
+void LocalRunner::release_cpus(const std::vector<int>& cpus) {
+  std::lock_guard<std::mutex> lock(cpu_mutex_);
+  for (int c : cpus) cpus_in_use_.erase(c);
+}
 
 JobResult LocalRunner::run(const JobSpec& spec) {
-  JobResult result;
-  result.host = hostname();
-  result.started_at = now_seconds();
-
-  std::vector<std::string> args = spec.argv.empty() ? std::vector<std::string>{"/bin/sh", "-c", spec.shell} : spec.argv;
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e) {
-    std::string kv = *e;
-    auto eq = kv.find('=');
-    if (eq != std::string::npos && spec.env.count(kv.substr(0, eq))) continue;
-    env_strings.push_back(std::move(kv));
+  nlohmann::json config = merged_config(config_, spec);
+  ChildOptions o = child_options(spec, config);
+  std::vector<int> pinned;
+  if (spec.resources.cpus && config_bool(config, "pin_cpus", false)) {
+    pinned = reserve_cpus(whole_cpus(*spec.resources.cpus));
+    o.cpu_set = pinned;
   }
-  for (auto& [k, v] : spec.env) env_strings.push_back(k + "=" + v);
-  std::vector<char*> envp, argv;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  UniqueFd log;
-  if (!spec.log_path.empty()) {
-    log.reset(::open(spec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-    if (!log) throw_errno("cannot open run log " + spec.log_path.string(), errno);
+  ChildOutcome outcome;
+  try {
+    outcome = run_child(o);
+  } catch (...) {
+    release_cpus(pinned);
+    throw;
   }
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) throw_errno("pipe", errno);
-
-  pid_t pid = ::fork();
-  if (pid < 0) throw_errno("fork", errno);
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    ::dup2(pipefd[1], 1);
-    ::dup2(pipefd[1], 2);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
-    if (!spec.workdir.empty() && ::chdir(spec.workdir.c_str()) != 0) {
-      std::fprintf(stderr, "mlo: cannot enter %s: %s\n", spec.workdir.c_str(), std::strerror(errno));
-      _exit(126);
-    }
-    if (args[0].find('/') != std::string::npos) ::execve(args[0].c_str(), argv.data(), envp.data());
-    else {
-      environ = envp.data();
-      ::execvp(args[0].c_str(), argv.data());
-    }
-    std::fprintf(stderr, "mlo: cannot run %s: %s\n", args[0].c_str(), std::strerror(errno));
-    _exit(127);
-  }
-  ::setpgid(pid, pid);
-  ::close(pipefd[1]);
-
-  bool timed_out = false, stopped = false;
-  auto deadline = spec.resources.time_limit_s
-                      ? std::chrono::steady_clock::now() +
-                            std::chrono::milliseconds(static_cast<long long>(*spec.resources.time_limit_s * 1000))
-                      : std::chrono::steady_clock::time_point::max();
-  char buf[65536];
-  for (bool open = true; open;) {
-    pollfd p{pipefd[0], POLLIN, 0};
-    int rc = ::poll(&p, 1, 100);
-    if (rc > 0) {
-      ssize_t n = ::read(pipefd[0], buf, sizeof buf);
-      if (n > 0) {
-        if (log) write_all(log.get(), std::string_view(buf, static_cast<size_t>(n)), spec.log_path.string());
-        if (spec.stream_output) {
-          ssize_t ignored = ::write(2, buf, static_cast<size_t>(n));
-          (void)ignored;
-        }
-      } else if (n == 0 || errno != EINTR) {
-        open = false;
-      }
-    }
-    if (!stopped && (interrupted() || std::chrono::steady_clock::now() >= deadline)) {
-      timed_out = !interrupted();
-      stopped = true;
-      ::kill(-pid, SIGTERM);
-      // Give the group a moment to exit cleanly, then make sure it is gone.
-      for (int i = 0; i < 50 && ::waitpid(pid, nullptr, WNOHANG) == 0; ++i) ::usleep(20000);
-      ::kill(-pid, SIGKILL);
-    }
-  }
-  ::close(pipefd[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-  ::kill(-pid, SIGKILL);  // children that outlived the main process
-  result.finished_at = now_seconds();
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
-  if (stopped && interrupted()) {
-    result.status = "interrupted";
-    result.message = "interrupted by the user";
-  } else if (timed_out) {
-    result.status = "timeout";
-    result.message = "exceeded the time limit of " + std::to_string(*spec.resources.time_limit_s) + " s";
-  } else if (result.signal) {
-    result.status = "killed";
-    result.message = std::string("killed by signal ") + ::strsignal(result.signal);
-  } else if (result.exit_code != 0) {
-    result.status = "failed";
-    result.message = "exited with status " + std::to_string(result.exit_code);
-  } else {
-    result.status = "succeeded";
-  }
-  return result;
+  release_cpus(pinned);
+  JobResult r = classify(outcome, spec.resources.time_limit_s);
+  if (!pinned.empty()) r.info["cpu_set"] = pinned;
+  if (spec.resources.memory_bytes) r.info["memory_limit_bytes"] = *spec.resources.memory_bytes;
+  if (o.env.count("OMP_NUM_THREADS")) r.info["threads"] = std::stoi(o.env["OMP_NUM_THREADS"]);
+  return r;
 }
 
 }  // namespace mlo

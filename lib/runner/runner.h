@@ -68,6 +68,14 @@ class Runner {
   virtual std::string name() const = 0;
   // How many jobs this runner can run at once (sweeps and `mlo run -j` use it).
   virtual int capacity() const { return 1; }
+  // How many jobs that each need `resources` can run at once (local: cores /
+  // cpus; cuda: GPUs / gpus). Defaults to capacity().
+  virtual int capacity_for(const Resources& resources) const {
+    (void)resources;
+    return capacity();
+  }
+  // Facts for `mlo runners ls --json` (GPUs found, Slurm reachable, plugin path).
+  virtual nlohmann::json describe() const { return nlohmann::json::object(); }
   // Runs one job to completion. Ctrl-C (mlo::interrupted()) must stop the job
   // and everything it started, and return status "interrupted".
   virtual JobResult run(const JobSpec& spec) = 0;
@@ -75,6 +83,22 @@ class Runner {
 
 // "local", "cuda", "slurm", or a plugin: an executable mlo-runner-NAME on
 // PATH. Throws InputError for an unknown runner (naming the ones available).
+// Settings come from `runners.NAME` in .mlo/config.yaml. The cuda runner
+// throws RunnerError (exit 5) on a machine without NVIDIA GPUs, the slurm
+// runner when sbatch is not installed.
 std::unique_ptr<Runner> make_runner(const std::string& name, Repo& repo);
+// The same with explicit settings (no repository needed); `lock_dir` is where
+// the cuda runner keeps its per-GPU lock files (normally .mlo/tmp/gpu-locks).
+std::unique_ptr<Runner> make_runner(const std::string& name, const nlohmann::json& config,
+                                    const std::filesystem::path& lock_dir);
+
+// A runner mlo can use here: a built-in one or a plugin found on PATH.
+struct RunnerInfo {
+  std::string name;
+  std::string kind;             // "builtin" or "plugin"
+  std::filesystem::path path;   // plugins: the executable
+};
+// local, cuda, slurm, then every mlo-runner-NAME on PATH (first one wins, as git does).
+std::vector<RunnerInfo> available_runners();
 
 }  // namespace mlo

@@ -100,17 +100,17 @@ std::string copy_and_hash(int src_fd, const fs::path& temp, const fs::path& sour
   UniqueFd out(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!out) throw_errno("cannot write to the cache (" + temp.string() + ")", errno);
   Sha256 h;
-  std::vector<char> buf(1 << 20);
+  char* buf = io_buffer();
   for (;;) {
     check_interrupted();
-    ssize_t n = ::read(src_fd, buf.data(), buf.size());
+    ssize_t n = ::read(src_fd, buf, kIoBufferSize);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw_errno("cannot read " + source.string(), errno);
     }
     if (n == 0) break;
-    h.update(buf.data(), static_cast<size_t>(n));
-    write_all(out.get(), std::string_view(buf.data(), static_cast<size_t>(n)), "to the cache (" + temp.string() + ")");
+    h.update(buf, static_cast<size_t>(n));
+    write_all(out.get(), std::string_view(buf, static_cast<size_t>(n)), "to the cache (" + temp.string() + ")");
   }
   if (durable && ::fsync(out.get()) != 0) throw_errno("cannot sync " + temp.string(), errno);
   return h.hex_digest();
@@ -126,10 +126,16 @@ struct TempGuard {
 
 }  // namespace
 
+void Cache::ensure_temp_dir() const {
+  if (temp_ready_.load(std::memory_order_relaxed)) return;
+  fs::create_directories(temp_dir());
+  temp_ready_.store(true);
+}
+
 std::string Cache::add_file(const fs::path& source, const std::vector<LinkMode>& modes, bool durable) {
   UniqueFd src(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
   if (!src) throw_errno("cannot read " + source.string(), errno);
-  fs::create_directories(temp_dir());
+  ensure_temp_dir();
 
   for (LinkMode mode : modes) {
     if (mode == LinkMode::hardlink || mode == LinkMode::symlink) {
@@ -147,10 +153,15 @@ std::string Cache::add_file(const fs::path& source, const std::vector<LinkMode>&
       return hash;
     }
     if (mode == LinkMode::reflink) {
+      if (reflink_unsupported_.load(std::memory_order_relaxed)) continue;
       TempGuard temp{unique_temp_name(temp_dir(), "obj")};
       UniqueFd out(::open(temp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
       if (!out) throw_errno("cannot write to the cache (" + temp.path.string() + ")", errno);
-      if (!try_reflink(src.get(), out.get())) continue;
+      if (!try_reflink(src.get(), out.get())) {
+        if (errno == EOPNOTSUPP || errno == EXDEV || errno == EINVAL || errno == ENOTTY || errno == ENOSYS)
+          reflink_unsupported_.store(true);
+        continue;
+      }
       std::string hash = sha256_file(temp.path);  // hash the clone: it can not change under us
       if (durable) ::fsync(out.get());
       out.reset();
@@ -172,7 +183,7 @@ std::string Cache::add_file(const fs::path& source, const std::vector<LinkMode>&
 std::string Cache::add_bytes(std::string_view data, bool durable) {
   std::string hash = sha256_hex(data);
   if (has(hash)) return hash;
-  fs::create_directories(temp_dir());
+  ensure_temp_dir();
   TempGuard temp{unique_temp_name(temp_dir(), "obj")};
   UniqueFd out(::open(temp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!out) throw_errno("cannot write to the cache (" + temp.path.string() + ")", errno);
@@ -223,10 +234,10 @@ LinkMode Cache::materialize(std::string_view hash, const fs::path& dest, const s
           ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr, static_cast<size_t>(left), 0);
           if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL)) {
             // Fall back to read/write (old kernels, cross-device).
-            std::vector<char> buf(1 << 20);
+            char* buf = io_buffer();
             ssize_t r;
-            while ((r = ::read(in.get(), buf.data(), buf.size())) > 0)
-              write_all(out.get(), std::string_view(buf.data(), static_cast<size_t>(r)), temp.path.string());
+            while ((r = ::read(in.get(), buf, kIoBufferSize)) > 0)
+              write_all(out.get(), std::string_view(buf, static_cast<size_t>(r)), temp.path.string());
             left = 0;
             break;
           }

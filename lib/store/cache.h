@@ -3,6 +3,7 @@
 // them through hardlinks or reflinks, written once (temp + rename) and made
 // read-only. zstd is used on the remote, where bytes travel (lib/remote).
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -60,7 +61,13 @@ class Cache {
   // Moves a finished temp file into place as object `hash` (no-op if it exists).
   void publish(const fs::path& temp, std::string_view hash, bool durable) const;
 
+  void ensure_temp_dir() const;
+
   fs::path root_;
+  // Learned once per command: reflink fails on this file system (ext4), so
+  // later files go straight to the next mode instead of trying again.
+  mutable std::atomic<bool> reflink_unsupported_{false};
+  mutable std::atomic<bool> temp_ready_{false};
 };
 
 }  // namespace mlo

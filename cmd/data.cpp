@@ -1,0 +1,311 @@
+// mlo data add|status|checkout|diff|ls|rm|commit
+#include <cstdio>
+
+#include "command.h"
+#include "core/log.h"
+#include "data/data.h"
+
+namespace mlo::cli {
+namespace {
+
+using nlohmann::json;
+
+std::string human_size(std::uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  if (u == 0) std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
+  else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  return buf;
+}
+
+const char* type_name(EntryType t) { return t == EntryType::dir ? "dir" : "file"; }
+
+json added_json(const std::vector<AddedEntry>& added) {
+  json arr = json::array();
+  for (const auto& e : added)
+    arr.push_back({{"path", e.path},
+                   {"pointer", e.pointer},
+                   {"type", type_name(e.result.type)},
+                   {"sha256", e.result.sha256},
+                   {"size", e.result.size},
+                   {"files", e.result.type == EntryType::dir ? e.result.files : 1},
+                   {"changed", e.changed},
+                   {"hashed", e.hashed}});
+  return arr;
+}
+
+void print_added(Context& ctx, const std::vector<AddedEntry>& added, const char* verb) {
+  if (ctx.global.json) {
+    ctx.print_json({{"added", added_json(added)}});
+    return;
+  }
+  if (ctx.global.quiet) return;
+  if (added.empty()) {
+    std::cout << "Nothing to commit: tracked data matches its pointer files.\n";
+    return;
+  }
+  for (const auto& e : added) {
+    std::string what = e.result.type == EntryType::dir ? std::to_string(e.result.files) + " files, " : "";
+    std::cout << verb << " " << e.path << " (" << what << human_size(e.result.size) << ")"
+              << (e.changed ? "" : ", unchanged") << " -> " << e.pointer << "\n";
+  }
+  std::cout << "Staged the pointer files and .gitignore; next: git commit\n";
+}
+
+json paths_json(const std::vector<FileChange>& changes) {
+  json arr = json::array();
+  for (const auto& c : changes) arr.push_back(c.path);
+  return arr;
+}
+
+json changes_json(const std::vector<FileChange>& changes) {
+  json arr = json::array();
+  for (const auto& c : changes) {
+    json o{{"path", c.path}};
+    if (!c.old_sha256.empty()) {
+      o["old_sha256"] = c.old_sha256;
+      o["old_size"] = c.old_size;
+    }
+    if (!c.new_sha256.empty()) {
+      o["new_sha256"] = c.new_sha256;
+      o["new_size"] = c.new_size;
+    }
+    arr.push_back(o);
+  }
+  return arr;
+}
+
+void render_status(Context& ctx, const StatusResult& st, bool porcelain) {
+  if (ctx.global.json) {
+    json entries = json::array();
+    for (const auto& e : st.entries)
+      entries.push_back({{"path", e.path},
+                         {"pointer", e.pointer},
+                         {"type", type_name(e.type)},
+                         {"status", to_string(e.state)},
+                         {"in_cache", e.in_cache},
+                         {"missing", e.missing},
+                         {"manifest_missing", e.manifest_missing},
+                         {"added", paths_json(e.added)},
+                         {"removed", paths_json(e.removed)},
+                         {"modified", paths_json(e.modified)}});
+    ctx.print_json({{"clean", st.clean()}, {"entries", entries}});
+    return;
+  }
+  if (porcelain) {
+    for (const auto& e : st.entries) {
+      if (e.state == DataState::deleted) {
+        std::cout << "D " << e.path << "\n";
+      } else if (e.state == DataState::modified) {
+        bool detailed = e.type == EntryType::dir && !e.manifest_missing;
+        if (!detailed) std::cout << "M " << e.path << "\n";
+        for (const auto& c : e.added) std::cout << "A " << c.path << "\n";
+        for (const auto& c : e.removed) std::cout << "D " << c.path << "\n";
+        for (const auto& c : e.modified) std::cout << "M " << c.path << "\n";
+        if (detailed && e.added.empty() && e.removed.empty() && e.modified.empty())
+          std::cout << "M " << e.path << "\n";
+      }
+      for (const auto& m : e.missing) std::cout << "! " << m << "\n";
+    }
+    return;
+  }
+  if (ctx.global.quiet) return;
+  size_t changed = 0, missing = 0;
+  for (const auto& e : st.entries) {
+    if (e.state != DataState::clean) ++changed;
+    if (!e.in_cache) ++missing;
+  }
+  if (st.clean()) {
+    std::cout << "Tracked data is up to date (" << st.entries.size() << " path"
+              << (st.entries.size() == 1 ? "" : "s") << ").\n";
+    return;
+  }
+  const size_t limit = ctx.global.verbose ? SIZE_MAX : 20;
+  if (changed) {
+    std::cout << "Changes in tracked data:\n"
+              << "  (use 'mlo data commit PATH' to record them, 'mlo data checkout --force PATH' to discard them)\n";
+    for (const auto& e : st.entries) {
+      if (e.state == DataState::clean) continue;
+      if (e.state == DataState::deleted) {
+        std::cout << "        " << ctx.paint("deleted:    " + e.path, "red") << "\n";
+        continue;
+      }
+      std::string extra;
+      if (e.type == EntryType::dir && !e.manifest_missing)
+        extra = " (" + std::to_string(e.added.size()) + " added, " + std::to_string(e.removed.size()) + " removed, " +
+                std::to_string(e.modified.size()) + " modified)";
+      std::cout << "        " << ctx.paint("modified:   " + e.path + (e.type == EntryType::dir ? "/" : ""), "red")
+                << extra << "\n";
+      size_t shown = 0, total = e.added.size() + e.removed.size() + e.modified.size();
+      auto line = [&](const char* what, const std::vector<FileChange>& v) {
+        for (const auto& c : v) {
+          if (shown++ >= limit) return;
+          std::cout << "            " << what << c.path << "\n";
+        }
+      };
+      line("added:      ", e.added);
+      line("removed:    ", e.removed);
+      line("modified:   ", e.modified);
+      if (total > limit) std::cout << "            ... and " << (total - limit) << " more (-v lists all)\n";
+    }
+  }
+  if (missing) {
+    std::cout << "Content missing from the cache:\n"
+              << "  (use 'mlo pull' to fetch it; 'mlo data checkout' needs it)\n";
+    for (const auto& e : st.entries) {
+      if (e.in_cache) continue;
+      size_t shown = 0;
+      for (const auto& m : e.missing) {
+        if (shown++ >= limit) break;
+        std::cout << "        " << ctx.paint(m, "yellow") << "\n";
+      }
+      if (e.missing.size() > limit)
+        std::cout << "        ... and " << (e.missing.size() - limit) << " more (-v lists all)\n";
+    }
+  }
+}
+
+void register_data(CLI::App& app, Context& ctx) {
+  auto* data = add_command(app, "data", "Version data files and folders");
+  data->require_subcommand(1);
+
+  {
+    auto paths = std::make_shared<std::vector<std::string>>();
+    auto opts = std::make_shared<AddOptions>();
+    auto* cmd = add_command(*data, "add", "Track files or folders: store them in the cache, write PATH.mlo");
+    cmd->add_option("paths", *paths, "Files or folders to track")->required();
+    cmd->add_option("-d,--description", opts->description, "A description kept in the pointer file");
+    cmd->add_option("-j,--jobs", opts->jobs, "Hashing threads (default: all cores)");
+    ctx.on_run(cmd, [&ctx, paths, opts] { print_added(ctx, data_add(ctx.repo(), *paths, *opts), "Added"); });
+  }
+  {
+    auto paths = std::make_shared<std::vector<std::string>>();
+    auto opts = std::make_shared<AddOptions>();
+    auto* cmd = add_command(*data, "commit", "Record the current content of tracked files or folders");
+    cmd->add_option("paths", *paths, "Tracked paths (default: every tracked path that changed)");
+    cmd->add_option("-d,--description", opts->description, "Replace the description in the pointer file");
+    cmd->add_option("-j,--jobs", opts->jobs, "Hashing threads (default: all cores)");
+    ctx.on_run(cmd, [&ctx, paths, opts] { print_added(ctx, data_commit(ctx.repo(), *paths, *opts), "Recorded"); });
+  }
+  {
+    auto paths = std::make_shared<std::vector<std::string>>();
+    auto porcelain = std::make_shared<bool>(false);
+    auto exit_code = std::make_shared<bool>(false);
+    auto* cmd = add_command(*data, "status", "Show tracked data that differs from its pointer files");
+    cmd->add_option("paths", *paths, "Limit to these tracked paths or folders");
+    cmd->add_flag("--porcelain", *porcelain, "Stable one-line-per-change output for scripts");
+    cmd->add_flag("--exit-code", *exit_code, "Exit with 1 when anything differs or is missing from the cache");
+    ctx.on_run(cmd, [&ctx, paths, porcelain, exit_code] {
+      StatusResult st = data_status(ctx.repo(), *paths);
+      render_status(ctx, st, *porcelain);
+      if (*exit_code && !st.clean()) ctx.exit_code = 1;
+    });
+  }
+  {
+    auto paths = std::make_shared<std::vector<std::string>>();
+    auto opts = std::make_shared<CheckoutOptions>();
+    auto* cmd = add_command(*data, "checkout", "Make the workspace match the pointer files");
+    cmd->add_option("paths", *paths, "Tracked paths or folders (default: all)");
+    cmd->add_flag("-f,--force", opts->force, "Overwrite workspace changes that are not saved in the cache");
+    cmd->add_option("-j,--jobs", opts->jobs, "Threads (default: all cores)");
+    ctx.on_run(cmd, [&ctx, paths, opts] {
+      CheckoutResult r = data_checkout(ctx.repo(), *paths, *opts);
+      if (ctx.global.json) {
+        ctx.print_json({{"updated", r.updated}, {"removed", r.removed}, {"unchanged", r.unchanged}});
+        return;
+      }
+      if (ctx.global.quiet) return;
+      if (ctx.global.verbose) {
+        for (const auto& p : r.updated) std::cout << "updated: " << p << "\n";
+        for (const auto& p : r.removed) std::cout << "removed: " << p << "\n";
+      }
+      std::cout << "Updated " << r.updated.size() << " file" << (r.updated.size() == 1 ? "" : "s") << ", removed "
+                << r.removed.size() << ", " << r.unchanged << " already up to date.\n";
+    });
+  }
+  {
+    auto revs = std::make_shared<std::vector<std::string>>();
+    auto* cmd = add_command(*data, "diff", "Files added, modified, deleted between revisions or the workspace");
+    cmd->add_option("revisions", *revs, "REV (compared with the workspace) or REV REV (default: HEAD)")->expected(0, 2);
+    ctx.on_run(cmd, [&ctx, revs] {
+      std::string a = revs->size() > 0 ? (*revs)[0] : "";
+      std::string b = revs->size() > 1 ? (*revs)[1] : "";
+      DiffResult d = data_diff(ctx.repo(), a, b);
+      if (ctx.global.json) {
+        ctx.print_json({{"from", d.from},
+                        {"to", d.to},
+                        {"added", changes_json(d.added)},
+                        {"modified", changes_json(d.modified)},
+                        {"deleted", changes_json(d.deleted)},
+                        {"unknown", d.unknown}});
+        return;
+      }
+      if (ctx.global.quiet) return;
+      for (const auto& c : d.added) std::cout << ctx.paint("added:    ", "green") << c.path << "\n";
+      for (const auto& c : d.modified) std::cout << ctx.paint("modified: ", "yellow") << c.path << "\n";
+      for (const auto& c : d.deleted) std::cout << ctx.paint("deleted:  ", "red") << c.path << "\n";
+      for (const auto& u : d.unknown)
+        std::cout << "note: the manifest of " << u << " is not in the cache; compared as a whole\n";
+      if (d.added.empty() && d.modified.empty() && d.deleted.empty())
+        std::cout << "No data changes between " << d.from << " and " << d.to << ".\n";
+    });
+  }
+  {
+    auto path = std::make_shared<std::string>();
+    auto* cmd = add_command(*data, "ls", "List tracked data (a tracked folder lists its files)");
+    cmd->add_option("path", *path, "A tracked path or a folder to list under");
+    ctx.on_run(cmd, [&ctx, path] {
+      auto entries = data_ls(ctx.repo(), *path);
+      if (ctx.global.json) {
+        json arr = json::array();
+        for (const auto& e : entries) {
+          json o{{"path", e.path}, {"type", type_name(e.type)}, {"sha256", e.sha256}, {"size", e.size}};
+          if (e.type == EntryType::dir) o["files"] = e.files;
+          if (!e.pointer.empty()) o["pointer"] = e.pointer;
+          arr.push_back(o);
+        }
+        ctx.print_json({{"entries", arr}});
+        return;
+      }
+      for (const auto& e : entries) {
+        char size[32];
+        std::snprintf(size, sizeof size, "%10s", human_size(e.size).c_str());
+        std::cout << (e.type == EntryType::dir ? "dir " : "file") << "  " << size << "  " << e.sha256.substr(0, 12)
+                  << "  " << e.path << (e.type == EntryType::dir ? "/ (" + std::to_string(e.files) + " files)" : "")
+                  << "\n";
+      }
+    });
+  }
+  {
+    auto paths = std::make_shared<std::vector<std::string>>();
+    auto opts = std::make_shared<RmOptions>();
+    auto* cmd = add_command(*data, "rm", "Stop tracking data (the data stays unless --remove-data)");
+    cmd->add_option("paths", *paths, "Tracked paths (or their .mlo files)")->required();
+    cmd->add_flag("--remove-data", opts->remove_data, "Also delete the data from the workspace");
+    cmd->add_flag("-f,--force", opts->force, "With --remove-data: even when it holds changes not in the cache");
+    ctx.on_run(cmd, [&ctx, paths, opts] {
+      auto removed = data_rm(ctx.repo(), *paths, *opts);
+      if (ctx.global.json) {
+        json arr = json::array();
+        for (const auto& r : removed)
+          arr.push_back({{"path", r.path}, {"pointer", r.pointer}, {"data_removed", r.data_removed}});
+        ctx.print_json({{"removed", arr}});
+        return;
+      }
+      if (ctx.global.quiet) return;
+      for (const auto& r : removed)
+        std::cout << "Stopped tracking " << r.path << " (removed " << r.pointer
+                  << (r.data_removed ? " and the data" : "; the data stays, no longer ignored by git") << ")\n";
+    });
+  }
+}
+
+}  // namespace
+MLO_REGISTER_COMMANDS(20, register_data);
+}  // namespace mlo::cli

@@ -1,0 +1,816 @@
+#include "data/data.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/hash.h"
+#include "core/interrupt.h"
+#include "core/log.h"
+#include "core/parallel.h"
+#include "data/scan.h"
+#include "data/stat_cache.h"
+#include "data/workspace.h"
+#include "repo/lock.h"
+#include "repo/repo.h"
+
+namespace mlo {
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string parent_of(const std::string& rel) {
+  auto slash = rel.rfind('/');
+  return slash == std::string::npos ? std::string() : rel.substr(0, slash);
+}
+
+std::string name_of(const std::string& rel) {
+  auto slash = rel.rfind('/');
+  return slash == std::string::npos ? rel : rel.substr(slash + 1);
+}
+
+std::string gitignore_rel(const std::string& data_rel) {
+  std::string dir = parent_of(data_rel);
+  return dir.empty() ? ".gitignore" : dir + "/.gitignore";
+}
+
+bool regular_file_at(const fs::path& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+unsigned jobs_or_default(unsigned jobs) { return jobs ? jobs : default_jobs(); }
+
+// Lists up to 10 paths for an error message.
+std::string list_some(const std::vector<std::string>& paths) {
+  std::string out;
+  for (size_t i = 0; i < paths.size() && i < 10; ++i) out += "\n  " + paths[i];
+  if (paths.size() > 10) out += "\n  ... and " + std::to_string(paths.size() - 10) + " more";
+  return out;
+}
+
+// True when `link` is a symbolic link into the cache's objects.
+bool links_into_cache(Repo& repo, const fs::path& link) {
+  std::error_code ec;
+  fs::path target = fs::read_symlink(link, ec);
+  if (ec) return false;
+  if (target.is_relative()) target = link.parent_path() / target;
+  auto rel = relative_inside(target.lexically_normal(), (repo.cache().root() / "objects").lexically_normal());
+  return rel && !rel->empty();
+}
+
+// The repo-relative data path of a user path naming tracked data or its pointer.
+std::string tracked_rel(Repo& repo, const std::string& user_path) {
+  std::string rel = repo.relative(user_path);
+  if (ends_with(rel, kPointerSuffix) && regular_file_at(repo.root() / rel)) rel = *data_path_for(rel);
+  return rel;
+}
+
+RepoLock data_lock(Repo& repo) { return RepoLock(repo.tmp_dir(), "data", repo.lock_timeout_ms()); }
+
+// ---- adding ----------------------------------------------------------------
+
+struct AddTarget {
+  std::string rel;
+  std::string shown;  // as the user typed it
+  std::optional<Pointer> old;
+};
+
+void check_add_path(Repo& repo, const std::string& user, AddTarget& target) {
+  struct stat st;
+  if (::lstat(user.c_str(), &st) != 0) {
+    int err = errno;
+    if (err == ENOENT) throw InputError(user + ": no such file or directory", "check the path; it is relative to the current directory");
+    throw_errno("cannot read " + user, err);
+  }
+  std::string rel = repo.relative(user);
+  target.rel = rel;
+  target.shown = user;
+  if (rel.empty()) throw InputError(user + ": is the root of the repository", "add the files or folders inside it");
+  if (ends_with(rel, kPointerSuffix))
+    throw InputError(user + ": is an mlo pointer file (or named like one)",
+                     "add the data it tracks; data files may not end in '.mlo'");
+  fs::path abs = repo.root() / rel;
+  if (S_ISLNK(st.st_mode)) {
+    struct stat target_st;
+    if (::stat(abs.c_str(), &target_st) != 0) {
+      if (errno == ELOOP)
+        throw InputError(user + ": symbolic link loop", "remove or fix the link; mlo stores file content, not links");
+      throw InputError(user + ": symbolic link to a missing target", "remove or fix the link");
+    }
+    if (!links_into_cache(repo, abs))
+      throw InputError(user + ": is a symbolic link",
+                       "add the file or folder it points to instead; mlo stores content, not links");
+    st = target_st;
+  }
+  if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+    throw InputError(user + ": not a regular file or folder", "mlo tracks files and folders");
+  // Nested tracking: inside a tracked folder, or a folder holding tracked data.
+  for (std::string p = parent_of(rel); !p.empty(); p = parent_of(p))
+    if (regular_file_at(repo.root() / (p + kPointerSuffix)))
+      throw InputError(user + ": is inside the tracked folder " + p,
+                       "run 'mlo data commit " + p + "' to record changes in the folder, or 'mlo data rm " + p +
+                           "' first to track its parts separately");
+  if (S_ISDIR(st.st_mode)) {
+    auto inner = find_pointer_files(repo, {rel});
+    inner.erase(std::remove(inner.begin(), inner.end(), rel + kPointerSuffix), inner.end());
+    if (!inner.empty())
+      throw InputError(user + ": contains data tracked separately: " + *data_path_for(inner[0]),
+                       "run 'mlo data rm " + *data_path_for(inner[0]) + "' for each of them first, then add the folder");
+  }
+  // Already tracked by git: two owners would fight over the file.
+  bool in_git = S_ISDIR(st.st_mode) ? repo.git().tracks_under(rel) : repo.git().is_tracked(rel);
+  if (in_git)
+    throw InputError(user + ": is already tracked by git",
+                     "run 'git rm -r --cached " + rel + "' to stop tracking it in git, then 'mlo data add' again");
+  std::string pointer = rel + kPointerSuffix;
+  if (regular_file_at(repo.root() / pointer)) target.old = read_pointer(repo, pointer);
+}
+
+void check_no_overlap(const std::vector<AddTarget>& targets) {
+  std::vector<std::string> rels;
+  for (const auto& t : targets) rels.push_back(t.rel);
+  std::sort(rels.begin(), rels.end());
+  for (size_t i = 1; i < rels.size(); ++i)
+    if (rels[i].rfind(rels[i - 1] + "/", 0) == 0)
+      throw InputError(rels[i] + " is inside " + rels[i - 1] + ", which is added too",
+                       "add either the folder or the paths inside it");
+}
+
+std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets, const AddOptions& options) {
+  Cache& cache = repo.cache();
+  std::vector<LinkMode> modes = repo.link_modes();
+  bool link_workspace = modes.front() == LinkMode::hardlink || modes.front() == LinkMode::symlink;
+  StatCache sc(repo.index());
+  unsigned jobs = jobs_or_default(options.jobs);
+
+  std::vector<WorkTree> trees;
+  trees.reserve(targets.size());
+  for (const auto& t : targets) {
+    trees.push_back(scan_tree(repo.root(), t.rel));
+    if (!trees.back().exists) throw InputError(t.shown + ": no such file or directory");
+    fill_from_stat_cache(sc, trees.back());
+  }
+
+  // Everything whose bytes must go into the cache: not known to the stat
+  // cache, or known but gone from the cache (gc, a fresh clone).
+  std::vector<std::pair<WorkTree*, WorkFile*>> work;
+  std::vector<std::pair<WorkTree*, WorkFile*>> known;
+  for (auto& t : trees)
+    for (auto& f : t.files) (f.sha256.empty() ? work : known).push_back({&t, &f});
+  std::vector<char> present(known.size(), 1);
+  parallel_for(known.size(), jobs, [&](std::size_t i) { present[i] = cache.has(known[i].second->sha256) ? 1 : 0; });
+  for (size_t i = 0; i < known.size(); ++i)
+    if (!present[i]) work.push_back(known[i]);
+
+  parallel_for(work.size(), jobs, [&](std::size_t i) {
+    check_interrupted();
+    auto [t, f] = work[i];
+    std::int64_t started = clock_now_ns();
+    f->sha256 = cache.add_file(t->abs_of(*f), modes, /*durable=*/false);
+    f->hashed = true;
+    if (!link_workspace) sc.record(t->repo_rel_of(*f), f->key, f->sha256, f->executable, started);
+  });
+  check_interrupted();
+
+  std::vector<std::string> manifest_hashes(trees.size());
+  for (size_t i = 0; i < trees.size(); ++i)
+    if (trees[i].type == EntryType::dir)
+      manifest_hashes[i] = cache.add_bytes(serialize_manifest(trees[i].manifest()), /*durable=*/false);
+  // Objects durable before any pointer names them: one sync for the batch.
+  cache.sync();
+
+  if (link_workspace) {
+    // The workspace file becomes a link to the object (read-only, shared).
+    std::vector<std::pair<WorkTree*, WorkFile*>> all;
+    for (auto& t : trees)
+      for (auto& f : t.files) all.push_back({&t, &f});
+    parallel_for(all.size(), jobs, [&](std::size_t i) {
+      auto [t, f] = all[i];
+      fs::path abs = t->abs_of(*f);
+      fs::path obj = cache.object_path(f->sha256);
+      struct stat ws, os, ls;
+      bool linked = false;
+      if (::lstat(abs.c_str(), &ls) == 0 && ::stat(abs.c_str(), &ws) == 0 && ::stat(obj.c_str(), &os) == 0)
+        linked = ws.st_ino == os.st_ino && ws.st_dev == os.st_dev &&
+                 (modes.front() == LinkMode::symlink) == S_ISLNK(ls.st_mode);
+      if (!linked) cache.materialize(f->sha256, abs, modes, f->executable);
+      if (::stat(abs.c_str(), &ws) == 0)
+        sc.record(t->repo_rel_of(*f), StatKey::of(ws), f->sha256, f->executable, clock_now_ns());
+    });
+  }
+  sc.flush();
+
+  std::vector<AddedEntry> out;
+  std::vector<std::string> to_stage;
+  for (size_t i = 0; i < trees.size(); ++i) {
+    check_interrupted();
+    const WorkTree& t = trees[i];
+    AddedEntry e;
+    e.path = t.data_rel;
+    e.pointer = t.data_rel + kPointerSuffix;
+    Pointer& p = e.result;
+    p.path = name_of(t.data_rel);
+    p.type = t.type;
+    p.size = t.total_size();
+    if (t.type == EntryType::dir) {
+      p.sha256 = manifest_hashes[i];
+      p.files = t.files.size();
+    } else {
+      p.sha256 = t.files[0].sha256;
+      p.executable = t.files[0].executable;
+    }
+    const auto& old = targets[i].old;
+    p.description = !options.description.empty() ? options.description : old ? old->description : "";
+    for (const auto& f : t.files) e.hashed += f.hashed ? 1 : 0;
+    std::string text = serialize_pointer(p);
+    fs::path pointer_abs = repo.root() / e.pointer;
+    auto existing = read_file_if_exists(pointer_abs);
+    e.changed = !old || old->sha256 != p.sha256 || old->type != p.type;
+    if (!existing || *existing != text) write_file_atomic(pointer_abs, text);
+    gitignore_add((repo.root() / parent_of(t.data_rel)).string(), name_of(t.data_rel));
+    to_stage.push_back(e.pointer);
+    to_stage.push_back(gitignore_rel(t.data_rel));
+    out.push_back(std::move(e));
+  }
+  repo.git().stage(to_stage);
+  return out;
+}
+
+// ---- comparing ---------------------------------------------------------------
+
+// Merge-walks two sorted entry lists.
+void diff_entries(const std::vector<ManifestEntry>& from, const std::vector<ManifestEntry>& to, const std::string& prefix,
+                  std::vector<FileChange>& added, std::vector<FileChange>& removed,
+                  std::vector<FileChange>& modified) {
+  size_t i = 0, j = 0;
+  auto full = [&](const std::string& p) { return prefix.empty() ? p : p.empty() ? prefix : prefix + "/" + p; };
+  while (i < from.size() || j < to.size()) {
+    if (j == to.size() || (i < from.size() && from[i].path < to[j].path)) {
+      removed.push_back({full(from[i].path), from[i].sha256, "", from[i].size, 0});
+      ++i;
+    } else if (i == from.size() || to[j].path < from[i].path) {
+      added.push_back({full(to[j].path), "", to[j].sha256, 0, to[j].size});
+      ++j;
+    } else {
+      if (from[i].sha256 != to[j].sha256 || from[i].executable != to[j].executable)
+        modified.push_back({full(from[i].path), from[i].sha256, to[j].sha256, from[i].size, to[j].size});
+      ++i;
+      ++j;
+    }
+  }
+}
+
+std::optional<Manifest> try_load_manifest(Repo& repo, const std::string& hash, const std::string& for_path) {
+  if (!repo.cache().has(hash)) return std::nullopt;
+  return load_manifest(repo, hash, for_path);
+}
+
+// The pointers selected by user paths; an explicit path that is not tracked is an error.
+std::vector<std::string> select_pointers(Repo& repo, const std::vector<std::string>& paths) {
+  if (paths.empty()) return find_pointer_files(repo);
+  std::vector<std::string> rels;
+  for (const auto& p : paths) {
+    std::string rel = tracked_rel(repo, p);
+    auto found = find_pointer_files(repo, {rel});
+    if (found.empty())
+      throw InputError(p + ": not tracked by mlo (no " + (rel.empty() ? std::string("*") : rel) + kPointerSuffix +
+                           " and no tracked data inside)",
+                       "track it with 'mlo data add " + p + "'");
+    rels.push_back(rel);
+  }
+  return find_pointer_files(repo, rels);
+}
+
+}  // namespace
+
+// ---- public ------------------------------------------------------------------
+
+std::string gitignore_line(const std::string& name) {
+  std::string out = "/";
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    if (c == '*' || c == '?' || c == '[' || c == '\\' || (i == 0 && (c == '!' || c == '#'))) out += '\\';
+    out += c;
+  }
+  // Trailing spaces are dropped by git unless escaped.
+  size_t end = out.size();
+  while (end > 1 && out[end - 1] == ' ') --end;
+  if (end < out.size()) {
+    std::string tail;
+    for (size_t k = end; k < out.size(); ++k) tail += "\\ ";
+    out = out.substr(0, end) + tail;
+  }
+  return out;
+}
+
+bool gitignore_add(const std::string& dir_abs, const std::string& name) {
+  fs::path file = fs::path(dir_abs) / ".gitignore";
+  std::string line = gitignore_line(name);
+  std::string text = read_file_if_exists(file).value_or("");
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string l = text.substr(start, end - start);
+    if (!l.empty() && l.back() == '\r') l.pop_back();
+    if (l == line) return false;
+    start = end + 1;
+  }
+  if (!text.empty() && text.back() != '\n') text += '\n';
+  text += line + "\n";
+  write_file_atomic(file, text);
+  return true;
+}
+
+bool gitignore_remove(const std::string& dir_abs, const std::string& name) {
+  fs::path file = fs::path(dir_abs) / ".gitignore";
+  auto text = read_file_if_exists(file);
+  if (!text) return false;
+  std::string line = gitignore_line(name);
+  std::string out;
+  bool changed = false, meaningful = false;
+  size_t start = 0;
+  while (start < text->size()) {
+    size_t end = text->find('\n', start);
+    bool has_nl = end != std::string::npos;
+    if (!has_nl) end = text->size();
+    std::string l = text->substr(start, end - start);
+    std::string bare = !l.empty() && l.back() == '\r' ? l.substr(0, l.size() - 1) : l;
+    if (bare == line) {
+      changed = true;
+    } else {
+      out += l + (has_nl ? "\n" : "");
+      if (!bare.empty()) meaningful = true;
+    }
+    start = end + 1;
+  }
+  if (!changed) return false;
+  if (!meaningful) {
+    ::unlink(file.c_str());
+    return true;
+  }
+  write_file_atomic(file, out);
+  return true;
+}
+
+std::vector<AddedEntry> data_add(Repo& repo, const std::vector<std::string>& paths, const AddOptions& options) {
+  if (paths.empty()) throw UsageError("mlo data add needs at least one path");
+  RepoLock lock = data_lock(repo);
+  std::vector<AddTarget> targets(paths.size());
+  for (size_t i = 0; i < paths.size(); ++i) check_add_path(repo, paths[i], targets[i]);
+  check_no_overlap(targets);
+  return add_targets(repo, targets, options);
+}
+
+std::vector<AddedEntry> data_commit(Repo& repo, const std::vector<std::string>& paths, const AddOptions& options) {
+  RepoLock lock = data_lock(repo);
+  std::vector<std::string> pointers;
+  if (paths.empty()) {
+    for (const auto& e : data_status(repo).entries)
+      if (e.state == DataState::modified) pointers.push_back(e.pointer);
+  } else {
+    for (const auto& p : paths) {
+      std::string rel = tracked_rel(repo, p);
+      if (!regular_file_at(repo.root() / (rel + kPointerSuffix)))
+        throw InputError(p + ": not tracked by mlo", "track it first with 'mlo data add " + p + "'");
+      pointers.push_back(rel + kPointerSuffix);
+    }
+  }
+  std::vector<AddTarget> targets;
+  for (const auto& ptr : pointers) {
+    AddTarget t;
+    t.rel = *data_path_for(ptr);
+    t.shown = t.rel;
+    t.old = read_pointer(repo, ptr);
+    struct stat st;
+    if (::lstat((repo.root() / t.rel).c_str(), &st) != 0)
+      throw InputError(t.rel + ": the tracked data is missing from the workspace, nothing to commit",
+                       "run 'mlo data checkout " + t.rel + "' to restore it, or 'mlo data rm " + t.rel +
+                           "' to stop tracking it");
+    targets.push_back(std::move(t));
+  }
+  if (targets.empty()) return {};
+  return add_targets(repo, targets, options);
+}
+
+std::string to_string(DataState s) {
+  switch (s) {
+    case DataState::clean: return "clean";
+    case DataState::modified: return "modified";
+    case DataState::deleted: return "deleted";
+  }
+  return "clean";
+}
+
+bool StatusResult::clean() const {
+  return std::all_of(entries.begin(), entries.end(), [](const EntryStatus& e) { return e.clean(); });
+}
+
+StatusResult data_status(Repo& repo, const std::vector<std::string>& paths) {
+  std::vector<std::string> pointers = select_pointers(repo, paths);
+  StatusResult result;
+  StatCache sc(repo.index());
+  Cache& cache = repo.cache();
+  std::vector<Pointer> ptrs;
+  std::vector<WorkTree> trees;
+  ptrs.reserve(pointers.size());
+  trees.reserve(pointers.size());
+  for (const auto& ptr : pointers) {
+    ptrs.push_back(read_pointer(repo, ptr));
+    trees.push_back(scan_tree(repo.root(), *data_path_for(ptr)));
+    fill_from_stat_cache(sc, trees.back());
+  }
+  std::vector<WorkTree*> all;
+  for (auto& t : trees) all.push_back(&t);
+  hash_missing(sc, all, 0);
+  sc.flush();
+
+  for (size_t i = 0; i < pointers.size(); ++i) {
+    const Pointer& p = ptrs[i];
+    WorkTree& t = trees[i];
+    EntryStatus e;
+    e.pointer = pointers[i];
+    e.path = t.data_rel;
+    e.type = p.type;
+    std::optional<Manifest> manifest;
+    bool same = false;
+    if (!t.exists) {
+      e.state = DataState::deleted;
+    } else {
+      same = t.type == p.type && t.content_hash() == p.sha256;
+      e.state = same ? DataState::clean : DataState::modified;
+    }
+    // Which objects the pointer needs, and whether the cache has them.
+    std::vector<std::pair<std::string, std::string>> needed;  // hash, path
+    if (p.type == EntryType::file) {
+      needed.push_back({p.sha256, t.data_rel});
+    } else if (same) {
+      // The workspace is the manifest: its hashes are the entries' (no parse needed).
+      if (!cache.has(p.sha256)) e.missing.push_back(t.data_rel + " (manifest)");
+      for (const auto& f : t.files) needed.push_back({f.sha256, t.repo_rel_of(f)});
+    } else if ((manifest = try_load_manifest(repo, p.sha256, t.data_rel))) {
+      for (const auto& m : manifest->entries) needed.push_back({m.sha256, t.data_rel + "/" + m.path});
+      if (t.exists && t.type == EntryType::dir) {
+        Manifest now = t.manifest();
+        diff_entries(manifest->entries, now.entries, t.data_rel, e.added, e.removed, e.modified);
+      }
+    } else {
+      e.manifest_missing = true;
+      e.missing.push_back(t.data_rel + " (manifest)");
+    }
+    std::vector<char> has(needed.size(), 1);
+    parallel_for(needed.size(), default_jobs(), [&](std::size_t k) { has[k] = cache.has(needed[k].first) ? 1 : 0; });
+    for (size_t k = 0; k < needed.size(); ++k)
+      if (!has[k]) e.missing.push_back(needed[k].second);
+    e.in_cache = e.missing.empty();
+    result.entries.push_back(std::move(e));
+  }
+  return result;
+}
+
+CheckoutResult data_checkout(Repo& repo, const std::vector<std::string>& paths, const CheckoutOptions& options) {
+  RepoLock lock = data_lock(repo);
+  std::vector<std::string> pointers = select_pointers(repo, paths);
+  Cache& cache = repo.cache();
+  std::vector<LinkMode> modes = repo.link_modes();
+  StatCache sc(repo.index());
+  unsigned jobs = jobs_or_default(options.jobs);
+
+  struct Want {
+    std::string sha256;
+    bool executable;
+  };
+  struct Plan {
+    WorkTree tree;
+    Pointer pointer;
+    std::map<std::string, Want> want;      // rel -> content
+    std::vector<std::string> write;        // rels to materialize
+    std::vector<std::string> remove;       // rels to delete (workspace files not wanted)
+    bool replace_whole = false;            // type changed: remove what is there first
+  };
+  std::vector<Plan> plans(pointers.size());
+  // 1. Read every pointer and manifest before touching anything.
+  for (size_t i = 0; i < pointers.size(); ++i) {
+    Plan& pl = plans[i];
+    pl.pointer = read_pointer(repo, pointers[i]);
+    std::string data_rel = *data_path_for(pointers[i]);
+    if (pl.pointer.type == EntryType::file) {
+      pl.want[""] = {pl.pointer.sha256, pl.pointer.executable};
+    } else {
+      Manifest m = load_manifest(repo, pl.pointer.sha256, data_rel);
+      for (auto& e : m.entries) pl.want[e.path] = {e.sha256, e.executable};
+    }
+    pl.tree = scan_tree(repo.root(), data_rel);
+    fill_from_stat_cache(sc, pl.tree);
+  }
+  std::vector<WorkTree*> trees;
+  for (auto& pl : plans) trees.push_back(&pl.tree);
+  hash_missing(sc, trees, jobs);
+
+  // 2. Decide, and refuse to lose changes that are not in the cache.
+  std::vector<std::string> conflicts, missing;
+  std::set<std::string> needed_objects;
+  std::map<std::string, std::string> object_user;  // hash -> a path, for messages
+  CheckoutResult result;
+  for (auto& pl : plans) {
+    WorkTree& t = pl.tree;
+    pl.replace_whole = t.exists && t.type != pl.pointer.type;
+    std::map<std::string, const WorkFile*> have;
+    if (!pl.replace_whole)
+      for (const auto& f : t.files) have[f.rel] = &f;
+    auto safe = [&](const WorkFile& f) { return options.force || cache.has(f.sha256); };
+    if (pl.replace_whole)
+      for (const auto& f : t.files)
+        if (!safe(f)) conflicts.push_back(t.repo_rel_of(f));
+    for (const auto& [rel, w] : pl.want) {
+      auto it = have.find(rel);
+      std::string shown = rel.empty() ? t.data_rel : t.data_rel + "/" + rel;
+      if (it != have.end() && it->second->sha256 == w.sha256) {
+        ++result.unchanged;
+        continue;
+      }
+      if (it != have.end() && !safe(*it->second)) conflicts.push_back(shown);
+      pl.write.push_back(rel);
+      needed_objects.insert(w.sha256);
+      object_user.emplace(w.sha256, shown);
+    }
+    for (const auto& [rel, f] : have)
+      if (!pl.want.count(rel)) {
+        if (!safe(*f)) conflicts.push_back(t.repo_rel_of(*f));
+        pl.remove.push_back(rel);
+      }
+  }
+  if (!conflicts.empty())
+    throw InputError("checkout would overwrite changes that are not saved in the cache:" + list_some(conflicts),
+                     "run 'mlo data commit PATH' (or 'mlo data add') to keep them, or 'mlo data checkout --force' "
+                     "to discard them");
+  // 3. Every object must be present and intact before the first file changes.
+  std::vector<std::string> objs(needed_objects.begin(), needed_objects.end());
+  std::vector<char> state(objs.size(), 0);  // 0 ok, 1 missing, 2 corrupt
+  parallel_for(objs.size(), jobs, [&](std::size_t k) {
+    check_interrupted();
+    fs::path op = cache.object_path(objs[k]);
+    struct stat st;
+    if (::stat(op.c_str(), &st) != 0) {
+      state[k] = 1;
+      return;
+    }
+    StatKey key = StatKey::of(st);
+    if (auto hit = sc.lookup(op.string(), key); hit && hit->sha256 == objs[k]) return;
+    std::int64_t started = clock_now_ns();
+    std::string h;
+    try {
+      h = sha256_file(op);
+    } catch (const InputError&) {
+      state[k] = 2;
+      return;
+    }
+    if (h != objs[k]) {
+      state[k] = 2;
+      return;
+    }
+    sc.record(op.string(), key, h, false, started);
+  });
+  std::vector<std::string> corrupt;
+  for (size_t k = 0; k < objs.size(); ++k) {
+    if (state[k] == 1) missing.push_back(object_user[objs[k]] + " (object " + objs[k] + ")");
+    if (state[k] == 2) corrupt.push_back(object_user[objs[k]] + " (object " + objs[k] + ")");
+  }
+  if (!missing.empty())
+    throw InputError("content missing from the cache, nothing was changed:" + list_some(missing),
+                     "run 'mlo pull' to fetch it from a remote");
+  if (!corrupt.empty())
+    throw InputError("cache objects are corrupt (their bytes no longer match their hash), nothing was changed:" +
+                         list_some(corrupt),
+                     "run 'mlo fsck' to find damaged objects, remove them, and 'mlo pull' them again");
+
+  // 4. Apply: each file is replaced atomically, so an interruption leaves
+  // every file either old or new, and a re-run finishes the job.
+  for (auto& pl : plans) {
+    WorkTree& t = pl.tree;
+    if (pl.replace_whole) {
+      std::error_code ec;
+      fs::remove_all(t.abs, ec);
+      if (ec) throw_errno("cannot remove " + t.data_rel, ec.value());
+    }
+    std::mutex m;
+    parallel_for(pl.write.size(), jobs, [&](std::size_t k) {
+      check_interrupted();
+      const std::string& rel = pl.write[k];
+      const Want& w = pl.want.at(rel);
+      fs::path dest = rel.empty() ? t.abs : t.abs / rel;
+      cache.materialize(w.sha256, dest, modes, w.executable);
+      std::string shown = rel.empty() ? t.data_rel : t.data_rel + "/" + rel;
+      std::lock_guard<std::mutex> g(m);
+      result.updated.push_back(shown);
+    });
+    for (const auto& rel : pl.remove) {
+      fs::path p = t.abs / rel;
+      if (::unlink(p.c_str()) != 0 && errno != ENOENT) throw_errno("cannot remove " + p.string(), errno);
+      result.removed.push_back(t.data_rel + "/" + rel);
+      // Remove folders left empty, up to the tracked folder.
+      for (fs::path dir = p.parent_path(); dir != t.abs && dir.string().size() > t.abs.string().size();
+           dir = dir.parent_path())
+        if (::rmdir(dir.c_str()) != 0) break;
+    }
+    if (pl.pointer.type == EntryType::dir && pl.want.empty()) fs::create_directories(t.abs);
+    gitignore_add((repo.root() / parent_of(t.data_rel)).string(), name_of(t.data_rel));
+  }
+  sc.flush();
+  std::sort(result.updated.begin(), result.updated.end());
+  return result;
+}
+
+DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string& to_rev) {
+  DiffResult r;
+  GitRepo& git = repo.git();
+  r.from = from_rev.empty() ? "HEAD" : from_rev;
+  r.to = to_rev.empty() ? "workspace" : to_rev;
+  struct Side {
+    EntryType type;
+    std::string sha256;
+    std::uint64_t size = 0;
+    std::optional<Manifest> manifest;  // filled lazily for folders
+    bool workspace = false;
+  };
+  using Tree = std::map<std::string, Side>;  // data path -> side
+
+  auto at_rev = [&](const std::string& rev) {
+    Tree tree;
+    if (rev == "HEAD" && !git.has_commits()) return tree;
+    git.for_each_file_at(rev, kPointerSuffix, [&](const std::string& path, const std::string& content) {
+      if (path.rfind(".mlo/", 0) == 0) return;
+      auto data = data_path_for(path);
+      if (!data) return;
+      Pointer p = parse_pointer_for(content, path, rev + ":" + path);
+      tree[*data] = Side{p.type, p.sha256, p.size, std::nullopt, false};
+    });
+    return tree;
+  };
+  std::vector<WorkTree> work_trees;
+  auto at_workspace = [&] {
+    Tree tree;
+    StatCache sc(repo.index());
+    auto pointers = find_pointer_files(repo);
+    work_trees.reserve(pointers.size());
+    for (const auto& ptr : pointers) {
+      read_pointer(repo, ptr);  // validates
+      work_trees.push_back(scan_tree(repo.root(), *data_path_for(ptr)));
+      fill_from_stat_cache(sc, work_trees.back());
+    }
+    std::vector<WorkTree*> all;
+    for (auto& t : work_trees) all.push_back(&t);
+    hash_missing(sc, all, 0);
+    sc.flush();
+    for (auto& t : work_trees) {
+      if (!t.exists) continue;
+      Side s{t.type, t.content_hash(), t.total_size(), std::nullopt, true};
+      if (t.type == EntryType::dir) s.manifest = t.manifest();
+      tree[t.data_rel] = std::move(s);
+    }
+    return tree;
+  };
+
+  Tree a = at_rev(r.from);
+  Tree b = r.to == "workspace" ? at_workspace() : at_rev(r.to);
+
+  auto entries_of = [&](const std::string& path, Side& s) -> const std::vector<ManifestEntry>* {
+    if (s.type == EntryType::file) {
+      s.manifest = Manifest{{ManifestEntry{"", s.sha256, s.size, false}}};
+      return &s.manifest->entries;
+    }
+    if (!s.manifest) s.manifest = try_load_manifest(repo, s.sha256, path);
+    return s.manifest ? &s.manifest->entries : nullptr;
+  };
+  std::set<std::string> paths;
+  for (auto& [k, v] : a) paths.insert(k);
+  for (auto& [k, v] : b) paths.insert(k);
+  static const std::vector<ManifestEntry> none;
+  for (const auto& path : paths) {
+    auto ia = a.find(path), ib = b.find(path);
+    Side* sa = ia == a.end() ? nullptr : &ia->second;
+    Side* sb = ib == b.end() ? nullptr : &ib->second;
+    if (sa && sb && sa->type == sb->type && sa->sha256 == sb->sha256) continue;
+    const std::vector<ManifestEntry>* ea = sa ? entries_of(path, *sa) : &none;
+    const std::vector<ManifestEntry>* eb = sb ? entries_of(path, *sb) : &none;
+    if (!ea || !eb) {
+      // A folder whose manifest is not here: compare it as a whole.
+      r.unknown.push_back(path);
+      if (!sa) r.added.push_back({path, "", sb->sha256, 0, sb->size});
+      else if (!sb) r.deleted.push_back({path, sa->sha256, "", sa->size, 0});
+      else r.modified.push_back({path, sa->sha256, sb->sha256, sa->size, sb->size});
+      continue;
+    }
+    if (sa && sb && sa->type != sb->type) {
+      // A file became a folder or back: everything old went, everything new came.
+      diff_entries(*ea, none, path, r.added, r.deleted, r.modified);
+      diff_entries(none, *eb, path, r.added, r.deleted, r.modified);
+    } else {
+      diff_entries(*ea, *eb, path, r.added, r.deleted, r.modified);
+    }
+  }
+  auto by_path = [](const FileChange& x, const FileChange& y) { return x.path < y.path; };
+  std::sort(r.added.begin(), r.added.end(), by_path);
+  std::sort(r.deleted.begin(), r.deleted.end(), by_path);
+  std::sort(r.modified.begin(), r.modified.end(), by_path);
+  return r;
+}
+
+std::vector<ListedEntry> data_ls(Repo& repo, const std::string& path) {
+  std::string rel = path.empty() ? "" : tracked_rel(repo, path);
+  std::vector<ListedEntry> out;
+  if (!rel.empty() && regular_file_at(repo.root() / (rel + kPointerSuffix))) {
+    Pointer p = read_pointer(repo, rel + kPointerSuffix);
+    if (p.type == EntryType::dir) {
+      Manifest m = load_manifest(repo, p.sha256, rel);
+      for (const auto& e : m.entries) out.push_back({rel + "/" + e.path, EntryType::file, e.sha256, e.size, 0, ""});
+      return out;
+    }
+  }
+  auto pointers = find_pointer_files(repo, {rel});
+  if (!rel.empty() && pointers.empty())
+    throw InputError(path + ": not tracked by mlo, and no tracked data inside", "see 'mlo data ls' for what is tracked");
+  for (const auto& ptr : pointers) {
+    Pointer p = read_pointer(repo, ptr);
+    out.push_back({*data_path_for(ptr), p.type, p.sha256, p.size, p.files, ptr});
+  }
+  return out;
+}
+
+std::vector<RmResult> data_rm(Repo& repo, const std::vector<std::string>& paths, const RmOptions& options) {
+  if (paths.empty()) throw UsageError("mlo data rm needs at least one path");
+  RepoLock lock = data_lock(repo);
+  Cache& cache = repo.cache();
+  StatCache sc(repo.index());
+  std::vector<RmResult> out;
+  std::vector<std::string> rels;
+  std::vector<WorkTree> trees;
+  // Validate everything first.
+  for (const auto& p : paths) {
+    std::string rel = tracked_rel(repo, p);
+    if (!regular_file_at(repo.root() / (rel + kPointerSuffix)))
+      throw InputError(p + ": not tracked by mlo (no " + rel + kPointerSuffix + ")", "see 'mlo data ls'");
+    rels.push_back(rel);
+    trees.push_back(scan_tree(repo.root(), rel));
+    fill_from_stat_cache(sc, trees.back());
+  }
+  if (options.remove_data && !options.force) {
+    std::vector<WorkTree*> all;
+    for (auto& t : trees) all.push_back(&t);
+    hash_missing(sc, all, 0);
+    std::vector<std::string> unsaved;
+    for (auto& t : trees)
+      for (auto& f : t.files)
+        if (!cache.has(f.sha256)) unsaved.push_back(t.repo_rel_of(f));
+    if (!unsaved.empty())
+      throw InputError("these files hold changes that are not in the cache; removing them would lose data:" +
+                           list_some(unsaved),
+                       "run 'mlo data commit' first, drop --remove-data to keep the files, or add --force");
+  }
+  std::vector<std::string> to_stage;
+  for (size_t i = 0; i < rels.size(); ++i) {
+    const std::string& rel = rels[i];
+    WorkTree& t = trees[i];
+    RmResult r{rel, rel + kPointerSuffix, false};
+    if (options.remove_data) {
+      std::error_code ec;
+      fs::remove_all(t.abs, ec);
+      if (ec) throw_errno("cannot remove " + rel, ec.value());
+      r.data_removed = t.exists;
+    } else if (t.exists) {
+      // Kept data must not stay a link into the cache, which gc may empty.
+      for (auto& f : t.files) {
+        fs::path abs = t.abs_of(f);
+        struct stat ls, ws;
+        if (::lstat(abs.c_str(), &ls) != 0 || ::stat(abs.c_str(), &ws) != 0) continue;
+        bool link = S_ISLNK(ls.st_mode) ? links_into_cache(repo, abs) : (ws.st_nlink > 1 && !(ws.st_mode & 0200));
+        if (!link) continue;
+        std::string h = f.sha256.empty() ? sha256_file(abs) : f.sha256;
+        if (cache.has(h)) cache.materialize(h, abs, {LinkMode::copy}, f.executable);
+      }
+    }
+    ::unlink((repo.root() / r.pointer).c_str());
+    gitignore_remove((repo.root() / parent_of(rel)).string(), name_of(rel));
+    sc.forget(rel);
+    to_stage.push_back(r.pointer);
+    to_stage.push_back(gitignore_rel(rel));
+    out.push_back(r);
+  }
+  sc.flush();
+  repo.git().stage(to_stage);
+  return out;
+}
+
+}  // namespace mlo

@@ -1,0 +1,138 @@
+// The logic of `mlo data add|status|checkout|diff|ls|rm|commit`. Paths given
+// by callers are user paths (relative to the process's working directory);
+// paths in results are repo-relative. See man mlo-data(1).
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "data/manifest.h"
+#include "data/pointer.h"
+
+namespace mlo {
+
+class Repo;
+
+// ---- add / commit ----------------------------------------------------------
+
+struct AddOptions {
+  std::string description;  // kept in the pointer; empty keeps an existing one
+  unsigned jobs = 0;        // 0: default_jobs()
+};
+
+struct AddedEntry {
+  std::string path;     // repo-relative data path
+  std::string pointer;  // repo-relative pointer path
+  Pointer result;
+  bool changed = false;       // the pointer is new or names different content
+  std::uint64_t hashed = 0;   // files read (not answered by the stat cache)
+};
+
+// Tracks files and folders: content into the cache, PATH.mlo written,
+// /NAME added to the folder's .gitignore, both staged. Validates every path
+// before changing anything.
+std::vector<AddedEntry> data_add(Repo& repo, const std::vector<std::string>& paths, const AddOptions& options = {});
+// Records the current content of tracked paths (all tracked paths that
+// changed when `paths` is empty).
+std::vector<AddedEntry> data_commit(Repo& repo, const std::vector<std::string>& paths, const AddOptions& options = {});
+
+// ---- status ----------------------------------------------------------------
+
+enum class DataState { clean, modified, deleted };
+std::string to_string(DataState s);
+
+struct FileChange {
+  std::string path;  // repo-relative
+  std::string old_sha256, new_sha256;
+  std::uint64_t old_size = 0, new_size = 0;
+};
+
+struct EntryStatus {
+  std::string path;     // repo-relative data path
+  std::string pointer;  // repo-relative pointer path
+  EntryType type = EntryType::file;
+  DataState state = DataState::clean;
+  bool in_cache = true;                    // every object the pointer names is in the cache
+  std::vector<std::string> missing;        // objects missing from the cache (repo-relative paths they belong to)
+  bool manifest_missing = false;           // the folder's manifest is not in the cache: changes can not be listed
+  std::vector<FileChange> added, removed, modified;  // inside folders
+  bool clean() const { return state == DataState::clean && in_cache; }
+};
+
+struct StatusResult {
+  std::vector<EntryStatus> entries;
+  bool clean() const;
+};
+
+StatusResult data_status(Repo& repo, const std::vector<std::string>& paths = {});
+
+// ---- checkout --------------------------------------------------------------
+
+struct CheckoutOptions {
+  bool force = false;  // overwrite workspace changes that are not in the cache
+  unsigned jobs = 0;
+};
+
+struct CheckoutResult {
+  std::vector<std::string> updated;  // files written (repo-relative)
+  std::vector<std::string> removed;  // files removed from tracked folders
+  std::uint64_t unchanged = 0;       // files already right
+};
+
+CheckoutResult data_checkout(Repo& repo, const std::vector<std::string>& paths, const CheckoutOptions& options = {});
+
+// ---- diff ------------------------------------------------------------------
+
+struct DiffResult {
+  std::string from, to;  // revisions as given ("workspace" for the work tree)
+  std::vector<FileChange> added, modified, deleted;
+  std::vector<std::string> unknown;  // folders whose manifest is not in the cache (compared as a whole)
+};
+
+// Between two revisions, or a revision and the workspace (to empty). An
+// empty `from` means HEAD (or nothing when there are no commits).
+DiffResult data_diff(Repo& repo, const std::string& from, const std::string& to);
+
+// ---- ls --------------------------------------------------------------------
+
+struct ListedEntry {
+  std::string path;  // repo-relative
+  EntryType type = EntryType::file;
+  std::string sha256;
+  std::uint64_t size = 0;
+  std::uint64_t files = 0;
+  std::string pointer;  // empty for files inside a folder
+};
+
+// Tracked paths at or below `path` ("" = everything); a tracked folder lists
+// the files in its manifest.
+std::vector<ListedEntry> data_ls(Repo& repo, const std::string& path);
+
+// ---- rm --------------------------------------------------------------------
+
+struct RmOptions {
+  bool remove_data = false;  // also delete the workspace data
+  bool force = false;        // with remove_data: even when it holds changes not in the cache
+};
+
+struct RmResult {
+  std::string path, pointer;
+  bool data_removed = false;
+};
+
+// Stops tracking: removes the pointer and the .gitignore line (both staged).
+// The data stays (as a plain copy, never a link into the cache) unless
+// remove_data.
+std::vector<RmResult> data_rm(Repo& repo, const std::vector<std::string>& paths, const RmOptions& options = {});
+
+// ---- .gitignore ------------------------------------------------------------
+
+// The .gitignore line for a name in the same folder: "/name", with glob
+// characters escaped.
+std::string gitignore_line(const std::string& name);
+// Adds/removes the line in dir/.gitignore; true when the file changed.
+bool gitignore_add(const std::string& dir_abs, const std::string& name);
+bool gitignore_remove(const std::string& dir_abs, const std::string& name);
+
+}  // namespace mlo

@@ -1,0 +1,119 @@
+#include "data/references.h"
+
+#include <set>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/hash.h"
+#include "core/interrupt.h"
+#include "data/manifest.h"
+#include "data/pointer.h"
+#include "data/workspace.h"
+#include "repo/repo.h"
+
+namespace mlo {
+
+std::string to_string(BrokenKind kind) {
+  switch (kind) {
+    case BrokenKind::bad_pointer: return "bad_pointer";
+    case BrokenKind::missing_manifest: return "missing_manifest";
+    case BrokenKind::bad_manifest: return "bad_manifest";
+  }
+  return "bad_pointer";
+}
+
+namespace {
+
+std::string data_label(const std::string& pointer_path, const std::string& rev_label) {
+  std::string data = data_path_for(pointer_path).value_or(pointer_path);
+  return rev_label.empty() ? data : data + " at " + rev_label;
+}
+
+}  // namespace
+
+void add_pointer_references(Repo& repo, const std::string& pointer_path, const std::string& text,
+                            const std::string& label, References& refs) {
+  if (!refs.seen_pointers.insert(text).second) return;
+  ++refs.pointers;
+  std::string where = label.empty() ? pointer_path : pointer_path + " at " + label;
+  Pointer p;
+  try {
+    p = parse_pointer_for(text, pointer_path, where);
+  } catch (const Error& e) {
+    refs.broken.push_back({BrokenKind::bad_pointer, where, "", e.what()});
+    return;
+  }
+  std::string data = data_label(pointer_path, label);
+  refs.add(p.sha256, data);
+  if (p.type != EntryType::dir) return;
+  if (!refs.seen_manifests.insert(p.sha256).second) return;
+  auto bytes = read_file_if_exists(repo.cache().object_path(p.sha256));
+  if (!bytes) {
+    refs.broken.push_back({BrokenKind::missing_manifest, where, p.sha256,
+                           "the manifest of " + data + " (object " + p.sha256 + ") is missing from the cache"});
+    return;
+  }
+  if (sha256_hex(*bytes) != p.sha256) {
+    refs.broken.push_back({BrokenKind::bad_manifest, where, p.sha256,
+                           "the manifest of " + data + " (object " + p.sha256 + ") is damaged: its bytes do not match its hash"});
+    return;
+  }
+  Manifest m;
+  try {
+    m = parse_manifest(*bytes, "manifest " + p.sha256);
+  } catch (const Error& e) {
+    refs.broken.push_back({BrokenKind::bad_manifest, where, p.sha256, e.what()});
+    return;
+  }
+  // Paths inside a folder are only labels here; keep the first one seen.
+  std::string prefix = data_path_for(pointer_path).value_or(pointer_path);
+  std::string suffix = label.empty() ? "" : " at " + label;
+  for (const auto& e : m.entries) refs.add(e.sha256, prefix + "/" + e.path + suffix);
+}
+
+References collect_references(Repo& repo, const ReferenceScope& scope,
+                              const std::vector<ReferenceSource>& extra_sources) {
+  References refs;
+  if (scope.workspace) {
+    for (const auto& ptr : find_pointer_files(repo)) {
+      check_interrupted();
+      auto text = read_file_if_exists(repo.root() / ptr);
+      if (!text) continue;  // removed while we looked
+      add_pointer_references(repo, ptr, *text, "", refs);
+    }
+    for (const auto& src : extra_sources) src.collect(repo, "", refs);
+  }
+
+  // Commits in scope, each once, in a stable order.
+  std::vector<std::string> commits;
+  std::set<std::string> seen;
+  auto want = [&](const std::string& id) {
+    if (seen.insert(id).second) commits.push_back(id);
+  };
+  bool any_rev = scope.all_branches || scope.all_tags || scope.all_commits || !scope.revisions.empty();
+  if (any_rev) {
+    GitRepo& git = repo.git();
+    for (const auto& rev : scope.revisions) want(git.resolve_commit(rev));
+    if (scope.all_commits) {
+      for (const auto& id : git.all_commits()) want(id);
+    } else {
+      if (scope.all_branches)
+        for (const auto& id : git.branch_heads()) want(id);
+      if (scope.all_tags)
+        for (const auto& id : git.tag_targets()) want(id);
+    }
+    for (const auto& id : commits) {
+      check_interrupted();
+      ++refs.revisions;
+      std::string label = id.substr(0, 7);
+      git.for_each_file_at(id, kPointerSuffix, [&](const std::string& path, const std::string& content) {
+        if (path.rfind(".mlo/", 0) == 0 || !data_path_for(path)) return;
+        add_pointer_references(repo, path, content, label, refs);
+      });
+      for (const auto& src : extra_sources) src.collect(repo, id, refs);
+    }
+  }
+  return refs;
+}
+
+}  // namespace mlo

@@ -1,0 +1,83 @@
+// Which cache objects are still needed: the roots that `mlo gc` keeps, that
+// `mlo fsck` checks for, and that `mlo gc --remote` keeps on a remote.
+//
+// A root is a pointer file (*.mlo) in the work tree or in a git revision. A
+// file pointer names one object; a folder pointer names its manifest, whose
+// entries name the rest. Anything that can not be read (a pointer that does
+// not parse, a manifest missing from the cache or damaged) is reported in
+// `broken`, never silently skipped: the objects it would protect are unknown,
+// so deleting on the strength of such a set could lose data.
+#pragma once
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace mlo {
+
+class Repo;
+
+// Which roots count. Revisions are read from git (libgit2), manifests from
+// the local cache.
+struct ReferenceScope {
+  bool workspace = true;             // pointer files in the work tree (also uncommitted ones)
+  bool all_branches = false;         // the tip of every local branch
+  bool all_tags = false;             // every tag's commit
+  bool all_commits = false;          // every commit reachable from a branch, tag or HEAD
+  std::vector<std::string> revisions;  // further revisions (anything git can resolve)
+};
+
+enum class BrokenKind {
+  bad_pointer,       // a *.mlo file that does not parse
+  missing_manifest,  // a folder's manifest is not in the cache: its files are unknown
+  bad_manifest,      // a folder's manifest does not parse or does not match its hash
+};
+std::string to_string(BrokenKind kind);
+
+struct BrokenReference {
+  BrokenKind kind;
+  std::string where;    // "data/x.mlo" (work tree) or "data/x.mlo at 1a2b3c4" (a commit)
+  std::string object;   // the manifest's hash (manifest problems)
+  std::string message;  // what is wrong, for people
+};
+
+struct References {
+  // Every needed object -> the first place found that needs it ("data/train.csv",
+  // "data/images/cat.png at 1a2b3c4").
+  std::unordered_map<std::string, std::string> objects;
+  std::vector<BrokenReference> broken;
+  std::size_t pointers = 0;   // pointer files read (each distinct one once)
+  std::size_t revisions = 0;  // git commits read
+  // Memo: manifests already expanded and pointer texts already read, so a
+  // folder shared by a thousand commits is read once.
+  std::unordered_set<std::string> seen_manifests;
+  std::unordered_set<std::string> seen_pointers;
+
+  bool needs(const std::string& hash) const { return objects.count(hash) != 0; }
+  // Records that `where` needs `hash` (keeps the first `where`).
+  void add(const std::string& hash, const std::string& where) { objects.emplace(hash, where); }
+};
+
+// A further kind of root (pipeline outputs in mlo.lock, run records, ...):
+// called once for the work tree (`rev` empty) and once for each commit in
+// scope; adds what it needs to `refs` (and problems to refs.broken).
+struct ReferenceSource {
+  std::string name;
+  std::function<void(Repo& repo, const std::string& rev, References& refs)> collect;
+};
+
+// Reads every root in scope. Throws only for problems with the repository
+// itself (git unreadable, an unknown revision); damaged roots go to `broken`.
+References collect_references(Repo& repo, const ReferenceScope& scope,
+                              const std::vector<ReferenceSource>& extra_sources = {});
+
+// Adds what one pointer file's text needs: the pointer's object and, for a
+// folder, its manifest's entries (manifest read from the cache, its hash
+// verified). `label` names the pointer in `where` strings. Exposed for the
+// sources above and for remotes.
+void add_pointer_references(Repo& repo, const std::string& pointer_path, const std::string& text,
+                            const std::string& label, References& refs);
+
+}  // namespace mlo

@@ -1,0 +1,51 @@
+// Scanning tracked data in the work tree: the files of a tracked path with
+// their stat, hashes answered by the stat cache where possible, and the
+// manifest bytes a folder would have. Internal to lib/data.
+#pragma once
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "data/manifest.h"
+#include "data/pointer.h"
+#include "data/stat_cache.h"
+
+namespace mlo {
+
+struct WorkFile {
+  std::string rel;  // relative to the tracked folder; "" for a tracked file itself
+  StatKey key;
+  bool executable = false;
+  std::string sha256;  // empty until known
+  bool hashed = false;  // read during this command
+};
+
+struct WorkTree {
+  std::string data_rel;       // repo-relative path of the tracked file/folder
+  std::filesystem::path abs;  // its absolute path
+  bool exists = false;
+  EntryType type = EntryType::file;
+  std::vector<WorkFile> files;  // sorted by rel
+
+  std::filesystem::path abs_of(const WorkFile& f) const { return f.rel.empty() ? abs : abs / f.rel; }
+  std::string repo_rel_of(const WorkFile& f) const { return f.rel.empty() ? data_rel : data_rel + "/" + f.rel; }
+  std::uint64_t total_size() const;
+  Manifest manifest() const;
+  // The file's hash, or the hash of the folder's manifest bytes (all hashes must be known).
+  std::string content_hash() const;
+};
+
+std::int64_t clock_now_ns();
+
+// Lists the files (following symbolic links; a loop, a dangling link or a
+// special file is an InputError naming it). Missing path: exists = false.
+WorkTree scan_tree(const std::filesystem::path& root, const std::string& data_rel);
+// Fills hashes the stat cache knows.
+void fill_from_stat_cache(StatCache& sc, WorkTree& tree);
+// Hashes every file whose hash is unknown, in parallel, and records it.
+void hash_missing(StatCache& sc, std::vector<WorkTree*> trees, unsigned jobs);
+
+}  // namespace mlo

@@ -1,0 +1,67 @@
+// The stat cache: (path, inode, mtime_ns, size) -> sha256 in the index, so a
+// file whose stat did not change is never hashed again. Like git's index, an
+// entry is only trusted when the file's mtime is older than the moment it was
+// hashed by more than the timestamp granularity ("racily clean" files are
+// re-hashed).
+#pragma once
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace mlo {
+
+class Database;
+
+struct StatKey {
+  std::uint64_t ino = 0;
+  std::int64_t mtime_ns = 0;
+  std::uint64_t size = 0;
+  static StatKey of(const struct stat& st);
+  bool operator==(const StatKey& o) const { return ino == o.ino && mtime_ns == o.mtime_ns && size == o.size; }
+};
+
+struct StatCacheHit {
+  std::string sha256;
+  bool executable = false;
+};
+
+class StatCache {
+ public:
+  // Creates the table on first use. Nothing is read until the first lookup.
+  explicit StatCache(Database& db);
+
+  // The recorded hash when `path` (a repo-relative path, or an absolute path
+  // for cache objects) still has this stat.
+  std::optional<StatCacheHit> lookup(const std::string& path, const StatKey& key);
+  // Queues an entry (thread-safe); written by flush(). `read_started_ns` is
+  // when reading the content began: an entry whose mtime is within the
+  // timestamp granularity of it is racily clean and not recorded.
+  void record(const std::string& path, const StatKey& key, const std::string& sha256, bool executable,
+              std::int64_t read_started_ns);
+  // Forgets entries at or below a path (queued; written by flush()).
+  void forget(const std::string& path);
+  // Writes queued changes in one transaction.
+  void flush();
+
+ private:
+  struct Row {
+    StatKey key;
+    std::string sha256;
+    bool executable;
+  };
+  void load();
+  Database& db_;
+  std::once_flag loaded_once_;
+  bool loaded_ = false;
+  std::unordered_map<std::string, Row> rows_;
+  std::mutex mutex_;
+  std::vector<std::pair<std::string, Row>> pending_;
+  std::vector<std::string> forget_;
+};
+
+}  // namespace mlo

@@ -1,0 +1,37 @@
+// The tracked data in a work tree: finding pointer files, reading them
+// safely, and the objects they need. Other modules (gc, fsck, remotes,
+// pipelines) build on this small API.
+#pragma once
+#include <set>
+#include <string>
+#include <vector>
+
+#include "data/manifest.h"
+#include "data/pointer.h"
+
+namespace mlo {
+
+class Repo;
+
+// Repo-relative paths of the pointer files (*.mlo) in the work tree, sorted.
+// Skips .git, .mlo and the insides of tracked directories. `under` limits the
+// search: each item is a repo-relative pointer path, a tracked data path (its
+// pointer is returned) or a folder (searched recursively); "" is the root.
+std::vector<std::string> find_pointer_files(Repo& repo, const std::vector<std::string>& under = {});
+
+// Parses a pointer file's text and checks that its `path:` is the pointer's
+// own name (data/x.csv.mlo must say path: x.csv). `where` names it in errors.
+Pointer parse_pointer_for(const std::string& text, const std::string& pointer_path, const std::string& where);
+// Reads and validates the pointer file at a repo-relative path in the work tree.
+Pointer read_pointer(Repo& repo, const std::string& pointer_path);
+
+// The directory manifest object `hash` from the cache; `for_path` names the
+// tracked folder in errors. Throws InputError when it is missing or damaged.
+Manifest load_manifest(Repo& repo, const std::string& hash, const std::string& for_path);
+
+// Every object a pointer needs: the file's hash, or the manifest's hash and
+// each entry's hash. Throws InputError when a directory's manifest is not in
+// the cache (its entries can not be known).
+std::set<std::string> objects_of(Repo& repo, const Pointer& pointer);
+
+}  // namespace mlo
