@@ -10,6 +10,7 @@
 #include "core/fs.h"
 #include "core/interrupt.h"
 #include "index/database.h"
+#include "registry/gc_refs.h"
 #include "repo/lock.h"
 #include "repo/repo.h"
 
@@ -29,6 +30,7 @@ const std::vector<IndexRebuildStep>& index_rebuild_steps() {
       {"data", "stat cache: starts empty, refilled as files are hashed", rebuild_data},
       // One line a module, e.g.:
       //   {"pipeline", "runs from the run records in the cache", pipeline::rebuild_runs_index},
+      {"registry", "model versions, stages, aliases and approvals from the git tags", registry::rebuild_registry_step},
   };
   return steps;
 }

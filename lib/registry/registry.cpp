@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <ctime>
 #include <set>
 
 #include "core/error.h"
@@ -416,12 +417,17 @@ void migrate(Database& db) {
                "CREATE TABLE registry_state(key TEXT PRIMARY KEY, value TEXT NOT NULL);"}});
 }
 
+// The newest mtime seen while fingerprinting (seconds).
+thread_local std::int64_t g_newest_mtime = 0;
+
 void hash_stat(Sha256& h, const fs::path& p) {
   struct stat st;
   std::string line = p.string();
-  if (::stat(p.c_str(), &st) == 0)
+  if (::stat(p.c_str(), &st) == 0) {
+    g_newest_mtime = std::max<std::int64_t>(g_newest_mtime, st.st_mtim.tv_sec);
     line += " " + std::to_string(st.st_ino) + " " + std::to_string(st.st_size) + " " +
             std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+  }
   h.update(line + "\n");
 }
 
@@ -454,13 +460,20 @@ void hash_dirs(Sha256& h, const fs::path& dir) {
 
 // Changes whenever a tag is created, moved or deleted: git writes refs by
 // renaming into refs/tags/ (its folder's mtime changes) or rewrites packed-refs.
+// Like git's "racily clean" index entries: a folder changed within the last
+// two seconds may change again within the same timestamp tick, so such a
+// fingerprint is stored marked racy and never matches (the next command
+// re-reads the refs).
 std::string tags_fingerprint(Repo& repo) {
   fs::path common = repo.git().common_dir();
   Sha256 h;
   h.update("registry-fingerprint-v2\n");
+  g_newest_mtime = 0;
   hash_stat(h, common / "packed-refs");
   hash_dirs(h, common / "refs" / "tags");
-  return h.hex_digest();
+  std::string fp = h.hex_digest();
+  if (g_newest_mtime + 2 >= static_cast<std::int64_t>(std::time(nullptr))) fp = "racy:" + fp;
+  return fp;
 }
 
 std::string state_value(Database& db, const std::string& key) {
@@ -628,12 +641,13 @@ void refresh_index(Repo& repo) {
   migrate(db);
   // Fingerprint first: a tag written while we read is seen by the next command.
   std::string fp = tags_fingerprint(repo);
-  if (state_value(db, "fingerprint") == fp) return;
+  if (fp.rfind("racy:", 0) != 0 && state_value(db, "fingerprint") == fp) return;
   sync_tags(repo, db, fp);
 }
 
-void rebuild_registry_index(Repo& repo) {
-  Database& db = repo.index();
+void rebuild_registry_index(Repo& repo) { rebuild_registry_index(repo, repo.index()); }
+
+void rebuild_registry_index(Repo& repo, Database& db) {
   migrate(db);
   {
     Transaction tx(db);

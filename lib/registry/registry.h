@@ -14,8 +14,9 @@
 #include "registry/names.h"
 
 namespace mlo {
+class Database;
 class Repo;
-}
+}  // namespace mlo
 
 namespace mlo::registry {
 
@@ -118,6 +119,8 @@ MetricGate parse_metric_gate(const std::string& text, const std::string& where);
 void refresh_index(Repo& repo);
 // Drops the registry tables and re-reads every tag (mlo index rebuild).
 void rebuild_registry_index(Repo& repo);
+// The same into another database (a new index being built beside the old one).
+void rebuild_registry_index(Repo& repo, Database& db);
 std::vector<nlohmann::json> list_models(Repo& repo);
 // Throws InputError when the model has no tags.
 ModelState load_model(Repo& repo, const std::string& name);

@@ -184,7 +184,7 @@ git tag -d 'rf#prod#1' >/dev/null
 expect_rc 3 models show 'rf#prod'
 git tag -a -f rf@v0.1.0 -m "Registering artifact rf version v0.1.0 (edited)" >/dev/null
 expect_ok --json models history rf
-expect_json "d[0]['message'].endswith('(edited)')"
+expect_json "[e for e in d if e['tag'] == 'rf@v0.1.0'][0]['message'].endswith('(edited)')"
 rm -f .mlo/index.db*
 expect_ok --json models ls
 expect_json "sorted(m['name'] for m in d) == ['churn', 'rf']"
@@ -213,6 +213,18 @@ git -C "$TEST_TMP/origin.git" rev-parse -q --verify "refs/tags/pushed@v0.0.1" >/
 git remote set-url origin "$TEST_TMP/nowhere.git"
 expect_rc 4 promote pushed@v0.0.1 --to dev --push
 expect_err_contains "git push origin failed"
+
+# Registered artifacts are gc roots, and `mlo index rebuild` restores the registry.
+printf 'weights-gc' > gc.bin
+expect_ok register gcm gc.bin
+gsha=$(sha256sum gc.bin | cut -d' ' -f1)
+rm gc.bin
+expect_ok gc --grace 0
+expect_file ".mlo/cache/objects/${gsha:0:2}/${gsha:2}"
+expect_ok index rebuild
+expect_out_contains "registry"
+expect_ok --json models show gcm@v0.0.1
+expect_json "d['artifact']['sha256'] == '$gsha'"
 
 # Audit since a date in the future is empty; a bad date is refused.
 expect_ok --json audit --since 2999-01-01
