@@ -77,32 +77,6 @@ std::vector<std::string> create_tags(Repo& repo, const ModelState& m, std::vecto
   return made;
 }
 
-nlohmann::json yaml_to_json(const YAML::Node& n) {
-  if (n.IsMap()) {
-    nlohmann::json j = nlohmann::json::object();
-    for (const auto& kv : n) j[kv.first.as<std::string>()] = yaml_to_json(kv.second);
-    return j;
-  }
-  if (n.IsSequence()) {
-    nlohmann::json j = nlohmann::json::array();
-    for (const auto& x : n) j.push_back(yaml_to_json(x));
-    return j;
-  }
-  if (n.IsNull()) return nullptr;
-  std::string s = n.as<std::string>();
-  if (n.Tag() != "!") {  // unquoted scalars: numbers and booleans
-    try {
-      size_t used = 0;
-      double d = std::stod(s, &used);
-      if (used == s.size()) return d;
-    } catch (...) {
-    }
-    if (s == "true") return true;
-    if (s == "false") return false;
-  }
-  return s;
-}
-
 nlohmann::json read_json_or_yaml(Repo& repo, const std::string& file, const std::string& what) {
   fs::path p = fs::absolute(file);
   auto text = read_file_if_exists(p);
@@ -514,24 +488,22 @@ const StageConfig& stage_or_fail(const RegistryConfig& cfg, const std::string& s
   return *s;
 }
 
-PendingTag unassign_tag(const ModelState& m, const VersionInfo& v, const std::string& stage, nlohmann::json meta) {
+// GTO's messages for assignments and unassignments, with mlo's metadata.
+PendingTag stage_tag(TagKind kind, const ModelState& m, const VersionInfo& v, const std::string& stage,
+                     nlohmann::json meta) {
   meta["mlo"] = 1;
   meta["name"] = m.name;
   meta["version"] = v.version;
-  return {{TagKind::unassign, m.name, "", stage, 0},
-          v.commit,
-          "Unassigning stage '" + stage + "' to artifact '" + m.name + "' version '" + v.version + "'",
-          meta};
+  std::string human = kind == TagKind::assign
+                          ? "Assigning stage " + stage + " to artifact " + m.name + " version " + v.version
+                          : "Unassigning stage '" + stage + "' to artifact '" + m.name + "' version '" + v.version + "'";
+  return {{kind, m.name, "", stage, 0}, v.commit, human, meta};
 }
-
+PendingTag unassign_tag(const ModelState& m, const VersionInfo& v, const std::string& stage, nlohmann::json meta) {
+  return stage_tag(TagKind::unassign, m, v, stage, std::move(meta));
+}
 PendingTag assign_tag(const ModelState& m, const VersionInfo& v, const std::string& stage, nlohmann::json meta) {
-  meta["mlo"] = 1;
-  meta["name"] = m.name;
-  meta["version"] = v.version;
-  return {{TagKind::assign, m.name, "", stage, 0},
-          v.commit,
-          "Assigning stage " + stage + " to artifact " + m.name + " version " + v.version,
-          meta};
+  return stage_tag(TagKind::assign, m, v, stage, std::move(meta));
 }
 
 ChangeResult finish(Repo& repo, std::vector<std::string> tags, bool push) {
