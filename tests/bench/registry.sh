@@ -49,48 +49,54 @@ gen_ms=$(( ($(date +%s%N) - gen_start) / 1000000 ))
 ntags=$(git for-each-ref refs/tags | wc -l)
 echo "generated $ntags tags in ${gen_ms} ms (git fast-import)"
 
-# median_ms CMD... : median wall time of RUNS runs, in ms.
+# median_ms CMD... : median wall time of RUNS runs, in ms; also sets CPU_MS to
+# the median user+system CPU time (what the command costs on a busy machine).
 median_ms() {
-  local times=() i s
+  local walls=() cpus=() i out
   for ((i = 0; i < RUNS; i++)); do
-    s=$(date +%s%N); "$@" >/dev/null; times+=($(( ($(date +%s%N) - s) / 1000 )))
+    out=$( { TIMEFORMAT="%R %U %S"; time "$@" >/dev/null 2>&1 || true; } 2>&1 )
+    walls+=("$(awk '{print $1 * 1000}' <<<"$out")")
+    cpus+=("$(awk '{print ($2 + $3) * 1000}' <<<"$out")")
   done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1000}'
+  CPU_MS=$(printf '%s\n' "${cpus[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.0f", a[int((NR+1)/2)]}')
+  printf '%s\n' "${walls[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.0f", a[int((NR+1)/2)]}'
 }
 rebuild() { "$MLO" registry rebuild; }
 mid=$(printf 'model-%04d' $((MODELS / 2)))
 
 # Wait out the 2 s "racy" window after the refs last changed (see ARCHITECTURE.md).
 sleep 3
-r_rebuild=$(median_ms rebuild)
+median_ms rebuild >/tmp/.mlo-bench-$$; r_rebuild=$(cat /tmp/.mlo-bench-$$); r_rebuild_cpu=$CPU_MS
 "$MLO" models ls >/dev/null  # index up to date
-r_ls=$(median_ms "$MLO" models ls)
-r_ls_json=$(median_ms "$MLO" --json models ls)
-r_show=$(median_ms "$MLO" models show "$mid@v1.25.0")
-r_show_stage=$(median_ms "$MLO" models show "$mid#production")
-r_show_model=$(median_ms "$MLO" models show "$mid")
-g_all=$(median_ms git for-each-ref refs/tags --format='%(refname) %(taggerdate:unix) %(contents)')
-g_names=$(median_ms git tag -l)
-g_one=$(median_ms git for-each-ref "refs/tags/$mid@*" --format='%(refname) %(contents)')
+median_ms "$MLO" models ls >/tmp/.mlo-bench-$$; r_ls=$(cat /tmp/.mlo-bench-$$); r_ls_cpu=$CPU_MS
+median_ms "$MLO" --json models ls >/tmp/.mlo-bench-$$; r_ls_json=$(cat /tmp/.mlo-bench-$$); r_ls_json_cpu=$CPU_MS
+median_ms "$MLO" models show "$mid@v1.25.0" >/tmp/.mlo-bench-$$; r_show=$(cat /tmp/.mlo-bench-$$); r_show_cpu=$CPU_MS
+median_ms "$MLO" models show "$mid#production" >/tmp/.mlo-bench-$$; r_show_stage=$(cat /tmp/.mlo-bench-$$); r_show_stage_cpu=$CPU_MS
+median_ms "$MLO" models show "$mid" >/tmp/.mlo-bench-$$; r_show_model=$(cat /tmp/.mlo-bench-$$); r_show_model_cpu=$CPU_MS
+median_ms git for-each-ref refs/tags --format='%(refname) %(taggerdate:unix) %(contents)' >/tmp/.mlo-bench-$$; g_all=$(cat /tmp/.mlo-bench-$$); g_all_cpu=$CPU_MS
+median_ms git tag -l >/tmp/.mlo-bench-$$; g_names=$(cat /tmp/.mlo-bench-$$); g_names_cpu=$CPU_MS
+median_ms git for-each-ref "refs/tags/$mid@*" --format='%(refname) %(contents)' >/tmp/.mlo-bench-$$; g_one=$(cat /tmp/.mlo-bench-$$); g_one_cpu=$CPU_MS
 # One new tag, then the next command refreshes incrementally.
 git tag -a "$mid@v9.0.0" -m "Registering artifact $mid version v9.0.0"
-s=$(date +%s%N); "$MLO" models ls >/dev/null; r_incr=$(awk "BEGIN {printf \"%.1f\", $(( ($(date +%s%N) - s) / 1000 ))/1000}")
+RUNS_SAVE=$RUNS; RUNS=1; median_ms "$MLO" models ls >/tmp/.mlo-bench-$$; r_incr=$(cat /tmp/.mlo-bench-$$); r_incr_cpu=$CPU_MS; RUNS=$RUNS_SAVE
 git pack-refs --all
 "$MLO" models ls >/dev/null; sleep 3
-r_ls_packed=$(median_ms "$MLO" models ls)
-r_rebuild_packed=$(median_ms rebuild)
+median_ms "$MLO" models ls >/tmp/.mlo-bench-$$; r_ls_packed=$(cat /tmp/.mlo-bench-$$); r_ls_packed_cpu=$CPU_MS
+median_ms rebuild >/tmp/.mlo-bench-$$; r_rebuild_packed=$(cat /tmp/.mlo-bench-$$); r_rebuild_packed_cpu=$CPU_MS
 
 ratio() { awk "BEGIN {printf \"%.2f\", $1 / $2}"; }
+rm -f /tmp/.mlo-bench-$$
 echo
-echo "registry: $MODELS models x $VERSIONS versions ($ntags tags), median of $RUNS runs, $(nproc) cores"
-printf '| %-46s | %10s | %-40s | %10s | %6s |\n' "mlo" "ms" "git (same tags)" "ms" "ratio"
-printf '|%s|%s|%s|%s|%s|\n' "------------------------------------------------" "------------" "------------------------------------------" "------------" "--------"
-printf '| %-46s | %10s | %-40s | %10s | %6s |\n' "registry rebuild (index from tags, loose refs)" "$r_rebuild" "for-each-ref with messages" "$g_all" "$(ratio "$r_rebuild" "$g_all")"
-printf '| %-46s | %10s | %-40s | %10s | %6s |\n' "registry rebuild (packed refs)" "$r_rebuild_packed" "" "" ""
-printf '| %-46s | %10s | %-40s | %10s | %6s |\n' "models ls" "$r_ls" "git tag -l" "$g_names" "$(ratio "$r_ls" "$g_names")"
-printf '| %-46s | %10s | %-40s | %10s | %6s |\n' "models ls (packed refs)" "$r_ls_packed" "" "" ""
-printf '| %-46s | %10s | %-40s | %10s | %6s |\n' "--json models ls" "$r_ls_json" "" "" ""
-printf '| %-46s | %10s | %-40s | %10s | %6s |\n' "models show NAME@v1.25.0" "$r_show" "for-each-ref NAME@* with messages" "$g_one" "$(ratio "$r_show" "$g_one")"
-printf '| %-46s | %10s | %-40s | %10s | %6s |\n' "models show NAME#production" "$r_show_stage" "" "" ""
-printf '| %-46s | %10s | %-40s | %10s | %6s |\n' "models show NAME (all versions)" "$r_show_model" "" "" ""
-printf '| %-46s | %10s | %-40s | %10s | %6s |\n' "models ls after one new tag (incremental)" "$r_incr" "" "" ""
+echo "registry: $MODELS models x $VERSIONS versions ($ntags tags), median of $RUNS runs, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
+row() { printf '| %-44s | %8s | %8s | %-36s | %8s | %8s |\n' "$@"; }
+row "mlo" "wall ms" "CPU ms" "git on the same tags" "wall ms" "CPU ms"
+echo "|---|---|---|---|---|---|"
+row "registry rebuild (index from tags, loose refs)" "$r_rebuild" "$r_rebuild_cpu" "for-each-ref with messages" "$g_all" "$g_all_cpu"
+row "registry rebuild (packed refs)" "$r_rebuild_packed" "$r_rebuild_packed_cpu" "" "" ""
+row "models ls" "$r_ls" "$r_ls_cpu" "git tag -l" "$g_names" "$g_names_cpu"
+row "models ls (packed refs)" "$r_ls_packed" "$r_ls_packed_cpu" "" "" ""
+row "--json models ls" "$r_ls_json" "$r_ls_json_cpu" "" "" ""
+row "models show NAME@v1.25.0" "$r_show" "$r_show_cpu" "for-each-ref NAME@* with messages" "$g_one" "$g_one_cpu"
+row "models show NAME#production" "$r_show_stage" "$r_show_stage_cpu" "" "" ""
+row "models show NAME (all versions)" "$r_show_model" "$r_show_model_cpu" "" "" ""
+row "models ls after one new tag (incremental)" "$r_incr" "$r_incr_cpu" "" "" ""
