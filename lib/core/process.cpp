@@ -16,19 +16,22 @@ extern char** environ;
 namespace mlo {
 
 std::optional<std::filesystem::path> find_program(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  return find_program_in(name, path ? path : "/usr/local/bin:/usr/bin:/bin");
+}
+
+std::optional<std::filesystem::path> find_program_in(const std::string& name, const std::string& dirs) {
   if (name.find('/') != std::string::npos) {
     if (::access(name.c_str(), X_OK) == 0) return std::filesystem::path(name);
     return std::nullopt;
   }
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
   size_t start = 0;
   while (start <= dirs.size()) {
     size_t end = dirs.find(':', start);
     if (end == std::string::npos) end = dirs.size();
-    std::string dir = dirs.substr(start, end - start);
-    if (dir.empty()) dir = ".";
-    std::filesystem::path candidate = std::filesystem::path(dir) / name;
+    std::filesystem::path dir = end > start ? std::filesystem::path(dirs.substr(start, end - start))
+                                            : std::filesystem::path(".");
+    std::filesystem::path candidate = dir / name;
     if (::access(candidate.c_str(), X_OK) == 0 && !std::filesystem::is_directory(candidate))
       return candidate;
     start = end + 1;

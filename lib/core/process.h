@@ -31,5 +31,7 @@ ProcessResult run_process(const ProcessSpec& spec);
 
 // Looks a program up on PATH like execvp does.
 std::optional<std::filesystem::path> find_program(const std::string& name);
+// The same with an explicit PATH value (e.g. the PATH a child will get).
+std::optional<std::filesystem::path> find_program_in(const std::string& name, const std::string& path_list);
 
 }  // namespace mlo

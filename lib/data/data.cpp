@@ -435,7 +435,7 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths) {
   std::vector<WorkTree*> all;
   for (auto& t : trees) all.push_back(&t);
   hash_missing(sc, all, 0);
-  sc.flush();
+  const std::string stamp = objects_stamp(cache);
 
   for (size_t i = 0; i < pointers.size(); ++i) {
     const Pointer& p = ptrs[i];
@@ -445,7 +445,7 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths) {
     e.path = t.data_rel;
     e.type = p.type;
     std::optional<Manifest> manifest;
-    bool same = false;
+    bool same = false, check_complete = false;
     if (!t.exists) {
       e.state = DataState::deleted;
     } else {
@@ -457,9 +457,14 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths) {
     if (p.type == EntryType::file) {
       needed.push_back({p.sha256, t.data_rel});
     } else if (same) {
-      // The workspace is the manifest: its hashes are the entries' (no parse needed).
+      // The workspace is the manifest: its hashes are the entries' (no parse
+      // needed), and a folder found complete before with the cache unchanged
+      // since needs no check per file.
       if (!cache.has(p.sha256)) e.missing.push_back(t.data_rel + " (manifest)");
-      for (const auto& f : t.files) needed.push_back({f.sha256, t.repo_rel_of(f)});
+      if (stamp.empty() || !sc.known_complete(p.sha256, stamp)) {
+        for (const auto& f : t.files) needed.push_back({f.sha256, t.repo_rel_of(f)});
+        check_complete = true;
+      }
     } else if ((manifest = try_load_manifest(repo, p.sha256, t.data_rel))) {
       for (const auto& m : manifest->entries) needed.push_back({m.sha256, t.data_rel + "/" + m.path});
       if (t.exists && t.type == EntryType::dir) {
@@ -475,8 +480,10 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths) {
     for (size_t k = 0; k < needed.size(); ++k)
       if (!has[k]) e.missing.push_back(needed[k].second);
     e.in_cache = e.missing.empty();
+    if (check_complete && e.in_cache && !stamp.empty()) sc.record_complete(p.sha256, stamp);
     result.entries.push_back(std::move(e));
   }
+  sc.flush();
   return result;
 }
 

@@ -34,13 +34,28 @@ std::string serialize_manifest(const Manifest& m) {
   for (const auto& e : *entries) {
     if (!first) out += ",\n";
     first = false;
-    std::string quoted;
-    try {
-      quoted = nlohmann::json(e.path).dump();
-    } catch (const nlohmann::json::exception&) {
-      throw InputError("file name is not valid UTF-8: " + e.path, "rename the file; mlo manifests store UTF-8 names");
+    out += "{\"path\":";
+    // Plain ASCII names (nearly all) need no escaping; the rest go through
+    // the JSON library, which escapes and checks UTF-8. Same bytes either way.
+    bool plain = std::all_of(e.path.begin(), e.path.end(), [](char c) {
+      auto u = static_cast<unsigned char>(c);
+      return u >= 0x20 && u < 0x7f && c != '"' && c != '\\';
+    });
+    if (plain) {
+      out += '"';
+      out += e.path;
+      out += '"';
+    } else {
+      try {
+        out += nlohmann::json(e.path).dump();
+      } catch (const nlohmann::json::exception&) {
+        throw InputError("file name is not valid UTF-8: " + e.path, "rename the file; mlo manifests store UTF-8 names");
+      }
     }
-    out += "{\"path\":" + quoted + ",\"sha256\":\"" + e.sha256 + "\",\"size\":" + std::to_string(e.size);
+    out += ",\"sha256\":\"";
+    out += e.sha256;
+    out += "\",\"size\":";
+    out += std::to_string(e.size);
     if (e.executable) out += ",\"exec\":true";
     out += "}";
   }

@@ -15,6 +15,7 @@
 #include "core/hash.h"
 #include "core/interrupt.h"
 #include "core/parallel.h"
+#include "store/cache.h"
 
 namespace mlo {
 
@@ -30,22 +31,59 @@ using DevIno = std::pair<dev_t, ino_t>;
   throw_errno("cannot read " + path, err);
 }
 
-void walk(const std::filesystem::path& dir_abs, const std::string& prefix, const std::string& shown,
-          std::vector<DevIno>& ancestors, std::vector<WorkFile>& out) {
-  check_interrupted();
-  DIR* d = ::opendir(dir_abs.c_str());
-  if (!d) throw_errno("cannot read folder " + shown, errno);
-  int dfd = ::dirfd(d);
-  std::vector<std::pair<std::string, std::string>> subdirs;  // name, shown
-  std::vector<DevIno> subdir_ids;
-  try {
-    while (dirent* e = ::readdir(d)) {
-      const char* n = e->d_name;
-      if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
-      std::string rel = prefix.empty() ? std::string(n) : prefix + "/" + n;
-      std::string entry_shown = shown + "/" + n;
-      struct stat st;
-      if (::fstatat(dfd, n, &st, 0) != 0) bad_entry(entry_shown, errno);
+struct DirJob {
+  std::string prefix;  // relative to the tracked folder
+  std::filesystem::path abs;
+  std::string shown;
+  std::vector<DevIno> ancestors;  // this folder and the folders above it
+};
+
+// Walks level by level: the folders of a level are read in parallel, then
+// all their entries are stat'ed in parallel (like git's preloaded index), so
+// both a deep tree and one huge flat folder use every core.
+void walk(const DirJob& top, std::vector<WorkFile>& out) {
+  std::vector<DirJob> level{top};
+  const unsigned jobs = default_jobs();
+  while (!level.empty()) {
+    check_interrupted();
+    std::vector<std::vector<std::string>> names(level.size());
+    std::vector<UniqueFd> fds(level.size());
+    const bool keep_fds = level.size() <= 256;
+    parallel_for(level.size(), jobs, [&](std::size_t i) {
+      DIR* d = ::opendir(level[i].abs.c_str());
+      if (!d) throw_errno("cannot read folder " + level[i].shown, errno);
+      while (dirent* e = ::readdir(d)) {
+        const char* n = e->d_name;
+        if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
+        names[i].emplace_back(n);
+      }
+      if (keep_fds) fds[i].reset(::dup(::dirfd(d)));
+      ::closedir(d);
+    });
+    std::vector<std::pair<std::size_t, std::size_t>> entries;  // (folder, name)
+    for (std::size_t i = 0; i < names.size(); ++i)
+      for (std::size_t k = 0; k < names[i].size(); ++k) entries.push_back({i, k});
+    std::vector<struct stat> stats(entries.size());
+    std::vector<int> errs(entries.size(), 0);
+    const std::size_t chunk = 512;
+    const std::size_t chunks = (entries.size() + chunk - 1) / chunk;
+    parallel_for(chunks, entries.size() > 2000 ? jobs : 1, [&](std::size_t c) {
+      for (std::size_t j = c * chunk; j < std::min(entries.size(), (c + 1) * chunk); ++j) {
+        auto [i, k] = entries[j];
+        int rc = keep_fds && fds[i] ? ::fstatat(fds[i].get(), names[i][k].c_str(), &stats[j], 0)
+                                    : ::stat((level[i].abs / names[i][k]).c_str(), &stats[j]);
+        if (rc != 0) errs[j] = errno;
+      }
+    });
+    std::vector<DirJob> next;
+    for (std::size_t j = 0; j < entries.size(); ++j) {
+      auto [i, k] = entries[j];
+      const DirJob& dir = level[i];
+      const std::string& n = names[i][k];
+      std::string entry_shown = dir.shown + "/" + n;
+      if (errs[j]) bad_entry(entry_shown, errs[j]);
+      const struct stat& st = stats[j];
+      std::string rel = dir.prefix.empty() ? n : dir.prefix + "/" + n;
       if (S_ISREG(st.st_mode)) {
         WorkFile f;
         f.rel = std::move(rel);
@@ -54,26 +92,18 @@ void walk(const std::filesystem::path& dir_abs, const std::string& prefix, const
         out.push_back(std::move(f));
       } else if (S_ISDIR(st.st_mode)) {
         DevIno id{st.st_dev, st.st_ino};
-        if (std::find(ancestors.begin(), ancestors.end(), id) != ancestors.end())
+        if (std::find(dir.ancestors.begin(), dir.ancestors.end(), id) != dir.ancestors.end())
           throw InputError(entry_shown + ": symbolic link loop (leads back to a folder that contains it)",
                            "remove or fix the link; mlo stores file content, not links");
-        subdirs.push_back({n, entry_shown});
-        subdir_ids.push_back(id);
+        DirJob sub{std::move(rel), dir.abs / n, entry_shown, dir.ancestors};
+        sub.ancestors.push_back(id);
+        next.push_back(std::move(sub));
       } else {
         throw InputError(entry_shown + ": not a regular file or folder (a device, socket or pipe)",
                          "move it out of the tracked folder");
       }
     }
-  } catch (...) {
-    ::closedir(d);
-    throw;
-  }
-  ::closedir(d);
-  for (size_t i = 0; i < subdirs.size(); ++i) {
-    ancestors.push_back(subdir_ids[i]);
-    const std::string& name = subdirs[i].first;
-    walk(dir_abs / name, prefix.empty() ? name : prefix + "/" + name, subdirs[i].second, ancestors, out);
-    ancestors.pop_back();
+    level = std::move(next);
   }
 }
 
@@ -122,8 +152,7 @@ WorkTree scan_tree(const std::filesystem::path& root, const std::string& data_re
     t.files.push_back(std::move(f));
   } else if (S_ISDIR(st.st_mode)) {
     t.type = EntryType::dir;
-    std::vector<DevIno> ancestors{{st.st_dev, st.st_ino}};
-    walk(t.abs, "", data_rel, ancestors, t.files);
+    walk(DirJob{"", t.abs, data_rel, {{st.st_dev, st.st_ino}}}, t.files);
     std::sort(t.files.begin(), t.files.end(), [](const WorkFile& a, const WorkFile& b) { return a.rel < b.rel; });
   } else {
     throw InputError(data_rel + ": not a regular file or folder", "mlo tracks files and folders");
@@ -132,13 +161,43 @@ WorkTree scan_tree(const std::filesystem::path& root, const std::string& data_re
 }
 
 void fill_from_stat_cache(StatCache& sc, WorkTree& tree) {
-  for (auto& f : tree.files) {
-    if (!f.sha256.empty()) continue;
-    if (auto hit = sc.lookup(tree.repo_rel_of(f), f.key)) {
-      f.sha256 = hit->sha256;
-      f.executable = hit->executable || f.executable;
-    }
+  std::vector<const std::string*> paths;
+  std::vector<StatKey> keys;
+  paths.reserve(tree.files.size());
+  keys.reserve(tree.files.size());
+  for (const auto& f : tree.files) {
+    paths.push_back(&f.rel);
+    keys.push_back(f.key);
   }
+  sc.lookup_sorted(tree.data_rel, paths, keys, [&](std::size_t i, StatCacheHit&& hit) {
+    WorkFile& f = tree.files[i];
+    if (!f.sha256.empty()) return;
+    f.sha256 = std::move(hit.sha256);
+    f.executable = hit.executable || f.executable;
+  });
+}
+
+std::string objects_stamp(const Cache& cache) {
+  std::string stamp;
+  stamp.reserve(256 * 20);
+  std::int64_t now = clock_now_ns();
+  static const char* hex = "0123456789abcdef";
+  fs::path objects = cache.root() / "objects";
+  UniqueFd dir(::open(objects.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return {};
+  for (int i = 0; i < 256; ++i) {
+    char name[3] = {hex[i >> 4], hex[i & 15], 0};
+    struct stat st;
+    std::int64_t m = 0;
+    if (::fstatat(dir.get(), name, &st, 0) == 0) {
+      m = StatKey::of(st).mtime_ns;
+      // A folder changed this very moment may change again within the same tick.
+      if (m + 20'000'000 >= now) return {};
+    }
+    stamp += std::to_string(m);
+    stamp += ',';
+  }
+  return sha256_hex(stamp);
 }
 
 void hash_missing(StatCache& sc, std::vector<WorkTree*> trees, unsigned jobs) {

@@ -45,6 +45,11 @@ std::int64_t clock_now_ns();
 WorkTree scan_tree(const std::filesystem::path& root, const std::string& data_rel);
 // Fills hashes the stat cache knows.
 void fill_from_stat_cache(StatCache& sc, WorkTree& tree);
+// A fingerprint of the cache's object folders (their mtimes): unchanged
+// means no object was removed since. Empty when a folder changed too
+// recently to trust.
+class Cache;
+std::string objects_stamp(const Cache& cache);
 // Hashes every file whose hash is unknown, in parallel, and records it.
 void hash_missing(StatCache& sc, std::vector<WorkTree*> trees, unsigned jobs);
 

@@ -12,7 +12,17 @@ constexpr std::int64_t kRacyWindowNs = 20'000'000;
 const Migrations kMigrations{"data",
                              {"CREATE TABLE data_stat (path TEXT PRIMARY KEY, ino INTEGER NOT NULL, "
                               "mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, "
-                              "exec INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID"}};
+                              "exec INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID",
+                              "CREATE TABLE data_complete (manifest TEXT PRIMARY KEY, stamp TEXT NOT NULL) "
+                              "WITHOUT ROWID"}};
+
+StatKey key_of(const Statement& st, int first) {
+  StatKey k;
+  k.ino = static_cast<std::uint64_t>(st.int64(first));
+  k.mtime_ns = st.int64(first + 1);
+  k.size = static_cast<std::uint64_t>(st.int64(first + 2));
+  return k;
+}
 }  // namespace
 
 StatKey StatKey::of(const struct stat& st) {
@@ -25,26 +35,44 @@ StatKey StatKey::of(const struct stat& st) {
 
 StatCache::StatCache(Database& db) : db_(db) {}
 
-void StatCache::load() {
+void StatCache::ensure_table() {
+  if (migrated_) return;
   db_.migrate(kMigrations);
-  auto st = db_.prepare("SELECT path, ino, mtime_ns, size, sha256, exec FROM data_stat");
-  while (st.step()) {
-    Row r;
-    r.key.ino = static_cast<std::uint64_t>(st.int64(1));
-    r.key.mtime_ns = st.int64(2);
-    r.key.size = static_cast<std::uint64_t>(st.int64(3));
-    r.sha256 = st.text(4);
-    r.executable = st.int64(5) != 0;
-    rows_.emplace(st.text(0), std::move(r));
-  }
-  loaded_ = true;
+  migrated_ = true;
 }
 
 std::optional<StatCacheHit> StatCache::lookup(const std::string& path, const StatKey& key) {
-  std::call_once(loaded_once_, [this] { load(); });
-  auto it = rows_.find(path);
-  if (it == rows_.end() || !(it->second.key == key)) return std::nullopt;
-  return StatCacheHit{it->second.sha256, it->second.executable};
+  std::lock_guard<std::mutex> lock(mutex_);
+  ensure_table();
+  auto st = db_.prepare("SELECT ino, mtime_ns, size, sha256, exec FROM data_stat WHERE path = ?");
+  st.bind(1, path);
+  if (!st.step() || !(key_of(st, 0) == key)) return std::nullopt;
+  return StatCacheHit{st.text(3), st.int64(4) != 0};
+}
+
+void StatCache::lookup_sorted(const std::string& prefix, const std::vector<const std::string*>& paths,
+                              const std::vector<StatKey>& keys,
+                              const std::function<void(std::size_t, StatCacheHit&&)>& on_hit) {
+  if (paths.empty()) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  ensure_table();
+  // Rows sort by path with memcmp (BINARY), the order of std::string: one
+  // range scan, merged with the sorted list.
+  auto st = db_.prepare(
+      "SELECT path, ino, mtime_ns, size, sha256, exec FROM data_stat "
+      "WHERE path = ?1 OR (path > ?1 || '/' AND path < ?1 || '0') ORDER BY path");
+  st.bind(1, prefix);
+  std::size_t i = 0;
+  const std::size_t skip = prefix.empty() ? 0 : prefix.size() + 1;
+  while (i < paths.size() && st.step()) {
+    std::string path = st.text(0);
+    std::string_view rest = path.size() > prefix.size() ? std::string_view(path).substr(skip) : std::string_view();
+    while (i < paths.size() && std::string_view(*paths[i]) < rest) ++i;
+    if (i < paths.size() && std::string_view(*paths[i]) == rest && key_of(st, 1) == keys[i]) {
+      on_hit(i, StatCacheHit{st.text(4), st.int64(5) != 0});
+      ++i;
+    }
+  }
 }
 
 void StatCache::record(const std::string& path, const StatKey& key, const std::string& sha256, bool executable,
@@ -59,10 +87,23 @@ void StatCache::forget(const std::string& path) {
   forget_.push_back(path);
 }
 
+bool StatCache::known_complete(const std::string& manifest_hash, const std::string& stamp) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ensure_table();
+  auto st = db_.prepare("SELECT stamp FROM data_complete WHERE manifest = ?");
+  st.bind(1, manifest_hash);
+  return st.step() && st.text(0) == stamp;
+}
+
+void StatCache::record_complete(const std::string& manifest_hash, const std::string& stamp) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  complete_.push_back({manifest_hash, stamp});
+}
+
 void StatCache::flush() {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (pending_.empty() && forget_.empty()) return;
-  db_.migrate(kMigrations);
+  if (pending_.empty() && forget_.empty() && complete_.empty()) return;
+  ensure_table();
   Transaction tx(db_);
   if (!forget_.empty()) {
     auto del = db_.prepare("DELETE FROM data_stat WHERE path = ?1 OR (path > ?1 || '/' AND path < ?1 || '0')");
@@ -77,11 +118,15 @@ void StatCache::flush() {
         .bind(5, r.sha256)
         .bind(6, static_cast<std::int64_t>(r.executable ? 1 : 0))
         .run();
-    if (loaded_) rows_[path] = r;
+  }
+  if (!complete_.empty()) {
+    auto c = db_.prepare("INSERT OR REPLACE INTO data_complete(manifest, stamp) VALUES(?, ?)");
+    for (const auto& [m, s] : complete_) c.bind(1, m).bind(2, s).run();
   }
   tx.commit();
   pending_.clear();
   forget_.clear();
+  complete_.clear();
 }
 
 }  // namespace mlo

@@ -7,10 +7,10 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace mlo {
@@ -32,12 +32,17 @@ struct StatCacheHit {
 
 class StatCache {
  public:
-  // Creates the table on first use. Nothing is read until the first lookup.
+  // Creates the table on first use.
   explicit StatCache(Database& db);
 
   // The recorded hash when `path` (a repo-relative path, or an absolute path
-  // for cache objects) still has this stat.
+  // for cache objects) still has this stat. Thread-safe.
   std::optional<StatCacheHit> lookup(const std::string& path, const StatKey& key);
+  // Answers many paths under `prefix` at once: `paths` holds the parts after
+  // "prefix/" (or the prefix itself, ""), sorted bytewise; on_hit(i, hit) is
+  // called for each one whose stat matches. One range scan, no per-file query.
+  void lookup_sorted(const std::string& prefix, const std::vector<const std::string*>& paths,
+                     const std::vector<StatKey>& keys, const std::function<void(std::size_t, StatCacheHit&&)>& on_hit);
   // Queues an entry (thread-safe); written by flush(). `read_started_ns` is
   // when reading the content began: an entry whose mtime is within the
   // timestamp granularity of it is racily clean and not recorded.
@@ -48,20 +53,24 @@ class StatCache {
   // Writes queued changes in one transaction.
   void flush();
 
+  // Remembers that every object a manifest lists was present when the cache
+  // had `stamp` (see objects_stamp()), so status need not check them again.
+  bool known_complete(const std::string& manifest_hash, const std::string& stamp);
+  void record_complete(const std::string& manifest_hash, const std::string& stamp);
+
  private:
   struct Row {
     StatKey key;
     std::string sha256;
     bool executable;
   };
-  void load();
+  void ensure_table();
   Database& db_;
-  std::once_flag loaded_once_;
-  bool loaded_ = false;
-  std::unordered_map<std::string, Row> rows_;
+  bool migrated_ = false;
   std::mutex mutex_;
   std::vector<std::pair<std::string, Row>> pending_;
   std::vector<std::string> forget_;
+  std::vector<std::pair<std::string, std::string>> complete_;
 };
 
 }  // namespace mlo

@@ -17,6 +17,7 @@
 #include "registry/registry.h"
 #include "registry/remote_check.h"
 #include "registry/runs.h"
+#include "pipeline/pipeline.h"
 #include "repo/config.h"
 #include "repo/lock.h"
 #include "repo/repo.h"

@@ -47,7 +47,7 @@ class RunLookup {
   virtual std::vector<RunInfo> runs_using(const std::string& sha256) = 0;
 };
 
-// The run lookup of this build: the pipeline's run records.
+// The run lookup of this build: the pipeline's run records (runs_pipeline.cpp).
 std::unique_ptr<RunLookup> make_run_lookup(Repo& repo);
 
 }  // namespace mlo::registry

@@ -143,31 +143,4 @@ std::string Config::default_text() {
          "  link: reflink,copy\n";
 }
 
-nlohmann::json yaml_to_json(const YAML::Node& node) {
-  if (!node || node.IsNull()) return nullptr;
-  if (node.IsMap()) {
-    nlohmann::json j = nlohmann::json::object();
-    for (const auto& kv : node) j[kv.first.as<std::string>()] = yaml_to_json(kv.second);
-    return j;
-  }
-  if (node.IsSequence()) {
-    nlohmann::json j = nlohmann::json::array();
-    for (const auto& item : node) j.push_back(yaml_to_json(item));
-    return j;
-  }
-  const std::string& s = node.Scalar();
-  if (node.Tag() == "!") return s;
-  if (s == "true" || s == "yes" || s == "on") return true;
-  if (s == "false" || s == "no" || s == "off") return false;
-  try {
-    size_t used = 0;
-    long long i = std::stoll(s, &used);
-    if (used == s.size()) return i;
-    double d = std::stod(s, &used);
-    if (used == s.size()) return d;
-  } catch (const std::exception&) {
-  }
-  return s;
-}
-
 }  // namespace mlo

@@ -2,7 +2,6 @@
 // (ignored: per-user settings). Secrets belong in neither: they come from the
 // environment.
 #pragma once
-#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
@@ -48,8 +47,5 @@ class Config {
 // Loads YAML text, turning parse errors into InputError "FILE:LINE:COL: ...".
 YAML::Node load_yaml(const std::string& text, const std::string& filename);
 YAML::Node load_yaml_file(const std::filesystem::path& path);
-// A YAML node as JSON: unquoted scalars become booleans (true/yes/on,
-// false/no/off) and numbers where they read as such; quoted ones stay strings.
-nlohmann::json yaml_to_json(const YAML::Node& node);
 
 }  // namespace mlo

@@ -240,6 +240,16 @@ GitIdentity GitRepo::tagger_identity() const {
   return id;
 }
 
+std::optional<GitIdentity> GitRepo::commit_author(const std::string& commit) const {
+  git_oid oid;
+  if (git_oid_fromstr(&oid, commit.c_str()) != 0) return std::nullopt;
+  CommitPtr c;
+  if (git_commit_lookup(c.out(), repo_, &oid) != 0) return std::nullopt;
+  const git_signature* a = git_commit_author(c.get());
+  if (!a) return std::nullopt;
+  return GitIdentity{a->name ? a->name : "", a->email ? a->email : ""};
+}
+
 std::filesystem::path GitRepo::common_dir() const { return git_repository_commondir(repo_); }
 
 std::vector<std::pair<std::string, std::string>> GitRepo::list_tag_refs() const {

@@ -67,6 +67,8 @@ class GitRepo {
   GitIdentity identity() const;
   // Who a new tag is by: GIT_COMMITTER_NAME/EMAIL when set (as git does), else identity().
   GitIdentity tagger_identity() const;
+  // The author of a commit (nullopt when the commit is unknown here).
+  std::optional<GitIdentity> commit_author(const std::string& commit) const;
 
   // The folder shared by all work trees (.git for a plain clone): refs live here.
   std::filesystem::path common_dir() const;

@@ -174,6 +174,33 @@ std::optional<GpuLease> try_acquire_gpus(const std::vector<GpuInfo>& gpus, int w
   return lease;
 }
 
+std::optional<GpuLease> wait_for_gpus(const GpuQueue& q, std::vector<GpuInfo> current, std::string* why,
+                                      bool* waited) {
+  auto since = std::chrono::steady_clock::now();
+  bool said = false;
+  for (;;) {
+    if (auto lease = try_acquire_gpus(current, q.want, q.lock_dir, q.busy_memory_mib)) {
+      if (waited) *waited = said;
+      return lease;
+    }
+    if (!said && q.on_wait) q.on_wait();
+    said = true;
+    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+    if (interrupted() || (q.timeout_s >= 0 && elapsed >= q.timeout_s)) {
+      if (why) *why = interrupted() ? "interrupted" : "timeout";
+      if (waited) *waited = said;
+      return std::nullopt;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long long>(q.poll_s * 1000)));
+    if (q.discover) {
+      try {
+        current = q.discover();  // fresh memory figures
+      } catch (const RunnerError&) {
+      }
+    }
+  }
+}
+
 CudaRunner::CudaRunner(nlohmann::json config, std::filesystem::path lock_dir)
     : LocalRunner(std::move(config)), lock_dir_(std::move(lock_dir)) {
   nvidia_smi_ = config_string(config_, "nvidia_smi", "nvidia-smi");
@@ -211,35 +238,34 @@ JobResult CudaRunner::run(const JobSpec& spec) {
   long busy = static_cast<long>(config_number(config, "busy_memory_mib", 1024));
   double poll_s = config_number(config, "poll_s", 1.0);
   double queue_timeout_s = config_number(config, "queue_timeout_s", -1);
-  auto waited_since = std::chrono::steady_clock::now();
+  GpuQueue queue;
+  queue.want = want;
+  queue.lock_dir = lock_dir_;
+  queue.busy_memory_mib = busy;
+  queue.poll_s = poll_s;
+  queue.timeout_s = queue_timeout_s;
+  queue.discover = [this] { return discover_gpus(nvidia_smi_); };
   bool said = false;
-  std::optional<GpuLease> lease;
-  std::vector<GpuInfo> current = gpus_;
-  for (;;) {
-    lease = try_acquire_gpus(current, want, lock_dir_, busy);
-    if (lease) break;
-    if (!said && spec.stream_output) {
-      std::string msg = "mlo: " + spec.stage + ": waiting for " + std::to_string(want) + " free GPU(s)\n";
-      ssize_t ignored = ::write(2, msg.data(), msg.size());
-      (void)ignored;
-      said = true;
-    }
-    double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - waited_since).count();
-    if (interrupted() || (queue_timeout_s >= 0 && waited >= queue_timeout_s)) {
-      result.status = interrupted() ? "interrupted" : "timeout";
-      result.message = interrupted() ? "interrupted while waiting for a free GPU"
-                                     : "no GPU became free within queue_timeout_s";
-      result.finished_at = now_seconds();
-      return result;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long long>(poll_s * 1000)));
-    try {
-      current = discover_gpus(nvidia_smi_);  // fresh memory figures
-    } catch (const RunnerError&) {
-    }
+  queue.on_wait = [&] {
+    if (!spec.stream_output) return;
+    std::string msg = "mlo: " + spec.stage + ": waiting for " + std::to_string(want) + " free GPU(s)\n";
+    ssize_t ignored = ::write(2, msg.data(), msg.size());
+    (void)ignored;
+  };
+  std::string why;
+  std::optional<GpuLease> lease = wait_for_gpus(queue, gpus_, &why, &said);
+  if (!lease) {
+    result.status = why == "interrupted" ? "interrupted" : "timeout";
+    result.message = why == "interrupted" ? "interrupted while waiting for a free GPU"
+                                          : "no GPU became free within queue_timeout_s";
+    result.finished_at = now_seconds();
+    return result;
   }
 
   ChildOptions o = child_options(spec, config);
+  // The CUDA driver reserves far more address space than it uses, so RLIMIT_AS
+  // breaks CUDA programs; the memory limit applies only when asked for.
+  if (!config_bool(config, "limit_address_space", false)) o.memory_bytes.reset();
   o.env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID";  // nvidia-smi's numbering
   o.env["CUDA_VISIBLE_DEVICES"] = lease->visible_devices();
   o.env["MLO_GPUS"] = std::to_string(want);

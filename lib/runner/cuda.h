@@ -6,6 +6,7 @@
 // memory in use is below busy_memory_mib (work started outside mlo).
 #pragma once
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,6 +60,22 @@ class GpuLease {
 // All or nothing: nullopt (and no lock kept) when fewer are free.
 std::optional<GpuLease> try_acquire_gpus(const std::vector<GpuInfo>& gpus, int want,
                                          const std::filesystem::path& lock_dir, long busy_memory_mib);
+
+// Waiting for GPUs: try_acquire_gpus every poll_s seconds (re-reading the GPUs
+// through `discover`, for fresh memory figures) until it succeeds, Ctrl-C, or
+// timeout_s (< 0: forever). on_wait is called once, when the first try fails.
+struct GpuQueue {
+  int want = 1;
+  std::filesystem::path lock_dir;
+  long busy_memory_mib = 1024;
+  double poll_s = 1.0;
+  double timeout_s = -1;
+  std::function<std::vector<GpuInfo>()> discover;
+  std::function<void()> on_wait;
+};
+// nullopt with *why = "interrupted" or "timeout"; *waited: whether it had to wait.
+std::optional<GpuLease> wait_for_gpus(const GpuQueue& queue, std::vector<GpuInfo> current, std::string* why,
+                                      bool* waited);
 
 class CudaRunner : public LocalRunner {
  public:

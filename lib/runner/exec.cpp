@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/interrupt.h"
+#include "core/process.h"
 
 extern char** environ;
 
@@ -28,26 +29,23 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Finds a program on a PATH value without touching the process environment.
-std::string resolve(const std::string& name, const std::string& path) {
-  if (name.find('/') != std::string::npos) return name;
-  std::string dirs = path.empty() ? "/usr/local/bin:/usr/bin:/bin" : path;
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    size_t end = dirs.find(':', start);
-    if (end == std::string::npos) end = dirs.size();
-    std::string dir = dirs.substr(start, end - start);
-    if (dir.empty()) dir = ".";
-    std::string candidate = dir + "/" + name;
-    if (::access(candidate.c_str(), X_OK) == 0 && !std::filesystem::is_directory(candidate)) return candidate;
-    start = end + 1;
-  }
-  return {};
-}
-
 void write_str(int fd, const std::string& s) {
   ssize_t ignored = ::write(fd, s.data(), s.size());
   (void)ignored;
+}
+
+// In the child after fork (async-signal-safe only): says why it cannot go
+// on, on its stderr (the job's log) and on the exec-status pipe, and exits.
+[[noreturn]] void child_fail(int status_fd, const std::string& prefix, int err, int code) {
+  write_str(2, prefix);
+  if (err) {
+    const char* e = std::strerror(err);
+    ssize_t ignored = ::write(2, e, std::strlen(e));
+    (void)ignored;
+  }
+  write_str(2, "\n");
+  write_str(status_fd, "x");
+  _exit(code);
 }
 
 }  // namespace
@@ -203,8 +201,13 @@ ChildOutcome run_child(const ChildOptions& opt) {
   std::vector<std::string> args = opt.argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  std::string program = resolve(args[0], path_value);
-  std::string not_found = "mlo: cannot run '" + args[0] + "': command not found on PATH\n";
+  // A name with a slash is run as given (execve says why it cannot be); others are looked up.
+  std::string program = args[0].find('/') != std::string::npos ? args[0] : std::string();
+  if (program.empty()) {
+    if (auto found = find_program_in(args[0], path_value.empty() ? "/usr/local/bin:/usr/bin:/bin" : path_value))
+      program = found->string();
+  }
+  std::string not_found = "mlo: cannot run '" + args[0] + "': command not found on PATH";
   std::string exec_error = "mlo: cannot run '" + args[0] + "': ";
   std::string chdir_error = "mlo: cannot enter " + opt.workdir.string() + ": ";
   cpu_set_t cpus;
@@ -261,29 +264,11 @@ ChildOutcome run_child(const ChildOptions& opt) {
       int ignored = ::nice(opt.nice);
       (void)ignored;
     }
-    if (!opt.workdir.empty() && ::chdir(opt.workdir.c_str()) != 0) {
-      const char* e = std::strerror(errno);
-      write_str(2, chdir_error);
-      ssize_t ignored = ::write(2, e, std::strlen(e));
-      (void)ignored;
-      write_str(2, "\n");
-      write_str(err_write.get(), "x");
-      _exit(126);
-    }
-    if (program.empty()) {
-      write_str(2, not_found);
-      write_str(err_write.get(), "x");
-      _exit(127);
-    }
+    if (!opt.workdir.empty() && ::chdir(opt.workdir.c_str()) != 0) child_fail(err_write.get(), chdir_error, errno, 126);
+    if (program.empty()) child_fail(err_write.get(), not_found, 0, 127);
     ::execve(program.c_str(), argv.data(), envp.data());
     int err = errno;
-    const char* e = std::strerror(err);
-    write_str(2, exec_error);
-    ssize_t ignored = ::write(2, e, std::strlen(e));
-    (void)ignored;
-    write_str(2, "\n");
-    write_str(err_write.get(), "x");
-    _exit(err == ENOENT ? 127 : 126);
+    child_fail(err_write.get(), exec_error, err, err == ENOENT ? 127 : 126);
   }
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   ::setpgid(pid, pid);  // also in the child: whichever runs first

@@ -63,6 +63,15 @@ bool Cache::has(std::string_view hash) const {
 }
 
 void Cache::ensure_fanout(std::string_view hash) const {
+  // Remembered per process: 100,000 objects need 256 mkdir calls, not 100,000.
+  auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  std::atomic<bool>& ready = fanout_ready_[static_cast<size_t>(nibble(hash[0]) * 16 + nibble(hash[1])) & 255];
+  if (ready.load(std::memory_order_relaxed)) return;
+  ensure_fanout_dir(hash);
+  ready.store(true);
+}
+
+void Cache::ensure_fanout_dir(std::string_view hash) const {
   fs::path dir = root_ / "objects" / std::string(hash.substr(0, 2));
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
     if (errno == ENOENT) {
@@ -83,7 +92,14 @@ void Cache::publish(const fs::path& temp, std::string_view hash, bool durable) c
     ::unlink(temp.c_str());
     return;
   }
-  if (::rename(temp.c_str(), dest.c_str()) != 0) {
+  // The fan-out folder may have been removed since it was made (gc of an
+  // emptied folder by another process): make it again and retry once.
+  int rc = ::rename(temp.c_str(), dest.c_str());
+  if (rc != 0 && errno == ENOENT) {
+    ensure_fanout_dir(hash);
+    rc = ::rename(temp.c_str(), dest.c_str());
+  }
+  if (rc != 0) {
     int err = errno;
     ::unlink(temp.c_str());
     throw_errno("cannot store object " + dest.string(), err);

@@ -58,6 +58,7 @@ class Cache {
  private:
   fs::path temp_dir() const { return root_ / "tmp"; }
   void ensure_fanout(std::string_view hash) const;
+  void ensure_fanout_dir(std::string_view hash) const;
   // Moves a finished temp file into place as object `hash` (no-op if it exists).
   void publish(const fs::path& temp, std::string_view hash, bool durable) const;
 
@@ -68,6 +69,7 @@ class Cache {
   // later files go straight to the next mode instead of trying again.
   mutable std::atomic<bool> reflink_unsupported_{false};
   mutable std::atomic<bool> temp_ready_{false};
+  mutable std::atomic<bool> fanout_ready_[256] = {};
 };
 
 }  // namespace mlo

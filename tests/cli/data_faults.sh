@@ -71,7 +71,7 @@ rm .mlo/config.local.yaml
 git commit -qm "concurrent" || fail commit
 
 # ---- Ctrl-C during add ----
-truncate -s 1G big.bin
+truncate -s 256M big.bin
 printf 'marker' | dd of=big.bin bs=1 seek=1000000 conv=notrunc status=none
 before=$(stat -c '%s %Y' big.bin)
 MLO_JOBS=1 "$MLO" data add big.bin >"$TEST_TMP/int.out" 2>&1 & pid=$!

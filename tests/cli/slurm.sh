@@ -34,32 +34,34 @@ expect_rc 5 --json runners exec -r slurm -- sh -c 'echo failing >&2; exit 3'
 expect_json "d['status']=='failed' and d['exit_code']==3 and d['info']['slurm_state']=='FAILED'"
 expect_err_contains "failing"
 
+# start_job NAME: `mlo runners exec -r slurm --stage NAME -- sleep 60` in the
+# background (output in NAME.json); waits until Slurm runs it. Sets MLO_PID, JOB.
+start_job() {
+  "$MLO" --json runners exec -r slurm --stage "$1" -- sleep 60 >"$1.json" 2>"$1.err" &
+  MLO_PID=$!
+  for _ in $(seq 100); do squeue -h -n "mlo-$1" -t R -o %i | grep -q . && break; sleep 0.2; done
+  JOB=$(squeue -h -n "mlo-$1" -o %i)
+  [ -n "$JOB" ] || fail "the job $1 never started: $(cat "$1.err")"
+}
+
 # Cancelled by someone else (scancel outside mlo): killed, not interrupted.
-"$MLO" --json runners exec -r slurm --stage victim -- sleep 60 >victim.json 2>victim.err &
-mlo_pid=$!
-for _ in $(seq 100); do squeue -h -n mlo-victim -t R -o %i | grep -q . && break; sleep 0.2; done
-job=$(squeue -h -n mlo-victim -o %i)
-[ -n "$job" ] || fail "the victim job never started"
-scancel "$job"
-wait "$mlo_pid"
+start_job victim
+scancel "$JOB"
+wait "$MLO_PID"
 expect_eq "$?" 5 "exit status of a job cancelled outside mlo"
 OUT=$(cat victim.json)
 expect_json "d['status']=='killed' and 'cancelled outside mlo' in d['message']"
 
 # Ctrl-C: mlo cancels the Slurm job (scancel) and exits 130.
-"$MLO" --json runners exec -r slurm --stage longjob -- sleep 60 >long.json 2>long.err &
-mlo_pid=$!
-for _ in $(seq 100); do squeue -h -n mlo-longjob -t R -o %i | grep -q . && break; sleep 0.2; done
-job=$(squeue -h -n mlo-longjob -o %i)
-[ -n "$job" ] || fail "the long job never started"
-kill -INT "$mlo_pid"
-wait "$mlo_pid"
+start_job longjob
+kill -INT "$MLO_PID"
+wait "$MLO_PID"
 expect_eq "$?" 130 "exit status after Ctrl-C"
-OUT=$(cat long.json)
+OUT=$(cat longjob.json)
 expect_json "d['status']=='interrupted' and d['info']['slurm_state']=='CANCELLED'"
-state=$(scontrol show job -o "$job" | grep -o 'JobState=[A-Z_]*')
+state=$(scontrol show job -o "$JOB" | grep -o 'JobState=[A-Z_]*')
 expect_eq "$state" "JobState=CANCELLED" "the Slurm job after Ctrl-C"
-[ -z "$(squeue -h -j "$job" -t R,PD 2>/dev/null)" ] || fail "job $job still queued or running"
+[ -z "$(squeue -h -j "$JOB" -t R,PD 2>/dev/null)" ] || fail "job $JOB still queued or running"
 pass
 
 # Settings from .mlo/config.yaml reach sbatch: an unknown partition is refused by Slurm.

@@ -65,3 +65,154 @@ TEST_CASE("a pointer must name its own file") {
   CHECK(parse_pointer_for(pointer_text("a.csv", h), "data/a.csv.mlo", "w").path == "a.csv");
   CHECK_THROWS_AS(parse_pointer_for(pointer_text("b.csv", h), "data/a.csv.mlo", "w"), InputError);
 }
+
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <time.h>
+
+#include "core/fs.h"
+#include "data/data.h"
+#include "data/stat_cache.h"
+
+namespace {
+// Dates a file back so the stat cache may trust it (not racily clean).
+void age(const fs::path& p) {
+  struct timespec times[2];
+  ::clock_gettime(CLOCK_REALTIME, &times[0]);
+  times[0].tv_sec -= 60;
+  times[1] = times[0];
+  ::utimensat(AT_FDCWD, p.c_str(), times, 0);
+}
+
+struct Cwd {
+  fs::path old = fs::current_path();
+  explicit Cwd(const fs::path& p) { fs::current_path(p); }
+  ~Cwd() { fs::current_path(old); }
+};
+}  // namespace
+
+TEST_CASE(".gitignore lines are anchored, escaped, added once and removed") {
+  CHECK(gitignore_line("train.csv") == "/train.csv");
+  CHECK(gitignore_line("a*b?[c]") == "/a\\*b\\?\\[c]");
+  CHECK(gitignore_line("#x") == "/\\#x");
+  CHECK(gitignore_line("sp ") == "/sp\\ ");
+  test::TempDir tmp;
+  test::write(tmp / "d/.gitignore", "*.log");  // no trailing newline
+  CHECK(gitignore_add((tmp / "d").string(), "x.csv"));
+  CHECK_FALSE(gitignore_add((tmp / "d").string(), "x.csv"));
+  CHECK(read_file(tmp / "d/.gitignore") == "*.log\n/x.csv\n");
+  CHECK(gitignore_remove((tmp / "d").string(), "x.csv"));
+  CHECK(read_file(tmp / "d/.gitignore") == "*.log\n");
+  fs::create_directories(tmp / "e");
+  CHECK(gitignore_add((tmp / "e").string(), "only"));
+  CHECK(gitignore_remove((tmp / "e").string(), "only"));
+  CHECK_FALSE(fs::exists(tmp / "e/.gitignore"));  // nothing else was in it
+}
+
+TEST_CASE("stat cache answers sorted lookups and skips racily clean files") {
+  test::TempDir tmp;
+  Repo repo = make_repo(tmp);
+  StatCache sc(repo.index());
+  StatKey k1{1, 1'000'000'000, 10}, k2{2, 2'000'000'000, 20};
+  std::int64_t later = 100'000'000'000;
+  sc.record("d/a", k1, "h1", false, later);
+  sc.record("d/b/c", k2, "h2", true, later);
+  sc.record("d0", k1, "other", false, later);               // not under d/
+  sc.record("d/racy", k1, "h3", false, k1.mtime_ns + 1000);  // hashed in the same tick: not kept
+  sc.flush();
+  std::string a = "a", bc = "b/c", racy = "racy", z = "z";
+  std::vector<const std::string*> paths{&a, &bc, &racy, &z};
+  std::vector<StatKey> keys{k1, k2, k1, k1};
+  std::vector<std::string> hits(4);
+  sc.lookup_sorted("d", paths, keys, [&](std::size_t i, StatCacheHit&& h) { hits[i] = h.sha256; });
+  CHECK(hits == std::vector<std::string>{"h1", "h2", "", ""});
+  keys[0].size = 11;  // changed size: no answer
+  hits.assign(4, "");
+  sc.lookup_sorted("d", paths, keys, [&](std::size_t i, StatCacheHit&& h) { hits[i] = h.sha256; });
+  CHECK(hits[0].empty());
+  CHECK(sc.lookup("d0", k1)->sha256 == "other");
+  sc.forget("d");
+  sc.flush();
+  CHECK_FALSE(sc.lookup("d/a", k1));
+  CHECK(sc.lookup("d0", k1));
+}
+
+TEST_CASE("add, status, commit and checkout through the library") {
+  test::TempDir tmp;
+  Repo repo = make_repo(tmp);
+  Cwd cwd(tmp / "r");
+  test::write(tmp / "r/ds/a.txt", "alpha");
+  test::write(tmp / "r/ds/sub/b.txt", "beta");
+  test::write(tmp / "r/one.csv", "1,2\n");
+  for (auto p : {"ds/a.txt", "ds/sub/b.txt", "one.csv"}) age(tmp / "r" / p);
+
+  auto added = data_add(repo, {"ds", "one.csv"});
+  REQUIRE(added.size() == 2);
+  CHECK(added[0].result.type == EntryType::dir);
+  CHECK(added[0].result.files == 2);
+  CHECK(added[0].result.size == 9);
+  CHECK(added[1].result.sha256 == sha256_hex("1,2\n"));
+  CHECK(repo.git().is_tracked("ds.mlo"));
+  CHECK(repo.git().is_tracked(".gitignore"));
+  CHECK(repo.git().is_ignored("ds/a.txt"));
+  CHECK(objects_of(repo, read_pointer(repo, "ds.mlo")).size() == 3);
+  // Re-adding reads nothing: the stat cache knows every file.
+  auto again = data_add(repo, {"ds"});
+  CHECK(again[0].hashed == 0);
+  CHECK_FALSE(again[0].changed);
+  CHECK(data_status(repo).clean());
+
+  test::write(tmp / "r/ds/a.txt", "ALPHA");
+  test::write(tmp / "r/ds/new.txt", "new");
+  fs::remove(tmp / "r/ds/sub/b.txt");
+  StatusResult st = data_status(repo);
+  REQUIRE(st.entries.size() == 2);
+  const EntryStatus& e = st.entries[0];
+  CHECK(e.state == DataState::modified);
+  REQUIRE(e.added.size() == 1);
+  CHECK(e.added[0].path == "ds/new.txt");
+  REQUIRE(e.removed.size() == 1);
+  CHECK(e.removed[0].path == "ds/sub/b.txt");
+  REQUIRE(e.modified.size() == 1);
+  CHECK(e.modified[0].path == "ds/a.txt");
+  CHECK(st.entries[1].clean());
+
+  // Checkout refuses to drop the unsaved edits, --force discards them.
+  CHECK_THROWS_AS(data_checkout(repo, {}), InputError);
+  CHECK(read_file(tmp / "r/ds/a.txt") == "ALPHA");
+  CheckoutOptions force;
+  force.force = true;
+  CheckoutResult r = data_checkout(repo, {"ds"}, force);
+  CHECK(r.removed == std::vector<std::string>{"ds/new.txt"});
+  CHECK(read_file(tmp / "r/ds/a.txt") == "alpha");
+  CHECK(read_file(tmp / "r/ds/sub/b.txt") == "beta");
+  CHECK(data_status(repo).clean());
+
+  // commit records a change; diff against the staged-but-uncommitted state.
+  test::write(tmp / "r/one.csv", "1,2\n3,4\n");
+  auto committed = data_commit(repo, {});
+  REQUIRE(committed.size() == 1);
+  CHECK(committed[0].path == "one.csv");
+  CHECK(data_status(repo).clean());
+  DiffResult d = data_diff(repo, "", "");  // no commits yet: everything is added
+  CHECK(d.added.size() == 3);
+
+  // rm keeps the data and unignores it.
+  auto removed = data_rm(repo, {"one.csv"});
+  CHECK_FALSE(removed[0].data_removed);
+  CHECK(fs::exists(tmp / "r/one.csv"));
+  CHECK_FALSE(fs::exists(tmp / "r/one.csv.mlo"));
+  CHECK_FALSE(repo.git().is_ignored("one.csv"));
+}
+
+TEST_CASE("add refuses bad paths before writing anything") {
+  test::TempDir tmp;
+  Repo repo = make_repo(tmp);
+  Cwd cwd(tmp / "r");
+  test::write(tmp / "r/ok.txt", "ok");
+  CHECK_THROWS_AS(data_add(repo, {"ok.txt", "missing.txt"}), InputError);
+  CHECK_FALSE(fs::exists(tmp / "r/ok.txt.mlo"));
+  CHECK_THROWS_AS(data_add(repo, {".mlo/config.yaml"}), InputError);
+  CHECK_THROWS_AS(data_add(repo, {"."}), InputError);
+  CHECK_THROWS_AS(data_add(repo, {}), UsageError);
+}

@@ -55,10 +55,13 @@ struct ScopedPath {
   ~ScopedPath() { ::setenv("PATH", old.c_str(), 1); }
 };
 
-// Pretends Ctrl-C after `ms`, cleared when the scope ends.
+// Pretends Ctrl-C after `ms` (and, if given, once `file` exists: the job has
+// started, however loaded the machine), cleared when the scope ends.
 struct CtrlCAfter {
   std::thread t;
-  explicit CtrlCAfter(int ms) : t([ms] {
+  explicit CtrlCAfter(int ms, std::filesystem::path file = {}) : t([ms, file] {
+    for (int i = 0; i < 600 && !file.empty() && !std::filesystem::exists(file); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     set_interrupted(true);
   }) {}
@@ -182,7 +185,7 @@ TEST_CASE("local runner: the time limit stops the whole process group", "[runner
   LocalRunner r(nlohmann::json{{"kill_grace_s", 1}});
   // A grandchild in the background that ignores SIGTERM: only SIGKILL to the group gets it.
   auto spec = shell_job(tmp, "sh -c 'trap \"\" TERM; echo $$ > grandchild.pid; exec sleep 60' & sleep 60");
-  spec.resources.time_limit_s = 0.5;
+  spec.resources.time_limit_s = 1.5;  // time enough for the shell to start the grandchild, even when loaded
   auto t0 = std::chrono::steady_clock::now();
   JobResult res = r.run(spec);
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -210,7 +213,7 @@ TEST_CASE("local runner: Ctrl-C stops the job and reports interrupted", "[runner
   auto spec = shell_job(tmp, "echo $$ > job.pid; sleep 60");
   JobResult res;
   {
-    CtrlCAfter ctrl_c(300);
+    CtrlCAfter ctrl_c(100, tmp / "job.pid");
     res = r.run(spec);
   }
   CHECK(res.status == "interrupted");
@@ -447,7 +450,7 @@ TEST_CASE("plugin protocol: the example mlo-runner-nice runs a job end to end", 
   // Ctrl-C: mlo sends SIGTERM to the plugin, which stops its job and says so.
   auto slow = shell_job(tmp, "echo $$ > job.pid; sleep 60");
   {
-    CtrlCAfter ctrl_c(1000);
+    CtrlCAfter ctrl_c(100, tmp / "job.pid");
     res = r->run(slow);
   }
   CHECK(res.status == "interrupted");
@@ -481,4 +484,55 @@ TEST_CASE("plugin protocol: bad plugins give status error, not a crash", "[runne
   res = make_runner("odd", nlohmann::json::object(), tmp.path())->run(spec);
   CHECK(res.status == "error");
   CHECK(res.message.find("unknown status 'great'") != std::string::npos);
+}
+
+TEST_CASE("GPU queue: a job waits while the GPUs are held, and gets one when freed", "[runner]") {
+  test::TempDir tmp;
+  auto gpus = parse_nvidia_smi(kTwoGpus);
+  GpuQueue q;
+  q.want = 1;
+  q.lock_dir = tmp / "gpu-locks";
+  q.busy_memory_mib = -1;
+  q.poll_s = 0.05;
+  // Re-reading the GPUs: the same captured nvidia-smi text, now with GPU 1 idle.
+  q.discover = [] {
+    return parse_nvidia_smi(
+        "0, GPU-5a1e4b2c-8f3d-11ee-9a3b-0242ac120002, NVIDIA H100 80GB HBM3, 550.54.15, 81559, 0, 0\n"
+        "1, GPU-9f8e7d6c-aaaa-bbbb-cccc-ddddeeeeffff, NVIDIA H100 80GB HBM3, 550.54.15, 81559, 3, 0\n");
+  };
+  int waits = 0;
+  q.on_wait = [&] { ++waits; };
+  auto held = try_acquire_gpus(gpus, 2, q.lock_dir, -1);
+  REQUIRE(held);
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    held.reset();
+  });
+  std::string why;
+  bool waited = false;
+  auto lease = wait_for_gpus(q, gpus, &why, &waited);
+  release.join();
+  REQUIRE(lease);
+  CHECK(waited);
+  CHECK(waits == 1);
+  CHECK(lease->gpus().size() == 1);
+
+  // With a queue timeout and nothing free: timeout. With Ctrl-C: interrupted.
+  q.want = 2;
+  q.timeout_s = 0.2;
+  CHECK_FALSE(wait_for_gpus(q, gpus, &why, &waited));
+  CHECK(why == "timeout");
+  q.timeout_s = -1;
+  {
+    CtrlCAfter ctrl_c(200);
+    CHECK_FALSE(wait_for_gpus(q, gpus, &why, &waited));
+  }
+  CHECK(why == "interrupted");
+  // A busy GPU (memory in use by work outside mlo) is not handed out.
+  lease.reset();
+  q.want = 2;
+  q.busy_memory_mib = 1024;
+  q.timeout_s = 0.1;
+  q.discover = nullptr;
+  CHECK_FALSE(wait_for_gpus(q, gpus, &why, &waited));
 }

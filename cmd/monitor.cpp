@@ -1,0 +1,280 @@
+// mlo monitor: drift, quality and performance checks; history; retraining trigger.
+#include <cstdlib>
+#include <fstream>
+
+#include "command.h"
+#include "core/fs.h"
+#include "core/process.h"
+#include "monitor/monitor.h"
+#include "monitor/report.h"
+
+namespace mlo::cli {
+namespace {
+
+struct MonitorArgs {
+  std::string name;
+  std::vector<std::string> reference, current, features, numerical, categorical, ignored, column_methods, fail_on;
+  std::string format, target, prediction, timestamp, task, method, method_num, method_cat, since, until, window;
+  std::string html, heatmap;
+  std::optional<double> threshold, drift_share;
+  std::uint64_t exact_limit = 0;
+  bool markdown = false, no_cache = false, no_record = false, act = false;
+};
+
+monitor::MethodChoice parse_choice(const std::string& text, const std::string& what) {
+  // METHOD or METHOD:THRESHOLD
+  monitor::MethodChoice c;
+  auto colon = text.find(':');
+  c.method = text.substr(0, colon);
+  monitor::find_method(*c.method);
+  if (colon != std::string::npos) {
+    double v;
+    if (!monitor::parse_number(text.substr(colon + 1), v))
+      throw UsageError(what + ": bad threshold in '" + text + "'", "write METHOD:THRESHOLD, e.g. psi:0.2");
+    c.threshold = v;
+  }
+  return c;
+}
+
+monitor::MonitorSpec make_spec(Context& ctx, const MonitorArgs& a, Repo* repo) {
+  monitor::MonitorSpec s;
+  if (!a.name.empty()) {
+    if (!repo) throw InputError("monitor '" + a.name + "' needs an mlo repository (mlo.yaml)", "run inside the repository");
+    auto all = monitor::load_monitors(repo->root() / "mlo.yaml");
+    auto it = all.find(a.name);
+    if (it == all.end()) {
+      std::string names;
+      for (auto& [n, _] : all) names += (names.empty() ? "" : ", ") + n;
+      throw InputError("no monitor '" + a.name + "' in mlo.yaml",
+                       names.empty() ? "add it under 'monitors:' (see man mlo-monitor)" : "known monitors: " + names);
+    }
+    s = it->second;
+    // paths in mlo.yaml are relative to the repository root
+    auto rooted = [&](std::vector<std::string>& v) {
+      for (auto& p : v)
+        if (!p.empty() && p[0] != '/') p = (repo->root() / p).string();
+    };
+    rooted(s.reference);
+    rooted(s.current);
+  }
+  (void)ctx;
+  if (!a.reference.empty()) s.reference = a.reference;
+  if (!a.current.empty()) s.current = a.current;
+  if (!a.format.empty()) {
+    if (a.format == "csv") s.format = monitor::Format::csv;
+    else if (a.format == "tsv") s.format = monitor::Format::tsv;
+    else if (a.format == "jsonl") s.format = monitor::Format::jsonl;
+    else throw UsageError("--format must be csv, tsv or jsonl");
+  }
+  if (!a.features.empty()) s.roles.features = a.features;
+  for (auto& c : a.numerical) s.roles.numerical.push_back(c);
+  for (auto& c : a.categorical) s.roles.categorical.push_back(c);
+  for (auto& c : a.ignored) s.roles.ignored.push_back(c);
+  if (!a.target.empty()) s.roles.target = a.target;
+  if (!a.prediction.empty()) s.roles.prediction = a.prediction;
+  if (!a.timestamp.empty()) s.roles.timestamp = a.timestamp;
+  if (!a.task.empty()) {
+    if (a.task != "classification" && a.task != "regression") throw UsageError("--task must be classification or regression");
+    s.roles.task = a.task;
+  }
+  if (!a.method.empty()) s.drift.all = parse_choice(a.method, "--method");
+  if (a.threshold) s.drift.all.threshold = a.threshold;
+  if (!a.method_num.empty()) s.drift.per_type[monitor::ColumnType::numerical] = parse_choice(a.method_num, "--num-method");
+  if (!a.method_cat.empty()) s.drift.per_type[monitor::ColumnType::categorical] = parse_choice(a.method_cat, "--cat-method");
+  for (auto& cm : a.column_methods) {
+    auto eq = cm.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw UsageError("--column-method '" + cm + "': expected COLUMN=METHOD[:THRESHOLD]", "e.g. --column-method age=psi:0.2");
+    s.drift.per_column[cm.substr(0, eq)] = parse_choice(cm.substr(eq + 1), "--column-method");
+  }
+  if (a.drift_share) {
+    if (*a.drift_share <= 0 || *a.drift_share > 1) throw UsageError("--drift-share must be in (0, 1]");
+    s.drift.drift_share = *a.drift_share;
+  }
+  if (!a.since.empty()) s.since = monitor::parse_time(a.since);
+  if (!a.until.empty()) s.until = monitor::parse_time(a.until);
+  if (!a.window.empty()) {
+    double end = s.until.value_or(static_cast<double>(std::time(nullptr)));
+    s.since = end - monitor::parse_duration(a.window);
+    if (!s.until) s.until = end;
+  }
+  if (a.exact_limit) s.exact_limit = a.exact_limit;
+  if (a.no_cache) s.use_profile_cache = false;
+  return s;
+}
+
+Repo* maybe_repo(Context& ctx) {
+  try {
+    return &ctx.repo();
+  } catch (const InputError&) {
+    return nullptr;
+  }
+}
+
+// Runs `mlo ARGS...` (this same binary) for the retraining trigger.
+nlohmann::json run_self(const std::vector<std::string>& args, const fs::path& cwd) {
+  ProcessSpec p;
+  p.argv.push_back("/proc/self/exe");
+  for (auto& a : args) p.argv.push_back(a);
+  p.cwd = cwd;
+  ProcessResult r = run_process(p);
+  std::string cmdline = "mlo";
+  for (auto& a : args) cmdline += " " + a;
+  nlohmann::json j = {{"command", cmdline}, {"exit_code", r.exit_code}, {"ok", r.ok()}};
+  std::string err = r.err.size() > 2000 ? r.err.substr(r.err.size() - 2000) : r.err;
+  if (!r.ok()) j["stderr"] = err;
+  return j;
+}
+
+void act(Context& ctx, Repo& repo, const monitor::MonitorSpec& spec, const nlohmann::json& result) {
+  const auto& od = spec.on_drift;
+  bool drift = result["summary"]["drift"] == "drift";
+  nlohmann::json evidence = {{"result_id", result.value("id", "")},
+                             {"drifted_columns", result["summary"]["drifted_columns"]},
+                             {"dataset_drift", drift}};
+  if (!drift) {
+    if (!ctx.global.json && !ctx.global.quiet) std::cout << "No dataset drift: nothing to do.\n";
+    return;
+  }
+  if (od.empty())
+    throw InputError("monitor '" + spec.name + "' has no on_drift: actions", "add on_drift: {run: [STAGE], register: MODEL} to mlo.yaml");
+  nlohmann::json steps = nlohmann::json::array();
+  std::string status = "done";
+  auto step = [&](const std::vector<std::string>& args) {
+    if (status != "done") return;
+    if (!ctx.global.json && !ctx.global.quiet) {
+      std::cout << "on_drift: mlo";
+      for (auto& a : args) std::cout << " " << a;
+      std::cout << "\n" << std::flush;
+    }
+    nlohmann::json s = run_self(args, repo.root());
+    steps.push_back(s);
+    if (!s["ok"].get<bool>()) status = "failed";
+  };
+  for (auto& stage : od.run) step({"run", stage});
+  if (!od.register_model.empty()) step({"register", od.register_model});
+  if (!od.register_model.empty() && !od.propose_stage.empty())
+    step({"promote", od.register_model, "--to", od.propose_stage});
+  nlohmann::json action = {{"action", {{"on_drift", {{"run", od.run}, {"register", od.register_model}, {"propose", od.propose_stage}}}, {"steps", steps}}},
+                           {"status", status},
+                           {"evidence", evidence}};
+  if (!result.value("id", "").empty()) monitor::record_action(repo, result["id"], spec.name, action);
+  if (status != "done") {
+    const auto& last = steps.back();
+    std::string why = last.value("stderr", "");
+    bool missing = why.find("not expected") != std::string::npos || why.find("unknown") != std::string::npos ||
+                   why.find("Unknown") != std::string::npos || last["exit_code"] == 2 || last["exit_code"] == 109;
+    throw RunnerError("on_drift step failed: " + last["command"].get<std::string>() + " (exit " +
+                          std::to_string(last["exit_code"].get<int>()) + ")" + (why.empty() ? "" : ": " + why),
+                      missing ? "this mlo has no such command yet (the pipeline and registry commands 'mlo run', "
+                                "'mlo register', 'mlo promote' must be present); the decision is recorded in the history"
+                              : "see the step's output above; the decision and its evidence are recorded in the history");
+  }
+}
+
+void register_monitor(CLI::App& app, Context& ctx) {
+  auto a = std::make_shared<MonitorArgs>();
+  auto* cmd = add_command(app, "monitor", "Check data drift, data quality and model performance against a reference");
+  // "history" is the subcommand, not a monitor name (validated positionals fall through to it).
+  cmd->validate_positionals();
+  cmd->add_option("name", a->name, "Monitor defined under 'monitors:' in mlo.yaml")
+      ->check(CLI::Validator([](std::string& v) { return v == "history" ? std::string("reserved") : std::string(); },
+                             "NAME", "monitor name"));
+  cmd->add_option("-r,--reference", a->reference, "Reference data: files, globs, tracked paths, PATH@REV");
+  cmd->add_option("-c,--current", a->current, "Current data (same forms), or request logs (JSON Lines)");
+  cmd->add_option("--format", a->format, "csv, tsv or jsonl (default: from the file name)");
+  cmd->add_option("--features", a->features, "Columns to test for drift (default: all but target/prediction/timestamp)")->delimiter(',');
+  cmd->add_option("--numerical", a->numerical, "Declare columns numerical")->delimiter(',');
+  cmd->add_option("--categorical", a->categorical, "Declare columns categorical")->delimiter(',');
+  cmd->add_option("--ignore", a->ignored, "Columns to leave out")->delimiter(',');
+  cmd->add_option("--target", a->target, "Target column (target drift; performance with --prediction)");
+  cmd->add_option("--prediction", a->prediction, "Prediction column (label, probability or value)");
+  cmd->add_option("--timestamp", a->timestamp, "Timestamp column (for --since/--until/--window/--heatmap)");
+  cmd->add_option("--task", a->task, "classification or regression (default: inferred from the target)");
+  cmd->add_option("--method", a->method, "Drift method for every column: METHOD[:THRESHOLD]");
+  cmd->add_option("--threshold", a->threshold, "Drift threshold for every column");
+  cmd->add_option("--num-method", a->method_num, "Drift method for numerical columns: METHOD[:THRESHOLD]");
+  cmd->add_option("--cat-method", a->method_cat, "Drift method for categorical columns: METHOD[:THRESHOLD]");
+  cmd->add_option("--column-method", a->column_methods, "COLUMN=METHOD[:THRESHOLD] (repeatable)");
+  cmd->add_option("--drift-share", a->drift_share, "Share of drifted columns that means dataset drift (default 0.5)");
+  cmd->add_option("--since", a->since, "Only current rows at or after this time (ISO 8601 or epoch seconds)");
+  cmd->add_option("--until", a->until, "Only current rows before this time");
+  cmd->add_option("--window", a->window, "Only the last DURATION of current rows (e.g. 1d, 12h), ending at --until or now");
+  cmd->add_option("--html", a->html, "Write a self-contained HTML report to FILE");
+  cmd->add_flag("--markdown", a->markdown, "Print the report as Markdown");
+  cmd->add_option("--fail-on", a->fail_on, "Exit 1 when this verdict is bad: drift, quality, performance")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"drift", "quality", "performance"}));
+  cmd->add_option("--heatmap", a->heatmap, "Write the day-by-day drift matrix of the current data to FILE (HTML with SVG)");
+  cmd->add_option("--exact-limit", a->exact_limit, "Values per column kept exactly before the sketch (default 1048576)");
+  cmd->add_flag("--no-cache", a->no_cache, "Do not use or store the cached reference profile");
+  cmd->add_flag("--no-record", a->no_record, "Do not store the result in the history");
+  cmd->add_flag("--act", a->act, "On dataset drift, carry out the monitor's on_drift: actions");
+
+  auto* hist = cmd->add_subcommand("history", "Drift per column over time, from the stored results");
+  auto hname = std::make_shared<std::string>();
+  auto hlimit = std::make_shared<int>(50);
+  hist->add_option("name", *hname, "Monitor name (default: all)");
+  hist->add_option("-n,--limit", *hlimit, "Most recent results to show (default 50)");
+  auto show_history = [&ctx, hname, hlimit] {
+    Repo& repo = ctx.repo();
+    auto h = monitor::history(repo, *hname, *hlimit);
+    if (ctx.global.json) ctx.print_json({{"results", h}});
+    else std::cout << monitor::render_history_text(h);
+  };
+
+  // (the parent's callback runs after the subcommand's, so one action serves both)
+  ctx.on_run(cmd, [&ctx, a, hist, show_history] {
+    if (hist->parsed()) {
+      show_history();
+      return;
+    }
+    Repo* repo = maybe_repo(ctx);
+    monitor::MonitorSpec spec = make_spec(ctx, *a, repo);
+    if (!a->heatmap.empty()) {
+      auto m = monitor::daily_drift_matrix(spec, repo);
+      write_file_atomic(a->heatmap, monitor::render_heatmap_html(m, "mlo monitor " + spec.name + ": day-by-day drift"));
+      if (ctx.global.json) ctx.print_json(m);
+      else if (!ctx.global.quiet)
+        std::cout << "Wrote " << a->heatmap << " (" << m["days"].size() << " days)\n";
+      return;
+    }
+    if (spec.reference.empty())
+      throw UsageError("no reference data", "name a monitor from mlo.yaml, or give --reference PATH and --current PATH");
+    nlohmann::json result = monitor::run_monitor(spec, repo);
+    if (repo && !a->no_record) monitor::record_result(*repo, result);
+    if (!a->html.empty()) write_file_atomic(a->html, monitor::render_html(result));
+    const char* gha = std::getenv("GITHUB_ACTIONS");
+    bool in_gha = gha && std::string(gha) == "true";
+    if (ctx.global.json) {
+      nlohmann::json out = result;
+      ctx.print_json(out);
+    } else if (a->markdown) {
+      std::cout << monitor::render_markdown(result);
+    } else if (!ctx.global.quiet) {
+      std::cout << monitor::render_text(result, ctx.color_stdout);
+      if (!a->html.empty()) std::cout << "Report: " << a->html << "\n";
+    }
+    if (in_gha) {
+      std::cout << monitor::render_annotations(result) << std::flush;
+      if (const char* sum = std::getenv("GITHUB_STEP_SUMMARY"); sum && *sum) {
+        std::ofstream f(sum, std::ios::app);
+        f << monitor::render_markdown(result);
+      }
+    }
+    bool bad = false;
+    for (auto& f : a->fail_on) {
+      std::string v = result["summary"][f];
+      if ((f == "drift" && v == "drift") || (f != "drift" && v == "fail")) bad = true;
+    }
+    if (a->act) {
+      if (!repo) throw InputError("--act needs an mlo repository", "run inside the repository");
+      act(ctx, *repo, spec, result);
+    }
+    if (bad) ctx.exit_code = 1;
+  });
+}
+
+}  // namespace
+MLO_REGISTER_COMMANDS(60, register_monitor);
+}  // namespace mlo::cli

@@ -1,0 +1,99 @@
+// mlo run, mlo dag
+#include <cstdio>
+
+#include "command.h"
+#include "core/log.h"
+#include "pipeline/metrics.h"
+#include "pipeline/run.h"
+
+namespace mlo::cli {
+namespace {
+
+std::string point_text(const nlohmann::json& point) {
+  if (point.empty()) return "";
+  std::string s = " [";
+  bool first = true;
+  for (auto it = point.begin(); it != point.end(); ++it) {
+    s += (first ? "" : " ") + it.key() + "=" + value_text(it.value());
+    first = false;
+  }
+  return s + "]";
+}
+
+void register_run(CLI::App& app, Context& ctx) {
+  auto opts = std::make_shared<RunOptions>();
+  auto* cmd = add_command(app, "run", "Run the pipeline's out-of-date stages (mlo.yaml), or sweep params");
+  cmd->add_option("stages", opts->targets, "Stages to bring up to date (with what they need); default: all");
+  cmd->add_flag("-f,--force", opts->force, "Run the named stages (all: every stage) even when up to date");
+  cmd->add_flag("-n,--dry-run", opts->dry_run, "Say what would run and why; change nothing");
+  cmd->add_option("-j,--jobs", opts->jobs, "Run up to N independent stages or sweep points at once")->check(CLI::PositiveNumber);
+  cmd->add_option("-S,--set", opts->sets, "Override a param for this run: KEY=VALUE (repeatable)");
+  cmd->add_option("--grid", opts->grid,
+                  "Sweep a param: KEY=V1,V2,... or KEY=uniform(LO,HI)|loguniform(LO,HI)|randint(LO,HI)|choice(A,B) (repeatable)");
+  cmd->add_option("--random", opts->random, "Sample N random points of the --grid axes instead of every combination")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", opts->seed, "Random seed for --random (default: from the clock)");
+  ctx.on_run(cmd, [&ctx, opts] {
+    opts->stream_output = !ctx.global.quiet && !ctx.global.json;
+    bool text = !ctx.global.json && !ctx.global.quiet;
+    auto on_event = [&ctx, text](const StageOutcome& o, bool started) {
+      if (!text) return;
+      std::string name = ctx.paint(o.stage, "bold") + point_text(o.point);
+      if (started) {
+        std::printf("Running %s (run %s): %s\n", name.c_str(), o.run_id.c_str(), o.reason.c_str());
+      } else if (o.action == "ran") {
+        std::printf("%s %s\n", ctx.paint("done", "green").c_str(), name.c_str());
+      } else if (o.action == "restored") {
+        std::printf("%s %s from the run cache (run %s): %s\n", ctx.paint("restored", "green").c_str(), name.c_str(),
+                    o.run_id.c_str(), o.reason.c_str());
+      } else if (o.action == "up-to-date") {
+        std::printf("%s is up to date\n", name.c_str());
+      } else if (o.action == "skipped") {
+        std::printf("skipped %s: %s\n", name.c_str(), o.reason.c_str());
+      } else if (o.action == "failed" || o.action == "interrupted") {
+        std::printf("%s %s: %s\n", ctx.paint(o.action, "red").c_str(), name.c_str(), o.message.c_str());
+      }
+      std::fflush(stdout);
+    };
+    RunReport report = run_pipeline(ctx.repo(), *opts, on_event);
+    if (ctx.global.json) {
+      ctx.print_json(report.to_json());
+      return;
+    }
+    if (ctx.global.quiet) return;
+    int changed = 0;
+    for (const auto& o : report.stages) {
+      if (o.action == "would-run")
+        std::printf("would run %s%s: %s\n", o.stage.c_str(), point_text(o.point).c_str(), o.reason.c_str());
+      else if (o.action == "would-restore")
+        std::printf("would restore %s%s from the run cache (run %s): %s\n", o.stage.c_str(), point_text(o.point).c_str(),
+                    o.run_id.c_str(), o.reason.c_str());
+      if (o.action == "ran" || o.action == "restored") ++changed;
+    }
+    if (!report.sweep.empty()) {
+      std::printf("Sweep %s: %zu runs. Compare them with: mlo runs ls --where sweep=%s\n", report.sweep.c_str(),
+                  report.stages.size(), report.sweep.c_str());
+    } else if (!opts->dry_run && changed) {
+      std::printf("Updated mlo.lock; commit it with the code: git add mlo.lock && git commit\n");
+    }
+  });
+}
+
+void register_dag(CLI::App& app, Context& ctx) {
+  auto targets = std::make_shared<std::vector<std::string>>();
+  auto dot = std::make_shared<bool>(false);
+  auto* cmd = add_command(app, "dag", "Print the pipeline's stage graph (text or Graphviz dot)");
+  cmd->add_option("stages", *targets, "Only these stages and what they need");
+  cmd->add_flag("--dot", *dot, "Print Graphviz dot (mlo dag --dot | dot -Tsvg > dag.svg)");
+  ctx.on_run(cmd, [&ctx, targets, dot] {
+    Pipeline p = load_pipeline(ctx.repo().root());
+    if (ctx.global.json) ctx.print_json(dag_json(p, *targets));
+    else if (*dot) std::cout << dag_dot(p, *targets);
+    else std::cout << dag_text(p, *targets);
+  });
+}
+
+}  // namespace
+MLO_REGISTER_COMMANDS(40, register_run);
+MLO_REGISTER_COMMANDS(41, register_dag);
+}  // namespace mlo::cli

@@ -1,0 +1,583 @@
+#include "deploy/http_server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "core/error.h"
+
+namespace mlo::deploy {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
+
+namespace {
+std::string_view find_header(const Headers& headers, std::string_view name) {
+  for (const auto& [k, v] : headers)
+    if (iequals(k, name)) return v;
+  return {};
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+bool contains_token(std::string_view value, std::string_view token) {
+  std::size_t start = 0;
+  while (start <= value.size()) {
+    std::size_t end = value.find(',', start);
+    if (end == std::string_view::npos) end = value.size();
+    if (iequals(trim(value.substr(start, end - start)), token)) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+// Parses the header block lines after the start line. Returns false on a bad line.
+bool parse_headers(std::string_view block, Headers& out) {
+  std::size_t pos = 0;
+  while (pos < block.size()) {
+    std::size_t eol = block.find("\r\n", pos);
+    if (eol == std::string_view::npos) eol = block.size();
+    std::string_view line = block.substr(pos, eol - pos);
+    pos = eol + 2;
+    if (line.empty()) continue;
+    std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) return false;
+    out.emplace_back(std::string(line.substr(0, colon)), std::string(trim(line.substr(colon + 1))));
+  }
+  return true;
+}
+
+bool parse_length(std::string_view text, std::size_t& out) {
+  text = trim(text);
+  if (text.empty() || text.size() > 18) return false;
+  std::size_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<std::size_t>(c - '0');
+  }
+  out = v;
+  return true;
+}
+
+bool resolve(const std::string& host, int port, sockaddr_storage& addr, socklen_t& len) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  std::string h = host.empty() ? "127.0.0.1" : host;
+  if (::getaddrinfo(h.c_str(), std::to_string(port).c_str(), &hints, &res) != 0 || !res) return false;
+  std::memcpy(&addr, res->ai_addr, res->ai_addrlen);
+  len = res->ai_addrlen;
+  ::freeaddrinfo(res);
+  return true;
+}
+}  // namespace
+
+std::string_view HttpRequest::header(std::string_view name) const { return find_header(headers, name); }
+std::string_view HttpResult::header(std::string_view name) const { return find_header(headers, name); }
+
+const char* status_reason(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Status";
+  }
+}
+
+HttpResponse error_response(int status, const std::string& message) {
+  HttpResponse r;
+  r.status = status;
+  r.body = nlohmann::json{{"error", message}}.dump();
+  return r;
+}
+
+ParseState parse_request(std::string_view buf, std::size_t max_body, HttpRequest& out, std::size_t& consumed,
+                         std::string& error, int& status) {
+  std::size_t head_end = buf.find("\r\n\r\n");
+  if (head_end == std::string_view::npos) {
+    if (buf.size() > 64 * 1024) {
+      error = "request headers are larger than 64 KiB";
+      status = 431;
+      return ParseState::bad;
+    }
+    return ParseState::incomplete;
+  }
+  std::size_t line_end = buf.find("\r\n");
+  std::string_view line = buf.substr(0, line_end);
+  std::size_t sp1 = line.find(' ');
+  std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  status = 400;
+  if (sp1 == std::string_view::npos || sp2 == std::string_view::npos || sp1 == 0 || sp2 == sp1 + 1) {
+    error = "malformed request line";
+    return ParseState::bad;
+  }
+  std::string_view version = line.substr(sp2 + 1);
+  if (version != "HTTP/1.1" && version != "HTTP/1.0") {
+    error = "unsupported protocol version (expected HTTP/1.1 or HTTP/1.0)";
+    return ParseState::bad;
+  }
+  out.method.assign(line.substr(0, sp1));
+  out.target.assign(line.substr(sp1 + 1, sp2 - sp1 - 1));
+  out.path = out.target.substr(0, out.target.find('?'));
+  out.headers.clear();
+  if (!parse_headers(buf.substr(line_end + 2, head_end - line_end - 2), out.headers)) {
+    error = "malformed header line";
+    return ParseState::bad;
+  }
+  std::string_view conn = out.header("Connection");
+  out.keep_alive = version == "HTTP/1.1" ? !contains_token(conn, "close") : contains_token(conn, "keep-alive");
+  if (!out.header("Transfer-Encoding").empty()) {
+    error = "chunked request bodies are not supported; send Content-Length";
+    status = 411;
+    return ParseState::bad;
+  }
+  std::size_t length = 0;
+  std::string_view cl = out.header("Content-Length");
+  if (!cl.empty() && !parse_length(cl, length)) {
+    error = "invalid Content-Length";
+    return ParseState::bad;
+  }
+  if (length > max_body) {
+    error = "request body is larger than " + std::to_string(max_body) + " bytes";
+    status = 413;
+    return ParseState::bad;
+  }
+  std::size_t total = head_end + 4 + length;
+  if (buf.size() < total) return ParseState::incomplete;
+  out.body.assign(buf.substr(head_end + 4, length));
+  consumed = total;
+  return ParseState::complete;
+}
+
+std::string serialize_response(const HttpResponse& r, bool keep_alive) {
+  std::string out;
+  out.reserve(160 + r.body.size());
+  out += "HTTP/1.1 ";
+  out += std::to_string(r.status);
+  out += ' ';
+  out += status_reason(r.status);
+  out += "\r\nContent-Length: ";
+  out += std::to_string(r.body.size());
+  if (!r.content_type.empty()) {
+    out += "\r\nContent-Type: ";
+    out += r.content_type;
+  }
+  for (const auto& [k, v] : r.headers) {
+    out += "\r\n";
+    out += k;
+    out += ": ";
+    out += v;
+  }
+  out += keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
+  out += r.body;
+  return out;
+}
+
+HttpServer::HttpServer(HttpServerOptions options) : options_(std::move(options)) {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  if (!resolve(options_.host, options_.port, addr, len))
+    throw InputError("cannot resolve listen address '" + options_.host + "'", "use an IP address such as 127.0.0.1");
+  UniqueFd fd(::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) throw_errno("socket", errno);
+  int one = 1;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+    int err = errno;
+    if (err == EADDRINUSE)
+      throw InputError("port " + std::to_string(options_.port) + " on " + options_.host + " is already in use",
+                       "choose another port with --port, or stop what listens there");
+    throw_errno("bind " + options_.host + ":" + std::to_string(options_.port), err);
+  }
+  if (::listen(fd.get(), 1024) != 0) throw_errno("listen", errno);
+  sockaddr_storage bound{};
+  socklen_t blen = sizeof bound;
+  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &blen);
+  port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  listen_fd_ = std::move(fd);
+  wake_fd_ = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::start(HttpHandler handler) {
+  handler_ = std::move(handler);
+  int n = std::max(1, options_.threads);
+  for (int i = 0; i < n; ++i) workers_.emplace_back([this] { worker_loop(); });
+}
+
+void HttpServer::request_stop() {
+  stop_ = true;
+  std::uint64_t one = 1;
+  if (wake_fd_) [[maybe_unused]] auto n = ::write(wake_fd_.get(), &one, sizeof one);
+}
+
+void HttpServer::wait() {
+  for (auto& t : workers_)
+    if (t.joinable()) t.join();
+  workers_.clear();
+}
+
+void HttpServer::stop() {
+  request_stop();
+  wait();
+}
+
+namespace {
+struct Conn {
+  UniqueFd fd;
+  std::string in;
+  std::string out;
+  std::size_t out_pos = 0;
+  bool close_after = false;
+};
+}  // namespace
+
+void HttpServer::worker_loop() {
+  UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+  ev.data.fd = listen_fd_.get();
+  ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, listen_fd_.get(), &ev);
+  ev.events = EPOLLIN;
+  ev.data.fd = wake_fd_.get();
+  ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, wake_fd_.get(), &ev);
+  std::unordered_map<int, std::unique_ptr<Conn>> conns;
+  epoll_event events[64];
+  char chunk[16384];
+
+  auto close_conn = [&](int fd) {
+    ::epoll_ctl(ep.get(), EPOLL_CTL_DEL, fd, nullptr);
+    conns.erase(fd);
+  };
+  // Writes pending output; false when the connection is finished or broken.
+  auto flush = [&](Conn& c) -> bool {
+    while (c.out_pos < c.out.size()) {
+      ssize_t n = ::send(c.fd.get(), c.out.data() + c.out_pos, c.out.size() - c.out_pos, MSG_NOSIGNAL);
+      if (n > 0) {
+        c.out_pos += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        epoll_event e{};
+        e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP;
+        e.data.fd = c.fd.get();
+        ::epoll_ctl(ep.get(), EPOLL_CTL_MOD, c.fd.get(), &e);
+        return true;
+      }
+      return false;
+    }
+    c.out.clear();
+    c.out_pos = 0;
+    return !c.close_after;
+  };
+  auto process = [&](Conn& c) -> bool {
+    HttpRequest req;
+    while (!c.close_after) {
+      std::size_t consumed = 0;
+      std::string error;
+      int status = 400;
+      ParseState st = parse_request(c.in, options_.max_body, req, consumed, error, status);
+      if (st == ParseState::incomplete) break;
+      if (st == ParseState::bad) {
+        c.out += serialize_response(error_response(status, error), false);
+        c.close_after = true;
+        c.in.clear();
+        break;
+      }
+      c.in.erase(0, consumed);
+      HttpResponse resp;
+      try {
+        handler_(req, resp);
+      } catch (const std::exception& e) {
+        resp = error_response(500, e.what());
+      }
+      if (!req.keep_alive) c.close_after = true;
+      c.out += serialize_response(resp, req.keep_alive);
+    }
+    return flush(c);
+  };
+
+  while (!stop_.load()) {
+    int n = ::epoll_wait(ep.get(), events, 64, 500);
+    if (n < 0 && errno != EINTR) break;
+    for (int i = 0; i < n; ++i) {
+      int fd = events[i].data.fd;
+      if (fd == wake_fd_.get()) continue;
+      if (fd == listen_fd_.get()) {
+        for (;;) {
+          int cfd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+          if (cfd < 0) break;
+          int one = 1;
+          ::setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+          auto c = std::make_unique<Conn>();
+          c->fd = UniqueFd(cfd);
+          epoll_event e{};
+          e.events = EPOLLIN | EPOLLRDHUP;
+          e.data.fd = cfd;
+          ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, cfd, &e);
+          conns.emplace(cfd, std::move(c));
+        }
+        continue;
+      }
+      auto it = conns.find(fd);
+      if (it == conns.end()) continue;
+      Conn& c = *it->second;
+      bool alive = true;
+      if (events[i].events & EPOLLOUT) {
+        alive = flush(c);
+        if (alive && c.out.empty()) {
+          epoll_event e{};
+          e.events = EPOLLIN | EPOLLRDHUP;
+          e.data.fd = fd;
+          ::epoll_ctl(ep.get(), EPOLL_CTL_MOD, fd, &e);
+        }
+      }
+      if (alive && (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+        bool eof = false;
+        for (;;) {
+          ssize_t r = ::recv(fd, chunk, sizeof chunk, 0);
+          if (r > 0) {
+            c.in.append(chunk, static_cast<std::size_t>(r));
+            if (static_cast<std::size_t>(r) < sizeof chunk) break;
+            continue;
+          }
+          if (r < 0 && errno == EINTR) continue;
+          if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+          eof = true;
+          break;
+        }
+        if (!c.in.empty()) alive = process(c);
+        if (eof && c.out.empty()) alive = false;
+      }
+      if (!alive || (c.close_after && c.out.empty())) close_conn(fd);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- client
+
+bool HttpClient::connect_now(std::string& error) {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  if (!resolve(host_, port_, addr, len)) {
+    error = "cannot resolve " + host_;
+    return false;
+  }
+  UniqueFd fd(::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) {
+    error = std::strerror(errno);
+    return false;
+  }
+  int rc = ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), len);
+  if (rc != 0 && errno != EINPROGRESS) {
+    error = std::string("connect to ") + host_ + ":" + std::to_string(port_) + ": " + std::strerror(errno);
+    return false;
+  }
+  if (rc != 0) {
+    pollfd p{fd.get(), POLLOUT, 0};
+    if (::poll(&p, 1, timeout_ms_) <= 0) {
+      error = "connect to " + host_ + ":" + std::to_string(port_) + " timed out";
+      return false;
+    }
+    int soerr = 0;
+    socklen_t sl = sizeof soerr;
+    ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &soerr, &sl);
+    if (soerr != 0) {
+      error = std::string("connect to ") + host_ + ":" + std::to_string(port_) + ": " + std::strerror(soerr);
+      return false;
+    }
+  }
+  int one = 1;
+  ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  fd_ = std::move(fd);
+  buf_.clear();
+  return true;
+}
+
+HttpResult HttpClient::once(const std::string& wire, bool& retryable) {
+  HttpResult res;
+  retryable = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms_);
+  auto remaining = [&] {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    return static_cast<int>(std::max<long long>(0, ms));
+  };
+  std::size_t sent = 0;
+  while (sent < wire.size()) {
+    ssize_t n = ::send(fd_.get(), wire.data() + sent, wire.size() - sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      pollfd p{fd_.get(), POLLOUT, 0};
+      if (::poll(&p, 1, remaining()) <= 0) {
+        res.error = "timed out sending the request";
+        return res;
+      }
+      continue;
+    }
+    retryable = sent == 0;
+    res.error = std::string("send: ") + std::strerror(errno);
+    return res;
+  }
+  bool got_any = false;
+  char chunk[16384];
+  for (;;) {
+    // Try to parse a complete response from buf_.
+    std::size_t head_end = buf_.find("\r\n\r\n");
+    if (head_end != std::string::npos) {
+      std::string_view line = std::string_view(buf_).substr(0, buf_.find("\r\n"));
+      if (line.size() < 12 || line.substr(0, 5) != "HTTP/") {
+        res.error = "malformed response status line";
+        fd_.reset();
+        return res;
+      }
+      int status = std::atoi(std::string(line.substr(9, 3)).c_str());
+      Headers headers;
+      std::size_t le = buf_.find("\r\n");
+      parse_headers(std::string_view(buf_).substr(le + 2, head_end - le - 2), headers);
+      std::size_t length = 0;
+      std::string_view cl = find_header(headers, "Content-Length");
+      bool has_length = !cl.empty() && parse_length(cl, length);
+      if (has_length) {
+        if (buf_.size() >= head_end + 4 + length) {
+          res.status = status;
+          res.headers = std::move(headers);
+          res.body = buf_.substr(head_end + 4, length);
+          buf_.erase(0, head_end + 4 + length);
+          if (contains_token(res.header("Connection"), "close")) fd_.reset();
+          return res;
+        }
+      }
+    }
+    pollfd p{fd_.get(), POLLIN, 0};
+    int pr = ::poll(&p, 1, remaining());
+    if (pr <= 0) {
+      res.error = "timed out waiting for the response";
+      fd_.reset();
+      return res;
+    }
+    ssize_t n = ::recv(fd_.get(), chunk, sizeof chunk, 0);
+    if (n > 0) {
+      got_any = true;
+      buf_.append(chunk, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    // EOF: a response without Content-Length ends here.
+    std::size_t head = buf_.find("\r\n\r\n");
+    if (head != std::string::npos && buf_.size() >= 12) {
+      res.status = std::atoi(buf_.substr(9, 3).c_str());
+      std::size_t le = buf_.find("\r\n");
+      parse_headers(std::string_view(buf_).substr(le + 2, head - le - 2), res.headers);
+      res.body = buf_.substr(head + 4);
+      buf_.clear();
+      fd_.reset();
+      return res;
+    }
+    retryable = !got_any;
+    res.error = "connection closed before a response arrived";
+    fd_.reset();
+    return res;
+  }
+}
+
+HttpResult HttpClient::request(std::string_view method, std::string_view target, std::string_view body,
+                               std::string_view content_type, const Headers& extra) {
+  std::string wire;
+  wire.reserve(128 + body.size());
+  wire += method;
+  wire += ' ';
+  wire += target;
+  wire += " HTTP/1.1\r\nHost: ";
+  wire += host_;
+  wire += "\r\nContent-Length: ";
+  wire += std::to_string(body.size());
+  if (!body.empty() && !content_type.empty()) {
+    wire += "\r\nContent-Type: ";
+    wire += content_type;
+  }
+  for (const auto& [k, v] : extra) {
+    wire += "\r\n";
+    wire += k;
+    wire += ": ";
+    wire += v;
+  }
+  wire += "\r\n\r\n";
+  wire += body;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    bool reused = static_cast<bool>(fd_);
+    if (!fd_) {
+      HttpResult r;
+      if (!connect_now(r.error)) return r;
+    }
+    bool retryable = false;
+    HttpResult r = once(wire, retryable);
+    if (r.status != 0) return r;
+    fd_.reset();
+    if (!(reused && retryable)) return r;
+  }
+  HttpResult r;
+  r.error = "connection failed";
+  return r;
+}
+
+HttpResult http_request(const std::string& host, int port, std::string_view method, std::string_view target,
+                        std::string_view body, int timeout_ms, const Headers& extra) {
+  HttpClient c(host, port, timeout_ms);
+  return c.request(method, target, body, "application/json", extra);
+}
+
+int pick_free_port() {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw_errno("bind 127.0.0.1:0", errno);
+  socklen_t len = sizeof a;
+  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len);
+  return ntohs(a.sin_port);
+}
+
+}  // namespace mlo::deploy

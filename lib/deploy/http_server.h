@@ -1,0 +1,131 @@
+// A small HTTP/1.1 server and client for inference runners and the router.
+// The server runs N worker threads, each with its own epoll loop sharing one
+// listening socket (EPOLLEXCLUSIVE); connections are keep-alive and requests
+// may be pipelined. Handlers run on the worker thread that owns the connection.
+// Bodies are Content-Length framed (chunked request bodies get 411).
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "core/fs.h"
+
+namespace mlo::deploy {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpRequest {
+  std::string method;
+  std::string target;  // as sent: path + optional ?query
+  std::string path;    // target without the query
+  Headers headers;     // names as sent
+  std::string body;
+  bool keep_alive = true;
+  // Case-insensitive header lookup; empty when absent.
+  std::string_view header(std::string_view name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  Headers headers;  // extra headers
+  std::string body;
+};
+
+// {"error": message} with the given status.
+HttpResponse error_response(int status, const std::string& message);
+const char* status_reason(int status);
+bool iequals(std::string_view a, std::string_view b);
+
+using HttpHandler = std::function<void(const HttpRequest&, HttpResponse&)>;
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;  // 0: pick a free port (see HttpServer::port())
+  int threads = 2;
+  std::size_t max_body = 64 << 20;
+};
+
+class HttpServer {
+ public:
+  // Binds and listens. Throws InputError when the address is in use or invalid.
+  explicit HttpServer(HttpServerOptions options);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  int port() const { return port_; }
+  // Starts the worker threads; returns at once.
+  void start(HttpHandler handler);
+  // Stops accepting, closes connections, joins the workers. Safe from any thread
+  // (not from a handler) and idempotent.
+  void stop();
+  // Asks the workers to stop without waiting (safe from a handler or signal context thread).
+  void request_stop();
+  bool stopping() const { return stop_.load(); }
+  // Blocks until stop() or request_stop() was called, then joins.
+  void wait();
+
+ private:
+  void worker_loop();
+  HttpServerOptions options_;
+  UniqueFd listen_fd_;
+  UniqueFd wake_fd_;  // eventfd: wakes every worker on stop
+  int port_ = 0;
+  HttpHandler handler_;
+  std::vector<std::thread> workers_;
+  std::atomic<bool> stop_{false};
+};
+
+// The outcome of parsing the start of a buffer as one HTTP message.
+enum class ParseState { incomplete, complete, bad };
+
+// Parses one request from buf. On complete, `consumed` is its length in bytes.
+// `error` says what was wrong on bad; `status` is the status to answer with.
+ParseState parse_request(std::string_view buf, std::size_t max_body, HttpRequest& out, std::size_t& consumed,
+                         std::string& error, int& status);
+std::string serialize_response(const HttpResponse& r, bool keep_alive);
+
+struct HttpResult {
+  int status = 0;     // 0: no response (connection failed)
+  std::string error;  // why, when status is 0
+  Headers headers;
+  std::string body;
+  std::string_view header(std::string_view name) const;
+};
+
+// A keep-alive client connection to one host:port (blocking, with a timeout).
+// Reconnects once when a reused connection turns out to be closed.
+class HttpClient {
+ public:
+  HttpClient(std::string host, int port, int timeout_ms = 30000) : host_(std::move(host)), port_(port), timeout_ms_(timeout_ms) {}
+  HttpResult request(std::string_view method, std::string_view target, std::string_view body = {},
+                     std::string_view content_type = "application/json", const Headers& extra = {});
+  void close() { fd_.reset(); }
+  int port() const { return port_; }
+  void set_timeout_ms(int ms) { timeout_ms_ = ms; }
+
+ private:
+  bool connect_now(std::string& error);
+  HttpResult once(const std::string& wire, bool& retryable);
+  std::string host_;
+  int port_;
+  int timeout_ms_;
+  UniqueFd fd_;
+  std::string buf_;
+};
+
+// One-shot GET/POST for health checks and tools.
+HttpResult http_request(const std::string& host, int port, std::string_view method, std::string_view target,
+                        std::string_view body = {}, int timeout_ms = 5000, const Headers& extra = {});
+
+// A free TCP port on 127.0.0.1 (bind to port 0, read it, close).
+int pick_free_port();
+
+}  // namespace mlo::deploy

@@ -1,0 +1,550 @@
+#include "deploy/inference.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/fs.h"
+
+namespace mlo::deploy {
+
+using nlohmann::json;
+
+// ---------------------------------------------------------------- spec
+
+json spec_to_json(const InferenceSpec& s) {
+  json doc = {{"version", 1},
+              {"mode", s.mode},
+              {"model", {{"name", s.model_name}, {"version", s.model_version}, {"artifact", s.artifact.string()}}}};
+  if (!s.sha256.empty()) doc["model"]["sha256"] = s.sha256;
+  if (s.mode == "serve") doc["serve"] = {{"host", s.host}, {"port", s.port}, {"threads", s.threads}};
+  else doc["batch"] = {{"input", s.batch_input.string()}, {"output", s.batch_output.string()}};
+  return doc;
+}
+
+InferenceSpec spec_from_json(const json& doc, const std::string& where) {
+  auto bad = [&](const std::string& what) -> InputError {
+    return InputError(where + ": " + what, "see schemas/inference-spec.schema.json and mlo-inference-runners(7)");
+  };
+  if (!doc.is_object()) throw bad("expected a JSON object");
+  if (doc.value("version", 0) != 1) throw bad("'version' must be 1");
+  InferenceSpec s;
+  s.mode = doc.value("mode", "serve");
+  if (s.mode != "serve" && s.mode != "batch") throw bad("'mode' must be serve or batch, not '" + s.mode + "'");
+  if (!doc.contains("model") || !doc["model"].is_object()) throw bad("missing 'model'");
+  const json& m = doc["model"];
+  if (!m.contains("name") || !m["name"].is_string() || m["name"].get<std::string>().empty())
+    throw bad("missing 'model.name'");
+  if (!m.contains("artifact") || !m["artifact"].is_string()) throw bad("missing 'model.artifact'");
+  s.model_name = m["name"];
+  s.model_version = m.contains("version") && m["version"].is_string() ? m["version"].get<std::string>() : "";
+  s.artifact = m["artifact"].get<std::string>();
+  s.sha256 = m.value("sha256", "");
+  if (s.mode == "serve") {
+    if (!doc.contains("serve") || !doc["serve"].is_object()) throw bad("mode serve needs 'serve' with 'port'");
+    const json& sv = doc["serve"];
+    s.host = sv.value("host", "127.0.0.1");
+    if (!sv.contains("port") || !sv["port"].is_number_integer()) throw bad("missing 'serve.port'");
+    s.port = sv["port"];
+    if (s.port < 0 || s.port > 65535) throw bad("'serve.port' must be 0..65535");
+    s.threads = sv.value("threads", 2);
+    if (s.threads < 1 || s.threads > 64) throw bad("'serve.threads' must be 1..64");
+  } else {
+    if (!doc.contains("batch") || !doc["batch"].is_object()) throw bad("mode batch needs 'batch' with input and output");
+    const json& b = doc["batch"];
+    if (!b.contains("input") || !b["input"].is_string()) throw bad("missing 'batch.input'");
+    if (!b.contains("output") || !b["output"].is_string()) throw bad("missing 'batch.output'");
+    s.batch_input = b["input"].get<std::string>();
+    s.batch_output = b["output"].get<std::string>();
+  }
+  return s;
+}
+
+// ---------------------------------------------------------------- request formats
+
+namespace {
+double as_number(const json& v, std::size_t row, const std::string& col) {
+  if (v.is_number()) return v.get<double>();
+  if (v.is_boolean()) return v.get<bool>() ? 1.0 : 0.0;
+  if (v.is_string()) {
+    const std::string& s = v.get_ref<const std::string&>();
+    char* end = nullptr;
+    double d = std::strtod(s.c_str(), &end);
+    if (!s.empty() && end && *end == '\0') return d;
+  }
+  throw BadRequest("row " + std::to_string(row) + (col.empty() ? "" : ", column '" + col + "'") +
+                   ": expected a number, got " + v.dump());
+}
+
+std::vector<double> number_row(const json& arr, std::size_t row) {
+  if (!arr.is_array()) throw BadRequest("row " + std::to_string(row) + ": expected a list of numbers, got " + arr.dump());
+  std::vector<double> out;
+  out.reserve(arr.size());
+  for (const auto& v : arr) out.push_back(as_number(v, row, ""));
+  return out;
+}
+
+// Rows given as objects {column: value}: columns from the first row.
+Table from_records(const json& records) {
+  Table t;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const json& r = records[i];
+    if (!r.is_object()) throw BadRequest("record " + std::to_string(i) + ": expected an object");
+    if (i == 0)
+      for (auto it = r.begin(); it != r.end(); ++it) t.columns.push_back(it.key());
+    std::vector<double> row;
+    for (const auto& c : t.columns) {
+      auto f = r.find(c);
+      if (f == r.end()) throw BadRequest("record " + std::to_string(i) + " lacks column '" + c + "'");
+      row.push_back(as_number(*f, i, c));
+    }
+    t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
+// A list of rows (lists or records), or a dict of columns, or one flat row.
+Table from_instances(const json& v, const char* key) {
+  Table t;
+  if (v.is_object()) {  // {column: [values...]}
+    std::size_t n = 0;
+    bool first = true;
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      json col = it.value().is_array() ? it.value() : json::array({it.value()});
+      if (first) n = col.size();
+      else if (col.size() != n) throw BadRequest(std::string("'") + key + "': columns have different lengths");
+      first = false;
+      t.columns.push_back(it.key());
+    }
+    t.rows.assign(n, {});
+    std::size_t ci = 0;
+    for (auto it = v.begin(); it != v.end(); ++it, ++ci) {
+      json col = it.value().is_array() ? it.value() : json::array({it.value()});
+      for (std::size_t r = 0; r < n; ++r) t.rows[r].push_back(as_number(col[r], r, t.columns[ci]));
+    }
+    return t;
+  }
+  if (!v.is_array()) throw BadRequest(std::string("'") + key + "' must be a list of rows or an object of columns");
+  if (v.empty()) return t;
+  if (v[0].is_object()) return from_records(v);
+  if (!v[0].is_array()) {  // one flat row
+    t.rows.push_back(number_row(v, 0));
+    return t;
+  }
+  for (std::size_t i = 0; i < v.size(); ++i) t.rows.push_back(number_row(v[i], i));
+  return t;
+}
+}  // namespace
+
+Table parse_mlflow_json(const json& body) {
+  if (!body.is_object())
+    throw BadRequest("expected a JSON object with one of dataframe_split, dataframe_records, instances, inputs");
+  if (auto it = body.find("dataframe_split"); it != body.end()) {
+    const json& d = *it;
+    if (!d.is_object() || !d.contains("data")) throw BadRequest("'dataframe_split' needs 'data' (and 'columns')");
+    Table t;
+    if (d.contains("columns")) {
+      if (!d["columns"].is_array()) throw BadRequest("'dataframe_split.columns' must be a list");
+      for (const auto& c : d["columns"]) t.columns.push_back(c.is_string() ? c.get<std::string>() : c.dump());
+    }
+    const json& data = d["data"];
+    if (!data.is_array()) throw BadRequest("'dataframe_split.data' must be a list of rows");
+    for (std::size_t i = 0; i < data.size(); ++i) t.rows.push_back(number_row(data[i], i));
+    return t;
+  }
+  if (auto it = body.find("dataframe_records"); it != body.end()) {
+    if (!it->is_array()) throw BadRequest("'dataframe_records' must be a list of objects");
+    return from_records(*it);
+  }
+  if (auto it = body.find("instances"); it != body.end()) return from_instances(*it, "instances");
+  if (auto it = body.find("inputs"); it != body.end()) return from_instances(*it, "inputs");
+  throw BadRequest("expected one of dataframe_split, dataframe_records, instances, inputs");
+}
+
+Table parse_csv(std::string_view text) {
+  Table t;
+  std::size_t pos = 0, line_no = 0;
+  bool first = true;
+  while (pos < text.size()) {
+    std::size_t eol = text.find('\n', pos);
+    if (eol == std::string_view::npos) eol = text.size();
+    std::string_view line = text.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    ++line_no;
+    if (line.empty()) continue;
+    std::vector<std::string> cells;
+    std::size_t s = 0;
+    while (true) {
+      std::size_t c = line.find(',', s);
+      std::string cell(line.substr(s, c == std::string_view::npos ? std::string_view::npos : c - s));
+      if (cell.size() >= 2 && cell.front() == '"' && cell.back() == '"') cell = cell.substr(1, cell.size() - 2);
+      cells.push_back(cell);
+      if (c == std::string_view::npos) break;
+      s = c + 1;
+    }
+    std::vector<double> row;
+    bool numeric = true;
+    for (const auto& c : cells) {
+      char* end = nullptr;
+      double d = std::strtod(c.c_str(), &end);
+      if (c.empty() || *end != '\0') {
+        numeric = false;
+        break;
+      }
+      row.push_back(d);
+    }
+    if (first && !numeric) {
+      t.columns = cells;
+      first = false;
+      continue;
+    }
+    first = false;
+    if (!numeric) throw BadRequest("CSV line " + std::to_string(line_no) + ": expected numbers");
+    t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
+Table parse_v2_inputs(const json& body) {
+  if (!body.is_object() || !body.contains("inputs") || !body["inputs"].is_array() || body["inputs"].empty())
+    throw BadRequest("expected an object with a non-empty 'inputs' list of tensors");
+  const json& inputs = body["inputs"];
+  auto flat = [](const json& data, std::vector<double>& out, const std::string& name) {
+    std::size_t idx = 0;
+    std::function<void(const json&)> walk = [&](const json& v) {
+      if (v.is_array())
+        for (const auto& x : v) walk(x);
+      else
+        out.push_back(as_number(v, idx++, name));
+    };
+    walk(data);
+  };
+  auto shape_of = [](const json& in, const std::string& name) {
+    if (!in.contains("shape") || !in["shape"].is_array())
+      throw BadRequest("input '" + name + "': missing 'shape'");
+    std::vector<long long> shape;
+    for (const auto& d : in["shape"]) {
+      if (!d.is_number_integer() || d.get<long long>() < 0) throw BadRequest("input '" + name + "': bad 'shape'");
+      shape.push_back(d.get<long long>());
+    }
+    return shape;
+  };
+  Table t;
+  if (inputs.size() == 1) {
+    const json& in = inputs[0];
+    std::string name = in.value("name", "input-0");
+    if (!in.contains("data")) throw BadRequest("input '" + name + "': missing 'data'");
+    auto shape = shape_of(in, name);
+    std::vector<double> data;
+    flat(in["data"], data, name);
+    long long total = 1;
+    for (auto d : shape) total *= d;
+    if (shape.empty() || total != static_cast<long long>(data.size()))
+      throw BadRequest("input '" + name + "': shape does not match the number of values (" +
+                       std::to_string(data.size()) + ")");
+    std::size_t n = static_cast<std::size_t>(shape[0]);
+    std::size_t f = shape.size() == 1 ? 1 : data.size() / std::max<std::size_t>(1, n);
+    for (std::size_t r = 0; r < n; ++r) t.rows.emplace_back(data.begin() + r * f, data.begin() + (r + 1) * f);
+    if (shape.size() == 1 && name != "input-0") t.columns = {name};
+    return t;
+  }
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const json& in = inputs[i];
+    std::string name = in.value("name", "");
+    if (name.empty()) throw BadRequest("input " + std::to_string(i) + ": several inputs must each be named by a feature");
+    if (!in.contains("data")) throw BadRequest("input '" + name + "': missing 'data'");
+    std::vector<double> data;
+    flat(in["data"], data, name);
+    if (i == 0) {
+      n = data.size();
+      t.rows.assign(n, {});
+    } else if (data.size() != n) {
+      throw BadRequest("input '" + name + "' has " + std::to_string(data.size()) + " values, others have " +
+                       std::to_string(n));
+    }
+    t.columns.push_back(name);
+    for (std::size_t r = 0; r < n; ++r) t.rows[r].push_back(data[r]);
+  }
+  return t;
+}
+
+// ---------------------------------------------------------------- linear model
+
+LinearModel LinearModel::parse(const json& doc, const std::string& where) {
+  auto bad = [&](const std::string& what) -> InputError {
+    return InputError(where + ": " + what, "see schemas/mlo-linear-model.schema.json");
+  };
+  if (!doc.is_object() || doc.value("format", "") != "mlo-linear") throw bad("not an mlo-linear model (format)");
+  if (doc.value("version", 0) != 1) throw bad("'version' must be 1");
+  LinearModel m;
+  m.task = doc.value("task", "regression");
+  if (m.task != "regression" && m.task != "classification") throw bad("'task' must be regression or classification");
+  if (!doc.contains("features") || !doc["features"].is_array() || doc["features"].empty())
+    throw bad("'features' must be a non-empty list of names");
+  for (const auto& f : doc["features"]) {
+    if (!f.is_string()) throw bad("'features' must be strings");
+    m.features.push_back(f);
+  }
+  const json& coef = doc.value("coef", json());
+  if (!coef.is_array() || coef.empty()) throw bad("'coef' must be a list (or a list of lists)");
+  if (coef[0].is_array()) {
+    for (const auto& row : coef) {
+      std::vector<double> r;
+      for (const auto& v : row) {
+        if (!v.is_number()) throw bad("'coef' must hold numbers");
+        r.push_back(v);
+      }
+      m.coef.push_back(std::move(r));
+    }
+  } else {
+    std::vector<double> r;
+    for (const auto& v : coef) {
+      if (!v.is_number()) throw bad("'coef' must hold numbers");
+      r.push_back(v);
+    }
+    m.coef.push_back(std::move(r));
+  }
+  for (const auto& r : m.coef)
+    if (r.size() != m.features.size())
+      throw bad("'coef' rows must have one weight per feature (" + std::to_string(m.features.size()) + ")");
+  const json& ic = doc.value("intercept", json(0.0));
+  if (ic.is_number()) m.intercept.push_back(ic);
+  else if (ic.is_array())
+    for (const auto& v : ic) m.intercept.push_back(v.is_number() ? v.get<double>() : 0.0);
+  if (m.intercept.size() != m.coef.size()) throw bad("'intercept' needs one value per coef row");
+  if (m.task == "classification") {
+    m.classes = doc.value("classes", json::array());
+    std::size_t want = m.coef.size() == 1 ? 2 : m.coef.size();
+    if (!m.classes.is_array() || m.classes.size() != want)
+      throw bad("'classes' must list " + std::to_string(want) + " labels");
+  } else if (m.coef.size() != 1) {
+    throw bad("a regression model has one coef row");
+  }
+  return m;
+}
+
+LinearModel LinearModel::load(const std::filesystem::path& path) {
+  std::string text = read_file(path);
+  json doc = json::parse(text, nullptr, false);
+  if (doc.is_discarded()) throw InputError(path.string() + ": not valid JSON", "is this an mlo-linear model?");
+  return parse(doc, path.string());
+}
+
+bool LinearModel::labels_are_numbers() const {
+  if (task != "classification") return true;
+  for (const auto& c : classes)
+    if (!c.is_number()) return false;
+  return true;
+}
+
+std::vector<std::vector<double>> LinearModel::align(const Table& t) const {
+  std::vector<std::vector<double>> out;
+  if (t.columns.empty()) {
+    for (std::size_t i = 0; i < t.rows.size(); ++i)
+      if (t.rows[i].size() != features.size())
+        throw BadRequest("row " + std::to_string(i) + " has " + std::to_string(t.rows[i].size()) +
+                         " values; the model expects " + std::to_string(features.size()));
+    return t.rows;
+  }
+  std::vector<std::size_t> idx;
+  for (const auto& f : features) {
+    std::size_t k = 0;
+    while (k < t.columns.size() && t.columns[k] != f) ++k;
+    if (k == t.columns.size()) {
+      if (t.columns.size() == features.size() && t.columns.size() > 0 && t.columns[0].rfind("input", 0) == 0)
+        return align(Table{{}, t.rows});
+      throw BadRequest("missing feature '" + f + "'");
+    }
+    idx.push_back(k);
+  }
+  out.reserve(t.rows.size());
+  for (std::size_t i = 0; i < t.rows.size(); ++i) {
+    if (t.rows[i].size() != t.columns.size())
+      throw BadRequest("row " + std::to_string(i) + " has " + std::to_string(t.rows[i].size()) + " values for " +
+                       std::to_string(t.columns.size()) + " columns");
+    std::vector<double> r;
+    r.reserve(idx.size());
+    for (auto k : idx) r.push_back(t.rows[i][k]);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+json LinearModel::predict(const Table& t) const {
+  auto rows = align(t);
+  json out = json::array();
+  for (const auto& x : rows) {
+    std::vector<double> z(coef.size());
+    for (std::size_t o = 0; o < coef.size(); ++o) {
+      double s = intercept[o];
+      for (std::size_t j = 0; j < x.size(); ++j) s += coef[o][j] * x[j];
+      z[o] = s;
+    }
+    if (task == "regression") {
+      out.push_back(z[0]);
+    } else if (coef.size() == 1) {
+      double p = 1.0 / (1.0 + std::exp(-z[0]));
+      out.push_back(classes[p >= 0.5 ? 1 : 0]);
+    } else {
+      std::size_t best = 0;
+      for (std::size_t o = 1; o < z.size(); ++o)
+        if (z[o] > z[best]) best = o;
+      out.push_back(classes[best]);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- routes
+
+namespace {
+HttpResponse json_response(int status, const json& doc) {
+  HttpResponse r;
+  r.status = status;
+  r.body = doc.dump();
+  return r;
+}
+
+// "/v2/models/NAME[/versions/V][/SUFFIX]" -> name, version, suffix. False if not that shape.
+bool split_model_path(std::string_view path, std::string& name, std::string& version, std::string& suffix) {
+  constexpr std::string_view prefix = "/v2/models/";
+  if (path.substr(0, prefix.size()) != prefix) return false;
+  std::string_view rest = path.substr(prefix.size());
+  std::size_t s = rest.find('/');
+  name.assign(rest.substr(0, s));
+  rest = s == std::string_view::npos ? std::string_view() : rest.substr(s);
+  if (rest.substr(0, 10) == "/versions/") {
+    rest.remove_prefix(10);
+    std::size_t e = rest.find('/');
+    version.assign(rest.substr(0, e));
+    rest = e == std::string_view::npos ? std::string_view() : rest.substr(e);
+  }
+  suffix.assign(rest);
+  return !name.empty();
+}
+}  // namespace
+
+void ModelServer::handle(const HttpRequest& req, HttpResponse& resp) const {
+  const std::string& p = req.path;
+  bool get = req.method == "GET" || req.method == "HEAD";
+  if (get && (p == "/v2/health/live" || p == "/v2/health/ready")) {
+    resp.body = p == "/v2/health/live" ? R"({"live":true})" : R"({"ready":true})";
+    return;
+  }
+  if (get && (p == "/ping" || p == "/health")) {
+    resp.body = "{}";
+    return;
+  }
+  if (get && p == "/version") {
+    resp.body = json{{"version", version}}.dump();
+    return;
+  }
+  if (get && p == "/v2") {
+    resp = json_response(200, {{"name", runner_name}, {"version", MLO_VERSION}, {"extensions", json::array()}});
+    return;
+  }
+  if (p == "/invocations") {
+    if (req.method != "POST") {
+      resp = error_response(405, "use POST for /invocations");
+      return;
+    }
+    std::string_view ct = req.header("Content-Type");
+    if (!ct.empty() && ct.substr(0, 8) != "text/csv" && ct.substr(0, 16) != "application/json") {
+      resp = error_response(415, "unsupported Content-Type '" + std::string(ct) + "' (use application/json or text/csv)");
+      return;
+    }
+    try {
+      Table t;
+      if (ct.substr(0, 8) == "text/csv") {
+        t = parse_csv(req.body);
+      } else {
+        json body = json::parse(req.body, nullptr, false);
+        if (body.is_discarded()) throw BadRequest("request body is not valid JSON");
+        t = parse_mlflow_json(body);
+      }
+      resp = json_response(200, {{"predictions", predict(t)}});
+    } catch (const BadRequest& e) {
+      resp = error_response(400, e.what());
+    }
+    return;
+  }
+  std::string name, ver, suffix;
+  if (split_model_path(p, name, ver, suffix)) {
+    if (name != this->name) {
+      resp = error_response(404, "model '" + name + "' is not served here (this runner serves '" + this->name + "')");
+      return;
+    }
+    if (!ver.empty() && ver != version) {
+      resp = error_response(404, "model '" + name + "' version '" + ver + "' is not served here (version '" + version + "' is)");
+      return;
+    }
+    if (get && suffix.empty()) {
+      json inputs = json::array({{{"name", "input-0"}, {"datatype", "FP64"}, {"shape", {-1, static_cast<int>(features.size())}}}});
+      json outputs = json::array({{{"name", "predict"}, {"datatype", numeric_output ? "FP64" : "BYTES"}, {"shape", {-1}}}});
+      resp = json_response(200, {{"name", this->name}, {"versions", {version}}, {"platform", platform},
+                                 {"inputs", inputs}, {"outputs", outputs}, {"parameters", {{"features", features}}}});
+      return;
+    }
+    if (get && suffix == "/ready") {
+      resp.body = json{{"name", this->name}, {"ready", true}}.dump();
+      return;
+    }
+    if (suffix == "/infer") {
+      if (req.method != "POST") {
+        resp = error_response(405, "use POST for /infer");
+        return;
+      }
+      try {
+        json body = json::parse(req.body, nullptr, false);
+        if (body.is_discarded()) throw BadRequest("request body is not valid JSON");
+        json preds = predict(parse_v2_inputs(body));
+        json out = {{"model_name", this->name},
+                    {"model_version", version},
+                    {"outputs", json::array({{{"name", "predict"},
+                                              {"datatype", numeric_output ? "FP64" : "BYTES"},
+                                              {"shape", {preds.size()}},
+                                              {"data", preds}}})}};
+        if (body.contains("id")) out["id"] = body["id"];
+        resp = json_response(200, out);
+      } catch (const BadRequest& e) {
+        resp = error_response(400, e.what());
+      }
+      return;
+    }
+  }
+  resp = error_response(404, "no route for " + req.method + " " + p);
+}
+
+std::size_t score_csv_file(const std::filesystem::path& input, const std::filesystem::path& output,
+                           const std::function<json(const Table&)>& predict) {
+  std::string text = read_file(input);
+  Table t;
+  try {
+    t = parse_csv(text);
+  } catch (const BadRequest& e) {
+    throw InputError(input.string() + ": " + e.what(), "batch input must be CSV with a header of feature names");
+  }
+  json preds;
+  try {
+    preds = predict(t);
+  } catch (const BadRequest& e) {
+    throw InputError(input.string() + ": " + e.what(), "the columns must match the model's features");
+  }
+  std::ostringstream out;
+  for (std::size_t c = 0; c < t.columns.size(); ++c) out << t.columns[c] << ',';
+  out << "prediction\n";
+  out.precision(17);
+  for (std::size_t r = 0; r < t.rows.size(); ++r) {
+    for (double v : t.rows[r]) out << v << ',';
+    const json& p = preds[r];
+    out << (p.is_string() ? p.get<std::string>() : p.dump()) << '\n';
+  }
+  write_file_atomic(output, out.str());
+  return t.rows.size();
+}
+
+}  // namespace mlo::deploy

@@ -1,0 +1,82 @@
+// What inference runners share: the job spec mlo hands them, the native model
+// format (mlo-linear JSON, schemas/mlo-linear-model.schema.json), and the
+// request formats of the two HTTP protocols they speak — the Open Inference
+// Protocol (KServe v2) and MLflow's scoring server. See mlo-inference-runners(7).
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "deploy/http_server.h"
+
+namespace mlo::deploy {
+
+// The job spec (schemas/inference-spec.schema.json), passed as `RUNNER --spec FILE`.
+struct InferenceSpec {
+  std::string mode = "serve";  // serve | batch
+  std::string model_name;
+  std::string model_version;
+  std::filesystem::path artifact;
+  std::string sha256;  // of the artifact; optional
+  std::string host = "127.0.0.1";
+  int port = 0;
+  int threads = 2;
+  std::filesystem::path batch_input, batch_output;
+};
+nlohmann::json spec_to_json(const InferenceSpec& spec);
+// Validates like the schema does; `where` names the file in errors (InputError).
+InferenceSpec spec_from_json(const nlohmann::json& doc, const std::string& where);
+
+// A batch of input rows. columns is empty when the request gave positions only.
+struct Table {
+  std::vector<std::string> columns;
+  std::vector<std::vector<double>> rows;
+};
+
+// Thrown for a request the client got wrong (answered with 400).
+struct BadRequest : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// MLflow /invocations bodies: dataframe_split, dataframe_records, instances, inputs (JSON).
+Table parse_mlflow_json(const nlohmann::json& body);
+// text/csv: a header of names when the first line is not all numbers.
+Table parse_csv(std::string_view text);
+// An Open Inference Protocol infer request's "inputs": one [n, f] tensor, or one
+// [n] / [n, 1] tensor per feature named by the feature.
+Table parse_v2_inputs(const nlohmann::json& body);
+
+// A linear or logistic model (format "mlo-linear").
+struct LinearModel {
+  std::string task;  // regression | classification
+  std::vector<std::string> features;
+  std::vector<std::vector<double>> coef;  // one row per output (1 for regression / binary)
+  std::vector<double> intercept;
+  nlohmann::json classes = nlohmann::json::array();  // class labels (classification)
+
+  static LinearModel parse(const nlohmann::json& doc, const std::string& where);
+  static LinearModel load(const std::filesystem::path& path);
+  // Reorders/validates a table against the features; throws BadRequest.
+  std::vector<std::vector<double>> align(const Table& t) const;
+  nlohmann::json predict(const Table& t) const;  // one label or value per row
+  bool labels_are_numbers() const;
+};
+
+// The HTTP routes every mlo runner serves, around a predict function. Used by
+// mlo-serve-native; the Python runner implements the same routes itself.
+struct ModelServer {
+  std::string name, version, platform, runner_name;
+  std::vector<std::string> features;
+  std::function<nlohmann::json(const Table&)> predict;
+  bool numeric_output = true;
+  void handle(const HttpRequest& req, HttpResponse& resp) const;
+};
+
+// Reads a CSV file, predicts, writes CSV: the input columns plus "prediction".
+// Returns the number of rows scored.
+std::size_t score_csv_file(const std::filesystem::path& input, const std::filesystem::path& output,
+                           const std::function<nlohmann::json(const Table&)>& predict);
+
+}  // namespace mlo::deploy

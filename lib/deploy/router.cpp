@@ -1,0 +1,905 @@
+// The router: one long-lived process per environment (`mlo deploy serve-router
+// ENV`). Its main thread supervises the inference runners (spawns them, waits
+// for readiness, restarts crashed ones a bounded number of times, applies new
+// states, judges canaries against thresholds); the HTTP workers route requests
+// by a routing table that is swapped atomically, so a switch never drops a
+// request; a writer thread appends the request log; a shadow thread mirrors
+// requests to a shadow version and discards its answers.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "deploy/deploy.h"
+#include "deploy/http_server.h"
+#include "deploy/inference.h"
+#include "deploy/router_internal.h"
+#include "repo/repo.h"
+
+namespace mlo::deploy {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// ---------------------------------------------------------------- stats
+
+const std::array<double, kLatencyBuckets> kBucketBoundsMs = {0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
+
+void Stats::add(double ms, int status) {
+  requests.fetch_add(1, std::memory_order_relaxed);
+  if (status == 0 || status >= 500) errors.fetch_add(1, std::memory_order_relaxed);
+  else if (status >= 400) client_errors.fetch_add(1, std::memory_order_relaxed);
+  std::size_t b = 0;
+  while (b < kLatencyBuckets && ms > kBucketBoundsMs[b]) ++b;
+  buckets[b].fetch_add(1, std::memory_order_relaxed);
+  sum_us.fetch_add(static_cast<long long>(ms * 1000), std::memory_order_relaxed);
+  std::lock_guard lock(mu);
+  recent[pos] = static_cast<float>(ms);
+  pos = (pos + 1) % recent.size();
+  if (filled < recent.size()) ++filled;
+}
+
+json Stats::summary() const {
+  std::vector<float> v;
+  {
+    std::lock_guard lock(mu);
+    v.assign(recent.begin(), recent.begin() + static_cast<long>(filled));
+  }
+  std::sort(v.begin(), v.end());
+  auto pct = [&](double p) -> json {
+    if (v.empty()) return nullptr;
+    std::size_t i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+    return std::round(v[std::min(i, v.size() - 1)] * 1000.0) / 1000.0;
+  };
+  long n = requests.load();
+  long e = errors.load();
+  return {{"requests", n},
+          {"errors", e},
+          {"client_errors", client_errors.load()},
+          {"error_rate", n ? static_cast<double>(e) / static_cast<double>(n) : 0.0},
+          {"latency_ms", {{"p50", pct(0.50)}, {"p90", pct(0.90)}, {"p99", pct(0.99)}, {"window", v.size()}}}};
+}
+
+double Stats::p99() const {
+  std::vector<float> v;
+  {
+    std::lock_guard lock(mu);
+    v.assign(recent.begin(), recent.begin() + static_cast<long>(filled));
+  }
+  if (v.empty()) return 0;
+  std::size_t i = static_cast<std::size_t>(0.99 * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(i), v.end());
+  return v[i];
+}
+
+void child_stdio_to_log(const char* log_file) {
+  int fd = ::open(log_file, O_WRONLY | O_CREAT | O_APPEND, 0644);
+  int in = ::open("/dev/null", O_RDONLY);
+  if (fd >= 0) {
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+  }
+  if (in >= 0) ::dup2(in, 0);
+  for (int i = 3; i < 1024; ++i) ::close(i);
+}
+
+// ---------------------------------------------------------------- router
+
+namespace {
+
+std::string random_hex(std::size_t bytes) {
+  std::random_device rd;
+  std::string out;
+  static const char* hex = "0123456789abcdef";
+  for (std::size_t i = 0; i < bytes; ++i) {
+    unsigned v = rd() & 0xff;
+    out += hex[v >> 4];
+    out += hex[v & 15];
+  }
+  return out;
+}
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+struct LogEntry {
+  std::string ts;
+  std::string model, version, role, method, route;
+  std::string inputs, outputs;
+  int status = 0;
+  double latency_ms = 0;
+};
+
+// Appends a body to a log line: valid JSON is spliced in as is (checked, not
+// parsed: this runs for every request), anything else as a JSON string.
+void append_body(std::string& out, const std::string& body) {
+  if (body.empty()) {
+    out += "null";
+  } else if (body.size() > 65536) {
+    out += "{\"truncated\":true,\"bytes\":" + std::to_string(body.size()) + "}";
+  } else if (json::accept(body)) {
+    std::size_t start = out.size();
+    out += body;
+    for (std::size_t i = start; i < out.size(); ++i)  // keep one record a line
+      if (out[i] == '\n' || out[i] == '\r') out[i] = ' ';
+  } else {
+    out += json(body).dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+}
+
+class Router {
+ public:
+  Router(Repo& repo, std::string env, std::string host, int port, int threads)
+      : repo_(repo), env_(std::move(env)), dir_(env_dir(repo, env_)), host_(std::move(host)),
+        server_({host_, port, threads}) {
+    port_ = server_.port();
+    token_ = random_hex(16);
+    if (auto text = read_file_if_exists(dir_ / "state.json")) {
+      json j = json::parse(*text, nullptr, false);
+      if (j.is_object()) {
+        applied_ = env_state_from_json(j);
+        // Runners are restarted by the first apply; start from an empty table.
+        applied_.primary.reset();
+        applied_.candidate.reset();
+        applied_.standby.reset();
+        applied_.weight = 0;
+      }
+    }
+    applied_.env = env_;
+    applied_.host = host_;
+    applied_.port = port_;
+    routing_ = std::make_shared<Routing>();
+    log_fd_ = UniqueFd(::open((dir_ / "requests.jsonl").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    if (!log_fd_) throw_errno((dir_ / "requests.jsonl").string(), errno);
+  }
+
+  int run() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+
+    logger_ = std::thread([this] { log_loop(); });
+    shadow_ = std::thread([this] { shadow_loop(); });
+    server_.start([this](const HttpRequest& req, HttpResponse& resp) { handle(req, resp); });
+    write_file_atomic(dir_ / "router.json",
+                      json{{"pid", ::getpid()}, {"host", host_}, {"port", port_}, {"token", token_}}.dump(2) + "\n");
+    ::chmod((dir_ / "router.json").c_str(), 0600);
+    std::cout << "mlo router for '" << env_ << "' listening on " << host_ << ":" << port_ << std::endl;
+
+    while (!shutdown_.load()) {
+      timespec ts{0, 100 * 1000 * 1000};
+      siginfo_t info;
+      int sig = sigtimedwait(&set, &info, &ts);
+      if (sig == SIGTERM || sig == SIGINT) break;
+      std::optional<std::pair<EnvState, long>> job;
+      {
+        std::lock_guard lock(apply_mu_);
+        if (!pending_.empty()) {
+          job = std::move(pending_.front());
+          pending_.pop_front();
+        }
+      }
+      if (job) apply(job->first);
+      supervise();
+    }
+    std::cout << "mlo router for '" << env_ << "' stopping" << std::endl;
+    server_.stop();
+    {
+      std::lock_guard lock(live_mu_);
+      for (auto& [id, b] : live_) stop_backend(*b, 3000);
+      live_.clear();
+    }
+    stop_threads_ = true;
+    shadow_cv_.notify_all();
+    if (shadow_.joinable()) shadow_.join();
+    if (logger_.joinable()) logger_.join();
+    flush_log();
+    std::error_code ec;
+    fs::remove(dir_ / "router.json", ec);
+    return 0;
+  }
+
+ private:
+  // ---- routing (HTTP worker threads)
+
+  std::shared_ptr<const Routing> routing() const {
+    std::lock_guard lock(routing_mu_);
+    return routing_;
+  }
+
+  HttpClient& client_for(const LiveBackend& b) {
+    thread_local std::unordered_map<std::string, std::unique_ptr<HttpClient>> clients;
+    std::string key = b.spec.id + ":" + std::to_string(b.port);
+    auto it = clients.find(key);
+    if (it == clients.end()) {
+      if (clients.size() > 32) clients.clear();
+      it = clients.emplace(key, std::make_unique<HttpClient>("127.0.0.1", b.port, 60000)).first;
+    }
+    return *it->second;
+  }
+
+  HttpResult forward(LiveBackend& b, const HttpRequest& req) {
+    b.inflight.fetch_add(1);
+    std::string_view ct = req.header("Content-Type");
+    HttpResult r = client_for(b).request(req.method, req.target, req.body, ct.empty() ? "" : ct);
+    b.inflight.fetch_sub(1);
+    return r;
+  }
+
+  bool pick_candidate(const Routing& r) {
+    if (!r.candidate || r.weight <= 0) return false;
+    if (r.weight >= 100) return true;
+    if (r.random) {
+      thread_local std::mt19937_64 rng(std::random_device{}());
+      return std::uniform_int_distribution<int>(0, 99)(rng) < r.weight;
+    }
+    // Deterministic: exactly `weight` of every 100 consecutive requests.
+    unsigned long n = counter_.fetch_add(1, std::memory_order_relaxed);
+    return (n + 1) * static_cast<unsigned long>(r.weight) / 100 > n * static_cast<unsigned long>(r.weight) / 100;
+  }
+
+  void handle(const HttpRequest& req, HttpResponse& resp) {
+    const std::string& p = req.path;
+    if (p.rfind("/-/mlo/", 0) == 0) return admin(req, resp);
+    if (p == "/metrics") {
+      resp.content_type = "text/plain; version=0.0.4";
+      resp.body = metrics();
+      return;
+    }
+    auto r = routing();
+    if (p == "/v2/health/live") {
+      resp.body = R"({"live":true})";
+      return;
+    }
+    if (p == "/v2/health/ready" || p == "/ping" || p == "/health") {
+      bool ready = r->primary && r->primary->ready.load();
+      if (ready) resp.body = p == "/v2/health/ready" ? R"({"ready":true})" : "{}";
+      else resp = error_response(503, "no ready model version in environment '" + env_ + "'");
+      return;
+    }
+    if (!r->primary) {
+      resp = error_response(503, "nothing is deployed in environment '" + env_ + "'");
+      return;
+    }
+    bool mirror = r->shadow && r->candidate && req.method == "POST";
+    bool to_candidate = !r->shadow && pick_candidate(*r);
+    LiveBackend* target = to_candidate ? r->candidate.get() : r->primary.get();
+    const char* role = to_candidate ? "canary" : "primary";
+    auto t0 = Clock::now();
+    HttpResult res = forward(*target, req);
+    if (res.status == 0 && to_candidate && r->primary->ready.load()) {
+      // The canary's runner is down: count it against the canary, serve from the primary.
+      target->stats.add(ms_since(t0), 0);
+      target = r->primary.get();
+      role = "primary";
+      t0 = Clock::now();
+      res = forward(*target, req);
+    }
+    double ms = ms_since(t0);
+    target->stats.add(ms, res.status);
+    if (res.status == 0) {
+      resp = error_response(502, "model version " + target->spec.version + " did not answer: " + res.error);
+    } else {
+      resp.status = res.status;
+      std::string_view ct = res.header("Content-Type");
+      resp.content_type = ct.empty() ? "application/json" : std::string(ct);
+      resp.body = std::move(res.body);
+    }
+    resp.headers.emplace_back("X-Mlo-Model", target->spec.model);
+    resp.headers.emplace_back("X-Mlo-Version", target->spec.version);
+    if (req.method == "POST") {
+      log(LogEntry{utc_now_iso(), target->spec.model, target->spec.version, role, req.method, p, req.body,
+                   resp.body, resp.status, ms});
+      if (mirror && pick_candidate(*r)) enqueue_shadow(r, req);
+    }
+  }
+
+  // ---- shadow
+
+  struct ShadowJob {
+    std::shared_ptr<const Routing> routing;
+    std::string method, target, path, content_type, body;
+  };
+
+  void enqueue_shadow(const std::shared_ptr<const Routing>& r, const HttpRequest& req) {
+    std::lock_guard lock(shadow_mu_);
+    if (shadow_q_.size() >= 10000) {
+      shadow_dropped_.fetch_add(1);
+      return;
+    }
+    shadow_q_.push_back(ShadowJob{r, req.method, req.target, req.path, std::string(req.header("Content-Type")), req.body});
+    shadow_cv_.notify_one();
+  }
+
+  void shadow_loop() {
+    HttpClient* client = nullptr;
+    std::unique_ptr<HttpClient> owned;
+    std::string key;
+    while (true) {
+      ShadowJob job;
+      {
+        std::unique_lock lock(shadow_mu_);
+        shadow_cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stop_threads_ || !shadow_q_.empty(); });
+        if (shadow_q_.empty()) {
+          if (stop_threads_) return;
+          continue;
+        }
+        job = std::move(shadow_q_.front());
+        shadow_q_.pop_front();
+      }
+      LiveBackend& b = *job.routing->candidate;
+      std::string k = b.spec.id + ":" + std::to_string(b.port);
+      if (k != key) {
+        owned = std::make_unique<HttpClient>("127.0.0.1", b.port, 30000);
+        client = owned.get();
+        key = k;
+      }
+      auto t0 = Clock::now();
+      b.inflight.fetch_add(1);
+      HttpResult res = client->request(job.method, job.target, job.body, job.content_type);
+      b.inflight.fetch_sub(1);
+      double ms = ms_since(t0);
+      b.stats.add(ms, res.status);
+      log(LogEntry{utc_now_iso(), b.spec.model, b.spec.version, "shadow", job.method, job.path, job.body,
+                   res.status ? res.body : json{{"error", res.error}}.dump(), res.status, ms});
+    }
+  }
+
+  // ---- request log
+
+  void log(LogEntry e) {
+    std::lock_guard lock(log_mu_);
+    if (log_q_.size() >= 200000) {
+      log_dropped_.fetch_add(1);
+      return;
+    }
+    log_q_.push_back(std::move(e));
+  }
+
+  void flush_log() {
+    std::vector<LogEntry> batch;
+    {
+      std::lock_guard lock(log_mu_);
+      batch.swap(log_q_);
+    }
+    if (batch.empty()) return;
+    std::string out;
+    char num[64];
+    for (auto& e : batch) {
+      out += "{\"ts\":\"" + e.ts + "\",\"env\":" + json(env_).dump() + ",\"model\":" + json(e.model).dump() +
+             ",\"version\":" + json(e.version).dump() + ",\"role\":\"" + e.role + "\",\"method\":" +
+             json(e.method).dump() + ",\"route\":" + json(e.route).dump(-1, ' ', false, json::error_handler_t::replace);
+      std::snprintf(num, sizeof num, ",\"status\":%d,\"latency_ms\":%.3f", e.status, e.latency_ms);
+      out += num;
+      out += ",\"inputs\":";
+      append_body(out, e.inputs);
+      out += ",\"outputs\":";
+      append_body(out, e.outputs);
+      out += "}\n";
+    }
+    try {
+      write_all(log_fd_.get(), out, "requests.jsonl");
+    } catch (const std::exception& ex) {
+      std::cerr << "mlo router: cannot write the request log: " << ex.what() << std::endl;
+    }
+  }
+
+  void log_loop() {
+    while (!stop_threads_.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      flush_log();
+    }
+  }
+
+  // ---- metrics
+
+  std::string metrics() {
+    std::ostringstream o;
+    o << "# HELP mlo_requests_total Requests answered per model version.\n# TYPE mlo_requests_total counter\n";
+    std::vector<std::shared_ptr<LiveBackend>> backends;
+    {
+      std::lock_guard lock(live_mu_);
+      for (auto& [id, b] : live_) backends.push_back(b);
+    }
+    auto labels = [&](const LiveBackend& b) {
+      return "env=\"" + env_ + "\",model=\"" + b.spec.model + "\",version=\"" + b.spec.version + "\",role=\"" +
+             b.role + "\"";
+    };
+    for (auto& b : backends) o << "mlo_requests_total{" << labels(*b) << "} " << b->stats.requests.load() << "\n";
+    o << "# HELP mlo_errors_total Requests that failed (5xx or no answer) per model version.\n"
+         "# TYPE mlo_errors_total counter\n";
+    for (auto& b : backends) o << "mlo_errors_total{" << labels(*b) << "} " << b->stats.errors.load() << "\n";
+    o << "# HELP mlo_request_duration_seconds Latency of requests through the router.\n"
+         "# TYPE mlo_request_duration_seconds histogram\n";
+    for (auto& b : backends) {
+      long cum = 0;
+      for (std::size_t i = 0; i < kLatencyBuckets; ++i) {
+        cum += b->stats.buckets[i].load();
+        o << "mlo_request_duration_seconds_bucket{" << labels(*b) << ",le=\"" << kBucketBoundsMs[i] / 1000.0 << "\"} "
+          << cum << "\n";
+      }
+      cum += b->stats.buckets[kLatencyBuckets].load();
+      o << "mlo_request_duration_seconds_bucket{" << labels(*b) << ",le=\"+Inf\"} " << cum << "\n";
+      o << "mlo_request_duration_seconds_sum{" << labels(*b) << "} " << b->stats.sum_us.load() / 1e6 << "\n";
+      o << "mlo_request_duration_seconds_count{" << labels(*b) << "} " << cum << "\n";
+    }
+    o << "# HELP mlo_runner_up Whether the version's runner is ready.\n# TYPE mlo_runner_up gauge\n";
+    for (auto& b : backends) o << "mlo_runner_up{" << labels(*b) << "} " << (b->ready.load() ? 1 : 0) << "\n";
+    o << "# TYPE mlo_runner_restarts_total counter\n";
+    for (auto& b : backends) o << "mlo_runner_restarts_total{" << labels(*b) << "} " << b->restarts << "\n";
+    o << "# TYPE mlo_shadow_dropped_total counter\nmlo_shadow_dropped_total{env=\"" << env_ << "\"} "
+      << shadow_dropped_.load() << "\n";
+    return o.str();
+  }
+
+  // ---- admin API (token-protected)
+
+  void admin(const HttpRequest& req, HttpResponse& resp) {
+    if (req.header("X-Mlo-Token") != token_) {
+      resp = error_response(403, "admin routes need the token from .mlo/deploy/" + env_ + "/router.json");
+      return;
+    }
+    if (req.path == "/-/mlo/status" && req.method == "GET") {
+      resp.body = status_json().dump();
+      return;
+    }
+    if (req.path == "/-/mlo/apply" && req.method == "POST") {
+      json j = json::parse(req.body, nullptr, false);
+      if (!j.is_object()) {
+        resp = error_response(400, "apply needs a state object");
+        return;
+      }
+      EnvState s = env_state_from_json(j);
+      std::lock_guard lock(apply_mu_);
+      long gen = ++requested_generation_;
+      s.generation = gen;
+      pending_.emplace_back(std::move(s), gen);
+      resp.status = 202;
+      resp.body = json{{"generation", gen}}.dump();
+      return;
+    }
+    if (req.path == "/-/mlo/shutdown" && req.method == "POST") {
+      shutdown_ = true;
+      resp.status = 202;
+      resp.body = "{}";
+      return;
+    }
+    resp = error_response(404, "no admin route " + req.method + " " + req.path);
+  }
+
+  json status_json() {
+    json backends = json::array();
+    {
+      std::lock_guard lock(live_mu_);
+      for (auto& [id, b] : live_) {
+        json s = b->stats.summary();
+        backends.push_back({{"id", id},
+                            {"model", b->spec.model},
+                            {"version", b->spec.version},
+                            {"role", b->role},
+                            {"runner", b->spec.runner},
+                            {"port", b->port},
+                            {"pid", b->pid},
+                            {"state", b->state},
+                            {"ready", b->ready.load()},
+                            {"restarts", b->restarts},
+                            {"log", (dir_ / ("runner-" + id + ".log")).string()},
+                            {"stats", s}});
+      }
+    }
+    std::lock_guard lock(apply_mu_);
+    return {{"env", env_},
+            {"pid", ::getpid()},
+            {"host", host_},
+            {"port", port_},
+            {"state", to_json(applied_)},
+            {"requested_generation", requested_generation_},
+            {"applied_generation", applied_generation_},
+            {"last_result", last_result_},
+            {"backends", backends},
+            {"notices", notices_},
+            {"log_dropped", log_dropped_.load()},
+            {"shadow_dropped", shadow_dropped_.load()}};
+  }
+
+  // ---- supervision (main thread only)
+
+  void spawn(LiveBackend& b) {
+    InferenceSpec spec;
+    spec.mode = "serve";
+    spec.model_name = b.spec.model;
+    spec.model_version = b.spec.version;
+    spec.artifact = b.spec.artifact;
+    spec.sha256 = b.spec.sha256;
+    spec.port = b.port;
+    spec.threads = 2;
+    fs::path spec_file = dir_ / ("runner-" + b.spec.id + ".spec.json");
+    write_file_atomic(spec_file, spec_to_json(spec).dump(2) + "\n", false);
+    fs::path log_file = dir_ / ("runner-" + b.spec.id + ".log");
+    std::string exe = b.spec.runner_path;
+    pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0) throw_errno("fork", errno);
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != parent) _exit(1);
+      sigset_t none;
+      sigemptyset(&none);
+      pthread_sigmask(SIG_SETMASK, &none, nullptr);
+      child_stdio_to_log(log_file.c_str());
+      ::execl(exe.c_str(), exe.c_str(), "--spec", spec_file.c_str(), static_cast<char*>(nullptr));
+      std::fprintf(stderr, "mlo router: cannot start %s: %s\n", exe.c_str(), std::strerror(errno));
+      _exit(127);
+    }
+    b.pid = pid;
+    b.state = "starting";
+    b.ready = false;
+    b.started = Clock::now();
+    write_file_atomic(dir_ / ("runner-" + b.spec.id + ".pid"), std::to_string(pid) + "\n", false);
+  }
+
+  void stop_backend(LiveBackend& b, int drain_ms) {
+    b.ready = false;
+    b.state = "stopped";
+    auto deadline = Clock::now() + std::chrono::milliseconds(drain_ms);
+    while (b.inflight.load() > 0 && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (b.pid > 0) {
+      ::kill(b.pid, SIGTERM);
+      for (int i = 0; i < 100; ++i) {
+        int st = 0;
+        if (::waitpid(b.pid, &st, WNOHANG) == b.pid) {
+          b.pid = 0;
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      if (b.pid > 0) {
+        ::kill(b.pid, SIGKILL);
+        ::waitpid(b.pid, nullptr, 0);
+        b.pid = 0;
+      }
+    }
+    std::error_code ec;
+    fs::remove(dir_ / ("runner-" + b.spec.id + ".pid"), ec);
+  }
+
+  // Polls readiness until ready, exit or timeout. Returns "" or why it failed.
+  std::string wait_ready(LiveBackend& b, int timeout_s) {
+    auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+    while (Clock::now() < deadline) {
+      int st = 0;
+      if (::waitpid(b.pid, &st, WNOHANG) == b.pid) {
+        b.pid = 0;
+        b.state = "failed";
+        std::string how = WIFEXITED(st) ? "exited with status " + std::to_string(WEXITSTATUS(st))
+                                        : "was killed by signal " + std::to_string(WTERMSIG(st));
+        return "the runner for " + b.spec.model + " version " + b.spec.version + " " + how +
+               " before it became ready" + log_tail(b);
+      }
+      HttpResult r = http_request("127.0.0.1", b.port, "GET", "/v2/health/ready", {}, 500);
+      if (r.status == 200) {
+        b.ready = true;
+        b.state = "ready";
+        return "";
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    }
+    return "the runner for " + b.spec.model + " version " + b.spec.version + " did not become ready within " +
+           std::to_string(timeout_s) + " s" + log_tail(b);
+  }
+
+  std::string log_tail(const LiveBackend& b) {
+    fs::path log_file = dir_ / ("runner-" + b.spec.id + ".log");
+    std::string text = read_file_if_exists(log_file).value_or("");
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    std::size_t start = text.size() > 600 ? text.size() - 600 : 0;
+    std::size_t nl = text.rfind('\n', text.size());
+    int lines = 0;
+    while (nl != std::string::npos && nl > start && lines < 3) {
+      nl = text.rfind('\n', nl - 1);
+      ++lines;
+    }
+    std::string tail = text.substr(nl == std::string::npos || nl < start ? start : nl + 1);
+    return " (log: " + log_file.string() + (tail.empty() ? "" : "; last lines: " + tail) + ")";
+  }
+
+  void set_routing(const EnvState& s) {
+    auto r = std::make_shared<Routing>();
+    std::lock_guard lock(live_mu_);
+    if (s.primary) r->primary = live_.at(s.primary->id);
+    if (s.candidate) r->candidate = live_.at(s.candidate->id);
+    r->weight = s.weight;
+    r->shadow = s.strategy == "shadow";
+    r->random = s.split == "random";
+    if (r->primary) r->primary->role = "primary";
+    if (r->candidate) r->candidate->role = r->shadow ? "shadow" : "canary";
+    if (s.standby) live_.at(s.standby->id)->role = "standby";
+    std::lock_guard rl(routing_mu_);
+    routing_ = r;
+  }
+
+  void write_state() {
+    json j = to_json(applied_);
+    write_file_atomic(dir_ / "state.json", j.dump(2) + "\n", false);
+  }
+
+  void apply(EnvState desired) {
+    long gen = desired.generation;
+    desired.env = env_;
+    desired.host = host_;
+    desired.port = port_;
+    std::vector<std::shared_ptr<LiveBackend>> started;
+    std::string error;
+    for (auto* b : {&desired.primary, &desired.candidate, &desired.standby}) {
+      if (!*b) continue;
+      bool have;
+      {
+        std::lock_guard lock(live_mu_);
+        have = live_.count((*b)->id) > 0;
+      }
+      if (have) continue;
+      auto lb = std::make_shared<LiveBackend>();
+      lb->spec = **b;
+      lb->role = "starting";
+      lb->port = pick_free_port();
+      try {
+        spawn(*lb);
+      } catch (const std::exception& e) {
+        error = e.what();
+        break;
+      }
+      {
+        std::lock_guard lock(live_mu_);
+        live_[lb->spec.id] = lb;
+      }
+      started.push_back(lb);
+    }
+    for (auto& lb : started) {
+      if (!error.empty()) break;
+      error = wait_ready(*lb, desired.ready_timeout_s);
+    }
+    if (!error.empty()) {
+      for (auto& lb : started) {
+        stop_backend(*lb, 0);
+        std::lock_guard lock(live_mu_);
+        live_.erase(lb->spec.id);
+      }
+      std::lock_guard lock(apply_mu_);
+      applied_generation_ = gen;
+      last_result_ = {{"generation", gen}, {"ok", false}, {"error", error}};
+      std::cerr << "mlo router: " << error << std::endl;
+      return;
+    }
+    set_routing(desired);
+    // Retire what the new state no longer names, after its requests finish.
+    std::vector<std::shared_ptr<LiveBackend>> retired;
+    {
+      std::lock_guard lock(live_mu_);
+      for (auto it = live_.begin(); it != live_.end();) {
+        const std::string& id = it->first;
+        bool keep = (desired.primary && desired.primary->id == id) || (desired.candidate && desired.candidate->id == id) ||
+                    (desired.standby && desired.standby->id == id);
+        if (keep) {
+          ++it;
+        } else {
+          retired.push_back(it->second);
+          it = live_.erase(it);
+        }
+      }
+    }
+    for (auto& b : retired) stop_backend(*b, 5000);
+    {
+      std::lock_guard lock(apply_mu_);
+      applied_ = desired;
+      applied_generation_ = gen;
+      last_result_ = {{"generation", gen}, {"ok", true}};
+    }
+    write_state();
+  }
+
+  void notice(const std::string& text) {
+    std::cerr << "mlo router: " << text << std::endl;
+    std::lock_guard lock(apply_mu_);
+    notices_.push_back({{"ts", utc_now_iso()}, {"message", text}});
+    if (notices_.size() > 20) notices_.erase(notices_.begin());
+  }
+
+  void event(const std::string& action, const Backend& b, json detail) {
+    try {
+      record_deploy_event(repo_, DeployEvent{"", env_, action, b.model, b.version, std::move(detail)});
+    } catch (const std::exception& e) {
+      std::cerr << "mlo router: cannot record the event: " << e.what() << std::endl;
+    }
+  }
+
+  // Drops the candidate from routing and state (a failed or bad canary/shadow).
+  void auto_rollback(const std::string& reason) {
+    EnvState s;
+    {
+      std::lock_guard lock(apply_mu_);
+      s = applied_;
+    }
+    if (!s.candidate) return;
+    Backend cand = *s.candidate;
+    s.candidate.reset();
+    s.weight = 0;
+    s.strategy = "replace";
+    set_routing(s);
+    std::shared_ptr<LiveBackend> lb;
+    {
+      std::lock_guard lock(live_mu_);
+      auto it = live_.find(cand.id);
+      if (it != live_.end()) {
+        lb = it->second;
+        live_.erase(it);
+      }
+    }
+    if (lb) stop_backend(*lb, 2000);
+    {
+      std::lock_guard lock(apply_mu_);
+      applied_ = s;
+    }
+    write_state();
+    notice("rolled back " + cand.model + " version " + cand.version + ": " + reason);
+    event("auto-rollback", cand, {{"reason", reason}});
+  }
+
+  void supervise() {
+    // Reap runners that exited; restart them a bounded number of times.
+    for (;;) {
+      int st = 0;
+      pid_t pid = ::waitpid(-1, &st, WNOHANG);
+      if (pid <= 0) break;
+      std::shared_ptr<LiveBackend> b;
+      {
+        std::lock_guard lock(live_mu_);
+        for (auto& [id, lb] : live_)
+          if (lb->pid == pid) b = lb;
+      }
+      if (!b) continue;
+      b->pid = 0;
+      b->ready = false;
+      std::string how = WIFEXITED(st) ? "exited with status " + std::to_string(WEXITSTATUS(st))
+                                      : "was killed by signal " + std::to_string(WTERMSIG(st));
+      int max_restarts;
+      {
+        std::lock_guard lock(apply_mu_);
+        max_restarts = applied_.max_restarts;
+      }
+      if (b->restarts < max_restarts) {
+        ++b->restarts;
+        notice("runner for " + b->spec.model + " version " + b->spec.version + " " + how + "; restarting (" +
+               std::to_string(b->restarts) + " of " + std::to_string(max_restarts) + ")");
+        try {
+          spawn(*b);
+        } catch (const std::exception& e) {
+          b->state = "failed";
+        }
+      } else {
+        b->state = "failed";
+        std::string msg = "runner for " + b->spec.model + " version " + b->spec.version + " " + how + " after " +
+                          std::to_string(b->restarts) + " restarts; giving up" + log_tail(*b);
+        notice(msg);
+        event("runner-failed", b->spec, {{"reason", msg}, {"restarts", b->restarts}});
+        if (b->role == "canary" || b->role == "shadow") auto_rollback("its runner failed");
+      }
+    }
+    // Restarted runners: poll readiness without blocking the loop.
+    std::vector<std::shared_ptr<LiveBackend>> starting;
+    {
+      std::lock_guard lock(live_mu_);
+      for (auto& [id, lb] : live_)
+        if (lb->state == "starting" && lb->pid > 0) starting.push_back(lb);
+    }
+    for (auto& b : starting) {
+      HttpResult r = http_request("127.0.0.1", b->port, "GET", "/v2/health/ready", {}, 200);
+      if (r.status == 200) {
+        b->ready = true;
+        b->state = "ready";
+      } else if (ms_since(b->started) > 30000) {
+        ::kill(b->pid, SIGKILL);  // reaped above next tick; counts as a crash
+      }
+    }
+    // Judge the canary/shadow against the thresholds.
+    EnvState s;
+    {
+      std::lock_guard lock(apply_mu_);
+      if (!applied_.candidate) return;
+      s = applied_;
+    }
+    std::shared_ptr<LiveBackend> cand;
+    {
+      std::lock_guard lock(live_mu_);
+      auto it = live_.find(s.candidate->id);
+      if (it != live_.end()) cand = it->second;
+    }
+    if (!cand) return;
+    long n = cand->stats.requests.load();
+    if (n < std::max(1L, s.thresholds.min_requests)) return;
+    double rate = static_cast<double>(cand->stats.errors.load()) / static_cast<double>(n);
+    if (s.thresholds.max_error_rate >= 0 && rate > s.thresholds.max_error_rate) {
+      std::ostringstream why;
+      why << "error rate " << rate << " is above max_error_rate " << s.thresholds.max_error_rate << " after " << n
+          << " requests";
+      auto_rollback(why.str());
+      return;
+    }
+    double p99 = cand->stats.p99();
+    if (s.thresholds.max_p99_ms >= 0 && p99 > s.thresholds.max_p99_ms) {
+      std::ostringstream why;
+      why << "p99 latency " << p99 << " ms is above max_p99_ms " << s.thresholds.max_p99_ms;
+      auto_rollback(why.str());
+    }
+  }
+
+  Repo& repo_;
+  std::string env_;
+  fs::path dir_;
+  std::string host_;
+  HttpServer server_;
+  int port_ = 0;
+  std::string token_;
+
+  mutable std::mutex routing_mu_;
+  std::shared_ptr<const Routing> routing_;
+  std::atomic<unsigned long> counter_{0};
+
+  std::mutex live_mu_;
+  std::map<std::string, std::shared_ptr<LiveBackend>> live_;
+
+  std::mutex apply_mu_;
+  std::deque<std::pair<EnvState, long>> pending_;
+  EnvState applied_;
+  long requested_generation_ = 0;
+  long applied_generation_ = 0;
+  json last_result_ = nullptr;
+  json notices_ = json::array();
+
+  std::atomic<bool> shutdown_{false};
+  std::atomic<bool> stop_threads_{false};
+
+  std::mutex log_mu_;
+  std::vector<LogEntry> log_q_;
+  std::atomic<long> log_dropped_{0};
+  UniqueFd log_fd_;
+  std::thread logger_;
+
+  std::mutex shadow_mu_;
+  std::condition_variable shadow_cv_;
+  std::deque<ShadowJob> shadow_q_;
+  std::atomic<long> shadow_dropped_{0};
+  std::thread shadow_;
+};
+
+}  // namespace
+
+int serve_router(Repo& repo, const std::string& env, const std::string& host, int port, int threads) {
+  fs::create_directories(env_dir(repo, env));
+  Router router(repo, env, host, port, threads);
+  return router.run();
+}
+
+}  // namespace mlo::deploy

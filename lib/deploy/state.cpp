@@ -1,0 +1,317 @@
+// Deployment state serialisation, mlo.yaml `deployments:`, runner lookup and
+// the deployment event log.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <set>
+
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/process.h"
+#include "deploy/deploy.h"
+#include "repo/config.h"
+#include "repo/repo.h"
+
+namespace mlo::deploy {
+
+using nlohmann::json;
+
+std::string utc_now_iso() {
+  auto now = std::chrono::system_clock::now();
+  auto secs = std::chrono::system_clock::to_time_t(now);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03lldZ", buf, static_cast<long long>(ms));
+  return out;
+}
+
+json to_json(const Backend& b) {
+  return {{"id", b.id},           {"model", b.model},       {"version", b.version},
+          {"sha256", b.sha256},   {"artifact_type", b.artifact_type}, {"run_id", b.run_id},
+          {"artifact", b.artifact}, {"runner", b.runner},   {"runner_path", b.runner_path}};
+}
+
+Backend backend_from_json(const json& j) {
+  Backend b;
+  b.id = j.value("id", "");
+  b.model = j.value("model", "");
+  b.version = j.value("version", "");
+  b.sha256 = j.value("sha256", "");
+  b.artifact_type = j.value("artifact_type", "");
+  b.run_id = j.value("run_id", "");
+  b.artifact = j.value("artifact", "");
+  b.runner = j.value("runner", "");
+  b.runner_path = j.value("runner_path", "");
+  return b;
+}
+
+json to_json(const EnvState& s) {
+  auto opt = [](const std::optional<Backend>& b) { return b ? to_json(*b) : json(nullptr); };
+  json hist = json::array();
+  for (const auto& b : s.history) hist.push_back(to_json(b));
+  return {{"version", 1},
+          {"env", s.env},
+          {"host", s.host},
+          {"port", s.port},
+          {"generation", s.generation},
+          {"strategy", s.strategy},
+          {"primary", opt(s.primary)},
+          {"candidate", opt(s.candidate)},
+          {"standby", opt(s.standby)},
+          {"weight", s.weight},
+          {"split", s.split},
+          {"history", hist},
+          {"thresholds",
+           {{"max_error_rate", s.thresholds.max_error_rate},
+            {"max_p99_ms", s.thresholds.max_p99_ms},
+            {"min_requests", s.thresholds.min_requests}}},
+          {"max_restarts", s.max_restarts},
+          {"ready_timeout_s", s.ready_timeout_s},
+          {"threads", s.threads}};
+}
+
+EnvState env_state_from_json(const json& j) {
+  EnvState s;
+  auto opt = [&](const char* k) -> std::optional<Backend> {
+    if (j.contains(k) && j[k].is_object()) return backend_from_json(j[k]);
+    return std::nullopt;
+  };
+  s.env = j.value("env", "");
+  s.host = j.value("host", "127.0.0.1");
+  s.port = j.value("port", 0);
+  s.generation = j.value("generation", 0L);
+  s.strategy = j.value("strategy", "replace");
+  s.primary = opt("primary");
+  s.candidate = opt("candidate");
+  s.standby = opt("standby");
+  s.weight = j.value("weight", 0);
+  s.split = j.value("split", "deterministic");
+  if (j.contains("history") && j["history"].is_array())
+    for (const auto& b : j["history"]) s.history.push_back(backend_from_json(b));
+  if (j.contains("thresholds") && j["thresholds"].is_object()) {
+    const json& t = j["thresholds"];
+    s.thresholds.max_error_rate = t.value("max_error_rate", -1.0);
+    s.thresholds.max_p99_ms = t.value("max_p99_ms", -1.0);
+    s.thresholds.min_requests = t.value("min_requests", 20L);
+  }
+  s.max_restarts = j.value("max_restarts", 3);
+  s.ready_timeout_s = j.value("ready_timeout_s", 30);
+  s.threads = j.value("threads", 2);
+  return s;
+}
+
+void check_env_name(const std::string& env) {
+  bool ok = !env.empty() && env.size() <= 64 && env[0] != '.' && env[0] != '-';
+  for (char c : env)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) ok = false;
+  if (!ok)
+    throw UsageError("bad environment name '" + env + "'",
+                     "use letters, digits, '-', '_' or '.' (e.g. --env production)");
+}
+
+std::filesystem::path env_dir(Repo& repo, const std::string& env) {
+  check_env_name(env);
+  return repo.mlo_dir() / "deploy" / env;
+}
+
+std::optional<DeploymentConfig> load_deployment_config(Repo& repo, const std::string& env) {
+  fs::path file = repo.root() / "mlo.yaml";
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return std::nullopt;
+  YAML::Node root = load_yaml_file(file);
+  if (!root.IsMap() || !root["deployments"]) return std::nullopt;
+  YAML::Node deployments = root["deployments"];
+  if (!deployments.IsMap())
+    throw InputError("mlo.yaml:" + std::to_string(deployments.Mark().line + 1) + ": 'deployments' must be a mapping of environments",
+                     "write deployments:\\n  production:\\n    model: NAME#production");
+  YAML::Node d = deployments[env];
+  if (!d) return std::nullopt;
+  std::string where = "mlo.yaml:" + std::to_string(d.Mark().line + 1);
+  if (!d.IsMap()) throw InputError(where + ": deployments." + env + " must be a mapping", "see man mlo-deploy");
+  DeploymentConfig c;
+  c.env = env;
+  auto str = [&](const char* k) -> std::string {
+    YAML::Node n = d[k];
+    if (!n) return "";
+    if (!n.IsScalar()) throw InputError(where + ": deployments." + env + "." + k + " must be a single value");
+    return n.as<std::string>();
+  };
+  auto num = [&](const YAML::Node& parent, const char* k, double fallback) -> double {
+    YAML::Node n = parent[k];
+    if (!n) return fallback;
+    try {
+      return n.as<double>();
+    } catch (const YAML::Exception&) {
+      throw InputError("mlo.yaml:" + std::to_string(n.Mark().line + 1) + ": deployments." + env + "." + k +
+                           " must be a number, not '" + n.as<std::string>("") + "'",
+                       "fix mlo.yaml");
+    }
+  };
+  static const std::set<std::string> known = {"model", "artifact", "runner", "strategy", "host", "port", "weight",
+                                              "split", "thresholds", "max_restarts", "ready_timeout_s", "image",
+                                              "namespace"};
+  for (auto it = d.begin(); it != d.end(); ++it) {
+    std::string k = it->first.as<std::string>();
+    if (!known.count(k))
+      throw InputError("mlo.yaml:" + std::to_string(it->first.Mark().line + 1) + ": unknown key deployments." + env +
+                           "." + k,
+                       "known keys: model, artifact, runner, strategy, host, port, weight, split, thresholds, "
+                       "max_restarts, ready_timeout_s, image, namespace");
+  }
+  c.model = str("model");
+  c.artifact = str("artifact");
+  c.runner = str("runner");
+  c.strategy = str("strategy");
+  c.host = str("host");
+  c.split = str("split");
+  c.image = str("image");
+  c.namespace_ = str("namespace");
+  c.port = static_cast<int>(num(d, "port", 0));
+  c.weight = static_cast<int>(num(d, "weight", -1));
+  c.max_restarts = static_cast<int>(num(d, "max_restarts", -1));
+  c.ready_timeout_s = static_cast<int>(num(d, "ready_timeout_s", -1));
+  if (YAML::Node t = d["thresholds"]) {
+    if (!t.IsMap()) throw InputError(where + ": deployments." + env + ".thresholds must be a mapping");
+    c.has_thresholds = true;
+    c.thresholds.max_error_rate = num(t, "max_error_rate", -1);
+    c.thresholds.max_p99_ms = num(t, "max_p99_ms", -1);
+    c.thresholds.min_requests = static_cast<long>(num(t, "min_requests", 20));
+  }
+  return c;
+}
+
+std::filesystem::path find_inference_runner(const std::string& runner) {
+  if (runner.find('/') != std::string::npos) {
+    fs::path p = fs::absolute(runner);
+    if (::access(p.c_str(), X_OK) != 0)
+      throw InputError("inference runner '" + runner + "' is not an executable file", "check the path");
+    return p;
+  }
+  std::string prog = "mlo-serve-" + runner;
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    fs::path next = self.parent_path() / prog;
+    if (::access(next.c_str(), X_OK) == 0) return next;
+  }
+  if (auto found = find_program(prog)) return fs::absolute(*found);
+  throw InputError("inference runner '" + runner + "' not found (looked for " + prog + " next to mlo and on PATH)",
+                   "install it, put it on PATH, or pass --runner PATH");
+}
+
+// ---------------------------------------------------------------- events
+
+namespace {
+const Migrations kMigrations{"deploy",
+                             {"CREATE TABLE deploy_events (id INTEGER PRIMARY KEY, ts TEXT NOT NULL, env TEXT NOT NULL,"
+                              " action TEXT NOT NULL, model TEXT, version TEXT, detail TEXT,"
+                              " UNIQUE(ts, env, action, model, version))",
+                              "CREATE INDEX deploy_events_env ON deploy_events(env, ts)"}};
+
+void insert_event(Database& db, const DeployEvent& e) {
+  db.prepare("INSERT OR IGNORE INTO deploy_events(ts, env, action, model, version, detail) VALUES (?,?,?,?,?,?)")
+      .bind(1, e.ts)
+      .bind(2, e.env)
+      .bind(3, e.action)
+      .bind(4, e.model)
+      .bind(5, e.version)
+      .bind(6, e.detail.dump())
+      .run();
+}
+
+DeployEvent event_from_json(const json& j);
+
+// Creates the table on first use; a fresh (deleted) index is refilled from
+// the tracked event files, so the index stays a cache.
+void ensure_index(Repo& repo) {
+  Database& db = repo.index();
+  bool fresh = db.schema_version("deploy") == 0;
+  db.migrate(kMigrations);
+  if (fresh) rebuild_deploy_index(repo);
+}
+
+DeployEvent event_from_json(const json& j) {
+  DeployEvent e;
+  e.ts = j.value("ts", "");
+  e.env = j.value("env", "");
+  e.action = j.value("action", "");
+  e.model = j.value("model", "");
+  e.version = j.value("version", "");
+  e.detail = j.value("detail", json::object());
+  return e;
+}
+}  // namespace
+
+json to_json(const DeployEvent& e) {
+  return {{"ts", e.ts}, {"env", e.env}, {"action", e.action}, {"model", e.model}, {"version", e.version},
+          {"detail", e.detail}};
+}
+
+void record_deploy_event(Repo& repo, DeployEvent e) {
+  if (e.ts.empty()) e.ts = utc_now_iso();
+  // The tracked log first (source of truth), then the index.
+  fs::path file = repo.root() / "deploy" / e.env / "events.jsonl";
+  fs::create_directories(file.parent_path());
+  std::string line = to_json(e).dump() + "\n";
+  UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  if (!fd) throw_errno(file.string(), errno);
+  ensure_index(repo);
+  write_all(fd.get(), line, file.string());
+  insert_event(repo.index(), e);
+}
+
+std::vector<DeployEvent> list_deploy_events(Repo& repo, const std::string& env, const std::string& model) {
+  ensure_index(repo);
+  Database& db = repo.index();
+  Statement st = db.prepare(
+      "SELECT ts, env, action, model, version, detail FROM deploy_events WHERE (?1 = '' OR env = ?1)"
+      " AND (?2 = '' OR model = ?2) ORDER BY ts, id");
+  st.bind(1, env).bind(2, model);
+  std::vector<DeployEvent> out;
+  while (st.step()) {
+    DeployEvent e;
+    e.ts = st.text(0);
+    e.env = st.text(1);
+    e.action = st.text(2);
+    e.model = st.text(3);
+    e.version = st.text(4);
+    e.detail = json::parse(st.text(5), nullptr, false);
+    if (e.detail.is_discarded()) e.detail = json::object();
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+void rebuild_deploy_index(Repo& repo) {
+  Database& db = repo.index();
+  db.migrate(kMigrations);
+  Transaction tx(db);
+  db.exec("DELETE FROM deploy_events");
+  fs::path dir = repo.root() / "deploy";
+  std::error_code ec;
+  if (fs::is_directory(dir, ec)) {
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      fs::path file = entry.path() / "events.jsonl";
+      if (!fs::is_regular_file(file, ec)) continue;
+      std::istringstream in(read_file(file));
+      std::string line;
+      while (std::getline(in, line)) {
+        if (line.empty()) continue;
+        json j = json::parse(line, nullptr, false);
+        if (j.is_object()) insert_event(db, event_from_json(j));
+      }
+    }
+  }
+  tx.commit();
+}
+
+}  // namespace mlo::deploy

@@ -1,0 +1,716 @@
+#include "monitor/monitor.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/hash.h"
+#include "index/database.h"
+#include "repo/config.h"
+#include "repo/repo.h"
+
+namespace mlo {
+namespace monitor {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string at(const YAML::Node& n, const std::string& file) {
+  return file + ":" + std::to_string(n.Mark().line + 1);
+}
+
+std::vector<std::string> str_list(const YAML::Node& n, const std::string& file, const std::string& key) {
+  std::vector<std::string> out;
+  if (!n) return out;
+  if (n.IsScalar()) {
+    out.push_back(n.as<std::string>());
+    return out;
+  }
+  if (!n.IsSequence()) throw InputError(at(n, file) + ": '" + key + "' must be a string or a list of strings");
+  for (const auto& e : n) out.push_back(e.as<std::string>());
+  return out;
+}
+
+double num(const YAML::Node& n, const std::string& file, const std::string& key) {
+  try {
+    return n.as<double>();
+  } catch (const YAML::Exception&) {
+    throw InputError(at(n, file) + ": '" + key + "' must be a number", "write e.g. " + key + ": 0.1");
+  }
+}
+
+MethodChoice choice(const YAML::Node& n, const std::string& file) {
+  MethodChoice c;
+  if (n.IsScalar()) {
+    c.method = n.as<std::string>();
+    find_method(*c.method);
+    return c;
+  }
+  if (n["method"]) {
+    c.method = n["method"].as<std::string>();
+    find_method(*c.method);
+  }
+  if (n["threshold"]) c.threshold = num(n["threshold"], file, "threshold");
+  return c;
+}
+
+}  // namespace
+
+double parse_duration(const std::string& t) {
+  if (t.empty()) throw UsageError("empty duration", "write e.g. 1d, 12h, 30m");
+  char unit = t.back();
+  double mult = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : unit == 'w' ? 604800 : 0;
+  std::string digits = mult ? t.substr(0, t.size() - 1) : t;
+  if (!mult) mult = 1;
+  double v;
+  if (!parse_number(digits, v) || v <= 0 || !std::isfinite(v))
+    throw UsageError("bad duration '" + t + "'", "write a positive number and a unit: 45s, 30m, 12h, 1d, 2w");
+  return v * mult;
+}
+
+double parse_time(const std::string& t) {
+  auto v = parse_timestamp(t);
+  if (!v) throw UsageError("bad time '" + t + "'", "write ISO 8601 (2024-05-01 or 2024-05-01T12:00:00Z) or epoch seconds");
+  return *v;
+}
+
+std::map<std::string, MonitorSpec> load_monitors(const fs::path& path) {
+  std::map<std::string, MonitorSpec> out;
+  if (!fs::exists(path)) return out;
+  const std::string file = path.filename().string();
+  YAML::Node root = load_yaml_file(path);
+  if (!root || !root.IsMap() || !root["monitors"]) return out;
+  YAML::Node mons = root["monitors"];
+  if (!mons.IsMap()) throw InputError(at(mons, file) + ": 'monitors' must map monitor names to settings");
+  for (auto it = mons.begin(); it != mons.end(); ++it) {
+    MonitorSpec s;
+    s.name = it->first.as<std::string>();
+    const YAML::Node m = it->second;
+    if (!m.IsMap()) throw InputError(at(m, file) + ": monitor '" + s.name + "' must be a map");
+    static const std::set<std::string> known = {"reference", "current", "columns", "drift", "quality",
+                                                "performance", "on_drift", "format", "description"};
+    for (auto k = m.begin(); k != m.end(); ++k)
+      if (!known.count(k->first.as<std::string>()))
+        throw InputError(at(k->first, file) + ": unknown key '" + k->first.as<std::string>() + "' in monitor '" + s.name + "'",
+                         "known keys: reference, current, columns, drift, quality, performance, on_drift, format");
+    s.reference = str_list(m["reference"], file, "reference");
+    s.current = str_list(m["current"], file, "current");
+    if (s.reference.empty())
+      throw InputError(at(m, file) + ": monitor '" + s.name + "' has no 'reference'", "add reference: PATH");
+    if (auto f = m["format"]) {
+      std::string v = f.as<std::string>();
+      if (v == "csv") s.format = Format::csv;
+      else if (v == "tsv") s.format = Format::tsv;
+      else if (v == "jsonl") s.format = Format::jsonl;
+      else throw InputError(at(f, file) + ": format must be csv, tsv or jsonl");
+    }
+    if (auto c = m["columns"]) {
+      s.roles.features = str_list(c["features"], file, "features");
+      s.roles.numerical = str_list(c["numerical"], file, "numerical");
+      s.roles.categorical = str_list(c["categorical"], file, "categorical");
+      s.roles.ignored = str_list(c["ignored"], file, "ignored");
+      if (c["target"]) s.roles.target = c["target"].as<std::string>();
+      if (c["prediction"]) s.roles.prediction = c["prediction"].as<std::string>();
+      if (c["timestamp"]) s.roles.timestamp = c["timestamp"].as<std::string>();
+      if (c["task"]) {
+        s.roles.task = c["task"].as<std::string>();
+        if (s.roles.task != "classification" && s.roles.task != "regression")
+          throw InputError(at(c["task"], file) + ": task must be classification or regression");
+      }
+    }
+    if (auto d = m["drift"]) {
+      if (d["method"]) s.drift.all.method = d["method"].as<std::string>(), find_method(*s.drift.all.method);
+      if (d["threshold"]) s.drift.all.threshold = num(d["threshold"], file, "threshold");
+      if (d["drift_share"]) s.drift.drift_share = num(d["drift_share"], file, "drift_share");
+      if (d["numerical"]) s.drift.per_type[ColumnType::numerical] = choice(d["numerical"], file);
+      if (d["categorical"]) s.drift.per_type[ColumnType::categorical] = choice(d["categorical"], file);
+      if (auto pc = d["columns"])
+        for (auto e = pc.begin(); e != pc.end(); ++e) s.drift.per_column[e->first.as<std::string>()] = choice(e->second, file);
+    }
+    if (auto q = m["quality"]) {
+      if (q["missing_share_increase"]) s.quality.missing_share_increase = num(q["missing_share_increase"], file, "missing_share_increase");
+      if (q["new_category_share"]) s.quality.new_category_share = num(q["new_category_share"], file, "new_category_share");
+      if (q["out_of_range_share"]) s.quality.out_of_range_share = num(q["out_of_range_share"], file, "out_of_range_share");
+      if (q["duplicate_share"]) s.quality.duplicate_share = num(q["duplicate_share"], file, "duplicate_share");
+    }
+    if (auto p = m["performance"])
+      if (p["degradation"]) s.performance.degradation = num(p["degradation"], file, "degradation");
+    if (auto a = m["on_drift"]) {
+      s.on_drift.run = str_list(a["run"], file, "run");
+      if (a["register"]) s.on_drift.register_model = a["register"].as<std::string>();
+      if (a["propose"]) s.on_drift.propose_stage = a["propose"].as<std::string>();
+    }
+    out.emplace(s.name, std::move(s));
+  }
+  return out;
+}
+
+namespace {
+
+ProfileOptions profile_options(const MonitorSpec& spec) {
+  ProfileOptions o;
+  o.read.format = spec.format;
+  for (auto& c : spec.roles.numerical) o.declared[c] = ColumnType::numerical;
+  for (auto& c : spec.roles.categorical) o.declared[c] = ColumnType::categorical;
+  o.exact_limit = spec.exact_limit;
+  o.target = spec.roles.target;
+  o.prediction = spec.roles.prediction;
+  o.task = spec.roles.task;
+  return o;
+}
+
+std::string profile_key(const std::vector<Source>& src, const ProfileOptions& o) {
+  nlohmann::json k;
+  k["v"] = 1;
+  for (auto& s : src) k["sources"].push_back(s.identity);
+  for (auto& [c, t] : o.declared) k["declared"][c] = to_string(t);
+  k["exact_limit"] = o.exact_limit;
+  k["missing"] = o.read.missing;
+  k["format"] = o.read.format ? to_string(*o.read.format) : "";
+  k["target"] = o.target;
+  k["prediction"] = o.prediction;
+  k["task"] = o.task;
+  return sha256_hex(k.dump());
+}
+
+// Reference profile: from the store when an identical one was computed before.
+DatasetProfile reference_profile(const MonitorSpec& spec, Repo* repo, const std::vector<Source>& src,
+                                 const ProfileOptions& o, bool& cached) {
+  cached = false;
+  fs::path ref_file;
+  if (repo && spec.use_profile_cache) {
+    ref_file = repo->cache_dir() / "monitor" / "profiles" / profile_key(src, o);
+    if (auto h = read_file_if_exists(ref_file)) {
+      std::string hash = h->substr(0, 64);
+      if (is_sha256_hex(hash) && repo->cache().has(hash)) {
+        cached = true;
+        return parse_profile(repo->cache().read(hash), "monitor profile " + hash.substr(0, 12));
+      }
+    }
+  }
+  DatasetProfile p = build_profile(src, o);
+  if (!ref_file.empty()) {
+    std::string hash = repo->cache().add_bytes(serialize_profile(p));
+    fs::create_directories(ref_file.parent_path());
+    write_file_atomic(ref_file, hash + "\n");
+  }
+  return p;
+}
+
+nlohmann::json test(const std::string& name, const std::string& group, const std::string& status,
+                    const std::string& description, nlohmann::json params = nlohmann::json::object()) {
+  return {{"name", name}, {"group", group}, {"status", status}, {"description", description}, {"parameters", params}};
+}
+
+std::string fmt(double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.4g", v);
+  return b;
+}
+
+nlohmann::json drift_json(const ColumnDrift& d) {
+  nlohmann::json j = {{"column_name", d.column}, {"column_type", to_string(d.type)}, {"stattest_name", d.method},
+                      {"stattest_threshold", d.threshold}, {"drift_detected", d.drifted},
+                      {"reference_values", d.reference_n}, {"current_values", d.current_n},
+                      {"approximate", d.approximate}};
+  j["drift_score"] = std::isfinite(d.score) ? nlohmann::json(d.score) : nlohmann::json(nullptr);
+  if (d.statistic && std::isfinite(*d.statistic)) j["statistic"] = *d.statistic;
+  if (!d.error.empty()) j["error"] = d.error;
+  j["chart"] = d.chart;
+  return j;
+}
+
+bool higher_is_better(const std::string& m) {
+  return m == "accuracy" || m == "precision" || m == "recall" || m == "f1" || m == "roc_auc" || m == "r2";
+}
+
+}  // namespace
+
+nlohmann::json run_monitor(const MonitorSpec& spec, Repo* repo) {
+  if (spec.reference.empty()) throw UsageError("no reference data", "give --reference PATH or a monitor with reference:");
+  if (spec.current.empty()) throw UsageError("no current data", "give --current PATH or a monitor with current:");
+  auto ref_src = resolve_inputs(spec.reference, repo, spec.format);
+  auto cur_src = resolve_inputs(spec.current, repo, spec.format);
+  ProfileOptions ro = profile_options(spec);
+  ProfileOptions co = ro;
+  co.timestamp_column = spec.roles.timestamp;
+  co.since = spec.since;
+  co.until = spec.until;
+  if ((spec.since || spec.until) && spec.roles.timestamp.empty())
+    throw UsageError("--since/--until/--window need a timestamp column", "name it with --timestamp COL or columns.timestamp");
+
+  DatasetProfile ref, cur;
+  bool ref_cached = false;
+  std::exception_ptr ref_error;
+  auto t0 = std::chrono::steady_clock::now();
+  std::thread ref_thread([&] {
+    try {
+      ref = reference_profile(spec, repo, ref_src, ro, ref_cached);
+    } catch (...) {
+      ref_error = std::current_exception();
+    }
+  });
+  try {
+    cur = build_profile(cur_src, co);
+  } catch (...) {
+    ref_thread.join();
+    throw;
+  }
+  ref_thread.join();
+  if (ref_error) std::rethrow_exception(ref_error);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  // Which columns are tested.
+  std::set<std::string> special = {spec.roles.target, spec.roles.prediction, spec.roles.timestamp};
+  std::set<std::string> ignored(spec.roles.ignored.begin(), spec.roles.ignored.end());
+  std::vector<std::string> features = spec.roles.features;
+  if (features.empty())
+    for (auto& c : ref.columns)
+      if (!special.count(c.name) && !ignored.count(c.name)) features.push_back(c.name);
+
+  nlohmann::json metrics = nlohmann::json::array(), tests = nlohmann::json::array();
+  std::vector<std::string> missing_in_cur, added_in_cur;
+  for (auto& c : ref.columns)
+    if (!cur.find(c.name) && !ignored.count(c.name)) missing_in_cur.push_back(c.name);
+  for (auto& c : cur.columns)
+    if (!ref.find(c.name) && !ignored.count(c.name)) added_in_cur.push_back(c.name);
+
+  // Type agreement: the reference's type wins; a change is a quality failure.
+  std::map<std::string, std::string> type_changed;
+  for (auto& c : cur.columns) {
+    const ColumnProfile* r = ref.find(c.name);
+    if (!r || r->type == c.type) continue;
+    bool declared = std::count(spec.roles.numerical.begin(), spec.roles.numerical.end(), c.name) ||
+                    std::count(spec.roles.categorical.begin(), spec.roles.categorical.end(), c.name);
+    if (!(c.rows == c.missing) && !declared) type_changed[c.name] = to_string(r->type) + " -> " + to_string(c.type);
+    coerce_column(c, r->type);
+  }
+
+  // ---- drift
+  std::vector<ColumnDrift> drifts;
+  int tested = 0, drifted = 0;
+  for (auto& name : features) {
+    const ColumnProfile* r = ref.find(name);
+    const ColumnProfile* c = cur.find(name);
+    if (!r) throw InputError("column '" + name + "' is not in the reference data", "check columns.features");
+    if (!c) continue;  // reported as a removed column
+    ColumnDrift d = column_drift(*r, *c, spec.drift);
+    if (d.error.empty()) {
+      ++tested;
+      if (d.drifted) ++drifted;
+    }
+    drifts.push_back(std::move(d));
+  }
+  double share = tested ? static_cast<double>(drifted) / tested : 0;
+  bool dataset_drift = tested > 0 && share >= spec.drift.drift_share;
+  metrics.push_back({{"metric", "DatasetDriftMetric"},
+                     {"result",
+                      {{"drift_share", spec.drift.drift_share}, {"number_of_columns", tested},
+                       {"number_of_drifted_columns", drifted}, {"share_of_drifted_columns", share},
+                       {"dataset_drift", dataset_drift}}}});
+  for (auto& d : drifts) {
+    metrics.push_back({{"metric", "ColumnDriftMetric"}, {"result", drift_json(d)}});
+    std::string status = !d.error.empty() ? "ERROR" : d.drifted ? "FAIL" : "SUCCESS";
+    std::string desc = !d.error.empty() ? d.error
+                                         : "Drift score " + fmt(d.score) + " (" + d.method + ", drift when " +
+                                               find_method(d.method).drift_when + " " + fmt(d.threshold) + ")";
+    tests.push_back(test("TestColumnDrift", "drift", status, desc,
+                         {{"column_name", d.column}, {"stattest", d.method}, {"threshold", d.threshold},
+                          {"score", std::isfinite(d.score) ? nlohmann::json(d.score) : nlohmann::json(nullptr)}}));
+  }
+  tests.push_back(test("TestShareOfDriftedColumns", "drift", dataset_drift ? "FAIL" : "SUCCESS",
+                       fmt(drifted) + " of " + fmt(tested) + " columns drifted (share " + fmt(share) +
+                           ", dataset drift at >= " + fmt(spec.drift.drift_share) + ")",
+                       {{"share", share}, {"drift_share", spec.drift.drift_share}}));
+  // target / prediction drift
+  for (auto [role, col] : {std::pair<std::string, std::string>{"target", spec.roles.target},
+                           std::pair<std::string, std::string>{"prediction", spec.roles.prediction}}) {
+    if (col.empty()) continue;
+    const ColumnProfile* r = ref.find(col);
+    const ColumnProfile* c = cur.find(col);
+    if (!r || !c) continue;
+    ColumnDrift d = column_drift(*r, *c, spec.drift);
+    nlohmann::json j = drift_json(d);
+    metrics.push_back({{"metric", role == "target" ? "TargetDriftMetric" : "PredictionDriftMetric"}, {"result", j}});
+    tests.push_back(test(role == "target" ? "TestTargetDrift" : "TestPredictionDrift", "drift",
+                         !d.error.empty() ? "ERROR" : d.drifted ? "FAIL" : "SUCCESS",
+                         d.error.empty() ? role + " drift score " + fmt(d.score) + " (" + d.method + ")" : d.error,
+                         {{"column_name", col}, {"stattest", d.method}}));
+  }
+
+  // ---- quality
+  nlohmann::json qcols = nlohmann::json::array();
+  auto share_of = [](std::uint64_t a, std::uint64_t b) { return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0; };
+  for (auto& c : cur.columns) {
+    if (ignored.count(c.name)) continue;
+    const ColumnProfile* r = ref.find(c.name);
+    double ms = share_of(c.missing, c.rows), rms = r ? share_of(r->missing, r->rows) : 0;
+    nlohmann::json q = {{"column_name", c.name}, {"column_type", to_string(c.type)}, {"missing_share", ms},
+                        {"reference_missing_share", rms}, {"invalid_values", c.invalid}, {"infinite_values", c.infinite},
+                        {"distinct", c.distinct()}};
+    if (r) {
+      bool fail = ms > rms + spec.quality.missing_share_increase;
+      tests.push_back(test("TestShareOfMissingValues", "quality", fail ? "FAIL" : "SUCCESS",
+                           c.name + ": " + fmt(ms * 100) + "% missing (reference " + fmt(rms * 100) + "%, allowed +" +
+                               fmt(spec.quality.missing_share_increase * 100) + " points)",
+                           {{"column_name", c.name}, {"share", ms}, {"reference_share", rms}}));
+      if (c.type == ColumnType::categorical && !r->categories_overflow) {
+        std::set<std::string> known;
+        for (auto& [v, _] : r->categories) known.insert(v);
+        std::uint64_t nnew = 0, total = 0;
+        std::vector<std::string> names;
+        for (auto& [v, n] : c.categories) {
+          total += n;
+          if (!known.count(v)) {
+            nnew += n;
+            if (names.size() < 10) names.push_back(v);
+          }
+        }
+        double s = share_of(nnew, total);
+        q["new_categories"] = names;
+        q["new_category_share"] = s;
+        tests.push_back(test("TestNewCategories", "quality", s > spec.quality.new_category_share ? "FAIL" : "SUCCESS",
+                             c.name + ": " + fmt(s * 100) + "% of values in categories the reference lacks" +
+                                 (names.empty() ? "" : " (e.g. '" + names[0] + "')"),
+                             {{"column_name", c.name}, {"share", s}, {"new_categories", names}}));
+      }
+      if (c.type == ColumnType::numerical && r->sample.n && c.sample.n) {
+        std::uint64_t out = 0;
+        for (std::size_t i = 0; i < c.sample.values.size(); ++i)
+          if (c.sample.values[i] < r->min || c.sample.values[i] > r->max) out += c.sample.counts[i];
+        double s = share_of(out, c.sample.n);
+        q["out_of_range_share"] = s;
+        q["reference_range"] = {r->min, r->max};
+        tests.push_back(test("TestShareOfOutRangeValues", "quality", s > spec.quality.out_of_range_share ? "FAIL" : "SUCCESS",
+                             c.name + ": " + fmt(s * 100) + "% of values outside the reference range [" + fmt(r->min) +
+                                 ", " + fmt(r->max) + "]",
+                             {{"column_name", c.name}, {"share", s}, {"min", r->min}, {"max", r->max}}));
+      }
+      bool constant = c.present() > 0 && c.distinct() == 1, ref_constant = r->present() > 0 && r->distinct() == 1;
+      if (constant && !ref_constant)
+        tests.push_back(test("TestConstantColumn", "quality", "FAIL", c.name + ": a single value in the current data",
+                             {{"column_name", c.name}}));
+      if (c.rows > 0 && c.missing == c.rows && r->missing != r->rows)
+        tests.push_back(test("TestColumnAllMissing", "quality", "FAIL", c.name + ": every value is missing",
+                             {{"column_name", c.name}}));
+      if (c.invalid)
+        tests.push_back(test("TestColumnValueTypes", "quality", "FAIL",
+                             c.name + ": " + std::to_string(c.invalid) + " values are not numbers",
+                             {{"column_name", c.name}, {"invalid", c.invalid}}));
+    }
+    qcols.push_back(q);
+  }
+  for (auto& n : missing_in_cur)
+    tests.push_back(test("TestColumnRemoved", "quality", "FAIL", n + ": in the reference, missing from the current data",
+                         {{"column_name", n}}));
+  for (auto& n : added_in_cur)
+    tests.push_back(test("TestColumnAdded", "quality", "FAIL", n + ": in the current data, not in the reference",
+                         {{"column_name", n}}));
+  for (auto& [n, change] : type_changed)
+    tests.push_back(test("TestColumnTypeChanged", "quality", "FAIL", n + ": type changed (" + change + ")",
+                         {{"column_name", n}, {"change", change}}));
+  double dup = share_of(cur.duplicate_rows, cur.rows);
+  tests.push_back(test("TestShareOfDuplicatedRows", "quality", dup > spec.quality.duplicate_share ? "FAIL" : "SUCCESS",
+                       fmt(dup * 100) + "% duplicated rows" + (cur.duplicates_approximate ? " (estimated)" : ""),
+                       {{"share", dup}, {"rows", cur.duplicate_rows}}));
+  if (cur.malformed_rows)
+    tests.push_back(test("TestMalformedRows", "quality", "FAIL",
+                         std::to_string(cur.malformed_rows) + " malformed rows in the current data (first: " +
+                             cur.malformed[0].file + ":" + std::to_string(cur.malformed[0].line) + ": " +
+                             cur.malformed[0].message + ")",
+                         {{"rows", cur.malformed_rows}}));
+  if (cur.rows == 0)
+    tests.push_back(test("TestCurrentNotEmpty", "quality", "FAIL", "the current data has no rows", {}));
+  metrics.push_back({{"metric", "DatasetQualityMetric"},
+                     {"result",
+                      {{"reference_rows", ref.rows}, {"current_rows", cur.rows}, {"duplicated_rows", cur.duplicate_rows},
+                       {"duplicates_approximate", cur.duplicates_approximate}, {"columns", qcols}}}});
+
+  // ---- performance
+  bool perf_known = !cur.performance.is_null() && cur.performance.value("rows", 0) > 0;
+  if (perf_known) {
+    nlohmann::json pr = {{"current", cur.performance}, {"reference", ref.performance}};
+    metrics.push_back({{"metric", "ModelPerformanceMetric"}, {"result", pr}});
+    for (const char* m : {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "mae", "rmse", "mape", "r2"}) {
+      if (!cur.performance.contains(m) || ref.performance.is_null() || !ref.performance.contains(m)) continue;
+      double c = cur.performance[m], r = ref.performance[m];
+      bool hib = higher_is_better(m);
+      double limit = hib ? r - std::fabs(r) * spec.performance.degradation : r + std::fabs(r) * spec.performance.degradation;
+      bool fail = hib ? c < limit : c > limit;
+      tests.push_back(test(std::string("TestPerformance_") + m, "performance", fail ? "FAIL" : "SUCCESS",
+                           std::string(m) + " " + fmt(c) + " (reference " + fmt(r) + ", " + (hib ? "min " : "max ") +
+                               fmt(limit) + ")",
+                           {{"metric", m}, {"current", c}, {"reference", r}, {"limit", limit}}));
+    }
+  }
+
+  auto group_bad = [&](const std::string& g) {
+    for (auto& t : tests)
+      if (t["group"] == g && t["status"] == "FAIL") return true;
+    return false;
+  };
+  nlohmann::json malformed = nlohmann::json::array();
+  for (auto* p : {&ref, &cur})
+    for (auto& m : p->malformed) malformed.push_back({{"file", m.file}, {"line", m.line}, {"message", m.message}});
+
+  nlohmann::json result;
+  result["version"] = 1;
+  result["monitor"] = spec.name;
+  result["created_at"] = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  result["reference"] = {{"sources", ref.sources}, {"rows", ref.rows}, {"profile", ref_cached ? "cached" : "computed"},
+                         {"bytes_read", ref.bytes_read}, {"malformed_rows", ref.malformed_rows}};
+  result["current"] = {{"sources", cur.sources}, {"rows", cur.rows}, {"bytes_read", cur.bytes_read},
+                       {"malformed_rows", cur.malformed_rows}};
+  if (spec.since) result["current"]["since"] = *spec.since;
+  if (spec.until) result["current"]["until"] = *spec.until;
+  result["metrics"] = metrics;
+  result["tests"] = tests;
+  result["malformed"] = malformed;
+  result["summary"] = {{"drift", dataset_drift ? "drift" : "ok"},
+                       {"quality", group_bad("quality") ? "fail" : "ok"},
+                       {"performance", !perf_known ? "unknown" : group_bad("performance") ? "fail" : "ok"},
+                       {"drifted_columns", [&] {
+                          nlohmann::json a = nlohmann::json::array();
+                          for (auto& d : drifts)
+                            if (d.drifted) a.push_back(d.column);
+                          return a;
+                        }()},
+                       {"seconds", seconds}};
+  return result;
+}
+
+// ---- history: the store keeps every result; the index makes them queryable.
+
+namespace {
+
+const Migrations kMigrations = {
+    "monitor",
+    {"CREATE TABLE monitor_results(id TEXT PRIMARY KEY, monitor TEXT NOT NULL, created_at REAL NOT NULL,"
+     " dataset_drift INTEGER NOT NULL, drift_share REAL, quality_ok INTEGER, performance TEXT,"
+     " current_rows INTEGER, current_since REAL, current_until REAL);"
+     "CREATE INDEX monitor_results_by_name ON monitor_results(monitor, created_at);"
+     "CREATE TABLE monitor_columns(result_id TEXT NOT NULL, column_name TEXT NOT NULL, method TEXT,"
+     " score REAL, threshold REAL, drifted INTEGER, PRIMARY KEY(result_id, column_name));"
+     "CREATE TABLE monitor_actions(id TEXT PRIMARY KEY, result_id TEXT NOT NULL, monitor TEXT NOT NULL,"
+     " created_at REAL NOT NULL, action TEXT NOT NULL, status TEXT NOT NULL, evidence TEXT);"}};
+
+fs::path results_log(Repo& repo) { return repo.cache_dir() / "monitor" / "results.log"; }
+
+void append_log(Repo& repo, const std::string& line) {
+  fs::create_directories(results_log(repo).parent_path());
+  std::ofstream f(results_log(repo), std::ios::app);
+  f << line << "\n";
+  f.flush();
+  if (!f) throw InputError(results_log(repo).string() + ": cannot append", "check permissions and free space");
+}
+
+void index_result(Database& db, const std::string& id, const nlohmann::json& r) {
+  const nlohmann::json* dd = nullptr;
+  for (auto& m : r["metrics"])
+    if (m["metric"] == "DatasetDriftMetric") dd = &m["result"];
+  auto st = db.prepare(
+      "INSERT OR REPLACE INTO monitor_results(id, monitor, created_at, dataset_drift, drift_share, quality_ok,"
+      " performance, current_rows, current_since, current_until) VALUES(?,?,?,?,?,?,?,?,?,?)");
+  st.bind(1, id).bind(2, r["monitor"].get<std::string>()).bind(3, r["created_at"].get<double>());
+  st.bind(4, static_cast<std::int64_t>(dd && (*dd)["dataset_drift"].get<bool>()));
+  st.bind(5, dd ? (*dd)["share_of_drifted_columns"].get<double>() : 0.0);
+  st.bind(6, static_cast<std::int64_t>(r["summary"]["quality"] == "ok"));
+  st.bind(7, r["summary"]["performance"].get<std::string>());
+  st.bind(8, r["current"]["rows"].get<std::int64_t>());
+  if (r["current"].contains("since")) st.bind(9, r["current"]["since"].get<double>()); else st.bind_null(9);
+  if (r["current"].contains("until")) st.bind(10, r["current"]["until"].get<double>()); else st.bind_null(10);
+  st.run();
+  auto cs = db.prepare(
+      "INSERT OR REPLACE INTO monitor_columns(result_id, column_name, method, score, threshold, drifted) VALUES(?,?,?,?,?,?)");
+  for (auto& m : r["metrics"]) {
+    if (m["metric"] != "ColumnDriftMetric") continue;
+    auto& c = m["result"];
+    cs.bind(1, id).bind(2, c["column_name"].get<std::string>()).bind(3, c["stattest_name"].get<std::string>());
+    if (c["drift_score"].is_number()) cs.bind(4, c["drift_score"].get<double>()); else cs.bind_null(4);
+    cs.bind(5, c["stattest_threshold"].get<double>()).bind(6, static_cast<std::int64_t>(c["drift_detected"].get<bool>()));
+    cs.run();
+  }
+}
+
+void index_action(Database& db, const std::string& id, const nlohmann::json& a) {
+  auto st = db.prepare(
+      "INSERT OR REPLACE INTO monitor_actions(id, result_id, monitor, created_at, action, status, evidence)"
+      " VALUES(?,?,?,?,?,?,?)");
+  st.bind(1, id).bind(2, a["result_id"].get<std::string>()).bind(3, a["monitor"].get<std::string>());
+  st.bind(4, a["created_at"].get<double>()).bind(5, a["action"].dump()).bind(6, a["status"].get<std::string>());
+  st.bind(7, a["evidence"].dump());
+  st.run();
+}
+
+}  // namespace
+
+namespace {
+// The store keeps the object (and the log names it) before the index learns of it.
+std::string store_and_index(Repo& repo, const std::string& kind, const nlohmann::json& doc,
+                            void (*index)(Database&, const std::string&, const nlohmann::json&)) {
+  std::string id = repo.cache().add_bytes(doc.dump());
+  append_log(repo, kind + " " + id);
+  Database& db = repo.index();
+  db.migrate(kMigrations);
+  Transaction tx(db);
+  index(db, id, doc);
+  tx.commit();
+  return id;
+}
+}  // namespace
+
+std::string record_result(Repo& repo, nlohmann::json& result) {
+  std::string id = store_and_index(repo, "result", result, index_result);
+  result["id"] = id;
+  return id;
+}
+
+void record_action(Repo& repo, const std::string& result_id, const std::string& monitor, const nlohmann::json& action) {
+  nlohmann::json a = action;
+  a["result_id"] = result_id;
+  a["monitor"] = monitor;
+  if (!a.contains("created_at"))
+    a["created_at"] = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  store_and_index(repo, "action", a, index_action);
+}
+
+nlohmann::json history(Repo& repo, const std::string& name, int limit) {
+  Database& db = repo.index();
+  db.migrate(kMigrations);
+  std::string sql =
+      "SELECT id, monitor, created_at, dataset_drift, drift_share, quality_ok, performance, current_rows FROM ("
+      "SELECT * FROM monitor_results" +
+      std::string(name.empty() ? "" : " WHERE monitor = ?1") + " ORDER BY created_at DESC LIMIT " +
+      std::to_string(limit) + ") ORDER BY created_at";
+  auto st = db.prepare(sql);
+  if (!name.empty()) st.bind(1, name);
+  nlohmann::json out = nlohmann::json::array();
+  auto cs = db.prepare("SELECT column_name, method, score, threshold, drifted FROM monitor_columns WHERE result_id = ? ORDER BY column_name");
+  auto as = db.prepare("SELECT action, status, evidence, created_at FROM monitor_actions WHERE result_id = ? ORDER BY created_at");
+  while (st.step()) {
+    nlohmann::json r = {{"id", st.text(0)}, {"monitor", st.text(1)}, {"created_at", st.real(2)},
+                        {"dataset_drift", st.int64(3) != 0}, {"share_of_drifted_columns", st.real(4)},
+                        {"quality_ok", st.int64(5) != 0}, {"performance", st.text(6)}, {"current_rows", st.int64(7)}};
+    cs.bind(1, st.text(0));
+    nlohmann::json cols = nlohmann::json::object();
+    while (cs.step())
+      cols[cs.text(0)] = {{"method", cs.text(1)},
+                          {"score", cs.is_null(2) ? nlohmann::json(nullptr) : nlohmann::json(cs.real(2))},
+                          {"threshold", cs.real(3)},
+                          {"drifted", cs.int64(4) != 0}};
+    cs.reset();
+    r["columns"] = cols;
+    as.bind(1, st.text(0));
+    nlohmann::json acts = nlohmann::json::array();
+    while (as.step())
+      acts.push_back({{"action", nlohmann::json::parse(as.text(0))}, {"status", as.text(1)},
+                      {"evidence", nlohmann::json::parse(as.text(2))}, {"created_at", as.real(3)}});
+    as.reset();
+    if (!acts.empty()) r["actions"] = acts;
+    out.push_back(r);
+  }
+  return out;
+}
+
+nlohmann::json daily_drift_matrix(const MonitorSpec& spec, Repo* repo) {
+  if (spec.roles.timestamp.empty())
+    throw UsageError("--heatmap needs a timestamp column", "name it with --timestamp COL or columns.timestamp");
+  auto src = resolve_inputs(spec.current.empty() ? spec.reference : spec.current, repo, spec.format);
+  // pass 1: the days present
+  ProfileOptions o = profile_options(spec);
+  o.exact_limit = std::min<std::uint64_t>(spec.exact_limit, 1 << 16);
+  std::set<long long> days;
+  RowVisitor v;
+  long ts = -1;
+  v.header = [&](const std::vector<std::string>& names) {
+    ts = -1;
+    for (std::size_t i = 0; i < names.size(); ++i)
+      if (names[i] == spec.roles.timestamp) ts = static_cast<long>(i);
+    if (ts < 0) throw InputError("timestamp column '" + spec.roles.timestamp + "' is not in the data", "check --timestamp");
+  };
+  v.row = [&](const std::vector<Cell>& cells, std::string_view) {
+    if (auto t = parse_timestamp(cells[static_cast<std::size_t>(ts)].text)) days.insert(static_cast<long long>(std::floor(*t / 86400)));
+  };
+  v.malformed = [](const Malformed&) {};
+  for (auto& s : src) read_table(s, o.read, v);
+  if (days.size() > 366) throw InputError("the data spans " + std::to_string(days.size()) + " days; the heatmap shows at most 366",
+                                          "narrow it with --since/--until");
+  // one profile per day (one pass per day: memory stays bounded)
+  std::vector<long long> dl(days.begin(), days.end());
+  std::vector<DatasetProfile> profiles;
+  o.timestamp_column = spec.roles.timestamp;
+  for (long long d : dl) {
+    o.since = static_cast<double>(d) * 86400;
+    o.until = static_cast<double>(d + 1) * 86400;
+    profiles.push_back(build_profile(src, o));
+  }
+  std::set<std::string> skip = {spec.roles.target, spec.roles.prediction, spec.roles.timestamp};
+  for (auto& c : spec.roles.ignored) skip.insert(c);
+  nlohmann::json matrix = nlohmann::json::array(), labels = nlohmann::json::array();
+  for (long long d : dl) {
+    std::time_t t = static_cast<std::time_t>(d * 86400);
+    char buf[16];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d", std::gmtime(&t));
+    labels.push_back(buf);
+  }
+  for (std::size_t i = 0; i < profiles.size(); ++i) {
+    nlohmann::json row = nlohmann::json::array();
+    for (std::size_t j = 0; j < profiles.size(); ++j) {
+      int tested = 0, drifted = 0;
+      for (auto& rc : profiles[i].columns) {
+        if (skip.count(rc.name)) continue;
+        if (!spec.roles.features.empty() && !std::count(spec.roles.features.begin(), spec.roles.features.end(), rc.name)) continue;
+        const ColumnProfile* cc = profiles[j].find(rc.name);
+        if (!cc) continue;
+        ColumnProfile c2 = *cc;
+        coerce_column(c2, rc.type);
+        ColumnDrift d = column_drift(rc, c2, spec.drift);
+        if (!d.error.empty()) continue;
+        ++tested;
+        drifted += d.drifted;
+      }
+      row.push_back(tested ? static_cast<double>(drifted) / tested : 0.0);
+    }
+    matrix.push_back(row);
+  }
+  return {{"days", labels}, {"share_of_drifted_columns", matrix}};
+}
+
+}  // namespace monitor
+
+void rebuild_monitor_index(Repo& repo) {
+  Database& db = repo.index();
+  db.migrate(monitor::kMigrations);
+  Transaction tx(db);
+  db.exec("DELETE FROM monitor_columns; DELETE FROM monitor_results; DELETE FROM monitor_actions;");
+  auto log = read_file_if_exists(monitor::results_log(repo));
+  if (log) {
+    std::size_t pos = 0;
+    while (pos < log->size()) {
+      std::size_t nl = log->find('\n', pos);
+      if (nl == std::string::npos) nl = log->size();
+      std::string line = log->substr(pos, nl - pos);
+      pos = nl + 1;
+      auto sp = line.find(' ');
+      if (sp == std::string::npos) continue;
+      std::string kind = line.substr(0, sp), id = line.substr(sp + 1);
+      if (!is_sha256_hex(id) || !repo.cache().has(id)) continue;
+      auto j = nlohmann::json::parse(repo.cache().read(id), nullptr, false);
+      if (j.is_discarded()) continue;
+      if (kind == "result") monitor::index_result(db, id, j);
+      else if (kind == "action") monitor::index_action(db, id, j);
+    }
+  }
+  tx.commit();
+}
+
+}  // namespace mlo

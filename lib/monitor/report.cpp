@@ -1,0 +1,306 @@
+#include "monitor/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <set>
+#include <sstream>
+
+namespace mlo::monitor {
+
+namespace {
+
+using nlohmann::json;
+
+std::string fmt(const json& v) {
+  if (!v.is_number()) return "-";
+  char b[64];
+  std::snprintf(b, sizeof b, "%.4g", v.get<double>());
+  return b;
+}
+
+std::string esc(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    switch (c) {
+      case '<': o += "&lt;"; break;
+      case '>': o += "&gt;"; break;
+      case '&': o += "&amp;"; break;
+      case '"': o += "&quot;"; break;
+      default: o += c;
+    }
+  }
+  return o;
+}
+
+std::string md_esc(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '|') o += "\\|";
+    else if (c == '\n') o += ' ';
+    else o += c;
+  }
+  return o;
+}
+
+std::vector<const json*> column_metrics(const json& r) {
+  std::vector<const json*> out;
+  for (auto& m : r["metrics"])
+    if (m["metric"] == "ColumnDriftMetric") out.push_back(&m["result"]);
+  return out;
+}
+
+const json* metric(const json& r, const std::string& name) {
+  for (auto& m : r["metrics"])
+    if (m["metric"] == name) return &m["result"];
+  return nullptr;
+}
+
+std::string pad(const std::string& s, std::size_t w) { return s.size() >= w ? s : s + std::string(w - s.size(), ' '); }
+
+std::string when(double t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  char b[32];
+  std::strftime(b, sizeof b, "%Y-%m-%d %H:%M", std::gmtime(&tt));
+  return b;
+}
+
+// A small inline SVG of reference vs current shares (bars side by side).
+std::string chart_svg(const json& chart) {
+  if (!chart.is_object() || !chart.contains("reference")) return "";
+  const json& r = chart["reference"];
+  const json& c = chart["current"];
+  std::size_t n = r.size();
+  if (n == 0) return "";
+  const double W = 360, H = 120, pad_b = 18;
+  double mx = 1e-12;
+  for (std::size_t i = 0; i < n; ++i) mx = std::max({mx, r[i].get<double>(), c[i].get<double>()});
+  double bw = W / static_cast<double>(n);
+  std::ostringstream s;
+  s << "<svg width='" << W << "' height='" << H << "' viewBox='0 0 " << W << " " << H
+    << "' role='img'>";
+  for (std::size_t i = 0; i < n; ++i) {
+    double hr = (H - pad_b) * r[i].get<double>() / mx, hc = (H - pad_b) * c[i].get<double>() / mx;
+    double x = static_cast<double>(i) * bw;
+    char b[256];
+    std::snprintf(b, sizeof b, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='#4c78a8'/>", x + bw * 0.05,
+                  H - pad_b - hr, bw * 0.45, hr);
+    s << b;
+    std::snprintf(b, sizeof b, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='#f58518'/>", x + bw * 0.5,
+                  H - pad_b - hc, bw * 0.45, hc);
+    s << b;
+  }
+  if (chart["kind"] == "hist") {
+    const json& e = chart["edges"];
+    s << "<text x='0' y='" << H - 4 << "' font-size='10'>" << esc(fmt(e.front())) << "</text>";
+    s << "<text x='" << W << "' y='" << H - 4 << "' font-size='10' text-anchor='end'>" << esc(fmt(e.back())) << "</text>";
+  } else if (chart.contains("labels")) {
+    std::string first = chart["labels"][0].get<std::string>();
+    s << "<text x='0' y='" << H - 4 << "' font-size='10'>" << esc(first) << (n > 1 ? " …" : "") << "</text>";
+  }
+  s << "</svg>";
+  return s.str();
+}
+
+}  // namespace
+
+std::string render_text(const json& r, bool color) {
+  auto paint = [&](const std::string& t, const char* code) { return color ? std::string("\033[") + code + "m" + t + "\033[0m" : t; };
+  std::ostringstream o;
+  const json* dd = metric(r, "DatasetDriftMetric");
+  o << "Monitor " << r["monitor"].get<std::string>() << ": current " << r["current"]["rows"] << " rows vs reference "
+    << r["reference"]["rows"] << " rows (reference profile " << r["reference"]["profile"].get<std::string>() << ")\n\n";
+  std::size_t w = 6;
+  for (auto* c : column_metrics(r)) w = std::max(w, (*c)["column_name"].get<std::string>().size());
+  o << pad("column", w) << "  type  " << pad("method", 16) << pad("score", 11) << pad("threshold", 11) << "drift\n";
+  for (auto* c : column_metrics(r)) {
+    const json& m = *c;
+    std::string verdict = m.contains("error") ? paint("error", "33") : m["drift_detected"].get<bool>() ? paint("DRIFT", "31") : paint("ok", "32");
+    o << pad(m["column_name"].get<std::string>(), w) << "  " << pad(m["column_type"].get<std::string>(), 4) << "  "
+      << pad(m["stattest_name"].get<std::string>(), 16) << pad(fmt(m["drift_score"]), 11)
+      << pad(fmt(m["stattest_threshold"]), 11) << verdict << (m.value("approximate", false) ? " (approx)" : "") << "\n";
+  }
+  if (dd)
+    o << "\nDataset drift: " << ((*dd)["dataset_drift"].get<bool>() ? paint("YES", "31") : paint("no", "32")) << " ("
+      << (*dd)["number_of_drifted_columns"] << " of " << (*dd)["number_of_columns"] << " columns drifted, share "
+      << fmt((*dd)["share_of_drifted_columns"]) << ", threshold " << fmt((*dd)["drift_share"]) << ")\n";
+  for (const char* role : {"TargetDriftMetric", "PredictionDriftMetric"})
+    if (const json* t = metric(r, role))
+      o << (std::string(role) == "TargetDriftMetric" ? "Target drift: " : "Prediction drift: ")
+        << ((*t)["drift_detected"].get<bool>() ? paint("YES", "31") : paint("no", "32")) << " ("
+        << (*t)["stattest_name"].get<std::string>() << " " << fmt((*t)["drift_score"]) << ")\n";
+  int qfail = 0;
+  std::ostringstream qf;
+  for (auto& t : r["tests"])
+    if (t["group"] != "drift" && t["status"] == "FAIL") {
+      ++qfail;
+      qf << "  " << paint("FAIL", "31") << " " << t["description"].get<std::string>() << "\n";
+    }
+  o << "Quality: " << (r["summary"]["quality"] == "ok" ? paint("ok", "32") : paint("FAIL", "31"))
+    << "   Performance: " << r["summary"]["performance"].get<std::string>() << "\n";
+  o << qf.str();
+  if (const json* p = metric(r, "ModelPerformanceMetric")) {
+    o << "\nPerformance (" << (*p)["current"].value("task", "") << ")   current   reference\n";
+    for (auto& [k, v] : (*p)["current"].items()) {
+      if (!v.is_number_float()) continue;
+      json ref = (*p)["reference"].is_object() && (*p)["reference"].contains(k) ? (*p)["reference"][k] : json();
+      o << "  " << pad(k, 20) << pad(fmt(v), 10) << fmt(ref) << "\n";
+    }
+  }
+  std::uint64_t malformed = r["current"]["malformed_rows"].get<std::uint64_t>() + r["reference"]["malformed_rows"].get<std::uint64_t>();
+  if (malformed) {
+    o << "\n" << malformed << " malformed rows skipped:\n";
+    int shown = 0;
+    for (auto& m : r["malformed"]) {
+      if (++shown > 5) break;
+      o << "  " << m["file"].get<std::string>() << ":" << m["line"] << ": " << m["message"].get<std::string>() << "\n";
+    }
+  }
+  return o.str();
+}
+
+std::string render_markdown(const json& r) {
+  std::ostringstream o;
+  const json* dd = metric(r, "DatasetDriftMetric");
+  o << "## mlo monitor: " << md_esc(r["monitor"].get<std::string>()) << "\n\n";
+  if (dd)
+    o << "**Dataset drift: " << ((*dd)["dataset_drift"].get<bool>() ? "detected" : "not detected") << "** — "
+      << (*dd)["number_of_drifted_columns"] << " of " << (*dd)["number_of_columns"] << " columns drifted (share "
+      << fmt((*dd)["share_of_drifted_columns"]) << ", threshold " << fmt((*dd)["drift_share"]) << "). Quality: "
+      << r["summary"]["quality"].get<std::string>() << ". Performance: " << r["summary"]["performance"].get<std::string>()
+      << ".\n\n";
+  o << "| column | type | method | score | threshold | drift |\n|---|---|---|---:|---:|---|\n";
+  for (auto* c : column_metrics(r)) {
+    const json& m = *c;
+    o << "| " << md_esc(m["column_name"].get<std::string>()) << " | " << m["column_type"].get<std::string>() << " | "
+      << m["stattest_name"].get<std::string>() << " | " << fmt(m["drift_score"]) << " | " << fmt(m["stattest_threshold"])
+      << " | " << (m.contains("error") ? "error" : m["drift_detected"].get<bool>() ? "**drift**" : "ok") << " |\n";
+  }
+  bool any = false;
+  for (auto& t : r["tests"])
+    if (t["group"] != "drift" && t["status"] == "FAIL") {
+      if (!any) o << "\n### Failed checks\n\n";
+      any = true;
+      o << "- " << md_esc(t["description"].get<std::string>()) << "\n";
+    }
+  o << "\n";
+  return o.str();
+}
+
+std::string render_html(const json& r) {
+  std::ostringstream o;
+  const json* dd = metric(r, "DatasetDriftMetric");
+  o << "<!DOCTYPE html><html><head><meta charset='utf-8'><title>mlo monitor: " << esc(r["monitor"].get<std::string>())
+    << "</title><style>body{font:14px sans-serif;margin:2em}table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;"
+       "padding:4px 8px;text-align:left;vertical-align:middle}.drift{color:#c00;font-weight:bold}.ok{color:#070}"
+       ".legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px}</style></head><body>";
+  o << "<h1>mlo monitor: " << esc(r["monitor"].get<std::string>()) << "</h1>";
+  o << "<p>Reference: " << r["reference"]["rows"] << " rows (" << esc(r["reference"]["sources"].dump()) << "); current: "
+    << r["current"]["rows"] << " rows (" << esc(r["current"]["sources"].dump()) << ").</p>";
+  if (dd)
+    o << "<p class='" << ((*dd)["dataset_drift"].get<bool>() ? "drift" : "ok") << "'>Dataset drift "
+      << ((*dd)["dataset_drift"].get<bool>() ? "detected" : "not detected") << ": " << (*dd)["number_of_drifted_columns"]
+      << " of " << (*dd)["number_of_columns"] << " columns drifted (share " << fmt((*dd)["share_of_drifted_columns"])
+      << ", threshold " << fmt((*dd)["drift_share"]) << ").</p>";
+  o << "<p class='legend'><span style='background:#4c78a8'></span>reference<span style='background:#f58518'></span>current</p>";
+  o << "<table><tr><th>column</th><th>type</th><th>method</th><th>score</th><th>threshold</th><th>drift</th><th>distribution</th></tr>";
+  for (auto* c : column_metrics(r)) {
+    const json& m = *c;
+    bool d = m["drift_detected"].get<bool>();
+    o << "<tr><td>" << esc(m["column_name"].get<std::string>()) << "</td><td>" << m["column_type"].get<std::string>()
+      << "</td><td>" << m["stattest_name"].get<std::string>() << "</td><td>" << fmt(m["drift_score"]) << "</td><td>"
+      << fmt(m["stattest_threshold"]) << "</td><td class='" << (d ? "drift'>drift" : "ok'>ok") << "</td><td>"
+      << chart_svg(m["chart"]) << "</td></tr>";
+  }
+  o << "</table><h2>Checks</h2><table><tr><th>group</th><th>check</th><th>status</th><th>detail</th></tr>";
+  for (auto& t : r["tests"]) {
+    if (t["group"] == "drift" && t["name"] == "TestColumnDrift") continue;
+    std::string st = t["status"];
+    o << "<tr><td>" << t["group"].get<std::string>() << "</td><td>" << esc(t["name"].get<std::string>()) << "</td><td class='"
+      << (st == "FAIL" ? "drift" : "ok") << "'>" << st << "</td><td>" << esc(t["description"].get<std::string>()) << "</td></tr>";
+  }
+  o << "</table>";
+  if (const json* p = metric(r, "ModelPerformanceMetric")) {
+    o << "<h2>Performance</h2><table><tr><th>metric</th><th>current</th><th>reference</th></tr>";
+    for (auto& [k, v] : (*p)["current"].items()) {
+      if (!v.is_number_float()) continue;
+      json ref = (*p)["reference"].is_object() && (*p)["reference"].contains(k) ? (*p)["reference"][k] : json();
+      o << "<tr><td>" << esc(k) << "</td><td>" << fmt(v) << "</td><td>" << fmt(ref) << "</td></tr>";
+    }
+    o << "</table>";
+  }
+  o << "<p><small>Generated by mlo monitor. Charts show binned shares only; no rows of the data are included.</small></p></body></html>\n";
+  return o.str();
+}
+
+std::string render_annotations(const json& r) {
+  std::ostringstream o;
+  auto clean = [](std::string s) {
+    std::replace(s.begin(), s.end(), '\n', ' ');
+    return s;
+  };
+  for (auto& t : r["tests"]) {
+    if (t["status"] != "FAIL" && t["status"] != "ERROR") continue;
+    bool dataset = t["name"] == "TestShareOfDriftedColumns" || t["group"] == "performance";
+    o << (dataset ? "::error" : "::warning") << " title=mlo monitor " << r["monitor"].get<std::string>() << " ("
+      << t["group"].get<std::string>() << ")::" << clean(t["description"].get<std::string>()) << "\n";
+  }
+  return o.str();
+}
+
+std::string render_history_text(const json& h) {
+  std::ostringstream o;
+  if (h.empty()) return "No monitor results yet. Run 'mlo monitor run NAME' first.\n";
+  std::set<std::string> cols;
+  for (auto& r : h)
+    for (auto& [k, _] : r["columns"].items()) cols.insert(k);
+  o << pad("time (UTC)", 18) << pad("monitor", 14) << pad("rows", 10) << pad("drift", 7);
+  for (auto& c : cols) o << pad(c.substr(0, 12), 13);
+  o << "\n";
+  for (auto& r : h) {
+    o << pad(when(r["created_at"].get<double>()), 18) << pad(r["monitor"].get<std::string>().substr(0, 13), 14)
+      << pad(std::to_string(r["current_rows"].get<long long>()), 10) << pad(r["dataset_drift"].get<bool>() ? "YES" : "no", 7);
+    for (auto& c : cols) {
+      std::string cell = "-";
+      if (r["columns"].contains(c)) {
+        auto& x = r["columns"][c];
+        cell = fmt(x["score"]) + (x["drifted"].get<bool>() ? "*" : "");
+      }
+      o << pad(cell, 13);
+    }
+    o << "\n";
+  }
+  o << "(score per column; * = drift)\n";
+  return o.str();
+}
+
+std::string render_heatmap_html(const json& m, const std::string& title) {
+  const json& days = m["days"];
+  const json& v = m["share_of_drifted_columns"];
+  std::size_t n = days.size();
+  const double cell = 22, left = 90, top = 90;
+  double W = left + cell * static_cast<double>(n) + 20, H = top + cell * static_cast<double>(n) + 20;
+  std::ostringstream s;
+  s << "<!DOCTYPE html><html><head><meta charset='utf-8'><title>" << esc(title)
+    << "</title></head><body style='font:13px sans-serif'><h1>" << esc(title)
+    << "</h1><p>Share of drifted columns between day i (row, as reference) and day j (column).</p>";
+  s << "<svg width='" << W << "' height='" << H << "'>";
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string d = days[i];
+    s << "<text x='" << left - 4 << "' y='" << top + cell * (static_cast<double>(i) + 0.7) << "' font-size='10' text-anchor='end'>" << d << "</text>";
+    s << "<text transform='translate(" << left + cell * (static_cast<double>(i) + 0.7) << "," << top - 4
+      << ") rotate(-60)' font-size='10'>" << d << "</text>";
+    for (std::size_t j = 0; j < n; ++j) {
+      double x = v[i][j].get<double>();
+      int red = 255, g = static_cast<int>(255 * (1 - x)), b = static_cast<int>(255 * (1 - x));
+      char buf[200];
+      std::snprintf(buf, sizeof buf, "<rect x='%.0f' y='%.0f' width='%.0f' height='%.0f' fill='rgb(%d,%d,%d)' stroke='#ccc'><title>%.2f</title></rect>",
+                    left + cell * static_cast<double>(j), top + cell * static_cast<double>(i), cell, cell, red, g, b, x);
+      s << buf;
+    }
+  }
+  s << "</svg></body></html>\n";
+  return s.str();
+}
+
+}  // namespace mlo::monitor

@@ -1,0 +1,498 @@
+#include "monitor/table.h"
+
+#include <fcntl.h>
+#include <glob.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/interrupt.h"
+#include "data/manifest.h"
+#include "data/pointer.h"
+#include "repo/repo.h"
+
+namespace mlo::monitor {
+
+namespace fs = std::filesystem;
+
+std::string to_string(Format f) {
+  switch (f) {
+    case Format::csv: return "csv";
+    case Format::tsv: return "tsv";
+    case Format::jsonl: return "jsonl";
+  }
+  return "csv";
+}
+
+namespace {
+
+Format format_for(const std::string& name) {
+  std::string_view n = name;
+  for (std::string_view z : {std::string_view(".gz"), std::string_view(".zst")})
+    if (n.ends_with(z)) n.remove_suffix(z.size());
+  if (n.ends_with(".tsv") || n.ends_with(".tab")) return Format::tsv;
+  if (n.ends_with(".jsonl") || n.ends_with(".ndjson") || n.ends_with(".json") || n.ends_with(".log"))
+    return Format::jsonl;
+  return Format::csv;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+// Reads a file in large chunks; the caller keeps unconsumed bytes at the front.
+class ChunkReader {
+ public:
+  explicit ChunkReader(const fs::path& path) : path_(path) {
+    fd_ = UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd_) throw_errno(path.string(), errno, "check that the file exists and is readable");
+    ::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  }
+  // Appends up to `want` bytes to buf; returns false at EOF.
+  bool fill(std::string& buf, std::size_t want) {
+    std::size_t old = buf.size();
+    buf.resize(old + want);
+    ssize_t n;
+    do n = ::read(fd_.get(), buf.data() + old, want);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) throw_errno(path_.string(), errno);
+    buf.resize(old + static_cast<std::size_t>(n));
+    bytes_ += static_cast<std::uint64_t>(n);
+    return n > 0;
+  }
+  std::uint64_t bytes() const { return bytes_; }
+
+ private:
+  fs::path path_;
+  UniqueFd fd_;
+  std::uint64_t bytes_ = 0;
+};
+
+constexpr std::size_t kChunk = 1 << 20;
+
+bool all_numbers(const std::vector<std::string_view>& cells) {
+  if (cells.empty()) return false;
+  for (const auto& c : cells) {
+    double v;
+    if (!parse_number(c, v)) return false;
+  }
+  return true;
+}
+
+// The first bytes of the missing tokens, so most cells are ruled out with one lookup.
+struct MissingTable {
+  std::array<bool, 256> first{};
+  bool empty = false;
+  const std::vector<std::string>* tokens;
+  explicit MissingTable(const std::vector<std::string>& t) : tokens(&t) {
+    for (const auto& x : t) {
+      if (x.empty()) empty = true;
+      else first[static_cast<unsigned char>(x[0])] = true;
+    }
+  }
+  bool operator()(std::string_view text) const {
+    if (text.empty()) return empty;
+    if (!first[static_cast<unsigned char>(text[0])]) return false;
+    for (const auto& x : *tokens)
+      if (text == x) return true;
+    return false;
+  }
+};
+
+std::uint64_t read_delimited(const Source& src, const ReadOptions& opt, const RowVisitor& v, char delim) {
+  MissingTable is_missing(opt.missing);
+  ChunkReader in(src.path);
+  std::string buf;
+  std::size_t pos = 0;
+  bool eof = false;
+  std::uint64_t line = 1;  // physical line where the current record starts
+  std::vector<std::string> fields;      // unescaped text of quoted fields
+  std::vector<std::string_view> views;  // every field: into the buffer, or into fields[k] when quoted
+  std::vector<bool> quoted;
+  std::vector<Cell> cells;
+  std::vector<std::string> names;
+  bool have_header = false;
+  std::size_t width = 0;
+  std::uint64_t records = 0;
+
+  auto emit = [&](std::string_view raw, std::uint64_t at_line) {
+    if (!have_header) {
+      have_header = true;
+      bool header = opt.header.value_or(!all_numbers(views));
+      if (header) {
+        names.clear();
+        for (std::size_t i = 0; i < views.size(); ++i) {
+          std::string n(trim(views[i]));
+          if (n.empty()) n = "column_" + std::to_string(i + 1);
+          names.push_back(n);
+        }
+        width = names.size();
+        v.header(names);
+        return;
+      }
+      for (std::size_t i = 0; i < views.size(); ++i) names.push_back("column_" + std::to_string(i + 1));
+      width = names.size();
+      v.header(names);
+    }
+    if (views.size() == 1 && views[0].empty() && !quoted[0] && width != 1) return;  // blank line
+    if (views.size() != width) {
+      v.malformed({src.display, at_line,
+                   "expected " + std::to_string(width) + " fields, found " + std::to_string(views.size())});
+      return;
+    }
+    cells.resize(width);
+    for (std::size_t i = 0; i < width; ++i) {
+      cells[i].text = views[i];
+      cells[i].missing = !quoted[i] ? is_missing(trim(views[i])) : views[i].empty();
+    }
+    v.row(cells, raw);
+    if ((++records & 0xffff) == 0) check_interrupted();
+  };
+
+  while (true) {
+    // Parse one record starting at pos; needs the whole record in buf.
+    std::size_t i = pos;
+    std::size_t nf = 0;
+    std::uint64_t newlines = 0;
+    bool complete = false;
+    bool bad_quote = false;
+    auto field = [&](std::size_t k) -> std::string& {
+      if (fields.size() <= k) fields.resize(k + 1);
+      if (quoted.size() <= k) quoted.resize(k + 1);
+      if (views.size() <= k) views.resize(k + 1);
+      return fields[k];
+    };
+    while (true) {
+      std::string& f = field(nf);
+      f.clear();
+      quoted[nf] = false;
+      if (i < buf.size() && buf[i] == '"') {
+        quoted[nf] = true;
+        ++i;
+        bool closed = false;
+        while (i < buf.size()) {
+          char c = buf[i];
+          if (c == '"') {
+            if (i + 1 < buf.size() && buf[i + 1] == '"') { f.push_back('"'); i += 2; continue; }
+            if (i + 1 >= buf.size() && !eof) break;  // need more bytes to decide
+            ++i;
+            closed = true;
+            break;
+          }
+          if (c == '\n') ++newlines;
+          f.push_back(c);
+          ++i;
+        }
+        if (!closed) {
+          if (!eof) break;  // refill
+          bad_quote = true;
+          complete = true;
+          ++nf;
+          i = buf.size();
+          break;
+        }
+        // after the closing quote: delimiter, newline or end
+        while (i < buf.size() && buf[i] != delim && buf[i] != '\n') {
+          if (buf[i] != '\r') bad_quote = true;
+          ++i;
+        }
+      } else {
+        std::size_t start = i;
+        while (i < buf.size() && buf[i] != delim && buf[i] != '\n') {
+          if (buf[i] == '"') bad_quote = true;
+          ++i;
+        }
+        std::size_t end = i;
+        if (end > start && buf[end - 1] == '\r' && (i < buf.size() && buf[i] == '\n')) --end;
+        if (i >= buf.size() && !eof) break;
+        if (i >= buf.size() && end > start && buf[end - 1] == '\r') --end;
+        views[nf] = std::string_view(buf.data() + start, end - start);
+      }
+      ++nf;
+      if (i >= buf.size()) {
+        if (!eof) break;
+        complete = true;
+        break;
+      }
+      if (buf[i] == delim) { ++i; continue; }
+      // newline
+      ++i;
+      ++newlines;
+      complete = true;
+      break;
+    }
+    if (!complete) {
+      // need more data: shift and refill
+      buf.erase(0, pos);
+      pos = 0;
+      if (!in.fill(buf, std::max(kChunk, buf.size()))) eof = true;
+      continue;
+    }
+    if (pos >= buf.size() && eof) break;
+    views.resize(nf);
+    quoted.resize(nf);
+    for (std::size_t k = 0; k < nf; ++k)
+      if (quoted[k]) views[k] = fields[k];
+    std::string_view raw(buf.data() + pos, i - pos);
+    if (bad_quote) {
+      v.malformed({src.display, line, "bad quoting (RFC 4180: a quote inside a field must be doubled)"});
+    } else {
+      emit(raw, line);
+    }
+    line += newlines;
+    pos = i;
+    if (pos >= buf.size() && eof) break;
+  }
+  if (!have_header) v.header({});
+  return in.bytes();
+}
+
+// ordered_json keeps the keys in file order, so columns come out as written.
+using Json = nlohmann::ordered_json;
+
+void flatten(const Json& j, const std::string& prefix, std::vector<std::pair<std::string, const Json*>>& out) {
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
+    if (it->is_object() && !it->empty()) flatten(*it, key, out);
+    else out.emplace_back(key, &*it);
+  }
+}
+
+std::uint64_t read_jsonl(const Source& src, const ReadOptions& opt, const RowVisitor& v) {
+  ChunkReader in(src.path);
+  std::string buf;
+  std::size_t pos = 0;
+  bool eof = false;
+  std::uint64_t line = 0;
+  std::vector<std::string> names;
+  std::unordered_map<std::string, std::size_t> index;
+  bool have_header = false;
+  std::vector<std::string> texts;
+  std::vector<Cell> cells;
+  std::vector<std::pair<std::string, const Json*>> flat;
+  while (true) {
+    std::size_t nl = buf.find('\n', pos);
+    if (nl == std::string::npos && !eof) {
+      buf.erase(0, pos);
+      pos = 0;
+      if (!in.fill(buf, kChunk)) eof = true;
+      continue;
+    }
+    if (nl == std::string::npos) nl = buf.size();
+    if (pos >= buf.size() && eof) break;
+    std::string_view raw(buf.data() + pos, nl - pos);
+    pos = nl + 1;
+    ++line;
+    if (trim(raw).empty()) continue;
+    Json j;
+    try {
+      j = Json::parse(raw);
+    } catch (const std::exception& e) {
+      v.malformed({src.display, line, std::string("not JSON: ") + e.what()});
+      continue;
+    }
+    if (!j.is_object()) {
+      v.malformed({src.display, line, "expected a JSON object"});
+      continue;
+    }
+    flat.clear();
+    // Request-log shape: {"ts", "model", "version", "inputs": {...}, "outputs": {...}}:
+    // inputs and outputs become columns under their own names.
+    if (j.contains("inputs") && j["inputs"].is_object()) {
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        if ((it.key() == "inputs" || it.key() == "outputs") && it->is_object()) flatten(*it, "", flat);
+        else if (!it->is_object()) flat.emplace_back(it.key(), &*it);
+      }
+    } else {
+      flatten(j, "", flat);
+    }
+    if (!have_header) {
+      have_header = true;
+      for (auto& [k, _] : flat) {
+        index.emplace(k, names.size());
+        names.push_back(k);
+      }
+      v.header(names);
+    }
+    texts.assign(names.size(), std::string());
+    cells.assign(names.size(), Cell{{}, true});
+    for (auto& [k, val] : flat) {
+      auto f = index.find(k);
+      if (f == index.end()) continue;  // a key the first record lacked: not a column
+      std::size_t c = f->second;
+      if (val->is_null()) continue;
+      if (val->is_string()) texts[c] = val->get<std::string>();
+      else if (val->is_boolean()) texts[c] = val->get<bool>() ? "true" : "false";
+      else texts[c] = val->dump();
+      cells[c].missing = val->is_string() && is_missing_token(trim(texts[c]), opt.missing);
+    }
+    for (std::size_t c = 0; c < names.size(); ++c) cells[c].text = texts[c];
+    v.row(cells, raw);
+    if ((line & 0xffff) == 0) check_interrupted();
+  }
+  if (!have_header) v.header({});
+  return in.bytes();
+}
+
+}  // namespace
+
+bool is_missing_token(std::string_view text, const std::vector<std::string>& tokens) {
+  // Fast path: numbers (the common cell) never start like the default tokens.
+  if (!text.empty() && ((text[0] >= '0' && text[0] <= '9') || text[0] == '-' || text[0] == '.')) {
+    bool numeric_token = false;
+    for (const auto& t : tokens)
+      if (!t.empty() && t[0] == text[0]) numeric_token = true;
+    if (!numeric_token) return false;
+  }
+  for (const auto& t : tokens)
+    if (text == t) return true;
+  return false;
+}
+
+bool parse_number(std::string_view s, double& out) {
+  s = trim(s);
+  if (s.empty()) return false;
+  if (s.front() == '+') s.remove_prefix(1);
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  if (ec == std::errc() && p == s.data() + s.size()) return true;
+  if (ec == std::errc::result_out_of_range && p == s.data() + s.size()) {
+    out = (s.front() == '-') ? -HUGE_VAL : HUGE_VAL;
+    return true;
+  }
+  std::string low(s);
+  for (auto& c : low) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (low == "inf" || low == "infinity") { out = HUGE_VAL; return true; }
+  if (low == "-inf" || low == "-infinity") { out = -HUGE_VAL; return true; }
+  return false;
+}
+
+std::uint64_t read_table(const Source& source, const ReadOptions& options, const RowVisitor& visitor) {
+  if (source.path.empty())
+    throw InputError(source.display + ": content " + source.identity.substr(7, 12) + " is not in the local cache",
+                     "fetch it first ('mlo data pull' / 'mlo data checkout'), or name a plain file");
+  Format f = options.format.value_or(source.format);
+  switch (f) {
+    case Format::csv: return read_delimited(source, options, visitor, ',');
+    case Format::tsv: return read_delimited(source, options, visitor, '\t');
+    case Format::jsonl: return read_jsonl(source, options, visitor);
+  }
+  return 0;
+}
+
+namespace {
+
+std::string stat_identity(const fs::path& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) throw_errno(p.string(), errno);
+  return "stat:" + fs::absolute(p).lexically_normal().string() + ":" + std::to_string(st.st_size) + ":" +
+         std::to_string(static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec);
+}
+
+Source plain_file(const std::string& path, const std::optional<Format>& format) {
+  Source s;
+  s.display = path;
+  s.path = path;
+  s.identity = stat_identity(path);
+  s.size = fs::file_size(path);
+  s.format = format.value_or(format_for(path));
+  return s;
+}
+
+void add_tracked(Repo& repo, const Pointer& ptr, const std::string& rel, const std::string& display,
+                 const std::optional<Format>& format, std::vector<Source>& out) {
+  auto from_cache = [&](const std::string& hash, const std::string& name, std::uint64_t size, const std::string& disp) {
+    Source s;
+    s.display = disp;
+    s.identity = "sha256:" + hash;
+    s.size = size;
+    s.format = format.value_or(format_for(name));
+    // Not cached: an error only if the bytes are needed (a cached profile may make them unnecessary).
+    if (repo.cache().has(hash)) s.path = repo.cache().object_path(hash);
+    out.push_back(std::move(s));
+  };
+  if (ptr.type == EntryType::file) {
+    from_cache(ptr.sha256, rel, ptr.size, display);
+    return;
+  }
+  if (!repo.cache().has(ptr.sha256))
+    throw InputError(display + ": directory manifest " + ptr.sha256.substr(0, 12) + " is not in the local cache",
+                     "fetch it first ('mlo data pull')");
+  Manifest m = parse_manifest(repo.cache().read(ptr.sha256), display);
+  for (const auto& e : m.entries) {
+    Format ef = format.value_or(format_for(e.path));
+    std::string n = e.path;
+    if (!(n.ends_with(".csv") || n.ends_with(".tsv") || n.ends_with(".jsonl") || n.ends_with(".ndjson"))) continue;
+    from_cache(e.sha256, e.path, e.size, display + "/" + e.path);
+    out.back().format = ef;
+  }
+}
+
+}  // namespace
+
+std::vector<Source> resolve_inputs(const std::vector<std::string>& specs, Repo* repo,
+                                   const std::optional<Format>& format) {
+  std::vector<Source> out;
+  for (const std::string& spec : specs) {
+    // PATH@REV: a tracked dataset at a git revision.
+    auto at = spec.rfind('@');
+    if (at != std::string::npos && at > 0 && at + 1 < spec.size() && !fs::exists(spec)) {
+      if (!repo)
+        throw InputError(spec + ": PATH@REV needs an mlo repository", "run inside the repository (or use -C DIR)");
+      std::string path = spec.substr(0, at), rev = spec.substr(at + 1);
+      std::string rel = repo->relative(path);
+      auto text = repo->git().read_file_at(rev, pointer_path_for(rel));
+      if (!text) {
+        repo->git().resolve_commit(rev);  // throws a clear error for an unknown revision
+        throw InputError(spec + ": " + pointer_path_for(rel) + " does not exist at " + rev,
+                         "name a dataset tracked with 'mlo data add' at that revision");
+      }
+      Pointer p = parse_pointer(*text, pointer_path_for(rel) + "@" + rev);
+      add_tracked(*repo, p, rel, spec, format, out);
+      continue;
+    }
+    // A tracked path whose pointer exists: read from the cache.
+    if (repo && fs::exists(spec + kPointerSuffix)) {
+      std::string rel = repo->relative(spec);
+      Pointer p = parse_pointer(read_file(spec + kPointerSuffix), spec + kPointerSuffix);
+      if (p.type == EntryType::file && !repo->cache().has(p.sha256) && fs::is_regular_file(spec)) {
+        // Not cached (yet): the workspace copy is the data.
+      } else {
+        add_tracked(*repo, p, rel, spec, format, out);
+        continue;
+      }
+    }
+    if (fs::is_regular_file(spec)) {
+      out.push_back(plain_file(spec, format));
+      continue;
+    }
+    if (fs::is_directory(spec))
+      throw InputError(spec + ": is a directory", "name files or a glob such as '" + spec + "/*.csv'");
+    glob_t g{};
+    int rc = ::glob(spec.c_str(), 0, nullptr, &g);
+    std::vector<std::string> matches;
+    if (rc == 0)
+      for (std::size_t i = 0; i < g.gl_pathc; ++i) matches.emplace_back(g.gl_pathv[i]);
+    globfree(&g);
+    std::sort(matches.begin(), matches.end());
+    std::size_t before = out.size();
+    for (const auto& m : matches) {
+      if (!fs::is_regular_file(m) || m.ends_with(kPointerSuffix)) continue;
+      out.push_back(plain_file(m, format));
+    }
+    if (out.size() == before)
+      throw InputError(spec + ": no such file, tracked dataset or glob match",
+                       "check the path; a tracked dataset needs its PATH.mlo, PATH@REV a git revision");
+  }
+  return out;
+}
+
+}  // namespace mlo::monitor

@@ -1,0 +1,348 @@
+#include "pipeline/runs.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <random>
+#include <regex>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "repo/repo.h"
+
+namespace mlo {
+
+namespace {
+
+const Migrations kRunsSchema{
+    "runs",
+    {"CREATE TABLE runs(id TEXT PRIMARY KEY, record TEXT NOT NULL, stage TEXT, status TEXT, started_at REAL, "
+     "finished_at REAL, exit_code INTEGER, runner TEXT, host TEXT, git_commit TEXT, cache_key TEXT, sweep TEXT, "
+     "params TEXT, metrics TEXT);"
+     "CREATE INDEX runs_stage ON runs(stage, started_at);"
+     "CREATE INDEX runs_key ON runs(cache_key);"
+     "CREATE INDEX runs_started ON runs(started_at);"}};
+
+Database& runs_db(Repo& repo) {
+  Database& db = repo.index();
+  db.migrate(kRunsSchema);
+  return db;
+}
+
+fs::path refs_dir(Repo& repo) { return repo.cache().root() / "runs"; }
+fs::path ref_path(Repo& repo, const std::string& id) { return refs_dir(repo) / id.substr(0, 2) / id; }
+
+bool valid_run_id(const std::string& id) {
+  return id.size() >= 8 && id.size() <= 64 &&
+         id.find_first_not_of("0123456789abcdefghijklmnopqrstuvwxyz-_") == std::string::npos;
+}
+
+void write_ref(Repo& repo, const std::string& id, const std::string& hash, bool durable) {
+  fs::path p = ref_path(repo, id);
+  fs::create_directories(p.parent_path());
+  write_file_atomic(p, hash + "\n", durable);
+}
+
+void index_row(Statement& put, const nlohmann::json& r, const std::string& hash) {
+  auto text = [&](const char* k) { return r.contains(k) && r[k].is_string() ? r[k].get<std::string>() : std::string(); };
+  auto num = [&](const char* k) { return r.contains(k) && r[k].is_number() ? r[k].get<double>() : 0.0; };
+  std::string commit;
+  if (r.contains("git") && r["git"].is_object()) commit = r["git"].value("commit", "");
+  put.bind(1, text("run_id")).bind(2, hash).bind(3, text("stage")).bind(4, text("status"));
+  put.bind(5, num("started_at")).bind(6, num("finished_at"));
+  put.bind(7, static_cast<std::int64_t>(r.value("exit_code", -1)));
+  put.bind(8, text("runner")).bind(9, text("host")).bind(10, commit).bind(11, text("cache_key")).bind(12, text("sweep"));
+  put.bind(13, r.value("params", nlohmann::json::object()).dump());
+  put.bind(14, r.value("metrics", nlohmann::json::object()).dump());
+  put.run();
+}
+
+const char* kInsert =
+    "INSERT OR REPLACE INTO runs(id, record, stage, status, started_at, finished_at, exit_code, runner, host, "
+    "git_commit, cache_key, sweep, params, metrics) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+void check_record(const nlohmann::json& r) {
+  if (!r.is_object() || !r.contains("run_id") || !r["run_id"].is_string() || !valid_run_id(r["run_id"]) ||
+      !r.contains("stage") || !r["stage"].is_string())
+    throw InputError("not a run record (needs run_id and stage)");
+}
+
+// SQL for a field name people use in --where and --sort.
+std::string field_sql(const std::string& field) {
+  auto json_path = [](const std::string& column, const std::string& key) {
+    if (key.empty() || key.find_first_of("\"'\\") != std::string::npos)
+      throw UsageError("bad key '" + key + "' in " + column + " field");
+    return "json_extract(" + column + ", '$.\"" + key + "\"')";
+  };
+  if (field.rfind("metrics.", 0) == 0) return json_path("metrics", field.substr(8));
+  if (field.rfind("params.", 0) == 0) return json_path("params", field.substr(7));
+  static const std::vector<std::string> columns = {"id", "stage", "status", "started_at", "finished_at", "exit_code",
+                                                   "runner", "host", "git_commit", "sweep"};
+  for (const auto& c : columns)
+    if (field == c) return c;
+  if (field == "duration") return "(finished_at - started_at)";
+  throw UsageError("unknown field '" + field + "'",
+                   "use metrics.NAME, params.NAME, or one of id, stage, status, started_at, finished_at, duration, "
+                   "exit_code, runner, host, git_commit, sweep");
+}
+
+nlohmann::json summary_from_row(Statement& q) {
+  nlohmann::json j;
+  j["id"] = q.text(0);
+  j["record"] = q.text(1);
+  j["stage"] = q.text(2);
+  j["status"] = q.text(3);
+  j["started_at"] = q.real(4);
+  j["finished_at"] = q.real(5);
+  j["duration_s"] = q.real(5) - q.real(4);
+  j["exit_code"] = q.int64(6);
+  j["runner"] = q.text(7);
+  j["host"] = q.text(8);
+  j["git_commit"] = q.text(9);
+  j["sweep"] = q.text(11);
+  j["params"] = nlohmann::json::parse(q.text(12), nullptr, false);
+  j["metrics"] = nlohmann::json::parse(q.text(13), nullptr, false);
+  return j;
+}
+
+const char* kColumns =
+    "id, record, stage, status, started_at, finished_at, exit_code, runner, host, git_commit, cache_key, sweep, params, "
+    "metrics";
+
+nlohmann::json read_record(Repo& repo, const std::string& hash, const std::string& what) {
+  if (!repo.cache().has(hash))
+    throw InputError("the record of run " + what + " (object " + hash.substr(0, 12) + ") is not in the cache",
+                     "fetch it with 'mlo pull', or rebuild the index with 'mlo index rebuild'");
+  auto doc = nlohmann::json::parse(repo.cache().read(hash), nullptr, false);
+  if (doc.is_discarded()) throw InputError("object " + hash + " is not a JSON run record", "run 'mlo fsck'");
+  return doc;
+}
+
+}  // namespace
+
+std::string new_run_id() {
+  static std::mt19937_64 rng{std::random_device{}() ^ static_cast<std::uint64_t>(::getpid())};
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  std::uint64_t ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+  // 40 bits of milliseconds (sorts by time for ~35 years), 24 random bits.
+  std::uint64_t v = ((ms & 0xFFFFFFFFFFULL) << 24) | (rng() & 0xFFFFFFULL);
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::string store_run_record(Repo& repo, const nlohmann::json& record) {
+  check_record(record);
+  // One syncfs makes the record and every object it names (outputs, log,
+  // added with durable=false) durable before anything points at them.
+  std::string hash = repo.cache().add_bytes(record.dump() + "\n", false);
+  repo.cache().sync();
+  write_ref(repo, record["run_id"], hash, false);
+  Database& db = runs_db(repo);
+  auto put = db.prepare(kInsert);
+  index_row(put, record, hash);
+  return hash;
+}
+
+void store_run_records(Repo& repo, const std::vector<nlohmann::json>& records) {
+  std::vector<std::string> hashes;
+  hashes.reserve(records.size());
+  for (const auto& r : records) {
+    check_record(r);
+    hashes.push_back(repo.cache().add_bytes(r.dump() + "\n", false));
+  }
+  repo.cache().sync();
+  for (size_t i = 0; i < records.size(); ++i) write_ref(repo, records[i]["run_id"], hashes[i], false);
+  repo.cache().sync();
+  Database& db = runs_db(repo);
+  Transaction tx(db);
+  auto put = db.prepare(kInsert);
+  for (size_t i = 0; i < records.size(); ++i) index_row(put, records[i], hashes[i]);
+  tx.commit();
+}
+
+std::string resolve_run_id(Repo& repo, const std::string& prefix) {
+  if (prefix.size() < 4 || prefix.find_first_not_of("0123456789abcdefghijklmnopqrstuvwxyz-_") != std::string::npos)
+    throw UsageError("bad run id '" + prefix + "'", "give a run id or a unique prefix of at least 4 characters (see 'mlo runs ls')");
+  Database& db = runs_db(repo);
+  auto q = db.prepare("SELECT id FROM runs WHERE id >= ? AND id < ? ORDER BY id LIMIT 3");
+  q.bind(1, prefix).bind(2, prefix + "~");
+  std::vector<std::string> ids;
+  while (q.step()) ids.push_back(q.text(0));
+  if (ids.empty()) {
+    if (fs::exists(ref_path(repo, prefix))) {  // known in the store but not indexed yet
+      rebuild_runs_index(repo);
+      return prefix;
+    }
+    throw InputError("no run '" + prefix + "'", "list runs with 'mlo runs ls'");
+  }
+  if (ids.size() > 1)
+    throw InputError("run id prefix '" + prefix + "' is ambiguous: " + ids[0] + ", " + ids[1] + (ids.size() > 2 ? ", ..." : ""),
+                     "give more characters of the id");
+  return ids[0];
+}
+
+std::optional<std::string> run_record_hash(Repo& repo, const std::string& run_id) {
+  if (!valid_run_id(run_id)) return std::nullopt;
+  auto text = read_file_if_exists(ref_path(repo, run_id));
+  if (!text) return std::nullopt;
+  std::string h = text->substr(0, text->find_first_of("\r\n"));
+  if (!is_sha256_hex(h)) return std::nullopt;
+  return h;
+}
+
+nlohmann::json load_run(Repo& repo, const std::string& id_or_prefix) {
+  std::string id = resolve_run_id(repo, id_or_prefix);
+  auto hash = run_record_hash(repo, id);
+  if (!hash) {
+    Database& db = runs_db(repo);
+    auto q = db.prepare("SELECT record FROM runs WHERE id = ?");
+    q.bind(1, id);
+    if (!q.step()) throw InputError("no run '" + id + "'", "list runs with 'mlo runs ls'");
+    hash = q.text(0);
+  }
+  nlohmann::json r = read_record(repo, *hash, id);
+  r["record"] = *hash;
+  return r;
+}
+
+std::vector<nlohmann::json> list_runs(Repo& repo, const RunQuery& query) {
+  Database& db = runs_db(repo);
+  std::string sql = std::string("SELECT ") + kColumns + " FROM runs";
+  std::vector<std::string> conds;
+  std::vector<std::pair<bool, std::string>> binds;  // (numeric, text)
+  if (!query.stage.empty()) {
+    conds.push_back("stage = ?");
+    binds.push_back({false, query.stage});
+  }
+  static const std::regex where_re(R"(^\s*([A-Za-z_][A-Za-z0-9_.:/-]*)\s*(>=|<=|!=|==|=|>|<|~)\s*(.*?)\s*$)");
+  for (const auto& w : query.where) {
+    std::smatch m;
+    if (!std::regex_match(w, m, where_re))
+      throw UsageError("bad --where '" + w + "'", "write FIELD OP VALUE, e.g. 'metrics.acc>0.9' or 'status=failed' (OP: = != < <= > >= ~)");
+    std::string lhs = field_sql(m[1]);
+    std::string op = m[2];
+    std::string value = m[3];
+    if (!value.empty() && std::string("<>=!~").find(value[0]) != std::string::npos)
+      throw UsageError("bad --where '" + w + "': unknown operator", "operators: = != < <= > >= ~ (contains)");
+    if (value.size() >= 2 && (value.front() == '\'' || value.front() == '"') && value.back() == value.front())
+      value = value.substr(1, value.size() - 2);
+    char* end = nullptr;
+    std::strtod(value.c_str(), &end);
+    bool numeric = !value.empty() && *end == 0;
+    if (op == "==") op = "=";
+    if (op == "~") {
+      conds.push_back(lhs + " LIKE ?");
+      binds.push_back({false, "%" + value + "%"});
+    } else {
+      conds.push_back(lhs + " " + op + " ?");
+      binds.push_back({numeric, value});
+    }
+  }
+  for (size_t i = 0; i < conds.size(); ++i) sql += (i ? " AND " : " WHERE ") + conds[i];
+  std::string sort = query.sort.empty() ? "started_at:desc" : query.sort;
+  bool desc = false;
+  if (auto c = sort.rfind(':'); c != std::string::npos && (sort.substr(c) == ":desc" || sort.substr(c) == ":asc")) {
+    desc = sort.substr(c) == ":desc";
+    sort = sort.substr(0, c);
+  }
+  std::string key = field_sql(sort);
+  if (key == "started_at" || key == "id")  // indexed: no NULLs to push last
+    sql += " ORDER BY " + key + (desc ? " DESC" : " ASC") + ", id" + (desc ? " DESC" : " ASC");
+  else
+    sql += " ORDER BY (" + key + ") IS NULL, " + key + (desc ? " DESC" : " ASC") + ", id";
+  if (query.limit > 0) sql += " LIMIT " + std::to_string(query.limit + (query.count_more ? 1 : 0));
+  auto q = db.prepare(sql);
+  for (size_t i = 0; i < binds.size(); ++i) {
+    if (binds[i].first) q.bind(static_cast<int>(i + 1), std::strtod(binds[i].second.c_str(), nullptr));
+    else q.bind(static_cast<int>(i + 1), binds[i].second);
+  }
+  std::vector<nlohmann::json> out;
+  while (q.step()) out.push_back(summary_from_row(q));
+  return out;  // with count_more: limit + 1 rows when there are more
+}
+
+std::optional<nlohmann::json> find_run_by_key(Repo& repo, const std::string& key) {
+  Database& db = runs_db(repo);
+  auto q = db.prepare("SELECT record FROM runs WHERE cache_key = ? AND status = 'succeeded' ORDER BY started_at DESC LIMIT 1");
+  q.bind(1, key);
+  if (!q.step()) return std::nullopt;
+  std::string hash = q.text(0);
+  if (!repo.cache().has(hash)) return std::nullopt;
+  nlohmann::json r = read_record(repo, hash, key);
+  r["record"] = hash;
+  return r;
+}
+
+namespace {
+void for_each_ref(Repo& repo, const std::function<void(const std::string& id, const std::string& hash)>& visit) {
+  fs::path dir = refs_dir(repo);
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return;
+  for (auto& fan : fs::directory_iterator(dir, ec)) {
+    if (!fan.is_directory()) continue;
+    for (auto& f : fs::directory_iterator(fan.path(), ec)) {
+      std::string id = f.path().filename().string();
+      if (!valid_run_id(id)) continue;
+      if (auto h = run_record_hash(repo, id)) visit(id, *h);
+    }
+  }
+}
+}  // namespace
+
+std::vector<std::string> run_record_objects(Repo& repo) {
+  std::vector<std::string> out;
+  for_each_ref(repo, [&](const std::string&, const std::string& hash) {
+    out.push_back(hash);
+    if (!repo.cache().has(hash)) return;
+    auto r = nlohmann::json::parse(repo.cache().read(hash), nullptr, false);
+    if (r.is_object() && r.contains("log") && r["log"].is_string() && is_sha256_hex(r["log"].get<std::string>()))
+      out.push_back(r["log"]);
+  });
+  return out;
+}
+
+int import_run_records(Repo& repo, const std::vector<std::string>& hashes) {
+  std::vector<nlohmann::json> fresh;
+  for (const auto& h : hashes) {
+    if (!is_sha256_hex(h) || !repo.cache().has(h)) continue;
+    auto r = nlohmann::json::parse(repo.cache().read(h), nullptr, false);
+    try {
+      check_record(r);
+    } catch (const InputError&) {
+      continue;
+    }
+    if (run_record_hash(repo, r["run_id"])) continue;
+    fresh.push_back(std::move(r));
+  }
+  if (!fresh.empty()) store_run_records(repo, fresh);
+  return static_cast<int>(fresh.size());
+}
+
+void rebuild_runs_index(Repo& repo) {
+  Database& db = runs_db(repo);
+  Transaction tx(db);
+  db.exec("DELETE FROM runs");
+  auto put = db.prepare(kInsert);
+  for_each_ref(repo, [&](const std::string& id, const std::string& hash) {
+    if (!repo.cache().has(hash)) {
+      log::warn("run " + id + ": record object " + hash.substr(0, 12) + " is missing from the cache; skipped");
+      return;
+    }
+    auto r = nlohmann::json::parse(repo.cache().read(hash), nullptr, false);
+    if (!r.is_object() || r.value("run_id", "") != id) {
+      log::warn("run " + id + ": object " + hash.substr(0, 12) + " is not its run record; skipped");
+      return;
+    }
+    index_row(put, r, hash);
+  });
+  tx.commit();
+}
+
+}  // namespace mlo

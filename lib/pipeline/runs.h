@@ -1,0 +1,56 @@
+// Run records: one immutable JSON object in the store per stage execution
+// (schemas/run-record.schema.json), named in the store's well-known folder
+// runs/ (CACHE/runs/RUN_ID holds the record's hash) and indexed in SQLite
+// (table runs) for queries. Public API for the registry, monitors and remotes.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mlo {
+
+class Repo;
+
+// A fresh run id: 16 lower-case hex digits (time + randomness).
+std::string new_run_id();
+
+// Stores a finished record: the object, the runs/RUN_ID reference and the
+// index row. Returns the record's hash. The record must have run_id and stage.
+std::string store_run_record(Repo& repo, const nlohmann::json& record);
+// Many at once (one transaction, one sync): for imports and benchmarks.
+void store_run_records(Repo& repo, const std::vector<nlohmann::json>& records);
+
+// The full id of a run from a unique prefix (at least 4 characters).
+// InputError when none or several match.
+std::string resolve_run_id(Repo& repo, const std::string& id_or_prefix);
+// The record of a run by id or prefix.
+nlohmann::json load_run(Repo& repo, const std::string& id_or_prefix);
+// The record object's hash of a run id (nullopt if unknown here).
+std::optional<std::string> run_record_hash(Repo& repo, const std::string& run_id);
+
+struct RunQuery {
+  std::string stage;                // empty: all
+  std::vector<std::string> where;   // "metrics.acc>0.9", "params.train.lr=0.1", "status=failed", ANDed
+  std::string sort;                 // "metrics.acc", "started_at", ... ; ":desc"/":asc" suffix; default newest first
+  long limit = 0;                   // 0: no limit
+  bool count_more = false;          // return one row past `limit` when there are more (to say so)
+};
+// Index rows (summaries): {id, record, stage, status, started_at, finished_at,
+// duration_s, exit_code, runner, host, git_commit, sweep, params{}, metrics{}}.
+std::vector<nlohmann::json> list_runs(Repo& repo, const RunQuery& query);
+// The latest successful run whose cache key is `key` (for the run cache).
+std::optional<nlohmann::json> find_run_by_key(Repo& repo, const std::string& key);
+
+// For push/pull (lib/remote): the store objects that make up the runs known
+// here: every record object plus the objects records name (logs).
+std::vector<std::string> run_record_objects(Repo& repo);
+// After fetching record objects (and their logs) from a remote: writes the
+// runs/RUN_ID references and index rows of records not known yet. Hashes of
+// objects that are not run records are ignored. Returns how many were new.
+int import_run_records(Repo& repo, const std::vector<std::string>& record_hashes);
+// Refills the runs tables from CACHE/runs/ (mlo index rebuild).
+void rebuild_runs_index(Repo& repo);
+
+}  // namespace mlo

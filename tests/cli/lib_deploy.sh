@@ -1,0 +1,56 @@
+# Helpers for the deploy tests: model files, runner wrappers with injected
+# faults, request senders (curl), and a trap that stops every deployment the
+# test started so no router or runner outlives it.
+: "${MLO_BUILD_DIR:=$(dirname "$MLO")}"
+NATIVE=$(readlink -f "$MLO_BUILD_DIR/mlo-serve-native")
+[ -x "$NATIVE" ] || skip "mlo-serve-native is not built"
+command -v curl >/dev/null || skip "curl is not installed"
+
+deploy_cleanup() {
+  local d
+  for d in "$TEST_TMP"/*/.mlo/deploy/*/; do
+    [ -f "$d/router.json" ] || continue
+    (cd "$d/../../.." && "$MLO" deploy stop "$(basename "$d")" >/dev/null 2>&1)
+  done
+  cleanup
+}
+trap deploy_cleanup EXIT
+
+# linear_model FILE COEF : a regression model y = COEF*a + COEF*b.
+linear_model() {
+  printf '{"format":"mlo-linear","version":1,"task":"regression","features":["a","b"],"coef":[%s,%s],"intercept":0}\n' "$2" "$2" >"$1"
+}
+
+# fault_runner FILE FAULT : an inference runner that misbehaves (MLO_SERVE_FAULT).
+fault_runner() {
+  printf '#!/bin/sh\nMLO_SERVE_FAULT=%s exec "%s" "$@"\n' "$2" "$NATIVE" >"$1"
+  chmod +x "$1"
+}
+
+# router_port ENV : the port the environment's router listens on.
+router_port() {
+  /usr/bin/python3 -c 'import json,sys; print(json.load(open(".mlo/deploy/"+sys.argv[1]+"/router.json"))["port"])' "$1"
+}
+
+V2_BODY='{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP64","data":[1,2]}]}'
+
+# infer_many PORT N OUTFILE : N v2 infer requests on one keep-alive connection;
+# one line per request: "STATUS BODY".
+infer_many() {
+  local port=$1 n=$2 out=$3 cfg
+  cfg=$(mktemp "$TEST_TMP/urls.XXXX")
+  for _ in $(seq "$n"); do echo "url = \"http://127.0.0.1:$port/v2/models/iris/infer\""; done >"$cfg"
+  curl -s -H 'Content-Type: application/json' -d "$V2_BODY" -w ' %{http_code}\n' -K "$cfg" >"$out"
+  rm -f "$cfg"
+}
+
+# count_version FILE VERSION : responses in FILE that came from VERSION.
+count_version() { grep -c "\"model_version\":\"$2\"" "$1"; }
+
+# pid_running PID : alive and not a zombie (a detached router's reaper may be slow).
+pid_running() {
+  [ -r "/proc/$1/stat" ] || return 1
+  local state
+  state=$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1)
+  [ "$state" != Z ]
+}

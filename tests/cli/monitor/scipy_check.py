@@ -1,0 +1,160 @@
+"""Independent check of `mlo monitor --json` against scipy/numpy (Evidently's formulas).
+
+Usage: scipy_check.py gen DIR SEED NREF NCUR   -> writes DIR/ref.csv, DIR/cur.csv
+       scipy_check.py check DIR METHOD=JSONFILE... -> compares drift scores, exit 1 on mismatch
+"""
+import json
+import math
+import sys
+import warnings
+
+import numpy as np
+from scipy import stats
+from scipy.spatial import distance
+
+warnings.simplefilter("ignore")
+NUM = ["n_norm", "n_shift", "n_ties", "n_small"]
+CAT = ["c_multi", "c_bin"]
+
+
+def gen(d, seed, nref, ncur):
+    rng = np.random.default_rng(int(seed))
+    for name, n, shift in (("ref", int(nref), 0.0), ("cur", int(ncur), 1.0)):
+        cols = {
+            "n_norm": rng.normal(0, 1, n),
+            "n_shift": rng.normal(0.3 * shift, 1 + 0.2 * shift, n),
+            "n_ties": np.round(rng.gamma(2, 2, n) + shift * 0.5, 1),
+            "n_small": rng.integers(0, 4 + int(shift), n),
+            "c_multi": rng.choice(["a", "b", "c", "d"] + (["e"] if shift else []), n),
+            "c_bin": rng.choice(["yes", "no"], n, p=[0.3 + 0.1 * shift, 0.7 - 0.1 * shift]),
+        }
+        with open(f"{d}/{name}.csv", "w") as f:
+            f.write(",".join(cols) + "\n")
+            for i in range(n):
+                f.write(",".join(repr(float(cols[c][i])) if c.startswith("n_") and c != "n_small"
+                                 else str(cols[c][i]) for c in cols) + "\n")
+
+
+def load(d, name):
+    cols = {}
+    with open(f"{d}/{name}.csv") as f:
+        header = f.readline().strip().split(",")
+        rows = [line.strip().split(",") for line in f]
+    for i, h in enumerate(header):
+        vals = [r[i] for r in rows]
+        cols[h] = np.array([float(v) for v in vals]) if h.startswith("n_") else np.array(vals)
+    return cols
+
+
+def binned(r, c, numeric, feel_zeroes):
+    # Evidently get_binned_data
+    if numeric and len(np.unique(r)) > 20:
+        bins = np.histogram_bin_edges(np.concatenate([r, c]), bins="sturges")
+        rp = np.histogram(r, bins)[0] / len(r)
+        cp = np.histogram(c, bins)[0] / len(c)
+    else:
+        keys = sorted(set(r) | set(c))
+        rp = np.array([np.sum(r == k) / len(r) for k in keys])
+        cp = np.array([np.sum(c == k) / len(c) for k in keys])
+    if feel_zeroes:
+        for p in (rp, cp):
+            m = min(p[p != 0])
+            np.place(p, p == 0, m / 10**6 if m <= 0.0001 else 0.0001)
+    return rp, cp
+
+
+def expected(method, r, c, numeric):
+    if method == "ks":
+        return stats.ks_2samp(r, c)[1]
+    if method == "wasserstein":
+        return stats.wasserstein_distance(r, c) / max(np.std(r), 0.001)
+    if method == "energy":
+        return stats.energy_distance(r, c)
+    if method == "anderson":
+        return stats.anderson_ksamp([r, c])[2]
+    if method == "cramer_von_mises":
+        return stats.cramervonmises_2samp(r, c).pvalue
+    if method == "mannw":
+        return stats.mannwhitneyu(r, c)[1]
+    if method == "t_test":
+        return stats.ttest_ind(r, c)[1]
+    if method in ("psi", "kl_div", "jensenshannon"):
+        rp, cp = binned(r, c, numeric, method != "jensenshannon")
+        if method == "psi":
+            return float(np.sum((rp - cp) * np.log(rp / cp)))
+        if method == "kl_div":
+            return stats.entropy(rp, cp)
+        return distance.jensenshannon(rp, cp, 2)
+    if method == "hellinger":
+        if not numeric:
+            keys = set(r) | set(c)
+            bc = sum(math.sqrt(np.mean(r == k) * np.mean(c == k)) for k in keys)
+            return math.sqrt(1 - min(max(bc, 0), 1))
+        keys = np.unique(np.concatenate([r, c]))
+        bins = np.histogram_bin_edges(keys, bins="sturges")
+        h1 = np.histogram(r, bins=bins, density=True)[0]
+        h2 = np.histogram(c, bins=bins, density=True)[0]
+        bw = (max(keys) - min(keys)) / len(h1)
+        bc = sum(math.sqrt(h1[i] * h2[i]) * bw for i in range(len(h1)))
+        return math.sqrt(1 - min(max(bc, 0), 1))
+    keys = sorted(set(r) | set(c))
+    rc = np.array([np.sum(r == k) for k in keys], dtype=float)
+    cc = np.array([np.sum(c == k) for k in keys], dtype=float)
+    if method == "chisquare":
+        return stats.chisquare(cc, rc * len(c) / len(r))[1]
+    if method == "g_test":
+        return stats.power_divergence(cc, rc * len(c) / len(r), lambda_="log-likelihood")[1]
+    if method == "z":
+        n1, n2 = len(r), len(c)
+        p1, p2 = np.mean(r != keys[0]), np.mean(c != keys[0])
+        P = (p1 * n1 + p2 * n2) / (n1 + n2)
+        z = (p1 - p2) / np.sqrt(P * (1 - P) * (1 / n1 + 1 / n2))
+        return 2 * (1 - stats.norm.cdf(abs(z)))
+    if method == "fisher_exact":
+        return stats.fisher_exact([[cc[1], cc[0]], [rc[1], rc[0]]])[1]
+    if method == "tvd":
+        return None  # permutation p-value: seeded, not numpy's RNG (checked for range only)
+    raise SystemExit("unknown method " + method)
+
+
+def check_all(d, pairs):
+    ref, cur = load(d, "ref"), load(d, "cur")
+    bad = 0
+    for pair in pairs:
+        method, jsonfile = pair.split("=", 1)
+        bad |= check(ref, cur, method, jsonfile)
+    return bad
+
+
+def check(ref, cur, method, jsonfile):
+    res = json.load(open(jsonfile))
+    bad = 0
+    seen = 0
+    for m in res["metrics"]:
+        if m["metric"] != "ColumnDriftMetric":
+            continue
+        r = m["result"]
+        col = r["column_name"]
+        got = r["drift_score"]
+        exp = expected(method, ref[col], cur[col], col.startswith("n_"))
+        seen += 1
+        if exp is None:
+            ok = got is not None and 0 <= got <= 1
+        else:
+            exp = float(exp)
+            # 1e-6 relative, with an absolute floor for p-values that underflow to ~0
+            ok = got is not None and (abs(got - exp) <= 1e-6 * abs(exp) or abs(got - exp) <= 1e-12)
+        if not ok:
+            bad += 1
+        print(f"{'ok  ' if ok else 'BAD '} {method:17s} {col:8s} mlo={got!r} scipy={exp!r}")
+    if seen == 0:
+        print("no columns checked")
+        return 1
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "gen":
+        gen(*sys.argv[2:6])
+    else:
+        sys.exit(check_all(sys.argv[2], sys.argv[3:]))

@@ -1,0 +1,205 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+
+#include "core/error.h"
+#include "monitor/drift.h"
+#include "monitor/monitor.h"
+#include "monitor/profile.h"
+#include "monitor/stats.h"
+#include "monitor/table.h"
+#include "repo/repo.h"
+#include "test_util.h"
+
+using namespace mlo;
+using namespace mlo::monitor;
+
+namespace {
+
+Source csv(const std::filesystem::path& p) {
+  return resolve_inputs({p.string()}, nullptr, std::nullopt).at(0);
+}
+
+std::vector<std::vector<std::string>> read_all(const std::filesystem::path& p, std::vector<Malformed>* bad = nullptr,
+                                               std::vector<std::string>* names = nullptr) {
+  std::vector<std::vector<std::string>> rows;
+  RowVisitor v;
+  v.header = [&](const std::vector<std::string>& n) { if (names) *names = n; };
+  v.row = [&](const std::vector<Cell>& cells, std::string_view) {
+    std::vector<std::string> r;
+    for (auto& c : cells) r.push_back(c.missing ? "<NA>" : std::string(c.text));
+    rows.push_back(r);
+  };
+  v.malformed = [&](const Malformed& m) { if (bad) bad->push_back(m); };
+  read_table(csv(p), ReadOptions{}, v);
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("CSV reader: RFC 4180 quoting, CRLF, missing tokens, malformed rows with line numbers") {
+  test::TempDir t;
+  test::write(t / "a.csv", "x,y\r\n1,\"a,b\"\r\n\"2\",\"he said \"\"hi\"\"\"\r\nNA,\"two\nlines\"\r\n3\r\n4,null\r\n");
+  std::vector<Malformed> bad;
+  std::vector<std::string> names;
+  auto rows = read_all(t / "a.csv", &bad, &names);
+  CHECK(names == std::vector<std::string>{"x", "y"});
+  REQUIRE(rows.size() == 4);
+  CHECK(rows[0] == std::vector<std::string>{"1", "a,b"});
+  CHECK(rows[1] == std::vector<std::string>{"2", "he said \"hi\""});
+  CHECK(rows[2] == std::vector<std::string>{"<NA>", "two\nlines"});
+  CHECK(rows[3] == std::vector<std::string>{"4", "<NA>"});
+  REQUIRE(bad.size() == 1);
+  CHECK(bad[0].line == 6);
+}
+
+TEST_CASE("CSV reader: records larger than the read buffer, no header detection for numeric first rows") {
+  test::TempDir t;
+  std::string big(3 << 20, 'z');
+  test::write(t / "b.csv", "1,2\n3,\"" + big + "\"\n");
+  std::vector<std::string> names;
+  auto rows = read_all(t / "b.csv", nullptr, &names);
+  CHECK(names == std::vector<std::string>{"column_1", "column_2"});
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[1][1].size() == big.size());
+}
+
+TEST_CASE("JSON Lines: request-log shape flattens inputs and outputs; bad lines are malformed") {
+  test::TempDir t;
+  test::write(t / "r.jsonl",
+              "{\"ts\":1,\"model\":\"m\",\"inputs\":{\"a\":1.5,\"b\":\"x\"},\"outputs\":{\"p\":0.2}}\n"
+              "[1,2]\n"
+              "{\"ts\":2,\"model\":\"m\",\"inputs\":{\"a\":null,\"b\":\"y\"},\"outputs\":{\"p\":0.9}}\n");
+  std::vector<Malformed> bad;
+  std::vector<std::string> names;
+  auto rows = read_all(t / "r.jsonl", &bad, &names);
+  CHECK(names == std::vector<std::string>{"ts", "model", "a", "b", "p"});
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[1][2] == "<NA>");
+  REQUIRE(bad.size() == 1);
+  CHECK(bad[0].line == 2);
+}
+
+TEST_CASE("numbers and timestamps") {
+  double v;
+  CHECK(parse_number(" 1e3 ", v));
+  CHECK(v == 1000);
+  CHECK(parse_number("-inf", v));
+  CHECK(std::isinf(v));
+  CHECK_FALSE(parse_number("12abc", v));
+  CHECK(parse_timestamp("2024-05-01T00:00:00Z").value() == 1714521600);
+  CHECK(parse_timestamp("2024-05-01 02:00:00+02:00").value() == 1714521600);
+  CHECK(parse_timestamp("1714521600").value() == 1714521600);
+  CHECK(parse_duration("1d") == 86400);
+  CHECK_THROWS_AS(parse_duration("soon"), UsageError);
+}
+
+TEST_CASE("statistics: known values") {
+  Sample a = make_sample({1, 2, 3, 4, 5}), b = make_sample({3, 4, 5, 6, 7});
+  CHECK(wasserstein(a, b) == Approx(2.0));
+  TestValue ks = ks_2samp(a, b);
+  CHECK(ks.statistic == Approx(0.4));
+  CHECK(ks.p_value == Approx(0.873015873015873).epsilon(1e-12));  // scipy.stats.ks_2samp
+  CHECK(chi2_sf(3.84145882069412, 1) == Approx(0.05).epsilon(1e-9));
+  CHECK(student_t_sf(2.0, 10) == Approx(0.03669401738537018).epsilon(1e-9));
+  CHECK(normal_sf(1.959963984540054) == Approx(0.025).epsilon(1e-12));
+  CHECK(fisher_exact(8, 2, 1, 5) == Approx(0.03496503496503495).epsilon(1e-9));
+  auto e = sturges_edges(0, 10, 100);
+  CHECK(e.size() == 9);  // ceil(log2(100) + 1) = 8 bins
+  CHECK(e.back() == 10);
+}
+
+TEST_CASE("default drift method follows Evidently by reference size and distinct values") {
+  auto num = [](std::vector<double> v) {
+    ColumnProfile p;
+    p.type = ColumnType::numerical;
+    p.sample = make_sample(v);
+    std::map<double, std::uint64_t> m;
+    for (double x : v) ++m[x];
+    if (m.size() > 21) p.small_overflow = true;
+    else p.small.assign(m.begin(), m.end());
+    return p;
+  };
+  std::vector<double> many, few, two;
+  for (int i = 0; i < 1500; ++i) {
+    many.push_back(i * 0.5);
+    few.push_back(i % 4);
+    two.push_back(i % 2);
+  }
+  CHECK(default_method(num(many), num(many)) == "wasserstein");
+  CHECK(default_method(num(few), num(few)) == "jensenshannon");
+  std::vector<double> small_many(many.begin(), many.begin() + 500), small_few(few.begin(), few.begin() + 500),
+      small_two(two.begin(), two.begin() + 500);
+  CHECK(default_method(num(small_many), num(small_many)) == "ks");
+  CHECK(default_method(num(small_few), num(small_few)) == "chisquare");
+  CHECK(default_method(num(small_two), num(small_two)) == "z");
+  CHECK(find_method("ed").name == "energy");
+  CHECK_THROWS_AS(find_method("nope"), InputError);
+}
+
+TEST_CASE("the bounded-memory sketch stays within its documented tolerance") {
+  test::TempDir t;
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> n1(0, 1), n2(0.2, 1.1);
+  std::string a = "x\n", b = "x\n";
+  for (int i = 0; i < 60000; ++i) {
+    a += std::to_string(n1(rng)) + "\n";
+    b += std::to_string(n2(rng)) + "\n";
+  }
+  test::write(t / "a.csv", a);
+  test::write(t / "b.csv", b);
+  ProfileOptions exact, sketch;
+  sketch.exact_limit = 1000;
+  auto ea = build_profile({csv(t / "a.csv")}, exact), eb = build_profile({csv(t / "b.csv")}, exact);
+  auto sa = build_profile({csv(t / "a.csv")}, sketch), sb = build_profile({csv(t / "b.csv")}, sketch);
+  REQUIRE(sa.columns[0].sample.approximate);
+  REQUIRE_FALSE(ea.columns[0].sample.approximate);
+  CHECK(sa.columns[0].sample.n == 60000);
+  CHECK(sa.columns[0].mean == ea.columns[0].mean);  // moments are exact either way
+  double we = wasserstein(ea.columns[0].sample, eb.columns[0].sample);
+  double ws = wasserstein(sa.columns[0].sample, sb.columns[0].sample);
+  CHECK(std::fabs(ws - we) <= 1e-3 * we);
+  double ke = ks_2samp(ea.columns[0].sample, eb.columns[0].sample).statistic;
+  double kk = ks_2samp(sa.columns[0].sample, sb.columns[0].sample).statistic;
+  CHECK(std::fabs(ke - kk) <= 2e-3);
+}
+
+TEST_CASE("profiles round-trip through their serialisation") {
+  test::TempDir t;
+  test::write(t / "p.csv", "a,b,c\n1,x,0.5\n2,y,\n2,x,inf\n1,x,0.5\n");
+  ProfileOptions o;
+  auto p = build_profile({csv(t / "p.csv")}, o);
+  CHECK(p.duplicate_rows == 1);
+  auto q = parse_profile(serialize_profile(p), "test");
+  REQUIRE(q.columns.size() == 3);
+  CHECK(q.columns[0].sample.values == p.columns[0].sample.values);
+  CHECK(q.columns[0].sample.counts == p.columns[0].sample.counts);
+  CHECK(q.columns[1].categories == p.columns[1].categories);
+  CHECK(q.columns[2].infinite == 1);
+  CHECK(q.columns[2].missing == 1);
+  CHECK_THROWS_AS(parse_profile("garbage", "x"), InputError);
+}
+
+TEST_CASE("results are kept in the store and the index can be rebuilt from it") {
+  test::TempDir t;
+  test::git_init(t.path());
+  init_repo(t.path(), {});
+  Repo repo = Repo::open(t.path());
+  test::write(t / "ref.csv", "a,b\n1,x\n2,y\n3,x\n4,y\n5,x\n6,y\n");
+  test::write(t / "cur.csv", "a,b\n7,x\n8,x\n9,x\n10,x\n11,x\n12,x\n");
+  MonitorSpec s;
+  s.name = "m";
+  s.reference = {(t / "ref.csv").string()};
+  s.current = {(t / "cur.csv").string()};
+  auto r = run_monitor(s, &repo);
+  std::string id = record_result(repo, r);
+  CHECK(history(repo, "m", 10).size() == 1);
+  repo.index().exec("DELETE FROM monitor_results; DELETE FROM monitor_columns;");
+  CHECK(history(repo, "m", 10).empty());
+  rebuild_monitor_index(repo);
+  auto h = history(repo, "m", 10);
+  REQUIRE(h.size() == 1);
+  CHECK(h[0]["id"] == id);
+  CHECK(h[0]["columns"].contains("a"));
+}

@@ -1,0 +1,115 @@
+// mlo-serve-native: the native inference runner for mlo-linear JSON models.
+//   mlo-serve-native --spec SPEC.json
+// serve mode: answers the Open Inference Protocol (v2) and MLflow scoring
+// routes, prints "mlo-inference-runner ready port=P" when it accepts requests,
+// and exits cleanly on SIGTERM/SIGINT. batch mode: scores a CSV into a CSV.
+// Contract: mlo-inference-runners(7), schemas/inference-spec.schema.json.
+#include <signal.h>
+
+#include <cstring>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/hash.h"
+#include "deploy/http_server.h"
+#include "deploy/inference.h"
+
+using namespace mlo;
+using namespace mlo::deploy;
+
+namespace {
+int usage() {
+  std::cerr << "usage: mlo-serve-native --spec SPEC.json\n"
+               "       (see man mlo-inference-runners)\n";
+  return 2;
+}
+
+// Fault injection for tests (MLO_SERVE_FAULT): never-ready, crash-after=N, error.
+std::string fault() {
+  const char* f = std::getenv("MLO_SERVE_FAULT");
+  return f ? f : "";
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string spec_path;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--spec" && i + 1 < argc) spec_path = argv[++i];
+    else if (a.rfind("--spec=", 0) == 0) spec_path = a.substr(7);
+    else if (a == "--help" || a == "-h") return usage(), 0;
+    else return usage();
+  }
+  if (spec_path.empty()) return usage();
+  try {
+    nlohmann::json doc = nlohmann::json::parse(read_file(spec_path), nullptr, false);
+    if (doc.is_discarded()) throw InputError(spec_path + ": not valid JSON");
+    InferenceSpec spec = spec_from_json(doc, spec_path);
+    if (!spec.sha256.empty() && sha256_file(spec.artifact) != spec.sha256)
+      throw InputError(spec.artifact.string() + ": content does not match sha256 " + spec.sha256,
+                       "the artifact changed since it was registered");
+    LinearModel model = LinearModel::load(spec.artifact);
+    auto predict = [&model](const Table& t) { return model.predict(t); };
+
+    if (spec.mode == "batch") {
+      std::size_t n = score_csv_file(spec.batch_input, spec.batch_output, predict);
+      std::cout << "mlo-inference-runner done rows=" << n << std::endl;
+      return 0;
+    }
+
+    std::string f = fault();
+    if (f == "exit-at-start") {
+      std::cerr << "mlo-serve-native: injected fault: exiting at start\n";
+      return 1;
+    }
+    ModelServer ms;
+    ms.name = spec.model_name;
+    ms.version = spec.model_version;
+    ms.platform = "mlo-linear";
+    ms.runner_name = "mlo-serve-native";
+    ms.features = model.features;
+    ms.numeric_output = model.labels_are_numbers();
+    ms.predict = predict;
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);  // workers inherit the mask; main waits below
+
+    HttpServer server({spec.host, spec.port, spec.threads});
+    std::atomic<long> served{0};
+    long crash_after = f.rfind("crash-after=", 0) == 0 ? std::atol(f.c_str() + 12) : -1;
+    bool never_ready = f == "never-ready";
+    bool errors = f == "error";
+    server.start([&](const HttpRequest& req, HttpResponse& resp) {
+      if (never_ready && (req.path == "/v2/health/ready" || req.path == "/ping")) {
+        resp = error_response(503, "not ready (injected fault)");
+        return;
+      }
+      if (errors && req.method == "POST") {
+        resp = error_response(500, "injected fault: prediction failed");
+        return;
+      }
+      ms.handle(req, resp);
+      if (crash_after >= 0 && req.method == "POST" && ++served >= crash_after) {
+        std::cerr << "mlo-serve-native: injected fault: crashing" << std::endl;
+        std::_Exit(3);
+      }
+    });
+    std::cout << "mlo-inference-runner ready port=" << server.port() << std::endl;
+    int sig = 0;
+    sigwait(&set, &sig);
+    server.stop();
+    return 0;
+  } catch (const Error& e) {
+    std::cerr << "mlo-serve-native: error: " << e.what() << "\n";
+    if (!e.hint().empty()) std::cerr << "hint: " << e.hint() << "\n";
+    return static_cast<int>(e.code());
+  } catch (const std::exception& e) {
+    std::cerr << "mlo-serve-native: error: " << e.what() << "\n";
+    return 1;
+  }
+}
