@@ -39,7 +39,7 @@ class PipelineRuns : public RunLookup {
   std::optional<RunInfo> find(const std::string& run_id) override {
     try {
       return from_record(repo_, load_run(repo_, run_id));
-    } catch (const InputError&) {
+    } catch (const Error&) {  // unknown, ambiguous or malformed id
       return std::nullopt;
     }
   }

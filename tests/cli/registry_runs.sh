@@ -12,7 +12,8 @@ YAML
 cat > mlo.yaml <<'YAML'
 stages:
   train:
-    cmd: cp data/raw.txt model.pkl && printf '{"acc": 0.93}\n' > metrics.json
+    cmd: |-
+      cp data/raw.txt model.pkl && printf '{"acc": 0.93}\n' > metrics.json
     deps: [data/raw.txt]
     params: [train.lr]
     outs: [model.pkl]
