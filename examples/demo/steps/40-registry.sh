@@ -9,7 +9,7 @@ if [ -f models/churn.pkl ]; then :; else
   head -c 20000 /dev/urandom > models/churn.pkl
 fi
 echo '{"accuracy": 0.87, "f1": 0.84}' > models/eval-v1.json
-cat > mlo.yaml <<'YAML'
+cat >> mlo.yaml <<'YAML'   # next to the pipeline's stages:
 models:
   churn:
     path: models/churn.pkl
