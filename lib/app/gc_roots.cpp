@@ -1,5 +1,7 @@
 #include "app/gc_roots.h"
 
+#include "registry/gc_refs.h"
+
 namespace mlo::app {
 
 std::vector<ReferenceSource> reference_sources() {
@@ -7,6 +9,7 @@ std::vector<ReferenceSource> reference_sources() {
       // Pointer files are read by collect_references itself.
       // Other modules add one line each, e.g.:
       //   {"pipeline", pipeline::add_lock_references},
+      {"registry", registry::add_registry_references},
   };
 }
 

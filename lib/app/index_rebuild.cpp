@@ -13,6 +13,7 @@
 #include "index/database.h"
 #include "monitor/monitor.h"
 #include "pipeline/runs.h"
+#include "registry/gc_refs.h"
 #include "repo/lock.h"
 #include "repo/repo.h"
 
@@ -39,6 +40,7 @@ const std::vector<IndexRebuildStep>& index_rebuild_steps() {
       {"pipeline", "runs from the run records in the cache (CACHE/runs/)", rebuild_runs},
       {"monitor", "monitor results from the result objects in the cache", rebuild_monitor},
       {"deploy", "deployment events from the tracked deploy/*/events.jsonl", rebuild_deploy},
+      {"registry", "model versions, stages, aliases and approvals from the git tags", registry::rebuild_registry_step},
   };
   return steps;
 }

@@ -2,6 +2,7 @@
 
 #include <git2.h>
 
+#include <cstdlib>
 #include <mutex>
 
 #include "core/error.h"
@@ -230,6 +231,96 @@ GitIdentity GitRepo::identity() const {
     id.email = id.name + "@localhost";
   }
   return id;
+}
+
+GitIdentity GitRepo::tagger_identity() const {
+  GitIdentity id = identity();
+  if (const char* n = std::getenv("GIT_COMMITTER_NAME"); n && *n) id.name = n;
+  if (const char* e = std::getenv("GIT_COMMITTER_EMAIL"); e && *e) id.email = e;
+  return id;
+}
+
+std::optional<GitIdentity> GitRepo::commit_author(const std::string& commit) const {
+  git_oid oid;
+  if (git_oid_fromstr(&oid, commit.c_str()) != 0) return std::nullopt;
+  CommitPtr c;
+  if (git_commit_lookup(c.out(), repo_, &oid) != 0) return std::nullopt;
+  const git_signature* a = git_commit_author(c.get());
+  if (!a) return std::nullopt;
+  return GitIdentity{a->name ? a->name : "", a->email ? a->email : ""};
+}
+
+std::filesystem::path GitRepo::common_dir() const { return git_repository_commondir(repo_); }
+
+std::vector<std::pair<std::string, std::string>> GitRepo::list_tag_refs() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  RefIterPtr it;
+  if (git_reference_iterator_glob_new(it.out(), repo_, "refs/tags/*") != 0) return out;
+  git_reference* ref = nullptr;
+  while (git_reference_next(&ref, it.get()) == 0) {
+    const git_oid* oid = git_reference_target(ref);
+    if (oid) out.emplace_back(std::string(git_reference_name(ref) + 10), oid_str(oid));
+    git_reference_free(ref);
+  }
+  return out;
+}
+
+std::optional<GitTag> GitRepo::read_tag(const std::string& name) const {
+  GitPtr<git_reference, git_reference_free> ref;
+  if (git_reference_lookup(ref.out(), repo_, ("refs/tags/" + name).c_str()) != 0) return std::nullopt;
+  const git_oid* target = git_reference_target(ref.get());
+  if (!target) return std::nullopt;
+  return read_tag_object(name, oid_str(target));
+}
+
+GitTag GitRepo::read_tag_object(const std::string& name, const std::string& oid) const {
+  GitTag out;
+  out.name = name;
+  out.oid = oid;
+  git_oid id;
+  if (git_oid_fromstr(&id, oid.c_str()) != 0) return out;
+  ObjectPtr obj;
+  if (git_object_lookup(obj.out(), repo_, &id, GIT_OBJECT_ANY) != 0) return out;
+  if (git_object_type(obj.get()) == GIT_OBJECT_TAG) {
+    auto* tag = reinterpret_cast<git_tag*>(obj.get());
+    out.annotated = true;
+    if (const git_signature* sig = git_tag_tagger(tag)) {
+      out.tagger_name = sig->name ? sig->name : "";
+      out.tagger_email = sig->email ? sig->email : "";
+      out.time = static_cast<std::int64_t>(sig->when.time);
+    }
+    if (const char* m = git_tag_message(tag)) out.message = m;
+    if (git_tag_target_type(tag) == GIT_OBJECT_COMMIT) {
+      out.commit = oid_str(git_tag_target_id(tag));
+      return out;
+    }
+  }
+  ObjectPtr commit;
+  if (git_object_peel(commit.out(), obj.get(), GIT_OBJECT_COMMIT) == 0) out.commit = oid_str(git_object_id(commit.get()));
+  return out;
+}
+
+bool GitRepo::create_annotated_tag(const std::string& name, const std::string& commit, const std::string& message,
+                                   const GitIdentity& tagger) {
+  git_oid target_id;
+  git_check(git_oid_fromstr(&target_id, commit.c_str()), "bad commit id " + commit);
+  ObjectPtr target;
+  git_check(git_object_lookup(target.out(), repo_, &target_id, GIT_OBJECT_COMMIT), "cannot read commit " + commit);
+  GitPtr<git_signature, git_signature_free> sig;
+  git_check(git_signature_now(sig.out(), tagger.name.c_str(), tagger.email.c_str()),
+            "bad tagger identity '" + tagger.name + " <" + tagger.email + ">'");
+  git_oid tag_id;
+  int rc = git_tag_create(&tag_id, repo_, name.c_str(), target.get(), sig.get(), message.c_str(), 0);
+  if (rc == GIT_EEXISTS) return false;
+  git_check(rc, "cannot create tag " + name);
+  return true;
+}
+
+bool GitRepo::delete_tag(const std::string& name) {
+  int rc = git_tag_delete(repo_, name.c_str());
+  if (rc == GIT_ENOTFOUND) return false;
+  git_check(rc, "cannot delete tag " + name);
+  return true;
 }
 
 }  // namespace mlo

@@ -2,6 +2,7 @@
 // reading pointer files and other tracked files at any revision.
 #pragma once
 #include <filesystem>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -14,6 +15,18 @@ namespace mlo {
 struct GitIdentity {
   std::string name;
   std::string email;
+};
+
+// An annotated tag as git stores it (lightweight tags have annotated=false and
+// only name/commit set).
+struct GitTag {
+  std::string name;     // without refs/tags/
+  std::string oid;      // the tag object (or the commit, for a lightweight tag)
+  std::string commit;   // the commit it peels to ("" when it is not a commit)
+  bool annotated = false;
+  std::string tagger_name, tagger_email;
+  std::int64_t time = 0;  // tagger time, unix seconds
+  std::string message;
 };
 
 class GitRepo {
@@ -52,6 +65,25 @@ class GitRepo {
   std::vector<std::string> branch_heads() const;
   std::vector<std::string> tag_targets() const;
   GitIdentity identity() const;
+  // Who a new tag is by: GIT_COMMITTER_NAME/EMAIL when set (as git does), else identity().
+  GitIdentity tagger_identity() const;
+  // The author of a commit (nullopt when the commit is unknown here).
+  std::optional<GitIdentity> commit_author(const std::string& commit) const;
+
+  // The folder shared by all work trees (.git for a plain clone): refs live here.
+  std::filesystem::path common_dir() const;
+  // Every tag ref: name (without refs/tags/) -> the object id it names directly.
+  std::vector<std::pair<std::string, std::string>> list_tag_refs() const;
+  // Reads the tag `name` (nullopt when there is none).
+  std::optional<GitTag> read_tag(const std::string& name) const;
+  // Reads tag `name` from the object `oid` its ref names (from list_tag_refs), skipping the ref lookup.
+  GitTag read_tag_object(const std::string& name, const std::string& oid) const;
+  // Creates an annotated tag on `commit` with `tagger` as its tagger, never
+  // replacing one: returns false when the tag exists already.
+  bool create_annotated_tag(const std::string& name, const std::string& commit, const std::string& message,
+                            const GitIdentity& tagger);
+  // Deletes a tag; false when there was none.
+  bool delete_tag(const std::string& name);
 
   git_repository* raw() const { return repo_; }
   const std::filesystem::path& workdir() const { return workdir_; }

@@ -14,9 +14,9 @@ expect_err_contains "--env is required"
 expect_rc 2 deploy --env prod
 expect_err_contains "which model?"
 expect_rc 3 deploy iris#production --env prod
-expect_err_contains "unknown model 'iris' (stage 'production')"
+expect_err_contains "no model named 'iris'"  # the registry is built in
 expect_rc 3 deploy iris@7 --env prod
-expect_err_contains "unknown model 'iris' (version 7)"
+expect_err_contains "no model named 'iris'"
 expect_rc 3 deploy iris@1 --artifact missing.json --env prod
 expect_err_contains "missing.json' does not exist"
 expect_rc 2 deploy iris@1 --artifact m1.json --env prod --strategy sideways

@@ -1,0 +1,252 @@
+// mlo register, promote, demote, deprecate, approve, lineage, audit,
+// registry check-ref/rebuild: the model registry (lib/registry).
+#include <cstdlib>
+#include <fstream>
+
+#include "command.h"
+#include "core/fs.h"
+#include "registry/registry.h"
+
+namespace mlo::cli {
+namespace {
+
+using namespace mlo::registry;
+
+void print_gates(Context& ctx, const std::vector<GateResult>& gates) {
+  for (const auto& g : gates) {
+    std::string verdict = g.passed ? ctx.paint("pass", "green") : ctx.paint("FAIL", "red");
+    std::cout << "  [" << verdict << "] " << g.gate << ": " << g.what << " -> " << g.value;
+    if (!g.detail.empty()) std::cout << "  (" << g.detail << ")";
+    std::cout << "\n";
+  }
+}
+
+void print_change(Context& ctx, const ChangeResult& r, const std::string& what) {
+  if (ctx.global.json) {
+    ctx.print_json({{"tags", r.tags}, {"pushed", r.pushed}});
+    return;
+  }
+  if (ctx.global.quiet) return;
+  if (r.tags.empty()) std::cout << "Nothing to change.\n";
+  for (const auto& t : r.tags) std::cout << "Created tag " << t << "\n";
+  if (!r.tags.empty()) std::cout << what << (r.pushed ? " (pushed)" : "") << "\n";
+}
+
+void register_register(CLI::App& app, Context& ctx) {
+  auto o = std::make_shared<RegisterOptions>();
+  auto labels = std::make_shared<std::vector<std::string>>();
+  auto* cmd = add_command(app, "register", "Register a new version of a model (an annotated git tag)");
+  cmd->add_option("name", o->name, "Model name (GTO rules: lower-case letters, digits, '-', '/')")->required();
+  cmd->add_option("path", o->path, "The model file or folder (default: models.NAME.path in mlo.yaml)");
+  cmd->add_option("--run", o->run_id, "The run that produced it (records its params, metrics, data)");
+  cmd->add_option("--stage", o->stage_out, "Take the output of the latest run of this pipeline stage");
+  cmd->add_option("--bump", o->bump, "Which part of the greatest version to bump: major, minor or patch (default)");
+  cmd->add_option("--version", o->version, "Explicit version, e.g. v1.2.0");
+  cmd->add_option("-d,--description", o->description, "What this model is");
+  cmd->add_option("-l,--label", *labels, "A label KEY=VALUE (repeatable)");
+  cmd->add_option("--type", o->type, "Model type, e.g. sklearn, onnx, torch");
+  cmd->add_option("--signature", o->signature_file, "Input/output signature (JSON or YAML file)");
+  cmd->add_option("--metrics", o->metrics_file, "Evaluation metrics (JSON or YAML object of name: number)");
+  cmd->add_flag("--push", o->push, "Push the tag to the registry's git remote");
+  ctx.on_run(cmd, [&ctx, o, labels] {
+    for (const auto& l : *labels) {
+      size_t eq = l.find('=');
+      if (eq == std::string::npos || eq == 0) throw UsageError("--label: expected KEY=VALUE, got '" + l + "'");
+      o->labels[l.substr(0, eq)] = l.substr(eq + 1);
+    }
+    RegisterResult r = register_model(ctx.repo(), *o);
+    if (ctx.global.json) {
+      ModelState m = load_model(ctx.repo(), o->name);
+      nlohmann::json j = version_json(m, r.info);
+      j["pushed"] = r.pushed;
+      ctx.print_json(j);
+      return;
+    }
+    if (ctx.global.quiet) return;
+    std::cout << "Registered " << o->name << " " << r.version << " (tag " << r.tag << ")\n";
+    if (r.info.meta.contains("artifact"))
+      std::cout << "  artifact " << r.info.meta["artifact"].value("path", "") << " sha256 "
+                << r.info.meta["artifact"].value("sha256", "").substr(0, 12) << "\n";
+    if (!r.pushed) std::cout << "Share it with 'git push --tags' (or register with --push).\n";
+  });
+}
+
+void register_promote(CLI::App& app, Context& ctx) {
+  auto o = std::make_shared<PromoteOptions>();
+  auto* cmd = add_command(app, "promote", "Promote a model version to a stage, through the stage's gates");
+  cmd->add_option("ref", o->ref, "NAME@VERSION (or any model reference)")->required();
+  cmd->add_option("--to", o->stage, "Target stage")->required();
+  cmd->add_option("-m,--message", o->message, "Why");
+  cmd->add_flag("--force", o->force, "Promote even when gates refuse (recorded as forced)");
+  cmd->add_flag("--dry-run", o->dry_run, "Evaluate the gates only");
+  cmd->add_flag("--push", o->push, "Push the tags to the registry's git remote");
+  ctx.on_run(cmd, [&ctx, o] {
+    PromoteResult r = promote(ctx.repo(), *o);
+    bool refused = !r.already && !r.promoted && !o->dry_run;
+    bool dry_fail = o->dry_run && std::any_of(r.gates.begin(), r.gates.end(), [](auto& g) { return !g.passed; });
+    if (refused || dry_fail) ctx.exit_code = 1;
+    if (ctx.global.json) {
+      ctx.print_json(r.to_json());
+      return;
+    }
+    std::string ref = r.model + "@" + r.version;
+    if (r.already) {
+      if (!ctx.global.quiet) std::cout << ref << " is in " << r.stage << " already; nothing changed.\n";
+      return;
+    }
+    if (!r.gates.empty()) {
+      std::cout << "Gates for " << r.stage << ":\n";
+      print_gates(ctx, r.gates);
+    }
+    if (refused) {
+      std::cerr << "mlo: promotion of " << ref << " to " << r.stage << " refused by the gates above; nothing changed\n"
+                << "hint: fix what failed, or override with --force (recorded as forced)\n";
+      return;
+    }
+    if (o->dry_run) {
+      std::cout << (dry_fail ? "Would be refused." : "Would be promoted.") << "\n";
+      return;
+    }
+    if (ctx.global.quiet) return;
+    for (const auto& t : r.tags) std::cout << "Created tag " << t << "\n";
+    std::cout << "Promoted " << ref << " to " << r.stage << (r.forced ? " (FORCED past failing gates)" : "");
+    if (!r.replaced.empty()) std::cout << "; " << r.model << "@" << r.replaced << " moved out";
+    std::cout << (r.pushed ? " (pushed)" : "") << "\n";
+  });
+}
+
+void register_demote(CLI::App& app, Context& ctx) {
+  auto ref = std::make_shared<std::string>();
+  auto stage = std::make_shared<std::string>();
+  auto msg = std::make_shared<std::string>();
+  auto push = std::make_shared<bool>(false);
+  auto* cmd = add_command(app, "demote", "Take a model version out of a stage (or all its stages)");
+  cmd->add_option("ref", *ref, "NAME@VERSION or NAME#STAGE")->required();
+  cmd->add_option("--from", *stage, "The stage to leave (default: every stage it holds)");
+  cmd->add_option("-m,--message", *msg, "Why");
+  cmd->add_flag("--push", *push, "Push the tags");
+  ctx.on_run(cmd, [&ctx, ref, stage, msg, push] {
+    print_change(ctx, demote(ctx.repo(), *ref, *stage, *msg, *push), "Demoted " + *ref);
+  });
+}
+
+void register_deprecate(CLI::App& app, Context& ctx) {
+  auto ref = std::make_shared<std::string>();
+  auto msg = std::make_shared<std::string>();
+  auto push = std::make_shared<bool>(false);
+  auto dereg = std::make_shared<bool>(false);
+  auto* cmd = add_command(app, "deprecate", "Archive a model version, or deprecate a whole model");
+  cmd->add_option("ref", *ref, "NAME@VERSION (archive it) or NAME (deprecate the model)")->required();
+  cmd->add_flag("--deregister", *dereg, "Deregister the version instead (GTO's NAME@VERSION!)");
+  cmd->add_option("-m,--message", *msg, "Why");
+  cmd->add_flag("--push", *push, "Push the tags");
+  ctx.on_run(cmd, [&ctx, ref, msg, push, dereg] {
+    print_change(ctx, deprecate(ctx.repo(), *ref, *dereg, *msg, *push), "Deprecated " + *ref);
+  });
+}
+
+void register_approve(CLI::App& app, Context& ctx) {
+  auto ref = std::make_shared<std::string>();
+  auto stage = std::make_shared<std::string>();
+  auto msg = std::make_shared<std::string>();
+  auto push = std::make_shared<bool>(false);
+  auto* cmd = add_command(app, "approve", "Approve a model version for a stage (as your git identity)");
+  cmd->add_option("ref", *ref, "NAME@VERSION")->required();
+  cmd->add_option("--stage", *stage, "The stage the approval is for")->required();
+  cmd->add_option("-m,--message", *msg, "Why");
+  cmd->add_flag("--push", *push, "Push the tag");
+  ctx.on_run(cmd, [&ctx, ref, stage, msg, push] {
+    print_change(ctx, approve(ctx.repo(), *ref, *stage, *msg, *push), "Approved " + *ref + " for " + *stage);
+  });
+}
+
+void register_lineage(CLI::App& app, Context& ctx) {
+  auto target = std::make_shared<std::string>();
+  auto dot = std::make_shared<bool>(false);
+  auto* cmd = add_command(app, "lineage", "Show data -> runs -> model versions -> stages");
+  cmd->add_option("target", *target, "NAME@VERSION, NAME#STAGE, a run id, or a path")->required();
+  cmd->add_flag("--dot", *dot, "Print Graphviz dot");
+  ctx.on_run(cmd, [&ctx, target, dot] {
+    nlohmann::json tree = lineage(ctx.repo(), *target);
+    if (ctx.global.json) ctx.print_json(tree);
+    else if (*dot) std::cout << lineage_dot(tree);
+    else std::cout << lineage_text(tree);
+  });
+}
+
+void register_audit(CLI::App& app, Context& ctx) {
+  auto since = std::make_shared<std::string>();
+  auto name = std::make_shared<std::string>();
+  auto* cmd = add_command(app, "audit", "Every registration, approval, promotion and override, with who and when");
+  cmd->add_option("name", *name, "Only this model");
+  cmd->add_option("--since", *since, "Only events from this date (YYYY-MM-DD[THH:MM:SS], UTC)");
+  ctx.on_run(cmd, [&ctx, since, name] {
+    std::int64_t from = since->empty() ? 0 : parse_date(*since);
+    auto events = all_events(ctx.repo(), *name, from);
+    if (ctx.global.json) {
+      nlohmann::json j = nlohmann::json::array();
+      for (const auto& e : events) j.push_back(e.to_json());
+      ctx.print_json(j);
+      return;
+    }
+    for (const auto& e : events) {
+      std::string what = to_string(e.kind);
+      if (e.is_alias()) what = e.kind == TagKind::assign ? "alias set" : "alias removed";
+      std::string ver = e.meta.is_object() ? e.meta.value("version", e.version) : e.version;
+      std::cout << format_time(e.time) << "  " << what << "  " << e.model << (ver.empty() ? "" : "@" + ver);
+      if (!e.stage.empty()) std::cout << "  " << (e.is_alias() ? "alias " : "stage ") << e.stage;
+      std::cout << "  by " << e.author << " <" << e.email << ">";
+      if (e.forced()) std::cout << "  " << ctx.paint("FORCED", "red");
+      if (e.meta.is_object() && e.meta.contains("replaced_by"))
+        std::cout << "  (replaced by " << e.meta["replaced_by"].get<std::string>() << ")";
+      if (e.meta.is_object() && e.meta.contains("reason")) std::cout << "  \"" << e.meta.value("reason", "") << "\"";
+      std::cout << "  [" << e.tag << "]\n";
+    }
+  });
+}
+
+void register_registry(CLI::App& app, Context& ctx) {
+  auto* grp = add_command(app, "registry", "Registry plumbing: check-ref for CI, index rebuild");
+  grp->require_subcommand(1);
+  auto ref = std::make_shared<std::string>();
+  auto* check = add_command(*grp, "check-ref", "Tell what a registry tag means (for CI)");
+  check->add_option("ref", *ref, "A tag name or refs/tags/NAME (e.g. $GITHUB_REF)")->required();
+  ctx.on_run(check, [&ctx, ref] {
+    nlohmann::json j = check_ref(ctx.repo(), *ref);
+    if (const char* out = std::getenv("GITHUB_OUTPUT"); out && *out && std::getenv("GITHUB_ACTIONS")) {
+      std::ofstream f(out, std::ios::app);
+      for (const char* k : {"tag", "event", "name", "version", "stage"})
+        f << k << "=" << (j[k].is_string() ? j[k].get<std::string>() : "") << "\n";
+      if (j.contains("artifact_sha256")) f << "artifact_sha256=" << j["artifact_sha256"].get<std::string>() << "\n";
+    }
+    if (ctx.global.json) {
+      ctx.print_json(j);
+      return;
+    }
+    std::cout << "event: " << j["event"].get<std::string>() << "\nname: " << j["name"].get<std::string>() << "\n";
+    if (j["version"] != "") std::cout << "version: " << j["version"].get<std::string>() << "\n";
+    if (j["stage"] != "") std::cout << "stage: " << j["stage"].get<std::string>() << "\n";
+  });
+  auto* rebuild = add_command(*grp, "rebuild", "Rebuild the registry's index from the git tags");
+  ctx.on_run(rebuild, [&ctx] {
+    rebuild_registry_index(ctx.repo());
+    auto models = list_models(ctx.repo());
+    if (ctx.global.json) ctx.print_json({{"models", models.size()}});
+    else if (!ctx.global.quiet) std::cout << "Rebuilt the registry index: " << models.size() << " models\n";
+  });
+}
+
+void register_registry_commands(CLI::App& app, Context& ctx) {
+  register_register(app, ctx);
+  register_promote(app, ctx);
+  register_demote(app, ctx);
+  register_deprecate(app, ctx);
+  register_approve(app, ctx);
+  register_lineage(app, ctx);
+  register_audit(app, ctx);
+  register_registry(app, ctx);
+}
+
+}  // namespace
+MLO_REGISTER_COMMANDS(50, register_registry_commands);
+}  // namespace mlo::cli

@@ -1,0 +1,712 @@
+// Changing the registry: register, promote (with gates), demote, deprecate,
+// approve, aliases, push. Every change is one or more annotated tags created
+// without force under the repo's registry lock, so two mlo commands never
+// overwrite each other's tags.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <sstream>
+#include <set>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/process.h"
+#include "data/manifest.h"
+#include "data/pointer.h"
+#include "registry/registry.h"
+#include "registry/remote_check.h"
+#include "registry/runs.h"
+#include "pipeline/pipeline.h"
+#include "repo/config.h"
+#include "repo/lock.h"
+#include "repo/repo.h"
+
+namespace mlo::registry {
+
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string head_or_fail(Repo& repo) {
+  auto head = repo.git().head_commit();
+  if (!repo.git().has_commits() || !head)
+    throw InputError("the repository has no commits, and registry tags must point at a commit",
+                     "commit first, e.g. 'git add -A && git commit -m \"Initial commit\"' (or 'git commit "
+                     "--allow-empty -m init'), then run this again");
+  return *head;
+}
+
+std::unique_ptr<RepoLock> registry_lock(Repo& repo) {
+  return std::make_unique<RepoLock>(repo.tmp_dir(), "registry", repo.lock_timeout_ms());
+}
+
+struct PendingTag {
+  TagName name;
+  std::string commit;
+  std::string human;
+  nlohmann::json meta;
+};
+
+// Creates the tags in order, numbering counters from the model's next counter
+// and skipping numbers another writer took meanwhile. Returns the tag names.
+std::vector<std::string> create_tags(Repo& repo, const ModelState& m, std::vector<PendingTag> pending) {
+  GitIdentity who = repo.git().tagger_identity();
+  std::int64_t counter = m.max_counter() + 1;
+  std::vector<std::string> made;
+  for (auto& p : pending) {
+    if (p.meta.is_object()) p.meta["time_ms"] = now_ms();
+    std::string msg = compose_message(p.human, p.meta);
+    for (int attempt = 0;; ++attempt) {
+      if (p.name.kind != TagKind::register_ && p.name.kind != TagKind::approval) p.name.counter = counter;
+      std::string tag = format_tag_name(p.name);
+      if (repo.git().create_annotated_tag(tag, p.commit, msg, who)) {
+        made.push_back(tag);
+        if (p.name.kind != TagKind::register_ && p.name.kind != TagKind::approval) ++counter;
+        break;
+      }
+      if (p.name.kind == TagKind::register_ || attempt > 1000)
+        throw InputError("tag " + tag + " exists already", "run 'mlo models history " + m.name + "' to see it");
+      if (p.name.kind == TagKind::approval) ++p.name.counter;
+      else ++counter;
+    }
+  }
+  refresh_index(repo);
+  return made;
+}
+
+nlohmann::json read_json_or_yaml(Repo& repo, const std::string& file, const std::string& what) {
+  fs::path p = fs::absolute(file);
+  auto text = read_file_if_exists(p);
+  if (!text) throw InputError(what + " " + file + ": no such file");
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (!j.is_discarded()) return j;
+  (void)repo;
+  return yaml_to_json(load_yaml(*text, file));
+}
+
+struct Artifact {
+  std::string path, sha256, type = "file";
+  std::uint64_t size = 0, files = 0;
+};
+
+Artifact store_artifact(Repo& repo, const std::string& user_path) {
+  Artifact a;
+  fs::path abs = fs::absolute(user_path);
+  a.path = repo.relative(user_path);
+  std::error_code ec;
+  auto st = fs::symlink_status(abs, ec);
+  if (!ec && fs::is_regular_file(st)) {
+    a.sha256 = repo.cache().add_file(abs, {LinkMode::reflink, LinkMode::copy});
+    a.size = fs::file_size(abs);
+    return a;
+  }
+  if (!ec && fs::is_directory(st)) {
+    Manifest man;
+    auto modes = std::vector<LinkMode>{LinkMode::reflink, LinkMode::copy};
+    for (auto it = fs::recursive_directory_iterator(abs); it != fs::recursive_directory_iterator(); ++it) {
+      if (!it->is_regular_file() || it->is_symlink()) continue;
+      ManifestEntry e;
+      e.path = fs::relative(it->path(), abs).generic_string();
+      e.sha256 = repo.cache().add_file(it->path(), modes, false);
+      e.size = it->file_size();
+      e.executable = (fs::status(it->path()).permissions() & fs::perms::owner_exec) != fs::perms::none;
+      man.entries.push_back(e);
+    }
+    repo.cache().sync();
+    a.type = "dir";
+    a.files = man.entries.size();
+    a.size = man.total_size();
+    a.sha256 = repo.cache().add_bytes(serialize_manifest(man));
+    return a;
+  }
+  // Not in the work tree: a tracked pointer still names it in the store.
+  fs::path ptr = abs.string() + kPointerSuffix;
+  if (auto text = read_file_if_exists(ptr)) {
+    Pointer p = parse_pointer(*text, ptr.string());
+    a.sha256 = p.sha256;
+    a.size = p.size;
+    a.files = p.files;
+    a.type = p.type == EntryType::dir ? "dir" : "file";
+    if (!repo.cache().has(a.sha256))
+      throw InputError("artifact " + user_path + " (sha256 " + a.sha256.substr(0, 12) + ") is missing from the store",
+                       "fetch it with 'mlo pull " + user_path + "', or rebuild it, then register again");
+    return a;
+  }
+  throw InputError(user_path + ": no such file or directory",
+                   "give the path of the model file or folder, or declare it under 'models:' in mlo.yaml");
+}
+
+}  // namespace
+
+// ---- register ----------------------------------------------------------------
+
+RegisterResult register_model(Repo& repo, const RegisterOptions& o) {
+  check_name(o.name, "model name");
+  if (!o.version.empty() && !o.bump.empty()) throw UsageError("give --version or --bump, not both");
+  if (!o.version.empty() && !parse_semver(o.version))
+    throw InputError("invalid version '" + o.version + "'", "use a semantic version with a leading v, e.g. v1.2.0");
+  if (!o.bump.empty() && o.bump != "major" && o.bump != "minor" && o.bump != "patch")
+    throw UsageError("--bump: expected major, minor or patch, got '" + o.bump + "'");
+  if (!o.run_id.empty() && !o.stage_out.empty()) throw UsageError("give --run or --stage, not both");
+  std::string head = head_or_fail(repo);
+
+  auto decls = load_model_decls(repo);
+  auto decl_it = decls.find(o.name);
+  const ModelDecl* decl = decl_it == decls.end() ? nullptr : &decl_it->second;
+
+  // The run that produced it.
+  std::optional<RunInfo> run;
+  if (!o.run_id.empty() || !o.stage_out.empty()) {
+    auto lookup = make_run_lookup(repo);
+    if (!o.run_id.empty()) {
+      run = lookup->find(o.run_id);
+      if (!run)
+        throw InputError("run '" + o.run_id + "' does not exist", "see 'mlo runs ls' for the runs this repository has");
+    } else {
+      run = lookup->latest_for_output(o.stage_out);
+      if (!run)
+        throw InputError("no run of '" + o.stage_out + "' is recorded",
+                         "run the pipeline first ('mlo run'), or give the model's PATH");
+    }
+  }
+
+  std::string path = !o.path.empty() ? o.path : decl ? decl->path : "";
+  Artifact art;
+  if (run && path.empty() && run->outs.size() != 1)
+    throw InputError("run " + run->id + " wrote " + std::to_string(run->outs.size()) + " outputs; which is the model?",
+                     "give its PATH: mlo register " + o.name + " PATH --run " + run->id);
+  if (run && (path.empty() || !fs::exists(fs::absolute(path)))) {
+    const RunArtifact* out = nullptr;
+    std::string rel = path.empty() ? "" : repo.relative(path);
+    for (const auto& x : run->outs)
+      if (rel.empty() || x.path == rel) out = &x;
+    if (!out) throw InputError("run " + run->id + " did not write " + path);
+    art.path = out->path;
+    art.sha256 = out->sha256;
+    art.type = out->type;
+    art.size = out->size;
+    if (!repo.cache().has(art.sha256))
+      throw InputError("artifact " + art.path + " of run " + run->id + " is missing from the store",
+                       "fetch it with 'mlo pull', then register again");
+  } else {
+    if (path.empty())
+      throw UsageError("what should be registered as '" + o.name + "'?",
+                       "give a PATH, --run RUN_ID or --stage STAGE, or declare the model in mlo.yaml:\n"
+                       "  models:\n    " + o.name + ":\n      path: models/" + o.name + ".pkl");
+    art = store_artifact(repo, path);
+  }
+
+  nlohmann::json meta = {{"mlo", 1}, {"event", "register"}, {"name", o.name}};
+  nlohmann::json a = {{"path", art.path}, {"sha256", art.sha256}, {"type", art.type}, {"size", art.size}};
+  if (art.type == "dir") a["files"] = art.files;
+  meta["artifact"] = a;
+  std::string type = !o.type.empty() ? o.type : decl ? decl->type : "";
+  if (!type.empty()) meta["model_type"] = type;
+  std::string desc = !o.description.empty() ? o.description : decl ? decl->description : "";
+  if (!desc.empty()) meta["description"] = desc;
+  if (decl && !decl->runner.empty()) meta["runner"] = decl->runner;
+  if (!o.labels.empty()) meta["labels"] = o.labels;
+  if (!o.signature_file.empty()) meta["signature"] = read_json_or_yaml(repo, o.signature_file, "--signature");
+  nlohmann::json metrics = nlohmann::json::object();
+  if (run) {
+    meta["run"] = run->id;
+    if (!run->stage.empty()) meta["run_stage"] = run->stage;
+    if (!run->author_email.empty()) {
+      meta["run_author"] = run->author_name;
+      meta["run_author_email"] = run->author_email;
+    }
+    if (!run->git_commit.empty()) meta["run_commit"] = run->git_commit;
+    meta["params"] = run->params;
+    metrics = run->metrics;
+    nlohmann::json data = nlohmann::json::array();
+    for (const auto& d : run->deps) data.push_back({{"path", d.path}, {"sha256", d.sha256}, {"type", d.type}});
+    meta["data"] = data;
+  }
+  if (!o.metrics_file.empty()) {
+    auto m = read_json_or_yaml(repo, o.metrics_file, "--metrics");
+    if (!m.is_object()) throw InputError("--metrics " + o.metrics_file + ": expected an object of metric: value");
+    for (auto& [k, v] : m.items()) metrics[k] = v;
+    meta["metrics_file"] = repo.relative(o.metrics_file);
+  }
+  if (!metrics.empty()) meta["metrics"] = metrics;
+  meta["code_commit"] = head;
+
+  auto lock = registry_lock(repo);
+  refresh_index(repo);
+  ModelState m;
+  if (auto found = find_model(repo, o.name)) m = std::move(*found);
+  else m.name = o.name;
+
+  std::string version = o.version;
+  if (!version.empty()) {
+    if (m.find(version))
+      throw InputError("version " + version + " of '" + o.name + "' exists already (tag " + o.name + "@" + version + ")",
+                       "choose another with --version, or let mlo pick the next one with --bump");
+  } else {
+    const VersionInfo* g = m.greatest();
+    SemVer base;
+    if (g) base = *parse_semver(g->version);
+    version = bump(base, o.bump.empty() ? "patch" : o.bump).str();
+    while (m.find(version)) version = bump(*parse_semver(version), "patch").str();
+  }
+  meta["version"] = version;
+  PendingTag p{{TagKind::register_, o.name, version, "", 0},
+               head,
+               "Registering artifact " + o.name + " version " + version,
+               meta};
+  RegisterResult r;
+  r.tag = create_tags(repo, m, {p}).front();
+  r.version = version;
+  ModelState after = load_model(repo, o.name);
+  if (const VersionInfo* v = after.find(version)) r.info = *v;
+  lock.reset();
+  if (o.push) {
+    push_tags(repo, {r.tag});
+    r.pushed = true;
+  }
+  return r;
+}
+
+// ---- gates -----------------------------------------------------------------
+
+nlohmann::json GateResult::to_json() const {
+  return {{"gate", gate}, {"what", what}, {"value", value}, {"passed", passed}, {"detail", detail}};
+}
+
+namespace {
+std::optional<double> metric_of(const VersionInfo& v, const std::string& name) {
+  if (!v.meta.contains("metrics") || !v.meta["metrics"].is_object()) return std::nullopt;
+  const auto& m = v.meta["metrics"];
+  const nlohmann::json* cur = &m;
+  if (m.contains(name)) {
+    cur = &m[name];
+  } else {  // dotted keys reach into nested metrics ("eval.accuracy")
+    std::string rest = name;
+    while (true) {
+      size_t dot = rest.find('.');
+      std::string key = rest.substr(0, dot);
+      if (!cur->is_object() || !cur->contains(key)) return std::nullopt;
+      cur = &(*cur)[key];
+      if (dot == std::string::npos) break;
+      rest = rest.substr(dot + 1);
+    }
+  }
+  if (cur->is_number()) return cur->get<double>();
+  if (cur->is_boolean()) return cur->get<bool>() ? 1.0 : 0.0;
+  return std::nullopt;
+}
+
+std::string num(double d) {
+  std::ostringstream s;
+  s << d;
+  return s.str();
+}
+
+bool compare(double a, const std::string& op, double b) {
+  if (op == ">=") return a >= b;
+  if (op == ">") return a > b;
+  if (op == "<=") return a <= b;
+  if (op == "<") return a < b;
+  if (op == "==") return a == b;
+  return a != b;
+}
+
+std::string run_author_email(const VersionInfo& v) {
+  std::string e = v.meta.value("run_author_email", "");
+  return e.empty() ? v.email : e;
+}
+}  // namespace
+
+std::vector<GateResult> evaluate_gates(Repo& repo, const ModelState& m, const VersionInfo& v, const StageConfig& s) {
+  std::vector<GateResult> out;
+  for (const auto& g : s.metrics) {
+    GateResult r{"metric", g.metric + " " + g.op + " " + num(g.value), "", false, ""};
+    auto val = metric_of(v, g.metric);
+    if (!val) {
+      r.value = "missing";
+      r.detail = v.version + " has no metric '" + g.metric + "'";
+    } else {
+      r.value = num(*val);
+      r.passed = compare(*val, g.op, g.value);
+    }
+    out.push_back(r);
+  }
+  const VersionInfo* h = m.holder(s.name);
+  for (const auto& b : s.beat) {
+    std::string dir = b.greater_is_better ? "higher is better" : "lower is better";
+    auto c = metric_of(v, b.metric);
+    if (b.threshold) {
+      GateResult r{"threshold", b.metric + (b.greater_is_better ? " >= " : " <= ") + num(*b.threshold), "", false,
+                   dir};
+      if (c) {
+        r.value = num(*c);
+        r.passed = b.greater_is_better ? *c >= *b.threshold : *c <= *b.threshold;
+      } else {
+        r.value = "missing";
+      }
+      out.push_back(r);
+    }
+    GateResult r{"beat", "", "", false, ""};
+    std::string holder_desc = h ? h->version : "none";
+    if (!c) {
+      r.what = "beat " + holder_desc + " on " + b.metric;
+      r.value = "missing";
+      r.detail = v.version + " has no metric '" + b.metric + "'";
+      out.push_back(r);
+      continue;
+    }
+    if (!h || h->version == v.version) {
+      r.what = "beat the holder of " + s.name + " on " + b.metric;
+      r.value = num(*c);
+      r.passed = true;
+      r.detail = "no current holder to compare with";
+      out.push_back(r);
+      continue;
+    }
+    auto base = metric_of(*h, b.metric);
+    if (!base) {
+      r.what = "beat " + h->version + " on " + b.metric;
+      r.value = num(*c) + " vs missing";
+      r.detail = "the holder " + h->version + " has no metric '" + b.metric + "'";
+      out.push_back(r);
+      continue;
+    }
+    double bv = *base, cv = *c;
+    auto add = [&](const std::string& what, bool passed, const std::string& detail) {
+      out.push_back({"beat", what, num(cv) + " vs " + num(bv) + " (" + h->version + ")", passed, detail});
+    };
+    const char* ge = b.greater_is_better ? " >= " : " <= ";
+    double sign = b.greater_is_better ? 1 : -1;
+    bool any = false;
+    if (b.min_absolute_change) {
+      any = true;
+      double need = bv + sign * *b.min_absolute_change;
+      add(b.metric + ge + num(need) + " (holder " + (b.greater_is_better ? "+ " : "- ") +
+              num(*b.min_absolute_change) + ")",
+          b.greater_is_better ? cv >= need : cv <= need, dir);
+    }
+    if (b.min_relative_change) {
+      any = true;
+      // MLflow: a zero baseline falls back to "strictly better".
+      double need = bv == 0 ? bv + sign * 1e-10 : bv + sign * std::abs(bv) * *b.min_relative_change;
+      add(b.metric + ge + num(need) + " (holder " + (b.greater_is_better ? "+ " : "- ") +
+              num(*b.min_relative_change * 100) + "%)",
+          b.greater_is_better ? cv >= need : cv <= need, dir);
+    }
+    if (!any) add(b.metric + (b.greater_is_better ? " > " : " < ") + num(bv) + " (better than the holder)",
+                  b.greater_is_better ? cv > bv : cv < bv, dir);
+  }
+  if (s.approvals > 0) {
+    std::set<std::string> who;
+    std::string author = run_author_email(v);
+    for (const auto& e : m.events)
+      if (e.kind == TagKind::approval && e.meta.is_object() && e.meta.value("version", "") == v.version &&
+          e.stage == s.name && (s.author_may_approve || e.email != author))
+        who.insert(e.email);
+    std::string names;
+    for (const auto& w : who) names += (names.empty() ? "" : ", ") + w;
+    GateResult r{"approvals",
+                 std::to_string(s.approvals) + " distinct approver" + (s.approvals == 1 ? "" : "s") +
+                     (s.author_may_approve ? "" : " other than " + author),
+                 std::to_string(who.size()), who.size() >= static_cast<size_t>(s.approvals),
+                 names.empty() ? "no approvals yet ('mlo approve " + m.name + "@" + v.version + " --stage " + s.name +
+                                     "')"
+                               : "approved by " + names};
+    out.push_back(r);
+  }
+  if (s.on_remote) {
+    std::string sha = v.meta.contains("artifact") ? v.meta["artifact"].value("sha256", "") : "";
+    GateResult r{"remote", "artifact on the default remote", "", false, ""};
+    if (sha.empty()) {
+      r.value = "no artifact";
+      r.detail = v.version + " records no artifact hash";
+    } else {
+      RemoteAnswer a = artifact_on_default_remote(repo, sha, v.meta["artifact"].value("type", "file"));
+      r.value = !a.present ? "unknown" : *a.present ? "present" : "absent";
+      r.passed = a.present.value_or(false);
+      r.detail = a.present ? (a.remote.empty() ? "" : "remote " + a.remote) : a.detail;
+      if (a.present && !*a.present) r.detail = "push it with 'mlo push'";
+    }
+    out.push_back(r);
+  }
+  if (!s.check.empty()) {
+    GateResult r{"check", s.check, "", false, ""};
+    ProcessSpec spec;
+    spec.argv = {"/bin/sh", "-c", s.check};
+    spec.cwd = repo.root();
+    spec.env = {{"MLO_MODEL", m.name}, {"MLO_VERSION", v.version}, {"MLO_STAGE", s.name}};
+    if (v.meta.contains("artifact")) {
+      std::string sha = v.meta["artifact"].value("sha256", "");
+      spec.env["MLO_ARTIFACT_SHA256"] = sha;
+      if (!sha.empty()) spec.env["MLO_ARTIFACT"] = repo.cache().object_path(sha).string();
+    }
+    ProcessResult pr = run_process(spec);
+    r.passed = pr.ok();
+    r.value = pr.term_signal ? "signal " + std::to_string(pr.term_signal) : "exit " + std::to_string(pr.exit_code);
+    std::string tail = pr.err.empty() ? pr.out : pr.err;
+    while (!tail.empty() && tail.back() == '\n') tail.pop_back();
+    size_t nl = tail.rfind('\n');
+    r.detail = nl == std::string::npos ? tail : tail.substr(nl + 1);
+    out.push_back(r);
+  }
+  return out;
+}
+
+// ---- promote / demote / deprecate / approve / alias -------------------------
+
+nlohmann::json PromoteResult::to_json() const {
+  nlohmann::json g = nlohmann::json::array();
+  for (const auto& x : gates) g.push_back(x.to_json());
+  nlohmann::json j = {{"name", model}, {"version", version}, {"stage", stage}, {"promoted", promoted},
+                      {"forced", forced}, {"already", already}, {"gates", g}, {"tags", tags}, {"pushed", pushed}};
+  j["replaced"] = replaced.empty() ? nlohmann::json(nullptr) : nlohmann::json(replaced);
+  return j;
+}
+
+namespace {
+struct Target {
+  ModelState model;
+  VersionInfo version;
+};
+
+Target target_of(Repo& repo, const std::string& ref) {
+  ModelRef r = parse_model_ref(ref);
+  ResolvedModel rm = resolve_model(repo, r);
+  Target t{load_model(repo, rm.name), {}};
+  t.version = *t.model.find(rm.version);
+  return t;
+}
+
+const StageConfig& stage_or_fail(const RegistryConfig& cfg, const std::string& stage) {
+  const StageConfig* s = cfg.stage(stage);
+  if (!s)
+    throw InputError("unknown stage '" + stage + "'",
+                     "the stages are: " + cfg.stage_names() + " (configure them under registry.stages in mlo.yaml)");
+  return *s;
+}
+
+// GTO's messages for assignments and unassignments, with mlo's metadata.
+PendingTag stage_tag(TagKind kind, const ModelState& m, const VersionInfo& v, const std::string& stage,
+                     nlohmann::json meta) {
+  meta["mlo"] = 1;
+  meta["name"] = m.name;
+  meta["version"] = v.version;
+  std::string human = kind == TagKind::assign
+                          ? "Assigning stage " + stage + " to artifact " + m.name + " version " + v.version
+                          : "Unassigning stage '" + stage + "' to artifact '" + m.name + "' version '" + v.version + "'";
+  return {{kind, m.name, "", stage, 0}, v.commit, human, meta};
+}
+PendingTag unassign_tag(const ModelState& m, const VersionInfo& v, const std::string& stage, nlohmann::json meta) {
+  return stage_tag(TagKind::unassign, m, v, stage, std::move(meta));
+}
+PendingTag assign_tag(const ModelState& m, const VersionInfo& v, const std::string& stage, nlohmann::json meta) {
+  return stage_tag(TagKind::assign, m, v, stage, std::move(meta));
+}
+
+ChangeResult finish(Repo& repo, std::vector<std::string> tags, bool push) {
+  ChangeResult r;
+  r.tags = std::move(tags);
+  if (push && !r.tags.empty()) {
+    push_tags(repo, r.tags);
+    r.pushed = true;
+  }
+  return r;
+}
+}  // namespace
+
+PromoteResult promote(Repo& repo, const PromoteOptions& o) {
+  RegistryConfig cfg = load_registry_config(repo);
+  const StageConfig& stage = stage_or_fail(cfg, o.stage);
+  auto lock = registry_lock(repo);
+  Target t = target_of(repo, o.ref);
+  PromoteResult r;
+  r.model = t.model.name;
+  r.version = t.version.version;
+  r.stage = stage.name;
+  const VersionInfo* h = t.model.holder(stage.name);
+  bool holds = std::find(t.version.stages.begin(), t.version.stages.end(), stage.name) != t.version.stages.end();
+  if (holds && (!stage.single || (h && h->version == t.version.version))) {
+    r.already = true;
+    return r;
+  }
+  r.gates = evaluate_gates(repo, t.model, t.version, stage);
+  bool refused = std::any_of(r.gates.begin(), r.gates.end(), [](const GateResult& g) { return !g.passed; });
+  if (refused && !o.force) return r;
+  if (o.dry_run) return r;
+  r.forced = refused;
+  std::vector<PendingTag> pending;
+  nlohmann::json gates = nlohmann::json::array();
+  for (const auto& g : r.gates) gates.push_back(g.to_json());
+  if (stage.single && h && h->version != t.version.version) {
+    r.replaced = h->version;
+    pending.push_back(unassign_tag(t.model, *h, stage.name,
+                                   {{"event", "replaced"}, {"replaced_by", t.version.version}}));
+  }
+  if (stage.name == "archived")
+    for (const auto& s : t.version.stages)
+      if (s != "archived") pending.push_back(unassign_tag(t.model, t.version, s, {{"event", "archived"}}));
+  nlohmann::json meta = {{"event", "promote"}, {"forced", r.forced}, {"gates", gates}};
+  if (!r.replaced.empty()) meta["replaces"] = r.replaced;
+  if (!o.message.empty()) meta["reason"] = o.message;
+  pending.push_back(assign_tag(t.model, t.version, stage.name, meta));
+  r.tags = create_tags(repo, t.model, pending);
+  r.promoted = true;
+  lock.reset();
+  if (o.push) {
+    push_tags(repo, r.tags);
+    r.pushed = true;
+  }
+  return r;
+}
+
+ChangeResult demote(Repo& repo, const std::string& ref, const std::string& stage, const std::string& message,
+                    bool push) {
+  auto lock = registry_lock(repo);
+  Target t = target_of(repo, ref);
+  std::vector<std::string> from;
+  if (!stage.empty()) {
+    if (std::find(t.version.stages.begin(), t.version.stages.end(), stage) == t.version.stages.end())
+      throw InputError(t.model.name + "@" + t.version.version + " is not in stage '" + stage + "'",
+                       "see 'mlo models show " + t.model.name + "'");
+    from.push_back(stage);
+  } else {
+    from = t.version.stages;
+    if (from.empty()) throw InputError(t.model.name + "@" + t.version.version + " holds no stage");
+  }
+  std::vector<PendingTag> pending;
+  for (const auto& s : from) {
+    nlohmann::json meta = {{"event", "demote"}};
+    if (!message.empty()) meta["reason"] = message;
+    pending.push_back(unassign_tag(t.model, t.version, s, meta));
+  }
+  auto tags = create_tags(repo, t.model, pending);
+  lock.reset();
+  return finish(repo, tags, push);
+}
+
+ChangeResult deprecate(Repo& repo, const std::string& ref, bool deregister, const std::string& message, bool push) {
+  ModelRef r = parse_model_ref(ref);
+  auto lock = registry_lock(repo);
+  std::vector<PendingTag> pending;
+  nlohmann::json meta = {{"mlo", 1}};
+  if (!message.empty()) meta["reason"] = message;
+  if (r.kind == ModelRef::Kind::name_only) {
+    if (deregister) throw UsageError("--deregister needs a version: NAME@VERSION");
+    ModelState m = load_model(repo, r.name);
+    if (m.deprecated) throw InputError("model '" + m.name + "' is deprecated already");
+    meta["event"] = "deprecate";
+    meta["name"] = m.name;
+    std::string commit = m.events.empty() ? head_or_fail(repo) : m.events.front().commit;
+    pending.push_back({{TagKind::deprecate, m.name, "", "", 0}, commit, "Deprecating artifact '" + m.name + "'", meta});
+    auto tags = create_tags(repo, m, pending);
+    lock.reset();
+    return finish(repo, tags, push);
+  }
+  Target t = target_of(repo, ref);
+  if (deregister) {
+    meta["event"] = "deregister";
+    meta["name"] = t.model.name;
+    meta["version"] = t.version.version;
+    pending.push_back({{TagKind::deregister, t.model.name, t.version.version, "", 0},
+                       t.version.commit,
+                       "Deregistering artifact " + t.model.name + " version " + t.version.version,
+                       meta});
+  } else {
+    bool archived = false;
+    for (const auto& s : t.version.stages) {
+      if (s == "archived") archived = true;
+      else pending.push_back(unassign_tag(t.model, t.version, s, {{"event", "archived"}}));
+    }
+    if (archived && pending.empty()) throw InputError(ref + " is archived already");
+    meta["event"] = "deprecate";
+    if (!archived) pending.push_back(assign_tag(t.model, t.version, "archived", meta));
+  }
+  auto tags = create_tags(repo, t.model, pending);
+  lock.reset();
+  return finish(repo, tags, push);
+}
+
+ChangeResult approve(Repo& repo, const std::string& ref, const std::string& stage, const std::string& message,
+                     bool push) {
+  RegistryConfig cfg = load_registry_config(repo);
+  stage_or_fail(cfg, stage);
+  auto lock = registry_lock(repo);
+  Target t = target_of(repo, ref);
+  GitIdentity who = repo.git().tagger_identity();
+  std::int64_t n = 1;
+  for (const auto& e : t.model.events)
+    if (e.kind == TagKind::approval && e.version == t.version.version && e.stage == stage) n = std::max(n, e.counter + 1);
+  nlohmann::json meta = {{"mlo", 1}, {"event", "approve"}, {"name", t.model.name}, {"version", t.version.version}};
+  meta["stage"] = stage;
+  if (!message.empty()) meta["reason"] = message;
+  if (who.email == run_author_email(t.version))
+    log::warn("you (" + who.email + ") are the author of " + t.model.name + "@" + t.version.version +
+              "; your approval is recorded but does not count towards an approvals gate");
+  PendingTag p{{TagKind::approval, t.model.name, t.version.version, stage, n},
+               t.version.commit,
+               "Approving artifact " + t.model.name + " version " + t.version.version + " for stage " + stage,
+               meta};
+  auto tags = create_tags(repo, t.model, {p});
+  lock.reset();
+  return finish(repo, tags, push);
+}
+
+ChangeResult set_alias(Repo& repo, const std::string& ref, const std::string& alias, bool remove, bool push) {
+  check_name(alias, "alias");
+  RegistryConfig cfg = load_registry_config(repo);
+  if (cfg.stage(alias))
+    throw InputError("'" + alias + "' is a stage, not an alias", "use 'mlo promote REF --to " + alias + "' for stages");
+  if (alias == "latest" || alias == "greatest" || alias == "deprecated")
+    throw InputError("'" + alias + "' is reserved and cannot be an alias");
+  auto lock = registry_lock(repo);
+  std::vector<PendingTag> pending;
+  ModelRef r = parse_model_ref(ref);
+  ModelState m = load_model(repo, r.name);
+  auto cur = m.aliases.find(alias);
+  if (remove) {
+    if (cur == m.aliases.end()) throw InputError("model '" + m.name + "' has no alias '" + alias + "'");
+    pending.push_back(unassign_tag(m, *m.find(cur->second), alias, {{"event", "alias"}}));
+  } else {
+    if (r.kind == ModelRef::Kind::name_only)
+      throw UsageError("which version should '" + alias + "' name?", "mlo models alias " + m.name + "@VERSION " + alias);
+    Target t = target_of(repo, ref);
+    if (cur != m.aliases.end() && cur->second == t.version.version)
+      return finish(repo, {}, false);
+    if (cur != m.aliases.end())
+      pending.push_back(unassign_tag(m, *m.find(cur->second), alias, {{"event", "alias"}}));
+    pending.push_back(assign_tag(m, t.version, alias, {{"event", "alias"}}));
+  }
+  auto tags = create_tags(repo, m, pending);
+  lock.reset();
+  return finish(repo, tags, push);
+}
+
+// ---- git remote --------------------------------------------------------------
+
+void push_tags(Repo& repo, const std::vector<std::string>& tags) {
+  std::string remote = load_registry_config(repo).git_remote;
+  ProcessSpec spec;
+  spec.argv = {"git", "push", "--quiet", remote};
+  for (const auto& t : tags) spec.argv.push_back("refs/tags/" + t + ":refs/tags/" + t);
+  spec.cwd = repo.root();
+  ProcessResult r = run_process(spec);
+  if (!r.ok())
+    throw RemoteError("git push " + remote + " failed: " + r.err,
+                      "the tags exist locally; push them later with 'git push " + remote + " --tags'");
+}
+
+void fetch_registry_tags(Repo& repo, const std::string& remote_name) {
+  std::string remote = remote_name.empty() ? load_registry_config(repo).git_remote : remote_name;
+  ProcessSpec spec;
+  spec.argv = {"git", "fetch", "--quiet", remote, "refs/tags/*:refs/tags/*"};
+  spec.cwd = repo.root();
+  ProcessResult r = run_process(spec);
+  if (!r.ok()) throw RemoteError("git fetch " + remote + " failed: " + r.err);
+  refresh_index(repo);
+}
+
+}  // namespace mlo::registry
