@@ -1,6 +1,6 @@
-// The "artifact is on the default remote" gate asks the remote module. Until
-// that module is in this build, the answer is "cannot tell" (nullopt), and the
-// gate refuses with that reason.
+// The "artifact is on the default remote" gate asks the remote's pack index.
+// When the remote can not be asked (none configured, unreachable) the answer
+// is "cannot tell" (nullopt), and the gate refuses with that reason.
 #pragma once
 #include <optional>
 #include <string>
