@@ -511,11 +511,15 @@ class Executor {
     if (!(opts_.force && is_target(s.name))) {
       std::lock_guard<std::mutex> g(mu_);
       cached = find_run_by_key(repo_, key);
-      if (cached) {
-        for (const auto& [path, o] : object_items(*cached, "outs"))
-          if (!repo_.cache().has(o.value("sha256", ""))) cached.reset();
-      }
-      if (cached && !cached->contains("metric_files")) cached.reset();
+      // Restorable only when every output and metrics file is in the cache.
+      auto all_cached = [&](const json& record, const char* key) {
+        for (const auto& [path, o] : object_items(record, key))
+          if (!repo_.cache().has(o.value("sha256", ""))) return false;
+        return true;
+      };
+      if (cached && (!cached->contains("metric_files") || !all_cached(*cached, "outs") ||
+                     !all_cached(*cached, "metric_files")))
+        cached.reset();
     }
     if (opts_.dry_run) {
       out.action = cached ? "would-restore" : "would-run";
@@ -609,7 +613,9 @@ class Executor {
         for (const auto& o : s.outs) outs[o] = store_output(ctx, o);
         for (const auto& m : s.metrics) {
           json values = read_metrics_file(ctx.root / m, m);
-          metric_files[m] = {{"sha256", sha256_file(ctx.root / m)}, {"values", values}};
+          // The bytes go into the store too, so a run-cache restore can write them back.
+          std::string h = repo_.cache().add_bytes(read_file(ctx.root / m), false);
+          metric_files[m] = {{"sha256", h}, {"values", values}};
           for (auto it = values.begin(); it != values.end(); ++it) metrics[it.key()] = it.value();
         }
       } catch (const Error& e) {
