@@ -41,7 +41,7 @@ monitors:
         monthly_charges: {method: psi, threshold: 0.2}
     on_drift:
       run: [train]
-      register: churn-model
+      register: churn
       propose: staging
 YAML
 say cat mlo.yaml
