@@ -21,6 +21,16 @@ std::string human_bytes(std::uint64_t bytes) {
   return buf;
 }
 
+std::string markdown_cell(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|') out += "\\|";
+    else if (c == '\n') out += ' ';
+    else out += c;
+  }
+  return out;
+}
+
 ssize_t pread_full(int fd, char* buffer, std::uint64_t length, std::uint64_t offset) {
   std::uint64_t done = 0;
   while (done < length) {

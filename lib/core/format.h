@@ -9,6 +9,9 @@ namespace mlo {
 // "12.3 MiB" (binary units; bytes shown exactly below 1 KiB).
 std::string human_bytes(std::uint64_t bytes);
 
+// A table cell for Markdown: '|' escaped, newlines folded into spaces.
+std::string markdown_cell(const std::string& text);
+
 // Reads up to `length` bytes at `offset`, retrying short reads and EINTR.
 // Returns the bytes read (fewer only at end of file), or -1 with errno set.
 ssize_t pread_full(int fd, char* buffer, std::uint64_t length, std::uint64_t offset);

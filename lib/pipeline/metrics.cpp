@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <set>
 
+#include "core/format.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "pipeline/pipeline.h"
@@ -119,15 +120,7 @@ std::string value_text(const json& v) {
 }
 
 std::string markdown_table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows) {
-  auto cell = [](std::string s) {
-    std::string out;
-    for (char c : s) {
-      if (c == '|') out += "\\|";
-      else if (c == '\n') out += ' ';
-      else out += c;
-    }
-    return out;
-  };
+  auto cell = [](const std::string& s) { return markdown_cell(s); };
   std::string out = "|";
   for (const auto& h : headers) out += " " + cell(h) + " |";
   out += "\n|";

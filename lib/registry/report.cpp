@@ -4,6 +4,7 @@
 #include <functional>
 #include <sstream>
 
+#include "core/format.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/hash.h"
@@ -60,15 +61,7 @@ nlohmann::json version_json(const ModelState& m, const VersionInfo& v) {
 // ---- model card ---------------------------------------------------------------
 
 namespace {
-std::string md_escape(std::string s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n') out += ' ';
-    else out += c;
-  }
-  return out;
-}
+std::string md_escape(const std::string& s) { return markdown_cell(s); }
 std::string scalar(const nlohmann::json& j) { return j.is_string() ? j.get<std::string>() : j.dump(); }
 
 void flatten(const nlohmann::json& j, const std::string& prefix, std::vector<std::pair<std::string, std::string>>& out) {

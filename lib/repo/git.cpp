@@ -132,14 +132,25 @@ std::string GitRepo::resolve_commit(const std::string& rev) const {
   return oid_str(git_object_id(commit.get()));
 }
 
-std::optional<std::string> GitRepo::read_file_at(const std::string& rev, const std::string& path) const {
-  std::string id = resolve_commit(rev);
+namespace {
+// The root tree of a revision's commit (owned by the caller); returns the commit id.
+std::string commit_tree(git_repository* repo, const std::string& id, git_tree** out) {
   git_oid oid;
   git_oid_fromstr(&oid, id.c_str());
   CommitPtr commit;
-  git_check(git_commit_lookup(commit.out(), repo_, &oid), "cannot read commit " + id);
+  git_check(git_commit_lookup(commit.out(), repo, &oid), "cannot read commit " + id);
+  git_check(git_commit_tree(out, commit.get()), "cannot read the tree of " + id);
+  return id;
+}
+}  // namespace
+
+std::string GitRepo::tree_at(const std::string& rev, git_tree** out) const {
+  return commit_tree(repo_, resolve_commit(rev), out);
+}
+
+std::optional<std::string> GitRepo::read_file_at(const std::string& rev, const std::string& path) const {
   TreePtr tree;
-  git_check(git_commit_tree(tree.out(), commit.get()), "cannot read the tree of " + id);
+  std::string id = tree_at(rev, tree.out());
   TreeEntryPtr entry;
   if (git_tree_entry_bypath(entry.out(), tree.get(), path.c_str()) != 0) return std::nullopt;
   if (git_tree_entry_type(entry.get()) != GIT_OBJECT_BLOB) return std::nullopt;
@@ -173,13 +184,8 @@ int walk_cb(const char* root, const git_tree_entry* entry, void* payload) {
 
 void GitRepo::for_each_file_at(const std::string& rev, const std::string& suffix,
                                const std::function<void(const std::string&, const std::string&)>& visit) const {
-  std::string id = resolve_commit(rev);
-  git_oid oid;
-  git_oid_fromstr(&oid, id.c_str());
-  CommitPtr commit;
-  git_check(git_commit_lookup(commit.out(), repo_, &oid), "cannot read commit " + id);
   TreePtr tree;
-  git_check(git_commit_tree(tree.out(), commit.get()), "cannot read the tree of " + id);
+  std::string id = tree_at(rev, tree.out());
   WalkState st{repo_, &suffix, &visit};
   git_check(git_tree_walk(tree.get(), GIT_TREEWALK_PRE, walk_cb, &st), "cannot walk the tree of " + id);
 }

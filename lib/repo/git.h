@@ -9,6 +9,7 @@
 #include <vector>
 
 struct git_repository;
+struct git_tree;
 
 namespace mlo {
 
@@ -89,6 +90,9 @@ class GitRepo {
   const std::filesystem::path& workdir() const { return workdir_; }
 
  private:
+  // Resolves rev and sets *out to its commit's root tree; returns the commit id.
+  std::string tree_at(const std::string& rev, git_tree** out) const;
+
   std::filesystem::path workdir_;
   git_repository* repo_ = nullptr;
 };
