@@ -6,9 +6,7 @@
 #include "core/fs.h"
 #include "core/hash.h"
 #include "repo/repo.h"
-#if __has_include("registry/model_ref.h")
 #include "registry/model_ref.h"
-#endif
 
 namespace mlo::deploy {
 
@@ -28,8 +26,7 @@ ParsedRef parse_deploy_ref(const std::string& ref) {
   return p;
 }
 
-#if __has_include("registry/model_ref.h")
-// The model registry is built in: resolve through it, and serve the exact
+// Resolve through the model registry, and serve the exact
 // registered bytes (from the cache, under the artifact's file name so its type
 // can be told), not whatever the work tree holds now.
 DeployModel resolve_deploy_model(Repo& repo, const std::string& ref) {
@@ -68,16 +65,6 @@ DeployModel resolve_deploy_model(Repo& repo, const std::string& ref) {
   if (m.artifact_type == "unknown" && m.model_type == "sklearn") m.artifact_type = "sklearn";
   return m;
 }
-#else
-DeployModel resolve_deploy_model(Repo& repo, const std::string& ref) {
-  ParsedRef p = parse_deploy_ref(ref);
-  (void)repo;
-  // Without the model registry in this build, only --artifact works.
-  throw InputError("unknown model '" + p.name + "'" +
-                       (p.kind == '#' ? " (stage '" + p.value + "')" : p.kind == '@' ? " (version " + p.value + ")" : ""),
-                   "register it with 'mlo register', or deploy a file with --artifact PATH");
-}
-#endif
 
 std::string detect_artifact_type(const std::filesystem::path& artifact) {
   std::string ext = artifact.extension().string();

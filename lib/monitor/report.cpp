@@ -1,3 +1,4 @@
+#include "core/format.h"
 #include "monitor/report.h"
 
 #include <algorithm>
@@ -33,15 +34,7 @@ std::string esc(const std::string& s) {
   return o;
 }
 
-std::string md_esc(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '|') o += "\\|";
-    else if (c == '\n') o += ' ';
-    else o += c;
-  }
-  return o;
-}
+std::string md_esc(const std::string& s) { return markdown_cell(s); }
 
 std::vector<const json*> column_metrics(const json& r) {
   std::vector<const json*> out;
