@@ -36,4 +36,15 @@ CLI::App* add_command(CLI::App& parent, const std::string& name, const std::stri
   return sub;
 }
 
+const char* declared_summary(const std::string& name) {
+  for (const auto& group : command_groups())
+    for (const auto& info : group.commands)
+      if (name == info.name) return info.summary;
+  throw std::logic_error("command '" + name + "' is not declared in its MLO_REGISTER_COMMANDS");
+}
+
+CLI::App* add_command(CLI::App& app, const std::string& name) {
+  return add_command(app, name, declared_summary(name));
+}
+
 }  // namespace mlo::cli

@@ -52,21 +52,40 @@ class Context {
 
 using Registrar = void (*)(CLI::App& app, Context& ctx);
 
+// A top-level command a group adds, with its one-line summary for `mlo help`.
+struct CommandInfo {
+  const char* name;
+  const char* summary;
+};
+
 // Command groups in registration order (`order` sorts them in `mlo --help`).
+// Like git's command list, each group declares its top-level commands up
+// front, so main() builds only the group the user invoked (and for `mlo help`
+// just the names): building every option of every command costs milliseconds.
+// A group that declares no commands is always built.
 struct CommandGroup {
   int order;
   Registrar registrar;
+  std::vector<CommandInfo> commands;
 };
 std::vector<CommandGroup>& command_groups();
 
 struct RegisterCommands {
-  RegisterCommands(int order, Registrar registrar) { command_groups().push_back({order, registrar}); }
+  RegisterCommands(int order, Registrar registrar, std::vector<CommandInfo> commands = {}) {
+    command_groups().push_back({order, registrar, std::move(commands)});
+  }
 };
 
-#define MLO_REGISTER_COMMANDS(order, fn) \
-  static ::mlo::cli::RegisterCommands mlo_register_##fn##_instance(order, fn)
+// MLO_REGISTER_COMMANDS(order, fn, {"name", "summary"}, ...)
+#define MLO_REGISTER_COMMANDS(order, fn, ...) \
+  static ::mlo::cli::RegisterCommands mlo_register_##fn##_instance(order, fn, {__VA_ARGS__})
 
 // Adds a subcommand with the common conventions (footer pointing at the man page).
 CLI::App* add_command(CLI::App& parent, const std::string& name, const std::string& summary);
+// Adds a top-level command declared in its group's MLO_REGISTER_COMMANDS,
+// with the summary declared there.
+CLI::App* add_command(CLI::App& app, const std::string& name);
+// The declared summary of a top-level command (throws std::logic_error if undeclared).
+const char* declared_summary(const std::string& name);
 
 }  // namespace mlo::cli

@@ -193,7 +193,7 @@ bool render_remote_status(Context& ctx, const std::string& name, const std::vect
 }
 
 void register_data(CLI::App& app, Context& ctx) {
-  auto* data = add_command(app, "data", "Version data files and folders");
+  auto* data = add_command(app, "data");
   data->require_subcommand(1);
 
   {
@@ -336,5 +336,6 @@ void register_data(CLI::App& app, Context& ctx) {
 }
 
 }  // namespace
-MLO_REGISTER_COMMANDS(20, register_data);
+MLO_REGISTER_COMMANDS(20, register_data,
+                      {"data", "Version data files and folders"});
 }  // namespace mlo::cli

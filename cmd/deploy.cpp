@@ -47,7 +47,7 @@ void print_status(Context& ctx, const json& st) {
 
 void register_deploy(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<deploy::DeployOptions>();
-  auto* cmd = add_command(app, "deploy", "Serve a model version (local router, batch scoring, Kubernetes manifests)");
+  auto* cmd = add_command(app, "deploy");
   cmd->add_option("model", o->ref, "NAME#STAGE or NAME@VERSION (default: deployments.ENV.model in mlo.yaml)");
   cmd->add_option("--env", o->env, "Environment name (e.g. production)");
   cmd->add_option("--artifact", o->artifact, "Serve this model file instead of a registered model");
@@ -204,5 +204,6 @@ void register_deploy(CLI::App& app, Context& ctx) {
 }
 
 }  // namespace
-MLO_REGISTER_COMMANDS(70, register_deploy);
+MLO_REGISTER_COMMANDS(70, register_deploy,
+                      {"deploy", "Serve a model version (local router, batch scoring, Kubernetes manifests)"});
 }  // namespace mlo::cli

@@ -7,7 +7,7 @@ namespace {
 
 void register_init(CLI::App& app, Context& ctx) {
   auto opts = std::make_shared<InitOptions>();
-  auto* cmd = add_command(app, "init", "Set up mlo in a git repository");
+  auto* cmd = add_command(app, "init");
   cmd->add_flag("--git", opts->create_git, "Run 'git init' first when there is no git repository");
   cmd->add_flag("-f,--force", opts->force, "Rewrite .mlo/config.yaml with the defaults");
   ctx.on_run(cmd, [&ctx, opts] {
@@ -30,5 +30,6 @@ void register_init(CLI::App& app, Context& ctx) {
 }
 
 }  // namespace
-MLO_REGISTER_COMMANDS(10, register_init);
+MLO_REGISTER_COMMANDS(10, register_init,
+                      {"init", "Set up mlo in a git repository"});
 }  // namespace mlo::cli

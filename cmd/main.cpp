@@ -59,9 +59,59 @@ void add_help_command(CLI::App& app) {
   });
 }
 
+// The command word the user typed: the first word that is not a global
+// option, or for `mlo help WORD...` the first word after help. Empty when
+// there is none (`mlo`, `mlo --help`, `mlo help`).
+std::string requested_command(int argc, char** argv) {
+  bool after_help = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "-C") {
+      ++i;  // its directory
+      continue;
+    }
+    if (arg.empty() || arg[0] == '-') continue;
+    if (arg == "help" && !after_help) {
+      after_help = true;
+      continue;
+    }
+    return std::string(arg);
+  }
+  return "";
+}
+
+bool declares(const CommandGroup& group, const std::string& name) {
+  return std::any_of(group.commands.begin(), group.commands.end(),
+                     [&](const CommandInfo& info) { return name == info.name; });
+}
+
+bool is_declared(const std::vector<CommandGroup>& groups, const std::string& name) {
+  return std::any_of(groups.begin(), groups.end(), [&](const CommandGroup& g) { return declares(g, name); });
+}
+
+// Builds only what this invocation can reach: the group that owns the
+// requested command in full; for every other declared command just its name
+// and summary (enough for `mlo help` and for CLI11 to recognise the word).
+void build_command_tree(CLI::App& app, Context& ctx, const std::vector<CommandGroup>& groups,
+                        const std::string& command) {
+  for (const auto& group : groups) {
+    if (group.commands.empty() || declares(group, command)) {
+      group.registrar(app, ctx);
+      continue;
+    }
+    for (const auto& info : group.commands) add_command(app, info.name, info.summary);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `mlo --version` is scripted and timed (5 ms budget): answer it before
+  // building the command tree.
+  if (argc == 2 && std::strcmp(argv[1], "--version") == 0) {
+    std::printf("mlo %s\n", MLO_VERSION);
+    return 0;
+  }
   install_interrupt_handlers();
   Context ctx;
   CLI::App app{"mlo: the machine-learning lifecycle in a git repository", "mlo"};
@@ -86,10 +136,15 @@ int main(int argc, char** argv) {
 
   auto& groups = command_groups();
   std::stable_sort(groups.begin(), groups.end(), [](auto& a, auto& b) { return a.order < b.order; });
-  for (auto& g : groups) g.registrar(app, ctx);
+  std::string command = requested_command(argc, argv);
+  bool color_err = std::getenv("NO_COLOR") == nullptr && ::isatty(2);
+  bool undeclared_groups = std::any_of(groups.begin(), groups.end(), [](auto& g) { return g.commands.empty(); });
+  if (!command.empty() && command != "help" && !is_declared(groups, command) && !undeclared_groups)
+    return report_error("no such command: " + command, "run 'mlo help' for the list of commands",
+                        static_cast<int>(Exit::usage), color_err);
+  build_command_tree(app, ctx, groups, command);
   add_help_command(app);
 
-  bool color_err = std::getenv("NO_COLOR") == nullptr && ::isatty(2);
   try {
     app.parse(argc, argv);
     apply_globals();

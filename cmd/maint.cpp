@@ -82,7 +82,7 @@ void register_gc(CLI::App& app, Context& ctx) {
     std::string remote;  // --remote NAME: collect garbage on a remote instead
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = add_command(app, "gc", "Delete cache objects that no pointer file needs");
+  auto* cmd = add_command(app, "gc");
   cmd->add_option("--remote", o->remote, "Remove from remote NAME what no kept revision needs (see man mlo-remote)");
   o->scope.add_to(cmd, "keep what is needed by");
   cmd->add_option("--grace", o->grace, "Keep objects stored less than this long ago (default 1h; 0 keeps none)");
@@ -142,7 +142,7 @@ void register_fsck(CLI::App& app, Context& ctx) {
     unsigned jobs = 0;
   };
   auto o = std::make_shared<Opts>();
-  auto* cmd = add_command(app, "fsck", "Re-hash every cached object; report damaged and missing ones");
+  auto* cmd = add_command(app, "fsck");
   o->scope.add_to(cmd, "check the objects needed by");
   cmd->add_flag("--repair", o->repair, "Move damaged objects to .mlo/cache/corrupt/ (nothing is deleted)");
   cmd->add_option("-j,--jobs", o->jobs, "Hashing threads (default: MLO_JOBS or the number of cores)")
@@ -204,7 +204,7 @@ void register_fsck(CLI::App& app, Context& ctx) {
 }
 
 void register_doctor(CLI::App& app, Context& ctx) {
-  auto* cmd = add_command(app, "doctor", "Show versions, link modes that work here, and repository health");
+  auto* cmd = add_command(app, "doctor");
   ctx.on_run(cmd, [&ctx] {
     app::DoctorReport r = app::run_doctor(".");
     r.versions.emplace_back("cli11", CLI11_VERSION);
@@ -250,7 +250,7 @@ void register_doctor(CLI::App& app, Context& ctx) {
 }
 
 void register_index(CLI::App& app, Context& ctx) {
-  auto* index = add_command(app, "index", "Inspect or rebuild the local SQLite index (.mlo/index.db)");
+  auto* index = add_command(app, "index");
   index->require_subcommand(1);
   auto* rebuild = add_command(*index, "rebuild", "Recreate .mlo/index.db from git and the cache");
   ctx.on_run(rebuild, [&ctx] {
@@ -300,5 +300,9 @@ void register_maintenance(CLI::App& app, Context& ctx) {
 }
 
 }  // namespace
-MLO_REGISTER_COMMANDS(90, register_maintenance);
+MLO_REGISTER_COMMANDS(90, register_maintenance,
+                      {"gc", "Delete cache objects that no pointer file needs"},
+                      {"fsck", "Re-hash every cached object; report damaged and missing ones"},
+                      {"doctor", "Show versions, link modes that work here, and repository health"},
+                      {"index", "Inspect or rebuild the local SQLite index (.mlo/index.db)"});
 }  // namespace mlo::cli

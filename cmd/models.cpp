@@ -45,7 +45,7 @@ void show_version(Context& ctx, const ModelState& m, const VersionInfo& v) {
 }
 
 void register_models(CLI::App& app, Context& ctx) {
-  auto* grp = add_command(app, "models", "List and inspect registered models");
+  auto* grp = add_command(app, "models");
   grp->require_subcommand(1);
 
   auto* ls = add_command(*grp, "ls", "List models with their latest version and stages");
@@ -163,5 +163,6 @@ void register_models(CLI::App& app, Context& ctx) {
 }
 
 }  // namespace
-MLO_REGISTER_COMMANDS(55, register_models);
+MLO_REGISTER_COMMANDS(55, register_models,
+                      {"models", "List and inspect registered models"});
 }  // namespace mlo::cli

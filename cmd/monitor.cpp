@@ -174,7 +174,7 @@ void act(Context& ctx, Repo& repo, const monitor::MonitorSpec& spec, const nlohm
 
 void register_monitor(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<MonitorArgs>();
-  auto* cmd = add_command(app, "monitor", "Check data drift, data quality and model performance against a reference");
+  auto* cmd = add_command(app, "monitor");
   // "history" is the subcommand, not a monitor name (validated positionals fall through to it).
   cmd->validate_positionals();
   cmd->add_option("name", a->name, "Monitor defined under 'monitors:' in mlo.yaml")
@@ -276,5 +276,6 @@ void register_monitor(CLI::App& app, Context& ctx) {
 }
 
 }  // namespace
-MLO_REGISTER_COMMANDS(60, register_monitor);
+MLO_REGISTER_COMMANDS(60, register_monitor,
+                      {"monitor", "Check data drift, data quality and model performance against a reference"});
 }  // namespace mlo::cli

@@ -35,7 +35,7 @@ void print_change(Context& ctx, const ChangeResult& r, const std::string& what) 
 void register_register(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<RegisterOptions>();
   auto labels = std::make_shared<std::vector<std::string>>();
-  auto* cmd = add_command(app, "register", "Register a new version of a model (an annotated git tag)");
+  auto* cmd = add_command(app, "register");
   cmd->add_option("name", o->name, "Model name (GTO rules: lower-case letters, digits, '-', '/')")->required();
   cmd->add_option("path", o->path, "The model file or folder (default: models.NAME.path in mlo.yaml)");
   cmd->add_option("--run", o->run_id, "The run that produced it (records its params, metrics, data)");
@@ -73,7 +73,7 @@ void register_register(CLI::App& app, Context& ctx) {
 
 void register_promote(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<PromoteOptions>();
-  auto* cmd = add_command(app, "promote", "Promote a model version to a stage, through the stage's gates");
+  auto* cmd = add_command(app, "promote");
   cmd->add_option("ref", o->ref, "NAME@VERSION (or any model reference)")->required();
   cmd->add_option("--to", o->stage, "Target stage")->required();
   cmd->add_option("-m,--message", o->message, "Why");
@@ -120,7 +120,7 @@ void register_demote(CLI::App& app, Context& ctx) {
   auto stage = std::make_shared<std::string>();
   auto msg = std::make_shared<std::string>();
   auto push = std::make_shared<bool>(false);
-  auto* cmd = add_command(app, "demote", "Take a model version out of a stage (or all its stages)");
+  auto* cmd = add_command(app, "demote");
   cmd->add_option("ref", *ref, "NAME@VERSION or NAME#STAGE")->required();
   cmd->add_option("--from", *stage, "The stage to leave (default: every stage it holds)");
   cmd->add_option("-m,--message", *msg, "Why");
@@ -135,7 +135,7 @@ void register_deprecate(CLI::App& app, Context& ctx) {
   auto msg = std::make_shared<std::string>();
   auto push = std::make_shared<bool>(false);
   auto dereg = std::make_shared<bool>(false);
-  auto* cmd = add_command(app, "deprecate", "Archive a model version, or deprecate a whole model");
+  auto* cmd = add_command(app, "deprecate");
   cmd->add_option("ref", *ref, "NAME@VERSION (archive it) or NAME (deprecate the model)")->required();
   cmd->add_flag("--deregister", *dereg, "Deregister the version instead (GTO's NAME@VERSION!)");
   cmd->add_option("-m,--message", *msg, "Why");
@@ -150,7 +150,7 @@ void register_approve(CLI::App& app, Context& ctx) {
   auto stage = std::make_shared<std::string>();
   auto msg = std::make_shared<std::string>();
   auto push = std::make_shared<bool>(false);
-  auto* cmd = add_command(app, "approve", "Approve a model version for a stage (as your git identity)");
+  auto* cmd = add_command(app, "approve");
   cmd->add_option("ref", *ref, "NAME@VERSION")->required();
   cmd->add_option("--stage", *stage, "The stage the approval is for")->required();
   cmd->add_option("-m,--message", *msg, "Why");
@@ -163,7 +163,7 @@ void register_approve(CLI::App& app, Context& ctx) {
 void register_lineage(CLI::App& app, Context& ctx) {
   auto target = std::make_shared<std::string>();
   auto dot = std::make_shared<bool>(false);
-  auto* cmd = add_command(app, "lineage", "Show data -> runs -> model versions -> stages");
+  auto* cmd = add_command(app, "lineage");
   cmd->add_option("target", *target, "NAME@VERSION, NAME#STAGE, a run id, or a path")->required();
   cmd->add_flag("--dot", *dot, "Print Graphviz dot");
   ctx.on_run(cmd, [&ctx, target, dot] {
@@ -177,7 +177,7 @@ void register_lineage(CLI::App& app, Context& ctx) {
 void register_audit(CLI::App& app, Context& ctx) {
   auto since = std::make_shared<std::string>();
   auto name = std::make_shared<std::string>();
-  auto* cmd = add_command(app, "audit", "Every registration, approval, promotion and override, with who and when");
+  auto* cmd = add_command(app, "audit");
   cmd->add_option("name", *name, "Only this model");
   cmd->add_option("--since", *since, "Only events from this date (YYYY-MM-DD[THH:MM:SS], UTC)");
   ctx.on_run(cmd, [&ctx, since, name] {
@@ -206,7 +206,7 @@ void register_audit(CLI::App& app, Context& ctx) {
 }
 
 void register_registry(CLI::App& app, Context& ctx) {
-  auto* grp = add_command(app, "registry", "Registry plumbing: check-ref for CI, index rebuild");
+  auto* grp = add_command(app, "registry");
   grp->require_subcommand(1);
   auto ref = std::make_shared<std::string>();
   auto* check = add_command(*grp, "check-ref", "Tell what a registry tag means (for CI)");
@@ -248,5 +248,13 @@ void register_registry_commands(CLI::App& app, Context& ctx) {
 }
 
 }  // namespace
-MLO_REGISTER_COMMANDS(50, register_registry_commands);
+MLO_REGISTER_COMMANDS(50, register_registry_commands,
+                      {"register", "Register a new version of a model (an annotated git tag)"},
+                      {"promote", "Promote a model version to a stage, through the stage's gates"},
+                      {"demote", "Take a model version out of a stage (or all its stages)"},
+                      {"deprecate", "Archive a model version, or deprecate a whole model"},
+                      {"approve", "Approve a model version for a stage (as your git identity)"},
+                      {"lineage", "Show data -> runs -> model versions -> stages"},
+                      {"audit", "Every registration, approval, promotion and override, with who and when"},
+                      {"registry", "Registry plumbing: check-ref for CI, index rebuild"});
 }  // namespace mlo::cli

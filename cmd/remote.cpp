@@ -58,7 +58,7 @@ std::string summary(const std::string& verb, const std::string& dir, const SyncR
 }
 
 void register_remote(CLI::App& app, Context& ctx) {
-  auto* remote = add_command(app, "remote", "Manage remotes: where data is pushed and pulled");
+  auto* remote = add_command(app, "remote");
   remote->require_subcommand(1);
 
   {
@@ -135,7 +135,7 @@ void register_remote(CLI::App& app, Context& ctx) {
 void register_transfers(CLI::App& app, Context& ctx) {
   {
     auto a = std::make_shared<TransferArgs>();
-    auto* cmd = add_command(app, "push", "Send tracked data the remote does not have");
+    auto* cmd = add_command(app, "push");
     add_transfer_options(cmd, *a);
     ctx.on_run(cmd, [&ctx, a] {
       SyncResult r = push(ctx.repo(), request_for(ctx, *a));
@@ -174,13 +174,13 @@ void register_transfers(CLI::App& app, Context& ctx) {
   };
   {
     auto a = std::make_shared<TransferArgs>();
-    auto* cmd = add_command(app, "fetch", "Download tracked data into the cache (the workspace is not changed)");
+    auto* cmd = add_command(app, "fetch");
     add_transfer_options(cmd, *a);
     ctx.on_run(cmd, [a, fetch_action] { fetch_action(a, false); });
   }
   {
     auto a = std::make_shared<TransferArgs>();
-    auto* cmd = add_command(app, "pull", "Fetch tracked data and check it out into the workspace");
+    auto* cmd = add_command(app, "pull");
     add_transfer_options(cmd, *a);
     cmd->add_flag("-f,--force", a->force, "Overwrite workspace changes that are not in the cache");
     ctx.on_run(cmd, [a, fetch_action] { fetch_action(a, true); });
@@ -188,6 +188,10 @@ void register_transfers(CLI::App& app, Context& ctx) {
 }
 
 }  // namespace
-MLO_REGISTER_COMMANDS(40, register_remote);
-MLO_REGISTER_COMMANDS(41, register_transfers);
+MLO_REGISTER_COMMANDS(40, register_remote,
+                      {"remote", "Manage remotes: where data is pushed and pulled"});
+MLO_REGISTER_COMMANDS(41, register_transfers,
+                      {"push", "Send tracked data the remote does not have"},
+                      {"fetch", "Download tracked data into the cache (the workspace is not changed)"},
+                      {"pull", "Fetch tracked data and check it out into the workspace"});
 }  // namespace mlo::cli

@@ -22,7 +22,7 @@ std::string point_text(const nlohmann::json& point) {
 
 void register_run(CLI::App& app, Context& ctx) {
   auto opts = std::make_shared<RunOptions>();
-  auto* cmd = add_command(app, "run", "Run the pipeline's out-of-date stages (mlo.yaml), or sweep params");
+  auto* cmd = add_command(app, "run");
   cmd->add_option("stages", opts->targets, "Stages to bring up to date (with what they need); default: all");
   cmd->add_flag("-f,--force", opts->force, "Run the named stages (all: every stage) even when up to date");
   cmd->add_flag("-n,--dry-run", opts->dry_run, "Say what would run and why; change nothing");
@@ -82,7 +82,7 @@ void register_run(CLI::App& app, Context& ctx) {
 void register_dag(CLI::App& app, Context& ctx) {
   auto targets = std::make_shared<std::vector<std::string>>();
   auto dot = std::make_shared<bool>(false);
-  auto* cmd = add_command(app, "dag", "Print the pipeline's stage graph (text or Graphviz dot)");
+  auto* cmd = add_command(app, "dag");
   cmd->add_option("stages", *targets, "Only these stages and what they need");
   cmd->add_flag("--dot", *dot, "Print Graphviz dot (mlo dag --dot | dot -Tsvg > dag.svg)");
   ctx.on_run(cmd, [&ctx, targets, dot] {
@@ -94,6 +94,8 @@ void register_dag(CLI::App& app, Context& ctx) {
 }
 
 }  // namespace
-MLO_REGISTER_COMMANDS(40, register_run);
-MLO_REGISTER_COMMANDS(41, register_dag);
+MLO_REGISTER_COMMANDS(40, register_run,
+                      {"run", "Run the pipeline's out-of-date stages (mlo.yaml), or sweep params"});
+MLO_REGISTER_COMMANDS(41, register_dag,
+                      {"dag", "Print the pipeline's stage graph (text or Graphviz dot)"});
 }  // namespace mlo::cli

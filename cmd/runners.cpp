@@ -91,7 +91,7 @@ struct ExecOptions {
 };
 
 void register_runners(CLI::App& app, Context& ctx) {
-  auto* group = add_command(app, "runners", "List runners and try one with a command");
+  auto* group = add_command(app, "runners");
   group->require_subcommand(1);
 
   auto* ls = add_command(*group, "ls", "List the runners: built-in ones and mlo-runner-NAME plugins on PATH");
@@ -168,5 +168,6 @@ void register_runners(CLI::App& app, Context& ctx) {
 }
 
 }  // namespace
-MLO_REGISTER_COMMANDS(70, register_runners);
+MLO_REGISTER_COMMANDS(70, register_runners,
+                      {"runners", "List runners and try one with a command"});
 }  // namespace mlo::cli

@@ -80,7 +80,7 @@ std::vector<std::string> keys_of(const std::vector<json>& rows, const char* fiel
 }
 
 void register_runs(CLI::App& app, Context& ctx) {
-  auto* runs = add_command(app, "runs", "List, show, compare runs and print their logs");
+  auto* runs = add_command(app, "runs");
   runs->require_subcommand(1);
 
   auto q = std::make_shared<RunQuery>();
@@ -287,7 +287,7 @@ void add_rev_diff(Context& ctx, CLI::App& group, const std::string& what, const 
 }
 
 void register_metrics(CLI::App& app, Context& ctx) {
-  auto* metrics = add_command(app, "metrics", "Show and compare metrics across git revisions");
+  auto* metrics = add_command(app, "metrics");
   metrics->require_subcommand(1);
   auto rev = std::make_shared<std::string>();
   auto md = std::make_shared<bool>(false);
@@ -310,14 +310,17 @@ void register_metrics(CLI::App& app, Context& ctx) {
 }
 
 void register_params(CLI::App& app, Context& ctx) {
-  auto* params = add_command(app, "params", "Compare params across git revisions");
+  auto* params = add_command(app, "params");
   params->require_subcommand(1);
   add_rev_diff(ctx, *params, "params", "Compare the stages' params between revisions (default: HEAD and the work tree)",
                false);
 }
 
 }  // namespace
-MLO_REGISTER_COMMANDS(42, register_runs);
-MLO_REGISTER_COMMANDS(43, register_metrics);
-MLO_REGISTER_COMMANDS(44, register_params);
+MLO_REGISTER_COMMANDS(42, register_runs,
+                      {"runs", "List, show, compare runs and print their logs"});
+MLO_REGISTER_COMMANDS(43, register_metrics,
+                      {"metrics", "Show and compare metrics across git revisions"});
+MLO_REGISTER_COMMANDS(44, register_params,
+                      {"params", "Compare params across git revisions"});
 }  // namespace mlo::cli

@@ -61,5 +61,26 @@ expect_err_contains "no such command"
 expect_rc 2 no-such-command
 expect_rc 2
 expect_rc 2 init --no-such-flag
+expect_rc 2 -q --no-color -C . no-such-command
+expect_err_contains "no-such-command"
+
+# main() builds only the invoked command's group (see cmd/command.h): every
+# command listed by `mlo help` must have its full help, its summary must be the
+# one its group declares, and -C/global options before the word must not
+# confuse the lookup.
+expect_ok help
+commands=$(printf '%s\n' "$OUT" | awk '/^Subcommands:/{on=1; next} on && !NF {exit} on {print $1}')
+[ "$(printf '%s\n' "$commands" | wc -l)" -ge 20 ] || fail "mlo help lists too few commands: $commands"
+pass
+for c in $commands; do
+  summary=$(printf '%s\n' "$OUT" | awk -v c="$c" '$1 == c {$1=""; sub(/^ +/, ""); print; exit}')
+  help_out=$OUT
+  expect_ok help "$c"
+  expect_out_contains "$summary"
+  expect_out_contains "man mlo-"
+  expect_ok -C "$TEST_TMP" --no-color "$c" --help
+  expect_out_contains "$summary"
+  OUT=$help_out
+done
 
 done_testing
