@@ -427,15 +427,29 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths) {
   std::vector<WorkTree> trees;
   ptrs.reserve(pointers.size());
   trees.reserve(pointers.size());
-  for (const auto& ptr : pointers) {
-    ptrs.push_back(read_pointer(repo, ptr));
-    trees.push_back(scan_tree(repo.root(), *data_path_for(ptr)));
-    fill_from_stat_cache(sc, trees.back());
+  const std::string stamp = objects_stamp(cache);
+  std::vector<std::string> fingerprints(pointers.size());
+  const std::int64_t scan_started = clock_now_ns();
+  for (size_t i = 0; i < pointers.size(); ++i) {
+    ptrs.push_back(read_pointer(repo, pointers[i]));
+    trees.push_back(scan_tree(repo.root(), *data_path_for(pointers[i])));
+    WorkTree& t = trees.back();
+    if (t.exists && t.type == EntryType::dir) {
+      // An unchanged folder whose objects were all present last time: its
+      // hash is known from the fingerprint alone (no per-file work below).
+      fingerprints[i] = t.stat_fingerprint();
+      auto known = sc.tree_hash(t.data_rel, fingerprints[i]);
+      if (known && *known == ptrs.back().sha256 && !stamp.empty() && sc.known_complete(*known, stamp)) {
+        t.known_hash = *known;
+        continue;
+      }
+    }
+    fill_from_stat_cache(sc, t);
   }
   std::vector<WorkTree*> all;
-  for (auto& t : trees) all.push_back(&t);
+  for (auto& t : trees)
+    if (t.known_hash.empty()) all.push_back(&t);
   hash_missing(sc, all, 0);
-  const std::string stamp = objects_stamp(cache);
 
   for (size_t i = 0; i < pointers.size(); ++i) {
     const Pointer& p = ptrs[i];
@@ -449,8 +463,11 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths) {
     if (!t.exists) {
       e.state = DataState::deleted;
     } else {
-      same = t.type == p.type && t.content_hash() == p.sha256;
+      std::string hash = t.type == p.type ? t.content_hash() : std::string();
+      same = hash == p.sha256;
       e.state = same ? DataState::clean : DataState::modified;
+      if (!fingerprints[i].empty() && t.known_hash.empty() && !hash.empty())
+        sc.record_tree(t.data_rel, fingerprints[i], hash, t.newest_mtime_ns(), scan_started);
     }
     // Which objects the pointer needs, and whether the cache has them.
     std::vector<std::pair<std::string, std::string>> needed;  // hash, path

@@ -63,43 +63,52 @@ void walk(const DirJob& top, std::vector<WorkFile>& out) {
     std::vector<std::pair<std::size_t, std::size_t>> entries;  // (folder, name)
     for (std::size_t i = 0; i < names.size(); ++i)
       for (std::size_t k = 0; k < names[i].size(); ++k) entries.push_back({i, k});
-    std::vector<struct stat> stats(entries.size());
-    std::vector<int> errs(entries.size(), 0);
+    // Only what the walk needs of each stat (a full struct stat per file is
+    // 144 bytes: 14 MB of page faults for 10^5 files).
+    struct EntryStat {
+      mode_t mode;
+      int err;
+      dev_t dev;
+      StatKey key;
+    };
+    std::vector<EntryStat> stats(entries.size());
     const std::size_t chunk = 512;
     const std::size_t chunks = (entries.size() + chunk - 1) / chunk;
     parallel_for(chunks, entries.size() > 2000 ? jobs : 1, [&](std::size_t c) {
+      struct stat st;
       for (std::size_t j = c * chunk; j < std::min(entries.size(), (c + 1) * chunk); ++j) {
         auto [i, k] = entries[j];
-        int rc = keep_fds && fds[i] ? ::fstatat(fds[i].get(), names[i][k].c_str(), &stats[j], 0)
-                                    : ::stat((level[i].abs / names[i][k]).c_str(), &stats[j]);
-        if (rc != 0) errs[j] = errno;
+        int rc = keep_fds && fds[i] ? ::fstatat(fds[i].get(), names[i][k].c_str(), &st, 0)
+                                    : ::stat((level[i].abs / names[i][k]).c_str(), &st);
+        stats[j] = rc == 0 ? EntryStat{st.st_mode, 0, st.st_dev, StatKey::of(st)} : EntryStat{0, errno, 0, {}};
       }
     });
+    out.reserve(out.size() + entries.size());
     std::vector<DirJob> next;
     for (std::size_t j = 0; j < entries.size(); ++j) {
       auto [i, k] = entries[j];
       const DirJob& dir = level[i];
       const std::string& n = names[i][k];
-      std::string entry_shown = dir.shown + "/" + n;
-      if (errs[j]) bad_entry(entry_shown, errs[j]);
-      const struct stat& st = stats[j];
+      auto entry_shown = [&] { return dir.shown + "/" + n; };
+      const EntryStat& st = stats[j];
+      if (st.err) bad_entry(entry_shown(), st.err);
       std::string rel = dir.prefix.empty() ? n : dir.prefix + "/" + n;
-      if (S_ISREG(st.st_mode)) {
+      if (S_ISREG(st.mode)) {
         WorkFile f;
         f.rel = std::move(rel);
-        f.key = StatKey::of(st);
-        f.executable = (st.st_mode & S_IXUSR) != 0;
+        f.key = st.key;
+        f.executable = (st.mode & S_IXUSR) != 0;
         out.push_back(std::move(f));
-      } else if (S_ISDIR(st.st_mode)) {
-        DevIno id{st.st_dev, st.st_ino};
+      } else if (S_ISDIR(st.mode)) {
+        DevIno id{st.dev, static_cast<ino_t>(st.key.ino)};
         if (std::find(dir.ancestors.begin(), dir.ancestors.end(), id) != dir.ancestors.end())
-          throw InputError(entry_shown + ": symbolic link loop (leads back to a folder that contains it)",
+          throw InputError(entry_shown() + ": symbolic link loop (leads back to a folder that contains it)",
                            "remove or fix the link; mlo stores file content, not links");
-        DirJob sub{std::move(rel), dir.abs / n, entry_shown, dir.ancestors};
+        DirJob sub{std::move(rel), dir.abs / n, entry_shown(), dir.ancestors};
         sub.ancestors.push_back(id);
         next.push_back(std::move(sub));
       } else {
-        throw InputError(entry_shown + ": not a regular file or folder (a device, socket or pipe)",
+        throw InputError(entry_shown() + ": not a regular file or folder (a device, socket or pipe)",
                          "move it out of the tracked folder");
       }
     }
@@ -130,7 +139,34 @@ Manifest WorkTree::manifest() const {
 
 std::string WorkTree::content_hash() const {
   if (type == EntryType::file) return files.empty() ? std::string() : files[0].sha256;
+  if (!known_hash.empty()) return known_hash;
   return sha256_hex(serialize_manifest(manifest()));
+}
+
+std::string WorkTree::stat_fingerprint() const {
+  // Streamed through a small buffer: no copy of the whole listing.
+  Sha256 digest;
+  std::string chunk;
+  chunk.reserve(64 * 1024);
+  for (const auto& f : files) {
+    chunk += f.rel;
+    chunk += '\0';
+    std::uint64_t fields[4] = {f.key.ino, static_cast<std::uint64_t>(f.key.mtime_ns), f.key.size,
+                               f.executable ? 1u : 0u};
+    chunk.append(reinterpret_cast<const char*>(fields), sizeof fields);
+    if (chunk.size() > 60 * 1024) {
+      digest.update(chunk);
+      chunk.clear();
+    }
+  }
+  digest.update(chunk);
+  return digest.hex_digest();
+}
+
+std::int64_t WorkTree::newest_mtime_ns() const {
+  std::int64_t newest = 0;
+  for (const auto& f : files) newest = std::max(newest, f.key.mtime_ns);
+  return newest;
 }
 
 WorkTree scan_tree(const std::filesystem::path& root, const std::string& data_rel) {

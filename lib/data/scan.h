@@ -29,13 +29,20 @@ struct WorkTree {
   bool exists = false;
   EntryType type = EntryType::file;
   std::vector<WorkFile> files;  // sorted by rel
+  // A folder's content hash known without per-file hashes (StatCache::tree_hash).
+  std::string known_hash;
 
   std::filesystem::path abs_of(const WorkFile& f) const { return f.rel.empty() ? abs : abs / f.rel; }
   std::string repo_rel_of(const WorkFile& f) const { return f.rel.empty() ? data_rel : data_rel + "/" + f.rel; }
   std::uint64_t total_size() const;
   Manifest manifest() const;
-  // The file's hash, or the hash of the folder's manifest bytes (all hashes must be known).
+  // The file's hash, or the hash of the folder's manifest bytes (all hashes
+  // must be known unless known_hash is set).
   std::string content_hash() const;
+  // A digest of every file's name, inode, mtime, size and mode: equal
+  // fingerprints mean the stat cache would answer identically.
+  std::string stat_fingerprint() const;
+  std::int64_t newest_mtime_ns() const;
 };
 
 std::int64_t clock_now_ns();

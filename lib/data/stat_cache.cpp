@@ -14,7 +14,9 @@ const Migrations kMigrations{"data",
                               "mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, "
                               "exec INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID",
                               "CREATE TABLE data_complete (manifest TEXT PRIMARY KEY, stamp TEXT NOT NULL) "
-                              "WITHOUT ROWID"}};
+                              "WITHOUT ROWID",
+                              "CREATE TABLE data_tree (path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
+                              "hash TEXT NOT NULL) WITHOUT ROWID"}};
 
 StatKey key_of(const Statement& st, int first) {
   StatKey k;
@@ -57,15 +59,19 @@ void StatCache::lookup_sorted(const std::string& prefix, const std::vector<const
   std::lock_guard<std::mutex> lock(mutex_);
   ensure_table();
   // Rows sort by path with memcmp (BINARY), the order of std::string: one
-  // range scan, merged with the sorted list.
-  auto st = db_.prepare(
-      "SELECT path, ino, mtime_ns, size, sha256, exec FROM data_stat "
-      "WHERE path = ?1 OR (path > ?1 || '/' AND path < ?1 || '0') ORDER BY path");
-  st.bind(1, prefix);
+  // range scan of the primary key, merged with the sorted list. The range
+  // [prefix, prefix + "0") holds the prefix, everything under "prefix/" ('0'
+  // follows '/') and siblings like "prefix.csv", skipped below. (An OR of the
+  // exact match and the subtree would make SQLite sort 10^5 rows in a temp file.)
+  auto st = db_.prepare(prefix.empty() ? "SELECT path, ino, mtime_ns, size, sha256, exec FROM data_stat ORDER BY path"
+                                        : "SELECT path, ino, mtime_ns, size, sha256, exec FROM data_stat "
+                                          "WHERE path >= ?1 AND path < ?1 || '0' ORDER BY path");
+  if (!prefix.empty()) st.bind(1, prefix);
   std::size_t i = 0;
   const std::size_t skip = prefix.empty() ? 0 : prefix.size() + 1;
   while (i < paths.size() && st.step()) {
     std::string path = st.text(0);
+    if (!prefix.empty() && path.size() > prefix.size() && path[prefix.size()] != '/') continue;
     std::string_view rest = path.size() > prefix.size() ? std::string_view(path).substr(skip) : std::string_view();
     while (i < paths.size() && std::string_view(*paths[i]) < rest) ++i;
     if (i < paths.size() && std::string_view(*paths[i]) == rest && key_of(st, 1) == keys[i]) {
@@ -100,14 +106,38 @@ void StatCache::record_complete(const std::string& manifest_hash, const std::str
   complete_.push_back({manifest_hash, stamp});
 }
 
+std::optional<std::string> StatCache::tree_hash(const std::string& path, const std::string& fingerprint) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ensure_table();
+  auto st = db_.prepare("SELECT fingerprint, hash FROM data_tree WHERE path = ?");
+  st.bind(1, path);
+  if (!st.step() || st.text(0) != fingerprint) return std::nullopt;
+  return st.text(1);
+}
+
+void StatCache::record_tree(const std::string& path, const std::string& fingerprint, const std::string& hash,
+                            std::int64_t newest_mtime_ns, std::int64_t scan_started_ns) {
+  if (newest_mtime_ns + kRacyWindowNs >= scan_started_ns) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  trees_.push_back({path, {fingerprint, hash}});
+}
+
 void StatCache::flush() {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (pending_.empty() && forget_.empty() && complete_.empty()) return;
+  if (pending_.empty() && forget_.empty() && complete_.empty() && trees_.empty()) return;
   ensure_table();
   Transaction tx(db_);
   if (!forget_.empty()) {
     auto del = db_.prepare("DELETE FROM data_stat WHERE path = ?1 OR (path > ?1 || '/' AND path < ?1 || '0')");
-    for (const auto& p : forget_) del.bind(1, p).run();
+    // A folder's recorded hash is stale once anything at or below it changes;
+    // so is the hash of every tracked folder above it.
+    auto del_tree = db_.prepare(
+        "DELETE FROM data_tree WHERE path = ?1 OR (path > ?1 || '/' AND path < ?1 || '0') "
+        "OR ?1 LIKE path || '/%'");
+    for (const auto& p : forget_) {
+      del.bind(1, p).run();
+      del_tree.bind(1, p).run();
+    }
   }
   auto ins = db_.prepare("INSERT OR REPLACE INTO data_stat(path, ino, mtime_ns, size, sha256, exec) VALUES(?,?,?,?,?,?)");
   for (const auto& [path, r] : pending_) {
@@ -123,10 +153,15 @@ void StatCache::flush() {
     auto c = db_.prepare("INSERT OR REPLACE INTO data_complete(manifest, stamp) VALUES(?, ?)");
     for (const auto& [m, s] : complete_) c.bind(1, m).bind(2, s).run();
   }
+  if (!trees_.empty()) {
+    auto t = db_.prepare("INSERT OR REPLACE INTO data_tree(path, fingerprint, hash) VALUES(?, ?, ?)");
+    for (const auto& [path, fh] : trees_) t.bind(1, path).bind(2, fh.first).bind(3, fh.second).run();
+  }
   tx.commit();
   pending_.clear();
   forget_.clear();
   complete_.clear();
+  trees_.clear();
 }
 
 }  // namespace mlo

@@ -58,6 +58,15 @@ class StatCache {
   bool known_complete(const std::string& manifest_hash, const std::string& stamp);
   void record_complete(const std::string& manifest_hash, const std::string& stamp);
 
+  // A tracked folder's content hash keyed by a fingerprint of every file's
+  // name and stat (like git's cache-tree), so `mlo data status` on an
+  // unchanged folder needs neither a per-file lookup nor the manifest. Only
+  // recorded when no file was modified within the timestamp granularity of
+  // the scan (the racy rule above).
+  std::optional<std::string> tree_hash(const std::string& path, const std::string& fingerprint);
+  void record_tree(const std::string& path, const std::string& fingerprint, const std::string& hash,
+                   std::int64_t newest_mtime_ns, std::int64_t scan_started_ns);
+
  private:
   struct Row {
     StatKey key;
@@ -71,6 +80,7 @@ class StatCache {
   std::vector<std::pair<std::string, Row>> pending_;
   std::vector<std::string> forget_;
   std::vector<std::pair<std::string, std::string>> complete_;
+  std::vector<std::pair<std::string, std::pair<std::string, std::string>>> trees_;  // path -> (fingerprint, hash)
 };
 
 }  // namespace mlo

@@ -205,6 +205,47 @@ TEST_CASE("add, status, commit and checkout through the library") {
   CHECK_FALSE(repo.git().is_ignored("one.csv"));
 }
 
+TEST_CASE("status answers an unchanged folder from its stat fingerprint, and sees every change") {
+  test::TempDir tmp;
+  Repo repo = make_repo(tmp);
+  Cwd cwd(tmp / "r");
+  for (auto p : {"ds/a.txt", "ds/sub/b.txt"}) {
+    test::write(tmp / "r" / p, std::string("content of ") + p);
+    age(tmp / "r" / p);
+  }
+  data_add(repo, {"ds"});
+  CHECK(data_status(repo).clean());  // records the folder's fingerprint
+  auto recorded = [&] {
+    auto st = repo.index().prepare("SELECT hash FROM data_tree WHERE path = 'ds'");
+    return st.step() ? st.text(0) : std::string();
+  };
+  const std::string pointer_hash = read_pointer(repo, "ds.mlo").sha256;
+  CHECK(recorded() == pointer_hash);
+  CHECK(data_status(repo).clean());  // answered from the fingerprint
+
+  // A wrong recorded hash is never trusted over the files.
+  repo.index().exec("UPDATE data_tree SET hash = 'bogus'");
+  CHECK(data_status(repo).clean());
+
+  // Every kind of change alters the fingerprint.
+  test::write(tmp / "r/ds/a.txt", "edited, same folder");
+  age(tmp / "r/ds/a.txt");
+  StatusResult st = data_status(repo);
+  REQUIRE(st.entries.size() == 1);
+  CHECK(st.entries[0].modified.size() == 1);
+  test::write(tmp / "r/ds/a.txt", "content of ds/a.txt");
+  age(tmp / "r/ds/a.txt");
+  CHECK(data_status(repo).clean());
+  test::write(tmp / "r/ds/sub/new.txt", "new");
+  age(tmp / "r/ds/sub/new.txt");
+  st = data_status(repo);
+  REQUIRE(st.entries.size() == 1);
+  CHECK(st.entries[0].added.size() == 1);
+  fs::remove(tmp / "r/ds/sub/new.txt");
+  fs::permissions(tmp / "r/ds/sub/b.txt", fs::perms::owner_exec, fs::perm_options::add);
+  CHECK_FALSE(data_status(repo).clean());
+}
+
 TEST_CASE("add refuses bad paths before writing anything") {
   test::TempDir tmp;
   Repo repo = make_repo(tmp);
