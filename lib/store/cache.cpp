@@ -7,8 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <ctime>
+#include <functional>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
@@ -111,22 +115,107 @@ namespace {
 
 bool try_reflink(int src_fd, int dst_fd) { return ::ioctl(dst_fd, FICLONE, src_fd) == 0; }
 
-// Copies src to a new temp file, hashing the bytes on the way; returns the hash.
+// Files below this size are copied and hashed from one buffer in one thread;
+// a second thread costs more than it saves.
+constexpr off_t kParallelCopyMin = 8 << 20;
+
+// Copies src to out with the kernel's copy_file_range (no user-space copy),
+// falling back to pread/write where the file systems do not support it.
+// `stop` makes it return early (the caller is unwinding).
+void kernel_copy(int src_fd, int out_fd, off_t size, const std::atomic<bool>& stop, int& error) {
+  off_t in_off = 0, out_off = 0;
+  bool fallback = false;
+  std::vector<char> buf;
+  while (in_off < size && !stop.load(std::memory_order_relaxed)) {
+    const size_t want = static_cast<size_t>(std::min<off_t>(size - in_off, 64 << 20));
+    ssize_t n;
+    if (!fallback) {
+      n = ::copy_file_range(src_fd, &in_off, out_fd, &out_off, want, 0);
+      if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL)) {
+        fallback = true;
+        continue;
+      }
+    } else {
+      if (buf.empty()) buf.resize(kIoBufferSize);
+      n = ::pread(src_fd, buf.data(), std::min(want, buf.size()), in_off);
+      if (n > 0) {
+        try {
+          write_all(out_fd, std::string_view(buf.data(), static_cast<size_t>(n)), "to the cache");
+        } catch (const Error&) {
+          error = errno ? errno : EIO;
+          return;
+        }
+        in_off += n;
+        out_off += n;
+      }
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      error = errno;
+      return;
+    }
+    if (n == 0) break;  // the file shrank: the stat check below catches it
+  }
+}
+
+bool same_file_state(const struct stat& a, const struct stat& b) {
+  return a.st_size == b.st_size && a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec &&
+         a.st_ctim.tv_sec == b.st_ctim.tv_sec && a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
+}
+
+// Copies src to a new temp file and returns the hash of the bytes. Small
+// files: read once, hash and write the same buffer. Large files: the kernel
+// copies in one thread while this one hashes (cp's speed instead of cp + sha256);
+// the source's stat is compared before and after, so a file changed during
+// the copy is an error rather than an object whose name mismatches its bytes.
 std::string copy_and_hash(int src_fd, const fs::path& temp, const fs::path& source, bool durable) {
   UniqueFd out(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!out) throw_errno("cannot write to the cache (" + temp.string() + ")", errno);
+  struct stat before;
+  if (::fstat(src_fd, &before) != 0) throw_errno("cannot read " + source.string(), errno);
   Sha256 h;
   char* buf = io_buffer();
-  for (;;) {
-    check_interrupted();
-    ssize_t n = ::read(src_fd, buf, kIoBufferSize);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("cannot read " + source.string(), errno);
+  if (before.st_size < kParallelCopyMin) {
+    for (;;) {
+      check_interrupted();
+      ssize_t n = ::read(src_fd, buf, kIoBufferSize);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw_errno("cannot read " + source.string(), errno);
+      }
+      if (n == 0) break;
+      h.update(buf, static_cast<size_t>(n));
+      write_all(out.get(), std::string_view(buf, static_cast<size_t>(n)), "to the cache (" + temp.string() + ")");
     }
-    if (n == 0) break;
-    h.update(buf, static_cast<size_t>(n));
-    write_all(out.get(), std::string_view(buf, static_cast<size_t>(n)), "to the cache (" + temp.string() + ")");
+  } else {
+    std::atomic<bool> stop{false};
+    int copy_error = 0;
+    std::thread copier(kernel_copy, src_fd, out.get(), before.st_size, std::cref(stop), std::ref(copy_error));
+    struct JoinGuard {
+      std::thread& t;
+      std::atomic<bool>& stop;
+      ~JoinGuard() {
+        stop = true;
+        if (t.joinable()) t.join();
+      }
+    } join{copier, stop};
+    for (off_t off = 0;;) {
+      check_interrupted();
+      ssize_t n = ::pread(src_fd, buf, kIoBufferSize, off);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw_errno("cannot read " + source.string(), errno);
+      }
+      if (n == 0) break;
+      h.update(buf, static_cast<size_t>(n));
+      off += n;
+    }
+    copier.join();
+    if (copy_error) throw_errno("cannot copy " + source.string() + " to the cache (" + temp.string() + ")", copy_error);
+    struct stat after;
+    if (::fstat(src_fd, &after) != 0) throw_errno("cannot read " + source.string(), errno);
+    if (!same_file_state(before, after))
+      throw InputError(source.string() + " changed while it was being added", "run the command again once it is written");
   }
   if (durable && ::fsync(out.get()) != 0) throw_errno("cannot sync " + temp.string(), errno);
   return h.hex_digest();

@@ -109,6 +109,17 @@ mkdir -p full && for i in 1 2 3; do echo "full $i" > full/$i.txt; done
 echo "single" > one.txt
 sum_before=$(cat full/*.txt one.txt | sha256sum)
 export ENOSPC_PATH_MATCH="/.mlo/cache/tmp/"
+# A large file takes the other copy path (kernel copy_file_range beside the hash).
+head -c $((12 * 1024 * 1024)) /dev/urandom > large.bin
+large_before=$(sha256sum < large.bin)
+printf 'cache:\n  link: copy\n' > .mlo/config.local.yaml
+LD_PRELOAD="$SHIM" "$MLO" data add large.bin >"$TEST_TMP/large.out" 2>"$TEST_TMP/large.err"; rc=$?
+expect_eq "$rc" "3" "disk full during a large copy exits 3"
+grep -q "No space left on device" "$TEST_TMP/large.err" || fail "no ENOSPC message: $(cat "$TEST_TMP/large.err")"
+expect_no_file large.bin.mlo
+expect_eq "$(sha256sum < large.bin)" "$large_before" "large file intact after disk full"
+expect_eq "$(ls -A .mlo/cache/tmp | wc -l)" "0" "no temp files left after a failed large copy"
+rm -f .mlo/config.local.yaml large.bin
 LD_PRELOAD="$SHIM" "$MLO" data add full one.txt >"$TEST_TMP/full.out" 2>"$TEST_TMP/full.err"; rc=$?
 unset ENOSPC_PATH_MATCH
 expect_eq "$rc" "3" "disk full exits 3"
