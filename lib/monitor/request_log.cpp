@@ -1,0 +1,142 @@
+#include "monitor/request_log.h"
+
+namespace mlo::monitor {
+
+namespace {
+
+using Json = nlohmann::json;
+
+// Positional columns have no names in the request: input_0, input_1, ...
+std::string positional_name(std::size_t i) { return "input_" + std::to_string(i); }
+
+// A row given as an object (named) or an array (positional) or one scalar.
+void add_row_values(const Json& row, FlatRow& out) {
+  if (row.is_object()) {
+    for (auto it = row.begin(); it != row.end(); ++it) out.emplace_back(it.key(), &*it);
+  } else if (row.is_array()) {
+    for (std::size_t i = 0; i < row.size(); ++i) out.emplace_back(positional_name(i), &row[i]);
+  } else {
+    out.emplace_back(positional_name(0), &row);
+  }
+}
+
+// The request's input rows, each as (column, value) pairs.
+std::vector<FlatRow> input_rows(const Json& body) {
+  std::vector<FlatRow> rows;
+  auto list_of_rows = [&](const Json& list) {
+    for (const auto& r : list) {
+      rows.emplace_back();
+      add_row_values(r, rows.back());
+    }
+  };
+  if (auto it = body.find("dataframe_split"); it != body.end() && it->is_object()) {
+    const Json* columns = it->contains("columns") ? &(*it)["columns"] : nullptr;
+    const Json* data = it->contains("data") ? &(*it)["data"] : nullptr;
+    if (!data || !data->is_array()) return rows;
+    for (const auto& r : *data) {
+      rows.emplace_back();
+      if (!r.is_array()) continue;
+      for (std::size_t c = 0; c < r.size(); ++c) {
+        bool named = columns && columns->is_array() && c < columns->size() && (*columns)[c].is_string();
+        rows.back().emplace_back(named ? (*columns)[c].get<std::string>() : positional_name(c), &r[c]);
+      }
+    }
+  } else if (auto it = body.find("dataframe_records"); it != body.end() && it->is_array()) {
+    list_of_rows(*it);
+  } else if (auto it = body.find("instances"); it != body.end() && it->is_array()) {
+    list_of_rows(*it);
+  } else if (auto it = body.find("inputs"); it != body.end()) {
+    const Json& in = *it;
+    bool v2_tensors = in.is_array() && !in.empty() && in[0].is_object() && in[0].contains("data");
+    if (v2_tensors) {
+      // Open Inference Protocol: named tensors. One tensor of shape [n, k]
+      // holds n rows of k features; several tensors of shape [n] are one
+      // column each.
+      if (in.size() == 1) {
+        const Json& t = in[0];
+        const Json& data = t["data"];
+        std::size_t width = 1;
+        if (t.contains("shape") && t["shape"].is_array() && t["shape"].size() == 2 && t["shape"][1].is_number())
+          width = std::max<std::size_t>(1, t["shape"][1].get<std::size_t>());
+        if (!data.is_array()) return rows;
+        bool nested = !data.empty() && data[0].is_array();
+        if (nested) {
+          list_of_rows(data);
+        } else {
+          for (std::size_t r = 0; r * width < data.size(); ++r) {
+            rows.emplace_back();
+            for (std::size_t c = 0; c < width && r * width + c < data.size(); ++c)
+              rows.back().emplace_back(width == 1 ? t.value("name", positional_name(0)) : positional_name(c),
+                                       &data[r * width + c]);
+          }
+        }
+      } else {
+        for (const auto& t : in) {
+          if (!t.is_object() || !t.contains("data") || !t["data"].is_array()) continue;
+          const Json& data = t["data"];
+          std::string name = t.value("name", positional_name(0));
+          if (rows.size() < data.size()) rows.resize(data.size());
+          for (std::size_t r = 0; r < data.size(); ++r) rows[r].emplace_back(name, &data[r]);
+        }
+      }
+    } else if (in.is_object()) {
+      // MLflow tensor input by column: {"a": [..], "b": [..]}
+      for (auto c = in.begin(); c != in.end(); ++c) {
+        if (!c->is_array()) continue;
+        if (rows.size() < c->size()) rows.resize(c->size());
+        for (std::size_t r = 0; r < c->size(); ++r) rows[r].emplace_back(c.key(), &(*c)[r]);
+      }
+    } else if (in.is_array()) {
+      list_of_rows(in);
+    }
+  }
+  return rows;
+}
+
+// The response's per-row outputs: (column, values) where values[i] belongs to row i.
+std::vector<std::pair<std::string, const Json*>> output_columns(const Json& body) {
+  std::vector<std::pair<std::string, const Json*>> cols;
+  if (body.is_array()) {
+    cols.emplace_back("prediction", &body);
+  } else if (body.is_object()) {
+    if (auto it = body.find("predictions"); it != body.end() && it->is_array()) {
+      cols.emplace_back("prediction", &*it);
+    } else if (auto it = body.find("outputs"); it != body.end() && it->is_array()) {
+      for (const auto& t : *it)
+        if (t.is_object() && t.contains("data") && t["data"].is_array())
+          cols.emplace_back(t.value("name", std::string("prediction")), &t["data"]);
+    }
+  }
+  return cols;
+}
+
+}  // namespace
+
+bool is_request_log_record(const Json& record) {
+  auto it = record.find("inputs");
+  return it != record.end() && it->is_object();
+}
+
+void request_log_rows(const Json& record, std::vector<FlatRow>& rows) {
+  FlatRow scalars;
+  for (auto it = record.begin(); it != record.end(); ++it)
+    if (!it->is_object() && !it->is_array()) scalars.emplace_back(it.key(), &*it);
+  std::vector<FlatRow> inputs = input_rows(record["inputs"]);
+  std::vector<std::pair<std::string, const Json*>> outputs;
+  if (auto it = record.find("outputs"); it != record.end()) outputs = output_columns(*it);
+  if (inputs.empty()) {
+    rows.push_back(std::move(scalars));
+    return;
+  }
+  for (std::size_t r = 0; r < inputs.size(); ++r) {
+    FlatRow row = scalars;
+    row.insert(row.end(), inputs[r].begin(), inputs[r].end());
+    for (const auto& [name, values] : outputs) {
+      // A multi-dimensional output per row (class probabilities) stays one cell.
+      if (r < values->size()) row.emplace_back(name, &(*values)[r]);
+    }
+    rows.push_back(std::move(row));
+  }
+}
+
+}  // namespace mlo::monitor

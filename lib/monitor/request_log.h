@@ -1,0 +1,32 @@
+// The request logs `mlo deploy` writes (one JSON object per request: ts,
+// model, version, status, latency_ms, "inputs": the request body, "outputs":
+// the response body) turned into table rows for `mlo monitor`: one row per
+// input row of the request, whatever protocol carried it (MLflow's
+// dataframe_split, dataframe_records, instances, inputs; the Open Inference
+// Protocol's named tensors), with the record's scalar fields and the model's
+// prediction for that row.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace mlo::monitor {
+
+// A row as (column, value) pairs; values point into the parsed record (or
+// into `scratch` for names made up here).
+using FlatRow = std::vector<std::pair<std::string, const nlohmann::json*>>;
+
+// True when `record` has the request-log shape ({"inputs": {...}, ...}).
+bool is_request_log_record(const nlohmann::json& record);
+
+// Appends one row per input row to `rows`. Columns: every scalar field of the
+// record (ts, model, version, status, latency_ms...), the request's features
+// by name (positional inputs become input_0, input_1, ...), and the response's
+// outputs: "prediction" for MLflow's predictions, the tensor's name for Open
+// Inference Protocol outputs. A request whose body has no rows it can read
+// (an empty batch, an unknown shape) yields one row of the scalar fields.
+void request_log_rows(const nlohmann::json& record, std::vector<FlatRow>& rows);
+
+}  // namespace mlo::monitor

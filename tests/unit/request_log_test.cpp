@@ -1,0 +1,84 @@
+#include <catch2/catch.hpp>
+
+#include "monitor/request_log.h"
+
+#include <map>
+
+using namespace mlo::monitor;
+using Json = nlohmann::json;
+
+namespace {
+// Rows as column -> value text, for compact checks.
+std::vector<std::map<std::string, std::string>> rows_of(const Json& record) {
+  std::vector<FlatRow> rows;
+  request_log_rows(record, rows);
+  std::vector<std::map<std::string, std::string>> out;
+  for (const auto& r : rows) {
+    out.emplace_back();
+    for (const auto& [k, v] : r) out.back()[k] = v->is_string() ? v->get<std::string>() : v->dump();
+  }
+  return out;
+}
+
+Json record(const char* inputs, const char* outputs) {
+  Json j = Json::parse(R"({"ts":"2026-01-01T00:00:00Z","model":"m","version":"v1","status":200,"latency_ms":1.5})");
+  j["inputs"] = Json::parse(inputs);
+  j["outputs"] = Json::parse(outputs);
+  return j;
+}
+}  // namespace
+
+TEST_CASE("request logs: MLflow dataframe_split and dataframe_records give one row per input row") {
+  auto rows = rows_of(record(R"({"dataframe_split":{"columns":["a","b"],"data":[[1,2],[3,4]]}})",
+                             R"({"predictions":[0,1]})"));
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0]["a"] == "1");
+  CHECK(rows[1]["b"] == "4");
+  CHECK(rows[1]["prediction"] == "1");
+  CHECK(rows[0]["model"] == "m");
+  CHECK(rows[0]["latency_ms"] == "1.5");
+  CHECK(rows[0].count("inputs") == 0);
+
+  rows = rows_of(record(R"({"dataframe_records":[{"a":5,"c":"x"}]})", R"({"predictions":["yes"]})"));
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0]["c"] == "x");
+  CHECK(rows[0]["prediction"] == "yes");
+  CHECK(is_request_log_record(record("{}", "{}")));
+  CHECK_FALSE(is_request_log_record(Json::parse(R"({"a":1})")));
+}
+
+TEST_CASE("request logs: instances, column tensors and Open Inference Protocol tensors") {
+  auto rows = rows_of(record(R"({"instances":[[1.5,2.5]]})", R"([7])"));
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0]["input_0"] == "1.5");
+  CHECK(rows[0]["input_1"] == "2.5");
+  CHECK(rows[0]["prediction"] == "7");
+
+  rows = rows_of(record(R"({"inputs":{"a":[1,2],"b":[3,4]}})", R"({"predictions":[0,0]})"));
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[1]["a"] == "2");
+
+  // One [n, k] tensor, flat data (row-major).
+  rows = rows_of(record(R"({"inputs":[{"name":"x","shape":[2,3],"datatype":"FP64","data":[1,2,3,4,5,6]}]})",
+                        R"({"outputs":[{"name":"predict","shape":[2],"data":[0,1]}]})"));
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[1]["input_0"] == "4");
+  CHECK(rows[1]["input_2"] == "6");
+  CHECK(rows[1]["predict"] == "1");
+
+  // Named column tensors of shape [n].
+  rows = rows_of(record(R"({"inputs":[{"name":"age","shape":[2],"data":[30,40]},{"name":"plan","shape":[2],"data":["a","b"]}]})",
+                        R"({"outputs":[{"name":"predict","data":[0,1]}]})"));
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0]["age"] == "30");
+  CHECK(rows[1]["plan"] == "b");
+}
+
+TEST_CASE("request logs: a body without readable rows keeps the record's scalar fields") {
+  auto rows = rows_of(record(R"({"something":"else"})", R"({"error":"bad request"})"));
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0]["status"] == "200");
+  CHECK(rows[0].size() == 5);
+  rows = rows_of(record(R"({"dataframe_records":[]})", R"({"predictions":[]})"));
+  REQUIRE(rows.size() == 1);
+}
