@@ -432,7 +432,10 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths) {
   const std::int64_t scan_started = clock_now_ns();
   for (size_t i = 0; i < pointers.size(); ++i) {
     ptrs.push_back(read_pointer(repo, pointers[i]));
-    trees.push_back(scan_tree(repo.root(), *data_path_for(pointers[i])));
+    const std::string data_rel = *data_path_for(pointers[i]);
+    DirListings listings = sc.load_listings(data_rel);
+    trees.push_back(scan_tree(repo.root(), data_rel, &listings));
+    sc.record_listings(data_rel, listings);
     WorkTree& t = trees.back();
     if (t.exists && t.type == EntryType::dir) {
       // An unchanged folder whose objects were all present last time: its

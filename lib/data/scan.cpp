@@ -36,22 +36,38 @@ struct DirJob {
   std::filesystem::path abs;
   std::string shown;
   std::vector<DevIno> ancestors;  // this folder and the folders above it
+  StatKey key;                    // its own stat (for remembered listings)
 };
+
+// Folders modified this close to the scan may change again unseen within the
+// same timestamp tick: their listings are not remembered.
+constexpr std::int64_t kRacyDirWindowNs = 20'000'000;
 
 // Walks level by level: the folders of a level are read in parallel, then
 // all their entries are stat'ed in parallel (like git's preloaded index), so
 // both a deep tree and one huge flat folder use every core.
-void walk(const DirJob& top, std::vector<WorkFile>& out) {
+void walk(const DirJob& top, std::vector<WorkFile>& out, DirListings* listings) {
   std::vector<DirJob> level{top};
   const unsigned jobs = default_jobs();
+  const std::int64_t started = clock_now_ns();
   while (!level.empty()) {
     check_interrupted();
     std::vector<std::vector<std::string>> names(level.size());
     std::vector<UniqueFd> fds(level.size());
+    std::vector<char> listed(level.size(), 0);  // read with readdir in this scan
     const bool keep_fds = level.size() <= 256;
     parallel_for(level.size(), jobs, [&](std::size_t i) {
-      DIR* d = ::opendir(level[i].abs.c_str());
-      if (!d) throw_errno("cannot read folder " + level[i].shown, errno);
+      const DirJob& dir = level[i];
+      if (listings) {
+        auto known = listings->known.find(dir.prefix);
+        if (known != listings->known.end() && known->second.key == dir.key) {
+          names[i] = known->second.names;
+          if (keep_fds) fds[i].reset(::open(dir.abs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+          return;
+        }
+      }
+      DIR* d = ::opendir(dir.abs.c_str());
+      if (!d) throw_errno("cannot read folder " + dir.shown, errno);
       while (dirent* e = ::readdir(d)) {
         const char* n = e->d_name;
         if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
@@ -59,7 +75,12 @@ void walk(const DirJob& top, std::vector<WorkFile>& out) {
       }
       if (keep_fds) fds[i].reset(::dup(::dirfd(d)));
       ::closedir(d);
+      listed[i] = 1;
     });
+    if (listings)
+      for (std::size_t i = 0; i < level.size(); ++i)
+        if (listed[i] && level[i].key.mtime_ns + kRacyDirWindowNs < started)
+          listings->read.push_back({level[i].prefix, DirListing{level[i].key, names[i]}});
     std::vector<std::pair<std::size_t, std::size_t>> entries;  // (folder, name)
     for (std::size_t i = 0; i < names.size(); ++i)
       for (std::size_t k = 0; k < names[i].size(); ++k) entries.push_back({i, k});
@@ -104,7 +125,7 @@ void walk(const DirJob& top, std::vector<WorkFile>& out) {
         if (std::find(dir.ancestors.begin(), dir.ancestors.end(), id) != dir.ancestors.end())
           throw InputError(entry_shown() + ": symbolic link loop (leads back to a folder that contains it)",
                            "remove or fix the link; mlo stores file content, not links");
-        DirJob sub{std::move(rel), dir.abs / n, entry_shown(), dir.ancestors};
+        DirJob sub{std::move(rel), dir.abs / n, entry_shown(), dir.ancestors, st.key};
         sub.ancestors.push_back(id);
         next.push_back(std::move(sub));
       } else {
@@ -169,7 +190,7 @@ std::int64_t WorkTree::newest_mtime_ns() const {
   return newest;
 }
 
-WorkTree scan_tree(const std::filesystem::path& root, const std::string& data_rel) {
+WorkTree scan_tree(const std::filesystem::path& root, const std::string& data_rel, DirListings* listings) {
   WorkTree t;
   t.data_rel = data_rel;
   t.abs = root / data_rel;
@@ -188,7 +209,7 @@ WorkTree scan_tree(const std::filesystem::path& root, const std::string& data_re
     t.files.push_back(std::move(f));
   } else if (S_ISDIR(st.st_mode)) {
     t.type = EntryType::dir;
-    walk(DirJob{"", t.abs, data_rel, {{st.st_dev, st.st_ino}}}, t.files);
+    walk(DirJob{"", t.abs, data_rel, {{st.st_dev, st.st_ino}}, StatKey::of(st)}, t.files, listings);
     std::sort(t.files.begin(), t.files.end(), [](const WorkFile& a, const WorkFile& b) { return a.rel < b.rel; });
   } else {
     throw InputError(data_rel + ": not a regular file or folder", "mlo tracks files and folders");

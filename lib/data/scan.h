@@ -49,7 +49,9 @@ std::int64_t clock_now_ns();
 
 // Lists the files (following symbolic links; a loop, a dangling link or a
 // special file is an InputError naming it). Missing path: exists = false.
-WorkTree scan_tree(const std::filesystem::path& root, const std::string& data_rel);
+// With `listings`, unchanged folders are not read again and the folders that
+// were read are added to listings->read.
+WorkTree scan_tree(const std::filesystem::path& root, const std::string& data_rel, DirListings* listings = nullptr);
 // Fills hashes the stat cache knows.
 void fill_from_stat_cache(StatCache& sc, WorkTree& tree);
 // A fingerprint of the cache's object folders (their mtimes): unchanged

@@ -16,7 +16,9 @@ const Migrations kMigrations{"data",
                               "CREATE TABLE data_complete (manifest TEXT PRIMARY KEY, stamp TEXT NOT NULL) "
                               "WITHOUT ROWID",
                               "CREATE TABLE data_tree (path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
-                              "hash TEXT NOT NULL) WITHOUT ROWID"}};
+                              "hash TEXT NOT NULL) WITHOUT ROWID",
+                              "CREATE TABLE data_dirs (path TEXT PRIMARY KEY, ino INTEGER NOT NULL, "
+                              "mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL, names TEXT NOT NULL) WITHOUT ROWID"}};
 
 StatKey key_of(const Statement& st, int first) {
   StatKey k;
@@ -122,9 +124,44 @@ void StatCache::record_tree(const std::string& path, const std::string& fingerpr
   trees_.push_back({path, {fingerprint, hash}});
 }
 
+DirListings StatCache::load_listings(const std::string& tracked_path) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ensure_table();
+  DirListings out;
+  // Same range as lookup_sorted: the folder and everything under "folder/".
+  auto st = db_.prepare(
+      "SELECT path, ino, mtime_ns, size, names FROM data_dirs WHERE path >= ?1 AND path < ?1 || '0'");
+  st.bind(1, tracked_path);
+  while (st.step()) {
+    std::string path = st.text(0);
+    std::string rel;
+    if (path.size() > tracked_path.size()) {
+      if (path[tracked_path.size()] != '/') continue;
+      rel = path.substr(tracked_path.size() + 1);
+    }
+    DirListing listing;
+    listing.key = key_of(st, 1);
+    std::string blob = st.text(4);  // names, each followed by a newline
+    for (std::size_t pos = 0; pos < blob.size();) {
+      std::size_t end = blob.find('\n', pos);
+      if (end == std::string::npos) end = blob.size();
+      listing.names.emplace_back(blob, pos, end - pos);
+      pos = end + 1;
+    }
+    out.known.emplace(std::move(rel), std::move(listing));
+  }
+  return out;
+}
+
+void StatCache::record_listings(const std::string& tracked_path, const DirListings& listings) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& [rel, listing] : listings.read)
+    listings_.push_back({rel.empty() ? tracked_path : tracked_path + "/" + rel, listing});
+}
+
 void StatCache::flush() {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (pending_.empty() && forget_.empty() && complete_.empty() && trees_.empty()) return;
+  if (pending_.empty() && forget_.empty() && complete_.empty() && trees_.empty() && listings_.empty()) return;
   ensure_table();
   Transaction tx(db_);
   if (!forget_.empty()) {
@@ -134,9 +171,11 @@ void StatCache::flush() {
     auto del_tree = db_.prepare(
         "DELETE FROM data_tree WHERE path = ?1 OR (path > ?1 || '/' AND path < ?1 || '0') "
         "OR ?1 LIKE path || '/%'");
+    auto del_dirs = db_.prepare("DELETE FROM data_dirs WHERE path = ?1 OR (path > ?1 || '/' AND path < ?1 || '0')");
     for (const auto& p : forget_) {
       del.bind(1, p).run();
       del_tree.bind(1, p).run();
+      del_dirs.bind(1, p).run();
     }
   }
   auto ins = db_.prepare("INSERT OR REPLACE INTO data_stat(path, ino, mtime_ns, size, sha256, exec) VALUES(?,?,?,?,?,?)");
@@ -157,8 +196,29 @@ void StatCache::flush() {
     auto t = db_.prepare("INSERT OR REPLACE INTO data_tree(path, fingerprint, hash) VALUES(?, ?, ?)");
     for (const auto& [path, fh] : trees_) t.bind(1, path).bind(2, fh.first).bind(3, fh.second).run();
   }
+  if (!listings_.empty()) {
+    auto d = db_.prepare("INSERT OR REPLACE INTO data_dirs(path, ino, mtime_ns, size, names) VALUES(?, ?, ?, ?, ?)");
+    std::string blob;
+    for (const auto& [path, listing] : listings_) {
+      blob.clear();
+      bool storable = true;
+      for (const auto& n : listing.names) {
+        if (n.find('\n') != std::string::npos) storable = false;  // a folder with such a name is always read
+        blob += n;
+        blob += '\n';
+      }
+      if (!storable) continue;
+      d.bind(1, path)
+          .bind(2, static_cast<std::int64_t>(listing.key.ino))
+          .bind(3, listing.key.mtime_ns)
+          .bind(4, static_cast<std::int64_t>(listing.key.size))
+          .bind(5, blob)
+          .run();
+    }
+  }
   tx.commit();
   pending_.clear();
+  listings_.clear();
   forget_.clear();
   complete_.clear();
   trees_.clear();

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace mlo {
@@ -23,6 +24,21 @@ struct StatKey {
   std::uint64_t size = 0;
   static StatKey of(const struct stat& st);
   bool operator==(const StatKey& o) const { return ino == o.ino && mtime_ns == o.mtime_ns && size == o.size; }
+};
+
+// Folder listings remembered between commands (StatCache::load_listings): a
+// folder whose inode and mtime are unchanged has the same entries, so its
+// readdir is skipped (git's untracked cache relies on the same rule).
+struct DirListing {
+  StatKey key;  // the folder's own stat
+  std::vector<std::string> names;
+};
+struct DirListings {
+  // By path relative to the tracked folder ("" is the folder itself).
+  std::unordered_map<std::string, DirListing> known;
+  // Folders this scan read with readdir that may be remembered (not changed
+  // within the timestamp granularity of the scan).
+  std::vector<std::pair<std::string, DirListing>> read;
 };
 
 struct StatCacheHit {
@@ -64,6 +80,11 @@ class StatCache {
   // recorded when no file was modified within the timestamp granularity of
   // the scan (the racy rule above).
   std::optional<std::string> tree_hash(const std::string& path, const std::string& fingerprint);
+
+  // The remembered listings of the folders at or below a tracked folder, and
+  // queueing the ones a scan read (written by flush()).
+  DirListings load_listings(const std::string& tracked_path);
+  void record_listings(const std::string& tracked_path, const DirListings& listings);
   void record_tree(const std::string& path, const std::string& fingerprint, const std::string& hash,
                    std::int64_t newest_mtime_ns, std::int64_t scan_started_ns);
 
@@ -81,6 +102,7 @@ class StatCache {
   std::vector<std::string> forget_;
   std::vector<std::pair<std::string, std::string>> complete_;
   std::vector<std::pair<std::string, std::pair<std::string, std::string>>> trees_;  // path -> (fingerprint, hash)
+  std::vector<std::pair<std::string, DirListing>> listings_;  // repo-relative folder -> listing
 };
 
 }  // namespace mlo

@@ -214,7 +214,11 @@ TEST_CASE("status answers an unchanged folder from its stat fingerprint, and see
     age(tmp / "r" / p);
   }
   data_add(repo, {"ds"});
-  CHECK(data_status(repo).clean());  // records the folder's fingerprint
+  for (auto d : {"ds", "ds/sub"}) age(tmp / "r" / d);  // folders old enough to remember their listings
+  CHECK(data_status(repo).clean());  // records the folder's fingerprint and listings
+  auto listing_rows = repo.index().prepare("SELECT count(*) FROM data_dirs WHERE path IN ('ds', 'ds/sub')");
+  REQUIRE(listing_rows.step());
+  CHECK(listing_rows.int64(0) == 2);
   auto recorded = [&] {
     auto st = repo.index().prepare("SELECT hash FROM data_tree WHERE path = 'ds'");
     return st.step() ? st.text(0) : std::string();
