@@ -15,7 +15,7 @@ struct MonitorArgs {
   std::string name;
   std::vector<std::string> reference, current, features, numerical, categorical, ignored, column_methods, fail_on;
   std::string format, target, prediction, timestamp, task, method, method_num, method_cat, since, until, window;
-  std::string html, heatmap;
+  std::string html, heatmap, model, training_data;
   std::optional<double> threshold, drift_share;
   std::uint64_t exact_limit = 0;
   bool markdown = false, no_cache = false, no_record = false, act = false;
@@ -52,13 +52,21 @@ monitor::MonitorSpec make_spec(Context& ctx, const MonitorArgs& a, Repo* repo) {
     // paths in mlo.yaml are relative to the repository root
     auto rooted = [&](std::vector<std::string>& v) {
       for (auto& p : v)
-        if (!p.empty() && p[0] != '/') p = (repo->root() / p).string();
+        if (!p.empty() && p[0] != '/' && p != "auto") p = (repo->root() / p).string();
     };
     rooted(s.reference);
     rooted(s.current);
   }
   (void)ctx;
   if (!a.reference.empty()) s.reference = a.reference;
+  if (!a.model.empty()) s.model = a.model;
+  if (!a.training_data.empty()) s.training_data = a.training_data;
+  bool ref_auto = s.reference.size() == 1 && s.reference[0] == "auto";
+  if (ref_auto && s.model.empty())
+    throw UsageError("--reference auto needs --model NAME#STAGE (or NAME@VERSION)",
+                     "the reference is then the data that model version was trained on");
+  if (!a.model.empty() && !ref_auto)
+    throw UsageError("--model is used with --reference auto", "give --reference auto --model " + s.model);
   if (!a.current.empty()) s.current = a.current;
   if (!a.format.empty()) {
     if (a.format == "csv") s.format = monitor::Format::csv;
@@ -181,6 +189,8 @@ void register_monitor(CLI::App& app, Context& ctx) {
       ->check(CLI::Validator([](std::string& v) { return v == "history" ? std::string("reserved") : std::string(); },
                              "NAME", "monitor name"));
   cmd->add_option("-r,--reference", a->reference, "Reference data: files, globs, tracked paths, PATH@REV");
+  cmd->add_option("--model", a->model, "With --reference auto: NAME#STAGE or NAME@VERSION whose training data is the reference");
+  cmd->add_option("--training-data", a->training_data, "With --reference auto: which dep of the training run is the data (path)");
   cmd->add_option("-c,--current", a->current, "Current data (same forms), or request logs (JSON Lines)");
   cmd->add_option("--format", a->format, "csv, tsv or jsonl (default: from the file name)");
   cmd->add_option("--features", a->features, "Columns to test for drift (default: all but target/prediction/timestamp)")->delimiter(',');

@@ -480,6 +480,36 @@ void add_tracked(Repo& repo, const Pointer& ptr, const std::string& rel, const s
 
 }  // namespace
 
+bool is_tabular_name(const std::string& name) {
+  std::string_view n = name;
+  for (std::string_view z : {std::string_view(".gz"), std::string_view(".zst")})
+    if (n.ends_with(z)) return false;  // compressed: not read
+  return n.ends_with(".csv") || n.ends_with(".tsv") || n.ends_with(".tab") || n.ends_with(".jsonl") ||
+         n.ends_with(".ndjson") || n.ends_with(".json");
+}
+
+std::vector<Source> artifact_sources(Repo& repo, const std::string& display, const std::string& sha256, bool is_dir,
+                                     std::uint64_t size, const std::optional<Format>& format) {
+  if (!repo.cache().has(sha256))
+    throw InputError(display + ": " + (is_dir ? "directory manifest " : "content ") + sha256.substr(0, 12) +
+                         " is not in the local cache",
+                     "run 'mlo pull' (or 'mlo data pull') to fetch it from the remote");
+  Pointer p;
+  p.path = display;
+  p.type = is_dir ? EntryType::dir : EntryType::file;
+  p.sha256 = sha256;
+  p.size = size;
+  std::vector<Source> out;
+  add_tracked(repo, p, display, display, format, out);
+  for (const auto& s : out)
+    if (s.path.empty())
+      throw InputError(s.display + ": content " + s.identity.substr(7, 12) + " is not in the local cache",
+                       "run 'mlo pull' (or 'mlo data pull') to fetch it from the remote");
+  if (out.empty())
+    throw InputError(display + ": the directory holds no CSV, TSV or JSON Lines files", "name the data with --reference PATH");
+  return out;
+}
+
 std::vector<Source> resolve_inputs(const std::vector<std::string>& specs, Repo* repo,
                                    const std::optional<Format>& format) {
   std::vector<Source> out;
