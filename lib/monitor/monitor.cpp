@@ -665,8 +665,13 @@ void index_action(Database& db, const std::string& id, const nlohmann::json& a) 
       "INSERT OR REPLACE INTO monitor_actions(id, result_id, monitor, created_at, action, status, evidence)"
       " VALUES(?,?,?,?,?,?,?)");
   st.bind(1, id).bind(2, a["result_id"].get<std::string>()).bind(3, a["monitor"].get<std::string>());
-  st.bind(4, a["created_at"].get<double>()).bind(5, a["action"].dump()).bind(6, a["status"].get<std::string>());
-  st.bind(7, a["evidence"].dump());
+  // The action column keeps what was done plus the outcome's details
+  // (version registered, gates, reason), lifted back out by history().
+  nlohmann::json what = a.value("action", nlohmann::json::object());
+  for (const char* k : {"version", "gates", "reason"})
+    if (a.contains(k)) what[std::string("_") + k] = a[k];
+  st.bind(4, a["created_at"].get<double>()).bind(5, what.dump()).bind(6, a["status"].get<std::string>());
+  st.bind(7, a.value("evidence", nlohmann::json::object()).dump());
   st.run();
 }
 
@@ -730,9 +735,20 @@ nlohmann::json history(Repo& repo, const std::string& name, int limit) {
     r["columns"] = cols;
     as.bind(1, st.text(0));
     nlohmann::json acts = nlohmann::json::array();
-    while (as.step())
-      acts.push_back({{"action", nlohmann::json::parse(as.text(0))}, {"status", as.text(1)},
-                      {"evidence", nlohmann::json::parse(as.text(2))}, {"created_at", as.real(3)}});
+    while (as.step()) {
+      nlohmann::json what = nlohmann::json::parse(as.text(0));
+      nlohmann::json act = {{"status", as.text(1)}, {"evidence", nlohmann::json::parse(as.text(2))},
+                            {"created_at", as.real(3)}};
+      for (const char* k : {"version", "gates", "reason"}) {
+        std::string key = std::string("_") + k;
+        if (what.is_object() && what.contains(key)) {
+          act[k] = what[key];
+          what.erase(key);
+        }
+      }
+      act["action"] = what;
+      acts.push_back(act);
+    }
     as.reset();
     if (!acts.empty()) r["actions"] = acts;
     out.push_back(r);
