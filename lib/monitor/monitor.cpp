@@ -156,6 +156,9 @@ std::map<std::string, MonitorSpec> load_monitors(const fs::path& path) {
       s.on_drift.run = str_list(a["run"], file, "run");
       if (a["register"]) s.on_drift.register_model = a["register"].as<std::string>();
       if (a["propose"]) s.on_drift.propose_stage = a["propose"].as<std::string>();
+      if (!s.on_drift.propose_stage.empty() && s.on_drift.register_model.empty())
+        throw InputError(at(a, file) + ": on_drift of monitor '" + s.name + "' proposes for a stage but registers no model",
+                         "add register: MODEL (the model whose new version is proposed)");
     }
     out.emplace(s.name, std::move(s));
   }

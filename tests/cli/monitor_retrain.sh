@@ -55,6 +55,25 @@ monitors:
       register: clf
       propose: production
 YAML
+# the monitors: section matches schemas/mlo-monitors.schema.json
+if /usr/bin/python3 -c "import jsonschema, yaml" 2>/dev/null; then
+  /usr/bin/python3 - "${MLO_SOURCE_DIR:-$(dirname "$0")/../..}/schemas/mlo-monitors.schema.json" <<'PY' || fail "monitors: does not match its schema"
+import json, sys, yaml, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+v = jsonschema.Draft202012Validator(schema)
+v.validate(yaml.safe_load(open("mlo.yaml"))["monitors"])
+bad = {"m": {"reference": "auto", "on_drift": {"propose": "production"}, "drift": {"method": "nope"}}}
+assert len(list(v.iter_errors(bad))) >= 2, "schema accepts a bad monitor"
+PY
+  pass
+fi
+# propose without register is refused when read
+cp mlo.yaml good.yaml
+printf '  bad:\n    reference: data/train.csv\n    on_drift: {propose: production}\n' >> mlo.yaml
+expect_rc 3 monitor bad -c data/batch.csv
+expect_err_contains "registers no model"
+mv good.yaml mlo.yaml
 expect_ok data add data/train.csv
 git add -A && git commit -qm "pipeline, model, monitor"
 expect_ok run -q
