@@ -120,7 +120,7 @@ std::uint64_t read_delimited(const Source& src, const ReadOptions& opt, const Ro
   std::uint64_t line = 1;  // physical line where the current record starts
   std::vector<std::string> fields;      // unescaped text of quoted fields
   std::vector<std::string_view> views;  // every field: into the buffer, or into fields[k] when quoted
-  std::vector<bool> quoted;
+  std::vector<char> quoted;  // (not vector<bool>: one byte a field, no bit twiddling per cell)
   std::vector<Cell> cells;
   std::vector<std::string> names;
   bool have_header = false;
@@ -168,17 +168,16 @@ std::uint64_t read_delimited(const Source& src, const ReadOptions& opt, const Ro
     std::uint64_t newlines = 0;
     bool complete = false;
     bool bad_quote = false;
-    auto field = [&](std::size_t k) -> std::string& {
-      if (fields.size() <= k) fields.resize(k + 1);
-      if (quoted.size() <= k) quoted.resize(k + 1);
-      if (views.size() <= k) views.resize(k + 1);
-      return fields[k];
-    };
     while (true) {
-      std::string& f = field(nf);
-      f.clear();
+      if (views.size() <= nf) [[unlikely]] {
+        fields.resize(nf + 1);
+        quoted.resize(nf + 1);
+        views.resize(nf + 1);
+      }
       quoted[nf] = false;
       if (i < buf.size() && buf[i] == '"') {
+        std::string& f = fields[nf];
+        f.clear();
         quoted[nf] = true;
         ++i;
         bool closed = false;
