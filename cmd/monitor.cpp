@@ -169,7 +169,7 @@ void act(Context& ctx, Repo& repo, const monitor::MonitorSpec& spec, const nlohm
     if (status != "done") return nullptr;
     if (!ctx.global.json && !ctx.global.quiet) {
       std::cout << "on_drift: mlo";
-      for (auto& a : args) std::cout << " " << a;
+      for (auto& a : args) std::cout << " " << (a.find(' ') == std::string::npos ? a : "'" + a + "'");
       std::cout << "\n" << std::flush;
     }
     steps.push_back(run_self(args, repo.root()));
