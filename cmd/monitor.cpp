@@ -15,7 +15,7 @@ struct MonitorArgs {
   std::string name;
   std::vector<std::string> reference, current, features, numerical, categorical, ignored, column_methods, fail_on;
   std::string format, target, prediction, timestamp, task, method, method_num, method_cat, since, until, window;
-  std::string html, heatmap;
+  std::string html, heatmap, model, training_data;
   std::optional<double> threshold, drift_share;
   std::uint64_t exact_limit = 0;
   bool markdown = false, no_cache = false, no_record = false, act = false;
@@ -52,13 +52,21 @@ monitor::MonitorSpec make_spec(Context& ctx, const MonitorArgs& a, Repo* repo) {
     // paths in mlo.yaml are relative to the repository root
     auto rooted = [&](std::vector<std::string>& v) {
       for (auto& p : v)
-        if (!p.empty() && p[0] != '/') p = (repo->root() / p).string();
+        if (!p.empty() && p[0] != '/' && p != "auto") p = (repo->root() / p).string();
     };
     rooted(s.reference);
     rooted(s.current);
   }
   (void)ctx;
   if (!a.reference.empty()) s.reference = a.reference;
+  if (!a.model.empty()) s.model = a.model;
+  if (!a.training_data.empty()) s.training_data = a.training_data;
+  bool ref_auto = s.reference.size() == 1 && s.reference[0] == "auto";
+  if (ref_auto && s.model.empty())
+    throw UsageError("--reference auto needs --model NAME#STAGE (or NAME@VERSION)",
+                     "the reference is then the data that model version was trained on");
+  if (!a.model.empty() && !ref_auto)
+    throw UsageError("--model is used with --reference auto", "give --reference auto --model " + s.model);
   if (!a.current.empty()) s.current = a.current;
   if (!a.format.empty()) {
     if (a.format == "csv") s.format = monitor::Format::csv;
@@ -111,10 +119,10 @@ Repo* maybe_repo(Context& ctx) {
   }
 }
 
-// Runs `mlo ARGS...` (this same binary) for the retraining trigger.
+// Runs `mlo --json ARGS...` (this same binary) for the retraining trigger.
 nlohmann::json run_self(const std::vector<std::string>& args, const fs::path& cwd) {
   ProcessSpec p;
-  p.argv.push_back("/proc/self/exe");
+  p.argv = {"/proc/self/exe", "--json"};
   for (auto& a : args) p.argv.push_back(a);
   p.cwd = cwd;
   ProcessResult r = run_process(p);
@@ -123,53 +131,87 @@ nlohmann::json run_self(const std::vector<std::string>& args, const fs::path& cw
   nlohmann::json j = {{"command", cmdline}, {"exit_code", r.exit_code}, {"ok", r.ok()}};
   std::string err = r.err.size() > 2000 ? r.err.substr(r.err.size() - 2000) : r.err;
   if (!r.ok()) j["stderr"] = err;
+  auto out = nlohmann::json::parse(r.out, nullptr, false);
+  if (!out.is_discarded() && (out.is_object() || out.is_array())) j["output"] = out;
   return j;
 }
 
+// --act: on dataset drift, run the monitor's on_drift: stages, register the
+// result (with the run it came from) and propose it for a stage through the
+// gates. The decision, each step and the evidence are recorded with the
+// result (monitor history) and in the registry's tag messages.
 void act(Context& ctx, Repo& repo, const monitor::MonitorSpec& spec, const nlohmann::json& result) {
   const auto& od = spec.on_drift;
   bool drift = result["summary"]["drift"] == "drift";
-  nlohmann::json evidence = {{"result_id", result.value("id", "")},
+  std::string result_id = result.value("id", "");
+  nlohmann::json evidence = {{"result_id", result_id},
                              {"drifted_columns", result["summary"]["drifted_columns"]},
                              {"dataset_drift", drift}};
   if (!drift) {
     if (!ctx.global.json && !ctx.global.quiet) std::cout << "No dataset drift: nothing to do.\n";
+    if (!result_id.empty() && !od.empty())
+      monitor::record_action(repo, result_id, spec.name, {{"status", "skipped"}, {"reason", "no dataset drift"},
+                                                          {"evidence", evidence}});
     return;
   }
   if (od.empty())
     throw InputError("monitor '" + spec.name + "' has no on_drift: actions", "add on_drift: {run: [STAGE], register: MODEL} to mlo.yaml");
+  std::string why = "monitor " + spec.name + ": dataset drift (" ;
+  {
+    std::string cols;
+    for (auto& c : result["summary"]["drifted_columns"]) cols += (cols.empty() ? "" : ", ") + c.get<std::string>();
+    why += cols + ")" + (result_id.empty() ? "" : ", result " + result_id.substr(0, 12));
+  }
   nlohmann::json steps = nlohmann::json::array();
-  std::string status = "done";
-  auto step = [&](const std::vector<std::string>& args) {
-    if (status != "done") return;
+  std::string status = "done", version;
+  nlohmann::json gates;
+  auto step = [&](const std::vector<std::string>& args) -> nlohmann::json* {
+    if (status != "done") return nullptr;
     if (!ctx.global.json && !ctx.global.quiet) {
       std::cout << "on_drift: mlo";
-      for (auto& a : args) std::cout << " " << a;
+      for (auto& a : args) std::cout << " " << (a.find(' ') == std::string::npos ? a : "'" + a + "'");
       std::cout << "\n" << std::flush;
     }
-    nlohmann::json s = run_self(args, repo.root());
-    steps.push_back(s);
-    if (!s["ok"].get<bool>()) status = "failed";
+    steps.push_back(run_self(args, repo.root()));
+    if (!steps.back()["ok"].get<bool>()) status = "failed";
+    return &steps.back();
   };
   for (auto& stage : od.run) step({"run", stage});
-  if (!od.register_model.empty()) step({"register", od.register_model});
-  if (!od.register_model.empty() && !od.propose_stage.empty())
-    step({"promote", od.register_model, "--to", od.propose_stage});
+  if (!od.register_model.empty()) {
+    std::vector<std::string> args = {"register", od.register_model, "-d", "retrained by " + why};
+    if (!od.run.empty()) args.insert(args.end(), {"--stage", od.run.back()});
+    if (auto* s = step(args); s && s->contains("output")) version = (*s)["output"].value("version", "");
+  }
+  if (!od.register_model.empty() && !od.propose_stage.empty() && status == "done") {
+    std::string ref = od.register_model + (version.empty() ? "" : "@" + version);
+    nlohmann::json* s = step({"promote", ref, "--to", od.propose_stage, "-m", "proposed by " + why});
+    if (s && s->contains("output")) gates = (*s)["output"].value("gates", nlohmann::json());
+    // A gate's refusal is a decision, not a failure of the trigger.
+    if (s && (*s)["exit_code"] == 1) status = "refused";
+  }
   nlohmann::json action = {{"action", {{"on_drift", {{"run", od.run}, {"register", od.register_model}, {"propose", od.propose_stage}}}, {"steps", steps}}},
                            {"status", status},
                            {"evidence", evidence}};
-  if (!result.value("id", "").empty()) monitor::record_action(repo, result["id"], spec.name, action);
+  if (!version.empty()) action["version"] = od.register_model + "@" + version;
+  if (!gates.is_null()) action["gates"] = gates;
+  if (!result_id.empty()) monitor::record_action(repo, result_id, spec.name, action);
+  if (status == "refused") {
+    if (!ctx.global.json && !ctx.global.quiet)
+      std::cout << "on_drift: " << od.register_model << "@" << version << " registered; promotion to " << od.propose_stage
+                << " refused by its gates (decision recorded)\n";
+    ctx.exit_code = 1;
+    return;
+  }
   if (status != "done") {
     const auto& last = steps.back();
-    std::string why = last.value("stderr", "");
-    bool missing = why.find("not expected") != std::string::npos || why.find("unknown") != std::string::npos ||
-                   why.find("Unknown") != std::string::npos || last["exit_code"] == 2 || last["exit_code"] == 109;
+    std::string err = last.value("stderr", "");
     throw RunnerError("on_drift step failed: " + last["command"].get<std::string>() + " (exit " +
-                          std::to_string(last["exit_code"].get<int>()) + ")" + (why.empty() ? "" : ": " + why),
-                      missing ? "this mlo has no such command yet (the pipeline and registry commands 'mlo run', "
-                                "'mlo register', 'mlo promote' must be present); the decision is recorded in the history"
-                              : "see the step's output above; the decision and its evidence are recorded in the history");
+                          std::to_string(last["exit_code"].get<int>()) + ")" + (err.empty() ? "" : ": " + err),
+                      "see the step's output above; the decision and its evidence are recorded in the history");
   }
+  if (!ctx.global.json && !ctx.global.quiet && !version.empty())
+    std::cout << "on_drift: registered " << od.register_model << "@" << version
+              << (od.propose_stage.empty() ? "" : " and promoted it to " + od.propose_stage) << "\n";
 }
 
 void register_monitor(CLI::App& app, Context& ctx) {
@@ -181,6 +223,8 @@ void register_monitor(CLI::App& app, Context& ctx) {
       ->check(CLI::Validator([](std::string& v) { return v == "history" ? std::string("reserved") : std::string(); },
                              "NAME", "monitor name"));
   cmd->add_option("-r,--reference", a->reference, "Reference data: files, globs, tracked paths, PATH@REV");
+  cmd->add_option("--model", a->model, "With --reference auto: NAME#STAGE or NAME@VERSION whose training data is the reference");
+  cmd->add_option("--training-data", a->training_data, "With --reference auto: which dep of the training run is the data (path)");
   cmd->add_option("-c,--current", a->current, "Current data (same forms), or request logs (JSON Lines)");
   cmd->add_option("--format", a->format, "csv, tsv or jsonl (default: from the file name)");
   cmd->add_option("--features", a->features, "Columns to test for drift (default: all but target/prediction/timestamp)")->delimiter(',');

@@ -15,6 +15,8 @@
 #include "core/hash.h"
 #include "index/database.h"
 #include "repo/config.h"
+#include "registry/model_ref.h"
+#include "registry/runs.h"
 #include "repo/repo.h"
 
 namespace mlo {
@@ -97,13 +99,19 @@ std::map<std::string, MonitorSpec> load_monitors(const fs::path& path) {
     const YAML::Node m = it->second;
     if (!m.IsMap()) throw InputError(at(m, file) + ": monitor '" + s.name + "' must be a map");
     static const std::set<std::string> known = {"reference", "current", "columns", "drift", "quality",
-                                                "performance", "on_drift", "format", "description"};
+                                                "performance", "on_drift", "format", "description",
+                                                "model", "training_data"};
     for (auto k = m.begin(); k != m.end(); ++k)
       if (!known.count(k->first.as<std::string>()))
         throw InputError(at(k->first, file) + ": unknown key '" + k->first.as<std::string>() + "' in monitor '" + s.name + "'",
-                         "known keys: reference, current, columns, drift, quality, performance, on_drift, format");
+                         "known keys: reference, current, model, training_data, columns, drift, quality, performance, on_drift, format");
     s.reference = str_list(m["reference"], file, "reference");
     s.current = str_list(m["current"], file, "current");
+    if (m["model"]) s.model = m["model"].as<std::string>();
+    if (m["training_data"]) s.training_data = m["training_data"].as<std::string>();
+    if (s.reference.size() == 1 && s.reference[0] == "auto" && s.model.empty())
+      throw InputError(at(m["reference"], file) + ": monitor '" + s.name + "' has reference: auto but no model:",
+                       "add model: NAME#STAGE (the model whose training data is the reference)");
     if (s.reference.empty())
       throw InputError(at(m, file) + ": monitor '" + s.name + "' has no 'reference'", "add reference: PATH");
     if (auto f = m["format"]) {
@@ -148,6 +156,9 @@ std::map<std::string, MonitorSpec> load_monitors(const fs::path& path) {
       s.on_drift.run = str_list(a["run"], file, "run");
       if (a["register"]) s.on_drift.register_model = a["register"].as<std::string>();
       if (a["propose"]) s.on_drift.propose_stage = a["propose"].as<std::string>();
+      if (!s.on_drift.propose_stage.empty() && s.on_drift.register_model.empty())
+        throw InputError(at(a, file) + ": on_drift of monitor '" + s.name + "' proposes for a stage but registers no model",
+                         "add register: MODEL (the model whose new version is proposed)");
     }
     out.emplace(s.name, std::move(s));
   }
@@ -235,10 +246,120 @@ bool higher_is_better(const std::string& m) {
 
 }  // namespace
 
+namespace {
+struct HeaderOnly {};
+// The column names of a source (reads its first record only).
+std::vector<std::string> header_of(const Source& src, const ReadOptions& opt) {
+  std::vector<std::string> names;
+  RowVisitor v;
+  v.header = [&](const std::vector<std::string>& n) {
+    names = n;
+    throw HeaderOnly{};
+  };
+  v.row = [](const std::vector<Cell>&, std::string_view) {};
+  v.malformed = [](const Malformed&) {};
+  try {
+    read_table(src, opt, v);
+  } catch (const HeaderOnly&) {
+  }
+  return names;
+}
+}  // namespace
+
+std::vector<Source> auto_reference(Repo& repo, const MonitorSpec& spec, nlohmann::json& lineage) {
+  if (spec.model.empty())
+    throw UsageError("--reference auto needs the model whose training data is the reference",
+                     "add --model NAME#STAGE (or NAME@VERSION), or model: in the monitor");
+  registry::ResolvedModel m = registry::resolve_model(repo, spec.model);
+  std::string who = m.name + "@" + m.version;
+  lineage = {{"model", spec.model}, {"version", who}};
+  if (m.run_id.empty())
+    throw InputError("model " + who + " has no run recorded: its training data is unknown",
+                     "register versions from a pipeline run ('mlo register NAME --run ID' or a stage output), "
+                     "or give --reference PATH");
+  lineage["run"] = m.run_id;
+  auto info = registry::make_run_lookup(repo)->find(m.run_id);
+  if (!info)
+    throw InputError("run " + m.run_id + " of model " + who + " is not known in this repository",
+                     "run 'mlo pull' to fetch run records, or give --reference PATH");
+  lineage["stage"] = info->stage;
+  std::vector<registry::RunArtifact> tabular;
+  std::string deps;
+  for (const auto& d : info->deps) {
+    deps += (deps.empty() ? "" : ", ") + d.path;
+    if (!spec.training_data.empty()) {
+      std::string want = fs::path(spec.training_data).lexically_normal().string();
+      if (fs::path(d.path).lexically_normal().string() == want) tabular.push_back(d);
+    } else if (d.type == "dir" || is_tabular_name(d.path)) {
+      tabular.push_back(d);
+    }
+  }
+  if (!spec.training_data.empty() && tabular.empty())
+    throw InputError("run " + m.run_id + " (stage " + info->stage + ") of model " + who + " has no dependency '" +
+                         spec.training_data + "'",
+                     deps.empty() ? "the run recorded no dependencies" : "its dependencies: " + deps);
+  if (tabular.empty())
+    throw InputError("run " + m.run_id + " (stage " + info->stage + ") of model " + who +
+                         " has no tabular data dependency (CSV, TSV, JSON Lines, or a directory of them)",
+                     deps.empty() ? "the run recorded no dependencies; give --reference PATH"
+                                  : "its dependencies: " + deps + "; give --reference PATH");
+  ProfileOptions po;
+  po.read.format = spec.format;
+  // Directories count only when they hold tabular files; several candidates:
+  // keep those whose header has every column the monitor's roles name.
+  std::vector<std::pair<registry::RunArtifact, std::vector<Source>>> found;
+  std::optional<InputError> not_cached;
+  for (const auto& d : tabular) {
+    try {
+      found.emplace_back(d, artifact_sources(repo, d.path, d.sha256, d.type == "dir", d.size, spec.format));
+    } catch (const InputError& e) {
+      if (d.type == "dir" && std::string(e.what()).find("no CSV") != std::string::npos) continue;
+      if (!not_cached) not_cached = InputError(std::string("training data of model ") + who + " (run " + m.run_id +
+                                                   "): " + e.what(),
+                                               e.hint());
+    }
+  }
+  if (found.empty() && not_cached) throw *not_cached;
+  if (found.empty())
+    throw InputError("run " + m.run_id + " of model " + who + " has no tabular data dependency",
+                     "its dependencies: " + deps + "; give --reference PATH");
+  if (found.size() > 1) {
+    std::vector<std::string> need;
+    for (const auto* v : {&spec.roles.features, &spec.roles.numerical, &spec.roles.categorical})
+      need.insert(need.end(), v->begin(), v->end());
+    if (!spec.roles.target.empty()) need.push_back(spec.roles.target);
+    if (!need.empty()) {
+      std::erase_if(found, [&](const auto& f) {
+        auto h = header_of(f.second.front(), po.read);
+        for (auto& c : need)
+          if (std::find(h.begin(), h.end(), c) == h.end()) return true;
+        return false;
+      });
+    }
+  }
+  if (found.size() != 1) {
+    std::string names;
+    for (auto& d : tabular) names += (names.empty() ? "" : ", ") + d.path;
+    throw InputError("run " + m.run_id + " of model " + who + " read several data sets (" + names +
+                         "): cannot tell which one it trained on",
+                     "name it with training_data: PATH in the monitor (or --training-data PATH)");
+  }
+  lineage["dataset"] = found[0].first.path;
+  lineage["sha256"] = found[0].first.sha256;
+  return found[0].second;
+}
+
 nlohmann::json run_monitor(const MonitorSpec& spec, Repo* repo) {
   if (spec.reference.empty()) throw UsageError("no reference data", "give --reference PATH or a monitor with reference:");
   if (spec.current.empty()) throw UsageError("no current data", "give --current PATH or a monitor with current:");
-  auto ref_src = resolve_inputs(spec.reference, repo, spec.format);
+  nlohmann::json ref_lineage;
+  std::vector<Source> ref_src;
+  if (spec.reference.size() == 1 && spec.reference[0] == "auto") {
+    if (!repo) throw InputError("--reference auto needs an mlo repository (the model registry)", "run inside the repository");
+    ref_src = auto_reference(*repo, spec, ref_lineage);
+  } else {
+    ref_src = resolve_inputs(spec.reference, repo, spec.format);
+  }
   auto cur_src = resolve_inputs(spec.current, repo, spec.format);
   ProfileOptions ro = profile_options(spec);
   ProfileOptions co = ro;
@@ -468,6 +589,7 @@ nlohmann::json run_monitor(const MonitorSpec& spec, Repo* repo) {
   result["created_at"] = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   result["reference"] = {{"sources", ref.sources}, {"rows", ref.rows}, {"profile", ref_cached ? "cached" : "computed"},
                          {"bytes_read", ref.bytes_read}, {"malformed_rows", ref.malformed_rows}};
+  if (!ref_lineage.is_null()) result["reference"]["lineage"] = ref_lineage;
   result["current"] = {{"sources", cur.sources}, {"rows", cur.rows}, {"bytes_read", cur.bytes_read},
                        {"malformed_rows", cur.malformed_rows}};
   if (spec.since) result["current"]["since"] = *spec.since;
@@ -546,8 +668,13 @@ void index_action(Database& db, const std::string& id, const nlohmann::json& a) 
       "INSERT OR REPLACE INTO monitor_actions(id, result_id, monitor, created_at, action, status, evidence)"
       " VALUES(?,?,?,?,?,?,?)");
   st.bind(1, id).bind(2, a["result_id"].get<std::string>()).bind(3, a["monitor"].get<std::string>());
-  st.bind(4, a["created_at"].get<double>()).bind(5, a["action"].dump()).bind(6, a["status"].get<std::string>());
-  st.bind(7, a["evidence"].dump());
+  // The action column keeps what was done plus the outcome's details
+  // (version registered, gates, reason), lifted back out by history().
+  nlohmann::json what = a.value("action", nlohmann::json::object());
+  for (const char* k : {"version", "gates", "reason"})
+    if (a.contains(k)) what[std::string("_") + k] = a[k];
+  st.bind(4, a["created_at"].get<double>()).bind(5, what.dump()).bind(6, a["status"].get<std::string>());
+  st.bind(7, a.value("evidence", nlohmann::json::object()).dump());
   st.run();
 }
 
@@ -611,9 +738,20 @@ nlohmann::json history(Repo& repo, const std::string& name, int limit) {
     r["columns"] = cols;
     as.bind(1, st.text(0));
     nlohmann::json acts = nlohmann::json::array();
-    while (as.step())
-      acts.push_back({{"action", nlohmann::json::parse(as.text(0))}, {"status", as.text(1)},
-                      {"evidence", nlohmann::json::parse(as.text(2))}, {"created_at", as.real(3)}});
+    while (as.step()) {
+      nlohmann::json what = nlohmann::json::parse(as.text(0));
+      nlohmann::json act = {{"status", as.text(1)}, {"evidence", nlohmann::json::parse(as.text(2))},
+                            {"created_at", as.real(3)}};
+      for (const char* k : {"version", "gates", "reason"}) {
+        std::string key = std::string("_") + k;
+        if (what.is_object() && what.contains(key)) {
+          act[k] = what[key];
+          what.erase(key);
+        }
+      }
+      act["action"] = what;
+      acts.push_back(act);
+    }
     as.reset();
     if (!acts.empty()) r["actions"] = acts;
     out.push_back(r);

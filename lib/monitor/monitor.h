@@ -50,7 +50,9 @@ struct OnDrift {
 
 struct MonitorSpec {
   std::string name = "adhoc";
-  std::vector<std::string> reference, current;
+  std::vector<std::string> reference, current;  // reference {"auto"}: the model's training data
+  std::string model;          // NAME#STAGE / NAME@VERSION for reference auto (lineage)
+  std::string training_data;  // which of the training run's deps is the data (path), when several are tabular
   Roles roles;
   DriftOptions drift;
   QualityOptions quality;
@@ -70,6 +72,14 @@ std::map<std::string, MonitorSpec> load_monitors(const std::filesystem::path& ml
 double parse_duration(const std::string& text);
 // Parses an ISO 8601 time or epoch seconds. Throws UsageError.
 double parse_time(const std::string& text);
+
+// `--reference auto`: follows lineage from spec.model (registry version ->
+// the run that produced it -> that run's deps) to the training data in the
+// cache. Returns the sources and {"model","version","run","dataset","sha256"}.
+// InputError (exit 3) when the version has no run, the run is not known here,
+// no dep is tabular data (or several are and none is named), or the data is
+// not in the local cache.
+std::vector<Source> auto_reference(Repo& repo, const MonitorSpec& spec, nlohmann::json& lineage);
 
 // Runs the checks. `repo` may be null (no tracked inputs, no profile cache).
 // The result is the documented JSON document ({metrics, tests, summary, ...}).

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/parallel.h"
 
 namespace mlo::monitor {
 
@@ -88,8 +89,9 @@ struct Acc {
     }
     text.emplace(std::string(t), 1);
   }
-  void add_number(double v) {
-    if (!std::isfinite(v)) { ++infinite; return; }
+  // Streaming moments, range and small-value set (sketch mode only; in exact
+  // mode they come from the kept values, in one vectorisable pass, at the end).
+  void track(double v) {
     ++n;
     double d = v - mean;
     mean += d / static_cast<double>(n);
@@ -105,15 +107,52 @@ struct Acc {
         else small.emplace_back(v, 1);
       }
     }
-    if (sketch) { ++buckets[order_key(v) >> kShift]; return; }
+  }
+  // Moments of the kept values (two passes: the mean, then squared deviations).
+  void moments_from_values() {
+    n = values.size();
+    if (n == 0) return;
+    double sum = 0, lo = values[0], hi = values[0];
+    for (double x : values) {
+      sum += x;
+      lo = std::min(lo, x);
+      hi = std::max(hi, x);
+    }
+    mean = sum / static_cast<double>(n);
+    double ss = 0;
+    for (double x : values) ss += (x - mean) * (x - mean);
+    m2 = ss;
+    mn = lo;
+    mx = hi;
+  }
+  void add_number(double v) {
+    if (!std::isfinite(v)) [[unlikely]] { ++infinite; return; }
+    if (sketch) {
+      track(v);
+      ++buckets[order_key(v) >> kShift];
+      return;
+    }
     values.push_back(v);
-    if (values.size() > limit) {
+    if (values.size() > limit) [[unlikely]] {
+      // switch to the sketch: the moments so far, then stream on
+      moments_from_values();
+      for (double x : values) {
+        if (small_overflow) break;
+        bool found = false;
+        for (auto& [sv, sc] : small)
+          if (sv == x) { ++sc; found = true; break; }
+        if (!found) {
+          if (small.size() >= 21) { small_overflow = true; small.clear(); }
+          else small.emplace_back(x, 1);
+        }
+      }
       sketch = true;
       for (double x : values) ++buckets[order_key(x) >> kShift];
       values.clear();
       values.shrink_to_fit();
     }
   }
+  std::uint64_t finite_count() const { return sketch ? n : values.size(); }
   void drop_numeric() {
     numeric_ok = false;
     values.clear();
@@ -148,8 +187,8 @@ struct Acc {
     p.missing = missing;
     p.infinite = infinite;
     p.invalid = invalid;
-    bool numeric = declared ? *declared == ColumnType::numerical : (numeric_ok && (n > 0 || infinite > 0 || text.empty()));
-    if (!declared && numeric_ok && n == 0 && infinite == 0 && rows == missing) numeric = true;  // all missing
+    bool numeric = declared ? *declared == ColumnType::numerical : (numeric_ok && (finite_count() > 0 || infinite > 0 || text.empty()));
+    if (!declared && numeric_ok && finite_count() == 0 && infinite == 0 && rows == missing) numeric = true;  // all missing
     p.type = numeric ? ColumnType::numerical : ColumnType::categorical;
     if (numeric) {
       if (sketch) {
@@ -162,7 +201,12 @@ struct Acc {
         p.sample.n = n;
         p.sample.approximate = true;
       } else {
+        moments_from_values();
         p.sample = make_sample(std::move(values));
+        small.clear();
+        small_overflow = p.sample.distinct() > 21;
+        if (!small_overflow)
+          for (std::size_t i = 0; i < p.sample.values.size(); ++i) small.emplace_back(p.sample.values[i], p.sample.counts[i]);
       }
       p.mean = mean;
       p.m2 = m2;
@@ -446,7 +490,9 @@ DatasetProfile build_profile(const std::vector<Source>& sources, const ProfileOp
   std::uint64_t uniq = static_cast<std::uint64_t>(std::unique(hashes.begin(), hashes.end()) - hashes.begin());
   out.duplicate_rows = (hashes.size() - uniq) << level;
   out.duplicates_approximate = level > 0;
-  for (auto& a : accs) out.columns.push_back(a.finish());
+  // Columns finish (sort, moments) independently: on the available cores.
+  out.columns.resize(accs.size());
+  parallel_for(accs.size(), default_jobs(), [&](std::size_t i) { out.columns[i] = accs[i].finish(); });
   out.performance = perf.finish();
   return out;
 }

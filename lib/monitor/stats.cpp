@@ -241,38 +241,55 @@ Sample make_sample(std::vector<double> values) {
     for (double v : values) emit(v);
     return s;
   }
-  // LSD radix sort on order-preserving keys (16-bit digits; passes where every
-  // key shares the digit are skipped): several times faster than std::sort here.
+  // LSD radix sort on order-preserving keys: 11-bit digits (the counts stay in
+  // L1 and the scatter has few open destinations), the six histograms in one
+  // pass, passes where every key shares the digit skipped. Several times
+  // faster than std::sort here.
+  constexpr int kBits = 11, kPasses = 6;
+  constexpr std::size_t kRadix = 1 << kBits, kMask = kRadix - 1;
   std::vector<std::uint64_t> keys(n), tmp(n);
+  std::vector<std::size_t> count(kPasses * kRadix, 0);
   for (std::size_t i = 0; i < n; ++i) {
     std::uint64_t b;
     std::memcpy(&b, &values[i], 8);
-    keys[i] = (b >> 63) ? ~b : (b | (1ULL << 63));
+    std::uint64_t k = (b >> 63) ? ~b : (b | (1ULL << 63));
+    keys[i] = k;
+    for (int p = 0; p < kPasses; ++p) ++count[p * kRadix + ((k >> (p * kBits)) & kMask)];
   }
   values.clear();
   values.shrink_to_fit();
-  std::vector<std::size_t> count(1 << 16);
-  for (int pass = 0; pass < 4; ++pass) {
-    int shift = pass * 16;
-    std::fill(count.begin(), count.end(), 0);
-    for (auto k : keys) ++count[(k >> shift) & 0xffff];
-    if (count[(keys[0] >> shift) & 0xffff] == n) continue;
+  for (int pass = 0; pass < kPasses; ++pass) {
+    int shift = pass * kBits;
+    std::size_t* c = count.data() + static_cast<std::size_t>(pass) * kRadix;
+    if (c[(keys[0] >> shift) & kMask] == n) continue;
     std::size_t sum = 0;
-    for (auto& c : count) {
-      std::size_t t = c;
-      c = sum;
+    for (std::size_t d = 0; d < kRadix; ++d) {
+      std::size_t t = c[d];
+      c[d] = sum;
       sum += t;
     }
-    for (auto k : keys) tmp[count[(k >> shift) & 0xffff]++] = k;
+    for (auto k : keys) tmp[c[(k >> shift) & kMask]++] = k;
     keys.swap(tmp);
   }
   tmp.clear();
   tmp.shrink_to_fit();
-  for (auto k : keys) {
+  // distinct values and their counts
+  s.values.reserve(1024);
+  s.counts.reserve(1024);
+  std::size_t i = 0;
+  while (i < n) {
+    std::uint64_t k = keys[i];
+    std::size_t j = i + 1;
+    while (j < n && keys[j] == k) ++j;
     std::uint64_t b = (k >> 63) ? (k & ~(1ULL << 63)) : ~k;
     double v;
     std::memcpy(&v, &b, 8);
-    emit(v);
+    if (!s.values.empty() && s.values.back() == v) s.counts.back() += j - i;  // -0.0 and 0.0
+    else {
+      s.values.push_back(v);
+      s.counts.push_back(j - i);
+    }
+    i = j;
   }
   return s;
 }

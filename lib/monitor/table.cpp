@@ -43,7 +43,8 @@ Format format_for(const std::string& name) {
   return Format::csv;
 }
 
-std::string_view trim(std::string_view s) {
+inline std::string_view trim(std::string_view s) {
+  if (s.empty() || (s.front() > ' ' && s.back() > ' ')) [[likely]] return s;
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
   return s;
@@ -110,6 +111,8 @@ struct MissingTable {
 
 std::uint64_t read_delimited(const Source& src, const ReadOptions& opt, const RowVisitor& v, char delim) {
   MissingTable is_missing(opt.missing);
+  std::array<bool, 256> stop{};  // bytes that end an unquoted field's fast scan
+  stop[static_cast<unsigned char>(delim)] = stop['\n'] = stop['"'] = true;
   ChunkReader in(src.path);
   std::string buf;
   std::size_t pos = 0;
@@ -117,7 +120,7 @@ std::uint64_t read_delimited(const Source& src, const ReadOptions& opt, const Ro
   std::uint64_t line = 1;  // physical line where the current record starts
   std::vector<std::string> fields;      // unescaped text of quoted fields
   std::vector<std::string_view> views;  // every field: into the buffer, or into fields[k] when quoted
-  std::vector<bool> quoted;
+  std::vector<char> quoted;  // (not vector<bool>: one byte a field, no bit twiddling per cell)
   std::vector<Cell> cells;
   std::vector<std::string> names;
   bool have_header = false;
@@ -165,17 +168,16 @@ std::uint64_t read_delimited(const Source& src, const ReadOptions& opt, const Ro
     std::uint64_t newlines = 0;
     bool complete = false;
     bool bad_quote = false;
-    auto field = [&](std::size_t k) -> std::string& {
-      if (fields.size() <= k) fields.resize(k + 1);
-      if (quoted.size() <= k) quoted.resize(k + 1);
-      if (views.size() <= k) views.resize(k + 1);
-      return fields[k];
-    };
     while (true) {
-      std::string& f = field(nf);
-      f.clear();
+      if (views.size() <= nf) [[unlikely]] {
+        fields.resize(nf + 1);
+        quoted.resize(nf + 1);
+        views.resize(nf + 1);
+      }
       quoted[nf] = false;
       if (i < buf.size() && buf[i] == '"') {
+        std::string& f = fields[nf];
+        f.clear();
         quoted[nf] = true;
         ++i;
         bool closed = false;
@@ -207,9 +209,15 @@ std::uint64_t read_delimited(const Source& src, const ReadOptions& opt, const Ro
         }
       } else {
         std::size_t start = i;
-        while (i < buf.size() && buf[i] != delim && buf[i] != '\n') {
-          if (buf[i] == '"') bad_quote = true;
-          ++i;
+        {
+          const char* b = buf.data();
+          const std::size_t size = buf.size();
+          while (i < size && !stop[static_cast<unsigned char>(b[i])]) ++i;
+          while (i < size && b[i] == '"') {  // a quote inside an unquoted field
+            bad_quote = true;
+            ++i;
+            while (i < size && !stop[static_cast<unsigned char>(b[i])]) ++i;
+          }
         }
         std::size_t end = i;
         if (end > start && buf[end - 1] == '\r' && (i < buf.size() && buf[i] == '\n')) --end;
@@ -362,12 +370,45 @@ bool parse_number(std::string_view s, double& out) {
   s = trim(s);
   if (s.empty()) return false;
   if (s.front() == '+') s.remove_prefix(1);
+  {
+    // Fast path (Clinger): [-]digits[.digits] with at most 15 significant
+    // digits is an exact integer over an exact power of ten, and one IEEE
+    // division rounds it correctly: the same double as from_chars.
+    static constexpr double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
+                                        1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16};
+    const char* q = s.data();
+    const char* e = q + s.size();
+    bool neg = *q == '-';
+    if (neg) ++q;
+    std::uint64_t m = 0;
+    int digits = 0, frac = 0;
+    bool dot = false, ok = q < e;
+    for (; q < e; ++q) {
+      char ch = *q;
+      if (ch >= '0' && ch <= '9') {
+        m = m * 10 + static_cast<std::uint64_t>(ch - '0');
+        if (m) ++digits;  // leading zeros are free
+        if (dot) ++frac;
+      } else if (ch == '.' && !dot) {
+        dot = true;
+      } else {
+        ok = false;
+        break;
+      }
+    }
+    if (ok && digits <= 15 && frac <= 16 && s.size() > static_cast<std::size_t>(neg + dot)) {
+      double v = static_cast<double>(m) / kPow10[frac];
+      out = neg ? -v : v;
+      return true;
+    }
+  }
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   if (ec == std::errc() && p == s.data() + s.size()) return true;
   if (ec == std::errc::result_out_of_range && p == s.data() + s.size()) {
     out = (s.front() == '-') ? -HUGE_VAL : HUGE_VAL;
     return true;
   }
+  if (s.size() > 9 || (s.front() != 'i' && s.front() != 'I' && s.front() != '-')) return false;
   std::string low(s);
   for (auto& c : low) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (low == "inf" || low == "infinity") { out = HUGE_VAL; return true; }
@@ -437,6 +478,36 @@ void add_tracked(Repo& repo, const Pointer& ptr, const std::string& rel, const s
 }
 
 }  // namespace
+
+bool is_tabular_name(const std::string& name) {
+  std::string_view n = name;
+  for (std::string_view z : {std::string_view(".gz"), std::string_view(".zst")})
+    if (n.ends_with(z)) return false;  // compressed: not read
+  return n.ends_with(".csv") || n.ends_with(".tsv") || n.ends_with(".tab") || n.ends_with(".jsonl") ||
+         n.ends_with(".ndjson") || n.ends_with(".json");
+}
+
+std::vector<Source> artifact_sources(Repo& repo, const std::string& display, const std::string& sha256, bool is_dir,
+                                     std::uint64_t size, const std::optional<Format>& format) {
+  if (!repo.cache().has(sha256))
+    throw InputError(display + ": " + (is_dir ? "directory manifest " : "content ") + sha256.substr(0, 12) +
+                         " is not in the local cache",
+                     "run 'mlo pull' (or 'mlo data pull') to fetch it from the remote");
+  Pointer p;
+  p.path = display;
+  p.type = is_dir ? EntryType::dir : EntryType::file;
+  p.sha256 = sha256;
+  p.size = size;
+  std::vector<Source> out;
+  add_tracked(repo, p, display, display, format, out);
+  for (const auto& s : out)
+    if (s.path.empty())
+      throw InputError(s.display + ": content " + s.identity.substr(7, 12) + " is not in the local cache",
+                       "run 'mlo pull' (or 'mlo data pull') to fetch it from the remote");
+  if (out.empty())
+    throw InputError(display + ": the directory holds no CSV, TSV or JSON Lines files", "name the data with --reference PATH");
+  return out;
+}
 
 std::vector<Source> resolve_inputs(const std::vector<std::string>& specs, Repo* repo,
                                    const std::optional<Format>& format) {

@@ -67,6 +67,15 @@ std::uint64_t read_table(const Source& source, const ReadOptions& options, const
 std::vector<Source> resolve_inputs(const std::vector<std::string>& specs, Repo* repo,
                                    const std::optional<Format>& format);
 
+// The tabular sources of a content-addressed artifact (a run's dependency):
+// a file object, or the CSV/TSV/JSON Lines files of a directory manifest.
+// `display` names it in messages. Throws InputError (hint: mlo pull) when the
+// object or manifest is not in the local cache.
+std::vector<Source> artifact_sources(Repo& repo, const std::string& display, const std::string& sha256, bool is_dir,
+                                     std::uint64_t size, const std::optional<Format>& format);
+// Whether a file name looks like tabular data mlo monitor reads (.csv, .tsv, .jsonl, .ndjson, .json).
+bool is_tabular_name(const std::string& name);
+
 bool is_missing_token(std::string_view text, const std::vector<std::string>& tokens);
 // Parses a whole cell as a double (leading/trailing blanks allowed; inf/nan spelled
 // as numpy does). False when the cell is not a number.

@@ -56,15 +56,21 @@ print(sum(1 for c in ref.columns if out[c] >= 0.1), "drifted")
 PYEOF
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-time_runs() {  # CMD... -> median seconds
+# time_runs NAME CMD...: sets NAME (median wall seconds) and NAME_cpu (median user+sys)
+time_runs() {
+  local var=$1; shift
+  : > times.txt
   for _ in $(seq "$RUNS"); do
-    /usr/bin/time -f "%e" -o t.txt "$@" > /dev/null
-    cat t.txt
-  done | median
+    /usr/bin/time -f "%e %U %S" -o t.txt "$@" > /dev/null
+    cat t.txt >> times.txt
+  done
+  printf -v "$var" '%s' "$(awk '{print $1}' times.txt | median)"
+  printf -v "${var}_cpu" '%s' "$(awk '{printf "%.2f\n", $2 + $3}' times.txt | median)"
 }
 echo "running (median of $RUNS) ..."
-m=$(time_runs "$MLO" monitor --no-record -r ref.csv -c cur.csv)
-p=$(time_runs $PY peer.py ref.csv cur.csv)
+echo "load average before: $(uptime | sed 's/.*load average: //')"
+time_runs m "$MLO" monitor --no-record -r ref.csv -c cur.csv
+time_runs p $PY peer.py ref.csv cur.csv
 "$MLO" monitor --no-record --json -r ref.csv -c cur.csv > mlo.json
 # check the two agree on the scores
 $PY - <<'PYEOF'
@@ -76,12 +82,17 @@ PYEOF
 # cached reference profile: a new current batch reads only the current data
 mkdir -p repo && cd repo && git init -q . && "$MLO" init -q && cd ..
 (cd repo && "$MLO" monitor --json -r ../ref.csv -c ../cur.csv > ../first.json)
-c=$(cd repo && for _ in $(seq "$RUNS"); do /usr/bin/time -f "%e" -o ../t.txt "$MLO" monitor --json -r ../ref.csv -c ../cur.csv > ../cached.json; cat ../t.txt; done | median)
+(cd repo && time_runs c "$MLO" monitor --json -r ../ref.csv -c ../cur.csv && echo "$c $c_cpu" > ../cached.txt)
+read -r c c_cpu < cached.txt
+(cd repo && "$MLO" monitor --json -r ../ref.csv -c ../cur.csv > ../cached.json)
 refbytes=$($PY -c "import json; d=json.load(open('cached.json')); print(d['reference']['profile'], d['reference']['bytes_read'], d['current']['bytes_read'])")
 
-printf '\n| work (%s rows, ref + cur) | mlo | pandas+scipy | ratio |\n|---|---:|---:|---:|\n' "$ROWS"
-printf '| drift (wasserstein + jensenshannon), missing | %ss | %ss | %.1fx |\n' "$m" "$p" "$(echo "$p / $m" | bc -l)"
-printf '| same, reference profile cached (%s) | %ss | - | %.1fx |\n' "$refbytes" "$c" "$(echo "$p / $c" | bc -l)"
+echo "load average after: $(uptime | sed 's/.*load average: //')"
+printf '\n| work (%s rows, ref + cur) | mlo wall | mlo CPU | pandas+scipy wall | pandas+scipy CPU | ratio wall | ratio CPU |\n|---|---:|---:|---:|---:|---:|---:|\n' "$ROWS"
+printf '| drift (wasserstein + jensenshannon), missing | %ss | %ss | %ss | %ss | %.1fx | %.1fx |\n' "$m" "$m_cpu" "$p" "$p_cpu" \
+  "$(echo "$p / $m" | bc -l)" "$(echo "$p_cpu / $m_cpu" | bc -l)"
+printf '| same, reference profile cached (%s) | %ss | %ss | - | - | %.1fx | %.1fx |\n' "$refbytes" "$c" "$c_cpu" \
+  "$(echo "$p / $c" | bc -l)" "$(echo "$p_cpu / $c_cpu" | bc -l)"
 
 if [ "${BIG_ROWS}" != 0 ]; then
   echo "building $BIG_ROWS-row files by repeating the $ROWS-row ones ..."

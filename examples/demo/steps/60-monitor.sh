@@ -59,6 +59,6 @@ say sh -c "mlo monitor churn -c monitor/batch-drift.csv --no-record --markdown |
 step "History: drift per column over time"
 say mlo monitor history churn
 
-step "The retraining trigger (runs mlo run/register/promote when those commands exist)"
+step "The retraining trigger: rerun the stage, register the result from its run, propose it for staging"
 say mlo monitor churn -c monitor/batch-drift.csv --act || echo "(exit $?: see the message; the decision is recorded)"
 say sh -c "mlo --json monitor history churn | grep -c '\"status\"'"
