@@ -1,3 +1,4 @@
+#include "monitor/request_log.h"
 #include "monitor/monitor.h"
 
 #include <yaml-cpp/yaml.h>
@@ -402,8 +403,12 @@ nlohmann::json run_monitor(const MonitorSpec& spec, Repo* repo) {
   std::vector<std::string> missing_in_cur, added_in_cur;
   for (auto& c : ref.columns)
     if (!cur.find(c.name) && !ignored.count(c.name)) missing_in_cur.push_back(c.name);
+  // Current data from request logs carries serving fields (route, latency...)
+  // that training data never has: not a schema change.
+  const bool from_request_log = cur.find("route") && cur.find("latency_ms") && cur.find("model");
   for (auto& c : cur.columns)
-    if (!ref.find(c.name) && !ignored.count(c.name)) added_in_cur.push_back(c.name);
+    if (!ref.find(c.name) && !ignored.count(c.name) && !(from_request_log && is_request_log_field(c.name)))
+      added_in_cur.push_back(c.name);
 
   // Type agreement: the reference's type wins; a change is a quality failure.
   std::map<std::string, std::string> type_changed;

@@ -4,7 +4,7 @@ namespace mlo::monitor {
 
 namespace {
 
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;
 
 // Positional columns have no names in the request: input_0, input_1, ...
 std::string positional_name(std::size_t i) { return "input_" + std::to_string(i); }
@@ -111,6 +111,14 @@ std::vector<std::pair<std::string, const Json*>> output_columns(const Json& body
 }
 
 }  // namespace
+
+bool is_request_log_field(const std::string& column) {
+  static const char* const fields[] = {"ts",    "env",        "model",      "version", "role", "method",
+                                       "route", "status",     "latency_ms", "prediction", "predict"};
+  for (const char* f : fields)
+    if (column == f) return true;
+  return false;
+}
 
 bool is_request_log_record(const Json& record) {
   auto it = record.find("inputs");

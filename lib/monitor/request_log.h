@@ -16,10 +16,10 @@ namespace mlo::monitor {
 
 // A row as (column, value) pairs; values point into the parsed record (or
 // into `scratch` for names made up here).
-using FlatRow = std::vector<std::pair<std::string, const nlohmann::json*>>;
+using FlatRow = std::vector<std::pair<std::string, const nlohmann::ordered_json*>>;
 
 // True when `record` has the request-log shape ({"inputs": {...}, ...}).
-bool is_request_log_record(const nlohmann::json& record);
+bool is_request_log_record(const nlohmann::ordered_json& record);
 
 // Appends one row per input row to `rows`. Columns: every scalar field of the
 // record (ts, model, version, status, latency_ms...), the request's features
@@ -27,6 +27,12 @@ bool is_request_log_record(const nlohmann::json& record);
 // outputs: "prediction" for MLflow's predictions, the tensor's name for Open
 // Inference Protocol outputs. A request whose body has no rows it can read
 // (an empty batch, an unknown shape) yields one row of the scalar fields.
-void request_log_rows(const nlohmann::json& record, std::vector<FlatRow>& rows);
+void request_log_rows(const nlohmann::ordered_json& record, std::vector<FlatRow>& rows);
+
+// The columns a request log adds beside the features (ts, model, version,
+// route, status, latency_ms, prediction...). A current dataset read from
+// request logs has them while the training data does not: they are facts
+// about serving, not a change in the data's schema.
+bool is_request_log_field(const std::string& column);
 
 }  // namespace mlo::monitor

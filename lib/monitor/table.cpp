@@ -16,6 +16,7 @@
 #include "core/interrupt.h"
 #include "data/manifest.h"
 #include "data/pointer.h"
+#include "monitor/request_log.h"
 #include "repo/repo.h"
 
 namespace mlo::monitor {
@@ -286,7 +287,8 @@ std::uint64_t read_jsonl(const Source& src, const ReadOptions& opt, const RowVis
   bool have_header = false;
   std::vector<std::string> texts;
   std::vector<Cell> cells;
-  std::vector<std::pair<std::string, const Json*>> flat;
+  std::vector<FlatRow> request_rows;
+  std::string row_bytes;
   while (true) {
     std::size_t nl = buf.find('\n', pos);
     if (nl == std::string::npos && !eof) {
@@ -312,39 +314,49 @@ std::uint64_t read_jsonl(const Source& src, const ReadOptions& opt, const RowVis
       v.malformed({src.display, line, "expected a JSON object"});
       continue;
     }
-    flat.clear();
-    // Request-log shape: {"ts", "model", "version", "inputs": {...}, "outputs": {...}}:
-    // inputs and outputs become columns under their own names.
-    if (j.contains("inputs") && j["inputs"].is_object()) {
-      for (auto it = j.begin(); it != j.end(); ++it) {
-        if ((it.key() == "inputs" || it.key() == "outputs") && it->is_object()) flatten(*it, "", flat);
-        else if (!it->is_object()) flat.emplace_back(it.key(), &*it);
-      }
+    // Request logs of `mlo deploy` hold a whole request per line: one row per
+    // input row (monitor/request_log.h). Failed requests and shadow copies
+    // are not traffic the model answered for the client: skipped.
+    request_rows.clear();
+    if (is_request_log_record(j)) {
+      int status = j.value("status", 200);
+      if (status < 200 || status >= 300 || j.value("role", std::string()) == "shadow") continue;
+      request_log_rows(j, request_rows);
     } else {
-      flatten(j, "", flat);
+      request_rows.emplace_back();
+      flatten(j, "", request_rows.back());
     }
-    if (!have_header) {
-      have_header = true;
-      for (auto& [k, _] : flat) {
-        index.emplace(k, names.size());
-        names.push_back(k);
+    for (const FlatRow& flat : request_rows) {
+      if (!have_header) {
+        have_header = true;
+        for (auto& [k, _] : flat) {
+          index.emplace(k, names.size());
+          names.push_back(k);
+        }
+        v.header(names);
       }
-      v.header(names);
+      texts.assign(names.size(), std::string());
+      cells.assign(names.size(), Cell{{}, true});
+      for (auto& [k, val] : flat) {
+        auto f = index.find(k);
+        if (f == index.end()) continue;  // a key the first record lacked: not a column
+        std::size_t c = f->second;
+        if (val->is_null()) continue;
+        if (val->is_string()) texts[c] = val->get<std::string>();
+        else if (val->is_boolean()) texts[c] = val->get<bool>() ? "true" : "false";
+        else texts[c] = val->dump();
+        cells[c].missing = val->is_string() && is_missing_token(trim(texts[c]), opt.missing);
+      }
+      for (std::size_t c = 0; c < names.size(); ++c) cells[c].text = texts[c];
+      if (request_rows.size() == 1) {
+        v.row(cells, raw);
+      } else {
+        // Rows of one request share its line: duplicates are judged on values.
+        row_bytes.clear();
+        for (const auto& t : texts) (row_bytes += t) += '\x1f';
+        v.row(cells, row_bytes);
+      }
     }
-    texts.assign(names.size(), std::string());
-    cells.assign(names.size(), Cell{{}, true});
-    for (auto& [k, val] : flat) {
-      auto f = index.find(k);
-      if (f == index.end()) continue;  // a key the first record lacked: not a column
-      std::size_t c = f->second;
-      if (val->is_null()) continue;
-      if (val->is_string()) texts[c] = val->get<std::string>();
-      else if (val->is_boolean()) texts[c] = val->get<bool>() ? "true" : "false";
-      else texts[c] = val->dump();
-      cells[c].missing = val->is_string() && is_missing_token(trim(texts[c]), opt.missing);
-    }
-    for (std::size_t c = 0; c < names.size(); ++c) cells[c].text = texts[c];
-    v.row(cells, raw);
     if ((line & 0xffff) == 0) check_interrupted();
   }
   if (!have_header) v.header({});

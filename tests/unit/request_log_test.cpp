@@ -5,7 +5,7 @@
 #include <map>
 
 using namespace mlo::monitor;
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;
 
 namespace {
 // Rows as column -> value text, for compact checks.
