@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <mutex>
@@ -12,6 +13,9 @@
 #include "core/fs.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "data/manifest.h"
+#include "pipeline/run.h"
+#include "repo/git.h"
 #include "repo/repo.h"
 
 namespace mlo {
@@ -308,6 +312,92 @@ std::vector<std::string> run_record_objects(Repo& repo) {
   return out;
 }
 
+std::map<std::string, std::string> run_refs(Repo& repo) {
+  std::map<std::string, std::string> out;
+  for_each_ref(repo, [&](const std::string& id, const std::string& hash) { out.emplace(id, hash); });
+  return out;
+}
+
+namespace {
+// An output's objects: the object and, for a folder whose manifest is
+// cached, the files it lists.
+void add_output(Repo& repo, const nlohmann::json& o, const std::string& where,
+                const std::function<void(const std::string&, const std::string&)>& add) {
+  if (!o.is_object()) return;
+  std::string h = o.value("sha256", "");
+  if (!is_sha256_hex(h)) return;
+  add(h, where);
+  if (o.value("type", "file") != "dir" || !repo.cache().has(h)) return;
+  try {
+    Manifest m = parse_manifest(repo.cache().read(h), "manifest " + h.substr(0, 12) + " (" + where + ")");
+    for (const auto& e : m.entries) add(e.sha256, where + ":" + e.path);
+  } catch (const Error&) {
+    // A damaged manifest: fsck reports it; the manifest itself is still named.
+  }
+}
+}  // namespace
+
+std::set<std::string> run_objects(Repo& repo, const nlohmann::json& r) {
+  std::set<std::string> out;
+  auto add = [&](const std::string& h, const std::string&) { out.insert(h); };
+  if (!r.is_object()) return out;
+  if (r.contains("log") && r["log"].is_string() && is_sha256_hex(r["log"].get<std::string>())) out.insert(r["log"].get<std::string>());
+  if (r.value("status", "") != "succeeded") return out;
+  for (const char* field : {"outs", "metric_files"})
+    if (r.contains(field) && r[field].is_object())
+      for (auto it = r[field].begin(); it != r[field].end(); ++it) add_output(repo, it.value(), it.key(), add);
+  return out;
+}
+
+namespace {
+void lock_refs(Repo& repo, const std::string& text, const std::string& label,
+               const std::function<void(const std::string&, const std::string&)>& add) {
+  nlohmann::json lock;
+  try {
+    lock = parse_lock(text, label);
+  } catch (const Error&) {
+    return;
+  }
+  for (auto it = lock["stages"].begin(); it != lock["stages"].end(); ++it) {
+    const auto& e = it.value();
+    if (!e.is_object()) continue;
+    std::string where = label + " stage " + it.key();
+    if (std::string rec = e.value("record", ""); is_sha256_hex(rec)) add(rec, where);
+    for (const char* field : {"outs", "metrics"})
+      if (e.contains(field) && e[field].is_array())
+        for (const auto& o : e[field]) add_output(repo, o, where + " " + o.value("path", ""), add);
+  }
+}
+}  // namespace
+
+std::set<std::string> lock_objects(Repo& repo, const std::string& text) {
+  std::set<std::string> out;
+  lock_refs(repo, text, "mlo.lock", [&](const std::string& h, const std::string&) { out.insert(h); });
+  return out;
+}
+
+void add_pipeline_references(Repo& repo, const std::string& rev, References& refs) {
+  auto add = [&](const std::string& h, const std::string& where) { refs.add(h, where); };
+  std::optional<std::string> text;
+  if (rev.empty()) {
+    text = read_file_if_exists(repo.root() / "mlo.lock");
+    // Run records and their logs are history: kept as long as the run is known.
+    for_each_ref(repo, [&](const std::string& id, const std::string& hash) {
+      refs.add(hash, "run " + id);
+      if (!repo.cache().has(hash)) return;
+      auto r = nlohmann::json::parse(repo.cache().read(hash), nullptr, false);
+      if (r.is_object() && r.contains("log") && r["log"].is_string() && is_sha256_hex(r["log"].get<std::string>()))
+        refs.add(r["log"], "run " + id + " log");
+    });
+  } else {
+    try {
+      text = repo.git().read_file_at(rev, "mlo.lock");
+    } catch (const Error&) {
+    }
+  }
+  if (text) lock_refs(repo, *text, rev.empty() ? "mlo.lock" : "mlo.lock at " + rev.substr(0, 12), add);
+}
+
 int import_run_records(Repo& repo, const std::vector<std::string>& hashes) {
   std::vector<nlohmann::json> fresh;
   for (const auto& h : hashes) {
@@ -319,6 +409,7 @@ int import_run_records(Repo& repo, const std::vector<std::string>& hashes) {
       continue;
     }
     if (run_record_hash(repo, r["run_id"])) continue;
+    if (std::any_of(fresh.begin(), fresh.end(), [&](const nlohmann::json& f) { return f["run_id"] == r["run_id"]; })) continue;
     fresh.push_back(std::move(r));
   }
   if (!fresh.empty()) store_run_records(repo, fresh);
