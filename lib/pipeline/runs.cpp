@@ -141,12 +141,12 @@ std::string new_run_id() {
   return buf;
 }
 
-std::string store_run_record(Repo& repo, const nlohmann::json& record) {
+std::string store_run_record(Repo& repo, const nlohmann::json& record, bool sync) {
   check_record(record);
   // One syncfs makes the record and every object it names (outputs, log,
   // added with durable=false) durable before anything points at them.
   std::string hash = repo.cache().add_bytes(record.dump() + "\n", false);
-  repo.cache().sync();
+  if (sync) repo.cache().sync();
   write_ref(repo, record["run_id"], hash, false);
   Database& db = runs_db(repo);
   auto put = db.prepare(kInsert);

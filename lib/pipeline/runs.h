@@ -22,7 +22,9 @@ std::string new_run_id();
 
 // Stores a finished record: the object, the runs/RUN_ID reference and the
 // index row. Returns the record's hash. The record must have run_id and stage.
-std::string store_run_record(Repo& repo, const nlohmann::json& record);
+// With sync=false the caller syncs the cache (Cache::sync) before anything
+// outside the cache and the index names the record (mlo run: once per command).
+std::string store_run_record(Repo& repo, const nlohmann::json& record, bool sync = true);
 // Many at once (one transaction, one sync): for imports and benchmarks.
 void store_run_records(Repo& repo, const std::vector<nlohmann::json>& records);
 
