@@ -218,7 +218,10 @@ nlohmann::json load_run(Repo& repo, const std::string& id_or_prefix) {
 
 std::vector<nlohmann::json> list_runs(Repo& repo, const RunQuery& query) {
   Database& db = runs_db(repo);
-  std::string sql = std::string("SELECT ") + kColumns + " FROM runs";
+  // Rows are picked (filter, sort, limit) by rowid only, then the columns of
+  // the rows shown are read: the sorter never carries params/metrics JSON
+  // of rows that are not shown.
+  std::string sql = "SELECT rowid FROM runs";
   std::vector<std::string> conds;
   std::vector<std::pair<bool, std::string>> binds;  // (numeric, text)
   if (!query.stage.empty()) {
@@ -257,11 +260,18 @@ std::vector<nlohmann::json> list_runs(Repo& repo, const RunQuery& query) {
     sort = sort.substr(0, c);
   }
   std::string key = field_sql(sort);
+  std::string order;
   if (key == "started_at" || key == "id")  // indexed: no NULLs to push last
-    sql += " ORDER BY " + key + (desc ? " DESC" : " ASC") + ", id" + (desc ? " DESC" : " ASC");
+    order = " ORDER BY " + key + (desc ? " DESC" : " ASC") + ", id" + (desc ? " DESC" : " ASC");
   else
-    sql += " ORDER BY (" + key + ") IS NULL, " + key + (desc ? " DESC" : " ASC") + ", id";
+    order = " ORDER BY (" + key + ") IS NULL, " + key + (desc ? " DESC" : " ASC") + ", id";
+  sql += order;
   if (query.limit > 0) sql += " LIMIT " + std::to_string(query.limit + (query.count_more ? 1 : 0));
+  if (query.limit > 0)
+    sql = std::string("WITH pick(rid) AS MATERIALIZED (") + sql + ") SELECT " + kColumns +
+          " FROM pick JOIN runs ON runs.rowid = pick.rid" + order;
+  else  // every row is shown: one pass
+    sql = std::string("SELECT ") + kColumns + sql.substr(sql.find(" FROM runs"));
   auto q = db.prepare(sql);
   for (size_t i = 0; i < binds.size(); ++i) {
     if (binds[i].first) q.bind(static_cast<int>(i + 1), std::strtod(binds[i].second.c_str(), nullptr));
