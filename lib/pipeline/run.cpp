@@ -508,8 +508,17 @@ class Executor {
       cached = find_run_by_key(repo_, key);
       // Restorable only when every output and metrics file is in the cache.
       auto all_cached = [&](const json& record, const char* key) {
-        for (const auto& [path, o] : object_items(record, key))
-          if (!repo_.cache().has(o.value("sha256", ""))) return false;
+        for (const auto& [path, o] : object_items(record, key)) {
+          std::string h = o.value("sha256", "");
+          if (!repo_.cache().has(h)) return false;
+          if (o.value("type", "file") != "dir") continue;
+          try {  // a folder: its files too (a pull may have brought the manifest only)
+            for (const auto& e : parse_manifest(repo_.cache().read(h), path).entries)
+              if (!repo_.cache().has(e.sha256)) return false;
+          } catch (const Error&) {
+            return false;
+          }
+        }
         return true;
       };
       if (cached && (!cached->contains("metric_files") || !all_cached(*cached, "outs") ||

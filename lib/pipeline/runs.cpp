@@ -331,18 +331,25 @@ std::map<std::string, std::string> run_refs(Repo& repo) {
 namespace {
 // An output's objects: the object and, for a folder whose manifest is
 // cached, the files it lists.
-void add_output(Repo& repo, const nlohmann::json& o, const std::string& where,
-                const std::function<void(const std::string&, const std::string&)>& add) {
+// `broken` (optional) hears of a folder whose manifest is missing or damaged.
+using AddFn = std::function<void(const std::string&, const std::string&)>;
+using BrokenFn = std::function<void(BrokenKind, const std::string& where, const std::string& hash, const std::string& msg)>;
+void add_output(Repo& repo, const nlohmann::json& o, const std::string& where, const AddFn& add,
+                const BrokenFn& broken = {}) {
   if (!o.is_object()) return;
   std::string h = o.value("sha256", "");
   if (!is_sha256_hex(h)) return;
   add(h, where);
-  if (o.value("type", "file") != "dir" || !repo.cache().has(h)) return;
+  if (o.value("type", "file") != "dir") return;
+  if (!repo.cache().has(h)) {
+    if (broken) broken(BrokenKind::missing_manifest, where, h, "the manifest of " + where + " is not in the cache");
+    return;
+  }
   try {
     Manifest m = parse_manifest(repo.cache().read(h), "manifest " + h.substr(0, 12) + " (" + where + ")");
     for (const auto& e : m.entries) add(e.sha256, where + ":" + e.path);
-  } catch (const Error&) {
-    // A damaged manifest: fsck reports it; the manifest itself is still named.
+  } catch (const Error& e) {
+    if (broken) broken(BrokenKind::bad_manifest, where, h, e.what());
   }
 }
 }  // namespace
@@ -360,8 +367,8 @@ std::set<std::string> run_objects(Repo& repo, const nlohmann::json& r) {
 }
 
 namespace {
-void lock_refs(Repo& repo, const std::string& text, const std::string& label,
-               const std::function<void(const std::string&, const std::string&)>& add) {
+void lock_refs(Repo& repo, const std::string& text, const std::string& label, const AddFn& add,
+               const BrokenFn& broken = {}) {
   nlohmann::json lock;
   try {
     lock = parse_lock(text, label);
@@ -375,7 +382,7 @@ void lock_refs(Repo& repo, const std::string& text, const std::string& label,
     if (std::string rec = e.value("record", ""); is_sha256_hex(rec)) add(rec, where);
     for (const char* field : {"outs", "metrics"})
       if (e.contains(field) && e[field].is_array())
-        for (const auto& o : e[field]) add_output(repo, o, where + " " + o.value("path", ""), add);
+        for (const auto& o : e[field]) add_output(repo, o, where + " " + o.value("path", ""), add, broken);
   }
 }
 }  // namespace
@@ -405,7 +412,12 @@ void add_pipeline_references(Repo& repo, const std::string& rev, References& ref
     } catch (const Error&) {
     }
   }
-  if (text) lock_refs(repo, *text, rev.empty() ? "mlo.lock" : "mlo.lock at " + rev.substr(0, 12), add);
+  // A folder output whose manifest is not here: its files are unknown, so gc
+  // must not decide (it refuses unless --skip-broken), as for pointer files.
+  auto broken = [&](BrokenKind kind, const std::string& where, const std::string& hash, const std::string& msg) {
+    if (refs.seen_manifests.insert(hash).second) refs.broken.push_back({kind, where, hash, msg});
+  };
+  if (text) lock_refs(repo, *text, rev.empty() ? "mlo.lock" : "mlo.lock at " + rev.substr(0, 12), add, broken);
 }
 
 int import_run_records(Repo& repo, const std::vector<std::string>& hashes) {
