@@ -32,6 +32,16 @@ expect_out_contains "2 runs shared"
 expect_eq "$(ls "$TEST_TMP/remote/runs" | wc -l)" "1" "runs lists on the remote"
 name=$(ls "$TEST_TMP/remote/runs")
 expect_eq "$(sha256sum "$TEST_TMP/remote/runs/$name" | cut -c1-64).json" "$name" "list named by its hash"
+/usr/bin/python3 - "$MLO_SOURCE_DIR/schemas/remote-runs-list.schema.json" "$TEST_TMP/remote/runs/$name" <<'PY' ||
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+doc = json.load(open(sys.argv[2]))
+jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
+assert len(doc["runs"]) == 2, doc
+PY
+  fail "the runs list does not match schemas/remote-runs-list.schema.json"
+pass
 expect_ok --json push
 expect_json "d['runs'] == 0"
 train_run=$("$MLO" --json runs ls --stage train | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])') ||
