@@ -42,7 +42,7 @@ nlohmann::json stats_json(const SyncResult& r) {
           {"objects", s.objects},         {"bytes", s.bytes},             {"wire_bytes", s.wire_bytes},
           {"chunks", s.chunks},           {"reused_chunks", s.reused_chunks}, {"packs", s.packs},
           {"up_to_date", s.up_to_date},   {"missing", s.missing},         {"requests", s.requests},
-          {"seconds", s.seconds}};
+          {"seconds", s.seconds},         {"runs", r.runs}};
 }
 
 std::string summary(const std::string& verb, const std::string& dir, const SyncResult& r) {
@@ -54,6 +54,7 @@ std::string summary(const std::string& verb, const std::string& dir, const SyncR
                      r.remote.name + "' in " + secs + " s";
   if (s.up_to_date) line += "; " + std::to_string(s.up_to_date) + " already there";
   if (s.reused_chunks) line += "; " + std::to_string(s.reused_chunks) + " chunks reused";
+  if (r.runs) line += "; " + std::to_string(r.runs) + " run" + (r.runs == 1 ? "" : "s") + (verb == "Pushed" ? " shared" : " imported");
   return line;
 }
 
@@ -155,7 +156,11 @@ void register_transfers(CLI::App& app, Context& ctx) {
       throw RemoteError(std::to_string(r.stats.missing.size()) + " object(s) are not on remote '" + r.remote.name +
                             "', e.g. " + r.stats.missing[0] + " (everything else was fetched)",
                         "push them from a clone that has the data ('mlo push'), then fetch again");
+    if (!r.runs_missing.empty())
+      log::warn(std::to_string(r.runs_missing.size()) + " object(s) of runs or pipeline outputs are not on remote '" +
+                r.remote.name + "', e.g. " + r.runs_missing[0] + "; those stages re-run with 'mlo run'");
     nlohmann::json doc = stats_json(r);
+    doc["runs_missing"] = r.runs_missing;
     std::string line = summary("Fetched", "from", r);
     if (checkout) {
       // Only the pointers this pull covered, so a path filter stays a filter.

@@ -1,5 +1,6 @@
 #include "app/gc_roots.h"
 
+#include "pipeline/runs.h"
 #include "registry/gc_refs.h"
 
 namespace mlo::app {
@@ -10,6 +11,7 @@ std::vector<ReferenceSource> reference_sources() {
       // Other modules add one line each, e.g.:
       //   {"pipeline", pipeline::add_lock_references},
       {"registry", registry::add_registry_references},
+      {"pipeline", add_pipeline_references},
   };
 }
 

@@ -341,11 +341,6 @@ class Executor {
   }
 
   void start_facts() {
-    try {
-      commit_ = repo_.git().head_commit().value_or("");
-      dirty_ = repo_.git().is_dirty();
-    } catch (const Error&) {
-    }
     modes_ = repo_.link_modes();
     // Open what workers share before any thread starts (Repo opens lazily).
     repo_.cache();
@@ -513,8 +508,17 @@ class Executor {
       cached = find_run_by_key(repo_, key);
       // Restorable only when every output and metrics file is in the cache.
       auto all_cached = [&](const json& record, const char* key) {
-        for (const auto& [path, o] : object_items(record, key))
-          if (!repo_.cache().has(o.value("sha256", ""))) return false;
+        for (const auto& [path, o] : object_items(record, key)) {
+          std::string h = o.value("sha256", "");
+          if (!repo_.cache().has(h)) return false;
+          if (o.value("type", "file") != "dir") continue;
+          try {  // a folder: its files too (a pull may have brought the manifest only)
+            for (const auto& e : parse_manifest(repo_.cache().read(h), path).entries)
+              if (!repo_.cache().has(e.sha256)) return false;
+          } catch (const Error&) {
+            return false;
+          }
+        }
         return true;
       };
       if (cached && (!cached->contains("metric_files") || !all_cached(*cached, "outs") ||
@@ -638,6 +642,10 @@ class Executor {
     fs::remove(metrics_path, ec);
     fs::remove(params_path, ec);
 
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      git_facts();
+    }
     json resources = json::object();
     if (s.resources.cpus) resources["cpus"] = *s.resources.cpus;
     if (s.resources.gpus) resources["gpus"] = s.resources.gpus;
@@ -676,7 +684,8 @@ class Executor {
     std::string record_hash;
     {
       std::lock_guard<std::mutex> g(mu_);
-      record_hash = store_run_record(repo_, record);
+      record_hash = store_run_record(repo_, record, false);  // synced once, in finish_writes()
+      wrote_ = true;
     }
     record["record"] = record_hash;
     out.status = result.status;
@@ -700,6 +709,36 @@ class Executor {
     json o = json::object();
     for (const auto& [k, v] : ctx.overrides) o[k] = v;
     return o;
+  }
+
+  // The git commit and whether the work tree is dirty: asked once, and only
+  // when a stage runs (a run with nothing to do never scans the work tree).
+  void git_facts() {
+    if (facts_) return;
+    facts_ = true;
+    try {
+      commit_ = repo_.git().head_commit().value_or("");
+      dirty_ = repo_.git().is_dirty();
+    } catch (const Error&) {
+    }
+  }
+
+  // Once per command, after the stages: one syncfs for every object the
+  // runs stored (records, logs, outputs), then mlo.lock and .gitignore,
+  // which name them. Nothing written: no sync.
+  void finish_writes() {
+    std::lock_guard<std::mutex> g(mu_);
+    if (wrote_) repo_.cache().sync();
+    wrote_ = false;
+    if (!lock_dirty_) return;
+    lock_dirty_ = false;
+    json out = {{"version", 1}, {"stages", json::object()}};
+    for (const auto& st : pipeline_.stages)
+      if (lock_["stages"].contains(st.name)) out["stages"][st.name] = lock_["stages"][st.name];
+    // Not fsynced (like git's own files): the objects it names already are.
+    write_file_atomic(repo_.root() / "mlo.lock", serialize_lock(out), false);
+    for (const auto* s : lock_stages_) ignore_outputs(*s);
+    lock_stages_.clear();
   }
 
   void emit(const StageOutcome& o, bool started) {
@@ -824,12 +863,8 @@ class Executor {
       e["metrics"].push_back({{"path", path}, {"sha256", m.value("sha256", "")}, {"values", m.value("values", json::object())}});
     std::lock_guard<std::mutex> g(mu_);
     lock_["stages"][s.name] = e;
-    json out = {{"version", 1}, {"stages", json::object()}};
-    for (const auto& st : pipeline_.stages)
-      if (lock_["stages"].contains(st.name)) out["stages"][st.name] = lock_["stages"][st.name];
-    // Not fsynced (like git's own files): the objects it names already are.
-    write_file_atomic(repo_.root() / "mlo.lock", serialize_lock(out), false);
-    ignore_outputs(s);
+    lock_dirty_ = true;
+    lock_stages_.push_back(&s);  // mlo.lock is written once, in finish_writes()
   }
 
   // Outputs live in the store, not in git: add them to the root .gitignore.
@@ -859,6 +894,10 @@ class Executor {
   std::mutex event_mu_;
   std::string commit_;
   bool dirty_ = false;
+  bool facts_ = false;
+  bool wrote_ = false;       // objects stored without a sync yet
+  bool lock_dirty_ = false;  // lock_ changed since mlo.lock was written
+  std::vector<const StageDef*> lock_stages_;
   std::vector<LinkMode> modes_;
   fs::path tmp_;
 
@@ -964,6 +1003,14 @@ RunReport run_pipeline(Repo& repo, const RunOptions& opts,
     } catch (const Error&) {
     }
   };
+  auto failed = [&] {
+    finish();
+    try {
+      ex.finish_writes();
+    } catch (const Error& e) {
+      log::warn(std::string("could not write mlo.lock: ") + e.what());
+    }
+  };
   try {
     if (!sweeping) {
       std::vector<Task> tasks;
@@ -1014,10 +1061,11 @@ RunReport run_pipeline(Repo& repo, const RunOptions& opts,
       }
     }
   } catch (...) {
-    finish();
+    failed();
     throw;
   }
   finish();
+  ex.finish_writes();
 
   if (interrupted()) throw InterruptedError();
   for (const auto& s : report.stages) {

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <mutex>
@@ -12,6 +13,9 @@
 #include "core/fs.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "data/manifest.h"
+#include "pipeline/run.h"
+#include "repo/git.h"
 #include "repo/repo.h"
 
 namespace mlo {
@@ -137,12 +141,12 @@ std::string new_run_id() {
   return buf;
 }
 
-std::string store_run_record(Repo& repo, const nlohmann::json& record) {
+std::string store_run_record(Repo& repo, const nlohmann::json& record, bool sync) {
   check_record(record);
   // One syncfs makes the record and every object it names (outputs, log,
   // added with durable=false) durable before anything points at them.
   std::string hash = repo.cache().add_bytes(record.dump() + "\n", false);
-  repo.cache().sync();
+  if (sync) repo.cache().sync();
   write_ref(repo, record["run_id"], hash, false);
   Database& db = runs_db(repo);
   auto put = db.prepare(kInsert);
@@ -214,7 +218,10 @@ nlohmann::json load_run(Repo& repo, const std::string& id_or_prefix) {
 
 std::vector<nlohmann::json> list_runs(Repo& repo, const RunQuery& query) {
   Database& db = runs_db(repo);
-  std::string sql = std::string("SELECT ") + kColumns + " FROM runs";
+  // Rows are picked (filter, sort, limit) by rowid only, then the columns of
+  // the rows shown are read: the sorter never carries params/metrics JSON
+  // of rows that are not shown.
+  std::string sql = "SELECT rowid FROM runs";
   std::vector<std::string> conds;
   std::vector<std::pair<bool, std::string>> binds;  // (numeric, text)
   if (!query.stage.empty()) {
@@ -253,11 +260,18 @@ std::vector<nlohmann::json> list_runs(Repo& repo, const RunQuery& query) {
     sort = sort.substr(0, c);
   }
   std::string key = field_sql(sort);
+  std::string order;
   if (key == "started_at" || key == "id")  // indexed: no NULLs to push last
-    sql += " ORDER BY " + key + (desc ? " DESC" : " ASC") + ", id" + (desc ? " DESC" : " ASC");
+    order = " ORDER BY " + key + (desc ? " DESC" : " ASC") + ", id" + (desc ? " DESC" : " ASC");
   else
-    sql += " ORDER BY (" + key + ") IS NULL, " + key + (desc ? " DESC" : " ASC") + ", id";
+    order = " ORDER BY (" + key + ") IS NULL, " + key + (desc ? " DESC" : " ASC") + ", id";
+  sql += order;
   if (query.limit > 0) sql += " LIMIT " + std::to_string(query.limit + (query.count_more ? 1 : 0));
+  if (query.limit > 0)
+    sql = std::string("WITH pick(rid) AS MATERIALIZED (") + sql + ") SELECT " + kColumns +
+          " FROM pick JOIN runs ON runs.rowid = pick.rid" + order;
+  else  // every row is shown: one pass
+    sql = std::string("SELECT ") + kColumns + sql.substr(sql.find(" FROM runs"));
   auto q = db.prepare(sql);
   for (size_t i = 0; i < binds.size(); ++i) {
     if (binds[i].first) q.bind(static_cast<int>(i + 1), std::strtod(binds[i].second.c_str(), nullptr));
@@ -308,6 +322,104 @@ std::vector<std::string> run_record_objects(Repo& repo) {
   return out;
 }
 
+std::map<std::string, std::string> run_refs(Repo& repo) {
+  std::map<std::string, std::string> out;
+  for_each_ref(repo, [&](const std::string& id, const std::string& hash) { out.emplace(id, hash); });
+  return out;
+}
+
+namespace {
+// An output's objects: the object and, for a folder whose manifest is
+// cached, the files it lists.
+// `broken` (optional) hears of a folder whose manifest is missing or damaged.
+using AddFn = std::function<void(const std::string&, const std::string&)>;
+using BrokenFn = std::function<void(BrokenKind, const std::string& where, const std::string& hash, const std::string& msg)>;
+void add_output(Repo& repo, const nlohmann::json& o, const std::string& where, const AddFn& add,
+                const BrokenFn& broken = {}) {
+  if (!o.is_object()) return;
+  std::string h = o.value("sha256", "");
+  if (!is_sha256_hex(h)) return;
+  add(h, where);
+  if (o.value("type", "file") != "dir") return;
+  if (!repo.cache().has(h)) {
+    if (broken) broken(BrokenKind::missing_manifest, where, h, "the manifest of " + where + " is not in the cache");
+    return;
+  }
+  try {
+    Manifest m = parse_manifest(repo.cache().read(h), "manifest " + h.substr(0, 12) + " (" + where + ")");
+    for (const auto& e : m.entries) add(e.sha256, where + ":" + e.path);
+  } catch (const Error& e) {
+    if (broken) broken(BrokenKind::bad_manifest, where, h, e.what());
+  }
+}
+}  // namespace
+
+std::set<std::string> run_objects(Repo& repo, const nlohmann::json& r) {
+  std::set<std::string> out;
+  auto add = [&](const std::string& h, const std::string&) { out.insert(h); };
+  if (!r.is_object()) return out;
+  if (r.contains("log") && r["log"].is_string() && is_sha256_hex(r["log"].get<std::string>())) out.insert(r["log"].get<std::string>());
+  if (r.value("status", "") != "succeeded") return out;
+  for (const char* field : {"outs", "metric_files"})
+    if (r.contains(field) && r[field].is_object())
+      for (auto it = r[field].begin(); it != r[field].end(); ++it) add_output(repo, it.value(), it.key(), add);
+  return out;
+}
+
+namespace {
+void lock_refs(Repo& repo, const std::string& text, const std::string& label, const AddFn& add,
+               const BrokenFn& broken = {}) {
+  nlohmann::json lock;
+  try {
+    lock = parse_lock(text, label);
+  } catch (const Error&) {
+    return;
+  }
+  for (auto it = lock["stages"].begin(); it != lock["stages"].end(); ++it) {
+    const auto& e = it.value();
+    if (!e.is_object()) continue;
+    std::string where = label + " stage " + it.key();
+    if (std::string rec = e.value("record", ""); is_sha256_hex(rec)) add(rec, where);
+    for (const char* field : {"outs", "metrics"})
+      if (e.contains(field) && e[field].is_array())
+        for (const auto& o : e[field]) add_output(repo, o, where + " " + o.value("path", ""), add, broken);
+  }
+}
+}  // namespace
+
+std::set<std::string> lock_objects(Repo& repo, const std::string& text) {
+  std::set<std::string> out;
+  lock_refs(repo, text, "mlo.lock", [&](const std::string& h, const std::string&) { out.insert(h); });
+  return out;
+}
+
+void add_pipeline_references(Repo& repo, const std::string& rev, References& refs) {
+  auto add = [&](const std::string& h, const std::string& where) { refs.add(h, where); };
+  std::optional<std::string> text;
+  if (rev.empty()) {
+    text = read_file_if_exists(repo.root() / "mlo.lock");
+    // Run records and their logs are history: kept as long as the run is known.
+    for_each_ref(repo, [&](const std::string& id, const std::string& hash) {
+      refs.add(hash, "run " + id);
+      if (!repo.cache().has(hash)) return;
+      auto r = nlohmann::json::parse(repo.cache().read(hash), nullptr, false);
+      if (r.is_object() && r.contains("log") && r["log"].is_string() && is_sha256_hex(r["log"].get<std::string>()))
+        refs.add(r["log"], "run " + id + " log");
+    });
+  } else {
+    try {
+      text = repo.git().read_file_at(rev, "mlo.lock");
+    } catch (const Error&) {
+    }
+  }
+  // A folder output whose manifest is not here: its files are unknown, so gc
+  // must not decide (it refuses unless --skip-broken), as for pointer files.
+  auto broken = [&](BrokenKind kind, const std::string& where, const std::string& hash, const std::string& msg) {
+    if (refs.seen_manifests.insert(hash).second) refs.broken.push_back({kind, where, hash, msg});
+  };
+  if (text) lock_refs(repo, *text, rev.empty() ? "mlo.lock" : "mlo.lock at " + rev.substr(0, 12), add, broken);
+}
+
 int import_run_records(Repo& repo, const std::vector<std::string>& hashes) {
   std::vector<nlohmann::json> fresh;
   for (const auto& h : hashes) {
@@ -319,6 +431,7 @@ int import_run_records(Repo& repo, const std::vector<std::string>& hashes) {
       continue;
     }
     if (run_record_hash(repo, r["run_id"])) continue;
+    if (std::any_of(fresh.begin(), fresh.end(), [&](const nlohmann::json& f) { return f["run_id"] == r["run_id"]; })) continue;
     fresh.push_back(std::move(r));
   }
   if (!fresh.empty()) store_run_records(repo, fresh);

@@ -5,9 +5,13 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
+
+#include "data/references.h"
 
 namespace mlo {
 
@@ -18,7 +22,9 @@ std::string new_run_id();
 
 // Stores a finished record: the object, the runs/RUN_ID reference and the
 // index row. Returns the record's hash. The record must have run_id and stage.
-std::string store_run_record(Repo& repo, const nlohmann::json& record);
+// With sync=false the caller syncs the cache (Cache::sync) before anything
+// outside the cache and the index names the record (mlo run: once per command).
+std::string store_run_record(Repo& repo, const nlohmann::json& record, bool sync = true);
 // Many at once (one transaction, one sync): for imports and benchmarks.
 void store_run_records(Repo& repo, const std::vector<nlohmann::json>& records);
 
@@ -50,6 +56,21 @@ std::vector<std::string> run_record_objects(Repo& repo);
 // runs/RUN_ID references and index rows of records not known yet. Hashes of
 // objects that are not run records are ignored. Returns how many were new.
 int import_run_records(Repo& repo, const std::vector<std::string>& record_hashes);
+// Every run known here: run id -> record object hash (from CACHE/runs/).
+std::map<std::string, std::string> run_refs(Repo& repo);
+// The objects one record names besides itself: its log and, when the run
+// succeeded, its outputs (a folder's manifest and, when that is cached, the
+// files it lists) and metrics files. These make the run cache work in
+// another clone.
+std::set<std::string> run_objects(Repo& repo, const nlohmann::json& record);
+// What an mlo.lock text needs: each stage's record, outputs (a folder's
+// files when its manifest is cached) and metrics files. Empty for a
+// malformed lock.
+std::set<std::string> lock_objects(Repo& repo, const std::string& lock_text);
+// gc/fsck roots (lib/app/gc_roots.cpp): every run record and log (with the
+// work tree), and what mlo.lock names at each revision in scope.
+void add_pipeline_references(Repo& repo, const std::string& rev, References& refs);
+
 // Refills the runs tables from CACHE/runs/ (mlo index rebuild).
 void rebuild_runs_index(Repo& repo);
 

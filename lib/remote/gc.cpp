@@ -3,7 +3,10 @@
 #include <chrono>
 #include <mutex>
 
+#include <nlohmann/json.hpp>
+
 #include "core/error.h"
+#include "core/fs.h"
 #include "core/parallel.h"
 #include "remote/layout.h"
 #include "remote/sync.h"
@@ -25,7 +28,34 @@ RemoteGcResult remote_gc(Repo& repo, const RemoteGcOptions& options) {
   if (!options.grace_seconds && !options.dry_run) {
     // Nothing to check here: grace 0 is the user's explicit choice.
   }
-  RemoteIndex index = RemoteIndex::load(*backend, index_cache_dir(repo.cache_dir(), rc.url), options.jobs);
+  fs::path idx = index_cache_dir(repo.cache_dir(), rc.url);
+  RemoteIndex index = RemoteIndex::load(*backend, idx, options.jobs);
+
+  // Runs the remote lists (possibly pushed by clones this one has not
+  // fetched from) keep their records and logs: records are fetched if
+  // missing here (they are small) to learn their logs.
+  {
+    std::set<std::string> records;
+    for (const auto& [id, hash] : remote_runs(*backend, idx, options.jobs)) {
+      records.insert(hash);
+      r.refs.add(hash, "run " + id + " (listed on the remote)");
+    }
+    std::set<std::string> absent;
+    for (const auto& h : records)
+      if (!repo.cache().has(h) && index.has_object(h)) absent.insert(h);
+    if (!absent.empty()) {
+      TransferOptions topts;
+      topts.jobs = options.jobs;
+      topts.verb = "fetch";
+      fetch_objects(*backend, repo.cache(), idx, absent, topts);
+    }
+    for (const auto& h : records) {
+      if (!repo.cache().has(h)) continue;
+      auto rec = nlohmann::json::parse(repo.cache().read(h), nullptr, false);
+      if (rec.is_object() && rec.contains("log") && rec["log"].is_string())
+        r.refs.add(rec["log"].get<std::string>(), "log of run " + rec.value("run_id", std::string("?")));
+    }
+  }
 
   // Live recipes name live chunks: read them (they are small).
   std::vector<const BlobLocation*> live_recipes;

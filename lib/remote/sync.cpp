@@ -1,13 +1,20 @@
 #include "remote/sync.h"
 
 #include <algorithm>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/hash.h"
+#include "core/parallel.h"
 #include "core/log.h"
 #include "data/manifest.h"
 #include "data/pointer.h"
 #include "data/workspace.h"
+#include "pipeline/run.h"
+#include "pipeline/runs.h"
 #include "repo/repo.h"
 
 namespace mlo::remote {
@@ -60,7 +67,52 @@ void merge_stats(TransferStats& into, const TransferStats& s) {
   into.missing.insert(into.missing.end(), s.missing.begin(), s.missing.end());
 }
 
+std::string lock_text(Repo& repo) { return read_file_if_exists(repo.root() / "mlo.lock").value_or(""); }
+
+std::set<std::string> only_cached(Repo& repo, const std::set<std::string>& hashes) {
+  std::set<std::string> out;
+  for (const auto& h : hashes)
+    if (repo.cache().has(h)) out.insert(h);
+  return out;
+}
+
 }  // namespace
+
+std::map<std::string, std::string> remote_runs(Backend& backend, const fs::path& index_cache, unsigned jobs) {
+  fs::path dir = index_cache / "runs";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  std::vector<std::string> names;
+  for (const auto& b : backend.list("runs/")) {
+    std::string name = b.key.substr(5);
+    if (name.size() == 69 && name.compare(64, 5, ".json") == 0 && is_sha256_hex(name.substr(0, 64))) names.push_back(name);
+  }
+  std::map<std::string, std::string> out;
+  std::mutex mu;
+  parallel_for(names.size(), std::max(1u, jobs), [&](std::size_t i) {
+    fs::path local = dir / names[i];
+    auto text = read_file_if_exists(local);
+    if (!text) {
+      text = backend.get("runs/" + names[i]);
+      if (!text) return;  // removed since the listing
+      if (sha256_hex(*text) != names[i].substr(0, 64)) {
+        log::warn(backend.describe() + ": runs/" + names[i] + " does not match its name; ignored");
+        return;
+      }
+      try {
+        write_file_atomic(local, *text, false);
+      } catch (const Error&) {
+        // Only a cache.
+      }
+    }
+    auto doc = nlohmann::json::parse(*text, nullptr, false);
+    if (!doc.is_object() || !doc.contains("runs") || !doc["runs"].is_object()) return;
+    std::lock_guard g(mu);
+    for (auto it = doc["runs"].begin(); it != doc["runs"].end(); ++it)
+      if (it.value().is_string() && is_sha256_hex(it.value().get<std::string>())) out.emplace(it.key(), it.value());
+  });
+  return out;
+}
 
 std::unique_ptr<Backend> open_remote(Repo& repo, const std::string& name, RemoteConfig* config_out) {
   RemoteConfig rc = resolve_remote(repo.config(), name);
@@ -91,6 +143,22 @@ SyncResult push(Repo& repo, const SyncRequest& request) {
   r.pointers = need.pointers;
   fs::path idx = index_cache_dir(repo.cache_dir(), r.remote.url);
   auto opts = transfer_options(request, r.remote, "push");
+  // Runs the remote does not list yet: their records, logs and outputs.
+  std::map<std::string, std::string> new_runs;
+  if (request.paths.empty() && request.runs) {
+    auto known = remote_runs(*backend, idx, opts.jobs);
+    std::set<std::string> run_objs = lock_objects(repo, lock_text(repo));
+    for (const auto& [id, hash] : run_refs(repo)) {
+      if (known.count(id) || !repo.cache().has(hash)) continue;
+      new_runs.emplace(id, hash);
+      run_objs.insert(hash);
+      auto record = nlohmann::json::parse(repo.cache().read(hash), nullptr, false);
+      auto more = run_objects(repo, record);
+      run_objs.insert(more.begin(), more.end());
+    }
+    // An output gc removed is not the push's problem: the run cache re-runs.
+    for (const auto& h : only_cached(repo, run_objs)) need.objects.insert(h);
+  }
   r.stats = push_objects(*backend, repo.cache(), idx, need.objects, opts);
   // A `mlo gc --remote` running at the same time may have removed old packs
   // this push counted on: look again, and send whatever vanished.
@@ -109,8 +177,66 @@ SyncResult push(Repo& repo, const SyncRequest& request) {
       r.stats.requests = again.requests;
     }
   }
+  // The list goes last: a teammate who sees a run can fetch all it names.
+  if (!new_runs.empty()) {
+    nlohmann::json doc = {{"version", 1}, {"runs", new_runs}};
+    std::string text = doc.dump() + "\n";
+    std::string name = sha256_hex(text) + ".json";
+    backend->put("runs/" + name, text);
+    try {
+      write_file_atomic(idx / "runs" / name, text, false);
+    } catch (const Error&) {
+    }
+    r.runs = new_runs.size();
+  }
   return r;
 }
+
+namespace {
+// Records of runs not known here (and their logs), plus what mlo.lock names
+// (so 'mlo run' restores its stages from the run cache); then indexed.
+// What the remote lacks is reported, not fatal: those runs stay unknown and
+// those stages re-run.
+void fetch_runs(Repo& repo, Backend& backend, const fs::path& idx, const TransferOptions& opts, SyncResult& r) {
+  auto known_here = run_refs(repo);
+  std::set<std::string> records;
+  for (const auto& [id, hash] : remote_runs(backend, idx, opts.jobs))
+    if (!known_here.count(id)) records.insert(hash);
+  std::string lock = lock_text(repo);
+  std::set<std::string> first = records;
+  auto from_lock = lock_objects(repo, lock);
+  first.insert(from_lock.begin(), from_lock.end());
+  std::set<std::string> missing;
+  auto pull = [&](const std::set<std::string>& hashes) {
+    if (hashes.empty()) return;
+    TransferStats s = fetch_objects(backend, repo.cache(), idx, hashes, opts);
+    missing.insert(s.missing.begin(), s.missing.end());
+    s.missing.clear();
+    merge_stats(r.stats, s);
+  };
+  pull(first);
+  // Round 2: logs of the records, the files of folder outputs whose manifests came.
+  std::set<std::string> second;
+  for (const auto& h : records) {
+    if (!repo.cache().has(h)) continue;
+    auto record = nlohmann::json::parse(repo.cache().read(h), nullptr, false);
+    if (record.is_object() && record.contains("log") && record["log"].is_string()) second.insert(record["log"].get<std::string>());
+  }
+  for (const auto& h : lock_objects(repo, lock))
+    if (!first.count(h)) second.insert(h);
+  for (const auto& h : missing) second.erase(h);
+  pull(second);
+  std::set<std::string> imported = records;
+  try {  // the lock's own records (runs restored from a cache may be older than the lists)
+    auto doc = parse_lock(lock, "mlo.lock");
+    for (auto it = doc["stages"].begin(); it != doc["stages"].end(); ++it)
+      if (it.value().is_object() && is_sha256_hex(it.value().value("record", ""))) imported.insert(it.value()["record"].get<std::string>());
+  } catch (const Error&) {
+  }
+  r.runs = static_cast<std::size_t>(import_run_records(repo, {imported.begin(), imported.end()}));
+  r.runs_missing.assign(missing.begin(), missing.end());
+}
+}  // namespace
 
 SyncResult fetch(Repo& repo, const SyncRequest& request) {
   SyncResult r;
@@ -128,6 +254,7 @@ SyncResult fetch(Repo& repo, const SyncRequest& request) {
   for (auto& h : needed_objects(repo, request.paths).objects)
     if (!first.count(h)) second.insert(h);
   if (!second.empty()) merge_stats(r.stats, fetch_objects(*backend, repo.cache(), idx, second, opts));
+  if (request.paths.empty() && request.runs) fetch_runs(repo, *backend, idx, opts, r);
   return r;
 }
 

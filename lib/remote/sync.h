@@ -1,6 +1,8 @@
 // Push, fetch and remote status for a repository: which objects the tracked
 // data needs (pointer files, directory manifests), and moving them.
 #pragma once
+#include <filesystem>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -20,13 +22,24 @@ struct SyncRequest {
   std::vector<std::string> paths;  // user paths (data, pointers or folders); empty: everything
   unsigned jobs = 0;               // 0: the remote's `jobs` option, else 8
   bool progress = false;
+  // With no paths: also the run records (lib/pipeline/runs.h) with their
+  // logs, the outputs of runs that succeeded (the shared run cache) and
+  // what mlo.lock names.
+  bool runs = true;
 };
 
 struct SyncResult {
   RemoteConfig remote;
   std::vector<std::string> pointers;  // repo-relative pointer files involved
   TransferStats stats;
+  std::size_t runs = 0;                   // runs pushed / fetched (new to the other side)
+  std::vector<std::string> runs_missing;  // fetch: run objects the remote lacks (not an error)
 };
+
+// The runs a remote knows: run id -> record hash, from its runs/*.json lists
+// (each list is written once by a push and named by its SHA-256; read lists
+// are cached next to the pack indexes).
+std::map<std::string, std::string> remote_runs(Backend& backend, const std::filesystem::path& index_cache, unsigned jobs);
 
 // Opens the remote a request names (or the default one).
 std::unique_ptr<Backend> open_remote(Repo& repo, const std::string& name, RemoteConfig* config_out = nullptr);

@@ -51,6 +51,14 @@ stages:
   noop:
     cmd: "true"
 YAML
+# A chain of 10 `true` stages (t1 <- t2 <- ...), to see the cost per stage
+# apart from start-up and the one syncfs per command.
+prev=""
+for i in $(seq 1 10); do
+  printf '  t%d:\n    cmd: echo t%d > t%d.txt\n    outs: [t%d.txt]\n' "$i" "$i" "$i" "$i" >> mlo.yaml
+  [ -n "$prev" ] && printf '    deps: [%s.txt]\n' "$prev" >> mlo.yaml
+  prev="t$i"
+done
 s=$(date +%s%N); "$MLO" run -q s1 s2 s3; e=$(date +%s%N)
 first=$(awk -v d=$(((e - s) / 1000000)) 'BEGIN {printf "%.0f", d}')
 noop_run=$(median_ms "$MLO" run -q s1 s2 s3)
@@ -59,6 +67,11 @@ noop_run=$(median_ms "$MLO" run -q s1 s2 s3)
 direct=$(median_ms /bin/sh -c true)
 forced=$(median_ms "$MLO" run -q --force noop)
 overhead=$(awk -v a="${forced%% *}" -v b="${direct%% *}" 'BEGIN {printf "%.1f ms", a - b}')
+"$MLO" run -q t10 >/dev/null
+chain=$(median_ms "$MLO" run -q --force t1 t2 t3 t4 t5 t6 t7 t8 t9 t10)
+per_stage=$(awk -v a="${chain%% *}" -v b="${forced%% *}" -v c="${chain#*CPU }" -v d="${forced#*CPU }" \
+  'BEGIN {printf "%.1f ms (CPU %.1f ms)", (a - b) / 9, (c - d) / 9}')
+per_stage_over=$(awk -v a="${chain%% *}" -v b="${forced%% *}" -v x="${direct%% *}" 'BEGIN {printf "%.1f ms", (a - b) / 9 - x}')
 
 # 100,000 runs, imported in bulk (JSON lines), then listed.
 /usr/bin/python3 - "$RUNS" > runs.jsonl <<'PY'
@@ -81,7 +94,7 @@ ls_where=$(median_ms "$MLO" runs ls --stage train --where 'metrics.acc>0.99' --s
 ls_json=$(median_ms "$MLO" --json runs ls --where 'params.train.lr=0.1' --limit 100)
 
 echo
-echo "mlo pipeline benchmark ($(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
+echo "mlo pipeline benchmark, load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
 echo
 echo "| work | mlo, median of $N: wall (CPU user+sys) | target |"
 echo "|---|---|---|"
@@ -89,7 +102,10 @@ echo "| first \`mlo run\`, 3 stages, ${SIZE_MB} MiB dep (hashes it once) | ${fir
 echo "| \`mlo run\`, 3 stages, ${SIZE_MB} MiB dep, nothing changed | ${noop_run} | < 100 ms |"
 echo "| \`/bin/sh -c true\` directly | ${direct} | - |"
 echo "| \`mlo run --force\` of a 1-stage \`true\` pipeline (local runner) | ${forced} | - |"
-echo "| local runner + mlo overhead per stage | ${overhead} | < 20 ms |"
+echo "| local runner + mlo overhead, 1-stage command (start-up, git, SQLite, syncfs included) | ${overhead} | - |"
+echo "| \`mlo run --force\` of a 10-stage chain of \`echo\` stages | ${chain} | - |"
+echo "| cost of one more stage ((10-stage - 1-stage) / 9) | ${per_stage} | - |"
+echo "| local runner + mlo overhead per stage (that minus \`sh -c true\` directly) | ${per_stage_over} | < 20 ms |"
 echo "| \`mlo runs import\` of ${RUNS} run records | ${import_s} s | - |"
 echo "| \`mlo runs ls\` over ${RUNS} runs (newest 50) | ${ls_default} | < 200 ms |"
 echo "| \`mlo runs ls --limit 0\` over ${RUNS} runs (all rows) | ${ls_all} | - |"

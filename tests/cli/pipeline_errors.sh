@@ -157,6 +157,23 @@ expect_rc 5 run
 expect_err_contains "exceeded its time limit"
 check_status slow timeout
 
+# The runner itself crashes (a plugin killed by SIGSEGV before it reports a
+# result): exit 5, and the run record says the runner failed and how.
+mkdir -p "$TEST_TMP/crashbin"
+printf '#!/bin/sh\nkill -SEGV $$\n' > "$TEST_TMP/crashbin/mlo-runner-crashy"
+chmod +x "$TEST_TMP/crashbin/mlo-runner-crashy"
+stage '  viaplugin:
+    cmd: echo hi > x
+    outs: [x]
+    runner: crashy'
+PATH="$TEST_TMP/crashbin:$PATH" expect_rc 5 run
+expect_err_contains "stage 'viaplugin'"
+expect_err_contains "runner plugin mlo-runner-crashy exited"
+check_status viaplugin error
+expect_ok --json runs show "$(printf '%s' "$OUT" | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)[0]['id'])")"
+expect_json "d['runner']=='crashy' and 'mlo-runner-crashy' in d['message'] and d['outs']=={}"
+expect_eq "$(sed -n '/viaplugin/p' mlo.lock)" "" "crashed runner's stage in mlo.lock"
+
 # Runs: bad ids.
 expect_rc 2 runs show ab
 expect_err_contains "at least 4"

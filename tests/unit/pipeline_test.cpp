@@ -146,6 +146,35 @@ TEST_CASE("run records: store, prefix lookup, query, rebuild the index") {
   CHECK_THROWS_AS(store_run_record(repo, {{"stage", "x"}}), InputError);
 }
 
+TEST_CASE("run records: what push/pull move (run_objects, lock_objects, run_refs) and limits") {
+  test::TempDir tmp;
+  test::git_init(tmp / "r");
+  init_repo(tmp / "r", {});
+  Repo repo = Repo::open(tmp / "r");
+  std::string log = repo.cache().add_bytes("the log\n");
+  std::string out = repo.cache().add_bytes("model\n");
+  json ok = {{"version", 1}, {"run_id", "abcd000000000001"}, {"stage", "train"}, {"status", "succeeded"}, {"log", log},
+             {"outs", {{"model.txt", {{"sha256", out}, {"type", "file"}}}}}};
+  json failed = ok;
+  failed["run_id"] = "abcd000000000002";
+  failed["status"] = "failed";
+  CHECK(run_objects(repo, ok) == std::set<std::string>{log, out});
+  CHECK(run_objects(repo, failed) == std::set<std::string>{log});  // a failed run's outputs are not shared
+  std::string h = store_run_record(repo, ok);
+  CHECK(run_refs(repo) == std::map<std::string, std::string>{{"abcd000000000001", h}});
+  json entry = {{"record", h}, {"outs", json::array({json{{"path", "model.txt"}, {"sha256", out}}})}};
+  json lock_doc = {{"version", 1}, {"stages", {{"train", entry}}}};
+  std::string lock = serialize_lock(lock_doc);
+  CHECK(lock_objects(repo, lock) == std::set<std::string>{h, out});
+  CHECK(lock_objects(repo, "not: [a lock").empty());
+  // Importing: duplicates in one batch count once; objects that are not records are skipped.
+  json other = ok;
+  other["run_id"] = "abcd000000000003";
+  std::string h3 = repo.cache().add_bytes(other.dump() + "\n");
+  CHECK(import_run_records(repo, {h3, h3, out, log}) == 1);
+  CHECK(run_refs(repo).size() == 2);
+}
+
 TEST_CASE("mlo.lock round-trips") {
   json lock = {{"version", 1}, {"stages", {{"a", {{"cmd", "echo"}, {"params", {{"x", "0.1"}}}, {"outs", json::array()}}}}}};
   CHECK(parse_lock(serialize_lock(lock), "mlo.lock") == lock);
