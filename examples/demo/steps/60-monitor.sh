@@ -1,5 +1,10 @@
-# Monitor a model's inputs: a reference (the training data) and a new batch with
-# injected drift; a report, CI verdicts, history and the retraining trigger.
+# Monitor a model's inputs: first the live traffic the deploy step served (its
+# request log) against the training data; then a reference and a new batch
+# with injected drift; a report, CI verdicts, history and the retraining trigger.
+step "Live traffic: the production deployment's request log against the training data"
+cd "$DEMO_DIR/project"
+say mlo monitor --reference data/prepared/train.csv -c .mlo/deploy/production/requests.jsonl --no-record || true
+
 step "Generate churn-like reference data and a new batch with injected drift"
 mkdir -p monitor
 gen_churn() {  # ROWS SHIFT SEED > CSV  (Box-Muller normals, deterministic awk)
