@@ -42,8 +42,9 @@ ModelRef parse_model_ref(const std::string& text) {
   return r;
 }
 
-ResolvedModel resolve_model(Repo& repo, const ModelRef& ref) {
-  ModelState m = load_model(repo, ref.name);
+ResolvedModel resolve_model(Repo& repo, const ModelRef& ref) { return resolve_model(load_model(repo, ref.name), ref); }
+
+ResolvedModel resolve_model(const ModelState& m, const ModelRef& ref) {
   const VersionInfo* v = nullptr;
   switch (ref.kind) {
     case ModelRef::Kind::name_only:
