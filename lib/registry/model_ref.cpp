@@ -78,6 +78,15 @@ ResolvedModel resolve_model(const ModelState& m, const ModelRef& ref) {
         auto it = m.aliases.find(ref.selector);
         if (it != m.aliases.end()) v = m.find(it->second);
       }
+      if (!v) {
+        // A stage tag whose version has no registration tag (deleted by hand).
+        auto st = m.stages.find(ref.selector);
+        if (st != m.stages.end() && !st->second.empty())
+          throw InputError("stage '" + ref.selector + "' of '" + ref.name + "' names version " + st->second.back() +
+                               ", whose registration tag " + ref.name + "@" + st->second.back() + " is missing",
+                           "was the tag deleted by hand? fetch it back with 'mlo pull', or register that version "
+                           "again ('mlo register " + ref.name + " PATH --version " + st->second.back() + "')");
+      }
       if (!v)
         throw InputError("no version of '" + ref.name + "' is in stage '" + ref.selector + "'",
                          "promote one with 'mlo promote " + ref.name + "@VERSION --to " + ref.selector + "'");

@@ -64,6 +64,15 @@ expect_ok models history team/churn
 after=$(find .mlo -maxdepth 1 -name 'index.db*' ! -name '*-shm' -printf '%f %s %T@\n' | sort)
 expect_eq "$after" "$before" "index files after read-only commands"
 
+# A registration tag deleted by hand while a stage still names its version.
+expect_ok register gone m.bin --version v0.1.0
+expect_ok promote gone@v0.1.0 --to staging
+git tag -d gone@v0.1.0 >/dev/null
+expect_rc 3 models show 'gone#staging'
+expect_err_contains "registration tag gone@v0.1.0 is missing"
+expect_rc 3 models show gone@v0.1.0
+expect_err_contains "has no version v0.1.0"
+
 # Garbage where mlo's metadata should be: read as a plain GTO registration.
 git tag -a 'junk@v0.1.0' -m "Registering artifact junk version v0.1.0
 
@@ -81,7 +90,7 @@ git worktree add -q "$TEST_TMP/wt2" -b side
 cd "$TEST_TMP/wt2"
 mkdir -p .mlo
 expect_ok --json models ls
-expect_json "sorted(m['name'] for m in d) == ['churn', 'junk', 'team/churn']"
+expect_json "sorted(m['name'] for m in d) == ['churn', 'gone', 'junk', 'team/churn']"
 printf 'w2' > w.bin
 expect_ok register fromwt w.bin
 cd "$TEST_TMP/reg"
