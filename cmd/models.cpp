@@ -80,8 +80,8 @@ void register_models(CLI::App& app, Context& ctx) {
   ctx.on_run(show, [&ctx, ref] {
     ModelRef r = parse_model_ref(*ref);
     if (r.kind != ModelRef::Kind::name_only) {
-      ResolvedModel rm = resolve_model(ctx.repo(), r);
-      ModelState m = load_model(ctx.repo(), rm.name);
+      ModelState m = load_model(ctx.repo(), r.name);
+      ResolvedModel rm = resolve_model(m, r);
       show_version(ctx, m, *m.find(rm.version));
       return;
     }

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "app/lineage.h"
 #include "command.h"
 #include "core/fs.h"
 #include "registry/registry.h"
@@ -167,7 +168,7 @@ void register_lineage(CLI::App& app, Context& ctx) {
   cmd->add_option("target", *target, "NAME@VERSION, NAME#STAGE, a run id, or a path")->required();
   cmd->add_flag("--dot", *dot, "Print Graphviz dot");
   ctx.on_run(cmd, [&ctx, target, dot] {
-    nlohmann::json tree = lineage(ctx.repo(), *target);
+    nlohmann::json tree = app::full_lineage(ctx.repo(), *target);
     if (ctx.global.json) ctx.print_json(tree);
     else if (*dot) std::cout << lineage_dot(tree);
     else std::cout << lineage_text(tree);
@@ -182,25 +183,37 @@ void register_audit(CLI::App& app, Context& ctx) {
   cmd->add_option("--since", *since, "Only events from this date (YYYY-MM-DD[THH:MM:SS], UTC)");
   ctx.on_run(cmd, [&ctx, since, name] {
     std::int64_t from = since->empty() ? 0 : parse_date(*since);
-    auto events = all_events(ctx.repo(), *name, from);
+    auto entries = app::audit_log(ctx.repo(), *name, from);
     if (ctx.global.json) {
-      nlohmann::json j = nlohmann::json::array();
-      for (const auto& e : events) j.push_back(e.to_json());
-      ctx.print_json(j);
+      ctx.print_json(entries);
       return;
     }
-    for (const auto& e : events) {
-      std::string what = to_string(e.kind);
-      if (e.is_alias()) what = e.kind == TagKind::assign ? "alias set" : "alias removed";
-      std::string ver = e.meta.is_object() ? e.meta.value("version", e.version) : e.version;
-      std::cout << format_time(e.time) << "  " << what << "  " << e.model << (ver.empty() ? "" : "@" + ver);
-      if (!e.stage.empty()) std::cout << "  " << (e.is_alias() ? "alias " : "stage ") << e.stage;
-      std::cout << "  by " << e.author << " <" << e.email << ">";
-      if (e.forced()) std::cout << "  " << ctx.paint("FORCED", "red");
-      if (e.meta.is_object() && e.meta.contains("replaced_by"))
-        std::cout << "  (replaced by " << e.meta["replaced_by"].get<std::string>() << ")";
-      if (e.meta.is_object() && e.meta.contains("reason")) std::cout << "  \"" << e.meta.value("reason", "") << "\"";
-      std::cout << "  [" << e.tag << "]\n";
+    for (const auto& e : entries) {
+      std::string ver = e.value("version", "");
+      std::string who = e.value("author", "");
+      std::string email = e.value("author_email", "");
+      std::cout << e["date"].get<std::string>() << "  ";
+      if (e["source"] == "deploy") {
+        const auto& d = e["detail"];
+        std::cout << e["event"].get<std::string>() << "  " << e["name"].get<std::string>() << (ver.empty() ? "" : "@" + ver)
+                  << "  env " << e["env"].get<std::string>();
+        if (d.contains("target")) std::cout << "  target " << d["target"].get<std::string>();
+        if (d.contains("strategy") && d["strategy"].is_string()) std::cout << "  strategy " << d["strategy"].get<std::string>();
+        std::cout << "  by " << (who.empty() ? "?" : who) << (email.empty() ? "" : " <" + email + ">") << "  [deploy]\n";
+        continue;
+      }
+      std::string what = e["event"].get<std::string>();
+      bool alias = e.contains("alias");
+      if (alias) what = what == "assignment" ? "alias set" : "alias removed";
+      std::cout << what << "  " << e["name"].get<std::string>() << (ver.empty() ? "" : "@" + ver);
+      if (e.contains("stage")) std::cout << "  stage " << e["stage"].get<std::string>();
+      if (alias) std::cout << "  alias " << e["alias"].get<std::string>();
+      std::cout << "  by " << who << " <" << email << ">";
+      if (e.value("forced", false)) std::cout << "  " << ctx.paint("FORCED", "red");
+      if (e.contains("replaced_by") && e["replaced_by"].is_string())
+        std::cout << "  (replaced by " << e["replaced_by"].get<std::string>() << ")";
+      if (e.contains("reason") && e["reason"].is_string()) std::cout << "  \"" << e["reason"].get<std::string>() << "\"";
+      std::cout << "  [" << e["tag"].get<std::string>() << "]\n";
     }
   });
 }
@@ -254,7 +267,7 @@ MLO_REGISTER_COMMANDS(50, register_registry_commands,
                       {"demote", "Take a model version out of a stage (or all its stages)"},
                       {"deprecate", "Archive a model version, or deprecate a whole model"},
                       {"approve", "Approve a model version for a stage (as your git identity)"},
-                      {"lineage", "Show data -> runs -> model versions -> stages"},
-                      {"audit", "Every registration, approval, promotion and override, with who and when"},
+                      {"lineage", "Show data -> runs -> model versions -> stages -> deployments -> monitor results"},
+                      {"audit", "Every registration, approval, promotion, override, deployment and rollback, with who and when"},
                       {"registry", "Registry plumbing: check-ref for CI, index rebuild"});
 }  // namespace mlo::cli

@@ -167,6 +167,9 @@ IndexRebuildResult rebuild_index(Repo& repo) {
     // A self-contained file: no WAL to carry over.
     db.exec("PRAGMA journal_mode=DELETE");
   }
+  // The index keeps its WAL files between processes (SQLITE_FCNTL_PERSIST_WAL):
+  // the new file's, empty after the switch to DELETE, stay behind otherwise.
+  for (const char* suffix : {"-wal", "-shm"}) ::unlink((temp.string() + suffix).c_str());
   check_interrupted();
   fsync_path(temp);
   // The old WAL and shared-memory files belong to the old database; SQLite

@@ -258,6 +258,21 @@ json to_json(const DeployEvent& e) {
 
 void record_deploy_event(Repo& repo, DeployEvent e) {
   if (e.ts.empty()) e.ts = utc_now_iso();
+  // Who did it, for `mlo audit` and `mlo lineage`: the router's own decisions
+  // are automatic; everything else is the user's git identity (as a tagger).
+  if (!e.detail.is_object()) e.detail = json::object();
+  if (!e.detail.contains("by")) {
+    if (e.action == "auto-rollback" || e.action == "runner-failed") {
+      e.detail["by"] = "mlo router (automatic)";
+    } else {
+      try {
+        GitIdentity id = repo.git().tagger_identity();
+        e.detail["by"] = id.name + " <" + id.email + ">";
+      } catch (const std::exception&) {
+        e.detail["by"] = "";
+      }
+    }
+  }
   // The tracked log first (source of truth), then the index.
   fs::path file = repo.root() / "deploy" / e.env / "events.jsonl";
   fs::create_directories(file.parent_path());

@@ -85,7 +85,12 @@ Database::Database(const std::filesystem::path& path) : path_(path) {
     }
   }
   sqlite3_busy_timeout(db_, 30000);
-  exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+  // Keep the -wal and -shm files between processes (the WAL emptied to zero
+  // bytes at close): otherwise every command, even one that only reads,
+  // creates both files, sizes the -shm with eight writes and deletes them again.
+  int persist = 1;
+  sqlite3_file_control(db_, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+  exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=0;");
   exec("CREATE TABLE IF NOT EXISTS mlo_schema (module TEXT PRIMARY KEY, version INTEGER NOT NULL)");
 }
 

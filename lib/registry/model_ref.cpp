@@ -42,8 +42,9 @@ ModelRef parse_model_ref(const std::string& text) {
   return r;
 }
 
-ResolvedModel resolve_model(Repo& repo, const ModelRef& ref) {
-  ModelState m = load_model(repo, ref.name);
+ResolvedModel resolve_model(Repo& repo, const ModelRef& ref) { return resolve_model(load_model(repo, ref.name), ref); }
+
+ResolvedModel resolve_model(const ModelState& m, const ModelRef& ref) {
   const VersionInfo* v = nullptr;
   switch (ref.kind) {
     case ModelRef::Kind::name_only:
@@ -76,6 +77,15 @@ ResolvedModel resolve_model(Repo& repo, const ModelRef& ref) {
       if (!v) {
         auto it = m.aliases.find(ref.selector);
         if (it != m.aliases.end()) v = m.find(it->second);
+      }
+      if (!v) {
+        // A stage tag whose version has no registration tag (deleted by hand).
+        auto st = m.stages.find(ref.selector);
+        if (st != m.stages.end() && !st->second.empty())
+          throw InputError("stage '" + ref.selector + "' of '" + ref.name + "' names version " + st->second.back() +
+                               ", whose registration tag " + ref.name + "@" + st->second.back() + " is missing",
+                           "was the tag deleted by hand? fetch it back with 'mlo pull', or register that version "
+                           "again ('mlo register " + ref.name + " PATH --version " + st->second.back() + "')");
       }
       if (!v)
         throw InputError("no version of '" + ref.name + "' is in stage '" + ref.selector + "'",

@@ -16,6 +16,8 @@ class Repo;
 
 namespace mlo::registry {
 
+struct ModelState;
+
 struct ModelRef {
   enum class Kind { name_only, version, latest, greatest, alias, stage };
   std::string name;
@@ -46,5 +48,8 @@ struct ResolvedModel {
 // changed). Throws InputError when the model, version, stage or alias is unknown.
 ResolvedModel resolve_model(Repo& repo, const ModelRef& ref);
 ResolvedModel resolve_model(Repo& repo, const std::string& ref);
+// The same against a model state already loaded (one index read for callers
+// that need both the state and the resolved version).
+ResolvedModel resolve_model(const ModelState& model, const ModelRef& ref);
 
 }  // namespace mlo::registry

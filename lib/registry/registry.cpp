@@ -8,13 +8,16 @@
 #include <algorithm>
 #include <ctime>
 #include <set>
+#include <unordered_map>
 
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/hash.h"
 #include "core/interrupt.h"
+#include "core/parallel.h"
 #include "index/database.h"
 #include "repo/config.h"
+#include "repo/refs.h"
 #include "repo/repo.h"
 
 namespace mlo::registry {
@@ -414,7 +417,14 @@ void migrate(Database& db) {
                " email TEXT, commit_id TEXT, message TEXT, meta TEXT) WITHOUT ROWID;"
                "CREATE INDEX registry_tags_model ON registry_tags(model);"
                "CREATE TABLE registry_models(model TEXT PRIMARY KEY, summary TEXT NOT NULL) WITHOUT ROWID;"
-               "CREATE TABLE registry_state(key TEXT PRIMARY KEY, value TEXT NOT NULL);"}});
+               "CREATE TABLE registry_state(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+               // v2: each loose ref's stat, so a refresh reads only ref files that changed;
+               // a rowid table (rows of ~400 bytes are too big for WITHOUT ROWID's pages).
+               "DROP TABLE registry_tags; DELETE FROM registry_models; DELETE FROM registry_state;"
+               "CREATE TABLE registry_tags(tag TEXT PRIMARY KEY, oid TEXT NOT NULL, ref_stat TEXT NOT NULL,"
+               " model TEXT NOT NULL, kind TEXT NOT NULL, version TEXT, stage TEXT, counter INTEGER, time INTEGER,"
+               " author TEXT, email TEXT, commit_id TEXT, message TEXT, meta TEXT);"
+               "CREATE INDEX registry_tags_model ON registry_tags(model);"}});
 }
 
 // The newest mtime seen while fingerprinting (seconds).
@@ -463,9 +473,9 @@ void hash_dirs(Sha256& h, const fs::path& dir) {
 // Like git's "racily clean" index entries: a folder changed within the last
 // two seconds may change again within the same timestamp tick, so such a
 // fingerprint is stored marked racy and never matches (the next command
-// re-reads the refs).
-std::string tags_fingerprint(Repo& repo) {
-  fs::path common = repo.git().common_dir();
+// re-reads the refs). Found without libgit2 (whose start-up parses the CA
+// bundle): a read that finds the index fresh opens no git library at all.
+std::string tags_fingerprint(const fs::path& common) {
   Sha256 h;
   h.update("registry-fingerprint-v2\n");
   g_newest_mtime = 0;
@@ -488,6 +498,27 @@ void set_state_value(Database& db, const std::string& key, const std::string& va
   st.run();
 }
 
+// JSON text without the whitespace between tokens (mlo writes its metadata
+// indented for people reading `git show`; the index needs none of that).
+std::string compact_json(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      out.push_back(c);
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+    if (c == '"') in_string = true;
+    out.push_back(c);
+  }
+  return out;
+}
+
 Event event_from_tag(const GitTag& t, const TagName& n) {
   Event e;
   e.tag = t.name;
@@ -503,8 +534,12 @@ Event event_from_tag(const GitTag& t, const TagName& n) {
   e.commit = t.commit;
   size_t nl = t.message.find('\n');
   e.message = t.message.substr(0, nl);
-  e.meta = extract_meta(t.message);
-  if (e.meta.is_object()) e.meta_text = std::string(meta_text(t.message));
+  std::string_view text = meta_text(t.message);
+  if (!text.empty()) {
+    e.meta = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
+    if (e.meta.is_discarded() || !e.meta.is_object()) e.meta = nullptr;
+    else e.meta_text = compact_json(text);
+  }
   if (n.kind == TagKind::approval && e.meta.is_object()) {
     // The tag name spells the model with '=' for ':'; the metadata has it exactly.
     if (e.meta.contains("name") && e.meta["name"].is_string()) e.model = e.meta["name"];
@@ -546,87 +581,162 @@ std::vector<Event> model_events(Database& db, const std::string& model) {
   return out;
 }
 
-void sync_tags(Repo& repo, Database& db, const std::string& fingerprint) {
-  auto refs = repo.git().list_tag_refs();
-  std::map<std::string, std::string> known;  // tag -> oid in the index
-  std::map<std::string, std::string> known_model;
-  {
-    auto st = db.prepare("SELECT tag, oid, model FROM registry_tags");
-    while (st.step()) {
-      known[st.text(0)] = st.text(1);
-      known_model[st.text(0)] = st.text(2);
+// A tag ref as found now: the object it names and the stat of its loose file
+// ("packed" for packed-refs, "" when written too recently to be trusted).
+struct RefNow {
+  std::string oid, stat;
+};
+
+// Reads the tag objects of `names` (registry tags only) into events, on up to
+// four threads for big batches, each with its own libgit2 handle.
+std::vector<std::optional<Event>> read_events(Repo& repo, const std::vector<std::string>& names,
+                                              const std::vector<std::string>& oids) {
+  std::vector<std::optional<Event>> out(names.size());
+  auto work = [&](GitRepo& git, std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      if ((i & 255) == 0) check_interrupted();
+      auto parsed = parse_tag_name(names[i]);
+      if (!parsed) continue;
+      GitTag tag = git.read_tag_object(names[i], oids[i]);
+      // GTO reads annotated tags only; lightweight ones are not registry events.
+      if (!tag.annotated) continue;
+      out[i] = event_from_tag(tag, *parsed);
     }
+  };
+  unsigned jobs = names.size() < 2000 ? 1u : std::min(4u, default_jobs());
+  if (jobs <= 1) {
+    work(repo.git(), 0, names.size());
+    return out;
   }
+  parallel_for(jobs, jobs, [&](std::size_t j) {
+    std::size_t begin = names.size() * j / jobs, end = names.size() * (j + 1) / jobs;
+    if (j == 0) {
+      work(repo.git(), begin, end);
+    } else {
+      GitRepo git(repo.root());
+      work(git, begin, end);
+    }
+  });
+  return out;
+}
+
+void sync_tags(Repo& repo, Database& db, const fs::path& common, const std::string& fingerprint, bool full) {
+  struct Known {
+    std::string oid, model, stat;
+  };
+  std::unordered_map<std::string, Known> known;
+  if (!full) {
+    auto st = db.prepare("SELECT tag, oid, model, ref_stat FROM registry_tags");
+    while (st.step()) known.emplace(st.text(0), Known{st.text(1), st.text(2), st.text(3)});
+  }
+  // The refs as they are now: packed-refs, overridden by loose files. A loose
+  // file whose stat matches the index is not read again.
+  std::unordered_map<std::string, RefNow> now;
+  for (auto& p : read_packed_refs(common, "tags")) now[std::move(p.name)] = RefNow{std::move(p.oid), "packed"};
+  const std::int64_t racy_after = static_cast<std::int64_t>(std::time(nullptr)) - 2;
+  std::vector<LooseRef> loose = list_loose_refs(common, "tags");
+  std::vector<std::string> loose_oid(loose.size());
+  std::vector<std::size_t> to_read;
+  for (std::size_t i = 0; i < loose.size(); ++i) {
+    auto it = known.find(loose[i].name);
+    if (it != known.end() && !it->second.stat.empty() && it->second.stat == loose[i].stat) loose_oid[i] = it->second.oid;
+    else to_read.push_back(i);
+  }
+  // Reading 50,000 ref files is I/O when they are not cached: several reads in
+  // flight keep the disk busy (the threads mostly wait, so more than the cores).
+  parallel_for(to_read.size(), to_read.size() < 256 ? 1u : 8u, [&](std::size_t k) {
+    std::size_t i = to_read[k];
+    loose_oid[i] = read_loose_ref(common, "tags", loose[i].name);
+  });
+  for (std::size_t i = 0; i < loose.size(); ++i) {
+    LooseRef& l = loose[i];
+    if (loose_oid[i].empty()) {
+      // A symbolic ref (or one being rewritten): let libgit2 resolve it.
+      auto t = repo.git().read_tag(l.name);
+      if (!t) continue;
+      loose_oid[i] = t->oid;
+      l.stat.clear();
+    }
+    now[l.name] = RefNow{std::move(loose_oid[i]), l.mtime >= racy_after ? std::string() : std::move(l.stat)};
+  }
+
   std::set<std::string> affected;
-  std::vector<Event> upserts;
-  std::vector<std::string> ignored;  // tags that are not the registry's, remembered so they are read once
-  std::vector<std::pair<std::string, std::string>> ignored_oids;
-  std::set<std::string> present;
-  for (const auto& [name, oid] : refs) {
-    present.insert(name);
+  std::vector<std::string> read_names, read_oids;
+  std::vector<std::pair<std::string, std::string>> restat;  // same object, new file stat
+  for (const auto& [name, ref] : now) {
     auto it = known.find(name);
-    if (it != known.end() && it->second == oid) continue;
-    check_interrupted();
-    auto parsed = parse_tag_name(name);
-    std::optional<GitTag> tag;
-    if (parsed) tag = repo.git().read_tag_object(name, oid);
-    // GTO reads annotated tags only; lightweight ones are not registry events.
-    if (!parsed || !tag || !tag->annotated) {
-      ignored_oids.emplace_back(name, oid);
-      if (it != known.end() && !known_model[name].empty()) affected.insert(known_model[name]);
+    if (it != known.end() && it->second.oid == ref.oid) {
+      if (it->second.stat != ref.stat) restat.emplace_back(name, ref.stat);
       continue;
     }
-    Event e = event_from_tag(*tag, *parsed);
-    if (it != known.end() && !known_model[name].empty()) affected.insert(known_model[name]);
-    affected.insert(e.model);
-    upserts.push_back(std::move(e));
+    if (it != known.end() && !it->second.model.empty()) affected.insert(it->second.model);
+    read_names.push_back(name);
+    read_oids.push_back(ref.oid);
   }
   std::vector<std::string> removed;
-  for (const auto& [name, oid] : known)
-    if (!present.count(name)) {
+  for (const auto& [name, k] : known)
+    if (!now.count(name)) {
       removed.push_back(name);
-      if (!known_model[name].empty()) affected.insert(known_model[name]);
+      if (!k.model.empty()) affected.insert(k.model);
     }
+  auto events = read_events(repo, read_names, read_oids);
+
+  // Insert in key order: the b-tree pages fill front to back.
+  std::vector<std::size_t> order(read_names.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return read_names[a] < read_names[b]; });
+  if (read_names.size() > 1000) db.exec("PRAGMA cache_size = -131072");  // the whole batch in memory until commit
+
+  std::set<std::string> had;
+  for (const auto& [tag, k] : known) had.insert(k.model);
+  std::map<std::string, std::vector<Event>> fresh;  // models the index did not have: all their events are here
 
   Transaction tx(db);
+  if (full) db.exec("DELETE FROM registry_tags; DELETE FROM registry_models; DELETE FROM registry_state;");
   {
     auto del = db.prepare("DELETE FROM registry_tags WHERE tag = ?");
     for (const auto& r : removed) {
       del.bind(1, r);
       del.run();
     }
-    auto ins = db.prepare(
-        "INSERT OR REPLACE INTO registry_tags(tag, oid, model, kind, version, stage, counter, time, author, email,"
-        " commit_id, message, meta) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    for (const auto& e : upserts) {
-      ins.bind(1, e.tag).bind(2, e.oid).bind(3, e.model).bind(4, to_string(e.kind)).bind(5, e.version);
-      ins.bind(6, e.stage).bind(7, e.counter).bind(8, e.time).bind(9, e.author).bind(10, e.email);
-      ins.bind(11, e.commit).bind(12, e.message);
-      if (e.meta.is_object()) ins.bind(13, e.meta_text.empty() ? e.meta.dump() : e.meta_text);
-      else ins.bind_null(13);
-      ins.run();
+    auto upd = db.prepare("UPDATE registry_tags SET ref_stat = ? WHERE tag = ?");
+    for (const auto& [name, stat] : restat) {
+      upd.bind(1, stat).bind(2, name);
+      upd.run();
     }
-    for (const auto& [name, oid] : ignored_oids) {
-      ins.bind(1, name).bind(2, oid).bind(3, "").bind(4, "").bind_null(5).bind_null(6).bind(7, std::int64_t{0});
-      ins.bind(8, std::int64_t{0}).bind_null(9).bind_null(10).bind_null(11).bind_null(12).bind_null(13);
+    auto ins = db.prepare(
+        "INSERT OR REPLACE INTO registry_tags(tag, oid, ref_stat, model, kind, version, stage, counter, time, author,"
+        " email, commit_id, message, meta) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    for (std::size_t i : order) {
+      const std::string& stat = now[read_names[i]].stat;
+      ins.bind(1, read_names[i]).bind(2, read_oids[i]).bind(3, stat);
+      if (!events[i]) {
+        // Not the registry's: remembered with no model, so it is read once.
+        ins.bind(4, "").bind(5, "").bind_null(6).bind_null(7).bind(8, std::int64_t{0}).bind(9, std::int64_t{0});
+        ins.bind_null(10).bind_null(11).bind_null(12).bind_null(13).bind_null(14);
+        ins.run();
+        continue;
+      }
+      Event& e = *events[i];
+      ins.bind(4, e.model).bind(5, to_string(e.kind)).bind(6, e.version).bind(7, e.stage).bind(8, e.counter);
+      ins.bind(9, e.time).bind(10, e.author).bind(11, e.email).bind(12, e.commit).bind(13, e.message);
+      if (e.meta.is_object()) ins.bind(14, e.meta_text.empty() ? e.meta.dump() : e.meta_text);
+      else ins.bind_null(14);
       ins.run();
+      affected.insert(e.model);
+      if (!had.count(e.model)) fresh[e.model].push_back(std::move(e));
     }
     auto del_model = db.prepare("DELETE FROM registry_models WHERE model = ?");
     auto put_model = db.prepare("INSERT OR REPLACE INTO registry_models(model, summary) VALUES(?, ?)");
-    std::map<std::string, std::vector<Event>> fresh;  // models the index did not have: their events are all here
-    std::set<std::string> had;
-    for (const auto& [tag, model] : known_model) had.insert(model);
-    for (const auto& e : upserts)
-      if (!had.count(e.model)) fresh[e.model].push_back(e);
     for (const auto& m : affected) {
       auto f = fresh.find(m);
-      auto events = f != fresh.end() ? std::move(f->second) : model_events(db, m);
-      if (events.empty()) {
+      auto evs = f != fresh.end() ? std::move(f->second) : model_events(db, m);
+      if (evs.empty()) {
         del_model.bind(1, m);
         del_model.run();
         continue;
       }
-      ModelState s = replay(m, std::move(events));
+      ModelState s = replay(m, std::move(evs));
       put_model.bind(1, m).bind(2, s.summary_json().dump());
       put_model.run();
     }
@@ -640,21 +750,18 @@ void refresh_index(Repo& repo) {
   Database& db = repo.index();
   migrate(db);
   // Fingerprint first: a tag written while we read is seen by the next command.
-  std::string fp = tags_fingerprint(repo);
+  fs::path common = git_common_dir(repo.root());
+  std::string fp = tags_fingerprint(common);
   if (fp.rfind("racy:", 0) != 0 && state_value(db, "fingerprint") == fp) return;
-  sync_tags(repo, db, fp);
+  sync_tags(repo, db, common, fp, false);
 }
 
 void rebuild_registry_index(Repo& repo) { rebuild_registry_index(repo, repo.index()); }
 
 void rebuild_registry_index(Repo& repo, Database& db) {
   migrate(db);
-  {
-    Transaction tx(db);
-    db.exec("DELETE FROM registry_tags; DELETE FROM registry_models; DELETE FROM registry_state;");
-    tx.commit();
-  }
-  sync_tags(repo, db, tags_fingerprint(repo));
+  fs::path common = git_common_dir(repo.root());
+  sync_tags(repo, db, common, tags_fingerprint(common), true);
 }
 
 std::vector<nlohmann::json> list_models(Repo& repo) {

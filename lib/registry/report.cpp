@@ -274,7 +274,13 @@ void dot_tree(const nlohmann::json& n, std::ostringstream& o) {
     return out + "\"";
   };
   std::string id = n["kind"].get<std::string>() + ":" + n["id"].get<std::string>();
-  std::string shape = n["kind"] == "data" ? "note" : n["kind"] == "run" ? "box" : n["kind"] == "model_version" ? "box3d" : "ellipse";
+  const std::string kind = n["kind"].get<std::string>();
+  std::string shape = kind == "data" ? "note"
+                      : kind == "run" ? "box"
+                      : kind == "model_version" ? "box3d"
+                      : kind == "deployment" ? "hexagon"
+                      : kind == "monitor_result" ? "octagon"
+                      : "ellipse";
   o << "  " << q(id) << " [label=" << q(n["label"].get<std::string>()) << ", shape=" << shape << "];\n";
   for (const auto& c : n["children"]) {
     std::string cid = c["kind"].get<std::string>() + ":" + c["id"].get<std::string>();

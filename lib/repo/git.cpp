@@ -53,7 +53,10 @@ GitRepo::GitRepo(const std::filesystem::path& workdir) : workdir_(workdir) {
   git_check(git_repository_open(&repo_, workdir.c_str()), "cannot open the git repository at " + workdir.string());
 }
 
-GitRepo::~GitRepo() { git_repository_free(repo_); }
+GitRepo::~GitRepo() {
+  if (odb_) git_odb_free(odb_);
+  git_repository_free(repo_);
+}
 
 void GitRepo::init(const std::filesystem::path& dir) {
   ensure_libgit2();
@@ -279,12 +282,74 @@ std::optional<GitTag> GitRepo::read_tag(const std::string& name) const {
   return read_tag_object(name, oid_str(target));
 }
 
+namespace {
+// Parses a raw tag object ("object X\ntype T\ntag N\ntagger WHO <EMAIL> TIME TZ\n\nMESSAGE").
+bool parse_raw_tag(std::string_view raw, GitTag& out, std::string& target, std::string& target_type) {
+  size_t pos = 0;
+  while (pos < raw.size()) {
+    size_t nl = raw.find('\n', pos);
+    if (nl == std::string_view::npos) return false;
+    std::string_view line = raw.substr(pos, nl - pos);
+    pos = nl + 1;
+    if (line.empty()) break;  // the message follows
+    if (line.rfind("object ", 0) == 0) {
+      target = line.substr(7);
+    } else if (line.rfind("type ", 0) == 0) {
+      target_type = line.substr(5);
+    } else if (line.rfind("tagger ", 0) == 0) {
+      std::string_view who = line.substr(7);
+      size_t gt = who.rfind('>');
+      size_t lt = who.rfind('<', gt);
+      if (gt == std::string_view::npos || lt == std::string_view::npos) return false;
+      std::string_view name = who.substr(0, lt);
+      while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+      out.tagger_name = name;
+      out.tagger_email = who.substr(lt + 1, gt - lt - 1);
+      std::int64_t t = 0;
+      size_t i = gt + 1;
+      while (i < who.size() && who[i] == ' ') ++i;
+      while (i < who.size() && who[i] >= '0' && who[i] <= '9') t = t * 10 + (who[i++] - '0');
+      out.time = t;
+    }
+  }
+  if (target.empty()) return false;
+  out.message = pos < raw.size() ? std::string(raw.substr(pos)) : std::string();
+  return true;
+}
+}  // namespace
+
 GitTag GitRepo::read_tag_object(const std::string& name, const std::string& oid) const {
   GitTag out;
   out.name = name;
   out.oid = oid;
   git_oid id;
   if (git_oid_fromstr(&id, oid.c_str()) != 0) return out;
+  // The raw object, parsed here: no git_tag object built and cached for each of
+  // thousands of tags. Anything but a tag pointing at a commit goes the slow way.
+  if (!odb_ && git_repository_odb(&odb_, repo_) != 0) odb_ = nullptr;
+  if (odb_) {
+    git_odb_object* raw = nullptr;
+    if (git_odb_read(&raw, odb_, &id) == 0) {
+      bool done = false;
+      if (git_odb_object_type(raw) == GIT_OBJECT_TAG) {
+        std::string target, type;
+        std::string_view data(static_cast<const char*>(git_odb_object_data(raw)), git_odb_object_size(raw));
+        if (parse_raw_tag(data, out, target, type) && type == "commit") {
+          out.annotated = true;
+          out.commit = target;
+          done = true;
+        }
+      } else if (git_odb_object_type(raw) == GIT_OBJECT_COMMIT) {
+        out.commit = oid;  // a lightweight tag
+        done = true;
+      }
+      git_odb_object_free(raw);
+      if (done) return out;
+      out = GitTag{};
+      out.name = name;
+      out.oid = oid;
+    }
+  }
   ObjectPtr obj;
   if (git_object_lookup(obj.out(), repo_, &id, GIT_OBJECT_ANY) != 0) return out;
   if (git_object_type(obj.get()) == GIT_OBJECT_TAG) {

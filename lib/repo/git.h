@@ -10,6 +10,7 @@
 
 struct git_repository;
 struct git_tree;
+struct git_odb;
 
 namespace mlo {
 
@@ -95,6 +96,7 @@ class GitRepo {
 
   std::filesystem::path workdir_;
   git_repository* repo_ = nullptr;
+  mutable git_odb* odb_ = nullptr;  // opened by read_tag_object
 };
 
 // Throws InputError with libgit2's last error message when rc < 0.

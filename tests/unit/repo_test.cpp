@@ -1,8 +1,11 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "repo/config.h"
 #include "repo/lock.h"
+#include "repo/refs.h"
 #include "repo/repo.h"
 #include "test_util.h"
 
@@ -95,4 +98,50 @@ TEST_CASE("git: read files at a revision") {
     ++seen;
   });
   CHECK(seen == 1);
+}
+
+// ---- repo/refs.h: the ref store read without libgit2 -------------------------
+
+
+TEST_CASE("refs: packed-refs with peel lines, loose files nested, lock files skipped") {
+  mlo::test::TempDir t;
+  auto common = t.path() / ".git";
+  mlo::test::write(common / "packed-refs",
+                   "# pack-refs with: peeled fully-peeled sorted \n"
+                   "1111111111111111111111111111111111111111 refs/heads/main\n"
+                   "^3333333333333333333333333333333333333333\n"
+                   "2222222222222222222222222222222222222222 refs/tags/m@v1.0.0\n"
+                   "^4444444444444444444444444444444444444444\n"
+                   "5555555555555555555555555555555555555555 refs/tags/team/m#prod#1\n");
+  auto packed = mlo::read_packed_refs(common, "tags");
+  REQUIRE(packed.size() == 2);
+  CHECK(packed[0].name == "m@v1.0.0");
+  CHECK(packed[0].oid == "2222222222222222222222222222222222222222");
+  CHECK(packed[0].peeled == "4444444444444444444444444444444444444444");
+  CHECK(packed[1].name == "team/m#prod#1");
+  CHECK(packed[1].peeled.empty());
+
+  mlo::test::write(common / "refs/tags/team/m@v2.0.0", "6666666666666666666666666666666666666666\n");
+  mlo::test::write(common / "refs/tags/m@v1.0.0", "7777777777777777777777777777777777777777\n");
+  mlo::test::write(common / "refs/tags/m@v3.0.0.lock", "8888888888888888888888888888888888888888\n");
+  mlo::test::write(common / "refs/tags/sym", "ref: refs/tags/m@v1.0.0\n");
+  auto loose = mlo::list_loose_refs(common, "tags");
+  std::vector<std::string> names;
+  for (const auto& l : loose) {
+    names.push_back(l.name);
+    CHECK(!l.stat.empty());
+  }
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"m@v1.0.0", "sym", "team/m@v2.0.0"});
+  CHECK(mlo::read_loose_ref(common, "tags", "team/m@v2.0.0") == "6666666666666666666666666666666666666666");
+  CHECK(mlo::read_loose_ref(common, "tags", "sym").empty());  // symbolic: the caller asks libgit2
+  CHECK(mlo::read_loose_ref(common, "tags", "gone").empty());
+  CHECK(mlo::list_loose_refs(common, "nothing").empty());
+}
+
+TEST_CASE("refs: the common git folder of a plain repo and of a linked work tree") {
+  mlo::test::TempDir t;
+  REQUIRE(mlo::test::sh(t.path(), "git init -q main && cd main && git -c user.name=a -c user.email=a@b commit -q --allow-empty -m x && git worktree add -q ../wt") == 0);
+  CHECK(std::filesystem::equivalent(mlo::git_common_dir(t / "main"), t / "main/.git"));
+  CHECK(std::filesystem::equivalent(mlo::git_common_dir(t / "wt"), t / "main/.git"));
 }

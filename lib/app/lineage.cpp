@@ -1,0 +1,208 @@
+#include "app/lineage.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <functional>
+#include <map>
+
+#include "deploy/deploy.h"
+#include "monitor/monitor.h"
+#include "registry/registry.h"
+#include "repo/repo.h"
+
+namespace mlo::app {
+
+namespace {
+
+using nlohmann::json;
+
+// "2026-11-22T17:00:00.123Z" -> unix seconds (0 when unreadable).
+double iso_seconds(const std::string& ts) {
+  try {
+    double s = static_cast<double>(registry::parse_date(ts));
+    size_t dot = ts.find('.');
+    if (dot != std::string::npos) s += std::atof(("0" + ts.substr(dot, ts.find_first_not_of("0123456789", dot + 1) - dot)).c_str());
+    return s;
+  } catch (...) {
+    return 0;
+  }
+}
+
+std::string who(const deploy::DeployEvent& e) { return e.detail.is_object() ? e.detail.value("by", "") : ""; }
+
+json deployment_node(const deploy::DeployEvent& e) {
+  const json& d = e.detail;
+  std::string target = d.value("target", e.action == "batch" ? "batch" : "local");
+  std::string strategy = d.value("strategy", "");
+  std::string label = e.action + " " + e.model + "@" + e.version + " in " + e.env + " (" + target;
+  if (!strategy.empty()) label += ", " + strategy;
+  if (d.contains("weight") && d["weight"].is_number() && strategy != "replace")
+    label += ", " + std::to_string(d["weight"].get<int>()) + "%";
+  label += ") " + e.ts;
+  if (!who(e).empty()) label += " by " + who(e);
+  json n = {{"kind", "deployment"},
+            {"id", e.env + "@" + e.ts},
+            {"label", label},
+            {"env", e.env},
+            {"action", e.action},
+            {"target", target},
+            {"strategy", strategy},
+            {"when", e.ts},
+            {"by", who(e)},
+            {"children", json::array()}};
+  return n;
+}
+
+// Monitor results, with the deployment environment whose request log they read.
+struct MonitorUse {
+  json summary;  // {"id","monitor","created_at","drift","quality","performance"}
+  std::string env;
+  double time = 0;
+};
+
+// The environment ENV when `source` is (or ends with) .mlo/deploy/ENV/requests.jsonl.
+std::string env_of_source(const std::string& source) {
+  const std::string tail = "/requests.jsonl";
+  std::string s = source;
+  if (s.size() <= tail.size() || s.compare(s.size() - tail.size(), tail.size(), tail) != 0) return {};
+  s.resize(s.size() - tail.size());
+  size_t slash = s.rfind('/');
+  std::string env = s.substr(slash == std::string::npos ? 0 : slash + 1);
+  std::string parent = slash == std::string::npos ? "" : s.substr(0, slash);
+  if (parent != ".mlo/deploy" && (parent.size() < 12 || parent.compare(parent.size() - 12, 12, "/.mlo/deploy") != 0))
+    return {};
+  return env;
+}
+
+std::vector<MonitorUse> monitor_uses(Repo& repo) {
+  std::vector<MonitorUse> out;
+  json results = monitor::history(repo, "", 1 << 30);
+  for (const auto& r : results) {
+    std::string id = r.value("id", "");
+    json doc;
+    try {
+      doc = json::parse(repo.cache().read(id), nullptr, false);
+    } catch (...) {
+      continue;  // the result object is not in this cache (gc'd, or another machine's index)
+    }
+    if (doc.is_discarded() || !doc.contains("current")) continue;
+    std::string env;
+    for (const auto& s : doc["current"].value("sources", json::array()))
+      if (s.is_string() && env.empty()) env = env_of_source(s.get<std::string>());
+    if (env.empty()) continue;
+    const json sum = doc.value("summary", json::object());
+    MonitorUse u;
+    u.env = env;
+    u.time = r.value("created_at", 0.0);
+    u.summary = {{"id", id},
+                 {"monitor", r.value("monitor", "")},
+                 {"created_at", u.time},
+                 {"drift", sum.value("drift", "")},
+                 {"quality", sum.value("quality", "")},
+                 {"performance", sum.value("performance", "")}};
+    out.push_back(std::move(u));
+  }
+  return out;
+}
+
+json monitor_node(const MonitorUse& u) {
+  std::string when = registry::format_time(static_cast<std::int64_t>(u.time));
+  std::string label = "monitor " + u.summary["monitor"].get<std::string>() + ": drift " +
+                      u.summary["drift"].get<std::string>() + ", quality " + u.summary["quality"].get<std::string>() +
+                      ", performance " + u.summary["performance"].get<std::string>() + " " + when + " (result " +
+                      u.summary["id"].get<std::string>().substr(0, 12) + ")";
+  json n = u.summary;
+  n["kind"] = "monitor_result";
+  n["label"] = label;
+  n["date"] = when;
+  n["children"] = json::array();
+  return n;
+}
+
+bool serving_action(const std::string& action) {
+  return action == "deploy" || action == "promote" || action == "rollback" || action == "auto-rollback" ||
+         action == "traffic";
+}
+
+}  // namespace
+
+json full_lineage(Repo& repo, const std::string& target) {
+  json tree = registry::lineage(repo, target);
+  std::vector<deploy::DeployEvent> events = deploy::list_deploy_events(repo);
+  if (events.empty()) return tree;
+  std::vector<MonitorUse> uses;
+  bool uses_loaded = false;
+  // Which version an environment's request log ends with at a given time: the
+  // deploy events replayed in order (a stop ends serving but not the log, and
+  // a monitor typically reads the log afterwards).
+  std::map<std::string, std::vector<std::pair<double, std::string>>> serving;  // env -> (time, "name@version")
+  for (const auto& e : events)
+    if (serving_action(e.action)) serving[e.env].emplace_back(iso_seconds(e.ts), e.model + "@" + e.version);
+  auto served_at = [&](const std::string& env, double t) -> std::string {
+    std::string who;
+    for (const auto& [at, mv] : serving[env])
+      if (at <= t) who = mv;
+    return who;
+  };
+
+  std::function<void(json&)> walk = [&](json& n) {
+    for (auto& c : n["children"]) walk(c);
+    if (n["kind"] != "model_version") return;
+    const std::string id = n["id"].get<std::string>();  // NAME@VERSION
+    std::map<std::string, size_t> last_in_env;  // env -> index of its newest serving deployment node
+    for (const auto& e : events) {
+      if (e.model + "@" + e.version != id) continue;
+      n["children"].push_back(deployment_node(e));
+      if (serving_action(e.action)) last_in_env[e.env] = n["children"].size() - 1;
+    }
+    if (last_in_env.empty()) return;
+    if (!uses_loaded) {
+      uses = monitor_uses(repo);
+      uses_loaded = true;
+    }
+    for (const auto& u : uses) {
+      auto it = last_in_env.find(u.env);
+      if (it == last_in_env.end() || served_at(u.env, u.time) != id) continue;
+      n["children"][it->second]["children"].push_back(monitor_node(u));
+    }
+  };
+  walk(tree);
+  return tree;
+}
+
+std::vector<json> audit_log(Repo& repo, const std::string& model, std::int64_t since) {
+  std::vector<std::pair<double, json>> all;
+  for (const auto& e : registry::all_events(repo, model, since)) {
+    json j = e.to_json();
+    j["source"] = "registry";
+    all.emplace_back(static_cast<double>(e.order_ms()) / 1000.0, std::move(j));
+  }
+  for (const auto& e : deploy::list_deploy_events(repo, "", model)) {
+    double t = iso_seconds(e.ts);
+    if (t < static_cast<double>(since)) continue;
+    std::string by = who(e), name = by, email;
+    size_t lt = by.rfind(" <");
+    if (lt != std::string::npos && by.back() == '>') {
+      name = by.substr(0, lt);
+      email = by.substr(lt + 2, by.size() - lt - 3);
+    }
+    json j = {{"source", "deploy"},
+              {"event", e.action},
+              {"name", e.model},
+              {"version", e.version},
+              {"env", e.env},
+              {"time", static_cast<std::int64_t>(t)},
+              {"date", registry::format_time(static_cast<std::int64_t>(t))},
+              {"author", name},
+              {"author_email", email},
+              {"detail", e.detail}};
+    all.emplace_back(t, std::move(j));
+  }
+  std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<json> out;
+  out.reserve(all.size());
+  for (auto& [t, j] : all) out.push_back(std::move(j));
+  return out;
+}
+
+}  // namespace mlo::app
