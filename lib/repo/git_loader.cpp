@@ -12,7 +12,9 @@
 // never touches the arguments.) Elsewhere the library is linked normally.
 //
 // Calling a libgit2 function that is not listed here fails at link time:
-// add it to MLO_GIT_FUNCTIONS (keep the numbers consecutive).
+// add it to MLO_GIT_FUNCTIONS (keep the numbers consecutive). The list is what
+//   nm build/libmlo.a | awk '$1 == "U" && $2 ~ /^git_/ {print $2}' | sort -u
+// prints.
 #ifdef MLO_LAZY_LIBGIT2
 
 #include <dlfcn.h>
@@ -44,52 +46,59 @@
   X(20, git_object_lookup) \
   X(21, git_object_peel) \
   X(22, git_object_type) \
-  X(23, git_oid_fromstr) \
-  X(24, git_oid_tostr) \
-  X(25, git_reference_free) \
-  X(26, git_reference_is_branch) \
-  X(27, git_reference_iterator_free) \
-  X(28, git_reference_iterator_glob_new) \
-  X(29, git_reference_lookup) \
-  X(30, git_reference_name) \
-  X(31, git_reference_name_to_id) \
-  X(32, git_reference_next) \
-  X(33, git_reference_peel) \
-  X(34, git_reference_shorthand) \
-  X(35, git_reference_target) \
-  X(36, git_repository_commondir) \
-  X(37, git_repository_free) \
-  X(38, git_repository_head) \
-  X(39, git_repository_head_unborn) \
-  X(40, git_repository_index) \
-  X(41, git_repository_init) \
-  X(42, git_repository_open) \
-  X(43, git_repository_state) \
-  X(44, git_revparse_single) \
-  X(45, git_revwalk_free) \
-  X(46, git_revwalk_new) \
-  X(47, git_revwalk_next) \
-  X(48, git_revwalk_push_glob) \
-  X(49, git_revwalk_push_head) \
-  X(50, git_signature_default) \
-  X(51, git_signature_free) \
-  X(52, git_signature_now) \
-  X(53, git_status_list_entrycount) \
-  X(54, git_status_list_free) \
-  X(55, git_status_list_new) \
-  X(56, git_tag_create) \
-  X(57, git_tag_delete) \
-  X(58, git_tag_message) \
-  X(59, git_tag_tagger) \
-  X(60, git_tag_target_id) \
-  X(61, git_tag_target_type) \
-  X(62, git_tree_entry_bypath) \
-  X(63, git_tree_entry_free) \
-  X(64, git_tree_entry_id) \
-  X(65, git_tree_entry_name) \
-  X(66, git_tree_entry_type) \
-  X(67, git_tree_free) \
-  X(68, git_tree_walk) \
+  X(23, git_odb_free) \
+  X(24, git_odb_object_data) \
+  X(25, git_odb_object_free) \
+  X(26, git_odb_object_size) \
+  X(27, git_odb_object_type) \
+  X(28, git_odb_read) \
+  X(29, git_oid_fromstr) \
+  X(30, git_oid_tostr) \
+  X(31, git_reference_free) \
+  X(32, git_reference_is_branch) \
+  X(33, git_reference_iterator_free) \
+  X(34, git_reference_iterator_glob_new) \
+  X(35, git_reference_lookup) \
+  X(36, git_reference_name) \
+  X(37, git_reference_name_to_id) \
+  X(38, git_reference_next) \
+  X(39, git_reference_peel) \
+  X(40, git_reference_shorthand) \
+  X(41, git_reference_target) \
+  X(42, git_repository_commondir) \
+  X(43, git_repository_free) \
+  X(44, git_repository_head) \
+  X(45, git_repository_head_unborn) \
+  X(46, git_repository_index) \
+  X(47, git_repository_init) \
+  X(48, git_repository_odb) \
+  X(49, git_repository_open) \
+  X(50, git_repository_state) \
+  X(51, git_revparse_single) \
+  X(52, git_revwalk_free) \
+  X(53, git_revwalk_new) \
+  X(54, git_revwalk_next) \
+  X(55, git_revwalk_push_glob) \
+  X(56, git_revwalk_push_head) \
+  X(57, git_signature_default) \
+  X(58, git_signature_free) \
+  X(59, git_signature_now) \
+  X(60, git_status_list_entrycount) \
+  X(61, git_status_list_free) \
+  X(62, git_status_list_new) \
+  X(63, git_tag_create) \
+  X(64, git_tag_delete) \
+  X(65, git_tag_message) \
+  X(66, git_tag_tagger) \
+  X(67, git_tag_target_id) \
+  X(68, git_tag_target_type) \
+  X(69, git_tree_entry_bypath) \
+  X(70, git_tree_entry_free) \
+  X(71, git_tree_entry_id) \
+  X(72, git_tree_entry_name) \
+  X(73, git_tree_entry_type) \
+  X(74, git_tree_free) \
+  X(75, git_tree_walk) \
   /* end */
 
 #define MLO_GIT_COUNT_ONE(i, name) +1
