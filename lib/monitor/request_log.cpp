@@ -9,6 +9,15 @@ using Json = nlohmann::ordered_json;
 // Positional columns have no names in the request: input_0, input_1, ...
 std::string positional_name(std::size_t i) { return "input_" + std::to_string(i); }
 
+// Nested objects become dotted columns (as for any JSON Lines record).
+void flatten_into(const Json& j, const std::string& prefix, FlatRow& out) {
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
+    if (it->is_object() && !it->empty()) flatten_into(*it, key, out);
+    else out.emplace_back(key, &*it);
+  }
+}
+
 // A row given as an object (named) or an array (positional) or one scalar.
 void add_row_values(const Json& row, FlatRow& out) {
   if (row.is_object()) {
@@ -89,6 +98,10 @@ std::vector<FlatRow> input_rows(const Json& body) {
     } else if (in.is_array()) {
       list_of_rows(in);
     }
+  } else if (!body.empty()) {
+    // Any other object is one row of named values (a custom protocol).
+    rows.emplace_back();
+    flatten_into(body, "", rows.back());
   }
   return rows;
 }
@@ -131,7 +144,11 @@ void request_log_rows(const Json& record, std::vector<FlatRow>& rows) {
     if (!it->is_object() && !it->is_array()) scalars.emplace_back(it.key(), &*it);
   std::vector<FlatRow> inputs = input_rows(record["inputs"]);
   std::vector<std::pair<std::string, const Json*>> outputs;
-  if (auto it = record.find("outputs"); it != record.end()) outputs = output_columns(*it);
+  FlatRow single_outputs;  // an answer that is one object of named values
+  if (auto it = record.find("outputs"); it != record.end()) {
+    outputs = output_columns(*it);
+    if (outputs.empty() && it->is_object()) flatten_into(*it, "", single_outputs);
+  }
   if (inputs.empty()) {
     rows.push_back(std::move(scalars));
     return;
@@ -143,6 +160,7 @@ void request_log_rows(const Json& record, std::vector<FlatRow>& rows) {
       // A multi-dimensional output per row (class probabilities) stays one cell.
       if (r < values->size()) row.emplace_back(name, &(*values)[r]);
     }
+    if (inputs.size() == 1) row.insert(row.end(), single_outputs.begin(), single_outputs.end());
     rows.push_back(std::move(row));
   }
 }

@@ -74,11 +74,14 @@ TEST_CASE("request logs: instances, column tensors and Open Inference Protocol t
   CHECK(rows[1]["plan"] == "b");
 }
 
-TEST_CASE("request logs: a body without readable rows keeps the record's scalar fields") {
-  auto rows = rows_of(record(R"({"something":"else"})", R"({"error":"bad request"})"));
+TEST_CASE("request logs: any other body is one row of named values; an empty batch keeps the scalar fields") {
+  auto rows = rows_of(record(R"({"a":1.5,"nested":{"b":"x"}})", R"({"p":0.2})"));
   REQUIRE(rows.size() == 1);
+  CHECK(rows[0]["a"] == "1.5");
+  CHECK(rows[0]["nested.b"] == "x");
+  CHECK(rows[0]["p"] == "0.2");
   CHECK(rows[0]["status"] == "200");
-  CHECK(rows[0].size() == 5);
   rows = rows_of(record(R"({"dataframe_records":[]})", R"({"predictions":[]})"));
   REQUIRE(rows.size() == 1);
+  CHECK(rows[0].size() == 5);
 }
