@@ -176,7 +176,10 @@ TEST_CASE("directory remote: push, fetch, dedup, corruption", "[remote_test]") {
   CHECK(s.objects == 301);
   CHECK(s.missing.empty());
   CHECK(s.packs >= 2);
-  CHECK(s.packs < 40);
+  // 300 small objects share packs (far fewer uploads than objects); the big
+  // object's chunks are each near the pack size, and how many packs the three
+  // workers cut depends on scheduling, so the bound is loose.
+  CHECK(s.packs < 100);
   // Nothing new: nothing sent.
   TransferStats again = push_objects(*backend, a, tmp / "idx-a", hashes, opts);
   CHECK(again.objects == 0);
