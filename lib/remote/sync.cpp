@@ -94,7 +94,7 @@ SyncResult push(Repo& repo, const SyncRequest& request) {
   r.stats = push_objects(*backend, repo.cache(), idx, need.objects, opts);
   // A `mlo gc --remote` running at the same time may have removed old packs
   // this push counted on: look again, and send whatever vanished.
-  if (r.stats.up_to_date > 0) {
+  if (r.stats.up_to_date > 0 && !RemoteIndex::cache_intact(*backend, idx)) {
     RemoteIndex after = RemoteIndex::load(*backend, idx, opts.jobs);
     std::set<std::string> vanished;
     for (auto& h : need.objects)
