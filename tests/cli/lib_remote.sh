@@ -45,7 +45,8 @@ start_s3rver() {
 
 # start_nginx_dav : nginx with WebDAV (PUT/DELETE/PROPFIND) serving
 # $TEST_TMP/dav at http://127.0.0.1:$DAV_PORT/; bearer token "$DAV_TOKEN"
-# required when DAV_TOKEN is set. Skips when nginx or the dav_ext module is missing.
+# required when DAV_TOKEN is set; HTTPS with DAV_TLS_CERT/DAV_TLS_KEY (PEM files)
+# when DAV_TLS_CERT is set. Skips when nginx or the dav_ext module is missing.
 start_nginx_dav() {
   local nginx mod
   nginx=$(command -v nginx || echo /usr/sbin/nginx)
@@ -57,6 +58,10 @@ start_nginx_dav() {
   local auth=""
   if [ -n "${DAV_TOKEN:-}" ]; then
     auth="if (\$http_authorization != \"Bearer $DAV_TOKEN\") { return 401; }"
+  fi
+  local listen="listen 127.0.0.1:$DAV_PORT;"
+  if [ -n "${DAV_TLS_CERT:-}" ]; then
+    listen="listen 127.0.0.1:$DAV_PORT ssl; ssl_certificate $DAV_TLS_CERT; ssl_certificate_key $DAV_TLS_KEY;"
   fi
   cat >"$TEST_TMP/nginx/nginx.conf" <<CONF
 load_module $mod;
@@ -75,7 +80,7 @@ http {
   scgi_temp_path $TEST_TMP/nginx/tmp;
   client_max_body_size 0;
   server {
-    listen 127.0.0.1:$DAV_PORT;
+    $listen
     root $TEST_TMP/dav;
     location / {
       $auth
