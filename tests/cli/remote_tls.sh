@@ -77,22 +77,7 @@ bin="$MLO_SOURCE_DIR/tests/tools/node_modules/.bin/s3rver"
 if [ -x "$bin" ] && command -v node >/dev/null; then
   start_s3rver tlsbucket
   TLS_PORT=$(free_port)
-  mkdir -p "$TEST_TMP/proxy/tmp"
-  cat >"$TEST_TMP/proxy/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $TEST_TMP/proxy/nginx.pid;
-error_log $TEST_TMP/proxy/error.log;
-events { worker_connections 256; }
-http {
-  access_log $TEST_TMP/proxy/access.log;
-  client_body_temp_path $TEST_TMP/proxy/tmp;
-  proxy_temp_path $TEST_TMP/proxy/tmp;
-  fastcgi_temp_path $TEST_TMP/proxy/tmp;
-  uwsgi_temp_path $TEST_TMP/proxy/tmp;
-  scgi_temp_path $TEST_TMP/proxy/tmp;
-  client_max_body_size 0;
-  server {
+  start_nginx "$TEST_TMP/proxy" "$TLS_PORT" "" "
     listen 127.0.0.1:$TLS_PORT ssl;
     ssl_certificate $TEST_TMP/tls/cert.pem;
     ssl_certificate_key $TEST_TMP/tls/key.pem;
@@ -101,14 +86,7 @@ http {
       proxy_set_header Host \$http_host;
       proxy_http_version 1.1;
       proxy_request_buffering off;
-    }
-  }
-}
-CONF
-  "$(command -v nginx || echo /usr/sbin/nginx)" -c "$TEST_TMP/proxy/nginx.conf" -p "$TEST_TMP/proxy" \
-    >"$TEST_TMP/proxy/stdout.log" 2>&1 &
-  SERVER_PIDS+=($!)
-  wait_port "$TLS_PORT"
+    }"
   cd "$TEST_TMP/a"
   expect_ok remote add s3tls s3://tlsbucket/mlo
   expect_ok remote modify s3tls endpoint "https://127.0.0.1:$TLS_PORT"
