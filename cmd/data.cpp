@@ -174,17 +174,38 @@ bool render_remote_status(Context& ctx, const std::string& name, const std::vect
   if (ctx.global.json) {
     auto entries = nlohmann::json::array();
     for (const auto& e : st.entries)
-      entries.push_back({{"path", e.path}, {"pointer", e.pointer}, {"objects", e.objects},
-                         {"missing_remote", e.missing_remote}, {"missing_cache", e.missing_cache}});
-    ctx.print_json({{"remote", st.remote.name}, {"clean", clean}, {"entries", entries}});
+      entries.push_back({{"path", e.path},
+                         {"pointer", e.pointer},
+                         {"objects", e.objects},
+                         {"missing_remote", e.missing_remote},
+                         {"missing_cache", e.missing_cache},
+                         {"manifest_known", e.manifest_known},
+                         {"remote_lacks", e.remote_lacks},
+                         {"cache_lacks", e.cache_lacks}});
+    ctx.print_json({{"remote", st.remote.name},
+                    {"clean", clean},
+                    {"manifests_fetched", st.manifests_fetched},
+                    {"entries", entries}});
     return clean;
   }
   if (ctx.global.quiet) return clean;
+  // Files by name, up to a few per path unless --verbose.
+  auto list_files = [&](const char* label, const std::vector<std::string>& files) {
+    std::size_t shown = ctx.global.verbose ? files.size() : std::min<std::size_t>(files.size(), 10);
+    for (std::size_t i = 0; i < shown; ++i) std::cout << "  " << label << files[i] << "\n";
+    if (shown < files.size()) std::cout << "  ... and " << files.size() - shown << " more (-v lists all)\n";
+  };
   for (const auto& e : st.entries) {
-    if (e.missing_remote)
+    if (!e.manifest_known)
+      std::cout << e.path << ": its manifest is on neither the remote nor in the cache (push it from a clone that has it)\n";
+    if (e.missing_remote) {
       std::cout << "not on remote: " << e.path << " (" << e.missing_remote << " of " << e.objects << " objects)\n";
-    if (e.missing_cache)
+      if (e.remote_lacks.size() != 1 || e.remote_lacks[0] != e.path) list_files("", e.remote_lacks);
+    }
+    if (e.missing_cache) {
       std::cout << "not in cache:  " << e.path << " (" << e.missing_cache << " of " << e.objects << " objects)\n";
+      if (e.cache_lacks.size() != 1 || e.cache_lacks[0] != e.path) list_files("", e.cache_lacks);
+    }
   }
   if (clean) std::cout << "Remote '" << st.remote.name << "' and the cache have all tracked data (" << st.entries.size()
                        << " paths).\n";

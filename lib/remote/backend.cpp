@@ -558,6 +558,17 @@ class S3Backend : public Backend {
 HttpOptions http_options(const RemoteConfig& remote) {
   HttpOptions o;
   o.ssl_verify = remote.flag("ssl_verify", true);
+  o.remote_name = remote.name;
+  // CAs to trust: the remote's ca_bundle, else the variables curl and
+  // OpenSSL users know; libcurl alone reads neither, so mlo passes them on.
+  o.ca_bundle = remote.option("ca_bundle");
+  for (const char* var : {"CURL_CA_BUNDLE", "SSL_CERT_FILE"})
+    if (const char* v = std::getenv(var); o.ca_bundle.empty() && v && *v) o.ca_bundle = v;
+  std::error_code ec;
+  if (!o.ca_bundle.empty() && !fs::is_regular_file(o.ca_bundle, ec))
+    throw InputError("CA bundle " + o.ca_bundle + " (remote '" + remote.name + "'): no such file",
+                     "point 'mlo remote modify " + remote.name +
+                         " ca_bundle FILE' (or CURL_CA_BUNDLE / SSL_CERT_FILE) at a PEM file of CA certificates");
   if (auto r = remote.option("retries"); !r.empty()) o.retries = std::max(0, std::atoi(r.c_str()));
   if (auto t = remote.option("timeout"); !t.empty()) o.low_speed_time_s = std::max(1, std::atoi(t.c_str()));
   return o;

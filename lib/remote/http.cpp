@@ -167,6 +167,9 @@ HttpResponse HttpClient::perform(const std::function<HttpRequest()>& prepare, co
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, options_.low_speed_time_s);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, options_.ssl_verify ? 1L : 0L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, options_.ssl_verify ? 2L : 0L);
+    if (!options_.ca_bundle.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_bundle.c_str());
+    char error_buffer[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "mlo/" MLO_VERSION);
     if (req.method == "HEAD") {
       curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
@@ -193,6 +196,7 @@ HttpResponse HttpClient::perform(const std::function<HttpRequest()>& prepare, co
     curl_slist_free_all(list);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
     release(h);
     {
       std::lock_guard lock(mutex_);
@@ -204,7 +208,16 @@ HttpResponse HttpClient::perform(const std::function<HttpRequest()>& prepare, co
     bool retry;
     if (code != CURLE_OK) {
       last_error = curl_easy_strerror(code);
+      if (error_buffer[0]) last_error += std::string(" (") + error_buffer + ")";
       retry = curl_retryable(code);
+      if (code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE) {
+        std::string name = options_.remote_name.empty() ? "NAME" : options_.remote_name;
+        throw RemoteError(what + ": TLS certificate verification failed: " + last_error,
+                          "trust the server's CA with 'mlo remote modify " + name +
+                              " ca_bundle /path/to/ca.pem' (or CURL_CA_BUNDLE / SSL_CERT_FILE in the environment); "
+                              "only for a server you trust otherwise: 'mlo remote modify " + name +
+                              " ssl_verify false'");
+      }
       if (!retry)
         throw RemoteError(what + ": " + last_error, "check the remote's URL and that the server is reachable");
     } else {

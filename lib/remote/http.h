@@ -30,6 +30,8 @@ struct HttpResponse {
 
 struct HttpOptions {
   bool ssl_verify = true;
+  std::string ca_bundle;        // PEM file of CAs to trust instead of the system's (empty: system)
+  std::string remote_name;      // for hints in errors
   int retries = 5;              // extra attempts after the first
   int backoff_ms = 200;         // first delay; doubles each attempt (with jitter)
   long connect_timeout_s = 10;

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -196,6 +197,18 @@ std::uint64_t RemoteIndex::pack_bytes(const std::string& id) const {
   return it == pack_sizes.end() ? 0 : it->second;
 }
 
+bool RemoteIndex::cache_intact(Backend& backend, const fs::path& cache_dir) {
+  std::set<std::string> listed;
+  for (auto& b : backend.list("packs/")) listed.insert(b.key.substr(6));
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(cache_dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    if (it->path().extension() != ".idx") continue;
+    std::string stem = it->path().stem().string();
+    if (!listed.count(stem + ".idx") || !listed.count(stem + ".pack")) return false;
+  }
+  return !ec;
+}
+
 RemoteIndex RemoteIndex::load(Backend& backend, const fs::path& cache_dir, unsigned jobs) {
   RemoteIndex index;
   std::vector<std::string> ids;
@@ -250,6 +263,9 @@ RemoteIndex RemoteIndex::load(Backend& backend, const fs::path& cache_dir, unsig
     if (it->path().extension() == ".idx" && std::find(ids.begin(), ids.end(), stem) == ids.end())
       fs::remove(it->path(), ec);
   }
+  std::size_t blobs = 0;
+  for (auto& p : parsed) blobs += p.blobs.size();
+  index.objects_.reserve(blobs);
   for (auto& p : parsed) {
     if (p.id.empty()) continue;
     if (!index.pack_sizes.count(p.id)) continue;  // index without its pack: ignore (gc in progress)

@@ -82,6 +82,9 @@ class RemoteIndex {
   // Lists packs/ and reads each .idx (from `cache_dir` when already there,
   // else from the remote, in parallel with `jobs` threads, then cached).
   static RemoteIndex load(Backend& backend, const std::filesystem::path& cache_dir, unsigned jobs);
+  // True when every pack whose index is cached in `cache_dir` is still on
+  // the remote (one listing, nothing parsed): a load would find them all.
+  static bool cache_intact(Backend& backend, const std::filesystem::path& cache_dir);
 
   const BlobLocation* object(const std::string& hash) const;  // kind o
   const BlobLocation* chunk(const std::string& hash) const;   // kind c

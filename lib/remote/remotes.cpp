@@ -35,7 +35,8 @@ const std::vector<std::string>& remote_option_keys() {
   static const std::vector<std::string> keys = {
       "url",     "endpoint",  "region",       "path_style",          "ssl_verify", "profile",
       "auth",    "token_env", "user_env",     "password_env",        "retries",    "timeout",
-      "jobs",    "part_size", "pack_size",    "multipart_threshold", "gc_grace"};
+      "jobs",    "part_size", "pack_size",    "multipart_threshold", "gc_grace",
+      "ca_bundle"};
   return keys;
 }
 

@@ -162,7 +162,7 @@ SyncResult push(Repo& repo, const SyncRequest& request) {
   r.stats = push_objects(*backend, repo.cache(), idx, need.objects, opts);
   // A `mlo gc --remote` running at the same time may have removed old packs
   // this push counted on: look again, and send whatever vanished.
-  if (r.stats.up_to_date > 0) {
+  if (r.stats.up_to_date > 0 && !RemoteIndex::cache_intact(*backend, idx)) {
     RemoteIndex after = RemoteIndex::load(*backend, idx, opts.jobs);
     std::set<std::string> vanished;
     for (auto& h : need.objects)
@@ -261,19 +261,50 @@ SyncResult fetch(Repo& repo, const SyncRequest& request) {
 RemoteStatus remote_status(Repo& repo, const SyncRequest& request) {
   RemoteStatus st;
   auto backend = open_remote(repo, request.remote, &st.remote);
-  NeededObjects need = needed_objects(repo, request.paths);
-  RemoteIndex index =
-      RemoteIndex::load(*backend, index_cache_dir(repo.cache_dir(), st.remote.url), jobs_for(request, st.remote));
-  for (auto& pp : need.pointers) {
+  fs::path idx = index_cache_dir(repo.cache_dir(), st.remote.url);
+  unsigned jobs = jobs_for(request, st.remote);
+  RemoteIndex index = RemoteIndex::load(*backend, idx, jobs);
+  std::vector<std::string> pointers = find_pointers(repo, request.paths);
+  std::vector<Pointer> loaded;
+  std::set<std::string> manifests;  // directory manifests to fetch
+  for (auto& pp : pointers) {
+    loaded.push_back(load_pointer(repo, pp));
+    const Pointer& p = loaded.back();
+    if (p.type == EntryType::dir && !repo.cache().has(p.sha256) && index.has_object(p.sha256)) manifests.insert(p.sha256);
+  }
+  if (!manifests.empty()) {
+    TransferOptions opts = transfer_options(request, st.remote, "fetch");
+    opts.progress = false;
+    st.manifests_fetched = fetch_objects(*backend, repo.cache(), idx, manifests, opts).objects;
+  }
+  for (std::size_t i = 0; i < pointers.size(); ++i) {
+    const Pointer& p = loaded[i];
     RemoteStatusEntry e;
-    e.pointer = pp;
-    e.path = *data_path_for(pp);
-    for (auto& h : need.by_pointer[pp]) {
+    e.pointer = pointers[i];
+    e.path = *data_path_for(pointers[i]);
+    auto check = [&](const std::string& hash, const std::string* file) {
       ++e.objects;
-      if (!index.has_object(h)) ++e.missing_remote;
-      if (!repo.cache().has(h)) ++e.missing_cache;
+      bool remote_has = index.has_object(hash), cache_has = repo.cache().has(hash);
+      e.missing_remote += !remote_has;
+      e.missing_cache += !cache_has;
+      if (file && !remote_has) e.remote_lacks.push_back(*file);
+      if (file && !cache_has) e.cache_lacks.push_back(*file);
+    };
+    if (p.type != EntryType::dir) {
+      check(p.sha256, &e.path);
+    } else {
+      check(p.sha256, nullptr);
+      if (repo.cache().has(p.sha256)) {
+        Manifest m = parse_manifest(repo.cache().read(p.sha256), "manifest " + p.sha256 + " of " + pointers[i]);
+        for (auto& f : m.entries) {
+          std::string file = e.path + "/" + f.path;
+          check(f.sha256, &file);
+        }
+      } else {
+        e.manifest_known = false;
+      }
     }
-    st.entries.push_back(e);
+    st.entries.push_back(std::move(e));
   }
   return st;
 }

@@ -49,17 +49,23 @@ SyncResult push(Repo& repo, const SyncRequest& request);
 // first, then the files they list).
 SyncResult fetch(Repo& repo, const SyncRequest& request);
 
-// Per pointer: what the remote lacks and what the cache lacks.
+// Per pointer: what the remote lacks and what the cache lacks. A directory
+// whose manifest the cache lacks (a fresh clone) has it fetched from the
+// remote first (small, verified like any download), so every file is known.
 struct RemoteStatusEntry {
   std::string pointer;
   std::string path;
-  std::size_t objects = 0;           // objects it needs (known so far)
+  std::size_t objects = 0;           // objects it needs (files + the manifest)
   std::size_t missing_remote = 0;    // of those, not on the remote
   std::size_t missing_cache = 0;     // of those, not in the cache
+  bool manifest_known = true;        // false: a directory manifest on neither side
+  std::vector<std::string> remote_lacks;  // data paths (repo-relative) whose bytes the remote lacks
+  std::vector<std::string> cache_lacks;   // ... the cache lacks
 };
 struct RemoteStatus {
   RemoteConfig remote;
   std::vector<RemoteStatusEntry> entries;
+  std::size_t manifests_fetched = 0;  // directory manifests downloaded to answer
 };
 RemoteStatus remote_status(Repo& repo, const SyncRequest& request);
 

@@ -36,8 +36,13 @@ using Clock = std::chrono::steady_clock;
 class Progress {
  public:
   Progress(bool on, std::string verb, std::uint64_t total_objects, std::uint64_t total_bytes)
-      : on_(on), verb_(std::move(verb)), total_objects_(total_objects), total_bytes_(total_bytes) {
-    if (on_) thread_ = std::thread([this] { loop(); });
+      : on_(on && total_objects > 0), verb_(std::move(verb)), total_objects_(total_objects), total_bytes_(total_bytes) {
+    // Drawn at once, then every 200 ms, and once more at the end, so even a
+    // short transfer shows its totals on a terminal.
+    if (on_) {
+      draw();
+      thread_ = std::thread([this] { loop(); });
+    }
   }
   ~Progress() { stop(); }
   void add(std::uint64_t objects, std::uint64_t bytes) {
@@ -52,6 +57,7 @@ class Progress {
     }
     cv_.notify_all();
     thread_.join();
+    draw();
     std::fprintf(stderr, "\r\033[K");
     std::fflush(stderr);
   }
@@ -70,7 +76,7 @@ class Progress {
       long s = static_cast<long>((total_bytes_ - b) / rate);
       eta = std::to_string(s / 60) + "m" + (s % 60 < 10 ? "0" : "") + std::to_string(s % 60) + "s";
     }
-    int pct = total_bytes_ ? static_cast<int>(100.0 * b / total_bytes_) : 100;
+    int pct = total_bytes_ ? std::min(100, static_cast<int>(100.0 * b / total_bytes_)) : 100;
     std::fprintf(stderr, "\r\033[K%s: %llu/%llu objects, %s/%s (%d%%), %s/s, ETA %s", verb_.c_str(),
                  static_cast<unsigned long long>(o), static_cast<unsigned long long>(total_objects_),
                  human_bytes(b).c_str(), human_bytes(total_bytes_).c_str(), pct,

@@ -5,11 +5,19 @@
 #   BENCH_FILES=100000  small files of 2 KiB
 #   BENCH_BIG_MB=2048   one big file
 #   BENCH_VER_MB=1024   size of the versioned file (ten versions, 1% changed each)
+#   BENCH_AWS_FILES=N   let `aws s3 sync` move only the first N small files
+#                       (multiple of 1000; default all) and extrapolate its
+#                       time to all of them: at ~50 files/s on s3rver the full
+#                       100,000 take over an hour each way. Rows say "est.".
+# Every timed step reports wall and CPU (user+sys of the client) seconds;
+# the load average is printed before and after (the machine may be shared).
 set -euo pipefail
 : "${MLO:?MLO must point at the built mlo}"
 MLO=$(readlink -f "$MLO")
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 FILES=${BENCH_FILES:-100000}
+AWS_FILES=${BENCH_AWS_FILES:-$FILES}
+[ "$AWS_FILES" -le "$FILES" ] || AWS_FILES=$FILES
 BIG_MB=${BENCH_BIG_MB:-2048}
 VER_MB=${BENCH_VER_MB:-1024}
 S3RVER="$SRC/tests/tools/node_modules/.bin/s3rver"
@@ -25,12 +33,19 @@ export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=
 export GIT_AUTHOR_NAME=b GIT_AUTHOR_EMAIL=b@x GIT_COMMITTER_NAME=b GIT_COMMITTER_EMAIL=b@x
 EP="http://127.0.0.1:$PORT"
 AWS=(aws --endpoint-url "$EP" --only-show-errors)
-now() { date +%s.%N; }
-secs() { echo "$2 - $1" | bc; }
 json() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+# timed CMD... : runs CMD (stdout to $W/out, stderr to $W/err); sets WALL and
+# CPU (user+sys seconds of CMD and its children).
+timed() {
+  local t
+  t=$( { TIMEFORMAT='%R %U %S'; time "$@" >"$W/out" 2>"$W/err"; } 2>&1 ) || { cat "$W/err" >&2; echo "failed: $*" >&2; exit 1; }
+  read -r WALL u s <<<"$t"
+  CPU=$(echo "$u + $s" | bc)
+}
 ROWS=()
-row() { ROWS+=("$(printf '%-44s %12s %12s %8s' "$1" "$2" "$3" "$4")"); }
+row() { ROWS+=("$(printf '%-46s %16s %20s %8s' "$1" "$2" "$3" "$4")"); }
 ratio() { echo "scale=1; $1 / $2" | bc 2>/dev/null || echo "-"; }
+echo "load before: $(uptime)"
 
 setup_repo() {  # DIR PREFIX
   mkdir -p "$1" && cd "$1" && git init -q . && "$MLO" -q init
@@ -52,30 +67,45 @@ for i in range(n):
         f.write(os.urandom(2048))
 PY
 "$MLO" -q data add data/small && git add -A && git commit -qm data
-t0=$(now); out=$(MLO_HTTP_STATS=1 "$MLO" --json push 2>"$W/stats"); t1=$(now)
-mlo_push=$(secs $t0 $t1); mlo_push_req=$(echo "$out" | json "['requests']")
-t0=$(now); "$MLO" --json push >/dev/null; t1=$(now); mlo_noop=$(secs $t0 $t1)
+timed "$MLO" --json push; mlo_push=$WALL; mlo_push_cpu=$CPU; mlo_push_req=$(json "['requests']" <"$W/out")
+timed "$MLO" --json push; mlo_noop=$WALL; mlo_noop_cpu=$CPU
 git clone -q "$W/a" "$W/b" && cd "$W/b"
-t0=$(now); out=$("$MLO" --json pull); t1=$(now)
-mlo_pull=$(secs $t0 $t1); mlo_pull_req=$(echo "$out" | json "['requests']")
+timed "$MLO" --json pull; mlo_pull=$WALL; mlo_pull_cpu=$CPU; mlo_pull_req=$(json "['requests']" <"$W/out")
 diff -rq "$W/a/data/small" "$W/b/data/small" >/dev/null || { echo "pulled data differs"; exit 1; }
-t0=$(now); "${AWS[@]}" s3 sync "$W/a/data/small" s3://bench/awssmall/ ; t1=$(now); aws_push=$(secs $t0 $t1)
-t0=$(now); "${AWS[@]}" s3 sync s3://bench/awssmall/ "$W/awsdown/"; t1=$(now); aws_pull=$(secs $t0 $t1)
-row "push $FILES x 2 KiB (s)" "$mlo_push" "$aws_push" "$(ratio $aws_push $mlo_push)x"
-row "pull $FILES x 2 KiB (s)" "$mlo_pull" "$aws_pull" "$(ratio $aws_pull $mlo_pull)x"
+echo "mlo: push ${mlo_push}s (cpu ${mlo_push_cpu}s), no-op ${mlo_noop}s, pull ${mlo_pull}s (cpu ${mlo_pull_cpu}s)"
+# aws moves the first AWS_FILES files (whole folders of 1000).
+mkdir -p "$W/awsin"
+if [ "$AWS_FILES" -lt "$FILES" ]; then
+  for d in $(ls "$W/a/data/small" | head -n $(( (AWS_FILES + 999) / 1000 ))); do cp -al "$W/a/data/small/$d" "$W/awsin/"; done
+  AWS_FILES=$(find "$W/awsin" -type f | wc -l)
+else
+  rmdir "$W/awsin" && ln -s "$W/a/data/small" "$W/awsin"
+fi
+timed "${AWS[@]}" s3 sync "$W/awsin/" s3://bench/awssmall/; aws_push=$WALL; aws_push_cpu=$CPU
+timed "${AWS[@]}" s3 sync s3://bench/awssmall/ "$W/awsdown/"; aws_pull=$WALL; aws_pull_cpu=$CPU
+echo "aws ($AWS_FILES files): push ${aws_push}s (cpu ${aws_push_cpu}s, $(echo "scale=0; $AWS_FILES / $aws_push" | bc) files/s), pull ${aws_pull}s (cpu ${aws_pull_cpu}s)"
+est=""
+if [ "$AWS_FILES" -lt "$FILES" ]; then
+  scale() { echo "scale=1; $1 * $FILES / $AWS_FILES" | bc; }
+  aws_push=$(scale "$aws_push"); aws_push_cpu=$(scale "$aws_push_cpu")
+  aws_pull=$(scale "$aws_pull"); aws_pull_cpu=$(scale "$aws_pull_cpu")
+  est=" est."
+fi
+row "push $FILES x 2 KiB, s wall (cpu)" "$mlo_push ($mlo_push_cpu)" "$aws_push ($aws_push_cpu)$est" "$(ratio $aws_push $mlo_push)x"
+row "pull $FILES x 2 KiB, s wall (cpu)" "$mlo_pull ($mlo_pull_cpu)" "$aws_pull ($aws_pull_cpu)$est" "$(ratio $aws_pull $mlo_pull)x"
 row "HTTP requests push+pull (aws: >= 2 per file)" "$((mlo_push_req + mlo_pull_req))" ">= $((2 * FILES))" "$(ratio $((2 * FILES)) $((mlo_push_req + mlo_pull_req)))x"
-row "no-op push of the tree (s)" "$mlo_noop" "-" "-"
-rm -rf "$W/a/data/small" "$W/b" "$W/awsdown"
+row "no-op push of the tree, s wall (cpu)" "$mlo_noop ($mlo_noop_cpu)" "-" "-"
+rm -rf "$W/a/data/small" "$W/b" "$W/awsdown" "$W/awsin" "$W/s3/bench/awssmall"
 
 # 2. One big file.
 echo "== one file of $BIG_MB MiB"
 setup_repo "$W/big" big
 mkdir -p data && head -c $((BIG_MB << 20)) /dev/urandom >data/big.bin
 "$MLO" -q data add data/big.bin && git add -A && git commit -qm big
-t0=$(now); "$MLO" -q push; t1=$(now); mlo_big=$(secs $t0 $t1)
-t0=$(now); "${AWS[@]}" s3 cp data/big.bin s3://bench/awsbig/big.bin; t1=$(now); aws_big=$(secs $t0 $t1)
-row "push 1 x $BIG_MB MiB (MiB/s)" "$(echo "scale=0; $BIG_MB / $mlo_big" | bc)" "$(echo "scale=0; $BIG_MB / $aws_big" | bc)" "$(ratio $aws_big $mlo_big)x"
-cd "$W" && rm -rf "$W/big"
+timed "$MLO" -q push; mlo_big=$WALL; mlo_big_cpu=$CPU
+timed "${AWS[@]}" s3 cp data/big.bin s3://bench/awsbig/big.bin; aws_big=$WALL; aws_big_cpu=$CPU
+row "push 1 x $BIG_MB MiB, MiB/s (cpu s)" "$(echo "scale=0; $BIG_MB / $mlo_big" | bc) ($mlo_big_cpu)" "$(echo "scale=0; $BIG_MB / $aws_big" | bc) ($aws_big_cpu)" "$(ratio $aws_big $mlo_big)x"
+cd "$W" && rm -rf "$W/big" "$W/s3/bench/awsbig" "$W/s3/bench/big"
 
 # 3. Ten versions, 1% of the bytes changed in scattered places each time:
 # 100 places per GiB (so a scaled-down file keeps the same edit density).
@@ -100,8 +130,9 @@ with open(path, "r+b") as f:
 PY
   fi
   "$MLO" -q data add data/v.bin && git add -A && git commit -qm "v$v"
-  out=$("$MLO" --json push)
-  sent=$(echo "$out" | json "['wire_bytes']")
+  timed "$MLO" --json push
+  sent=$(json "['wire_bytes']" <"$W/out")
+  echo "version $v: sent $sent bytes in ${WALL}s (cpu ${CPU}s)"
   if [ "$v" -gt 1 ]; then
     pct=$(echo "scale=2; 100 * $sent / ($VER_MB * 1048576)" | bc)
     max_pct=$(echo "if ($pct > $max_pct) $pct else $max_pct" | bc)
@@ -113,7 +144,8 @@ stored=$(du -sb "$W/s3/bench/ver" 2>/dev/null | cut -f1 || echo 0)
 row "10 versions: stored on remote (MiB)" "$((stored >> 20))" "$((10 * VER_MB))" "$(ratio $((10 * VER_MB)) $((stored >> 20)))x"
 row "version N+1: max sent (% of file)" "$max_pct" "100" "-"
 
+echo "load after: $(uptime)"
 echo
-printf '%-44s %12s %12s %8s\n' "benchmark (s3rver on 127.0.0.1)" "mlo" "aws cli" "ratio"
+printf '%-46s %16s %20s %8s\n' "benchmark (s3rver on 127.0.0.1)" "mlo" "aws cli" "ratio"
 printf '%s\n' "${ROWS[@]}"
-echo "(files=$FILES big=${BIG_MB}MiB versioned=${VER_MB}MiB; ratio = aws / mlo, higher is better for mlo)"
+echo "(files=$FILES (aws: $AWS_FILES) big=${BIG_MB}MiB versioned=${VER_MB}MiB; ratio = aws / mlo, higher is better for mlo)"

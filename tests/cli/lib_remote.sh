@@ -45,7 +45,8 @@ start_s3rver() {
 
 # start_nginx_dav : nginx with WebDAV (PUT/DELETE/PROPFIND) serving
 # $TEST_TMP/dav at http://127.0.0.1:$DAV_PORT/; bearer token "$DAV_TOKEN"
-# required when DAV_TOKEN is set. Skips when nginx or the dav_ext module is missing.
+# required when DAV_TOKEN is set; HTTPS with DAV_TLS_CERT/DAV_TLS_KEY (PEM files)
+# when DAV_TLS_CERT is set. Skips when nginx or the dav_ext module is missing.
 start_nginx_dav() {
   local nginx mod
   nginx=$(command -v nginx || echo /usr/sbin/nginx)
@@ -58,24 +59,12 @@ start_nginx_dav() {
   if [ -n "${DAV_TOKEN:-}" ]; then
     auth="if (\$http_authorization != \"Bearer $DAV_TOKEN\") { return 401; }"
   fi
-  cat >"$TEST_TMP/nginx/nginx.conf" <<CONF
-load_module $mod;
-daemon off;
-user $(id -un) $(id -gn);
-worker_processes 1;
-pid $TEST_TMP/nginx/nginx.pid;
-error_log $TEST_TMP/nginx/error.log;
-events { worker_connections 256; }
-http {
-  access_log $TEST_TMP/nginx/access.log;
-  client_body_temp_path $TEST_TMP/nginx/tmp;
-  proxy_temp_path $TEST_TMP/nginx/tmp;
-  fastcgi_temp_path $TEST_TMP/nginx/tmp;
-  uwsgi_temp_path $TEST_TMP/nginx/tmp;
-  scgi_temp_path $TEST_TMP/nginx/tmp;
-  client_max_body_size 0;
-  server {
-    listen 127.0.0.1:$DAV_PORT;
+  local listen="listen 127.0.0.1:$DAV_PORT;"
+  if [ -n "${DAV_TLS_CERT:-}" ]; then
+    listen="listen 127.0.0.1:$DAV_PORT ssl; ssl_certificate $DAV_TLS_CERT; ssl_certificate_key $DAV_TLS_KEY;"
+  fi
+  start_nginx "$TEST_TMP/nginx" "$DAV_PORT" "load_module $mod;" "
+    $listen
     root $TEST_TMP/dav;
     location / {
       $auth
@@ -83,13 +72,41 @@ http {
       dav_ext_methods PROPFIND OPTIONS;
       create_full_put_path on;
       dav_access user:rw group:r all:r;
-    }
+    }"
+}
+
+# start_nginx DIR PORT PRELUDE SERVER : runs nginx (foreground, stopped with
+# the test) from DIR/nginx.conf with one server block whose body is SERVER,
+# top-level PRELUDE lines (load_module ...), and waits for PORT.
+start_nginx() {
+  local nginx
+  nginx=$(command -v nginx || echo /usr/sbin/nginx)
+  [ -x "$nginx" ] || skip "nginx is not installed (run 'make deps')"
+  mkdir -p "$1/tmp"
+  cat >"$1/nginx.conf" <<CONF
+$3
+daemon off;
+user $(id -un) $(id -gn);
+worker_processes 1;
+pid $1/nginx.pid;
+error_log $1/error.log;
+events { worker_connections 256; }
+http {
+  access_log $1/access.log;
+  client_body_temp_path $1/tmp;
+  proxy_temp_path $1/tmp;
+  fastcgi_temp_path $1/tmp;
+  uwsgi_temp_path $1/tmp;
+  scgi_temp_path $1/tmp;
+  client_max_body_size 0;
+  server {
+$4
   }
 }
 CONF
-  "$nginx" -c "$TEST_TMP/nginx/nginx.conf" -p "$TEST_TMP/nginx" >"$TEST_TMP/nginx/stdout.log" 2>&1 &
+  "$nginx" -c "$1/nginx.conf" -p "$1" >"$1/stdout.log" 2>&1 &
   SERVER_PIDS+=($!)
-  wait_port "$DAV_PORT"
+  wait_port "$2"
 }
 
 # make_data : a small tracked data set in the current repo (a folder of

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# mlo data status --remote in fresh clones whose caches lack the directory
+# manifests: the manifests are fetched from the remote (verified, into the
+# cache) so the status names every file the remote or the cache lacks.
+source "$(dirname "$0")/lib.sh"
+
+new_repo a
+expect_ok remote add origin "$TEST_TMP/remote" --default
+mkdir -p data/set && for i in $(seq 1 30); do echo "row $i" >"data/set/$i.csv"; done
+echo "weights" >data/model.bin
+"$MLO" -q data add data/set data/model.bin || fail "data add"
+git add -A && git commit -qm data
+expect_ok push
+expect_out_contains "Pushed 32 objects"
+
+# Clone b: nothing cached. Every file of data/set is named, counted exactly.
+cd "$TEST_TMP" && git clone -q a b && cd b
+expect_rc 1 --json data status --remote --exit-code
+expect_json "d['manifests_fetched'] == 1 and not d['clean']"
+expect_json "[e for e in d['entries'] if e['path'] == 'data/set'][0]['objects'] == 31"
+expect_json "[e for e in d['entries'] if e['path'] == 'data/set'][0]['missing_cache'] == 30"
+expect_json "[e for e in d['entries'] if e['path'] == 'data/set'][0]['missing_remote'] == 0"
+expect_json "sorted([e for e in d['entries'] if e['path'] == 'data/set'][0]['cache_lacks']) == sorted('data/set/%d.csv' % i for i in range(1, 31))"
+expect_json "[e for e in d['entries'] if e['path'] == 'data/model.bin'][0]['cache_lacks'] == ['data/model.bin']"
+# The manifest is now cached (a second status fetches nothing) and was verified.
+expect_rc 1 --json data status --remote --exit-code
+expect_json "d['manifests_fetched'] == 0"
+expect_rc 1 data status --remote --exit-code
+expect_out_contains "not in cache:  data/set (30 of 31 objects)"
+expect_out_contains "data/set/17.csv"
+expect_out_contains "... and 20 more"
+expect_rc 1 -v data status --remote --exit-code
+expect_out_contains "data/set/9.csv"
+expect_out_not_contains "more (-v lists all)"
+# Fetch only part of the folder's files by hand: the status counts the rest.
+expect_ok fetch data/model.bin
+expect_ok --json data status --remote
+expect_json "[e for e in d['entries'] if e['path'] == 'data/model.bin'][0]['missing_cache'] == 0"
+expect_ok pull
+expect_ok data status --remote --exit-code
+expect_out_contains "have all tracked data"
+
+# b changes two files and adds one, commits, does not push: the remote lacks
+# exactly those three (and the new manifest).
+echo "changed 3" >data/set/3.csv && echo "changed 4" >data/set/4.csv && echo new >data/set/new.csv
+"$MLO" -q data add data/set && git commit -qam "b edits"
+expect_rc 1 --json data status --remote origin data/set --exit-code
+expect_json "d['entries'][0]['missing_remote'] == 4 and d['entries'][0]['missing_cache'] == 0"
+expect_json "sorted(d['entries'][0]['remote_lacks']) == ['data/set/3.csv', 'data/set/4.csv', 'data/set/new.csv']"
+
+# Clone c of b before b pushes: the new manifest is on neither side.
+cd "$TEST_TMP" && git clone -q b c && cd c
+expect_rc 1 data status --remote origin data/set --exit-code
+expect_out_contains "its manifest is on neither the remote nor in the cache"
+expect_ok --json data status --remote origin data/set
+expect_json "d['manifests_fetched'] == 0 and d['entries'][0]['manifest_known'] == False"
+# Once b pushes, c learns the exact files: fetched manifest, 31 files lacking.
+(cd "$TEST_TMP/b" && "$MLO" -q push) || fail "push from b"
+expect_ok --json data status --remote origin data/set
+expect_json "d['manifests_fetched'] == 1 and d['entries'][0]['manifest_known'] and d['entries'][0]['missing_cache'] == 31 and d['entries'][0]['missing_remote'] == 0"
+expect_ok pull data/set
+diff -r data/set "$TEST_TMP/b/data/set" >/dev/null || fail "data/set differs from b"
+pass
+
+# A corrupt manifest on the remote is reported (exit 4), never cached.
+cd "$TEST_TMP" && git clone -q a d && cd d
+for f in "$TEST_TMP"/remote/packs/*.pack; do chmod u+w "$f"; /usr/bin/python3 - "$f" <<'PY'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, 'rb').read())
+for i in range(0, len(b), 7):
+    b[i] ^= 0xFF
+open(p, 'wb').write(bytes(b))
+PY
+done
+expect_rc 4 data status --remote origin data/set
+expect_err_contains "remote/packs/"
+expect_eq "$(find .mlo/cache/objects -type f | wc -l)" "0" "objects cached from a corrupt remote"
+done_testing
