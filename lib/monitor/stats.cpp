@@ -1,6 +1,7 @@
 #include "monitor/stats.h"
 
 #include <algorithm>
+#include <bit>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
@@ -240,6 +241,66 @@ Sample make_sample(std::vector<double> values) {
     std::sort(values.begin(), values.end());
     for (double v : values) emit(v);
     return s;
+  }
+  // Order-preserving keys: unsigned order of the key is the order of the double.
+  auto key_of = [](double v) {
+    std::uint64_t b;
+    std::memcpy(&b, &v, 8);
+    return (b >> 63) ? ~b : (b | (1ULL << 63));
+  };
+  auto value_of = [](std::uint64_t k) {
+    std::uint64_t b = (k >> 63) ? (k & ~(1ULL << 63)) : ~k;
+    double v;
+    std::memcpy(&v, &b, 8);
+    return v;
+  };
+  // Most real columns repeat values (rounded measurements, integers, codes):
+  // count the distinct values in an open-addressing table and sort only
+  // those. Key 0 (a NaN, never passed here) marks an empty slot. Columns with
+  // more than n/8 distinct values give up early and take the radix sort.
+  {
+    const std::size_t limit = n / 8;
+    std::size_t slots = 1;
+    while (slots < limit * 2) slots <<= 1;
+    const int shift = 64 - std::countr_zero(slots);
+    std::vector<std::uint64_t> table_keys(slots, 0);
+    std::vector<std::uint64_t> table_counts(slots, 0);
+    std::size_t distinct = 0;
+    bool fits = true;
+    for (double v : values) {
+      std::uint64_t k = key_of(v);
+      std::size_t h = static_cast<std::size_t>((k * 0x9E3779B97F4A7C15ULL) >> shift);
+      while (table_keys[h] != 0 && table_keys[h] != k) h = (h + 1) & (slots - 1);
+      if (table_keys[h] == 0) {
+        if (++distinct > limit) {
+          fits = false;
+          break;
+        }
+        table_keys[h] = k;
+      }
+      ++table_counts[h];
+    }
+    if (fits) {
+      // Sort slot indices by key (4-byte indices sort faster than pairs).
+      std::vector<std::uint32_t> found;
+      found.reserve(distinct);
+      for (std::size_t i = 0; i < slots; ++i)
+        if (table_keys[i] != 0) found.push_back(static_cast<std::uint32_t>(i));
+      std::sort(found.begin(), found.end(),
+                [&](std::uint32_t a, std::uint32_t b) { return table_keys[a] < table_keys[b]; });
+      s.values.reserve(found.size());
+      s.counts.reserve(found.size());
+      for (std::uint32_t slot : found) {
+        std::uint64_t k = table_keys[slot], c = table_counts[slot];
+        double v = value_of(k);
+        if (!s.values.empty() && s.values.back() == v) s.counts.back() += c;  // -0.0 and 0.0
+        else {
+          s.values.push_back(v);
+          s.counts.push_back(c);
+        }
+      }
+      return s;
+    }
   }
   // LSD radix sort on order-preserving keys: 11-bit digits (the counts stay in
   // L1 and the scatter has few open destinations), the six histograms in one
