@@ -125,6 +125,9 @@ struct Acc {
     mn = lo;
     mx = hi;
   }
+  void reserve_values(std::uint64_t count) {
+    if (!sketch && values.capacity() < values.size() + count) values.reserve(values.size() + count);
+  }
   void add_number(double v) {
     if (!std::isfinite(v)) [[unlikely]] { ++infinite; return; }
     if (sketch) {
@@ -437,6 +440,7 @@ DatasetProfile build_profile(const std::vector<Source>& sources, const ProfileOp
   perf.exact_limit = opt.exact_limit;
   for (const Source& src : sources) {
     out.sources.push_back(src.display);
+    bool first_row = true;
     RowVisitor v;
     v.header = [&](const std::vector<std::string>& names) {
       map.clear();
@@ -463,6 +467,15 @@ DatasetProfile build_profile(const std::vector<Source>& sources, const ProfileOp
       if ((opt.since || opt.until) && ts_col >= 0) {
         auto ts = parse_timestamp(cells[static_cast<std::size_t>(ts_col)].text);
         if (!ts || (opt.since && *ts < *opt.since) || (opt.until && *ts >= *opt.until)) return;
+      }
+      if (first_row) {
+        // Size the kept values once from the file's size and the first row's
+        // length: growing 10^6-value vectors by doubling copies them and
+        // faults fresh pages over and over. (Untouched capacity costs no memory.)
+        first_row = false;
+        std::uint64_t estimate = src.size / (raw.size() + 1) + 1;
+        std::uint64_t want = std::min<std::uint64_t>(estimate + estimate / 16, opt.exact_limit + 1);
+        for (std::size_t i = 0; i < cells.size(); ++i) accs[map[i]].reserve_values(want);
       }
       ++out.rows;
       for (std::size_t i = 0; i < cells.size(); ++i) accs[map[i]].cell(cells[i]);
