@@ -34,6 +34,9 @@ for name, shift, seed in (("ref", 0.0, 1), ("cur", 0.2, 2)):
     pd.DataFrame(d).to_csv(f"{name}.csv", index=False)
 PYEOF
 ls -la ref.csv cur.csv
+# Let the 330 MB just written reach the disk before timing: writeback would
+# otherwise compete with whichever tool runs first.
+sync
 
 cat > peer.py <<'PYEOF'
 import sys, numpy as np, pandas as pd
