@@ -401,8 +401,10 @@ nlohmann::json run_monitor(const MonitorSpec& spec, Repo* repo) {
 
   nlohmann::json metrics = nlohmann::json::array(), tests = nlohmann::json::array();
   std::vector<std::string> missing_in_cur, added_in_cur;
+  // A declared target absent from the current data is the usual case for live
+  // traffic (labels arrive later): performance is then unknown, not a schema break.
   for (auto& c : ref.columns)
-    if (!cur.find(c.name) && !ignored.count(c.name)) missing_in_cur.push_back(c.name);
+    if (!cur.find(c.name) && !ignored.count(c.name) && c.name != spec.roles.target) missing_in_cur.push_back(c.name);
   // Current data from request logs carries serving fields (route, latency...)
   // that training data never has: not a schema change.
   const bool from_request_log = cur.find("route") && cur.find("latency_ms") && cur.find("model");

@@ -66,4 +66,12 @@ expect_ok monitor --reference train.csv -c first.jsonl --no-record --fail-on dri
 expect_out_contains "current 200 rows"
 expect_ok monitor --reference train.csv -c first.jsonl --no-record --fail-on quality
 
+# Live traffic has no labels yet: a declared target missing from the current
+# data is not a quality failure; an undeclared column missing still is.
+awk -F, 'NR == 1 {print $0 ",y"; next} {print $0 "," (NR % 2)}' train.csv >train_y.csv
+expect_rc 1 monitor --reference train_y.csv -c first.jsonl --no-record --fail-on quality
+expect_out_contains "y: in the reference, missing from the current data"
+expect_ok monitor --reference train_y.csv -c first.jsonl --no-record --fail-on quality --target y
+expect_out_contains "Performance: unknown"
+
 done_testing

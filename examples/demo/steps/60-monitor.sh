@@ -3,7 +3,7 @@
 # with injected drift; a report, CI verdicts, history and the retraining trigger.
 step "Live traffic: the production deployment's request log against the training data"
 cd "$DEMO_DIR/project"
-say mlo monitor --reference data/prepared/train.csv -c .mlo/deploy/production/requests.jsonl --no-record || true
+say mlo monitor --reference data/prepared/train.csv -c .mlo/deploy/production/requests.jsonl --target churn --no-record || true
 
 step "Generate churn-like reference data and a new batch with injected drift"
 mkdir -p monitor
