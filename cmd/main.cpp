@@ -106,12 +106,6 @@ void build_command_tree(CLI::App& app, Context& ctx, const std::vector<CommandGr
 }  // namespace
 
 int main(int argc, char** argv) {
-  // `mlo --version` is scripted and timed (5 ms budget): answer it before
-  // building the command tree.
-  if (argc == 2 && std::strcmp(argv[1], "--version") == 0) {
-    std::printf("mlo %s\n", MLO_VERSION);
-    return 0;
-  }
   install_interrupt_handlers();
   Context ctx;
   CLI::App app{"mlo: the machine-learning lifecycle in a git repository", "mlo"};

@@ -61,7 +61,7 @@ void walk(const DirJob& top, std::vector<WorkFile>& out, DirListings* listings) 
       if (listings) {
         auto known = listings->known.find(dir.prefix);
         if (known != listings->known.end() && known->second.key == dir.key) {
-          names[i] = known->second.names;
+          names[i] = std::move(known->second.names);  // each folder is visited once
           if (keep_fds) fds[i].reset(::open(dir.abs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
           return;
         }

@@ -9,15 +9,6 @@ using Json = nlohmann::ordered_json;
 // Positional columns have no names in the request: input_0, input_1, ...
 std::string positional_name(std::size_t i) { return "input_" + std::to_string(i); }
 
-// Nested objects become dotted columns (as for any JSON Lines record).
-void flatten_into(const Json& j, const std::string& prefix, FlatRow& out) {
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
-    if (it->is_object() && !it->empty()) flatten_into(*it, key, out);
-    else out.emplace_back(key, &*it);
-  }
-}
-
 // A row given as an object (named) or an array (positional) or one scalar.
 void add_row_values(const Json& row, FlatRow& out) {
   if (row.is_object()) {
@@ -124,6 +115,14 @@ std::vector<std::pair<std::string, const Json*>> output_columns(const Json& body
 }
 
 }  // namespace
+
+void flatten_into(const Json& j, const std::string& prefix, FlatRow& out) {
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
+    if (it->is_object() && !it->empty()) flatten_into(*it, key, out);
+    else out.emplace_back(key, &*it);
+  }
+}
 
 bool is_request_log_field(const std::string& column) {
   static const char* const fields[] = {"ts",    "env",        "model",      "version", "role", "method",

@@ -18,6 +18,10 @@ namespace mlo::monitor {
 // into `scratch` for names made up here).
 using FlatRow = std::vector<std::pair<std::string, const nlohmann::ordered_json*>>;
 
+// Appends an object's fields as columns; nested objects become dotted
+// columns ("a.b"), arrays stay one cell. (How any JSON Lines record is read.)
+void flatten_into(const nlohmann::ordered_json& object, const std::string& prefix, FlatRow& out);
+
 // True when `record` has the request-log shape ({"inputs": {...}, ...}).
 bool is_request_log_record(const nlohmann::ordered_json& record);
 

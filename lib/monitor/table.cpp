@@ -268,14 +268,6 @@ std::uint64_t read_delimited(const Source& src, const ReadOptions& opt, const Ro
 // ordered_json keeps the keys in file order, so columns come out as written.
 using Json = nlohmann::ordered_json;
 
-void flatten(const Json& j, const std::string& prefix, std::vector<std::pair<std::string, const Json*>>& out) {
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
-    if (it->is_object() && !it->empty()) flatten(*it, key, out);
-    else out.emplace_back(key, &*it);
-  }
-}
-
 std::uint64_t read_jsonl(const Source& src, const ReadOptions& opt, const RowVisitor& v) {
   ChunkReader in(src.path);
   std::string buf;
@@ -324,7 +316,7 @@ std::uint64_t read_jsonl(const Source& src, const ReadOptions& opt, const RowVis
       request_log_rows(j, request_rows);
     } else {
       request_rows.emplace_back();
-      flatten(j, "", request_rows.back());
+      flatten_into(j, "", request_rows.back());
     }
     for (const FlatRow& flat : request_rows) {
       if (!have_header) {

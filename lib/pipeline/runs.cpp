@@ -310,14 +310,19 @@ void for_each_ref(Repo& repo, const std::function<void(const std::string& id, co
 }
 }  // namespace
 
+std::string run_log_hash(const nlohmann::json& r) {
+  if (!r.is_object() || !r.contains("log") || !r["log"].is_string()) return {};
+  std::string log = r["log"].get<std::string>();
+  return is_sha256_hex(log) ? log : std::string();
+}
+
 std::vector<std::string> run_record_objects(Repo& repo) {
   std::vector<std::string> out;
   for_each_ref(repo, [&](const std::string&, const std::string& hash) {
     out.push_back(hash);
     if (!repo.cache().has(hash)) return;
-    auto r = nlohmann::json::parse(repo.cache().read(hash), nullptr, false);
-    if (r.is_object() && r.contains("log") && r["log"].is_string() && is_sha256_hex(r["log"].get<std::string>()))
-      out.push_back(r["log"]);
+    std::string log = run_log_hash(nlohmann::json::parse(repo.cache().read(hash), nullptr, false));
+    if (!log.empty()) out.push_back(log);
   });
   return out;
 }
@@ -358,7 +363,7 @@ std::set<std::string> run_objects(Repo& repo, const nlohmann::json& r) {
   std::set<std::string> out;
   auto add = [&](const std::string& h, const std::string&) { out.insert(h); };
   if (!r.is_object()) return out;
-  if (r.contains("log") && r["log"].is_string() && is_sha256_hex(r["log"].get<std::string>())) out.insert(r["log"].get<std::string>());
+  if (std::string log = run_log_hash(r); !log.empty()) out.insert(log);
   if (r.value("status", "") != "succeeded") return out;
   for (const char* field : {"outs", "metric_files"})
     if (r.contains(field) && r[field].is_object())
@@ -402,9 +407,8 @@ void add_pipeline_references(Repo& repo, const std::string& rev, References& ref
     for_each_ref(repo, [&](const std::string& id, const std::string& hash) {
       refs.add(hash, "run " + id);
       if (!repo.cache().has(hash)) return;
-      auto r = nlohmann::json::parse(repo.cache().read(hash), nullptr, false);
-      if (r.is_object() && r.contains("log") && r["log"].is_string() && is_sha256_hex(r["log"].get<std::string>()))
-        refs.add(r["log"], "run " + id + " log");
+      std::string log = run_log_hash(nlohmann::json::parse(repo.cache().read(hash), nullptr, false));
+      if (!log.empty()) refs.add(log, "run " + id + " log");
     });
   } else {
     try {

@@ -56,6 +56,8 @@ std::vector<std::string> run_record_objects(Repo& repo);
 // runs/RUN_ID references and index rows of records not known yet. Hashes of
 // objects that are not run records are ignored. Returns how many were new.
 int import_run_records(Repo& repo, const std::vector<std::string>& record_hashes);
+// The hash of a run record's captured log; "" when it names none.
+std::string run_log_hash(const nlohmann::json& record);
 // Every run known here: run id -> record object hash (from CACHE/runs/).
 std::map<std::string, std::string> run_refs(Repo& repo);
 // The objects one record names besides itself: its log and, when the run

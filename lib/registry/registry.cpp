@@ -534,12 +534,8 @@ Event event_from_tag(const GitTag& t, const TagName& n) {
   e.commit = t.commit;
   size_t nl = t.message.find('\n');
   e.message = t.message.substr(0, nl);
-  std::string_view text = meta_text(t.message);
-  if (!text.empty()) {
-    e.meta = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
-    if (e.meta.is_discarded() || !e.meta.is_object()) e.meta = nullptr;
-    else e.meta_text = compact_json(text);
-  }
+  e.meta = extract_meta(t.message);
+  if (e.meta.is_object()) e.meta_text = compact_json(meta_text(t.message));
   if (n.kind == TagKind::approval && e.meta.is_object()) {
     // The tag name spells the model with '=' for ':'; the metadata has it exactly.
     if (e.meta.contains("name") && e.meta["name"].is_string()) e.model = e.meta["name"];

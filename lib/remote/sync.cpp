@@ -219,8 +219,8 @@ void fetch_runs(Repo& repo, Backend& backend, const fs::path& idx, const Transfe
   std::set<std::string> second;
   for (const auto& h : records) {
     if (!repo.cache().has(h)) continue;
-    auto record = nlohmann::json::parse(repo.cache().read(h), nullptr, false);
-    if (record.is_object() && record.contains("log") && record["log"].is_string()) second.insert(record["log"].get<std::string>());
+    std::string log = run_log_hash(nlohmann::json::parse(repo.cache().read(h), nullptr, false));
+    if (!log.empty()) second.insert(log);
   }
   for (const auto& h : lock_objects(repo, lock))
     if (!first.count(h)) second.insert(h);
@@ -295,7 +295,7 @@ RemoteStatus remote_status(Repo& repo, const SyncRequest& request) {
     } else {
       check(p.sha256, nullptr);
       if (repo.cache().has(p.sha256)) {
-        Manifest m = parse_manifest(repo.cache().read(p.sha256), "manifest " + p.sha256 + " of " + pointers[i]);
+        Manifest m = load_manifest(repo, p.sha256, e.path);
         for (auto& f : m.entries) {
           std::string file = e.path + "/" + f.path;
           check(f.sha256, &file);

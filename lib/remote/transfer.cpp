@@ -200,7 +200,7 @@ TransferStats push_objects(Backend& backend, Cache& cache, const fs::path& index
   TransferStats stats;
   RemoteIndex remote = RemoteIndex::load(backend, index_cache, options.jobs);
 
-  std::vector<std::string> todo;
+  std::vector<std::string> to_send;
   std::uint64_t total_bytes = 0;
   std::vector<std::uint64_t> sizes;
   for (auto& h : hashes) {
@@ -209,7 +209,7 @@ TransferStats push_objects(Backend& backend, Cache& cache, const fs::path& index
     } else if (!cache.has(h)) {
       stats.missing.push_back(h);
     } else {
-      todo.push_back(h);
+      to_send.push_back(h);
       std::error_code ec;
       sizes.push_back(fs::file_size(cache.object_path(h), ec));
       total_bytes += sizes.back();
@@ -218,11 +218,11 @@ TransferStats push_objects(Backend& backend, Cache& cache, const fs::path& index
 
   // Plan: small objects whole; large ones cut into chunks (hashed here, so
   // chunks the remote already has are skipped) plus a recipe.
-  std::vector<std::vector<PushItem>> planned(todo.size());
-  std::vector<Recipe> recipes(todo.size());
-  run_workers(todo.size(), std::max(1u, std::min(options.jobs, default_jobs())), [&](unsigned, std::size_t i) {
+  std::vector<std::vector<PushItem>> planned(to_send.size());
+  std::vector<Recipe> recipes(to_send.size());
+  run_workers(to_send.size(), std::max(1u, std::min(options.jobs, default_jobs())), [&](unsigned, std::size_t i) {
     check_interrupted();
-    const std::string& h = todo[i];
+    const std::string& h = to_send[i];
     if (sizes[i] < options.chunk_threshold) {
       planned[i].push_back({BlobKind::object, h, h, 0, sizes[i], true});
       return;
@@ -243,7 +243,7 @@ TransferStats push_objects(Backend& backend, Cache& cache, const fs::path& index
   std::vector<PushItem> items;
   std::set<std::string> claimed;
   std::vector<std::size_t> recipe_of;
-  for (std::size_t i = 0; i < todo.size(); ++i) {
+  for (std::size_t i = 0; i < to_send.size(); ++i) {
     for (auto& it : planned[i]) {
       if (it.kind == BlobKind::chunk) {
         if (remote.chunk(it.hash)) {
@@ -258,7 +258,7 @@ TransferStats push_objects(Backend& backend, Cache& cache, const fs::path& index
   }
   planned.clear();
 
-  Progress progress(options.progress, options.verb, todo.size(), total_bytes);
+  Progress progress(options.progress, options.verb, to_send.size(), total_bytes);
   std::mutex stats_mutex;
   unsigned jobs = std::max(1u, options.jobs);
   std::vector<PackBuilder> builders(jobs);
@@ -302,14 +302,14 @@ TransferStats push_objects(Backend& backend, Cache& cache, const fs::path& index
   // remote always means its chunks are there.
   PackBuilder recipe_pack;
   for (std::size_t i : recipe_of) {
-    recipe_pack.add(BlobKind::recipe, todo[i], serialize_recipe(recipes[i]), 3);
+    recipe_pack.add(BlobKind::recipe, to_send[i], serialize_recipe(recipes[i]), 3);
     progress.add(1, 0);
     if (recipe_pack.data.size() >= options.pack_size) flush(recipe_pack);
   }
   flush(recipe_pack);
   progress.stop();
 
-  stats.objects = todo.size();
+  stats.objects = to_send.size();
   stats.bytes = total_bytes;
   stats.requests = backend.stats().requests;
   stats.seconds = std::chrono::duration<double>(Clock::now() - t0).count();

@@ -138,13 +138,16 @@ void kernel_copy(int src_fd, int out_fd, off_t size, const std::atomic<bool>& st
     } else {
       if (buf.empty()) buf.resize(kIoBufferSize);
       n = ::pread(src_fd, buf.data(), std::min(want, buf.size()), in_off);
-      if (n > 0) {
-        try {
-          write_all(out_fd, std::string_view(buf.data(), static_cast<size_t>(n)), "to the cache");
-        } catch (const Error&) {
-          error = errno ? errno : EIO;
+      for (ssize_t done = 0; n > 0 && done < n;) {
+        ssize_t w = ::pwrite(out_fd, buf.data() + done, static_cast<size_t>(n - done), out_off + done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+          error = errno;
           return;
         }
+        done += w;
+      }
+      if (n > 0) {
         in_off += n;
         out_off += n;
       }
