@@ -10,6 +10,7 @@
 #include "core/interrupt.h"
 #include "core/parallel.h"
 #include "core/process.h"
+#include "core/safe_path.h"
 #include "test_util.h"
 
 using namespace mlo;
@@ -94,4 +95,55 @@ TEST_CASE("interrupt flag turns into InterruptedError") {
   CHECK_THROWS_AS(check_interrupted(), InterruptedError);
   set_interrupted(false);
   CHECK_NOTHROW(check_interrupted());
+}
+
+TEST_CASE("checked_relative refuses every path that could leave its root") {
+  for (const char* bad : {"", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a/.", "a\\..\\b", "a/\x01b"})
+    CHECK_FALSE(is_checked_relative(bad));
+  CHECK_FALSE(is_checked_relative(std::string("a\0b", 3)));
+  CHECK_FALSE(is_checked_relative(std::string(kMaxPathBytes + 1, 'a')));
+  std::string deep;
+  for (std::size_t i = 0; i <= kMaxPathDepth; ++i) deep += "d/";
+  deep += "f";
+  CHECK_FALSE(is_checked_relative(deep));
+  for (const char* good : {"a", "data/train.csv", ".hidden/x", "a..b/c", "caf\xc3\xa9"}) CHECK(is_checked_relative(good));
+  CHECK_THROWS_WITH(checked_relative("../../home/x", "runs/abc.json"),
+                    Catch::Contains("runs/abc.json") && Catch::Contains("unsafe path"));
+}
+
+TEST_CASE("TreeWriter never writes or deletes through a symlink") {
+  test::TempDir tmp;
+  fs::create_directories(tmp / "repo");
+  fs::create_directories(tmp / "outside");
+  test::write(tmp / "outside/keep.txt", "precious");
+  fs::create_symlink(tmp / "outside", tmp / "repo/data");
+  TreeWriter w(tmp / "repo", "test");
+
+  // Writes under a symlinked folder are refused and touch nothing outside.
+  CHECK_THROWS_WITH(w.write_file("data/keep.txt", "evil"), Catch::Contains("symbolic link"));
+  CHECK_THROWS_WITH(w.check_parents("data/new.txt", true), Catch::Contains("symbolic link"));
+  CHECK(read_file(tmp / "outside/keep.txt") == "precious");
+  CHECK_FALSE(fs::exists(tmp / "outside/new.txt"));
+  // Removing inside a symlinked folder is refused; removing the link removes only the link.
+  CHECK_THROWS_WITH(w.remove_all("data/keep.txt"), Catch::Contains("symbolic link"));
+  CHECK(w.remove_all("data"));
+  CHECK_FALSE(fs::is_symlink(tmp / "repo/data"));
+  CHECK(read_file(tmp / "outside/keep.txt") == "precious");
+
+  // A symlink as the last component is replaced, not written through.
+  fs::create_symlink(tmp / "outside/keep.txt", tmp / "repo/f.txt");
+  w.write_file("f.txt", "new");
+  CHECK_FALSE(fs::is_symlink(tmp / "repo/f.txt"));
+  CHECK(read_file(tmp / "repo/f.txt") == "new");
+  CHECK(read_file(tmp / "outside/keep.txt") == "precious");
+
+  // place() moves a temp file in, creating real parent folders.
+  test::write(tmp / "t", "moved");
+  w.place(tmp / "t", "a/b/c.txt");
+  CHECK(read_file(tmp / "repo/a/b/c.txt") == "moved");
+  CHECK(w.remove_all("a"));
+  CHECK_FALSE(w.remove_all("a"));
+  CHECK_FALSE(w.remove_all("missing/x"));
+  CHECK_THROWS_AS(w.write_file("../escape", "x"), InputError);
+  CHECK_FALSE(fs::exists(tmp / "escape"));
 }
