@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "command.h"
+#include "core/format.h"
 #include "core/interrupt.h"
 #include "core/log.h"
 
@@ -41,21 +42,73 @@ int report_error(const std::string& message, const std::string& hint, int code, 
   return code;
 }
 
+std::vector<std::string> subcommand_names(const CLI::App& parent) {
+  std::vector<std::string> names;
+  for (const CLI::App* sub : parent.get_subcommands([](const CLI::App*) { return true; }))
+    names.push_back(sub->get_name());
+  return names;
+}
+
+// "no such command: mlo data stauts", with git's "did you mean" when one is close.
+UsageError unknown_command(const std::string& path, const std::string& word, const CLI::App& parent) {
+  std::string near = closest_match(word, subcommand_names(parent));
+  std::string help = path == "mlo" ? "mlo help" : "mlo help " + path.substr(4);
+  return UsageError("no such command: " + (path == "mlo" ? word : path.substr(4) + " " + word),
+                    near.empty() ? "run '" + help + "' for the list of commands"
+                                 : "did you mean '" + path + " " + near + "'?");
+}
+
+// A word where a command group expects one of its subcommands (`mlo data
+// stauts`) is an unknown command, not a stray argument: say so before CLI11
+// reports "A subcommand is required".
+void check_subcommand_words(CLI::App& app, int argc, char** argv) {
+  CLI::App* at = &app;
+  std::string path = "mlo";
+  for (int i = 1; i < argc; ++i) {
+    std::string word = argv[i];
+    if (word == "-C") {
+      ++i;
+      continue;
+    }
+    if (word.empty() || word[0] == '-') continue;
+    auto names = subcommand_names(*at);
+    if (names.empty()) return;
+    if (std::find(names.begin(), names.end(), word) == names.end()) {
+      if (at->get_require_subcommand_min() == 0) return;  // a positional argument of this command
+      throw unknown_command(path, word, *at);
+    }
+    at = at->get_subcommand(word);
+    path += " " + word;
+    if (word == "help") return;
+  }
+  bool asks_help = std::any_of(argv + 1, argv + argc, [](const char* a) {
+    return std::strcmp(a, "-h") == 0 || std::strcmp(a, "--help") == 0 || std::strcmp(a, "--help-all") == 0;
+  });
+  if (at != &app && at->get_require_subcommand_min() > 0 && !asks_help) {
+    std::string list;
+    for (const auto& name : subcommand_names(*at)) list += (list.empty() ? "" : ", ") + name;
+    throw UsageError(path + " needs a subcommand: " + list, "run 'mlo help " + path.substr(4) + "' for what each does");
+  }
+}
+
 void add_help_command(CLI::App& app) {
   auto* help = app.add_subcommand("help", "Show help for a command (same text as 'man mlo-COMMAND')");
   auto topic = std::make_shared<std::vector<std::string>>();
   help->add_option("command", *topic, "Command and subcommand, e.g. 'data add'");
   help->callback([&app, topic] {
     CLI::App* target = &app;
+    std::string path = "mlo";
     for (const auto& word : *topic) {
       try {
         target = target->get_subcommand(word);
       } catch (const CLI::OptionNotFound&) {
-        throw UsageError("no such command: " + word, "run 'mlo help' for the list of commands");
+        throw unknown_command(path, word, *target);
       }
+      path += " " + word;
     }
-    // App::help() would describe the selected subcommand (help itself); ask the formatter directly.
-    std::cout << target->get_formatter()->make_help(target, target->get_name(), CLI::AppFormatMode::Normal);
+    // App::help() would describe the selected subcommand (help itself); ask
+    // the formatter directly, with the whole command path in the usage line.
+    std::cout << target->get_formatter()->make_help(target, path, CLI::AppFormatMode::Normal);
   });
 }
 
@@ -133,13 +186,20 @@ int main(int argc, char** argv) {
   std::string command = requested_command(argc, argv);
   bool color_err = std::getenv("NO_COLOR") == nullptr && ::isatty(2);
   bool undeclared_groups = std::any_of(groups.begin(), groups.end(), [](auto& g) { return g.commands.empty(); });
-  if (!command.empty() && command != "help" && !is_declared(groups, command) && !undeclared_groups)
-    return report_error("no such command: " + command, "run 'mlo help' for the list of commands",
+  if (!command.empty() && command != "help" && !is_declared(groups, command) && !undeclared_groups) {
+    std::vector<std::string> names;
+    for (const auto& g : groups)
+      for (const auto& info : g.commands) names.push_back(info.name);
+    std::string near = closest_match(command, names);
+    return report_error("no such command: " + command,
+                        near.empty() ? "run 'mlo help' for the list of commands" : "did you mean 'mlo " + near + "'?",
                         static_cast<int>(Exit::usage), color_err);
+  }
   build_command_tree(app, ctx, groups, command);
   add_help_command(app);
 
   try {
+    check_subcommand_words(app, argc, argv);
     app.parse(argc, argv);
     apply_globals();
     if (ctx.action) ctx.action();

@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstdio>
+#include <vector>
 
 namespace mlo {
 
@@ -41,6 +43,39 @@ ssize_t pread_full(int fd, char* buffer, std::uint64_t length, std::uint64_t off
     done += static_cast<std::uint64_t>(n);
   }
   return static_cast<ssize_t>(done);
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  // Optimal string alignment distance over three rolling rows.
+  std::vector<std::size_t> prev2(b.size() + 1), prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) cur[j] = std::min(cur[j], prev2[j - 2] + 1);
+    }
+    std::swap(prev2, prev);
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string closest_match(std::string_view word, const std::vector<std::string>& candidates) {
+  std::size_t limit = std::max<std::size_t>(1, word.size() / 3), best = limit + 1;
+  std::string found;
+  // A unique prefix ("stat" for "status") is what the user meant.
+  std::size_t prefixed = 0;
+  for (const auto& c : candidates)
+    if (!word.empty() && c.size() > word.size() && c.compare(0, word.size(), word) == 0) ++prefixed, found = c;
+  if (prefixed == 1) return found;
+  found.clear();
+  for (const auto& c : candidates) {
+    std::size_t d = edit_distance(word, c);
+    if (d < best) best = d, found = c;
+  }
+  return found;
 }
 
 }  // namespace mlo

@@ -59,6 +59,20 @@ expect_out_contains "--git"
 expect_rc 2 help no-such-command
 expect_err_contains "no such command"
 expect_rc 2 no-such-command
+# A typo gets git's "did you mean", at the top level and inside a group.
+expect_rc 2 daat
+expect_err_contains "did you mean 'mlo data'?"
+expect_rc 2 data stauts
+expect_err_contains "no such command: data stauts"
+expect_err_contains "did you mean 'mlo data status'?"
+expect_rc 2 help data stat
+expect_err_contains "did you mean 'mlo data status'?"
+# A group without its subcommand lists them instead of CLI11's "A subcommand is required".
+expect_rc 2 data
+expect_err_contains "mlo data needs a subcommand: add, commit, status"
+# `mlo help GROUP COMMAND` shows the whole command path in its usage line.
+expect_ok help data status
+expect_out_contains "Usage: mlo data status"
 expect_rc 2
 expect_rc 2 init --no-such-flag
 expect_rc 2 -q --no-color -C . no-such-command

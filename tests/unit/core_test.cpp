@@ -5,6 +5,7 @@
 #include <atomic>
 
 #include "core/error.h"
+#include "core/format.h"
 #include "core/fs.h"
 #include "core/hash.h"
 #include "core/interrupt.h"
@@ -146,4 +147,15 @@ TEST_CASE("TreeWriter never writes or deletes through a symlink") {
   CHECK_FALSE(w.remove_all("missing/x"));
   CHECK_THROWS_AS(w.write_file("../escape", "x"), InputError);
   CHECK_FALSE(fs::exists(tmp / "escape"));
+}
+
+TEST_CASE("closest_match suggests a command or key only when it is a likely typo") {
+  CHECK(edit_distance("stauts", "status") == 1);  // adjacent swap counts once
+  CHECK(edit_distance("", "abc") == 3);
+  std::vector<std::string> words{"status", "stages", "add", "checkout"};
+  CHECK(closest_match("stauts", words) == "status");
+  CHECK(closest_match("stagse", words) == "stages");
+  CHECK(closest_match("stat", words) == "status");  // unique prefix
+  CHECK(closest_match("xyz", words).empty());
+  CHECK(closest_match("sta", words).empty());  // prefix of two, too far from both
 }
