@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 #include "command.h"
 #include "core/format.h"
@@ -172,7 +173,10 @@ int main(int argc, char** argv) {
   app.add_flag("--no-color", ctx.global.no_color, "Do not colour output (also: NO_COLOR)");
   app.footer("Exit codes: 0 ok, 1 check failed, 2 usage, 3 bad input or repo, 4 remote, 5 runner, 130 interrupted.\n"
              "See 'mlo help COMMAND' or 'man mlo'.");
-  auto apply_globals = [&ctx] {
+  std::string command;
+  auto apply_globals = [&ctx, &command] {
+    // `mlo init -C new-project` makes the folder, as `git init DIR` does.
+    if (!ctx.global.chdir.empty() && command == "init") std::filesystem::create_directories(ctx.global.chdir);
     if (!ctx.global.chdir.empty() && ::chdir(ctx.global.chdir.c_str()) != 0)
       throw InputError("cannot change to directory " + ctx.global.chdir + ": " + std::strerror(errno));
     bool no_color = ctx.global.no_color || std::getenv("NO_COLOR") != nullptr;
@@ -183,7 +187,7 @@ int main(int argc, char** argv) {
 
   auto& groups = command_groups();
   std::stable_sort(groups.begin(), groups.end(), [](auto& a, auto& b) { return a.order < b.order; });
-  std::string command = requested_command(argc, argv);
+  command = requested_command(argc, argv);
   bool color_err = std::getenv("NO_COLOR") == nullptr && ::isatty(2);
   bool undeclared_groups = std::any_of(groups.begin(), groups.end(), [](auto& g) { return g.commands.empty(); });
   if (!command.empty() && command != "help" && !is_declared(groups, command) && !undeclared_groups) {

@@ -15,6 +15,16 @@ expect_out_contains "Initialized empty git repository"
 expect_file .git
 expect_file .mlo/config.yaml
 
+# -C names a folder that does not exist yet: init makes it (like `git init DIR`);
+# any other command still refuses a missing folder.
+cd "$TEST_TMP"
+expect_ok init --git -C new-project
+expect_file "$TEST_TMP/new-project/.git"
+expect_file "$TEST_TMP/new-project/.mlo/config.yaml"
+expect_rc 3 -C "$TEST_TMP/not-there" data status
+expect_err_contains "cannot change to directory"
+expect_no_file "$TEST_TMP/not-there"
+
 # In a repo, from a subfolder: sets up the work tree root and stages config.
 mkdir -p "$TEST_TMP/r1/sub/deeper" && cd "$TEST_TMP/r1" && git init -q .
 cd sub/deeper
