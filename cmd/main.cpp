@@ -174,9 +174,11 @@ int main(int argc, char** argv) {
   app.footer("Exit codes: 0 ok, 1 check failed, 2 usage, 3 bad input or repo, 4 remote, 5 runner, 130 interrupted.\n"
              "See 'mlo help COMMAND' or 'man mlo'.");
   std::string command;
-  auto apply_globals = [&ctx, &command] {
-    // `mlo init -C new-project` makes the folder, as `git init DIR` does.
-    if (!ctx.global.chdir.empty() && command == "init") std::filesystem::create_directories(ctx.global.chdir);
+  bool init_git = std::any_of(argv + 1, argv + argc, [](const char* a) { return std::strcmp(a, "--git") == 0; });
+  auto apply_globals = [&ctx, &command, init_git] {
+    // `mlo init --git -C new-project` makes the folder, as `git init DIR` does.
+    if (!ctx.global.chdir.empty() && command == "init" && init_git)
+      std::filesystem::create_directories(ctx.global.chdir);
     if (!ctx.global.chdir.empty() && ::chdir(ctx.global.chdir.c_str()) != 0)
       throw InputError("cannot change to directory " + ctx.global.chdir + ": " + std::strerror(errno));
     bool no_color = ctx.global.no_color || std::getenv("NO_COLOR") != nullptr;

@@ -15,7 +15,7 @@ expect_out_contains "Initialized empty git repository"
 expect_file .git
 expect_file .mlo/config.yaml
 
-# -C names a folder that does not exist yet: init makes it (like `git init DIR`);
+# -C names a folder that does not exist yet: init --git makes it (like `git init DIR`);
 # any other command still refuses a missing folder.
 cd "$TEST_TMP"
 expect_ok init --git -C new-project
@@ -58,6 +58,7 @@ expect_ok -C r2 --json init
 expect_json "d['root'].endswith('/r2') and d['already_initialized'] is False"
 expect_rc 3 -C "$TEST_TMP/does-not-exist" init
 expect_err_contains "cannot change to directory"
+expect_no_file "$TEST_TMP/does-not-exist"
 
 # Version, help, usage errors.
 expect_ok --version
