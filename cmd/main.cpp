@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "app/artifacts.h"
 #include "command.h"
 #include "core/format.h"
 #include "core/interrupt.h"
@@ -161,6 +162,7 @@ void build_command_tree(CLI::App& app, Context& ctx, const std::vector<CommandGr
 
 int main(int argc, char** argv) {
   install_interrupt_handlers();
+  app::install_remote_fetcher();
   Context ctx;
   CLI::App app{"mlo: the machine-learning lifecycle in a git repository", "mlo"};
   app.require_subcommand(1);

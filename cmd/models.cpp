@@ -1,6 +1,7 @@
 // mlo models ls/show/history/card/alias: reading the model registry.
 #include <iomanip>
 
+#include "app/artifacts.h"
 #include "command.h"
 #include "core/fs.h"
 #include "registry/registry.h"
@@ -42,6 +43,30 @@ void show_version(Context& ctx, const ModelState& m, const VersionInfo& v) {
   for (const auto& a : j["approvals"])
     std::cout << "  approved:   " << a["stage"].get<std::string>() << " by " << a["by"].get<std::string>() << " <"
               << a["email"].get<std::string>() << "> " << a["date"].get<std::string>() << "\n";
+}
+
+// mlo models get REF [-o PATH]: the registered bytes, from the cache or the remote.
+void register_models_get(CLI::App& grp, Context& ctx) {
+  auto ref = std::make_shared<std::string>();
+  auto out = std::make_shared<std::string>();
+  auto force = std::make_shared<bool>(false);
+  auto* get = add_command(grp, "get", "Write a version's registered artifact to a path (fetched from the remote if needed)");
+  get->add_option("ref", *ref, "NAME@VERSION, NAME#STAGE, NAME@ALIAS or NAME")->required();
+  get->add_option("-o,--output", *out, "Where to write it (default: its own name in the current folder)");
+  get->add_flag("-f,--force", *force, "Replace an existing file or folder");
+  ctx.on_run(get, [&ctx, ref, out, force] {
+    app::ModelGetResult r = app::get_model(ctx.repo(), *ref, *out, *force);
+    if (ctx.global.json) {
+      ctx.print_json({{"name", r.name}, {"version", r.version}, {"tag", r.tag}, {"sha256", r.sha256},
+                      {"type", r.type}, {"path", r.path.string()}, {"bytes", r.bytes}, {"files", r.files},
+                      {"fetched", r.fetched}});
+      return;
+    }
+    if (ctx.global.quiet) return;
+    std::cout << "Wrote " << r.path.string() << " (" << r.name << "@" << r.version << ", " << r.files
+              << (r.files == 1 ? " file, " : " files, ") << r.bytes << " bytes"
+              << (r.fetched ? ", fetched from the remote" : "") << ")\n";
+  });
 }
 
 void register_models(CLI::App& app, Context& ctx) {
@@ -140,6 +165,8 @@ void register_models(CLI::App& app, Context& ctx) {
     write_file_atomic(*out, md);
     if (!ctx.global.quiet) std::cout << "Wrote " << *out << "\n";
   });
+
+  register_models_get(*grp, ctx);
 
   auto aref = std::make_shared<std::string>();
   auto alias = std::make_shared<std::string>();

@@ -43,6 +43,16 @@ DeployModel resolve_deploy_model(Repo& repo, const std::string& ref) {
   if (r.artifact_type == "dir")
     throw InputError(ref + " is a folder artifact; local serving needs a single model file",
                      "register the model file itself, or deploy a file with --artifact PATH");
+  // A clone that did not register the version fetches the bytes from the
+  // remote; if that fails, a work-tree file with the same hash still serves.
+  std::string fetch_error;
+  if (!m.sha256.empty() && !repo.cache().has(m.sha256)) {
+    try {
+      repo.ensure_objects({m.sha256}, "the artifact of " + ref);
+    } catch (const Error& e) {
+      fetch_error = std::string(e.what()) + (e.hint().empty() ? "" : " (" + e.hint() + ")");
+    }
+  }
   if (!m.sha256.empty() && repo.cache().has(m.sha256)) {
     m.path = repo.mlo_dir() / "deploy" / "artifacts" / m.sha256 / file;
     std::error_code ec;
@@ -54,11 +64,14 @@ DeployModel resolve_deploy_model(Repo& repo, const std::string& ref) {
     m.path = repo.root() / r.path;
     std::error_code ec;
     if (!std::filesystem::is_regular_file(m.path, ec))
-      throw InputError("the artifact of " + ref + " (" + r.path + ") is neither in the cache nor in the work tree",
-                       "fetch it with 'mlo data pull', or deploy a file with --artifact PATH");
+      throw InputError("the artifact of " + ref + " (" + r.path + ") is neither in the cache nor in the work tree" +
+                           (fetch_error.empty() ? "" : "; fetching it failed: " + fetch_error),
+                       "run 'mlo push' in the clone that registered it, or deploy a file with --artifact PATH");
     std::string actual = sha256_file(m.path);
     if (!m.sha256.empty() && actual != m.sha256)
-      throw InputError(r.path + " changed since " + ref + " was registered", "restore it, or register the new file");
+      throw InputError(r.path + " in the work tree differs from the bytes registered as " + ref +
+                           ", which are not in the cache" + (fetch_error.empty() ? "" : " (" + fetch_error + ")"),
+                       "run 'mlo push' in the clone that registered it, then deploy again");
     m.sha256 = actual;
   }
   m.artifact_type = detect_artifact_type(m.path);

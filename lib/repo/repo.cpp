@@ -90,6 +90,26 @@ std::vector<LinkMode> Repo::link_modes() {
   return parse_link_modes(config().get_or("cache.link", "reflink,copy"), ".mlo/config.yaml: cache.link");
 }
 
+namespace {
+ObjectFetcher& object_fetcher() {
+  static ObjectFetcher fetcher;
+  return fetcher;
+}
+}  // namespace
+
+void set_object_fetcher(ObjectFetcher fetcher) { object_fetcher() = std::move(fetcher); }
+
+void Repo::ensure_objects(const std::set<std::string>& hashes, const std::string& why) {
+  std::set<std::string> missing;
+  for (const auto& h : hashes)
+    if (!cache().has(h)) missing.insert(h);
+  if (missing.empty()) return;
+  if (!object_fetcher())
+    throw InputError(why + ": " + std::to_string(missing.size()) + " object(s) missing from the cache",
+                     "run 'mlo pull' to fetch them from a remote");
+  object_fetcher()(*this, missing, why);
+}
+
 int Repo::lock_timeout_ms() {
   std::string v = config().get_or("core.lock_timeout", "10");
   try {

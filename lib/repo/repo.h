@@ -3,7 +3,9 @@
 // pays only for what it touches.
 #pragma once
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "index/database.h"
@@ -50,6 +52,14 @@ class Repo {
   // How long to wait for another mlo command's lock (core.lock_timeout, seconds).
   int lock_timeout_ms();
 
+  // Makes sure every object in `hashes` is in the cache, fetching what is
+  // missing from the default remote through the process's object fetcher
+  // (git's promisor remotes: a clone gets a registered model's bytes when a
+  // command needs them). `why` names what needs them, for messages. Throws
+  // InputError when objects are missing and no fetcher is installed, and
+  // whatever the fetcher throws (RemoteError) when the remote lacks them.
+  void ensure_objects(const std::set<std::string>& hashes, const std::string& why);
+
  private:
   explicit Repo(fs::path root);
   fs::path root_;
@@ -58,6 +68,12 @@ class Repo {
   std::unique_ptr<Database> index_;
   std::unique_ptr<GitRepo> git_;
 };
+
+// Fetches the given objects into the repository's cache. Installed once per
+// process by the layer that knows remotes (lib/app), so modules below it
+// (deploy, monitor, registry) can ask for objects without including remote/.
+using ObjectFetcher = std::function<void(Repo& repo, const std::set<std::string>& hashes, const std::string& why)>;
+void set_object_fetcher(ObjectFetcher fetcher);
 
 struct InitOptions {
   bool create_git = false;  // --git: run git init first when there is no repository
