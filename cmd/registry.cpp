@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "app/lineage.h"
+#include "app/lineage_walk.h"
 #include "command.h"
 #include "core/fs.h"
 #include "registry/registry.h"
@@ -169,9 +170,17 @@ void register_lineage(CLI::App& app, Context& ctx) {
   cmd->add_flag("--dot", *dot, "Print Graphviz dot");
   ctx.on_run(cmd, [&ctx, target, dot] {
     nlohmann::json tree = app::full_lineage(ctx.repo(), *target);
-    if (ctx.global.json) ctx.print_json(tree);
-    else if (*dot) std::cout << lineage_dot(tree);
-    else std::cout << lineage_text(tree);
+    if (ctx.global.json) {
+      // The tree (root node with children) plus the same lineage as a graph.
+      nlohmann::json graph = app::lineage_graph(tree);
+      tree["nodes"] = std::move(graph["nodes"]);
+      tree["edges"] = std::move(graph["edges"]);
+      ctx.print_json(tree);
+    } else if (*dot) {
+      std::cout << app::lineage_dot(tree);
+    } else {
+      std::cout << lineage_text(tree);
+    }
   });
 }
 

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 
+#include "app/lineage_walk.h"
 #include "deploy/deploy.h"
 #include "monitor/monitor.h"
 #include "registry/registry.h"
@@ -128,6 +129,7 @@ bool serving_action(const std::string& action) {
 
 json full_lineage(Repo& repo, const std::string& target) {
   json tree = registry::lineage(repo, target);
+  extend_lineage(repo, tree);
   std::vector<deploy::DeployEvent> events = deploy::list_deploy_events(repo);
   if (events.empty()) return tree;
   std::vector<MonitorUse> uses;

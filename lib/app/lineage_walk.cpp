@@ -1,0 +1,346 @@
+// Lineage end to end: the registry's tree (a version, its run and the run's
+// data; or a path and the runs and versions that used it) extended through
+// the pipeline's run records, in both directions:
+//   upstream   under a version's run, each input's producing run, its
+//              inputs, and so on down to tracked data (with the git
+//              revision each run ran from);
+//   downstream under a data root, the runs that read it, what they wrote,
+//              the runs that read that, and every model version registered
+//              from any of it (full_lineage then adds deployments and
+//              monitor results under each version).
+// Every node gets "relation": "input" (it fed its parent) or "output" (its
+// parent produced or led to it), so renderers draw every edge downstream.
+// The walk is breadth-first over hashes with a node budget: no recursion on
+// what records say, and a cycle or a huge history cannot make it run away.
+#include "app/lineage_walk.h"
+
+#include <deque>
+#include <map>
+#include <set>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/hash.h"
+#include "data/pointer.h"
+#include "pipeline/runs.h"
+#include "registry/registry.h"
+#include "repo/repo.h"
+
+namespace mlo::app {
+
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+constexpr std::size_t kNodeBudget = 2000;
+
+struct RunFacts {
+  std::string id, stage, commit, status;
+  double started_at = 0;
+  std::vector<std::pair<std::string, std::string>> deps, outs;  // path, sha256
+};
+
+// Which runs read and wrote each content hash, from every run record here.
+struct RunGraph {
+  std::vector<RunFacts> runs;
+  std::map<std::string, std::size_t> by_id;
+  std::multimap<std::string, std::size_t> readers, writers;  // sha256 -> run
+};
+
+RunFacts facts_of(const json& r) {
+  RunFacts f;
+  f.id = r.value("run_id", "");
+  f.stage = r.value("stage", "");
+  f.status = r.value("status", "");
+  f.started_at = r.value("started_at", 0.0);
+  if (r.contains("git") && r["git"].is_object()) f.commit = r["git"].value("commit", "");
+  if (r.contains("deps") && r["deps"].is_object())
+    for (auto& [path, sha] : r["deps"].items())
+      if (sha.is_string()) f.deps.emplace_back(path, sha.get<std::string>());
+  if (r.contains("outs") && r["outs"].is_object())
+    for (auto& [path, o] : r["outs"].items())
+      if (o.is_object() && o.contains("sha256") && o["sha256"].is_string())
+        f.outs.emplace_back(path, o["sha256"].get<std::string>());
+  return f;
+}
+
+RunGraph load_run_graph(Repo& repo) {
+  RunGraph g;
+  for (const auto& row : list_runs(repo, RunQuery{})) {
+    json record;
+    try {
+      record = load_run(repo, row.value("id", ""));
+    } catch (const Error&) {
+      continue;  // a torn or missing record: lineage shows what it can
+    }
+    RunFacts f = facts_of(record);
+    if (f.id.empty()) continue;
+    std::size_t i = g.runs.size();
+    g.by_id[f.id] = i;
+    for (const auto& d : f.deps) g.readers.emplace(d.second, i);
+    for (const auto& o : f.outs) g.writers.emplace(o.second, i);
+    g.runs.push_back(std::move(f));
+  }
+  return g;
+}
+
+json make_node(const std::string& kind, const std::string& id, const std::string& label, const char* relation) {
+  return {{"kind", kind}, {"id", id}, {"label", label}, {"relation", relation}, {"children", json::array()}};
+}
+
+std::string short_hash(const std::string& sha) { return sha.substr(0, 12); }
+
+json run_node(const RunFacts& r, const char* relation) {
+  std::string label = "run " + r.id + " (stage " + r.stage + (r.status.empty() ? "" : ", " + r.status) +
+                      (r.commit.empty() ? "" : ", at " + short_hash(r.commit)) + ")";
+  json n = make_node("run", r.id, label, relation);
+  n["stage"] = r.stage;
+  n["git_commit"] = r.commit;
+  return n;
+}
+
+json data_node(const std::string& path, const std::string& sha, const char* relation) {
+  json n = make_node("data", path, path + " (sha256 " + short_hash(sha) + ")", relation);
+  n["sha256"] = sha;
+  return n;
+}
+
+// The newest succeeded run that wrote `sha`, if any.
+const RunFacts* producer_of(const RunGraph& g, const std::string& sha) {
+  const RunFacts* best = nullptr;
+  auto [lo, hi] = g.writers.equal_range(sha);
+  for (auto it = lo; it != hi; ++it) {
+    const RunFacts& r = g.runs[it->second];
+    if (!best || r.started_at > best->started_at) best = &r;
+  }
+  return best;
+}
+
+// A version's registered facts, for matching runs and hashes downstream.
+struct VersionFacts {
+  std::string id, run, artifact_sha, label;
+};
+
+std::vector<VersionFacts> all_versions(Repo& repo) {
+  std::vector<VersionFacts> out;
+  for (const auto& s : registry::list_models(repo)) {
+    registry::ModelState m = registry::load_model(repo, s.value("name", ""));
+    for (const auto& v : m.versions) {
+      VersionFacts f;
+      f.id = m.name + "@" + v.version;
+      f.run = v.meta.value("run", "");
+      if (v.meta.contains("artifact") && v.meta["artifact"].is_object())
+        f.artifact_sha = v.meta["artifact"].value("sha256", "");
+      f.label = f.id + (f.artifact_sha.empty() ? "" : " (sha256 " + short_hash(f.artifact_sha) + ")");
+      out.push_back(std::move(f));
+    }
+  }
+  return out;
+}
+
+class Walker {
+ public:
+  explicit Walker(Repo& repo) : repo_(repo), graph_(load_run_graph(repo)) {}
+
+  // Under every run node that fed a model version (and recursively): each
+  // data input gets the run that produced it. A node's children are all
+  // appended before pointers to them are queued, so no pointer dangles.
+  void extend_upstream(json& root) {
+    std::deque<json*> todo{&root};
+    while (!todo.empty() && budget_ok()) {
+      json& n = *todo.front();
+      todo.pop_front();
+      if (n["kind"] == "run") expand_run_inputs(n);
+      for (auto& c : n["children"])
+        if (c.value("relation", "") == "input") todo.push_back(&c);
+    }
+  }
+
+  // Under a data root: the runs that read it, what they wrote, the runs that
+  // read that..., and every version registered from any of it.
+  void extend_downstream(json& root, const std::string& sha) {
+    // The registry listed readers and writers alike; the walk re-adds readers.
+    json kept = json::array();
+    for (auto& c : root["children"]) {
+      if (c["kind"] == "model_version") present_.insert(c["id"].get<std::string>());
+      if (c["kind"] != "run") kept.push_back(std::move(c));
+    }
+    root["children"] = std::move(kept);
+    std::deque<std::pair<json*, std::string>> todo{{&root, sha}};
+    std::set<std::string> seen{sha};
+    while (!todo.empty() && budget_ok()) {
+      auto [node, hash] = todo.front();
+      todo.pop_front();
+      expand_data(*node, hash);
+      for (auto& run : (*node)["children"]) {
+        if (run["kind"] != "run") continue;
+        for (auto& d : run["children"])
+          if (d["kind"] == "data" && seen.insert(d.value("sha256", "")).second) todo.emplace_back(&d, d["sha256"]);
+      }
+    }
+  }
+
+ private:
+  bool budget_ok() const { return nodes_ < kNodeBudget; }
+
+  json& add(json& parent, json child) {
+    ++nodes_;
+    parent["children"].push_back(std::move(child));
+    return parent["children"].back();
+  }
+
+  void expand_run_inputs(json& run) {
+    auto it = graph_.by_id.find(run["id"].get<std::string>());
+    if (it == graph_.by_id.end() || !expanded_.insert(it->first).second) return;
+    const RunFacts& r = graph_.runs[it->second];
+    run["label"] = run_node(r, "input")["label"];
+    run["git_commit"] = r.commit;
+    run["stage"] = r.stage;
+    std::set<std::string> shown;
+    for (auto& c : run["children"])
+      if (c["kind"] == "data") shown.insert(c["id"].get<std::string>());
+    for (const auto& [path, sha] : r.deps)
+      if (!shown.count(path) && budget_ok()) add(run, data_node(path, sha, "input"));
+    for (auto& c : run["children"]) {
+      if (c["kind"] != "data") continue;
+      c["relation"] = "input";
+      if (!c.contains("sha256")) c["sha256"] = dep_hash(r, c["id"].get<std::string>());
+      const RunFacts* p = producer_of(graph_, c["sha256"].get<std::string>());
+      if (p && p->id != r.id && !expanded_.count(p->id) && budget_ok()) add(c, run_node(*p, "input"));
+    }
+  }
+
+  static std::string dep_hash(const RunFacts& r, const std::string& path) {
+    for (const auto& [p, sha] : r.deps)
+      if (p == path) return sha;
+    return "";
+  }
+
+  // Versions whose artifact is `hash`, then each run that read it, complete
+  // with its outputs and the versions registered from the run.
+  void expand_data(json& node, const std::string& hash) {
+    for (const auto& v : versions())
+      if (v.artifact_sha == hash) add_version(node, v);
+    auto [lo, hi] = graph_.readers.equal_range(hash);
+    for (auto it = lo; it != hi && budget_ok(); ++it) {
+      const RunFacts& r = graph_.runs[it->second];
+      if (!expanded_.insert(r.id).second) continue;
+      json rn = run_node(r, "output");
+      for (const auto& [path, sha] : r.outs) {
+        rn["children"].push_back(data_node(path, sha, "output"));
+        ++nodes_;
+      }
+      for (const auto& v : versions())
+        if (v.run == r.id) add_version(rn, v);
+      add(node, std::move(rn));
+    }
+  }
+
+  void add_version(json& parent, const VersionFacts& v) {
+    if (!present_.insert(v.id).second || !budget_ok()) return;
+    add(parent, make_node("model_version", v.id, v.label, "output"));
+  }
+
+  const std::vector<VersionFacts>& versions() {
+    if (!versions_loaded_) versions_ = all_versions(repo_), versions_loaded_ = true;
+    return versions_;
+  }
+
+  Repo& repo_;
+  RunGraph graph_;
+  std::set<std::string> expanded_, present_;
+  std::size_t nodes_ = 0;
+  std::vector<VersionFacts> versions_;
+  bool versions_loaded_ = false;
+};
+
+// The content hash a path has now: its pointer's, or the file's own.
+std::string current_hash(Repo& repo, const std::string& rel) {
+  fs::path abs = repo.root() / rel;
+  if (auto ptr = read_file_if_exists(abs.string() + kPointerSuffix)) return parse_pointer(*ptr, rel + kPointerSuffix).sha256;
+  std::error_code ec;
+  if (fs::is_regular_file(abs, ec)) return sha256_file(abs);
+  return "";
+}
+
+// The registry's tree says nothing about direction; name it per kind pair.
+void mark_relations(json& n) {
+  for (auto& c : n["children"]) {
+    if (!c.contains("relation")) {
+      bool feeds = (c["kind"] == "data" || c["kind"] == "run") && (n["kind"] == "model_version" || n["kind"] == "run");
+      c["relation"] = feeds ? "input" : "output";
+    }
+    mark_relations(c);
+  }
+}
+
+}  // namespace
+
+void extend_lineage(Repo& repo, json& tree) {
+  tree["relation"] = "root";
+  mark_relations(tree);
+  Walker w(repo);
+  if (tree["kind"] != "data") {
+    w.extend_upstream(tree);
+    return;
+  }
+  std::string sha = current_hash(repo, tree["id"].get<std::string>());
+  if (sha.empty()) return;
+  tree["sha256"] = sha;
+  w.extend_downstream(tree, sha);
+}
+
+json lineage_graph(const json& tree) {
+  json nodes = json::array(), edges = json::array();
+  std::set<std::string> seen_nodes, seen_edges;
+  std::deque<const json*> todo{&tree};
+  while (!todo.empty()) {
+    const json& n = *todo.front();
+    todo.pop_front();
+    std::string id = n["kind"].get<std::string>() + ":" + n["id"].get<std::string>();
+    if (seen_nodes.insert(id).second) {
+      json copy = n;
+      copy.erase("children");
+      copy.erase("relation");
+      copy["key"] = id;
+      nodes.push_back(std::move(copy));
+    }
+    for (const auto& c : n["children"]) {
+      std::string cid = c["kind"].get<std::string>() + ":" + c["id"].get<std::string>();
+      bool input = c.value("relation", "") == "input";
+      std::string from = input ? cid : id, to = input ? id : cid;
+      if (seen_edges.insert(from + "\n" + to).second) edges.push_back({{"from", from}, {"to", to}});
+      todo.push_back(&c);
+    }
+  }
+  return {{"nodes", nodes}, {"edges", edges}};
+}
+
+std::string lineage_dot(const json& tree) {
+  json g = lineage_graph(tree);
+  auto q = [](const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c == '\n' ? ' ' : c;
+    }
+    return out + "\"";
+  };
+  std::string o = "digraph lineage {\n  rankdir=LR;\n";
+  for (const auto& n : g["nodes"]) {
+    std::string kind = n["kind"].get<std::string>();
+    std::string shape = kind == "data"             ? "note"
+                        : kind == "run"            ? "box"
+                        : kind == "model_version"  ? "box3d"
+                        : kind == "deployment"     ? "hexagon"
+                        : kind == "monitor_result" ? "octagon"
+                                                   : "ellipse";
+    o += "  " + q(n["key"].get<std::string>()) + " [label=" + q(n.value("label", "")) + ", shape=" + shape + "];\n";
+  }
+  for (const auto& e : g["edges"])
+    o += "  " + q(e["from"].get<std::string>()) + " -> " + q(e["to"].get<std::string>()) + ";\n";
+  return o + "}\n";
+}
+
+}  // namespace mlo::app
