@@ -30,16 +30,6 @@ std::string join_rel(const std::string& dir, const std::string& rel) {
   return rel.empty() ? dir : dir.empty() ? rel : dir + "/" + rel;
 }
 
-std::string parent_rel(const std::string& rel) {
-  auto slash = rel.rfind('/');
-  return slash == std::string::npos ? std::string() : rel.substr(0, slash);
-}
-
-std::string name_rel(const std::string& rel) {
-  auto slash = rel.rfind('/');
-  return slash == std::string::npos ? rel : rel.substr(slash + 1);
-}
-
 EntryPlan plan_entry(const CheckoutTarget& target, const WorkTree& tree,
                      const std::function<bool(const std::string&)>& saved, CheckoutPlan& plan) {
   EntryPlan e;
@@ -120,7 +110,7 @@ void check_no_links(Repo& repo, const TreeWriter& writer, const CheckoutPlan& pl
     for (const auto& w : e.write) touched.push_back(w.first);
     touched.insert(touched.end(), e.stale_temps.begin(), e.stale_temps.end());
     for (const auto& rel : touched)
-      for (std::string dir = parent_rel(rel); !dir.empty(); dir = parent_rel(dir)) {
+      for (std::string dir = parent_of(rel); !dir.empty(); dir = parent_of(dir)) {
         std::string full = join_rel(e.data_rel, dir);
         if (!checked.insert(full).second) break;
         if (is_symlink(writer, full)) refuse_link(writer, full);
@@ -205,9 +195,9 @@ class DestDirs {
 
 void write_one(DestDirs& dirs, const Cache& cache, const std::vector<LinkMode>& modes, const std::string& rel,
                const WantedFile& want) {
-  auto dir = dirs.get(parent_rel(rel));
+  auto dir = dirs.get(parent_of(rel));
   fs::path temp = cache.stage(want.sha256, dir->stage, modes, want.executable);
-  std::string name = name_rel(rel);
+  std::string name = name_of(rel);
   if (::renameat(AT_FDCWD, temp.c_str(), dir->fd.get(), name.c_str()) != 0) {
     int err = errno;
     ::unlink(temp.c_str());
@@ -219,7 +209,7 @@ void write_one(DestDirs& dirs, const Cache& cache, const std::vector<LinkMode>& 
 void remove_one(const TreeWriter& writer, const std::string& data_rel, const std::string& rel) {
   std::string full = join_rel(data_rel, rel);
   writer.remove_all(full);
-  for (std::string dir = parent_rel(rel); !dir.empty(); dir = parent_rel(dir))
+  for (std::string dir = parent_of(rel); !dir.empty(); dir = parent_of(dir))
     if (::rmdir(writer.resolve(join_rel(data_rel, dir)).c_str()) != 0) break;
 }
 
@@ -245,7 +235,7 @@ void apply_entry(Repo& repo, const TreeWriter& writer, const EntryPlan& e, unsig
     result.updated.push_back(full);
   });
   if (e.make_empty_dir) writer.open_dir(e.data_rel, true);
-  gitignore_add_in(writer, parent_rel(e.data_rel), name_rel(e.data_rel));
+  gitignore_add_in(writer, parent_of(e.data_rel), name_of(e.data_rel));
 }
 
 }  // namespace

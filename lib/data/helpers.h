@@ -10,6 +10,16 @@ namespace mlo {
 
 class Repo;
 
+// "a/b/c" -> "a/b" ("" for a top-level name) and "c".
+inline std::string parent_of(const std::string& rel) {
+  auto slash = rel.rfind('/');
+  return slash == std::string::npos ? std::string() : rel.substr(0, slash);
+}
+inline std::string name_of(const std::string& rel) {
+  auto slash = rel.rfind('/');
+  return slash == std::string::npos ? rel : rel.substr(slash + 1);
+}
+
 unsigned jobs_or_default(unsigned jobs);
 // Lists up to 10 paths for an error message.
 std::string list_some(const std::vector<std::string>& paths);

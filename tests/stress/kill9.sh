@@ -91,7 +91,8 @@ make_data data 2
 expect_ok data add data
 git add -A && git commit -qm v2 || fail "commit v2"
 cp -a data "$TEST_TMP/v2"
-max=$(duration_of data checkout)
+git checkout -q HEAD~1 -- data.mlo || fail "git checkout of the pointer"
+max=$(duration_of data checkout)  # a real switch, v2 -> v1
 for round in $(seq 1 "$KILLS"); do
   want=v$((round % 2 + 1))
   git checkout -q "HEAD$([ "$want" = v1 ] && echo '~1')" -- data.mlo || fail "git checkout of the pointer"
@@ -118,7 +119,9 @@ done
 
 # ---- push: new data each round, pushed from a ----------------------------
 cd "$TEST_TMP/a" || fail "cd a"
-max=$(duration_of push)
+mkdir -p more/r0 && head -c 2500000 /dev/urandom >more/r0/big.bin
+expect_ok data add more/r0
+max=$(duration_of push)  # a push with new data
 for round in $(seq 1 "$KILLS"); do
   mkdir -p "more/r$round" && head -c 40000 /dev/urandom >"more/r$round/x.bin"
   head -c 2500000 /dev/urandom >"more/r$round/big.bin"
