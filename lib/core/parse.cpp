@@ -120,7 +120,7 @@ bool json_depth_within(std::string_view text, std::size_t max_depth) {
 
 nlohmann::json parse_json_checked(std::string_view text, const std::string& where, std::size_t max_depth) {
   if (!json_depth_within(text, max_depth))
-    throw InputError(where + ": not valid here: JSON nested more than " + std::to_string(max_depth) + " levels deep",
+    throw InputError(where + ": JSON nested more than " + std::to_string(max_depth) + " levels deep",
                      "the file is damaged or hostile; restore it from a good copy");
   try {
     return nlohmann::json::parse(text);

@@ -168,7 +168,11 @@ Manifest WorkTree::manifest() const {
 std::string WorkTree::content_hash() const {
   if (type == EntryType::file) return files.empty() ? std::string() : files[0].sha256;
   if (!known_hash.empty()) return known_hash;
-  return sha256_hex(serialize_manifest(manifest()));
+  try {
+    return sha256_hex(serialize_manifest(manifest()));
+  } catch (const InputError&) {
+    return {};  // a name that is not UTF-8 has no manifest: the folder matches no pointer
+  }
 }
 
 std::string WorkTree::stat_fingerprint() const {
