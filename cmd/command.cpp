@@ -14,7 +14,11 @@ Repo& Context::repo() {
   return *repo_;
 }
 
-void Context::print_json(const nlohmann::json& doc) const { std::cout << doc.dump(2) << "\n"; }
+// Names that are not valid UTF-8 (a file name is bytes) come out with each
+// bad byte as U+FFFD instead of failing the whole output (man mlo(1)).
+void Context::print_json(const nlohmann::json& doc) const {
+  std::cout << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
 
 std::string Context::paint(const std::string& text, const std::string& colour) const {
   if (!color_stdout) return text;

@@ -1,11 +1,15 @@
 #include "core/fs.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cerrno>
+#include <limits>
 #include <memory>
 
 #include "core/error.h"
@@ -63,6 +67,38 @@ fs::path unique_temp_name(const fs::path& dir, std::string_view stem) {
   static std::atomic<unsigned> counter{0};
   return dir / ("." + std::string(stem) + ".tmp." + std::to_string(::getpid()) + "." +
                 std::to_string(counter.fetch_add(1)));
+}
+
+namespace {
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && s.size() <= 18 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+bool process_alive(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
+
+}  // namespace
+
+bool is_stale_temp_name(std::string_view name) {
+  // ".<stem>.tmp.<pid>.<n>"
+  if (name.size() < 9 || name.front() != '.') return false;
+  auto last = name.rfind('.');
+  auto before = name.rfind('.', last - 1);
+  if (before == std::string_view::npos || before < 5 || name.substr(before - 4, 4) != ".tmp") return false;
+  std::string_view pid = name.substr(before + 1, last - before - 1), n = name.substr(last + 1);
+  if (!all_digits(pid) || !all_digits(n)) return false;
+  long long value = 0;
+  std::from_chars(pid.data(), pid.data() + pid.size(), value);
+  if (value <= 0 || value > std::numeric_limits<pid_t>::max()) return false;
+  return !process_alive(static_cast<pid_t>(value));
+}
+
+void remove_stale_temps(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (is_stale_temp_name(name)) ::unlink(entry.path().c_str());
+  }
 }
 
 AtomicFile::AtomicFile(fs::path destination, int mode) : dest_(std::move(destination)) {

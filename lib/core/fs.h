@@ -70,6 +70,11 @@ void write_file_atomic(const fs::path& path, std::string_view data, bool durable
 void fsync_path(const fs::path& path);
 // A unique name "<dir>/.<stem>.tmp.<pid>.<n>" that does not exist yet.
 fs::path unique_temp_name(const fs::path& dir, std::string_view stem);
+// True when `name` is such a temp file name and process <pid> is gone (it
+// was killed before it could rename or remove the file).
+bool is_stale_temp_name(std::string_view name);
+// Removes the stale temp files directly inside `dir` (absent is fine).
+void remove_stale_temps(const fs::path& dir);
 
 // Lexically normal path with forward slashes relative to base; empty if path
 // is base; nullopt if path is outside base (after normalisation).

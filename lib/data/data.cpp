@@ -16,6 +16,9 @@
 #include "core/interrupt.h"
 #include "core/log.h"
 #include "core/parallel.h"
+#include "core/parse.h"
+#include "core/safe_path.h"
+#include "data/helpers.h"
 #include "data/scan.h"
 #include "data/stat_cache.h"
 #include "data/workspace.h"
@@ -30,16 +33,6 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-std::string parent_of(const std::string& rel) {
-  auto slash = rel.rfind('/');
-  return slash == std::string::npos ? std::string() : rel.substr(0, slash);
-}
-
-std::string name_of(const std::string& rel) {
-  auto slash = rel.rfind('/');
-  return slash == std::string::npos ? rel : rel.substr(slash + 1);
-}
-
 std::string gitignore_rel(const std::string& data_rel) {
   std::string dir = parent_of(data_rel);
   return dir.empty() ? ".gitignore" : dir + "/.gitignore";
@@ -50,9 +43,15 @@ bool regular_file_at(const fs::path& p) {
   return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+}  // namespace
+
 unsigned jobs_or_default(unsigned jobs) { return jobs ? jobs : default_jobs(); }
 
+namespace {
+
 // Lists up to 10 paths for an error message.
+}  // namespace
+
 std::string list_some(const std::vector<std::string>& paths) {
   std::string out;
   for (size_t i = 0; i < paths.size() && i < 10; ++i) out += "\n  " + paths[i];
@@ -60,7 +59,11 @@ std::string list_some(const std::vector<std::string>& paths) {
   return out;
 }
 
+namespace {
+
 // True when `link` is a symbolic link into the cache's objects.
+}  // namespace
+
 bool links_into_cache(Repo& repo, const fs::path& link) {
   std::error_code ec;
   fs::path target = fs::read_symlink(link, ec);
@@ -70,6 +73,8 @@ bool links_into_cache(Repo& repo, const fs::path& link) {
   return rel && !rel->empty();
 }
 
+namespace {
+
 // The repo-relative data path of a user path naming tracked data or its pointer.
 std::string tracked_rel(Repo& repo, const std::string& user_path) {
   std::string rel = repo.relative(user_path);
@@ -77,7 +82,11 @@ std::string tracked_rel(Repo& repo, const std::string& user_path) {
   return rel;
 }
 
+}  // namespace
+
 RepoLock data_lock(Repo& repo) { return RepoLock(repo.tmp_dir(), "data", repo.lock_timeout_ms()); }
+
+namespace {
 
 // ---- adding ----------------------------------------------------------------
 
@@ -86,6 +95,19 @@ struct AddTarget {
   std::string shown;  // as the user typed it
   std::optional<Pointer> old;
 };
+
+// Names go into pointer files (YAML) and manifests (JSON) as UTF-8 and come
+// back through checked_relative(): refuse, before anything is stored, a name
+// that could not make the round trip.
+void check_storable_name(const std::string& rel, const std::string& shown) {
+  std::string why;
+  if (!is_valid_utf8(rel))
+    throw InputError(printable(shown) + ": the name is not valid UTF-8 (shown with \\xNN for the bad bytes)",
+                     "rename it to UTF-8 (for example with convmv); pointer files and manifests store UTF-8 names");
+  if (!is_checked_relative(rel, &why))
+    throw InputError(printable(shown) + ": the name can not be tracked (" + why + ")",
+                     "rename it; tracked names may not hold control characters or backslashes");
+}
 
 void check_add_path(Repo& repo, const std::string& user, AddTarget& target) {
   struct stat st;
@@ -98,6 +120,7 @@ void check_add_path(Repo& repo, const std::string& user, AddTarget& target) {
   target.rel = rel;
   target.shown = user;
   if (rel.empty()) throw InputError(user + ": is the root of the repository", "add the files or folders inside it");
+  check_storable_name(rel, user);
   if (ends_with(rel, kPointerSuffix))
     throw InputError(user + ": is an mlo pointer file (or named like one)",
                      "add the data it tracks; data files may not end in '.mlo'");
@@ -160,6 +183,8 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
   for (const auto& t : targets) {
     trees.push_back(scan_tree(repo.root(), t.rel));
     if (!trees.back().exists) throw InputError(t.shown + ": no such file or directory");
+    for (const auto& f : trees.back().files)
+      if (!f.rel.empty()) check_storable_name(t.rel + "/" + f.rel, t.rel + "/" + f.rel);
     fill_from_stat_cache(sc, trees.back());
   }
 
@@ -278,6 +303,8 @@ std::optional<Manifest> try_load_manifest(Repo& repo, const std::string& hash, c
 }
 
 // The pointers selected by user paths; an explicit path that is not tracked is an error.
+}  // namespace
+
 std::vector<std::string> select_pointers(Repo& repo, const std::vector<std::string>& paths) {
   if (paths.empty()) return find_pointer_files(repo);
   std::vector<std::string> rels;
@@ -293,7 +320,6 @@ std::vector<std::string> select_pointers(Repo& repo, const std::vector<std::stri
   return find_pointer_files(repo, rels);
 }
 
-}  // namespace
 
 // ---- public ------------------------------------------------------------------
 
@@ -315,22 +341,44 @@ std::string gitignore_line(const std::string& name) {
   return out;
 }
 
-bool gitignore_add(const std::string& dir_abs, const std::string& name) {
-  fs::path file = fs::path(dir_abs) / ".gitignore";
-  std::string line = gitignore_line(name);
-  std::string text = read_file_if_exists(file).value_or("");
+namespace {
+
+// The .gitignore text with `line` added; nullopt when it is there already.
+std::optional<std::string> with_ignore_line(std::string text, const std::string& line) {
   size_t start = 0;
   while (start < text.size()) {
     size_t end = text.find('\n', start);
     if (end == std::string::npos) end = text.size();
     std::string l = text.substr(start, end - start);
     if (!l.empty() && l.back() == '\r') l.pop_back();
-    if (l == line) return false;
+    if (l == line) return std::nullopt;
     start = end + 1;
   }
   if (!text.empty() && text.back() != '\n') text += '\n';
-  text += line + "\n";
-  write_file_atomic(file, text);
+  return text + line + "\n";
+}
+
+}  // namespace
+
+bool gitignore_add(const std::string& dir_abs, const std::string& name) {
+  fs::path file = fs::path(dir_abs) / ".gitignore";
+  auto text = with_ignore_line(read_file_if_exists(file).value_or(""), gitignore_line(name));
+  if (!text) return false;
+  write_file_atomic(file, *text);
+  return true;
+}
+
+bool gitignore_add_in(const TreeWriter& writer, const std::string& dir_rel, const std::string& name) {
+  std::string rel = dir_rel.empty() ? ".gitignore" : dir_rel + "/.gitignore";
+  writer.check_parents(rel);
+  struct stat st;
+  fs::path file = writer.resolve(rel);
+  if (::lstat(file.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    throw InputError(rel + " is not a regular file (a link or a folder)",
+                     "mlo never writes through a symbolic link; remove or rename it and run again");
+  auto text = with_ignore_line(read_file_if_exists(file).value_or(""), gitignore_line(name));
+  if (!text) return false;
+  writer.write_file(rel, *text);
   return true;
 }
 
@@ -504,159 +552,6 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths) {
     result.entries.push_back(std::move(e));
   }
   sc.flush();
-  return result;
-}
-
-CheckoutResult data_checkout(Repo& repo, const std::vector<std::string>& paths, const CheckoutOptions& options) {
-  RepoLock lock = data_lock(repo);
-  std::vector<std::string> pointers = select_pointers(repo, paths);
-  Cache& cache = repo.cache();
-  std::vector<LinkMode> modes = repo.link_modes();
-  StatCache sc(repo.index());
-  unsigned jobs = jobs_or_default(options.jobs);
-
-  struct Want {
-    std::string sha256;
-    bool executable;
-  };
-  struct Plan {
-    WorkTree tree;
-    Pointer pointer;
-    std::map<std::string, Want> want;      // rel -> content
-    std::vector<std::string> write;        // rels to materialize
-    std::vector<std::string> remove;       // rels to delete (workspace files not wanted)
-    bool replace_whole = false;            // type changed: remove what is there first
-  };
-  std::vector<Plan> plans(pointers.size());
-  // 1. Read every pointer and manifest before touching anything.
-  for (size_t i = 0; i < pointers.size(); ++i) {
-    Plan& pl = plans[i];
-    pl.pointer = read_pointer(repo, pointers[i]);
-    std::string data_rel = *data_path_for(pointers[i]);
-    if (pl.pointer.type == EntryType::file) {
-      pl.want[""] = {pl.pointer.sha256, pl.pointer.executable};
-    } else {
-      Manifest m = load_manifest(repo, pl.pointer.sha256, data_rel);
-      for (auto& e : m.entries) pl.want[e.path] = {e.sha256, e.executable};
-    }
-    pl.tree = scan_tree(repo.root(), data_rel);
-    fill_from_stat_cache(sc, pl.tree);
-  }
-  std::vector<WorkTree*> trees;
-  for (auto& pl : plans) trees.push_back(&pl.tree);
-  hash_missing(sc, trees, jobs);
-
-  // 2. Decide, and refuse to lose changes that are not in the cache.
-  std::vector<std::string> conflicts, missing;
-  std::set<std::string> needed_objects;
-  std::map<std::string, std::string> object_user;  // hash -> a path, for messages
-  CheckoutResult result;
-  for (auto& pl : plans) {
-    WorkTree& t = pl.tree;
-    pl.replace_whole = t.exists && t.type != pl.pointer.type;
-    std::map<std::string, const WorkFile*> have;
-    if (!pl.replace_whole)
-      for (const auto& f : t.files) have[f.rel] = &f;
-    auto safe = [&](const WorkFile& f) { return options.force || cache.has(f.sha256); };
-    if (pl.replace_whole)
-      for (const auto& f : t.files)
-        if (!safe(f)) conflicts.push_back(t.repo_rel_of(f));
-    for (const auto& [rel, w] : pl.want) {
-      auto it = have.find(rel);
-      std::string shown = rel.empty() ? t.data_rel : t.data_rel + "/" + rel;
-      if (it != have.end() && it->second->sha256 == w.sha256) {
-        ++result.unchanged;
-        continue;
-      }
-      if (it != have.end() && !safe(*it->second)) conflicts.push_back(shown);
-      pl.write.push_back(rel);
-      needed_objects.insert(w.sha256);
-      object_user.emplace(w.sha256, shown);
-    }
-    for (const auto& [rel, f] : have)
-      if (!pl.want.count(rel)) {
-        if (!safe(*f)) conflicts.push_back(t.repo_rel_of(*f));
-        pl.remove.push_back(rel);
-      }
-  }
-  if (!conflicts.empty())
-    throw InputError("checkout would overwrite changes that are not saved in the cache:" + list_some(conflicts),
-                     "run 'mlo data commit PATH' (or 'mlo data add') to keep them, or 'mlo data checkout --force' "
-                     "to discard them");
-  // 3. Every object must be present and intact before the first file changes.
-  std::vector<std::string> objs(needed_objects.begin(), needed_objects.end());
-  std::vector<char> state(objs.size(), 0);  // 0 ok, 1 missing, 2 corrupt
-  parallel_for(objs.size(), jobs, [&](std::size_t k) {
-    check_interrupted();
-    fs::path op = cache.object_path(objs[k]);
-    struct stat st;
-    if (::stat(op.c_str(), &st) != 0) {
-      state[k] = 1;
-      return;
-    }
-    StatKey key = StatKey::of(st);
-    if (auto hit = sc.lookup(op.string(), key); hit && hit->sha256 == objs[k]) return;
-    std::int64_t started = clock_now_ns();
-    std::string h;
-    try {
-      h = sha256_file(op);
-    } catch (const InputError&) {
-      state[k] = 2;
-      return;
-    }
-    if (h != objs[k]) {
-      state[k] = 2;
-      return;
-    }
-    sc.record(op.string(), key, h, false, started);
-  });
-  std::vector<std::string> corrupt;
-  for (size_t k = 0; k < objs.size(); ++k) {
-    if (state[k] == 1) missing.push_back(object_user[objs[k]] + " (object " + objs[k] + ")");
-    if (state[k] == 2) corrupt.push_back(object_user[objs[k]] + " (object " + objs[k] + ")");
-  }
-  if (!missing.empty())
-    throw InputError("content missing from the cache, nothing was changed:" + list_some(missing),
-                     "run 'mlo pull' to fetch it from a remote");
-  if (!corrupt.empty())
-    throw InputError("cache objects are corrupt (their bytes no longer match their hash), nothing was changed:" +
-                         list_some(corrupt),
-                     "run 'mlo fsck' to find damaged objects, remove them, and 'mlo pull' them again");
-
-  // 4. Apply: each file is replaced atomically, so an interruption leaves
-  // every file either old or new, and a re-run finishes the job.
-  for (auto& pl : plans) {
-    WorkTree& t = pl.tree;
-    if (pl.replace_whole) {
-      std::error_code ec;
-      fs::remove_all(t.abs, ec);
-      if (ec) throw_errno("cannot remove " + t.data_rel, ec.value());
-    }
-    std::mutex m;
-    parallel_for(pl.write.size(), jobs, [&](std::size_t k) {
-      check_interrupted();
-      const std::string& rel = pl.write[k];
-      const Want& w = pl.want.at(rel);
-      fs::path dest = rel.empty() ? t.abs : t.abs / rel;
-      cache.materialize(w.sha256, dest, modes, w.executable);
-      std::string shown = rel.empty() ? t.data_rel : t.data_rel + "/" + rel;
-      std::lock_guard<std::mutex> g(m);
-      result.updated.push_back(shown);
-    });
-    for (const auto& rel : pl.remove) {
-      fs::path p = t.abs / rel;
-      if (::unlink(p.c_str()) != 0 && errno != ENOENT) throw_errno("cannot remove " + p.string(), errno);
-      result.removed.push_back(t.data_rel + "/" + rel);
-      // Remove folders left empty, up to the tracked folder.
-      for (fs::path dir = p.parent_path(); dir != t.abs && dir.string().size() > t.abs.string().size();
-           dir = dir.parent_path())
-        if (::rmdir(dir.c_str()) != 0) break;
-    }
-    if (pl.pointer.type == EntryType::dir && pl.want.empty()) fs::create_directories(t.abs);
-    gitignore_add((repo.root() / parent_of(t.data_rel)).string(), name_of(t.data_rel));
-  }
-  sc.flush();
-  std::sort(result.updated.begin(), result.updated.end());
   return result;
 }
 

@@ -3,10 +3,13 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <optional>
 
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/hash.h"
+#include "core/parse.h"
+#include "core/safe_path.h"
 
 namespace mlo {
 
@@ -49,7 +52,8 @@ std::string serialize_manifest(const Manifest& m) {
       try {
         out += nlohmann::json(e.path).dump();
       } catch (const nlohmann::json::exception&) {
-        throw InputError("file name is not valid UTF-8: " + e.path, "rename the file; mlo manifests store UTF-8 names");
+        throw InputError("file name is not valid UTF-8: " + printable(e.path),
+                         "rename the file; mlo manifests store UTF-8 names");
       }
     }
     out += ",\"sha256\":\"";
@@ -63,32 +67,50 @@ std::string serialize_manifest(const Manifest& m) {
   return out;
 }
 
+namespace {
+
+[[noreturn]] void bad_manifest(const std::string& where, const std::string& what) {
+  throw InputError(where + ": " + what, "the manifest is damaged or hostile; run 'mlo fsck' to check the cache");
+}
+
+ManifestEntry parse_entry(const nlohmann::json& f, const std::string& where, std::size_t index) {
+  const std::string at = where + ": entry " + std::to_string(index + 1);
+  if (!f.is_object()) bad_manifest(at, "is not an object");
+  auto path = f.find("path"), sha = f.find("sha256"), size = f.find("size"), exec = f.find("exec");
+  if (path == f.end() || !path->is_string()) bad_manifest(at, "has no 'path' string");
+  if (sha == f.end() || !sha->is_string()) bad_manifest(at, "has no 'sha256' string");
+  std::optional<std::uint64_t> bytes = size == f.end() ? std::nullopt : json_u64(*size);
+  if (!bytes) bad_manifest(at, "'size' must be a whole number from 0 to 2^64-1");
+  if (exec != f.end() && !exec->is_boolean()) bad_manifest(at, "'exec' must be true or false");
+  ManifestEntry e;
+  e.path = path->get<std::string>();
+  e.sha256 = sha->get<std::string>();
+  e.size = *bytes;
+  e.executable = exec != f.end() && exec->get<bool>();
+  std::string why;
+  if (!is_checked_relative(e.path, &why)) bad_manifest(at, "unsafe path (" + why + ")");
+  if (!is_sha256_hex(e.sha256)) bad_manifest(at, "bad hash for " + e.path);
+  return e;
+}
+
+}  // namespace
+
 Manifest parse_manifest(const std::string& text, const std::string& where) {
   nlohmann::json doc;
   try {
-    doc = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(where + ": not a valid manifest: " + e.what(), "run 'mlo fsck' to check the cache");
+    doc = parse_json_checked(text, where);
+  } catch (const InputError& e) {
+    throw InputError(e.what(), "the manifest is damaged or hostile; run 'mlo fsck' to check the cache");
   }
-  if (!doc.is_object() || doc.value("version", 0) != 1 || !doc.contains("files") || !doc["files"].is_array())
-    throw InputError(where + ": not a version 1 manifest", "run 'mlo fsck' to check the cache");
+  if (!doc.is_object()) bad_manifest(where, "not a manifest (expected a JSON object)");
+  auto version = doc.find("version");
+  if (version == doc.end() || json_u64(*version) != std::optional<std::uint64_t>(1))
+    bad_manifest(where, "not a version 1 manifest ('version' must be the whole number 1)");
+  auto files = doc.find("files");
+  if (files == doc.end() || !files->is_array()) bad_manifest(where, "has no 'files' list");
   Manifest m;
-  m.entries.reserve(doc["files"].size());
-  for (const auto& f : doc["files"]) {
-    ManifestEntry e;
-    if (!f.is_object() || !f.contains("path") || !f["path"].is_string() || !f.contains("sha256") ||
-        !f["sha256"].is_string() || !f.contains("size") || !f["size"].is_number_unsigned())
-      throw InputError(where + ": malformed manifest entry " + f.dump());
-    e.path = f["path"].get<std::string>();
-    e.sha256 = f["sha256"].get<std::string>();
-    e.size = f["size"].get<std::uint64_t>();
-    e.executable = f.value("exec", false);
-    if (!is_safe_relative(e.path))
-      throw InputError(where + ": manifest entry path '" + e.path + "' leaves its folder",
-                       "the manifest is damaged or hostile; run 'mlo fsck'");
-    if (!is_sha256_hex(e.sha256)) throw InputError(where + ": bad hash in manifest entry " + e.path);
-    m.entries.push_back(std::move(e));
-  }
+  m.entries.reserve(files->size());
+  for (std::size_t i = 0; i < files->size(); ++i) m.entries.push_back(parse_entry((*files)[i], where, i));
   m.sort();
   return m;
 }

@@ -46,7 +46,7 @@ constexpr std::int64_t kRacyDirWindowNs = 20'000'000;
 // Walks level by level: the folders of a level are read in parallel, then
 // all their entries are stat'ed in parallel (like git's preloaded index), so
 // both a deep tree and one huge flat folder use every core.
-void walk(const DirJob& top, std::vector<WorkFile>& out, DirListings* listings) {
+void walk(const DirJob& top, std::vector<WorkFile>& out, std::vector<std::string>& stale, DirListings* listings) {
   std::vector<DirJob> level{top};
   const unsigned jobs = default_jobs();
   const std::int64_t started = clock_now_ns();
@@ -83,7 +83,14 @@ void walk(const DirJob& top, std::vector<WorkFile>& out, DirListings* listings) 
           listings->read.push_back({level[i].prefix, DirListing{level[i].key, names[i]}});
     std::vector<std::pair<std::size_t, std::size_t>> entries;  // (folder, name)
     for (std::size_t i = 0; i < names.size(); ++i)
-      for (std::size_t k = 0; k < names[i].size(); ++k) entries.push_back({i, k});
+      for (std::size_t k = 0; k < names[i].size(); ++k) {
+        // A temp file a killed mlo left behind is not data.
+        if (names[i][k][0] == '.' && is_stale_temp_name(names[i][k])) {
+          stale.push_back(level[i].prefix.empty() ? names[i][k] : level[i].prefix + "/" + names[i][k]);
+          continue;
+        }
+        entries.push_back({i, k});
+      }
     // Only what the walk needs of each stat (a full struct stat per file is
     // 144 bytes: 14 MB of page faults for 10^5 files).
     struct EntryStat {
@@ -161,7 +168,11 @@ Manifest WorkTree::manifest() const {
 std::string WorkTree::content_hash() const {
   if (type == EntryType::file) return files.empty() ? std::string() : files[0].sha256;
   if (!known_hash.empty()) return known_hash;
-  return sha256_hex(serialize_manifest(manifest()));
+  try {
+    return sha256_hex(serialize_manifest(manifest()));
+  } catch (const InputError&) {
+    return {};  // a name that is not UTF-8 has no manifest: the folder matches no pointer
+  }
 }
 
 std::string WorkTree::stat_fingerprint() const {
@@ -209,7 +220,7 @@ WorkTree scan_tree(const std::filesystem::path& root, const std::string& data_re
     t.files.push_back(std::move(f));
   } else if (S_ISDIR(st.st_mode)) {
     t.type = EntryType::dir;
-    walk(DirJob{"", t.abs, data_rel, {{st.st_dev, st.st_ino}}, StatKey::of(st)}, t.files, listings);
+    walk(DirJob{"", t.abs, data_rel, {{st.st_dev, st.st_ino}}, StatKey::of(st)}, t.files, t.stale_temps, listings);
     std::sort(t.files.begin(), t.files.end(), [](const WorkFile& a, const WorkFile& b) { return a.rel < b.rel; });
   } else {
     throw InputError(data_rel + ": not a regular file or folder", "mlo tracks files and folders");

@@ -29,6 +29,9 @@ struct WorkTree {
   bool exists = false;
   EntryType type = EntryType::file;
   std::vector<WorkFile> files;  // sorted by rel
+  // Temp files of killed processes inside the folder (rel): not data, left
+  // out of files; checkout removes them.
+  std::vector<std::string> stale_temps;
   // A folder's content hash known without per-file hashes (StatCache::tree_hash).
   std::string known_hash;
 

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/hash.h"
+#include "core/parse.h"
 #include "core/parallel.h"
 
 namespace mlo::remote {
@@ -64,6 +65,14 @@ std::string serialize_pack_index(const PackIndex& index) {
   return zstd_compress(doc.dump(), 3);
 }
 
+namespace {
+// mlo writes objects under 2 MiB whole and larger ones as chunks of at most
+// 512 KiB; recipes grow with the object (about 80 bytes a chunk). Claims far
+// beyond that are damage or an attack (a pull would allocate them).
+constexpr std::uint64_t kMaxBlobBytes = 64ull << 20;
+constexpr std::uint64_t kMaxRecipeBytes = 1ull << 30;
+}  // namespace
+
 PackIndex parse_pack_index(std::string_view bytes, const std::string& where) {
   unsigned long long size = ZSTD_getFrameContentSize(bytes.data(), bytes.size());
   if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > (1ull << 31))
@@ -71,13 +80,14 @@ PackIndex parse_pack_index(std::string_view bytes, const std::string& where) {
                       "try again; if it persists, remove it from the remote ('mlo push' re-sends its data)");
   std::string text = zstd_decompress(bytes, size, where);
   PackIndex idx;
+  if (!json_depth_within(text)) throw RemoteError(where + ": malformed pack index (nested too deeply)");
   try {
     auto doc = nlohmann::json::parse(text);
-    if (doc.at("version").get<int>() != 1)
+    if (json_u64(doc.at("version")) != std::optional<std::uint64_t>(1))
       throw RemoteError(where + ": pack index version " + doc.at("version").dump() + " is not supported",
                         "upgrade mlo");
     idx.id = doc.at("pack").get<std::string>();
-    idx.created = doc.value("created", std::int64_t{0});
+    if (auto c = doc.find("created"); c != doc.end() && c->is_number_integer()) idx.created = c->get<std::int64_t>();
     for (auto& b : doc.at("blobs")) {
       BlobEntry e;
       std::string kind = b.at(0).get<std::string>();
@@ -85,9 +95,17 @@ PackIndex parse_pack_index(std::string_view bytes, const std::string& where) {
       e.kind = static_cast<BlobKind>(kind[0]);
       e.hash = b.at(1).get<std::string>();
       if (!is_sha256_hex(e.hash)) throw RemoteError(where + ": bad hash '" + e.hash + "'");
-      e.offset = b.at(2).get<std::uint64_t>();
-      e.length = b.at(3).get<std::uint64_t>();
-      e.size = b.at(4).get<std::uint64_t>();
+      auto offset = json_u64(b.at(2)), length = json_u64(b.at(3)), size = json_u64(b.at(4));
+      if (!offset || !length || !size) throw RemoteError(where + ": blob sizes must be whole numbers");
+      // The size is what a pull allocates to decompress: never more than mlo
+      // writes (objects under the chunk threshold, chunks, recipes).
+      if (*size > (e.kind == BlobKind::recipe ? kMaxRecipeBytes : kMaxBlobBytes))
+        throw RemoteError(where + ": blob " + e.hash + " claims " + std::to_string(*size) +
+                              " bytes, more than any blob mlo writes",
+                          "the pack index is damaged or hostile; remove it from the remote and push again");
+      e.offset = *offset;
+      e.length = *length;
+      e.size = *size;
       idx.blobs.push_back(std::move(e));
     }
   } catch (const nlohmann::json::exception& e) {
@@ -105,12 +123,19 @@ std::string serialize_recipe(const Recipe& r) {
 
 Recipe parse_recipe(std::string_view json, const std::string& where) {
   Recipe r;
+  if (!json_depth_within(json)) throw RemoteError(where + ": malformed recipe (nested too deeply)");
   try {
     auto doc = nlohmann::json::parse(json);
-    r.size = doc.at("size").get<std::uint64_t>();
+    auto size = json_u64(doc.at("size"));
+    if (!size) throw RemoteError(where + ": the recipe's size must be a whole number");
+    r.size = *size;
     std::uint64_t total = 0;
     for (auto& c : doc.at("chunks")) {
-      r.chunks.emplace_back(c.at(0).get<std::string>(), c.at(1).get<std::uint64_t>());
+      auto chunk = json_u64(c.at(1));
+      // Each chunk is a blob; their sum must not wrap around 2^64.
+      if (!chunk || *chunk > kMaxBlobBytes || *chunk > r.size - total)
+        throw RemoteError(where + ": chunk sizes do not add up to the object's size");
+      r.chunks.emplace_back(c.at(0).get<std::string>(), *chunk);
       if (!is_sha256_hex(r.chunks.back().first)) throw RemoteError(where + ": bad chunk hash");
       total += r.chunks.back().second;
     }

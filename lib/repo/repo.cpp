@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "core/parse.h"
 #include "core/fs.h"
 
 namespace mlo {
@@ -47,6 +48,7 @@ Cache& Repo::cache() {
       dir = p.is_absolute() ? p : root_ / p;
     }
     cache_ = std::make_unique<Cache>(dir);
+    cache_->set_stage_dir(tmp_dir());
   }
   return *cache_;
 }
@@ -112,11 +114,12 @@ void Repo::ensure_objects(const std::set<std::string>& hashes, const std::string
 
 int Repo::lock_timeout_ms() {
   std::string v = config().get_or("core.lock_timeout", "10");
-  try {
-    return static_cast<int>(std::stod(v) * 1000);
-  } catch (...) {
-    throw InputError(".mlo/config.yaml: core.lock_timeout: expected seconds, got '" + v + "'");
-  }
+  // Checked before the cast: a huge or negative value would overflow int.
+  auto seconds = parse_double(v);
+  if (!seconds || *seconds < 0 || *seconds > 86400)
+    throw InputError(".mlo/config.yaml: core.lock_timeout: expected seconds from 0 to 86400, got '" + printable(v) + "'",
+                     "edit core.lock_timeout in .mlo/config.yaml (seconds, such as 10)");
+  return static_cast<int>(*seconds * 1000);
 }
 
 InitResult init_repo(const fs::path& start, const InitOptions& options) {

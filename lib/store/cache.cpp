@@ -54,7 +54,7 @@ std::vector<LinkMode> parse_link_modes(std::string_view text, const std::string&
   return modes;
 }
 
-Cache::Cache(fs::path root) : root_(std::move(root)) {}
+Cache::Cache(fs::path root) : root_(std::move(root)), stage_dir_(root_ / "tmp") {}
 
 fs::path Cache::object_path(std::string_view hash) const {
   std::string h(hash);
@@ -311,58 +311,83 @@ std::string Cache::read(std::string_view hash) const {
   return *data;
 }
 
+namespace {
+
+// Fills the new file `temp` with the object's bytes by `mode`; false when
+// the mode does not work here (the caller tries the next one).
+bool fill_temp(const fs::path& obj, const fs::path& temp, LinkMode mode, bool executable) {
+  if (mode == LinkMode::hardlink) return ::link(obj.c_str(), temp.c_str()) == 0;
+  if (mode == LinkMode::symlink) return ::symlink(fs::absolute(obj).c_str(), temp.c_str()) == 0;
+  UniqueFd in(::open(obj.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in) throw_errno("cannot read " + obj.string(), errno);
+  UniqueFd out(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, executable ? 0755 : 0644));
+  if (!out) throw_errno("cannot write " + temp.string(), errno);
+  if (mode == LinkMode::reflink) return try_reflink(in.get(), out.get());
+  struct stat st;
+  if (::fstat(in.get(), &st) != 0) throw_errno("cannot read " + obj.string(), errno);
+  for (off_t left = st.st_size; left > 0;) {
+    check_interrupted();
+    ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr, static_cast<size_t>(left), 0);
+    if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL)) {
+      // Fall back to read/write (old kernels, cross-device).
+      char* buf = io_buffer();
+      ssize_t r;
+      while ((r = ::read(in.get(), buf, kIoBufferSize)) > 0)
+        write_all(out.get(), std::string_view(buf, static_cast<size_t>(r)), temp.string());
+      break;
+    }
+    if (n < 0) throw_errno("cannot write " + temp.string(), errno);
+    if (n == 0) break;
+    left -= n;
+  }
+  return true;
+}
+
+dev_t device_of(const fs::path& dir) {
+  struct stat st;
+  return ::stat(dir.c_str(), &st) == 0 ? st.st_dev : static_cast<dev_t>(-1);
+}
+
+}  // namespace
+
+fs::path Cache::stage(std::string_view hash, const fs::path& temp_dir, const std::vector<LinkMode>& modes,
+                      bool executable, LinkMode* used) const {
+  fs::path obj = object_path(hash);
+  if (!has(hash))
+    throw InputError("object " + std::string(hash) + " is missing from the cache",
+                     "run 'mlo pull' to fetch it from a remote");
+  for (LinkMode mode : modes) {
+    TempGuard temp{unique_temp_name(temp_dir, "stage")};
+    if (!fill_temp(obj, temp.path, mode, executable)) continue;
+    if (used) *used = mode;
+    fs::path done = std::move(temp.path);
+    temp.path.clear();
+    return done;
+  }
+  throw InputError("no link mode in cache.link works for object " + std::string(hash),
+                   "add 'copy' to cache.link in .mlo/config.yaml");
+}
+
+fs::path Cache::stage_dir_for(const fs::path& dest_dir) const {
+  // Staged files must be renamed into place, which needs one file system.
+  std::error_code ec;
+  fs::create_directories(stage_dir_, ec);
+  if (!ec && device_of(stage_dir_) == device_of(dest_dir)) return stage_dir_;
+  return dest_dir;
+}
+
 LinkMode Cache::materialize(std::string_view hash, const fs::path& dest, const std::vector<LinkMode>& modes,
                             bool executable) const {
-  fs::path obj = object_path(hash);
   if (!has(hash))
     throw InputError("object " + std::string(hash) + " for " + dest.string() + " is missing from the cache",
                      "run 'mlo pull' to fetch it from a remote");
-  fs::path dir = dest.parent_path();
-  if (!dir.empty()) fs::create_directories(dir);
-  for (LinkMode mode : modes) {
-    TempGuard temp{unique_temp_name(dir.empty() ? fs::path(".") : dir, dest.filename().string())};
-    bool done = false;
-    if (mode == LinkMode::hardlink) {
-      done = ::link(obj.c_str(), temp.path.c_str()) == 0;
-    } else if (mode == LinkMode::symlink) {
-      done = ::symlink(fs::absolute(obj).c_str(), temp.path.c_str()) == 0;
-    } else {
-      UniqueFd in(::open(obj.c_str(), O_RDONLY | O_CLOEXEC));
-      if (!in) throw_errno("cannot read " + obj.string(), errno);
-      UniqueFd out(::open(temp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, executable ? 0755 : 0644));
-      if (!out) throw_errno("cannot write " + temp.path.string(), errno);
-      if (mode == LinkMode::reflink) {
-        done = try_reflink(in.get(), out.get());
-      } else {
-        struct stat st;
-        ::fstat(in.get(), &st);
-        off_t left = st.st_size;
-        while (left > 0) {
-          check_interrupted();
-          ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr, static_cast<size_t>(left), 0);
-          if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL)) {
-            // Fall back to read/write (old kernels, cross-device).
-            char* buf = io_buffer();
-            ssize_t r;
-            while ((r = ::read(in.get(), buf, kIoBufferSize)) > 0)
-              write_all(out.get(), std::string_view(buf, static_cast<size_t>(r)), temp.path.string());
-            left = 0;
-            break;
-          }
-          if (n < 0) throw_errno("cannot write " + dest.string(), errno);
-          if (n == 0) break;
-          left -= n;
-        }
-        done = true;
-      }
-    }
-    if (!done) continue;
-    if (::rename(temp.path.c_str(), dest.c_str()) != 0) throw_errno("cannot replace " + dest.string(), errno);
-    temp.path.clear();
-    return mode;
-  }
-  throw InputError("no link mode in cache.link works for " + dest.string(),
-                   "add 'copy' to cache.link in .mlo/config.yaml");
+  fs::path dir = dest.parent_path().empty() ? fs::path(".") : dest.parent_path();
+  fs::create_directories(dir);
+  LinkMode used = LinkMode::copy;
+  TempGuard temp{stage(hash, stage_dir_for(dir), modes, executable, &used)};
+  if (::rename(temp.path.c_str(), dest.c_str()) != 0) throw_errno("cannot replace " + dest.string(), errno);
+  temp.path.clear();
+  return used;
 }
 
 bool Cache::verify(std::string_view hash) const { return sha256_file(object_path(hash)) == hash; }

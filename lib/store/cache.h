@@ -41,9 +41,21 @@ class Cache {
   std::string read(std::string_view hash) const;
 
   // Makes `dest` hold the object's bytes, replacing it atomically, with the
-  // first link mode that works here. Returns the mode used.
+  // first link mode that works here. Returns the mode used. The temp file is
+  // made in the stage folder (never beside `dest`, where a kill would leave
+  // it inside tracked data) unless that is on another file system.
   LinkMode materialize(std::string_view hash, const fs::path& dest, const std::vector<LinkMode>& modes,
                        bool executable = false) const;
+  // Makes a new temp file in `temp_dir` holding the object's bytes (by the
+  // first link mode that works; `used` receives it) and returns its path;
+  // the caller renames it into place or removes it.
+  fs::path stage(std::string_view hash, const fs::path& temp_dir, const std::vector<LinkMode>& modes,
+                 bool executable = false, LinkMode* used = nullptr) const;
+  // Where workspace files are staged before the rename into place (the
+  // repository's .mlo/tmp; default: the cache's tmp folder).
+  void set_stage_dir(fs::path dir) { stage_dir_ = std::move(dir); }
+  // The stage folder when it is on `dest_dir`'s file system, else `dest_dir`.
+  fs::path stage_dir_for(const fs::path& dest_dir) const;
 
   // Re-hashes the object: false when its bytes no longer match its name.
   bool verify(std::string_view hash) const;
@@ -65,6 +77,7 @@ class Cache {
   void ensure_temp_dir() const;
 
   fs::path root_;
+  fs::path stage_dir_;
   // Learned once per command: reflink fails on this file system (ext4), so
   // later files go straight to the next mode instead of trying again.
   mutable std::atomic<bool> reflink_unsupported_{false};

@@ -3,6 +3,10 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <cstdint>
+#include <optional>
+
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/format.h"
@@ -10,6 +14,7 @@
 #include "core/hash.h"
 #include "core/interrupt.h"
 #include "core/parallel.h"
+#include "core/parse.h"
 #include "core/process.h"
 #include "core/safe_path.h"
 #include "test_util.h"
@@ -158,4 +163,59 @@ TEST_CASE("closest_match suggests a command or key only when it is a likely typo
   CHECK(closest_match("stat", words) == "status");  // unique prefix
   CHECK(closest_match("xyz", words).empty());
   CHECK(closest_match("sta", words).empty());  // prefix of two, too far from both
+}
+
+TEST_CASE("checked number parsing never throws a raw exception or casts out of range") {
+  CHECK(parse_u64("0") == std::optional<std::uint64_t>(0));
+  CHECK(parse_u64("18446744073709551615") == std::optional<std::uint64_t>(UINT64_MAX));
+  CHECK_FALSE(parse_u64("18446744073709551616"));
+  CHECK_FALSE(parse_u64("99999999999999999999999"));
+  CHECK_FALSE(parse_u64("-1"));
+  CHECK_FALSE(parse_u64("+1"));
+  CHECK_FALSE(parse_u64("1x"));
+  CHECK_FALSE(parse_u64(""));
+  CHECK(parse_i64("-9223372036854775808") == std::optional<std::int64_t>(INT64_MIN));
+  CHECK_FALSE(parse_i64("9223372036854775808"));
+  CHECK(parse_double("1.5") == std::optional<double>(1.5));
+  CHECK_FALSE(parse_double("1e999"));
+  CHECK_FALSE(parse_double("nan"));
+  CHECK_FALSE(parse_double("1.5s"));
+  CHECK_THROWS_AS(parse_u64_or_throw("99999999999999999999999", "--since"), InputError);
+}
+
+TEST_CASE("JSON from untrusted text: depth bounded before parsing, errors never echo the document") {
+  CHECK(json_depth_within("[[[]]]", 3));
+  CHECK_FALSE(json_depth_within("[[[[]]]]", 3));
+  CHECK(json_depth_within("[\"[[[[[[\"]", 1));  // brackets inside strings do not count
+  CHECK(json_depth_within("[\"\\\"[[[[\"]", 1));
+  std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  try {
+    parse_json_checked(deep, "doc.json");
+    FAIL("no error");
+  } catch (const InputError& e) {
+    CHECK(std::string(e.what()).find("nested more than") != std::string::npos);
+    CHECK(std::string(e.what()).size() < 300);
+  }
+  std::string long_garbage = "[\"" + std::string(100000, 'x');
+  try {
+    parse_json_checked(long_garbage, "doc.json");
+    FAIL("no error");
+  } catch (const InputError& e) {
+    CHECK(std::string(e.what()).size() < 400);
+  }
+  CHECK(json_u64(nlohmann::json::parse("7")) == std::optional<std::uint64_t>(7));
+  CHECK_FALSE(json_u64(nlohmann::json::parse("1.777e20")));
+  CHECK_FALSE(json_u64(nlohmann::json::parse("-3")));
+  CHECK_FALSE(json_u64(nlohmann::json::parse("\"7\"")));
+}
+
+TEST_CASE("UTF-8 validation and printable names") {
+  CHECK(is_valid_utf8("plain"));
+  CHECK(is_valid_utf8("caf\xc3\xa9"));
+  CHECK_FALSE(is_valid_utf8("bad\xff"));
+  CHECK_FALSE(is_valid_utf8("\xc0\xaf"));          // overlong '/'
+  CHECK_FALSE(is_valid_utf8("\xed\xa0\x80"));      // a surrogate
+  CHECK_FALSE(is_valid_utf8("\xe2\x82"));          // truncated
+  CHECK(printable("a\xff" "b\n") == "a\\xffb\\x0a");
+  CHECK(printable("caf\xc3\xa9") == "caf\xc3\xa9");
 }

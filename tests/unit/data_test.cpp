@@ -1,7 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include "core/error.h"
 #include "core/hash.h"
+#include "data/checkout.h"
 #include "data/workspace.h"
 #include "repo/repo.h"
 #include "test_util.h"
@@ -260,4 +263,87 @@ TEST_CASE("add refuses bad paths before writing anything") {
   CHECK_THROWS_AS(data_add(repo, {".mlo/config.yaml"}), InputError);
   CHECK_THROWS_AS(data_add(repo, {"."}), InputError);
   CHECK_THROWS_AS(data_add(repo, {}), UsageError);
+}
+
+// ---- checkout plan (pure: no file system) ----------------------------------
+
+
+namespace {
+WorkFile work_file(const std::string& rel, const std::string& content) {
+  WorkFile f;
+  f.rel = rel;
+  f.sha256 = sha256_hex(content);
+  return f;
+}
+}  // namespace
+
+TEST_CASE("plan_checkout writes what differs, removes what is not wanted, keeps what matches") {
+  CheckoutTarget target{"data", EntryType::dir, {}};
+  target.want["a"] = {sha256_hex("A"), false};
+  target.want["sub/b"] = {sha256_hex("B2"), true};
+  target.want["new"] = {sha256_hex("N"), false};
+  WorkTree tree;
+  tree.data_rel = "data";
+  tree.exists = true;
+  tree.type = EntryType::dir;
+  tree.files = {work_file("a", "A"), work_file("old", "O"), work_file("sub/b", "B1")};
+  tree.stale_temps = {".x.tmp.1.0"};
+  CheckoutPlan plan = plan_checkout({target}, {&tree}, [](const std::string&) { return true; });
+  REQUIRE(plan.entries.size() == 1);
+  const EntryPlan& e = plan.entries[0];
+  CHECK(plan.unchanged == 1);
+  CHECK(plan.conflicts.empty());
+  CHECK_FALSE(e.replace_whole);
+  REQUIRE(e.write.size() == 2);
+  CHECK(e.write[0].first == "new");
+  CHECK(e.write[1].first == "sub/b");
+  CHECK(e.write[1].second.executable);
+  CHECK(e.remove == std::vector<std::string>{"old"});
+  CHECK(e.stale_temps == std::vector<std::string>{".x.tmp.1.0"});
+  CHECK(plan.objects.count(sha256_hex("N")) == 1);
+  CHECK(plan.objects.count(sha256_hex("A")) == 0);
+}
+
+TEST_CASE("plan_checkout lists unsaved changes as conflicts and replaces a file that became a folder") {
+  CheckoutTarget target{"data", EntryType::dir, {}};
+  target.want["a"] = {sha256_hex("A"), false};
+  WorkTree tree;
+  tree.data_rel = "data";
+  tree.exists = true;
+  tree.type = EntryType::file;
+  tree.files = {work_file("", "edited")};
+  auto nothing_saved = [](const std::string&) { return false; };
+  CheckoutPlan plan = plan_checkout({target}, {&tree}, nothing_saved);
+  CHECK(plan.entries[0].replace_whole);
+  CHECK(plan.conflicts == std::vector<std::string>{"data"});
+  // An edited file inside a folder, and an unwanted unsaved one.
+  tree.type = EntryType::dir;
+  tree.files = {work_file("a", "edited"), work_file("extra", "x")};
+  plan = plan_checkout({target}, {&tree}, nothing_saved);
+  CHECK_FALSE(plan.entries[0].replace_whole);
+  CHECK(plan.conflicts == std::vector<std::string>{"data/a", "data/extra"});
+  // An empty tracked folder that is missing: made, nothing else.
+  CheckoutTarget empty{"e", EntryType::dir, {}};
+  WorkTree missing;
+  missing.data_rel = "e";
+  plan = plan_checkout({empty}, {&missing}, nothing_saved);
+  CHECK(plan.entries[0].make_empty_dir);
+  CHECK(plan.entries[0].write.empty());
+  CHECK(plan.conflicts.empty());
+}
+
+TEST_CASE("scans leave out temp files of killed processes") {
+  test::TempDir tmp;
+  test::write(tmp / "d/a.txt", "a");
+  // pid 2^22+1 is above Linux's pid_max limit, so no such process exists.
+  test::write(tmp / "d/.a.txt.tmp.4194305.0", "partial");
+  test::write(tmp / "d/.keep.tmp.x.0", "not a temp name");
+  WorkTree t = scan_tree(tmp.path(), "d");
+  REQUIRE(t.files.size() == 2);
+  CHECK(t.files[0].rel == ".keep.tmp.x.0");
+  CHECK(t.files[1].rel == "a.txt");
+  CHECK(t.stale_temps == std::vector<std::string>{".a.txt.tmp.4194305.0"});
+  CHECK(is_stale_temp_name(".a.tmp.4194305.12"));
+  CHECK_FALSE(is_stale_temp_name(".a.tmp." + std::to_string(::getpid()) + ".0"));
+  CHECK_FALSE(is_stale_temp_name("a.tmp.4194305.0"));
 }

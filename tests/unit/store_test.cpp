@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/hash.h"
+#include "remote/layout.h"
 #include "store/cache.h"
 #include "test_util.h"
 
@@ -81,4 +82,39 @@ TEST_CASE("adding an unreadable file fails cleanly") {
   test::TempDir tmp;
   Cache cache(tmp / "cache");
   CHECK_THROWS_AS(cache.add_file(tmp / "missing", {LinkMode::copy}), InputError);
+}
+
+// ---- hostile pack indexes and recipes (issue 11) --------------------------
+
+
+namespace {
+std::string index_with_blob(const std::string& size_json, const char* kind = "o") {
+  std::string doc = std::string("{\"version\":1,\"pack\":\"1-a\",\"created\":1,\"blobs\":[[\"") + kind + "\",\"" +
+                    sha256_hex("x") + "\",0,10," + size_json + "]]}";
+  return remote::zstd_compress(doc, 1);
+}
+}  // namespace
+
+TEST_CASE("a pack index claiming a huge uncompressed size is refused before anything is allocated") {
+  CHECK(remote::parse_pack_index(index_with_blob("1000"), "idx").blobs.at(0).size == 1000);
+  for (const char* huge : {"3000000000", "4611686018427387904", "18446744073709551615"})
+    CHECK_THROWS_AS(remote::parse_pack_index(index_with_blob(huge), "idx"), RemoteError);
+  CHECK_THROWS_AS(remote::parse_pack_index(index_with_blob("2000000000", "r"), "idx"), RemoteError);
+  // Floats and negatives are not sizes (a cast would be undefined behaviour).
+  CHECK_THROWS_AS(remote::parse_pack_index(index_with_blob("1.777e20"), "idx"), RemoteError);
+  CHECK_THROWS_AS(remote::parse_pack_index(index_with_blob("-1"), "idx"), RemoteError);
+  std::string nested = "{\"version\":1,\"pack\":" + std::string(100000, '[') + "}";
+  CHECK_THROWS_AS(remote::parse_pack_index(remote::zstd_compress(nested, 1), "idx"), RemoteError);
+}
+
+TEST_CASE("a recipe whose chunk sizes wrap around 2^64 is refused") {
+  std::string h = sha256_hex("c");
+  auto recipe = [&](const std::string& size, const std::string& a, const std::string& b) {
+    return "{\"version\":1,\"size\":" + size + ",\"chunks\":[[\"" + h + "\"," + a + "],[\"" + h + "\"," + b + "]]}";
+  };
+  CHECK(remote::parse_recipe(recipe("30", "10", "20"), "r").chunks.size() == 2);
+  // 2^64 - 5 + 10 wraps to 5: the sum would "match" a size of 5.
+  CHECK_THROWS_AS(remote::parse_recipe(recipe("5", "18446744073709551611", "10"), "r"), RemoteError);
+  CHECK_THROWS_AS(remote::parse_recipe(recipe("31", "10", "20"), "r"), RemoteError);
+  CHECK_THROWS_AS(remote::parse_recipe(recipe("30", "10.5", "19.5"), "r"), RemoteError);
 }

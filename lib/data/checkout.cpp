@@ -1,0 +1,295 @@
+#include "data/checkout.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <unordered_map>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/hash.h"
+#include "core/interrupt.h"
+#include "core/parallel.h"
+#include "core/safe_path.h"
+#include "data/data.h"
+#include "data/helpers.h"
+#include "data/workspace.h"
+#include "repo/repo.h"
+
+namespace mlo {
+
+namespace {
+
+std::string join_rel(const std::string& dir, const std::string& rel) {
+  return rel.empty() ? dir : dir.empty() ? rel : dir + "/" + rel;
+}
+
+EntryPlan plan_entry(const CheckoutTarget& target, const WorkTree& tree,
+                     const std::function<bool(const std::string&)>& saved, CheckoutPlan& plan) {
+  EntryPlan e;
+  e.data_rel = target.data_rel;
+  e.type = target.type;
+  e.replace_whole = tree.exists && tree.type != target.type;
+  e.stale_temps = tree.stale_temps;
+  e.make_empty_dir = target.type == EntryType::dir && target.want.empty();
+  std::map<std::string, const WorkFile*> have;
+  if (!e.replace_whole)
+    for (const auto& f : tree.files) have[f.rel] = &f;
+  else
+    for (const auto& f : tree.files)
+      if (!saved(f.sha256)) plan.conflicts.push_back(tree.repo_rel_of(f));
+  for (const auto& [rel, want] : target.want) {
+    auto it = have.find(rel);
+    std::string shown = join_rel(target.data_rel, rel);
+    if (it != have.end() && it->second->sha256 == want.sha256) {
+      ++plan.unchanged;
+      continue;
+    }
+    if (it != have.end() && !saved(it->second->sha256)) plan.conflicts.push_back(shown);
+    e.write.push_back({rel, want});
+    plan.objects.emplace(want.sha256, shown);
+  }
+  for (const auto& [rel, f] : have)
+    if (!target.want.count(rel)) {
+      if (!saved(f->sha256)) plan.conflicts.push_back(tree.repo_rel_of(*f));
+      e.remove.push_back(rel);
+    }
+  return e;
+}
+
+// ---- reading what is wanted -------------------------------------------------
+
+CheckoutTarget read_target(Repo& repo, const std::string& pointer_rel) {
+  CheckoutTarget t;
+  Pointer p = read_pointer(repo, pointer_rel);
+  t.data_rel = checked_relative(*data_path_for(pointer_rel), pointer_rel);
+  t.type = p.type;
+  if (p.type == EntryType::file) {
+    t.want[""] = {p.sha256, p.executable};
+    return t;
+  }
+  Manifest m = load_manifest(repo, p.sha256, t.data_rel);
+  std::string where = "manifest of " + t.data_rel;
+  for (auto& entry : m.entries) t.want[checked_relative(entry.path, where)] = {entry.sha256, entry.executable};
+  return t;
+}
+
+// ---- refusing symbolic links ---------------------------------------------
+
+[[noreturn]] void refuse_link(const TreeWriter& writer, const std::string& rel) {
+  std::error_code ec;
+  fs::path target = fs::read_symlink(writer.root() / rel, ec);
+  throw InputError("'" + rel + "' is a symbolic link" + (ec ? std::string() : " (to " + target.string() + ")") +
+                       "; checkout never writes or deletes through a link, nothing was changed",
+                   "a tracked path (or a folder inside tracked data) must be a real file or folder; remove the "
+                   "link ('rm " + rel + "', or 'git rm --cached " + rel + "' if it was committed) and run again");
+}
+
+bool is_symlink(const TreeWriter& writer, const std::string& rel) {
+  struct stat st;
+  return ::lstat((writer.root() / rel).c_str(), &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+// Refuses, before anything changes, when the plan would write or delete
+// through a symbolic link: at the tracked path (unless it is a file linked
+// into the cache by the symlink link mode) or at a folder inside it.
+void check_no_links(Repo& repo, const TreeWriter& writer, const CheckoutPlan& plan) {
+  std::set<std::string> checked;
+  for (const auto& e : plan.entries) {
+    writer.check_parents(e.data_rel);
+    if (is_symlink(writer, e.data_rel) &&
+        !(e.type == EntryType::file && !e.replace_whole && links_into_cache(repo, writer.root() / e.data_rel)))
+      refuse_link(writer, e.data_rel);
+    std::vector<std::string> touched = e.remove;
+    for (const auto& w : e.write) touched.push_back(w.first);
+    touched.insert(touched.end(), e.stale_temps.begin(), e.stale_temps.end());
+    for (const auto& rel : touched)
+      for (std::string dir = parent_of(rel); !dir.empty(); dir = parent_of(dir)) {
+        std::string full = join_rel(e.data_rel, dir);
+        if (!checked.insert(full).second) break;
+        if (is_symlink(writer, full)) refuse_link(writer, full);
+      }
+  }
+}
+
+// ---- checking the objects ---------------------------------------------------
+
+// Every object must be present and intact before the first file changes.
+void check_objects(Repo& repo, StatCache& sc, const CheckoutPlan& plan, unsigned jobs) {
+  Cache& cache = repo.cache();
+  std::vector<std::pair<std::string, std::string>> objs(plan.objects.begin(), plan.objects.end());
+  std::vector<char> state(objs.size(), 0);  // 0 ok, 1 missing, 2 corrupt
+  parallel_for(objs.size(), jobs, [&](std::size_t k) {
+    check_interrupted();
+    const std::string& hash = objs[k].first;
+    fs::path op = cache.object_path(hash);
+    struct stat st;
+    if (::stat(op.c_str(), &st) != 0) {
+      state[k] = 1;
+      return;
+    }
+    StatKey key = StatKey::of(st);
+    if (auto hit = sc.lookup(op.string(), key); hit && hit->sha256 == hash) return;
+    std::int64_t started = clock_now_ns();
+    std::string h;
+    try {
+      h = sha256_file(op);
+    } catch (const InputError&) {
+      state[k] = 2;
+      return;
+    }
+    if (h != hash) {
+      state[k] = 2;
+      return;
+    }
+    sc.record(op.string(), key, h, false, started);
+  });
+  std::vector<std::string> missing, corrupt;
+  for (size_t k = 0; k < objs.size(); ++k)
+    if (state[k]) (state[k] == 1 ? missing : corrupt).push_back(objs[k].second + " (object " + objs[k].first + ")");
+  if (!missing.empty())
+    throw InputError("content missing from the cache, nothing was changed:" + list_some(missing),
+                     "run 'mlo pull' to fetch it from a remote");
+  if (!corrupt.empty())
+    throw InputError("cache objects are corrupt (their bytes no longer match their hash), nothing was changed:" +
+                         list_some(corrupt),
+                     "run 'mlo fsck' to find damaged objects, remove them, and 'mlo pull' them again");
+}
+
+// ---- applying -------------------------------------------------------------
+
+// Open folders of the work tree (opened without following links), and where
+// to stage files for each: .mlo/tmp when it is on the same file system.
+class DestDirs {
+ public:
+  struct Dir {
+    UniqueFd fd;
+    fs::path stage;
+  };
+  DestDirs(const TreeWriter& writer, const Cache& cache) : writer_(writer), cache_(cache) {}
+
+  std::shared_ptr<const Dir> get(const std::string& rel) {
+    std::lock_guard<std::mutex> g(m_);
+    auto it = dirs_.find(rel);
+    if (it != dirs_.end()) return it->second;
+    if (dirs_.size() >= 256) dirs_.clear();  // bounded: at most 256 open folders
+    auto dir = std::make_shared<Dir>();
+    dir->fd = writer_.open_dir(rel, true);
+    dir->stage = cache_.stage_dir_for(writer_.root() / rel);
+    dirs_.emplace(rel, dir);
+    return dir;
+  }
+
+ private:
+  const TreeWriter& writer_;
+  const Cache& cache_;
+  std::mutex m_;
+  std::unordered_map<std::string, std::shared_ptr<Dir>> dirs_;
+};
+
+void write_one(DestDirs& dirs, const Cache& cache, const std::vector<LinkMode>& modes, const std::string& rel,
+               const WantedFile& want) {
+  auto dir = dirs.get(parent_of(rel));
+  fs::path temp = cache.stage(want.sha256, dir->stage, modes, want.executable);
+  std::string name = name_of(rel);
+  if (::renameat(AT_FDCWD, temp.c_str(), dir->fd.get(), name.c_str()) != 0) {
+    int err = errno;
+    ::unlink(temp.c_str());
+    throw_errno("cannot write " + rel, err);
+  }
+}
+
+// Removes `rel` and the folders it leaves empty, up to the tracked folder.
+void remove_one(const TreeWriter& writer, const std::string& data_rel, const std::string& rel) {
+  std::string full = join_rel(data_rel, rel);
+  writer.remove_all(full);
+  for (std::string dir = parent_of(rel); !dir.empty(); dir = parent_of(dir))
+    if (::rmdir(writer.resolve(join_rel(data_rel, dir)).c_str()) != 0) break;
+}
+
+void apply_entry(Repo& repo, const TreeWriter& writer, const EntryPlan& e, unsigned jobs, CheckoutResult& result) {
+  Cache& cache = repo.cache();
+  const std::vector<LinkMode> modes = repo.link_modes();
+  for (const auto& rel : e.stale_temps) writer.remove_all(join_rel(e.data_rel, rel));
+  if (e.replace_whole) writer.remove_all(e.data_rel);
+  // Removals first: a file may stand where a wanted folder goes.
+  for (const auto& rel : e.remove) {
+    check_interrupted();
+    remove_one(writer, e.data_rel, rel);
+    result.removed.push_back(join_rel(e.data_rel, rel));
+  }
+  DestDirs dirs(writer, cache);
+  std::mutex m;
+  parallel_for(e.write.size(), jobs, [&](std::size_t k) {
+    check_interrupted();
+    const auto& [rel, want] = e.write[k];
+    std::string full = join_rel(e.data_rel, rel);
+    write_one(dirs, cache, modes, full, want);
+    std::lock_guard<std::mutex> g(m);
+    result.updated.push_back(full);
+  });
+  if (e.make_empty_dir) writer.open_dir(e.data_rel, true);
+  gitignore_add_in(writer, parent_of(e.data_rel), name_of(e.data_rel));
+}
+
+}  // namespace
+
+CheckoutPlan plan_checkout(const std::vector<CheckoutTarget>& targets, const std::vector<const WorkTree*>& trees,
+                           const std::function<bool(const std::string&)>& saved) {
+  CheckoutPlan plan;
+  for (size_t i = 0; i < targets.size(); ++i) plan.entries.push_back(plan_entry(targets[i], *trees[i], saved, plan));
+  return plan;
+}
+
+CheckoutResult data_checkout(Repo& repo, const std::vector<std::string>& paths, const CheckoutOptions& options) {
+  RepoLock lock = data_lock(repo);
+  remove_stale_temps(repo.tmp_dir());
+  std::vector<std::string> pointers = select_pointers(repo, paths);
+  Cache& cache = repo.cache();
+  StatCache sc(repo.index());
+  const unsigned jobs = jobs_or_default(options.jobs);
+  // 1. Read every pointer and manifest, and scan, before touching anything.
+  std::vector<CheckoutTarget> targets;
+  std::vector<WorkTree> trees(pointers.size());
+  for (size_t i = 0; i < pointers.size(); ++i) {
+    targets.push_back(read_target(repo, pointers[i]));
+    trees[i] = scan_tree(repo.root(), targets.back().data_rel);
+    fill_from_stat_cache(sc, trees[i]);
+  }
+  std::vector<WorkTree*> to_hash;
+  std::vector<const WorkTree*> scanned;
+  for (auto& t : trees) {
+    to_hash.push_back(&t);
+    scanned.push_back(&t);
+  }
+  hash_missing(sc, to_hash, jobs);
+  // 2. Decide; refuse to lose changes that are not in the cache, to follow a
+  // link, or to start without every object.
+  CheckoutPlan plan = plan_checkout(targets, scanned, [&](const std::string& h) {
+    return options.force || cache.has(h);
+  });
+  TreeWriter writer(repo.root(), "checkout");
+  check_no_links(repo, writer, plan);
+  if (!plan.conflicts.empty())
+    throw InputError("checkout would overwrite changes that are not saved in the cache:" + list_some(plan.conflicts),
+                     "run 'mlo data commit PATH' (or 'mlo data add') to keep them, or 'mlo data checkout --force' "
+                     "to discard them");
+  check_objects(repo, sc, plan, jobs);
+  // 3. Apply: each file is replaced atomically (staged in .mlo/tmp, then
+  // renamed), so an interruption leaves every file old or new and no temp
+  // file inside tracked data; a re-run finishes the job.
+  CheckoutResult result;
+  result.unchanged = plan.unchanged;
+  for (const auto& e : plan.entries) apply_entry(repo, writer, e, jobs, result);
+  sc.flush();
+  std::sort(result.updated.begin(), result.updated.end());
+  return result;
+}
+
+}  // namespace mlo

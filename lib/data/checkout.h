@@ -1,0 +1,53 @@
+// `mlo data checkout` in two parts: a pure plan (what to write, delete and
+// replace, and what would lose unsaved changes) computed from the pointers,
+// the manifests and a scan of the work tree; then an apply step that changes
+// the work tree only through a TreeWriter rooted at the repository, so that
+// no symbolic link (a teammate may commit one) leads a write or a delete out
+// of it. Internal to lib/data; the public entry point is data_checkout().
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "data/pointer.h"
+#include "data/scan.h"
+
+namespace mlo {
+
+struct WantedFile {
+  std::string sha256;
+  bool executable = false;
+};
+
+// What one pointer asks for: rel ("" for a tracked file itself) -> content.
+struct CheckoutTarget {
+  std::string data_rel;
+  EntryType type = EntryType::file;
+  std::map<std::string, WantedFile> want;
+};
+
+struct EntryPlan {
+  std::string data_rel;
+  EntryType type = EntryType::file;
+  bool replace_whole = false;          // the work tree holds the other type: remove it first
+  std::vector<std::string> remove;     // rels inside the folder not wanted any more
+  std::vector<std::pair<std::string, WantedFile>> write;  // rels to (re)write
+  std::vector<std::string> stale_temps;  // temp files of dead processes to clear
+  bool make_empty_dir = false;         // an empty tracked folder
+};
+
+struct CheckoutPlan {
+  std::vector<EntryPlan> entries;
+  std::vector<std::string> conflicts;          // repo-relative paths holding unsaved changes
+  std::map<std::string, std::string> objects;  // hash -> a repo-relative path that needs it
+  std::uint64_t unchanged = 0;
+};
+
+// Pure: compares each target with its scanned tree. `saved(hash)` says
+// whether content may be replaced without losing it (in the cache, or --force).
+CheckoutPlan plan_checkout(const std::vector<CheckoutTarget>& targets, const std::vector<const WorkTree*>& trees,
+                           const std::function<bool(const std::string&)>& saved);
+
+}  // namespace mlo
