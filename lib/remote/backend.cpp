@@ -210,12 +210,16 @@ class DirBackend : public Backend {
     }
     for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
          it.increment(ec)) {
-      if (!it->is_regular_file()) continue;
+      std::error_code type_ec;
+      if (it->is_symlink(type_ec) || !it->is_regular_file(type_ec)) continue;  // mlo writes plain files only
       std::string name = it->path().filename().string();
       if (name.rfind(".", 0) == 0) continue;  // temp files of writers in progress
       auto rel = relative_inside(it->path(), root_);
       if (!rel || !acceptable_key(*rel, prefix, root_.string())) continue;
-      out.push_back({*rel, static_cast<std::uint64_t>(it->file_size(ec))});
+      std::error_code size_ec;
+      auto bytes = it->file_size(size_ec);
+      if (size_ec) continue;  // removed since the listing (a gc, a writer's rename)
+      out.push_back({*rel, static_cast<std::uint64_t>(bytes)});
     }
     if (ec) fail("cannot list " + dir.string(), ec.value());
     return out;

@@ -56,9 +56,21 @@ std::string zstd_compress(std::string_view data, int level) {
   return out;
 }
 
+namespace {
+
+// Whether `size` bytes can come out of `compressed` bytes of zstd, within
+// the cap on one blob.
+bool plausible_size(std::uint64_t compressed, std::uint64_t size) {
+  std::uint64_t most = 0;
+  if (__builtin_mul_overflow(compressed, kMaxZstdRatio, &most)) most = UINT64_MAX;
+  return size <= kMaxBlobBytes && size <= most;
+}
+
+}  // namespace
+
 std::string zstd_decompress(std::string_view data, std::uint64_t expected_size, const std::string& where) {
   // Checked before anything is allocated: the size comes from a remote.
-  if (expected_size > kMaxBlobBytes || expected_size / kMaxZstdRatio > data.size())
+  if (!plausible_size(data.size(), expected_size))
     throw RemoteError(where + ": its index claims " + std::to_string(expected_size) + " bytes from " +
                           std::to_string(data.size()) + " compressed bytes (more than any zstd frame holds)",
                       "the remote's pack index is damaged or hostile: remove it from the remote; 'mlo push' "
@@ -96,8 +108,7 @@ std::uint64_t u64_field(const nlohmann::json& v, const std::string& where, const
 
 void check_entry(const BlobEntry& e, const std::string& where) {
   std::uint64_t end = 0;
-  if (__builtin_add_overflow(e.offset, e.length, &end) || e.size > kMaxBlobBytes ||
-      e.size / kMaxZstdRatio > e.length)
+  if (__builtin_add_overflow(e.offset, e.length, &end) || !plausible_size(e.length, e.size))
     throw RemoteError(where + ": blob " + e.hash.substr(0, 12) + " claims offset " + std::to_string(e.offset) +
                           ", length " + std::to_string(e.length) + " and size " + std::to_string(e.size) +
                           " (impossible)",

@@ -108,7 +108,9 @@ class Handler(BaseHTTPRequestHandler):
         for k, v in resp.getheaders():
             if k.lower() not in ("connection", "transfer-encoding", "content-length", "keep-alive"):
                 self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
+        # A HEAD has no body: its Content-Length is the upstream's.
+        length = resp.getheader("Content-Length", "0") if self.command == "HEAD" else str(len(data))
+        self.send_header("Content-Length", length)
         self.end_headers()
         if self.command == "HEAD":
             return

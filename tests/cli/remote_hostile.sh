@@ -34,12 +34,7 @@ expect_ok data status --remote evil
 # --- A corrupted S3 ListObjectsV2 body: retried; if it stays corrupt, exit 4.
 if [ -x "$MLO_SOURCE_DIR/tests/tools/node_modules/.bin/s3rver" ] && command -v node >/dev/null; then
   start_s3rver bucket
-  PROXY_PORT=$(free_port)
-  FAULTS="$TEST_TMP/faults"
-  : >"$FAULTS"
-  /usr/bin/python3 "$(dirname "$0")/fault_proxy.py" "$PROXY_PORT" "$S3_PORT" "$FAULTS" &
-  SERVER_PIDS+=($!)
-  wait_port "$PROXY_PORT"
+  start_fault_proxy "$S3_PORT"
   cd "$TEST_TMP/a"
   expect_ok remote add s3 s3://bucket/p
   expect_ok remote modify s3 endpoint "http://127.0.0.1:$PROXY_PORT"

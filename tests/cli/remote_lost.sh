@@ -55,13 +55,7 @@ expect_json "not d['ok'] and len(d['damaged']) >= 1"
 
 # A lying WebDAV server: PUTs acknowledged but not stored, or stored in part.
 start_nginx_dav
-PROXY_PORT=$(free_port)
-FAULTS="$TEST_TMP/faults"
-: >"$FAULTS"
-/usr/bin/python3 "$(dirname "$0")/fault_proxy.py" "$PROXY_PORT" "$DAV_PORT" "$FAULTS" &
-SERVER_PIDS+=($!)
-wait_port "$PROXY_PORT"
-export MLO_REMOTE_BACKOFF_MS=20
+start_fault_proxy "$DAV_PORT"
 cd "$TEST_TMP/a"
 expect_ok remote add dav "http://127.0.0.1:$PROXY_PORT/r"
 echo "put-drop,put-half" >"$FAULTS"
