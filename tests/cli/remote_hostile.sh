@@ -18,7 +18,7 @@ expect_ok push
 template=$(ls "$TEST_TMP"/remote/packs/*.idx | head -1)
 DAV_PORT=$(free_port)
 mkdir -p "$TEST_TMP/outside"
-/usr/bin/python3 "$(dirname "$0")/hostile_dav.py" "$DAV_PORT" "$template" "$TEST_TMP/outside" &
+/usr/bin/python3 "$MLO_SOURCE_DIR/tests/cli/hostile_dav.py" "$DAV_PORT" "$template" "$TEST_TMP/outside" &
 SERVER_PIDS+=($!)
 wait_port "$DAV_PORT"
 expect_ok remote add evil "http://127.0.0.1:$DAV_PORT/r"
@@ -60,7 +60,7 @@ for claim in 3000000000 4611686018427387904; do
 import json, sys
 d = json.load(sys.stdin)
 for b in d['blobs']: b[4] = $claim
-sys.stdout.write(json.dumps(d))" | zstd -q -c >"$idx.new" && mv "$idx.new" "$idx"
+sys.stdout.write(json.dumps(d))" >"$idx.json" && zstd -q -f "$idx.json" -o "$idx" && rm "$idx.json"
   done
   cd "$TEST_TMP" && rm -rf huge_clone && git clone -q a huge_clone && cd huge_clone
   expect_ok remote add huge "$TEST_TMP/huge"

@@ -58,11 +58,11 @@ start_nginx_dav
 start_fault_proxy "$DAV_PORT"
 cd "$TEST_TMP/a"
 expect_ok remote add dav "http://127.0.0.1:$PROXY_PORT/r"
-echo "put-drop,put-half" >"$FAULTS"
+git add -A && git commit -qm dav
+echo "put-drop" >"$FAULTS"
 expect_ok push -r dav -j 1
-expect_err_contains "the remote acknowledged"
-expect_err_contains "sending it again"
-expect_eq "$(cat "$FAULTS")" "" "faults left unused"
+expect_err_contains "but holds nothing; sending it again"
+expect_eq "$(cat "$FAULTS")" "" "fault left unused"
 expect_ok fsck --remote dav
 cd "$TEST_TMP" && git clone -q a c && cd c
 expect_ok pull -r dav
@@ -77,4 +77,15 @@ expect_err_contains "holds nothing"
 : >"$FAULTS"
 expect_ok push -r dav
 expect_ok fsck --remote dav
+# A PUT stored in part: caught by its size, sent again.
+echo "even more" >data/small/more2.txt
+"$MLO" -q data add data/small || fail "add more"
+echo "put-half" >"$FAULTS"
+expect_ok push -r dav -j 1
+expect_err_contains "but holds"
+expect_eq "$(cat "$FAULTS")" "" "fault left unused"
+expect_ok fsck --remote dav
+cd "$TEST_TMP" && rm -rf c && git -C a commit -qam more && git clone -q a c && cd c
+expect_ok pull -r dav
+expect_same_data "$TEST_TMP/a" "$TEST_TMP/c"
 done_testing
