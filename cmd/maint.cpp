@@ -147,13 +147,17 @@ void register_fsck(CLI::App& app, Context& ctx) {
   auto* cmd = add_command(app, "fsck");
   cmd->add_option("--remote", o->remote,
                   "Check remote NAME instead of the cache: every object the tracked data needs is downloaded and "
-                  "hashed");
+                  "hashed")
+      ->type_name("NAME");
   o->scope.add_to(cmd, "check the objects needed by");
   cmd->add_flag("--repair", o->repair, "Move damaged objects to .mlo/cache/corrupt/ (nothing is deleted)");
   cmd->add_option("-j,--jobs", o->jobs, "Hashing threads (default: MLO_JOBS or the number of cores)")
       ->check(CLI::PositiveNumber);
   ctx.on_run(cmd, [&ctx, o] {
     if (!o->remote.empty()) {
+      if (o->repair)
+        throw UsageError("mlo fsck --remote changes nothing on the remote, so --repair does not apply",
+                         "run 'mlo push' from a clone that has the data to repair the remote");
       remote::SyncRequest req;
       req.remote = o->remote;
       req.jobs = o->jobs;

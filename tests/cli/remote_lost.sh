@@ -31,6 +31,8 @@ expect_out_contains "needed by data/big.bin.mlo"
 expect_err_contains "run 'mlo push' from a clone that has it"
 expect_rc 1 --json fsck --remote origin
 expect_json "not d['ok'] and '$big_hash' in [m['object'] for m in d['missing']]"
+expect_rc 2 fsck --remote origin --repair
+expect_err_contains "--repair does not apply"
 
 # push repairs it: the object is sent again (chunks and recipe).
 expect_ok --json push
