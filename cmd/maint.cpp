@@ -5,6 +5,7 @@
 #include "app/gc_roots.h"
 #include "app/index_rebuild.h"
 #include "command.h"
+#include "remote_check.h"
 #include "core/format.h"
 #include "remote/gc.h"
 #include "core/parallel.h"
@@ -140,14 +141,29 @@ void register_fsck(CLI::App& app, Context& ctx) {
     ScopeFlags scope;
     bool repair = false;
     unsigned jobs = 0;
+    std::string remote;  // --remote NAME: check the remote end to end instead of the cache
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = add_command(app, "fsck");
+  cmd->add_option("--remote", o->remote,
+                  "Check remote NAME instead of the cache: every object the tracked data needs is downloaded and "
+                  "hashed")
+      ->type_name("NAME");
   o->scope.add_to(cmd, "check the objects needed by");
   cmd->add_flag("--repair", o->repair, "Move damaged objects to .mlo/cache/corrupt/ (nothing is deleted)");
   cmd->add_option("-j,--jobs", o->jobs, "Hashing threads (default: MLO_JOBS or the number of cores)")
       ->check(CLI::PositiveNumber);
   ctx.on_run(cmd, [&ctx, o] {
+    if (!o->remote.empty()) {
+      if (o->repair)
+        throw UsageError("mlo fsck --remote changes nothing on the remote, so --repair does not apply",
+                         "run 'mlo push' from a clone that has the data to repair the remote");
+      remote::SyncRequest req;
+      req.remote = o->remote;
+      req.jobs = o->jobs;
+      report_remote_check(ctx, remote::check_remote(ctx.repo(), req), ctx.global.json);
+      return;
+    }
     FsckOptions opts;
     opts.scope = o->scope.scope();
     opts.extra_sources = app::reference_sources();

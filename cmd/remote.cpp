@@ -3,6 +3,7 @@
 
 #include "command.h"
 #include "core/log.h"
+#include "remote_check.h"
 #include "data/data.h"
 #include "data/pointer.h"
 #include "remote/remotes.h"
@@ -18,6 +19,7 @@ struct TransferArgs {
   std::string remote;
   unsigned jobs = 0;
   bool force = false;  // pull: checkout --force
+  bool verify = false;  // push: check the remote end to end afterwards
 };
 
 void add_transfer_options(CLI::App* cmd, TransferArgs& a) {
@@ -38,7 +40,7 @@ SyncRequest request_for(const Context& ctx, const TransferArgs& a) {
 
 nlohmann::json stats_json(const SyncResult& r) {
   const auto& s = r.stats;
-  return {{"remote", r.remote.name},      {"url", r.remote.url},          {"pointers", r.pointers.size()},
+  return {{"remote", r.remote.name},      {"url", redact_url(r.remote.url)},          {"pointers", r.pointers.size()},
           {"objects", s.objects},         {"bytes", s.bytes},             {"wire_bytes", s.wire_bytes},
           {"chunks", s.chunks},           {"reused_chunks", s.reused_chunks}, {"packs", s.packs},
           {"up_to_date", s.up_to_date},   {"missing", s.missing},         {"requests", s.requests},
@@ -74,9 +76,9 @@ void register_remote(CLI::App& app, Context& ctx) {
       Repo& repo = ctx.repo();
       add_remote(repo.config(), a->name, a->url, a->make_default, a->local);
       if (ctx.global.json) {
-        ctx.print_json({{"name", a->name}, {"url", a->url}, {"default", a->make_default}, {"local", a->local}});
+        ctx.print_json({{"name", a->name}, {"url", redact_url(a->url)}, {"default", a->make_default}, {"local", a->local}});
       } else if (!ctx.global.quiet) {
-        std::cout << "Added remote '" << a->name << "' (" << a->url << ")" << (a->make_default ? " as the default" : "")
+        std::cout << "Added remote '" << a->name << "' (" << redact_url(a->url) << ")" << (a->make_default ? " as the default" : "")
                   << " to " << (a->local ? ".mlo/config.local.yaml" : ".mlo/config.yaml") << "\n";
       }
     });
@@ -85,6 +87,10 @@ void register_remote(CLI::App& app, Context& ctx) {
     auto* cmd = add_command(*remote, "ls", "List remotes");
     ctx.on_run(cmd, [&ctx] {
       auto all = list_remotes(ctx.repo().config());
+      for (auto& r : all) {  // a URL in config.local.yaml may carry a password: never shown
+        r.config.url = redact_url(r.config.url);
+        for (auto& [k, v] : r.config.options) v = redact_url(v);
+      }
       if (ctx.global.json) {
         nlohmann::json out = nlohmann::json::array();
         for (auto& r : all)
@@ -125,10 +131,10 @@ void register_remote(CLI::App& app, Context& ctx) {
         throw UsageError("mlo remote modify needs a VALUE (or --unset)", "mlo remote modify NAME KEY VALUE");
       modify_remote(ctx.repo().config(), a->name, a->key, a->unset ? "" : a->value, a->local);
       if (ctx.global.json)
-        ctx.print_json({{"name", a->name}, {"key", a->key}, {"value", a->unset ? nlohmann::json() : nlohmann::json(a->value)}});
+        ctx.print_json({{"name", a->name}, {"key", a->key}, {"value", a->unset ? nlohmann::json() : nlohmann::json(redact_url(a->value))}});
       else if (!ctx.global.quiet)
         std::cout << (a->unset ? "Unset " : "Set ") << a->name << "." << a->key
-                  << (a->unset ? "" : " = " + a->value) << "\n";
+                  << (a->unset ? "" : " = " + redact_url(a->value)) << "\n";
     });
   }
 }
@@ -138,10 +144,22 @@ void register_transfers(CLI::App& app, Context& ctx) {
     auto a = std::make_shared<TransferArgs>();
     auto* cmd = add_command(app, "push");
     add_transfer_options(cmd, *a);
+    cmd->add_flag("--verify", a->verify,
+                  "Then download every object the data needs from the remote and check its SHA-256 (exit 1 if any "
+                  "is missing or damaged)");
     ctx.on_run(cmd, [&ctx, a] {
       SyncResult r = push(ctx.repo(), request_for(ctx, *a));
-      if (ctx.global.json) ctx.print_json(stats_json(r));
-      else if (!ctx.global.quiet) std::cout << summary("Pushed", "to", r) << "\n";
+      nlohmann::json doc = stats_json(r);
+      if (a->verify) {
+        SyncRequest req = request_for(ctx, *a);
+        req.remote = r.remote.name;
+        RemoteCheck check = check_remote(ctx.repo(), req);
+        doc["verify"] = remote_check_json(check);
+        if (!ctx.global.json && !ctx.global.quiet) std::cout << summary("Pushed", "to", r) << "\n";
+        report_remote_check(ctx, check, false);
+      }
+      if (ctx.global.json) ctx.print_json(doc);
+      else if (!ctx.global.quiet && !a->verify) std::cout << summary("Pushed", "to", r) << "\n";
       if (!r.stats.missing.empty()) {
         log::warn(std::to_string(r.stats.missing.size()) +
                   " object(s) are neither in the cache nor on the remote, e.g. " + r.stats.missing[0] +
@@ -193,6 +211,51 @@ void register_transfers(CLI::App& app, Context& ctx) {
 }
 
 }  // namespace
+
+nlohmann::json remote_check_json(const RemoteCheck& c) {
+  const VerifyReport& v = c.report;
+  auto entries = [&](const std::vector<std::string>& list) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& e : list) {
+      auto it = c.needed_by.find(e.substr(0, 64));
+      out.push_back({{"object", e.substr(0, 64)}, {"detail", e.size() > 64 ? e.substr(e[64] == ':' ? 66 : 65) : ""},
+                     {"needed_by", it == c.needed_by.end() ? "" : it->second}});
+    }
+    return out;
+  };
+  return {{"ok", c.ok()},       {"remote", c.remote.name},       {"url", redact_url(c.remote.url)},
+          {"objects", v.objects}, {"blobs", v.blobs},           {"bytes", v.bytes},
+          {"missing", entries(v.missing)}, {"damaged", entries(v.damaged)}};
+}
+
+void report_remote_check(Context& ctx, const RemoteCheck& c, bool print_json) {
+  const VerifyReport& v = c.report;
+  if (!c.ok()) ctx.exit_code = 1;
+  if (print_json) {
+    ctx.print_json(remote_check_json(c));
+    return;
+  }
+  if (ctx.global.json) return;  // the caller prints the JSON
+  auto needed = [&](const std::string& e) {
+    auto it = c.needed_by.find(e.substr(0, 64));
+    return it == c.needed_by.end() ? std::string() : " (needed by " + it->second + ")";
+  };
+  for (const auto& m : v.missing) std::cout << ctx.paint("missing", "red") << " " << m << needed(m) << "\n";
+  for (const auto& d : v.damaged) std::cout << ctx.paint("damaged", "red") << " " << d << needed(d) << "\n";
+  if (!ctx.global.quiet)
+    std::cout << "Checked " << v.objects << " object(s) on remote '" << c.remote.name << "': downloaded and hashed "
+              << v.blobs << " blob(s) (" << human_bytes(v.bytes) << "); "
+              << (c.ok() ? "all present and intact.\n"
+                         : std::to_string(v.missing.size()) + " missing, " + std::to_string(v.damaged.size()) +
+                               " damaged.\n");
+  if (!v.missing.empty())
+    log::warn("remote '" + c.remote.name + "' is missing data: run 'mlo push' from a clone that has it (push sends "
+              "every object or chunk the remote lacks), then 'mlo fsck --remote " + c.remote.name + "' again");
+  if (!v.damaged.empty())
+    log::warn("remote '" + c.remote.name + "' holds damaged packs (named above): remove them from the remote, then "
+              "run 'mlo push' from a clone that has the data");
+}
+
 MLO_REGISTER_COMMANDS(40, register_remote,
                       {"remote", "Manage remotes: where data is pushed and pulled"});
 MLO_REGISTER_COMMANDS(41, register_transfers,

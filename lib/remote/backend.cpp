@@ -14,6 +14,8 @@
 #include "core/format.h"
 #include "core/fs.h"
 #include "core/hash.h"
+#include "core/log.h"
+#include "core/safe_path.h"
 #include "remote/sigv4.h"
 
 namespace mlo::remote {
@@ -81,6 +83,54 @@ std::string trim_slashes(std::string s) {
   return s;
 }
 
+std::string printable(std::string_view text) {
+  std::string out(text.substr(0, 200));
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return out;
+}
+
+// A listed key becomes a local path (cached pack indexes and run lists), so
+// anything but a plain relative path under the listed folder is skipped,
+// with a warning naming it: a hostile server cannot steer a write.
+bool acceptable_key(const std::string& key, const std::string& prefix, const std::string& where) {
+  if (key.rfind(prefix, 0) != 0) return false;
+  std::string why;
+  if (is_checked_relative(key, &why)) return true;
+  log::warn(where + ": ignoring the listed name '" + printable(key) + "' (" + why + ")");
+  return false;
+}
+
+// Asks again (up to 4 times in all) when an answer arrived but `parse`
+// finds it malformed (a corrupted listing body): transient, like a reset.
+// HTTP errors are thrown by `ask` and not repeated here (the client has
+// retried them already).
+template <class Ask, class Parse>
+auto retry_malformed(Ask ask, Parse parse) {
+  for (int n = 1;; ++n) {
+    HttpResponse r = ask();
+    try {
+      return parse(r);
+    } catch (const RemoteError& e) {
+      if (n >= 4) throw;
+      log::debug(std::string(e.what()) + "; asking again");
+    }
+  }
+}
+
+// A number from mlo's (tracked or local) config: a remote option.
+std::uint64_t config_u64(const RemoteConfig& remote, const std::string& key, std::uint64_t fallback) {
+  std::string text = remote.option(key);
+  if (text.empty()) return fallback;
+  try {
+    return parse_remote_u64(text, key);
+  } catch (const RemoteError&) {
+    throw InputError("remote '" + remote.name + "': option " + key + " must be a whole number of bytes, not '" +
+                         printable(text) + "'",
+                     "run 'mlo remote modify " + remote.name + " " + key + " NUMBER'");
+  }
+}
+
 std::string status_hint(long status) {
   if (status == 401 || status == 403)
     return "check the credentials in the environment (see man mlo-remote: CREDENTIALS)";
@@ -122,6 +172,15 @@ class DirBackend : public Backend {
     return ::stat((root_ / key).c_str(), &st) == 0;
   }
 
+  std::optional<std::uint64_t> size(const std::string& key) override {
+    struct stat st;
+    if (::stat((root_ / key).c_str(), &st) != 0) {
+      if (errno == ENOENT) return std::nullopt;
+      fail("cannot stat " + (root_ / key).string(), errno);
+    }
+    return static_cast<std::uint64_t>(st.st_size);
+  }
+
   void put(const std::string& key, std::string_view data) override {
     fs::path dest = root_ / key;
     std::error_code ec;
@@ -151,10 +210,16 @@ class DirBackend : public Backend {
     }
     for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
          it.increment(ec)) {
-      if (!it->is_regular_file()) continue;
+      std::error_code type_ec;
+      if (it->is_symlink(type_ec) || !it->is_regular_file(type_ec)) continue;  // mlo writes plain files only
       std::string name = it->path().filename().string();
       if (name.rfind(".", 0) == 0) continue;  // temp files of writers in progress
-      out.push_back({*relative_inside(it->path(), root_), static_cast<std::uint64_t>(it->file_size())});
+      auto rel = relative_inside(it->path(), root_);
+      if (!rel || !acceptable_key(*rel, prefix, root_.string())) continue;
+      std::error_code size_ec;
+      auto bytes = it->file_size(size_ec);
+      if (size_ec) continue;  // removed since the listing (a gc, a writer's rename)
+      out.push_back({*rel, static_cast<std::uint64_t>(bytes)});
     }
     if (ec) fail("cannot list " + dir.string(), ec.value());
     return out;
@@ -179,6 +244,7 @@ class HttpBackend : public Backend {
   HttpBackend(const RemoteConfig& remote, HttpOptions opts) : client_(opts), name_(remote.name) {
     base_ = remote.url;
     while (!base_.empty() && base_.back() == '/') base_.pop_back();
+    shown_ = redact_url(base_);
     std::string auth = remote.option("auth");
     std::string token_env = remote.option("token_env", "MLO_HTTP_TOKEN");
     std::string user_env = remote.option("user_env", "MLO_HTTP_USER");
@@ -203,7 +269,7 @@ class HttpBackend : public Backend {
     }
   }
 
-  std::string describe() const override { return base_; }
+  std::string describe() const override { return shown_; }
 
   std::optional<std::string> get(const std::string& key) override {
     HttpResponse r = request("GET", key, {});
@@ -217,7 +283,7 @@ class HttpBackend : public Backend {
     check(r, "GET", key);
     if (r.status == 200 && r.body.size() >= offset + length) r.body = r.body.substr(offset, length);
     if (r.body.size() != length)
-      throw RemoteError("GET " + url(key) + ": got " + std::to_string(r.body.size()) + " bytes, expected " +
+      throw RemoteError("GET " + shown_url(key) + ": got " + std::to_string(r.body.size()) + " bytes, expected " +
                             std::to_string(length) + " (truncated response)",
                         "try again; if it persists the remote's pack is damaged");
     return std::move(r.body);
@@ -230,6 +296,13 @@ class HttpBackend : public Backend {
     return true;
   }
 
+  std::optional<std::uint64_t> size(const std::string& key) override {
+    HttpResponse r = request("HEAD", key, {});
+    if (r.status == 404) return std::nullopt;
+    check(r, "HEAD", key);
+    return parse_remote_u64(r.headers["content-length"], "HEAD " + shown_url(key) + ": Content-Length");
+  }
+
   void put(const std::string& key, std::string_view data) override {
     // WebDAV servers write the body to a temp file and rename it into
     // place when the request completes: a partial PUT is never visible.
@@ -239,39 +312,18 @@ class HttpBackend : public Backend {
 
   std::vector<BlobInfo> list(const std::string& prefix) override {
     // WebDAV PROPFIND, Depth 1 (mlo's layout is one level deep under a prefix).
-    HttpResponse r = request("PROPFIND", prefix, {}, {"Depth", "1"});
-    std::vector<BlobInfo> out;
-    if (r.status == 404) return out;
-    if (r.status == 405 || r.status == 501)
-      throw RemoteError("the HTTP server at " + base_ + " cannot list folders (PROPFIND answered " +
-                            std::to_string(r.status) + ")",
-                        "use a WebDAV server (nginx with dav_ext_methods PROPFIND, Apache mod_dav)");
-    check(r, "PROPFIND", prefix);
-    // Entries without a size are folders; pair hrefs with responses in order.
-    std::vector<std::string_view> responses;
-    std::string_view body = r.body;
-    size_t pos = 0;
-    while (true) {
-      size_t start = body.find("response>", pos);
-      if (start == std::string_view::npos) break;
-      size_t stop = body.find("response>", start + 9);
-      if (stop == std::string_view::npos) break;
-      responses.push_back(body.substr(start, stop - start));
-      pos = stop + 9;
-    }
-    for (auto resp : responses) {
-      auto h = xml_values(std::string("<x>") + std::string(resp) + "</x>", "href");
-      auto s = xml_values(std::string("<x>") + std::string(resp) + "</x>", "getcontentlength");
-      if (h.empty() || s.empty()) continue;
-      std::string path = path_of(h[0]);
-      std::string decoded = percent_decode(path);
-      std::string root_path = percent_decode(path_of(base_ + "/"));
-      if (decoded.rfind(root_path, 0) != 0) continue;
-      std::string key = decoded.substr(root_path.size());
-      if (key.empty() || key.back() == '/' || key.rfind(prefix, 0) != 0) continue;
-      out.push_back({key, std::stoull(s[0])});
-    }
-    return out;
+    auto ask = [&] {
+      HttpResponse r = request("PROPFIND", prefix, {}, {"Depth", "1"});
+      if (r.status == 405 || r.status == 501)
+        throw RemoteError("the HTTP server at " + shown_ + " cannot list folders (PROPFIND answered " +
+                              std::to_string(r.status) + ")",
+                          "use a WebDAV server (nginx with dav_ext_methods PROPFIND, Apache mod_dav)");
+      if (r.status != 404) check(r, "PROPFIND", prefix);
+      return r;
+    };
+    return retry_malformed(ask, [&](const HttpResponse& r) {
+      return r.status == 404 ? std::vector<BlobInfo>{} : parse_propfind(r.body, prefix);
+    });
   }
 
   void remove(const std::string& key) override {
@@ -288,25 +340,36 @@ class HttpBackend : public Backend {
   }
 
   std::string url(const std::string& key) const { return base_ + "/" + uri_encode(key, true); }
+  std::string shown_url(const std::string& key) const { return shown_ + "/" + uri_encode(key, true); }
+
+  // Keys and sizes from a multistatus body. Entries without a size are
+  // folders; hrefs are percent-decoded, then checked like any untrusted path.
+  std::vector<BlobInfo> parse_propfind(std::string_view body, const std::string& prefix) const {
+    std::vector<BlobInfo> out;
+    auto root_path = uri_decode(path_of(base_ + "/"));
+    if (!root_path) throw InputError("remote '" + name_ + "': malformed percent-escape in URL " + shown_);
+    for (const auto& resp : xml_values(body, "response")) {
+      auto h = xml_values(resp, "href");
+      auto s = xml_values(resp, "getcontentlength");
+      if (h.empty() || s.empty()) continue;
+      auto decoded = uri_decode(path_of(h[0]));
+      if (!decoded) {
+        log::warn(shown_ + ": ignoring the listed name '" + printable(h[0]) + "' (malformed percent-escape)");
+        continue;
+      }
+      if (decoded->rfind(*root_path, 0) != 0) continue;
+      std::string key = decoded->substr(root_path->size());
+      if (key.empty() || key.back() == '/' || !acceptable_key(key, prefix, shown_)) continue;
+      out.push_back({key, parse_remote_u64(s[0], "PROPFIND " + shown_url(prefix) + ": size of " + printable(key))});
+    }
+    return out;
+  }
 
   static std::string path_of(const std::string& u) {
     auto scheme = u.find("://");
     if (scheme == std::string::npos) return u;
     auto slash = u.find('/', scheme + 3);
     return slash == std::string::npos ? "/" : u.substr(slash);
-  }
-
-  static std::string percent_decode(const std::string& s) {
-    std::string out;
-    for (size_t i = 0; i < s.size(); ++i) {
-      if (s[i] == '%' && i + 2 < s.size()) {
-        out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
-        i += 2;
-      } else {
-        out += s[i];
-      }
-    }
-    return out;
   }
 
   static std::string base64(const std::string& in) {
@@ -344,7 +407,7 @@ class HttpBackend : public Backend {
 
   void check(const HttpResponse& r, const std::string& method, const std::string& key) const {
     if (r.status >= 200 && r.status < 300) return;
-    std::string what = method + " " + url(key) + ": HTTP " + std::to_string(r.status);
+    std::string what = method + " " + shown_url(key) + ": HTTP " + std::to_string(r.status);
     if (r.status == 401 || r.status == 403) what += " (access denied)";
     throw RemoteError("remote '" + name_ + "': " + what, status_hint(r.status));
   }
@@ -352,6 +415,7 @@ class HttpBackend : public Backend {
   HttpClient client_;
   std::string name_;
   std::string base_;
+  std::string shown_;  // base_ without secrets, for messages
   std::string auth_header_;
 };
 
@@ -384,8 +448,8 @@ class S3Backend : public Backend {
       throw InputError("remote '" + name_ + "': endpoint '" + endpoint + "' must not have a path",
                        "set endpoint to scheme://host[:port], e.g. http://127.0.0.1:9000");
     if (!path_style_) host_ = bucket_ + "." + host_;
-    multipart_threshold_ = std::stoull(remote.option("multipart_threshold", std::to_string(64ull << 20)));
-    part_size_ = std::max<std::uint64_t>(5ull << 20, std::stoull(remote.option("part_size", std::to_string(16ull << 20))));
+    multipart_threshold_ = config_u64(remote, "multipart_threshold", 64ull << 20);
+    part_size_ = std::max<std::uint64_t>(5ull << 20, config_u64(remote, "part_size", 16ull << 20));
     if (remote.options.count("multipart_threshold") && multipart_threshold_ < part_size_)
       part_size_ = std::max<std::uint64_t>(multipart_threshold_, 1);  // tests use small parts
   }
@@ -418,6 +482,13 @@ class S3Backend : public Backend {
     return true;
   }
 
+  std::optional<std::uint64_t> size(const std::string& key) override {
+    HttpResponse r = request("HEAD", object_path(key), {}, {});
+    if (r.status == 404) return std::nullopt;
+    check(r, "HEAD", key);
+    return parse_remote_u64(r.headers["content-length"], "HEAD " + describe() + key + ": Content-Length");
+  }
+
   void put(const std::string& key, std::string_view data) override {
     if (data.size() > multipart_threshold_) return put_multipart(key, data);
     HttpResponse r = request("PUT", object_path(key), {}, data);
@@ -428,21 +499,16 @@ class S3Backend : public Backend {
     std::vector<BlobInfo> out;
     std::string token;
     for (;;) {
-      std::vector<std::pair<std::string, std::string>> q = {{"list-type", "2"}, {"prefix", prefix_ + prefix}};
-      if (!token.empty()) q.emplace_back("continuation-token", token);
-      HttpResponse r = request("GET", bucket_path(), q, {});
-      check(r, "LIST", prefix);
-      // Each <Contents> holds one <Key> and one <Size>.
-      auto keys = xml_values(r.body, "Key");
-      auto sizes = xml_values(r.body, "Size");
-      for (size_t i = 0; i < keys.size(); ++i) {
-        if (keys[i].rfind(prefix_, 0) != 0) continue;
-        out.push_back({keys[i].substr(prefix_.size()), i < sizes.size() ? std::stoull(sizes[i]) : 0});
-      }
-      auto truncated = xml_values(r.body, "IsTruncated");
-      auto next = xml_values(r.body, "NextContinuationToken");
-      if (truncated.empty() || truncated[0] != "true" || next.empty()) break;
-      token = next[0];
+      // A page whose body is malformed (a corrupted answer) is asked again.
+      auto ask = [&] {
+        std::vector<std::pair<std::string, std::string>> q = {{"list-type", "2"}, {"prefix", prefix_ + prefix}};
+        if (!token.empty()) q.emplace_back("continuation-token", token);
+        HttpResponse r = request("GET", bucket_path(), q, {});
+        check(r, "LIST", prefix);
+        return r;
+      };
+      bool more = retry_malformed(ask, [&](const HttpResponse& r) { return parse_list_page(r.body, prefix, out, token); });
+      if (!more) break;
     }
     return out;
   }
@@ -456,6 +522,37 @@ class S3Backend : public Backend {
   HttpStats stats() const override { return client_.stats(); }
 
  private:
+  // One ListObjectsV2 page: appends its keys to `out`; returns true (and
+  // sets `token`) when another page follows. Throws RemoteError on a
+  // malformed body, before anything is appended.
+  bool parse_list_page(std::string_view body, const std::string& prefix, std::vector<BlobInfo>& out,
+                       std::string& token) const {
+    if (body.find("ListBucketResult") == std::string_view::npos)
+      throw RemoteError("LIST " + describe() + prefix + ": the answer is not a ListBucketResult (malformed body)",
+                        "try again; if it persists, check the endpoint");
+    std::vector<BlobInfo> page;
+    for (const auto& contents : xml_values(body, "Contents")) {
+      auto key = xml_values(contents, "Key");
+      auto size = xml_values(contents, "Size");
+      if (key.size() != 1 || size.size() != 1)
+        throw RemoteError("LIST " + describe() + prefix + ": an entry without one Key and one Size (malformed body)",
+                          "try again; if it persists, check the endpoint");
+      std::uint64_t bytes = parse_remote_u64(size[0], "LIST " + describe() + prefix + ": Size");
+      if (key[0].rfind(prefix_, 0) != 0) continue;
+      std::string rel = key[0].substr(prefix_.size());
+      if (acceptable_key(rel, prefix, describe())) page.push_back({rel, bytes});
+    }
+    auto truncated = xml_values(body, "IsTruncated");
+    auto next = xml_values(body, "NextContinuationToken");
+    bool more = !truncated.empty() && truncated[0] == "true";
+    if (more && (next.empty() || next[0].empty() || next[0] == token))
+      throw RemoteError("LIST " + describe() + prefix + ": a truncated listing without a new continuation token",
+                        "try again; if it persists, check the endpoint");
+    out.insert(out.end(), page.begin(), page.end());
+    if (more) token = next[0];
+    return more;
+  }
+
   std::string bucket_path() const { return path_style_ ? "/" + uri_encode(bucket_, false) + "/" : "/"; }
   std::string object_path(const std::string& key) const {
     return (path_style_ ? "/" + uri_encode(bucket_, false) + "/" : "/") + uri_encode(prefix_ + key, true);
@@ -621,7 +718,7 @@ std::optional<AwsCredentials> find_aws_credentials(const std::string& profile_op
 
 std::string url_kind(const std::string& url) {
   auto bad = [&](const std::string& why) -> std::string {
-    throw InputError("malformed remote URL '" + url + "': " + why,
+    throw InputError("malformed remote URL '" + redact_url(url) + "': " + why,
                      "use s3://BUCKET/PREFIX, http(s)://HOST/PATH, file:///PATH or an absolute /PATH");
   };
   if (url.empty()) return bad("it is empty");

@@ -46,6 +46,10 @@ class Backend {
   // is missing or shorter.
   virtual std::string get_range(const std::string& key, std::uint64_t offset, std::uint64_t length) = 0;
   virtual bool has(const std::string& key) = 0;
+  // The blob's size as the store reports it (a stat, a HEAD's
+  // Content-Length), or nullopt when it does not exist: push checks with it
+  // that what it sent was stored whole.
+  virtual std::optional<std::uint64_t> size(const std::string& key) = 0;
   // Stores a blob. Atomic: readers see the whole blob or none.
   virtual void put(const std::string& key, std::string_view data) = 0;
   // Blobs whose key starts with `prefix` (a folder such as "packs/").

@@ -108,6 +108,121 @@ std::string uri_encode(std::string_view text, bool keep_slash) {
   return out;
 }
 
+std::optional<std::string> uri_decode(std::string_view text) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out += text[i];
+      continue;
+    }
+    if (i + 2 >= text.size() || hex(text[i + 1]) < 0 || hex(text[i + 2]) < 0) return std::nullopt;
+    out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
+    i += 2;
+  }
+  return out;
+}
+
+namespace {
+
+bool secret_query_name(std::string name) {
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (const char* part : {"sig", "token", "secret", "password", "passwd", "credential"})
+    if (name.find(part) != std::string::npos) return true;
+  return name == "key" || name == "apikey" || name == "api_key" || name == "auth" || name == "authorization";
+}
+
+// Where the URL that starts at `begin` ends inside free text.
+size_t url_end(std::string_view text, size_t begin) {
+  size_t end = text.find_first_of(" \t\r\n\"'<>`", begin);
+  return end == std::string_view::npos ? text.size() : end;
+}
+
+// Redacts one URL (userinfo, then credential query values).
+std::string redact_one(std::string_view url) {
+  std::string out(url);
+  size_t scheme = out.find("://");
+  size_t host = scheme == std::string::npos ? 0 : scheme + 3;
+  size_t auth_end = out.find_first_of("/?#", host);
+  if (auth_end == std::string::npos) auth_end = out.size();
+  size_t at = out.rfind('@', auth_end == 0 ? 0 : auth_end - 1);
+  if (at != std::string::npos && at >= host && at < auth_end) {
+    out.replace(host, at - host, "***");
+    auth_end = out.find_first_of("/?#", host);
+    if (auth_end == std::string::npos) auth_end = out.size();
+  }
+  size_t q = out.find('?', auth_end);
+  if (q == std::string::npos) return out;
+  size_t pos = q + 1;
+  while (pos < out.size()) {
+    size_t amp = out.find_first_of("&#", pos);
+    if (amp == std::string::npos) amp = out.size();
+    size_t eq = out.find('=', pos);
+    if (eq != std::string::npos && eq < amp && secret_query_name(out.substr(pos, eq - pos))) {
+      out.replace(eq + 1, amp - eq - 1, "***");
+      amp = eq + 4;
+    }
+    if (amp >= out.size() || out[amp] == '#') break;
+    pos = amp + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string redact_url(std::string_view text) {
+  std::string out;
+  size_t done = 0;
+  for (size_t found = text.find("://"); found != std::string_view::npos; found = text.find("://", done)) {
+    size_t begin = found;
+    while (begin > done && (std::isalnum(static_cast<unsigned char>(text[begin - 1])) || text[begin - 1] == '+' ||
+                            text[begin - 1] == '-' || text[begin - 1] == '.'))
+      --begin;
+    size_t end = url_end(text, found + 3);
+    out.append(text.substr(done, begin - done));
+    out += redact_one(text.substr(begin, end - begin));
+    done = end;
+  }
+  out.append(text.substr(std::min(done, text.size())));
+  return out;
+}
+
+bool url_has_userinfo(std::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return false;
+  size_t host = scheme + 3;
+  size_t auth_end = url.find_first_of("/?#", host);
+  std::string_view authority = url.substr(host, auth_end == std::string_view::npos ? auth_end : auth_end - host);
+  return authority.find('@') != std::string_view::npos;
+}
+
+std::uint64_t parse_remote_u64(std::string_view text, const std::string& what) {
+  std::string_view t = text;
+  while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+  while (!t.empty() && (t.back() == ' ' || t.back() == '\t' || t.back() == '\r' || t.back() == '\n')) t.remove_suffix(1);
+  std::uint64_t value = 0;
+  bool ok = !t.empty() && t.size() <= 20;
+  for (char c : t) {
+    ok = ok && c >= '0' && c <= '9' && !__builtin_mul_overflow(value, 10u, &value) &&
+         !__builtin_add_overflow(value, static_cast<std::uint64_t>(c - '0'), &value);
+    if (!ok) break;
+  }
+  if (!ok) {
+    std::string shown(text.substr(0, 40));
+    for (char& c : shown)
+      if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+    throw RemoteError(what + ": '" + shown + "' is not a size (the server's answer is malformed)",
+                      "try again; if it persists, check the server (a proxy that rewrites answers?)");
+  }
+  return value;
+}
+
 HttpClient::HttpClient(HttpOptions options) : options_(options) {
   static GlobalInit init;
   if (const char* r = std::getenv("MLO_REMOTE_RETRIES")) options_.retries = std::max(0, std::atoi(r));
@@ -147,7 +262,9 @@ void HttpClient::release(void* handle) {
   idle_.push_back(handle);
 }
 
-HttpResponse HttpClient::perform(const std::function<HttpRequest()>& prepare, const std::string& what) {
+HttpResponse HttpClient::perform(const std::function<HttpRequest()>& prepare, const std::string& raw_what) {
+  // Every message and log line below names the request: never its secrets.
+  const std::string what = redact_url(raw_what);
   std::string last_error;
   for (int attempt = 0;; ++attempt) {
     check_interrupted();
@@ -209,6 +326,7 @@ HttpResponse HttpClient::perform(const std::function<HttpRequest()>& prepare, co
     if (code != CURLE_OK) {
       last_error = curl_easy_strerror(code);
       if (error_buffer[0]) last_error += std::string(" (") + error_buffer + ")";
+      last_error = redact_url(last_error);
       retry = curl_retryable(code);
       if (code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE) {
         std::string name = options_.remote_name.empty() ? "NAME" : options_.remote_name;

@@ -79,5 +79,22 @@ bool http_status_retryable(long status);
 int backoff_delay_ms(int base_ms, int attempt);
 // Percent-encodes per RFC 3986 (unreserved kept); '/' kept when keep_slash.
 std::string uri_encode(std::string_view text, bool keep_slash);
+// Decodes %XX escapes; nullopt for a malformed escape ("%zz", a trailing "%").
+std::optional<std::string> uri_decode(std::string_view text);
+
+// The one place secrets are taken out of text that names a URL (messages,
+// logs, --json): the userinfo of every "scheme://user:pass@host" becomes
+// "***@", and the value of every query parameter that carries a credential
+// (X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token, sig, signature,
+// token, access_token, password, secret, key, ...) becomes "***".
+std::string redact_url(std::string_view text);
+// True when a URL carries userinfo ("user[:password]@" before its host).
+bool url_has_userinfo(std::string_view url);
+
+// A number a remote sent (a size, a count, a Content-Length, an XML value):
+// decimal digits only, no sign, no overflow of 64 bits. Anything else is a
+// RemoteError naming `what` (a malformed answer, retried like other
+// transient failures where the caller can).
+std::uint64_t parse_remote_u64(std::string_view text, const std::string& what);
 
 }  // namespace mlo::remote

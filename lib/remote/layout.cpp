@@ -12,6 +12,7 @@
 #include "core/fs.h"
 #include "core/hash.h"
 #include "core/parse.h"
+#include "core/log.h"
 #include "core/parallel.h"
 
 namespace mlo::remote {
@@ -24,6 +25,18 @@ std::string new_pack_id() {
   std::snprintf(buf, sizeof buf, "%010lld-%016llx", static_cast<long long>(now),
                 static_cast<unsigned long long>(rng()));
   return buf;
+}
+
+bool is_pack_id(std::string_view id) {
+  auto dash = id.find('-');
+  if (dash == std::string_view::npos || dash == 0 || dash > 20 || id.size() - dash - 1 < 1 || id.size() - dash - 1 > 32)
+    return false;
+  for (size_t i = 0; i < id.size(); ++i) {
+    char c = id[i];
+    bool ok = i < dash ? (c >= '0' && c <= '9') : i == dash || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    if (!ok) return false;
+  }
+  return true;
 }
 
 std::int64_t pack_time(const std::string& id) {
@@ -44,7 +57,25 @@ std::string zstd_compress(std::string_view data, int level) {
   return out;
 }
 
+namespace {
+
+// Whether `size` bytes can come out of `compressed` bytes of zstd, within
+// the cap on one blob.
+bool plausible_size(std::uint64_t compressed, std::uint64_t size) {
+  std::uint64_t most = 0;
+  if (__builtin_mul_overflow(compressed, kMaxZstdRatio, &most)) most = UINT64_MAX;
+  return size <= kMaxBlobBytes && size <= most;
+}
+
+}  // namespace
+
 std::string zstd_decompress(std::string_view data, std::uint64_t expected_size, const std::string& where) {
+  // Checked before anything is allocated: the size comes from a remote.
+  if (!plausible_size(data.size(), expected_size))
+    throw RemoteError(where + ": its index claims " + std::to_string(expected_size) + " bytes from " +
+                          std::to_string(data.size()) + " compressed bytes (more than any zstd frame holds)",
+                      "the remote's pack index is damaged or hostile: remove it from the remote; 'mlo push' "
+                      "from a clone that has the data re-sends it");
   unsigned long long frame = ZSTD_getFrameContentSize(data.data(), data.size());
   if (frame == ZSTD_CONTENTSIZE_ERROR || (frame != ZSTD_CONTENTSIZE_UNKNOWN && frame != expected_size))
     throw RemoteError(where + ": corrupt data (not the zstd frame its index describes)",
@@ -66,11 +97,25 @@ std::string serialize_pack_index(const PackIndex& index) {
 }
 
 namespace {
-// mlo writes objects under 2 MiB whole and larger ones as chunks of at most
-// 512 KiB; recipes grow with the object (about 80 bytes a chunk). Claims far
-// beyond that are damage or an attack (a pull would allocate them).
-constexpr std::uint64_t kMaxBlobBytes = 64ull << 20;
-constexpr std::uint64_t kMaxRecipeBytes = 1ull << 30;
+
+// A number in a pack index or recipe: a JSON unsigned integer, nothing else
+// (a float, a negative or a string would be cast, not checked).
+std::uint64_t u64_field(const nlohmann::json& v, const std::string& where, const char* what) {
+  if (!v.is_number_unsigned())
+    throw RemoteError(where + ": " + what + " is not a whole number (" + v.dump().substr(0, 40) + ")",
+                      "the remote's copy is damaged: remove it from the remote; 'mlo push' re-sends its data");
+  return v.get<std::uint64_t>();
+}
+
+void check_entry(const BlobEntry& e, const std::string& where) {
+  std::uint64_t end = 0;
+  if (__builtin_add_overflow(e.offset, e.length, &end) || !plausible_size(e.length, e.size))
+    throw RemoteError(where + ": blob " + e.hash.substr(0, 12) + " claims offset " + std::to_string(e.offset) +
+                          ", length " + std::to_string(e.length) + " and size " + std::to_string(e.size) +
+                          " (impossible)",
+                      "the pack index is damaged or hostile: remove it from the remote; 'mlo push' re-sends its data");
+}
+
 }  // namespace
 
 PackIndex parse_pack_index(std::string_view bytes, const std::string& where) {
@@ -83,11 +128,11 @@ PackIndex parse_pack_index(std::string_view bytes, const std::string& where) {
   if (!json_depth_within(text)) throw RemoteError(where + ": malformed pack index (nested too deeply)");
   try {
     auto doc = nlohmann::json::parse(text);
-    if (json_u64(doc.at("version")) != std::optional<std::uint64_t>(1))
+    if (!doc.is_object() || !doc.at("version").is_number_integer() || doc.at("version").get<std::int64_t>() != 1)
       throw RemoteError(where + ": pack index version " + doc.at("version").dump() + " is not supported",
                         "upgrade mlo");
     idx.id = doc.at("pack").get<std::string>();
-    if (auto c = doc.find("created"); c != doc.end() && c->is_number_integer()) idx.created = c->get<std::int64_t>();
+    idx.created = doc.contains("created") && doc["created"].is_number_integer() ? doc["created"].get<std::int64_t>() : 0;
     for (auto& b : doc.at("blobs")) {
       BlobEntry e;
       std::string kind = b.at(0).get<std::string>();
@@ -95,17 +140,10 @@ PackIndex parse_pack_index(std::string_view bytes, const std::string& where) {
       e.kind = static_cast<BlobKind>(kind[0]);
       e.hash = b.at(1).get<std::string>();
       if (!is_sha256_hex(e.hash)) throw RemoteError(where + ": bad hash '" + e.hash + "'");
-      auto offset = json_u64(b.at(2)), length = json_u64(b.at(3)), size = json_u64(b.at(4));
-      if (!offset || !length || !size) throw RemoteError(where + ": blob sizes must be whole numbers");
-      // The size is what a pull allocates to decompress: never more than mlo
-      // writes (objects under the chunk threshold, chunks, recipes).
-      if (*size > (e.kind == BlobKind::recipe ? kMaxRecipeBytes : kMaxBlobBytes))
-        throw RemoteError(where + ": blob " + e.hash + " claims " + std::to_string(*size) +
-                              " bytes, more than any blob mlo writes",
-                          "the pack index is damaged or hostile; remove it from the remote and push again");
-      e.offset = *offset;
-      e.length = *length;
-      e.size = *size;
+      e.offset = u64_field(b.at(2), where, "an offset");
+      e.length = u64_field(b.at(3), where, "a length");
+      e.size = u64_field(b.at(4), where, "a size");
+      check_entry(e, where);
       idx.blobs.push_back(std::move(e));
     }
   } catch (const nlohmann::json::exception& e) {
@@ -126,18 +164,19 @@ Recipe parse_recipe(std::string_view json, const std::string& where) {
   if (!json_depth_within(json)) throw RemoteError(where + ": malformed recipe (nested too deeply)");
   try {
     auto doc = nlohmann::json::parse(json);
-    auto size = json_u64(doc.at("size"));
-    if (!size) throw RemoteError(where + ": the recipe's size must be a whole number");
-    r.size = *size;
+    r.size = u64_field(doc.at("size"), where, "the size");
+    const auto& chunks = doc.at("chunks");
+    if (!chunks.is_array() || chunks.size() > kMaxRecipeChunks)
+      throw RemoteError(where + ": malformed recipe (chunks is not a list of at most " +
+                        std::to_string(kMaxRecipeChunks) + " entries)");
     std::uint64_t total = 0;
-    for (auto& c : doc.at("chunks")) {
-      auto chunk = json_u64(c.at(1));
-      // Each chunk is a blob; their sum must not wrap around 2^64.
-      if (!chunk || *chunk > kMaxBlobBytes || *chunk > r.size - total)
-        throw RemoteError(where + ": chunk sizes do not add up to the object's size");
-      r.chunks.emplace_back(c.at(0).get<std::string>(), *chunk);
+    for (auto& c : chunks) {
+      std::uint64_t len = u64_field(c.at(1), where, "a chunk size");
+      r.chunks.emplace_back(c.at(0).get<std::string>(), len);
       if (!is_sha256_hex(r.chunks.back().first)) throw RemoteError(where + ": bad chunk hash");
-      total += r.chunks.back().second;
+      // Refused, not wrapped: sizes that overflow would place chunks anywhere.
+      if (len == 0 || len > kMaxBlobBytes || __builtin_add_overflow(total, len, &total))
+        throw RemoteError(where + ": chunk sizes overflow or are out of range");
     }
     if (total != r.size) throw RemoteError(where + ": chunk sizes do not add up to the object's size");
   } catch (const nlohmann::json::exception& e) {
@@ -212,6 +251,32 @@ const BlobLocation* RemoteIndex::recipe(const std::string& hash) const {
   return it == recipes_.end() ? nullptr : &it->second;
 }
 
+const Recipe* RemoteIndex::recipe_content(const std::string& hash) const {
+  auto it = recipe_contents_.find(hash);
+  return it == recipe_contents_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> RemoteIndex::lacking_chunks(const std::string& hash) const {
+  std::vector<std::string> out;
+  const Recipe* r = recipe_content(hash);
+  if (!r) return out;
+  for (auto& [ch, len] : r->chunks) {
+    const BlobLocation* c = chunk(ch);
+    if (!c || c->entry.size != len) out.push_back(ch);
+  }
+  return out;
+}
+
+bool RemoteIndex::complete_recipe(const std::string& hash) const {
+  const Recipe* r = recipe(hash) ? recipe_content(hash) : nullptr;
+  if (!r) return false;
+  for (auto& [ch, len] : r->chunks) {
+    const BlobLocation* c = chunk(ch);
+    if (!c || c->entry.size != len) return false;
+  }
+  return true;
+}
+
 void RemoteIndex::add(const std::string& pack, const BlobEntry& e) {
   auto& map = e.kind == BlobKind::object ? objects_ : e.kind == BlobKind::chunk ? chunks_ : recipes_;
   map.try_emplace(e.hash, BlobLocation{pack, e});
@@ -224,7 +289,7 @@ std::uint64_t RemoteIndex::pack_bytes(const std::string& id) const {
 
 bool RemoteIndex::cache_intact(Backend& backend, const fs::path& cache_dir) {
   std::set<std::string> listed;
-  for (auto& b : backend.list("packs/")) listed.insert(b.key.substr(6));
+  for (auto& b : backend.list("packs/")) listed.insert(b.key.substr(6));  // checked names only, so compared, never opened
   std::error_code ec;
   for (auto it = fs::directory_iterator(cache_dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
     if (it->path().extension() != ".idx") continue;
@@ -240,11 +305,18 @@ RemoteIndex RemoteIndex::load(Backend& backend, const fs::path& cache_dir, unsig
   std::map<std::string, bool> has_pack;
   for (auto& b : backend.list("packs/")) {
     std::string name = b.key.substr(6);
-    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".idx") == 0) {
-      ids.push_back(name.substr(0, name.size() - 4));
-    } else if (name.size() > 5 && name.compare(name.size() - 5, 5, ".pack") == 0) {
-      index.pack_sizes[name.substr(0, name.size() - 5)] = b.size;
+    bool idx = name.size() > 4 && name.compare(name.size() - 4, 4, ".idx") == 0;
+    bool pack = name.size() > 5 && name.compare(name.size() - 5, 5, ".pack") == 0;
+    if (!idx && !pack) continue;  // temp files, debris
+    std::string id = name.substr(0, name.size() - (idx ? 4 : 5));
+    // The id names a local file (the cached index): only mlo's own shape.
+    if (!is_pack_id(id)) {
+      log::warn(backend.describe() + ": ignoring packs/" + (id.size() > 80 ? id.substr(0, 80) + "..." : id) +
+                (idx ? ".idx" : ".pack") + " (not a pack name mlo writes)");
+      continue;
     }
+    if (idx) ids.push_back(id);
+    else index.pack_sizes[id] = b.size;
   }
   std::error_code ec;
   fs::create_directories(cache_dir, ec);
@@ -294,10 +366,72 @@ RemoteIndex RemoteIndex::load(Backend& backend, const fs::path& cache_dir, unsig
   for (auto& p : parsed) {
     if (p.id.empty()) continue;
     if (!index.pack_sizes.count(p.id)) continue;  // index without its pack: ignore (gc in progress)
-    for (auto& b : p.blobs) index.add(p.id, b);
+    // A pack shorter than its index says (a store that kept part of a PUT):
+    // the blobs past its end are absent, so push sends them again.
+    std::uint64_t stored = index.pack_sizes[p.id];
+    for (auto& b : p.blobs)
+      if (b.offset + b.length <= stored) index.add(p.id, b);
     index.packs_.emplace(p.id, std::move(p));
   }
+  index.load_recipes(backend, cache_dir, jobs);
   return index;
+}
+
+}  // namespace mlo::remote
+
+namespace mlo::remote {
+
+// Every recipe's chunk list, from `cache_dir/recipes/HASH` when read before
+// (they never change), else from the remote: all of one pack's recipes in
+// one range read when they lie close together (push writes them together).
+void RemoteIndex::load_recipes(Backend& backend, const fs::path& cache_dir, unsigned jobs) {
+  fs::path dir = cache_dir / "recipes";
+  std::map<std::string, std::vector<const BlobLocation*>> wanted;  // pack -> recipes to read
+  for (auto& [hash, loc] : recipes_) {
+    if (auto text = read_file_if_exists(dir / hash)) {
+      try {
+        recipe_contents_[hash] = parse_recipe(*text, (dir / hash).string());
+        continue;
+      } catch (const RemoteError&) {
+        // A damaged local copy: read the remote's.
+      }
+    }
+    wanted[loc.pack].push_back(&loc);
+  }
+  if (wanted.empty()) return;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  std::vector<std::pair<std::string, std::vector<const BlobLocation*>>> packs(wanted.begin(), wanted.end());
+  std::mutex mutex;
+  parallel_for(packs.size(), std::max(1u, jobs), [&](std::size_t i) {
+    auto& [pack, locs] = packs[i];
+    std::uint64_t start = UINT64_MAX, end = 0;
+    for (auto* l : locs) {
+      start = std::min(start, l->entry.offset);
+      end = std::max(end, l->entry.offset + l->entry.length);
+    }
+    std::optional<std::string> span;
+    if (end - start <= (8ull << 20)) span = backend.get_range(pack_key(pack), start, end - start);
+    for (auto* l : locs) {
+      std::string where = backend.describe() + "/" + pack_key(pack) + " (recipe of " + l->entry.hash.substr(0, 12) + ")";
+      std::string z = span ? span->substr(l->entry.offset - start, l->entry.length)
+                           : backend.get_range(pack_key(pack), l->entry.offset, l->entry.length);
+      try {
+        std::string text = zstd_decompress(z, l->entry.size, where);
+        Recipe r = parse_recipe(text, where);
+        try {
+          write_file_atomic(dir / l->entry.hash, text, false);
+        } catch (const Error&) {
+          // Only a cache.
+        }
+        std::lock_guard lock(mutex);
+        recipe_contents_[l->entry.hash] = std::move(r);
+      } catch (const RemoteError& e) {
+        // Unreadable: the object counts as absent, so push sends it again.
+        log::warn(std::string(e.what()) + "; the object counts as not on the remote");
+      }
+    }
+  });
 }
 
 }  // namespace mlo::remote

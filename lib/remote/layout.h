@@ -30,8 +30,21 @@ struct BlobEntry {
   std::string hash;            // SHA-256 of the uncompressed bytes (the object's hash for a recipe)
   std::uint64_t offset = 0;    // in the pack
   std::uint64_t length = 0;    // compressed bytes in the pack
-  std::uint64_t size = 0;      // uncompressed bytes (the whole object's size for a recipe)
+  std::uint64_t size = 0;      // uncompressed bytes (of the recipe's JSON for a recipe)
 };
+
+// Bounds on what a pack index or recipe may claim, so a hostile or damaged
+// one cannot make a reader allocate what it names: one blob decompresses to
+// at most kMaxBlobBytes, and to at most kMaxZstdRatio times its compressed
+// length (zstd's densest block, RLE, is 4 bytes for 128 KiB).
+inline constexpr std::uint64_t kMaxBlobBytes = 1ull << 30;
+inline constexpr std::uint64_t kMaxZstdRatio = 32768;
+inline constexpr std::size_t kMaxRecipeChunks = 1u << 22;
+
+// A pack id as new_pack_id() makes them: decimal seconds, '-', hex. Names
+// from a remote listing that do not have this shape are never used (they
+// become local file names in the index cache).
+bool is_pack_id(std::string_view id);
 
 struct PackIndex {
   std::string id;  // "<unix seconds>-<random hex>"
@@ -89,16 +102,28 @@ class RemoteIndex {
   const BlobLocation* object(const std::string& hash) const;  // kind o
   const BlobLocation* chunk(const std::string& hash) const;   // kind c
   const BlobLocation* recipe(const std::string& hash) const;  // kind r
-  bool has_object(const std::string& hash) const { return object(hash) || recipe(hash); }
+  // Present means every byte is reachable: a whole object, or a recipe
+  // whose every chunk is in a committed pack with the size the recipe says
+  // (packs are listed with their sizes; a blob past its pack's end is absent).
+  bool has_object(const std::string& hash) const { return object(hash) || complete_recipe(hash); }
+  bool complete_recipe(const std::string& hash) const;
+  // The chunk list of a large object (read by load()); nullptr when unknown.
+  const Recipe* recipe_content(const std::string& hash) const;
+  // Chunks a recipe names that the remote lacks (or holds with another size).
+  std::vector<std::string> lacking_chunks(const std::string& hash) const;
   void add(const std::string& pack, const BlobEntry& e);
+  void add_recipe(const std::string& hash, Recipe recipe) { recipe_contents_[hash] = std::move(recipe); }
 
   const std::map<std::string, PackIndex>& packs() const { return packs_; }
   std::uint64_t pack_bytes(const std::string& id) const;  // from the listing
   std::map<std::string, std::uint64_t> pack_sizes;         // pack id -> bytes, from the listing
 
  private:
+  void load_recipes(Backend& backend, const std::filesystem::path& cache_dir, unsigned jobs);
+
   std::map<std::string, PackIndex> packs_;
   std::unordered_map<std::string, BlobLocation> objects_, chunks_, recipes_;
+  std::unordered_map<std::string, Recipe> recipe_contents_;
 };
 
 }  // namespace mlo::remote

@@ -22,6 +22,19 @@ bool defined_in(const Config& config, ConfigScope scope, const std::string& name
   return root.IsMap() && root["remotes"].IsMap() && root["remotes"][name].IsDefined();
 }
 
+// A password in a URL would be committed with .mlo/config.yaml (and shown
+// by every command that prints the URL): refused there; allowed in the
+// untracked config.local.yaml, and redacted wherever it is printed.
+void refuse_userinfo(const std::string& name, const std::string& key, const std::string& value, bool local) {
+  if (local || !url_has_userinfo(value)) return;
+  throw UsageError("refusing to store a user name or password in the " + key + " of remote '" + name +
+                       "' in .mlo/config.yaml (tracked by git): " + redact_url(value),
+                   "give the URL without 'USER:PASSWORD@' and export MLO_HTTP_USER and MLO_HTTP_PASSWORD (or "
+                   "MLO_HTTP_TOKEN; the remote's user_env/password_env/token_env options name other variables; "
+                   "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY for s3), or keep the URL in the untracked "
+                   ".mlo/config.local.yaml with --local; see man mlo-remote: CREDENTIALS");
+}
+
 std::string names_hint(const Config& config) {
   std::string names;
   for (auto& r : list_remotes(config)) names += (names.empty() ? "" : ", ") + r.config.name;
@@ -86,10 +99,11 @@ RemoteConfig resolve_remote(const Config& config, const std::string& name) {
 
 void add_remote(Config& config, const std::string& name, const std::string& url, bool make_default, bool local) {
   check_name(name);
+  refuse_userinfo(name, "url", url, local);
   url_kind(url);
   for (auto& r : list_remotes(config))
     if (r.config.name == name)
-      throw InputError("remote '" + name + "' already exists (" + r.config.url + ")",
+      throw InputError("remote '" + name + "' already exists (" + redact_url(r.config.url) + ")",
                        "use 'mlo remote modify " + name + " url URL' to change it, or 'mlo remote rm " + name + "'");
   ConfigScope scope = local ? ConfigScope::local : ConfigScope::tracked;
   config.set("remotes." + name + ".url", url, scope);
@@ -128,6 +142,7 @@ void modify_remote(Config& config, const std::string& name, const std::string& k
   bool exists = false;
   for (auto& r : list_remotes(config)) exists = exists || r.config.name == name;
   if (!exists) throw InputError("unknown remote '" + name + "'", names_hint(config));
+  refuse_userinfo(name, key, value, local);
   if (key == "url") url_kind(value);
   config.set("remotes." + name + "." + key, value.empty() ? std::nullopt : std::optional<std::string>(value),
              local ? ConfigScope::local : ConfigScope::tracked);

@@ -20,6 +20,7 @@
 #include "core/fs.h"
 #include "core/hash.h"
 #include "core/interrupt.h"
+#include "core/log.h"
 #include "core/parallel.h"
 
 namespace mlo::remote {
@@ -184,6 +185,34 @@ struct PackBuilder {
   }
 };
 
+// Puts a blob and asks the store how big it now is: a server that
+// acknowledged a PUT it did not store (or stored in part) is caught here, and
+// the blob is sent once more before that is an error.
+void put_verified(Backend& backend, const std::string& key, std::string_view data) {
+  for (int attempt = 1;; ++attempt) {
+    backend.put(key, data);
+    std::optional<std::uint64_t> stored = backend.size(key);
+    if (stored && *stored == data.size()) return;
+    std::string what = backend.describe() + "/" + key + ": the remote acknowledged " + std::to_string(data.size()) +
+                       " bytes but holds " + (stored ? std::to_string(*stored) + " bytes" : "nothing");
+    if (attempt >= 2)
+      throw RemoteError(what, "the server loses uploads (a full disk, a proxy?): check it, then run 'mlo push' "
+                              "again (it sends only what is missing)");
+    log::warn(what + "; sending it again");
+  }
+}
+
+// Recipes this push wrote go into the index cache, like their pack indexes:
+// the next load knows their chunk lists without reading them back.
+void cache_recipe(const fs::path& index_cache, const std::string& hash, const std::string& text) {
+  try {
+    fs::create_directories(index_cache / "recipes");
+    write_file_atomic(index_cache / "recipes" / hash, text, false);
+  } catch (const std::exception&) {
+    // Only a cache.
+  }
+}
+
 struct PushItem {
   BlobKind kind;
   std::string hash;
@@ -265,10 +294,10 @@ TransferStats push_objects(Backend& backend, Cache& cache, const fs::path& index
   auto flush = [&](PackBuilder& b) {
     if (b.index.blobs.empty()) return;
     check_interrupted();
-    backend.put(pack_key(b.index.id), b.data);
+    put_verified(backend, pack_key(b.index.id), b.data);
     // The index last: only now does the pack's content exist for readers.
     std::string idx = serialize_pack_index(b.index);
-    backend.put(index_key(b.index.id), idx);
+    put_verified(backend, index_key(b.index.id), idx);
     try {
       fs::create_directories(index_cache);
       write_file_atomic(index_cache / (b.index.id + ".idx"), idx, false);
@@ -302,7 +331,9 @@ TransferStats push_objects(Backend& backend, Cache& cache, const fs::path& index
   // remote always means its chunks are there.
   PackBuilder recipe_pack;
   for (std::size_t i : recipe_of) {
-    recipe_pack.add(BlobKind::recipe, to_send[i], serialize_recipe(recipes[i]), 3);
+    std::string text = serialize_recipe(recipes[i]);
+    recipe_pack.add(BlobKind::recipe, to_send[i], text, 3);
+    cache_recipe(index_cache, to_send[i], text);
     progress.add(1, 0);
     if (recipe_pack.data.size() >= options.pack_size) flush(recipe_pack);
   }
@@ -405,31 +436,23 @@ TransferStats fetch_objects(Backend& backend, Cache& cache, const fs::path& inde
     return stats;
   }
   RemoteIndex remote = RemoteIndex::load(backend, index_cache, options.jobs);
-  std::vector<FetchBlob> objects, recipe_blobs;
+  std::vector<FetchBlob> objects;
+  std::map<std::string, const Recipe*> recipes;  // large objects: their chunk lists (read by the index load)
   std::uint64_t total_bytes = 0;
   for (auto& h : wanted) {
     if (auto* loc = remote.object(h)) {
       objects.push_back({loc->pack, loc->entry});
       total_bytes += loc->entry.size;
-    } else if (auto* rl = remote.recipe(h)) {
-      recipe_blobs.push_back({rl->pack, rl->entry});
+    } else if (remote.complete_recipe(h)) {
+      recipes[h] = remote.recipe_content(h);
+      total_bytes += recipes[h]->size;
     } else {
-      stats.missing.push_back(h);
+      stats.missing.push_back(h);  // or some of its chunks are
     }
   }
   unsigned jobs = std::max(1u, options.jobs);
-  Progress progress(options.progress, options.verb, objects.size() + recipe_blobs.size(), total_bytes);
+  Progress progress(options.progress, options.verb, objects.size() + recipes.size(), total_bytes);
   std::atomic<std::uint64_t> wire{0};
-
-  // Round 1: the recipes of large objects.
-  std::mutex mutex;
-  std::map<std::string, Recipe> recipes;
-  download(backend, coalesce(recipe_blobs), jobs, nullptr, wire, [&](const BlobEntry& b, std::string&& raw) {
-    Recipe r = parse_recipe(raw, "recipe of " + b.hash);
-    std::lock_guard lock(mutex);
-    total_bytes += r.size;
-    recipes[b.hash] = std::move(r);
-  });
   // Each large object is assembled in a temp file; chunks land at their offsets.
   struct Target {
     UniqueFd fd;
@@ -446,13 +469,8 @@ TransferStats fetch_objects(Backend& backend, Cache& cache, const fs::path& inde
       for (auto& [h, x] : t) ::unlink(x.path.c_str());
     }
   } cleanup{targets};
-  for (auto& [h, r] : recipes) {
-    bool complete = true;
-    for (auto& [ch, len] : r.chunks) complete = complete && remote.chunk(ch);
-    if (!complete) {
-      stats.missing.push_back(h);
-      continue;
-    }
+  for (auto& [h, rp] : recipes) {
+    const Recipe& r = *rp;
     Target& t = targets[h];
     t.path = unique_temp_name(tmp, "fetch");
     t.fd = UniqueFd(::open(t.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
@@ -467,7 +485,7 @@ TransferStats fetch_objects(Backend& backend, Cache& cache, const fs::path& inde
     }
   }
 
-  // Round 2: whole objects and chunks, verified before they are used.
+  // Whole objects and chunks, verified before they are used.
   std::atomic<std::uint64_t> chunks{0};
   download(backend, coalesce(blobs), jobs, &progress, wire, [&](const BlobEntry& b, std::string&& raw) {
     if (b.kind == BlobKind::object) {
@@ -504,6 +522,70 @@ TransferStats fetch_objects(Backend& backend, Cache& cache, const fs::path& inde
   stats.requests = backend.stats().requests;
   stats.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return stats;
+}
+
+namespace {
+
+// Which objects each blob to check belongs to; blobs coalesced into ranges.
+struct VerifyPlan {
+  std::vector<FetchBlob> blobs;
+  std::unordered_map<std::string, std::vector<std::string>> owners;  // blob hash -> objects
+};
+
+VerifyPlan plan_verify(const RemoteIndex& remote, const std::set<std::string>& hashes, VerifyReport& report) {
+  VerifyPlan plan;
+  auto want = [&](const BlobLocation& loc, const std::string& object) {
+    auto& owners = plan.owners[loc.entry.hash];
+    if (owners.empty()) plan.blobs.push_back({loc.pack, loc.entry});
+    owners.push_back(object);
+  };
+  for (const auto& h : hashes) {
+    ++report.objects;
+    if (const BlobLocation* loc = remote.object(h)) {
+      want(*loc, h);
+    } else if (remote.complete_recipe(h)) {
+      for (const auto& [ch, len] : remote.recipe_content(h)->chunks) want(*remote.chunk(ch), h);
+    } else if (remote.recipe_content(h)) {
+      report.missing.push_back(h + " (" + std::to_string(remote.lacking_chunks(h).size()) + " of its chunks)");
+    } else {
+      report.missing.push_back(h);
+    }
+  }
+  return plan;
+}
+
+}  // namespace
+
+VerifyReport verify_objects(Backend& backend, const fs::path& index_cache, const std::set<std::string>& hashes,
+                            const TransferOptions& options) {
+  VerifyReport report;
+  RemoteIndex remote = RemoteIndex::load(backend, index_cache, options.jobs);
+  VerifyPlan plan = plan_verify(remote, hashes, report);
+  std::vector<FetchRange> ranges = coalesce(plan.blobs);
+  std::mutex mutex;
+  std::set<std::string> damaged;
+  run_workers(ranges.size(), std::max(1u, options.jobs), [&](unsigned, std::size_t i) {
+    check_interrupted();
+    const FetchRange& r = ranges[i];
+    std::string bytes = backend.get_range(pack_key(r.pack), r.start, r.end - r.start);
+    for (const auto& b : r.blobs) {
+      std::string where = backend.describe() + "/" + pack_key(r.pack) + " (" + b.hash.substr(0, 12) + ")";
+      std::string why;
+      try {
+        std::string raw = zstd_decompress(std::string_view(bytes).substr(b.offset - r.start, b.length), b.size, where);
+        if (sha256_hex(raw) != b.hash) why = where + ": its SHA-256 does not match";
+      } catch (const RemoteError& e) {
+        why = e.what();
+      }
+      std::lock_guard lock(mutex);
+      ++report.blobs;
+      report.bytes += b.size;
+      if (!why.empty())
+        for (const auto& owner : plan.owners[b.hash])
+          if (damaged.insert(owner).second) report.damaged.push_back(owner + ": " + why);
+    }
+  });
+  return report;
 }
 
 }  // namespace mlo::remote

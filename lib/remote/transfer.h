@@ -53,5 +53,18 @@ TransferStats push_objects(Backend& backend, Cache& cache, const std::filesystem
 TransferStats fetch_objects(Backend& backend, Cache& cache, const std::filesystem::path& index_cache,
                             const std::set<std::string>& hashes, const TransferOptions& options);
 
+// An end-to-end check of the remote for `hashes` (mlo fsck --remote, mlo push
+// --verify): a fresh listing (every pack and index present, blobs inside
+// their pack's listed size, every chunk a recipe names present with its
+// size), then every blob downloaded, decompressed and its SHA-256 checked.
+struct VerifyReport {
+  std::uint64_t objects = 0;          // objects checked
+  std::uint64_t blobs = 0;            // blobs downloaded and hashed
+  std::uint64_t bytes = 0;            // their uncompressed bytes
+  std::vector<std::string> missing;   // "HASH" or "HASH (N of its chunks)": not wholly on the remote
+  std::vector<std::string> damaged;   // "HASH: why": on the remote, but its bytes do not match
+};
+VerifyReport verify_objects(Backend& backend, const std::filesystem::path& index_cache,
+                            const std::set<std::string>& hashes, const TransferOptions& options);
 
 }  // namespace mlo::remote

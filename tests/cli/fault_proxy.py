@@ -9,10 +9,15 @@ fault that applies to the request is used and removed from the file;
 Faults: reset (close the connection without an answer), 500, 503, 429,
 slow (wait 2 s, then answer), truncate (send half the body, then close),
 corrupt (flip bytes in the body). Faults named get-X apply to GETs only.
+A lying server: put-drop answers 201 to a PUT without storing it; put-half
+stores the first half of a PUT's body and answers 201; list-garble rewrites
+the <Size> values of an S3 ListObjectsV2 answer ("x123"); propfind-garble
+does the same to a WebDAV listing's getcontentlength values.
 Only loopback addresses are used; requests are bounded by the test.
 """
 import http.client
 import os
+import re
 import socket
 import struct
 import sys
@@ -24,7 +29,11 @@ LISTEN, UPSTREAM, FAULTS = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 lock = threading.Lock()
 
 
-def take_fault(method):
+SCOPES = {"get-": lambda m, p: m == "GET", "put-": lambda m, p: m == "PUT",
+          "list-": lambda m, p: m == "GET" and "list-type=2" in p, "propfind-": lambda m, p: m == "PROPFIND"}
+
+
+def take_fault(method, path):
     with lock:
         try:
             with open(FAULTS) as f:
@@ -35,10 +44,11 @@ def take_fault(method):
             return "corrupt"
         for i, item in enumerate(items):
             name = item
-            if item.startswith("get-"):
-                if method != "GET":
+            scope = next((s for s in SCOPES if item.startswith(s)), None)
+            if scope:
+                if not SCOPES[scope](method, path):
                     continue
-                name = item[4:]
+                name = item if scope in ("list-", "propfind-") else item[len(scope):]
             if item == "always-corrupt":
                 continue
             del items[i]
@@ -57,7 +67,14 @@ class Handler(BaseHTTPRequestHandler):
     def forward(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
-        fault = take_fault(self.command)
+        fault = take_fault(self.command, self.path)
+        if fault == "drop":
+            self.send_response(201)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if fault == "half" and body:
+            body = body[: len(body) // 2]
         if fault == "reset":
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
@@ -73,11 +90,15 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "slow":
             time.sleep(2)
         conn = http.client.HTTPConnection("127.0.0.1", UPSTREAM, timeout=30)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "content-length")}
         conn.request(self.command, self.path, body=body, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
         conn.close()
+        if fault == "list-garble":
+            data = data.replace(b"<Size>", b"<Size>x")
+        if fault == "propfind-garble":
+            data = re.sub(rb"getcontentlength>(?=\d)", b"getcontentlength>x", data)
         if fault == "corrupt" and data:
             data = bytearray(data)
             for i in range(0, len(data), 37):
@@ -87,7 +108,9 @@ class Handler(BaseHTTPRequestHandler):
         for k, v in resp.getheaders():
             if k.lower() not in ("connection", "transfer-encoding", "content-length", "keep-alive"):
                 self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
+        # A HEAD has no body: its Content-Length is the upstream's.
+        length = resp.getheader("Content-Length", "0") if self.command == "HEAD" else str(len(data))
+        self.send_header("Content-Length", length)
         self.end_headers()
         if self.command == "HEAD":
             return

@@ -109,6 +109,19 @@ CONF
   wait_port "$2"
 }
 
+# start_fault_proxy UPSTREAM_PORT : tests/cli/fault_proxy.py in front of a
+# server; sets PROXY_PORT and FAULTS (the file naming the faults to inject,
+# empty at first) and short retry delays.
+start_fault_proxy() {
+  PROXY_PORT=$(free_port)
+  FAULTS="$TEST_TMP/faults"
+  : >"$FAULTS"
+  /usr/bin/python3 -B "$MLO_SOURCE_DIR/tests/cli/fault_proxy.py" "$PROXY_PORT" "$1" "$FAULTS" &
+  SERVER_PIDS+=($!)
+  wait_port "$PROXY_PORT"
+  export MLO_REMOTE_BACKOFF_MS=20
+}
+
 # make_data : a small tracked data set in the current repo (a folder of
 # small files and one file big enough to be chunked), committed.
 make_data() {

@@ -7,13 +7,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_remote.sh"
 
 start_nginx_dav
-PROXY_PORT=$(free_port)
-FAULTS="$TEST_TMP/faults"
-: >"$FAULTS"
-/usr/bin/python3 "$(dirname "$0")/fault_proxy.py" "$PROXY_PORT" "$DAV_PORT" "$FAULTS" &
-SERVER_PIDS+=($!)
-wait_port "$PROXY_PORT"
-export MLO_REMOTE_BACKOFF_MS=20
+start_fault_proxy "$DAV_PORT"
 
 # Every object in the cache matches its name.
 expect_cache_consistent() {

@@ -231,3 +231,107 @@ TEST_CASE("directory remote: missing parent is a remote error", "[remote_test]")
   auto backend = open_backend(rc);
   CHECK_THROWS_AS(backend->list("packs/"), RemoteError);
 }
+
+TEST_CASE("redact_url takes userinfo and credential query values out of any text", "[remote_test]") {
+  CHECK(redact_url("http://alice:s3cret@host:8080/r") == "http://***@host:8080/r");
+  CHECK(redact_url("PUT https://tok@dav.example/r/packs/x.pack: HTTP 500") ==
+        "PUT https://***@dav.example/r/packs/x.pack: HTTP 500");
+  CHECK(redact_url("https://b.s3.amazonaws.com/k?X-Amz-Credential=AKIA%2F1&X-Amz-Signature=abc&partNumber=2") ==
+        "https://b.s3.amazonaws.com/k?X-Amz-Credential=***&X-Amz-Signature=***&partNumber=2");
+  CHECK(redact_url("see https://h/p?sig=zz&token=yy#frag and s3://AK:SK@bucket/p") ==
+        "see https://h/p?sig=***&token=***#frag and s3://***@bucket/p");
+  // Nothing secret: unchanged.
+  CHECK(redact_url("http://127.0.0.1:9000/bucket/key?uploadId=42") == "http://127.0.0.1:9000/bucket/key?uploadId=42");
+  CHECK(redact_url("/data/remote") == "/data/remote");
+  CHECK(redact_url("user@host:path") == "user@host:path");
+  CHECK(url_has_userinfo("http://u:p@h/x"));
+  CHECK(url_has_userinfo("https://token@h"));
+  CHECK_FALSE(url_has_userinfo("http://h/x@y"));
+  CHECK_FALSE(url_has_userinfo("/srv/remote"));
+}
+
+TEST_CASE("numbers from a remote are parsed with checks", "[remote_test]") {
+  CHECK(parse_remote_u64("0", "t") == 0);
+  CHECK(parse_remote_u64(" 18446744073709551615\r\n", "t") == UINT64_MAX);
+  for (const char* bad : {"", "-1", "12x3", "1e9", "18446744073709551616", "99999999999999999999999", "0x10", " "})
+    CHECK_THROWS_AS(parse_remote_u64(bad, "t"), RemoteError);
+  CHECK(uri_decode("a%2Fb%2e") == std::optional<std::string>("a/b."));
+  CHECK_FALSE(uri_decode("%zz").has_value());
+  CHECK_FALSE(uri_decode("abc%2").has_value());
+  CHECK_FALSE(uri_decode("%").has_value());
+}
+
+TEST_CASE("pack ids: only the shape mlo writes", "[remote_test]") {
+  CHECK(is_pack_id(new_pack_id()));
+  CHECK(is_pack_id("1700000000-0123456789abcdef"));
+  for (const char* bad : {"", "-", "17-", "-ab", "../../x", "1700000000-ab/../../x", "17-AB", "17-ab.idx", "x-1"})
+    CHECK_FALSE(is_pack_id(bad));
+}
+
+TEST_CASE("hostile pack indexes and recipes are refused before anything is allocated", "[remote_test]") {
+  auto index_with = [](std::uint64_t offset, std::uint64_t length, std::uint64_t size) {
+    PackIndex idx;
+    idx.id = new_pack_id();
+    idx.blobs.push_back({BlobKind::object, sha256_hex("x"), offset, length, size});
+    return serialize_pack_index(idx);
+  };
+  CHECK_NOTHROW(parse_pack_index(index_with(0, 100, 1000), "t"));
+  CHECK_THROWS_AS(parse_pack_index(index_with(0, 100, 3000000000ull), "t"), RemoteError);  // 3 GB
+  CHECK_THROWS_AS(parse_pack_index(index_with(0, 100, 1ull << 62), "t"), RemoteError);
+  CHECK_THROWS_AS(parse_pack_index(index_with(0, 10, 10 * kMaxZstdRatio + 1), "t"), RemoteError);
+  CHECK_THROWS_AS(parse_pack_index(index_with(UINT64_MAX - 5, 100, 10), "t"), RemoteError);  // offset + length wraps
+  auto negative = zstd_compress(R"({"version":1,"pack":"1-a","blobs":[["o",")" + sha256_hex("x") +
+                                    R"(",0,-5,1]]})", 3);
+  CHECK_THROWS_AS(parse_pack_index(negative, "t"), RemoteError);
+  auto fractional = zstd_compress(R"({"version":1,"pack":"1-a","blobs":[["o",")" + sha256_hex("x") +
+                                      R"(",0,5,1.777e20]]})", 3);
+  CHECK_THROWS_AS(parse_pack_index(fractional, "t"), RemoteError);
+  // A frame that claims 2^62 bytes is not decompressed into a 2^62 buffer.
+  CHECK_THROWS_AS(zstd_decompress(zstd_compress("abc", 1), 1ull << 62, "t"), RemoteError);
+  // Chunk sizes that add up to the object's size only by wrapping past 2^64.
+  std::string h = sha256_hex("c");
+  std::string wrap = R"({"version":1,"size":4,"chunks":[[")" + h + R"(",9223372036854775810],[")" + h +
+                     R"(",9223372036854775810]]})";
+  CHECK_THROWS_AS(parse_recipe(wrap, "t"), RemoteError);
+  CHECK_THROWS_AS(parse_recipe(R"({"size":-1,"chunks":[]})", "t"), RemoteError);
+}
+
+TEST_CASE("directory remote: a lost chunk pack makes the object absent; push repairs it", "[remote_test]") {
+  test::TempDir tmp;
+  Cache a(tmp / "a");
+  RemoteConfig rc{"origin", (tmp / "remote").string(), {}};
+  auto backend = open_backend(rc);
+  std::string big = random_bytes(3 << 20, 11);
+  std::string big_hash = a.add_bytes(big, false);
+  std::string small_hash = a.add_bytes("small", false);
+  TransferOptions opts;
+  opts.jobs = 1;
+  push_objects(*backend, a, tmp / "idx", {big_hash, small_hash}, opts);
+  RemoteIndex before = RemoteIndex::load(*backend, tmp / "idx", 1);
+  REQUIRE(before.has_object(big_hash));
+  std::string chunk_pack = before.chunk(before.recipe_content(big_hash)->chunks[0].first)->pack;
+  // The store lost the pack that holds the chunks (its index survived).
+  std::filesystem::remove(tmp / "remote" / pack_key(chunk_pack));
+  RemoteIndex after = RemoteIndex::load(*backend, tmp / "idx", 1);
+  CHECK(after.recipe(big_hash) != nullptr);
+  CHECK_FALSE(after.has_object(big_hash));
+  CHECK_FALSE(after.lacking_chunks(big_hash).empty());
+  VerifyReport lost = verify_objects(*backend, tmp / "idx", {big_hash, small_hash}, opts);
+  CHECK(lost.objects == 2);
+  // (the small object may have shared that pack: then it is missing too)
+  bool big_missing = false;
+  for (const auto& m : lost.missing) big_missing = big_missing || m.rfind(big_hash, 0) == 0;
+  CHECK(big_missing);
+  // Push sends it again (its chunks, and a recipe), and now all is there.
+  TransferStats again = push_objects(*backend, a, tmp / "idx", {big_hash, small_hash}, opts);
+  CHECK(again.objects == lost.missing.size());
+  CHECK(again.chunks > 0);
+  VerifyReport ok = verify_objects(*backend, tmp / "idx", {big_hash, small_hash}, opts);
+  CHECK(ok.missing.empty());
+  CHECK(ok.damaged.empty());
+  CHECK(ok.bytes == big.size() + 5);
+  Cache b(tmp / "b");
+  TransferStats f = fetch_objects(*backend, b, tmp / "idx-b", {big_hash}, opts);
+  CHECK(f.missing.empty());
+  CHECK(b.read(big_hash) == big);
+}
