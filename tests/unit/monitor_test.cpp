@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
 #include <random>
 
 #include "core/error.h"
@@ -183,6 +186,21 @@ TEST_CASE("profiles round-trip through their serialisation") {
   CHECK_THROWS_AS(parse_profile("garbage", "x"), InputError);
 }
 
+TEST_CASE("a profile with an empty column round-trips; a corrupt value count is an error, not a crash") {
+  // the all-missing column has no sample values: parse_profile used to hand
+  // memcpy a null pointer for it (UBSan: "null pointer passed as argument 2")
+  test::TempDir t;
+  test::write(t / "e.csv", "a,empty\n1,\n2,\n");
+  ProfileOptions o;
+  auto p = build_profile({csv(t / "e.csv")}, o);
+  std::string bytes = serialize_profile(p);
+  auto q = parse_profile(bytes, "test");
+  REQUIRE(q.columns.size() == 2);
+  CHECK(q.columns[1].sample.values.empty());
+  CHECK(q.columns[1].missing == 2);
+  CHECK_THROWS_AS(parse_profile(bytes.substr(0, bytes.size() - 3), "test"), InputError);
+}
+
 TEST_CASE("results are kept in the store and the index can be rebuilt from it") {
   test::TempDir t;
   test::git_init(t.path());
@@ -204,4 +222,65 @@ TEST_CASE("results are kept in the store and the index can be rebuilt from it") 
   REQUIRE(h.size() == 1);
   CHECK(h[0]["id"] == id);
   CHECK(h[0]["columns"].contains("a"));
+}
+
+namespace {
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream f(p);
+  REQUIRE(f.good());
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+std::vector<std::string> tab_split(const std::string& line) {
+  std::vector<std::string> out;
+  std::stringstream ss(line);
+  std::string field;
+  while (std::getline(ss, field, '\t')) out.push_back(field);
+  return out;
+}
+
+// The rows of man mlo-monitor's DRIFT METHODS table (.TS ... .TE).
+std::vector<std::vector<std::string>> man_method_rows(const std::string& man) {
+  auto section = man.find(".SH DRIFT METHODS");
+  REQUIRE(section != std::string::npos);
+  auto ts = man.find(".TS", section), te = man.find(".TE", section);
+  REQUIRE(ts < te);
+  std::stringstream body(man.substr(ts, te - ts));
+  std::vector<std::vector<std::string>> rows;
+  std::string line;
+  std::getline(body, line);  // .TS
+  std::getline(body, line);  // column format
+  while (std::getline(body, line))
+    if (!line.empty()) rows.push_back(tab_split(line));
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("man mlo-monitor and the monitors schema list exactly the registered drift methods") {
+  const char* src = std::getenv("MLO_TEST_SOURCE_DIR");
+  if (!src) {
+    WARN("skipped: needs MLO_TEST_SOURCE_DIR (set by ctest)");
+    return;
+  }
+  std::filesystem::path root(src);
+  auto rows = man_method_rows(slurp(root / "man" / "mlo-monitor.1"));
+  const auto& methods = drift_methods();
+  REQUIRE(rows.size() == methods.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    INFO("man page row " << i + 1 << ": " << rows[i][0]);
+    REQUIRE(rows[i].size() == 5);
+    const MethodInfo& m = find_method(rows[i][0]);
+    CHECK(m.name == rows[i][0]);
+    std::string kinds = m.numerical && m.categorical ? "num, cat" : m.numerical ? "num" : "cat";
+    CHECK(rows[i][2] == kinds);
+    CHECK(std::stod(rows[i][3]) == m.default_threshold);
+    CHECK(rows[i][4] == (m.p_value ? "p " : "") + m.drift_when + " threshold");
+  }
+  auto schema = nlohmann::json::parse(slurp(root / "schemas" / "mlo-monitors.schema.json"));
+  std::set<std::string> in_schema, in_table;
+  for (auto& n : schema["$defs"]["method"]["enum"]) in_schema.insert(n.get<std::string>());
+  for (auto& m : methods) in_table.insert(m.name);
+  CHECK(in_schema == in_table);
 }
