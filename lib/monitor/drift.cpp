@@ -221,6 +221,9 @@ void cramer_von_mises_method(const ColumnProfile& ref, const ColumnProfile& cur,
 void mannw_method(const ColumnProfile& ref, const ColumnProfile& cur, ColumnDrift& out) {
   set_test(out, mann_whitney(ref.sample, cur.sample));
 }
+void es_method(const ColumnProfile& ref, const ColumnProfile& cur, ColumnDrift& out) {
+  set_test(out, epps_singleton(ref.sample, cur.sample));
+}
 void t_test_method(const ColumnProfile& ref, const ColumnProfile& cur, ColumnDrift& out) {
   set_test(out, t_test(static_cast<double>(ref.sample.n), ref.mean, ref.variance(), static_cast<double>(cur.sample.n),
                        cur.mean, cur.variance()));
@@ -407,6 +410,7 @@ const std::vector<MethodInfo>& drift_methods() {
       {"tvd", true, false, true, 0.1, "<", tvd_method},
       {"fisher_exact", true, false, true, 0.1, "<", fisher_exact_method},
       {"g_test", true, false, true, 0.1, "<", g_test_method},
+      {"es", true, true, false, 0.05, "<", es_method},
   };
   return methods;
 }

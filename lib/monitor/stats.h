@@ -38,6 +38,9 @@ TestValue anderson_ksamp(const Sample& a, const Sample& b);
 // scipy.stats.mannwhitneyu(a, b, alternative="less") as Evidently calls it
 // (continuity correction, method auto). The statistic is U of a.
 TestValue mann_whitney(const Sample& a, const Sample& b);
+// scipy.stats.epps_singleton_2samp (t = 0.4, 0.8): statistic W and chi2 p-value.
+// NaN when a side has fewer than 5 values or the pooled IQR is 0 (Evidently refuses both).
+TestValue epps_singleton(const Sample& a, const Sample& b);
 // scipy.stats.ttest_ind (equal variances) from moments; var is the population variance (ddof=0).
 TestValue t_test(double n1, double mean1, double var1, double n2, double mean2, double var2);
 

@@ -61,11 +61,12 @@ run_methods() {
 for size in "8 15" "20 18" "30 30"; do
   d=n${size/ /_}
   mkdir "$d" && $PY "$CHECK" gen "$d" 5 $size
-  run_methods "$d" n_norm,n_shift,n_miss mannw cramer_von_mises ks t_test
+  run_methods "$d" n_norm,n_shift,n_miss mannw cramer_von_mises ks t_test es
   run_methods "$d" n_const,n_ties ks wasserstein hellinger psi jensenshannon
 done
 mkdir big && $PY "$CHECK" gen big 6 1001 1000
-run_methods big n_big,n_miss,n_shift t_test mannw cramer_von_mises hellinger jensenshannon
+run_methods big n_big,n_miss,n_shift,n_ties t_test mannw cramer_von_mises hellinger jensenshannon es
+run_methods big n_const es
 run_methods big n_const hellinger psi kl_div jensenshannon
 # the default method for categorical columns above 1,000 reference rows is
 # jensenshannon: its verdicts follow Evidently's natural-log distance

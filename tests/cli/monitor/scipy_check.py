@@ -86,6 +86,11 @@ def expected(method, r, c, numeric):
         return stats.cramervonmises_2samp(r, c).pvalue
     if method == "mannw":
         return stats.mannwhitneyu(r, c, alternative="less")[1]
+    if method == "es":
+        # Evidently refuses a zero IQR; scipy needs 5 values a side
+        if len(r) < 5 or len(c) < 5 or stats.iqr(np.hstack((r, c))) == 0:
+            return float("nan")
+        return stats.epps_singleton_2samp(r, c)[1]
     if method == "t_test":
         return stats.ttest_ind(r, c)[1]
     if method in ("psi", "kl_div", "jensenshannon"):
