@@ -284,3 +284,50 @@ TEST_CASE("man mlo-monitor and the monitors schema list exactly the registered d
   for (auto& m : methods) in_table.insert(m.name);
   CHECK(in_schema == in_table);
 }
+
+TEST_CASE("t_test keeps its precision with a large offset (1e9 + noise)") {
+  // A plain running sum of 200,000 values near 1e9 moves each mean by ~1e-5.
+  // The reference sums in long double; a double mean (numpy's too) is still
+  // rounded to ~1e-7 near 1e9, hence 2e-5 relative on a difference of ~0.1.
+  test::TempDir t;
+  std::mt19937_64 rng(42);
+  std::normal_distribution<double> noise(0, 1);
+  std::vector<double> a(200000), b(200000);
+  for (auto& v : a) v = 1e9 + noise(rng);
+  for (auto& v : b) v = 1e9 + 0.1 + noise(rng);
+  auto write_col = [&](const std::filesystem::path& p, const std::vector<double>& xs) {
+    std::ofstream f(p);
+    f << "x\n";
+    char buf[40];
+    for (double v : xs) {
+      std::snprintf(buf, sizeof buf, "%.17g\n", v);
+      f << buf;
+    }
+  };
+  write_col(t / "a.csv", a);
+  write_col(t / "b.csv", b);
+  ProfileOptions o;
+  auto pa = build_profile({csv(t / "a.csv")}, o), pb = build_profile({csv(t / "b.csv")}, o);
+  DriftOptions d;
+  d.all.method = "t_test";
+  ColumnDrift r = column_drift(pa.columns[0], pb.columns[0], d);
+  auto moments = [](const std::vector<double>& xs) {
+    long double s = 0, ss = 0;
+    for (double v : xs) s += v;
+    long double m = s / xs.size();
+    for (double v : xs) ss += (v - m) * (v - m);
+    return std::pair<long double, long double>{m, ss};
+  };
+  auto [ma, ssa] = moments(a);
+  auto [mb, ssb] = moments(b);
+  long double n = a.size(), pooled = (ssa + ssb) / (2 * n - 2);
+  double expected_t = static_cast<double>((ma - mb) / std::sqrt(pooled * (2 / n)));
+  REQUIRE(r.statistic.has_value());
+  CHECK(*r.statistic == Approx(expected_t).epsilon(2e-5));
+  // the check can fail: the plain running sum misses by more than that
+  double sa = 0, sb = 0;
+  for (double v : a) sa += v;
+  for (double v : b) sb += v;
+  double naive_t = (sa / n - sb / n) / static_cast<double>(std::sqrt(pooled * (2 / n)));
+  CHECK(naive_t != Approx(expected_t).epsilon(2e-5));
+}
