@@ -246,9 +246,11 @@ void register_monitor(CLI::App& app, Context& ctx) {
   cmd->add_option("--window", a->window, "Only the last DURATION of current rows (e.g. 1d, 12h), ending at --until or now");
   cmd->add_option("--html", a->html, "Write a self-contained HTML report to FILE");
   cmd->add_flag("--markdown", a->markdown, "Print the report as Markdown");
-  cmd->add_option("--fail-on", a->fail_on, "Exit 1 when this verdict is bad: drift, quality, performance")
+  cmd->add_option("--fail-on", a->fail_on,
+                  "Exit 1 when these verdicts are bad (comma-separated): drift, target-drift, prediction-drift, "
+                  "quality, performance")
       ->delimiter(',')
-      ->check(CLI::IsMember({"drift", "quality", "performance"}));
+      ->check(CLI::IsMember({"drift", "target-drift", "prediction-drift", "quality", "performance"}));
   cmd->add_option("--heatmap", a->heatmap, "Write the day-by-day drift matrix of the current data to FILE (HTML with SVG)");
   cmd->add_option("--exact-limit", a->exact_limit, "Values per column kept exactly before the sketch (default 1048576)");
   cmd->add_flag("--no-cache", a->no_cache, "Do not use or store the cached reference profile");
@@ -270,6 +272,9 @@ void register_monitor(CLI::App& app, Context& ctx) {
   // (the parent's callback runs after the subcommand's, so one action serves both)
   ctx.on_run(cmd, [&ctx, a, hist, show_history] {
     if (hist->parsed()) {
+      if (!a->heatmap.empty())
+        throw UsageError("--heatmap draws the day-by-day drift of current data; 'monitor history' has none",
+                         "run 'mlo monitor NAME --heatmap FILE' (or with --reference/--current and --timestamp)");
       show_history();
       return;
     }
@@ -300,7 +305,8 @@ void register_monitor(CLI::App& app, Context& ctx) {
       if (!a->html.empty()) std::cout << "Report: " << a->html << "\n";
     }
     if (in_gha) {
-      std::cout << monitor::render_annotations(result) << std::flush;
+      std::cout << std::flush;  // annotations after the report, never inside --json stdout
+      std::cerr << monitor::render_annotations(result) << std::flush;
       if (const char* sum = std::getenv("GITHUB_STEP_SUMMARY"); sum && *sum) {
         std::ofstream f(sum, std::ios::app);
         f << monitor::render_markdown(result);
@@ -308,8 +314,9 @@ void register_monitor(CLI::App& app, Context& ctx) {
     }
     bool bad = false;
     for (auto& f : a->fail_on) {
-      std::string v = result["summary"][f];
-      if ((f == "drift" && v == "drift") || (f != "drift" && v == "fail")) bad = true;
+      std::string key = f == "target-drift" ? "target_drift" : f == "prediction-drift" ? "prediction_drift" : f;
+      std::string v = result["summary"].value(key, "unknown");
+      if (v == "drift" || v == "fail") bad = true;
     }
     if (a->act) {
       if (!repo) throw InputError("--act needs an mlo repository", "run inside the repository");

@@ -9,37 +9,6 @@
 
 namespace mlo::monitor {
 
-const std::vector<MethodInfo>& drift_methods() {
-  static const std::vector<MethodInfo> methods = {
-      {"ks", true, true, false, 0.05, "<="},
-      {"chisquare", true, false, true, 0.05, "<"},
-      {"z", true, false, true, 0.05, "<"},
-      {"wasserstein", false, true, false, 0.1, ">="},
-      {"psi", false, true, true, 0.1, ">="},
-      {"kl_div", false, true, true, 0.1, ">="},
-      {"jensenshannon", false, true, true, 0.1, ">="},
-      {"hellinger", false, true, true, 0.1, ">="},
-      {"anderson", true, true, false, 0.1, "<"},
-      {"cramer_von_mises", true, true, false, 0.1, "<="},
-      {"mannw", true, true, false, 0.05, "<"},
-      {"t_test", true, true, false, 0.05, "<"},
-      {"energy", false, true, false, 0.1, ">"},
-      {"tvd", true, false, true, 0.1, "<"},
-      {"fisher_exact", true, false, true, 0.1, "<"},
-      {"g_test", true, false, true, 0.1, "<"},
-  };
-  return methods;
-}
-
-const MethodInfo& find_method(const std::string& name) {
-  std::string n = name == "ed" ? "energy" : name == "TVD" ? "tvd" : name;
-  for (const auto& m : drift_methods())
-    if (m.name == n) return m;
-  std::string all;
-  for (const auto& m : drift_methods()) all += (all.empty() ? "" : ", ") + m.name;
-  throw InputError("unknown drift method '" + name + "'", "use one of: " + all);
-}
-
 namespace {
 
 // Value counts of both sides over the union of their keys (Evidently's
@@ -226,7 +195,234 @@ bool verdict(const MethodInfo& m, double score, double thr) {
   return score > thr;
 }
 
+// ---- the methods, one function each (table below)
+
+void set_test(ColumnDrift& out, const TestValue& tv) {
+  out.score = tv.p_value;
+  out.statistic = tv.statistic;
+}
+
+void ks_method(const ColumnProfile& ref, const ColumnProfile& cur, ColumnDrift& out) {
+  set_test(out, ks_2samp(ref.sample, cur.sample));
+}
+void wasserstein_method(const ColumnProfile& ref, const ColumnProfile& cur, ColumnDrift& out) {
+  double norm = std::max(std::sqrt(ref.variance()), 0.001);
+  out.score = wasserstein(ref.sample, cur.sample) / norm;
+}
+void energy_method(const ColumnProfile& ref, const ColumnProfile& cur, ColumnDrift& out) {
+  out.score = energy_distance(ref.sample, cur.sample);
+}
+void anderson_method(const ColumnProfile& ref, const ColumnProfile& cur, ColumnDrift& out) {
+  set_test(out, anderson_ksamp(ref.sample, cur.sample));
+}
+void cramer_von_mises_method(const ColumnProfile& ref, const ColumnProfile& cur, ColumnDrift& out) {
+  set_test(out, cramer_von_mises(ref.sample, cur.sample));
+}
+void mannw_method(const ColumnProfile& ref, const ColumnProfile& cur, ColumnDrift& out) {
+  set_test(out, mann_whitney(ref.sample, cur.sample));
+}
+void es_method(const ColumnProfile& ref, const ColumnProfile& cur, ColumnDrift& out) {
+  set_test(out, epps_singleton(ref.sample, cur.sample));
+}
+void t_test_method(const ColumnProfile& ref, const ColumnProfile& cur, ColumnDrift& out) {
+  set_test(out, t_test(static_cast<double>(ref.sample.n), ref.mean, ref.variance(), static_cast<double>(cur.sample.n),
+                       cur.mean, cur.variance()));
+}
+
+// psi, kl_div and jensenshannon: distances between binned shares.
+void psi_method(const ColumnProfile& ref, const ColumnProfile& cur, ColumnDrift& out) {
+  Binned b = binned(ref, cur, true);
+  out.chart = b.chart;
+  out.score = psi(b.p, b.q);
+}
+void kl_div_method(const ColumnProfile& ref, const ColumnProfile& cur, ColumnDrift& out) {
+  Binned b = binned(ref, cur, true);
+  out.chart = b.chart;
+  out.score = kl_divergence(b.p, b.q);
+}
+void jensenshannon_method(const ColumnProfile& ref, const ColumnProfile& cur, ColumnDrift& out) {
+  Binned b = binned(ref, cur, false);
+  out.chart = b.chart;
+  out.score = jensenshannon(b.p, b.q);  // natural log, as Evidently (scipy's default)
+}
+
+void hellinger_categorical(const ColumnProfile& ref, const ColumnProfile& cur, ColumnDrift& out) {
+  Keyed k = keyed_counts(ref, cur);
+  double bc = 0;
+  for (std::size_t i = 0; i < k.labels.size(); ++i) bc += std::sqrt((k.ref[i] / k.ref_n) * (k.cur[i] / k.cur_n));
+  out.score = std::sqrt(1 - std::clamp(bc, 0.0, 1.0));
+  out.chart = cat_chart(k);
+}
+
+// Distinct values over both sorted samples (a merge count, no set built).
+std::uint64_t union_distinct(const Sample& a, const Sample& b) {
+  std::uint64_t keys = 0;
+  std::size_t i = 0, j = 0;
+  while (i < a.values.size() || j < b.values.size()) {
+    if (j >= b.values.size() || (i < a.values.size() && a.values[i] < b.values[j])) ++i;
+    else if (i >= a.values.size() || b.values[j] < a.values[i]) ++j;
+    else { ++i; ++j; }
+    ++keys;
+  }
+  return keys;
+}
+
+// Numerical hellinger: densities on bins from the distinct values of both
+// sides (np.histogram_bin_edges(keys, "sturges")), as Evidently.
+void hellinger_method(const ColumnProfile& ref, const ColumnProfile& cur, ColumnDrift& out) {
+  if (ref.type != ColumnType::numerical) return hellinger_categorical(ref, cur, out);
+  double lo = std::min(ref.min, cur.min), hi = std::max(ref.max, cur.max);
+  auto edges = sturges_edges(lo, hi, union_distinct(ref.sample, cur.sample));
+  auto h1 = histogram(ref.sample, edges), h2 = histogram(cur.sample, edges);
+  // Evidently's bin width spans the edges: numpy widens a zero range to +-0.5,
+  // so a constant column on both sides scores 0, not 1.
+  double bw = (edges.back() - edges.front()) / static_cast<double>(h1.size());
+  double bc = 0, n1 = static_cast<double>(ref.sample.n), n2 = static_cast<double>(cur.sample.n);
+  for (std::size_t b = 0; b < h1.size(); ++b) {
+    double w = edges[b + 1] - edges[b];
+    double d1 = h1[b] / (n1 * w), d2 = h2[b] / (n2 * w);
+    bc += std::sqrt(d1 * d2) * bw;
+  }
+  out.score = std::sqrt(1 - std::clamp(bc, 0.0, 1.0));
+  for (double& v : h1) v /= n1;
+  for (double& v : h2) v /= n2;
+  out.chart = hist_chart(edges, h1, h2);
+}
+
+// Value-count methods (chisquare, z, g_test, tvd, fisher_exact) need the
+// exact value counts, which numerical columns keep only up to 21 values.
+Keyed counted(const ColumnProfile& ref, const ColumnProfile& cur, const std::string& method, ColumnDrift& out) {
+  if (ref.type == ColumnType::numerical && ref.small_overflow)
+    throw InputError("drift method '" + method + "' compares value counts, but numerical column '" + ref.name +
+                         "' has more than 21 distinct values",
+                     "use a method for numerical columns (ks, wasserstein, psi, ...) or declare the column categorical");
+  Keyed k = keyed_counts(ref, cur);
+  out.chart = cat_chart(k);
+  return k;
+}
+
+// Evidently scales the reference counts to the current total as expected counts.
+std::vector<double> expected_counts(const Keyed& k) {
+  double knorm = k.cur_n / k.ref_n;
+  std::vector<double> exp(k.ref.size());
+  for (std::size_t i = 0; i < exp.size(); ++i) exp[i] = k.ref[i] * knorm;
+  return exp;
+}
+
+void chisquare_method(const ColumnProfile& ref, const ColumnProfile& cur, ColumnDrift& out) {
+  Keyed k = counted(ref, cur, "chisquare", out);
+  set_test(out, chisquare(k.cur, expected_counts(k)));
+}
+void g_test_method(const ColumnProfile& ref, const ColumnProfile& cur, ColumnDrift& out) {
+  Keyed k = counted(ref, cur, "g_test", out);
+  set_test(out, g_test(k.cur, expected_counts(k)));
+}
+
+void z_method(const ColumnProfile& ref, const ColumnProfile& cur, ColumnDrift& out) {
+  Keyed k = counted(ref, cur, "z", out);
+  if (k.labels.size() == 1) {
+    out.score = 1;
+    return;
+  }
+  // share of values other than the smallest key
+  double n1 = k.ref_n, n2 = k.cur_n;
+  double p1 = (n1 - k.ref[0]) / n1, p2 = (n2 - k.cur[0]) / n2;
+  double P = (p1 * n1 + p2 * n2) / (n1 + n2);
+  double z = (p1 - p2) / std::sqrt(P * (1 - P) * (1 / n1 + 1 / n2));
+  out.statistic = z;
+  out.score = 2 * (1 - (1 - normal_sf(std::fabs(z))));
+}
+
+void tvd_method(const ColumnProfile& ref, const ColumnProfile& cur, ColumnDrift& out) {
+  Keyed k = counted(ref, cur, "tvd", out);
+  double obs = tvd_value(k.ref, k.cur);
+  out.statistic = obs;
+  out.score = tvd_permutation_p(k, obs);
+}
+
+void fisher_exact_method(const ColumnProfile& ref, const ColumnProfile& cur, ColumnDrift& out) {
+  Keyed k = counted(ref, cur, "fisher_exact", out);
+  if (k.labels.size() > 2)
+    throw InputError("fisher_exact needs a binary column, '" + ref.name + "' has " + std::to_string(k.labels.size()) +
+                         " values",
+                     "use chisquare or g_test for this column");
+  if (ref.infinite || cur.infinite)
+    throw InputError("fisher_exact: column '" + ref.name + "' has infinite values", "clean the data or use another method");
+  auto a = static_cast<std::uint64_t>(k.labels.size() == 2 ? k.cur[1] : 0);
+  auto b = static_cast<std::uint64_t>(k.cur[0]);
+  auto c = static_cast<std::uint64_t>(k.labels.size() == 2 ? k.ref[1] : 0);
+  auto d = static_cast<std::uint64_t>(k.ref[0]);
+  out.score = fisher_exact(a, b, c, d);
+}
+
+// Methods without their own chart get the report's default: Sturges bins
+// (at most 40) for numbers, value shares for categories.
+nlohmann::json default_chart(const ColumnProfile& ref, const ColumnProfile& cur) {
+  if (ref.type != ColumnType::numerical) return cat_chart(keyed_counts(ref, cur));
+  double lo = std::min(ref.min, cur.min), hi = std::max(ref.max, cur.max);
+  auto edges = sturges_edges(lo, hi, std::min<std::uint64_t>(ref.sample.n + cur.sample.n, 1u << 20));
+  if (edges.size() > 41) edges = sturges_edges(lo, hi, 1ULL << 39);
+  auto p = histogram(ref.sample, edges), q = histogram(cur.sample, edges);
+  for (double& v : p) v /= static_cast<double>(ref.sample.n);
+  for (double& v : q) v /= static_cast<double>(cur.sample.n);
+  return hist_chart(edges, p, q);
+}
+
+// column > type > global; unset parts fall back to the method's defaults.
+MethodChoice choice_for(const ColumnProfile& ref, const DriftOptions& opt) {
+  MethodChoice ch;
+  auto apply = [&](const MethodChoice& m) {
+    if (m.method) ch.method = m.method;
+    if (m.threshold) ch.threshold = m.threshold;
+  };
+  apply(opt.all);
+  if (auto it = opt.per_type.find(ref.type); it != opt.per_type.end()) apply(it->second);
+  if (auto it = opt.per_column.find(ref.name); it != opt.per_column.end()) apply(it->second);
+  return ch;
+}
+
+void check_applies(const MethodInfo& m, const ColumnProfile& ref) {
+  bool numerical = ref.type == ColumnType::numerical;
+  if ((numerical && !m.numerical) || (!numerical && !m.categorical))
+    throw InputError("drift method '" + m.name + "' does not apply to " + (numerical ? "numerical" : "categorical") +
+                         " column '" + ref.name + "'",
+                     "choose a method for that type (see man mlo-monitor, DRIFT METHODS)");
+}
+
 }  // namespace
+
+const std::vector<MethodInfo>& drift_methods() {
+  // name, p-value?, numerical, categorical, default threshold, drift when, function
+  static const std::vector<MethodInfo> methods = {
+      {"ks", true, true, false, 0.05, "<=", ks_method},
+      {"chisquare", true, false, true, 0.05, "<", chisquare_method},
+      {"z", true, false, true, 0.05, "<", z_method},
+      {"wasserstein", false, true, false, 0.1, ">=", wasserstein_method},
+      {"psi", false, true, true, 0.1, ">=", psi_method},
+      {"kl_div", false, true, true, 0.1, ">=", kl_div_method},
+      {"jensenshannon", false, true, true, 0.1, ">=", jensenshannon_method},
+      {"hellinger", false, true, true, 0.1, ">=", hellinger_method},
+      {"anderson", true, true, false, 0.1, "<", anderson_method},
+      {"cramer_von_mises", true, true, false, 0.1, "<=", cramer_von_mises_method},
+      {"mannw", true, true, false, 0.05, "<", mannw_method},
+      {"t_test", true, true, false, 0.05, "<", t_test_method},
+      {"energy", false, true, false, 0.1, ">", energy_method},
+      {"tvd", true, false, true, 0.1, "<", tvd_method},
+      {"fisher_exact", true, false, true, 0.1, "<", fisher_exact_method},
+      {"g_test", true, false, true, 0.1, "<", g_test_method},
+      {"es", true, true, false, 0.05, "<", es_method},
+  };
+  return methods;
+}
+
+const MethodInfo& find_method(const std::string& name) {
+  std::string n = name == "ed" ? "energy" : name == "TVD" ? "tvd" : name;
+  for (const auto& m : drift_methods())
+    if (m.name == n) return m;
+  std::string all;
+  for (const auto& m : drift_methods()) all += (all.empty() ? "" : ", ") + m.name;
+  throw InputError("unknown drift method '" + name + "'", "use one of: " + all);
+}
 
 std::string default_method(const ColumnProfile& ref, const ColumnProfile& cur) {
   std::uint64_t n_values = combined_distinct(ref, cur);
@@ -247,15 +443,7 @@ ColumnDrift column_drift(const ColumnProfile& ref, const ColumnProfile& cur, con
   r.type = ref.type;
   r.reference_n = ref.present();
   r.current_n = cur.present();
-  // method: column > type > global > Evidently's default
-  MethodChoice ch;
-  auto apply = [&](const MethodChoice& m) {
-    if (m.method) ch.method = m.method;
-    if (m.threshold) ch.threshold = m.threshold;
-  };
-  apply(opt.all);
-  if (auto it = opt.per_type.find(ref.type); it != opt.per_type.end()) apply(it->second);
-  if (auto it = opt.per_column.find(ref.name); it != opt.per_column.end()) apply(it->second);
+  MethodChoice ch = choice_for(ref, opt);
   if (r.reference_n == 0 || r.current_n == 0) {
     r.method = ch.method.value_or("");
     r.error = std::string("no values to compare in the ") + (r.reference_n == 0 ? "reference" : "current") +
@@ -263,141 +451,14 @@ ColumnDrift column_drift(const ColumnProfile& ref, const ColumnProfile& cur, con
     r.score = std::nan("");
     return r;
   }
-  std::string name = ch.method.value_or(default_method(ref, cur));
-  const MethodInfo& m = find_method(name);
+  const MethodInfo& m = find_method(ch.method.value_or(default_method(ref, cur)));
+  // Evidently lets its own default pick chisquare/z for numerical columns with few values.
+  if (ch.method) check_applies(m, ref);
   r.method = m.name;
   r.threshold = ch.threshold.value_or(m.default_threshold);
-  bool numerical = ref.type == ColumnType::numerical;
-  // Evidently lets its own default pick chisquare/z for numerical columns with few values.
-  bool defaulted = !ch.method.has_value();
-  if (!defaulted && ((numerical && !m.numerical) || (!numerical && !m.categorical)))
-    throw InputError("drift method '" + m.name + "' does not apply to " + (numerical ? "numerical" : "categorical") +
-                         " column '" + ref.name + "'",
-                     "choose a method for that type (see man mlo-monitor, DRIFT METHODS)");
-  r.approximate = numerical && (ref.sample.approximate || cur.sample.approximate);
-  const std::string& n = m.name;
-  TestValue tv;
-  if (n == "ks") {
-    tv = ks_2samp(ref.sample, cur.sample);
-    r.score = tv.p_value;
-    r.statistic = tv.statistic;
-  } else if (n == "wasserstein") {
-    double norm = std::max(std::sqrt(ref.variance()), 0.001);
-    r.score = wasserstein(ref.sample, cur.sample) / norm;
-  } else if (n == "energy") {
-    r.score = energy_distance(ref.sample, cur.sample);
-  } else if (n == "anderson") {
-    tv = anderson_ksamp(ref.sample, cur.sample);
-    r.score = tv.p_value;
-    r.statistic = tv.statistic;
-  } else if (n == "cramer_von_mises") {
-    tv = cramer_von_mises(ref.sample, cur.sample);
-    r.score = tv.p_value;
-    r.statistic = tv.statistic;
-  } else if (n == "mannw") {
-    tv = mann_whitney(ref.sample, cur.sample);
-    r.score = tv.p_value;
-    r.statistic = tv.statistic;
-  } else if (n == "t_test") {
-    tv = t_test(static_cast<double>(ref.sample.n), ref.mean, ref.variance(), static_cast<double>(cur.sample.n), cur.mean,
-                cur.variance());
-    r.score = tv.p_value;
-    r.statistic = tv.statistic;
-  } else if (n == "psi" || n == "kl_div" || n == "jensenshannon") {
-    Binned b = binned(ref, cur, n != "jensenshannon");
-    r.chart = b.chart;
-    r.score = n == "psi" ? psi(b.p, b.q) : n == "kl_div" ? kl_divergence(b.p, b.q) : jensenshannon(b.p, b.q, 2);
-  } else if (n == "hellinger") {
-    if (!numerical) {
-      Keyed k = keyed_counts(ref, cur);
-      double bc = 0;
-      for (std::size_t i = 0; i < k.labels.size(); ++i) bc += std::sqrt((k.ref[i] / k.ref_n) * (k.cur[i] / k.cur_n));
-      r.score = std::sqrt(1 - std::clamp(bc, 0.0, 1.0));
-      r.chart = cat_chart(k);
-    } else {
-      // bins from the distinct values of both sides (np.histogram_bin_edges(keys, "sturges"))
-      std::uint64_t keys = 0;
-      std::size_t i = 0, j = 0;
-      while (i < ref.sample.values.size() || j < cur.sample.values.size()) {
-        if (j >= cur.sample.values.size() || (i < ref.sample.values.size() && ref.sample.values[i] < cur.sample.values[j])) ++i;
-        else if (i >= ref.sample.values.size() || cur.sample.values[j] < ref.sample.values[i]) ++j;
-        else { ++i; ++j; }
-        ++keys;
-      }
-      double lo = std::min(ref.min, cur.min), hi = std::max(ref.max, cur.max);
-      auto edges = sturges_edges(lo, hi, keys);
-      auto h1 = histogram(ref.sample, edges), h2 = histogram(cur.sample, edges);
-      double bw = (hi - lo) / static_cast<double>(h1.size());
-      double bc = 0, n1 = static_cast<double>(ref.sample.n), n2 = static_cast<double>(cur.sample.n);
-      for (std::size_t b = 0; b < h1.size(); ++b) {
-        double w = edges[b + 1] - edges[b];
-        double d1 = h1[b] / (n1 * w), d2 = h2[b] / (n2 * w);
-        bc += std::sqrt(d1 * d2) * bw;
-      }
-      r.score = std::sqrt(1 - std::clamp(bc, 0.0, 1.0));
-      std::vector<double> p = h1, q = h2;
-      for (double& v : p) v /= n1;
-      for (double& v : q) v /= n2;
-      r.chart = hist_chart(edges, p, q);
-    }
-  } else {
-    // value-count methods: chisquare, z, g_test, tvd, fisher_exact
-    Keyed k = keyed_counts(ref, cur);
-    if (numerical && ref.small_overflow)
-      throw InputError("drift method '" + n + "' compares value counts, but numerical column '" + ref.name +
-                           "' has more than 21 distinct values",
-                       "use a method for numerical columns (ks, wasserstein, psi, ...) or declare the column categorical");
-    r.chart = cat_chart(k);
-    if (n == "chisquare" || n == "g_test") {
-      double knorm = k.cur_n / k.ref_n;
-      std::vector<double> exp(k.ref.size());
-      for (std::size_t i = 0; i < exp.size(); ++i) exp[i] = k.ref[i] * knorm;
-      tv = n == "chisquare" ? chisquare(k.cur, exp) : g_test(k.cur, exp);
-      r.score = tv.p_value;
-      r.statistic = tv.statistic;
-    } else if (n == "z") {
-      bool same_single = k.labels.size() == 1;
-      if (same_single) r.score = 1;
-      else {
-        // share of values other than the smallest key
-        double n1 = k.ref_n, n2 = k.cur_n;
-        double p1 = (n1 - k.ref[0]) / n1, p2 = (n2 - k.cur[0]) / n2;
-        double P = (p1 * n1 + p2 * n2) / (n1 + n2);
-        double z = (p1 - p2) / std::sqrt(P * (1 - P) * (1 / n1 + 1 / n2));
-        r.statistic = z;
-        r.score = 2 * (1 - (1 - normal_sf(std::fabs(z))));
-      }
-    } else if (n == "tvd") {
-      double obs = tvd_value(k.ref, k.cur);
-      r.statistic = obs;
-      r.score = tvd_permutation_p(k, obs);
-    } else if (n == "fisher_exact") {
-      if (k.labels.size() > 2)
-        throw InputError("fisher_exact needs a binary column, '" + ref.name + "' has " +
-                             std::to_string(k.labels.size()) + " values",
-                         "use chisquare or g_test for this column");
-      if (ref.infinite || cur.infinite)
-        throw InputError("fisher_exact: column '" + ref.name + "' has infinite values", "clean the data or use another method");
-      auto a = static_cast<std::uint64_t>(k.labels.size() == 2 ? k.cur[1] : 0);
-      auto b = static_cast<std::uint64_t>(k.cur[0]);
-      auto c = static_cast<std::uint64_t>(k.labels.size() == 2 ? k.ref[1] : 0);
-      auto d = static_cast<std::uint64_t>(k.ref[0]);
-      r.score = fisher_exact(a, b, c, d);
-    }
-  }
-  if (r.chart.is_null()) {
-    if (numerical) {
-      double lo = std::min(ref.min, cur.min), hi = std::max(ref.max, cur.max);
-      auto edges = sturges_edges(lo, hi, std::min<std::uint64_t>(ref.sample.n + cur.sample.n, 1u << 20));
-      if (edges.size() > 41) edges = sturges_edges(lo, hi, 1ULL << 39);
-      auto p = histogram(ref.sample, edges), q = histogram(cur.sample, edges);
-      for (double& v : p) v /= static_cast<double>(ref.sample.n);
-      for (double& v : q) v /= static_cast<double>(cur.sample.n);
-      r.chart = hist_chart(edges, p, q);
-    } else {
-      r.chart = cat_chart(keyed_counts(ref, cur));
-    }
-  }
+  r.approximate = ref.type == ColumnType::numerical && (ref.sample.approximate || cur.sample.approximate);
+  m.compute(ref, cur, r);
+  if (r.chart.is_null()) r.chart = default_chart(ref, cur);
   r.drifted = verdict(m, r.score, r.threshold);
   if (std::isnan(r.score)) r.error = "the method is undefined for these values (constant or too few values)";
   return r;

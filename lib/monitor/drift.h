@@ -11,6 +11,13 @@
 
 namespace mlo::monitor {
 
+struct ColumnDrift;
+
+// Computes a method's score (and statistic, chart) into `out`; the caller sets
+// the verdict from the table entry. Throws InputError for data the method cannot take.
+using DriftFn = void (*)(const ColumnProfile& ref, const ColumnProfile& cur, ColumnDrift& out);
+
+// One registered method, the way Evidently registers its stattests.
 struct MethodInfo {
   std::string name;
   bool p_value;               // true: score is a p-value (drift when small); false: a distance
@@ -18,8 +25,11 @@ struct MethodInfo {
   double default_threshold;
   // Evidently's comparison: "<", "<=" (p-values) or ">=", ">" (distances)
   std::string drift_when;
+  DriftFn compute;
 };
 
+// The method table: adding a method is one entry here (drift.cpp) plus its
+// row in man mlo-monitor and the schema's enum (a unit test checks both).
 const std::vector<MethodInfo>& drift_methods();
 // Looks a method up by name (accepts Evidently's aliases "ed" and "TVD"). Throws InputError.
 const MethodInfo& find_method(const std::string& name);

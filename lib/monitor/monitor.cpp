@@ -350,18 +350,39 @@ std::vector<Source> auto_reference(Repo& repo, const MonitorSpec& spec, nlohmann
   return found[0].second;
 }
 
-nlohmann::json run_monitor(const MonitorSpec& spec, Repo* repo) {
+namespace {
+
+// ---- run_monitor's steps: resolve -> profile -> compare schemas -> drift,
+// quality and performance tests -> verdict (recording and actions are the
+// caller's: record_result, record_action).
+
+struct Inputs {
+  std::vector<Source> reference, current;
+  nlohmann::json lineage;  // set for --reference auto
+};
+
+Inputs resolve_sources(const MonitorSpec& spec, Repo* repo) {
   if (spec.reference.empty()) throw UsageError("no reference data", "give --reference PATH or a monitor with reference:");
   if (spec.current.empty()) throw UsageError("no current data", "give --current PATH or a monitor with current:");
-  nlohmann::json ref_lineage;
-  std::vector<Source> ref_src;
+  Inputs in;
   if (spec.reference.size() == 1 && spec.reference[0] == "auto") {
     if (!repo) throw InputError("--reference auto needs an mlo repository (the model registry)", "run inside the repository");
-    ref_src = auto_reference(*repo, spec, ref_lineage);
+    in.reference = auto_reference(*repo, spec, in.lineage);
   } else {
-    ref_src = resolve_inputs(spec.reference, repo, spec.format);
+    in.reference = resolve_inputs(spec.reference, repo, spec.format);
   }
-  auto cur_src = resolve_inputs(spec.current, repo, spec.format);
+  in.current = resolve_inputs(spec.current, repo, spec.format);
+  return in;
+}
+
+struct Profiles {
+  DatasetProfile ref, cur;
+  bool ref_cached = false;
+  double seconds = 0;
+};
+
+// Reference (possibly from the profile cache) and current are read in parallel.
+Profiles profile_both(const MonitorSpec& spec, Repo* repo, const Inputs& in) {
   ProfileOptions ro = profile_options(spec);
   ProfileOptions co = ro;
   co.timestamp_column = spec.roles.timestamp;
@@ -369,66 +390,118 @@ nlohmann::json run_monitor(const MonitorSpec& spec, Repo* repo) {
   co.until = spec.until;
   if ((spec.since || spec.until) && spec.roles.timestamp.empty())
     throw UsageError("--since/--until/--window need a timestamp column", "name it with --timestamp COL or columns.timestamp");
-
-  DatasetProfile ref, cur;
-  bool ref_cached = false;
+  Profiles p;
   std::exception_ptr ref_error;
   auto t0 = std::chrono::steady_clock::now();
   std::thread ref_thread([&] {
     try {
-      ref = reference_profile(spec, repo, ref_src, ro, ref_cached);
+      p.ref = reference_profile(spec, repo, in.reference, ro, p.ref_cached);
     } catch (...) {
       ref_error = std::current_exception();
     }
   });
   try {
-    cur = build_profile(cur_src, co);
+    p.cur = build_profile(in.current, co);
   } catch (...) {
     ref_thread.join();
     throw;
   }
   ref_thread.join();
   if (ref_error) std::rethrow_exception(ref_error);
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return p;
+}
 
-  // Which columns are tested.
-  std::set<std::string> special = {spec.roles.target, spec.roles.prediction, spec.roles.timestamp};
-  std::set<std::string> ignored(spec.roles.ignored.begin(), spec.roles.ignored.end());
-  std::vector<std::string> features = spec.roles.features;
-  if (features.empty())
-    for (auto& c : ref.columns)
-      if (!special.count(c.name) && !ignored.count(c.name)) features.push_back(c.name);
-
-  nlohmann::json metrics = nlohmann::json::array(), tests = nlohmann::json::array();
+// Which columns play which part, and how the current schema differs.
+struct Plan {
+  std::vector<std::string> features;
+  std::set<std::string> ignored;
   std::vector<std::string> missing_in_cur, added_in_cur;
-  // A declared target absent from the current data is the usual case for live
-  // traffic (labels arrive later): performance is then unknown, not a schema break.
-  for (auto& c : ref.columns)
-    if (!cur.find(c.name) && !ignored.count(c.name) && c.name != spec.roles.target) missing_in_cur.push_back(c.name);
-  // Current data from request logs carries serving fields (route, latency...)
-  // that training data never has: not a schema change.
-  const bool from_request_log = cur.find("route") && cur.find("latency_ms") && cur.find("model");
-  for (auto& c : cur.columns)
-    if (!ref.find(c.name) && !ignored.count(c.name) && !(from_request_log && is_request_log_field(c.name)))
-      added_in_cur.push_back(c.name);
-
-  // Type agreement: the reference's type wins; a change is a quality failure.
   std::map<std::string, std::string> type_changed;
+};
+
+std::vector<std::string> tested_features(const MonitorSpec& spec, const DatasetProfile& ref, const std::set<std::string>& ignored) {
+  if (!spec.roles.features.empty()) return spec.roles.features;
+  std::set<std::string> special = {spec.roles.target, spec.roles.prediction, spec.roles.timestamp};
+  std::vector<std::string> features;
+  for (auto& c : ref.columns)
+    if (!special.count(c.name) && !ignored.count(c.name)) features.push_back(c.name);
+  return features;
+}
+
+// Type agreement: the reference's type wins (the current column is coerced);
+// a change is a quality failure.
+std::map<std::string, std::string> reconcile_types(const MonitorSpec& spec, const DatasetProfile& ref, DatasetProfile& cur) {
+  std::map<std::string, std::string> changed;
   for (auto& c : cur.columns) {
     const ColumnProfile* r = ref.find(c.name);
     if (!r || r->type == c.type) continue;
     bool declared = std::count(spec.roles.numerical.begin(), spec.roles.numerical.end(), c.name) ||
                     std::count(spec.roles.categorical.begin(), spec.roles.categorical.end(), c.name);
-    if (!(c.rows == c.missing) && !declared) type_changed[c.name] = to_string(r->type) + " -> " + to_string(c.type);
+    if (!(c.rows == c.missing) && !declared) changed[c.name] = to_string(r->type) + " -> " + to_string(c.type);
     coerce_column(c, r->type);
   }
+  return changed;
+}
 
-  // ---- drift
+Plan plan_columns(const MonitorSpec& spec, const DatasetProfile& ref, DatasetProfile& cur) {
+  Plan p;
+  p.ignored = std::set<std::string>(spec.roles.ignored.begin(), spec.roles.ignored.end());
+  p.features = tested_features(spec, ref, p.ignored);
+  // A declared target absent from the current data is the usual case for live
+  // traffic (labels arrive later): performance is then unknown, not a schema break.
+  for (auto& c : ref.columns)
+    if (!cur.find(c.name) && !p.ignored.count(c.name) && c.name != spec.roles.target) p.missing_in_cur.push_back(c.name);
+  // Current data from request logs carries serving fields (route, latency...)
+  // that training data never has: not a schema change.
+  const bool from_request_log = cur.find("route") && cur.find("latency_ms") && cur.find("model");
+  for (auto& c : cur.columns)
+    if (!ref.find(c.name) && !p.ignored.count(c.name) && !(from_request_log && is_request_log_field(c.name)))
+      p.added_in_cur.push_back(c.name);
+  p.type_changed = reconcile_types(spec, ref, cur);
+  return p;
+}
+
+// What the checks produce: Evidently-style metrics and tests.
+struct Checks {
+  nlohmann::json metrics = nlohmann::json::array(), tests = nlohmann::json::array();
   std::vector<ColumnDrift> drifts;
+  bool dataset_drift = false, perf_known = false;
+};
+
+double share_of(std::uint64_t a, std::uint64_t b) { return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0; }
+
+struct RoleDrift {
+  std::string role;  // "target" or "prediction"
+  ColumnDrift drift;
+};
+
+std::vector<RoleDrift> role_drifts(const MonitorSpec& spec, const Profiles& p) {
+  std::vector<RoleDrift> out;
+  for (auto [role, col] : {std::pair<std::string, std::string>{"target", spec.roles.target},
+                           std::pair<std::string, std::string>{"prediction", spec.roles.prediction}}) {
+    if (col.empty()) continue;
+    const ColumnProfile* r = p.ref.find(col);
+    const ColumnProfile* c = p.cur.find(col);
+    if (r && c) out.push_back({role, column_drift(*r, *c, spec.drift)});
+  }
+  return out;
+}
+
+// Evidently counts target and prediction in the drift share when no column
+// list is given (_get_all_columns_for_drift); with columns.features, only those.
+void column_drift_tests(const MonitorSpec& spec, const Profiles& p, const Plan& plan, const std::vector<RoleDrift>& roles,
+                        Checks& out) {
   int tested = 0, drifted = 0;
-  for (auto& name : features) {
-    const ColumnProfile* r = ref.find(name);
-    const ColumnProfile* c = cur.find(name);
+  if (spec.roles.features.empty())
+    for (auto& rd : roles)
+      if (rd.drift.error.empty()) {
+        ++tested;
+        if (rd.drift.drifted) ++drifted;
+      }
+  for (auto& name : plan.features) {
+    const ColumnProfile* r = p.ref.find(name);
+    const ColumnProfile* c = p.cur.find(name);
     if (!r) throw InputError("column '" + name + "' is not in the reference data", "check columns.features");
     if (!c) continue;  // reported as a removed column
     ColumnDrift d = column_drift(*r, *c, spec.drift);
@@ -436,184 +509,231 @@ nlohmann::json run_monitor(const MonitorSpec& spec, Repo* repo) {
       ++tested;
       if (d.drifted) ++drifted;
     }
-    drifts.push_back(std::move(d));
+    out.drifts.push_back(std::move(d));
   }
   double share = tested ? static_cast<double>(drifted) / tested : 0;
-  bool dataset_drift = tested > 0 && share >= spec.drift.drift_share;
-  metrics.push_back({{"metric", "DatasetDriftMetric"},
-                     {"result",
-                      {{"drift_share", spec.drift.drift_share}, {"number_of_columns", tested},
-                       {"number_of_drifted_columns", drifted}, {"share_of_drifted_columns", share},
-                       {"dataset_drift", dataset_drift}}}});
-  for (auto& d : drifts) {
-    metrics.push_back({{"metric", "ColumnDriftMetric"}, {"result", drift_json(d)}});
+  out.dataset_drift = tested > 0 && share >= spec.drift.drift_share;
+  out.metrics.push_back({{"metric", "DatasetDriftMetric"},
+                         {"result",
+                          {{"drift_share", spec.drift.drift_share}, {"number_of_columns", tested},
+                           {"number_of_drifted_columns", drifted}, {"share_of_drifted_columns", share},
+                           {"dataset_drift", out.dataset_drift}}}});
+  for (auto& d : out.drifts) {
+    out.metrics.push_back({{"metric", "ColumnDriftMetric"}, {"result", drift_json(d)}});
     std::string status = !d.error.empty() ? "ERROR" : d.drifted ? "FAIL" : "SUCCESS";
     std::string desc = !d.error.empty() ? d.error
                                          : "Drift score " + fmt(d.score) + " (" + d.method + ", drift when " +
                                                find_method(d.method).drift_when + " " + fmt(d.threshold) + ")";
-    tests.push_back(test("TestColumnDrift", "drift", status, desc,
-                         {{"column_name", d.column}, {"stattest", d.method}, {"threshold", d.threshold},
-                          {"score", std::isfinite(d.score) ? nlohmann::json(d.score) : nlohmann::json(nullptr)}}));
+    out.tests.push_back(test("TestColumnDrift", "drift", status, desc,
+                             {{"column_name", d.column}, {"stattest", d.method}, {"threshold", d.threshold},
+                              {"score", std::isfinite(d.score) ? nlohmann::json(d.score) : nlohmann::json(nullptr)}}));
   }
-  tests.push_back(test("TestShareOfDriftedColumns", "drift", dataset_drift ? "FAIL" : "SUCCESS",
-                       fmt(drifted) + " of " + fmt(tested) + " columns drifted (share " + fmt(share) +
-                           ", dataset drift at >= " + fmt(spec.drift.drift_share) + ")",
-                       {{"share", share}, {"drift_share", spec.drift.drift_share}}));
-  // target / prediction drift
-  for (auto [role, col] : {std::pair<std::string, std::string>{"target", spec.roles.target},
-                           std::pair<std::string, std::string>{"prediction", spec.roles.prediction}}) {
-    if (col.empty()) continue;
-    const ColumnProfile* r = ref.find(col);
-    const ColumnProfile* c = cur.find(col);
-    if (!r || !c) continue;
-    ColumnDrift d = column_drift(*r, *c, spec.drift);
-    nlohmann::json j = drift_json(d);
-    metrics.push_back({{"metric", role == "target" ? "TargetDriftMetric" : "PredictionDriftMetric"}, {"result", j}});
-    tests.push_back(test(role == "target" ? "TestTargetDrift" : "TestPredictionDrift", "drift",
-                         !d.error.empty() ? "ERROR" : d.drifted ? "FAIL" : "SUCCESS",
-                         d.error.empty() ? role + " drift score " + fmt(d.score) + " (" + d.method + ")" : d.error,
-                         {{"column_name", col}, {"stattest", d.method}}));
-  }
+  out.tests.push_back(test("TestShareOfDriftedColumns", "drift", out.dataset_drift ? "FAIL" : "SUCCESS",
+                           fmt(drifted) + " of " + fmt(tested) + " columns drifted (share " + fmt(share) +
+                               ", dataset drift at >= " + fmt(spec.drift.drift_share) + ")",
+                           {{"share", share}, {"drift_share", spec.drift.drift_share}}));
+}
 
-  // ---- quality
-  nlohmann::json qcols = nlohmann::json::array();
-  auto share_of = [](std::uint64_t a, std::uint64_t b) { return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0; };
-  for (auto& c : cur.columns) {
-    if (ignored.count(c.name)) continue;
-    const ColumnProfile* r = ref.find(c.name);
-    double ms = share_of(c.missing, c.rows), rms = r ? share_of(r->missing, r->rows) : 0;
-    nlohmann::json q = {{"column_name", c.name}, {"column_type", to_string(c.type)}, {"missing_share", ms},
-                        {"reference_missing_share", rms}, {"invalid_values", c.invalid}, {"infinite_values", c.infinite},
-                        {"distinct", c.distinct()}};
-    if (r) {
-      bool fail = ms > rms + spec.quality.missing_share_increase;
-      tests.push_back(test("TestShareOfMissingValues", "quality", fail ? "FAIL" : "SUCCESS",
+void role_drift_tests(const std::vector<RoleDrift>& roles, Checks& out) {
+  for (auto& [role, d] : roles) {
+    out.metrics.push_back({{"metric", role == "target" ? "TargetDriftMetric" : "PredictionDriftMetric"},
+                           {"result", drift_json(d)}});
+    out.tests.push_back(test(role == "target" ? "TestTargetDrift" : "TestPredictionDrift", "drift",
+                             !d.error.empty() ? "ERROR" : d.drifted ? "FAIL" : "SUCCESS",
+                             d.error.empty() ? role + " drift score " + fmt(d.score) + " (" + d.method + ")" : d.error,
+                             {{"column_name", d.column}, {"stattest", d.method}}));
+  }
+}
+
+void new_category_test(const MonitorSpec& spec, const ColumnProfile& r, const ColumnProfile& c, nlohmann::json& q,
+                       Checks& out) {
+  std::set<std::string> known;
+  for (auto& [v, _] : r.categories) known.insert(v);
+  std::uint64_t nnew = 0, total = 0;
+  std::vector<std::string> names;
+  for (auto& [v, n] : c.categories) {
+    total += n;
+    if (!known.count(v)) {
+      nnew += n;
+      if (names.size() < 10) names.push_back(v);
+    }
+  }
+  double s = share_of(nnew, total);
+  q["new_categories"] = names;
+  q["new_category_share"] = s;
+  out.tests.push_back(test("TestNewCategories", "quality", s > spec.quality.new_category_share ? "FAIL" : "SUCCESS",
+                           c.name + ": " + fmt(s * 100) + "% of values in categories the reference lacks" +
+                               (names.empty() ? "" : " (e.g. '" + names[0] + "')"),
+                           {{"column_name", c.name}, {"share", s}, {"new_categories", names}}));
+}
+
+void out_of_range_test(const MonitorSpec& spec, const ColumnProfile& r, const ColumnProfile& c, nlohmann::json& q,
+                       Checks& out) {
+  std::uint64_t n_out = 0;
+  for (std::size_t i = 0; i < c.sample.values.size(); ++i)
+    if (c.sample.values[i] < r.min || c.sample.values[i] > r.max) n_out += c.sample.counts[i];
+  double s = share_of(n_out, c.sample.n);
+  q["out_of_range_share"] = s;
+  q["reference_range"] = {r.min, r.max};
+  out.tests.push_back(test("TestShareOfOutRangeValues", "quality", s > spec.quality.out_of_range_share ? "FAIL" : "SUCCESS",
+                           c.name + ": " + fmt(s * 100) + "% of values outside the reference range [" + fmt(r.min) +
+                               ", " + fmt(r.max) + "]",
+                           {{"column_name", c.name}, {"share", s}, {"min", r.min}, {"max", r.max}}));
+}
+
+// The quality tests of one column present on both sides.
+void column_quality_tests(const MonitorSpec& spec, const ColumnProfile& r, const ColumnProfile& c, nlohmann::json& q,
+                          Checks& out) {
+  double ms = share_of(c.missing, c.rows), rms = share_of(r.missing, r.rows);
+  bool fail = ms > rms + spec.quality.missing_share_increase;
+  out.tests.push_back(test("TestShareOfMissingValues", "quality", fail ? "FAIL" : "SUCCESS",
                            c.name + ": " + fmt(ms * 100) + "% missing (reference " + fmt(rms * 100) + "%, allowed +" +
                                fmt(spec.quality.missing_share_increase * 100) + " points)",
                            {{"column_name", c.name}, {"share", ms}, {"reference_share", rms}}));
-      if (c.type == ColumnType::categorical && !r->categories_overflow) {
-        std::set<std::string> known;
-        for (auto& [v, _] : r->categories) known.insert(v);
-        std::uint64_t nnew = 0, total = 0;
-        std::vector<std::string> names;
-        for (auto& [v, n] : c.categories) {
-          total += n;
-          if (!known.count(v)) {
-            nnew += n;
-            if (names.size() < 10) names.push_back(v);
-          }
-        }
-        double s = share_of(nnew, total);
-        q["new_categories"] = names;
-        q["new_category_share"] = s;
-        tests.push_back(test("TestNewCategories", "quality", s > spec.quality.new_category_share ? "FAIL" : "SUCCESS",
-                             c.name + ": " + fmt(s * 100) + "% of values in categories the reference lacks" +
-                                 (names.empty() ? "" : " (e.g. '" + names[0] + "')"),
-                             {{"column_name", c.name}, {"share", s}, {"new_categories", names}}));
-      }
-      if (c.type == ColumnType::numerical && r->sample.n && c.sample.n) {
-        std::uint64_t out = 0;
-        for (std::size_t i = 0; i < c.sample.values.size(); ++i)
-          if (c.sample.values[i] < r->min || c.sample.values[i] > r->max) out += c.sample.counts[i];
-        double s = share_of(out, c.sample.n);
-        q["out_of_range_share"] = s;
-        q["reference_range"] = {r->min, r->max};
-        tests.push_back(test("TestShareOfOutRangeValues", "quality", s > spec.quality.out_of_range_share ? "FAIL" : "SUCCESS",
-                             c.name + ": " + fmt(s * 100) + "% of values outside the reference range [" + fmt(r->min) +
-                                 ", " + fmt(r->max) + "]",
-                             {{"column_name", c.name}, {"share", s}, {"min", r->min}, {"max", r->max}}));
-      }
-      bool constant = c.present() > 0 && c.distinct() == 1, ref_constant = r->present() > 0 && r->distinct() == 1;
-      if (constant && !ref_constant)
-        tests.push_back(test("TestConstantColumn", "quality", "FAIL", c.name + ": a single value in the current data",
+  if (c.type == ColumnType::categorical && !r.categories_overflow) new_category_test(spec, r, c, q, out);
+  if (c.type == ColumnType::numerical && r.sample.n && c.sample.n) out_of_range_test(spec, r, c, q, out);
+  bool constant = c.present() > 0 && c.distinct() == 1, ref_constant = r.present() > 0 && r.distinct() == 1;
+  if (constant && !ref_constant)
+    out.tests.push_back(test("TestConstantColumn", "quality", "FAIL", c.name + ": a single value in the current data",
                              {{"column_name", c.name}}));
-      if (c.rows > 0 && c.missing == c.rows && r->missing != r->rows)
-        tests.push_back(test("TestColumnAllMissing", "quality", "FAIL", c.name + ": every value is missing",
+  if (c.rows > 0 && c.missing == c.rows && r.missing != r.rows)
+    out.tests.push_back(test("TestColumnAllMissing", "quality", "FAIL", c.name + ": every value is missing",
                              {{"column_name", c.name}}));
-      if (c.invalid)
-        tests.push_back(test("TestColumnValueTypes", "quality", "FAIL",
+  if (c.invalid)
+    out.tests.push_back(test("TestColumnValueTypes", "quality", "FAIL",
                              c.name + ": " + std::to_string(c.invalid) + " values are not numbers",
                              {{"column_name", c.name}, {"invalid", c.invalid}}));
-    }
+}
+
+void schema_tests(const Plan& plan, Checks& out) {
+  for (auto& n : plan.missing_in_cur)
+    out.tests.push_back(test("TestColumnRemoved", "quality", "FAIL",
+                             n + ": in the reference, missing from the current data", {{"column_name", n}}));
+  for (auto& n : plan.added_in_cur)
+    out.tests.push_back(test("TestColumnAdded", "quality", "FAIL", n + ": in the current data, not in the reference",
+                             {{"column_name", n}}));
+  for (auto& [n, change] : plan.type_changed)
+    out.tests.push_back(test("TestColumnTypeChanged", "quality", "FAIL", n + ": type changed (" + change + ")",
+                             {{"column_name", n}, {"change", change}}));
+}
+
+void dataset_quality_tests(const MonitorSpec& spec, const DatasetProfile& cur, Checks& out) {
+  double dup = share_of(cur.duplicate_rows, cur.rows);
+  out.tests.push_back(test("TestShareOfDuplicatedRows", "quality", dup > spec.quality.duplicate_share ? "FAIL" : "SUCCESS",
+                           fmt(dup * 100) + "% duplicated rows" + (cur.duplicates_approximate ? " (estimated)" : ""),
+                           {{"share", dup}, {"rows", cur.duplicate_rows}}));
+  if (cur.malformed_rows)
+    out.tests.push_back(test("TestMalformedRows", "quality", "FAIL",
+                             std::to_string(cur.malformed_rows) + " malformed rows in the current data (first: " +
+                                 cur.malformed[0].file + ":" + std::to_string(cur.malformed[0].line) + ": " +
+                                 cur.malformed[0].message + ")",
+                             {{"rows", cur.malformed_rows}}));
+  if (cur.rows == 0) out.tests.push_back(test("TestCurrentNotEmpty", "quality", "FAIL", "the current data has no rows", {}));
+}
+
+void quality_tests(const MonitorSpec& spec, const Profiles& p, const Plan& plan, Checks& out) {
+  nlohmann::json qcols = nlohmann::json::array();
+  for (auto& c : p.cur.columns) {
+    if (plan.ignored.count(c.name)) continue;
+    const ColumnProfile* r = p.ref.find(c.name);
+    nlohmann::json q = {{"column_name", c.name}, {"column_type", to_string(c.type)},
+                        {"missing_share", share_of(c.missing, c.rows)},
+                        {"reference_missing_share", r ? share_of(r->missing, r->rows) : 0},
+                        {"invalid_values", c.invalid}, {"infinite_values", c.infinite}, {"distinct", c.distinct()}};
+    if (r) column_quality_tests(spec, *r, c, q, out);
     qcols.push_back(q);
   }
-  for (auto& n : missing_in_cur)
-    tests.push_back(test("TestColumnRemoved", "quality", "FAIL", n + ": in the reference, missing from the current data",
-                         {{"column_name", n}}));
-  for (auto& n : added_in_cur)
-    tests.push_back(test("TestColumnAdded", "quality", "FAIL", n + ": in the current data, not in the reference",
-                         {{"column_name", n}}));
-  for (auto& [n, change] : type_changed)
-    tests.push_back(test("TestColumnTypeChanged", "quality", "FAIL", n + ": type changed (" + change + ")",
-                         {{"column_name", n}, {"change", change}}));
-  double dup = share_of(cur.duplicate_rows, cur.rows);
-  tests.push_back(test("TestShareOfDuplicatedRows", "quality", dup > spec.quality.duplicate_share ? "FAIL" : "SUCCESS",
-                       fmt(dup * 100) + "% duplicated rows" + (cur.duplicates_approximate ? " (estimated)" : ""),
-                       {{"share", dup}, {"rows", cur.duplicate_rows}}));
-  if (cur.malformed_rows)
-    tests.push_back(test("TestMalformedRows", "quality", "FAIL",
-                         std::to_string(cur.malformed_rows) + " malformed rows in the current data (first: " +
-                             cur.malformed[0].file + ":" + std::to_string(cur.malformed[0].line) + ": " +
-                             cur.malformed[0].message + ")",
-                         {{"rows", cur.malformed_rows}}));
-  if (cur.rows == 0)
-    tests.push_back(test("TestCurrentNotEmpty", "quality", "FAIL", "the current data has no rows", {}));
-  metrics.push_back({{"metric", "DatasetQualityMetric"},
-                     {"result",
-                      {{"reference_rows", ref.rows}, {"current_rows", cur.rows}, {"duplicated_rows", cur.duplicate_rows},
-                       {"duplicates_approximate", cur.duplicates_approximate}, {"columns", qcols}}}});
+  schema_tests(plan, out);
+  dataset_quality_tests(spec, p.cur, out);
+  out.metrics.push_back({{"metric", "DatasetQualityMetric"},
+                         {"result",
+                          {{"reference_rows", p.ref.rows}, {"current_rows", p.cur.rows},
+                           {"duplicated_rows", p.cur.duplicate_rows},
+                           {"duplicates_approximate", p.cur.duplicates_approximate}, {"columns", qcols}}}});
+}
 
-  // ---- performance
-  bool perf_known = !cur.performance.is_null() && cur.performance.value("rows", 0) > 0;
-  if (perf_known) {
-    nlohmann::json pr = {{"current", cur.performance}, {"reference", ref.performance}};
-    metrics.push_back({{"metric", "ModelPerformanceMetric"}, {"result", pr}});
-    for (const char* m : {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "mae", "rmse", "mape", "r2"}) {
-      if (!cur.performance.contains(m) || ref.performance.is_null() || !ref.performance.contains(m)) continue;
-      double c = cur.performance[m], r = ref.performance[m];
-      bool hib = higher_is_better(m);
-      double limit = hib ? r - std::fabs(r) * spec.performance.degradation : r + std::fabs(r) * spec.performance.degradation;
-      bool fail = hib ? c < limit : c > limit;
-      tests.push_back(test(std::string("TestPerformance_") + m, "performance", fail ? "FAIL" : "SUCCESS",
-                           std::string(m) + " " + fmt(c) + " (reference " + fmt(r) + ", " + (hib ? "min " : "max ") +
-                               fmt(limit) + ")",
-                           {{"metric", m}, {"current", c}, {"reference", r}, {"limit", limit}}));
-    }
+void performance_tests(const MonitorSpec& spec, const Profiles& p, Checks& out) {
+  const auto& cur = p.cur.performance;
+  const auto& ref = p.ref.performance;
+  out.perf_known = !cur.is_null() && cur.value("rows", 0) > 0;
+  if (!out.perf_known) return;
+  out.metrics.push_back({{"metric", "ModelPerformanceMetric"}, {"result", {{"current", cur}, {"reference", ref}}}});
+  for (const char* m : {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "mae", "rmse", "mape", "r2"}) {
+    if (!cur.contains(m) || ref.is_null() || !ref.contains(m)) continue;
+    double c = cur[m], r = ref[m];
+    bool hib = higher_is_better(m);
+    double limit = hib ? r - std::fabs(r) * spec.performance.degradation : r + std::fabs(r) * spec.performance.degradation;
+    bool fail = hib ? c < limit : c > limit;
+    out.tests.push_back(test(std::string("TestPerformance_") + m, "performance", fail ? "FAIL" : "SUCCESS",
+                             std::string(m) + " " + fmt(c) + " (reference " + fmt(r) + ", " + (hib ? "min " : "max ") +
+                                 fmt(limit) + ")",
+                             {{"metric", m}, {"current", c}, {"reference", r}, {"limit", limit}}));
   }
+}
 
-  auto group_bad = [&](const std::string& g) {
-    for (auto& t : tests)
-      if (t["group"] == g && t["status"] == "FAIL") return true;
-    return false;
-  };
+bool group_failed(const nlohmann::json& tests, const std::string& group) {
+  for (auto& t : tests)
+    if (t["group"] == group && t["status"] == "FAIL") return true;
+  return false;
+}
+
+// "drift", "ok", or "unknown" when the column was not tested (no target/prediction).
+std::string role_verdict(const nlohmann::json& tests, const std::string& test_name) {
+  for (auto& t : tests)
+    if (t["name"] == test_name) return t["status"] == "FAIL" ? "drift" : t["status"] == "SUCCESS" ? "ok" : "unknown";
+  return "unknown";
+}
+
+nlohmann::json verdict_summary(const Checks& checks, double seconds) {
+  nlohmann::json drifted = nlohmann::json::array();
+  for (auto& d : checks.drifts)
+    if (d.drifted) drifted.push_back(d.column);
+  return {{"drift", checks.dataset_drift ? "drift" : "ok"},
+          {"target_drift", role_verdict(checks.tests, "TestTargetDrift")},
+          {"prediction_drift", role_verdict(checks.tests, "TestPredictionDrift")},
+          {"quality", group_failed(checks.tests, "quality") ? "fail" : "ok"},
+          {"performance", !checks.perf_known ? "unknown" : group_failed(checks.tests, "performance") ? "fail" : "ok"},
+          {"drifted_columns", drifted},
+          {"seconds", seconds}};
+}
+
+nlohmann::json result_document(const MonitorSpec& spec, const Inputs& in, const Profiles& p, Checks& checks) {
   nlohmann::json malformed = nlohmann::json::array();
-  for (auto* p : {&ref, &cur})
-    for (auto& m : p->malformed) malformed.push_back({{"file", m.file}, {"line", m.line}, {"message", m.message}});
-
+  for (auto* d : {&p.ref, &p.cur})
+    for (auto& m : d->malformed) malformed.push_back({{"file", m.file}, {"line", m.line}, {"message", m.message}});
   nlohmann::json result;
   result["version"] = 1;
   result["monitor"] = spec.name;
   result["created_at"] = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-  result["reference"] = {{"sources", ref.sources}, {"rows", ref.rows}, {"profile", ref_cached ? "cached" : "computed"},
-                         {"bytes_read", ref.bytes_read}, {"malformed_rows", ref.malformed_rows}};
-  if (!ref_lineage.is_null()) result["reference"]["lineage"] = ref_lineage;
-  result["current"] = {{"sources", cur.sources}, {"rows", cur.rows}, {"bytes_read", cur.bytes_read},
-                       {"malformed_rows", cur.malformed_rows}};
+  result["reference"] = {{"sources", p.ref.sources}, {"rows", p.ref.rows},
+                         {"profile", p.ref_cached ? "cached" : "computed"}, {"bytes_read", p.ref.bytes_read},
+                         {"malformed_rows", p.ref.malformed_rows}};
+  if (!in.lineage.is_null()) result["reference"]["lineage"] = in.lineage;
+  result["current"] = {{"sources", p.cur.sources}, {"rows", p.cur.rows}, {"bytes_read", p.cur.bytes_read},
+                       {"malformed_rows", p.cur.malformed_rows}};
   if (spec.since) result["current"]["since"] = *spec.since;
   if (spec.until) result["current"]["until"] = *spec.until;
-  result["metrics"] = metrics;
-  result["tests"] = tests;
+  result["metrics"] = std::move(checks.metrics);
+  result["tests"] = std::move(checks.tests);
   result["malformed"] = malformed;
-  result["summary"] = {{"drift", dataset_drift ? "drift" : "ok"},
-                       {"quality", group_bad("quality") ? "fail" : "ok"},
-                       {"performance", !perf_known ? "unknown" : group_bad("performance") ? "fail" : "ok"},
-                       {"drifted_columns", [&] {
-                          nlohmann::json a = nlohmann::json::array();
-                          for (auto& d : drifts)
-                            if (d.drifted) a.push_back(d.column);
-                          return a;
-                        }()},
-                       {"seconds", seconds}};
+  return result;
+}
+
+}  // namespace
+
+nlohmann::json run_monitor(const MonitorSpec& spec, Repo* repo) {
+  Inputs in = resolve_sources(spec, repo);
+  Profiles p = profile_both(spec, repo, in);
+  Plan plan = plan_columns(spec, p.ref, p.cur);
+  Checks checks;
+  std::vector<RoleDrift> roles = role_drifts(spec, p);
+  column_drift_tests(spec, p, plan, roles, checks);
+  role_drift_tests(roles, checks);
+  quality_tests(spec, p, plan, checks);
+  performance_tests(spec, p, checks);
+  nlohmann::json summary = verdict_summary(checks, p.seconds);
+  nlohmann::json result = result_document(spec, in, p, checks);
+  result["summary"] = summary;
   return result;
 }
 

@@ -62,6 +62,18 @@ struct TextHash {
   std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 
+// Neumaier's compensated sum of f(x) over xs.
+template <class F>
+double compensated_sum(const std::vector<double>& xs, F&& f) {
+  double sum = 0, carry = 0;
+  for (double x : xs) {
+    double v = f(x), t = sum + v;
+    carry += std::fabs(sum) >= std::fabs(v) ? (sum - t) + v : (v - t) + sum;
+    sum = t;
+  }
+  return sum + carry;
+}
+
 struct Acc {
   std::string name;
   std::optional<ColumnType> declared;
@@ -112,16 +124,15 @@ struct Acc {
   void moments_from_values() {
     n = values.size();
     if (n == 0) return;
-    double sum = 0, lo = values[0], hi = values[0];
+    double lo = values[0], hi = values[0];
     for (double x : values) {
-      sum += x;
       lo = std::min(lo, x);
       hi = std::max(hi, x);
     }
-    mean = sum / static_cast<double>(n);
-    double ss = 0;
-    for (double x : values) ss += (x - mean) * (x - mean);
-    m2 = ss;
+    // Compensated sums: with a large offset (1e9 + noise) a plain sum loses
+    // the digits the t-test needs; numpy's pairwise sum keeps them.
+    mean = compensated_sum(values, [](double x) { return x; }) / static_cast<double>(n);
+    m2 = compensated_sum(values, [m = mean](double x) { return (x - m) * (x - m); });
     mn = lo;
     mx = hi;
   }
@@ -572,7 +583,7 @@ struct In {
   std::size_t p = 0;
   std::string where;
   void need(std::size_t n) {
-    if (p + n > s.size()) throw InputError(where + ": truncated monitor profile", "delete it; it is rebuilt on the next run");
+    if (n > s.size() || p > s.size() - n) throw InputError(where + ": truncated monitor profile", "delete it; it is rebuilt on the next run");
   }
   std::uint64_t u64() { need(8); std::uint64_t v; std::memcpy(&v, s.data() + p, 8); p += 8; return v; }
   std::uint64_t varint() {
@@ -661,9 +672,11 @@ DatasetProfile parse_profile(const std::string& bytes, const std::string& where)
   }
   for (auto& c : p.columns) {
     std::uint64_t n = in.u64();
+    if (n > bytes.size() / sizeof(double)) in.need(bytes.size() + 1);  // a count no file can hold: truncated
     in.need(n * sizeof(double));
     c.sample.values.resize(n);
-    std::memcpy(c.sample.values.data(), bytes.data() + in.p, n * sizeof(double));
+    // an empty column has no values: memcpy must not see vector::data()'s null pointer
+    if (n) std::memcpy(c.sample.values.data(), bytes.data() + in.p, n * sizeof(double));
     in.p += n * sizeof(double);
     c.sample.counts.resize(n);
     for (auto& cnt : c.sample.counts) cnt = in.varint();

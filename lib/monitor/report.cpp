@@ -152,6 +152,29 @@ std::string render_text(const json& r, bool color) {
   return o.str();
 }
 
+namespace {
+
+// Target and prediction drift and the performance table: the same facts as
+// the text and HTML reports.
+void md_roles_and_performance(std::ostringstream& o, const json& r) {
+  for (const char* role : {"TargetDriftMetric", "PredictionDriftMetric"})
+    if (const json* t = metric(r, role))
+      o << "\n**" << (std::string(role) == "TargetDriftMetric" ? "Target drift" : "Prediction drift") << ": "
+        << ((*t)["drift_detected"].get<bool>() ? "detected" : "not detected") << "** ("
+        << md_esc((*t)["column_name"].get<std::string>()) << ", " << (*t)["stattest_name"].get<std::string>() << " "
+        << fmt((*t)["drift_score"]) << ")\n";
+  const json* p = metric(r, "ModelPerformanceMetric");
+  if (!p) return;
+  o << "\n### Performance (" << (*p)["current"].value("task", "") << ")\n\n| metric | current | reference |\n|---|---:|---:|\n";
+  for (auto& [k, v] : (*p)["current"].items()) {
+    if (!v.is_number_float()) continue;
+    json ref = (*p)["reference"].is_object() && (*p)["reference"].contains(k) ? (*p)["reference"][k] : json();
+    o << "| " << k << " | " << fmt(v) << " | " << fmt(ref) << " |\n";
+  }
+}
+
+}  // namespace
+
 std::string render_markdown(const json& r) {
   std::ostringstream o;
   const json* dd = metric(r, "DatasetDriftMetric");
@@ -169,6 +192,7 @@ std::string render_markdown(const json& r) {
       << m["stattest_name"].get<std::string>() << " | " << fmt(m["drift_score"]) << " | " << fmt(m["stattest_threshold"])
       << " | " << (m.contains("error") ? "error" : m["drift_detected"].get<bool>() ? "**drift**" : "ok") << " |\n";
   }
+  md_roles_and_performance(o, r);
   bool any = false;
   for (auto& t : r["tests"])
     if (t["group"] != "drift" && t["status"] == "FAIL") {
@@ -226,20 +250,65 @@ std::string render_html(const json& r) {
   return o.str();
 }
 
+namespace {
+
+// GitHub workflow commands: the message escapes %, \r and \n; a property
+// value also escapes : and , (they separate properties).
+std::string gha_escape(const std::string& s, bool property) {
+  std::string out;
+  for (char c : s) {
+    if (c == '%') out += "%25";
+    else if (c == '\r') out += "%0D";
+    else if (c == '\n') out += "%0A";
+    else if (property && c == ':') out += "%3A";
+    else if (property && c == ',') out += "%2C";
+    else out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string render_annotations(const json& r) {
   std::ostringstream o;
-  auto clean = [](std::string s) {
-    std::replace(s.begin(), s.end(), '\n', ' ');
-    return s;
-  };
   for (auto& t : r["tests"]) {
     if (t["status"] != "FAIL" && t["status"] != "ERROR") continue;
     bool dataset = t["name"] == "TestShareOfDriftedColumns" || t["group"] == "performance";
-    o << (dataset ? "::error" : "::warning") << " title=mlo monitor " << r["monitor"].get<std::string>() << " ("
-      << t["group"].get<std::string>() << ")::" << clean(t["description"].get<std::string>()) << "\n";
+    std::string title = "mlo monitor " + r["monitor"].get<std::string>() + " (" + t["group"].get<std::string>() + ")";
+    const json& params = t.contains("parameters") ? t["parameters"] : json();
+    if (params.is_object() && params.contains("column_name") && params["column_name"].is_string())
+      title += " column " + params["column_name"].get<std::string>();
+    o << (dataset ? "::error" : "::warning") << " title=" << gha_escape(title, true)
+      << "::" << gha_escape(t["description"].get<std::string>(), false) << "\n";
   }
   return o.str();
 }
+
+namespace {
+
+std::string history_cell(const json& r, const std::string& c) {
+  if (!r["columns"].contains(c)) return "-";
+  auto& x = r["columns"][c];
+  return fmt(x["score"]) + (x["drifted"].get<bool>() ? "*" : "");
+}
+
+// Columns in blocks that fit about 100 characters; full names, never cut.
+std::vector<std::vector<std::string>> column_blocks(const std::set<std::string>& cols) {
+  std::vector<std::vector<std::string>> blocks(1);
+  std::size_t width = 0;
+  for (auto& c : cols) {
+    std::size_t w = std::max<std::size_t>(c.size(), 12) + 1;
+    if (!blocks.back().empty() && width + w > 60) {
+      blocks.emplace_back();
+      width = 0;
+    }
+    blocks.back().push_back(c);
+    width += w;
+  }
+  return blocks;
+}
+
+}  // namespace
 
 std::string render_history_text(const json& h) {
   std::ostringstream o;
@@ -247,32 +316,51 @@ std::string render_history_text(const json& h) {
   std::set<std::string> cols;
   for (auto& r : h)
     for (auto& [k, _] : r["columns"].items()) cols.insert(k);
-  o << pad("time (UTC)", 18) << pad("monitor", 14) << pad("rows", 10) << pad("drift", 7);
-  for (auto& c : cols) o << pad(c.substr(0, 12), 13);
-  o << "\n";
-  for (auto& r : h) {
-    o << pad(when(r["created_at"].get<double>()), 18) << pad(r["monitor"].get<std::string>().substr(0, 13), 14)
-      << pad(std::to_string(r["current_rows"].get<long long>()), 10) << pad(r["dataset_drift"].get<bool>() ? "YES" : "no", 7);
-    for (auto& c : cols) {
-      std::string cell = "-";
-      if (r["columns"].contains(c)) {
-        auto& x = r["columns"][c];
-        cell = fmt(x["score"]) + (x["drifted"].get<bool>() ? "*" : "");
-      }
-      o << pad(cell, 13);
-    }
+  auto blocks = column_blocks(cols);
+  for (std::size_t b = 0; b < blocks.size(); ++b) {
+    if (b) o << "\n";
+    o << pad("time (UTC)", 18) << pad("monitor", 14) << pad("rows", 10) << pad("drift", 7);
+    for (auto& c : blocks[b]) o << pad(c, std::max<std::size_t>(c.size(), 12) + 1);
     o << "\n";
+    for (auto& r : h) {
+      o << pad(when(r["created_at"].get<double>()), 18) << pad(r["monitor"].get<std::string>().substr(0, 13), 14)
+        << pad(std::to_string(r["current_rows"].get<long long>()), 10)
+        << pad(r["dataset_drift"].get<bool>() ? "YES" : "no", 7);
+      for (auto& c : blocks[b]) o << pad(history_cell(r, c), std::max<std::size_t>(c.size(), 12) + 1);
+      o << "\n";
+    }
   }
   o << "(score per column; * = drift)\n";
   return o.str();
 }
 
+namespace {
+
+// White (no column drifted) to red (all drifted).
+std::string heat_colour(double x) {
+  int gb = static_cast<int>(255 * (1 - std::clamp(x, 0.0, 1.0)));
+  return "rgb(255," + std::to_string(gb) + "," + std::to_string(gb) + ")";
+}
+
+// A 0..1 colour scale under the matrix.
+void heat_legend(std::ostringstream& s, double x0, double y0) {
+  s << "<text x='" << x0 << "' y='" << y0 - 4 << "' font-size='10'>share of drifted columns</text>";
+  for (int k = 0; k < 10; ++k)
+    s << "<rect x='" << x0 + 16 * k << "' y='" << y0 << "' width='16' height='10' fill='" << heat_colour((k + 0.5) / 10)
+      << "' stroke='#ccc'/>";
+  for (int k = 0; k <= 2; ++k)
+    s << "<text x='" << x0 + 80 * k << "' y='" << y0 + 22 << "' font-size='10' text-anchor='middle'>" << fmt(0.5 * k)
+      << "</text>";
+}
+
+}  // namespace
+
 std::string render_heatmap_html(const json& m, const std::string& title) {
   const json& days = m["days"];
   const json& v = m["share_of_drifted_columns"];
   std::size_t n = days.size();
-  const double cell = 22, left = 90, top = 90;
-  double W = left + cell * static_cast<double>(n) + 20, H = top + cell * static_cast<double>(n) + 20;
+  const double cell = 30, left = 90, top = 90;
+  double W = std::max(left + cell * static_cast<double>(n) + 20, left + 200), H = top + cell * static_cast<double>(n) + 60;
   std::ostringstream s;
   s << "<!DOCTYPE html><html><head><meta charset='utf-8'><title>" << esc(title)
     << "</title></head><body style='font:13px sans-serif'><h1>" << esc(title)
@@ -280,18 +368,20 @@ std::string render_heatmap_html(const json& m, const std::string& title) {
   s << "<svg width='" << W << "' height='" << H << "'>";
   for (std::size_t i = 0; i < n; ++i) {
     std::string d = days[i];
-    s << "<text x='" << left - 4 << "' y='" << top + cell * (static_cast<double>(i) + 0.7) << "' font-size='10' text-anchor='end'>" << d << "</text>";
-    s << "<text transform='translate(" << left + cell * (static_cast<double>(i) + 0.7) << "," << top - 4
-      << ") rotate(-60)' font-size='10'>" << d << "</text>";
+    s << "<text x='" << left - 4 << "' y='" << top + cell * (static_cast<double>(i) + 0.6) << "' font-size='10' text-anchor='end'>" << esc(d) << "</text>";
+    s << "<text transform='translate(" << left + cell * (static_cast<double>(i) + 0.6) << "," << top - 4
+      << ") rotate(-60)' font-size='10'>" << esc(d) << "</text>";
     for (std::size_t j = 0; j < n; ++j) {
-      double x = v[i][j].get<double>();
-      int red = 255, g = static_cast<int>(255 * (1 - x)), b = static_cast<int>(255 * (1 - x));
-      char buf[200];
-      std::snprintf(buf, sizeof buf, "<rect x='%.0f' y='%.0f' width='%.0f' height='%.0f' fill='rgb(%d,%d,%d)' stroke='#ccc'><title>%.2f</title></rect>",
-                    left + cell * static_cast<double>(j), top + cell * static_cast<double>(i), cell, cell, red, g, b, x);
-      s << buf;
+      double x = v[i][j].get<double>(), cx = left + cell * static_cast<double>(j), cy = top + cell * static_cast<double>(i);
+      char val[32];
+      std::snprintf(val, sizeof val, "%.2f", x);
+      s << "<g><title>reference " << esc(d) << ", current " << esc(days[j].get<std::string>()) << ": " << val
+        << " of columns drifted</title><rect x='" << cx << "' y='" << cy << "' width='" << cell << "' height='" << cell
+        << "' fill='" << heat_colour(x) << "' stroke='#ccc'/><text x='" << cx + cell / 2 << "' y='" << cy + cell * 0.62
+        << "' font-size='9' text-anchor='middle'>" << val << "</text></g>";
     }
   }
+  heat_legend(s, left, top + cell * static_cast<double>(n) + 24);
   s << "</svg></body></html>\n";
   return s.str();
 }

@@ -10,7 +10,9 @@ namespace mlo::monitor {
 std::string render_text(const nlohmann::json& result, bool color);
 std::string render_markdown(const nlohmann::json& result);
 std::string render_html(const nlohmann::json& result);
-// "::warning ..." / "::error ..." lines for failed tests.
+// "::warning ..." / "::error ..." lines for failed tests, naming the column,
+// escaped per GitHub's workflow-command rules. The caller writes them to
+// stderr (GitHub reads both streams; stdout may be --json).
 std::string render_annotations(const nlohmann::json& result);
 std::string render_history_text(const nlohmann::json& history);
 std::string render_heatmap_html(const nlohmann::json& matrix, const std::string& title);

@@ -1,6 +1,7 @@
 #include "monitor/stats.h"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cfloat>
 #include <cmath>
@@ -527,6 +528,47 @@ double cdf_cvm_inf(double x) {
 }
 }  // namespace
 
+namespace {
+
+// U -> number of orderings, sorted by U.
+using UDist = std::vector<std::pair<std::uint64_t, double>>;
+
+// Merges two distributions, each shifted by a constant (shifts keep the order).
+UDist merge_shifted(const UDist& a, std::uint64_t sa, const UDist& b, std::uint64_t sb) {
+  UDist out;
+  out.reserve(a.size() + b.size());
+  std::size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    bool take_a = j == b.size() || (i < a.size() && a[i].first + sa <= b[j].first + sb);
+    std::uint64_t u = take_a ? a[i].first + sa : b[j].first + sb;
+    double c = take_a ? a[i++].second : b[j++].second;
+    if (!out.empty() && out.back().first == u) out.back().second += c;
+    else out.emplace_back(u, c);
+  }
+  return out;
+}
+
+// P(U >= u) under the null for sizes nx, ny (scipy's exact method): counts the
+// orderings of x and y by their U over the grid of (x placed, y placed).
+// Placing an x after j y's adds nx*j^2; placing a y after i x's adds ny*i^2.
+double cvm_exact_sf(std::uint64_t nx, std::uint64_t ny, double u_observed) {
+  std::vector<UDist> row(ny + 1, UDist{{0, 1.0}});  // i = 0: only y's placed, U = 0
+  for (std::uint64_t i = 1; i <= nx; ++i) {
+    std::vector<UDist> next(ny + 1);
+    next[0] = row[0];  // only x's placed: each adds nx*0
+    for (std::uint64_t j = 1; j <= ny; ++j) next[j] = merge_shifted(row[j], nx * j * j, next[j - 1], ny * i * i);
+    row = std::move(next);
+  }
+  double total = 0, tail = 0;
+  for (auto& [u, c] : row[ny]) {
+    total += c;
+    if (static_cast<double>(u) >= u_observed) tail += c;
+  }
+  return tail / total;
+}
+
+}  // namespace
+
 TestValue cramer_von_mises(const Sample& a, const Sample& b) {
   if (a.n <= 1 || b.n <= 1) return {kNaN, kNaN};
   double nx = static_cast<double>(a.n), ny = static_cast<double>(b.n);
@@ -543,35 +585,8 @@ TestValue cramer_von_mises(const Sample& a, const Sample& b) {
   double k = nx * ny, N = nx + ny;
   double t = u / (k * N) - (4 * k - 1) / (6 * N);
   double p;
-  if (std::max(a.n, b.n) <= 10) {
-    // exact: enumerate every split of positions 0..N-1 into x and y
-    int n = static_cast<int>(N), mx = static_cast<int>(nx);
-    std::uint64_t total = 0, ge = 0;
-    std::vector<int> sel(mx);
-    std::iota(sel.begin(), sel.end(), 0);
-    while (true) {
-      double uu = 0;
-      int xi = 0, yi = 0;
-      std::size_t s = 0;
-      for (int z = 0; z < n; ++z) {
-        if (s < sel.size() && sel[s] == z) {
-          uu += nx * (z - xi) * static_cast<double>(z - xi);
-          ++xi;
-          ++s;
-        } else {
-          uu += ny * (z - yi) * static_cast<double>(z - yi);
-          ++yi;
-        }
-      }
-      ++total;
-      if (uu >= u) ++ge;
-      int i = mx - 1;
-      while (i >= 0 && sel[i] == n - mx + i) --i;
-      if (i < 0) break;
-      ++sel[i];
-      for (int j = i + 1; j < mx; ++j) sel[j] = sel[j - 1] + 1;
-    }
-    p = static_cast<double>(ge) / static_cast<double>(total);
+  if (std::max(a.n, b.n) <= 20) {
+    p = cvm_exact_sf(a.n, b.n, u);
   } else {
     double et = (1 + 1 / N) / 6;
     double vt = (N + 1) * (4 * k * N - 3 * (nx * nx + ny * ny) - 2 * k);
@@ -679,7 +694,8 @@ TestValue mann_whitney(const Sample& a, const Sample& b) {
     pos += c;
   });
   double U1 = R1 - n1 * (n1 + 1) / 2, U2 = n1 * n2 - U1;
-  double U = std::max(U1, U2);
+  // alternative="less" (Evidently): small p when a's values are stochastically smaller
+  double U = U2;
   bool exact = !(a.n > 8 && b.n > 8) && !ties;
   if (exact) {
     // Distribution of U: coefficients of the Gaussian binomial [n1+n2 choose m]_q, m = min(n1, n2).
@@ -697,12 +713,138 @@ TestValue mann_whitney(const Sample& a, const Sample& b) {
       total += c[kk];
       if (static_cast<double>(kk) >= U) tail += c[kk];
     }
-    return {U1, clip01(2 * tail / total)};
+    return {U1, clip01(tail / total)};
   }
   double mu = n1 * n2 / 2;
   double s = std::sqrt(n1 * n2 / 12 * ((n + 1) - tie / (n * (n - 1))));
   double z = (U - mu - 0.5) / s;
-  return {U1, clip01(2 * normal_sf(z))};
+  return {U1, clip01(normal_sf(z))};
+}
+
+// ---- Epps-Singleton (scipy.stats.epps_singleton_2samp, t = (0.4, 0.8))
+
+namespace {
+
+using Mat4 = std::array<std::array<double, 4>, 4>;
+using Vec4 = std::array<double, 4>;
+
+// Linear-interpolated percentile of a ∪ b (numpy's default), q in [0, 1].
+double pooled_percentile(const Sample& a, const Sample& b, double q) {
+  double h = static_cast<double>(a.n + b.n - 1) * q;
+  auto lo_rank = static_cast<std::uint64_t>(std::floor(h));
+  double frac = h - std::floor(h), lo = kNaN, hi = kNaN;
+  std::uint64_t seen = 0;
+  merge_walk(a, b, [&](double v, std::uint64_t x, std::uint64_t y) {
+    std::uint64_t next = seen + x + y;  // ranks [seen, next) hold v
+    if (std::isnan(lo) && lo_rank < next) lo = v;
+    if (std::isnan(hi) && lo_rank + 1 < next) hi = v;
+    seen = next;
+  });
+  if (std::isnan(hi)) hi = lo;
+  return lo + frac * (hi - lo);
+}
+
+// The empirical characteristic function terms (cos t1x, cos t2x, sin t1x, sin t2x):
+// their mean and biased covariance over a sample.
+void ecf_moments(const Sample& s, double t1, double t2, Vec4& mean, Mat4& cov) {
+  auto g = [&](double x) { return Vec4{std::cos(t1 * x), std::cos(t2 * x), std::sin(t1 * x), std::sin(t2 * x)}; };
+  double n = static_cast<double>(s.n);
+  mean = {};
+  cov = {};
+  for (std::size_t i = 0; i < s.values.size(); ++i) {
+    Vec4 v = g(s.values[i]);
+    for (int k = 0; k < 4; ++k) mean[k] += static_cast<double>(s.counts[i]) * v[k] / n;
+  }
+  for (std::size_t i = 0; i < s.values.size(); ++i) {
+    Vec4 v = g(s.values[i]);
+    for (int r = 0; r < 4; ++r)
+      for (int c = 0; c < 4; ++c)
+        cov[r][c] += static_cast<double>(s.counts[i]) * (v[r] - mean[r]) * (v[c] - mean[c]) / n;
+  }
+}
+
+// Eigen-decomposition of a symmetric 4x4 matrix by cyclic Jacobi rotations:
+// m becomes diagonal (the eigenvalues), vecs holds the eigenvectors as columns.
+void jacobi_eigen(Mat4& m, Mat4& vecs) {
+  vecs = {};
+  for (int i = 0; i < 4; ++i) vecs[i][i] = 1;
+  for (int sweep = 0; sweep < 100; ++sweep) {
+    double off = 0;
+    for (int p = 0; p < 4; ++p)
+      for (int q = p + 1; q < 4; ++q) off += m[p][q] * m[p][q];
+    if (off < 1e-300) return;
+    for (int p = 0; p < 4; ++p)
+      for (int q = p + 1; q < 4; ++q) {
+        if (m[p][q] == 0) continue;
+        double theta = (m[q][q] - m[p][p]) / (2 * m[p][q]);
+        double t = (theta >= 0 ? 1.0 : -1.0) / (std::fabs(theta) + std::sqrt(theta * theta + 1));
+        double c = 1 / std::sqrt(t * t + 1), sn = t * c;
+        for (int k = 0; k < 4; ++k) {  // columns p, q
+          double a = m[k][p], b = m[k][q];
+          m[k][p] = c * a - sn * b;
+          m[k][q] = sn * a + c * b;
+        }
+        for (int k = 0; k < 4; ++k) {  // rows p, q
+          double a = m[p][k], b = m[q][k];
+          m[p][k] = c * a - sn * b;
+          m[q][k] = sn * a + c * b;
+        }
+        for (int k = 0; k < 4; ++k) {
+          double a = vecs[k][p], b = vecs[k][q];
+          vecs[k][p] = c * a - sn * b;
+          vecs[k][q] = sn * a + c * b;
+        }
+      }
+  }
+}
+
+// d' pinv(m) d and the rank of pinv(m), as numpy's pinv (rcond 1e-15) and matrix_rank.
+std::pair<double, int> pinv_quadratic(Mat4 m, const Vec4& d) {
+  Mat4 vecs;
+  jacobi_eigen(m, vecs);
+  double largest = 0;
+  for (int k = 0; k < 4; ++k) largest = std::max(largest, std::fabs(m[k][k]));
+  double form = 0, smallest_kept = 0;
+  int kept = 0;
+  for (int k = 0; k < 4; ++k) {
+    double lambda = m[k][k];
+    if (std::fabs(lambda) <= 1e-15 * largest) continue;
+    double proj = 0;
+    for (int i = 0; i < 4; ++i) proj += vecs[i][k] * d[i];
+    form += proj * proj / lambda;
+    smallest_kept = kept ? std::min(smallest_kept, std::fabs(lambda)) : std::fabs(lambda);
+    ++kept;
+  }
+  // rank of the pseudo-inverse: singular values 1/lambda above max * 4 * eps
+  int rank = 0;
+  for (int k = 0; k < 4; ++k) {
+    double lambda = std::fabs(m[k][k]);
+    if (lambda > 1e-15 * largest && 1 / lambda > (1 / smallest_kept) * 4 * DBL_EPSILON) ++rank;
+  }
+  return {form, rank};
+}
+
+}  // namespace
+
+TestValue epps_singleton(const Sample& a, const Sample& b) {
+  if (a.n < 5 || b.n < 5) return {kNaN, kNaN};
+  double iqr = pooled_percentile(a, b, 0.75) - pooled_percentile(a, b, 0.25);
+  if (!(iqr > 0)) return {kNaN, kNaN};  // Evidently refuses a zero IQR
+  double sigma = iqr / 2, nx = static_cast<double>(a.n), ny = static_cast<double>(b.n), n = nx + ny;
+  Vec4 mx, my;
+  Mat4 cx, cy, est;
+  ecf_moments(a, 0.4 / sigma, 0.8 / sigma, mx, cx);
+  ecf_moments(b, 0.4 / sigma, 0.8 / sigma, my, cy);
+  Vec4 d;
+  for (int r = 0; r < 4; ++r) {
+    d[r] = mx[r] - my[r];
+    for (int c = 0; c < 4; ++c) est[r][c] = (n / nx) * cx[r][c] + (n / ny) * cy[r][c];
+  }
+  auto [form, rank] = pinv_quadratic(est, d);
+  double w = n * form;
+  if (std::max(a.n, b.n) < 25) w /= 1.0 + std::pow(n, -0.45) + 10.1 * (std::pow(nx, -1.7) + std::pow(ny, -1.7));
+  if (rank == 0) return {w, kNaN};
+  return {w, clip01(chi2_sf(w, rank))};
 }
 
 TestValue t_test(double n1, double m1, double v1, double n2, double m2, double v2) {
@@ -812,7 +954,7 @@ double jensenshannon(std::vector<double> p, std::vector<double> q, double base) 
     l += rel_entr(p[i], m);
     r += rel_entr(q[i], m);
   }
-  double js = (l + r) / std::log(base);
+  double js = base > 0 ? (l + r) / std::log(base) : l + r;
   return std::sqrt(js / 2);
 }
 

@@ -31,12 +31,16 @@ TestValue ks_2samp(const Sample& a, const Sample& b);
 // scipy.stats.wasserstein_distance / energy_distance
 double wasserstein(const Sample& a, const Sample& b);
 double energy_distance(const Sample& a, const Sample& b);
-// scipy.stats.cramervonmises_2samp as Evidently copies it (exact when max(n) <= 10).
+// scipy.stats.cramervonmises_2samp as Evidently copies it (exact when max(n) <= 20).
 TestValue cramer_von_mises(const Sample& a, const Sample& b);
 // scipy.stats.anderson_ksamp (midrank, k=2): normalized statistic and interpolated p (capped 0.25, floored 0.001).
 TestValue anderson_ksamp(const Sample& a, const Sample& b);
-// scipy.stats.mannwhitneyu (two-sided, continuity, method auto).
+// scipy.stats.mannwhitneyu(a, b, alternative="less") as Evidently calls it
+// (continuity correction, method auto). The statistic is U of a.
 TestValue mann_whitney(const Sample& a, const Sample& b);
+// scipy.stats.epps_singleton_2samp (t = 0.4, 0.8): statistic W and chi2 p-value.
+// NaN when a side has fewer than 5 values or the pooled IQR is 0 (Evidently refuses both).
+TestValue epps_singleton(const Sample& a, const Sample& b);
 // scipy.stats.ttest_ind (equal variances) from moments; var is the population variance (ddof=0).
 TestValue t_test(double n1, double mean1, double var1, double n2, double mean2, double var2);
 
@@ -50,9 +54,10 @@ double fisher_exact(std::uint64_t a, std::uint64_t b, std::uint64_t c, std::uint
 std::vector<double> sturges_edges(double lo, double hi, std::uint64_t n);
 std::vector<double> histogram(const Sample& s, const std::vector<double>& edges);
 
-// Distances between two probability vectors (scipy.spatial.distance.jensenshannon base 2,
-// scipy.stats.entropy for KL; PSI as Evidently).
-double jensenshannon(std::vector<double> p, std::vector<double> q, double base = 2);
+// Distances between two probability vectors (scipy.spatial.distance.jensenshannon,
+// natural log unless a base is given, as Evidently calls it; scipy.stats.entropy
+// for KL; PSI as Evidently).
+double jensenshannon(std::vector<double> p, std::vector<double> q, double base = 0);
 double kl_divergence(std::vector<double> p, std::vector<double> q);
 double psi(const std::vector<double>& p, const std::vector<double>& q);
 // Evidently's get_binned_data(feel_zeroes=True) replacement of zero shares.

@@ -110,8 +110,59 @@ struct MissingTable {
   }
 };
 
+// Hands parsed records to the visitor: the first one decides the header,
+// blank lines are skipped, records of the wrong width are malformed.
+class RecordSink {
+ public:
+  RecordSink(const Source& src, const ReadOptions& opt, const RowVisitor& v)
+      : src_(src), opt_(opt), v_(v), is_missing_(opt.missing) {}
+
+  void operator()(const std::vector<std::string_view>& views, const std::vector<char>& quoted, std::string_view raw,
+                  std::uint64_t at_line) {
+    if (!have_header_ && take_header(views)) return;
+    if (views.size() == 1 && views[0].empty() && !quoted[0] && width_ != 1) return;  // blank line
+    if (views.size() != width_) {
+      v_.malformed({src_.display, at_line,
+                    "expected " + std::to_string(width_) + " fields, found " + std::to_string(views.size())});
+      return;
+    }
+    cells_.resize(width_);
+    for (std::size_t i = 0; i < width_; ++i) {
+      cells_[i].text = views[i];
+      cells_[i].missing = !quoted[i] ? is_missing_(trim(views[i])) : views[i].empty();
+    }
+    v_.row(cells_, raw);
+    if ((++records_ & 0xffff) == 0) check_interrupted();
+  }
+  bool have_header() const { return have_header_; }
+
+ private:
+  // Returns true when the record was the header (and is not data).
+  bool take_header(const std::vector<std::string_view>& views) {
+    have_header_ = true;
+    bool header = opt_.header.value_or(!all_numbers(views));
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < views.size(); ++i) {
+      std::string n = header ? std::string(trim(views[i])) : std::string();
+      names.push_back(n.empty() ? "column_" + std::to_string(i + 1) : n);
+    }
+    width_ = names.size();
+    v_.header(names);
+    return header;
+  }
+
+  const Source& src_;
+  const ReadOptions& opt_;
+  const RowVisitor& v_;
+  MissingTable is_missing_;
+  std::vector<Cell> cells_;
+  bool have_header_ = false;
+  std::size_t width_ = 0;
+  std::uint64_t records_ = 0;
+};
+
 std::uint64_t read_delimited(const Source& src, const ReadOptions& opt, const RowVisitor& v, char delim) {
-  MissingTable is_missing(opt.missing);
+  RecordSink emit(src, opt, v);
   std::array<bool, 256> stop{};  // bytes that end an unquoted field's fast scan
   stop[static_cast<unsigned char>(delim)] = stop['\n'] = stop['"'] = true;
   ChunkReader in(src.path);
@@ -122,45 +173,6 @@ std::uint64_t read_delimited(const Source& src, const ReadOptions& opt, const Ro
   std::vector<std::string> fields;      // unescaped text of quoted fields
   std::vector<std::string_view> views;  // every field: into the buffer, or into fields[k] when quoted
   std::vector<char> quoted;  // (not vector<bool>: one byte a field, no bit twiddling per cell)
-  std::vector<Cell> cells;
-  std::vector<std::string> names;
-  bool have_header = false;
-  std::size_t width = 0;
-  std::uint64_t records = 0;
-
-  auto emit = [&](std::string_view raw, std::uint64_t at_line) {
-    if (!have_header) {
-      have_header = true;
-      bool header = opt.header.value_or(!all_numbers(views));
-      if (header) {
-        names.clear();
-        for (std::size_t i = 0; i < views.size(); ++i) {
-          std::string n(trim(views[i]));
-          if (n.empty()) n = "column_" + std::to_string(i + 1);
-          names.push_back(n);
-        }
-        width = names.size();
-        v.header(names);
-        return;
-      }
-      for (std::size_t i = 0; i < views.size(); ++i) names.push_back("column_" + std::to_string(i + 1));
-      width = names.size();
-      v.header(names);
-    }
-    if (views.size() == 1 && views[0].empty() && !quoted[0] && width != 1) return;  // blank line
-    if (views.size() != width) {
-      v.malformed({src.display, at_line,
-                   "expected " + std::to_string(width) + " fields, found " + std::to_string(views.size())});
-      return;
-    }
-    cells.resize(width);
-    for (std::size_t i = 0; i < width; ++i) {
-      cells[i].text = views[i];
-      cells[i].missing = !quoted[i] ? is_missing(trim(views[i])) : views[i].empty();
-    }
-    v.row(cells, raw);
-    if ((++records & 0xffff) == 0) check_interrupted();
-  };
 
   while (true) {
     // Parse one record starting at pos; needs the whole record in buf.
@@ -255,13 +267,13 @@ std::uint64_t read_delimited(const Source& src, const ReadOptions& opt, const Ro
     if (bad_quote) {
       v.malformed({src.display, line, "bad quoting (RFC 4180: a quote inside a field must be doubled)"});
     } else {
-      emit(raw, line);
+      emit(views, quoted, raw, line);
     }
     line += newlines;
     pos = i;
     if (pos >= buf.size() && eof) break;
   }
-  if (!have_header) v.header({});
+  if (!emit.have_header()) v.header({});
   return in.bytes();
 }
 

@@ -119,9 +119,43 @@ grep -q "<svg" report.html || fail "no inline SVG in the HTML report"
 [ "$(stat -c %s report.html)" -lt 200000 ] || fail "HTML report too big"
 expect_ok monitor --no-record --markdown -r ref.csv -c drift.csv --ignore ts
 expect_out_contains "| column | type | method | score | threshold | drift |"
-GITHUB_ACTIONS=true GITHUB_STEP_SUMMARY="$TEST_TMP/summary.md" "$MLO" monitor --no-record -r ref.csv -c drift.csv --ignore ts > gha.out
-grep -q "^::error title=mlo monitor" gha.out || fail "no ::error annotation"
-grep -q "^::warning title=mlo monitor" gha.out || fail "no ::warning annotation"
+# Markdown and JSON carry what text and HTML carry: target and prediction
+# drift and the performance table
+expect_ok monitor --no-record --markdown -r ref.csv -c drift.csv --ignore ts --target label --prediction score
+expect_out_contains "**Target drift: detected** (label,"
+expect_out_contains "**Prediction drift: detected** (score,"
+expect_out_contains "| accuracy |"
+expect_ok monitor --no-record --json -r ref.csv -c drift.csv --ignore ts --target label --prediction score
+expect_json 'd["summary"]["target_drift"] == "drift"'
+expect_json 'd["summary"]["prediction_drift"] == "drift"'
+expect_ok monitor --no-record --json -r ref.csv -c drift.csv --ignore ts
+expect_json 'd["summary"]["target_drift"] == "unknown"'
+# the drift share counts target and prediction when no feature list is given
+# (Evidently's _get_all_columns_for_drift), not when one is
+expect_ok monitor --no-record --json -r ref.csv -c drift.csv --ignore ts --target label --prediction score
+expect_json '[m for m in d["metrics"] if m["metric"] == "DatasetDriftMetric"][0]["result"]["number_of_columns"] == 5'
+expect_ok monitor --no-record --json -r ref.csv -c drift.csv --target label --prediction score --features age,income
+expect_json '[m for m in d["metrics"] if m["metric"] == "DatasetDriftMetric"][0]["result"]["number_of_columns"] == 2'
+# --fail-on takes every verdict, alone or combined
+expect_rc 1 monitor --no-record -r ref.csv -c drift.csv --ignore ts --target label --prediction score --fail-on target-drift
+expect_rc 1 monitor --no-record -r ref.csv -c drift.csv --ignore ts --target label --prediction score --fail-on prediction-drift,quality
+expect_ok monitor --no-record -r ref.csv -c same.csv --ignore ts --target label --prediction score --fail-on target-drift,prediction-drift,performance,quality,drift
+expect_ok monitor --no-record -r ref.csv -c drift.csv --ignore ts --fail-on target-drift
+expect_rc 2 monitor --no-record -r ref.csv -c drift.csv --ignore ts --fail-on label-drift
+GITHUB_ACTIONS=true GITHUB_STEP_SUMMARY="$TEST_TMP/summary.md" "$MLO" monitor --no-record -r ref.csv -c drift.csv --ignore ts > gha.out 2> gha.err
+grep -q "^::error title=mlo monitor" gha.err || fail "no ::error annotation on stderr"
+grep -q "^::warning title=mlo monitor" gha.err || fail "no ::warning annotation on stderr"
+grep -q "^::warning title=mlo monitor adhoc (drift) column age::" gha.err || fail "annotation does not name the column"
+! grep -q "^::" gha.out || fail "annotations leaked into stdout"
+# --json stays parseable under GitHub Actions; annotations escape : and , in
+# the title and % and newlines in the message (workflow-command rules)
+GITHUB_ACTIONS=true "$MLO" monitor --no-record --json -r ref.csv -c drift.csv --ignore ts > gha.json 2> gha.err
+$PY -c "import json,sys; json.load(open(sys.argv[1]))" gha.json || fail "--json output does not parse under GITHUB_ACTIONS"
+printf '"a:b,c"\n1\n2\n3\n' > odd_ref.csv
+printf '"a:b,c"\n9\n9\n9\n' > odd_cur.csv
+GITHUB_ACTIONS=true "$MLO" monitor --no-record -r odd_ref.csv -c odd_cur.csv > /dev/null 2> gha.err
+grep -q "column a%3Ab%2Cc::" gha.err || { cat gha.err; fail "title property not escaped"; }
+grep -q "100%25 of values outside the reference range" gha.err || { cat gha.err; fail "% not escaped in the message"; }
 grep -q "Dataset drift: detected" "$TEST_TMP/summary.md" || fail "no job summary"
 
 # --- monitors in mlo.yaml, tracked reference read from the cache, cached profile
@@ -189,4 +223,29 @@ expect_out_contains "No dataset drift: nothing to do."
 expect_ok monitor --no-record -r ref.csv -c ref.csv --timestamp ts --ignore label,score --heatmap heat.html --json
 expect_json "len(d['days'])==3 and all(d['share_of_drifted_columns'][i][i]==0 for i in range(3))"
 grep -q "<svg" heat.html || fail "no heatmap SVG"
+grep -q "share of drifted columns</text>" heat.html || fail "heatmap has no colour legend"
+grep -q "<title>reference 2024-05-01, current 2024-05-02: [0-9.]* of columns drifted</title>" heat.html ||
+  fail "heatmap cells have no hover title"
+grep -q ">0.00</text></g>" heat.html || fail "heatmap cells do not show their values"
+# history has no day-by-day matrix: --heatmap there is an error, not a silent no-op
+rm -f heat2.html
+expect_rc 2 monitor history --heatmap heat2.html
+expect_err_contains "--heatmap"
+expect_no_file heat2.html
+# history with 30 columns: wrapped into blocks, every name whole (12-character
+# prefixes used to cut them into duplicates), lines short enough to read
+$PY - <<'PYEOF'
+import numpy as np
+rng = np.random.default_rng(7)
+for name, shift in (("wide_ref.csv", 0), ("wide_cur.csv", 1)):
+    with open(name, "w") as f:
+        f.write(",".join(f"customer_feature_{i:02d}" for i in range(30)) + "\n")
+        for _ in range(200):
+            f.write(",".join(f"{v:.4f}" for v in rng.normal(shift * (np.arange(30) % 2), 1)) + "\n")
+PYEOF
+expect_ok monitor -r wide_ref.csv -c wide_cur.csv
+expect_ok monitor history adhoc
+for i in 00 07 15 29; do expect_out_contains "customer_feature_$i"; done
+longest=$(printf '%s\n' "$OUT" | awk '{ if (length($0) > m) m = length($0) } END { print m }')
+[ "$longest" -le 120 ] || fail "history lines are $longest characters wide with 30 columns"
 done_testing

@@ -43,4 +43,36 @@ for m in mannw cramer_von_mises ks; do
   pairs+=("$m=tiny/$m.json")
 done
 $PY "$CHECK" check tiny "${pairs[@]}" || fail "mlo differs from scipy on tiny samples"
+
+# DIR FEATURES METHOD...: each method through mlo on those columns, then one scipy check
+run_methods() {
+  local d=$1 cols=$2 pairs=()
+  shift 2
+  for m in "$@"; do
+    expect_ok monitor --no-record --json -r "$d/ref.csv" -c "$d/cur.csv" --features "$cols" --method "$m"
+    printf '%s' "$OUT" > "$d/x-$m.json"
+    pairs+=("$m=$d/x-$m.json")
+  done
+  $PY "$CHECK" check "$d" "${pairs[@]}" || fail "mlo differs from scipy on $d ($cols)"
+}
+# Evidently's formulas (issue 13): mannw one-sided "less", Cramer-von Mises
+# exact up to max(n) = 20, missing values dropped, a 1e9 offset for t_test,
+# hellinger 0 on a constant column, jensenshannon in natural log.
+for size in "8 15" "20 18" "30 30"; do
+  d=n${size/ /_}
+  mkdir "$d" && $PY "$CHECK" gen "$d" 5 $size
+  run_methods "$d" n_norm,n_shift,n_miss mannw cramer_von_mises ks t_test es
+  run_methods "$d" n_const,n_ties ks wasserstein hellinger psi jensenshannon
+done
+mkdir big && $PY "$CHECK" gen big 6 1001 1000
+run_methods big n_big,n_miss,n_shift,n_ties t_test mannw cramer_von_mises hellinger jensenshannon es
+run_methods big n_const es
+run_methods big n_const hellinger psi kl_div jensenshannon
+# the default method for categorical columns above 1,000 reference rows is
+# jensenshannon: its verdicts follow Evidently's natural-log distance
+expect_ok monitor --no-record --json -r big/ref.csv -c big/cur.csv --features c_multi,c_bin
+printf '%s' "$OUT" > big/default.json
+grep -q '"stattest_name": *"jensenshannon"\|"method": *"jensenshannon"' big/default.json ||
+  fail "categorical default above 1,000 rows is not jensenshannon"
+$PY "$CHECK" check big jensenshannon=big/default.json || fail "default jensenshannon differs from Evidently's"
 done_testing

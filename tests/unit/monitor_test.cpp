@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
 #include <random>
 
 #include "core/error.h"
@@ -183,6 +186,21 @@ TEST_CASE("profiles round-trip through their serialisation") {
   CHECK_THROWS_AS(parse_profile("garbage", "x"), InputError);
 }
 
+TEST_CASE("a profile with an empty column round-trips; a corrupt value count is an error, not a crash") {
+  // the all-missing column has no sample values: parse_profile used to hand
+  // memcpy a null pointer for it (UBSan: "null pointer passed as argument 2")
+  test::TempDir t;
+  test::write(t / "e.csv", "a,empty\n1,\n2,\n");
+  ProfileOptions o;
+  auto p = build_profile({csv(t / "e.csv")}, o);
+  std::string bytes = serialize_profile(p);
+  auto q = parse_profile(bytes, "test");
+  REQUIRE(q.columns.size() == 2);
+  CHECK(q.columns[1].sample.values.empty());
+  CHECK(q.columns[1].missing == 2);
+  CHECK_THROWS_AS(parse_profile(bytes.substr(0, bytes.size() - 3), "test"), InputError);
+}
+
 TEST_CASE("results are kept in the store and the index can be rebuilt from it") {
   test::TempDir t;
   test::git_init(t.path());
@@ -204,4 +222,112 @@ TEST_CASE("results are kept in the store and the index can be rebuilt from it") 
   REQUIRE(h.size() == 1);
   CHECK(h[0]["id"] == id);
   CHECK(h[0]["columns"].contains("a"));
+}
+
+namespace {
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream f(p);
+  REQUIRE(f.good());
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+std::vector<std::string> tab_split(const std::string& line) {
+  std::vector<std::string> out;
+  std::stringstream ss(line);
+  std::string field;
+  while (std::getline(ss, field, '\t')) out.push_back(field);
+  return out;
+}
+
+// The rows of man mlo-monitor's DRIFT METHODS table (.TS ... .TE).
+std::vector<std::vector<std::string>> man_method_rows(const std::string& man) {
+  auto section = man.find(".SH DRIFT METHODS");
+  REQUIRE(section != std::string::npos);
+  auto ts = man.find(".TS", section), te = man.find(".TE", section);
+  REQUIRE(ts < te);
+  std::stringstream body(man.substr(ts, te - ts));
+  std::vector<std::vector<std::string>> rows;
+  std::string line;
+  std::getline(body, line);  // .TS
+  std::getline(body, line);  // column format
+  while (std::getline(body, line))
+    if (!line.empty()) rows.push_back(tab_split(line));
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("man mlo-monitor and the monitors schema list exactly the registered drift methods") {
+  const char* src = std::getenv("MLO_TEST_SOURCE_DIR");
+  if (!src) {
+    WARN("skipped: needs MLO_TEST_SOURCE_DIR (set by ctest)");
+    return;
+  }
+  std::filesystem::path root(src);
+  auto rows = man_method_rows(slurp(root / "man" / "mlo-monitor.1"));
+  const auto& methods = drift_methods();
+  REQUIRE(rows.size() == methods.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    INFO("man page row " << i + 1 << ": " << rows[i][0]);
+    REQUIRE(rows[i].size() == 5);
+    const MethodInfo& m = find_method(rows[i][0]);
+    CHECK(m.name == rows[i][0]);
+    std::string kinds = m.numerical && m.categorical ? "num, cat" : m.numerical ? "num" : "cat";
+    CHECK(rows[i][2] == kinds);
+    CHECK(std::stod(rows[i][3]) == m.default_threshold);
+    CHECK(rows[i][4] == (m.p_value ? "p " : "") + m.drift_when + " threshold");
+  }
+  auto schema = nlohmann::json::parse(slurp(root / "schemas" / "mlo-monitors.schema.json"));
+  std::set<std::string> in_schema, in_table;
+  for (auto& n : schema["$defs"]["method"]["enum"]) in_schema.insert(n.get<std::string>());
+  for (auto& m : methods) in_table.insert(m.name);
+  CHECK(in_schema == in_table);
+}
+
+TEST_CASE("t_test keeps its precision with a large offset (1e9 + noise)") {
+  // A plain running sum of 200,000 values near 1e9 moves each mean by ~1e-5.
+  // The reference sums in long double; a double mean (numpy's too) is still
+  // rounded to ~1e-7 near 1e9, hence 2e-5 relative on a difference of ~0.1.
+  test::TempDir t;
+  std::mt19937_64 rng(42);
+  std::normal_distribution<double> noise(0, 1);
+  std::vector<double> a(200000), b(200000);
+  for (auto& v : a) v = 1e9 + noise(rng);
+  for (auto& v : b) v = 1e9 + 0.1 + noise(rng);
+  auto write_col = [&](const std::filesystem::path& p, const std::vector<double>& xs) {
+    std::ofstream f(p);
+    f << "x\n";
+    char buf[40];
+    for (double v : xs) {
+      std::snprintf(buf, sizeof buf, "%.17g\n", v);
+      f << buf;
+    }
+  };
+  write_col(t / "a.csv", a);
+  write_col(t / "b.csv", b);
+  ProfileOptions o;
+  auto pa = build_profile({csv(t / "a.csv")}, o), pb = build_profile({csv(t / "b.csv")}, o);
+  DriftOptions d;
+  d.all.method = "t_test";
+  ColumnDrift r = column_drift(pa.columns[0], pb.columns[0], d);
+  auto moments = [](const std::vector<double>& xs) {
+    long double s = 0, ss = 0;
+    for (double v : xs) s += v;
+    long double m = s / xs.size();
+    for (double v : xs) ss += (v - m) * (v - m);
+    return std::pair<long double, long double>{m, ss};
+  };
+  auto [ma, ssa] = moments(a);
+  auto [mb, ssb] = moments(b);
+  long double n = a.size(), pooled = (ssa + ssb) / (2 * n - 2);
+  double expected_t = static_cast<double>((ma - mb) / std::sqrt(pooled * (2 / n)));
+  REQUIRE(r.statistic.has_value());
+  CHECK(*r.statistic == Approx(expected_t).epsilon(2e-5));
+  // the check can fail: the plain running sum misses by more than that
+  double sa = 0, sb = 0;
+  for (double v : a) sa += v;
+  for (double v : b) sb += v;
+  double naive_t = (sa / n - sb / n) / static_cast<double>(std::sqrt(pooled * (2 / n)));
+  CHECK(naive_t != Approx(expected_t).epsilon(2e-5));
 }
