@@ -40,6 +40,17 @@ struct BadRequest : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Bounds on one request body (mlo-deploy(1), "LIMITS"): a request over any of
+// them is answered 400, never allowed to exhaust the stack or memory.
+inline constexpr std::size_t kMaxJsonDepth = 64;         // nesting of [ and {
+inline constexpr std::size_t kMaxRequestValues = 4'000'000;  // numbers in one request
+inline constexpr std::size_t kMaxRequestRows = 1'000'000;    // rows in one request
+
+// Parses a request body as JSON; throws BadRequest when it is not JSON or nests
+// deeper than kMaxJsonDepth (checked on the bytes first: the parser and the
+// destructor of a parsed document recurse).
+nlohmann::json parse_request_json(std::string_view body);
+
 // MLflow /invocations bodies: dataframe_split, dataframe_records, instances, inputs (JSON).
 Table parse_mlflow_json(const nlohmann::json& body);
 // text/csv: a header of names when the first line is not all numbers.

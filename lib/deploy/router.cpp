@@ -898,6 +898,7 @@ class Router {
 
 int serve_router(Repo& repo, const std::string& env, const std::string& host, int port, int threads) {
   fs::create_directories(env_dir(repo, env));
+  raise_open_file_limit();  // each client connection holds a descriptor
   Router router(repo, env, host, port, threads);
   return router.run();
 }
