@@ -72,27 +72,6 @@ std::string short_dump(const json& v) {
   return text;
 }
 
-// Deeper than `limit` levels of [ and { outside strings (stops at the first
-// level over it). Invalid JSON may be misjudged; the parser then rejects it.
-bool nests_deeper_than(std::string_view text, std::size_t limit) {
-  std::size_t depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > limit) return true;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return false;
-}
-
 void check_rows(std::size_t rows) {
   if (rows > kMaxRequestRows)
     throw BadRequest("the request has " + std::to_string(rows) + " rows; at most " + std::to_string(kMaxRequestRows) +
@@ -266,8 +245,27 @@ Table parse_csv(std::string_view text) {
   return t;
 }
 
+bool json_nests_deeper_than(std::string_view text, std::size_t limit) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
 json parse_request_json(std::string_view body) {
-  if (nests_deeper_than(body, kMaxJsonDepth))
+  if (json_nests_deeper_than(body, kMaxJsonDepth))
     throw BadRequest("request body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   json doc = json::parse(body, nullptr, false);
   if (doc.is_discarded()) throw BadRequest("request body is not valid JSON (or not UTF-8)");

@@ -46,6 +46,10 @@ inline constexpr std::size_t kMaxJsonDepth = 64;         // nesting of [ and {
 inline constexpr std::size_t kMaxRequestValues = 4'000'000;  // numbers in one request
 inline constexpr std::size_t kMaxRequestRows = 1'000'000;    // rows in one request
 
+// Whether text nests deeper than `limit` levels of [ and { outside strings
+// (stops at the first level over it). Invalid JSON may be misjudged; a parser
+// then rejects it.
+bool json_nests_deeper_than(std::string_view text, std::size_t limit);
 // Parses a request body as JSON; throws BadRequest when it is not JSON or nests
 // deeper than kMaxJsonDepth (checked on the bytes first: the parser and the
 // destructor of a parsed document recurse).

@@ -130,13 +130,14 @@ struct LogEntry {
 };
 
 // Appends a body to a log line: valid JSON is spliced in as is (checked, not
-// parsed: this runs for every request), anything else as a JSON string.
+// parsed: this runs for every request), anything else (or JSON nested deeper
+// than a request may be) as a JSON string.
 void append_body(std::string& out, const std::string& body) {
   if (body.empty()) {
     out += "null";
   } else if (body.size() > 65536) {
     out += "{\"truncated\":true,\"bytes\":" + std::to_string(body.size()) + "}";
-  } else if (json::accept(body)) {
+  } else if (!json_nests_deeper_than(body, kMaxJsonDepth) && json::accept(body)) {  // readers need not recurse
     std::size_t start = out.size();
     out += body;
     for (std::size_t i = start; i < out.size(); ++i)  // keep one record a line

@@ -82,6 +82,8 @@ def hold(port, n, seconds, trickle):
     deadline = time.time() + float(seconds)
     while time.time() < deadline:
         for i, s in enumerate(socks):
+            if s is None:
+                continue
             try:
                 if not trickle:
                     if s.recv(1, socket.MSG_PEEK) == b"":
@@ -97,12 +99,14 @@ def hold(port, n, seconds, trickle):
                 closed += 1
                 s.close()
                 started[i] = False
+                socks[i] = None
                 if reconnects < n:
                     reconnects += 1
                     socks[i] = connect_nb(port)
         time.sleep(1)
     for s in socks:
-        s.close()
+        if s is not None:
+            s.close()
     print("connections %d closed_by_server %d reconnects %d" % (n, closed, reconnects))
 
 
