@@ -1,6 +1,7 @@
 #include "deploy/inference.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -199,7 +200,7 @@ Table parse_mlflow_json(const json& body) {
   throw BadRequest("expected one of dataframe_split, dataframe_records, instances, inputs");
 }
 
-Table parse_csv(std::string_view text) {
+Table parse_csv(std::string_view text, std::size_t max_rows) {
   Table t;
   std::size_t pos = 0, line_no = 0;
   bool first = true;
@@ -239,7 +240,7 @@ Table parse_csv(std::string_view text) {
     }
     first = false;
     if (!numeric) throw BadRequest("CSV line " + std::to_string(line_no) + ": expected numbers");
-    check_rows(t.rows.size() + 1);
+    if (t.rows.size() >= max_rows) check_rows(t.rows.size() + 1);
     t.rows.push_back(std::move(row));
   }
   return t;
@@ -336,8 +337,8 @@ Table one_tensor(const json& in) {
   for (auto d : shape) total *= d;
   std::vector<double> data = flatten_tensor(in["data"], name);
   if (total != data.size())
-    throw BadRequest("input '" + name + "': shape " + short_dump(in["shape"]) + " does not match the number of values (" +
-                     std::to_string(data.size()) + ")");
+    throw BadRequest("input '" + name + "': shape does not match the number of values (" + std::to_string(data.size()) +
+                     " for shape " + short_dump(in["shape"]) + ")");
   std::size_t n = shape[0];
   check_rows(n);
   std::size_t f = shape.size() == 1 ? 1 : total / std::max<std::size_t>(1, n);
@@ -632,7 +633,7 @@ std::size_t score_csv_file(const std::filesystem::path& input, const std::filesy
   std::string text = read_file(input);
   Table t;
   try {
-    t = parse_csv(text);
+    t = parse_csv(text, SIZE_MAX);
   } catch (const BadRequest& e) {
     throw InputError(input.string() + ": " + e.what(), "batch input must be CSV with a header of feature names");
   }

@@ -57,8 +57,9 @@ nlohmann::json parse_request_json(std::string_view body);
 
 // MLflow /invocations bodies: dataframe_split, dataframe_records, instances, inputs (JSON).
 Table parse_mlflow_json(const nlohmann::json& body);
-// text/csv: a header of names when the first line is not all numbers.
-Table parse_csv(std::string_view text);
+// text/csv: a header of names when the first line is not all numbers. Batch
+// scoring of a file passes no row bound; a request keeps kMaxRequestRows.
+Table parse_csv(std::string_view text, std::size_t max_rows = kMaxRequestRows);
 // An Open Inference Protocol infer request's "inputs": one [n, f] tensor, or one
 // [n] / [n, 1] tensor per feature named by the feature.
 Table parse_v2_inputs(const nlohmann::json& body);

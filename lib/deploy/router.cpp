@@ -468,7 +468,11 @@ class Router {
       return;
     }
     if (req.path == "/-/mlo/apply" && req.method == "POST") {
-      json j = json::parse(req.body, nullptr, false);
+      json j;
+      try {
+        j = parse_request_json(req.body);
+      } catch (const BadRequest&) {
+      }
       if (!j.is_object()) {
         resp = error_response(400, "apply needs a state object");
         return;

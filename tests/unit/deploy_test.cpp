@@ -24,7 +24,7 @@ using namespace mlo;
 using namespace mlo::deploy;
 using nlohmann::json;
 
-TEST_CASE("http: parse_request frames requests and rejects bad ones") {
+TEST_CASE("http: parse_request frames requests (also without header lines) and rejects bad ones") {
   HttpRequest req;
   std::size_t used = 0;
   std::string err;
@@ -52,21 +52,15 @@ TEST_CASE("http: parse_request frames requests and rejects bad ones") {
   CHECK(status == 411);
   REQUIRE(parse_request("GET / HTTP/1.0\r\n\r\n", 1024, req, used, err, status) == ParseState::complete);
   CHECK_FALSE(req.keep_alive);
-}
-
-TEST_CASE("http: a request line followed by the blank line; non-ASCII targets; UTF-8-safe errors") {
-  HttpRequest req;
-  std::size_t used = 0;
-  std::string err;
-  int status = 0;
   // No header lines: the header block is empty, not the rest of the buffer.
-  std::string two = "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n";
-  REQUIRE(parse_request(two, 1024, req, used, err, status) == ParseState::complete);
+  std::string bare = "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n";
+  REQUIRE(parse_request(bare, 1024, req, used, err, status) == ParseState::complete);
   CHECK(req.path == "/a");
   CHECK(req.headers.empty());
   CHECK(used == 19);
-  REQUIRE(parse_request(std::string_view(two).substr(used), 1024, req, used, err, status) == ParseState::complete);
+  REQUIRE(parse_request(std::string_view(bare).substr(used), 1024, req, used, err, status) == ParseState::complete);
   CHECK(req.path == "/b");
+  // Non-ASCII targets are refused; errors that quote them stay valid JSON.
   CHECK(parse_request("GET /\xff\xfe HTTP/1.1\r\n\r\n", 1024, req, used, err, status) == ParseState::bad);
   CHECK(status == 400);
   CHECK_THAT(err, Catch::Contains("visible ASCII"));
@@ -74,23 +68,27 @@ TEST_CASE("http: a request line followed by the blank line; non-ASCII targets; U
   CHECK(json::parse(r.body)["error"].get<std::string>().find("no route") == 0);
 }
 
+namespace {
+// A blocking client socket to 127.0.0.1:port that gives up reading after 5 s.
+UniqueFd connect_loopback(int port) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+}  // namespace
+
 TEST_CASE("http: incomplete headers time out with 408; idle connections close") {
   HttpServerOptions opt{"127.0.0.1", 0, 1};
   opt.header_timeout_ms = 300;
   opt.idle_timeout_ms = 600;
   HttpServer server(opt);
   server.start([](const HttpRequest&, HttpResponse& resp) { resp.body = "{}"; });
-  auto connect_raw = [&] {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(server.port()));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    timeval tv{5, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    return UniqueFd(fd);
-  };
   auto read_all = [](int fd) {
     std::string got;
     char buf[4096];
@@ -98,7 +96,7 @@ TEST_CASE("http: incomplete headers time out with 408; idle connections close") 
     while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, static_cast<std::size_t>(n));
     return std::make_pair(got, n);
   };
-  UniqueFd slow = connect_raw();
+  UniqueFd slow = connect_loopback(server.port());
   REQUIRE(::send(slow.get(), "GET / HTTP/1.1\r\nHost: x\r\n", 25, MSG_NOSIGNAL) == 25);
   auto t0 = std::chrono::steady_clock::now();
   auto [got, last] = read_all(slow.get());
@@ -106,7 +104,7 @@ TEST_CASE("http: incomplete headers time out with 408; idle connections close") 
   CHECK(got.rfind("HTTP/1.1 408 ", 0) == 0);
   CHECK(last == 0);  // closed by the server, not by the 5 s receive timeout
   CHECK(s < 2.0);
-  UniqueFd idle = connect_raw();
+  UniqueFd idle = connect_loopback(server.port());
   auto [nothing, end] = read_all(idle.get());
   CHECK(nothing.empty());
   CHECK(end == 0);
@@ -119,14 +117,8 @@ TEST_CASE("http: at the connection cap the longest-waiting incomplete request is
   server.start([](const HttpRequest&, HttpResponse& resp) { resp.body = R"({"ok":true})"; });
   std::vector<UniqueFd> stalled;
   for (int i = 0; i < 8; ++i) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(server.port()));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::send(fd, "GET / HTTP/1.1\r\n", 16, MSG_NOSIGNAL) == 16);
-    stalled.emplace_back(fd);
+    stalled.push_back(connect_loopback(server.port()));
+    REQUIRE(::send(stalled.back().get(), "GET / HTTP/1.1\r\n", 16, MSG_NOSIGNAL) == 16);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   HttpResult r = http_request("127.0.0.1", server.port(), "GET", "/", {}, 3000);
@@ -229,6 +221,11 @@ TEST_CASE("formats: request bodies are bounded in depth, shape, rows and values"
   nested = json::array({nested, nested});
   body["inputs"][0]["data"] = json::array({json::array({nested})});
   rejects(body.dump(), "nests deeper than 64");
+  // CSV: a request is bounded in rows; batch scoring of a file is not.
+  std::string many;
+  for (int i = 0; i <= 1000000; ++i) many += "1\n";
+  CHECK_THROWS_WITH(parse_csv(many), Catch::Contains("at most 1000000"));
+  CHECK(parse_csv(many, SIZE_MAX).rows.size() == 1000001);
   // A long value is quoted short in the error.
   try {
     parse_mlflow_json(json{{"instances", json::array({json::array({std::string(5000, 'x')})})}});
