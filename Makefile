@@ -5,7 +5,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test test-asan demo install bench clean
+.PHONY: all deps build test test-asan demo install bench clean fuzz
 
 all: build
 
@@ -53,6 +53,15 @@ install: build
 
 bench: build
 	@for b in tests/bench/*.sh; do echo "== $$b"; MLO="$(CURDIR)/$(BUILD_DIR)/mlo" bash $$b || exit 1; done
+
+# libFuzzer targets (tests/fuzz), FUZZ_SECONDS each, in a clang build; what
+# crashes lands in tests/fuzz/crashes/NAME/, which `make test` replays.
+FUZZ_SECONDS ?= 60
+fuzz:
+	cmake -S . -B build-fuzz -G Ninja -DMLO_FUZZ=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
+	cmake --build build-fuzz -j $(JOBS)
+	@for f in build-fuzz/tests/fuzz/fuzz_*; do n=$${f##*/fuzz_}; mkdir -p build-fuzz/corpus/$$n tests/fuzz/crashes/$$n; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=tests/fuzz/crashes/$$n/ build-fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; done
 
 clean:
 	rm -rf $(BUILD_DIR)

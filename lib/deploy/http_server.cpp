@@ -8,9 +8,11 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -122,9 +124,20 @@ const char* status_reason(int status) {
 HttpResponse error_response(int status, const std::string& message) {
   HttpResponse r;
   r.status = status;
-  r.body = nlohmann::json{{"error", message}}.dump();
+  // Messages may quote what a client sent: invalid UTF-8 is replaced, never thrown.
+  r.body = nlohmann::json{{"error", message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return r;
 }
+
+namespace {
+// Visible ASCII only: the request line's method and target (RFC 9112 3; other
+// bytes must be percent-encoded).
+bool visible_ascii(std::string_view s) {
+  for (char c : s)
+    if (c <= 0x20 || c >= 0x7f) return false;
+  return true;
+}
+}  // namespace
 
 ParseState parse_request(std::string_view buf, std::size_t max_body, HttpRequest& out, std::size_t& consumed,
                          std::string& error, int& status) {
@@ -151,11 +164,18 @@ ParseState parse_request(std::string_view buf, std::size_t max_body, HttpRequest
     error = "unsupported protocol version (expected HTTP/1.1 or HTTP/1.0)";
     return ParseState::bad;
   }
-  out.method.assign(line.substr(0, sp1));
-  out.target.assign(line.substr(sp1 + 1, sp2 - sp1 - 1));
+  std::string_view method = line.substr(0, sp1), target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  if (!visible_ascii(method) || !visible_ascii(target)) {
+    error = "malformed request line: the method and target must be visible ASCII (percent-encode other bytes)";
+    return ParseState::bad;
+  }
+  out.method.assign(method);
+  out.target.assign(target);
   out.path = out.target.substr(0, out.target.find('?'));
   out.headers.clear();
-  if (!parse_headers(buf.substr(line_end + 2, head_end - line_end - 2), out.headers)) {
+  // No header lines at all: the request line ends where the blank line starts.
+  std::string_view header_block = line_end >= head_end ? std::string_view() : buf.substr(line_end + 2, head_end - line_end - 2);
+  if (!parse_headers(header_block, out.headers)) {
     error = "malformed header line";
     return ParseState::bad;
   }
@@ -259,47 +279,152 @@ void HttpServer::stop() {
   wait();
 }
 
+std::size_t default_max_connections() {
+  if (const char* v = std::getenv("MLO_HTTP_MAX_CONNECTIONS")) {
+    long n = std::atol(v);
+    if (n > 0) return static_cast<std::size_t>(n);
+  }
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 10000;
+  return rl.rlim_cur > 64 + 16 ? static_cast<std::size_t>(rl.rlim_cur - 64) : 16;
+}
+
+void raise_open_file_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
 namespace {
+using Clock = std::chrono::steady_clock;
+
 struct Conn {
   UniqueFd fd;
   std::string in;
   std::string out;
   std::size_t out_pos = 0;
   bool close_after = false;
+  Clock::time_point request_start;  // first byte of the request in `in`
+  Clock::time_point last_active;    // last byte read or written
 };
-}  // namespace
 
-void HttpServer::worker_loop() {
-  UniqueFd ep(::epoll_create1(EPOLL_CLOEXEC));
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-  ev.data.fd = listen_fd_.get();
-  ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, listen_fd_.get(), &ev);
-  ev.events = EPOLLIN;
-  ev.data.fd = wake_fd_.get();
-  ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, wake_fd_.get(), &ev);
-  std::unordered_map<int, std::unique_ptr<Conn>> conns;
-  epoll_event events[64];
-  char chunk[16384];
+// One worker thread's event loop: its connections, accepting, parsing, the
+// handler, timeouts and the connection cap.
+class Worker {
+ public:
+  Worker(const HttpServerOptions& o, int listen_fd, int wake_fd, const std::atomic<bool>& stop, const HttpHandler& h)
+      : opt_(o), listen_fd_(listen_fd), wake_fd_(wake_fd), stop_(stop), handler_(h), ep_(::epoll_create1(EPOLL_CLOEXEC)) {
+    std::size_t cap = o.max_connections ? o.max_connections : default_max_connections();
+    cap_ = std::max<std::size_t>(1, cap / static_cast<std::size_t>(std::max(1, o.threads)));
+    watch(wake_fd_, EPOLLIN, EPOLL_CTL_ADD);
+    listen_on();
+  }
 
-  auto close_conn = [&](int fd) {
-    ::epoll_ctl(ep.get(), EPOLL_CTL_DEL, fd, nullptr);
-    conns.erase(fd);
-  };
+  void run() {
+    epoll_event events[64];
+    while (!stop_.load()) {
+      int n = ::epoll_wait(ep_.get(), events, 64, wait_ms());
+      if (n < 0 && errno != EINTR) break;
+      for (int i = 0; i < n; ++i) on_event(events[i]);
+      auto now = Clock::now();
+      if (paused_ && now >= resume_at_) listen_on();
+      if (now >= next_sweep_) sweep(now);
+    }
+  }
+
+ private:
+  static constexpr int kSweepMs = 250;
+  static constexpr int kAcceptPauseMs = 100;
+
+  void watch(int fd, std::uint32_t events, int op) {
+    epoll_event e{};
+    e.events = events;
+    e.data.fd = fd;
+    ::epoll_ctl(ep_.get(), op, fd, &e);
+  }
+  void listen_on() {
+    watch(listen_fd_, EPOLLIN | EPOLLEXCLUSIVE, EPOLL_CTL_ADD);
+    paused_ = false;
+  }
+  // Out of descriptors or at the cap with nothing to evict: stop polling the
+  // listening socket for a while instead of spinning on a level-triggered event.
+  void pause_accepting() {
+    ::epoll_ctl(ep_.get(), EPOLL_CTL_DEL, listen_fd_, nullptr);
+    paused_ = true;
+    resume_at_ = Clock::now() + std::chrono::milliseconds(kAcceptPauseMs);
+  }
+  int wait_ms() const {
+    if (!paused_) return kSweepMs;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(resume_at_ - Clock::now()).count();
+    return static_cast<int>(std::clamp<long long>(ms, 0, kSweepMs));
+  }
+
+  void close_conn(int fd) {
+    ::epoll_ctl(ep_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    conns_.erase(fd);
+  }
+
+  // Closes the connection that waited longest on an incomplete request or idled
+  // longest; one that is sending a response is kept. False when there is none.
+  bool evict_one() {
+    int victim = -1;
+    Clock::time_point oldest = Clock::time_point::max();
+    for (auto& [fd, c] : conns_) {
+      if (!c->out.empty()) continue;
+      auto since = c->in.empty() ? c->last_active : c->request_start;
+      if (since < oldest) {
+        oldest = since;
+        victim = fd;
+      }
+    }
+    if (victim < 0) return false;
+    close_conn(victim);
+    return true;
+  }
+
+  // Accepts a bounded batch: the new connections' first requests are read in the
+  // next round, before a flood of later arrivals could evict them.
+  void accept_all() {
+    for (std::size_t batch = std::max<std::size_t>(1, cap_ / 4); batch > 0; --batch) {
+      if (conns_.size() >= cap_ && !evict_one()) return pause_accepting();
+      int cfd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (cfd >= 0) {
+        add_conn(cfd);
+        continue;
+      }
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        if (evict_one()) continue;
+        return pause_accepting();
+      }
+      return;  // EAGAIN: nothing more to accept
+    }
+  }
+
+  void add_conn(int cfd) {
+    int one = 1;
+    ::setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    auto c = std::make_unique<Conn>();
+    c->fd = UniqueFd(cfd);
+    c->last_active = c->request_start = Clock::now();
+    watch(cfd, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_ADD);
+    conns_.emplace(cfd, std::move(c));
+  }
+
   // Writes pending output; false when the connection is finished or broken.
-  auto flush = [&](Conn& c) -> bool {
+  bool flush(Conn& c) {
     while (c.out_pos < c.out.size()) {
       ssize_t n = ::send(c.fd.get(), c.out.data() + c.out_pos, c.out.size() - c.out_pos, MSG_NOSIGNAL);
       if (n > 0) {
         c.out_pos += static_cast<std::size_t>(n);
+        c.last_active = Clock::now();
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        epoll_event e{};
-        e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP;
-        e.data.fd = c.fd.get();
-        ::epoll_ctl(ep.get(), EPOLL_CTL_MOD, c.fd.get(), &e);
+        watch(c.fd.get(), EPOLLIN | EPOLLOUT | EPOLLRDHUP, EPOLL_CTL_MOD);
         return true;
       }
       return false;
@@ -307,22 +432,28 @@ void HttpServer::worker_loop() {
     c.out.clear();
     c.out_pos = 0;
     return !c.close_after;
-  };
-  auto process = [&](Conn& c) -> bool {
+  }
+
+  void reject(Conn& c, int status, const std::string& error) {
+    c.out += serialize_response(error_response(status, error), false);
+    c.close_after = true;
+    c.in.clear();
+  }
+
+  bool process(Conn& c) {
     HttpRequest req;
     while (!c.close_after) {
       std::size_t consumed = 0;
       std::string error;
       int status = 400;
-      ParseState st = parse_request(c.in, options_.max_body, req, consumed, error, status);
+      ParseState st = parse_request(c.in, opt_.max_body, req, consumed, error, status);
       if (st == ParseState::incomplete) break;
       if (st == ParseState::bad) {
-        c.out += serialize_response(error_response(status, error), false);
-        c.close_after = true;
-        c.in.clear();
+        reject(c, status, error);
         break;
       }
       c.in.erase(0, consumed);
+      c.request_start = Clock::now();  // of the next pipelined request, if any
       HttpResponse resp;
       try {
         handler_(req, resp);
@@ -333,63 +464,81 @@ void HttpServer::worker_loop() {
       c.out += serialize_response(resp, req.keep_alive);
     }
     return flush(c);
-  };
+  }
 
-  while (!stop_.load()) {
-    int n = ::epoll_wait(ep.get(), events, 64, 500);
-    if (n < 0 && errno != EINTR) break;
-    for (int i = 0; i < n; ++i) {
-      int fd = events[i].data.fd;
-      if (fd == wake_fd_.get()) continue;
-      if (fd == listen_fd_.get()) {
-        for (;;) {
-          int cfd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-          if (cfd < 0) break;
-          int one = 1;
-          ::setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-          auto c = std::make_unique<Conn>();
-          c->fd = UniqueFd(cfd);
-          epoll_event e{};
-          e.events = EPOLLIN | EPOLLRDHUP;
-          e.data.fd = cfd;
-          ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, cfd, &e);
-          conns.emplace(cfd, std::move(c));
-        }
+  // Reads what the socket has; false when the peer closed.
+  bool read_some(Conn& c) {
+    char chunk[16384];
+    for (;;) {
+      ssize_t r = ::recv(c.fd.get(), chunk, sizeof chunk, 0);
+      if (r > 0) {
+        if (c.in.empty()) c.request_start = Clock::now();
+        c.in.append(chunk, static_cast<std::size_t>(r));
+        c.last_active = Clock::now();
+        if (static_cast<std::size_t>(r) < sizeof chunk) return true;
         continue;
       }
-      auto it = conns.find(fd);
-      if (it == conns.end()) continue;
-      Conn& c = *it->second;
-      bool alive = true;
-      if (events[i].events & EPOLLOUT) {
-        alive = flush(c);
-        if (alive && c.out.empty()) {
-          epoll_event e{};
-          e.events = EPOLLIN | EPOLLRDHUP;
-          e.data.fd = fd;
-          ::epoll_ctl(ep.get(), EPOLL_CTL_MOD, fd, &e);
-        }
-      }
-      if (alive && (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
-        bool eof = false;
-        for (;;) {
-          ssize_t r = ::recv(fd, chunk, sizeof chunk, 0);
-          if (r > 0) {
-            c.in.append(chunk, static_cast<std::size_t>(r));
-            if (static_cast<std::size_t>(r) < sizeof chunk) break;
-            continue;
-          }
-          if (r < 0 && errno == EINTR) continue;
-          if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-          eof = true;
-          break;
-        }
-        if (!c.in.empty()) alive = process(c);
-        if (eof && c.out.empty()) alive = false;
-      }
-      if (!alive || (c.close_after && c.out.empty())) close_conn(fd);
+      if (r < 0 && errno == EINTR) continue;
+      return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
     }
   }
+
+  void on_event(const epoll_event& ev) {
+    int fd = ev.data.fd;
+    if (fd == wake_fd_) return;
+    if (fd == listen_fd_) return accept_all();
+    auto it = conns_.find(fd);
+    if (it == conns_.end()) return;
+    Conn& c = *it->second;
+    bool alive = true;
+    if (ev.events & EPOLLOUT) {
+      alive = flush(c);
+      if (alive && c.out.empty()) watch(fd, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);
+    }
+    if (alive && (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+      bool eof = !read_some(c);
+      if (!c.in.empty()) alive = process(c);
+      if (eof && c.out.empty()) alive = false;
+    }
+    if (!alive || (c.close_after && c.out.empty())) close_conn(fd);
+  }
+
+  // Applies the header, request and idle timeouts.
+  void sweep(Clock::time_point now) {
+    next_sweep_ = now + std::chrono::milliseconds(kSweepMs);
+    auto over = [&](Clock::time_point since, int ms) { return now - since > std::chrono::milliseconds(ms); };
+    std::vector<int> expired;
+    for (auto& [fd, cp] : conns_) {
+      Conn& c = *cp;
+      if (!c.out.empty() || c.close_after) {
+        if (over(c.last_active, opt_.idle_timeout_ms)) expired.push_back(fd);  // not reading its answer
+      } else if (c.in.empty()) {
+        if (over(c.last_active, opt_.idle_timeout_ms)) expired.push_back(fd);
+      } else if (over(c.request_start, opt_.request_timeout_ms) ||
+                 (over(c.request_start, opt_.header_timeout_ms) && c.in.find("\r\n\r\n") == std::string::npos)) {
+        reject(c, 408, "the request did not arrive in time (headers within " +
+                           std::to_string(opt_.header_timeout_ms / 1000) + " s, the whole request within " +
+                           std::to_string(opt_.request_timeout_ms / 1000) + " s)");
+        if (!flush(c) || c.out.empty()) expired.push_back(fd);
+      }
+    }
+    for (int fd : expired) close_conn(fd);
+  }
+
+  const HttpServerOptions& opt_;
+  int listen_fd_, wake_fd_;
+  const std::atomic<bool>& stop_;
+  const HttpHandler& handler_;
+  UniqueFd ep_;
+  std::unordered_map<int, std::unique_ptr<Conn>> conns_;
+  std::size_t cap_ = 1;
+  bool paused_ = false;
+  Clock::time_point resume_at_, next_sweep_;
+};
+}  // namespace
+
+void HttpServer::worker_loop() {
+  Worker(options_, listen_fd_.get(), wake_fd_.get(), stop_, handler_).run();
 }
 
 // ---------------------------------------------------------------- client

@@ -50,7 +50,22 @@ struct HttpServerOptions {
   int port = 0;  // 0: pick a free port (see HttpServer::port())
   int threads = 2;
   std::size_t max_body = 64 << 20;
+  // A request must arrive within these (from its first byte): else 408 and close.
+  int header_timeout_ms = 10000;
+  int request_timeout_ms = 60000;
+  // A keep-alive connection with nothing to do, or a client that stopped reading, is closed.
+  int idle_timeout_ms = 60000;
+  // Open connections; 0: the open-file limit less a reserve (default_max_connections()).
+  // At the cap, or when accept() runs out of descriptors, the connection that has
+  // waited longest on an incomplete request (or idled longest) is closed for the new one.
+  std::size_t max_connections = 0;
 };
+
+// The open-file soft limit less 64 descriptors for logs, runners and clients
+// (at least 16); MLO_HTTP_MAX_CONNECTIONS overrides it (tests use it to reach EMFILE).
+std::size_t default_max_connections();
+// Raises the open-file soft limit to the hard limit (a server holding many connections).
+void raise_open_file_limit();
 
 class HttpServer {
  public:

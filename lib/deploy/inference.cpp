@@ -1,6 +1,7 @@
 #include "deploy/inference.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -65,6 +66,31 @@ InferenceSpec spec_from_json(const json& doc, const std::string& where) {
 // ---------------------------------------------------------------- request formats
 
 namespace {
+// A value for an error message: never invalid UTF-8, never longer than a line.
+std::string short_dump(const json& v) {
+  std::string text = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (text.size() > 80) text = text.substr(0, 77) + "...";
+  return text;
+}
+
+void check_rows(std::size_t rows) {
+  if (rows > kMaxRequestRows)
+    throw BadRequest("the request has " + std::to_string(rows) + " rows; at most " + std::to_string(kMaxRequestRows) +
+                     " are accepted in one request (split it)");
+}
+
+// Counts the numbers a request adds, so a request cannot make the runner build
+// more than kMaxRequestValues of them.
+struct ValueBudget {
+  std::size_t used = 0;
+  void take(std::size_t n) {
+    used += n;
+    if (used > kMaxRequestValues)
+      throw BadRequest("the request has more than " + std::to_string(kMaxRequestValues) +
+                       " values; split it into smaller requests");
+  }
+};
+
 double as_number(const json& v, std::size_t row, const std::string& col) {
   if (v.is_number()) return v.get<double>();
   if (v.is_boolean()) return v.get<bool>() ? 1.0 : 0.0;
@@ -75,11 +101,13 @@ double as_number(const json& v, std::size_t row, const std::string& col) {
     if (!s.empty() && end && *end == '\0') return d;
   }
   throw BadRequest("row " + std::to_string(row) + (col.empty() ? "" : ", column '" + col + "'") +
-                   ": expected a number, got " + v.dump());
+                   ": expected a number, got " + short_dump(v));
 }
 
-std::vector<double> number_row(const json& arr, std::size_t row) {
-  if (!arr.is_array()) throw BadRequest("row " + std::to_string(row) + ": expected a list of numbers, got " + arr.dump());
+std::vector<double> number_row(const json& arr, std::size_t row, ValueBudget& budget) {
+  if (!arr.is_array())
+    throw BadRequest("row " + std::to_string(row) + ": expected a list of numbers, got " + short_dump(arr));
+  budget.take(arr.size());
   std::vector<double> out;
   out.reserve(arr.size());
   for (const auto& v : arr) out.push_back(as_number(v, row, ""));
@@ -88,12 +116,15 @@ std::vector<double> number_row(const json& arr, std::size_t row) {
 
 // Rows given as objects {column: value}: columns from the first row.
 Table from_records(const json& records) {
+  check_rows(records.size());
+  ValueBudget budget;
   Table t;
   for (std::size_t i = 0; i < records.size(); ++i) {
     const json& r = records[i];
     if (!r.is_object()) throw BadRequest("record " + std::to_string(i) + ": expected an object");
     if (i == 0)
       for (auto it = r.begin(); it != r.end(); ++it) t.columns.push_back(it.key());
+    budget.take(t.columns.size());
     std::vector<double> row;
     for (const auto& c : t.columns) {
       auto f = r.find(c);
@@ -118,6 +149,8 @@ Table from_instances(const json& v, const char* key) {
       first = false;
       t.columns.push_back(it.key());
     }
+    check_rows(n);
+    ValueBudget{}.take(n * t.columns.size());
     t.rows.assign(n, {});
     std::size_t ci = 0;
     for (auto it = v.begin(); it != v.end(); ++it, ++ci) {
@@ -129,11 +162,13 @@ Table from_instances(const json& v, const char* key) {
   if (!v.is_array()) throw BadRequest(std::string("'") + key + "' must be a list of rows or an object of columns");
   if (v.empty()) return t;
   if (v[0].is_object()) return from_records(v);
+  ValueBudget budget;
   if (!v[0].is_array()) {  // one flat row
-    t.rows.push_back(number_row(v, 0));
+    t.rows.push_back(number_row(v, 0, budget));
     return t;
   }
-  for (std::size_t i = 0; i < v.size(); ++i) t.rows.push_back(number_row(v[i], i));
+  check_rows(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) t.rows.push_back(number_row(v[i], i, budget));
   return t;
 }
 }  // namespace
@@ -147,11 +182,13 @@ Table parse_mlflow_json(const json& body) {
     Table t;
     if (d.contains("columns")) {
       if (!d["columns"].is_array()) throw BadRequest("'dataframe_split.columns' must be a list");
-      for (const auto& c : d["columns"]) t.columns.push_back(c.is_string() ? c.get<std::string>() : c.dump());
+      for (const auto& c : d["columns"]) t.columns.push_back(c.is_string() ? c.get<std::string>() : short_dump(c));
     }
     const json& data = d["data"];
     if (!data.is_array()) throw BadRequest("'dataframe_split.data' must be a list of rows");
-    for (std::size_t i = 0; i < data.size(); ++i) t.rows.push_back(number_row(data[i], i));
+    check_rows(data.size());
+    ValueBudget budget;
+    for (std::size_t i = 0; i < data.size(); ++i) t.rows.push_back(number_row(data[i], i, budget));
     return t;
   }
   if (auto it = body.find("dataframe_records"); it != body.end()) {
@@ -163,7 +200,7 @@ Table parse_mlflow_json(const json& body) {
   throw BadRequest("expected one of dataframe_split, dataframe_records, instances, inputs");
 }
 
-Table parse_csv(std::string_view text) {
+Table parse_csv(std::string_view text, std::size_t max_rows) {
   Table t;
   std::size_t pos = 0, line_no = 0;
   bool first = true;
@@ -203,64 +240,131 @@ Table parse_csv(std::string_view text) {
     }
     first = false;
     if (!numeric) throw BadRequest("CSV line " + std::to_string(line_no) + ": expected numbers");
+    if (t.rows.size() >= max_rows) check_rows(t.rows.size() + 1);
     t.rows.push_back(std::move(row));
   }
   return t;
 }
 
-Table parse_v2_inputs(const json& body) {
-  if (!body.is_object() || !body.contains("inputs") || !body["inputs"].is_array() || body["inputs"].empty())
-    throw BadRequest("expected an object with a non-empty 'inputs' list of tensors");
-  const json& inputs = body["inputs"];
-  auto flat = [](const json& data, std::vector<double>& out, const std::string& name) {
-    std::size_t idx = 0;
-    std::function<void(const json&)> walk = [&](const json& v) {
-      if (v.is_array())
-        for (const auto& x : v) walk(x);
-      else
-        out.push_back(as_number(v, idx++, name));
-    };
-    walk(data);
-  };
-  auto shape_of = [](const json& in, const std::string& name) {
-    if (!in.contains("shape") || !in["shape"].is_array())
-      throw BadRequest("input '" + name + "': missing 'shape'");
-    std::vector<long long> shape;
-    for (const auto& d : in["shape"]) {
-      if (!d.is_number_integer() || d.get<long long>() < 0) throw BadRequest("input '" + name + "': bad 'shape'");
-      shape.push_back(d.get<long long>());
+bool json_nests_deeper_than(std::string_view text, std::size_t limit) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
     }
-    return shape;
-  };
-  Table t;
-  if (inputs.size() == 1) {
-    const json& in = inputs[0];
-    std::string name = in.value("name", "input-0");
-    if (!in.contains("data")) throw BadRequest("input '" + name + "': missing 'data'");
-    auto shape = shape_of(in, name);
-    std::vector<double> data;
-    flat(in["data"], data, name);
-    long long total = 1;
-    for (auto d : shape) total *= d;
-    if (shape.empty() || total != static_cast<long long>(data.size()))
-      throw BadRequest("input '" + name + "': shape does not match the number of values (" +
-                       std::to_string(data.size()) + ")");
-    std::size_t n = static_cast<std::size_t>(shape[0]);
-    std::size_t f = shape.size() == 1 ? 1 : data.size() / std::max<std::size_t>(1, n);
-    for (std::size_t r = 0; r < n; ++r) t.rows.emplace_back(data.begin() + r * f, data.begin() + (r + 1) * f);
-    if (shape.size() == 1 && name != "input-0") t.columns = {name};
-    return t;
   }
+  return false;
+}
+
+json parse_request_json(std::string_view body) {
+  if (json_nests_deeper_than(body, kMaxJsonDepth))
+    throw BadRequest("request body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  json doc = json::parse(body, nullptr, false);
+  if (doc.is_discarded()) throw BadRequest("request body is not valid JSON (or not UTF-8)");
+  return doc;
+}
+
+namespace {
+// The numbers of a tensor's data, nested lists flattened in order. Iterative:
+// the depth of the lists comes from the client.
+std::vector<double> flatten_tensor(const json& data, const std::string& name) {
+  std::vector<double> out;
+  std::vector<std::pair<const json*, std::size_t>> open;  // a list and the next index in it
+  auto visit = [&](const json& v) {
+    if (!v.is_array()) {
+      if (out.size() >= kMaxRequestValues) ValueBudget{}.take(out.size() + 1);
+      out.push_back(as_number(v, out.size(), name));
+    } else if (open.size() >= kMaxJsonDepth) {
+      throw BadRequest("input '" + name + "': data nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    } else {
+      open.emplace_back(&v, 0);
+    }
+  };
+  visit(data);
+  while (!open.empty()) {
+    auto& [list, next] = open.back();
+    if (next == list->size()) {
+      open.pop_back();
+      continue;
+    }
+    visit((*list)[next++]);  // may grow `open`: the references above are not used after this
+  }
+  return out;
+}
+
+std::string tensor_name(const json& in, std::size_t i, const char* fallback) {
+  if (!in.is_object()) throw BadRequest("input " + std::to_string(i) + ": expected a tensor object");
+  auto it = in.find("name");
+  if (it == in.end()) return fallback;
+  if (!it->is_string()) throw BadRequest("input " + std::to_string(i) + ": 'name' must be a string");
+  return it->get<std::string>();
+}
+
+// The tensor's shape; each dimension at least 0 and their product within kMaxRequestValues.
+std::vector<std::size_t> tensor_shape(const json& in, const std::string& name) {
+  auto it = in.find("shape");
+  if (it == in.end() || !it->is_array() || it->empty() || it->size() > 32)
+    throw BadRequest("input '" + name + "': 'shape' must be a list of 1 to 32 dimensions");
+  std::vector<std::size_t> shape;
+  std::size_t total = 1;
+  for (const auto& d : *it) {
+    if (!d.is_number_unsigned() || d.get<std::uint64_t>() > kMaxRequestValues)
+      throw BadRequest("input '" + name + "': bad 'shape' " + short_dump(*it) + " (each dimension 0.." +
+                       std::to_string(kMaxRequestValues) + ")");
+    std::size_t dim = d.get<std::size_t>();
+    total = total > 0 && dim > kMaxRequestValues / total ? kMaxRequestValues + 1 : total * dim;
+    if (total > kMaxRequestValues) ValueBudget{}.take(total);
+    shape.push_back(dim);
+  }
+  return shape;
+}
+
+// One [n, ...] tensor: n rows of the remaining dimensions' values.
+Table one_tensor(const json& in) {
+  std::string name = tensor_name(in, 0, "input-0");
+  if (!in.contains("data")) throw BadRequest("input '" + name + "': missing 'data'");
+  auto shape = tensor_shape(in, name);
+  std::size_t total = 1;
+  for (auto d : shape) total *= d;
+  std::vector<double> data = flatten_tensor(in["data"], name);
+  if (total != data.size())
+    throw BadRequest("input '" + name + "': shape does not match the number of values (" + std::to_string(data.size()) +
+                     " for shape " + short_dump(in["shape"]) + ")");
+  std::size_t n = shape[0];
+  check_rows(n);
+  std::size_t f = shape.size() == 1 ? 1 : total / std::max<std::size_t>(1, n);
+  if (n > 0 && f == 0) throw BadRequest("input '" + name + "': shape " + short_dump(in["shape"]) + " has rows with no values");
+  Table t;
+  t.rows.reserve(n);
+  for (std::size_t r = 0; r < n; ++r) t.rows.emplace_back(data.begin() + r * f, data.begin() + (r + 1) * f);
+  if (shape.size() == 1 && name != "input-0") t.columns = {name};
+  return t;
+}
+
+// One [n] tensor per feature, named by the feature.
+Table tensor_per_feature(const json& inputs) {
+  Table t;
   std::size_t n = 0;
+  ValueBudget budget;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const json& in = inputs[i];
-    std::string name = in.value("name", "");
+    std::string name = tensor_name(in, i, "");
     if (name.empty()) throw BadRequest("input " + std::to_string(i) + ": several inputs must each be named by a feature");
     if (!in.contains("data")) throw BadRequest("input '" + name + "': missing 'data'");
-    std::vector<double> data;
-    flat(in["data"], data, name);
+    std::vector<double> data = flatten_tensor(in["data"], name);
+    budget.take(data.size());
     if (i == 0) {
       n = data.size();
+      check_rows(n);
       t.rows.assign(n, {});
     } else if (data.size() != n) {
       throw BadRequest("input '" + name + "' has " + std::to_string(data.size()) + " values, others have " +
@@ -270,6 +374,14 @@ Table parse_v2_inputs(const json& body) {
     for (std::size_t r = 0; r < n; ++r) t.rows[r].push_back(data[r]);
   }
   return t;
+}
+}  // namespace
+
+Table parse_v2_inputs(const json& body) {
+  if (!body.is_object() || !body.contains("inputs") || !body["inputs"].is_array() || body["inputs"].empty())
+    throw BadRequest("expected an object with a non-empty 'inputs' list of tensors");
+  const json& inputs = body["inputs"];
+  return inputs.size() == 1 ? one_tensor(inputs[0]) : tensor_per_feature(inputs);
 }
 
 // ---------------------------------------------------------------- linear model
@@ -462,9 +574,7 @@ void ModelServer::handle(const HttpRequest& req, HttpResponse& resp) const {
       if (ct.substr(0, 8) == "text/csv") {
         t = parse_csv(req.body);
       } else {
-        json body = json::parse(req.body, nullptr, false);
-        if (body.is_discarded()) throw BadRequest("request body is not valid JSON");
-        t = parse_mlflow_json(body);
+        t = parse_mlflow_json(parse_request_json(req.body));
       }
       resp = json_response(200, {{"predictions", predict(t)}});
     } catch (const BadRequest& e) {
@@ -499,8 +609,7 @@ void ModelServer::handle(const HttpRequest& req, HttpResponse& resp) const {
         return;
       }
       try {
-        json body = json::parse(req.body, nullptr, false);
-        if (body.is_discarded()) throw BadRequest("request body is not valid JSON");
+        json body = parse_request_json(req.body);
         json preds = predict(parse_v2_inputs(body));
         json out = {{"model_name", this->name},
                     {"model_version", version},
@@ -524,7 +633,7 @@ std::size_t score_csv_file(const std::filesystem::path& input, const std::filesy
   std::string text = read_file(input);
   Table t;
   try {
-    t = parse_csv(text);
+    t = parse_csv(text, SIZE_MAX);
   } catch (const BadRequest& e) {
     throw InputError(input.string() + ": " + e.what(), "batch input must be CSV with a header of feature names");
   }

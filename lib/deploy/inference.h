@@ -40,10 +40,26 @@ struct BadRequest : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Bounds on one request body (mlo-deploy(1), "LIMITS"): a request over any of
+// them is answered 400, never allowed to exhaust the stack or memory.
+inline constexpr std::size_t kMaxJsonDepth = 64;         // nesting of [ and {
+inline constexpr std::size_t kMaxRequestValues = 4'000'000;  // numbers in one request
+inline constexpr std::size_t kMaxRequestRows = 1'000'000;    // rows in one request
+
+// Whether text nests deeper than `limit` levels of [ and { outside strings
+// (stops at the first level over it). Invalid JSON may be misjudged; a parser
+// then rejects it.
+bool json_nests_deeper_than(std::string_view text, std::size_t limit);
+// Parses a request body as JSON; throws BadRequest when it is not JSON or nests
+// deeper than kMaxJsonDepth (checked on the bytes first: the parser and the
+// destructor of a parsed document recurse).
+nlohmann::json parse_request_json(std::string_view body);
+
 // MLflow /invocations bodies: dataframe_split, dataframe_records, instances, inputs (JSON).
 Table parse_mlflow_json(const nlohmann::json& body);
-// text/csv: a header of names when the first line is not all numbers.
-Table parse_csv(std::string_view text);
+// text/csv: a header of names when the first line is not all numbers. Batch
+// scoring of a file passes no row bound; a request keeps kMaxRequestRows.
+Table parse_csv(std::string_view text, std::size_t max_rows = kMaxRequestRows);
 // An Open Inference Protocol infer request's "inputs": one [n, f] tensor, or one
 // [n] / [n, 1] tensor per feature named by the feature.
 Table parse_v2_inputs(const nlohmann::json& body);

@@ -130,13 +130,14 @@ struct LogEntry {
 };
 
 // Appends a body to a log line: valid JSON is spliced in as is (checked, not
-// parsed: this runs for every request), anything else as a JSON string.
+// parsed: this runs for every request), anything else (or JSON nested deeper
+// than a request may be) as a JSON string.
 void append_body(std::string& out, const std::string& body) {
   if (body.empty()) {
     out += "null";
   } else if (body.size() > 65536) {
     out += "{\"truncated\":true,\"bytes\":" + std::to_string(body.size()) + "}";
-  } else if (json::accept(body)) {
+  } else if (!json_nests_deeper_than(body, kMaxJsonDepth) && json::accept(body)) {  // readers need not recurse
     std::size_t start = out.size();
     out += body;
     for (std::size_t i = start; i < out.size(); ++i)  // keep one record a line
@@ -467,7 +468,11 @@ class Router {
       return;
     }
     if (req.path == "/-/mlo/apply" && req.method == "POST") {
-      json j = json::parse(req.body, nullptr, false);
+      json j;
+      try {
+        j = parse_request_json(req.body);
+      } catch (const BadRequest&) {
+      }
       if (!j.is_object()) {
         resp = error_response(400, "apply needs a state object");
         return;
@@ -898,6 +903,7 @@ class Router {
 
 int serve_router(Repo& repo, const std::string& env, const std::string& host, int port, int threads) {
   fs::create_directories(env_dir(repo, env));
+  raise_open_file_limit();  // each client connection holds a descriptor
   Router router(repo, env, host, port, threads);
   return router.run();
 }

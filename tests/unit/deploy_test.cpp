@@ -3,6 +3,11 @@
 // checks, mlo.yaml deployments and the rebuildable event index.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <chrono>
 #include <cstdlib>
 #include <thread>
 
@@ -19,7 +24,7 @@ using namespace mlo;
 using namespace mlo::deploy;
 using nlohmann::json;
 
-TEST_CASE("http: parse_request frames requests and rejects bad ones") {
+TEST_CASE("http: parse_request frames requests (also without header lines) and rejects bad ones") {
   HttpRequest req;
   std::size_t used = 0;
   std::string err;
@@ -47,6 +52,79 @@ TEST_CASE("http: parse_request frames requests and rejects bad ones") {
   CHECK(status == 411);
   REQUIRE(parse_request("GET / HTTP/1.0\r\n\r\n", 1024, req, used, err, status) == ParseState::complete);
   CHECK_FALSE(req.keep_alive);
+  // No header lines: the header block is empty, not the rest of the buffer.
+  std::string bare = "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n";
+  REQUIRE(parse_request(bare, 1024, req, used, err, status) == ParseState::complete);
+  CHECK(req.path == "/a");
+  CHECK(req.headers.empty());
+  CHECK(used == 19);
+  REQUIRE(parse_request(std::string_view(bare).substr(used), 1024, req, used, err, status) == ParseState::complete);
+  CHECK(req.path == "/b");
+  // Non-ASCII targets are refused; errors that quote them stay valid JSON.
+  CHECK(parse_request("GET /\xff\xfe HTTP/1.1\r\n\r\n", 1024, req, used, err, status) == ParseState::bad);
+  CHECK(status == 400);
+  CHECK_THAT(err, Catch::Contains("visible ASCII"));
+  HttpResponse r = error_response(404, "no route for GET /\xff");
+  CHECK(json::parse(r.body)["error"].get<std::string>().find("no route") == 0);
+}
+
+namespace {
+// A blocking client socket to 127.0.0.1:port that gives up reading after 5 s.
+UniqueFd connect_loopback(int port) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+}  // namespace
+
+TEST_CASE("http: incomplete headers time out with 408; idle connections close") {
+  HttpServerOptions opt{"127.0.0.1", 0, 1};
+  opt.header_timeout_ms = 300;
+  opt.idle_timeout_ms = 600;
+  HttpServer server(opt);
+  server.start([](const HttpRequest&, HttpResponse& resp) { resp.body = "{}"; });
+  auto read_all = [](int fd) {
+    std::string got;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, static_cast<std::size_t>(n));
+    return std::make_pair(got, n);
+  };
+  UniqueFd slow = connect_loopback(server.port());
+  REQUIRE(::send(slow.get(), "GET / HTTP/1.1\r\nHost: x\r\n", 25, MSG_NOSIGNAL) == 25);
+  auto t0 = std::chrono::steady_clock::now();
+  auto [got, last] = read_all(slow.get());
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(got.rfind("HTTP/1.1 408 ", 0) == 0);
+  CHECK(last == 0);  // closed by the server, not by the 5 s receive timeout
+  CHECK(s < 2.0);
+  UniqueFd idle = connect_loopback(server.port());
+  auto [nothing, end] = read_all(idle.get());
+  CHECK(nothing.empty());
+  CHECK(end == 0);
+}
+
+TEST_CASE("http: at the connection cap the longest-waiting incomplete request is dropped") {
+  HttpServerOptions opt{"127.0.0.1", 0, 1};
+  opt.max_connections = 4;
+  HttpServer server(opt);
+  server.start([](const HttpRequest&, HttpResponse& resp) { resp.body = R"({"ok":true})"; });
+  std::vector<UniqueFd> stalled;
+  for (int i = 0; i < 8; ++i) {
+    stalled.push_back(connect_loopback(server.port()));
+    REQUIRE(::send(stalled.back().get(), "GET / HTTP/1.1\r\n", 16, MSG_NOSIGNAL) == 16);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  HttpResult r = http_request("127.0.0.1", server.port(), "GET", "/", {}, 3000);
+  CHECK(r.status == 200);
+  char c;
+  CHECK(::recv(stalled[0].get(), &c, 1, 0) == 0);  // the oldest was closed
 }
 
 TEST_CASE("http: server and client over real sockets, keep-alive, port in use") {
@@ -105,6 +183,56 @@ TEST_CASE("formats: MLflow bodies, CSV and Open Inference Protocol tensors") {
   CHECK(t.rows == std::vector<std::vector<double>>{{1, 3}, {2, 4}});
   CHECK_THROWS_AS(parse_v2_inputs(json::parse(R"({"inputs":[{"shape":[3,2],"data":[1,2]}]})")), BadRequest);
   CHECK_THROWS_AS(parse_v2_inputs(json::parse(R"({"inputs":[]})")), BadRequest);
+}
+
+TEST_CASE("formats: request bodies are bounded in depth, shape, rows and values") {
+  auto rejects = [](const std::string& body, const std::string& words) {
+    INFO(body.substr(0, 80));
+    try {
+      json doc = parse_request_json(body);
+      if (doc.contains("inputs") && doc["inputs"].is_array() && !doc.contains("instances")) parse_v2_inputs(doc);
+      else parse_mlflow_json(doc);
+      FAIL("accepted");
+    } catch (const BadRequest& e) {
+      CHECK_THAT(e.what(), Catch::Contains(words));
+    }
+  };
+  std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  rejects(R"({"inputs":[{"name":"x","shape":[1],"data":)" + deep + "}]}", "nests deeper than 64");
+  rejects(R"({"instances":)" + deep + "}", "nests deeper than 64");
+  // Brackets inside strings do not count.
+  CHECK(parse_request_json("[\"" + std::string(1000, '[') + "\\\"\"]").is_array());
+  rejects(R"({"inputs":[{"name":"x","shape":[4294967296,4294967296],"data":[1]}]})", "bad 'shape'");
+  rejects(R"({"inputs":[{"name":"x","shape":[20000000,0],"data":[]}]})", "bad 'shape'");
+  rejects(R"({"inputs":[{"name":"x","shape":[1000,0],"data":[]}]})", "rows with no values");
+  rejects(R"({"inputs":[{"name":"x","shape":[3000,3000],"data":[1]}]})", "more than 4000000 values");
+  rejects(R"({"inputs":[{"name":"x","shape":[],"data":[1]}]})", "'shape' must be a list");
+  rejects(R"({"inputs":[{"name":"x","shape":[1.5],"data":[1]}]})", "bad 'shape'");
+  rejects(R"({"inputs":[{"name":["x"],"shape":[1],"data":[1]}]})", "'name' must be a string");
+  rejects(R"({"inputs":[3,4]})", "expected a tensor object");
+  rejects("\"\xff\"", "not valid JSON");
+  // Depth within the bound, built without recursion on the data.
+  json nested = json::array({1.0, 2.0});
+  for (int i = 0; i < 59; ++i) nested = json::array({nested});
+  json body = {{"inputs", json::array({{{"name", "x"}, {"shape", {1, 2}}, {"data", nested}}})}};
+  Table t = parse_v2_inputs(parse_request_json(body.dump()));
+  REQUIRE(t.rows.size() == 1);
+  CHECK(t.rows[0] == std::vector<double>{1.0, 2.0});
+  nested = json::array({nested, nested});
+  body["inputs"][0]["data"] = json::array({json::array({nested})});
+  rejects(body.dump(), "nests deeper than 64");
+  // CSV: a request is bounded in rows; batch scoring of a file is not.
+  std::string many;
+  for (int i = 0; i <= 1000000; ++i) many += "1\n";
+  CHECK_THROWS_WITH(parse_csv(many), Catch::Contains("at most 1000000"));
+  CHECK(parse_csv(many, SIZE_MAX).rows.size() == 1000001);
+  // A long value is quoted short in the error.
+  try {
+    parse_mlflow_json(json{{"instances", json::array({json::array({std::string(5000, 'x')})})}});
+    FAIL("accepted");
+  } catch (const BadRequest& e) {
+    CHECK(std::string(e.what()).size() < 200);
+  }
 }
 
 TEST_CASE("mlo-linear: regression, binary and multi-class prediction; bad files") {
