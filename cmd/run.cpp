@@ -27,6 +27,7 @@ void register_run(CLI::App& app, Context& ctx) {
   cmd->add_option("stages", opts->targets, "Stages to bring up to date (with what they need); default: all");
   cmd->add_flag("-f,--force", opts->force, "Run the named stages (all: every stage) even when up to date");
   cmd->add_flag("-n,--dry-run", opts->dry_run, "Say what would run and why; change nothing");
+  cmd->add_flag("--strict", opts->strict, "Refuse to run when a dep is tracked data with uncommitted changes (default: warn)");
   auto exit_code = std::make_shared<bool>(false);
   cmd->add_flag("--exit-code", *exit_code,
                 "With -n (implied): exit with 1 when any stage would run or be restored, 0 when all are up to date");

@@ -19,6 +19,7 @@
 #include "core/hash.h"
 #include "core/interrupt.h"
 #include "core/log.h"
+#include "data/data.h"
 #include "pipeline/hashing.h"
 #include "pipeline/plan.h"
 #include "pipeline/run_cache.h"
@@ -578,7 +579,10 @@ class Executor {
   std::string store_log(const std::string& run_id, const JobFiles& files) {
     std::string log_hash;
     try {
-      log_hash = repo_.cache().add_file(files.log, {LinkMode::copy}, false);
+      // After Ctrl-C the copying add_file stops at once: the log is read whole
+      // instead, so that 'mlo runs log ID' shows what the job printed.
+      log_hash = interrupted() ? repo_.cache().add_bytes(read_file(files.log), false)
+                               : repo_.cache().add_file(files.log, {LinkMode::copy}, false);
     } catch (const Error& e) {
       log::warn("could not store the log of run " + run_id + ": " + e.what());
     }
@@ -789,6 +793,38 @@ void check_missing_deps(Repo& repo, const Pipeline& p, const std::vector<std::st
   }
 }
 
+bool same_or_above(const std::string& a, const std::string& b) { return same_or_under(a, b) || same_or_under(b, a); }
+
+// A dep that is tracked data with changes not recorded in its pointer file:
+// the run would not be reproducible from git. A warning, or an error with --strict.
+void check_uncommitted_data(Repo& repo, const Pipeline& p, const std::vector<std::string>& order, bool strict) {
+  std::vector<std::pair<std::string, std::string>> deps;  // (dep, stage) that no stage writes
+  for (const auto& n : order)
+    for (const auto& d : p.get(n).deps)
+      if (!p.producer_of(d)) deps.emplace_back(d, n);
+  if (deps.empty()) return;
+  StatusResult status;
+  try {
+    status = data_status(repo);
+  } catch (const Error& e) {
+    log::debug(std::string("data status for mlo run: ") + e.what());
+    return;
+  }
+  for (const auto& e : status.entries) {
+    if (e.state == DataState::clean) continue;
+    for (const auto& [d, stage] : deps) {
+      if (!same_or_above(d, e.path)) continue;
+      std::string msg = "dep '" + d + "' of stage '" + stage + "' is tracked data with uncommitted changes (" +
+                        to_string(e.state) + " " + e.path + ")";
+      std::string hint = "record them with 'mlo data commit " + e.path + "' (and commit the pointer), or discard them with "
+                         "'mlo data checkout --force " + e.path + "'";
+      if (strict) throw InputError(msg, hint);
+      log::warn(msg + "; the run can not be reproduced from git: " + hint);
+      break;
+    }
+  }
+}
+
 void throw_if_failed(const RunReport& report) {
   if (interrupted()) throw InterruptedError();
   for (const auto& s : report.stages) {
@@ -920,6 +956,7 @@ RunReport run_pipeline(Repo& repo, const RunOptions& opts,
     if (std::find(in_play.begin(), in_play.end(), n) == in_play.end()) in_play.push_back(n);
   std::map<std::string, int> capacity = runner_capacities(repo, p, in_play);
   check_missing_deps(repo, p, order);
+  check_uncommitted_data(repo, p, order, opts.strict);
 
   std::optional<RepoLock> lock;
   if (!opts.dry_run) lock.emplace(repo.tmp_dir(), "pipeline", repo.lock_timeout_ms());

@@ -25,6 +25,7 @@ struct RunOptions {
   int random = 0;                    // sample this many points instead of the full grid
   unsigned seed = 0;                 // for --random (0: from the clock)
   bool stream_output = true;         // stage output to the terminal (stderr)
+  bool strict = false;               // refuse deps that are tracked data with uncommitted changes
 };
 
 // One stage in one context (the work tree, or one sweep point).

@@ -49,6 +49,46 @@ void write_str(int fd, const std::string& s) {
 }
 
 
+// The program, argv, environment and messages of a job, built before fork.
+struct ExecImage {
+  std::vector<std::string> env_strings, args;
+  std::vector<char*> envp, argv;
+  std::string program, not_found, exec_error, chdir_error;
+  cpu_set_t cpus;
+};
+
+void prepare_image(const ChildOptions& opt, ExecImage& img) {
+  std::string path_value;
+  for (char** e = environ; *e; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    if (eq != std::string::npos && opt.env.count(kv.substr(0, eq))) continue;
+    if (kv.rfind("PATH=", 0) == 0) path_value = kv.substr(5);
+    img.env_strings.push_back(std::move(kv));
+  }
+  for (auto& [k, v] : opt.env) {
+    img.env_strings.push_back(k + "=" + v);
+    if (k == "PATH") path_value = v;
+  }
+  for (auto& s : img.env_strings) img.envp.push_back(s.data());
+  img.envp.push_back(nullptr);
+  img.args = opt.argv;
+  for (auto& a : img.args) img.argv.push_back(a.data());
+  img.argv.push_back(nullptr);
+  // A name with a slash is run as given (execve says why it cannot be); others are looked up.
+  const std::string& name = img.args[0];
+  img.program = name.find('/') != std::string::npos ? name : std::string();
+  if (img.program.empty()) {
+    if (auto found = find_program_in(name, path_value.empty() ? "/usr/local/bin:/usr/bin:/bin" : path_value))
+      img.program = found->string();
+  }
+  img.not_found = "mlo: cannot run '" + name + "': command not found on PATH";
+  img.exec_error = "mlo: cannot run '" + name + "': ";
+  img.chdir_error = "mlo: cannot enter " + opt.workdir.string() + ": ";
+  CPU_ZERO(&img.cpus);
+  for (int c : opt.cpu_set) CPU_SET(c, &img.cpus);
+}
+
 // Everything the processes forked for a job need, prepared before fork.
 struct ChildPlan {
   const ChildOptions* opt;
@@ -284,37 +324,8 @@ ChildOutcome run_child(const ChildOptions& opt) {
 
   // Everything the child needs is prepared before fork: after it, only
   // async-signal-safe calls (the pipeline may run jobs from several threads).
-  std::vector<std::string> env_strings;
-  std::string path_value;
-  for (char** e = environ; *e; ++e) {
-    std::string kv = *e;
-    auto eq = kv.find('=');
-    if (eq != std::string::npos && opt.env.count(kv.substr(0, eq))) continue;
-    if (kv.rfind("PATH=", 0) == 0) path_value = kv.substr(5);
-    env_strings.push_back(std::move(kv));
-  }
-  for (auto& [k, v] : opt.env) {
-    env_strings.push_back(k + "=" + v);
-    if (k == "PATH") path_value = v;
-  }
-  std::vector<char*> envp, argv;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args = opt.argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  // A name with a slash is run as given (execve says why it cannot be); others are looked up.
-  std::string program = args[0].find('/') != std::string::npos ? args[0] : std::string();
-  if (program.empty()) {
-    if (auto found = find_program_in(args[0], path_value.empty() ? "/usr/local/bin:/usr/bin:/bin" : path_value))
-      program = found->string();
-  }
-  std::string not_found = "mlo: cannot run '" + args[0] + "': command not found on PATH";
-  std::string exec_error = "mlo: cannot run '" + args[0] + "': ";
-  std::string chdir_error = "mlo: cannot enter " + opt.workdir.string() + ": ";
-  cpu_set_t cpus;
-  CPU_ZERO(&cpus);
-  for (int c : opt.cpu_set) CPU_SET(c, &cpus);
+  ExecImage img;
+  prepare_image(opt, img);
 
   UniqueFd log;
   if (!opt.log_path.empty()) {
@@ -343,8 +354,8 @@ ChildOutcome run_child(const ChildOptions& opt) {
     throw RunnerError(std::string("fork: ") + std::strerror(err));
   }
   if (pid == 0) {
-    ChildPlan plan{&opt, program, argv.data(), envp.data(), not_found, exec_error, chdir_error, &cpus,
-                   write_end.get(), err_write.get(), parent};
+    ChildPlan plan{&opt, img.program, img.argv.data(), img.envp.data(), img.not_found, img.exec_error,
+                   img.chdir_error, &img.cpus, write_end.get(), err_write.get(), parent};
     guard_job(plan);
   }
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
