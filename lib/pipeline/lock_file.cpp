@@ -28,8 +28,28 @@ LockFile LockFile::load(const fs::path& root) {
   return f;
 }
 
+namespace {
+bool is_string_or_absent(const json& o, const char* key) { return !o.contains(key) || o[key].is_string(); }
+
+// An entry the plan can read without surprises: mlo.lock is edited by people
+// and merged by git, and a damaged entry only means "never ran".
+bool well_formed(const json& e) {
+  if (!e.is_object() || !is_string_or_absent(e, "key") || !is_string_or_absent(e, "run")) return false;
+  if (e.contains("params") && !e["params"].is_object()) return false;
+  for (const char* list : {"deps", "outs", "metrics"}) {
+    if (!e.contains(list)) continue;
+    if (!e[list].is_array()) return false;
+    for (const auto& o : e[list])
+      if (!o.is_object() || !is_string_or_absent(o, "path") || !is_string_or_absent(o, "sha256")) return false;
+  }
+  return true;
+}
+}  // namespace
+
 json LockFile::entry(const std::string& stage) const {
-  return doc_["stages"].contains(stage) ? doc_["stages"][stage] : json();
+  if (!doc_["stages"].contains(stage)) return json();
+  const json& e = doc_["stages"][stage];
+  return well_formed(e) ? e : json();
 }
 
 namespace {

@@ -32,9 +32,11 @@ StageKey stage_key(const StageDef& s, const StageFacts& f) {
 }
 
 std::string stale_reason(const StageDef& s, const json& prev, const StageKey& key, const TreeState& tree) {
-  if (prev.is_null()) return "never ran";
+  if (!prev.is_object()) return "never ran";
   if (prev.value("key", "") != key.key) return explain_change(prev, key.doc);
-  for (const auto& o : prev.value("outs", json::array())) {
+  const json& outs = prev.contains("outs") && prev["outs"].is_array() ? prev["outs"] : json::array();
+  for (const auto& o : outs) {
+    if (!o.is_object()) return "mlo.lock entry is damaged";
     std::string path = o.value("path", "");
     auto it = tree.outs.find(path);
     if (it == tree.outs.end()) return "output " + path + " is missing";

@@ -405,10 +405,11 @@ class Executor {
     if (!ctx.workspace) return forced ? "forced" : ctx.point.empty() ? "sweep" : "sweep point";
     json prev = lock_entry(s.name);
     TreeState tree;
-    for (const auto& o : prev.value("outs", json::array())) {
-      std::string path = o.value("path", "");
-      if (auto h = ctx.hasher->hash(path)) tree.outs[path] = h->sha256;
-    }
+    if (prev.is_object() && prev.contains("outs") && prev["outs"].is_array())
+      for (const auto& o : prev["outs"]) {
+        std::string path = o.value("path", "");
+        if (auto h = ctx.hasher->hash(path)) tree.outs[path] = h->sha256;
+      }
     for (const auto& m : s.metrics)
       if (fs::exists(ctx.root / m)) tree.metrics_present.insert(m);
     std::string why = stale_reason(s, prev, key, tree);
@@ -831,7 +832,10 @@ void throw_if_failed(const RunReport& report) {
     if (s.action != "failed") continue;
     std::string msg = "stage '" + s.stage + "' " + (s.status.empty() ? "failed" : s.status) + ": " + s.message;
     if (!s.run_id.empty()) msg += " (run " + s.run_id + ")";
-    throw RunnerError(msg, s.run_id.empty() ? "" : "see its output with 'mlo runs log " + s.run_id + "'");
+    std::string hint = s.run_id.empty() ? "" : "see its output with 'mlo runs log " + s.run_id + "'";
+    if (!report.sweep.empty())  // the points that did run are still worth comparing
+      hint += std::string(hint.empty() ? "" : "; ") + "the sweep's runs: mlo runs ls --where sweep=" + report.sweep;
+    throw RunnerError(msg, hint);
   }
 }
 

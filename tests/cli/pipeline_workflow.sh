@@ -20,6 +20,10 @@ stages:
     deps: [prep.csv]
     params: [train]
     outs: [model.txt]
+  flaky:
+    cmd: test "$MLO_PARAM_TRAIN_DEPTH" != 5 && echo ok > flaky.txt
+    params: [train.depth]
+    outs: [flaky.txt]
 YAML
 git add -A && git commit -qm pipeline
 expect_ok run
@@ -61,6 +65,10 @@ expect_out_contains "restored prepare from the run cache"
 expect_out_contains "restored train from the run cache"
 expect_out_not_contains "Updated mlo.lock"
 expect_ok run -n --exit-code
+
+# A sweep with a failing point names the sweep, so its runs can be compared.
+expect_rc 5 run flaky --grid train.depth=3,5
+expect_err_contains "mlo runs ls --where sweep="
 
 # A tracked dep with uncommitted changes.
 echo 101 >>raw.csv

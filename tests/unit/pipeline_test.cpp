@@ -257,6 +257,9 @@ TEST_CASE("mlo.lock: written only when its bytes change") {
   CHECK(again.entry("train")["outs"][0]["path"] == "model.pkl");
   again.set(p.stages[0], "k", {{"data.csv", "aa"}}, json::object(), record);
   CHECK_FALSE(again.write(tmp.path(), p));  // the same entry: the same bytes
+  // A damaged entry (hand-edited, badly merged) reads as "never ran", not a crash.
+  test::write(tmp / "mlo.lock", "version: 1\nstages:\n  train: {key: 1, outs: [3]}\n");
+  CHECK(LockFile::load(tmp.path()).entry("train").is_null());
 }
 
 TEST_CASE("run records naming paths outside the repository are refused, never used") {
@@ -268,7 +271,7 @@ TEST_CASE("run records naming paths outside the repository are refused, never us
   json good = {{"version", 1}, {"run_id", "abcd000000000001"}, {"stage", "train"}, {"status", "succeeded"},
                {"cache_key", "k1"}, {"started_at", 1.0}, {"metric_files", json::object()},
                {"outs", {{"model.txt", {{"sha256", out}, {"type", "file"}}}}}};
-  for (const std::string bad : {"../../x", "/etc/x", "a/../../x", "a//b", std::string("a\0b", 3)}) {
+  for (const std::string& bad : std::vector<std::string>{"../../x", "/etc/x", "a/../../x", "a//b", std::string("a\0b", 3)}) {
     json r = good;
     r["outs"] = {{bad, {{"sha256", out}, {"type", "file"}}}};
     CHECK_THROWS_AS(store_run_record(repo, r), InputError);
