@@ -94,13 +94,23 @@ void RunCache::restore(const fs::path& root, const json& record) const {
 void RunCache::backup(const fs::path& root, PathHasher& hasher, const StageDef& s) const {
   TreeWriter tree(root, s.where);
   bool added = false;
+  // What lies behind a symlink is not this tree's output: it is not kept
+  // (and the link itself is replaced, never written through).
+  auto behind_link = [&](const std::string& rel) {
+    try {
+      tree.check_parents(rel);
+    } catch (const InputError&) {
+      return true;
+    }
+    return fs::is_symlink(tree.resolve(rel));
+  };
   auto keep = [&](const std::string& rel, const std::string& hash) {
-    if (cache_.has(hash)) return;
-    tree.check_parents(rel);  // never read an output through a symlinked folder
+    if (cache_.has(hash) || behind_link(rel)) return;
     cache_.add_file(tree.resolve(rel), {LinkMode::copy}, false);
     added = true;
   };
   for (const auto& o : s.outs) {
+    if (behind_link(o)) continue;
     auto h = hasher.hash(o);
     if (!h) continue;
     if (!h->dir) {

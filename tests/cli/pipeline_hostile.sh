@@ -26,10 +26,10 @@ stages:
     metrics: [metrics.json]
 YAML
 expect_ok run
-git add -A && git commit -qm pipeline
 
 # Rewrite each record the way a hostile teammate would: the same run id and
-# cache key, outputs aimed outside the repository, and push.
+# cache key, outputs aimed outside the repository; mlo.lock names the new
+# records; commit and push.
 /usr/bin/python3 - "$outside" <<'PY' || fail "crafting hostile records"
 import hashlib, json, os, pathlib, sys
 outside = sys.argv[1]
@@ -50,7 +50,10 @@ for ref in (cache / "runs").glob("*/*"):
     obj.parent.mkdir(parents=True, exist_ok=True)
     obj.write_bytes(data)
     ref.write_text(h + "\n")
+    lock = pathlib.Path("mlo.lock")
+    lock.write_text(lock.read_text().replace(old, h))
 PY
+git add -A && git commit -qm pipeline
 expect_ok index rebuild
 expect_ok push
 
