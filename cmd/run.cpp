@@ -1,4 +1,5 @@
 // mlo run, mlo dag
+#include <algorithm>
 #include <cstdio>
 
 #include "command.h"
@@ -26,6 +27,10 @@ void register_run(CLI::App& app, Context& ctx) {
   cmd->add_option("stages", opts->targets, "Stages to bring up to date (with what they need); default: all");
   cmd->add_flag("-f,--force", opts->force, "Run the named stages (all: every stage) even when up to date");
   cmd->add_flag("-n,--dry-run", opts->dry_run, "Say what would run and why; change nothing");
+  cmd->add_flag("--strict", opts->strict, "Refuse to run when a dep is tracked data with uncommitted changes (default: warn)");
+  auto exit_code = std::make_shared<bool>(false);
+  cmd->add_flag("--exit-code", *exit_code,
+                "With -n (implied): exit with 1 when any stage would run or be restored, 0 when all are up to date");
   cmd->add_option("-j,--jobs", opts->jobs, "Run up to N independent stages or sweep points at once")->check(CLI::PositiveNumber);
   cmd->add_option("-S,--set", opts->sets, "Override a param for this run: KEY=VALUE (repeatable)");
   cmd->add_option("--grid", opts->grid,
@@ -33,7 +38,8 @@ void register_run(CLI::App& app, Context& ctx) {
   cmd->add_option("--random", opts->random, "Sample N random points of the --grid axes instead of every combination")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", opts->seed, "Random seed for --random (default: from the clock)");
-  ctx.on_run(cmd, [&ctx, opts] {
+  ctx.on_run(cmd, [&ctx, opts, exit_code] {
+    if (*exit_code) opts->dry_run = true;
     opts->stream_output = !ctx.global.quiet && !ctx.global.json;
     bool text = !ctx.global.json && !ctx.global.quiet;
     auto on_event = [&ctx, text](const StageOutcome& o, bool started) {
@@ -56,24 +62,26 @@ void register_run(CLI::App& app, Context& ctx) {
       std::fflush(stdout);
     };
     RunReport report = run_pipeline(ctx.repo(), *opts, on_event);
+    if (*exit_code && std::any_of(report.stages.begin(), report.stages.end(), [](const StageOutcome& o) {
+          return o.action == "would-run" || o.action == "would-restore";
+        }))
+      ctx.exit_code = 1;
     if (ctx.global.json) {
       ctx.print_json(report.to_json());
       return;
     }
     if (ctx.global.quiet) return;
-    int changed = 0;
     for (const auto& o : report.stages) {
       if (o.action == "would-run")
         std::printf("would run %s%s: %s\n", o.stage.c_str(), point_text(o.point).c_str(), o.reason.c_str());
       else if (o.action == "would-restore")
         std::printf("would restore %s%s from the run cache (run %s): %s\n", o.stage.c_str(), point_text(o.point).c_str(),
                     o.run_id.c_str(), o.reason.c_str());
-      if (o.action == "ran" || o.action == "restored") ++changed;
     }
     if (!report.sweep.empty()) {
       std::printf("Sweep %s: %zu runs. Compare them with: mlo runs ls --where sweep=%s\n", report.sweep.c_str(),
                   report.stages.size(), report.sweep.c_str());
-    } else if (!opts->dry_run && changed) {
+    } else if (report.lock_changed) {
       std::printf("Updated mlo.lock; commit it with the code: git add mlo.lock && git commit\n");
     }
   });

@@ -465,6 +465,23 @@ std::string display_param(const std::string& ref) {
   return ref;
 }
 
+namespace {
+// A whole section (params: [train], as DVC allows) counts as each key under
+// it, so that changing one re-runs the stage, --set train.C=... overrides
+// it, and records show every value.
+void add_param(nlohmann::json& out, const std::string& ref, const nlohmann::json& value,
+               const std::map<std::string, nlohmann::json>& overrides) {
+  if (!value.is_object() || value.empty()) {
+    auto o = overrides.find(ref);
+    out[ref] = o != overrides.end() ? o->second : value;
+    return;
+  }
+  for (auto it = value.begin(); it != value.end(); ++it) add_param(out, ref + "." + it.key(), it.value(), overrides);
+  for (auto o = overrides.lower_bound(ref + "."); o != overrides.end() && o->first.rfind(ref + ".", 0) == 0; ++o)
+    if (!out.contains(o->first)) out[o->first] = o->second;  // a new key under the section
+}
+}  // namespace
+
 nlohmann::json resolve_params(const std::vector<std::string>& refs, const FileReader& read,
                               const std::map<std::string, nlohmann::json>& overrides) {
   nlohmann::json out = nlohmann::json::object();
@@ -500,7 +517,7 @@ nlohmann::json resolve_params(const std::vector<std::string>& refs, const FileRe
     if (!found)
       throw InputError(file + ": no param '" + key + "'",
                        "add it to " + file + ", or remove it from the stage's params in mlo.yaml");
-    out[ref] = yaml_to_json(n);
+    add_param(out, ref, yaml_to_json(n), overrides);
   }
   return out;
 }

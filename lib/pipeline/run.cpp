@@ -19,7 +19,10 @@
 #include "core/hash.h"
 #include "core/interrupt.h"
 #include "core/log.h"
+#include "data/data.h"
 #include "pipeline/hashing.h"
+#include "pipeline/plan.h"
+#include "pipeline/run_cache.h"
 #include "pipeline/runs.h"
 #include "repo/lock.h"
 #include "repo/repo.h"
@@ -27,20 +30,6 @@
 namespace mlo {
 
 using json = nlohmann::json;
-
-// ---------------------------------------------------------------- mlo.lock
-
-json parse_lock(const std::string& text, const std::string& where) {
-  json doc = yaml_to_json(load_yaml(text, where));
-  if (doc.is_null()) return {{"version", 1}, {"stages", json::object()}};
-  if (!doc.is_object() || doc.value("version", 0) != 1 || !doc.contains("stages") || !doc["stages"].is_object())
-    throw InputError(where + ": not a version 1 mlo.lock", "restore it with 'git checkout -- mlo.lock', or delete it and run 'mlo run'");
-  return doc;
-}
-
-std::string serialize_lock(const json& lock) {
-  return "# Written by 'mlo run': the resolved deps, params and outs of each stage. Commit it.\n" + json_to_yaml(lock);
-}
 
 json StageOutcome::to_json() const {
   json j = {{"stage", stage}, {"action", action}, {"reason", reason}, {"run_id", run_id}};
@@ -60,6 +49,7 @@ bool RunReport::ok() const {
 json RunReport::to_json() const {
   json j = {{"ok", ok()}, {"stages", json::array()}};
   if (!sweep.empty()) j["sweep"] = sweep;
+  j["lock_changed"] = lock_changed;
   for (const auto& s : stages) j["stages"].push_back(s.to_json());
   return j;
 }
@@ -68,13 +58,13 @@ json RunReport::to_json() const {
 
 namespace {
 
-// The members of an object-valued field (empty when absent). Returns a copy:
-// iterating value(...).items() would dangle.
-std::vector<std::pair<std::string, json>> object_items(const json& j, const char* key) {
-  std::vector<std::pair<std::string, json>> out;
-  if (j.is_object() && j.contains(key) && j[key].is_object())
-    for (auto it = j[key].begin(); it != j[key].end(); ++it) out.emplace_back(it.key(), it.value());
-  return out;
+json resources_json(const Resources& r) {
+  json j = json::object();
+  if (r.cpus) j["cpus"] = *r.cpus;
+  if (r.gpus) j["gpus"] = r.gpus;
+  if (r.memory_bytes) j["memory_bytes"] = *r.memory_bytes;
+  if (r.time_limit_s) j["time_limit_s"] = *r.time_limit_s;
+  return j;
 }
 
 double now_s() {
@@ -156,11 +146,6 @@ json nest_params(const json& flat) {
   return out;
 }
 
-json display_params(const json& flat) {
-  json out = json::object();
-  for (auto it = flat.begin(); it != flat.end(); ++it) out[display_param(it.key())] = it.value();
-  return out;
-}
 
 json read_metrics_file(const fs::path& path, const std::string& rel) {
   auto text = read_file_if_exists(path);
@@ -201,94 +186,6 @@ json read_series(const fs::path& path, std::vector<std::string>& warnings) {
 
 // ---------------------------------------------------------------- sweeps
 
-struct SweepAxis {
-  std::string ref;      // FILE:KEY
-  std::string display;  // as typed
-  std::vector<json> values;            // grid values / choices
-  std::string dist;                    // uniform, loguniform, randint ("" for a list)
-  double lo = 0, hi = 0;
-};
-
-SweepAxis parse_axis(const std::string& spec, int random) {
-  auto eq = spec.find('=');
-  if (eq == std::string::npos || eq == 0)
-    throw UsageError("bad --grid '" + spec + "'", "write KEY=V1,V2,... or KEY=uniform(LO,HI) / loguniform / randint / choice(A,B)");
-  SweepAxis a;
-  a.display = spec.substr(0, eq);
-  a.ref = normalize_param_ref(a.display);
-  std::string rhs = spec.substr(eq + 1);
-  static const std::regex fn(R"(^(uniform|loguniform|randint|choice)\((.*)\)$)");
-  std::smatch m;
-  auto split = [](const std::string& s) {
-    std::vector<std::string> parts;
-    std::stringstream ss(s);
-    std::string p;
-    while (std::getline(ss, p, ',')) {
-      p.erase(0, p.find_first_not_of(' '));
-      while (!p.empty() && p.back() == ' ') p.pop_back();
-      parts.push_back(p);
-    }
-    return parts;
-  };
-  if (std::regex_match(rhs, m, fn)) {
-    std::string f = m[1];
-    auto args = split(m[2]);
-    if (f == "choice") {
-      for (auto& v : args) a.values.push_back(scalar_to_json(v));
-      if (a.values.empty()) throw UsageError("--grid " + spec + ": choice() needs values");
-    } else {
-      if (args.size() != 2) throw UsageError("--grid " + spec + ": " + f + "() takes two numbers: LO,HI");
-      char *e1 = nullptr, *e2 = nullptr;
-      a.lo = std::strtod(args[0].c_str(), &e1);
-      a.hi = std::strtod(args[1].c_str(), &e2);
-      if (*e1 || *e2 || args[0].empty() || args[1].empty() || !(a.lo <= a.hi) || (f == "loguniform" && a.lo <= 0))
-        throw UsageError("--grid " + spec + ": bad range", "LO and HI are numbers with LO <= HI (and > 0 for loguniform)");
-      a.dist = f;
-      if (!random) throw UsageError("--grid " + spec + ": " + f + "() needs --random N", "sample N points with --random N");
-    }
-  } else {
-    for (auto& v : split(rhs)) a.values.push_back(scalar_to_json(v));
-    if (a.values.empty() || rhs.empty()) throw UsageError("--grid " + spec + ": no values");
-  }
-  return a;
-}
-
-std::vector<json> sweep_points(const std::vector<SweepAxis>& axes, int random, unsigned seed) {
-  std::vector<json> points;
-  if (random > 0) {
-    std::mt19937_64 rng(seed ? seed : static_cast<unsigned>(std::random_device{}()));
-    for (int i = 0; i < random; ++i) {
-      json p = json::object();
-      for (const auto& a : axes) {
-        if (a.dist.empty()) {
-          p[a.ref] = a.values[std::uniform_int_distribution<size_t>(0, a.values.size() - 1)(rng)];
-        } else if (a.dist == "uniform") {
-          p[a.ref] = std::uniform_real_distribution<double>(a.lo, a.hi)(rng);
-        } else if (a.dist == "loguniform") {
-          p[a.ref] = std::exp(std::uniform_real_distribution<double>(std::log(a.lo), std::log(a.hi))(rng));
-        } else {
-          p[a.ref] = std::uniform_int_distribution<long long>(static_cast<long long>(std::ceil(a.lo)),
-                                                              static_cast<long long>(std::floor(a.hi)))(rng);
-        }
-      }
-      points.push_back(p);
-    }
-    return points;
-  }
-  points.push_back(json::object());
-  for (const auto& a : axes) {
-    std::vector<json> next;
-    for (const auto& p : points)
-      for (const auto& v : a.values) {
-        json q = p;
-        q[a.ref] = v;
-        next.push_back(q);
-      }
-    points = std::move(next);
-  }
-  return points;
-}
-
 // A scratch tree for one sweep point: real folders down to each excluded
 // output, symlinks to the work tree for everything else.
 void mirror(const fs::path& src, const fs::path& dst, const std::string& rel, const std::vector<std::string>& excluded) {
@@ -320,7 +217,10 @@ struct ExecContext {
   json point = json::object();            // display key -> value (sweeps)
   std::string sweep;
   std::unique_ptr<PathHasher> hasher;
-  std::set<std::string> will_change;      // dry run: stages that would run here
+  // Dry run: stages that would run here, those that would be restored, and
+  // the hashes restored outputs would have (their dependents' deps).
+  std::set<std::string> will_run, will_restore;
+  std::map<std::string, std::string> predicted;
 };
 
 struct Task {
@@ -335,18 +235,15 @@ class Executor {
            const std::function<void(const StageOutcome&, bool)>& on_event)
       : repo_(repo), pipeline_(p), upstream_(p.upstream()), opts_(o), on_event_(on_event) {}
 
-  void load_lock() {
-    auto text = read_file_if_exists(repo_.root() / "mlo.lock");
-    lock_ = text ? parse_lock(*text, "mlo.lock") : json{{"version", 1}, {"stages", json::object()}};
-  }
+  void load_lock() { lock_ = LockFile::load(repo_.root()); }
 
   void start_facts() {
-    modes_ = repo_.link_modes();
     // Open what workers share before any thread starts (Repo opens lazily).
     repo_.cache();
     repo_.index();
     tmp_ = repo_.tmp_dir() / "runs";
     fs::create_directories(tmp_);
+    cache_ = std::make_unique<RunCache>(repo_, tmp_);
   }
 
   // Runs tasks in dependency order on up to `jobs` threads.
@@ -427,159 +324,203 @@ class Executor {
     if (error) std::rethrow_exception(error);
   }
 
+  // One stage in one context, as a short sequence of named steps: what it
+  // reads and its key (the plan), up to date?, the run cache, or run it.
   StageOutcome run_task(const Task& t) {
     const StageDef& s = *t.stage;
     ExecContext& ctx = *t.ctx;
     StageOutcome out;
     out.stage = s.name;
     out.point = ctx.point;
-
-    // A dry run can not know the deps an upstream stage would write.
-    if (opts_.dry_run) {
-      for (const auto& u : upstream_[s.name]) {
-        std::lock_guard<std::mutex> g(mu_);
-        if (ctx.will_change.count(u)) {
-          out.action = "would-run";
-          out.reason = "upstream stage '" + u + "' would run";
-          ctx.will_change.insert(s.name);
-          return out;
-        }
-      }
-    }
-
-    // Deps, params, the key.
-    json deps = json::object();
-    for (const auto& d : s.deps) {
-      auto h = ctx.hasher->hash(d);
-      if (!h)
-        throw InputError(s.where + ": dep '" + d + "' of stage '" + s.name + "' does not exist",
-                         "create it, track it with 'mlo data add'/'mlo data checkout', or add a stage whose outs include it");
-      deps[d] = h->sha256;
-    }
-    json params = resolve_params(s.params, reader_at(ctx.root), ctx.overrides);
-    json runner_config = json::object();
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      runner_config = yaml_to_json(repo_.config().node("runners." + s.runner));
-      if (runner_config.is_null()) runner_config = json::object();
-    }
-    json cmd = s.argv.empty() ? json(s.shell) : json(s.argv);
-    json key_doc = {{"v", 1},         {"cmd", cmd},          {"wdir", s.wdir},     {"deps", deps},
-                    {"params", params}, {"outs", s.outs},   {"metrics", s.metrics}, {"runner", s.runner},
-                    {"runner_config", runner_config},        {"gpus", s.resources.gpus}, {"env", s.env}};
-    std::string key = sha256_hex(key_doc.dump());
-
-    // Up to date? (work tree: mlo.lock says this key and the outs are as recorded)
-    std::string why;
-    json prev;
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      if (lock_["stages"].contains(s.name)) prev = lock_["stages"][s.name];
-    }
-    if (ctx.workspace) {
-      if (prev.is_null()) why = "never ran";
-      else if (prev.value("key", "") != key) why = explain_change(prev, key_doc);
-      else {
-        for (const auto& o : prev.value("outs", json::array())) {
-          auto h = ctx.hasher->hash(o.value("path", ""));
-          if (!h) { why = "output " + o.value("path", "") + " is missing"; break; }
-          if (h->sha256 != o.value("sha256", "")) { why = "output " + o.value("path", "") + " was changed"; break; }
-        }
-        for (const auto& m : s.metrics)
-          if (why.empty() && !fs::exists(ctx.root / m)) why = "metrics file " + m + " is missing";
-      }
-      if (why.empty() && opts_.force && is_target(s.name)) why = "forced";
-      if (why.empty()) {
-        out.action = "up-to-date";
-        out.run_id = prev.value("run", "");
-        emit(out, false);
-        return out;
-      }
-    } else {
-      why = ctx.point.empty() ? "sweep" : "sweep point";
-      if (opts_.force && is_target(s.name)) why = "forced";
-    }
-    out.reason = why;
-
-    // The run cache: an earlier run with this key whose outputs are stored.
-    std::optional<json> cached;
-    if (!(opts_.force && is_target(s.name))) {
-      std::lock_guard<std::mutex> g(mu_);
-      cached = find_run_by_key(repo_, key);
-      // Restorable only when every output and metrics file is in the cache.
-      auto all_cached = [&](const json& record, const char* key) {
-        for (const auto& [path, o] : object_items(record, key)) {
-          std::string h = o.value("sha256", "");
-          if (!repo_.cache().has(h)) return false;
-          if (o.value("type", "file") != "dir") continue;
-          try {  // a folder: its files too (a pull may have brought the manifest only)
-            for (const auto& e : parse_manifest(repo_.cache().read(h), path).entries)
-              if (!repo_.cache().has(e.sha256)) return false;
-          } catch (const Error&) {
-            return false;
-          }
-        }
-        return true;
-      };
-      if (cached && (!cached->contains("metric_files") || !all_cached(*cached, "outs") ||
-                     !all_cached(*cached, "metric_files")))
-        cached.reset();
-    }
-    if (opts_.dry_run) {
-      out.action = cached ? "would-restore" : "would-run";
-      if (cached) out.run_id = (*cached)["run_id"];
-      std::lock_guard<std::mutex> g(mu_);
-      ctx.will_change.insert(s.name);
-      return out;
-    }
-    if (cached) {
-      restore(ctx, s, *cached);
-      out.action = "restored";
-      out.run_id = (*cached)["run_id"];
-      out.metrics = cached->value("metrics", json::object());
-      if (ctx.workspace) update_lock(s, key, deps, params, *cached);
+    if (opts_.dry_run && upstream_would_change(ctx, s, out)) return out;
+    StageFacts facts = gather_facts(ctx, s);
+    StageKey key = stage_key(s, facts);
+    out.reason = why_run(ctx, s, key);
+    if (out.reason.empty()) {
+      out.action = "up-to-date";
+      out.run_id = lock_entry(s.name).value("run", "");
       emit(out, false);
       return out;
     }
+    std::optional<json> cached = lookup_cache(s, key.key);
+    if (opts_.dry_run) return would_change(ctx, s, cached, out);
+    if (cached) return restore_cached(ctx, s, facts, key, *cached, out);
+    return execute(ctx, s, facts, key, out);
+  }
 
-    // Run it.
-    std::string run_id = new_run_id();
-    out.run_id = run_id;
+  // A dry run can not know the deps an upstream stage would write when it
+  // runs; a restored one writes what its record says (exact paths only).
+  bool upstream_would_change(ExecContext& ctx, const StageDef& s, StageOutcome& out) {
+    std::lock_guard<std::mutex> g(mu_);
+    std::string why;
+    for (const auto& u : upstream_[s.name]) {
+      if (ctx.will_run.count(u)) why = "upstream stage '" + u + "' would run";
+      else if (ctx.will_restore.count(u))
+        for (const auto& d : s.deps)
+          if (pipeline_.producer_of(d) == pipeline_.find(u) && !ctx.predicted.count(d))
+            why = "upstream stage '" + u + "' would be restored";
+      if (why.empty()) continue;
+      out.action = "would-run";
+      out.reason = why;
+      ctx.will_run.insert(s.name);
+      return true;
+    }
+    return false;
+  }
+
+  // A dep's hash: what a dry run predicts it will be, or what it is.
+  std::optional<std::string> dep_hash(ExecContext& ctx, const std::string& d) {
+    if (opts_.dry_run) {
+      std::lock_guard<std::mutex> g(mu_);
+      if (auto it = ctx.predicted.find(d); it != ctx.predicted.end()) return it->second;
+    }
+    if (auto h = ctx.hasher->hash(d)) return h->sha256;
+    return std::nullopt;
+  }
+
+  StageFacts gather_facts(ExecContext& ctx, const StageDef& s) {
+    StageFacts f;
+    for (const auto& d : s.deps) {
+      auto h = dep_hash(ctx, d);
+      if (!h)
+        throw InputError(s.where + ": dep '" + d + "' of stage '" + s.name + "' does not exist",
+                         "create it, track it with 'mlo data add'/'mlo data checkout', or add a stage whose outs include it");
+      f.deps[d] = *h;
+    }
+    f.params = resolve_params(s.params, reader_at(ctx.root), ctx.overrides);
+    std::lock_guard<std::mutex> g(mu_);
+    f.runner_config = yaml_to_json(repo_.config().node("runners." + s.runner));
+    if (f.runner_config.is_null()) f.runner_config = json::object();
+    return f;
+  }
+
+  json lock_entry(const std::string& stage) {
+    std::lock_guard<std::mutex> g(mu_);
+    return lock_.entry(stage);
+  }
+
+  // Why the stage must run here; "" when it is up to date.
+  std::string why_run(ExecContext& ctx, const StageDef& s, const StageKey& key) {
+    bool forced = opts_.force && is_target(s.name);
+    if (!ctx.workspace) return forced ? "forced" : ctx.point.empty() ? "sweep" : "sweep point";
+    json prev = lock_entry(s.name);
+    TreeState tree;
+    if (prev.is_object() && prev.contains("outs") && prev["outs"].is_array())
+      for (const auto& o : prev["outs"]) {
+        std::string path = o.value("path", "");
+        if (auto h = ctx.hasher->hash(path)) tree.outs[path] = h->sha256;
+      }
+    for (const auto& m : s.metrics)
+      if (fs::exists(ctx.root / m)) tree.metrics_present.insert(m);
+    std::string why = stale_reason(s, prev, key, tree);
+    return why.empty() && forced ? "forced" : why;
+  }
+
+  std::optional<json> lookup_cache(const StageDef& s, const std::string& key) {
+    if (opts_.force && is_target(s.name)) return std::nullopt;
+    std::lock_guard<std::mutex> g(mu_);
+    return cache_->lookup(key);
+  }
+
+  StageOutcome would_change(ExecContext& ctx, const StageDef& s, const std::optional<json>& cached, StageOutcome& out) {
+    out.action = cached ? "would-restore" : "would-run";
+    std::lock_guard<std::mutex> g(mu_);
+    if (!cached) {
+      ctx.will_run.insert(s.name);
+      return out;
+    }
+    out.run_id = (*cached)["run_id"];
+    ctx.will_restore.insert(s.name);
+    for (auto it = (*cached)["outs"].begin(); it != (*cached)["outs"].end(); ++it)
+      ctx.predicted[it.key()] = it.value().value("sha256", "");
+    return out;
+  }
+
+  StageOutcome restore_cached(ExecContext& ctx, const StageDef& s, const StageFacts& facts, const StageKey& key,
+                              const json& cached, StageOutcome& out) {
+    if (ctx.workspace) cache_->backup(ctx.root, *ctx.hasher, s);
+    cache_->restore(ctx.root, cached);
+    out.action = "restored";
+    out.run_id = cached["run_id"];
+    out.metrics = cached.value("metrics", json::object());
+    if (ctx.workspace) set_lock(s, key.key, facts, cached);
+    emit(out, false);
+    return out;
+  }
+
+  struct StoredOutputs {
+    json outs = json::object();
+    json metrics = json::object();
+    json metric_files = json::object();
+    json series = json::object();
+  };
+
+  // The files a job writes besides its outputs, in .mlo/tmp/runs.
+  struct JobFiles {
+    fs::path log, metrics, params;
+  };
+
+  StageOutcome execute(ExecContext& ctx, const StageDef& s, const StageFacts& facts, const StageKey& key,
+                       StageOutcome& out) {
+    out.run_id = new_run_id();
     emit(out, true);
-    backup_outputs(ctx, s);
-    std::error_code ec;
-    for (const auto& o : s.outs) fs::remove_all(ctx.root / o, ec);
-    for (const auto& m : s.metrics) fs::remove(ctx.root / m, ec);
-    for (const auto& o : s.outs) fs::create_directories((ctx.root / o).parent_path(), ec);
-    for (const auto& m : s.metrics) fs::create_directories((ctx.root / m).parent_path(), ec);
+    if (ctx.workspace) cache_->backup(ctx.root, *ctx.hasher, s);
+    cache_->clear_outputs(ctx.root, s);
+    JobFiles files{tmp_ / (out.run_id + ".log"), tmp_ / (out.run_id + ".metrics.jsonl"),
+                   tmp_ / (out.run_id + ".params.json")};
+    JobResult result = run_job(s, job_spec(ctx, s, facts, out.run_id, files));
+    StoredOutputs stored = store_outputs(ctx, s, result);
+    add_series(s, files.metrics, stored);
+    std::string log_hash = store_log(out.run_id, files);
+    json record = make_record(ctx, s, facts, key, out.run_id, result, stored, log_hash);
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      record["record"] = store_run_record(repo_, record, false);  // synced once, in finish_writes()
+      wrote_ = true;
+    }
+    out.status = result.status;
+    out.metrics = stored.metrics;
+    if (result.ok()) {
+      out.action = "ran";
+      if (ctx.workspace) set_lock(s, key.key, facts, record);
+    } else {
+      out.action = result.status == "interrupted" ? "interrupted" : "failed";
+      out.message = result.message;
+    }
+    emit(out, false);
+    return out;
+  }
 
-    fs::path log_path = tmp_ / (run_id + ".log");
-    fs::path metrics_path = tmp_ / (run_id + ".metrics.jsonl");
-    fs::path params_path = tmp_ / (run_id + ".params.json");
-    write_file_atomic(params_path, nest_params(params).dump(2) + "\n", false);
+  JobSpec job_spec(ExecContext& ctx, const StageDef& s, const StageFacts& facts, const std::string& run_id,
+                   const JobFiles& files) {
+    write_file_atomic(files.params, nest_params(facts.params).dump(2) + "\n", false);
     JobSpec spec;
     spec.run_id = run_id;
     spec.stage = s.name;
-    if (s.argv.empty()) spec.shell = substitute(s.shell, params, true, s);
+    if (s.argv.empty()) spec.shell = substitute(s.shell, facts.params, true, s);
     else
-      for (const auto& a : s.argv) spec.argv.push_back(substitute(a, params, false, s));
+      for (const auto& a : s.argv) spec.argv.push_back(substitute(a, facts.params, false, s));
     spec.workdir = ctx.root / s.wdir;
     spec.env = s.env;
     spec.env["MLO_RUN_ID"] = run_id;
     spec.env["MLO_STAGE"] = s.name;
-    spec.env["MLO_METRICS_FILE"] = metrics_path.string();
-    spec.env["MLO_PARAMS_FILE"] = params_path.string();
+    spec.env["MLO_METRICS_FILE"] = files.metrics.string();
+    spec.env["MLO_PARAMS_FILE"] = files.params.string();
     spec.env["MLO_REPO"] = ctx.root.string();
-    for (auto it = params.begin(); it != params.end(); ++it)
+    for (auto it = facts.params.begin(); it != facts.params.end(); ++it)
       spec.env[env_name(display_param(it.key()))] = param_text(it.value());
     spec.resources = s.resources;
     spec.runner = s.runner;
-    spec.runner_config = runner_config;
-    spec.log_path = log_path;
+    spec.runner_config = facts.runner_config;
+    spec.log_path = files.log;
     for (const auto& o : s.outs) spec.outs.push_back(fs::path(o).lexically_relative(s.wdir).generic_string());
     spec.stream_output = opts_.stream_output;
-    { std::ofstream touch(log_path, std::ios::app); }
+    { std::ofstream touch(files.log, std::ios::app); }
+    return spec;
+  }
 
+  // Runs the job; a runner's error (not Ctrl-C) becomes a failed result.
+  JobResult run_job(const StageDef& s, const JobSpec& spec) {
     JobResult result;
     try {
       std::unique_ptr<Runner> runner;
@@ -595,78 +536,84 @@ class Executor {
       result.message = e.what();
       result.started_at = result.finished_at = now_s();
     }
+    return result;
+  }
 
-    // Check and store the outputs (not after Ctrl-C: nothing half-stored).
-    json outs = json::object();
-    std::vector<std::string> warnings;
-    if (result.ok()) {
-      for (const auto& o : s.outs)
-        if (!fs::exists(ctx.root / o) && result.ok()) {
-          result.status = "failed";
-          result.message = "the stage did not write its declared output '" + o + "'";
-        }
-      for (const auto& m : s.metrics)
-        if (!fs::exists(ctx.root / m) && result.ok()) {
-          result.status = "failed";
-          result.message = "the stage did not write its declared metrics file '" + m + "'";
-        }
-    }
-    json metrics = json::object(), metric_files = json::object();
-    if (result.ok()) {
-      try {
-        for (const auto& o : s.outs) outs[o] = store_output(ctx, o);
-        for (const auto& m : s.metrics) {
-          json values = read_metrics_file(ctx.root / m, m);
-          // The bytes go into the store too, so a run-cache restore can write them back.
-          std::string h = repo_.cache().add_bytes(read_file(ctx.root / m), false);
-          metric_files[m] = {{"sha256", h}, {"values", values}};
-          for (auto it = values.begin(); it != values.end(); ++it) metrics[it.key()] = it.value();
-        }
-      } catch (const Error& e) {
-        result.status = "failed";
-        result.message = std::string("storing outputs: ") + e.what();
+  // A succeeded job must have written every declared output; each is stored
+  // (not after Ctrl-C: nothing half-stored). A missing one fails the run.
+  StoredOutputs store_outputs(ExecContext& ctx, const StageDef& s, JobResult& result) {
+    StoredOutputs st;
+    auto fail = [&](const std::string& msg) {
+      result.status = "failed";
+      result.message = msg;
+    };
+    for (const auto& o : s.outs)
+      if (result.ok() && !fs::exists(ctx.root / o)) fail("the stage did not write its declared output '" + o + "'");
+    for (const auto& m : s.metrics)
+      if (result.ok() && !fs::exists(ctx.root / m)) fail("the stage did not write its declared metrics file '" + m + "'");
+    if (!result.ok()) return st;
+    try {
+      for (const auto& o : s.outs) st.outs[o] = cache_->store_output(ctx.root, o);
+      for (const auto& m : s.metrics) {
+        json values = read_metrics_file(ctx.root / m, m);
+        // The bytes go into the store too, so a run-cache restore can write them back.
+        std::string h = repo_.cache().add_bytes(read_file(ctx.root / m), false);
+        st.metric_files[m] = {{"sha256", h}, {"values", values}};
+        for (auto it = values.begin(); it != values.end(); ++it) st.metrics[it.key()] = it.value();
       }
+    } catch (const Error& e) {
+      fail(std::string("storing outputs: ") + e.what());
     }
-    json series = read_series(metrics_path, warnings);
-    for (auto it = series.begin(); it != series.end(); ++it)
-      if (!metrics.contains(it.key()) && !it.value().empty()) metrics[it.key()] = it.value().back()["value"];
-    for (const auto& w : warnings) log::warn("stage " + s.name + ": " + w);
+    return st;
+  }
 
+  // Step-wise metrics: the last value of a series counts unless a metrics file has the key.
+  void add_series(const StageDef& s, const fs::path& path, StoredOutputs& st) {
+    std::vector<std::string> warnings;
+    st.series = read_series(path, warnings);
+    for (auto it = st.series.begin(); it != st.series.end(); ++it)
+      if (!st.metrics.contains(it.key()) && !it.value().empty()) st.metrics[it.key()] = it.value().back()["value"];
+    for (const auto& w : warnings) log::warn("stage " + s.name + ": " + w);
+  }
+
+  // The captured log goes into the store (synced with the record); the job's files go.
+  std::string store_log(const std::string& run_id, const JobFiles& files) {
     std::string log_hash;
     try {
-      log_hash = repo_.cache().add_file(log_path, {LinkMode::copy}, false);  // synced with the record
+      // After Ctrl-C the copying add_file stops at once: the log is read whole
+      // instead, so that 'mlo runs log ID' shows what the job printed.
+      log_hash = interrupted() ? repo_.cache().add_bytes(read_file(files.log), false)
+                               : repo_.cache().add_file(files.log, {LinkMode::copy}, false);
     } catch (const Error& e) {
       log::warn("could not store the log of run " + run_id + ": " + e.what());
     }
-    fs::remove(log_path, ec);
-    fs::remove(metrics_path, ec);
-    fs::remove(params_path, ec);
+    std::error_code ec;
+    for (const auto& f : {files.log, files.metrics, files.params}) fs::remove(f, ec);
+    return log_hash;
+  }
 
+  json make_record(ExecContext& ctx, const StageDef& s, const StageFacts& facts, const StageKey& key,
+                   const std::string& run_id, const JobResult& result, const StoredOutputs& st, const std::string& log_hash) {
     {
       std::lock_guard<std::mutex> g(mu_);
       git_facts();
     }
-    json resources = json::object();
-    if (s.resources.cpus) resources["cpus"] = *s.resources.cpus;
-    if (s.resources.gpus) resources["gpus"] = s.resources.gpus;
-    if (s.resources.memory_bytes) resources["memory_bytes"] = *s.resources.memory_bytes;
-    if (s.resources.time_limit_s) resources["time_limit_s"] = *s.resources.time_limit_s;
     json record = {{"version", 1},
                    {"run_id", run_id},
                    {"stage", s.name},
-                   {"cmd", cmd},
+                   {"cmd", key.doc["cmd"]},
                    {"wdir", s.wdir},
                    {"git", {{"commit", commit_}, {"dirty", dirty_}}},
-                   {"deps", deps},
-                   {"outs", outs},
-                   {"params", display_params(params)},
+                   {"deps", facts.deps},
+                   {"outs", st.outs},
+                   {"params", display_params(facts.params)},
                    {"overrides", ctx.point.empty() && opts_.sets.empty() ? json::object() : display_params(overrides_json(ctx))},
-                   {"metrics", metrics},
-                   {"metric_files", metric_files},
-                   {"metric_series", series},
+                   {"metrics", st.metrics},
+                   {"metric_files", st.metric_files},
+                   {"metric_series", st.series},
                    {"runner", s.runner},
-                   {"runner_config", runner_config},
-                   {"resources", resources},
+                   {"runner_config", facts.runner_config},
+                   {"resources", resources_json(s.resources)},
                    {"env", s.env},
                    {"job", result.to_json()},
                    {"status", result.status},
@@ -677,28 +624,11 @@ class Executor {
                    {"cpu_model", cpu_model()},
                    {"started_at", result.started_at},
                    {"finished_at", result.finished_at},
-                   {"cache_key", key},
+                   {"cache_key", key.key},
                    {"log", log_hash}};
     if (result.info.contains("gpu_model")) record["gpu_model"] = result.info["gpu_model"];
     if (!ctx.sweep.empty()) record["sweep"] = ctx.sweep;
-    std::string record_hash;
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      record_hash = store_run_record(repo_, record, false);  // synced once, in finish_writes()
-      wrote_ = true;
-    }
-    record["record"] = record_hash;
-    out.status = result.status;
-    out.metrics = metrics;
-    if (result.ok()) {
-      out.action = "ran";
-      if (ctx.workspace) update_lock(s, key, deps, params, record);
-    } else {
-      out.action = result.status == "interrupted" ? "interrupted" : "failed";
-      out.message = result.message;
-    }
-    emit(out, false);
-    return out;
+    return record;
   }
 
   bool is_target(const std::string& name) const {
@@ -726,19 +656,15 @@ class Executor {
   // Once per command, after the stages: one syncfs for every object the
   // runs stored (records, logs, outputs), then mlo.lock and .gitignore,
   // which name them. Nothing written: no sync.
-  void finish_writes() {
+  // Returns true when mlo.lock changed.
+  bool finish_writes() {
     std::lock_guard<std::mutex> g(mu_);
     if (wrote_) repo_.cache().sync();
     wrote_ = false;
-    if (!lock_dirty_) return;
-    lock_dirty_ = false;
-    json out = {{"version", 1}, {"stages", json::object()}};
-    for (const auto& st : pipeline_.stages)
-      if (lock_["stages"].contains(st.name)) out["stages"][st.name] = lock_["stages"][st.name];
-    // Not fsynced (like git's own files): the objects it names already are.
-    write_file_atomic(repo_.root() / "mlo.lock", serialize_lock(out), false);
+    bool changed = lock_.write(repo_.root(), pipeline_);
     for (const auto* s : lock_stages_) ignore_outputs(*s);
     lock_stages_.clear();
+    return changed;
   }
 
   void emit(const StageOutcome& o, bool started) {
@@ -747,123 +673,9 @@ class Executor {
     on_event_(o, started);
   }
 
-  std::string explain_change(const json& prev, const json& key_doc) {
-    std::vector<std::string> why;
-    json pc = prev.value("cmd", json());
-    if (pc != key_doc["cmd"]) why.push_back("cmd changed");
-    json pd = json::object();
-    for (const auto& d : prev.value("deps", json::array())) pd[d.value("path", "")] = d.value("sha256", "");
-    for (auto it = key_doc["deps"].begin(); it != key_doc["deps"].end(); ++it) {
-      if (!pd.contains(it.key())) why.push_back("new dep " + it.key());
-      else if (pd[it.key()] != it.value()) why.push_back("dep " + it.key() + " changed");
-    }
-    json pp = prev.value("params", json::object());
-    for (auto it = key_doc["params"].begin(); it != key_doc["params"].end(); ++it) {
-      std::string d = display_param(it.key());
-      if (!pp.contains(d)) why.push_back("new param " + d);
-      else if (pp[d] != it.value()) why.push_back("param " + d + " changed (" + param_text(pp[d]) + " -> " + param_text(it.value()) + ")");
-    }
-    if (why.empty()) why.push_back("stage definition changed (outs, runner, resources, env or wdir)");
-    std::string s;
-    for (size_t i = 0; i < why.size() && i < 4; ++i) s += (i ? ", " : "") + why[i];
-    if (why.size() > 4) s += ", ...";
-    return s;
-  }
-
-  // Outputs about to be replaced go into the cache first, unless already there.
-  void backup_outputs(ExecContext& ctx, const StageDef& s) {
-    if (!ctx.workspace) return;
-    bool added = false;
-    for (const auto& o : s.outs) {
-      auto h = ctx.hasher->hash(o);
-      if (!h) continue;
-      if (h->dir) {
-        for (const auto& e : ctx.hasher->manifest(o).entries)
-          if (!repo_.cache().has(e.sha256)) {
-            repo_.cache().add_file(ctx.root / o / e.path, {LinkMode::copy}, false);
-            added = true;
-          }
-      } else if (!repo_.cache().has(h->sha256)) {
-        repo_.cache().add_file(ctx.root / o, {LinkMode::copy}, false);
-        added = true;
-      }
-    }
-    if (added) repo_.cache().sync();
-  }
-
-  json store_output(ExecContext& ctx, const std::string& o) {
-    fs::path abs = ctx.root / o;
-    if (fs::is_directory(abs)) {
-      Manifest m;
-      for (auto it = fs::recursive_directory_iterator(abs); it != fs::recursive_directory_iterator(); ++it) {
-        check_interrupted();
-        if (!it->is_regular_file()) continue;
-        ManifestEntry e;
-        e.path = it->path().lexically_relative(abs).generic_string();
-        e.size = it->file_size();
-        e.executable = (fs::status(it->path()).permissions() & fs::perms::owner_exec) != fs::perms::none;
-        e.sha256 = repo_.cache().add_file(it->path(), {LinkMode::reflink, LinkMode::copy}, false);
-        m.entries.push_back(e);
-      }
-      m.sort();
-      std::string h = repo_.cache().add_bytes(serialize_manifest(m), false);
-      return {{"sha256", h}, {"size", m.total_size()}, {"type", "dir"}, {"files", m.entries.size()}};
-    }
-    std::uint64_t size = fs::file_size(abs);
-    std::string h = repo_.cache().add_file(abs, {LinkMode::reflink, LinkMode::copy}, false);
-    return {{"sha256", h}, {"size", size}, {"type", "file"}};
-  }
-
-  void restore(ExecContext& ctx, const StageDef& s, const json& record) {
-    if (ctx.workspace) backup_outputs(ctx, s);
-    for (const auto& [path, o] : object_items(record, "outs")) {
-      fs::path dest = ctx.root / path;
-      std::error_code ec;
-      if (o.value("type", "file") == "dir") {
-        Manifest m = parse_manifest(repo_.cache().read(o.value("sha256", "")), path);
-        fs::remove_all(dest, ec);
-        for (const auto& e : m.entries) {
-          fs::create_directories((dest / e.path).parent_path());
-          repo_.cache().materialize(e.sha256, dest / e.path, modes_, e.executable);
-        }
-        fs::create_directories(dest);
-      } else {
-        if (fs::is_directory(dest)) fs::remove_all(dest, ec);
-        fs::create_directories(dest.parent_path());
-        repo_.cache().materialize(o.value("sha256", ""), dest, modes_);
-      }
-    }
-    // Metrics files: rewritten from the record (their bytes are small and in git).
-    for (const auto& [path, m] : object_items(record, "metric_files")) {
-      std::string h = m.value("sha256", "");
-      if (repo_.cache().has(h)) {
-        fs::create_directories((ctx.root / path).parent_path());
-        write_file_atomic(ctx.root / path, repo_.cache().read(h), false);
-      }
-    }
-  }
-
-  void update_lock(const StageDef& s, const std::string& key, const json& deps, const json& params, const json& record) {
-    json e = json::object();
-    e["cmd"] = s.argv.empty() ? json(s.shell) : json(s.argv);
-    e["key"] = key;
-    e["run"] = record.value("run_id", "");
-    e["record"] = record.value("record", "");
-    e["deps"] = json::array();
-    for (auto it = deps.begin(); it != deps.end(); ++it) e["deps"].push_back({{"path", it.key()}, {"sha256", it.value()}});
-    e["params"] = display_params(params);
-    e["outs"] = json::array();
-    for (const auto& [path, o] : object_items(record, "outs")) {
-      json entry = o;
-      entry["path"] = path;
-      e["outs"].push_back(entry);
-    }
-    e["metrics"] = json::array();
-    for (const auto& [path, m] : object_items(record, "metric_files"))
-      e["metrics"].push_back({{"path", path}, {"sha256", m.value("sha256", "")}, {"values", m.value("values", json::object())}});
+  void set_lock(const StageDef& s, const std::string& key, const StageFacts& facts, const json& record) {
     std::lock_guard<std::mutex> g(mu_);
-    lock_["stages"][s.name] = e;
-    lock_dirty_ = true;
+    lock_.set(s, key, facts.deps, facts.params, record);
     lock_stages_.push_back(&s);  // mlo.lock is written once, in finish_writes()
   }
 
@@ -889,17 +701,16 @@ class Executor {
   std::map<std::string, std::vector<std::string>> upstream_;
   const RunOptions& opts_;
   std::function<void(const StageOutcome&, bool)> on_event_;
-  json lock_;
+  LockFile lock_;
   std::mutex mu_;        // repo.index(), repo.config(), lock_
   std::mutex event_mu_;
   std::string commit_;
   bool dirty_ = false;
   bool facts_ = false;
   bool wrote_ = false;       // objects stored without a sync yet
-  bool lock_dirty_ = false;  // lock_ changed since mlo.lock was written
   std::vector<const StageDef*> lock_stages_;
-  std::vector<LinkMode> modes_;
   fs::path tmp_;
+  std::unique_ptr<RunCache> cache_;
 
  public:
   std::mutex& db_mutex() { return mu_; }
@@ -908,6 +719,228 @@ class Executor {
 }  // namespace
 
 // ---------------------------------------------------------------- run_pipeline
+
+namespace {
+
+// Every param a stage in play reads: --set and --grid keys must be among them.
+std::set<std::string> known_params(const Pipeline& p, const RunOptions& opts, const std::vector<std::string>& order,
+                                   bool sweeping) {
+  std::set<std::string> known;
+  for (const auto& n : sweeping ? p.downstream(opts.targets) : order)
+    for (const auto& r : p.get(n).params) known.insert(r);
+  if (sweeping)
+    for (const auto& n : order)
+      for (const auto& r : p.get(n).params) known.insert(r);
+  return known;
+}
+
+// --set KEY=VALUE -> FILE:KEY -> value. A key under a whole-section param
+// (params: [train]) counts as read by that stage.
+bool reads_param(const std::set<std::string>& known, const std::string& ref) {
+  if (known.count(ref)) return true;
+  for (const auto& k : known)
+    if (ref.size() > k.size() && ref.compare(0, k.size(), k) == 0 && ref[k.size()] == '.') return true;
+  return false;
+}
+
+std::map<std::string, json> parse_overrides(const std::vector<std::string>& sets, const std::set<std::string>& known) {
+  std::map<std::string, json> overrides;
+  for (const auto& s : sets) {
+    auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0) throw UsageError("bad --set '" + s + "'", "write --set KEY=VALUE, e.g. --set train.lr=0.01");
+    std::string ref = normalize_param_ref(s.substr(0, eq));
+    if (!reads_param(known, ref))
+      throw UsageError("--set " + s + ": no stage to run uses param '" + s.substr(0, eq) + "'",
+                       "list it in a stage's params in mlo.yaml");
+    overrides[ref] = scalar_to_json(s.substr(eq + 1));
+  }
+  return overrides;
+}
+
+std::vector<SweepAxis> parse_axes(const RunOptions& opts, const std::set<std::string>& known) {
+  std::vector<SweepAxis> axes;
+  for (const auto& g : opts.grid) {
+    axes.push_back(parse_axis(g, opts.random));
+    if (!reads_param(known, axes.back().ref))
+      throw UsageError("--grid " + g + ": no swept stage uses param '" + axes.back().display + "'",
+                       "list it in the params of the stage you sweep");
+  }
+  return axes;
+}
+
+// Unknown runners fail before anything runs. Returns each runner's capacity.
+std::map<std::string, int> runner_capacities(Repo& repo, const Pipeline& p, const std::vector<std::string>& in_play) {
+  std::map<std::string, int> capacity;
+  for (const auto& n : in_play) {
+    const StageDef& s = p.get(n);
+    if (capacity.count(s.runner)) continue;
+    try {
+      capacity[s.runner] = make_runner(s.runner, repo)->capacity();
+    } catch (const InputError& e) {
+      throw InputError(s.where + ": stage '" + s.name + "': " + e.what(), e.hint());
+    }
+  }
+  return capacity;
+}
+
+// Missing deps that no stage writes fail before anything runs too.
+void check_missing_deps(Repo& repo, const Pipeline& p, const std::vector<std::string>& order) {
+  for (const auto& n : order) {
+    const StageDef& s = p.get(n);
+    for (const auto& d : s.deps)
+      if (!p.producer_of(d) && !fs::exists(repo.root() / d))
+        throw InputError(s.where + ": dep '" + d + "' of stage '" + s.name + "' does not exist and no stage writes it",
+                         "create it, fetch it with 'mlo data checkout'/'mlo pull', or fix the path in mlo.yaml");
+  }
+}
+
+bool same_or_above(const std::string& a, const std::string& b) { return same_or_under(a, b) || same_or_under(b, a); }
+
+// A dep that is tracked data with changes not recorded in its pointer file:
+// the run would not be reproducible from git. A warning, or an error with --strict.
+void check_uncommitted_data(Repo& repo, const Pipeline& p, const std::vector<std::string>& order, bool strict) {
+  std::vector<std::pair<std::string, std::string>> deps;  // (dep, stage) that no stage writes
+  for (const auto& n : order)
+    for (const auto& d : p.get(n).deps)
+      if (!p.producer_of(d)) deps.emplace_back(d, n);
+  if (deps.empty()) return;
+  StatusResult status;
+  try {
+    status = data_status(repo);
+  } catch (const Error& e) {
+    log::debug(std::string("data status for mlo run: ") + e.what());
+    return;
+  }
+  for (const auto& e : status.entries) {
+    if (e.state == DataState::clean) continue;
+    for (const auto& [d, stage] : deps) {
+      if (!same_or_above(d, e.path)) continue;
+      std::string msg = "dep '" + d + "' of stage '" + stage + "' is tracked data with uncommitted changes (" +
+                        to_string(e.state) + " " + e.path + ")";
+      std::string hint = "record them with 'mlo data commit " + e.path + "' (and commit the pointer), or discard them with "
+                         "'mlo data checkout --force " + e.path + "'";
+      if (strict) throw InputError(msg, hint);
+      log::warn(msg + "; the run can not be reproduced from git: " + hint);
+      break;
+    }
+  }
+}
+
+void throw_if_failed(const RunReport& report) {
+  if (interrupted()) throw InterruptedError();
+  for (const auto& s : report.stages) {
+    if (s.action != "failed") continue;
+    std::string msg = "stage '" + s.stage + "' " + (s.status.empty() ? "failed" : s.status) + ": " + s.message;
+    if (!s.run_id.empty()) msg += " (run " + s.run_id + ")";
+    std::string hint = s.run_id.empty() ? "" : "see its output with 'mlo runs log " + s.run_id + "'";
+    if (!report.sweep.empty())  // the points that did run are still worth comparing
+      hint += std::string(hint.empty() ? "" : "; ") + "the sweep's runs: mlo runs ls --where sweep=" + report.sweep;
+    throw RunnerError(msg, hint);
+  }
+}
+
+// One `mlo run`: the contexts (work tree, sweep points) and their tasks.
+class Session {
+ public:
+  Session(Repo& repo, const Pipeline& p, const RunOptions& opts, std::map<std::string, json> overrides,
+          const std::function<void(const StageOutcome&, bool)>& on_event)
+      : repo_(repo), p_(p), opts_(opts), overrides_(std::move(overrides)), ex_(repo, p, opts, on_event) {
+    ex_.load_lock();
+    ex_.start_facts();
+    work_ = make_ctx(repo.root(), true);
+  }
+
+  void run_stages(const std::vector<std::string>& names) {
+    std::vector<Task> tasks;
+    add_tasks(tasks, work_, names);
+    ex_.schedule(tasks, opts_.jobs > 0 ? opts_.jobs : 1, report_);
+  }
+
+  // The swept stages once per point, each in its own scratch tree.
+  void run_sweep(const std::vector<std::string>& swept, const std::vector<SweepAxis>& axes, int capacity) {
+    report_.sweep = new_run_id();
+    std::vector<std::string> excluded;
+    for (const auto& n : swept) {
+      for (const auto& o : p_.get(n).outs) excluded.push_back(o);
+      for (const auto& o : p_.get(n).metrics) excluded.push_back(o);
+    }
+    fs::path sweep_dir = repo_.tmp_dir() / "sweeps" / report_.sweep;
+    std::vector<Task> tasks;
+    auto points = sweep_points(axes, opts_.random, opts_.seed);
+    for (size_t i = 0; i < points.size(); ++i) {
+      fs::path root = sweep_dir / std::to_string(i);
+      if (!opts_.dry_run) mirror(repo_.root(), root, "", excluded);
+      ExecContext* c = make_ctx(opts_.dry_run ? repo_.root() : root, false);
+      c->sweep = report_.sweep;
+      for (auto it = points[i].begin(); it != points[i].end(); ++it) {
+        c->overrides[it.key()] = it.value();
+        c->point[display_param(it.key())] = it.value();
+      }
+      add_tasks(tasks, c, swept);
+    }
+    std::error_code ec;
+    try {
+      ex_.schedule(tasks, opts_.jobs > 0 ? opts_.jobs : capacity, report_);
+    } catch (...) {
+      fs::remove_all(sweep_dir, ec);
+      throw;
+    }
+    fs::remove_all(sweep_dir, ec);
+  }
+
+  // Saves what was learnt and written, also after a failure.
+  void finish(bool failed) {
+    try {
+      work_->hasher->flush();
+    } catch (const Error&) {
+    }
+    if (!failed) {
+      report_.lock_changed = ex_.finish_writes();
+      return;
+    }
+    try {
+      report_.lock_changed = ex_.finish_writes();
+    } catch (const Error& e) {
+      log::warn(std::string("could not write mlo.lock: ") + e.what());
+    }
+  }
+
+  RunReport& report() { return report_; }
+
+ private:
+  ExecContext* make_ctx(fs::path root, bool workspace) {
+    auto c = std::make_unique<ExecContext>();
+    c->root = root;
+    c->workspace = workspace;
+    c->overrides = overrides_;
+    c->hasher = make_path_hasher(repo_, root, workspace, &ex_.db_mutex());
+    contexts_.push_back(std::move(c));
+    return contexts_.back().get();
+  }
+
+  void add_tasks(std::vector<Task>& tasks, ExecContext* ctx, const std::vector<std::string>& names) {
+    auto up = p_.upstream();
+    size_t base = tasks.size();
+    for (const auto& n : names) {
+      Task t{ctx, &p_.get(n), {}};
+      for (const auto& u : up[n])
+        for (size_t k = base; k < tasks.size(); ++k)
+          if (tasks[k].stage->name == u) t.after.push_back(k);
+      tasks.push_back(t);
+    }
+  }
+
+  Repo& repo_;
+  const Pipeline& p_;
+  const RunOptions& opts_;
+  std::map<std::string, json> overrides_;
+  Executor ex_;
+  std::vector<std::unique_ptr<ExecContext>> contexts_;
+  ExecContext* work_ = nullptr;
+  RunReport report_;
+};
+
+}  // namespace
 
 RunReport run_pipeline(Repo& repo, const RunOptions& opts,
                        const std::function<void(const StageOutcome&, bool)>& on_event) {
@@ -918,164 +951,40 @@ RunReport run_pipeline(Repo& repo, const RunOptions& opts,
   if (opts.random > 0 && opts.grid.empty()) throw UsageError("--random N needs --grid KEY=RANGE axes to sample");
   if (sweeping && opts.targets.empty()) throw UsageError("a sweep needs the stage(s) to sweep", "e.g. mlo run train --grid train.lr=0.1,0.01");
 
-  // Every param any stage in play reads: --set and --grid keys must be among them.
-  std::set<std::string> known_params;
-  for (const auto& n : sweeping ? p.downstream(opts.targets) : order)
-    for (const auto& r : p.get(n).params) known_params.insert(r);
-  if (sweeping)
-    for (const auto& n : order)
-      for (const auto& r : p.get(n).params) known_params.insert(r);
-  std::map<std::string, json> overrides;
-  for (const auto& s : opts.sets) {
-    auto eq = s.find('=');
-    if (eq == std::string::npos || eq == 0) throw UsageError("bad --set '" + s + "'", "write --set KEY=VALUE, e.g. --set train.lr=0.01");
-    std::string ref = normalize_param_ref(s.substr(0, eq));
-    if (!known_params.count(ref))
-      throw UsageError("--set " + s + ": no stage to run uses param '" + s.substr(0, eq) + "'",
-                       "list it in a stage's params in mlo.yaml");
-    overrides[ref] = scalar_to_json(s.substr(eq + 1));
-  }
-  std::vector<SweepAxis> axes;
-  for (const auto& g : opts.grid) {
-    axes.push_back(parse_axis(g, opts.random));
-    if (!known_params.count(axes.back().ref))
-      throw UsageError("--grid " + g + ": no swept stage uses param '" + axes.back().display + "'",
-                       "list it in the params of the stage you sweep");
-  }
-
-  // Unknown runners fail before anything runs.
-  std::map<std::string, int> capacity;
+  std::set<std::string> known = known_params(p, opts, order, sweeping);
+  std::map<std::string, json> overrides = parse_overrides(opts.sets, known);
+  std::vector<SweepAxis> axes = parse_axes(opts, known);
+  std::vector<std::string> swept = sweeping ? p.downstream(opts.targets) : std::vector<std::string>{};
   std::vector<std::string> in_play = order;
-  if (sweeping)
-    for (const auto& n : p.downstream(opts.targets))
-      if (std::find(in_play.begin(), in_play.end(), n) == in_play.end()) in_play.push_back(n);
-  for (const auto& n : in_play) {
-    const StageDef& s = p.get(n);
-    if (capacity.count(s.runner)) continue;
-    try {
-      capacity[s.runner] = make_runner(s.runner, repo)->capacity();
-    } catch (const InputError& e) {
-      throw InputError(s.where + ": stage '" + s.name + "': " + e.what(), e.hint());
-    }
-  }
-  // Missing deps that no stage writes fail before anything runs too.
-  for (const auto& n : order) {
-    const StageDef& s = p.get(n);
-    for (const auto& d : s.deps)
-      if (!p.producer_of(d) && !fs::exists(repo.root() / d))
-        throw InputError(s.where + ": dep '" + d + "' of stage '" + s.name + "' does not exist and no stage writes it",
-                         "create it, fetch it with 'mlo data checkout'/'mlo pull', or fix the path in mlo.yaml");
-  }
+  for (const auto& n : swept)
+    if (std::find(in_play.begin(), in_play.end(), n) == in_play.end()) in_play.push_back(n);
+  std::map<std::string, int> capacity = runner_capacities(repo, p, in_play);
+  check_missing_deps(repo, p, order);
+  check_uncommitted_data(repo, p, order, opts.strict);
 
   std::optional<RepoLock> lock;
   if (!opts.dry_run) lock.emplace(repo.tmp_dir(), "pipeline", repo.lock_timeout_ms());
-  Executor ex(repo, p, opts, on_event);
-  ex.load_lock();
-  ex.start_facts();
-  RunReport report;
-
-  std::vector<std::unique_ptr<ExecContext>> contexts;
-  auto make_ctx = [&](fs::path root, bool workspace) {
-    auto c = std::make_unique<ExecContext>();
-    c->root = root;
-    c->workspace = workspace;
-    c->overrides = overrides;
-    c->hasher = make_path_hasher(repo, root, workspace, &ex.db_mutex());
-    contexts.push_back(std::move(c));
-    return contexts.back().get();
-  };
-  auto add_tasks = [&](std::vector<Task>& tasks, ExecContext* ctx, const std::vector<std::string>& names) {
-    auto up = p.upstream();
-    size_t base = tasks.size();
-    for (const auto& n : names) {
-      Task t{ctx, &p.get(n), {}};
-      for (const auto& u : up[n])
-        for (size_t k = base; k < tasks.size(); ++k)
-          if (tasks[k].stage->name == u) t.after.push_back(k);
-      tasks.push_back(t);
-    }
-  };
-
-  ExecContext* work = make_ctx(repo.root(), true);
-  auto finish = [&] {
-    try {
-      work->hasher->flush();
-    } catch (const Error&) {
-    }
-  };
-  auto failed = [&] {
-    finish();
-    try {
-      ex.finish_writes();
-    } catch (const Error& e) {
-      log::warn(std::string("could not write mlo.lock: ") + e.what());
-    }
-  };
+  Session session(repo, p, opts, std::move(overrides), on_event);
   try {
     if (!sweeping) {
-      std::vector<Task> tasks;
-      add_tasks(tasks, work, order);
-      ex.schedule(tasks, opts.jobs > 0 ? opts.jobs : 1, report);
+      session.run_stages(order);
     } else {
-      // 1. What the swept stages read, brought up to date in the work tree.
-      std::vector<std::string> swept = p.downstream(opts.targets);
+      // What the swept stages read, brought up to date in the work tree first.
       std::vector<std::string> before;
       for (const auto& n : order)
         if (std::find(swept.begin(), swept.end(), n) == swept.end()) before.push_back(n);
-      std::vector<Task> tasks;
-      add_tasks(tasks, work, before);
-      ex.schedule(tasks, opts.jobs > 0 ? opts.jobs : 1, report);
-      // 2. Each point in its own scratch tree.
-      if (report.ok()) {
-        report.sweep = new_run_id();
-        std::vector<std::string> excluded;
-        for (const auto& n : swept) {
-          for (const auto& o : p.get(n).outs) excluded.push_back(o);
-          for (const auto& o : p.get(n).metrics) excluded.push_back(o);
-        }
-        fs::path sweep_dir = repo.tmp_dir() / "sweeps" / report.sweep;
-        std::vector<Task> point_tasks;
-        int cap = 1;
-        for (const auto& n : opts.targets) cap = std::max(cap, capacity[p.get(n).runner]);
-        auto points = sweep_points(axes, opts.random, opts.seed);
-        for (size_t i = 0; i < points.size(); ++i) {
-          fs::path root = sweep_dir / std::to_string(i);
-          if (!opts.dry_run) mirror(repo.root(), root, "", excluded);
-          ExecContext* c = make_ctx(opts.dry_run ? repo.root() : root, false);
-          c->sweep = report.sweep;
-          for (auto it = points[i].begin(); it != points[i].end(); ++it) {
-            c->overrides[it.key()] = it.value();
-            c->point[display_param(it.key())] = it.value();
-          }
-          add_tasks(point_tasks, c, swept);
-        }
-        try {
-          ex.schedule(point_tasks, opts.jobs > 0 ? opts.jobs : cap, report);
-        } catch (...) {
-          std::error_code ec;
-          fs::remove_all(sweep_dir, ec);
-          throw;
-        }
-        std::error_code ec;
-        fs::remove_all(sweep_dir, ec);
-      }
+      session.run_stages(before);
+      int cap = 1;
+      for (const auto& n : opts.targets) cap = std::max(cap, capacity[p.get(n).runner]);
+      if (session.report().ok()) session.run_sweep(swept, axes, cap);
     }
   } catch (...) {
-    failed();
+    session.finish(true);
     throw;
   }
-  finish();
-  ex.finish_writes();
-
-  if (interrupted()) throw InterruptedError();
-  for (const auto& s : report.stages) {
-    if (s.action == "failed") {
-      std::string msg = "stage '" + s.stage + "' " + (s.status.empty() ? "failed" : s.status) + ": " + s.message;
-      if (!s.run_id.empty()) msg += " (run " + s.run_id + ")";
-      throw RunnerError(msg, s.run_id.empty() ? "" : "see its output with 'mlo runs log " + s.run_id + "'");
-    }
-  }
-  return report;
+  session.finish(false);
+  throw_if_failed(session.report());
+  return session.report();
 }
 
 // ---------------------------------------------------------------- mlo dag

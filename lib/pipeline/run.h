@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/lock_file.h"
 #include "pipeline/pipeline.h"
 
 namespace mlo {
@@ -24,6 +25,7 @@ struct RunOptions {
   int random = 0;                    // sample this many points instead of the full grid
   unsigned seed = 0;                 // for --random (0: from the clock)
   bool stream_output = true;         // stage output to the terminal (stderr)
+  bool strict = false;               // refuse deps that are tracked data with uncommitted changes
 };
 
 // One stage in one context (the work tree, or one sweep point).
@@ -43,6 +45,7 @@ struct StageOutcome {
 
 struct RunReport {
   std::string sweep;                  // sweep id, when sweeping
+  bool lock_changed = false;          // mlo.lock was rewritten with different bytes
   std::vector<StageOutcome> stages;
   bool ok() const;
   nlohmann::json to_json() const;
@@ -54,9 +57,6 @@ struct RunReport {
 RunReport run_pipeline(Repo& repo, const RunOptions& options,
                        const std::function<void(const StageOutcome&, bool started)>& on_event = {});
 
-// mlo.lock: {"version":1,"stages":{NAME:{cmd,key,run,record,deps,params,outs,metrics}}}.
-nlohmann::json parse_lock(const std::string& text, const std::string& where);
-std::string serialize_lock(const nlohmann::json& lock);
 
 // `mlo dag`: text (one line per stage: "name <- upstream, ...") or Graphviz dot.
 std::string dag_text(const Pipeline& p, const std::vector<std::string>& targets);

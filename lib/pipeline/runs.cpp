@@ -13,6 +13,7 @@
 #include "core/fs.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/safe_path.h"
 #include "data/manifest.h"
 #include "pipeline/run.h"
 #include "repo/git.h"
@@ -69,10 +70,34 @@ const char* kInsert =
     "INSERT OR REPLACE INTO runs(id, record, stage, status, started_at, finished_at, exit_code, runner, host, "
     "git_commit, cache_key, sweep, params, metrics) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
+// A record comes from a teammate's push: every path it names (the keys of
+// outs and metric_files) must stay inside the repository, each entry must be
+// an object, or the run cache would write where the record says.
+void check_record_paths(const nlohmann::json& r) {
+  for (const char* field : {"outs", "metric_files"}) {
+    if (!r.contains(field)) continue;
+    const auto& f = r[field];
+    if (!f.is_object()) throw InputError(std::string("its '") + field + "' is not an object");
+    for (auto it = f.begin(); it != f.end(); ++it) {
+      checked_relative(it.key(), std::string("its ") + field);
+      if (!it.value().is_object()) throw InputError(std::string("its ") + field + " entry '" + it.key() + "' is not an object");
+    }
+  }
+}
+
 void check_record(const nlohmann::json& r) {
   if (!r.is_object() || !r.contains("run_id") || !r["run_id"].is_string() || !valid_run_id(r["run_id"]) ||
       !r.contains("stage") || !r["stage"].is_string())
     throw InputError("not a run record (needs run_id and stage)");
+  check_record_paths(r);
+}
+
+// The name of a record in messages: its run id when it has a plausible one.
+std::string record_name(const nlohmann::json& r, const std::string& hash) {
+  std::string name = "run record " + hash.substr(0, 12);
+  if (r.is_object() && r.contains("run_id") && r["run_id"].is_string() && valid_run_id(r["run_id"]))
+    name += " (run " + r["run_id"].get<std::string>() + ")";
+  return name;
 }
 
 // SQL for a field name people use in --where and --sort.
@@ -290,6 +315,12 @@ std::optional<nlohmann::json> find_run_by_key(Repo& repo, const std::string& key
   std::string hash = q.text(0);
   if (!repo.cache().has(hash)) return std::nullopt;
   nlohmann::json r = read_record(repo, hash, key);
+  try {
+    check_record(r);
+  } catch (const InputError& e) {
+    log::warn(record_name(r, hash) + " is refused for the run cache: " + e.what());
+    return std::nullopt;
+  }
   r["record"] = hash;
   return r;
 }
@@ -429,9 +460,11 @@ int import_run_records(Repo& repo, const std::vector<std::string>& hashes) {
   for (const auto& h : hashes) {
     if (!is_sha256_hex(h) || !repo.cache().has(h)) continue;
     auto r = nlohmann::json::parse(repo.cache().read(h), nullptr, false);
+    if (!r.is_object() || !r.contains("run_id")) continue;  // another kind of object
     try {
       check_record(r);
-    } catch (const InputError&) {
+    } catch (const InputError& e) {
+      log::warn(record_name(r, h) + " is refused: " + e.what() + "; it is not imported");
       continue;
     }
     if (run_record_hash(repo, r["run_id"])) continue;
@@ -455,6 +488,12 @@ void rebuild_runs_index(Repo& repo) {
     auto r = nlohmann::json::parse(repo.cache().read(hash), nullptr, false);
     if (!r.is_object() || r.value("run_id", "") != id) {
       log::warn("run " + id + ": object " + hash.substr(0, 12) + " is not its run record; skipped");
+      return;
+    }
+    try {
+      check_record(r);
+    } catch (const InputError& e) {
+      log::warn(record_name(r, hash) + " is refused: " + e.what() + "; skipped");
       return;
     }
     index_row(put, r, hash);

@@ -48,6 +48,148 @@ void write_str(int fd, const std::string& s) {
   _exit(code);
 }
 
+
+// The program, argv, environment and messages of a job, built before fork.
+struct ExecImage {
+  std::vector<std::string> env_strings, args;
+  std::vector<char*> envp, argv;
+  std::string program, not_found, exec_error, chdir_error;
+  cpu_set_t cpus;
+};
+
+void prepare_image(const ChildOptions& opt, ExecImage& img) {
+  std::string path_value;
+  for (char** e = environ; *e; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    if (eq != std::string::npos && opt.env.count(kv.substr(0, eq))) continue;
+    if (kv.rfind("PATH=", 0) == 0) path_value = kv.substr(5);
+    img.env_strings.push_back(std::move(kv));
+  }
+  for (auto& [k, v] : opt.env) {
+    img.env_strings.push_back(k + "=" + v);
+    if (k == "PATH") path_value = v;
+  }
+  for (auto& s : img.env_strings) img.envp.push_back(s.data());
+  img.envp.push_back(nullptr);
+  img.args = opt.argv;
+  for (auto& a : img.args) img.argv.push_back(a.data());
+  img.argv.push_back(nullptr);
+  // A name with a slash is run as given (execve says why it cannot be); others are looked up.
+  const std::string& name = img.args[0];
+  img.program = name.find('/') != std::string::npos ? name : std::string();
+  if (img.program.empty()) {
+    if (auto found = find_program_in(name, path_value.empty() ? "/usr/local/bin:/usr/bin:/bin" : path_value))
+      img.program = found->string();
+  }
+  img.not_found = "mlo: cannot run '" + name + "': command not found on PATH";
+  img.exec_error = "mlo: cannot run '" + name + "': ";
+  img.chdir_error = "mlo: cannot enter " + opt.workdir.string() + ": ";
+  CPU_ZERO(&img.cpus);
+  for (int c : opt.cpu_set) CPU_SET(c, &img.cpus);
+}
+
+// Everything the processes forked for a job need, prepared before fork.
+struct ChildPlan {
+  const ChildOptions* opt;
+  const std::string& program;
+  char** argv;
+  char** envp;
+  const std::string& not_found;
+  const std::string& exec_error;
+  const std::string& chdir_error;
+  const cpu_set_t* cpus;
+  int output_fd;  // the pipe to mlo (stdout and stderr)
+  int status_fd;  // the exec-status pipe
+  pid_t mlo;
+};
+
+// The job process proper (async-signal-safe only): default signals, limits, exec.
+[[noreturn]] void exec_job(const ChildPlan& p, int status_fd) {
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int s : {SIGINT, SIGTERM, SIGPIPE, SIGCHLD, SIGHUP, SIGQUIT, SIGUSR1}) ::sigaction(s, &dfl, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  const ChildOptions& opt = *p.opt;
+  if (opt.memory_bytes) {
+    rlimit rl{static_cast<rlim_t>(*opt.memory_bytes), static_cast<rlim_t>(*opt.memory_bytes)};
+    ::setrlimit(RLIMIT_AS, &rl);
+  }
+  if (!opt.cpu_set.empty()) ::sched_setaffinity(0, sizeof *p.cpus, p.cpus);
+  if (opt.nice > 0) {
+    errno = 0;
+    int ignored = ::nice(opt.nice);
+    (void)ignored;
+  }
+  if (!opt.workdir.empty() && ::chdir(opt.workdir.c_str()) != 0) child_fail(status_fd, p.chdir_error, errno, 126);
+  if (p.program.empty()) child_fail(status_fd, p.not_found, 0, 127);
+  ::execve(p.program.c_str(), p.argv, p.envp);
+  int err = errno;
+  child_fail(status_fd, p.exec_error, err, err == ENOENT ? 127 : 126);
+}
+
+// Ends the guard the way the job ended: the same exit code, or the same signal.
+[[noreturn]] void exit_like(int status) {
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    rlimit no_core{0, 0};
+    ::setrlimit(RLIMIT_CORE, &no_core);
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    ::sigaction(sig, &dfl, nullptr);
+    sigset_t only;
+    sigemptyset(&only);
+    sigaddset(&only, sig);
+    ::sigprocmask(SIG_UNBLOCK, &only, nullptr);
+    ::kill(::getpid(), sig);
+    _exit(128 + sig);
+  }
+  _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+}
+
+// The group leader mlo forks for a job (async-signal-safe only). It starts
+// the job and waits for it; when mlo dies (even by SIGKILL, which no handler
+// sees) it kills the whole group, so no stage outlives mlo and keeps writing
+// its outputs. mlo's SIGTERM reaches the job directly (the group), or through
+// the guard for plugins (term_leader_only).
+[[noreturn]] void guard_job(const ChildPlan& p) {
+  ::setpgid(0, 0);
+  // Every signal is still blocked (see run_child): they are waited for below.
+  ::prctl(PR_SET_PDEATHSIG, SIGUSR1);
+  if (::getppid() != p.mlo) _exit(129);  // mlo died before prctl
+  ::dup2(p.output_fd, 1);
+  ::dup2(p.output_fd, 2);
+  int devnull = ::open("/dev/null", O_RDONLY);
+  if (devnull >= 0) ::dup2(devnull, 0);
+  // The status pipe at fd 3, closed by exec; every other descriptor of mlo
+  // (other jobs' pipes, the repo lock) is closed: the guard outlives exec.
+  ::dup2(p.status_fd, 3);
+  ::fcntl(3, F_SETFD, FD_CLOEXEC);
+  if (::syscall(SYS_close_range, 4U, ~0U, 0U) != 0)
+    for (int fd = 4; fd < 65536; ++fd) ::close(fd);
+  pid_t job = ::fork();
+  if (job < 0) child_fail(3, "mlo: cannot start the job: fork: ", errno, 126);
+  if (job == 0) exec_job(p, 3);
+  ::close(3);
+  sigset_t waited;
+  sigemptyset(&waited);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1}) sigaddset(&waited, s);
+  timespec tick{0, 100 * 1000 * 1000};
+  for (;;) {
+    int status = 0;
+    pid_t done = ::waitpid(job, &status, WNOHANG);
+    if (done == job) exit_like(status);
+    if (::getppid() != p.mlo) {  // mlo is gone: so is the job
+      ::kill(0, SIGKILL);
+      _exit(137);
+    }
+    siginfo_t info{};
+    int sig = ::sigtimedwait(&waited, &info, &tick);
+    if (p.opt->term_leader_only && (sig == SIGTERM || sig == SIGINT)) ::kill(job, sig);
+  }
+}
 }  // namespace
 
 double now_seconds() {
@@ -182,37 +324,8 @@ ChildOutcome run_child(const ChildOptions& opt) {
 
   // Everything the child needs is prepared before fork: after it, only
   // async-signal-safe calls (the pipeline may run jobs from several threads).
-  std::vector<std::string> env_strings;
-  std::string path_value;
-  for (char** e = environ; *e; ++e) {
-    std::string kv = *e;
-    auto eq = kv.find('=');
-    if (eq != std::string::npos && opt.env.count(kv.substr(0, eq))) continue;
-    if (kv.rfind("PATH=", 0) == 0) path_value = kv.substr(5);
-    env_strings.push_back(std::move(kv));
-  }
-  for (auto& [k, v] : opt.env) {
-    env_strings.push_back(k + "=" + v);
-    if (k == "PATH") path_value = v;
-  }
-  std::vector<char*> envp, argv;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args = opt.argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  // A name with a slash is run as given (execve says why it cannot be); others are looked up.
-  std::string program = args[0].find('/') != std::string::npos ? args[0] : std::string();
-  if (program.empty()) {
-    if (auto found = find_program_in(args[0], path_value.empty() ? "/usr/local/bin:/usr/bin:/bin" : path_value))
-      program = found->string();
-  }
-  std::string not_found = "mlo: cannot run '" + args[0] + "': command not found on PATH";
-  std::string exec_error = "mlo: cannot run '" + args[0] + "': ";
-  std::string chdir_error = "mlo: cannot enter " + opt.workdir.string() + ": ";
-  cpu_set_t cpus;
-  CPU_ZERO(&cpus);
-  for (int c : opt.cpu_set) CPU_SET(c, &cpus);
+  ExecImage img;
+  prepare_image(opt, img);
 
   UniqueFd log;
   if (!opt.log_path.empty()) {
@@ -241,34 +354,9 @@ ChildOutcome run_child(const ChildOptions& opt) {
     throw RunnerError(std::string("fork: ") + std::strerror(err));
   }
   if (pid == 0) {
-    ::setpgid(0, 0);
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int s : {SIGINT, SIGTERM, SIGPIPE, SIGCHLD, SIGHUP, SIGQUIT}) ::sigaction(s, &dfl, nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != parent) _exit(129);
-    ::dup2(write_end.get(), 1);
-    ::dup2(write_end.get(), 2);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
-    if (opt.memory_bytes) {
-      rlimit rl{static_cast<rlim_t>(*opt.memory_bytes), static_cast<rlim_t>(*opt.memory_bytes)};
-      ::setrlimit(RLIMIT_AS, &rl);
-    }
-    if (!opt.cpu_set.empty()) ::sched_setaffinity(0, sizeof cpus, &cpus);
-    if (opt.nice > 0) {
-      errno = 0;
-      int ignored = ::nice(opt.nice);
-      (void)ignored;
-    }
-    if (!opt.workdir.empty() && ::chdir(opt.workdir.c_str()) != 0) child_fail(err_write.get(), chdir_error, errno, 126);
-    if (program.empty()) child_fail(err_write.get(), not_found, 0, 127);
-    ::execve(program.c_str(), argv.data(), envp.data());
-    int err = errno;
-    child_fail(err_write.get(), exec_error, err, err == ENOENT ? 127 : 126);
+    ChildPlan plan{&opt, img.program, img.argv.data(), img.envp.data(), img.not_found, img.exec_error,
+                   img.chdir_error, &img.cpus, write_end.get(), err_write.get(), parent};
+    guard_job(plan);
   }
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   ::setpgid(pid, pid);  // also in the child: whichever runs first

@@ -11,7 +11,7 @@ stages:
     cmd: echo one > one.txt
     outs: [one.txt]
   long:
-    cmd: echo partial-output > out.txt; sleep 300 & echo $! > "$TEST_TMP/child.pid"; echo started > "$TEST_TMP/started"; wait
+    cmd: echo partial-output > out.txt; echo visible-in-log; sleep 300 & echo $! > "$TEST_TMP/child.pid"; echo started > "$TEST_TMP/started"; wait
     deps: [one.txt]
     outs: [out.txt]
 YAML
@@ -46,6 +46,8 @@ run_mlo --json runs ls --stage long
 id=$(printf '%s' "$OUT" | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)[0]['id'])")
 expect_ok runs show "$id"
 expect_out_contains "interrupted"
+expect_ok runs log "$id"
+expect_out_contains "visible-in-log"
 # Running again finishes the job (first is up to date).
 sed -i 's/sleep 300 & echo $! > "$TEST_TMP\/child.pid"; echo started > "$TEST_TMP\/started"; wait/true/' mlo.yaml
 expect_ok run

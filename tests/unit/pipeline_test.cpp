@@ -1,7 +1,10 @@
 #include <catch2/catch.hpp>
 
 #include "core/error.h"
+#include "core/fs.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/plan.h"
+#include "pipeline/run_cache.h"
 #include "pipeline/run.h"
 #include "pipeline/runs.h"
 #include "repo/repo.h"
@@ -179,4 +182,140 @@ TEST_CASE("mlo.lock round-trips") {
   json lock = {{"version", 1}, {"stages", {{"a", {{"cmd", "echo"}, {"params", {{"x", "0.1"}}}, {"outs", json::array()}}}}}};
   CHECK(parse_lock(serialize_lock(lock), "mlo.lock") == lock);
   CHECK_THROWS_AS(parse_lock("version: 2\nstages: {}\n", "mlo.lock"), InputError);
+}
+
+TEST_CASE("params: a whole section counts each key under it, and takes overrides") {
+  FileReader read = [](const std::string& f) -> std::optional<std::string> {
+    if (f == "params.yaml") return std::string("train:\n  C: 1.0\n  opt: {lr: 0.1}\n");
+    return std::nullopt;
+  };
+  json v = resolve_params({"params.yaml:train"}, read, {{"params.yaml:train.C", json(0.01)}});
+  CHECK(v == json{{"params.yaml:train.C", 0.01}, {"params.yaml:train.opt.lr", 0.1}});
+  json added = resolve_params({"params.yaml:train"}, read, {{"params.yaml:train.new", json(3)}});
+  CHECK(added["params.yaml:train.new"] == 3);
+}
+
+namespace {
+StageDef plan_stage() {
+  StageDef s;
+  s.name = "train";
+  s.shell = "python train.py";
+  s.deps = {"data.csv"};
+  s.outs = {"model.pkl"};
+  s.metrics = {"metrics.json"};
+  return s;
+}
+}  // namespace
+
+TEST_CASE("plan: cache key and why a stage is stale, with no process and no file") {
+  StageDef s = plan_stage();
+  StageFacts facts;
+  facts.deps = {{"data.csv", "aa"}};
+  facts.params = {{"params.yaml:train.lr", 0.1}};
+  StageKey key = stage_key(s, facts);
+  CHECK(key.key.size() == 64);
+  CHECK(stage_key(s, facts).key == key.key);  // deterministic
+  TreeState tree{{{"model.pkl", "mm"}}, {"metrics.json"}};
+  CHECK(stale_reason(s, json(), key, tree) == "never ran");
+  json prev = {{"key", key.key}, {"cmd", "python train.py"}, {"deps", json::array({{{"path", "data.csv"}, {"sha256", "aa"}}})},
+               {"params", {{"train.lr", 0.1}}}, {"outs", json::array({{{"path", "model.pkl"}, {"sha256", "mm"}}})}};
+  CHECK(stale_reason(s, prev, key, tree) == "");
+  TreeState changed = tree;
+  changed.outs["model.pkl"] = "other";
+  CHECK(stale_reason(s, prev, key, changed) == "output model.pkl was changed");
+  CHECK(stale_reason(s, prev, key, TreeState{{}, {"metrics.json"}}) == "output model.pkl is missing");
+  CHECK(stale_reason(s, prev, key, TreeState{tree.outs, {}}) == "metrics file metrics.json is missing");
+  StageFacts newer = facts;
+  newer.deps["data.csv"] = "bb";
+  newer.params["params.yaml:train.lr"] = 0.2;
+  CHECK(stale_reason(s, prev, stage_key(s, newer), tree) == "dep data.csv changed, param train.lr changed (0.1 -> 0.2)");
+}
+
+TEST_CASE("plan: sweep axes and points") {
+  auto a = parse_axis("train.lr=0.1,0.01", 0);
+  auto b = parse_axis("other.yaml:k=choice(x,y)", 0);
+  CHECK(a.ref == "params.yaml:train.lr");
+  auto points = sweep_points({a, b}, 0, 0);
+  CHECK(points.size() == 4);
+  CHECK(sweep_points({a, b}, 3, 7).size() == 3);
+  CHECK(sweep_points({a, b}, 3, 7) == sweep_points({a, b}, 3, 7));  // seeded
+  CHECK_THROWS_AS(parse_axis("lr=uniform(0,1)", 0), UsageError);
+  CHECK_THROWS_AS(parse_axis("noequals", 0), UsageError);
+}
+
+TEST_CASE("mlo.lock: written only when its bytes change") {
+  test::TempDir tmp;
+  Pipeline p;
+  p.stages.push_back(plan_stage());
+  LockFile lock = LockFile::load(tmp.path());
+  CHECK(lock.entry("train").is_null());
+  CHECK_FALSE(lock.write(tmp.path(), p));  // nothing set
+  json record = {{"run_id", "abcd000000000001"}, {"outs", {{"model.pkl", {{"sha256", "mm"}, {"type", "file"}}}}}};
+  lock.set(p.stages[0], "k", {{"data.csv", "aa"}}, json::object(), record);
+  CHECK(lock.write(tmp.path(), p));
+  LockFile again = LockFile::load(tmp.path());
+  CHECK(again.entry("train")["outs"][0]["path"] == "model.pkl");
+  again.set(p.stages[0], "k", {{"data.csv", "aa"}}, json::object(), record);
+  CHECK_FALSE(again.write(tmp.path(), p));  // the same entry: the same bytes
+  // A damaged entry (hand-edited, badly merged) reads as "never ran", not a crash.
+  test::write(tmp / "mlo.lock", "version: 1\nstages:\n  train: {key: 1, outs: [3]}\n");
+  CHECK(LockFile::load(tmp.path()).entry("train").is_null());
+}
+
+TEST_CASE("run records naming paths outside the repository are refused, never used") {
+  test::TempDir tmp;
+  test::git_init(tmp / "r");
+  init_repo(tmp / "r", {});
+  Repo repo = Repo::open(tmp / "r");
+  std::string out = repo.cache().add_bytes("model\n");
+  json good = {{"version", 1}, {"run_id", "abcd000000000001"}, {"stage", "train"}, {"status", "succeeded"},
+               {"cache_key", "k1"}, {"started_at", 1.0}, {"metric_files", json::object()},
+               {"outs", {{"model.txt", {{"sha256", out}, {"type", "file"}}}}}};
+  for (const std::string& bad : std::vector<std::string>{"../../x", "/etc/x", "a/../../x", "a//b", std::string("a\0b", 3)}) {
+    json r = good;
+    r["outs"] = {{bad, {{"sha256", out}, {"type", "file"}}}};
+    CHECK_THROWS_AS(store_run_record(repo, r), InputError);
+    json m = good;
+    m["metric_files"] = {{bad, {{"sha256", out}}}};
+    CHECK_THROWS_AS(store_run_record(repo, m), InputError);
+  }
+  // Imported from a remote: the hostile one is skipped, the good one kept.
+  json hostile = good;
+  hostile["run_id"] = "abcd000000000002";
+  hostile["outs"] = {{"../outside.txt", {{"sha256", out}, {"type", "file"}}}};
+  std::string h_bad = repo.cache().add_bytes(hostile.dump() + "\n");
+  std::string h_good = repo.cache().add_bytes(good.dump() + "\n");
+  CHECK(import_run_records(repo, {h_bad, h_good}) == 1);
+  CHECK_FALSE(run_record_hash(repo, "abcd000000000002"));
+  CHECK(find_run_by_key(repo, "k1"));
+}
+
+TEST_CASE("run cache: restore writes beneath the root only, replacing a symlink at an output") {
+  test::TempDir tmp;
+  test::git_init(tmp / "r");
+  init_repo(tmp / "r", {});
+  Repo repo = Repo::open(tmp / "r");
+  std::string out = repo.cache().add_bytes("model\n");
+  std::string metrics = repo.cache().add_bytes("{\"acc\": 1}\n");
+  test::write(tmp / "outside.txt", "keep\n");
+  fs::create_symlink(tmp / "outside.txt", tmp / "r" / "model.txt");
+  fs::create_directories(tmp / "r" / ".mlo" / "tmp");
+  RunCache cache(repo, tmp / "r" / ".mlo" / "tmp");
+  json record = {{"run_id", "abcd000000000001"},
+                 {"outs", {{"model.txt", {{"sha256", out}, {"type", "file"}}}}},
+                 {"metric_files", {{"m/metrics.json", {{"sha256", metrics}}}}}};
+  cache.restore(tmp / "r", record);
+  CHECK(read_file(tmp / "outside.txt") == "keep\n");
+  CHECK_FALSE(fs::is_symlink(tmp / "r" / "model.txt"));
+  CHECK(read_file(tmp / "r" / "model.txt") == "model\n");
+  CHECK(read_file(tmp / "r" / "m" / "metrics.json") == "{\"acc\": 1}\n");
+  // A symlinked folder on the way is refused, not followed.
+  fs::create_directories(tmp / "elsewhere");
+  fs::create_directory_symlink(tmp / "elsewhere", tmp / "r" / "d");
+  json through = {{"run_id", "abcd000000000002"}, {"outs", {{"d/model.txt", {{"sha256", out}, {"type", "file"}}}}}};
+  CHECK_THROWS_AS(cache.restore(tmp / "r", through), InputError);
+  CHECK_FALSE(fs::exists(tmp / "elsewhere" / "model.txt"));
+  json outside = {{"run_id", "abcd000000000003"}, {"outs", {{"../x.txt", {{"sha256", out}, {"type", "file"}}}}}};
+  CHECK_THROWS_AS(cache.restore(tmp / "r", outside), InputError);
+  CHECK_FALSE(fs::exists(tmp / "x.txt"));
 }

@@ -1,0 +1,35 @@
+// mlo.lock: {"version":1,"stages":{NAME:{cmd,key,run,record,deps,params,outs,metrics}}},
+// read once per `mlo run` and written once at its end, only when it changed.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string>
+
+#include "pipeline/pipeline.h"
+
+namespace mlo {
+
+nlohmann::json parse_lock(const std::string& text, const std::string& where);
+std::string serialize_lock(const nlohmann::json& lock);
+
+class LockFile {
+ public:
+  // Reads ROOT/mlo.lock (an empty lock when there is none).
+  static LockFile load(const std::filesystem::path& root);
+  // The stage's entry; null when it has none.
+  nlohmann::json entry(const std::string& stage) const;
+  // Records a stage's successful (or restored) run.
+  void set(const StageDef& s, const std::string& key, const nlohmann::json& deps, const nlohmann::json& params,
+           const nlohmann::json& record);
+  bool dirty() const { return dirty_; }
+  // Writes ROOT/mlo.lock with the entries of the pipeline's stages, in file
+  // order, when anything was set. Returns true when its bytes changed.
+  bool write(const std::filesystem::path& root, const Pipeline& p);
+
+ private:
+  nlohmann::json doc_;
+  bool dirty_ = false;
+};
+
+}  // namespace mlo

@@ -1,0 +1,59 @@
+// The plan of `mlo run` (pure: no process, no file): a stage's cache key
+// from what it reads, and whether it is up to date against its mlo.lock
+// entry and, if not, why. Sweep axes and points. The executor gathers the
+// facts (hashes, params) and acts on the answer.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "pipeline/pipeline.h"
+
+namespace mlo {
+
+// What a stage reads, as hashed and resolved in one tree.
+struct StageFacts {
+  nlohmann::json deps = nlohmann::json::object();    // path -> sha256
+  nlohmann::json params = nlohmann::json::object();  // FILE:KEY -> value
+  nlohmann::json runner_config = nlohmann::json::object();
+};
+
+// The document whose hash is the stage's cache key, and that hash.
+struct StageKey {
+  nlohmann::json doc;
+  std::string key;
+};
+StageKey stage_key(const StageDef& s, const StageFacts& facts);
+
+// What the work tree holds of a stage's outputs: path -> sha256 (absent: missing).
+struct TreeState {
+  std::map<std::string, std::string> outs;
+  std::set<std::string> metrics_present;
+};
+
+// Why the stage must run (or be restored) in the work tree; "" when it is
+// up to date. `prev` is its mlo.lock entry (null when none).
+std::string stale_reason(const StageDef& s, const nlohmann::json& prev, const StageKey& key, const TreeState& tree);
+// What changed between an mlo.lock entry and a key document, for humans.
+std::string explain_change(const nlohmann::json& prev, const nlohmann::json& key_doc);
+
+// FILE:KEY -> value, keyed as people write params (train.lr, other.yaml:x).
+nlohmann::json display_params(const nlohmann::json& flat);
+
+// One axis of a sweep (--grid KEY=...).
+struct SweepAxis {
+  std::string ref;                  // FILE:KEY
+  std::string display;              // as typed
+  std::vector<nlohmann::json> values;  // grid values / choices
+  std::string dist;                 // uniform, loguniform, randint ("" for a list)
+  double lo = 0, hi = 0;
+};
+SweepAxis parse_axis(const std::string& spec, int random);
+// The full grid, or `random` samples (seed 0: from the clock). Each point: FILE:KEY -> value.
+std::vector<nlohmann::json> sweep_points(const std::vector<SweepAxis>& axes, int random, unsigned seed);
+
+}  // namespace mlo
