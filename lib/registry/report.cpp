@@ -6,6 +6,7 @@
 
 #include "core/format.h"
 #include "core/error.h"
+#include "core/parse.h"
 #include "core/fs.h"
 #include "core/hash.h"
 #include "registry/registry.h"
@@ -25,7 +26,12 @@ std::string format_time(std::int64_t t) {
 }
 
 std::int64_t parse_date(const std::string& text) {
-  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) return std::stoll(text);
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+    // Unix seconds; a number that does not fit is a bad date, not a crash.
+    if (auto seconds = parse_i64(text)) return *seconds;
+    throw InputError("cannot read the date '" + text + "': too large for unix seconds",
+                     "use YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS (UTC) or unix seconds");
+  }
   std::tm tm{};
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
   int n = std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%d", &y, &mo, &d, &h, &mi, &s);

@@ -6,6 +6,7 @@
 #include <sched.h>
 
 #include "core/error.h"
+#include "core/parse.h"
 
 namespace mlo {
 
@@ -80,7 +81,8 @@ JobResult LocalRunner::run(const JobSpec& spec) {
   JobResult r = classify(outcome, spec.resources.time_limit_s);
   if (!pinned.empty()) r.info["cpu_set"] = pinned;
   if (spec.resources.memory_bytes) r.info["memory_limit_bytes"] = *spec.resources.memory_bytes;
-  if (o.env.count("OMP_NUM_THREADS")) r.info["threads"] = std::stoi(o.env["OMP_NUM_THREADS"]);
+  if (o.env.count("OMP_NUM_THREADS"))
+    if (auto threads = parse_u64(o.env["OMP_NUM_THREADS"])) r.info["threads"] = *threads;
   return r;
 }
 

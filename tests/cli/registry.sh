@@ -230,6 +230,9 @@ expect_json "d['artifact']['sha256'] == '$gsha'"
 expect_ok --json audit --since 2999-01-01
 expect_json "d == []"
 expect_rc 3 audit --since yesterday
+# Unix seconds that do not fit 64 bits: a bad date (exit 3), never exit 70.
+expect_rc 3 audit --since 99999999999999999999999
+expect_err_contains "too large"
 expect_err_contains "cannot read the date"
 
 done_testing
