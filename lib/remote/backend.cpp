@@ -15,6 +15,7 @@
 #include "core/fs.h"
 #include "core/hash.h"
 #include "remote/sigv4.h"
+#include "remote/timestamps.h"
 
 namespace mlo::remote {
 
@@ -154,9 +155,19 @@ class DirBackend : public Backend {
       if (!it->is_regular_file()) continue;
       std::string name = it->path().filename().string();
       if (name.rfind(".", 0) == 0) continue;  // temp files of writers in progress
-      out.push_back({*relative_inside(it->path(), root_), static_cast<std::uint64_t>(it->file_size())});
+      out.push_back({*relative_inside(it->path(), root_), static_cast<std::uint64_t>(it->file_size()),
+                     file_mtime(it->path())});
     }
     if (ec) fail("cannot list " + dir.string(), ec.value());
+    return out;
+  }
+
+  std::vector<BlobInfo> list_temp(const std::string& prefix) override {
+    std::vector<BlobInfo> out;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(root_ / prefix, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
+      if (it->path().filename().string().find(".tmp.") != std::string::npos && it->is_regular_file(ec))
+        out.push_back({prefix + it->path().filename().string(), 0, file_mtime(it->path())});
     return out;
   }
 
@@ -269,7 +280,8 @@ class HttpBackend : public Backend {
       if (decoded.rfind(root_path, 0) != 0) continue;
       std::string key = decoded.substr(root_path.size());
       if (key.empty() || key.back() == '/' || key.rfind(prefix, 0) != 0) continue;
-      out.push_back({key, std::stoull(s[0])});
+      auto m = xml_values(std::string("<x>") + std::string(resp) + "</x>", "getlastmodified");
+      out.push_back({key, std::stoull(s[0]), m.empty() ? 0 : parse_http_date(m[0])});
     }
     return out;
   }
@@ -435,9 +447,11 @@ class S3Backend : public Backend {
       // Each <Contents> holds one <Key> and one <Size>.
       auto keys = xml_values(r.body, "Key");
       auto sizes = xml_values(r.body, "Size");
+      auto times = xml_values(r.body, "LastModified");
       for (size_t i = 0; i < keys.size(); ++i) {
         if (keys[i].rfind(prefix_, 0) != 0) continue;
-        out.push_back({keys[i].substr(prefix_.size()), i < sizes.size() ? std::stoull(sizes[i]) : 0});
+        out.push_back({keys[i].substr(prefix_.size()), i < sizes.size() ? std::stoull(sizes[i]) : 0,
+                       i < times.size() ? parse_iso8601(times[i]) : 0});
       }
       auto truncated = xml_values(r.body, "IsTruncated");
       auto next = xml_values(r.body, "NextContinuationToken");
