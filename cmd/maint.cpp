@@ -129,11 +129,10 @@ void print_remote_summary(std::ostream& out, const app::RemoteGcReport& r) {
 }
 
 // Asks on a terminal; refuses (exit 2) where nobody can answer.
+bool can_ask() { return ::isatty(0) && ::isatty(2); }
+
 bool confirm_remote_gc(const GcArgs& a, const app::RemoteGcReport& r) {
   if (r.plan.empty() || a.yes) return true;
-  if (!::isatty(0) || !::isatty(2))
-    throw UsageError("gc --remote changes a shared remote and there is no terminal to ask for confirmation",
-                     "see what would go with 'mlo gc --remote " + r.remote + " --dry-run', then add --yes");
   print_remote_summary(std::cerr, r);
   std::cerr << "They move to the remote's trash ('mlo gc --remote " << r.remote
             << " --restore' brings them back). Go on? [y/N] " << std::flush;
@@ -159,6 +158,9 @@ nlohmann::json remote_gc_json(const app::RemoteGcReport& r, std::int64_t grace, 
 // mlo gc --remote NAME (lib/app/remote_gc.h).
 void run_remote_gc(Context& ctx, const GcArgs& a, bool grace_given) {
   if (a.restore || a.empty_trash) return run_trash_command(ctx, a);
+  if (!a.dry_run && !a.yes && !can_ask())
+    throw UsageError("gc --remote changes a shared remote, and there is no terminal to ask for confirmation",
+                     "see what would go with 'mlo gc --remote " + a.remote + " --dry-run', then add --yes");
   app::RemoteGcRequest req;
   req.remote = a.remote;
   req.narrow = a.scope.given();

@@ -209,24 +209,29 @@ RemoteGcReport remote_gc(Repo& repo, const RemoteGcRequest& request,
   return report;
 }
 
-remote::TrashResult restore_remote_trash(Repo& repo, const std::string& remote, std::int64_t since, bool dry_run,
-                                         std::string* remote_name) {
+namespace {
+// Opens the remote and, unless dry_run, holds its gc lock while `op` runs.
+remote::TrashResult on_trash(Repo& repo, const std::string& remote, bool dry_run, std::string* remote_name,
+                             const std::function<remote::TrashResult(Backend&)>& op) {
   remote::RemoteConfig rc;
   auto backend = remote::open_remote(repo, remote, &rc);
   if (remote_name) *remote_name = rc.name;
   std::optional<remote::GcLock> lock;
   if (!dry_run) lock.emplace(*backend, remote::unix_now());
-  return remote::restore_trash(*backend, since, dry_run);
+  return op(*backend);
+}
+}  // namespace
+
+remote::TrashResult restore_remote_trash(Repo& repo, const std::string& remote, std::int64_t since, bool dry_run,
+                                         std::string* remote_name) {
+  return on_trash(repo, remote, dry_run, remote_name,
+                  [&](Backend& b) { return remote::restore_trash(b, since, dry_run); });
 }
 
 remote::TrashResult empty_remote_trash(Repo& repo, const std::string& remote, std::int64_t before, bool dry_run,
                                        std::string* remote_name) {
-  remote::RemoteConfig rc;
-  auto backend = remote::open_remote(repo, remote, &rc);
-  if (remote_name) *remote_name = rc.name;
-  std::optional<remote::GcLock> lock;
-  if (!dry_run) lock.emplace(*backend, remote::unix_now());
-  return remote::empty_trash(*backend, before, dry_run);
+  return on_trash(repo, remote, dry_run, remote_name,
+                  [&](Backend& b) { return remote::empty_trash(b, before, dry_run); });
 }
 
 }  // namespace mlo::app

@@ -102,6 +102,9 @@ namespace {
 // Tells a concurrent or later gc what this push counts on (remote/gc_lock.h):
 // written before the upload, so it covers objects found already there.
 void record_push(Repo& repo, Backend& backend, const NeededObjects& need) {
+  // A listing first: a remote that is not there (an unmounted volume) fails
+  // here, before the record's put would create folders for it.
+  running_gc(backend, unix_now());
   std::set<std::string> objects, manifests;
   for (const auto& pp : need.pointers) {
     Pointer p = load_pointer(repo, pp);

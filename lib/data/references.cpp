@@ -75,6 +75,12 @@ void add_pointer_references(Repo& repo, const std::string& pointer_path, const s
 
 namespace {
 
+std::string oid_hex(const git_oid* oid) {
+  char buf[GIT_OID_HEXSZ + 1];
+  git_oid_tostr(buf, sizeof buf, oid);
+  return buf;
+}
+
 // Commits of remote-tracking branches (refs/remotes/*, what teammates pushed
 // as of the last fetch): every commit reachable from them with `history`,
 // else their tips.
@@ -85,7 +91,7 @@ std::vector<std::string> remote_branch_commits(const GitRepo& git, bool history)
     if (git_revwalk_new(&walk, git.raw()) != 0) return out;
     git_oid oid;
     if (git_revwalk_push_glob(walk, "refs/remotes/*") == 0)
-      while (git_revwalk_next(&oid, walk) == 0) out.push_back(git_oid_tostr_s(&oid));
+      while (git_revwalk_next(&oid, walk) == 0) out.push_back(oid_hex(&oid));
     git_revwalk_free(walk);
     return out;
   }
@@ -95,7 +101,7 @@ std::vector<std::string> remote_branch_commits(const GitRepo& git, bool history)
   while (git_reference_next(&ref, it) == 0) {
     git_object* obj = nullptr;
     if (git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT) == 0) {
-      out.push_back(git_oid_tostr_s(git_object_id(obj)));
+      out.push_back(oid_hex(git_object_id(obj)));
       git_object_free(obj);
     }
     git_reference_free(ref);

@@ -22,11 +22,17 @@ std::uint64_t RemoteGcPlan::bytes_removed() const {
   return n;
 }
 
-std::int64_t pack_upload_time(const std::string& id, const std::vector<BlobInfo>& listing) {
-  std::int64_t t = pack_time(id);
-  for (const auto& b : listing)
-    if (b.key == pack_key(id) || b.key == index_key(id)) t = std::max(t, b.mtime);
-  return t;
+std::map<std::string, std::int64_t> pack_upload_times(const std::vector<BlobInfo>& listing) {
+  std::map<std::string, std::int64_t> times;
+  for (const auto& b : listing) {
+    std::string name = b.key.substr(b.key.rfind('/') + 1);
+    auto dot = name.rfind('.');
+    if (dot == std::string::npos || (name.compare(dot, 5, ".pack") != 0 && name.compare(dot, 4, ".idx") != 0)) continue;
+    std::string id = name.substr(0, dot);
+    auto& t = times.try_emplace(id, pack_time(id)).first->second;
+    t = std::max(t, b.mtime);
+  }
+  return times;
 }
 
 namespace {
@@ -63,8 +69,9 @@ std::vector<BlobInfo> find_debris(Backend& backend, const std::vector<BlobInfo>&
     if (ext == ".pack" || ext == ".idx") pairs[name.substr(0, dot)].push_back(&b);
   }
   std::vector<BlobInfo> out;
+  auto times = pack_upload_times(listing);
   for (const auto& [id, files] : pairs)
-    if (files.size() == 1 && now - pack_upload_time(id, listing) > max_age) out.push_back(*files[0]);
+    if (files.size() == 1 && now - times[id] > max_age) out.push_back(*files[0]);
   for (const std::string prefix : {"packs/", "runs/", "pushes/"})
     for (const auto& t : backend.list_temp(prefix))
       if (t.mtime > 0 && now - t.mtime > max_age) out.push_back(t);
@@ -77,11 +84,14 @@ RemoteGcPlan plan_remote_gc(Backend& backend, const RemoteIndex& index, const Ne
                             const RemoteGcOptions& options, std::int64_t now) {
   RemoteGcPlan plan;
   std::vector<BlobInfo> listing = backend.list("packs/");
+  auto times = pack_upload_times(listing);
   std::set<std::string> chunks = live_chunks(backend, index, needed, options.jobs);
   auto live = [&](const BlobEntry& b) { return b.kind == BlobKind::chunk ? chunks.count(b.hash) != 0 : needed(b.hash); };
   for (const auto& [id, pack] : index.packs()) {
     ++plan.packs;
-    if (now - pack_upload_time(id, listing) < options.grace_seconds) {
+    // Not in the listing (gone since the index was read): nothing to do.
+    auto t = times.find(id);
+    if (t == times.end() || now - t->second < options.grace_seconds) {
       ++plan.packs_recent;
       plan.blobs_kept += pack.blobs.size();
       continue;

@@ -18,6 +18,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -55,8 +56,8 @@ struct RemoteGcPlan {
   bool empty() const { return changes.empty() && debris.empty(); }
 };
 
-// When the remote got pack `id` (see above); `listing` is backend.list("packs/").
-std::int64_t pack_upload_time(const std::string& id, const std::vector<BlobInfo>& listing);
+// When the remote got each pack (see above), by pack id, from backend.list("packs/").
+std::map<std::string, std::int64_t> pack_upload_times(const std::vector<BlobInfo>& listing);
 
 RemoteGcPlan plan_remote_gc(Backend& backend, const RemoteIndex& index, const NeededFn& needed,
                             const RemoteGcOptions& options, std::int64_t now);

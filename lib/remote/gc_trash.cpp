@@ -90,7 +90,7 @@ TrashResult restore_trash(Backend& backend, std::int64_t since, bool dry_run) {
 TrashResult empty_trash(Backend& backend, std::int64_t before, bool dry_run) {
   TrashResult r;
   for (const auto& t : list_trash(backend)) {
-    if (t.time >= before) continue;
+    if (t.time > before) continue;
     ++r.batches;
     r.packs += t.packs.size();
     r.bytes += t.bytes;

@@ -40,7 +40,7 @@ struct TrashResult {
 // Puts back the packs of every batch moved at or after `since` (pack first,
 // then its index: visible only when whole), then removes them from the trash.
 TrashResult restore_trash(Backend& backend, std::int64_t since, bool dry_run);
-// Deletes for good every batch moved before `before`.
+// Deletes for good every batch moved at or before `before`.
 TrashResult empty_trash(Backend& backend, std::int64_t before, bool dry_run);
 
 }  // namespace mlo::remote
