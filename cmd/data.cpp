@@ -3,7 +3,7 @@
 
 #include "command.h"
 #include "core/format.h"
-#include "remote/sync.h"
+#include "app/sync.h"
 #include "core/log.h"
 #include "data/data.h"
 
@@ -161,14 +161,14 @@ void render_status(Context& ctx, const StatusResult& st, bool porcelain) {
   }
 }
 
-// mlo data status --remote [NAME] (lib/remote/sync.h): per tracked path, how
+// mlo data status --remote [NAME] (lib/app/sync.h): per tracked path, how
 // many of its objects the remote and the cache lack. Returns true when
 // nothing is missing on either side.
 bool render_remote_status(Context& ctx, const std::string& name, const std::vector<std::string>& paths) {
-  remote::SyncRequest req;
+  app::SyncRequest req;
   req.remote = name;
   req.paths = paths;
-  remote::RemoteStatus st = remote::remote_status(ctx.repo(), req);
+  app::RemoteStatus st = app::remote_status(ctx.repo(), req);
   bool clean = true;
   for (const auto& e : st.entries) clean = clean && !e.missing_remote && !e.missing_cache;
   if (ctx.global.json) {

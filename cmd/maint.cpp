@@ -1,5 +1,9 @@
 // Cache and repository maintenance: mlo gc, mlo fsck, mlo doctor, mlo index.
+#include <unistd.h>
+
 #include <cstdio>
+#include <ctime>
+#include <iostream>
 
 #include "app/doctor.h"
 #include "app/gc_roots.h"
@@ -7,7 +11,8 @@
 #include "command.h"
 #include "remote_check.h"
 #include "core/format.h"
-#include "remote/gc.h"
+#include "app/remote_gc.h"
+#include "remote/gc_lock.h"
 #include "core/parallel.h"
 #include "data/gc.h"
 
@@ -22,7 +27,7 @@ nlohmann::json broken_json(const std::vector<BrokenReference>& broken) {
 }
 
 struct ScopeFlags {
-  bool all_branches = false, all_tags = false, all_commits = false;
+  bool workspace_only = false, all_branches = false, all_tags = false, all_commits = false;
   std::vector<std::string> revs;
   void add_to(CLI::App* cmd, const std::string& what) {
     cmd->add_flag("--all-branches", all_branches, "Also " + what + " the tip of every local branch");
@@ -30,6 +35,8 @@ struct ScopeFlags {
     cmd->add_flag("--all-commits", all_commits, "Also " + what + " every commit reachable from a branch, tag or HEAD");
     cmd->add_option("--rev", revs, "Also " + what + " this revision (repeatable)");
   }
+  // Any scope flag given (gc --remote then keeps only that scope).
+  bool given() const { return workspace_only || all_branches || all_tags || all_commits || !revs.empty(); }
   ReferenceScope scope() const {
     ReferenceScope s;
     s.all_branches = all_branches;
@@ -38,101 +45,233 @@ struct ScopeFlags {
     s.revisions = revs;
     return s;
   }
-  nlohmann::json json() const {
-    return {{"workspace", true}, {"all_branches", all_branches}, {"all_tags", all_tags},
-            {"all_commits", all_commits}, {"revisions", revs}};
+  nlohmann::json json() const { return scope_json(scope()); }
+  static nlohmann::json scope_json(const ReferenceScope& s) {
+    return {{"workspace", s.workspace}, {"all_branches", s.all_branches}, {"all_tags", s.all_tags},
+            {"all_commits", s.all_commits}, {"remote_branches", s.remote_branches}, {"revisions", s.revisions}};
   }
 };
 
-// mlo gc --remote NAME (lib/remote/gc.h). The grace period defaults to 24 h
-// there: a push in another clone may be about to reference old blobs.
-void run_remote_gc(Context& ctx, const ReferenceScope& scope, const std::string& remote, std::string grace,
-                   bool grace_given, bool dry_run, bool skip_broken) {
-  remote::RemoteGcOptions opts;
-  opts.remote = remote;
-  opts.scope = scope;
+struct GcArgs {
+  ScopeFlags scope;
+  std::string grace = "1h";
+  bool dry_run = false, skip_broken = false;
+  std::string remote;  // --remote NAME: collect garbage on a remote instead
+  bool yes = false, no_fetch_check = false, restore = false, empty_trash = false;
+  std::string since, retention;
+};
+
+// A duration from a flag, else from config, else `fallback`.
+std::int64_t duration_setting(Context& ctx, const std::string& flag_value, const std::string& option,
+                              const std::string& key, const std::string& fallback) {
+  if (!flag_value.empty()) return parse_duration_seconds(flag_value, option);
+  std::string v = ctx.repo().config().get_or(key, fallback);
+  return parse_duration_seconds(v, ".mlo/config.yaml: " + key);
+}
+
+// --since: a duration back from now ("2h") or a UTC date ("2026-12-01", "2026-12-01T10:00").
+std::int64_t parse_since(const std::string& text) {
+  if (text.empty()) return 0;
+  for (const char* format : {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"}) {
+    struct tm tm = {};
+    const char* end = ::strptime(text.c_str(), format, &tm);
+    if (end && *end == '\0') return ::timegm(&tm);
+  }
+  std::int64_t ago = 0;
+  try {
+    ago = parse_duration_seconds(text, "--since");
+  } catch (const UsageError&) {
+    throw UsageError("--since: '" + text + "' is neither a duration nor a date",
+                     "use a duration back from now (30m, 2h, 3d) or a UTC date (2026-12-01, 2026-12-01T10:00)");
+  }
+  return remote::unix_now() - ago;
+}
+
+nlohmann::json trash_json(const std::string& remote, const remote::TrashResult& t, bool dry_run) {
+  return {{"remote", remote}, {"dry_run", dry_run}, {"batches", t.batches}, {"packs", t.packs}, {"bytes", t.bytes}};
+}
+
+void run_trash_command(Context& ctx, const GcArgs& a) {
+  std::string name;
+  if (a.restore) {
+    auto t = app::restore_remote_trash(ctx.repo(), a.remote, parse_since(a.since), a.dry_run, &name);
+    if (ctx.global.json) return ctx.print_json(trash_json(name, t, a.dry_run));
+    if (!ctx.global.quiet)
+      std::cout << (a.dry_run ? "Would restore " : "Restored ") << t.packs << " pack(s) (" << human_bytes(t.bytes)
+                << ") from " << t.batches << " trash batch(es) of remote '" << name << "'.\n";
+    return;
+  }
+  std::int64_t retention = duration_setting(ctx, a.retention, "--retention", "gc.trash_retention", "7d");
+  auto t = app::empty_remote_trash(ctx.repo(), a.remote, remote::unix_now() - retention, a.dry_run, &name);
+  if (ctx.global.json) return ctx.print_json(trash_json(name, t, a.dry_run));
+  if (!ctx.global.quiet)
+    std::cout << (a.dry_run ? "Would delete " : "Deleted ") << t.packs << " pack(s) (" << human_bytes(t.bytes)
+              << ") for good: " << t.batches << " trash batch(es) of remote '" << name << "' older than "
+              << (a.retention.empty() ? ctx.repo().config().get_or("gc.trash_retention", "7d") : a.retention) << ".\n";
+}
+
+// What would go, for a person deciding: counts, and the roots outside a narrow scope that still need some of it.
+void print_remote_summary(std::ostream& out, const app::RemoteGcReport& r) {
+  const auto& p = r.plan;
+  std::size_t whole = 0;
+  for (const auto& c : p.changes) whole += c.keep.empty();
+  out << "remote '" << r.remote << "': " << p.blobs_removed() << " blob(s) (" << human_bytes(p.bytes_removed())
+      << ") in " << p.changes.size() << " pack(s) are needed by nothing in scope (" << whole << " pack(s) go whole, "
+      << p.changes.size() - whole << " rewritten)";
+  if (!p.debris.empty()) out << "; " << p.debris.size() << " leftover(s) of killed pushes";
+  out << ".\n";
+  if (!r.still_needed.empty()) {
+    out << "warning: " << r.still_needed.size() << " of these blobs are still needed outside the scope you chose, e.g.:\n";
+    for (std::size_t i = 0; i < r.still_needed.size() && i < 5; ++i)
+      out << "  " << r.still_needed[i].hash.substr(0, 12) << "  " << r.still_needed[i].where << "\n";
+  } else {
+    out << "No branch, tag, registered version, deployment, run or recent push needs them.\n";
+  }
+}
+
+// Asks on a terminal; refuses (exit 2) where nobody can answer.
+bool can_ask() { return ::isatty(0) && ::isatty(2); }
+
+bool confirm_remote_gc(const GcArgs& a, const app::RemoteGcReport& r) {
+  if (r.plan.empty() || a.yes) return true;
+  print_remote_summary(std::cerr, r);
+  std::cerr << "They move to the remote's trash ('mlo gc --remote " << r.remote
+            << " --restore' brings them back). Go on? [y/N] " << std::flush;
+  std::string answer;
+  std::getline(std::cin, answer);
+  return answer == "y" || answer == "Y" || answer == "yes";
+}
+
+nlohmann::json remote_gc_json(const app::RemoteGcReport& r, std::int64_t grace, bool dry_run) {
+  auto removed = nlohmann::json::array(), rewritten = nlohmann::json::array(), needed = nlohmann::json::array(),
+       debris = nlohmann::json::array();
+  for (const auto& c : r.plan.changes) (c.keep.empty() ? removed : rewritten).push_back(c.id);
+  for (const auto& n : r.still_needed) needed.push_back({{"hash", n.hash}, {"where", n.where}});
+  for (const auto& d : r.plan.debris) debris.push_back(d.key);
+  return {{"remote", r.remote}, {"dry_run", dry_run}, {"applied", r.applied}, {"grace_seconds", grace},
+          {"scope", ScopeFlags::scope_json(r.scope)}, {"packs", r.plan.packs}, {"packs_recent", r.plan.packs_recent},
+          {"removed_packs", removed}, {"rewritten_packs", rewritten}, {"blobs_removed", r.plan.blobs_removed()},
+          {"bytes_removed", r.plan.bytes_removed()}, {"blobs_kept", r.plan.blobs_kept}, {"debris", debris},
+          {"trash", r.done.trash}, {"push_records", r.push_records}, {"remote_runs", r.remote_runs},
+          {"still_needed", needed}, {"skipped_broken", broken_json(r.refs.broken)}};
+}
+
+// mlo gc --remote NAME (lib/app/remote_gc.h).
+void run_remote_gc(Context& ctx, const GcArgs& a, bool grace_given) {
+  if (a.restore || a.empty_trash) return run_trash_command(ctx, a);
+  if (!a.dry_run && !a.yes && !can_ask())
+    throw UsageError("gc --remote changes a shared remote, and there is no terminal to ask for confirmation",
+                     "see what would go with 'mlo gc --remote " + a.remote + " --dry-run', then add --yes");
+  app::RemoteGcRequest req;
+  req.remote = a.remote;
+  req.narrow = a.scope.given();
+  req.scope = a.scope.scope();
+  req.grace_seconds = duration_setting(ctx, grace_given ? a.grace : "", "--grace", "gc.remote_grace", "14d");
+  req.fetch_max_age = a.no_fetch_check ? -1 : duration_setting(ctx, "", "", "gc.fetch_max_age", "1d");
+  req.dry_run = a.dry_run;
+  req.skip_broken = a.skip_broken;
+  app::RemoteGcReport r = app::remote_gc(ctx.repo(), req, [&](const app::RemoteGcReport& rep) {
+    return confirm_remote_gc(a, rep);
+  });
+  if (ctx.global.json) return ctx.print_json(remote_gc_json(r, req.grace_seconds, a.dry_run));
+  if (ctx.global.quiet) return;
+  for (const auto& b : r.refs.broken) std::cerr << "warning: skipped: " << b.message << "\n";
+  if (!a.dry_run && !r.applied && !r.plan.empty()) {
+    std::cout << "Nothing changed on remote '" << r.remote << "'.\n";
+    return;
+  }
+  if (a.dry_run) print_remote_summary(std::cout, r);
+  std::cout << (a.dry_run ? "Would move " : "Moved ") << r.plan.blobs_removed() << " blob(s) ("
+            << human_bytes(r.plan.bytes_removed()) << ") from remote '" << r.remote << "' to its trash: "
+            << r.plan.changes.size() << " pack(s) moved or rewritten; kept "
+            << r.plan.blobs_kept << " blob(s)";
+  if (r.plan.packs_recent) std::cout << " (" << r.plan.packs_recent << " pack(s) newer than the grace period untouched)";
+  std::cout << ".\n";
+  if (!r.plan.debris.empty())
+    std::cout << (a.dry_run ? "Would delete " : "Deleted ") << r.plan.debris.size() << " leftover(s) of killed pushes.\n";
+  if (r.applied && !r.done.trash.empty())
+    std::cout << "Restore with 'mlo gc --remote " << r.remote << " --restore'; 'mlo gc --remote " << r.remote
+              << " --empty-trash' deletes for good what is older than gc.trash_retention (7d).\n";
+}
+
+void run_local_gc(Context& ctx, const GcArgs& a) {
+  GcOptions opts;
+  opts.scope = a.scope.scope();
   opts.extra_sources = app::reference_sources();
-  opts.grace_seconds = grace_given ? parse_duration_seconds(grace, "--grace") : 24 * 3600;
-  opts.dry_run = dry_run;
-  opts.skip_broken = skip_broken;
-  remote::RemoteGcResult r = remote::remote_gc(ctx.repo(), opts);
+  opts.grace_seconds = parse_duration_seconds(a.grace, "--grace");
+  opts.dry_run = a.dry_run;
+  opts.skip_broken = a.skip_broken;
+  GcResult r = collect_garbage(ctx.repo(), opts);
   if (ctx.global.json) {
-    ctx.print_json({{"remote", r.remote}, {"dry_run", r.dry_run}, {"grace_seconds", opts.grace_seconds},
-                    {"packs", r.packs}, {"packs_recent", r.packs_recent}, {"removed_packs", r.removed_packs},
-                    {"rewritten_packs", r.rewritten_packs}, {"blobs_removed", r.blobs_removed},
-                    {"bytes_removed", r.bytes_removed}, {"blobs_kept", r.blobs_kept},
+    auto removed = nlohmann::json::array();
+    for (const auto& x : r.removed) removed.push_back({{"hash", x.hash}, {"size", x.size}});
+    ctx.print_json({{"dry_run", r.dry_run},
+                    {"scope", a.scope.json()},
+                    {"grace_seconds", opts.grace_seconds},
+                    {"removed", removed},
+                    {"removed_count", r.removed.size()},
+                    {"removed_bytes", r.removed_bytes},
+                    {"kept", r.kept},
+                    {"kept_recent", r.kept_recent},
+                    {"kept_recent_bytes", r.kept_recent_bytes},
+                    {"temp_files", r.temp_files},
+                    {"pointers", r.refs.pointers},
+                    {"revisions", r.refs.revisions},
                     {"skipped_broken", broken_json(r.refs.broken)}});
     return;
   }
   if (ctx.global.quiet) return;
   for (const auto& b : r.refs.broken) std::cerr << "warning: skipped: " << b.message << "\n";
-  std::cout << (r.dry_run ? "Would remove " : "Removed ") << r.blobs_removed << " blob(s) ("
-            << human_bytes(r.bytes_removed) << ") from remote '" << r.remote << "': " << r.removed_packs.size()
-            << " pack(s) deleted, " << r.rewritten_packs.size() << " rewritten; kept " << r.blobs_kept
-            << " blob(s)";
-  if (r.packs_recent) std::cout << " (" << r.packs_recent << " pack(s) newer than the grace period untouched)";
+  if (r.dry_run || ctx.global.verbose)
+    for (const auto& x : r.removed)
+      std::cout << (r.dry_run ? "would remove " : "removed ") << x.hash << " (" << human_bytes(x.size) << ")\n";
+  std::string verb = r.dry_run ? "Would remove " : "Removed ";
+  std::cout << verb << r.removed.size() << " object" << (r.removed.size() == 1 ? "" : "s") << " ("
+            << human_bytes(r.removed_bytes) << "); kept " << r.kept << " needed";
+  if (r.kept_recent)
+    std::cout << " and " << r.kept_recent << " stored within the last " << a.grace << " ("
+              << human_bytes(r.kept_recent_bytes) << ")";
   std::cout << ".\n";
+  if (r.temp_files)
+    std::cout << (r.dry_run ? "Would remove " : "Removed ") << r.temp_files << " stale temp file(s).\n";
+}
+
+void check_gc_flags(const GcArgs& a, CLI::App* cmd) {
+  bool remote_only = a.yes || a.no_fetch_check || a.restore || a.empty_trash || cmd->count("--since") ||
+                     cmd->count("--retention");
+  if (a.remote.empty() && remote_only)
+    throw UsageError("--yes, --no-fetch-check, --restore, --since, --empty-trash and --retention go with --remote NAME",
+                     "e.g. 'mlo gc --remote origin --restore'");
+  if (a.restore && a.empty_trash) throw UsageError("--restore and --empty-trash exclude each other");
+  if (cmd->count("--since") && !a.restore) throw UsageError("--since goes with --restore");
+  if (cmd->count("--retention") && !a.empty_trash) throw UsageError("--retention goes with --empty-trash");
 }
 
 void register_gc(CLI::App& app, Context& ctx) {
-  struct Opts {
-    ScopeFlags scope;
-    std::string grace = "1h";
-    bool dry_run = false;
-    bool skip_broken = false;
-    std::string remote;  // --remote NAME: collect garbage on a remote instead
-  };
-  auto o = std::make_shared<Opts>();
+  auto o = std::make_shared<GcArgs>();
   auto* cmd = add_command(app, "gc");
-  cmd->add_option("--remote", o->remote, "Remove from remote NAME what no kept revision needs (see man mlo-remote)");
+  cmd->add_option("--remote", o->remote,
+                  "Move to remote NAME's trash what nobody needs (default scope: every branch, tag, version, "
+                  "deployment, run and recent push; see man mlo-gc)");
+  cmd->add_flag("--workspace", o->scope.workspace_only, "Keep only what the work tree needs (with --remote: narrow)");
   o->scope.add_to(cmd, "keep what is needed by");
-  cmd->add_option("--grace", o->grace, "Keep objects stored less than this long ago (default 1h; 0 keeps none)");
+  cmd->add_option("--grace", o->grace,
+                  "Keep objects stored less than this long ago (default 1h; with --remote gc.remote_grace or 14d)");
   cmd->add_flag("-n,--dry-run", o->dry_run, "List what would be deleted; delete nothing");
   cmd->add_flag("--skip-broken", o->skip_broken,
                 "Delete even when some pointers or manifests can not be read (their files are not protected)");
+  cmd->add_flag("-y,--yes", o->yes, "With --remote: do not ask (needed where there is no terminal)");
+  cmd->add_flag("--no-fetch-check", o->no_fetch_check,
+                "With --remote: go on even when 'git fetch' has not run within gc.fetch_max_age (1d)");
+  cmd->add_flag("--restore", o->restore, "With --remote: bring back what gc moved to the remote's trash");
+  cmd->add_option("--since", o->since, "With --restore: only what was moved since (2h, 3d, 2026-12-01)");
+  cmd->add_flag("--empty-trash", o->empty_trash,
+                "With --remote: delete for good what the trash holds longer than gc.trash_retention (7d)");
+  cmd->add_option("--retention", o->retention, "With --empty-trash: instead of gc.trash_retention");
   ctx.on_run(cmd, [&ctx, o, cmd] {
-    if (!o->remote.empty())
-      return run_remote_gc(ctx, o->scope.scope(), o->remote, o->grace, cmd->count("--grace") > 0, o->dry_run,
-                           o->skip_broken);
-    GcOptions opts;
-    opts.scope = o->scope.scope();
-    opts.extra_sources = app::reference_sources();
-    opts.grace_seconds = parse_duration_seconds(o->grace, "--grace");
-    opts.dry_run = o->dry_run;
-    opts.skip_broken = o->skip_broken;
-    GcResult r = collect_garbage(ctx.repo(), opts);
-    if (ctx.global.json) {
-      auto removed = nlohmann::json::array();
-      for (const auto& x : r.removed) removed.push_back({{"hash", x.hash}, {"size", x.size}});
-      ctx.print_json({{"dry_run", r.dry_run},
-                      {"scope", o->scope.json()},
-                      {"grace_seconds", opts.grace_seconds},
-                      {"removed", removed},
-                      {"removed_count", r.removed.size()},
-                      {"removed_bytes", r.removed_bytes},
-                      {"kept", r.kept},
-                      {"kept_recent", r.kept_recent},
-                      {"kept_recent_bytes", r.kept_recent_bytes},
-                      {"temp_files", r.temp_files},
-                      {"pointers", r.refs.pointers},
-                      {"revisions", r.refs.revisions},
-                      {"skipped_broken", broken_json(r.refs.broken)}});
-      return;
-    }
-    if (ctx.global.quiet) return;
-    for (const auto& b : r.refs.broken) std::cerr << "warning: skipped: " << b.message << "\n";
-    if (r.dry_run || ctx.global.verbose)
-      for (const auto& x : r.removed)
-        std::cout << (r.dry_run ? "would remove " : "removed ") << x.hash << " (" << human_bytes(x.size) << ")\n";
-    std::string verb = r.dry_run ? "Would remove " : "Removed ";
-    std::cout << verb << r.removed.size() << " object" << (r.removed.size() == 1 ? "" : "s") << " ("
-              << human_bytes(r.removed_bytes) << "); kept " << r.kept << " needed";
-    if (r.kept_recent)
-      std::cout << " and " << r.kept_recent << " stored within the last " << o->grace << " ("
-                << human_bytes(r.kept_recent_bytes) << ")";
-    std::cout << ".\n";
-    if (r.temp_files)
-      std::cout << (r.dry_run ? "Would remove " : "Removed ") << r.temp_files << " stale temp file(s).\n";
+    check_gc_flags(*o, cmd);
+    if (!o->remote.empty()) return run_remote_gc(ctx, *o, cmd->count("--grace") > 0);
+    run_local_gc(ctx, *o);
   });
 }
 
@@ -317,7 +456,7 @@ void register_maintenance(CLI::App& app, Context& ctx) {
 
 }  // namespace
 MLO_REGISTER_COMMANDS(90, register_maintenance,
-                      {"gc", "Delete cache objects that no pointer file needs"},
+                      {"gc", "Delete cache (or remote) objects that nothing needs"},
                       {"fsck", "Re-hash every cached object; report damaged and missing ones"},
                       {"doctor", "Show versions, link modes that work here, and repository health"},
                       {"index", "Inspect or rebuild the local SQLite index (.mlo/index.db)"});

@@ -5,6 +5,7 @@
 
 #include "app/lineage.h"
 #include "app/lineage_walk.h"
+#include "app/remote_presence.h"
 #include "command.h"
 #include "core/fs.h"
 #include "registry/registry.h"
@@ -83,6 +84,7 @@ void register_promote(CLI::App& app, Context& ctx) {
   cmd->add_flag("--dry-run", o->dry_run, "Evaluate the gates only");
   cmd->add_flag("--push", o->push, "Push the tags to the registry's git remote");
   ctx.on_run(cmd, [&ctx, o] {
+    app::install_remote_presence_check();  // for the on_remote gate
     PromoteResult r = promote(ctx.repo(), *o);
     bool refused = !r.already && !r.promoted && !o->dry_run;
     bool dry_fail = o->dry_run && std::any_of(r.gates.begin(), r.gates.end(), [](auto& g) { return !g.passed; });

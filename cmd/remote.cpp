@@ -7,12 +7,13 @@
 #include "data/data.h"
 #include "data/pointer.h"
 #include "remote/remotes.h"
-#include "remote/sync.h"
+#include "app/sync.h"
 
 namespace mlo::cli {
 namespace {
 
 using namespace mlo::remote;
+using namespace mlo::app;
 
 struct TransferArgs {
   std::vector<std::string> paths;

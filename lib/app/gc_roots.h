@@ -4,6 +4,7 @@
 // records, registry artifacts, ...) adds one line to the list in
 // gc_roots.cpp, a function that adds what it needs to a References.
 #pragma once
+#include <string>
 #include <vector>
 
 #include "data/references.h"
@@ -11,5 +12,8 @@
 namespace mlo::app {
 
 std::vector<ReferenceSource> reference_sources();
+
+// What open deployments serve (and may roll back to): .mlo/deploy/ENV/state.json.
+void add_deployment_references(Repo& repo, const std::string& rev, References& refs);
 
 }  // namespace mlo::app

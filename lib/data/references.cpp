@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include <git2.h>
+
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/hash.h"
@@ -71,6 +73,45 @@ void add_pointer_references(Repo& repo, const std::string& pointer_path, const s
   for (const auto& e : m.entries) refs.add(e.sha256, prefix + "/" + e.path + suffix);
 }
 
+namespace {
+
+std::string oid_hex(const git_oid* oid) {
+  char buf[GIT_OID_HEXSZ + 1];
+  git_oid_tostr(buf, sizeof buf, oid);
+  return buf;
+}
+
+// Commits of remote-tracking branches (refs/remotes/*, what teammates pushed
+// as of the last fetch): every commit reachable from them with `history`,
+// else their tips.
+std::vector<std::string> remote_branch_commits(const GitRepo& git, bool history) {
+  std::vector<std::string> out;
+  if (history) {
+    git_revwalk* walk = nullptr;
+    if (git_revwalk_new(&walk, git.raw()) != 0) return out;
+    git_oid oid;
+    if (git_revwalk_push_glob(walk, "refs/remotes/*") == 0)
+      while (git_revwalk_next(&oid, walk) == 0) out.push_back(oid_hex(&oid));
+    git_revwalk_free(walk);
+    return out;
+  }
+  git_reference_iterator* it = nullptr;
+  if (git_reference_iterator_glob_new(&it, git.raw(), "refs/remotes/*") != 0) return out;
+  git_reference* ref = nullptr;
+  while (git_reference_next(&ref, it) == 0) {
+    git_object* obj = nullptr;
+    if (git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT) == 0) {
+      out.push_back(oid_hex(git_object_id(obj)));
+      git_object_free(obj);
+    }
+    git_reference_free(ref);
+  }
+  git_reference_iterator_free(it);
+  return out;
+}
+
+}  // namespace
+
 References collect_references(Repo& repo, const ReferenceScope& scope,
                               const std::vector<ReferenceSource>& extra_sources) {
   References refs;
@@ -90,13 +131,18 @@ References collect_references(Repo& repo, const ReferenceScope& scope,
   auto want = [&](const std::string& id) {
     if (seen.insert(id).second) commits.push_back(id);
   };
-  bool any_rev = scope.all_branches || scope.all_tags || scope.all_commits || !scope.revisions.empty();
+  bool any_rev = scope.all_branches || scope.all_tags || scope.all_commits || scope.remote_branches ||
+                 !scope.revisions.empty();
   if (any_rev) {
     GitRepo& git = repo.git();
     for (const auto& rev : scope.revisions) want(git.resolve_commit(rev));
     if (scope.all_commits) {
       for (const auto& id : git.all_commits()) want(id);
+      if (scope.remote_branches)
+        for (const auto& id : remote_branch_commits(git, true)) want(id);
     } else {
+      if (scope.remote_branches)
+        for (const auto& id : remote_branch_commits(git, false)) want(id);
       if (scope.all_branches)
         for (const auto& id : git.branch_heads()) want(id);
       if (scope.all_tags)

@@ -26,6 +26,7 @@ struct ReferenceScope {
   bool all_branches = false;         // the tip of every local branch
   bool all_tags = false;             // every tag's commit
   bool all_commits = false;          // every commit reachable from a branch, tag or HEAD
+  bool remote_branches = false;      // also remote-tracking branches (with all_commits: their history)
   std::vector<std::string> revisions;  // further revisions (anything git can resolve)
 };
 

@@ -1,41 +1,20 @@
 #include "registry/remote_check.h"
 
-#include "core/error.h"
-#include "core/parallel.h"
-#include "data/workspace.h"
-#include "remote/layout.h"
-#include "remote/sync.h"
-#include "repo/repo.h"
-
 namespace mlo::registry {
 
+namespace {
+PresenceCheck& installed() {
+  static PresenceCheck check;
+  return check;
+}
+}  // namespace
+
+void set_presence_check(PresenceCheck check) { installed() = std::move(check); }
+
 RemoteAnswer artifact_on_default_remote(Repo& repo, const std::string& sha256, const std::string& type) {
+  if (installed()) return installed()(repo, sha256, type);
   RemoteAnswer a;
-  try {
-    remote::RemoteConfig config;
-    auto backend = remote::open_remote(repo, "", &config);
-    a.remote = config.name;
-    remote::RemoteIndex index =
-        remote::RemoteIndex::load(*backend, remote::index_cache_dir(repo.cache_dir(), config.url), default_jobs());
-    if (!index.has_object(sha256)) {
-      a.present = false;
-      return a;
-    }
-    if (type == "dir") {
-      // A folder is on the remote only when its manifest and every file are.
-      Manifest m = load_manifest(repo, sha256, "model artifact " + sha256.substr(0, 12));
-      for (const auto& e : m.entries) {
-        if (!index.has_object(e.sha256)) {
-          a.present = false;
-          a.detail = e.path + " is not on the remote";
-          return a;
-        }
-      }
-    }
-    a.present = true;
-  } catch (const Error& e) {
-    a.detail = e.what();
-  }
+  a.detail = "no remote check is available in this program";
   return a;
 }
 

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/safe_path.h"
 #include "remote/sigv4.h"
+#include "remote/timestamps.h"
 
 namespace mlo::remote {
 
@@ -219,9 +220,18 @@ class DirBackend : public Backend {
       std::error_code size_ec;
       auto bytes = it->file_size(size_ec);
       if (size_ec) continue;  // removed since the listing (a gc, a writer's rename)
-      out.push_back({*rel, static_cast<std::uint64_t>(bytes)});
+      out.push_back({*rel, static_cast<std::uint64_t>(bytes), file_mtime(it->path())});
     }
     if (ec) fail("cannot list " + dir.string(), ec.value());
+    return out;
+  }
+
+  std::vector<BlobInfo> list_temp(const std::string& prefix) override {
+    std::vector<BlobInfo> out;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(root_ / prefix, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
+      if (it->path().filename().string().find(".tmp.") != std::string::npos && it->is_regular_file(ec))
+        out.push_back({prefix + it->path().filename().string(), 0, file_mtime(it->path())});
     return out;
   }
 
@@ -360,7 +370,9 @@ class HttpBackend : public Backend {
       if (decoded->rfind(*root_path, 0) != 0) continue;
       std::string key = decoded->substr(root_path->size());
       if (key.empty() || key.back() == '/' || !acceptable_key(key, prefix, shown_)) continue;
-      out.push_back({key, parse_remote_u64(s[0], "PROPFIND " + shown_url(prefix) + ": size of " + printable(key))});
+      auto modified = xml_values(resp, "getlastmodified");
+      out.push_back({key, parse_remote_u64(s[0], "PROPFIND " + shown_url(prefix) + ": size of " + printable(key)),
+                     modified.empty() ? 0 : parse_http_date(modified[0])});
     }
     return out;
   }
@@ -540,7 +552,9 @@ class S3Backend : public Backend {
       std::uint64_t bytes = parse_remote_u64(size[0], "LIST " + describe() + prefix + ": Size");
       if (key[0].rfind(prefix_, 0) != 0) continue;
       std::string rel = key[0].substr(prefix_.size());
-      if (acceptable_key(rel, prefix, describe())) page.push_back({rel, bytes});
+      auto modified = xml_values(contents, "LastModified");
+      if (acceptable_key(rel, prefix, describe()))
+        page.push_back({rel, bytes, modified.empty() ? 0 : parse_iso8601(modified[0])});
     }
     auto truncated = xml_values(body, "IsTruncated");
     auto next = xml_values(body, "NextContinuationToken");

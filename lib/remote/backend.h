@@ -33,6 +33,7 @@ struct RemoteConfig {
 struct BlobInfo {
   std::string key;        // relative to the remote's root
   std::uint64_t size = 0;
+  std::int64_t mtime = 0;  // when the remote stored it (unix seconds; 0: unknown)
 };
 
 class Backend {
@@ -54,6 +55,9 @@ class Backend {
   virtual void put(const std::string& key, std::string_view data) = 0;
   // Blobs whose key starts with `prefix` (a folder such as "packs/").
   virtual std::vector<BlobInfo> list(const std::string& prefix) = 0;
+  // Temp files of writers under `prefix` (a killed writer's leftovers), which
+  // list() hides; only backends whose writes leave such files list them.
+  virtual std::vector<BlobInfo> list_temp(const std::string& /*prefix*/) { return {}; }
   // Removes a blob; no error when it is absent.
   virtual void remove(const std::string& key) = 0;
   // Requests made so far (0 for directories).

@@ -1,123 +1,153 @@
 #include "remote/gc.h"
 
-#include <chrono>
+#include <algorithm>
+#include <map>
 #include <mutex>
+#include <set>
 
-#include <nlohmann/json.hpp>
-
-#include "core/error.h"
-#include "core/fs.h"
 #include "core/parallel.h"
-#include "remote/layout.h"
-#include "remote/sync.h"
-#include "repo/repo.h"
+#include "remote/gc_trash.h"
 
 namespace mlo::remote {
 
-RemoteGcResult remote_gc(Repo& repo, const RemoteGcOptions& options) {
-  RemoteGcResult r;
-  r.dry_run = options.dry_run;
-  RemoteConfig rc;
-  auto backend = open_remote(repo, options.remote, &rc);
-  r.remote = rc.name;
-  r.refs = collect_references(repo, options.scope, options.extra_sources);
-  if (!r.refs.broken.empty() && !options.skip_broken)
-    throw InputError("cannot tell what the remote must keep: " + r.refs.broken.front().message +
-                         (r.refs.broken.size() > 1 ? " (and " + std::to_string(r.refs.broken.size() - 1) + " more)" : ""),
-                     "fix or fetch what is missing ('mlo fetch'), or pass --skip-broken to remove anyway");
-  if (!options.grace_seconds && !options.dry_run) {
-    // Nothing to check here: grace 0 is the user's explicit choice.
-  }
-  fs::path idx = index_cache_dir(repo.cache_dir(), rc.url);
-  RemoteIndex index = RemoteIndex::load(*backend, idx, options.jobs);
+std::size_t RemoteGcPlan::blobs_removed() const {
+  std::size_t n = 0;
+  for (const auto& c : changes) n += c.dead.size();
+  return n;
+}
 
-  // Runs the remote lists (possibly pushed by clones this one has not
-  // fetched from) keep their records and logs: records are fetched if
-  // missing here (they are small) to learn their logs.
-  {
-    std::set<std::string> records;
-    for (const auto& [id, hash] : remote_runs(*backend, idx, options.jobs)) {
-      records.insert(hash);
-      r.refs.add(hash, "run " + id + " (listed on the remote)");
-    }
-    std::set<std::string> absent;
-    for (const auto& h : records)
-      if (!repo.cache().has(h) && index.has_object(h)) absent.insert(h);
-    if (!absent.empty()) {
-      TransferOptions topts;
-      topts.jobs = options.jobs;
-      topts.verb = "fetch";
-      fetch_objects(*backend, repo.cache(), idx, absent, topts);
-    }
-    for (const auto& h : records) {
-      if (!repo.cache().has(h)) continue;
-      auto rec = nlohmann::json::parse(repo.cache().read(h), nullptr, false);
-      if (rec.is_object() && rec.contains("log") && rec["log"].is_string())
-        r.refs.add(rec["log"].get<std::string>(), "log of run " + rec.value("run_id", std::string("?")));
-    }
-  }
+std::uint64_t RemoteGcPlan::bytes_removed() const {
+  std::uint64_t n = 0;
+  for (const auto& c : changes) n += c.dead_bytes;
+  return n;
+}
 
-  // Live recipes name live chunks: read them (they are small).
-  std::vector<const BlobLocation*> live_recipes;
-  for (auto& [id, pack] : index.packs())
-    for (auto& b : pack.blobs)
-      if (b.kind == BlobKind::recipe && r.refs.needs(b.hash)) live_recipes.push_back(index.recipe(b.hash));
-  std::set<std::string> live_chunks;
+std::map<std::string, std::int64_t> pack_upload_times(const std::vector<BlobInfo>& listing) {
+  std::map<std::string, std::int64_t> times;
+  for (const auto& b : listing) {
+    std::string name = b.key.substr(b.key.rfind('/') + 1);
+    auto dot = name.rfind('.');
+    if (dot == std::string::npos || (name.compare(dot, 5, ".pack") != 0 && name.compare(dot, 4, ".idx") != 0)) continue;
+    std::string id = name.substr(0, dot);
+    auto& t = times.try_emplace(id, pack_time(id)).first->second;
+    t = std::max(t, b.mtime);
+  }
+  return times;
+}
+
+namespace {
+
+// Chunks named by the recipes that stay (recipes are small: read them all).
+std::set<std::string> live_chunks(Backend& backend, const RemoteIndex& index, const NeededFn& needed, unsigned jobs) {
+  std::vector<const BlobLocation*> recipes;
+  for (const auto& [id, pack] : index.packs())
+    for (const auto& b : pack.blobs)
+      if (b.kind == BlobKind::recipe && needed(b.hash)) recipes.push_back(index.recipe(b.hash));
+  std::set<std::string> chunks;
   std::mutex mutex;
-  parallel_for(live_recipes.size(), options.jobs, [&](std::size_t i) {
-    const BlobLocation* loc = live_recipes[i];
-    std::string z = backend->get_range(pack_key(loc->pack), loc->entry.offset, loc->entry.length);
+  parallel_for(recipes.size(), std::max(1u, jobs), [&](std::size_t i) {
+    const BlobLocation* loc = recipes[i];
+    std::string z = backend.get_range(pack_key(loc->pack), loc->entry.offset, loc->entry.length);
     Recipe rec = parse_recipe(zstd_decompress(z, loc->entry.size, "recipe " + loc->entry.hash), "recipe");
     std::lock_guard lock(mutex);
-    for (auto& [h, s] : rec.chunks) live_chunks.insert(h);
+    for (const auto& [h, s] : rec.chunks) chunks.insert(h);
   });
-  auto live = [&](const BlobEntry& b) {
-    return b.kind == BlobKind::chunk ? live_chunks.count(b.hash) != 0 : r.refs.needs(b.hash);
-  };
+  return chunks;
+}
 
-  std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch()).count();
-  for (auto& [id, pack] : index.packs()) {
-    ++r.packs;
-    if (pack_time(id) > now - options.grace_seconds) {
-      ++r.packs_recent;
-      r.blobs_kept += pack.blobs.size();
-      continue;
-    }
-    std::vector<BlobEntry> keep;
-    std::uint64_t dead_bytes = 0;
-    for (auto& b : pack.blobs) {
-      if (live(b)) keep.push_back(b);
-      else dead_bytes += b.length;
-    }
-    r.blobs_kept += keep.size();
-    if (keep.size() == pack.blobs.size()) continue;
-    r.blobs_removed += pack.blobs.size() - keep.size();
-    r.bytes_removed += dead_bytes;
-    if (keep.empty()) {
-      r.removed_packs.push_back(id);
-      if (options.dry_run) continue;
-      backend->remove(index_key(id));  // readers stop seeing it first
-      backend->remove(pack_key(id));
-      continue;
-    }
-    r.rewritten_packs.push_back(id);
-    if (options.dry_run) continue;
-    PackIndex fresh;
-    fresh.id = new_pack_id();
-    fresh.created = pack_time(fresh.id);
-    std::string data;
-    for (auto& b : keep) {
-      std::string z = backend->get_range(pack_key(id), b.offset, b.length);
-      fresh.blobs.push_back({b.kind, b.hash, data.size(), b.length, b.size});
-      data += z;
-    }
-    backend->put(pack_key(fresh.id), data);
-    backend->put(index_key(fresh.id), serialize_pack_index(fresh));
-    backend->remove(index_key(id));
-    backend->remove(pack_key(id));
+// Packs without an index, indexes without a pack, temp files: leftovers of
+// killed writers, once older than `max_age` (a live push finishes its pair
+// within seconds and keeps writing its temp file).
+std::vector<BlobInfo> find_debris(Backend& backend, const std::vector<BlobInfo>& listing, std::int64_t max_age,
+                                  std::int64_t now) {
+  std::map<std::string, std::vector<const BlobInfo*>> pairs;  // pack id -> its .pack/.idx
+  for (const auto& b : listing) {
+    std::string name = b.key.substr(6);
+    auto dot = name.rfind('.');
+    if (dot == std::string::npos) continue;
+    std::string ext = name.substr(dot);
+    if (ext == ".pack" || ext == ".idx") pairs[name.substr(0, dot)].push_back(&b);
   }
-  return r;
+  std::vector<BlobInfo> out;
+  auto times = pack_upload_times(listing);
+  for (const auto& [id, files] : pairs)
+    if (files.size() == 1 && now - times[id] > max_age) out.push_back(*files[0]);
+  for (const std::string prefix : {"packs/", "runs/", "pushes/"})
+    for (const auto& t : backend.list_temp(prefix))
+      if (t.mtime > 0 && now - t.mtime > max_age) out.push_back(t);
+  return out;
+}
+
+}  // namespace
+
+RemoteGcPlan plan_remote_gc(Backend& backend, const RemoteIndex& index, const NeededFn& needed,
+                            const RemoteGcOptions& options, std::int64_t now) {
+  RemoteGcPlan plan;
+  std::vector<BlobInfo> listing = backend.list("packs/");
+  auto times = pack_upload_times(listing);
+  std::set<std::string> chunks = live_chunks(backend, index, needed, options.jobs);
+  auto live = [&](const BlobEntry& b) { return b.kind == BlobKind::chunk ? chunks.count(b.hash) != 0 : needed(b.hash); };
+  for (const auto& [id, pack] : index.packs()) {
+    ++plan.packs;
+    // Not in the listing (gone since the index was read): nothing to do.
+    auto t = times.find(id);
+    if (t == times.end() || now - t->second < options.grace_seconds) {
+      ++plan.packs_recent;
+      plan.blobs_kept += pack.blobs.size();
+      continue;
+    }
+    PackChange change{id, {}, {}, 0};
+    for (const auto& b : pack.blobs) {
+      if (live(b)) {
+        change.keep.push_back(b);
+      } else {
+        change.dead.push_back(b);
+        change.dead_bytes += b.length;
+      }
+    }
+    plan.blobs_kept += change.keep.size();
+    if (!change.dead.empty()) plan.changes.push_back(std::move(change));
+  }
+  plan.debris = find_debris(backend, listing, options.debris_age, now);
+  return plan;
+}
+
+namespace {
+
+// Copies the blobs that stay into a new pack (pack, then its index).
+void rewrite_pack(Backend& backend, const PackChange& change) {
+  PackIndex fresh;
+  fresh.id = new_pack_id();
+  fresh.created = pack_time(fresh.id);
+  std::string data;
+  for (const auto& b : change.keep) {
+    std::string z = backend.get_range(pack_key(change.id), b.offset, b.length);
+    fresh.blobs.push_back({b.kind, b.hash, data.size(), b.length, b.size});
+    data += z;
+  }
+  backend.put(pack_key(fresh.id), data);
+  backend.put(index_key(fresh.id), serialize_pack_index(fresh));
+}
+
+}  // namespace
+
+RemoteGcApplied apply_remote_gc(Backend& backend, const RemoteGcPlan& plan, std::int64_t now) {
+  RemoteGcApplied done;
+  if (!plan.changes.empty()) done.trash = new_trash_batch(now);
+  for (const auto& change : plan.changes) {
+    if (!change.keep.empty()) {
+      rewrite_pack(backend, change);
+      done.rewritten_packs.push_back(change.id);
+    } else {
+      done.removed_packs.push_back(change.id);
+    }
+    move_pack_to_trash(backend, done.trash, change.id);
+  }
+  for (const auto& d : plan.debris) {
+    backend.remove(d.key);
+    ++done.debris_removed;
+  }
+  return done;
 }
 
 }  // namespace mlo::remote

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "repo/repo.h"
 
 namespace mlo::remote {
 
@@ -146,6 +147,12 @@ void modify_remote(Config& config, const std::string& name, const std::string& k
   if (key == "url") url_kind(value);
   config.set("remotes." + name + "." + key, value.empty() ? std::nullopt : std::optional<std::string>(value),
              local ? ConfigScope::local : ConfigScope::tracked);
+}
+
+std::unique_ptr<Backend> open_remote(Repo& repo, const std::string& name, RemoteConfig* config_out) {
+  RemoteConfig rc = resolve_remote(repo.config(), name);
+  if (config_out) *config_out = rc;
+  return open_backend(rc);
 }
 
 }  // namespace mlo::remote

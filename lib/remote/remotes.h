@@ -2,12 +2,17 @@
 // .mlo/config.yaml (tracked) or .mlo/config.local.yaml (per user), and
 // `remote.default`. Never secrets: credentials come from the environment.
 #pragma once
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "remote/backend.h"
 #include "repo/config.h"
+
+namespace mlo {
+class Repo;
+}
 
 namespace mlo::remote {
 
@@ -24,6 +29,9 @@ std::vector<RemoteEntry> list_remotes(const Config& config);
 // The named remote, or the default one (remote.default, or the only one)
 // when name is empty. Throws InputError naming what is missing.
 RemoteConfig resolve_remote(const Config& config, const std::string& name);
+
+// Opens the remote `name` names (or the default one).
+std::unique_ptr<Backend> open_remote(Repo& repo, const std::string& name, RemoteConfig* config_out = nullptr);
 
 void add_remote(Config& config, const std::string& name, const std::string& url, bool make_default, bool local);
 void remove_remote(Config& config, const std::string& name);

@@ -1,40 +1,77 @@
 #!/usr/bin/env bash
-# mlo gc --remote: removes what no kept revision needs, --dry-run first,
-# never touches packs within the grace period, keeps what HEAD needs.
+# mlo gc --remote on a directory remote, two clones: the team scenarios
+# (lib_remote_gc.sh: a tag, a teammate's unpushed branch, a registered
+# model on no branch, restore after a mistaken narrow gc, a push racing a
+# gc), then what only a directory lets a test plant: a gc lock (a second gc
+# stops, a push waits for it), and debris of killed pushes.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_remote_gc.sh"
 
-new_repo a
-expect_ok remote add origin "$TEST_TMP/remote" --default
-mkdir -p data && head -c 3000000 /dev/urandom >data/model.bin && echo v1 >data/notes.txt
-"$MLO" -q data add data/model.bin data/notes.txt && git add -A && git commit -qm v1
-expect_ok push
-v1=$(git rev-parse HEAD)
-head -c 3000000 /dev/urandom >data/model.bin && echo v2 >data/notes.txt
-"$MLO" -q data commit && git commit -qam v2
-expect_ok push
-packs_before=$(ls "$TEST_TMP/remote/packs" | sort)
+STORE="$TEST_TMP/store"
+add_gc_remote() {
+  expect_ok remote add r "$STORE" --default
+  git add -A && git commit -qm "remote" || fail "commit remote"
+}
+remote_keys() { (cd "$STORE/$1" 2>/dev/null && ls -A | sort); }
 
-# Within the (default 24 h) grace period nothing goes.
-expect_ok --json gc --remote origin
-expect_json "d['blobs_removed'] == 0 and d['packs_recent'] == d['packs']"
-# --dry-run lists, removes nothing.
-expect_ok --json gc --remote origin --grace 0 --dry-run
-expect_json "d['dry_run'] and d['blobs_removed'] > 0 and d['packs_recent'] == 0"
-expect_eq "$(ls "$TEST_TMP/remote/packs" | sort)" "$packs_before" "packs after --dry-run"
-# Keeping every commit keeps v1 too.
-expect_ok --json gc --remote origin --grace 0 --all-commits
-expect_json "d['blobs_removed'] == 0"
-# Only the workspace: v1's objects go, v2 still pulls.
-expect_ok gc --remote origin --grace 0
-expect_out_contains "from remote 'origin'"
-cd "$TEST_TMP" && git clone -q a b && cd b
-expect_ok pull
-cmp -s data/model.bin "$TEST_TMP/a/data/model.bin" || fail "model.bin differs after gc"
+gc_setup
+gc_scenario_prompt_and_tag
+gc_scenario_fetch_check
+gc_scenario_teammate
+gc_scenario_registered_model
+gc_scenario_narrow_then_restore
+gc_scenario_push_races_gc
+
+cd "$TEST_TMP/a"
+now=$(date +%s)
+# Another gc holds the lock: a second one stops (exit 4) and says which lock.
+mkdir -p "$STORE/locks" && echo '{}' >"$STORE/locks/gc-$now-00000000deadbeef.json"
+expect_rc 4 gc --remote r --grace 0 --yes
+expect_err_contains "another gc is running"
+expect_err_contains "locks/gc-$now-00000000deadbeef.json"
+# A push waits while it is held, and finishes once it is gone.
+echo "while locked" >data/locked.txt && "$MLO" -q data add data/locked.txt
+"$MLO" -q push 2>"$TEST_TMP/push.err" &
+push_pid=$!
+sleep 1.5
+kill -0 "$push_pid" 2>/dev/null || fail "push did not wait for the gc lock"
 pass
-git checkout -q "$v1"
-expect_rc 4 pull
-expect_err_contains "not on remote 'origin'"
-# Unknown remote: exit 3.
-expect_rc 3 gc --remote nosuch
+rm "$STORE/locks/gc-$now-00000000deadbeef.json"
+wait "$push_pid" || fail "push after the lock went: $(cat "$TEST_TMP/push.err")"
+pass
+# A killed gc's lock (older than 6 hours) is ignored.
+old=$((now - 7 * 3600))
+echo '{}' >"$STORE/locks/gc-$old-00000000deadbeef.json" && touch -d '7 hours ago' "$STORE/locks/gc-$old-00000000deadbeef.json"
+expect_ok gc --remote r --grace 0 --yes --dry-run
+expect_ok gc --remote r --grace 0 --yes
+expect_eq "$(remote_keys locks)" "gc-$old-00000000deadbeef.json" "locks left (only the stale one)"
+
+# Debris of killed pushes: a temp file and a pack without its index. Old
+# ones go; fresh ones (a push may be writing them) stay.
+old_id="$((now - 3 * 86400))-00000000000000aa"
+new_id="$now-00000000000000bb"
+echo partial >"$STORE/packs/.$old_id.pack.tmp.123.0" && touch -d '3 days ago' "$STORE/packs/.$old_id.pack.tmp.123.0"
+echo orphan >"$STORE/packs/$old_id.pack" && touch -d '3 days ago' "$STORE/packs/$old_id.pack"
+echo partial >"$STORE/packs/.$new_id.pack.tmp.124.0"
+echo orphan >"$STORE/packs/$new_id.pack"
+expect_ok --json gc --remote r --grace 0 --dry-run
+expect_json "set(d['debris']) == {'packs/$old_id.pack', 'packs/.$old_id.pack.tmp.123.0'}"
+expect_file "$STORE/packs/$old_id.pack"
+expect_ok --json gc --remote r --grace 0 --yes
+expect_json "len(d['debris']) == 2"
+expect_no_file "$STORE/packs/$old_id.pack"
+expect_no_file "$STORE/packs/.$old_id.pack.tmp.123.0"
+expect_file "$STORE/packs/$new_id.pack"
+expect_file "$STORE/packs/.$new_id.pack.tmp.124.0"
+expect_eq "$(clone_pull_rc c8 main)" "0" "pull of main after the debris gc"
+
+# Bad input.
+expect_rc 3 gc --remote nosuch --yes
 expect_err_contains "unknown remote"
+expect_rc 2 gc --restore
+expect_err_contains "--remote"
+expect_rc 2 gc --remote r --restore --empty-trash
+expect_rc 2 gc --remote r --restore --since soon
+expect_err_contains "neither a duration nor a date"
+expect_rc 2 gc --remote r --since 1h
 done_testing

@@ -1,4 +1,4 @@
-#include "remote/sync.h"
+#include "app/sync.h"
 
 #include <algorithm>
 #include <mutex>
@@ -15,9 +15,12 @@
 #include "data/workspace.h"
 #include "pipeline/run.h"
 #include "pipeline/runs.h"
+#include "remote/gc_lock.h"
 #include "repo/repo.h"
 
-namespace mlo::remote {
+namespace mlo::app {
+
+using namespace mlo::remote;
 
 namespace {
 
@@ -78,48 +81,6 @@ std::set<std::string> only_cached(Repo& repo, const std::set<std::string>& hashe
 
 }  // namespace
 
-std::map<std::string, std::string> remote_runs(Backend& backend, const fs::path& index_cache, unsigned jobs) {
-  fs::path dir = index_cache / "runs";
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  std::vector<std::string> names;
-  for (const auto& b : backend.list("runs/")) {
-    std::string name = b.key.substr(5);
-    if (name.size() == 69 && name.compare(64, 5, ".json") == 0 && is_sha256_hex(name.substr(0, 64))) names.push_back(name);
-  }
-  std::map<std::string, std::string> out;
-  std::mutex mu;
-  parallel_for(names.size(), std::max(1u, jobs), [&](std::size_t i) {
-    fs::path local = dir / names[i];
-    auto text = read_file_if_exists(local);
-    if (!text) {
-      text = backend.get("runs/" + names[i]);
-      if (!text) return;  // removed since the listing
-      if (sha256_hex(*text) != names[i].substr(0, 64)) {
-        log::warn(backend.describe() + ": runs/" + names[i] + " does not match its name; ignored");
-        return;
-      }
-      try {
-        write_file_atomic(local, *text, false);
-      } catch (const Error&) {
-        // Only a cache.
-      }
-    }
-    auto doc = nlohmann::json::parse(*text, nullptr, false);
-    if (!doc.is_object() || !doc.contains("runs") || !doc["runs"].is_object()) return;
-    std::lock_guard g(mu);
-    for (auto it = doc["runs"].begin(); it != doc["runs"].end(); ++it)
-      if (it.value().is_string() && is_sha256_hex(it.value().get<std::string>())) out.emplace(it.key(), it.value());
-  });
-  return out;
-}
-
-std::unique_ptr<Backend> open_remote(Repo& repo, const std::string& name, RemoteConfig* config_out) {
-  RemoteConfig rc = resolve_remote(repo.config(), name);
-  if (config_out) *config_out = rc;
-  return open_backend(rc);
-}
-
 NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths) {
   NeededObjects n;
   n.pointers = find_pointers(repo, paths);
@@ -135,6 +96,44 @@ NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths) 
   }
   return n;
 }
+
+namespace {
+
+// Tells a concurrent or later gc what this push counts on (remote/gc_lock.h):
+// written before the upload, so it covers objects found already there.
+void record_push(Repo& repo, Backend& backend, const NeededObjects& need) {
+  // A listing first: a remote that is not there (an unmounted volume) fails
+  // here, before the record's put would create folders for it.
+  running_gc(backend, unix_now());
+  std::set<std::string> objects, manifests;
+  for (const auto& pp : need.pointers) {
+    Pointer p = load_pointer(repo, pp);
+    (p.type == EntryType::dir ? manifests : objects).insert(p.sha256);
+  }
+  std::set<std::string> named;  // manifest entries are named by their manifest
+  for (const auto& [pp, hashes] : need.by_pointer) named.insert(hashes.begin(), hashes.end());
+  for (const auto& h : need.objects)
+    if (!named.count(h)) objects.insert(h);
+  write_push_record(backend, objects, manifests, unix_now());
+}
+
+void resend_vanished(Repo& repo, Backend& backend, const fs::path& idx, const NeededObjects& need,
+                     const TransferOptions& opts, SyncResult& r) {
+  RemoteIndex after = RemoteIndex::load(backend, idx, opts.jobs);
+  std::set<std::string> vanished;
+  for (auto& h : need.objects)
+    if (!after.has_object(h) && repo.cache().has(h)) vanished.insert(h);
+  if (vanished.empty()) return;
+  TransferStats again = push_objects(backend, repo.cache(), idx, vanished, opts);
+  r.stats.objects += again.objects;
+  r.stats.bytes += again.bytes;
+  r.stats.wire_bytes += again.wire_bytes;
+  r.stats.packs += again.packs;
+  r.stats.up_to_date -= std::min<std::uint64_t>(r.stats.up_to_date, again.objects);
+  r.stats.requests = again.requests;
+}
+
+}  // namespace
 
 SyncResult push(Repo& repo, const SyncRequest& request) {
   SyncResult r;
@@ -159,34 +158,16 @@ SyncResult push(Repo& repo, const SyncRequest& request) {
     // An output gc removed is not the push's problem: the run cache re-runs.
     for (const auto& h : only_cached(repo, run_objs)) need.objects.insert(h);
   }
+  record_push(repo, *backend, need);
   r.stats = push_objects(*backend, repo.cache(), idx, need.objects, opts);
-  // A `mlo gc --remote` running at the same time may have removed old packs
-  // this push counted on: look again, and send whatever vanished.
-  if (r.stats.up_to_date > 0 && !RemoteIndex::cache_intact(*backend, idx)) {
-    RemoteIndex after = RemoteIndex::load(*backend, idx, opts.jobs);
-    std::set<std::string> vanished;
-    for (auto& h : need.objects)
-      if (!after.has_object(h) && repo.cache().has(h)) vanished.insert(h);
-    if (!vanished.empty()) {
-      TransferStats again = push_objects(*backend, repo.cache(), idx, vanished, opts);
-      r.stats.objects += again.objects;
-      r.stats.bytes += again.bytes;
-      r.stats.wire_bytes += again.wire_bytes;
-      r.stats.packs += again.packs;
-      r.stats.up_to_date -= std::min<std::uint64_t>(r.stats.up_to_date, again.objects);
-      r.stats.requests = again.requests;
-    }
-  }
+  // A `mlo gc --remote` may be removing old packs this push counted on: wait
+  // until none runs, then look again and send whatever vanished.
+  wait_for_gc(*backend, std::max<std::int64_t>(300, repo.lock_timeout_ms() / 1000));
+  // (Also this push's own new packs: a gc with --grace 0 may have taken them.)
+  if (!RemoteIndex::cache_intact(*backend, idx)) resend_vanished(repo, *backend, idx, need, opts, r);
   // The list goes last: a teammate who sees a run can fetch all it names.
   if (!new_runs.empty()) {
-    nlohmann::json doc = {{"version", 1}, {"runs", new_runs}};
-    std::string text = doc.dump() + "\n";
-    std::string name = sha256_hex(text) + ".json";
-    backend->put("runs/" + name, text);
-    try {
-      write_file_atomic(idx / "runs" / name, text, false);
-    } catch (const Error&) {
-    }
+    write_run_list(*backend, idx, new_runs);
     r.runs = new_runs.size();
   }
   return r;
@@ -309,4 +290,4 @@ RemoteStatus remote_status(Repo& repo, const SyncRequest& request) {
   return st;
 }
 
-}  // namespace mlo::remote
+}  // namespace mlo::app

@@ -1,5 +1,6 @@
-// Push, fetch and remote status for a repository: which objects the tracked
-// data needs (pointer files, directory manifests), and moving them.
+// Push, fetch and remote status for a repository. This layer decides which
+// objects move (pointer files, directory manifests, run records, stage
+// outputs); lib/remote only moves the hashes it is handed.
 #pragma once
 #include <filesystem>
 #include <map>
@@ -9,13 +10,17 @@
 #include <vector>
 
 #include "remote/remotes.h"
+#include "remote/run_lists.h"
 #include "remote/transfer.h"
 
 namespace mlo {
 class Repo;
 }
 
-namespace mlo::remote {
+namespace mlo::app {
+
+using remote::RemoteConfig;
+using remote::TransferStats;
 
 struct SyncRequest {
   std::string remote;              // empty: the default remote
@@ -35,14 +40,6 @@ struct SyncResult {
   std::size_t runs = 0;                   // runs pushed / fetched (new to the other side)
   std::vector<std::string> runs_missing;  // fetch: run objects the remote lacks (not an error)
 };
-
-// The runs a remote knows: run id -> record hash, from its runs/*.json lists
-// (each list is written once by a push and named by its SHA-256; read lists
-// are cached next to the pack indexes).
-std::map<std::string, std::string> remote_runs(Backend& backend, const std::filesystem::path& index_cache, unsigned jobs);
-
-// Opens the remote a request names (or the default one).
-std::unique_ptr<Backend> open_remote(Repo& repo, const std::string& name, RemoteConfig* config_out = nullptr);
 
 SyncResult push(Repo& repo, const SyncRequest& request);
 // Downloads what the tracked data needs and the cache lacks (manifests
@@ -79,4 +76,4 @@ struct NeededObjects {
 };
 NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths);
 
-}  // namespace mlo::remote
+}  // namespace mlo::app
