@@ -297,10 +297,10 @@ void register_fsck(CLI::App& app, Context& ctx) {
       if (o->repair)
         throw UsageError("mlo fsck --remote changes nothing on the remote, so --repair does not apply",
                          "run 'mlo push' from a clone that has the data to repair the remote");
-      remote::SyncRequest req;
+      app::SyncRequest req;
       req.remote = o->remote;
       req.jobs = o->jobs;
-      report_remote_check(ctx, remote::check_remote(ctx.repo(), req), ctx.global.json);
+      report_remote_check(ctx, app::check_remote(ctx.repo(), req), ctx.global.json);
       return;
     }
     FsckOptions opts;
