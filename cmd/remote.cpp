@@ -21,6 +21,7 @@ struct TransferArgs {
   unsigned jobs = 0;
   bool force = false;  // pull: checkout --force
   bool verify = false;  // push: check the remote end to end afterwards
+  bool models = false;  // fetch/pull: every registered version's artifact too
 };
 
 void add_transfer_options(CLI::App* cmd, TransferArgs& a) {
@@ -35,6 +36,7 @@ SyncRequest request_for(const Context& ctx, const TransferArgs& a) {
   r.remote = a.remote;
   r.paths = a.paths;
   r.jobs = a.jobs;
+  r.models = a.models;
   r.progress = !ctx.global.quiet && !ctx.global.json && ::isatty(2);
   return r;
 }
@@ -179,7 +181,12 @@ void register_transfers(CLI::App& app, Context& ctx) {
       log::warn(std::to_string(r.runs_missing.size()) + " object(s) of runs or pipeline outputs are not on remote '" +
                 r.remote.name + "', e.g. " + r.runs_missing[0] + "; those stages re-run with 'mlo run'");
     nlohmann::json doc = stats_json(r);
+    if (!r.models_missing.empty())
+      log::warn(std::to_string(r.models_missing.size()) + " object(s) of registered models are not on remote '" +
+                r.remote.name + "', e.g. " + r.models_missing[0] + "; push them from the clone that registered them");
     doc["runs_missing"] = r.runs_missing;
+    doc["models_missing"] = r.models_missing;
+    doc["model_objects"] = r.model_objects;
     std::string line = summary("Fetched", "from", r);
     if (checkout) {
       // Only the pointers this pull covered, so a path filter stays a filter.
@@ -200,12 +207,14 @@ void register_transfers(CLI::App& app, Context& ctx) {
     auto a = std::make_shared<TransferArgs>();
     auto* cmd = add_command(app, "fetch");
     add_transfer_options(cmd, *a);
+    cmd->add_flag("--models", a->models, "Also every registered model version's artifact");
     ctx.on_run(cmd, [a, fetch_action] { fetch_action(a, false); });
   }
   {
     auto a = std::make_shared<TransferArgs>();
     auto* cmd = add_command(app, "pull");
     add_transfer_options(cmd, *a);
+    cmd->add_flag("--models", a->models, "Also every registered model version's artifact");
     cmd->add_flag("-f,--force", a->force, "Overwrite workspace changes that are not in the cache");
     ctx.on_run(cmd, [a, fetch_action] { fetch_action(a, true); });
   }

@@ -15,6 +15,7 @@
 #include "data/workspace.h"
 #include "pipeline/run.h"
 #include "pipeline/runs.h"
+#include "registry/gc_refs.h"
 #include "remote/gc_lock.h"
 #include "repo/repo.h"
 
@@ -71,6 +72,16 @@ void merge_stats(TransferStats& into, const TransferStats& s) {
 }
 
 std::string lock_text(Repo& repo) { return read_file_if_exists(repo.root() / "mlo.lock").value_or(""); }
+
+// Every registered version's artifact; a folder's files too when its
+// manifest is cached (the registry's gc roots, at no particular revision).
+std::set<std::string> registered_artifact_objects(Repo& repo) {
+  References refs;
+  registry::add_registry_references(repo, "", refs);
+  std::set<std::string> out;
+  for (const auto& [hash, where] : refs.objects) out.insert(hash);
+  return out;
+}
 
 std::set<std::string> only_cached(Repo& repo, const std::set<std::string>& hashes) {
   std::set<std::string> out;
@@ -158,6 +169,10 @@ SyncResult push(Repo& repo, const SyncRequest& request) {
     // An output gc removed is not the push's problem: the run cache re-runs.
     for (const auto& h : only_cached(repo, run_objs)) need.objects.insert(h);
   }
+  // Registered artifacts: a teammate's clone fetches a version's bytes from
+  // the remote (mlo models get, deploy) even when no pointer or run names them.
+  if (request.paths.empty())
+    for (const auto& h : only_cached(repo, registered_artifact_objects(repo))) need.objects.insert(h);
   record_push(repo, *backend, need);
   r.stats = push_objects(*backend, repo.cache(), idx, need.objects, opts);
   // A `mlo gc --remote` may be removing old packs this push counted on: wait
@@ -219,6 +234,26 @@ void fetch_runs(Repo& repo, Backend& backend, const fs::path& idx, const Transfe
 }
 }  // namespace
 
+namespace {
+// `pull --models`: artifacts first, then (with folder manifests now cached)
+// the files they list. What the remote lacks is reported like run objects.
+void fetch_models(Repo& repo, Backend& backend, const fs::path& idx, const TransferOptions& opts, SyncResult& r) {
+  std::set<std::string> fetched;
+  for (int round = 0; round < 2; ++round) {
+    std::set<std::string> todo;
+    for (const auto& h : registered_artifact_objects(repo))
+      if (!fetched.count(h) && !repo.cache().has(h)) todo.insert(h);
+    if (todo.empty()) break;
+    TransferStats s = fetch_objects(backend, repo.cache(), idx, todo, opts);
+    fetched.insert(todo.begin(), todo.end());
+    r.model_objects += s.objects;
+    r.models_missing.insert(r.models_missing.end(), s.missing.begin(), s.missing.end());
+    s.missing.clear();
+    merge_stats(r.stats, s);
+  }
+}
+}  // namespace
+
 SyncResult fetch(Repo& repo, const SyncRequest& request) {
   SyncResult r;
   auto backend = open_remote(repo, request.remote, &r.remote);
@@ -236,6 +271,7 @@ SyncResult fetch(Repo& repo, const SyncRequest& request) {
     if (!first.count(h)) second.insert(h);
   if (!second.empty()) merge_stats(r.stats, fetch_objects(*backend, repo.cache(), idx, second, opts));
   if (request.paths.empty() && request.runs) fetch_runs(repo, *backend, idx, opts, r);
+  if (request.models) fetch_models(repo, *backend, idx, opts, r);
   return r;
 }
 

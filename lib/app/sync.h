@@ -31,6 +31,9 @@ struct SyncRequest {
   // logs, the outputs of runs that succeeded (the shared run cache) and
   // what mlo.lock names.
   bool runs = true;
+  // fetch/pull: also every registered model version's artifact (push always
+  // sends the ones this cache holds, when given no paths).
+  bool models = false;
 };
 
 struct SyncResult {
@@ -38,7 +41,9 @@ struct SyncResult {
   std::vector<std::string> pointers;  // repo-relative pointer files involved
   TransferStats stats;
   std::size_t runs = 0;                   // runs pushed / fetched (new to the other side)
-  std::vector<std::string> runs_missing;  // fetch: run objects the remote lacks (not an error)
+  std::vector<std::string> runs_missing;
+  std::size_t model_objects = 0;            // fetch --models: registered artifacts' objects fetched
+  std::vector<std::string> models_missing;  // fetch --models: artifact objects the remote lacks  // fetch: run objects the remote lacks (not an error)
 };
 
 SyncResult push(Repo& repo, const SyncRequest& request);

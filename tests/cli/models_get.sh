@@ -17,6 +17,10 @@ expect_ok data add models/bundle
 git add -A && git commit -qm "model" || fail "commit"
 expect_ok register lin models/m.json
 expect_ok register bundle models/bundle
+# A model file that is neither tracked data nor a stage output: push sends
+# registered artifacts too.
+linear_model loose.json 3
+expect_ok register loose loose.json
 expect_ok push
 git remote add origin "$TEST_TMP/origin.git" && git push -q origin HEAD:main --tags || fail "git push"
 want=$(sha256sum models/m.json | cut -d' ' -f1)
@@ -36,6 +40,17 @@ mkdir -p out
 expect_ok --json models get bundle@v0.0.1 -o out
 expect_json "d['type'] == 'dir' and d['files'] == 2 and d['path'].endswith('out/bundle')"
 expect_eq "$(cat out/bundle/sub/c.txt)" "cfg" "folder artifact file"
+
+expect_ok models get loose -o loose-copy.json
+expect_out_contains "fetched from the remote"
+expect_eq "$(cat loose-copy.json)" "$(cat "$TEST_TMP/a/loose.json")" "loose artifact"
+
+# `pull --models` fetches every registered artifact ahead of time.
+git clone -q "$TEST_TMP/origin.git" "$TEST_TMP/p" && cd "$TEST_TMP/p" || fail "clone"
+expect_ok --json pull --models
+expect_json "d['model_objects'] >= 4 and d['models_missing'] == []"
+expect_ok --json models get bundle -o b2
+expect_json "d['fetched'] == 0 and d['files'] == 2"
 
 # Batch scoring in clone C, whose work tree file differs from the registered bytes.
 git clone -q "$TEST_TMP/origin.git" "$TEST_TMP/c" && cd "$TEST_TMP/c" || fail "clone"
