@@ -40,7 +40,7 @@ std::string closest_match(std::string_view word, const std::vector<std::string>&
   std::size_t best_d = 3;
   for (const auto& c : candidates) {
     std::size_t d = edit_distance(word, c);
-    if (d < best_d && d * 2 < std::max(word.size(), c.size())) {
+    if (d < best_d && d * 2 <= std::max(word.size(), c.size())) {
       best = c;
       best_d = d;
     }
@@ -76,7 +76,13 @@ const nlohmann::json& resolve(const nlohmann::json& s, std::string& doc) {
   return *cur;
 }
 
-bool accepts_kind(const nlohmann::json& s, const YAML::Node& n) {
+bool accepts_kind(const nlohmann::json& s, const YAML::Node& n, std::string doc) {
+  for (const char* k : {"oneOf", "anyOf"}) {
+    if (!s.contains(k)) continue;
+    for (const auto& b : s[k])
+      if (std::string d = doc; accepts_kind(resolve(b, d), n, d)) return true;
+    return false;
+  }
   if (s.contains("properties") || s.contains("additionalProperties")) return n.IsMap();
   if (s.contains("items")) return n.IsSequence();
   if (!s.contains("type")) return true;
@@ -102,7 +108,7 @@ const nlohmann::json* pick_branch(const nlohmann::json& s, const YAML::Node& n, 
     for (const auto& b : s[k]) {
       std::string d = doc;
       const nlohmann::json& r = resolve(b, d);
-      if (accepts_kind(r, n)) {
+      if (accepts_kind(r, n, d)) {
         doc = d;
         return &r;
       }
@@ -153,7 +159,11 @@ void walk(const SchemaWalk& w, const YAML::Node& n, const nlohmann::json& schema
           const std::string& path) {
   if (!n || n.IsNull()) return;
   const nlohmann::json* s = &resolve(schema, doc);
-  s = pick_branch(*s, n, doc);
+  // A branch may itself be a oneOf (a $ref to one): pick until none is left.
+  for (int depth = 0; s && (s->contains("oneOf") || s->contains("anyOf")) && depth < 8; ++depth) {
+    s = pick_branch(*s, n, doc);
+    if (s) s = &resolve(*s, doc);
+  }
   if (!s || !s->is_object()) return;  // a wrong kind of value: the section's reader says what it expects
   if (n.IsMap()) {
     walk_map(w, n, *s, doc, path);

@@ -17,17 +17,17 @@ MLO_TEST_CLOCK_MS=$((T - 900)) expect_ok demote m@v1.0.0 --from dev
 MLO_TEST_CLOCK_MS=$((T - 900)) expect_rc 3 demote m@v1.0.0 --from dev
 expect_ok --json models show m@v1.0.0
 expect_json "d['stages'] == []"
-# Single holder: v1.0.0 then v1.1.0 into dev with the clock going backwards each time.
-MLO_TEST_CLOCK_MS=$((T + 5000)) expect_ok promote m@v1.0.0 --to dev
-MLO_TEST_CLOCK_MS=$((T + 4000)) expect_ok promote m@v1.1.0 --to dev
+# Single holder: v1.0.0 then v1.1.0 into staging with the clock going backwards.
+MLO_TEST_CLOCK_MS=$((T + 5000)) expect_ok promote m@v1.0.0 --to staging
+MLO_TEST_CLOCK_MS=$((T + 4000)) expect_ok promote m@v1.1.0 --to staging
 expect_ok --json models ls
-expect_json "d[0]['stages']['dev'] == ['v1.1.0']"
+expect_json "d[0]['stages'] == {'staging': ['v1.1.0']}"
 expect_ok --json models show m@latest
 expect_json "d['version'] == 'v1.1.0'"
 # The index rebuilt from the tags keeps the same state.
 expect_ok index rebuild
 expect_ok --json models ls
-expect_json "d[0]['stages']['dev'] == ['v1.1.0']"
+expect_json "d[0]['stages'] == {'staging': ['v1.1.0']}"
 # The recorded sequence: register tags follow the counter they were made after.
 git cat-file -p m@v1.1.0 | grep -q '"seq_n": 2' || fail "register tag lacks its sequence"; pass
 
@@ -39,15 +39,17 @@ git tag -a 'g#prod#3' -m "Assigning stage prod"
 expect_ok --json models show g@v0.1.0
 expect_json "d['stages'] == ['prod']"
 
-# A killed promote leaves refs/tags/NAME.lock: the next promote names it.
+# A killed promote leaves refs/tags/NAME.lock (counters so far: 1-5): the next
+# promote names it and says how to clear it.
 mkdir -p .git/refs/tags
-: > ".git/refs/tags/m#staging#6.lock"
-expect_rc 3 promote m@v1.1.0 --to staging
-expect_err_contains "m#staging#6.lock"
+: > ".git/refs/tags/m#production#6.lock"
+expect_rc 3 promote m@v1.1.0 --to production
+expect_err_contains "m#production#6.lock exists"
 expect_err_contains "--force"
+[ -e ".git/refs/tags/m#production#6.lock" ] || fail "the lock was removed without --force"; pass
 # --force clears a stale lock (no git process holds it here) and promotes.
-expect_ok promote m@v1.1.0 --to staging --force
-[ ! -e ".git/refs/tags/m#staging#6.lock" ] || fail "stale lock still there"; pass
+expect_ok promote m@v1.1.0 --to production --force
+[ ! -e ".git/refs/tags/m#production#6.lock" ] || fail "stale lock still there"; pass
 expect_ok --json models show m@v1.1.0
-expect_json "'staging' in d['stages']"
+expect_json "'production' in d['stages']"
 done_testing

@@ -72,7 +72,7 @@ expect_json "d['stages'] == []"
 
 # Other sections and the top level, through other commands.
 printf 'registry: {}\nmodles:\n  churn: m.bin\n' > mlo.yaml
-expect_rc 3 models ls
+expect_rc 3 promote churn@v1.0.0 --to production
 expect_err_contains "mlo.yaml:2:1: unknown key 'modles' at the top level (did you mean 'models'?)"
 printf 'stages:\n  a:\n    cmd: echo hi\n    outz: [x]\n' > mlo.yaml
 expect_rc 3 run
@@ -81,13 +81,13 @@ printf 'deployments:\n  prod:\n    modle: churn#production\n' > mlo.yaml
 expect_rc 3 run
 expect_err_contains "unknown key 'modle' in deployment 'prod' (did you mean 'model'?)"
 printf 'monitors:\n  m:\n    reference: a.csv\n    drfit: {}\n' > mlo.yaml
-expect_rc 3 models ls
+expect_rc 3 promote churn@v1.0.0 --to production
 expect_err_contains "unknown key 'drfit' in monitors.m (did you mean 'drift'?)"
 rm mlo.yaml
 
 # .mlo/config.yaml
 printf 'version: 1\ncahce:\n  link: copy\n' > .mlo/config.yaml
-expect_rc 3 models ls
+expect_rc 3 promote churn@v1.0.0 --to production
 expect_err_contains ".mlo/config.yaml:2:1: unknown key 'cahce' at the top level (did you mean 'cache'?)"
 printf 'version: 1\ncache:\n  lnik: copy\n' > .mlo/config.yaml
 expect_rc 3 data status

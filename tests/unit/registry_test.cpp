@@ -163,20 +163,6 @@ TEST_CASE("replay follows GTO's ordering and semantics", "[registry_test]") {
 }
 
 TEST_CASE("events replay in recorded order, not by clock", "[registry_test]") {
-  auto ev = [](const std::string& tag, std::int64_t time, nlohmann::json meta) {
-    Event e;
-    auto n = parse_tag_name(tag);
-    REQUIRE(n);
-    e.tag = tag;
-    e.kind = n->kind;
-    e.model = n->model;
-    e.version = n->version;
-    e.stage = n->stage;
-    e.counter = n->counter;
-    e.time = time;
-    e.meta = std::move(meta);
-    return e;
-  };
   // The promote (#1) was tagged at t=200, the demote (#2) at t=100 (clock stepped back),
   // and v2's register follows counter 2 though its clock says t=50.
   ModelState s = replay("m", {ev("m#dev!#2", 100, {{"version", "v1.0.0"}}), ev("m#dev#1", 200, {{"version", "v1.0.0"}}),
