@@ -39,7 +39,7 @@ void register_register(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<RegisterOptions>();
   auto labels = std::make_shared<std::vector<std::string>>();
   auto* cmd = add_command(app, "register");
-  cmd->add_option("name", o->name, "Model name (GTO rules: lower-case letters, digits, '-', '/')")->required();
+  cmd->add_option("name", o->name, "Model name (GTO's rule: letters, digits, '-', '_', '/'; optional FOLDER: prefix)")->required();
   cmd->add_option("path", o->path, "The model file or folder (default: models.NAME.path in mlo.yaml)");
   cmd->add_option("--run", o->run_id, "The run that produced it (records its params, metrics, data)");
   cmd->add_option("--stage", o->stage_out, "Take the output of the latest run of this pipeline stage");

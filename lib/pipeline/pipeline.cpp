@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "repo/config.h"
+#include "repo/yaml_schema.h"
 
 namespace mlo {
 
@@ -54,20 +55,12 @@ bool same_or_under(const std::string& a, const std::string& b) {  // a == b or a
   return a == b || (a.size() > b.size() && a.compare(0, b.size(), b) == 0 && a[b.size()] == '/');
 }
 
-const std::set<std::string> kStageKeys = {"cmd", "deps", "outs", "params", "metrics", "runner",
-                                          "resources", "env", "wdir", "desc"};
-
 StageDef parse_stage(const std::string& file, const std::string& name, const YAML::Node& n) {
   StageDef s;
   s.name = name;
   s.where = mark_of(file, n);
   if (!n.IsMap()) bad(s.where, "stage '" + name + "' must be a mapping with at least 'cmd'");
-  for (const auto& kv : n) {
-    std::string key = kv.first.Scalar();
-    if (!kStageKeys.count(key))
-      bad(mark_of(file, kv.first), "unknown key '" + key + "' in stage '" + name + "'",
-          "stage keys: cmd, deps, outs, params, metrics, runner, resources, env, wdir, desc");
-  }
+  // Unknown keys were refused by check_mlo_yaml (schemas/mlo.schema.json).
   if (n["wdir"]) {
     std::string w = scalar(file, n["wdir"], "wdir");
     s.wdir = w == "." ? "." : repo_path(".", w, mark_of(file, n["wdir"]));
@@ -299,6 +292,7 @@ Pipeline parse_pipeline(const std::string& text, const std::string& filename) {
   Pipeline p;
   if (!root || root.IsNull()) return p;
   if (!root.IsMap()) bad(mark_of(filename, root), "expected a mapping with 'stages:'");
+  check_mlo_yaml(root, filename);
   YAML::Node stages = root["stages"];
   if (!stages || stages.IsNull()) return p;
   if (!stages.IsMap()) bad(mark_of(filename, stages), "'stages' must be a mapping of stage names to stages");

@@ -13,7 +13,7 @@ ModelRef parse_model_ref(const std::string& text) {
   r.name = text.substr(0, sep);
   if (!is_valid_model_name(r.name))
     throw InputError("invalid model reference '" + text + "': '" + r.name + "' is not a valid model name",
-                     "model names use lower-case letters, digits, '-' and '/', starting and ending with a letter or "
+                     "model names use letters, digits, '-', '_' and '/', starting and ending with a letter or "
                      "digit (GTO's rule); refer to versions as NAME@v1.2.0, NAME@latest, NAME@greatest, NAME@ALIAS "
                      "or NAME#STAGE");
   if (sep == std::string::npos) return r;

@@ -7,9 +7,11 @@
 namespace mlo::registry {
 
 namespace {
-bool name_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '/'; }
-bool edge_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-bool folder_char(char c) { return name_char(c) || c == '_' || c == '.'; }
+// GTO's rule (gto/constants.py): name = [a-zA-Z0-9]([a-zA-Z0-9-/_]*[a-zA-Z0-9])?,
+// dirname = [a-zA-Z0-9-_./]+.
+bool edge_char(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+bool name_char(char c) { return edge_char(c) || c == '-' || c == '/' || c == '_'; }
+bool folder_char(char c) { return name_char(c) || c == '.'; }
 
 bool all_digits(std::string_view s) {
   if (s.empty()) return false;
@@ -62,8 +64,9 @@ void check_name(std::string_view name, const std::string& what) {
   bool ok = what == "model name" ? is_valid_model_name(name) : is_valid_name(name);
   if (!ok)
     throw InputError("invalid " + what + " '" + std::string(name) + "'",
-                     "use lower-case letters, digits, '-' and '/', starting and ending with a letter or digit "
-                     "(GTO's naming rule, so the git tags stay readable by GTO)");
+                     "use letters, digits, '-', '_' and '/', starting and ending with a letter or digit (GTO's "
+                     "naming rule, so GTO reads the tags too)" +
+                         std::string(what == "model name" ? "; a 'folder:' prefix may also hold '.'" : ""));
 }
 
 std::string SemVer::str() const {

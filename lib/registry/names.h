@@ -4,8 +4,8 @@
 //   NAME#STAGE#N         assign a stage            NAME#STAGE!#N   unassign it
 //   NAME@deprecated#N    deprecate the model
 // N is a counter per model (the largest N among the model's tags + 1). A name
-// is lower-case letters, digits, '-' and '/', starting and ending with a letter
-// or digit; it may be prefixed by "folder:" (written "folder=" inside a tag).
+// is letters, digits, '-', '_' and '/', starting and ending with a letter or
+// digit; it may be prefixed by "folder:" (written "folder=" inside a tag).
 // mlo adds approvals, which GTO ignores:  mlo-approval/NAME/VERSION/STAGE/N.
 #pragma once
 #include <cstdint>
@@ -15,9 +15,9 @@
 
 namespace mlo::registry {
 
-// GTO's `name` regex: ^[a-z0-9]([a-z0-9-/]*[a-z0-9])?$ (stages, aliases, model names).
+// GTO's `name` regex: ^[a-zA-Z0-9]([a-zA-Z0-9-/_]*[a-zA-Z0-9])?$ (stages, aliases, model names).
 bool is_valid_name(std::string_view name);
-// A model name: an optional "folder:" prefix ([a-z0-9-_./]+) and a name.
+// A model name: an optional "folder:" prefix ([a-zA-Z0-9-_./]+) and a name.
 bool is_valid_model_name(std::string_view name);
 // Throws InputError explaining GTO's rules when `name` breaks them; `what` is "model name", "stage", ...
 void check_name(std::string_view name, const std::string& what);

@@ -4,9 +4,6 @@
 // overwrite each other's tags.
 #include <algorithm>
 #include <chrono>
-#include <cmath>
-#include <sstream>
-#include <set>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -15,8 +12,8 @@
 #include "data/manifest.h"
 #include "data/pointer.h"
 #include "registry/registry.h"
-#include "registry/remote_check.h"
 #include "registry/runs.h"
+#include "registry/tag_locks.h"
 #include "pipeline/pipeline.h"
 #include "repo/config.h"
 #include "repo/lock.h"
@@ -26,7 +23,11 @@ namespace mlo::registry {
 
 namespace {
 
+// The registry's clock. MLO_TEST_CLOCK_MS pins it (tests only: it makes the
+// tagger time and the recorded millisecond time whatever a test needs, e.g. a
+// clock that steps back between two commands).
 std::int64_t now_ms() {
+  if (const char* pinned = std::getenv("MLO_TEST_CLOCK_MS"); pinned && *pinned) return std::atoll(pinned);
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
@@ -51,21 +52,38 @@ struct PendingTag {
   nlohmann::json meta;
 };
 
+bool numbered(TagKind kind) { return kind != TagKind::register_ && kind != TagKind::approval; }
+
 // Creates the tags in order, numbering counters from the model's next counter
-// and skipping numbers another writer took meanwhile. Returns the tag names.
-std::vector<std::string> create_tags(Repo& repo, const ModelState& m, std::vector<PendingTag> pending) {
+// and skipping numbers another writer took meanwhile. Register and approval
+// tags have no counter in their names; their metadata records the counter they
+// follow ("seq", "seq_n"), so replay orders every event without clocks.
+// Returns the tag names.
+std::vector<std::string> create_tags(Repo& repo, const ModelState& m, std::vector<PendingTag> pending,
+                                     bool clear_stale_locks = false) {
   GitIdentity who = repo.git().tagger_identity();
   std::int64_t counter = m.max_counter() + 1;
+  std::int64_t seq_n = m.max_seq_n(counter - 1);
   std::vector<std::string> made;
   for (auto& p : pending) {
-    if (p.meta.is_object()) p.meta["time_ms"] = now_ms();
+    if (p.meta.is_object()) {
+      p.meta["time_ms"] = now_ms();
+      if (!numbered(p.name.kind)) {
+        p.meta["seq"] = counter - 1;
+        p.meta["seq_n"] = ++seq_n;
+      }
+    }
     std::string msg = compose_message(p.human, p.meta);
     for (int attempt = 0;; ++attempt) {
-      if (p.name.kind != TagKind::register_ && p.name.kind != TagKind::approval) p.name.counter = counter;
+      if (numbered(p.name.kind)) p.name.counter = counter;
       std::string tag = format_tag_name(p.name);
+      check_tag_lock(repo, tag, clear_stale_locks);
       if (repo.git().create_annotated_tag(tag, p.commit, msg, who)) {
         made.push_back(tag);
-        if (p.name.kind != TagKind::register_ && p.name.kind != TagKind::approval) ++counter;
+        if (numbered(p.name.kind)) {
+          ++counter;
+          seq_n = 0;
+        }
         break;
       }
       if (p.name.kind == TagKind::register_ || attempt > 1000)
@@ -271,191 +289,6 @@ RegisterResult register_model(Repo& repo, const RegisterOptions& o) {
   return r;
 }
 
-// ---- gates -----------------------------------------------------------------
-
-nlohmann::json GateResult::to_json() const {
-  return {{"gate", gate}, {"what", what}, {"value", value}, {"passed", passed}, {"detail", detail}};
-}
-
-namespace {
-std::optional<double> metric_of(const VersionInfo& v, const std::string& name) {
-  if (!v.meta.contains("metrics") || !v.meta["metrics"].is_object()) return std::nullopt;
-  const auto& m = v.meta["metrics"];
-  const nlohmann::json* cur = &m;
-  if (m.contains(name)) {
-    cur = &m[name];
-  } else {  // dotted keys reach into nested metrics ("eval.accuracy")
-    std::string rest = name;
-    while (true) {
-      size_t dot = rest.find('.');
-      std::string key = rest.substr(0, dot);
-      if (!cur->is_object() || !cur->contains(key)) return std::nullopt;
-      cur = &(*cur)[key];
-      if (dot == std::string::npos) break;
-      rest = rest.substr(dot + 1);
-    }
-  }
-  if (cur->is_number()) return cur->get<double>();
-  if (cur->is_boolean()) return cur->get<bool>() ? 1.0 : 0.0;
-  return std::nullopt;
-}
-
-std::string num(double d) {
-  std::ostringstream s;
-  s << d;
-  return s.str();
-}
-
-bool compare(double a, const std::string& op, double b) {
-  if (op == ">=") return a >= b;
-  if (op == ">") return a > b;
-  if (op == "<=") return a <= b;
-  if (op == "<") return a < b;
-  if (op == "==") return a == b;
-  return a != b;
-}
-
-std::string run_author_email(const VersionInfo& v) {
-  std::string e = v.meta.value("run_author_email", "");
-  return e.empty() ? v.email : e;
-}
-}  // namespace
-
-std::vector<GateResult> evaluate_gates(Repo& repo, const ModelState& m, const VersionInfo& v, const StageConfig& s) {
-  std::vector<GateResult> out;
-  for (const auto& g : s.metrics) {
-    GateResult r{"metric", g.metric + " " + g.op + " " + num(g.value), "", false, ""};
-    auto val = metric_of(v, g.metric);
-    if (!val) {
-      r.value = "missing";
-      r.detail = v.version + " has no metric '" + g.metric + "'";
-    } else {
-      r.value = num(*val);
-      r.passed = compare(*val, g.op, g.value);
-    }
-    out.push_back(r);
-  }
-  const VersionInfo* h = m.holder(s.name);
-  for (const auto& b : s.beat) {
-    std::string dir = b.greater_is_better ? "higher is better" : "lower is better";
-    auto c = metric_of(v, b.metric);
-    if (b.threshold) {
-      GateResult r{"threshold", b.metric + (b.greater_is_better ? " >= " : " <= ") + num(*b.threshold), "", false,
-                   dir};
-      if (c) {
-        r.value = num(*c);
-        r.passed = b.greater_is_better ? *c >= *b.threshold : *c <= *b.threshold;
-      } else {
-        r.value = "missing";
-      }
-      out.push_back(r);
-    }
-    GateResult r{"beat", "", "", false, ""};
-    std::string holder_desc = h ? h->version : "none";
-    if (!c) {
-      r.what = "beat " + holder_desc + " on " + b.metric;
-      r.value = "missing";
-      r.detail = v.version + " has no metric '" + b.metric + "'";
-      out.push_back(r);
-      continue;
-    }
-    if (!h || h->version == v.version) {
-      r.what = "beat the holder of " + s.name + " on " + b.metric;
-      r.value = num(*c);
-      r.passed = true;
-      r.detail = "no current holder to compare with";
-      out.push_back(r);
-      continue;
-    }
-    auto base = metric_of(*h, b.metric);
-    if (!base) {
-      r.what = "beat " + h->version + " on " + b.metric;
-      r.value = num(*c) + " vs missing";
-      r.detail = "the holder " + h->version + " has no metric '" + b.metric + "'";
-      out.push_back(r);
-      continue;
-    }
-    double bv = *base, cv = *c;
-    auto add = [&](const std::string& what, bool passed, const std::string& detail) {
-      out.push_back({"beat", what, num(cv) + " vs " + num(bv) + " (" + h->version + ")", passed, detail});
-    };
-    const char* ge = b.greater_is_better ? " >= " : " <= ";
-    double sign = b.greater_is_better ? 1 : -1;
-    bool any = false;
-    if (b.min_absolute_change) {
-      any = true;
-      double need = bv + sign * *b.min_absolute_change;
-      add(b.metric + ge + num(need) + " (holder " + (b.greater_is_better ? "+ " : "- ") +
-              num(*b.min_absolute_change) + ")",
-          b.greater_is_better ? cv >= need : cv <= need, dir);
-    }
-    if (b.min_relative_change) {
-      any = true;
-      // MLflow: a zero baseline falls back to "strictly better".
-      double need = bv == 0 ? bv + sign * 1e-10 : bv + sign * std::abs(bv) * *b.min_relative_change;
-      add(b.metric + ge + num(need) + " (holder " + (b.greater_is_better ? "+ " : "- ") +
-              num(*b.min_relative_change * 100) + "%)",
-          b.greater_is_better ? cv >= need : cv <= need, dir);
-    }
-    if (!any) add(b.metric + (b.greater_is_better ? " > " : " < ") + num(bv) + " (better than the holder)",
-                  b.greater_is_better ? cv > bv : cv < bv, dir);
-  }
-  if (s.approvals > 0) {
-    std::set<std::string> who;
-    std::string author = run_author_email(v);
-    for (const auto& e : m.events)
-      if (e.kind == TagKind::approval && e.meta.is_object() && e.meta.value("version", "") == v.version &&
-          e.stage == s.name && (s.author_may_approve || e.email != author))
-        who.insert(e.email);
-    std::string names;
-    for (const auto& w : who) names += (names.empty() ? "" : ", ") + w;
-    GateResult r{"approvals",
-                 std::to_string(s.approvals) + " distinct approver" + (s.approvals == 1 ? "" : "s") +
-                     (s.author_may_approve ? "" : " other than " + author),
-                 std::to_string(who.size()), who.size() >= static_cast<size_t>(s.approvals),
-                 names.empty() ? "no approvals yet ('mlo approve " + m.name + "@" + v.version + " --stage " + s.name +
-                                     "')"
-                               : "approved by " + names};
-    out.push_back(r);
-  }
-  if (s.on_remote) {
-    std::string sha = v.meta.contains("artifact") ? v.meta["artifact"].value("sha256", "") : "";
-    GateResult r{"remote", "artifact on the default remote", "", false, ""};
-    if (sha.empty()) {
-      r.value = "no artifact";
-      r.detail = v.version + " records no artifact hash";
-    } else {
-      RemoteAnswer a = artifact_on_default_remote(repo, sha, v.meta["artifact"].value("type", "file"));
-      r.value = !a.present ? "unknown" : *a.present ? "present" : "absent";
-      r.passed = a.present.value_or(false);
-      r.detail = a.present ? (a.remote.empty() ? "" : "remote " + a.remote) : a.detail;
-      if (a.present && !*a.present) r.detail = "push it with 'mlo push'";
-    }
-    out.push_back(r);
-  }
-  if (!s.check.empty()) {
-    GateResult r{"check", s.check, "", false, ""};
-    ProcessSpec spec;
-    spec.argv = {"/bin/sh", "-c", s.check};
-    spec.cwd = repo.root();
-    spec.env = {{"MLO_MODEL", m.name}, {"MLO_VERSION", v.version}, {"MLO_STAGE", s.name}};
-    if (v.meta.contains("artifact")) {
-      std::string sha = v.meta["artifact"].value("sha256", "");
-      spec.env["MLO_ARTIFACT_SHA256"] = sha;
-      if (!sha.empty()) spec.env["MLO_ARTIFACT"] = repo.cache().object_path(sha).string();
-    }
-    ProcessResult pr = run_process(spec);
-    r.passed = pr.ok();
-    r.value = pr.term_signal ? "signal " + std::to_string(pr.term_signal) : "exit " + std::to_string(pr.exit_code);
-    std::string tail = pr.err.empty() ? pr.out : pr.err;
-    while (!tail.empty() && tail.back() == '\n') tail.pop_back();
-    size_t nl = tail.rfind('\n');
-    r.detail = nl == std::string::npos ? tail : tail.substr(nl + 1);
-    out.push_back(r);
-  }
-  return out;
-}
-
 // ---- promote / demote / deprecate / approve / alias -------------------------
 
 nlohmann::json PromoteResult::to_json() const {
@@ -553,7 +386,7 @@ PromoteResult promote(Repo& repo, const PromoteOptions& o) {
   if (!r.replaced.empty()) meta["replaces"] = r.replaced;
   if (!o.message.empty()) meta["reason"] = o.message;
   pending.push_back(assign_tag(t.model, t.version, stage.name, meta));
-  r.tags = create_tags(repo, t.model, pending);
+  r.tags = create_tags(repo, t.model, pending, o.force);
   r.promoted = true;
   lock.reset();
   if (o.push) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "registry/model_ref.h"
@@ -28,6 +29,7 @@ namespace mlo::registry {
 inline constexpr const char* kMetaMarker = "mlo-metadata:";
 std::string compose_message(const std::string& human, const nlohmann::json& meta);
 nlohmann::json extract_meta(const std::string& message);  // null when absent or unreadable
+std::string_view meta_text(std::string_view message);      // the metadata's JSON text, "" when absent
 
 struct Event {
   std::string tag;   // tag name
@@ -36,7 +38,10 @@ struct Event {
   std::string model, version, stage;
   std::int64_t counter = 0;
   std::int64_t time = 0;  // tagger time (unix seconds)
-  std::int64_t order_ms() const;  // mlo's millisecond time when recorded, else time * 1000
+  std::int64_t order_ms() const;  // mlo's millisecond time when recorded, else time * 1000 (display only)
+  // (counter, n): the model's counter this event carries (n = 0) or follows (n >= 1,
+  // mlo's register and approval tags); nullopt when it has none (GTO's register tags).
+  std::optional<std::pair<std::int64_t, std::int64_t>> sequence() const;
   std::string author, email;
   std::string commit;
   std::string message;  // first line
@@ -50,6 +55,7 @@ struct Event {
 struct VersionInfo {
   std::string version, tag, commit, author, email;
   std::int64_t time = 0, time_ms = 0;
+  std::int64_t order = 0;  // position of its register event in the replay
   bool active = true;  // false once deregistered
   nlohmann::json meta = nlohmann::json::object();  // artifact, run, metrics, ... (mlo's)
   std::vector<std::string> stages, aliases;
@@ -69,11 +75,15 @@ struct ModelState {
   // The current holder of a stage (the newest if several); nullptr if none.
   const VersionInfo* holder(const std::string& stage) const;
   std::int64_t max_counter() const;
+  std::int64_t max_seq_n(std::int64_t seq) const;  // the largest n of events following counter `seq`
   nlohmann::json summary_json() const;  // what `mlo models ls --json` shows per model
 };
 
-// Replays events (sorted by time, counter, name, as GTO orders them) into a state.
+// Replays events into a state, in the order of their recorded sequence (the
+// model's counter, Event::sequence), never by clock time where a sequence exists.
 ModelState replay(const std::string& model, std::vector<Event> events);
+// One model's events in that order.
+std::vector<Event> sort_events(std::vector<Event> events);
 
 // ---- configuration (mlo.yaml) -------------------------------------------
 
@@ -170,6 +180,8 @@ struct PromoteResult {
   nlohmann::json to_json() const;
 };
 PromoteResult promote(Repo& repo, const PromoteOptions& options);
+// Who made the version's run (their own approval does not count), else who registered it.
+std::string run_author_email(const VersionInfo& v);
 // Evaluates a stage's gates for a version without changing anything.
 std::vector<GateResult> evaluate_gates(Repo& repo, const ModelState& model, const VersionInfo& v,
                                        const StageConfig& stage);

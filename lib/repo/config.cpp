@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "repo/yaml_schema.h"
 
 namespace mlo {
 
@@ -95,6 +96,8 @@ Config Config::load(const std::filesystem::path& tracked, const std::filesystem:
     throw InputError(tracked.string() + ": expected a mapping at the top level", "see 'man mlo-config'");
   if (!c.local_.IsMap())
     throw InputError(local.string() + ": expected a mapping at the top level", "see 'man mlo-config'");
+  check_yaml_keys(c.tracked_, "config.schema.json", tracked.string());
+  check_yaml_keys(c.local_, "config.schema.json", local.string());
   return c;
 }
 

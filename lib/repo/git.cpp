@@ -378,7 +378,12 @@ bool GitRepo::create_annotated_tag(const std::string& name, const std::string& c
   ObjectPtr target;
   git_check(git_object_lookup(target.out(), repo_, &target_id, GIT_OBJECT_COMMIT), "cannot read commit " + commit);
   GitPtr<git_signature, git_signature_free> sig;
-  git_check(git_signature_now(sig.out(), tagger.name.c_str(), tagger.email.c_str()),
+  // MLO_TEST_CLOCK_MS (tests only) pins the tagger time, as the registry's clock.
+  const char* pinned = std::getenv("MLO_TEST_CLOCK_MS");
+  int sig_rc = pinned && *pinned ? git_signature_new(sig.out(), tagger.name.c_str(), tagger.email.c_str(),
+                                                     std::atoll(pinned) / 1000, 0)
+                                 : git_signature_now(sig.out(), tagger.name.c_str(), tagger.email.c_str());
+  git_check(sig_rc,
             "bad tagger identity '" + tagger.name + " <" + tagger.email + ">'");
   git_oid tag_id;
   int rc = git_tag_create(&tag_id, repo_, name.c_str(), target.get(), sig.get(), message.c_str(), 0);

@@ -99,6 +99,7 @@
   X(73, git_tree_entry_type) \
   X(74, git_tree_free) \
   X(75, git_tree_walk) \
+  X(76, git_signature_new) \
   /* end */
 
 #define MLO_GIT_COUNT_ONE(i, name) +1

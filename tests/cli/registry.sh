@@ -16,7 +16,7 @@ mkdir -p models && printf 'weights-1' > models/churn.pkl
 echo '{"accuracy": 0.91, "rmse": 3.0}' > m1.json
 
 # Invalid names (GTO's rules), bad versions.
-for bad in Churn churn/ churn- "churn model" churn_x "a@b"; do
+for bad in churn/ churn- _churn "churn model" "a@b" "Ch%rn"; do
   expect_rc 3 register "$bad" models/churn.pkl
   expect_err_contains "invalid"
 done

@@ -2,9 +2,12 @@
 #include <catch2/catch.hpp>
 
 #include "core/error.h"
+#include "core/fs.h"
+#include "repo/config.h"
 #include "registry/model_ref.h"
 #include "registry/names.h"
 #include "registry/registry.h"
+#include "repo/yaml_schema.h"
 
 using namespace mlo;
 using namespace mlo::registry;
@@ -13,10 +16,14 @@ TEST_CASE("GTO name rules", "[registry_test]") {
   CHECK(is_valid_name("churn"));
   CHECK(is_valid_name("a"));
   CHECK(is_valid_name("team/churn-v2"));
-  CHECK_FALSE(is_valid_name("Churn"));
+  CHECK(is_valid_name("Churn"));  // GTO: [a-zA-Z0-9]([a-zA-Z0-9-/_]*[a-zA-Z0-9])?
+  CHECK(is_valid_name("churn_x"));
+  CHECK(is_valid_model_name("Team.A:Churn_X"));
+  CHECK_FALSE(is_valid_name("_churn"));
+  CHECK_FALSE(is_valid_name("churn_"));
+  CHECK_FALSE(is_valid_name("ch.urn"));
   CHECK_FALSE(is_valid_name("-churn"));
   CHECK_FALSE(is_valid_name("churn-"));
-  CHECK_FALSE(is_valid_name("churn_x"));
   CHECK_FALSE(is_valid_name(""));
   CHECK(is_valid_model_name("models/dir:churn"));
   CHECK_FALSE(is_valid_model_name(":churn"));
@@ -56,6 +63,10 @@ TEST_CASE("GTO tag names parse and format", "[registry_test]") {
       {"churn#prod!#8", TagKind::unassign, "churn", "", "prod", 8},
       {"churn@deprecated#9", TagKind::deprecate, "churn", "", "", 9},
       {"dir=churn@v0.0.1", TagKind::register_, "dir:churn", "v0.0.1", "", 0},
+      // GTO's name rule allows upper case and '_' (gto/constants.py).
+      {"Churn_Model@v1.0.0", TagKind::register_, "Churn_Model", "v1.0.0", "", 0},
+      {"Churn_Model#Prod_EU#3", TagKind::assign, "Churn_Model", "", "Prod_EU", 3},
+      {"My.Dir=Churn_Model@v1.0.0!#2", TagKind::deregister, "My.Dir:Churn_Model", "v1.0.0", "", 2},
       {"mlo-approval/team/churn/v1.0.0/production/2", TagKind::approval, "team/churn", "v1.0.0", "production", 2},
   };
   for (const auto& c : cases) {
@@ -69,7 +80,7 @@ TEST_CASE("GTO tag names parse and format", "[registry_test]") {
     CHECK(t->counter == c.counter);
     CHECK(format_tag_name(*t) == c.tag);
   }
-  for (const char* bad : {"v1.0.0", "churn@1.0", "Churn@v1.0.0", "churn#Prod#1", "churn#prod#x", "churn@",
+  for (const char* bad : {"v1.0.0", "churn@1.0", "_churn@v1.0.0", "churn#Prod_#1", "churn#prod#x", "churn@",
                           "release-2024", "churn@v1.0.0#"})
     CHECK_FALSE(parse_tag_name(bad));
 }
@@ -149,4 +160,53 @@ TEST_CASE("replay follows GTO's ordering and semantics", "[registry_test]") {
   CHECK(s.max_counter() == 5);
   auto j = s.summary_json();
   CHECK(j["versions"] == 1);
+}
+
+TEST_CASE("events replay in recorded order, not by clock", "[registry_test]") {
+  // The promote (#1) was tagged at t=200, the demote (#2) at t=100 (clock stepped back),
+  // and v2's register follows counter 2 though its clock says t=50.
+  ModelState s = replay("m", {ev("m#dev!#2", 100, {{"version", "v1.0.0"}}), ev("m#dev#1", 200, {{"version", "v1.0.0"}}),
+                              ev("m@v1.0.0", 300, {{"seq", 0}, {"seq_n", 1}}),
+                              ev("m@v2.0.0", 50, {{"seq", 2}, {"seq_n", 1}})});
+  CHECK(s.holder("dev") == nullptr);
+  REQUIRE(s.latest());
+  CHECK(s.latest()->version == "v2.0.0");
+  CHECK(s.max_seq_n(2) == 1);
+  CHECK(s.events.front().tag == "m@v1.0.0");
+  CHECK(s.events.back().tag == "m@v2.0.0");
+}
+
+TEST_CASE("mlo.yaml keys are checked against the built-in schema", "[registry_test]") {
+  CHECK(edit_distance("stagse", "stages") == 2);
+  CHECK(closest_match("beats", {"metrics", "beat", "approvals"}) == "beat");
+  CHECK(closest_match("metric", {"metrics", "beat"}) == "metrics");
+  CHECK(closest_match("zzz", {"metrics", "beat"}).empty());
+  auto err = [](const std::string& yaml) {
+    try {
+      check_mlo_yaml(load_yaml(yaml, "mlo.yaml"), "mlo.yaml");
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(err("registry:\n  stagse: {}\n") == "mlo.yaml:2:3: unknown key 'stagse' in registry (did you mean 'stages'?)");
+  CHECK(err("registry:\n  stages:\n    prod:\n      gates: {beats: [acc]}\n").find("did you mean 'beat'?") !=
+        std::string::npos);
+  CHECK(err("registry:\n  stages:\n    prod:\n      gates:\n        beat: {metric: a, treshold: 1}\n")
+            .find("unknown key 'treshold'") != std::string::npos);
+  CHECK(err("registry:\n  stages:\n    dev:\n    prod:\n      single: true\n      gates:\n        metrics: a > 1\n"
+            "        beat: [acc, {metric: f1, min_relative_change: 0.1}]\nmodels:\n  m: m.pkl\n  n: {path: n.pkl}\n")
+            .empty());
+  CHECK(err("stages:\n  a: {cmd: x, desc: y}\n").empty());
+}
+
+TEST_CASE("the built-in schemas are the ones in schemas/", "[registry_test]") {
+  const char* src = std::getenv("MLO_TEST_SOURCE_DIR");
+  REQUIRE(src);
+  for (const char* name : {"mlo.schema.json", "mlo-monitors.schema.json", "config.schema.json"}) {
+    INFO(name);
+    auto text = read_file_if_exists(std::filesystem::path(src) / "schemas" / name);
+    REQUIRE(text);
+    CHECK(nlohmann::json::parse(*text) == builtin_schema(name));
+  }
 }

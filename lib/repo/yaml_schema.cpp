@@ -1,0 +1,184 @@
+#include "repo/yaml_schema.h"
+
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+
+#include "core/error.h"
+
+namespace mlo {
+
+// Defined in the generated schemas.cpp (CMakeLists.txt embeds schemas/*.json).
+const char* builtin_schema_text(std::string_view name);
+
+const nlohmann::json& builtin_schema(std::string_view name) {
+  static std::map<std::string, nlohmann::json, std::less<>> cache;
+  auto it = cache.find(name);
+  if (it != cache.end()) return it->second;
+  const char* text = builtin_schema_text(name);
+  if (!text) throw std::logic_error("no built-in schema " + std::string(name));  // a build bug
+  return cache.emplace(std::string(name), nlohmann::json::parse(text)).first->second;
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string closest_match(std::string_view word, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t best_d = 3;
+  for (const auto& c : candidates) {
+    std::size_t d = edit_distance(word, c);
+    if (d < best_d && d * 2 <= std::max(word.size(), c.size())) {
+      best = c;
+      best_d = d;
+    }
+  }
+  return best;
+}
+
+namespace {
+
+struct SchemaWalk {
+  std::string file;
+  std::string schema_name;  // the document `$ref`s without a file resolve in
+};
+
+std::string mark(const std::string& file, const YAML::Node& n) {
+  const YAML::Mark m = n.Mark();
+  if (m.line < 0) return file;
+  return file + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+}
+
+// Follows "$ref" ("#/$defs/x", "other.schema.json", "other.schema.json#/$defs/x").
+const nlohmann::json& resolve(const nlohmann::json& s, std::string& doc) {
+  const nlohmann::json* cur = &s;
+  for (int hops = 0; cur->is_object() && cur->contains("$ref") && hops < 32; ++hops) {
+    std::string ref = (*cur)["$ref"].get<std::string>();
+    std::size_t hash = ref.find('#');
+    if (hash != 0) doc = ref.substr(0, hash);
+    const nlohmann::json* at = &builtin_schema(doc);
+    if (hash != std::string::npos && hash + 1 < ref.size())
+      at = &at->at(nlohmann::json::json_pointer(ref.substr(hash + 1)));
+    cur = at;
+  }
+  return *cur;
+}
+
+bool accepts_kind(const nlohmann::json& s, const YAML::Node& n, std::string doc) {
+  for (const char* k : {"oneOf", "anyOf"}) {
+    if (!s.contains(k)) continue;
+    for (const auto& b : s[k])
+      if (std::string d = doc; accepts_kind(resolve(b, d), n, d)) return true;
+    return false;
+  }
+  if (s.contains("properties") || s.contains("additionalProperties")) return n.IsMap();
+  if (s.contains("items")) return n.IsSequence();
+  if (!s.contains("type")) return true;
+  auto is = [&](const std::string& t) {
+    if (t == "object") return n.IsMap();
+    if (t == "array") return n.IsSequence();
+    if (t == "null") return n.IsNull();
+    return n.IsScalar();
+  };
+  if (s["type"].is_string()) return is(s["type"].get<std::string>());
+  for (const auto& t : s["type"])
+    if (is(t.get<std::string>())) return true;
+  return false;
+}
+
+void walk(const SchemaWalk& w, const YAML::Node& n, const nlohmann::json& schema, std::string doc,
+          const std::string& path);
+
+// oneOf/anyOf: the branch that takes this kind of node (a mapping, a list, a scalar).
+const nlohmann::json* pick_branch(const nlohmann::json& s, const YAML::Node& n, std::string& doc) {
+  for (const char* k : {"oneOf", "anyOf"}) {
+    if (!s.contains(k)) continue;
+    for (const auto& b : s[k]) {
+      std::string d = doc;
+      const nlohmann::json& r = resolve(b, d);
+      if (accepts_kind(r, n, d)) {
+        doc = d;
+        return &r;
+      }
+    }
+    return nullptr;
+  }
+  return &s;
+}
+
+[[noreturn]] void unknown_key(const SchemaWalk& w, const YAML::Node& key, const std::string& path,
+                              const nlohmann::json& schema) {
+  static const nlohmann::json none = nlohmann::json::object();
+  const nlohmann::json& props = schema.contains("properties") ? schema["properties"] : none;
+  std::vector<std::string> names;
+  for (const auto& [k, v] : props.items()) names.push_back(k);
+  std::string k = key.Scalar();
+  std::string near = closest_match(k, names);
+  // A schema's title names what it describes: "in stage 'train'" reads better than "in stages.train".
+  std::string last = path.substr(path.rfind('.') == std::string::npos ? 0 : path.rfind('.') + 1);
+  std::string where = path.empty()                ? "at the top level"
+                      : schema.contains("title") ? "in " + schema["title"].get<std::string>() + " '" + last + "'"
+                                                  : "in " + path;
+  std::string list;
+  for (const auto& x : names) list += (list.empty() ? "" : ", ") + x;
+  throw InputError(mark(w.file, key) + ": unknown key '" + k + "' " + where +
+                       (near.empty() ? "" : " (did you mean '" + near + "'?)"),
+                   "keys allowed here: " + list + " (schemas/" + w.schema_name + ")");
+}
+
+void walk_map(const SchemaWalk& w, const YAML::Node& n, const nlohmann::json& s, const std::string& doc,
+              const std::string& path) {
+  static const nlohmann::json none = nlohmann::json::object();
+  const nlohmann::json& props = s.contains("properties") ? s["properties"] : none;
+  for (const auto& kv : n) {
+    std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+    std::string sub = path.empty() ? key : path + "." + key;
+    if (props.contains(key)) {
+      walk(w, kv.second, props[key], doc, sub);
+    } else if (s.contains("additionalProperties") && s["additionalProperties"].is_object()) {
+      walk(w, kv.second, s["additionalProperties"], doc, sub);
+    } else if (s.contains("additionalProperties") && s["additionalProperties"] == false) {
+      unknown_key(w, kv.first, path, s);
+    }
+  }
+}
+
+void walk(const SchemaWalk& w, const YAML::Node& n, const nlohmann::json& schema, std::string doc,
+          const std::string& path) {
+  if (!n || n.IsNull()) return;
+  const nlohmann::json* s = &resolve(schema, doc);
+  // A branch may itself be a oneOf (a $ref to one): pick until none is left.
+  for (int depth = 0; s && (s->contains("oneOf") || s->contains("anyOf")) && depth < 8; ++depth) {
+    s = pick_branch(*s, n, doc);
+    if (s) s = &resolve(*s, doc);
+  }
+  if (!s || !s->is_object()) return;  // a wrong kind of value: the section's reader says what it expects
+  if (n.IsMap()) {
+    walk_map(w, n, *s, doc, path);
+  } else if (n.IsSequence() && s->contains("items")) {
+    for (std::size_t i = 0; i < n.size(); ++i) walk(w, n[i], (*s)["items"], doc, path + "[" + std::to_string(i) + "]");
+  }
+}
+
+}  // namespace
+
+void check_yaml_keys(const YAML::Node& doc, std::string_view schema_name, const std::string& file) {
+  SchemaWalk w{file, std::string(schema_name)};
+  walk(w, doc, builtin_schema(schema_name), std::string(schema_name), "");
+}
+
+void check_mlo_yaml(const YAML::Node& doc, const std::string& file) { check_yaml_keys(doc, "mlo.schema.json", file); }
+
+}  // namespace mlo
