@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "core/error.h"
+#include "core/format.h"
 
 namespace mlo {
 
@@ -18,34 +19,6 @@ const nlohmann::json& builtin_schema(std::string_view name) {
   const char* text = builtin_schema_text(name);
   if (!text) throw std::logic_error("no built-in schema " + std::string(name));  // a build bug
   return cache.emplace(std::string(name), nlohmann::json::parse(text)).first->second;
-}
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diag = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
-std::string closest_match(std::string_view word, const std::vector<std::string>& candidates) {
-  std::string best;
-  std::size_t best_d = 3;
-  for (const auto& c : candidates) {
-    std::size_t d = edit_distance(word, c);
-    if (d < best_d && d * 2 <= std::max(word.size(), c.size())) {
-      best = c;
-      best_d = d;
-    }
-  }
-  return best;
 }
 
 namespace {

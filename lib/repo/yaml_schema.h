@@ -23,9 +23,4 @@ void check_yaml_keys(const YAML::Node& doc, std::string_view schema_name, const 
 // mlo.yaml and .mlo/config.yaml, checked.
 void check_mlo_yaml(const YAML::Node& doc, const std::string& file);
 
-// Levenshtein distance, and the closest of `candidates` when it is close
-// enough to be a typo (at most 2 edits, at most half the word); "" if none.
-std::size_t edit_distance(std::string_view a, std::string_view b);
-std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
-
 }  // namespace mlo
