@@ -82,4 +82,9 @@ std::optional<AwsCredentials> find_aws_credentials(const std::string& profile_op
 // text of every <tag> element (namespace prefixes ignored), unescaped.
 std::vector<std::string> xml_values(std::string_view xml, std::string_view tag);
 
+// Puts a blob, then asks the store for its size: a server that acknowledged
+// a PUT it did not keep (or kept in part) gets it once more, then it is a
+// RemoteError. Every blob mlo writes goes through here.
+void put_verified(Backend& backend, const std::string& key, std::string_view data);
+
 }  // namespace mlo::remote

@@ -94,7 +94,7 @@ std::string write_push_record(Backend& backend, const std::set<std::string>& obj
                               const std::set<std::string>& manifests, std::int64_t now) {
   nlohmann::json doc = {{"version", 1}, {"time", now}, {"objects", objects}, {"manifests", manifests}};
   std::string key = "pushes/" + stamped_name(now) + ".json";
-  backend.put(key, doc.dump() + "\n");
+  put_verified(backend, key, doc.dump() + "\n");
   return key;
 }
 

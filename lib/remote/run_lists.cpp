@@ -53,7 +53,7 @@ std::string write_run_list(Backend& backend, const fs::path& index_cache, const 
   nlohmann::json doc = {{"version", 1}, {"runs", runs}};
   std::string text = doc.dump() + "\n";
   std::string name = sha256_hex(text) + ".json";
-  backend.put("runs/" + name, text);
+  put_verified(backend, "runs/" + name, text);
   try {
     write_file_atomic(index_cache / "runs" / name, text, false);
   } catch (const Error&) {

@@ -185,23 +185,6 @@ struct PackBuilder {
   }
 };
 
-// Puts a blob and asks the store how big it now is: a server that
-// acknowledged a PUT it did not store (or stored in part) is caught here, and
-// the blob is sent once more before that is an error.
-void put_verified(Backend& backend, const std::string& key, std::string_view data) {
-  for (int attempt = 1;; ++attempt) {
-    backend.put(key, data);
-    std::optional<std::uint64_t> stored = backend.size(key);
-    if (stored && *stored == data.size()) return;
-    std::string what = backend.describe() + "/" + key + ": the remote acknowledged " + std::to_string(data.size()) +
-                       " bytes but holds " + (stored ? std::to_string(*stored) + " bytes" : "nothing");
-    if (attempt >= 2)
-      throw RemoteError(what, "the server loses uploads (a full disk, a proxy?): check it, then run 'mlo push' "
-                              "again (it sends only what is missing)");
-    log::warn(what + "; sending it again");
-  }
-}
-
 // Recipes this push wrote go into the index cache, like their pack indexes:
 // the next load knows their chunk lists without reading them back.
 void cache_recipe(const fs::path& index_cache, const std::string& hash, const std::string& text) {

@@ -28,7 +28,8 @@ TEST_CASE("GTO name rules", "[registry_test]") {
   CHECK_FALSE(is_valid_name(""));
   CHECK(is_valid_model_name("models/dir:churn"));
   CHECK_FALSE(is_valid_model_name(":churn"));
-  CHECK_THROWS_AS(check_name("Bad", "model name"), InputError);
+  CHECK(is_valid_name("Churn_Model"));  // GTO allows uppercase and _
+  CHECK_THROWS_AS(check_name("-bad", "model name"), InputError);
 }
 
 TEST_CASE("semantic versions", "[registry_test]") {
@@ -97,8 +98,9 @@ TEST_CASE("model references", "[registry_test]") {
   auto s = parse_model_ref("churn#production");
   CHECK(s.kind == ModelRef::Kind::stage);
   CHECK(s.selector == "production");
-  CHECK_THROWS_AS(parse_model_ref("Churn@v1.0.0"), InputError);
-  CHECK_THROWS_AS(parse_model_ref("churn@V1"), InputError);
+  CHECK(parse_model_ref("Churn_Model@v1.0.0").name == "Churn_Model");
+  CHECK_THROWS_AS(parse_model_ref("-churn@v1.0.0"), InputError);
+  CHECK_THROWS_AS(parse_model_ref("ch urn@v1.0.0"), InputError);
   CHECK_THROWS_AS(parse_model_ref("churn#"), InputError);
 }
 

@@ -54,12 +54,12 @@ TEST_CASE("config: dotted keys, local overrides, malformed YAML names the line")
   CHECK(c.get("cache.link").value() == "hardlink");
   CHECK(c.node("remotes.a.url").as<std::string>() == "/x");
   CHECK_FALSE(c.get("nope.nothing").has_value());
-  c.set("core.remote", std::string("a"), ConfigScope::tracked);
+  c.set("remote.default", std::string("a"), ConfigScope::tracked);
   Config again = Config::load(tmp / "c.yaml", tmp / "l.yaml");
-  CHECK(again.get("core.remote").value() == "a");
+  CHECK(again.get("remote.default").value() == "a");
   CHECK(again.get("remotes.a.url").value() == "/x");
-  again.set("core.remote", std::nullopt, ConfigScope::tracked);
-  CHECK_FALSE(Config::load(tmp / "c.yaml", tmp / "l.yaml").get("core.remote").has_value());
+  again.set("remote.default", std::nullopt, ConfigScope::tracked);
+  CHECK_FALSE(Config::load(tmp / "c.yaml", tmp / "l.yaml").get("remote.default").has_value());
 
   test::write(tmp / "bad.yaml", "a: 1\nb: [unclosed\n");
   try {
