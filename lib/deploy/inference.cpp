@@ -1,5 +1,7 @@
 #include "deploy/inference.h"
 
+#include "core/parse.h"
+
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -246,27 +248,8 @@ Table parse_csv(std::string_view text, std::size_t max_rows) {
   return t;
 }
 
-bool json_nests_deeper_than(std::string_view text, std::size_t limit) {
-  std::size_t depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > limit) return true;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return false;
-}
-
 json parse_request_json(std::string_view body) {
-  if (json_nests_deeper_than(body, kMaxJsonDepth))
+  if (!json_depth_within(body, kMaxJsonDepth))
     throw BadRequest("request body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   json doc = json::parse(body, nullptr, false);
   if (doc.is_discarded()) throw BadRequest("request body is not valid JSON (or not UTF-8)");

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/parse.h"
 #include "deploy/http_server.h"
 
 namespace mlo::deploy {
@@ -42,14 +43,10 @@ struct BadRequest : std::runtime_error {
 
 // Bounds on one request body (mlo-deploy(1), "LIMITS"): a request over any of
 // them is answered 400, never allowed to exhaust the stack or memory.
-inline constexpr std::size_t kMaxJsonDepth = 64;         // nesting of [ and {
+// Nesting of [ and {: core/parse.h's kMaxJsonDepth (64), checked with json_depth_within.
 inline constexpr std::size_t kMaxRequestValues = 4'000'000;  // numbers in one request
 inline constexpr std::size_t kMaxRequestRows = 1'000'000;    // rows in one request
 
-// Whether text nests deeper than `limit` levels of [ and { outside strings
-// (stops at the first level over it). Invalid JSON may be misjudged; a parser
-// then rejects it.
-bool json_nests_deeper_than(std::string_view text, std::size_t limit);
 // Parses a request body as JSON; throws BadRequest when it is not JSON or nests
 // deeper than kMaxJsonDepth (checked on the bytes first: the parser and the
 // destructor of a parsed document recurse).

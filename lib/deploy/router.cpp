@@ -27,6 +27,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/parse.h"
 #include "core/fs.h"
 #include "deploy/deploy.h"
 #include "deploy/http_server.h"
@@ -137,7 +138,7 @@ void append_body(std::string& out, const std::string& body) {
     out += "null";
   } else if (body.size() > 65536) {
     out += "{\"truncated\":true,\"bytes\":" + std::to_string(body.size()) + "}";
-  } else if (!json_nests_deeper_than(body, kMaxJsonDepth) && json::accept(body)) {  // readers need not recurse
+  } else if (json_depth_within(body, kMaxJsonDepth) && json::accept(body)) {  // readers need not recurse
     std::size_t start = out.size();
     out += body;
     for (std::size_t i = start; i < out.size(); ++i)  // keep one record a line

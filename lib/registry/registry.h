@@ -214,7 +214,6 @@ std::string model_card(Repo& repo, const std::string& ref);
 // {"kind","id","label","children":[...]}.
 nlohmann::json lineage(Repo& repo, const std::string& target);
 std::string lineage_text(const nlohmann::json& tree);
-std::string lineage_dot(const nlohmann::json& tree);
 // What a tag means for CI (GTO's check-ref): {"tag","event","name","version","stage",...}.
 nlohmann::json check_ref(Repo& repo, const std::string& ref);
 // "2024-05-01" or "2024-05-01T10:00:00[Z]" or unix seconds -> unix seconds.

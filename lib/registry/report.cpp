@@ -270,33 +270,6 @@ void text_tree(const nlohmann::json& n, const std::string& prefix, bool last, bo
   for (size_t i = 0; i < ch.size(); ++i)
     text_tree(ch[i], root ? "" : prefix + (last ? "    " : "│   "), i + 1 == ch.size(), false, o);
 }
-void dot_tree(const nlohmann::json& n, std::ostringstream& o) {
-  auto q = [](const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    return out + "\"";
-  };
-  std::string id = n["kind"].get<std::string>() + ":" + n["id"].get<std::string>();
-  const std::string kind = n["kind"].get<std::string>();
-  std::string shape = kind == "data" ? "note"
-                      : kind == "run" ? "box"
-                      : kind == "model_version" ? "box3d"
-                      : kind == "deployment" ? "hexagon"
-                      : kind == "monitor_result" ? "octagon"
-                      : "ellipse";
-  o << "  " << q(id) << " [label=" << q(n["label"].get<std::string>()) << ", shape=" << shape << "];\n";
-  for (const auto& c : n["children"]) {
-    std::string cid = c["kind"].get<std::string>() + ":" + c["id"].get<std::string>();
-    // Data and runs feed what they are listed under; stages hang below versions.
-    bool input = (c["kind"] == "data" || c["kind"] == "run") && n["kind"] == "model_version";
-    if (input) o << "  " << q(cid) << " -> " << q(id) << ";\n";
-    else o << "  " << q(id) << " -> " << q(cid) << ";\n";
-    dot_tree(c, o);
-  }
-}
 }  // namespace
 
 std::string lineage_text(const nlohmann::json& tree) {
@@ -305,13 +278,6 @@ std::string lineage_text(const nlohmann::json& tree) {
   return o.str();
 }
 
-std::string lineage_dot(const nlohmann::json& tree) {
-  std::ostringstream o;
-  o << "digraph lineage {\n  rankdir=LR;\n";
-  dot_tree(tree, o);
-  o << "}\n";
-  return o.str();
-}
 
 // ---- check-ref -------------------------------------------------------------------
 
