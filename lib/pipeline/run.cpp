@@ -20,6 +20,8 @@
 #include "core/interrupt.h"
 #include "core/log.h"
 #include "data/data.h"
+#include "data/pointer.h"
+#include "data/workspace.h"
 #include "pipeline/hashing.h"
 #include "pipeline/plan.h"
 #include "pipeline/run_cache.h"
@@ -796,6 +798,23 @@ void check_missing_deps(Repo& repo, const Pipeline& p, const std::vector<std::st
 
 bool same_or_above(const std::string& a, const std::string& b) { return same_or_under(a, b) || same_or_under(b, a); }
 
+// The tracked data paths the deps are, lie in, or hold: only those are
+// scanned (a repository's other tracked data can be large and is not read).
+std::vector<std::string> tracked_data_of(Repo& repo, const std::vector<std::pair<std::string, std::string>>& deps) {
+  std::set<std::string> paths;
+  for (const auto& [d, stage] : deps) {
+    for (std::string at = d; !at.empty(); at = at.find('/') == std::string::npos ? "" : at.substr(0, at.rfind('/')))
+      if (fs::exists(repo.root() / (at + kPointerSuffix))) {
+        paths.insert((repo.root() / at).string());
+        break;
+      }
+    std::error_code ec;
+    if (fs::is_directory(repo.root() / d, ec))
+      for (const auto& ptr : find_pointer_files(repo, {d})) paths.insert((repo.root() / *data_path_for(ptr)).string());
+  }
+  return {paths.begin(), paths.end()};
+}
+
 // A dep that is tracked data with changes not recorded in its pointer file:
 // the run would not be reproducible from git. A warning, or an error with --strict.
 void check_uncommitted_data(Repo& repo, const Pipeline& p, const std::vector<std::string>& order, bool strict) {
@@ -803,10 +822,11 @@ void check_uncommitted_data(Repo& repo, const Pipeline& p, const std::vector<std
   for (const auto& n : order)
     for (const auto& d : p.get(n).deps)
       if (!p.producer_of(d)) deps.emplace_back(d, n);
-  if (deps.empty()) return;
+  std::vector<std::string> tracked = tracked_data_of(repo, deps);
+  if (tracked.empty()) return;
   StatusResult status;
   try {
-    status = data_status(repo);
+    status = data_status(repo, tracked);
   } catch (const Error& e) {
     log::debug(std::string("data status for mlo run: ") + e.what());
     return;
