@@ -147,13 +147,13 @@ class Walker {
   // data input gets the run that produced it. A node's children are all
   // appended before pointers to them are queued, so no pointer dangles.
   void extend_upstream(json& root) {
-    std::deque<json*> todo{&root};
-    while (!todo.empty() && budget_ok()) {
-      json& n = *todo.front();
-      todo.pop_front();
+    std::deque<json*> pending{&root};
+    while (!pending.empty() && budget_ok()) {
+      json& n = *pending.front();
+      pending.pop_front();
       if (n["kind"] == "run") expand_run_inputs(n);
       for (auto& c : n["children"])
-        if (c.value("relation", "") == "input") todo.push_back(&c);
+        if (c.value("relation", "") == "input") pending.push_back(&c);
     }
   }
 
@@ -167,16 +167,16 @@ class Walker {
       if (c["kind"] != "run") kept.push_back(std::move(c));
     }
     root["children"] = std::move(kept);
-    std::deque<std::pair<json*, std::string>> todo{{&root, sha}};
+    std::deque<std::pair<json*, std::string>> pending{{&root, sha}};
     std::set<std::string> seen{sha};
-    while (!todo.empty() && budget_ok()) {
-      auto [node, hash] = todo.front();
-      todo.pop_front();
+    while (!pending.empty() && budget_ok()) {
+      auto [node, hash] = pending.front();
+      pending.pop_front();
       expand_data(*node, hash);
       for (auto& run : (*node)["children"]) {
         if (run["kind"] != "run") continue;
         for (auto& d : run["children"])
-          if (d["kind"] == "data" && seen.insert(d.value("sha256", "")).second) todo.emplace_back(&d, d["sha256"]);
+          if (d["kind"] == "data" && seen.insert(d.value("sha256", "")).second) pending.emplace_back(&d, d["sha256"]);
       }
     }
   }
@@ -294,10 +294,10 @@ void extend_lineage(Repo& repo, json& tree) {
 json lineage_graph(const json& tree) {
   json nodes = json::array(), edges = json::array();
   std::set<std::string> seen_nodes, seen_edges;
-  std::deque<const json*> todo{&tree};
-  while (!todo.empty()) {
-    const json& n = *todo.front();
-    todo.pop_front();
+  std::deque<const json*> pending{&tree};
+  while (!pending.empty()) {
+    const json& n = *pending.front();
+    pending.pop_front();
     std::string id = n["kind"].get<std::string>() + ":" + n["id"].get<std::string>();
     if (seen_nodes.insert(id).second) {
       json copy = n;
@@ -311,7 +311,7 @@ json lineage_graph(const json& tree) {
       bool input = c.value("relation", "") == "input";
       std::string from = input ? cid : id, to = input ? id : cid;
       if (seen_edges.insert(from + "\n" + to).second) edges.push_back({{"from", from}, {"to", to}});
-      todo.push_back(&c);
+      pending.push_back(&c);
     }
   }
   return {{"nodes", nodes}, {"edges", edges}};

@@ -240,12 +240,12 @@ namespace {
 void fetch_models(Repo& repo, Backend& backend, const fs::path& idx, const TransferOptions& opts, SyncResult& r) {
   std::set<std::string> fetched;
   for (int round = 0; round < 2; ++round) {
-    std::set<std::string> todo;
+    std::set<std::string> pending;
     for (const auto& h : registered_artifact_objects(repo))
-      if (!fetched.count(h) && !repo.cache().has(h)) todo.insert(h);
-    if (todo.empty()) break;
-    TransferStats s = fetch_objects(backend, repo.cache(), idx, todo, opts);
-    fetched.insert(todo.begin(), todo.end());
+      if (!fetched.count(h) && !repo.cache().has(h)) pending.insert(h);
+    if (pending.empty()) break;
+    TransferStats s = fetch_objects(backend, repo.cache(), idx, pending, opts);
+    fetched.insert(pending.begin(), pending.end());
     r.model_objects += s.objects;
     r.models_missing.insert(r.models_missing.end(), s.missing.begin(), s.missing.end());
     s.missing.clear();
