@@ -13,6 +13,7 @@
 #include "core/format.h"
 #include "app/remote_gc.h"
 #include "remote/gc_lock.h"
+#include "remote/timestamps.h"
 #include "core/parallel.h"
 #include "data/gc.h"
 
@@ -87,27 +88,117 @@ std::int64_t parse_since(const std::string& text) {
   return remote::unix_now() - ago;
 }
 
-nlohmann::json trash_json(const std::string& remote, const remote::TrashResult& t, bool dry_run) {
-  return {{"remote", remote}, {"dry_run", dry_run}, {"batches", t.batches}, {"packs", t.packs}, {"bytes", t.bytes}};
+nlohmann::json trash_json(const std::string& remote, const remote::TrashResult& t, bool dry_run, bool applied) {
+  auto batches = nlohmann::json::array();
+  for (const auto& b : t.chosen)
+    batches.push_back({{"name", b.name}, {"time", b.time}, {"packs", b.packs.size()}, {"bytes", b.bytes}});
+  return {{"remote", remote}, {"dry_run", dry_run}, {"applied", applied}, {"batches", t.batches},
+          {"packs", t.packs}, {"bytes", t.bytes}, {"batch_list", batches}};
+}
+
+// One line a trash batch: when it was moved, what it holds.
+void print_trash_batches(std::ostream& out, const remote::TrashResult& t) {
+  for (const auto& b : t.chosen)
+    out << "  " << remote::format_iso8601(b.time) << "  " << b.name << "  " << b.packs.size() << " pack(s), "
+        << human_bytes(b.bytes) << "\n";
+}
+
+// Asks on a terminal; refuses (exit 2) where nobody can answer.
+bool can_ask() { return ::isatty(0) && ::isatty(2); }
+
+bool ask_yes(const std::string& question) {
+  std::cerr << question << " [y/N] " << std::flush;
+  std::string answer;
+  std::getline(std::cin, answer);
+  return answer == "y" || answer == "Y" || answer == "yes";
+}
+
+void refuse_without_terminal(const GcArgs& a, const std::string& what, const std::string& dry_run_command) {
+  if (a.dry_run || a.yes || can_ask()) return;
+  throw UsageError(what + " changes a shared remote, and there is no terminal to ask for confirmation",
+                   "see what would go with '" + dry_run_command + " --dry-run', then add --yes");
 }
 
 void run_trash_command(Context& ctx, const GcArgs& a) {
   std::string name;
   if (a.restore) {
     auto t = app::restore_remote_trash(ctx.repo(), a.remote, parse_since(a.since), a.dry_run, &name);
-    if (ctx.global.json) return ctx.print_json(trash_json(name, t, a.dry_run));
+    if (ctx.global.json) return ctx.print_json(trash_json(name, t, a.dry_run, !a.dry_run));
+    if (a.dry_run && !ctx.global.quiet) print_trash_batches(std::cout, t);
     if (!ctx.global.quiet)
       std::cout << (a.dry_run ? "Would restore " : "Restored ") << t.packs << " pack(s) (" << human_bytes(t.bytes)
                 << ") from " << t.batches << " trash batch(es) of remote '" << name << "'.\n";
     return;
   }
+  std::string shown = a.retention.empty() ? ctx.repo().config().get_or("gc.trash_retention", "7d") : a.retention;
+  refuse_without_terminal(a, "gc --empty-trash", "mlo gc --remote " + a.remote + " --empty-trash");
   std::int64_t retention = duration_setting(ctx, a.retention, "--retention", "gc.trash_retention", "7d");
-  auto t = app::empty_remote_trash(ctx.repo(), a.remote, remote::unix_now() - retention, a.dry_run, &name);
-  if (ctx.global.json) return ctx.print_json(trash_json(name, t, a.dry_run));
-  if (!ctx.global.quiet)
-    std::cout << (a.dry_run ? "Would delete " : "Deleted ") << t.packs << " pack(s) (" << human_bytes(t.bytes)
-              << ") for good: " << t.batches << " trash batch(es) of remote '" << name << "' older than "
-              << (a.retention.empty() ? ctx.repo().config().get_or("gc.trash_retention", "7d") : a.retention) << ".\n";
+  bool applied = !a.dry_run;
+  auto confirm = [&](const remote::TrashResult& t) {
+    if (a.yes) return true;
+    std::cerr << "remote '" << (a.remote.empty() ? std::string("(default)") : a.remote) << "': " << t.packs
+              << " pack(s) (" << human_bytes(t.bytes) << ") in " << t.batches
+              << " trash batch(es) older than " << shown << " would be deleted for good:\n";
+    print_trash_batches(std::cerr, t);
+    return applied = ask_yes("They can not be restored afterwards. Go on?");
+  };
+  auto t = app::empty_remote_trash(ctx.repo(), a.remote, remote::unix_now() - retention, a.dry_run, confirm, &name);
+  applied = applied && t.batches > 0;
+  if (ctx.global.json) return ctx.print_json(trash_json(name, t, a.dry_run, applied));
+  if (ctx.global.quiet) return;
+  if (a.dry_run) print_trash_batches(std::cout, t);
+  if (!a.dry_run && !applied && t.batches > 0) {
+    std::cout << "Nothing changed on remote '" << name << "'.\n";
+    return;
+  }
+  std::cout << (a.dry_run ? "Would delete " : "Deleted ") << t.packs << " pack(s) (" << human_bytes(t.bytes)
+            << ") for good: " << t.batches << " trash batch(es) of remote '" << name << "' older than " << shown
+            << ".\n";
+}
+
+// S3 versioning keeps what is deleted anyway: worth saying (man mlo-gc).
+void print_versioning(std::ostream& out, const app::RemoteGcReport& r) {
+  if (r.plan.versioning == remote::Versioning::enabled)
+    out << "Bucket versioning is on: besides the trash, S3 keeps every deleted object as an old version "
+           "(a delete marker on top) until a lifecycle rule expires it.\n";
+  else if (r.plan.versioning == remote::Versioning::suspended)
+    out << "Bucket versioning is suspended: objects deleted now are not kept as old versions (the trash is).\n";
+}
+
+constexpr std::size_t kLastNeededShown = 5;  // a summary a person reads; --json gives 20
+
+// Who last needed what goes: the biggest groups, then one line for the rest.
+void print_last_needed(std::ostream& out, const std::vector<app::LastNeeded>& groups) {
+  if (groups.empty()) return;
+  out << "Last needed by:\n";
+  std::size_t blobs = 0;
+  std::uint64_t bytes = 0;
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    if (i < kLastNeededShown) {
+      out << "  " << groups[i].blobs << " blob(s), " << human_bytes(groups[i].bytes) << ": " << groups[i].by << "\n";
+      continue;
+    }
+    blobs += groups[i].blobs;
+    bytes += groups[i].bytes;
+  }
+  if (groups.size() > kLastNeededShown)
+    out << "  and " << groups.size() - kLastNeededShown << " more: " << blobs << " blob(s), " << human_bytes(bytes)
+        << "\n";
+}
+
+nlohmann::json last_needed_json(const std::vector<app::LastNeeded>& groups, std::size_t shown) {
+  auto top = nlohmann::json::array();
+  nlohmann::json more = {{"groups", 0}, {"blobs", 0}, {"bytes", 0}};
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    if (i < shown) {
+      top.push_back({{"by", groups[i].by}, {"blobs", groups[i].blobs}, {"bytes", groups[i].bytes}});
+      continue;
+    }
+    more["groups"] = more["groups"].get<std::size_t>() + 1;
+    more["blobs"] = more["blobs"].get<std::size_t>() + groups[i].blobs;
+    more["bytes"] = more["bytes"].get<std::uint64_t>() + groups[i].bytes;
+  }
+  return {{"top", top}, {"more", more}};
 }
 
 // What would go, for a person deciding: counts, and the roots outside a narrow scope that still need some of it.
@@ -119,27 +210,24 @@ void print_remote_summary(std::ostream& out, const app::RemoteGcReport& r) {
       << ") in " << p.changes.size() << " pack(s) are needed by nothing in scope (" << whole << " pack(s) go whole, "
       << p.changes.size() - whole << " rewritten)";
   if (!p.debris.empty()) out << "; " << p.debris.size() << " leftover(s) of killed pushes";
+  if (!p.stale_uploads.empty()) out << "; " << p.stale_uploads.size() << " abandoned multipart upload(s) to abort";
   out << ".\n";
+  print_versioning(out, r);
   if (!r.still_needed.empty()) {
     out << "warning: " << r.still_needed.size() << " of these blobs are still needed outside the scope you chose, e.g.:\n";
     for (std::size_t i = 0; i < r.still_needed.size() && i < 5; ++i)
       out << "  " << r.still_needed[i].hash.substr(0, 12) << "  " << r.still_needed[i].where << "\n";
   } else {
     out << "No branch, tag, registered version, deployment, run or recent push needs them.\n";
+    print_last_needed(out, r.last_needed);
   }
 }
-
-// Asks on a terminal; refuses (exit 2) where nobody can answer.
-bool can_ask() { return ::isatty(0) && ::isatty(2); }
 
 bool confirm_remote_gc(const GcArgs& a, const app::RemoteGcReport& r) {
   if (r.plan.empty() || a.yes) return true;
   print_remote_summary(std::cerr, r);
-  std::cerr << "They move to the remote's trash ('mlo gc --remote " << r.remote
-            << " --restore' brings them back). Go on? [y/N] " << std::flush;
-  std::string answer;
-  std::getline(std::cin, answer);
-  return answer == "y" || answer == "Y" || answer == "yes";
+  return ask_yes("They move to the remote's trash ('mlo gc --remote " + r.remote +
+                 " --restore' brings them back). Go on?");
 }
 
 nlohmann::json remote_gc_json(const app::RemoteGcReport& r, std::int64_t grace, bool dry_run) {
@@ -148,20 +236,24 @@ nlohmann::json remote_gc_json(const app::RemoteGcReport& r, std::int64_t grace, 
   for (const auto& c : r.plan.changes) (c.keep.empty() ? removed : rewritten).push_back(c.id);
   for (const auto& n : r.still_needed) needed.push_back({{"hash", n.hash}, {"where", n.where}});
   for (const auto& d : r.plan.debris) debris.push_back(d.key);
+  auto uploads = nlohmann::json::array();
+  for (const auto& u : r.plan.stale_uploads)
+    uploads.push_back({{"key", u.key}, {"upload_id", u.id}, {"initiated", remote::format_iso8601(u.initiated)}});
   return {{"remote", r.remote}, {"dry_run", dry_run}, {"applied", r.applied}, {"grace_seconds", grace},
           {"scope", ScopeFlags::scope_json(r.scope)}, {"packs", r.plan.packs}, {"packs_recent", r.plan.packs_recent},
           {"removed_packs", removed}, {"rewritten_packs", rewritten}, {"blobs_removed", r.plan.blobs_removed()},
           {"bytes_removed", r.plan.bytes_removed()}, {"blobs_kept", r.plan.blobs_kept}, {"debris", debris},
           {"trash", r.done.trash}, {"push_records", r.push_records}, {"remote_runs", r.remote_runs},
-          {"still_needed", needed}, {"skipped_broken", broken_json(r.refs.broken)}};
+          {"still_needed", needed}, {"skipped_broken", broken_json(r.refs.broken)},
+          {"stale_uploads", uploads}, {"uploads_listed", r.plan.uploads_listed},
+          {"uploads_aborted", r.done.uploads_aborted}, {"debris_moved", r.done.debris_removed},
+          {"versioning", remote::to_string(r.plan.versioning)}, {"last_needed", last_needed_json(r.last_needed, 20)}};
 }
 
 // mlo gc --remote NAME (lib/app/remote_gc.h).
 void run_remote_gc(Context& ctx, const GcArgs& a, bool grace_given) {
   if (a.restore || a.empty_trash) return run_trash_command(ctx, a);
-  if (!a.dry_run && !a.yes && !can_ask())
-    throw UsageError("gc --remote changes a shared remote, and there is no terminal to ask for confirmation",
-                     "see what would go with 'mlo gc --remote " + a.remote + " --dry-run', then add --yes");
+  refuse_without_terminal(a, "gc --remote", "mlo gc --remote " + a.remote);
   app::RemoteGcRequest req;
   req.remote = a.remote;
   req.narrow = a.scope.given();
@@ -188,7 +280,13 @@ void run_remote_gc(Context& ctx, const GcArgs& a, bool grace_given) {
   if (r.plan.packs_recent) std::cout << " (" << r.plan.packs_recent << " pack(s) newer than the grace period untouched)";
   std::cout << ".\n";
   if (!r.plan.debris.empty())
-    std::cout << (a.dry_run ? "Would delete " : "Deleted ") << r.plan.debris.size() << " leftover(s) of killed pushes.\n";
+    std::cout << (a.dry_run ? "Would move " : "Moved ") << r.plan.debris.size()
+              << " leftover(s) of killed pushes to the trash.\n";
+  if (!r.plan.stale_uploads.empty())
+    std::cout << (a.dry_run ? "Would abort " : "Aborted ") << r.plan.stale_uploads.size()
+              << " multipart upload(s) begun over 24 h ago and never completed.\n";
+  if (!a.dry_run) print_versioning(std::cout, r);
+  if (!a.dry_run && a.yes) print_last_needed(std::cout, r.last_needed);  // else the prompt showed it
   if (r.applied && !r.done.trash.empty())
     std::cout << "Restore with 'mlo gc --remote " << r.remote << " --restore'; 'mlo gc --remote " << r.remote
               << " --empty-trash' deletes for good what is older than gc.trash_retention (7d).\n";

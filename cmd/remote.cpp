@@ -22,6 +22,7 @@ struct TransferArgs {
   bool force = false;  // pull: checkout --force
   bool verify = false;  // push: check the remote end to end afterwards
   bool models = false;  // fetch/pull: every registered version's artifact too
+  bool create = false;  // push: make a directory remote's missing folder
 };
 
 void add_transfer_options(CLI::App* cmd, TransferArgs& a) {
@@ -78,12 +79,21 @@ void register_remote(CLI::App& app, Context& ctx) {
     ctx.on_run(cmd, [&ctx, a] {
       Repo& repo = ctx.repo();
       add_remote(repo.config(), a->name, a->url, a->make_default, a->local);
+      RootState root = prepare_remote_root(resolve_remote(repo.config(), a->name));
       if (ctx.global.json) {
-        ctx.print_json({{"name", a->name}, {"url", redact_url(a->url)}, {"default", a->make_default}, {"local", a->local}});
+        static const char* states[] = {nullptr, "existed", "created", "missing"};
+        nlohmann::json doc = {{"name", a->name}, {"url", redact_url(a->url)}, {"default", a->make_default},
+                              {"local", a->local}};
+        if (root != RootState::not_a_folder) doc["folder"] = states[static_cast<int>(root)];
+        ctx.print_json(doc);
       } else if (!ctx.global.quiet) {
         std::cout << "Added remote '" << a->name << "' (" << redact_url(a->url) << ")" << (a->make_default ? " as the default" : "")
                   << " to " << (a->local ? ".mlo/config.local.yaml" : ".mlo/config.yaml") << "\n";
+        if (root == RootState::created) std::cout << "Created the remote folder " << a->url << "\n";
       }
+      if (root == RootState::missing)
+        log::warn("remote folder " + a->url + " does not exist, nor the folder above it: push refuses it until it "
+                  "does (a typo? a volume not mounted?); 'mlo push --create' makes it");
     });
   }
   {
@@ -150,7 +160,11 @@ void register_transfers(CLI::App& app, Context& ctx) {
     cmd->add_flag("--verify", a->verify,
                   "Then download every object the data needs from the remote and check its SHA-256 (exit 1 if any "
                   "is missing or damaged)");
+    cmd->add_flag("--create", a->create,
+                  "Directory remotes: create the remote's folder (and the folders above it) when missing");
     ctx.on_run(cmd, [&ctx, a] {
+      if (a->create && open_remote(ctx.repo(), a->remote)->create_root() && !ctx.global.quiet)
+        log::info("created the remote folder for remote '" + resolve_remote(ctx.repo().config(), a->remote).name + "'");
       SyncResult r = push(ctx.repo(), request_for(ctx, *a));
       nlohmann::json doc = stats_json(r);
       if (a->verify) {

@@ -2,7 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <ctime>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -18,6 +20,7 @@
 #include "remote/gc_lock.h"
 #include "remote/remotes.h"
 #include "remote/run_lists.h"
+#include "remote/timestamps.h"
 #include "remote/transfer.h"
 #include "repo/repo.h"
 
@@ -46,14 +49,6 @@ std::int64_t newest_mtime(const fs::path& path) {
        it.increment(ec))
     if (::stat(it->path().c_str(), &st) == 0) newest = std::max<std::int64_t>(newest, st.st_mtime);
   return newest;
-}
-
-std::string iso_utc(std::int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  struct tm tm = {};
-  char buf[32] = "?";
-  if (::gmtime_r(&tt, &tm)) std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 std::string git_output(Repo& repo, std::vector<std::string> args) {
@@ -129,29 +124,93 @@ std::size_t add_remote_runs(Repo& repo, Backend& backend, const fs::path& idx, c
   return records.size();
 }
 
-// What pushes younger than the grace period counted on (gc_lock.h).
+// What one push record names: its objects, and the files of its folder
+// manifests that the cache has (on neither side: their files are not on the
+// remote either).
+void add_record_objects(Repo& repo, const remote::PushRecord& r, const std::string& where, References& refs) {
+  for (const auto& h : r.objects) refs.add(h, where);
+  for (const auto& m : r.manifests) {
+    refs.add(m, where);
+    if (!repo.cache().has(m)) continue;
+    try {
+      for (const auto& e : parse_manifest(repo.cache().read(m), "manifest " + m).entries) refs.add(e.sha256, where);
+    } catch (const Error& e) {
+      refs.broken.push_back({BrokenKind::bad_manifest, where, m, e.what()});
+    }
+  }
+}
+
+std::string push_label(const remote::PushRecord& r) { return "a push at " + remote::format_iso8601(r.time); }
+
+// What pushes younger than the grace period counted on (gc_lock.h); the
+// older ones are returned in `expired` (their keys go after the gc).
 std::size_t add_push_records(Repo& repo, Backend& backend, const fs::path& idx, const RemoteIndex& index,
-                             std::int64_t since, References& refs, std::vector<std::string>& expired, unsigned jobs) {
-  auto records = remote::read_push_records(backend, since, &expired);
+                             std::int64_t since, References& refs, std::vector<remote::PushRecord>& expired,
+                             unsigned jobs) {
+  std::vector<remote::PushRecord> records;
+  auto all = remote::read_push_records(backend, 0, nullptr);
+  std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.time < b.time; });
+  for (auto& r : all) (r.time < since ? expired : records).push_back(r);
   std::set<std::string> absent;
   for (const auto& r : records)
     for (const auto& m : r.manifests)
       if (!repo.cache().has(m) && index.has_object(m)) absent.insert(m);
   fetch_quietly(backend, repo, idx, absent, jobs);
-  for (const auto& r : records) {
-    std::string where = "a push at " + iso_utc(r.time) + " (" + r.key + ")";
-    for (const auto& h : r.objects) refs.add(h, where);
-    for (const auto& m : r.manifests) {
-      refs.add(m, where);
-      if (!repo.cache().has(m)) continue;  // on neither side: its files are not on the remote either
-      try {
-        for (const auto& e : parse_manifest(repo.cache().read(m), "manifest " + m).entries) refs.add(e.sha256, where);
-      } catch (const Error& e) {
-        refs.broken.push_back({BrokenKind::bad_manifest, where, m, e.what()});
-      }
-    }
-  }
+  for (const auto& r : records) add_record_objects(repo, r, push_label(r) + " (" + r.key + ")", refs);
   return records.size();
+}
+
+// Commits only this clone's reflogs still reach (no branch or tag does),
+// newest first: "HASH DATE SUBJECT" lines.
+std::vector<std::string> reflog_only_commits(Repo& repo, std::size_t max) {
+  std::string out = git_output(repo, {"log", "--reflog", "--not", "--all", "--format=%H %cs %s",
+                                      "--max-count=" + std::to_string(max)});
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  for (std::size_t nl; (nl = out.find('\n', start)) != std::string::npos; start = nl + 1)
+    if (nl - start > 41) lines.push_back(out.substr(start, nl - start));
+  return lines;
+}
+
+// Who last needed each blob the plan removes (see LastNeeded), grouped.
+std::vector<LastNeeded> last_needed(Repo& repo, const remote::RemoteGcPlan& plan,
+                                    const std::vector<remote::PushRecord>& expired) {
+  std::map<std::string, std::string> by;  // dead blob -> label
+  std::size_t unattributed = 0;
+  for (const auto& c : plan.changes) unattributed += c.dead.size();
+  for (const auto& line : reflog_only_commits(repo, 40)) {
+    if (unattributed == 0) break;
+    ReferenceScope one;
+    one.workspace = false;
+    one.revisions = {line.substr(0, 40)};
+    References refs = collect_references(repo, one, reference_sources());
+    std::string subject = line.size() > 52 ? line.substr(52, 60) : "";
+    std::string label = "commit " + line.substr(0, 7) + " (" + line.substr(41, 10) + ", \"" + subject +
+                        "\"; on no branch or tag)";
+    for (const auto& c : plan.changes)
+      for (const auto& b : c.dead)
+        if (refs.needs(b.hash) && by.emplace(b.hash, label).second) --unattributed;
+  }
+  for (auto r = expired.rbegin(); r != expired.rend() && unattributed > 0; ++r) {
+    References refs;
+    add_record_objects(repo, *r, "", refs);
+    for (const auto& c : plan.changes)
+      for (const auto& b : c.dead)
+        if (refs.needs(b.hash) && by.emplace(b.hash, push_label(*r)).second) --unattributed;
+  }
+  std::map<std::string, LastNeeded> groups;
+  for (const auto& c : plan.changes)
+    for (const auto& b : c.dead) {
+      auto it = by.find(b.hash);
+      LastNeeded& g = groups[it == by.end() ? "never referenced" : it->second];
+      g.by = it == by.end() ? "never referenced" : it->second;
+      ++g.blobs;
+      g.bytes += b.length;
+    }
+  std::vector<LastNeeded> out;
+  for (auto& [label, g] : groups) out.push_back(std::move(g));
+  std::stable_sort(out.begin(), out.end(), [](const LastNeeded& a, const LastNeeded& b) { return a.bytes > b.bytes; });
+  return out;
 }
 
 std::string describe_broken(const References& refs) {
@@ -190,8 +249,10 @@ RemoteGcReport remote_gc(Repo& repo, const RemoteGcRequest& request,
   RemoteIndex index = RemoteIndex::load(*backend, idx, request.jobs);
   report.refs = collect_with_remote_manifests(repo, *backend, idx, index, report.scope, request.jobs);
   report.remote_runs = add_remote_runs(repo, *backend, idx, index, report.refs, request.jobs);
+  std::vector<remote::PushRecord> expired;
   report.push_records = add_push_records(repo, *backend, idx, index, now - request.grace_seconds, report.refs,
-                                         report.expired_push_records, request.jobs);
+                                         expired, request.jobs);
+  for (const auto& r : expired) report.expired_push_records.push_back(r.key);
   if (!report.refs.broken.empty() && !request.skip_broken)
     throw InputError("cannot tell what the remote must keep: " + describe_broken(report.refs),
                      "fix or fetch what is missing ('mlo pull'), or pass --skip-broken to remove anyway");
@@ -202,6 +263,7 @@ RemoteGcReport remote_gc(Repo& repo, const RemoteGcRequest& request,
   const References& refs = report.refs;
   report.plan = remote::plan_remote_gc(*backend, index, [&](const std::string& h) { return refs.needs(h); }, opts, now);
   if (request.narrow && !report.plan.changes.empty()) report.still_needed = still_needed(repo, report.plan);
+  if (!request.narrow && !report.plan.changes.empty()) report.last_needed = last_needed(repo, report.plan, expired);
   if (request.dry_run || !confirm(report)) return report;
   report.done = remote::apply_remote_gc(*backend, report.plan, now);
   for (const auto& key : report.expired_push_records) backend->remove(key);
@@ -229,9 +291,9 @@ remote::TrashResult restore_remote_trash(Repo& repo, const std::string& remote, 
 }
 
 remote::TrashResult empty_remote_trash(Repo& repo, const std::string& remote, std::int64_t before, bool dry_run,
-                                       std::string* remote_name) {
+                                       const remote::TrashConfirm& confirm, std::string* remote_name) {
   return on_trash(repo, remote, dry_run, remote_name,
-                  [&](Backend& b) { return remote::empty_trash(b, before, dry_run); });
+                  [&](Backend& b) { return remote::empty_trash(b, before, dry_run, confirm); });
 }
 
 }  // namespace mlo::app

@@ -42,6 +42,16 @@ struct StillNeeded {
   std::string where;  // a root outside the narrow scope that needs it
 };
 
+// For what the default scope removes: who last needed it, newest first
+// where known. `by` is "commit 1a2b3c4 (2026-11-30, "subject")" for a commit
+// only this clone's reflog still reaches, "a push at TIME" for an expired
+// push record, or "never referenced" (by anything this clone knows).
+struct LastNeeded {
+  std::string by;
+  std::size_t blobs = 0;
+  std::uint64_t bytes = 0;  // compressed, as stored
+};
+
 struct RemoteGcReport {
   std::string remote;
   ReferenceScope scope;
@@ -51,6 +61,7 @@ struct RemoteGcReport {
   std::size_t remote_runs = 0;           // runs listed on the remote (kept)
   remote::RemoteGcPlan plan;
   std::vector<StillNeeded> still_needed;  // narrow scope: what goes that a wider scope needs
+  std::vector<LastNeeded> last_needed;    // default scope: grouped, most bytes first (all groups)
   bool applied = false;
   remote::RemoteGcApplied done;
 };
@@ -72,6 +83,6 @@ RemoteGcReport remote_gc(Repo& repo, const RemoteGcRequest& request,
 remote::TrashResult restore_remote_trash(Repo& repo, const std::string& remote, std::int64_t since, bool dry_run,
                                          std::string* remote_name = nullptr);
 remote::TrashResult empty_remote_trash(Repo& repo, const std::string& remote, std::int64_t before, bool dry_run,
-                                       std::string* remote_name = nullptr);
+                                       const remote::TrashConfirm& confirm, std::string* remote_name = nullptr);
 
 }  // namespace mlo::app

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -67,6 +68,25 @@ std::vector<std::string> xml_values(std::string_view xml, std::string_view tag) 
     }
     out.push_back(std::move(text));
     pos = stop + close.size();
+  }
+  return out;
+}
+
+std::string to_string(Versioning v) {
+  switch (v) {
+    case Versioning::off: return "off";
+    case Versioning::enabled: return "enabled";
+    case Versioning::suspended: return "suspended";
+    case Versioning::unknown: break;
+  }
+  return "unknown";
+}
+
+std::vector<BlobInfo> Backend::list_temp(const std::string& prefix) {
+  std::vector<BlobInfo> out;
+  for (auto& b : list(prefix)) {
+    std::string_view rest = std::string_view(b.key).substr(prefix.size());
+    if (!rest.empty() && rest[0] == '.' && rest.find('/') == std::string_view::npos) out.push_back(std::move(b));
   }
   return out;
 }
@@ -145,7 +165,18 @@ class DirBackend : public Backend {
   explicit DirBackend(fs::path root) : root_(std::move(root)) {}
   std::string describe() const override { return root_.string(); }
 
+  bool create_root() override {
+    std::error_code ec;
+    if (fs::is_directory(root_, ec)) return false;
+    fs::create_directories(root_, ec);
+    if (ec) throw RemoteError("cannot create remote folder " + root_.string() + ": " + ec.message(),
+                              "check the path with 'mlo remote ls' and its parent's permissions");
+    root_checked_ = true;
+    return true;
+  }
+
   std::optional<std::string> get(const std::string& key) override {
+    require_root();
     fs::path p = root_ / key;
     UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) {
@@ -156,6 +187,7 @@ class DirBackend : public Backend {
   }
 
   std::string get_range(const std::string& key, std::uint64_t offset, std::uint64_t length) override {
+    require_root();
     fs::path p = root_ / key;
     UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) fail("cannot read " + p.string(), errno);
@@ -169,11 +201,13 @@ class DirBackend : public Backend {
   }
 
   bool has(const std::string& key) override {
+    require_root();
     struct stat st;
     return ::stat((root_ / key).c_str(), &st) == 0;
   }
 
   std::optional<std::uint64_t> size(const std::string& key) override {
+    require_root();
     struct stat st;
     if (::stat((root_ / key).c_str(), &st) != 0) {
       if (errno == ENOENT) return std::nullopt;
@@ -183,6 +217,7 @@ class DirBackend : public Backend {
   }
 
   void put(const std::string& key, std::string_view data) override {
+    require_root();
     fs::path dest = root_ / key;
     std::error_code ec;
     fs::create_directories(dest.parent_path(), ec);
@@ -200,15 +235,11 @@ class DirBackend : public Backend {
   }
 
   std::vector<BlobInfo> list(const std::string& prefix) override {
+    require_root();
     std::vector<BlobInfo> out;
     fs::path dir = root_ / prefix;
     std::error_code ec;
-    if (!fs::is_directory(dir, ec)) {
-      if (!fs::exists(root_, ec) && !root_.parent_path().empty() && !fs::exists(root_.parent_path(), ec))
-        throw RemoteError("remote directory " + root_.string() + " does not exist, nor its parent",
-                          "check the path with 'mlo remote ls' (is the volume mounted?)");
-      return out;
-    }
+    if (!fs::is_directory(dir, ec)) return out;
     for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
          it.increment(ec)) {
       std::error_code type_ec;
@@ -227,6 +258,7 @@ class DirBackend : public Backend {
   }
 
   std::vector<BlobInfo> list_temp(const std::string& prefix) override {
+    require_root();
     std::vector<BlobInfo> out;
     std::error_code ec;
     for (auto it = fs::directory_iterator(root_ / prefix, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
@@ -236,6 +268,7 @@ class DirBackend : public Backend {
   }
 
   void remove(const std::string& key) override {
+    require_root();
     fs::path p = root_ / key;
     if (::unlink(p.c_str()) != 0 && errno != ENOENT) fail("cannot remove " + p.string(), errno);
   }
@@ -244,7 +277,20 @@ class DirBackend : public Backend {
   [[noreturn]] static void fail(const std::string& what, int err) {
     throw RemoteError(what + ": " + std::strerror(err), "check the remote directory and its permissions");
   }
+  // A missing root is a typo or an unmounted volume, never an empty remote:
+  // reads would report "nothing there" and writes would scatter a new
+  // remote where nobody looks. Checked once per command (it stays).
+  void require_root() {
+    if (root_checked_) return;
+    std::error_code ec;
+    if (!fs::is_directory(root_, ec))
+      throw RemoteError("remote folder " + root_.string() + " does not exist",
+                        "check the path with 'mlo remote ls' (a typo? a volume not mounted?); to start a new "
+                        "remote there, run 'mlo push --create'");
+    root_checked_ = true;
+  }
   fs::path root_;
+  std::atomic<bool> root_checked_{false};
 };
 
 // ---------------------------------------------------------------- HTTP / WebDAV
@@ -531,9 +577,76 @@ class S3Backend : public Backend {
     check(r, "DELETE", key);
   }
 
+  std::optional<std::vector<PendingUpload>> list_uploads() override {
+    std::vector<PendingUpload> out;
+    std::string key_marker, id_marker;
+    for (;;) {
+      std::vector<std::pair<std::string, std::string>> q = {{"uploads", ""}, {"prefix", prefix_}};
+      if (!key_marker.empty()) q.insert(q.end(), {{"key-marker", key_marker}, {"upload-id-marker", id_marker}});
+      HttpResponse r = request("GET", bucket_path(), q, {});
+      if (optional_feature_missing(r, "ListMultipartUploads")) return std::nullopt;
+      check(r, "ListMultipartUploads", "");
+      if (!parse_uploads_page(r.body, out, key_marker, id_marker)) return out;
+    }
+  }
+
+  void abort_upload(const PendingUpload& upload) override {
+    HttpResponse r = request("DELETE", object_path(upload.key), {{"uploadId", upload.id}}, {});
+    if (r.status == 404) return;  // completed or aborted meanwhile
+    check(r, "AbortMultipartUpload", upload.key);
+  }
+
+  Versioning versioning() override {
+    HttpResponse r = request("GET", bucket_path(), {{"versioning", ""}}, {});
+    if (optional_feature_missing(r, "GetBucketVersioning")) return Versioning::unknown;
+    check(r, "GetBucketVersioning", "");
+    auto status = xml_values(r.body, "Status");
+    if (status.empty()) return Versioning::off;  // never enabled: no <Status>
+    if (status[0] == "Enabled") return Versioning::enabled;
+    if (status[0] == "Suspended") return Versioning::suspended;
+    return Versioning::unknown;
+  }
+
   HttpStats stats() const override { return client_.stats(); }
 
  private:
+  // A call gc can do without: a server that does not implement it (s3rver
+  // answers 501 NotImplemented) or a policy that denies it.
+  bool optional_feature_missing(const HttpResponse& r, const std::string& op) const {
+    if (r.status != 501 && r.status != 405 && r.status != 403 && error_code(r) != "NotImplemented") return false;
+    log::debug("remote '" + name_ + "': " + op + " answered HTTP " + std::to_string(r.status) + " " + error_code(r));
+    return true;
+  }
+
+  // One ListMultipartUploads page: appends the uploads under the remote's
+  // prefix; returns true (and sets the markers) when another page follows.
+  bool parse_uploads_page(std::string_view body, std::vector<PendingUpload>& out, std::string& key_marker,
+                          std::string& id_marker) const {
+    if (body.find("ListMultipartUploadsResult") == std::string_view::npos)
+      throw RemoteError("ListMultipartUploads " + describe() + ": the answer is not a ListMultipartUploadsResult",
+                        "try again; if it persists, check the endpoint");
+    for (const auto& upload : xml_values(body, "Upload")) {
+      auto key = xml_values(upload, "Key");
+      auto id = xml_values(upload, "UploadId");
+      auto initiated = xml_values(upload, "Initiated");
+      if (key.size() != 1 || id.size() != 1 || key[0].rfind(prefix_, 0) != 0) continue;
+      std::string rel = key[0].substr(prefix_.size());
+      if (!acceptable_key(rel, "", describe())) continue;
+      out.push_back({rel, id[0], initiated.empty() ? 0 : parse_iso8601(initiated[0])});
+    }
+    auto truncated = xml_values(body, "IsTruncated");
+    auto next_key = xml_values(body, "NextKeyMarker");
+    auto next_id = xml_values(body, "NextUploadIdMarker");
+    if (truncated.empty() || truncated[0] != "true" || next_key.empty() || next_key[0].empty()) return false;
+    std::string id = next_id.empty() ? "" : next_id[0];
+    if (next_key[0] == key_marker && id == id_marker)
+      throw RemoteError("ListMultipartUploads " + describe() + ": a truncated listing without new markers",
+                        "try again; if it persists, check the endpoint");
+    key_marker = next_key[0];
+    id_marker = id;
+    return true;
+  }
+
   // One ListObjectsV2 page: appends its keys to `out`; returns true (and
   // sets `token`) when another page follows. Throws RemoteError on a
   // malformed body, before anything is appended.

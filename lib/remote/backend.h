@@ -36,6 +36,16 @@ struct BlobInfo {
   std::int64_t mtime = 0;  // when the remote stored it (unix seconds; 0: unknown)
 };
 
+// A multipart upload in progress (S3): `key` is relative to the remote's root.
+struct PendingUpload {
+  std::string key;
+  std::string id;
+  std::int64_t initiated = 0;  // unix seconds (0: unknown)
+};
+
+enum class Versioning { unknown, off, enabled, suspended };
+std::string to_string(Versioning v);
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -55,11 +65,27 @@ class Backend {
   virtual void put(const std::string& key, std::string_view data) = 0;
   // Blobs whose key starts with `prefix` (a folder such as "packs/").
   virtual std::vector<BlobInfo> list(const std::string& prefix) = 0;
-  // Temp files of writers under `prefix` (a killed writer's leftovers), which
-  // list() hides; only backends whose writes leave such files list them.
-  virtual std::vector<BlobInfo> list_temp(const std::string& /*prefix*/) { return {}; }
+  // Temp files of writers directly under `prefix` (a killed writer's
+  // leftovers): hidden names ("."-prefixed), as mlo's own writers
+  // (.NAME.tmp.PID.N) and WebDAV servers (Apache's .davfs.tmp*) make them.
+  // The default picks them out of list(); directories, whose list() hides
+  // them, look for themselves.
+  virtual std::vector<BlobInfo> list_temp(const std::string& prefix);
+  // Multipart uploads begun under the remote's prefix and never completed
+  // or aborted (their parts are stored, invisible, and billed). nullopt when
+  // the store cannot list them (not S3, or a server that does not implement
+  // ListMultipartUploads).
+  virtual std::optional<std::vector<PendingUpload>> list_uploads() { return std::nullopt; }
+  virtual void abort_upload(const PendingUpload& /*upload*/) {}
+  // Whether the store keeps old versions of what is overwritten or deleted
+  // (S3 bucket versioning); "unknown" where it cannot be asked.
+  virtual Versioning versioning() { return Versioning::unknown; }
   // Removes a blob; no error when it is absent.
   virtual void remove(const std::string& key) = 0;
+  // Creates the remote's root folder (directories only: `mlo remote add`,
+  // `mlo push --create`); true when it did not exist. Every other call
+  // refuses a missing root.
+  virtual bool create_root() { return false; }
   // Requests made so far (0 for directories).
   virtual HttpStats stats() const { return {}; }
 };

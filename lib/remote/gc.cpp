@@ -64,7 +64,7 @@ std::vector<BlobInfo> find_debris(Backend& backend, const std::vector<BlobInfo>&
   for (const auto& b : listing) {
     std::string name = b.key.substr(6);
     auto dot = name.rfind('.');
-    if (dot == std::string::npos) continue;
+    if (dot == std::string::npos || name[0] == '.') continue;  // temp files: below
     std::string ext = name.substr(dot);
     if (ext == ".pack" || ext == ".idx") pairs[name.substr(0, dot)].push_back(&b);
   }
@@ -75,6 +75,14 @@ std::vector<BlobInfo> find_debris(Backend& backend, const std::vector<BlobInfo>&
   for (const std::string prefix : {"packs/", "runs/", "pushes/"})
     for (const auto& t : backend.list_temp(prefix))
       if (t.mtime > 0 && now - t.mtime > max_age) out.push_back(t);
+  return out;
+}
+
+std::vector<PendingUpload> stale_uploads(const std::vector<PendingUpload>& uploads, std::int64_t max_age,
+                                         std::int64_t now) {
+  std::vector<PendingUpload> out;
+  for (const auto& u : uploads)
+    if (u.initiated > 0 && now - u.initiated > max_age) out.push_back(u);
   return out;
 }
 
@@ -109,6 +117,11 @@ RemoteGcPlan plan_remote_gc(Backend& backend, const RemoteIndex& index, const Ne
     if (!change.dead.empty()) plan.changes.push_back(std::move(change));
   }
   plan.debris = find_debris(backend, listing, options.debris_age, now);
+  if (auto uploads = backend.list_uploads()) {
+    plan.uploads_listed = true;
+    plan.stale_uploads = stale_uploads(*uploads, options.debris_age, now);
+  }
+  plan.versioning = backend.versioning();
   return plan;
 }
 
@@ -133,7 +146,7 @@ void rewrite_pack(Backend& backend, const PackChange& change) {
 
 RemoteGcApplied apply_remote_gc(Backend& backend, const RemoteGcPlan& plan, std::int64_t now) {
   RemoteGcApplied done;
-  if (!plan.changes.empty()) done.trash = new_trash_batch(now);
+  if (!plan.changes.empty() || !plan.debris.empty()) done.trash = new_trash_batch(now);
   for (const auto& change : plan.changes) {
     if (!change.keep.empty()) {
       rewrite_pack(backend, change);
@@ -144,8 +157,11 @@ RemoteGcApplied apply_remote_gc(Backend& backend, const RemoteGcPlan& plan, std:
     move_pack_to_trash(backend, done.trash, change.id);
   }
   for (const auto& d : plan.debris) {
-    backend.remove(d.key);
-    ++done.debris_removed;
+    if (move_to_trash(backend, done.trash, d.key)) ++done.debris_removed;
+  }
+  for (const auto& u : plan.stale_uploads) {
+    backend.abort_upload(u);
+    ++done.uploads_aborted;
   }
   return done;
 }

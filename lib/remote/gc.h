@@ -10,9 +10,14 @@
 //    so readers stop seeing it, then the pack); a pack with some needed blobs
 //    is rewritten with only those (new pack + index written before the old
 //    ones move to the trash);
-//  - debris of killed pushes (a pack without its .idx, a writer's temp file)
-//    is deleted only when older than `debris_age`: a live push writes its
-//    .idx seconds after its pack, and a temp file is written continuously.
+//  - debris of killed pushes (a pack without its .idx, a writer's temp
+//    file, on every backend) is moved to the trash only when older than
+//    `debris_age`: a live push writes its .idx seconds after its pack, and
+//    a temp file is written continuously; even so, a push re-checks after
+//    any gc what it counted on and sends again what is gone;
+//  - S3 multipart uploads begun more than `debris_age` ago and never
+//    completed (a killed push of a big pack) are aborted: their parts
+//    are not objects, so there is nothing to move to the trash.
 // Two gc runs never work at once (lib/remote/gc_lock.h), and a push waits
 // for a running gc before it verifies what it counted on (lib/app/sync.cpp).
 #pragma once
@@ -50,10 +55,13 @@ struct RemoteGcPlan {
   std::size_t blobs_kept = 0;
   std::vector<PackChange> changes;
   std::vector<BlobInfo> debris;  // killed pushes' leftovers older than debris_age
+  std::vector<PendingUpload> stale_uploads;  // multipart uploads older than debris_age
+  bool uploads_listed = false;     // false: the store cannot list multipart uploads
+  Versioning versioning = Versioning::unknown;
 
   std::size_t blobs_removed() const;
   std::uint64_t bytes_removed() const;
-  bool empty() const { return changes.empty() && debris.empty(); }
+  bool empty() const { return changes.empty() && debris.empty() && stale_uploads.empty(); }
 };
 
 // When the remote got each pack (see above), by pack id, from backend.list("packs/").
@@ -66,7 +74,8 @@ struct RemoteGcApplied {
   std::string trash;  // the trash batch the packs went to ("" when none)
   std::vector<std::string> removed_packs;    // moved to the trash whole
   std::vector<std::string> rewritten_packs;  // rewritten, the old one moved to the trash
-  std::size_t debris_removed = 0;
+  std::size_t debris_removed = 0;   // moved to the trash
+  std::size_t uploads_aborted = 0;
 };
 RemoteGcApplied apply_remote_gc(Backend& backend, const RemoteGcPlan& plan, std::int64_t now);
 

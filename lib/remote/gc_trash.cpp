@@ -11,9 +11,13 @@ namespace mlo::remote {
 
 namespace {
 
-// One level deep (WebDAV listings are Depth 1): trash/<batch>_<pack id>.pack
+// One level deep (WebDAV listings are Depth 1): trash/<batch>_<pack id>.pack;
+// debris from other folders keeps its folder as "runs~NAME".
 std::string trash_key(const std::string& batch, const std::string& live_key) {
-  return "trash/" + batch + "_" + live_key.substr(6);  // drops "packs/"
+  std::string rest = live_key.rfind("packs/", 0) == 0 ? live_key.substr(6) : live_key;
+  for (char& c : rest)
+    if (c == '/') c = '~';
+  return "trash/" + batch + "_" + rest;
 }
 
 std::string copy_blob(Backend& backend, const std::string& from, const std::string& to) {
@@ -40,6 +44,14 @@ void move_pack_to_trash(Backend& backend, const std::string& batch, const std::s
   copy_blob(backend, index_key(id), trash_key(batch, index_key(id)));
   backend.remove(index_key(id));
   backend.remove(pack_key(id));
+}
+
+bool move_to_trash(Backend& backend, const std::string& batch, const std::string& key) {
+  auto bytes = backend.get(key);
+  if (!bytes) return false;  // gone since the listing (a writer renamed its temp file into place)
+  put_verified(backend, trash_key(batch, key), *bytes);
+  backend.remove(key);
+  return true;
 }
 
 std::vector<TrashBatch> list_trash(Backend& backend) {
@@ -74,6 +86,7 @@ TrashResult restore_trash(Backend& backend, std::int64_t since, bool dry_run) {
     ++r.batches;
     r.packs += t.packs.size();
     r.bytes += t.bytes;
+    r.chosen.push_back(t);
     if (dry_run) continue;
     for (const auto& id : t.packs) {
       if (!backend.has(index_key(id))) {
@@ -87,16 +100,18 @@ TrashResult restore_trash(Backend& backend, std::int64_t since, bool dry_run) {
   return r;
 }
 
-TrashResult empty_trash(Backend& backend, std::int64_t before, bool dry_run) {
+TrashResult empty_trash(Backend& backend, std::int64_t before, bool dry_run, const TrashConfirm& confirm) {
   TrashResult r;
-  for (const auto& t : list_trash(backend)) {
+  for (auto& t : list_trash(backend)) {
     if (t.time > before) continue;
     ++r.batches;
     r.packs += t.packs.size();
     r.bytes += t.bytes;
-    if (dry_run) continue;
-    for (const auto& k : t.keys) backend.remove(k);
+    r.chosen.push_back(std::move(t));
   }
+  if (dry_run || r.chosen.empty() || (confirm && !confirm(r))) return r;
+  for (const auto& t : r.chosen)
+    for (const auto& k : t.keys) backend.remove(k);
   return r;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/fs.h"
 #include "repo/repo.h"
 
 namespace mlo::remote {
@@ -147,6 +148,18 @@ void modify_remote(Config& config, const std::string& name, const std::string& k
   if (key == "url") url_kind(value);
   config.set("remotes." + name + "." + key, value.empty() ? std::nullopt : std::optional<std::string>(value),
              local ? ConfigScope::local : ConfigScope::tracked);
+}
+
+RootState prepare_remote_root(const RemoteConfig& remote) {
+  if (url_kind(remote.url) != "dir") return RootState::not_a_folder;
+  std::string path = remote.url.rfind("file://", 0) == 0 ? remote.url.substr(7) : remote.url;
+  fs::path root = fs::path(path).lexically_normal();
+  if (!root.has_filename()) root = root.parent_path();  // "/srv/store/"
+  std::error_code ec;
+  if (fs::is_directory(root, ec)) return RootState::existed;
+  if (!fs::is_directory(root.parent_path(), ec)) return RootState::missing;
+  open_backend(remote)->create_root();
+  return RootState::created;
 }
 
 std::unique_ptr<Backend> open_remote(Repo& repo, const std::string& name, RemoteConfig* config_out) {

@@ -34,6 +34,12 @@ RemoteConfig resolve_remote(const Config& config, const std::string& name);
 std::unique_ptr<Backend> open_remote(Repo& repo, const std::string& name, RemoteConfig* config_out = nullptr);
 
 void add_remote(Config& config, const std::string& name, const std::string& url, bool make_default, bool local);
+
+// A directory remote's folder when `mlo remote add` names it: made when the
+// folder above it exists (so a typo higher up, or a volume not mounted, is
+// not papered over with a new, empty remote); other remotes: not_a_folder.
+enum class RootState { not_a_folder, existed, created, missing };
+RootState prepare_remote_root(const RemoteConfig& remote);
 void remove_remote(Config& config, const std::string& name);
 // Sets one option; an empty value removes it. Rejects unknown keys and
 // anything that looks like a secret.

@@ -27,4 +27,12 @@ std::int64_t file_mtime(const std::filesystem::path& path) {
   return ::lstat(path.c_str(), &st) == 0 ? static_cast<std::int64_t>(st.st_mtime) : 0;
 }
 
+std::string format_iso8601(std::int64_t unix_seconds) {
+  std::time_t tt = static_cast<std::time_t>(unix_seconds);
+  struct tm tm = {};
+  char buf[32] = "?";
+  if (::gmtime_r(&tt, &tm)) std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 }  // namespace mlo::remote

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 namespace mlo::remote {
@@ -12,5 +13,7 @@ namespace mlo::remote {
 std::int64_t parse_iso8601(std::string_view text);    // 2026-12-04T04:33:31.000Z
 std::int64_t parse_http_date(std::string_view text);  // Fri, 04 Dec 2026 04:33:31 GMT
 std::int64_t file_mtime(const std::filesystem::path& path);
+// The other way: 2026-12-04T04:33:31Z ("?" for a time gmtime cannot show).
+std::string format_iso8601(std::int64_t unix_seconds);
 
 }  // namespace mlo::remote

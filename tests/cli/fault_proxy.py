@@ -13,6 +13,12 @@ A lying server: put-drop answers 201 to a PUT without storing it; put-half
 stores the first half of a PUT's body and answers 201; list-garble rewrites
 the <Size> values of an S3 ListObjectsV2 answer ("x123"); propfind-garble
 does the same to a WebDAV listing's getcontentlength values.
+Two S3 calls s3rver 3.7.1 does not implement can be answered instead of
+forwarded, with what the test writes (in the shapes AWS documents):
+FAULT_FILE.uploads answers ListMultipartUploads (GET ?uploads), and
+FAULT_FILE.versioning answers GetBucketVersioning (GET ?versioning), while
+such a file exists; AbortMultipartUpload (DELETE ?uploadId=) is then
+answered 204 and its path appended to FAULT_FILE.aborted.
 Only loopback addresses are used; requests are bounded by the test.
 """
 import http.client
@@ -64,9 +70,35 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def answer(self, status, data):
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(data)))
+        if data:
+            self.send_header("Content-Type", "application/xml")
+        self.end_headers()
+        self.wfile.write(data)
+
+    # The S3 calls s3rver lacks, answered from the test's files (see above).
+    def stand_in(self):
+        query = self.path.partition("?")[2]
+        params = [p.split("=")[0] for p in query.split("&")]
+        for name in ("uploads", "versioning"):
+            if self.command == "GET" and name in params and os.path.exists(FAULTS + "." + name):
+                with open(FAULTS + "." + name, "rb") as f:
+                    self.answer(200, f.read())
+                return True
+        if self.command == "DELETE" and "uploadId" in params and os.path.exists(FAULTS + ".uploads"):
+            with lock, open(FAULTS + ".aborted", "a") as f:
+                f.write(self.path + "\n")
+            self.answer(204, b"")
+            return True
+        return False
+
     def forward(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
+        if self.stand_in():
+            return
         fault = take_fault(self.command, self.path)
         if fault == "drop":
             self.send_response(201)

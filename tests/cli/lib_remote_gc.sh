@@ -118,10 +118,25 @@ gc_scenario_narrow_then_restore() {
   expect_eq "$(clone_pull_rc c6 release-1)" "0" "pull of release-1 after restore"
   # Empty trash: nothing is older than the retention; with 0 everything goes.
   expect_ok --json gc --remote r --workspace --grace 0 --yes
-  expect_ok --json gc --remote r --empty-trash
+  expect_ok --json gc --remote r --empty-trash --yes
   expect_json "d['packs'] == 0"
-  expect_ok --json gc --remote r --empty-trash --retention 0
-  expect_json "d['packs'] > 0"
+  # It deletes for good, so it asks like gc: no terminal and no --yes is
+  # refused (exit 2) with a hint; --dry-run lists the batches.
+  trash_before=$(remote_keys trash)
+  expect_rc 2 gc --remote r --empty-trash --retention 0
+  expect_err_contains "--yes"
+  expect_ok gc --remote r --empty-trash --retention 0 --dry-run
+  expect_out_contains "Would delete"
+  expect_out_contains "pack(s),"
+  expect_eq "$(remote_keys trash)" "$trash_before" "trash after a refused and a dry-run --empty-trash"
+  # On a terminal it shows what goes and asks; "n" keeps everything.
+  out=$(printf 'n\n' | script -qec "$MLO gc --remote r --empty-trash --retention 0" /dev/null 2>&1)
+  [[ "$out" == *"deleted for good"* && "$out" == *"[y/N]"* && "$out" == *"Nothing changed"* ]] ||
+    fail "empty-trash on a terminal, answered n: $out"
+  pass
+  expect_eq "$(remote_keys trash)" "$trash_before" "trash after answering n"
+  expect_ok --json gc --remote r --empty-trash --retention 0 --yes
+  expect_json "d['packs'] > 0 and d['applied'] and len(d['batch_list']) == d['batches']"
   expect_eq "$(remote_keys trash)" "" "trash after --empty-trash --retention 0"
   expect_ok --json gc --remote r --restore
   expect_json "d['packs'] == 0"
@@ -146,4 +161,28 @@ gc_scenario_push_races_gc() {
     git push -q origin HEAD:race || fail "git push race"
     expect_eq "$(clone_pull_rc c7 origin/race)" "0" "pull after push racing gc (round $round)"
   done
+}
+
+gc_scenario_last_needed() {
+  # What the default scope removes is named by who last needed it: a commit
+  # only a's reflog still reaches (its branch was deleted), or a push whose
+  # record is older than the grace period.
+  cd "$TEST_TMP/a"
+  git checkout -q -b scratch
+  echo "scratch data" >data/scratch.txt
+  "$MLO" -q data add data/scratch.txt && git add -A && git commit -qm "scratch experiment" || fail "commit scratch"
+  scratch=$(git rev-parse --short=7 HEAD)
+  expect_ok push
+  git checkout -q main && git branch -q -D scratch
+  echo "work in progress" >data/wip.txt && "$MLO" -q data add data/wip.txt || fail "add wip"
+  expect_ok push
+  rm -f data/wip.txt data/wip.txt.mlo
+  # Two minutes later (test clock), with a one-minute grace.
+  MLO_TEST_CLOCK_SKEW=120 expect_ok --json gc --remote r --grace 1m --dry-run
+  expect_json "any('commit $scratch' in g['by'] and 'scratch experiment' in g['by'] for g in d['last_needed']['top'])"
+  expect_json "any(g['by'].startswith('a push at ') for g in d['last_needed']['top'])"
+  expect_json "sum(g['blobs'] for g in d['last_needed']['top']) + d['last_needed']['more']['blobs'] == d['blobs_removed']"
+  MLO_TEST_CLOCK_SKEW=120 expect_ok gc --remote r --grace 1m --dry-run
+  expect_out_contains "Last needed by:"
+  expect_out_contains "scratch experiment"
 }

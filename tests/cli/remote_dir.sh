@@ -93,8 +93,35 @@ rm -rf "$TEST_TMP/remote/packs"
 rm -rf .mlo/cache/objects/* data/model.bin
 expect_rc 4 pull
 expect_err_contains "not on remote 'origin'"
-# A remote whose directory (and parent) does not exist.
+# A remote whose folder does not exist is a typo or a volume not mounted,
+# never an empty remote: every command that reads or writes it stops
+# (exit 4) and names it; nothing is created on the way.
 expect_ok remote add gone /nonexistent-mlo/x/y
+expect_err_contains "does not exist"
 expect_rc 4 push -r gone
 expect_err_contains "does not exist"
+typo="$TEST_TMP/no-such-mount/store"
+expect_ok --json remote add typo "$typo"
+expect_json "d['folder'] == 'missing'"
+for cmd in "push -r typo" "pull -r typo" "fetch -r typo" "data status --remote typo" "gc --remote typo --dry-run" \
+  "gc --remote typo --yes" "fsck --remote typo"; do
+  expect_rc 4 $cmd
+  expect_err_contains "remote folder $typo does not exist"
+  expect_err_contains "mlo remote ls"
+done
+expect_no_file "$TEST_TMP/no-such-mount"
+# push --create starts a new remote there (folders above it too).
+expect_ok push -r typo --create
+expect_file "$typo/packs"
+expect_ok data status --remote typo --exit-code
+# remote add makes the folder when the one above it exists (like a fresh
+# DVC remote), and says so.
+expect_ok remote add fresh "$TEST_TMP/fresh-store"
+expect_out_contains "Created the remote folder"
+expect_file "$TEST_TMP/fresh-store"
+# A folder that goes away later (unmounted): status does not call it empty.
+rm -rf "$TEST_TMP/fresh-store"
+expect_rc 4 data status --remote fresh
+expect_err_contains "does not exist"
+expect_no_file "$TEST_TMP/fresh-store"
 done_testing

@@ -21,6 +21,13 @@ gc_scenario_teammate
 gc_scenario_registered_model
 gc_scenario_narrow_then_restore
 gc_scenario_push_races_gc
+gc_scenario_last_needed
+# Push records removed (as a gc removes expired ones): the pushed work in
+# progress is then needed by nothing this clone knows.
+mv "$STORE/pushes" "$STORE/pushes.away"
+MLO_TEST_CLOCK_SKEW=120 expect_ok --json gc --remote r --grace 1m --dry-run
+expect_json "any(g['by'] == 'never referenced' for g in d['last_needed']['top'])"
+mv "$STORE/pushes.away" "$STORE/pushes"
 
 cd "$TEST_TMP/a"
 now=$(date +%s)
