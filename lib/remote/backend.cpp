@@ -600,6 +600,8 @@ class S3Backend : public Backend {
     HttpResponse r = request("GET", bucket_path(), {{"versioning", ""}}, {});
     if (optional_feature_missing(r, "GetBucketVersioning")) return Versioning::unknown;
     check(r, "GetBucketVersioning", "");
+    // A server that ignores the query answers something else (a listing).
+    if (r.body.find("VersioningConfiguration") == std::string::npos) return Versioning::unknown;
     auto status = xml_values(r.body, "Status");
     if (status.empty()) return Versioning::off;  // never enabled: no <Status>
     if (status[0] == "Enabled") return Versioning::enabled;

@@ -158,7 +158,11 @@ RootState prepare_remote_root(const RemoteConfig& remote) {
   std::error_code ec;
   if (fs::is_directory(root, ec)) return RootState::existed;
   if (!fs::is_directory(root.parent_path(), ec)) return RootState::missing;
-  open_backend(remote)->create_root();
+  try {
+    open_backend(remote)->create_root();
+  } catch (const RemoteError&) {
+    return RootState::missing;  // not writable here: the warning says what to do
+  }
   return RootState::created;
 }
 

@@ -111,9 +111,11 @@ for cmd in "push -r typo" "pull -r typo" "fetch -r typo" "data status --remote t
 done
 expect_no_file "$TEST_TMP/no-such-mount"
 # push --create starts a new remote there (folders above it too).
-expect_ok push -r typo --create
+echo "fresh start" >data/fresh.txt && "$MLO" -q data add data/fresh.txt || fail "add fresh"
+expect_ok push -r typo --create data/fresh.txt
+expect_err_contains "created the remote folder"
 expect_file "$typo/packs"
-expect_ok data status --remote typo --exit-code
+expect_ok data status --remote typo --exit-code data/fresh.txt
 # remote add makes the folder when the one above it exists (like a fresh
 # DVC remote), and says so.
 expect_ok remote add fresh "$TEST_TMP/fresh-store"

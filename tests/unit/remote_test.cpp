@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "remote/backend.h"
+#include "remote/gc_trash.h"
 #include "remote/layout.h"
 #include "remote/sigv4.h"
 #include "remote/transfer.h"
@@ -163,6 +164,7 @@ TEST_CASE("directory remote: push, fetch, dedup, corruption", "[remote_test]") {
   Cache a(tmp / "a"), b(tmp / "b");
   RemoteConfig rc{"origin", (tmp / "remote").string(), {}};
   auto backend = open_backend(rc);
+  REQUIRE(backend->create_root());
   std::set<std::string> hashes;
   for (int i = 0; i < 300; ++i) hashes.insert(a.add_bytes("small object " + std::to_string(i), false));
   std::string big = random_bytes(5 << 20, 7);
@@ -226,10 +228,50 @@ TEST_CASE("directory remote: push, fetch, dedup, corruption", "[remote_test]") {
   CHECK(stored <= hashes.size());
 }
 
-TEST_CASE("directory remote: missing parent is a remote error", "[remote_test]") {
-  RemoteConfig rc{"gone", "/nonexistent-mlo-dir/sub/remote", {}};
+TEST_CASE("directory remote: a missing folder is an error, never an empty remote", "[remote_test]") {
+  test::TempDir tmp;
+  RemoteConfig rc{"typo", (tmp / "no-such-mount" / "store").string(), {}};
   auto backend = open_backend(rc);
+  // Reads and writes alike: nothing is created on the way.
   CHECK_THROWS_AS(backend->list("packs/"), RemoteError);
+  CHECK_THROWS_AS(backend->has("packs/x.idx"), RemoteError);
+  CHECK_THROWS_AS(backend->get("pushes/x.json"), RemoteError);
+  CHECK_THROWS_AS(backend->put("locks/gc-1.json", "{}"), RemoteError);
+  CHECK_FALSE(fs::exists(tmp / "no-such-mount"));
+  try {
+    backend->list("packs/");
+  } catch (const RemoteError& e) {
+    CHECK(std::string(e.what()).find("remote folder " + rc.url + " does not exist") != std::string::npos);
+  }
+  // Asked for (push --create): made, folders above it too; then it works.
+  CHECK(backend->create_root());
+  CHECK_FALSE(backend->create_root());
+  backend->put("locks/gc-1.json", "{}");
+  CHECK(backend->list("locks/").size() == 1);
+}
+
+TEST_CASE("remote trash: killed pushes' leftovers are kept, never restored", "[remote_test]") {
+  test::TempDir tmp;
+  RemoteConfig rc{"origin", (tmp / "remote").string(), {}};
+  auto backend = open_backend(rc);
+  REQUIRE(backend->create_root());
+  backend->put("packs/0000000100-00000000000000aa.pack", "orphan");
+  backend->put("runs/x.json", "{}");
+  test::write(tmp / "remote" / "runs" / ".x.json.tmp.1.0", "partial");
+  std::string batch = new_trash_batch(200);
+  CHECK(move_to_trash(*backend, batch, "packs/0000000100-00000000000000aa.pack"));
+  CHECK(move_to_trash(*backend, batch, "runs/.x.json.tmp.1.0"));
+  CHECK_FALSE(move_to_trash(*backend, batch, "runs/.gone.tmp.1.0"));
+  CHECK_FALSE(backend->has("packs/0000000100-00000000000000aa.pack"));
+  CHECK(backend->get("trash/" + batch + "_runs~.x.json.tmp.1.0") == std::optional<std::string>("partial"));
+  auto trash = list_trash(*backend);
+  REQUIRE(trash.size() == 1);
+  CHECK(trash[0].keys.size() == 2);
+  CHECK(trash[0].packs.empty());  // a pack without its index is no pack
+  CHECK(restore_trash(*backend, 0, false).packs == 0);
+  CHECK_FALSE(backend->has("packs/0000000100-00000000000000aa.pack"));
+  CHECK(empty_trash(*backend, 300, false).batches == 1);
+  CHECK(backend->list("trash/").empty());
 }
 
 TEST_CASE("redact_url takes userinfo and credential query values out of any text", "[remote_test]") {
@@ -301,6 +343,7 @@ TEST_CASE("directory remote: a lost chunk pack makes the object absent; push rep
   Cache a(tmp / "a");
   RemoteConfig rc{"origin", (tmp / "remote").string(), {}};
   auto backend = open_backend(rc);
+  REQUIRE(backend->create_root());
   std::string big = random_bytes(3 << 20, 11);
   std::string big_hash = a.add_bytes(big, false);
   std::string small_hash = a.add_bytes("small", false);
