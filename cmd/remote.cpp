@@ -64,6 +64,16 @@ std::string summary(const std::string& verb, const std::string& dir, const SyncR
   return line;
 }
 
+// What `remote add` / `remote modify NAME url` did to a directory remote's
+// folder (lib/remote/remotes.h: prepare_remote_root).
+void report_root(const Context& ctx, RootState root, const std::string& url) {
+  if (root == RootState::created && !ctx.global.quiet && !ctx.global.json)
+    std::cout << "Created the remote folder " << url << "\n";
+  if (root == RootState::missing)
+    log::warn("remote folder " + url + " does not exist, nor the folder above it: push refuses it until it "
+              "does (a typo? a volume not mounted?); 'mlo push --create' makes it");
+}
+
 void register_remote(CLI::App& app, Context& ctx) {
   auto* remote = add_command(app, "remote");
   remote->require_subcommand(1);
@@ -89,11 +99,8 @@ void register_remote(CLI::App& app, Context& ctx) {
       } else if (!ctx.global.quiet) {
         std::cout << "Added remote '" << a->name << "' (" << redact_url(a->url) << ")" << (a->make_default ? " as the default" : "")
                   << " to " << (a->local ? ".mlo/config.local.yaml" : ".mlo/config.yaml") << "\n";
-        if (root == RootState::created) std::cout << "Created the remote folder " << a->url << "\n";
       }
-      if (root == RootState::missing)
-        log::warn("remote folder " + a->url + " does not exist, nor the folder above it: push refuses it until it "
-                  "does (a typo? a volume not mounted?); 'mlo push --create' makes it");
+      report_root(ctx, root, a->url);
     });
   }
   {
@@ -143,11 +150,14 @@ void register_remote(CLI::App& app, Context& ctx) {
       if (!a->unset && a->value.empty())
         throw UsageError("mlo remote modify needs a VALUE (or --unset)", "mlo remote modify NAME KEY VALUE");
       modify_remote(ctx.repo().config(), a->name, a->key, a->unset ? "" : a->value, a->local);
+      RootState root = a->key == "url" && !a->unset ? prepare_remote_root(resolve_remote(ctx.repo().config(), a->name))
+                                                   : RootState::not_a_folder;
       if (ctx.global.json)
         ctx.print_json({{"name", a->name}, {"key", a->key}, {"value", a->unset ? nlohmann::json() : nlohmann::json(redact_url(a->value))}});
       else if (!ctx.global.quiet)
         std::cout << (a->unset ? "Unset " : "Set ") << a->name << "." << a->key
                   << (a->unset ? "" : " = " + redact_url(a->value)) << "\n";
+      report_root(ctx, root, a->value);
     });
   }
 }

@@ -121,6 +121,11 @@ expect_ok data status --remote typo --exit-code data/fresh.txt
 expect_ok remote add fresh "$TEST_TMP/fresh-store"
 expect_out_contains "Created the remote folder"
 expect_file "$TEST_TMP/fresh-store"
+# remote modify NAME url likewise.
+expect_ok remote modify fresh url "$TEST_TMP/moved-store"
+expect_out_contains "Created the remote folder"
+expect_file "$TEST_TMP/moved-store"
+expect_ok remote modify fresh url "$TEST_TMP/fresh-store"
 # A folder that goes away later (unmounted): status does not call it empty.
 rm -rf "$TEST_TMP/fresh-store"
 expect_rc 4 data status --remote fresh
