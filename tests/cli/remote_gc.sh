@@ -70,6 +70,10 @@ expect_no_file "$STORE/packs/$old_id.pack"
 expect_no_file "$STORE/packs/.$old_id.pack.tmp.123.0"
 expect_file "$STORE/packs/$new_id.pack"
 expect_file "$STORE/packs/.$new_id.pack.tmp.124.0"
+# Moved to the trash like everything gc removes (kept for the retention).
+trash=$(remote_keys trash)
+[[ "$trash" == *"_$old_id.pack"* && "$trash" == *"_.$old_id.pack.tmp.123.0"* ]] || fail "debris not in the trash: $trash"
+pass
 expect_eq "$(clone_pull_rc c8 main)" "0" "pull of main after the debris gc"
 
 # Bad input.
