@@ -616,7 +616,9 @@ class S3Backend : public Backend {
   // answers 501 NotImplemented) or a policy that denies it.
   bool optional_feature_missing(const HttpResponse& r, const std::string& op) const {
     if (r.status != 501 && r.status != 405 && r.status != 403 && error_code(r) != "NotImplemented") return false;
-    log::debug("remote '" + name_ + "': " + op + " answered HTTP " + std::to_string(r.status) + " " + error_code(r));
+    std::string what = "remote '" + name_ + "': " + op + " answered HTTP " + std::to_string(r.status) + " " + error_code(r);
+    if (r.status == 403) log::warn(what + " (access denied: gc goes on without it)");
+    else log::debug(what);
     return true;
   }
 

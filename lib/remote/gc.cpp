@@ -5,6 +5,8 @@
 #include <mutex>
 #include <set>
 
+#include "core/error.h"
+#include "core/log.h"
 #include "core/parallel.h"
 #include "remote/gc_trash.h"
 
@@ -160,8 +162,12 @@ RemoteGcApplied apply_remote_gc(Backend& backend, const RemoteGcPlan& plan, std:
     if (move_to_trash(backend, done.trash, d.key)) ++done.debris_removed;
   }
   for (const auto& u : plan.stale_uploads) {
-    backend.abort_upload(u);
-    ++done.uploads_aborted;
+    try {
+      backend.abort_upload(u);
+      ++done.uploads_aborted;
+    } catch (const RemoteError& e) {  // e.g. a policy that allows listing but not aborting
+      log::warn(std::string(e.what()) + " (the upload stays; the rest of gc is done)");
+    }
   }
   return done;
 }
