@@ -364,7 +364,8 @@ void register_gc(CLI::App& app, Context& ctx) {
   cmd->add_flag("--restore", o->restore, "With --remote: bring back what gc moved to the remote's trash");
   cmd->add_option("--since", o->since, "With --restore: only what was moved since (2h, 3d, 2026-12-01)");
   cmd->add_flag("--empty-trash", o->empty_trash,
-                "With --remote: delete for good what the trash holds longer than gc.trash_retention (7d)");
+                "With --remote: delete for good what the trash holds longer than gc.trash_retention (7d); "
+                "asks first (--yes in scripts)");
   cmd->add_option("--retention", o->retention, "With --empty-trash: instead of gc.trash_retention");
   ctx.on_run(cmd, [&ctx, o, cmd] {
     check_gc_flags(*o, cmd);
