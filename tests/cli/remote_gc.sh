@@ -28,6 +28,20 @@ mv "$STORE/pushes" "$STORE/pushes.away"
 MLO_TEST_CLOCK_SKEW=120 expect_ok --json gc --remote r --grace 1m --dry-run
 expect_json "any(g['by'] == 'never referenced' for g in d['last_needed']['top'])"
 mv "$STORE/pushes.away" "$STORE/pushes"
+# Bounded: six more reflog-only commits, each with its own blob; the text
+# shows the five biggest groups and one line for the rest.
+git checkout -q -b many
+for i in 1 2 3 4 5 6; do
+  head -c $((1000 * i)) /dev/urandom >data/many.bin
+  "$MLO" -q data add data/many.bin && git add -A && git commit -qm "many $i" && "$MLO" -q push || fail "many $i"
+done
+git checkout -q main && git branch -q -D many
+MLO_TEST_CLOCK_SKEW=120 expect_ok --json gc --remote r --grace 1m --dry-run
+expect_json "len(d['last_needed']['top']) >= 7 and d['last_needed']['more']['groups'] == 0"
+MLO_TEST_CLOCK_SKEW=120 expect_ok gc --remote r --grace 1m --dry-run
+expect_eq "$(grep -c '^  [0-9]* blob(s), .*: ' <<<"$OUT")" "5" "groups shown in the summary"
+expect_out_contains "  and "
+expect_out_contains "many 6"
 
 cd "$TEST_TMP/a"
 now=$(date +%s)
