@@ -1,5 +1,4 @@
 // mlo exp show, mlo exp apply
-#include <ctime>
 #include <set>
 
 #include "command.h"
@@ -10,16 +9,6 @@ namespace mlo::cli {
 namespace {
 
 using json = nlohmann::json;
-
-std::string started_text(double t) {
-  if (t <= 0) return "-";
-  std::time_t s = static_cast<std::time_t>(t);
-  std::tm tm{};
-  ::localtime_r(&s, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
-  return buf;
-}
 
 // Every key of a field over the experiments, sorted.
 std::vector<std::string> all_keys(const std::vector<Experiment>& exps, bool metrics) {
@@ -40,7 +29,7 @@ void print_experiments(const std::vector<Experiment>& exps, bool md) {
   for (const auto& e : exps) {
     std::string stages;
     for (size_t i = 0; i < e.stages.size(); ++i) stages += (i ? "," : "") + e.stages[i];
-    std::vector<std::string> row = {e.id, started_text(e.started_at), e.status, stages};
+    std::vector<std::string> row = {e.id, time_text(e.started_at), e.status, stages};
     for (const auto& k : pkeys) row.push_back(e.params.contains(k) ? value_text(e.params[k]) : "-");
     for (const auto& k : mkeys) row.push_back(e.metrics.contains(k) ? value_text(e.metrics[k]) : "-");
     rows.push_back(std::move(row));

@@ -22,16 +22,6 @@ std::vector<std::pair<std::string, json>> json_items(const json& r, const char* 
   return out;
 }
 
-std::string time_text(double t) {
-  if (t <= 0) return "-";
-  std::time_t s = static_cast<std::time_t>(t);
-  std::tm tm{};
-  ::localtime_r(&s, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
-}
-
 std::string duration_text(double s) {
   char buf[32];
   if (s < 0) return "-";

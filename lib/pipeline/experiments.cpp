@@ -198,7 +198,7 @@ std::string reemit(const std::string& text, const std::vector<std::string>& part
   if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   YAML::Node n = root;
   for (size_t i = 0; i < parts.size(); ++i) {
-    if (!n.IsMap() && !n.IsNull())
+    if (n.IsDefined() && !n.IsMap() && !n.IsNull())  // undefined: a key being added
       throw InputError(where + ": '" + parts[i - 1] + "' is not a mapping, can not set '" + parts[i] + "' under it",
                        "edit " + where + " by hand");
     YAML::Node child = n[parts[i]];

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <set>
 
 #include "core/format.h"
@@ -133,6 +134,16 @@ std::string markdown_table(const std::vector<std::string>& headers, const std::v
     out += "\n";
   }
   return out;
+}
+
+std::string time_text(double t) {
+  if (t <= 0) return "-";
+  std::time_t s = static_cast<std::time_t>(t);
+  std::tm tm{};
+  ::localtime_r(&s, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
 }
 
 std::string text_table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows) {

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "pipeline/experiments.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/plan.h"
 #include "pipeline/run_cache.h"
@@ -318,4 +319,25 @@ TEST_CASE("run cache: restore writes beneath the root only, replacing a symlink 
   json outside = {{"run_id", "abcd000000000003"}, {"outs", {{"../x.txt", {{"sha256", out}, {"type", "file"}}}}}};
   CHECK_THROWS_AS(cache.restore(tmp / "r", outside), InputError);
   CHECK_FALSE(fs::exists(tmp / "x.txt"));
+}
+
+TEST_CASE("exp apply: set_yaml_param edits the value's line, keeps comments and order, else re-emits") {
+  const std::string text = "# top\ntrain:\n  lr: 0.1   # learning rate\n  depth: 3\neval:\n  lr: 9\n";
+  // The nested key, not the same name under another section.
+  CHECK(set_yaml_param(text, "train.lr", 0.01, "params.yaml") ==
+        "# top\ntrain:\n  lr: 0.01   # learning rate\n  depth: 3\neval:\n  lr: 9\n");
+  CHECK(set_yaml_param(text, "eval.lr", 1, "params.yaml") ==
+        "# top\ntrain:\n  lr: 0.1   # learning rate\n  depth: 3\neval:\n  lr: 1\n");
+  // A string that would read back as a number is quoted; a plain one is not.
+  CHECK(set_yaml_param("a: x\n", "a", "0.5", "p.yaml") == "a: \"0.5\"\n");
+  CHECK(set_yaml_param("a: x\n", "a", "adam", "p.yaml") == "a: adam\n");
+  // Flow style and missing keys: re-emitted, order kept, value read back right.
+  std::string flow = set_yaml_param("train: {depth: 3, lr: 0.5}\n", "train.lr", 0.2, "p.yaml");
+  YAML::Node n = YAML::Load(flow);
+  CHECK(n["train"]["lr"].as<double>() == 0.2);
+  CHECK(n["train"].begin()->first.as<std::string>() == "depth");
+  std::string added = set_yaml_param("train:\n  depth: 3\n", "train.opt.name", "sgd", "p.yaml");
+  CHECK(YAML::Load(added)["train"]["opt"]["name"].as<std::string>() == "sgd");
+  CHECK(YAML::Load(added)["train"]["depth"].as<int>() == 3);
+  CHECK_THROWS_AS(set_yaml_param("train: 5\n", "train.lr", 1, "p.yaml"), InputError);
 }
