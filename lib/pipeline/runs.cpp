@@ -129,7 +129,7 @@ std::string field_sql(const std::string& field) {
   if (field == "duration") return "(finished_at - started_at)";
   throw UsageError("unknown field '" + field + "'",
                    "use metrics.NAME, params.NAME, or one of id, stage, status, started_at, finished_at, duration, "
-                   "exit_code, runner, host, git_commit, sweep");
+                   "exit_code, runner, host, git_commit, sweep, experiment");
 }
 
 nlohmann::json summary_from_row(Statement& q) {
