@@ -60,8 +60,8 @@ std::vector<Experiment> group_runs(const std::vector<json>& rows) {
     e.runs.push_back(r->value("id", ""));
     std::string status = r->value("status", "");
     if (e.status == "succeeded" && status != "succeeded") e.status = status;
-    merge_into(e.params, (*r)["params"]);
-    merge_into(e.metrics, (*r)["metrics"]);
+    if (auto p = r->find("params"); p != r->end()) merge_into(e.params, *p);
+    if (auto m = r->find("metrics"); m != r->end()) merge_into(e.metrics, *m);
   }
   std::reverse(out.begin(), out.end());
   return out;
@@ -172,7 +172,8 @@ std::optional<std::string> replace_in_place(const std::string& text, const std::
     if (end == std::string::npos) end = text.size();
     std::string line = text.substr(pos, end - pos);
     std::smatch m;
-    if (std::regex_match(line, m, line_re)) {
+    // Long lines are left to the re-emit path (std::regex recurses per character).
+    if (line.size() <= 512 && std::regex_match(line, m, line_re)) {
       size_t indent = static_cast<size_t>(m[1].length());
       while (!stack.empty() && stack.back().first >= indent) stack.pop_back();
       stack.emplace_back(indent, m[2].str());
@@ -199,7 +200,8 @@ std::string reemit(const std::string& text, const std::vector<std::string>& part
   YAML::Node n = root;
   for (size_t i = 0; i < parts.size(); ++i) {
     if (n.IsDefined() && !n.IsMap() && !n.IsNull())  // undefined: a key being added
-      throw InputError(where + ": '" + parts[i - 1] + "' is not a mapping, can not set '" + parts[i] + "' under it",
+      throw InputError(where + ": " + (i ? "'" + parts[i - 1] + "'" : std::string("the document")) +
+                           " is not a mapping, can not set '" + parts[i] + "' in it",
                        "edit " + where + " by hand");
     YAML::Node child = n[parts[i]];
     n.reset(child);

@@ -341,3 +341,11 @@ TEST_CASE("exp apply: set_yaml_param edits the value's line, keeps comments and 
   CHECK(YAML::Load(added)["train"]["depth"].as<int>() == 3);
   CHECK_THROWS_AS(set_yaml_param("train: 5\n", "train.lr", 1, "p.yaml"), InputError);
 }
+
+TEST_CASE("exp apply: a params file that is not a mapping is an input error, never a crash") {
+  CHECK_THROWS_AS(set_yaml_param("- a\n- b\n", "train.lr", 1, "p.yaml"), InputError);
+  CHECK_THROWS_AS(set_yaml_param("just text\n", "lr", 1, "p.yaml"), InputError);
+  CHECK_THROWS_AS(set_yaml_param("a: [1\n", "a", 1, "p.yaml"), InputError);
+  std::string long_line = "lr: 0.1  # " + std::string(100000, 'x') + "\n";
+  CHECK(YAML::Load(set_yaml_param(long_line, "lr", 0.2, "p.yaml"))["lr"].as<double>() == 0.2);
+}
