@@ -72,21 +72,22 @@ void register_exp(CLI::App& app, Context& ctx) {
   auto* apply = add_command(*exp, "apply", "Write an experiment's params back to their params files");
   apply->add_option("id", *id, "Experiment id or unique prefix (see 'mlo exp show')")->required();
   ctx.on_run(apply, [&ctx, id] {
-    auto changed = apply_experiment(ctx.repo(), *id);
+    AppliedExperiment applied = apply_experiment(ctx.repo(), *id);
     if (ctx.global.json) {
       json arr = json::array();
-      for (const auto& c : changed) arr.push_back({{"file", c.file}, {"key", c.key}, {"old", c.old_value}, {"new", c.value}});
-      ctx.print_json({{"experiment", *id}, {"changed", arr}});
+      for (const auto& c : applied.changed)
+        arr.push_back({{"file", c.file}, {"key", c.key}, {"old", c.old_value}, {"new", c.value}});
+      ctx.print_json({{"experiment", applied.id}, {"changed", arr}});
       return;
     }
     if (ctx.global.quiet) return;
-    if (changed.empty()) {
-      std::cout << "The params files already hold experiment " << *id << "'s params.\n";
+    if (applied.changed.empty()) {
+      std::cout << "The params files already hold experiment " << applied.id << "'s params.\n";
       return;
     }
-    for (const auto& c : changed)
+    for (const auto& c : applied.changed)
       std::cout << c.file << ": " << c.key << " " << value_text(c.old_value) << " -> " << value_text(c.value) << "\n";
-    std::cout << "Applied experiment " << *id << "; 'mlo run' restores its results from the run cache.\n";
+    std::cout << "Applied experiment " << applied.id << "; 'mlo run' restores its results from the run cache.\n";
   });
 }
 

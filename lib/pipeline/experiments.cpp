@@ -253,7 +253,7 @@ const Experiment& find_experiment(const std::vector<Experiment>& exps, const std
 
 }  // namespace
 
-std::vector<AppliedParam> apply_experiment(Repo& repo, const std::string& id) {
+AppliedExperiment apply_experiment(Repo& repo, const std::string& id) {
   std::vector<Experiment> exps = list_experiments(repo, {});
   const Experiment& exp = find_experiment(exps, id);
   // File -> (key -> value), each file read and written once.
@@ -264,7 +264,7 @@ std::vector<AppliedParam> apply_experiment(Repo& repo, const std::string& id) {
     checked_relative(file, "param '" + it.key() + "' of experiment " + exp.id);
     by_file[file].emplace_back(ref.substr(file.size() + 1), it.value());
   }
-  std::vector<AppliedParam> changed;
+  AppliedExperiment applied{exp.id, {}};
   for (const auto& [file, values] : by_file) {
     fs::path path = repo.root() / file;
     std::string text = read_file_if_exists(path).value_or("");
@@ -273,11 +273,11 @@ std::vector<AppliedParam> apply_experiment(Repo& repo, const std::string& id) {
       std::optional<json> old = value_at(text, split_dots(key), file);
       if (old == value) continue;
       text = set_yaml_param(text, key, value, file);
-      changed.push_back({file, key, old.value_or(json(nullptr)), value});
+      applied.changed.push_back({file, key, old.value_or(json(nullptr)), value});
     }
     if (text != before) write_file_atomic(path, text, false);
   }
-  return changed;
+  return applied;
 }
 
 }  // namespace mlo

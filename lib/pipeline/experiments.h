@@ -42,10 +42,15 @@ struct AppliedParam {
   nlohmann::json old_value, value;  // old_value null when the key was not there
 };
 
+struct AppliedExperiment {
+  std::string id;  // the full id
+  std::vector<AppliedParam> changed;
+};
+
 // Writes the experiment's params (by id or unique prefix) into their params
 // files, keeping every other key, the keys' order and comments. Returns the
 // values that changed. UsageError (exit 2) for an unknown or ambiguous id.
-std::vector<AppliedParam> apply_experiment(Repo& repo, const std::string& id_or_prefix);
+AppliedExperiment apply_experiment(Repo& repo, const std::string& id_or_prefix);
 
 // Sets `key` (dotted: "train.C") to `value` in a YAML params text: the value
 // is replaced in place on its line when the key is written in block style,

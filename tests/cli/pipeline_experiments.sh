@@ -129,7 +129,7 @@ expect_json "d['changed'] == []"
 expect_ok --json exp apply "$plain"
 expect_json "d['changed'] == [{'file': 'params.yaml', 'key': 'train.lr', 'old': 0.3, 'new': 0.1}]"
 expect_ok --json exp apply "${plain:0:10}"
-expect_json "d['changed'] == []"
+expect_json "d['changed'] == [] and d['experiment'] == '$plain'"
 
 # Bad ids: unknown (with a suggestion), ambiguous (a sweep id is the prefix
 # of its points).
