@@ -129,6 +129,10 @@ expect_same_file model.bin "$TEST_TMP/a/model.bin"
 expect_same_file feats/a.csv "$TEST_TMP/a/feats/a.csv"
 expect_same_file feats/scale.txt "$TEST_TMP/a/feats/scale.txt"
 expect_ok data status --exit-code
+# A's experiments came with the runs: one per 'mlo run', both stages each.
+expect_ok --json exp show
+expect_json "len(d) == 3 and all(e['stages'] == ['prepare', 'train'] for e in d)"
+expect_json "sorted(e['params']['scale'] for e in d) == [1, 2, 3]"
 expect_ok run
 expect_out_contains "prepare is up to date"
 expect_out_contains "train is up to date"
