@@ -116,6 +116,11 @@ void register_runs(CLI::App& app, Context& ctx) {
               << "cpu      " << r.value("cpu_model", "") << "\n";
     if (r.contains("gpu_model")) std::cout << "gpu      " << value_text(r["gpu_model"]) << "\n";
     if (r.contains("sweep")) std::cout << "sweep    " << value_text(r["sweep"]) << "\n";
+    if (r.contains("point") && r["point"].is_object()) {
+      std::cout << "point   ";
+      for (const auto& [k, v] : json_items(r, "point")) std::cout << " " << k << "=" << value_text(v);
+      std::cout << "\n";
+    }
     if (r.contains("restored_from"))
       std::cout << "restored from the run cache: the results of run " << value_text(r["restored_from"]) << "\n";
     std::cout << "record   " << r.value("record", "") << "\n";

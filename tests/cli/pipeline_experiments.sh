@@ -58,6 +58,9 @@ sweep=$(printf '%s' "$OUT" | sed -n 's/^Sweep \([0-9a-f]*\): .*/\1/p')
 [ -n "$sweep" ] || fail "no sweep id in: $OUT"
 expect_ok --json runs ls --where "sweep=$sweep" --where params.train.lr=0.2
 expect_json "sorted(r['stage'] for r in d) == ['evaluate', 'train']"
+eval_id=$(printf '%s' "$OUT" | /usr/bin/python3 -c 'import json,sys; print([r["id"] for r in json.load(sys.stdin) if r["stage"] == "evaluate"][0])')
+expect_ok runs show "$eval_id"
+expect_out_contains "point    train.lr=0.2"
 expect_ok --json exp show
 expect_json "sorted(e['id'] for e in d if e['sweep'] == '$sweep') == ['$sweep-1', '$sweep-2', '$sweep-3']"
 expect_json "{e['id']: e['params']['train.lr'] for e in d if e['sweep']} == {'$sweep-1': 0.1, '$sweep-2': 0.2, '$sweep-3': 0.3}"
