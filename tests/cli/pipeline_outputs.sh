@@ -2,7 +2,8 @@
 # Pipeline outputs are data too (issue 12, as in DVC): `mlo data status`
 # reports stage outputs that differ from mlo.lock (modified, deleted, not in
 # the cache); `mlo data checkout` restores them after `git checkout`, keeps a
-# hand-edited one unless --force, and never writes through a symbolic link;
+# hand-edited one unless --force, never writes through a symbolic link and
+# waits for a running `mlo run`;
 # `mlo pull` in a fresh clone checks them out, so `mlo run` there has nothing
 # to do.
 source "$(dirname "$0")/lib.sh"
@@ -112,6 +113,18 @@ expect_rc 3 data checkout
 expect_err_contains "mlo.lock (stage train)"
 expect_no_file "$TEST_TMP/escape.bin"
 cp "$TEST_TMP/lock.bak" mlo.lock
+
+# While a `mlo run` holds the pipeline lock (it writes outputs and mlo.lock),
+# checkout waits for it and then fails cleanly; status does not wait.
+echo "core: {lock_timeout: 0.3}" >.mlo/config.local.yaml
+flock .mlo/tmp/pipeline.lock sleep 3 & holder=$!
+sleep 0.5
+expect_rc 3 data checkout
+expect_err_contains "another mlo command"
+expect_ok data status --exit-code
+wait $holder
+expect_ok data checkout
+rm .mlo/config.local.yaml
 
 # Two clones, one directory remote: B gets A's outputs with `mlo pull` and
 # `mlo run` then has nothing to do.
