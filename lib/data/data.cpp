@@ -302,14 +302,11 @@ std::optional<Manifest> try_load_manifest(Repo& repo, const std::string& hash, c
   return load_manifest(repo, hash, for_path);
 }
 
-// The pointers selected by user paths; an explicit path that is not tracked is an error.
-}  // namespace
-
-namespace {
-
 // A user path (repo-relative) selects an output at, under or above it.
 bool selects(const std::string& rel, const std::string& out) {
-  auto under = [](const std::string& a, const std::string& b) { return a.size() > b.size() && a.compare(0, b.size() + 1, b + "/") == 0; };
+  auto under = [](const std::string& a, const std::string& b) {
+    return a.size() > b.size() && a.compare(0, b.size() + 1, b + "/") == 0;
+  };
   return rel.empty() || rel == out || under(out, rel) || under(rel, out);
 }
 

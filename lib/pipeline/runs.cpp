@@ -54,6 +54,12 @@ void write_ref(Repo& repo, const std::string& id, const std::string& hash, bool 
   write_file_atomic(p, hash + "\n", durable);
 }
 
+// An id mlo writes (RUN_ID, or SWEEP_ID-N); another value (a teammate's
+// record is untrusted) leaves the run an experiment of its own.
+bool valid_experiment_id(const std::string& id) {
+  return !id.empty() && id.size() <= 80 && id.find_first_not_of("0123456789abcdefghijklmnopqrstuvwxyz-_") == std::string::npos;
+}
+
 // The params a run is found by: its own, and those of the sweep point it
 // belongs to (a stage downstream of the swept one reads none of them).
 nlohmann::json indexed_params(const nlohmann::json& r) {
@@ -75,7 +81,7 @@ void index_row(Statement& put, const nlohmann::json& r, const std::string& hash)
   put.bind(8, text("runner")).bind(9, text("host")).bind(10, commit).bind(11, text("cache_key")).bind(12, text("sweep"));
   put.bind(13, indexed_params(r).dump());
   put.bind(14, r.value("metrics", nlohmann::json::object()).dump());
-  put.bind(15, text("experiment"));
+  put.bind(15, valid_experiment_id(text("experiment")) ? text("experiment") : std::string());
   put.run();
 }
 

@@ -349,3 +349,36 @@ TEST_CASE("exp apply: a params file that is not a mapping is an input error, nev
   std::string long_line = "lr: 0.1  # " + std::string(100000, 'x') + "\n";
   CHECK(YAML::Load(set_yaml_param(long_line, "lr", 0.2, "p.yaml"))["lr"].as<double>() == 0.2);
 }
+
+TEST_CASE("experiments: runs grouped by experiment id; a hostile id is not used; sweep points' params indexed") {
+  test::TempDir tmp;
+  test::git_init(tmp / "r");
+  init_repo(tmp / "r", {});
+  Repo repo = Repo::open(tmp / "r");
+  auto rec = [](const std::string& id, const std::string& stage, double t, const json& extra) {
+    json r = {{"version", 1}, {"run_id", id}, {"stage", stage}, {"status", "succeeded"}, {"started_at", t}};
+    r.update(extra);
+    return r;
+  };
+  store_run_records(repo, {rec("a000000000000001", "train", 1, {{"experiment", "a000000000000000"}, {"params", {{"lr", 1}}}}),
+                           rec("a000000000000002", "eval", 2, {{"experiment", "a000000000000000"}, {"metrics", {{"auc", 0.5}}}}),
+                           rec("b000000000000001", "eval", 3, {{"experiment", "bad id\x1b[31m"}, {"sweep", "s1"},
+                                                               {"point", {{"lr", 2}}}, {"params", {{"k", 3}}}})});
+  auto exps = list_experiments(repo, {});
+  REQUIRE(exps.size() == 2);
+  CHECK(exps[0].id == "b000000000000001");  // its own experiment, newest first
+  CHECK(exps[0].params == json{{"k", 3}, {"lr", 2}});
+  CHECK(exps[1].id == "a000000000000000");
+  CHECK(exps[1].stages == std::vector<std::string>{"train", "eval"});
+  CHECK(exps[1].params == json{{"lr", 1}});
+  CHECK(exps[1].metrics == json{{"auc", 0.5}});
+  ExperimentQuery q;
+  q.sort = "lr";
+  q.ascending = true;
+  CHECK(list_experiments(repo, q).front().id == "a000000000000000");
+  q.sort = "params.lr";
+  q.ascending = false;
+  CHECK(list_experiments(repo, q).front().id == "b000000000000001");
+  q.sort = "nope";
+  CHECK_THROWS_AS(list_experiments(repo, q), UsageError);
+}
