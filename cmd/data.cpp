@@ -1,9 +1,11 @@
 // mlo data add|status|checkout|diff|ls|rm|commit
 #include <cstdio>
 
+#include "checkout_report.h"
 #include "command.h"
 #include "core/format.h"
 #include "app/sync.h"
+#include "app/workspace.h"
 #include "core/log.h"
 #include "data/data.h"
 
@@ -71,12 +73,44 @@ json changes_json(const std::vector<FileChange>& changes) {
   return arr;
 }
 
+std::string of_stage(const EntryStatus& e) { return e.stage.empty() ? "" : " (stage " + e.stage + ")"; }
+
+// The modified and deleted entries: of pointer data, or of stage outputs.
+void print_changes(Context& ctx, const StatusResult& st, bool outputs, size_t limit, const char* heading) {
+  std::cout << heading;
+  for (const auto& e : st.entries) {
+    if (e.state == DataState::clean || e.stage.empty() == outputs) continue;
+    if (e.state == DataState::deleted) {
+      std::cout << "        " << ctx.paint("deleted:    " + e.path, "red") << of_stage(e) << "\n";
+      continue;
+    }
+    std::string extra;
+    if (e.type == EntryType::dir && !e.manifest_missing)
+      extra = " (" + std::to_string(e.added.size()) + " added, " + std::to_string(e.removed.size()) + " removed, " +
+              std::to_string(e.modified.size()) + " modified)";
+    std::cout << "        " << ctx.paint("modified:   " + e.path + (e.type == EntryType::dir ? "/" : ""), "red")
+              << extra << of_stage(e) << "\n";
+    size_t shown = 0, total = e.added.size() + e.removed.size() + e.modified.size();
+    auto line = [&](const char* what, const std::vector<FileChange>& v) {
+      for (const auto& c : v) {
+        if (shown++ >= limit) return;
+        std::cout << "            " << what << c.path << "\n";
+      }
+    };
+    line("added:      ", e.added);
+    line("removed:    ", e.removed);
+    line("modified:   ", e.modified);
+    if (total > limit) std::cout << "            ... and " << (total - limit) << " more (-v lists all)\n";
+  }
+}
+
 void render_status(Context& ctx, const StatusResult& st, bool porcelain) {
   if (ctx.global.json) {
     json entries = json::array();
     for (const auto& e : st.entries)
       entries.push_back({{"path", e.path},
                          {"pointer", e.pointer},
+                         {"stage", e.stage.empty() ? json(nullptr) : json(e.stage)},
                          {"type", type_name(e.type)},
                          {"status", to_string(e.state)},
                          {"in_cache", e.in_cache},
@@ -106,9 +140,9 @@ void render_status(Context& ctx, const StatusResult& st, bool porcelain) {
     return;
   }
   if (ctx.global.quiet) return;
-  size_t changed = 0, missing = 0;
+  size_t changed_data = 0, changed_outputs = 0, missing = 0;
   for (const auto& e : st.entries) {
-    if (e.state != DataState::clean) ++changed;
+    if (e.state != DataState::clean) ++(e.stage.empty() ? changed_data : changed_outputs);
     if (!e.in_cache) ++missing;
   }
   if (st.clean()) {
@@ -117,34 +151,15 @@ void render_status(Context& ctx, const StatusResult& st, bool porcelain) {
     return;
   }
   const size_t limit = ctx.global.verbose ? SIZE_MAX : 20;
-  if (changed) {
-    std::cout << "Changes in tracked data:\n"
-              << "  (use 'mlo data commit PATH' to record them, 'mlo data checkout --force PATH' to discard them)\n";
-    for (const auto& e : st.entries) {
-      if (e.state == DataState::clean) continue;
-      if (e.state == DataState::deleted) {
-        std::cout << "        " << ctx.paint("deleted:    " + e.path, "red") << "\n";
-        continue;
-      }
-      std::string extra;
-      if (e.type == EntryType::dir && !e.manifest_missing)
-        extra = " (" + std::to_string(e.added.size()) + " added, " + std::to_string(e.removed.size()) + " removed, " +
-                std::to_string(e.modified.size()) + " modified)";
-      std::cout << "        " << ctx.paint("modified:   " + e.path + (e.type == EntryType::dir ? "/" : ""), "red")
-                << extra << "\n";
-      size_t shown = 0, total = e.added.size() + e.removed.size() + e.modified.size();
-      auto line = [&](const char* what, const std::vector<FileChange>& v) {
-        for (const auto& c : v) {
-          if (shown++ >= limit) return;
-          std::cout << "            " << what << c.path << "\n";
-        }
-      };
-      line("added:      ", e.added);
-      line("removed:    ", e.removed);
-      line("modified:   ", e.modified);
-      if (total > limit) std::cout << "            ... and " << (total - limit) << " more (-v lists all)\n";
-    }
-  }
+  if (changed_data)
+    print_changes(ctx, st, false, limit,
+                  "Changes in tracked data:\n"
+                  "  (use 'mlo data commit PATH' to record them, 'mlo data checkout --force PATH' to discard them)\n");
+  if (changed_outputs)
+    print_changes(ctx, st, true, limit,
+                  "Pipeline outputs that differ from mlo.lock:\n"
+                  "  (use 'mlo data checkout PATH' to restore what mlo.lock records, 'mlo run' to bring the stage "
+                  "up to date)\n");
   if (missing) {
     std::cout << "Content missing from the cache:\n"
               << "  (use 'mlo pull' to fetch it; 'mlo data checkout' needs it)\n";
@@ -239,7 +254,7 @@ void register_data(CLI::App& app, Context& ctx) {
     auto paths = std::make_shared<std::vector<std::string>>();
     auto porcelain = std::make_shared<bool>(false);
     auto exit_code = std::make_shared<bool>(false);
-    auto* cmd = add_command(*data, "status", "Show tracked data that differs from its pointer files");
+    auto* cmd = add_command(*data, "status", "Show tracked data and stage outputs that differ from their pointer files or mlo.lock");
     cmd->add_option("paths", *paths, "Limit to these tracked paths or folders");
     cmd->add_flag("--porcelain", *porcelain, "Stable one-line-per-change output for scripts");
     cmd->add_flag("--exit-code", *exit_code, "Exit with 1 when anything differs or is missing from the cache");
@@ -252,7 +267,7 @@ void register_data(CLI::App& app, Context& ctx) {
         if (!render_remote_status(ctx, *remote, *paths) && *exit_code) ctx.exit_code = 1;
         return;
       }
-      StatusResult st = data_status(ctx.repo(), *paths);
+      StatusResult st = app::workspace_status(ctx.repo(), *paths);
       render_status(ctx, st, *porcelain);
       if (*exit_code && !st.clean()) ctx.exit_code = 1;
     });
@@ -260,14 +275,15 @@ void register_data(CLI::App& app, Context& ctx) {
   {
     auto paths = std::make_shared<std::vector<std::string>>();
     auto opts = std::make_shared<CheckoutOptions>();
-    auto* cmd = add_command(*data, "checkout", "Make the workspace match the pointer files");
+    auto* cmd = add_command(*data, "checkout", "Make the workspace match the pointer files and mlo.lock's stage outputs");
     cmd->add_option("paths", *paths, "Tracked paths or folders (default: all)");
     cmd->add_flag("-f,--force", opts->force, "Overwrite workspace changes that are not saved in the cache");
     cmd->add_option("-j,--jobs", opts->jobs, "Threads (default: all cores)");
     ctx.on_run(cmd, [&ctx, paths, opts] {
-      CheckoutResult r = data_checkout(ctx.repo(), *paths, *opts);
+      CheckoutResult r = app::workspace_checkout(ctx.repo(), *paths, *opts);
+      warn_outputs_left(r);
       if (ctx.global.json) {
-        ctx.print_json({{"updated", r.updated}, {"removed", r.removed}, {"unchanged", r.unchanged}});
+        ctx.print_json(checkout_json(r));
         return;
       }
       if (ctx.global.quiet) return;
@@ -357,6 +373,21 @@ void register_data(CLI::App& app, Context& ctx) {
 }
 
 }  // namespace
+
+json checkout_json(const CheckoutResult& r) {
+  return {{"updated", r.updated}, {"removed", r.removed}, {"unchanged", r.unchanged},
+          {"kept", r.kept},       {"missing", r.missing}};
+}
+
+void warn_outputs_left(const CheckoutResult& r) {
+  for (const auto& p : r.kept)
+    log::warn("kept " + p + ": the stage output holds changes that are not in the cache (run 'mlo run' to record or "
+              "replace it, or 'mlo data checkout --force " + p + "' to discard them)");
+  for (const auto& p : r.missing)
+    log::warn("left " + p + " as it is: the cache lacks the stage output that mlo.lock records (run 'mlo pull' to "
+              "fetch it, or 'mlo run' to rebuild it)");
+}
+
 MLO_REGISTER_COMMANDS(20, register_data,
                       {"data", "Version data files and folders"});
 }  // namespace mlo::cli

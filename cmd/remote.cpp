@@ -1,6 +1,7 @@
 // mlo remote add/ls/rm/modify, mlo push, mlo fetch, mlo pull
 #include <unistd.h>
 
+#include "checkout_report.h"
 #include "command.h"
 #include "core/log.h"
 #include "remote_check.h"
@@ -8,6 +9,7 @@
 #include "data/pointer.h"
 #include "remote/remotes.h"
 #include "app/sync.h"
+#include "app/workspace.h"
 
 namespace mlo::cli {
 namespace {
@@ -218,8 +220,12 @@ void register_transfers(CLI::App& app, Context& ctx) {
       for (auto& p : r.pointers) data_paths.push_back((ctx.repo().root() / *data_path_for(p)).string());
       CheckoutOptions co;
       co.force = a->force;
-      CheckoutResult c = data_paths.empty() ? CheckoutResult{} : data_checkout(ctx.repo(), data_paths, co);
-      doc["checkout"] = {{"updated", c.updated}, {"removed", c.removed}, {"unchanged", c.unchanged}};
+      // No paths: the stage outputs mlo.lock records too (fetch brought them).
+      CheckoutResult c = a->paths.empty()      ? app::workspace_checkout(ctx.repo(), {}, co)
+                         : data_paths.empty() ? CheckoutResult{}
+                                              : data_checkout(ctx.repo(), data_paths, co);
+      warn_outputs_left(c);
+      doc["checkout"] = checkout_json(c);
       line += "\nChecked out " + std::to_string(c.updated.size()) + " file(s)" +
               (c.removed.empty() ? "" : ", removed " + std::to_string(c.removed.size())) + "; " +
               std::to_string(c.unchanged) + " already up to date";

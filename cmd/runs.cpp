@@ -22,16 +22,6 @@ std::vector<std::pair<std::string, json>> json_items(const json& r, const char* 
   return out;
 }
 
-std::string time_text(double t) {
-  if (t <= 0) return "-";
-  std::time_t s = static_cast<std::time_t>(t);
-  std::tm tm{};
-  ::localtime_r(&s, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
-}
-
 std::string duration_text(double s) {
   char buf[32];
   if (s < 0) return "-";
@@ -43,25 +33,7 @@ std::string duration_text(double s) {
 
 // Text table with aligned columns (or Markdown).
 void print_table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows, bool md) {
-  if (md) {
-    std::cout << markdown_table(headers, rows);
-    return;
-  }
-  std::vector<size_t> w(headers.size());
-  for (size_t i = 0; i < headers.size(); ++i) w[i] = headers[i].size();
-  for (const auto& r : rows)
-    for (size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], r[i].size());
-  std::string out;
-  auto line = [&](const std::vector<std::string>& r) {
-    for (size_t i = 0; i < r.size(); ++i) {
-      out += r[i];
-      if (i + 1 < r.size()) out.append(w[i] - r[i].size() + 2, ' ');
-    }
-    out += '\n';
-  };
-  line(headers);
-  for (const auto& r : rows) line(r);
-  std::cout << out;
+  std::cout << (md ? markdown_table(headers, rows) : text_table(headers, rows));
 }
 
 // Union of keys of an object field over rows, in first-seen order, at most `max`.
@@ -144,6 +116,13 @@ void register_runs(CLI::App& app, Context& ctx) {
               << "cpu      " << r.value("cpu_model", "") << "\n";
     if (r.contains("gpu_model")) std::cout << "gpu      " << value_text(r["gpu_model"]) << "\n";
     if (r.contains("sweep")) std::cout << "sweep    " << value_text(r["sweep"]) << "\n";
+    if (r.contains("point") && r["point"].is_object()) {
+      std::cout << "point   ";
+      for (const auto& [k, v] : json_items(r, "point")) std::cout << " " << k << "=" << value_text(v);
+      std::cout << "\n";
+    }
+    if (r.contains("restored_from"))
+      std::cout << "restored from the run cache: the results of run " << value_text(r["restored_from"]) << "\n";
     std::cout << "record   " << r.value("record", "") << "\n";
     auto section = [](const char* title, const json& obj, bool hashes) {
       if (!obj.is_object() || obj.empty()) return;

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -38,6 +39,7 @@ EntryPlan plan_entry(const CheckoutTarget& target, const WorkTree& tree,
   e.replace_whole = tree.exists && tree.type != target.type;
   e.stale_temps = tree.stale_temps;
   e.make_empty_dir = target.type == EntryType::dir && target.want.empty();
+  e.ignore = target.ignore;
   std::map<std::string, const WorkFile*> have;
   if (!e.replace_whole)
     for (const auto& f : tree.files) have[f.rel] = &f;
@@ -77,6 +79,28 @@ CheckoutTarget read_target(Repo& repo, const std::string& pointer_rel) {
   Manifest m = load_manifest(repo, p.sha256, t.data_rel);
   std::string where = "manifest of " + t.data_rel;
   for (auto& entry : m.entries) t.want[checked_relative(entry.path, where)] = {entry.sha256, entry.executable};
+  return t;
+}
+
+// A stage output as mlo.lock records it; nullopt when the cache lacks its
+// content (its manifest or a file), so it can not be restored here.
+std::optional<CheckoutTarget> output_target(Repo& repo, const TrackedOutput& o) {
+  Cache& cache = repo.cache();
+  if (!cache.has(o.sha256)) return std::nullopt;
+  CheckoutTarget t;
+  t.data_rel = checked_relative(o.path, o.recorded_in + " (stage " + o.stage + ")");
+  t.type = o.type;
+  t.ignore = false;
+  if (o.type == EntryType::file) {
+    t.want[""] = {o.sha256, false};
+    return t;
+  }
+  Manifest m = load_manifest(repo, o.sha256, t.data_rel);
+  std::string where = "manifest of " + t.data_rel;
+  for (auto& entry : m.entries) {
+    if (!cache.has(entry.sha256)) return std::nullopt;
+    t.want[checked_relative(entry.path, where)] = {entry.sha256, entry.executable};
+  }
   return t;
 }
 
@@ -235,7 +259,7 @@ void apply_entry(Repo& repo, const TreeWriter& writer, const EntryPlan& e, unsig
     result.updated.push_back(full);
   });
   if (e.make_empty_dir) writer.open_dir(e.data_rel, true);
-  gitignore_add_in(writer, parent_of(e.data_rel), name_of(e.data_rel));
+  if (e.ignore) gitignore_add_in(writer, parent_of(e.data_rel), name_of(e.data_rel));
 }
 
 }  // namespace
@@ -247,33 +271,64 @@ CheckoutPlan plan_checkout(const std::vector<CheckoutTarget>& targets, const std
   return plan;
 }
 
+namespace {
+
+// Reads the targets' work trees with the hashes the stat cache lacks.
+std::vector<WorkTree> scan_targets(Repo& repo, StatCache& sc, const std::vector<CheckoutTarget>& targets, unsigned jobs) {
+  std::vector<WorkTree> trees(targets.size());
+  std::vector<WorkTree*> to_hash;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    trees[i] = scan_tree(repo.root(), targets[i].data_rel);
+    fill_from_stat_cache(sc, trees[i]);
+    to_hash.push_back(&trees[i]);
+  }
+  hash_missing(sc, to_hash, jobs);
+  return trees;
+}
+
+// Adds each stage output's plan to `plan`, unless it would lose changes the
+// cache lacks: a hand-edited output is kept (mlo run records or replaces it).
+void plan_outputs(const std::vector<CheckoutTarget>& targets, const std::vector<WorkTree>& trees, size_t first,
+                  const std::function<bool(const std::string&)>& saved, CheckoutPlan& plan, CheckoutResult& result) {
+  for (size_t i = first; i < targets.size(); ++i) {
+    CheckoutPlan one = plan_checkout({targets[i]}, {&trees[i]}, saved);
+    if (!one.conflicts.empty()) {
+      result.kept.push_back(targets[i].data_rel);
+      continue;
+    }
+    plan.entries.push_back(std::move(one.entries[0]));
+    plan.objects.insert(one.objects.begin(), one.objects.end());
+    plan.unchanged += one.unchanged;
+  }
+}
+
+}  // namespace
+
 CheckoutResult data_checkout(Repo& repo, const std::vector<std::string>& paths, const CheckoutOptions& options) {
   RepoLock lock = data_lock(repo);
   remove_stale_temps(repo.tmp_dir());
-  std::vector<std::string> pointers = select_pointers(repo, paths);
+  Selection sel = select_tracked(repo, paths, options.outputs);
   Cache& cache = repo.cache();
   StatCache sc(repo.index());
   const unsigned jobs = jobs_or_default(options.jobs);
-  // 1. Read every pointer and manifest, and scan, before touching anything.
+  CheckoutResult result;
+  // 1. Read every pointer, manifest and output, and scan, before touching anything.
   std::vector<CheckoutTarget> targets;
-  std::vector<WorkTree> trees(pointers.size());
-  for (size_t i = 0; i < pointers.size(); ++i) {
-    targets.push_back(read_target(repo, pointers[i]));
-    trees[i] = scan_tree(repo.root(), targets.back().data_rel);
-    fill_from_stat_cache(sc, trees[i]);
+  for (const auto& ptr : sel.pointers) targets.push_back(read_target(repo, ptr));
+  const size_t first_output = targets.size();
+  for (const auto& o : sel.outputs) {
+    if (auto t = output_target(repo, o)) targets.push_back(std::move(*t));
+    else result.missing.push_back(o.path);
   }
-  std::vector<WorkTree*> to_hash;
-  std::vector<const WorkTree*> scanned;
-  for (auto& t : trees) {
-    to_hash.push_back(&t);
-    scanned.push_back(&t);
-  }
-  hash_missing(sc, to_hash, jobs);
+  std::vector<WorkTree> trees = scan_targets(repo, sc, targets, jobs);
   // 2. Decide; refuse to lose changes that are not in the cache, to follow a
   // link, or to start without every object.
-  CheckoutPlan plan = plan_checkout(targets, scanned, [&](const std::string& h) {
-    return options.force || cache.has(h);
-  });
+  auto saved = [&](const std::string& h) { return options.force || cache.has(h); };
+  std::vector<const WorkTree*> scanned;
+  for (size_t i = 0; i < first_output; ++i) scanned.push_back(&trees[i]);
+  CheckoutPlan plan =
+      plan_checkout(std::vector<CheckoutTarget>(targets.begin(), targets.begin() + first_output), scanned, saved);
+  plan_outputs(targets, trees, first_output, saved, plan, result);
   TreeWriter writer(repo.root(), "checkout");
   check_no_links(repo, writer, plan);
   if (!plan.conflicts.empty())
@@ -284,7 +339,6 @@ CheckoutResult data_checkout(Repo& repo, const std::vector<std::string>& paths, 
   // 3. Apply: each file is replaced atomically (staged in .mlo/tmp, then
   // renamed), so an interruption leaves every file old or new and no temp
   // file inside tracked data; a re-run finishes the job.
-  CheckoutResult result;
   result.unchanged = plan.unchanged;
   for (const auto& e : plan.entries) apply_entry(repo, writer, e, jobs, result);
   sc.flush();

@@ -26,6 +26,7 @@ struct CheckoutTarget {
   std::string data_rel;
   EntryType type = EntryType::file;
   std::map<std::string, WantedFile> want;
+  bool ignore = true;  // add it to its folder's .gitignore (stage outputs: mlo run does)
 };
 
 struct EntryPlan {
@@ -36,6 +37,7 @@ struct EntryPlan {
   std::vector<std::pair<std::string, WantedFile>> write;  // rels to (re)write
   std::vector<std::string> stale_temps;  // temp files of dead processes to clear
   bool make_empty_dir = false;         // an empty tracked folder
+  bool ignore = true;
 };
 
 struct CheckoutPlan {

@@ -302,22 +302,40 @@ std::optional<Manifest> try_load_manifest(Repo& repo, const std::string& hash, c
   return load_manifest(repo, hash, for_path);
 }
 
-// The pointers selected by user paths; an explicit path that is not tracked is an error.
+// A user path (repo-relative) selects an output at, under or above it.
+bool selects(const std::string& rel, const std::string& out) {
+  auto under = [](const std::string& a, const std::string& b) {
+    return a.size() > b.size() && a.compare(0, b.size() + 1, b + "/") == 0;
+  };
+  return rel.empty() || rel == out || under(out, rel) || under(rel, out);
+}
+
 }  // namespace
 
-std::vector<std::string> select_pointers(Repo& repo, const std::vector<std::string>& paths) {
-  if (paths.empty()) return find_pointer_files(repo);
+Selection select_tracked(Repo& repo, const std::vector<std::string>& paths, const std::vector<TrackedOutput>& outputs) {
+  Selection sel;
+  if (paths.empty()) sel.pointers = find_pointer_files(repo);
   std::vector<std::string> rels;
   for (const auto& p : paths) {
     std::string rel = tracked_rel(repo, p);
     auto found = find_pointer_files(repo, {rel});
-    if (found.empty())
+    bool output = std::any_of(outputs.begin(), outputs.end(), [&](const TrackedOutput& o) { return selects(rel, o.path); });
+    if (found.empty() && !output)
       throw InputError(p + ": not tracked by mlo (no " + (rel.empty() ? std::string("*") : rel) + kPointerSuffix +
-                           " and no tracked data inside)",
+                           " and no tracked data inside" + (outputs.empty() ? "" : ", and no stage output in mlo.lock") +
+                           ")",
                        "track it with 'mlo data add " + p + "'");
+    sel.pointers.insert(sel.pointers.end(), found.begin(), found.end());
     rels.push_back(rel);
   }
-  return find_pointer_files(repo, rels);
+  std::sort(sel.pointers.begin(), sel.pointers.end());
+  sel.pointers.erase(std::unique(sel.pointers.begin(), sel.pointers.end()), sel.pointers.end());
+  for (const auto& o : outputs) {
+    if (regular_file_at(repo.root() / (o.path + kPointerSuffix))) continue;  // tracked by its pointer
+    if (paths.empty() || std::any_of(rels.begin(), rels.end(), [&](const std::string& r) { return selects(r, o.path); }))
+      sel.outputs.push_back(o);
+  }
+  return sel;
 }
 
 
@@ -466,21 +484,44 @@ bool StatusResult::clean() const {
   return std::all_of(entries.begin(), entries.end(), [](const EntryStatus& e) { return e.clean(); });
 }
 
-StatusResult data_status(Repo& repo, const std::vector<std::string>& paths) {
-  std::vector<std::string> pointers = select_pointers(repo, paths);
+namespace {
+
+// What status compares: a pointer file's content, or a stage output's as
+// mlo.lock records it (read like a pointer).
+struct StatusItem {
+  std::string label;  // the pointer file, or where the output is recorded
+  std::string stage;
+  std::string data_rel;
+  Pointer p;
+};
+
+std::vector<StatusItem> status_items(Repo& repo, const Selection& sel) {
+  std::vector<StatusItem> items;
+  for (const auto& ptr : sel.pointers) items.push_back({ptr, "", *data_path_for(ptr), read_pointer(repo, ptr)});
+  for (const auto& o : sel.outputs) {
+    Pointer p;
+    p.path = name_of(o.path);
+    p.type = o.type;
+    p.sha256 = o.sha256;
+    items.push_back({o.recorded_in, o.stage, o.path, p});
+  }
+  return items;
+}
+
+}  // namespace
+
+StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, const std::vector<TrackedOutput>& outputs) {
+  const std::vector<StatusItem> items = status_items(repo, select_tracked(repo, paths, outputs));
   StatusResult result;
   StatCache sc(repo.index());
   Cache& cache = repo.cache();
-  std::vector<Pointer> ptrs;
   std::vector<WorkTree> trees;
-  ptrs.reserve(pointers.size());
-  trees.reserve(pointers.size());
+  trees.reserve(items.size());
   const std::string stamp = objects_stamp(cache);
-  std::vector<std::string> fingerprints(pointers.size());
+  std::vector<std::string> fingerprints(items.size());
   const std::int64_t scan_started = clock_now_ns();
-  for (size_t i = 0; i < pointers.size(); ++i) {
-    ptrs.push_back(read_pointer(repo, pointers[i]));
-    const std::string data_rel = *data_path_for(pointers[i]);
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string& data_rel = items[i].data_rel;
     DirListings listings = sc.load_listings(data_rel);
     trees.push_back(scan_tree(repo.root(), data_rel, &listings));
     sc.record_listings(data_rel, listings);
@@ -490,7 +531,7 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths) {
       // hash is known from the fingerprint alone (no per-file work below).
       fingerprints[i] = t.stat_fingerprint();
       auto known = sc.tree_hash(t.data_rel, fingerprints[i]);
-      if (known && *known == ptrs.back().sha256 && !stamp.empty() && sc.known_complete(*known, stamp)) {
+      if (known && *known == items[i].p.sha256 && !stamp.empty() && sc.known_complete(*known, stamp)) {
         t.known_hash = *known;
         continue;
       }
@@ -502,11 +543,12 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths) {
     if (t.known_hash.empty()) all.push_back(&t);
   hash_missing(sc, all, 0);
 
-  for (size_t i = 0; i < pointers.size(); ++i) {
-    const Pointer& p = ptrs[i];
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Pointer& p = items[i].p;
     WorkTree& t = trees[i];
     EntryStatus e;
-    e.pointer = pointers[i];
+    e.pointer = items[i].label;
+    e.stage = items[i].stage;
     e.path = t.data_rel;
     e.type = p.type;
     std::optional<Manifest> manifest;

@@ -37,6 +37,19 @@ std::vector<AddedEntry> data_add(Repo& repo, const std::vector<std::string>& pat
 // changed when `paths` is empty).
 std::vector<AddedEntry> data_commit(Repo& repo, const std::vector<std::string>& paths, const AddOptions& options = {});
 
+// ---- pipeline outputs --------------------------------------------------------
+
+// Data tracked by mlo.lock instead of a pointer file: a pipeline stage's
+// output. lib/pipeline lists them (lock_outputs in pipeline/lock_file.h);
+// status and checkout treat each like a pointer whose label is `recorded_in`.
+struct TrackedOutput {
+  std::string path;  // repo-relative, checked
+  EntryType type = EntryType::file;
+  std::string sha256;  // the file's, or the folder's manifest's
+  std::string stage;
+  std::string recorded_in = "mlo.lock";
+};
+
 // ---- status ----------------------------------------------------------------
 
 enum class DataState { clean, modified, deleted };
@@ -50,7 +63,8 @@ struct FileChange {
 
 struct EntryStatus {
   std::string path;     // repo-relative data path
-  std::string pointer;  // repo-relative pointer path
+  std::string pointer;  // repo-relative pointer path ("mlo.lock" for a stage output)
+  std::string stage;    // the stage whose output this is; empty for pointer data
   EntryType type = EntryType::file;
   DataState state = DataState::clean;
   bool in_cache = true;                    // every object the pointer names is in the cache
@@ -65,19 +79,27 @@ struct StatusResult {
   bool clean() const;
 };
 
-StatusResult data_status(Repo& repo, const std::vector<std::string>& paths = {});
+// Pointer data and the given stage outputs under `paths` (all when empty).
+StatusResult data_status(Repo& repo, const std::vector<std::string>& paths = {},
+                         const std::vector<TrackedOutput>& outputs = {});
 
 // ---- checkout --------------------------------------------------------------
 
 struct CheckoutOptions {
   bool force = false;  // overwrite workspace changes that are not in the cache
   unsigned jobs = 0;
+  // Stage outputs to restore as well (those under the paths). One holding
+  // changes the cache lacks is kept as it is (not an error) unless force;
+  // one whose content the cache lacks is left as it is.
+  std::vector<TrackedOutput> outputs;
 };
 
 struct CheckoutResult {
   std::vector<std::string> updated;  // files written (repo-relative)
   std::vector<std::string> removed;  // files removed from tracked folders
   std::uint64_t unchanged = 0;       // files already right
+  std::vector<std::string> kept;     // stage outputs with unsaved changes, left as they are
+  std::vector<std::string> missing;  // stage outputs whose content is not in the cache, left as they are
 };
 
 CheckoutResult data_checkout(Repo& repo, const std::vector<std::string>& paths, const CheckoutOptions& options = {});

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "data/data.h"
 #include "repo/lock.h"
 
 namespace mlo {
@@ -27,8 +28,15 @@ std::string list_some(const std::vector<std::string>& paths);
 bool links_into_cache(Repo& repo, const std::filesystem::path& link);
 // The lock every command that changes tracked data holds.
 RepoLock data_lock(Repo& repo);
-// The pointers selected by user paths; an explicit path that is not tracked is an error.
-std::vector<std::string> select_pointers(Repo& repo, const std::vector<std::string>& paths);
+// The pointers and stage outputs selected by user paths (all when none); an
+// explicit path that is neither is an error. An output that also has a
+// pointer file is left to the pointer.
+struct Selection {
+  std::vector<std::string> pointers;
+  std::vector<TrackedOutput> outputs;
+};
+Selection select_tracked(Repo& repo, const std::vector<std::string>& paths,
+                         const std::vector<TrackedOutput>& outputs);
 // Adds /NAME to DIR_REL/.gitignore through `writer` (never through a link).
 class TreeWriter;
 bool gitignore_add_in(const TreeWriter& writer, const std::string& dir_rel, const std::string& name);

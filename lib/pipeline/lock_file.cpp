@@ -2,6 +2,8 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/hash.h"
+#include "core/safe_path.h"
 #include "pipeline/plan.h"
 #include "repo/config.h"
 
@@ -19,6 +21,26 @@ json parse_lock(const std::string& text, const std::string& where) {
 
 std::string serialize_lock(const json& lock) {
   return "# Written by 'mlo run': the resolved deps, params and outs of each stage. Commit it.\n" + json_to_yaml(lock);
+}
+
+std::vector<TrackedOutput> lock_outputs(const fs::path& root) {
+  LockFile lock = LockFile::load(root);
+  std::vector<TrackedOutput> out;
+  for (const auto& stage : lock.stage_names()) {
+    json e = lock.entry(stage);
+    if (e.is_null() || !e.contains("outs")) continue;
+    for (const auto& o : e["outs"]) {
+      std::string hash = o.value("sha256", "");
+      if (!is_sha256_hex(hash)) continue;
+      TrackedOutput t;
+      t.path = checked_relative(o.value("path", ""), "mlo.lock (stage " + stage + ")");
+      t.type = o.value("type", "file") == "dir" ? EntryType::dir : EntryType::file;
+      t.sha256 = hash;
+      t.stage = stage;
+      out.push_back(std::move(t));
+    }
+  }
+  return out;
 }
 
 LockFile LockFile::load(const fs::path& root) {
@@ -45,6 +67,12 @@ bool well_formed(const json& e) {
   return true;
 }
 }  // namespace
+
+std::vector<std::string> LockFile::stage_names() const {
+  std::vector<std::string> out;
+  for (auto it = doc_["stages"].begin(); it != doc_["stages"].end(); ++it) out.push_back(it.key());
+  return out;
+}
 
 json LockFile::entry(const std::string& stage) const {
   if (!doc_["stages"].contains(stage)) return json();

@@ -5,7 +5,9 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
+#include "data/data.h"
 #include "pipeline/pipeline.h"
 
 namespace mlo {
@@ -13,11 +15,18 @@ namespace mlo {
 nlohmann::json parse_lock(const std::string& text, const std::string& where);
 std::string serialize_lock(const nlohmann::json& lock);
 
+// The stage outputs ROOT/mlo.lock records (for mlo data status/checkout and
+// mlo pull). A path that is not a safe relative path is an InputError naming
+// mlo.lock; entries without a hash are skipped (the stage never finished).
+std::vector<TrackedOutput> lock_outputs(const std::filesystem::path& root);
+
 class LockFile {
  public:
   // Reads ROOT/mlo.lock (an empty lock when there is none).
   static LockFile load(const std::filesystem::path& root);
-  // The stage's entry; null when it has none.
+  // The stages it has entries for, by name.
+  std::vector<std::string> stage_names() const;
+  // The stage's entry; null when it has none (or a malformed one).
   nlohmann::json entry(const std::string& stage) const;
   // Records a stage's successful (or restored) run.
   void set(const StageDef& s, const std::string& key, const nlohmann::json& deps, const nlohmann::json& params,

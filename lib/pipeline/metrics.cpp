@@ -1,7 +1,9 @@
 #include "pipeline/metrics.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <set>
 
 #include "core/format.h"
@@ -131,6 +133,34 @@ std::string markdown_table(const std::vector<std::string>& headers, const std::v
     for (const auto& c : r) out += " " + cell(c) + " |";
     out += "\n";
   }
+  return out;
+}
+
+std::string time_text(double t) {
+  if (t <= 0) return "-";
+  std::time_t s = static_cast<std::time_t>(t);
+  std::tm tm{};
+  ::localtime_r(&s, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+std::string text_table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> w(headers.size());
+  for (size_t i = 0; i < headers.size(); ++i) w[i] = headers[i].size();
+  for (const auto& r : rows)
+    for (size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], r[i].size());
+  std::string out;
+  auto line = [&](const std::vector<std::string>& r) {
+    for (size_t i = 0; i < r.size(); ++i) {
+      out += r[i];
+      if (i + 1 < r.size() && i < w.size()) out.append(w[i] - r[i].size() + 2, ' ');
+    }
+    out += '\n';
+  };
+  line(headers);
+  for (const auto& r : rows) line(r);
   return out;
 }
 

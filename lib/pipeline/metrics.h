@@ -22,6 +22,10 @@ nlohmann::json diff_values(const nlohmann::json& a, const nlohmann::json& b, boo
 
 // A Markdown table (for pull-request comments) from rows of objects.
 std::string markdown_table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows);
+// The same rows as aligned text columns (two spaces apart).
+std::string text_table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows);
+// Local time of Unix seconds, "YYYY-MM-DD HH:MM:SS" ("-" for none).
+std::string time_text(double unix_seconds);
 // Short text of a JSON value for tables: numbers with up to 6 significant digits.
 std::string value_text(const nlohmann::json& v);
 

@@ -218,6 +218,9 @@ struct ExecContext {
   std::map<std::string, json> overrides;  // FILE:KEY -> value
   json point = json::object();            // display key -> value (sweeps)
   std::string sweep;
+  // The experiment its records belong to (mlo exp show): the `mlo run`
+  // invocation in the work tree, SWEEP-N for a sweep's point N.
+  std::string experiment;
   std::unique_ptr<PathHasher> hasher;
   // Dry run: stages that would run here, those that would be restored, and
   // the hashes restored outputs would have (their dependents' deps).
@@ -446,8 +449,38 @@ class Executor {
     out.run_id = cached["run_id"];
     out.metrics = cached.value("metrics", json::object());
     if (ctx.workspace) set_lock(s, key.key, facts, cached);
+    else out.run_id = record_restored_point(ctx, cached);
     emit(out, false);
     return out;
+  }
+
+  // A sweep point restored from the run cache is still a point of this
+  // sweep: it gets its own record (the cached one's results, this sweep's
+  // id and point, `restored_from` naming the run that computed them), so
+  // `mlo runs ls --where sweep=ID` and `mlo exp show` list every point.
+  std::string record_restored_point(ExecContext& ctx, const json& cached) {
+    json record = cached;
+    record.erase("record");
+    record["run_id"] = new_run_id();
+    record["restored_from"] = cached.value("restored_from", cached.value("run_id", std::string()));
+    record["started_at"] = record["finished_at"] = now_s();
+    record["overrides"] = display_params(overrides_json(ctx));
+    tag_record(ctx, record);
+    std::lock_guard<std::mutex> g(mu_);
+    git_facts();
+    record["git"] = {{"commit", commit_}, {"dirty", dirty_}};
+    store_run_record(repo_, record, false);  // synced once, in finish_writes()
+    wrote_ = true;
+    return record["run_id"];
+  }
+
+  // What ties a record to its experiment: the invocation or sweep point, and
+  // the point's params (a downstream stage was computed from them too).
+  static void tag_record(const ExecContext& ctx, json& record) {
+    record["experiment"] = ctx.experiment;
+    if (ctx.sweep.empty()) return;
+    record["sweep"] = ctx.sweep;
+    record["point"] = ctx.point;
   }
 
   struct StoredOutputs {
@@ -629,7 +662,7 @@ class Executor {
                    {"cache_key", key.key},
                    {"log", log_hash}};
     if (result.info.contains("gpu_model")) record["gpu_model"] = result.info["gpu_model"];
-    if (!ctx.sweep.empty()) record["sweep"] = ctx.sweep;
+    tag_record(ctx, record);
     return record;
   }
 
@@ -868,6 +901,7 @@ class Session {
     ex_.load_lock();
     ex_.start_facts();
     work_ = make_ctx(repo.root(), true);
+    work_->experiment = new_run_id();
   }
 
   void run_stages(const std::vector<std::string>& names) {
@@ -892,6 +926,7 @@ class Session {
       if (!opts_.dry_run) mirror(repo_.root(), root, "", excluded);
       ExecContext* c = make_ctx(opts_.dry_run ? repo_.root() : root, false);
       c->sweep = report_.sweep;
+      c->experiment = report_.sweep + "-" + std::to_string(i + 1);
       for (auto it = points[i].begin(); it != points[i].end(); ++it) {
         c->overrides[it.key()] = it.value();
         c->point[display_param(it.key())] = it.value();

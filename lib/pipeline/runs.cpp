@@ -30,7 +30,9 @@ const Migrations kRunsSchema{
      "params TEXT, metrics TEXT);"
      "CREATE INDEX runs_stage ON runs(stage, started_at);"
      "CREATE INDEX runs_key ON runs(cache_key);"
-     "CREATE INDEX runs_started ON runs(started_at);"}};
+     "CREATE INDEX runs_started ON runs(started_at);",
+     // mlo exp show groups by it; rows indexed before are filled by 'mlo index rebuild'.
+     "ALTER TABLE runs ADD COLUMN experiment TEXT;"}};
 
 Database& runs_db(Repo& repo) {
   Database& db = repo.index();
@@ -52,6 +54,22 @@ void write_ref(Repo& repo, const std::string& id, const std::string& hash, bool 
   write_file_atomic(p, hash + "\n", durable);
 }
 
+// An id mlo writes (RUN_ID, or SWEEP_ID-N); another value (a teammate's
+// record is untrusted) leaves the run an experiment of its own.
+bool valid_experiment_id(const std::string& id) {
+  return !id.empty() && id.size() <= 80 && id.find_first_not_of("0123456789abcdefghijklmnopqrstuvwxyz-_") == std::string::npos;
+}
+
+// The params a run is found by: its own, and those of the sweep point it
+// belongs to (a stage downstream of the swept one reads none of them).
+nlohmann::json indexed_params(const nlohmann::json& r) {
+  nlohmann::json params = r.contains("params") && r["params"].is_object() ? r["params"] : nlohmann::json::object();
+  if (r.contains("point") && r["point"].is_object())
+    for (auto it = r["point"].begin(); it != r["point"].end(); ++it)
+      if (!params.contains(it.key())) params[it.key()] = it.value();
+  return params;
+}
+
 void index_row(Statement& put, const nlohmann::json& r, const std::string& hash) {
   auto text = [&](const char* k) { return r.contains(k) && r[k].is_string() ? r[k].get<std::string>() : std::string(); };
   auto num = [&](const char* k) { return r.contains(k) && r[k].is_number() ? r[k].get<double>() : 0.0; };
@@ -61,14 +79,15 @@ void index_row(Statement& put, const nlohmann::json& r, const std::string& hash)
   put.bind(5, num("started_at")).bind(6, num("finished_at"));
   put.bind(7, static_cast<std::int64_t>(r.value("exit_code", -1)));
   put.bind(8, text("runner")).bind(9, text("host")).bind(10, commit).bind(11, text("cache_key")).bind(12, text("sweep"));
-  put.bind(13, r.value("params", nlohmann::json::object()).dump());
+  put.bind(13, indexed_params(r).dump());
   put.bind(14, r.value("metrics", nlohmann::json::object()).dump());
+  put.bind(15, valid_experiment_id(text("experiment")) ? text("experiment") : std::string());
   put.run();
 }
 
 const char* kInsert =
     "INSERT OR REPLACE INTO runs(id, record, stage, status, started_at, finished_at, exit_code, runner, host, "
-    "git_commit, cache_key, sweep, params, metrics) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    "git_commit, cache_key, sweep, params, metrics, experiment) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 // A record comes from a teammate's push: every path it names (the keys of
 // outs and metric_files) must stay inside the repository, each entry must be
@@ -110,13 +129,13 @@ std::string field_sql(const std::string& field) {
   if (field.rfind("metrics.", 0) == 0) return json_path("metrics", field.substr(8));
   if (field.rfind("params.", 0) == 0) return json_path("params", field.substr(7));
   static const std::vector<std::string> columns = {"id", "stage", "status", "started_at", "finished_at", "exit_code",
-                                                   "runner", "host", "git_commit", "sweep"};
+                                                   "runner", "host", "git_commit", "sweep", "experiment"};
   for (const auto& c : columns)
     if (field == c) return c;
   if (field == "duration") return "(finished_at - started_at)";
   throw UsageError("unknown field '" + field + "'",
                    "use metrics.NAME, params.NAME, or one of id, stage, status, started_at, finished_at, duration, "
-                   "exit_code, runner, host, git_commit, sweep");
+                   "exit_code, runner, host, git_commit, sweep, experiment");
 }
 
 nlohmann::json summary_from_row(Statement& q) {
@@ -135,12 +154,13 @@ nlohmann::json summary_from_row(Statement& q) {
   j["sweep"] = q.text(11);
   j["params"] = nlohmann::json::parse(q.text(12), nullptr, false);
   j["metrics"] = nlohmann::json::parse(q.text(13), nullptr, false);
+  j["experiment"] = q.text(14);
   return j;
 }
 
 const char* kColumns =
     "id, record, stage, status, started_at, finished_at, exit_code, runner, host, git_commit, cache_key, sweep, params, "
-    "metrics";
+    "metrics, experiment";
 
 nlohmann::json read_record(Repo& repo, const std::string& hash, const std::string& what) {
   if (!repo.cache().has(hash))

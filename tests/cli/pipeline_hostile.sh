@@ -61,6 +61,10 @@ cd "$TEST_TMP" && git clone -q a b && cd b
 expect_ok pull
 expect_err_contains "is refused"
 expect_err_contains "unsafe path"
+# The pull checked out the outputs mlo.lock names (safe paths, unchanged);
+# with them gone, the stages must re-run: no refused record is used.
+expect_eq "$(cat model.txt)" "model" "output checked out by the pull"
+rm -rf prep model.txt
 expect_ok run
 expect_out_contains "Running prepare"
 expect_out_contains "Running train"

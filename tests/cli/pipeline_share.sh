@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs are shared through the remote with the data: a push sends run records,
 # their logs and the outputs of successful runs (plus a runs/ list object); a
-# pull in another clone imports them (mlo runs ls/show/log) and `mlo run`
-# there restores every stage from the run cache instead of re-running.
+# pull in another clone imports them (mlo runs ls/show/log) and checks out
+# the outputs mlo.lock names; `mlo run` there re-runs nothing (and restores
+# every stage from the run cache once the outputs are gone).
 source "$(dirname "$0")/lib.sh"
 
 new_repo a
@@ -61,6 +62,14 @@ expect_ok runs show "$train_run"
 expect_out_contains "$train_run"
 expect_ok runs log "$train_run"
 expect_out_contains "trained-it"
+# The pull checked out what mlo.lock names: nothing to run or restore.
+expect_same_file model.txt "$TEST_TMP/a/model.txt"
+expect_ok run
+expect_out_contains "prepare is up to date"
+expect_out_contains "train is up to date"
+expect_out_not_contains "Running"
+# Without the outputs, the shared run cache restores them.
+rm -rf prep model.txt
 expect_ok run
 expect_out_contains "restored prepare from the run cache"
 expect_out_contains "restored train from the run cache"

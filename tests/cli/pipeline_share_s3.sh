@@ -29,6 +29,11 @@ expect_ok --json pull
 expect_json "d['runs'] == 1 and d['runs_missing'] == []"
 expect_ok runs log "$id"
 expect_out_contains "trained-on-s3"
+# The pull checked out the folder output mlo.lock names: up to date.
+expect_same_file model/weights.txt "$TEST_TMP/a/model/weights.txt"
+expect_ok run
+expect_out_contains "train is up to date"
+rm -rf model
 expect_ok run
 expect_out_contains "restored train from the run cache"
 expect_same_file model/weights.txt "$TEST_TMP/a/model/weights.txt"

@@ -347,3 +347,47 @@ TEST_CASE("scans leave out temp files of killed processes") {
   CHECK_FALSE(is_stale_temp_name(".a.tmp." + std::to_string(::getpid()) + ".0"));
   CHECK_FALSE(is_stale_temp_name("a.tmp.4194305.0"));
 }
+
+TEST_CASE("stage outputs: status against the recorded hash, checkout restores, keeps unsaved edits") {
+  test::TempDir tmp;
+  Repo repo = make_repo(tmp);
+  Cwd cwd(tmp / "r");
+  Cache& cache = repo.cache();
+  std::string v1 = cache.add_bytes("model v1\n"), v2 = cache.add_bytes("model v2\n");
+  test::write(tmp / "r/out/model.bin", "model v2\n");
+  age(tmp / "r/out/model.bin");
+  std::vector<TrackedOutput> outs = {{"out/model.bin", EntryType::file, v2, "train"}};
+  StatusResult st = data_status(repo, {}, outs);
+  REQUIRE(st.entries.size() == 1);
+  CHECK(st.entries[0].stage == "train");
+  CHECK(st.entries[0].pointer == "mlo.lock");
+  CHECK(st.clean());
+  // mlo.lock now names v1 (git checkout of an older commit): modified, restored.
+  outs[0].sha256 = v1;
+  CHECK(data_status(repo, {}, outs).entries[0].state == DataState::modified);
+  CheckoutOptions co;
+  co.outputs = outs;
+  CheckoutResult r = data_checkout(repo, {}, co);
+  CHECK(r.updated == std::vector<std::string>{"out/model.bin"});
+  CHECK(read_file(tmp / "r/out/model.bin") == "model v1\n");
+  CHECK(data_status(repo, {"out"}, outs).clean());
+  CHECK_FALSE(repo.git().is_ignored("out/model.bin"));  // no .gitignore written for outputs
+  // An edit the cache lacks is kept, not an error; --force replaces it.
+  test::write(tmp / "r/out/model.bin", "edited\n");
+  co.outputs[0].sha256 = v2;
+  r = data_checkout(repo, {}, co);
+  CHECK(r.kept == std::vector<std::string>{"out/model.bin"});
+  CHECK(read_file(tmp / "r/out/model.bin") == "edited\n");
+  co.force = true;
+  r = data_checkout(repo, {"out/model.bin"}, co);
+  CHECK(r.kept.empty());
+  CHECK(read_file(tmp / "r/out/model.bin") == "model v2\n");
+  // Content the cache lacks: left as it is, named.
+  co.outputs[0].sha256 = sha256_hex("never stored");
+  r = data_checkout(repo, {}, co);
+  CHECK(r.missing == std::vector<std::string>{"out/model.bin"});
+  CHECK(read_file(tmp / "r/out/model.bin") == "model v2\n");
+  CHECK_FALSE(data_status(repo, {}, co.outputs).entries[0].in_cache);
+  // A path that is neither data nor an output is still an error.
+  CHECK_THROWS_AS(data_status(repo, {"nope"}, outs), InputError);
+}

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "pipeline/experiments.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/plan.h"
 #include "pipeline/run_cache.h"
@@ -318,4 +319,66 @@ TEST_CASE("run cache: restore writes beneath the root only, replacing a symlink 
   json outside = {{"run_id", "abcd000000000003"}, {"outs", {{"../x.txt", {{"sha256", out}, {"type", "file"}}}}}};
   CHECK_THROWS_AS(cache.restore(tmp / "r", outside), InputError);
   CHECK_FALSE(fs::exists(tmp / "x.txt"));
+}
+
+TEST_CASE("exp apply: set_yaml_param edits the value's line, keeps comments and order, else re-emits") {
+  const std::string text = "# top\ntrain:\n  lr: 0.1   # learning rate\n  depth: 3\neval:\n  lr: 9\n";
+  // The nested key, not the same name under another section.
+  CHECK(set_yaml_param(text, "train.lr", 0.01, "params.yaml") ==
+        "# top\ntrain:\n  lr: 0.01   # learning rate\n  depth: 3\neval:\n  lr: 9\n");
+  CHECK(set_yaml_param(text, "eval.lr", 1, "params.yaml") ==
+        "# top\ntrain:\n  lr: 0.1   # learning rate\n  depth: 3\neval:\n  lr: 1\n");
+  // A string that would read back as a number is quoted; a plain one is not.
+  CHECK(set_yaml_param("a: x\n", "a", "0.5", "p.yaml") == "a: \"0.5\"\n");
+  CHECK(set_yaml_param("a: x\n", "a", "adam", "p.yaml") == "a: adam\n");
+  // Flow style and missing keys: re-emitted, order kept, value read back right.
+  std::string flow = set_yaml_param("train: {depth: 3, lr: 0.5}\n", "train.lr", 0.2, "p.yaml");
+  YAML::Node n = YAML::Load(flow);
+  CHECK(n["train"]["lr"].as<double>() == 0.2);
+  CHECK(n["train"].begin()->first.as<std::string>() == "depth");
+  std::string added = set_yaml_param("train:\n  depth: 3\n", "train.opt.name", "sgd", "p.yaml");
+  CHECK(YAML::Load(added)["train"]["opt"]["name"].as<std::string>() == "sgd");
+  CHECK(YAML::Load(added)["train"]["depth"].as<int>() == 3);
+  CHECK_THROWS_AS(set_yaml_param("train: 5\n", "train.lr", 1, "p.yaml"), InputError);
+}
+
+TEST_CASE("exp apply: a params file that is not a mapping is an input error, never a crash") {
+  CHECK_THROWS_AS(set_yaml_param("- a\n- b\n", "train.lr", 1, "p.yaml"), InputError);
+  CHECK_THROWS_AS(set_yaml_param("just text\n", "lr", 1, "p.yaml"), InputError);
+  CHECK_THROWS_AS(set_yaml_param("a: [1\n", "a", 1, "p.yaml"), InputError);
+  std::string long_line = "lr: 0.1  # " + std::string(100000, 'x') + "\n";
+  CHECK(YAML::Load(set_yaml_param(long_line, "lr", 0.2, "p.yaml"))["lr"].as<double>() == 0.2);
+}
+
+TEST_CASE("experiments: runs grouped by experiment id; a hostile id is not used; sweep points' params indexed") {
+  test::TempDir tmp;
+  test::git_init(tmp / "r");
+  init_repo(tmp / "r", {});
+  Repo repo = Repo::open(tmp / "r");
+  auto rec = [](const std::string& id, const std::string& stage, double t, const json& extra) {
+    json r = {{"version", 1}, {"run_id", id}, {"stage", stage}, {"status", "succeeded"}, {"started_at", t}};
+    r.update(extra);
+    return r;
+  };
+  store_run_records(repo, {rec("a000000000000001", "train", 1, {{"experiment", "a000000000000000"}, {"params", {{"lr", 1}}}}),
+                           rec("a000000000000002", "eval", 2, {{"experiment", "a000000000000000"}, {"metrics", {{"auc", 0.5}}}}),
+                           rec("b000000000000001", "eval", 3, {{"experiment", "bad id\x1b[31m"}, {"sweep", "s1"},
+                                                               {"point", {{"lr", 2}}}, {"params", {{"k", 3}}}})});
+  auto exps = list_experiments(repo, {});
+  REQUIRE(exps.size() == 2);
+  CHECK(exps[0].id == "b000000000000001");  // its own experiment, newest first
+  CHECK(exps[0].params == json{{"k", 3}, {"lr", 2}});
+  CHECK(exps[1].id == "a000000000000000");
+  CHECK(exps[1].stages == std::vector<std::string>{"train", "eval"});
+  CHECK(exps[1].params == json{{"lr", 1}});
+  CHECK(exps[1].metrics == json{{"auc", 0.5}});
+  ExperimentQuery q;
+  q.sort = "lr";
+  q.ascending = true;
+  CHECK(list_experiments(repo, q).front().id == "a000000000000000");
+  q.sort = "params.lr";
+  q.ascending = false;
+  CHECK(list_experiments(repo, q).front().id == "b000000000000001");
+  q.sort = "nope";
+  CHECK_THROWS_AS(list_experiments(repo, q), UsageError);
 }
