@@ -75,6 +75,27 @@ std::string env_of_source(const std::string& source) {
   return env;
 }
 
+// Results another clone recorded: the "monitor" events in the tracked
+// deploy/ENV/events.jsonl (record_monitor_use), shared through git.
+void add_shared_uses(const std::vector<deploy::DeployEvent>& events, std::vector<MonitorUse>& out) {
+  for (const auto& e : events) {
+    if (e.action != "monitor" || !e.detail.is_object()) continue;
+    std::string id = e.detail.value("result_id", "");
+    if (id.empty() || std::any_of(out.begin(), out.end(), [&](const MonitorUse& u) { return u.summary["id"] == id; }))
+      continue;
+    MonitorUse u;
+    u.env = e.env;
+    u.time = e.detail.value("created_at", iso_seconds(e.ts));
+    u.summary = {{"id", id},
+                 {"monitor", e.detail.value("monitor", "")},
+                 {"created_at", u.time},
+                 {"drift", e.detail.value("drift", "")},
+                 {"quality", e.detail.value("quality", "")},
+                 {"performance", e.detail.value("performance", "")}};
+    out.push_back(std::move(u));
+  }
+}
+
 std::vector<MonitorUse> monitor_uses(Repo& repo) {
   std::vector<MonitorUse> out;
   json results = monitor::history(repo, "", 1 << 30);
@@ -153,13 +174,14 @@ json full_lineage(Repo& repo, const std::string& target) {
     const std::string id = n["id"].get<std::string>();  // NAME@VERSION
     std::map<std::string, size_t> last_in_env;  // env -> index of its newest serving deployment node
     for (const auto& e : events) {
-      if (e.model + "@" + e.version != id) continue;
+      if (e.model + "@" + e.version != id || e.action == "monitor") continue;
       n["children"].push_back(deployment_node(e));
       if (serving_action(e.action)) last_in_env[e.env] = n["children"].size() - 1;
     }
     if (last_in_env.empty()) return;
     if (!uses_loaded) {
       uses = monitor_uses(repo);
+      add_shared_uses(events, uses);
       uses_loaded = true;
     }
     for (const auto& u : uses) {
@@ -170,6 +192,25 @@ json full_lineage(Repo& repo, const std::string& target) {
   };
   walk(tree);
   return tree;
+}
+
+void record_monitor_use(Repo& repo, const json& result) {
+  std::string env;
+  for (const auto& src : result["current"].value("sources", json::array()))
+    if (src.is_string() && env.empty()) env = env_of_source(src.get<std::string>());
+  if (env.empty() || !result.contains("id")) return;
+  // The version serving the environment when the monitor ran (as lineage replays it).
+  double now = result.value("created_at", 0.0);
+  std::string model, version;
+  for (const auto& e : deploy::list_deploy_events(repo, env))
+    if (serving_action(e.action) && iso_seconds(e.ts) <= now) model = e.model, version = e.version;
+  const json sum = result.value("summary", json::object());
+  json detail = {{"result_id", result["id"]},         {"monitor", result.value("monitor", "")},
+                 {"created_at", now},                 {"drift", sum.value("drift", "")},
+                 {"quality", sum.value("quality", "")}, {"performance", sum.value("performance", "")},
+                 {"current_rows", result["current"].value("rows", 0)}};
+  if (result["reference"].contains("lineage")) detail["reference"] = result["reference"]["lineage"];
+  deploy::record_deploy_event(repo, deploy::DeployEvent{"", env, "monitor", model, version, detail});
 }
 
 std::vector<json> audit_log(Repo& repo, const std::string& model, std::int64_t since) {

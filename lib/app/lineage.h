@@ -24,6 +24,13 @@ namespace mlo::app {
 // version.
 nlohmann::json full_lineage(Repo& repo, const std::string& target);
 
+// After a monitor result is recorded: when it read a deployment's request
+// log (.mlo/deploy/ENV/requests.jsonl), a "monitor" event in the tracked
+// deploy/ENV/events.jsonl names the result, its verdicts, the version that
+// served and the reference it compared with, so every clone's lineage (after
+// git pull) reaches it.
+void record_monitor_use(Repo& repo, const nlohmann::json& result);
+
 // Registry events (registrations, approvals, promotions, forced overrides...)
 // and deploy events (deploy, traffic, promote, rollback, auto-rollback, stop,
 // render, batch), oldest first, as JSON objects with "source" ("registry" or
