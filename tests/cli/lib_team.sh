@@ -183,7 +183,7 @@ team_clone_b_monitors_and_retrains() {
 # A's raw data down to B's monitor result.
 team_clone_a_sees_all() {
   cd "$TEST_TMP/a" || fail "cd a"
-  git pull -q origin main || fail "git pull (A)"
+  git pull -q --tags origin main || fail "git pull (A)"  # registry tags come with --tags (GTO's way)
   expect_ok pull
   expect_ok --json runs ls --stage train
   expect_json "{r['id'] for r in d} >= {'$A_TRAIN_RUN', '$B_TRAIN_RUN'}"
