@@ -221,6 +221,7 @@ std::vector<json> audit_log(Repo& repo, const std::string& model, std::int64_t s
     all.emplace_back(static_cast<double>(e.order_ms()) / 1000.0, std::move(j));
   }
   for (const auto& e : deploy::list_deploy_events(repo, "", model)) {
+    if (e.action == "monitor") continue;  // a check's result, not a change anyone made (lineage shows it)
     double t = iso_seconds(e.ts);
     if (t < static_cast<double>(since)) continue;
     std::string by = who(e), name = by, email;

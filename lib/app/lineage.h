@@ -33,7 +33,7 @@ void record_monitor_use(Repo& repo, const nlohmann::json& result);
 
 // Registry events (registrations, approvals, promotions, forced overrides...)
 // and deploy events (deploy, traffic, promote, rollback, auto-rollback, stop,
-// render, batch), oldest first, as JSON objects with "source" ("registry" or
+// render, batch; not monitor results), oldest first, as JSON objects with "source" ("registry" or
 // "deploy"), "event", "name", "version", "time", "date", "author",
 // "author_email"; registry entries add "tag", "stage", "forced"...; deploy
 // entries add "env" and "detail". Filters apply when non-empty/non-zero.
