@@ -191,7 +191,7 @@ bool type_accepts(const nlohmann::json& s, const YAML::Node& n) {
 [[noreturn]] void wrong_type(const SchemaWalk& w, const YAML::Node& n, const std::string& path, const std::string& expected) {
   throw InputError(mark(w.file, n) + ": '" + (path.empty() ? "(top level)" : path) + "' must be " + expected + ", not " +
                        node_kind(n),
-                   "see schemas/" + w.schema_name + " (and man mlo-run, mlo-registry, mlo-deploy, mlo-monitor)");
+                   "fix the value; what each key takes is in schemas/" + w.schema_name);
 }
 
 void walk(const SchemaWalk& w, const YAML::Node& n, const nlohmann::json& schema, std::string doc,
