@@ -58,6 +58,7 @@ json deployment_node(const deploy::DeployEvent& e) {
 struct MonitorUse {
   json summary;  // {"id","monitor","created_at","drift","quality","performance"}
   std::string env;
+  std::string checked;  // NAME@VERSION whose training data was the reference (-r auto)
   double time = 0;
 };
 
@@ -111,10 +112,14 @@ std::vector<MonitorUse> monitor_uses(Repo& repo) {
     std::string env;
     for (const auto& s : doc["current"].value("sources", json::array()))
       if (s.is_string() && env.empty()) env = env_of_source(s.get<std::string>());
-    if (env.empty()) continue;
+    std::string checked;
+    if (doc.contains("reference") && doc["reference"].contains("lineage") && doc["reference"]["lineage"].is_object())
+      checked = doc["reference"]["lineage"].value("version", "");
+    if (env.empty() && checked.empty()) continue;
     const json sum = doc.value("summary", json::object());
     MonitorUse u;
     u.env = env;
+    u.checked = checked;
     u.time = r.value("created_at", 0.0);
     u.summary = {{"id", id},
                  {"monitor", r.value("monitor", "")},
@@ -152,7 +157,6 @@ json full_lineage(Repo& repo, const std::string& target) {
   json tree = registry::lineage(repo, target);
   extend_lineage(repo, tree);
   std::vector<deploy::DeployEvent> events = deploy::list_deploy_events(repo);
-  if (events.empty()) return tree;
   std::vector<MonitorUse> uses;
   bool uses_loaded = false;
   // Which version an environment's request log ends with at a given time: the
@@ -178,13 +182,17 @@ json full_lineage(Repo& repo, const std::string& target) {
       n["children"].push_back(deployment_node(e));
       if (serving_action(e.action)) last_in_env[e.env] = n["children"].size() - 1;
     }
-    if (last_in_env.empty()) return;
     if (!uses_loaded) {
       uses = monitor_uses(repo);
       add_shared_uses(events, uses);
       uses_loaded = true;
     }
     for (const auto& u : uses) {
+      // A check of data against this version's training data (-r auto), not on a deployment's log.
+      if (u.env.empty()) {
+        if (u.checked == id) n["children"].push_back(monitor_node(u));
+        continue;
+      }
       auto it = last_in_env.find(u.env);
       if (it == last_in_env.end() || served_at(u.env, u.time) != id) continue;
       n["children"][it->second]["children"].push_back(monitor_node(u));

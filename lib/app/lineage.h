@@ -21,7 +21,9 @@ namespace mlo::app {
 // "deployment" node per deploy event of that version (env, action, target,
 // strategy, time, by) and, under the deployment, the "monitor_result" nodes
 // of results computed on that environment's request log while it served the
-// version.
+// version (this clone's, and other clones' through their monitor events);
+// directly under the version, this clone's results whose reference was the
+// version's training data (-r auto) on other data.
 nlohmann::json full_lineage(Repo& repo, const std::string& target);
 
 // After a monitor result is recorded: when it read a deployment's request

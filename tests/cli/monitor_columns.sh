@@ -57,6 +57,11 @@ expect_ok monitor --no-record --json -r auto --model clf -c same.csv
 expect_json "d['reference']['lineage']['dataset']=='data/prep' and d['reference']['rows']==1500 and d['summary']['drift']=='ok'"
 expect_rc 1 monitor --no-record -r auto --model clf -c drift.csv --drift-share 0.3 --fail-on drift
 expect_out_contains "Dataset drift: YES"
+# a recorded check against the version's training data is in its lineage
+expect_ok --json monitor -r auto --model clf -c same.csv
+rid=$(printf '%s' "$OUT" | $PY -c "import json,sys; print(json.load(sys.stdin)['id'])")
+expect_ok --json lineage data/prep
+expect_json "{'model_version:clf@v0.0.1', 'monitor_result:$rid'} <= {n['key'] for n in d['nodes']}"
 # --training-data names the folder (or its pointer file) the same way
 expect_ok monitor --no-record --json -r auto --model clf --training-data data/prep -c same.csv
 expect_json "d['reference']['rows']==1500"
