@@ -76,6 +76,16 @@ std::string env_of_source(const std::string& source) {
   return env;
 }
 
+// What a monitor node shows; `verdicts` has drift, quality, performance.
+json use_summary(const std::string& id, const std::string& monitor, double time, const json& verdicts) {
+  return {{"id", id},
+          {"monitor", monitor},
+          {"created_at", time},
+          {"drift", verdicts.value("drift", "")},
+          {"quality", verdicts.value("quality", "")},
+          {"performance", verdicts.value("performance", "")}};
+}
+
 // Results another clone recorded: the "monitor" events in the tracked
 // deploy/ENV/events.jsonl (record_monitor_use), shared through git.
 void add_shared_uses(const std::vector<deploy::DeployEvent>& events, std::vector<MonitorUse>& out) {
@@ -87,12 +97,7 @@ void add_shared_uses(const std::vector<deploy::DeployEvent>& events, std::vector
     MonitorUse u;
     u.env = e.env;
     u.time = e.detail.value("created_at", iso_seconds(e.ts));
-    u.summary = {{"id", id},
-                 {"monitor", e.detail.value("monitor", "")},
-                 {"created_at", u.time},
-                 {"drift", e.detail.value("drift", "")},
-                 {"quality", e.detail.value("quality", "")},
-                 {"performance", e.detail.value("performance", "")}};
+    u.summary = use_summary(id, e.detail.value("monitor", ""), u.time, e.detail);
     out.push_back(std::move(u));
   }
 }
@@ -121,12 +126,7 @@ std::vector<MonitorUse> monitor_uses(Repo& repo) {
     u.env = env;
     u.checked = checked;
     u.time = r.value("created_at", 0.0);
-    u.summary = {{"id", id},
-                 {"monitor", r.value("monitor", "")},
-                 {"created_at", u.time},
-                 {"drift", sum.value("drift", "")},
-                 {"quality", sum.value("quality", "")},
-                 {"performance", sum.value("performance", "")}};
+    u.summary = use_summary(id, r.value("monitor", ""), u.time, sum);
     out.push_back(std::move(u));
   }
   return out;
