@@ -62,6 +62,8 @@ expect_ok --json monitor -r auto --model clf -c same.csv
 rid=$(printf '%s' "$OUT" | $PY -c "import json,sys; print(json.load(sys.stdin)['id'])")
 expect_ok --json lineage data/prep
 expect_json "{'model_version:clf@v0.0.1', 'monitor_result:$rid'} <= {n['key'] for n in d['nodes']}"
+# a stage's folder output has a hash now (its manifest's): the walk goes down from it
+expect_json "d['sha256'] and any(n['key'].startswith('run:') and n.get('stage') == 'train' for n in d['nodes'])"
 # --training-data names the folder (or its pointer file) the same way
 expect_ok monitor --no-record --json -r auto --model clf --training-data data/prep -c same.csv
 expect_json "d['reference']['rows']==1500"
