@@ -100,18 +100,17 @@ class PipelineRuns : public RunLookup {
     std::vector<LockedOutput> out;
     auto text = read_file_if_exists(repo_.root() / "mlo.lock");
     if (!text) return out;
-    nlohmann::json lock;
     try {
-      lock = parse_lock(*text, "mlo.lock");
-    } catch (const Error&) {  // a broken lock links nothing; the run index still can
-      return out;
-    }
-    for (auto& [stage, e] : lock["stages"].items()) {
-      if (!e.is_object() || !e.contains("outs") || !e["outs"].is_array()) continue;
-      for (const auto& o : e["outs"])
-        if (o.is_object())
-          out.push_back({stage, e.value("run", ""),
-                         {o.value("path", ""), o.value("sha256", ""), o.value("type", "file"), o.value("size", std::uint64_t{0})}});
+      nlohmann::json lock = parse_lock(*text, "mlo.lock");
+      for (auto& [stage, e] : lock["stages"].items()) {
+        if (!e.is_object() || !e.contains("outs") || !e["outs"].is_array()) continue;
+        for (const auto& o : e["outs"])
+          if (o.is_object())
+            out.push_back({stage, e.value("run", ""),
+                           {o.value("path", ""), o.value("sha256", ""), o.value("type", "file"), o.value("size", std::uint64_t{0})}});
+      }
+    } catch (const std::exception&) {  // a broken lock links nothing; the run index still can
+      out.clear();
     }
     return out;
   }
