@@ -2,6 +2,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "app/lineage.h"
 #include "command.h"
 #include "core/fs.h"
 #include "core/process.h"
@@ -177,11 +178,18 @@ void act(Context& ctx, Repo& repo, const monitor::MonitorSpec& spec, const nlohm
     return &steps.back();
   };
   for (auto& stage : od.run) step({"run", stage});
+  bool unchanged = false;
   if (!od.register_model.empty()) {
-    std::vector<std::string> args = {"register", od.register_model, "-d", "retrained by " + why};
+    // Retraining that reproduced the latest version's bytes (e.g. restored
+    // from the run cache) is no new version: the decision is recorded instead.
+    std::vector<std::string> args = {"register", od.register_model, "--if-changed", "-d", "retrained by " + why};
     if (!od.run.empty()) args.insert(args.end(), {"--stage", od.run.back()});
-    if (auto* s = step(args); s && s->contains("output")) version = (*s)["output"].value("version", "");
+    if (auto* s = step(args); s && s->contains("output")) {
+      version = (*s)["output"].value("version", "");
+      unchanged = !(*s)["output"].value("registered", true);
+    }
   }
+  if (unchanged && status == "done") status = "unchanged";
   if (!od.register_model.empty() && !od.propose_stage.empty() && status == "done") {
     std::string ref = od.register_model + (version.empty() ? "" : "@" + version);
     nlohmann::json* s = step({"promote", ref, "--to", od.propose_stage, "-m", "proposed by " + why});
@@ -194,7 +202,16 @@ void act(Context& ctx, Repo& repo, const monitor::MonitorSpec& spec, const nlohm
                            {"evidence", evidence}};
   if (!version.empty()) action["version"] = od.register_model + "@" + version;
   if (!gates.is_null()) action["gates"] = gates;
+  if (unchanged)
+    action["reason"] = "retraining produced the same artifact as " + od.register_model + "@" + version +
+                       ": no new version registered";
   if (!result_id.empty()) monitor::record_action(repo, result_id, spec.name, action);
+  if (status == "unchanged") {
+    if (!ctx.global.json && !ctx.global.quiet)
+      std::cout << "on_drift: retraining produced the same artifact as " << od.register_model << "@" << version
+                << "; no new version registered (decision recorded)\n";
+    return;
+  }
   if (status == "refused") {
     if (!ctx.global.json && !ctx.global.quiet)
       std::cout << "on_drift: " << od.register_model << "@" << version << " registered; promotion to " << od.propose_stage
@@ -291,7 +308,10 @@ void register_monitor(CLI::App& app, Context& ctx) {
     if (spec.reference.empty())
       throw UsageError("no reference data", "name a monitor from mlo.yaml, or give --reference PATH and --current PATH");
     nlohmann::json result = monitor::run_monitor(spec, repo);
-    if (repo && !a->no_record) monitor::record_result(*repo, result);
+    if (repo && !a->no_record) {
+      monitor::record_result(*repo, result);
+      app::record_monitor_use(*repo, result);  // a deployment's log: shared for lineage
+    }
     if (!a->html.empty()) write_file_atomic(a->html, monitor::render_html(result));
     const char* gha = std::getenv("GITHUB_ACTIONS");
     bool in_gha = gha && std::string(gha) == "true";

@@ -48,9 +48,12 @@ void register_register(CLI::App& app, Context& ctx) {
   cmd->add_option("-d,--description", o->description, "What this model is");
   cmd->add_option("-l,--label", *labels, "A label KEY=VALUE (repeatable)");
   cmd->add_option("--type", o->type, "Model type, e.g. sklearn, onnx, torch");
-  cmd->add_option("--signature", o->signature_file, "Input/output signature (JSON or YAML file)");
+  cmd->add_option("--signature", o->signature_file,
+                  "Input/output signature (JSON or YAML file; default: inferred from the model file or its training data)");
+  cmd->add_option("--target", o->target, "The training data's target column (the others are the inferred signature's inputs)");
   cmd->add_option("--metrics", o->metrics_file, "Evaluation metrics (JSON or YAML object of name: number)");
   cmd->add_flag("--push", o->push, "Push the tag to the registry's git remote");
+  cmd->add_flag("--if-changed", o->if_changed, "Register nothing when the latest version has the same bytes");
   ctx.on_run(cmd, [&ctx, o, labels] {
     for (const auto& l : *labels) {
       size_t eq = l.find('=');
@@ -58,14 +61,21 @@ void register_register(CLI::App& app, Context& ctx) {
       o->labels[l.substr(0, eq)] = l.substr(eq + 1);
     }
     RegisterResult r = register_model(ctx.repo(), *o);
+    if (!r.run_note.empty() && !ctx.global.quiet) std::cerr << "note: " << r.run_note << "\n";
     if (ctx.global.json) {
       ModelState m = load_model(ctx.repo(), o->name);
       nlohmann::json j = version_json(m, r.info);
       j["pushed"] = r.pushed;
+      j["registered"] = !r.unchanged;
+      if (!r.run_note.empty()) j["run_note"] = r.run_note;
       ctx.print_json(j);
       return;
     }
     if (ctx.global.quiet) return;
+    if (r.unchanged) {
+      std::cout << "Unchanged: " << o->name << "@" << r.version << " has the same bytes; nothing registered\n";
+      return;
+    }
     std::cout << "Registered " << o->name << " " << r.version << " (tag " << r.tag << ")\n";
     if (r.info.meta.contains("artifact"))
       std::cout << "  artifact " << r.info.meta["artifact"].value("path", "") << " sha256 "

@@ -58,6 +58,7 @@ json deployment_node(const deploy::DeployEvent& e) {
 struct MonitorUse {
   json summary;  // {"id","monitor","created_at","drift","quality","performance"}
   std::string env;
+  std::string checked;  // NAME@VERSION whose training data was the reference (-r auto)
   double time = 0;
 };
 
@@ -75,6 +76,32 @@ std::string env_of_source(const std::string& source) {
   return env;
 }
 
+// What a monitor node shows; `verdicts` has drift, quality, performance.
+json use_summary(const std::string& id, const std::string& monitor, double time, const json& verdicts) {
+  return {{"id", id},
+          {"monitor", monitor},
+          {"created_at", time},
+          {"drift", verdicts.value("drift", "")},
+          {"quality", verdicts.value("quality", "")},
+          {"performance", verdicts.value("performance", "")}};
+}
+
+// Results another clone recorded: the "monitor" events in the tracked
+// deploy/ENV/events.jsonl (record_monitor_use), shared through git.
+void add_shared_uses(const std::vector<deploy::DeployEvent>& events, std::vector<MonitorUse>& out) {
+  for (const auto& e : events) {
+    if (e.action != "monitor" || !e.detail.is_object()) continue;
+    std::string id = e.detail.value("result_id", "");
+    if (id.empty() || std::any_of(out.begin(), out.end(), [&](const MonitorUse& u) { return u.summary["id"] == id; }))
+      continue;
+    MonitorUse u;
+    u.env = e.env;
+    u.time = e.detail.value("created_at", iso_seconds(e.ts));
+    u.summary = use_summary(id, e.detail.value("monitor", ""), u.time, e.detail);
+    out.push_back(std::move(u));
+  }
+}
+
 std::vector<MonitorUse> monitor_uses(Repo& repo) {
   std::vector<MonitorUse> out;
   json results = monitor::history(repo, "", 1 << 30);
@@ -90,17 +117,16 @@ std::vector<MonitorUse> monitor_uses(Repo& repo) {
     std::string env;
     for (const auto& s : doc["current"].value("sources", json::array()))
       if (s.is_string() && env.empty()) env = env_of_source(s.get<std::string>());
-    if (env.empty()) continue;
+    std::string checked;
+    if (doc.contains("reference") && doc["reference"].contains("lineage") && doc["reference"]["lineage"].is_object())
+      checked = doc["reference"]["lineage"].value("version", "");
+    if (env.empty() && checked.empty()) continue;
     const json sum = doc.value("summary", json::object());
     MonitorUse u;
     u.env = env;
+    u.checked = checked;
     u.time = r.value("created_at", 0.0);
-    u.summary = {{"id", id},
-                 {"monitor", r.value("monitor", "")},
-                 {"created_at", u.time},
-                 {"drift", sum.value("drift", "")},
-                 {"quality", sum.value("quality", "")},
-                 {"performance", sum.value("performance", "")}};
+    u.summary = use_summary(id, r.value("monitor", ""), u.time, sum);
     out.push_back(std::move(u));
   }
   return out;
@@ -131,7 +157,6 @@ json full_lineage(Repo& repo, const std::string& target) {
   json tree = registry::lineage(repo, target);
   extend_lineage(repo, tree);
   std::vector<deploy::DeployEvent> events = deploy::list_deploy_events(repo);
-  if (events.empty()) return tree;
   std::vector<MonitorUse> uses;
   bool uses_loaded = false;
   // Which version an environment's request log ends with at a given time: the
@@ -153,16 +178,21 @@ json full_lineage(Repo& repo, const std::string& target) {
     const std::string id = n["id"].get<std::string>();  // NAME@VERSION
     std::map<std::string, size_t> last_in_env;  // env -> index of its newest serving deployment node
     for (const auto& e : events) {
-      if (e.model + "@" + e.version != id) continue;
+      if (e.model + "@" + e.version != id || e.action == "monitor") continue;
       n["children"].push_back(deployment_node(e));
       if (serving_action(e.action)) last_in_env[e.env] = n["children"].size() - 1;
     }
-    if (last_in_env.empty()) return;
     if (!uses_loaded) {
       uses = monitor_uses(repo);
+      add_shared_uses(events, uses);
       uses_loaded = true;
     }
     for (const auto& u : uses) {
+      // A check of data against this version's training data (-r auto), not on a deployment's log.
+      if (u.env.empty()) {
+        if (u.checked == id) n["children"].push_back(monitor_node(u));
+        continue;
+      }
       auto it = last_in_env.find(u.env);
       if (it == last_in_env.end() || served_at(u.env, u.time) != id) continue;
       n["children"][it->second]["children"].push_back(monitor_node(u));
@@ -170,6 +200,25 @@ json full_lineage(Repo& repo, const std::string& target) {
   };
   walk(tree);
   return tree;
+}
+
+void record_monitor_use(Repo& repo, const json& result) {
+  std::string env;
+  for (const auto& src : result["current"].value("sources", json::array()))
+    if (src.is_string() && env.empty()) env = env_of_source(src.get<std::string>());
+  if (env.empty() || !result.contains("id")) return;
+  // The version serving the environment when the monitor ran (as lineage replays it).
+  double now = result.value("created_at", 0.0);
+  std::string model, version;
+  for (const auto& e : deploy::list_deploy_events(repo, env))
+    if (serving_action(e.action) && iso_seconds(e.ts) <= now) model = e.model, version = e.version;
+  const json sum = result.value("summary", json::object());
+  json detail = {{"result_id", result["id"]},         {"monitor", result.value("monitor", "")},
+                 {"created_at", now},                 {"drift", sum.value("drift", "")},
+                 {"quality", sum.value("quality", "")}, {"performance", sum.value("performance", "")},
+                 {"current_rows", result["current"].value("rows", 0)}};
+  if (result["reference"].contains("lineage")) detail["reference"] = result["reference"]["lineage"];
+  deploy::record_deploy_event(repo, deploy::DeployEvent{"", env, "monitor", model, version, detail});
 }
 
 std::vector<json> audit_log(Repo& repo, const std::string& model, std::int64_t since) {
@@ -180,6 +229,7 @@ std::vector<json> audit_log(Repo& repo, const std::string& model, std::int64_t s
     all.emplace_back(static_cast<double>(e.order_ms()) / 1000.0, std::move(j));
   }
   for (const auto& e : deploy::list_deploy_events(repo, "", model)) {
+    if (e.action == "monitor") continue;  // a check's result, not a change anyone made (lineage shows it)
     double t = iso_seconds(e.ts);
     if (t < static_cast<double>(since)) continue;
     std::string by = who(e), name = by, email;

@@ -21,12 +21,21 @@ namespace mlo::app {
 // "deployment" node per deploy event of that version (env, action, target,
 // strategy, time, by) and, under the deployment, the "monitor_result" nodes
 // of results computed on that environment's request log while it served the
-// version.
+// version (this clone's, and other clones' through their monitor events);
+// directly under the version, this clone's results whose reference was the
+// version's training data (-r auto) on other data.
 nlohmann::json full_lineage(Repo& repo, const std::string& target);
+
+// After a monitor result is recorded: when it read a deployment's request
+// log (.mlo/deploy/ENV/requests.jsonl), a "monitor" event in the tracked
+// deploy/ENV/events.jsonl names the result, its verdicts, the version that
+// served and the reference it compared with, so every clone's lineage (after
+// git pull) reaches it.
+void record_monitor_use(Repo& repo, const nlohmann::json& result);
 
 // Registry events (registrations, approvals, promotions, forced overrides...)
 // and deploy events (deploy, traffic, promote, rollback, auto-rollback, stop,
-// render, batch), oldest first, as JSON objects with "source" ("registry" or
+// render, batch; not monitor results), oldest first, as JSON objects with "source" ("registry" or
 // "deploy"), "event", "name", "version", "time", "date", "author",
 // "author_email"; registry entries add "tag", "stage", "forced"...; deploy
 // entries add "env" and "detail". Filters apply when non-empty/non-zero.

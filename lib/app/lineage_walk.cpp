@@ -22,6 +22,7 @@
 #include "core/fs.h"
 #include "core/hash.h"
 #include "data/pointer.h"
+#include "pipeline/hashing.h"
 #include "pipeline/runs.h"
 #include "registry/registry.h"
 #include "repo/repo.h"
@@ -255,12 +256,15 @@ class Walker {
   bool versions_loaded_ = false;
 };
 
-// The content hash a path has now: its pointer's, or the file's own.
+// The content hash a path has now: its pointer's, the file's own, or a
+// folder's manifest's (a stage's folder output, as run records name it).
 std::string current_hash(Repo& repo, const std::string& rel) {
   fs::path abs = repo.root() / rel;
   if (auto ptr = read_file_if_exists(abs.string() + kPointerSuffix)) return parse_pointer(*ptr, rel + kPointerSuffix).sha256;
   std::error_code ec;
   if (fs::is_regular_file(abs, ec)) return sha256_file(abs);
+  if (fs::is_directory(abs, ec))
+    if (auto h = make_path_hasher(repo)->hash(rel)) return h->sha256;
   return "";
 }
 

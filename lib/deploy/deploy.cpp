@@ -175,6 +175,16 @@ void check_strategy(const std::string& s) {
     throw UsageError("unknown strategy '" + s + "'", "use replace, blue-green, canary or shadow");
 }
 
+// How an event names an artifact given by path: repo-relative, or its file
+// name when it lies outside (events.jsonl is tracked: no local paths).
+std::string artifact_label(Repo& repo, const fs::path& path) {
+  try {
+    return repo.relative(path);
+  } catch (const Error&) {
+    return path.filename().string();
+  }
+}
+
 }  // namespace
 
 json deploy_local(Repo& repo, const DeployOptions& o, const DeployModel& m, const std::optional<DeploymentConfig>& cfg);
@@ -194,6 +204,7 @@ DeployResult deploy(Repo& repo, const DeployOptions& o_in) {
   if (o.target != "local" && o.target != "batch" && o.target != "k8s")
     throw UsageError("unknown target '" + o.target + "'", "use --target local, batch or k8s");
   DeployModel m = o.artifact.empty() ? resolve_deploy_model(repo, o.ref) : model_from_artifact(o.artifact, o.ref);
+  if (m.source.empty()) m.source = artifact_label(repo, m.path);
   DeployResult r;
   if (o.target == "local") r.doc = deploy_local(repo, o, m, cfg);
   else if (o.target == "batch") r.doc = deploy_batch(repo, o, m, cfg);
@@ -268,7 +279,7 @@ json deploy_local(Repo& repo, const DeployOptions& o, const DeployModel& m, cons
                                : "nothing was deployed; check the runner's log above, then deploy again");
     record_deploy_event(repo, DeployEvent{"", o.env, "deploy", m.name, m.version,
                                           {{"target", "local"}, {"strategy", effective}, {"weight", s.candidate ? s.weight : 100},
-                                           {"sha256", m.sha256}, {"run_id", m.run_id}, {"artifact", m.path.string()},
+                                           {"sha256", m.sha256}, {"run_id", m.run_id}, {"artifact", m.source},
                                            {"runner", runner}, {"url", r.url()}}});
     return {{"env", o.env},
             {"target", "local"},
@@ -346,7 +357,7 @@ json list_deployments(Repo& repo) {
   if (!fs::is_directory(root, ec)) return out;
   std::vector<std::string> envs;
   for (const auto& e : fs::directory_iterator(root))
-    if (e.is_directory()) envs.push_back(e.path().filename().string());
+    if (e.is_directory() && e.path().filename() != kArtifactsDir) envs.push_back(e.path().filename().string());
   std::sort(envs.begin(), envs.end());
   for (const auto& env : envs) {
     json row = {{"env", env}, {"running", false}, {"url", nullptr}, {"primary", nullptr}, {"candidate", nullptr}, {"weight", 0}};

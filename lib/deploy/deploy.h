@@ -66,6 +66,8 @@ EnvState env_state_from_json(const nlohmann::json& j);
 std::filesystem::path env_dir(Repo& repo, const std::string& env);
 // Checks an environment name (letters, digits, '-', '_', '.'). Throws UsageError.
 void check_env_name(const std::string& env);
+// .mlo/deploy/artifacts/: the registered bytes being served (not an environment).
+inline constexpr const char* kArtifactsDir = "artifacts";
 
 // deployments: in mlo.yaml (only that key is read here).
 struct DeploymentConfig {

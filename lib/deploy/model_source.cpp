@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/hash.h"
+#include "deploy/deploy.h"
 #include "repo/repo.h"
 #include "registry/model_ref.h"
 
@@ -53,11 +54,15 @@ DeployModel resolve_deploy_model(Repo& repo, const std::string& ref) {
       fetch_error = std::string(e.what()) + (e.hint().empty() ? "" : " (" + e.hint() + ")");
     }
   }
+  m.source = r.path;
   if (!m.sha256.empty() && repo.cache().has(m.sha256)) {
-    m.path = repo.mlo_dir() / "deploy" / "artifacts" / m.sha256 / file;
+    std::filesystem::path artifacts = repo.mlo_dir() / "deploy" / kArtifactsDir;
+    m.path = artifacts / m.sha256 / file;
     std::error_code ec;
     if (!std::filesystem::exists(m.path, ec)) {
       std::filesystem::create_directories(m.path.parent_path());
+      // local copies of registered bytes: never for git (as each environment's folder)
+      if (!std::filesystem::exists(artifacts / ".gitignore", ec)) write_file_atomic(artifacts / ".gitignore", "*\n", false);
       repo.cache().materialize(m.sha256, m.path, repo.link_modes());
     }
   } else {

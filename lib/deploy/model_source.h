@@ -20,6 +20,7 @@ struct DeployModel {
   std::string run_id;         // the run that produced it, when known
   std::string model_type;     // as registered, when known
   std::filesystem::path path; // absolute path of the artifact file
+  std::string source;         // what events record: the registered (repo-relative) path, never a local one
 };
 
 // "NAME#STAGE" / "NAME@VERSION" / "NAME" -> name, selector ('#' or '@' or 0), value.

@@ -1,8 +1,10 @@
 // Deployment state serialisation, mlo.yaml `deployments:`, runner lookup and
 // the deployment event log.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <set>
 
 #include <chrono>
@@ -16,6 +18,7 @@
 #include "deploy/deploy.h"
 #include "repo/config.h"
 #include "repo/repo.h"
+#include "repo/yaml_schema.h"
 
 namespace mlo::deploy {
 
@@ -116,6 +119,9 @@ void check_env_name(const std::string& env) {
   if (!ok)
     throw UsageError("bad environment name '" + env + "'",
                      "use letters, digits, '-', '_' or '.' (e.g. --env production)");
+  if (env == kArtifactsDir)
+    throw UsageError("'" + env + "' cannot name an environment: .mlo/deploy/" + env + " holds the deployed models' bytes",
+                     "choose another name (e.g. --env production)");
 }
 
 std::filesystem::path env_dir(Repo& repo, const std::string& env) {
@@ -128,6 +134,7 @@ std::optional<DeploymentConfig> load_deployment_config(Repo& repo, const std::st
   std::error_code ec;
   if (!fs::exists(file, ec)) return std::nullopt;
   YAML::Node root = load_yaml_file(file);
+  if (root.IsMap()) check_mlo_yaml(root, "mlo.yaml");  // a typo must not change what is deployed
   if (!root.IsMap() || !root["deployments"]) return std::nullopt;
   YAML::Node deployments = root["deployments"];
   if (!deployments.IsMap())
@@ -215,7 +222,37 @@ const Migrations kMigrations{"deploy",
                              {"CREATE TABLE deploy_events (id INTEGER PRIMARY KEY, ts TEXT NOT NULL, env TEXT NOT NULL,"
                               " action TEXT NOT NULL, model TEXT, version TEXT, detail TEXT,"
                               " UNIQUE(ts, env, action, model, version))",
-                              "CREATE INDEX deploy_events_env ON deploy_events(env, ts)"}};
+                              "CREATE INDEX deploy_events_env ON deploy_events(env, ts)",
+                              "CREATE TABLE deploy_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)"}};
+
+// A stat fingerprint of the tracked event files (size, mtime, inode of each
+// deploy/ENV/events.jsonl): `git pull` brings a teammate's events, and the
+// index must notice, as the registry's does for refs/tags.
+std::string events_fingerprint(Repo& repo) {
+  std::vector<std::string> parts;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(repo.root() / "deploy", ec)) {
+    struct stat st;
+    fs::path f = entry.path() / "events.jsonl";
+    if (::stat(f.c_str(), &st) != 0) continue;
+    parts.push_back(entry.path().filename().string() + ":" + std::to_string(st.st_size) + ":" +
+                    std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ":" +
+                    std::to_string(st.st_ino));
+  }
+  std::sort(parts.begin(), parts.end());
+  std::string fp;
+  for (const auto& p : parts) fp += p + "\n";
+  return fp;
+}
+
+std::string stored_fingerprint(Database& db) {
+  Statement st = db.prepare("SELECT value FROM deploy_state WHERE key = 'events'");
+  return st.step() ? st.text(0) : std::string("-");
+}
+
+void store_fingerprint(Database& db, const std::string& fp) {
+  db.prepare("INSERT OR REPLACE INTO deploy_state(key, value) VALUES ('events', ?)").bind(1, fp).run();
+}
 
 void insert_event(Database& db, const DeployEvent& e) {
   db.prepare("INSERT OR IGNORE INTO deploy_events(ts, env, action, model, version, detail) VALUES (?,?,?,?,?,?)")
@@ -230,13 +267,13 @@ void insert_event(Database& db, const DeployEvent& e) {
 
 DeployEvent event_from_json(const json& j);
 
-// Creates the table on first use; a fresh (deleted) index is refilled from
-// the tracked event files, so the index stays a cache.
+// Creates the table on first use; a fresh (deleted) index, or one that the
+// tracked event files have moved past (git pull, git checkout), is refilled
+// from them, so the index stays a cache.
 void ensure_index(Repo& repo) {
   Database& db = repo.index();
-  bool fresh = db.schema_version("deploy") == 0;
   db.migrate(kMigrations);
-  if (fresh) rebuild_deploy_index(repo);
+  if (stored_fingerprint(db) != events_fingerprint(repo)) rebuild_deploy_index(repo);
 }
 
 DeployEvent event_from_json(const json& j) {
@@ -282,6 +319,7 @@ void record_deploy_event(Repo& repo, DeployEvent e) {
   ensure_index(repo);
   write_all(fd.get(), line, file.string());
   insert_event(repo.index(), e);
+  store_fingerprint(repo.index(), events_fingerprint(repo));  // our own line is in the index already
 }
 
 std::vector<DeployEvent> list_deploy_events(Repo& repo, const std::string& env, const std::string& model) {
@@ -326,6 +364,7 @@ void rebuild_deploy_index(Repo& repo) {
       }
     }
   }
+  store_fingerprint(db, events_fingerprint(repo));
   tx.commit();
 }
 

@@ -12,13 +12,16 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/format.h"
 #include "core/fs.h"
 #include "core/hash.h"
+#include "data/pointer.h"
 #include "index/database.h"
 #include "repo/config.h"
 #include "registry/model_ref.h"
 #include "registry/runs.h"
 #include "repo/repo.h"
+#include "repo/yaml_schema.h"
 
 namespace mlo {
 namespace monitor {
@@ -91,6 +94,7 @@ std::map<std::string, MonitorSpec> load_monitors(const fs::path& path) {
   if (!fs::exists(path)) return out;
   const std::string file = path.filename().string();
   YAML::Node root = load_yaml_file(path);
+  if (root && root.IsMap()) check_mlo_yaml(root, file);  // a typo must not drop a check
   if (!root || !root.IsMap() || !root["monitors"]) return out;
   YAML::Node mons = root["monitors"];
   if (!mons.IsMap()) throw InputError(at(mons, file) + ": 'monitors' must map monitor names to settings");
@@ -267,6 +271,17 @@ std::vector<std::string> header_of(const Source& src, const ReadOptions& opt) {
 }
 }  // namespace
 
+namespace {
+// --training-data as a dep path: "data/prep/", "data/prep.mlo" (the pointer) and
+// "data/prep" name the same folder.
+std::string training_data_path(const std::string& given) {
+  std::string p = fs::path(given).lexically_normal().generic_string();
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  if (p.size() > 4 && p.ends_with(kPointerSuffix)) p.resize(p.size() - std::string_view(kPointerSuffix).size());
+  return p;
+}
+}  // namespace
+
 std::vector<Source> auto_reference(Repo& repo, const MonitorSpec& spec, nlohmann::json& lineage) {
   if (spec.model.empty())
     throw UsageError("--reference auto needs the model whose training data is the reference",
@@ -289,7 +304,7 @@ std::vector<Source> auto_reference(Repo& repo, const MonitorSpec& spec, nlohmann
   for (const auto& d : info->deps) {
     deps += (deps.empty() ? "" : ", ") + d.path;
     if (!spec.training_data.empty()) {
-      std::string want = fs::path(spec.training_data).lexically_normal().string();
+      std::string want = training_data_path(spec.training_data);
       if (fs::path(d.path).lexically_normal().string() == want) tabular.push_back(d);
     } else if (d.type == "dir" || is_tabular_name(d.path)) {
       tabular.push_back(d);
@@ -359,7 +374,38 @@ namespace {
 struct Inputs {
   std::vector<Source> reference, current;
   nlohmann::json lineage;  // set for --reference auto
+  std::vector<std::string> feature_names;  // positional request-log inputs, from the model's signature
+  std::string served_by;                   // NAME@VERSION that answered a request log, when it is one
 };
+
+// The model version a request log was answered by: its first record's model and version.
+std::string request_log_model(const std::vector<Source>& current) {
+  for (const auto& src : current) {
+    if (src.format != Format::jsonl) continue;
+    std::ifstream f(src.path);
+    std::string line;
+    while (std::getline(f, line) && line.find_first_not_of(" \t\r") == std::string::npos) {
+    }
+    auto j = nlohmann::ordered_json::parse(line, nullptr, false);
+    if (j.is_object() && is_request_log_record(j) && j.contains("model") && j["model"].is_string() &&
+        j.contains("version") && j["version"].is_string())
+      return j["model"].get<std::string>() + "@" + j["version"].get<std::string>();
+  }
+  return "";
+}
+
+// Names for positional inputs in request logs ({"instances": [[...]]}, an
+// [n, k] tensor): the signature recorded at register of the monitored model
+// (--model), else of the version that answered the requests.
+std::vector<std::string> signature_names(Repo& repo, const MonitorSpec& spec, const std::string& served_by) {
+  std::string ref = !spec.model.empty() ? spec.model : served_by;
+  if (ref.empty()) return {};
+  try {
+    return registry::resolve_model(repo, ref).input_names;
+  } catch (const InputError&) {  // not registered here: the inputs keep positional names
+    return {};
+  }
+}
 
 Inputs resolve_sources(const MonitorSpec& spec, Repo* repo) {
   if (spec.reference.empty()) throw UsageError("no reference data", "give --reference PATH or a monitor with reference:");
@@ -372,6 +418,8 @@ Inputs resolve_sources(const MonitorSpec& spec, Repo* repo) {
     in.reference = resolve_inputs(spec.reference, repo, spec.format);
   }
   in.current = resolve_inputs(spec.current, repo, spec.format);
+  in.served_by = request_log_model(in.current);
+  if (repo) in.feature_names = signature_names(*repo, spec, in.served_by);
   return in;
 }
 
@@ -385,6 +433,7 @@ struct Profiles {
 Profiles profile_both(const MonitorSpec& spec, Repo* repo, const Inputs& in) {
   ProfileOptions ro = profile_options(spec);
   ProfileOptions co = ro;
+  co.read.feature_names = in.feature_names;
   co.timestamp_column = spec.roles.timestamp;
   co.since = spec.since;
   co.until = spec.until;
@@ -410,6 +459,32 @@ Profiles profile_both(const MonitorSpec& spec, Repo* repo, const Inputs& in) {
   if (ref_error) std::rethrow_exception(ref_error);
   p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return p;
+}
+
+// Every column the spec names (roles, per-column methods) must be in the
+// reference or the current data: a typo would silently drop its check.
+void check_named_columns(const MonitorSpec& spec, const DatasetProfile& ref, const DatasetProfile& cur) {
+  std::vector<std::pair<std::string, std::string>> named;  // option, column
+  for (auto [opt, col] : {std::pair<const char*, const std::string*>{"--target", &spec.roles.target},
+                          {"--prediction", &spec.roles.prediction}, {"--timestamp", &spec.roles.timestamp}})
+    if (!col->empty()) named.emplace_back(opt, *col);
+  for (auto [opt, cols] : {std::pair<const char*, const std::vector<std::string>*>{"--features", &spec.roles.features},
+                           {"--numerical", &spec.roles.numerical}, {"--categorical", &spec.roles.categorical},
+                           {"--ignore", &spec.roles.ignored}})
+    for (const auto& c : *cols) named.emplace_back(opt, c);
+  for (const auto& [c, _] : spec.drift.per_column) named.emplace_back("--column-method", c);
+  std::vector<std::string> known;
+  for (const auto* prof : {&ref, &cur})
+    for (const auto& c : prof->columns)
+      if (std::find(known.begin(), known.end(), c.name) == known.end()) known.push_back(c.name);
+  for (const auto& [opt, col] : named) {
+    if (std::find(known.begin(), known.end(), col) != known.end()) continue;
+    std::string near = closest_match(col, known), list;
+    for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+    throw InputError(std::string(opt) + " (or the monitor's columns:) names column '" + col +
+                         "', which is in neither the reference nor the current data",
+                     (near.empty() ? std::string() : "did you mean '" + near + "'? ") + "the columns are: " + list);
+  }
 }
 
 // Which columns play which part, and how the current schema differs.
@@ -711,6 +786,7 @@ nlohmann::json result_document(const MonitorSpec& spec, const Inputs& in, const 
   if (!in.lineage.is_null()) result["reference"]["lineage"] = in.lineage;
   result["current"] = {{"sources", p.cur.sources}, {"rows", p.cur.rows}, {"bytes_read", p.cur.bytes_read},
                        {"malformed_rows", p.cur.malformed_rows}};
+  if (!in.served_by.empty()) result["current"]["served_by"] = in.served_by;  // what was checked
   if (spec.since) result["current"]["since"] = *spec.since;
   if (spec.until) result["current"]["until"] = *spec.until;
   result["metrics"] = std::move(checks.metrics);
@@ -724,6 +800,7 @@ nlohmann::json result_document(const MonitorSpec& spec, const Inputs& in, const 
 nlohmann::json run_monitor(const MonitorSpec& spec, Repo* repo) {
   Inputs in = resolve_sources(spec, repo);
   Profiles p = profile_both(spec, repo, in);
+  check_named_columns(spec, p.ref, p.cur);
   Plan plan = plan_columns(spec, p.ref, p.cur);
   Checks checks;
   std::vector<RoleDrift> roles = role_drifts(spec, p);

@@ -1,32 +1,83 @@
 #include "monitor/request_log.h"
 
+#include <cstdlib>
+#include <sstream>
+#include <utility>
+
 namespace mlo::monitor {
 
 namespace {
 
 using Json = nlohmann::ordered_json;
 
-// Positional columns have no names in the request: input_0, input_1, ...
-std::string positional_name(std::size_t i) { return "input_" + std::to_string(i); }
+using Names = std::vector<std::string>;
+
+// Positional columns have no names in the request: the model's signature
+// names them when it is known, else input_0, input_1, ...
+std::string positional_name(std::size_t i, const Names& names) {
+  return i < names.size() ? names[i] : "input_" + std::to_string(i);
+}
 
 // A row given as an object (named) or an array (positional) or one scalar.
-void add_row_values(const Json& row, FlatRow& out) {
+void add_row_values(const Json& row, FlatRow& out, const Names& names) {
   if (row.is_object()) {
     for (auto it = row.begin(); it != row.end(); ++it) out.emplace_back(it.key(), &*it);
   } else if (row.is_array()) {
-    for (std::size_t i = 0; i < row.size(); ++i) out.emplace_back(positional_name(i), &row[i]);
+    for (std::size_t i = 0; i < row.size(); ++i) out.emplace_back(positional_name(i, names), &row[i]);
   } else {
-    out.emplace_back(positional_name(0), &row);
+    out.emplace_back(positional_name(0, names), &row);
   }
 }
 
-// The request's input rows, each as (column, value) pairs.
-std::vector<FlatRow> input_rows(const Json& body) {
+// A CSV cell as JSON: a number when it reads as one (an integer stays one),
+// else its text.
+Json csv_cell(std::string cell) {
+  if (cell.size() >= 2 && cell.front() == '"' && cell.back() == '"') cell = cell.substr(1, cell.size() - 2);
+  if (Json j = Json::parse(cell, nullptr, false, true); !j.is_discarded() && j.is_number()) return j;
+  char* end = nullptr;
+  double d = std::strtod(cell.c_str(), &end);
+  if (!cell.empty() && *end == '\0') return d;
+  return cell;
+}
+
+// A text/csv request body: one row per line; a first line that is not all
+// numbers is the header (as the native runner reads it).
+std::vector<FlatRow> csv_rows(const std::string& text, RequestLogContext& ctx) {
   std::vector<FlatRow> rows;
+  std::vector<std::string> header;
+  std::istringstream in(text);
+  std::string line;
+  bool first = true;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    std::vector<const Json*> cells;
+    bool numeric = true;
+    std::istringstream cs(line);
+    for (std::string cell; std::getline(cs, cell, ',');) {
+      cells.push_back(&ctx.scratch.emplace_back(csv_cell(cell)));
+      numeric = numeric && cells.back()->is_number();
+    }
+    if (std::exchange(first, false) && !numeric) {
+      for (const auto* c : cells) header.push_back(c->is_string() ? c->get<std::string>() : c->dump());
+      continue;
+    }
+    rows.emplace_back();
+    for (std::size_t i = 0; i < cells.size(); ++i)
+      rows.back().emplace_back(i < header.size() ? header[i] : positional_name(i, ctx.feature_names), cells[i]);
+  }
+  return rows;
+}
+
+// The request's input rows, each as (column, value) pairs.
+std::vector<FlatRow> input_rows(const Json& body, RequestLogContext& ctx) {
+  std::vector<FlatRow> rows;
+  const Names& names = ctx.feature_names;
+  if (body.is_string()) return csv_rows(body.get<std::string>(), ctx);
   auto list_of_rows = [&](const Json& list) {
     for (const auto& r : list) {
       rows.emplace_back();
-      add_row_values(r, rows.back());
+      add_row_values(r, rows.back(), names);
     }
   };
   if (auto it = body.find("dataframe_split"); it != body.end() && it->is_object()) {
@@ -38,7 +89,7 @@ std::vector<FlatRow> input_rows(const Json& body) {
       if (!r.is_array()) continue;
       for (std::size_t c = 0; c < r.size(); ++c) {
         bool named = columns && columns->is_array() && c < columns->size() && (*columns)[c].is_string();
-        rows.back().emplace_back(named ? (*columns)[c].get<std::string>() : positional_name(c), &r[c]);
+        rows.back().emplace_back(named ? (*columns)[c].get<std::string>() : positional_name(c, names), &r[c]);
       }
     }
   } else if (auto it = body.find("dataframe_records"); it != body.end() && it->is_array()) {
@@ -66,7 +117,7 @@ std::vector<FlatRow> input_rows(const Json& body) {
           for (std::size_t r = 0; r * width < data.size(); ++r) {
             rows.emplace_back();
             for (std::size_t c = 0; c < width && r * width + c < data.size(); ++c)
-              rows.back().emplace_back(width == 1 ? t.value("name", positional_name(0)) : positional_name(c),
+              rows.back().emplace_back(width == 1 ? t.value("name", positional_name(0, names)) : positional_name(c, names),
                                        &data[r * width + c]);
           }
         }
@@ -74,7 +125,7 @@ std::vector<FlatRow> input_rows(const Json& body) {
         for (const auto& t : in) {
           if (!t.is_object() || !t.contains("data") || !t["data"].is_array()) continue;
           const Json& data = t["data"];
-          std::string name = t.value("name", positional_name(0));
+          std::string name = t.value("name", positional_name(0, names));
           if (rows.size() < data.size()) rows.resize(data.size());
           for (std::size_t r = 0; r < data.size(); ++r) rows[r].emplace_back(name, &data[r]);
         }
@@ -134,14 +185,22 @@ bool is_request_log_field(const std::string& column) {
 
 bool is_request_log_record(const Json& record) {
   auto it = record.find("inputs");
-  return it != record.end() && it->is_object();
+  if (it == record.end()) return false;
+  // A text body (text/csv) is logged as a string: a request log when the
+  // record has the router's fields too.
+  return it->is_object() || (it->is_string() && record.contains("route") && record.contains("latency_ms"));
 }
 
 void request_log_rows(const Json& record, std::vector<FlatRow>& rows) {
+  RequestLogContext ctx;
+  request_log_rows(record, rows, ctx);
+}
+
+void request_log_rows(const Json& record, std::vector<FlatRow>& rows, RequestLogContext& ctx) {
   FlatRow scalars;
   for (auto it = record.begin(); it != record.end(); ++it)
-    if (!it->is_object() && !it->is_array()) scalars.emplace_back(it.key(), &*it);
-  std::vector<FlatRow> inputs = input_rows(record["inputs"]);
+    if (!it->is_object() && !it->is_array() && it.key() != "inputs") scalars.emplace_back(it.key(), &*it);
+  std::vector<FlatRow> inputs = input_rows(record["inputs"], ctx);
   std::vector<std::pair<std::string, const Json*>> outputs;
   FlatRow single_outputs;  // an answer that is one object of named values
   if (auto it = record.find("outputs"); it != record.end()) {

@@ -8,6 +8,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
+#include <deque>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,11 +28,22 @@ bool is_request_log_record(const nlohmann::ordered_json& record);
 
 // Appends one row per input row to `rows`. Columns: every scalar field of the
 // record (ts, model, version, status, latency_ms...), the request's features
-// by name (positional inputs become input_0, input_1, ...), and the response's
+// by name (positional inputs become input_0, input_1, ... unless the context
+// names them), a text/csv body's rows, and the response's
 // outputs: "prediction" for MLflow's predictions, the tensor's name for Open
 // Inference Protocol outputs. A request whose body has no rows it can read
 // (an empty batch, an unknown shape) yields one row of the scalar fields.
 void request_log_rows(const nlohmann::ordered_json& record, std::vector<FlatRow>& rows);
+
+// What reading request logs needs beyond one record: the names of positional
+// inputs (the model's signature: `instances` rows, an [n, k] tensor, a CSV
+// body without a header) and storage for values parsed from a text body (a
+// text/csv request), which rows point into until the next record.
+struct RequestLogContext {
+  std::vector<std::string> feature_names;  // empty: input_0, input_1, ...
+  std::deque<nlohmann::ordered_json> scratch;
+};
+void request_log_rows(const nlohmann::ordered_json& record, std::vector<FlatRow>& rows, RequestLogContext& context);
 
 // The columns a request log adds beside the features (ts, model, version,
 // route, status, latency_ms, prediction...). A current dataset read from

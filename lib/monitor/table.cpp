@@ -292,6 +292,8 @@ std::uint64_t read_jsonl(const Source& src, const ReadOptions& opt, const RowVis
   std::vector<std::string> texts;
   std::vector<Cell> cells;
   std::vector<FlatRow> request_rows;
+  RequestLogContext log_context;
+  log_context.feature_names = opt.feature_names;
   std::string row_bytes;
   while (true) {
     std::size_t nl = buf.find('\n', pos);
@@ -325,7 +327,8 @@ std::uint64_t read_jsonl(const Source& src, const ReadOptions& opt, const RowVis
     if (is_request_log_record(j)) {
       int status = j.value("status", 200);
       if (status < 200 || status >= 300 || j.value("role", std::string()) == "shadow") continue;
-      request_log_rows(j, request_rows);
+      log_context.scratch.clear();
+      request_log_rows(j, request_rows, log_context);
     } else {
       request_rows.emplace_back();
       flatten_into(j, "", request_rows.back());

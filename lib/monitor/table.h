@@ -33,6 +33,7 @@ struct ReadOptions {
   std::optional<bool> header;             // default: detect (first row is data when every cell is a number)
   std::vector<std::string> missing = {"", "NA", "N/A", "na", "n/a", "NaN", "nan", "NAN", "null", "NULL",
                                       "Null", "None", "none", "#N/A", "?"};
+  std::vector<std::string> feature_names;  // request logs' positional inputs (the model's signature)
 };
 
 struct Malformed {

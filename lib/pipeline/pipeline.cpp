@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/format.h"
 #include "core/fs.h"
 #include "repo/config.h"
 #include "repo/yaml_schema.h"
@@ -476,6 +477,17 @@ void add_param(nlohmann::json& out, const std::string& ref, const nlohmann::json
 }
 }  // namespace
 
+namespace {
+// The key of a mapping closest to a mistyped one ("" when none is close).
+std::string closest_key(const YAML::Node& map, const std::string& word) {
+  if (!map.IsMap()) return "";
+  std::vector<std::string> keys;
+  for (const auto& kv : map)
+    if (kv.first.IsScalar()) keys.push_back(kv.first.Scalar());
+  return closest_match(word, keys);
+}
+}  // namespace
+
 nlohmann::json resolve_params(const std::vector<std::string>& refs, const FileReader& read,
                               const std::map<std::string, nlohmann::json>& overrides) {
   nlohmann::json out = nlohmann::json::object();
@@ -496,7 +508,7 @@ nlohmann::json resolve_params(const std::vector<std::string>& refs, const FileRe
       it = files.emplace(file, load_yaml(*text, file)).first;
     }
     YAML::Node n = it->second;
-    std::string rest = key;
+    std::string rest = key, done, near;
     bool found = true;
     while (found && !rest.empty()) {
       // Keys are split at dots, as DVC does. reset(), not '=': assigning a
@@ -505,12 +517,18 @@ nlohmann::json resolve_params(const std::vector<std::string>& refs, const FileRe
       std::string part = rest.substr(0, dot);
       rest = dot == std::string::npos ? "" : rest.substr(dot + 1);
       const YAML::Node& cn = n;
-      if (!cn.IsMap() || !cn[part]) found = false;
-      else n.reset(cn[part]);
+      if (!cn.IsMap() || !cn[part]) {
+        found = false;
+        near = closest_key(cn, part);
+        if (!near.empty()) near = done + near + (rest.empty() ? "" : "." + rest);
+      } else {
+        n.reset(cn[part]);
+        done += part + ".";
+      }
     }
     if (!found)
-      throw InputError(file + ": no param '" + key + "'",
-                       "add it to " + file + ", or remove it from the stage's params in mlo.yaml");
+      throw InputError(file + ": no param '" + key + "'" + (near.empty() ? "" : " (did you mean '" + near + "'?)"),
+                       "add it to " + file + ", or fix the stage's params in mlo.yaml");
     add_param(out, ref, yaml_to_json(n), overrides);
   }
   return out;

@@ -109,7 +109,19 @@ ResolvedModel resolve_model(const ModelState& m, const ModelRef& ref) {
   }
   r.run_id = meta.value("run", "");
   r.model_type = meta.value("model_type", "");
+  if (meta.contains("signature")) r.input_names = signature_input_names(meta["signature"]);
   return r;
+}
+
+std::vector<std::string> signature_input_names(const nlohmann::json& signature) {
+  std::vector<std::string> names;
+  if (!signature.is_object() || !signature.contains("inputs") || !signature["inputs"].is_array()) return names;
+  for (const auto& in : signature["inputs"]) {
+    if (in.is_string()) names.push_back(in.get<std::string>());
+    else if (in.is_object() && in.contains("name") && in["name"].is_string()) names.push_back(in["name"].get<std::string>());
+    else return {};  // unnamed inputs (a tensor spec) name no columns
+  }
+  return names;
 }
 
 ResolvedModel resolve_model(Repo& repo, const std::string& ref) { return resolve_model(repo, parse_model_ref(ref)); }

@@ -6,6 +6,8 @@
 //   NAME@ALIAS          the version a mutable alias (champion, challenger) names
 //   NAME#STAGE          the version that holds a stage (the newest, if several)
 #pragma once
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -40,9 +42,14 @@ struct ResolvedModel {
   std::string path;           // where the artifact lived in the work tree when registered
   std::string run_id;
   std::string model_type;     // e.g. "sklearn", "onnx", "torch"
+  std::vector<std::string> input_names;  // its signature's inputs, in order (empty: none recorded)
   std::vector<std::string> stages;
   std::vector<std::string> aliases;
 };
+
+// The input column names of a signature, in order: MLflow's
+// {"inputs": [{"name": ...}, ...]} or {"inputs": ["a", "b"]}; empty when none.
+std::vector<std::string> signature_input_names(const nlohmann::json& signature);
 
 // Resolves against the registry (refreshing the index from the tags when they
 // changed). Throws InputError when the model, version, stage or alias is unknown.

@@ -13,6 +13,7 @@
 #include "data/pointer.h"
 #include "registry/registry.h"
 #include "registry/runs.h"
+#include "registry/signature.h"
 #include "registry/tag_locks.h"
 #include "pipeline/pipeline.h"
 #include "repo/config.h"
@@ -158,66 +159,139 @@ Artifact store_artifact(Repo& repo, const std::string& user_path) {
                    "give the path of the model file or folder, or declare it under 'models:' in mlo.yaml");
 }
 
-}  // namespace
+
+// What is registered and the run that wrote it.
+struct Linked {
+  Artifact art;
+  std::optional<RunInfo> run;
+  std::string note;  // why no run is linked, when one was looked for
+};
+
+struct StageOut {
+  std::string stage, out;  // "STAGE" or "STAGE:OUT"
+};
+StageOut split_stage_out(const std::string& text) {
+  auto c = text.find(':');
+  if (c == std::string::npos) return {text, ""};
+  return {text.substr(0, c), text.substr(c + 1)};
+}
+
+// The run whose recorded output has these bytes: the one mlo.lock names (the
+// state committed with the code), else the newest in the run index. Never the
+// newest run by time alone: a sweep point may have written other bytes.
+std::optional<RunInfo> producer_of(RunLookup& lookup, const std::string& sha256, const std::string& stage) {
+  for (const auto& lo : lookup.locked_outputs())
+    if (lo.out.sha256 == sha256 && (stage.empty() || lo.stage == stage))
+      if (auto r = lookup.find(lo.run_id)) return r;
+  return lookup.newest_writer(sha256, stage);
+}
+
+const LockedOutput* locked_output(const std::vector<LockedOutput>& locked, const StageOut& so) {
+  const LockedOutput* found = nullptr;
+  for (const auto& lo : locked)
+    if (lo.stage == so.stage && (so.out.empty() || lo.out.path == so.out)) {
+      if (found && so.out.empty()) return nullptr;  // several outputs: the caller asks which
+      found = &lo;
+    }
+  return found;
+}
+
+// A run's output as the artifact (it is not in the work tree; the store has it).
+Artifact output_of(Repo& repo, const RunInfo& run, const std::string& rel) {
+  const RunArtifact* out = nullptr;
+  for (const auto& x : run.outs)
+    if (rel.empty() || x.path == rel) out = &x;
+  if (!out) throw InputError("run " + run.id + " did not write " + rel);
+  Artifact a{out->path, out->sha256, out->type, out->size, 0};
+  if (!repo.cache().has(a.sha256))
+    throw InputError("artifact " + a.path + " of run " + run.id + " is missing from the store",
+                     "fetch it with 'mlo pull', then register again");
+  return a;
+}
+
+// --run ID: that run, and its output when PATH is not in the work tree.
+Linked link_given_run(Repo& repo, RunLookup& lookup, const RegisterOptions& o, const std::string& path) {
+  Linked l;
+  l.run = lookup.find(o.run_id);
+  if (!l.run) throw InputError("run '" + o.run_id + "' does not exist", "see 'mlo runs ls' for the runs this repository has");
+  if (path.empty() && l.run->outs.size() != 1)
+    throw InputError("run " + l.run->id + " wrote " + std::to_string(l.run->outs.size()) + " outputs; which is the model?",
+                     "give its PATH: mlo register " + o.name + " PATH --run " + l.run->id);
+  if (path.empty() || !fs::exists(fs::absolute(path))) l.art = output_of(repo, *l.run, path.empty() ? "" : repo.relative(path));
+  else l.art = store_artifact(repo, path);
+  return l;
+}
+
+// --stage S without the output in the work tree: what mlo.lock records for
+// the stage, else (no lock entry) the output of its latest run.
+Linked link_stage_record(Repo& repo, RunLookup& lookup, const RegisterOptions& o, const std::string& rel) {
+  StageOut so = split_stage_out(o.stage_out);
+  if (so.out.empty()) so.out = rel;
+  Linked l;
+  auto locked = lookup.locked_outputs();
+  if (const LockedOutput* lo = locked_output(locked, so)) {
+    l.run = lookup.find(lo->run_id);
+    if (!l.run)
+      throw InputError("run " + lo->run_id + " (stage " + so.stage + " in mlo.lock) is not known in this repository",
+                       "run 'mlo pull' to fetch run records and outputs, then register again");
+    l.art = output_of(repo, *l.run, lo->out.path);
+    return l;
+  }
+  l.run = lookup.latest_for_output(o.stage_out);
+  if (!l.run)
+    throw InputError("no run of '" + o.stage_out + "' is recorded", "run the pipeline first ('mlo run'), or give the model's PATH");
+  if (so.out.empty() && l.run->outs.size() != 1)
+    throw InputError("stage " + so.stage + " wrote " + std::to_string(l.run->outs.size()) + " outputs; which is the model?",
+                     "give its PATH, or --stage " + so.stage + ":OUT");
+  l.art = output_of(repo, *l.run, so.out);
+  return l;
+}
+
+// --stage S without PATH: the stage's output as mlo.lock (else its latest run)
+// records it; "" when that is not one path.
+std::string stage_output_path(RunLookup& lookup, const StageOut& so) {
+  if (!so.out.empty()) return so.out;
+  auto locked = lookup.locked_outputs();
+  if (const LockedOutput* lo = locked_output(locked, so)) return lo->out.path;
+  if (auto r = lookup.latest_for_output(so.stage); r && r->outs.size() == 1) return r->outs.front().path;
+  return "";
+}
+
+// The artifact and the run that wrote it (see producer_of).
+Linked link_artifact(Repo& repo, const RegisterOptions& o, const ModelDecl* decl) {
+  std::string path = !o.path.empty() ? o.path : decl ? decl->path : "";
+  auto lookup = make_run_lookup(repo);
+  if (!o.run_id.empty()) return link_given_run(repo, *lookup, o, path);
+  StageOut so = split_stage_out(o.stage_out);
+  if (path.empty() && !so.stage.empty()) {
+    std::string rel = stage_output_path(*lookup, so);
+    if (!rel.empty()) path = (repo.root() / rel).string();
+  }
+  bool in_tree = !path.empty() && (fs::exists(fs::absolute(path)) || fs::exists(fs::absolute(path + kPointerSuffix)));
+  if (!so.stage.empty() && !in_tree) return link_stage_record(repo, *lookup, o, path.empty() ? "" : repo.relative(path));
+  if (path.empty())
+    throw UsageError("what should be registered as '" + o.name + "'?",
+                     "give a PATH, --run RUN_ID or --stage STAGE, or declare the model in mlo.yaml:\n"
+                     "  models:\n    " + o.name + ":\n      path: models/" + o.name + ".pkl");
+  Linked l;
+  l.art = store_artifact(repo, path);
+  l.run = producer_of(*lookup, l.art.sha256, so.stage);
+  if (l.run) return l;
+  auto locked = lookup->locked_outputs();
+  bool is_output = std::any_of(locked.begin(), locked.end(), [&](const LockedOutput& x) { return x.out.path == l.art.path; });
+  if (!so.stage.empty() || is_output)
+    l.note = "no recorded run" + (so.stage.empty() ? std::string() : " of stage " + so.stage) + " wrote " + l.art.path +
+             " as it is now (sha256 " + l.art.sha256.substr(0, 12) + "): registered without a run";
+  return l;
+}
 
 // ---- register ----------------------------------------------------------------
 
-RegisterResult register_model(Repo& repo, const RegisterOptions& o) {
-  check_name(o.name, "model name");
-  if (!o.version.empty() && !o.bump.empty()) throw UsageError("give --version or --bump, not both");
-  if (!o.version.empty() && !parse_semver(o.version))
-    throw InputError("invalid version '" + o.version + "'", "use a semantic version with a leading v, e.g. v1.2.0");
-  if (!o.bump.empty() && o.bump != "major" && o.bump != "minor" && o.bump != "patch")
-    throw UsageError("--bump: expected major, minor or patch, got '" + o.bump + "'");
-  if (!o.run_id.empty() && !o.stage_out.empty()) throw UsageError("give --run or --stage, not both");
-  std::string head = head_or_fail(repo);
-
-  auto decls = load_model_decls(repo);
-  auto decl_it = decls.find(o.name);
-  const ModelDecl* decl = decl_it == decls.end() ? nullptr : &decl_it->second;
-
-  // The run that produced it.
-  std::optional<RunInfo> run;
-  if (!o.run_id.empty() || !o.stage_out.empty()) {
-    auto lookup = make_run_lookup(repo);
-    if (!o.run_id.empty()) {
-      run = lookup->find(o.run_id);
-      if (!run)
-        throw InputError("run '" + o.run_id + "' does not exist", "see 'mlo runs ls' for the runs this repository has");
-    } else {
-      run = lookup->latest_for_output(o.stage_out);
-      if (!run)
-        throw InputError("no run of '" + o.stage_out + "' is recorded",
-                         "run the pipeline first ('mlo run'), or give the model's PATH");
-    }
-  }
-
-  std::string path = !o.path.empty() ? o.path : decl ? decl->path : "";
-  Artifact art;
-  if (run && path.empty() && run->outs.size() != 1)
-    throw InputError("run " + run->id + " wrote " + std::to_string(run->outs.size()) + " outputs; which is the model?",
-                     "give its PATH: mlo register " + o.name + " PATH --run " + run->id);
-  if (run && (path.empty() || !fs::exists(fs::absolute(path)))) {
-    const RunArtifact* out = nullptr;
-    std::string rel = path.empty() ? "" : repo.relative(path);
-    for (const auto& x : run->outs)
-      if (rel.empty() || x.path == rel) out = &x;
-    if (!out) throw InputError("run " + run->id + " did not write " + path);
-    art.path = out->path;
-    art.sha256 = out->sha256;
-    art.type = out->type;
-    art.size = out->size;
-    if (!repo.cache().has(art.sha256))
-      throw InputError("artifact " + art.path + " of run " + run->id + " is missing from the store",
-                       "fetch it with 'mlo pull', then register again");
-  } else {
-    if (path.empty())
-      throw UsageError("what should be registered as '" + o.name + "'?",
-                       "give a PATH, --run RUN_ID or --stage STAGE, or declare the model in mlo.yaml:\n"
-                       "  models:\n    " + o.name + ":\n      path: models/" + o.name + ".pkl");
-    art = store_artifact(repo, path);
-  }
-
+// The register tag's metadata: artifact, description, run (params, metrics, data).
+nlohmann::json register_meta(Repo& repo, const RegisterOptions& o, const ModelDecl* decl, const Linked& linked,
+                             const std::string& head) {
+  const Artifact& art = linked.art;
+  const std::optional<RunInfo>& run = linked.run;
   nlohmann::json meta = {{"mlo", 1}, {"event", "register"}, {"name", o.name}};
   nlohmann::json a = {{"path", art.path}, {"sha256", art.sha256}, {"type", art.type}, {"size", art.size}};
   if (art.type == "dir") a["files"] = art.files;
@@ -228,7 +302,12 @@ RegisterResult register_model(Repo& repo, const RegisterOptions& o) {
   if (!desc.empty()) meta["description"] = desc;
   if (decl && !decl->runner.empty()) meta["runner"] = decl->runner;
   if (!o.labels.empty()) meta["labels"] = o.labels;
-  if (!o.signature_file.empty()) meta["signature"] = read_json_or_yaml(repo, o.signature_file, "--signature");
+  if (!o.signature_file.empty()) {
+    meta["signature"] = read_json_or_yaml(repo, o.signature_file, "--signature");
+  } else {
+    auto sig = infer_signature(repo, {art.sha256, art.type, art.size, run ? &*run : nullptr, o.target});
+    if (!sig.is_null()) meta["signature"] = sig;
+  }
   nlohmann::json metrics = nlohmann::json::object();
   if (run) {
     meta["run"] = run->id;
@@ -253,11 +332,43 @@ RegisterResult register_model(Repo& repo, const RegisterOptions& o) {
   if (!metrics.empty()) meta["metrics"] = metrics;
   meta["code_commit"] = head;
 
+  return meta;
+}
+
+}  // namespace
+
+RegisterResult register_model(Repo& repo, const RegisterOptions& o) {
+  check_name(o.name, "model name");
+  if (!o.version.empty() && !o.bump.empty()) throw UsageError("give --version or --bump, not both");
+  if (!o.version.empty() && !parse_semver(o.version))
+    throw InputError("invalid version '" + o.version + "'", "use a semantic version with a leading v, e.g. v1.2.0");
+  if (!o.bump.empty() && o.bump != "major" && o.bump != "minor" && o.bump != "patch")
+    throw UsageError("--bump: expected major, minor or patch, got '" + o.bump + "'");
+  if (!o.run_id.empty() && !o.stage_out.empty()) throw UsageError("give --run or --stage, not both");
+  std::string head = head_or_fail(repo);
+
+  auto decls = load_model_decls(repo);
+  auto decl_it = decls.find(o.name);
+  const ModelDecl* decl = decl_it == decls.end() ? nullptr : &decl_it->second;
+
+  Linked linked = link_artifact(repo, o, decl);
+  nlohmann::json meta = register_meta(repo, o, decl, linked, head);
+
   auto lock = registry_lock(repo);
   refresh_index(repo);
   ModelState m;
   if (auto found = find_model(repo, o.name)) m = std::move(*found);
   else m.name = o.name;
+  if (o.if_changed)
+    if (const VersionInfo* last = m.latest(); last && last->meta.contains("artifact") &&
+                                              last->meta["artifact"].value("sha256", "") == linked.art.sha256) {
+      RegisterResult same;
+      same.version = last->version;
+      same.tag = last->tag;
+      same.info = *last;
+      same.unchanged = true;
+      return same;
+    }
 
   std::string version = o.version;
   if (!version.empty()) {
@@ -279,6 +390,7 @@ RegisterResult register_model(Repo& repo, const RegisterOptions& o) {
   RegisterResult r;
   r.tag = create_tags(repo, m, {p}).front();
   r.version = version;
+  r.run_note = linked.note;
   ModelState after = load_model(repo, o.name);
   if (const VersionInfo* v = after.find(version)) r.info = *v;
   lock.reset();

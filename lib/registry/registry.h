@@ -148,13 +148,17 @@ struct RegisterOptions {
   std::string bump;       // major|minor|patch
   std::string version;    // explicit
   std::string description, type, signature_file, metrics_file;
+  std::string target;  // the training data's target column (the rest are the inputs), for the inferred signature
   std::map<std::string, std::string> labels;
   bool push = false;
+  bool if_changed = false;  // register nothing when the latest version has the same bytes
 };
 struct RegisterResult {
   std::string tag, version;
   VersionInfo info;
   bool pushed = false;
+  bool unchanged = false;  // if_changed and the latest version has these bytes: nothing registered
+  std::string run_note;  // why no run is linked, when one was looked for and none wrote these bytes
 };
 RegisterResult register_model(Repo& repo, const RegisterOptions& options);
 

@@ -36,6 +36,11 @@ struct RunInfo {
   std::vector<RunArtifact> outs;   // what it wrote
 };
 
+struct LockedOutput {
+  std::string stage, run_id;
+  RunArtifact out;
+};
+
 class RunLookup {
  public:
   virtual ~RunLookup() = default;
@@ -45,6 +50,12 @@ class RunLookup {
   virtual std::optional<RunInfo> latest_for_output(const std::string& stage_out) = 0;
   // Runs that read (deps) or wrote (outs) an object with this hash.
   virtual std::vector<RunInfo> runs_using(const std::string& sha256) = 0;
+  // The outputs mlo.lock records, with the stage and run that wrote each
+  // (the pipeline state committed with the code); empty without a lock.
+  virtual std::vector<LockedOutput> locked_outputs() = 0;
+  // The newest succeeded run (of `stage` when non-empty) that wrote an
+  // object with this hash; nullopt when none did.
+  virtual std::optional<RunInfo> newest_writer(const std::string& sha256, const std::string& stage) = 0;
 };
 
 // The run lookup of this build: the pipeline's run records (runs_pipeline.cpp).

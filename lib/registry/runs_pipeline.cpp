@@ -1,7 +1,11 @@
 // The registry's run lookup over the pipeline's run records (pipeline/runs.h).
 #include <algorithm>
+#include <fstream>
 
 #include "core/error.h"
+#include "core/fs.h"
+#include "core/hash.h"
+#include "pipeline/lock_file.h"
 #include "pipeline/runs.h"
 #include "registry/runs.h"
 #include "repo/repo.h"
@@ -9,6 +13,22 @@
 namespace mlo::registry {
 
 namespace {
+// Run records keep only a dep's hash. A folder's is its manifest's, whose
+// bytes start with the manifest header, so the cached object tells which it
+// is; uncached, the work tree does.
+bool is_folder_dep(Repo& repo, const std::string& path, const std::string& sha256) {
+  static constexpr std::string_view kManifestHead = "{\"version\":1,\"files\":[";
+  std::ifstream f;
+  if (is_sha256_hex(sha256)) f.open(repo.cache().object_path(sha256), std::ios::binary);
+  if (f.is_open()) {
+    char head[kManifestHead.size()];
+    f.read(head, sizeof head);
+    return std::string_view(head, static_cast<std::size_t>(f.gcount())) == kManifestHead;
+  }
+  std::error_code ec;
+  return fs::is_directory(repo.root() / path, ec);
+}
+
 RunInfo from_record(Repo& repo, const nlohmann::json& r) {
   RunInfo info;
   info.id = r.value("run_id", "");
@@ -19,7 +39,10 @@ RunInfo from_record(Repo& repo, const nlohmann::json& r) {
   if (r.contains("metrics") && r["metrics"].is_object()) info.metrics = r["metrics"];
   if (r.contains("deps") && r["deps"].is_object())
     for (auto& [path, sha] : r["deps"].items())
-      if (sha.is_string()) info.deps.push_back({path, sha.get<std::string>(), "file", 0});
+      if (sha.is_string()) {
+        std::string hash = sha.get<std::string>();
+        info.deps.push_back({path, hash, is_folder_dep(repo, path, hash) ? "dir" : "file", 0});
+      }
   if (r.contains("outs") && r["outs"].is_object())
     for (auto& [path, o] : r["outs"].items())
       info.outs.push_back({path, o.value("sha256", ""), o.value("type", "file"), o.value("size", std::uint64_t{0})});
@@ -72,6 +95,34 @@ class PipelineRuns : public RunLookup {
       if (uses) out.push_back(std::move(r));
     }
     return out;
+  }
+  std::vector<LockedOutput> locked_outputs() override {
+    std::vector<LockedOutput> out;
+    auto text = read_file_if_exists(repo_.root() / "mlo.lock");
+    if (!text) return out;
+    try {
+      nlohmann::json lock = parse_lock(*text, "mlo.lock");
+      for (auto& [stage, e] : lock["stages"].items()) {
+        if (!e.is_object() || !e.contains("outs") || !e["outs"].is_array()) continue;
+        for (const auto& o : e["outs"])
+          if (o.is_object())
+            out.push_back({stage, e.value("run", ""),
+                           {o.value("path", ""), o.value("sha256", ""), o.value("type", "file"), o.value("size", std::uint64_t{0})}});
+      }
+    } catch (const std::exception&) {  // a broken lock links nothing; the run index still can
+      out.clear();
+    }
+    return out;
+  }
+  std::optional<RunInfo> newest_writer(const std::string& sha256, const std::string& stage) override {
+    RunQuery q;
+    q.stage = stage;
+    q.where = {"status=succeeded"};
+    for (const auto& row : list_runs(repo_, q)) {  // newest first
+      RunInfo r = from_record(repo_, load_run(repo_, row.value("id", "")));
+      if (std::any_of(r.outs.begin(), r.outs.end(), [&](const RunArtifact& a) { return a.sha256 == sha256; })) return r;
+    }
+    return std::nullopt;
   }
 
  private:

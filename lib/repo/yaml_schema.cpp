@@ -1,6 +1,7 @@
 #include "repo/yaml_schema.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <stdexcept>
 
@@ -49,6 +50,22 @@ const nlohmann::json& resolve(const nlohmann::json& s, std::string& doc) {
   return *cur;
 }
 
+// A scalar's YAML reading against a scalar type (a string takes any scalar:
+// YAML writes 1.0 or yes unquoted for strings too).
+bool scalar_is(const YAML::Node& n, const std::string& type) {
+  if (type == "string") return true;
+  if (type == "boolean") {
+    bool b;
+    return YAML::convert<bool>::decode(n, b);
+  }
+  if (type == "null") return false;
+  const std::string& t = n.Scalar();
+  char* end = nullptr;
+  double v = std::strtod(t.c_str(), &end);
+  if (t.empty() || *end != '\0') return false;
+  return type == "number" || v == static_cast<double>(static_cast<long long>(v));
+}
+
 bool accepts_kind(const nlohmann::json& s, const YAML::Node& n, std::string doc) {
   for (const char* k : {"oneOf", "anyOf"}) {
     if (!s.contains(k)) continue;
@@ -63,7 +80,7 @@ bool accepts_kind(const nlohmann::json& s, const YAML::Node& n, std::string doc)
     if (t == "object") return n.IsMap();
     if (t == "array") return n.IsSequence();
     if (t == "null") return n.IsNull();
-    return n.IsScalar();
+    return n.IsScalar() && scalar_is(n, t);
   };
   if (s["type"].is_string()) return is(s["type"].get<std::string>());
   for (const auto& t : s["type"])
@@ -128,16 +145,67 @@ void walk_map(const SchemaWalk& w, const YAML::Node& n, const nlohmann::json& s,
   }
 }
 
+// What a schema accepts, for messages: "a number", "a string or a list".
+std::string expected_kinds(const nlohmann::json& s, std::string doc) {
+  static const std::map<std::string, std::string> words = {
+      {"object", "a mapping"}, {"array", "a list"},     {"string", "a string"}, {"number", "a number"},
+      {"integer", "an integer"}, {"boolean", "true or false"}, {"null", "nothing"}};
+  std::vector<std::string> kinds;
+  auto add = [&](const std::string& k) {
+    if (std::find(kinds.begin(), kinds.end(), k) == kinds.end()) kinds.push_back(k);
+  };
+  for (const char* k : {"oneOf", "anyOf"})
+    if (s.contains(k))
+      for (const auto& b : s[k]) {
+        std::string d = doc;
+        add(expected_kinds(resolve(b, d), d));
+      }
+  if (s.contains("type")) {
+    for (const auto& t : s["type"].is_array() ? s["type"] : nlohmann::json::array({s["type"]}))
+      if (auto it = words.find(t.get<std::string>()); it != words.end()) add(it->second);
+  } else if (s.contains("properties") || s.contains("additionalProperties")) {
+    add("a mapping");
+  } else if (s.contains("items")) {
+    add("a list");
+  }
+  std::string out;
+  for (std::size_t i = 0; i < kinds.size(); ++i) out += (i == 0 ? "" : i + 1 == kinds.size() ? " or " : ", ") + kinds[i];
+  return out;
+}
+
+std::string node_kind(const YAML::Node& n) {
+  if (n.IsMap()) return "a mapping";
+  if (n.IsSequence()) return "a list";
+  return "'" + n.Scalar() + "'";
+}
+
+bool type_accepts(const nlohmann::json& s, const YAML::Node& n) {
+  if (!s.contains("type")) return true;
+  for (const auto& t : s["type"].is_array() ? s["type"] : nlohmann::json::array({s["type"]})) {
+    std::string type = t.get<std::string>();
+    if (type == "object" ? n.IsMap() : type == "array" ? n.IsSequence() : n.IsScalar() && scalar_is(n, type)) return true;
+  }
+  return false;
+}
+
+[[noreturn]] void wrong_type(const SchemaWalk& w, const YAML::Node& n, const std::string& path, const std::string& expected) {
+  throw InputError(mark(w.file, n) + ": '" + (path.empty() ? "(top level)" : path) + "' must be " + expected + ", not " +
+                       node_kind(n),
+                   "fix the value; what each key takes is in schemas/" + w.schema_name);
+}
+
 void walk(const SchemaWalk& w, const YAML::Node& n, const nlohmann::json& schema, std::string doc,
           const std::string& path) {
   if (!n || n.IsNull()) return;
   const nlohmann::json* s = &resolve(schema, doc);
   // A branch may itself be a oneOf (a $ref to one): pick until none is left.
   for (int depth = 0; s && (s->contains("oneOf") || s->contains("anyOf")) && depth < 8; ++depth) {
-    s = pick_branch(*s, n, doc);
-    if (s) s = &resolve(*s, doc);
+    const nlohmann::json* branch = pick_branch(*s, n, doc);
+    if (!branch) wrong_type(w, n, path, expected_kinds(*s, doc));
+    s = &resolve(*branch, doc);
   }
-  if (!s || !s->is_object()) return;  // a wrong kind of value: the section's reader says what it expects
+  if (!s->is_object()) return;
+  if (!type_accepts(*s, n)) wrong_type(w, n, path, expected_kinds(*s, doc));
   if (n.IsMap()) {
     walk_map(w, n, *s, doc, path);
   } else if (n.IsSequence() && s->contains("items")) {

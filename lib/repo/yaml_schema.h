@@ -1,8 +1,10 @@
 // The strict reader's key check: a YAML document against a JSON Schema from
 // schemas/ (built into the binary, so code, tests and users read one schema).
-// Only the shape is checked here: every mapping whose schema closes it
-// (additionalProperties: false) may hold only the keys the schema lists.
-// Types and values stay with the module that reads the section.
+// The shape is checked here: every mapping whose schema closes it
+// (additionalProperties: false) may hold only the keys the schema lists, and
+// every value must be of the kind its schema's "type" names (a mapping, a
+// list, a number, an integer, a boolean; a string takes any scalar). Ranges,
+// enums and patterns stay with the module that reads the section.
 #pragma once
 #include <yaml-cpp/yaml.h>
 
@@ -17,7 +19,8 @@ namespace mlo {
 const nlohmann::json& builtin_schema(std::string_view name);
 
 // Throws InputError "FILE:LINE:COL: unknown key 'K' in PATH (did you mean 'X'?)"
-// for the first key the schema does not allow.
+// for the first key the schema does not allow, or "FILE:LINE:COL: 'PATH' must
+// be a number, not 'abc'" for the first value of the wrong kind.
 void check_yaml_keys(const YAML::Node& doc, std::string_view schema_name, const std::string& file);
 
 // mlo.yaml and .mlo/config.yaml, checked.

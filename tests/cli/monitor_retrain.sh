@@ -131,4 +131,15 @@ expect_err_contains "on_drift step failed: mlo run train"
 expect_rc 3 models show clf@v0.0.4
 expect_ok monitor history prod --json
 expect_json "d['results'][-1]['actions'][0]['status']=='failed'"
+
+# retraining that reproduces the latest version's bytes (the stage is restored
+# from the run cache: same code, same batch as v0.0.3) registers nothing: the
+# decision is recorded instead, and says which version has those bytes
+git checkout -q train.py
+gen data/batch.csv 1000 1 4
+expect_ok monitor prod --act
+expect_out_contains "retraining produced the same artifact as clf@v0.0.3; no new version registered"
+expect_rc 3 models show clf@v0.0.4
+expect_ok monitor history prod --json
+expect_json "(lambda a: a['status']=='unchanged' and a['version']=='clf@v0.0.3' and 'no new version' in a['reason'])(d['results'][-1]['actions'][0])"
 done_testing

@@ -99,7 +99,7 @@ expect_rc 2 runners exec -e NOEQUALS -- true
 expect_rc 2 runners exec
 printf 'runners:\n  local: 5\n' >> .mlo/config.yaml
 expect_rc 3 runners exec -- true
-expect_err_contains "runners.local must be a mapping"
+expect_err_contains "'runners.local' must be a mapping, not '5'"
 git checkout -q .mlo/config.yaml
 printf 'runners:\n  local:\n    kill_grace_s: soon\n' >> .mlo/config.yaml
 expect_rc 3 runners exec -- true

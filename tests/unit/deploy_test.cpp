@@ -313,10 +313,12 @@ TEST_CASE("deployments in mlo.yaml, env names, events and the rebuildable index"
   CHECK(cfg->thresholds.max_error_rate == Approx(0.05));
   CHECK(cfg->thresholds.max_p99_ms == Approx(50));
   test::write(dir / "mlo.yaml", "deployments:\n  prod:\n    modle: iris\n");
-  CHECK_THROWS_WITH(load_deployment_config(repo, "prod"), Catch::Contains("mlo.yaml:3: unknown key deployments.prod.modle"));
+  CHECK_THROWS_WITH(load_deployment_config(repo, "prod"), Catch::Contains("mlo.yaml:3:5: unknown key 'modle' in deployment 'prod' (did you mean 'model'?)"));
   test::write(dir / "mlo.yaml", "deployments:\n  prod:\n    port: eighty\n");
-  CHECK_THROWS_WITH(load_deployment_config(repo, "prod"), Catch::Contains("must be a number"));
+  CHECK_THROWS_WITH(load_deployment_config(repo, "prod"),
+                    Catch::Contains("mlo.yaml:3:11: 'deployments.prod.port' must be an integer, not 'eighty'"));
   CHECK_THROWS_AS(check_env_name("../x"), UsageError);
+  CHECK_THROWS_AS(check_env_name("artifacts"), UsageError);  // .mlo/deploy/artifacts holds the served bytes
   CHECK_THROWS_AS(check_env_name(""), UsageError);
   check_env_name("prod-1.eu_west");
 

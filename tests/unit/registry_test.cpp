@@ -201,6 +201,19 @@ TEST_CASE("mlo.yaml keys are checked against the built-in schema", "[registry_te
             "        beat: [acc, {metric: f1, min_relative_change: 0.1}]\nmodels:\n  m: m.pkl\n  n: {path: n.pkl}\n")
             .empty());
   CHECK(err("stages:\n  a: {cmd: x, desc: y}\n").empty());
+  // value kinds: FILE:LINE:COL, the key's path, what was expected, what was found
+  CHECK(err("registry:\n  stages:\n    prod:\n      gates: {approvals: two}\n") ==
+        "mlo.yaml:4:26: 'registry.stages.prod.gates.approvals' must be an integer, not 'two'");
+  CHECK(err("registry:\n  stages:\n    prod:\n      gates: {approvals: 1.5}\n").find("must be an integer") !=
+        std::string::npos);
+  CHECK(err("stages:\n  a: {cmd: x, outs: {f: 1}}\n").find("'stages.a.outs' must be a string or a list, not a mapping") !=
+        std::string::npos);
+  CHECK(err("stages:\n  a: [x]\n").find("'stages.a' must be a mapping, not a list") != std::string::npos);
+  CHECK(err("deployments:\n  prod: {model: m, thresholds: {max_p99_ms: fast}}\n")
+            .find("must be a number, not 'fast'") != std::string::npos);
+  // a string takes any scalar (YAML writes 1.0 unquoted); numbers and booleans as YAML reads them
+  CHECK(err("deployments:\n  prod: {model: 1.0, port: 8080, weight: 10, thresholds: {max_error_rate: 0.5}}\n").empty());
+  CHECK(err("registry:\n  stages:\n    prod: {single: yes, gates: {author_may_approve: false}}\n").empty());
 }
 
 TEST_CASE("the built-in schemas are the ones in schemas/", "[registry_test]") {

@@ -85,3 +85,45 @@ TEST_CASE("request logs: any other body is one row of named values; an empty bat
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].size() == 5);
 }
+
+TEST_CASE("request logs: positional inputs take the signature's names; a text/csv body gives its rows") {
+  RequestLogContext ctx;
+  ctx.feature_names = {"age", "income"};
+  auto named = [&](const Json& rec) {
+    std::vector<FlatRow> rows;
+    ctx.scratch.clear();
+    request_log_rows(rec, rows, ctx);
+    std::vector<std::map<std::string, std::string>> out;
+    for (const auto& r : rows) {
+      out.emplace_back();
+      for (const auto& [k, v] : r) out.back()[k] = v->is_string() ? v->get<std::string>() : v->dump();
+    }
+    return out;
+  };
+  auto rows = named(record(R"({"instances":[[30,1000],[40,2000]]})", R"({"predictions":[0,1]})"));
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[1]["age"] == "40");
+  CHECK(rows[1]["income"] == "2000");
+  CHECK(rows[0].count("input_0") == 0);
+  rows = named(record(R"({"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]})", R"({})"));
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0]["age"] == "1");
+  CHECK(rows[0]["input_2"] == "3");  // more inputs than the signature names: the rest stay positional
+
+  // text/csv: logged as a string; a header line names the columns, else the signature does
+  Json csv = record("{}", R"({"predictions":[5,6]})");
+  csv["route"] = "/invocations";
+  csv["inputs"] = "age,income\n30,1000\n\"40\",2000\n";
+  CHECK(is_request_log_record(csv));
+  rows = named(csv);
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[1]["age"] == "40");
+  CHECK(rows[1]["prediction"] == "6");
+  CHECK(rows[0].count("inputs") == 0);
+  csv["inputs"] = "30,1000\n";
+  rows = named(csv);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0]["income"] == "1000");
+  // without the router's fields a string "inputs" is just a field
+  CHECK_FALSE(is_request_log_record(Json::parse(R"({"inputs":"a,b\n1,2"})")));
+}
