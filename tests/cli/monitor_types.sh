@@ -9,7 +9,8 @@ PY=/usr/bin/python3
 $PY -c "import scipy, numpy, pandas" 2>/dev/null || skip "python3-scipy/numpy/pandas not installed (make deps)"
 cd "$TEST_TMP"
 
-# grade: integers 1..4 (categorical; 5 appears in current: a new category)
+# grade: integers 1..4, shifted in the current data (categorical)
+# code:  integers 0..2 (categorical; 3 appears in the current data: a new category)
 # score: two distinct floats (numerical: not an integer dtype)
 # level: integers with a missing value in the current data (float dtype: numerical)
 # many:  integers with 12 distinct values (numerical)
@@ -17,15 +18,16 @@ $PY - <<'PY'
 import numpy as np
 rng = np.random.default_rng(7)
 def write(name, n, cur):
-    grade = rng.integers(1, 5 + cur, n)
+    grade = rng.choice([1, 2, 3, 4], n, p=[0.4, 0.3, 0.2, 0.1] if not cur else [0.25, 0.25, 0.25, 0.25])
+    code = rng.integers(0, 3 + cur, n)
     score = rng.choice([0.5, 1.5], n)
     level = rng.integers(0, 3, n).astype(object)
     if cur: level[3] = ""
     many = rng.integers(0, 12, n)
     with open(name, "w") as f:
-        f.write("grade,score,level,many\n")
+        f.write("grade,code,score,level,many\n")
         for i in range(n):
-            f.write(f"{grade[i]},{score[i]},{level[i]},{many[i]}\n")
+            f.write(f"{grade[i]},{code[i]},{score[i]},{level[i]},{many[i]}\n")
 write("ref.csv", 400, 0)
 write("cur.csv", 300, 1)
 PY
@@ -44,8 +46,8 @@ for c in ref.columns:
     dtype = cur[c].dtype
     want = "cat" if pd.api.types.is_integer_dtype(dtype) and ref[c].nunique() <= 5 else "num"
     assert cols[c]["column_type"] == want, (c, cols[c]["column_type"], want)
-assert [c for c in cols if cols[c]["column_type"] == "cat"] == ["grade"], cols.keys()
-# grade: 400 reference values, 5 keys together: chisquare on the value counts
+assert sorted(c for c in cols if cols[c]["column_type"] == "cat") == ["code", "grade"], cols.keys()
+# grade: 400 reference values, 4 keys: chisquare on the value counts
 keys = sorted(set(ref.grade) | set(cur.grade))
 rc = [int((ref.grade == k).sum()) for k in keys]
 cc = [int((cur.grade == k).sum()) for k in keys]
@@ -55,10 +57,10 @@ assert g["stattest_name"] == "chisquare", g["stattest_name"]
 assert abs(g["drift_score"] - p) <= 1e-9 * p, (g["drift_score"], p)
 # quality follows the type: new categories for grade, out-of-range for the others
 tests = {(t["name"], t["parameters"].get("column_name")) for t in res["tests"]}
-assert ("TestNewCategories", "grade") in tests and ("TestShareOfOutRangeValues", "grade") not in tests, tests
+assert ("TestNewCategories", "code") in tests and ("TestShareOfOutRangeValues", "code") not in tests, tests
 assert ("TestShareOfOutRangeValues", "many") in tests, tests
-newcat = [t for t in res["tests"] if t["name"] == "TestNewCategories" and t["parameters"]["column_name"] == "grade"][0]
-share = float((~cur.grade.isin(ref.grade)).mean())
+newcat = [t for t in res["tests"] if t["name"] == "TestNewCategories" and t["parameters"]["column_name"] == "code"][0]
+share = float((~cur.code.isin(ref.code)).mean())
 assert abs(newcat["parameters"]["share"] - share) < 1e-12 and share > 0, (newcat, share)
 PY
 pass
