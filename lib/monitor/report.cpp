@@ -1,5 +1,6 @@
 #include "core/format.h"
 #include "monitor/report.h"
+#include "registry/fairness.h"
 
 #include <algorithm>
 #include <cmath>
@@ -145,8 +146,9 @@ std::string disparities_line(const json& fair, const std::string& side) {
   if (!fair.is_object()) return "";
   if (fair.contains("error")) return "fairness (" + side + "): " + fair["error"].get<std::string>();
   std::string line;
-  for (auto& [k, v] : fair["disparities"].items())
-    if (v.is_number()) line += (line.empty() ? "" : ", ") + k + " " + fmt(v);
+  const json& d = fair["disparities"];
+  for (const auto& k : registry::fairness_metric_names())  // in the documented order
+    if (d.contains(k) && d[k].is_number()) line += (line.empty() ? "" : ", ") + k + " " + fmt(d[k]);
   return line.empty() ? "" : "fairness (" + side + "): " + line;
 }
 

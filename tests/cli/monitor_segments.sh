@@ -156,7 +156,7 @@ YAML
 expect_ok data add data/holdout.csv
 git add -A && git commit -qm "evaluation stage"
 expect_ok run -q evaluate
-expect_ok --json register fair --stage evaluate
+expect_ok --json register fair model.txt --stage evaluate
 # the ratio on the version's predictions is below 0.8: refused (exit 1), with the value
 expect_rc 1 --json promote fair@v0.0.1 --to production
 printf '%s' "$OUT" > gate.json

@@ -54,7 +54,7 @@ cc = [int((cur.grade == k).sum()) for k in keys]
 p = stats.chisquare(cc, [r * len(cur) / len(ref) for r in rc])[1]
 g = cols["grade"]
 assert g["stattest_name"] == "chisquare", g["stattest_name"]
-assert abs(g["drift_score"] - p) <= 1e-9 * p, (g["drift_score"], p)
+assert abs(g["drift_score"] - p) <= 1e-6 * p, (g["drift_score"], p)
 # quality follows the type: new categories for grade, out-of-range for the others
 tests = {(t["name"], t["parameters"].get("column_name")) for t in res["tests"]}
 assert ("TestNewCategories", "code") in tests and ("TestShareOfOutRangeValues", "code") not in tests, tests
@@ -110,7 +110,7 @@ for col in ("x", "y"):
     cr = c.replace([-np.inf, np.inf], np.nan).dropna()
     m = [m["result"] for m in res["metrics"] if m["metric"] == "ColumnDriftMetric" and m["result"]["column_name"] == col][0]
     p = stats.ks_2samp(rr, cr)[1]
-    assert abs(m["drift_score"] - p) <= 1e-9 * p and m["current_values"] == len(cr), (col, m, p)
+    assert abs(m["drift_score"] - p) <= 1e-6 * p and m["current_values"] == len(cr), (col, m, p)
     print("ok", col, "out-of-range", share, "ks", p)
 # x: the reference has +inf, so current +inf is in range and the bound is "inf"
 x = [t for t in res["tests"] if t["name"] == "TestShareOfOutRangeValues" and t["parameters"]["column_name"] == "x"][0]
