@@ -48,9 +48,9 @@ expect_json "all(t['status'] in ('SUCCESS','FAIL','WARNING','ERROR') for t in d[
 head -n 501 ref.csv > small.csv
 expect_ok monitor --no-record --json -r small.csv -c same.csv --ignore ts
 expect_json "{m['result']['column_name']:(m['result']['stattest_name'],m['result']['stattest_threshold']) for m in d['metrics'] if m['metric']=='ColumnDriftMetric'}=={'age':('ks',0.05),'income':('ks',0.05),'city':('chisquare',0.05),'label':('z',0.05),'score':('ks',0.05)}"
-# overrides: global, per type, per column
+# overrides: global, per type, per column (label: integers 0/1, categorical as in Evidently, so the numerical override skips it)
 expect_ok monitor --no-record --json -r ref.csv -c same.csv --ignore ts --num-method psi:0.2 --column-method city=tvd
-expect_json "{m['result']['column_name']:(m['result']['stattest_name'],m['result']['stattest_threshold']) for m in d['metrics'] if m['metric']=='ColumnDriftMetric'}=={'age':('psi',0.2),'income':('psi',0.2),'city':('tvd',0.1),'label':('psi',0.2),'score':('psi',0.2)}"
+expect_json "{m['result']['column_name']:(m['result']['stattest_name'],m['result']['stattest_threshold']) for m in d['metrics'] if m['metric']=='ColumnDriftMetric'}=={'age':('psi',0.2),'income':('psi',0.2),'city':('tvd',0.1),'label':('jensenshannon',0.1),'score':('psi',0.2)}"
 # regression performance
 expect_ok monitor --no-record --json -r ref.csv -c drift.csv --features age --target income --prediction income --task regression
 expect_json "[m for m in d['metrics'] if m['metric']=='ModelPerformanceMetric'][0]['result']['current']['mae']==0"
@@ -173,8 +173,8 @@ grep -q "^::warning title=mlo monitor adhoc (drift) column age::" gha.err || fai
 # the title and % and newlines in the message (workflow-command rules)
 GITHUB_ACTIONS=true "$MLO" monitor --no-record --json -r ref.csv -c drift.csv --ignore ts > gha.json 2> gha.err
 $PY -c "import json,sys; json.load(open(sys.argv[1]))" gha.json || fail "--json output does not parse under GITHUB_ACTIONS"
-printf '"a:b,c"\n1\n2\n3\n' > odd_ref.csv
-printf '"a:b,c"\n9\n9\n9\n' > odd_cur.csv
+printf '"a:b,c"\n1.5\n2.5\n3.5\n' > odd_ref.csv  # floats: integers with <= 5 values would be categorical
+printf '"a:b,c"\n9.5\n9.5\n9.5\n' > odd_cur.csv
 GITHUB_ACTIONS=true "$MLO" monitor --no-record -r odd_ref.csv -c odd_cur.csv > /dev/null 2> gha.err
 grep -q "column a%3Ab%2Cc::" gha.err || { cat gha.err; fail "title property not escaped"; }
 grep -q "100%25 of values outside the reference range" gha.err || { cat gha.err; fail "% not escaped in the message"; }
