@@ -20,7 +20,7 @@ const std::vector<std::string>& fairness_metric_names() {
 }
 
 FairnessGate parse_fairness_gate(const std::string& text, const std::string& where) {
-  static const std::regex re(R"(^\s*([a-z_]+)\s*\(\s*([^()]+?)\s*\)\s*(>=|<=|==|!=|>|<)\s*([-+0-9.eE]+)\s*$)");
+  static const std::regex re(R"(^\s*([a-z_0-9]+)\s*\(\s*([^()]+?)\s*\)\s*(>=|<=|==|!=|>|<)\s*([-+0-9.eE]+)\s*$)");
   std::smatch m;
   std::string names;
   for (const auto& n : fairness_metric_names()) names += (names.empty() ? "" : ", ") + n;

@@ -84,17 +84,21 @@ bool opt_bool(const YAML::Node& n, const char* key, bool fallback, const std::st
 // fairness: "GATE" | [GATE...] | {checks: GATE|[GATE...], target:, prediction:, data:}
 void parse_fairness(const YAML::Node& f, const std::string& w, StageConfig& s) {
   YAML::Node checks = f.IsMap() ? f["checks"] : f;
+  auto text = [&](const YAML::Node& x, const std::string& what) {
+    if (!x.IsScalar())
+      throw InputError(w + ": " + what + " must be a string", "e.g. fairness: [\"demographic_parity_ratio(gender) >= 0.8\"]");
+    return x.as<std::string>();
+  };
   if (f.IsMap()) {
     if (!checks) throw InputError(w + ": 'checks' is required (a list of \"METRIC(COLUMN) OP NUMBER\")");
-    if (f["target"]) s.fairness_columns.target = f["target"].as<std::string>();
-    if (f["prediction"]) s.fairness_columns.prediction = f["prediction"].as<std::string>();
-    if (f["data"]) s.fairness_columns.data = f["data"].as<std::string>();
+    if (f["target"]) s.fairness_columns.target = text(f["target"], "target");
+    if (f["prediction"]) s.fairness_columns.prediction = text(f["prediction"], "prediction");
+    if (f["data"]) s.fairness_columns.data = text(f["data"], "data");
   }
-  if (checks.IsScalar()) s.fairness.push_back(parse_fairness_gate(checks.as<std::string>(), w));
-  else if (checks.IsSequence())
-    for (const auto& x : checks) s.fairness.push_back(parse_fairness_gate(x.as<std::string>(), w));
+  if (checks.IsSequence())
+    for (const auto& x : checks) s.fairness.push_back(parse_fairness_gate(text(x, "each gate"), w));
   else
-    throw InputError(w + ": expected a gate or a list of gates", "e.g. fairness: [\"demographic_parity_ratio(gender) >= 0.8\"]");
+    s.fairness.push_back(parse_fairness_gate(text(checks, "a gate"), w));
 }
 
 StageConfig parse_stage(const std::string& name, const YAML::Node& n, const std::string& where) {

@@ -181,4 +181,7 @@ expect_out_contains "names no evaluation data"
 sed -i 's/demographic_parity_ratio(gender) >= 0.5/demographic_parity_ration(gender) >= 0.5/' mlo.yaml
 expect_rc 3 promote fair@v0.0.1 --to staging
 expect_err_contains "unknown fairness metric 'demographic_parity_ration'"
+sed -i 's/fairness: \["demographic_parity_ration(gender) >= 0.5"\]/fairness: [{min_f1: 0.5}]/' mlo.yaml
+expect_rc 3 promote fair@v0.0.1 --to staging
+expect_err_contains "each gate must be a string"
 done_testing

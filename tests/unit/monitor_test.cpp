@@ -436,5 +436,6 @@ TEST_CASE("fairness gates parse METRIC(COLUMN) OP NUMBER and name what is wrong"
                     Catch::Contains("unknown fairness metric 'dp_ratio'"));
   CHECK_THROWS_WITH(registry::parse_fairness_gate("demographic_parity_ratio >= 0.8", "w"),
                     Catch::Contains("bad fairness gate"));
+  CHECK(registry::parse_fairness_gate("min_f1(g) >= 0.5", "w").metric == "min_f1");  // digits in names
   CHECK_THROWS_AS(registry::parse_fairness_gate("min_f1(g) >= 0.8.1", "w"), InputError);
 }
