@@ -41,7 +41,10 @@ std::vector<std::string> str_list(const YAML::Node& n, const std::string& file, 
     return out;
   }
   if (!n.IsSequence()) throw InputError(at(n, file) + ": '" + key + "' must be a string or a list of strings");
-  for (const auto& e : n) out.push_back(e.as<std::string>());
+  for (const auto& e : n) {
+    if (!e.IsScalar()) throw InputError(at(e, file) + ": each entry of '" + key + "' must be a string");
+    out.push_back(e.as<std::string>());
+  }
   return out;
 }
 
