@@ -14,7 +14,8 @@ namespace {
 
 struct MonitorArgs {
   std::string name;
-  std::vector<std::string> reference, current, features, numerical, categorical, ignored, column_methods, fail_on;
+  std::vector<std::string> reference, current, features, numerical, categorical, ignored, column_methods, fail_on,
+      segment_by;
   std::string format, target, prediction, timestamp, task, method, method_num, method_cat, since, until, window;
   std::string html, heatmap, model, training_data;
   std::optional<double> threshold, drift_share;
@@ -108,6 +109,7 @@ monitor::MonitorSpec make_spec(Context& ctx, const MonitorArgs& a, Repo* repo) {
     if (!s.until) s.until = end;
   }
   if (a.exact_limit) s.exact_limit = a.exact_limit;
+  if (!a.segment_by.empty()) s.segments = a.segment_by;
   if (a.no_cache) s.use_profile_cache = false;
   return s;
 }
@@ -261,6 +263,9 @@ void register_monitor(CLI::App& app, Context& ctx) {
   cmd->add_option("--since", a->since, "Only current rows at or after this time (ISO 8601 or epoch seconds)");
   cmd->add_option("--until", a->until, "Only current rows before this time");
   cmd->add_option("--window", a->window, "Only the last DURATION of current rows (e.g. 1d, 12h), ending at --until or now");
+  cmd->add_option("--segment-by", a->segment_by,
+                  "Also check each segment (value) of these columns, and the disparities between segments")
+      ->delimiter(',');
   cmd->add_option("--html", a->html, "Write a self-contained HTML report to FILE");
   cmd->add_flag("--markdown", a->markdown, "Print the report as Markdown");
   cmd->add_option("--fail-on", a->fail_on,
@@ -308,7 +313,13 @@ void register_monitor(CLI::App& app, Context& ctx) {
     if (spec.reference.empty())
       throw UsageError("no reference data", "name a monitor from mlo.yaml, or give --reference PATH and --current PATH");
     nlohmann::json result = monitor::run_monitor(spec, repo);
-    if (repo && !a->no_record) {
+    // Re-rendering a recorded result (--html/--markdown on the same data)
+    // names the stored one instead of adding a second history row.
+    std::string repeated;
+    if (repo && !a->no_record && (!a->html.empty() || a->markdown)) repeated = monitor::repeated_result(*repo, result);
+    if (!repeated.empty()) {
+      result["id"] = repeated;
+    } else if (repo && !a->no_record) {
       monitor::record_result(*repo, result);
       app::record_monitor_use(*repo, result);  // a deployment's log: shared for lineage
     }
@@ -323,6 +334,7 @@ void register_monitor(CLI::App& app, Context& ctx) {
     } else if (!ctx.global.quiet) {
       std::cout << monitor::render_text(result, ctx.color_stdout);
       if (!a->html.empty()) std::cout << "Report: " << a->html << "\n";
+      if (!repeated.empty()) std::cout << "Same result as " << repeated.substr(0, 12) << " (not recorded again)\n";
     }
     if (in_gha) {
       std::cout << std::flush;  // annotations after the report, never inside --json stdout

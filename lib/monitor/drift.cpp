@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "monitor/mmd.h"
 
 namespace mlo::monitor {
 
@@ -289,6 +290,22 @@ void hellinger_method(const ColumnProfile& ref, const ColumnProfile& cur, Column
   out.chart = hist_chart(edges, h1, h2);
 }
 
+// O(d^2) kernel over the distinct values of both sides (Evidently builds
+// the full (n+m)^2 matrix): refused beyond a bound rather than run for hours.
+void mmd_method(const ColumnProfile& ref, const ColumnProfile& cur, ColumnDrift& out) {
+  std::uint64_t values = ref.sample.n + cur.sample.n;
+  std::size_t distinct = ref.sample.distinct() + cur.sample.distinct();
+  if (distinct > kMmdMaxDistinct && union_distinct(ref.sample, cur.sample) > kMmdMaxDistinct)
+    throw InputError("empirical_mmd compares every pair of distinct values: column '" + ref.name + "' has more than " +
+                         std::to_string(kMmdMaxDistinct),
+                     "use ks, wasserstein or another method for this column (--column-method " + ref.name + "=ks)");
+  if (values > kMmdMaxValues)
+    throw InputError("empirical_mmd permutes every value: column '" + ref.name + "' has " + std::to_string(values) +
+                         " (at most " + std::to_string(kMmdMaxValues) + ")",
+                     "use ks, wasserstein or another method for this column, or a smaller window (--since/--window)");
+  set_test(out, empirical_mmd(ref.sample, cur.sample));
+}
+
 // Value-count methods (chisquare, z, g_test, tvd, fisher_exact) need the
 // exact value counts, which numerical columns keep only up to 21 values.
 Keyed counted(const ColumnProfile& ref, const ColumnProfile& cur, const std::string& method, ColumnDrift& out) {
@@ -411,6 +428,7 @@ const std::vector<MethodInfo>& drift_methods() {
       {"fisher_exact", true, false, true, 0.1, "<", fisher_exact_method},
       {"g_test", true, false, true, 0.1, "<", g_test_method},
       {"es", true, true, false, 0.05, "<", es_method},
+      {"empirical_mmd", true, true, false, 0.1, "<", mmd_method},
   };
   return methods;
 }
@@ -422,6 +440,51 @@ const MethodInfo& find_method(const std::string& name) {
   std::string all;
   for (const auto& m : drift_methods()) all += (all.empty() ? "" : ", ") + m.name;
   throw InputError("unknown drift method '" + name + "'", "use one of: " + all);
+}
+
+namespace {
+
+bool integer_literal(const std::string& t) {
+  std::size_t i = (!t.empty() && (t[0] == '-' || t[0] == '+')) ? 1 : 0;
+  if (i == t.size()) return false;
+  for (; i < t.size(); ++i)
+    if (t[i] < '0' || t[i] > '9') return false;
+  return true;
+}
+
+// pandas reads a column as int64 when every value is an integer and none is missing.
+bool integer_typed(const ColumnProfile& c) {
+  if (c.type != ColumnType::numerical || c.missing || c.infinite || c.invalid || c.categories_overflow ||
+      c.categories.empty())
+    return false;
+  return std::all_of(c.categories.begin(), c.categories.end(), [](const auto& e) { return integer_literal(e.first); });
+}
+
+bool outside_unit_interval(const ColumnProfile& c) { return c.sample.n && (c.max > 1 || c.min < 0); }
+
+}  // namespace
+
+ColumnType evidently_column_type(const ColumnProfile& ref, const ColumnProfile* cur, ColumnRole role,
+                                 const std::string& task) {
+  if (ref.type != ColumnType::numerical) return ref.type;
+  // Evidently: nunique of the reference (of the current when the reference has none)
+  std::uint64_t nunique = ref.distinct() ? ref.distinct() : cur ? cur->distinct() : 0;
+  bool few = nunique > 0 && nunique <= 5;
+  // its dtype is the current column's (int64 and float64 cast both ways)
+  bool integer = integer_typed(cur ? *cur : ref);
+  const ColumnProfile& seen = cur ? *cur : ref;
+  switch (role) {
+    case ColumnRole::target:
+      if (task == "regression") return ColumnType::numerical;
+      return task == "classification" || !(nunique > 5) ? ColumnType::categorical : ColumnType::numerical;
+    case ColumnRole::prediction:
+      if (task != "regression" && few && (integer || outside_unit_interval(seen))) return ColumnType::categorical;
+      if (task == "classification" && outside_unit_interval(seen)) return ColumnType::categorical;
+      return ColumnType::numerical;
+    case ColumnRole::feature:
+      break;
+  }
+  return integer && few ? ColumnType::categorical : ColumnType::numerical;
 }
 
 std::string default_method(const ColumnProfile& ref, const ColumnProfile& cur) {

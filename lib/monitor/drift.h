@@ -60,6 +60,17 @@ struct ColumnDrift {
   nlohmann::json chart;       // {"kind":"hist","edges":[..],"reference":[shares],"current":[shares]} or categories
 };
 
+// The part a column plays, for Evidently's type rules.
+enum class ColumnRole { feature, target, prediction };
+// Evidently's _get_column_type (NUMBER_UNIQUE_AS_CATEGORICAL = 5) for a column
+// read as numbers: an integer column (every current value an integer literal,
+// none missing: pandas' int dtype) with at most 5 distinct reference values
+// is categorical; so is a target with at most 5 unless the task is regression,
+// and a prediction by Evidently's prediction rules. `task` is the declared
+// one ("" when not given). `cur` may be null (column absent).
+ColumnType evidently_column_type(const ColumnProfile& ref, const ColumnProfile* cur, ColumnRole role,
+                                 const std::string& task);
+
 // Evidently's _get_default_stattest.
 std::string default_method(const ColumnProfile& ref, const ColumnProfile& cur);
 // Tests one column (types must agree; the reference's type wins).

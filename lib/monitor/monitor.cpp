@@ -1,5 +1,6 @@
 #include "monitor/request_log.h"
 #include "monitor/monitor.h"
+#include "monitor/segments.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -8,6 +9,7 @@
 #include <cmath>
 #include <ctime>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <thread>
 
@@ -42,7 +44,10 @@ std::vector<std::string> str_list(const YAML::Node& n, const std::string& file, 
     return out;
   }
   if (!n.IsSequence()) throw InputError(at(n, file) + ": '" + key + "' must be a string or a list of strings");
-  for (const auto& e : n) out.push_back(e.as<std::string>());
+  for (const auto& e : n) {
+    if (!e.IsScalar()) throw InputError(at(e, file) + ": each entry of '" + key + "' must be a string");
+    out.push_back(e.as<std::string>());
+  }
   return out;
 }
 
@@ -105,13 +110,15 @@ std::map<std::string, MonitorSpec> load_monitors(const fs::path& path) {
     if (!m.IsMap()) throw InputError(at(m, file) + ": monitor '" + s.name + "' must be a map");
     static const std::set<std::string> known = {"reference", "current", "columns", "drift", "quality",
                                                 "performance", "on_drift", "format", "description",
-                                                "model", "training_data"};
+                                                "model", "training_data", "segments"};
     for (auto k = m.begin(); k != m.end(); ++k)
       if (!known.count(k->first.as<std::string>()))
         throw InputError(at(k->first, file) + ": unknown key '" + k->first.as<std::string>() + "' in monitor '" + s.name + "'",
-                         "known keys: reference, current, model, training_data, columns, drift, quality, performance, on_drift, format");
+                         "known keys: reference, current, model, training_data, columns, drift, quality, performance, "
+                         "segments, on_drift, format");
     s.reference = str_list(m["reference"], file, "reference");
     s.current = str_list(m["current"], file, "current");
+    s.segments = str_list(m["segments"], file, "segments");
     if (m["model"]) s.model = m["model"].as<std::string>();
     if (m["training_data"]) s.training_data = m["training_data"].as<std::string>();
     if (s.reference.size() == 1 && s.reference[0] == "auto" && s.model.empty())
@@ -186,7 +193,7 @@ ProfileOptions profile_options(const MonitorSpec& spec) {
 
 std::string profile_key(const std::vector<Source>& src, const ProfileOptions& o) {
   nlohmann::json k;
-  k["v"] = 1;
+  k["v"] = 2;  // 2: profiles count -inf apart (out-of-range shares)
   for (auto& s : src) k["sources"].push_back(s.identity);
   for (auto& [c, t] : o.declared) k["declared"][c] = to_string(t);
   k["exact_limit"] = o.exact_limit;
@@ -487,6 +494,33 @@ void check_named_columns(const MonitorSpec& spec, const DatasetProfile& ref, con
   }
 }
 
+bool declared_type(const MonitorSpec& spec, const std::string& column) {
+  const auto& r = spec.roles;
+  return std::count(r.numerical.begin(), r.numerical.end(), column) ||
+         std::count(r.categorical.begin(), r.categorical.end(), column);
+}
+
+// Evidently's column types: a numerical column it treats as categorical
+// (integers with at most 5 distinct reference values, a target with at most
+// 5, ...) becomes categorical on both sides, so drift methods, their defaults
+// and the quality checks (new categories instead of out-of-range) follow it.
+// Declared types win.
+void apply_evidently_types(const MonitorSpec& spec, Profiles& p) {
+  for (auto& r : p.ref.columns) {
+    if (r.type != ColumnType::numerical || declared_type(spec, r.name)) continue;
+    ColumnRole role = r.name == spec.roles.target       ? ColumnRole::target
+                      : r.name == spec.roles.prediction ? ColumnRole::prediction
+                                                        : ColumnRole::feature;
+    ColumnProfile* c = nullptr;
+    for (auto& cc : p.cur.columns)
+      if (cc.name == r.name) c = &cc;
+    if (c && c->type != ColumnType::numerical) continue;  // a type change, reported as such
+    if (evidently_column_type(r, c, role, spec.roles.task) != ColumnType::categorical) continue;
+    coerce_column(r, ColumnType::categorical);
+    if (c) coerce_column(*c, ColumnType::categorical);
+  }
+}
+
 // Which columns play which part, and how the current schema differs.
 struct Plan {
   std::vector<std::string> features;
@@ -511,8 +545,7 @@ std::map<std::string, std::string> reconcile_types(const MonitorSpec& spec, cons
   for (auto& c : cur.columns) {
     const ColumnProfile* r = ref.find(c.name);
     if (!r || r->type == c.type) continue;
-    bool declared = std::count(spec.roles.numerical.begin(), spec.roles.numerical.end(), c.name) ||
-                    std::count(spec.roles.categorical.begin(), spec.roles.categorical.end(), c.name);
+    bool declared = declared_type(spec, c.name);
     if (!(c.rows == c.missing) && !declared) changed[c.name] = to_string(r->type) + " -> " + to_string(c.type);
     coerce_column(c, r->type);
   }
@@ -642,18 +675,29 @@ void new_category_test(const MonitorSpec& spec, const ColumnProfile& r, const Co
                            {{"column_name", c.name}, {"share", s}, {"new_categories", names}}));
 }
 
+// JSON has no infinity: the bounds of a range are numbers or "-inf"/"inf".
+nlohmann::json bound(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(v < 0 ? "-inf" : "inf"); }
+
+// Evidently's ColumnValueRangeMetric: the range is the reference's min and
+// max with +-inf included (pandas' min/max), and the share is over every
+// current value that is not missing, +-inf included: an infinity is out of
+// range unless the reference has the same one.
 void out_of_range_test(const MonitorSpec& spec, const ColumnProfile& r, const ColumnProfile& c, nlohmann::json& q,
                        Checks& out) {
-  std::uint64_t n_out = 0;
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::uint64_t r_pos = r.infinite - r.infinite_negative, c_pos = c.infinite - c.infinite_negative;
+  double lo = r.infinite_negative ? -inf : r.sample.n ? r.min : inf;
+  double hi = r_pos ? inf : r.sample.n ? r.max : -inf;
+  std::uint64_t n_out = (lo > -inf ? c.infinite_negative : 0) + (hi < inf ? c_pos : 0);
   for (std::size_t i = 0; i < c.sample.values.size(); ++i)
-    if (c.sample.values[i] < r.min || c.sample.values[i] > r.max) n_out += c.sample.counts[i];
-  double s = share_of(n_out, c.sample.n);
+    if (c.sample.values[i] < lo || c.sample.values[i] > hi) n_out += c.sample.counts[i];
+  double s = share_of(n_out, c.sample.n + c.infinite);
   q["out_of_range_share"] = s;
-  q["reference_range"] = {r.min, r.max};
+  q["reference_range"] = {bound(lo), bound(hi)};
   out.tests.push_back(test("TestShareOfOutRangeValues", "quality", s > spec.quality.out_of_range_share ? "FAIL" : "SUCCESS",
-                           c.name + ": " + fmt(s * 100) + "% of values outside the reference range [" + fmt(r.min) +
-                               ", " + fmt(r.max) + "]",
-                           {{"column_name", c.name}, {"share", s}, {"min", r.min}, {"max", r.max}}));
+                           c.name + ": " + fmt(s * 100) + "% of values outside the reference range [" + fmt(lo) +
+                               ", " + fmt(hi) + "]",
+                           {{"column_name", c.name}, {"share", s}, {"min", bound(lo)}, {"max", bound(hi)}}));
 }
 
 // The quality tests of one column present on both sides.
@@ -666,7 +710,8 @@ void column_quality_tests(const MonitorSpec& spec, const ColumnProfile& r, const
                                fmt(spec.quality.missing_share_increase * 100) + " points)",
                            {{"column_name", c.name}, {"share", ms}, {"reference_share", rms}}));
   if (c.type == ColumnType::categorical && !r.categories_overflow) new_category_test(spec, r, c, q, out);
-  if (c.type == ColumnType::numerical && r.sample.n && c.sample.n) out_of_range_test(spec, r, c, q, out);
+  if (c.type == ColumnType::numerical && (r.sample.n || r.infinite) && (c.sample.n || c.infinite))
+    out_of_range_test(spec, r, c, q, out);
   bool constant = c.present() > 0 && c.distinct() == 1, ref_constant = r.present() > 0 && r.distinct() == 1;
   if (constant && !ref_constant)
     out.tests.push_back(test("TestConstantColumn", "quality", "FAIL", c.name + ": a single value in the current data",
@@ -795,12 +840,44 @@ nlohmann::json result_document(const MonitorSpec& spec, const Inputs& in, const 
   return result;
 }
 
+// Fairness of one side: null without target and prediction, an error when
+// that side cannot be scored (live traffic has no labels yet).
+nlohmann::json side_fairness(const MonitorSpec& spec, const std::vector<Source>& src, const std::string& column,
+                             bool current) {
+  if (spec.roles.target.empty() || spec.roles.prediction.empty()) return nullptr;
+  ReadOptions read;
+  read.format = spec.format;
+  try {
+    if (!current) return fairness(src, read, column, spec.roles.target, spec.roles.prediction, spec.roles.task);
+    return fairness(src, read, column, spec.roles.target, spec.roles.prediction, spec.roles.task, spec.roles.timestamp,
+                    spec.since, spec.until);
+  } catch (const InputError& e) {
+    return {{"error", e.what()}};
+  }
+}
+
+// --segment-by: the checks per segment and the disparities between segments.
+nlohmann::json segments_section(const MonitorSpec& spec, const Inputs& in, const DatasetProfile& ref) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& column : spec.segments) {
+    if (!ref.find(column))
+      throw InputError("segment column '" + column + "' is not in the reference data", "check --segment-by / segments:");
+    out.push_back({{"column", column},
+                   {"segments", segment_checks(spec, in.reference, in.current, column)},
+                   {"fairness",
+                    {{"reference", side_fairness(spec, in.reference, column, false)},
+                     {"current", side_fairness(spec, in.current, column, true)}}}});
+  }
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json run_monitor(const MonitorSpec& spec, Repo* repo) {
   Inputs in = resolve_sources(spec, repo);
   Profiles p = profile_both(spec, repo, in);
   check_named_columns(spec, p.ref, p.cur);
+  apply_evidently_types(spec, p);
   Plan plan = plan_columns(spec, p.ref, p.cur);
   Checks checks;
   std::vector<RoleDrift> roles = role_drifts(spec, p);
@@ -810,6 +887,7 @@ nlohmann::json run_monitor(const MonitorSpec& spec, Repo* repo) {
   performance_tests(spec, p, checks);
   nlohmann::json summary = verdict_summary(checks, p.seconds);
   nlohmann::json result = result_document(spec, in, p, checks);
+  if (!spec.segments.empty()) result["segments"] = segments_section(spec, in, p.ref);
   result["summary"] = summary;
   return result;
 }
@@ -902,6 +980,33 @@ std::string store_and_index(Repo& repo, const std::string& kind, const nlohmann:
 std::string record_result(Repo& repo, nlohmann::json& result) {
   std::string id = store_and_index(repo, "result", result, index_result);
   result["id"] = id;
+  return id;
+}
+
+namespace {
+// A result without what changes when the same check is computed again.
+nlohmann::json repeatable_part(nlohmann::json r) {
+  r.erase("id");
+  r.erase("created_at");
+  if (r.contains("summary")) r["summary"].erase("seconds");
+  if (r.contains("reference")) {
+    r["reference"].erase("profile");     // cached or computed
+    r["reference"].erase("bytes_read");  // 0 when cached
+  }
+  return r;
+}
+}  // namespace
+
+std::string repeated_result(Repo& repo, const nlohmann::json& result) {
+  Database& db = repo.index();
+  db.migrate(kMigrations);
+  auto st = db.prepare("SELECT id FROM monitor_results WHERE monitor = ? ORDER BY created_at DESC LIMIT 1");
+  st.bind(1, result.value("monitor", ""));
+  if (!st.step()) return "";
+  std::string id = st.text(0);
+  if (!repo.cache().has(id)) return "";
+  auto last = nlohmann::json::parse(repo.cache().read(id), nullptr, false);
+  if (last.is_discarded() || repeatable_part(last) != repeatable_part(result)) return "";
   return id;
 }
 
@@ -1015,7 +1120,14 @@ nlohmann::json daily_drift_matrix(const MonitorSpec& spec, Repo* repo) {
         if (!cc) continue;
         ColumnProfile c2 = *cc;
         coerce_column(c2, rc.type);
-        ColumnDrift d = column_drift(rc, c2, spec.drift);
+        std::optional<ColumnProfile> r2;  // Evidently's types, as in run_monitor
+        if (rc.type == ColumnType::numerical && !declared_type(spec, rc.name) &&
+            evidently_column_type(rc, &c2, ColumnRole::feature, spec.roles.task) == ColumnType::categorical) {
+          r2 = rc;
+          coerce_column(*r2, ColumnType::categorical);
+          coerce_column(c2, ColumnType::categorical);
+        }
+        ColumnDrift d = column_drift(r2 ? *r2 : rc, c2, spec.drift);
         if (!d.error.empty()) continue;
         ++tested;
         drifted += d.drifted;

@@ -61,6 +61,7 @@ struct MonitorSpec {
   std::optional<Format> format;
   std::optional<double> since, until;   // current window on the timestamp column
   std::uint64_t exact_limit = 1 << 20;  // values per column kept exactly (see man page)
+  std::vector<std::string> segments;    // --segment-by / segments: checks and fairness per value of these columns
   bool use_profile_cache = true;
 };
 
@@ -87,6 +88,10 @@ nlohmann::json run_monitor(const MonitorSpec& spec, Repo* repo);
 
 // Stores a result (store object + index rows); returns its id.
 std::string record_result(Repo& repo, nlohmann::json& result);
+// The id of the monitor's latest stored result when `result` repeats it (same
+// inputs, settings and outcome; only the time it was computed differs), else
+// "". Re-rendering a result (--html, --markdown) then adds no history row.
+std::string repeated_result(Repo& repo, const nlohmann::json& result);
 // Results of one monitor (or all when name is empty), oldest first.
 nlohmann::json history(Repo& repo, const std::string& name, int limit);
 // Records an action taken on a result (the audit trail of --act).

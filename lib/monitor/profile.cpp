@@ -78,7 +78,7 @@ struct Acc {
   std::string name;
   std::optional<ColumnType> declared;
   bool numeric_ok = true;
-  std::uint64_t rows = 0, missing = 0, infinite = 0, invalid = 0;
+  std::uint64_t rows = 0, missing = 0, infinite = 0, invalid = 0, infinite_negative = 0;
   std::vector<double> values;
   bool sketch = false;
   std::unordered_map<std::uint64_t, std::uint64_t> buckets;
@@ -140,7 +140,7 @@ struct Acc {
     if (!sketch && values.capacity() < values.size() + count) values.reserve(values.size() + count);
   }
   void add_number(double v) {
-    if (!std::isfinite(v)) [[unlikely]] { ++infinite; return; }
+    if (!std::isfinite(v)) [[unlikely]] { ++infinite; infinite_negative += v < 0; return; }
     if (sketch) {
       track(v);
       ++buckets[order_key(v) >> kShift];
@@ -200,6 +200,7 @@ struct Acc {
     p.rows = rows;
     p.missing = missing;
     p.infinite = infinite;
+    p.infinite_negative = infinite_negative;
     p.invalid = invalid;
     bool numeric = declared ? *declared == ColumnType::numerical : (numeric_ok && (finite_count() > 0 || infinite > 0 || text.empty()));
     if (!declared && numeric_ok && finite_count() == 0 && infinite == 0 && rows == missing) numeric = true;  // all missing
@@ -541,7 +542,7 @@ void coerce_column(ColumnProfile& col, ColumnType type) {
   for (auto& [text, c] : col.categories) {
     double v;
     if (parse_number(text, v)) {
-      if (!std::isfinite(v)) col.infinite += c;
+      if (!std::isfinite(v)) col.infinite += c, col.infinite_negative += v < 0 ? c : 0;
       else counts[v] += c;
     } else invalid += c;
   }
@@ -612,7 +613,7 @@ std::string serialize_profile(const DatasetProfile& p) {
   j["columns"] = nlohmann::json::array();
   for (auto& c : p.columns) {
     nlohmann::json cj = {{"name", c.name}, {"type", to_string(c.type)}, {"rows", c.rows}, {"missing", c.missing},
-                         {"infinite", c.infinite}, {"invalid", c.invalid}, {"mean", c.mean}, {"m2", c.m2},
+                         {"infinite", c.infinite}, {"infinite_negative", c.infinite_negative}, {"invalid", c.invalid}, {"mean", c.mean}, {"m2", c.m2},
                          {"min", c.min}, {"max", c.max}, {"small_overflow", c.small_overflow},
                          {"categories_overflow", c.categories_overflow}, {"approximate", c.sample.approximate},
                          {"n", c.sample.n}};
@@ -657,6 +658,7 @@ DatasetProfile parse_profile(const std::string& bytes, const std::string& where)
     c.rows = cj["rows"];
     c.missing = cj["missing"];
     c.infinite = cj["infinite"];
+    c.infinite_negative = cj.value("infinite_negative", std::uint64_t{0});
     c.invalid = cj["invalid"];
     c.mean = cj["mean"];
     c.m2 = cj["m2"];

@@ -23,6 +23,7 @@ struct ColumnProfile {
   std::uint64_t rows = 0;      // records seen
   std::uint64_t missing = 0;   // empty / NA / null ...
   std::uint64_t infinite = 0;  // +-inf (numerical; dropped from tests like Evidently)
+  std::uint64_t infinite_negative = 0;  // of those, -inf (the out-of-range check needs the sign)
   std::uint64_t invalid = 0;   // non-numbers in a numerical column
   // numerical
   Sample sample;               // finite values (exact, or sketch buckets when approximate)

@@ -1,9 +1,11 @@
 #include "core/format.h"
 #include "monitor/report.h"
+#include "registry/fairness.h"
 
 #include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -58,41 +60,186 @@ std::string when(double t) {
   return b;
 }
 
-// A small inline SVG of reference vs current shares (bars side by side).
+// A small inline SVG of reference vs current shares (bars side by side) with
+// axes: shares on y (0, half, max), values on x. Categorical charts label
+// every bar (rotated when there are many); histograms label bin edges. Each
+// bar's title gives its exact share on hover.
 std::string chart_svg(const json& chart) {
   if (!chart.is_object() || !chart.contains("reference")) return "";
   const json& r = chart["reference"];
   const json& c = chart["current"];
-  std::size_t n = r.size();
+  const std::size_t n = r.size();
   if (n == 0) return "";
-  const double W = 360, H = 120, pad_b = 18;
+  const bool hist = chart["kind"] == "hist";
+  const bool rotate = !hist && n > 6;
+  const double L = 44, T = 8, W = 420, PW = W - L - 8, PH = 110;
+  const double H = T + PH + (rotate ? 74 : 34);
   double mx = 1e-12;
   for (std::size_t i = 0; i < n; ++i) mx = std::max({mx, r[i].get<double>(), c[i].get<double>()});
-  double bw = W / static_cast<double>(n);
+  const double bw = PW / static_cast<double>(n), base = T + PH;
+  auto pct = [](double v) { return fmt(json(v * 100)) + "%"; };
   std::ostringstream s;
-  s << "<svg width='" << W << "' height='" << H << "' viewBox='0 0 " << W << " " << H
-    << "' role='img'>";
-  for (std::size_t i = 0; i < n; ++i) {
-    double hr = (H - pad_b) * r[i].get<double>() / mx, hc = (H - pad_b) * c[i].get<double>() / mx;
-    double x = static_cast<double>(i) * bw;
-    char b[256];
-    std::snprintf(b, sizeof b, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='#4c78a8'/>", x + bw * 0.05,
-                  H - pad_b - hr, bw * 0.45, hr);
-    s << b;
-    std::snprintf(b, sizeof b, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='#f58518'/>", x + bw * 0.5,
-                  H - pad_b - hc, bw * 0.45, hc);
-    s << b;
+  s << "<svg width='" << W << "' height='" << H << "' viewBox='0 0 " << W << " " << H << "' role='img' font-size='10'>";
+  // axes, y ticks and titles
+  s << "<line x1='" << L << "' y1='" << T << "' x2='" << L << "' y2='" << base << "' stroke='#333'/>";
+  s << "<line x1='" << L << "' y1='" << base << "' x2='" << L + PW << "' y2='" << base << "' stroke='#333'/>";
+  for (double f : {0.0, 0.5, 1.0}) {
+    double y = base - PH * f;
+    s << "<line x1='" << L - 3 << "' y1='" << y << "' x2='" << L << "' y2='" << y << "' stroke='#333'/><text x='" << L - 5
+      << "' y='" << y + 3 << "' text-anchor='end'>" << pct(mx * f) << "</text>";
   }
-  if (chart["kind"] == "hist") {
+  s << "<text transform='translate(10," << T + PH / 2 << ") rotate(-90)' text-anchor='middle'>share</text>";
+  s << "<text x='" << L + PW / 2 << "' y='" << H - 2 << "' text-anchor='middle'>" << (hist ? "value (bins)" : "value")
+    << "</text>";
+  for (std::size_t i = 0; i < n; ++i) {
+    double rv = r[i].get<double>(), cv = c[i].get<double>();
+    double hr = PH * rv / mx, hc = PH * cv / mx, x = L + static_cast<double>(i) * bw;
+    std::string label = hist ? "[" + fmt(chart["edges"][i]) + ", " + fmt(chart["edges"][i + 1]) + ")"
+                             : chart["labels"][i].get<std::string>();
+    char b[200];
+    std::snprintf(b, sizeof b, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='#4c78a8'>", x + bw * 0.05,
+                  base - hr, bw * 0.45, hr);
+    s << b << "<title>" << esc(label) << ": reference " << pct(rv) << "</title></rect>";
+    std::snprintf(b, sizeof b, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='#f58518'>", x + bw * 0.5,
+                  base - hc, bw * 0.45, hc);
+    s << b << "<title>" << esc(label) << ": current " << pct(cv) << "</title></rect>";
+    if (hist) continue;
+    std::string shown = label.size() > 14 ? label.substr(0, 13) + "…" : label;
+    double cx = x + bw / 2;
+    if (rotate)
+      s << "<text transform='translate(" << cx << "," << base + 10 << ") rotate(-45)' text-anchor='end'>" << esc(shown)
+        << "</text>";
+    else
+      s << "<text x='" << cx << "' y='" << base + 12 << "' text-anchor='middle'>" << esc(shown) << "</text>";
+  }
+  if (hist) {  // edge ticks: every edge up to 10 bins, else first, middle and last
     const json& e = chart["edges"];
-    s << "<text x='0' y='" << H - 4 << "' font-size='10'>" << esc(fmt(e.front())) << "</text>";
-    s << "<text x='" << W << "' y='" << H - 4 << "' font-size='10' text-anchor='end'>" << esc(fmt(e.back())) << "</text>";
-  } else if (chart.contains("labels")) {
-    std::string first = chart["labels"][0].get<std::string>();
-    s << "<text x='0' y='" << H - 4 << "' font-size='10'>" << esc(first) << (n > 1 ? " …" : "") << "</text>";
+    for (std::size_t i = 0; i < e.size(); ++i) {
+      if (n > 10 && i != 0 && i != n / 2 && i != n) continue;
+      double x = L + static_cast<double>(i) * bw;
+      s << "<line x1='" << x << "' y1='" << base << "' x2='" << x << "' y2='" << base + 3 << "' stroke='#333'/><text x='"
+        << x << "' y='" << base + 13 << "' text-anchor='middle'>" << esc(fmt(e[i])) << "</text>";
+    }
   }
   s << "</svg>";
   return s.str();
+}
+
+// ---- segments: one table per segment column (checks per segment and the
+// fairness metrics of the current data), rendered as text, Markdown or HTML.
+
+struct Table {
+  std::string title;
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> notes;  // disparities and errors, one line each
+};
+
+const json* segment_fairness(const json& fair, const std::string& value) {
+  if (!fair.is_object() || !fair.contains("segments")) return nullptr;
+  for (auto& s : fair["segments"])
+    if (s["value"] == value) return &s;
+  return nullptr;
+}
+
+std::string disparities_line(const json& fair, const std::string& side) {
+  if (!fair.is_object()) return "";
+  if (fair.contains("error")) return "fairness (" + side + "): " + fair["error"].get<std::string>();
+  std::string line;
+  const json& d = fair["disparities"];
+  for (const auto& k : registry::fairness_metric_names())  // in the documented order
+    if (d.contains(k) && d[k].is_number()) line += (line.empty() ? "" : ", ") + k + " " + fmt(d[k]);
+  return line.empty() ? "" : "fairness (" + side + "): " + line;
+}
+
+std::vector<Table> segment_tables(const json& r) {
+  std::vector<Table> out;
+  if (!r.contains("segments")) return out;
+  for (auto& sec : r["segments"]) {
+    Table t;
+    t.title = "Segments by " + sec["column"].get<std::string>();
+    const json& cur = sec["fairness"]["current"];
+    bool regression = cur.is_object() && cur.value("task", "") == "regression";
+    t.header = {"value", "ref rows", "cur rows", "drift (share)", "quality"};
+    for (const char* h : regression ? std::vector<const char*>{"rmse", "mae"}
+                                    : std::vector<const char*>{"selection rate", "TPR", "accuracy", "f1"})
+      t.header.push_back(h);
+    for (auto& s : sec["segments"]) {
+      std::string v = s["value"];
+      std::vector<std::string> row = {v, std::to_string(s["reference_rows"].get<std::uint64_t>()),
+                                      std::to_string(s["current_rows"].get<std::uint64_t>())};
+      if (s.contains("error")) {
+        row.insert(row.end(), {"-", "-"});
+        t.notes.push_back(v + ": " + s["error"].get<std::string>());
+      } else {
+        row.push_back(s["drift"].get<std::string>() + " (" + fmt(s.value("share_of_drifted_columns", json())) + ")");
+        row.push_back(s["quality"].get<std::string>());
+      }
+      const json* f = segment_fairness(cur, v);
+      for (std::size_t k = 5; k < t.header.size(); ++k) {
+        static const std::map<std::string, std::string> key = {{"selection rate", "selection_rate"},
+                                                               {"TPR", "true_positive_rate"}};
+        std::string name = key.count(t.header[k]) ? key.at(t.header[k]) : t.header[k];
+        row.push_back(f && f->contains(name) ? fmt((*f)[name]) : "-");
+      }
+      t.rows.push_back(row);
+    }
+    for (const char* side : {"current", "reference"})
+      if (auto line = disparities_line(sec["fairness"][side], side); !line.empty()) t.notes.push_back(line);
+    out.push_back(t);
+  }
+  return out;
+}
+
+std::string text_table(const Table& t) {
+  std::vector<std::size_t> w(t.header.size());
+  for (std::size_t k = 0; k < w.size(); ++k) {
+    w[k] = t.header[k].size();
+    for (auto& r : t.rows) w[k] = std::max(w[k], r[k].size());
+  }
+  std::ostringstream o;
+  o << "\n" << t.title << ":\n ";
+  for (std::size_t k = 0; k < w.size(); ++k) o << " " << pad(t.header[k], w[k] + 1);
+  o << "\n";
+  for (auto& r : t.rows) {
+    o << " ";
+    for (std::size_t k = 0; k < w.size(); ++k) o << " " << pad(r[k], w[k] + 1);
+    o << "\n";
+  }
+  for (auto& n : t.notes) o << "  " << n << "\n";
+  return o.str();
+}
+
+std::string markdown_table(const Table& t) {
+  std::ostringstream o;
+  o << "\n### " << md_esc(t.title) << "\n\n|";
+  for (auto& h : t.header) o << " " << md_esc(h) << " |";
+  o << "\n|";
+  for (std::size_t k = 0; k < t.header.size(); ++k) o << (k == 0 || k == 4 ? "---|" : "---:|");
+  o << "\n";
+  for (auto& r : t.rows) {
+    o << "|";
+    for (auto& c : r) o << " " << md_esc(c) << " |";
+    o << "\n";
+  }
+  if (!t.notes.empty()) o << "\n";
+  for (auto& n : t.notes) o << "- " << md_esc(n) << "\n";
+  return o.str();
+}
+
+std::string html_table(const Table& t) {
+  std::ostringstream o;
+  o << "<h2>" << esc(t.title) << "</h2><table><tr>";
+  for (auto& h : t.header) o << "<th>" << esc(h) << "</th>";
+  o << "</tr>";
+  for (auto& r : t.rows) {
+    o << "<tr>";
+    for (auto& c : r) o << "<td>" << esc(c) << "</td>";
+    o << "</tr>";
+  }
+  o << "</table>";
+  for (auto& n : t.notes) o << "<p>" << esc(n) << "</p>";
+  return o.str();
 }
 
 }  // namespace
@@ -149,6 +296,7 @@ std::string render_text(const json& r, bool color) {
       o << "  " << m["file"].get<std::string>() << ":" << m["line"] << ": " << m["message"].get<std::string>() << "\n";
     }
   }
+  for (auto& t : segment_tables(r)) o << text_table(t);
   return o.str();
 }
 
@@ -200,6 +348,7 @@ std::string render_markdown(const json& r) {
       any = true;
       o << "- " << md_esc(t["description"].get<std::string>()) << "\n";
     }
+  for (auto& t : segment_tables(r)) o << markdown_table(t);
   o << "\n";
   return o.str();
 }
@@ -246,6 +395,7 @@ std::string render_html(const json& r) {
     }
     o << "</table>";
   }
+  for (auto& t : segment_tables(r)) o << html_table(t);
   o << "<p><small>Generated by mlo monitor. Charts show binned shares only; no rows of the data are included.</small></p></body></html>\n";
   return o.str();
 }

@@ -1,11 +1,14 @@
-// Promotion gates: each kind (metric, beat, approvals, on_remote, check) is a
+// Promotion gates: each kind (metric, beat, approvals, on_remote, fairness, check) is a
 // function in kGates; evaluate_gates runs them in that order. A new gate kind
 // is a StageConfig field, its parser in stage_config.cpp and one row here.
 #include <cmath>
 #include <set>
 #include <sstream>
 
+#include "core/error.h"
 #include "core/process.h"
+#include "registry/fairness.h"
+#include "registry/runs.h"
 #include "registry/registry.h"
 #include "registry/remote_check.h"
 #include "repo/repo.h"
@@ -212,9 +215,82 @@ void check_gate(const GateInput& in, Gates& out) {
   out.push_back(r);
 }
 
+bool tabular_path(const RunArtifact& a) {
+  if (a.type == "dir") return true;
+  for (const char* ext : {".csv", ".tsv", ".jsonl", ".ndjson", ".json"})
+    if (a.path.size() > std::string(ext).size() && a.path.ends_with(ext)) return true;
+  return false;
+}
+
+// The files a version names that may hold its evaluation data: what its run
+// wrote (predictions come out of an evaluation stage), then what it read;
+// without a known run, the data recorded at registration. `data:` picks one.
+std::vector<RunArtifact> evaluation_candidates(const GateInput& in) {
+  std::vector<RunArtifact> all;
+  const auto& meta = in.version.meta;
+  std::optional<RunInfo> run;
+  if (meta.contains("run") && meta["run"].is_string()) run = make_run_lookup(in.repo)->find(meta["run"]);
+  if (run) {
+    all = run->outs;
+    all.insert(all.end(), run->deps.begin(), run->deps.end());
+  } else if (meta.contains("data") && meta["data"].is_array()) {
+    for (const auto& d : meta["data"])
+      all.push_back({d.value("path", ""), d.value("sha256", ""), d.value("type", "file"), d.value("size", std::uint64_t{0})});
+  }
+  const std::string& want = in.stage.fairness_columns.data;
+  std::erase_if(all, [&](const RunArtifact& a) { return a.sha256.empty() || (want.empty() ? !tabular_path(a) : a.path != want); });
+  return all;
+}
+
+// fairness: disparity metrics between the segments of a column, computed on
+// the version's evaluation data; a version naming none fails with the reason.
+void fairness_gates(const GateInput& in, Gates& out) {
+  const auto& gates = in.stage.fairness;
+  if (gates.empty()) return;
+  auto fail_all = [&](const std::string& value, const std::string& detail) {
+    for (const auto& g : gates) out.push_back({"fairness", g.text, value, false, detail});
+  };
+  const FairnessColumns& cols = in.stage.fairness_columns;
+  FairnessEvaluator evaluate = fairness_evaluator();
+  if (!evaluate) return fail_all("unavailable", "this build has no fairness evaluator");
+  auto candidates = evaluation_candidates(in);
+  std::string wanted = "a table with columns " + cols.target + ", " + cols.prediction + " and the segment column";
+  if (candidates.empty())
+    return fail_all("no data", in.version.version + " names no evaluation data (" +
+                                   (cols.data.empty() ? wanted : "no file " + cols.data) +
+                                   "): register it from the run of a stage that reads or writes that table");
+  std::vector<std::string> columns;
+  for (const auto& g : gates)
+    if (std::find(columns.begin(), columns.end(), g.column) == columns.end()) columns.push_back(g.column);
+  nlohmann::json res;
+  std::string used, why;
+  for (const auto& c : candidates) {
+    try {
+      res = evaluate(in.repo, c, cols, columns);
+      used = c.path;
+      break;
+    } catch (const InputError& e) {
+      why += (why.empty() ? "" : "; ") + c.path + ": " + e.what();
+    }
+  }
+  if (used.empty()) return fail_all("no data", "none of " + in.version.version + "'s data is " + wanted + " (" + why + ")");
+  for (const auto& g : gates) {
+    const auto& d = res[g.column]["disparities"];
+    GateResult r{"fairness", g.text, "", false, "on " + used};
+    if (!d.contains(g.metric) || !d[g.metric].is_number()) {
+      r.value = "undefined";
+      r.detail += ": " + g.metric + " is undefined there (e.g. one segment, no positives, or a regression target)";
+    } else {
+      r.value = num(d[g.metric].get<double>());
+      r.passed = compare(d[g.metric].get<double>(), g.op, g.value);
+    }
+    out.push_back(r);
+  }
+}
+
 // In the order they are printed; the cheap ones first, the shell check last.
 constexpr void (*kGates[])(const GateInput&, Gates&) = {metric_gates, beat_gates, approvals_gate, on_remote_gate,
-                                                        check_gate};
+                                                        fairness_gates, check_gate};
 
 }  // namespace
 

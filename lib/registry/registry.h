@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "registry/fairness.h"
 #include "registry/model_ref.h"
 #include "registry/names.h"
 
@@ -99,6 +100,8 @@ struct MetricGate {
 };
 struct StageConfig {
   std::string name;
+  std::vector<FairnessGate> fairness;  // disparity gates (registry/fairness.h)
+  FairnessColumns fairness_columns;
   bool single = true;  // one holder: promoting moves the previous one out
   std::vector<MetricGate> metrics;
   std::vector<BeatGate> beat;

@@ -81,6 +81,26 @@ bool opt_bool(const YAML::Node& n, const char* key, bool fallback, const std::st
   }
 }
 
+// fairness: "GATE" | [GATE...] | {checks: GATE|[GATE...], target:, prediction:, data:}
+void parse_fairness(const YAML::Node& f, const std::string& w, StageConfig& s) {
+  YAML::Node checks = f.IsMap() ? f["checks"] : f;
+  auto text = [&](const YAML::Node& x, const std::string& what) {
+    if (!x.IsScalar())
+      throw InputError(w + ": " + what + " must be a string", "e.g. fairness: [\"demographic_parity_ratio(gender) >= 0.8\"]");
+    return x.as<std::string>();
+  };
+  if (f.IsMap()) {
+    if (!checks) throw InputError(w + ": 'checks' is required (a list of \"METRIC(COLUMN) OP NUMBER\")");
+    if (f["target"]) s.fairness_columns.target = text(f["target"], "target");
+    if (f["prediction"]) s.fairness_columns.prediction = text(f["prediction"], "prediction");
+    if (f["data"]) s.fairness_columns.data = text(f["data"], "data");
+  }
+  if (checks.IsSequence())
+    for (const auto& x : checks) s.fairness.push_back(parse_fairness_gate(text(x, "each gate"), w));
+  else
+    s.fairness.push_back(parse_fairness_gate(text(checks, "a gate"), w));
+}
+
 StageConfig parse_stage(const std::string& name, const YAML::Node& n, const std::string& where) {
   check_name(name, "stage");
   StageConfig s;
@@ -92,7 +112,7 @@ StageConfig parse_stage(const std::string& name, const YAML::Node& n, const std:
   YAML::Node g = n["gates"];
   if (!g || g.IsNull()) return s;
   std::string gw = where + ".gates";
-  if (!g.IsMap()) throw InputError(gw + ": expected a mapping (metrics:, beat:, approvals:, on_remote:, check:)");
+  if (!g.IsMap()) throw InputError(gw + ": expected a mapping (metrics:, beat:, approvals:, on_remote:, check:, fairness:)");
   if (auto m = g["metrics"]) {
     if (m.IsScalar()) s.metrics.push_back(parse_metric_gate(m.as<std::string>(), gw + ".metrics"));
     else
@@ -132,6 +152,7 @@ StageConfig parse_stage(const std::string& name, const YAML::Node& n, const std:
   s.author_may_approve = opt_bool(g, "author_may_approve", false, gw);
   s.on_remote = opt_bool(g, "on_remote", false, gw);
   if (auto c = g["check"]) s.check = c.as<std::string>();
+  if (auto f = g["fairness"]) parse_fairness(f, gw + ".fairness", s);
   return s;
 }
 }  // namespace

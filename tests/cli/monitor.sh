@@ -48,9 +48,9 @@ expect_json "all(t['status'] in ('SUCCESS','FAIL','WARNING','ERROR') for t in d[
 head -n 501 ref.csv > small.csv
 expect_ok monitor --no-record --json -r small.csv -c same.csv --ignore ts
 expect_json "{m['result']['column_name']:(m['result']['stattest_name'],m['result']['stattest_threshold']) for m in d['metrics'] if m['metric']=='ColumnDriftMetric'}=={'age':('ks',0.05),'income':('ks',0.05),'city':('chisquare',0.05),'label':('z',0.05),'score':('ks',0.05)}"
-# overrides: global, per type, per column
+# overrides: global, per type, per column (label: integers 0/1, categorical as in Evidently, so the numerical override skips it)
 expect_ok monitor --no-record --json -r ref.csv -c same.csv --ignore ts --num-method psi:0.2 --column-method city=tvd
-expect_json "{m['result']['column_name']:(m['result']['stattest_name'],m['result']['stattest_threshold']) for m in d['metrics'] if m['metric']=='ColumnDriftMetric'}=={'age':('psi',0.2),'income':('psi',0.2),'city':('tvd',0.1),'label':('psi',0.2),'score':('psi',0.2)}"
+expect_json "{m['result']['column_name']:(m['result']['stattest_name'],m['result']['stattest_threshold']) for m in d['metrics'] if m['metric']=='ColumnDriftMetric'}=={'age':('psi',0.2),'income':('psi',0.2),'city':('tvd',0.1),'label':('jensenshannon',0.1),'score':('psi',0.2)}"
 # regression performance
 expect_ok monitor --no-record --json -r ref.csv -c drift.csv --features age --target income --prediction income --task regression
 expect_json "[m for m in d['metrics'] if m['metric']=='ModelPerformanceMetric'][0]['result']['current']['mae']==0"
@@ -117,6 +117,28 @@ expect_file report.html
 grep -q "<svg" report.html || fail "no inline SVG in the HTML report"
 ! grep -qiE "<script|https?://[a-z]" report.html || fail "HTML report must not load anything"
 [ "$(stat -c %s report.html)" -lt 200000 ] || fail "HTML report too big"
+# every chart has axes (a share axis with ticks, a value axis) and every bar of
+# a categorical chart is labelled (city: paris, lyon, nice, brest; label: 0, 1)
+expect_ok monitor --no-record --json -r ref.csv -c drift.csv --ignore ts
+printf '%s' "$OUT" > report.json
+$PY - report.json report.html <<'PYEOF' || fail "HTML charts lack axes or bar labels"
+import json, re, sys
+res, html = json.load(open(sys.argv[1])), open(sys.argv[2]).read()
+svgs = re.findall(r"<svg.*?</svg>", html, re.S)
+charts = [m["result"]["chart"] for m in res["metrics"] if m["metric"] == "ColumnDriftMetric"]
+assert len(svgs) == len(charts) and len(svgs) >= 4, (len(svgs), len(charts))
+cats = 0
+for svg, chart in zip(svgs, charts):
+    assert ">share</text>" in svg and svg.count("<line") >= 5, svg[:300]
+    if chart["kind"] == "categories":
+        cats += 1
+        texts = re.findall(r">([^<>]*)</text>", svg)
+        for label in chart["labels"]:
+            assert label in texts, (label, texts)
+        assert svg.count("<title>") == 2 * len(chart["labels"])
+assert cats >= 2, cats
+PYEOF
+pass
 expect_ok monitor --no-record --markdown -r ref.csv -c drift.csv --ignore ts
 expect_out_contains "| column | type | method | score | threshold | drift |"
 # Markdown and JSON carry what text and HTML carry: target and prediction
@@ -151,8 +173,8 @@ grep -q "^::warning title=mlo monitor adhoc (drift) column age::" gha.err || fai
 # the title and % and newlines in the message (workflow-command rules)
 GITHUB_ACTIONS=true "$MLO" monitor --no-record --json -r ref.csv -c drift.csv --ignore ts > gha.json 2> gha.err
 $PY -c "import json,sys; json.load(open(sys.argv[1]))" gha.json || fail "--json output does not parse under GITHUB_ACTIONS"
-printf '"a:b,c"\n1\n2\n3\n' > odd_ref.csv
-printf '"a:b,c"\n9\n9\n9\n' > odd_cur.csv
+printf '"a:b,c"\n1.5\n2.5\n3.5\n' > odd_ref.csv  # floats: integers with <= 5 values would be categorical
+printf '"a:b,c"\n9.5\n9.5\n9.5\n' > odd_cur.csv
 GITHUB_ACTIONS=true "$MLO" monitor --no-record -r odd_ref.csv -c odd_cur.csv > /dev/null 2> gha.err
 grep -q "column a%3Ab%2Cc::" gha.err || { cat gha.err; fail "title property not escaped"; }
 grep -q "100%25 of values outside the reference range" gha.err || { cat gha.err; fail "% not escaped in the message"; }
@@ -248,4 +270,15 @@ expect_ok monitor history adhoc
 for i in 00 07 15 29; do expect_out_contains "customer_feature_$i"; done
 longest=$(printf '%s\n' "$OUT" | awk '{ if (length($0) > m) m = length($0) } END { print m }')
 [ "$longest" -le 120 ] || fail "history lines are $longest characters wide with 30 columns"
+# re-rendering a recorded result (--html, --markdown on the same data) adds no
+# history row; new data with --html is recorded
+count_results() { run_mlo --json monitor history adhoc; printf '%s' "$OUT" | $PY -c "import json,sys; print(len(json.load(sys.stdin)['results']))"; }
+before=$(count_results)
+expect_ok monitor -r wide_ref.csv -c wide_cur.csv --html wide.html
+expect_out_contains "not recorded again"
+expect_file wide.html
+expect_ok monitor -r wide_ref.csv -c wide_cur.csv --markdown
+expect_eq "$(count_results)" "$before" "history rows after re-rendering"
+expect_ok monitor -r wide_ref.csv -c wide_ref.csv --html wide2.html
+expect_eq "$(count_results)" "$((before + 1))" "history rows after a new batch with --html"
 done_testing

@@ -7,8 +7,10 @@ $PY -c "import scipy, numpy" 2>/dev/null || skip "python3-scipy/python3-numpy no
 CHECK="$(dirname "$0")/monitor/scipy_check.py"
 cd "$TEST_TMP"
 
-NUMS=n_norm,n_shift,n_ties,n_small
-CATS=c_multi,c_bin
+NUMS=n_norm,n_shift,n_ties
+# n_small holds integers with at most 5 distinct reference values: categorical,
+# as in Evidently (NUMBER_UNIQUE_AS_CATEGORICAL)
+CATS=c_multi,c_bin,n_small
 run_case() {  # DIR: every method through mlo, then one scipy process checks them all
   local d=$1 pairs=()
   for m in ks wasserstein energy anderson cramer_von_mises mannw t_test psi kl_div jensenshannon hellinger; do
@@ -68,6 +70,23 @@ mkdir big && $PY "$CHECK" gen big 6 1001 1000
 run_methods big n_big,n_miss,n_shift,n_ties t_test mannw cramer_von_mises hellinger jensenshannon es
 run_methods big n_const es
 run_methods big n_const hellinger psi kl_div jensenshannon
+# empirical_mmd (issue 13): the same permutations as numpy after
+# np.random.seed(0) on sorted columns, so the p-value matches exactly; the
+# statistic within 1e-9. Seeded: a second run gives the same p-value.
+run_methods n8_15 n_norm,n_shift,n_miss,n_ties,n_const empirical_mmd
+run_methods small n_norm,n_shift,n_ties empirical_mmd
+run_methods big n_shift,n_miss empirical_mmd
+expect_ok monitor --no-record --json -r big/ref.csv -c big/cur.csv --features n_shift,n_miss --method empirical_mmd
+printf '%s' "$OUT" > big/mmd-again.json
+$PY - big/x-empirical_mmd.json big/mmd-again.json <<'EOF' || fail "empirical_mmd gave different p-values on the same input"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+score = lambda r: [m["result"]["drift_score"] for m in r["metrics"] if m["metric"] == "ColumnDriftMetric"]
+assert score(a) == score(b) and len(score(a)) == 2, (score(a), score(b))
+EOF
+# more distinct values than the kernel takes: refused with a hint, exit 3
+expect_rc 3 monitor --no-record -r large/ref.csv -c large/cur.csv --features n_norm --method empirical_mmd
+expect_err_contains "empirical_mmd compares every pair"
 # the default method for categorical columns above 1,000 reference rows is
 # jensenshannon: its verdicts follow Evidently's natural-log distance
 expect_ok monitor --no-record --json -r big/ref.csv -c big/cur.csv --features c_multi,c_bin

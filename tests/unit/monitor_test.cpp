@@ -8,10 +8,12 @@
 
 #include "core/error.h"
 #include "monitor/drift.h"
+#include "monitor/mmd.h"
 #include "monitor/monitor.h"
 #include "monitor/profile.h"
 #include "monitor/stats.h"
 #include "monitor/table.h"
+#include "registry/fairness.h"
 #include "repo/repo.h"
 #include "test_util.h"
 
@@ -330,4 +332,110 @@ TEST_CASE("t_test keeps its precision with a large offset (1e9 + noise)") {
   for (double v : b) sb += v;
   double naive_t = (sa / n - sb / n) / static_cast<double>(std::sqrt(pooled * (2 / n)));
   CHECK(naive_t != Approx(expected_t).epsilon(2e-5));
+}
+
+namespace {
+Sample sample_of(std::vector<double> v) { return make_sample(std::move(v)); }
+
+// Evidently's MMD written directly over all pairs (O(n^2), small n only).
+double brute_force_mmd(const std::vector<double>& x, const std::vector<double>& y) {
+  std::vector<double> dxx;
+  for (double a : x)
+    for (double b : x) dxx.push_back((a - b) * (a - b));
+  std::sort(dxx.begin(), dxx.end());
+  double idx = 0.5 * static_cast<double>(dxx.size() - 1);
+  auto k = static_cast<std::size_t>(std::nearbyint(idx));  // round half to even, as numpy's "nearest"
+  double sigma = std::sqrt(0.5 * dxx[k]);
+  if (sigma == 0) sigma = std::sqrt(0.5);
+  double g = 1 / (2 * sigma * sigma);
+  auto kern = [&](double a, double b) { return std::exp(-g * (a - b) * (a - b)); };
+  double xx = 0, yy = 0, xy = 0;
+  for (std::size_t i = 0; i < x.size(); ++i)
+    for (std::size_t j = 0; j < x.size(); ++j) xx += i == j ? 0 : kern(x[i], x[j]);
+  for (std::size_t i = 0; i < y.size(); ++i)
+    for (std::size_t j = 0; j < y.size(); ++j) yy += i == j ? 0 : kern(y[i], y[j]);
+  for (double a : x)
+    for (double b : y) xy += kern(a, b);
+  double n = static_cast<double>(x.size()), m = static_cast<double>(y.size());
+  return xx / (n * (n - 1)) + yy / (m * (m - 1)) - 2 * xy / (n * m);
+}
+}  // namespace
+
+TEST_CASE("empirical_mmd: Evidently's statistic, a seeded p-value that repeats, undefined below 2 values") {
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> a(0, 1), b(0.8, 1);
+  std::vector<double> x, y;
+  for (int i = 0; i < 40; ++i) x.push_back(std::round(a(rng) * 10) / 10);  // ties
+  for (int i = 0; i < 30; ++i) y.push_back(b(rng));
+  TestValue t1 = empirical_mmd(sample_of(x), sample_of(y));
+  TestValue t2 = empirical_mmd(sample_of(x), sample_of(y));
+  CHECK(t1.statistic == Approx(brute_force_mmd(x, y)).epsilon(1e-10));
+  CHECK(t1.p_value == t2.p_value);
+  CHECK(t1.p_value < 0.1);  // a shift of 0.8 sd with 70 values: drift
+  // another seed draws other permutations
+  TestValue other = empirical_mmd(sample_of(x), sample_of(x), 1);
+  CHECK(other.p_value > 0.5);
+  CHECK(std::isnan(empirical_mmd(sample_of({1.0}), sample_of(y)).p_value));
+  // identical constant sides: every permutation ties with the observed 0
+  CHECK(empirical_mmd(sample_of({3, 3, 3}), sample_of({3, 3})).p_value == 1.0);
+}
+
+namespace {
+ColumnProfile int_column(const std::string& name, std::vector<std::pair<std::string, std::uint64_t>> texts,
+                         std::uint64_t missing = 0) {
+  ColumnProfile c;
+  c.name = name;
+  c.type = ColumnType::numerical;
+  c.missing = missing;
+  std::vector<double> vals;
+  for (auto& [t, n] : texts) {
+    c.categories.emplace_back(t, n);
+    for (std::uint64_t k = 0; k < n; ++k) vals.push_back(std::stod(t));
+    c.small.emplace_back(std::stod(t), n);
+  }
+  c.sample = make_sample(vals);
+  c.min = c.sample.values.front();
+  c.max = c.sample.values.back();
+  c.rows = c.sample.n + missing;
+  return c;
+}
+}  // namespace
+
+TEST_CASE("Evidently's column types: integers with at most 5 reference values are categorical") {
+  auto ref = int_column("grade", {{"1", 5}, {"2", 5}, {"3", 4}, {"4", 2}, {"5", 1}});
+  auto cur = int_column("grade", {{"1", 3}, {"6", 2}});
+  CHECK(evidently_column_type(ref, &cur, ColumnRole::feature, "") == ColumnType::categorical);
+  // six distinct reference values: numerical
+  auto six = int_column("g", {{"1", 1}, {"2", 1}, {"3", 1}, {"4", 1}, {"5", 1}, {"6", 1}});
+  CHECK(evidently_column_type(six, &cur, ColumnRole::feature, "") == ColumnType::numerical);
+  // floats are not an integer dtype; a missing current value makes it float
+  auto floats = int_column("f", {{"1.0", 3}, {"2.5", 3}});
+  CHECK(evidently_column_type(floats, &floats, ColumnRole::feature, "") == ColumnType::numerical);
+  auto cur_missing = int_column("grade", {{"1", 3}}, 1);
+  CHECK(evidently_column_type(ref, &cur_missing, ColumnRole::feature, "") == ColumnType::numerical);
+  // the target: at most 5 values is categorical whatever the dtype, unless regression
+  CHECK(evidently_column_type(floats, &floats, ColumnRole::target, "") == ColumnType::categorical);
+  CHECK(evidently_column_type(floats, &floats, ColumnRole::target, "regression") == ColumnType::numerical);
+  CHECK(evidently_column_type(six, &six, ColumnRole::target, "classification") == ColumnType::categorical);
+  // a probability prediction stays numerical; labels outside [0, 1] are categorical
+  auto probs = int_column("p", {{"0.25", 2}, {"0.75", 2}});
+  CHECK(evidently_column_type(probs, &probs, ColumnRole::prediction, "") == ColumnType::numerical);
+  CHECK(evidently_column_type(floats, &floats, ColumnRole::prediction, "") == ColumnType::categorical);
+}
+
+TEST_CASE("fairness gates parse METRIC(COLUMN) OP NUMBER and name what is wrong") {
+  auto g = registry::parse_fairness_gate("demographic_parity_ratio(gender) >= 0.8", "mlo.yaml: gates.fairness");
+  CHECK(g.metric == "demographic_parity_ratio");
+  CHECK(g.column == "gender");
+  CHECK(g.op == ">=");
+  CHECK(g.value == 0.8);
+  auto h = registry::parse_fairness_gate(" equal_opportunity_difference( age band ) <0.1", "w");
+  CHECK(h.column == "age band");
+  CHECK(h.op == "<");
+  CHECK_THROWS_WITH(registry::parse_fairness_gate("dp_ratio(gender) >= 0.8", "w"),
+                    Catch::Contains("unknown fairness metric 'dp_ratio'"));
+  CHECK_THROWS_WITH(registry::parse_fairness_gate("demographic_parity_ratio >= 0.8", "w"),
+                    Catch::Contains("bad fairness gate"));
+  CHECK(registry::parse_fairness_gate("min_f1(g) >= 0.5", "w").metric == "min_f1");  // digits in names
+  CHECK_THROWS_AS(registry::parse_fairness_gate("min_f1(g) >= 0.8.1", "w"), InputError);
 }
