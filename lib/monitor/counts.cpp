@@ -1,0 +1,134 @@
+#include "monitor/counts.h"
+
+#include <algorithm>
+#include <bit>
+
+namespace mlo::monitor {
+
+void KeyCounts::add(std::uint64_t key, std::uint64_t times) {
+  if (times == 0) return;
+  add(key);
+  std::uint64_t more = times - 1;
+  if (more == 0) return;
+  std::size_t h = slot(key);
+  while (keys_[h] != key) h = (h + 1) & mask_;
+  std::uint64_t sum = counts_[h] + more;
+  counts_[h] = static_cast<std::uint16_t>(sum & 0xffff);
+  if (sum >> 16) carry_[key] += sum & ~0xffffULL;
+}
+
+void KeyCounts::add_batch(const std::uint64_t* keys, std::size_t n) {
+  constexpr std::size_t kAhead = 8;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n && !keys_.empty()) {
+      std::size_t h = slot(keys[i + kAhead]);
+      __builtin_prefetch(&keys_[h]);
+      __builtin_prefetch(&counts_[h]);
+    }
+    add(keys[i]);
+  }
+}
+
+bool KeyCounts::contains(std::uint64_t key) const {
+  if (keys_.empty()) return false;
+  for (std::size_t h = slot(key);; h = (h + 1) & mask_) {
+    if (keys_[h] == key) return true;
+    if (keys_[h] == 0) return false;
+  }
+}
+
+std::uint64_t KeyCounts::count(std::uint64_t key) const {
+  if (keys_.empty()) return 0;
+  for (std::size_t h = slot(key);; h = (h + 1) & mask_) {
+    if (keys_[h] == key) return total(h);
+    if (keys_[h] == 0) return 0;
+  }
+}
+
+std::uint64_t KeyCounts::sum() const {
+  std::uint64_t s = 0;
+  for (std::size_t i = 0; i < keys_.size(); ++i)
+    if (keys_[i]) s += total(i);
+  return s;
+}
+
+std::uint64_t KeyCounts::total(std::size_t i) const {
+  std::uint64_t c = counts_[i];
+  if (carry_.empty()) [[likely]] return c;
+  auto it = carry_.find(keys_[i]);
+  return it == carry_.end() ? c : c + it->second;
+}
+
+void KeyCounts::grow() {
+  std::vector<std::uint64_t> old_keys(keys_.empty() ? 32 : keys_.size() * 2, 0);
+  std::vector<std::uint16_t> old_counts(old_keys.size(), 0);
+  old_keys.swap(keys_);
+  old_counts.swap(counts_);
+  mask_ = keys_.size() - 1;
+  shift_ = 64 - std::countr_zero(keys_.size());
+  for (std::size_t i = 0; i < old_keys.size(); ++i) {
+    if (!old_keys[i]) continue;
+    std::size_t h = slot(old_keys[i]);
+    while (keys_[h]) h = (h + 1) & mask_;
+    keys_[h] = old_keys[i];
+    counts_[h] = old_counts[i];  // the carry is by key: unchanged
+  }
+}
+
+std::vector<std::uint64_t> KeyCounts::sorted_keys() const {
+  std::vector<std::uint64_t> out;
+  out.reserve(size_);
+  for (auto k : keys_)
+    if (k) out.push_back(k);
+  radix_sort(out);
+  return out;
+}
+
+void radix_sort(std::vector<std::uint64_t>& keys) {
+  const std::size_t n = keys.size();
+  if (n < 2048) {
+    std::sort(keys.begin(), keys.end());
+    return;
+  }
+  // 11-bit digits: the counts stay in L1 and the scatter has few open
+  // destinations; the six histograms are built in one pass.
+  constexpr int kBits = 11, kPasses = 6;
+  constexpr std::size_t kRadix = 1 << kBits, kMask = kRadix - 1;
+  std::vector<std::size_t> count(kPasses * kRadix, 0);
+  for (auto k : keys)
+    for (int p = 0; p < kPasses; ++p) ++count[p * kRadix + ((k >> (p * kBits)) & kMask)];
+  std::vector<std::uint64_t> tmp(n);
+  for (int pass = 0; pass < kPasses; ++pass) {
+    int shift = pass * kBits;
+    std::size_t* c = count.data() + static_cast<std::size_t>(pass) * kRadix;
+    if (c[(keys[0] >> shift) & kMask] == n) continue;
+    std::size_t sum = 0;
+    for (std::size_t d = 0; d < kRadix; ++d) {
+      std::size_t t = c[d];
+      c[d] = sum;
+      sum += t;
+    }
+    for (auto k : keys) tmp[c[(k >> shift) & kMask]++] = k;
+    keys.swap(tmp);
+  }
+}
+
+Sample sample_from_counts(const KeyCounts& counts) {
+  Sample s;
+  std::vector<std::uint64_t> keys = counts.sorted_keys();
+  s.values.reserve(keys.size());
+  s.counts.reserve(keys.size());
+  for (auto k : keys) {
+    double v = from_order_key(k);
+    std::uint64_t c = counts.count(k);
+    s.n += c;
+    if (!s.values.empty() && s.values.back() == v) s.counts.back() += c;  // -0.0 and 0.0
+    else {
+      s.values.push_back(v);
+      s.counts.push_back(c);
+    }
+  }
+  return s;
+}
+
+}  // namespace mlo::monitor
