@@ -530,7 +530,7 @@ DatasetProfile build_profile(const std::vector<Source>& sources, const ProfileOp
       ++out.rows;
       for (std::size_t i = 0; i < cells.size(); ++i) accs[map[i]].cell(cells[i]);
       if (perf.enabled) perf.row(cells);
-      dups.add(raw);
+      if (opt.duplicates) dups.add(raw);
     };
     v.malformed = [&](const Malformed& m) {
       ++out.malformed_rows;
