@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <new>
 
 namespace mlo::monitor {
 
@@ -18,19 +19,20 @@ void KeyCounts::add(std::uint64_t key, std::uint64_t times) {
 }
 
 void KeyCounts::add_batch(const std::uint64_t* keys, std::size_t n) {
-  constexpr std::size_t kAhead = 8;
+  while ((size_ + n) * 5 > slots_ * 4) grow();  // room for every key being new
+  constexpr std::size_t kAhead = 16;
   for (std::size_t i = 0; i < n; ++i) {
-    if (i + kAhead < n && !keys_.empty()) {
+    if (i + kAhead < n) {
       std::size_t h = slot(keys[i + kAhead]);
       __builtin_prefetch(&keys_[h]);
       __builtin_prefetch(&counts_[h]);
     }
-    add(keys[i]);
+    bump(keys[i]);
   }
 }
 
 bool KeyCounts::contains(std::uint64_t key) const {
-  if (keys_.empty()) return false;
+  if (slots_ == 0) return false;
   for (std::size_t h = slot(key);; h = (h + 1) & mask_) {
     if (keys_[h] == key) return true;
     if (keys_[h] == 0) return false;
@@ -38,7 +40,7 @@ bool KeyCounts::contains(std::uint64_t key) const {
 }
 
 std::uint64_t KeyCounts::count(std::uint64_t key) const {
-  if (keys_.empty()) return 0;
+  if (slots_ == 0) return 0;
   for (std::size_t h = slot(key);; h = (h + 1) & mask_) {
     if (keys_[h] == key) return total(h);
     if (keys_[h] == 0) return 0;
@@ -47,7 +49,7 @@ std::uint64_t KeyCounts::count(std::uint64_t key) const {
 
 std::uint64_t KeyCounts::sum() const {
   std::uint64_t s = 0;
-  for (std::size_t i = 0; i < keys_.size(); ++i)
+  for (std::size_t i = 0; i < slots_; ++i)
     if (keys_[i]) s += total(i);
   return s;
 }
@@ -59,14 +61,25 @@ std::uint64_t KeyCounts::total(std::size_t i) const {
   return it == carry_.end() ? c : c + it->second;
 }
 
+namespace {
+template <class T>
+T* zeroed(std::size_t n) {
+  void* p = std::calloc(n, sizeof(T));
+  if (!p) throw std::bad_alloc();
+  return static_cast<T*>(p);
+}
+}  // namespace
+
 void KeyCounts::grow() {
-  std::vector<std::uint64_t> old_keys(keys_.empty() ? 32 : keys_.size() * 2, 0);
-  std::vector<std::uint16_t> old_counts(old_keys.size(), 0);
+  std::size_t old_slots = slots_;
+  slots_ = slots_ == 0 ? 32 : slots_ * 2;
+  decltype(keys_) old_keys(zeroed<std::uint64_t>(slots_));
+  decltype(counts_) old_counts(zeroed<std::uint16_t>(slots_));
   old_keys.swap(keys_);
   old_counts.swap(counts_);
-  mask_ = keys_.size() - 1;
-  shift_ = 64 - std::countr_zero(keys_.size());
-  for (std::size_t i = 0; i < old_keys.size(); ++i) {
+  mask_ = slots_ - 1;
+  shift_ = 64 - std::countr_zero(slots_);
+  for (std::size_t i = 0; i < old_slots; ++i) {
     if (!old_keys[i]) continue;
     std::size_t h = slot(old_keys[i]);
     while (keys_[h]) h = (h + 1) & mask_;
@@ -78,8 +91,8 @@ void KeyCounts::grow() {
 std::vector<std::uint64_t> KeyCounts::sorted_keys() const {
   std::vector<std::uint64_t> out;
   out.reserve(size_);
-  for (auto k : keys_)
-    if (k) out.push_back(k);
+  for (std::size_t i = 0; i < slots_; ++i)
+    if (keys_[i]) out.push_back(keys_[i]);
   radix_sort(out);
   return out;
 }

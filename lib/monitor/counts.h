@@ -4,7 +4,9 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
@@ -33,17 +35,8 @@ inline double from_order_key(std::uint64_t k) {
 class KeyCounts {
  public:
   void add(std::uint64_t key) {
-    if ((size_ + 1) * 5 > keys_.size() * 4) [[unlikely]] grow();
-    std::size_t h = slot(key);
-    while (keys_[h] != key) {
-      if (keys_[h] == 0) {
-        keys_[h] = key;
-        ++size_;
-        break;
-      }
-      h = (h + 1) & mask_;
-    }
-    if (++counts_[h] == 0) [[unlikely]] carry_[key] += 1ULL << 16;
+    if ((size_ + 1) * 5 > slots_ * 4) [[unlikely]] grow();
+    bump(key);
   }
   void add(std::uint64_t key, std::uint64_t times);
   // Adds keys[0..n), prefetching the slots a few keys ahead: the tables of
@@ -61,12 +54,11 @@ class KeyCounts {
   template <class Keep>
   void filter(Keep&& keep) {
     KeyCounts kept;
-    for (std::size_t i = 0; i < keys_.size(); ++i)
+    for (std::size_t i = 0; i < slots_; ++i)
       if (keys_[i] && keep(keys_[i])) kept.add(keys_[i], total(i));
     *this = std::move(kept);
   }
   void clear() { *this = KeyCounts(); }
-  std::size_t bytes() const { return keys_.capacity() * 10; }
 
  private:
   std::size_t slot(std::uint64_t key) const {
@@ -74,9 +66,27 @@ class KeyCounts {
   }
   std::uint64_t total(std::size_t i) const;
   void grow();
+  // Counts the key once; the table has room for it.
+  void bump(std::uint64_t key) {
+    std::size_t h = slot(key);
+    while (keys_[h] != key) {
+      if (keys_[h] == 0) {
+        keys_[h] = key;
+        ++size_;
+        break;
+      }
+      h = (h + 1) & mask_;
+    }
+    if (++counts_[h] == 0) [[unlikely]] carry_[key] += 1ULL << 16;
+  }
 
-  std::vector<std::uint64_t> keys_;   // 0: empty slot
-  std::vector<std::uint16_t> counts_;
+  // calloc'd: big tables come zeroed from the kernel, not memset again
+  struct Free {
+    void operator()(void* p) const { std::free(p); }
+  };
+  std::unique_ptr<std::uint64_t[], Free> keys_;  // 0: empty slot
+  std::unique_ptr<std::uint16_t[], Free> counts_;
+  std::size_t slots_ = 0;
   std::unordered_map<std::uint64_t, std::uint64_t> carry_;  // key -> multiples of 65,536
   std::size_t size_ = 0, mask_ = 0;
   int shift_ = 64;
