@@ -47,13 +47,6 @@ std::uint64_t KeyCounts::count(std::uint64_t key) const {
   }
 }
 
-std::uint64_t KeyCounts::sum() const {
-  std::uint64_t s = 0;
-  for (std::size_t i = 0; i < slots_; ++i)
-    if (keys_[i]) s += total(i);
-  return s;
-}
-
 std::uint64_t KeyCounts::total(std::size_t i) const {
   std::uint64_t c = counts_[i];
   if (carry_.empty()) [[likely]] return c;

@@ -1,6 +1,6 @@
 // Counting distinct 64-bit keys in memory that grows with distinct keys, not
 // with rows: the storage behind a numerical column's exact value counts, its
-// sketch buckets and the duplicate-row hashes.
+// sketch buckets.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -46,18 +46,8 @@ class KeyCounts {
   bool contains(std::uint64_t key) const;
   std::uint64_t count(std::uint64_t key) const;
   std::size_t size() const { return size_; }
-  // Sum of all counts.
-  std::uint64_t sum() const;
   // Present keys, ascending.
   std::vector<std::uint64_t> sorted_keys() const;
-  // Keeps only the keys `keep` accepts.
-  template <class Keep>
-  void filter(Keep&& keep) {
-    KeyCounts kept;
-    for (std::size_t i = 0; i < slots_; ++i)
-      if (keys_[i] && keep(keys_[i])) kept.add(keys_[i], total(i));
-    *this = std::move(kept);
-  }
   void clear() { *this = KeyCounts(); }
 
  private:

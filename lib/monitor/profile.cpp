@@ -262,12 +262,17 @@ struct Acc {
   }
 };
 
-// Duplicate rows from 64-bit row hashes: exact up to `limit` distinct rows,
-// then estimated from the rows whose hash starts with `level` zero bits (both
-// copies of a duplicate share the hash, so the sample keeps pairs together).
+// Duplicate rows from 64-bit row hashes, kept as a sorted array of distinct
+// hashes: new ones are buffered, radix-sorted and merged in, all sequential
+// memory (a hash table of a million rows takes a cache miss per row). Exact up
+// to `limit` distinct rows, then the rows whose hash starts with `level` zero
+// bits (both copies of a duplicate share the hash, so the sample keeps pairs
+// together), scaled back.
 struct RowHashes {
-  KeyCounts seen;
-  std::uint64_t sampled = 0;  // rows added to `seen`
+  static constexpr std::size_t kPending = 1 << 16;
+  std::vector<std::uint64_t> seen;     // sorted, distinct
+  std::vector<std::uint64_t> pending;  // not merged yet
+  std::array<std::uint64_t, 65> dups_by_zeros{};  // duplicates found, by leading zero bits of the hash
   int level = 0;
   std::uint64_t limit = 0;
 
@@ -276,17 +281,40 @@ struct RowHashes {
     h ^= h >> 29;
     h *= 0xbf58476d1ce4e5b9ULL;
     h ^= h >> 32;
-    h |= h == 0;  // 0 marks an empty slot
     if (level > 0 && (h >> (64 - level)) != 0) return;
-    seen.add(h);
-    ++sampled;
-    if (seen.size() > limit && level < 63) [[unlikely]] {
+    pending.push_back(h);
+    if (pending.size() == kPending) [[unlikely]] merge();
+  }
+  void merge() {
+    radix_sort(pending);
+    // drop (and count) the repeats within the batch, then those already seen
+    std::size_t w = 0, k = 0;
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+      std::uint64_t h = pending[i];
+      while (k < seen.size() && seen[k] < h) ++k;
+      if ((w > 0 && pending[w - 1] == h) || (k < seen.size() && seen[k] == h)) {
+        ++dups_by_zeros[static_cast<std::size_t>(std::countl_zero(h))];
+        continue;
+      }
+      pending[w++] = h;
+    }
+    // merge the new ones in from the back, in place
+    std::size_t i = seen.size(), j = w;
+    seen.resize(seen.size() + w);
+    for (std::size_t out = seen.size(); j > 0;)
+      seen[--out] = (i > 0 && seen[i - 1] > pending[j - 1]) ? seen[--i] : pending[--j];
+    pending.clear();
+    while (seen.size() > limit && level < 63) {
       ++level;
-      seen.filter([&](std::uint64_t k) { return (k >> (64 - level)) == 0; });
-      sampled = seen.sum();
+      std::erase_if(seen, [&](std::uint64_t x) { return (x >> (64 - level)) != 0; });
     }
   }
-  std::uint64_t duplicates() const { return (sampled - seen.size()) << level; }
+  std::uint64_t duplicates() {
+    merge();
+    std::uint64_t d = 0;
+    for (std::size_t z = static_cast<std::size_t>(level); z < dups_by_zeros.size(); ++z) d += dups_by_zeros[z];
+    return d << level;
+  }
 };
 
 struct ScoreAcc {
@@ -540,7 +568,7 @@ DatasetProfile build_profile(const std::vector<Source>& sources, const ProfileOp
   }
   out.duplicate_rows = dups.duplicates();
   out.duplicates_approximate = dups.level > 0;
-  dups.seen.clear();
+  dups.seen = std::vector<std::uint64_t>();
   // Columns finish (sort, moments) independently: on the available cores.
   out.columns.resize(accs.size());
   parallel_for(accs.size(), default_jobs(), [&](std::size_t i) { out.columns[i] = accs[i].finish(); });

@@ -42,7 +42,7 @@ struct KeptMoments {
 
 }  // namespace
 
-TEST_CASE("KeyCounts: counts past 16 bits, adds in bulk, filters, sorts") {
+TEST_CASE("KeyCounts: counts past 16 bits, adds in bulk, sorts") {
   KeyCounts c;
   for (int i = 0; i < 70000; ++i) c.add(5);
   c.add(7, 1ULL << 40);
@@ -52,12 +52,9 @@ TEST_CASE("KeyCounts: counts past 16 bits, adds in bulk, filters, sorts") {
   CHECK(c.count(7) == (1ULL << 40) + 3);
   CHECK(c.count(4) == 0);
   CHECK(c.size() == 3);
-  CHECK(c.sum() == 70000 + (1ULL << 40) + 4);
   CHECK(c.sorted_keys() == std::vector<std::uint64_t>{3, 5, 7});
-  c.filter([](std::uint64_t k) { return k != 5; });
-  CHECK(c.size() == 2);
-  CHECK_FALSE(c.contains(5));
-  CHECK(c.count(7) == (1ULL << 40) + 3);
+  CHECK(c.contains(5));
+  CHECK_FALSE(c.contains(6));
 
   // many keys through the table's growth and the radix sort
   std::mt19937_64 rng(3);
