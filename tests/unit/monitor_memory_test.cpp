@@ -6,6 +6,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <unordered_set>
 
 #include "monitor/counts.h"
 #include "monitor/drift.h"
@@ -87,6 +88,8 @@ TEST_CASE("a column whose values repeat is counted exactly past a million rows")
   std::normal_distribution<double> nd(0, 1);
   std::string text = "big,x\n";
   std::vector<double> big, xs;
+  std::unordered_set<std::string> lines;  // duplicate rows, counted here the plain way
+  std::uint64_t repeats = 0;
   for (int i = 0; i < 1100000; ++i) {
     double b = 1e9 + std::round(nd(rng) * 100) / 100;  // ~1,000 distinct values at an offset
     double x = static_cast<double>(i % 7) - 3;         // -3..3, with -0 spelled once in a while
@@ -95,11 +98,15 @@ TEST_CASE("a column whose values repeat is counted exactly past a million rows")
     char line[64];
     std::snprintf(line, sizeof line, "%.2f,%s\n", b, (x == 0 && i % 2) ? "-0" : std::to_string(int(x)).c_str());
     text += line;
+    repeats += !lines.insert(line).second;
   }
   test::write(t / "d.csv", text);
   ProfileOptions o;
   auto p = build_profile({source(t / "d.csv")}, o);
   REQUIRE(p.columns.size() == 2);
+  // duplicate rows over many merged batches of row hashes, exact
+  CHECK(p.duplicate_rows == repeats);
+  CHECK_FALSE(p.duplicates_approximate);
   const ColumnProfile& c = p.columns[0];
   CHECK_FALSE(c.sample.approximate);
   CHECK(c.sample.n == big.size());
