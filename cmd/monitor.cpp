@@ -274,7 +274,7 @@ void register_monitor(CLI::App& app, Context& ctx) {
       ->delimiter(',')
       ->check(CLI::IsMember({"drift", "target-drift", "prediction-drift", "quality", "performance"}));
   cmd->add_option("--heatmap", a->heatmap, "Write the day-by-day drift matrix of the current data to FILE (HTML with SVG)");
-  cmd->add_option("--exact-limit", a->exact_limit, "Values per column kept exactly before the sketch (default 1048576)");
+  cmd->add_option("--exact-limit", a->exact_limit, "Distinct values per column counted exactly before the sketch (default 100000)");
   cmd->add_flag("--no-cache", a->no_cache, "Do not use or store the cached reference profile");
   cmd->add_flag("--no-record", a->no_record, "Do not store the result in the history");
   cmd->add_flag("--act", a->act, "On dataset drift, carry out the monitor's on_drift: actions");

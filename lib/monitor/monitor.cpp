@@ -441,6 +441,7 @@ Profiles profile_both(const MonitorSpec& spec, Repo* repo, const Inputs& in) {
   ProfileOptions ro = profile_options(spec);
   ProfileOptions co = ro;
   co.read.feature_names = in.feature_names;
+  ro.duplicates = false;  // only the current batch's are reported: the hashes would cost memory for nothing
   co.timestamp_column = spec.roles.timestamp;
   co.since = spec.since;
   co.until = spec.until;

@@ -60,7 +60,7 @@ struct MonitorSpec {
   OnDrift on_drift;
   std::optional<Format> format;
   std::optional<double> since, until;   // current window on the timestamp column
-  std::uint64_t exact_limit = 1 << 20;  // values per column kept exactly (see man page)
+  std::uint64_t exact_limit = 100000;   // distinct values per column counted exactly (see man page)
   std::vector<std::string> segments;    // --segment-by / segments: checks and fairness per value of these columns
   bool use_profile_cache = true;
 };

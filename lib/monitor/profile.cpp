@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/parallel.h"
+#include "monitor/counts.h"
 
 namespace mlo::monitor {
 
@@ -42,16 +43,8 @@ namespace {
 constexpr int kSketchBits = 10;        // mantissa bits kept by the sketch
 constexpr std::size_t kTextLimitNumeric = 1000;
 constexpr std::size_t kCategoryLimit = 100000;
-constexpr std::size_t kDupCap = 1 << 22;
+constexpr std::size_t kBatch = 256;       // numbers a column parses before counting them
 
-std::uint64_t order_key(double v) {
-  auto b = std::bit_cast<std::uint64_t>(v);
-  return (b >> 63) ? ~b : (b | (1ULL << 63));
-}
-double from_order_key(std::uint64_t k) {
-  std::uint64_t b = (k >> 63) ? (k & ~(1ULL << 63)) : ~k;
-  return std::bit_cast<double>(b);
-}
 constexpr int kShift = 52 - kSketchBits;
 double bucket_value(std::uint64_t bucket) {
   return from_order_key((bucket << kShift) | (1ULL << (kShift - 1)));
@@ -62,33 +55,45 @@ struct TextHash {
   std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 
-// Neumaier's compensated sum of f(x) over xs.
-template <class F>
-double compensated_sum(const std::vector<double>& xs, F&& f) {
+// Neumaier's compensated sum, term by term. With a large offset (1e9 +
+// noise) a plain sum loses the digits the t-test needs; numpy's pairwise sum
+// keeps them.
+struct CompensatedSum {
   double sum = 0, carry = 0;
-  for (double x : xs) {
-    double v = f(x), t = sum + v;
+  void add(double v) {
+    double t = sum + v;
     carry += std::fabs(sum) >= std::fabs(v) ? (sum - t) + v : (v - t) + sum;
     sum = t;
   }
-  return sum + carry;
-}
+  // c * v with the product's rounding error too: the same total as adding v c times.
+  void add_times(std::uint64_t c, double v) {
+    double dc = static_cast<double>(c), p = dc * v;
+    add(p);
+    add(std::fma(dc, v, -p));
+  }
+  double value() const { return sum + carry; }
+};
 
 struct Acc {
   std::string name;
   std::optional<ColumnType> declared;
   bool numeric_ok = true;
   std::uint64_t rows = 0, missing = 0, infinite = 0, invalid = 0, infinite_negative = 0;
-  std::vector<double> values;
+  std::uint64_t finite = 0;                // finite numbers seen (counted or pending)
+  std::array<double, kBatch> pending{};    // parsed, not yet counted
+  std::size_t npending = 0;
+  KeyCounts exact;                         // order key -> count while distinct <= limit
   bool sketch = false;
-  std::unordered_map<std::uint64_t, std::uint64_t> buckets;
-  std::uint64_t n = 0;
+  KeyCounts buckets;                       // sketch: rounded key -> count
+  std::uint64_t n = 0;                     // sketch: values in the moments below
   double mean = 0, m2 = 0, mn = 0, mx = 0;
+  double shift = 0;                        // sketch: sums of deviations from the mean at the switch
+  CompensatedSum s1, s2;
   std::vector<std::pair<double, std::uint64_t>> small;
   bool small_overflow = false;
   std::unordered_map<std::string, std::uint64_t, TextHash, std::equal_to<>> text;
   bool text_dropped = false, text_overflow = false;
-  std::uint64_t limit = 0;
+  std::uint64_t limit = 0;                 // distinct values counted exactly
 
   void add_text(std::string_view t) {
     if (text_dropped) return;
@@ -101,15 +106,18 @@ struct Acc {
     }
     text.emplace(std::string(t), 1);
   }
-  // Streaming moments, range and small-value set (sketch mode only; in exact
-  // mode they come from the kept values, in one vectorisable pass, at the end).
+  // Streaming moments, range and small-value set (sketch mode only; exact
+  // counts give them at the end, from the sorted distinct values). Sums of
+  // deviations from the mean at the switch, compensated: Welford's update
+  // rounds the running mean at every value, which near 1e9 costs the t-test
+  // its digits; deviations from a nearby shift lose nothing.
   void track(double v) {
     ++n;
-    double d = v - mean;
-    mean += d / static_cast<double>(n);
-    m2 += d * (v - mean);
-    if (n == 1) mn = mx = v;
-    else { mn = std::min(mn, v); mx = std::max(mx, v); }
+    double d = v - shift;
+    s1.add(d);
+    s2.add(d * d);
+    mn = std::min(mn, v);
+    mx = std::max(mx, v);
     if (!small_overflow) {
       bool found = false;
       for (auto& [sv, sc] : small)
@@ -120,61 +128,74 @@ struct Acc {
       }
     }
   }
-  // Moments of the kept values (two passes: the mean, then squared deviations).
-  void moments_from_values() {
-    n = values.size();
+  // The moments of everything tracked (sketch mode).
+  void tracked_moments() {
     if (n == 0) return;
-    double lo = values[0], hi = values[0];
-    for (double x : values) {
-      lo = std::min(lo, x);
-      hi = std::max(hi, x);
-    }
-    // Compensated sums: with a large offset (1e9 + noise) a plain sum loses
-    // the digits the t-test needs; numpy's pairwise sum keeps them.
-    mean = compensated_sum(values, [](double x) { return x; }) / static_cast<double>(n);
-    m2 = compensated_sum(values, [m = mean](double x) { return (x - m) * (x - m); });
-    mn = lo;
-    mx = hi;
+    double dn = static_cast<double>(n), t1 = s1.value();
+    mean = shift + t1 / dn;
+    m2 = std::max(0.0, s2.value() - t1 * (t1 / dn));
   }
-  void reserve_values(std::uint64_t count) {
-    if (!sketch && values.capacity() < values.size() + count) values.reserve(values.size() + count);
+  // Moments, range and small-value set of an exact sample (two passes: the
+  // mean, then squared deviations, each term times its count exactly).
+  void summarise(const Sample& s) {
+    n = s.n;
+    small.clear();
+    small_overflow = s.distinct() > 21;
+    if (!small_overflow)
+      for (std::size_t i = 0; i < s.values.size(); ++i) small.emplace_back(s.values[i], s.counts[i]);
+    if (n == 0) return;
+    CompensatedSum sx, sq;
+    for (std::size_t i = 0; i < s.values.size(); ++i) sx.add_times(s.counts[i], s.values[i]);
+    mean = sx.value() / static_cast<double>(n);
+    for (std::size_t i = 0; i < s.values.size(); ++i) {
+      double d = s.values[i] - mean;
+      sq.add_times(s.counts[i], d * d);
+    }
+    m2 = sq.value();
+    mn = s.values.front();
+    mx = s.values.back();
   }
   void add_number(double v) {
     if (!std::isfinite(v)) [[unlikely]] { ++infinite; infinite_negative += v < 0; return; }
-    if (sketch) {
-      track(v);
-      ++buckets[order_key(v) >> kShift];
-      return;
-    }
-    values.push_back(v);
-    if (values.size() > limit) [[unlikely]] {
-      // switch to the sketch: the moments so far, then stream on
-      moments_from_values();
-      for (double x : values) {
-        if (small_overflow) break;
-        bool found = false;
-        for (auto& [sv, sc] : small)
-          if (sv == x) { ++sc; found = true; break; }
-        if (!found) {
-          if (small.size() >= 21) { small_overflow = true; small.clear(); }
-          else small.emplace_back(x, 1);
-        }
-      }
-      sketch = true;
-      for (double x : values) ++buckets[order_key(x) >> kShift];
-      values.clear();
-      values.shrink_to_fit();
-    }
+    ++finite;
+    pending[npending++] = v;
+    if (npending == kBatch) [[unlikely]] flush();
   }
-  std::uint64_t finite_count() const { return sketch ? n : values.size(); }
+  // Counts the pending numbers: batched so one column's table is probed many
+  // times in a row (prefetched), not once per row among all the others.
+  void flush() {
+    if (sketch) {
+      for (std::size_t i = 0; i < npending; ++i) {
+        track(pending[i]);
+        buckets.add(order_key(pending[i]) >> kShift);
+      }
+    } else {
+      std::array<std::uint64_t, kBatch> keys;
+      for (std::size_t i = 0; i < npending; ++i) keys[i] = order_key(pending[i]);
+      exact.add_batch(keys.data(), npending);
+      if (exact.size() > limit) [[unlikely]] switch_to_sketch();
+    }
+    npending = 0;
+  }
+  // Too many distinct values to count exactly: the moments so far, then
+  // each value rounded to kSketchBits mantissa bits and counted.
+  void switch_to_sketch() {
+    Sample s = sample_from_counts(exact);
+    exact.clear();
+    summarise(s);
+    shift = mean;
+    s2.add(m2);
+    sketch = true;
+    for (std::size_t i = 0; i < s.values.size(); ++i) buckets.add(order_key(s.values[i]) >> kShift, s.counts[i]);
+  }
   void drop_numeric() {
     numeric_ok = false;
-    values.clear();
-    values.shrink_to_fit();
+    exact.clear();
     buckets.clear();
     sketch = false;
-    n = 0;
-    mean = m2 = 0;
+    finite = n = npending = 0;
+    mean = m2 = shift = 0;
+    s1 = s2 = CompensatedSum();
     small.clear();
   }
   void cell(const Cell& c) {
@@ -194,6 +215,16 @@ struct Acc {
     if (numeric_ok) drop_numeric();
     add_text(c.text);
   }
+  Sample sketch_sample() const {
+    Sample s;
+    for (auto k : buckets.sorted_keys()) {
+      s.values.push_back(bucket_value(k));
+      s.counts.push_back(buckets.count(k));
+    }
+    s.n = n;
+    s.approximate = true;
+    return s;
+  }
   ColumnProfile finish() {
     ColumnProfile p;
     p.name = name;
@@ -202,26 +233,18 @@ struct Acc {
     p.infinite = infinite;
     p.infinite_negative = infinite_negative;
     p.invalid = invalid;
-    bool numeric = declared ? *declared == ColumnType::numerical : (numeric_ok && (finite_count() > 0 || infinite > 0 || text.empty()));
-    if (!declared && numeric_ok && finite_count() == 0 && infinite == 0 && rows == missing) numeric = true;  // all missing
+    bool numeric = declared ? *declared == ColumnType::numerical : (numeric_ok && (finite > 0 || infinite > 0 || text.empty()));
+    if (!declared && numeric_ok && finite == 0 && infinite == 0 && rows == missing) numeric = true;  // all missing
     p.type = numeric ? ColumnType::numerical : ColumnType::categorical;
     if (numeric) {
+      flush();
       if (sketch) {
-        std::vector<std::pair<std::uint64_t, std::uint64_t>> b(buckets.begin(), buckets.end());
-        std::sort(b.begin(), b.end());
-        for (auto& [k, c] : b) {
-          p.sample.values.push_back(bucket_value(k));
-          p.sample.counts.push_back(c);
-        }
-        p.sample.n = n;
-        p.sample.approximate = true;
+        p.sample = sketch_sample();
+        tracked_moments();
       } else {
-        moments_from_values();
-        p.sample = make_sample(std::move(values));
-        small.clear();
-        small_overflow = p.sample.distinct() > 21;
-        if (!small_overflow)
-          for (std::size_t i = 0; i < p.sample.values.size(); ++i) small.emplace_back(p.sample.values[i], p.sample.counts[i]);
+        p.sample = sample_from_counts(exact);
+        exact.clear();
+        summarise(p.sample);
       }
       p.mean = mean;
       p.m2 = m2;
@@ -240,6 +263,61 @@ struct Acc {
   }
 };
 
+// Duplicate rows from 64-bit row hashes, kept as a sorted array of distinct
+// hashes: new ones are buffered, radix-sorted and merged in, all sequential
+// memory (a hash table of a million rows takes a cache miss per row). Exact up
+// to `limit` distinct rows, then the rows whose hash starts with `level` zero
+// bits (both copies of a duplicate share the hash, so the sample keeps pairs
+// together), scaled back.
+struct RowHashes {
+  static constexpr std::size_t kPending = 1 << 16;
+  std::vector<std::uint64_t> seen;     // sorted, distinct
+  std::vector<std::uint64_t> pending;  // not merged yet
+  std::array<std::uint64_t, 65> dups_by_zeros{};  // duplicates found, by leading zero bits of the hash
+  int level = 0;
+  std::uint64_t limit = 0;
+
+  void add(std::string_view raw) {
+    std::uint64_t h = std::hash<std::string_view>{}(raw);
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 32;
+    if (level > 0 && (h >> (64 - level)) != 0) return;
+    pending.push_back(h);
+    if (pending.size() == kPending) [[unlikely]] merge();
+  }
+  void merge() {
+    radix_sort(pending);
+    // drop (and count) the repeats within the batch, then those already seen
+    std::size_t w = 0, k = 0;
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+      std::uint64_t h = pending[i];
+      while (k < seen.size() && seen[k] < h) ++k;
+      if ((w > 0 && pending[w - 1] == h) || (k < seen.size() && seen[k] == h)) {
+        ++dups_by_zeros[static_cast<std::size_t>(std::countl_zero(h))];
+        continue;
+      }
+      pending[w++] = h;
+    }
+    // merge the new ones in from the back, in place
+    std::size_t i = seen.size(), j = w;
+    seen.resize(seen.size() + w);
+    for (std::size_t out = seen.size(); j > 0;)
+      seen[--out] = (i > 0 && seen[i - 1] > pending[j - 1]) ? seen[--i] : pending[--j];
+    pending.clear();
+    while (seen.size() > limit && level < 63) {
+      ++level;
+      std::erase_if(seen, [&](std::uint64_t x) { return (x >> (64 - level)) != 0; });
+    }
+  }
+  std::uint64_t duplicates() {
+    merge();
+    std::uint64_t d = 0;
+    for (std::size_t z = static_cast<std::size_t>(level); z < dups_by_zeros.size(); ++z) d += dups_by_zeros[z];
+    return d << level;
+  }
+};
+
 struct ScoreAcc {
   Acc scores;
   double sum_log_p = 0, sum_log_1mp = 0;
@@ -250,7 +328,7 @@ struct PerfAcc {
   bool enabled = false;
   long t = -1, p = -1;  // source column indexes
   std::string task;
-  std::uint64_t exact_limit = 1 << 20;
+  std::uint64_t exact_limit = 100000;
   // regression
   std::uint64_t n_reg = 0, rows = 0;
   double sae = 0, sse = 0, sape = 0, sy = 0, syy = 0;
@@ -443,16 +521,14 @@ DatasetProfile build_profile(const std::vector<Source>& sources, const ProfileOp
   std::unordered_map<std::string, std::size_t> by_name;
   std::vector<std::size_t> map;  // source column -> acc
   long ts_col = -1;
-  std::vector<std::uint64_t> hashes;
-  int level = 0;
-  std::uint64_t total_hashed = 0;
+  RowHashes dups;
+  dups.limit = opt.duplicate_limit;
   PerfAcc perf;
   perf.enabled = !opt.target.empty() && !opt.prediction.empty();
   perf.task = opt.task;
   perf.exact_limit = opt.exact_limit;
   for (const Source& src : sources) {
     out.sources.push_back(src.display);
-    bool first_row = true;
     RowVisitor v;
     v.header = [&](const std::vector<std::string>& names) {
       map.clear();
@@ -480,30 +556,10 @@ DatasetProfile build_profile(const std::vector<Source>& sources, const ProfileOp
         auto ts = parse_timestamp(cells[static_cast<std::size_t>(ts_col)].text);
         if (!ts || (opt.since && *ts < *opt.since) || (opt.until && *ts >= *opt.until)) return;
       }
-      if (first_row) {
-        // Size the kept values once from the file's size and the first row's
-        // length: growing 10^6-value vectors by doubling copies them and
-        // faults fresh pages over and over. (Untouched capacity costs no memory.)
-        first_row = false;
-        std::uint64_t estimate = src.size / (raw.size() + 1) + 1;
-        std::uint64_t want = std::min<std::uint64_t>(estimate + estimate / 16, opt.exact_limit + 1);
-        for (std::size_t i = 0; i < cells.size(); ++i) accs[map[i]].reserve_values(want);
-      }
       ++out.rows;
       for (std::size_t i = 0; i < cells.size(); ++i) accs[map[i]].cell(cells[i]);
       if (perf.enabled) perf.row(cells);
-      std::uint64_t h = std::hash<std::string_view>{}(raw);
-      h ^= h >> 29;
-      h *= 0xbf58476d1ce4e5b9ULL;
-      h ^= h >> 32;
-      ++total_hashed;
-      if (level == 0 || (h >> (64 - level)) == 0) {
-        hashes.push_back(h);
-        if (hashes.size() >= kDupCap) {
-          ++level;
-          std::erase_if(hashes, [&](std::uint64_t x) { return (x >> (64 - level)) != 0; });
-        }
-      }
+      if (opt.duplicates) dups.add(raw);
     };
     v.malformed = [&](const Malformed& m) {
       ++out.malformed_rows;
@@ -511,10 +567,9 @@ DatasetProfile build_profile(const std::vector<Source>& sources, const ProfileOp
     };
     out.bytes_read += read_table(src, opt.read, v);
   }
-  std::sort(hashes.begin(), hashes.end());
-  std::uint64_t uniq = static_cast<std::uint64_t>(std::unique(hashes.begin(), hashes.end()) - hashes.begin());
-  out.duplicate_rows = (hashes.size() - uniq) << level;
-  out.duplicates_approximate = level > 0;
+  out.duplicate_rows = dups.duplicates();
+  out.duplicates_approximate = dups.level > 0;
+  dups.seen = std::vector<std::uint64_t>();
   // Columns finish (sort, moments) independently: on the available cores.
   out.columns.resize(accs.size());
   parallel_for(accs.size(), default_jobs(), [&](std::size_t i) { out.columns[i] = accs[i].finish(); });

@@ -62,7 +62,9 @@ struct DatasetProfile {
 struct ProfileOptions {
   ReadOptions read;
   std::map<std::string, ColumnType> declared;  // column -> type (others inferred)
-  std::uint64_t exact_limit = 1 << 20;         // finite values per column kept exactly; beyond, a sketch
+  std::uint64_t exact_limit = 100000;          // distinct finite values per column counted exactly; beyond, a sketch
+  bool duplicates = true;                      // count duplicate rows (a reference's are never reported)
+  std::uint64_t duplicate_limit = 1 << 20;     // distinct rows counted exactly; beyond, a hash sample
   // Time window on a timestamp column (seconds since the epoch, inclusive/exclusive).
   std::string timestamp_column;
   std::optional<double> since, until;

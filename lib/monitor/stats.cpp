@@ -9,6 +9,8 @@
 #include <limits>
 #include <numeric>
 
+#include "monitor/counts.h"
+
 namespace mlo::monitor {
 
 namespace {
@@ -228,132 +230,9 @@ double clip01(double p) { return std::clamp(p, 0.0, 1.0); }
 }  // namespace
 
 Sample make_sample(std::vector<double> values) {
-  Sample s;
-  const std::size_t n = values.size();
-  s.n = n;
-  auto emit = [&](double v) {
-    if (!s.values.empty() && s.values.back() == v) ++s.counts.back();
-    else {
-      s.values.push_back(v);
-      s.counts.push_back(1);
-    }
-  };
-  if (n < 4096) {
-    std::sort(values.begin(), values.end());
-    for (double v : values) emit(v);
-    return s;
-  }
-  // Order-preserving keys: unsigned order of the key is the order of the double.
-  auto key_of = [](double v) {
-    std::uint64_t b;
-    std::memcpy(&b, &v, 8);
-    return (b >> 63) ? ~b : (b | (1ULL << 63));
-  };
-  auto value_of = [](std::uint64_t k) {
-    std::uint64_t b = (k >> 63) ? (k & ~(1ULL << 63)) : ~k;
-    double v;
-    std::memcpy(&v, &b, 8);
-    return v;
-  };
-  // Most real columns repeat values (rounded measurements, integers, codes):
-  // count the distinct values in an open-addressing table and sort only
-  // those. Key 0 (a NaN, never passed here) marks an empty slot. Columns with
-  // more than n/8 distinct values give up early and take the radix sort.
-  {
-    const std::size_t limit = n / 8;
-    std::size_t slots = 1;
-    while (slots < limit * 2) slots <<= 1;
-    const int shift = 64 - std::countr_zero(slots);
-    std::vector<std::uint64_t> table_keys(slots, 0);
-    std::vector<std::uint64_t> table_counts(slots, 0);
-    std::size_t distinct = 0;
-    bool fits = true;
-    for (double v : values) {
-      std::uint64_t k = key_of(v);
-      std::size_t h = static_cast<std::size_t>((k * 0x9E3779B97F4A7C15ULL) >> shift);
-      while (table_keys[h] != 0 && table_keys[h] != k) h = (h + 1) & (slots - 1);
-      if (table_keys[h] == 0) {
-        if (++distinct > limit) {
-          fits = false;
-          break;
-        }
-        table_keys[h] = k;
-      }
-      ++table_counts[h];
-    }
-    if (fits) {
-      // Sort slot indices by key (4-byte indices sort faster than pairs).
-      std::vector<std::uint32_t> found;
-      found.reserve(distinct);
-      for (std::size_t i = 0; i < slots; ++i)
-        if (table_keys[i] != 0) found.push_back(static_cast<std::uint32_t>(i));
-      std::sort(found.begin(), found.end(),
-                [&](std::uint32_t a, std::uint32_t b) { return table_keys[a] < table_keys[b]; });
-      s.values.reserve(found.size());
-      s.counts.reserve(found.size());
-      for (std::uint32_t slot : found) {
-        std::uint64_t k = table_keys[slot], c = table_counts[slot];
-        double v = value_of(k);
-        if (!s.values.empty() && s.values.back() == v) s.counts.back() += c;  // -0.0 and 0.0
-        else {
-          s.values.push_back(v);
-          s.counts.push_back(c);
-        }
-      }
-      return s;
-    }
-  }
-  // LSD radix sort on order-preserving keys: 11-bit digits (the counts stay in
-  // L1 and the scatter has few open destinations), the six histograms in one
-  // pass, passes where every key shares the digit skipped. Several times
-  // faster than std::sort here.
-  constexpr int kBits = 11, kPasses = 6;
-  constexpr std::size_t kRadix = 1 << kBits, kMask = kRadix - 1;
-  std::vector<std::uint64_t> keys(n), tmp(n);
-  std::vector<std::size_t> count(kPasses * kRadix, 0);
-  for (std::size_t i = 0; i < n; ++i) {
-    std::uint64_t b;
-    std::memcpy(&b, &values[i], 8);
-    std::uint64_t k = (b >> 63) ? ~b : (b | (1ULL << 63));
-    keys[i] = k;
-    for (int p = 0; p < kPasses; ++p) ++count[p * kRadix + ((k >> (p * kBits)) & kMask)];
-  }
-  values.clear();
-  values.shrink_to_fit();
-  for (int pass = 0; pass < kPasses; ++pass) {
-    int shift = pass * kBits;
-    std::size_t* c = count.data() + static_cast<std::size_t>(pass) * kRadix;
-    if (c[(keys[0] >> shift) & kMask] == n) continue;
-    std::size_t sum = 0;
-    for (std::size_t d = 0; d < kRadix; ++d) {
-      std::size_t t = c[d];
-      c[d] = sum;
-      sum += t;
-    }
-    for (auto k : keys) tmp[c[(k >> shift) & kMask]++] = k;
-    keys.swap(tmp);
-  }
-  tmp.clear();
-  tmp.shrink_to_fit();
-  // distinct values and their counts
-  s.values.reserve(1024);
-  s.counts.reserve(1024);
-  std::size_t i = 0;
-  while (i < n) {
-    std::uint64_t k = keys[i];
-    std::size_t j = i + 1;
-    while (j < n && keys[j] == k) ++j;
-    std::uint64_t b = (k >> 63) ? (k & ~(1ULL << 63)) : ~k;
-    double v;
-    std::memcpy(&v, &b, 8);
-    if (!s.values.empty() && s.values.back() == v) s.counts.back() += j - i;  // -0.0 and 0.0
-    else {
-      s.values.push_back(v);
-      s.counts.push_back(j - i);
-    }
-    i = j;
-  }
-  return s;
+  KeyCounts counts;
+  for (double v : values) counts.add(order_key(v));
+  return sample_from_counts(counts);
 }
 
 double normal_sf(double z) { return 0.5 * std::erfc(z / std::sqrt(2.0)); }

@@ -4,15 +4,20 @@
 # reference std for numerical columns, Jensen-Shannon on value shares for
 # categorical ones, plus missing-value shares) on the same files.
 #   ROWS=1000000 (default) reference and current, 20 numerical + 5 categorical columns.
-#   BIG_ROWS=10000000: mlo only, peak memory (/usr/bin/time -v).
+#   BIG_ROWS=10000000: mlo only, peak memory (/usr/bin/time -v); 0 skips it.
+#   RUNS=5: mlo and pandas+scipy run in alternation (A B A B ...), so both see
+#   the same machine load; medians of wall and CPU (user+sys) time.
+#   MLO_BASE=/path/to/old/mlo: also check that both builds print the same JSON
+#   (every score and statistic) on these files, whose values repeat.
 # Data is generated here (not committed) under $BENCH_DIR and removed afterwards.
+# Nothing fails on speed; the machine may be shared: the load average is printed.
 set -euo pipefail
 MLO=${MLO:-$(dirname "$0")/../../build/mlo}
 MLO=$(readlink -f "$MLO")
 PY=/usr/bin/python3
 ROWS=${ROWS:-1000000}
 BIG_ROWS=${BIG_ROWS:-10000000}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 BENCH_DIR=${BENCH_DIR:-$(mktemp -d /tmp/mlo-bench-monitor.XXXXXX)}
 trap '[ -n "${KEEP:-}" ] || rm -rf "$BENCH_DIR"' EXIT
 $PY -c "import pandas, scipy" || { echo "needs python3-pandas and python3-scipy (make deps)"; exit 1; }
@@ -59,43 +64,54 @@ print(sum(1 for c in ref.columns if out[c] >= 0.1), "drifted")
 PYEOF
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-# time_runs NAME CMD...: sets NAME (median wall seconds) and NAME_cpu (median user+sys)
-time_runs() {
-  local var=$1; shift
-  : > times.txt
-  for _ in $(seq "$RUNS"); do
-    /usr/bin/time -f "%e %U %S" -o t.txt "$@" > /dev/null
-    cat t.txt >> times.txt
-  done
-  printf -v "$var" '%s' "$(awk '{print $1}' times.txt | median)"
-  printf -v "${var}_cpu" '%s' "$(awk '{printf "%.2f\n", $2 + $3}' times.txt | median)"
+# timed NAME CMD...: one run; appends "wall cpu peak_rss_kb" to NAME.times
+timed() {
+  local name=$1; shift
+  /usr/bin/time -f "%e %U %S %M" -o t.txt "$@" > /dev/null
+  awk '{printf "%s %.2f %d\n", $1, $2 + $3, $4}' t.txt >> "$name.times"
 }
-echo "running (median of $RUNS) ..."
+# medians NAME: sets NAME (median wall seconds), NAME_cpu (median user+sys), NAME_rss (MB)
+medians() {
+  printf -v "$1" '%s' "$(awk '{print $1}' "$1.times" | median)"
+  printf -v "${1}_cpu" '%s' "$(awk '{print $2}' "$1.times" | median)"
+  printf -v "${1}_rss" '%s' "$(awk '{print int($3 / 1024)}' "$1.times" | median)"
+}
+echo "running mlo and pandas+scipy in alternation, $RUNS runs each (medians) ..."
 echo "load average before: $(uptime | sed 's/.*load average: //')"
-time_runs m "$MLO" monitor --no-record -r ref.csv -c cur.csv
-time_runs p $PY peer.py ref.csv cur.csv
+rm -f m.times p.times
+for _ in $(seq "$RUNS"); do
+  timed m "$MLO" monitor --no-record -r ref.csv -c cur.csv
+  timed p $PY peer.py ref.csv cur.csv
+done
+medians m; medians p
 "$MLO" monitor --no-record --json -r ref.csv -c cur.csv > mlo.json
-# check the two agree on the scores
-$PY - <<'PYEOF'
-import json, subprocess, sys
-d = json.load(open("mlo.json"))
-print("mlo drifted columns:", d["summary"]["drifted_columns"])
+$PY -c 'import json; print("mlo drifted columns:", json.load(open("mlo.json"))["summary"]["drifted_columns"])'
+if [ -n "${MLO_BASE:-}" ]; then
+  "$(readlink -f "$MLO_BASE")" monitor --no-record --json -r ref.csv -c cur.csv > base.json
+  $PY - <<'PYEOF'
+import json
+a, b = json.load(open("base.json")), json.load(open("mlo.json"))
+for d in (a, b):
+    d.pop("created_at", None)
+    d["summary"].pop("seconds", None)
+print("same JSON as MLO_BASE (every score, statistic and count):", "yes" if a == b else "NO")
 PYEOF
+fi
 
 # cached reference profile: a new current batch reads only the current data
 mkdir -p repo && cd repo && git init -q . && "$MLO" init -q && cd ..
 (cd repo && "$MLO" monitor --json -r ../ref.csv -c ../cur.csv > ../first.json)
-(cd repo && time_runs c "$MLO" monitor --json -r ../ref.csv -c ../cur.csv && echo "$c $c_cpu" > ../cached.txt)
-read -r c c_cpu < cached.txt
+for _ in $(seq "$RUNS"); do (cd repo && timed ../c "$MLO" monitor --json -r ../ref.csv -c ../cur.csv); done
+medians c
 (cd repo && "$MLO" monitor --json -r ../ref.csv -c ../cur.csv > ../cached.json)
 refbytes=$($PY -c "import json; d=json.load(open('cached.json')); print(d['reference']['profile'], d['reference']['bytes_read'], d['current']['bytes_read'])")
 
 echo "load average after: $(uptime | sed 's/.*load average: //')"
-printf '\n| work (%s rows, ref + cur) | mlo wall | mlo CPU | pandas+scipy wall | pandas+scipy CPU | ratio wall | ratio CPU |\n|---|---:|---:|---:|---:|---:|---:|\n' "$ROWS"
-printf '| drift (wasserstein + jensenshannon), missing | %ss | %ss | %ss | %ss | %.1fx | %.1fx |\n' "$m" "$m_cpu" "$p" "$p_cpu" \
-  "$(echo "$p / $m" | bc -l)" "$(echo "$p_cpu / $m_cpu" | bc -l)"
-printf '| same, reference profile cached (%s) | %ss | %ss | - | - | %.1fx | %.1fx |\n' "$refbytes" "$c" "$c_cpu" \
-  "$(echo "$p / $c" | bc -l)" "$(echo "$p_cpu / $c_cpu" | bc -l)"
+printf '\n| work (%s rows, ref + cur) | mlo wall | mlo CPU | mlo peak RSS | pandas+scipy wall | pandas+scipy CPU | pandas+scipy peak RSS | ratio wall | ratio CPU |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n' "$ROWS"
+printf '| drift (wasserstein + jensenshannon), missing | %ss | %ss | %s MB | %ss | %ss | %s MB | %.1fx | %.1fx |\n' \
+  "$m" "$m_cpu" "$m_rss" "$p" "$p_cpu" "$p_rss" "$(echo "$p / $m" | bc -l)" "$(echo "$p_cpu / $m_cpu" | bc -l)"
+printf '| same, reference profile cached (%s) | %ss | %ss | %s MB | - | - | - | %.1fx | %.1fx |\n' "$refbytes" "$c" "$c_cpu" \
+  "$c_rss" "$(echo "$p / $c" | bc -l)" "$(echo "$p_cpu / $c_cpu" | bc -l)"
 
 if [ "${BIG_ROWS}" != 0 ]; then
   echo "building $BIG_ROWS-row files by repeating the $ROWS-row ones ..."
@@ -105,8 +121,21 @@ if [ "${BIG_ROWS}" != 0 ]; then
     for _ in $(seq $reps); do tail -n +2 $f.csv; done >> big-$f.csv
   done
   rm -f ref.csv cur.csv
-  /usr/bin/time -v "$MLO" monitor --no-record -r big-ref.csv -c big-cur.csv > big.out 2> big.time
+  sync
+  /usr/bin/time -v "$MLO" monitor --no-record --json -r big-ref.csv -c big-cur.csv > big.json 2> big.time
   rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /,"",$2); print $2}' big.time)
   el=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' big.time)
-  printf '| %s rows, ref + cur (mlo only) | %s wall | peak RSS %d MB | |\n' "$BIG_ROWS" "$el" $(( rss / 1024 ))
+  cpu=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {printf "%.2f", u + s}' big.time)
+  echo "load average after the big run: $(uptime | sed 's/.*load average: //')"
+  printf '| %s rows, ref + cur (mlo only) | %s wall | %ss CPU | peak RSS %d MB |\n' "$BIG_ROWS" "$el" "$cpu" $(( rss / 1024 ))
+  # the repeated file has the same value shares as the 1M-row one: the same drift scores
+  $PY - <<'PYEOF'
+import json
+a, b = json.load(open("mlo.json")), json.load(open("big.json"))
+cols = lambda d: {m["result"]["column_name"]: m["result"] for m in d["metrics"] if m["metric"] == "ColumnDriftMetric"}
+ca, cb = cols(a), cols(b)
+print("big run: approximate columns:", sum(1 for r in cb.values() if r["approximate"]), "of", len(cb),
+      "; largest relative difference from the", a["reference"]["rows"], "row run's drift scores:",
+      "%.1e" % max(abs(cb[k]["drift_score"] - v["drift_score"]) / max(abs(v["drift_score"]), 1e-300) for k, v in ca.items()))
+PYEOF
 fi
