@@ -161,6 +161,12 @@ void build_command_tree(CLI::App& app, Context& ctx, const std::vector<CommandGr
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `mlo --version` alone needs no command table (CLI11 building it is most of
+  // the start-up left after issue 14's loader work); any other use parses in full.
+  if (argc == 2 && std::strcmp(argv[1], "--version") == 0) {
+    std::printf("mlo %s\n", MLO_VERSION);
+    return 0;
+  }
   install_interrupt_handlers();
   app::install_remote_fetcher();
   Context ctx;
