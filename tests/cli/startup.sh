@@ -11,7 +11,11 @@ for lib in libcrypto libssl libcurl libgit2; do
 done
 libdir=$(dirname "$(gcc -print-file-name=libc.so 2>/dev/null || echo /usr/lib/x86_64-linux-gnu/libc.so)")
 if [ -e "$libdir/libsqlite3.a" ] && [ -e "$libdir/libyaml-cpp.a" ] && [ -e "$libdir/libzstd.a" ]; then
-  for lib in libsqlite3 libyaml-cpp libzstd libstdc++; do
+  static_libs="libsqlite3 libyaml-cpp libzstd"
+  # Sanitizer and fuzz builds keep the shared libstdc++ (CMakeLists.txt).
+  cache=${MLO_BUILD_DIR:-}/CMakeCache.txt
+  grep -qE '^MLO_SANITIZE:STRING=.+|^MLO_FUZZ:BOOL=ON' "$cache" 2>/dev/null || static_libs+=" libstdc++"
+  for lib in $static_libs; do
     [[ "$needed" != *"$lib"* ]] || fail "mlo links $lib dynamically although its static archive exists: $needed"
     pass
   done
