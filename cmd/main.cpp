@@ -147,34 +147,41 @@ bool is_declared(const std::vector<CommandGroup>& groups, const std::string& nam
 // Builds only what this invocation can reach: the group that owns the
 // requested command in full; for every other declared command just its name
 // and summary (enough for `mlo help` and for CLI11 to recognise the word).
+// A summary-only command gets no -h of its own (a command that is asked for is
+// built in full): CLI11 copies the parent's help flag into every subcommand,
+// which was a third of building the table (issue 14). Call it while the app
+// has no other option, so restoring the flag keeps it first in `mlo --help`.
 void build_command_tree(CLI::App& app, Context& ctx, const std::vector<CommandGroup>& groups,
                         const std::string& command) {
+  const std::string help_name = app.get_help_ptr()->get_name(false, true);
+  const std::string help_text = app.get_help_ptr()->get_description();
   for (const auto& group : groups) {
     if (group.commands.empty() || declares(group, command)) {
+      if (!app.get_help_ptr()) app.set_help_flag(help_name, help_text);
       group.registrar(app, ctx);
       continue;
     }
+    if (app.get_help_ptr()) app.set_help_flag();
     for (const auto& info : group.commands) add_command(app, info.name, info.summary);
   }
+  if (!app.get_help_ptr()) app.set_help_flag(help_name, help_text);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `mlo --version` alone needs no command table (CLI11 building it is most of
+  // the start-up left after issue 14's loader work); any other use parses in full.
+  if (argc == 2 && std::strcmp(argv[1], "--version") == 0) {
+    std::printf("mlo %s\n", MLO_VERSION);
+    return 0;
+  }
   install_interrupt_handlers();
   app::install_remote_fetcher();
   Context ctx;
   CLI::App app{"mlo: the machine-learning lifecycle in a git repository", "mlo"};
   app.require_subcommand(1);
   app.fallthrough();
-  app.set_version_flag("--version", std::string("mlo ") + MLO_VERSION);
-  app.add_option("-C", ctx.global.chdir, "Run as if mlo was started in this directory");
-  app.add_flag("--json", ctx.global.json, "Print machine-readable JSON");
-  app.add_flag("-q,--quiet", ctx.global.quiet, "Only print errors");
-  app.add_flag("-v,--verbose", ctx.global.verbose, "Print more detail");
-  app.add_flag("--no-color", ctx.global.no_color, "Do not colour output (also: NO_COLOR)");
-  app.footer("Exit codes: 0 ok, 1 check failed, 2 usage, 3 bad input or repo, 4 remote, 5 runner, 130 interrupted.\n"
-             "See 'mlo help COMMAND' or 'man mlo'.");
   std::string command;
   bool init_git = std::any_of(argv + 1, argv + argc, [](const char* a) { return std::strcmp(a, "--git") == 0; });
   auto apply_globals = [&ctx, &command, init_git] {
@@ -205,6 +212,16 @@ int main(int argc, char** argv) {
   }
   build_command_tree(app, ctx, groups, command);
   add_help_command(app);
+  // Global options after the commands (see build_command_tree); subcommands do
+  // not inherit options, so the order changes nothing else.
+  app.set_version_flag("--version", std::string("mlo ") + MLO_VERSION);
+  app.add_option("-C", ctx.global.chdir, "Run as if mlo was started in this directory");
+  app.add_flag("--json", ctx.global.json, "Print machine-readable JSON");
+  app.add_flag("-q,--quiet", ctx.global.quiet, "Only print errors");
+  app.add_flag("-v,--verbose", ctx.global.verbose, "Print more detail");
+  app.add_flag("--no-color", ctx.global.no_color, "Do not colour output (also: NO_COLOR)");
+  app.footer("Exit codes: 0 ok, 1 check failed, 2 usage, 3 bad input or repo, 4 remote, 5 runner, 130 interrupted.\n"
+             "See 'mlo help COMMAND' or 'man mlo'.");
 
   try {
     check_subcommand_words(app, argc, argv);

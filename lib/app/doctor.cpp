@@ -2,7 +2,6 @@
 
 #include <curl/curl.h>
 #include <git2.h>
-#include <openssl/crypto.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -14,6 +13,7 @@
 #include "core/error.h"
 #include "core/format.h"
 #include "core/fs.h"
+#include "core/hash.h"
 #include "data/workspace.h"
 #include "repo/repo.h"
 
@@ -49,7 +49,9 @@ std::vector<std::pair<std::string, std::string>> component_versions() {
   v.emplace_back("zstd", ZSTD_versionString());
   const curl_version_info_data* curl = curl_version_info(CURLVERSION_NOW);
   v.emplace_back("libcurl", curl && curl->version ? curl->version : "unknown");
-  v.emplace_back("openssl", OpenSSL_version(OPENSSL_VERSION));
+  // OpenSSL is used only through libcurl (TLS); SHA-256 is built in.
+  v.emplace_back("openssl", curl && curl->ssl_version ? curl->ssl_version : "unknown");
+  v.emplace_back("sha256", sha256_implementation());
   v.emplace_back("yaml-cpp", MLO_YAML_CPP_VERSION);
   v.emplace_back("nlohmann-json", std::to_string(NLOHMANN_JSON_VERSION_MAJOR) + "." +
                                       std::to_string(NLOHMANN_JSON_VERSION_MINOR) + "." +

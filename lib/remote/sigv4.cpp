@@ -1,7 +1,5 @@
 #include "remote/sigv4.h"
 
-#include <openssl/hmac.h>
-
 #include <algorithm>
 #include <ctime>
 
@@ -12,13 +10,7 @@ namespace mlo::remote {
 
 namespace {
 
-std::string hmac(const std::string& key, const std::string& data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-       data.size(), out, &len);
-  return std::string(reinterpret_cast<char*>(out), len);
-}
+std::string hmac(const std::string& key, const std::string& data) { return hmac_sha256(key, data); }
 
 std::string hex(const std::string& bytes) {
   static const char* digits = "0123456789abcdef";

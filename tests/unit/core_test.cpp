@@ -1,10 +1,13 @@
 #include <catch2/catch.hpp>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <sys/stat.h>
 
 #include <atomic>
 #include <cstdint>
 #include <optional>
+#include <random>
 
 #include <nlohmann/json.hpp>
 
@@ -29,6 +32,84 @@ TEST_CASE("sha256 matches the FIPS 180-2 test vectors") {
   h.update(million_a.substr(0, 333333));
   h.update(million_a.substr(333333));
   CHECK(h.hex_digest() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+namespace {
+
+std::string hex_of(const unsigned char* d, std::size_t n) {
+  static const char* digits = "0123456789abcdef";
+  std::string hex;
+  for (std::size_t i = 0; i < n; ++i) hex += {digits[d[i] >> 4], digits[d[i] & 15]};
+  return hex;
+}
+
+// The reference: OpenSSL's SHA-256 of the same bytes, in hex.
+std::string openssl_sha256(std::string_view data) {
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(data.data(), data.size(), d, &n, EVP_sha256(), nullptr);
+  return hex_of(d, n);
+}
+
+std::string random_bytes(std::size_t n, std::mt19937& rng) {
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+// Hex of a raw 32-byte state after one call of a block function.
+std::string blocks_hex(void (*fn)(std::uint32_t*, const unsigned char*, std::size_t), const std::string& data) {
+  std::uint32_t st[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  fn(st, reinterpret_cast<const unsigned char*>(data.data()), data.size() / 64);
+  std::string out;
+  for (auto w : st) out += std::to_string(w) + ",";
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the built-in sha256 agrees with OpenSSL on every length up to 1100 and in any chunking") {
+  std::mt19937 rng(14);
+  for (std::size_t n = 0; n <= 1100; ++n) {
+    std::string data = random_bytes(n, rng);
+    INFO("length " << n);
+    REQUIRE(sha256_hex(data) == openssl_sha256(data));
+    // The same bytes fed in random pieces (crossing block edges).
+    Sha256 h;
+    for (std::size_t at = 0; at < n;) {
+      std::size_t take = std::min<std::size_t>(n - at, rng() % 150);
+      h.update(data.data() + at, take);
+      at += take;
+    }
+    REQUIRE(h.hex_digest() == openssl_sha256(data));
+  }
+  std::string big = random_bytes((1 << 20) + 37, rng);
+  CHECK(sha256_hex(big) == openssl_sha256(big));
+}
+
+TEST_CASE("both sha256 block functions give the same state") {
+  std::mt19937 rng(7);
+  std::string data = random_bytes(64 * 9, rng);
+  if (!detail::sha256_has_shani()) SUCCEED("no SHA-NI on this CPU: only the portable path runs");
+  else CHECK(blocks_hex(detail::sha256_blocks_shani, data) == blocks_hex(detail::sha256_blocks_portable, data));
+  CHECK(std::string(sha256_implementation()) == (detail::sha256_has_shani() ? "SHA-NI" : "portable"));
+}
+
+TEST_CASE("hmac_sha256 matches RFC 4231 and OpenSSL for short and long keys") {
+  auto hex = [](const std::string& raw) { return hex_of(reinterpret_cast<const unsigned char*>(raw.data()), raw.size()); };
+  // RFC 4231 test case 2.
+  CHECK(hex(hmac_sha256("Jefe", "what do ya want for nothing?")) ==
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  std::mt19937 rng(4231);
+  for (std::size_t klen : {0, 1, 32, 63, 64, 65, 131}) {
+    std::string key = random_bytes(klen, rng), msg = random_bytes(klen * 3 + 5, rng);
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(msg.data()),
+         msg.size(), d, &n);
+    INFO("key length " << klen);
+    CHECK(hmac_sha256(key, msg) == std::string(reinterpret_cast<char*>(d), n));
+  }
 }
 
 TEST_CASE("sha256_file hashes a file and names an unreadable one") {

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Start-up (issue 14): what the dynamic loader must map on every start, and the
+# fast paths keep their output. Fails if OpenSSL (or, where the static archives
+# exist, sqlite3/yaml-cpp/zstd/libstdc++) comes back as a shared library.
+source "$(dirname "$0")/lib.sh"
+command -v readelf >/dev/null || skip "readelf (binutils) is not installed"
+needed=$(readelf -d "$MLO" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+for lib in libcrypto libssl libcurl libgit2; do
+  [[ "$needed" != *"$lib"* ]] || fail "mlo links $lib at start-up (load it on first use): $needed"
+  pass
+done
+libdir=$(dirname "$(gcc -print-file-name=libc.so 2>/dev/null || echo /usr/lib/x86_64-linux-gnu/libc.so)")
+if [ -e "$libdir/libsqlite3.a" ] && [ -e "$libdir/libyaml-cpp.a" ] && [ -e "$libdir/libzstd.a" ]; then
+  static_libs="libsqlite3 libyaml-cpp libzstd"
+  # Sanitizer and fuzz builds keep the shared libstdc++ (CMakeLists.txt).
+  cache=${MLO_BUILD_DIR:-}/CMakeCache.txt
+  grep -qE '^MLO_SANITIZE:STRING=.+|^MLO_FUZZ:BOOL=ON' "$cache" 2>/dev/null || static_libs+=" libstdc++"
+  for lib in $static_libs; do
+    [[ "$needed" != *"$lib"* ]] || fail "mlo links $lib dynamically although its static archive exists: $needed"
+    pass
+  done
+fi
+
+# `mlo --version` answers before the command table exists; with other words it
+# still goes through the parser.
+expect_ok --version
+expect_eq "$OUT" "mlo $(sed -n 's/^project(mlo VERSION \([0-9.]*\).*/\1/p' "$MLO_SOURCE_DIR/CMakeLists.txt")" "--version"
+expect_ok --version -q
+expect_out_contains "mlo "
+# Summary-only commands carry no -h of their own, yet the top help keeps -h
+# first and every command's own help still works.
+expect_ok --help
+first_option=$(printf '%s\n' "$OUT" | sed -n '/^Options:/{n;p;q}')
+[[ "$first_option" == *"-h,--help"* ]] || fail "mlo --help lists '$first_option' first, not -h,--help"
+pass
+expect_out_contains "data"
+expect_ok runs -h
+expect_out_contains "mlo runs"
+expect_ok help runs
+expect_out_contains "mlo runs"
+expect_rc 2 datta
+expect_err_contains "did you mean 'mlo data'"
+done_testing
