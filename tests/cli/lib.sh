@@ -12,7 +12,7 @@ mkdir -p "$HOME"
 export GIT_AUTHOR_NAME="Test Author" GIT_AUTHOR_EMAIL="author@example.com"
 export GIT_COMMITTER_NAME="Test Author" GIT_COMMITTER_EMAIL="author@example.com"
 export GIT_CONFIG_NOSYSTEM=1 NO_COLOR=1
-unset GITHUB_ACTIONS GITHUB_OUTPUT GITHUB_STEP_SUMMARY
+unset CI GITHUB_ACTIONS GITHUB_OUTPUT GITHUB_STEP_SUMMARY
 git config --global init.defaultBranch main
 git config --global user.name "Test Author"
 git config --global user.email "author@example.com"
