@@ -42,7 +42,7 @@ std::string format_progress(const ProgressState& s) {
   std::uint64_t done = by_bytes ? s.bytes : s.items, total = by_bytes ? s.total_bytes : s.total_items;
   if (total) line += " (" + std::to_string(std::min<std::uint64_t>(100, done * 100 / total)) + "%)";
   double rate = s.seconds > 0 ? done / s.seconds : 0;
-  if (s.seconds > 0) line += ", " + rate_text(rate, by_bytes || (!total && s.bytes), s.unit);
+  if (s.seconds > 0 && done > 0) line += ", " + rate_text(rate, by_bytes || (!total && s.bytes), s.unit);
   if (total) line += ", ETA " + (rate > 0 && total > done ? eta_text((total - done) / rate) : std::string(total > done ? "--" : "0m00s"));
   return line;
 }
