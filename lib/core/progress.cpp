@@ -31,6 +31,7 @@ std::string seconds_text(double s) {
 }  // namespace
 
 std::string format_progress(const ProgressState& s) {
+  if (s.unit.empty()) return s.phase + "...";  // a step that counts nothing: only what is going on
   std::string line = s.phase + ": " + std::to_string(s.items);
   if (s.total_items) line += "/" + std::to_string(s.total_items);
   line += " " + s.unit;

@@ -34,7 +34,7 @@ using ProgressClock = std::function<std::int64_t()>;  // monotonic nanoseconds
 // What one redraw shows; pure, so the format is unit-tested.
 struct ProgressState {
   std::string phase;
-  std::string unit;            // "files", "objects"
+  std::string unit;            // "files", "objects"; empty: a step that counts nothing
   std::uint64_t items = 0, total_items = 0;  // total 0: not known yet (a scan)
   std::uint64_t bytes = 0, total_bytes = 0;
   double seconds = 0;

@@ -36,6 +36,7 @@ TEST_CASE("progress line shows counts, bytes, percent, rate and ETA", "[progress
   ProgressState scan{"scan", "files", 500, 0, 0, 0, 0.5};
   CHECK(format_progress(scan) == "scan: 500 files, 1000 files/s");
   CHECK(format_progress(ProgressState{"store", "files", 0, 0, 0, 0, 0.5}) == "store: 0 files");  // no rate of nothing
+  CHECK(format_progress(ProgressState{"planning", "", 0, 0, 0, 0, 3.0}) == "planning...");  // counts nothing
   ProgressState counts{"gc", "objects", 50, 200, 0, 0, 2.0};
   CHECK(format_progress(counts) == "gc: 50/200 objects (25%), 25 objects/s, ETA 0m06s");
   CHECK(format_progress_done(ProgressState{"hash", "files", 3000, 3000, 0, 0, 1.25}) == "hash: 3000 files in 1.2 s");
