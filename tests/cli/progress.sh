@@ -69,6 +69,40 @@ on_tty gc --dry-run
 [[ "$OUT" == *"references: "* ]] || fail "no gc progress: $OUT"
 pass
 
+# Ctrl-C in the middle: the error starts on an erased line (no progress text
+# left in front of it). 20,000 files take seconds to hash, so the signal
+# normally lands in the hash phase; when the machine is fast enough to finish
+# first there is nothing to check.
+/usr/bin/python3 -c "
+import os
+for i in range(20000):
+    d = 'huge/d%03d' % (i % 100); os.makedirs(d, exist_ok=True); open(d + '/f%d' % i, 'w').write('x%d' % i)"
+OUT=$(script -qfec "timeout -s INT 1 '$MLO' data add huge" /dev/null </dev/null || true)
+if [[ "$OUT" == *"interrupted"* ]]; then
+  [[ "$OUT" == *$'\e[K'*"mlo: error:"* && "${OUT%%mlo: error:*}" == *$'\e[K' ]] ||
+    [[ "${OUT%%mlo: error:*}" == *$'\e[K\e['*"m" ]] || fail "progress left in front of the interrupt error: $OUT"
+  pass
+fi
+rm -rf huge
+
+# In tmux (a real terminal emulator): the final screen holds the summary
+# and no progress line.
+if command -v tmux >/dev/null; then
+  make_tree big4 50
+  tmux -L "mlo-$$" new-session -d -x 150 -y 20 "'$MLO' data add big4; echo finished; sleep 30"
+  for _ in $(seq 1 300); do
+    screen=$(tmux -L "mlo-$$" capture-pane -p)
+    [[ "$screen" == *finished* ]] && break
+    sleep 0.1
+  done
+  tmux -L "mlo-$$" kill-server
+  [[ "$screen" == *"Added big4 (1000 files"* ]] || fail "no summary on the tmux screen: $screen"
+  [[ "$screen" != *"hash: "* && "$screen" != *"scan: "* && "$screen" != *"store: "* ]] ||
+    fail "progress left on the tmux screen: $screen"
+  pass
+  git reset -q
+fi
+
 # CI without a terminal: plain lines on stderr, a log group per long phase
 # under GitHub Actions, stdout unchanged.
 make_tree big3 15
