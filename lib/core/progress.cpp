@@ -144,14 +144,17 @@ void ProgressReporter::draw_locked() {
     out += line;
     if (line.size() < drawn_) out.append(drawn_ - line.size(), ' ');
   }
+  if (drawn_ && out == last_drawn_) return;  // the same text again (the end of a phase)
   drawn_ = std::max<std::size_t>(line.size(), settings_.style == ProgressStyle::dumb ? drawn_ : 0);
   sink_(out);
+  last_drawn_ = std::move(out);
 }
 
 void ProgressReporter::erase_locked() {
   if (settings_.style == ProgressStyle::terminal && drawn_) sink_("\r\033[K");
   if (settings_.style == ProgressStyle::dumb && drawn_) sink_("\r" + std::string(drawn_, ' ') + "\r");
   drawn_ = 0;
+  last_drawn_.clear();
 }
 
 void ProgressReporter::end_locked() {

@@ -77,6 +77,7 @@ class ProgressReporter {
   std::int64_t started_ = 0, last_line_ = 0;
   std::atomic<std::int64_t> next_draw_{0};
   std::size_t drawn_ = 0;  // width of the line on screen (0: none)
+  std::string last_drawn_;
 };
 
 // The process-wide reporter (off by default); the CLI replaces it once.

@@ -77,6 +77,14 @@ new_repo() {
   git commit -qm "init mlo" || fail "git commit"
 }
 
+# on_tty ARGS... : runs mlo under a pseudo-terminal made by script(1);
+# OUT = all it wrote there (stdout and stderr together).
+on_tty() {
+  local cmd="'$MLO'" a
+  for a in "$@"; do cmd+=" '$a'"; done
+  OUT=$(script -qfec "$cmd" /dev/null </dev/null) || fail "mlo $* failed under a terminal: $OUT"
+}
+
 # skip REASON : ends the test as skipped (ctest shows it as such).
 skip() { echo "SKIP [$TEST_NAME]: $*"; exit 77; }
 

@@ -6,12 +6,6 @@
 source "$(dirname "$0")/lib.sh"
 
 command -v script >/dev/null || skip "script(1) is not installed (bsdutils)"
-# on_tty CMD... : runs mlo under a pseudo-terminal; OUT = all it wrote there.
-on_tty() {
-  local cmd="'$MLO'" a
-  for a in "$@"; do cmd+=" '$a'"; done
-  OUT=$(script -qfec "$cmd" /dev/null </dev/null) || fail "mlo $* failed under a terminal: $OUT"
-}
 # make_tree DIR [PER_FOLDER] : 20 folders of small files (150 each: 3000).
 make_tree() {
   local d f
@@ -79,8 +73,8 @@ for i in range(20000):
     d = 'huge/d%03d' % (i % 100); os.makedirs(d, exist_ok=True); open(d + '/f%d' % i, 'w').write('x%d' % i)"
 OUT=$(script -qfec "timeout -s INT 1 '$MLO' data add huge" /dev/null </dev/null || true)
 if [[ "$OUT" == *"interrupted"* ]]; then
-  [[ "$OUT" == *$'\e[K'*"mlo: error:"* && "${OUT%%mlo: error:*}" == *$'\e[K' ]] ||
-    [[ "${OUT%%mlo: error:*}" == *$'\e[K\e['*"m" ]] || fail "progress left in front of the interrupt error: $OUT"
+  [[ "$OUT" == *$'\r\e[K'*"mlo: error:"* && "${OUT%%mlo: error:*}" == *$'\r\e[K' ]] ||
+    [[ "${OUT%%mlo: error:*}" == *$'\r\e[K\e['*"m" ]] || fail "progress left in front of the interrupt error: $OUT"
   pass
 fi
 rm -rf huge

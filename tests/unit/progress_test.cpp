@@ -58,6 +58,7 @@ TEST_CASE("progress redraws at most 10 times a second and clears its line", "[pr
   r.end(id);
   CHECK(f.writes.back() == "\r\033[K");  // the summary starts on a clean line
   CHECK(f.writes[f.writes.size() - 2].find("1000/1000 files (100%)") != std::string::npos);
+  CHECK(f.writes[f.writes.size() - 3] != f.writes[f.writes.size() - 2]);  // never the same text twice
   auto before = f.writes.size();
   r.add(1);
   f.ns += 1000 * ms;
