@@ -99,14 +99,14 @@ fi
 
 # CI without a terminal: plain lines on stderr, a log group per long phase
 # under GitHub Actions, stdout unchanged.
-make_tree big3 15
+make_tree big3
 OUT=$(CI=true GITHUB_ACTIONS=true MLO_PROGRESS_EVERY=0.001 "$MLO" data add big3 2>"$TEST_TMP/ci.err") ||
   fail "data add in CI: $OUT"
 ERR=$(cat "$TEST_TMP/ci.err")
-[[ "$ERR" == *"::group::hash"*"hash: "*"/300 files"*"::endgroup::"*"hash: 300 files"*" in "*" s"* ]] ||
+[[ "$ERR" == *"::group::hash"*"hash: "*"/3000 files"*"::endgroup::"*"hash: 3000 files"*" in "*" s"* ]] ||
   fail "no CI progress lines with a log group: $ERR"
 [[ "$ERR" != *$'\r'* && "$ERR" != *"$ESC"* ]] || fail "carriage returns or escape codes in a CI log: $ERR"
-[[ "$OUT" == "Added big3 (300 files"* && "$OUT" != *"::"* ]] || fail "CI progress on stdout: $OUT"
+[[ "$OUT" == "Added big3 (3000 files"* && "$OUT" != *"::"* ]] || fail "CI progress on stdout: $OUT"
 ERR=$(CI=true MLO_PROGRESS_EVERY=soon "$MLO" data status 2>&1 >/dev/null) && fail "a bad MLO_PROGRESS_EVERY was accepted"
 [[ "$ERR" == *"MLO_PROGRESS_EVERY=soon"* ]] || fail "bad MLO_PROGRESS_EVERY not named: $ERR"
 pass
