@@ -11,6 +11,7 @@
 #include "core/format.h"
 #include "core/interrupt.h"
 #include "core/log.h"
+#include "progress.h"
 
 using namespace mlo;
 using namespace mlo::cli;
@@ -194,6 +195,7 @@ int main(int argc, char** argv) {
     ctx.color_stdout = !no_color && ::isatty(1);
     log::set_color(!no_color && ::isatty(2));
     log::set_level(ctx.global.quiet ? log::Level::quiet : ctx.global.verbose ? log::Level::verbose : log::Level::normal);
+    configure_progress(ctx.global);
   };
 
   auto& groups = command_groups();

@@ -40,7 +40,8 @@ SyncRequest request_for(const Context& ctx, const TransferArgs& a) {
   r.paths = a.paths;
   r.jobs = a.jobs;
   r.models = a.models;
-  r.progress = !ctx.global.quiet && !ctx.global.json && ::isatty(2);
+  // Drawn only where cmd/progress.cpp points the reporter (a terminal, a CI log).
+  r.progress = !ctx.global.quiet;
   return r;
 }
 

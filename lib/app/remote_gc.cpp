@@ -15,6 +15,7 @@
 #include "core/format.h"
 #include "core/fs.h"
 #include "core/process.h"
+#include "core/progress.h"
 #include "data/manifest.h"
 #include "pipeline/runs.h"
 #include "remote/gc_lock.h"
@@ -246,7 +247,9 @@ RemoteGcReport remote_gc(Repo& repo, const RemoteGcRequest& request,
   if (!request.dry_run) lock.emplace(*backend, now);
 
   fs::path idx = remote::index_cache_dir(repo.cache_dir(), rc.url);
+  std::optional<ProgressPhase> phase(std::in_place, "reading the remote's pack indexes", 0, 0, "");
   RemoteIndex index = RemoteIndex::load(*backend, idx, request.jobs);
+  phase.reset();
   report.refs = collect_with_remote_manifests(repo, *backend, idx, index, report.scope, request.jobs);
   report.remote_runs = add_remote_runs(repo, *backend, idx, index, report.refs, request.jobs);
   std::vector<remote::PushRecord> expired;
@@ -261,12 +264,16 @@ RemoteGcReport remote_gc(Repo& repo, const RemoteGcRequest& request,
   opts.grace_seconds = request.grace_seconds;
   opts.jobs = request.jobs;
   const References& refs = report.refs;
+  phase.emplace("planning what the remote can drop", 0, 0, "");
   report.plan = remote::plan_remote_gc(*backend, index, [&](const std::string& h) { return refs.needs(h); }, opts, now);
   if (request.narrow && !report.plan.changes.empty()) report.still_needed = still_needed(repo, report.plan);
   if (!request.narrow && !report.plan.changes.empty()) report.last_needed = last_needed(repo, report.plan, expired);
+  phase.reset();  // before confirm() asks on the terminal
   if (request.dry_run || !confirm(report)) return report;
+  phase.emplace("rewriting packs and removing objects on the remote", 0, 0, "");
   report.done = remote::apply_remote_gc(*backend, report.plan, now);
   for (const auto& key : report.expired_push_records) backend->remove(key);
+  phase.reset();
   report.applied = true;
   return report;
 }

@@ -17,6 +17,7 @@
 #include "core/hash.h"
 #include "core/interrupt.h"
 #include "core/parallel.h"
+#include "core/progress.h"
 #include "core/safe_path.h"
 #include "data/data.h"
 #include "data/helpers.h"
@@ -149,8 +150,10 @@ void check_objects(Repo& repo, StatCache& sc, const CheckoutPlan& plan, unsigned
   Cache& cache = repo.cache();
   std::vector<std::pair<std::string, std::string>> objs(plan.objects.begin(), plan.objects.end());
   std::vector<char> state(objs.size(), 0);  // 0 ok, 1 missing, 2 corrupt
+  ProgressPhase phase("verify", objs.size(), 0, "objects");
   parallel_for(objs.size(), jobs, [&](std::size_t k) {
     check_interrupted();
+    phase.add(1);
     const std::string& hash = objs[k].first;
     fs::path op = cache.object_path(hash);
     struct stat st;
@@ -255,6 +258,7 @@ void apply_entry(Repo& repo, const TreeWriter& writer, const EntryPlan& e, unsig
     const auto& [rel, want] = e.write[k];
     std::string full = join_rel(e.data_rel, rel);
     write_one(dirs, cache, modes, full, want);
+    progress().add(1);
     std::lock_guard<std::mutex> g(m);
     result.updated.push_back(full);
   });
@@ -277,10 +281,13 @@ namespace {
 std::vector<WorkTree> scan_targets(Repo& repo, StatCache& sc, const std::vector<CheckoutTarget>& targets, unsigned jobs) {
   std::vector<WorkTree> trees(targets.size());
   std::vector<WorkTree*> to_hash;
-  for (size_t i = 0; i < targets.size(); ++i) {
-    trees[i] = scan_tree(repo.root(), targets[i].data_rel);
-    fill_from_stat_cache(sc, trees[i]);
-    to_hash.push_back(&trees[i]);
+  {
+    ProgressPhase phase("scan", 0, 0, "entries");  // scan_tree counts what it finds
+    for (size_t i = 0; i < targets.size(); ++i) {
+      trees[i] = scan_tree(repo.root(), targets[i].data_rel);
+      fill_from_stat_cache(sc, trees[i]);
+      to_hash.push_back(&trees[i]);
+    }
   }
   hash_missing(sc, to_hash, jobs);
   return trees;
@@ -340,7 +347,12 @@ CheckoutResult data_checkout(Repo& repo, const std::vector<std::string>& paths, 
   // renamed), so an interruption leaves every file old or new and no temp
   // file inside tracked data; a re-run finishes the job.
   result.unchanged = plan.unchanged;
-  for (const auto& e : plan.entries) apply_entry(repo, writer, e, jobs, result);
+  std::uint64_t to_write = 0;
+  for (const auto& e : plan.entries) to_write += e.write.size();
+  {
+    ProgressPhase phase("write", to_write);
+    for (const auto& e : plan.entries) apply_entry(repo, writer, e, jobs, result);
+  }
   sc.flush();
   std::sort(result.updated.begin(), result.updated.end());
   return result;

@@ -16,6 +16,7 @@
 #include "core/interrupt.h"
 #include "core/log.h"
 #include "core/parallel.h"
+#include "core/progress.h"
 #include "core/parse.h"
 #include "core/safe_path.h"
 #include "data/helpers.h"
@@ -171,6 +172,18 @@ void check_no_overlap(const std::vector<AddTarget>& targets) {
                        "add either the folder or the paths inside it");
 }
 
+std::uint64_t work_bytes(const std::vector<std::pair<WorkTree*, WorkFile*>>& work) {
+  std::uint64_t n = 0;
+  for (const auto& w : work) n += w.second->key.size;
+  return n;
+}
+
+std::uint64_t files_in(const std::vector<WorkTree>& trees) {
+  std::uint64_t n = 0;
+  for (const auto& t : trees) n += t.files.size();
+  return n;
+}
+
 std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets, const AddOptions& options) {
   Cache& cache = repo.cache();
   std::vector<LinkMode> modes = repo.link_modes();
@@ -180,6 +193,7 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
 
   std::vector<WorkTree> trees;
   trees.reserve(targets.size());
+  std::optional<ProgressPhase> phase(std::in_place, "scan", 0, 0, "entries");  // scan_tree counts what it finds
   for (const auto& t : targets) {
     trees.push_back(scan_tree(repo.root(), t.rel));
     if (!trees.back().exists) throw InputError(t.shown + ": no such file or directory");
@@ -199,6 +213,8 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
   for (size_t i = 0; i < known.size(); ++i)
     if (!present[i]) work.push_back(known[i]);
 
+  phase.reset();
+  phase.emplace("hash", work.size(), work_bytes(work));
   parallel_for(work.size(), jobs, [&](std::size_t i) {
     check_interrupted();
     auto [t, f] = work[i];
@@ -206,8 +222,11 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
     f->sha256 = cache.add_file(t->abs_of(*f), modes, /*durable=*/false);
     f->hashed = true;
     if (!link_workspace) sc.record(t->repo_rel_of(*f), f->key, f->sha256, f->executable, started);
+    phase->add(1, f->key.size);
   });
   check_interrupted();
+  phase.reset();
+  phase.emplace("store", link_workspace ? files_in(trees) : 0);
 
   std::vector<std::string> manifest_hashes(trees.size());
   for (size_t i = 0; i < trees.size(); ++i)
@@ -233,9 +252,11 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
       if (!linked) cache.materialize(f->sha256, abs, modes, f->executable);
       if (::stat(abs.c_str(), &ws) == 0)
         sc.record(t->repo_rel_of(*f), StatKey::of(ws), f->sha256, f->executable, clock_now_ns());
+      phase->add(1);
     });
   }
   sc.flush();
+  phase.reset();
 
   std::vector<AddedEntry> out;
   std::vector<std::string> to_stage;
@@ -520,6 +541,7 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, cons
   const std::string stamp = objects_stamp(cache);
   std::vector<std::string> fingerprints(items.size());
   const std::int64_t scan_started = clock_now_ns();
+  std::optional<ProgressPhase> phase(std::in_place, "scan", 0, 0, "entries");  // scan_tree counts what it finds
   for (size_t i = 0; i < items.size(); ++i) {
     const std::string& data_rel = items[i].data_rel;
     DirListings listings = sc.load_listings(data_rel);
@@ -541,9 +563,12 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, cons
   std::vector<WorkTree*> all;
   for (auto& t : trees)
     if (t.known_hash.empty()) all.push_back(&t);
+  phase.reset();
   hash_missing(sc, all, 0);
 
+  phase.emplace("check", items.size(), 0, "paths");
   for (size_t i = 0; i < items.size(); ++i) {
+    phase->add(1);
     const Pointer& p = items[i].p;
     WorkTree& t = trees[i];
     EntryStatus e;

@@ -14,6 +14,7 @@
 #include "core/hash.h"
 #include "core/interrupt.h"
 #include "core/parallel.h"
+#include "core/progress.h"
 #include "repo/lock.h"
 #include "repo/repo.h"
 
@@ -92,8 +93,10 @@ GcResult collect_garbage(Repo& repo, const GcOptions& options) {
   std::sort(candidates.begin(), candidates.end(), [](auto& a, auto& b) { return a.hash < b.hash; });
 
   std::int64_t now = std::time(nullptr);
+  ProgressPhase phase(options.dry_run ? "gc (dry run)" : "gc", candidates.size(), 0, "objects");
   for (const auto& c : candidates) {
     check_interrupted();
+    phase.add(1);
     struct stat st;
     if (::lstat(cache.object_path(c.hash).c_str(), &st) != 0) continue;  // gone meanwhile
     if (now - arrival_time(st) < options.grace_seconds) {
@@ -133,12 +136,16 @@ FsckResult fsck(Repo& repo, const FsckOptions& options) {
 
   std::mutex mutex;
   unsigned jobs = options.jobs ? options.jobs : default_jobs();
+  std::uint64_t total_bytes = 0;
+  for (const auto& o : objects) total_bytes += o.size;
+  std::optional<ProgressPhase> phase(std::in_place, "verify", objects.size(), total_bytes, "objects");
   parallel_for(objects.size(), jobs, [&](std::size_t i) {
     check_interrupted();
     const GcObject& o = objects[i];
     FsckCorrupt bad;
     try {
       std::string actual = sha256_file(cache.object_path(o.hash));
+      phase->add(1, o.size);
       if (actual == o.hash) {
         std::lock_guard<std::mutex> g(mutex);
         result.bytes += o.size;
@@ -146,6 +153,7 @@ FsckResult fsck(Repo& repo, const FsckOptions& options) {
       }
       bad.actual = actual;
     } catch (const Error& e) {
+      phase->add(1, o.size);
       bad.error = e.what();
     }
     bad.hash = o.hash;
@@ -154,6 +162,7 @@ FsckResult fsck(Repo& repo, const FsckOptions& options) {
     result.bytes += o.size;
     result.corrupt.push_back(std::move(bad));
   });
+  phase.reset();
   std::sort(result.corrupt.begin(), result.corrupt.end(), [](auto& a, auto& b) { return a.hash < b.hash; });
 
   std::unordered_set<std::string> present;

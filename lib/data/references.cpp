@@ -8,6 +8,7 @@
 #include "core/fs.h"
 #include "core/hash.h"
 #include "core/interrupt.h"
+#include "core/progress.h"
 #include "data/manifest.h"
 #include "data/pointer.h"
 #include "data/workspace.h"
@@ -115,9 +116,12 @@ std::vector<std::string> remote_branch_commits(const GitRepo& git, bool history)
 References collect_references(Repo& repo, const ReferenceScope& scope,
                               const std::vector<ReferenceSource>& extra_sources) {
   References refs;
+  // Counted in pointer files, then commits: neither total is known up front.
+  ProgressPhase phase("references", 0, 0, "pointers and commits");
   if (scope.workspace) {
     for (const auto& ptr : find_pointer_files(repo)) {
       check_interrupted();
+      phase.add(1);
       auto text = read_file_if_exists(repo.root() / ptr);
       if (!text) continue;  // removed while we looked
       add_pointer_references(repo, ptr, *text, "", refs);
@@ -150,6 +154,7 @@ References collect_references(Repo& repo, const ReferenceScope& scope,
     }
     for (const auto& id : commits) {
       check_interrupted();
+      phase.add(1);
       ++refs.revisions;
       std::string label = id.substr(0, 7);
       git.for_each_file_at(id, kPointerSuffix, [&](const std::string& path, const std::string& content) {

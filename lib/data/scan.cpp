@@ -15,6 +15,7 @@
 #include "core/hash.h"
 #include "core/interrupt.h"
 #include "core/parallel.h"
+#include "core/progress.h"
 #include "store/cache.h"
 
 namespace mlo {
@@ -112,6 +113,7 @@ void walk(const DirJob& top, std::vector<WorkFile>& out, std::vector<std::string
       }
     });
     out.reserve(out.size() + entries.size());
+    progress().add(entries.size());  // files and folders seen, for the open phase
     std::vector<DirJob> next;
     for (std::size_t j = 0; j < entries.size(); ++j) {
       auto [i, k] = entries[j];
@@ -273,6 +275,10 @@ void hash_missing(StatCache& sc, std::vector<WorkTree*> trees, unsigned jobs) {
   for (auto* t : trees)
     for (auto& f : t->files)
       if (f.sha256.empty()) work.push_back({t, &f});
+  if (work.empty()) return;
+  std::uint64_t bytes = 0;
+  for (const auto& w : work) bytes += w.second->key.size;
+  ProgressPhase phase("hash", work.size(), bytes);
   parallel_for(work.size(), jobs ? jobs : default_jobs(), [&](std::size_t i) {
     check_interrupted();
     auto [t, f] = work[i];
@@ -280,6 +286,7 @@ void hash_missing(StatCache& sc, std::vector<WorkTree*> trees, unsigned jobs) {
     f->sha256 = sha256_file(t->abs_of(*f));
     f->hashed = true;
     sc.record(t->repo_rel_of(*f), f->key, f->sha256, f->executable, started);
+    phase.add(1, f->key.size);
   });
 }
 

@@ -8,10 +8,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -22,6 +22,7 @@
 #include "core/interrupt.h"
 #include "core/log.h"
 #include "core/parallel.h"
+#include "core/progress.h"
 
 namespace mlo::remote {
 
@@ -33,67 +34,20 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A progress line on stderr (terminal only): objects, bytes, rate, ETA.
+// Push and fetch report to the process-wide reporter (core/progress.h),
+// which the CLI points at stderr when it is a terminal (or a CI log).
 class Progress {
  public:
-  Progress(bool on, std::string verb, std::uint64_t total_objects, std::uint64_t total_bytes)
-      : on_(on && total_objects > 0), verb_(std::move(verb)), total_objects_(total_objects), total_bytes_(total_bytes) {
-    // Drawn at once, then every 200 ms, and once more at the end, so even a
-    // short transfer shows its totals on a terminal.
-    if (on_) {
-      draw();
-      thread_ = std::thread([this] { loop(); });
-    }
+  Progress(bool on, const std::string& verb, std::uint64_t total_objects, std::uint64_t total_bytes) {
+    if (on && total_objects > 0) phase_.emplace(verb, total_objects, total_bytes, "objects");
   }
-  ~Progress() { stop(); }
   void add(std::uint64_t objects, std::uint64_t bytes) {
-    objects_ += objects;
-    bytes_ += bytes;
+    if (phase_) phase_->add(objects, bytes);
   }
-  void stop() {
-    if (!thread_.joinable()) return;
-    {
-      std::lock_guard lock(mutex_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-    draw();
-    std::fprintf(stderr, "\r\033[K");
-    std::fflush(stderr);
-  }
+  void stop() { phase_.reset(); }
 
  private:
-  void loop() {
-    std::unique_lock lock(mutex_);
-    while (!cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return done_; })) draw();
-  }
-  void draw() {
-    double secs = std::chrono::duration<double>(Clock::now() - start_).count();
-    std::uint64_t b = bytes_, o = objects_;
-    double rate = secs > 0 ? b / secs : 0;
-    std::string eta = "--";
-    if (rate > 0 && total_bytes_ > b) {
-      long s = static_cast<long>((total_bytes_ - b) / rate);
-      eta = std::to_string(s / 60) + "m" + (s % 60 < 10 ? "0" : "") + std::to_string(s % 60) + "s";
-    }
-    int pct = total_bytes_ ? std::min(100, static_cast<int>(100.0 * b / total_bytes_)) : 100;
-    std::fprintf(stderr, "\r\033[K%s: %llu/%llu objects, %s/%s (%d%%), %s/s, ETA %s", verb_.c_str(),
-                 static_cast<unsigned long long>(o), static_cast<unsigned long long>(total_objects_),
-                 human_bytes(b).c_str(), human_bytes(total_bytes_).c_str(), pct,
-                 human_bytes(static_cast<std::uint64_t>(rate)).c_str(), eta.c_str());
-    std::fflush(stderr);
-  }
-
-  bool on_;
-  std::string verb_;
-  std::uint64_t total_objects_, total_bytes_;
-  std::atomic<std::uint64_t> objects_{0}, bytes_{0};
-  Clock::time_point start_ = Clock::now();
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
+  std::optional<ProgressPhase> phase_;
 };
 
 // Runs fn(worker, item) for items [0, n) on `jobs` threads; worker ids are

@@ -12,7 +12,7 @@ mkdir -p "$HOME"
 export GIT_AUTHOR_NAME="Test Author" GIT_AUTHOR_EMAIL="author@example.com"
 export GIT_COMMITTER_NAME="Test Author" GIT_COMMITTER_EMAIL="author@example.com"
 export GIT_CONFIG_NOSYSTEM=1 NO_COLOR=1
-unset GITHUB_ACTIONS GITHUB_OUTPUT GITHUB_STEP_SUMMARY
+unset CI GITHUB_ACTIONS GITHUB_OUTPUT GITHUB_STEP_SUMMARY
 git config --global init.defaultBranch main
 git config --global user.name "Test Author"
 git config --global user.email "author@example.com"
@@ -75,6 +75,14 @@ new_repo() {
   git init -q . || fail "git init"
   "$MLO" init -q || fail "mlo init failed in $dir"
   git commit -qm "init mlo" || fail "git commit"
+}
+
+# on_tty ARGS... : runs mlo under a pseudo-terminal made by script(1);
+# OUT = all it wrote there (stdout and stderr together).
+on_tty() {
+  local cmd="'$MLO'" a
+  for a in "$@"; do cmd+=" '$a'"; done
+  OUT=$(script -qfec "$cmd" /dev/null </dev/null) || fail "mlo $* failed under a terminal: $OUT"
 }
 
 # skip REASON : ends the test as skipped (ctest shows it as such).

@@ -6,12 +6,6 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_remote.sh"
 
 command -v script >/dev/null || skip "script(1) is not installed (bsdutils)"
-# on_tty CMD... : runs mlo under a pseudo-terminal; OUT = all it wrote there.
-on_tty() {
-  local cmd="'$MLO'" a
-  for a in "$@"; do cmd+=" '$a'"; done
-  OUT=$(script -qec "$cmd" /dev/null </dev/null) || fail "mlo $* failed under a terminal: $OUT"
-}
 
 new_repo a
 expect_ok remote add origin "$TEST_TMP/remote" --default
