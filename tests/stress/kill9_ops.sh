@@ -40,7 +40,7 @@ cat >gen.sh <<'SH'
 echo $$ >>"$STAGE_PIDS"
 seed=$(sed -n 's/^seed: //p' params.yaml)
 mkdir -p out
-for i in $(seq 1 40); do
+for i in $(seq 1 30); do
   printf 'seed %s file %s\n' "$seed" "$i" >out/f$i.txt
   head -c 20000 /dev/zero >>out/f$i.txt
 done
