@@ -6,6 +6,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include <yaml-cpp/yaml.h>
+
 #include "app/artifacts.h"
 #include "command.h"
 #include "core/format.h"
@@ -247,6 +249,13 @@ int main(int argc, char** argv) {
     return report_error(e.what(), e.hint(), static_cast<int>(e.code()), color_err);
   } catch (const std::filesystem::filesystem_error& e) {
     return report_error(e.what(), "", static_cast<int>(Exit::input), color_err);
+  } catch (const YAML::Exception& e) {
+    // A value of the wrong kind in a YAML file (a list where a name belongs)
+    // that its reader did not check: bad input, never an internal error.
+    return report_error("a YAML file has a value of the wrong kind at line " + std::to_string(e.mark.line + 1) +
+                            ", column " + std::to_string(e.mark.column + 1) + " (" + e.msg + ")",
+                        "check that line in mlo.yaml, .mlo/config.yaml, params or a pointer file",
+                        static_cast<int>(Exit::input), color_err);
   } catch (const std::exception& e) {
     return report_error(std::string("internal error: ") + e.what(), "please report this as a bug", 70, color_err);
   }

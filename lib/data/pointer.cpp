@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/hash.h"
+#include "core/parse.h"
 #include "repo/config.h"
 
 namespace mlo {
@@ -48,6 +49,9 @@ Pointer parse_pointer(const std::string& text, const std::string& where) {
   const YAML::Node& path = root["path"];
   if (!path || !path.IsScalar()) bad(where, "missing 'path'");
   p.path = path.as<std::string>();
+  // add refuses such names: a hand-written one would not survive a rewrite.
+  if (!is_valid_utf8(p.path))
+    bad(at_line(where, path), "path '" + printable(p.path) + "' is not valid UTF-8 (rename the file and add it again)");
   if (!is_safe_relative(p.path) || p.path.find('/') != std::string::npos)
     bad(at_line(where, path), "path '" + p.path + "' must be the plain name of the tracked file or folder "
                               "(no '/', '..', or absolute path)");

@@ -967,7 +967,8 @@ namespace {
 // The store keeps the object (and the log names it) before the index learns of it.
 std::string store_and_index(Repo& repo, const std::string& kind, const nlohmann::json& doc,
                             void (*index)(Database&, const std::string&, const nlohmann::json&)) {
-  std::string id = repo.cache().add_bytes(doc.dump());
+  // Column names and categories are the data's bytes: not always UTF-8.
+  std::string id = repo.cache().add_bytes(doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   append_log(repo, kind + " " + id);
   Database& db = repo.index();
   db.migrate(kMigrations);

@@ -676,7 +676,8 @@ std::string serialize_profile(const DatasetProfile& p) {
     cj["categories"] = c.categories;
     j["columns"].push_back(cj);
   }
-  std::string js = j.dump();
+  // Column names and categories are the data's bytes: not always UTF-8.
+  std::string js = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::string out = "MLOPROF1";
   put_u64(out, js.size());
   out += js;

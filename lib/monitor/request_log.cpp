@@ -18,6 +18,13 @@ std::string positional_name(std::size_t i, const Names& names) {
   return i < names.size() ? names[i] : "input_" + std::to_string(i);
 }
 
+// A tensor's "name" when it is a string (a logged request is the client's:
+// anything else would throw out of the reader).
+std::string name_or(const Json& tensor, std::string fallback) {
+  auto it = tensor.find("name");
+  return it != tensor.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
 // A row given as an object (named) or an array (positional) or one scalar.
 void add_row_values(const Json& row, FlatRow& out, const Names& names) {
   if (row.is_object()) {
@@ -107,8 +114,8 @@ std::vector<FlatRow> input_rows(const Json& body, RequestLogContext& ctx) {
         const Json& t = in[0];
         const Json& data = t["data"];
         std::size_t width = 1;
-        if (t.contains("shape") && t["shape"].is_array() && t["shape"].size() == 2 && t["shape"][1].is_number())
-          width = std::max<std::size_t>(1, t["shape"][1].get<std::size_t>());
+        if (t.contains("shape") && t["shape"].is_array() && t["shape"].size() == 2)
+          if (t["shape"][1].is_number_unsigned()) width = std::max<std::size_t>(1, t["shape"][1].get<std::size_t>());
         if (!data.is_array()) return rows;
         bool nested = !data.empty() && data[0].is_array();
         if (nested) {
@@ -117,7 +124,7 @@ std::vector<FlatRow> input_rows(const Json& body, RequestLogContext& ctx) {
           for (std::size_t r = 0; r * width < data.size(); ++r) {
             rows.emplace_back();
             for (std::size_t c = 0; c < width && r * width + c < data.size(); ++c)
-              rows.back().emplace_back(width == 1 ? t.value("name", positional_name(0, names)) : positional_name(c, names),
+              rows.back().emplace_back(width == 1 ? name_or(t, positional_name(0, names)) : positional_name(c, names),
                                        &data[r * width + c]);
           }
         }
@@ -125,7 +132,7 @@ std::vector<FlatRow> input_rows(const Json& body, RequestLogContext& ctx) {
         for (const auto& t : in) {
           if (!t.is_object() || !t.contains("data") || !t["data"].is_array()) continue;
           const Json& data = t["data"];
-          std::string name = t.value("name", positional_name(0, names));
+          std::string name = name_or(t, positional_name(0, names));
           if (rows.size() < data.size()) rows.resize(data.size());
           for (std::size_t r = 0; r < data.size(); ++r) rows[r].emplace_back(name, &data[r]);
         }
@@ -159,7 +166,7 @@ std::vector<std::pair<std::string, const Json*>> output_columns(const Json& body
     } else if (auto it = body.find("outputs"); it != body.end() && it->is_array()) {
       for (const auto& t : *it)
         if (t.is_object() && t.contains("data") && t["data"].is_array())
-          cols.emplace_back(t.value("name", std::string("prediction")), &t["data"]);
+          cols.emplace_back(name_or(t, "prediction"), &t["data"]);
     }
   }
   return cols;

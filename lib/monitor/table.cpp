@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/interrupt.h"
+#include "core/parse.h"
 #include "data/manifest.h"
 #include "data/pointer.h"
 #include "monitor/request_log.h"
@@ -280,6 +281,16 @@ std::uint64_t read_delimited(const Source& src, const ReadOptions& opt, const Ro
 // ordered_json keeps the keys in file order, so columns come out as written.
 using Json = nlohmann::ordered_json;
 
+// A request the model answered for the client: a 2xx status (when there is
+// one, a number) and not a shadow copy. A log line is data: odd types are
+// skipped, never thrown.
+bool answered_for_client(const nlohmann::ordered_json& j) {
+  auto status = j.find("status");
+  if (status != j.end() && !(status->is_number() && *status >= 200 && *status < 300)) return false;
+  auto role = j.find("role");
+  return !(role != j.end() && role->is_string() && *role == "shadow");
+}
+
 std::uint64_t read_jsonl(const Source& src, const ReadOptions& opt, const RowVisitor& v) {
   ChunkReader in(src.path);
   std::string buf;
@@ -309,6 +320,10 @@ std::uint64_t read_jsonl(const Source& src, const ReadOptions& opt, const RowVis
     pos = nl + 1;
     ++line;
     if (trim(raw).empty()) continue;
+    if (!json_depth_within(raw)) {  // readers below recurse per level
+      v.malformed({src.display, line, "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"});
+      continue;
+    }
     Json j;
     try {
       j = Json::parse(raw);
@@ -325,8 +340,7 @@ std::uint64_t read_jsonl(const Source& src, const ReadOptions& opt, const RowVis
     // are not traffic the model answered for the client: skipped.
     request_rows.clear();
     if (is_request_log_record(j)) {
-      int status = j.value("status", 200);
-      if (status < 200 || status >= 300 || j.value("role", std::string()) == "shadow") continue;
+      if (!answered_for_client(j)) continue;
       log_context.scratch.clear();
       request_log_rows(j, request_rows, log_context);
     } else {

@@ -14,7 +14,9 @@ using json = nlohmann::json;
 json parse_lock(const std::string& text, const std::string& where) {
   json doc = yaml_to_json(load_yaml(text, where));
   if (doc.is_null()) return {{"version", 1}, {"stages", json::object()}};
-  if (!doc.is_object() || doc.value("version", 0) != 1 || !doc.contains("stages") || !doc["stages"].is_object())
+  // (value("version", 0) would throw on a version that is not a number.)
+  if (!doc.is_object() || !doc.contains("version") || doc["version"] != 1 || !doc.contains("stages") ||
+      !doc["stages"].is_object())
     throw InputError(where + ": not a version 1 mlo.lock", "restore it with 'git checkout -- mlo.lock', or delete it and run 'mlo run'");
   return doc;
 }

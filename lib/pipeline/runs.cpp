@@ -13,6 +13,7 @@
 #include "core/fs.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/parse.h"
 #include "core/safe_path.h"
 #include "data/manifest.h"
 #include "pipeline/run.h"
@@ -43,6 +44,22 @@ Database& runs_db(Repo& repo) {
 fs::path refs_dir(Repo& repo) { return repo.cache().root() / "runs"; }
 fs::path ref_path(Repo& repo, const std::string& id) { return refs_dir(repo) / id.substr(0, 2) / id; }
 
+// A string field of a document someone else wrote (a record, mlo.lock); ""
+// when absent or of another type. json::value("k", "") would throw on a
+// number or a list there, out of the command as an internal error.
+std::string str_field(const nlohmann::json& o, const char* key) {
+  auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// An object from the store as JSON (discarded when it is not JSON). Records
+// come from teammates: one nested deeper than kMaxJsonDepth is not read, as
+// dump() and other readers recurse per level.
+nlohmann::json parse_stored_json(const std::string& text) {
+  if (!json_depth_within(text)) return nlohmann::json(nlohmann::json::value_t::discarded);
+  return nlohmann::json::parse(text, nullptr, false);
+}
+
 bool valid_run_id(const std::string& id) {
   return id.size() >= 8 && id.size() <= 64 &&
          id.find_first_not_of("0123456789abcdefghijklmnopqrstuvwxyz-_") == std::string::npos;
@@ -71,13 +88,14 @@ nlohmann::json indexed_params(const nlohmann::json& r) {
 }
 
 void index_row(Statement& put, const nlohmann::json& r, const std::string& hash) {
-  auto text = [&](const char* k) { return r.contains(k) && r[k].is_string() ? r[k].get<std::string>() : std::string(); };
+  auto text = [&](const char* k) { return str_field(r, k); };
   auto num = [&](const char* k) { return r.contains(k) && r[k].is_number() ? r[k].get<double>() : 0.0; };
   std::string commit;
-  if (r.contains("git") && r["git"].is_object()) commit = r["git"].value("commit", "");
+  if (r.contains("git") && r["git"].is_object()) commit = str_field(r["git"], "commit");
   put.bind(1, text("run_id")).bind(2, hash).bind(3, text("stage")).bind(4, text("status"));
   put.bind(5, num("started_at")).bind(6, num("finished_at"));
-  put.bind(7, static_cast<std::int64_t>(r.value("exit_code", -1)));
+  bool has_code = r.contains("exit_code") && r["exit_code"].is_number_integer();  // a float would be cast (UB)
+  put.bind(7, has_code ? r["exit_code"].get<std::int64_t>() : std::int64_t{-1});
   put.bind(8, text("runner")).bind(9, text("host")).bind(10, commit).bind(11, text("cache_key")).bind(12, text("sweep"));
   put.bind(13, indexed_params(r).dump());
   put.bind(14, r.value("metrics", nlohmann::json::object()).dump());
@@ -99,7 +117,11 @@ void check_record_paths(const nlohmann::json& r) {
     if (!f.is_object()) throw InputError(std::string("its '") + field + "' is not an object");
     for (auto it = f.begin(); it != f.end(); ++it) {
       checked_relative(it.key(), std::string("its ") + field);
-      if (!it.value().is_object()) throw InputError(std::string("its ") + field + " entry '" + it.key() + "' is not an object");
+      const auto& e = it.value();
+      if (!e.is_object()) throw InputError(std::string("its ") + field + " entry '" + it.key() + "' is not an object");
+      for (const char* k : {"sha256", "type"})  // what the run cache restores from
+        if (e.contains(k) && !e[k].is_string())
+          throw InputError(std::string("its ") + field + " entry '" + it.key() + "' has a '" + k + "' that is not a string");
     }
   }
 }
@@ -166,7 +188,7 @@ nlohmann::json read_record(Repo& repo, const std::string& hash, const std::strin
   if (!repo.cache().has(hash))
     throw InputError("the record of run " + what + " (object " + hash.substr(0, 12) + ") is not in the cache",
                      "fetch it with 'mlo pull', or rebuild the index with 'mlo index rebuild'");
-  auto doc = nlohmann::json::parse(repo.cache().read(hash), nullptr, false);
+  auto doc = parse_stored_json(repo.cache().read(hash));
   if (doc.is_discarded()) throw InputError("object " + hash + " is not a JSON run record", "run 'mlo fsck'");
   return doc;
 }
@@ -372,7 +394,7 @@ std::vector<std::string> run_record_objects(Repo& repo) {
   for_each_ref(repo, [&](const std::string&, const std::string& hash) {
     out.push_back(hash);
     if (!repo.cache().has(hash)) return;
-    std::string log = run_log_hash(nlohmann::json::parse(repo.cache().read(hash), nullptr, false));
+    std::string log = run_log_hash(parse_stored_json(repo.cache().read(hash)));
     if (!log.empty()) out.push_back(log);
   });
   return out;
@@ -393,10 +415,10 @@ using BrokenFn = std::function<void(BrokenKind, const std::string& where, const 
 void add_output(Repo& repo, const nlohmann::json& o, const std::string& where, const AddFn& add,
                 const BrokenFn& broken = {}) {
   if (!o.is_object()) return;
-  std::string h = o.value("sha256", "");
+  std::string h = str_field(o, "sha256");
   if (!is_sha256_hex(h)) return;
   add(h, where);
-  if (o.value("type", "file") != "dir") return;
+  if (str_field(o, "type") != "dir") return;
   if (!repo.cache().has(h)) {
     if (broken) broken(BrokenKind::missing_manifest, where, h, "the manifest of " + where + " is not in the cache");
     return;
@@ -415,7 +437,7 @@ std::set<std::string> run_objects(Repo& repo, const nlohmann::json& r) {
   auto add = [&](const std::string& h, const std::string&) { out.insert(h); };
   if (!r.is_object()) return out;
   if (std::string log = run_log_hash(r); !log.empty()) out.insert(log);
-  if (r.value("status", "") != "succeeded") return out;
+  if (str_field(r, "status") != "succeeded") return out;
   for (const char* field : {"outs", "metric_files"})
     if (r.contains(field) && r[field].is_object())
       for (auto it = r[field].begin(); it != r[field].end(); ++it) add_output(repo, it.value(), it.key(), add);
@@ -435,10 +457,11 @@ void lock_refs(Repo& repo, const std::string& text, const std::string& label, co
     const auto& e = it.value();
     if (!e.is_object()) continue;
     std::string where = label + " stage " + it.key();
-    if (std::string rec = e.value("record", ""); is_sha256_hex(rec)) add(rec, where);
+    if (std::string rec = str_field(e, "record"); is_sha256_hex(rec)) add(rec, where);
     for (const char* field : {"outs", "metrics"})
       if (e.contains(field) && e[field].is_array())
-        for (const auto& o : e[field]) add_output(repo, o, where + " " + o.value("path", ""), add, broken);
+        for (const auto& o : e[field])
+          if (o.is_object()) add_output(repo, o, where + " " + str_field(o, "path"), add, broken);
   }
 }
 }  // namespace
@@ -458,7 +481,7 @@ void add_pipeline_references(Repo& repo, const std::string& rev, References& ref
     for_each_ref(repo, [&](const std::string& id, const std::string& hash) {
       refs.add(hash, "run " + id);
       if (!repo.cache().has(hash)) return;
-      std::string log = run_log_hash(nlohmann::json::parse(repo.cache().read(hash), nullptr, false));
+      std::string log = run_log_hash(parse_stored_json(repo.cache().read(hash)));
       if (!log.empty()) refs.add(log, "run " + id + " log");
     });
   } else {
@@ -479,7 +502,7 @@ int import_run_records(Repo& repo, const std::vector<std::string>& hashes) {
   std::vector<nlohmann::json> fresh;
   for (const auto& h : hashes) {
     if (!is_sha256_hex(h) || !repo.cache().has(h)) continue;
-    auto r = nlohmann::json::parse(repo.cache().read(h), nullptr, false);
+    auto r = parse_stored_json(repo.cache().read(h));
     if (!r.is_object() || !r.contains("run_id")) continue;  // another kind of object
     try {
       check_record(r);
@@ -505,8 +528,8 @@ void rebuild_runs_index(Repo& repo) {
       log::warn("run " + id + ": record object " + hash.substr(0, 12) + " is missing from the cache; skipped");
       return;
     }
-    auto r = nlohmann::json::parse(repo.cache().read(hash), nullptr, false);
-    if (!r.is_object() || r.value("run_id", "") != id) {
+    auto r = parse_stored_json(repo.cache().read(hash));
+    if (!r.is_object() || str_field(r, "run_id") != id) {
       log::warn("run " + id + ": object " + hash.substr(0, 12) + " is not its run record; skipped");
       return;
     }

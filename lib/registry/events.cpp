@@ -26,12 +26,49 @@ std::string_view meta_text(std::string_view message) {
   return message.substr(start, end == std::string::npos ? std::string::npos : end - start);
 }
 
+namespace {
+
+void drop_unless(nlohmann::json& o, const char* key, bool (nlohmann::json::*is)() const noexcept) {
+  if (o.contains(key) && !(o[key].*is)()) o.erase(key);
+}
+
+// Drops those of `keys` whose values in `o` are not strings.
+void keep_string_fields(nlohmann::json& o, std::initializer_list<const char*> keys) {
+  for (const char* k : keys) drop_unless(o, k, &nlohmann::json::is_string);
+}
+
+}  // namespace
+
+nlohmann::json checked_meta(nlohmann::json meta) {
+  if (!meta.is_object()) return nullptr;
+  keep_string_fields(meta, {"version", "event", "reason", "run", "run_stage", "run_author", "run_author_email",
+                            "model_type", "name", "description", "replaced_by", "replaces", "code_commit", "runner"});
+  drop_unless(meta, "forced", &nlohmann::json::is_boolean);
+  for (const char* k : {"time_ms", "seq", "seq_n"}) drop_unless(meta, k, &nlohmann::json::is_number_integer);
+  for (const char* k : {"artifact", "labels", "metrics", "params"}) drop_unless(meta, k, &nlohmann::json::is_object);
+  for (const char* k : {"data", "gates"}) drop_unless(meta, k, &nlohmann::json::is_array);
+  if (meta.contains("artifact")) {
+    keep_string_fields(meta["artifact"], {"sha256", "type", "path"});
+    drop_unless(meta["artifact"], "size", &nlohmann::json::is_number_unsigned);
+  }
+  if (meta.contains("data")) {
+    nlohmann::json data = nlohmann::json::array();
+    for (auto& d : meta["data"])
+      if (d.is_object()) {
+        keep_string_fields(d, {"path", "sha256"});
+        data.push_back(std::move(d));
+      }
+    meta["data"] = std::move(data);
+  }
+  return meta;
+}
+
 nlohmann::json extract_meta(const std::string& message) {
   std::string_view text = meta_text(message);
   if (text.empty()) return nullptr;
   auto j = nlohmann::json::parse(text.begin(), text.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) return nullptr;
-  return j;
+  return checked_meta(std::move(j));
 }
 
 std::int64_t Event::order_ms() const {

@@ -29,7 +29,11 @@ namespace mlo::registry {
 // "mlo-metadata:". Tags without it (GTO's own) read as plain events.
 inline constexpr const char* kMetaMarker = "mlo-metadata:";
 std::string compose_message(const std::string& human, const nlohmann::json& meta);
-nlohmann::json extract_meta(const std::string& message);  // null when absent or unreadable
+nlohmann::json extract_meta(const std::string& message);  // null when absent or unreadable; checked_meta'd
+// A teammate's tag: the metadata fields mlo reads, each dropped when it has
+// another type than mlo writes (readers then need no type checks), null when
+// not an object.
+nlohmann::json checked_meta(nlohmann::json meta);
 std::string_view meta_text(std::string_view message);      // the metadata's JSON text, "" when absent
 
 struct Event {

@@ -59,7 +59,11 @@ YAML::Node load_mlo_yaml(Repo& repo) {
   fs::path p = repo.root() / "mlo.yaml";
   if (!fs::exists(p)) return YAML::Node();
   YAML::Node root = load_yaml_file(p);
-  if (root.IsMap()) check_mlo_yaml(root, "mlo.yaml");  // a typo must not drop a gate
+  if (root.IsNull()) return YAML::Node();
+  // (root["registry"] on a scalar or a list would throw a raw yaml-cpp error.)
+  if (!root.IsMap())
+    throw InputError("mlo.yaml: expected a mapping of sections (stages:, registry:, models:, ...)", "fix mlo.yaml");
+  check_mlo_yaml(root, "mlo.yaml");  // a typo must not drop a gate
   return root;
 }
 

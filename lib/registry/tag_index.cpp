@@ -176,7 +176,7 @@ Event event_from_row(Statement& st) {
   e.commit = st.text(10);
   e.message = st.text(11);
   if (!st.is_null(12)) e.meta = nlohmann::json::parse(st.text(12), nullptr, false);
-  if (e.meta.is_discarded()) e.meta = nullptr;
+  e.meta = e.meta.is_discarded() ? nullptr : checked_meta(std::move(e.meta));  // the index stores the tag's text
   return e;
 }
 

@@ -10,6 +10,8 @@
 
 #include "core/error.h"
 #include "core/hash.h"
+#include "core/interrupt.h"
+#include "core/log.h"
 #include "remote/layout.h"
 
 namespace mlo::remote {
@@ -80,7 +82,14 @@ GcLock::~GcLock() {
 
 void wait_for_gc(Backend& backend, std::int64_t timeout_seconds) {
   auto start = std::chrono::steady_clock::now();
+  bool told = false;
   while (auto lock = running_gc(backend, unix_now())) {
+    if (!told) {  // a killed gc's lock looks like a running one: say what is awaited
+      log::warn(backend.describe() + ": waiting for a gc to finish (" + *lock + "); if none is running (a killed "
+                "gc), remove that file from the remote");
+      told = true;
+    }
+    check_interrupted();  // Ctrl-C / SIGTERM stop the wait
     if (std::chrono::steady_clock::now() - start > std::chrono::seconds(timeout_seconds))
       throw RemoteError(backend.describe() + ": a gc has been running for more than " +
                             std::to_string(timeout_seconds) + " s (" + *lock + "); this push's objects are uploaded "

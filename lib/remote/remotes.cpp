@@ -37,6 +37,37 @@ void refuse_userinfo(const std::string& name, const std::string& key, const std:
                    ".mlo/config.local.yaml with --local; see man mlo-remote: CREDENTIALS");
 }
 
+// A URL with a password that someone wrote into the tracked config by hand
+// (add and modify refuse it) is refused when the remote is used: the file
+// is shared with everyone who clones the repository. The same key in the
+// untracked config.local.yaml wins and is allowed.
+void refuse_tracked_userinfo(const Config& config, const std::string& name) {
+  YAML::Node tracked = load_yaml_file(config.path(ConfigScope::tracked));
+  YAML::Node local = load_yaml_file(config.path(ConfigScope::local));
+  // (A missing key reads as an invalid node, which throws on IsMap().)
+  auto entry = [&name](const YAML::Node& root) -> YAML::Node {
+    if (!root.IsMap()) return {};
+    const YAML::Node remotes = root["remotes"];
+    if (!remotes.IsDefined() || !remotes.IsMap()) return {};
+    const YAML::Node n = remotes[name];
+    return n.IsDefined() ? n : YAML::Node();
+  };
+  YAML::Node mine = entry(tracked), theirs = entry(local);
+  if (!mine.IsMap()) return;
+  for (const char* key : {"url", "endpoint"}) {
+    YAML::Node value = mine[key];
+    if (!value.IsScalar() || !url_has_userinfo(value.Scalar())) continue;
+    if (theirs.IsMap() && theirs[key].IsDefined()) continue;
+    throw InputError(config.path(ConfigScope::tracked).string() + ":" + std::to_string(value.Mark().line + 1) +
+                         ": the " + key + " of remote '" + name + "' holds a user name or password (" +
+                         redact_url(value.Scalar()) + "), and this file is tracked by git: refusing to use it",
+                     "remove 'USER:PASSWORD@' from it (change that password if it was ever pushed) and export "
+                     "MLO_HTTP_USER and MLO_HTTP_PASSWORD (or MLO_HTTP_TOKEN; AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
+                     "for s3), or move the URL to the untracked .mlo/config.local.yaml: 'mlo remote modify " +
+                         name + " " + key + " URL --local'; see man mlo-remote: CREDENTIALS");
+  }
+}
+
 std::string names_hint(const Config& config) {
   std::string names;
   for (auto& r : list_remotes(config)) names += (names.empty() ? "" : ", ") + r.config.name;
@@ -94,6 +125,7 @@ RemoteConfig resolve_remote(const Config& config, const std::string& name) {
       if (r.config.url.empty())
         throw InputError("remote '" + want + "' has no url", "run 'mlo remote modify " + want + " url URL'");
       url_kind(r.config.url);
+      refuse_tracked_userinfo(config, want);
       return r.config;
     }
   throw InputError("unknown remote '" + want + "'", names_hint(config));

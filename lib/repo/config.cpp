@@ -1,6 +1,7 @@
 #include "repo/config.h"
 
 #include <sstream>
+#include <vector>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -8,14 +9,54 @@
 
 namespace mlo {
 
+namespace {
+
+// Aliases (*NAME) share nodes, so a small file can stand for a huge or cyclic
+// tree that every reader would walk: bounded far above any real file.
+constexpr std::size_t kMaxYamlNodes = 1'000'000;
+
+// Every file mlo reads is also written by hand or by a teammate: mapping keys
+// must be plain scalars (readers turn keys into names; a list or mapping as a
+// key would escape them as a raw exception), and the tree must stay small.
+// Iterative: an alias cycle must not recurse.
+void check_yaml_shape(const YAML::Node& root, const std::string& filename) {
+  std::vector<YAML::Node> todo{root};
+  std::size_t seen = 0;
+  while (!todo.empty()) {
+    YAML::Node n = todo.back();
+    todo.pop_back();
+    if (++seen > kMaxYamlNodes)
+      throw InputError(filename + ": the YAML document expands to more than " + std::to_string(kMaxYamlNodes) +
+                           " values (through aliases)",
+                       "write the values out instead of repeating aliases (*NAME)");
+    if (n.IsSequence()) {
+      for (const auto& item : n) todo.push_back(item);
+    } else if (n.IsMap()) {
+      for (const auto& kv : n) {
+        if (!kv.first.IsScalar() && !kv.first.IsNull())
+          throw InputError(filename + ":" + std::to_string(kv.first.Mark().line + 1) + ":" +
+                               std::to_string(kv.first.Mark().column + 1) + ": a key must be a plain name, not a " +
+                               (kv.first.IsSequence() ? "list" : "mapping"),
+                           "fix the file and run the command again");
+        todo.push_back(kv.second);
+      }
+    }
+  }
+}
+
+}  // namespace
+
 YAML::Node load_yaml(const std::string& text, const std::string& filename) {
+  YAML::Node doc;
   try {
-    return YAML::Load(text);
+    doc = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     throw InputError(filename + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
                          ": invalid YAML: " + e.msg,
                      "fix the file and run the command again");
   }
+  check_yaml_shape(doc, filename);
+  return doc;
 }
 
 YAML::Node load_yaml_file(const std::filesystem::path& path) {

@@ -5,70 +5,7 @@
 # left inside tracked data, the re-run succeeds, and the bytes are right.
 # MLO_STRESS_KILLS (default 20) sets the kills per command.
 source "$(dirname "$0")/../cli/lib.sh"
-
-KILLS=${MLO_STRESS_KILLS:-20}
-declare -A MID_RUN=() FINISHED=()
-
-# A folder of small files and one chunked (> 2 MiB) file, in NAME.
-make_data() {
-  local dir=$1 seed=$2
-  mkdir -p "$dir/sub"
-  for i in $(seq 1 60); do printf 'file %s seed %s\n' "$i" "$seed" >"$dir/f$i.txt"; done
-  for i in $(seq 1 20); do head -c $((i * 997)) /dev/urandom >"$dir/sub/r$i.bin"; done
-  head -c 3000000 /dev/urandom >"$dir/big.bin"
-}
-
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
-# kill_during LABEL MAX_MS CMD... : starts mlo CMD, SIGKILLs it after a random
-# delay up to MAX_MS, and counts whether it was still running.
-kill_during() {
-  local label=$1 max=$2; shift 2
-  "$MLO" "$@" >/dev/null 2>&1 &
-  local pid=$! delay=$((RANDOM % (max + 1)))
-  sleep "$(printf '0.%03d' "$delay")"
-  if kill -9 "$pid" 2>/dev/null; then
-    MID_RUN[$label]=$((${MID_RUN[$label]:-0} + 1))
-  else
-    FINISHED[$label]=$((${FINISHED[$label]:-0} + 1))
-  fi
-  wait "$pid" 2>/dev/null
-}
-
-# How long a command takes here (ms, at least 20, at most 999): kills are
-# spread over its whole run.
-duration_of() {
-  local start
-  start=$(now_ms)
-  "$MLO" "$@" >/dev/null 2>&1 || fail "mlo $* failed while measuring"
-  local took=$(($(now_ms) - start))
-  ((took < 20)) && took=20
-  ((took > 999)) && took=999
-  echo "$took"
-}
-
-no_temp_inside() {
-  local left
-  left=$(find "$1" -name '.*.tmp.*' 2>/dev/null | head -3)
-  [ -z "$left" ] || fail "$2: temp files left inside tracked data: $left"
-  pass
-}
-
-after_kill() {  # LABEL DATA_DIR [missing-ok]: the repository answers and is not damaged
-  run_mlo fsck
-  # A killed pull may not have fetched everything yet: missing is expected
-  # there, a corrupt object never.
-  if [ "${3:-}" = missing-ok ] && [ "$RC" = 1 ]; then
-    [[ "$OUT" == *" 0 corrupt, "* ]] || fail "$1: fsck after a kill: $OUT"
-  else
-    [ "$RC" = 0 ] || fail "$1: fsck exited $RC after a kill: $OUT $ERR"
-  fi
-  pass
-  run_mlo data status
-  [ "$RC" = 0 ] || [ "$RC" = 1 ] || fail "$1: data status exited $RC after a kill: $ERR"
-  pass
-  [ -d "$2" ] && no_temp_inside "$2" "$1"
-}
+source "$(dirname "$0")/lib_kill9.sh"
 
 new_repo a
 expect_ok remote add origin "$TEST_TMP/remote" --default
@@ -145,8 +82,5 @@ diff -r more "$TEST_TMP/a/more" >/dev/null || fail "push: a fresh clone pulled d
 pass
 expect_ok data status --exit-code
 
-for op in add checkout pull push; do
-  echo "kill9 $op: $((${MID_RUN[$op]:-0} + ${FINISHED[$op]:-0})) SIGKILLs, ${MID_RUN[$op]:-0} while running," \
-    "${FINISHED[$op]:-0} after it had exited"
-done
+print_counts add checkout pull push
 done_testing
