@@ -183,5 +183,6 @@ expect_rc 3 promote fair@v0.0.1 --to staging
 expect_err_contains "unknown fairness metric 'demographic_parity_ration'"
 sed -i 's/fairness: \["demographic_parity_ration(gender) >= 0.5"\]/fairness: [{min_f1: 0.5}]/' mlo.yaml
 expect_rc 3 promote fair@v0.0.1 --to staging
-expect_err_contains "each gate must be a string"
+# the schema check (lib/repo/yaml_schema) names the entry and its kind
+expect_err_contains "fairness[0]' must be a string, not a mapping"
 done_testing
