@@ -61,7 +61,7 @@ bool numbered(TagKind kind) { return kind != TagKind::register_ && kind != TagKi
 // follow ("seq", "seq_n"), so replay orders every event without clocks.
 // Returns the tag names.
 std::vector<std::string> create_tags(Repo& repo, const ModelState& m, std::vector<PendingTag> pending,
-                                     bool clear_stale_locks = false) {
+                                     bool clear_stale_locks = false, bool offer_force = false) {
   GitIdentity who = repo.git().tagger_identity();
   std::int64_t counter = m.max_counter() + 1;
   std::int64_t seq_n = m.max_seq_n(counter - 1);
@@ -78,7 +78,7 @@ std::vector<std::string> create_tags(Repo& repo, const ModelState& m, std::vecto
     for (int attempt = 0;; ++attempt) {
       if (numbered(p.name.kind)) p.name.counter = counter;
       std::string tag = format_tag_name(p.name);
-      check_tag_lock(repo, tag, clear_stale_locks);
+      check_tag_lock(repo, tag, clear_stale_locks, offer_force);
       if (repo.git().create_annotated_tag(tag, p.commit, msg, who)) {
         made.push_back(tag);
         if (numbered(p.name.kind)) {
@@ -498,7 +498,7 @@ PromoteResult promote(Repo& repo, const PromoteOptions& o) {
   if (!r.replaced.empty()) meta["replaces"] = r.replaced;
   if (!o.message.empty()) meta["reason"] = o.message;
   pending.push_back(assign_tag(t.model, t.version, stage.name, meta));
-  r.tags = create_tags(repo, t.model, pending, o.force);
+  r.tags = create_tags(repo, t.model, pending, o.force, /*offer_force=*/true);
   r.promoted = true;
   lock.reset();
   if (o.push) {

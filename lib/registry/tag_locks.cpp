@@ -44,15 +44,17 @@ long git_process_in(const fs::path& root) {
 
 }  // namespace
 
-void check_tag_lock(Repo& repo, const std::string& tag, bool clear) {
+void check_tag_lock(Repo& repo, const std::string& tag, bool clear, bool offer_force) {
   fs::path lock = repo.git().common_dir() / "refs" / "tags" / (tag + ".lock");
   std::error_code ec;
   if (!fs::exists(fs::symlink_status(lock, ec))) return;
   std::string what = "cannot create tag " + tag + ": " + lock.string() +
                      " exists (the ref lock of a git process that is running, or one that was killed)";
-  if (!clear)
+  if (!clear && offer_force)
     throw InputError(what, "if no git process is running in this repository, run this again with --force to "
                            "remove the stale lock (or remove the file yourself)");
+  if (!clear)
+    throw InputError(what, "if no git process is running in this repository, remove that file, then run this again");
   if (long pid = git_process_in(repo.root()))
     throw InputError(what, "git (pid " + std::to_string(pid) + ") is running in this repository; let it finish, then "
                            "run this again");

@@ -14,6 +14,8 @@ namespace mlo::registry {
 
 // Throws InputError naming refs/tags/TAG.lock and the way out when it exists;
 // with `clear`, removes it instead (refusing while a git process runs in the repo).
-void check_tag_lock(Repo& repo, const std::string& tag, bool clear);
+// `offer_force`: the command has a --force that clears it (promote); the others
+// point to removing the file by hand, as git does for index.lock.
+void check_tag_lock(Repo& repo, const std::string& tag, bool clear, bool offer_force = false);
 
 }  // namespace mlo::registry

@@ -52,4 +52,13 @@ expect_ok promote m@v1.1.0 --to production --force
 [ ! -e ".git/refs/tags/m#production#6.lock" ] || fail "stale lock still there"; pass
 expect_ok --json models show m@v1.1.0
 expect_json "'production' in d['stages']"
+# register has no --force: its hint says to remove the file (was: "run this
+# again with --force", a flag register does not have).
+: > ".git/refs/tags/m@v1.2.0.lock"
+expect_rc 3 register m m.bin --version v1.2.0
+expect_err_contains "m@v1.2.0.lock exists"
+expect_err_contains "remove that file, then run this again"
+[[ "$ERR" != *"--force"* ]] || fail "register's hint names a --force it does not have: $ERR"; pass
+rm ".git/refs/tags/m@v1.2.0.lock"
+expect_ok register m m.bin --version v1.2.0
 done_testing
