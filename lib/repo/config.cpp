@@ -20,17 +20,17 @@ constexpr std::size_t kMaxYamlNodes = 1'000'000;
 // key would escape them as a raw exception), and the tree must stay small.
 // Iterative: an alias cycle must not recurse.
 void check_yaml_shape(const YAML::Node& root, const std::string& filename) {
-  std::vector<YAML::Node> todo{root};
+  std::vector<YAML::Node> pending{root};
   std::size_t seen = 0;
-  while (!todo.empty()) {
-    YAML::Node n = todo.back();
-    todo.pop_back();
+  while (!pending.empty()) {
+    YAML::Node n = pending.back();
+    pending.pop_back();
     if (++seen > kMaxYamlNodes)
       throw InputError(filename + ": the YAML document expands to more than " + std::to_string(kMaxYamlNodes) +
                            " values (through aliases)",
                        "write the values out instead of repeating aliases (*NAME)");
     if (n.IsSequence()) {
-      for (const auto& item : n) todo.push_back(item);
+      for (const auto& item : n) pending.push_back(item);
     } else if (n.IsMap()) {
       for (const auto& kv : n) {
         if (!kv.first.IsScalar() && !kv.first.IsNull())
@@ -38,7 +38,7 @@ void check_yaml_shape(const YAML::Node& root, const std::string& filename) {
                                std::to_string(kv.first.Mark().column + 1) + ": a key must be a plain name, not a " +
                                (kv.first.IsSequence() ? "list" : "mapping"),
                            "fix the file and run the command again");
-        todo.push_back(kv.second);
+        pending.push_back(kv.second);
       }
     }
   }
