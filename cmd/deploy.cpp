@@ -62,6 +62,8 @@ void register_deploy(CLI::App& app, Context& ctx) {
   cmd->add_option("--threads", o->threads, "Router worker threads (default 4)");
   cmd->add_option("--input", o->input, "batch: the file to score (CSV; may be a tracked dataset)");
   cmd->add_option("--output", o->output, "batch: where the predictions go (default INPUT.MODEL-VERSION.predictions.csv)");
+  cmd->add_option("--outputs", o->outputs, "batch: the model outputs to write, e.g. predict,predict_proba (default predict)")
+      ->delimiter(',');
   cmd->add_flag("--apply", o->apply, "k8s: run 'kubectl apply' when kubectl has a context");
   cmd->add_option("--image", o->image, "k8s: container image of the inference runner");
   cmd->callback([&ctx, cmd, o] {

@@ -31,6 +31,18 @@ std::string fault() {
   const char* f = std::getenv("MLO_SERVE_FAULT");
   return f ? f : "";
 }
+
+// The model's outputs with their datatypes and widths (mlo-inference-runners(7)).
+std::vector<OutputInfo> outputs_of(const LinearModel& model) {
+  std::vector<OutputInfo> out;
+  std::size_t k = model.classes.size();
+  for (const auto& n : model.output_names()) {
+    if (n == "predict") out.push_back({n, model.labels_are_numbers() ? "FP64" : "BYTES", 0});
+    else if (n == "predict_proba") out.push_back({n, "FP64", k});
+    else out.push_back({n, "FP64", k == 2 ? 0 : k});
+  }
+  return out;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -51,10 +63,20 @@ int main(int argc, char** argv) {
       throw InputError(spec.artifact.string() + ": content does not match sha256 " + spec.sha256,
                        "the artifact changed since it was registered");
     LinearModel model = LinearModel::load(spec.artifact);
-    auto predict = [&model](const Table& t) { return model.predict(t); };
+    ComputeOutputs compute = [&model](const Table& t, const std::vector<std::string>& names) {
+      return model.outputs(t, names);
+    };
+    std::vector<OutputInfo> offered = outputs_of(model);
 
     if (spec.mode == "batch") {
-      std::size_t n = score_csv_file(spec.batch_input, spec.batch_output, predict);
+      for (const auto& n : spec.batch_outputs) {
+        try {
+          requested_outputs(nlohmann::json{{"outputs", {{{"name", n}}}}}, offered);
+        } catch (const BadRequest& e) {
+          throw InputError(spec_path + ": batch.outputs: " + e.what(), "name outputs the model has");
+        }
+      }
+      std::size_t n = score_csv_file(spec.batch_input, spec.batch_output, compute, spec.batch_outputs, model.classes);
       std::cout << "mlo-inference-runner done rows=" << n << std::endl;
       return 0;
     }
@@ -70,8 +92,9 @@ int main(int argc, char** argv) {
     ms.platform = "mlo-linear";
     ms.runner_name = "mlo-serve-native";
     ms.features = model.features;
-    ms.numeric_output = model.labels_are_numbers();
-    ms.predict = predict;
+    ms.outputs = offered;
+    if (model.task == "classification") ms.classes = model.classes;
+    ms.compute = compute;
 
     sigset_t set;
     sigemptyset(&set);

@@ -203,6 +203,8 @@ DeployResult deploy(Repo& repo, const DeployOptions& o_in) {
                      "or set deployments." + o.env + ".model in mlo.yaml");
   if (o.target != "local" && o.target != "batch" && o.target != "k8s")
     throw UsageError("unknown target '" + o.target + "'", "use --target local, batch or k8s");
+  if (!o.outputs.empty() && o.target != "batch")
+    throw UsageError("--outputs applies to --target batch", "a served model answers the outputs each request names");
   DeployModel m = o.artifact.empty() ? resolve_deploy_model(repo, o.ref) : model_from_artifact(o.artifact, o.ref);
   if (m.source.empty()) m.source = artifact_label(repo, m.path);
   DeployResult r;
@@ -253,6 +255,7 @@ json deploy_local(Repo& repo, const DeployOptions& o, const DeployModel& m, cons
     EnvState s = cur;
     if (cfg && cfg->has_thresholds) s.thresholds = cfg->thresholds;
     if (cfg && cfg->max_restarts >= 0) s.max_restarts = cfg->max_restarts;
+    if (cfg && cfg->serving) s.serving = *cfg->serving;
     if (o.ready_timeout_s > 0) s.ready_timeout_s = o.ready_timeout_s;
     else if (cfg && cfg->ready_timeout_s > 0) s.ready_timeout_s = cfg->ready_timeout_s;
     s.split = split;

@@ -42,6 +42,17 @@ struct Thresholds {
   long min_requests = 20;      // judged only after this many requests
 };
 
+// How runners serve and the router forwards to them (deployments.ENV.serving
+// in mlo.yaml; mlo-deploy(1)).
+struct ServeSettings {
+  int workers = 0;            // runner processes sharing its port; 0: the runner's default (the cores)
+  int max_batch_size = 0;     // rows merged into one predict call; 0 or 1: no batching
+  int max_batch_time_ms = 0;  // how long a batch waits for more requests
+};
+nlohmann::json to_json(const ServeSettings& s);
+// Reads the object written by to_json (absent keys keep their defaults).
+ServeSettings serve_settings_from_json(const nlohmann::json& j);
+
 // The state of one environment's router: what serves, and how traffic splits.
 struct EnvState {
   std::string env;
@@ -59,6 +70,7 @@ struct EnvState {
   int max_restarts = 3;
   int ready_timeout_s = 30;
   int threads = 4;  // router worker threads
+  ServeSettings serving;
 };
 nlohmann::json to_json(const EnvState& s);
 EnvState env_state_from_json(const nlohmann::json& j);
@@ -76,6 +88,7 @@ struct DeploymentConfig {
   Thresholds thresholds;
   bool has_thresholds = false;
   std::string image, namespace_;  // k8s
+  std::optional<ServeSettings> serving;
 };
 std::optional<DeploymentConfig> load_deployment_config(Repo& repo, const std::string& env);
 
@@ -94,6 +107,7 @@ struct DeployOptions {
   int threads = -1;
   // batch
   std::string input, output;
+  std::vector<std::string> outputs;  // output names to write (predict, predict_proba, ...); empty: predict
   // k8s
   bool apply = false;
   std::string image;

@@ -2,6 +2,7 @@
 
 #include "core/parse.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -22,8 +23,14 @@ json spec_to_json(const InferenceSpec& s) {
               {"mode", s.mode},
               {"model", {{"name", s.model_name}, {"version", s.model_version}, {"artifact", s.artifact.string()}}}};
   if (!s.sha256.empty()) doc["model"]["sha256"] = s.sha256;
-  if (s.mode == "serve") doc["serve"] = {{"host", s.host}, {"port", s.port}, {"threads", s.threads}};
+  if (s.mode == "serve") {
+    doc["serve"] = {{"host", s.host}, {"port", s.port}, {"threads", s.threads}};
+    if (s.workers > 0) doc["serve"]["workers"] = s.workers;
+    if (s.max_batch_size > 1)
+      doc["serve"].update({{"max_batch_size", s.max_batch_size}, {"max_batch_time_ms", s.max_batch_time_ms}});
+  }
   else doc["batch"] = {{"input", s.batch_input.string()}, {"output", s.batch_output.string()}};
+  if (!s.batch_outputs.empty() && s.mode == "batch") doc["batch"]["outputs"] = s.batch_outputs;
   return doc;
 }
 
@@ -54,6 +61,15 @@ InferenceSpec spec_from_json(const json& doc, const std::string& where) {
     if (s.port < 0 || s.port > 65535) throw bad("'serve.port' must be 0..65535");
     s.threads = sv.value("threads", 2);
     if (s.threads < 1 || s.threads > 64) throw bad("'serve.threads' must be 1..64");
+    auto whole = [&](const char* k, int hi) {
+      if (!sv.contains(k)) return 0;
+      if (!sv[k].is_number_integer() || sv[k].get<long>() < 0 || sv[k].get<long>() > hi)
+        throw bad(std::string("'serve.") + k + "' must be a whole number from 0 to " + std::to_string(hi));
+      return sv[k].get<int>();
+    };
+    s.workers = whole("workers", 256);
+    s.max_batch_size = whole("max_batch_size", 100000);
+    s.max_batch_time_ms = whole("max_batch_time_ms", 10000);
   } else {
     if (!doc.contains("batch") || !doc["batch"].is_object()) throw bad("mode batch needs 'batch' with input and output");
     const json& b = doc["batch"];
@@ -61,6 +77,13 @@ InferenceSpec spec_from_json(const json& doc, const std::string& where) {
     if (!b.contains("output") || !b["output"].is_string()) throw bad("missing 'batch.output'");
     s.batch_input = b["input"].get<std::string>();
     s.batch_output = b["output"].get<std::string>();
+    if (b.contains("outputs")) {
+      if (!b["outputs"].is_array() || b["outputs"].size() > 16) throw bad("'batch.outputs' must list at most 16 output names");
+      for (const auto& n : b["outputs"]) {
+        if (!n.is_string() || n.get<std::string>().empty()) throw bad("'batch.outputs' must hold output names");
+        s.batch_outputs.push_back(n);
+      }
+    }
   }
   return s;
 }
@@ -469,26 +492,52 @@ std::vector<std::vector<double>> LinearModel::align(const Table& t) const {
   return out;
 }
 
-json LinearModel::predict(const Table& t) const {
+json LinearModel::predict(const Table& t) const { return outputs(t, {"predict"})[0]; }
+
+std::vector<std::string> LinearModel::output_names() const {
+  if (task == "regression") return {"predict"};
+  return {"predict", "predict_proba", "decision_function"};
+}
+
+namespace {
+// Class probabilities from the margins: the logistic function for one margin
+// (two classes), a softmax (shifted by the largest margin) for several.
+std::vector<double> class_probabilities(const std::vector<double>& z) {
+  if (z.size() == 1) {
+    double p = 1.0 / (1.0 + std::exp(-z[0]));
+    return {1.0 - p, p};
+  }
+  double top = *std::max_element(z.begin(), z.end());
+  std::vector<double> p(z.size());
+  double sum = 0;
+  for (std::size_t o = 0; o < z.size(); ++o) sum += p[o] = std::exp(z[o] - top);
+  for (double& v : p) v /= sum;
+  return p;
+}
+
+// The index of the predicted class: classes[1] at p >= 0.5 for two, else the largest margin.
+std::size_t predicted_class(const std::vector<double>& z, const std::vector<double>& p) {
+  if (z.size() == 1) return p[1] >= 0.5 ? 1 : 0;
+  return static_cast<std::size_t>(std::max_element(z.begin(), z.end()) - z.begin());
+}
+}  // namespace
+
+std::vector<json> LinearModel::outputs(const Table& t, const std::vector<std::string>& names) const {
   auto rows = align(t);
-  json out = json::array();
+  std::vector<json> out(names.size(), json::array());
+  std::vector<double> z(coef.size());
   for (const auto& x : rows) {
-    std::vector<double> z(coef.size());
     for (std::size_t o = 0; o < coef.size(); ++o) {
       double s = intercept[o];
       for (std::size_t j = 0; j < x.size(); ++j) s += coef[o][j] * x[j];
       z[o] = s;
     }
-    if (task == "regression") {
-      out.push_back(z[0]);
-    } else if (coef.size() == 1) {
-      double p = 1.0 / (1.0 + std::exp(-z[0]));
-      out.push_back(classes[p >= 0.5 ? 1 : 0]);
-    } else {
-      std::size_t best = 0;
-      for (std::size_t o = 1; o < z.size(); ++o)
-        if (z[o] > z[best]) best = o;
-      out.push_back(classes[best]);
+    std::vector<double> p = task == "regression" ? std::vector<double>{} : class_probabilities(z);
+    for (std::size_t k = 0; k < names.size(); ++k) {
+      if (names[k] == "predict" && task == "regression") out[k].push_back(z[0]);
+      else if (names[k] == "predict") out[k].push_back(classes[predicted_class(z, p)]);
+      else if (names[k] == "predict_proba") out[k].push_back(p);
+      else if (names[k] == "decision_function") out[k].push_back(z.size() == 1 ? json(z[0]) : json(z));
     }
   }
   return out;
@@ -523,6 +572,104 @@ bool split_model_path(std::string_view path, std::string& name, std::string& ver
 }
 }  // namespace
 
+std::vector<std::string> requested_outputs(const json& body, const std::vector<OutputInfo>& offered) {
+  auto it = body.is_object() ? body.find("outputs") : body.end();
+  if (!body.is_object() || it == body.end() || (it->is_array() && it->empty())) return {"predict"};
+  if (!it->is_array() || it->size() > 16) throw BadRequest("'outputs' must be a list of at most 16 {\"name\": ...} objects");
+  std::vector<std::string> names;
+  for (const auto& o : *it) {
+    if (!o.is_object() || !o.contains("name") || !o["name"].is_string())
+      throw BadRequest("'outputs' must be a list of {\"name\": ...} objects");
+    std::string n = o["name"];
+    bool known = std::any_of(offered.begin(), offered.end(), [&](const OutputInfo& x) { return x.name == n; });
+    if (!known) {
+      std::string list;
+      for (const auto& x : offered) list += (list.empty() ? "" : ", ") + x.name;
+      throw BadRequest("this model has no output " + short_dump(n) + " (it has " + list + ")");
+    }
+    names.push_back(n);
+  }
+  return names;
+}
+
+namespace {
+// MLflow's params.predict_method (default predict), checked against the outputs.
+std::string predict_method(const json& body, const std::vector<OutputInfo>& offered) {
+  if (!body.is_object() || !body.contains("params")) return "predict";
+  const json& params = body["params"];
+  if (!params.is_object()) throw BadRequest("'params' must be an object");
+  if (!params.contains("predict_method")) return "predict";
+  if (!params["predict_method"].is_string()) throw BadRequest("'params.predict_method' must be a string");
+  return requested_outputs(json{{"outputs", {{{"name", params["predict_method"]}}}}}, offered)[0];
+}
+
+const OutputInfo& output_info(const std::vector<OutputInfo>& offered, const std::string& name) {
+  return *std::find_if(offered.begin(), offered.end(), [&](const OutputInfo& x) { return x.name == name; });
+}
+}  // namespace
+
+json ModelServer::metadata() const {
+  json inputs = json::array({{{"name", "input-0"}, {"datatype", "FP64"}, {"shape", {-1, static_cast<int>(features.size())}}}});
+  json outs = json::array();
+  for (const auto& o : outputs)
+    outs.push_back({{"name", o.name}, {"datatype", o.datatype},
+                    {"shape", o.width ? json{-1, o.width} : json{-1}}});
+  json params = {{"features", features}};
+  if (!classes.is_null()) params["classes"] = classes;
+  return {{"name", name}, {"versions", {version}}, {"platform", platform},
+          {"inputs", inputs}, {"outputs", outs}, {"parameters", params}};
+}
+
+void ModelServer::invocations(const HttpRequest& req, HttpResponse& resp) const {
+  if (req.method != "POST") {
+    resp = error_response(405, "use POST for /invocations");
+    return;
+  }
+  std::string_view ct = req.header("Content-Type");
+  if (!ct.empty() && ct.substr(0, 8) != "text/csv" && ct.substr(0, 16) != "application/json") {
+    resp = error_response(415, "unsupported Content-Type '" + std::string(ct) + "' (use application/json or text/csv)");
+    return;
+  }
+  try {
+    Table t;
+    std::string method = "predict";
+    if (ct.substr(0, 8) == "text/csv") {
+      t = parse_csv(req.body);
+    } else {
+      json body = parse_request_json(req.body);
+      t = parse_mlflow_json(body);
+      method = predict_method(body, outputs);
+    }
+    resp = json_response(200, {{"predictions", std::move(compute(t, {method})[0])}});
+  } catch (const BadRequest& e) {
+    resp = error_response(400, e.what());
+  }
+}
+
+void ModelServer::infer(const HttpRequest& req, HttpResponse& resp) const {
+  if (req.method != "POST") {
+    resp = error_response(405, "use POST for /infer");
+    return;
+  }
+  try {
+    json body = parse_request_json(req.body);
+    Table t = parse_v2_inputs(body);
+    std::vector<std::string> names = requested_outputs(body, outputs);
+    std::vector<json> values = compute(t, names);
+    json tensors = json::array();
+    for (std::size_t k = 0; k < names.size(); ++k) {
+      const OutputInfo& o = output_info(outputs, names[k]);
+      json shape = o.width ? json{values[k].size(), o.width} : json{values[k].size()};
+      tensors.push_back({{"name", o.name}, {"datatype", o.datatype}, {"shape", shape}, {"data", std::move(values[k])}});
+    }
+    json out = {{"model_name", name}, {"model_version", version}, {"outputs", std::move(tensors)}};
+    if (body.contains("id")) out["id"] = body["id"];
+    resp = json_response(200, out);
+  } catch (const BadRequest& e) {
+    resp = error_response(400, e.what());
+  }
+}
+
 void ModelServer::handle(const HttpRequest& req, HttpResponse& resp) const {
   const std::string& p = req.path;
   bool get = req.method == "GET" || req.method == "HEAD";
@@ -542,29 +689,7 @@ void ModelServer::handle(const HttpRequest& req, HttpResponse& resp) const {
     resp = json_response(200, {{"name", runner_name}, {"version", MLO_VERSION}, {"extensions", json::array()}});
     return;
   }
-  if (p == "/invocations") {
-    if (req.method != "POST") {
-      resp = error_response(405, "use POST for /invocations");
-      return;
-    }
-    std::string_view ct = req.header("Content-Type");
-    if (!ct.empty() && ct.substr(0, 8) != "text/csv" && ct.substr(0, 16) != "application/json") {
-      resp = error_response(415, "unsupported Content-Type '" + std::string(ct) + "' (use application/json or text/csv)");
-      return;
-    }
-    try {
-      Table t;
-      if (ct.substr(0, 8) == "text/csv") {
-        t = parse_csv(req.body);
-      } else {
-        t = parse_mlflow_json(parse_request_json(req.body));
-      }
-      resp = json_response(200, {{"predictions", predict(t)}});
-    } catch (const BadRequest& e) {
-      resp = error_response(400, e.what());
-    }
-    return;
-  }
+  if (p == "/invocations") return invocations(req, resp);
   std::string name, ver, suffix;
   if (split_model_path(p, name, ver, suffix)) {
     if (name != this->name) {
@@ -576,43 +701,45 @@ void ModelServer::handle(const HttpRequest& req, HttpResponse& resp) const {
       return;
     }
     if (get && suffix.empty()) {
-      json inputs = json::array({{{"name", "input-0"}, {"datatype", "FP64"}, {"shape", {-1, static_cast<int>(features.size())}}}});
-      json outputs = json::array({{{"name", "predict"}, {"datatype", numeric_output ? "FP64" : "BYTES"}, {"shape", {-1}}}});
-      resp = json_response(200, {{"name", this->name}, {"versions", {version}}, {"platform", platform},
-                                 {"inputs", inputs}, {"outputs", outputs}, {"parameters", {{"features", features}}}});
+      resp = json_response(200, metadata());
       return;
     }
     if (get && suffix == "/ready") {
       resp.body = json{{"name", this->name}, {"ready", true}}.dump();
       return;
     }
-    if (suffix == "/infer") {
-      if (req.method != "POST") {
-        resp = error_response(405, "use POST for /infer");
-        return;
-      }
-      try {
-        json body = parse_request_json(req.body);
-        json preds = predict(parse_v2_inputs(body));
-        json out = {{"model_name", this->name},
-                    {"model_version", version},
-                    {"outputs", json::array({{{"name", "predict"},
-                                              {"datatype", numeric_output ? "FP64" : "BYTES"},
-                                              {"shape", {preds.size()}},
-                                              {"data", preds}}})}};
-        if (body.contains("id")) out["id"] = body["id"];
-        resp = json_response(200, out);
-      } catch (const BadRequest& e) {
-        resp = error_response(400, e.what());
-      }
-      return;
-    }
+    if (suffix == "/infer") return infer(req, resp);
   }
   resp = error_response(404, "no route for " + req.method + " " + p);
 }
 
+namespace {
+// The CSV header cells of one output: "prediction" for predict, NAME for one
+// value a row, NAME_LABEL (or NAME_INDEX) for one value per class.
+void output_header(std::ostream& out, const std::string& name, const json& first, const json& classes) {
+  if (!first.is_array()) {
+    out << ',' << (name == "predict" ? "prediction" : name);
+    return;
+  }
+  bool labelled = classes.is_array() && classes.size() == first.size();
+  for (std::size_t j = 0; j < first.size(); ++j) {
+    const json& label = labelled ? classes[j] : json(j);
+    out << ',' << name << '_' << (label.is_string() ? label.get<std::string>() : label.dump());
+  }
+}
+
+void output_cells(std::ostream& out, const json& v) {
+  if (!v.is_array()) {
+    out << ',' << (v.is_string() ? v.get<std::string>() : v.dump());
+    return;
+  }
+  for (const auto& x : v) out << ',' << x.dump();
+}
+}  // namespace
+
 std::size_t score_csv_file(const std::filesystem::path& input, const std::filesystem::path& output,
-                           const std::function<json(const Table&)>& predict) {
+                           const ComputeOutputs& compute, std::vector<std::string> names, const json& classes) {
+  if (names.empty()) names = {"predict"};
   std::string text = read_file(input);
   Table t;
   try {
@@ -620,22 +747,27 @@ std::size_t score_csv_file(const std::filesystem::path& input, const std::filesy
   } catch (const BadRequest& e) {
     throw InputError(input.string() + ": " + e.what(), "batch input must be CSV with a header of feature names");
   }
-  json preds;
+  std::vector<json> values;
   try {
-    preds = predict(t);
+    values = compute(t, names);
   } catch (const BadRequest& e) {
     throw InputError(input.string() + ": " + e.what(), "the columns must match the model's features");
   }
-  std::ostringstream out;
-  for (std::size_t c = 0; c < t.columns.size(); ++c) out << t.columns[c] << ',';
-  out << "prediction\n";
-  out.precision(17);
-  for (std::size_t r = 0; r < t.rows.size(); ++r) {
-    for (double v : t.rows[r]) out << v << ',';
-    const json& p = preds[r];
-    out << (p.is_string() ? p.get<std::string>() : p.dump()) << '\n';
+  // Every cell is written with a leading comma; each line drops its first.
+  std::ostringstream line;
+  std::string out;
+  for (const auto& c : t.columns) line << ',' << c;
+  for (std::size_t k = 0; k < names.size(); ++k)
+    output_header(line, names[k], values[k].empty() ? json() : values[k][0], classes);
+  line.precision(17);
+  for (std::size_t r = 0; r <= t.rows.size(); ++r) {
+    out += line.str().substr(1) + '\n';
+    if (r == t.rows.size()) break;
+    line.str("");
+    for (double v : t.rows[r]) line << ',' << v;
+    for (const auto& v : values) output_cells(line, v[r]);
   }
-  write_file_atomic(output, out.str());
+  write_file_atomic(output, out);
   return t.rows.size();
 }
 

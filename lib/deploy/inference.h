@@ -24,7 +24,11 @@ struct InferenceSpec {
   std::string host = "127.0.0.1";
   int port = 0;
   int threads = 2;
+  // Runners that can (mlo-serve-sklearn): worker processes (0: the runner's
+  // default) and adaptive batching (max_batch_size <= 1: off).
+  int workers = 0, max_batch_size = 0, max_batch_time_ms = 0;
   std::filesystem::path batch_input, batch_output;
+  std::vector<std::string> batch_outputs;  // output names to write (empty: predict)
 };
 nlohmann::json spec_to_json(const InferenceSpec& spec);
 // Validates like the schema does; `where` names the file in errors (InputError).
@@ -75,21 +79,48 @@ struct LinearModel {
   std::vector<std::vector<double>> align(const Table& t) const;
   nlohmann::json predict(const Table& t) const;  // one label or value per row
   bool labels_are_numbers() const;
+  // What the model answers by name: predict; a classifier also predict_proba
+  // (one probability per class, in `classes` order) and decision_function
+  // (the margin: one value per row when binary, one per class otherwise).
+  std::vector<std::string> output_names() const;
+  // One JSON array per name, holding one entry per row; names must be output_names().
+  std::vector<nlohmann::json> outputs(const Table& t, const std::vector<std::string>& names) const;
 };
+
+// One output a runner offers: its Open Inference Protocol datatype and how
+// many values it has per row (0: one scalar).
+struct OutputInfo {
+  std::string name, datatype;
+  std::size_t width = 0;
+};
+// Computes the named outputs (one array per name, an entry per row).
+using ComputeOutputs = std::function<std::vector<nlohmann::json>(const Table&, const std::vector<std::string>&)>;
+
+// The names an infer request's "outputs" selects (default: predict); throws
+// BadRequest for a malformed list or a name the model does not have.
+std::vector<std::string> requested_outputs(const nlohmann::json& body, const std::vector<OutputInfo>& offered);
 
 // The HTTP routes every mlo runner serves, around a predict function. Used by
 // mlo-serve-native; the Python runner implements the same routes itself.
 struct ModelServer {
   std::string name, version, platform, runner_name;
   std::vector<std::string> features;
-  std::function<nlohmann::json(const Table&)> predict;
-  bool numeric_output = true;
+  std::vector<OutputInfo> outputs{{"predict", "FP64", 0}};
+  nlohmann::json classes;  // class labels, the column order of per-class outputs (null: none)
+  ComputeOutputs compute;
   void handle(const HttpRequest& req, HttpResponse& resp) const;
+
+ private:
+  void invocations(const HttpRequest& req, HttpResponse& resp) const;
+  void infer(const HttpRequest& req, HttpResponse& resp) const;
+  nlohmann::json metadata() const;
 };
 
-// Reads a CSV file, predicts, writes CSV: the input columns plus "prediction".
-// Returns the number of rows scored.
+// Reads a CSV file, computes the named outputs (empty: predict), writes CSV:
+// the input columns plus "prediction" for predict and NAME (one value a row)
+// or NAME_LABEL per class for the others. Returns the number of rows scored.
 std::size_t score_csv_file(const std::filesystem::path& input, const std::filesystem::path& output,
-                           const std::function<nlohmann::json(const Table&)>& predict);
+                           const ComputeOutputs& compute, std::vector<std::string> names = {},
+                           const nlohmann::json& classes = nullptr);
 
 }  // namespace mlo::deploy

@@ -542,6 +542,9 @@ class Router {
     spec.sha256 = b.spec.sha256;
     spec.port = b.port;
     spec.threads = 2;
+    spec.workers = b.serving.workers;
+    spec.max_batch_size = b.serving.max_batch_size;
+    spec.max_batch_time_ms = b.serving.max_batch_time_ms;
     fs::path spec_file = dir_ / ("runner-" + b.spec.id + ".spec.json");
     write_file_atomic(spec_file, spec_to_json(spec).dump(2) + "\n", false);
     fs::path log_file = dir_ / ("runner-" + b.spec.id + ".log");
@@ -670,6 +673,7 @@ class Router {
       auto lb = std::make_shared<LiveBackend>();
       lb->spec = **b;
       lb->role = "starting";
+      lb->serving = desired.serving;
       lb->port = pick_free_port();
       try {
         spawn(*lb);

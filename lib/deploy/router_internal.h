@@ -48,6 +48,7 @@ struct LiveBackend {
   int restarts = 0;
   std::string state = "starting";  // starting | ready | failed | stopped
   std::string role;                // primary | canary | shadow | standby
+  ServeSettings serving;           // handed to the runner in its spec
   std::chrono::steady_clock::time_point started;
   Stats stats;
 };

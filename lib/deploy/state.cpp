@@ -79,7 +79,21 @@ json to_json(const EnvState& s) {
             {"min_requests", s.thresholds.min_requests}}},
           {"max_restarts", s.max_restarts},
           {"ready_timeout_s", s.ready_timeout_s},
-          {"threads", s.threads}};
+          {"threads", s.threads},
+          {"serving", to_json(s.serving)}};
+}
+
+json to_json(const ServeSettings& s) {
+  return {{"workers", s.workers}, {"max_batch_size", s.max_batch_size}, {"max_batch_time_ms", s.max_batch_time_ms}};
+}
+
+ServeSettings serve_settings_from_json(const json& j) {
+  ServeSettings s;
+  if (!j.is_object()) return s;
+  s.workers = j.value("workers", 0);
+  s.max_batch_size = j.value("max_batch_size", 0);
+  s.max_batch_time_ms = j.value("max_batch_time_ms", 0);
+  return s;
 }
 
 EnvState env_state_from_json(const json& j) {
@@ -109,6 +123,7 @@ EnvState env_state_from_json(const json& j) {
   s.max_restarts = j.value("max_restarts", 3);
   s.ready_timeout_s = j.value("ready_timeout_s", 30);
   s.threads = j.value("threads", 2);
+  if (j.contains("serving")) s.serving = serve_settings_from_json(j["serving"]);
   return s;
 }
 
@@ -165,14 +180,14 @@ std::optional<DeploymentConfig> load_deployment_config(Repo& repo, const std::st
   };
   static const std::set<std::string> known = {"model", "artifact", "runner", "strategy", "host", "port", "weight",
                                               "split", "thresholds", "max_restarts", "ready_timeout_s", "image",
-                                              "namespace"};
+                                              "namespace", "serving"};
   for (auto it = d.begin(); it != d.end(); ++it) {
     std::string k = it->first.as<std::string>();
     if (!known.count(k))
       throw InputError("mlo.yaml:" + std::to_string(it->first.Mark().line + 1) + ": unknown key deployments." + env +
                            "." + k,
                        "known keys: model, artifact, runner, strategy, host, port, weight, split, thresholds, "
-                       "max_restarts, ready_timeout_s, image, namespace");
+                       "max_restarts, ready_timeout_s, image, namespace, serving");
   }
   c.model = str("model");
   c.artifact = str("artifact");
@@ -192,6 +207,25 @@ std::optional<DeploymentConfig> load_deployment_config(Repo& repo, const std::st
     c.thresholds.max_error_rate = num(t, "max_error_rate", -1);
     c.thresholds.max_p99_ms = num(t, "max_p99_ms", -1);
     c.thresholds.min_requests = static_cast<long>(num(t, "min_requests", 20));
+  }
+  if (YAML::Node sv = d["serving"]) {
+    std::string key = "deployments." + env + ".serving";
+    if (!sv.IsMap()) throw InputError(where + ": " + key + " must be a mapping", "e.g. serving: {workers: 2, max_batch_size: 32}");
+    for (auto it = sv.begin(); it != sv.end(); ++it) {
+      std::string k = it->first.as<std::string>();
+      if (k != "workers" && k != "max_batch_size" && k != "max_batch_time_ms")
+        throw InputError("mlo.yaml:" + std::to_string(it->first.Mark().line + 1) + ": unknown key " + key + "." + k,
+                         "known keys: workers, max_batch_size, max_batch_time_ms");
+    }
+    auto bounded = [&](const char* k, int hi) {
+      double v = num(sv, k, 0);
+      if (v < 0 || v > hi || v != static_cast<int>(v))
+        throw InputError("mlo.yaml:" + std::to_string(sv[k].Mark().line + 1) + ": " + key + "." + k +
+                             " must be a whole number from 0 to " + std::to_string(hi),
+                         "fix mlo.yaml");
+      return static_cast<int>(v);
+    };
+    c.serving = ServeSettings{bounded("workers", 256), bounded("max_batch_size", 100000), bounded("max_batch_time_ms", 10000)};
   }
   return c;
 }

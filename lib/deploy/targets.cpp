@@ -61,6 +61,7 @@ json deploy_batch(Repo& repo, const DeployOptions& o, const DeployModel& m, cons
   spec.sha256 = m.sha256;
   spec.batch_input = input;
   spec.batch_output = output;
+  spec.batch_outputs = o.outputs;
   write_file_atomic(spec_file, spec_to_json(spec).dump(2), false);
   ProcessResult pr = run_process({{runner_path.string(), "--spec", spec_file.string()}});
   fs::remove(spec_file, ec);
@@ -79,6 +80,7 @@ json deploy_batch(Repo& repo, const DeployOptions& o, const DeployModel& m, cons
                   {"input", input_rel},             {"input_sha256", input_sha},
                   {"output", output_rel},           {"output_sha256", out_sha},
                   {"runner", runner},               {"ts", utc_now_iso()}};
+  if (!o.outputs.empty()) lineage["outputs"] = o.outputs;
   std::string record_sha = repo.cache().add_bytes(lineage.dump(2) + "\n");
   AddOptions add;
   add.description = "predictions of " + m.name + "@" + m.version + " on " + input_rel + " (lineage record " + record_sha + ")";
