@@ -48,6 +48,8 @@ struct ServeSettings {
   int workers = 0;            // runner processes sharing its port; 0: the runner's default (the cores)
   int max_batch_size = 0;     // rows merged into one predict call; 0 or 1: no batching
   int max_batch_time_ms = 0;  // how long a batch waits for more requests
+  int max_inflight = 64;      // requests the router has sent to one runner and not yet had answered
+  int max_queue = 1024;       // requests waiting for one of those; beyond, the router answers 503
 };
 nlohmann::json to_json(const ServeSettings& s);
 // Reads the object written by to_json (absent keys keep their defaults).

@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
@@ -257,6 +258,13 @@ HttpServer::HttpServer(HttpServerOptions options) : options_(std::move(options))
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::start(HttpHandler handler) {
+  start_async([h = std::move(handler)](HttpRequest& req, HttpResponse& resp, Reply&) {
+    h(req, resp);
+    return true;
+  });
+}
+
+void HttpServer::start_async(AsyncHandler handler) {
   handler_ = std::move(handler);
   int n = std::max(1, options_.threads);
   for (int i = 0; i < n; ++i) workers_.emplace_back([this] { worker_loop(); });
@@ -297,10 +305,38 @@ void raise_open_file_limit() {
   }
 }
 
+// Answers given later (Reply) for one worker's connections, and the eventfd
+// that wakes the worker for them. Shared: a reply may outlive its worker.
+struct ReplyBox {
+  struct Item {
+    int fd;
+    std::uint64_t conn;
+    HttpResponse resp;
+  };
+  std::mutex mu;
+  std::vector<Item> items;
+  UniqueFd wake{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+  bool open = true;
+};
+
+void Reply::operator()(HttpResponse resp) const {
+  if (!box_) return;
+  {
+    std::lock_guard lock(box_->mu);
+    if (!box_->open) return;
+    box_->items.push_back({fd_, conn_, std::move(resp)});
+  }
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(box_->wake.get(), &one, sizeof one);
+}
+
 namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Conn {
+  std::uint64_t id = 0;  // tells a reply for this connection from one for an earlier user of its fd
+  bool waiting = false;  // a request is being answered later (Reply); nothing more is read meanwhile
+  bool wait_keep_alive = true;
   UniqueFd fd;
   std::string in;
   std::string out;
@@ -314,12 +350,17 @@ struct Conn {
 // handler, timeouts and the connection cap.
 class Worker {
  public:
-  Worker(const HttpServerOptions& o, int listen_fd, int wake_fd, const std::atomic<bool>& stop, const HttpHandler& h)
+  Worker(const HttpServerOptions& o, int listen_fd, int wake_fd, const std::atomic<bool>& stop, const AsyncHandler& h)
       : opt_(o), listen_fd_(listen_fd), wake_fd_(wake_fd), stop_(stop), handler_(h), ep_(::epoll_create1(EPOLL_CLOEXEC)) {
     std::size_t cap = o.max_connections ? o.max_connections : default_max_connections();
     cap_ = std::max<std::size_t>(1, cap / static_cast<std::size_t>(std::max(1, o.threads)));
     watch(wake_fd_, EPOLLIN, EPOLL_CTL_ADD);
+    watch(box_->wake.get(), EPOLLIN, EPOLL_CTL_ADD);
     listen_on();
+  }
+  ~Worker() {
+    std::lock_guard lock(box_->mu);
+    box_->open = false;  // later replies are dropped
   }
 
   void run() {
@@ -372,7 +413,7 @@ class Worker {
     int victim = -1;
     Clock::time_point oldest = Clock::time_point::max();
     for (auto& [fd, c] : conns_) {
-      if (!c->out.empty()) continue;
+      if (!c->out.empty() || c->waiting) continue;
       auto since = c->in.empty() ? c->last_active : c->request_start;
       if (since < oldest) {
         oldest = since;
@@ -407,6 +448,7 @@ class Worker {
     int one = 1;
     ::setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     auto c = std::make_unique<Conn>();
+    c->id = ++next_conn_id_;
     c->fd = UniqueFd(cfd);
     c->last_active = c->request_start = Clock::now();
     watch(cfd, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_ADD);
@@ -424,7 +466,7 @@ class Worker {
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        watch(c.fd.get(), EPOLLIN | EPOLLOUT | EPOLLRDHUP, EPOLL_CTL_MOD);
+        watch(c.fd.get(), reading(c) | EPOLLOUT, EPOLL_CTL_MOD);
         return true;
       }
       return false;
@@ -434,6 +476,10 @@ class Worker {
     return !c.close_after;
   }
 
+  // What to poll for besides writing: nothing while a request is answered later
+  // (HUP and errors are always reported).
+  static std::uint32_t reading(const Conn& c) { return c.waiting ? 0 : EPOLLIN | EPOLLRDHUP; }
+
   void reject(Conn& c, int status, const std::string& error) {
     c.out += serialize_response(error_response(status, error), false);
     c.close_after = true;
@@ -442,7 +488,7 @@ class Worker {
 
   bool process(Conn& c) {
     HttpRequest req;
-    while (!c.close_after) {
+    while (!c.close_after && !c.waiting) {
       std::size_t consumed = 0;
       std::string error;
       int status = 400;
@@ -455,10 +501,18 @@ class Worker {
       c.in.erase(0, consumed);
       c.request_start = Clock::now();  // of the next pipelined request, if any
       HttpResponse resp;
+      Reply reply(box_, c.fd.get(), c.id);
+      bool now = true;
       try {
-        handler_(req, resp);
+        now = handler_(req, resp, reply);
       } catch (const std::exception& e) {
         resp = error_response(500, e.what());
+      }
+      if (!now) {
+        c.waiting = true;
+        c.wait_keep_alive = req.keep_alive;
+        watch(c.fd.get(), c.out.empty() ? 0 : EPOLLOUT, EPOLL_CTL_MOD);
+        break;
       }
       if (!req.keep_alive) c.close_after = true;
       c.out += serialize_response(resp, req.keep_alive);
@@ -486,6 +540,7 @@ class Worker {
   void on_event(const epoll_event& ev) {
     int fd = ev.data.fd;
     if (fd == wake_fd_) return;
+    if (fd == box_->wake.get()) return take_replies();
     if (fd == listen_fd_) return accept_all();
     auto it = conns_.find(fd);
     if (it == conns_.end()) return;
@@ -493,7 +548,7 @@ class Worker {
     bool alive = true;
     if (ev.events & EPOLLOUT) {
       alive = flush(c);
-      if (alive && c.out.empty()) watch(fd, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);
+      if (alive && c.out.empty()) watch(fd, reading(c), EPOLL_CTL_MOD);
     }
     if (alive && (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
       bool eof = !read_some(c);
@@ -503,6 +558,30 @@ class Worker {
     if (!alive || (c.close_after && c.out.empty())) close_conn(fd);
   }
 
+  // Answers given later: each goes out in its connection's order, then the
+  // requests that arrived meanwhile are served.
+  void take_replies() {
+    std::uint64_t v;
+    [[maybe_unused]] auto n = ::read(box_->wake.get(), &v, sizeof v);
+    std::vector<ReplyBox::Item> items;
+    {
+      std::lock_guard lock(box_->mu);
+      items.swap(box_->items);
+    }
+    for (auto& item : items) {
+      auto it = conns_.find(item.fd);
+      if (it == conns_.end() || it->second->id != item.conn || !it->second->waiting) continue;
+      Conn& c = *it->second;
+      c.waiting = false;
+      if (!c.wait_keep_alive) c.close_after = true;
+      c.out += serialize_response(item.resp, c.wait_keep_alive);
+      c.last_active = c.request_start = Clock::now();
+      bool alive = process(c);
+      if (alive && c.out.empty()) watch(item.fd, reading(c), EPOLL_CTL_MOD);
+      if (!alive || (c.close_after && c.out.empty())) close_conn(item.fd);
+    }
+  }
+
   // Applies the header, request and idle timeouts.
   void sweep(Clock::time_point now) {
     next_sweep_ = now + std::chrono::milliseconds(kSweepMs);
@@ -510,6 +589,7 @@ class Worker {
     std::vector<int> expired;
     for (auto& [fd, cp] : conns_) {
       Conn& c = *cp;
+      if (c.waiting) continue;  // whoever answers later has its own deadline
       if (!c.out.empty() || c.close_after) {
         if (over(c.last_active, opt_.idle_timeout_ms)) expired.push_back(fd);  // not reading its answer
       } else if (c.in.empty()) {
@@ -528,8 +608,10 @@ class Worker {
   const HttpServerOptions& opt_;
   int listen_fd_, wake_fd_;
   const std::atomic<bool>& stop_;
-  const HttpHandler& handler_;
+  const AsyncHandler& handler_;
   UniqueFd ep_;
+  std::shared_ptr<ReplyBox> box_ = std::make_shared<ReplyBox>();
+  std::uint64_t next_conn_id_ = 0;
   std::unordered_map<int, std::unique_ptr<Conn>> conns_;
   std::size_t cap_ = 1;
   bool paused_ = false;
@@ -581,6 +663,77 @@ bool HttpClient::connect_now(std::string& error) {
   return true;
 }
 
+bool contains_header_token(std::string_view value, std::string_view token) { return contains_token(value, token); }
+
+namespace {
+// The status line and headers of a response whose head ends at head_end; false when malformed.
+bool parse_response_head(std::string_view buf, std::size_t head_end, HttpResult& out) {
+  std::size_t le = buf.find("\r\n");
+  std::string_view line = buf.substr(0, le);
+  if (line.size() < 12 || line.substr(0, 5) != "HTTP/" || line[8] != ' ') return false;
+  int status = 0;
+  for (char ch : line.substr(9, 3)) {
+    if (ch < '0' || ch > '9') return false;
+    status = status * 10 + (ch - '0');
+  }
+  out.status = status;
+  out.headers.clear();
+  return le >= head_end || parse_headers(buf.substr(le + 2, head_end - le - 2), out.headers);
+}
+}  // namespace
+
+ParseState parse_response(std::string_view buf, HttpResult& out, std::size_t& consumed) {
+  std::size_t head_end = buf.find("\r\n\r\n");
+  if (head_end == std::string_view::npos) return buf.size() > (64 << 10) ? ParseState::bad : ParseState::incomplete;
+  HttpResult r;
+  if (!parse_response_head(buf, head_end, r)) return ParseState::bad;
+  std::string_view cl = r.header("Content-Length");
+  std::size_t length = 0;
+  if (cl.empty()) return ParseState::incomplete;
+  if (!parse_length(cl, length)) return ParseState::bad;
+  if (buf.size() < head_end + 4 + length) return ParseState::incomplete;
+  r.body.assign(buf.substr(head_end + 4, length));
+  consumed = head_end + 4 + length;
+  out = std::move(r);
+  return ParseState::complete;
+}
+
+bool until_close_response(std::string_view buf, HttpResult& out) {
+  std::size_t head_end = buf.find("\r\n\r\n");
+  if (head_end == std::string_view::npos) return false;
+  HttpResult r;
+  if (!parse_response_head(buf, head_end, r) || !r.header("Content-Length").empty()) return false;
+  r.body.assign(buf.substr(head_end + 4));
+  out = std::move(r);
+  return true;
+}
+
+std::string request_wire(std::string_view method, std::string_view target, std::string_view host, std::string_view body,
+                         std::string_view content_type, const Headers& extra) {
+  std::string wire;
+  wire.reserve(128 + body.size());
+  wire += method;
+  wire += ' ';
+  wire += target;
+  wire += " HTTP/1.1\r\nHost: ";
+  wire += host;
+  wire += "\r\nContent-Length: ";
+  wire += std::to_string(body.size());
+  if (!body.empty() && !content_type.empty()) {
+    wire += "\r\nContent-Type: ";
+    wire += content_type;
+  }
+  for (const auto& [k, v] : extra) {
+    wire += "\r\n";
+    wire += k;
+    wire += ": ";
+    wire += v;
+  }
+  wire += "\r\n\r\n";
+  wire += body;
+  return wire;
+}
+
 HttpResult HttpClient::once(const std::string& wire, bool& retryable) {
   HttpResult res;
   retryable = false;
@@ -613,31 +766,18 @@ HttpResult HttpClient::once(const std::string& wire, bool& retryable) {
   char chunk[16384];
   for (;;) {
     // Try to parse a complete response from buf_.
-    std::size_t head_end = buf_.find("\r\n\r\n");
-    if (head_end != std::string::npos) {
-      std::string_view line = std::string_view(buf_).substr(0, buf_.find("\r\n"));
-      if (line.size() < 12 || line.substr(0, 5) != "HTTP/") {
-        res.error = "malformed response status line";
-        fd_.reset();
-        return res;
-      }
-      int status = std::atoi(std::string(line.substr(9, 3)).c_str());
-      Headers headers;
-      std::size_t le = buf_.find("\r\n");
-      parse_headers(std::string_view(buf_).substr(le + 2, head_end - le - 2), headers);
-      std::size_t length = 0;
-      std::string_view cl = find_header(headers, "Content-Length");
-      bool has_length = !cl.empty() && parse_length(cl, length);
-      if (has_length) {
-        if (buf_.size() >= head_end + 4 + length) {
-          res.status = status;
-          res.headers = std::move(headers);
-          res.body = buf_.substr(head_end + 4, length);
-          buf_.erase(0, head_end + 4 + length);
-          if (contains_token(res.header("Connection"), "close")) fd_.reset();
-          return res;
-        }
-      }
+    std::size_t consumed = 0;
+    ParseState st = parse_response(buf_, res, consumed);
+    if (st == ParseState::bad) {
+      res = HttpResult{};
+      res.error = "malformed response";
+      fd_.reset();
+      return res;
+    }
+    if (st == ParseState::complete) {
+      buf_.erase(0, consumed);
+      if (contains_token(res.header("Connection"), "close")) fd_.reset();
+      return res;
     }
     pollfd p{fd_.get(), POLLIN, 0};
     int pr = ::poll(&p, 1, remaining());
@@ -654,12 +794,7 @@ HttpResult HttpClient::once(const std::string& wire, bool& retryable) {
     }
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     // EOF: a response without Content-Length ends here.
-    std::size_t head = buf_.find("\r\n\r\n");
-    if (head != std::string::npos && buf_.size() >= 12) {
-      res.status = std::atoi(buf_.substr(9, 3).c_str());
-      std::size_t le = buf_.find("\r\n");
-      parse_headers(std::string_view(buf_).substr(le + 2, head - le - 2), res.headers);
-      res.body = buf_.substr(head + 4);
+    if (until_close_response(buf_, res)) {
       buf_.clear();
       fd_.reset();
       return res;
@@ -673,27 +808,7 @@ HttpResult HttpClient::once(const std::string& wire, bool& retryable) {
 
 HttpResult HttpClient::request(std::string_view method, std::string_view target, std::string_view body,
                                std::string_view content_type, const Headers& extra) {
-  std::string wire;
-  wire.reserve(128 + body.size());
-  wire += method;
-  wire += ' ';
-  wire += target;
-  wire += " HTTP/1.1\r\nHost: ";
-  wire += host_;
-  wire += "\r\nContent-Length: ";
-  wire += std::to_string(body.size());
-  if (!body.empty() && !content_type.empty()) {
-    wire += "\r\nContent-Type: ";
-    wire += content_type;
-  }
-  for (const auto& [k, v] : extra) {
-    wire += "\r\n";
-    wire += k;
-    wire += ": ";
-    wire += v;
-  }
-  wire += "\r\n\r\n";
-  wire += body;
+  std::string wire = request_wire(method, target, host_, body, content_type, extra);
   for (int attempt = 0; attempt < 2; ++attempt) {
     bool reused = static_cast<bool>(fd_);
     if (!fd_) {

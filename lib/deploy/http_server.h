@@ -45,6 +45,26 @@ bool iequals(std::string_view a, std::string_view b);
 
 using HttpHandler = std::function<void(const HttpRequest&, HttpResponse&)>;
 
+struct ReplyBox;  // a worker's queue of answers given later (http_server.cpp)
+
+// Answers one request later, from any thread, exactly once (an answer for a
+// connection that has closed meanwhile is dropped). The connection reads no
+// further request until then, so pipelined answers stay in order.
+class Reply {
+ public:
+  Reply() = default;
+  Reply(std::shared_ptr<ReplyBox> box, int fd, std::uint64_t conn) : box_(std::move(box)), fd_(fd), conn_(conn) {}
+  void operator()(HttpResponse resp) const;
+
+ private:
+  std::shared_ptr<ReplyBox> box_;
+  int fd_ = -1;
+  std::uint64_t conn_ = 0;
+};
+// Answers in `resp` and returns true, or keeps `reply` (moving out of `req`
+// what it needs) and returns false to answer later.
+using AsyncHandler = std::function<bool(HttpRequest& req, HttpResponse& resp, Reply& reply)>;
+
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
   int port = 0;  // 0: pick a free port (see HttpServer::port())
@@ -78,6 +98,7 @@ class HttpServer {
   int port() const { return port_; }
   // Starts the worker threads; returns at once.
   void start(HttpHandler handler);
+  void start_async(AsyncHandler handler);
   // Stops accepting, closes connections, joins the workers. Safe from any thread
   // (not from a handler) and idempotent.
   void stop();
@@ -93,7 +114,7 @@ class HttpServer {
   UniqueFd listen_fd_;
   UniqueFd wake_fd_;  // eventfd: wakes every worker on stop
   int port_ = 0;
-  HttpHandler handler_;
+  AsyncHandler handler_;
   std::vector<std::thread> workers_;
   std::atomic<bool> stop_{false};
 };
@@ -114,6 +135,18 @@ struct HttpResult {
   std::string body;
   std::string_view header(std::string_view name) const;
 };
+
+// Parses one Content-Length framed response from the start of buf; on
+// complete, `consumed` is its length. A response without Content-Length stays
+// incomplete: it ends when the connection does (until_close_response).
+ParseState parse_response(std::string_view buf, HttpResult& out, std::size_t& consumed);
+// At EOF: the response in buf whose body runs to the end. False if the head is incomplete.
+bool until_close_response(std::string_view buf, HttpResult& out);
+// Whether a comma-separated header value holds token (case-insensitive), e.g. Connection: close.
+bool contains_header_token(std::string_view value, std::string_view token);
+// The bytes of one HTTP/1.1 request with a Content-Length body.
+std::string request_wire(std::string_view method, std::string_view target, std::string_view host, std::string_view body,
+                         std::string_view content_type, const Headers& extra = {});
 
 // A keep-alive client connection to one host:port (blocking, with a timeout).
 // Reconnects once when a reused connection turns out to be closed.

@@ -185,7 +185,7 @@ class Router {
 
     logger_ = std::thread([this] { log_loop(); });
     shadow_ = std::thread([this] { shadow_loop(); });
-    server_.start([this](const HttpRequest& req, HttpResponse& resp) { handle(req, resp); });
+    server_.start_async([this](HttpRequest& req, HttpResponse& resp, Reply& reply) { return handle(req, resp, reply); });
     write_file_atomic(dir_ / "router.json",
                       json{{"pid", ::getpid()}, {"host", host_}, {"port", port_}, {"token", token_}}.dump(2) + "\n");
     ::chmod((dir_ / "router.json").c_str(), 0600);
@@ -209,6 +209,7 @@ class Router {
     }
     std::cout << "mlo router for '" << env_ << "' stopping" << std::endl;
     server_.stop();
+    forwarder_.stop();
     {
       std::lock_guard lock(live_mu_);
       for (auto& [id, b] : live_) stop_backend(*b, 3000);
@@ -232,23 +233,68 @@ class Router {
     return routing_;
   }
 
-  HttpClient& client_for(const LiveBackend& b) {
-    thread_local std::unordered_map<std::string, std::unique_ptr<HttpClient>> clients;
-    std::string key = b.spec.id + ":" + std::to_string(b.port);
-    auto it = clients.find(key);
-    if (it == clients.end()) {
-      if (clients.size() > 32) clients.clear();
-      it = clients.emplace(key, std::make_unique<HttpClient>("127.0.0.1", b.port, 60000)).first;
-    }
-    return *it->second;
+  // One request on its way to a runner: what answering and logging it needs.
+  struct Call {
+    HttpRequest req;
+    std::shared_ptr<const Routing> routing;  // keeps the target alive
+    LiveBackend* target = nullptr;
+    const char* role = "primary";
+    bool to_candidate = false, mirror = false;
+    Clock::time_point t0;
+    Reply reply;
+  };
+
+  void forward(const std::shared_ptr<Call>& call) {
+    LiveBackend& b = *call->target;
+    b.inflight.fetch_add(1);
+    call->t0 = Clock::now();
+    std::string_view ct = call->req.header("Content-Type");
+    std::string wire = request_wire(call->req.method, call->req.target, "127.0.0.1", call->req.body, ct);
+    forwarder_.submit(b.upstream, std::move(wire),
+                      [this, call](HttpResult&& res, bool refused) { answered(call, std::move(res), refused); });
   }
 
-  HttpResult forward(LiveBackend& b, const HttpRequest& req) {
-    b.inflight.fetch_add(1);
-    std::string_view ct = req.header("Content-Type");
-    HttpResult r = client_for(b).request(req.method, req.target, req.body, ct.empty() ? "" : ct);
-    b.inflight.fetch_sub(1);
-    return r;
+  // On the forwarder's thread: the runner answered, failed, or had no room.
+  void answered(const std::shared_ptr<Call>& call, HttpResult&& res, bool refused) {
+    LiveBackend* target = call->target;
+    target->inflight.fetch_sub(1);
+    double ms = ms_since(call->t0);
+    const Routing& r = *call->routing;
+    if (res.status == 0 && call->to_candidate && target != r.primary.get() && r.primary->ready.load()) {
+      // The canary's runner is down or full: count it against the canary, serve from the primary.
+      target->stats.add(ms, 0);
+      call->target = r.primary.get();
+      call->role = "primary";
+      return forward(call);
+    }
+    target->stats.add(ms, refused ? 503 : res.status);
+    HttpResponse resp;
+    if (refused) {
+      resp = error_response(503, "model version " + target->spec.version + " is busy: " + res.error +
+                                     "; retry later, or raise deployments." + env_ + ".serving.max_inflight / max_queue");
+      resp.headers.emplace_back("Retry-After", "1");
+    } else if (res.status == 0) {
+      resp = error_response(502, "model version " + target->spec.version + " did not answer: " + res.error);
+    } else {
+      resp.status = res.status;
+      std::string_view ct = res.header("Content-Type");
+      resp.content_type = ct.empty() ? "application/json" : std::string(ct);
+      resp.body = std::move(res.body);
+    }
+    respond(*call, std::move(resp), ms);
+  }
+
+  void respond(Call& call, HttpResponse resp, double ms) {
+    const HttpRequest& req = call.req;
+    LiveBackend* target = call.target;
+    resp.headers.emplace_back("X-Mlo-Model", target->spec.model);
+    resp.headers.emplace_back("X-Mlo-Version", target->spec.version);
+    if (req.method == "POST") {
+      log(LogEntry{utc_now_iso(), target->spec.model, target->spec.version, call.role, req.method, req.path, req.body,
+                   resp.body, resp.status, ms});
+      if (call.mirror && pick_candidate(*call.routing)) enqueue_shadow(call.routing, req);
+    }
+    call.reply(std::move(resp));
   }
 
   bool pick_candidate(const Routing& r) {
@@ -263,60 +309,41 @@ class Router {
     return (n + 1) * static_cast<unsigned long>(r.weight) / 100 > n * static_cast<unsigned long>(r.weight) / 100;
   }
 
-  void handle(const HttpRequest& req, HttpResponse& resp) {
+  // Answers admin, metrics and health routes at once; forwards the rest
+  // (answered later, on the forwarder's thread).
+  bool handle(HttpRequest& req, HttpResponse& resp, Reply& reply) {
     const std::string& p = req.path;
-    if (p.rfind("/-/mlo/", 0) == 0) return admin(req, resp);
+    if (p.rfind("/-/mlo/", 0) == 0) return admin(req, resp), true;
     if (p == "/metrics") {
       resp.content_type = "text/plain; version=0.0.4";
       resp.body = metrics();
-      return;
+      return true;
     }
     auto r = routing();
     if (p == "/v2/health/live") {
       resp.body = R"({"live":true})";
-      return;
+      return true;
     }
     if (p == "/v2/health/ready" || p == "/ping" || p == "/health") {
       bool ready = r->primary && r->primary->ready.load();
       if (ready) resp.body = p == "/v2/health/ready" ? R"({"ready":true})" : "{}";
       else resp = error_response(503, "no ready model version in environment '" + env_ + "'");
-      return;
+      return true;
     }
     if (!r->primary) {
       resp = error_response(503, "nothing is deployed in environment '" + env_ + "'");
-      return;
+      return true;
     }
-    bool mirror = r->shadow && r->candidate && req.method == "POST";
-    bool to_candidate = !r->shadow && pick_candidate(*r);
-    LiveBackend* target = to_candidate ? r->candidate.get() : r->primary.get();
-    const char* role = to_candidate ? "canary" : "primary";
-    auto t0 = Clock::now();
-    HttpResult res = forward(*target, req);
-    if (res.status == 0 && to_candidate && r->primary->ready.load()) {
-      // The canary's runner is down: count it against the canary, serve from the primary.
-      target->stats.add(ms_since(t0), 0);
-      target = r->primary.get();
-      role = "primary";
-      t0 = Clock::now();
-      res = forward(*target, req);
-    }
-    double ms = ms_since(t0);
-    target->stats.add(ms, res.status);
-    if (res.status == 0) {
-      resp = error_response(502, "model version " + target->spec.version + " did not answer: " + res.error);
-    } else {
-      resp.status = res.status;
-      std::string_view ct = res.header("Content-Type");
-      resp.content_type = ct.empty() ? "application/json" : std::string(ct);
-      resp.body = std::move(res.body);
-    }
-    resp.headers.emplace_back("X-Mlo-Model", target->spec.model);
-    resp.headers.emplace_back("X-Mlo-Version", target->spec.version);
-    if (req.method == "POST") {
-      log(LogEntry{utc_now_iso(), target->spec.model, target->spec.version, role, req.method, p, req.body,
-                   resp.body, resp.status, ms});
-      if (mirror && pick_candidate(*r)) enqueue_shadow(r, req);
-    }
+    auto call = std::make_shared<Call>();
+    call->mirror = r->shadow && r->candidate && req.method == "POST";
+    call->to_candidate = !r->shadow && pick_candidate(*r);
+    call->target = call->to_candidate ? r->candidate.get() : r->primary.get();
+    call->role = call->to_candidate ? "canary" : "primary";
+    call->routing = std::move(r);
+    call->req = std::move(req);
+    call->reply = std::move(reply);
+    forward(call);
+    return false;
   }
 
   // ---- shadow
@@ -675,6 +702,8 @@ class Router {
       lb->role = "starting";
       lb->serving = desired.serving;
       lb->port = pick_free_port();
+      lb->upstream = std::make_shared<Upstream>(
+          "127.0.0.1", lb->port, UpstreamLimits{desired.serving.max_inflight, desired.serving.max_queue, 60000});
       try {
         spawn(*lb);
       } catch (const std::exception& e) {
@@ -902,6 +931,9 @@ class Router {
   std::deque<ShadowJob> shadow_q_;
   std::atomic<long> shadow_dropped_{0};
   std::thread shadow_;
+
+  // Last: stopped (and destroyed) first, while what its callbacks use is still alive.
+  Forwarder forwarder_;
 };
 
 }  // namespace

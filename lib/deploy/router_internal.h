@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "deploy/deploy.h"
+#include "deploy/forwarder.h"
 
 namespace mlo::deploy {
 
@@ -49,6 +50,7 @@ struct LiveBackend {
   std::string state = "starting";  // starting | ready | failed | stopped
   std::string role;                // primary | canary | shadow | standby
   ServeSettings serving;           // handed to the runner in its spec
+  std::shared_ptr<Upstream> upstream;  // the forwarder's pool and limits for this runner
   std::chrono::steady_clock::time_point started;
   Stats stats;
 };

@@ -84,7 +84,11 @@ json to_json(const EnvState& s) {
 }
 
 json to_json(const ServeSettings& s) {
-  return {{"workers", s.workers}, {"max_batch_size", s.max_batch_size}, {"max_batch_time_ms", s.max_batch_time_ms}};
+  return {{"workers", s.workers},
+          {"max_batch_size", s.max_batch_size},
+          {"max_batch_time_ms", s.max_batch_time_ms},
+          {"max_inflight", s.max_inflight},
+          {"max_queue", s.max_queue}};
 }
 
 ServeSettings serve_settings_from_json(const json& j) {
@@ -93,6 +97,8 @@ ServeSettings serve_settings_from_json(const json& j) {
   s.workers = j.value("workers", 0);
   s.max_batch_size = j.value("max_batch_size", 0);
   s.max_batch_time_ms = j.value("max_batch_time_ms", 0);
+  s.max_inflight = j.value("max_inflight", 64);
+  s.max_queue = j.value("max_queue", 1024);
   return s;
 }
 
@@ -213,19 +219,23 @@ std::optional<DeploymentConfig> load_deployment_config(Repo& repo, const std::st
     if (!sv.IsMap()) throw InputError(where + ": " + key + " must be a mapping", "e.g. serving: {workers: 2, max_batch_size: 32}");
     for (auto it = sv.begin(); it != sv.end(); ++it) {
       std::string k = it->first.as<std::string>();
-      if (k != "workers" && k != "max_batch_size" && k != "max_batch_time_ms")
+      if (k != "workers" && k != "max_batch_size" && k != "max_batch_time_ms" && k != "max_inflight" && k != "max_queue")
         throw InputError("mlo.yaml:" + std::to_string(it->first.Mark().line + 1) + ": unknown key " + key + "." + k,
-                         "known keys: workers, max_batch_size, max_batch_time_ms");
+                         "known keys: workers, max_batch_size, max_batch_time_ms, max_inflight, max_queue");
     }
-    auto bounded = [&](const char* k, int hi) {
-      double v = num(sv, k, 0);
-      if (v < 0 || v > hi || v != static_cast<int>(v))
+    auto bounded = [&](const char* k, int lo, int hi, int fallback) {
+      double v = num(sv, k, fallback);
+      if (v < lo || v > hi || v != static_cast<int>(v))
         throw InputError("mlo.yaml:" + std::to_string(sv[k].Mark().line + 1) + ": " + key + "." + k +
-                             " must be a whole number from 0 to " + std::to_string(hi),
+                             " must be a whole number from " + std::to_string(lo) + " to " + std::to_string(hi),
                          "fix mlo.yaml");
       return static_cast<int>(v);
     };
-    c.serving = ServeSettings{bounded("workers", 256), bounded("max_batch_size", 100000), bounded("max_batch_time_ms", 10000)};
+    ServeSettings d0;
+    c.serving = ServeSettings{bounded("workers", 0, 256, 0), bounded("max_batch_size", 0, 100000, 0),
+                              bounded("max_batch_time_ms", 0, 10000, 0),
+                              bounded("max_inflight", 1, 100000, d0.max_inflight),
+                              bounded("max_queue", 0, 1000000, d0.max_queue)};
   }
   return c;
 }
