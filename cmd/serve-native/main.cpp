@@ -6,7 +6,9 @@
 // Contract: mlo-inference-runners(7), schemas/inference-spec.schema.json.
 #include <signal.h>
 
+#include <chrono>
 #include <cstring>
+#include <thread>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -26,7 +28,7 @@ int usage() {
   return 2;
 }
 
-// Fault injection for tests (MLO_SERVE_FAULT): never-ready, crash-after=N, error.
+// Fault injection for tests (MLO_SERVE_FAULT): never-ready, crash-after=N, error, delay=MS.
 std::string fault() {
   const char* f = std::getenv("MLO_SERVE_FAULT");
   return f ? f : "";
@@ -107,11 +109,13 @@ int main(int argc, char** argv) {
     long crash_after = f.rfind("crash-after=", 0) == 0 ? std::atol(f.c_str() + 12) : -1;
     bool never_ready = f == "never-ready";
     bool errors = f == "error";
+    long delay_ms = f.rfind("delay=", 0) == 0 ? std::atol(f.c_str() + 6) : 0;
     server.start([&](const HttpRequest& req, HttpResponse& resp) {
       if (never_ready && (req.path == "/v2/health/ready" || req.path == "/ping")) {
         resp = error_response(503, "not ready (injected fault)");
         return;
       }
+      if (delay_ms > 0 && req.method == "POST") std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
       if (errors && req.method == "POST") {
         resp = error_response(500, "injected fault: prediction failed");
         return;

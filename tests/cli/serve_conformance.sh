@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Every runner speaks the Open Inference Protocol REST API and MLflow's
+# scoring server the same way, directly and through the router
+# (serve_conformance.py: every route and error case, every output by name);
+# the router forwards 64 concurrent connections without mixing answers, keeps
+# one request-log line per request with adaptive batching on, and answers 503
+# when a runner's in-flight limit and queue are full; --target batch writes
+# the requested outputs' columns.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_deploy.sh"
+
+CHECK=("/usr/bin/python3" "$MLO_SOURCE_DIR/tests/cli/serve_conformance.py")
+SKLEARN="$MLO_SOURCE_DIR/examples/serving/mlo-serve-sklearn"
+/usr/bin/python3 -c 'import sklearn, joblib, pandas' 2>/dev/null ||
+  fail "python3-sklearn, python3-joblib and python3-pandas are needed (.ci/debian-packages.txt)"
+
+new_repo
+# A 3-class mlo-linear classifier with string labels, and a regressor.
+cat >clf.json <<'EOF'
+{"format":"mlo-linear","version":1,"task":"classification","features":["a","b"],
+ "coef":[[1,0],[0,1],[-1,-1]],"intercept":[0,0.5,0],"classes":["red","green","blue"]}
+EOF
+linear_model reg.json 2
+# scikit-learn: a classifier fitted on a DataFrame (named features, string
+# labels) and an exact linear regression (answers checkable by arithmetic).
+/usr/bin/python3 - <<'PY' || fail "fitting the scikit-learn models"
+import joblib, numpy as np, pandas as pd
+from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.linear_model import LinearRegression
+rng = np.random.default_rng(7)
+X = pd.DataFrame(rng.normal(size=(300, 3)), columns=["tenure", "spend", "calls"])
+joblib.dump(GradientBoostingClassifier(n_estimators=20, random_state=0).fit(X, np.where(X.tenure + X.spend > 0, "churn", "stay")), "churn.joblib")
+A = rng.normal(size=(50, 2))
+joblib.dump(LinearRegression().fit(A, 3 * A[:, 0] - A[:, 1]), "lin.joblib")
+PY
+pass
+
+# start_runner EXE NAME ARTIFACT [SERVE_JSON]: starts a runner on a free port;
+# sets RUNNER_PID and RUNNER_PORT.
+start_runner() {
+  local spec="$TEST_TMP/$2.spec.json" log="$TEST_TMP/$2.log"
+  printf '{"version":1,"mode":"serve","model":{"name":"%s","version":"1","artifact":"%s"},"serve":%s}\n' \
+    "$2" "$(readlink -f "$3")" "${4:-{\"port\":0\}}" >"$spec"
+  "$1" --spec "$spec" >"$log" 2>&1 &
+  RUNNER_PID=$!
+  for _ in $(seq 300); do
+    RUNNER_PORT=$(sed -n 's/^mlo-inference-runner ready port=//p' "$log")
+    [ -n "$RUNNER_PORT" ] && return 0
+    kill -0 "$RUNNER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  fail "runner $2 did not start: $(cat "$log")"
+}
+
+# Directly: each runner and model kind.
+start_runner "$NATIVE" clf clf.json
+out=$("${CHECK[@]}" "127.0.0.1:$RUNNER_PORT" clf 1 a,b '[[1,0.2],[0,2],[-3,-1]]') || fail "native classifier: $out"
+echo "native classifier: $out"; pass
+kill "$RUNNER_PID"
+start_runner "$NATIVE" reg reg.json
+out=$("${CHECK[@]}" "127.0.0.1:$RUNNER_PORT" reg 1 a,b '[[1,2],[3,4]]') || fail "native regressor: $out"
+echo "native regressor: $out"; pass
+kill "$RUNNER_PID"
+start_runner "$SKLEARN" churn churn.joblib '{"port":0,"workers":2}'
+out=$("${CHECK[@]}" "127.0.0.1:$RUNNER_PORT" churn 1 tenure,spend,calls '[[1,2,0],[-1,-0.5,3],[0.1,0,0]]') ||
+  fail "sklearn classifier: $out"
+echo "sklearn classifier: $out"; pass
+# Two worker processes share the port (SO_REUSEPORT).
+workers=$(pgrep -P "$RUNNER_PID" | wc -l)
+[ "$workers" -eq 2 ] || fail "expected 2 worker processes under the sklearn runner, found $workers"; pass
+kill "$RUNNER_PID"
+wait "$RUNNER_PID" 2>/dev/null
+for _ in $(seq 50); do pgrep -f "churn.spec.json" >/dev/null || break; sleep 0.1; done
+pgrep -f "$TEST_TMP/churn.spec.json" >/dev/null && fail "sklearn workers outlived SIGTERM"; pass
+
+# Through the router, with adaptive batching and two workers from mlo.yaml.
+cat >mlo.yaml <<'EOF'
+deployments:
+  conf:
+    serving: {workers: 2, max_batch_size: 32, max_batch_time_ms: 2}
+  busy:
+    serving: {max_inflight: 1, max_queue: 1}
+EOF
+expect_ok deploy churn@1 --artifact churn.joblib --env conf
+port=$(router_port conf)
+out=$("${CHECK[@]}" "127.0.0.1:$port" churn 1 tenure,spend,calls '[[1,2,0],[-1,-0.5,3],[0.1,0,0]]') ||
+  fail "sklearn through the router: $out"
+echo "sklearn through the router: $out"; pass
+grep -q '"max_batch_size": 32' .mlo/deploy/conf/runner-*.spec.json || fail "serving settings not in the runner's spec"; pass
+expect_ok deploy lin@1 --artifact lin.joblib --env conf
+# 64 connections at once, 10 requests each, every row unique: each answer must
+# be its own row's (3a - b), batched or not; one log line per request.
+lines_before=$(wc -l <.mlo/deploy/conf/requests.jsonl)
+out=$(/usr/bin/python3 - "$port" <<'PY' 2>&1
+import http.client, json, sys, threading
+port, bad, done = int(sys.argv[1]), [], []
+def client(k):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    for i in range(10):
+        a, b = k + i / 10.0, k * 0.5 - i
+        body = json.dumps({"id": "%d-%d" % (k, i), "inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP64", "data": [a, b]}]})
+        c.request("POST", "/v2/models/lin/infer", body, {"Content-Type": "application/json"})
+        r = c.getresponse()
+        doc = json.loads(r.read())
+        if r.status != 200 or doc.get("id") != "%d-%d" % (k, i) or abs(doc["outputs"][0]["data"][0] - (3 * a - b)) > 1e-6:
+            bad.append((k, i, r.status, doc))
+        done.append(1)
+threads = [threading.Thread(target=client, args=(k,)) for k in range(64)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+assert not bad, bad[:3]
+print("%d answers, each its own" % len(done))
+PY
+) || fail "64 concurrent connections: $out"
+echo "$out"; pass
+sleep 0.5  # the request log is written every 100 ms
+lines=$(( $(wc -l <.mlo/deploy/conf/requests.jsonl) - lines_before ))
+[ "$lines" -eq 640 ] || fail "expected 640 request-log lines, found $lines"; pass
+# Probabilities asked for are in the request log (what monitor reads).
+expect_ok deploy churn@1 --artifact churn.joblib --env conf
+curl -s -H 'Content-Type: application/json' \
+  -d '{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[1,2,0]}],"outputs":[{"name":"predict_proba"}]}' \
+  "http://127.0.0.1:$port/v2/models/churn/infer" >/dev/null
+sleep 0.5
+tail -1 .mlo/deploy/conf/requests.jsonl | /usr/bin/python3 -c '
+import json, sys
+rec = json.loads(sys.stdin.read())
+t = rec["outputs"]["outputs"][0]
+assert t["name"] == "predict_proba" and len(t["data"][0]) == 2 and abs(sum(t["data"][0]) - 1) < 1e-9, rec' ||
+  fail "probabilities not in the request log"; pass
+
+# The native runner through the router, and a full runner: 503, not a hang.
+expect_ok deploy clf@1 --artifact clf.json --env conf
+out=$("${CHECK[@]}" "127.0.0.1:$port" clf 1 a,b '[[1,0.2],[0,2],[-3,-1]]') || fail "native through the router: $out"
+echo "native through the router: $out"; pass
+fault_runner slow.sh delay=400
+expect_ok deploy clf@1 --artifact clf.json --env busy --runner "$PWD/slow.sh"
+bport=$(router_port busy)
+out=$(/usr/bin/python3 - "$bport" <<'PY' 2>&1
+import http.client, json, sys, threading
+port, got = int(sys.argv[1]), []
+body = json.dumps({"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP64", "data": [1, 2]}]})
+def client():
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("POST", "/v2/models/clf/infer", body, {"Content-Type": "application/json"})
+    r = c.getresponse()
+    got.append((r.status, json.loads(r.read()), r.getheader("Retry-After")))
+threads = [threading.Thread(target=client) for _ in range(6)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+codes = sorted(s for s, _, _ in got)
+assert len(got) == 6 and codes.count(200) >= 2 and codes.count(503) >= 1 and set(codes) <= {200, 503}, got
+busy = [d for s, d, _ in got if s == 503]
+assert all("busy" in d["error"] and "max_inflight" in d["error"] for d in busy), busy
+assert all(ra == "1" for s, _, ra in got if s == 503), got
+print("6 concurrent requests at max_inflight 1, max_queue 1: %s" % codes)
+PY
+) || fail "503 when full: $out"
+echo "$out"; pass
+expect_ok deploy status busy
+
+# --target batch --outputs: probability columns named by class.
+printf 'a,b\n1,0.2\n-3,-1\n' >in.csv
+expect_ok --json deploy clf@1 --artifact clf.json --env nightly --target batch --input in.csv --output p.csv \
+  --outputs predict,predict_proba
+expect_eq "$(head -1 p.csv)" "a,b,prediction,predict_proba_red,predict_proba_green,predict_proba_blue" "native batch header"
+/usr/bin/python3 -c '
+import csv
+rows = list(csv.DictReader(open("p.csv")))
+assert [r["prediction"] for r in rows] == ["red", "blue"], rows
+assert all(abs(sum(float(r["predict_proba_" + c]) for c in ("red", "green", "blue")) - 1) < 1e-9 for r in rows), rows' ||
+  fail "native batch probabilities"; pass
+printf 'tenure,spend,calls\n1,2,0\n-1,-0.5,3\n' >churn.csv
+expect_ok deploy churn@1 --artifact churn.joblib --env nightly --target batch --input churn.csv --output c.csv \
+  --outputs predict_proba
+expect_eq "$(head -1 c.csv)" "tenure,spend,calls,predict_proba_churn,predict_proba_stay" "sklearn batch header"
+expect_rc 5 deploy clf@1 --artifact clf.json --env nightly --target batch --input in.csv --output q.csv --outputs nope
+expect_err_contains "no output"
+expect_rc 2 deploy clf@1 --artifact clf.json --env conf --outputs predict_proba
+expect_err_contains "--outputs applies to --target batch"
+done_testing
