@@ -56,7 +56,7 @@ for k in "${!url[@]}"; do curl -sf -H 'Content-Type: application/json' -d '{"inp
 
 # run URL CONNS -> "rps p50_ms p99_ms"
 run() {
-  wrk -t2 -c"$2" -d"${DURATION}s" --latency -s infer.lua "$1/v2/models/churn/infer" | /usr/bin/python3 -c '
+  wrk -t"$(( $2 < 2 ? 1 : 2 ))" -c"$2" -d"${DURATION}s" --latency -s infer.lua "$1/v2/models/churn/infer" | /usr/bin/python3 -c '
 import re, sys
 t = sys.stdin.read()
 def ms(v):
