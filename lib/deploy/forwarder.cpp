@@ -163,7 +163,7 @@ void Forwarder::dispatch(const std::shared_ptr<Upstream>& up, Job job, bool fres
   c->sent = 0;
   c->in.clear();
   if (c->connecting) return watch(c->fd.get(), EPOLLOUT | EPOLLRDHUP, EPOLL_CTL_MOD);
-  if (write_some(*c)) watch(c->fd.get(), EPOLLIN | EPOLLRDHUP | (c->sent < c->job->wire.size() ? EPOLLOUT : 0), EPOLL_CTL_MOD);
+  if (write_some(*c)) watch(c->fd.get(), EPOLLIN | EPOLLRDHUP | (c->sent < c->job->wire.size() ? std::uint32_t{EPOLLOUT} : 0u), EPOLL_CTL_MOD);
 }
 
 Forwarder::Conn* Forwarder::open(const std::shared_ptr<Upstream>& up, std::string& error) {
@@ -230,7 +230,7 @@ void Forwarder::on_event(int fd, std::uint32_t events) {
   }
   if (c.sent < c.job->wire.size()) {
     if (!write_some(c)) return;
-    watch(fd, EPOLLIN | EPOLLRDHUP | (c.sent < c.job->wire.size() ? EPOLLOUT : 0), EPOLL_CTL_MOD);
+    watch(fd, EPOLLIN | EPOLLRDHUP | (c.sent < c.job->wire.size() ? std::uint32_t{EPOLLOUT} : 0u), EPOLL_CTL_MOD);
   }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_some(c);
 }

@@ -511,7 +511,7 @@ class Worker {
       if (!now) {
         c.waiting = true;
         c.wait_keep_alive = req.keep_alive;
-        watch(c.fd.get(), c.out.empty() ? 0 : EPOLLOUT, EPOLL_CTL_MOD);
+        watch(c.fd.get(), c.out.empty() ? 0u : std::uint32_t{EPOLLOUT}, EPOLL_CTL_MOD);
         break;
       }
       if (!req.keep_alive) c.close_after = true;

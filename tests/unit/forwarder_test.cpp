@@ -4,6 +4,12 @@
 // every output by name of an mlo-linear model.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -64,7 +70,7 @@ TEST_CASE("http: an async handler answers later from another thread, in order pe
       resp.body = R"({"now":true})";
       return true;
     }
-    // Answer later; the first request waits longest, yet answers stay in order.
+    // Answer later, from another thread; request "0" waits longest.
     int delay = req.body == "0" ? 60 : 5;
     std::lock_guard lock(mu);
     helpers.emplace_back([reply, body = std::move(req.body), delay] {
@@ -82,6 +88,29 @@ TEST_CASE("http: an async handler answers later from another thread, in order pe
     CHECK(json::parse(r.body)["later"] == std::to_string(i));
   }
   CHECK(client.request("GET", "/now").body == R"({"now":true})");
+  // Pipelined: "0" is answered after 60 ms, "1" would be after 5 ms, yet the
+  // answers arrive in the order asked.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(server.port()));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  std::string two = "POST /l HTTP/1.1\r\nContent-Length: 1\r\n\r\n0POST /l HTTP/1.1\r\nContent-Length: 1\r\n\r\n1";
+  REQUIRE(::send(fd, two.data(), two.size(), 0) == static_cast<ssize_t>(two.size()));
+  std::string got;
+  char buf[4096];
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (got.find("\"1\"}") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  std::size_t first = got.find(R"({"later":"0"})"), second = got.find(R"({"later":"1"})");
+  REQUIRE(first != std::string::npos);
+  REQUIRE(second != std::string::npos);
+  CHECK(first < second);
   server.stop();
   std::lock_guard lock(mu);
   for (auto& t : helpers) t.join();
