@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Serving benchmark: wrk against the native inference runner directly, then
 # through mlo's router, on the same model and request (MLflow /invocations).
-# Prints medians of RUNS runs and the router's added latency. Not a test.
-#   MLO=build/mlo bash tests/bench/serve.sh   (RUNS=3 DURATION=5 CONNS=16)
+# Prints medians of RUNS alternated runs, the router's added latency and the
+# load average. Not a test. The scikit-learn runner: serve_sklearn.sh.
+#   MLO=build/mlo bash tests/bench/serve.sh   (RUNS=3 DURATION=5 CONNS="16 64")
 set -euo pipefail
 : "${MLO:?MLO must point at the built mlo}"
 MLO=$(readlink -f "$MLO")
-RUNS=${RUNS:-3}; DURATION=${DURATION:-5}; CONNS=${CONNS:-16}; THREADS=${THREADS:-1}
+RUNS=${RUNS:-3}; DURATION=${DURATION:-5}; CONNS=${CONNS:-16 64}; THREADS=${THREADS:-1}
 command -v wrk >/dev/null || { echo "wrk is not installed (Debian package wrk)"; exit 1; }
 TMP=$(mktemp -d /tmp/mlo-bench-serve.XXXXXX)
 cleanup() { (cd "$TMP/repo" 2>/dev/null && "$MLO" deploy stop bench >/dev/null 2>&1); rm -rf "$TMP"; }
@@ -42,28 +43,33 @@ if errs: sys.exit("non-2xx responses: " + errs.group(1))
 print(rps, p50, p99)'
 }
 # Latency: one connection (each request alone: the router's added work).
-# Throughput: CONNS connections (the machine saturated).
-declare -a dl50 dl99 rl50 rl99 d_rps r_rps d_p50 d_p99 r_p50 r_p99
+# Throughput: each of CONNS connections (the machine saturated).
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+results=results.txt
 for i in $(seq "$RUNS"); do
-  read -r _ b c < <(run "$runner" 1); dl50+=("$b"); dl99+=("$c")
-  read -r _ b c < <(run "$router" 1); rl50+=("$b"); rl99+=("$c")
-  read -r a b c < <(run "$runner" "$CONNS"); d_rps+=("$a"); d_p50+=("$b"); d_p99+=("$c")
-  read -r a b c < <(run "$router" "$CONNS"); r_rps+=("$a"); r_p50+=("$b"); r_p99+=("$c")
+  for c in 1 $CONNS; do
+    read -r a b d < <(run "$runner" "$c"); echo "direct $c $a $b $d" >>"$results"
+    read -r a b d < <(run "$router" "$c"); echo "router $c $a $b $d" >>"$results"
+  done
 done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 logged=$(wc -l < .mlo/deploy/bench/requests.jsonl)
-/usr/bin/python3 - "$RUNS" "$DURATION" "$CONNS" "$(nproc)" "$logged" \
-  "${dl50[*]}" "${dl99[*]}" "${rl50[*]}" "${rl99[*]}" "${d_rps[*]}" "${d_p50[*]}" "${d_p99[*]}" "${r_rps[*]}" "${r_p50[*]}" "${r_p99[*]}" <<'PY'
-import statistics, sys
-runs, dur, conns, cores, logged = sys.argv[1:6]
-m = [statistics.median(float(x) for x in a.split()) for a in sys.argv[6:]]
-dl50, dl99, rl50, rl99, d_rps, d50, d99, r_rps, r50, r99 = m
-print(f"serve benchmark: native runner, POST /invocations, wrk {dur}s per run, median of {runs} runs, {cores} cores")
+/usr/bin/python3 - "$results" "$RUNS" "$DURATION" "$(nproc)" "$logged" "$load_before" "$load_after" <<'PY'
+import collections, statistics, sys
+path, runs, dur, cores, logged, lb, la = sys.argv[1:]
+rows = collections.defaultdict(list)
+for line in open(path):
+    p, c, a, b, d = line.split()
+    rows[(p, int(c))].append((float(a), float(b), float(d)))
+med = {k: [statistics.median(x[i] for x in v) for i in range(3)] for k, v in rows.items()}
+print(f"serve benchmark: native runner, POST /invocations, wrk {dur}s per run, median of {runs} alternated runs, "
+      f"{cores} cores; load average before {lb}, after {la}")
 print("| path | connections | requests/s | p50 ms | p99 ms |")
 print("|---|---:|---:|---:|---:|")
-print(f"| direct to mlo-serve-native | 1 | - | {dl50:.3f} | {dl99:.3f} |")
-print(f"| through mlo's router | 1 | - | {rl50:.3f} | {rl99:.3f} |")
-print(f"| **router added latency** | 1 | | **{rl50 - dl50:+.3f}** | **{rl99 - dl99:+.3f}** |")
-print(f"| direct to mlo-serve-native | {conns} | {d_rps:,.0f} | {d50:.3f} | {d99:.3f} |")
-print(f"| through mlo's router | {conns} | **{r_rps:,.0f}** | {r50:.3f} | {r99:.3f} |")
-print(f"router/direct throughput: {r_rps / d_rps:.2f}x; router logged {logged.strip()} requests to requests.jsonl")
+for c in sorted({c for _, c in med}):
+    d, r = med[("direct", c)], med[("router", c)]
+    print(f"| direct to mlo-serve-native | {c} | {d[0]:,.0f} | {d[1]:.3f} | {d[2]:.3f} |")
+    print(f"| through mlo's router | {c} | **{r[0]:,.0f}** | {r[1]:.3f} | {r[2]:.3f} |")
+    print(f"| router/direct, added | {c} | {r[0] / d[0]:.2f}x | {r[1] - d[1]:+.3f} | {r[2] - d[2]:+.3f} |")
+print(f"router logged {logged.strip()} requests to requests.jsonl")
 PY

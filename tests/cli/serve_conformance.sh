@@ -14,6 +14,42 @@ SKLEARN="$MLO_SOURCE_DIR/examples/serving/mlo-serve-sklearn"
 /usr/bin/python3 -c 'import sklearn, joblib, pandas' 2>/dev/null ||
   fail "python3-sklearn, python3-joblib and python3-pandas are needed (.ci/debian-packages.txt)"
 
+# Adaptive batching merges concurrent requests into fewer model calls and
+# splits the answers back, each to its own request.
+out=$(/usr/bin/python3 - "$SKLEARN" <<'PY' 2>&1
+import importlib.machinery, importlib.util, sys, threading
+import numpy as np
+loader = importlib.machinery.SourceFileLoader("runner", sys.argv[1])
+r = importlib.util.module_from_spec(importlib.util.spec_from_loader("runner", loader))
+loader.exec_module(r)
+class Counting:
+    calls, rows = 0, []
+    def compute(self, rows, names):
+        Counting.calls += 1
+        Counting.rows.append(len(rows))
+        x = np.asarray(rows, dtype=float)
+        return {"predict": x.sum(axis=1), "predict_proba": np.stack([x[:, 0], -x[:, 0]], axis=1)}
+b = r.Batcher(Counting(), 16, 50)
+got, start = {}, threading.Barrier(40)
+def ask(k):
+    start.wait()
+    rows = [[k, 1.0]] * (1 + k % 3)
+    got[k] = b.compute(rows, ["predict_proba"] if k % 2 else ["predict"])
+threads = [threading.Thread(target=ask, args=(k,)) for k in range(40)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+for k, res in got.items():
+    n = 1 + k % 3
+    if k % 2:
+        assert list(res) == ["predict_proba"] and res["predict_proba"].tolist() == [[k, -k]] * n, (k, res)
+    else:
+        assert list(res) == ["predict"] and res["predict"].tolist() == [k + 1.0] * n, (k, res)
+assert len(got) == 40 and Counting.calls < 40 and max(Counting.rows) <= 16, (Counting.calls, Counting.rows)
+print("40 concurrent requests, %d model calls (rows per call: %s)" % (Counting.calls, Counting.rows))
+PY
+) || fail "batching: $out"
+echo "$out"; pass
+
 new_repo
 # A 3-class mlo-linear classifier with string labels, and a regressor.
 cat >clf.json <<'EOF'
