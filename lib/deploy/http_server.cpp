@@ -553,9 +553,11 @@ class Worker {
     if (alive && (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
       bool eof = !read_some(c);
       if (!c.in.empty()) alive = process(c);
-      if (eof && c.out.empty()) alive = false;
+      bool gone = ev.events & (EPOLLHUP | EPOLLERR);
+      if (eof && c.waiting && !gone) c.close_after = true;  // the client only stopped sending: answer, then close
+      else if (eof && (c.out.empty() || c.waiting)) alive = false;
     }
-    if (!alive || (c.close_after && c.out.empty())) close_conn(fd);
+    if (!alive || (c.close_after && c.out.empty() && !c.waiting)) close_conn(fd);
   }
 
   // Answers given later: each goes out in its connection's order, then the

@@ -111,6 +111,20 @@ TEST_CASE("http: an async handler answers later from another thread, in order pe
   REQUIRE(first != std::string::npos);
   REQUIRE(second != std::string::npos);
   CHECK(first < second);
+  // A client that stops sending after its request (shutdown SHUT_WR) still gets the later answer.
+  fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  std::string one = "POST /l HTTP/1.1\r\nContent-Length: 1\r\n\r\n0";
+  REQUIRE(::send(fd, one.data(), one.size(), 0) == static_cast<ssize_t>(one.size()));
+  ::shutdown(fd, SHUT_WR);
+  got.clear();
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  CHECK(got.find(R"({"later":"0"})") != std::string::npos);
   server.stop();
   std::lock_guard lock(mu);
   for (auto& t : helpers) t.join();
