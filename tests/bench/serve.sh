@@ -5,6 +5,7 @@
 # load average. Not a test. The scikit-learn runner: serve_sklearn.sh.
 #   MLO=build/mlo bash tests/bench/serve.sh   (RUNS=3 DURATION=5 CONNS="16 64")
 set -euo pipefail
+source "$(dirname "$0")/lib_wrk.sh"
 : "${MLO:?MLO must point at the built mlo}"
 MLO=$(readlink -f "$MLO")
 RUNS=${RUNS:-3}; DURATION=${DURATION:-5}; CONNS=${CONNS:-16 64}; THREADS=${THREADS:-1}
@@ -27,21 +28,7 @@ LUA
 curl -sf -H 'Content-Type: application/json' -d '{"instances":[[1,2,3,4]]}' "$router/invocations" >/dev/null
 
 # run URL CONNS -> "rps p50_ms p99_ms"
-run() {
-  wrk -t"$THREADS" -c"$2" -d"${DURATION}s" --latency -s post.lua "$1/invocations" | /usr/bin/python3 -c '
-import re, sys
-t = sys.stdin.read()
-def ms(v):
-    m = re.match(r"([\d.]+)(us|ms|s|m)$", v)
-    if not m: sys.exit("cannot read wrk output:\n" + t)
-    n, u = m.groups()
-    return float(n) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[u]
-p50 = ms(re.search(r"50%\s+(\S+)", t).group(1)); p99 = ms(re.search(r"99%\s+(\S+)", t).group(1))
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-if errs: sys.exit("non-2xx responses: " + errs.group(1))
-print(rps, p50, p99)'
-}
+run() { wrk_stats "$THREADS" "$2" "$DURATION" post.lua "$1/invocations"; }
 # Latency: one connection (each request alone: the router's added work).
 # Throughput: each of CONNS connections (the machine saturated).
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)

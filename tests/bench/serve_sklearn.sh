@@ -7,6 +7,7 @@
 # delayed-ACK stall. Not a test.
 #   MLO=build/mlo bash tests/bench/serve_sklearn.sh   (RUNS=3 DURATION=5 WORKERS=cores)
 set -euo pipefail
+source "$(dirname "$0")/lib_wrk.sh"
 : "${MLO:?MLO must point at the built mlo}"
 MLO=$(readlink -f "$MLO")
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -55,21 +56,7 @@ LUA
 for k in "${!url[@]}"; do curl -sf -H 'Content-Type: application/json' -d '{"inputs":[{"name":"x","shape":[1,6],"datatype":"FP64","data":[0,0,0,0,0,0]}]}' "${url[$k]}/v2/models/churn/infer" >/dev/null; done
 
 # run URL CONNS -> "rps p50_ms p99_ms"
-run() {
-  wrk -t"$(( $2 < 2 ? 1 : 2 ))" -c"$2" -d"${DURATION}s" --latency -s infer.lua "$1/v2/models/churn/infer" | /usr/bin/python3 -c '
-import re, sys
-t = sys.stdin.read()
-def ms(v):
-    m = re.match(r"([\d.]+)(us|ms|s|m)$", v)
-    if not m: sys.exit("cannot read wrk output:\n" + t)
-    n, u = m.groups()
-    return float(n) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[u]
-p50 = ms(re.search(r"50%\s+(\S+)", t).group(1)); p99 = ms(re.search(r"99%\s+(\S+)", t).group(1))
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-if errs: sys.exit("non-2xx responses: " + errs.group(1))
-print(rps, p50, p99)'
-}
+run() { wrk_stats "$(( $2 < 2 ? 1 : 2 ))" "$2" "$DURATION" infer.lua "$1/v2/models/churn/infer"; }
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 results=$TMP/results.txt
 for i in $(seq "$RUNS"); do
