@@ -123,6 +123,18 @@ out=$("${CHECK[@]}" "127.0.0.1:$port" churn 1 tenure,spend,calls '[[1,2,0],[-1,-
   fail "sklearn through the router: $out"
 echo "sklearn through the router: $out"; pass
 grep -q '"max_batch_size": 32' .mlo/deploy/conf/runner-*.spec.json || fail "serving settings not in the runner's spec"; pass
+# Probabilities asked for are in the request log (what monitor reads).
+curl -s -H 'Content-Type: application/json' \
+  -d '{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[1,2,0]}],"outputs":[{"name":"predict_proba"}]}' \
+  "http://127.0.0.1:$port/v2/models/churn/infer" >/dev/null
+sleep 0.5
+tail -1 .mlo/deploy/conf/requests.jsonl | /usr/bin/python3 -c '
+import json, sys
+rec = json.loads(sys.stdin.read())
+t = rec["outputs"]["outputs"][0]
+assert t["name"] == "predict_proba" and len(t["data"][0]) == 2 and abs(sum(t["data"][0]) - 1) < 1e-9, rec' ||
+  fail "probabilities not in the request log"; pass
+
 expect_ok deploy lin@1 --artifact lin.joblib --env conf
 # 64 connections at once, 10 requests each, every row unique: each answer must
 # be its own row's (3a - b), batched or not; one log line per request.
@@ -152,19 +164,6 @@ echo "$out"; pass
 sleep 0.5  # the request log is written every 100 ms
 lines=$(( $(wc -l <.mlo/deploy/conf/requests.jsonl) - lines_before ))
 [ "$lines" -eq 640 ] || fail "expected 640 request-log lines, found $lines"; pass
-# Probabilities asked for are in the request log (what monitor reads).
-expect_ok deploy churn@1 --artifact churn.joblib --env conf
-curl -s -H 'Content-Type: application/json' \
-  -d '{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[1,2,0]}],"outputs":[{"name":"predict_proba"}]}' \
-  "http://127.0.0.1:$port/v2/models/churn/infer" >/dev/null
-sleep 0.5
-tail -1 .mlo/deploy/conf/requests.jsonl | /usr/bin/python3 -c '
-import json, sys
-rec = json.loads(sys.stdin.read())
-t = rec["outputs"]["outputs"][0]
-assert t["name"] == "predict_proba" and len(t["data"][0]) == 2 and abs(sum(t["data"][0]) - 1) < 1e-9, rec' ||
-  fail "probabilities not in the request log"; pass
-
 # The native runner through the router, and a full runner: 503, not a hang.
 expect_ok deploy clf@1 --artifact clf.json --env conf
 out=$("${CHECK[@]}" "127.0.0.1:$port" clf 1 a,b '[[1,0.2],[0,2],[-3,-1]]') || fail "native through the router: $out"
