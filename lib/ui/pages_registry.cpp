@@ -164,21 +164,66 @@ std::string node_href(const json& n) {
   return "/lineage?target=" + url_encode(id);
 }
 
-// Layers by longest path from the sources (bounded passes: the graph is a DAG
-// but a teammate's data could make a cycle), rows in order of appearance.
-std::map<std::string, int> layers(const json& nodes, const json& edges) {
-  std::map<std::string, int> layer;
-  for (const auto& n : nodes) layer[n["key"]] = 0;
-  for (std::size_t pass = 0; pass < nodes.size(); ++pass) {
-    bool changed = false;
-    for (const auto& e : edges) {
-      int want = layer[e["from"]] + 1;
-      if (want > layer[e["to"]] && want < static_cast<int>(nodes.size())) {
-        layer[e["to"]] = want;
-        changed = true;
+using Adjacency = std::map<std::string, std::vector<std::string>>;
+
+// The edges without those that close a cycle (a teammate's records can make
+// one): an iterative depth-first walk from the data nodes first drops every
+// edge to a node still on its stack.
+Adjacency acyclic_edges(const json& nodes, const json& edges) {
+  Adjacency out;
+  std::set<std::string> known;
+  for (const auto& n : nodes) known.insert(n["key"]);
+  for (const auto& e : edges) {
+    std::string from = e["from"], to = e["to"];
+    if (known.count(from) && known.count(to) && from != to) out[from].push_back(to);
+  }
+  std::vector<std::string> roots;
+  for (const auto& n : nodes)
+    if (n.value("kind", "") == "data") roots.push_back(n["key"]);
+  for (const auto& n : nodes) roots.push_back(n["key"]);
+  Adjacency dag;
+  std::set<std::string> done, on_stack;
+  for (const auto& root : roots) {
+    if (done.count(root)) continue;
+    std::vector<std::pair<std::string, std::size_t>> stack{{root, 0}};
+    on_stack.insert(root);
+    while (!stack.empty()) {
+      auto& [v, i] = stack.back();
+      if (i == out[v].size()) {
+        on_stack.erase(v);
+        done.insert(v);
+        stack.pop_back();
+        continue;
+      }
+      std::string w = out[v][i++];
+      if (on_stack.count(w)) continue;  // closes a cycle
+      dag[v].push_back(w);
+      if (!done.count(w)) {
+        on_stack.insert(w);
+        stack.emplace_back(w, 0);
       }
     }
-    if (!changed) break;
+  }
+  return dag;
+}
+
+// Columns by longest path from the sources (Kahn's order over the acyclic edges).
+std::map<std::string, int> layers(const json& nodes, const json& edges) {
+  Adjacency dag = acyclic_edges(nodes, edges);
+  std::map<std::string, int> indegree, layer;
+  for (const auto& n : nodes) indegree[n["key"]] = 0;
+  for (const auto& [v, ws] : dag)
+    for (const auto& w : ws) ++indegree[w];
+  std::vector<std::string> ready;
+  for (const auto& [v, d] : indegree)
+    if (d == 0) ready.push_back(v);
+  while (!ready.empty()) {
+    std::string v = ready.back();
+    ready.pop_back();
+    for (const auto& w : dag[v]) {
+      layer[w] = std::max(layer[w], layer[v] + 1);
+      if (--indegree[w] == 0) ready.push_back(w);
+    }
   }
   return layer;
 }

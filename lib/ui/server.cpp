@@ -104,7 +104,7 @@ void security_headers(HttpResponse& r) {
 std::string render_page(const Page& page) {
   if (!page.raw_html.empty()) return page.raw_html;
   std::ostringstream s;
-  s << "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>" << esc(page.title) << " · mlo ui</title>";
+  s << "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>" << esc(page.title) << " · mlo ui</title><link rel='icon' href='data:,'>";
   if (page.refresh_s > 0) s << "<meta http-equiv='refresh' content='" << page.refresh_s << "'>";
   s << "<style>" << style_sheet() << "</style></head><body><nav>";
   for (const auto& [name, href] : kNav)
@@ -155,6 +155,9 @@ void UiApp::handle(const HttpRequest& req, HttpResponse& res) {
   if (req.method != "GET" && req.method != "HEAD") {
     page = error_page(405, "mlo ui is read-only: " + req.method + " is not served", "");
     res.headers.emplace_back("Allow", "GET, HEAD");
+  } else if (req.path == "/favicon.ico") {  // browsers ask on every page: none, and no 404 in their console
+    res.status = 204;
+    return;
   } else if (req.target.size() > kMaxTarget) {
     page = error_page(414, "the address is longer than " + std::to_string(kMaxTarget) + " bytes", "");
   } else if (!authorized(req, from_query)) {

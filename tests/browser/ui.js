@@ -58,7 +58,7 @@ async function main() {
   await Promise.all([page.waitForNavigation(), page.click('#filter button')]);
   ids = await rowIds();
   check(ids.length === 1 && ids[0] === expect.run_b, `filter metrics.acc>0.96 leaves run B only (got ${ids})`);
-  check(problems.length === 0, 'filtered page has no console errors');
+  check(problems.length === 0, `filtered page has no console errors ${problems.join('; ')}`);
   await page.screenshot({ path: path.join(outDir, 'runs-filtered.png'), fullPage: true });
   await Promise.all([page.waitForNavigation(), page.click('code.filter + a')]);
   check((await rowIds()).length === expect.total_runs, 'removing the filter shows every run again');
@@ -80,7 +80,7 @@ async function main() {
   await page.check(`input[name=run][value='${expect.run_b}']`);
   await Promise.all([page.waitForNavigation(), page.click('#compare button')]);
   check(page.url().includes('/compare?'), 'Compare selected opens the comparison');
-  check(problems.length === 0, 'comparison has no console errors');
+  check(problems.length === 0, `comparison has no console errors ${problems.join('; ')}`);
   const curves = await page.$$eval('svg g.series', (gs) => gs.map((g) => ({ name: g.dataset.name,
     points: g.querySelectorAll('circle').length, line: !!g.querySelector('polyline') })));
   check(curves.length === 2, `the loss chart has two curves (got ${curves.length})`);
@@ -103,7 +103,7 @@ async function main() {
   const runNode = nodes.find((n) => n.kind === 'run');
   await Promise.all([page.waitForNavigation(), page.click(`svg#lineage a.node[data-kind='run']`)]);
   check(page.url().endsWith(runNode.href), `clicking the run node opens ${runNode.href}`);
-  check(problems.length === 0, 'the run page has no console errors');
+  check(problems.length === 0, `the run page has no console errors ${problems.join('; ')}`);
   await page.screenshot({ path: path.join(outDir, 'run.png'), fullPage: true });
 
   for (const [rel, shot] of [['/models', 'models.png'], [`/model/${expect.model.split('@')[0]}`, 'model.png'],

@@ -58,7 +58,9 @@ PY
   run_mlo monitor drift
   [ "$RC" = 0 ] || fail "mlo monitor drift: $RC $ERR"; pass
   run_mlo monitor drift --current cur2.csv
-  [ "$RC" = 1 ] || fail "mlo monitor drift on drifted data exited $RC: $ERR"; pass
+  [ "$RC" = 0 ] || fail "mlo monitor drift on drifted data exited $RC: $ERR"; pass
+  expect_ok --json monitor history drift
+  expect_json "len(d['results']) == 2 and d['results'][-1]['dataset_drift']"
 }
 
 # start_ui [ARGS...] : starts `mlo ui --port 0 --json ARGS` in the background;
