@@ -129,11 +129,33 @@ Page model_page(Repo& repo, const std::string& name, const QueryParams& q) {
   return p;
 }
 
+namespace {
+
+// The newest `want` audit entries (or more) without reading all of them: with
+// 51,000 registry tags reading every event costs seconds. The window back from
+// the newest model update doubles until it holds `want` entries or reaches
+// the start; any entry newer than the window's start is in it, so the newest
+// `want` are exact. Returns the entries, oldest first, and whether older ones were left out.
+std::pair<std::vector<json>, bool> newest_audit_entries(Repo& repo, const std::string& model, std::size_t want) {
+  std::int64_t newest = 0;
+  for (const auto& m : registry::list_models(repo)) {
+    json updated = m.value("updated", json());
+    if (updated.is_number()) newest = std::max(newest, updated.get<std::int64_t>());
+  }
+  for (std::int64_t window = 60; newest > 0 && window < newest; window *= 4) {
+    auto log = app::audit_log(repo, model, newest - window);
+    if (log.size() >= want) return {std::move(log), true};
+  }
+  return {app::audit_log(repo, model, 0), false};
+}
+
+}  // namespace
+
 Page audit_page(Repo& repo, const QueryParams& q) {
   std::string model = query_value(q, "model");
   if (!model.empty()) model = checked_name(model, "model name");
-  auto log = app::audit_log(repo, model, 0);
-  long page = int_param(q, "page", 1, 10'000'000);
+  long page = int_param(q, "page", 1, 10'000);
+  auto [log, partial] = newest_audit_entries(repo, model, static_cast<std::size_t>(page * kPageRows + 1));
   auto [from, to] = page_range(log.size(), page);
   std::vector<std::vector<std::string>> rows;
   for (std::size_t i = from; i < to; ++i) {
@@ -143,12 +165,20 @@ Page audit_page(Repo& repo, const QueryParams& q) {
                     cell(e.value("stage", e.value("env", json()))), cell(e.value("author", json())),
                     gates_cell(e.value("gates", json()))});
   }
+  std::string base = model.empty() ? "/audit" : "/audit?model=" + url_encode(model);
   Page p;
   p.title = "Audit log";
   p.section = "audit";
   p.body = "<h1>Audit log" + (model.empty() ? std::string() : " of " + esc(model)) + "</h1>" +
-           html_table({"when", "source", "event", "model", "version", "stage / env", "by", "gates"}, rows, "audit") +
-           pager(model.empty() ? "/audit" : "/audit?model=" + url_encode(model), page, log.size());
+           html_table({"when", "source", "event", "model", "version", "stage / env", "by", "gates"}, rows, "audit");
+  if (!partial) {
+    p.body += pager(base, page, log.size());
+  } else {  // older entries were not read: no total
+    std::string sep = model.empty() ? "?" : "&";
+    p.body += "<p class='pages'>Page " + std::to_string(page) + " (newest first) ";
+    if (page > 1) p.body += link(base + sep + "page=" + std::to_string(page - 1), "← previous") + " ";
+    p.body += "<a id='next' href='" + esc(base + sep + "page=" + std::to_string(page + 1)) + "'>next →</a></p>";
+  }
   return p;
 }
 

@@ -72,8 +72,10 @@ printf '| page | server ms | total ms | KiB |\n|---|---:|---:|---:|\n'
 for path in "/" "/?page=1000" "/?sort=metrics.acc:desc" "/?where=metrics.acc%3E0.95&sort=metrics.acc:desc" \
             "/?where=params.train.lr%3D0.01&stage=train" "/?sort=params.train.depth:asc&page=50" \
             "/run/$mid" "/compare?run=$mid&run=$other" "/models" "/models?page=10" "/model/$model" \
-            "/audit" "/audit?model=$model" "/lineage" "/lineage?target=$model%40v1.25.0" "/plots" \
-            "/deployments" "/monitors"; do
+            "/audit" "/audit?model=$model" "/lineage" "/plots" "/deployments" "/monitors"; do
   read -r s t b <<<"$(page "$path")"
   printf '| `%s` | %s | %s | %d |\n' "$path" "$s" "$t" $((b / 1024))
 done
+# A version's lineage reads every run record (lib/app/lineage_walk.cpp): once, last, bounded.
+t=$(curl -s -o /dev/null -m "${LINEAGE_MAX_S:-300}" -w '%{time_total}' "$base/lineage?target=$model%40v1.25.0" || echo timeout)
+printf '| `/lineage?target=%s@v1.25.0` (once) | | %s s | |\n' "$model" "$t"

@@ -70,6 +70,12 @@ deploy::HttpResponse get(ui::UiApp& app, const std::string& target, deploy::Head
   return res;
 }
 
+Repo empty_repo(const test::TempDir& tmp) {
+  test::git_init(tmp / "r");
+  init_repo(tmp / "r", {});
+  return Repo::open(tmp / "r");
+}
+
 std::size_t count(const std::string& text, const std::string& what) {
   std::size_t n = 0;
   for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
@@ -80,9 +86,7 @@ std::size_t count(const std::string& text, const std::string& what) {
 
 TEST_CASE("ui pages: runs table pages, filters, escapes; compare draws both runs; bad input is 4xx") {
   test::TempDir tmp;
-  test::git_init(tmp / "r");
-  init_repo(tmp / "r", {});
-  Repo repo = Repo::open(tmp / "r");
+  Repo repo = empty_repo(tmp);
   std::vector<json> records;
   for (int i = 0; i < 120; ++i) {
     char id[17];
@@ -133,9 +137,7 @@ TEST_CASE("ui pages: runs table pages, filters, escapes; compare draws both runs
 
 TEST_CASE("ui token: a non-loopback server answers only with the token") {
   test::TempDir tmp;
-  test::git_init(tmp / "r");
-  init_repo(tmp / "r", {});
-  Repo repo = Repo::open(tmp / "r");
+  Repo repo = empty_repo(tmp);
   CHECK(ui::is_loopback_host("127.0.0.1"));
   CHECK(ui::is_loopback_host("127.1.2.3"));
   CHECK(ui::is_loopback_host("::1"));
