@@ -3,7 +3,7 @@
 # (tests/browser/ui.js), against `mlo ui` on a generated repo. Pages load with
 # no console errors, the runs table filters and sorts, a comparison shows both
 # runs' curves, the lineage graph has the expected nodes. Screenshots are kept
-# in $MLO_BUILD_DIR/test-artifacts/ui_browser/ (CI uploads them).
+# in $MLO_BUILD_DIR/test-artifacts/ui_browser/ (they stay after the test).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_ui.sh"
 SRC="${MLO_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
