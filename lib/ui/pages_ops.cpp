@@ -94,7 +94,7 @@ std::string heatmap_svg(const json& results) {
   double width = left + cell_size * static_cast<double>(days.size()) + 20;
   double height = top + cell_size * static_cast<double>(ncols) + 50;
   std::ostringstream s;
-  s << "<svg class='heatmap' xmlns='http://www.w3.org/2000/svg' width='" << std::max(width, 320.0) << "' height='" << height
+  s << "<svg class='heatmap' xmlns='http://www.w3.org/2000/svg' width='" << std::max(width, 460.0) << "' height='" << height
     << "' font-family='sans-serif' font-size='10'>";
   for (std::size_t j = 0; j < days.size(); ++j)
     s << "<text transform='translate(" << left + cell_size * (static_cast<double>(j) + 0.6) << "," << top - 4
