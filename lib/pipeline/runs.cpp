@@ -334,6 +334,7 @@ std::vector<nlohmann::json> list_runs(Repo& repo, const RunQuery& query) {
     order = " ORDER BY (" + key + ") IS NULL, " + key + (desc ? " DESC" : " ASC") + ", id";
   sql += order;
   if (query.limit > 0) sql += " LIMIT " + std::to_string(query.limit + (query.count_more ? 1 : 0));
+  if (query.limit > 0 && query.offset > 0) sql += " OFFSET " + std::to_string(query.offset);
   if (query.limit > 0)
     sql = std::string("WITH pick(rid) AS MATERIALIZED (") + sql + ") SELECT " + kColumns +
           " FROM pick JOIN runs ON runs.rowid = pick.rid" + order;

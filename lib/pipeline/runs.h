@@ -41,6 +41,7 @@ struct RunQuery {
   std::vector<std::string> where;   // "metrics.acc>0.9", "params.train.lr=0.1", "status=failed", ANDed
   std::string sort;                 // "metrics.acc", "started_at", ... ; ":desc"/":asc" suffix; default newest first
   long limit = 0;                   // 0: no limit
+  long offset = 0;                  // with limit: skip this many rows first (pages of a table)
   bool count_more = false;          // return one row past `limit` when there are more (to say so)
 };
 // Index rows (summaries): {id, record, stage, status, started_at, finished_at,

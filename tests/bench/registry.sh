@@ -8,6 +8,7 @@
 # Usage: MLO=build/mlo tests/bench/registry.sh [MODELS] [VERSIONS]
 set -euo pipefail
 MLO=$(readlink -f "${MLO:-build/mlo}")
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 MODELS=${1:-1000}
 VERSIONS=${2:-50}
 RUNS=${RUNS:-5}
@@ -19,31 +20,7 @@ git config user.name Bench && git config user.email bench@example.com
 "$MLO" init -q
 
 gen_start=$(date +%s%N)
-/usr/bin/python3 - "$MODELS" "$VERSIONS" <<'PY' | git fast-import --quiet
-import json, sys
-models, versions = int(sys.argv[1]), int(sys.argv[2])
-out = sys.stdout
-def data(s):
-    b = s.encode()
-    out.write(f"data {len(b)}\n"); out.write(s); out.write("\n")
-out.write("commit refs/heads/main\nmark :1\ncommitter Bench <bench@example.com> 1700000000 +0000\n")
-data("init")
-t = 1700000001
-for m in range(models):
-    name = f"model-{m:04d}"
-    for v in range(versions):
-        ver = f"v1.{v}.0"
-        meta = {"mlo": 1, "event": "register", "name": name, "version": ver,
-                "artifact": {"path": f"models/{name}.pkl", "sha256": f"{m:032x}{v:032x}", "type": "file", "size": 1000 + v},
-                "metrics": {"accuracy": 0.8 + v / 1000}, "time_ms": t * 1000}
-        out.write(f"tag {name}@{ver}\nfrom :1\ntagger Bench <bench@example.com> {t} +0000\n")
-        data(f"Registering artifact {name} version {ver}\n\nmlo-metadata:\n{json.dumps(meta, indent=2)}\n")
-        t += 1
-    meta = {"mlo": 1, "event": "promote", "name": name, "version": f"v1.{versions-1}.0", "forced": False, "time_ms": t * 1000}
-    out.write(f"tag {name}#production#1\nfrom :1\ntagger Bench <bench@example.com> {t} +0000\n")
-    data(f"Assigning stage production to artifact {name} version v1.{versions-1}.0\n\nmlo-metadata:\n{json.dumps(meta, indent=2)}\n")
-    t += 1
-PY
+/usr/bin/python3 "$BENCH_DIR/registry_tags.py" "$MODELS" "$VERSIONS" | git fast-import --quiet
 git symbolic-ref HEAD refs/heads/main
 gen_ms=$(( ($(date +%s%N) - gen_start) / 1000000 ))
 ntags=$(git for-each-ref refs/tags | wc -l)

@@ -22,6 +22,7 @@ declare -A ALLOWED=(
   [deploy]="core data index pipeline registry repo runner store"
   [monitor]="core data index pipeline registry repo runner store"
   [app]="core data deploy index monitor pipeline registry remote repo runner store"
+  [ui]="app core data deploy index monitor pipeline registry remote repo runner store"
 )
 
 # check_includes LIBDIR: prints each forbidden include as FILE:LINE: what.

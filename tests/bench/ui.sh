@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# mlo ui at scale: RUNS_N run records (imported in one transaction) and
+# MODELS x VERSIONS registry tags (GTO format, git fast-import), then the
+# server-side render time of each page (the Server-Timing header mlo ui
+# sends: from the parsed request to the page's bytes) and the client's total,
+# medians of REPEAT requests after one warm-up. Target: < 100 ms a page.
+# Not a timed test: CI never runs it.
+# Usage: MLO=build/mlo tests/bench/ui.sh [RUNS_N] [MODELS] [VERSIONS]
+set -euo pipefail
+MLO=$(readlink -f "${MLO:-build/mlo}")
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+RUNS_N=${1:-100000}
+MODELS=${2:-1000}
+VERSIONS=${3:-50}
+REPEAT=${REPEAT:-5}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/mlo-bench-ui.XXXXXX")
+UI_PID=
+trap '[ -n "$UI_PID" ] && kill "$UI_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
+cd "$WORK"
+git init -q repo && cd repo
+git config user.name Bench && git config user.email bench@example.com
+"$MLO" init -q
+
+# Run records: two stages, 5% failed, three params, two metrics, a 10-step loss series each.
+/usr/bin/python3 - "$RUNS_N" >runs.jsonl <<'PY'
+import json, random, sys
+random.seed(7)
+n = int(sys.argv[1])
+for i in range(n):
+    lr = random.choice([0.1, 0.03, 0.01, 0.003])
+    acc = round(random.uniform(0.6, 0.99), 4)
+    print(json.dumps({"run_id": f"{i:016x}", "stage": "train" if i % 2 else "eval",
+                      "status": "failed" if i % 20 == 0 else "succeeded",
+                      "started_at": 1.7e9 + i * 60, "finished_at": 1.7e9 + i * 60 + 30 + i % 50,
+                      "params": {"train.lr": lr, "train.depth": i % 10, "train.optimizer": random.choice(["adam", "sgd"])},
+                      "metrics": {"acc": acc, "loss": round(1 - acc, 4)},
+                      "metric_series": {"loss": [{"step": s, "value": round((1 - acc) * 10 / s, 4)} for s in range(1, 11)]}}))
+PY
+t0=$(date +%s%N)
+"$MLO" -q runs import runs.jsonl
+echo "imported $RUNS_N run records in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+t0=$(date +%s%N)
+/usr/bin/python3 "$BENCH_DIR/registry_tags.py" "$MODELS" "$VERSIONS" | git fast-import --quiet
+git symbolic-ref HEAD refs/heads/main
+"$MLO" registry rebuild >/dev/null
+echo "made $(git for-each-ref refs/tags | wc -l) registry tags and indexed them in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+
+"$MLO" --json ui --port 0 >ui.out 2>ui.err &
+UI_PID=$!
+for _ in $(seq 1 100); do grep -q url ui.out 2>/dev/null && break; sleep 0.1; done
+base=$(/usr/bin/python3 -c "import json; print(json.load(open('ui.out'))['url'].rstrip('/'))")
+mid=$(printf '%016x' $((RUNS_N / 2 + 1)))
+other=$(printf '%016x' $((RUNS_N / 2 + 3)))
+model=$(printf 'model-%04d' $((MODELS / 2)))
+
+# page PATH: prints "server_ms total_ms bytes" medians.
+page() {
+  local i h server=() total=() bytes=0
+  curl -s -o /dev/null "$base$1"
+  for ((i = 0; i < REPEAT; i++)); do
+    h=$(curl -s -D - -o body.html -w 'TOTAL %{time_total} %{http_code}\n' "$base$1")
+    [[ "$h" == *"TOTAL "*" 200"* ]] || { echo "GET $1 failed: $h" >&2; exit 1; }
+    server+=("$(sed -n 's/.*render;dur=\([0-9.]*\).*/\1/p' <<<"$h")")
+    total+=("$(awk '/^TOTAL/ {print $2 * 1000}' <<<"$h")")
+    bytes=$(stat -c %s body.html)
+  done
+  med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]}'; }
+  echo "$(med "${server[@]}") $(med "${total[@]}") $bytes"
+}
+
+printf '| page | server ms | total ms | KiB |\n|---|---:|---:|---:|\n'
+for path in "/" "/?page=1000" "/?sort=metrics.acc:desc" "/?where=metrics.acc%3E0.95&sort=metrics.acc:desc" \
+            "/?where=params.train.lr%3D0.01&stage=train" "/?sort=params.train.depth:asc&page=50" \
+            "/run/$mid" "/compare?run=$mid&run=$other" "/models" "/models?page=10" "/model/$model" \
+            "/audit" "/audit?model=$model" "/lineage" "/plots" "/deployments" "/monitors"; do
+  read -r s t b <<<"$(page "$path")"
+  printf '| `%s` | %s | %s | %d |\n' "$path" "$s" "$t" $((b / 1024))
+done
+# A version's lineage reads every run record (lib/app/lineage_walk.cpp): once, last, bounded.
+t=$(curl -s -o /dev/null -m "${LINEAGE_MAX_S:-300}" -w '%{time_total}' "$base/lineage?target=$model%40v1.25.0" || echo timeout)
+printf '| `/lineage?target=%s@v1.25.0` (once) | | %s s | |\n' "$model" "$t"
