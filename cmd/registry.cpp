@@ -252,9 +252,16 @@ void register_registry(CLI::App& app, Context& ctx) {
       for (const char* k : {"tag", "event", "name", "version", "stage"})
         f << k << "=" << (j[k].is_string() ? j[k].get<std::string>() : "") << "\n";
       if (j.contains("artifact_sha256")) f << "artifact_sha256=" << j["artifact_sha256"].get<std::string>() << "\n";
+      f << "exists=" << (j["exists"].get<bool>() ? "true" : "false") << "\n";
     }
+    // A tag that names a registry event but is not there: the check fails (exit 1), like GTO's.
+    if (!j["exists"].get<bool>()) ctx.exit_code = 1;
     if (ctx.global.json) {
       ctx.print_json(j);
+      return;
+    }
+    if (!j["exists"].get<bool>()) {
+      std::cerr << "mlo: no tag '" << j["tag"].get<std::string>() << "' in this repository (git fetch --tags?)\n";
       return;
     }
     std::cout << "event: " << j["event"].get<std::string>() << "\nname: " << j["name"].get<std::string>() << "\n";

@@ -100,7 +100,7 @@ json deploy_batch(Repo& repo, const DeployOptions& o, const DeployModel& m, cons
 namespace {
 const char* kK8sSchema = R"JSON({
   "$schema": "https://json-schema.org/draft/2020-12/schema",
-  "$id": "https://mlo.dev/schemas/k8s-manifest.schema.json",
+  "$id": "k8s-manifest.schema.json",
   "title": "Kubernetes manifests rendered by mlo deploy --target k8s",
   "description": "The fields mlo requires of each rendered object, keyed by kind.",
   "$defs": {
