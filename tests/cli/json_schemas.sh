@@ -235,6 +235,7 @@ fsck: fsck remote-check
 doctor: doctor
 index rebuild: index-rebuild
 index status: index-status
+completion:
 TXT
 
 /usr/bin/python3 - "$MLO_SOURCE_DIR/schemas" "$OUTS" "$MLO" "$TEST_TMP/commands" <<'PYCHECK' || fail "schema check"
