@@ -104,7 +104,34 @@ void print_changes(Context& ctx, const StatusResult& st, bool outputs, size_t li
   }
 }
 
-void render_status(Context& ctx, const StatusResult& st, bool porcelain) {
+// Porcelain output: one record per line; with -z each ends with NUL and a path
+// is written as is. Without -z a path holding a newline, tab, quote, backslash
+// or other control byte is C-quoted in double quotes, as git does.
+struct Porcelain {
+  bool on = false;
+  bool z = false;
+  std::string path(const std::string& p) const {
+    if (z || std::none_of(p.begin(), p.end(), [](unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }))
+      return p;
+    std::string q = "\"";
+    for (unsigned char c : p) {
+      if (c == '\n') q += "\\n";
+      else if (c == '\t') q += "\\t";
+      else if (c == '"' || c == '\\') q += std::string("\\") + static_cast<char>(c);
+      else if (c < 0x20) {
+        char oct[8];
+        std::snprintf(oct, sizeof oct, "\\%03o", c);
+        q += oct;
+      } else q += static_cast<char>(c);
+    }
+    return q + "\"";
+  }
+  void record(const std::string& prefix, const std::string& p) const {
+    std::cout << prefix << path(p) << (z ? '\0' : '\n');
+  }
+};
+
+void render_status(Context& ctx, const StatusResult& st, const Porcelain& porcelain) {
   if (ctx.global.json) {
     json entries = json::array();
     for (const auto& e : st.entries)
@@ -122,20 +149,19 @@ void render_status(Context& ctx, const StatusResult& st, bool porcelain) {
     ctx.print_json({{"clean", st.clean()}, {"entries", entries}});
     return;
   }
-  if (porcelain) {
+  if (porcelain.on) {
     for (const auto& e : st.entries) {
       if (e.state == DataState::deleted) {
-        std::cout << "D " << e.path << "\n";
+        porcelain.record("D ", e.path);
       } else if (e.state == DataState::modified) {
         bool detailed = e.type == EntryType::dir && !e.manifest_missing;
-        if (!detailed) std::cout << "M " << e.path << "\n";
-        for (const auto& c : e.added) std::cout << "A " << c.path << "\n";
-        for (const auto& c : e.removed) std::cout << "D " << c.path << "\n";
-        for (const auto& c : e.modified) std::cout << "M " << c.path << "\n";
-        if (detailed && e.added.empty() && e.removed.empty() && e.modified.empty())
-          std::cout << "M " << e.path << "\n";
+        if (!detailed) porcelain.record("M ", e.path);
+        for (const auto& c : e.added) porcelain.record("A ", c.path);
+        for (const auto& c : e.removed) porcelain.record("D ", c.path);
+        for (const auto& c : e.modified) porcelain.record("M ", c.path);
+        if (detailed && e.added.empty() && e.removed.empty() && e.modified.empty()) porcelain.record("M ", e.path);
       }
-      for (const auto& m : e.missing) std::cout << "! " << m << "\n";
+      for (const auto& m : e.missing) porcelain.record("! ", m);
     }
     return;
   }
@@ -252,11 +278,12 @@ void register_data(CLI::App& app, Context& ctx) {
   }
   {
     auto paths = std::make_shared<std::vector<std::string>>();
-    auto porcelain = std::make_shared<bool>(false);
+    auto porcelain = std::make_shared<Porcelain>();
     auto exit_code = std::make_shared<bool>(false);
     auto* cmd = add_command(*data, "status", "Show tracked data and stage outputs that differ from their pointer files or mlo.lock");
     cmd->add_option("paths", *paths, "Limit to these tracked paths or folders");
-    cmd->add_flag("--porcelain", *porcelain, "Stable one-line-per-change output for scripts");
+    cmd->add_flag("--porcelain", porcelain->on, "Stable one-line-per-change output for scripts");
+    cmd->add_flag("-z", porcelain->z, "With --porcelain: end records with NUL, paths unquoted");
     cmd->add_flag("--exit-code", *exit_code, "Exit with 1 when anything differs or is missing from the cache");
     auto remote = std::make_shared<std::string>();
     cmd->add_option("--remote", *remote, "Compare with a remote instead: what it lacks, what the cache lacks "
@@ -324,10 +351,18 @@ void register_data(CLI::App& app, Context& ctx) {
   }
   {
     auto path = std::make_shared<std::string>();
+    auto porcelain = std::make_shared<Porcelain>();
     auto* cmd = add_command(*data, "ls", "List tracked data (a tracked folder lists its files)");
     cmd->add_option("path", *path, "A tracked path or a folder to list under");
-    ctx.on_run(cmd, [&ctx, path] {
+    cmd->add_flag("--porcelain", porcelain->on, "TYPE SIZE SHA256 PATH, tab-separated, for scripts");
+    cmd->add_flag("-z", porcelain->z, "With --porcelain: end records with NUL, paths unquoted");
+    ctx.on_run(cmd, [&ctx, path, porcelain] {
       auto entries = data_ls(ctx.repo(), *path);
+      if (porcelain->on && !ctx.global.json) {
+        for (const auto& e : entries)
+          porcelain->record(std::string(type_name(e.type)) + "\t" + std::to_string(e.size) + "\t" + e.sha256 + "\t", e.path);
+        return;
+      }
       if (ctx.global.json) {
         json arr = json::array();
         for (const auto& e : entries) {

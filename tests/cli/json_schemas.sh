@@ -36,6 +36,7 @@ J data-status data status
 J data-status rc=1 data status --exit-code
 J data-diff data diff
 J data-ls data ls
+J data-ls data ls data/imgs
 J data-add data commit
 git add -A && git commit -qm data2
 git checkout -q HEAD~1 -- data/t.csv.mlo

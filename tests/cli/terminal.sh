@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Terminal conventions (issue 15): colour follows --color=always|never|auto,
 # --no-color, NO_COLOR (only when set and not empty, as no-color.org says) and
-# TERM=dumb; mistyped commands and options get git's "did you mean".
+# TERM=dumb; mistyped commands and options get git's "did you mean";
+# --porcelain -z for data status and ls keeps file names with newlines whole.
 source "$(dirname "$0")/lib.sh"
 command -v script >/dev/null || fail "script(1) is not installed (bsdutils)"
 ESC=$'\033['
@@ -64,4 +65,29 @@ expect_rc 2 push --remot origin
 expect_err_contains "did you mean '--remote'?"
 expect_rc 2 data status --zzzzzzzzzz
 expect_err_contains "run 'mlo help'"
+# --porcelain: git's quoting without -z, NUL-terminated records as they are with -z.
+# (mlo refuses to track a name with a control character, but one can appear in a tracked folder.)
+mkdir -p dir && printf 2 >'dir/q"uote' && printf 3 >dir/plain
+"$MLO" -q data add dir && git add -A && git commit -qm dir
+printf 4 >"dir/new
+line" && rm dir/plain
+expect_ok data status --porcelain
+expect_out_contains 'A "dir/new\nline"'
+expect_out_contains 'D dir/plain'
+expect_ok data ls --porcelain dir
+expect_out_contains '"dir/q\"uote"'
+"$MLO" data status --porcelain -z >z.out || fail "status -z"
+/usr/bin/python3 - <<'PYZ' || fail "status -z records"
+recs = open("z.out", "rb").read().split(b"\0")
+assert recs[-1] == b"", recs
+assert set(recs[:-1]) >= {b"M a.txt", b"A dir/new\nline", b"D dir/plain"}, recs
+PYZ
+pass
+"$MLO" data ls --porcelain -z dir >z.out || fail "ls -z"
+/usr/bin/python3 - <<'PYZ' || fail "ls -z records"
+recs = [r.split(b"\t") for r in open("z.out", "rb").read().split(b"\0")[:-1]]
+assert sorted(r[3] for r in recs) == [b"dir/plain", b'dir/q"uote'], recs
+assert all(r[0] == b"file" and len(r[2]) == 64 for r in recs), recs
+PYZ
+pass
 done_testing
