@@ -1,4 +1,5 @@
 // mlo data add|status|checkout|diff|ls|rm|commit
+#include <algorithm>
 #include <cstdio>
 
 #include "checkout_report.h"
@@ -73,13 +74,24 @@ json changes_json(const std::vector<FileChange>& changes) {
   return arr;
 }
 
+// Absent from the work tree and from the cache: a fresh clone that has not
+// pulled yet. Not a change (nothing of the user's is lost); `--exit-code
+// --pulled` counts it, the "missing from the cache" list names it.
+bool not_pulled(const EntryStatus& e) { return e.state == DataState::deleted && !e.in_cache; }
+
+// What --exit-code fails on.
+bool status_dirty(const StatusResult& st, bool require_pulled) {
+  return std::any_of(st.entries.begin(), st.entries.end(),
+                     [&](const EntryStatus& e) { return !e.clean() && (require_pulled || !not_pulled(e)); });
+}
+
 std::string of_stage(const EntryStatus& e) { return e.stage.empty() ? "" : " (stage " + e.stage + ")"; }
 
 // The modified and deleted entries: of pointer data, or of stage outputs.
 void print_changes(Context& ctx, const StatusResult& st, bool outputs, size_t limit, const char* heading) {
   std::cout << heading;
   for (const auto& e : st.entries) {
-    if (e.state == DataState::clean || e.stage.empty() == outputs) continue;
+    if (e.state == DataState::clean || e.stage.empty() == outputs || not_pulled(e)) continue;
     if (e.state == DataState::deleted) {
       std::cout << "        " << ctx.paint("deleted:    " + e.path, "red") << of_stage(e) << "\n";
       continue;
@@ -168,7 +180,7 @@ void render_status(Context& ctx, const StatusResult& st, const Porcelain& porcel
   if (ctx.global.quiet) return;
   size_t changed_data = 0, changed_outputs = 0, missing = 0;
   for (const auto& e : st.entries) {
-    if (e.state != DataState::clean) ++(e.stage.empty() ? changed_data : changed_outputs);
+    if (e.state != DataState::clean && !not_pulled(e)) ++(e.stage.empty() ? changed_data : changed_outputs);
     if (!e.in_cache) ++missing;
   }
   if (st.clean()) {
@@ -280,23 +292,26 @@ void register_data(CLI::App& app, Context& ctx) {
     auto paths = std::make_shared<std::vector<std::string>>();
     auto porcelain = std::make_shared<Porcelain>();
     auto exit_code = std::make_shared<bool>(false);
+    auto pulled = std::make_shared<bool>(false);
     auto* cmd = add_command(*data, "status", "Show tracked data and stage outputs that differ from their pointer files or mlo.lock");
     cmd->add_option("paths", *paths, "Limit to these tracked paths or folders");
     cmd->add_flag("--porcelain", porcelain->on, "Stable one-line-per-change output for scripts");
     cmd->add_flag("-z", porcelain->z, "With --porcelain: end records with NUL, paths unquoted");
-    cmd->add_flag("--exit-code", *exit_code, "Exit with 1 when anything differs or is missing from the cache");
+    cmd->add_flag("--exit-code", *exit_code,
+                  "Exit with 1 when anything differs or is missing from the cache (data not pulled yet is no change)");
+    cmd->add_flag("--pulled", *pulled, "With --exit-code: also exit 1 when tracked data has not been pulled");
     auto remote = std::make_shared<std::string>();
     cmd->add_option("--remote", *remote, "Compare with a remote instead: what it lacks, what the cache lacks "
                                         "(NAME optional; see man mlo-remote)")
         ->expected(0, 1);
-    ctx.on_run(cmd, [&ctx, paths, porcelain, exit_code, remote, cmd] {
+    ctx.on_run(cmd, [&ctx, paths, porcelain, exit_code, pulled, remote, cmd] {
       if (cmd->count("--remote")) {
         if (!render_remote_status(ctx, *remote, *paths) && *exit_code) ctx.exit_code = 1;
         return;
       }
       StatusResult st = app::workspace_status(ctx.repo(), *paths);
       render_status(ctx, st, *porcelain);
-      if (*exit_code && !st.clean()) ctx.exit_code = 1;
+      if (*exit_code && status_dirty(st, *pulled)) ctx.exit_code = 1;
     });
   }
   {
