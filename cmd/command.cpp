@@ -34,6 +34,7 @@ std::string Context::paint(const std::string& text, const std::string& colour) c
 
 CLI::App* add_command(CLI::App& parent, const std::string& name, const std::string& summary) {
   CLI::App* sub = parent.add_subcommand(name, summary);
+  if (name.rfind("__", 0) == 0) sub->group("");  // helpers for scripts (mlo __complete): not in help
   // One man page per command group, like git-remote(1) for git remote add/rm.
   std::string page = parent.get_name() == "mlo" ? name : parent.get_name();
   sub->footer("See 'man mlo-" + page + "'.");

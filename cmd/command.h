@@ -30,6 +30,8 @@ class Context {
   GlobalOptions global;
   bool color_stdout = false;  // colour allowed on stdout (terminal, no NO_COLOR/--no-color)
   int exit_code = 0;
+  // `mlo __complete -- WORDS...`: the words to complete, kept out of CLI11's parse.
+  std::vector<std::string> complete_words;
   // The selected command's work; main() runs it after parsing and applying
   // the global options (so -C takes effect first).
   std::function<void()> action;

@@ -1,4 +1,5 @@
 // mlo data add|status|checkout|diff|ls|rm|commit
+#include <algorithm>
 #include <cstdio>
 
 #include "checkout_report.h"
@@ -73,13 +74,24 @@ json changes_json(const std::vector<FileChange>& changes) {
   return arr;
 }
 
+// Absent from the work tree and from the cache: a fresh clone that has not
+// pulled yet. Not a change (nothing of the user's is lost); `--exit-code
+// --pulled` counts it, the "missing from the cache" list names it.
+bool not_pulled(const EntryStatus& e) { return e.state == DataState::deleted && !e.in_cache; }
+
+// What --exit-code fails on.
+bool status_dirty(const StatusResult& st, bool require_pulled) {
+  return std::any_of(st.entries.begin(), st.entries.end(),
+                     [&](const EntryStatus& e) { return !e.clean() && (require_pulled || !not_pulled(e)); });
+}
+
 std::string of_stage(const EntryStatus& e) { return e.stage.empty() ? "" : " (stage " + e.stage + ")"; }
 
 // The modified and deleted entries: of pointer data, or of stage outputs.
 void print_changes(Context& ctx, const StatusResult& st, bool outputs, size_t limit, const char* heading) {
   std::cout << heading;
   for (const auto& e : st.entries) {
-    if (e.state == DataState::clean || e.stage.empty() == outputs) continue;
+    if (e.state == DataState::clean || e.stage.empty() == outputs || not_pulled(e)) continue;
     if (e.state == DataState::deleted) {
       std::cout << "        " << ctx.paint("deleted:    " + e.path, "red") << of_stage(e) << "\n";
       continue;
@@ -104,7 +116,34 @@ void print_changes(Context& ctx, const StatusResult& st, bool outputs, size_t li
   }
 }
 
-void render_status(Context& ctx, const StatusResult& st, bool porcelain) {
+// Porcelain output: one record per line; with -z each ends with NUL and a path
+// is written as is. Without -z a path holding a newline, tab, quote, backslash
+// or other control byte is C-quoted in double quotes, as git does.
+struct Porcelain {
+  bool on = false;
+  bool z = false;
+  std::string path(const std::string& p) const {
+    if (z || std::none_of(p.begin(), p.end(), [](unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }))
+      return p;
+    std::string q = "\"";
+    for (unsigned char c : p) {
+      if (c == '\n') q += "\\n";
+      else if (c == '\t') q += "\\t";
+      else if (c == '"' || c == '\\') q += std::string("\\") + static_cast<char>(c);
+      else if (c < 0x20) {
+        char oct[8];
+        std::snprintf(oct, sizeof oct, "\\%03o", c);
+        q += oct;
+      } else q += static_cast<char>(c);
+    }
+    return q + "\"";
+  }
+  void record(const std::string& prefix, const std::string& p) const {
+    std::cout << prefix << path(p) << (z ? '\0' : '\n');
+  }
+};
+
+void render_status(Context& ctx, const StatusResult& st, const Porcelain& porcelain) {
   if (ctx.global.json) {
     json entries = json::array();
     for (const auto& e : st.entries)
@@ -122,27 +161,26 @@ void render_status(Context& ctx, const StatusResult& st, bool porcelain) {
     ctx.print_json({{"clean", st.clean()}, {"entries", entries}});
     return;
   }
-  if (porcelain) {
+  if (porcelain.on) {
     for (const auto& e : st.entries) {
       if (e.state == DataState::deleted) {
-        std::cout << "D " << e.path << "\n";
+        porcelain.record("D ", e.path);
       } else if (e.state == DataState::modified) {
         bool detailed = e.type == EntryType::dir && !e.manifest_missing;
-        if (!detailed) std::cout << "M " << e.path << "\n";
-        for (const auto& c : e.added) std::cout << "A " << c.path << "\n";
-        for (const auto& c : e.removed) std::cout << "D " << c.path << "\n";
-        for (const auto& c : e.modified) std::cout << "M " << c.path << "\n";
-        if (detailed && e.added.empty() && e.removed.empty() && e.modified.empty())
-          std::cout << "M " << e.path << "\n";
+        if (!detailed) porcelain.record("M ", e.path);
+        for (const auto& c : e.added) porcelain.record("A ", c.path);
+        for (const auto& c : e.removed) porcelain.record("D ", c.path);
+        for (const auto& c : e.modified) porcelain.record("M ", c.path);
+        if (detailed && e.added.empty() && e.removed.empty() && e.modified.empty()) porcelain.record("M ", e.path);
       }
-      for (const auto& m : e.missing) std::cout << "! " << m << "\n";
+      for (const auto& m : e.missing) porcelain.record("! ", m);
     }
     return;
   }
   if (ctx.global.quiet) return;
   size_t changed_data = 0, changed_outputs = 0, missing = 0;
   for (const auto& e : st.entries) {
-    if (e.state != DataState::clean) ++(e.stage.empty() ? changed_data : changed_outputs);
+    if (e.state != DataState::clean && !not_pulled(e)) ++(e.stage.empty() ? changed_data : changed_outputs);
     if (!e.in_cache) ++missing;
   }
   if (st.clean()) {
@@ -252,24 +290,28 @@ void register_data(CLI::App& app, Context& ctx) {
   }
   {
     auto paths = std::make_shared<std::vector<std::string>>();
-    auto porcelain = std::make_shared<bool>(false);
+    auto porcelain = std::make_shared<Porcelain>();
     auto exit_code = std::make_shared<bool>(false);
+    auto pulled = std::make_shared<bool>(false);
     auto* cmd = add_command(*data, "status", "Show tracked data and stage outputs that differ from their pointer files or mlo.lock");
     cmd->add_option("paths", *paths, "Limit to these tracked paths or folders");
-    cmd->add_flag("--porcelain", *porcelain, "Stable one-line-per-change output for scripts");
-    cmd->add_flag("--exit-code", *exit_code, "Exit with 1 when anything differs or is missing from the cache");
+    cmd->add_flag("--porcelain", porcelain->on, "Stable one-line-per-change output for scripts");
+    cmd->add_flag("-z", porcelain->z, "With --porcelain: end records with NUL, paths unquoted");
+    cmd->add_flag("--exit-code", *exit_code,
+                  "Exit with 1 when anything differs or is missing from the cache (data not pulled yet is no change)");
+    cmd->add_flag("--pulled", *pulled, "With --exit-code: also exit 1 when tracked data has not been pulled");
     auto remote = std::make_shared<std::string>();
     cmd->add_option("--remote", *remote, "Compare with a remote instead: what it lacks, what the cache lacks "
                                         "(NAME optional; see man mlo-remote)")
         ->expected(0, 1);
-    ctx.on_run(cmd, [&ctx, paths, porcelain, exit_code, remote, cmd] {
+    ctx.on_run(cmd, [&ctx, paths, porcelain, exit_code, pulled, remote, cmd] {
       if (cmd->count("--remote")) {
         if (!render_remote_status(ctx, *remote, *paths) && *exit_code) ctx.exit_code = 1;
         return;
       }
       StatusResult st = app::workspace_status(ctx.repo(), *paths);
       render_status(ctx, st, *porcelain);
-      if (*exit_code && !st.clean()) ctx.exit_code = 1;
+      if (*exit_code && status_dirty(st, *pulled)) ctx.exit_code = 1;
     });
   }
   {
@@ -324,10 +366,18 @@ void register_data(CLI::App& app, Context& ctx) {
   }
   {
     auto path = std::make_shared<std::string>();
+    auto porcelain = std::make_shared<Porcelain>();
     auto* cmd = add_command(*data, "ls", "List tracked data (a tracked folder lists its files)");
     cmd->add_option("path", *path, "A tracked path or a folder to list under");
-    ctx.on_run(cmd, [&ctx, path] {
+    cmd->add_flag("--porcelain", porcelain->on, "TYPE SIZE SHA256 PATH, tab-separated, for scripts");
+    cmd->add_flag("-z", porcelain->z, "With --porcelain: end records with NUL, paths unquoted");
+    ctx.on_run(cmd, [&ctx, path, porcelain] {
       auto entries = data_ls(ctx.repo(), *path);
+      if (porcelain->on && !ctx.global.json) {
+        for (const auto& e : entries)
+          porcelain->record(std::string(type_name(e.type)) + "\t" + std::to_string(e.size) + "\t" + e.sha256 + "\t", e.path);
+        return;
+      }
       if (ctx.global.json) {
         json arr = json::array();
         for (const auto& e : entries) {

@@ -10,6 +10,7 @@
 
 #include "app/artifacts.h"
 #include "command.h"
+#include "completion.h"
 #include "core/format.h"
 #include "core/interrupt.h"
 #include "core/log.h"
@@ -35,6 +36,31 @@ std::string gha_escape(const std::string& s) {
     else out += c;
   }
   return out;
+}
+
+// --color=always|never|auto (or --no-color) as given, read before CLI11 parses
+// the command line so that errors of the parse itself follow it too.
+std::string color_mode(int argc, char** argv) {
+  std::string mode = "auto";
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--") break;
+    if (a == "--no-color") mode = "never";
+    else if (a.rfind("--color=", 0) == 0) mode = std::string(a.substr(8));
+    else if (a == "--color" && i + 1 < argc) mode = argv[++i];
+  }
+  return mode;
+}
+
+// Colour on stream `fd`: always or never as asked; auto: a terminal whose TERM
+// is not dumb, and NO_COLOR unset or empty (no-color.org: set and not empty).
+bool use_color(const std::string& mode, int fd) {
+  if (mode == "always") return true;
+  if (mode != "auto") return false;
+  const char* no_color = std::getenv("NO_COLOR");
+  const char* term = std::getenv("TERM");
+  if ((no_color && *no_color) || (term && std::strcmp(term, "dumb") == 0)) return false;
+  return ::isatty(fd);
 }
 
 int report_error(const std::string& message, const std::string& hint, int code, bool color) {
@@ -94,6 +120,27 @@ void check_subcommand_words(CLI::App& app, int argc, char** argv) {
     for (const auto& name : subcommand_names(*at)) list += (list.empty() ? "" : ", ") + name;
     throw UsageError(path + " needs a subcommand: " + list, "run 'mlo help " + path.substr(4) + "' for what each does");
   }
+}
+
+// git's "did you mean" for an option the selected command does not have
+// (`mlo data status --jsno`): the closest option of that command or a global one.
+std::string option_hint(CLI::App& app, int argc, char** argv) {
+  std::vector<std::string> names = option_names(app);
+  for (CLI::App* at = &app; !at->get_subcommands().empty();) {
+    at = at->get_subcommands().front();
+    auto more = option_names(*at);
+    names.insert(names.end(), more.begin(), more.end());
+  }
+  for (int i = 1; i < argc; ++i) {
+    std::string word = argv[i];
+    if (word == "--") break;
+    if (word.size() < 2 || word[0] != '-') continue;
+    word = word.substr(0, word.find('='));
+    if (std::find(names.begin(), names.end(), word) != names.end()) continue;
+    std::string near = closest_match(word, names);
+    if (!near.empty()) return "did you mean '" + near + "'?";
+  }
+  return "";
 }
 
 void add_help_command(CLI::App& app) {
@@ -159,7 +206,9 @@ void build_command_tree(CLI::App& app, Context& ctx, const std::vector<CommandGr
   const std::string help_name = app.get_help_ptr()->get_name(false, true);
   const std::string help_text = app.get_help_ptr()->get_description();
   for (const auto& group : groups) {
-    if (group.commands.empty() || declares(group, command)) {
+    // Completion walks the whole command tree.
+    bool whole_tree = command == "completion" || command == "__complete";
+    if (group.commands.empty() || declares(group, command) || whole_tree) {
       if (!app.get_help_ptr()) app.set_help_flag(help_name, help_text);
       group.registrar(app, ctx);
       continue;
@@ -186,16 +235,16 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();
   std::string command;
+  const std::string color = color_mode(argc, argv);
   bool init_git = std::any_of(argv + 1, argv + argc, [](const char* a) { return std::strcmp(a, "--git") == 0; });
-  auto apply_globals = [&ctx, &command, init_git] {
+  auto apply_globals = [&ctx, &command, &color, init_git] {
     // `mlo init --git -C new-project` makes the folder, as `git init DIR` does.
     if (!ctx.global.chdir.empty() && command == "init" && init_git)
       std::filesystem::create_directories(ctx.global.chdir);
     if (!ctx.global.chdir.empty() && ::chdir(ctx.global.chdir.c_str()) != 0)
       throw InputError("cannot change to directory " + ctx.global.chdir + ": " + std::strerror(errno));
-    bool no_color = ctx.global.no_color || std::getenv("NO_COLOR") != nullptr;
-    ctx.color_stdout = !no_color && ::isatty(1);
-    log::set_color(!no_color && ::isatty(2));
+    ctx.color_stdout = use_color(color, 1);
+    log::set_color(use_color(color, 2));
     log::set_level(ctx.global.quiet ? log::Level::quiet : ctx.global.verbose ? log::Level::verbose : log::Level::normal);
     configure_progress(ctx.global);
   };
@@ -203,7 +252,7 @@ int main(int argc, char** argv) {
   auto& groups = command_groups();
   std::stable_sort(groups.begin(), groups.end(), [](auto& a, auto& b) { return a.order < b.order; });
   command = requested_command(argc, argv);
-  bool color_err = std::getenv("NO_COLOR") == nullptr && ::isatty(2);
+  bool color_err = use_color(color, 2);
   bool undeclared_groups = std::any_of(groups.begin(), groups.end(), [](auto& g) { return g.commands.empty(); });
   if (!command.empty() && command != "help" && !is_declared(groups, command) && !undeclared_groups) {
     std::vector<std::string> names;
@@ -223,10 +272,19 @@ int main(int argc, char** argv) {
   app.add_flag("--json", ctx.global.json, "Print machine-readable JSON");
   app.add_flag("-q,--quiet", ctx.global.quiet, "Only print errors");
   app.add_flag("-v,--verbose", ctx.global.verbose, "Print more detail");
-  app.add_flag("--no-color", ctx.global.no_color, "Do not colour output (also: NO_COLOR)");
+  app.add_flag("--no-color", ctx.global.no_color, "Do not colour output (same as --color=never)");
+  std::string color_given;  // read by color_mode() before the parse; CLI11 checks it
+  app.add_option("--color", color_given, "Colour: auto (a terminal, NO_COLOR unset or empty, TERM not dumb), always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
   app.footer("Exit codes: 0 ok, 1 check failed, 2 usage, 3 bad input or repo, 4 remote, 5 runner, 130 interrupted.\n"
              "See 'mlo help COMMAND' or 'man mlo'.");
 
+  // The words after `mlo __complete --` are the command line being typed, not options of mlo.
+  if (command == "__complete" && argc >= 2 && std::strcmp(argv[1], "__complete") == 0) {
+    int first = argc > 2 && std::strcmp(argv[2], "--") == 0 ? 3 : 2;
+    ctx.complete_words.assign(argv + first, argv + argc);
+    argc = 2;
+  }
   try {
     check_subcommand_words(app, argc, argv);
     app.parse(argc, argv);
@@ -243,8 +301,9 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
-    return report_error(e.what(), "run 'mlo help' or 'mlo COMMAND --help' for usage", static_cast<int>(Exit::usage),
-                        color_err);
+    std::string hint = option_hint(app, argc, argv);
+    return report_error(e.what(), hint.empty() ? "run 'mlo help' or 'mlo COMMAND --help' for usage" : hint,
+                        static_cast<int>(Exit::usage), color_err);
   } catch (const mlo::Error& e) {
     return report_error(e.what(), e.hint(), static_cast<int>(e.code()), color_err);
   } catch (const std::filesystem::filesystem_error& e) {

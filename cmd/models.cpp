@@ -158,11 +158,20 @@ void register_models(CLI::App& app, Context& ctx) {
   card->add_option("-o,--output", *out, "Write to this file instead of stdout");
   ctx.on_run(card, [&ctx, cref, out] {
     std::string md = model_card(ctx.repo(), *cref);
+    if (!out->empty()) write_file_atomic(*out, md);
+    if (ctx.global.json) {
+      // The card's text and the version it describes (models show NAME@VERSION's document).
+      ResolvedModel rm = resolve_model(ctx.repo(), *cref);
+      ModelState m = load_model(ctx.repo(), rm.name);
+      ctx.print_json({{"version", version_json(m, *m.find(rm.version))},
+                      {"markdown", md},
+                      {"output", out->empty() ? nlohmann::json(nullptr) : nlohmann::json(*out)}});
+      return;
+    }
     if (out->empty()) {
       std::cout << md;
       return;
     }
-    write_file_atomic(*out, md);
     if (!ctx.global.quiet) std::cout << "Wrote " << *out << "\n";
   });
 

@@ -7,6 +7,7 @@
 #include "app/lineage_walk.h"
 #include "app/remote_presence.h"
 #include "command.h"
+#include "step_summary.h"
 #include "core/fs.h"
 #include "registry/registry.h"
 
@@ -22,6 +23,15 @@ void print_gates(Context& ctx, const std::vector<GateResult>& gates) {
     if (!g.detail.empty()) std::cout << "  (" << g.detail << ")";
     std::cout << "\n";
   }
+}
+
+// The job summary of a promotion under GitHub Actions: the verdict and each gate.
+void summarize_promotion(const PromoteResult& r, bool refused, bool dry_run) {
+  std::string verdict = r.already ? "already there" : refused ? "refused" : dry_run ? "dry run" : r.forced ? "forced" : "promoted";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& g : r.gates) rows.push_back({g.gate, g.what, g.value, g.passed ? "pass" : "FAIL", g.detail});
+  write_step_summary("### mlo promote " + r.model + "@" + r.version + " to " + r.stage + ": " + verdict + "\n\n" +
+                     (rows.empty() ? std::string() : summary_table({"gate", "rule", "value", "result", "detail"}, rows)));
 }
 
 void print_change(Context& ctx, const ChangeResult& r, const std::string& what) {
@@ -99,6 +109,7 @@ void register_promote(CLI::App& app, Context& ctx) {
     bool refused = !r.already && !r.promoted && !o->dry_run;
     bool dry_fail = o->dry_run && std::any_of(r.gates.begin(), r.gates.end(), [](auto& g) { return !g.passed; });
     if (refused || dry_fail) ctx.exit_code = 1;
+    summarize_promotion(r, refused, o->dry_run);
     if (ctx.global.json) {
       ctx.print_json(r.to_json());
       return;
@@ -252,9 +263,16 @@ void register_registry(CLI::App& app, Context& ctx) {
       for (const char* k : {"tag", "event", "name", "version", "stage"})
         f << k << "=" << (j[k].is_string() ? j[k].get<std::string>() : "") << "\n";
       if (j.contains("artifact_sha256")) f << "artifact_sha256=" << j["artifact_sha256"].get<std::string>() << "\n";
+      f << "exists=" << (j["exists"].get<bool>() ? "true" : "false") << "\n";
     }
+    // A tag that names a registry event but is not there: the check fails (exit 1), like GTO's.
+    if (!j["exists"].get<bool>()) ctx.exit_code = 1;
     if (ctx.global.json) {
       ctx.print_json(j);
+      return;
+    }
+    if (!j["exists"].get<bool>()) {
+      std::cerr << "mlo: no tag '" << j["tag"].get<std::string>() << "' in this repository (git fetch --tags?)\n";
       return;
     }
     std::cout << "event: " << j["event"].get<std::string>() << "\nname: " << j["name"].get<std::string>() << "\n";

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "command.h"
+#include "step_summary.h"
 #include "core/log.h"
 #include "pipeline/metrics.h"
 #include "pipeline/run.h"
@@ -66,6 +67,10 @@ void register_run(CLI::App& app, Context& ctx) {
           return o.action == "would-run" || o.action == "would-restore";
         }))
       ctx.exit_code = 1;
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& o : report.stages)
+      rows.push_back({o.stage + point_text(o.point), o.action, o.run_id, o.message.empty() ? o.reason : o.message});
+    write_step_summary("### mlo run\n\n" + summary_table({"stage", "action", "run", "why"}, rows));
     if (ctx.global.json) {
       ctx.print_json(report.to_json());
       return;

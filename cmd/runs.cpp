@@ -5,6 +5,7 @@
 #include <set>
 
 #include "command.h"
+#include "step_summary.h"
 #include "pipeline/metrics.h"
 #include "pipeline/runs.h"
 #include "repo/repo.h"
@@ -262,6 +263,8 @@ void add_rev_diff(Context& ctx, CLI::App& group, const std::string& what, const 
     std::vector<std::string> headers = metrics ? std::vector<std::string>{"path", "metric", a, b_name, "change"}
                                                : std::vector<std::string>{"param", a, b_name};
     print_table(headers, table, *md);
+    write_step_summary("### mlo " + std::string(metrics ? "metrics" : "params") + " diff " + a + " " + b_name + "\n\n" +
+                       (table.empty() ? std::string("No changes.\n") : summary_table(headers, table)));
   });
 }
 

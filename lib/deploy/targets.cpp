@@ -102,7 +102,7 @@ json deploy_batch(Repo& repo, const DeployOptions& o, const DeployModel& m, cons
 namespace {
 const char* kK8sSchema = R"JSON({
   "$schema": "https://json-schema.org/draft/2020-12/schema",
-  "$id": "https://mlo.dev/schemas/k8s-manifest.schema.json",
+  "$id": "k8s-manifest.schema.json",
   "title": "Kubernetes manifests rendered by mlo deploy --target k8s",
   "description": "The fields mlo requires of each rendered object, keyed by kind.",
   "$defs": {
@@ -260,6 +260,26 @@ void emit(YAML::Emitter& e, const json& v) {
     e << YAML::Null;
   }
 }
+// The Dockerfile of the inference runner image the manifests name (like
+// `mlflow models build-docker`): the runner program and what it needs; the
+// model itself comes from the pod's /models volume. Built from the folder
+// that holds the mlo-serve-* programs (where `make install` put them).
+std::string runner_dockerfile(const std::string& runner, const std::string& image, const std::string& path) {
+  std::string program = runner.empty()                          ? std::string("mlo-serve-native")
+                        : runner.find('/') != std::string::npos ? fs::path(runner).filename().string()
+                                                                : "mlo-serve-" + runner;
+  std::string packages = runner == "sklearn" ? "python3 python3-sklearn python3-joblib ca-certificates" : "libssl3";
+  return "# Rendered by mlo deploy --target k8s: the image " + image + " that the manifests run.\n"
+         "# docker build -t " + image + " -f " + path + " \"$(dirname \"$(command -v " + program + ")\")\"\n"
+         "FROM debian:bookworm-slim\n"
+         "RUN apt-get update && apt-get install -y --no-install-recommends " + packages +
+         " && rm -rf /var/lib/apt/lists/*\n"
+         "COPY " + program + " /usr/local/bin/" + program + "\n"
+         "USER 65534:65534\n"
+         "EXPOSE 8080\n"
+         "ENTRYPOINT [\"/usr/local/bin/" + program + "\"]\n";
+}
+
 }  // namespace
 
 json k8s_manifest_schema() { return json::parse(kK8sSchema); }
@@ -372,6 +392,7 @@ json deploy_k8s(Repo& repo, const DeployOptions& o, const DeployModel& m, const 
   fs::create_directories(dir);
   fs::path out = dir / (strategy == "canary" ? "inferenceservice.yaml" : "deployment.yaml");
   write_file_atomic(out, text);
+  write_file_atomic(dir / "Dockerfile", runner_dockerfile(runner, image, repo.relative(dir / "Dockerfile")));
   std::string rel = repo.relative(out);
   json result = {{"env", o.env},       {"target", "k8s"},      {"strategy", strategy}, {"model", m.name},
                  {"version", m.version}, {"manifest", rel},    {"kinds", json::array()}, {"applied", false}};
@@ -379,6 +400,8 @@ json deploy_k8s(Repo& repo, const DeployOptions& o, const DeployModel& m, const 
   if (strategy == "canary") result["canaryTrafficPercent"] = weight;
   std::string apply_cmd = "kubectl apply -f " + rel;
   result["apply_command"] = apply_cmd;
+  result["image"] = image;
+  result["dockerfile"] = repo.relative(dir / "Dockerfile");
   if (o.apply) {
     auto kubectl = find_program("kubectl");
     bool context = false;

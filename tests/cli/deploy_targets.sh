@@ -35,6 +35,13 @@ expect_err_contains "unknown target 'moon'"
 expect_ok --json deploy iris@1 --artifact m1.json --env prod --target k8s
 expect_json "d['kinds'] == ['ConfigMap', 'Deployment', 'Service'] and d['manifest'] == 'deploy/prod/deployment.yaml'"
 expect_file deploy/prod/deployment.yaml
+# The runner image the Deployment names has a rendered Dockerfile.
+expect_json "d['dockerfile'] == 'deploy/prod/Dockerfile' and d['image'] == 'mlo-serve-native:' + d['image'].split(':')[1]"
+expect_file deploy/prod/Dockerfile
+grep -qx "FROM debian:bookworm-slim" deploy/prod/Dockerfile || fail "Dockerfile base"; pass
+grep -qx "COPY mlo-serve-native /usr/local/bin/mlo-serve-native" deploy/prod/Dockerfile || fail "Dockerfile runner"; pass
+grep -q "docker build -t $(grep -m1 'image:' deploy/prod/deployment.yaml | awk '{print $2}' | tr -d '"') -f deploy/prod/Dockerfile" deploy/prod/Dockerfile \
+  || fail "the Dockerfile does not build the image the Deployment runs: $(cat deploy/prod/Dockerfile)"; pass
 expect_ok --json deploy iris@2 --artifact m1.json --env prod --target k8s --strategy canary --weight 25
 expect_json "d['kinds'] == ['InferenceService'] and d['canaryTrafficPercent'] == 25"
 /usr/bin/python3 - <<'PY' || fail "rendered YAML"

@@ -43,5 +43,25 @@ if pre-commit try-repo "$MLO_SOURCE_DIR" mlo-pointers --all-files >"$TEST_TMP/pc
 fi
 grep -q "train.csv.mlo" "$TEST_TMP/pc.out" || fail "hook output does not name the pointer: $(cat "$TEST_TMP/pc.out")"
 pass
+git checkout -q -- train.csv.mlo
+
+# A fresh clone that has not pulled the data: not a change, the hook lets the
+# commit through; `--pulled` is the check that the data is there.
+git add -A && git commit -qm "data v2"
+"$MLO" -q remote add origin "$TEST_TMP/store" --default && "$MLO" -q push && git commit -qam "remote"
+cd "$TEST_TMP" && git clone -q project clone && cd clone
+pre-commit try-repo "$MLO_SOURCE_DIR" mlo-data-status --all-files >"$TEST_TMP/pc.out" 2>&1 \
+  || fail "mlo-data-status refused a clone that has not pulled: $(cat "$TEST_TMP/pc.out")"
+pass
+expect_ok data status --exit-code
+expect_out_contains "mlo pull"
+expect_out_not_contains "deleted"
+expect_rc 1 data status --exit-code --pulled
+expect_ok pull
+expect_ok data status --exit-code --pulled
+# Once pulled, removing the file is a change again.
+rm train.csv
+expect_rc 1 data status --exit-code
+expect_out_contains "deleted:    train.csv"
 
 done_testing

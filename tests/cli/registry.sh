@@ -163,6 +163,14 @@ expect_ok --json registry check-ref refs/tags/churn#production#1
 expect_json "d['event'] == 'assignment' and d['name'] == 'churn' and d['stage'] == 'production' and d['version'] == 'v1.0.0'"
 grep -qx "version=v1.0.0" "$GITHUB_OUTPUT" || fail "GITHUB_OUTPUT lacks version"; pass
 grep -qx "stage=production" "$GITHUB_OUTPUT" || fail "GITHUB_OUTPUT lacks stage"; pass
+grep -qx "exists=true" "$GITHUB_OUTPUT" || fail "GITHUB_OUTPUT lacks exists=true"; pass
+# A registry tag that is not there: exists=false, and the check fails (exit 1).
+: >"$GITHUB_OUTPUT"
+expect_rc 1 --json registry check-ref refs/tags/churn#production#99
+expect_json "d['exists'] is False and d['stage'] == 'production'"
+grep -qx "exists=false" "$GITHUB_OUTPUT" || fail "GITHUB_OUTPUT lacks exists=false"; pass
+expect_rc 1 registry check-ref churn@v9.9.9
+expect_err_contains "no tag 'churn@v9.9.9'"
 unset GITHUB_ACTIONS GITHUB_OUTPUT
 expect_rc 3 registry check-ref v1.0
 expect_err_contains "not a registry tag"
