@@ -245,6 +245,11 @@ void register_audit(CLI::App& app, Context& ctx) {
         std::cout << "  by " << (who.empty() ? "?" : who) << (email.empty() ? "" : " <" + email + ">") << "  [deploy]\n";
         continue;
       }
+      if (e["source"] == "trigger") {
+        std::cout << e["event"].get<std::string>() << "  " << e["name"].get<std::string>() << (ver.empty() ? "" : "  -> " + ver)
+                  << "  \"" << e["detail"].value("reason", "") << "\"  by " << who << "  [trigger]\n";
+        continue;
+      }
       std::string what = e["event"].get<std::string>();
       bool alias = e.contains("alias");
       if (alias) what = what == "assignment" ? "alias set" : "alias removed";
