@@ -20,6 +20,7 @@
 #include "core/hash.h"
 #include "remote/http.h"
 #include "repo/config.h"
+#include "repo/yaml_schema.h"
 
 namespace mlo::notify {
 namespace {
@@ -283,6 +284,7 @@ std::vector<Target> load_targets(const fs::path& mlo_yaml) {
   if (!fs::exists(mlo_yaml)) return out;
   const std::string file = mlo_yaml.filename().string();
   YAML::Node root = load_yaml_file(mlo_yaml);
+  if (root && root.IsMap()) check_mlo_yaml(root, file);  // a typo must not drop a trigger or a target
   if (!root || !root.IsMap() || !root["notify"]) return out;
   YAML::Node sec = root["notify"];
   if (!sec.IsMap()) throw InputError(at(sec, file) + ": 'notify' must map target names to settings",

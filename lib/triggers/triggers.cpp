@@ -19,6 +19,7 @@
 #include "notify/notify.h"
 #include "registry/registry.h"
 #include "repo/config.h"
+#include "repo/yaml_schema.h"
 #include "repo/repo.h"
 #include "triggers/action.h"
 
@@ -98,9 +99,11 @@ void parse_condition(Trigger& t, const YAML::Node& n, const std::string& file) {
     t.env = p["env"].as<std::string>();
     t.metric = p["metric"].as<std::string>();
     if (p["below"]) t.below = p["below"].as<double>();
+    if (p["above"]) t.above = p["above"].as<double>();
     if (p["max_drop"]) t.max_drop = p["max_drop"].as<double>();
-    if (!t.below && !t.max_drop)
-      throw InputError(where + ": performance needs below: or max_drop:", "e.g. below: 0.8 or max_drop: 0.05");
+    if (!t.below && !t.above && !t.max_drop)
+      throw InputError(where + ": performance needs below:, above: or max_drop:",
+                       "e.g. {metric: accuracy, below: 0.8}, {metric: mae, above: 2} or max_drop: 0.05");
   }
   if (count != 1)
     throw InputError(where + " has " + std::to_string(count) + " conditions; it needs exactly one",
@@ -329,8 +332,8 @@ void check_performance(Repo& repo, const Trigger& t, Decision& d) {
   d.evidence = {{"env", t.env}, {"metric", t.metric}, {"window_start", (*last)["start"]}, {"value", v}, {"first_value", v0},
                 {"labelled", (*last)["labelled"]}};
   std::string why;
-  if (t.below && (up ? v < *t.below : v > *t.below))
-    why = t.metric + " " + fmt_num(v) + (up ? " below " : " above ") + fmt_num(*t.below);
+  if (t.below && v < *t.below) why = t.metric + " " + fmt_num(v) + " below " + fmt_num(*t.below);
+  if (t.above && v > *t.above) why = t.metric + " " + fmt_num(v) + " above " + fmt_num(*t.above);
   double drop = v0 == 0 ? 0 : (up ? (v0 - v) / v0 : (v - v0) / std::abs(v0));
   if (why.empty() && t.max_drop && drop > *t.max_drop)
     why = t.metric + " " + fmt_num(v) + " is " + fmt_num(100 * drop) + "% worse than the first window (" + fmt_num(v0) + ")";
@@ -394,6 +397,7 @@ std::vector<Trigger> load_triggers(const fs::path& mlo_yaml) {
   if (!fs::exists(mlo_yaml)) return out;
   const std::string file = mlo_yaml.filename().string();
   YAML::Node root = load_yaml_file(mlo_yaml);
+  if (root && root.IsMap()) check_mlo_yaml(root, file);  // a typo must not drop a trigger or a target
   if (!root || !root.IsMap() || !root["triggers"]) return out;
   YAML::Node sec = root["triggers"];
   if (!sec.IsMap()) throw InputError(at(sec, file) + ": 'triggers' must map trigger names to settings", "see man mlo-triggers");
@@ -474,7 +478,8 @@ json list(Repo& repo, std::int64_t now) {
     } else if (t.kind == "drift") {
       j["condition"] = "monitor " + t.monitor + " finds dataset drift";
     } else {
-      j["condition"] = t.env + " " + t.metric + (t.below ? " beyond " + fmt_num(*t.below) : "") +
+      j["condition"] = t.env + " " + t.metric + (t.below ? " below " + fmt_num(*t.below) : "") +
+                       (t.above ? " above " + fmt_num(*t.above) : "") +
                        (t.max_drop ? " or drops by " + fmt_num(100 * *t.max_drop) + "%" : "");
     }
     for (const auto& h : hist)

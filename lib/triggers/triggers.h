@@ -39,7 +39,7 @@ struct Trigger {
   std::int64_t rows = 0;
   std::string monitor;    // drift
   std::string env, metric;  // performance
-  std::optional<double> below, max_drop;
+  std::optional<double> below, above, max_drop;
   monitor::OnDrift action;
   int line = 0;  // in mlo.yaml
 };
