@@ -5,7 +5,6 @@
 #include "app/lineage.h"
 #include "command.h"
 #include "core/fs.h"
-#include "core/hash.h"
 #include "core/process.h"
 #include "monitor/labels.h"
 #include "monitor/monitor.h"
@@ -191,22 +190,6 @@ void act(Context& ctx, Repo& repo, const monitor::MonitorSpec& spec, const nlohm
               << (od.propose_stage.empty() ? "" : " and promoted it to " + od.propose_stage) << "\n";
 }
 
-// Dataset drift is news for the monitor's notify: targets; the same inputs
-// with the same verdict are one event (de-duplicated by the notifier).
-void notify_drift(Repo& repo, const monitor::MonitorSpec& spec, const nlohmann::json& result) {
-  if (result["summary"].value("drift", "") != "drift") return;
-  notify::Event e;
-  e.kind = notify::kDrift;
-  e.subject = spec.name;
-  std::string cols;
-  for (auto& c : result["summary"]["drifted_columns"]) cols += (cols.empty() ? "" : ", ") + c.get<std::string>();
-  e.summary = "monitor " + spec.name + ": dataset drift (" + cols + ")";
-  e.detail = {{"monitor", spec.name}, {"result_id", result.value("id", "")},
-              {"drifted_columns", result["summary"]["drifted_columns"]}, {"current", result["current"]["sources"]}};
-  e.dedup_key = sha256_hex(result["current"]["sources"].dump() + result["summary"]["drifted_columns"].dump());
-  notify::send(repo.root(), e);
-}
-
 void print_labels(const nlohmann::json& r) {
   std::string metric = r.value("metric", "accuracy");
   std::vector<std::vector<std::string>> rows;
@@ -351,7 +334,7 @@ void register_monitor(CLI::App& app, Context& ctx) {
     } else if (repo && !a->no_record) {
       monitor::record_result(*repo, result);
       app::record_monitor_use(*repo, result);  // a deployment's log: shared for lineage
-      notify_drift(*repo, spec, result);
+      notify::drift(repo->root(), spec.name, result);
     }
     if (!a->html.empty()) write_file_atomic(a->html, monitor::render_html(result));
     const char* gha = std::getenv("GITHUB_ACTIONS");

@@ -14,6 +14,7 @@
 #include "monitor/profile.h"
 #include "monitor/request_log.h"
 #include "monitor/table.h"
+#include "registry/registry.h"
 #include "repo/repo.h"
 
 namespace mlo::monitor {
@@ -84,14 +85,7 @@ struct Acc {
   }
 };
 
-std::string iso(double t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string iso(double t) { return registry::format_time(static_cast<std::int64_t>(std::floor(t))); }
 
 }  // namespace
 

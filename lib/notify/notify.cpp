@@ -342,6 +342,21 @@ std::vector<Delivery> send(const fs::path& root, const Event& e) {
   return out;
 }
 
+std::vector<Delivery> drift(const fs::path& root, const std::string& monitor, const json& result) {
+  if (!result.contains("summary") || result["summary"].value("drift", "") != "drift") return {};
+  const json& cols = result["summary"].value("drifted_columns", json::array());
+  json current = result.contains("current") ? result["current"].value("sources", json()) : json();
+  std::string names;
+  for (const auto& c : cols) names += (names.empty() ? "" : ", ") + (c.is_string() ? c.get<std::string>() : c.dump());
+  Event e;
+  e.kind = kDrift;
+  e.subject = monitor;
+  e.summary = "monitor " + monitor + ": dataset drift (" + names + ")";
+  e.detail = {{"monitor", monitor}, {"result_id", result.value("id", "")}, {"drifted_columns", cols}, {"current", current}};
+  e.dedup_key = sha256_hex(current.dump() + cols.dump());
+  return send(root, e);
+}
+
 std::vector<Delivery> contract_failed(const fs::path& root, const std::string& contract, const std::string& dataset,
                                       const json& failures) {
   Event e;

@@ -66,6 +66,11 @@ struct Delivery {
 // Never throws; failures are logged and printed as warnings on stderr.
 std::vector<Delivery> send(const std::filesystem::path& repo_root, const Event& event);
 
+// A monitor result with dataset drift (nothing is sent without drift); the
+// same current data with the same drifted columns is one event.
+std::vector<Delivery> drift(const std::filesystem::path& repo_root, const std::string& monitor,
+                            const nlohmann::json& result);
+
 // For the data-contract check: a failed contract on `dataset` (details: which
 // rules failed and where).
 std::vector<Delivery> contract_failed(const std::filesystem::path& repo_root, const std::string& contract,

@@ -32,14 +32,7 @@ constexpr const char* kOutcomes = "refs/mlo/trigger-outcomes/";
 
 std::string at(const YAML::Node& n, const std::string& file) { return file + ":" + std::to_string(n.Mark().line + 1); }
 
-std::string iso(std::int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string iso(std::int64_t t) { return registry::format_time(t); }
 
 std::string fmt_num(double v) {
   std::ostringstream o;
@@ -283,7 +276,9 @@ void check_new_data(Repo& repo, const Trigger& t, Decision& d) {
   decide_by_claim(repo, t, d);
 }
 
-void check_drift(Repo& repo, const Trigger& t, Decision& d) {
+// The monitor's result is recorded (and drift notified) only when acting:
+// a dry check leaves no trace.
+void check_drift(Repo& repo, const Trigger& t, bool act, Decision& d) {
   auto all = monitor::load_monitors(repo.root() / "mlo.yaml");
   auto it = all.find(t.monitor);
   if (it == all.end())
@@ -294,7 +289,10 @@ void check_drift(Repo& repo, const Trigger& t, Decision& d) {
     for (auto& p : *v)
       if (!p.empty() && p[0] != '/' && p != "auto") p = (repo.root() / p).string();
   json result = monitor::run_monitor(spec, &repo);
-  monitor::record_result(repo, result);
+  if (act) {
+    monitor::record_result(repo, result);
+    notify::drift(repo.root(), t.monitor, result);
+  }
   const json& s = result["summary"];
   d.key = "m" + sha256_hex(result["current"]["sources"].dump() + s["drifted_columns"].dump()).substr(0, 16);
   d.evidence = {{"monitor", t.monitor}, {"result_id", result.value("id", "")}, {"drift", s.value("drift", "")},
@@ -328,7 +326,8 @@ void check_performance(Repo& repo, const Trigger& t, Decision& d) {
                               "metrics: accuracy, error_rate (classification); mae, rmse (regression)");
   double v = (*last)[t.metric], v0 = (*first)[t.metric];
   bool up = monitor::higher_is_better(t.metric);
-  d.key = "p" + sha256_hex(t.metric + (*last)["start"].dump() + hist.back().value("id", "")).substr(0, 16);
+  // One occasion per window and what was known of it (more labels: a new look).
+  d.key = "p" + sha256_hex(t.metric + (*last)["start"].dump() + (*last)["labelled"].dump() + std::to_string(v)).substr(0, 16);
   d.evidence = {{"env", t.env}, {"metric", t.metric}, {"window_start", (*last)["start"]}, {"value", v}, {"first_value", v0},
                 {"labelled", (*last)["labelled"]}};
   std::string why;
@@ -430,7 +429,7 @@ std::vector<Decision> check(Repo& repo, const CheckOptions& given) {
     d.kind = t.kind;
     if (t.kind == "schedule") check_schedule(repo, t, o.now, d);
     else if (t.kind == "new_data") check_new_data(repo, t, d);
-    else if (t.kind == "drift") check_drift(repo, t, d);
+    else if (t.kind == "drift") check_drift(repo, t, o.act, d);
     else check_performance(repo, t, d);
     if (o.act && d.due) act_on(repo, t, d, o);
     out.push_back(std::move(d));
