@@ -9,35 +9,22 @@
 #   drift, worse model  -> registered, refused by the gate; refusal sent
 #   failing canary      -> rolled back by the router; rollback sent
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_loop.sh"
 source "$(dirname "$0")/lib_deploy.sh"
 PY=/usr/bin/python3
 HERE="$(cd "$(dirname "$0")" && pwd)"
 export MLO_LOOP_SECRET="loop-$$"
-$PY "$HERE/webhook_receiver.py" "$TEST_TMP/port" "$TEST_TMP/hook.jsonl" "$MLO_LOOP_SECRET" &
-RECEIVER=$!
+start_receiver "$MLO_LOOP_SECRET"
 trap 'kill $RECEIVER 2>/dev/null; deploy_cleanup' EXIT
-for _ in $(seq 100); do [ -s "$TEST_TMP/port" ] && break; sleep 0.1; done
-PORT=$(cat "$TEST_TMP/port") || fail "the receiver did not start"
-events() { [ -f "$TEST_TMP/hook.jsonl" ] && $PY -c "
-import json,sys; print(' '.join(json.loads(l)['event'] for l in open(sys.argv[1])))" "$TEST_TMP/hook.jsonl"; }
+events() { [ -f "$RECEIVED" ] && $PY -c "
+import json,sys; print(' '.join(json.loads(l)['event'] for l in open(sys.argv[1])))" "$RECEIVED"; }
 all_signed() { $PY -c "
-import json,sys; assert all(json.loads(l)['signature_ok'] for l in open(sys.argv[1]))" "$TEST_TMP/hook.jsonl" || fail "an unsigned or forged notification"; pass; }
+import json,sys; assert all(json.loads(l)['signature_ok'] for l in open(sys.argv[1]))" "$RECEIVED" || fail "an unsigned or forged notification"; pass; }
 
 new_repo loop
-gen() {  # FILE N SHIFT SEED
-  $PY - "$@" <<'PYEOF'
-import sys, random
-f, n, shift, seed = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-r = random.Random(seed)
-with open(f, "w") as out:
-    out.write("a,b\n")
-    for i in range(n):
-        out.write(f"{r.gauss(5 + 3 * shift, 1):.3f},{r.gauss(2, 1):.3f}\n")
-PYEOF
-}
 mkdir -p data
-gen data/train.csv 600 0 1
-gen data/batch.csv 600 0 2
+gen data/train.csv 600 0 1 a,b
+gen data/batch.csv 600 0 2 a,b
 echo 0.93 > quality.txt   # what the next training's evaluation will say
 cat > train.py <<'PY'
 import csv, json
@@ -100,7 +87,7 @@ expect_eq "$(events)" "" "notifications without drift"
 expect_rc 3 models show clf@v0.0.2
 
 # drift and a better model: retrained, registered, promoted through the gate
-gen data/batch.csv 600 1 3
+gen data/batch.csv 600 1 3 a,b
 echo 0.95 > quality.txt
 expect_ok --json triggers check --act --trigger drifted
 expect_json "d['decisions'][0]['state'] == 'done' and d['decisions'][0]['outcome']['version'] == 'clf@v0.0.2'"
@@ -113,7 +100,7 @@ infer_many "$port" 20 "$TEST_TMP/v2.txt"
 expect_eq "$(count_version "$TEST_TMP/v2.txt" v0.0.2)" 20 "v0.0.2 serves"
 
 # drift and a worse model: registered, refused by the gate (exit 1), production unchanged
-gen data/batch.csv 600 2 4
+gen data/batch.csv 600 2 4 a,b
 echo 0.70 > quality.txt
 expect_rc 1 --json triggers check --act --trigger drifted
 expect_json "d['decisions'][0]['state'] == 'refused' and d['decisions'][0]['outcome']['version'] == 'clf@v0.0.3'"
@@ -133,7 +120,7 @@ expect_eq "$(events)" "drift trigger drift gate_refused trigger auto_rollback" "
 all_signed
 $PY -c "
 import json,sys; e=[json.loads(l) for l in open(sys.argv[1])][-1]['body']
-assert e['subject']=='prod' and e['detail']['version']=='v0.0.3' and 'error rate' in e['detail']['reason'], e" "$TEST_TMP/hook.jsonl" \
+assert e['subject']=='prod' and e['detail']['version']=='v0.0.3' and 'error rate' in e['detail']['reason'], e" "$RECEIVED" \
   || fail "the rollback notification lacks its evidence"; pass
 
 # every decision is on record: trigger history, audit, deploy history

@@ -9,20 +9,18 @@
 # slow or misconfigured target never fails or stalls the command (bounded
 # time, warning, .mlo/notify/log.jsonl).
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_loop.sh"
 PY=/usr/bin/python3
 HERE="$(cd "$(dirname "$0")" && pwd)"
 export MLO_TEST_HOOK_SECRET="s3cret-$$"
-$PY "$HERE/webhook_receiver.py" "$TEST_TMP/port" "$TEST_TMP/received.jsonl" "$MLO_TEST_HOOK_SECRET" &
-RECEIVER=$!
+start_receiver "$MLO_TEST_HOOK_SECRET"
 trap 'kill $RECEIVER 2>/dev/null; cleanup' EXIT
-for _ in $(seq 100); do [ -s "$TEST_TMP/port" ] && break; sleep 0.1; done
-PORT=$(cat "$TEST_TMP/port") || fail "the receiver did not start"
 export MLO_TEST_SLACK_URL="http://127.0.0.1:$PORT/slack"
-received() { [ -f "$TEST_TMP/received.jsonl" ] && wc -l < "$TEST_TMP/received.jsonl" || echo 0; }
+received() { [ -f "$RECEIVED" ] && wc -l < "$RECEIVED" || echo 0; }
 # check_received PYTHON-EXPR over r (the list of received requests)
 check_received() {
-  $PY - "$TEST_TMP/received.jsonl" "$1" <<'PY' || fail "receiver check failed: $1
-$(cat "$TEST_TMP/received.jsonl" 2>/dev/null)"
+  $PY - "$RECEIVED" "$1" <<'PY' || fail "receiver check failed: $1
+$(cat "$RECEIVED" 2>/dev/null)"
 import json, sys
 r = [json.loads(l) for l in open(sys.argv[1])] if __import__("os").path.exists(sys.argv[1]) else []
 sys.exit(0 if eval(sys.argv[2]) else 1)
@@ -41,17 +39,6 @@ PY
 }
 
 new_repo nt
-gen() {  # FILE N SHIFT SEED
-  $PY - "$@" <<'PYEOF'
-import sys, random
-f, n, shift, seed = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-r = random.Random(seed)
-with open(f, "w") as out:
-    out.write("age,income\n")
-    for i in range(n):
-        out.write(f"{r.gauss(40 + 10 * shift, 10):.3f},{r.lognormvariate(10 + shift, 0.5):.2f}\n")
-PYEOF
-}
 gen ref.csv 800 0 1
 gen cur.csv 800 1 2
 printf '{"w": 1}\n' > model.json

@@ -7,19 +7,9 @@
 # with its evidence (triggers history, mlo audit); two clones checking the
 # same schedule at once with --push act once between them.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_loop.sh"
 PY=/usr/bin/python3
 new_repo tr
-gen() {  # FILE N SHIFT SEED
-  $PY - "$@" <<'PYEOF'
-import sys, random
-f, n, shift, seed = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-r = random.Random(seed)
-with open(f, "w") as out:
-    out.write("age,income\n")
-    for i in range(n):
-        out.write(f"{r.gauss(40 + 10 * shift, 10):.3f},{r.lognormvariate(10 + shift, 0.5):.2f}\n")
-PYEOF
-}
 mkdir -p data
 gen data/train.csv 500 0 1
 gen data/batch.csv 500 0 2
