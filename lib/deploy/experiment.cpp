@@ -129,7 +129,10 @@ std::optional<json> load_plan(Repo& repo, const std::string& env) {
   auto text = read_file_if_exists(file);
   if (!text) return std::nullopt;
   json j = json::parse(*text, nullptr, false);
-  if (!j.is_object() || !j.contains("n_per_arm") || !j.contains("metric"))
+  bool ok = j.is_object() && j.contains("n_per_arm") && j["n_per_arm"].is_number_integer() && j["n_per_arm"] > 0 &&
+            j.contains("metric") && j["metric"].is_string() && j.value("kind", json("proportion")).is_string() &&
+            j.value("alpha", json(0.05)).is_number();
+  if (!ok)
     throw InputError(file.string() + ": not an experiment plan", "write it again with 'mlo deploy experiment plan'");
   return j;
 }

@@ -33,6 +33,12 @@ std::string cell_text(const ojson* v) {
   return v->dump();
 }
 
+// A string field of a log record ("" when absent or not a string: logs may be damaged).
+std::string text_of(const ojson& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 bool as_number(const std::string& t, double& v) { return !t.empty() && parse_number(t, v); }
 
 // Classification compares labels as classes: numbers by value ("1" == "1.0"),
@@ -107,15 +113,17 @@ std::vector<ServedRow> read_served(Repo& repo, const std::string& env, const std
     ++line_no;
     ojson j = ojson::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object() || !is_request_log_record(j)) continue;  // a torn last line
-    if (j.value("role", "") == "shadow" || !(j.value("status", 0) >= 200 && j.value("status", 0) < 300)) continue;
-    std::string id = j.value("request_id", "");
+    auto status = j.find("status");
+    bool answered = status != j.end() && status->is_number() && *status >= 200 && *status < 300;
+    if (text_of(j, "role") == "shadow" || !answered) continue;
+    std::string id = text_of(j, "request_id");
     if (id.empty()) continue;  // logged before request ids
     rows.clear();
     ctx.scratch.clear();
     request_log_rows(j, rows, ctx);
-    auto ts = parse_timestamp(j.value("ts", ""));
+    auto ts = parse_timestamp(text_of(j, "ts"));
     for (std::size_t i = 0; i < rows.size(); ++i) {
-      ServedRow r{rows.size() == 1 ? id : id + ":" + std::to_string(i), j.value("version", ""), j.value("role", ""),
+      ServedRow r{rows.size() == 1 ? id : id + ":" + std::to_string(i), text_of(j, "version"), text_of(j, "role"),
                   ts.value_or(0), "", {}};
       for (auto& [k, v] : rows[i]) {
         if (k == "prediction") r.prediction = cell_text(v);
@@ -196,6 +204,8 @@ json join_labels(Repo& repo, const LabelsOptions& o) {
 void record_labels(Repo& repo, const json& result) {
   fs::path file = history_path(repo, result.value("env", ""));
   fs::create_directories(file.parent_path());
+  if (!fs::exists(file.parent_path() / ".gitignore"))  // local, like the request logs it joins
+    write_file_atomic(file.parent_path() / ".gitignore", "*\n", false);
   UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   if (!fd) throw_errno(file.string(), errno);
   write_all(fd.get(), result.dump() + "\n", file.string());

@@ -93,6 +93,7 @@ class StateFile {
  public:
   explicit StateFile(const fs::path& dir) : path_(dir / "state.json") {
     fs::create_directories(dir);
+    if (!fs::exists(dir / ".gitignore")) write_file_atomic(dir / ".gitignore", "*\n", false);  // local state
     lock_ = UniqueFd(::open((dir / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
     if (lock_) ::flock(lock_.get(), LOCK_EX);  // short: held while one event is delivered
     auto text = read_file_if_exists(path_);

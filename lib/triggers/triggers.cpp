@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <ctime>
 #include <iomanip>
@@ -45,6 +46,17 @@ std::string slot_key(std::int64_t t) {
   return "s" + s.substr(0, 4) + s.substr(5, 2) + s.substr(8, 2) + "T" + s.substr(11, 2) + s.substr(14, 2) + "Z";
 }
 
+// A trigger's name is part of git ref names (refs/mlo/triggers/NAME/...).
+void check_name(const std::string& name, const std::string& where) {
+  bool ok = !name.empty() && name.size() <= 100 && name[0] != '.' && name[0] != '-' &&
+            name.find("..") == std::string::npos && !name.ends_with(".lock");
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') ok = false;
+  if (!ok)
+    throw InputError(where + ": bad trigger name '" + name + "'",
+                     "use letters, digits, '-', '_' and '.' (it names git refs: refs/mlo/triggers/NAME/...)");
+}
+
 monitor::OnDrift parse_action(const YAML::Node& n, const std::string& file, const std::string& name) {
   monitor::OnDrift a;
   if (!n || !n.IsMap()) throw InputError(at(n, file) + ": trigger '" + name + "' needs action: {run, register, propose}");
@@ -77,6 +89,9 @@ void parse_condition(Trigger& t, const YAML::Node& n, const std::string& file) {
     t.kind = "new_data";
     if (!d.IsMap() || !d["path"]) throw InputError(where + ": new_data needs path:", "write new_data: {path: data/train.csv, rows: 1000}");
     t.data_path = d["path"].as<std::string>();
+    if (t.data_path.empty() || t.data_path[0] == '/' || t.data_path.find("..") != std::string::npos)
+      throw InputError(at(d["path"], file) + ": trigger '" + t.name + "': new_data path must be relative to the repository root",
+                       "write e.g. path: data/train.csv");
     if (d["rows"]) t.rows = d["rows"].as<std::int64_t>();
   }
   if (auto m = n["drift"]) {
@@ -186,12 +201,16 @@ std::vector<std::pair<std::string, json>> read_refs(Repo& repo, const std::strin
   for (const auto& ref : refs) {
     size_t nl = cat.out.find('\n', pos);
     if (nl == std::string::npos) break;
-    std::string header = cat.out.substr(pos, nl - pos);  // "<oid> blob <size>"
+    std::string header = cat.out.substr(pos, nl - pos);  // "<oid> <type> <size>", or "<oid> missing"
+    pos = nl + 1;
     size_t sp = header.rfind(' ');
-    std::size_t size = sp == std::string::npos ? 0 : std::stoull(header.substr(sp + 1));
-    json doc = json::parse(cat.out.substr(nl + 1, size), nullptr, false);
-    pos = nl + 1 + size + 1;
-    if (doc.is_object()) out.emplace_back(ref, std::move(doc));
+    std::string digits = sp == std::string::npos ? "" : header.substr(sp + 1);
+    if (digits.empty() || digits.size() > 12 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::size_t size = std::stoull(digits);
+    bool blob = header.find(" blob ") != std::string::npos;
+    json doc = blob ? json::parse(cat.out.substr(pos, size), nullptr, false) : json();
+    pos += size + 1;
+    if (doc.is_object()) out.emplace_back(ref, std::move(doc));  // anything else is not ours
   }
   return out;
 }
@@ -404,6 +423,7 @@ std::vector<Trigger> load_triggers(const fs::path& mlo_yaml) {
     Trigger t;
     t.name = it->first.as<std::string>();
     t.line = it->first.Mark().line + 1;
+    check_name(t.name, at(it->first, file));
     YAML::Node n = it->second;
     if (!n.IsMap()) throw InputError(at(n, file) + ": trigger '" + t.name + "' must be a map");
     if (n["description"]) t.description = n["description"].as<std::string>();
