@@ -285,7 +285,7 @@ class Router {
   bool choose_arm(const Routing& r, const HttpRequest& req) {
     if (r.sticky.empty() || !r.candidate) return pick_candidate(r);
     std::string key(req.header(r.sticky));
-    if (key.empty() && !req.body.empty()) {
+    if (key.empty() && !req.body.empty() && json_depth_within(req.body, kMaxJsonDepth)) {
       json body = json::parse(req.body, nullptr, false);
       if (body.is_object() && body.contains(r.sticky) && !body[r.sticky].is_null())
         key = body[r.sticky].is_string() ? body[r.sticky].get<std::string>() : body[r.sticky].dump();

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/parse.h"
 #include "core/hash.h"
 #include "monitor/profile.h"
 #include "monitor/request_log.h"
@@ -111,6 +112,7 @@ std::vector<ServedRow> read_served(Repo& repo, const std::string& env, const std
   std::uint64_t line_no = 0;
   for (std::string line; std::getline(in, line);) {
     ++line_no;
+    if (!json_depth_within(line)) continue;  // not a line the router wrote (it caps the depth)
     ojson j = ojson::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object() || !is_request_log_record(j)) continue;  // a torn last line
     auto status = j.find("status");
