@@ -354,8 +354,17 @@ std::vector<Delivery> drift(const fs::path& root, const std::string& monitor, co
   e.subject = monitor;
   e.summary = "monitor " + monitor + ": dataset drift (" + names + ")";
   e.detail = {{"monitor", monitor}, {"result_id", result.value("id", "")}, {"drifted_columns", cols}, {"current", current}};
-  e.dedup_key = sha256_hex(current.dump() + cols.dump());
+  e.dedup_key = drift_fingerprint(result);
   return send(root, e);
+}
+
+std::string drift_fingerprint(const json& result) {
+  json current = result.value("current", json::object());
+  current.erase("since");
+  current.erase("until");
+  json summary = result.value("summary", json::object());
+  return sha256_hex(current.dump() + summary.value("drifted_columns", json::array()).dump() +
+                    result.value("metrics", json()).dump());
 }
 
 std::vector<Delivery> contract_failed(const fs::path& root, const std::string& contract, const std::string& dataset,

@@ -41,13 +41,13 @@ PY
 new_repo nt
 gen ref.csv 800 0 1
 gen cur.csv 800 1 2
-printf '{"w": 1}\n' > model.json
-printf '{"acc": 0.91}\n' > metrics.json
+printf '{"w": 1}\n' > weights.json
+printf '{"acc": 0.91}\n' > acc.json
 cat > mlo.yaml <<YAML
 stages:
   train:
-    cmd: "true"
-    deps: [ref.csv]
+    cmd: cp weights.json model.json && cp acc.json metrics.json
+    deps: [weights.json, acc.json]
     outs: [model.json]
     metrics: [metrics.json]
 models:
@@ -130,6 +130,7 @@ check_log "l[-2]['status'] == 'cooldown' and l[-2]['target'] == 'hook' and 'cool
 
 # failures never fail or stall the command: a closed port, a server that
 # does not answer, a secret that is not set
+cp mlo.yaml base.yaml
 cat >> mlo.yaml <<YAML
   down:
     type: webhook
@@ -152,6 +153,7 @@ expect_err_contains "warning: notification 'drift' to stuck failed"
 expect_json "d['summary']['drift'] == 'drift'"  # stdout stays the command's own JSON
 check_log "any(x['target'] == 'down' and x['status'] == 'failed' and x['attempts'] == 3 for x in l)"
 check_log "any(x['target'] == 'stuck' and x['status'] == 'failed' and x['attempts'] <= 4 for x in l)"
+mv base.yaml mlo.yaml
 # the signing secret unset: nothing unsigned goes to hook (logged); chat needs none
 expect_ok demote clf@v0.0.1 --from production
 n=$(received)

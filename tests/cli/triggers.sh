@@ -173,7 +173,7 @@ expect_eq "$(wc -l < "$TEST_TMP/acted.log" | tr -d ' ')" 1 "stage runs between t
 $PY - <<'PY' || fail "the two clones' decisions: $(cat a.json b.json a.err b.err)"
 import json
 s = sorted(json.load(open(f))["decisions"][0]["state"] for f in ("a.json", "b.json"))
-assert s[0] == "done" and s[1] in ("already-fired", "claimed-elsewhere"), s
+assert s in (["already-fired", "done"], ["claimed-elsewhere", "done"]), s
 PY
 pass
 expect_eq "$(git -C a ls-remote origin 'refs/mlo/triggers/*' | wc -l | tr -d ' ')" 1 "claims on the remote"
