@@ -208,12 +208,13 @@ void print_labels(const nlohmann::json& r) {
 }
 
 // mlo monitor labels ENV --from FILE: joins late labels to served requests by
-// request id; without --from, shows the latest recorded join.
-CLI::App* register_labels(CLI::App& parent, Context& ctx) {
+// request id; without --from, shows the latest recorded join. Returns the
+// action: `monitor`'s own callback runs last and calls it (as for history).
+std::function<void()> register_labels(CLI::App& parent, Context& ctx, CLI::App*& cmd) {
   auto o = std::make_shared<monitor::LabelsOptions>();
   auto window = std::make_shared<std::string>("1d");
   auto no_record = std::make_shared<bool>(false);
-  auto* cmd = parent.add_subcommand("labels", "Join late labels to served requests by request id; performance per window");
+  cmd = parent.add_subcommand("labels", "Join late labels to served requests by request id; performance per window");
   cmd->add_option("env", o->env, "The deployment environment")->required();
   cmd->add_option("--from", o->from, "Label files (csv, tsv, jsonl) or tracked paths");
   cmd->add_option("--key", o->key, "The labels' request id column (default request_id)");
@@ -223,7 +224,7 @@ CLI::App* register_labels(CLI::App& parent, Context& ctx) {
       ->check(CLI::IsMember({"classification", "regression"}));
   cmd->add_option("--threshold", o->threshold, "Classification of scores: prediction >= THRESHOLD is class 1");
   cmd->add_flag("--no-record", *no_record, "Do not keep the result in the labels history");
-  ctx.on_run(cmd, [&ctx, o, window, no_record] {
+  return [&ctx, o, window, no_record] {
     Repo& repo = ctx.repo();
     nlohmann::json r;
     if (o->from.empty()) {
@@ -238,8 +239,7 @@ CLI::App* register_labels(CLI::App& parent, Context& ctx) {
     }
     if (ctx.global.json) ctx.print_json(r);
     else if (!ctx.global.quiet) print_labels(r);
-  });
-  return cmd;
+  };
 }
 
 void register_monitor(CLI::App& app, Context& ctx) {
@@ -300,11 +300,12 @@ void register_monitor(CLI::App& app, Context& ctx) {
     else std::cout << monitor::render_history_text(h);
   };
 
-  auto* labels = register_labels(*cmd, ctx);
+  CLI::App* labels = nullptr;
+  auto labels_action = register_labels(*cmd, ctx, labels);
 
   // (the parent's callback runs after the subcommand's, so one action serves both)
-  ctx.on_run(cmd, [&ctx, a, hist, show_history, labels] {
-    if (labels->parsed()) return;  // its own action ran
+  ctx.on_run(cmd, [&ctx, a, hist, show_history, labels, labels_action] {
+    if (labels->parsed()) return labels_action();
     if (hist->parsed()) {
       if (!a->heatmap.empty())
         throw UsageError("--heatmap draws the day-by-day drift of current data; 'monitor history' has none",

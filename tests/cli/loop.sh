@@ -77,7 +77,7 @@ expect_ok register clf --stage train
 expect_ok promote clf@v0.0.1 --to production
 expect_ok deploy 'clf#production' --env prod
 port=$(router_port prod)
-infer_many "$port" 20 "$TEST_TMP/v1.txt"
+infer_many "$port" 20 "$TEST_TMP/v1.txt" clf
 expect_eq "$(count_version "$TEST_TMP/v1.txt" v0.0.1)" 20 "v0.0.1 serves"
 
 # no drift (and the nightly period already handled): nothing runs, nothing is sent
@@ -96,7 +96,7 @@ expect_json "d['version'] == 'v0.0.2'"
 expect_eq "$(events)" "drift trigger" "notifications after a promotion"
 all_signed
 expect_ok deploy 'clf#production' --env prod
-infer_many "$port" 20 "$TEST_TMP/v2.txt"
+infer_many "$port" 20 "$TEST_TMP/v2.txt" clf
 expect_eq "$(count_version "$TEST_TMP/v2.txt" v0.0.2)" 20 "v0.0.2 serves"
 
 # drift and a worse model: registered, refused by the gate (exit 1), production unchanged
@@ -112,7 +112,7 @@ all_signed
 # the refused version tried as a canary anyway, on a runner that fails: the router rolls it back
 fault_runner failing.sh error
 expect_ok deploy clf@v0.0.3 --env prod --runner ./failing.sh --strategy canary --weight 50
-infer_many "$port" 200 "$TEST_TMP/canary.txt"
+infer_many "$port" 200 "$TEST_TMP/canary.txt" clf
 for _ in $(seq 50); do [[ "$(events)" == *auto_rollback* ]] && break; sleep 0.1; done
 expect_ok --json deploy status prod
 expect_json "[v['role'] for v in d['versions']] == ['primary'] and d['versions'][0]['version'] == 'v0.0.2'"

@@ -21,7 +21,7 @@ std::int64_t utc(int y, int mo, int d, int h, int mi) {
 }
 }  // namespace
 
-TEST_CASE("cron: the latest matching minute at or before now", "[#loop_test]") {
+TEST_CASE("cron: the latest matching minute at or before now", "[loop]") {
   std::int64_t fri = utc(2026, 12, 4, 10, 15) + 7;  // Friday 2026-12-04 10:15:07 UTC
   auto slot = [&](const char* c) { return triggers::latest_slot(triggers::parse_cron(c, "t"), fri); };
   CHECK(slot("0 3 * * *") == utc(2026, 12, 4, 3, 0));
@@ -40,7 +40,7 @@ TEST_CASE("cron: the latest matching minute at or before now", "[#loop_test]") {
   CHECK(triggers::next_slot(triggers::parse_cron("*/15 * * * *", "t"), utc(2026, 12, 4, 10, 15)) == utc(2026, 12, 4, 10, 30));
 }
 
-TEST_CASE("cron: bad schedules name the field", "[#loop_test]") {
+TEST_CASE("cron: bad schedules name the field", "[loop]") {
   CHECK_THROWS_WITH(triggers::parse_cron("0 3 * *", "mlo.yaml:4"), Catch::Contains("mlo.yaml:4") && Catch::Contains("4 fields"));
   CHECK_THROWS_WITH(triggers::parse_cron("61 * * * *", "w"), Catch::Contains("minute") && Catch::Contains("0-59"));
   CHECK_THROWS_WITH(triggers::parse_cron("0 x * * *", "w"), Catch::Contains("hour"));
@@ -48,7 +48,7 @@ TEST_CASE("cron: bad schedules name the field", "[#loop_test]") {
   CHECK_THROWS_AS(triggers::parse_cron("0 0 0 * *", "w"), InputError);
 }
 
-TEST_CASE("notify: the webhook signature is HMAC-SHA256 of the body", "[#loop_test]") {
+TEST_CASE("notify: the webhook signature is HMAC-SHA256 of the body", "[loop]") {
   // RFC 4231 test case 2
   CHECK(notify::signature_header("Jefe", "what do ya want for nothing?") ==
         "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
@@ -60,7 +60,7 @@ TEST_CASE("notify: the webhook signature is HMAC-SHA256 of the body", "[#loop_te
   CHECK(body["detail"]["cols"][0] == "age");
 }
 
-TEST_CASE("A/B: sample size per arm", "[#loop_test]") {
+TEST_CASE("A/B: sample size per arm", "[loop]") {
   deploy::PlanInput p;
   p.metric = "converted";
   p.baseline = 0.10;
@@ -75,7 +75,7 @@ TEST_CASE("A/B: sample size per arm", "[#loop_test]") {
   CHECK(deploy::normal_isf(0.025) == Approx(1.959963984540054).epsilon(1e-9));
 }
 
-TEST_CASE("A/B: two-proportion z-test and Welch t-test match scipy", "[#loop_test]") {
+TEST_CASE("A/B: two-proportion z-test and Welch t-test match scipy", "[loop]") {
   auto z = deploy::two_proportion_z(1000, 100, 1000, 130, 0.05);
   CHECK(z.statistic == Approx(2.102740605622114).epsilon(1e-9));
   CHECK(z.p_value == Approx(0.03548845046647471).epsilon(1e-7));  // 2*norm.sf(|z|)
