@@ -129,7 +129,7 @@ std::vector<ServedRow> read_served(Repo& repo, const std::string& env, const std
                   ts.value_or(0), "", {}};
       for (auto& [k, v] : rows[i]) {
         if (k == "prediction") r.prediction = cell_text(v);
-        else if (std::find(fields.begin(), fields.end(), k) != fields.end()) r.fields[k] = cell_text(v);
+        if (std::find(fields.begin(), fields.end(), k) != fields.end()) r.fields[k] = cell_text(v);
       }
       out.push_back(std::move(r));
     }
