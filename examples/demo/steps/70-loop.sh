@@ -46,6 +46,6 @@ say mlo triggers check || true
 say mlo triggers check --act || echo "(exit $?: a gate refused; the decision is recorded)"
 say mlo triggers check --act || true
 say mlo triggers history
-say cat "$DEMO_DIR/hook.log"
+say cat "$DEMO_DIR/hook.log" || true
 kill "$HOOK_PID" 2>/dev/null || true
 git checkout -q mlo.yaml
