@@ -69,10 +69,12 @@ void register_triggers(CLI::App& app, Context& ctx) {
     if (ctx.global.json) return ctx.print_json({{"triggers", l}});
     std::vector<std::vector<std::string>> rows;
     for (const auto& t : l) {
+      std::vector<std::string> steps;
+      for (auto& s : t["action"]["run"]) steps.push_back("run " + s.get<std::string>());
+      if (!t["action"]["register"].get<std::string>().empty()) steps.push_back("register " + t["action"]["register"].get<std::string>());
+      if (!t["action"]["propose"].get<std::string>().empty()) steps.push_back("propose " + t["action"]["propose"].get<std::string>());
       std::string action;
-      for (auto& s : t["action"]["run"]) action += "run " + s.get<std::string>() + "; ";
-      if (!t["action"]["register"].get<std::string>().empty()) action += "register " + t["action"]["register"].get<std::string>() + "; ";
-      if (!t["action"]["propose"].get<std::string>().empty()) action += "propose " + t["action"]["propose"].get<std::string>();
+      for (const auto& s : steps) action += (action.empty() ? "" : "; ") + s;
       std::string last = t.contains("last") ? t["last"]["at"].get<std::string>() + " " + t["last"]["state"].get<std::string>() : "-";
       rows.push_back({t["name"], t["kind"], t["condition"], t.value("next", "-"), action, last});
     }
