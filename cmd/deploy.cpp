@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "command.h"
+#include "deploy_experiment.h"
 #include "core/fs.h"
 #include "deploy/deploy.h"
 
@@ -52,9 +53,10 @@ void register_deploy(CLI::App& app, Context& ctx) {
   cmd->add_option("--env", o->env, "Environment name (e.g. production)");
   cmd->add_option("--artifact", o->artifact, "Serve this model file instead of a registered model");
   cmd->add_option("--target", o->target, "local (default), batch or k8s");
-  cmd->add_option("--strategy", o->strategy, "replace (default), blue-green, canary or shadow");
+  cmd->add_option("--strategy", o->strategy, "replace (default), blue-green, canary, shadow or ab");
   cmd->add_option("--weight", o->weight, "Percent of requests for the canary (default 10) or mirrored to the shadow (100)");
-  cmd->add_option("--split", o->split, "How the canary share is picked: deterministic (default) or random");
+  cmd->add_option("--split", o->split, "How the canary share is picked: deterministic (default) or random; ab: arm B's percent");
+  cmd->add_option("--sticky-key", o->sticky_key, "ab: header or JSON body field whose hash keeps each user on one arm");
   cmd->add_option("--runner", o->runner, "Inference runner: native, sklearn, a plugin name (mlo-serve-NAME) or a path");
   cmd->add_option("--host", o->host, "Address the router binds (default 127.0.0.1)");
   cmd->add_option("--port", o->port, "Port of the router (default: a free port)");
@@ -189,6 +191,8 @@ void register_deploy(CLI::App& app, Context& ctx) {
     for (const auto& e : events)
       std::printf("%s  %-12s %-14s %s@%s\n", e.ts.c_str(), e.env.c_str(), e.action.c_str(), e.model.c_str(), e.version.c_str());
   });
+
+  register_deploy_experiment(*cmd, ctx);
 
   // Internal: the long-lived router process that `mlo deploy` starts.
   auto host = std::make_shared<std::string>("127.0.0.1");

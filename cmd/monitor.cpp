@@ -6,8 +6,12 @@
 #include "command.h"
 #include "core/fs.h"
 #include "core/process.h"
+#include "monitor/labels.h"
 #include "monitor/monitor.h"
 #include "monitor/report.h"
+#include "notify/notify.h"
+#include "pipeline/metrics.h"
+#include "triggers/action.h"
 
 namespace mlo::cli {
 namespace {
@@ -122,23 +126,6 @@ Repo* maybe_repo(Context& ctx) {
   }
 }
 
-// Runs `mlo --json ARGS...` (this same binary) for the retraining trigger.
-nlohmann::json run_self(const std::vector<std::string>& args, const fs::path& cwd) {
-  ProcessSpec p;
-  p.argv = {"/proc/self/exe", "--json"};
-  for (auto& a : args) p.argv.push_back(a);
-  p.cwd = cwd;
-  ProcessResult r = run_process(p);
-  std::string cmdline = "mlo";
-  for (auto& a : args) cmdline += " " + a;
-  nlohmann::json j = {{"command", cmdline}, {"exit_code", r.exit_code}, {"ok", r.ok()}};
-  std::string err = r.err.size() > 2000 ? r.err.substr(r.err.size() - 2000) : r.err;
-  if (!r.ok()) j["stderr"] = err;
-  auto out = nlohmann::json::parse(r.out, nullptr, false);
-  if (!out.is_discarded() && (out.is_object() || out.is_array())) j["output"] = out;
-  return j;
-}
-
 // --act: on dataset drift, run the monitor's on_drift: stages, register the
 // result (with the run it came from) and propose it for a stage through the
 // gates. The decision, each step and the evidence are recorded with the
@@ -165,48 +152,18 @@ void act(Context& ctx, Repo& repo, const monitor::MonitorSpec& spec, const nlohm
     for (auto& c : result["summary"]["drifted_columns"]) cols += (cols.empty() ? "" : ", ") + c.get<std::string>();
     why += cols + ")" + (result_id.empty() ? "" : ", result " + result_id.substr(0, 12));
   }
-  nlohmann::json steps = nlohmann::json::array();
-  std::string status = "done", version;
-  nlohmann::json gates;
-  auto step = [&](const std::vector<std::string>& args) -> nlohmann::json* {
-    if (status != "done") return nullptr;
-    if (!ctx.global.json && !ctx.global.quiet) {
-      std::cout << "on_drift: mlo";
-      for (auto& a : args) std::cout << " " << (a.find(' ') == std::string::npos ? a : "'" + a + "'");
-      std::cout << "\n" << std::flush;
-    }
-    steps.push_back(run_self(args, repo.root()));
-    if (!steps.back()["ok"].get<bool>()) status = "failed";
-    return &steps.back();
+  bool talk = !ctx.global.json && !ctx.global.quiet;
+  auto say = [talk](const std::string& line) {
+    if (talk) std::cout << "on_drift: " << line << "\n" << std::flush;
   };
-  for (auto& stage : od.run) step({"run", stage});
-  bool unchanged = false;
-  if (!od.register_model.empty()) {
-    // Retraining that reproduced the latest version's bytes (e.g. restored
-    // from the run cache) is no new version: the decision is recorded instead.
-    std::vector<std::string> args = {"register", od.register_model, "--if-changed", "-d", "retrained by " + why};
-    if (!od.run.empty()) args.insert(args.end(), {"--stage", od.run.back()});
-    if (auto* s = step(args); s && s->contains("output")) {
-      version = (*s)["output"].value("version", "");
-      unchanged = !(*s)["output"].value("registered", true);
-    }
-  }
-  if (unchanged && status == "done") status = "unchanged";
-  if (!od.register_model.empty() && !od.propose_stage.empty() && status == "done") {
-    std::string ref = od.register_model + (version.empty() ? "" : "@" + version);
-    nlohmann::json* s = step({"promote", ref, "--to", od.propose_stage, "-m", "proposed by " + why});
-    if (s && s->contains("output")) gates = (*s)["output"].value("gates", nlohmann::json());
-    // A gate's refusal is a decision, not a failure of the trigger.
-    if (s && (*s)["exit_code"] == 1) status = "refused";
-  }
-  nlohmann::json action = {{"action", {{"on_drift", {{"run", od.run}, {"register", od.register_model}, {"propose", od.propose_stage}}}, {"steps", steps}}},
-                           {"status", status},
-                           {"evidence", evidence}};
-  if (!version.empty()) action["version"] = od.register_model + "@" + version;
-  if (!gates.is_null()) action["gates"] = gates;
-  if (unchanged)
-    action["reason"] = "retraining produced the same artifact as " + od.register_model + "@" + version +
-                       ": no new version registered";
+  triggers::ActionOutcome o = triggers::run_action(od, repo.root(), "/proc/self/exe", why, say);
+  const std::string& status = o.status;
+  const std::string& version = o.version;
+  const nlohmann::json& steps = o.steps;
+  nlohmann::json action = o.to_json(od);
+  action["action"] = {{"on_drift", action["action"]}, {"steps", steps}};
+  action.erase("steps");
+  action["evidence"] = evidence;
   if (!result_id.empty()) monitor::record_action(repo, result_id, spec.name, action);
   if (status == "unchanged") {
     if (!ctx.global.json && !ctx.global.quiet)
@@ -233,13 +190,65 @@ void act(Context& ctx, Repo& repo, const monitor::MonitorSpec& spec, const nlohm
               << (od.propose_stage.empty() ? "" : " and promoted it to " + od.propose_stage) << "\n";
 }
 
+void print_labels(const nlohmann::json& r) {
+  std::string metric = r.value("metric", "accuracy");
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& w : r["windows"]) {
+    std::string versions;
+    if (w.contains("by_version"))
+      for (auto it = w["by_version"].begin(); it != w["by_version"].end(); ++it)
+        if (it.value().contains(metric))
+          versions += (versions.empty() ? "" : ", ") + it.key() + " " + value_text(it.value()[metric]);
+    rows.push_back({w["start"], std::to_string(w.value("requests", 0)), std::to_string(w.value("labelled", 0)),
+                    w.contains(metric) ? value_text(w[metric]) : "-", versions.empty() ? "-" : versions});
+  }
+  std::cout << "Labelled traffic of " << r["env"].get<std::string>() << " (" << r.value("task", "") << ", "
+            << r.value("labels", 0) << " labels, " << r.value("unmatched_labels", 0) << " without a served request):\n"
+            << text_table({"window", "requests", "labelled", metric, "by version"}, rows);
+}
+
+// mlo monitor labels ENV --from FILE: joins late labels to served requests by
+// request id; without --from, shows the latest recorded join. Returns the
+// action: `monitor`'s own callback runs last and calls it (as for history).
+std::function<void()> register_labels(CLI::App& parent, Context& ctx, CLI::App*& cmd) {
+  auto o = std::make_shared<monitor::LabelsOptions>();
+  auto window = std::make_shared<std::string>("1d");
+  auto no_record = std::make_shared<bool>(false);
+  cmd = parent.add_subcommand("labels", "Join late labels to served requests by request id; performance per window");
+  cmd->add_option("env", o->env, "The deployment environment")->required();
+  cmd->add_option("--from", o->from, "Label files (csv, tsv, jsonl) or tracked paths");
+  cmd->add_option("--key", o->key, "The labels' request id column (default request_id)");
+  cmd->add_option("--target", o->target, "The labels' truth column (default y)");
+  cmd->add_option("--window", *window, "Window width over request time (default 1d)");
+  cmd->add_option("--task", o->task, "classification or regression (default: inferred from the labels)")
+      ->check(CLI::IsMember({"classification", "regression"}));
+  cmd->add_option("--threshold", o->threshold, "Classification of scores: prediction >= THRESHOLD is class 1");
+  cmd->add_flag("--no-record", *no_record, "Do not keep the result in the labels history");
+  return [&ctx, o, window, no_record] {
+    Repo& repo = ctx.repo();
+    nlohmann::json r;
+    if (o->from.empty()) {
+      auto h = monitor::labels_history(repo, o->env);
+      if (h.empty())
+        throw InputError("no labels recorded for '" + o->env + "'", "join some: mlo monitor labels " + o->env + " --from labels.csv");
+      r = h.back();
+    } else {
+      o->window_s = monitor::parse_duration(*window);
+      r = monitor::join_labels(repo, *o);
+      if (!*no_record) monitor::record_labels(repo, r);
+    }
+    if (ctx.global.json) ctx.print_json(r);
+    else if (!ctx.global.quiet) print_labels(r);
+  };
+}
+
 void register_monitor(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<MonitorArgs>();
   auto* cmd = add_command(app, "monitor");
   // "history" is the subcommand, not a monitor name (validated positionals fall through to it).
   cmd->validate_positionals();
   cmd->add_option("name", a->name, "Monitor defined under 'monitors:' in mlo.yaml")
-      ->check(CLI::Validator([](std::string& v) { return v == "history" ? std::string("reserved") : std::string(); },
+      ->check(CLI::Validator([](std::string& v) { return v == "history" || v == "labels" ? std::string("reserved") : std::string(); },
                              "NAME", "monitor name"));
   cmd->add_option("-r,--reference", a->reference, "Reference data: files, globs, tracked paths, PATH@REV");
   cmd->add_option("--model", a->model, "With --reference auto: NAME#STAGE or NAME@VERSION whose training data is the reference");
@@ -291,8 +300,12 @@ void register_monitor(CLI::App& app, Context& ctx) {
     else std::cout << monitor::render_history_text(h);
   };
 
+  CLI::App* labels = nullptr;
+  auto labels_action = register_labels(*cmd, ctx, labels);
+
   // (the parent's callback runs after the subcommand's, so one action serves both)
-  ctx.on_run(cmd, [&ctx, a, hist, show_history] {
+  ctx.on_run(cmd, [&ctx, a, hist, show_history, labels, labels_action] {
+    if (labels->parsed()) return labels_action();
     if (hist->parsed()) {
       if (!a->heatmap.empty())
         throw UsageError("--heatmap draws the day-by-day drift of current data; 'monitor history' has none",
@@ -322,6 +335,7 @@ void register_monitor(CLI::App& app, Context& ctx) {
     } else if (repo && !a->no_record) {
       monitor::record_result(*repo, result);
       app::record_monitor_use(*repo, result);  // a deployment's log: shared for lineage
+      notify::drift(repo->root(), spec.name, result);
     }
     if (!a->html.empty()) write_file_atomic(a->html, monitor::render_html(result));
     const char* gha = std::getenv("GITHUB_ACTIONS");

@@ -9,6 +9,7 @@
 #include "command.h"
 #include "step_summary.h"
 #include "core/fs.h"
+#include "notify/notify.h"
 #include "registry/registry.h"
 
 namespace mlo::cli {
@@ -94,6 +95,26 @@ void register_register(CLI::App& app, Context& ctx) {
   });
 }
 
+// A refusal and a forced promotion are news for the notify: targets.
+void notify_promotion(Repo& repo, const PromoteResult& r, bool refused, const std::string& message) {
+  if (!refused && !r.forced) return;
+  notify::Event e;
+  e.kind = refused ? notify::kGateRefused : notify::kForcedPromotion;
+  e.subject = r.model + "@" + r.version;
+  nlohmann::json gates = nlohmann::json::array();
+  std::string failed;
+  for (const auto& g : r.gates) {
+    gates.push_back(g.to_json());
+    if (!g.passed) failed += (failed.empty() ? "" : ", ") + g.what;
+  }
+  e.summary = r.model + "@" + r.version + (refused ? " refused for " : " FORCED into ") + r.stage +
+              (failed.empty() ? "" : " (failing: " + failed + ")");
+  e.detail = {{"model", r.model}, {"version", r.version}, {"stage", r.stage}, {"gates", gates}, {"message", message}};
+  // Each forced promotion is its own event (its tag); a repeated refusal is the same one.
+  e.dedup_key = refused ? e.kind + r.model + r.version + r.stage : (r.tags.empty() ? "" : r.tags.front());
+  notify::send(repo.root(), e);
+}
+
 void register_promote(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<PromoteOptions>();
   auto* cmd = add_command(app, "promote");
@@ -110,6 +131,7 @@ void register_promote(CLI::App& app, Context& ctx) {
     bool dry_fail = o->dry_run && std::any_of(r.gates.begin(), r.gates.end(), [](auto& g) { return !g.passed; });
     if (refused || dry_fail) ctx.exit_code = 1;
     summarize_promotion(r, refused, o->dry_run);
+    if (!o->dry_run && !r.already) notify_promotion(ctx.repo(), r, refused, o->message);
     if (ctx.global.json) {
       ctx.print_json(r.to_json());
       return;
@@ -232,6 +254,11 @@ void register_audit(CLI::App& app, Context& ctx) {
         if (d.contains("target")) std::cout << "  target " << d["target"].get<std::string>();
         if (d.contains("strategy") && d["strategy"].is_string()) std::cout << "  strategy " << d["strategy"].get<std::string>();
         std::cout << "  by " << (who.empty() ? "?" : who) << (email.empty() ? "" : " <" + email + ">") << "  [deploy]\n";
+        continue;
+      }
+      if (e["source"] == "trigger") {
+        std::cout << e["event"].get<std::string>() << "  " << e["name"].get<std::string>() << (ver.empty() ? "" : "  -> " + ver)
+                  << "  \"" << e["detail"].value("reason", "") << "\"  by " << who << "  [trigger]\n";
         continue;
       }
       std::string what = e["event"].get<std::string>();

@@ -10,6 +10,7 @@
 #include "monitor/monitor.h"
 #include "registry/registry.h"
 #include "repo/repo.h"
+#include "triggers/triggers.h"
 
 namespace mlo::app {
 
@@ -221,6 +222,25 @@ void record_monitor_use(Repo& repo, const json& result) {
   deploy::record_deploy_event(repo, deploy::DeployEvent{"", env, "monitor", model, version, detail});
 }
 
+// Trigger decisions (claims in refs/mlo/triggers, outcomes beside them): who
+// claimed the occasion, why, and what the action did.
+void add_trigger_decisions(Repo& repo, const std::string& model, std::int64_t since,
+                           std::vector<std::pair<double, json>>& all) {
+  for (const auto& d : triggers::history(repo)) {
+    double t = iso_seconds(d.value("claimed_at", ""));
+    std::string registers = d.contains("outcome") && d["outcome"].is_object()
+                                ? d["outcome"].value("action", json::object()).value("register", "") : "";
+    if (t < static_cast<double>(since) || (!model.empty() && registers != model)) continue;
+    std::string version = d.contains("outcome") && d["outcome"].is_object() ? d["outcome"].value("version", "") : "";
+    all.emplace_back(t, json{{"source", "trigger"}, {"event", "trigger " + d.value("state", "")},
+                             {"name", d.value("trigger", "")}, {"version", version}, {"time", static_cast<std::int64_t>(t)},
+                             {"date", registry::format_time(static_cast<std::int64_t>(t))},
+                             {"author", d.value("claimed_by", "")}, {"author_email", ""},
+                             {"detail", {{"reason", d.value("reason", "")}, {"evidence", d.value("evidence", json())},
+                                         {"key", d.value("key", "")}}}});
+  }
+}
+
 std::vector<json> audit_log(Repo& repo, const std::string& model, std::int64_t since) {
   std::vector<std::pair<double, json>> all;
   for (const auto& e : registry::all_events(repo, model, since)) {
@@ -250,6 +270,7 @@ std::vector<json> audit_log(Repo& repo, const std::string& model, std::int64_t s
               {"detail", e.detail}};
     all.emplace_back(t, std::move(j));
   }
+  add_trigger_decisions(repo, model, since, all);
   std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<json> out;
   out.reserve(all.size());

@@ -170,9 +170,24 @@ json backend_brief(const std::optional<Backend>& b) {
   return {{"model", b->model}, {"version", b->version}, {"runner", b->runner}, {"sha256", b->sha256}};
 }
 
+// A/B (--strategy ab --split 50): a number in --split is arm B's share;
+// --sticky-key keeps one user (a header or body field) on one arm.
+void ab_split(const std::string& strategy, const std::string& sticky_key, std::string& split, int& weight) {
+  bool number = !split.empty() && split.size() <= 3 && split.find_first_not_of("0123456789") == std::string::npos;
+  if (number && strategy != "ab")
+    throw UsageError("--split " + split + " is a percentage, which only --strategy ab takes",
+                     "use --weight " + split + " for a canary, or --strategy ab --split " + split);
+  if (!sticky_key.empty() && strategy != "ab")
+    throw UsageError("--sticky-key assigns users to A/B arms", "add --strategy ab");
+  if (number) {
+    weight = std::stoi(split);
+    split = "deterministic";
+  }
+}
+
 void check_strategy(const std::string& s) {
-  if (s != "replace" && s != "blue-green" && s != "canary" && s != "shadow")
-    throw UsageError("unknown strategy '" + s + "'", "use replace, blue-green, canary or shadow");
+  if (s != "replace" && s != "blue-green" && s != "canary" && s != "shadow" && s != "ab")
+    throw UsageError("unknown strategy '" + s + "'", "use replace, blue-green, canary, shadow or ab");
 }
 
 // How an event names an artifact given by path: repo-relative, or its file
@@ -232,9 +247,10 @@ json deploy_local(Repo& repo, const DeployOptions& o, const DeployModel& m, cons
 
   std::string strategy = !o.strategy.empty() ? o.strategy : cfg && !cfg->strategy.empty() ? cfg->strategy : "replace";
   check_strategy(strategy);
-  int weight = o.weight >= 0 ? o.weight : cfg && cfg->weight >= 0 ? cfg->weight : strategy == "shadow" ? 100 : 10;
-  if (weight < 0 || weight > 100) throw UsageError("--weight must be 0..100, not " + std::to_string(weight));
+  int weight = o.weight >= 0 ? o.weight : cfg && cfg->weight >= 0 ? cfg->weight : strategy == "shadow" ? 100 : strategy == "ab" ? 50 : 10;
   std::string split = !o.split.empty() ? o.split : cfg && !cfg->split.empty() ? cfg->split : "deterministic";
+  ab_split(strategy, o.sticky_key, split, weight);
+  if (weight < 0 || weight > 100) throw UsageError("--weight must be 0..100, not " + std::to_string(weight));
   if (split != "deterministic" && split != "random")
     throw UsageError("unknown split '" + split + "'", "use deterministic or random");
   std::string host = !o.host.empty() ? o.host : cfg && !cfg->host.empty() ? cfg->host : "127.0.0.1";
@@ -259,6 +275,7 @@ json deploy_local(Repo& repo, const DeployOptions& o, const DeployModel& m, cons
     if (o.ready_timeout_s > 0) s.ready_timeout_s = o.ready_timeout_s;
     else if (cfg && cfg->ready_timeout_s > 0) s.ready_timeout_s = cfg->ready_timeout_s;
     s.split = split;
+    s.sticky_key = strategy == "ab" ? o.sticky_key : "";
     std::string effective = strategy;
     if (!s.primary) {
       s.primary = b;
@@ -319,7 +336,7 @@ json deploy_status(Repo& repo, const std::string& env) {
   json versions = json::array();
   for (const auto& b : st["backends"]) {
     std::string role = b.value("role", "");
-    int w = role == "primary" ? (s.strategy == "canary" && s.candidate ? 100 - s.weight : 100)
+    int w = role == "primary" ? ((s.strategy == "canary" || s.strategy == "ab") && s.candidate ? 100 - s.weight : 100)
             : role == "canary" ? s.weight
             : role == "shadow" ? s.weight
                                : 0;

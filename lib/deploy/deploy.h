@@ -61,12 +61,13 @@ struct EnvState {
   std::string host = "127.0.0.1";
   int port = 0;
   long generation = 0;
-  std::string strategy = "replace";  // of the last change: replace|blue-green|canary|shadow
+  std::string strategy = "replace";  // of the last change: replace|blue-green|canary|shadow|ab
   std::optional<Backend> primary;    // serves (100 - weight)% (all, for shadow)
   std::optional<Backend> candidate;  // canary or shadow target
   std::optional<Backend> standby;    // blue-green: the previous side, kept running, idle
   int weight = 0;                    // candidate percentage 0..100
   std::string split = "deterministic";  // deterministic | random
+  std::string sticky_key;               // ab: header or body field whose hash picks the arm
   std::vector<Backend> history;         // earlier primaries, newest last (for rollback)
   Thresholds thresholds;
   int max_restarts = 3;
@@ -101,7 +102,8 @@ struct DeployOptions {
   std::string target = "local";    // local | batch | k8s
   std::string strategy;            // replace | blue-green | canary | shadow
   int weight = -1;                 // canary/shadow percentage
-  std::string split;               // deterministic | random
+  std::string split;               // deterministic | random | a percentage (ab: --split 50)
+  std::string sticky_key;          // ab: header or JSON body field; one user, one arm
   std::string runner;              // inference runner name or path
   std::string host;                // router bind address
   int port = -1;

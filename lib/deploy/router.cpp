@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -33,6 +34,7 @@
 #include "deploy/http_server.h"
 #include "deploy/inference.h"
 #include "deploy/router_internal.h"
+#include "notify/notify.h"
 #include "repo/repo.h"
 
 namespace mlo::deploy {
@@ -123,7 +125,7 @@ double ms_since(Clock::time_point t0) {
 }
 
 struct LogEntry {
-  std::string ts;
+  std::string ts, request_id;
   std::string model, version, role, method, route;
   std::string inputs, outputs;
   int status = 0;
@@ -239,6 +241,7 @@ class Router {
     std::shared_ptr<const Routing> routing;  // keeps the target alive
     LiveBackend* target = nullptr;
     const char* role = "primary";
+    std::string request_id;                  // returned and logged (late labels join on it)
     bool to_candidate = false, mirror = false;
     Clock::time_point t0;
     Reply reply;
@@ -289,9 +292,10 @@ class Router {
     LiveBackend* target = call.target;
     resp.headers.emplace_back("X-Mlo-Model", target->spec.model);
     resp.headers.emplace_back("X-Mlo-Version", target->spec.version);
+    resp.headers.emplace_back("X-Request-Id", call.request_id);
     if (req.method == "POST") {
-      log(LogEntry{utc_now_iso(), target->spec.model, target->spec.version, call.role, req.method, req.path, req.body,
-                   resp.body, resp.status, ms});
+      log(LogEntry{utc_now_iso(), call.request_id, target->spec.model, target->spec.version, call.role, req.method,
+                   req.path, req.body, resp.body, resp.status, ms});
       if (call.mirror && pick_candidate(*call.routing)) enqueue_shadow(call.routing, req);
     }
     call.reply(std::move(resp));
@@ -307,6 +311,37 @@ class Router {
     // Deterministic: exactly `weight` of every 100 consecutive requests.
     unsigned long n = counter_.fetch_add(1, std::memory_order_relaxed);
     return (n + 1) * static_cast<unsigned long>(r.weight) / 100 > n * static_cast<unsigned long>(r.weight) / 100;
+  }
+
+  // The request's id for late labels: the client's X-Request-Id when it is a
+  // sane token (up to 128 of [A-Za-z0-9._:-]), else 16 random hex digits.
+  // Returned to the client and logged, so labels that arrive later join it.
+  static std::string request_id(const HttpRequest& req) {
+    std::string_view given = req.header("X-Request-Id");
+    bool ok = !given.empty() && given.size() <= 128 && std::all_of(given.begin(), given.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == ':' || c == '-';
+    });
+    if (ok) return std::string(given);
+    thread_local std::mt19937_64 rng(std::random_device{}());
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
+    return buf;
+  }
+
+  // A/B with a sticky key: the key's hash puts one user in one arm on every
+  // request (and across router restarts); without a key, the usual split.
+  bool choose_arm(const Routing& r, const HttpRequest& req) {
+    if (r.sticky.empty() || !r.candidate) return pick_candidate(r);
+    std::string key(req.header(r.sticky));
+    if (key.empty() && !req.body.empty() && json_depth_within(req.body, kMaxJsonDepth)) {
+      json body = json::parse(req.body, nullptr, false);
+      if (body.is_object() && body.contains(r.sticky) && !body[r.sticky].is_null())
+        key = body[r.sticky].is_string() ? body[r.sticky].get<std::string>() : body[r.sticky].dump();
+    }
+    if (key.empty()) return pick_candidate(r);
+    std::uint64_t h = 1469598103934665603ULL;  // FNV-1a: stable across runs and machines
+    for (unsigned char c : key) h = (h ^ c) * 1099511628211ULL;
+    return static_cast<int>(h % 100) < r.weight;
   }
 
   // Answers admin, metrics and health routes at once; forwards the rest
@@ -336,7 +371,8 @@ class Router {
     }
     auto call = std::make_shared<Call>();
     call->mirror = r->shadow && r->candidate && req.method == "POST";
-    call->to_candidate = !r->shadow && pick_candidate(*r);
+    call->to_candidate = !r->shadow && choose_arm(*r, req);
+    call->request_id = request_id(req);
     call->target = call->to_candidate ? r->candidate.get() : r->primary.get();
     call->role = call->to_candidate ? "canary" : "primary";
     call->routing = std::move(r);
@@ -392,7 +428,7 @@ class Router {
       b.inflight.fetch_sub(1);
       double ms = ms_since(t0);
       b.stats.add(ms, res.status);
-      log(LogEntry{utc_now_iso(), b.spec.model, b.spec.version, "shadow", job.method, job.path, job.body,
+      log(LogEntry{utc_now_iso(), "", b.spec.model, b.spec.version, "shadow", job.method, job.path, job.body,
                    res.status ? res.body : json{{"error", res.error}}.dump(), res.status, ms});
     }
   }
@@ -418,7 +454,9 @@ class Router {
     std::string out;
     char num[64];
     for (auto& e : batch) {
-      out += "{\"ts\":\"" + e.ts + "\",\"env\":" + json(env_).dump() + ",\"model\":" + json(e.model).dump() +
+      out += "{\"ts\":\"" + e.ts + "\",";
+      if (!e.request_id.empty()) out += "\"request_id\":\"" + e.request_id + "\",";  // checked: no quoting needed
+      out += "\"env\":" + json(env_).dump() + ",\"model\":" + json(e.model).dump() +
              ",\"version\":" + json(e.version).dump() + ",\"role\":\"" + e.role + "\",\"method\":" +
              json(e.method).dump() + ",\"route\":" + json(e.route).dump(-1, ' ', false, json::error_handler_t::replace);
       std::snprintf(num, sizeof num, ",\"status\":%d,\"latency_ms\":%.3f", e.status, e.latency_ms);
@@ -670,6 +708,7 @@ class Router {
     r->weight = s.weight;
     r->shadow = s.strategy == "shadow";
     r->random = s.split == "random";
+    r->sticky = s.strategy == "ab" ? s.sticky_key : "";
     if (r->primary) r->primary->role = "primary";
     if (r->candidate) r->candidate->role = r->shadow ? "shadow" : "canary";
     if (s.standby) live_.at(s.standby->id)->role = "standby";
@@ -804,6 +843,19 @@ class Router {
     write_state();
     notice("rolled back " + cand.model + " version " + cand.version + ": " + reason);
     event("auto-rollback", cand, {{"reason", reason}});
+    notify_rollback(cand, reason);
+  }
+
+  // An automatic rollback is news for mlo.yaml's notify: targets; sent off
+  // the routing and supervising threads, so a slow hook delays nothing.
+  void notify_rollback(const Backend& cand, const std::string& reason) {
+    notify::Event e;
+    e.kind = notify::kAutoRollback;
+    e.subject = env_;
+    e.summary = "deployment " + env_ + ": " + cand.model + "@" + cand.version + " rolled back automatically: " + reason;
+    e.detail = {{"env", env_}, {"model", cand.model}, {"version", cand.version}, {"reason", reason}};
+    e.dedup_key = cand.id + reason;
+    std::thread([root = repo_.root(), e] { notify::send(root, e); }).detach();
   }
 
   void supervise() {

@@ -61,6 +61,7 @@ struct Routing {
   int weight = 0;
   bool shadow = false;
   bool random = false;
+  std::string sticky;  // ab: the header or body field whose hash picks the arm
 };
 
 }  // namespace mlo::deploy

@@ -72,6 +72,7 @@ json to_json(const EnvState& s) {
           {"standby", opt(s.standby)},
           {"weight", s.weight},
           {"split", s.split},
+          {"sticky_key", s.sticky_key},
           {"history", hist},
           {"thresholds",
            {{"max_error_rate", s.thresholds.max_error_rate},
@@ -118,6 +119,7 @@ EnvState env_state_from_json(const json& j) {
   s.standby = opt("standby");
   s.weight = j.value("weight", 0);
   s.split = j.value("split", "deterministic");
+  s.sticky_key = j.value("sticky_key", "");
   if (j.contains("history") && j["history"].is_array())
     for (const auto& b : j["history"]) s.history.push_back(backend_from_json(b));
   if (j.contains("thresholds") && j["thresholds"].is_object()) {

@@ -183,7 +183,7 @@ void flatten_into(const Json& j, const std::string& prefix, FlatRow& out) {
 }
 
 bool is_request_log_field(const std::string& column) {
-  static const char* const fields[] = {"ts",    "env",        "model",      "version", "role", "method",
+  static const char* const fields[] = {"ts",    "request_id", "env",        "model",      "version", "role", "method",
                                        "route", "status",     "latency_ms", "prediction", "predict"};
   for (const char* f : fields)
     if (column == f) return true;

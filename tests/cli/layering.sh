@@ -19,10 +19,12 @@ declare -A ALLOWED=(
   [remote]="core data index repo store"
   [pipeline]="core data index repo runner store"
   [registry]="core data index pipeline repo runner store"
-  [deploy]="core data index pipeline registry repo runner store"
+  [deploy]="core data index monitor notify pipeline registry repo runner store"
   [monitor]="core data index pipeline registry repo runner store"
-  [app]="core data deploy index monitor pipeline registry remote repo runner store"
-  [ui]="app core data deploy index monitor pipeline registry remote repo runner store"
+  [notify]="core remote repo"
+  [triggers]="core data index monitor notify pipeline registry repo runner store"
+  [app]="core data deploy index monitor notify pipeline registry remote repo runner store triggers"
+  [ui]="app core data deploy index monitor notify pipeline registry remote repo runner store triggers"
 )
 
 # check_includes LIBDIR: prints each forbidden include as FILE:LINE: what.

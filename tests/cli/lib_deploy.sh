@@ -34,12 +34,12 @@ router_port() {
 
 V2_BODY='{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP64","data":[1,2]}]}'
 
-# infer_many PORT N OUTFILE : N v2 infer requests on one keep-alive connection;
-# one line per request: "STATUS BODY".
+# infer_many PORT N OUTFILE [MODEL] : N v2 infer requests on one keep-alive
+# connection (to MODEL, default iris); one line per request: "STATUS BODY".
 infer_many() {
-  local port=$1 n=$2 out=$3 cfg
+  local port=$1 n=$2 out=$3 model=${4:-iris} cfg
   cfg=$(mktemp "$TEST_TMP/urls.XXXX")
-  for _ in $(seq "$n"); do echo "url = \"http://127.0.0.1:$port/v2/models/iris/infer\""; done >"$cfg"
+  for _ in $(seq "$n"); do echo "url = \"http://127.0.0.1:$port/v2/models/$model/infer\""; done >"$cfg"
   curl -s -H 'Content-Type: application/json' -d "$V2_BODY" -w ' %{http_code}\n' -K "$cfg" >"$out"
   rm -f "$cfg"
 }
