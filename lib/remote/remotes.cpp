@@ -82,7 +82,7 @@ const std::vector<std::string>& remote_option_keys() {
       "url",     "endpoint",  "region",       "path_style",          "ssl_verify", "profile",
       "auth",    "token_env", "user_env",     "password_env",        "retries",    "timeout",
       "jobs",    "part_size", "pack_size",    "multipart_threshold", "gc_grace",
-      "ca_bundle"};
+      "ca_bundle", "account",   "accept_new",   "identity",            "known_hosts", "list_page"};
   return keys;
 }
 
