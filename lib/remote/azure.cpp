@@ -62,7 +62,7 @@ namespace {
 
 const char* kApiVersion = "2021-12-02";
 const char* kDevAccount = "devstoreaccount1";
-const char* kDevKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFMPwIz8tEkkLFF4KAA==";
+const char* kDevKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 struct AzureAuth {
   std::string account;

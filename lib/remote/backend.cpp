@@ -161,6 +161,7 @@ std::string base64_encode(std::string_view in) {
 
 std::optional<std::string> base64_decode(std::string_view in) {
   while (!in.empty() && in.back() == '=') in.remove_suffix(1);
+  if (in.size() % 4 == 1) return std::nullopt;  // no whole byte in the last group
   std::string out;
   unsigned acc = 0;
   int bits = 0;
@@ -513,6 +514,7 @@ class S3Backend : public Backend {
       throw InputError("remote '" + name_ + "': endpoint '" + endpoint + "' must not have a path",
                        "set endpoint to scheme://host[:port], e.g. http://127.0.0.1:9000");
     if (!path_style_) host_ = bucket_ + "." + host_;
+    page_size_ = std::min<std::uint64_t>(config_u64(remote, "list_page", 0), 1000);  // 0: the store's own (1,000)
     multipart_threshold_ = config_u64(remote, "multipart_threshold", 64ull << 20);
     part_size_ = std::max<std::uint64_t>(5ull << 20, config_u64(remote, "part_size", 16ull << 20));
     if (remote.options.count("multipart_threshold") && multipart_threshold_ < part_size_)
@@ -567,6 +569,7 @@ class S3Backend : public Backend {
       // A page whose body is malformed (a corrupted answer) is asked again.
       auto ask = [&] {
         std::vector<std::pair<std::string, std::string>> q = {{"list-type", "2"}, {"prefix", prefix_ + prefix}};
+        if (page_size_) q.emplace_back("max-keys", std::to_string(page_size_));
         if (!token.empty()) q.emplace_back("continuation-token", token);
         HttpResponse r = request("GET", bucket_path(), q, {});
         check(r, "LIST", prefix);
@@ -789,6 +792,7 @@ class S3Backend : public Backend {
   S3Flavour flavour_;
   std::string bucket_, prefix_, region_, scheme_, host_;
   bool path_style_ = false;
+  std::uint64_t page_size_ = 0;
   std::uint64_t multipart_threshold_ = 64ull << 20;
   std::uint64_t part_size_ = 16ull << 20;
 };

@@ -144,7 +144,7 @@ expect_same_data() {
 # port; sets AZ_PORT, AZ_ENDPOINT and AZURE_STORAGE_ACCOUNT/KEY (Azurite's
 # published development account). Fails when Azurite is not installed (CI
 # installs it with 'make deps').
-AZ_DEV_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFMPwIz8tEkkLFF4KAA=='
+AZ_DEV_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
 start_azurite() {
   local bin="$MLO_SOURCE_DIR/tests/tools/node_modules/.bin/azurite-blob"
   [ -x "$bin" ] || fail "azurite is not installed (run 'make deps')"
