@@ -67,9 +67,6 @@ extern "C" int host_key_cb(CURL*, const curl_khkey*, const curl_khkey*, curl_khm
   return CURLKHSTAT_REJECT;
 }
 
-// Ends a download at its first bytes: the stat before it has told the size.
-size_t stop_cb(char*, size_t, size_t, void*) { return 0; }
-
 size_t append_cb(char* ptr, size_t size, size_t nmemb, void* user) {
   static_cast<std::string*>(user)->append(ptr, size * nmemb);
   return size * nmemb;
@@ -95,7 +92,7 @@ struct SftpOp {
   std::string range;                  // "A-B" or empty
   std::optional<std::string_view> upload;
   bool nobody = false;
-  bool size_only = false;  // open the file (a stat), read nothing
+  bool stat = false;  // stat the file (for its time; libcurl then knows its size)
 };
 
 struct SftpResult {
@@ -196,16 +193,15 @@ class SftpBackend : public Backend {
   bool has(const std::string& key) override { return size(key).has_value(); }
 
   std::optional<std::uint64_t> size(const std::string& key) override {
-    // libcurl's SFTP has no stat of its own: a download stats the file first
-    // (its size is the download's length) and stop_cb ends it right there.
+    // libcurl's SFTP stats the file for its time (CURLOPT_FILETIME) and
+    // reports the size it saw; it leaves an empty file's size unset.
     SftpOp op{url(key)};
-    op.size_only = true;
+    op.nobody = true;
+    op.stat = true;
     SftpResult r = run(op, "stat " + key);
     if (r.code == CURLE_REMOTE_FILE_NOT_FOUND) return std::nullopt;
-    if (r.code == CURLE_WRITE_ERROR) r.code = CURLE_OK;
     check(r, "stat", key);
-    if (r.length < 0) throw RemoteError(shown_ + "/" + key + ": the server did not say its size", "check the server");
-    return static_cast<std::uint64_t>(r.length);
+    return static_cast<std::uint64_t>(std::max<curl_off_t>(r.length, 0));
   }
 
   void put(const std::string& key, std::string_view data) override {
@@ -305,7 +301,8 @@ class SftpBackend : public Backend {
     char error_buffer[CURL_ERROR_SIZE] = "";
     configure(h, host, error_buffer);
     curl_easy_setopt(h, CURLOPT_URL, op.url.c_str());
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, op.size_only ? stop_cb : append_cb);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, append_cb);
+    if (op.stat) curl_easy_setopt(h, CURLOPT_FILETIME, 1L);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &r.body);
     if (op.nobody) curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     if (!op.range.empty()) curl_easy_setopt(h, CURLOPT_RANGE, op.range.c_str());
