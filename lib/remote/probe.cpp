@@ -35,11 +35,11 @@ std::string classify_remote_failure(const std::string& step, const std::string& 
     return "connect";
   if (contains(message, {"credentials found", "no Azure credentials", "not base64", "MLO_GS_TOKEN_COMMAND"}))
     return "credentials";
-  if (contains(message, {"does not exist", "NoSuchBucket", "ContainerNotFound", "No such file"})) return "missing_bucket";
   bool denied = contains(message, {"HTTP 401", "HTTP 403", "access denied", "Login denied", "Authentication",
                                    "InvalidAccessKeyId", "SignatureDoesNotMatch", "Access denied"});
   // A store that lists for us but refuses the write knows who we are.
   if (denied) return step == "list" || step == "connect" ? "auth" : "permission";
+  if (contains(message, {"does not exist", "NoSuchBucket", "ContainerNotFound", "No such file"})) return "missing_bucket";
   if ((step == "write" || step == "delete") &&
       contains(message, {"Permission denied", "permission", "Upload failed", "QUOTE command", "Access denied"}))
     return "permission";

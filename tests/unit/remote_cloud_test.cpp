@@ -82,4 +82,7 @@ TEST_CASE("remote check: what kind of failure a message is", "[remote_cloud_test
   CHECK(classify_remote_failure("list", "read: host key unknown: not in /h/.ssh/known_hosts") == "host_key");
   CHECK(classify_remote_failure("connect", "remote 'r': no S3 credentials found") == "credentials");
   CHECK(classify_remote_failure("read", "something else") == "other");
+  // S3's wording for an unknown key id is about the key, not a bucket.
+  CHECK(classify_remote_failure("list", "HTTP 403 InvalidAccessKeyId (The AWS Access Key Id you provided does not "
+                                        "exist in our records.)") == "auth");
 }
