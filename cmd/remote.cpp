@@ -120,9 +120,9 @@ void register_remote(CLI::App& app, Context& ctx) {
   {
     struct Args { std::string name, url; bool make_default = false, local = false; };
     auto a = std::make_shared<Args>();
-    auto* cmd = add_command(*remote, "add", "Add a remote (s3://, http(s)://, file:// or /path)");
+    auto* cmd = add_command(*remote, "add", "Add a remote (s3://, gs://, azure://, ssh://, http(s)://, file:// or /path)");
     cmd->add_option("name", a->name, "Remote name")->required();
-    cmd->add_option("url", a->url, "URL: s3://BUCKET/PREFIX, https://HOST/PATH, /PATH or file:///PATH")->required();
+    cmd->add_option("url", a->url, "URL: s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, azure://CONTAINER/PREFIX, ssh://[USER@]HOST[:PORT]/PATH, https://HOST/PATH, /PATH or file:///PATH")->required();
     cmd->add_flag("-d,--default", a->make_default, "Make it the default remote");
     cmd->add_flag("--local", a->local, "Write to .mlo/config.local.yaml (not shared through git)");
     ctx.on_run(cmd, [&ctx, a] {
