@@ -72,19 +72,6 @@ size_t append_cb(char* ptr, size_t size, size_t nmemb, void* user) {
   return size * nmemb;
 }
 
-struct Upload {
-  std::string_view data;
-  size_t pos = 0;
-};
-
-size_t upload_cb(char* buffer, size_t size, size_t nitems, void* user) {
-  auto* up = static_cast<Upload*>(user);
-  size_t n = std::min(size * nitems, up->data.size() - up->pos);
-  std::copy_n(up->data.data() + up->pos, n, buffer);
-  up->pos += n;
-  return n;
-}
-
 // One SFTP operation: what to do at which path (under the remote's root).
 struct SftpOp {
   std::string url;                    // full sftp:// URL
@@ -297,7 +284,7 @@ class SftpBackend : public Backend {
     curl_easy_reset(h);
     SftpResult r;
     HostKeyCheck host{accept_new_};
-    Upload up{op.upload.value_or(std::string_view())};
+    UploadSource up{op.upload.value_or(std::string_view())};
     char error_buffer[CURL_ERROR_SIZE] = "";
     configure(h, host, error_buffer);
     curl_easy_setopt(h, CURLOPT_URL, op.url.c_str());
@@ -308,7 +295,7 @@ class SftpBackend : public Backend {
     if (!op.range.empty()) curl_easy_setopt(h, CURLOPT_RANGE, op.range.c_str());
     if (op.upload) {
       curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-      curl_easy_setopt(h, CURLOPT_READFUNCTION, upload_cb);
+      curl_easy_setopt(h, CURLOPT_READFUNCTION, upload_read_cb);
       curl_easy_setopt(h, CURLOPT_READDATA, &up);
       curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(up.data.size()));
       curl_easy_setopt(h, CURLOPT_FTP_CREATE_MISSING_DIRS, static_cast<long>(CURLFTP_CREATE_DIR));

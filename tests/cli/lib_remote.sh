@@ -122,6 +122,16 @@ start_fault_proxy() {
   export MLO_REMOTE_BACKOFF_MS=20
 }
 
+# Every object in the cache matches its name.
+expect_cache_consistent() {
+  local f h
+  for f in $(find .mlo/cache/objects -type f 2>/dev/null); do
+    h=$(sha256sum "$f" | cut -d' ' -f1)
+    [ "$(basename "$(dirname "$f")")$(basename "$f")" = "$h" ] || fail "corrupt object in the cache: $f"
+  done
+  pass
+}
+
 # make_data : a small tracked data set in the current repo (a folder of
 # small files and one file big enough to be chunked), committed.
 make_data() {

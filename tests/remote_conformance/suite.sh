@@ -34,15 +34,6 @@ conf_add_remote() {
   git add -A && git commit -qm "remote $1" || fail "commit remote $1"
 }
 
-expect_cache_consistent() {
-  local f h
-  for f in $(find .mlo/cache/objects -type f 2>/dev/null); do
-    h=$(sha256sum "$f" | cut -d' ' -f1)
-    [ "$(basename "$(dirname "$f")")$(basename "$f")" = "$h" ] || fail "corrupt object in the cache: $f"
-  done
-  pass
-}
-
 conf_round_trip() {
   new_repo a
   make_data
