@@ -63,6 +63,7 @@ for round in $(seq 1 "$ROUNDS"); do
     PULL[$r]+="$(/usr/bin/python3 -c 'import json,sys; print("%.2f" % json.load(open(sys.argv[1]))["results"][0]["mean"])' "$TEST_TMP/pull.json") "
   done
 done
+set +e  # from here on a failed step must not stop the table or the servers' shutdown (lib_remote.sh's trap)
 median() { /usr/bin/python3 -c 'import statistics,sys; print("%.2f" % statistics.median(map(float, sys.argv[1:])))' $1; }
 echo "load after: $(uptime)"
 printf '%-10s %-22s %-10s %-22s %-10s\n' backend "push $FILES files (s)" "vs s3rver" "pull $FILES files (s)" "vs s3rver"
