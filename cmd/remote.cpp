@@ -7,6 +7,7 @@
 #include "remote_check.h"
 #include "data/data.h"
 #include "data/pointer.h"
+#include "remote/probe.h"
 #include "remote/remotes.h"
 #include "app/sync.h"
 #include "app/workspace.h"
@@ -77,6 +78,41 @@ void report_root(const Context& ctx, RootState root, const std::string& url) {
               "does (a typo? a volume not mounted?); 'mlo push --create' makes it");
 }
 
+// mlo remote check NAME: a write-read-delete round trip; exit 4 with the
+// failing step, the kind of failure and its fix.
+void register_remote_check(CLI::App& remote, Context& ctx) {
+  struct Args { std::string name; bool accept_new = false; };
+  auto a = std::make_shared<Args>();
+  auto* cmd = add_command(remote, "check", "Write, read and delete a probe blob; say what fails and how to fix it");
+  cmd->add_option("name", a->name, "Remote name (default: remote.default)");
+  cmd->add_flag("--accept-new", a->accept_new, "ssh: trust and record an unknown host key (never a changed one)");
+  ctx.on_run(cmd, [&ctx, a] {
+    RemoteConfig config = resolve_remote(ctx.repo().config(), a->name);
+    if (a->accept_new) config.options["accept_new"] = "true";
+    ProbeReport report = probe_remote(config);
+    if (ctx.global.json) {
+      nlohmann::json steps = nlohmann::json::array();
+      for (const auto& s : report.steps) steps.push_back({{"step", s.name}, {"ok", s.ok}, {"seconds", s.seconds}});
+      ctx.print_json({{"remote", config.name}, {"url", redact_url(config.url)}, {"ok", report.ok()},
+                      {"steps", steps}, {"problem", report.ok() ? nlohmann::json() : nlohmann::json(report.problem)},
+                      {"error", redact_url(report.error)}, {"fix", report.fix}});
+    } else {
+      for (const auto& s : report.steps)
+        if (!ctx.global.quiet || !s.ok)
+          std::cout << (s.ok ? ctx.paint("ok", "green") : ctx.paint("FAILED", "red")) << "\t" << s.name << "\n";
+    }
+    if (report.ok()) {
+      if (!ctx.global.json && !ctx.global.quiet)
+        std::cout << "Remote '" << config.name << "' (" << redact_url(config.url) << ") works: wrote, read back and "
+                  << "deleted a probe blob.\n";
+      return;
+    }
+    throw RemoteError("remote '" + config.name + "': " + report.problem + " problem at the " + report.steps.back().name +
+                          " step: " + redact_url(report.error),
+                      report.fix);
+  });
+}
+
 void register_remote(CLI::App& app, Context& ctx) {
   auto* remote = add_command(app, "remote");
   remote->require_subcommand(1);
@@ -84,9 +120,9 @@ void register_remote(CLI::App& app, Context& ctx) {
   {
     struct Args { std::string name, url; bool make_default = false, local = false; };
     auto a = std::make_shared<Args>();
-    auto* cmd = add_command(*remote, "add", "Add a remote (s3://, http(s)://, file:// or /path)");
+    auto* cmd = add_command(*remote, "add", "Add a remote (s3://, gs://, azure://, ssh://, http(s)://, file:// or /path)");
     cmd->add_option("name", a->name, "Remote name")->required();
-    cmd->add_option("url", a->url, "URL: s3://BUCKET/PREFIX, https://HOST/PATH, /PATH or file:///PATH")->required();
+    cmd->add_option("url", a->url, "URL: s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, azure://CONTAINER/PREFIX, ssh://[USER@]HOST[:PORT]/PATH, https://HOST/PATH, /PATH or file:///PATH")->required();
     cmd->add_flag("-d,--default", a->make_default, "Make it the default remote");
     cmd->add_flag("--local", a->local, "Write to .mlo/config.local.yaml (not shared through git)");
     ctx.on_run(cmd, [&ctx, a] {
@@ -163,6 +199,7 @@ void register_remote(CLI::App& app, Context& ctx) {
       report_root(ctx, root, a->value);
     });
   }
+  register_remote_check(*remote, ctx);
 }
 
 void register_transfers(CLI::App& app, Context& ctx) {

@@ -17,6 +17,7 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/safe_path.h"
+#include "remote/backend_detail.h"
 #include "remote/sigv4.h"
 #include "remote/timestamps.h"
 
@@ -91,7 +92,7 @@ std::vector<BlobInfo> Backend::list_temp(const std::string& prefix) {
   return out;
 }
 
-namespace {
+namespace detail {
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -111,9 +112,6 @@ std::string printable(std::string_view text) {
   return out;
 }
 
-// A listed key becomes a local path (cached pack indexes and run lists), so
-// anything but a plain relative path under the listed folder is skipped,
-// with a warning naming it: a hostile server cannot steer a write.
 bool acceptable_key(const std::string& key, const std::string& prefix, const std::string& where) {
   if (key.rfind(prefix, 0) != 0) return false;
   std::string why;
@@ -122,24 +120,6 @@ bool acceptable_key(const std::string& key, const std::string& prefix, const std
   return false;
 }
 
-// Asks again (up to 4 times in all) when an answer arrived but `parse`
-// finds it malformed (a corrupted listing body): transient, like a reset.
-// HTTP errors are thrown by `ask` and not repeated here (the client has
-// retried them already).
-template <class Ask, class Parse>
-auto retry_malformed(Ask ask, Parse parse) {
-  for (int n = 1;; ++n) {
-    HttpResponse r = ask();
-    try {
-      return parse(r);
-    } catch (const RemoteError& e) {
-      if (n >= 4) throw;
-      log::debug(std::string(e.what()) + "; asking again");
-    }
-  }
-}
-
-// A number from mlo's (tracked or local) config: a remote option.
 std::uint64_t config_u64(const RemoteConfig& remote, const std::string& key, std::uint64_t fallback) {
   std::string text = remote.option(key);
   if (text.empty()) return fallback;
@@ -157,6 +137,52 @@ std::string status_hint(long status) {
     return "check the credentials in the environment (see man mlo-remote: CREDENTIALS)";
   return "check the remote's URL and options with 'mlo remote ls'";
 }
+
+namespace {
+const char* kBase64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+}
+
+std::string base64_encode(std::string_view in) {
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
+    out += {kBase64[v >> 18], kBase64[(v >> 12) & 63], kBase64[(v >> 6) & 63], kBase64[v & 63]};
+  }
+  if (i + 1 == in.size()) {
+    unsigned v = (unsigned char)in[i] << 16;
+    out += {kBase64[v >> 18], kBase64[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == in.size()) {
+    unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
+    out += {kBase64[v >> 18], kBase64[(v >> 12) & 63], kBase64[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view in) {
+  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
+  if (in.size() % 4 == 1) return std::nullopt;  // no whole byte in the last group
+  std::string out;
+  unsigned acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    const char* at = std::strchr(kBase64, c);
+    if (c == '\0' || !at) return std::nullopt;
+    acc = (acc << 6) | static_cast<unsigned>(at - kBase64);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+}  // namespace detail
+
+namespace {
+
+using namespace detail;
 
 // ---------------------------------------------------------------- directory
 
@@ -318,7 +344,7 @@ class HttpBackend : public Backend {
         throw RemoteError("remote '" + name_ + "' uses basic auth but $" + user_env + " or $" + pass_env +
                               " is not set",
                           "export " + user_env + "=NAME " + pass_env + "=PASSWORD");
-      auth_header_ = "Basic " + base64(std::string(user) + ":" + pass);
+      auth_header_ = "Basic " + base64_encode(std::string(user) + ":" + pass);
     } else if (auth != "none") {
       throw InputError("remote '" + name_ + "': auth must be none, bearer or basic, not '" + auth + "'",
                        "run 'mlo remote modify " + name_ + " auth bearer'");
@@ -430,24 +456,6 @@ class HttpBackend : public Backend {
     return slash == std::string::npos ? "/" : u.substr(slash);
   }
 
-  static std::string base64(const std::string& in) {
-    static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-      unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
-      out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], t[v & 63]};
-    }
-    if (i + 1 == in.size()) {
-      unsigned v = (unsigned char)in[i] << 16;
-      out += {t[v >> 18], t[(v >> 12) & 63], '=', '='};
-    } else if (i + 2 == in.size()) {
-      unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
-      out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], '='};
-    }
-    return out;
-  }
-
   HttpResponse request(const std::string& method, const std::string& key, std::string_view body,
                        std::pair<std::string, std::string> extra = {}) {
     return client_.perform(
@@ -481,14 +489,14 @@ class HttpBackend : public Backend {
 
 class S3Backend : public Backend {
  public:
-  S3Backend(const RemoteConfig& remote, HttpOptions opts, AwsCredentials creds)
-      : client_(opts), name_(remote.name), creds_(std::move(creds)) {
-    std::string rest = remote.url.substr(5);  // after s3://
+  S3Backend(const RemoteConfig& remote, HttpOptions opts, AwsCredentials creds, S3Flavour flavour = {})
+      : client_(opts), name_(remote.name), creds_(std::move(creds)), flavour_(std::move(flavour)) {
+    std::string rest = remote.url.substr(5);  // after s3:// (or gs://)
     auto slash = rest.find('/');
     bucket_ = rest.substr(0, slash);
     prefix_ = slash == std::string::npos ? "" : trim_slashes(rest.substr(slash + 1));
     if (!prefix_.empty()) prefix_ += '/';
-    region_ = remote.option("region");
+    region_ = remote.option("region", flavour_.region);
     if (region_.empty()) {
       const char* r = std::getenv("AWS_REGION");
       if (!r) r = std::getenv("AWS_DEFAULT_REGION");
@@ -496,7 +504,7 @@ class S3Backend : public Backend {
     }
     std::string endpoint = remote.option("endpoint");
     path_style_ = remote.flag("path_style", !endpoint.empty());
-    if (endpoint.empty()) endpoint = "https://s3." + region_ + ".amazonaws.com";
+    if (endpoint.empty()) endpoint = flavour_.endpoint.empty() ? "https://s3." + region_ + ".amazonaws.com" : flavour_.endpoint;
     if (endpoint.find("://") == std::string::npos) endpoint = "https://" + endpoint;
     while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
     auto scheme_end = endpoint.find("://");
@@ -506,13 +514,14 @@ class S3Backend : public Backend {
       throw InputError("remote '" + name_ + "': endpoint '" + endpoint + "' must not have a path",
                        "set endpoint to scheme://host[:port], e.g. http://127.0.0.1:9000");
     if (!path_style_) host_ = bucket_ + "." + host_;
+    page_size_ = std::min<std::uint64_t>(config_u64(remote, "list_page", 0), 1000);  // 0: the store's own (1,000)
     multipart_threshold_ = config_u64(remote, "multipart_threshold", 64ull << 20);
     part_size_ = std::max<std::uint64_t>(5ull << 20, config_u64(remote, "part_size", 16ull << 20));
     if (remote.options.count("multipart_threshold") && multipart_threshold_ < part_size_)
       part_size_ = std::max<std::uint64_t>(multipart_threshold_, 1);  // tests use small parts
   }
 
-  std::string describe() const override { return "s3://" + bucket_ + "/" + prefix_; }
+  std::string describe() const override { return flavour_.scheme + bucket_ + "/" + prefix_; }
 
   std::optional<std::string> get(const std::string& key) override {
     HttpResponse r = request("GET", object_path(key), {}, {});
@@ -560,6 +569,7 @@ class S3Backend : public Backend {
       // A page whose body is malformed (a corrupted answer) is asked again.
       auto ask = [&] {
         std::vector<std::pair<std::string, std::string>> q = {{"list-type", "2"}, {"prefix", prefix_ + prefix}};
+        if (page_size_) q.emplace_back("max-keys", std::to_string(page_size_));
         if (!token.empty()) q.emplace_back("continuation-token", token);
         HttpResponse r = request("GET", bucket_path(), q, {});
         check(r, "LIST", prefix);
@@ -741,14 +751,16 @@ class S3Backend : public Backend {
           // Set explicitly: libcurl does not add it (and S3 requires it).
           sreq.headers["x-amz-content-sha256"] = payload_hash;
           if (!creds_.session_token.empty()) sreq.headers["x-amz-security-token"] = creds_.session_token;
-          SigV4Result sig = sigv4_sign(sreq, creds_, region_, "s3", date);
           HttpRequest req;
           req.method = method;
           req.url = target;
           req.body = body;
           for (auto& [k, v] : sreq.headers)
             if (k != "host") req.headers.emplace_back(k, v);
-          req.headers.emplace_back("Authorization", sig.authorization);
+          // GCS's XML API takes an OAuth bearer token instead of a signature.
+          req.headers.emplace_back("Authorization", flavour_.bearer.empty()
+                                                        ? sigv4_sign(sreq, creds_, region_, "s3", date).authorization
+                                                        : "Bearer " + flavour_.bearer);
           return req;
         },
         method + " " + target);
@@ -763,7 +775,7 @@ class S3Backend : public Backend {
     if (r.status >= 200 && r.status < 300) return;
     std::string code = error_code(r);
     auto messages = xml_values(r.body, "Message");
-    std::string where = "s3://" + bucket_ + "/" + prefix_ + key;
+    std::string where = describe() + key;
     if (code == "NoSuchBucket")
       throw RemoteError("remote '" + name_ + "': bucket '" + bucket_ + "' does not exist",
                         "create the bucket, or fix the URL with 'mlo remote modify " + name_ + " url s3://BUCKET/PREFIX'");
@@ -777,13 +789,22 @@ class S3Backend : public Backend {
   HttpClient client_;
   std::string name_;
   AwsCredentials creds_;
+  S3Flavour flavour_;
   std::string bucket_, prefix_, region_, scheme_, host_;
   bool path_style_ = false;
+  std::uint64_t page_size_ = 0;
   std::uint64_t multipart_threshold_ = 64ull << 20;
   std::uint64_t part_size_ = 16ull << 20;
 };
 
-HttpOptions http_options(const RemoteConfig& remote) {
+}  // namespace
+
+std::unique_ptr<Backend> detail::open_s3_compatible(const RemoteConfig& remote, const AwsCredentials& creds,
+                                                    const S3Flavour& flavour) {
+  return std::make_unique<S3Backend>(remote, http_options(remote), creds, flavour);
+}
+
+HttpOptions detail::http_options(const RemoteConfig& remote) {
   HttpOptions o;
   o.ssl_verify = remote.flag("ssl_verify", true);
   o.remote_name = remote.name;
@@ -801,8 +822,6 @@ HttpOptions http_options(const RemoteConfig& remote) {
   if (auto t = remote.option("timeout"); !t.empty()) o.low_speed_time_s = std::max(1, std::atoi(t.c_str()));
   return o;
 }
-
-}  // namespace
 
 std::optional<AwsCredentials> find_aws_credentials(const std::string& profile_option) {
   const char* ak = std::getenv("AWS_ACCESS_KEY_ID");
@@ -847,12 +866,55 @@ std::optional<AwsCredentials> find_aws_credentials(const std::string& profile_op
   return c;
 }
 
+namespace {
+
+// azure://, gs://, ssh:// and sftp:// URLs: their kind, or "" for another scheme.
+template <class Bad>
+std::string cloud_url_kind(const std::string& url, Bad bad) {
+  auto rest_after = [&](std::string_view scheme) { return url.substr(scheme.size()); };
+  auto first_part = [](const std::string& rest) { return rest.substr(0, rest.find('/')); };
+  if (url.rfind("azure://", 0) == 0) {
+    std::string container = first_part(rest_after("azure://"));
+    if (container.size() < 3 || container.size() > 63) return bad("container names have 3 to 63 characters");
+    for (char c : container)
+      if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-'))
+        return bad("container names have lower-case letters, digits and '-' only");
+    return "azure";
+  }
+  if (url.rfind("gs://", 0) == 0) {
+    std::string bucket = first_part(rest_after("gs://"));
+    if (bucket.empty()) return bad("no bucket name");
+    for (char c : bucket)
+      if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-' ||
+            c == '_' || c == '.'))
+        return bad("bucket names have lower-case letters, digits, '-', '_' and '.' only");
+    return "gs";
+  }
+  for (std::string_view scheme : {"ssh://", "sftp://"}) {
+    if (url.rfind(scheme, 0) != 0) continue;
+    std::string rest = rest_after(scheme);
+    auto slash = rest.find('/');
+    std::string authority = rest.substr(0, slash);
+    if (authority.empty() || authority.back() == '@' || authority.front() == ':') return bad("no host name");
+    auto at = authority.find('@');
+    if (at != std::string::npos && authority.substr(0, at).find(':') != std::string::npos)
+      return bad("a password in an ssh URL; use a key (ssh-agent or ~/.ssh)");
+    if (slash == std::string::npos || slash + 1 >= rest.size()) return bad("no path on the host (ssh://HOST/PATH)");
+    return "ssh";
+  }
+  return "";
+}
+
+}  // namespace
+
 std::string url_kind(const std::string& url) {
   auto bad = [&](const std::string& why) -> std::string {
     throw InputError("malformed remote URL '" + redact_url(url) + "': " + why,
-                     "use s3://BUCKET/PREFIX, http(s)://HOST/PATH, file:///PATH or an absolute /PATH");
+                     "use s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, azure://CONTAINER/PREFIX, ssh://[USER@]HOST[:PORT]/PATH, "
+                     "http(s)://HOST/PATH, file:///PATH or an absolute /PATH");
   };
   if (url.empty()) return bad("it is empty");
+  if (auto cloud = cloud_url_kind(url, bad); !cloud.empty()) return cloud;
   if (url.rfind("s3://", 0) == 0) {
     std::string bucket = url.substr(5, url.find('/', 5) == std::string::npos ? std::string::npos : url.find('/', 5) - 5);
     if (bucket.empty()) return bad("no bucket name");
@@ -883,6 +945,9 @@ std::unique_ptr<Backend> open_backend(const RemoteConfig& remote) {
     return std::make_unique<DirBackend>(fs::path(path).lexically_normal());
   }
   if (kind == "http") return std::make_unique<HttpBackend>(remote, http_options(remote));
+  if (kind == "azure") return open_azure(remote);
+  if (kind == "gs") return open_gs(remote);
+  if (kind == "ssh") return open_sftp(remote);
   auto creds = find_aws_credentials(remote.option("profile"));
   if (!creds)
     throw RemoteError("remote '" + remote.name + "': no S3 credentials found",

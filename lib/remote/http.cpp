@@ -42,21 +42,8 @@ size_t header_cb(char* ptr, size_t size, size_t nmemb, void* user) {
   return size * nmemb;
 }
 
-struct ReadState {
-  std::string_view data;
-  size_t pos = 0;
-};
-
-size_t read_cb(char* buffer, size_t size, size_t nitems, void* user) {
-  auto* st = static_cast<ReadState*>(user);
-  size_t n = std::min(size * nitems, st->data.size() - st->pos);
-  std::copy_n(st->data.data() + st->pos, n, buffer);
-  st->pos += n;
-  return n;
-}
-
 int seek_cb(void* user, curl_off_t offset, int origin) {
-  auto* st = static_cast<ReadState*>(user);
+  auto* st = static_cast<UploadSource*>(user);
   if (origin != SEEK_SET || offset < 0 || static_cast<size_t>(offset) > st->data.size()) return CURL_SEEKFUNC_FAIL;
   st->pos = static_cast<size_t>(offset);
   return CURL_SEEKFUNC_OK;
@@ -81,6 +68,14 @@ bool curl_retryable(CURLcode code) {
 }
 
 }  // namespace
+
+size_t upload_read_cb(char* buffer, size_t size, size_t nitems, void* source) {
+  auto* st = static_cast<UploadSource*>(source);
+  size_t n = std::min(size * nitems, st->data.size() - st->pos);
+  std::copy_n(st->data.data() + st->pos, n, buffer);
+  st->pos += n;
+  return n;
+}
 
 bool http_status_retryable(long status) { return status >= 500 || status == 429 || status == 408; }
 
@@ -272,7 +267,7 @@ HttpResponse HttpClient::perform(const std::function<HttpRequest()>& prepare, co
     CURL* h = static_cast<CURL*>(acquire());
     curl_easy_reset(h);
     HttpResponse resp;
-    ReadState rs{req.body, 0};
+    UploadSource rs{req.body, 0};
     curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
@@ -292,7 +287,7 @@ HttpResponse HttpClient::perform(const std::function<HttpRequest()>& prepare, co
       curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else if (req.method == "PUT") {
       curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-      curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
+      curl_easy_setopt(h, CURLOPT_READFUNCTION, upload_read_cb);
       curl_easy_setopt(h, CURLOPT_READDATA, &rs);
       curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_cb);
       curl_easy_setopt(h, CURLOPT_SEEKDATA, &rs);

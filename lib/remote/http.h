@@ -73,6 +73,14 @@ class HttpClient {
   HttpStats stats_;
 };
 
+// An upload's bytes for libcurl's CURLOPT_READFUNCTION (READDATA: an
+// UploadSource); `pos` counts what was sent.
+struct UploadSource {
+  std::string_view data;
+  size_t pos = 0;
+};
+size_t upload_read_cb(char* buffer, size_t size, size_t nitems, void* source);
+
 // True for statuses worth another attempt.
 bool http_status_retryable(long status);
 // Backoff delay for attempt n (0-based): base * 2^n, with up to 50% random jitter.

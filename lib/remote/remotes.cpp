@@ -24,11 +24,21 @@ bool defined_in(const Config& config, ConfigScope scope, const std::string& name
   return root.IsMap() && root["remotes"].IsMap() && root["remotes"][name].IsDefined();
 }
 
+// Userinfo that may be a secret: anything but an ssh:// or sftp:// user
+// name (no password: url_kind refuses one there), which ssh itself shows.
+bool secret_userinfo(const std::string& url) {
+  if (!url_has_userinfo(url)) return false;
+  if (url.rfind("ssh://", 0) != 0 && url.rfind("sftp://", 0) != 0) return true;
+  std::string authority = url.substr(url.find("://") + 3);
+  authority = authority.substr(0, authority.find('/'));
+  return authority.substr(0, authority.find('@')).find(':') != std::string::npos;
+}
+
 // A password in a URL would be committed with .mlo/config.yaml (and shown
 // by every command that prints the URL): refused there; allowed in the
 // untracked config.local.yaml, and redacted wherever it is printed.
 void refuse_userinfo(const std::string& name, const std::string& key, const std::string& value, bool local) {
-  if (local || !url_has_userinfo(value)) return;
+  if (local || !secret_userinfo(value)) return;
   throw UsageError("refusing to store a user name or password in the " + key + " of remote '" + name +
                        "' in .mlo/config.yaml (tracked by git): " + redact_url(value),
                    "give the URL without 'USER:PASSWORD@' and export MLO_HTTP_USER and MLO_HTTP_PASSWORD (or "
@@ -56,7 +66,7 @@ void refuse_tracked_userinfo(const Config& config, const std::string& name) {
   if (!mine.IsMap()) return;
   for (const char* key : {"url", "endpoint"}) {
     YAML::Node value = mine[key];
-    if (!value.IsScalar() || !url_has_userinfo(value.Scalar())) continue;
+    if (!value.IsScalar() || !secret_userinfo(value.Scalar())) continue;
     if (theirs.IsMap() && theirs[key].IsDefined()) continue;
     throw InputError(config.path(ConfigScope::tracked).string() + ":" + std::to_string(value.Mark().line + 1) +
                          ": the " + key + " of remote '" + name + "' holds a user name or password (" +
@@ -82,7 +92,7 @@ const std::vector<std::string>& remote_option_keys() {
       "url",     "endpoint",  "region",       "path_style",          "ssl_verify", "profile",
       "auth",    "token_env", "user_env",     "password_env",        "retries",    "timeout",
       "jobs",    "part_size", "pack_size",    "multipart_threshold", "gc_grace",
-      "ca_bundle"};
+      "ca_bundle", "account",   "accept_new",   "identity",            "known_hosts", "list_page"};
   return keys;
 }
 

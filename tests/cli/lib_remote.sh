@@ -122,6 +122,16 @@ start_fault_proxy() {
   export MLO_REMOTE_BACKOFF_MS=20
 }
 
+# Every object in the cache matches its name.
+expect_cache_consistent() {
+  local f h
+  for f in $(find .mlo/cache/objects -type f 2>/dev/null); do
+    h=$(sha256sum "$f" | cut -d' ' -f1)
+    [ "$(basename "$(dirname "$f")")$(basename "$f")" = "$h" ] || fail "corrupt object in the cache: $f"
+  done
+  pass
+}
+
 # make_data : a small tracked data set in the current repo (a folder of
 # small files and one file big enough to be chunked), committed.
 make_data() {
@@ -138,4 +148,65 @@ expect_same_data() {
   cmp -s "$1/data/big.bin" "$2/data/big.bin" || fail "big.bin differs between $1 and $2"
   diff -r "$1/data/small" "$2/data/small" >/dev/null || fail "data/small differs between $1 and $2"
   pass
+}
+
+# start_azurite : Azurite's blob service (tests/tools), in memory, on a free
+# port; sets AZ_PORT, AZ_ENDPOINT and AZURE_STORAGE_ACCOUNT/KEY (Azurite's
+# published development account). Fails when Azurite is not installed (CI
+# installs it with 'make deps').
+AZ_DEV_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+start_azurite() {
+  local bin="$MLO_SOURCE_DIR/tests/tools/node_modules/.bin/azurite-blob"
+  [ -x "$bin" ] || fail "azurite is not installed (run 'make deps')"
+  AZ_PORT=$(free_port)
+  node "$bin" --blobHost 127.0.0.1 --blobPort "$AZ_PORT" --inMemoryPersistence --disableTelemetry --silent \
+    --skipApiVersionCheck >"$TEST_TMP/azurite.log" 2>&1 &
+  SERVER_PIDS+=($!)
+  wait_port "$AZ_PORT"
+  AZ_ENDPOINT="http://127.0.0.1:$AZ_PORT/devstoreaccount1"
+  export AZURE_STORAGE_ACCOUNT=devstoreaccount1 AZURE_STORAGE_KEY="$AZ_DEV_KEY"
+  unset AZURE_STORAGE_CONNECTION_STRING AZURE_STORAGE_SAS_TOKEN
+}
+
+# start_sshd : Debian's OpenSSH server on 127.0.0.1:$SSH_PORT with a host
+# key and a user key this test generates (~/.ssh/id_ed25519 of the test's
+# HOME, authorised for the current user); known_hosts is left empty, so the
+# first contact needs --accept-new. Sets SSH_PORT and SSH_URL_BASE.
+start_sshd() {
+  local sshd=/usr/sbin/sshd dir="$TEST_TMP/sshd"
+  [ -x "$sshd" ] || fail "sshd is not installed (apt-get install openssh-server)"
+  command -v ssh-keygen >/dev/null || fail "ssh-keygen is not installed (openssh-client)"
+  mkdir -p "$dir" "$HOME/.ssh" /run/sshd 2>/dev/null
+  chmod 700 "$HOME/.ssh"
+  ssh-keygen -q -t ed25519 -N '' -f "$dir/host_key" || fail "ssh-keygen (host key)"
+  ssh-keygen -q -t ed25519 -N '' -f "$HOME/.ssh/id_ed25519" || fail "ssh-keygen (user key)"
+  cp "$HOME/.ssh/id_ed25519.pub" "$dir/authorized_keys"
+  SSH_PORT=$(free_port)
+  cat >"$dir/sshd_config" <<CONF
+Port $SSH_PORT
+ListenAddress 127.0.0.1
+HostKey $dir/host_key
+AuthorizedKeysFile $dir/authorized_keys
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+PermitRootLogin prohibit-password
+StrictModes no
+UsePAM no
+PidFile $dir/sshd.pid
+Subsystem sftp internal-sftp
+MaxStartups 64:30:128
+MaxSessions 64
+LogLevel ERROR
+CONF
+  "$sshd" -D -e -f "$dir/sshd_config" >"$dir/sshd.log" 2>&1 &
+  SERVER_PIDS+=($!)
+  wait_port "$SSH_PORT"
+  SSH_URL_BASE="ssh://$(id -un)@127.0.0.1:$SSH_PORT"
+  SSH_HOST_KEY_PUB="$dir/host_key.pub"
+}
+
+# trust_sshd : records the test server's host key in ~/.ssh/known_hosts.
+trust_sshd() {
+  echo "[127.0.0.1]:$SSH_PORT $(cut -d' ' -f1,2 "$SSH_HOST_KEY_PUB")" >>"$HOME/.ssh/known_hosts"
 }

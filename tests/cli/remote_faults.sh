@@ -9,16 +9,6 @@ source "$(dirname "$0")/lib_remote.sh"
 start_nginx_dav
 start_fault_proxy "$DAV_PORT"
 
-# Every object in the cache matches its name.
-expect_cache_consistent() {
-  local f h
-  for f in $(find .mlo/cache/objects -type f 2>/dev/null); do
-    h=$(sha256sum "$f" | cut -d' ' -f1)
-    [ "$(basename "$(dirname "$f")")$(basename "$f")" = "$h" ] || fail "corrupt object in the cache: $f"
-  done
-  pass
-}
-
 new_repo a
 make_data
 expect_ok remote add flaky "http://127.0.0.1:$PROXY_PORT/r" --default
