@@ -114,6 +114,13 @@ ERR=$(CI=true MLO_PROGRESS_EVERY=soon "$MLO" data status 2>&1 >/dev/null) && fai
 [[ "$ERR" == *"MLO_PROGRESS_EVERY=soon"* ]] || fail "bad MLO_PROGRESS_EVERY not named: $ERR"
 pass
 
+# monitor: rows read (by bytes, with a percentage), then the columns profiled.
+seq 1 5000 | awk 'BEGIN{print "x,y"} {print $1 "," $1 % 7}' >"$TEST_TMP/ref.csv"
+on_tty monitor --reference "$TEST_TMP/ref.csv" --current "$TEST_TMP/ref.csv"
+[[ "$OUT" == *"read: "*" rows, "*"B/"* ]] || fail "no monitor read progress on a terminal: $OUT"
+[[ "$OUT" == *"columns: "*"/2 columns"* ]] || fail "no monitor column progress: $OUT"
+pass
+
 # The default start delay: a phase must run a moment before a terminal shows
 # it, so quick commands never flash a line. A long delay stands in for "quick".
 MLO_PROGRESS_DELAY=3600 on_tty data status
