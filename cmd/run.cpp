@@ -7,20 +7,10 @@
 #include "core/log.h"
 #include "pipeline/metrics.h"
 #include "pipeline/run.h"
+#include "run_display.h"
 
 namespace mlo::cli {
 namespace {
-
-std::string point_text(const nlohmann::json& point) {
-  if (point.empty()) return "";
-  std::string s = " [";
-  bool first = true;
-  for (auto it = point.begin(); it != point.end(); ++it) {
-    s += (first ? "" : " ") + it.key() + "=" + value_text(it.value());
-    first = false;
-  }
-  return s + "]";
-}
 
 void register_run(CLI::App& app, Context& ctx) {
   auto opts = std::make_shared<RunOptions>();
@@ -42,27 +32,11 @@ void register_run(CLI::App& app, Context& ctx) {
   ctx.on_run(cmd, [&ctx, opts, exit_code] {
     if (*exit_code) opts->dry_run = true;
     opts->stream_output = !ctx.global.quiet && !ctx.global.json;
-    bool text = !ctx.global.json && !ctx.global.quiet;
-    auto on_event = [&ctx, text](const StageOutcome& o, bool started) {
-      if (!text) return;
-      std::string name = ctx.paint(o.stage, "bold") + point_text(o.point);
-      if (started) {
-        std::printf("Running %s (run %s): %s\n", name.c_str(), o.run_id.c_str(), o.reason.c_str());
-      } else if (o.action == "ran") {
-        std::printf("%s %s\n", ctx.paint("done", "green").c_str(), name.c_str());
-      } else if (o.action == "restored") {
-        std::printf("%s %s from the run cache (run %s): %s\n", ctx.paint("restored", "green").c_str(), name.c_str(),
-                    o.run_id.c_str(), o.reason.c_str());
-      } else if (o.action == "up-to-date") {
-        std::printf("%s is up to date\n", name.c_str());
-      } else if (o.action == "skipped") {
-        std::printf("skipped %s: %s\n", name.c_str(), o.reason.c_str());
-      } else if (o.action == "failed" || o.action == "interrupted") {
-        std::printf("%s %s: %s\n", ctx.paint(o.action, "red").c_str(), name.c_str(), o.message.c_str());
-      }
-      std::fflush(stdout);
-    };
+    RunDisplay display(ctx, !opts->dry_run);
+    opts->on_planned = [&display](std::size_t n) { display.planned(n); };
+    auto on_event = [&display](const StageOutcome& o, bool started) { display.event(o, started); };
     RunReport report = run_pipeline(ctx.repo(), *opts, on_event);
+    display.finish();
     if (*exit_code && std::any_of(report.stages.begin(), report.stages.end(), [](const StageOutcome& o) {
           return o.action == "would-run" || o.action == "would-restore";
         }))

@@ -110,7 +110,7 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
 
 const char* sha256_implementation() { return detail::sha256_has_shani() ? "SHA-NI" : "portable"; }
 
-std::string sha256_file(const std::filesystem::path& path) {
+std::string sha256_file(const std::filesystem::path& path, const std::function<void(std::size_t)>& on_bytes) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) throw_errno("cannot read " + path.string(), errno);
   Sha256 h;
@@ -123,6 +123,7 @@ std::string sha256_file(const std::filesystem::path& path) {
     }
     if (n == 0) break;
     h.update(buf, static_cast<std::size_t>(n));
+    if (on_bytes) on_bytes(static_cast<std::size_t>(n));
   }
   return h.hex_digest();
 }

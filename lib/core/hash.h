@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -33,7 +34,10 @@ std::string sha256_hex(std::string_view data);
 // HMAC-SHA256 (RFC 2104) of data under key: the 32 raw bytes.
 std::string hmac_sha256(std::string_view key, std::string_view data);
 // Hashes a whole file. Throws InputError when it can not be read.
-std::string sha256_file(const std::filesystem::path& path);
+// `on_bytes`, when given, hears of every block read (a progress line that
+// moves while one large file is hashed).
+std::string sha256_file(const std::filesystem::path& path,
+                        const std::function<void(std::size_t)>& on_bytes = {});
 // 64 lower-case hex digits.
 bool is_sha256_hex(std::string_view text);
 // "SHA-NI" or "portable": which block function this CPU uses (for `mlo doctor`).

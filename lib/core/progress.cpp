@@ -135,6 +135,8 @@ void ProgressReporter::draw_locked() {
     sink_(format_progress(s) + "\n");
     return;
   }
+  // Quick phases stay silent: a line that flashes for a moment only distracts.
+  if (now() - started_ < settings_.start_delay_ns) return;
   std::string line = format_progress(s);
   if (settings_.columns > 1 && line.size() >= settings_.columns) line.resize(settings_.columns - 1);
   std::string out = "\r";

@@ -25,6 +25,7 @@ struct ProgressSettings {
   std::int64_t redraw_ns = 100'000'000;  // terminal: at most 10 redraws a second
   std::int64_t line_ns = 10'000'000'000; // lines: a plain line at most every 10 s
   std::int64_t min_report_ns = 500'000'000;  // lines: phases shorter than this stay silent
+  std::int64_t start_delay_ns = 0;      // terminal: draw nothing until a phase has run this long
   unsigned columns = 0;                 // terminal width (0: unknown); longer lines are cut
 };
 

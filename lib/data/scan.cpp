@@ -283,10 +283,11 @@ void hash_missing(StatCache& sc, std::vector<WorkTree*> trees, unsigned jobs) {
     check_interrupted();
     auto [t, f] = work[i];
     std::int64_t started = clock_now_ns();
-    f->sha256 = sha256_file(t->abs_of(*f));
+    // Bytes as they are read, so rate and ETA move during one large file too.
+    f->sha256 = sha256_file(t->abs_of(*f), [&phase](std::size_t n) { phase.add(0, n); });
     f->hashed = true;
     sc.record(t->repo_rel_of(*f), f->key, f->sha256, f->executable, started);
-    phase.add(1, f->key.size);
+    phase.add(1, 0);
   });
 }
 

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <ctime>
 #include <functional>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 #include <array>
@@ -13,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/parallel.h"
+#include "core/progress.h"
 #include "monitor/counts.h"
 
 namespace mlo::monitor {
@@ -515,8 +517,35 @@ std::optional<double> parse_timestamp(std::string_view t) {
   return static_cast<double>(timegm(&tm)) + s - offset;
 }
 
+namespace {
+
+// Rows read, for the progress line: added in batches, so a 10M-row file
+// does not read the clock 10M times.
+struct RowProgress {
+  ProgressPhase& phase;
+  std::uint64_t rows = 0, bytes = 0;
+  void row(std::size_t raw_bytes) {
+    bytes += raw_bytes + 1;
+    if (++rows == 8192) flush();
+  }
+  void flush() {
+    phase.add(rows, bytes);
+    rows = bytes = 0;
+  }
+};
+
+std::uint64_t total_size(const std::vector<Source>& sources) {
+  std::uint64_t n = 0;
+  for (const auto& s : sources) n += s.size;
+  return n;
+}
+
+}  // namespace
+
 DatasetProfile build_profile(const std::vector<Source>& sources, const ProfileOptions& opt) {
   DatasetProfile out;
+  std::optional<ProgressPhase> phase(std::in_place, "read", 0, total_size(sources), "rows");
+  RowProgress progress{*phase};
   std::vector<Acc> accs;
   std::unordered_map<std::string, std::size_t> by_name;
   std::vector<std::size_t> map;  // source column -> acc
@@ -552,6 +581,7 @@ DatasetProfile build_profile(const std::vector<Source>& sources, const ProfileOp
       }
     };
     v.row = [&](const std::vector<Cell>& cells, std::string_view raw) {
+      progress.row(raw.size());
       if ((opt.since || opt.until) && ts_col >= 0) {
         auto ts = parse_timestamp(cells[static_cast<std::size_t>(ts_col)].text);
         if (!ts || (opt.since && *ts < *opt.since) || (opt.until && *ts >= *opt.until)) return;
@@ -566,13 +596,19 @@ DatasetProfile build_profile(const std::vector<Source>& sources, const ProfileOp
       if (out.malformed.size() < 100) out.malformed.push_back(m);
     };
     out.bytes_read += read_table(src, opt.read, v);
+    progress.flush();
   }
+  phase.reset();
   out.duplicate_rows = dups.duplicates();
   out.duplicates_approximate = dups.level > 0;
   dups.seen = std::vector<std::uint64_t>();
   // Columns finish (sort, moments) independently: on the available cores.
   out.columns.resize(accs.size());
-  parallel_for(accs.size(), default_jobs(), [&](std::size_t i) { out.columns[i] = accs[i].finish(); });
+  ProgressPhase finishing("columns", accs.size(), 0, "columns");
+  parallel_for(accs.size(), default_jobs(), [&](std::size_t i) {
+    out.columns[i] = accs[i].finish();
+    finishing.add(1);
+  });
   out.performance = perf.finish();
   return out;
 }

@@ -253,6 +253,7 @@ class Executor {
 
   // Runs tasks in dependency order on up to `jobs` threads.
   void schedule(std::vector<Task>& tasks, int jobs, RunReport& report) {
+    if (opts_.on_planned && !opts_.dry_run) opts_.on_planned(tasks.size());
     std::vector<int> state(tasks.size(), 0);  // 0 waiting, 1 running, 2 ok, 3 failed
     std::vector<StageOutcome> outcomes(tasks.size());
     std::mutex mu;

@@ -26,6 +26,7 @@ struct RunOptions {
   unsigned seed = 0;                 // for --random (0: from the clock)
   bool stream_output = true;         // stage output to the terminal (stderr)
   bool strict = false;               // refuse deps that are tracked data with uncommitted changes
+  std::function<void(std::size_t)> on_planned;  // how many stage runs a schedule holds (for a status line)
 };
 
 // One stage in one context (the work tree, or one sweep point).

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "core/process.h"
+#include "runner/output.h"
 
 namespace mlo {
 
@@ -249,8 +250,7 @@ JobResult CudaRunner::run(const JobSpec& spec) {
   queue.on_wait = [&] {
     if (!spec.stream_output) return;
     std::string msg = "mlo: " + spec.stage + ": waiting for " + std::to_string(want) + " free GPU(s)\n";
-    ssize_t ignored = ::write(2, msg.data(), msg.size());
-    (void)ignored;
+    write_job_output(spec.run_id, msg);
   };
   std::string why;
   std::optional<GpuLease> lease = wait_for_gpus(queue, gpus_, &why, &said);

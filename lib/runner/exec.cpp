@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "runner/output.h"
 #include "core/fs.h"
 #include "core/interrupt.h"
 #include "core/process.h"
@@ -386,15 +387,7 @@ ChildOutcome run_child(const ChildOptions& opt) {
     if (n > 0) {
       std::string_view chunk(buf, static_cast<size_t>(n));
       if (log) write_all(log.get(), chunk, opt.log_path.string());
-      if (opt.stream_output) {
-        size_t off = 0;
-        while (off < chunk.size()) {
-          ssize_t w = ::write(opt.stream_fd, chunk.data() + off, chunk.size() - off);
-          if (w < 0 && errno == EINTR) continue;
-          if (w <= 0) break;  // a closed terminal must not stop the job
-          off += static_cast<size_t>(w);
-        }
-      }
+      if (opt.stream_output) write_job_output(opt.output_key, chunk);
       return true;
     }
     if (n == 0 || (errno != EINTR && errno != EAGAIN)) eof = true;

@@ -31,8 +31,8 @@ struct ChildOptions {
   // remote job and still write a result; the group gets SIGKILL after the grace.
   bool term_leader_only = false;
   std::filesystem::path log_path;             // appended to; empty: none
-  bool stream_output = true;                  // copy output to stream_fd
-  int stream_fd = 2;
+  bool stream_output = true;                  // copy output to write_job_output()
+  std::string output_key;                     // the job's run id, for write_job_output()
   std::function<void()> on_tick;              // called about every tick_s while the child runs
   double tick_s = 1.0;
 };

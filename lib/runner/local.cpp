@@ -42,6 +42,7 @@ ChildOptions LocalRunner::child_options(const JobSpec& spec, const nlohmann::jso
     throw InputError("runners.local.nice must be between 0 and 19, got " + std::to_string(o.nice));
   o.log_path = spec.log_path;
   o.stream_output = spec.stream_output;
+  o.output_key = spec.run_id;
   return o;
 }
 

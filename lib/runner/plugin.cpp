@@ -70,6 +70,7 @@ JobResult PluginRunner::run(const JobSpec& spec) {
   o.term_leader_only = true;
   o.log_path = spec.log_path;
   o.stream_output = spec.stream_output;
+  o.output_key = spec.run_id;
   ChildOutcome outcome;
   try {
     outcome = run_child(o);

@@ -12,6 +12,7 @@
 #include "core/fs.h"
 #include "core/interrupt.h"
 #include "core/process.h"
+#include "runner/output.h"
 #include "runner/exec.h"
 
 namespace mlo {
@@ -269,9 +270,7 @@ JobResult SlurmRunner::run(const JobSpec& spec) {
   job_id = job_id.substr(0, job_id.find(';'));
   result.info["slurm_job_id"] = job_id;
   if (spec.stream_output) {
-    std::string msg = "mlo: " + spec.stage + ": submitted Slurm job " + job_id + "\n";
-    ssize_t ignored = ::write(2, msg.data(), msg.size());
-    (void)ignored;
+    write_job_output(spec.run_id, "mlo: " + spec.stage + ": submitted Slurm job " + job_id + "\n");
   }
 
   UniqueFd log;
@@ -288,10 +287,7 @@ JobResult SlurmRunner::run(const JobSpec& spec) {
     while ((n = ::read(out_fd.get(), buf, sizeof buf)) > 0) {
       std::string_view chunk(buf, static_cast<size_t>(n));
       if (log) write_all(log.get(), chunk, spec.log_path.string());
-      if (spec.stream_output) {
-        ssize_t ignored = ::write(2, chunk.data(), chunk.size());
-        (void)ignored;
-      }
+      if (spec.stream_output) write_job_output(spec.run_id, chunk);
     }
   };
 

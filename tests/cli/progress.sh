@@ -15,6 +15,9 @@ make_tree() {
   done
 }
 ESC=$'\e'
+# Draw at once: the default start delay (0.3 s) keeps quick phases silent,
+# which is checked at the end.
+export MLO_PROGRESS_DELAY=0
 
 new_repo a
 make_tree big
@@ -109,5 +112,21 @@ ERR=$(cat "$TEST_TMP/ci.err")
 [[ "$OUT" == "Added big3 (3000 files"* && "$OUT" != *"::"* ]] || fail "CI progress on stdout: $OUT"
 ERR=$(CI=true MLO_PROGRESS_EVERY=soon "$MLO" data status 2>&1 >/dev/null) && fail "a bad MLO_PROGRESS_EVERY was accepted"
 [[ "$ERR" == *"MLO_PROGRESS_EVERY=soon"* ]] || fail "bad MLO_PROGRESS_EVERY not named: $ERR"
+pass
+
+# monitor: rows read (by bytes, with a percentage), then the columns profiled.
+seq 1 5000 | awk 'BEGIN{print "x,y"} {print $1 "," $1 % 7}' >"$TEST_TMP/ref.csv"
+on_tty monitor --reference "$TEST_TMP/ref.csv" --current "$TEST_TMP/ref.csv"
+[[ "$OUT" == *"read: "*" rows, "*"B/"* ]] || fail "no monitor read progress on a terminal: $OUT"
+[[ "$OUT" == *"columns: "*"/2 columns"* ]] || fail "no monitor column progress: $OUT"
+pass
+
+# The default start delay: a phase must run a moment before a terminal shows
+# it, so quick commands never flash a line. A long delay stands in for "quick".
+MLO_PROGRESS_DELAY=3600 on_tty data status
+[[ "$OUT" != *"check: "* && "$OUT" != *"$ESC[K"* ]] || fail "progress drawn before the start delay: $OUT"
+OUT=$(MLO_PROGRESS_DELAY=later script -qfec "'$MLO' data status" /dev/null </dev/null) &&
+  fail "a bad MLO_PROGRESS_DELAY was accepted: $OUT"
+[[ "$OUT" == *"MLO_PROGRESS_DELAY=later"* ]] || fail "bad MLO_PROGRESS_DELAY not named: $OUT"
 pass
 done_testing

@@ -122,6 +122,18 @@ TEST_CASE("sha256_file hashes a file and names an unreadable one") {
   CHECK_FALSE(is_sha256_hex(std::string(64, 'g')));
 }
 
+TEST_CASE("sha256_file reports the bytes of every block it reads") {
+  test::TempDir tmp;
+  std::string big(3 * (1 << 20) + 5, 'x');  // more than one 1 MiB block
+  test::write(tmp / "big", big);
+  std::vector<std::size_t> blocks;
+  CHECK(sha256_file(tmp / "big", [&](std::size_t n) { blocks.push_back(n); }) == sha256_hex(big));
+  REQUIRE(blocks.size() >= 4);
+  std::size_t sum = 0;
+  for (auto n : blocks) sum += n;
+  CHECK(sum == big.size());
+}
+
 TEST_CASE("atomic files appear whole or not at all") {
   test::TempDir tmp;
   write_file_atomic(tmp / "a.txt", "one");
