@@ -126,16 +126,22 @@ std::string trim(std::string s) {
 }
 
 json query_gpus(const fs::path& smi) {
-  json gpus = json::array();
   ProcessResult r = run_process({{smi.string(), "--query-gpu=name,memory.total,driver_version,uuid",
                                   "--format=csv,noheader,nounits"}});
-  if (!r.ok()) return gpus;
-  std::string cuda;
+  if (!r.ok()) return json::array();
   ProcessResult header = run_process({{smi.string()}});
+  return parse_gpu_query(r.out, header.ok() ? header.out : "");
+}
+
+}  // namespace
+
+json parse_gpu_query(const std::string& query_csv, const std::string& banner) {
+  json gpus = json::array();
+  std::string cuda;
   std::smatch m;
   static const std::regex cuda_re(R"(CUDA Version:\s*([0-9.]+))");
-  if (header.ok() && std::regex_search(header.out, m, cuda_re)) cuda = m[1];
-  std::istringstream lines(r.out);
+  if (std::regex_search(banner, m, cuda_re)) cuda = m[1];
+  std::istringstream lines(query_csv);
   std::string line;
   while (std::getline(lines, line)) {
     std::vector<std::string> f;
@@ -152,6 +158,8 @@ json query_gpus(const fs::path& smi) {
   }
   return gpus;
 }
+
+namespace {
 
 // ---------------------------------------------------------------- python
 

@@ -35,6 +35,10 @@ nlohmann::json system_facts();
 // GPUs from `nvidia-smi` ([] when it is not installed), cached in `cache_dir`
 // by the driver version and the GPU list the kernel reports.
 nlohmann::json gpu_facts(const std::filesystem::path& cache_dir);
+// `nvidia-smi --query-gpu=name,memory.total,driver_version,uuid
+// --format=csv,noheader,nounits` and the CUDA version in nvidia-smi's banner ->
+// [{name, memory_mib, driver, uuid, cuda}].
+nlohmann::json parse_gpu_query(const std::string& query_csv, const std::string& banner);
 
 // The python a stage runs: the first word of its cmd that names python
 // (python, python3, python3.11, a path to one), else `python3` on PATH.

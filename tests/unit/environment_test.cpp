@@ -188,3 +188,23 @@ TEST_CASE("container runner: the engine's argv") {
 TEST_CASE("container runner: a missing engine is a runner error (exit 5)") {
   CHECK_THROWS_AS(container_engine({{"engine", "/nonexistent/podman"}}), RunnerError);
 }
+
+TEST_CASE("GPUs: nvidia-smi's query and banner parse") {
+  // The shape nvidia-smi 550 prints for the query and in its banner.
+  json g = env::parse_gpu_query(
+      "NVIDIA H100 80GB HBM3, 81559, 550.54.15, GPU-9c1b2d3e-0000-1111-2222-333344445555\n"
+      "NVIDIA H100 80GB HBM3, 81559, 550.54.15, GPU-aaaa2d3e-0000-1111-2222-333344445555\n",
+      "| NVIDIA-SMI 550.54.15              Driver Version: 550.54.15      CUDA Version: 12.4     |\n");
+  REQUIRE(g.size() == 2);
+  CHECK(g[0]["name"] == "NVIDIA H100 80GB HBM3");
+  CHECK(g[0]["memory_mib"] == 81559);
+  CHECK(g[0]["driver"] == "550.54.15");
+  CHECK(g[0]["cuda"] == "12.4");
+  CHECK(g[1]["uuid"] == "GPU-aaaa2d3e-0000-1111-2222-333344445555");
+  // [N/A] memory and no banner: the GPU is still listed.
+  g = env::parse_gpu_query("Tesla T4, [N/A], 535.1, GPU-1\n", "");
+  REQUIRE(g.size() == 1);
+  CHECK_FALSE(g[0].contains("memory_mib"));
+  CHECK_FALSE(g[0].contains("cuda"));
+  CHECK(env::parse_gpu_query("No devices were found\n", "").empty());
+}
