@@ -8,17 +8,6 @@ namespace mlo::deploy {
 
 using json = nlohmann::json;
 
-namespace {
-// pip's rule: names compare case-insensitively with -, _ and . alike.
-std::string normalized(std::string name) {
-  for (auto& c : name) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (c == '_' || c == '.') c = '-';
-  }
-  return name;
-}
-}  // namespace
-
 json check_serving_python(const DeployModel& m, const std::filesystem::path& runner_path, bool strict) {
   json diffs = json::array();
   const json& env = m.environment;
@@ -28,10 +17,10 @@ json check_serving_python(const DeployModel& m, const std::filesystem::path& run
   if (!python || !trained.is_object()) return diffs;
   std::map<std::string, std::pair<std::string, std::string>> train;  // normalized -> (name, version)
   for (auto it = trained.begin(); it != trained.end(); ++it)
-    if (it.value().is_string()) train[normalized(it.key())] = {it.key(), it.value().get<std::string>()};
+    if (it.value().is_string()) train[environment::normalized_package(it.key())] = {it.key(), it.value().get<std::string>()};
   json serving = environment::model_packages(*python, m.path);
   for (auto it = serving.begin(); it != serving.end(); ++it) {
-    auto t = train.find(normalized(it.key()));
+    auto t = train.find(environment::normalized_package(it.key()));
     std::string now = it.value().is_string() ? it.value().get<std::string>() : "";
     if (t == train.end() || t->second.second == now) continue;
     diffs.push_back({{"package", t->second.first}, {"trained", t->second.second}, {"serving", now}});

@@ -23,15 +23,6 @@ std::string text_of(const json& v) {
   return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
-// pip's rule: names compare case-insensitively with -, _ and . alike.
-std::string normalized(std::string name) {
-  for (auto& c : name) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (c == '_' || c == '.') c = '-';
-  }
-  return name;
-}
-
 void add_change(json& out, const std::string& field, const json& a, const json& b) {
   if (a == b) return;
   json row = {{"field", field}};
@@ -49,7 +40,7 @@ void diff_maps(json& out, const std::string& prefix, const json& a, const json& 
   std::map<std::string, std::pair<std::string, json>> left, right;  // key -> (shown name, value)
   auto fill = [&](const json& m, auto& into) {
     if (!m.is_object()) return;
-    for (auto it = m.begin(); it != m.end(); ++it) into[norm ? normalized(it.key()) : it.key()] = {it.key(), it.value()};
+    for (auto it = m.begin(); it != m.end(); ++it) into[norm ? normalized_package(it.key()) : it.key()] = {it.key(), it.value()};
   };
   fill(a, left);
   fill(b, right);
@@ -87,6 +78,14 @@ json image_text(const json& c) {
 }
 
 }  // namespace
+
+std::string normalized_package(std::string name) {
+  for (auto& c : name) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (c == '_' || c == '.') c = '-';
+  }
+  return name;
+}
 
 json fingerprint(const json& env, const std::vector<std::string>& chosen, const std::string& where) {
   json fp = json::object();

@@ -77,6 +77,9 @@ nlohmann::json capture(const CaptureRequest& request);
 nlohmann::json fingerprint(const nlohmann::json& environment, const std::vector<std::string>& chosen,
                            const std::string& where);
 
+// A distribution name as pip compares them: lower case, '_' and '.' as '-'.
+std::string normalized_package(std::string name);
+
 // The differences between two environments (or fingerprints), one object
 // each: {field, change: added|removed|changed, old?, new?}; fields are
 // "os", "kernel", "libc", "cpu", "memory_bytes", "gpus", "python",

@@ -169,8 +169,11 @@ void start_cleanup(const ChildPlan& p) {
   pid_t c = ::fork();
   if (c == 0) {
     ::setsid();
-    ::dup2(0, 1);  // /dev/null: nobody reads the job's pipe any more
-    ::dup2(0, 2);
+    int null_out = ::open("/dev/null", O_WRONLY);  // nobody reads the job's pipe any more
+    if (null_out >= 0) {
+      ::dup2(null_out, 1);
+      ::dup2(null_out, 2);
+    }
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);

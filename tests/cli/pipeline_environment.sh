@@ -38,8 +38,7 @@ YAML
 git add -A && git commit -qm pipeline
 export PYTHONHASHSEED=7 MY_API_TOKEN=s3cr3t-value MLO_TEST_PASSWORD=hunter2
 expect_ok run
-expect_ok --json runs ls --stage train
-run1=$(printf '%s' "$OUT" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+run1=$(last_run train)
 expect_ok --json runs show "$run1"
 expect_json "d['environment']['python']['path'].endswith('venv/bin/python')"
 expect_json "d['environment']['python']['packages'].get('fakepkg') == '1.0'"
@@ -54,8 +53,7 @@ expect_out_not_contains "s3cr3t-value"
 expect_out_not_contains "hunter2"
 expect_out_not_contains "MY_API_TOKEN"
 # A stage that names no python still records the machine and python3 on PATH.
-expect_ok --json runs ls --stage report
-run_r=$(printf '%s' "$OUT" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+run_r=$(last_run report)
 expect_ok --json runs show "$run_r"
 expect_json "'kernel' in d['environment']"
 expect_ok runs show "$run1"
@@ -80,8 +78,7 @@ expect_ok run -n
 expect_out_contains "would run train: environment changed: fakepkg 1.0 → 2.0"
 expect_ok run
 expect_out_contains "Running train"
-expect_ok --json runs ls --stage train
-run2=$(printf '%s' "$OUT" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+run2=$(last_run train)
 expect_ok runs diff "$run1" "$run2"
 expect_out_contains "environment.package fakepkg"
 expect_ok --json runs diff "$run1" "$run2"

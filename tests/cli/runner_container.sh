@@ -61,8 +61,7 @@ YAML
 echo "lr: 0.5" > params.yaml
 expect_ok run
 expect_eq "$(cat out.txt)" "one uid=$(id -u) stage=build lr=0.5 pwd=$PWD" "what the container wrote"
-expect_ok --json runs ls --stage build
-run1=$(printf '%s' "$OUT" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+run1=$(last_run build)
 expect_ok --json runs show "$run1"
 expect_json "d['environment']['container']['digest'] == '$D1'"
 expect_json "d['environment']['container']['image'] == 'localhost/mlo-bb:1'"
@@ -80,8 +79,7 @@ expect_rc 1 status --exit-code
 expect_out_contains "build: stale: environment changed: image localhost/mlo-bb:1@$D1 → localhost/mlo-bb:1@$D2"
 expect_ok run
 expect_eq "$(cat out.txt | cut -d' ' -f1)" "two" "the stage ran in the re-tagged image"
-expect_ok --json runs ls --stage build
-run2=$(printf '%s' "$OUT" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+run2=$(last_run build)
 expect_ok --json runs diff "$run1" "$run2"
 expect_json "[e for e in d['environment'] if e['field'] == 'image' and e['new'].endswith('$D2')]"
 
@@ -107,8 +105,7 @@ stages:
     cmd: echo last words; exit 7
 YAML
 expect_rc 5 run
-expect_ok --json runs ls --stage fail
-fid=$(printf '%s' "$OUT" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+fid=$(last_run fail)
 expect_ok --json runs show "$fid"
 expect_json "d['exit_code'] == 7 and d['status'] == 'failed'"
 expect_ok runs log "$fid"
