@@ -53,7 +53,7 @@ nlohmann::json version_json(const ModelState& m, const VersionInfo& v) {
                       {"time", v.time},      {"date", format_time(v.time)}, {"active", v.active},
                       {"stages", v.stages},  {"aliases", v.aliases}};
   for (const char* k : {"artifact", "model_type", "description", "labels", "signature", "run", "run_stage",
-                        "run_author", "run_author_email", "metrics", "params", "data", "code_commit", "runner"})
+                        "run_author", "run_author_email", "metrics", "params", "data", "code_commit", "runner", "environment"})
     if (v.meta.contains(k)) j[k] = v.meta[k];
   nlohmann::json approvals = nlohmann::json::array();
   for (const auto& e : m.events)
