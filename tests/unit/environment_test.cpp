@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "environment/environment.h"
+#include "pipeline/plan.h"
 #include "runner/container.h"
 #include "runner/runner.h"
 #include "test_util.h"
@@ -207,4 +208,25 @@ TEST_CASE("GPUs: nvidia-smi's query and banner parse") {
   CHECK_FALSE(g[0].contains("memory_mib"));
   CHECK_FALSE(g[0].contains("cuda"));
   CHECK(env::parse_gpu_query("No devices were found\n", "").empty());
+}
+
+TEST_CASE("the plan: an environment fingerprint joins the key only when chosen, and a change is named") {
+  StageDef s;
+  s.name = "train";
+  s.shell = "python train.py";
+  StageFacts f;
+  StageKey plain = stage_key(s, f);
+  CHECK_FALSE(plain.doc.contains("environment"));  // stages that chose nothing keep their keys
+  f.env_fingerprint = {{"python", {{"version", "3.11.2"}, {"packages", {{"scikit-learn", "1.3.2"}}}}}};
+  StageKey old_key = stage_key(s, f);
+  CHECK(old_key.key != plain.key);
+  json prev = {{"key", old_key.key}, {"cmd", "python train.py"}, {"deps", json::array()}, {"params", json::object()}};
+  json prev_env = f.env_fingerprint;
+  f.env_fingerprint["python"]["packages"]["scikit-learn"] = "1.4.0";
+  StageKey new_key = stage_key(s, f);
+  CHECK(new_key.key != old_key.key);
+  std::string why = stale_reason(s, prev, new_key, TreeState{}, prev_env);
+  CHECK(why == "environment changed: scikit-learn 1.3.2 → 1.4.0");
+  // The earlier run's record is not here: say what may have changed.
+  CHECK(stale_reason(s, prev, new_key, TreeState{}).find("its environment changed") != std::string::npos);
 }
