@@ -3,6 +3,8 @@
 // "NAME@VERSION" into a file plus identity; an explicit artifact path (the
 // --artifact option) works without the registry.
 #pragma once
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <string>
 

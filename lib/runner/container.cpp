@@ -137,9 +137,11 @@ std::vector<std::string> ContainerRunner::run_argv(const std::string& engine, co
                                                    const std::string& container, const std::string& image_ref,
                                                    const std::string& env_file) {
   fs::path repo = repo_root_of(spec);
+  std::string workdir = spec.workdir.lexically_normal().string();  // "/repo/." -> "/repo"
+  while (workdir.size() > 1 && workdir.back() == '/') workdir.pop_back();
   std::vector<std::string> argv = {engine, "run", "--rm", "--name", container, "--user",
                                    std::to_string(::getuid()) + ":" + std::to_string(::getgid()),
-                                   "--volume", repo.string() + ":" + repo.string(), "--workdir", spec.workdir.string(),
+                                   "--volume", repo.string() + ":" + repo.string(), "--workdir", workdir,
                                    "--env-file", env_file};
   if (spec.resources.cpus) argv.insert(argv.end(), {"--cpus", number_text(*spec.resources.cpus)});
   if (spec.resources.memory_bytes) argv.insert(argv.end(), {"--memory", std::to_string(*spec.resources.memory_bytes) + "b"});
