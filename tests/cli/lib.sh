@@ -92,5 +92,5 @@ done_testing() { echo "ok [$TEST_NAME]: $CHECKS checks passed"; exit 0; }
 
 # last_run STAGE : the id of the stage's newest run.
 last_run() {
-  "$MLO" --json runs ls --stage "$1" -n 1 | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])'
+  "$MLO" -q --json runs ls --stage "$1" -n 1 | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])'
 }
