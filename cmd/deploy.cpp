@@ -68,6 +68,8 @@ void register_deploy(CLI::App& app, Context& ctx) {
       ->delimiter(',');
   cmd->add_flag("--apply", o->apply, "k8s: run 'kubectl apply' when kubectl has a context");
   cmd->add_option("--image", o->image, "k8s: container image of the inference runner");
+  cmd->add_flag("--strict-env", o->strict_env,
+                "Refuse (exit 1) when the serving python differs from the training run's in a package the model needs");
   cmd->callback([&ctx, cmd, o] {
     if (!cmd->get_subcommands().empty()) return;
     ctx.action = [&ctx, o] {

@@ -66,6 +66,35 @@ void register_run(CLI::App& app, Context& ctx) {
   });
 }
 
+// `mlo status`: which stages are stale and why (a dry run, said per stage).
+void register_status(CLI::App& app, Context& ctx) {
+  auto opts = std::make_shared<RunOptions>();
+  auto exit_code = std::make_shared<bool>(false);
+  auto* cmd = add_command(app, "status");
+  cmd->add_option("stages", opts->targets, "Only these stages and what they need; default: all");
+  cmd->add_flag("--exit-code", *exit_code, "Exit with 1 when any stage is stale, 0 when all are up to date");
+  ctx.on_run(cmd, [&ctx, opts, exit_code] {
+    opts->dry_run = true;
+    opts->stream_output = false;
+    RunReport report = run_pipeline(ctx.repo(), *opts);
+    bool stale = std::any_of(report.stages.begin(), report.stages.end(),
+                             [](const StageOutcome& o) { return o.action != "up-to-date"; });
+    if (*exit_code && stale) ctx.exit_code = 1;
+    if (ctx.global.json) {
+      ctx.print_json(report.to_json());
+      return;
+    }
+    if (ctx.global.quiet) return;
+    for (const auto& o : report.stages) {
+      if (o.action == "up-to-date") std::printf("%s: up to date\n", o.stage.c_str());
+      else if (o.action == "would-restore")
+        std::printf("%s: %s (the run cache has its outputs: run %s): %s\n", ctx.paint(o.stage, "bold").c_str(),
+                    ctx.paint("stale", "yellow").c_str(), o.run_id.c_str(), o.reason.c_str());
+      else std::printf("%s: %s: %s\n", ctx.paint(o.stage, "bold").c_str(), ctx.paint("stale", "yellow").c_str(), o.reason.c_str());
+    }
+  });
+}
+
 void register_dag(CLI::App& app, Context& ctx) {
   auto targets = std::make_shared<std::vector<std::string>>();
   auto dot = std::make_shared<bool>(false);
@@ -83,6 +112,8 @@ void register_dag(CLI::App& app, Context& ctx) {
 }  // namespace
 MLO_REGISTER_COMMANDS(40, register_run,
                       {"run", "Run the pipeline's out-of-date stages (mlo.yaml), or sweep params"});
+MLO_REGISTER_COMMANDS(39, register_status,
+                      {"status", "Show which pipeline stages are stale and why (environment, deps, params, cmd)"});
 MLO_REGISTER_COMMANDS(41, register_dag,
                       {"dag", "Print the pipeline's stage graph (text or Graphviz dot)"});
 }  // namespace mlo::cli

@@ -76,6 +76,7 @@ std::string summary(const nlohmann::json& r) {
            p.value("state", std::string()) + ")";
     return s;
   }
+  if (name == "container") return "engine " + d.value("engine", std::string());
   std::string s = "plugin " + r.value("path", std::string());
   if (d.contains("description") && d["description"].is_string()) s += ": " + d["description"].get<std::string>();
   return s;
@@ -83,7 +84,7 @@ std::string summary(const nlohmann::json& r) {
 
 struct ExecOptions {
   std::string runner = "local";
-  std::string cpus, memory, time, log, workdir, stage = "exec";
+  std::string cpus, memory, time, log, workdir, stage = "exec", image;
   int gpus = 0;
   bool shell = false;
   std::vector<std::string> env;
@@ -121,6 +122,7 @@ void register_runners(CLI::App& app, Context& ctx) {
   ex->add_option("--workdir", opts->workdir, "Working folder (default: the current one)");
   ex->add_option("--stage", opts->stage, "Stage name in the job spec (default: exec)");
   ex->add_flag("--shell", opts->shell, "Run the command as one /bin/sh -c string");
+  ex->add_option("--image", opts->image, "container: the image to run in (NAME[:TAG] or NAME@sha256:DIGEST)");
   ex->add_option("command", opts->command, "The command and its arguments (after --)")->required();
   ctx.on_run(ex, [&ctx, opts] {
     JobSpec spec;
@@ -152,6 +154,7 @@ void register_runners(CLI::App& app, Context& ctx) {
       spec.env[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
     if (!opts->log.empty()) spec.log_path = std::filesystem::absolute(opts->log);
+    if (!opts->image.empty()) spec.runner_config["image"] = opts->image;
     spec.stream_output = !ctx.global.quiet;
     auto runner = open_runner(ctx, opts->runner);
     JobResult r = runner->run(spec);

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "command.h"
+#include "environment/environment.h"
 #include "step_summary.h"
 #include "pipeline/metrics.h"
 #include "pipeline/runs.h"
@@ -50,6 +51,43 @@ std::vector<std::string> keys_of(const std::vector<json>& rows, const char* fiel
   std::sort(keys.begin(), keys.end());
   if (keys.size() > max) keys.resize(max);
   return keys;
+}
+
+std::string gib_text(const json& bytes) {
+  if (!bytes.is_number()) return "";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f GiB", bytes.get<double>() / (1024.0 * 1024 * 1024));
+  return buf;
+}
+
+// The run's environment, one line a part; every package with -v.
+void print_environment(const json& e, bool verbose) {
+  if (!e.is_object() || e.empty()) return;
+  auto s = [&](const json& j, const char* k) { return j.is_object() && j.contains(k) ? value_text(j[k]) : std::string(); };
+  std::cout << "environment:\n";
+  if (e.contains("error")) std::cout << "  (not captured: " << s(e, "error") << ")\n";
+  if (e.contains("os")) std::cout << "  os       " << s(e["os"], "name") << "\n";
+  if (e.contains("kernel")) std::cout << "  kernel   " << s(e, "kernel") << " " << s(e, "arch") << ", " << s(e, "libc") << "\n";
+  if (e.contains("cpu"))
+    std::cout << "  cpu      " << s(e["cpu"], "model") << " (" << s(e["cpu"], "cores") << " cores), "
+              << gib_text(e.value("memory_bytes", json())) << " memory\n";
+  for (const auto& g : e.value("gpus", json::array()))
+    std::cout << "  gpu      " << s(g, "name") << ", " << s(g, "memory_mib") << " MiB, driver " << s(g, "driver")
+              << (g.contains("cuda") ? ", CUDA " + s(g, "cuda") : "") << "\n";
+  if (e.contains("python")) {
+    const json& py = e["python"];
+    std::cout << "  python   " << s(py, "version") << " " << s(py, "path");
+    if (py.contains("error")) std::cout << " (" << s(py, "error") << ")";
+    if (py.contains("packages")) std::cout << ", " << py["packages"].size() << " packages" << (verbose ? ":" : " (-v lists them)");
+    std::cout << "\n";
+    if (verbose)
+      for (const auto& [k, v] : json_items(py, "packages")) std::cout << "    " << k << " " << value_text(v) << "\n";
+  }
+  for (const auto& [k, v] : json_items(e, "lock_files")) std::cout << "  lock     " << k << " " << value_text(v).substr(0, 12) << "\n";
+  for (const auto& [k, v] : json_items(e, "env_vars")) std::cout << "  var      " << k << "=" << value_text(v) << "\n";
+  if (e.contains("container"))
+    std::cout << "  image    " << s(e["container"], "image") << " " << s(e["container"], "digest") << " ("
+              << s(e["container"], "engine") << ")\n";
 }
 
 void register_runs(CLI::App& app, Context& ctx) {
@@ -143,6 +181,7 @@ void register_runs(CLI::App& app, Context& ctx) {
     auto series = r.value("metric_series", json::object());
     for (auto it = series.begin(); it != series.end(); ++it)
       std::cout << "series " << it.key() << ": " << it.value().size() << " points\n";
+    print_environment(r.value("environment", json()), ctx.global.verbose);
   });
 
   auto ids = std::make_shared<std::vector<std::string>>();
@@ -172,8 +211,9 @@ void register_runs(CLI::App& app, Context& ctx) {
     flat(a, fa);
     flat(b, fb);
     json rows = diff_values(fa, fb, false);
+    json env = environment::diff(a.value("environment", json()), b.value("environment", json()));
     if (ctx.global.json) {
-      ctx.print_json({{"a", a["run_id"]}, {"b", b["run_id"]}, {"changes", rows}});
+      ctx.print_json({{"a", a["run_id"]}, {"b", b["run_id"]}, {"changes", rows}, {"environment", env}});
       return;
     }
     std::vector<std::vector<std::string>> table;
@@ -182,6 +222,9 @@ void register_runs(CLI::App& app, Context& ctx) {
       table.push_back({r["key"], value_text(r["old"]), value_text(r["new"]),
                        r.contains("change") ? value_text(r["change"]) : ""});
     }
+    for (const auto& e : env)  // package added / removed / changed, driver, OS, lock file, ...
+      table.push_back({"environment." + e.value("field", ""), e.contains("old") ? value_text(e["old"]) : "-",
+                       e.contains("new") ? value_text(e["new"]) : "-", e.value("change", "")});
     print_table({"field", a.value("run_id", ""), b.value("run_id", ""), "change"}, table, *dmd);
   });
 

@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "deploy/env_check.h"
 #include "deploy/http_server.h"
 #include "deploy/router_internal.h"
 #include "repo/lock.h"
@@ -244,6 +245,7 @@ json deploy_local(Repo& repo, const DeployOptions& o, const DeployModel& m, cons
   b.artifact = m.path.string();
   b.runner = runner;
   b.runner_path = find_inference_runner(runner).string();
+  json env_diffs = check_serving_python(m, b.runner_path, o.strict_env);
 
   std::string strategy = !o.strategy.empty() ? o.strategy : cfg && !cfg->strategy.empty() ? cfg->strategy : "replace";
   check_strategy(strategy);
@@ -311,7 +313,8 @@ json deploy_local(Repo& repo, const DeployOptions& o, const DeployModel& m, cons
             {"router_pid", r.pid},
             {"started_router", fresh},
             {"primary", backend_brief(s.primary)},
-            {"candidate", backend_brief(s.candidate)}};
+            {"candidate", backend_brief(s.candidate)},
+            {"environment_differences", env_diffs}};
   } catch (...) {
     if (fresh) {
       admin(r, "POST", "/-/mlo/shutdown");

@@ -115,6 +115,7 @@ struct DeployOptions {
   // k8s
   bool apply = false;
   std::string image;
+  bool strict_env = false;         // the serving python differs in a package the model needs: error, not warning
 };
 
 struct DeployResult {

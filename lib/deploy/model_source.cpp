@@ -39,6 +39,7 @@ DeployModel resolve_deploy_model(Repo& repo, const std::string& ref) {
   m.sha256 = r.artifact_sha256;
   m.run_id = r.run_id;
   m.model_type = r.model_type;
+  m.environment = r.environment;
   std::string file = std::filesystem::path(r.path).filename().string();
   if (file.empty()) file = "model";
   if (r.artifact_type == "dir")

@@ -3,6 +3,8 @@
 // "NAME@VERSION" into a file plus identity; an explicit artifact path (the
 // --artifact option) works without the registry.
 #pragma once
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <string>
 
@@ -19,6 +21,7 @@ struct DeployModel {
   std::string artifact_type;  // mlo-linear | sklearn | other
   std::string run_id;         // the run that produced it, when known
   std::string model_type;     // as registered, when known
+  nlohmann::json environment; // the training run's environment, when registered with one
   std::filesystem::path path; // absolute path of the artifact file
   std::string source;         // what events record: the registered (repo-relative) path, never a local one
 };

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "deploy/env_check.h"
 #include "core/process.h"
 #include "core/hash.h"
 #include "data/data.h"
@@ -27,6 +28,7 @@ json deploy_batch(Repo& repo, const DeployOptions& o, const DeployModel& m, cons
   if (runner.empty())
     throw InputError("cannot tell which inference runner scores '" + m.path.string() + "'", "pass --runner NAME");
   fs::path runner_path = find_inference_runner(runner);
+  check_serving_python(m, runner_path, o.strict_env);
   fs::path input = fs::absolute(o.input);
   std::string input_rel = repo.relative(input);
   std::error_code ec;

@@ -56,6 +56,36 @@ bool same_or_under(const std::string& a, const std::string& b) {  // a == b or a
   return a == b || (a.size() > b.size() && a.compare(0, b.size(), b) == 0 && a[b.size()] == '/');
 }
 
+// `environment`, `image` and `pin`: what a stage's environment is and what of it is keyed.
+void parse_environment(const std::string& file, const YAML::Node& n, StageDef& s) {
+  if (YAML::Node e = n["environment"]) {
+    for (const auto& item : string_list(file, e, "environment"))
+      s.environment.push_back(item == "python" ? item : repo_path(s.wdir, item, mark_of(file, e)));
+    if (s.environment.empty()) bad(mark_of(file, e), "environment is empty", "write 'python' or a list of lock files");
+  }
+  if (n["image"]) {
+    s.image = scalar(file, n["image"], "image");
+    if (s.image.empty() || s.image[0] == '-' || s.image.find_first_of(" \t\n") != std::string::npos)
+      bad(mark_of(file, n["image"]), "image '" + s.image + "' is not an image name", "write NAME[:TAG] or NAME@sha256:DIGEST");
+  }
+  if (n["pin"]) {
+    std::string pin = scalar(file, n["pin"], "pin");
+    if (pin != "digest" && pin != "none") bad(mark_of(file, n["pin"]), "pin must be 'digest' or 'none', not '" + pin + "'");
+    s.pin_digest = pin == "digest";
+  }
+  if (s.runner == "container" && s.image.empty())
+    bad(s.where, "stage '" + s.name + "' has runner: container but no image", "add image: NAME[:TAG|@sha256:DIGEST]");
+  if (s.runner != "container" && !s.image.empty())
+    bad(mark_of(file, n["image"]), "image is for runner: container (stage '" + s.name + "' runs on '" + s.runner + "')");
+  if (s.runner == "container" && std::count(s.environment.begin(), s.environment.end(), "python"))
+    bad(mark_of(file, n["environment"]), "'environment: python' reads the host's interpreter; stage '" + s.name +
+        "' runs in a container", "the image's digest is part of a container stage's cache key already; list lock files instead");
+  if (s.pin_digest && s.image.find("@sha256:") == std::string::npos)
+    bad(mark_of(file, n["image"] ? n["image"] : n["pin"]), "stage '" + s.name + "' has pin: digest but image '" + s.image +
+        "' names only a tag", "write image: NAME@sha256:DIGEST (see its digest with 'podman image inspect --format {{.Digest}} " +
+        s.image + "')");
+}
+
 StageDef parse_stage(const std::string& file, const std::string& name, const YAML::Node& n) {
   StageDef s;
   s.name = name;
@@ -142,6 +172,7 @@ StageDef parse_stage(const std::string& file, const std::string& name, const YAM
       s.env[k] = scalar(file, kv.second, "env." + k);
     }
   }
+  parse_environment(file, n, s);
   return s;
 }
 

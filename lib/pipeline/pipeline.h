@@ -32,6 +32,12 @@ struct StageDef {
   std::string runner = "local";
   Resources resources;
   std::map<std::string, std::string> env;
+  // `environment:` what of the stage's environment joins its cache key:
+  // "python" (interpreter version + installed distributions) and/or
+  // repo-relative lock files (lib/environment).
+  std::vector<std::string> environment;
+  std::string image;  // runner: container: NAME[:TAG|@sha256:DIGEST]
+  bool pin_digest = false;  // `pin: digest`: refuse an image named by a tag only
   std::string where;  // "mlo.yaml:LINE:COL" of the stage, for messages
 
   std::string cmd_text() const;  // for humans and the run record

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/hash.h"
+#include "environment/environment.h"
 
 namespace mlo {
 
@@ -27,13 +28,15 @@ StageKey stage_key(const StageDef& s, const StageFacts& f) {
   json doc = {{"v", 1},         {"cmd", cmd},          {"wdir", s.wdir},     {"deps", f.deps},
               {"params", f.params}, {"outs", s.outs},   {"metrics", s.metrics}, {"runner", s.runner},
               {"runner_config", f.runner_config},        {"gpus", s.resources.gpus}, {"env", s.env}};
+  if (!f.env_fingerprint.empty()) doc["environment"] = f.env_fingerprint;
   std::string key = sha256_hex(doc.dump());
   return {std::move(doc), std::move(key)};
 }
 
-std::string stale_reason(const StageDef& s, const json& prev, const StageKey& key, const TreeState& tree) {
+std::string stale_reason(const StageDef& s, const json& prev, const StageKey& key, const TreeState& tree,
+                         const json& prev_env) {
   if (!prev.is_object()) return "never ran";
-  if (prev.value("key", "") != key.key) return explain_change(prev, key.doc);
+  if (prev.value("key", "") != key.key) return explain_change(prev, key.doc, prev_env);
   const json& outs = prev.contains("outs") && prev["outs"].is_array() ? prev["outs"] : json::array();
   for (const auto& o : outs) {
     if (!o.is_object()) return "mlo.lock entry is damaged";
@@ -47,8 +50,12 @@ std::string stale_reason(const StageDef& s, const json& prev, const StageKey& ke
   return "";
 }
 
-std::string explain_change(const json& prev, const json& key_doc) {
+std::string explain_change(const json& prev, const json& key_doc, const json& prev_env) {
   std::vector<std::string> why;
+  if (key_doc.contains("environment") && prev_env.is_object()) {
+    std::string env = environment::describe(environment::diff(prev_env, key_doc["environment"]));
+    if (!env.empty()) why.push_back("environment changed: " + env);
+  }
   json pc = prev.value("cmd", json());
   if (pc != key_doc["cmd"]) why.push_back("cmd changed");
   json pd = json::object();
@@ -63,7 +70,9 @@ std::string explain_change(const json& prev, const json& key_doc) {
     if (!pp.contains(d)) why.push_back("new param " + d);
     else if (pp[d] != it.value()) why.push_back("param " + d + " changed (" + param_text(pp[d]) + " -> " + param_text(it.value()) + ")");
   }
-  if (why.empty()) why.push_back("stage definition changed (outs, runner, resources, env or wdir)");
+  if (why.empty() && key_doc.contains("environment") && !prev_env.is_object())
+    why.push_back("its environment changed, or the stage definition (its earlier run's record is not here to compare)");
+  if (why.empty()) why.push_back("stage definition changed (outs, runner, resources, env, environment or wdir)");
   std::string s;
   for (size_t i = 0; i < why.size() && i < 4; ++i) s += (i ? ", " : "") + why[i];
   if (why.size() > 4) s += ", ...";

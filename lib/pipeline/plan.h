@@ -20,6 +20,11 @@ struct StageFacts {
   nlohmann::json deps = nlohmann::json::object();    // path -> sha256
   nlohmann::json params = nlohmann::json::object();  // FILE:KEY -> value
   nlohmann::json runner_config = nlohmann::json::object();
+  // The captured environment (lib/environment; null until captured) and
+  // the part the stage keys on (mlo.yaml `environment:`, a container's
+  // image digest): empty for other stages, so their keys do not change.
+  nlohmann::json environment;
+  nlohmann::json env_fingerprint = nlohmann::json::object();
 };
 
 // The document whose hash is the stage's cache key, and that hash.
@@ -36,10 +41,14 @@ struct TreeState {
 };
 
 // Why the stage must run (or be restored) in the work tree; "" when it is
-// up to date. `prev` is its mlo.lock entry (null when none).
-std::string stale_reason(const StageDef& s, const nlohmann::json& prev, const StageKey& key, const TreeState& tree);
+// up to date. `prev` is its mlo.lock entry (null when none); `prev_env` the
+// fingerprint of the environment it ran in (null when unknown), so that a
+// changed package is named ("scikit-learn 1.3.2 → 1.4.0").
+std::string stale_reason(const StageDef& s, const nlohmann::json& prev, const StageKey& key, const TreeState& tree,
+                         const nlohmann::json& prev_env = nullptr);
 // What changed between an mlo.lock entry and a key document, for humans.
-std::string explain_change(const nlohmann::json& prev, const nlohmann::json& key_doc);
+std::string explain_change(const nlohmann::json& prev, const nlohmann::json& key_doc,
+                           const nlohmann::json& prev_env = nullptr);
 
 // FILE:KEY -> value, keyed as people write params (train.lr, other.yaml:x).
 nlohmann::json display_params(const nlohmann::json& flat);

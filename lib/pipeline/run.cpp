@@ -22,12 +22,14 @@
 #include "data/data.h"
 #include "data/pointer.h"
 #include "data/workspace.h"
+#include "environment/environment.h"
 #include "pipeline/hashing.h"
 #include "pipeline/plan.h"
 #include "pipeline/run_cache.h"
 #include "pipeline/runs.h"
 #include "repo/lock.h"
 #include "repo/repo.h"
+#include "runner/container.h"
 
 namespace mlo {
 
@@ -249,6 +251,7 @@ class Executor {
     tmp_ = repo_.tmp_dir() / "runs";
     fs::create_directories(tmp_);
     cache_ = std::make_unique<RunCache>(repo_, tmp_);
+    env_cache_ = repo_.cache().root() / "env";
   }
 
   // Runs tasks in dependency order on up to `jobs` threads.
@@ -351,6 +354,7 @@ class Executor {
     std::optional<json> cached = lookup_cache(s, key.key);
     if (opts_.dry_run) return would_change(ctx, s, cached, out);
     if (cached) return restore_cached(ctx, s, facts, key, *cached, out);
+    if (facts.environment.is_null()) facts.environment = capture_environment(ctx, s, facts.runner_config);
     return execute(ctx, s, facts, key, out);
   }
 
@@ -394,10 +398,59 @@ class Executor {
       f.deps[d] = *h;
     }
     f.params = resolve_params(s.params, reader_at(ctx.root), ctx.overrides);
-    std::lock_guard<std::mutex> g(mu_);
-    f.runner_config = yaml_to_json(repo_.config().node("runners." + s.runner));
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      f.runner_config = yaml_to_json(repo_.config().node("runners." + s.runner));
+    }
     if (f.runner_config.is_null()) f.runner_config = json::object();
+    if (keys_environment(s)) {
+      f.environment = capture_environment(ctx, s, f.runner_config);
+      f.env_fingerprint = environment::fingerprint(f.environment, s.environment, s.where + ": stage '" + s.name + "'");
+    }
     return f;
+  }
+
+  // A stage whose key holds part of its environment: `environment:`, or a container's image digest.
+  static bool keys_environment(const StageDef& s) { return !s.environment.empty() || s.runner == "container"; }
+
+  // What the stage runs on (lib/environment); a container stage's image
+  // resolved to its digest. Only a keyed part may fail the stage.
+  json capture_environment(const ExecContext& ctx, const StageDef& s, const json& runner_config) {
+    environment::CaptureRequest r;
+    r.root = ctx.root;
+    r.wdir = s.wdir;
+    r.argv = s.argv;
+    r.shell = s.shell;
+    r.env = s.env;
+    for (const auto& e : s.environment)
+      if (e != "python") r.lock_files.push_back(e);
+    r.cache_dir = env_cache_;
+    r.python = s.runner != "container";
+    json env;
+    try {
+      env = environment::capture(r);
+    } catch (const Error& e) {
+      if (keys_environment(s)) throw;
+      return {{"error", e.what()}};
+    }
+    if (s.runner == "container") env["container"] = resolve_image(runner_config, s.image).to_json();
+    return env;
+  }
+
+  // The fingerprint of the environment the stage's last run (mlo.lock) ran
+  // in, to name what changed; null when its record is not here.
+  json previous_fingerprint(const StageDef& s, const json& prev) {
+    std::string hash = prev.is_object() ? prev.value("record", "") : "";
+    if (!keys_environment(s) || hash.empty()) return nullptr;
+    try {
+      std::lock_guard<std::mutex> g(mu_);
+      if (!repo_.cache().has(hash)) return nullptr;
+      json record = json::parse(repo_.cache().read(hash), nullptr, false);
+      if (!record.is_object() || !record.contains("environment")) return nullptr;
+      return environment::fingerprint(record["environment"], s.environment, s.where);
+    } catch (const Error&) {
+      return nullptr;
+    }
   }
 
   json lock_entry(const std::string& stage) {
@@ -418,7 +471,8 @@ class Executor {
       }
     for (const auto& m : s.metrics)
       if (fs::exists(ctx.root / m)) tree.metrics_present.insert(m);
-    std::string why = stale_reason(s, prev, key, tree);
+    json prev_env = prev.is_object() && prev.value("key", "") != key.key ? previous_fingerprint(s, prev) : json();
+    std::string why = stale_reason(s, prev, key, tree, prev_env);
     return why.empty() && forced ? "forced" : why;
   }
 
@@ -548,6 +602,10 @@ class Executor {
     spec.resources = s.resources;
     spec.runner = s.runner;
     spec.runner_config = facts.runner_config;
+    if (facts.environment.contains("container")) {  // run exactly the image that was resolved and keyed
+      spec.runner_config["image"] = s.image;
+      spec.runner_config["image_id"] = facts.environment["container"].value("id", "");
+    }
     spec.log_path = files.log;
     for (const auto& o : s.outs) spec.outs.push_back(fs::path(o).lexically_relative(s.wdir).generic_string());
     spec.stream_output = opts_.stream_output;
@@ -658,6 +716,7 @@ class Executor {
                    {"message", result.message},
                    {"host", result.host},
                    {"cpu_model", cpu_model()},
+                   {"environment", facts.environment},
                    {"started_at", result.started_at},
                    {"finished_at", result.finished_at},
                    {"cache_key", key.key},
@@ -746,6 +805,7 @@ class Executor {
   bool wrote_ = false;       // objects stored without a sync yet
   std::vector<const StageDef*> lock_stages_;
   fs::path tmp_;
+  fs::path env_cache_;  // CACHE/env: interpreters' package lists, GPUs
   std::unique_ptr<RunCache> cache_;
 
  public:

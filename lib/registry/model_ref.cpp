@@ -109,6 +109,7 @@ ResolvedModel resolve_model(const ModelState& m, const ModelRef& ref) {
   }
   r.run_id = meta.value("run", "");
   r.model_type = meta.value("model_type", "");
+  if (meta.contains("environment") && meta["environment"].is_object()) r.environment = meta["environment"];
   if (meta.contains("signature")) r.input_names = signature_input_names(meta["signature"]);
   return r;
 }

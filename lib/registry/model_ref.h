@@ -42,6 +42,7 @@ struct ResolvedModel {
   std::string path;           // where the artifact lived in the work tree when registered
   std::string run_id;
   std::string model_type;     // e.g. "sklearn", "onnx", "torch"
+  nlohmann::json environment; // the training run's environment, when registered with one
   std::vector<std::string> input_names;  // its signature's inputs, in order (empty: none recorded)
   std::vector<std::string> stages;
   std::vector<std::string> aliases;

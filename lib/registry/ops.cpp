@@ -287,7 +287,21 @@ Linked link_artifact(Repo& repo, const RegisterOptions& o, const ModelDecl* decl
 
 // ---- register ----------------------------------------------------------------
 
-// The register tag's metadata: artifact, description, run (params, metrics, data).
+// The part of a run's environment a model carries (no env vars, no lock-file hashes of other stages).
+nlohmann::json model_environment(const nlohmann::json& e) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const char* k : {"os", "kernel", "libc", "arch", "gpus", "container"})
+    if (e.contains(k)) out[k] = e[k];
+  if (e.contains("python") && e["python"].is_object()) {
+    const auto& py = e["python"];
+    out["python"] = nlohmann::json::object();
+    for (const char* k : {"version", "implementation", "packages"})
+      if (py.contains(k)) out["python"][k] = py[k];
+  }
+  return out;
+}
+
+// The register tag's metadata: artifact, description, run (params, metrics, data, environment).
 nlohmann::json register_meta(Repo& repo, const RegisterOptions& o, const ModelDecl* decl, const Linked& linked,
                              const std::string& head) {
   const Artifact& art = linked.art;
@@ -322,6 +336,8 @@ nlohmann::json register_meta(Repo& repo, const RegisterOptions& o, const ModelDe
     nlohmann::json data = nlohmann::json::array();
     for (const auto& d : run->deps) data.push_back({{"path", d.path}, {"sha256", d.sha256}, {"type", d.type}});
     meta["data"] = data;
+    // What it was trained on, for deploy's check of the serving python and the card.
+    if (run->environment.is_object()) meta["environment"] = model_environment(run->environment);
   }
   if (!o.metrics_file.empty()) {
     auto m = read_json_or_yaml(repo, o.metrics_file, "--metrics");

@@ -53,7 +53,7 @@ nlohmann::json version_json(const ModelState& m, const VersionInfo& v) {
                       {"time", v.time},      {"date", format_time(v.time)}, {"active", v.active},
                       {"stages", v.stages},  {"aliases", v.aliases}};
   for (const char* k : {"artifact", "model_type", "description", "labels", "signature", "run", "run_stage",
-                        "run_author", "run_author_email", "metrics", "params", "data", "code_commit", "runner"})
+                        "run_author", "run_author_email", "metrics", "params", "data", "code_commit", "runner", "environment"})
     if (v.meta.contains(k)) j[k] = v.meta[k];
   nlohmann::json approvals = nlohmann::json::array();
   for (const auto& e : m.events)
@@ -78,6 +78,25 @@ void flatten(const nlohmann::json& j, const std::string& prefix, std::vector<std
   }
 }
 }  // namespace
+
+// The training run's environment: OS, GPUs, python and every package (a
+// pickled model wants the same versions where it is served).
+static void card_environment(std::ostringstream& o, const nlohmann::json& e) {
+  o << "\n### Environment\n\n";
+  if (e.contains("os") && e["os"].is_object()) o << "- OS: " << md_escape(e["os"].value("name", "")) << "\n";
+  if (e.contains("kernel")) o << "- kernel: " << md_escape(scalar(e["kernel"])) << (e.contains("libc") ? ", " + md_escape(scalar(e["libc"])) : "") << "\n";
+  if (e.contains("gpus") && e["gpus"].is_array())
+    for (const auto& g : e["gpus"])
+      if (g.is_object()) o << "- GPU: " << md_escape(g.value("name", "")) << ", driver " << md_escape(g.value("driver", "")) << "\n";
+  if (e.contains("container") && e["container"].is_object())
+    o << "- image: `" << md_escape(e["container"].value("image", "")) << "` (`" << e["container"].value("digest", "") << "`)\n";
+  if (!e.contains("python") || !e["python"].is_object()) return;
+  const auto& py = e["python"];
+  o << "- python: " << md_escape(py.contains("version") ? scalar(py["version"]) : "?") << "\n";
+  if (!py.contains("packages") || !py["packages"].is_object() || py["packages"].empty()) return;
+  o << "\n| package | version |\n|---|---|\n";
+  for (auto& [k, v] : py["packages"].items()) o << "| " << md_escape(k) << " | " << md_escape(scalar(v)) << " |\n";
+}
 
 std::string model_card(Repo& repo, const std::string& ref) {
   ResolvedModel rm = resolve_model(repo, ref);
@@ -125,6 +144,7 @@ std::string model_card(Repo& repo, const std::string& ref) {
   } else {
     o << "No run recorded (registered from a path).\n";
   }
+  if (meta.contains("environment") && meta["environment"].is_object()) card_environment(o, meta["environment"]);
   o << "\n## Data\n\n";
   if (meta.contains("data") && !meta["data"].empty()) {
     o << "| path | sha256 |\n|---|---|\n";

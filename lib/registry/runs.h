@@ -34,6 +34,7 @@ struct RunInfo {
   nlohmann::json metrics = nlohmann::json::object();
   std::vector<RunArtifact> deps;   // data and code it read
   std::vector<RunArtifact> outs;   // what it wrote
+  nlohmann::json environment;      // what it ran on (lib/environment); null for older records
 };
 
 struct LockedOutput {

@@ -37,6 +37,7 @@ RunInfo from_record(Repo& repo, const nlohmann::json& r) {
   info.started_at = r.value("started_at", 0.0);
   if (r.contains("params") && r["params"].is_object()) info.params = r["params"];
   if (r.contains("metrics") && r["metrics"].is_object()) info.metrics = r["metrics"];
+  if (r.contains("environment") && r["environment"].is_object()) info.environment = r["environment"];
   if (r.contains("deps") && r["deps"].is_object())
     for (auto& [path, sha] : r["deps"].items())
       if (sha.is_string()) {

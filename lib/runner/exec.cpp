@@ -52,9 +52,9 @@ void write_str(int fd, const std::string& s) {
 
 // The program, argv, environment and messages of a job, built before fork.
 struct ExecImage {
-  std::vector<std::string> env_strings, args;
-  std::vector<char*> envp, argv;
-  std::string program, not_found, exec_error, chdir_error;
+  std::vector<std::string> env_strings, args, cleanup_args;
+  std::vector<char*> envp, argv, cleanup_argv;
+  std::string program, cleanup_program, not_found, exec_error, chdir_error;
   cpu_set_t cpus;
 };
 
@@ -84,6 +84,15 @@ void prepare_image(const ChildOptions& opt, ExecImage& img) {
       img.program = found->string();
   }
   img.not_found = "mlo: cannot run '" + name + "': command not found on PATH";
+  if (!opt.orphan_cleanup.empty()) {
+    img.cleanup_args = opt.orphan_cleanup;
+    for (auto& a : img.cleanup_args) img.cleanup_argv.push_back(a.data());
+    img.cleanup_argv.push_back(nullptr);
+    const std::string& c = img.cleanup_args[0];
+    if (c.find('/') != std::string::npos) img.cleanup_program = c;
+    else if (auto found = find_program_in(c, path_value.empty() ? "/usr/local/bin:/usr/bin:/bin" : path_value))
+      img.cleanup_program = found->string();
+  }
   img.exec_error = "mlo: cannot run '" + name + "': ";
   img.chdir_error = "mlo: cannot enter " + opt.workdir.string() + ": ";
   CPU_ZERO(&img.cpus);
@@ -100,6 +109,8 @@ struct ChildPlan {
   const std::string& exec_error;
   const std::string& chdir_error;
   const cpu_set_t* cpus;
+  const std::string& cleanup_program;  // empty: none
+  char** cleanup_argv;
   int output_fd;  // the pipe to mlo (stdout and stderr)
   int status_fd;  // the exec-status pipe
   pid_t mlo;
@@ -150,6 +161,33 @@ struct ChildPlan {
   _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
 }
 
+// The orphan cleanup (async-signal-safe only): in a session of its own, so
+// the group kill that follows cannot reach it; the guard waits until it has
+// exec'd (the CLOEXEC pipe closes) before it kills the group.
+void start_cleanup(const ChildPlan& p) {
+  int sync[2];
+  if (::pipe2(sync, O_CLOEXEC) != 0) return;
+  pid_t c = ::fork();
+  if (c == 0) {
+    ::setsid();
+    int null_out = ::open("/dev/null", O_WRONLY);  // nobody reads the job's pipe any more
+    if (null_out >= 0) {
+      ::dup2(null_out, 1);
+      ::dup2(null_out, 2);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execve(p.cleanup_program.c_str(), p.cleanup_argv, p.envp);
+    _exit(127);
+  }
+  ::close(sync[1]);
+  char b;
+  if (c > 0)
+    while (::read(sync[0], &b, 1) < 0 && errno == EINTR) {}
+  ::close(sync[0]);
+}
+
 // The group leader mlo forks for a job (async-signal-safe only). It starts
 // the job and waits for it; when mlo dies (even by SIGKILL, which no handler
 // sees) it kills the whole group, so no stage outlives mlo and keeps writing
@@ -183,6 +221,7 @@ struct ChildPlan {
     pid_t done = ::waitpid(job, &status, WNOHANG);
     if (done == job) exit_like(status);
     if (::getppid() != p.mlo) {  // mlo is gone: so is the job
+      if (!p.cleanup_program.empty()) start_cleanup(p);
       ::kill(0, SIGKILL);
       _exit(137);
     }
@@ -356,7 +395,8 @@ ChildOutcome run_child(const ChildOptions& opt) {
   }
   if (pid == 0) {
     ChildPlan plan{&opt, img.program, img.argv.data(), img.envp.data(), img.not_found, img.exec_error,
-                   img.chdir_error, &img.cpus, write_end.get(), err_write.get(), parent};
+                   img.chdir_error, &img.cpus, img.cleanup_program,
+                   img.cleanup_argv.empty() ? nullptr : img.cleanup_argv.data(), write_end.get(), err_write.get(), parent};
     guard_job(plan);
   }
   pthread_sigmask(SIG_SETMASK, &old, nullptr);

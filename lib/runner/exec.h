@@ -33,6 +33,9 @@ struct ChildOptions {
   std::filesystem::path log_path;             // appended to; empty: none
   bool stream_output = true;                  // copy output to write_job_output()
   std::string output_key;                     // the job's run id, for write_job_output()
+  // Started (in a session of its own) by the job's guard when mlo dies
+  // before the job ends: what the group kill cannot reach (a container).
+  std::vector<std::string> orphan_cleanup;
   std::function<void()> on_tick;              // called about every tick_s while the child runs
   double tick_s = 1.0;
 };

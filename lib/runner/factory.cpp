@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/process.h"
 #include "repo/repo.h"
+#include "runner/container.h"
 #include "runner/cuda.h"
 #include "runner/local.h"
 #include "runner/plugin.h"
@@ -17,7 +18,7 @@ namespace mlo {
 
 namespace {
 
-const std::vector<std::string> kBuiltins = {"local", "cuda", "slurm"};
+const std::vector<std::string> kBuiltins = {"local", "cuda", "slurm", "container"};
 
 // YAML settings as JSON: scalars become booleans/numbers where they read as such.
 nlohmann::json yaml_to_json(const YAML::Node& node) {
@@ -101,6 +102,7 @@ std::unique_ptr<Runner> make_runner(const std::string& name, const nlohmann::jso
   if (name == "local") return std::make_unique<LocalRunner>(config);
   if (name == "cuda") return std::make_unique<CudaRunner>(config, tmp_dir / "gpu-locks");
   if (name == "slurm") return std::make_unique<SlurmRunner>(config, tmp_dir / "slurm");
+  if (name == "container") return std::make_unique<ContainerRunner>(config);
   if (valid_name(name)) {
     if (auto program = find_program(plugin_program(name)))
       return std::make_unique<PluginRunner>(name, std::filesystem::absolute(*program).lexically_normal(), config,

@@ -81,7 +81,7 @@ class Runner {
   virtual JobResult run(const JobSpec& spec) = 0;
 };
 
-// "local", "cuda", "slurm", or a plugin: an executable mlo-runner-NAME on
+// "local", "cuda", "slurm", "container", or a plugin: an executable mlo-runner-NAME on
 // PATH. Throws InputError for an unknown runner (naming the ones available).
 // Settings come from `runners.NAME` in .mlo/config.yaml. The cuda runner
 // throws RunnerError (exit 5) on a machine without NVIDIA GPUs, the slurm

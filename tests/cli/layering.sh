@@ -16,15 +16,16 @@ declare -A ALLOWED=(
   [repo]="core index store"
   [data]="core index repo store"
   [runner]="core index repo store"
+  [environment]="core"
   [remote]="core data index repo store"
-  [pipeline]="core data index repo runner store"
-  [registry]="core data index pipeline repo runner store"
-  [deploy]="core data index monitor notify pipeline registry repo runner store"
-  [monitor]="core data index pipeline registry repo runner store"
+  [pipeline]="core data environment index repo runner store"
+  [registry]="core data environment index pipeline repo runner store"
+  [deploy]="core data environment index monitor notify pipeline registry repo runner store"
+  [monitor]="core data environment index pipeline registry repo runner store"
   [notify]="core remote repo"
-  [triggers]="core data index monitor notify pipeline registry repo runner store"
-  [app]="core data deploy index monitor notify pipeline registry remote repo runner store triggers"
-  [ui]="app core data deploy index monitor notify pipeline registry remote repo runner store triggers"
+  [triggers]="core data environment index monitor notify pipeline registry repo runner store"
+  [app]="core data deploy environment index monitor notify pipeline registry remote repo runner store triggers"
+  [ui]="app core data deploy environment index monitor notify pipeline registry remote repo runner store triggers"
 )
 
 # check_includes LIBDIR: prints each forbidden include as FILE:LINE: what.

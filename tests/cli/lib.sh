@@ -89,3 +89,8 @@ on_tty() {
 skip() { echo "SKIP [$TEST_NAME]: $*"; exit 77; }
 
 done_testing() { echo "ok [$TEST_NAME]: $CHECKS checks passed"; exit 0; }
+
+# last_run STAGE : the id of the stage's newest run.
+last_run() {
+  "$MLO" -q --json runs ls --stage "$1" -n 1 | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])'
+}

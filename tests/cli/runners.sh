@@ -88,7 +88,7 @@ expect_json "d['status']=='error' and 'without writing a job result' in d['messa
 # Bad input: unknown runner (names the available ones), bad sizes, bad settings.
 PATH="$TEST_TMP/fakebin:$PATH" expect_rc 3 runners exec -r gpu-cluster -- true
 expect_err_contains "unknown runner 'gpu-cluster'"
-expect_err_contains "local, cuda, slurm, lazy"
+expect_err_contains "local, cuda, slurm, container, lazy"
 expect_err_contains "mlo-runner-gpu-cluster"
 expect_rc 3 runners exec --memory lots -- true
 expect_err_contains "'lots' is not a memory size"
