@@ -175,6 +175,7 @@ JobResult ContainerRunner::run(const JobSpec& spec) {
   o.kill_grace_s = config_number(config, "kill_grace_s", 5);
   o.log_path = spec.log_path;
   o.stream_output = spec.stream_output;
+  o.output_key = spec.run_id;
   // If mlo dies (kill -9), the job's guard removes the container.
   o.orphan_cleanup = remove_argv(engine, container);
   ChildOutcome outcome;
