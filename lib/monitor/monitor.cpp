@@ -69,7 +69,7 @@ MethodChoice choice(const YAML::Node& n, const std::string& file) {
   }
   if (n["method"]) {
     if (!n["method"].IsScalar())
-      throw InputError(at(n["method"], file) + ": 'method' must be the name of a drift test, not a " +
+      throw InputError(at(n["method"], file) + ":" + std::to_string(n["method"].Mark().column + 1) + ": 'method' must be the name of a drift test, not a " +
                            (n["method"].IsSequence() ? "list" : "mapping"),
                        "write e.g. method: psi (man mlo-monitor lists the tests)");
     c.method = n["method"].as<std::string>();
