@@ -19,9 +19,10 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # kill_during LABEL MAX_MS CMD... : starts mlo CMD, SIGKILLs it after a random
 # delay, and counts whether it was still running. The delays are weighted to
 # the command's running time: uniform over 90% of an estimate that starts
-# at MAX_MS (duration_of) and follows where kills land (half as long after
-# a kill that came too late, 1/8 longer after one that landed): about 85%
-# land mid-command once it settles, and they still reach its last steps.
+# at MAX_MS (duration_of) and follows where kills land (a quarter shorter
+# after a kill that came too late, 1/16 longer after one that landed), so
+# most land mid-command while they still reach its last steps (halving
+# after a late kill did worse: it shrank the estimate to the 10 ms floor).
 declare -A EST_MS=()
 kill_during() {
   local label=$1 max=$2; shift 2
@@ -35,11 +36,11 @@ kill_during() {
   state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)
   if [ -n "$state" ] && [ "$state" != Z ] && kill -9 "$pid" 2>/dev/null; then
     MID_RUN[$label]=$((${MID_RUN[$label]:-0} + 1))
-    est=$((est + est / 8 + 1))
+    est=$((est + est / 16 + 1))
     ((est > 4 * max)) && est=$((4 * max))
   else
     FINISHED[$label]=$((${FINISHED[$label]:-0} + 1))
-    est=$((est / 2))
+    est=$((est * 3 / 4))
     ((est < 10)) && est=10
   fi
   EST_MS[$label]=$est
