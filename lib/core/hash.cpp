@@ -42,6 +42,8 @@ Sha256::Sha256()
     : state_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
 
 void Sha256::update(const void* data, std::size_t size) {
+  // Nothing to add; an empty string_view's data() may be null, which memcpy must never see.
+  if (size == 0) return;
   auto* p = static_cast<const unsigned char*>(data);
   total_ += size;
   if (buffered_ > 0) {
@@ -91,7 +93,7 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
     Sha256 h;
     h.update(key);
     h.digest(k);
-  } else {
+  } else if (!key.empty()) {
     std::memcpy(k, key.data(), key.size());
   }
   unsigned char pad[64], inner[32], outer[32];

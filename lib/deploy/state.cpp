@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
 #include <chrono>
@@ -18,6 +19,7 @@
 #include "deploy/deploy.h"
 #include "repo/config.h"
 #include "repo/repo.h"
+#include "repo/yaml_read.h"
 #include "repo/yaml_schema.h"
 
 namespace mlo::deploy {
@@ -152,10 +154,9 @@ std::filesystem::path env_dir(Repo& repo, const std::string& env) {
   return repo.mlo_dir() / "deploy" / env;
 }
 
-std::optional<DeploymentConfig> load_deployment_config(Repo& repo, const std::string& env) {
-  fs::path file = repo.root() / "mlo.yaml";
-  std::error_code ec;
-  if (!fs::exists(file, ec)) return std::nullopt;
+namespace {
+
+std::optional<DeploymentConfig> read_deployment_config(const fs::path& file, const std::string& env) {
   YAML::Node root = load_yaml_file(file);
   if (root.IsMap()) check_mlo_yaml(root, "mlo.yaml");  // a typo must not change what is deployed
   if (!root.IsMap() || !root["deployments"]) return std::nullopt;
@@ -186,6 +187,16 @@ std::optional<DeploymentConfig> load_deployment_config(Repo& repo, const std::st
                        "fix mlo.yaml");
     }
   };
+  // A whole number in [lo, hi]: the schema checks the kind, the cast to int needs the range.
+  auto whole = [&](const YAML::Node& parent, const char* k, long fallback, long lo, long hi) -> long {
+    double v = num(parent, k, static_cast<double>(fallback));
+    if (parent[k] && !(v >= static_cast<double>(lo) && v <= static_cast<double>(hi)))
+      throw InputError("mlo.yaml:" + std::to_string(parent[k].Mark().line + 1) + ": deployments." + env + "." + k +
+                           " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", not " +
+                           parent[k].Scalar(),
+                       "fix mlo.yaml");
+    return static_cast<long>(v);
+  };
   static const std::set<std::string> known = {"model", "artifact", "runner", "strategy", "host", "port", "weight",
                                               "split", "thresholds", "max_restarts", "ready_timeout_s", "image",
                                               "namespace", "serving"};
@@ -205,16 +216,17 @@ std::optional<DeploymentConfig> load_deployment_config(Repo& repo, const std::st
   c.split = str("split");
   c.image = str("image");
   c.namespace_ = str("namespace");
-  c.port = static_cast<int>(num(d, "port", 0));
-  c.weight = static_cast<int>(num(d, "weight", -1));
-  c.max_restarts = static_cast<int>(num(d, "max_restarts", -1));
-  c.ready_timeout_s = static_cast<int>(num(d, "ready_timeout_s", -1));
+  constexpr long int_max = std::numeric_limits<int>::max();
+  c.port = static_cast<int>(whole(d, "port", 0, 0, 65535));
+  c.weight = static_cast<int>(whole(d, "weight", -1, 0, 100));
+  c.max_restarts = static_cast<int>(whole(d, "max_restarts", -1, 0, int_max));
+  c.ready_timeout_s = static_cast<int>(whole(d, "ready_timeout_s", -1, 0, int_max));
   if (YAML::Node t = d["thresholds"]) {
     if (!t.IsMap()) throw InputError(where + ": deployments." + env + ".thresholds must be a mapping");
     c.has_thresholds = true;
     c.thresholds.max_error_rate = num(t, "max_error_rate", -1);
     c.thresholds.max_p99_ms = num(t, "max_p99_ms", -1);
-    c.thresholds.min_requests = static_cast<long>(num(t, "min_requests", 20));
+    c.thresholds.min_requests = whole(t, "min_requests", 20, 0, int_max);
   }
   if (YAML::Node sv = d["serving"]) {
     std::string key = "deployments." + env + ".serving";
@@ -240,6 +252,15 @@ std::optional<DeploymentConfig> load_deployment_config(Repo& repo, const std::st
                               bounded("max_queue", 0, 1000000, d0.max_queue)};
   }
   return c;
+}
+
+}  // namespace
+
+std::optional<DeploymentConfig> load_deployment_config(Repo& repo, const std::string& env) {
+  fs::path file = repo.root() / "mlo.yaml";
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return std::nullopt;
+  return read_yaml_checked("mlo.yaml", [&] { return read_deployment_config(file, env); });
 }
 
 std::filesystem::path find_inference_runner(const std::string& runner) {

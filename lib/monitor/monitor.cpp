@@ -23,6 +23,7 @@
 #include "registry/model_ref.h"
 #include "registry/runs.h"
 #include "repo/repo.h"
+#include "repo/yaml_read.h"
 #include "repo/yaml_schema.h"
 
 namespace mlo {
@@ -67,6 +68,10 @@ MethodChoice choice(const YAML::Node& n, const std::string& file) {
     return c;
   }
   if (n["method"]) {
+    if (!n["method"].IsScalar())
+      throw InputError(at(n["method"], file) + ":" + std::to_string(n["method"].Mark().column + 1) + ": 'method' must be the name of a drift test, not a " +
+                           (n["method"].IsSequence() ? "list" : "mapping"),
+                       "write e.g. method: psi (man mlo-monitor lists the tests)");
     c.method = n["method"].as<std::string>();
     find_method(*c.method);
   }
@@ -94,10 +99,10 @@ double parse_time(const std::string& t) {
   return *v;
 }
 
-std::map<std::string, MonitorSpec> load_monitors(const fs::path& path) {
+namespace {
+
+std::map<std::string, MonitorSpec> read_monitors(const fs::path& path, const std::string& file) {
   std::map<std::string, MonitorSpec> out;
-  if (!fs::exists(path)) return out;
-  const std::string file = path.filename().string();
   YAML::Node root = load_yaml_file(path);
   if (root && root.IsMap()) check_mlo_yaml(root, file);  // a typo must not drop a check
   if (!root || !root.IsMap() || !root["monitors"]) return out;
@@ -175,6 +180,14 @@ std::map<std::string, MonitorSpec> load_monitors(const fs::path& path) {
     out.emplace(s.name, std::move(s));
   }
   return out;
+}
+
+}  // namespace
+
+std::map<std::string, MonitorSpec> load_monitors(const fs::path& path) {
+  if (!fs::exists(path)) return {};
+  const std::string file = path.filename().string();
+  return read_yaml_checked(file, [&] { return read_monitors(path, file); });
 }
 
 namespace {

@@ -9,6 +9,7 @@
 #include "core/format.h"
 #include "core/fs.h"
 #include "repo/config.h"
+#include "repo/yaml_read.h"
 #include "repo/yaml_schema.h"
 
 namespace mlo {
@@ -319,7 +320,8 @@ std::vector<std::string> Pipeline::downstream(const std::vector<std::string>& na
   return out;
 }
 
-Pipeline parse_pipeline(const std::string& text, const std::string& filename) {
+namespace {
+Pipeline read_pipeline(const std::string& text, const std::string& filename) {
   YAML::Node root = load_yaml(text, filename);
   Pipeline p;
   if (!root || root.IsNull()) return p;
@@ -337,6 +339,12 @@ Pipeline parse_pipeline(const std::string& text, const std::string& filename) {
   }
   check_dag(filename, p);
   return p;
+}
+
+}  // namespace
+
+Pipeline parse_pipeline(const std::string& text, const std::string& filename) {
+  return read_yaml_checked(filename, [&] { return read_pipeline(text, filename); });
 }
 
 Pipeline load_pipeline(const std::filesystem::path& root) {

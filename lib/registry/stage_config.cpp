@@ -7,6 +7,7 @@
 #include "registry/registry.h"
 #include "repo/config.h"
 #include "repo/repo.h"
+#include "repo/yaml_read.h"
 #include "repo/yaml_schema.h"
 
 namespace mlo::registry {
@@ -159,9 +160,8 @@ StageConfig parse_stage(const std::string& name, const YAML::Node& n, const std:
   if (auto f = g["fairness"]) parse_fairness(f, gw + ".fairness", s);
   return s;
 }
-}  // namespace
 
-RegistryConfig load_registry_config(Repo& repo) {
+RegistryConfig read_registry_config(Repo& repo) {
   RegistryConfig cfg;
   YAML::Node root = load_mlo_yaml(repo);
   YAML::Node reg = root ? root["registry"] : YAML::Node();
@@ -180,7 +180,7 @@ RegistryConfig load_registry_config(Repo& repo) {
   return cfg;
 }
 
-std::map<std::string, ModelDecl> load_model_decls(Repo& repo) {
+std::map<std::string, ModelDecl> read_model_decls(Repo& repo) {
   std::map<std::string, ModelDecl> out;
   YAML::Node root = load_mlo_yaml(repo);
   YAML::Node models = root ? root["models"] : YAML::Node();
@@ -207,6 +207,16 @@ std::map<std::string, ModelDecl> load_model_decls(Repo& repo) {
     out[d.name] = d;
   }
   return out;
+}
+
+}  // namespace
+
+RegistryConfig load_registry_config(Repo& repo) {
+  return read_yaml_checked("mlo.yaml", [&] { return read_registry_config(repo); });
+}
+
+std::map<std::string, ModelDecl> load_model_decls(Repo& repo) {
+  return read_yaml_checked("mlo.yaml", [&] { return read_model_decls(repo); });
 }
 
 }  // namespace mlo::registry

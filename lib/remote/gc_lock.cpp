@@ -1,9 +1,13 @@
 #include "remote/gc_lock.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -43,6 +47,98 @@ std::vector<std::string> hash_list(const nlohmann::json& doc, const char* field)
   return out;
 }
 
+// The process that holds a lock, as the lock names it.
+struct Holder {
+  std::string host, boot_id;
+  long long pid = 0, pid_start = 0;
+  std::int64_t heartbeat = 0;  // 0: an older mlo's lock, without one
+};
+
+std::string this_host() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "";
+  return buf;
+}
+
+std::string first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+std::string this_boot() {
+  static const std::string id = first_line("/proc/sys/kernel/random/boot_id");
+  return id;
+}
+
+// A process's start time (clock ticks after boot, /proc/PID/stat field 22):
+// with the pid it names one process, even after the pid is reused. 0: gone.
+long long process_start(long long pid) {
+  std::string stat = first_line("/proc/" + std::to_string(pid) + "/stat");
+  auto paren = stat.rfind(')');  // the command name may hold spaces
+  if (paren == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(paren + 1));
+  std::string field;
+  for (int i = 3; i <= 22 && rest >> field; ++i)
+    if (i == 22) return std::strtoll(field.c_str(), nullptr, 10);
+  return 0;
+}
+
+std::string lock_body(std::int64_t since, std::int64_t heartbeat) {
+  static const long long pid = ::getpid();
+  nlohmann::json doc = {{"version", 2},         {"since", since},       {"heartbeat", heartbeat},
+                        {"host", this_host()},  {"boot_id", this_boot()}, {"pid", pid},
+                        {"pid_start", process_start(pid)}};
+  return doc.dump() + "\n";
+}
+
+// The holder a lock names; fields of the wrong type (a hostile or older
+// writer) read as absent.
+Holder read_holder(Backend& backend, const std::string& key) {
+  Holder h;
+  auto text = backend.get(key);
+  if (!text) return h;
+  auto doc = nlohmann::json::parse(*text, nullptr, false);
+  if (!doc.is_object()) return h;
+  auto str = [&](const char* k) { return doc.contains(k) && doc[k].is_string() ? doc[k].get<std::string>() : ""; };
+  auto num = [&](const char* k) { return doc.contains(k) && doc[k].is_number_integer() ? doc[k].get<long long>() : 0; };
+  h.host = str("host");
+  h.boot_id = str("boot_id");
+  h.pid = num("pid");
+  h.pid_start = num("pid_start");
+  h.heartbeat = num("heartbeat");
+  return h;
+}
+
+// Why a holder on this host no longer runs ("" when it may: another host, or alive).
+std::string gone_here(const Holder& h) {
+  if (h.host.empty() || h.host != this_host()) return "";
+  if (!h.boot_id.empty() && !this_boot().empty() && h.boot_id != this_boot())
+    return "its host (" + h.host + ", this one) has restarted since";
+  constexpr long long kMaxPid = 4194304;  // Linux's pid_max limit; a hostile pid is never looked up
+  if (h.pid <= 0 || h.pid > kMaxPid) return "";
+  long long start = process_start(h.pid);
+  if (start == 0) return "its process (pid " + std::to_string(h.pid) + " on this host) is gone";
+  if (h.pid_start != 0 && start != h.pid_start)
+    return "its process (pid " + std::to_string(h.pid) + " on this host) is gone (the pid now names another one)";
+  return "";
+}
+
+// Why the lock `b` is stale, or "" while its gc may be running.
+std::string stale_reason(Backend& backend, const BlobInfo& b, std::int64_t now) {
+  std::int64_t written = stamped_time(b, "locks/gc-");
+  if (now - written >= kGcLockStale) return "not refreshed for " + std::to_string((now - written) / 3600) + " hours";
+  Holder h = read_holder(backend, b.key);
+  if (std::string gone = gone_here(h); !gone.empty()) return gone;
+  if (h.heartbeat == 0) return "";  // an older mlo's gc: only age tells
+  std::int64_t beat = std::max(written, h.heartbeat);
+  if (now - beat > kGcHeartbeatStale)
+    return "its heartbeat stopped " + std::to_string(now - beat) + " s ago (on " +
+           (h.host.empty() ? std::string("an unknown host") : h.host) + ", pid " + std::to_string(h.pid) + ")";
+  return "";
+}
+
 }  // namespace
 
 std::int64_t unix_now() {
@@ -53,40 +149,82 @@ std::int64_t unix_now() {
   return now;
 }
 
-std::optional<std::string> running_gc(Backend& backend, std::int64_t now, const std::string& except) {
+std::optional<std::string> running_gc(Backend& backend, std::int64_t now, const std::string& except,
+                                      std::vector<StaleGcLock>* stale) {
+  std::optional<std::string> running;
   for (const auto& b : backend.list("locks/")) {
     if (b.key == except || b.key.rfind("locks/gc-", 0) != 0 || !ends_with(b.key, ".json")) continue;
-    if (now - stamped_time(b, "locks/gc-") < kGcLockStale) return b.key;
+    std::string why = stale_reason(backend, b, now);
+    if (why.empty() && !running) running = b.key;
+    if (!why.empty() && stale) stale->push_back({b.key, why});
   }
-  return std::nullopt;
+  return running;
 }
 
-GcLock::GcLock(Backend& backend, std::int64_t now) : backend_(backend) {
+GcLock::GcLock(Backend& backend, std::int64_t now) : backend_(backend), since_(now) {
   key_ = "locks/gc-" + stamped_name(now) + ".json";
-  backend_.put(key_, nlohmann::json({{"version", 1}, {"since", now}}).dump() + "\n");
-  if (auto other = running_gc(backend_, now, key_)) {
+  backend_.put(key_, lock_body(since_, now));
+  std::vector<StaleGcLock> stale;
+  if (auto other = running_gc(backend_, now, key_, &stale)) {
     backend_.remove(key_);
     throw RemoteError(backend_.describe() + ": another gc is running (" + *other + ")",
-                      "wait for it to finish; if none is running (a killed gc), remove " + *other +
-                          " from the remote (it is ignored after 6 hours)");
+                      "wait for it to finish; if none is running (a gc killed on another host), remove " + *other +
+                          " from the remote (it is ignored " + std::to_string(kGcHeartbeatStale) +
+                          " s after its last heartbeat)");
+  }
+  for (const auto& s : stale) {  // a killed gc's: this gc holds the lock now, so it may clear them
+    backend_.remove(s.key);
+    log::info(backend_.describe() + ": removed the lock of a killed gc (" + s.key + ": " + s.reason + ")");
+  }
+  heartbeat_ = std::thread([this] { heartbeat_loop(); });
+}
+
+// Rewrites the lock every kGcHeartbeatEvery seconds: others see it is alive.
+void GcLock::heartbeat_loop() {
+  std::unique_lock<std::mutex> hold(mutex_);
+  bool warned = false;
+  while (!wake_.wait_for(hold, std::chrono::seconds(kGcHeartbeatEvery), [this] { return stop_; })) {
+    try {
+      backend_.put(key_, lock_body(since_, unix_now()));
+    } catch (const Error& e) {
+      if (!warned) log::warn(backend_.describe() + ": could not refresh the gc lock " + key_ + ": " + e.what());
+      warned = true;
+    }
   }
 }
 
 GcLock::~GcLock() {
+  {
+    std::lock_guard<std::mutex> hold(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (heartbeat_.joinable()) heartbeat_.join();
   try {
     backend_.remove(key_);
   } catch (const Error&) {
-    // Left behind, it is ignored once stale.
+    // Left behind, it is ignored once its heartbeat is stale.
   }
 }
 
 void wait_for_gc(Backend& backend, std::int64_t timeout_seconds) {
   auto start = std::chrono::steady_clock::now();
   bool told = false;
-  while (auto lock = running_gc(backend, unix_now())) {
+  std::set<std::string> reported;
+  auto report_stale = [&](const std::vector<StaleGcLock>& stale) {
+    for (const auto& s : stale)
+      if (reported.insert(s.key).second)
+        log::warn(backend.describe() + ": ignoring the lock of a killed gc (" + s.key + ": " + s.reason +
+                  "); the next 'mlo gc --remote' removes it, or remove that file from the remote");
+  };
+  std::vector<StaleGcLock> stale;
+  while (auto lock = running_gc(backend, unix_now(), {}, &stale)) {
+    report_stale(stale);
+    stale.clear();
     if (!told) {  // a killed gc's lock looks like a running one: say what is awaited
-      log::warn(backend.describe() + ": waiting for a gc to finish (" + *lock + "); if none is running (a killed "
-                "gc), remove that file from the remote");
+      log::warn(backend.describe() + ": waiting for a gc to finish (" + *lock + "); if none is running (a gc "
+                "killed on another host), remove that file from the remote, or wait: it is ignored " +
+                std::to_string(kGcHeartbeatStale) + " s after its last heartbeat");
       told = true;
     }
     check_interrupted();  // Ctrl-C / SIGTERM stop the wait
@@ -97,6 +235,7 @@ void wait_for_gc(Backend& backend, std::int64_t timeout_seconds) {
                         "run 'mlo push' again once the gc has finished");
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
   }
+  report_stale(stale);
 }
 
 std::string write_push_record(Backend& backend, const std::set<std::string>& objects,

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "repo/yaml_read.h"
 #include "repo/yaml_schema.h"
 
 namespace mlo {
@@ -63,6 +64,17 @@ YAML::Node load_yaml_file(const std::filesystem::path& path) {
   auto text = read_file_if_exists(path);
   if (!text) return YAML::Node(YAML::NodeType::Null);
   return load_yaml(*text, path.string());
+}
+
+InputError yaml_kind_error(const YAML::Exception& e, const std::string& file) {
+  // yaml-cpp knows the line only of a node that exists; an absent key's
+  // InvalidNode carries none, and then its message names the key.
+  std::string where = file;
+  if (!e.mark.is_null())
+    where += ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1);
+  return InputError(where + ": a value of the wrong kind (" + e.msg +
+                        "): a list or mapping where one value belongs, or a value that is not of the key's type",
+                    "fix that value in " + file + " and run the command again");
 }
 
 namespace {

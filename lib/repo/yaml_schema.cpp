@@ -1,6 +1,7 @@
 #include "repo/yaml_schema.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <map>
 #include <stdexcept>
@@ -63,7 +64,9 @@ bool scalar_is(const YAML::Node& n, const std::string& type) {
   char* end = nullptr;
   double v = std::strtod(t.c_str(), &end);
   if (t.empty() || *end != '\0') return false;
-  return type == "number" || v == static_cast<double>(static_cast<long long>(v));
+  if (type == "number") return true;
+  // Only a value inside long long's range may be cast (outside it, and NaN, the cast is undefined).
+  return std::fabs(v) < 9.2e18 && v == static_cast<double>(static_cast<long long>(v));
 }
 
 bool accepts_kind(const nlohmann::json& s, const YAML::Node& n, std::string doc) {

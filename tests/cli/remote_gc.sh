@@ -60,12 +60,16 @@ pass
 rm "$STORE/locks/gc-$now-00000000deadbeef.json"
 wait "$push_pid" || fail "push after the lock went: $(cat "$TEST_TMP/push.err")"
 pass
-# A killed gc's lock (older than 6 hours) is ignored.
+# A killed gc's lock without a heartbeat (an older mlo's, older than 6
+# hours) is ignored, and the next gc removes it (tests/cli/remote_gc_lock.sh:
+# locks with a heartbeat).
 old=$((now - 7 * 3600))
 echo '{}' >"$STORE/locks/gc-$old-00000000deadbeef.json" && touch -d '7 hours ago' "$STORE/locks/gc-$old-00000000deadbeef.json"
 expect_ok gc --remote r --grace 0 --yes --dry-run
+expect_eq "$(remote_keys locks)" "gc-$old-00000000deadbeef.json" "locks left by a dry run"
 expect_ok gc --remote r --grace 0 --yes
-expect_eq "$(remote_keys locks)" "gc-$old-00000000deadbeef.json" "locks left (only the stale one)"
+expect_err_contains "removed the lock of a killed gc (locks/gc-$old-00000000deadbeef.json: not refreshed for 7 hours)"
+expect_eq "$(remote_keys locks)" "" "locks left after a gc"
 
 # Debris of killed pushes: a temp file and a pack without its index. Old
 # ones go; fresh ones (a push may be writing them) stay.

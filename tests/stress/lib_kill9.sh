@@ -17,33 +17,45 @@ make_data() {
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # kill_during LABEL MAX_MS CMD... : starts mlo CMD, SIGKILLs it after a random
-# delay up to MAX_MS, and counts whether it was still running.
+# delay, and counts whether it was still running. The delays are weighted to
+# the command's running time: uniform over 90% of an estimate that starts
+# at MAX_MS (duration_of) and follows where kills land (a quarter shorter
+# after a kill that came too late, 1/16 longer after one that landed), so
+# most land mid-command while they still reach its last steps (halving
+# after a late kill did worse: it shrank the estimate to the 10 ms floor).
+declare -A EST_MS=()
 kill_during() {
   local label=$1 max=$2; shift 2
+  local est=${EST_MS[$label]:-$max}
   "$MLO" "$@" >/dev/null 2>&1 &
-  local pid=$! delay=$((RANDOM % (max + 1)))
-  sleep "$(printf '0.%03d' "$delay")"
+  local pid=$! delay=$((RANDOM * est * 9 / 10 / 32768))
+  sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
   # A process that has exited but not been reaped (a zombie) still takes
   # the signal: count it as finished.
   local state
   state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)
   if [ -n "$state" ] && [ "$state" != Z ] && kill -9 "$pid" 2>/dev/null; then
     MID_RUN[$label]=$((${MID_RUN[$label]:-0} + 1))
+    est=$((est + est / 16 + 1))
+    ((est > 4 * max)) && est=$((4 * max))
   else
     FINISHED[$label]=$((${FINISHED[$label]:-0} + 1))
+    est=$((est * 3 / 4))
+    ((est < 10)) && est=10
   fi
+  EST_MS[$label]=$est
   wait "$pid" 2>/dev/null
 }
 
-# How long a command takes here (ms, at least 20, at most 999): kills are
-# spread over its whole run.
+# How long a command takes here (ms, at least 20, at most 10 s): the first
+# estimate of its running time for kill_during.
 duration_of() {
   local start
   start=$(now_ms)
   "$MLO" "$@" >/dev/null 2>&1 || fail "mlo $* failed while measuring"
   local took=$(($(now_ms) - start))
   ((took < 20)) && took=20
-  ((took > 999)) && took=999
+  ((took > 10000)) && took=10000
   echo "$took"
 }
 
@@ -75,6 +87,6 @@ print_counts() {
   local op
   for op in "$@"; do
     echo "kill9 $op: $((${MID_RUN[$op]:-0} + ${FINISHED[$op]:-0})) SIGKILLs, ${MID_RUN[$op]:-0} while running," \
-      "${FINISHED[$op]:-0} after it had exited"
+      "${FINISHED[$op]:-0} after it had exited (delays up to 90% of ${EST_MS[$op]:-?} ms at the end)"
   done
 }

@@ -7,6 +7,7 @@
 #include "repo/lock.h"
 #include "repo/refs.h"
 #include "repo/repo.h"
+#include "repo/yaml_read.h"
 #include "test_util.h"
 
 using namespace mlo;
@@ -68,6 +69,24 @@ TEST_CASE("config: dotted keys, local overrides, malformed YAML names the line")
   } catch (const InputError& e) {
     CHECK(std::string(e.what()).find("bad.yaml:") != std::string::npos);
   }
+}
+
+TEST_CASE("read_yaml_checked: a value of the wrong kind names the file, line and column") {
+  YAML::Node doc = load_yaml("a:\n  b: [1, 2]\n", "f.yaml");
+  try {
+    read_yaml_checked("f.yaml", [&] { return doc["a"]["b"].as<std::string>(); });
+    FAIL("expected an error");
+  } catch (const InputError& e) {
+    CHECK(std::string(e.what()).rfind("f.yaml:2:6: a value of the wrong kind", 0) == 0);
+  }
+  // yaml-cpp knows no line for an absent node: the file alone is named.
+  try {
+    read_yaml_checked("f.yaml", [&] { return doc["a"]["nope"].as<int>(); });
+    FAIL("expected an error");
+  } catch (const InputError& e) {
+    CHECK(std::string(e.what()).rfind("f.yaml: a value of the wrong kind", 0) == 0);
+  }
+  CHECK(read_yaml_checked("f.yaml", [&] { return doc["a"]["b"][1].as<int>(); }) == 2);
 }
 
 TEST_CASE("repo lock: a second holder times out with a clear message") {
