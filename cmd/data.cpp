@@ -1,4 +1,4 @@
-// mlo data add|status|checkout|diff|ls|rm|commit
+// mlo data add|status|checkout|diff|ls|rm|commit (validate and schema: data_contracts.cpp)
 #include <cstdio>
 
 #include "checkout_report.h"
@@ -10,6 +10,9 @@
 #include "data/data.h"
 
 namespace mlo::cli {
+
+void register_data_contracts(CLI::App& data, Context& ctx);  // data_contracts.cpp
+
 namespace {
 
 using nlohmann::json;
@@ -230,6 +233,7 @@ bool render_remote_status(Context& ctx, const std::string& name, const std::vect
 
 void register_data(CLI::App& app, Context& ctx) {
   auto* data = add_command(app, "data");
+  register_data_contracts(*data, ctx);
   data->require_subcommand(1);
 
   {
