@@ -176,7 +176,8 @@ Expectation parse_expect(const std::string& file, const YAML::Node& n) {
     std::string at = rule.Mark().line < 0 ? file
                                           : file + ":" + std::to_string(rule.Mark().line + 1) + ":" +
                                                 std::to_string(e.text_column + err.offset);
-    bad(at, "in '" + e.text + "': " + err.message,
+    std::string shown = e.text.size() > 80 ? e.text.substr(0, 77) + "..." : e.text;
+    bad(at, "in '" + shown + "': " + err.message,
         "expressions: comparisons (== != < <= > >=), + - * / %, and/or/not, 'x is null', 'x in [1, 2]' (man mlo-data)");
   }
   e.expr = std::move(*expr);
