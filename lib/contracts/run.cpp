@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "data/pointer.h"
 #include "monitor/profile.h"
+#include "pipeline/dep_checks.h"
 #include "repo/repo.h"
 
 namespace mlo::contracts {
@@ -53,19 +54,48 @@ RunResult validate_paths(Repo& repo, const std::vector<std::string>& paths, cons
   return out;
 }
 
-std::vector<DatasetResult> validate_deps(Repo& repo, const std::vector<std::string>& rels) {
-  std::vector<Contract> contracts = load_contracts(repo.root());
-  std::vector<DatasetResult> failed;
-  std::vector<const Contract*> done;
-  for (const auto& rel : rels) {
-    const Contract* c = find_contract(contracts, rel);
-    if (!c || std::find(done.begin(), done.end(), c) != done.end()) continue;
-    done.push_back(c);
-    DatasetResult r = validate_one(repo, *c, RunOptions{});
-    if (!r.passed()) failed.push_back(std::move(r));
+namespace {
+
+std::string failure_summary(const DatasetResult& r) {
+  std::string names;
+  std::size_t shown = 0;
+  for (const auto& c : r.checks) {
+    if (c.passed || shown++ >= 4) continue;
+    names += (names.empty() ? "" : ", ") + c.check + (c.column.empty() ? "" : " " + c.column) +
+             (c.check == "expect" ? " '" + c.name + "'" : "");
   }
-  return failed;
+  if (shown > 4) names += ", ...";
+  return r.dataset + ": " + std::to_string(r.failed_checks()) + " of " + std::to_string(r.checks.size()) +
+         " checks failed (" + names + ")";
 }
+
+// The pipeline's check of one dep: the contracts of the dep, of the folder
+// it is in, or of datasets inside it when it is a folder.
+std::optional<nlohmann::json> check_dep(Repo& repo, const std::string& dep) {
+  std::vector<Contract> contracts = load_contracts(repo.root());
+  nlohmann::json failure;
+  std::vector<std::string> summaries;
+  for (const auto& c : contracts) {
+    bool related = find_contract({c}, dep) || (c.dataset.starts_with(dep + "/"));
+    if (!related || !c.validate_in_pipelines) continue;
+    DatasetResult r = validate(&repo, c, dataset_sources(&repo, c.dataset), ValidateOptions{});
+    std::string id = record_validation(repo, r);
+    if (r.passed()) continue;
+    if (failure.is_null()) failure = {{"dataset", c.dataset}, {"result", id}, {"failed_checks", r.failed_checks()}};
+    summaries.push_back(failure_summary(r));
+  }
+  if (failure.is_null()) return std::nullopt;
+  std::string all;
+  for (const auto& s : summaries) all += (all.empty() ? "" : "; ") + s;
+  failure["summary"] = all;
+  return failure;
+}
+
+const bool kDepCheckerInstalled = (set_dep_checker(&check_dep), true);
+
+}  // namespace
+
+void install_dep_checker() { (void)kDepCheckerInstalled; set_dep_checker(&check_dep); }
 
 // ---- schema infer
 

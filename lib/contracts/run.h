@@ -27,9 +27,9 @@ struct RunResult {
 // without checks (unless skip_unchecked) and for bad contracts.
 RunResult validate_paths(Repo& repo, const std::vector<std::string>& paths, const RunOptions& options);
 
-// Validates the datasets among `rels` (repo-relative paths, e.g. a stage's
-// deps) that have checks, recording the results; returns the failed ones.
-std::vector<DatasetResult> validate_deps(Repo& repo, const std::vector<std::string>& rels);
+// Makes `mlo run` check stage deps against their contracts (pipeline/dep_checks.h).
+// Done at start-up when this file is linked; tests call it to be sure.
+void install_dep_checker();
 
 // A starting contract for the data at `path` (repo-relative `dataset`):
 // the `checks:` YAML for mlo.yaml with types, ranges, categories, missing

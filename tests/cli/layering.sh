@@ -21,7 +21,8 @@ declare -A ALLOWED=(
   [registry]="core data index pipeline repo runner store"
   [deploy]="core data index pipeline registry repo runner store"
   [monitor]="core data index pipeline registry repo runner store"
-  [app]="core data deploy index monitor pipeline registry remote repo runner store"
+  [contracts]="core data index monitor pipeline registry repo runner store"
+  [app]="contracts core data deploy index monitor pipeline registry remote repo runner store"
 )
 
 # check_includes LIBDIR: prints each forbidden include as FILE:LINE: what.
