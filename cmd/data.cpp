@@ -233,7 +233,6 @@ bool render_remote_status(Context& ctx, const std::string& name, const std::vect
 
 void register_data(CLI::App& app, Context& ctx) {
   auto* data = add_command(app, "data");
-  register_data_contracts(*data, ctx);
   data->require_subcommand(1);
 
   {
@@ -374,6 +373,7 @@ void register_data(CLI::App& app, Context& ctx) {
                   << (r.data_removed ? " and the data" : "; the data stays, no longer ignored by git") << ")\n";
     });
   }
+  register_data_contracts(*data, ctx);
 }
 
 }  // namespace
