@@ -340,11 +340,12 @@ std::optional<Expr> Expr::parse(std::string_view text, ExprError& error) { retur
 
 // ---- evaluation
 
+// Trivial on purpose: the evaluator's stack array is not zeroed on every row.
 struct Expr::Value {
-  enum Kind : std::uint8_t { null, boolean, number, text } kind = null;
-  bool b = false;
-  bool has_num = false;  // text that reads as a number
-  double num = 0;
+  enum Kind : std::uint8_t { null, boolean, number, text } kind;
+  bool b;
+  bool has_num;  // text that reads as a number
+  double num;
   std::string_view str;
 };
 
@@ -377,7 +378,7 @@ int compare(const Value& a, const Value& b) {
 
 // Kleene logic on tri-state values (null = unknown).
 Value logic(bool is_and, const Value& a, const Value& b) {
-  Value r;
+  Value r{};
   bool a_known = a.kind == Value::boolean, b_known = b.kind == Value::boolean;
   if (is_and) {
     if ((a_known && !a.b) || (b_known && !b.b)) r.kind = Value::boolean, r.b = false;
@@ -390,14 +391,14 @@ Value logic(bool is_and, const Value& a, const Value& b) {
 }
 
 Value boolean(bool b) {
-  Value v;
+  Value v{};
   v.kind = Value::boolean;
   v.b = b;
   return v;
 }
 
 Value arithmetic(Expr::Op op, const Value& a, const Value& b) {
-  Value r;
+  Value r{};
   if (!a.has_num || !b.has_num) return r;
   double x = a.num, y = b.num, z = 0;
   switch (op) {
@@ -428,18 +429,19 @@ bool Expr::holds(const ExprCell* cells) const {
   for (const Instr& in : code_) {
     switch (in.op) {
       case Op::column: {
-        Value v;
+        Value v{};
         const ExprCell& c = cells[in.arg];
         if (!c.missing) {
           v.kind = Value::text;
           v.str = c.text;
-          v.has_num = monitor::parse_number(c.text, v.num);
+          if (c.number == 0) v.has_num = monitor::parse_number(c.text, v.num);
+          else v.has_num = c.number == 1, v.num = c.num;
         }
         st[n++] = v;
         break;
       }
       case Op::number: {
-        Value v;
+        Value v{};
         v.kind = Value::number;
         v.has_num = true;
         v.num = numbers_[in.arg];
@@ -447,7 +449,7 @@ bool Expr::holds(const ExprCell* cells) const {
         break;
       }
       case Op::string: {
-        Value v;
+        Value v{};
         v.kind = Value::text;
         v.str = strings_[in.arg];
         st[n++] = v;

@@ -18,10 +18,14 @@ struct ExprError {
   std::string message;
 };
 
-// A cell as the evaluator sees it: missing (null), or text that may also be a number.
+// A cell as the evaluator sees it: missing (null), or text that may also be
+// a number. `number` is 0 when not parsed yet, 1 when `num` holds it, 2 when
+// the text is not a number (the validator parses each cell once per row).
 struct ExprCell {
   std::string_view text;
   bool missing = false;
+  std::uint8_t number = 0;
+  double num = 0;
 };
 
 class Expr {

@@ -81,6 +81,50 @@ bool parse_bool(std::string_view t) {
   return std::any_of(std::begin(words), std::end(words), [&](const char* w) { return t == w; });
 }
 
+int digits(std::string_view t, std::size_t at, std::size_t n) {
+  int v = 0;
+  for (std::size_t i = at; i < at + n; ++i) {
+    if (i >= t.size() || t[i] < '0' || t[i] > '9') return -1;
+    v = v * 10 + (t[i] - '0');
+  }
+  return v;
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (linear in the day, as timegm).
+long days_from_civil(long y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const long era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<long>(doe) - 719468;
+}
+
+// The common ISO 8601 layouts (YYYY-MM-DD, then [T ]HH:MM[:SS[.fff]], then Z
+// or +HH:MM) without sscanf; anything else goes to monitor's parser, which
+// defines the accepted forms (this gives the same seconds for these).
+std::optional<double> timestamp(std::string_view t) {
+  int Y = digits(t, 0, 4), M = digits(t, 5, 2), D = digits(t, 8, 2);
+  if (Y < 0 || M < 1 || M > 12 || D < 1 || D > 31 || t[4] != '-' || t[7] != '-') return monitor::parse_timestamp(t);
+  double secs = static_cast<double>(days_from_civil(Y, static_cast<unsigned>(M), static_cast<unsigned>(D))) * 86400;
+  std::size_t pos = 10;
+  if (pos < t.size() && (t[pos] == 'T' || t[pos] == ' ')) {
+    int h = digits(t, pos + 1, 2), m = digits(t, pos + 4, 2);
+    if (h < 0 || m < 0 || pos + 3 >= t.size() || t[pos + 3] != ':') return monitor::parse_timestamp(t);
+    secs += h * 3600.0 + m * 60.0;
+    pos += 6;
+    if (pos < t.size() && t[pos] == ':') {
+      int s = digits(t, pos + 1, 2);
+      if (s < 0 || (pos + 3 < t.size() && t[pos + 3] == '.')) return monitor::parse_timestamp(t);
+      secs += s;
+      pos += 3;
+    }
+    if (pos < t.size() && t[pos] == 'Z') ++pos;
+  }
+  if (pos != t.size()) return monitor::parse_timestamp(t);
+  return secs;
+}
+
 // A row position while reading.
 struct Where {
   const std::string* file = nullptr;
@@ -167,6 +211,31 @@ class Validator {
   Where at_;
   std::uint64_t line_ = 0;
   std::string file_;
+  // Each cell's number and timestamp parsed once per row, whichever checks read it.
+  std::vector<std::uint64_t> num_row_, ts_row_;  // the row each cached value is from, per header column
+  std::vector<std::uint8_t> num_ok_, ts_ok_;
+  std::vector<double> num_val_, ts_val_;
+
+  bool number_at(long col, std::string_view t, double& v) {
+    auto c = static_cast<std::size_t>(col);
+    if (num_row_[c] != out_.rows) {
+      num_row_[c] = out_.rows;
+      num_ok_[c] = monitor::parse_number(t, num_val_[c]);
+    }
+    v = num_val_[c];
+    return num_ok_[c];
+  }
+  bool timestamp_at(long col, std::string_view t, double& v) {
+    auto c = static_cast<std::size_t>(col);
+    if (ts_row_[c] != out_.rows) {
+      ts_row_[c] = out_.rows;
+      auto ts = timestamp(t);
+      ts_ok_[c] = ts.has_value();
+      ts_val_[c] = ts.value_or(0);
+    }
+    v = ts_val_[c];
+    return ts_ok_[c];
+  }
 
   CheckResult* add(const char* check, const std::string& column, const std::string& where) {
     CheckResult r;
@@ -234,6 +303,12 @@ class Validator {
   }
 
   void on_header(const std::vector<std::string>& names) {
+    num_row_.assign(names.size(), ~0ULL);
+    ts_row_.assign(names.size(), ~0ULL);
+    num_ok_.assign(names.size(), 0);
+    ts_ok_.assign(names.size(), 0);
+    num_val_.assign(names.size(), 0);
+    ts_val_.assign(names.size(), 0);
     std::map<std::string, long> at;
     for (std::size_t i = 0; i < names.size(); ++i) at.emplace(names[i], static_cast<long>(i));
     Where w{&file_, 1};
@@ -272,24 +347,22 @@ class Validator {
     bool is_num = false;
     switch (r.type) {
       case ValueType::integer:
-        is_num = monitor::parse_number(t, num) && std::isfinite(num) && num == std::floor(num);
+        is_num = number_at(s.index, t, num) && std::isfinite(num) && num == std::floor(num);
         if (!is_num) fail(*s.type, at_, t, o_.max_examples);
         break;
       case ValueType::number:
-        is_num = monitor::parse_number(t, num) && !std::isnan(num);
+        is_num = number_at(s.index, t, num) && !std::isnan(num);
         if (!is_num) fail(*s.type, at_, t, o_.max_examples);
         break;
       case ValueType::boolean:
         if (!parse_bool(t)) fail(*s.type, at_, t, o_.max_examples);
         break;
-      case ValueType::timestamp: {
-        auto ts = monitor::parse_timestamp(t);
-        if (ts) num = *ts, is_num = true;
-        else fail(*s.type, at_, t, o_.max_examples);
+      case ValueType::timestamp:
+        is_num = timestamp_at(s.index, t, num);
+        if (!is_num) fail(*s.type, at_, t, o_.max_examples);
         break;
-      }
       default:
-        if (s.range) is_num = monitor::parse_number(t, num) && !std::isnan(num);
+        if (s.range) is_num = number_at(s.index, t, num) && !std::isnan(num);
         break;
     }
     if (s.range) {
@@ -326,9 +399,9 @@ class Validator {
     if (fresh_index_ < 0) return;
     const monitor::Cell& cell = cells[static_cast<std::size_t>(fresh_index_)];
     if (cell.missing) return;
-    auto ts = monitor::parse_timestamp(trim(cell.text));
-    if (ts && (!newest_ || *ts > *newest_)) {
-      newest_ = *ts;
+    double ts = 0;
+    if (timestamp_at(fresh_index_, trim(cell.text), ts) && (!newest_ || ts > *newest_)) {
+      newest_ = ts;
       newest_at_ = {file_, at_.line, shorten(trim(cell.text))};
     }
   }
@@ -344,7 +417,10 @@ class Validator {
       if (!e.runnable) continue;
       for (std::size_t i = 0; i < e.index.size(); ++i) {
         const monitor::Cell& cell = cells[static_cast<std::size_t>(e.index[i])];
-        e.cells[i] = {trim(cell.text), cell.missing};
+        ExprCell& ec = e.cells[i];
+        ec.text = trim(cell.text);
+        ec.missing = cell.missing;
+        if (!ec.missing) ec.number = number_at(e.index[i], ec.text, ec.num) ? 1 : 2;
       }
       ++e.result->checked;
       if (!e.rule->expr.holds(e.cells.data())) fail(*e.result, at_, row_text(e), o_.max_examples);
