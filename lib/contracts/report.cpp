@@ -2,6 +2,7 @@
 #include <sstream>
 
 #include "contracts/validate.h"
+#include "monitor/report.h"
 
 namespace mlo::contracts {
 
@@ -83,20 +84,6 @@ std::string to_markdown(const std::vector<DatasetResult>& results) {
 namespace mlo::contracts {
 
 namespace {
-// Workflow commands need %, CR and LF escaped; property values also ',' and ':'.
-std::string gha_escape(const std::string& s, bool property) {
-  std::string out;
-  for (char c : s) {
-    if (c == '%') out += "%25";
-    else if (c == '\r') out += "%0D";
-    else if (c == '\n') out += "%0A";
-    else if (property && c == ',') out += "%2C";
-    else if (property && c == ':') out += "%3A";
-    else out += c;
-  }
-  return out;
-}
-
 std::string check_title(const CheckResult& c) {
   std::string t = c.check;
   if (!c.column.empty()) t += " " + c.column;
@@ -113,9 +100,9 @@ std::string to_annotations(const std::vector<DatasetResult>& results) {
       std::string file = r.dataset;
       std::uint64_t line = 0;
       if (!c.examples.empty() && !c.examples.front().file.empty()) file = c.examples.front().file, line = c.examples.front().line;
-      out += "::error file=" + gha_escape(file, true) + (line ? ",line=" + std::to_string(line) : "") +
-             ",title=" + gha_escape("data contract: " + check_title(c), true) + "::" +
-             gha_escape(r.dataset + ": " + c.message + " (" + c.where + ")", false) + "\n";
+      out += "::error file=" + monitor::gha_escape(file, true) + (line ? ",line=" + std::to_string(line) : "") +
+             ",title=" + monitor::gha_escape("data contract: " + check_title(c), true) + "::" +
+             monitor::gha_escape(r.dataset + ": " + c.message + " (" + c.where + ")", false) + "\n";
     }
   return out;
 }
