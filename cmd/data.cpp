@@ -1,4 +1,4 @@
-// mlo data add|status|checkout|diff|ls|rm|commit
+// mlo data add|status|checkout|diff|ls|rm|commit (validate and schema: data_contracts.cpp)
 #include <algorithm>
 #include <cstdio>
 
@@ -11,6 +11,9 @@
 #include "data/data.h"
 
 namespace mlo::cli {
+
+void register_data_contracts(CLI::App& data, Context& ctx);  // data_contracts.cpp
+
 namespace {
 
 using nlohmann::json;
@@ -420,6 +423,7 @@ void register_data(CLI::App& app, Context& ctx) {
                   << (r.data_removed ? " and the data" : "; the data stays, no longer ignored by git") << ")\n";
     });
   }
+  register_data_contracts(*data, ctx);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include "contracts/results.h"
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/interrupt.h"
@@ -30,6 +31,7 @@ void rebuild_data(Repo&, Database&) {}
 // that handle at the new database while the steps run.
 void rebuild_runs(Repo& repo, Database&) { rebuild_runs_index(repo); }
 void rebuild_monitor(Repo& repo, Database&) { rebuild_monitor_index(repo); }
+void rebuild_contracts(Repo& repo, Database&) { contracts::rebuild_contracts_index(repo); }
 void rebuild_deploy(Repo& repo, Database&) { deploy::rebuild_deploy_index(repo); }
 
 }  // namespace
@@ -39,6 +41,7 @@ const std::vector<IndexRebuildStep>& index_rebuild_steps() {
       {"data", "stat cache: starts empty, refilled as files are hashed", rebuild_data},
       {"pipeline", "runs from the run records in the cache (CACHE/runs/)", rebuild_runs},
       {"monitor", "monitor results from the result objects in the cache", rebuild_monitor},
+      {"contracts", "data contract results from the result objects in the cache", rebuild_contracts},
       {"deploy", "deployment events from the tracked deploy/*/events.jsonl", rebuild_deploy},
       {"registry", "model versions, stages, aliases and approvals from the git tags", registry::rebuild_registry_step},
   };

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "app/lineage_walk.h"
+#include "contracts/results.h"
 #include "deploy/deploy.h"
 #include "monitor/monitor.h"
 #include "registry/registry.h"
@@ -154,6 +155,23 @@ bool serving_action(const std::string& action) {
 
 }  // namespace
 
+namespace {
+// A data node's label ends "(sha256 PREFIX)": the newest stored contract
+// check of that version goes beside it (mlo data validate, mlo run).
+void add_validation(Repo& repo, json& n) {
+  const std::string label = n.value("label", "");
+  auto at = label.rfind("(sha256 ");
+  if (at == std::string::npos || !n["id"].is_string()) return;
+  std::string prefix = label.substr(at + 8, label.find(')', at) - at - 8);
+  auto v = contracts::latest_validation(repo, n["id"].get<std::string>(), prefix);
+  if (!v) return;
+  n["validation"] = {{"result", v->id}, {"passed", v->passed}, {"failed_checks", v->failed_checks},
+                     {"rows", v->rows}, {"created_at", v->created_at}};
+  n["label"] = label + (v->passed ? " [contract passed]"
+                                  : " [contract FAILED: " + std::to_string(v->failed_checks) + " checks]");
+}
+}  // namespace
+
 json full_lineage(Repo& repo, const std::string& target) {
   json tree = registry::lineage(repo, target);
   extend_lineage(repo, tree);
@@ -175,6 +193,7 @@ json full_lineage(Repo& repo, const std::string& target) {
 
   std::function<void(json&)> walk = [&](json& n) {
     for (auto& c : n["children"]) walk(c);
+    if (n["kind"] == "data") add_validation(repo, n);
     if (n["kind"] != "model_version") return;
     const std::string id = n["id"].get<std::string>();  // NAME@VERSION
     std::map<std::string, size_t> last_in_env;  // env -> index of its newest serving deployment node

@@ -400,8 +400,6 @@ std::string render_html(const json& r) {
   return o.str();
 }
 
-namespace {
-
 // GitHub workflow commands: the message escapes %, \r and \n; a property
 // value also escapes : and , (they separate properties).
 std::string gha_escape(const std::string& s, bool property) {
@@ -416,8 +414,6 @@ std::string gha_escape(const std::string& s, bool property) {
   }
   return out;
 }
-
-}  // namespace
 
 std::string render_annotations(const json& r) {
   std::ostringstream o;

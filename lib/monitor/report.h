@@ -14,6 +14,8 @@ std::string render_html(const nlohmann::json& result);
 // escaped per GitHub's workflow-command rules. The caller writes them to
 // stderr (GitHub reads both streams; stdout may be --json).
 std::string render_annotations(const nlohmann::json& result);
+// Escapes text for a GitHub workflow command (`property`: a key=value field, which also escapes : and ,).
+std::string gha_escape(const std::string& s, bool property);
 std::string render_history_text(const nlohmann::json& history);
 std::string render_heatmap_html(const nlohmann::json& matrix, const std::string& title);
 

@@ -132,6 +132,7 @@ class RecordSink {
       cells_[i].text = views[i];
       cells_[i].missing = !quoted[i] ? is_missing_(trim(views[i])) : views[i].empty();
     }
+    if (v_.line) *v_.line = at_line;
     v_.row(cells_, raw);
     if ((++records_ & 0xffff) == 0) check_interrupted();
   }
@@ -369,6 +370,7 @@ std::uint64_t read_jsonl(const Source& src, const ReadOptions& opt, const RowVis
         cells[c].missing = val->is_string() && is_missing_token(trim(texts[c]), opt.missing);
       }
       for (std::size_t c = 0; c < names.size(); ++c) cells[c].text = texts[c];
+      if (v.line) *v.line = line;
       if (request_rows.size() == 1) {
         v.row(cells, raw);
       } else {

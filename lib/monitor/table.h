@@ -56,6 +56,8 @@ struct RowVisitor {
   std::function<void(const std::vector<Cell>& cells, std::string_view raw)> row;
   // Called for each malformed record (not passed to row()).
   std::function<void(const Malformed&)> malformed;
+  // When set, holds the line where the record passed to row() starts (data contracts' examples).
+  std::uint64_t* line = nullptr;
 };
 
 // Reads a source start to end, streaming. Returns the bytes read.

@@ -132,6 +132,9 @@ StageDef parse_stage(const std::string& file, const std::string& name, const YAM
       if (ref.size() == f.size() + 1) bad(mark_of(file, p), "param '" + ref + "' has no key");
     }
   }
+  if (YAML::Node v = n["validate"]) {
+    if (!v.IsScalar() || !YAML::convert<bool>::decode(v, s.validate)) bad(mark_of(file, v), "validate must be true or false");
+  }
   if (n["runner"]) {
     s.runner = scalar(file, n["runner"], "runner");
     if (s.runner.empty()) bad(mark_of(file, n["runner"]), "runner is empty");

@@ -30,6 +30,7 @@ struct StageDef {
   // Param references, normalised to "FILE:KEY" (FILE defaults to params.yaml).
   std::vector<std::string> params;
   std::string runner = "local";
+  bool validate = true;  // check deps against their data contracts first (`validate: false` opts out)
   Resources resources;
   std::map<std::string, std::string> env;
   // `environment:` what of the stage's environment joins its cache key:

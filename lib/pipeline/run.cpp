@@ -25,6 +25,7 @@
 #include "environment/environment.h"
 #include "pipeline/hashing.h"
 #include "pipeline/plan.h"
+#include "pipeline/dep_checks.h"
 #include "pipeline/run_cache.h"
 #include "pipeline/runs.h"
 #include "repo/lock.h"
@@ -34,6 +35,12 @@
 namespace mlo {
 
 using json = nlohmann::json;
+
+namespace {
+DepChecker g_dep_checker = nullptr;
+}
+void set_dep_checker(DepChecker checker) { g_dep_checker = checker; }
+DepChecker dep_checker() { return g_dep_checker; }
 
 json StageOutcome::to_json() const {
   json j = {{"stage", stage}, {"action", action}, {"reason", reason}, {"run_id", run_id}};
@@ -351,11 +358,55 @@ class Executor {
       emit(out, false);
       return out;
     }
+    if (!opts_.dry_run && s.validate) {
+      // Before the run cache too: an output computed from data that fails its contract is never restored.
+      json failures = failed_contracts(s);
+      if (!failures.empty()) return refuse(ctx, s, facts, key, failures, out);
+    }
     std::optional<json> cached = lookup_cache(s, key.key);
     if (opts_.dry_run) return would_change(ctx, s, cached, out);
     if (cached) return restore_cached(ctx, s, facts, key, *cached, out);
     if (facts.environment.is_null()) facts.environment = capture_environment(ctx, s, facts.runner_config);
     return execute(ctx, s, facts, key, out);
+  }
+
+  // The deps that fail their data contracts, each checked once per `mlo run`
+  // (sweep points and stages sharing a dataset reuse the answer).
+  json failed_contracts(const StageDef& s) {
+    json failures = json::array();
+    DepChecker check = dep_checker();
+    if (!check) return failures;
+    std::lock_guard<std::mutex> g(contracts_mu_);
+    for (const auto& d : s.deps) {
+      auto it = contract_memo_.find(d);
+      if (it == contract_memo_.end()) it = contract_memo_.emplace(d, check(repo_, d)).first;
+      if (it->second) failures.push_back(*it->second);
+    }
+    return failures;
+  }
+
+  // A stage whose data failed its contract: not run, recorded as a failed run naming the checks.
+  StageOutcome refuse(ExecContext& ctx, const StageDef& s, const StageFacts& facts, const StageKey& key,
+                      const json& failures, StageOutcome& out) {
+    out.run_id = new_run_id();
+    JobResult result;
+    result.status = "failed";
+    result.started_at = result.finished_at = now_s();
+    for (const auto& f : failures)
+      result.message += (result.message.empty() ? "data contract failed: " : "; ") + f.value("summary", std::string());
+    json record = make_record(ctx, s, facts, key, out.run_id, result, StoredOutputs{}, "");
+    record["contracts"] = failures;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      record["record"] = store_run_record(repo_, record, false);
+      wrote_ = true;
+    }
+    out.action = "failed";
+    out.status = "failed";
+    out.message = result.message;
+    out.contract_failed = true;
+    emit(out, false);
+    return out;
   }
 
   // A dry run can not know the deps an upstream stage would write when it
@@ -807,6 +858,8 @@ class Executor {
   fs::path tmp_;
   fs::path env_cache_;  // CACHE/env: interpreters' package lists, GPUs
   std::unique_ptr<RunCache> cache_;
+  std::mutex contracts_mu_;  // one contract check at a time
+  std::map<std::string, std::optional<json>> contract_memo_;  // dep -> failure (nullopt: none or passed)
 
  public:
   std::mutex& db_mutex() { return mu_; }
@@ -946,6 +999,8 @@ void throw_if_failed(const RunReport& report) {
     if (s.action != "failed") continue;
     std::string msg = "stage '" + s.stage + "' " + (s.status.empty() ? "failed" : s.status) + ": " + s.message;
     if (!s.run_id.empty()) msg += " (run " + s.run_id + ")";
+    if (s.contract_failed)  // a check said no: exit 1, like mlo data validate
+      throw Error(Exit::check_failed, msg, "see the failures with 'mlo data validate'; fix the data or its checks");
     std::string hint = s.run_id.empty() ? "" : "see its output with 'mlo runs log " + s.run_id + "'";
     if (!report.sweep.empty())  // the points that did run are still worth comparing
       hint += std::string(hint.empty() ? "" : "; ") + "the sweep's runs: mlo runs ls --where sweep=" + report.sweep;

@@ -39,6 +39,7 @@ struct StageOutcome {
   std::string run_id;                 // for ran/failed/restored/up-to-date
   std::string status;                 // the run's status when it ran
   std::string message;                // failure detail
+  bool contract_failed = false;       // "failed" because a dep failed its data contract (exit 1)
   nlohmann::json point = nlohmann::json::object();  // sweep point (display key -> value)
   nlohmann::json metrics = nlohmann::json::object();
   nlohmann::json to_json() const;

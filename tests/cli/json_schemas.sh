@@ -238,6 +238,11 @@ index rebuild: index-rebuild
 index status: index-status
 completion:
 TXT
+# Commands that print --json whose schema is still to be written (issue 15
+# stays open for them): listed, so a new command cannot slip through unseen.
+cat >>"$TEST_TMP/commands" <<'TXT'
+PENDING_SCHEMAS
+TXT
 
 /usr/bin/python3 - "$MLO_SOURCE_DIR/schemas" "$OUTS" "$MLO" "$TEST_TMP/commands" <<'PYCHECK' || fail "schema check"
 import copy, json, pathlib, re, subprocess, sys
@@ -302,9 +307,12 @@ def leaves(path):
 
 found = set(leaves([])) | {"help"}
 assert found == set(table), f"mlo help and this test's table differ: {sorted(found ^ set(table))}"
-named = {s for ss in table.values() for s in ss}
+pending = sorted(c for c, ss in table.items() if ss == ["pending"])
+named = {s for ss in table.values() for s in ss if ss != ["pending"]}
 assert named == schemas, f"schemas the table does not name, or names and lacks: {sorted(named ^ schemas)}"
 print(f"{sum(1 for _ in pathlib.Path(outs).glob('*.json'))} outputs of {len(found)} commands match {len(schemas)} schemas")
+if pending:
+    print(f"--json schema still to write for {len(pending)} commands: {', '.join(pending)}")
 PYCHECK
 pass
 done_testing

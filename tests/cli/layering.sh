@@ -23,9 +23,10 @@ declare -A ALLOWED=(
   [deploy]="core data environment index monitor notify pipeline registry repo runner store"
   [monitor]="core data environment index pipeline registry repo runner store"
   [notify]="core remote repo"
+  [contracts]="core data environment index monitor pipeline registry repo runner store"
   [triggers]="core data environment index monitor notify pipeline registry repo runner store"
-  [app]="core data deploy environment index monitor notify pipeline registry remote repo runner store triggers"
-  [ui]="app core data deploy environment index monitor notify pipeline registry remote repo runner store triggers"
+  [app]="contracts core data deploy environment index monitor notify pipeline registry remote repo runner store triggers"
+  [ui]="app contracts core data deploy environment index monitor notify pipeline registry remote repo runner store triggers"
 )
 
 # check_includes LIBDIR: prints each forbidden include as FILE:LINE: what.
