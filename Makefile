@@ -35,7 +35,7 @@ test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
 # The same suite under AddressSanitizer + UBSan, in its own build folder
-# (CI runs it after `make test`). -O1 -g1: about half the compile time of
+# (not in CI until it has passed end to end once). -O1 -g1: about half the compile time of
 # -O2 -g, with file:line in every report (and no -Wmaybe-uninitialized: GCC
 # 12 reports false ones in <regex> under the sanitizers). Any report fails:
 # ASan and UBSan abort the process at the first one (-fno-sanitize-recover,
