@@ -253,8 +253,31 @@ std::vector<std::vector<std::string>> man_method_rows(const std::string& man) {
   std::string line;
   std::getline(body, line);  // .TS
   std::getline(body, line);  // column format
-  while (std::getline(body, line))
-    if (!line.empty()) rows.push_back(tab_split(line));
+  // A cell may be a text block ("T{", its lines, then "T}" and the rest of
+  // the row): joined into one logical row, its lines by spaces.
+  std::string row, block;
+  bool in_block = false;
+  auto ends_block_start = [](const std::string& l) { return l.size() >= 2 && l.compare(l.size() - 2, 2, "T{") == 0; };
+  while (std::getline(body, line)) {
+    if (in_block) {
+      if (line.rfind("T}", 0) != 0) {
+        block += (block.empty() ? "" : " ") + line;
+        continue;
+      }
+      row += block;  // the block ends; the rest of this line continues the row
+      block.clear();
+      in_block = false;
+      line = line.substr(2);
+    }
+    if (ends_block_start(line)) {
+      row += line.substr(0, line.size() - 2);
+      in_block = true;
+      continue;
+    }
+    row += line;
+    if (!row.empty()) rows.push_back(tab_split(row));
+    row.clear();
+  }
   return rows;
 }
 
