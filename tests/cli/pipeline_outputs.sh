@@ -133,9 +133,12 @@ git add -A && git commit -qm remote
 expect_ok push
 git init -q --bare "$TEST_TMP/origin.git" && git push -q "$TEST_TMP/origin.git" main || fail "git push"
 cd "$TEST_TMP" && git clone -q origin.git b && cd b || fail "clone"
-expect_rc 1 data status --exit-code
-expect_out_contains "deleted:    model.bin (stage train)"
+# Not pulled yet is not a change (issue 15: the pre-commit hook of a fresh
+# clone); --pulled is the check that the data is here.
+expect_ok data status --exit-code
 expect_out_contains "Content missing from the cache"
+expect_rc 1 data status --exit-code --pulled
+expect_out_contains "model.bin"
 expect_ok --json pull
 expect_json "sorted(d['checkout']['updated']) == ['feats/a.csv', 'feats/scale.txt', 'model.bin', 'raw.csv']"
 expect_same_file model.bin "$TEST_TMP/a/model.bin"
