@@ -27,6 +27,12 @@ namespace {
 
 using json = nlohmann::json;
 
+// Text of a document built from user data (column names, paths): bytes that
+// are not UTF-8 become U+FFFD instead of an exception.
+std::string json_text(const json& j, int indent = -1) {
+  return j.dump(indent, ' ', false, json::error_handler_t::replace);
+}
+
 std::string at(const YAML::Node& n, const std::string& file) { return file + ":" + std::to_string(n.Mark().line + 1); }
 
 // "90", "45s", "10m", "1h", "2d", "1w" in seconds (the schema's pattern).
@@ -101,7 +107,7 @@ class StateFile {
     if (!state_.is_object()) state_ = json::object();  // a torn file only loses cooldowns
   }
   json& entry(const std::string& key) { return state_[key]; }
-  void save() { write_file_atomic(path_, state_.dump(1)); }
+  void save() { write_file_atomic(path_, json_text(state_, 1)); }
 
  private:
   fs::path path_;
@@ -210,7 +216,7 @@ Delivery deliver(const Target& t, const Event& e, const fs::path& root, const st
     }
     headers.emplace_back("X-Mlo-Signature-256", signature_header(secret, body));
   }
-  if (t.type == "slack") body = json{{"text", slack_text(e)}}.dump();
+  if (t.type == "slack") body = json_text(json{{"text", slack_text(e)}});
   remote::HttpOptions ho;
   ho.retries = 0;  // the loop below retries, within the deadline
   ho.connect_timeout_s = std::max(1L, static_cast<long>(t.timeout_s));
@@ -245,7 +251,8 @@ void append_log(const fs::path& dir, const Event& e, const Delivery& d) {
   json line = {{"ts", now_iso()}, {"event", e.kind}, {"subject", e.subject}, {"summary", e.summary}};
   line.update(d.to_json());
   UniqueFd fd(::open((dir / "log.jsonl").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-  if (fd) (void)!::write(fd.get(), (line.dump() + "\n").data(), line.dump().size() + 1);
+  std::string text = json_text(line) + "\n";
+  if (fd) (void)!::write(fd.get(), text.data(), text.size());
 }
 
 // Conditions (drift, decay, a failed contract) repeat while they last: they
@@ -258,7 +265,7 @@ bool has_cooldown(const std::string& kind) {
 // De-dup and cooldown, then delivery; the state changes only on success so
 // a failed event is tried again by the next command that reports it.
 Delivery gate_and_deliver(const Target& t, const Event& e, const fs::path& root, StateFile& state) {
-  std::string key = e.dedup_key.empty() ? sha256_hex(e.detail.dump()) : e.dedup_key;
+  std::string key = e.dedup_key.empty() ? sha256_hex(json_text(e.detail)) : e.dedup_key;
   json& last = state.entry(t.name + "\t" + e.kind + "\t" + e.subject);
   if (last.is_object() && last.value("key", "") == key) return {t.name, "duplicate", 0, ""};
   if (last.is_object() && has_cooldown(e.kind) && now_s() - last.value("at", 0.0) < t.cooldown_s)
@@ -313,7 +320,7 @@ std::vector<Target> load_targets(const fs::path& mlo_yaml) {
 std::string webhook_body(const Event& e, const std::string& id, const std::string& time_iso) {
   json j = {{"event", e.kind}, {"subject", e.subject}, {"summary", e.summary}, {"detail", e.detail},
             {"delivery", id}, {"time", time_iso}, {"source", "mlo"}};
-  return j.dump();
+  return json_text(j);
 }
 
 std::string signature_header(const std::string& secret, const std::string& body) {
@@ -348,7 +355,7 @@ std::vector<Delivery> drift(const fs::path& root, const std::string& monitor, co
   const json& cols = result["summary"].value("drifted_columns", json::array());
   json current = result.contains("current") ? result["current"].value("sources", json()) : json();
   std::string names;
-  for (const auto& c : cols) names += (names.empty() ? "" : ", ") + (c.is_string() ? c.get<std::string>() : c.dump());
+  for (const auto& c : cols) names += (names.empty() ? "" : ", ") + (c.is_string() ? c.get<std::string>() : json_text(c));
   Event e;
   e.kind = kDrift;
   e.subject = monitor;
@@ -363,8 +370,8 @@ std::string drift_fingerprint(const json& result) {
   current.erase("since");
   current.erase("until");
   json summary = result.value("summary", json::object());
-  return sha256_hex(current.dump() + summary.value("drifted_columns", json::array()).dump() +
-                    result.value("metrics", json()).dump());
+  return sha256_hex(json_text(current) + json_text(summary.value("drifted_columns", json::array())) +
+                    json_text(result.value("metrics", json())));
 }
 
 std::vector<Delivery> contract_failed(const fs::path& root, const std::string& contract, const std::string& dataset,
