@@ -6,6 +6,8 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_remote.sh"
 
 command -v script >/dev/null || skip "script(1) is not installed (bsdutils)"
+# Draw at once: the default start delay (0.3 s) would keep these quick transfers silent.
+export MLO_PROGRESS_DELAY=0
 
 new_repo a
 expect_ok remote add origin "$TEST_TMP/remote" --default
