@@ -125,7 +125,9 @@ assert e['subject']=='prod' and e['detail']['version']=='v0.0.3' and 'error rate
 
 # every decision is on record: trigger history, audit, deploy history
 expect_ok --json triggers history drifted
-expect_json "[x['state'] for x in d['decisions']] == ['done', 'refused']"
+# Both claims can fall in one second (history's time resolution): compare
+# the decisions, not their order.
+expect_json "sorted(x['state'] for x in d['decisions']) == ['done', 'refused']"
 expect_ok audit
 expect_out_contains "[trigger]"
 expect_out_contains "auto-rollback"
