@@ -14,8 +14,11 @@
 // what records say, and a cycle or a huge history cannot make it run away.
 #include "app/lineage_walk.h"
 
+#include <cstdlib>
 #include <deque>
 #include <map>
+#include <memory>
+#include <optional>
 #include <set>
 
 #include "core/error.h"
@@ -24,6 +27,7 @@
 #include "data/pointer.h"
 #include "pipeline/hashing.h"
 #include "pipeline/runs.h"
+#include "pipeline/runs_index.h"
 #include "registry/registry.h"
 #include "repo/repo.h"
 
@@ -42,11 +46,18 @@ struct RunFacts {
   std::vector<std::pair<std::string, std::string>> deps, outs;  // path, sha256
 };
 
-// Which runs read and wrote each content hash, from every run record here.
-struct RunGraph {
-  std::vector<RunFacts> runs;
-  std::map<std::string, std::size_t> by_id;
-  std::multimap<std::string, std::size_t> readers, writers;  // sha256 -> run
+// What the walk asks about runs. IndexedRuns answers from the index's
+// run_edges (only the runs connected to what is shown are read);
+// RecordScan reads every record first (what lineage did before the edge
+// index; MLO_LINEAGE_SCAN=records selects it, so a test can compare).
+class RunLookup {
+ public:
+  virtual ~RunLookup() = default;
+  virtual const RunFacts* run(const std::string& id) = 0;
+  // Runs that read `sha`, newest first, at most kNodeBudget.
+  virtual std::vector<const RunFacts*> readers(const std::string& sha) = 0;
+  // The newest run that wrote `sha`, if any.
+  virtual const RunFacts* producer(const std::string& sha) = 0;
 };
 
 RunFacts facts_of(const json& r) {
@@ -66,24 +77,96 @@ RunFacts facts_of(const json& r) {
   return f;
 }
 
-RunGraph load_run_graph(Repo& repo) {
-  RunGraph g;
-  for (const auto& row : list_runs(repo, RunQuery{})) {
-    json record;
-    try {
-      record = load_run(repo, row.value("id", ""));
-    } catch (const Error&) {
-      continue;  // a torn or missing record: lineage shows what it can
+class RecordScan : public RunLookup {
+ public:
+  explicit RecordScan(Repo& repo) {
+    for (const auto& row : list_runs(repo, RunQuery{})) {
+      json record;
+      try {
+        record = load_run(repo, row.value("id", ""));
+      } catch (const Error&) {
+        continue;  // a torn or missing record: lineage shows what it can
+      }
+      RunFacts f = facts_of(record);
+      if (f.id.empty()) continue;
+      std::size_t i = runs_.size();
+      by_id_[f.id] = i;
+      for (const auto& d : f.deps) readers_.emplace(d.second, i);
+      for (const auto& o : f.outs) writers_.emplace(o.second, i);
+      runs_.push_back(std::move(f));
     }
-    RunFacts f = facts_of(record);
-    if (f.id.empty()) continue;
-    std::size_t i = g.runs.size();
-    g.by_id[f.id] = i;
-    for (const auto& d : f.deps) g.readers.emplace(d.second, i);
-    for (const auto& o : f.outs) g.writers.emplace(o.second, i);
-    g.runs.push_back(std::move(f));
   }
-  return g;
+  const RunFacts* run(const std::string& id) override {
+    auto it = by_id_.find(id);
+    return it == by_id_.end() ? nullptr : &runs_[it->second];
+  }
+  std::vector<const RunFacts*> readers(const std::string& sha) override {
+    std::vector<const RunFacts*> out;
+    auto [lo, hi] = readers_.equal_range(sha);
+    for (auto it = lo; it != hi && out.size() < kNodeBudget; ++it) out.push_back(&runs_[it->second]);
+    return out;
+  }
+  const RunFacts* producer(const std::string& sha) override {
+    const RunFacts* best = nullptr;
+    auto [lo, hi] = writers_.equal_range(sha);
+    for (auto it = lo; it != hi; ++it) {
+      const RunFacts& r = runs_[it->second];
+      if (!best || r.started_at > best->started_at) best = &r;
+    }
+    return best;
+  }
+
+ private:
+  std::vector<RunFacts> runs_;
+  std::map<std::string, std::size_t> by_id_;
+  std::multimap<std::string, std::size_t> readers_, writers_;  // sha256 -> run
+};
+
+class IndexedRuns : public RunLookup {
+ public:
+  explicit IndexedRuns(Repo& repo) : db_(runs_db(repo)) {}
+  const RunFacts* run(const std::string& id) override {
+    if (auto it = cache_.find(id); it != cache_.end()) return it->second ? &*it->second : nullptr;
+    auto q = db_.prepare("SELECT stage, status, started_at, git_commit FROM runs WHERE id = ?");
+    q.bind(1, id);
+    std::optional<RunFacts>& slot = cache_[id];
+    if (!q.step()) return nullptr;
+    RunFacts f{id, q.text(0), q.text(3), q.text(1), q.real(2), {}, {}};
+    auto e = db_.prepare("SELECT dir, path, sha FROM run_edges WHERE run = ? ORDER BY dir, path");
+    e.bind(1, id);
+    while (e.step()) (e.int64(0) == 0 ? f.deps : f.outs).emplace_back(e.text(1), e.text(2));
+    slot = std::move(f);
+    return &*slot;
+  }
+  std::vector<const RunFacts*> readers(const std::string& sha) override {
+    std::vector<const RunFacts*> out;
+    for (const auto& id : runs_of(sha, 0, kNodeBudget))
+      if (const RunFacts* r = run(id)) out.push_back(r);
+    return out;
+  }
+  const RunFacts* producer(const std::string& sha) override {
+    auto ids = runs_of(sha, 1, 1);
+    return ids.empty() ? nullptr : run(ids[0]);
+  }
+
+ private:
+  std::vector<std::string> runs_of(const std::string& sha, int dir, std::size_t limit) {
+    auto q = db_.prepare("SELECT DISTINCT runs.id, runs.started_at FROM run_edges e JOIN runs ON runs.id = e.run "
+                         "WHERE e.sha = ? AND e.dir = ? ORDER BY runs.started_at DESC, runs.id DESC LIMIT ?");
+    q.bind(1, sha).bind(2, static_cast<std::int64_t>(dir)).bind(3, static_cast<std::int64_t>(limit));
+    std::vector<std::string> out;
+    while (q.step()) out.push_back(q.text(0));
+    return out;
+  }
+
+  Database& db_;
+  std::map<std::string, std::optional<RunFacts>> cache_;  // node pointers stay valid as it grows
+};
+
+std::unique_ptr<RunLookup> run_lookup(Repo& repo) {
+  const char* scan = std::getenv("MLO_LINEAGE_SCAN");
+  if (scan && std::string(scan) == "records") return std::make_unique<RecordScan>(repo);
+  return std::make_unique<IndexedRuns>(repo);
 }
 
 json make_node(const std::string& kind, const std::string& id, const std::string& label, const char* relation) {
@@ -105,17 +188,6 @@ json data_node(const std::string& path, const std::string& sha, const char* rela
   json n = make_node("data", path, path + " (sha256 " + short_hash(sha) + ")", relation);
   n["sha256"] = sha;
   return n;
-}
-
-// The newest succeeded run that wrote `sha`, if any.
-const RunFacts* producer_of(const RunGraph& g, const std::string& sha) {
-  const RunFacts* best = nullptr;
-  auto [lo, hi] = g.writers.equal_range(sha);
-  for (auto it = lo; it != hi; ++it) {
-    const RunFacts& r = g.runs[it->second];
-    if (!best || r.started_at > best->started_at) best = &r;
-  }
-  return best;
 }
 
 // A version's registered facts, for matching runs and hashes downstream.
@@ -142,7 +214,7 @@ std::vector<VersionFacts> all_versions(Repo& repo) {
 
 class Walker {
  public:
-  explicit Walker(Repo& repo) : repo_(repo), graph_(load_run_graph(repo)) {}
+  explicit Walker(Repo& repo) : repo_(repo), runs_(run_lookup(repo)) {}
 
   // Under every run node that fed a model version (and recursively): each
   // data input gets the run that produced it. A node's children are all
@@ -192,9 +264,9 @@ class Walker {
   }
 
   void expand_run_inputs(json& run) {
-    auto it = graph_.by_id.find(run["id"].get<std::string>());
-    if (it == graph_.by_id.end() || !expanded_.insert(it->first).second) return;
-    const RunFacts& r = graph_.runs[it->second];
+    const RunFacts* found = runs_->run(run["id"].get<std::string>());
+    if (!found || !expanded_.insert(found->id).second) return;
+    const RunFacts& r = *found;
     run["label"] = run_node(r, "input")["label"];
     run["git_commit"] = r.commit;
     run["stage"] = r.stage;
@@ -207,7 +279,7 @@ class Walker {
       if (c["kind"] != "data") continue;
       c["relation"] = "input";
       if (!c.contains("sha256")) c["sha256"] = dep_hash(r, c["id"].get<std::string>());
-      const RunFacts* p = producer_of(graph_, c["sha256"].get<std::string>());
+      const RunFacts* p = runs_->producer(c["sha256"].get<std::string>());
       if (p && p->id != r.id && !expanded_.count(p->id) && budget_ok()) add(c, run_node(*p, "input"));
     }
   }
@@ -223,9 +295,9 @@ class Walker {
   void expand_data(json& node, const std::string& hash) {
     for (const auto& v : versions())
       if (v.artifact_sha == hash) add_version(node, v);
-    auto [lo, hi] = graph_.readers.equal_range(hash);
-    for (auto it = lo; it != hi && budget_ok(); ++it) {
-      const RunFacts& r = graph_.runs[it->second];
+    for (const RunFacts* reader : runs_->readers(hash)) {
+      if (!budget_ok()) break;
+      const RunFacts& r = *reader;
       if (!expanded_.insert(r.id).second) continue;
       json rn = run_node(r, "output");
       for (const auto& [path, sha] : r.outs) {
@@ -249,7 +321,7 @@ class Walker {
   }
 
   Repo& repo_;
-  RunGraph graph_;
+  std::unique_ptr<RunLookup> runs_;
   std::set<std::string> expanded_, present_;
   std::size_t nodes_ = 0;
   std::vector<VersionFacts> versions_;

@@ -17,6 +17,7 @@
 #include "core/safe_path.h"
 #include "data/manifest.h"
 #include "pipeline/run.h"
+#include "pipeline/runs_index.h"
 #include "repo/git.h"
 #include "repo/repo.h"
 
@@ -33,13 +34,26 @@ const Migrations kRunsSchema{
      "CREATE INDEX runs_key ON runs(cache_key);"
      "CREATE INDEX runs_started ON runs(started_at);",
      // mlo exp show groups by it; rows indexed before are filled by 'mlo index rebuild'.
-     "ALTER TABLE runs ADD COLUMN experiment TEXT;"}};
-
-Database& runs_db(Repo& repo) {
-  Database& db = repo.index();
-  db.migrate(kRunsSchema);
-  return db;
-}
+     "ALTER TABLE runs ADD COLUMN experiment TEXT;",
+     // Sorting and filtering on params and metrics read these instead of
+     // json_extract on every run (run_query.cpp). One untyped value column
+     // holds what json_extract returns (integer, real or text), so
+     // comparisons keep SQLite's rules. run_edges: which runs read and wrote
+     // each content hash (lineage). Edges come from the records, not from
+     // SQL: runs_todo asks the next opener to fill them.
+     "CREATE TABLE run_values(kind INTEGER NOT NULL, name TEXT NOT NULL, value NOT NULL, run TEXT NOT NULL, "
+     "PRIMARY KEY(kind, name, value, run)) WITHOUT ROWID;"
+     "CREATE INDEX run_values_run ON run_values(run, kind, name);"
+     "CREATE TABLE run_edges(sha TEXT NOT NULL, dir INTEGER NOT NULL, run TEXT NOT NULL, path TEXT NOT NULL, "
+     "PRIMARY KEY(sha, dir, run, path)) WITHOUT ROWID;"
+     "CREATE INDEX run_edges_run ON run_edges(run);"
+     "CREATE INDEX runs_started_id ON runs(started_at, id);"
+     "INSERT OR IGNORE INTO run_values SELECT 0, j.key, j.value, runs.id FROM runs, json_each(runs.params) AS j "
+     "WHERE json_type(runs.params) = 'object' AND j.type != 'null';"
+     "INSERT OR IGNORE INTO run_values SELECT 1, j.key, j.value, runs.id FROM runs, json_each(runs.metrics) AS j "
+     "WHERE json_type(runs.metrics) = 'object' AND j.type != 'null';"
+     "CREATE TABLE runs_todo(task TEXT PRIMARY KEY);"
+     "INSERT INTO runs_todo VALUES('edges');"}};
 
 fs::path refs_dir(Repo& repo) { return repo.cache().root() / "runs"; }
 fs::path ref_path(Repo& repo, const std::string& id) { return refs_dir(repo) / id.substr(0, 2) / id; }
@@ -87,25 +101,124 @@ nlohmann::json indexed_params(const nlohmann::json& r) {
   return params;
 }
 
-void index_row(Statement& put, const nlohmann::json& r, const std::string& hash) {
-  auto text = [&](const char* k) { return str_field(r, k); };
-  auto num = [&](const char* k) { return r.contains(k) && r[k].is_number() ? r[k].get<double>() : 0.0; };
-  std::string commit;
-  if (r.contains("git") && r["git"].is_object()) commit = str_field(r["git"], "commit");
-  put.bind(1, text("run_id")).bind(2, hash).bind(3, text("stage")).bind(4, text("status"));
-  put.bind(5, num("started_at")).bind(6, num("finished_at"));
-  bool has_code = r.contains("exit_code") && r["exit_code"].is_number_integer();  // a float would be cast (UB)
-  put.bind(7, has_code ? r["exit_code"].get<std::int64_t>() : std::int64_t{-1});
-  put.bind(8, text("runner")).bind(9, text("host")).bind(10, commit).bind(11, text("cache_key")).bind(12, text("sweep"));
-  put.bind(13, indexed_params(r).dump());
-  put.bind(14, r.value("metrics", nlohmann::json::object()).dump());
-  put.bind(15, valid_experiment_id(text("experiment")) ? text("experiment") : std::string());
-  put.run();
-}
-
 const char* kInsert =
     "INSERT OR REPLACE INTO runs(id, record, stage, status, started_at, finished_at, exit_code, runner, host, "
     "git_commit, cache_key, sweep, params, metrics, experiment) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+// The content hashes a record says its run read (deps: path -> sha256) and
+// wrote (outs: path -> {sha256}); other shapes are skipped.
+std::vector<std::pair<std::string, std::string>> record_edges(const nlohmann::json& r, const char* field) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!r.contains(field) || !r[field].is_object()) return out;
+  bool outs = std::string(field) == "outs";
+  for (auto it = r[field].begin(); it != r[field].end(); ++it) {
+    const auto& v = it.value();
+    std::string sha = outs ? (v.is_object() ? str_field(v, "sha256") : "") : (v.is_string() ? v.get<std::string>() : "");
+    if (!sha.empty()) out.emplace_back(it.key(), sha);
+  }
+  return out;
+}
+
+// Writes a run's index rows: runs, run_values and run_edges.
+class RowWriter {
+ public:
+  explicit RowWriter(Database& db)
+      : put_(db.prepare(kInsert)),
+        drop_values_(db.prepare("DELETE FROM run_values WHERE run = ?")),
+        drop_edges_(db.prepare("DELETE FROM run_edges WHERE run = ?")),
+        put_values_(db.prepare("INSERT OR IGNORE INTO run_values SELECT ?1, key, value, ?2 FROM json_each(?3) "
+                               "WHERE json_type(?3) = 'object' AND type != 'null'")),
+        put_edge_(db.prepare("INSERT OR IGNORE INTO run_edges(sha, dir, run, path) VALUES (?, ?, ?, ?)")) {}
+
+  void write(const nlohmann::json& r, const std::string& hash) {
+    std::string id = str_field(r, "run_id"), params = indexed_params(r).dump(),
+                metrics = r.value("metrics", nlohmann::json::object()).dump();
+    write_row(r, hash, params, metrics);
+    drop_values_.bind(1, id).run();
+    put_values_.bind(1, std::int64_t{0}).bind(2, id).bind(3, params).run();
+    put_values_.bind(1, std::int64_t{1}).bind(2, id).bind(3, metrics).run();
+    write_edges(r, id);
+  }
+
+  void write_edges(const nlohmann::json& r, const std::string& id) {
+    drop_edges_.bind(1, id).run();
+    for (std::int64_t dir : {0, 1})
+      for (const auto& [path, sha] : record_edges(r, dir == 0 ? "deps" : "outs"))
+        put_edge_.bind(1, sha).bind(2, dir).bind(3, id).bind(4, path).run();
+  }
+
+ private:
+  void write_row(const nlohmann::json& r, const std::string& hash, const std::string& params,
+                 const std::string& metrics) {
+    auto text = [&](const char* k) { return str_field(r, k); };
+    auto num = [&](const char* k) { return r.contains(k) && r[k].is_number() ? r[k].get<double>() : 0.0; };
+    std::string commit;
+    if (r.contains("git") && r["git"].is_object()) commit = str_field(r["git"], "commit");
+    put_.bind(1, text("run_id")).bind(2, hash).bind(3, text("stage")).bind(4, text("status"));
+    put_.bind(5, num("started_at")).bind(6, num("finished_at"));
+    bool has_code = r.contains("exit_code") && r["exit_code"].is_number_integer();  // a float would be cast (UB)
+    put_.bind(7, has_code ? r["exit_code"].get<std::int64_t>() : std::int64_t{-1});
+    put_.bind(8, text("runner")).bind(9, text("host")).bind(10, commit).bind(11, text("cache_key")).bind(12, text("sweep"));
+    put_.bind(13, params).bind(14, metrics);
+    put_.bind(15, valid_experiment_id(text("experiment")) ? text("experiment") : std::string());
+    put_.run();
+  }
+
+  Statement put_, drop_values_, drop_edges_, put_values_, put_edge_;
+};
+
+// Lineage edges of the runs indexed before run_edges existed (the schema
+// step cannot read records): once, by the first opener after the upgrade.
+void fill_pending_edges(Repo& repo, Database& db) {
+  if (!db.prepare("SELECT 1 FROM runs_todo WHERE task = 'edges'").step()) return;
+  std::optional<Transaction> tx;
+  if (sqlite3_get_autocommit(db.handle())) tx.emplace(db);
+  RowWriter writer(db);
+  auto rows = db.prepare("SELECT id, record FROM runs");
+  while (rows.step()) {
+    std::string id = rows.text(0), hash = rows.text(1);
+    if (!is_sha256_hex(hash) || !repo.cache().has(hash)) continue;
+    auto r = parse_stored_json(repo.cache().read(hash));
+    if (r.is_object()) writer.write_edges(r, id);
+  }
+  db.exec("DELETE FROM runs_todo WHERE task = 'edges'");
+  if (tx) tx->commit();
+}
+
+}  // namespace
+
+Database& runs_db(Repo& repo) {
+  Database& db = repo.index();
+  db.migrate(kRunsSchema);
+  fill_pending_edges(repo, db);
+  return db;
+}
+
+nlohmann::json summary_from_row(Statement& q) {
+  nlohmann::json j;
+  j["id"] = q.text(0);
+  j["record"] = q.text(1);
+  j["stage"] = q.text(2);
+  j["status"] = q.text(3);
+  j["started_at"] = q.real(4);
+  j["finished_at"] = q.real(5);
+  j["duration_s"] = q.real(5) - q.real(4);
+  j["exit_code"] = q.int64(6);
+  j["runner"] = q.text(7);
+  j["host"] = q.text(8);
+  j["git_commit"] = q.text(9);
+  j["sweep"] = q.text(11);
+  j["params"] = nlohmann::json::parse(q.text(12), nullptr, false);
+  j["metrics"] = nlohmann::json::parse(q.text(13), nullptr, false);
+  j["experiment"] = q.text(14);
+  return j;
+}
+
+const char* const kRunColumns =
+    "id, record, stage, status, started_at, finished_at, exit_code, runner, host, git_commit, cache_key, sweep, params, "
+    "metrics, experiment";
+
+namespace {
 
 // A record comes from a teammate's push: every path it names (the keys of
 // outs and metric_files) must stay inside the repository, each entry must be
@@ -141,49 +254,6 @@ std::string record_name(const nlohmann::json& r, const std::string& hash) {
   return name;
 }
 
-// SQL for a field name people use in --where and --sort.
-std::string field_sql(const std::string& field) {
-  auto json_path = [](const std::string& column, const std::string& key) {
-    if (key.empty() || key.find_first_of("\"'\\") != std::string::npos)
-      throw UsageError("bad key '" + key + "' in " + column + " field");
-    return "json_extract(" + column + ", '$.\"" + key + "\"')";
-  };
-  if (field.rfind("metrics.", 0) == 0) return json_path("metrics", field.substr(8));
-  if (field.rfind("params.", 0) == 0) return json_path("params", field.substr(7));
-  static const std::vector<std::string> columns = {"id", "stage", "status", "started_at", "finished_at", "exit_code",
-                                                   "runner", "host", "git_commit", "sweep", "experiment"};
-  for (const auto& c : columns)
-    if (field == c) return c;
-  if (field == "duration") return "(finished_at - started_at)";
-  throw UsageError("unknown field '" + field + "'",
-                   "use metrics.NAME, params.NAME, or one of id, stage, status, started_at, finished_at, duration, "
-                   "exit_code, runner, host, git_commit, sweep, experiment");
-}
-
-nlohmann::json summary_from_row(Statement& q) {
-  nlohmann::json j;
-  j["id"] = q.text(0);
-  j["record"] = q.text(1);
-  j["stage"] = q.text(2);
-  j["status"] = q.text(3);
-  j["started_at"] = q.real(4);
-  j["finished_at"] = q.real(5);
-  j["duration_s"] = q.real(5) - q.real(4);
-  j["exit_code"] = q.int64(6);
-  j["runner"] = q.text(7);
-  j["host"] = q.text(8);
-  j["git_commit"] = q.text(9);
-  j["sweep"] = q.text(11);
-  j["params"] = nlohmann::json::parse(q.text(12), nullptr, false);
-  j["metrics"] = nlohmann::json::parse(q.text(13), nullptr, false);
-  j["experiment"] = q.text(14);
-  return j;
-}
-
-const char* kColumns =
-    "id, record, stage, status, started_at, finished_at, exit_code, runner, host, git_commit, cache_key, sweep, params, "
-    "metrics, experiment";
-
 nlohmann::json read_record(Repo& repo, const std::string& hash, const std::string& what) {
   if (!repo.cache().has(hash))
     throw InputError("the record of run " + what + " (object " + hash.substr(0, 12) + ") is not in the cache",
@@ -216,8 +286,7 @@ std::string store_run_record(Repo& repo, const nlohmann::json& record, bool sync
   if (sync) repo.cache().sync();
   write_ref(repo, record["run_id"], hash, false);
   Database& db = runs_db(repo);
-  auto put = db.prepare(kInsert);
-  index_row(put, record, hash);
+  RowWriter(db).write(record, hash);
   return hash;
 }
 
@@ -233,8 +302,8 @@ void store_run_records(Repo& repo, const std::vector<nlohmann::json>& records) {
   repo.cache().sync();
   Database& db = runs_db(repo);
   Transaction tx(db);
-  auto put = db.prepare(kInsert);
-  for (size_t i = 0; i < records.size(); ++i) index_row(put, records[i], hashes[i]);
+  RowWriter writer(db);
+  for (size_t i = 0; i < records.size(); ++i) writer.write(records[i], hashes[i]);
   tx.commit();
 }
 
@@ -281,73 +350,6 @@ nlohmann::json load_run(Repo& repo, const std::string& id_or_prefix) {
   nlohmann::json r = read_record(repo, *hash, id);
   r["record"] = *hash;
   return r;
-}
-
-std::vector<nlohmann::json> list_runs(Repo& repo, const RunQuery& query) {
-  Database& db = runs_db(repo);
-  // Rows are picked (filter, sort, limit) by rowid only, then the columns of
-  // the rows shown are read: the sorter never carries params/metrics JSON
-  // of rows that are not shown.
-  std::string sql = "SELECT rowid FROM runs";
-  std::vector<std::string> conds;
-  std::vector<std::pair<bool, std::string>> binds;  // (numeric, text)
-  if (!query.stage.empty()) {
-    conds.push_back("stage = ?");
-    binds.push_back({false, query.stage});
-  }
-  static const std::regex where_re(R"(^\s*([A-Za-z_][A-Za-z0-9_.:/-]*)\s*(>=|<=|!=|==|=|>|<|~)\s*(.*?)\s*$)");
-  for (const auto& w : query.where) {
-    std::smatch m;
-    if (!std::regex_match(w, m, where_re))
-      throw UsageError("bad --where '" + w + "'", "write FIELD OP VALUE, e.g. 'metrics.acc>0.9' or 'status=failed' (OP: = != < <= > >= ~)");
-    std::string lhs = field_sql(m[1]);
-    std::string op = m[2];
-    std::string value = m[3];
-    if (!value.empty() && std::string("<>=!~").find(value[0]) != std::string::npos)
-      throw UsageError("bad --where '" + w + "': unknown operator", "operators: = != < <= > >= ~ (contains)");
-    if (value.size() >= 2 && (value.front() == '\'' || value.front() == '"') && value.back() == value.front())
-      value = value.substr(1, value.size() - 2);
-    char* end = nullptr;
-    std::strtod(value.c_str(), &end);
-    bool numeric = !value.empty() && *end == 0;
-    if (op == "==") op = "=";
-    if (op == "~") {
-      conds.push_back(lhs + " LIKE ?");
-      binds.push_back({false, "%" + value + "%"});
-    } else {
-      conds.push_back(lhs + " " + op + " ?");
-      binds.push_back({numeric, value});
-    }
-  }
-  for (size_t i = 0; i < conds.size(); ++i) sql += (i ? " AND " : " WHERE ") + conds[i];
-  std::string sort = query.sort.empty() ? "started_at:desc" : query.sort;
-  bool desc = false;
-  if (auto c = sort.rfind(':'); c != std::string::npos && (sort.substr(c) == ":desc" || sort.substr(c) == ":asc")) {
-    desc = sort.substr(c) == ":desc";
-    sort = sort.substr(0, c);
-  }
-  std::string key = field_sql(sort);
-  std::string order;
-  if (key == "started_at" || key == "id")  // indexed: no NULLs to push last
-    order = " ORDER BY " + key + (desc ? " DESC" : " ASC") + ", id" + (desc ? " DESC" : " ASC");
-  else
-    order = " ORDER BY (" + key + ") IS NULL, " + key + (desc ? " DESC" : " ASC") + ", id";
-  sql += order;
-  if (query.limit > 0) sql += " LIMIT " + std::to_string(query.limit + (query.count_more ? 1 : 0));
-  if (query.limit > 0 && query.offset > 0) sql += " OFFSET " + std::to_string(query.offset);
-  if (query.limit > 0)
-    sql = std::string("WITH pick(rid) AS MATERIALIZED (") + sql + ") SELECT " + kColumns +
-          " FROM pick JOIN runs ON runs.rowid = pick.rid" + order;
-  else  // every row is shown: one pass
-    sql = std::string("SELECT ") + kColumns + sql.substr(sql.find(" FROM runs"));
-  auto q = db.prepare(sql);
-  for (size_t i = 0; i < binds.size(); ++i) {
-    if (binds[i].first) q.bind(static_cast<int>(i + 1), std::strtod(binds[i].second.c_str(), nullptr));
-    else q.bind(static_cast<int>(i + 1), binds[i].second);
-  }
-  std::vector<nlohmann::json> out;
-  while (q.step()) out.push_back(summary_from_row(q));
-  return out;  // with count_more: limit + 1 rows when there are more
 }
 
 std::optional<nlohmann::json> find_run_by_key(Repo& repo, const std::string& key) {
@@ -522,8 +524,8 @@ int import_run_records(Repo& repo, const std::vector<std::string>& hashes) {
 void rebuild_runs_index(Repo& repo) {
   Database& db = runs_db(repo);
   Transaction tx(db);
-  db.exec("DELETE FROM runs");
-  auto put = db.prepare(kInsert);
+  db.exec("DELETE FROM runs; DELETE FROM run_values; DELETE FROM run_edges; DELETE FROM runs_todo");
+  RowWriter writer(db);
   for_each_ref(repo, [&](const std::string& id, const std::string& hash) {
     if (!repo.cache().has(hash)) {
       log::warn("run " + id + ": record object " + hash.substr(0, 12) + " is missing from the cache; skipped");
@@ -540,7 +542,7 @@ void rebuild_runs_index(Repo& repo) {
       log::warn(record_name(r, hash) + " is refused: " + e.what() + "; skipped");
       return;
     }
-    index_row(put, r, hash);
+    writer.write(r, hash);
   });
   tx.commit();
 }

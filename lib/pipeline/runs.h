@@ -43,10 +43,25 @@ struct RunQuery {
   long limit = 0;                   // 0: no limit
   long offset = 0;                  // with limit: skip this many rows first (pages of a table)
   bool count_more = false;          // return one row past `limit` when there are more (to say so)
+  // Keyset pages: a cursor from RunPage (the sort key and id of a row);
+  // rows after it, or the `limit` rows just before it, in this order.
+  std::string after, before;
 };
 // Index rows (summaries): {id, record, stage, status, started_at, finished_at,
 // duration_s, exit_code, runner, host, git_commit, sweep, params{}, metrics{}}.
+// Params and metrics are sorted and filtered through the run_values table.
 std::vector<nlohmann::json> list_runs(Repo& repo, const RunQuery& query);
+
+// One page of a table (query.limit rows): its rows and the cursors of its
+// first and last row, for the links to the pages before and after it.
+// `more`: there are rows past the page in the direction read (after it; with
+// query.before, before it). UsageError for a malformed cursor.
+struct RunPage {
+  std::vector<nlohmann::json> rows;
+  std::string first, last;
+  bool more = false;
+};
+RunPage list_run_page(Repo& repo, const RunQuery& query);
 // The latest successful run whose cache key is `key` (for the run cache).
 std::optional<nlohmann::json> find_run_by_key(Repo& repo, const std::string& key);
 

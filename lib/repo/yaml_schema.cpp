@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <map>
+#include <mutex>
 #include <stdexcept>
 
 #include "core/error.h"
@@ -16,6 +17,8 @@ const char* builtin_schema_text(std::string_view name);
 
 const nlohmann::json& builtin_schema(std::string_view name) {
   static std::map<std::string, nlohmann::json, std::less<>> cache;
+  static std::mutex mu;  // mlo ui renders pages on several threads
+  std::lock_guard<std::mutex> lock(mu);
   auto it = cache.find(name);
   if (it != cache.end()) return it->second;
   const char* text = builtin_schema_text(name);

@@ -16,7 +16,7 @@ namespace mlo::ui {
 struct Page {
   int status = 200;
   std::string title;
-  std::string section;  // nav entry to highlight: runs, models, lineage, deployments, monitors, audit
+  std::string section;  // nav entry to highlight: runs, experiments, models, lineage, deployments, monitors, audit
   std::string body;     // HTML inside <main>
   int refresh_s = 0;    // > 0: the browser reloads the page (live counts)
   std::string raw_html; // a whole document served as it is (monitor reports)
@@ -44,6 +44,7 @@ std::string checked_name(const std::string& text, const char* what);
 
 // The pages (each in pages_*.cpp).
 Page runs_page(Repo& repo, const QueryParams& q);
+Page experiments_page(Repo& repo, const QueryParams& q);
 Page run_page(Repo& repo, const std::string& id);
 Page compare_page(Repo& repo, const QueryParams& q);
 Page scatter_page(Repo& repo, const QueryParams& q);

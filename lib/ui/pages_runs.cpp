@@ -49,10 +49,16 @@ RunQuery query_of(const QueryParams& q, long page_size, long page) {
   if (rq.where.size() > kMaxFilters) throw UsageError("more than 8 filters", "remove some filters");
   rq.sort = no_control_chars(query_value(q, "sort"), "sort key");
   rq.limit = page_size;
-  rq.offset = (page - 1) * page_size;
+  rq.after = query_value(q, "after");
+  rq.before = query_value(q, "before");
+  // page= alone (an old link) skips rows; links carry a cursor (a keyset page).
+  if (rq.after.empty() && rq.before.empty()) rq.offset = (page - 1) * page_size;
   rq.count_more = true;
   return rq;
 }
+
+// Parameters that name a place in one order: a new order or filter starts at page 1.
+bool is_page_param(const std::string& k) { return k == "page" || k == "after" || k == "before"; }
 
 // The runs page's address with one parameter replaced (others kept).
 std::string runs_href(const QueryParams& q, const std::string& name, const std::string& value) {
@@ -66,7 +72,7 @@ std::string runs_href(const QueryParams& q, const std::string& name, const std::
       if (!value.empty()) out += url_encode(k) + "=" + url_encode(value) + "&";
       continue;
     }
-    if (name == "sort" && k == "page") continue;  // a new order starts at page 1
+    if (is_page_param(k) && (name == "sort" || is_page_param(name))) continue;  // a new order starts at page 1
     out += url_encode(k) + "=" + url_encode(v) + "&";
   }
   if (!replaced && !value.empty()) out += url_encode(name) + "=" + url_encode(value) + "&";
@@ -95,7 +101,7 @@ std::string filter_form(const RunQuery& rq, const QueryParams& q) {
       QueryParams without;
       std::size_t seen = 0;
       for (const auto& [k, v] : q)
-        if (k != "page" && !(k == "where" && !v.empty() && seen++ == i)) without.emplace_back(k, v);
+        if (!is_page_param(k) && !(k == "where" && !v.empty() && seen++ == i)) without.emplace_back(k, v);
       s += " <code class='filter'>" + esc(rq.where[i]) + "</code> " + link(runs_href(without, "", ""), "✕");
     }
     s += "</p>";
@@ -138,24 +144,41 @@ std::string scatter_form(const RunQuery& rq) {
              "<button type='submit'>Plot</button></form>";
 }
 
+// The address of the page just past `cursor` (after it, or before it), numbered `page`.
+std::string page_href(const QueryParams& q, const char* side, const std::string& cursor, long page) {
+  QueryParams kept;
+  for (const auto& [k, v] : q)
+    if (!is_page_param(k)) kept.emplace_back(k, v);
+  kept.emplace_back(side, cursor);
+  return runs_href(kept, "page", std::to_string(page));
+}
+
+std::string page_links(const QueryParams& q, const RunQuery& rq, const RunPage& rp, long page) {
+  bool backwards = !rq.before.empty();
+  if (backwards && !rp.more) page = 1;  // read back to the start
+  std::string s = "<p class='pages'>Page " + std::to_string(page) + " (" + std::to_string(rp.rows.size()) +
+                  " runs shown) ";
+  bool earlier = backwards ? rp.more : page > 1 || !rq.after.empty();
+  bool later = backwards || rp.more;
+  if (earlier && !rp.first.empty())
+    s += "<a id='prev' href='" + esc(page_href(q, "before", rp.first, std::max(1L, page - 1))) + "'>← previous</a> ";
+  if (later && !rp.last.empty())
+    s += "<a id='next' href='" + esc(page_href(q, "after", rp.last, page + 1)) + "'>next →</a>";
+  return s + "</p>";
+}
+
 }  // namespace
 
 Page runs_page(Repo& repo, const QueryParams& q) {
   long n = int_param(q, "n", 50, 500), page = int_param(q, "page", 1, 10'000'000);
   RunQuery rq = query_of(q, n, page);
-  auto rows = list_runs(repo, rq);
-  bool more = static_cast<long>(rows.size()) > n;
-  if (more) rows.pop_back();
+  RunPage rp = list_run_page(repo, rq);
   Page p;
   p.title = "Runs";
   p.section = "runs";
   p.body = "<h1>Runs</h1>" + filter_form(rq, q) + "<form method='get' action='/compare' id='compare'>" +
-           runs_table(rows, q) + "<button type='submit'>Compare selected</button></form>" + scatter_form(rq) +
-           "<p class='pages'>Page " +
-           std::to_string(page) + " (" + std::to_string(rows.size()) + " runs shown) ";
-  if (page > 1) p.body += link(runs_href(q, "page", std::to_string(page - 1)), "← previous") + " ";
-  if (more) p.body += "<a id='next' href='" + esc(runs_href(q, "page", std::to_string(page + 1))) + "'>next →</a>";
-  p.body += "</p>";
+           runs_table(rp.rows, q) + "<button type='submit'>Compare selected</button></form>" + scatter_form(rq) +
+           page_links(q, rq, rp, page);
   return p;
 }
 
@@ -290,10 +313,6 @@ Page scatter_page(Repo& repo, const QueryParams& q) {
            line_chart_svg(c);
   return p;
 }
-
-namespace {
-
-}  // namespace
 
 Page plots_page(Repo& repo, const QueryParams& q) {
   auto revs = query_values(q, "rev");

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -24,9 +25,11 @@ using deploy::HttpResponse;
 namespace {
 
 constexpr std::size_t kMaxTarget = 4096;
+constexpr int kWorkers = 4;  // requests answered at once (one repo handle each)
 constexpr const char* kCookie = "mlo_ui_token";
 
 const std::pair<const char*, const char*> kNav[] = {{"runs", "/"},
+                                                     {"experiments", "/experiments"},
                                                      {"plots", "/plots"},
                                                      {"models", "/models"},
                                                      {"lineage", "/lineage"},
@@ -75,6 +78,7 @@ Page error_page(int status, const std::string& message, const std::string& hint)
 Page route(Repo& repo, const std::string& path, const QueryParams& q) {
   auto rest = [&](std::string_view prefix) { return checked_name(url_decode(path.substr(prefix.size())), "name"); };
   if (path == "/" || path == "/runs") return runs_page(repo, q);
+  if (path == "/experiments") return experiments_page(repo, q);
   if (path.rfind("/run/", 0) == 0) return run_page(repo, rest("/run/"));
   if (path == "/compare") return compare_page(repo, q);
   if (path == "/scatter") return scatter_page(repo, q);
@@ -147,6 +151,54 @@ bool UiApp::authorized(const HttpRequest& req, bool& from_query) const {
   return from_query;
 }
 
+UiApp::UiApp(Repo& repo, UiOptions options, int workers)
+    : repo_(repo), options_(std::move(options)), workers_(std::max(1, workers)), idle_{&repo} {}
+
+UiApp::~UiApp() = default;
+
+Repo& UiApp::acquire() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (idle_.empty() && static_cast<int>(opened_.size()) + 1 < workers_) {
+    opened_.push_back(std::make_unique<Repo>(Repo::open(repo_.root())));
+    return *opened_.back();
+  }
+  freed_.wait(lock, [this] { return !idle_.empty(); });
+  Repo* r = idle_.back();
+  idle_.pop_back();
+  return *r;
+}
+
+void UiApp::release(Repo& repo) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    idle_.push_back(&repo);
+  }
+  freed_.notify_one();
+}
+
+void UiApp::render(const HttpRequest& req, HttpResponse& res, Page& page) {
+  std::size_t qm = req.target.find('?');
+  auto start = std::chrono::steady_clock::now();
+  Repo* repo = nullptr;
+  try {
+    repo = &acquire();
+    QueryParams q = qm == std::string::npos ? QueryParams{} : parse_query(req.target.substr(qm + 1));
+    page = route(*repo, req.path, q);
+  } catch (const UsageError& e) {
+    page = error_page(400, e.what(), e.hint());
+  } catch (const Error& e) {
+    page = error_page(e.code() == Exit::input ? 404 : 500, e.what(), e.hint());
+  } catch (const std::exception& e) {
+    log::warn(std::string("mlo ui: ") + req.path + ": " + e.what());
+    page = error_page(500, "internal error while rendering " + req.path, "see mlo ui's output");
+  }
+  if (repo) release(*repo);
+  std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
+  char timing[48];
+  std::snprintf(timing, sizeof timing, "render;dur=%.2f", took.count());
+  res.headers.emplace_back("Server-Timing", timing);  // what tests/bench/ui.sh reads
+}
+
 void UiApp::handle(const HttpRequest& req, HttpResponse& res) {
   res.content_type = "text/html; charset=utf-8";
   security_headers(res);
@@ -168,24 +220,7 @@ void UiApp::handle(const HttpRequest& req, HttpResponse& res) {
     if (from_query)  // later links carry no token: the browser keeps it
       res.headers.emplace_back("Set-Cookie", std::string(kCookie) + "=" + options_.token +
                                                  "; Path=/; HttpOnly; SameSite=Strict");
-    std::size_t qm = req.target.find('?');
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto start = std::chrono::steady_clock::now();
-    try {
-      QueryParams q = qm == std::string::npos ? QueryParams{} : parse_query(req.target.substr(qm + 1));
-      page = route(repo_, req.path, q);
-    } catch (const UsageError& e) {
-      page = error_page(400, e.what(), e.hint());
-    } catch (const Error& e) {
-      page = error_page(e.code() == Exit::input ? 404 : 500, e.what(), e.hint());
-    } catch (const std::exception& e) {
-      log::warn(std::string("mlo ui: ") + req.path + ": " + e.what());
-      page = error_page(500, "internal error while rendering " + req.path, "see mlo ui's output");
-    }
-    std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
-    char timing[48];
-    std::snprintf(timing, sizeof timing, "render;dur=%.2f", took.count());
-    res.headers.emplace_back("Server-Timing", timing);  // what tests/bench/ui.sh reads
+    render(req, res, page);
   }
   res.status = page.status;
   res.body = req.method == "HEAD" ? std::string() : render_page(page);
@@ -198,10 +233,10 @@ int serve_ui(Repo& repo, const UiOptions& options, const std::function<void(cons
   deploy::HttpServerOptions so;
   so.host = options.host;
   so.port = options.port;
-  so.threads = 2;
+  so.threads = kWorkers;
   so.max_body = 64 << 10;  // nothing is posted: GET only
   deploy::HttpServer server(so);
-  UiApp app(repo, options);
+  UiApp app(repo, options, kWorkers);
   install_interrupt_handlers();
   server.start([&app](const HttpRequest& req, HttpResponse& res) { app.handle(req, res); });
   std::string shown_host = options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host;

@@ -5,9 +5,12 @@
 // written into a page is escaped (a name in a run record is as hostile as a
 // request). Man page: mlo-ui(1).
 #pragma once
+#include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "deploy/http_server.h"
 
@@ -16,6 +19,8 @@ class Repo;
 }
 
 namespace mlo::ui {
+
+struct Page;
 
 struct UiOptions {
   std::string host = "127.0.0.1";
@@ -29,17 +34,29 @@ bool is_loopback_host(const std::string& host);
 // 32 random hex digits (from /dev/urandom).
 std::string new_token();
 
-// Answers one request (what the server calls per request; tests call it directly).
+// Answers requests (what the server calls per request; tests call it
+// directly). A repo's index connection and git handle serve one request at a
+// time, so up to `workers` requests are answered at once, each with a repo
+// of its own (the first is `repo`, the others are opened at the same root
+// when first needed): a slow page does not hold up the others.
 class UiApp {
  public:
-  UiApp(Repo& repo, UiOptions options) : repo_(repo), options_(std::move(options)) {}
+  UiApp(Repo& repo, UiOptions options, int workers = 1);
+  ~UiApp();
   void handle(const deploy::HttpRequest& request, deploy::HttpResponse& response);
 
  private:
   bool authorized(const deploy::HttpRequest& request, bool& from_query) const;
+  Repo& acquire();
+  void release(Repo& repo);
+  void render(const deploy::HttpRequest& request, deploy::HttpResponse& response, Page& page);
   Repo& repo_;
   UiOptions options_;
-  std::mutex mutex_;  // the repo's index and git handle are used by one request at a time
+  int workers_;
+  std::vector<std::unique_ptr<Repo>> opened_;
+  std::vector<Repo*> idle_;
+  std::mutex mutex_;
+  std::condition_variable freed_;
 };
 
 // Serves until Ctrl-C (InterruptedError is not thrown: returns 0). `on_ready`

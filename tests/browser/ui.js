@@ -92,6 +92,24 @@ async function main() {
   check(hover.includes(`${expect.run_a} train: step 2, loss 0.25`), 'hovering a point names its run and value');
   await page.screenshot({ path: path.join(outDir, 'compare.png'), fullPage: true });
 
+  // Experiments (mlo exp show): one row each, sorted by a metric on a click,
+  // two ticked rows compared like runs.
+  await visit('/experiments', 'experiments.png');
+  const expAcc = async () => {
+    const idx = await page.$$eval('table.experiments thead th', (ths) => ths.findIndex((th) => th.querySelector("a[data-field='metrics.acc']")));
+    return page.$$eval(`table.experiments tbody tr td:nth-child(${idx + 1})`, (tds) => tds.map((td) => parseFloat(td.textContent)));
+  };
+  check((await page.$$('table.experiments tbody tr')).length === expect.total_runs,
+    `the experiments table has ${expect.total_runs} rows`);
+  await Promise.all([page.waitForNavigation(), page.click("table.experiments a[data-field='metrics.acc']")]);
+  acc = await expAcc();
+  check(acc.length === expect.total_runs && acc.every((v, i) => i === 0 || acc[i - 1] >= v), `experiments sorted by acc descending: ${acc}`);
+  await page.check(`table.experiments input[name=run][value='${expect.run_a}']`);
+  await page.check(`table.experiments input[name=run][value='${expect.run_b}']`);
+  await Promise.all([page.waitForNavigation(), page.click('#compare button')]);
+  check((await page.$$('svg g.series')).length === 2, 'comparing two experiments draws both curves');
+  check(problems.length === 0, `the experiments pages have no console errors ${problems.join('; ')}`);
+
   // Lineage: data -> run -> version, nodes are links.
   await visit(`/lineage?target=${encodeURIComponent(expect.model)}`, 'lineage.png');
   const nodes = await page.$$eval('svg#lineage a.node', (as) => as.map((a) => ({ kind: a.dataset.kind, id: a.dataset.id,

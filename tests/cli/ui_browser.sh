@@ -2,7 +2,8 @@
 # mlo ui in a real browser: Debian's chromium, driven by npm playwright-core
 # (tests/browser/ui.js), against `mlo ui` on a generated repo. Pages load with
 # no console errors, the runs table filters and sorts, a comparison shows both
-# runs' curves, the lineage graph has the expected nodes. Screenshots are kept
+# runs' curves, the experiments table sorts and compares, the lineage graph
+# has the expected nodes. Screenshots are kept
 # in $MLO_BUILD_DIR/test-artifacts/ui_browser/ (they stay after the test).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_ui.sh"
@@ -23,5 +24,5 @@ rc=$?
 cat "$TEST_TMP/browser.out"
 [ "$rc" = 0 ] || fail "browser checks failed (rc $rc); screenshots in $shots"
 CHECKS=$((CHECKS + $(grep -c '^ok: ' "$TEST_TMP/browser.out")))
-for s in runs runs-filtered compare lineage run models model audit plots deployments monitors; do expect_file "$shots/$s.png"; done
+for s in runs runs-filtered compare experiments lineage run models model audit plots deployments monitors; do expect_file "$shots/$s.png"; done
 done_testing

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# The runs index's value table (run_values) and keyset pages (issue 16):
+# `mlo runs ls --sort/--where` on params and metrics of every JSON type give
+# the order and rows SQLite's rules give (numbers before text, missing last,
+# ties by id), computed here independently in Python; an index written by
+# the previous schema is upgraded in place (values filled, lineage edges
+# filled); the ui's runs table walked page by page through its next and
+# previous links (cursors) shows every run once in that order, across the
+# runs that lack the key; hostile cursors are 400; the experiments page; and
+# pages answered at once on several connections.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_ui.sh"
+new_repo idx
+
+# 130 runs: metric m of mixed types (ties among floats and ints, text,
+# booleans, an object) and missing in 40; param p an int or missing.
+/usr/bin/python3 - >runs.jsonl <<'PY'
+import json, random
+random.seed(3)
+for i in range(130):
+    r = {"run_id": f"{i:016x}", "stage": "train" if i % 3 else "eval", "status": "succeeded",
+         "started_at": 1.7e9 + i * 10, "finished_at": 1.7e9 + i * 10 + 5, "params": {}, "metrics": {}}
+    kind = i % 13
+    if kind < 4: r["metrics"]["m"] = random.choice([0.25, 0.5, 0.75, 1.5])
+    elif kind < 6: r["metrics"]["m"] = random.choice([0, 1, 2])
+    elif kind < 8: r["metrics"]["m"] = random.choice(["abc", "b", "0.9"])
+    elif kind == 8: r["metrics"]["m"] = random.choice([True, False])
+    elif kind == 9: r["metrics"]["m"] = {"a": 1}
+    elif kind == 10: r["metrics"]["m"] = None
+    if i % 4: r["params"]["p"] = i % 7
+    print(json.dumps(r))
+PY
+expect_ok runs import runs.jsonl
+
+# SQLite's order, written out: NULL/missing last; numbers (bools as 1/0) by
+# value; then text (objects as their JSON text) by bytes; ties by id in the
+# direction of the sort; the runs lacking the key by id, same direction.
+cat >order.py <<'PY'
+import json, sys
+
+def key(v):
+    if isinstance(v, bool): return (0, int(v), "")
+    if isinstance(v, (int, float)): return (0, v, "")
+    if isinstance(v, str): return (1, 0, v.encode())
+    return (1, 0, json.dumps(v, separators=(",", ":")).encode())
+
+def expected(runs, group, name, desc, where=None):
+    have = [r for r in runs if r[group].get(name) is not None and (where is None or where(r))]
+    lack = [r for r in runs if r[group].get(name) is None and (where is None or where(r))]
+    have.sort(key=lambda r: (key(r[group][name]), r["run_id"]), reverse=desc)
+    lack.sort(key=lambda r: r["run_id"], reverse=desc)
+    return [r["run_id"] for r in have + lack]
+
+runs = [json.loads(l) for l in open("runs.jsonl")]
+PY
+check_order() {  # SORT DESC(True/False) WHERE-PY [ARGS for runs ls...]
+  local sort=$1 desc=$2 where=$3; shift 3
+  expect_ok --json runs ls -n 0 --sort "$sort" "$@"
+  printf '%s' "$OUT" >got.json
+  /usr/bin/python3 - "$sort" "$desc" "$where" <<'PY' || fail "runs ls --sort $sort $* differs from SQLite's order"
+import json, sys
+exec(open("order.py").read())
+sort, desc, where = sys.argv[1], sys.argv[2] == "True", sys.argv[3]
+group, name = sort.split(":")[0].split(".", 1)
+got = [r["id"] for r in json.load(open("got.json"))]
+want = expected(runs, group, name, desc, eval(where) if where else None)
+assert got == want, next((i, got[i:i+4], want[i:i+4]) for i in range(max(len(got), len(want))) if got[i:i+1] != want[i:i+1])
+PY
+  pass
+}
+check_order metrics.m:desc True ""
+check_order metrics.m:asc False ""
+check_order params.p:desc True ""
+# As SQLite compares: text (and an object's JSON text) is greater than any number, true is 1.
+check_order metrics.m:desc True "lambda r: r['metrics'].get('m') is not None and key(r['metrics']['m']) > (0, 0.5, '')" --where 'metrics.m>0.5'
+check_order metrics.m:asc False "lambda r: r['params'].get('p') == 3 and r['stage'] == 'train'" --where params.p=3 --stage train
+check_order metrics.m:desc True "lambda r: isinstance(r['metrics'].get('m'), str) and 'b' in r['metrics']['m']" --where 'metrics.m~b'
+
+# An index from the previous schema (no run_values, no run_edges): the next
+# command upgrades it in place and answers the same.
+expect_ok --json runs ls --sort metrics.m:desc --where 'metrics.m<2'
+before=$OUT
+/usr/bin/python3 - <<'PY' || fail "downgrading the index"
+import sqlite3
+db = sqlite3.connect(".mlo/index.db")
+db.executescript("DROP TABLE run_values; DROP TABLE run_edges; DROP TABLE runs_todo; DROP INDEX runs_started_id;"
+                 "UPDATE mlo_schema SET version = 2 WHERE module = 'runs';")
+db.commit()
+PY
+expect_ok --json runs ls --sort metrics.m:desc --where 'metrics.m<2'
+expect_eq "$OUT" "$before" "runs ls after the upgrade"
+n=$(/usr/bin/python3 -c "import sqlite3; print(sqlite3.connect('.mlo/index.db').execute('select count(*) from run_values').fetchone()[0])")
+expect_eq "$n" "$(/usr/bin/python3 -c "
+import json; print(sum(1 for l in open('runs.jsonl') for g in ('params', 'metrics') for v in json.loads(l)[g].values() if v is not None))")" "run_values rows after the upgrade"
+
+# The ui's runs table, page by page along its links, sorted by m (ties,
+# text and the runs that lack m), 25 a page: every run once, in order; and
+# back again along the previous links.
+start_ui
+/usr/bin/python3 - "${UI_URL%/}" <<'PY' || fail "walking the runs table's pages"
+import html, json, re, sys, urllib.request
+exec(open("order.py").read())
+base = sys.argv[1]
+def get(path):
+    with urllib.request.urlopen(base + path) as r:
+        return r.read().decode()
+def ids(page): return re.findall(r"name='run' value='([0-9a-f]+)'", page)
+def link(page, name):
+    m = re.search(r"id='%s' href='([^']*)'" % name, page)
+    return html.unescape(m.group(1)) if m else None
+want = expected(runs, "metrics", "m", True)
+path, pages, seen = "/?sort=metrics.m%3Adesc&n=25", [], []
+while path:
+    page = get(path)
+    pages.append((path, ids(page)))
+    seen += ids(page)
+    assert f"Page {len(pages)} " in page, f"page number on {path}"
+    path = link(page, "next")
+assert seen == want, f"pages give {len(seen)} runs: {seen[:8]}..., want {want[:8]}..."
+assert len(pages) == 6, len(pages)
+# Back from the last page: each previous page as it was.
+path = pages[-1][0]
+for i in range(len(pages) - 1, 0, -1):
+    path = link(get(path), "prev")
+    page = get(path)
+    assert ids(page) == pages[i - 1][1], f"previous of page {i + 1}"
+    assert f"Page {i} " in page
+assert link(page, "prev") is None, "a previous link on the first page"
+print("walked", len(pages), "pages")
+PY
+pass
+
+# get PATH : sets STATUS and BODY.
+get() {
+  BODY=$(curl -s -o - -w '\n%{http_code}' "${UI_URL%/}$1") || fail "curl $1 failed"
+  STATUS=${BODY##*$'\n'}; BODY=${BODY%$'\n'*}
+}
+# Hostile cursors: bounded and validated, 400 with a message, never 500.
+long=$(printf 'x%.0s' $(seq 1 1200))
+for c in "$long" "r0000000000000001:nan" "r0000000000000001:1e999" "i0000000000000001:99999999999999999999" \
+         "q0000000000000001:1" "t..%2F..%2Fx:1" "n0000000000000001:5" "t00000000:%27%20OR%201%3D1--" "x"; do
+  get "/?sort=metrics.m:desc&after=$c"
+  if [[ "$c" == "t00000000:"* ]]; then  # a text key is any text: just a place in the order
+    [ "$STATUS" = 200 ] || fail "cursor $c answered $STATUS"
+  else
+    [ "$STATUS" = 400 ] || fail "cursor ${c:0:40} answered $STATUS"
+    [[ "$BODY" == *"bad page cursor"* ]] || fail "no message for cursor ${c:0:40}"
+  fi
+  pass
+done
+get "/?before=n0000000000000001:"
+status=$STATUS; expect_eq "$status" 200 "a null-segment cursor on a sort that has none"
+
+# The experiments view: one row per run here (imported runs are experiments of their own), sortable.
+get "/experiments?sort=metrics.m"
+expect_eq "$STATUS" 200 "/experiments"
+[[ "$BODY" == *"data-field='metrics.m'"* && "$BODY" == *"id='next'"* ]] || fail "experiments page: $BODY"; pass
+get "/experiments?sort=metrics.nope"
+expect_eq "$STATUS" 400 "an unknown sort key"
+
+# Several connections at once: every page answers (one repo handle each).
+pids=()
+for p in / /experiments /models /audit /lineage /plots /monitors "/?sort=params.p:asc" /deployments /runs; do
+  curl -s -o /dev/null -w '%{http_code}\n' "${UI_URL%/}$p" >>codes.txt &
+  pids+=($!)
+done
+wait "${pids[@]}"
+expect_eq "$(sort -u codes.txt | tr -d '\n')" "200" "status of 10 pages asked at once"
+done_testing
