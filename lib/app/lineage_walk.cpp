@@ -56,8 +56,10 @@ class RunLookup {
   virtual const RunFacts* run(const std::string& id) = 0;
   // Runs that read `sha`, newest first, at most kNodeBudget.
   virtual std::vector<const RunFacts*> readers(const std::string& sha) = 0;
-  // The newest run that wrote `sha`, if any.
-  virtual const RunFacts* producer(const std::string& sha) = 0;
+  // The newest run that wrote `sha` at `path`, if any. The path matters:
+  // a run that wrote the same bytes elsewhere (a model file that is a copy
+  // of its data) did not produce this input.
+  virtual const RunFacts* producer(const std::string& sha, const std::string& path) = 0;
 };
 
 RunFacts facts_of(const json& r) {
@@ -92,7 +94,7 @@ class RecordScan : public RunLookup {
       std::size_t i = runs_.size();
       by_id_[f.id] = i;
       for (const auto& d : f.deps) readers_.emplace(d.second, i);
-      for (const auto& o : f.outs) writers_.emplace(o.second, i);
+      for (const auto& o : f.outs) writers_.emplace(o.second + "\n" + o.first, i);
       runs_.push_back(std::move(f));
     }
   }
@@ -106,9 +108,9 @@ class RecordScan : public RunLookup {
     for (auto it = lo; it != hi && out.size() < kNodeBudget; ++it) out.push_back(&runs_[it->second]);
     return out;
   }
-  const RunFacts* producer(const std::string& sha) override {
+  const RunFacts* producer(const std::string& sha, const std::string& path) override {
     const RunFacts* best = nullptr;
-    auto [lo, hi] = writers_.equal_range(sha);
+    auto [lo, hi] = writers_.equal_range(sha + "\n" + path);
     for (auto it = lo; it != hi; ++it) {
       const RunFacts& r = runs_[it->second];
       if (!best || r.started_at > best->started_at) best = &r;
@@ -119,7 +121,7 @@ class RecordScan : public RunLookup {
  private:
   std::vector<RunFacts> runs_;
   std::map<std::string, std::size_t> by_id_;
-  std::multimap<std::string, std::size_t> readers_, writers_;  // sha256 -> run
+  std::multimap<std::string, std::size_t> readers_, writers_;  // sha256 (writers: "sha256\npath") -> run
 };
 
 class IndexedRuns : public RunLookup {
@@ -140,20 +142,23 @@ class IndexedRuns : public RunLookup {
   }
   std::vector<const RunFacts*> readers(const std::string& sha) override {
     std::vector<const RunFacts*> out;
-    for (const auto& id : runs_of(sha, 0, kNodeBudget))
+    for (const auto& id : runs_of(sha, 0, nullptr, kNodeBudget))
       if (const RunFacts* r = run(id)) out.push_back(r);
     return out;
   }
-  const RunFacts* producer(const std::string& sha) override {
-    auto ids = runs_of(sha, 1, 1);
+  const RunFacts* producer(const std::string& sha, const std::string& path) override {
+    auto ids = runs_of(sha, 1, &path, 1);
     return ids.empty() ? nullptr : run(ids[0]);
   }
 
  private:
-  std::vector<std::string> runs_of(const std::string& sha, int dir, std::size_t limit) {
+  std::vector<std::string> runs_of(const std::string& sha, int dir, const std::string* path, std::size_t limit) {
     auto q = db_.prepare("SELECT DISTINCT runs.id, runs.started_at FROM run_edges e JOIN runs ON runs.id = e.run "
-                         "WHERE e.sha = ? AND e.dir = ? ORDER BY runs.started_at DESC, runs.id DESC LIMIT ?");
-    q.bind(1, sha).bind(2, static_cast<std::int64_t>(dir)).bind(3, static_cast<std::int64_t>(limit));
+                         "WHERE e.sha = ?1 AND e.dir = ?2 AND (?3 IS NULL OR e.path = ?3) "
+                         "ORDER BY runs.started_at DESC, runs.id DESC LIMIT ?4");
+    q.bind(1, sha).bind(2, static_cast<std::int64_t>(dir)).bind(4, static_cast<std::int64_t>(limit));
+    if (path) q.bind(3, *path);
+    else q.bind_null(3);
     std::vector<std::string> out;
     while (q.step()) out.push_back(q.text(0));
     return out;
@@ -279,7 +284,7 @@ class Walker {
       if (c["kind"] != "data") continue;
       c["relation"] = "input";
       if (!c.contains("sha256")) c["sha256"] = dep_hash(r, c["id"].get<std::string>());
-      const RunFacts* p = runs_->producer(c["sha256"].get<std::string>());
+      const RunFacts* p = runs_->producer(c["sha256"].get<std::string>(), c["id"].get<std::string>());
       if (p && p->id != r.id && !expanded_.count(p->id) && budget_ok()) add(c, run_node(*p, "input"));
     }
   }
