@@ -18,15 +18,13 @@ stages:
     deps: [data/raw.csv]
     outs: [raw_copy.csv]
   prep:
-    cmd: cp data/raw.csv features.csv && echo 5,6 >> features.csv
+    cmd: sort -r data/raw.csv > features.csv
     deps: [data/raw.csv]
     outs: [features.csv]
   train:
-    cmd: >-
-      printf '{"format":"mlo-linear","version":1,"task":"regression","features":["a","b"],"coef":[1,1],"intercept":0}\n' > model.json
-      && cat features.csv > /dev/null
+    cmd: wc -l features.csv > model.txt
     deps: [features.csv]
-    outs: [model.json]
+    outs: [model.txt]
 YAML
 git add -A && git commit -qm pipeline
 expect_ok run -q
