@@ -72,7 +72,7 @@ std::string runs_href(const QueryParams& q, const std::string& name, const std::
       if (!value.empty()) out += url_encode(k) + "=" + url_encode(value) + "&";
       continue;
     }
-    if (is_page_param(k) && (name == "sort" || is_page_param(name))) continue;  // a new order starts at page 1
+    if (name == "sort" && is_page_param(k)) continue;  // a new order starts at page 1
     out += url_encode(k) + "=" + url_encode(v) + "&";
   }
   if (!replaced && !value.empty()) out += url_encode(name) + "=" + url_encode(value) + "&";
@@ -150,7 +150,8 @@ std::string page_href(const QueryParams& q, const char* side, const std::string&
   for (const auto& [k, v] : q)
     if (!is_page_param(k)) kept.emplace_back(k, v);
   kept.emplace_back(side, cursor);
-  return runs_href(kept, "page", std::to_string(page));
+  kept.emplace_back("page", std::to_string(page));
+  return runs_href(kept, "", "");
 }
 
 std::string page_links(const QueryParams& q, const RunQuery& rq, const RunPage& rp, long page) {

@@ -116,12 +116,14 @@ while path:
     seen += ids(page)
     assert f"Page {len(pages)} " in page, f"page number on {path}"
     path = link(page, "next")
+    assert path is None or "after=" in path, f"the next link carries no cursor: {path}"
 assert seen == want, f"pages give {len(seen)} runs: {seen[:8]}..., want {want[:8]}..."
 assert len(pages) == 6, len(pages)
 # Back from the last page: each previous page as it was.
 path = pages[-1][0]
 for i in range(len(pages) - 1, 0, -1):
     path = link(get(path), "prev")
+    assert "before=" in path, f"the previous link carries no cursor: {path}"
     page = get(path)
     assert ids(page) == pages[i - 1][1], f"previous of page {i + 1}"
     assert f"Page {i} " in page
