@@ -36,6 +36,9 @@ struct ExperimentQuery {
 
 // UsageError for a sort key no experiment has (with the closest one).
 std::vector<Experiment> list_experiments(Repo& repo, const ExperimentQuery& query);
+// Experiments newest first, `limit` from `offset` (a page of mlo ui's
+// table): only the runs of those experiments are read.
+std::vector<Experiment> newest_experiments(Repo& repo, long limit, long offset);
 
 struct AppliedParam {
   std::string file, key;  // "params.yaml", "train.C"

@@ -48,6 +48,8 @@ const Migrations kRunsSchema{
      "PRIMARY KEY(sha, dir, run, path)) WITHOUT ROWID;"
      "CREATE INDEX run_edges_run ON run_edges(run);"
      "CREATE INDEX runs_started_id ON runs(started_at, id);"
+     // mlo ui's experiments pages group by it without a sort (experiments.cpp).
+     "CREATE INDEX runs_experiment ON runs(COALESCE(NULLIF(experiment, ''), id), started_at);"
      "INSERT OR IGNORE INTO run_values SELECT 0, j.key, j.value, runs.id FROM runs, json_each(runs.params) AS j "
      "WHERE json_type(runs.params) = 'object' AND j.type != 'null';"
      "INSERT OR IGNORE INTO run_values SELECT 1, j.key, j.value, runs.id FROM runs, json_each(runs.metrics) AS j "

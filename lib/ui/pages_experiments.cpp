@@ -73,12 +73,17 @@ Page experiments_page(Repo& repo, const QueryParams& q) {
   eq.sort = query_value(q, "sort");
   if (eq.sort.size() > kMaxSortKey) throw UsageError("the sort key is longer than 200 characters", "pick a column");
   eq.ascending = query_value(q, "asc") == "1";
-  eq.limit = n * page + 1;  // the rows up to this page, and one to know there are more
-  std::vector<Experiment> all = list_experiments(repo, eq);
-  bool more = static_cast<long>(all.size()) > n * page;
-  std::size_t from = std::min(all.size(), static_cast<std::size_t>(n * (page - 1)));
-  std::vector<Experiment> rows(all.begin() + static_cast<long>(from),
-                               all.begin() + static_cast<long>(std::min(all.size(), from + static_cast<std::size_t>(n))));
+  std::vector<Experiment> rows;
+  if (eq.sort.empty()) {  // newest first: only this page's runs are read
+    rows = newest_experiments(repo, n + 1, n * (page - 1));
+  } else {  // sorted by a value: every experiment is grouped first
+    eq.limit = n * page + 1;
+    std::vector<Experiment> all = list_experiments(repo, eq);
+    std::size_t from = std::min(all.size(), static_cast<std::size_t>(n * (page - 1)));
+    rows.assign(all.begin() + static_cast<long>(from), all.end());
+  }
+  bool more = static_cast<long>(rows.size()) > n;  // one past the page, to know
+  if (more) rows.resize(static_cast<std::size_t>(n));
   Page p;
   p.title = "Experiments";
   p.section = "experiments";

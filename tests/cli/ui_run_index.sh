@@ -28,6 +28,7 @@ for i in range(130):
     elif kind == 9: r["metrics"]["m"] = {"a": 1}
     elif kind == 10: r["metrics"]["m"] = None
     if i % 4: r["params"]["p"] = i % 7
+    if 100 <= i < 120: r["experiment"] = f"sweep-{i % 4}"  # four experiments, their runs interleaved
     print(json.dumps(r))
 PY
 expect_ok runs import runs.jsonl
@@ -83,7 +84,7 @@ before=$OUT
 /usr/bin/python3 - <<'PY' || fail "downgrading the index"
 import sqlite3
 db = sqlite3.connect(".mlo/index.db")
-db.executescript("DROP TABLE run_values; DROP TABLE run_edges; DROP TABLE runs_todo; DROP INDEX runs_started_id;"
+db.executescript("DROP TABLE run_values; DROP TABLE run_edges; DROP TABLE runs_todo; DROP INDEX runs_started_id; DROP INDEX runs_experiment;"
                  "UPDATE mlo_schema SET version = 2 WHERE module = 'runs';")
 db.commit()
 PY
@@ -153,7 +154,21 @@ done
 get "/?before=n0000000000000001:"
 status=$STATUS; expect_eq "$status" 200 "a null-segment cursor on a sort that has none"
 
-# The experiments view: one row per run here (imported runs are experiments of their own), sortable.
+# The experiments view: a page reads only its experiments' runs, and shows
+# what `mlo exp show` shows (imported runs are experiments of their own, and
+# four share experiment ids with their runs interleaved in time).
+expect_ok --json exp show
+printf '%s' "$OUT" >exps.json
+/usr/bin/python3 - "${UI_URL%/}" <<'PY' || fail "the experiments pages differ from mlo exp show"
+import json, re, sys, urllib.request
+want = [e["id"] for e in json.load(open("exps.json"))]
+got = []
+for page in (1, 2, 3):
+    with urllib.request.urlopen(f"{sys.argv[1]}/experiments?n=40&page={page}") as r:
+        got += re.findall(r"name='run' value='[^']*'></td><td><code>([^<]*)</code></td>", r.read().decode())
+assert len(want) == 114 and got == want[:120], (len(want), len(got), next((i, got[i], want[i]) for i in range(len(got)) if got[i] != want[i]))
+PY
+pass
 get "/experiments?sort=metrics.m"
 expect_eq "$STATUS" 200 "/experiments"
 [[ "$BODY" == *"data-field='metrics.m'"* && "$BODY" == *"id='next'"* ]] || fail "experiments page: $BODY"; pass
