@@ -333,6 +333,19 @@ RunPage list_run_page(Repo& repo, const RunQuery& query) {
   return page;
 }
 
+std::vector<std::string> runs_with_hash(Repo& repo, const std::string& sha256, int dir, bool succeeded,
+                                        const std::string& stage) {
+  Database& db = runs_db(repo);
+  auto q = db.prepare(
+      "SELECT DISTINCT runs.id, runs.started_at FROM run_edges e JOIN runs ON runs.id = e.run WHERE e.sha = ?1 "
+      "AND (?2 < 0 OR e.dir = ?2) AND (?3 = 0 OR runs.status = 'succeeded') AND (?4 = '' OR runs.stage = ?4) "
+      "ORDER BY runs.started_at DESC, runs.id DESC");
+  q.bind(1, sha256).bind(2, static_cast<std::int64_t>(dir)).bind(3, static_cast<std::int64_t>(succeeded)).bind(4, stage);
+  std::vector<std::string> ids;
+  while (q.step()) ids.push_back(q.text(0));
+  return ids;
+}
+
 std::vector<nlohmann::json> list_runs(Repo& repo, const RunQuery& query) {
   Database& db = runs_db(repo);
   return read_rows(db, page_picks(db, query, query.count_more ? 1 : 0));  // with count_more: limit + 1 when more

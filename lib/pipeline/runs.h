@@ -62,6 +62,11 @@ struct RunPage {
   bool more = false;
 };
 RunPage list_run_page(Repo& repo, const RunQuery& query);
+// Ids of the runs that read (dir 0), wrote (dir 1) or either (dir -1) a
+// content hash, newest first, from the index's run_edges; with `succeeded`
+// only succeeded runs (of `stage` when it is not empty).
+std::vector<std::string> runs_with_hash(Repo& repo, const std::string& sha256, int dir, bool succeeded = false,
+                                        const std::string& stage = {});
 // The latest successful run whose cache key is `key` (for the run cache).
 std::optional<nlohmann::json> find_run_by_key(Repo& repo, const std::string& key);
 

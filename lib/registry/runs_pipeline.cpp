@@ -89,8 +89,8 @@ class PipelineRuns : public RunLookup {
   }
   std::vector<RunInfo> runs_using(const std::string& sha256) override {
     std::vector<RunInfo> out;
-    for (const auto& row : list_runs(repo_, RunQuery{})) {
-      RunInfo r = from_record(repo_, load_run(repo_, row.value("id", "")));
+    for (const auto& id : runs_with_hash(repo_, sha256, -1)) {  // only the runs the edge index names
+      RunInfo r = from_record(repo_, load_run(repo_, id));
       bool uses = std::any_of(r.deps.begin(), r.deps.end(), [&](const RunArtifact& a) { return a.sha256 == sha256; }) ||
                   std::any_of(r.outs.begin(), r.outs.end(), [&](const RunArtifact& a) { return a.sha256 == sha256; });
       if (uses) out.push_back(std::move(r));
@@ -116,11 +116,8 @@ class PipelineRuns : public RunLookup {
     return out;
   }
   std::optional<RunInfo> newest_writer(const std::string& sha256, const std::string& stage) override {
-    RunQuery q;
-    q.stage = stage;
-    q.where = {"status=succeeded"};
-    for (const auto& row : list_runs(repo_, q)) {  // newest first
-      RunInfo r = from_record(repo_, load_run(repo_, row.value("id", "")));
+    for (const auto& id : runs_with_hash(repo_, sha256, 1, true, stage)) {  // newest first
+      RunInfo r = from_record(repo_, load_run(repo_, id));
       if (std::any_of(r.outs.begin(), r.outs.end(), [&](const RunArtifact& a) { return a.sha256 == sha256; })) return r;
     }
     return std::nullopt;
