@@ -4,11 +4,13 @@
 #include <cmath>
 #include <sstream>
 
+#include "contracts/gate.h"
 #include "contracts/results.h"
 #include "core/error.h"
 #include "data/pointer.h"
 #include "monitor/profile.h"
 #include "pipeline/dep_checks.h"
+#include "registry/data_gate.h"
 #include "repo/repo.h"
 
 namespace mlo::contracts {
@@ -92,10 +94,16 @@ std::optional<nlohmann::json> check_dep(Repo& repo, const std::string& dep) {
 }
 
 const bool kDepCheckerInstalled = (set_dep_checker(&check_dep), true);
+const bool kDataCheckerInstalled = (registry::set_data_checker(&data_verdicts), true);
 
 }  // namespace
 
-void install_dep_checker() { (void)kDepCheckerInstalled; set_dep_checker(&check_dep); }
+void install_dep_checker() {
+  (void)kDepCheckerInstalled;
+  (void)kDataCheckerInstalled;
+  set_dep_checker(&check_dep);
+  registry::set_data_checker(&data_verdicts);
+}
 
 // ---- schema infer
 

@@ -76,11 +76,6 @@ std::string count_text(std::uint64_t n, const char* what) {
   return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
 }
 
-bool parse_bool(std::string_view t) {
-  static const char* words[] = {"true", "false", "True", "False", "TRUE", "FALSE", "1", "0", "yes", "no"};
-  return std::any_of(std::begin(words), std::end(words), [&](const char* w) { return t == w; });
-}
-
 int digits(std::string_view t, std::size_t at, std::size_t n) {
   int v = 0;
   for (std::size_t i = at; i < at + n; ++i) {
@@ -355,7 +350,7 @@ class Validator {
         if (!is_num) fail(*s.type, at_, t, o_.max_examples);
         break;
       case ValueType::boolean:
-        if (!parse_bool(t)) fail(*s.type, at_, t, o_.max_examples);
+        if (!is_bool_text(t)) fail(*s.type, at_, t, o_.max_examples);
         break;
       case ValueType::timestamp:
         is_num = timestamp_at(s.index, t, num);
