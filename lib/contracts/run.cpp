@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "data/pointer.h"
 #include "monitor/profile.h"
+#include "notify/notify.h"
 #include "pipeline/dep_checks.h"
 #include "registry/data_gate.h"
 #include "repo/repo.h"
@@ -21,9 +22,26 @@ bool RunResult::passed() const {
 
 namespace {
 
+// notify: contract_failed with the failed checks (mlo-notify(5)); sent once
+// per data version and failure (the event's evidence is its dedup key).
+void notify_failure(Repo& repo, const DatasetResult& r) {
+  if (r.passed()) return;
+  nlohmann::json checks = nlohmann::json::array();
+  for (const auto& c : to_json({r})["datasets"][0]["checks"])
+    if (!c.value("passed", true)) {
+      nlohmann::json f = c;
+      f.erase("examples");
+      if (!c["examples"].empty()) f["example"] = c["examples"][0];
+      checks.push_back(f);
+    }
+  nlohmann::json failures = {{"version", r.version}, {"rows", r.rows}, {"failed_checks", r.failed_checks()}, {"checks", checks}};
+  notify::contract_failed(repo.root(), r.contract, r.dataset, failures);
+}
+
 DatasetResult validate_one(Repo& repo, const Contract& c, const RunOptions& options) {
   DatasetResult r = validate(&repo, c, dataset_sources(&repo, c.dataset), options.validate);
   if (options.record) record_validation(repo, r);
+  notify_failure(repo, r);
   return r;
 }
 
@@ -82,6 +100,7 @@ std::optional<nlohmann::json> check_dep(Repo& repo, const std::string& dep) {
     if (!related || !c.validate_in_pipelines) continue;
     DatasetResult r = validate(&repo, c, dataset_sources(&repo, c.dataset), ValidateOptions{});
     std::string id = record_validation(repo, r);
+    notify_failure(repo, r);
     if (r.passed()) continue;
     if (failure.is_null()) failure = {{"dataset", c.dataset}, {"result", id}, {"failed_checks", r.failed_checks()}};
     summaries.push_back(failure_summary(r));
