@@ -317,7 +317,7 @@ void record_data_verdicts(Repo& repo, nlohmann::json& meta) {
         v.erase("source");
         kept.push_back(std::move(v));
       }
-  } catch (const InputError&) {
+  } catch (const Error&) {
     return;
   }
   if (!kept.empty()) meta["data_validation"] = kept;

@@ -91,7 +91,7 @@ msg=$(git tag -l --format='%(contents)' "$ptag")
 # ---- B tightens the contract: the recorded verdicts no longer apply
 sed -i 's|x: {type: integer, min: 0}|x: {type: integer, min: 0, nullable: false}|' mlo.yaml
 git commit -qam "x may not be missing"
-expect_ok demote m@v0.0.2 --stage production
+expect_ok demote m@v0.0.2 --from production
 expect_rc 1 --json promote m@v0.0.2 --to production
 expect_json "d['gates'][0]['value'] == 'unknown' and 'mlo pull data/train.csv' in d['gates'][0]['detail']"
 expect_ok pull
