@@ -81,12 +81,14 @@ void RequestChecker::check(std::size_t row, const std::string& column, const std
   }
   const std::string& t = *text;
   bool typed = c.type == ValueType::integer || c.type == ValueType::number || c.type == ValueType::timestamp;
-  std::optional<double> num = typed || c.min || c.max ? typed_number(c.type, t) : std::nullopt;
-  if (typed && !num) fail("type", t);
+  std::optional<double> parsed = typed || c.min || c.max ? typed_number(c.type, t) : std::nullopt;
+  bool is_num = parsed.has_value();
+  double num = parsed.value_or(0);
+  if (typed && !is_num) fail("type", t);
   if (c.type == ValueType::boolean && !is_bool_text(t)) fail("type", t);
   if (c.min || c.max) {
-    if (num && ((c.min && *num < *c.min) || (c.max && *num > *c.max))) fail("range", t);
-    else if (!num && !typed) fail("range", t);  // not a number at all (a typed column already failed its type)
+    if (is_num && ((c.min && num < *c.min) || (c.max && num > *c.max))) fail("range", t);
+    else if (!is_num && !typed) fail("range", t);  // not a number at all (a typed column already failed its type)
   }
   if (!c.allowed.empty() && !std::binary_search(c.allowed.begin(), c.allowed.end(), t)) fail("in", t);
   if (r.has_re && regexec(&r.re, t.c_str(), 0, nullptr, 0) != 0) fail("regex", t);
