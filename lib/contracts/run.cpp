@@ -26,8 +26,9 @@ namespace {
 // per data version and failure (the event's evidence is its dedup key).
 void notify_failure(Repo& repo, const DatasetResult& r) {
   if (r.passed()) return;
+  nlohmann::json doc = to_json({r});
   nlohmann::json checks = nlohmann::json::array();
-  for (const auto& c : to_json({r})["datasets"][0]["checks"])
+  for (const auto& c : doc["datasets"][0]["checks"])
     if (!c.value("passed", true)) {
       nlohmann::json f = c;
       f.erase("examples");
