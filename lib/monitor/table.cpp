@@ -431,6 +431,12 @@ bool parse_number(std::string_view s, double& out) {
       return true;
     }
   }
+  // Text cells (categories read by an expression) leave here: from_chars
+  // only takes a digit, a point, inf or nan after the sign.
+  const char* first = s.data() + (s.front() == '-');
+  if (first == s.data() + s.size()) return false;
+  char c0 = *first;
+  if (!((c0 >= '0' && c0 <= '9') || c0 == '.' || c0 == 'i' || c0 == 'I' || c0 == 'n' || c0 == 'N')) return false;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   if (ec == std::errc() && p == s.data() + s.size()) return true;
   if (ec == std::errc::result_out_of_range && p == s.data() + s.size()) {
