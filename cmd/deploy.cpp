@@ -24,6 +24,19 @@ std::string fmt_ms(const json& v) {
   return buf;
 }
 
+// validate_requests: "requests checked 40, invalid 3 (warn): range age 2, in city 1".
+void print_request_validation(const json& v) {
+  if (!v.is_object() || v.value("mode", "").empty()) return;
+  std::cout << "  requests checked against the training data's contract (" << v.value("mode", "") << "): "
+            << v.value("checked", 0L) << ", invalid " << v.value("invalid", 0L) << ", rejected " << v.value("rejected", 0L);
+  std::string sep = ": ";
+  for (const auto& [k, n] : v["failures"].items()) {
+    std::cout << sep << k << " " << n.get<long>();
+    sep = ", ";
+  }
+  std::cout << "\n";
+}
+
 void print_status(Context& ctx, const json& st) {
   if (!st.value("running", false)) {
     std::cout << st["env"].get<std::string>() << ": " << ctx.paint("stopped", "yellow") << "\n";
@@ -43,6 +56,7 @@ void print_status(Context& ctx, const json& st) {
                 fmt_ms(lat.value("p99", json())).c_str(), v.value("restarts", 0));
   }
   std::fflush(stdout);
+  print_request_validation(st.value("request_validation", json()));
   for (const auto& n : st["notices"]) std::cout << "  note: " << n.value("ts", "") << " " << n.value("message", "") << "\n";
 }
 

@@ -28,6 +28,11 @@ std::string to_string(ValueType t) {
   }
 }
 
+bool is_bool_text(std::string_view t) {
+  static const char* words[] = {"true", "false", "True", "False", "TRUE", "FALSE", "1", "0", "yes", "no"};
+  return std::any_of(std::begin(words), std::end(words), [&](const char* w) { return t == w; });
+}
+
 const ColumnRule* Contract::column(const std::string& name) const {
   for (const auto& c : columns)
     if (c.name == name) return &c;

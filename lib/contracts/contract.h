@@ -16,6 +16,8 @@ namespace mlo::contracts {
 
 enum class ValueType { any, integer, number, string, boolean, timestamp };
 std::string to_string(ValueType t);
+// Whether a cell is one of the spellings `type: boolean` accepts.
+bool is_bool_text(std::string_view t);
 
 // One entry of `columns:`; `where` is "mlo.yaml:LINE:COL" of its name.
 struct ColumnRule {

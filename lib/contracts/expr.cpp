@@ -417,14 +417,11 @@ Value arithmetic(Expr::Op op, const Value& a, const Value& b) {
 }  // namespace
 
 bool Expr::holds(const ExprCell* cells) const {
-  // The stack lives on the C++ stack for small expressions (the common case).
-  Value small[32];
-  std::vector<Value> big;
-  Value* st = small;
-  if (max_stack_ > 32) {
-    big.resize(max_stack_);
-    st = big.data();
-  }
+  // One stack per thread, grown to the deepest expression seen: nothing is
+  // constructed per row (this runs once per row and rule).
+  thread_local std::vector<Value> stack;
+  if (stack.size() < max_stack_) stack.resize(max_stack_);
+  Value* st = stack.data();
   std::size_t n = 0;
   for (const Instr& in : code_) {
     switch (in.op) {

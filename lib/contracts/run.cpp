@@ -4,11 +4,14 @@
 #include <cmath>
 #include <sstream>
 
+#include "contracts/gate.h"
 #include "contracts/results.h"
 #include "core/error.h"
 #include "data/pointer.h"
 #include "monitor/profile.h"
+#include "notify/notify.h"
 #include "pipeline/dep_checks.h"
+#include "registry/data_gate.h"
 #include "repo/repo.h"
 
 namespace mlo::contracts {
@@ -19,9 +22,27 @@ bool RunResult::passed() const {
 
 namespace {
 
+// notify: contract_failed with the failed checks (mlo-notify(5)); sent once
+// per data version and failure (the event's evidence is its dedup key).
+void notify_failure(Repo& repo, const DatasetResult& r) {
+  if (r.passed()) return;
+  nlohmann::json doc = to_json({r});
+  nlohmann::json checks = nlohmann::json::array();
+  for (const auto& c : doc["datasets"][0]["checks"])
+    if (!c.value("passed", true)) {
+      nlohmann::json f = c;
+      f.erase("examples");
+      if (!c["examples"].empty()) f["example"] = c["examples"][0];
+      checks.push_back(f);
+    }
+  nlohmann::json failures = {{"version", r.version}, {"rows", r.rows}, {"failed_checks", r.failed_checks()}, {"checks", checks}};
+  notify::contract_failed(repo.root(), r.contract, r.dataset, failures);
+}
+
 DatasetResult validate_one(Repo& repo, const Contract& c, const RunOptions& options) {
   DatasetResult r = validate(&repo, c, dataset_sources(&repo, c.dataset), options.validate);
   if (options.record) record_validation(repo, r);
+  notify_failure(repo, r);
   return r;
 }
 
@@ -80,6 +101,7 @@ std::optional<nlohmann::json> check_dep(Repo& repo, const std::string& dep) {
     if (!related || !c.validate_in_pipelines) continue;
     DatasetResult r = validate(&repo, c, dataset_sources(&repo, c.dataset), ValidateOptions{});
     std::string id = record_validation(repo, r);
+    notify_failure(repo, r);
     if (r.passed()) continue;
     if (failure.is_null()) failure = {{"dataset", c.dataset}, {"result", id}, {"failed_checks", r.failed_checks()}};
     summaries.push_back(failure_summary(r));
@@ -92,10 +114,16 @@ std::optional<nlohmann::json> check_dep(Repo& repo, const std::string& dep) {
 }
 
 const bool kDepCheckerInstalled = (set_dep_checker(&check_dep), true);
+const bool kDataCheckerInstalled = (registry::set_data_checker(&data_verdicts), true);
 
 }  // namespace
 
-void install_dep_checker() { (void)kDepCheckerInstalled; set_dep_checker(&check_dep); }
+void install_dep_checker() {
+  (void)kDepCheckerInstalled;
+  (void)kDataCheckerInstalled;
+  set_dep_checker(&check_dep);
+  registry::set_data_checker(&data_verdicts);
+}
 
 // ---- schema infer
 

@@ -27,7 +27,8 @@ struct RunResult {
 // without checks (unless skip_unchecked) and for bad contracts.
 RunResult validate_paths(Repo& repo, const std::vector<std::string>& paths, const RunOptions& options);
 
-// Makes `mlo run` check stage deps against their contracts (pipeline/dep_checks.h).
+// Makes `mlo run` check stage deps against their contracts (pipeline/dep_checks.h)
+// and gives the registry its data_valid checker (registry/data_gate.h).
 // Done at start-up when this file is linked; tests call it to be sure.
 void install_dep_checker();
 

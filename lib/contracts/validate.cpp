@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <functional>
 #include <map>
@@ -60,7 +61,9 @@ std::string dataset_version(Repo* repo, const std::string& dataset) {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
+// Called for every cell: the common cell has no blanks at either end.
+inline std::string_view trim(std::string_view s) {
+  if (s.empty() || (s.front() > ' ' && s.back() > ' ')) [[likely]] return s;
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
   return s;
@@ -74,11 +77,6 @@ std::string shorten(std::string_view v) {
 
 std::string count_text(std::uint64_t n, const char* what) {
   return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
-}
-
-bool parse_bool(std::string_view t) {
-  static const char* words[] = {"true", "false", "True", "False", "TRUE", "FALSE", "1", "0", "yes", "no"};
-  return std::any_of(std::begin(words), std::end(words), [&](const char* w) { return t == w; });
 }
 
 int digits(std::string_view t, std::size_t at, std::size_t n) {
@@ -158,6 +156,42 @@ class Regex {
   std::string buf_;
 };
 
+// An `in:` list as an open-addressing hash set of its texts: one short hash
+// and usually one comparison per cell instead of a binary search of
+// string comparisons (the lists are small, the cells many).
+class TextSet {
+ public:
+  explicit TextSet(const std::vector<std::string>& items) : items_(items) {
+    std::size_t n = 8;
+    while (n < items.size() * 2) n *= 2;
+    slots_.assign(n, kEmpty);
+    mask_ = n - 1;
+    for (std::size_t i = 0; i < items_.size(); ++i) {
+      std::size_t at = hash(items_[i]) & mask_;
+      while (slots_[at] != kEmpty) at = (at + 1) & mask_;
+      slots_[at] = static_cast<std::uint32_t>(i);
+    }
+  }
+  bool contains(std::string_view t) const {
+    for (std::size_t at = hash(t) & mask_;; at = (at + 1) & mask_) {
+      std::uint32_t i = slots_[at];
+      if (i == kEmpty) return false;
+      if (items_[i].size() == t.size() && std::memcmp(items_[i].data(), t.data(), t.size()) == 0) return true;
+    }
+  }
+
+ private:
+  static constexpr std::uint32_t kEmpty = ~0U;
+  static std::size_t hash(std::string_view t) {  // FNV-1a: the texts are short
+    std::uint64_t h = 1469598103934665603ULL;
+    for (unsigned char c : t) h = (h ^ c) * 1099511628211ULL;
+    return static_cast<std::size_t>(h ^ (h >> 29));
+  }
+  std::vector<std::string> items_;
+  std::vector<std::uint32_t> slots_;
+  std::size_t mask_ = 0;
+};
+
 // Per column rule: where the column is in the current file and its checks' results.
 struct ColumnState {
   const ColumnRule* rule;
@@ -165,6 +199,7 @@ struct ColumnState {
   CheckResult *presence = nullptr, *type = nullptr, *nullable = nullptr, *max_missing = nullptr, *range = nullptr,
               *in = nullptr, *regex = nullptr, *unique = nullptr;
   std::unique_ptr<Regex> re;
+  std::unique_ptr<TextSet> allowed;
   std::unique_ptr<UniqueSet> seen;
   std::uint64_t missing = 0;
 };
@@ -255,7 +290,10 @@ class Validator {
       if (!rule.nullable) s.nullable = add("nullable", rule.name, rule.where);
       if (rule.max_missing) s.max_missing = add("max_missing", rule.name, rule.where);
       if (rule.min || rule.max) s.range = add("range", rule.name, rule.where);
-      if (!rule.allowed.empty()) s.in = add("in", rule.name, rule.where);
+      if (!rule.allowed.empty()) {
+        s.in = add("in", rule.name, rule.where);
+        s.allowed = std::make_unique<TextSet>(rule.allowed);
+      }
       if (!rule.regex.empty()) {
         s.regex = add("regex", rule.name, rule.where);
         s.re = std::make_unique<Regex>(rule.regex);
@@ -355,7 +393,7 @@ class Validator {
         if (!is_num) fail(*s.type, at_, t, o_.max_examples);
         break;
       case ValueType::boolean:
-        if (!parse_bool(t)) fail(*s.type, at_, t, o_.max_examples);
+        if (!is_bool_text(t)) fail(*s.type, at_, t, o_.max_examples);
         break;
       case ValueType::timestamp:
         is_num = timestamp_at(s.index, t, num);
@@ -372,7 +410,7 @@ class Validator {
         fail(*s.range, at_, t, o_.max_examples);
       }
     }
-    if (s.in && !std::binary_search(r.allowed.begin(), r.allowed.end(), t)) fail(*s.in, at_, t, o_.max_examples);
+    if (s.in && !s.allowed->contains(t)) fail(*s.in, at_, t, o_.max_examples);
     if (s.regex && !s.re->matches(t)) fail(*s.regex, at_, t, o_.max_examples);
     if (s.unique && s.seen->seen_before(hash_text(t))) fail(*s.unique, at_, t, o_.max_examples);
   }

@@ -370,7 +370,8 @@ json deploy_status(Repo& repo, const std::string& env) {
              for (const auto& b : s.history) h.push_back(backend_brief(b));
              return h;
            }()},
-          {"notices", st["notices"]}};
+          {"notices", st["notices"]},
+          {"request_validation", st.contains("request_validation") ? st["request_validation"] : json(nullptr)}};
 }
 
 json list_deployments(Repo& repo) {

@@ -92,6 +92,7 @@ struct DeploymentConfig {
   bool has_thresholds = false;
   std::string image, namespace_;  // k8s
   std::optional<ServeSettings> serving;
+  std::string validate_requests;  // "" | warn | reject (deploy/request_checks.h)
 };
 std::optional<DeploymentConfig> load_deployment_config(Repo& repo, const std::string& env);
 

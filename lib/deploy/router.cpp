@@ -33,6 +33,7 @@
 #include "deploy/deploy.h"
 #include "deploy/http_server.h"
 #include "deploy/inference.h"
+#include "deploy/request_checks.h"
 #include "deploy/router_internal.h"
 #include "notify/notify.h"
 #include "repo/repo.h"
@@ -130,6 +131,7 @@ struct LogEntry {
   std::string inputs, outputs;
   int status = 0;
   double latency_ms = 0;
+  std::string contract;  // validate_requests: the failures, a JSON array ("" when none)
 };
 
 // Appends a body to a log line: valid JSON is spliced in as is (checked, not
@@ -242,6 +244,7 @@ class Router {
     LiveBackend* target = nullptr;
     const char* role = "primary";
     std::string request_id;                  // returned and logged (late labels join on it)
+    std::string contract;                    // validate_requests: failures logged with it (JSON)
     bool to_candidate = false, mirror = false;
     Clock::time_point t0;
     Reply reply;
@@ -295,7 +298,7 @@ class Router {
     resp.headers.emplace_back("X-Request-Id", call.request_id);
     if (req.method == "POST") {
       log(LogEntry{utc_now_iso(), call.request_id, target->spec.model, target->spec.version, call.role, req.method,
-                   req.path, req.body, resp.body, resp.status, ms});
+                   req.path, req.body, resp.body, resp.status, ms, call.contract});
       if (call.mirror && pick_candidate(*call.routing)) enqueue_shadow(call.routing, req);
     }
     call.reply(std::move(resp));
@@ -377,9 +380,31 @@ class Router {
     call->role = call->to_candidate ? "canary" : "primary";
     call->routing = std::move(r);
     call->req = std::move(req);
+    if (call->target->guard && refuse_invalid(*call, resp)) return true;
     call->reply = std::move(reply);
     forward(call);
     return false;
+  }
+
+  // validate_requests: counts and notes the rows that break the training
+  // data's contract; with reject, answers 422 here (logged like any answer).
+  bool refuse_invalid(Call& call, HttpResponse& resp) {
+    const RequestGuard& g = *call.target->guard;
+    std::vector<contracts::RequestFailure> failures = check_request(g, call.req);
+    request_counts_.add(failures, g.reject);
+    if (failures.empty()) return false;
+    json shown = json::array();
+    for (std::size_t i = 0; i < failures.size() && i < 20; ++i) shown.push_back(failures[i].to_json());
+    call.contract = shown.dump(-1, ' ', false, json::error_handler_t::replace);
+    if (!g.reject) return false;
+    resp = invalid_request_response(g, failures);
+    call.target->stats.add(0, 422);
+    resp.headers.emplace_back("X-Mlo-Model", call.target->spec.model);
+    resp.headers.emplace_back("X-Mlo-Version", call.target->spec.version);
+    resp.headers.emplace_back("X-Request-Id", call.request_id);
+    log(LogEntry{utc_now_iso(), call.request_id, call.target->spec.model, call.target->spec.version, call.role,
+                 call.req.method, call.req.path, call.req.body, resp.body, 422, 0, call.contract});
+    return true;
   }
 
   // ---- shadow
@@ -465,6 +490,7 @@ class Router {
       append_body(out, e.inputs);
       out += ",\"outputs\":";
       append_body(out, e.outputs);
+      if (!e.contract.empty()) out += ",\"contract\":" + e.contract;
       out += "}\n";
     }
     try {
@@ -592,6 +618,7 @@ class Router {
             {"last_result", last_result_},
             {"backends", backends},
             {"notices", notices_},
+            {"request_validation", request_counts_.to_json(validate_mode_)},
             {"log_dropped", log_dropped_.load()},
             {"shadow_dropped", shadow_dropped_.load()}};
   }
@@ -728,6 +755,11 @@ class Router {
     desired.port = port_;
     std::vector<std::shared_ptr<LiveBackend>> started;
     std::string error;
+    {
+      std::string mode = validate_requests_mode();
+      std::lock_guard lock(apply_mu_);
+      validate_mode_ = mode;
+    }
     for (auto* b : {&desired.primary, &desired.candidate, &desired.standby}) {
       if (!*b) continue;
       bool have;
@@ -740,6 +772,13 @@ class Router {
       lb->spec = **b;
       lb->role = "starting";
       lb->serving = desired.serving;
+      std::string note;
+      try {
+        lb->guard = request_guard(repo_, lb->spec, validate_mode_, note);
+      } catch (const Error& e) {
+        note = std::string("validate_requests: ") + e.what() + ": requests are not checked";
+      }
+      if (!note.empty()) notice(note);
       lb->port = pick_free_port();
       lb->upstream = std::make_shared<Upstream>(
           "127.0.0.1", lb->port, UpstreamLimits{desired.serving.max_inflight, desired.serving.max_queue, 60000});
@@ -796,6 +835,17 @@ class Router {
       last_result_ = {{"generation", gen}, {"ok", true}};
     }
     write_state();
+  }
+
+  // deployments.ENV.validate_requests as mlo.yaml says now ("" when off or unreadable).
+  std::string validate_requests_mode() {
+    try {
+      auto cfg = load_deployment_config(repo_, env_);
+      return cfg ? cfg->validate_requests : std::string();
+    } catch (const Error& e) {
+      notice(std::string("validate_requests: cannot read mlo.yaml: ") + e.what());
+      return "";
+    }
   }
 
   void notice(const std::string& text) {
@@ -975,6 +1025,8 @@ class Router {
   std::mutex log_mu_;
   std::vector<LogEntry> log_q_;
   std::atomic<long> log_dropped_{0};
+  RequestCounts request_counts_;
+  std::string validate_mode_;  // guarded by apply_mu_
   UniqueFd log_fd_;
   std::thread logger_;
 

@@ -13,6 +13,7 @@
 
 #include "deploy/deploy.h"
 #include "deploy/forwarder.h"
+#include "deploy/request_checks.h"
 
 namespace mlo::deploy {
 
@@ -51,6 +52,7 @@ struct LiveBackend {
   std::string role;                // primary | canary | shadow | standby
   ServeSettings serving;           // handed to the runner in its spec
   std::shared_ptr<Upstream> upstream;  // the forwarder's pool and limits for this runner
+  std::shared_ptr<const RequestGuard> guard;  // validate_requests for this version (null: off)
   std::chrono::steady_clock::time_point started;
   Stats stats;
 };

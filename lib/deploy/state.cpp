@@ -199,14 +199,14 @@ std::optional<DeploymentConfig> read_deployment_config(const fs::path& file, con
   };
   static const std::set<std::string> known = {"model", "artifact", "runner", "strategy", "host", "port", "weight",
                                               "split", "thresholds", "max_restarts", "ready_timeout_s", "image",
-                                              "namespace", "serving"};
+                                              "namespace", "serving", "validate_requests"};
   for (auto it = d.begin(); it != d.end(); ++it) {
     std::string k = it->first.as<std::string>();
     if (!known.count(k))
       throw InputError("mlo.yaml:" + std::to_string(it->first.Mark().line + 1) + ": unknown key deployments." + env +
                            "." + k,
                        "known keys: model, artifact, runner, strategy, host, port, weight, split, thresholds, "
-                       "max_restarts, ready_timeout_s, image, namespace, serving");
+                       "max_restarts, ready_timeout_s, image, namespace, serving, validate_requests");
   }
   c.model = str("model");
   c.artifact = str("artifact");
@@ -216,6 +216,11 @@ std::optional<DeploymentConfig> read_deployment_config(const fs::path& file, con
   c.split = str("split");
   c.image = str("image");
   c.namespace_ = str("namespace");
+  c.validate_requests = str("validate_requests");
+  if (!c.validate_requests.empty() && c.validate_requests != "warn" && c.validate_requests != "reject")
+    throw InputError("mlo.yaml:" + std::to_string(d["validate_requests"].Mark().line + 1) + ": deployments." + env +
+                         ".validate_requests must be warn or reject, not '" + c.validate_requests + "'",
+                     "warn logs and counts requests that break the training data's contract; reject also answers 422");
   constexpr long int_max = std::numeric_limits<int>::max();
   c.port = static_cast<int>(whole(d, "port", 0, 0, 65535));
   c.weight = static_cast<int>(whole(d, "weight", -1, 0, 100));

@@ -406,37 +406,37 @@ bool parse_number(std::string_view s, double& out) {
   if (s.empty()) return false;
   if (s.front() == '+') s.remove_prefix(1);
   {
-    // Fast path (Clinger): [-]digits[.digits] with at most 15 significant
-    // digits is an exact integer over an exact power of ten, and one IEEE
-    // division rounds it correctly: the same double as from_chars.
-    static constexpr double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
-                                        1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16};
+    // Fast path (Clinger): [-]digits[.digits] whose digits, as one integer m,
+    // are at most 2^53 (exact in a double) with at most 22 after the point
+    // (10^22 is exact): one IEEE division rounds m / 10^frac correctly, the
+    // same double as from_chars. Two tight digit loops: this runs per cell.
+    static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
     const char* q = s.data();
     const char* e = q + s.size();
     bool neg = *q == '-';
     if (neg) ++q;
+    const char* int_start = q;
     std::uint64_t m = 0;
-    int digits = 0, frac = 0;
-    bool dot = false, ok = q < e;
-    for (; q < e; ++q) {
-      char ch = *q;
-      if (ch >= '0' && ch <= '9') {
-        m = m * 10 + static_cast<std::uint64_t>(ch - '0');
-        if (m) ++digits;  // leading zeros are free
-        if (dot) ++frac;
-      } else if (ch == '.' && !dot) {
-        dot = true;
-      } else {
-        ok = false;
-        break;
-      }
+    while (q < e && static_cast<unsigned char>(*q - '0') < 10) m = m * 10 + static_cast<std::uint64_t>(*q++ - '0');
+    std::ptrdiff_t int_digits = q - int_start, frac = 0;
+    if (q < e && *q == '.') {
+      const char* frac_start = ++q;
+      while (q < e && static_cast<unsigned char>(*q - '0') < 10) m = m * 10 + static_cast<std::uint64_t>(*q++ - '0');
+      frac = q - frac_start;
     }
-    if (ok && digits <= 15 && frac <= 16 && s.size() > static_cast<std::size_t>(neg + dot)) {
+    if (q == e && int_digits + frac > 0 && int_digits + frac <= 19 && frac <= 22 && m <= (std::uint64_t{1} << 53)) {
       double v = static_cast<double>(m) / kPow10[frac];
       out = neg ? -v : v;
       return true;
     }
   }
+  // Text cells (categories read by an expression) leave here: from_chars
+  // only takes a digit, a point, inf or nan after the sign.
+  const char* first = s.data() + (s.front() == '-');
+  if (first == s.data() + s.size()) return false;
+  char c0 = *first;
+  if (!((c0 >= '0' && c0 <= '9') || c0 == '.' || c0 == 'i' || c0 == 'I' || c0 == 'n' || c0 == 'N')) return false;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   if (ec == std::errc() && p == s.data() + s.size()) return true;
   if (ec == std::errc::result_out_of_range && p == s.data() + s.size()) {

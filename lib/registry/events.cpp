@@ -46,7 +46,7 @@ nlohmann::json checked_meta(nlohmann::json meta) {
   drop_unless(meta, "forced", &nlohmann::json::is_boolean);
   for (const char* k : {"time_ms", "seq", "seq_n"}) drop_unless(meta, k, &nlohmann::json::is_number_integer);
   for (const char* k : {"artifact", "labels", "metrics", "params"}) drop_unless(meta, k, &nlohmann::json::is_object);
-  for (const char* k : {"data", "gates"}) drop_unless(meta, k, &nlohmann::json::is_array);
+  for (const char* k : {"data", "gates", "data_validation"}) drop_unless(meta, k, &nlohmann::json::is_array);
   if (meta.contains("artifact")) {
     keep_string_fields(meta["artifact"], {"sha256", "type", "path"});
     drop_unless(meta["artifact"], "size", &nlohmann::json::is_number_unsigned);

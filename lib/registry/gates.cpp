@@ -1,4 +1,4 @@
-// Promotion gates: each kind (metric, beat, approvals, on_remote, fairness, check) is a
+// Promotion gates: each kind (metric, beat, approvals, on_remote, fairness, data_valid, check) is a
 // function in kGates; evaluate_gates runs them in that order. A new gate kind
 // is a StageConfig field, its parser in stage_config.cpp and one row here.
 #include <cmath>
@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/process.h"
+#include "registry/data_gate.h"
 #include "registry/fairness.h"
 #include "registry/runs.h"
 #include "registry/registry.h"
@@ -288,9 +289,58 @@ void fairness_gates(const GateInput& in, Gates& out) {
   }
 }
 
+std::string json_text(const nlohmann::json& o, const char* key) {
+  return o.contains(key) && o[key].is_string() ? o[key].get<std::string>() : std::string();
+}
+
+// One dataset's verdict (registry/data_gate.h) as a gate line: which checks
+// failed, and where the verdict came from.
+GateResult data_verdict_result(const nlohmann::json& v) {
+  GateResult r{"data_valid", json_text(v, "path") + " passes its contract (" + json_text(v, "contract") + ")", "",
+               false, json_text(v, "detail")};
+  bool decided = v.contains("passed") && v["passed"].is_boolean();
+  r.passed = decided && v["passed"].get<bool>();
+  std::uint64_t n = v.contains("failed_checks") && v["failed_checks"].is_number_unsigned() ? v["failed_checks"].get<std::uint64_t>() : 0;
+  r.value = !decided ? "unknown" : r.passed ? "passed" : "failed " + std::to_string(n) + " check" + (n == 1 ? "" : "s");
+  std::string names;
+  if (v.contains("failed") && v["failed"].is_array())
+    for (const auto& f : v["failed"])
+      if (f.is_string()) names += (names.empty() ? "" : ", ") + f.get<std::string>();
+  if (!names.empty()) r.detail = "failed: " + names + (r.detail.empty() ? "" : "; " + r.detail);
+  return r;
+}
+
+// data_valid: the version's training data passed its contract. A version that
+// names no training data, or none with a contract, cannot show that: it fails.
+void data_valid_gate(const GateInput& in, Gates& out) {
+  if (!in.stage.data_valid) return;
+  const auto& meta = in.version.meta;
+  const std::string& v = in.version.version;
+  GateResult r{"data_valid", "training data passes its contract", "", false, ""};
+  nlohmann::json data = meta.contains("data") ? meta["data"] : nlohmann::json::array();
+  DataChecker check = data_checker();
+  if (data.empty()) {
+    r.value = "no data";
+    r.detail = v + " records no training data: register it from the run that trained it (--run or --stage)";
+  } else if (!check) {
+    r.value = "unavailable";
+    r.detail = "this build has no contract checker";
+  } else {
+    nlohmann::json recorded = meta.contains("data_validation") ? meta["data_validation"] : nlohmann::json::array();
+    nlohmann::json verdicts = check(in.repo, data, recorded, true);
+    for (const auto& x : verdicts) out.push_back(data_verdict_result(x));
+    if (!verdicts.empty()) return;
+    std::string paths;
+    for (const auto& d : data) paths += (paths.empty() ? "" : ", ") + json_text(d, "path");
+    r.value = "no contract";
+    r.detail = "none of " + v + "'s training data (" + paths + ") has checks in mlo.yaml: declare them (man mlo-data)";
+  }
+  out.push_back(r);
+}
+
 // In the order they are printed; the cheap ones first, the shell check last.
-constexpr void (*kGates[])(const GateInput&, Gates&) = {metric_gates, beat_gates, approvals_gate, on_remote_gate,
-                                                        fairness_gates, check_gate};
+constexpr void (*kGates[])(const GateInput&, Gates&) = {metric_gates,   beat_gates,      approvals_gate, on_remote_gate,
+                                                        fairness_gates, data_valid_gate, check_gate};
 
 }  // namespace
 

@@ -11,6 +11,7 @@
 #include "core/process.h"
 #include "data/manifest.h"
 #include "data/pointer.h"
+#include "registry/data_gate.h"
 #include "registry/registry.h"
 #include "registry/runs.h"
 #include "registry/signature.h"
@@ -301,6 +302,27 @@ nlohmann::json model_environment(const nlohmann::json& e) {
   return out;
 }
 
+// The training data's contract verdicts, kept in the tag so a teammate's
+// data_valid gate can use them without the data while the contract is
+// unchanged. Undecided ones (data not here) are left out; a broken contract
+// does not stop a registration: the gate reports it.
+void record_data_verdicts(Repo& repo, nlohmann::json& meta) {
+  DataChecker check = data_checker();
+  if (!check) return;
+  nlohmann::json kept = nlohmann::json::array();
+  try {
+    for (auto& v : check(repo, meta["data"], nullptr, true))
+      if (v["passed"].is_boolean()) {
+        v.erase("detail");
+        v.erase("source");
+        kept.push_back(std::move(v));
+      }
+  } catch (const Error&) {
+    return;
+  }
+  if (!kept.empty()) meta["data_validation"] = kept;
+}
+
 // The register tag's metadata: artifact, description, run (params, metrics, data, environment).
 nlohmann::json register_meta(Repo& repo, const RegisterOptions& o, const ModelDecl* decl, const Linked& linked,
                              const std::string& head) {
@@ -336,6 +358,7 @@ nlohmann::json register_meta(Repo& repo, const RegisterOptions& o, const ModelDe
     nlohmann::json data = nlohmann::json::array();
     for (const auto& d : run->deps) data.push_back({{"path", d.path}, {"sha256", d.sha256}, {"type", d.type}});
     meta["data"] = data;
+    record_data_verdicts(repo, meta);
     // What it was trained on, for deploy's check of the serving python and the card.
     if (run->environment.is_object()) meta["environment"] = model_environment(run->environment);
   }

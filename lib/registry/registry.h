@@ -113,6 +113,7 @@ struct StageConfig {
   bool author_may_approve = false;
   bool on_remote = false;
   std::string check;  // shell command that must exit 0
+  bool data_valid = false;  // the training data passed its contract (registry/data_gate.h)
 };
 struct RegistryConfig {
   std::vector<StageConfig> stages;
@@ -170,7 +171,7 @@ struct RegisterResult {
 RegisterResult register_model(Repo& repo, const RegisterOptions& options);
 
 struct GateResult {
-  std::string gate;      // "metric", "beat", "approvals", "remote", "check"
+  std::string gate;      // "metric", "beat", "approvals", "remote", "fairness", "data_valid", "check"
   std::string what;      // "accuracy >= 0.9"
   std::string value;     // what was found
   bool passed = false;

@@ -117,7 +117,7 @@ StageConfig parse_stage(const std::string& name, const YAML::Node& n, const std:
   YAML::Node g = n["gates"];
   if (!g || g.IsNull()) return s;
   std::string gw = where + ".gates";
-  if (!g.IsMap()) throw InputError(gw + ": expected a mapping (metrics:, beat:, approvals:, on_remote:, check:, fairness:)");
+  if (!g.IsMap()) throw InputError(gw + ": expected a mapping (metrics:, beat:, approvals:, on_remote:, check:, fairness:, data_valid:)");
   if (auto m = g["metrics"]) {
     if (m.IsScalar()) s.metrics.push_back(parse_metric_gate(m.as<std::string>(), gw + ".metrics"));
     else
@@ -156,6 +156,7 @@ StageConfig parse_stage(const std::string& name, const YAML::Node& n, const std:
   }
   s.author_may_approve = opt_bool(g, "author_may_approve", false, gw);
   s.on_remote = opt_bool(g, "on_remote", false, gw);
+  s.data_valid = opt_bool(g, "data_valid", false, gw);
   if (auto c = g["check"]) s.check = c.as<std::string>();
   if (auto f = g["fairness"]) parse_fairness(f, gw + ".fairness", s);
   return s;

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <charconv>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -8,6 +10,7 @@
 #include "contracts/unique.h"
 #include "contracts/validate.h"
 #include "core/error.h"
+#include "monitor/table.h"
 #include "repo/config.h"
 #include "test_util.h"
 
@@ -226,4 +229,42 @@ TEST_CASE("validate: primary keys, regexes, freshness and missing shares") {
   r = validate(nullptr, cs[0], sources, o);
   CHECK_FALSE(find(r, "freshness").passed);
   CHECK(find(r, "freshness").examples.at(0).line == 4);
+}
+
+TEST_CASE("validate: in lists of many values, near misses by length and prefix") {
+  test::TempDir dir;
+  std::string allowed, data = "c\n";
+  for (int i = 0; i < 40; ++i) allowed += (i ? ", " : "") + std::string("v") + std::to_string(i);
+  for (const char* v : {"v0", "v39", "v4", "v40", "v", "v00", "V1", "v1 ", " v2", "v3\t"}) data += std::string(v) + "\n";
+  auto r = validate_text(dir, "d.csv", data, "checks:\n  d.csv:\n    columns:\n      c: {in: [" + allowed + "]}\n");
+  // v40, v, v00 and V1 are not in the list; blanks around a value are trimmed
+  CHECK(find(r, "in", "c").failed == 4);
+  std::vector<std::string> bad;
+  for (const auto& e : find(r, "in", "c").examples) bad.push_back(e.value);
+  CHECK(bad == std::vector<std::string>{"v40", "v", "v00", "V1"});
+}
+
+TEST_CASE("numbers: the fast path gives from_chars' double for every decimal it takes") {
+  std::uint64_t state = 42;
+  auto next = [&] { return state = state * 6364136223846793005ULL + 1442695040888963407ULL; };
+  for (int i = 0; i < 200000; ++i) {
+    std::string t = (next() >> 60) & 1 ? "-" : "";
+    int digits = 1 + static_cast<int>((next() >> 33) % 20);
+    int dot = static_cast<int>((next() >> 33) % static_cast<std::uint64_t>(digits + 2)) - 1;  // -1: no point
+    for (int d = 0; d < digits; ++d) {
+      if (d == dot) t += '.';
+      t += static_cast<char>('0' + (next() >> 33) % 10);
+    }
+    double want = 0, got = 0;
+    auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), want);
+    REQUIRE(ec == std::errc());
+    REQUIRE(p == t.data() + t.size());
+    INFO(t);
+    REQUIRE(monitor::parse_number(t, got));
+    REQUIRE(std::memcmp(&got, &want, sizeof got) == 0);
+  }
+  double v = 0;
+  for (const char* no : {"", "-", ".", "-.", "1.2.3", "1e", "--1", "0x10", "1 2"}) CHECK_FALSE(monitor::parse_number(no, v));
+  CHECK((monitor::parse_number("+.5", v) && v == 0.5));
+  CHECK((monitor::parse_number(" 9007199254740993 ", v) && v == 9007199254740992.0));  // past 2^53: from_chars rounds
 }
