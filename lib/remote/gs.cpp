@@ -43,6 +43,7 @@ std::string token_from_command(const RemoteConfig& remote, const std::string& co
 struct ServiceAccountKey {
   std::string source;  // "service-account key FILE" (for messages)
   std::string email, private_key, token_uri;
+  std::string key_id;  // private_key_id: names the key in the JWT header (optional)
 };
 
 const std::string kKeyHint = "download a new JSON key for the service account (IAM > Service accounts > Keys > Add key)";
@@ -55,7 +56,7 @@ std::string key_field(const nlohmann::json& doc, const char* name, const std::st
 }
 
 ServiceAccountKey read_service_account_key(const std::string& path) {
-  ServiceAccountKey key{"service-account key " + path + " (GOOGLE_APPLICATION_CREDENTIALS)", "", "", ""};
+  ServiceAccountKey key{"service-account key " + path + " (GOOGLE_APPLICATION_CREDENTIALS)", "", "", "", ""};
   std::error_code ec;
   auto size = std::filesystem::file_size(path, ec);
   if (ec) throw InputError(key.source + ": cannot read it: " + ec.message(), "export the path of the JSON key file");
@@ -69,6 +70,7 @@ ServiceAccountKey read_service_account_key(const std::string& path) {
   key.private_key = key_field(doc, "private_key", key.source);
   key.token_uri = doc.contains("token_uri") ? key_field(doc, "token_uri", key.source)
                                             : "https://oauth2.googleapis.com/token";
+  if (doc.value("private_key_id", nlohmann::json()).is_string()) key.key_id = doc["private_key_id"];
   return key;
 }
 
@@ -94,6 +96,7 @@ std::string base64url(std::string_view bytes) {
 // header.claims.signature (RFC 7523), valid for an hour from now.
 std::string signed_jwt(const ServiceAccountKey& key, std::int64_t now) {
   nlohmann::json header = {{"alg", "RS256"}, {"typ", "JWT"}};
+  if (!key.key_id.empty()) header["kid"] = key.key_id;
   nlohmann::json claims = {{"iss", key.email},
                            {"scope", "https://www.googleapis.com/auth/devstorage.read_write"},
                            {"aud", key.token_uri},

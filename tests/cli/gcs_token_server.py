@@ -6,7 +6,7 @@ Usage: gcs_token_server.py PORT PUBLIC_KEY.pem EMAIL TOKEN LOG [MODE]
 
 A POST of grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=JWT
 is checked the way the real endpoint does: the RS256 signature against
-PUBLIC_KEY.pem (by the openssl command), header alg RS256, iss EMAIL, aud this
+PUBLIC_KEY.pem (by the openssl command), header alg RS256 and kid k1, iss EMAIL, aud this
 endpoint's URL, iat within 5 minutes of now and exp 1 hour after iat. A good
 assertion gets TOKEN; a bad one 400 invalid_grant with the reason. Each verdict
 is appended to LOG. MODE "expired" (a fault to inject) answers expires_in 0.
@@ -46,8 +46,8 @@ def verdict(jwt):
     if len(parts) != 3:
         return "not a JWT"
     header, claims = (json.loads(b64url_decode(p)) for p in parts[:2])
-    if header.get("alg") != "RS256":
-        return "alg is not RS256"
+    if header.get("alg") != "RS256" or header.get("kid") != "k1":
+        return "alg is not RS256 or kid is not the key's private_key_id (k1)"
     if not signature_ok((parts[0] + "." + parts[1]).encode(), b64url_decode(parts[2])):
         return "Invalid JWT Signature."
     now = time.time()
