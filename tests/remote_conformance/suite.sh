@@ -170,7 +170,7 @@ conf_cut_disk() {
     [ -n "$(find "$CONF_DISK_ROOT/rt/packs" -newer "$TEST_TMP/before-push" -name '*.pack' 2>/dev/null | head -3 | sed -n 3p)" ] && break
     sleep 0.05
   done
-  kill -9 "$pid" 2>/dev/null || fail "the push ended before it could be killed (make it longer)"
+  kill -9 "$pid" 2>/dev/null  # (a push that ended first fails the "objects > 0" check below)
   wait "$pid" 2>/dev/null
   expect_ok --json push
   # Sent: what the killed push had not stored; up to date: what it had
