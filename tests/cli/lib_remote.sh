@@ -122,6 +122,19 @@ start_fault_proxy() {
   export MLO_REMOTE_BACKOFF_MS=20
 }
 
+# start_cut_proxy UPSTREAM_PORT : tests/cli/tcp_cut_proxy.py in front of a
+# TCP server; sets CUT_PORT and CUTS (the file of byte counts after which
+# connections are cut, empty at first) and short retry delays.
+start_cut_proxy() {
+  CUT_PORT=$(free_port)
+  CUTS="$TEST_TMP/cuts"
+  : >"$CUTS"
+  /usr/bin/python3 -B "$MLO_SOURCE_DIR/tests/cli/tcp_cut_proxy.py" "$CUT_PORT" "$1" "$CUTS" &
+  SERVER_PIDS+=($!)
+  wait_port "$CUT_PORT"
+  export MLO_REMOTE_BACKOFF_MS=20
+}
+
 # Every object in the cache matches its name.
 expect_cache_consistent() {
   local f h

@@ -7,5 +7,6 @@ conf_url() { echo "$STORE/$1"; }
 conf_configure() { :; }
 CONF_HTTP_PORT=""
 CONF_DISK_ROOT="$STORE"
+CONF_KILL_PUSH=1
 mkdir -p "$STORE/rt" "$STORE/paging" "$STORE/gc"
 source "$MLO_SOURCE_DIR/tests/remote_conformance/suite.sh"

@@ -10,6 +10,8 @@
 #       empty for backends that do not speak HTTP (dir, ssh).
 #   CONF_DISK_ROOT   where FOLDER lives on this machine's disk (dir, ssh), so
 #       a stored blob can be damaged in place; empty otherwise.
+#   CONF_TCP_PORT    the port of a server that is not HTTP (ssh): the TCP cut
+#       proxy goes in front; CONF_KILL_PUSH=1 kills a push mid-way instead (dir).
 #
 # Checks: packs of small files and CDC chunks of a large file round trip
 # between clones (push, fetch, pull, data status --remote); a listing of
@@ -127,6 +129,60 @@ conf_faults_http() {
   expect_ok fsck --remote flaky
 }
 
+# A connection cut mid-transfer (tests/cli/tcp_cut_proxy.py in front of
+# CONF_TCP_PORT: ssh): a pull whose connections are cut gets the data on
+# new ones; a push cut every time fails (exit 4) and the next push
+# finishes it, with nothing half-written visible.
+conf_cut_tcp() {
+  start_cut_proxy "$CONF_TCP_PORT"
+  cd "$TEST_TMP/a" && conf_add_remote cut rt "$CUT_PORT"
+  cd "$TEST_TMP" && rm -rf f2 && git clone -q a f2 && cd f2
+  echo "60000,60000" >"$CUTS"
+  expect_ok pull -r cut -j 1
+  expect_same_data "$TEST_TMP/a" "$TEST_TMP/f2"
+  expect_cache_consistent
+  [ "$(wc -l <"$CUTS.log")" = 2 ] || fail "the pull's connections were not cut twice: $(cat "$CUTS.log" 2>/dev/null)"
+  mkdir -p big && head -c 4000000 /dev/urandom >big/cut.bin
+  "$MLO" -q data add big && git add -A && git commit -qm big || fail "add big"
+  printf '%s' "$(yes 300000 | head -10 | paste -sd,)" >"$CUTS"
+  MLO_REMOTE_RETRIES=0 expect_rc 4 push -r cut -j 1
+  expect_err_contains "write ssh://"
+  : >"$CUTS"
+  expect_ok push -r cut
+  expect_ok fsck --remote cut
+  cd "$TEST_TMP" && rm -rf f3 && git clone -q f2 f3 && cd f3
+  expect_ok pull -r cut
+  expect_same_file big/cut.bin "$TEST_TMP/f2/big/cut.bin"
+}
+
+# A writer killed mid-push (a directory's "cut"): the next push finishes
+# the transfer and the remote checks clean.
+conf_cut_disk() {
+  cd "$TEST_TMP" && rm -rf f4 && git clone -q a f4 && cd f4
+  mkdir -p many
+  /usr/bin/python3 -c 'import os; [open(f"many/{i}.bin","wb").write(os.urandom(40000)) for i in range(400)]'
+  "$MLO" -q data add many && git add -A && git commit -qm many || fail "add many"
+  expect_ok remote modify origin pack_size 65536
+  touch "$TEST_TMP/before-push"
+  "$MLO" -q push -j 1 >/dev/null 2>&1 &
+  local pid=$! i
+  for i in $(seq 1 200); do
+    [ -n "$(find "$CONF_DISK_ROOT/rt/packs" -newer "$TEST_TMP/before-push" -name '*.pack' 2>/dev/null | head -3 | sed -n 3p)" ] && break
+    sleep 0.05
+  done
+  kill -9 "$pid" 2>/dev/null  # (a push that ended first fails the "objects > 0" check below)
+  wait "$pid" 2>/dev/null
+  expect_ok --json push
+  # Sent: what the killed push had not stored; up to date: what it had
+  # (f4's cache holds only many/, so both prove the kill landed mid-way).
+  expect_json "d['objects'] > 0 and d['up_to_date'] > 0"
+  expect_ok fsck --remote origin
+  cd "$TEST_TMP" && rm -rf f5 && git clone -q f4 f5 && cd f5
+  expect_ok pull
+  diff -r "$TEST_TMP/f4/many" many >/dev/null || fail "many/ differs after the killed push was finished"
+  pass
+}
+
 # Damage at rest: a flipped byte in a stored pack is found (exit 4, the
 # cache holds no bad object); once the pack is whole again, pull works.
 conf_faults_disk() {
@@ -167,5 +223,7 @@ conf_part conf_round_trip
 conf_part conf_two_clones
 if [ -n "${CONF_HTTP_PORT:-}" ]; then conf_part conf_faults_http; fi
 if [ -n "${CONF_DISK_ROOT:-}" ]; then conf_part conf_faults_disk; fi
+if [ -n "${CONF_TCP_PORT:-}" ]; then conf_part conf_cut_tcp; fi
+if [ "${CONF_KILL_PUSH:-}" = 1 ]; then conf_part conf_cut_disk; fi
 conf_part conf_gc
 conf_part conf_paging
