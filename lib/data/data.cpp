@@ -22,6 +22,7 @@
 #include "data/helpers.h"
 #include "data/scan.h"
 #include "data/stat_cache.h"
+#include "data/tree.h"
 #include "data/workspace.h"
 #include "repo/lock.h"
 #include "repo/repo.h"
@@ -228,10 +229,17 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
   phase.reset();
   phase.emplace("store", link_workspace ? files_in(trees) : 0);
 
+  // A folder becomes a tree: only folder objects the cache lacks are
+  // written, so a one-file change adds its folder's and its parents'.
   std::vector<std::string> manifest_hashes(trees.size());
+  std::vector<std::uint64_t> written(trees.size(), 0);
   for (size_t i = 0; i < trees.size(); ++i)
     if (trees[i].type == EntryType::dir)
-      manifest_hashes[i] = cache.add_bytes(serialize_manifest(trees[i].manifest()), /*durable=*/false);
+      manifest_hashes[i] = build_tree(trees[i].manifest(), [&](const std::string& hash, const std::string& bytes) {
+        if (cache.has(hash)) return;
+        cache.add_bytes(bytes, /*durable=*/false);
+        ++written[i];
+      });
   // Objects durable before any pointer names them: one sync for the batch.
   cache.sync();
 
@@ -271,8 +279,10 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
     p.type = t.type;
     p.size = t.total_size();
     if (t.type == EntryType::dir) {
+      p.version = 2;
       p.sha256 = manifest_hashes[i];
       p.files = t.files.size();
+      e.manifests_written = written[i];
     } else {
       p.sha256 = t.files[0].sha256;
       p.executable = t.files[0].executable;
@@ -318,9 +328,12 @@ void diff_entries(const std::vector<ManifestEntry>& from, const std::vector<Mani
   }
 }
 
+// nullopt when the manifest, or a folder object of a tree, is not in the cache.
 std::optional<Manifest> try_load_manifest(Repo& repo, const std::string& hash, const std::string& for_path) {
-  if (!repo.cache().has(hash)) return std::nullopt;
-  return load_manifest(repo, hash, for_path);
+  std::vector<std::string> missing;
+  Manifest m = read_manifest(repo.cache(), hash, "manifest of " + for_path + " (object " + hash + ")", &missing);
+  if (!missing.empty()) return std::nullopt;
+  return m;
 }
 
 // A user path (repo-relative) selects an output at, under or above it.
@@ -548,6 +561,7 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, cons
     trees.push_back(scan_tree(repo.root(), data_rel, &listings));
     sc.record_listings(data_rel, listings);
     WorkTree& t = trees.back();
+    t.manifest_version = items[i].p.version;
     if (t.exists && t.type == EntryType::dir) {
       // An unchanged folder whose objects were all present last time: its
       // hash is known from the fingerprint alone (no per-file work below).
@@ -598,10 +612,15 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, cons
       if (!cache.has(p.sha256)) e.missing.push_back(t.data_rel + " (manifest)");
       if (stamp.empty() || !sc.known_complete(p.sha256, stamp)) {
         for (const auto& f : t.files) needed.push_back({f.sha256, t.repo_rel_of(f)});
+        if (p.version == 2)
+          build_tree(t.manifest(), [&](const std::string& hash, const std::string&) {
+            if (hash != p.sha256) needed.push_back({hash, t.data_rel + " (folder manifest)"});
+          });
         check_complete = true;
       }
     } else if ((manifest = try_load_manifest(repo, p.sha256, t.data_rel))) {
       for (const auto& m : manifest->entries) needed.push_back({m.sha256, t.data_rel + "/" + m.path});
+      for (const auto& h : manifest->trees) needed.push_back({h, t.data_rel + " (folder manifest)"});
       if (t.exists && t.type == EntryType::dir) {
         Manifest now = t.manifest();
         diff_entries(manifest->entries, now.entries, t.data_rel, e.added, e.removed, e.modified);
@@ -655,8 +674,9 @@ DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string&
     auto pointers = find_pointer_files(repo);
     work_trees.reserve(pointers.size());
     for (const auto& ptr : pointers) {
-      read_pointer(repo, ptr);  // validates
+      Pointer p = read_pointer(repo, ptr);  // validates
       work_trees.push_back(scan_tree(repo.root(), *data_path_for(ptr)));
+      work_trees.back().manifest_version = p.version;
       fill_from_stat_cache(sc, work_trees.back());
     }
     std::vector<WorkTree*> all;

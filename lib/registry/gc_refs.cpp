@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "data/manifest.h"
+#include "data/tree.h"
 #include "registry/registry.h"
 #include "repo/repo.h"
 
@@ -24,8 +25,9 @@ void add_registry_references(Repo& repo, const std::string& rev, References& ref
       continue;
     }
     try {
-      Manifest m = parse_manifest(repo.cache().read(sha), "manifest " + sha.substr(0, 12) + " (" + where + ")");
+      Manifest m = read_manifest(repo.cache(), sha, "manifest " + sha.substr(0, 12) + " (" + where + ")");
       for (const auto& f : m.entries) refs.add(f.sha256, where + ":" + f.path);
+      for (const auto& t : m.trees) refs.add(t, where);
     } catch (const Error& err) {
       refs.broken.push_back({BrokenKind::bad_manifest, where, sha, err.what()});
     }
