@@ -244,7 +244,8 @@ namespace {
 // the files they list. What the remote lacks is reported like run objects.
 void fetch_models(Repo& repo, Backend& backend, const fs::path& idx, const TransferOptions& opts, SyncResult& r) {
   std::set<std::string> fetched;
-  for (int round = 0; round < 2; ++round) {
+  // Artifacts, then what their manifests list (a tree: one level a round).
+  for (std::size_t round = 0; round <= kMaxTreeDepth + 2; ++round) {
     std::set<std::string> pending;
     for (const auto& h : registered_artifact_objects(repo))
       if (!fetched.count(h) && !repo.cache().has(h)) pending.insert(h);

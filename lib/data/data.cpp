@@ -306,6 +306,10 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
 
 // ---- comparing ---------------------------------------------------------------
 
+struct FileChanges {
+  std::vector<FileChange> added, removed, modified;
+};
+
 // Merge-walks two sorted entry lists.
 void diff_entries(const std::vector<ManifestEntry>& from, const std::vector<ManifestEntry>& to, const std::string& prefix,
                   std::vector<FileChange>& added, std::vector<FileChange>& removed,
@@ -326,6 +330,69 @@ void diff_entries(const std::vector<ManifestEntry>& from, const std::vector<Mani
       ++j;
     }
   }
+}
+
+// The files of one side of a tree diff that the other side lacks entirely:
+// a file, or every file below a subfolder.
+void one_sided(const Cache& cache, const TreeEntry& e, const std::string& dir, bool from_side, FileChanges& out) {
+  std::string path = dir + "/" + e.name;
+  std::vector<ManifestEntry> files;
+  if (e.is_tree)
+    for (auto& f : read_manifest(cache, e.sha256, "folder " + path + " (tree " + e.sha256 + ")").entries)
+      files.push_back({path + "/" + f.path, f.sha256, f.size, f.executable});
+  else
+    files.push_back({path, e.sha256, e.size, e.executable});
+  for (auto& f : files)
+    (from_side ? out.removed : out.added).push_back({f.path, from_side ? f.sha256 : "", from_side ? "" : f.sha256,
+                                                     from_side ? f.size : 0, from_side ? 0 : f.size});
+}
+
+// Two tree manifests compared folder by folder: subfolders whose hashes are
+// equal are skipped unread, so the work follows the change, not the dataset.
+// False (`out` untouched) when either side is not a tree whose
+// differing folders are all in the cache: the caller compares flat lists.
+bool diff_trees(const Cache& cache, const std::string& from, const std::string& to, const std::string& path,
+                FileChanges& out) {
+  struct Pair {
+    std::string from, to, dir;
+    std::size_t depth;
+  };
+  FileChanges found;
+  std::vector<Pair> todo{{from, to, path, 0}};
+  try {
+    while (!todo.empty()) {
+      Pair p = std::move(todo.back());
+      todo.pop_back();
+      auto a = read_tree_level(cache, p.from, "folder " + p.dir + " (tree " + p.from + ")");
+      auto b = read_tree_level(cache, p.to, "folder " + p.dir + " (tree " + p.to + ")");
+      if (!a || !b) return false;
+      if (p.depth > kMaxTreeDepth)
+        throw InputError(p.dir + ": folders nest deeper than " + std::to_string(kMaxTreeDepth) + " levels",
+                         "the tree manifest is damaged or hostile; run 'mlo fsck' to check the cache");
+      std::size_t i = 0, j = 0;
+      while (i < a->size() || j < b->size()) {
+        if (j == b->size() || (i < a->size() && tree_order((*a)[i], (*b)[j]))) {
+          one_sided(cache, (*a)[i++], p.dir, true, found);
+        } else if (i == a->size() || tree_order((*b)[j], (*a)[i])) {
+          one_sided(cache, (*b)[j++], p.dir, false, found);
+        } else {
+          const TreeEntry &x = (*a)[i++], &y = (*b)[j++];
+          if (x.sha256 == y.sha256 && x.executable == y.executable) continue;
+          if (x.is_tree) todo.push_back({x.sha256, y.sha256, p.dir + "/" + x.name, p.depth + 1});
+          else found.modified.push_back({p.dir + "/" + x.name, x.sha256, y.sha256, x.size, y.size});
+        }
+      }
+    }
+  } catch (const InputError&) {
+    // A subfolder missing from the cache: the flat comparison reports it.
+    std::vector<std::string> missing;
+    read_manifest(cache, from, "manifest of " + path + " (object " + from + ")", &missing);
+    read_manifest(cache, to, "manifest of " + path + " (object " + to + ")", &missing);
+    if (!missing.empty()) return false;
+    throw;
+  }
+  out = std::move(found);
+  return true;
 }
 
 // nullopt when the manifest, or a folder object of a tree, is not in the cache.
@@ -712,6 +779,15 @@ DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string&
     Side* sa = ia == a.end() ? nullptr : &ia->second;
     Side* sb = ib == b.end() ? nullptr : &ib->second;
     if (sa && sb && sa->type == sb->type && sa->sha256 == sb->sha256) continue;
+    if (sa && sb && sa->type == EntryType::dir && sb->type == EntryType::dir && !sa->workspace && !sb->workspace) {
+      FileChanges changes;
+      if (diff_trees(repo.cache(), sa->sha256, sb->sha256, path, changes)) {
+        r.added.insert(r.added.end(), changes.added.begin(), changes.added.end());
+        r.deleted.insert(r.deleted.end(), changes.removed.begin(), changes.removed.end());
+        r.modified.insert(r.modified.end(), changes.modified.begin(), changes.modified.end());
+        continue;
+      }
+    }
     const std::vector<ManifestEntry>* ea = sa ? entries_of(path, *sa) : &none;
     const std::vector<ManifestEntry>* eb = sb ? entries_of(path, *sb) : &none;
     if (!ea || !eb) {

@@ -14,11 +14,8 @@
 
 namespace mlo {
 
-namespace {
-
-// Git's order: a subfolder sorts as "name/", so walking the folders in this
-// order lists full paths in bytewise order.
-bool tree_less(const TreeEntry& a, const TreeEntry& b) {
+// Walking folders in this order lists full paths in bytewise order.
+bool tree_order(const TreeEntry& a, const TreeEntry& b) {
   std::string_view x = a.name, y = b.name;
   std::size_t n = std::min(x.size(), y.size());
   int c = x.substr(0, n).compare(y.substr(0, n));
@@ -29,6 +26,8 @@ bool tree_less(const TreeEntry& a, const TreeEntry& b) {
   };
   return next(x, a.is_tree) < next(y, b.is_tree);
 }
+
+namespace {
 
 [[noreturn]] void bad_tree(const std::string& where, const std::string& what) {
   throw InputError(where + ": " + what, "the tree manifest is damaged or hostile; run 'mlo fsck' to check the cache");
@@ -45,9 +44,9 @@ std::uint64_t add_checked(std::uint64_t a, std::uint64_t b, const std::string& w
 std::string serialize_tree(const std::vector<TreeEntry>& entries) {
   const std::vector<TreeEntry>* list = &entries;
   std::vector<TreeEntry> sorted;
-  if (!std::is_sorted(entries.begin(), entries.end(), tree_less)) {
+  if (!std::is_sorted(entries.begin(), entries.end(), tree_order)) {
     sorted = entries;
-    std::sort(sorted.begin(), sorted.end(), tree_less);
+    std::sort(sorted.begin(), sorted.end(), tree_order);
     list = &sorted;
   }
   std::string out = "{\"version\":2,\"entries\":[\n";
@@ -168,9 +167,17 @@ std::vector<TreeEntry> parse_tree_entries(const nlohmann::json& doc, const std::
   out.reserve(list->size());
   for (std::size_t i = 0; i < list->size(); ++i) {
     out.push_back(parse_tree_entry((*list)[i], where + ": entry " + std::to_string(i + 1)));
-    if (i > 0 && !tree_less(out[i - 1], out[i]))
+    if (i > 0 && !tree_order(out[i - 1], out[i]))
       bad_tree(where, "entry " + std::to_string(i + 1) + " ('" + printable(out[i].name) +
                           "') is out of order or repeats a name");
+  }
+  // A file and a folder of the same name sort apart ("a" < "a.txt" < "a/").
+  for (const auto& e : out) {
+    if (!e.is_tree) continue;
+    TreeEntry file{e.name, "", 0, 0, false, false};
+    auto at = std::lower_bound(out.begin(), out.end(), file, tree_order);
+    if (at != out.end() && !at->is_tree && at->name == e.name)
+      bad_tree(where, "'" + printable(e.name) + "' is both a file and a folder");
   }
   return out;
 }
@@ -257,6 +264,14 @@ void expand_tree(const Cache& cache, Frame root, const std::string& where, Manif
 }
 
 }  // namespace
+
+std::optional<std::vector<TreeEntry>> read_tree_level(const Cache& cache, const std::string& hash,
+                                                      const std::string& where) {
+  auto doc = read_object(cache, hash, where);
+  if (!doc || !doc->is_object() || json_u64(doc->value("version", nlohmann::json())) != std::optional<std::uint64_t>(2))
+    return std::nullopt;
+  return parse_tree_entries(*doc, where);
+}
 
 Manifest read_manifest(const Cache& cache, const std::string& hash, const std::string& where,
                        std::vector<std::string>* missing) {

@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ struct TreeEntry {
   bool is_tree = false;
 };
 
+// Git's order, the canonical one: a subfolder sorts as "name/".
+bool tree_order(const TreeEntry& a, const TreeEntry& b);
+
 // Canonical bytes of one folder object: entries in git's order (a subfolder
 // sorts as "name/"), one a line. Throws InputError on a name that is not UTF-8.
 std::string serialize_tree(const std::vector<TreeEntry>& entries);
@@ -48,5 +52,10 @@ std::string build_tree(const Manifest& m, const TreeSink& sink = {});
 // InputError, or, with `missing`, is listed there and its files left out.
 Manifest read_manifest(const Cache& cache, const std::string& hash, const std::string& where,
                        std::vector<std::string>* missing = nullptr);
+
+// One folder object's entries, checked (hash, names, order); nullopt when
+// the object is not in the cache or is a flat (version 1) manifest.
+std::optional<std::vector<TreeEntry>> read_tree_level(const Cache& cache, const std::string& hash,
+                                                      const std::string& where);
 
 }  // namespace mlo

@@ -120,6 +120,19 @@ Manifest load_manifest(Repo& repo, const std::string& hash, const std::string& f
   return read_manifest(repo.cache(), hash, "manifest of " + for_path + " (object " + hash + ")");
 }
 
+Manifest load_manifest_fetching(Repo& repo, const std::string& hash, const std::string& for_path,
+                                std::size_t* fetched) {
+  const std::string where = "manifest of " + for_path + " (object " + hash + ")";
+  for (std::size_t level = 0; level <= kMaxTreeDepth + 1; ++level) {
+    std::vector<std::string> missing;
+    Manifest m = read_manifest(repo.cache(), hash, where, &missing);
+    if (missing.empty()) return m;
+    if (fetched) *fetched += missing.size();
+    repo.ensure_objects({missing.begin(), missing.end()}, "the " + where);
+  }
+  return read_manifest(repo.cache(), hash, where);
+}
+
 std::set<std::string> objects_of(Repo& repo, const Pointer& pointer) {
   std::set<std::string> out{pointer.sha256};
   if (pointer.type == EntryType::dir) {

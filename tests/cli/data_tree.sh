@@ -51,6 +51,20 @@ expect_json "d['added'][0]['files'] == 38 and d['added'][0]['manifests_written']
 grep -q '^version: 2$' data/set.mlo || fail "a folder is not tracked as a tree (version 2)"
 pass
 tree_root=$(sed -n 's/^sha256: //p' data/set.mlo)
+# Every folder object fits schemas/tree-manifest.schema.json.
+/usr/bin/python3 - "$MLO_SOURCE_DIR/schemas/tree-manifest.schema.json" "$tree_root" <<'EOF' || fail "tree objects do not fit the schema"
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+todo, seen = [sys.argv[2]], 0
+while todo:
+    h = todo.pop()
+    doc = json.load(open(".mlo/cache/objects/%s/%s" % (h[:2], h[2:])))
+    jsonschema.validate(doc, schema)
+    todo += [e["tree"] for e in doc["entries"] if "tree" in e]
+    seen += 1
+assert seen == 13, seen
+EOF
+pass
 
 # ---- a dataset of the previous release ----------------------------------------
 flat=$(v1_pointer data/set)
@@ -97,6 +111,22 @@ expect_json "d['objects'] == 4"
 expect_ok --json data status --remote --exit-code
 expect_ok data diff HEAD~1 HEAD
 expect_out_contains "data/set/d0/e2/f3.txt"
+# Tree against tree: a new folder, a removed one, a changed file; folders
+# whose objects are equal are not read (one removed from the cache does not
+# matter).
+mkdir -p data/set/d3/e0 && echo new >data/set/d3/e0/n.txt
+rm -rf data/set/d1/e1
+echo "changed thrice" >data/set/d2/e2/f1.txt
+"$MLO" -q data add data/set && git commit -qam "tree to tree" || fail "add/commit"
+d0_tree=$(/usr/bin/python3 -c '
+import json; h="'"$(sed -n 's/^sha256: //p' data/set.mlo)"'"
+d=json.load(open(".mlo/cache/objects/%s/%s" % (h[:2], h[2:])))
+print([e["tree"] for e in d["entries"] if e["name"] == "d0"][0])')
+mv ".mlo/cache/objects/${d0_tree:0:2}/${d0_tree:2}" "$TEST_TMP/d0_tree"
+expect_ok --json data diff HEAD~1 HEAD
+expect_json "[c['path'] for c in d['added']] == ['data/set/d3/e0/n.txt'] and [c['path'] for c in d['modified']] == ['data/set/d2/e2/f1.txt'] and [c['path'] for c in d['deleted']] == ['data/set/d1/e1/f%d.txt' % i for i in range(4)] and not d['unknown']"
+mv "$TEST_TMP/d0_tree" ".mlo/cache/objects/${d0_tree:0:2}/${d0_tree:2}"
+expect_ok --json push
 
 # The other clone pulls both commits, diffs across formats, gc's.
 cd "$TEST_TMP/b"
@@ -105,15 +135,15 @@ expect_ok --json pull
 expect_json "d['objects'] >= 4"
 diff -r data/set "$TEST_TMP/a/data/set" >/dev/null || fail "the tree dataset differs after pull"
 pass
-expect_ok --json data diff HEAD~2 HEAD
-expect_json "sorted(c['path'] for c in d['modified']) == ['data/set/d0/e2/f3.txt', 'data/set/d2/e1/f0.txt']"
-expect_ok --json data diff HEAD~2
-expect_json "len(d['modified']) == 2"
+expect_ok --json data diff HEAD~3 HEAD
+expect_json "sorted(c['path'] for c in d['modified']) == ['data/set/d0/e2/f3.txt', 'data/set/d2/e1/f0.txt', 'data/set/d2/e2/f1.txt'] and not d['unknown']"
+expect_ok --json data diff HEAD~3
+expect_json "len(d['modified']) == 3 and len(d['added']) == 1 and len(d['deleted']) == 4"
 expect_ok gc --workspace --grace 0
 expect_ok fsck
 expect_ok data status --exit-code
 # The v1 commit's flat manifest went with the gc; fetching it back works.
-git checkout -q HEAD~2 || fail "git checkout"
+git checkout -q HEAD~3 || fail "git checkout"
 expect_ok pull
 cmp -s data/set/d0/e2/f3.txt <(echo "file 0 2 3") || fail "old content not restored from the v1 commit"
 pass
