@@ -197,6 +197,12 @@ Totals totals_of(const std::vector<TreeEntry>& entries, const std::string& where
 
 // Reads an object and checks it against its name; nullopt when absent.
 std::optional<nlohmann::json> read_object(const Cache& cache, const std::string& hash, const std::string& where) {
+  // A huge object named where a manifest should be is refused unread.
+  std::error_code ec;
+  std::uintmax_t size = fs::file_size(cache.object_path(hash), ec);
+  if (!ec && size > kMaxManifestBytes)
+    bad_tree(where, "is " + std::to_string(size) + " bytes, more than a manifest may be (" +
+                        std::to_string(kMaxManifestBytes) + ")");
   auto bytes = read_file_if_exists(cache.object_path(hash));
   if (!bytes) return std::nullopt;
   if (sha256_hex(*bytes) != hash) bad_tree(where, "damaged: its bytes do not match its hash");

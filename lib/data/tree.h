@@ -21,6 +21,7 @@ class Cache;
 inline constexpr std::size_t kMaxTreeDepth = 255;                // folder levels below the root
 inline constexpr std::uint64_t kMaxTreeFiles = 200'000'000;      // files under one root
 inline constexpr std::size_t kMaxTreeEntries = 16'000'000;       // entries in one folder object
+inline constexpr std::uint64_t kMaxManifestBytes = 4ull << 30;   // one manifest object (a flat one of 10M files: ~1 GB)
 
 struct TreeEntry {
   std::string name;    // one path component

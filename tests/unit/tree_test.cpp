@@ -172,6 +172,13 @@ TEST_CASE("hostile tree objects are refused with the reason") {
   std::string root = store_tree(cache, deep);
   check_refused(cache, root, "nest deeper than 255 levels");
 
+  // A huge object where a manifest should be: refused from its size, unread
+  // (a sparse file: no disk space used).
+  std::string huge = sha256_hex("huge");
+  plant(cache, huge, "{");
+  fs::resize_file(cache.object_path(huge), kMaxManifestBytes + 1);
+  check_refused(cache, huge, "more than a manifest may be");
+
   // Not a tree where a folder object should be.
   std::string flat = cache.add_bytes(serialize_manifest(sample()), false);
   check_refused(cache, stored(sub_entry("s", flat, 6, 30)), "not a version 2 folder object");
