@@ -32,7 +32,8 @@ json added_json(const std::vector<AddedEntry>& added) {
                    {"size", e.result.size},
                    {"files", e.result.type == EntryType::dir ? e.result.files : 1},
                    {"changed", e.changed},
-                   {"hashed", e.hashed}});
+                   {"hashed", e.hashed},
+                   {"manifests_written", e.manifests_written}});
   return arr;
 }
 

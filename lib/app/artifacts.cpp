@@ -5,6 +5,8 @@
 #include "core/error.h"
 #include "core/safe_path.h"
 #include "data/manifest.h"
+#include "data/tree.h"
+#include "data/workspace.h"
 #include "registry/model_ref.h"
 #include "remote/remotes.h"
 #include "remote/transfer.h"
@@ -64,7 +66,7 @@ void write_file_artifact(Repo& repo, const registry::ResolvedModel& r, const fs:
 }
 
 void write_dir_artifact(Repo& repo, const registry::ResolvedModel& r, const fs::path& dest, ModelGetResult& out) {
-  Manifest m = parse_manifest(repo.cache().read(r.artifact_sha256), "manifest of " + r.tag);
+  Manifest m = load_manifest_fetching(repo, r.artifact_sha256, r.tag, &out.fetched);
   std::set<std::string> files;
   for (const auto& e : m.entries) files.insert(e.sha256);
   std::size_t before = 0;

@@ -6,6 +6,7 @@
 #include "core/fs.h"
 #include "core/hash.h"
 #include "data/manifest.h"
+#include "data/tree.h"
 #include "deploy/deploy.h"
 #include "pipeline/runs.h"
 #include "registry/gc_refs.h"
@@ -21,8 +22,9 @@ void add_deployed(Repo& repo, const deploy::Backend& b, const std::string& where
   refs.add(b.sha256, where);
   if (b.artifact_type != "dir" || !repo.cache().has(b.sha256) || !refs.seen_manifests.insert(b.sha256).second) return;
   try {
-    Manifest m = parse_manifest(repo.cache().read(b.sha256), "manifest " + b.sha256.substr(0, 12) + " (" + where + ")");
+    Manifest m = read_manifest(repo.cache(), b.sha256, "manifest " + b.sha256.substr(0, 12) + " (" + where + ")");
     for (const auto& f : m.entries) refs.add(f.sha256, where + ":" + f.path);
+    for (const auto& t : m.trees) refs.add(t, where);
   } catch (const Error& e) {
     refs.broken.push_back({BrokenKind::bad_manifest, where, b.sha256, e.what()});
   }

@@ -17,6 +17,7 @@
 #include "core/process.h"
 #include "core/progress.h"
 #include "data/manifest.h"
+#include "data/tree.h"
 #include "pipeline/runs.h"
 #include "remote/gc_lock.h"
 #include "remote/remotes.h"
@@ -134,7 +135,9 @@ void add_record_objects(Repo& repo, const remote::PushRecord& r, const std::stri
     refs.add(m, where);
     if (!repo.cache().has(m)) continue;
     try {
-      for (const auto& e : parse_manifest(repo.cache().read(m), "manifest " + m).entries) refs.add(e.sha256, where);
+      Manifest listed = read_manifest(repo.cache(), m, "manifest " + m);
+      for (const auto& e : listed.entries) refs.add(e.sha256, where);
+      for (const auto& t : listed.trees) refs.add(t, where);
     } catch (const Error& e) {
       refs.broken.push_back({BrokenKind::bad_manifest, where, m, e.what()});
     }

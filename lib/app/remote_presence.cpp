@@ -25,6 +25,12 @@ registry::RemoteAnswer artifact_on_default_remote(Repo& repo, const std::string&
     if (type == "dir") {
       // A folder is on the remote only when its manifest and every file are.
       Manifest m = load_manifest(repo, sha256, "model artifact " + sha256.substr(0, 12));
+      for (const auto& t : m.trees)
+        if (!index.has_object(t)) {
+          a.present = false;
+          a.detail = "a folder manifest (object " + t.substr(0, 12) + ") is not on the remote";
+          return a;
+        }
       for (const auto& e : m.entries) {
         if (!index.has_object(e.sha256)) {
           a.present = false;

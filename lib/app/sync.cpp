@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "data/manifest.h"
 #include "data/pointer.h"
+#include "data/tree.h"
 #include "data/workspace.h"
 #include "pipeline/run.h"
 #include "pipeline/runs.h"
@@ -100,8 +101,12 @@ NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths) 
     auto& mine = n.by_pointer[pp];
     mine.insert(p.sha256);
     if (p.type == EntryType::dir && repo.cache().has(p.sha256)) {
-      Manifest m = parse_manifest(repo.cache().read(p.sha256), "manifest " + p.sha256 + " of " + pp);
+      // A tree as far as the cache has it: a fetch asks for the folder
+      // objects it lacks and comes back for what they list.
+      std::vector<std::string> missing;
+      Manifest m = read_manifest(repo.cache(), p.sha256, "manifest " + p.sha256 + " of " + pp, &missing);
       for (auto& e : m.entries) mine.insert(e.sha256);
+      mine.insert(m.trees.begin(), m.trees.end());
     }
     n.objects.insert(mine.begin(), mine.end());
   }
@@ -239,7 +244,8 @@ namespace {
 // the files they list. What the remote lacks is reported like run objects.
 void fetch_models(Repo& repo, Backend& backend, const fs::path& idx, const TransferOptions& opts, SyncResult& r) {
   std::set<std::string> fetched;
-  for (int round = 0; round < 2; ++round) {
+  // Artifacts, then what their manifests list (a tree: one level a round).
+  for (std::size_t round = 0; round <= kMaxTreeDepth + 2; ++round) {
     std::set<std::string> pending;
     for (const auto& h : registered_artifact_objects(repo))
       if (!fetched.count(h) && !repo.cache().has(h)) pending.insert(h);
@@ -259,17 +265,21 @@ SyncResult fetch(Repo& repo, const SyncRequest& request) {
   auto backend = open_remote(repo, request.remote, &r.remote);
   auto opts = transfer_options(request, r.remote, "fetch");
   fs::path idx = index_cache_dir(repo.cache_dir(), r.remote.url);
-  // Round 1: what the pointers name (files and manifests).
+  // Round 1: what the pointers name (files and manifests); then, round by
+  // round, what the manifests fetched list: a tree's folder objects one
+  // level deeper each time, so at most its depth + 2 rounds.
   NeededObjects need = needed_objects(repo, request.paths);
   r.pointers = need.pointers;
-  std::set<std::string> first;
-  for (auto& pp : need.pointers) first.insert(load_pointer(repo, pp).sha256);
-  merge_stats(r.stats, fetch_objects(*backend, repo.cache(), idx, first, opts));
-  // Round 2: the files listed in the manifests fetched (or already cached).
-  std::set<std::string> second;
-  for (auto& h : needed_objects(repo, request.paths).objects)
-    if (!first.count(h)) second.insert(h);
-  if (!second.empty()) merge_stats(r.stats, fetch_objects(*backend, repo.cache(), idx, second, opts));
+  std::set<std::string> asked;
+  for (auto& pp : need.pointers) asked.insert(load_pointer(repo, pp).sha256);
+  merge_stats(r.stats, fetch_objects(*backend, repo.cache(), idx, asked, opts));
+  for (std::size_t round = 0; round <= kMaxTreeDepth + 1; ++round) {
+    std::set<std::string> more;
+    for (auto& h : needed_objects(repo, request.paths).objects)
+      if (asked.insert(h).second) more.insert(h);
+    if (more.empty()) break;
+    merge_stats(r.stats, fetch_objects(*backend, repo.cache(), idx, more, opts));
+  }
   if (request.paths.empty() && request.runs) fetch_runs(repo, *backend, idx, opts, r);
   if (request.models) fetch_models(repo, *backend, idx, opts, r);
   return r;
@@ -283,16 +293,23 @@ RemoteStatus remote_status(Repo& repo, const SyncRequest& request) {
   RemoteIndex index = RemoteIndex::load(*backend, idx, jobs);
   std::vector<std::string> pointers = find_pointers(repo, request.paths);
   std::vector<Pointer> loaded;
-  std::set<std::string> manifests;  // directory manifests to fetch
-  for (auto& pp : pointers) {
-    loaded.push_back(load_pointer(repo, pp));
-    const Pointer& p = loaded.back();
-    if (p.type == EntryType::dir && !repo.cache().has(p.sha256) && index.has_object(p.sha256)) manifests.insert(p.sha256);
-  }
-  if (!manifests.empty()) {
-    TransferOptions opts = transfer_options(request, st.remote, "fetch");
-    opts.progress = false;
-    st.manifests_fetched = fetch_objects(*backend, repo.cache(), idx, manifests, opts).objects;
+  for (auto& pp : pointers) loaded.push_back(load_pointer(repo, pp));
+  // Folder manifests the remote has and the cache lacks: fetched level by
+  // level (a tree's folder objects name the next level's).
+  TransferOptions opts = transfer_options(request, st.remote, "fetch");
+  opts.progress = false;
+  std::set<std::string> asked;
+  for (std::size_t round = 0; round <= kMaxTreeDepth + 1; ++round) {
+    std::set<std::string> manifests;
+    for (const Pointer& p : loaded) {
+      if (p.type != EntryType::dir) continue;
+      std::vector<std::string> missing;
+      read_manifest(repo.cache(), p.sha256, "manifest " + p.sha256 + " of " + p.path, &missing);
+      for (auto& h : missing)
+        if (index.has_object(h) && asked.insert(h).second) manifests.insert(h);
+    }
+    if (manifests.empty()) break;
+    st.manifests_fetched += fetch_objects(*backend, repo.cache(), idx, manifests, opts).objects;
   }
   for (std::size_t i = 0; i < pointers.size(); ++i) {
     const Pointer& p = loaded[i];
@@ -311,15 +328,14 @@ RemoteStatus remote_status(Repo& repo, const SyncRequest& request) {
       check(p.sha256, &e.path);
     } else {
       check(p.sha256, nullptr);
-      if (repo.cache().has(p.sha256)) {
-        Manifest m = load_manifest(repo, p.sha256, e.path);
-        for (auto& f : m.entries) {
-          std::string file = e.path + "/" + f.path;
-          check(f.sha256, &file);
-        }
-      } else {
-        e.manifest_known = false;
+      std::vector<std::string> missing;
+      Manifest m = read_manifest(repo.cache(), p.sha256, "manifest of " + e.path + " (object " + p.sha256 + ")", &missing);
+      for (auto& h : m.trees) check(h, nullptr);
+      for (auto& f : m.entries) {
+        std::string file = e.path + "/" + f.path;
+        check(f.sha256, &file);
       }
+      e.manifest_known = missing.empty();
     }
     st.entries.push_back(std::move(e));
   }

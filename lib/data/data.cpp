@@ -22,6 +22,7 @@
 #include "data/helpers.h"
 #include "data/scan.h"
 #include "data/stat_cache.h"
+#include "data/tree.h"
 #include "data/workspace.h"
 #include "repo/lock.h"
 #include "repo/repo.h"
@@ -228,10 +229,17 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
   phase.reset();
   phase.emplace("store", link_workspace ? files_in(trees) : 0);
 
+  // A folder becomes a tree: only folder objects the cache lacks are
+  // written, so a one-file change adds its folder's and its parents'.
   std::vector<std::string> manifest_hashes(trees.size());
+  std::vector<std::uint64_t> written(trees.size(), 0);
   for (size_t i = 0; i < trees.size(); ++i)
     if (trees[i].type == EntryType::dir)
-      manifest_hashes[i] = cache.add_bytes(serialize_manifest(trees[i].manifest()), /*durable=*/false);
+      manifest_hashes[i] = build_tree(trees[i].manifest(), [&](const std::string& hash, const std::string& bytes) {
+        if (cache.has(hash)) return;
+        cache.add_bytes(bytes, /*durable=*/false);
+        ++written[i];
+      });
   // Objects durable before any pointer names them: one sync for the batch.
   cache.sync();
 
@@ -271,8 +279,10 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
     p.type = t.type;
     p.size = t.total_size();
     if (t.type == EntryType::dir) {
+      p.version = 2;
       p.sha256 = manifest_hashes[i];
       p.files = t.files.size();
+      e.manifests_written = written[i];
     } else {
       p.sha256 = t.files[0].sha256;
       p.executable = t.files[0].executable;
@@ -296,6 +306,10 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
 
 // ---- comparing ---------------------------------------------------------------
 
+struct FileChanges {
+  std::vector<FileChange> added, removed, modified;
+};
+
 // Merge-walks two sorted entry lists.
 void diff_entries(const std::vector<ManifestEntry>& from, const std::vector<ManifestEntry>& to, const std::string& prefix,
                   std::vector<FileChange>& added, std::vector<FileChange>& removed,
@@ -318,9 +332,75 @@ void diff_entries(const std::vector<ManifestEntry>& from, const std::vector<Mani
   }
 }
 
+// The files of one side of a tree diff that the other side lacks entirely:
+// a file, or every file below a subfolder.
+void one_sided(const Cache& cache, const TreeEntry& e, const std::string& dir, bool from_side, FileChanges& out) {
+  std::string path = dir + "/" + e.name;
+  std::vector<ManifestEntry> files;
+  if (e.is_tree)
+    for (auto& f : read_manifest(cache, e.sha256, "folder " + path + " (tree " + e.sha256 + ")").entries)
+      files.push_back({path + "/" + f.path, f.sha256, f.size, f.executable});
+  else
+    files.push_back({path, e.sha256, e.size, e.executable});
+  for (auto& f : files)
+    (from_side ? out.removed : out.added).push_back({f.path, from_side ? f.sha256 : "", from_side ? "" : f.sha256,
+                                                     from_side ? f.size : 0, from_side ? 0 : f.size});
+}
+
+// Two tree manifests compared folder by folder: subfolders whose hashes are
+// equal are skipped unread, so the work follows the change, not the dataset.
+// False (`out` untouched) when either side is not a tree whose
+// differing folders are all in the cache: the caller compares flat lists.
+bool diff_trees(const Cache& cache, const std::string& from, const std::string& to, const std::string& path,
+                FileChanges& out) {
+  struct Pair {
+    std::string from, to, dir;
+    std::size_t depth;
+  };
+  FileChanges found;
+  std::vector<Pair> todo{{from, to, path, 0}};
+  try {
+    while (!todo.empty()) {
+      Pair p = std::move(todo.back());
+      todo.pop_back();
+      auto a = read_tree_level(cache, p.from, "folder " + p.dir + " (tree " + p.from + ")");
+      auto b = read_tree_level(cache, p.to, "folder " + p.dir + " (tree " + p.to + ")");
+      if (!a || !b) return false;
+      if (p.depth > kMaxTreeDepth)
+        throw InputError(p.dir + ": folders nest deeper than " + std::to_string(kMaxTreeDepth) + " levels",
+                         "the tree manifest is damaged or hostile; run 'mlo fsck' to check the cache");
+      std::size_t i = 0, j = 0;
+      while (i < a->size() || j < b->size()) {
+        if (j == b->size() || (i < a->size() && tree_order((*a)[i], (*b)[j]))) {
+          one_sided(cache, (*a)[i++], p.dir, true, found);
+        } else if (i == a->size() || tree_order((*b)[j], (*a)[i])) {
+          one_sided(cache, (*b)[j++], p.dir, false, found);
+        } else {
+          const TreeEntry &x = (*a)[i++], &y = (*b)[j++];
+          if (x.sha256 == y.sha256 && x.executable == y.executable) continue;
+          if (x.is_tree) todo.push_back({x.sha256, y.sha256, p.dir + "/" + x.name, p.depth + 1});
+          else found.modified.push_back({p.dir + "/" + x.name, x.sha256, y.sha256, x.size, y.size});
+        }
+      }
+    }
+  } catch (const InputError&) {
+    // A subfolder missing from the cache: the flat comparison reports it.
+    std::vector<std::string> missing;
+    read_manifest(cache, from, "manifest of " + path + " (object " + from + ")", &missing);
+    read_manifest(cache, to, "manifest of " + path + " (object " + to + ")", &missing);
+    if (!missing.empty()) return false;
+    throw;
+  }
+  out = std::move(found);
+  return true;
+}
+
+// nullopt when the manifest, or a folder object of a tree, is not in the cache.
 std::optional<Manifest> try_load_manifest(Repo& repo, const std::string& hash, const std::string& for_path) {
-  if (!repo.cache().has(hash)) return std::nullopt;
-  return load_manifest(repo, hash, for_path);
+  std::vector<std::string> missing;
+  Manifest m = read_manifest(repo.cache(), hash, "manifest of " + for_path + " (object " + hash + ")", &missing);
+  if (!missing.empty()) return std::nullopt;
+  return m;
 }
 
 // A user path (repo-relative) selects an output at, under or above it.
@@ -548,6 +628,7 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, cons
     trees.push_back(scan_tree(repo.root(), data_rel, &listings));
     sc.record_listings(data_rel, listings);
     WorkTree& t = trees.back();
+    t.manifest_version = items[i].p.version;
     if (t.exists && t.type == EntryType::dir) {
       // An unchanged folder whose objects were all present last time: its
       // hash is known from the fingerprint alone (no per-file work below).
@@ -598,10 +679,15 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, cons
       if (!cache.has(p.sha256)) e.missing.push_back(t.data_rel + " (manifest)");
       if (stamp.empty() || !sc.known_complete(p.sha256, stamp)) {
         for (const auto& f : t.files) needed.push_back({f.sha256, t.repo_rel_of(f)});
+        if (p.version == 2)
+          build_tree(t.manifest(), [&](const std::string& hash, const std::string&) {
+            if (hash != p.sha256) needed.push_back({hash, t.data_rel + " (folder manifest)"});
+          });
         check_complete = true;
       }
     } else if ((manifest = try_load_manifest(repo, p.sha256, t.data_rel))) {
       for (const auto& m : manifest->entries) needed.push_back({m.sha256, t.data_rel + "/" + m.path});
+      for (const auto& h : manifest->trees) needed.push_back({h, t.data_rel + " (folder manifest)"});
       if (t.exists && t.type == EntryType::dir) {
         Manifest now = t.manifest();
         diff_entries(manifest->entries, now.entries, t.data_rel, e.added, e.removed, e.modified);
@@ -655,8 +741,9 @@ DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string&
     auto pointers = find_pointer_files(repo);
     work_trees.reserve(pointers.size());
     for (const auto& ptr : pointers) {
-      read_pointer(repo, ptr);  // validates
+      Pointer p = read_pointer(repo, ptr);  // validates
       work_trees.push_back(scan_tree(repo.root(), *data_path_for(ptr)));
+      work_trees.back().manifest_version = p.version;
       fill_from_stat_cache(sc, work_trees.back());
     }
     std::vector<WorkTree*> all;
@@ -692,6 +779,15 @@ DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string&
     Side* sa = ia == a.end() ? nullptr : &ia->second;
     Side* sb = ib == b.end() ? nullptr : &ib->second;
     if (sa && sb && sa->type == sb->type && sa->sha256 == sb->sha256) continue;
+    if (sa && sb && sa->type == EntryType::dir && sb->type == EntryType::dir && !sa->workspace && !sb->workspace) {
+      FileChanges changes;
+      if (diff_trees(repo.cache(), sa->sha256, sb->sha256, path, changes)) {
+        r.added.insert(r.added.end(), changes.added.begin(), changes.added.end());
+        r.deleted.insert(r.deleted.end(), changes.removed.begin(), changes.removed.end());
+        r.modified.insert(r.modified.end(), changes.modified.begin(), changes.modified.end());
+        continue;
+      }
+    }
     const std::vector<ManifestEntry>* ea = sa ? entries_of(path, *sa) : &none;
     const std::vector<ManifestEntry>* eb = sb ? entries_of(path, *sb) : &none;
     if (!ea || !eb) {

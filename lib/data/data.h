@@ -27,6 +27,7 @@ struct AddedEntry {
   Pointer result;
   bool changed = false;       // the pointer is new or names different content
   std::uint64_t hashed = 0;   // files read (not answered by the stat cache)
+  std::uint64_t manifests_written = 0;  // folder objects new to the cache (data/tree.h)
 };
 
 // Tracks files and folders: content into the cache, PATH.mlo written,

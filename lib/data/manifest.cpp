@@ -23,6 +23,27 @@ void Manifest::sort() {
   std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
 }
 
+void append_json_name(std::string& out, const std::string& name) {
+  // Plain ASCII names (nearly all) need no escaping; the rest go through
+  // the JSON library, which escapes and checks UTF-8. Same bytes either way.
+  bool plain = std::all_of(name.begin(), name.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u >= 0x20 && u < 0x7f && c != '"' && c != '\\';
+  });
+  if (plain) {
+    out += '"';
+    out += name;
+    out += '"';
+    return;
+  }
+  try {
+    out += nlohmann::json(name).dump();
+  } catch (const nlohmann::json::exception&) {
+    throw InputError("file name is not valid UTF-8: " + printable(name),
+                     "rename the file; mlo manifests store UTF-8 names");
+  }
+}
+
 std::string serialize_manifest(const Manifest& m) {
   const std::vector<ManifestEntry>* entries = &m.entries;
   std::vector<ManifestEntry> sorted;
@@ -38,24 +59,7 @@ std::string serialize_manifest(const Manifest& m) {
     if (!first) out += ",\n";
     first = false;
     out += "{\"path\":";
-    // Plain ASCII names (nearly all) need no escaping; the rest go through
-    // the JSON library, which escapes and checks UTF-8. Same bytes either way.
-    bool plain = std::all_of(e.path.begin(), e.path.end(), [](char c) {
-      auto u = static_cast<unsigned char>(c);
-      return u >= 0x20 && u < 0x7f && c != '"' && c != '\\';
-    });
-    if (plain) {
-      out += '"';
-      out += e.path;
-      out += '"';
-    } else {
-      try {
-        out += nlohmann::json(e.path).dump();
-      } catch (const nlohmann::json::exception&) {
-        throw InputError("file name is not valid UTF-8: " + printable(e.path),
-                         "rename the file; mlo manifests store UTF-8 names");
-      }
-    }
+    append_json_name(out, e.path);
     out += ",\"sha256\":\"";
     out += e.sha256;
     out += "\",\"size\":";
@@ -102,6 +106,10 @@ Manifest parse_manifest(const std::string& text, const std::string& where) {
   } catch (const InputError& e) {
     throw InputError(e.what(), "the manifest is damaged or hostile; run 'mlo fsck' to check the cache");
   }
+  return parse_manifest_json(doc, where);
+}
+
+Manifest parse_manifest_json(const nlohmann::json& doc, const std::string& where) {
   if (!doc.is_object()) bad_manifest(where, "not a manifest (expected a JSON object)");
   auto version = doc.find("version");
   if (version == doc.end() || json_u64(*version) != std::optional<std::uint64_t>(1))

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace mlo {
 
 struct ManifestEntry {
@@ -18,6 +20,9 @@ struct ManifestEntry {
 
 struct Manifest {
   std::vector<ManifestEntry> entries;  // sorted by path (bytewise)
+  // Read from a tree (version 2): the hashes of its folder objects below the
+  // root, which need keeping and moving like the files (data/tree.h).
+  std::vector<std::string> trees;
 
   std::uint64_t total_size() const;
   void sort();
@@ -28,5 +33,10 @@ struct Manifest {
 std::string serialize_manifest(const Manifest& m);
 // Parses and validates; `where` names the object in errors.
 Manifest parse_manifest(const std::string& text, const std::string& where);
+// The same for an already parsed version 1 document.
+Manifest parse_manifest_json(const nlohmann::json& doc, const std::string& where);
+// Appends `name` as a JSON string (as serialize_manifest writes it); throws
+// InputError when it is not valid UTF-8.
+void append_json_name(std::string& out, const std::string& name);
 
 }  // namespace mlo

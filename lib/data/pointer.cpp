@@ -42,7 +42,7 @@ Pointer parse_pointer(const std::string& text, const std::string& where) {
   const YAML::Node& version = root["version"];
   if (!version) bad(where, "missing 'version'");
   p.version = static_cast<int>(as_count(version, where, "version"));
-  if (p.version != 1)
+  if (p.version != 1 && p.version != 2)
     throw InputError(at_line(where, version) + ": pointer version " + std::to_string(p.version) +
                          " is not supported by this mlo",
                      "upgrade mlo");

@@ -11,6 +11,8 @@ namespace mlo {
 enum class EntryType { file, dir };
 
 struct Pointer {
+  // 1: a folder's sha256 names a flat manifest; 2: a tree manifest
+  // (data/tree.h). Files are always written as 1.
   int version = 1;
   // The tracked path relative to the pointer file's folder: always the
   // pointer's own name without ".mlo" (a pointer never points elsewhere).

@@ -11,6 +11,7 @@
 #include "core/progress.h"
 #include "data/manifest.h"
 #include "data/pointer.h"
+#include "data/tree.h"
 #include "data/workspace.h"
 #include "repo/repo.h"
 
@@ -50,28 +51,28 @@ void add_pointer_references(Repo& repo, const std::string& pointer_path, const s
   refs.add(p.sha256, data);
   if (p.type != EntryType::dir) return;
   if (!refs.seen_manifests.insert(p.sha256).second) return;
-  auto bytes = read_file_if_exists(repo.cache().object_path(p.sha256));
-  if (!bytes) {
-    refs.broken.push_back({BrokenKind::missing_manifest, where, p.sha256,
-                           "the manifest of " + data + " (object " + p.sha256 + ") is missing from the cache"});
-    return;
-  }
-  if (sha256_hex(*bytes) != p.sha256) {
-    refs.broken.push_back({BrokenKind::bad_manifest, where, p.sha256,
-                           "the manifest of " + data + " (object " + p.sha256 + ") is damaged: its bytes do not match its hash"});
-    return;
-  }
+  // A tree's folder objects are read as far as the cache has them; one
+  // missing leaves the files below it unknown, which is reported.
   Manifest m;
+  std::vector<std::string> missing;
   try {
-    m = parse_manifest(*bytes, "manifest " + p.sha256);
+    m = read_manifest(repo.cache(), p.sha256, "manifest " + p.sha256 + " of " + data, &missing);
   } catch (const Error& e) {
     refs.broken.push_back({BrokenKind::bad_manifest, where, p.sha256, e.what()});
     return;
+  }
+  if (!missing.empty()) {
+    bool root = missing.front() == p.sha256;
+    refs.broken.push_back({BrokenKind::missing_manifest, where, missing.front(),
+                           "the manifest of " + data + " (object " + missing.front() + (root ? "" : ", a folder of it") +
+                               ") is missing from the cache"});
+    if (root) return;
   }
   // Paths inside a folder are only labels here; keep the first one seen.
   std::string prefix = data_path_for(pointer_path).value_or(pointer_path);
   std::string suffix = label.empty() ? "" : " at " + label;
   for (const auto& e : m.entries) refs.add(e.sha256, prefix + "/" + e.path + suffix);
+  for (const auto& t : m.trees) refs.add(t, data + " (folder manifest)");
 }
 
 namespace {

@@ -16,6 +16,7 @@
 #include "core/interrupt.h"
 #include "core/parallel.h"
 #include "core/progress.h"
+#include "data/tree.h"
 #include "store/cache.h"
 
 namespace mlo {
@@ -171,7 +172,7 @@ std::string WorkTree::content_hash() const {
   if (type == EntryType::file) return files.empty() ? std::string() : files[0].sha256;
   if (!known_hash.empty()) return known_hash;
   try {
-    return sha256_hex(serialize_manifest(manifest()));
+    return manifest_version == 2 ? build_tree(manifest()) : sha256_hex(serialize_manifest(manifest()));
   } catch (const InputError&) {
     return {};  // a name that is not UTF-8 has no manifest: the folder matches no pointer
   }

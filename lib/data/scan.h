@@ -34,13 +34,16 @@ struct WorkTree {
   std::vector<std::string> stale_temps;
   // A folder's content hash known without per-file hashes (StatCache::tree_hash).
   std::string known_hash;
+  // Which manifest content_hash() names: 2 a tree (what add writes), 1 the
+  // flat manifest an older pointer or a pipeline output records.
+  int manifest_version = 2;
 
   std::filesystem::path abs_of(const WorkFile& f) const { return f.rel.empty() ? abs : abs / f.rel; }
   std::string repo_rel_of(const WorkFile& f) const { return f.rel.empty() ? data_rel : data_rel + "/" + f.rel; }
   std::uint64_t total_size() const;
   Manifest manifest() const;
-  // The file's hash, or the hash of the folder's manifest bytes (all hashes
-  // must be known unless known_hash is set).
+  // The file's hash, or the hash of the folder's manifest (all hashes must be
+  // known unless known_hash is set).
   std::string content_hash() const;
   // A digest of every file's name, inode, mtime, size and mode: equal
   // fingerprints mean the stat cache would answer identically.

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "data/tree.h"
 #include "repo/repo.h"
 
 namespace mlo {
@@ -113,11 +114,23 @@ Pointer read_pointer(Repo& repo, const std::string& pointer_path) {
 }
 
 Manifest load_manifest(Repo& repo, const std::string& hash, const std::string& for_path) {
-  auto text = read_file_if_exists(repo.cache().object_path(hash));
-  if (!text)
+  if (!repo.cache().has(hash))
     throw InputError("the manifest of " + for_path + " (object " + hash + ") is missing from the cache",
                      "run 'mlo pull' to fetch it from a remote, or re-add the folder with 'mlo data add'");
-  return parse_manifest(*text, "manifest of " + for_path + " (object " + hash + ")");
+  return read_manifest(repo.cache(), hash, "manifest of " + for_path + " (object " + hash + ")");
+}
+
+Manifest load_manifest_fetching(Repo& repo, const std::string& hash, const std::string& for_path,
+                                std::size_t* fetched) {
+  const std::string where = "manifest of " + for_path + " (object " + hash + ")";
+  for (std::size_t level = 0; level <= kMaxTreeDepth + 1; ++level) {
+    std::vector<std::string> missing;
+    Manifest m = read_manifest(repo.cache(), hash, where, &missing);
+    if (missing.empty()) return m;
+    if (fetched) *fetched += missing.size();
+    repo.ensure_objects({missing.begin(), missing.end()}, "the " + where);
+  }
+  return read_manifest(repo.cache(), hash, where);
 }
 
 std::set<std::string> objects_of(Repo& repo, const Pointer& pointer) {
@@ -125,6 +138,7 @@ std::set<std::string> objects_of(Repo& repo, const Pointer& pointer) {
   if (pointer.type == EntryType::dir) {
     Manifest m = load_manifest(repo, pointer.sha256, pointer.path);
     for (const auto& e : m.entries) out.insert(e.sha256);
+    out.insert(m.trees.begin(), m.trees.end());
   }
   return out;
 }

@@ -29,6 +29,11 @@ Pointer read_pointer(Repo& repo, const std::string& pointer_path);
 // tracked folder in errors. Throws InputError when it is missing or damaged.
 Manifest load_manifest(Repo& repo, const std::string& hash, const std::string& for_path);
 
+// The same, fetching a tree's folder objects the cache lacks level by level
+// through Repo::ensure_objects (the remote); `fetched` counts the objects asked for.
+Manifest load_manifest_fetching(Repo& repo, const std::string& hash, const std::string& for_path,
+                                std::size_t* fetched = nullptr);
+
 // Every object a pointer needs: the file's hash, or the manifest's hash and
 // each entry's hash. Throws InputError when a directory's manifest is not in
 // the cache (its entries can not be known).

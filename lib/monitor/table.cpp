@@ -16,6 +16,7 @@
 #include "core/interrupt.h"
 #include "core/parse.h"
 #include "data/manifest.h"
+#include "data/tree.h"
 #include "data/pointer.h"
 #include "monitor/request_log.h"
 #include "repo/repo.h"
@@ -502,7 +503,7 @@ void add_tracked(Repo& repo, const Pointer& ptr, const std::string& rel, const s
   if (!repo.cache().has(ptr.sha256))
     throw InputError(display + ": directory manifest " + ptr.sha256.substr(0, 12) + " is not in the local cache",
                      "fetch it first ('mlo data pull')");
-  Manifest m = parse_manifest(repo.cache().read(ptr.sha256), display);
+  Manifest m = read_manifest(repo.cache(), ptr.sha256, display);
   for (const auto& e : m.entries) {
     Format ef = format.value_or(format_for(e.path));
     std::string n = e.path;

@@ -5,6 +5,7 @@
 #include "core/interrupt.h"
 #include "core/safe_path.h"
 #include "data/manifest.h"
+#include "data/tree.h"
 #include "pipeline/runs.h"
 #include "repo/repo.h"
 
@@ -35,7 +36,7 @@ bool RunCache::all_stored(const json& record, const char* field) const {
     if (!cache_.has(h)) return false;
     if (o.value("type", "file") != "dir") continue;
     try {  // a folder: its files too (a pull may have brought the manifest only)
-      for (const auto& e : parse_manifest(cache_.read(h), path).entries)
+      for (const auto& e : read_manifest(cache_, h, path).entries)
         if (!cache_.has(e.sha256)) return false;
     } catch (const Error&) {
       return false;
@@ -68,7 +69,7 @@ void RunCache::restore_file(const TreeWriter& tree, const std::string& rel, cons
 }
 
 void RunCache::restore_dir(const TreeWriter& tree, const std::string& rel, const std::string& manifest_hash) const {
-  Manifest m = parse_manifest(cache_.read(manifest_hash), rel);
+  Manifest m = read_manifest(cache_, manifest_hash, rel);
   tree.remove_all(rel);
   tree.open_dir(rel, true);
   for (const auto& e : m.entries) restore_file(tree, join(rel, e.path), e.sha256, e.executable);

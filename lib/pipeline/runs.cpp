@@ -16,6 +16,7 @@
 #include "core/parse.h"
 #include "core/safe_path.h"
 #include "data/manifest.h"
+#include "data/tree.h"
 #include "pipeline/run.h"
 #include "pipeline/runs_index.h"
 #include "repo/git.h"
@@ -429,8 +430,9 @@ void add_output(Repo& repo, const nlohmann::json& o, const std::string& where, c
     return;
   }
   try {
-    Manifest m = parse_manifest(repo.cache().read(h), "manifest " + h.substr(0, 12) + " (" + where + ")");
+    Manifest m = read_manifest(repo.cache(), h, "manifest " + h.substr(0, 12) + " (" + where + ")");
     for (const auto& e : m.entries) add(e.sha256, where + ":" + e.path);
+    for (const auto& t : m.trees) add(t, where);
   } catch (const Error& e) {
     if (broken) broken(BrokenKind::bad_manifest, where, h, e.what());
   }

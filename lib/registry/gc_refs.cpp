@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "data/manifest.h"
+#include "data/tree.h"
 #include "registry/registry.h"
 #include "repo/repo.h"
 
@@ -24,8 +25,15 @@ void add_registry_references(Repo& repo, const std::string& rev, References& ref
       continue;
     }
     try {
-      Manifest m = parse_manifest(repo.cache().read(sha), "manifest " + sha.substr(0, 12) + " (" + where + ")");
+      // A tree as far as the cache has it (pull --models fetches the rest
+      // level by level); a missing folder object leaves its files unknown.
+      std::vector<std::string> missing;
+      Manifest m = read_manifest(repo.cache(), sha, "manifest " + sha.substr(0, 12) + " (" + where + ")", &missing);
       for (const auto& f : m.entries) refs.add(f.sha256, where + ":" + f.path);
+      for (const auto& t : m.trees) refs.add(t, where);
+      if (!missing.empty())
+        refs.broken.push_back({BrokenKind::missing_manifest, where, missing.front(),
+                               "a folder manifest of " + where + " (object " + missing.front() + ") is not in the cache"});
     } catch (const Error& err) {
       refs.broken.push_back({BrokenKind::bad_manifest, where, sha, err.what()});
     }

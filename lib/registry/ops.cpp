@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/process.h"
 #include "data/manifest.h"
+#include "data/tree.h"
 #include "data/pointer.h"
 #include "registry/data_gate.h"
 #include "registry/registry.h"
@@ -140,7 +141,10 @@ Artifact store_artifact(Repo& repo, const std::string& user_path) {
     a.type = "dir";
     a.files = man.entries.size();
     a.size = man.total_size();
-    a.sha256 = repo.cache().add_bytes(serialize_manifest(man));
+    // A tree, as `mlo data add` writes: a tracked folder and its
+    // registered version share their objects.
+    man.sort();
+    a.sha256 = build_tree(man, [&](const std::string&, const std::string& bytes) { repo.cache().add_bytes(bytes); });
     return a;
   }
   // Not in the work tree: a tracked pointer still names it in the store.

@@ -10,6 +10,7 @@
 #include "core/fs.h"
 #include "core/hash.h"
 #include "data/manifest.h"
+#include "data/tree.h"
 #include "registry/signature.h"
 #include "repo/repo.h"
 
@@ -86,7 +87,7 @@ std::vector<std::string> header_of_object(Repo& repo, const std::string& sha256,
 std::vector<std::string> data_columns(Repo& repo, const RunArtifact& d) {
   if (d.type != "dir") return header_of_object(repo, d.sha256, d.path);
   if (!repo.cache().has(d.sha256)) return {};
-  Manifest m = parse_manifest(repo.cache().read(d.sha256), d.path);
+  Manifest m = read_manifest(repo.cache(), d.sha256, d.path);
   for (const auto& e : m.entries)
     if (tabular_name(e.path)) return header_of_object(repo, e.sha256, e.path);
   return {};
