@@ -15,6 +15,8 @@
 #include "core/fs.h"
 #include "core/hash.h"
 #include "data/workspace.h"
+#include "remote/curl_library.h"
+#include "repo/git_library.h"
 #include "repo/repo.h"
 
 #ifndef MLO_YAML_CPP_VERSION
@@ -42,13 +44,19 @@ bool DoctorReport::ok() const {
 std::vector<std::pair<std::string, std::string>> component_versions() {
   std::vector<std::pair<std::string, std::string>> v;
   v.emplace_back("mlo", MLO_VERSION);
-  int major = 0, minor = 0, rev = 0;
-  git_libgit2_version(&major, &minor, &rev);
-  v.emplace_back("libgit2", std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(rev));
+  // Both are loaded on first use: ask before calling them (a missing libgit2
+  // would end the process at its first call).
+  if (libgit2_load_error()) {
+    v.emplace_back("libgit2", "missing");
+  } else {
+    int major = 0, minor = 0, rev = 0;
+    git_libgit2_version(&major, &minor, &rev);
+    v.emplace_back("libgit2", std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(rev));
+  }
   v.emplace_back("sqlite", sqlite3_libversion());
   v.emplace_back("zstd", ZSTD_versionString());
-  const curl_version_info_data* curl = curl_version_info(CURLVERSION_NOW);
-  v.emplace_back("libcurl", curl && curl->version ? curl->version : "unknown");
+  const curl_version_info_data* curl = remote::libcurl_load_error() ? nullptr : curl_version_info(CURLVERSION_NOW);
+  v.emplace_back("libcurl", curl && curl->version ? curl->version : "missing");
   // OpenSSL is used only through libcurl (TLS); SHA-256 is built in.
   v.emplace_back("openssl", curl && curl->ssl_version ? curl->ssl_version : "unknown");
   v.emplace_back("sha256", sha256_implementation());
@@ -232,17 +240,36 @@ void check_pointers(Repo& repo, DoctorReport& r) {
   r.checks.push_back(c);
 }
 
+// A missing libgit2 or libcurl (a minimal container, a broken upgrade) is a
+// finding, not a crash: without libgit2 nothing that reads the repository
+// works, without libcurl only remotes over the network do not.
+bool check_libraries(DoctorReport& r) {
+  if (auto why = remote::libcurl_load_error())
+    r.checks.push_back({"libcurl", CheckLevel::warn, "cannot load libcurl: " + *why +
+                            "; remotes other than a local directory will not work",
+                        "install it: apt-get install libcurl4"});
+  if (auto why = libgit2_load_error()) {
+    r.checks.push_back({"libgit2", CheckLevel::fail, "cannot load libgit2: " + *why +
+                            "; no command that reads the repository can work",
+                        "install it: apt-get install libgit2-1.5 (the libgit2 mlo was built with)"});
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 DoctorReport run_doctor(const fs::path& start) {
   DoctorReport r;
   r.versions = component_versions();
   fs::path root;
-  try {
-    root = Repo::find_work_tree(start);
-    r.root = root.string();
-  } catch (const Error& e) {
-    r.checks.push_back({"repository", CheckLevel::info, e.what(), "run 'mlo init --git' to start one"});
+  if (check_libraries(r)) {
+    try {
+      root = Repo::find_work_tree(start);
+      r.root = root.string();
+    } catch (const Error& e) {
+      r.checks.push_back({"repository", CheckLevel::info, e.what(), "run 'mlo init --git' to start one"});
+    }
   }
   if (!root.empty()) {
     try {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -63,9 +64,28 @@ void write_all(int fd, std::string_view data, const std::string& what) {
   }
 }
 
+namespace {
+
+// The process id, read once (a pull names 10,000 temp files) and again in a
+// forked child, which is another process.
+std::atomic<pid_t> cached_pid{0};
+
+pid_t current_pid() {
+  pid_t pid = cached_pid.load(std::memory_order_relaxed);
+  if (pid == 0) {
+    static const int registered = ::pthread_atfork(nullptr, nullptr, [] { cached_pid.store(0); });
+    (void)registered;
+    pid = ::getpid();
+    cached_pid.store(pid, std::memory_order_relaxed);
+  }
+  return pid;
+}
+
+}  // namespace
+
 fs::path unique_temp_name(const fs::path& dir, std::string_view stem) {
   static std::atomic<unsigned> counter{0};
-  return dir / ("." + std::string(stem) + ".tmp." + std::to_string(::getpid()) + "." +
+  return dir / ("." + std::string(stem) + ".tmp." + std::to_string(current_pid()) + "." +
                 std::to_string(counter.fetch_add(1)));
 }
 

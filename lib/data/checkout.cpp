@@ -155,6 +155,7 @@ void check_objects(Repo& repo, StatCache& sc, const CheckoutPlan& plan, unsigned
     check_interrupted();
     phase.add(1);
     const std::string& hash = objs[k].first;
+    if (cache.verified_this_command(hash)) return;  // just fetched and checked (pull)
     fs::path op = cache.object_path(hash);
     struct stat st;
     if (::stat(op.c_str(), &st) != 0) {

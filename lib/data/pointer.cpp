@@ -47,7 +47,8 @@ Pointer parse_pointer(const std::string& text, const std::string& where) {
                          " is not supported by this mlo",
                      "upgrade mlo");
   const YAML::Node& path = root["path"];
-  if (!path || !path.IsScalar()) bad(where, "missing 'path'");
+  if (!path) bad(where, "missing 'path'");
+  if (!path.IsScalar()) bad(at_line(where, path), "path must be the name of the tracked file or folder, not a list or mapping");
   p.path = path.as<std::string>();
   // add refuses such names: a hand-written one would not survive a rewrite.
   if (!is_valid_utf8(p.path))

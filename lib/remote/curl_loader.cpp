@@ -19,6 +19,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "remote/curl_library.h"
 
 namespace {
 
@@ -132,3 +133,16 @@ curl_version_info_data* curl_version_info(CURLversion age) {
 }
 
 }  // extern "C"
+
+namespace mlo::remote {
+
+std::optional<std::string> libcurl_load_error() {
+  try {
+    libcurl_handle();
+    return std::nullopt;
+  } catch (const RemoteError& e) {
+    return std::string(e.what());
+  }
+}
+
+}  // namespace mlo::remote

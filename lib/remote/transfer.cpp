@@ -426,7 +426,7 @@ TransferStats fetch_objects(Backend& backend, Cache& cache, const fs::path& inde
   std::atomic<std::uint64_t> chunks{0};
   download(backend, coalesce(blobs), jobs, &progress, wire, [&](const BlobEntry& b, std::string&& raw) {
     if (b.kind == BlobKind::object) {
-      cache.add_bytes(raw, false);
+      cache.add_verified_bytes(b.hash, raw, false);  // download() checked its hash
       return;
     }
     ++chunks;

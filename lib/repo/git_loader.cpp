@@ -178,3 +178,22 @@ asm(".text\n"
     ".size mlo_git_lazy_stub, .-mlo_git_lazy_stub\n");
 
 #endif  // MLO_LAZY_LIBGIT2
+
+#include <dlfcn.h>
+
+#include "repo/git_library.h"
+
+namespace mlo {
+
+std::optional<std::string> libgit2_load_error() {
+#ifdef MLO_LAZY_LIBGIT2
+  // dlopen is reference-counted: the first git call's load finds it open.
+  if (dlopen(MLO_LIBGIT2_SONAME, RTLD_NOW | RTLD_LOCAL)) return std::nullopt;
+  const char* why = dlerror();
+  return std::string(MLO_LIBGIT2_SONAME) + ": " + (why ? why : "unknown error");
+#else
+  return std::nullopt;  // linked: the program would not have started without it
+#endif
+}
+
+}  // namespace mlo

@@ -86,26 +86,41 @@ void Cache::ensure_fanout_dir(std::string_view hash) const {
   }
 }
 
-void Cache::publish(const fs::path& temp, std::string_view hash, bool durable) const {
+namespace {
+
+// rename() that fails with EEXIST instead of replacing `to`. File systems
+// without RENAME_NOREPLACE get a check first (a race then replaces the
+// object with the same bytes, which is harmless).
+int rename_no_replace(const fs::path& from, const fs::path& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS) return -1;
+  struct stat st;
+  if (::stat(to.c_str(), &st) == 0) {
+    errno = EEXIST;
+    return -1;
+  }
+  return ::rename(from.c_str(), to.c_str());
+}
+
+}  // namespace
+
+void Cache::publish(const fs::path& temp, std::string_view hash, bool durable, bool read_only) const {
   ensure_fanout(hash);
   fs::path dest = object_path(hash);
-  ::chmod(temp.c_str(), 0444);
-  // rename() over an existing object is harmless (same bytes), but keeping
-  // the existing inode preserves hardlinks already pointing at it.
-  if (has(hash)) {
-    ::unlink(temp.c_str());
-    return;
-  }
-  // The fan-out folder may have been removed since it was made (gc of an
-  // emptied folder by another process): make it again and retry once.
-  int rc = ::rename(temp.c_str(), dest.c_str());
+  if (!read_only) ::chmod(temp.c_str(), 0444);
+  // Never over an existing object (same bytes): keeping its inode preserves
+  // hardlinks already pointing at it. The fan-out folder may have been removed
+  // since it was made (gc of an emptied folder by another process): make it
+  // again and retry once.
+  int rc = rename_no_replace(temp, dest);
   if (rc != 0 && errno == ENOENT) {
     ensure_fanout_dir(hash);
-    rc = ::rename(temp.c_str(), dest.c_str());
+    rc = rename_no_replace(temp, dest);
   }
   if (rc != 0) {
     int err = errno;
     ::unlink(temp.c_str());
+    if (err == EEXIST) return;
     throw_errno("cannot store object " + dest.string(), err);
   }
   if (durable) fsync_path(dest.parent_path());
@@ -288,19 +303,68 @@ std::string Cache::add_file(const fs::path& source, const std::vector<LinkMode>&
                    "add 'copy' to cache.link in .mlo/config.yaml");
 }
 
-std::string Cache::add_bytes(std::string_view data, bool durable) {
-  std::string hash = sha256_hex(data);
-  if (has(hash)) return hash;
+void Cache::write_object(std::string_view hash, std::string_view data, bool durable) const {
   ensure_temp_dir();
   TempGuard temp{unique_temp_name(temp_dir(), "obj")};
-  UniqueFd out(::open(temp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  // Created read-only: the descriptor still writes, and no chmod is needed.
+  UniqueFd out(::open(temp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
   if (!out) throw_errno("cannot write to the cache (" + temp.path.string() + ")", errno);
   write_all(out.get(), data, "to the cache (" + temp.path.string() + ")");
   if (durable && ::fsync(out.get()) != 0) throw_errno("cannot sync " + temp.path.string(), errno);
   out.reset();
-  publish(temp.path, hash, durable);
+  publish(temp.path, hash, durable, /*read_only=*/true);
   temp.path.clear();
+}
+
+std::string Cache::add_bytes(std::string_view data, bool durable) {
+  std::string hash = sha256_hex(data);
+  if (!has(hash)) write_object(hash, data, durable);
   return hash;
+}
+
+namespace {
+
+// At most this many hashes are remembered as verified (32 MiB); past it a
+// checkout verifies the rest itself, as it would without the memory.
+constexpr std::size_t kMaxVerified = 1u << 20;
+
+bool binary_hash(std::string_view hex, std::array<unsigned char, 32>& out) {
+  if (hex.size() != 64) return false;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < 32; ++i) {
+    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<unsigned char>(hi * 16 + lo);
+  }
+  return true;
+}
+
+}  // namespace
+
+void Cache::add_verified_bytes(std::string_view hash, std::string_view data, bool durable) {
+  write_object(hash, data, durable);
+  std::array<unsigned char, 32> key;
+  if (!binary_hash(hash, key)) return;
+  std::lock_guard<std::mutex> g(verified_mutex_);
+  if (verified_.size() >= kMaxVerified) return;
+  verified_.push_back(key);
+  verified_sorted_ = false;
+}
+
+bool Cache::verified_this_command(std::string_view hash) const {
+  std::array<unsigned char, 32> key;
+  if (!binary_hash(hash, key)) return false;
+  std::lock_guard<std::mutex> g(verified_mutex_);
+  if (verified_.empty()) return false;
+  if (!verified_sorted_) {
+    std::sort(verified_.begin(), verified_.end());
+    verified_sorted_ = true;
+  }
+  return std::binary_search(verified_.begin(), verified_.end(), key);
 }
 
 std::string Cache::read(std::string_view hash) const {
@@ -313,34 +377,45 @@ std::string Cache::read(std::string_view hash) const {
 
 namespace {
 
-// Fills the new file `temp` with the object's bytes by `mode`; false when
-// the mode does not work here (the caller tries the next one).
-bool fill_temp(const fs::path& obj, const fs::path& temp, LinkMode mode, bool executable) {
-  if (mode == LinkMode::hardlink) return ::link(obj.c_str(), temp.c_str()) == 0;
-  if (mode == LinkMode::symlink) return ::symlink(fs::absolute(obj).c_str(), temp.c_str()) == 0;
-  UniqueFd in(::open(obj.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!in) throw_errno("cannot read " + obj.string(), errno);
-  UniqueFd out(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, executable ? 0755 : 0644));
-  if (!out) throw_errno("cannot write " + temp.string(), errno);
-  if (mode == LinkMode::reflink) return try_reflink(in.get(), out.get());
+// Copies all of `in` to `out` (the kernel's copy_file_range, or read/write
+// where it does not work: old kernels, another file system).
+void copy_fd(int in, int out, const fs::path& obj, const fs::path& temp) {
   struct stat st;
-  if (::fstat(in.get(), &st) != 0) throw_errno("cannot read " + obj.string(), errno);
+  if (::fstat(in, &st) != 0) throw_errno("cannot read " + obj.string(), errno);
   for (off_t left = st.st_size; left > 0;) {
     check_interrupted();
-    ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr, static_cast<size_t>(left), 0);
+    ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, static_cast<size_t>(left), 0);
     if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL)) {
-      // Fall back to read/write (old kernels, cross-device).
       char* buf = io_buffer();
       ssize_t r;
-      while ((r = ::read(in.get(), buf, kIoBufferSize)) > 0)
-        write_all(out.get(), std::string_view(buf, static_cast<size_t>(r)), temp.string());
+      while ((r = ::read(in, buf, kIoBufferSize)) > 0)
+        write_all(out, std::string_view(buf, static_cast<size_t>(r)), temp.string());
       break;
     }
     if (n < 0) throw_errno("cannot write " + temp.string(), errno);
     if (n == 0) break;
     left -= n;
   }
-  return true;
+}
+
+[[noreturn]] void throw_missing_object(std::string_view hash) {
+  throw InputError("object " + std::string(hash) + " is missing from the cache",
+                   "run 'mlo pull' to fetch it from a remote");
+}
+
+// The object opened for reading and a new temp file for it.
+struct ObjectCopy {
+  UniqueFd in, out;
+};
+
+ObjectCopy open_object_copy(std::string_view hash, const fs::path& obj, const fs::path& temp, bool executable) {
+  ObjectCopy f;
+  f.in = UniqueFd(::open(obj.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!f.in && errno == ENOENT) throw_missing_object(hash);
+  if (!f.in) throw_errno("cannot read " + obj.string(), errno);
+  f.out = UniqueFd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, executable ? 0755 : 0644));
+  if (!f.out) throw_errno("cannot write " + temp.string(), errno);
+  return f;
 }
 
 dev_t device_of(const fs::path& dir) {
@@ -350,20 +425,68 @@ dev_t device_of(const fs::path& dir) {
 
 }  // namespace
 
+bool Cache::reflink_known_to_fail(const fs::path& temp_dir) const {
+  if (clone_from_cache_unsupported_.load(std::memory_order_relaxed)) return true;
+  std::lock_guard<std::mutex> g(reflink_mutex_);
+  return std::find(reflink_failed_dirs_.begin(), reflink_failed_dirs_.end(), temp_dir.native()) !=
+         reflink_failed_dirs_.end();
+}
+
+void Cache::note_reflink_failure(const fs::path& temp_dir, int err) const {
+  if (err == EOPNOTSUPP || err == ENOTTY || err == ENOSYS || err == EINVAL) {
+    clone_from_cache_unsupported_.store(true);  // the cache's file system cannot clone at all
+  } else if (err == EXDEV) {
+    std::lock_guard<std::mutex> g(reflink_mutex_);
+    if (reflink_failed_dirs_.size() < 16) reflink_failed_dirs_.push_back(temp_dir.native());
+  }
+}
+
+// Fills `temp` by a copy, after trying a clone first when `try_reflink_first`:
+// a failed clone is followed by a copy into the same file, so a file system
+// without reflinks costs no second temp file.
+bool Cache::stage_by_copy(std::string_view hash, const fs::path& obj, const fs::path& temp, bool executable,
+                          bool try_reflink_first, const fs::path& temp_dir, LinkMode* used) const {
+  ObjectCopy files = open_object_copy(hash, obj, temp, executable);
+  if (try_reflink_first) {
+    if (try_reflink(files.in.get(), files.out.get())) {
+      if (used) *used = LinkMode::reflink;
+      return true;
+    }
+    note_reflink_failure(temp_dir, errno);
+  }
+  copy_fd(files.in.get(), files.out.get(), obj, temp);
+  if (used) *used = LinkMode::copy;
+  return true;
+}
+
 fs::path Cache::stage(std::string_view hash, const fs::path& temp_dir, const std::vector<LinkMode>& modes,
                       bool executable, LinkMode* used) const {
   fs::path obj = object_path(hash);
-  if (!has(hash))
-    throw InputError("object " + std::string(hash) + " is missing from the cache",
-                     "run 'mlo pull' to fetch it from a remote");
-  for (LinkMode mode : modes) {
+  for (std::size_t i = 0; i < modes.size(); ++i) {
+    LinkMode mode = modes[i];
+    if (mode == LinkMode::reflink && reflink_known_to_fail(temp_dir)) continue;
     TempGuard temp{unique_temp_name(temp_dir, "stage")};
-    if (!fill_temp(obj, temp.path, mode, executable)) continue;
-    if (used) *used = mode;
+    bool filled;
+    if (mode == LinkMode::hardlink || mode == LinkMode::symlink) {
+      filled = mode == LinkMode::hardlink ? ::link(obj.c_str(), temp.path.c_str()) == 0
+                                          : ::symlink(fs::absolute(obj).c_str(), temp.path.c_str()) == 0;
+      if (filled && used) *used = mode;
+      if (!filled && errno == ENOENT && !has(hash)) throw_missing_object(hash);
+    } else if (mode == LinkMode::reflink && !(i + 1 < modes.size() && modes[i + 1] == LinkMode::copy)) {
+      // reflink without copy after it (cache.link: reflink): a clone or nothing.
+      ObjectCopy files = open_object_copy(hash, obj, temp.path, executable);
+      filled = try_reflink(files.in.get(), files.out.get());
+      if (!filled) note_reflink_failure(temp_dir, errno);
+      if (filled && used) *used = LinkMode::reflink;
+    } else {
+      filled = stage_by_copy(hash, obj, temp.path, executable, mode == LinkMode::reflink, temp_dir, used);
+    }
+    if (!filled) continue;
     fs::path done = std::move(temp.path);
     temp.path.clear();
     return done;
   }
+  if (!has(hash)) throw_missing_object(hash);
   throw InputError("no link mode in cache.link works for object " + std::string(hash),
                    "add 'copy' to cache.link in .mlo/config.yaml");
 }

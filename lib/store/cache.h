@@ -3,10 +3,12 @@
 // them through hardlinks or reflinks, written once (temp + rename) and made
 // read-only. zstd is used on the remote, where bytes travel (lib/remote).
 #pragma once
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +40,12 @@ class Cache {
   // records the hash anywhere (batching one sync for many objects).
   std::string add_file(const fs::path& source, const std::vector<LinkMode>& modes, bool durable = true);
   std::string add_bytes(std::string_view data, bool durable = true);
+  // Adds bytes the caller has already checked against `hash` (a fetch hashes
+  // every blob it downloads): no second hash, and the object is remembered as
+  // verified, so a checkout in the same command does not read it again.
+  void add_verified_bytes(std::string_view hash, std::string_view data, bool durable = true);
+  // True when this command wrote the object from bytes it had verified.
+  bool verified_this_command(std::string_view hash) const;
   std::string read(std::string_view hash) const;
 
   // Makes `dest` hold the object's bytes, replacing it atomically, with the
@@ -71,8 +79,16 @@ class Cache {
   fs::path temp_dir() const { return root_ / "tmp"; }
   void ensure_fanout(std::string_view hash) const;
   void ensure_fanout_dir(std::string_view hash) const;
-  // Moves a finished temp file into place as object `hash` (no-op if it exists).
-  void publish(const fs::path& temp, std::string_view hash, bool durable) const;
+  // Moves a finished temp file into place as object `hash` (no-op if it
+  // exists). `read_only`: the temp was created 0444 (no chmod needed).
+  void publish(const fs::path& temp, std::string_view hash, bool durable, bool read_only = false) const;
+  void write_object(std::string_view hash, std::string_view data, bool durable) const;
+  // Reflink memory for stage(): a clone from the cache fails on the cache's
+  // file system (once learned, for every later file), or into one temp folder.
+  bool reflink_known_to_fail(const fs::path& temp_dir) const;
+  void note_reflink_failure(const fs::path& temp_dir, int err) const;
+  bool stage_by_copy(std::string_view hash, const fs::path& obj, const fs::path& temp, bool executable, bool try_reflink_first,
+                     const fs::path& temp_dir, LinkMode* used) const;
 
   void ensure_temp_dir() const;
 
@@ -83,6 +99,13 @@ class Cache {
   mutable std::atomic<bool> reflink_unsupported_{false};
   mutable std::atomic<bool> temp_ready_{false};
   mutable std::atomic<bool> fanout_ready_[256] = {};
+  mutable std::atomic<bool> clone_from_cache_unsupported_{false};
+  mutable std::mutex reflink_mutex_;
+  mutable std::vector<std::string> reflink_failed_dirs_;  // bounded: a few stage folders
+  // Hashes written from verified bytes in this command (binary, bounded).
+  mutable std::mutex verified_mutex_;
+  mutable std::vector<std::array<unsigned char, 32>> verified_;
+  mutable bool verified_sorted_ = true;
 };
 
 }  // namespace mlo

@@ -260,7 +260,7 @@ void check_new_data(Repo& repo, const Trigger& t, Decision& d) {
   auto text = read_file_if_exists(ptr_file);
   if (!text)
     throw InputError("mlo.yaml: trigger '" + t.name + "': " + t.data_path + " is not tracked (no " +
-                         pointer_path_for(t.data_path) + ")", "track it with 'mlo add " + t.data_path + "'");
+                         pointer_path_for(t.data_path) + ")", "track it with 'mlo data add " + t.data_path + "'");
   Pointer p = parse_pointer(*text, ptr_file.string());
   d.key = "d" + p.sha256.substr(0, 16);
   std::int64_t rows = fs::is_regular_file(repo.root() / t.data_path) ? count_rows(repo.root() / t.data_path) : -1;

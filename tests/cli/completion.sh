@@ -5,6 +5,7 @@
 # in a pseudo-terminal after sourcing the script.
 source "$(dirname "$0")/lib.sh"
 command -v zsh >/dev/null || fail "zsh is not installed (.ci/debian-packages.txt)"
+command -v fish >/dev/null || fail "fish is not installed (.ci/debian-packages.txt)"
 mkdir -p "$TEST_TMP/bin" && ln -s "$MLO" "$TEST_TMP/bin/mlo"
 export PATH="$TEST_TMP/bin:$PATH"
 
@@ -76,6 +77,17 @@ printf '%s\n' "$OUT" >"$TEST_TMP/_mlo"
 zsh -n "$TEST_TMP/_mlo" || fail "the zsh script does not parse"; pass
 expect_ok completion fish
 expect_out_contains "complete -c mlo"
+printf '%s\n' "$OUT" >"$TEST_TMP/mlo.fish"
+fish -n "$TEST_TMP/mlo.fish" || fail "the fish script does not parse"; pass
+# fish answers `complete -C LINE` with the candidates for LINE, no terminal needed.
+fish_complete() { fish --no-config -c "source $TEST_TMP/mlo.fish; complete -C '$1'" 2>&1 | cut -f1; }
+for case in "mlo data st|status" "mlo push -r ori|origin" "mlo promote churn@v1.0.0 --to prod|production" \
+            "mlo models show ch|churn@v1.0.0" "mlo run tr|train"; do
+  got=$(fish_complete "${case%%|*}")
+  grep -qx -- "${case#*|}" <<<"$got" || fail "fish: '${case%%|*}' did not offer '${case#*|}': $got"
+  pass
+done
+expect_eq "$(fish_complete 'mlo data add --nonexistent-option-x')" "" "fish offers nothing for an unknown option"
 
 /usr/bin/python3 - "$TEST_TMP" <<'PYTTY' || fail "completion in a terminal"
 import os, pty, select, sys, time

@@ -119,6 +119,10 @@ expect_err_contains "does not match the pointer's name"
 printf 'version: 1\npath: f.csv\ntype: file\nsha256: nothex\nsize: 4\n' > p/f.csv.mlo
 expect_rc 3 data status
 expect_err_contains "p/f.csv.mlo:4: sha256 must be 64 lower-case hex digits"
+# A path of the wrong kind is named as such, with its line (not "missing").
+printf 'version: 1\npath: [f.csv]\ntype: file\nsize: 4\n' > p/f.csv.mlo
+expect_rc 3 data status
+expect_err_contains "p/f.csv.mlo:2: path must be the name of the tracked file or folder, not a list"
 printf 'version: [1\n' > p/f.csv.mlo
 expect_rc 3 data checkout
 expect_err_contains "p/f.csv.mlo"

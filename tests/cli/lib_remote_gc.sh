@@ -144,15 +144,21 @@ gc_scenario_narrow_then_restore() {
 
 gc_scenario_push_races_gc() {
   # b pushes data whose bytes a's narrow gc wants gone, while it runs.
+  # Both clocks are two hours ahead, so everything pushed before the race is
+  # past the gc's one-hour grace, and only b's racing push record (or its
+  # re-check after the gc's lock is gone) keeps what it counts on. With
+  # --grace 0 a push that ends before the gc starts is fair game, as git's
+  # prune=now: that would make the rounds pass or fail by timing.
   cd "$TEST_TMP/b" && git checkout -q main && git pull -q origin main 2>/dev/null
   for round in 1 2 3; do
     cd "$TEST_TMP/b"
     echo "race $round" >data/race.txt && cp "$TEST_TMP/a/data/model.bin" data/model.bin
     echo "notes v1" >data/notes.txt
     "$MLO" -q data add data/race.txt && "$MLO" -q data commit && git add -A && git commit -qm "race $round" || fail "race commit"
-    (cd "$TEST_TMP/a" && "$MLO" -q gc --remote r --workspace --grace 0 --yes --no-fetch-check >/dev/null 2>"$TEST_TMP/gc.err"; echo $? >"$TEST_TMP/gc.rc") &
+    (cd "$TEST_TMP/a" && MLO_TEST_CLOCK_SKEW=7200 "$MLO" -q gc --remote r --workspace --grace 1h --yes --no-fetch-check \
+       >/dev/null 2>"$TEST_TMP/gc.err"; echo $? >"$TEST_TMP/gc.rc") &
     gc_pid=$!
-    "$MLO" -q push 2>"$TEST_TMP/push.err" || fail "push during gc: $(cat "$TEST_TMP/push.err")"
+    MLO_TEST_CLOCK_SKEW=7200 "$MLO" -q push 2>"$TEST_TMP/push.err" || fail "push during gc: $(cat "$TEST_TMP/push.err")"
     wait "$gc_pid"
     gc_rc=$(cat "$TEST_TMP/gc.rc")
     # The gc either ran or found the other one's lock (exit 4); never anything else.

@@ -35,6 +35,36 @@ expect_no_file .mlo/tmp/.probe-src.tmp.*
 [ -z "$(ls -A .mlo/cache/tmp 2>/dev/null)" ] || fail "doctor left probe files in the cache"
 pass
 
+# A missing libgit2 or libcurl is reported, not a crash: in a private mount
+# namespace, /dev/null is bind-mounted over each (the loader then refuses it).
+[ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null ||
+  fail "this check needs root and unshare -m (util-linux) to hide libgit2 and libcurl"
+git2=$(ldconfig -p | awk '/libgit2\.so\.[0-9]/ { print $NF; exit }')
+curl4=$(ldconfig -p | awk '/libcurl\.so\.4 / { print $NF; exit }')
+[ -n "$git2" ] && [ -n "$curl4" ] || fail "libgit2 or libcurl not found by ldconfig -p"
+without_libs() { unshare -m sh -c 'mount --bind /dev/null "$1" && mount --bind /dev/null "$2" && shift 2 && exec "$@"' \
+                   sh "$git2" "$curl4" "$@"; }
+out=$(without_libs "$MLO" doctor 2>&1); rc=$?
+expect_eq "$rc" "1" "doctor without libgit2 exits 1 (a failed check): $out"
+[[ "$out" == *"cannot load libgit2"* && "$out" == *"apt-get install libgit2"* && "$out" == *"cannot load libcurl"* ]] ||
+  fail "doctor without the libraries does not name them: $out"
+pass
+out=$(without_libs "$MLO" --json doctor 2>&1)
+/usr/bin/python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+checks = {c["name"]: c["level"] for c in d["checks"]}
+assert checks == {"libcurl": "warn", "libgit2": "fail"}, checks
+assert d["versions"]["libgit2"] == "missing" and d["versions"]["libcurl"] == "missing", d["versions"]
+assert d["ok"] is False and d["root"] == "", d
+' "$out" || fail "doctor --json without the libraries: $out"
+pass
+# Other commands still stop at once with the library named (exit 3).
+out=$(without_libs "$MLO" models ls 2>&1); rc=$?
+expect_eq "$rc" "3" "models ls without libgit2: $out"
+[[ "$out" == *"cannot load libgit2"* ]] || fail "models ls without libgit2: $out"
+pass
+
 # index status / rebuild on a healthy index.
 expect_ok index status
 expect_out_contains "healthy"

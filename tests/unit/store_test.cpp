@@ -78,6 +78,63 @@ TEST_CASE("verify catches a corrupted object; a missing one is a clear error") {
   CHECK_THROWS_AS(cache.materialize(h, tmp / "x", {LinkMode::copy}), InputError);
 }
 
+TEST_CASE("an object added again keeps its inode (hardlinks to it stay shared)") {
+  test::TempDir tmp;
+  Cache cache(tmp / "cache");
+  test::write(tmp / "w/a.txt", "same bytes");
+  std::string h = cache.add_file(tmp / "w/a.txt", {LinkMode::hardlink});
+  struct stat before, after;
+  REQUIRE(::stat(cache.object_path(h).c_str(), &before) == 0);
+  CHECK(cache.add_bytes("same bytes") == h);
+  cache.add_verified_bytes(h, "same bytes");
+  REQUIRE(::stat(cache.object_path(h).c_str(), &after) == 0);
+  CHECK(before.st_ino == after.st_ino);
+  CHECK(fs::is_empty(tmp / "cache" / "tmp"));  // no temp file left behind
+}
+
+TEST_CASE("verified bytes are remembered for this command only, by exact hash") {
+  test::TempDir tmp;
+  Cache cache(tmp / "cache");
+  std::string h = sha256_hex("fetched");
+  CHECK_FALSE(cache.verified_this_command(h));
+  cache.add_verified_bytes(h, "fetched", false);
+  CHECK(cache.read(h) == "fetched");
+  CHECK(cache.verified_this_command(h));
+  std::string other = cache.add_bytes("added, not fetched");
+  CHECK_FALSE(cache.verified_this_command(other));
+  std::string near = h;
+  near.back() = near.back() == '0' ? '1' : '0';
+  CHECK_FALSE(cache.verified_this_command(near));
+  CHECK_FALSE(cache.verified_this_command("not a hash"));
+  struct stat st;
+  REQUIRE(::stat(cache.object_path(h).c_str(), &st) == 0);
+  CHECK((st.st_mode & 0222) == 0);  // read-only from the start
+  CHECK_FALSE(Cache(tmp / "cache").verified_this_command(h));
+}
+
+TEST_CASE("stage falls back from reflink to copy in one temp file and says which it used") {
+  test::TempDir tmp;
+  Cache cache(tmp / "cache");
+  std::string h = cache.add_bytes("staged bytes");
+  fs::create_directories(tmp / "stage");
+  for (int round = 0; round < 2; ++round) {  // the second time, reflink is known not to work (or works again)
+    LinkMode used = LinkMode::symlink;
+    fs::path staged = cache.stage(h, tmp / "stage", {LinkMode::reflink, LinkMode::copy}, true, &used);
+    CHECK(read_file(staged) == "staged bytes");
+    CHECK((used == LinkMode::reflink || used == LinkMode::copy));
+    struct stat st;
+    REQUIRE(::stat(staged.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0100) != 0);  // executable as asked
+    fs::remove(staged);
+  }
+  CHECK(fs::is_empty(tmp / "stage"));
+  cache.remove(h);
+  CHECK_THROWS_WITH(cache.stage(h, tmp / "stage", {LinkMode::reflink, LinkMode::copy}),
+                    Catch::Contains("missing from the cache"));
+  CHECK_THROWS_WITH(cache.stage(h, tmp / "stage", {LinkMode::hardlink}), Catch::Contains("missing from the cache"));
+  CHECK(fs::is_empty(tmp / "stage"));
+}
+
 TEST_CASE("adding an unreadable file fails cleanly") {
   test::TempDir tmp;
   Cache cache(tmp / "cache");
