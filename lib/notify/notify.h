@@ -37,6 +37,10 @@ struct Target {
   double cooldown_s = 3600;
   int retries = 3;
   double timeout_s = 5;
+  // shared: true (origin) or a git remote's name: de-duplication and cooldown
+  // are claimed on that remote, so clones do not send the same news twice
+  // (notify/shared.h). Empty: this clone's state only.
+  std::string shared_remote;
 };
 
 // The `notify:` section of mlo.yaml; empty when the file or the key is absent.
