@@ -24,6 +24,8 @@ std::string to_string(LinkMode mode);
 // Throws InputError naming `where` on an unknown word.
 std::vector<LinkMode> parse_link_modes(std::string_view text, const std::string& where);
 
+using ByteProgress = std::function<void(std::size_t)>;
+
 class Cache {
  public:
   explicit Cache(fs::path root);
@@ -36,7 +38,9 @@ class Cache {
   // the file once, hashing while it writes; hardlink and reflink hash, then
   // link or clone. With durable=false the caller must call sync() before it
   // records the hash anywhere (batching one sync for many objects).
-  std::string add_file(const fs::path& source, const std::vector<LinkMode>& modes, bool durable = true);
+  // on_bytes hears of every block read (a progress line for one large file).
+  std::string add_file(const fs::path& source, const std::vector<LinkMode>& modes, bool durable = true,
+                       const ByteProgress& on_bytes = {});
   std::string add_bytes(std::string_view data, bool durable = true);
   std::string read(std::string_view hash) const;
 
