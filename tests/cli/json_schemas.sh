@@ -251,6 +251,7 @@ triggers history: pending
 remote check: pending
 deploy experiment plan: pending
 deploy experiment status: pending
+deploy experiment bandit: pending
 monitor labels: pending
 data validate: pending
 data schema infer:
