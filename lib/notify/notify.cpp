@@ -399,12 +399,12 @@ std::vector<Delivery> drift(const fs::path& root, const std::string& monitor, co
   e.subject = monitor;
   e.summary = "monitor " + monitor + ": dataset drift (" + names + ")";
   e.detail = {{"monitor", monitor}, {"result_id", result.value("id", "")}, {"drifted_columns", cols}, {"current", current}};
-  e.dedup_key = drift_fingerprint(with_relative_sources(result, root));
+  e.dedup_key = drift_fingerprint(result, root);
   return send(root, e);
 }
 
-std::string drift_fingerprint(const json& result) {
-  json current = result.value("current", json::object());
+std::string drift_fingerprint(const json& result, const fs::path& root) {
+  json current = with_relative_sources(result, root).value("current", json::object());
   current.erase("since");
   current.erase("until");
   json summary = result.value("summary", json::object());

@@ -74,10 +74,11 @@ std::vector<Delivery> send(const std::filesystem::path& repo_root, const Event& 
 // same current data with the same drifted columns is one event.
 std::vector<Delivery> drift(const std::filesystem::path& repo_root, const std::string& monitor,
                             const nlohmann::json& result);
-// What makes two monitor results the same drift: the current data's size,
-// the drifted columns and every metric's value (results name files, not
-// their content; the same data gives the same values).
-std::string drift_fingerprint(const nlohmann::json& result);
+// What makes two monitor results the same drift: the current data (named
+// relative to the repository root, so clones agree), its size, the drifted
+// columns and every metric's value (results name files, not their content;
+// the same data gives the same values).
+std::string drift_fingerprint(const nlohmann::json& result, const std::filesystem::path& root);
 
 // For the data-contract check: a failed contract on `dataset` (details: which
 // rules failed and where).

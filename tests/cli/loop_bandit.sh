@@ -50,7 +50,7 @@ from scipy import integrate, stats
 d = json.load(sys.stdin); (a1, b1), (a2, b2) = d['a']['posterior'], d['b']['posterior']
 exact, _ = integrate.quad(lambda x: stats.beta.pdf(x, a2, b2) * stats.beta.cdf(x, a1, b1), 0, 1)
 assert abs(d['p_b_better'] - exact) < 0.01, (d['p_b_better'], exact)   # 20000 draws: sd < 0.004
-assert d['weight'] == max(5, min(95, round(100 * d['p_b_better']))), d
+assert d['weight'] == max(5, min(95, int(100 * d['p_b_better'] + 0.5))), d
 " || fail "the bandit's probability differs from scipy's: $first"; pass
 expect_json "d['weight'] == 95"   # 3 in 5 against 1 in 5 over 200 requests: B is better beyond doubt
 
@@ -68,7 +68,7 @@ expect_ok deploy experiment bandit prod --metric converted --from rewards.csv --
 expect_out_contains "(unchanged)"
 
 # bad input
-echo "request_id,converted" > bad.csv && echo "b1,0.5" >> bad.csv
+echo "request_id,converted" > bad.csv && echo "r1,0.5" >> bad.csv
 expect_rc 3 deploy experiment bandit prod --metric converted --from bad.csv
 expect_err_contains "values other than 0 and 1"
 expect_rc 2 deploy experiment bandit prod --metric converted --from rewards.csv --min-share 60

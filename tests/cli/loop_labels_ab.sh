@@ -101,7 +101,7 @@ expect_json "d['n_per_arm'] == 24 and d['file'] == 'deploy/prod/experiment.json'
 expect_ok --json deploy history prod
 expect_json "[(e['action'], e['model'], e['version'], e['detail']['n_per_arm'], e['detail']['metric']) for e in d if e['action'] == 'experiment-plan'] == [('experiment-plan', 'iris', '2', 24, 'converted')]"
 expect_ok deploy history prod
-expect_out_contains "experiment-plan  iris@2  metric converted, 24 per arm"
+expect_out_contains "experiment-plan iris@2  metric converted, 24 per arm"
 expect_ok --json audit iris
 expect_json "any(e['event'] == 'experiment-plan' and e['detail']['n_per_arm'] == 24 for e in d)"
 expect_ok --json deploy experiment plan --metric converted --baseline 0.3 --mde 0.4

@@ -46,24 +46,24 @@ git add -A && git commit -qm "monitor and notify" && git remote add origin "$TES
 git clone -q "$TEST_TMP/origin.git" "$TEST_TMP/b" || fail "clone"
 
 # the same drift on two machines: one delivery to the shared target
-expect_rc 0 monitor m --no-record
+expect_rc 0 monitor m
 expect_eq "$(sent /team)" 1 "deliveries after machine a"
 expect_eq "$(git ls-remote origin 'refs/mlo/notify/team/*' | wc -l | tr -d ' ')" 2 "claims on the remote (event, period)"
 cd "$TEST_TMP/b"
-expect_rc 0 monitor m --no-record
+expect_rc 0 monitor m
 expect_eq "$(sent /team)" 1 "deliveries after machine b"
 expect_eq "$(last_status team)" duplicate
 expect_eq "$(sent /mine)" 2 "the unshared target: one per clone"
 # another drift of the same monitor on b: a's delivery holds the cooldown
 gen cur.csv 600 2 3
-expect_rc 0 monitor m --no-record
+expect_rc 0 monitor m
 expect_eq "$(sent /team)" 1 "deliveries after new drift on b"
 expect_eq "$(last_status team)" cooldown
 
 # both machines at the same moment, on a monitor neither has reported
 cd "$TEST_TMP"
-(cd a && "$MLO" monitor race --no-record > a.out 2>&1) &
-(cd b && "$MLO" monitor race --no-record > b.out 2>&1) &
+(cd a && "$MLO" monitor race > a.out 2>&1) &
+(cd b && "$MLO" monitor race > b.out 2>&1) &
 wait
 expect_eq "$(sent /team)" 2 "deliveries of the race between a and b"
 statuses=$(cd a && last_status team; cd ../b && last_status team)
@@ -72,7 +72,7 @@ statuses=$(cd a && last_status team; cd ../b && last_status team)
 # unreachable remote: sent all the same, with a warning naming the remote
 cd "$TEST_TMP/b"
 git remote set-url origin "$TEST_TMP/nowhere.git"
-expect_rc 0 monitor gone --no-record
+expect_rc 0 monitor gone
 expect_err_contains "notify target team: git fetch origin failed"
 expect_eq "$(last_status team)" sent
 git remote set-url origin "$TEST_TMP/origin.git"
@@ -81,11 +81,11 @@ git remote set-url origin "$TEST_TMP/origin.git"
 sed -i "s|127.0.0.1:$PORT/team|127.0.0.1:$PORT/fail-4|" mlo.yaml
 sed -i 's/    cooldown: 1w/    cooldown: 1w\n    retries: 0/' mlo.yaml
 gen new.csv 600 3 4
-expect_rc 0 monitor fresh -c new.csv --no-record
+expect_rc 0 monitor fresh -c new.csv
 expect_eq "$(last_status team)" failed
 expect_eq "$(git ls-remote origin 'refs/mlo/notify/team/*' | wc -l | tr -d ' ')" 4 "claims after a failed delivery (none added)"
 sed -i "s|127.0.0.1:$PORT/fail-4|127.0.0.1:$PORT/team|" mlo.yaml
-expect_rc 0 monitor fresh -c new.csv --no-record
+expect_rc 0 monitor fresh -c new.csv
 expect_eq "$(last_status team)" sent
 expect_eq "$(sent /team)" 4 "deliveries after the retry (a, race, gone, fresh)"
 
@@ -93,7 +93,7 @@ expect_eq "$(sent /team)" 4 "deliveries after the retry (a, race, gone, fresh)"
 # section never fails the command it reports on)
 sed -i 's/    shared: true/    shared: --upload-pack=touch-x/' mlo.yaml
 gen new.csv 600 4 5
-expect_rc 0 monitor fresh -c new.csv --no-record
+expect_rc 0 monitor fresh -c new.csv
 expect_err_contains "mlo.yaml:"
 expect_err_contains "shared: '--upload-pack=touch-x' is not a git remote's name"
 done_testing
