@@ -148,7 +148,7 @@ struct RunnerProgress {
         ready += b.value("ready", false) ? 1 : 0;
       }
     if (total) progress().set_totals(total, 0);
-    if (ready > shown) phase.add(ready - shown);
+    phase.add(ready > shown ? ready - shown : 0);  // also redraws the totals while none is ready
     shown = std::max(shown, ready);
   }
 };

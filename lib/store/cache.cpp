@@ -242,6 +242,10 @@ void Cache::ensure_temp_dir() const {
   temp_ready_.store(true);
 }
 
+std::string Cache::add_file(const fs::path& source, const std::vector<LinkMode>& modes, bool durable) {
+  return add_file(source, modes, durable, {});
+}
+
 std::string Cache::add_file(const fs::path& source, const std::vector<LinkMode>& modes, bool durable,
                             const ByteProgress& on_bytes) {
   UniqueFd src(::open(source.c_str(), O_RDONLY | O_CLOEXEC));

@@ -38,9 +38,10 @@ class Cache {
   // the file once, hashing while it writes; hardlink and reflink hash, then
   // link or clone. With durable=false the caller must call sync() before it
   // records the hash anywhere (batching one sync for many objects).
-  // on_bytes hears of every block read (a progress line for one large file).
-  std::string add_file(const fs::path& source, const std::vector<LinkMode>& modes, bool durable = true,
-                       const ByteProgress& on_bytes = {});
+  std::string add_file(const fs::path& source, const std::vector<LinkMode>& modes, bool durable = true);
+  // The same; on_bytes hears of every block read (a progress line for one large file).
+  std::string add_file(const fs::path& source, const std::vector<LinkMode>& modes, bool durable,
+                       const ByteProgress& on_bytes);
   std::string add_bytes(std::string_view data, bool durable = true);
   std::string read(std::string_view hash) const;
 

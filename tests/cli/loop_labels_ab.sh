@@ -78,7 +78,7 @@ rm mlo.yaml
 # A/B: half the users on each arm, each user always on the same one
 expect_ok deploy iris@2 --artifact m2.json --env prod --strategy ab --split 50 --sticky-key X-User
 expect_rc 2 deploy iris@2 --artifact m2.json --env prod --strategy canary --split 50
-expect_err_contains "only --strategy ab takes"
+expect_err_contains "only --strategy ab or bandit takes"
 send_rows "$port" 1000 400 40 > "$TEST_TMP/ab.txt" || fail "A/B requests failed"
 $PY - "$TEST_TMP/ab.txt" <<'PY' || fail "sticky assignment: $(head "$TEST_TMP/ab.txt")"
 import sys, collections

@@ -17,16 +17,16 @@ printf '#!/bin/sh\necho "loading weights from m.bin"\necho "fatal: weights trunc
 chmod +x bad-runner
 
 # deploy: the runner's start is shown, then erased before the result
-on_tty deploy iris@1 --artifact m1.json --env prod --runner ./slow-runner
+on_tty deploy iris@1 --artifact m1.json --env prod --runner "$PWD/slow-runner"
 [[ "$OUT" == *"waiting for runners: 0/1 ready"* ]] || fail "no runner progress on a terminal: $OUT"
 [[ "${OUT##*waiting for runners}" == *$'\r\e[K'* ]] || fail "the progress line is not erased: $OUT"
 [[ "${OUT##*$'\r\e[K'}" != *"waiting for runners"* ]] || fail "progress drawn after the result: $OUT"
 pass
 # through a pipe: the result only
-expect_ok deploy iris@2 --artifact m1.json --env prod --runner ./slow-runner
+expect_ok deploy iris@2 --artifact m1.json --env prod --runner "$PWD/slow-runner"
 [[ "$ERR" != *"waiting for runners"* && "$OUT$ERR" != *"$ESC"* ]] || fail "progress through a pipe: $OUT $ERR"; pass
 # a runner that dies: the deploy fails with its last log lines, the old version serves
-expect_rc 5 deploy iris@3 --artifact m1.json --env prod --runner ./bad-runner
+expect_rc 5 deploy iris@3 --artifact m1.json --env prod --runner "$PWD/bad-runner"
 expect_err_contains "fatal: weights truncated at byte 42"
 expect_err_contains "loading weights from m.bin"
 expect_ok --json deploy status prod
