@@ -12,6 +12,14 @@ namespace {
 
 using nlohmann::json;
 
+// One history line's "what": the version, and an experiment plan's size.
+std::string event_what(const deploy::DeployEvent& e) {
+  std::string what = e.model.empty() ? "-" : e.model + "@" + e.version;
+  if (e.action == "experiment-plan" && e.detail.value("n_per_arm", json()).is_number_integer())
+    what += "  metric " + e.detail.value("metric", "") + ", " + std::to_string(e.detail["n_per_arm"].get<long>()) + " per arm";
+  return what;
+}
+
 std::string brief(const json& b) {
   if (!b.is_object()) return "-";
   return b.value("model", "") + "@" + b.value("version", "");
@@ -67,7 +75,7 @@ void register_deploy(CLI::App& app, Context& ctx) {
   cmd->add_option("--env", o->env, "Environment name (e.g. production)");
   cmd->add_option("--artifact", o->artifact, "Serve this model file instead of a registered model");
   cmd->add_option("--target", o->target, "local (default), batch or k8s");
-  cmd->add_option("--strategy", o->strategy, "replace (default), blue-green, canary, shadow or ab");
+  cmd->add_option("--strategy", o->strategy, "replace (default), blue-green, canary, shadow, ab or bandit");
   cmd->add_option("--weight", o->weight, "Percent of requests for the canary (default 10) or mirrored to the shadow (100)");
   cmd->add_option("--split", o->split, "How the canary share is picked: deterministic (default) or random; ab: arm B's percent");
   cmd->add_option("--sticky-key", o->sticky_key, "ab: header or JSON body field whose hash keeps each user on one arm");
@@ -205,7 +213,7 @@ void register_deploy(CLI::App& app, Context& ctx) {
       return ctx.print_json(a);
     }
     for (const auto& e : events)
-      std::printf("%s  %-12s %-14s %s@%s\n", e.ts.c_str(), e.env.c_str(), e.action.c_str(), e.model.c_str(), e.version.c_str());
+      std::printf("%s  %-12s %-15s %s\n", e.ts.c_str(), e.env.c_str(), e.action.c_str(), event_what(e).c_str());
   });
 
   register_deploy_experiment(*cmd, ctx);

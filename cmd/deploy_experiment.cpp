@@ -35,6 +35,19 @@ void print_status(Context& ctx, const json& s) {
             << "Verdict: " << ctx.paint(s["verdict"].get<std::string>(), "bold") << "\n";
 }
 
+void print_bandit(const json& r) {
+  for (const char* arm : {"a", "b"}) {
+    const json& x = r[arm];
+    std::cout << "Arm " << (arm[0] == 'a' ? "A" : "B") << " (" << x["version"].get<std::string>() << "): "
+              << x["successes"].get<long>() << " of " << x["n"].get<long>() << " rewarded\n";
+  }
+  std::cout << r["method"].get<std::string>() << ": P(B better) = " << value_text(r["p_b_better"]) << " over "
+            << r["draws"].get<long>() << " draws (seed " << r["seed"].get<std::uint64_t>() << ")\n"
+            << "Arm B's traffic: " << r["weight_before"].get<int>() << "% -> " << r["weight"].get<int>() << "%"
+            << (r["applied"].get<bool>() ? "" : r["weight"] == r["weight_before"] ? " (unchanged)" : " (not applied: --dry-run)")
+            << "\n";
+}
+
 }  // namespace
 
 void register_deploy_experiment(CLI::App& deploy_cmd, Context& ctx) {
@@ -71,6 +84,24 @@ void register_deploy_experiment(CLI::App& deploy_cmd, Context& ctx) {
       if (!ctx.global.json) std::cerr << "mlo: no verdict before the planned sample size (stopping early inflates false positives)\n";
       ctx.exit_code = 1;
     }
+  });
+
+  auto b = std::make_shared<deploy::BanditInput>();
+  auto dry = std::make_shared<bool>(false);
+  auto* bandit = add_command(*exp, "bandit", "--strategy bandit: move traffic toward the arm the rewards favour (Thompson sampling)");
+  bandit->add_option("env", b->env, "The environment running --strategy bandit")->required();
+  bandit->add_option("--metric", b->metric, "The 0/1 reward: a label column (--from) or a logged field")->required();
+  bandit->add_option("--from", b->from, "Label files with the reward, joined by request id");
+  bandit->add_option("--key", b->key, "The labels' request id column (default request_id)");
+  bandit->add_option("--seed", b->seed, "Seed of the posterior draws (default: random; reported)");
+  bandit->add_option("--draws", b->draws, "Posterior draws (default 20000)");
+  bandit->add_option("--min-share", b->min_share, "Each arm keeps at least this percent of traffic (default 5)");
+  bandit->add_flag("--dry-run", *dry, "Report the new split without applying it");
+  ctx.on_run(bandit, [&ctx, b, dry] {
+    b->apply = !*dry;
+    json r = deploy::bandit_update(ctx.repo(), *b);
+    if (ctx.global.json) ctx.print_json(r);
+    else if (!ctx.global.quiet) print_bandit(r);
   });
 }
 

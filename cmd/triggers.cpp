@@ -26,6 +26,8 @@ void print_decisions(Context& ctx, const std::vector<triggers::Decision>& ds, bo
                        : d.state == "failed" || d.state == "refused" ? ctx.paint(d.state, "red")
                                                                      : d.state;
     std::cout << d.trigger << " (" << d.kind << "): " << mark << ": " << d.reason << "\n";
+    if (d.outcome.is_object() && d.outcome.value("version", json()).is_string())
+      std::cout << "  registered " << d.outcome["version"].get<std::string>() << "\n";
     if (d.state == "failed" && d.outcome.contains("steps") && !d.outcome["steps"].empty()) {
       const auto& last = d.outcome["steps"].back();
       std::cout << "  step failed: " << last.value("command", "") << " (exit " << last.value("exit_code", -1) << ")\n";

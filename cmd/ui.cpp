@@ -1,5 +1,8 @@
 // mlo ui: the read-only local web app (lib/ui/server.h).
+#include <optional>
+
 #include "command.h"
+#include "core/progress.h"
 #include "ui/server.h"
 
 namespace mlo::cli {
@@ -14,7 +17,10 @@ void register_ui(CLI::App& app, Context& ctx) {
   ctx.on_run(cmd, [&ctx, o] {
     if (!ui::is_loopback_host(o->host)) o->token = ui::new_token();
     Repo& repo = ctx.repo();
-    ui::serve_ui(repo, *o, [&ctx, o](const std::string& url) {
+    // Opening the index and binding can take a moment on a big repository.
+    std::optional<ProgressPhase> starting(std::in_place, "mlo ui: starting", 0, 0, "");
+    ui::serve_ui(repo, *o, [&ctx, o, &starting](const std::string& url) {
+      starting.reset();  // the line is erased before the URL is printed
       if (ctx.global.json) {
         ctx.print_json({{"url", url}, {"token", o->token.empty() ? nlohmann::json(nullptr) : nlohmann::json(o->token)}});
       } else {

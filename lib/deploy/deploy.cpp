@@ -8,12 +8,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 #include <thread>
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/progress.h"
 #include "deploy/env_check.h"
 #include "deploy/http_server.h"
 #include "deploy/router_internal.h"
@@ -133,6 +135,24 @@ RouterInfo start_router(Repo& repo, const std::string& env, const std::string& h
   throw RunnerError("the router for '" + env + "' did not start within 15 s", "see " + log_file.string());
 }
 
+// Shows how many of the runners a change starts are ready (a model that
+// takes a while to load is not a hang).
+struct RunnerProgress {
+  ProgressPhase phase{"waiting for runners", 0, 0, "ready"};
+  std::uint64_t shown = 0;
+  void update(const json& status) {
+    std::uint64_t total = 0, ready = 0;
+    for (const auto& b : status.value("backends", json::array()))
+      if (b.value("role", "") == "starting") {
+        ++total;
+        ready += b.value("ready", false) ? 1 : 0;
+      }
+    if (total) progress().set_totals(total, 0);
+    phase.add(ready > shown ? ready - shown : 0);  // also redraws the totals while none is ready
+    shown = std::max(shown, ready);
+  }
+};
+
 // Sends a new state and waits until the router applied it (or refused).
 json apply_and_wait(const RouterInfo& r, const EnvState& desired, int timeout_s,
                     const std::string& fail_hint = "the previous version keeps serving; fix the model or runner and deploy again") {
@@ -140,8 +160,10 @@ json apply_and_wait(const RouterInfo& r, const EnvState& desired, int timeout_s,
   if (res.status != 202) throw RunnerError("the router refused the change: " + (res.error.empty() ? res.body : res.error));
   long gen = json::parse(res.body, nullptr, false).value("generation", 0L);
   auto deadline = Clock::now() + std::chrono::seconds(timeout_s + 15);
+  RunnerProgress shown;
   while (Clock::now() < deadline) {
     json st = router_status(r);
+    shown.update(st);
     if (st.value("applied_generation", 0L) >= gen) {
       const json& last = st["last_result"];
       if (last.is_object() && last.value("generation", 0L) == gen && !last.value("ok", false))
@@ -175,10 +197,10 @@ json backend_brief(const std::optional<Backend>& b) {
 // --sticky-key keeps one user (a header or body field) on one arm.
 void ab_split(const std::string& strategy, const std::string& sticky_key, std::string& split, int& weight) {
   bool number = !split.empty() && split.size() <= 3 && split.find_first_not_of("0123456789") == std::string::npos;
-  if (number && strategy != "ab")
-    throw UsageError("--split " + split + " is a percentage, which only --strategy ab takes",
+  if (number && !has_arms(strategy))
+    throw UsageError("--split " + split + " is a percentage, which only --strategy ab or bandit takes",
                      "use --weight " + split + " for a canary, or --strategy ab --split " + split);
-  if (!sticky_key.empty() && strategy != "ab")
+  if (!sticky_key.empty() && !has_arms(strategy))
     throw UsageError("--sticky-key assigns users to A/B arms", "add --strategy ab");
   if (number) {
     weight = std::stoi(split);
@@ -187,8 +209,8 @@ void ab_split(const std::string& strategy, const std::string& sticky_key, std::s
 }
 
 void check_strategy(const std::string& s) {
-  if (s != "replace" && s != "blue-green" && s != "canary" && s != "shadow" && s != "ab")
-    throw UsageError("unknown strategy '" + s + "'", "use replace, blue-green, canary, shadow or ab");
+  if (s != "replace" && s != "blue-green" && s != "canary" && s != "shadow" && !has_arms(s))
+    throw UsageError("unknown strategy '" + s + "'", "use replace, blue-green, canary, shadow, ab or bandit");
 }
 
 // How an event names an artifact given by path: repo-relative, or its file
@@ -249,7 +271,7 @@ json deploy_local(Repo& repo, const DeployOptions& o, const DeployModel& m, cons
 
   std::string strategy = !o.strategy.empty() ? o.strategy : cfg && !cfg->strategy.empty() ? cfg->strategy : "replace";
   check_strategy(strategy);
-  int weight = o.weight >= 0 ? o.weight : cfg && cfg->weight >= 0 ? cfg->weight : strategy == "shadow" ? 100 : strategy == "ab" ? 50 : 10;
+  int weight = o.weight >= 0 ? o.weight : cfg && cfg->weight >= 0 ? cfg->weight : strategy == "shadow" ? 100 : has_arms(strategy) ? 50 : 10;
   std::string split = !o.split.empty() ? o.split : cfg && !cfg->split.empty() ? cfg->split : "deterministic";
   ab_split(strategy, o.sticky_key, split, weight);
   if (weight < 0 || weight > 100) throw UsageError("--weight must be 0..100, not " + std::to_string(weight));
@@ -277,7 +299,7 @@ json deploy_local(Repo& repo, const DeployOptions& o, const DeployModel& m, cons
     if (o.ready_timeout_s > 0) s.ready_timeout_s = o.ready_timeout_s;
     else if (cfg && cfg->ready_timeout_s > 0) s.ready_timeout_s = cfg->ready_timeout_s;
     s.split = split;
-    s.sticky_key = strategy == "ab" ? o.sticky_key : "";
+    s.sticky_key = has_arms(strategy) ? o.sticky_key : "";
     std::string effective = strategy;
     if (!s.primary) {
       s.primary = b;
@@ -339,7 +361,7 @@ json deploy_status(Repo& repo, const std::string& env) {
   json versions = json::array();
   for (const auto& b : st["backends"]) {
     std::string role = b.value("role", "");
-    int w = role == "primary" ? ((s.strategy == "canary" || s.strategy == "ab") && s.candidate ? 100 - s.weight : 100)
+    int w = role == "primary" ? ((s.strategy == "canary" || has_arms(s.strategy)) && s.candidate ? 100 - s.weight : 100)
             : role == "canary" ? s.weight
             : role == "shadow" ? s.weight
                                : 0;

@@ -61,7 +61,7 @@ struct EnvState {
   std::string host = "127.0.0.1";
   int port = 0;
   long generation = 0;
-  std::string strategy = "replace";  // of the last change: replace|blue-green|canary|shadow|ab
+  std::string strategy = "replace";  // of the last change: replace|blue-green|canary|shadow|ab|bandit
   std::optional<Backend> primary;    // serves (100 - weight)% (all, for shadow)
   std::optional<Backend> candidate;  // canary or shadow target
   std::optional<Backend> standby;    // blue-green: the previous side, kept running, idle
@@ -77,6 +77,10 @@ struct EnvState {
 };
 nlohmann::json to_json(const EnvState& s);
 EnvState env_state_from_json(const nlohmann::json& j);
+// Two arms judged on outcomes: ab (a fixed split) and bandit (the split
+// follows the outcomes, mlo deploy experiment bandit); a sticky key keeps a
+// user on one arm.
+inline bool has_arms(const std::string& strategy) { return strategy == "ab" || strategy == "bandit"; }
 
 std::filesystem::path env_dir(Repo& repo, const std::string& env);
 // Checks an environment name (letters, digits, '-', '_', '.'). Throws UsageError.

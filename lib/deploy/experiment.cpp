@@ -1,8 +1,9 @@
 #include "deploy/experiment.h"
 
+#include <algorithm>
 #include <cmath>
-#include <ctime>
 #include <map>
+#include <random>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -82,6 +83,29 @@ void fill_arms(Repo& repo, const StatusInput& in, Arm& a, Arm& b, long& skipped)
   }
 }
 
+// The plan is fixed before any outcome is seen, so it is part of the
+// deployment's record (mlo deploy history, mlo audit), with the arm B it was
+// made for when the environment serves one.
+// The environment's applied state (state.json; null when never deployed).
+json applied_state(Repo& repo, const std::string& env) {
+  auto text = read_file_if_exists(env_dir(repo, env) / "state.json");
+  json state = json::parse(text.value_or("null"), nullptr, false);
+  return state.is_object() ? state : json();
+}
+
+void record_plan_event(Repo& repo, const json& plan) {
+  DeployEvent e;
+  e.env = plan["env"];
+  e.action = "experiment-plan";
+  json state = applied_state(repo, e.env);
+  if (state.is_object() && state.value("candidate", json()).is_object()) {
+    e.model = state["candidate"].value("model", "");
+    e.version = state["candidate"].value("version", "");
+  }
+  e.detail = plan;
+  record_deploy_event(repo, e);
+}
+
 }  // namespace
 
 double normal_isf(double p) {
@@ -109,10 +133,8 @@ long sample_size_per_arm(const PlanInput& in) {
 
 json plan_experiment(Repo* repo, const PlanInput& in) {
   long n = sample_size_per_arm(in);
-  std::time_t t = std::time(nullptr);
   json plan = {{"env", in.env}, {"metric", in.metric}, {"kind", in.kind}, {"mde", in.mde}, {"alpha", in.alpha},
                {"power", in.power}, {"n_per_arm", n}, {"created_at", utc_now_iso()}};
-  (void)t;
   if (in.kind == "proportion") plan["baseline"] = in.baseline;
   else plan["sd"] = in.sd;
   if (repo && !in.env.empty()) {
@@ -120,6 +142,7 @@ json plan_experiment(Repo* repo, const PlanInput& in) {
     fs::create_directories(file.parent_path());
     write_file_atomic(file, plan.dump(2) + "\n");
     plan["file"] = fs::relative(file, repo->root()).string();
+    record_plan_event(*repo, plan);
   }
   return plan;
 }
@@ -198,6 +221,56 @@ json experiment_status(Repo& repo, const StatusInput& in) {
                  {"ci", {t.ci_low, t.ci_high}}, {"confidence", 1 - alpha}};
   if (!binary) out["test"]["df"] = t.df;
   out["verdict"] = t.p_value >= alpha ? "no significant difference" : t.diff > 0 ? "B is better" : "B is worse";
+  return out;
+}
+
+double prob_b_better(double as, double af, double bs, double bf, long draws, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  // Beta(x, y) = X / (X + Y) with X ~ Gamma(x), Y ~ Gamma(y).
+  auto beta = [&rng](double x, double y) {
+    double g = std::gamma_distribution<double>(x, 1.0)(rng);
+    return g / (g + std::gamma_distribution<double>(y, 1.0)(rng));
+  };
+  long wins = 0;
+  for (long i = 0; i < draws; ++i) {
+    double pa = beta(1 + as, 1 + af);
+    if (beta(1 + bs, 1 + bf) > pa) ++wins;
+  }
+  return draws > 0 ? static_cast<double>(wins) / static_cast<double>(draws) : 0.5;
+}
+
+json bandit_update(Repo& repo, const BanditInput& in) {
+  json state = applied_state(repo, in.env);
+  if (!state.is_object() || state.value("strategy", "") != "bandit" || !state.value("candidate", json()).is_object()) {
+    std::string now = state.is_object() ? "strategy " + state.value("strategy", std::string("?")) : "not deployed";
+    throw InputError("'" + in.env + "' runs no bandit (" + now + ")",
+                     "deploy the challenger with: mlo deploy MODEL@VERSION --env " + in.env + " --strategy bandit");
+  }
+  if (in.draws < 100 || in.draws > 10'000'000) throw UsageError("--draws must be 100..10000000");
+  if (in.min_share < 0 || in.min_share > 50) throw UsageError("--min-share must be 0..50 (percent)");
+  StatusInput si{in.env, in.metric, in.from, in.key};
+  Arm a, b;
+  long skipped = 0;
+  fill_arms(repo, si, a, b, skipped);
+  if (a.sumsq != a.sum || b.sumsq != b.sum)
+    throw InputError("metric '" + in.metric + "' has values other than 0 and 1", "a bandit learns from a 0/1 reward (converted, clicked, correct)");
+  std::uint64_t seed = in.seed ? in.seed : std::random_device{}();
+  double p = prob_b_better(a.sum, a.n - a.sum, b.sum, b.n - b.sum, in.draws, seed);
+  int weight = std::clamp(static_cast<int>(std::lround(100 * p)), in.min_share, 100 - in.min_share);
+  auto arm_json = [](const Arm& x) {
+    json j = x.to_json();
+    j["successes"] = static_cast<long>(x.sum);
+    j["posterior"] = {1 + x.sum, 1 + x.n - x.sum};
+    return j;
+  };
+  json out = {{"env", in.env}, {"metric", in.metric}, {"method", "Thompson sampling (Beta posteriors, batched)"},
+              {"a", arm_json(a)}, {"b", arm_json(b)}, {"without_outcome", skipped}, {"p_b_better", p},
+              {"draws", in.draws}, {"seed", seed}, {"weight_before", state.value("weight", 0)}, {"weight", weight},
+              {"applied", false}};
+  if (in.apply && weight != out["weight_before"].get<int>()) {
+    set_traffic(repo, in.env, weight);
+    out["applied"] = true;
+  }
   return out;
 }
 

@@ -11,6 +11,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,5 +57,25 @@ struct StatusInput {
 // The arms' counts and means, and the verdict or why there is none yet
 // ("ready": false when below the plan's sample size).
 nlohmann::json experiment_status(Repo& repo, const StatusInput& in);
+
+// Multi-armed bandit (`mlo deploy REF --env E --strategy bandit`, then
+// `mlo deploy experiment bandit E --metric M --from labels`): batched
+// Thompson sampling on a 0/1 reward. Each arm's reward rate has the
+// posterior Beta(1 + successes, 1 + failures); arm B's traffic share becomes
+// the posterior probability that B's rate is the higher one (estimated from
+// `draws` paired samples), kept within [min_share, 100 - min_share] so
+// neither arm stops learning. Recorded as a traffic event.
+struct BanditInput {
+  std::string env, metric;
+  std::vector<std::string> from;  // label files; empty: the logged field `metric`
+  std::string key = "request_id";
+  std::uint64_t seed = 0;         // 0: a random seed (reported)
+  long draws = 20000;
+  int min_share = 5;              // percent
+  bool apply = true;              // false: report only
+};
+// P(B's rate > A's) under independent Beta posteriors, by `draws` samples.
+double prob_b_better(double a_success, double a_fail, double b_success, double b_fail, long draws, std::uint64_t seed);
+nlohmann::json bandit_update(Repo& repo, const BanditInput& in);
 
 }  // namespace mlo::deploy

@@ -735,7 +735,7 @@ class Router {
     r->weight = s.weight;
     r->shadow = s.strategy == "shadow";
     r->random = s.split == "random";
-    r->sticky = s.strategy == "ab" ? s.sticky_key : "";
+    r->sticky = has_arms(s.strategy) ? s.sticky_key : "";
     if (r->primary) r->primary->role = "primary";
     if (r->candidate) r->candidate->role = r->shadow ? "shadow" : "canary";
     if (s.standby) live_.at(s.standby->id)->role = "standby";

@@ -8,6 +8,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -18,6 +19,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/hash.h"
+#include "notify/shared.h"
 #include "remote/http.h"
 #include "repo/config.h"
 #include "repo/yaml_schema.h"
@@ -91,6 +93,19 @@ std::string hex(const std::string& raw) {
     out += digits[c & 15];
   }
   return out;
+}
+
+// `shared: true` is the remote "origin"; a name is that remote; false: none.
+// Only a remote's name: a cloned mlo.yaml must not hand git a URL or option.
+std::string shared_remote(const YAML::Node& n, const std::string& file) {
+  std::string v = n.as<std::string>();
+  if (v == "true") return "origin";
+  if (v == "false") return "";
+  bool name = !v.empty() && std::isalnum(static_cast<unsigned char>(v[0])) &&
+              v.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == std::string::npos;
+  if (!name) throw InputError(at(n, file) + ": shared: '" + v + "' is not a git remote's name",
+                              "write shared: true (the remote origin) or the name 'git remote' lists");
+  return v;
 }
 
 // ---- de-duplication and cooldown: .mlo/notify/state.json under a lock ----
@@ -270,13 +285,35 @@ Delivery gate_and_deliver(const Target& t, const Event& e, const fs::path& root,
   if (last.is_object() && last.value("key", "") == key) return {t.name, "duplicate", 0, ""};
   if (last.is_object() && has_cooldown(e.kind) && now_s() - last.value("at", 0.0) < t.cooldown_s)
     return {t.name, "cooldown", 0, "last sent " + last.value("ts", "") + "; cooldown " + std::to_string(static_cast<long>(t.cooldown_s)) + "s"};
+  SharedGate shared;
+  if (!t.shared_remote.empty()) {
+    shared = claim_shared(root, t.shared_remote, t.name, e.kind, e.subject, key, has_cooldown(e.kind) ? t.cooldown_s : 0, now_s());
+    if (shared.status == "duplicate" || shared.status == "cooldown") return {t.name, shared.status, 0, shared.detail};
+    if (shared.status == "unshared")
+      std::cerr << "mlo: warning: notify target " << t.name << ": " << shared.detail << "; sending without the shared state\n";
+  }
   std::string id = sha256_hex(key + t.name + std::to_string(now_s()) + std::to_string(::getpid())).substr(0, 16);
   Delivery d = deliver(t, e, root, id);
+  if (d.status != "sent") release_shared(root, t.shared_remote, shared.refs);
   if (d.status == "sent") {
     last = {{"key", key}, {"at", now_s()}, {"ts", now_iso()}};
     state.save();
   }
   return d;
+}
+
+// The result with its current data named relative to the repository, so
+// clones at other paths fingerprint the same drift alike (shared: targets).
+json with_relative_sources(json result, const fs::path& root) {
+  std::string prefix = root.lexically_normal().string();
+  if (!prefix.empty() && prefix.back() != '/') prefix += '/';
+  json* sources = result.contains("current") && result["current"].is_object() && result["current"].contains("sources")
+                      ? &result["current"]["sources"]
+                      : nullptr;
+  if (!sources || !sources->is_array()) return result;
+  for (auto& src : *sources)
+    if (src.is_string() && src.get<std::string>().rfind(prefix, 0) == 0) src = src.get<std::string>().substr(prefix.size());
+  return result;
 }
 
 }  // namespace
@@ -311,6 +348,7 @@ std::vector<Target> load_targets(const fs::path& mlo_yaml) {
     if (n["cooldown"]) t.cooldown_s = duration_at(n["cooldown"], file, "cooldown");
     if (n["timeout"]) t.timeout_s = duration_at(n["timeout"], file, "timeout");
     if (n["retries"]) t.retries = std::clamp(n["retries"].as<int>(), 0, 10);
+    if (n["shared"]) t.shared_remote = shared_remote(n["shared"], file);
     check_target(t, n, file);
     out.push_back(std::move(t));
   }
@@ -361,12 +399,12 @@ std::vector<Delivery> drift(const fs::path& root, const std::string& monitor, co
   e.subject = monitor;
   e.summary = "monitor " + monitor + ": dataset drift (" + names + ")";
   e.detail = {{"monitor", monitor}, {"result_id", result.value("id", "")}, {"drifted_columns", cols}, {"current", current}};
-  e.dedup_key = drift_fingerprint(result);
+  e.dedup_key = drift_fingerprint(result, root);
   return send(root, e);
 }
 
-std::string drift_fingerprint(const json& result) {
-  json current = result.value("current", json::object());
+std::string drift_fingerprint(const json& result, const fs::path& root) {
+  json current = with_relative_sources(result, root).value("current", json::object());
   current.erase("since");
   current.erase("until");
   json summary = result.value("summary", json::object());

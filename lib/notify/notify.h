@@ -37,6 +37,10 @@ struct Target {
   double cooldown_s = 3600;
   int retries = 3;
   double timeout_s = 5;
+  // shared: true (origin) or a git remote's name: de-duplication and cooldown
+  // are claimed on that remote, so clones do not send the same news twice
+  // (notify/shared.h). Empty: this clone's state only.
+  std::string shared_remote;
 };
 
 // The `notify:` section of mlo.yaml; empty when the file or the key is absent.
@@ -70,10 +74,11 @@ std::vector<Delivery> send(const std::filesystem::path& repo_root, const Event& 
 // same current data with the same drifted columns is one event.
 std::vector<Delivery> drift(const std::filesystem::path& repo_root, const std::string& monitor,
                             const nlohmann::json& result);
-// What makes two monitor results the same drift: the current data's size,
-// the drifted columns and every metric's value (results name files, not
-// their content; the same data gives the same values).
-std::string drift_fingerprint(const nlohmann::json& result);
+// What makes two monitor results the same drift: the current data (named
+// relative to the repository root, so clones agree), its size, the drifted
+// columns and every metric's value (results name files, not their content;
+// the same data gives the same values).
+std::string drift_fingerprint(const nlohmann::json& result, const std::filesystem::path& root);
 
 // For the data-contract check: a failed contract on `dataset` (details: which
 // rules failed and where).

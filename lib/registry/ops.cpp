@@ -9,6 +9,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/process.h"
+#include "core/progress.h"
 #include "data/manifest.h"
 #include "data/tree.h"
 #include "data/pointer.h"
@@ -121,8 +122,12 @@ Artifact store_artifact(Repo& repo, const std::string& user_path) {
   std::error_code ec;
   auto st = fs::symlink_status(abs, ec);
   if (!ec && fs::is_regular_file(st)) {
-    a.sha256 = repo.cache().add_file(abs, {LinkMode::reflink, LinkMode::copy});
     a.size = fs::file_size(abs);
+    // Bytes as they are hashed: a model of gigabytes takes a while.
+    ProgressPhase phase("store", 1, a.size);
+    a.sha256 = repo.cache().add_file(abs, {LinkMode::reflink, LinkMode::copy}, true,
+                                     [&phase](std::size_t n) { phase.add(0, n); });
+    phase.add(1, 0);
     return a;
   }
   if (!ec && fs::is_directory(st)) {

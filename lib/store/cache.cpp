@@ -186,7 +186,7 @@ bool same_file_state(const struct stat& a, const struct stat& b) {
 // copies in one thread while this one hashes (cp's speed instead of cp + sha256);
 // the source's stat is compared before and after, so a file changed during
 // the copy is an error rather than an object whose name mismatches its bytes.
-std::string copy_and_hash(int src_fd, const fs::path& temp, const fs::path& source, bool durable) {
+std::string copy_and_hash(int src_fd, const fs::path& temp, const fs::path& source, bool durable, const ByteProgress& on_bytes) {
   UniqueFd out(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!out) throw_errno("cannot write to the cache (" + temp.string() + ")", errno);
   struct stat before;
@@ -204,6 +204,7 @@ std::string copy_and_hash(int src_fd, const fs::path& temp, const fs::path& sour
       if (n == 0) break;
       h.update(buf, static_cast<size_t>(n));
       write_all(out.get(), std::string_view(buf, static_cast<size_t>(n)), "to the cache (" + temp.string() + ")");
+      if (on_bytes) on_bytes(static_cast<size_t>(n));
     }
   } else {
     std::atomic<bool> stop{false};
@@ -227,6 +228,7 @@ std::string copy_and_hash(int src_fd, const fs::path& temp, const fs::path& sour
       if (n == 0) break;
       h.update(buf, static_cast<size_t>(n));
       off += n;
+      if (on_bytes) on_bytes(static_cast<size_t>(n));
     }
     copier.join();
     if (copy_error) throw_errno("cannot copy " + source.string() + " to the cache (" + temp.string() + ")", copy_error);
@@ -256,6 +258,11 @@ void Cache::ensure_temp_dir() const {
 }
 
 std::string Cache::add_file(const fs::path& source, const std::vector<LinkMode>& modes, bool durable) {
+  return add_file(source, modes, durable, {});
+}
+
+std::string Cache::add_file(const fs::path& source, const std::vector<LinkMode>& modes, bool durable,
+                            const ByteProgress& on_bytes) {
   UniqueFd src(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
   if (!src) throw_errno("cannot read " + source.string(), errno);
   ensure_temp_dir();
@@ -263,7 +270,7 @@ std::string Cache::add_file(const fs::path& source, const std::vector<LinkMode>&
   for (LinkMode mode : modes) {
     if (mode == LinkMode::hardlink || mode == LinkMode::symlink) {
       // The workspace keeps its inode: link it into the store under its hash.
-      std::string hash = sha256_file(source);
+      std::string hash = sha256_file(source, on_bytes);
       if (has(hash)) return hash;
       TempGuard temp{unique_temp_name(temp_dir(), "obj")};
       if (::link(source.c_str(), temp.path.c_str()) != 0) {
@@ -285,7 +292,7 @@ std::string Cache::add_file(const fs::path& source, const std::vector<LinkMode>&
           reflink_unsupported_.store(true);
         continue;
       }
-      std::string hash = sha256_file(temp.path);  // hash the clone: it can not change under us
+      std::string hash = sha256_file(temp.path, on_bytes);  // hash the clone: it can not change under us
       if (durable) ::fsync(out.get());
       out.reset();
       publish(temp.path, hash, durable);
@@ -294,7 +301,7 @@ std::string Cache::add_file(const fs::path& source, const std::vector<LinkMode>&
     }
     // copy
     TempGuard temp{unique_temp_name(temp_dir(), "obj")};
-    std::string hash = copy_and_hash(src.get(), temp.path, source, durable);
+    std::string hash = copy_and_hash(src.get(), temp.path, source, durable, on_bytes);
     publish(temp.path, hash, durable);
     temp.path.clear();
     return hash;

@@ -26,6 +26,8 @@ std::string to_string(LinkMode mode);
 // Throws InputError naming `where` on an unknown word.
 std::vector<LinkMode> parse_link_modes(std::string_view text, const std::string& where);
 
+using ByteProgress = std::function<void(std::size_t)>;
+
 class Cache {
  public:
   explicit Cache(fs::path root);
@@ -39,6 +41,9 @@ class Cache {
   // link or clone. With durable=false the caller must call sync() before it
   // records the hash anywhere (batching one sync for many objects).
   std::string add_file(const fs::path& source, const std::vector<LinkMode>& modes, bool durable = true);
+  // The same; on_bytes hears of every block read (a progress line for one large file).
+  std::string add_file(const fs::path& source, const std::vector<LinkMode>& modes, bool durable,
+                       const ByteProgress& on_bytes);
   std::string add_bytes(std::string_view data, bool durable = true);
   // Adds bytes the caller has already checked against `hash` (a fetch hashes
   // every blob it downloads): no second hash, and the object is remembered as

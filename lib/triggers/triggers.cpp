@@ -313,7 +313,7 @@ void check_drift(Repo& repo, const Trigger& t, bool act, Decision& d) {
     notify::drift(repo.root(), t.monitor, result);
   }
   const json& s = result["summary"];
-  d.key = "m" + notify::drift_fingerprint(result).substr(0, 16);
+  d.key = "m" + notify::drift_fingerprint(result, repo.root()).substr(0, 16);
   d.evidence = {{"monitor", t.monitor}, {"result_id", result.value("id", "")}, {"drift", s.value("drift", "")},
                 {"drifted_columns", s["drifted_columns"]}};
   if (s.value("drift", "") != "drift") {

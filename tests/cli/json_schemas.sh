@@ -282,6 +282,7 @@ TXT
 cat >>"$TEST_TMP/commands" <<'TXT'
 deploy experiment plan: pending
 deploy experiment status: pending
+deploy experiment bandit: pending
 monitor labels: pending
 TXT
 

@@ -54,3 +54,23 @@ pid_running() {
   state=$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1)
   [ "$state" != Z ]
 }
+
+# For the late-label and A/B tests:
+# send_rows PORT FIRST COUNT [USERS] : COUNT requests with ids rFIRST.. (a = i % 7, b = 1);
+# with USERS, header X-User: u(i % USERS). Prints "id version x-request-id" per request.
+send_rows() {
+  /usr/bin/python3 - "$@" <<'PY'
+import json, sys, urllib.request
+port, first, count = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+users = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+for i in range(first, first + count):
+    body = json.dumps({"dataframe_split": {"columns": ["a", "b"], "data": [[i % 7, 1]]}}).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body, headers={"Content-Type": "application/json"})
+    if i % 10 != 9:
+        req.add_header("X-Request-Id", f"r{i}")  # every tenth: the router makes one up
+    if users:
+        req.add_header("X-User", f"u{i % users}")
+    with urllib.request.urlopen(req) as r:
+        print(f"r{i}", r.headers["X-Mlo-Version"], r.headers["X-Request-Id"], json.load(r)["predictions"][0])
+PY
+}

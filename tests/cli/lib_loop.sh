@@ -3,6 +3,8 @@
 
 # gen FILE N SHIFT SEED [COLUMNS] : a CSV of two numeric columns (default
 # "age,income"); SHIFT moves both (SHIFT 0: the reference's distribution).
+# COLUMNS "age,income,city" adds a categorical city that gains a new value
+# under drift.
 gen() {
   /usr/bin/python3 - "$@" <<'PYEOF'
 import sys, random
@@ -12,8 +14,31 @@ r = random.Random(seed)
 with open(f, "w") as out:
     out.write(cols + "\n")
     for i in range(n):
-        out.write(f"{r.gauss(40 + 10 * shift, 10):.3f},{r.lognormvariate(10 + shift, 0.5):.2f}\n")
+        city = "," + r.choice(['paris', 'lyon', 'nice'] + (['brest'] * 3 if shift else [])) if cols.count(",") == 2 else ""
+        out.write(f"{r.gauss(40 + 10 * shift, 10):.3f},{r.lognormvariate(10 + shift, 0.5):.2f}{city}\n")
 PYEOF
+}
+
+# loop_yaml CMD DEPS MIN_ACC : the head of mlo.yaml the loop tests share: a
+# train stage (CMD, deps [DEPS]) writing model.json and metrics.json, the
+# model clf, and a production gate "acc >= MIN_ACC".
+loop_yaml() {
+  cat <<YAML
+stages:
+  train:
+    cmd: $1
+    deps: [$2]
+    outs: [model.json]
+    metrics: [metrics.json]
+models:
+  clf:
+    path: model.json
+registry:
+  stages:
+    production:
+      gates:
+        metrics: ["acc >= $3"]
+YAML
 }
 
 # start_receiver SECRET : starts tests/cli/webhook_receiver.py; sets RECEIVER

@@ -34,21 +34,7 @@ json.dump({"format": "mlo-linear", "version": 1, "task": "regression", "features
            "coef": [c, 1.0], "intercept": 0}, open("model.json", "w"))
 json.dump({"acc": float(open("quality.txt").read())}, open("metrics.json", "w"))
 PY
-cat > mlo.yaml <<YAML
-stages:
-  train:
-    cmd: /usr/bin/python3 train.py
-    deps: [train.py, data/train.csv, data/batch.csv, quality.txt]
-    outs: [model.json]
-    metrics: [metrics.json]
-models:
-  clf:
-    path: model.json
-registry:
-  stages:
-    production:
-      gates:
-        metrics: ["acc >= 0.9"]
+{ loop_yaml "/usr/bin/python3 train.py" "train.py, data/train.csv, data/batch.csv, quality.txt" 0.9; cat <<YAML
 monitors:
   prod:
     reference: data/train.csv
@@ -70,6 +56,7 @@ notify:
     secret_env: MLO_LOOP_SECRET
     cooldown: 0s   # every new drift is news in this test
 YAML
+} > mlo.yaml
 expect_ok data add data/train.csv
 git add -A && git commit -qm loop
 expect_ok run -q

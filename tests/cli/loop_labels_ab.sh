@@ -13,29 +13,11 @@ PY=/usr/bin/python3
 new_repo
 linear_model m1.json 1
 linear_model m2.json 2
-# send PORT FIRST COUNT [USERS] : COUNT requests with ids rFIRST.. (a = i % 7, b = 1);
-# with USERS, header X-User: u(i % USERS). Prints "id version x-request-id" per request.
-send() {
-  $PY - "$@" <<'PY'
-import json, sys, urllib.request
-port, first, count = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-users = int(sys.argv[4]) if len(sys.argv) > 4 else 0
-for i in range(first, first + count):
-    body = json.dumps({"dataframe_split": {"columns": ["a", "b"], "data": [[i % 7, 1]]}}).encode()
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body, headers={"Content-Type": "application/json"})
-    if i % 10 != 9:
-        req.add_header("X-Request-Id", f"r{i}")  # every tenth: the router makes one up
-    if users:
-        req.add_header("X-User", f"u{i % users}")
-    with urllib.request.urlopen(req) as r:
-        print(f"r{i}", r.headers["X-Mlo-Version"], r.headers["X-Request-Id"], json.load(r)["predictions"][0])
-PY
-}
 expect_ok deploy iris@1 --artifact m1.json --env prod
 port=$(router_port prod)
 
 # request ids: honoured, generated when absent, returned, logged
-send "$port" 0 20 > "$TEST_TMP/first.txt" || fail "requests failed"
+send_rows "$port" 0 20 > "$TEST_TMP/first.txt" || fail "requests failed"
 $PY - "$TEST_TMP/first.txt" <<'PY' || fail "request ids: $(cat "$TEST_TMP/first.txt")"
 import re, sys
 rows = [l.split() for l in open(sys.argv[1])]
@@ -57,7 +39,7 @@ pass
 
 # labels arrive later: window 1 right, window 2 off by one (decay)
 sleep 1.2
-send "$port" 100 20 > "$TEST_TMP/second.txt" || fail "requests failed"
+send_rows "$port" 100 20 > "$TEST_TMP/second.txt" || fail "requests failed"
 sleep 0.5
 $PY - "$TEST_TMP/first.txt" "$TEST_TMP/second.txt" <<'PY'
 import sys
@@ -96,8 +78,8 @@ rm mlo.yaml
 # A/B: half the users on each arm, each user always on the same one
 expect_ok deploy iris@2 --artifact m2.json --env prod --strategy ab --split 50 --sticky-key X-User
 expect_rc 2 deploy iris@2 --artifact m2.json --env prod --strategy canary --split 50
-expect_err_contains "only --strategy ab takes"
-send "$port" 1000 400 40 > "$TEST_TMP/ab.txt" || fail "A/B requests failed"
+expect_err_contains "only --strategy ab or bandit takes"
+send_rows "$port" 1000 400 40 > "$TEST_TMP/ab.txt" || fail "A/B requests failed"
 $PY - "$TEST_TMP/ab.txt" <<'PY' || fail "sticky assignment: $(head "$TEST_TMP/ab.txt")"
 import sys, collections
 arm = collections.defaultdict(set)
@@ -115,6 +97,16 @@ expect_json "[v['weight'] for v in d['versions']] == [50, 50]"
 # (0.3 -> 0.7 at alpha 0.05, power 0.8: 23.31 by the formula with scipy's norm.isf)
 expect_ok --json deploy experiment plan --env prod --metric converted --baseline 0.3 --mde 0.4
 expect_json "d['n_per_arm'] == 24 and d['file'] == 'deploy/prod/experiment.json'"
+# the plan is a deploy event, for arm B's version (deploy history, audit)
+expect_ok --json deploy history prod
+expect_json "[(e['action'], e['model'], e['version'], e['detail']['n_per_arm'], e['detail']['metric']) for e in d if e['action'] == 'experiment-plan'] == [('experiment-plan', 'iris', '2', 24, 'converted')]"
+expect_ok deploy history prod
+expect_out_contains "experiment-plan iris@2  metric converted, 24 per arm"
+expect_ok --json audit iris
+expect_json "any(e['event'] == 'experiment-plan' and e['detail']['n_per_arm'] == 24 for e in d)"
+expect_ok --json deploy experiment plan --metric converted --baseline 0.3 --mde 0.4
+expect_ok --json deploy history prod
+expect_json "sum(e['action'] == 'experiment-plan' for e in d) == 1"
 $PY - "$TEST_TMP/ab.txt" <<'PY'
 import sys
 with open("outcomes.csv", "w") as f:

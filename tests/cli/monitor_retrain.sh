@@ -6,23 +6,12 @@
 # production through the gates (promoted, or refused as configured), and the
 # decision and its evidence are recorded (monitor history, registry audit).
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_loop.sh"
 PY=/usr/bin/python3
 new_repo rl
-gen() {  # FILE N SHIFT SEED
-  $PY - "$@" <<'PYEOF'
-import sys, random
-f, n, shift, seed = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-r = random.Random(seed)
-with open(f, "w") as out:
-    out.write("age,income,city\n")
-    for i in range(n):
-        city = r.choice(['paris', 'lyon', 'nice'] + (['brest'] * 3 if shift else []))
-        out.write(f"{r.gauss(40 + 10 * shift, 10):.3f},{r.lognormvariate(10 + shift, 0.5):.2f},{city}\n")
-PYEOF
-}
 mkdir -p data
-gen data/train.csv 1500 0 1
-gen data/batch.csv 1000 0 2
+gen data/train.csv 1500 0 1 age,income,city
+gen data/batch.csv 1000 0 2 age,income,city
 cat > train.py <<'PY'
 import csv, json
 rows = list(csv.DictReader(open("data/train.csv"))) + list(csv.DictReader(open("data/batch.csv")))
@@ -30,21 +19,7 @@ mean = sum(float(r["age"]) for r in rows) / len(rows)
 json.dump({"mean_age": mean, "rows": len(rows)}, open("model.json", "w"))
 json.dump({"acc": 0.91}, open("metrics.json", "w"))
 PY
-cat > mlo.yaml <<'YAML'
-stages:
-  train:
-    cmd: /usr/bin/python3 train.py
-    deps: [train.py, data/train.csv, data/batch.csv]
-    outs: [model.json]
-    metrics: [metrics.json]
-models:
-  clf:
-    path: model.json
-registry:
-  stages:
-    production:
-      gates:
-        metrics: ["acc >= 0.9"]
+{ loop_yaml "/usr/bin/python3 train.py" "train.py, data/train.csv, data/batch.csv" 0.9; cat <<'YAML'
 monitors:
   prod:
     reference: auto
@@ -55,6 +30,7 @@ monitors:
       register: clf
       propose: production
 YAML
+} > mlo.yaml
 # the monitors: section matches schemas/mlo-monitors.schema.json
 if /usr/bin/python3 -c "import jsonschema, yaml" 2>/dev/null; then
   /usr/bin/python3 - "${MLO_SOURCE_DIR:-$(dirname "$0")/../..}/schemas/mlo-monitors.schema.json" <<'PY' || fail "monitors: does not match its schema"
@@ -87,7 +63,7 @@ expect_ok --json runs ls --stage train
 expect_json "len(d)==1"
 
 # drifted batch: the loop retrains, registers v0.0.2 from the new run, promotes it
-gen data/batch.csv 1000 1 3
+gen data/batch.csv 1000 1 3 age,income,city
 expect_ok monitor prod --act
 expect_out_contains "Dataset drift: YES"
 expect_out_contains "on_drift: mlo run train"
@@ -114,7 +90,7 @@ s = open("mlo.yaml").read().replace('"acc >= 0.9"', '"acc >= 0.95"')
 open("mlo.yaml", "w").write(s)
 PY
 git commit -qam "stricter gate"
-gen data/batch.csv 1000 1 4
+gen data/batch.csv 1000 1 4 age,income,city
 expect_rc 1 monitor prod --act
 expect_out_contains "refused by its gates"
 expect_ok --json models show 'clf#production'
@@ -125,7 +101,7 @@ expect_json "(lambda a: a['status']=='refused' and a['version']=='clf@v0.0.3' an
 
 # a failing stage: the trigger stops, nothing is registered, the failure is recorded (exit 5)
 printf 'raise SystemExit(3)\n' > train.py
-gen data/batch.csv 1000 1 5
+gen data/batch.csv 1000 1 5 age,income,city
 expect_rc 5 monitor prod --act
 expect_err_contains "on_drift step failed: mlo run train"
 expect_rc 3 models show clf@v0.0.4
@@ -136,7 +112,7 @@ expect_json "d['results'][-1]['actions'][0]['status']=='failed'"
 # from the run cache: same code, same batch as v0.0.3) registers nothing: the
 # decision is recorded instead, and says which version has those bytes
 git checkout -q train.py
-gen data/batch.csv 1000 1 4
+gen data/batch.csv 1000 1 4 age,income,city
 expect_ok monitor prod --act
 expect_out_contains "retraining produced the same artifact as clf@v0.0.3; no new version registered"
 expect_rc 3 models show clf@v0.0.4

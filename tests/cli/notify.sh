@@ -43,21 +43,7 @@ gen ref.csv 800 0 1
 gen cur.csv 800 1 2
 printf '{"w": 1}\n' > weights.json
 printf '{"acc": 0.91}\n' > acc.json
-cat > mlo.yaml <<YAML
-stages:
-  train:
-    cmd: cp weights.json model.json && cp acc.json metrics.json
-    deps: [weights.json, acc.json]
-    outs: [model.json]
-    metrics: [metrics.json]
-models:
-  clf:
-    path: model.json
-registry:
-  stages:
-    production:
-      gates:
-        metrics: ["acc >= 0.95"]
+{ loop_yaml "cp weights.json model.json && cp acc.json metrics.json" "weights.json, acc.json" 0.95; cat <<YAML
 monitors:
   m:
     reference: ref.csv
@@ -82,6 +68,7 @@ notify:
     command: [sh, -c, 'cat >> events-from-command.jsonl; echo >> events-from-command.jsonl']
     events: [drift]
 YAML
+} > mlo.yaml
 # the notify: section matches schemas/mlo-notify.schema.json, which refuses bad targets
 $PY - "${MLO_SOURCE_DIR:-$HERE/../..}/schemas/mlo-notify.schema.json" <<'PY' || fail "notify: does not match its schema"
 import json, sys, yaml, jsonschema

@@ -19,21 +19,7 @@ rows = list(csv.DictReader(open("data/train.csv")))
 json.dump({"rows": len(rows)}, open("model.json", "w"))
 json.dump({"acc": 0.91}, open("metrics.json", "w"))
 PY
-cat > mlo.yaml <<'YAML'
-stages:
-  train:
-    cmd: /usr/bin/python3 train.py
-    deps: [train.py, data/train.csv]
-    outs: [model.json]
-    metrics: [metrics.json]
-models:
-  clf:
-    path: model.json
-registry:
-  stages:
-    production:
-      gates:
-        metrics: ["acc >= 0.9"]
+{ loop_yaml "/usr/bin/python3 train.py" "train.py, data/train.csv" 0.9; cat <<'YAML'
 monitors:
   prod:
     reference: data/train.csv
@@ -50,6 +36,7 @@ triggers:
     drift: prod
     action: {run: [train], register: clf, propose: production}
 YAML
+} > mlo.yaml
 $PY - "${MLO_SOURCE_DIR:-$(dirname "$0")/../..}/schemas/mlo-triggers.schema.json" <<'PY' || fail "triggers: does not match its schema"
 import json, sys, yaml, jsonschema
 schema = json.load(open(sys.argv[1]))

@@ -89,3 +89,13 @@ TEST_CASE("A/B: two-proportion z-test and Welch t-test match scipy", "[loop]") {
   CHECK(t.ci_low == Approx(-0.5418813079996521).epsilon(1e-6));
   CHECK(t.ci_high == Approx(3.022833688952032).epsilon(1e-6));
 }
+
+TEST_CASE("bandit: P(B better) under Beta posteriors matches scipy's integral", "[loop]") {
+  // A: 30 of 100, B: 45 of 100 -> Beta(31, 71) and Beta(46, 56);
+  // scipy: quad(beta.pdf(x, 46, 56) * beta.cdf(x, 31, 71), 0, 1) = 0.98548
+  double p = deploy::prob_b_better(30, 70, 45, 55, 200000, 7);
+  CHECK(p == Approx(0.9854764919961668).margin(0.003));  // 200000 draws: sd 0.0003
+  CHECK(deploy::prob_b_better(45, 55, 30, 70, 200000, 7) == Approx(0.01452350800383383).margin(0.003));
+  CHECK(deploy::prob_b_better(10, 10, 10, 10, 200000, 7) == Approx(0.5).margin(0.005));
+  CHECK(deploy::prob_b_better(30, 70, 45, 55, 20000, 7) == deploy::prob_b_better(30, 70, 45, 55, 20000, 7));  // seeded
+}

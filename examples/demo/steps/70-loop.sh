@@ -5,6 +5,10 @@
 step "A webhook receiver that checks mlo's signature (stands in for your alerting)"
 cd "$DEMO_DIR/project"
 export MLO_DEMO_SECRET="demo-secret"
+# start_demo_hook: runs it in the background (HOOK_PID, HOOK_URL); it appends
+# "signed EVENT: SUMMARY" per notification to $DEMO_DIR/hook.log.
+start_demo_hook() {
+rm -f "$DEMO_DIR/hook.port"
 /usr/bin/python3 - "$DEMO_DIR/hook.port" "$DEMO_DIR/hook.log" <<'PY' &
 import hashlib, hmac, json, os, sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -24,11 +28,14 @@ s.serve_forever()
 PY
 HOOK_PID=$!
 for _ in $(seq 50); do [ -s "$DEMO_DIR/hook.port" ] && break; sleep 0.1; done
+HOOK_URL="http://127.0.0.1:$(cat "$DEMO_DIR/hook.port")/mlo"
+}
+start_demo_hook
 cat >> mlo.yaml <<YAML
 notify:
   ops:
     type: webhook
-    url: http://127.0.0.1:$(cat "$DEMO_DIR/hook.port")/mlo
+    url: $HOOK_URL
     secret_env: MLO_DEMO_SECRET
 triggers:
   drifted:
