@@ -190,7 +190,10 @@ std::optional<std::string> libgit2_load_error() {
   // dlopen is reference-counted: the first git call's load finds it open.
   if (dlopen(MLO_LIBGIT2_SONAME, RTLD_NOW | RTLD_LOCAL)) return std::nullopt;
   const char* why = dlerror();
-  return std::string(MLO_LIBGIT2_SONAME) + ": " + (why ? why : "unknown error");
+  std::string message = MLO_LIBGIT2_SONAME;  // appended, not chained: GCC 12 warns falsely on a+b+c here
+  message += ": ";
+  message += why ? why : "unknown error";
+  return message;
 #else
   return std::nullopt;  // linked: the program would not have started without it
 #endif
