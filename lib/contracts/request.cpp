@@ -48,11 +48,11 @@ RequestChecker RequestChecker::for_data(Repo& repo, const nlohmann::json& data) 
 
 namespace {
 
-std::string shorten(const std::string& v) {
-  if (v.size() <= 80) return v;
-  std::string cut = v.substr(0, 80);  // appended, not a+b: GCC 12 warns falsely on the temporary
-  cut += "...";
-  return cut;
+// The offending cell as reported: at most 80 bytes and "...". Written into
+// place (no returned temporary: GCC 12 warns falsely on its move here).
+void set_shortened(std::string& out, const std::string& v) {
+  out.assign(v, 0, 80);
+  if (v.size() > 80) out += "...";
 }
 
 // The value as a number when the rule's type reads one; nullopt when it does
@@ -79,7 +79,13 @@ void RequestChecker::check(std::size_t row, const std::string& column, const std
   if (it == rules_.end()) return;
   const Rule& r = *it->second;
   const ColumnRule& c = r.rule;
-  auto fail = [&](const char* check, const std::string& value) { out.push_back({check, column, shorten(value), row}); };
+  auto fail = [&](const char* check, const std::string& value) {
+    RequestFailure& f = out.emplace_back();
+    f.check = check;
+    f.column = column;
+    set_shortened(f.value, value);
+    f.row = row;
+  };
   if (!text) {
     if (!c.nullable) fail("nullable", "null");
     return;
