@@ -54,7 +54,7 @@ J transfer push
 J transfer fetch
 J transfer pull
 J remote-check fsck --remote origin
-J remote-check remote check origin
+J remote-probe remote check origin
 
 # --- pipeline, runs, metrics, params, experiments
 cat >params.yaml <<'YAML'
@@ -284,7 +284,7 @@ status: run
 triggers check: triggers-check
 triggers ls: triggers-ls
 triggers history: triggers-check
-remote check: remote-check
+remote check: remote-probe
 data validate: data-validate
 data schema infer:
 deploy experiment plan: deploy-experiment-plan
@@ -305,11 +305,20 @@ schemas_dir, outs, mlo, commands_file = sys.argv[1:5]
 cli_dir = pathlib.Path(schemas_dir) / "cli"
 
 
+# The file schemas (schemas/*.schema.json) name themselves by URL; a command's
+# schema that refers to one finds it here, offline.
+by_url = {}
+for other in pathlib.Path(schemas_dir).glob("*.schema.json"):
+    doc = json.load(open(other))
+    if str(doc.get("$id", "")).startswith("https://"):
+        by_url[doc["$id"]] = doc
+
+
 def validator(path):
     schema = json.load(open(path))
     jsonschema.Draft202012Validator.check_schema(schema)
     # Relative $refs resolve against the file's own location: offline.
-    resolver = jsonschema.RefResolver(base_uri=path.resolve().as_uri(), referrer=schema)
+    resolver = jsonschema.RefResolver(base_uri=path.resolve().as_uri(), referrer=schema, store=by_url)
     return jsonschema.Draft202012Validator(schema, resolver=resolver)
 
 
