@@ -60,6 +60,9 @@ ProgressSettings settings_for_stderr() {
     s.style = ProgressStyle::lines;
     s.github_groups = env_is("GITHUB_ACTIONS", "true");
     apply_intervals(s);
+    // Lines are written every line_ns; the redraw gate must not be slower, or
+    // MLO_PROGRESS_EVERY under 0.1 s would still wait 0.1 s for its first line.
+    s.redraw_ns = std::min(s.redraw_ns, s.line_ns);
   }
   return s;
 }
