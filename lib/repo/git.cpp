@@ -45,7 +45,14 @@ std::string oid_str(const git_oid* oid) {
 void git_check(int rc, const std::string& what) {
   if (rc >= 0) return;
   const git_error* e = git_error_last();
-  throw InputError(what + ": " + (e && e->message ? e->message : "git error"));
+  std::string message = what + ": " + (e && e->message ? e->message : "git error");
+  // git's own lock, left by a git or mlo process that was killed mid-write
+  // (git never removes it by itself either): name it and the way out.
+  if (rc == GIT_ELOCKED)
+    throw InputError(message + " (.git/index.lock or a ref's .lock exists)",
+                     "if no git or mlo command is running in this repository, remove the .lock file and run the "
+                     "command again (the data and pointer files are intact)");
+  throw InputError(message);
 }
 
 GitRepo::GitRepo(const std::filesystem::path& workdir) : workdir_(workdir) {
