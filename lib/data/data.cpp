@@ -358,11 +358,11 @@ bool diff_trees(const Cache& cache, const std::string& from, const std::string& 
     std::size_t depth;
   };
   FileChanges found;
-  std::vector<Pair> todo{{from, to, path, 0}};
+  std::vector<Pair> pending{{from, to, path, 0}};
   try {
-    while (!todo.empty()) {
-      Pair p = std::move(todo.back());
-      todo.pop_back();
+    while (!pending.empty()) {
+      Pair p = std::move(pending.back());
+      pending.pop_back();
       auto a = read_tree_level(cache, p.from, "folder " + p.dir + " (tree " + p.from + ")");
       auto b = read_tree_level(cache, p.to, "folder " + p.dir + " (tree " + p.to + ")");
       if (!a || !b) return false;
@@ -378,7 +378,7 @@ bool diff_trees(const Cache& cache, const std::string& from, const std::string& 
         } else {
           const TreeEntry &x = (*a)[i++], &y = (*b)[j++];
           if (x.sha256 == y.sha256 && x.executable == y.executable) continue;
-          if (x.is_tree) todo.push_back({x.sha256, y.sha256, p.dir + "/" + x.name, p.depth + 1});
+          if (x.is_tree) pending.push_back({x.sha256, y.sha256, p.dir + "/" + x.name, p.depth + 1});
           else found.modified.push_back({p.dir + "/" + x.name, x.sha256, y.sha256, x.size, y.size});
         }
       }

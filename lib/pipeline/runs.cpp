@@ -41,7 +41,7 @@ const Migrations kRunsSchema{
      // holds what json_extract returns (integer, real or text), so
      // comparisons keep SQLite's rules. run_edges: which runs read and wrote
      // each content hash (lineage). Edges come from the records, not from
-     // SQL: runs_todo asks the next opener to fill them.
+     // SQL: a row in runs_backfill asks the next opener to fill them.
      "CREATE TABLE run_values(kind INTEGER NOT NULL, name TEXT NOT NULL, value NOT NULL, run TEXT NOT NULL, "
      "PRIMARY KEY(kind, name, value, run)) WITHOUT ROWID;"
      "CREATE INDEX run_values_run ON run_values(run, kind, name);"
@@ -55,8 +55,8 @@ const Migrations kRunsSchema{
      "WHERE json_type(runs.params) = 'object' AND j.type != 'null';"
      "INSERT OR IGNORE INTO run_values SELECT 1, j.key, j.value, runs.id FROM runs, json_each(runs.metrics) AS j "
      "WHERE json_type(runs.metrics) = 'object' AND j.type != 'null';"
-     "CREATE TABLE runs_todo(task TEXT PRIMARY KEY);"
-     "INSERT INTO runs_todo VALUES('edges');"}};
+     "CREATE TABLE runs_backfill(task TEXT PRIMARY KEY);"
+     "INSERT INTO runs_backfill VALUES('edges');"}};
 
 fs::path refs_dir(Repo& repo) { return repo.cache().root() / "runs"; }
 fs::path ref_path(Repo& repo, const std::string& id) { return refs_dir(repo) / id.substr(0, 2) / id; }
@@ -173,7 +173,7 @@ class RowWriter {
 // Lineage edges of the runs indexed before run_edges existed (the schema
 // step cannot read records): once, by the first opener after the upgrade.
 void fill_pending_edges(Repo& repo, Database& db) {
-  if (!db.prepare("SELECT 1 FROM runs_todo WHERE task = 'edges'").step()) return;
+  if (!db.prepare("SELECT 1 FROM runs_backfill WHERE task = 'edges'").step()) return;
   std::optional<Transaction> tx;
   if (sqlite3_get_autocommit(db.handle())) tx.emplace(db);
   RowWriter writer(db);
@@ -184,7 +184,7 @@ void fill_pending_edges(Repo& repo, Database& db) {
     auto r = parse_stored_json(repo.cache().read(hash));
     if (r.is_object()) writer.write_edges(r, id);
   }
-  db.exec("DELETE FROM runs_todo WHERE task = 'edges'");
+  db.exec("DELETE FROM runs_backfill WHERE task = 'edges'");
   if (tx) tx->commit();
 }
 
@@ -528,7 +528,7 @@ int import_run_records(Repo& repo, const std::vector<std::string>& hashes) {
 void rebuild_runs_index(Repo& repo) {
   Database& db = runs_db(repo);
   Transaction tx(db);
-  db.exec("DELETE FROM runs; DELETE FROM run_values; DELETE FROM run_edges; DELETE FROM runs_todo");
+  db.exec("DELETE FROM runs; DELETE FROM run_values; DELETE FROM run_edges; DELETE FROM runs_backfill");
   RowWriter writer(db);
   for_each_ref(repo, [&](const std::string& id, const std::string& hash) {
     if (!repo.cache().has(hash)) {

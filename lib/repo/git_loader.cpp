@@ -187,13 +187,17 @@ namespace mlo {
 
 std::optional<std::string> libgit2_load_error() {
 #ifdef MLO_LAZY_LIBGIT2
-  // dlopen is reference-counted: the first git call's load finds it open.
-  if (dlopen(MLO_LIBGIT2_SONAME, RTLD_NOW | RTLD_LOCAL)) return std::nullopt;
-  const char* why = dlerror();
-  std::string message = MLO_LIBGIT2_SONAME;  // appended, not chained: GCC 12 warns falsely on a+b+c here
-  message += ": ";
-  message += why ? why : "unknown error";
-  return message;
+  // Asked once per process (doctor asks for its versions and its checks);
+  // dlopen is reference-counted, so the first git call's load finds it open.
+  static const std::optional<std::string> error = []() -> std::optional<std::string> {
+    if (dlopen(MLO_LIBGIT2_SONAME, RTLD_NOW | RTLD_LOCAL)) return std::nullopt;
+    const char* why = dlerror();
+    std::string message = MLO_LIBGIT2_SONAME;  // appended, not chained: GCC 12 warns falsely on a+b+c here
+    message += ": ";
+    message += why ? why : "unknown error";
+    return message;
+  }();
+  return error;
 #else
   return std::nullopt;  // linked: the program would not have started without it
 #endif

@@ -84,7 +84,7 @@ before=$OUT
 /usr/bin/python3 - <<'PY' || fail "downgrading the index"
 import sqlite3
 db = sqlite3.connect(".mlo/index.db")
-db.executescript("DROP TABLE run_values; DROP TABLE run_edges; DROP TABLE runs_todo; DROP INDEX runs_started_id; DROP INDEX runs_experiment;"
+db.executescript("DROP TABLE run_values; DROP TABLE run_edges; DROP TABLE runs_backfill; DROP INDEX runs_started_id; DROP INDEX runs_experiment;"
                  "UPDATE mlo_schema SET version = 2 WHERE module = 'runs';")
 db.commit()
 PY
