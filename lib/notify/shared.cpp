@@ -8,6 +8,7 @@
 
 #include "core/hash.h"
 #include "core/process.h"
+#include "core/random.h"
 
 namespace mlo::notify {
 namespace {
@@ -54,7 +55,11 @@ void delete_local(const fs::path& root, const std::vector<std::string>& refs) {
 std::string record_of(const std::string& kind, const std::string& subject, const std::string& key, double now_s) {
   char host[256] = {0};
   ::gethostname(host, sizeof host - 1);
-  nlohmann::json j = {{"kind", kind}, {"subject", subject}, {"key", key}, {"at", static_cast<long long>(now_s)}, {"host", host}};
+  // The nonce keeps two clones' claims distinct blobs: a push of the very
+  // object the remote already holds succeeds ("up to date"), so two equal
+  // claims made in the same second would both win.
+  nlohmann::json j = {{"kind", kind}, {"subject", subject}, {"key", key}, {"at", static_cast<long long>(now_s)},
+                      {"host", host}, {"nonce", random_hex(8)}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 

@@ -15,6 +15,7 @@
 #include "core/fs.h"
 #include "core/hash.h"
 #include "core/process.h"
+#include "core/random.h"
 #include "data/pointer.h"
 #include "monitor/labels.h"
 #include "notify/notify.h"
@@ -377,7 +378,10 @@ void notify_fired(Repo& repo, const Trigger& t, const Decision& d) {
 
 void act_on(Repo& repo, const Trigger& t, Decision& d, const CheckOptions& o) {
   json claim = {{"trigger", t.name}, {"kind", t.kind}, {"key", d.key}, {"reason", d.reason}, {"evidence", d.evidence},
-                {"claimed_at", iso(o.now)}, {"claimed_by", who(repo)}, {"baseline", d.state == "baseline"}};
+                {"claimed_at", iso(o.now)}, {"claimed_by", who(repo)}, {"baseline", d.state == "baseline"},
+                // Distinct blobs: pushing the object the remote already holds succeeds, so
+                // two equal claims made in the same second would both win.
+                {"nonce", random_hex(8)}};
   std::string ref = kClaims + t.name + "/" + d.key;
   if (!create_ref(repo, ref, claim)) {
     d.state = "already-fired";

@@ -6,13 +6,13 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <fstream>
 #include <sstream>
 #include <thread>
 
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "core/log.h"
+#include "core/random.h"
 #include "repo/repo.h"
 #include "ui/page.h"
 
@@ -123,18 +123,7 @@ bool is_loopback_host(const std::string& host) {
   return ::inet_pton(AF_INET, host.c_str(), &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
 
-std::string new_token() {
-  std::ifstream in("/dev/urandom", std::ios::binary);
-  unsigned char b[16] = {};
-  if (!in.read(reinterpret_cast<char*>(b), sizeof b)) throw Error(Exit::input, "cannot read /dev/urandom for a token");
-  std::string out;
-  char h[3];
-  for (unsigned char c : b) {
-    std::snprintf(h, sizeof h, "%02x", c);
-    out += h;
-  }
-  return out;
-}
+std::string new_token() { return random_hex(16); }
 
 bool UiApp::authorized(const HttpRequest& req, bool& from_query) const {
   from_query = false;

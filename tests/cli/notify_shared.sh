@@ -29,6 +29,7 @@ monitors:
   race: {reference: ref.csv, current: cur.csv}
   gone: {reference: ref.csv, current: cur.csv}
   fresh: {reference: ref.csv, current: cur.csv}
+  interleaved: {reference: ref.csv, current: cur.csv}
 notify:
   team:
     type: webhook
@@ -70,6 +71,29 @@ expect_eq "$(sent /team)" 2 "deliveries of the race between a and b"
 statuses=$(cd a && last_status team; cd ../b && last_status team)
 [[ "$(echo $statuses | tr ' ' '\n' | sort | tr '\n' ' ')" == "duplicate sent " ]] || fail "race statuses: $statuses"; pass
 
+# the interleaving that loses the race, made certain: b has fetched the
+# claims and made its own when a's claim lands, before b pushes (a git
+# reference-transaction hook in b runs a's report as b's claim is made).
+# Both claims are made in the same second by the same host, so only a nonce
+# keeps them from being the same object, which the remote would take twice
+# as "up to date".
+git -C b fetch -q origin '+refs/mlo/notify/*:refs/mlo/notify/*'
+cat > b/.git/hooks/reference-transaction <<HOOK
+#!/bin/sh
+[ "\$1" = committed ] || exit 0
+[ -e "$TEST_TMP/hook.done" ] && exit 0
+touch "$TEST_TMP/hook.done"
+cd "$TEST_TMP/a" && env -u GIT_DIR -u GIT_WORK_TREE -u GIT_INDEX_FILE "$MLO" monitor interleaved > "$TEST_TMP/a2.out" 2>&1
+exit 0
+HOOK
+chmod +x b/.git/hooks/reference-transaction
+(cd b && "$MLO" monitor interleaved > ../b2.out 2>&1) || fail "b's report: $(cat b2.out)"
+[ -e "$TEST_TMP/hook.done" ] || fail "b made no claim"
+rm b/.git/hooks/reference-transaction
+expect_eq "$(sent /team)" 3 "deliveries of the interleaved race"
+statuses=$(cd a && last_status team; cd ../b && last_status team)
+[[ "$statuses" == "sent"$'\n'"duplicate" ]] || fail "interleaved statuses (a, b): $statuses $(cat a2.out b2.out)"; pass
+
 # unreachable remote: sent all the same, with a warning naming the remote
 cd "$TEST_TMP/b"
 git remote set-url origin "$TEST_TMP/nowhere.git"
@@ -84,11 +108,11 @@ sed -i 's/    cooldown: 1w/    cooldown: 1w\n    retries: 0/' mlo.yaml
 gen new.csv 600 3 4
 expect_rc 0 monitor fresh -c new.csv
 expect_eq "$(last_status team)" failed
-expect_eq "$(git ls-remote origin 'refs/mlo/notify/team/*' | wc -l | tr -d ' ')" 4 "claims after a failed delivery (none added)"
+expect_eq "$(git ls-remote origin 'refs/mlo/notify/team/*' | wc -l | tr -d ' ')" 6 "claims after a failed delivery (none added)"
 sed -i "s|127.0.0.1:$PORT/fail-4|127.0.0.1:$PORT/team|" mlo.yaml
 expect_rc 0 monitor fresh -c new.csv
 expect_eq "$(last_status team)" sent
-expect_eq "$(sent /team)" 4 "deliveries after the retry (a, race, gone, fresh)"
+expect_eq "$(sent /team)" 5 "deliveries after the retry (a, race, interleaved, gone, fresh)"
 
 # shared: names a remote, never a URL or an option (and a bad notify:
 # section never fails the command it reports on)

@@ -170,4 +170,30 @@ expect_ok --json triggers check --act --push --now 2026-12-04T10:59:00Z
 expect_json "d['decisions'][0]['state'] == 'already-fired'"
 expect_ok --json triggers history
 expect_json "len(d['decisions']) == 1 and d['decisions'][0]['state'] == 'done'"
+# the interleaving that loses the race, made certain: b has fetched the
+# claims and made its own when a's claim for the same occasion lands, before
+# b pushes (a git reference-transaction hook in b runs a's check as b's claim
+# is made). The two claims have the same time, identity and host: only a
+# nonce keeps them from being one object, which the remote would take twice.
+cd "$TEST_TMP/two"
+git -C b fetch -q origin '+refs/mlo/triggers/*:refs/mlo/triggers/*' '+refs/mlo/trigger-outcomes/*:refs/mlo/trigger-outcomes/*'
+cat > b/.git/hooks/reference-transaction <<HOOK
+#!/bin/sh
+[ "\$1" = committed ] || exit 0
+[ -e "$TEST_TMP/hook.done" ] && exit 0
+touch "$TEST_TMP/hook.done"
+cd "$TEST_TMP/two/a" && env -u GIT_DIR -u GIT_WORK_TREE -u GIT_INDEX_FILE "$MLO" --json triggers check --act --push --now 2026-12-04T12:00:00Z > ../a2.json 2> ../a2.err
+exit 0
+HOOK
+chmod +x b/.git/hooks/reference-transaction
+(cd b && "$MLO" --json triggers check --act --push --now 2026-12-04T12:00:00Z > ../b2.json 2> ../b2.err)
+[ -e "$TEST_TMP/hook.done" ] || fail "b made no claim: $(cat b2.err)"
+rm b/.git/hooks/reference-transaction
+expect_eq "$(git -C a ls-remote origin 'refs/mlo/triggers/*' | wc -l | tr -d ' ')" 2 "claims on the remote after the interleaved race"
+$PY - <<'PY' || fail "the interleaved decisions (a, b): $(cat a2.json b2.json a2.err b2.err)"
+import json
+s = [json.load(open(f))["decisions"][0]["state"] for f in ("a2.json", "b2.json")]
+assert s == ["done", "claimed-elsewhere"], s
+PY
+pass
 done_testing
