@@ -49,7 +49,9 @@ pipe_cmd="cd $W/repo && script -qfec '$MLO data add big 2>&1 | cat' /dev/null >/
 
 # One terminal run first, to check that a line is drawn at all.
 bash "$W/reset.sh"
-(cd "$W/repo" && script -qfec "$MLO data add big" /dev/null) | grep -q "hash: " ||
+# (into a file: grep -q would close the pipe early, and pipefail fails the check)
+(cd "$W/repo" && script -qfec "$MLO data add big" /dev/null) > "$W/first.out"
+grep -q "hash: " "$W/first.out" ||
   { echo "progress.sh: no progress line on the terminal; nothing to measure" >&2; exit 1; }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
