@@ -758,9 +758,9 @@ class S3Backend : public Backend {
           for (auto& [k, v] : sreq.headers)
             if (k != "host") req.headers.emplace_back(k, v);
           // GCS's XML API takes an OAuth bearer token instead of a signature.
-          req.headers.emplace_back("Authorization", flavour_.bearer.empty()
-                                                        ? sigv4_sign(sreq, creds_, region_, "s3", date).authorization
-                                                        : "Bearer " + flavour_.bearer);
+          req.headers.emplace_back("Authorization", flavour_.bearer
+                                                        ? "Bearer " + flavour_.bearer->current()
+                                                        : sigv4_sign(sreq, creds_, region_, "s3", date).authorization);
           return req;
         },
         method + " " + target);

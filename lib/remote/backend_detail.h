@@ -3,7 +3,9 @@
 // public API.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -48,12 +50,32 @@ auto retry_malformed(Ask ask, Parse parse) {
   }
 }
 
+// An OAuth bearer token, fetched again before it expires: a transfer can
+// outlast a token's hour. Shared by the threads of one backend.
+class BearerToken {
+ public:
+  struct Fetched {
+    std::string token;
+    double lifetime_s = 0;  // how long it is valid; 0: for good (never fetched again)
+  };
+  explicit BearerToken(std::function<Fetched()> fetch) : fetch_(std::move(fetch)) {}
+  // The token to send now: fetched on first use and again once most of its
+  // lifetime has passed (5 minutes before it ends, or half way for short ones).
+  std::string current();
+
+ private:
+  std::function<Fetched()> fetch_;
+  std::mutex mutex_;
+  std::string token_;
+  double refresh_at_ = 0;  // steady-clock seconds; 0 with a token: never
+};
+
 // What differs between S3 and stores that speak its API (GCS's XML API).
 struct S3Flavour {
   std::string scheme = "s3://";  // for messages
   std::string endpoint;          // default endpoint (empty: AWS's for the region)
   std::string region;            // default region (empty: AWS_REGION, else us-east-1)
-  std::string bearer;            // an OAuth token sent instead of a SigV4 signature
+  std::shared_ptr<BearerToken> bearer;  // an OAuth token sent instead of a SigV4 signature
 };
 std::unique_ptr<Backend> open_s3_compatible(const RemoteConfig& remote, const AwsCredentials& creds,
                                             const S3Flavour& flavour);

@@ -9,6 +9,8 @@
 // environment, never from a tracked config a clone would use.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <ctime>
 #include <filesystem>
 
@@ -28,7 +30,11 @@ std::string env(const char* name) {
   return v ? v : "";
 }
 
-std::string token_from_command(const RemoteConfig& remote, const std::string& command) {
+// gcloud's access tokens last an hour; the command does not say, so it is
+// asked again when an hour's token would be near its end.
+constexpr double kCommandTokenLifetime = 3600;
+
+BearerToken::Fetched token_from_command(const RemoteConfig& remote, const std::string& command) {
   ProcessResult r = run_process({{"/bin/sh", "-c", command}});
   while (!r.out.empty() && (r.out.back() == '\n' || r.out.back() == '\r' || r.out.back() == ' ')) r.out.pop_back();
   if (!r.ok() || r.out.empty() || r.out.find_first_of(" \n\r\t") != std::string::npos)
@@ -36,7 +42,7 @@ std::string token_from_command(const RemoteConfig& remote, const std::string& co
                           (r.ok() ? "printed no single token" : "failed (exit " + std::to_string(r.exit_code) + ")") +
                           (r.err.empty() ? "" : ": " + printable(r.err)),
                       "run the command by hand (gcloud auth login first?), or export GOOGLE_OAUTH_ACCESS_TOKEN");
-  return r.out;
+  return {r.out, kCommandTokenLifetime};
 }
 
 // The fields of a service-account key that the token exchange needs.
@@ -114,7 +120,7 @@ bool plausible_token(const std::string& token) {
   return true;
 }
 
-std::string token_from_answer(const ServiceAccountKey& key, const HttpResponse& r, const std::string& remote) {
+BearerToken::Fetched token_from_answer(const ServiceAccountKey& key, const HttpResponse& r, const std::string& remote) {
   auto doc = nlohmann::json::parse(r.body, nullptr, false);
   std::string where = "the token endpoint " + printable(key.token_uri) + " (remote '" + remote + "')";
   if (r.status != 200) {
@@ -135,10 +141,11 @@ std::string token_from_answer(const ServiceAccountKey& key, const HttpResponse& 
   if (expires.is_number() && expires.get<double>() <= 0)
     throw RemoteError(where + " sent a token that has already expired (expires_in " + expires.dump() + ")",
                       "check this machine's clock, then run the command again");
-  return token.get<std::string>();
+  // Google's tokens last 3599 s; an answer without expires_in is taken as that.
+  return {token.get<std::string>(), expires.is_number() ? expires.get<double>() : 3599.0};
 }
 
-std::string token_from_service_account(const RemoteConfig& remote, const std::string& path) {
+BearerToken::Fetched token_from_service_account(const RemoteConfig& remote, const std::string& path) {
   ServiceAccountKey key = read_service_account_key(path);
   check_token_uri(key);
   std::string body = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=" +
@@ -152,7 +159,38 @@ std::string token_from_service_account(const RemoteConfig& remote, const std::st
   return token_from_answer(key, r, remote.name);
 }
 
+// The first token source the environment names, asked for its first token
+// now (so a bad one fails before any transfer); nullptr when none is named.
+std::shared_ptr<BearerToken> bearer_from_environment(const RemoteConfig& remote) {
+  std::function<BearerToken::Fetched()> fetch;
+  if (std::string token = env("GOOGLE_OAUTH_ACCESS_TOKEN"); !token.empty())
+    fetch = [token] { return BearerToken::Fetched{token, 0}; };  // given as is: nothing to fetch it again from
+  else if (std::string command = env("MLO_GS_TOKEN_COMMAND"); !command.empty())
+    fetch = [remote, command] { return token_from_command(remote, command); };
+  else if (std::string key = env("GOOGLE_APPLICATION_CREDENTIALS"); !key.empty())
+    fetch = [remote, key] { return token_from_service_account(remote, key); };
+  if (!fetch) return nullptr;
+  auto bearer = std::make_shared<BearerToken>(std::move(fetch));
+  bearer->current();
+  return bearer;
+}
+
+double steady_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace
+
+std::string detail::BearerToken::current() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  double now = steady_seconds();
+  if (token_.empty() || (refresh_at_ > 0 && now >= refresh_at_)) {
+    Fetched f = fetch_();
+    token_ = std::move(f.token);
+    refresh_at_ = f.lifetime_s > 0 ? now + f.lifetime_s - std::min(300.0, f.lifetime_s / 2) : 0;
+  }
+  return token_;
+}
 
 std::unique_ptr<Backend> detail::open_gs(const RemoteConfig& remote) {
   S3Flavour flavour;
@@ -163,12 +201,8 @@ std::unique_ptr<Backend> detail::open_gs(const RemoteConfig& remote) {
   creds.access_key = env("GS_ACCESS_KEY_ID");
   creds.secret_key = env("GS_SECRET_ACCESS_KEY");
   if (creds.access_key.empty() || creds.secret_key.empty()) {
-    flavour.bearer = env("GOOGLE_OAUTH_ACCESS_TOKEN");
-    if (std::string command = env("MLO_GS_TOKEN_COMMAND"); flavour.bearer.empty() && !command.empty())
-      flavour.bearer = token_from_command(remote, command);
-    if (std::string key = env("GOOGLE_APPLICATION_CREDENTIALS"); flavour.bearer.empty() && !key.empty())
-      flavour.bearer = token_from_service_account(remote, key);
-    if (flavour.bearer.empty())
+    flavour.bearer = bearer_from_environment(remote);
+    if (!flavour.bearer)
       throw RemoteError("remote '" + remote.name + "': no Google Cloud Storage credentials found",
                         "export GS_ACCESS_KEY_ID and GS_SECRET_ACCESS_KEY (HMAC keys: Cloud Storage > Settings > "
                         "Interoperability), or GOOGLE_OAUTH_ACCESS_TOKEN, or MLO_GS_TOKEN_COMMAND='gcloud auth "

@@ -12,6 +12,11 @@
 #   BENCH_FILES   small files in the tree (default 300000)
 #   BENCH_ROUNDS  rounds; each runs both variants once (default 5)
 #   BENCH_DIR     where to put the data (default $TMPDIR or /tmp)
+#   BENCH_CALLGRIND=1  also count instructions (valgrind --tool=callgrind) of
+#                 one terminal and one pipe run: a figure that does not move
+#                 with machine load. Under callgrind a run is ~50x slower, so
+#                 the line is redrawn ~50x more often than in a real run: the
+#                 difference it shows is an upper bound on the drawing's cost.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -80,3 +85,18 @@ for k in ("terminal", "pipe"):
     print(f"| {k:8} | {med[k]:13.3f} | {cmed[k]:23.3f} | {' '.join('%.2f' % t for t in wall[k])} |")
 print(f"overhead of drawing: wall {100 * (med['terminal'] / med['pipe'] - 1):+.1f}%, CPU {100 * (cmed['terminal'] / cmed['pipe'] - 1):+.1f}%")
 PY
+
+if [ "${BENCH_CALLGRIND:-0}" = 1 ]; then
+  command -v valgrind >/dev/null || { echo "progress.sh: BENCH_CALLGRIND=1 needs valgrind" >&2; exit 2; }
+  for v in terminal pipe; do
+    bash "$W/reset.sh"
+    redirect=$([ $v = pipe ] && echo " 2>&1 | cat" || true)
+    (cd "$W/repo" && MLO_PROGRESS_DELAY=0 script -qfec \
+      "valgrind --tool=callgrind --callgrind-out-file=$W/cg.$v $MLO data add big$redirect" /dev/null > "$W/cg.$v.out" 2>&1)
+    grep -Eo "Collected : [0-9]+" "$W/cg.$v.out" | grep -Eo "[0-9]+" > "$W/ir.$v" ||
+      { echo "progress.sh: callgrind printed no total for $v" >&2; exit 1; }
+    redraws=$(tr '\r' '\n' < "$W/cg.$v.out" | grep -c "hash: " || true)
+    echo "callgrind, $v: $(cat "$W/ir.$v") instructions; lines drawn with 'hash: ' $redraws"
+  done
+  /usr/bin/python3 -c "import sys; t, p = (int(open(f).read()) for f in sys.argv[1:]); print(f'instructions, terminal vs pipe: {100 * (t / p - 1):+.3f}%')" "$W/ir.terminal" "$W/ir.pipe"
+fi

@@ -5,6 +5,9 @@
 // against real servers (tests/cli/remote_conformance_*.sh).
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <thread>
+
 #include "core/error.h"
 #include "core/hash.h"
 #include "remote/azure.h"
@@ -85,4 +88,37 @@ TEST_CASE("remote check: what kind of failure a message is", "[remote_cloud_test
   // S3's wording for an unknown key id is about the key, not a bucket.
   CHECK(classify_remote_failure("list", "HTTP 403 InvalidAccessKeyId (The AWS Access Key Id you provided does not "
                                         "exist in our records.)") == "auth");
+}
+
+TEST_CASE("OAuth bearer tokens are fetched again before they expire", "[remote_cloud_test]") {
+  int fetches = 0;
+  SECTION("an hour's token is kept for the transfer's next requests") {
+    remote::detail::BearerToken token([&] {
+      ++fetches;
+      return remote::detail::BearerToken::Fetched{"tok-" + std::to_string(fetches), 3599};
+    });
+    CHECK(token.current() == "tok-1");
+    CHECK(token.current() == "tok-1");
+    CHECK(fetches == 1);
+  }
+  SECTION("a short-lived token is fetched again after half its life") {
+    remote::detail::BearerToken token([&] {
+      ++fetches;
+      return remote::detail::BearerToken::Fetched{"tok-" + std::to_string(fetches), 0.2};
+    });
+    CHECK(token.current() == "tok-1");
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    CHECK(token.current() == "tok-2");
+    CHECK(fetches == 2);
+  }
+  SECTION("a token given as is (lifetime 0) is never fetched again") {
+    remote::detail::BearerToken token([&] {
+      ++fetches;
+      return remote::detail::BearerToken::Fetched{"given", 0};
+    });
+    token.current();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK(token.current() == "given");
+    CHECK(fetches == 1);
+  }
 }
