@@ -20,14 +20,8 @@ namespace {
 void add_deployed(Repo& repo, const deploy::Backend& b, const std::string& where, References& refs) {
   if (!is_sha256_hex(b.sha256)) return;
   refs.add(b.sha256, where);
-  if (b.artifact_type != "dir" || !repo.cache().has(b.sha256) || !refs.seen_manifests.insert(b.sha256).second) return;
-  try {
-    Manifest m = read_manifest(repo.cache(), b.sha256, "manifest " + b.sha256.substr(0, 12) + " (" + where + ")");
-    for (const auto& f : m.entries) refs.add(f.sha256, where + ":" + f.path);
-    for (const auto& t : m.trees) refs.add(t, where);
-  } catch (const Error& e) {
-    refs.broken.push_back({BrokenKind::bad_manifest, where, b.sha256, e.what()});
-  }
+  // A deployed folder not in this clone's cache is not this clone's to keep.
+  if (b.artifact_type == "dir" && repo.cache().has(b.sha256)) add_manifest_references(repo, b.sha256, where, refs);
 }
 
 }  // namespace

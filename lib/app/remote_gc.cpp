@@ -133,14 +133,7 @@ void add_record_objects(Repo& repo, const remote::PushRecord& r, const std::stri
   for (const auto& h : r.objects) refs.add(h, where);
   for (const auto& m : r.manifests) {
     refs.add(m, where);
-    if (!repo.cache().has(m)) continue;
-    try {
-      Manifest listed = read_manifest(repo.cache(), m, "manifest " + m);
-      for (const auto& e : listed.entries) refs.add(e.sha256, where);
-      for (const auto& t : listed.trees) refs.add(t, where);
-    } catch (const Error& e) {
-      refs.broken.push_back({BrokenKind::bad_manifest, where, m, e.what()});
-    }
+    if (repo.cache().has(m)) add_manifest_references(repo, m, where, refs);
   }
 }
 

@@ -75,6 +75,25 @@ void add_pointer_references(Repo& repo, const std::string& pointer_path, const s
   for (const auto& t : m.trees) refs.add(t, data + " (folder manifest)");
 }
 
+void add_manifest_references(Repo& repo, const std::string& sha, const std::string& where, References& refs) {
+  if (!refs.seen_manifests.insert(sha).second) return;
+  if (!repo.cache().has(sha)) {
+    refs.broken.push_back({BrokenKind::missing_manifest, where, sha, "the manifest of " + where + " is not in the cache"});
+    return;
+  }
+  try {
+    std::vector<std::string> missing;
+    Manifest m = read_manifest(repo.cache(), sha, "manifest " + sha.substr(0, 12) + " (" + where + ")", &missing);
+    for (const auto& f : m.entries) refs.add(f.sha256, where + ":" + f.path);
+    for (const auto& t : m.trees) refs.add(t, where);
+    if (!missing.empty())
+      refs.broken.push_back({BrokenKind::missing_manifest, where, missing.front(),
+                             "a folder manifest of " + where + " (object " + missing.front() + ") is not in the cache"});
+  } catch (const Error& e) {
+    refs.broken.push_back({BrokenKind::bad_manifest, where, sha, e.what()});
+  }
+}
+
 namespace {
 
 std::string oid_hex(const git_oid* oid) {

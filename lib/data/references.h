@@ -74,6 +74,13 @@ struct ReferenceSource {
 References collect_references(Repo& repo, const ReferenceScope& scope,
                               const std::vector<ReferenceSource>& extra_sources = {});
 
+// Adds what the folder manifest `sha` (flat or a tree) names, as far as the
+// cache has it: each file as "WHERE:PATH", each folder object as WHERE. The
+// manifest absent from the cache, or one of its folder objects, is recorded
+// as missing_manifest (the files below it are unknown); one that does not
+// parse or match its hash as bad_manifest. Each manifest is expanded once.
+void add_manifest_references(Repo& repo, const std::string& sha, const std::string& where, References& refs);
+
 // Adds what one pointer file's text needs: the pointer's object and, for a
 // folder, its manifest's entries (manifest read from the cache, its hash
 // verified). `label` names the pointer in `where` strings. Exposed for the

@@ -430,9 +430,13 @@ void add_output(Repo& repo, const nlohmann::json& o, const std::string& where, c
     return;
   }
   try {
-    Manifest m = read_manifest(repo.cache(), h, "manifest " + h.substr(0, 12) + " (" + where + ")");
+    std::vector<std::string> missing;
+    Manifest m = read_manifest(repo.cache(), h, "manifest " + h.substr(0, 12) + " (" + where + ")", &missing);
     for (const auto& e : m.entries) add(e.sha256, where + ":" + e.path);
     for (const auto& t : m.trees) add(t, where);
+    if (!missing.empty() && broken)
+      broken(BrokenKind::missing_manifest, where, missing.front(),
+             "a folder manifest of " + where + " (object " + missing.front() + ") is not in the cache");
   } catch (const Error& e) {
     if (broken) broken(BrokenKind::bad_manifest, where, h, e.what());
   }

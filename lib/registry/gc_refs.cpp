@@ -19,24 +19,7 @@ void add_registry_references(Repo& repo, const std::string& rev, References& ref
     if (sha.empty()) continue;
     std::string where = "registry " + e.tag;
     refs.add(sha, where);
-    if (a.value("type", "file") != "dir" || !refs.seen_manifests.insert(sha).second) continue;
-    if (!repo.cache().has(sha)) {
-      refs.broken.push_back({BrokenKind::missing_manifest, where, sha, "the manifest of " + where + " is not in the cache"});
-      continue;
-    }
-    try {
-      // A tree as far as the cache has it (pull --models fetches the rest
-      // level by level); a missing folder object leaves its files unknown.
-      std::vector<std::string> missing;
-      Manifest m = read_manifest(repo.cache(), sha, "manifest " + sha.substr(0, 12) + " (" + where + ")", &missing);
-      for (const auto& f : m.entries) refs.add(f.sha256, where + ":" + f.path);
-      for (const auto& t : m.trees) refs.add(t, where);
-      if (!missing.empty())
-        refs.broken.push_back({BrokenKind::missing_manifest, where, missing.front(),
-                               "a folder manifest of " + where + " (object " + missing.front() + ") is not in the cache"});
-    } catch (const Error& err) {
-      refs.broken.push_back({BrokenKind::bad_manifest, where, sha, err.what()});
-    }
+    if (a.value("type", "file") == "dir") add_manifest_references(repo, sha, where, refs);
   }
 }
 

@@ -14,6 +14,7 @@
 #include "data/manifest.h"
 #include "data/pointer.h"
 #include "data/references.h"
+#include "data/tree.h"
 #include "index/database.h"
 #include "repo/lock.h"
 #include "repo/repo.h"
@@ -332,4 +333,50 @@ TEST_CASE("byte counts print in binary units") {
   CHECK(human_bytes(1023) == "1023 B");
   CHECK(human_bytes(2048) == "2.0 KiB");
   CHECK(human_bytes(3ull << 30) == "3.0 GiB");
+}
+
+TEST_CASE("references: every root kind tells a missing folder object from a damaged one") {
+  // The same rule for registry artifacts, deployments, run outputs and push
+  // records (add_manifest_references): a tree whose folder object is missing
+  // is missing_manifest, naming that object; one that does not parse is
+  // bad_manifest; one absent altogether is missing_manifest.
+  MaintRepo r;
+  Manifest m;
+  for (std::string path : {"a.txt", "sub/b.txt", "sub/deep/c.txt"})
+    m.entries.push_back({path, r.repo->cache().add_bytes(path), path.size(), false});
+  m.sort();
+  std::map<std::string, std::string> folders;  // folder object -> its bytes
+  std::string root = build_tree(m, [&](const std::string& h, const std::string& bytes) {
+    r.repo->cache().add_bytes(bytes);
+    folders[h] = bytes;
+  });
+  REQUIRE(folders.size() == 3);
+
+  References whole;
+  add_manifest_references(*r.repo, root, "registry model@v1", whole);
+  CHECK(whole.broken.empty());
+  CHECK(whole.objects.at(sha256_hex("sub/deep/c.txt")) == "registry model@v1:sub/deep/c.txt");
+
+  std::string deep;  // the folder object of sub/deep
+  for (const auto& [h, bytes] : folders)
+    if (h != root && bytes.find("c.txt") != std::string::npos) deep = h;
+  REQUIRE(!deep.empty());
+  r.repo->cache().remove(deep);
+  References part;
+  add_manifest_references(*r.repo, root, "registry model@v1", part);
+  REQUIRE(part.broken.size() == 1);
+  CHECK(part.broken[0].kind == BrokenKind::missing_manifest);
+  CHECK(part.broken[0].object == deep);
+  CHECK(part.needs(sha256_hex("a.txt")));  // what the cache has is still kept
+
+  r.damage(root, "{ not json");
+  References damaged;
+  add_manifest_references(*r.repo, root, "deployment production", damaged);
+  REQUIRE(damaged.broken.size() == 1);
+  CHECK(damaged.broken[0].kind == BrokenKind::bad_manifest);
+
+  References absent;
+  add_manifest_references(*r.repo, sha256_hex("never stored"), "run 1a2b", absent);
+  REQUIRE(absent.broken.size() == 1);
+  CHECK(absent.broken[0].kind == BrokenKind::missing_manifest);
 }
