@@ -147,10 +147,13 @@ bool create_ref(Repo& repo, const std::string& ref, const json& doc) {
 
 std::string git_remote(Repo& repo) { return registry::load_registry_config(repo).git_remote; }
 
+// The claims, their outcomes and the joined labels that performance
+// triggers read (other clones may have joined them), in one fetch.
 void fetch_claims(Repo& repo) {
   std::string remote = git_remote(repo);
+  const std::string labels = monitor::kLabelsRefs;
   ProcessResult r = git(repo, {"fetch", "--quiet", remote, std::string("+") + kClaims + "*:" + kClaims + "*",
-                               std::string("+") + kOutcomes + "*:" + kOutcomes + "*"});
+                               std::string("+") + kOutcomes + "*:" + kOutcomes + "*", "+" + labels + "*:" + labels + "*"});
   if (!r.ok()) throw RemoteError("git fetch " + remote + " (trigger claims) failed: " + trim(r.err),
                                  "check the registry's git remote; without --push the claim is local only");
 }
