@@ -14,6 +14,7 @@
 #include "data/pointer.h"
 #include "deploy/deploy.h"
 #include "deploy/inference.h"
+#include "deploy/k8s_fetch.h"
 #include "repo/repo.h"
 
 namespace mlo::deploy {
@@ -118,9 +119,13 @@ const char* kK8sSchema = R"JSON({
           "properties": {"replicas": {"type": "integer", "minimum": 0},
             "selector": {"type": "object", "required": ["matchLabels"]},
             "template": {"type": "object", "required": ["metadata", "spec"],
-              "properties": {"spec": {"type": "object", "required": ["containers"],
+              "properties": {"spec": {"type": "object", "required": ["containers", "initContainers", "volumes"],
                 "properties": {"containers": {"type": "array", "minItems": 1,
-                  "items": {"type": "object", "required": ["name", "image", "ports", "readinessProbe"]}}}}}}}}}},
+                  "items": {"type": "object", "required": ["name", "image", "ports", "readinessProbe"]}},
+                  "initContainers": {"type": "array", "minItems": 1,
+                    "items": {"type": "object", "required": ["name", "image", "command", "volumeMounts"]}},
+                  "volumes": {"type": "array", "minItems": 1,
+                    "items": {"type": "object", "required": ["name"]}}}}}}}}}},
     "Service": {"type": "object", "required": ["apiVersion", "kind", "metadata", "spec"],
       "properties": {"apiVersion": {"const": "v1"}, "kind": {"const": "Service"},
         "metadata": {"$ref": "#/$defs/metadata"},
@@ -263,23 +268,34 @@ void emit(YAML::Emitter& e, const json& v) {
   }
 }
 // The Dockerfile of the inference runner image the manifests name (like
-// `mlflow models build-docker`): the runner program and what it needs; the
-// model itself comes from the pod's /models volume. Built from the folder
-// that holds the mlo-serve-* programs (where `make install` put them).
+// `mlflow models build-docker`): the runner program and what it needs, and
+// mlo with git for the init step that fetches the model by hash into the
+// pod's /models (deploy/k8s_fetch.h). Built from the folder that holds mlo
+// and the mlo-serve-* programs (where `make install` put them).
 std::string runner_dockerfile(const std::string& runner, const std::string& image, const std::string& path) {
   std::string program = runner.empty()                          ? std::string("mlo-serve-native")
                         : runner.find('/') != std::string::npos ? fs::path(runner).filename().string()
                                                                 : "mlo-serve-" + runner;
-  std::string packages = runner == "sklearn" ? "python3 python3-sklearn python3-joblib ca-certificates" : "libssl3";
+  // mlo loads libgit2 and libcurl when it needs them (the model fetch does).
+  std::string packages = std::string(runner == "sklearn" ? "python3 python3-sklearn python3-joblib" : "libssl3") +
+                         " git libgit2-1.5 libcurl4 ca-certificates";
   return "# Rendered by mlo deploy --target k8s: the image " + image + " that the manifests run.\n"
          "# docker build -t " + image + " -f " + path + " \"$(dirname \"$(command -v " + program + ")\")\"\n"
          "FROM debian:bookworm-slim\n"
          "RUN apt-get update && apt-get install -y --no-install-recommends " + packages +
          " && rm -rf /var/lib/apt/lists/*\n"
          "COPY " + program + " /usr/local/bin/" + program + "\n"
+         "COPY mlo /usr/local/bin/mlo\n"
          "USER 65534:65534\n"
          "EXPOSE 8080\n"
          "ENTRYPOINT [\"/usr/local/bin/" + program + "\"]\n";
+}
+
+// The ConfigMap's files: the runner's spec and the fetch step's.
+json config_data(const std::string& spec, const json& fetch_files) {
+  json data = {{"spec.json", spec}};
+  data.update(fetch_files);
+  return data;
 }
 
 }  // namespace
@@ -329,6 +345,7 @@ json deploy_k8s(Repo& repo, const DeployOptions& o, const DeployModel& m, const 
                     {"metadata", {{"name", name}, {"namespace", ns}, {"labels", labels}, {"annotations", annotations}}},
                     {"spec", {{"predictor", predictor}}}});
   } else {
+    ModelFetch fetch = model_fetch_step(repo, m, image);
     InferenceSpec spec;
     spec.model_name = m.name;
     spec.model_version = m.version;
@@ -339,7 +356,7 @@ json deploy_k8s(Repo& repo, const DeployOptions& o, const DeployModel& m, const 
     docs.push_back({{"apiVersion", "v1"},
                     {"kind", "ConfigMap"},
                     {"metadata", {{"name", name + "-spec"}, {"namespace", ns}, {"labels", labels}}},
-                    {"data", {{"spec.json", spec_to_json(spec).dump(2)}}}});
+                    {"data", config_data(spec_to_json(spec).dump(2), fetch.files)}});
     json probe = {{"httpGet", {{"path", "/v2/health/ready"}, {"port", 8080}}}, {"periodSeconds", 2}};
     json live = {{"httpGet", {{"path", "/v2/health/live"}, {"port", 8080}}}, {"periodSeconds", 10}};
     json container = {{"name", "runner"},
@@ -361,10 +378,10 @@ json deploy_k8s(Repo& repo, const DeployOptions& o, const DeployModel& m, const 
                       {"template",
                        {{"metadata", {{"labels", pod_labels}, {"annotations", annotations}}},
                         {"spec",
-                         {{"containers", json::array({container})},
+                         {{"initContainers", json::array({fetch.init_container})},
+                          {"containers", json::array({container})},
                           {"volumes", json::array({{{"name", "spec"}, {"configMap", {{"name", name + "-spec"}}}},
-                                                   {{"name", "models"},
-                                                    {"persistentVolumeClaim", {{"claimName", "mlo-models"}}}}})}}}}}}}});
+                                                   {{"name", "models"}, {"emptyDir", json::object()}}})}}}}}}}});
     docs.push_back({{"apiVersion", "v1"},
                     {"kind", "Service"},
                     {"metadata", {{"name", name}, {"namespace", ns}, {"labels", labels}}},

@@ -31,7 +31,9 @@ expect_rc 2 deploy iris@1 --artifact m1.json --env nightly --target moon
 expect_err_contains "unknown target 'moon'"
 
 # --target k8s: Deployment + Service (+ ConfigMap) for replace; a KServe
-# InferenceService with canaryTrafficPercent for canary.
+# InferenceService with canaryTrafficPercent for canary. The pods fetch the
+# model from the remote (cli.deploy_k8s_fetch), so there must be one.
+expect_ok remote add store "$TEST_TMP/store" --default
 expect_ok --json deploy iris@1 --artifact m1.json --env prod --target k8s
 expect_json "d['kinds'] == ['ConfigMap', 'Deployment', 'Service'] and d['manifest'] == 'deploy/prod/deployment.yaml'"
 expect_file deploy/prod/deployment.yaml
