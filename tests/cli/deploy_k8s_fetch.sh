@@ -73,7 +73,23 @@ expect_eq "$(sha256sum < "$TEST_TMP/pod/models/m1.json" | cut -d' ' -f1)" "$sha"
 rm -rf "$TEST_TMP/store"/* "$TEST_TMP/pod/models/m1.json"
 if OUT=$(pod 2>&1); then fail "the fetch step succeeded without the artifact: $OUT"; fi; pass
 [ ! -e "$TEST_TMP/pod/models/m1.json" ] || fail "a model file appeared without a fetch"; pass
-# a canary still renders a KServe InferenceService (storageUri)
-expect_ok --json deploy iris@v1.0.0 --env prod --target k8s --strategy canary --weight 10
-expect_json "d['kinds'] == ['InferenceService']"
+# a canary's KServe predictor is a pod spec too: the same fetch step, and a
+# ConfigMap of its own version (the version before it keeps reading its own)
+printf '{"format":"mlo-linear","version":1,"task":"regression","features":["a","b"],"coef":[2,2],"intercept":0}\n' > m2.json
+expect_ok register iris m2.json --version v2.0.0
+expect_ok --json deploy iris@v2.0.0 --env prod --target k8s --strategy canary --weight 10
+expect_json "d['kinds'] == ['ConfigMap', 'InferenceService']"
+$PY - "$(sha256sum m2.json | cut -d' ' -f1)" <<'PY' || fail "the canary's init step: $(cat deploy/prod/inferenceservice.yaml)"
+import sys, yaml
+cm, isvc = yaml.safe_load_all(open("deploy/prod/inferenceservice.yaml"))
+old_cm = next(yaml.safe_load_all(open("deploy/prod/deployment.yaml")))
+assert cm["metadata"]["name"] != old_cm["metadata"]["name"], cm["metadata"]["name"]
+p = isvc["spec"]["predictor"]
+assert p["canaryTrafficPercent"] == 10 and p["containers"][0]["name"] == "kserve-container"
+assert p["initContainers"][0]["command"] == ["/bin/sh", "/etc/mlo/fetch-model.sh"]
+assert {v["name"]: v for v in p["volumes"]}["spec"]["configMap"]["name"] == cm["metadata"]["name"]
+assert {v["name"]: v for v in p["volumes"]}["models"] == {"name": "models", "emptyDir": {}}
+assert yaml.safe_load(cm["data"]["model.mlo"])["sha256"] == sys.argv[1]
+PY
+pass
 done_testing
