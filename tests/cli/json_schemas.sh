@@ -182,7 +182,9 @@ for i in 1 2 3 4 5 6; do
     -d '{"dataframe_split":{"columns":["a","b"],"data":[[1,2]]}}' "http://127.0.0.1:$port/invocations" || fail "request b$i"
   printf 'b%s,%s\n' "$i" $((i % 2)) >>won.csv
 done
-sleep 0.5  # the router flushes its request log every 100 ms
+for _ in $(seq 300); do  # the router flushes its request log every 100 ms
+  [ "$(cat .mlo/deploy/arms/requests.jsonl 2>/dev/null | wc -l)" -ge 6 ] && break; sleep 0.1
+done
 J deploy-experiment-bandit deploy experiment bandit arms --metric won --from won.csv --seed 3 --dry-run
 J deploy-experiment-bandit deploy experiment bandit arms --metric won --from won.csv --min-share 20
 "$MLO" -q deploy stop arms
