@@ -224,9 +224,13 @@ std::function<void()> register_labels(CLI::App& parent, Context& ctx, CLI::App*&
       ->check(CLI::IsMember({"classification", "regression"}));
   cmd->add_option("--threshold", o->threshold, "Classification of scores: prediction >= THRESHOLD is class 1");
   cmd->add_flag("--no-record", *no_record, "Do not keep the result in the labels history");
-  return [&ctx, o, window, no_record] {
+  auto share = std::make_shared<std::pair<bool, bool>>(false, false);  // fetch, push
+  cmd->add_flag("--fetch", share->first, "First fetch the joins other clones pushed (the registry's git remote)");
+  cmd->add_flag("--push", share->second, "Push the joins to the registry's git remote, for other clones");
+  return [&ctx, o, window, no_record, share] {
     Repo& repo = ctx.repo();
     nlohmann::json r;
+    if (share->first) monitor::fetch_labels(repo, o->env);
     if (o->from.empty()) {
       auto h = monitor::labels_history(repo, o->env);
       if (h.empty())
@@ -237,8 +241,11 @@ std::function<void()> register_labels(CLI::App& parent, Context& ctx, CLI::App*&
       r = monitor::join_labels(repo, *o);
       if (!*no_record) monitor::record_labels(repo, r);
     }
-    if (ctx.global.json) ctx.print_json(r);
-    else if (!ctx.global.quiet) print_labels(r);
+    std::string pushed = share->second ? monitor::push_labels(repo, o->env) : "";
+    if (ctx.global.json) return ctx.print_json(r);
+    if (ctx.global.quiet) return;
+    print_labels(r);
+    if (!pushed.empty()) std::cout << "Joins of " << o->env << " pushed to " << pushed << " (" << monitor::kLabelsRefs << o->env << "/)\n";
   };
 }
 

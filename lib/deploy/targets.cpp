@@ -14,6 +14,7 @@
 #include "data/pointer.h"
 #include "deploy/deploy.h"
 #include "deploy/inference.h"
+#include "deploy/k8s_fetch.h"
 #include "repo/repo.h"
 
 namespace mlo::deploy {
@@ -118,9 +119,13 @@ const char* kK8sSchema = R"JSON({
           "properties": {"replicas": {"type": "integer", "minimum": 0},
             "selector": {"type": "object", "required": ["matchLabels"]},
             "template": {"type": "object", "required": ["metadata", "spec"],
-              "properties": {"spec": {"type": "object", "required": ["containers"],
+              "properties": {"spec": {"type": "object", "required": ["containers", "initContainers", "volumes"],
                 "properties": {"containers": {"type": "array", "minItems": 1,
-                  "items": {"type": "object", "required": ["name", "image", "ports", "readinessProbe"]}}}}}}}}}},
+                  "items": {"type": "object", "required": ["name", "image", "ports", "readinessProbe"]}},
+                  "initContainers": {"type": "array", "minItems": 1,
+                    "items": {"type": "object", "required": ["name", "image", "command", "volumeMounts"]}},
+                  "volumes": {"type": "array", "minItems": 1,
+                    "items": {"type": "object", "required": ["name"]}}}}}}}}}},
     "Service": {"type": "object", "required": ["apiVersion", "kind", "metadata", "spec"],
       "properties": {"apiVersion": {"const": "v1"}, "kind": {"const": "Service"},
         "metadata": {"$ref": "#/$defs/metadata"},
@@ -134,13 +139,17 @@ const char* kK8sSchema = R"JSON({
       "properties": {"apiVersion": {"const": "serving.kserve.io/v1beta1"}, "kind": {"const": "InferenceService"},
         "metadata": {"$ref": "#/$defs/metadata"},
         "spec": {"type": "object", "required": ["predictor"],
-          "properties": {"predictor": {"type": "object",
+          "properties": {"predictor": {"type": "object", "required": ["containers", "initContainers", "volumes"],
             "properties": {"canaryTrafficPercent": {"type": "integer", "minimum": 0, "maximum": 100},
               "model": {"type": "object", "required": ["modelFormat", "storageUri"],
                 "properties": {"modelFormat": {"type": "object", "required": ["name"]},
                   "protocolVersion": {"enum": ["v1", "v2"]}, "storageUri": {"type": "string"}}},
               "containers": {"type": "array", "minItems": 1,
-                "items": {"type": "object", "required": ["name", "image"]}}}}}}}}
+                "items": {"type": "object", "required": ["name", "image"]}},
+              "initContainers": {"type": "array", "minItems": 1,
+                "items": {"type": "object", "required": ["name", "image", "command", "volumeMounts"]}},
+              "volumes": {"type": "array", "minItems": 1,
+                "items": {"type": "object", "required": ["name"]}}}}}}}}
   },
   "oneOf": [{"$ref": "#/$defs/Deployment"}, {"$ref": "#/$defs/Service"}, {"$ref": "#/$defs/ConfigMap"},
             {"$ref": "#/$defs/InferenceService"}]
@@ -263,23 +272,108 @@ void emit(YAML::Emitter& e, const json& v) {
   }
 }
 // The Dockerfile of the inference runner image the manifests name (like
-// `mlflow models build-docker`): the runner program and what it needs; the
-// model itself comes from the pod's /models volume. Built from the folder
-// that holds the mlo-serve-* programs (where `make install` put them).
+// `mlflow models build-docker`): the runner program and what it needs, and
+// mlo with git for the init step that fetches the model by hash into the
+// pod's /models (deploy/k8s_fetch.h). Built from the folder that holds mlo
+// and the mlo-serve-* programs (where `make install` put them).
 std::string runner_dockerfile(const std::string& runner, const std::string& image, const std::string& path) {
   std::string program = runner.empty()                          ? std::string("mlo-serve-native")
                         : runner.find('/') != std::string::npos ? fs::path(runner).filename().string()
                                                                 : "mlo-serve-" + runner;
-  std::string packages = runner == "sklearn" ? "python3 python3-sklearn python3-joblib ca-certificates" : "libssl3";
+  // mlo loads libgit2 and libcurl when it needs them (the model fetch does).
+  std::string packages = std::string(runner == "sklearn" ? "python3 python3-sklearn python3-joblib" : "libssl3") +
+                         " git libgit2-1.5 libcurl4 ca-certificates";
   return "# Rendered by mlo deploy --target k8s: the image " + image + " that the manifests run.\n"
          "# docker build -t " + image + " -f " + path + " \"$(dirname \"$(command -v " + program + ")\")\"\n"
          "FROM debian:bookworm-slim\n"
          "RUN apt-get update && apt-get install -y --no-install-recommends " + packages +
          " && rm -rf /var/lib/apt/lists/*\n"
          "COPY " + program + " /usr/local/bin/" + program + "\n"
+         "COPY mlo /usr/local/bin/mlo\n"
          "USER 65534:65534\n"
          "EXPOSE 8080\n"
          "ENTRYPOINT [\"/usr/local/bin/" + program + "\"]\n";
+}
+
+// What every rendered object of one deployment shares.
+struct K8sObject {
+  std::string name, ns, image;
+  json labels, annotations;
+  // The version's ConfigMap: a name per version, so a canary or a rollout
+  // never changes what the pods of the version before it read.
+  std::string config_name(const DeployModel& m) const {
+    std::string n = k8s_name(name + "-" + m.version + "-spec");
+    while (!n.empty() && n.back() == '-') n.pop_back();
+    return n;
+  }
+};
+
+// The runner's container: its job spec and the model from the pod's volumes.
+json runner_container(const std::string& container_name, const std::string& image) {
+  return {{"name", container_name},
+          {"image", image},
+          {"args", {"--spec", "/etc/mlo/spec.json"}},
+          {"ports", json::array({{{"name", "http"}, {"containerPort", 8080}, {"protocol", "TCP"}}})},
+          {"volumeMounts", json::array({{{"name", "spec"}, {"mountPath", "/etc/mlo"}},
+                                        {{"name", "models"}, {"mountPath", "/models"}, {"readOnly", true}}})}};
+}
+
+// The pod's init step and volumes: the ConfigMap, and /models filled by the fetch.
+void add_model_fetch(json& pod, const ModelFetch& fetch, const std::string& config_name) {
+  pod["initContainers"] = json::array({fetch.init_container});
+  pod["volumes"] = json::array({{{"name", "spec"}, {"configMap", {{"name", config_name}}}},
+                                {{"name", "models"}, {"emptyDir", json::object()}}});
+}
+
+json deployment(const K8sObject& k, const DeployModel& m, const ModelFetch& fetch) {
+  json container = runner_container("runner", k.image);
+  container["readinessProbe"] = {{"httpGet", {{"path", "/v2/health/ready"}, {"port", 8080}}}, {"periodSeconds", 2}};
+  container["livenessProbe"] = {{"httpGet", {{"path", "/v2/health/live"}, {"port", 8080}}}, {"periodSeconds", 10}};
+  json pod = {{"containers", json::array({container})}};
+  add_model_fetch(pod, fetch, k.config_name(m));
+  json pod_labels = k.labels;
+  pod_labels["mlo.dev/model-version"] = k8s_name(m.version);
+  return {{"apiVersion", "apps/v1"},
+          {"kind", "Deployment"},
+          {"metadata", {{"name", k.name}, {"namespace", k.ns}, {"labels", k.labels}, {"annotations", k.annotations}}},
+          {"spec",
+           {{"replicas", 1},
+            {"selector", {{"matchLabels", k.labels}}},
+            {"template", {{"metadata", {{"labels", pod_labels}, {"annotations", k.annotations}}}, {"spec", pod}}}}}};
+}
+
+json service(const K8sObject& k) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Service"},
+          {"metadata", {{"name", k.name}, {"namespace", k.ns}, {"labels", k.labels}}},
+          {"spec", {{"selector", k.labels}, {"ports", json::array({{{"name", "http"}, {"port", 80}, {"targetPort", 8080}}})}}}};
+}
+
+// KServe's predictor is a pod spec: the same runner, init step and volumes.
+json inference_service(const K8sObject& k, const DeployModel& m, const ModelFetch& fetch, int weight) {
+  json predictor = {{"canaryTrafficPercent", weight}, {"containers", json::array({runner_container("kserve-container", k.image)})}};
+  add_model_fetch(predictor, fetch, k.config_name(m));
+  return {{"apiVersion", "serving.kserve.io/v1beta1"},
+          {"kind", "InferenceService"},
+          {"metadata", {{"name", k.name}, {"namespace", k.ns}, {"labels", k.labels}, {"annotations", k.annotations}}},
+          {"spec", {{"predictor", predictor}}}};
+}
+
+// The ConfigMap's files: the runner's spec and the fetch step's.
+json config_map(const K8sObject& k, const DeployModel& m, const ModelFetch& fetch) {
+  InferenceSpec spec;
+  spec.model_name = m.name;
+  spec.model_version = m.version;
+  spec.artifact = "/models/" + m.path.filename().string();
+  spec.sha256 = m.sha256;
+  spec.host = "0.0.0.0";
+  spec.port = 8080;
+  json data = {{"spec.json", spec_to_json(spec).dump(2)}};
+  data.update(fetch.files);
+  return {{"apiVersion", "v1"},
+          {"kind", "ConfigMap"},
+          {"metadata", {{"name", k.config_name(m)}, {"namespace", k.ns}, {"labels", k.labels}}},
+          {"data", data}};
 }
 
 }  // namespace
@@ -311,65 +405,11 @@ json deploy_k8s(Repo& repo, const DeployOptions& o, const DeployModel& m, const 
   if (name.empty()) throw UsageError("cannot make a Kubernetes name from '" + m.name + "' and '" + o.env + "'");
   json labels = {{"app.kubernetes.io/name", k8s_name(m.name)}, {"app.kubernetes.io/managed-by", "mlo"}, {"mlo.dev/env", o.env}};
   json annotations = {{"mlo.dev/model", m.name}, {"mlo.dev/model-version", m.version}, {"mlo.dev/artifact-sha256", m.sha256}};
-  std::string file = m.path.filename().string();
-  std::vector<json> docs;
-  if (strategy == "canary") {
-    std::string storage = "pvc://mlo-models/" + m.name + "/" + m.version;
-    json predictor = {{"canaryTrafficPercent", weight}};
-    if (m.artifact_type == "sklearn") {
-      predictor["model"] = {{"modelFormat", {{"name", "sklearn"}}}, {"protocolVersion", "v2"}, {"storageUri", storage}};
-    } else {
-      predictor["containers"] = json::array({{{"name", "kserve-container"},
-                                              {"image", image},
-                                              {"args", {"--spec", "/etc/mlo/spec.json"}},
-                                              {"ports", json::array({{{"containerPort", 8080}, {"protocol", "TCP"}}})}}});
-    }
-    docs.push_back({{"apiVersion", "serving.kserve.io/v1beta1"},
-                    {"kind", "InferenceService"},
-                    {"metadata", {{"name", name}, {"namespace", ns}, {"labels", labels}, {"annotations", annotations}}},
-                    {"spec", {{"predictor", predictor}}}});
-  } else {
-    InferenceSpec spec;
-    spec.model_name = m.name;
-    spec.model_version = m.version;
-    spec.artifact = "/models/" + file;
-    spec.sha256 = m.sha256;
-    spec.host = "0.0.0.0";
-    spec.port = 8080;
-    docs.push_back({{"apiVersion", "v1"},
-                    {"kind", "ConfigMap"},
-                    {"metadata", {{"name", name + "-spec"}, {"namespace", ns}, {"labels", labels}}},
-                    {"data", {{"spec.json", spec_to_json(spec).dump(2)}}}});
-    json probe = {{"httpGet", {{"path", "/v2/health/ready"}, {"port", 8080}}}, {"periodSeconds", 2}};
-    json live = {{"httpGet", {{"path", "/v2/health/live"}, {"port", 8080}}}, {"periodSeconds", 10}};
-    json container = {{"name", "runner"},
-                      {"image", image},
-                      {"args", {"--spec", "/etc/mlo/spec.json"}},
-                      {"ports", json::array({{{"name", "http"}, {"containerPort", 8080}}})},
-                      {"readinessProbe", probe},
-                      {"livenessProbe", live},
-                      {"volumeMounts", json::array({{{"name", "spec"}, {"mountPath", "/etc/mlo"}},
-                                                    {{"name", "models"}, {"mountPath", "/models"}, {"readOnly", true}}})}};
-    json pod_labels = labels;
-    pod_labels["mlo.dev/model-version"] = k8s_name(m.version);
-    docs.push_back({{"apiVersion", "apps/v1"},
-                    {"kind", "Deployment"},
-                    {"metadata", {{"name", name}, {"namespace", ns}, {"labels", labels}, {"annotations", annotations}}},
-                    {"spec",
-                     {{"replicas", 1},
-                      {"selector", {{"matchLabels", labels}}},
-                      {"template",
-                       {{"metadata", {{"labels", pod_labels}, {"annotations", annotations}}},
-                        {"spec",
-                         {{"containers", json::array({container})},
-                          {"volumes", json::array({{{"name", "spec"}, {"configMap", {{"name", name + "-spec"}}}},
-                                                   {{"name", "models"},
-                                                    {"persistentVolumeClaim", {{"claimName", "mlo-models"}}}}})}}}}}}}});
-    docs.push_back({{"apiVersion", "v1"},
-                    {"kind", "Service"},
-                    {"metadata", {{"name", name}, {"namespace", ns}, {"labels", labels}}},
-                    {"spec", {{"selector", labels}, {"ports", json::array({{{"name", "http"}, {"port", 80}, {"targetPort", 8080}}})}}}});
-  }
+  K8sObject k{name, ns, image, labels, annotations};
+  ModelFetch fetch = model_fetch_step(repo, m, image);
+  std::vector<json> docs = {config_map(k, m, fetch)};
+  if (strategy == "canary") docs.push_back(inference_service(k, m, fetch, weight));
+  else docs.insert(docs.end(), {deployment(k, m, fetch), service(k)});
   // Render, then read back and check against the schema (what kubectl will see).
   std::string text = "# Rendered by mlo deploy --target k8s; model " + m.name + "@" + m.version + "\n";
   for (const auto& d : docs) {

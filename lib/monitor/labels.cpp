@@ -1,8 +1,7 @@
 #include "monitor/labels.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -12,10 +11,12 @@
 #include "core/fs.h"
 #include "core/parse.h"
 #include "core/hash.h"
+#include "core/process.h"
 #include "monitor/profile.h"
 #include "monitor/request_log.h"
 #include "monitor/table.h"
 #include "registry/registry.h"
+#include "repo/record_refs.h"
 #include "repo/repo.h"
 
 namespace mlo::monitor {
@@ -25,7 +26,6 @@ using json = nlohmann::json;
 using ojson = nlohmann::ordered_json;
 
 fs::path log_path(Repo& repo, const std::string& env) { return repo.mlo_dir() / "deploy" / env / "requests.jsonl"; }
-fs::path history_path(Repo& repo, const std::string& env) { return repo.mlo_dir() / "monitor" / "labels" / (env + ".jsonl"); }
 
 std::string cell_text(const ojson* v) {
   if (!v || v->is_null()) return "";
@@ -93,6 +93,92 @@ struct Acc {
 };
 
 std::string iso(double t) { return registry::format_time(static_cast<std::int64_t>(std::floor(t))); }
+
+// ---- the history: one git ref per join ----
+
+// The environment's joins' refs. The name becomes part of a git ref.
+std::string labels_prefix(const std::string& env) {
+  bool ok = !env.empty() && env.size() <= 100 && env[0] != '.' && env[0] != '-' && env.find("..") == std::string::npos &&
+            !env.ends_with(".lock");
+  for (char c : env)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') ok = false;
+  if (!ok) throw UsageError("bad environment name '" + env + "'", "use letters, digits, '-', '_' and '.' (e.g. production)");
+  return std::string(kLabelsRefs) + env + "/";
+}
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// "<ns, 20 digits>-<id>": refs list in the order the joins were recorded.
+std::string record_name(std::int64_t ns, const std::string& id) {
+  std::string digits = std::to_string(std::max<std::int64_t>(ns, 0));
+  return std::string(20 - std::min<std::size_t>(20, digits.size()), '0') + digits + "-" + (id.empty() ? "x" : id);
+}
+
+// A join's id in a ref name: its hex digits (a legacy file may hold anything).
+std::string ref_safe_id(const std::string& id) {
+  std::string out;
+  for (char c : id)
+    if (std::isxdigit(static_cast<unsigned char>(c)) && out.size() < 64) out += c;
+  return out;
+}
+
+std::int64_t recorded_ns(const std::string& name) {
+  std::int64_t ns = 0;
+  for (std::size_t i = 0; i < name.size() && i < 20 && std::isdigit(static_cast<unsigned char>(name[i])); ++i)
+    ns = ns * 10 + (name[i] - '0');
+  return ns;
+}
+
+// A string field of a recorded join ("" when absent or not a string: refs
+// come from other clones).
+std::string join_field(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// What readers of a join rely on (refs may come from any clone; anything
+// else is left out, like a torn line of the legacy file).
+bool well_formed(const json& j) {
+  auto w = j.find("windows");
+  if (w == j.end() || !w->is_array() || !j.contains("metric") || !j["metric"].is_string()) return false;
+  for (const auto& x : *w)
+    if (!x.is_object() || !x.contains("start") || !x["start"].is_string()) return false;
+  return true;
+}
+
+struct Recorded {
+  std::string at;      // computed_at
+  std::int64_t ns = 0; // when recorded (legacy joins: computed_at's second)
+  json doc;
+};
+
+// Joins recorded in the clone-local file before the history moved to refs.
+std::vector<Recorded> legacy_joins(Repo& repo, const std::string& env) {
+  std::vector<Recorded> out;
+  std::ifstream in(repo.mlo_dir() / "monitor" / "labels" / (env + ".jsonl"));
+  for (std::string line; std::getline(in, line);) {
+    json j = json::parse(line, nullptr, false);
+    if (!j.is_object() || !well_formed(j)) continue;
+    auto t = parse_timestamp(join_field(j, "computed_at"));
+    std::int64_t ns = t && *t > 0 && *t < 9e9 ? static_cast<std::int64_t>(*t) * 1'000'000'000 : 0;
+    out.push_back({join_field(j, "computed_at"), ns, std::move(j)});
+  }
+  return out;
+}
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+// git, never asking for a password (a cron job has no one to answer).
+ProcessResult git_quiet(Repo& repo, const std::vector<std::string>& args) {
+  ProcessSpec p;
+  p.argv = {"git"};
+  p.argv.insert(p.argv.end(), args.begin(), args.end());
+  p.cwd = repo.root();
+  p.env = {{"GIT_TERMINAL_PROMPT", "0"}};
+  return run_process(p);
+}
 
 }  // namespace
 
@@ -204,23 +290,49 @@ json join_labels(Repo& repo, const LabelsOptions& o) {
 }
 
 void record_labels(Repo& repo, const json& result) {
-  fs::path file = history_path(repo, result.value("env", ""));
-  fs::create_directories(file.parent_path());
-  if (!fs::exists(file.parent_path() / ".gitignore"))  // local, like the request logs it joins
-    write_file_atomic(file.parent_path() / ".gitignore", "*\n", false);
-  UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-  if (!fd) throw_errno(file.string(), errno);
-  write_all(fd.get(), result.dump() + "\n", file.string());
+  const std::string env = join_field(result, "env");
+  std::string ref = labels_prefix(env) + record_name(now_ns(), ref_safe_id(join_field(result, "id")));
+  if (!create_record_ref(repo.root(), ref, result.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"))
+    throw InputError("could not create the git ref " + ref, "check the repository with 'git fsck'");
 }
 
 std::vector<json> labels_history(Repo& repo, const std::string& env) {
-  std::vector<json> out;
-  std::ifstream in(history_path(repo, env));
-  for (std::string line; std::getline(in, line);) {
-    json j = json::parse(line, nullptr, false);
-    if (j.is_object()) out.push_back(std::move(j));
+  std::vector<Recorded> all = legacy_joins(repo, env);
+  for (auto& [ref, doc] : read_record_refs(repo.root(), labels_prefix(env))) {
+    if (!well_formed(doc)) continue;
+    std::int64_t ns = recorded_ns(ref.substr(ref.rfind('/') + 1));
+    all.push_back({join_field(doc, "computed_at"), ns, std::move(doc)});
   }
+  // Oldest first; a join both in the legacy file and pushed as a ref counts once.
+  std::stable_sort(all.begin(), all.end(), [](const Recorded& a, const Recorded& b) {
+    return a.at != b.at ? a.at < b.at : a.ns < b.ns;
+  });
+  std::vector<json> out;
+  std::set<std::string> seen;
+  for (auto& r : all)
+    if (seen.insert(join_field(r.doc, "id")).second || join_field(r.doc, "id").empty()) out.push_back(std::move(r.doc));
   return out;
+}
+
+void fetch_labels(Repo& repo, const std::string& env) {
+  std::string remote = registry::load_registry_config(repo).git_remote, refs = labels_prefix(env) + "*";
+  ProcessResult r = git_quiet(repo, {"fetch", "--quiet", remote, "+" + refs + ":" + refs});
+  if (!r.ok())
+    throw RemoteError("git fetch " + remote + " (joined labels of " + env + ") failed: " + first_line(r.err),
+                      "check the registry's git remote (registry.git_remote in .mlo/config.yaml, default origin)");
+}
+
+std::string push_labels(Repo& repo, const std::string& env) {
+  // Joins from before refs: made refs under the time they were computed.
+  for (const auto& r : legacy_joins(repo, env))
+    create_record_ref(repo.root(), labels_prefix(env) + record_name(r.ns, ref_safe_id(join_field(r.doc, "id"))),
+                      r.doc.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
+  std::string remote = registry::load_registry_config(repo).git_remote, refs = labels_prefix(env) + "*";
+  ProcessResult r = git_quiet(repo, {"push", "--quiet", remote, refs + ":" + refs});
+  if (!r.ok())
+    throw RemoteError("git push " + remote + " (joined labels of " + env + ") failed: " + first_line(r.err),
+                      "the joins are kept here; push them later with 'mlo monitor labels " + env + " --push'");
+  return remote;
 }
 
 }  // namespace mlo::monitor

@@ -3,9 +3,12 @@
 // logged as "request_id" in .mlo/deploy/ENV/requests.jsonl); `mlo monitor
 // labels ENV --from FILE --key request_id --target y` joins labels to the
 // served predictions by that id and computes performance per time window of
-// the requests, so decay shows window by window. Each join is kept in
-// .mlo/monitor/labels/ENV.jsonl (the history) and is what performance
-// triggers and A/B verdicts read.
+// the requests, so decay shows window by window. Each join is kept as a git
+// ref to its JSON, refs/mlo/labels/ENV/<recorded ns>-<id> (the history), and
+// is what performance triggers read; --push/--fetch share the joins through
+// the registry's git remote, so every clone computes on the same windows
+// (README.md: why refs). Joins recorded before that, in the clone-local
+// .mlo/monitor/labels/ENV.jsonl, are still read (and pushed by --push).
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -50,10 +53,19 @@ std::map<std::string, std::string> read_label_column(Repo& repo, const std::vect
 // requests, labelled, metric values, by_version}], overall, unmatched_labels}).
 // InputError for a missing log, key or target column.
 nlohmann::json join_labels(Repo& repo, const LabelsOptions& options);
-// Appends a result to the environment's labels history.
+// Where the joins live: refs/mlo/labels/ENV/...
+inline constexpr const char* kLabelsRefs = "refs/mlo/labels/";
+// Adds a result to the environment's labels history (a new ref).
 void record_labels(Repo& repo, const nlohmann::json& result);
-// The environment's labels results, oldest first (empty when none).
+// The environment's labels results, oldest first (empty when none): the
+// refs and the legacy local file, each join once (by id).
 std::vector<nlohmann::json> labels_history(Repo& repo, const std::string& env);
+// The joins other clones pushed for `env`, from the registry's git remote.
+// RemoteError when the remote cannot be reached.
+void fetch_labels(Repo& repo, const std::string& env);
+// Pushes the environment's joins (legacy local ones made refs first) to the
+// registry's git remote; returns the remote's name. RemoteError on failure.
+std::string push_labels(Repo& repo, const std::string& env);
 
 // Whether a larger value of the metric is better (accuracy) or worse (errors).
 bool higher_is_better(const std::string& metric);

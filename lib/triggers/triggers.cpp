@@ -21,6 +21,7 @@
 #include "notify/notify.h"
 #include "registry/registry.h"
 #include "repo/config.h"
+#include "repo/record_refs.h"
 #include "repo/yaml_schema.h"
 #include "repo/repo.h"
 #include "triggers/action.h"
@@ -139,19 +140,20 @@ bool ref_exists(Repo& repo, const std::string& ref) {
   return git(repo, {"rev-parse", "--verify", "--quiet", ref}).ok();
 }
 
-// Writes `doc` as a blob and points `ref` at it only if `ref` does not exist.
+// Claims and outcomes are create-only records (repo/record_refs.h).
 bool create_ref(Repo& repo, const std::string& ref, const json& doc) {
-  ProcessResult h = git(repo, {"hash-object", "-w", "--stdin"}, doc.dump(1) + "\n");
-  if (!h.ok()) throw InputError("git hash-object failed: " + h.err, "check the repository with 'git fsck'");
-  return git(repo, {"update-ref", ref, trim(h.out), ""}).ok();
+  return create_record_ref(repo.root(), ref, doc.dump(1) + "\n");
 }
 
 std::string git_remote(Repo& repo) { return registry::load_registry_config(repo).git_remote; }
 
+// The claims, their outcomes and the joined labels that performance
+// triggers read (other clones may have joined them), in one fetch.
 void fetch_claims(Repo& repo) {
   std::string remote = git_remote(repo);
+  const std::string labels = monitor::kLabelsRefs;
   ProcessResult r = git(repo, {"fetch", "--quiet", remote, std::string("+") + kClaims + "*:" + kClaims + "*",
-                               std::string("+") + kOutcomes + "*:" + kOutcomes + "*"});
+                               std::string("+") + kOutcomes + "*:" + kOutcomes + "*", "+" + labels + "*:" + labels + "*"});
   if (!r.ok()) throw RemoteError("git fetch " + remote + " (trigger claims) failed: " + trim(r.err),
                                  "check the registry's git remote; without --push the claim is local only");
 }
@@ -182,45 +184,41 @@ std::string who(Repo& repo) {
   return by + (by.empty() ? "" : " ") + "on " + host;
 }
 
-// Every blob under a ref prefix, as (ref, parsed JSON).
 std::vector<std::pair<std::string, json>> read_refs(Repo& repo, const std::string& prefix) {
-  std::vector<std::pair<std::string, json>> out;
-  ProcessResult list = git(repo, {"for-each-ref", "--format=%(objectname) %(refname)", prefix});
-  if (!list.ok() || list.out.empty()) return out;
-  std::vector<std::string> refs;
-  std::string oids;
-  for (size_t pos = 0; pos < list.out.size();) {
-    size_t nl = list.out.find('\n', pos);
-    std::string line = list.out.substr(pos, nl - pos);
-    pos = nl == std::string::npos ? list.out.size() : nl + 1;
-    if (line.size() < 42) continue;
-    oids += line.substr(0, 40) + "\n";
-    refs.push_back(line.substr(41));
-  }
-  ProcessResult cat = git(repo, {"cat-file", "--batch"}, oids);
-  size_t pos = 0;
-  for (const auto& ref : refs) {
-    size_t nl = cat.out.find('\n', pos);
-    if (nl == std::string::npos) break;
-    std::string header = cat.out.substr(pos, nl - pos);  // "<oid> <type> <size>", or "<oid> missing"
-    pos = nl + 1;
-    size_t sp = header.rfind(' ');
-    std::string digits = sp == std::string::npos ? "" : header.substr(sp + 1);
-    if (digits.empty() || digits.size() > 12 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::size_t size = std::stoull(digits);
-    bool blob = header.find(" blob ") != std::string::npos;
-    json doc = blob ? json::parse(cat.out.substr(pos, size), nullptr, false) : json();
-    pos += size + 1;
-    if (doc.is_object()) out.emplace_back(ref, std::move(doc));  // anything else is not ours
-  }
-  return out;
+  return read_record_refs(repo.root(), prefix);
+}
+
+// Claim order: claimed_at has whole seconds (and may be --now), so claims
+// made in one second are told apart by claimed_ns, the clock's nanoseconds
+// when the claim was made. Claims from before claimed_ns count as 0: they
+// come first in their second, in ref-name order (the sorts are stable).
+bool claimed_before(const json& a, const json& b) {
+  auto time_of = [](const json& j) {
+    auto it = j.find("claimed_at");
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  auto ns_of = [](const json& j) {
+    auto it = j.find("claimed_ns");
+    return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : std::int64_t{0};
+  };
+  std::string ta = time_of(a), tb = time_of(b);
+  return ta != tb ? ta < tb : ns_of(a) < ns_of(b);
+}
+
+// Strictly increasing within a process, so one check's claims keep their order
+// even on a clock coarser than a nanosecond.
+std::int64_t claim_ns() {
+  static std::int64_t last = 0;
+  auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  last = std::max<std::int64_t>(last + 1, now);
+  return last;
 }
 
 // The trigger's newest claim (for new_data: the version it last fired on).
 json last_claim(Repo& repo, const std::string& trigger) {
   json best;
   for (auto& [ref, doc] : read_refs(repo, kClaims + trigger + "/"))
-    if (best.is_null() || doc.value("claimed_at", "") > best.value("claimed_at", "")) best = doc;
+    if (best.is_null() || !claimed_before(doc, best)) best = doc;
   return best;
 }
 
@@ -378,7 +376,8 @@ void notify_fired(Repo& repo, const Trigger& t, const Decision& d) {
 
 void act_on(Repo& repo, const Trigger& t, Decision& d, const CheckOptions& o) {
   json claim = {{"trigger", t.name}, {"kind", t.kind}, {"key", d.key}, {"reason", d.reason}, {"evidence", d.evidence},
-                {"claimed_at", iso(o.now)}, {"claimed_by", who(repo)}, {"baseline", d.state == "baseline"},
+                {"claimed_at", iso(o.now)}, {"claimed_ns", claim_ns()}, {"claimed_by", who(repo)},
+                {"baseline", d.state == "baseline"},
                 // Distinct blobs: pushing the object the remote already holds succeeds, so
                 // two equal claims made in the same second would both win.
                 {"nonce", random_hex(8)}};
@@ -480,9 +479,7 @@ std::vector<json> history(Repo& repo, const std::string& trigger) {
     }
     out.push_back(std::move(j));
   }
-  std::stable_sort(out.begin(), out.end(), [](const json& a, const json& b) {
-    return a.value("claimed_at", "") < b.value("claimed_at", "");
-  });
+  std::stable_sort(out.begin(), out.end(), claimed_before);
   return out;
 }
 

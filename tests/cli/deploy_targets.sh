@@ -31,7 +31,9 @@ expect_rc 2 deploy iris@1 --artifact m1.json --env nightly --target moon
 expect_err_contains "unknown target 'moon'"
 
 # --target k8s: Deployment + Service (+ ConfigMap) for replace; a KServe
-# InferenceService with canaryTrafficPercent for canary.
+# InferenceService with canaryTrafficPercent for canary. The pods fetch the
+# model from the remote (cli.deploy_k8s_fetch), so there must be one.
+expect_ok remote add store "$TEST_TMP/store" --default
 expect_ok --json deploy iris@1 --artifact m1.json --env prod --target k8s
 expect_json "d['kinds'] == ['ConfigMap', 'Deployment', 'Service'] and d['manifest'] == 'deploy/prod/deployment.yaml'"
 expect_file deploy/prod/deployment.yaml
@@ -43,7 +45,7 @@ grep -qx "COPY mlo-serve-native /usr/local/bin/mlo-serve-native" deploy/prod/Doc
 grep -q "docker build -t $(grep -m1 'image:' deploy/prod/deployment.yaml | awk '{print $2}' | tr -d '"') -f deploy/prod/Dockerfile" deploy/prod/Dockerfile \
   || fail "the Dockerfile does not build the image the Deployment runs: $(cat deploy/prod/Dockerfile)"; pass
 expect_ok --json deploy iris@2 --artifact m1.json --env prod --target k8s --strategy canary --weight 25
-expect_json "d['kinds'] == ['InferenceService'] and d['canaryTrafficPercent'] == 25"
+expect_json "d['kinds'] == ['ConfigMap', 'InferenceService'] and d['canaryTrafficPercent'] == 25"
 /usr/bin/python3 - <<'PY' || fail "rendered YAML"
 import yaml
 docs = list(yaml.safe_load_all(open("deploy/prod/deployment.yaml")))
@@ -53,7 +55,7 @@ dep = docs[1]
 c = dep["spec"]["template"]["spec"]["containers"][0]
 assert c["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
 assert dep["spec"]["selector"]["matchLabels"]["mlo.dev/env"] == "prod"
-isvc = yaml.safe_load(open("deploy/prod/inferenceservice.yaml"))
+isvc = list(yaml.safe_load_all(open("deploy/prod/inferenceservice.yaml")))[-1]
 assert isvc["apiVersion"] == "serving.kserve.io/v1beta1"
 assert isvc["spec"]["predictor"]["canaryTrafficPercent"] == 25
 assert isvc["metadata"]["annotations"]["mlo.dev/model-version"] == "2"

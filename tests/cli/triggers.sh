@@ -4,8 +4,9 @@
 # fires on a new version once it grew by the rows asked for (the first
 # version is the baseline); a drift trigger runs its monitor and fires on
 # drift; each firing runs its action (run, register, propose) and is recorded
-# with its evidence (triggers history, mlo audit); two clones checking the
-# same schedule at once with --push act once between them.
+# with its evidence (triggers history, mlo audit), claims made in the same
+# second in the order they were made; two clones checking the same schedule
+# at once with --push act once between them.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_loop.sh"
 PY=/usr/bin/python3
@@ -196,4 +197,19 @@ s = [json.load(open(f))["decisions"][0]["state"] for f in ("a2.json", "b2.json")
 assert s == ["done", "claimed-elsewhere"], s
 PY
 pass
+
+# claims made in the same second are listed in the order they were made, not
+# by their refs' names: mid alone, then one check firing hourly, zeta, alpha
+# (mlo.yaml's order); a claim from before claimed_ns comes first in its second
+cd a
+printf '  %s:\n    schedule: "0 0 1 1 *"\n    action: {run: [stamp]}\n' zeta alpha mid >> mlo.yaml
+printf '{"trigger": "legacy", "kind": "schedule", "key": "k", "reason": "r", "evidence": {}, "claimed_at": "2027-01-01T00:30:00Z", "claimed_by": "x", "baseline": false}\n' \
+  | git hash-object -w --stdin | xargs git update-ref refs/mlo/triggers/legacy/k
+expect_ok --json triggers check --act --trigger mid --now 2027-01-01T00:30:00Z
+expect_ok --json triggers check --act --now 2027-01-01T00:30:00Z
+expect_json "[x['state'] for x in d['decisions']] == ['done', 'done', 'done', 'already-fired']"
+expect_ok --json triggers history
+expect_json "[x['trigger'] for x in d['decisions'] if x['claimed_at'] == '2027-01-01T00:30:00Z'] == ['legacy', 'mid', 'hourly', 'zeta', 'alpha']"
+expect_ok triggers ls --json
+expect_json "{t['name']: t['last']['at'] for t in d['triggers'] if 'last' in t}['zeta'] == '2027-01-01T00:30:00Z'"
 done_testing

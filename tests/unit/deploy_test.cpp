@@ -278,9 +278,19 @@ TEST_CASE("k8s: the embedded schema is the shipped one and catches missing field
   svc["metadata"]["name"] = "Bad_Name";
   auto problems = validate_k8s_manifest(svc);
   REQUIRE(problems.size() == 2);
+  json predictor = {
+      {"canaryTrafficPercent", 140},
+      {"containers", json::array({{{"name", "kserve-container"}, {"image", "i"}}})},
+      {"initContainers",
+       json::array({{{"name", "fetch-model"}, {"image", "i"}, {"command", json::array({"/bin/sh"})}, {"volumeMounts", json::array()}}})},
+      {"volumes", json::array({{{"name", "models"}}})}};
   json isvc = {{"apiVersion", "serving.kserve.io/v1beta1"}, {"kind", "InferenceService"},
-               {"metadata", {{"name", "a"}, {"labels", json::object()}}},
-               {"spec", {{"predictor", {{"canaryTrafficPercent", 140}}}}}};
+               {"metadata", {{"name", "a"}, {"labels", json::object()}}}, {"spec", {{"predictor", predictor}}}};
+  CHECK(validate_k8s_manifest(isvc).size() == 1);
+  isvc["spec"]["predictor"]["canaryTrafficPercent"] = 40;
+  CHECK(validate_k8s_manifest(isvc).empty());
+  // Without the step that fetches the model, the pod would start without it.
+  isvc["spec"]["predictor"].erase("initContainers");
   CHECK(validate_k8s_manifest(isvc).size() == 1);
   CHECK(validate_k8s_manifest(json{{"kind", "Pod"}}).size() == 1);
 }
