@@ -142,7 +142,7 @@ bool ref_exists(Repo& repo, const std::string& ref) {
 
 // Claims and outcomes are create-only records (repo/record_refs.h).
 bool create_ref(Repo& repo, const std::string& ref, const json& doc) {
-  return create_record_ref(repo.root(), ref, doc.dump(1) + "\n");
+  return create_record_ref(repo.root(), ref, doc.dump(1, ' ', false, json::error_handler_t::replace) + "\n");
 }
 
 std::string git_remote(Repo& repo) { return registry::load_registry_config(repo).git_remote; }
