@@ -10,7 +10,7 @@ bool UniqueSet::seen_before(std::uint64_t h) {
   if (h == 0) h = 1;  // 0 marks an empty slot
   if (!kept(h)) return false;
   if (slots_.empty()) rebuild(1024);
-  std::size_t mask = slots_.size() - 1, i = static_cast<std::size_t>(h * 0x9E3779B97F4A7C15ULL) & mask;
+  std::size_t mask = slots_.size() - 1, i = slot_of(h) & mask;
   while (slots_[i] != 0) {
     if (slots_[i] == h) return true;
     i = (i + 1) & mask;
@@ -38,7 +38,7 @@ void UniqueSet::rebuild(std::size_t slots) {
   std::size_t mask = slots - 1;
   for (std::uint64_t h : old) {
     if (h == 0 || !kept(h)) continue;
-    std::size_t i = static_cast<std::size_t>(h * 0x9E3779B97F4A7C15ULL) & mask;
+    std::size_t i = slot_of(h) & mask;
     while (slots_[i] != 0) i = (i + 1) & mask;
     slots_[i] = h;
     ++size_;

@@ -29,8 +29,14 @@ class UniqueSet {
   // True when the hash was added before (a repeat); adds it otherwise.
   bool seen_before(std::uint64_t h);
   bool sampled() const { return level_ > 0; }
+  // Starts loading the slot where `h` would go: past the caches' size, a
+  // probe otherwise waits on memory (issued a little before seen_before).
+  void prefetch(std::uint64_t h) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[slot_of(h ? h : 1) & (slots_.size() - 1)]);
+  }
 
  private:
+  static std::size_t slot_of(std::uint64_t h) { return static_cast<std::size_t>(h * 0x9E3779B97F4A7C15ULL); }
   bool kept(std::uint64_t h) const { return level_ == 0 || (h >> (64 - level_)) == 0; }
   void rebuild(std::size_t slots);
   std::vector<std::uint64_t> slots_;  // 0: empty

@@ -1,7 +1,5 @@
 #include "contracts/validate.h"
 
-#include <regex.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +9,7 @@
 #include <map>
 #include <memory>
 
+#include "contracts/pattern.h"
 #include "contracts/unique.h"
 #include "core/error.h"
 #include "core/fs.h"
@@ -134,28 +133,6 @@ void fail(CheckResult& r, const Where& at, std::string_view value, std::size_t m
   if (r.examples.size() < max_examples) r.examples.push_back({*at.file, at.line, shorten(value)});
 }
 
-// Compiled POSIX regex (the whole value must match); regexec needs a NUL-terminated copy.
-class Regex {
- public:
-  explicit Regex(const std::string& pattern) {
-    ok_ = regcomp(&re_, ("^(" + pattern + ")$").c_str(), REG_EXTENDED | REG_NOSUB) == 0;
-  }
-  ~Regex() {
-    if (ok_) regfree(&re_);
-  }
-  Regex(const Regex&) = delete;
-  Regex& operator=(const Regex&) = delete;
-  bool matches(std::string_view text) {
-    buf_.assign(text.data(), text.size());
-    return ok_ && regexec(&re_, buf_.c_str(), 0, nullptr, 0) == 0;
-  }
-
- private:
-  regex_t re_{};
-  bool ok_ = false;
-  std::string buf_;
-};
-
 // An `in:` list as an open-addressing hash set of its texts: one short hash
 // and usually one comparison per cell instead of a binary search of
 // string comparisons (the lists are small, the cells many).
@@ -198,9 +175,10 @@ struct ColumnState {
   long index = -1;
   CheckResult *presence = nullptr, *type = nullptr, *nullable = nullptr, *max_missing = nullptr, *range = nullptr,
               *in = nullptr, *regex = nullptr, *unique = nullptr;
-  std::unique_ptr<Regex> re;
+  std::unique_ptr<Pattern> re;
   std::unique_ptr<TextSet> allowed;
   std::unique_ptr<UniqueSet> seen;
+  std::uint64_t hash = 0;  // unique: this row's value hash (taken early, see prefetch_sets)
   std::uint64_t missing = 0;
 };
 
@@ -240,6 +218,9 @@ class Validator {
   CheckResult *format_ = nullptr, *extra_ = nullptr, *pk_ = nullptr, *fresh_ = nullptr;
   std::vector<long> pk_index_;
   std::unique_ptr<UniqueSet> pk_seen_;
+  std::vector<ColumnState*> unique_cols_;  // present columns with a unique check
+  std::optional<std::uint64_t> pk_hash_;   // this row's key hash, unless a key column is absent or null
+  long pk_null_ = -1;                      // the first null key column's position in primary_key
   long fresh_index_ = -1;
   std::optional<double> newest_;
   Example newest_at_;
@@ -296,7 +277,7 @@ class Validator {
       }
       if (!rule.regex.empty()) {
         s.regex = add("regex", rule.name, rule.where);
-        s.re = std::make_unique<Regex>(rule.regex);
+        s.re = std::make_unique<Pattern>(rule.regex);
       }
       if (rule.unique) {
         s.unique = add("unique", rule.name, rule.where);
@@ -350,9 +331,11 @@ class Validator {
     std::map<std::string, long> at;
     for (std::size_t i = 0; i < names.size(); ++i) at.emplace(names[i], static_cast<long>(i));
     Where w{&file_, 1};
+    unique_cols_.clear();
     for (auto& s : cols_) {
       auto it = at.find(s.rule->name);
       s.index = it == at.end() ? -1 : it->second;
+      if (s.seen && s.index >= 0) unique_cols_.push_back(&s);
       ++s.presence->checked;
       if (s.index < 0) fail(*s.presence, w, "column '" + s.rule->name + "' is missing", o_.max_examples);
     }
@@ -412,23 +395,43 @@ class Validator {
     }
     if (s.in && !s.allowed->contains(t)) fail(*s.in, at_, t, o_.max_examples);
     if (s.regex && !s.re->matches(t)) fail(*s.regex, at_, t, o_.max_examples);
-    if (s.unique && s.seen->seen_before(hash_text(t))) fail(*s.unique, at_, t, o_.max_examples);
+    if (s.unique && s.seen->seen_before(s.hash)) fail(*s.unique, at_, t, o_.max_examples);
+  }
+
+  // The unique and key sets outgrow the caches: this row's slots are
+  // fetched first, while the other checks run.
+  void prefetch_sets(const std::vector<monitor::Cell>& cells) {
+    for (ColumnState* s : unique_cols_) {
+      const monitor::Cell& cell = cells[static_cast<std::size_t>(s->index)];
+      if (!cell.missing) s->seen->prefetch(s->hash = hash_text(trim(cell.text)));
+    }
+    if (!pk_) return;
+    pk_hash_ = primary_key_hash(cells);
+    if (pk_hash_) pk_seen_->prefetch(*pk_hash_);
+  }
+
+  // Key columns in order: nullopt at the first absent one (its presence check
+  // failed) or null one (pk_null_ says which).
+  std::optional<std::uint64_t> primary_key_hash(const std::vector<monitor::Cell>& cells) {
+    pk_null_ = -1;
+    std::uint64_t h = 0;
+    for (std::size_t i = 0; i < pk_index_.size(); ++i) {
+      long k = pk_index_[i];
+      if (k < 0) return std::nullopt;
+      const monitor::Cell& cell = cells[static_cast<std::size_t>(k)];
+      if (cell.missing) return pk_null_ = static_cast<long>(i), std::nullopt;
+      h = combine_hash(h, hash_text(trim(cell.text)));
+    }
+    return h;
   }
 
   void check_primary_key(const std::vector<monitor::Cell>& cells) {
-    std::uint64_t h = 0;
-    std::string shown;
-    for (std::size_t i = 0; i < pk_index_.size(); ++i) {
-      long k = pk_index_[i];
-      if (k < 0) return;  // a key column is absent: its presence check failed
-      const monitor::Cell& cell = cells[static_cast<std::size_t>(k)];
-      if (cell.missing) {
-        fail(*pk_, at_, c_.primary_key[i] + " is null", o_.max_examples);
-        return;
-      }
-      h = combine_hash(h, hash_text(trim(cell.text)));
+    if (pk_null_ >= 0) {
+      fail(*pk_, at_, c_.primary_key[static_cast<std::size_t>(pk_null_)] + " is null", o_.max_examples);
+      return;
     }
-    if (!pk_seen_->seen_before(h)) return;
+    if (!pk_hash_ || !pk_seen_->seen_before(*pk_hash_)) return;
+    std::string shown;
     for (long k : pk_index_) shown += (shown.empty() ? "" : ",") + std::string(trim(cells[static_cast<std::size_t>(k)].text));
     fail(*pk_, at_, shown, o_.max_examples);
   }
@@ -447,6 +450,7 @@ class Validator {
   void check_row(const std::vector<monitor::Cell>& cells) {
     ++out_.rows;
     at_.line = line_;
+    prefetch_sets(cells);
     for (auto& s : cols_)
       if (s.index >= 0) check_cell(s, cells[static_cast<std::size_t>(s.index)]);
     if (pk_) check_primary_key(cells);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string_view>
 
+#include "contracts/csv_record.h"
 #include "core/error.h"
 #include "core/parse.h"
 #include "registry/registry.h"
@@ -135,39 +136,29 @@ void v2_json(const Walker& w, const json& body) {
   }
 }
 
-std::vector<std::string_view> split_line(std::string_view line) {
-  std::vector<std::string_view> out;
-  while (!line.empty() && (line.back() == '\r')) line.remove_suffix(1);
-  std::size_t start = 0;
-  for (std::size_t i = 0; i <= line.size(); ++i)
-    if (i == line.size() || line[i] == ',') {
-      out.push_back(line.substr(start, i - start));
-      start = i + 1;
-    }
-  return out;
-}
-
-// text/csv: a header of names unless every cell of the first line is a number.
+// text/csv: a header of names unless every cell of the first record is a
+// number; quoting as in CSV files (contracts/csv_record.h). Bad quoting is one
+// "format" failure: the body cannot be read (a refusing guard answers 400).
 void csv_rows(const Walker& w, std::string_view text) {
   std::vector<std::string> names = w.g.features;
-  std::size_t row = 0;
-  bool first = true;
-  while (!text.empty()) {
-    std::size_t nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-    if (line.empty() || line == "\r") continue;
-    auto cells = split_line(line);
-    if (first) {
-      first = false;
-      bool numbers = std::all_of(cells.begin(), cells.end(), [](std::string_view c) { return parse_double(c).has_value(); });
-      if (!numbers) {
-        names.assign(cells.begin(), cells.end());
-        continue;
-      }
+  std::vector<contracts::CsvField> fields;
+  std::size_t pos = 0, row = 0;
+  std::uint64_t line = 1, start = 1;
+  for (bool first = true;; first = false) {
+    contracts::CsvStatus status = contracts::next_csv_record(text, pos, line, start, fields);
+    if (status == contracts::CsvStatus::end) return;
+    if (status == contracts::CsvStatus::bad_quote) {
+      w.out.push_back({"format", "", "bad CSV quoting in line " + std::to_string(start), row});
+      return;
     }
-    for (std::size_t j = 0; j < cells.size() && j < names.size(); ++j)
-      w.g.checker.check(row, names[j], cells[j].empty() ? std::nullopt : std::optional<std::string>(cells[j]), w.out);
+    if (first && !std::all_of(fields.begin(), fields.end(), [](const auto& f) { return parse_double(f.text).has_value(); })) {
+      names.clear();
+      for (const auto& f : fields) names.push_back(f.text);
+      continue;
+    }
+    for (std::size_t j = 0; j < fields.size() && j < names.size(); ++j)
+      w.g.checker.check(row, names[j], fields[j].text.empty() ? std::nullopt : std::optional<std::string>(fields[j].text),
+                        w.out);
     ++row;
   }
 }
@@ -199,7 +190,7 @@ void RequestCounts::add(const std::vector<RequestFailure>& failures, bool refuse
   invalid_.fetch_add(1, std::memory_order_relaxed);
   if (refused) rejected_.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard lock(mu_);
-  for (const auto& f : failures) ++by_check_[f.check + " " + f.column];
+  for (const auto& f : failures) ++by_check_[f.column.empty() ? f.check : f.check + " " + f.column];
 }
 
 json RequestCounts::to_json(const std::string& mode) const {
@@ -215,6 +206,10 @@ HttpResponse invalid_request_response(const RequestGuard& g, const std::vector<R
   json checks = json::array();
   for (std::size_t i = 0; i < failures.size() && i < 20; ++i) checks.push_back(failures[i].to_json());
   const RequestFailure& f = failures.front();
+  if (f.check == "format")  // the body itself cannot be read
+    return error_response(400, "request body: " + f.value +
+                                   " (RFC 4180: quote a field that holds a comma, a quote or a newline, and double"
+                                   " each quote inside it)");
   std::string msg = std::to_string(failures.size()) + " value" + (failures.size() == 1 ? "" : "s") +
                     " break the contract of the model's training data (" + g.checker.source() + "), first: row " +
                     std::to_string(f.row) + " column " + f.column + " fails " + f.check + " with " + f.value;

@@ -47,7 +47,8 @@ class RequestCounts {
   std::map<std::string, long> by_check_;  // "range age" -> rows
 };
 
-// The 422 answer to a refused request: {"error", "checks": [...]} (the first 20 failures).
+// The 422 answer to a refused request: {"error", "checks": [...]} (the first
+// 20 failures); 400 when the body could not be read (a "format" failure).
 HttpResponse invalid_request_response(const RequestGuard& g, const std::vector<contracts::RequestFailure>& failures);
 
 }  // namespace mlo::deploy

@@ -387,7 +387,8 @@ class Router {
   }
 
   // validate_requests: counts and notes the rows that break the training
-  // data's contract; with reject, answers 422 here (logged like any answer).
+  // data's contract; with reject, answers 422 here (400 for a body it
+  // cannot read; logged like any answer).
   bool refuse_invalid(Call& call, HttpResponse& resp) {
     const RequestGuard& g = *call.target->guard;
     std::vector<contracts::RequestFailure> failures = check_request(g, call.req);
@@ -398,12 +399,12 @@ class Router {
     call.contract = shown.dump(-1, ' ', false, json::error_handler_t::replace);
     if (!g.reject) return false;
     resp = invalid_request_response(g, failures);
-    call.target->stats.add(0, 422);
+    call.target->stats.add(0, resp.status);
     resp.headers.emplace_back("X-Mlo-Model", call.target->spec.model);
     resp.headers.emplace_back("X-Mlo-Version", call.target->spec.version);
     resp.headers.emplace_back("X-Request-Id", call.request_id);
     log(LogEntry{utc_now_iso(), call.request_id, call.target->spec.model, call.target->spec.version, call.role,
-                 call.req.method, call.req.path, call.req.body, resp.body, 422, 0, call.contract});
+                 call.req.method, call.req.path, call.req.body, resp.body, resp.status, 0, call.contract});
     return true;
   }
 

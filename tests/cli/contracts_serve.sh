@@ -100,6 +100,23 @@ expect_eq "$(grep -c '"status":422' .mlo/deploy/strict/requests.jsonl)" 5 "refus
 expect_ok --json deploy status strict
 expect_json "d['request_validation']['checked'] == 8 and d['request_validation']['invalid'] == 5 and d['request_validation']['rejected'] == 5"
 
+# CSV bodies are split as CSV files are (RFC 4180): a quoted comma stays in
+# its field, a doubled quote is one quote; bad quoting is a 400 naming the line
+post "$sport" /invocations $'"a","b"\n"1,5",2\n3,"1"\n' text/csv
+expect_eq "$CODE" 422 "CSV with a quoted comma"
+expect_json "[(c['check'], c['column'], c['row'], c['value']) for c in d['checks']] == [('type', 'a', 0, '1,5')]"
+post "$sport" /invocations $'a,b\n2,""""\n' text/csv
+expect_eq "$CODE" 422 "CSV with a doubled quote"
+expect_json "[(c['check'], c['column'], c['value']) for c in d['checks']] == [('type', 'b', '\"'), ('in', 'b', '\"')]"
+post "$sport" /invocations $'a,b\n1,2\n3,1"x\n' text/csv
+expect_eq "$CODE" 400 "CSV with bad quoting"
+expect_json "'bad CSV quoting in line 3' in d['error'] and 'RFC 4180' in d['error']"
+post "$sport" /invocations $'a,b\n"1",2\n' text/csv
+expect_eq "$CODE" 200 "a quoted valid CSV request after a bad one"
+expect_json "d['predictions'] == [4.0]"
+expect_ok --json deploy status strict
+expect_json "d['request_validation']['failures'].get('format') == 1"
+
 # ---- a model without recorded training data: served unchecked, with a note
 linear_model plain.json 1
 expect_ok deploy plain@1 --artifact plain.json --env prod

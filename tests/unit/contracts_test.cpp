@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <regex.h>
 
 #include <charconv>
 #include <cstring>
@@ -6,7 +7,9 @@
 #include <vector>
 
 #include "contracts/contract.h"
+#include "contracts/csv_record.h"
 #include "contracts/expr.h"
+#include "contracts/pattern.h"
 #include "contracts/unique.h"
 #include "contracts/validate.h"
 #include "core/error.h"
@@ -267,4 +270,180 @@ TEST_CASE("numbers: the fast path gives from_chars' double for every decimal it 
   for (const char* no : {"", "-", ".", "-.", "1.2.3", "1e", "--1", "0x10", "1 2"}) CHECK_FALSE(monitor::parse_number(no, v));
   CHECK((monitor::parse_number("+.5", v) && v == 0.5));
   CHECK((monitor::parse_number(" 9007199254740993 ", v) && v == 9007199254740992.0));  // past 2^53: from_chars rounds
+}
+
+namespace {
+
+// regexec on the whole text, as the contract reader compiles `regex:`.
+bool posix_full_match(const std::string& pattern, const std::string& text) {
+  regex_t re;
+  REQUIRE(regcomp(&re, ("^(" + pattern + ")$").c_str(), REG_EXTENDED | REG_NOSUB) == 0);
+  bool m = regexec(&re, text.c_str(), 0, nullptr, 0) == 0;
+  regfree(&re);
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("patterns: the fixed-width path answers as regexec does") {
+  struct Case {
+    const char* pattern;
+    bool fixed;
+  };
+  const Case cases[] = {{"[A-J]{2}-[0-9]{4}", true}, {"[a-z0-9_]{3}@x\\.org", true}, {"[^0-9]{2}[]x-]", true},
+                        {"...\\{1\\}", true},          {"a{0}b", true},                  {"[--/]{3}", true},
+                        {"[^]a]{2}", true},          {"[a-c]+", false},               {"a|b", false},
+                        {"(ab){2}", false},          {"[[:digit:]]{3}", false},       {"x{1,3}", false},
+                        {"\\w{2}", false},           {"é{2}", false},                 {"", true}};
+  std::uint64_t state = 7;
+  int matched = 0;  // texts that match, over all patterns: the accepting path is exercised
+  auto next = [&] { return (state = state * 6364136223846793005ULL + 1442695040888963407ULL) >> 33; };
+  const std::string alphabet = "ABCJKZabcxyz0189-_.@{}]/\\^\n\t \x7f\x80\xc3\xa9";
+  for (const auto& c : cases) {
+    Pattern p(c.pattern);
+    INFO(c.pattern);
+    CHECK(p.fixed_width() == c.fixed);
+    for (int i = 0; i < 4000; ++i) {
+      std::string t;
+      std::size_t len = next() % 9;
+      for (std::size_t k = 0; k < len; ++k) t += alphabet[next() % alphabet.size()];
+      if (i % 4 == 0) t = i % 8 ? "AB-1234" : "a_9@x.org";  // near the patterns' shapes too
+      if (i % 16 == 4 && !t.empty()) t[next() % t.size()] = 'A';
+      INFO("text '" << t << "'");
+      bool want = posix_full_match(c.pattern, t);
+      REQUIRE(p.matches(t) == want);
+      matched += want;
+    }
+    for (const char* t : {"AB-1234", "JJ-0000", "AK-1234", "AB-123", "AB-12345", "a_9@x.org", "ab{", "--/", "!x]",
+                          "\xc3\xa9\xc3\xa9", "bb", "", "AB-1234\n"}) {
+      INFO("text '" << t << "'");
+      REQUIRE(p.matches(t) == posix_full_match(c.pattern, t));
+    }
+  }
+  CHECK(matched > 0);
+  // A NUL in a value: regexec reads the C string up to it, and so does the check.
+  Pattern code("[A-J]{2}-[0-9]{4}");
+  CHECK(code.matches(std::string("AB-1234\0zz", 10)));
+}
+
+namespace {
+
+// A CSV/TSV file built from known fields (plain, quoted with delimiters,
+// newlines and doubled quotes, CRLF endings, blank lines), and the rows the
+// reader must give back with the line each starts on.
+struct Generated {
+  std::string text;
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::uint64_t> lines;
+};
+
+Generated generate_table(char delim, std::size_t records, std::uint64_t seed) {
+  std::uint64_t state = seed;
+  auto next = [&] { return (state = state * 6364136223846793005ULL + 1442695040888963407ULL) >> 33; };
+  Generated g;
+  std::uint64_t line = 1;
+  const std::string plain_chars = "abcXYZ019.-_ \r";
+  for (std::size_t r = 0; r < records; ++r) {
+    if (next() % 50 == 0) g.text += "\n", ++line;  // blank line: skipped
+    std::vector<std::string> row;
+    std::uint64_t newlines = 0;
+    for (int f = 0; f < 4; ++f) {
+      std::string v;
+      if (f) g.text += delim;
+      if (next() % 10 == 0) {
+        std::string inner;
+        for (std::size_t k = next() % 6; k > 0; --k) {
+          std::uint64_t pick = next() % 6;
+          char ch = pick == 0 ? delim : pick == 1 ? '\n' : pick == 2 ? '"' : "pq r"[next() % 4];
+          v += ch;
+          inner += ch == '"' ? "\"\"" : std::string(1, ch);
+          newlines += ch == '\n';
+        }
+        g.text += "\"" + inner + "\"";
+      } else {
+        for (std::size_t k = 1 + next() % 8; k > 0; --k) v += plain_chars[next() % (plain_chars.size() - 1)];
+        g.text += v;
+      }
+      row.push_back(v);
+    }
+    bool crlf = next() % 4 == 0;
+    g.text += crlf ? "\r\n" : "\n";
+    g.rows.push_back(row);
+    g.lines.push_back(line);
+    line += 1 + newlines;
+  }
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE("table reader: fields, quotes, CRLF and line numbers across buffer refills") {
+  test::TempDir dir;
+  for (char delim : {',', '\t'}) {
+    // ~40,000 records of 4 fields: past the reader's 1 MiB chunk, so records straddle refills.
+    Generated g = generate_table(delim, 40000, delim == ',' ? 11 : 12);
+    std::string name = delim == ',' ? "t.csv" : "t.tsv";
+    test::write(dir / name, "a" + std::string(1, delim) + "b" + std::string(1, delim) + "c" + std::string(1, delim) +
+                                "d\n" + g.text);
+    auto sources = monitor::resolve_inputs({(dir / name).string()}, nullptr, std::nullopt);
+    monitor::ReadOptions ro;
+    ro.header = true;
+    monitor::RowVisitor v;
+    std::uint64_t line = 0;
+    v.line = &line;
+    std::size_t at = 0, malformed = 0;
+    v.header = [&](const std::vector<std::string>& names) { CHECK(names == std::vector<std::string>{"a", "b", "c", "d"}); };
+    v.row = [&](const std::vector<monitor::Cell>& cells, std::string_view) {
+      REQUIRE(at < g.rows.size());
+      std::vector<std::string> got;
+      for (const auto& c : cells) got.emplace_back(c.text);
+      INFO("record " << at);
+      REQUIRE(got == g.rows[at]);  // an unquoted last field has lost the '\r' of a CRLF ending
+      REQUIRE(line == g.lines[at] + 1);  // +1: the header line
+      ++at;
+    };
+    v.malformed = [&](const monitor::Malformed&) { ++malformed; };
+    monitor::read_table(sources[0], ro, v);
+    CHECK(at == g.rows.size());
+    CHECK(malformed == 0);
+  }
+}
+
+TEST_CASE("csv records in memory: split as the file reader splits CSV") {
+  Generated g = generate_table(',', 3000, 21);
+  std::vector<CsvField> fields;
+  std::size_t pos = 0, at = 0;
+  std::uint64_t line = 1, start = 0;
+  while (next_csv_record(g.text, pos, line, start, fields) == CsvStatus::record) {
+    REQUIRE(at < g.rows.size());
+    std::vector<std::string> got;
+    for (const auto& f : fields) got.push_back(f.text);
+    INFO("record " << at);
+    REQUIRE(got == g.rows[at]);
+    REQUIRE(start == g.lines[at]);
+    ++at;
+  }
+  CHECK(at == g.rows.size());
+  CHECK(pos == g.text.size());
+
+  struct Bad {
+    const char* text;
+    std::uint64_t line;
+  };
+  for (const Bad& b : {Bad{"a,b\n1,x\"y\n", 2}, Bad{"a,b\n\"1\"2,3\n", 2}, Bad{"a\n\"x\ny\n\n\"z\"w\n", 2},
+                       Bad{"a\n\n\"never closed\n", 3}}) {
+    INFO(b.text);
+    pos = 0, line = 1;
+    CsvStatus s = CsvStatus::record;
+    while ((s = next_csv_record(b.text, pos, line, start, fields)) == CsvStatus::record) {}
+    CHECK(s == CsvStatus::bad_quote);
+    CHECK(start == b.line);
+  }
+  pos = 0, line = 1;
+  REQUIRE(next_csv_record("\"x,\"\"y\"\"\",2,\r\n", pos, line, start, fields) == CsvStatus::record);
+  REQUIRE(fields.size() == 3);
+  CHECK(fields[0].text == "x,\"y\"");
+  CHECK(fields[1].text == "2");
+  CHECK(fields[2].text.empty());
+  CHECK(next_csv_record("\"x,\"\"y\"\"\",2,\r\n", pos, line, start, fields) == CsvStatus::end);
 }
