@@ -3,8 +3,8 @@
 // for readiness, restarts crashed ones a bounded number of times, applies new
 // states, judges canaries against thresholds); the HTTP workers route requests
 // by a routing table that is swapped atomically, so a switch never drops a
-// request; a writer thread appends the request log; a shadow thread mirrors
-// requests to a shadow version and discards its answers.
+// request; a writer thread appends the request log; the forwarder also
+// mirrors requests to a shadow version, whose answers are only logged.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -188,7 +188,6 @@ class Router {
     ::signal(SIGPIPE, SIG_IGN);
 
     logger_ = std::thread([this] { log_loop(); });
-    shadow_ = std::thread([this] { shadow_loop(); });
     server_.start_async([this](HttpRequest& req, HttpResponse& resp, Reply& reply) { return handle(req, resp, reply); });
     write_file_atomic(dir_ / "router.json",
                       json{{"pid", ::getpid()}, {"host", host_}, {"port", port_}, {"token", token_}}.dump(2) + "\n");
@@ -220,8 +219,6 @@ class Router {
       live_.clear();
     }
     stop_threads_ = true;
-    shadow_cv_.notify_all();
-    if (shadow_.joinable()) shadow_.join();
     if (logger_.joinable()) logger_.join();
     flush_log();
     std::error_code ec;
@@ -299,7 +296,7 @@ class Router {
     if (req.method == "POST") {
       log(LogEntry{utc_now_iso(), call.request_id, target->spec.model, target->spec.version, call.role, req.method,
                    req.path, req.body, resp.body, resp.status, ms, call.contract});
-      if (call.mirror && pick_candidate(*call.routing)) enqueue_shadow(call.routing, req);
+      if (call.mirror && pick_candidate(*call.routing)) mirror(call.routing, req);
     }
     call.reply(std::move(resp));
   }
@@ -409,53 +406,28 @@ class Router {
 
   // ---- shadow
 
-  struct ShadowJob {
-    std::shared_ptr<const Routing> routing;
-    std::string method, target, path, content_type, body;
-  };
-
-  void enqueue_shadow(const std::shared_ptr<const Routing>& r, const HttpRequest& req) {
-    std::lock_guard lock(shadow_mu_);
-    if (shadow_q_.size() >= 10000) {
-      shadow_dropped_.fetch_add(1);
-      return;
-    }
-    shadow_q_.push_back(ShadowJob{r, req.method, req.target, req.path, std::string(req.header("Content-Type")), req.body});
-    shadow_cv_.notify_one();
-  }
-
-  void shadow_loop() {
-    HttpClient* client = nullptr;
-    std::unique_ptr<HttpClient> owned;
-    std::string key;
-    while (true) {
-      ShadowJob job;
-      {
-        std::unique_lock lock(shadow_mu_);
-        shadow_cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stop_threads_ || !shadow_q_.empty(); });
-        if (shadow_q_.empty()) {
-          if (stop_threads_) return;
-          continue;
-        }
-        job = std::move(shadow_q_.front());
-        shadow_q_.pop_front();
-      }
-      LiveBackend& b = *job.routing->candidate;
-      std::string k = b.spec.id + ":" + std::to_string(b.port);
-      if (k != key) {
-        owned = std::make_unique<HttpClient>("127.0.0.1", b.port, 30000);
-        client = owned.get();
-        key = k;
-      }
-      auto t0 = Clock::now();
-      b.inflight.fetch_add(1);
-      HttpResult res = client->request(job.method, job.target, job.body, job.content_type);
+  // Mirrors a request to the shadow on the forwarder, like any request: the
+  // shadow's own in-flight limit and queue (serving.max_inflight, max_queue)
+  // bound what waits for it, what they cannot take is dropped and counted, and
+  // a slow or dead shadow never holds a thread or a slot of the primary.
+  void mirror(const std::shared_ptr<const Routing>& r, const HttpRequest& req) {
+    LiveBackend& b = *r->candidate;
+    b.inflight.fetch_add(1);
+    std::string wire = request_wire(req.method, req.target, "127.0.0.1", req.body, req.header("Content-Type"));
+    auto done = [this, r, t0 = Clock::now(), method = req.method, path = req.path, body = req.body](HttpResult&& res,
+                                                                                                   bool refused) {
+      LiveBackend& b = *r->candidate;
       b.inflight.fetch_sub(1);
+      if (refused) {
+        shadow_dropped_.fetch_add(1);
+        return;
+      }
       double ms = ms_since(t0);
       b.stats.add(ms, res.status);
-      log(LogEntry{utc_now_iso(), "", b.spec.model, b.spec.version, "shadow", job.method, job.path, job.body,
+      log(LogEntry{utc_now_iso(), "", b.spec.model, b.spec.version, "shadow", method, path, body,
                    res.status ? res.body : json{{"error", res.error}}.dump(), res.status, ms});
-    }
+    };
+    forwarder_.submit(b.upstream, std::move(wire), std::move(done));
   }
 
   // ---- request log
@@ -1030,11 +1002,7 @@ class Router {
   UniqueFd log_fd_;
   std::thread logger_;
 
-  std::mutex shadow_mu_;
-  std::condition_variable shadow_cv_;
-  std::deque<ShadowJob> shadow_q_;
-  std::atomic<long> shadow_dropped_{0};
-  std::thread shadow_;
+  std::atomic<long> shadow_dropped_{0};  // mirrored requests the shadow's queue could not take
 
   // Last: stopped (and destroyed) first, while what its callbacks use is still alive.
   Forwarder forwarder_;
