@@ -37,15 +37,17 @@ deployments:
 EOF
 expect_ok deploy churn@1 --artifact churn.joblib --env prod
 port=$(router_port prod)
-# send CSV: its rows, 4 a request, asking for predict and predict_proba.
+# send CSV: its rows, 4 a request (one tensor per feature), asking for predict and predict_proba.
 send() {
   /usr/bin/python3 - "$port" "$1" <<'PY'
 import csv, http.client, json, sys
-rows = [[float(v) for v in r] for r in list(csv.reader(open(sys.argv[2])))[1:]]
+table = list(csv.reader(open(sys.argv[2])))
+names, rows = table[0], [[float(v) for v in r] for r in table[1:]]
 c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=60)
 for i in range(0, len(rows), 4):
     part = rows[i:i + 4]
-    body = {"inputs": [{"name": "x", "shape": [len(part), 3], "datatype": "FP64", "data": part}],
+    body = {"inputs": [{"name": n, "shape": [len(part)], "datatype": "FP64", "data": [r[j] for r in part]}
+                       for j, n in enumerate(names)],
             "outputs": [{"name": "predict"}, {"name": "predict_proba"}]}
     c.request("POST", "/v2/models/churn/infer", json.dumps(body), {"Content-Type": "application/json"})
     r = c.getresponse()
