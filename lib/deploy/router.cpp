@@ -635,6 +635,7 @@ class Router {
   }
 
   void stop_backend(LiveBackend& b, int drain_ms) {
+    const pid_t pid = b.pid;
     b.ready = false;
     b.state = "stopped";
     auto deadline = Clock::now() + std::chrono::milliseconds(drain_ms);
@@ -655,8 +656,10 @@ class Router {
         b.pid = 0;
       }
     }
+    // A runner restarted with new settings has the same id: its pid file is the new one's.
+    fs::path pid_file = dir_ / ("runner-" + b.spec.id + ".pid");
     std::error_code ec;
-    fs::remove(dir_ / ("runner-" + b.spec.id + ".pid"), ec);
+    if (read_file_if_exists(pid_file).value_or("") == std::to_string(pid) + "\n") fs::remove(pid_file, ec);
   }
 
   // Polls readiness until ready, exit or timeout. Returns "" or why it failed.
@@ -720,12 +723,36 @@ class Router {
     write_file_atomic(dir_ / "state.json", j.dump(2) + "\n", false);
   }
 
+  // A runner for `spec` with `serving`, spawned (not yet ready).
+  std::shared_ptr<LiveBackend> start_backend(const Backend& spec, const ServeSettings& serving) {
+    auto lb = std::make_shared<LiveBackend>();
+    lb->spec = spec;
+    lb->role = "starting";
+    lb->serving = serving;
+    std::string note;
+    try {
+      lb->guard = request_guard(repo_, lb->spec, validate_mode_, note);
+    } catch (const Error& e) {
+      note = std::string("validate_requests: ") + e.what() + ": requests are not checked";
+    }
+    if (!note.empty()) notice(note);
+    lb->port = pick_free_port();
+    lb->upstream = std::make_shared<Upstream>("127.0.0.1", lb->port,
+                                              UpstreamLimits{serving.max_inflight, serving.max_queue, 60000});
+    spawn(*lb);
+    return lb;
+  }
+
+  static bool same_settings(const ServeSettings& a, const ServeSettings& b) { return to_json(a) == to_json(b); }
+
   void apply(EnvState desired) {
     long gen = desired.generation;
     desired.env = env_;
     desired.host = host_;
     desired.port = port_;
-    std::vector<std::shared_ptr<LiveBackend>> started;
+    // New versions start; a running one whose serving settings changed starts
+    // again beside itself and takes over once ready (a restart in place).
+    std::vector<std::shared_ptr<LiveBackend>> started, replacing;
     std::string error;
     {
       std::string mode = validate_requests_mode();
@@ -734,33 +761,23 @@ class Router {
     }
     for (auto* b : {&desired.primary, &desired.candidate, &desired.standby}) {
       if (!*b) continue;
-      bool have;
+      std::shared_ptr<LiveBackend> running;
       {
         std::lock_guard lock(live_mu_);
-        have = live_.count((*b)->id) > 0;
+        if (auto it = live_.find((*b)->id); it != live_.end()) running = it->second;
       }
-      if (have) continue;
-      auto lb = std::make_shared<LiveBackend>();
-      lb->spec = **b;
-      lb->role = "starting";
-      lb->serving = desired.serving;
-      std::string note;
+      if (running && same_settings(running->serving, desired.serving)) continue;
+      if (running) notice("serving settings changed: restarting the runner of " + (*b)->model + " version " + (*b)->version);
+      std::shared_ptr<LiveBackend> lb;
       try {
-        lb->guard = request_guard(repo_, lb->spec, validate_mode_, note);
-      } catch (const Error& e) {
-        note = std::string("validate_requests: ") + e.what() + ": requests are not checked";
-      }
-      if (!note.empty()) notice(note);
-      lb->port = pick_free_port();
-      lb->upstream = std::make_shared<Upstream>(
-          "127.0.0.1", lb->port, UpstreamLimits{desired.serving.max_inflight, desired.serving.max_queue, 60000});
-      try {
-        spawn(*lb);
+        lb = start_backend(**b, desired.serving);
       } catch (const std::exception& e) {
         error = e.what();
         break;
       }
-      {
+      if (running) {
+        replacing.push_back(lb);
+      } else {
         std::lock_guard lock(live_mu_);
         live_[lb->spec.id] = lb;
       }
@@ -774,7 +791,11 @@ class Router {
       for (auto& lb : started) {
         stop_backend(*lb, 0);
         std::lock_guard lock(live_mu_);
-        live_.erase(lb->spec.id);
+        if (std::find(replacing.begin(), replacing.end(), lb) == replacing.end()) {
+          live_.erase(lb->spec.id);
+        } else if (pid_t old = live_.at(lb->spec.id)->pid; old > 0) {  // the old runner serves on: its pid file again
+          write_file_atomic(dir_ / ("runner-" + lb->spec.id + ".pid"), std::to_string(old) + "\n", false);
+        }
       }
       std::lock_guard lock(apply_mu_);
       applied_generation_ = gen;
@@ -782,9 +803,13 @@ class Router {
       std::cerr << "mlo router: " << error << std::endl;
       return;
     }
-    set_routing(desired);
-    // Retire what the new state no longer names, after its requests finish.
     std::vector<std::shared_ptr<LiveBackend>> retired;
+    {
+      std::lock_guard lock(live_mu_);
+      for (auto& lb : replacing) retired.push_back(std::exchange(live_[lb->spec.id], lb));
+    }
+    set_routing(desired);
+    // Retire what the new state no longer names (and what was restarted), after its requests finish.
     {
       std::lock_guard lock(live_mu_);
       for (auto it = live_.begin(); it != live_.end();) {
