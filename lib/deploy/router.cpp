@@ -745,21 +745,13 @@ class Router {
 
   static bool same_settings(const ServeSettings& a, const ServeSettings& b) { return to_json(a) == to_json(b); }
 
-  void apply(EnvState desired) {
-    long gen = desired.generation;
-    desired.env = env_;
-    desired.host = host_;
-    desired.port = port_;
-    // New versions start; a running one whose serving settings changed starts
-    // again beside itself and takes over once ready (a restart in place).
-    std::vector<std::shared_ptr<LiveBackend>> started, replacing;
-    std::string error;
-    {
-      std::string mode = validate_requests_mode();
-      std::lock_guard lock(apply_mu_);
-      validate_mode_ = mode;
-    }
-    for (auto* b : {&desired.primary, &desired.candidate, &desired.standby}) {
+  // Starts the runners `desired` needs: new versions (added to live_ at once)
+  // and, for a running version whose serving settings changed, a second
+  // runner that takes over once ready (in `replacing`: a restart in place).
+  // Returns why a start failed, or "".
+  std::string start_needed(const EnvState& desired, std::vector<std::shared_ptr<LiveBackend>>& started,
+                           std::vector<std::shared_ptr<LiveBackend>>& replacing) {
+    for (const auto* b : {&desired.primary, &desired.candidate, &desired.standby}) {
       if (!*b) continue;
       std::shared_ptr<LiveBackend> running;
       {
@@ -772,8 +764,7 @@ class Router {
       try {
         lb = start_backend(**b, desired.serving);
       } catch (const std::exception& e) {
-        error = e.what();
-        break;
+        return e.what();
       }
       if (running) {
         replacing.push_back(lb);
@@ -783,6 +774,21 @@ class Router {
       }
       started.push_back(lb);
     }
+    return "";
+  }
+
+  void apply(EnvState desired) {
+    long gen = desired.generation;
+    desired.env = env_;
+    desired.host = host_;
+    desired.port = port_;
+    std::vector<std::shared_ptr<LiveBackend>> started, replacing;
+    {
+      std::string mode = validate_requests_mode();
+      std::lock_guard lock(apply_mu_);
+      validate_mode_ = mode;
+    }
+    std::string error = start_needed(desired, started, replacing);
     for (auto& lb : started) {
       if (!error.empty()) break;
       error = wait_ready(*lb, desired.ready_timeout_s);
