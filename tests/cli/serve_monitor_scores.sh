@@ -64,25 +64,19 @@ expect_eq "$(wc -l <"$log")" 100 "one log line per request"
 head -n 50 "$log" >same.jsonl
 tail -n 50 "$log" >moved.jsonl
 
-# drift_of COLUMN: yes/no from the last --json output; "absent" when the column was not tested.
-drift_of() { /usr/bin/python3 -c '
-import json, sys
-d = json.loads(sys.stdin.read())
-for m in d["metrics"]:
-    r = m.get("result", {})
-    if m.get("metric") == "ColumnDriftMetric" and r.get("column_name") == sys.argv[1]:
-        print("yes" if r["drift_detected"] else "no"); break
-else:
-    print("absent")
-' "$1" <<<"$OUT"; }
+# drifted COLUMN True|False: the last --json output tested COLUMN once, with that verdict.
+drifted() {
+  expect_json "[m['result']['drift_detected'] for m in d['metrics']
+    if m.get('metric') == 'ColumnDriftMetric' and m['result'].get('column_name') == '$1'] == [$2]"
+}
 expect_ok --json monitor --reference ref_scored.csv -c same.jsonl --no-record
 expect_json "d['current']['rows'] == 200"
-expect_eq "$(drift_of predict_proba_churn)" no "churn score drift in traffic like the reference"
-expect_eq "$(drift_of predict_proba_stay)" no "stay score drift in traffic like the reference"
+drifted predict_proba_churn False
+drifted predict_proba_stay False
 expect_rc 1 --json monitor --reference ref_scored.csv -c moved.jsonl --no-record --fail-on drift
-expect_eq "$(drift_of predict_proba_churn)" yes "churn score drift once tenure moved"
-expect_eq "$(drift_of predict_proba_stay)" yes "stay score drift once tenure moved"
-expect_eq "$(drift_of tenure)" yes "tenure drift"
+drifted predict_proba_churn True
+drifted predict_proba_stay True
+drifted tenure True
 # Against training-like data without scores, the served score columns are
 # serving fields, not a schema change.
 expect_ok monitor --reference ref.csv -c same.jsonl --no-record --fail-on quality
