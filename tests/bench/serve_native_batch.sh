@@ -4,10 +4,10 @@
 # two request counts under callgrind; the difference divided by the extra
 # requests cancels start-up and shutdown. Clients: CONNS connections at once,
 # one-row OIP requests. Not a test.
-#   BUILD=build bash tests/bench/serve_native_batch.sh   (CONNS=32 N1=320 N2=1280)
+#   MLO=build/mlo bash tests/bench/serve_native_batch.sh   (CONNS=32 N1=320 N2=1280)
 set -euo pipefail
-: "${BUILD:?BUILD must point at the build folder}"
-NATIVE=$(readlink -f "$BUILD/mlo-serve-native")
+: "${MLO:?MLO must point at the built mlo}"
+NATIVE=$(readlink -f "$(dirname "$MLO")/mlo-serve-native")
 CONNS=${CONNS:-32}; N1=${N1:-320}; N2=${N2:-1280}
 command -v valgrind >/dev/null || { echo "valgrind is not installed (Debian package valgrind)"; exit 1; }
 TMP=$(mktemp -d /tmp/mlo-bench-batch.XXXXXX)

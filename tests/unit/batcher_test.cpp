@@ -96,11 +96,11 @@ TEST_CASE("batcher: requests with other columns, a bad request, a request over m
     auto ab = submit(b, Table{{"a", "b"}, {{5, 0}, {5, 0}}}, {"predict"});
     auto ba = submit(b, Table{{"b", "a"}, {{5, 0}}}, {"predict"});
     auto ab2 = submit(b, Table{{"a", "b"}, {{0, 5}, {0, 5}}}, {"predict"});  // fills the batch after ba's
-    auto ba2 = submit(b, Table{{"b", "a"}, {{0, 5}, {0, 5}, {0, 5}}}, {"predict"});
+    auto ba2 = submit(b, Table{{"b", "a"}, {{0, 5}, {0, 5}, {0, 5}, {0, 5}}}, {"predict"});  // a full batch alone
     CHECK(ab.get().values[0] == json{"red", "red"});
     CHECK(ba.get().values[0] == json{"green"});
     CHECK(ab2.get().values[0] == json{"green", "green"});
-    CHECK(ba2.get().values[0] == json{"red", "red", "red"});
+    CHECK(ba2.get().values[0] == json{"red", "red", "red", "red"});
   }
   SECTION("a row of the wrong width fails its own request only") {
     auto good1 = submit(b, Table{{}, {{5, 0}}}, {"predict"});
