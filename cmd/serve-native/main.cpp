@@ -5,6 +5,7 @@
 // and exits cleanly on SIGTERM/SIGINT. batch mode: scores a CSV into a CSV.
 // Contract: mlo-inference-runners(7), schemas/inference-spec.schema.json.
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -93,8 +94,10 @@ int serve(const InferenceSpec& spec, const ModelServer& ms, Faults& faults, int 
   server.stop();
   if (batcher) {
     AdaptiveBatcher::Stats st = batcher->stats();
-    std::cerr << "mlo-serve-native: " << st.requests << " requests in " << st.calls << " model calls (at most "
-              << st.largest << " rows in one)" << std::endl;
+    // One write: the workers share the log, and pieces of two lines would interleave.
+    std::string line = "mlo-serve-native: " + std::to_string(st.requests) + " requests in " + std::to_string(st.calls) +
+                       " model calls (at most " + std::to_string(st.largest) + " rows in one)\n";
+    [[maybe_unused]] auto n = ::write(2, line.data(), line.size());
   }
   return 0;
 }

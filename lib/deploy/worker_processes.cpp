@@ -22,6 +22,13 @@
 namespace mlo::deploy {
 
 namespace {
+// One line to stderr in one write: the workers share it, and pieces of their
+// lines would interleave.
+void say(const std::string& line) {
+  std::string text = line + "\n";
+  [[maybe_unused]] auto n = ::write(2, text.data(), text.size());
+}
+
 // A socket bound to host:port with SO_REUSEPORT but not listening: it holds
 // the port (a free one when port is 0) until the workers listen on it, and
 // takes no connections itself.
@@ -68,10 +75,10 @@ UniqueFd hold_port(const std::string& host, int& port) {
       ::close(ready_fd);  // so the supervisor reads EOF once every worker said ready or died
     });
   } catch (const Error& e) {
-    std::cerr << "worker process " << ::getpid() << ": error: " << e.what() << "\n";
+    say("worker process " + std::to_string(::getpid()) + ": error: " + e.what());
     code = static_cast<int>(e.code());
   } catch (const std::exception& e) {
-    std::cerr << "worker process " << ::getpid() << ": error: " << e.what() << "\n";
+    say("worker process " + std::to_string(::getpid()) + ": error: " + e.what());
   }
   std::cout.flush();
   std::cerr.flush();
@@ -119,8 +126,8 @@ int supervise(std::vector<pid_t>& pids, const sigset_t& signals) {
       auto it = std::find(pids.begin(), pids.end(), pid);
       if (it == pids.end()) continue;
       pids.erase(it);
-      std::cerr << "worker process " << pid << " " << how_it_ended(status)
-                << "; stopping every worker, so that the runner exits and is restarted whole" << std::endl;
+      say("worker process " + std::to_string(pid) + " " + how_it_ended(status) +
+          "; stopping every worker, so that the runner exits and is restarted whole");
       stop_workers(pids);
       return 1;
     }
