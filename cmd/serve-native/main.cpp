@@ -5,18 +5,24 @@
 // and exits cleanly on SIGTERM/SIGINT. batch mode: scores a CSV into a CSV.
 // Contract: mlo-inference-runners(7), schemas/inference-spec.schema.json.
 #include <signal.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/hash.h"
+#include "deploy/batcher.h"
 #include "deploy/http_server.h"
 #include "deploy/inference.h"
+#include "deploy/worker_processes.h"
 
 using namespace mlo;
 using namespace mlo::deploy;
@@ -28,10 +34,72 @@ int usage() {
   return 2;
 }
 
-// Fault injection for tests (MLO_SERVE_FAULT): never-ready, crash-after=N, error, delay=MS.
-std::string fault() {
-  const char* f = std::getenv("MLO_SERVE_FAULT");
-  return f ? f : "";
+// Fault injection for tests (MLO_SERVE_FAULT): exit-at-start, never-ready,
+// crash-after=N, error, delay=MS.
+struct Faults {
+  std::string kind = std::getenv("MLO_SERVE_FAULT") ? std::getenv("MLO_SERVE_FAULT") : "";
+  long crash_after = kind.rfind("crash-after=", 0) == 0 ? std::atol(kind.c_str() + 12) : -1;
+  long delay_ms = kind.rfind("delay=", 0) == 0 ? std::atol(kind.c_str() + 6) : 0;
+  std::atomic<long> served{0};
+
+  // Answers resp and returns true when a fault answers the request instead of the model.
+  bool answer(const HttpRequest& req, HttpResponse& resp) const {
+    if (kind == "never-ready" && (req.path == "/v2/health/ready" || req.path == "/ping")) {
+      resp = error_response(503, "not ready (injected fault)");
+      return true;
+    }
+    if (delay_ms > 0 && req.method == "POST") std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    if (kind == "error" && req.method == "POST") {
+      resp = error_response(500, "injected fault: prediction failed");
+      return true;
+    }
+    return false;
+  }
+  void after(const HttpRequest& req) {
+    if (crash_after >= 0 && req.method == "POST" && ++served >= crash_after) {
+      std::cerr << "mlo-serve-native: injected fault: crashing" << std::endl;
+      std::_Exit(3);
+    }
+  }
+};
+
+// Serves until SIGTERM or SIGINT (blocked by main, taken here with sigwait);
+// calls ready(port) once requests are accepted. With max_batch_size > 1,
+// predictions go through an adaptive batcher, whose counts are printed at exit.
+int serve(const InferenceSpec& spec, const ModelServer& ms, Faults& faults, int port, bool reuse_port,
+          const std::function<void(int)>& ready) {
+  std::unique_ptr<AdaptiveBatcher> batcher;  // outlives the server: answers may still be on their way
+  if (spec.max_batch_size > 1)
+    batcher = std::make_unique<AdaptiveBatcher>(ms.compute, spec.max_batch_size, spec.max_batch_time_ms);
+  AsyncHandler model = batcher ? batched_handler(ms, *batcher) : AsyncHandler([&ms](HttpRequest& req, HttpResponse& resp, Reply&) {
+    ms.handle(req, resp);
+    return true;
+  });
+  HttpServerOptions options{spec.host, port, spec.threads};
+  options.reuse_port = reuse_port;
+  HttpServer server(options);
+  server.start_async([&](HttpRequest& req, HttpResponse& resp, Reply& reply) {
+    if (faults.answer(req, resp)) return true;
+    bool now = model(req, resp, reply);
+    faults.after(req);
+    return now;
+  });
+  ready(server.port());
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  server.stop();
+  if (batcher) {
+    AdaptiveBatcher::Stats st = batcher->stats();
+    // One write: the workers share the log, and pieces of two lines would interleave.
+    std::string line = "mlo-serve-native: " + std::to_string(st.requests) + " requests in " + std::to_string(st.calls) +
+                       " model calls (at most " + std::to_string(st.largest) + " rows in one)\n";
+    [[maybe_unused]] auto n = ::write(2, line.data(), line.size());
+  }
+  return 0;
 }
 
 // The model's outputs with their datatypes and widths (mlo-inference-runners(7)).
@@ -83,8 +151,8 @@ int main(int argc, char** argv) {
       return 0;
     }
 
-    std::string f = fault();
-    if (f == "exit-at-start") {
+    Faults faults;
+    if (faults.kind == "exit-at-start") {
       std::cerr << "mlo-serve-native: injected fault: exiting at start\n";
       return 1;
     }
@@ -102,35 +170,13 @@ int main(int argc, char** argv) {
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);  // workers inherit the mask; main waits below
-
-    HttpServer server({spec.host, spec.port, spec.threads});
-    std::atomic<long> served{0};
-    long crash_after = f.rfind("crash-after=", 0) == 0 ? std::atol(f.c_str() + 12) : -1;
-    bool never_ready = f == "never-ready";
-    bool errors = f == "error";
-    long delay_ms = f.rfind("delay=", 0) == 0 ? std::atol(f.c_str() + 6) : 0;
-    server.start([&](const HttpRequest& req, HttpResponse& resp) {
-      if (never_ready && (req.path == "/v2/health/ready" || req.path == "/ping")) {
-        resp = error_response(503, "not ready (injected fault)");
-        return;
-      }
-      if (delay_ms > 0 && req.method == "POST") std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-      if (errors && req.method == "POST") {
-        resp = error_response(500, "injected fault: prediction failed");
-        return;
-      }
-      ms.handle(req, resp);
-      if (crash_after >= 0 && req.method == "POST" && ++served >= crash_after) {
-        std::cerr << "mlo-serve-native: injected fault: crashing" << std::endl;
-        std::_Exit(3);
-      }
-    });
-    std::cout << "mlo-inference-runner ready port=" << server.port() << std::endl;
-    int sig = 0;
-    sigwait(&set, &sig);
-    server.stop();
-    return 0;
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);  // threads and workers inherit the mask; serve() waits for them
+    auto say_ready = [](int port) { std::cout << "mlo-inference-runner ready port=" << port << std::endl; };
+    if (spec.workers <= 1) return serve(spec, ms, faults, spec.port, false, say_ready);
+    return run_worker_processes(
+        spec.host, spec.port, spec.workers,
+        [&](int port, const std::function<void(int)>& ready) { return serve(spec, ms, faults, port, true, ready); },
+        say_ready);
   } catch (const Error& e) {
     std::cerr << "mlo-serve-native: error: " << e.what() << "\n";
     if (!e.hint().empty()) std::cerr << "hint: " << e.hint() << "\n";

@@ -239,6 +239,8 @@ HttpServer::HttpServer(HttpServerOptions options) : options_(std::move(options))
   if (!fd) throw_errno("socket", errno);
   int one = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (options_.reuse_port && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+    throw_errno("setsockopt SO_REUSEPORT", errno);
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) {
     int err = errno;
     if (err == EADDRINUSE)

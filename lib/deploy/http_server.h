@@ -79,6 +79,9 @@ struct HttpServerOptions {
   // At the cap, or when accept() runs out of descriptors, the connection that has
   // waited longest on an incomplete request (or idled longest) is closed for the new one.
   std::size_t max_connections = 0;
+  // SO_REUSEPORT: worker processes of one runner each listen on the same port
+  // and the kernel spreads connections over them.
+  bool reuse_port = false;
 };
 
 // The open-file soft limit less 64 descriptors for logs, runners and clients

@@ -620,97 +620,135 @@ json ModelServer::metadata() const {
           {"inputs", inputs}, {"outputs", outs}, {"parameters", params}};
 }
 
-void ModelServer::invocations(const HttpRequest& req, HttpResponse& resp) const {
+std::optional<PendingPredict> ModelServer::invocations(const HttpRequest& req, HttpResponse& resp) const {
   if (req.method != "POST") {
     resp = error_response(405, "use POST for /invocations");
-    return;
+    return std::nullopt;
   }
   std::string_view ct = req.header("Content-Type");
   if (!ct.empty() && ct.substr(0, 8) != "text/csv" && ct.substr(0, 16) != "application/json") {
     resp = error_response(415, "unsupported Content-Type '" + std::string(ct) + "' (use application/json or text/csv)");
-    return;
+    return std::nullopt;
   }
+  PendingPredict p;
   try {
-    Table t;
     std::string method = "predict";
     if (ct.substr(0, 8) == "text/csv") {
-      t = parse_csv(req.body);
+      p.table = parse_csv(req.body);
     } else {
       json body = parse_request_json(req.body);
-      t = parse_mlflow_json(body);
+      p.table = parse_mlflow_json(body);
       method = predict_method(body, outputs);
     }
-    resp = json_response(200, {{"predictions", std::move(compute(t, {method})[0])}});
+    p.names = {method};
   } catch (const BadRequest& e) {
     resp = error_response(400, e.what());
+    return std::nullopt;
   }
+  p.respond = [](std::vector<json> values) { return json_response(200, {{"predictions", std::move(values[0])}}); };
+  return p;
 }
 
-void ModelServer::infer(const HttpRequest& req, HttpResponse& resp) const {
+std::optional<PendingPredict> ModelServer::infer(const HttpRequest& req, HttpResponse& resp) const {
   if (req.method != "POST") {
     resp = error_response(405, "use POST for /infer");
-    return;
+    return std::nullopt;
   }
+  PendingPredict p;
+  std::optional<json> id;  // echoed as sent
   try {
     json body = parse_request_json(req.body);
-    Table t = parse_v2_inputs(body);
-    std::vector<std::string> names = requested_outputs(body, outputs);
-    std::vector<json> values = compute(t, names);
+    p.table = parse_v2_inputs(body);
+    p.names = requested_outputs(body, outputs);
+    if (body.contains("id")) id = body["id"];
+  } catch (const BadRequest& e) {
+    resp = error_response(400, e.what());
+    return std::nullopt;
+  }
+  p.respond = [this, names = p.names, id = std::move(id)](std::vector<json> values) {
     json tensors = json::array();
     for (std::size_t k = 0; k < names.size(); ++k) {
       const OutputInfo& o = output_info(outputs, names[k]);
       json shape = o.width ? json{values[k].size(), o.width} : json{values[k].size()};
-      tensors.push_back({{"name", o.name}, {"datatype", o.datatype}, {"shape", shape}, {"data", std::move(values[k])}});
+      json t = {{"name", o.name}, {"datatype", o.datatype}, {"shape", shape}, {"data", std::move(values[k])}};
+      // One value per class: the class order goes with the answer, so a request
+      // log names its columns (mlo monitor's predict_proba_CLASS).
+      if (o.width && classes.is_array() && classes.size() == o.width) t["parameters"] = {{"classes", classes}};
+      tensors.push_back(std::move(t));
     }
     json out = {{"model_name", name}, {"model_version", version}, {"outputs", std::move(tensors)}};
-    if (body.contains("id")) out["id"] = body["id"];
-    resp = json_response(200, out);
+    if (id) out["id"] = *id;
+    return json_response(200, out);
+  };
+  return p;
+}
+
+HttpResponse PendingPredict::answer(std::vector<json> values, const std::exception_ptr& error) const {
+  try {
+    if (error) std::rethrow_exception(error);
+    return respond(std::move(values));
   } catch (const BadRequest& e) {
-    resp = error_response(400, e.what());
+    return error_response(400, e.what());
+  } catch (const std::exception& e) {
+    return error_response(500, e.what());  // as HttpServer answers a handler that threw
   }
 }
 
 void ModelServer::handle(const HttpRequest& req, HttpResponse& resp) const {
+  std::optional<PendingPredict> p = route(req, resp);
+  if (!p) return;
+  std::vector<json> values;
+  std::exception_ptr error;
+  try {
+    values = compute(p->table, p->names);
+  } catch (const std::exception&) {
+    error = std::current_exception();
+  }
+  resp = p->answer(std::move(values), error);
+}
+
+std::optional<PendingPredict> ModelServer::route(const HttpRequest& req, HttpResponse& resp) const {
   const std::string& p = req.path;
   bool get = req.method == "GET" || req.method == "HEAD";
   if (get && (p == "/v2/health/live" || p == "/v2/health/ready")) {
     resp.body = p == "/v2/health/live" ? R"({"live":true})" : R"({"ready":true})";
-    return;
+    return std::nullopt;
   }
   if (get && (p == "/ping" || p == "/health")) {
     resp.body = "{}";
-    return;
+    return std::nullopt;
   }
   if (get && p == "/version") {
     resp.body = json{{"version", version}}.dump();
-    return;
+    return std::nullopt;
   }
   if (get && p == "/v2") {
     resp = json_response(200, {{"name", runner_name}, {"version", MLO_VERSION}, {"extensions", json::array()}});
-    return;
+    return std::nullopt;
   }
   if (p == "/invocations") return invocations(req, resp);
   std::string name, ver, suffix;
   if (split_model_path(p, name, ver, suffix)) {
     if (name != this->name) {
       resp = error_response(404, "model '" + name + "' is not served here (this runner serves '" + this->name + "')");
-      return;
+      return std::nullopt;
     }
     if (!ver.empty() && ver != version) {
       resp = error_response(404, "model '" + name + "' version '" + ver + "' is not served here (version '" + version + "' is)");
-      return;
+      return std::nullopt;
     }
     if (get && suffix.empty()) {
       resp = json_response(200, metadata());
-      return;
+      return std::nullopt;
     }
     if (get && suffix == "/ready") {
       resp.body = json{{"name", this->name}, {"ready", true}}.dump();
-      return;
+      return std::nullopt;
     }
     if (suffix == "/infer") return infer(req, resp);
   }
   resp = error_response(404, "no route for " + req.method + " " + p);
+  return std::nullopt;
 }
 
 namespace {

@@ -5,7 +5,9 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
+#include <exception>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,8 +26,9 @@ struct InferenceSpec {
   std::string host = "127.0.0.1";
   int port = 0;
   int threads = 2;
-  // Runners that can (mlo-serve-sklearn): worker processes (0: the runner's
-  // default) and adaptive batching (max_batch_size <= 1: off).
+  // Worker processes sharing the port (0: the runner's default; the native
+  // runner's is 1, its threads use the cores) and adaptive batching
+  // (max_batch_size <= 1: off).
   int workers = 0, max_batch_size = 0, max_batch_time_ms = 0;
   std::filesystem::path batch_input, batch_output;
   std::vector<std::string> batch_outputs;  // output names to write (empty: predict)
@@ -100,6 +103,16 @@ using ComputeOutputs = std::function<std::vector<nlohmann::json>(const Table&, c
 // BadRequest for a malformed list or a name the model does not have.
 std::vector<std::string> requested_outputs(const nlohmann::json& body, const std::vector<OutputInfo>& offered);
 
+// A prediction request, parsed and checked: what to compute, and how to
+// answer once the values (one array per name) are computed.
+struct PendingPredict {
+  Table table;
+  std::vector<std::string> names;
+  std::function<HttpResponse(std::vector<nlohmann::json>)> respond;
+  // The answer to the values, or to what computing them threw (BadRequest: 400).
+  HttpResponse answer(std::vector<nlohmann::json> values, const std::exception_ptr& error) const;
+};
+
 // The HTTP routes every mlo runner serves, around a predict function. Used by
 // mlo-serve-native; the Python runner implements the same routes itself.
 struct ModelServer {
@@ -108,11 +121,15 @@ struct ModelServer {
   std::vector<OutputInfo> outputs{{"predict", "FP64", 0}};
   nlohmann::json classes;  // class labels, the column order of per-class outputs (null: none)
   ComputeOutputs compute;
+  // Answers a request, computing a prediction at once.
   void handle(const HttpRequest& req, HttpResponse& resp) const;
+  // Answers every route but a valid prediction in resp; for that, returns
+  // what to compute (whoever computes it answers with PendingPredict::answer).
+  std::optional<PendingPredict> route(const HttpRequest& req, HttpResponse& resp) const;
 
  private:
-  void invocations(const HttpRequest& req, HttpResponse& resp) const;
-  void infer(const HttpRequest& req, HttpResponse& resp) const;
+  std::optional<PendingPredict> invocations(const HttpRequest& req, HttpResponse& resp) const;
+  std::optional<PendingPredict> infer(const HttpRequest& req, HttpResponse& resp) const;
   nlohmann::json metadata() const;
 };
 

@@ -3,8 +3,8 @@
 // for readiness, restarts crashed ones a bounded number of times, applies new
 // states, judges canaries against thresholds); the HTTP workers route requests
 // by a routing table that is swapped atomically, so a switch never drops a
-// request; a writer thread appends the request log; a shadow thread mirrors
-// requests to a shadow version and discards its answers.
+// request; a writer thread appends the request log; the forwarder also
+// mirrors requests to a shadow version, whose answers are only logged.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -188,7 +188,6 @@ class Router {
     ::signal(SIGPIPE, SIG_IGN);
 
     logger_ = std::thread([this] { log_loop(); });
-    shadow_ = std::thread([this] { shadow_loop(); });
     server_.start_async([this](HttpRequest& req, HttpResponse& resp, Reply& reply) { return handle(req, resp, reply); });
     write_file_atomic(dir_ / "router.json",
                       json{{"pid", ::getpid()}, {"host", host_}, {"port", port_}, {"token", token_}}.dump(2) + "\n");
@@ -220,8 +219,6 @@ class Router {
       live_.clear();
     }
     stop_threads_ = true;
-    shadow_cv_.notify_all();
-    if (shadow_.joinable()) shadow_.join();
     if (logger_.joinable()) logger_.join();
     flush_log();
     std::error_code ec;
@@ -299,7 +296,7 @@ class Router {
     if (req.method == "POST") {
       log(LogEntry{utc_now_iso(), call.request_id, target->spec.model, target->spec.version, call.role, req.method,
                    req.path, req.body, resp.body, resp.status, ms, call.contract});
-      if (call.mirror && pick_candidate(*call.routing)) enqueue_shadow(call.routing, req);
+      if (call.mirror && pick_candidate(*call.routing)) mirror(call.routing, req);
     }
     call.reply(std::move(resp));
   }
@@ -410,53 +407,28 @@ class Router {
 
   // ---- shadow
 
-  struct ShadowJob {
-    std::shared_ptr<const Routing> routing;
-    std::string method, target, path, content_type, body;
-  };
-
-  void enqueue_shadow(const std::shared_ptr<const Routing>& r, const HttpRequest& req) {
-    std::lock_guard lock(shadow_mu_);
-    if (shadow_q_.size() >= 10000) {
-      shadow_dropped_.fetch_add(1);
-      return;
-    }
-    shadow_q_.push_back(ShadowJob{r, req.method, req.target, req.path, std::string(req.header("Content-Type")), req.body});
-    shadow_cv_.notify_one();
-  }
-
-  void shadow_loop() {
-    HttpClient* client = nullptr;
-    std::unique_ptr<HttpClient> owned;
-    std::string key;
-    while (true) {
-      ShadowJob job;
-      {
-        std::unique_lock lock(shadow_mu_);
-        shadow_cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stop_threads_ || !shadow_q_.empty(); });
-        if (shadow_q_.empty()) {
-          if (stop_threads_) return;
-          continue;
-        }
-        job = std::move(shadow_q_.front());
-        shadow_q_.pop_front();
-      }
-      LiveBackend& b = *job.routing->candidate;
-      std::string k = b.spec.id + ":" + std::to_string(b.port);
-      if (k != key) {
-        owned = std::make_unique<HttpClient>("127.0.0.1", b.port, 30000);
-        client = owned.get();
-        key = k;
-      }
-      auto t0 = Clock::now();
-      b.inflight.fetch_add(1);
-      HttpResult res = client->request(job.method, job.target, job.body, job.content_type);
+  // Mirrors a request to the shadow on the forwarder, like any request: the
+  // shadow's own in-flight limit and queue (serving.max_inflight, max_queue)
+  // bound what waits for it, what they cannot take is dropped and counted, and
+  // a slow or dead shadow never holds a thread or a slot of the primary.
+  void mirror(const std::shared_ptr<const Routing>& r, const HttpRequest& req) {
+    LiveBackend& b = *r->candidate;
+    b.inflight.fetch_add(1);
+    std::string wire = request_wire(req.method, req.target, "127.0.0.1", req.body, req.header("Content-Type"));
+    auto done = [this, r, t0 = Clock::now(), method = req.method, path = req.path, body = req.body](HttpResult&& res,
+                                                                                                   bool refused) {
+      LiveBackend& b = *r->candidate;
       b.inflight.fetch_sub(1);
+      if (refused) {
+        shadow_dropped_.fetch_add(1);
+        return;
+      }
       double ms = ms_since(t0);
       b.stats.add(ms, res.status);
-      log(LogEntry{utc_now_iso(), "", b.spec.model, b.spec.version, "shadow", job.method, job.path, job.body,
+      log(LogEntry{utc_now_iso(), "", b.spec.model, b.spec.version, "shadow", method, path, body,
                    res.status ? res.body : json{{"error", res.error}}.dump(), res.status, ms});
-    }
+    };
+    forwarder_.submit(b.upstream, std::move(wire), std::move(done));
   }
 
   // ---- request log
@@ -664,6 +636,7 @@ class Router {
   }
 
   void stop_backend(LiveBackend& b, int drain_ms) {
+    const pid_t pid = b.pid;
     b.ready = false;
     b.state = "stopped";
     auto deadline = Clock::now() + std::chrono::milliseconds(drain_ms);
@@ -684,8 +657,10 @@ class Router {
         b.pid = 0;
       }
     }
+    // A runner restarted with new settings has the same id: its pid file is the new one's.
+    fs::path pid_file = dir_ / ("runner-" + b.spec.id + ".pid");
     std::error_code ec;
-    fs::remove(dir_ / ("runner-" + b.spec.id + ".pid"), ec);
+    if (read_file_if_exists(pid_file).value_or("") == std::to_string(pid) + "\n") fs::remove(pid_file, ec);
   }
 
   // Polls readiness until ready, exit or timeout. Returns "" or why it failed.
@@ -749,52 +724,72 @@ class Router {
     write_file_atomic(dir_ / "state.json", j.dump(2) + "\n", false);
   }
 
-  void apply(EnvState desired) {
-    long gen = desired.generation;
-    desired.env = env_;
-    desired.host = host_;
-    desired.port = port_;
-    std::vector<std::shared_ptr<LiveBackend>> started;
-    std::string error;
-    {
-      std::string mode = validate_requests_mode();
-      std::lock_guard lock(apply_mu_);
-      validate_mode_ = mode;
+  // A runner for `spec` with `serving`, spawned (not yet ready).
+  std::shared_ptr<LiveBackend> start_backend(const Backend& spec, const ServeSettings& serving) {
+    auto lb = std::make_shared<LiveBackend>();
+    lb->spec = spec;
+    lb->role = "starting";
+    lb->serving = serving;
+    std::string note;
+    try {
+      lb->guard = request_guard(repo_, lb->spec, validate_mode_, note);
+    } catch (const Error& e) {
+      note = std::string("validate_requests: ") + e.what() + ": requests are not checked";
     }
-    for (auto* b : {&desired.primary, &desired.candidate, &desired.standby}) {
+    if (!note.empty()) notice(note);
+    lb->port = pick_free_port();
+    lb->upstream = std::make_shared<Upstream>("127.0.0.1", lb->port,
+                                              UpstreamLimits{serving.max_inflight, serving.max_queue, 60000});
+    spawn(*lb);
+    return lb;
+  }
+
+  static bool same_settings(const ServeSettings& a, const ServeSettings& b) { return to_json(a) == to_json(b); }
+
+  // Starts the runners `desired` needs: new versions (added to live_ at once)
+  // and, for a running version whose serving settings changed, a second
+  // runner that takes over once ready (in `replacing`: a restart in place).
+  // Returns why a start failed, or "".
+  std::string start_needed(const EnvState& desired, std::vector<std::shared_ptr<LiveBackend>>& started,
+                           std::vector<std::shared_ptr<LiveBackend>>& replacing) {
+    for (const auto* b : {&desired.primary, &desired.candidate, &desired.standby}) {
       if (!*b) continue;
-      bool have;
+      std::shared_ptr<LiveBackend> running;
       {
         std::lock_guard lock(live_mu_);
-        have = live_.count((*b)->id) > 0;
+        if (auto it = live_.find((*b)->id); it != live_.end()) running = it->second;
       }
-      if (have) continue;
-      auto lb = std::make_shared<LiveBackend>();
-      lb->spec = **b;
-      lb->role = "starting";
-      lb->serving = desired.serving;
-      std::string note;
+      if (running && same_settings(running->serving, desired.serving)) continue;
+      if (running) notice("serving settings changed: restarting the runner of " + (*b)->model + " version " + (*b)->version);
+      std::shared_ptr<LiveBackend> lb;
       try {
-        lb->guard = request_guard(repo_, lb->spec, validate_mode_, note);
-      } catch (const Error& e) {
-        note = std::string("validate_requests: ") + e.what() + ": requests are not checked";
-      }
-      if (!note.empty()) notice(note);
-      lb->port = pick_free_port();
-      lb->upstream = std::make_shared<Upstream>(
-          "127.0.0.1", lb->port, UpstreamLimits{desired.serving.max_inflight, desired.serving.max_queue, 60000});
-      try {
-        spawn(*lb);
+        lb = start_backend(**b, desired.serving);
       } catch (const std::exception& e) {
-        error = e.what();
-        break;
+        return e.what();
       }
-      {
+      if (running) {
+        replacing.push_back(lb);
+      } else {
         std::lock_guard lock(live_mu_);
         live_[lb->spec.id] = lb;
       }
       started.push_back(lb);
     }
+    return "";
+  }
+
+  void apply(EnvState desired) {
+    long gen = desired.generation;
+    desired.env = env_;
+    desired.host = host_;
+    desired.port = port_;
+    std::vector<std::shared_ptr<LiveBackend>> started, replacing;
+    {
+      std::string mode = validate_requests_mode();
+      std::lock_guard lock(apply_mu_);
+      validate_mode_ = mode;
+    }
+    std::string error = start_needed(desired, started, replacing);
     for (auto& lb : started) {
       if (!error.empty()) break;
       error = wait_ready(*lb, desired.ready_timeout_s);
@@ -803,7 +798,11 @@ class Router {
       for (auto& lb : started) {
         stop_backend(*lb, 0);
         std::lock_guard lock(live_mu_);
-        live_.erase(lb->spec.id);
+        if (std::find(replacing.begin(), replacing.end(), lb) == replacing.end()) {
+          live_.erase(lb->spec.id);
+        } else if (pid_t old = live_.at(lb->spec.id)->pid; old > 0) {  // the old runner serves on: its pid file again
+          write_file_atomic(dir_ / ("runner-" + lb->spec.id + ".pid"), std::to_string(old) + "\n", false);
+        }
       }
       std::lock_guard lock(apply_mu_);
       applied_generation_ = gen;
@@ -811,9 +810,13 @@ class Router {
       std::cerr << "mlo router: " << error << std::endl;
       return;
     }
-    set_routing(desired);
-    // Retire what the new state no longer names, after its requests finish.
     std::vector<std::shared_ptr<LiveBackend>> retired;
+    {
+      std::lock_guard lock(live_mu_);
+      for (auto& lb : replacing) retired.push_back(std::exchange(live_[lb->spec.id], lb));
+    }
+    set_routing(desired);
+    // Retire what the new state no longer names (and what was restarted), after its requests finish.
     {
       std::lock_guard lock(live_mu_);
       for (auto it = live_.begin(); it != live_.end();) {
@@ -1031,11 +1034,7 @@ class Router {
   UniqueFd log_fd_;
   std::thread logger_;
 
-  std::mutex shadow_mu_;
-  std::condition_variable shadow_cv_;
-  std::deque<ShadowJob> shadow_q_;
-  std::atomic<long> shadow_dropped_{0};
-  std::thread shadow_;
+  std::atomic<long> shadow_dropped_{0};  // mirrored requests the shadow's queue could not take
 
   // Last: stopped (and destroyed) first, while what its callbacks use is still alive.
   Forwarder forwarder_;

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <sstream>
+#include <string_view>
 #include <utility>
 
 namespace mlo::monitor {
@@ -155,21 +156,96 @@ std::vector<FlatRow> input_rows(const Json& body, RequestLogContext& ctx) {
   return rows;
 }
 
-// The response's per-row outputs: (column, values) where values[i] belongs to row i.
-std::vector<std::pair<std::string, const Json*>> output_columns(const Json& body) {
-  std::vector<std::pair<std::string, const Json*>> cols;
+// One output of a response: its values, one entry per row, or `width` values
+// a row in flat data (an Open Inference Protocol [n, width] tensor), with the
+// class labels of a per-class output when the runner sent them
+// (parameters.classes).
+struct OutputColumn {
+  std::string name;
+  const Json* data = nullptr;
+  std::size_t width = 0;
+  const Json* classes = nullptr;
+  std::vector<std::string> cell_names;  // NAME_CLASS, made once per width
+};
+
+// The tensor's [n, width] when it has one and its data is flat.
+std::size_t flat_width(const Json& t) {
+  auto shape = t.find("shape");
+  if (shape == t.end() || !shape->is_array() || shape->size() != 2 || !(*shape)[1].is_number_unsigned()) return 0;
+  const Json& data = t["data"];
+  if (data.empty() || data[0].is_array()) return 0;
+  return (*shape)[1].get<std::size_t>();
+}
+
+// MLflow's params.predict_method names what `predictions` holds (default: predict).
+std::string mlflow_output_name(const Json& request) {
+  auto params = request.is_object() ? request.find("params") : request.end();
+  if (params == request.end() || !params->is_object()) return "prediction";
+  auto m = params->find("predict_method");
+  if (m == params->end() || !m->is_string() || *m == "predict") return "prediction";
+  return m->get<std::string>();
+}
+
+// The response's per-row outputs.
+std::vector<OutputColumn> output_columns(const Json& body, const Json& request) {
+  std::vector<OutputColumn> cols;
   if (body.is_array()) {
-    cols.emplace_back("prediction", &body);
+    cols.push_back({"prediction", &body});
   } else if (body.is_object()) {
     if (auto it = body.find("predictions"); it != body.end() && it->is_array()) {
-      cols.emplace_back("prediction", &*it);
+      cols.push_back({mlflow_output_name(request), &*it});
     } else if (auto it = body.find("outputs"); it != body.end() && it->is_array()) {
-      for (const auto& t : *it)
-        if (t.is_object() && t.contains("data") && t["data"].is_array())
-          cols.emplace_back(name_or(t, "prediction"), &t["data"]);
+      for (const auto& t : *it) {
+        if (!t.is_object() || !t.contains("data") || !t["data"].is_array()) continue;
+        OutputColumn c{name_or(t, "prediction"), &t["data"], flat_width(t)};
+        if (auto p = t.find("parameters"); p != t.end() && p->is_object())
+          if (auto k = p->find("classes"); k != p->end() && k->is_array()) c.classes = &*k;
+        cols.push_back(std::move(c));
+      }
     }
   }
   return cols;
+}
+
+bool all_scalars(const Json& cell) {
+  if (!cell.is_array() || cell.empty()) return false;
+  for (const auto& v : cell)
+    if (v.is_array() || v.is_object()) return false;
+  return true;
+}
+
+// NAME_LABEL for each of k values a row, as `--target batch --outputs` names
+// its columns: the class labels when the runner sent k of them, else 0..k-1.
+const std::vector<std::string>& cell_names(OutputColumn& c, std::size_t k) {
+  if (c.cell_names.size() == k) return c.cell_names;
+  c.cell_names.clear();
+  bool labelled = c.classes && c.classes->size() == k;
+  for (std::size_t j = 0; j < k; ++j) {
+    const Json& label = labelled ? (*c.classes)[j] : Json(j);
+    c.cell_names.push_back(c.name + "_" + (label.is_string() ? label.get<std::string>() : label.dump()));
+  }
+  return c.cell_names;
+}
+
+// Row r's cells of one output: a list of values per row (class probabilities,
+// per-class margins) becomes one column per class, so each is tested for
+// drift on its own; anything else is one cell.
+void add_output_cells(OutputColumn& c, std::size_t r, FlatRow& row) {
+  const Json& data = *c.data;
+  if (c.width > 1) {
+    if ((r + 1) * c.width > data.size()) return;
+    const auto& names = cell_names(c, c.width);
+    for (std::size_t j = 0; j < c.width; ++j) row.emplace_back(names[j], &data[r * c.width + j]);
+    return;
+  }
+  if (r >= data.size()) return;
+  const Json& cell = data[r];
+  if (!all_scalars(cell)) {
+    row.emplace_back(c.name, &cell);
+    return;
+  }
+  const auto& names = cell_names(c, cell.size());
+  for (std::size_t j = 0; j < cell.size(); ++j) row.emplace_back(names[j], &cell[j]);
 }
 
 }  // namespace
@@ -187,6 +263,9 @@ bool is_request_log_field(const std::string& column) {
                                        "route", "status",     "latency_ms", "prediction", "predict"};
   for (const char* f : fields)
     if (column == f) return true;
+  // Outputs served by name, and their per-class columns.
+  for (std::string_view out : {"predict_proba", "decision_function"})
+    if (column.rfind(out, 0) == 0 && (column.size() == out.size() || column[out.size()] == '_')) return true;
   return false;
 }
 
@@ -208,10 +287,10 @@ void request_log_rows(const Json& record, std::vector<FlatRow>& rows, RequestLog
   for (auto it = record.begin(); it != record.end(); ++it)
     if (!it->is_object() && !it->is_array() && it.key() != "inputs") scalars.emplace_back(it.key(), &*it);
   std::vector<FlatRow> inputs = input_rows(record["inputs"], ctx);
-  std::vector<std::pair<std::string, const Json*>> outputs;
+  std::vector<OutputColumn> outputs;
   FlatRow single_outputs;  // an answer that is one object of named values
   if (auto it = record.find("outputs"); it != record.end()) {
-    outputs = output_columns(*it);
+    outputs = output_columns(*it, record["inputs"]);
     if (outputs.empty() && it->is_object()) flatten_into(*it, "", single_outputs);
   }
   if (inputs.empty()) {
@@ -221,10 +300,7 @@ void request_log_rows(const Json& record, std::vector<FlatRow>& rows, RequestLog
   for (std::size_t r = 0; r < inputs.size(); ++r) {
     FlatRow row = scalars;
     row.insert(row.end(), inputs[r].begin(), inputs[r].end());
-    for (const auto& [name, values] : outputs) {
-      // A multi-dimensional output per row (class probabilities) stays one cell.
-      if (r < values->size()) row.emplace_back(name, &(*values)[r]);
-    }
+    for (auto& c : outputs) add_output_cells(c, r, row);
     if (inputs.size() == 1) row.insert(row.end(), single_outputs.begin(), single_outputs.end());
     rows.push_back(std::move(row));
   }

@@ -30,9 +30,14 @@ bool is_request_log_record(const nlohmann::ordered_json& record);
 // record (ts, model, version, status, latency_ms...), the request's features
 // by name (positional inputs become input_0, input_1, ... unless the context
 // names them), a text/csv body's rows, and the response's
-// outputs: "prediction" for MLflow's predictions, the tensor's name for Open
-// Inference Protocol outputs. A request whose body has no rows it can read
-// (an empty batch, an unknown shape) yields one row of the scalar fields.
+// outputs: "prediction" for MLflow's predictions (or the request's
+// params.predict_method), the tensor's name for Open Inference Protocol
+// outputs. An output with a list of values per row (predict_proba,
+// decision_function per class) becomes one column per value, named as
+// `mlo deploy --target batch --outputs` names them: NAME_CLASS with the class
+// labels the runner sent in the tensor's parameters.classes, else NAME_0,
+// NAME_1, ... A request whose body has no rows it can read (an empty batch,
+// an unknown shape) yields one row of the scalar fields.
 void request_log_rows(const nlohmann::ordered_json& record, std::vector<FlatRow>& rows);
 
 // What reading request logs needs beyond one record: the names of positional
@@ -48,7 +53,8 @@ void request_log_rows(const nlohmann::ordered_json& record, std::vector<FlatRow>
 // The columns a request log adds beside the features (ts, model, version,
 // route, status, latency_ms, prediction...). A current dataset read from
 // request logs has them while the training data does not: they are facts
-// about serving, not a change in the data's schema.
+// about serving, not a change in the data's schema. Served outputs
+// (predict_proba, decision_function and their per-class columns) count too.
 bool is_request_log_field(const std::string& column);
 
 }  // namespace mlo::monitor

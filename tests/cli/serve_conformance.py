@@ -112,6 +112,7 @@ for name, o in outputs.items():
         rows = t[0]["data"]
         check("probabilities: one row per input, each summing to 1",
               len(rows) == N and all(abs(sum(r) - 1) < 1e-6 and len(r) == len(classes) for r in rows), rows)
+        check("probabilities carry their class order", (t[0].get("parameters") or {}).get("classes") == classes, t[0])
         best = [classes[max(range(len(r)), key=r.__getitem__)] for r in rows]
         check("the most probable class is the predicted one (class order as in metadata)", best == predicted, [best, predicted])
 if len(outputs) > 1:

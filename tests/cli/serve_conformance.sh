@@ -109,6 +109,96 @@ wait "$RUNNER_PID" 2>/dev/null
 for _ in $(seq 50); do pgrep -f "churn.spec.json" >/dev/null || break; sleep 0.1; done
 pgrep -f "$TEST_TMP/churn.spec.json" >/dev/null && fail "sklearn workers outlived SIGTERM"; pass
 
+# fire40 HOST:PORT MODEL F OUT: 40 clients connect, then all send at once a
+# request of their own (1 to 3 unique rows of F features; predict,
+# predict_proba or both); OUT gets each one's outputs, in client order.
+fire40() {
+  /usr/bin/python3 - "$@" <<'PY'
+import http.client, json, sys, threading
+addr, model, F, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+host, port = addr.split(":")
+asks = [["predict"], ["predict_proba"], ["predict_proba", "predict"]]
+conns = [http.client.HTTPConnection(host, int(port), timeout=60) for _ in range(40)]
+for c in conns:
+    c.connect()
+go, got, bad = threading.Barrier(40), {}, []
+def client(k):
+    rows = [[k * 0.1 - 2 + j] + [0.5 - k * 0.05 * f for f in range(1, F)] for j in range(1 + k % 3)]
+    body = {"id": str(k), "inputs": [{"name": "x", "shape": [len(rows), F], "datatype": "FP64", "data": rows}],
+            "outputs": [{"name": n} for n in asks[k % 3]]}
+    go.wait()
+    conns[k].request("POST", "/v2/models/%s/infer" % model, json.dumps(body), {"Content-Type": "application/json"})
+    r = conns[k].getresponse()
+    doc = json.loads(r.read())
+    if r.status != 200 or doc.get("id") != str(k) or [t["name"] for t in doc["outputs"]] != asks[k % 3]:
+        bad.append((k, r.status, doc))
+    got[k] = doc.get("outputs")
+threads = [threading.Thread(target=client, args=(k,)) for k in range(40)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+assert not bad, bad[:3]
+json.dump([got[k] for k in range(40)], open(out, "w"), sort_keys=True)
+PY
+}
+# same_answers A B: the outputs in A and B are the same, to the last bit.
+same_answers() {
+  /usr/bin/python3 - "$@" <<'PY'
+import json, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+bad = [k for k in range(len(a)) if a[k] != b[k]]
+assert len(a) == len(b) == 40 and not bad, ("differ at", bad[:5], a[bad[0]] if bad else None, b[bad[0]] if bad else None)
+PY
+}
+# batch_counts RUNNER LOG...: "REQUESTS CALLS" summed over the lines the
+# runner (each of its workers) printed when it stopped.
+batch_counts() {
+  local who=$1; shift
+  sed -n "s/^$who: \([0-9]*\) requests in \([0-9]*\) model calls.*/\1 \2/p" "$@" | awk '{r += $1; c += $2} END {print r + 0, c + 0}'
+}
+# stop_runner: SIGTERM, then its exit status in RUNNER_RC.
+stop_runner() {
+  kill "$RUNNER_PID"
+  RUNNER_RC=0
+  wait "$RUNNER_PID" || RUNNER_RC=$?
+}
+
+# Adaptive batching and worker processes, in both runners: 40 requests at
+# once get the answers they get unbatched, in far fewer model calls (each
+# runner prints its counts when it stops).
+BATCHING='{"port":0,"workers":2,"max_batch_size":64,"max_batch_time_ms":200}'
+start_runner "$NATIVE" clf clf.json
+fire40 "127.0.0.1:$RUNNER_PORT" clf 2 native_plain.json || fail "native, unbatched: 40 requests"
+stop_runner
+start_runner "$NATIVE" clf clf.json "$BATCHING"
+workers=$(pgrep -P "$RUNNER_PID" | wc -l)
+[ "$workers" -eq 2 ] || fail "expected 2 worker processes under the native runner, found $workers"; pass
+fire40 "127.0.0.1:$RUNNER_PORT" clf 2 native_batched.json || fail "native, batched: 40 requests"
+out=$(same_answers native_plain.json native_batched.json 2>&1) || fail "native: batched answers differ: $out"; pass
+stop_runner
+expect_eq "$RUNNER_RC" 0 "native runner's exit status after SIGTERM"
+read -r n calls < <(batch_counts mlo-serve-native "$TEST_TMP/clf.log")
+echo "native, 2 workers: $n requests in $calls model calls"
+[ "$n" -eq 40 ] && [ "$calls" -le 20 ] || fail "native: $n requests in $calls model calls: $(cat "$TEST_TMP/clf.log")"; pass
+start_runner "$SKLEARN" churn churn.joblib '{"port":0,"workers":1}'
+fire40 "127.0.0.1:$RUNNER_PORT" churn 3 sk_plain.json || fail "sklearn, unbatched: 40 requests"
+stop_runner
+start_runner "$SKLEARN" churn churn.joblib "$BATCHING"
+fire40 "127.0.0.1:$RUNNER_PORT" churn 3 sk_batched.json || fail "sklearn, batched: 40 requests"
+out=$(same_answers sk_plain.json sk_batched.json 2>&1) || fail "sklearn: batched answers differ: $out"; pass
+stop_runner
+read -r n calls < <(batch_counts mlo-serve-sklearn "$TEST_TMP/churn.log")
+echo "sklearn, 2 workers: $n requests in $calls model calls"
+[ "$n" -eq 40 ] && [ "$calls" -le 20 ] || fail "sklearn: $n requests in $calls model calls: $(cat "$TEST_TMP/churn.log")"; pass
+# A worker that dies stops the runner (exit 1), so the router restarts it whole.
+start_runner "$NATIVE" clf clf.json '{"port":0,"workers":2}'
+victim=$(pgrep -P "$RUNNER_PID" | head -1)
+kill -9 "$victim"
+wait "$RUNNER_PID"; rc=$?
+expect_eq "$rc" 1 "native runner's exit status after a worker was killed"
+grep -q "worker process $victim was killed by signal 9; stopping every worker" "$TEST_TMP/clf.log" ||
+  fail "the runner did not say why it stopped: $(cat "$TEST_TMP/clf.log")"; pass
+pgrep -f "$TEST_TMP/clf.spec.json" >/dev/null && fail "a native worker outlived its runner"; pass
+
 # Through the router, with adaptive batching and two workers from mlo.yaml.
 cat >mlo.yaml <<'EOF'
 deployments:
@@ -168,6 +258,28 @@ lines=$(( $(wc -l <.mlo/deploy/conf/requests.jsonl) - lines_before ))
 expect_ok deploy clf@1 --artifact clf.json --env conf
 out=$("${CHECK[@]}" "127.0.0.1:$port" clf 1 a,b '[[1,0.2],[0,2],[-3,-1]]') || fail "native through the router: $out"
 echo "native through the router: $out"; pass
+# Batching through the router: the same 40 at once, the same answers as the
+# runners gave unbatched; each runner's counts are in its log once it stops
+# (churn's when clf replaces it, clf's at stop).
+cat >>mlo.yaml <<'EOF'
+  batched:
+    serving: {workers: 2, max_batch_size: 64, max_batch_time_ms: 200}
+EOF
+expect_ok deploy churn@1 --artifact churn.joblib --env batched
+bport=$(router_port batched)
+fire40 "127.0.0.1:$bport" churn 3 sk_routed.json || fail "sklearn through the router: 40 requests"
+out=$(same_answers sk_plain.json sk_routed.json 2>&1) || fail "sklearn through the router: answers differ: $out"; pass
+expect_ok deploy clf@1 --artifact clf.json --env batched
+fire40 "127.0.0.1:$bport" clf 2 native_routed.json || fail "native through the router: 40 requests"
+out=$(same_answers native_plain.json native_routed.json 2>&1) || fail "native through the router: answers differ: $out"; pass
+expect_ok --json deploy status batched
+expect_json "d['versions'][0]['restarts'] == 0"
+expect_ok deploy stop batched
+for who in mlo-serve-sklearn mlo-serve-native; do
+  read -r n calls < <(batch_counts "$who" .mlo/deploy/batched/runner-*.log)
+  echo "$who through the router, 2 workers: $n requests in $calls model calls"
+  [ "$n" -eq 40 ] && [ "$calls" -le 20 ] || fail "$who through the router: $n requests in $calls model calls"; pass
+done
 fault_runner slow.sh delay=400
 expect_ok deploy clf@1 --artifact clf.json --env busy --runner "$PWD/slow.sh"
 bport=$(router_port busy)

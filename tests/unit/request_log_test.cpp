@@ -127,3 +127,39 @@ TEST_CASE("request logs: positional inputs take the signature's names; a text/cs
   // without the router's fields a string "inputs" is just a field
   CHECK_FALSE(is_request_log_record(Json::parse(R"({"inputs":"a,b\n1,2"})")));
 }
+
+TEST_CASE("request logs: per-class outputs become one column per class, named as --target batch names them") {
+  // Nested rows with the class order the runner sent (parameters.classes).
+  auto rows = rows_of(record(R"({"inputs":[{"name":"x","shape":[2,1],"data":[[1],[2]]}]})",
+                             R"({"outputs":[{"name":"predict_proba","shape":[2,2],"parameters":{"classes":["churn","stay"]},
+                                  "data":[[0.25,0.75],[0.5,0.5]]},{"name":"predict","shape":[2],"data":["stay","churn"]}]})"));
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0]["predict_proba_churn"] == "0.25");
+  CHECK(rows[0]["predict_proba_stay"] == "0.75");
+  CHECK(rows[1]["predict_proba_stay"] == "0.5");
+  CHECK(rows[1]["predict"] == "churn");
+  CHECK(rows[0].count("predict_proba") == 0);
+  // Flat [n, k] data (the protocol's row-major form), numeric classes.
+  rows = rows_of(record(R"({"inputs":[{"name":"x","shape":[2,1],"data":[1,2]}]})",
+                        R"({"outputs":[{"name":"predict_proba","shape":[2,2],"parameters":{"classes":[0,1]},"data":[0.1,0.9,0.8,0.2]}]})"));
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[1]["predict_proba_0"] == "0.8");
+  CHECK(rows[1]["predict_proba_1"] == "0.2");
+  // No class order sent, or one of another length: the column index.
+  rows = rows_of(record(R"({"inputs":[{"name":"x","shape":[1,1],"data":[[1]]}]})",
+                        R"({"outputs":[{"name":"decision_function","parameters":{"classes":["a"]},"data":[[-1,0,2]]}]})"));
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0]["decision_function_0"] == "-1");
+  CHECK(rows[0]["decision_function_2"] == "2");
+  // MLflow: params.predict_method names what the predictions are.
+  rows = rows_of(record(R"({"instances":[[1]],"params":{"predict_method":"predict_proba"}})", R"({"predictions":[[0.3,0.7]]})"));
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0]["predict_proba_1"] == "0.7");
+  CHECK(rows[0].count("prediction") == 0);
+  // Nested deeper than one list a row stays one cell; served outputs are serving fields.
+  rows = rows_of(record(R"({"instances":[[1]]})", R"({"predictions":[[[1,2]]]})"));
+  CHECK(rows[0]["prediction"] == "[[1,2]]");
+  CHECK(is_request_log_field("predict_proba_churn"));
+  CHECK(is_request_log_field("decision_function"));
+  CHECK_FALSE(is_request_log_field("predict_probability"));
+}
