@@ -59,6 +59,7 @@ expect_json "all(e['to'] != 'data:data/raw.csv' for e in d['edges'])"
 import sqlite3
 db = sqlite3.connect(".mlo/index.db")
 db.executescript("DROP TABLE run_values; DROP TABLE run_edges; DROP TABLE runs_backfill; DROP INDEX runs_started_id; DROP INDEX runs_experiment;"
+                 "DROP TABLE experiments; DROP TABLE experiment_values;"
                  "UPDATE mlo_schema SET version = 2 WHERE module = 'runs';")
 PY
 expect_ok --json lineage lin@v0.0.1
