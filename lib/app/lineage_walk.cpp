@@ -47,9 +47,7 @@ struct RunFacts {
 };
 
 // What the walk asks about runs. IndexedRuns answers from the index's
-// run_edges (only the runs connected to what is shown are read);
-// RecordScan reads every record first (what lineage did before the edge
-// index; MLO_LINEAGE_SCAN=records selects it, so a test can compare).
+// run_edges (only the runs connected to what is shown are read).
 class RunLookup {
  public:
   virtual ~RunLookup() = default;
@@ -60,68 +58,6 @@ class RunLookup {
   // a run that wrote the same bytes elsewhere (a model file that is a copy
   // of its data) did not produce this input.
   virtual const RunFacts* producer(const std::string& sha, const std::string& path) = 0;
-};
-
-RunFacts facts_of(const json& r) {
-  RunFacts f;
-  f.id = r.value("run_id", "");
-  f.stage = r.value("stage", "");
-  f.status = r.value("status", "");
-  f.started_at = r.value("started_at", 0.0);
-  if (r.contains("git") && r["git"].is_object()) f.commit = r["git"].value("commit", "");
-  if (r.contains("deps") && r["deps"].is_object())
-    for (auto& [path, sha] : r["deps"].items())
-      if (sha.is_string()) f.deps.emplace_back(path, sha.get<std::string>());
-  if (r.contains("outs") && r["outs"].is_object())
-    for (auto& [path, o] : r["outs"].items())
-      if (o.is_object() && o.contains("sha256") && o["sha256"].is_string())
-        f.outs.emplace_back(path, o["sha256"].get<std::string>());
-  return f;
-}
-
-class RecordScan : public RunLookup {
- public:
-  explicit RecordScan(Repo& repo) {
-    for (const auto& row : list_runs(repo, RunQuery{})) {
-      json record;
-      try {
-        record = load_run(repo, row.value("id", ""));
-      } catch (const Error&) {
-        continue;  // a torn or missing record: lineage shows what it can
-      }
-      RunFacts f = facts_of(record);
-      if (f.id.empty()) continue;
-      std::size_t i = runs_.size();
-      by_id_[f.id] = i;
-      for (const auto& d : f.deps) readers_.emplace(d.second, i);
-      for (const auto& o : f.outs) writers_.emplace(o.second + "\n" + o.first, i);
-      runs_.push_back(std::move(f));
-    }
-  }
-  const RunFacts* run(const std::string& id) override {
-    auto it = by_id_.find(id);
-    return it == by_id_.end() ? nullptr : &runs_[it->second];
-  }
-  std::vector<const RunFacts*> readers(const std::string& sha) override {
-    std::vector<const RunFacts*> out;
-    auto [lo, hi] = readers_.equal_range(sha);
-    for (auto it = lo; it != hi && out.size() < kNodeBudget; ++it) out.push_back(&runs_[it->second]);
-    return out;
-  }
-  const RunFacts* producer(const std::string& sha, const std::string& path) override {
-    const RunFacts* best = nullptr;
-    auto [lo, hi] = writers_.equal_range(sha + "\n" + path);
-    for (auto it = lo; it != hi; ++it) {
-      const RunFacts& r = runs_[it->second];
-      if (!best || r.started_at > best->started_at) best = &r;
-    }
-    return best;
-  }
-
- private:
-  std::vector<RunFacts> runs_;
-  std::map<std::string, std::size_t> by_id_;
-  std::multimap<std::string, std::size_t> readers_, writers_;  // sha256 (writers: "sha256\npath") -> run
 };
 
 class IndexedRuns : public RunLookup {
@@ -169,8 +105,6 @@ class IndexedRuns : public RunLookup {
 };
 
 std::unique_ptr<RunLookup> run_lookup(Repo& repo) {
-  const char* scan = std::getenv("MLO_LINEAGE_SCAN");
-  if (scan && std::string(scan) == "records") return std::make_unique<RecordScan>(repo);
   return std::make_unique<IndexedRuns>(repo);
 }
 

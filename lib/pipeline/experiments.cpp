@@ -11,6 +11,7 @@
 #include "core/format.h"
 #include "core/fs.h"
 #include "core/safe_path.h"
+#include "pipeline/experiment_index.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/runs.h"
 #include "pipeline/runs_index.h"
@@ -39,7 +40,8 @@ void merge_into(json& into, const json& from) {
   for (auto it = from.begin(); it != from.end(); ++it) into[it.key()] = it.value();
 }
 
-// Index rows (newest first) grouped by experiment, newest experiment first.
+}  // namespace
+
 std::vector<Experiment> group_runs(const std::vector<json>& rows) {
   std::vector<Experiment> out;
   std::map<std::string, size_t> at;
@@ -69,6 +71,19 @@ std::vector<Experiment> group_runs(const std::vector<json>& rows) {
   return out;
 }
 
+void unknown_sort_key(const std::string& key, const std::set<std::string>& metrics, const std::set<std::string>& params) {
+  std::vector<std::string> all(metrics.begin(), metrics.end());
+  all.insert(all.end(), params.begin(), params.end());
+  std::string near = closest_match(key, all);
+  std::string known;
+  for (size_t i = 0; i < all.size() && i < 12; ++i) known += (i ? ", " : "") + all[i];
+  throw UsageError("--sort " + key + ": no experiment has a metric or param '" + key + "'",
+                   (near.empty() ? std::string() : "did you mean '" + near + "'? ") +
+                       (all.empty() ? "the experiments have no metrics or params" : "known: " + known));
+}
+
+namespace {
+
 // Which field a sort key names: ("metrics"|"params", name).
 std::pair<std::string, std::string> sort_field(const std::vector<Experiment>& exps, const std::string& key) {
   std::set<std::string> metrics, params;
@@ -83,14 +98,7 @@ std::pair<std::string, std::string> sort_field(const std::vector<Experiment>& ex
   }
   if (metrics.count(key)) return {"metrics", key};
   if (params.count(key)) return {"params", key};
-  std::vector<std::string> all(metrics.begin(), metrics.end());
-  all.insert(all.end(), params.begin(), params.end());
-  std::string near = closest_match(key, all);
-  std::string known;
-  for (size_t i = 0; i < all.size() && i < 12; ++i) known += (i ? ", " : "") + all[i];
-  throw UsageError("--sort " + key + ": no experiment has a metric or param '" + key + "'",
-                   (near.empty() ? std::string() : "did you mean '" + near + "'? ") +
-                       (all.empty() ? "the experiments have no metrics or params" : "known: " + known));
+  unknown_sort_key(key, metrics, params);
 }
 
 // Numbers before strings; otherwise by value.
@@ -124,9 +132,9 @@ std::vector<Experiment> list_experiments(Repo& repo, const ExperimentQuery& quer
   return exps;
 }
 
-namespace {
-
 const char* const kExperimentKey = "COALESCE(NULLIF(experiment, ''), id)";
+
+namespace {
 
 // The keys of the `want` newest experiments (by their first run, as
 // group_runs orders them), from the runs newest first: an experiment whose
@@ -164,6 +172,10 @@ std::vector<Experiment> newest_experiments(Repo& repo, long limit, long offset) 
   Database& db = runs_db(repo);
   std::vector<std::string> keys = newest_experiment_keys(db, static_cast<std::size_t>(limit + std::max(0L, offset)));
   keys.erase(keys.begin(), keys.begin() + std::min(static_cast<long>(keys.size()), std::max(0L, offset)));
+  return experiments_of(db, keys);
+}
+
+std::vector<Experiment> experiments_of(Database& db, const std::vector<std::string>& keys) {
   if (keys.empty()) return {};
   std::string marks(keys.size() * 2 - 1, ',');
   for (std::size_t i = 0; i < marks.size(); i += 2) marks[i] = '?';

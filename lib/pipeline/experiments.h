@@ -36,6 +36,10 @@ struct ExperimentQuery {
 
 // UsageError for a sort key no experiment has (with the closest one).
 std::vector<Experiment> list_experiments(Repo& repo, const ExperimentQuery& query);
+// list_experiments(repo, query) from `offset`, `query.limit` of them (mlo
+// ui's sorted pages): the same rows in the same order, from the index's
+// per-experiment values, reading only the page's runs. Needs query.sort.
+std::vector<Experiment> sorted_experiments(Repo& repo, const ExperimentQuery& query, long offset);
 // Experiments newest first, `limit` from `offset` (a page of mlo ui's
 // table): only the runs of those experiments are read.
 std::vector<Experiment> newest_experiments(Repo& repo, long limit, long offset);

@@ -17,6 +17,7 @@
 #include "core/safe_path.h"
 #include "data/manifest.h"
 #include "data/tree.h"
+#include "pipeline/experiment_index.h"
 #include "pipeline/run.h"
 #include "pipeline/runs_index.h"
 #include "repo/git.h"
@@ -56,7 +57,17 @@ const Migrations kRunsSchema{
      "INSERT OR IGNORE INTO run_values SELECT 1, j.key, j.value, runs.id FROM runs, json_each(runs.metrics) AS j "
      "WHERE json_type(runs.metrics) = 'object' AND j.type != 'null';"
      "CREATE TABLE runs_backfill(task TEXT PRIMARY KEY);"
-     "INSERT INTO runs_backfill VALUES('edges');"}};
+     "INSERT INTO runs_backfill VALUES('edges');",
+     // mlo ui's experiments sorted by a value page through these (experiment_index.h).
+     "CREATE TABLE experiments(key TEXT PRIMARY KEY, first_started REAL NOT NULL, first_id TEXT NOT NULL) WITHOUT ROWID;"
+     "CREATE INDEX experiments_newest ON experiments(first_started, first_id);"
+     "CREATE TABLE experiment_values(kind INTEGER NOT NULL, name TEXT NOT NULL, experiment TEXT NOT NULL, cat INTEGER, "
+     "num REAL, txt TEXT, first_started REAL NOT NULL, first_id TEXT NOT NULL, PRIMARY KEY(experiment, kind, name)) "
+     "WITHOUT ROWID;"
+     // Ascending sorts read the first forwards, descending ones the second backwards (ties newest first in both).
+     "CREATE INDEX experiment_values_up ON experiment_values(kind, name, cat, num, txt, first_started DESC, first_id DESC);"
+     "CREATE INDEX experiment_values_down ON experiment_values(kind, name, cat, num, txt, first_started, first_id);"
+     "INSERT INTO runs_backfill VALUES('experiments');"}};
 
 fs::path refs_dir(Repo& repo) { return repo.cache().root() / "runs"; }
 fs::path ref_path(Repo& repo, const std::string& id) { return refs_dir(repo) / id.substr(0, 2) / id; }
@@ -122,11 +133,14 @@ std::vector<std::pair<std::string, std::string>> record_edges(const nlohmann::js
   return out;
 }
 
-// Writes a run's index rows: runs, run_values and run_edges.
+// Writes a run's index rows: runs, run_values and run_edges; finish()
+// rewrites the experiments the runs belong to (and belonged to).
 class RowWriter {
  public:
   explicit RowWriter(Database& db)
-      : put_(db.prepare(kInsert)),
+      : db_(db),
+        old_key_(db.prepare(std::string("SELECT ") + kExperimentKey + " FROM runs WHERE id = ?")),
+        put_(db.prepare(kInsert)),
         drop_values_(db.prepare("DELETE FROM run_values WHERE run = ?")),
         drop_edges_(db.prepare("DELETE FROM run_edges WHERE run = ?")),
         put_values_(db.prepare("INSERT OR IGNORE INTO run_values SELECT ?1, key, value, ?2 FROM json_each(?3) "
@@ -136,11 +150,20 @@ class RowWriter {
   void write(const nlohmann::json& r, const std::string& hash) {
     std::string id = str_field(r, "run_id"), params = indexed_params(r).dump(),
                 metrics = r.value("metrics", nlohmann::json::object()).dump();
+    old_key_.reset();
+    if (old_key_.bind(1, id).step()) touched_.insert(old_key_.text(0));
+    std::string experiment = str_field(r, "experiment");
+    touched_.insert(valid_experiment_id(experiment) ? experiment : id);
     write_row(r, hash, params, metrics);
     drop_values_.bind(1, id).run();
     put_values_.bind(1, std::int64_t{0}).bind(2, id).bind(3, params).run();
     put_values_.bind(1, std::int64_t{1}).bind(2, id).bind(3, metrics).run();
     write_edges(r, id);
+  }
+
+  void finish() {
+    index_experiments(db_, touched_);
+    touched_.clear();
   }
 
   void write_edges(const nlohmann::json& r, const std::string& id) {
@@ -167,7 +190,9 @@ class RowWriter {
     put_.run();
   }
 
-  Statement put_, drop_values_, drop_edges_, put_values_, put_edge_;
+  Database& db_;
+  Statement old_key_, put_, drop_values_, drop_edges_, put_values_, put_edge_;
+  std::set<std::string> touched_;  // experiment keys
 };
 
 // Lineage edges of the runs indexed before run_edges existed (the schema
@@ -194,6 +219,7 @@ Database& runs_db(Repo& repo) {
   Database& db = repo.index();
   db.migrate(kRunsSchema);
   fill_pending_edges(repo, db);
+  fill_pending_experiments(db);
   return db;
 }
 
@@ -289,7 +315,9 @@ std::string store_run_record(Repo& repo, const nlohmann::json& record, bool sync
   if (sync) repo.cache().sync();
   write_ref(repo, record["run_id"], hash, false);
   Database& db = runs_db(repo);
-  RowWriter(db).write(record, hash);
+  RowWriter writer(db);
+  writer.write(record, hash);
+  writer.finish();
   return hash;
 }
 
@@ -307,6 +335,7 @@ void store_run_records(Repo& repo, const std::vector<nlohmann::json>& records) {
   Transaction tx(db);
   RowWriter writer(db);
   for (size_t i = 0; i < records.size(); ++i) writer.write(records[i], hashes[i]);
+  writer.finish();
   tx.commit();
 }
 
@@ -532,7 +561,8 @@ int import_run_records(Repo& repo, const std::vector<std::string>& hashes) {
 void rebuild_runs_index(Repo& repo) {
   Database& db = runs_db(repo);
   Transaction tx(db);
-  db.exec("DELETE FROM runs; DELETE FROM run_values; DELETE FROM run_edges; DELETE FROM runs_backfill");
+  db.exec("DELETE FROM runs; DELETE FROM run_values; DELETE FROM run_edges; DELETE FROM runs_backfill; "
+          "DELETE FROM experiments; DELETE FROM experiment_values");
   RowWriter writer(db);
   for_each_ref(repo, [&](const std::string& id, const std::string& hash) {
     if (!repo.cache().has(hash)) {
@@ -552,6 +582,7 @@ void rebuild_runs_index(Repo& repo) {
     }
     writer.write(r, hash);
   });
+  writer.finish();
   tx.commit();
 }
 

@@ -76,11 +76,9 @@ Page experiments_page(Repo& repo, const QueryParams& q) {
   std::vector<Experiment> rows;
   if (eq.sort.empty()) {  // newest first: only this page's runs are read
     rows = newest_experiments(repo, n + 1, n * (page - 1));
-  } else {  // sorted by a value: every experiment is grouped first
-    eq.limit = n * page + 1;
-    std::vector<Experiment> all = list_experiments(repo, eq);
-    std::size_t from = std::min(all.size(), static_cast<std::size_t>(n * (page - 1)));
-    rows.assign(all.begin() + static_cast<long>(from), all.end());
+  } else {  // sorted by a value: the index's per-experiment values, this page only
+    eq.limit = n + 1;
+    rows = sorted_experiments(repo, eq, n * (page - 1));
   }
   bool more = static_cast<long>(rows.size()) > n;  // one past the page, to know
   if (more) rows.resize(static_cast<std::size_t>(n));

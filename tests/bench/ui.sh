@@ -6,6 +6,8 @@
 # medians of REPEAT requests after one warm-up. Target: < 100 ms a page.
 # Not a timed test: CI never runs it.
 # Usage: MLO=build/mlo tests/bench/ui.sh [RUNS_N] [MODELS] [VERSIONS]
+# BENCH_REPO=DIR builds the repo in DIR once and reuses it on later runs
+# (building takes minutes; a binary with a newer index schema upgrades it).
 set -euo pipefail
 MLO=$(readlink -f "${MLO:-build/mlo}")
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -13,10 +15,20 @@ RUNS_N=${1:-100000}
 MODELS=${2:-1000}
 VERSIONS=${3:-50}
 REPEAT=${REPEAT:-5}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/mlo-bench-ui.XXXXXX")
 UI_PID=
-trap '[ -n "$UI_PID" ] && kill "$UI_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
+if [ -n "${BENCH_REPO:-}" ]; then
+  WORK=$(mkdir -p "$BENCH_REPO" && cd "$BENCH_REPO" && pwd)
+  trap '[ -n "$UI_PID" ] && kill "$UI_PID" 2>/dev/null' EXIT
+else
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/mlo-bench-ui.XXXXXX")
+  trap '[ -n "$UI_PID" ] && kill "$UI_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
+fi
 cd "$WORK"
+if [ -f repo/.bench-built ]; then
+  cd repo
+  echo "reusing the repo in $WORK/repo"
+else
+rm -rf repo
 git init -q repo && cd repo
 git config user.name Bench && git config user.email bench@example.com
 "$MLO" init -q
@@ -44,6 +56,8 @@ t0=$(date +%s%N)
 git symbolic-ref HEAD refs/heads/main
 "$MLO" registry rebuild >/dev/null
 echo "made $(git for-each-ref refs/tags | wc -l) registry tags and indexed them in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+touch .bench-built
+fi
 
 "$MLO" --json ui --port 0 >ui.out 2>ui.err &
 UI_PID=$!

@@ -69,6 +69,19 @@ for kind in data run model_version; do body_has "data-kind='$kind'"; done
 body_has "href='/run/$RUN_A'"
 get /audit
 body_has "churn"
+# One model's audit page: the events `mlo audit churn` lists, newest first.
+expect_ok --json audit churn
+printf '%s' "$OUT" >audit.json
+get "/audit?model=churn"
+printf '%s' "$BODY" >audit.html
+/usr/bin/python3 - <<'PY' || fail "the audit page of churn differs from mlo audit churn"
+import json, re
+want = [e["event"] for e in reversed(json.load(open("audit.json")))]
+rows = re.findall(r"<tr>(.*?)</tr>", open("audit.html").read().split("<h1>", 1)[1], re.S)[1:]
+got = [re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)[2] for r in rows]
+assert want and got == want, (got, want)
+PY
+pass
 get /plots
 status_is 200
 body_has "HEAD: step 2, loss 0.25"

@@ -85,6 +85,7 @@ before=$OUT
 import sqlite3
 db = sqlite3.connect(".mlo/index.db")
 db.executescript("DROP TABLE run_values; DROP TABLE run_edges; DROP TABLE runs_backfill; DROP INDEX runs_started_id; DROP INDEX runs_experiment;"
+                 "DROP TABLE experiments; DROP TABLE experiment_values;"
                  "UPDATE mlo_schema SET version = 2 WHERE module = 'runs';")
 db.commit()
 PY
@@ -169,6 +170,46 @@ for page in (1, 2, 3):
 assert len(want) == 114 and got == want[:120], (len(want), len(got), next((i, got[i], want[i]) for i in range(len(got)) if got[i] != want[i]))
 PY
 pass
+# Sorted by a value, the pages come from the index's per-experiment values
+# (filled by the upgrade above, then kept as runs are added): the rows and
+# order of `mlo exp show --sort` (which groups every run), across value types,
+# ties, a later run's null hiding an earlier value, and the rows lacking it.
+check_sorted_experiments() {  # SORT ASC(0/1) WHAT
+  local flags=(--sort "$1"); [ "$2" = 1 ] && flags+=(--asc)
+  expect_ok --json exp show "${flags[@]}"
+  printf '%s' "$OUT" >exps.json
+  /usr/bin/python3 - "${UI_URL%/}" "$1" "$2" <<'PY' || fail "experiments sorted by $1 (asc=$2, $3) differ from mlo exp show"
+import json, re, sys, urllib.parse, urllib.request
+base, sort, asc = sys.argv[1:4]
+want = [e["id"] for e in json.load(open("exps.json"))]
+got, page = [], 1
+while True:
+    with urllib.request.urlopen(f"{base}/experiments?n=40&page={page}&sort={urllib.parse.quote(sort)}&asc={asc}") as r:
+        body = r.read().decode()
+    got += re.findall(r"name='run' value='[^']*'></td><td><code>([^<]*)</code></td>", body)
+    if "id='next'" not in body: break
+    page += 1
+assert got == want, (len(want), len(got), next((i, got[i:i+3], want[i:i+3]) for i in range(len(got)) if got[i] != want[i]))
+print(f"{len(got)} experiments in {page} pages")
+PY
+  pass
+}
+check_sorted_experiments metrics.m 0 "the upgraded index"
+check_sorted_experiments metrics.m 1 "the upgraded index"
+check_sorted_experiments p 1 "a bare param name"
+# Runs added to two experiments: sweep-1's newest run sets m (its value
+# changes), sweep-2's sets m to null (it moves to the rows lacking m).
+/usr/bin/python3 - >more.jsonl <<'PY'
+import json
+for i, (exp, m) in enumerate([("sweep-1", 0.6), ("sweep-2", None)]):
+    print(json.dumps({"run_id": f"{200 + i:016x}", "stage": "eval", "status": "failed", "experiment": exp,
+                      "started_at": 1.7e9 + 5000 + i, "finished_at": 1.7e9 + 5001 + i, "params": {"p": 9}, "metrics": {"m": m}}))
+PY
+expect_ok runs import more.jsonl
+check_sorted_experiments metrics.m 0 "after runs were added"
+check_sorted_experiments params.p 0 "after runs were added"
+expect_ok --json exp show --sort metrics.m
+expect_json "[e['metrics']['m'] for e in d if e['id'] == 'sweep-1'] == [0.6] and [e['metrics']['m'] for e in d if e['id'] == 'sweep-2'] == [None]"
 get "/experiments?sort=metrics.m"
 expect_eq "$STATUS" 200 "/experiments"
 [[ "$BODY" == *"data-field='metrics.m'"* && "$BODY" == *"id='next'"* ]] || fail "experiments page: $BODY"; pass
