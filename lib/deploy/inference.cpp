@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "contracts/csv_record.h"
 #include "core/error.h"
 #include "core/fs.h"
 
@@ -225,28 +226,22 @@ Table parse_mlflow_json(const json& body) {
   throw BadRequest("expected one of dataframe_split, dataframe_records, instances, inputs");
 }
 
+// Split by RFC 4180 (contracts/csv_record.h, the rules of monitor's file
+// reader): a quoted header name or number may hold commas and "" quotes.
 Table parse_csv(std::string_view text, std::size_t max_rows) {
   Table t;
-  std::size_t pos = 0, line_no = 0;
+  std::size_t pos = 0;
+  std::uint64_t line = 1, start = 1;
+  std::vector<contracts::CsvField> fields;
   bool first = true;
-  while (pos < text.size()) {
-    std::size_t eol = text.find('\n', pos);
-    if (eol == std::string_view::npos) eol = text.size();
-    std::string_view line = text.substr(pos, eol - pos);
-    pos = eol + 1;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    ++line_no;
-    if (line.empty()) continue;
+  while (true) {
+    contracts::CsvStatus status = contracts::next_csv_record(text, pos, line, start, fields);
+    if (status == contracts::CsvStatus::end) break;
+    if (status == contracts::CsvStatus::bad_quote)
+      throw BadRequest("CSV line " + std::to_string(start) +
+                       ": bad quoting (a quoted field is \"...\" with \"\" for a quote, then a comma or the line's end)");
     std::vector<std::string> cells;
-    std::size_t s = 0;
-    while (true) {
-      std::size_t c = line.find(',', s);
-      std::string cell(line.substr(s, c == std::string_view::npos ? std::string_view::npos : c - s));
-      if (cell.size() >= 2 && cell.front() == '"' && cell.back() == '"') cell = cell.substr(1, cell.size() - 2);
-      cells.push_back(cell);
-      if (c == std::string_view::npos) break;
-      s = c + 1;
-    }
+    for (auto& f : fields) cells.push_back(std::move(f.text));
     std::vector<double> row;
     bool numeric = true;
     for (const auto& c : cells) {
@@ -264,7 +259,7 @@ Table parse_csv(std::string_view text, std::size_t max_rows) {
       continue;
     }
     first = false;
-    if (!numeric) throw BadRequest("CSV line " + std::to_string(line_no) + ": expected numbers");
+    if (!numeric) throw BadRequest("CSV line " + std::to_string(start) + ": expected numbers");
     if (t.rows.size() >= max_rows) check_rows(t.rows.size() + 1);
     t.rows.push_back(std::move(row));
   }

@@ -176,6 +176,12 @@ TEST_CASE("formats: MLflow bodies, CSV and Open Inference Protocol tensors") {
   CHECK(t.columns.size() == 2);
   CHECK(t.rows.size() == 2);
   CHECK_THROWS_AS(parse_csv("a,b\n1,x\n"), BadRequest);
+  // RFC 4180: a quoted name keeps its comma and doubled quote; quoted numbers are numbers.
+  t = parse_csv("\"size, m2\",\"say \"\"hi\"\"\"\n\"1.5\",2\n");
+  CHECK(t.columns == std::vector<std::string>{"size, m2", "say \"hi\""});
+  REQUIRE(t.rows.size() == 1);
+  CHECK(t.rows[0] == std::vector<double>{1.5, 2});
+  CHECK_THROWS_WITH(parse_csv("a,b\n1,2\n3,4\"x\n"), Catch::Contains("CSV line 3: bad quoting"));
   t = parse_v2_inputs(json::parse(R"({"inputs":[{"name":"input-0","shape":[2,2],"data":[[1,2],[3,4]]}]})"));
   CHECK(t.rows == std::vector<std::vector<double>>{{1, 2}, {3, 4}});
   t = parse_v2_inputs(json::parse(R"({"inputs":[{"name":"a","shape":[2],"data":[1,2]},{"name":"b","shape":[2],"data":[3,4]}]})"));
