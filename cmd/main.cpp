@@ -1,5 +1,6 @@
 // mlo's entry point: global options, the command table, error rendering.
 #include <unistd.h>
+#include "core/version.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -225,7 +226,7 @@ int main(int argc, char** argv) {
   // `mlo --version` alone needs no command table (CLI11 building it is most of
   // the start-up left after issue 14's loader work); any other use parses in full.
   if (argc == 2 && std::strcmp(argv[1], "--version") == 0) {
-    std::printf("mlo %s\n", MLO_VERSION);
+    std::printf("mlo %s\n", mlo::kVersion);
     return 0;
   }
   install_interrupt_handlers();
@@ -267,7 +268,7 @@ int main(int argc, char** argv) {
   add_help_command(app);
   // Global options after the commands (see build_command_tree); subcommands do
   // not inherit options, so the order changes nothing else.
-  app.set_version_flag("--version", std::string("mlo ") + MLO_VERSION);
+  app.set_version_flag("--version", std::string("mlo ") + mlo::kVersion);
   app.add_option("-C", ctx.global.chdir, "Run as if mlo was started in this directory");
   app.add_flag("--json", ctx.global.json, "Print machine-readable JSON");
   app.add_flag("-q,--quiet", ctx.global.quiet, "Only print errors");
@@ -297,7 +298,7 @@ int main(int argc, char** argv) {
     std::cout << app.help("", CLI::AppFormatMode::All);
     return 0;
   } catch (const CLI::CallForVersion&) {
-    std::cout << "mlo " << MLO_VERSION << "\n";
+    std::cout << "mlo " << mlo::kVersion << "\n";
     return 0;
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);

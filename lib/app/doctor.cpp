@@ -1,4 +1,5 @@
 #include "app/doctor.h"
+#include "core/version.h"
 
 #include <curl/curl.h>
 #include <git2.h>
@@ -43,7 +44,7 @@ bool DoctorReport::ok() const {
 
 std::vector<std::pair<std::string, std::string>> component_versions() {
   std::vector<std::pair<std::string, std::string>> v;
-  v.emplace_back("mlo", MLO_VERSION);
+  v.emplace_back("mlo", kVersion);
   // Both are loaded on first use: ask before calling them (a missing libgit2
   // would end the process at its first call).
   if (libgit2_load_error()) {

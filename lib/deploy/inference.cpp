@@ -1,4 +1,5 @@
 #include "deploy/inference.h"
+#include "core/version.h"
 
 #include "core/parse.h"
 
@@ -718,7 +719,7 @@ std::optional<PendingPredict> ModelServer::route(const HttpRequest& req, HttpRes
     return std::nullopt;
   }
   if (get && p == "/v2") {
-    resp = json_response(200, {{"name", runner_name}, {"version", MLO_VERSION}, {"extensions", json::array()}});
+    resp = json_response(200, {{"name", runner_name}, {"version", kVersion}, {"extensions", json::array()}});
     return std::nullopt;
   }
   if (p == "/invocations") return invocations(req, resp);

@@ -1,6 +1,7 @@
 // --target batch (score a file, track the predictions with lineage) and
 // --target k8s (render Deployment+Service or a KServe InferenceService).
 #include <yaml-cpp/yaml.h>
+#include "core/version.h"
 
 #include <fstream>
 #include <sstream>
@@ -400,7 +401,7 @@ json deploy_k8s(Repo& repo, const DeployOptions& o, const DeployModel& m, const 
   if (weight < 0 || weight > 100) throw UsageError("--weight must be 0..100, not " + std::to_string(weight));
   std::string ns = cfg && !cfg->namespace_.empty() ? cfg->namespace_ : "default";
   std::string runner = !o.runner.empty() ? o.runner : cfg && !cfg->runner.empty() ? cfg->runner : default_runner_for(m.artifact_type);
-  std::string image = !o.image.empty() ? o.image : cfg && !cfg->image.empty() ? cfg->image : "mlo-serve-" + (runner.empty() ? std::string("native") : runner) + ":" MLO_VERSION;
+  std::string image = !o.image.empty() ? o.image : cfg && !cfg->image.empty() ? cfg->image : "mlo-serve-" + (runner.empty() ? std::string("native") : runner) + ":" + kVersion;
   std::string name = k8s_name(m.name + "-" + o.env);
   if (name.empty()) throw UsageError("cannot make a Kubernetes name from '" + m.name + "' and '" + o.env + "'");
   json labels = {{"app.kubernetes.io/name", k8s_name(m.name)}, {"app.kubernetes.io/managed-by", "mlo"}, {"mlo.dev/env", o.env}};

@@ -1,4 +1,5 @@
 #include "remote/http.h"
+#include "core/version.h"
 
 #include <curl/curl.h>
 
@@ -282,7 +283,8 @@ HttpResponse HttpClient::perform(const std::function<HttpRequest()>& prepare, co
     if (!options_.ca_bundle.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_bundle.c_str());
     char error_buffer[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "mlo/" MLO_VERSION);
+    static const std::string user_agent = std::string("mlo/") + kVersion;
+    curl_easy_setopt(h, CURLOPT_USERAGENT, user_agent.c_str());
     if (req.method == "HEAD") {
       curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else if (req.method == "PUT") {
