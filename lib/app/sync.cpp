@@ -339,6 +339,20 @@ RemoteStatus remote_status(Repo& repo, const SyncRequest& request) {
     }
     st.entries.push_back(std::move(e));
   }
+  // Stage outputs are pushed and pulled like tracked data, so a clone that
+  // lacks one cannot check it out: they count here too (whole-repo status).
+  if (request.paths.empty())
+    for (const auto& [output, objects] : lock_output_objects(repo, lock_text(repo))) {
+      RemoteStatusEntry e;
+      e.pointer = "mlo.lock";
+      e.path = output;
+      for (const auto& h : objects) {
+        ++e.objects;
+        e.missing_remote += !index.has_object(h);
+        e.missing_cache += !repo.cache().has(h);
+      }
+      st.entries.push_back(std::move(e));
+    }
   return st;
 }
 

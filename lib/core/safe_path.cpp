@@ -68,11 +68,16 @@ const std::string& checked_relative(const std::string& rel, std::string_view whe
 
 TreeWriter::TreeWriter(fs::path root, std::string where) : root_(std::move(root)), where_(std::move(where)) {}
 
-UniqueFd TreeWriter::open_dir(std::string_view rel, bool create) const {
-  UniqueFd fd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd) throw_errno("cannot open " + root_.string(), errno);
+namespace {
+// One component at a time, each opened with O_NOFOLLOW | O_DIRECTORY. A missing
+// component is created when `create`; otherwise, when `missing_ok`, the walk
+// stops there and returns no fd (nothing beyond it can be a link).
+UniqueFd walk_dirs(const fs::path& root, const std::string& where, std::string_view rel, bool create,
+                   bool missing_ok) {
+  UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) throw_errno("cannot open " + root.string(), errno);
   if (rel.empty()) return fd;
-  checked_relative(std::string(rel), where_);
+  checked_relative(std::string(rel), where);
   std::size_t start = 0;
   while (start <= rel.size()) {
     std::size_t end = rel.find('/', start);
@@ -81,31 +86,37 @@ UniqueFd TreeWriter::open_dir(std::string_view rel, bool create) const {
     int next = ::openat(fd.get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (next < 0 && errno == ENOENT && create) {
       if (::mkdirat(fd.get(), part.c_str(), 0777) != 0 && errno != EEXIST)
-        throw_errno("cannot create " + (root_ / rel.substr(0, end)).string(), errno);
+        throw_errno("cannot create " + (root / rel.substr(0, end)).string(), errno);
       next = ::openat(fd.get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     }
+    if (next < 0 && errno == ENOENT && missing_ok) return UniqueFd();
     if (next < 0) {
       int err = errno;
       std::string prefix(rel.substr(0, end));
       if (err == ELOOP || err == ENOTDIR) {
         struct stat st;
         bool link = ::fstatat(fd.get(), part.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
-        throw InputError((where_.empty() ? std::string() : where_ + ": ") + "'" + prefix + "' is " +
-                             (link ? "a symbolic link" : "not a folder") + " (in " + (root_ / rel).string() + ")",
+        throw InputError((where.empty() ? std::string() : where + ": ") + "'" + prefix + "' is " +
+                             (link ? "a symbolic link" : "not a folder") + " (in " + (root / rel).string() + ")",
                          link ? "mlo never writes through a symbolic link; remove or rename the link and run again"
                               : "remove or rename it and run again");
       }
-      throw_errno("cannot open " + (root_ / prefix).string(), err);
+      throw_errno("cannot open " + (root / prefix).string(), err);
     }
     fd.reset(next);
     start = end + 1;
   }
   return fd;
 }
+}  // namespace
+
+UniqueFd TreeWriter::open_dir(std::string_view rel, bool create) const {
+  return walk_dirs(root_, where_, rel, create, false);
+}
 
 void TreeWriter::check_parents(std::string_view rel, bool create) const {
   checked_relative(std::string(rel), where_);
-  open_dir(parent_of(rel), create);
+  walk_dirs(root_, where_, parent_of(rel), create, true);
 }
 
 void TreeWriter::place(const fs::path& temp, std::string_view rel) const {

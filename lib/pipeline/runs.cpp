@@ -506,6 +506,29 @@ void lock_refs(Repo& repo, const std::string& text, const std::string& label, co
 }
 }  // namespace
 
+std::map<std::string, std::set<std::string>> lock_output_objects(Repo& repo, const std::string& text) {
+  std::map<std::string, std::set<std::string>> out;
+  nlohmann::json lock;
+  try {
+    lock = parse_lock(text, "mlo.lock");
+  } catch (const Error&) {
+    return out;
+  }
+  for (auto it = lock["stages"].begin(); it != lock["stages"].end(); ++it) {
+    if (!it.value().is_object()) continue;
+    for (const char* field : {"outs", "metrics"}) {
+      const auto& list = it.value().value(field, nlohmann::json::array());
+      if (!list.is_array()) continue;
+      for (const auto& o : list) {
+        if (!o.is_object()) continue;
+        auto& objects = out[str_field(o, "path") + " (stage " + it.key() + ")"];
+        add_output(repo, o, str_field(o, "path"), [&](const std::string& h, const std::string&) { objects.insert(h); });
+      }
+    }
+  }
+  return out;
+}
+
 std::set<std::string> lock_objects(Repo& repo, const std::string& text) {
   std::set<std::string> out;
   lock_refs(repo, text, "mlo.lock", [&](const std::string& h, const std::string&) { out.insert(h); });

@@ -135,4 +135,24 @@ expect_out_contains "trained-it"
 expect_ok run
 expect_out_not_contains "Running prepare"
 expect_same_file model.txt "$TEST_TMP/a/model.txt"
+# An output inside a folder that git does not have (models/ holds only ignored
+# files): a fresh clone's pull creates the folder and checks the file out.
+# (The checkout's symlink check stopped at the missing folder with "cannot
+# open .../models" and exit 3.)
+cd "$TEST_TMP/a"
+cat >>mlo.yaml <<'YAML'
+  export:
+    cmd: mkdir -p models/v1 && cp model.txt models/v1/exported.txt
+    deps: [model.txt]
+    outs: [models/v1/exported.txt]
+YAML
+expect_ok run
+git add -A && git commit -qm export
+expect_ok push
+cd "$TEST_TMP" && git clone -q a k && cd k
+[ ! -e models ] || fail "models/ came with the git clone; the test needs it absent"
+expect_ok pull
+expect_same_file models/v1/exported.txt "$TEST_TMP/a/models/v1/exported.txt"
+expect_ok run
+expect_out_not_contains "Running"
 done_testing

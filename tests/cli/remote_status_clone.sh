@@ -62,6 +62,32 @@ expect_ok pull data/set
 diff -r data/set "$TEST_TMP/b/data/set" >/dev/null || fail "data/set differs from b"
 pass
 
+# Stage outputs are pushed and pulled like tracked data: the status counts
+# them (by output and stage), so a pre-push check cannot miss an unpushed model.
+new_repo p
+expect_ok remote add origin "$TEST_TMP/remote-p" --default
+cat >mlo.yaml <<'YAML'
+stages:
+  train:
+    cmd: mkdir -p models && echo weights > models/model.bin
+    outs: [models/model.bin]
+YAML
+expect_ok run
+git add -A && git commit -qm pipeline
+expect_rc 1 --json data status --remote --exit-code
+expect_json "[e for e in d['entries'] if e['path'] == 'models/model.bin (stage train)'][0]['missing_remote'] == 1"
+expect_json "[e for e in d['entries'] if e['path'] == 'models/model.bin (stage train)'][0]['pointer'] == 'mlo.lock'"
+expect_rc 1 data status --remote --exit-code
+expect_out_contains "not on remote: models/model.bin (stage train) (1 of 1 objects)"
+expect_ok push
+expect_ok data status --remote --exit-code
+# A fresh clone lacks the output in its cache until it pulls.
+cd "$TEST_TMP" && git clone -q p q && cd q
+expect_rc 1 data status --remote --exit-code
+expect_out_contains "not in cache:  models/model.bin (stage train)"
+expect_ok pull
+expect_ok data status --remote --exit-code
+
 # A corrupt manifest on the remote is reported (exit 4), never cached.
 cd "$TEST_TMP" && git clone -q a d && cd d
 for f in "$TEST_TMP"/remote/packs/*.pack; do chmod u+w "$f"; /usr/bin/python3 - "$f" <<'PY'
