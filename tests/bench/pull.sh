@@ -10,7 +10,9 @@
 # syscalls per file of one pull (strace -c), which do not move with load.
 # Not a test: nothing fails on speed.
 # Env: MLO (default build/mlo), BENCH_FILES (10000), BENCH_ROUNDS (3),
-#      BENCH_RUNS (3), BENCH_OUT (also write the table here).
+#      BENCH_RUNS (3), BENCH_OUT (also write the table here), BENCH_LINK (the
+#      pulling clone's cache.link, e.g. hardlink: the workspace file is a link
+#      to the cache object, one copy instead of two; default reflink,copy).
 # Needs hyperfine, rsync and strace; as root it installs missing ones with
 # apt-get (BENCH_INSTALL=0 to only check).
 set -euo pipefail
@@ -51,6 +53,7 @@ PY
 "$MLO" -q data add data && "$MLO" -q remote add origin "$W/remote"
 git add -A && git commit -qm data && "$MLO" -q push
 git clone -q "$W/a" "$W/b"
+[ -n "${BENCH_LINK:-}" ] && printf 'cache:\n  link: %s\n' "$BENCH_LINK" >"$W/b/.mlo/config.local.yaml"
 
 mlo_cmd="cd $W/b && $MLO -q pull"
 mlo_prep="rm -rf $W/b/data $W/b/.mlo/cache $W/b/.mlo/index.db*"
@@ -79,7 +82,8 @@ top=$(awk 'NR > 2 && $1 ~ /^[0-9.]+$/ && $NF != "total" { print $NF "=" $4 }' "$
   echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs; $(uname -sr); $(df -T "$W" | awk 'NR == 2 { print $2 }') at $W"
   echo "mlo: $MLO ($("$MLO" --version)); $(cp --version | head -1); $(rsync --version | head -1)"
   echo "load average before: $load_before; after: $load_after"
-  echo "reproduce: MLO=$MLO BENCH_FILES=$FILES BENCH_ROUNDS=$ROUNDS BENCH_RUNS=$RUNS tests/bench/pull.sh"
+  echo "cache.link in the pulling clone: ${BENCH_LINK:-reflink,copy (default)}"
+  echo "reproduce: MLO=$MLO BENCH_LINK=${BENCH_LINK:-} BENCH_FILES=$FILES BENCH_ROUNDS=$ROUNDS BENCH_RUNS=$RUNS tests/bench/pull.sh"
   echo
   "$PY" - "$W" "$ROUNDS" "$FILES" <<'PY'
 import json, statistics, sys
