@@ -233,6 +233,7 @@ bool render_remote_status(Context& ctx, const std::string& name, const std::vect
     for (const auto& e : st.entries)
       entries.push_back({{"path", e.path},
                          {"pointer", e.pointer},
+                         {"stage", e.stage.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.stage)},
                          {"objects", e.objects},
                          {"missing_remote", e.missing_remote},
                          {"missing_cache", e.missing_cache},
@@ -253,14 +254,15 @@ bool render_remote_status(Context& ctx, const std::string& name, const std::vect
     if (shown < files.size()) std::cout << "  ... and " << files.size() - shown << " more (-v lists all)\n";
   };
   for (const auto& e : st.entries) {
+    std::string path = e.stage.empty() ? e.path : e.path + " (stage " + e.stage + ")";
     if (!e.manifest_known)
-      std::cout << e.path << ": its manifest is on neither the remote nor in the cache (push it from a clone that has it)\n";
+      std::cout << path << ": its manifest is on neither the remote nor in the cache (push it from a clone that has it)\n";
     if (e.missing_remote) {
-      std::cout << "not on remote: " << e.path << " (" << e.missing_remote << " of " << e.objects << " objects)\n";
+      std::cout << "not on remote: " << path << " (" << e.missing_remote << " of " << e.objects << " objects)\n";
       if (e.remote_lacks.size() != 1 || e.remote_lacks[0] != e.path) list_files("", e.remote_lacks);
     }
     if (e.missing_cache) {
-      std::cout << "not in cache:  " << e.path << " (" << e.missing_cache << " of " << e.objects << " objects)\n";
+      std::cout << "not in cache:  " << path << " (" << e.missing_cache << " of " << e.objects << " objects)\n";
       if (e.cache_lacks.size() != 1 || e.cache_lacks[0] != e.path) list_files("", e.cache_lacks);
     }
   }

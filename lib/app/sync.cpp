@@ -342,11 +342,12 @@ RemoteStatus remote_status(Repo& repo, const SyncRequest& request) {
   // Stage outputs are pushed and pulled like tracked data, so a clone that
   // lacks one cannot check it out: they count here too (whole-repo status).
   if (request.paths.empty())
-    for (const auto& [output, objects] : lock_output_objects(repo, lock_text(repo))) {
+    for (const auto& output : lock_output_objects(repo, lock_text(repo))) {
       RemoteStatusEntry e;
       e.pointer = "mlo.lock";
-      e.path = output;
-      for (const auto& h : objects) {
+      e.path = output.path;
+      e.stage = output.stage;
+      for (const auto& h : output.objects) {
         ++e.objects;
         e.missing_remote += !index.has_object(h);
         e.missing_cache += !repo.cache().has(h);

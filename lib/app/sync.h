@@ -57,6 +57,7 @@ SyncResult fetch(Repo& repo, const SyncRequest& request);
 struct RemoteStatusEntry {
   std::string pointer;
   std::string path;
+  std::string stage;                 // a stage output's stage (pointer "mlo.lock"); "" for a pointer file
   std::size_t objects = 0;           // objects it needs (files + the manifest)
   std::size_t missing_remote = 0;    // of those, not on the remote
   std::size_t missing_cache = 0;     // of those, not in the cache

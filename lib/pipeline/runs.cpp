@@ -506,8 +506,8 @@ void lock_refs(Repo& repo, const std::string& text, const std::string& label, co
 }
 }  // namespace
 
-std::map<std::string, std::set<std::string>> lock_output_objects(Repo& repo, const std::string& text) {
-  std::map<std::string, std::set<std::string>> out;
+std::vector<LockOutputObjects> lock_output_objects(Repo& repo, const std::string& text) {
+  std::vector<LockOutputObjects> out;
   nlohmann::json lock;
   try {
     lock = parse_lock(text, "mlo.lock");
@@ -521,8 +521,8 @@ std::map<std::string, std::set<std::string>> lock_output_objects(Repo& repo, con
       if (!list.is_array()) continue;
       for (const auto& o : list) {
         if (!o.is_object()) continue;
-        auto& objects = out[str_field(o, "path") + " (stage " + it.key() + ")"];
-        add_output(repo, o, str_field(o, "path"), [&](const std::string& h, const std::string&) { objects.insert(h); });
+        auto& output = out.emplace_back(LockOutputObjects{str_field(o, "path"), it.key(), {}});
+        add_output(repo, o, output.path, [&](const std::string& h, const std::string&) { output.objects.insert(h); });
       }
     }
   }

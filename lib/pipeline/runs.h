@@ -90,9 +90,13 @@ std::set<std::string> run_objects(Repo& repo, const nlohmann::json& record);
 // files when its manifest is cached) and metrics files. Empty for a
 // malformed lock.
 std::set<std::string> lock_objects(Repo& repo, const std::string& lock_text);
-// The same objects less the run records, by output: "PATH (stage NAME)" ->
-// the output's object (and a cached folder manifest's files).
-std::map<std::string, std::set<std::string>> lock_output_objects(Repo& repo, const std::string& lock_text);
+// The same objects less the run records, by output: its object and, for a
+// folder whose manifest is cached, the files it lists.
+struct LockOutputObjects {
+  std::string path, stage;
+  std::set<std::string> objects;
+};
+std::vector<LockOutputObjects> lock_output_objects(Repo& repo, const std::string& lock_text);
 // gc/fsck roots (lib/app/gc_roots.cpp): every run record and log (with the
 // work tree), and what mlo.lock names at each revision in scope.
 void add_pipeline_references(Repo& repo, const std::string& rev, References& refs);

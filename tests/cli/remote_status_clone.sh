@@ -75,8 +75,9 @@ YAML
 expect_ok run
 git add -A && git commit -qm pipeline
 expect_rc 1 --json data status --remote --exit-code
-expect_json "[e for e in d['entries'] if e['path'] == 'models/model.bin (stage train)'][0]['missing_remote'] == 1"
-expect_json "[e for e in d['entries'] if e['path'] == 'models/model.bin (stage train)'][0]['pointer'] == 'mlo.lock'"
+expect_json "[e for e in d['entries'] if e['path'] == 'models/model.bin'][0]['missing_remote'] == 1"
+expect_json "[e for e in d['entries'] if e['path'] == 'models/model.bin'][0]['pointer'] == 'mlo.lock'"
+expect_json "[e for e in d['entries'] if e['path'] == 'models/model.bin'][0]['stage'] == 'train'"
 expect_rc 1 data status --remote --exit-code
 expect_out_contains "not on remote: models/model.bin (stage train) (1 of 1 objects)"
 expect_ok push
