@@ -100,7 +100,9 @@ void register_deploy(CLI::App& app, Context& ctx) {
       if (ctx.global.json) return ctx.print_json(r);
       if (ctx.global.quiet) return;
       std::string target = r["target"];
-      if (target == "local") {
+      if (target == "local" && !r.value("changed", true)) {
+        std::cout << r["message"].get<std::string>() << "\n";
+      } else if (target == "local") {
         std::cout << "Deployed " << r["model"].get<std::string>() << "@" << r["version"].get<std::string>() << " to '"
                   << r["env"].get<std::string>() << "' (" << r["strategy"].get<std::string>();
         if (!r["candidate"].is_null()) std::cout << ", " << r["weight"].get<int>() << "% of requests";
