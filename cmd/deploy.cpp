@@ -122,6 +122,8 @@ void register_deploy(CLI::App& app, Context& ctx) {
         else if (r.contains("apply_skipped"))
           std::cout << "Not applied: " << r["apply_skipped"].get<std::string>() << ". Run: " << r["apply_command"].get<std::string>() << "\n";
         else std::cout << "To apply: " << r["apply_command"].get<std::string>() << "\n";
+        std::cout << "Once rolled out, delete the ConfigMaps of versions no pod reads: "
+                  << r["prune_command"].get<std::string>() << "\n";
       }
     };
   });
