@@ -100,7 +100,9 @@ void register_deploy(CLI::App& app, Context& ctx) {
       if (ctx.global.json) return ctx.print_json(r);
       if (ctx.global.quiet) return;
       std::string target = r["target"];
-      if (target == "local") {
+      if (target == "local" && !r.value("changed", true)) {
+        std::cout << r["message"].get<std::string>() << "\n";
+      } else if (target == "local") {
         std::cout << "Deployed " << r["model"].get<std::string>() << "@" << r["version"].get<std::string>() << " to '"
                   << r["env"].get<std::string>() << "' (" << r["strategy"].get<std::string>();
         if (!r["candidate"].is_null()) std::cout << ", " << r["weight"].get<int>() << "% of requests";
@@ -120,6 +122,8 @@ void register_deploy(CLI::App& app, Context& ctx) {
         else if (r.contains("apply_skipped"))
           std::cout << "Not applied: " << r["apply_skipped"].get<std::string>() << ". Run: " << r["apply_command"].get<std::string>() << "\n";
         else std::cout << "To apply: " << r["apply_command"].get<std::string>() << "\n";
+        std::cout << "Once rolled out, delete the ConfigMaps of versions no pod reads: "
+                  << r["prune_command"].get<std::string>() << "\n";
       }
     };
   });

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "core/error.h"
@@ -223,6 +224,87 @@ std::string artifact_label(Repo& repo, const fs::path& path) {
   }
 }
 
+// The same version: same model, version, bytes and runner.
+bool same_version(const Backend& a, const Backend& b) {
+  return a.model == b.model && a.version == b.version && a.sha256 == b.sha256 && a.runner_path == b.runner_path;
+}
+
+// Ids of the runners the router gave up on (restarted too often).
+std::set<std::string> failed_backends(const json& status) {
+  std::set<std::string> out;
+  for (const auto& b : status.value("backends", json::array()))
+    if (b.value("state", "") == "failed") out.insert(b.value("id", ""));
+  return out;
+}
+
+// Puts `b` where `strategy` says. A version that already serves in that
+// role keeps its runner (its id, so the router restarts it only for changed
+// settings) and adds no history entry: rollback steps to the previous
+// *different* version. A failed runner of that version is started afresh.
+void place_backend(EnvState& s, Backend b, const std::string& strategy, int weight, const std::set<std::string>& failed) {
+  auto reuse = [&](const std::optional<Backend>& cur) {
+    bool same = cur && same_version(*cur, b);
+    if (same && !failed.count(cur->id)) b.id = cur->id;
+    return same;
+  };
+  if (!s.primary) {
+    s.primary = b;
+    s.candidate.reset();
+    s.standby.reset();
+    s.weight = 0;
+    s.strategy = "replace";
+  } else if (strategy == "replace" || strategy == "blue-green") {
+    bool redeploy = reuse(s.primary);
+    if (!redeploy) {
+      s.history.push_back(*s.primary);
+      s.standby = strategy == "blue-green" ? s.primary : std::nullopt;
+    }
+    // Redeploying what serves leaves the strategy label alone unless it ends a canary.
+    if (!redeploy || s.candidate) s.strategy = strategy;
+    s.primary = b;
+    s.candidate.reset();
+    s.weight = 0;
+  } else {
+    reuse(s.candidate);
+    s.candidate = b;
+    s.weight = weight;
+    s.strategy = strategy;
+  }
+}
+
+// A deploy that would change nothing (same versions, runners, split and settings).
+bool same_state(EnvState next, const EnvState& cur) {
+  next.generation = cur.generation;
+  return to_json(next) == to_json(cur);
+}
+
+json local_doc(const std::string& env, const RouterInfo& r, const EnvState& s, const DeployModel& m, const json& env_diffs) {
+  return {{"env", env},
+          {"target", "local"},
+          {"url", r.url()},
+          {"strategy", s.strategy},
+          {"model", m.name},
+          {"version", m.version},
+          {"weight", s.candidate ? s.weight : 100},
+          {"router_pid", r.pid},
+          {"started_router", false},
+          {"changed", true},
+          {"primary", backend_brief(s.primary)},
+          {"candidate", backend_brief(s.candidate)},
+          {"environment_differences", env_diffs}};
+}
+
+// The answer to a redeploy of what already serves: no apply, no event, no restart.
+json unchanged_doc(const std::string& env, const RouterInfo& r, const EnvState& s, const DeployModel& m, const json& env_diffs) {
+  json doc = local_doc(env, r, s, m, env_diffs);
+  doc["changed"] = false;
+  std::string role = s.candidate && s.candidate->sha256 == m.sha256 && s.candidate->version == m.version
+                         ? " as " + s.strategy + " at " + std::to_string(s.weight) + "%"
+                         : "";
+  doc["message"] = m.name + "@" + m.version + " already serves " + env + role + "; nothing changed";
+  return doc;
+}
+
 }  // namespace
 
 json deploy_local(Repo& repo, const DeployOptions& o, const DeployModel& m, const std::optional<DeploymentConfig>& cfg);
@@ -291,7 +373,8 @@ json deploy_local(Repo& repo, const DeployOptions& o, const DeployModel& m, cons
                      "deploy without --port, or 'mlo deploy stop " + o.env + "' first");
   RouterInfo r = running ? *running : start_router(repo, o.env, host, port, o.threads > 0 ? o.threads : 4);
   try {
-    EnvState cur = state_of(router_status(r));
+    json status = router_status(r);
+    EnvState cur = state_of(status);
     EnvState s = cur;
     if (cfg && cfg->has_thresholds) s.thresholds = cfg->thresholds;
     if (cfg && cfg->max_restarts >= 0) s.max_restarts = cfg->max_restarts;
@@ -300,43 +383,18 @@ json deploy_local(Repo& repo, const DeployOptions& o, const DeployModel& m, cons
     else if (cfg && cfg->ready_timeout_s > 0) s.ready_timeout_s = cfg->ready_timeout_s;
     s.split = split;
     s.sticky_key = has_arms(strategy) ? o.sticky_key : "";
-    std::string effective = strategy;
-    if (!s.primary) {
-      s.primary = b;
-      s.candidate.reset();
-      s.standby.reset();
-      s.weight = 0;
-      effective = "replace";
-    } else if (strategy == "replace" || strategy == "blue-green") {
-      s.history.push_back(*s.primary);
-      s.standby = strategy == "blue-green" ? s.primary : std::nullopt;
-      s.primary = b;
-      s.candidate.reset();
-      s.weight = 0;
-    } else {
-      s.candidate = b;
-      s.weight = weight;
-    }
-    s.strategy = effective;
+    place_backend(s, b, strategy, weight, failed_backends(status));
+    if (same_state(s, cur)) return unchanged_doc(o.env, r, s, m, env_diffs);
     apply_and_wait(r, s, s.ready_timeout_s,
                    cur.primary ? "the previous version keeps serving; fix the model or runner and deploy again"
                                : "nothing was deployed; check the runner's log above, then deploy again");
     record_deploy_event(repo, DeployEvent{"", o.env, "deploy", m.name, m.version,
-                                          {{"target", "local"}, {"strategy", effective}, {"weight", s.candidate ? s.weight : 100},
+                                          {{"target", "local"}, {"strategy", s.strategy}, {"weight", s.candidate ? s.weight : 100},
                                            {"sha256", m.sha256}, {"run_id", m.run_id}, {"artifact", m.source},
                                            {"runner", runner}, {"url", r.url()}}});
-    return {{"env", o.env},
-            {"target", "local"},
-            {"url", r.url()},
-            {"strategy", effective},
-            {"model", m.name},
-            {"version", m.version},
-            {"weight", s.candidate ? s.weight : 100},
-            {"router_pid", r.pid},
-            {"started_router", fresh},
-            {"primary", backend_brief(s.primary)},
-            {"candidate", backend_brief(s.candidate)},
-            {"environment_differences", env_diffs}};
+    json doc = local_doc(o.env, r, s, m, env_diffs);
+    doc["started_router"] = fresh;
+    return doc;
   } catch (...) {
     if (fresh) {
       admin(r, "POST", "/-/mlo/shutdown");
@@ -504,6 +562,9 @@ json rollback_deployment(Repo& repo, const std::string& env) {
       s.strategy = "replace";
       return d;
     }
+    // Entries of the serving version itself (left by redeploys before they
+    // became no-ops) are no step back.
+    while (!s.standby && !s.history.empty() && s.primary && same_version(s.history.back(), *s.primary)) s.history.pop_back();
     std::optional<Backend> prev;
     if (s.standby) {
       prev = s.standby;

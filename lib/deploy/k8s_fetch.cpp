@@ -5,18 +5,14 @@
 #include "data/pointer.h"
 #include "remote/remotes.h"
 #include "repo/repo.h"
+#include "runner/exec.h"
 
 namespace mlo::deploy {
 namespace {
 
 using json = nlohmann::json;
-
-// 'text' for /bin/sh, whatever it holds.
-std::string sh_quote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+// Every word quoted, so the script reads the same whatever a name holds.
+constexpr auto sh_quote = &runner::shell_quote_always;
 
 // The artifact's pointer file: what `mlo pull` fetches and checks by hash.
 std::string pointer_text(const DeployModel& m, const std::string& file) {

@@ -132,7 +132,15 @@ struct LogEntry {
   int status = 0;
   double latency_ms = 0;
   std::string contract;  // validate_requests: the failures, a JSON array ("" when none)
+  std::string classes;   // MLflow answers: the class order of per-class predictions (LiveBackend::classes)
 };
+
+// What an answer on `route` leaves out that the request log needs: MLflow's
+// /invocations answer has no class order, so `mlo monitor` could only number
+// predict_proba's columns.
+std::string classes_for_log(const LiveBackend& b, const std::string& route, int status) {
+  return status == 200 && route == "/invocations" ? b.classes : std::string();
+}
 
 // Appends a body to a log line: valid JSON is spliced in as is (checked, not
 // parsed: this runs for every request), anything else (or JSON nested deeper
@@ -295,7 +303,8 @@ class Router {
     resp.headers.emplace_back("X-Request-Id", call.request_id);
     if (req.method == "POST") {
       log(LogEntry{utc_now_iso(), call.request_id, target->spec.model, target->spec.version, call.role, req.method,
-                   req.path, req.body, resp.body, resp.status, ms, call.contract});
+                   req.path, req.body, resp.body, resp.status, ms, call.contract,
+                   classes_for_log(*target, req.path, resp.status)});
       if (call.mirror && pick_candidate(*call.routing)) mirror(call.routing, req);
     }
     call.reply(std::move(resp));
@@ -426,7 +435,8 @@ class Router {
       double ms = ms_since(t0);
       b.stats.add(ms, res.status);
       log(LogEntry{utc_now_iso(), "", b.spec.model, b.spec.version, "shadow", method, path, body,
-                   res.status ? res.body : json{{"error", res.error}}.dump(), res.status, ms});
+                   res.status ? res.body : json{{"error", res.error}}.dump(), res.status, ms, "",
+                   classes_for_log(b, path, res.status)});
     };
     forwarder_.submit(b.upstream, std::move(wire), std::move(done));
   }
@@ -464,6 +474,7 @@ class Router {
       out += ",\"outputs\":";
       append_body(out, e.outputs);
       if (!e.contract.empty()) out += ",\"contract\":" + e.contract;
+      if (!e.classes.empty()) out += ",\"classes\":" + e.classes;
       out += "}\n";
     }
     try {
@@ -663,6 +674,17 @@ class Router {
     if (read_file_if_exists(pid_file).value_or("") == std::to_string(pid) + "\n") fs::remove(pid_file, ec);
   }
 
+  // The class order in the runner's model metadata (parameters.classes), or
+  // "" (no classes, or a plugin without metadata): read once, before it serves.
+  static std::string runner_classes(const LiveBackend& b) {
+    HttpResult r = http_request("127.0.0.1", b.port, "GET", "/v2/models/" + b.spec.model, {}, 5000);
+    if (r.status != 200) return "";
+    json meta = json::parse(r.body, nullptr, false);
+    if (!meta.is_object() || !meta.contains("parameters") || !meta["parameters"].is_object()) return "";
+    const json classes = meta["parameters"].value("classes", json());
+    return classes.is_array() && !classes.empty() ? classes.dump(-1, ' ', false, json::error_handler_t::replace) : "";
+  }
+
   // Polls readiness until ready, exit or timeout. Returns "" or why it failed.
   std::string wait_ready(LiveBackend& b, int timeout_s) {
     auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
@@ -678,6 +700,7 @@ class Router {
       }
       HttpResult r = http_request("127.0.0.1", b.port, "GET", "/v2/health/ready", {}, 500);
       if (r.status == 200) {
+        b.classes = runner_classes(b);
         b.ready = true;
         b.state = "ready";
         return "";

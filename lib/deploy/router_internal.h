@@ -53,6 +53,9 @@ struct LiveBackend {
   ServeSettings serving;           // handed to the runner in its spec
   std::shared_ptr<Upstream> upstream;  // the forwarder's pool and limits for this runner
   std::shared_ptr<const RequestGuard> guard;  // validate_requests for this version (null: off)
+  // The class order of per-class outputs (a JSON array from the runner's
+  // metadata, "" when it has none): logged beside MLflow answers, which carry none.
+  std::string classes;
   std::chrono::steady_clock::time_point started;
   Stats stats;
 };

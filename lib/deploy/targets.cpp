@@ -17,6 +17,7 @@
 #include "deploy/inference.h"
 #include "deploy/k8s_fetch.h"
 #include "repo/repo.h"
+#include "runner/exec.h"
 
 namespace mlo::deploy {
 
@@ -371,10 +372,33 @@ json config_map(const K8sObject& k, const DeployModel& m, const ModelFetch& fetc
   spec.port = 8080;
   json data = {{"spec.json", spec_to_json(spec).dump(2)}};
   data.update(fetch.files);
+  // The version label lets a selector delete the ConfigMaps of versions no pod reads (prune_command).
+  json labels = k.labels;
+  labels["mlo.dev/model-version"] = k8s_name(m.version);
   return {{"apiVersion", "v1"},
           {"kind", "ConfigMap"},
-          {"metadata", {{"name", k.config_name(m)}, {"namespace", k.ns}, {"labels", k.labels}}},
+          {"metadata", {{"name", k.config_name(m)}, {"namespace", k.ns}, {"labels", labels}}},
           {"data", data}};
+}
+
+// The version rendered for `env` before this one (a canary's stable side
+// still reads its ConfigMap), or "".
+std::string previous_render(Repo& repo, const std::string& env, const std::string& model, const std::string& version) {
+  auto events = list_deploy_events(repo, env, model);
+  for (auto it = events.rbegin(); it != events.rend(); ++it)
+    if (it->action == "render" && it->version != version) return it->version;
+  return "";
+}
+
+// ConfigMaps are per version and nothing deletes them: this deletes those of
+// this model and environment that no pod reads any more, every version but
+// `keep` (also ConfigMaps rendered before they had the version label).
+std::string prune_command(const K8sObject& k, const std::vector<std::string>& keep) {
+  std::string versions;
+  for (const auto& v : keep) versions += (versions.empty() ? "" : ",") + k8s_name(v);
+  std::string selector = "app.kubernetes.io/managed-by=mlo,app.kubernetes.io/name=" + k.labels["app.kubernetes.io/name"].get<std::string>() +
+                         ",mlo.dev/env=" + k.labels["mlo.dev/env"].get<std::string>() + ",mlo.dev/model-version notin (" + versions + ")";
+  return "kubectl delete configmap -n " + runner::shell_quote(k.ns) + " -l " + runner::shell_quote(selector);
 }
 
 }  // namespace
@@ -443,6 +467,9 @@ json deploy_k8s(Repo& repo, const DeployOptions& o, const DeployModel& m, const 
   if (strategy == "canary") result["canaryTrafficPercent"] = weight;
   std::string apply_cmd = "kubectl apply -f " + rel;
   result["apply_command"] = apply_cmd;
+  std::vector<std::string> keep = {m.version};
+  if (std::string prev = previous_render(repo, o.env, m.name, m.version); strategy == "canary" && !prev.empty()) keep.push_back(prev);
+  result["prune_command"] = prune_command(k, keep);
   result["image"] = image;
   result["dockerfile"] = repo.relative(dir / "Dockerfile");
   if (o.apply) {

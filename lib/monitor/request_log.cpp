@@ -291,6 +291,10 @@ void request_log_rows(const Json& record, std::vector<FlatRow>& rows, RequestLog
   FlatRow single_outputs;  // an answer that is one object of named values
   if (auto it = record.find("outputs"); it != record.end()) {
     outputs = output_columns(*it, record["inputs"]);
+    // The router logs the class order beside an MLflow answer, which has none.
+    if (auto k = record.find("classes"); k != record.end() && k->is_array())
+      for (auto& c : outputs)
+        if (!c.classes) c.classes = &*k;
     if (outputs.empty() && it->is_object()) flatten_into(*it, "", single_outputs);
   }
   if (inputs.empty()) {

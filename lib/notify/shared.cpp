@@ -6,9 +6,11 @@
 
 #include <cmath>
 
+#include "core/error.h"
 #include "core/hash.h"
 #include "core/process.h"
 #include "core/random.h"
+#include "repo/record_refs.h"
 
 namespace mlo::notify {
 namespace {
@@ -33,19 +35,6 @@ std::string first_line(const std::string& s) { return s.substr(0, s.find('\n'));
 
 bool has_ref(const fs::path& root, const std::string& ref) {
   return git(root, {"rev-parse", "--verify", "--quiet", ref}).ok();
-}
-
-// Points each ref at a record of the claim, only where none exists yet.
-bool create_refs(const fs::path& root, const std::vector<std::string>& refs, const std::string& record) {
-  ProcessResult h = git(root, {"hash-object", "-w", "--stdin"}, record);
-  if (!h.ok()) return false;
-  std::string oid = first_line(h.out);
-  for (size_t i = 0; i < refs.size(); ++i) {
-    if (git(root, {"update-ref", refs[i], oid, ""}).ok()) continue;
-    for (size_t j = 0; j < i; ++j) git(root, {"update-ref", "-d", refs[j]});
-    return false;
-  }
-  return true;
 }
 
 void delete_local(const fs::path& root, const std::vector<std::string>& refs) {
@@ -78,8 +67,12 @@ SharedGate claim_shared(const fs::path& root, const std::string& remote, const s
     refs.push_back(sub + "c-" + std::to_string(static_cast<long long>(std::floor(now_s / cooldown_s))));
     if (has_ref(root, refs[1])) return {"cooldown", "sent from a clone of " + remote + " in this cooldown period", {}};
   }
-  if (!create_refs(root, refs, record_of(kind, subject, key, now_s)))
-    return {"duplicate", "claimed by another process in this clone", {}};
+  try {
+    if (!create_record_refs(root, refs, record_of(kind, subject, key, now_s)))
+      return {"duplicate", "claimed by another process in this clone", {}};
+  } catch (const Error& e) {  // no claim could be written here: send, as without a remote
+    return {"unshared", e.what(), {}};
+  }
   std::vector<std::string> push = {"push", "--quiet", "--atomic", remote};
   for (const auto& r : refs) push.push_back(r + ":" + r);
   ProcessResult p = git(root, push);

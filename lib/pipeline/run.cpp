@@ -31,6 +31,7 @@
 #include "repo/lock.h"
 #include "repo/repo.h"
 #include "runner/container.h"
+#include "runner/exec.h"
 
 namespace mlo {
 
@@ -82,12 +83,6 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 std::string param_text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
 std::string env_name(const std::string& display) {
@@ -126,7 +121,7 @@ std::string substitute(const std::string& text, const json& params, bool quote, 
       throw InputError(s.where + ": cmd uses ${params." + key + "} but the stage does not list '" + key + "' in params",
                        "add it to the stage's params so that changing it re-runs the stage");
     std::string v = param_text(params[ref]);
-    out += quote ? shell_quote(v) : v;
+    out += quote ? runner::shell_quote_always(v) : v;
     last = static_cast<size_t>(m.position() + m.length());
   }
   return out + text.substr(last);

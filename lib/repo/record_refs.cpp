@@ -32,9 +32,19 @@ void split_listing(const std::string& listing, std::string& oids, std::vector<st
 }  // namespace
 
 bool create_record_ref(const std::filesystem::path& root, const std::string& ref, const std::string& text) {
+  return create_record_refs(root, {ref}, text);
+}
+
+bool create_record_refs(const std::filesystem::path& root, const std::vector<std::string>& refs, const std::string& text) {
   ProcessResult h = git(root, {"hash-object", "-w", "--stdin"}, text);
   if (!h.ok()) throw InputError("git hash-object failed: " + first_line(h.err), "check the repository with 'git fsck'");
-  return git(root, {"update-ref", ref, first_line(h.out), ""}).ok();
+  std::string oid = first_line(h.out);
+  for (size_t i = 0; i < refs.size(); ++i) {
+    if (git(root, {"update-ref", refs[i], oid, ""}).ok()) continue;
+    for (size_t j = 0; j < i; ++j) git(root, {"update-ref", "-d", refs[j]});
+    return false;
+  }
+  return true;
 }
 
 std::vector<std::pair<std::string, nlohmann::json>> read_record_refs(const std::filesystem::path& root,

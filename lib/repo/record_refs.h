@@ -17,6 +17,9 @@ namespace mlo {
 // Writes `text` as a blob and points `ref` at it, only if `ref` does not
 // exist yet (false then). InputError when git cannot write the object.
 bool create_record_ref(const std::filesystem::path& root, const std::string& ref, const std::string& text);
+// The same for several refs at one blob, all or none: when one exists
+// already, those created before it are deleted again (false).
+bool create_record_refs(const std::filesystem::path& root, const std::vector<std::string>& refs, const std::string& text);
 
 // Every ref below `prefix` with its blob parsed as a JSON object, in ref-name
 // order; refs to anything else (not a blob, not an object) are left out.

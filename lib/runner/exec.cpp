@@ -259,6 +259,10 @@ std::string shell_quote(const std::string& word) {
   if (!word.empty() && word.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-./=:,+@%") ==
                            std::string::npos)
     return word;
+  return shell_quote_always(word);
+}
+
+std::string shell_quote_always(const std::string& word) {
   std::string out = "'";
   for (char c : word) {
     if (c == '\'') out += "'\\''";

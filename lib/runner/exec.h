@@ -67,8 +67,11 @@ std::map<std::string, std::string> thread_env(const Resources& resources,
 // Whole threads for a cpus request: ceil, at least 1.
 int whole_cpus(double cpus);
 
-// POSIX shell single-quoting of one word.
+// POSIX shell single-quoting of one word: as is when every character is one
+// the shell takes literally, else in single quotes.
 std::string shell_quote(const std::string& word);
+// The same, always in single quotes (generated scripts read uniformly).
+std::string shell_quote_always(const std::string& word);
 std::string hostname();
 double now_seconds();
 int online_cpus();  // CPUs this process may run on (sched_getaffinity)

@@ -78,6 +78,22 @@ infer_many "$port" 3 "$TEST_TMP/p2.txt"
 expect_eq "$(count_version "$TEST_TMP/p2.txt" 2)" 3 "restarted primary serves"
 expect_ok --json deploy status prod
 expect_json "d['versions'][0]['restarts'] == 1 and d['versions'][0]['ready']"
+# Once the router gives up on it, redeploying that version is no no-op: its
+# runner starts afresh (and the history gains no entry).
+primary_state() {
+  "$MLO" --json deploy status prod | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["versions"][0]["state"])'
+}
+for _ in $(seq 100); do
+  [ "$(primary_state)" = failed ] && break
+  infer_many "$port" 5 "$TEST_TMP/p3.txt"
+  sleep 0.2
+done
+expect_eq "$(primary_state)" failed "the primary after crashing past max_restarts"
+expect_ok deploy iris@2 --artifact m2.json --env prod --runner ./crashy.sh
+expect_out_contains "Deployed iris@2"
+expect_ok --json deploy status prod
+expect_json "d['versions'][0]['state'] == 'ready' and d['versions'][0]['restarts'] == 0 and len(d['versions']) == 1"
+expect_json "[h['version'] for h in d['history']] == ['1']"
 expect_ok deploy stop prod
 
 done_testing

@@ -92,4 +92,29 @@ assert {v["name"]: v for v in p["volumes"]}["models"] == {"name": "models", "emp
 assert yaml.safe_load(cm["data"]["model.mlo"])["sha256"] == sys.argv[1]
 PY
 pass
+
+# ConfigMaps carry their version as a label (the Deployment's selector does
+# not: it is immutable), and the render says how to delete the ones no pod
+# reads: a canary keeps its own and the version rendered before it.
+$PY <<'PY' || fail "ConfigMap labels"
+import yaml
+new = next(yaml.safe_load_all(open("deploy/prod/inferenceservice.yaml")))
+old, dep, _ = yaml.safe_load_all(open("deploy/prod/deployment.yaml"))
+assert new["metadata"]["labels"]["mlo.dev/model-version"] == "v2-0-0", new["metadata"]
+assert old["metadata"]["labels"]["mlo.dev/model-version"] == "v1-0-0", old["metadata"]
+assert "mlo.dev/model-version" not in dep["spec"]["selector"]["matchLabels"]
+PY
+pass
+# kubectl ARGS: prints its arguments one a line (the prune command run through sh).
+printf '#!/bin/sh\nprintf "%%s\\n" "$@"\n' >"$bin/kubectl" && chmod +x "$bin/kubectl"
+prune_args() { PATH="$bin:$PATH" /bin/sh -c "$1"; }
+sel='app.kubernetes.io/managed-by=mlo,app.kubernetes.io/name=iris,mlo.dev/env=prod,mlo.dev/model-version'
+expect_json "d['prune_command'].startswith('kubectl delete configmap')"
+expect_eq "$(prune_args "$($PY -c 'import json,sys; print(json.load(sys.stdin)["prune_command"])' <<<"$OUT")")" \
+  "$(printf '%s\n' delete configmap -n default -l "$sel notin (v2-0-0,v1-0-0)")" "a canary's prune command"
+expect_ok deploy iris@v2.0.0 --env prod --target k8s
+expect_out_contains "delete the ConfigMaps of versions no pod reads"
+expect_ok --json deploy iris@v2.0.0 --env prod --target k8s
+expect_eq "$(prune_args "$($PY -c 'import json,sys; print(json.load(sys.stdin)["prune_command"])' <<<"$OUT")")" \
+  "$(printf '%s\n' delete configmap -n default -l "$sel notin (v2-0-0)")" "a replace's prune command"
 done_testing

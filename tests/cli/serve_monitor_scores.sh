@@ -37,9 +37,11 @@ deployments:
 EOF
 expect_ok deploy churn@1 --artifact churn.joblib --env prod
 port=$(router_port prod)
-# send CSV: its rows, 4 a request (one tensor per feature), asking for predict and predict_proba.
+# send CSV [mlflow]: its rows, 4 a request (one tensor per feature), asking for
+# predict and predict_proba; with mlflow, MLflow's dataframe_split and
+# params.predict_method predict_proba on /invocations (an answer with no class order).
 send() {
-  /usr/bin/python3 - "$port" "$1" <<'PY'
+  /usr/bin/python3 - "$port" "$1" "${2:-}" <<'PY'
 import csv, http.client, json, sys
 table = list(csv.reader(open(sys.argv[2])))
 names, rows = table[0], [[float(v) for v in r] for r in table[1:]]
@@ -49,7 +51,11 @@ for i in range(0, len(rows), 4):
     body = {"inputs": [{"name": n, "shape": [len(part)], "datatype": "FP64", "data": [r[j] for r in part]}
                        for j, n in enumerate(names)],
             "outputs": [{"name": "predict"}, {"name": "predict_proba"}]}
-    c.request("POST", "/v2/models/churn/infer", json.dumps(body), {"Content-Type": "application/json"})
+    path = "/v2/models/churn/infer"
+    if sys.argv[3] == "mlflow":
+        body = {"dataframe_split": {"columns": names, "data": part}, "params": {"predict_method": "predict_proba"}}
+        path = "/invocations"
+    c.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
     r = c.getresponse()
     assert r.status == 200, r.read()
     r.read()
@@ -57,12 +63,20 @@ PY
 }
 send same.csv || fail "sending the first traffic"
 send moved.csv || fail "sending the second traffic"
+send same.csv mlflow || fail "sending MLflow traffic"
 pass
 expect_ok deploy stop prod
 log=.mlo/deploy/prod/requests.jsonl
-expect_eq "$(wc -l <"$log")" 100 "one log line per request"
+expect_eq "$(wc -l <"$log")" 150 "one log line per request"
 head -n 50 "$log" >same.jsonl
-tail -n 50 "$log" >moved.jsonl
+sed -n 51,100p "$log" >moved.jsonl
+tail -n 50 "$log" >mlflow.jsonl
+# classes_logged FILE: how many lines carry the class order at their top level.
+classes_logged() {
+  /usr/bin/python3 -c 'import json, sys; print(sum(json.loads(l).get("classes") == ["churn", "stay"] for l in open(sys.argv[1])))' "$1"
+}
+expect_eq "$(classes_logged mlflow.jsonl)" 50 "MLflow lines with the class order"
+expect_eq "$(classes_logged same.jsonl)" 0 "v2 lines with a class order beside the tensors' own"
 
 # drifted COLUMN True|False: the last --json output tested COLUMN once, with that verdict.
 drifted() {
@@ -77,6 +91,12 @@ expect_rc 1 --json monitor --reference ref_scored.csv -c moved.jsonl --no-record
 drifted predict_proba_churn True
 drifted predict_proba_stay True
 drifted tenure True
+# MLflow answers carry no class order: the router logs the runner's beside
+# them, so their columns are named by class too (numbered before).
+expect_ok --json monitor --reference ref_scored.csv -c mlflow.jsonl --no-record
+expect_json "d['current']['rows'] == 200"
+drifted predict_proba_churn False
+drifted predict_proba_stay False
 # Against training-like data without scores, the served score columns are
 # serving fields, not a schema change.
 expect_ok monitor --reference ref.csv -c same.jsonl --no-record --fail-on quality

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "repo/config.h"
 #include "repo/lock.h"
+#include "repo/record_refs.h"
 #include "repo/refs.h"
 #include "repo/repo.h"
 #include "repo/yaml_read.h"
@@ -163,4 +164,22 @@ TEST_CASE("refs: the common git folder of a plain repo and of a linked work tree
   REQUIRE(mlo::test::sh(t.path(), "git init -q main && cd main && git -c user.name=a -c user.email=a@b commit -q --allow-empty -m x && git worktree add -q ../wt") == 0);
   CHECK(std::filesystem::equivalent(mlo::git_common_dir(t / "main"), t / "main/.git"));
   CHECK(std::filesystem::equivalent(mlo::git_common_dir(t / "wt"), t / "main/.git"));
+}
+
+TEST_CASE("record refs: several at one blob, all or none") {
+  test::TempDir tmp;
+  test::git_init(tmp / "r");
+  const std::string a = "refs/mlo/t/x/k-1", b = "refs/mlo/t/x/c-2";
+  REQUIRE(create_record_refs(tmp / "r", {a, b}, "{\"n\":1}\n"));
+  auto both = read_record_refs(tmp / "r", "refs/mlo/t/");
+  REQUIRE(both.size() == 2);
+  CHECK(both[0].second == both[1].second);
+  CHECK(both[0].second["n"] == 1);
+  // b exists: a new a beside it is deleted again, and b keeps its record.
+  const std::string a2 = "refs/mlo/t/x/k-3";
+  CHECK_FALSE(create_record_refs(tmp / "r", {a2, b}, "{\"n\":2}\n"));
+  auto after = read_record_refs(tmp / "r", "refs/mlo/t/");
+  REQUIRE(after.size() == 2);
+  for (const auto& [ref, doc] : after) CHECK(doc["n"] == 1);
+  CHECK_FALSE(create_record_ref(tmp / "r", a, "{\"n\":3}\n"));
 }

@@ -536,3 +536,19 @@ TEST_CASE("GPU queue: a job waits while the GPUs are held, and gets one when fre
   q.discover = nullptr;
   CHECK_FALSE(wait_for_gpus(q, gpus, &why, &waited));
 }
+
+TEST_CASE("shell quoting: both forms give /bin/sh the word back; the minimal one leaves plain words bare", "[runner]") {
+  using mlo::runner::shell_quote;
+  using mlo::runner::shell_quote_always;
+  for (std::string word : {"plain.txt", "", "it's", "a b", "$HOME `x` \"q\"", "line\nbreak", "''", "-n", "a\\b"}) {
+    for (const std::string& quoted : {shell_quote(word), shell_quote_always(word)}) {
+      mlo::ProcessResult r = mlo::run_process({{"/bin/sh", "-c", "printf %s " + quoted}});
+      INFO(quoted);
+      CHECK(r.out == word);
+    }
+  }
+  CHECK(shell_quote("models/m1.json") == "models/m1.json");
+  CHECK(shell_quote_always("models/m1.json") == "'models/m1.json'");
+  CHECK(shell_quote("it's") == "'it'\\''s'");
+  CHECK(shell_quote_always("it's") == shell_quote("it's"));
+}
