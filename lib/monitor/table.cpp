@@ -12,6 +12,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -463,17 +464,17 @@ bool is_missing_token(std::string_view text, const std::vector<std::string>& tok
   return false;
 }
 
-bool parse_number(std::string_view s, double& out) {
+bool parse_number_general(std::string_view s, double& out) {
+  using number::kPow10;
   s = trim(s);
   if (s.empty()) return false;
   if (s.front() == '+') s.remove_prefix(1);
+  if (s.size() <= 8 && number::parse_short_decimal(s.data(), s.size(), out)) return true;
   {
     // Fast path (Clinger): [-]digits[.digits] whose digits, as one integer m,
     // are at most 2^53 (exact in a double) with at most 22 after the point
     // (10^22 is exact): one IEEE division rounds m / 10^frac correctly, the
     // same double as from_chars. Two tight digit loops: this runs per cell.
-    static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                                        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
     const char* q = s.data();
     const char* e = q + s.size();
     bool neg = *q == '-';
@@ -502,7 +503,10 @@ bool parse_number(std::string_view s, double& out) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   if (ec == std::errc() && p == s.data() + s.size()) return true;
   if (ec == std::errc::result_out_of_range && p == s.data() + s.size()) {
-    out = (s.front() == '-') ? -HUGE_VAL : HUGE_VAL;
+    // Too large (inf) or too small (0 or a subnormal, as pandas reads it:
+    // 1e-400 is not infinite). strtod rounds both ways; no locale is set,
+    // so its point is '.'.
+    out = std::strtod(std::string(s).c_str(), nullptr);
     return true;
   }
   if (s.size() > 9 || (s.front() != 'i' && s.front() != 'I' && s.front() != '-')) return false;

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "monitor/number.h"
+
 namespace mlo {
 
 class Repo;
@@ -82,7 +84,13 @@ bool is_tabular_name(const std::string& name);
 bool is_missing_token(std::string_view text, const std::vector<std::string>& tokens);
 // Parses a whole cell as a double (leading/trailing blanks allowed; inf/nan spelled
 // as numpy does). False when the cell is not a number.
-bool parse_number(std::string_view text, double& out);
+bool parse_number_general(std::string_view text, double& out);
+inline bool parse_number(std::string_view text, double& out) {
+  if (text.size() - 1 < 8 && text.front() > ' ' && text.back() > ' ' &&
+      number::parse_short_decimal(text.data(), text.size(), out))
+    return true;
+  return parse_number_general(text, out);
+}
 
 }  // namespace monitor
 }  // namespace mlo

@@ -1,7 +1,12 @@
 #include <catch2/catch.hpp>
 
+#include <charconv>
 #include <cmath>
+#include <cstring>
 #include <fstream>
+#include <functional>
+#include <limits>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <random>
@@ -98,6 +103,73 @@ TEST_CASE("numbers and timestamps") {
   CHECK(parse_timestamp("1714521600").value() == 1714521600);
   CHECK(parse_duration("1d") == 86400);
   CHECK_THROWS_AS(parse_duration("soon"), UsageError);
+}
+
+namespace {
+// parse_number's meaning spelled plainly: blanks trimmed, one '+' dropped,
+// then the whole rest must be a from_chars decimal. Nullopt: not a number;
+// out-of-range spellings are left out (the caller skips them).
+std::optional<std::optional<double>> plain_number(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec == std::errc::result_out_of_range) return std::nullopt;
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::optional<double>();
+  return std::optional<double>(v);
+}
+
+void check_same_number(const std::string& t) {
+  auto want = plain_number(t);
+  if (!want) return;
+  double got = 0;
+  INFO("cell '" << t << "'");
+  REQUIRE(parse_number(t, got) == want->has_value());
+  if (*want) REQUIRE(std::memcmp(&got, &**want, sizeof got) == 0);
+}
+}  // namespace
+
+TEST_CASE("numbers: short cells (the in-register path) parse bit for bit as from_chars, and every other cell too") {
+  // Every string of up to 5 symbols over digits, point, signs, blank, exponent, a letter.
+  const std::string alphabet = "0159.-+ ex";
+  std::string t;
+  std::function<void(std::size_t)> all = [&](std::size_t len) {
+    if (t.size() == len) return check_same_number(t);
+    for (char c : alphabet) {
+      t.push_back(c);
+      all(len);
+      t.pop_back();
+    }
+  };
+  for (std::size_t len = 1; len <= 5; ++len) all(len);
+  // Random 6..10-byte cells, mostly digits: the 8-byte edge and the fallback after it.
+  std::mt19937_64 rng(7);
+  const std::string digits_heavy = "0123456789012345678901234567890123456789..-";
+  for (int i = 0; i < 300000; ++i) {
+    t.assign(6 + rng() % 5, '0');
+    for (auto& c : t) c = digits_heavy[rng() % digits_heavy.size()];
+    check_same_number(t);
+  }
+  double v = 0;
+  CHECK((parse_number("-0", v) && std::signbit(v) && v == 0));
+  CHECK((parse_number("12.3456", v) && v == 12.3456));
+  CHECK((parse_number("-12.3456", v) && v == -12.3456));
+  CHECK((parse_number("99999999", v) && v == 99999999.0));
+  CHECK((parse_number(".5", v) && v == 0.5));
+  CHECK((parse_number("5.", v) && v == 5.0));
+  for (const char* no : {".", "-", "-.", "1.2.3", "1-2", "1.-2", "v12", "1\x80", "\xb0"}) CHECK_FALSE(parse_number(no, v));
+  // Out of a double's range: too large is infinite, too small is zero or a
+  // subnormal (it was read as +inf).
+  CHECK((parse_number("1e400", v) && v == HUGE_VAL));
+  CHECK((parse_number("-1e400", v) && v == -HUGE_VAL));
+  CHECK((parse_number("1e-400", v) && v == 0 && !std::signbit(v)));
+  CHECK((parse_number("-1e-400", v) && v == 0 && std::signbit(v)));
+  CHECK((parse_number("3e-324", v) && v == std::numeric_limits<double>::denorm_min()));
+  CHECK((parse_number("4e-320", v) && v > 0 && v < std::numeric_limits<double>::min()));
+  // A short cell inside a longer buffer: nothing past its end is read.
+  std::string buffer = "1.5" "7777";
+  CHECK((parse_number(std::string_view(buffer).substr(0, 3), v) && v == 1.5));
 }
 
 TEST_CASE("statistics: known values") {
