@@ -719,7 +719,7 @@ std::optional<PendingPredict> ModelServer::route(const HttpRequest& req, HttpRes
     return std::nullopt;
   }
   if (get && p == "/v2") {
-    resp = json_response(200, {{"name", runner_name}, {"version", kVersion}, {"extensions", json::array()}});
+    resp = json_response(200, {{"name", runner_name}, {"version", std::string(kVersion)}, {"extensions", json::array()}});
     return std::nullopt;
   }
   if (p == "/invocations") return invocations(req, resp);
