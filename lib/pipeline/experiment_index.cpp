@@ -1,8 +1,12 @@
 // The per-experiment tables (experiment_index.h): rewritten from the runs of
-// each experiment a write touched, read by sorted_experiments, which pages
-// through an index in the order list_experiments' sort gives instead of
-// grouping every run first.
+// each experiment a write touched, read by experiment_page, which seeks in an
+// index to a page in the order list_experiments gives instead of grouping
+// every run first.
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <iterator>
 #include <map>
 #include <optional>
 
@@ -86,35 +90,6 @@ SortField sort_field_of(Database& db, const std::string& key) {
   unknown_sort_key(key, names[1], names[0]);
 }
 
-// Keys of the experiments that have the value, in the sort's order (ties
-// newest first, as the stable sort over newest-first experiments leaves them).
-std::vector<std::string> valued_keys(Database& db, const SortField& f, bool ascending, long limit, long offset) {
-  std::string order = ascending ? "cat, num, txt" : "cat DESC, num DESC, txt DESC";
-  auto q = db.prepare("SELECT experiment FROM experiment_values WHERE kind = ? AND name = ? AND cat IS NOT NULL "
-                      "ORDER BY " + order + ", first_started DESC, first_id DESC LIMIT ? OFFSET ?");
-  q.bind(1, f.kind).bind(2, f.name).bind(3, static_cast<std::int64_t>(limit)).bind(4, static_cast<std::int64_t>(offset));
-  std::vector<std::string> keys;
-  while (q.step()) keys.push_back(q.text(0));
-  return keys;
-}
-
-long valued_count(Database& db, const SortField& f) {
-  auto q = db.prepare("SELECT count(*) FROM experiment_values WHERE kind = ? AND name = ? AND cat IS NOT NULL");
-  q.bind(1, f.kind).bind(2, f.name);
-  return q.step() ? static_cast<long>(q.int64(0)) : 0;
-}
-
-// The experiments without the value (or with null), newest first: they come last.
-std::vector<std::string> unvalued_keys(Database& db, const SortField& f, long limit, long offset) {
-  auto q = db.prepare(
-      "SELECT key FROM experiments e WHERE NOT EXISTS (SELECT 1 FROM experiment_values v WHERE v.experiment = e.key "
-      "AND v.kind = ? AND v.name = ? AND v.cat IS NOT NULL) ORDER BY first_started DESC, first_id DESC LIMIT ? OFFSET ?");
-  q.bind(1, f.kind).bind(2, f.name).bind(3, static_cast<std::int64_t>(limit)).bind(4, static_cast<std::int64_t>(offset));
-  std::vector<std::string> keys;
-  while (q.step()) keys.push_back(q.text(0));
-  return keys;
-}
-
 }  // namespace
 
 void index_experiments(Database& db, const std::set<std::string>& keys) {
@@ -135,25 +110,232 @@ void fill_pending_experiments(Database& db) {
   if (tx) tx->commit();
 }
 
-std::vector<Experiment> sorted_experiments(Repo& repo, const ExperimentQuery& query, long offset) {
-  if (query.sort.empty() || query.limit < 0 || offset < 0)
-    throw UsageError("sorted_experiments needs a sort key, a limit and an offset of 0 or more");
-  Database& db = runs_db(repo);
-  if (!db.prepare("SELECT 1 FROM experiments LIMIT 1").step()) return {};  // no runs: nothing to sort
-  SortField f = sort_field_of(db, query.sort);
-  long limit = query.limit > 0 ? query.limit : -1;  // SQLite: -1 is no limit
-  std::vector<std::string> keys = valued_keys(db, f, query.ascending, limit, offset);
-  if (limit < 0 || static_cast<long>(keys.size()) < limit) {
-    long rest_offset = keys.empty() && offset > 0 ? std::max(0L, offset - valued_count(db, f)) : 0;
-    auto rest = unvalued_keys(db, f, limit < 0 ? -1 : limit - static_cast<long>(keys.size()), rest_offset);
-    keys.insert(keys.end(), rest.begin(), rest.end());
+namespace {
+
+// ---- keyset pages ----------------------------------------------------------
+// The order is up to three segments: the experiments whose value is a number
+// ('n'), those whose value is anything else ('t'), ascending numbers first
+// and descending text first, then those without the value ('m'); newest
+// first (no sort) is the 'm' segment of every experiment. Within a segment,
+// rows are by value, ties newest first by (first_started, first_id), which
+// is unique (a run belongs to one experiment). A cursor is a row's place in
+// that order, so a page seeks to it in an index however deep it is.
+
+constexpr std::size_t kMaxCursor = 4096;
+
+struct Place {
+  char seg = 'm';
+  double num = 0;    // seg 'n'
+  std::string txt;   // seg 't': the value's JSON text
+  double started = 0;
+  std::string first;
+};
+
+struct Order {
+  std::optional<SortField> field;  // none: newest first
+  bool ascending = false;
+  std::vector<char> segments() const {
+    if (!field) return {'m'};
+    return ascending ? std::vector<char>{'n', 't', 'm'} : std::vector<char>{'t', 'n', 'm'};
   }
+};
+
+[[noreturn]] void bad_cursor(const std::string& why) {
+  throw UsageError("bad page cursor: " + why, "open the experiments table's first page and follow its links");
+}
+
+std::string real_text(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+double parse_real(const std::string& text, const char* what) {
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end || !std::isfinite(v)) bad_cursor(std::string("the ") + what + " is not a finite number");
+  return v;
+}
+
+// SEGMENT FIRST_ID ":" STARTED ":" VALUE (the value last: text may hold ':').
+std::string format_place(const Place& p) {
+  std::string s = p.seg + p.first + ":" + real_text(p.started) + ":";
+  return s + (p.seg == 'n' ? real_text(p.num) : p.seg == 't' ? p.txt : std::string());
+}
+
+Place parse_place(const std::string& text) {
+  if (text.size() > kMaxCursor) bad_cursor("longer than " + std::to_string(kMaxCursor) + " bytes");
+  std::size_t c1 = text.find(':'), c2 = c1 == std::string::npos ? c1 : text.find(':', c1 + 1);
+  if (text.empty() || c2 == std::string::npos) bad_cursor("not SEGMENT RUN_ID:STARTED:VALUE");
+  Place p;
+  p.seg = text[0];
+  p.first = text.substr(1, c1 - 1);
+  if (p.first.size() < 4 || p.first.size() > 64 ||
+      p.first.find_first_not_of("0123456789abcdefghijklmnopqrstuvwxyz-_") != std::string::npos)
+    bad_cursor("not a run id");
+  p.started = parse_real(text.substr(c1 + 1, c2 - c1 - 1), "start time");
+  std::string value = text.substr(c2 + 1);
+  if (p.seg == 'n') p.num = parse_real(value, "value");
+  else if (p.seg == 't') p.txt = value;
+  else if (p.seg != 'm') bad_cursor("unknown segment '" + std::string(1, p.seg) + "' (n, t or m)");
+  else if (!value.empty()) bad_cursor("a value in the segment without values");
+  return p;
+}
+
+struct Picked {
+  std::string key;
+  Place at;
+};
+
+// Which rows of a segment a read takes.
+enum class From {
+  start,   // all of them, from the segment's start
+  ties,    // those with the place's value (if any) past its first run
+  beyond,  // those whose value lies past the place's value
+};
+
+// One read of a segment in one direction.
+class SegmentRead {
+ public:
+  SegmentRead(const Order& o, char seg, From from, bool forward) : o_(o), seg_(seg), from_(from), forward_(forward) {}
+
+  std::vector<Picked> rows(Database& db, const Place* at, long limit, long offset) const {
+    auto q = db.prepare(sql(false) + order_by() + " LIMIT ? OFFSET ?");
+    int i = bind(q, at);
+    q.bind(i, static_cast<std::int64_t>(limit)).bind(i + 1, static_cast<std::int64_t>(offset));
+    std::vector<Picked> out;
+    while (q.step()) {
+      Picked p{q.text(0), {seg_, q.is_null(1) ? 0 : q.real(1), q.is_null(2) ? "" : q.text(2), q.real(3), q.text(4)}};
+      out.push_back(std::move(p));
+    }
+    return out;
+  }
+
+  long count(Database& db) const {
+    auto q = db.prepare(sql(true));
+    bind(q, nullptr);
+    return q.step() ? static_cast<long>(q.int64(0)) : 0;
+  }
+
+ private:
+  bool valued() const { return seg_ != 'm'; }
+  std::string column() const { return seg_ == 'n' ? "num" : "txt"; }
+  bool values_up() const { return o_.ascending == forward_; }
+
+  std::string sql(bool count) const {
+    std::string s;
+    if (valued()) {
+      // The other value column IS NULL (always, in this segment) lets the index reach first_started.
+      s = std::string("SELECT ") + (count ? "count(*)" : "experiment, num, txt, first_started, first_id") +
+          " FROM experiment_values WHERE kind = ? AND name = ? AND cat = " + (seg_ == 'n' ? "0 AND txt" : "1 AND num") +
+          " IS NULL";
+    } else {
+      s = std::string("SELECT ") + (count ? "count(*)" : "key, NULL, NULL, first_started, first_id") +
+          " FROM experiments e WHERE 1";
+      if (o_.field)
+        s += " AND NOT EXISTS (SELECT 1 FROM experiment_values v WHERE v.experiment = e.key AND v.kind = ? AND "
+             "v.name = ? AND v.cat IS NOT NULL)";
+    }
+    if (from_ == From::ties) {
+      if (valued()) s += " AND " + column() + " = ?";
+      s += forward_ ? " AND (first_started, first_id) < (?, ?)" : " AND (first_started, first_id) > (?, ?)";
+    }
+    if (from_ == From::beyond) s += " AND " + column() + (values_up() ? " > ?" : " < ?");
+    return s;
+  }
+
+  // The order an index gives (experiment_values_up/_down, experiments_newest), read either way.
+  std::string order_by() const {
+    std::string tie = forward_ ? " DESC" : "";  // ties newest first when reading forwards
+    return std::string(valued() ? " ORDER BY " + column() + (values_up() ? "" : " DESC") + ", " : " ORDER BY ") +
+           "first_started" + tie + ", first_id" + tie;
+  }
+
+  int bind(Statement& q, const Place* at) const {
+    int i = 1;
+    if (o_.field) q.bind(i, o_.field->kind).bind(i + 1, o_.field->name), i += 2;
+    auto bind_value = [&] {
+      if (seg_ == 'n') q.bind(i++, at->num);
+      else q.bind(i++, at->txt);
+    };
+    if (from_ == From::ties) {
+      if (valued()) bind_value();
+      q.bind(i, at->started).bind(i + 1, at->first), i += 2;
+    }
+    if (from_ == From::beyond) bind_value();
+    return i;
+  }
+
+  const Order& o_;
+  char seg_;
+  From from_;
+  bool forward_;
+};
+
+// `want` rows in one direction: from a place (the rest of its segment, then
+// the segments after it whole), or from the start skipping `offset` rows.
+std::vector<Picked> walk(Database& db, const Order& o, const Place* at, bool forward, long want, long offset) {
+  std::vector<char> segs = o.segments();
+  if (!forward) std::reverse(segs.begin(), segs.end());
+  std::size_t i = 0;
+  std::vector<Picked> out;
+  auto take = [&](char seg, From from, long skip) {
+    if (static_cast<long>(out.size()) >= want) return;
+    auto rows = SegmentRead(o, seg, from, forward).rows(db, at, want - static_cast<long>(out.size()), skip);
+    std::move(rows.begin(), rows.end(), std::back_inserter(out));
+  };
+  if (at) {
+    while (i < segs.size() && segs[i] != at->seg) ++i;
+    if (i == segs.size()) bad_cursor("its segment '" + std::string(1, at->seg) + "' is not in this order");
+    take(at->seg, From::ties, 0);
+    if (at->seg != 'm') take(at->seg, From::beyond, 0);
+    ++i;
+  }
+  for (; i < segs.size(); ++i) {
+    if (offset > 0) {  // an old page=N link: skip whole segments by their counts
+      long n = SegmentRead(o, segs[i], From::start, forward).count(db);
+      if (n <= offset) {
+        offset -= n;
+        continue;
+      }
+    }
+    take(segs[i], From::start, offset);
+    offset = 0;
+  }
+  return out;
+}
+
+}  // namespace
+
+ExperimentPage experiment_page(Repo& repo, const ExperimentPageQuery& query) {
+  if (query.order.limit <= 0 || query.offset < 0)
+    throw UsageError("experiment_page needs a limit of 1 or more and an offset of 0 or more");
+  Database& db = runs_db(repo);
+  Order o;
+  o.ascending = query.order.ascending;
+  if (!query.order.sort.empty()) {
+    if (!db.prepare("SELECT 1 FROM experiments LIMIT 1").step()) return {};  // no runs: nothing to sort
+    o.field = sort_field_of(db, query.order.sort);
+  }
+  bool backwards = !query.before.empty();
+  std::optional<Place> at;
+  if (backwards || !query.after.empty()) at = parse_place(backwards ? query.before : query.after);
+  long limit = query.order.limit;
+  auto picks = walk(db, o, at ? &*at : nullptr, !backwards, limit + 1, at ? 0 : query.offset);
+  ExperimentPage page;
+  page.more = static_cast<long>(picks.size()) > limit;
+  if (page.more) picks.resize(static_cast<std::size_t>(limit));
+  if (backwards) std::reverse(picks.begin(), picks.end());
+  if (picks.empty()) return page;
+  page.first = format_place(picks.front().at);
+  page.last = format_place(picks.back().at);
+  std::vector<std::string> keys;
+  for (const auto& p : picks) keys.push_back(p.key);
   std::map<std::string, Experiment> by_key;
   for (auto& e : experiments_of(db, keys)) by_key.emplace(e.id, std::move(e));
-  std::vector<Experiment> out;
   for (const auto& k : keys)
-    if (auto it = by_key.find(k); it != by_key.end()) out.push_back(std::move(it->second));
-  return out;
+    if (auto it = by_key.find(k); it != by_key.end()) page.rows.push_back(std::move(it->second));
+  return page;
 }
 
 }  // namespace mlo
