@@ -9,6 +9,7 @@
 #include <iterator>
 #include <map>
 #include <optional>
+#include <tuple>
 
 #include "core/error.h"
 #include "pipeline/experiment_index.h"
@@ -26,13 +27,15 @@ class ExperimentWriter {
   explicit ExperimentWriter(Database& db)
       : runs_(db.prepare(std::string("SELECT ") + kRunColumns + " FROM runs WHERE " + kExperimentKey +
                          " = ? ORDER BY started_at DESC, id DESC")),
+        known_(db.prepare("SELECT 1 FROM experiments WHERE key = ?")),
         drop_(db.prepare("DELETE FROM experiments WHERE key = ?")),
         drop_values_(db.prepare("DELETE FROM experiment_values WHERE experiment = ?")),
         put_(db.prepare("INSERT INTO experiments(key, first_started, first_id) VALUES (?, ?, ?)")),
         put_value_(db.prepare("INSERT INTO experiment_values(kind, name, experiment, cat, num, txt, first_started, "
                               "first_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")) {}
 
-  void write(const std::string& key) {
+  // Rewrites one experiment's rows from its runs in the index.
+  void rewrite(const std::string& key) {
     drop_.bind(1, key).run();
     drop_values_.bind(1, key).run();
     std::vector<json> rows;
@@ -42,14 +45,40 @@ class ExperimentWriter {
     if (rows.empty()) return;  // none of its runs is left
     Experiment e = group_runs(rows).front();
     // group_runs ranks experiments by their first run: its start, then its id.
-    double started = rows.back().value("started_at", 0.0);
-    std::string first = rows.back().value("id", "");
-    put_.bind(1, key).bind(2, started).bind(3, first).run();
-    write_values(0, e.params, key, started, first);
-    write_values(1, e.metrics, key, started, first);
+    put(key, rows.back().value("started_at", 0.0), rows.back().value("id", ""), e.params, e.metrics);
+  }
+
+  // The rows of an experiment not indexed before, from its runs in memory:
+  // merged oldest first, as group_runs merges them.
+  void write_fresh(const std::string& key, std::vector<IndexedRun>& runs) {
+    std::sort(runs.begin(), runs.end(),
+              [](const IndexedRun& a, const IndexedRun& b) { return std::tie(a.started, a.id) < std::tie(b.started, b.id); });
+    if (runs.size() == 1) {  // the common case (an import): nothing to merge
+      const IndexedRun& r = runs.front();
+      put(key, r.started, r.id, r.params.is_object() ? r.params : json::object(),
+          r.metrics.is_object() ? r.metrics : json::object());
+      return;
+    }
+    json params = json::object(), metrics = json::object();
+    for (const auto& r : runs) {
+      if (r.params.is_object()) params.update(r.params);
+      if (r.metrics.is_object()) metrics.update(r.metrics);
+    }
+    put(key, runs.front().started, runs.front().id, params, metrics);
+  }
+
+  bool indexed(const std::string& key) {
+    known_.reset();
+    return known_.bind(1, key).step();
   }
 
  private:
+  void put(const std::string& key, double started, const std::string& first, const json& params, const json& metrics) {
+    put_.bind(1, key).bind(2, started).bind(3, first).run();
+    write_values(0, params, key, started, first);
+    write_values(1, metrics, key, started, first);
+  }
+
   void write_values(std::int64_t kind, const json& values, const std::string& key, double started,
                     const std::string& first) {
     for (auto it = values.begin(); it != values.end(); ++it) {
@@ -63,7 +92,7 @@ class ExperimentWriter {
     }
   }
 
-  Statement runs_, drop_, drop_values_, put_, put_value_;
+  Statement runs_, known_, drop_, drop_values_, put_, put_value_;
 };
 
 struct SortField {
@@ -95,7 +124,18 @@ SortField sort_field_of(Database& db, const std::string& key) {
 void index_experiments(Database& db, const std::set<std::string>& keys) {
   if (keys.empty()) return;
   ExperimentWriter writer(db);
-  for (const auto& key : keys) writer.write(key);
+  for (const auto& key : keys) writer.rewrite(key);
+}
+
+void index_experiments(Database& db, ExperimentChanges& changes) {
+  if (changes.runs.empty() && changes.left.empty()) return;
+  ExperimentWriter writer(db);
+  for (auto& [key, runs] : changes.runs)
+    if (changes.left.count(key) || writer.indexed(key)) writer.rewrite(key);
+    else writer.write_fresh(key, runs);
+  for (const auto& key : changes.left)
+    if (!changes.runs.count(key)) writer.rewrite(key);
+  changes = {};
 }
 
 void fill_pending_experiments(Database& db) {
@@ -121,7 +161,7 @@ namespace {
 // is unique (a run belongs to one experiment). A cursor is a row's place in
 // that order, so a page seeks to it in an index however deep it is.
 
-constexpr std::size_t kMaxCursor = 4096;
+constexpr std::size_t kMaxCursor = 1100;  // as the runs table's (ui addresses end at 4096 bytes)
 
 struct Place {
   char seg = 'm';
@@ -187,88 +227,111 @@ struct Picked {
   Place at;
 };
 
-// Which rows of a segment a read takes.
-enum class From {
-  start,   // all of them, from the segment's start
-  ties,    // those with the place's value (if any) past its first run
-  beyond,  // those whose value lies past the place's value
-};
-
-// One read of a segment in one direction.
-class SegmentRead {
+// Reads of one segment in one direction. The value index (experiment_values_up:
+// values ascending, ties newest first) serves a read either way, so a page
+// walks the values one at a time: the next value past the last one (a seek),
+// then its ties in tie order. Within one value the rows are in first-run
+// order, which reads as newest first forwards and oldest first backwards.
+class Segment {
  public:
-  SegmentRead(const Order& o, char seg, From from, bool forward) : o_(o), seg_(seg), from_(from), forward_(forward) {}
+  Segment(Database& db, const Order& o, char seg, bool forward) : db_(db), o_(o), seg_(seg), forward_(forward) {}
 
-  std::vector<Picked> rows(Database& db, const Place* at, long limit, long offset) const {
-    auto q = db.prepare(sql(false) + order_by() + " LIMIT ? OFFSET ?");
-    int i = bind(q, at);
+  // The rows with the value of `at` (all of them, or those past `at`
+  // itself), or in the segment without values those past `at` (all: none).
+  std::vector<Picked> ties(const Place* at, bool past_at, long limit) {
+    std::string sql = select(false);
+    if (valued()) sql += " AND " + column() + " = ?";
+    if (past_at) sql += forward_ ? " AND (first_started, first_id) < (?, ?)" : " AND (first_started, first_id) > (?, ?)";
+    std::string tie = forward_ ? " DESC" : "";  // newest first when reading forwards
+    auto q = db_.prepare(sql + " ORDER BY first_started" + tie + ", first_id" + tie + " LIMIT ?");
+    int i = bind_field(q);
+    if (valued()) i = bind_value(q, i, *at);
+    if (past_at) q.bind(i, at->started).bind(i + 1, at->first), i += 2;
+    q.bind(i, static_cast<std::int64_t>(limit));
+    return picks(q);
+  }
+
+  // The value after `at`'s (or the segment's first value) in this direction.
+  std::optional<Place> next_value(const Place* at) {
+    bool up = values_up();
+    std::string sql = "SELECT num, txt FROM experiment_values WHERE " + where();
+    if (at) sql += " AND " + column() + (up ? " > ?" : " < ?");
+    auto q = db_.prepare(sql + " ORDER BY " + column() + (up ? "" : " DESC") + " LIMIT 1");
+    int i = bind_field(q);
+    if (at) bind_value(q, i, *at);
+    if (!q.step()) return std::nullopt;
+    Place p;
+    p.seg = seg_;
+    if (seg_ == 'n') p.num = q.real(0);
+    else p.txt = q.text(1);
+    return p;
+  }
+
+  // From the segment's start, skipping `offset` rows (old page=N links): SQLite sorts ties as needed.
+  std::vector<Picked> from_start(long limit, long offset) {
+    std::string tie = forward_ ? " DESC" : "";
+    std::string order = (valued() ? column() + (values_up() ? "" : " DESC") + ", " : std::string()) + "first_started" +
+                        tie + ", first_id" + tie;
+    auto q = db_.prepare(select(false) + " ORDER BY " + order + " LIMIT ? OFFSET ?");
+    int i = bind_field(q);
     q.bind(i, static_cast<std::int64_t>(limit)).bind(i + 1, static_cast<std::int64_t>(offset));
+    return picks(q);
+  }
+
+  long count() {
+    auto q = db_.prepare(select(true));
+    bind_field(q);
+    return q.step() ? static_cast<long>(q.int64(0)) : 0;
+  }
+
+  bool valued() const { return seg_ != 'm'; }
+
+ private:
+  std::string column() const { return seg_ == 'n' ? "num" : "txt"; }
+  bool values_up() const { return o_.ascending == forward_; }
+
+  // The segment's rows. The other value column IS NULL (always, in this
+  // segment) lets the index reach first_started.
+  std::string where() const {
+    return std::string("kind = ? AND name = ? AND cat = ") + (seg_ == 'n' ? "0 AND txt" : "1 AND num") + " IS NULL";
+  }
+
+  std::string select(bool count) const {
+    if (valued())
+      return std::string("SELECT ") + (count ? "count(*)" : "experiment, num, txt, first_started, first_id") +
+             " FROM experiment_values WHERE " + where();
+    std::string s = std::string("SELECT ") + (count ? "count(*)" : "key, NULL, NULL, first_started, first_id") +
+                    " FROM experiments e WHERE 1";
+    if (o_.field)
+      s += " AND NOT EXISTS (SELECT 1 FROM experiment_values v WHERE v.experiment = e.key AND v.kind = ? AND "
+           "v.name = ? AND v.cat IS NOT NULL)";
+    return s;
+  }
+
+  int bind_field(Statement& q) const {
+    if (!o_.field) return 1;
+    q.bind(1, o_.field->kind).bind(2, o_.field->name);
+    return 3;
+  }
+
+  int bind_value(Statement& q, int i, const Place& at) const {
+    if (seg_ == 'n') q.bind(i, at.num);
+    else q.bind(i, at.txt);
+    return i + 1;
+  }
+
+  std::vector<Picked> picks(Statement& q) const {
     std::vector<Picked> out;
     while (q.step()) {
-      Picked p{q.text(0), {seg_, q.is_null(1) ? 0 : q.real(1), q.is_null(2) ? "" : q.text(2), q.real(3), q.text(4)}};
-      out.push_back(std::move(p));
+      Place p{seg_, q.is_null(1) ? 0 : q.real(1), q.is_null(2) ? "" : q.text(2), q.real(3), q.text(4)};
+      out.push_back({q.text(0), std::move(p)});
     }
     return out;
   }
 
-  long count(Database& db) const {
-    auto q = db.prepare(sql(true));
-    bind(q, nullptr);
-    return q.step() ? static_cast<long>(q.int64(0)) : 0;
-  }
-
- private:
-  bool valued() const { return seg_ != 'm'; }
-  std::string column() const { return seg_ == 'n' ? "num" : "txt"; }
-  bool values_up() const { return o_.ascending == forward_; }
-
-  std::string sql(bool count) const {
-    std::string s;
-    if (valued()) {
-      // The other value column IS NULL (always, in this segment) lets the index reach first_started.
-      s = std::string("SELECT ") + (count ? "count(*)" : "experiment, num, txt, first_started, first_id") +
-          " FROM experiment_values WHERE kind = ? AND name = ? AND cat = " + (seg_ == 'n' ? "0 AND txt" : "1 AND num") +
-          " IS NULL";
-    } else {
-      s = std::string("SELECT ") + (count ? "count(*)" : "key, NULL, NULL, first_started, first_id") +
-          " FROM experiments e WHERE 1";
-      if (o_.field)
-        s += " AND NOT EXISTS (SELECT 1 FROM experiment_values v WHERE v.experiment = e.key AND v.kind = ? AND "
-             "v.name = ? AND v.cat IS NOT NULL)";
-    }
-    if (from_ == From::ties) {
-      if (valued()) s += " AND " + column() + " = ?";
-      s += forward_ ? " AND (first_started, first_id) < (?, ?)" : " AND (first_started, first_id) > (?, ?)";
-    }
-    if (from_ == From::beyond) s += " AND " + column() + (values_up() ? " > ?" : " < ?");
-    return s;
-  }
-
-  // The order an index gives (experiment_values_up/_down, experiments_newest), read either way.
-  std::string order_by() const {
-    std::string tie = forward_ ? " DESC" : "";  // ties newest first when reading forwards
-    return std::string(valued() ? " ORDER BY " + column() + (values_up() ? "" : " DESC") + ", " : " ORDER BY ") +
-           "first_started" + tie + ", first_id" + tie;
-  }
-
-  int bind(Statement& q, const Place* at) const {
-    int i = 1;
-    if (o_.field) q.bind(i, o_.field->kind).bind(i + 1, o_.field->name), i += 2;
-    auto bind_value = [&] {
-      if (seg_ == 'n') q.bind(i++, at->num);
-      else q.bind(i++, at->txt);
-    };
-    if (from_ == From::ties) {
-      if (valued()) bind_value();
-      q.bind(i, at->started).bind(i + 1, at->first), i += 2;
-    }
-    if (from_ == From::beyond) bind_value();
-    return i;
-  }
-
+  Database& db_;
   const Order& o_;
   char seg_;
-  From from_;
   bool forward_;
 };
 
@@ -278,29 +341,33 @@ std::vector<Picked> walk(Database& db, const Order& o, const Place* at, bool for
   std::vector<char> segs = o.segments();
   if (!forward) std::reverse(segs.begin(), segs.end());
   std::size_t i = 0;
-  std::vector<Picked> out;
-  auto take = [&](char seg, From from, long skip) {
-    if (static_cast<long>(out.size()) >= want) return;
-    auto rows = SegmentRead(o, seg, from, forward).rows(db, at, want - static_cast<long>(out.size()), skip);
-    std::move(rows.begin(), rows.end(), std::back_inserter(out));
-  };
   if (at) {
     while (i < segs.size() && segs[i] != at->seg) ++i;
     if (i == segs.size()) bad_cursor("its segment '" + std::string(1, at->seg) + "' is not in this order");
-    take(at->seg, From::ties, 0);
-    if (at->seg != 'm') take(at->seg, From::beyond, 0);
-    ++i;
   }
-  for (; i < segs.size(); ++i) {
-    if (offset > 0) {  // an old page=N link: skip whole segments by their counts
-      long n = SegmentRead(o, segs[i], From::start, forward).count(db);
+  std::vector<Picked> out;
+  auto left = [&] { return want - static_cast<long>(out.size()); };
+  auto append = [&](std::vector<Picked> rows) { std::move(rows.begin(), rows.end(), std::back_inserter(out)); };
+  for (; i < segs.size() && left() > 0; ++i) {
+    Segment s(db, o, segs[i], forward);
+    bool here = at && at->seg == segs[i];
+    if (offset > 0 && !here) {  // an old page=N link: whole segments skipped by their counts
+      long n = s.count();
       if (n <= offset) {
         offset -= n;
         continue;
       }
+      append(s.from_start(left(), offset));
+      offset = 0;
+      continue;
     }
-    take(segs[i], From::start, offset);
-    offset = 0;
+    if (!s.valued()) {
+      append(s.ties(at, here, left()));
+      continue;
+    }
+    std::optional<Place> value;
+    if (here) append(s.ties(at, true, left())), value = *at;
+    while (left() > 0 && (value = s.next_value(value ? &*value : nullptr))) append(s.ties(&*value, false, left()));
   }
   return out;
 }

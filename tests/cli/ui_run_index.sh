@@ -174,29 +174,57 @@ pass
 # (filled by the upgrade above, then kept as runs are added): the rows and
 # order of `mlo exp show --sort` (which groups every run), across value types,
 # ties, a later run's null hiding an earlier value, and the rows lacking it.
+# Walked along the next links (keyset cursors), back along the previous
+# links (each page as it was), and by the old page=N links (offsets).
 check_sorted_experiments() {  # SORT ASC(0/1) WHAT
-  local flags=(--sort "$1"); [ "$2" = 1 ] && flags+=(--asc)
+  local flags=()
+  [ -n "$1" ] && flags+=(--sort "$1")
+  [ "$2" = 1 ] && flags+=(--asc)
   expect_ok --json exp show "${flags[@]}"
   printf '%s' "$OUT" >exps.json
-  /usr/bin/python3 - "${UI_URL%/}" "$1" "$2" <<'PY' || fail "experiments sorted by $1 (asc=$2, $3) differ from mlo exp show"
-import json, re, sys, urllib.parse, urllib.request
+  /usr/bin/python3 - "${UI_URL%/}" "$1" "$2" <<'PY' || fail "experiments sorted by '$1' (asc=$2, $3) differ from mlo exp show"
+import html, json, re, sys, urllib.parse, urllib.request
 base, sort, asc = sys.argv[1:4]
 want = [e["id"] for e in json.load(open("exps.json"))]
-got, page = [], 1
-while True:
-    with urllib.request.urlopen(f"{base}/experiments?n=40&page={page}&sort={urllib.parse.quote(sort)}&asc={asc}") as r:
-        body = r.read().decode()
-    got += re.findall(r"name='run' value='[^']*'></td><td><code>([^<]*)</code></td>", body)
-    if "id='next'" not in body: break
-    page += 1
-assert got == want, (len(want), len(got), next((i, got[i:i+3], want[i:i+3]) for i in range(len(got)) if got[i] != want[i]))
-print(f"{len(got)} experiments in {page} pages")
+def get(path):
+    with urllib.request.urlopen(base + path) as r:
+        return r.read().decode()
+def ids(body): return re.findall(r"name='run' value='[^']*'></td><td><code>([^<]*)</code></td>", body)
+def link(body, name):
+    m = re.search(r"id='%s' href='([^']*)'" % name, body)
+    return html.unescape(m.group(1)) if m else None
+def diff(got): return (len(want), len(got), next(((i, got[i:i+3], want[i:i+3]) for i in range(len(got)) if got[i:i+1] != want[i:i+1]), None))
+order = (f"sort={urllib.parse.quote(sort)}&asc={asc}&" if sort else "")
+path, pages = f"/experiments?{order}n=17", []
+while path:
+    body = get(path)
+    pages.append((path, ids(body)))
+    assert f"Page {len(pages)} " in body, f"page number on {path}"
+    path = link(body, "next")
+    assert path is None or ("after=" in path and "n=17" in path), f"the next link: {path}"
+got = [i for _, p in pages for i in p]
+assert got == want, diff(got)
+path = pages[-1][0]
+for i in range(len(pages) - 1, 0, -1):
+    path = link(get(path), "prev")
+    assert path and "before=" in path, f"the previous link of page {i + 1}: {path}"
+    body = get(path)
+    assert ids(body) == pages[i - 1][1], f"previous of page {i + 1}: {ids(body)[:3]} {pages[i - 1][1][:3]}"
+    assert f"Page {i} " in body
+assert link(body, "prev") is None, "a previous link on the first page"
+got = []
+for page in range(1, len(pages) + 1):
+    got += ids(get(f"/experiments?{order}n=17&page={page}"))
+assert got == want, ("page=N", diff(got))
+print(f"{len(want)} experiments in {len(pages)} pages")
 PY
   pass
 }
 check_sorted_experiments metrics.m 0 "the upgraded index"
 check_sorted_experiments metrics.m 1 "the upgraded index"
 check_sorted_experiments p 1 "a bare param name"
+check_sorted_experiments p 0 "a bare param name"
+check_sorted_experiments "" 0 "newest first"
 # Runs added to two experiments: sweep-1's newest run sets m (its value
 # changes), sweep-2's sets m to null (it moves to the rows lacking m).
 /usr/bin/python3 - >more.jsonl <<'PY'
@@ -208,6 +236,7 @@ PY
 expect_ok runs import more.jsonl
 check_sorted_experiments metrics.m 0 "after runs were added"
 check_sorted_experiments params.p 0 "after runs were added"
+check_sorted_experiments metrics.m 1 "after runs were added"
 expect_ok --json exp show --sort metrics.m
 expect_json "[e['metrics']['m'] for e in d if e['id'] == 'sweep-1'] == [0.6] and [e['metrics']['m'] for e in d if e['id'] == 'sweep-2'] == [None]"
 get "/experiments?sort=metrics.m"
@@ -215,6 +244,23 @@ expect_eq "$STATUS" 200 "/experiments"
 [[ "$BODY" == *"data-field='metrics.m'"* && "$BODY" == *"id='next'"* ]] || fail "experiments page: $BODY"; pass
 get "/experiments?sort=metrics.nope"
 expect_eq "$STATUS" 400 "an unknown sort key"
+# Hostile experiment cursors: bounded and validated, 400 with a message.
+long=$(printf 'x%.0s' $(seq 1 1200))
+for c in "$long" "x" "q0000000000000001:1:1" "n0000000000000001:1:abc" "n0000000000000001:inf:1" "n0000000000000001:1:nan" \
+         "n..%2F..%2Fx:1:1" "m0000000000000001:1:5" "t00000000:1:%27%20OR%201%3D1--"; do
+  for sort in "sort=metrics.m&" ""; do
+    get "/experiments?${sort}after=$c"
+    if [[ "$c" == "t00000000:"* && -n "$sort" ]]; then  # a text value is any text: just a place in the order
+      [ "$STATUS" = 200 ] || fail "experiments cursor $c answered $STATUS"
+    else
+      [ "$STATUS" = 400 ] || fail "experiments cursor ${c:0:40} (${sort:-newest first}) answered $STATUS"
+      [[ "$BODY" == *"bad page cursor"* ]] || fail "no message for experiments cursor ${c:0:40}"
+    fi
+    pass
+  done
+done
+get "/experiments?after=n0000000000000001:1:1"
+[[ "$BODY" == *"segment &#39;n&#39; is not in this order"* || "$BODY" == *"segment 'n' is not in this order"* ]] || fail "a value cursor on the newest-first table: ${BODY:0:300}"; pass
 
 # Several connections at once: every page answers (one repo handle each).
 pids=()
