@@ -286,6 +286,15 @@ class Segment {
 
   bool valued() const { return seg_ != 'm'; }
 
+  // Whether an experiment lacks the value: two counts, where finding the
+  // rows without it walks every experiment (and each probe misses).
+  bool any_missing() {
+    auto q = db_.prepare("SELECT (SELECT count(*) FROM experiments) > (SELECT count(*) FROM experiment_values WHERE "
+                         "kind = ? AND name = ? AND cat IS NOT NULL)");
+    bind_field(q);
+    return q.step() && q.int64(0) != 0;
+  }
+
  private:
   std::string column() const { return seg_ == 'n' ? "num" : "txt"; }
   bool values_up() const { return o_.ascending == forward_; }
@@ -362,6 +371,7 @@ std::vector<Picked> walk(Database& db, const Order& o, const Place* at, bool for
       continue;
     }
     if (!s.valued()) {
+      if (!here && o.field && !s.any_missing()) continue;  // else a scan of every experiment finds none
       append(s.ties(at, here, left()));
       continue;
     }
