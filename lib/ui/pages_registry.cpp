@@ -283,8 +283,10 @@ std::string graph_svg(const json& g) {
        "markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L10,5L0,10z' fill='#888'/></marker></defs>";
   for (const auto& e : g["edges"]) {
     auto a = pos[e["from"]], b = pos[e["to"]];
-    s << "<line x1='" << a.first + w << "' y1='" << a.second + h / 2 << "' x2='" << b.first << "' y2='"
-      << b.second + h / 2 << "' stroke='#888' marker-end='url(#arrow)'/>";
+    // data-from/data-to name the nodes (KIND:ID), so that tests and scripts can read the graph back.
+    s << "<line class='edge' data-from='" << esc(e["from"].get<std::string>()) << "' data-to='"
+      << esc(e["to"].get<std::string>()) << "' x1='" << a.first + w << "' y1='" << a.second + h / 2 << "' x2='"
+      << b.first << "' y2='" << b.second + h / 2 << "' stroke='#888' marker-end='url(#arrow)'/>";
   }
   static const std::map<std::string, std::string> fill = {{"data", "#e8f1fa"},        {"run", "#fdf0e2"},
                                                           {"model_version", "#e6f4e4"}, {"deployment", "#f3e8f3"},
