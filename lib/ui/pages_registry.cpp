@@ -9,6 +9,7 @@
 #include "app/lineage_walk.h"
 #include "core/error.h"
 #include "registry/registry.h"
+#include "triggers/triggers.h"
 #include "ui/page.h"
 #include "ui/svg.h"
 
@@ -141,16 +142,18 @@ std::pair<std::vector<json>, bool> newest_audit_entries(Repo& repo, const std::s
   // the newest update of any model re-read every source up to a dozen times
   // for a model updated long before (2 s with 51,000 tags).
   if (!model.empty()) return {app::audit_log(repo, model, 0), false};
+  // Read once for every window: each read of the decisions runs git twice.
+  const std::vector<json> decisions = triggers::history(repo);
   std::int64_t newest = 0;
   for (const auto& m : registry::list_models(repo)) {
     json updated = m.value("updated", json());
     if (updated.is_number()) newest = std::max(newest, updated.get<std::int64_t>());
   }
   for (std::int64_t window = 60; newest > 0 && window < newest; window *= 4) {
-    auto log = app::audit_log(repo, model, newest - window);
+    auto log = app::audit_log(repo, model, newest - window, decisions);
     if (log.size() >= want) return {std::move(log), true};
   }
-  return {app::audit_log(repo, model, 0), false};
+  return {app::audit_log(repo, model, 0, decisions), false};
 }
 
 }  // namespace
