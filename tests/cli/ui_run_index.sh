@@ -81,6 +81,15 @@ check_order metrics.m:desc True "lambda r: isinstance(r['metrics'].get('m'), str
 # command upgrades it in place and answers the same.
 expect_ok --json runs ls --sort metrics.m:desc --where 'metrics.m<2'
 before=$OUT
+# The experiment rows the import wrote from its runs in memory (the sweeps'
+# five runs merged), to compare with those the upgrade rewrites from the index.
+dump_experiment_rows() {
+  /usr/bin/python3 -c "
+import sqlite3; db = sqlite3.connect('.mlo/index.db')
+for t, k in (('experiments', 'key'), ('experiment_values', 'experiment, kind, name')):
+    for r in db.execute(f'SELECT * FROM {t} ORDER BY {k}'): print(t, repr(r))" >"$1" || fail "reading the experiment rows"
+}
+dump_experiment_rows rows.imported
 /usr/bin/python3 - <<'PY' || fail "downgrading the index"
 import sqlite3
 db = sqlite3.connect(".mlo/index.db")
@@ -91,6 +100,10 @@ db.commit()
 PY
 expect_ok --json runs ls --sort metrics.m:desc --where 'metrics.m<2'
 expect_eq "$OUT" "$before" "runs ls after the upgrade"
+dump_experiment_rows rows.upgraded
+[ "$(wc -l <rows.imported)" -gt 114 ] && cmp -s rows.imported rows.upgraded ||
+  fail "experiment rows written by the import differ from those rebuilt from the index: $(diff rows.imported rows.upgraded | head -5)"
+pass
 n=$(/usr/bin/python3 -c "import sqlite3; print(sqlite3.connect('.mlo/index.db').execute('select count(*) from run_values').fetchone()[0])")
 expect_eq "$n" "$(/usr/bin/python3 -c "
 import json; print(sum(1 for l in open('runs.jsonl') for g in ('params', 'metrics') for v in json.loads(l)[g].values() if v is not None))")" "run_values rows after the upgrade"
