@@ -162,6 +162,9 @@ namespace {
 // that order, so a page seeks to it in an index however deep it is.
 
 constexpr std::size_t kMaxCursor = 1100;  // as the runs table's (ui addresses end at 4096 bytes)
+// A row whose text value is longer is named by its experiment ("kKEY:") and
+// found in the index again: its link stays within what a cursor may be.
+constexpr std::size_t kMaxCursorText = 900;
 
 struct Place {
   char seg = 'm';
@@ -205,6 +208,13 @@ std::string format_place(const Place& p) {
 
 Place parse_place(const std::string& text) {
   if (text.size() > kMaxCursor) bad_cursor("longer than " + std::to_string(kMaxCursor) + " bytes");
+  if (!text.empty() && text[0] == 'k') {  // an experiment's key
+    std::string key = text.substr(1, text.size() - 2);
+    if (text.back() != ':' || key.empty() || key.size() > 80 ||
+        key.find_first_not_of("0123456789abcdefghijklmnopqrstuvwxyz-_") != std::string::npos)
+      bad_cursor("not kEXPERIMENT:");
+    return {'k', 0, {}, 0, key};
+  }
   std::size_t c1 = text.find(':'), c2 = c1 == std::string::npos ? c1 : text.find(':', c1 + 1);
   if (text.empty() || c2 == std::string::npos) bad_cursor("not SEGMENT RUN_ID:STARTED:VALUE");
   Place p;
@@ -217,7 +227,7 @@ Place parse_place(const std::string& text) {
   std::string value = text.substr(c2 + 1);
   if (p.seg == 'n') p.num = parse_real(value, "value");
   else if (p.seg == 't') p.txt = value;
-  else if (p.seg != 'm') bad_cursor("unknown segment '" + std::string(1, p.seg) + "' (n, t or m)");
+  else if (p.seg != 'm') bad_cursor("unknown segment '" + std::string(1, p.seg) + "' (n, t, m or k)");
   else if (!value.empty()) bad_cursor("a value in the segment without values");
   return p;
 }
@@ -226,6 +236,26 @@ struct Picked {
   std::string key;
   Place at;
 };
+
+std::string format_cursor(const Picked& p) {
+  return p.at.seg == 't' && p.at.txt.size() > kMaxCursorText ? "k" + p.key + ":" : format_place(p.at);
+}
+
+// Where a "kKEY:" cursor's experiment stands in this order now.
+Place place_of(Database& db, const Order& o, const std::string& key) {
+  auto e = db.prepare("SELECT first_started, first_id FROM experiments WHERE key = ?");
+  if (!e.bind(1, key).step()) bad_cursor("experiment '" + key + "' is not in the index");
+  Place p{'m', 0, {}, e.real(0), e.text(1)};
+  if (!o.field) return p;
+  auto v = db.prepare("SELECT cat, num, txt FROM experiment_values WHERE experiment = ? AND kind = ? AND name = ?");
+  v.bind(1, key).bind(2, o.field->kind).bind(3, o.field->name);
+  if (v.step() && !v.is_null(0)) {
+    p.seg = v.int64(0) == 0 ? 'n' : 't';
+    if (p.seg == 'n') p.num = v.real(1);
+    else p.txt = v.text(2);
+  }
+  return p;
+}
 
 // Reads of one segment in one direction. The value index (experiment_values_up:
 // values ascending, ties newest first) serves a read either way, so a page
@@ -397,6 +427,7 @@ ExperimentPage experiment_page(Repo& repo, const ExperimentPageQuery& query) {
   bool backwards = !query.before.empty();
   std::optional<Place> at;
   if (backwards || !query.after.empty()) at = parse_place(backwards ? query.before : query.after);
+  if (at && at->seg == 'k') at = place_of(db, o, at->first);
   long limit = query.order.limit;
   auto picks = walk(db, o, at ? &*at : nullptr, !backwards, limit + 1, at ? 0 : query.offset);
   ExperimentPage page;
@@ -404,8 +435,8 @@ ExperimentPage experiment_page(Repo& repo, const ExperimentPageQuery& query) {
   if (page.more) picks.resize(static_cast<std::size_t>(limit));
   if (backwards) std::reverse(picks.begin(), picks.end());
   if (picks.empty()) return page;
-  page.first = format_place(picks.front().at);
-  page.last = format_place(picks.back().at);
+  page.first = format_cursor(picks.front());
+  page.last = format_cursor(picks.back());
   std::vector<std::string> keys;
   for (const auto& p : picks) keys.push_back(p.key);
   std::map<std::string, Experiment> by_key;

@@ -221,7 +221,9 @@ while path:
     assert f"Page {len(pages)} " in body, f"page number on {path}"
     path = link(body, "next")
     assert path is None or ("after=" in path and "n=17" in path), f"the next link: {path}"
+    long_cursors = globals().get("long_cursors", 0) + (path is not None and "after=k" in path)
 got = [i for _, p in pages for i in p]
+open("long_cursors.txt", "w").write(str(globals().get("long_cursors", 0)))
 assert got == want, diff(got)
 path = pages[-1][0]
 for i in range(len(pages) - 1, 0, -1):
@@ -246,16 +248,22 @@ check_sorted_experiments p 0 "a bare param name"
 check_sorted_experiments "" 0 "newest first"
 # Runs added to two experiments: sweep-1's newest run sets m (its value
 # changes), sweep-2's sets m to null (it moves to the rows lacking m).
+# And 20 runs whose m is a text too long for a cursor to carry: their rows'
+# links name the experiment instead.
 /usr/bin/python3 - >more.jsonl <<'PY'
 import json
 for i, (exp, m) in enumerate([("sweep-1", 0.6), ("sweep-2", None)]):
     print(json.dumps({"run_id": f"{200 + i:016x}", "stage": "eval", "status": "failed", "experiment": exp,
                       "started_at": 1.7e9 + 5000 + i, "finished_at": 1.7e9 + 5001 + i, "params": {"p": 9}, "metrics": {"m": m}}))
+for i in range(20):
+    print(json.dumps({"run_id": f"{300 + i:016x}", "stage": "eval", "status": "succeeded", "started_at": 1.7e9 + 6000 + i,
+                      "finished_at": 1.7e9 + 6001 + i, "params": {}, "metrics": {"m": "z" * 1500 + str(i % 7)}}))
 PY
 expect_ok runs import more.jsonl
 check_sorted_experiments metrics.m 0 "after runs were added"
 check_sorted_experiments params.p 0 "after runs were added"
 check_sorted_experiments metrics.m 1 "after runs were added"
+[ "$(cat long_cursors.txt)" -gt 0 ] || fail "no next link named an experiment (kKEY:)"; pass
 expect_ok --json exp show --sort metrics.m
 expect_json "[e['metrics']['m'] for e in d if e['id'] == 'sweep-1'] == [0.6] and [e['metrics']['m'] for e in d if e['id'] == 'sweep-2'] == [None]"
 get "/experiments?sort=metrics.m"
@@ -266,7 +274,8 @@ expect_eq "$STATUS" 400 "an unknown sort key"
 # Hostile experiment cursors: bounded and validated, 400 with a message.
 long=$(printf 'x%.0s' $(seq 1 1200))
 for c in "$long" "x" "q0000000000000001:1:1" "n0000000000000001:1:abc" "n0000000000000001:inf:1" "n0000000000000001:1:nan" \
-         "n..%2F..%2Fx:1:1" "m0000000000000001:1:5" "t00000000:1:%27%20OR%201%3D1--"; do
+         "n..%2F..%2Fx:1:1" "m0000000000000001:1:5" "t00000000:1:%27%20OR%201%3D1--" "k:" "kBAD:" "knosuchexperiment:" \
+         "k0000000000000001"; do
   for sort in "sort=metrics.m&" ""; do
     check_cursor "/experiments?${sort}after=$c" "$([[ "$c" == "t00000000:"* && -n "$sort" ]] && echo 1)"
   done
