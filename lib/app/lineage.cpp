@@ -243,9 +243,9 @@ void record_monitor_use(Repo& repo, const json& result) {
 
 // Trigger decisions (claims in refs/mlo/triggers, outcomes beside them): who
 // claimed the occasion, why, and what the action did.
-void add_trigger_decisions(Repo& repo, const std::string& model, std::int64_t since,
+void add_trigger_decisions(const std::vector<json>& decisions, const std::string& model, std::int64_t since,
                            std::vector<std::pair<double, json>>& all) {
-  for (const auto& d : triggers::history(repo)) {
+  for (const auto& d : decisions) {
     double t = iso_seconds(d.value("claimed_at", ""));
     std::string registers = d.contains("outcome") && d["outcome"].is_object()
                                 ? d["outcome"].value("action", json::object()).value("register", "") : "";
@@ -261,6 +261,11 @@ void add_trigger_decisions(Repo& repo, const std::string& model, std::int64_t si
 }
 
 std::vector<json> audit_log(Repo& repo, const std::string& model, std::int64_t since) {
+  return audit_log(repo, model, since, triggers::history(repo));
+}
+
+std::vector<json> audit_log(Repo& repo, const std::string& model, std::int64_t since,
+                            const std::vector<json>& trigger_decisions) {
   std::vector<std::pair<double, json>> all;
   for (const auto& e : registry::all_events(repo, model, since)) {
     json j = e.to_json();
@@ -289,7 +294,7 @@ std::vector<json> audit_log(Repo& repo, const std::string& model, std::int64_t s
               {"detail", e.detail}};
     all.emplace_back(t, std::move(j));
   }
-  add_trigger_decisions(repo, model, since, all);
+  add_trigger_decisions(trigger_decisions, model, since, all);
   std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<json> out;
   out.reserve(all.size());

@@ -40,5 +40,9 @@ void record_monitor_use(Repo& repo, const nlohmann::json& result);
 // "author_email"; registry entries add "tag", "stage", "forced"...; deploy
 // entries add "env" and "detail". Filters apply when non-empty/non-zero.
 std::vector<nlohmann::json> audit_log(Repo& repo, const std::string& model, std::int64_t since);
+// The same with the trigger decisions already read (triggers::history, two
+// git processes): mlo ui reads the log in widening windows, them once.
+std::vector<nlohmann::json> audit_log(Repo& repo, const std::string& model, std::int64_t since,
+                                      const std::vector<nlohmann::json>& trigger_decisions);
 
 }  // namespace mlo::app

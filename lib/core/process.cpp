@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,6 +40,30 @@ std::optional<std::filesystem::path> find_program_in(const std::string& name, co
   return std::nullopt;
 }
 
+namespace {
+
+// posix_spawn, not fork: glibc starts the child as vfork does, sharing the
+// parent's memory until exec, where fork copies the page tables of the whole
+// process: tens of milliseconds for a large long-running one (mlo ui with a
+// big registry runs git for pages). A child whose chdir or exec fails exits
+// 127, as the forked child did; -1 for that.
+pid_t spawn_child(const std::filesystem::path& program, const ProcessSpec& spec, int in_fd, int out_fd, int err_fd,
+                  char** argv, char** envp) {
+  posix_spawn_file_actions_t actions;
+  ::posix_spawn_file_actions_init(&actions);
+  ::posix_spawn_file_actions_adddup2(&actions, in_fd, 0);
+  if (out_fd >= 0) ::posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+  if (err_fd >= 0) ::posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+  if (!spec.cwd.empty()) ::posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, program.c_str(), &actions, nullptr, argv, envp);
+  ::posix_spawn_file_actions_destroy(&actions);
+  if (rc == EAGAIN || rc == ENOMEM) throw_errno("starting " + program.string(), rc);
+  return rc == 0 ? pid : -1;
+}
+
+}  // namespace
+
 ProcessResult run_process(const ProcessSpec& spec) {
   if (spec.argv.empty()) throw UsageError("run_process: empty argv");
   auto program = find_program(spec.argv[0]);
@@ -64,21 +89,19 @@ ProcessResult run_process(const ProcessSpec& spec) {
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
 
-  pid_t pid = ::fork();
-  if (pid < 0) throw_errno("fork", errno);
-  if (pid == 0) {
-    ::dup2(in_pipe[0], 0);
-    if (spec.capture_stdout) ::dup2(out_pipe[1], 1);
-    if (spec.capture_stderr) ::dup2(err_pipe[1], 2);
-    if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) _exit(127);
-    ::execve(program->c_str(), argv.data(), envp.data());
-    _exit(127);
-  }
+  pid_t pid = spawn_child(*program, spec, in_pipe[0], spec.capture_stdout ? out_pipe[1] : -1,
+                          spec.capture_stderr ? err_pipe[1] : -1, argv.data(), envp.data());
   ::close(in_pipe[0]);
   if (spec.capture_stdout) ::close(out_pipe[1]);
   if (spec.capture_stderr) ::close(err_pipe[1]);
 
   ProcessResult result;
+  if (pid < 0) {  // its chdir or exec failed: what the forked child's _exit(127) reported
+    for (int fd : {in_pipe[1], out_pipe[0], err_pipe[0]})
+      if (fd >= 0) ::close(fd);
+    result.exit_code = 127;
+    return result;
+  }
   std::string_view pending_in = spec.stdin_data;
   int in_fd = in_pipe[1];
   if (pending_in.empty()) { ::close(in_fd); in_fd = -1; }

@@ -7,10 +7,12 @@
 //                      show` shows, kept as its sort compares it: cat 0 a
 //                      number (num), 1 anything else (txt: its JSON text),
 //                      NULL a null value (sorted with the missing ones)
-// Filled whenever runs are indexed (a run changes only its own experiment).
+// Filled whenever runs are indexed (a run changes only its own experiment,
+// and the one it belonged to before).
 #pragma once
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -35,6 +37,22 @@ std::vector<Experiment> experiments_of(Database& db, const std::vector<std::stri
 
 // Rewrites the rows of these experiments from their runs.
 void index_experiments(Database& db, const std::set<std::string>& keys);
+
+// A run just written to the runs table, as its experiment's rows need it.
+struct IndexedRun {
+  std::string id;
+  double started = 0;
+  nlohmann::json params, metrics;  // as indexed (params with its sweep point's)
+};
+// The experiments a batch of written runs touched (one transaction).
+struct ExperimentChanges {
+  std::map<std::string, std::vector<IndexedRun>> runs;  // experiment key -> its runs written now
+  std::set<std::string> left;  // the experiments rewritten runs belonged to before
+};
+// Writes their rows and clears `changes`: an experiment first seen in the
+// batch from its runs in memory (an import reads nothing back), the others
+// rewritten from all their runs in the index.
+void index_experiments(Database& db, ExperimentChanges& changes);
 // Every experiment, once, after the upgrade that added the tables.
 void fill_pending_experiments(Database& db);
 

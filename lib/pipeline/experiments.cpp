@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <map>
 #include <optional>
-#include <queue>
 #include <regex>
 #include <set>
 
@@ -133,47 +132,6 @@ std::vector<Experiment> list_experiments(Repo& repo, const ExperimentQuery& quer
 }
 
 const char* const kExperimentKey = "COALESCE(NULLIF(experiment, ''), id)";
-
-namespace {
-
-// The keys of the `want` newest experiments (by their first run, as
-// group_runs orders them), from the runs newest first: an experiment whose
-// first run started after the run being read ranks above every experiment
-// not seen yet, so the walk stops once `want` of them are known.
-std::vector<std::string> newest_experiment_keys(Database& db, std::size_t want) {
-  auto scan = db.prepare(std::string("SELECT ") + kExperimentKey + ", started_at FROM runs ORDER BY started_at DESC, id DESC");
-  auto first = db.prepare(std::string("SELECT min(started_at) FROM runs WHERE ") + kExperimentKey + " = ?");
-  std::map<std::string, double> seen;                  // key -> its first run's start
-  std::priority_queue<std::pair<double, std::string>> pending;  // seen, not known to rank yet
-  std::vector<std::pair<double, std::string>> ready;
-  while (ready.size() < want && scan.step()) {
-    std::string key = scan.text(0);
-    double now = scan.real(1);
-    if (!seen.count(key)) {
-      first.reset();
-      first.bind(1, key);
-      seen[key] = first.step() ? first.real(0) : now;
-      pending.emplace(seen[key], key);
-    }
-    while (!pending.empty() && pending.top().first > now) ready.push_back(pending.top()), pending.pop();
-  }
-  if (ready.size() < want)  // every run read: the rest rank too
-    for (; !pending.empty(); pending.pop()) ready.push_back(pending.top());
-  std::sort(ready.begin(), ready.end(), [](const auto& a, const auto& b) { return a > b; });
-  std::vector<std::string> keys;
-  for (std::size_t i = 0; i < ready.size() && i < want; ++i) keys.push_back(ready[i].second);
-  return keys;
-}
-
-}  // namespace
-
-std::vector<Experiment> newest_experiments(Repo& repo, long limit, long offset) {
-  if (limit <= 0) return list_experiments(repo, {});
-  Database& db = runs_db(repo);
-  std::vector<std::string> keys = newest_experiment_keys(db, static_cast<std::size_t>(limit + std::max(0L, offset)));
-  keys.erase(keys.begin(), keys.begin() + std::min(static_cast<long>(keys.size()), std::max(0L, offset)));
-  return experiments_of(db, keys);
-}
 
 std::vector<Experiment> experiments_of(Database& db, const std::vector<std::string>& keys) {
   if (keys.empty()) return {};

@@ -36,13 +36,27 @@ struct ExperimentQuery {
 
 // UsageError for a sort key no experiment has (with the closest one).
 std::vector<Experiment> list_experiments(Repo& repo, const ExperimentQuery& query);
-// list_experiments(repo, query) from `offset`, `query.limit` of them (mlo
-// ui's sorted pages): the same rows in the same order, from the index's
-// per-experiment values, reading only the page's runs. Needs query.sort.
-std::vector<Experiment> sorted_experiments(Repo& repo, const ExperimentQuery& query, long offset);
-// Experiments newest first, `limit` from `offset` (a page of mlo ui's
-// table): only the runs of those experiments are read.
-std::vector<Experiment> newest_experiments(Repo& repo, long limit, long offset);
+// One page of mlo ui's experiments table, in list_experiments' order
+// (order.sort and order.ascending; no sort: newest first), order.limit rows,
+// read from the index's per-experiment tables: only the page's runs are read.
+// Keyset pages: a cursor is a row's place in the order (its value and its
+// first run), and a page seeks to it however deep it is. The page holds the
+// rows after `after`, or the rows just before `before`, or, with neither,
+// the rows from `offset` (old page=N links).
+struct ExperimentPageQuery {
+  ExperimentQuery order;
+  std::string after, before;
+  long offset = 0;
+};
+// `first`/`last`: the cursors of its first and last row; `more`: there are
+// rows past the page in the direction read. UsageError for an unknown sort
+// key or a malformed cursor.
+struct ExperimentPage {
+  std::vector<Experiment> rows;
+  std::string first, last;
+  bool more = false;
+};
+ExperimentPage experiment_page(Repo& repo, const ExperimentPageQuery& query);
 
 struct AppliedParam {
   std::string file, key;  // "params.yaml", "train.C"

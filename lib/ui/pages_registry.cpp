@@ -9,6 +9,7 @@
 #include "app/lineage_walk.h"
 #include "core/error.h"
 #include "registry/registry.h"
+#include "triggers/triggers.h"
 #include "ui/page.h"
 #include "ui/svg.h"
 
@@ -141,16 +142,18 @@ std::pair<std::vector<json>, bool> newest_audit_entries(Repo& repo, const std::s
   // the newest update of any model re-read every source up to a dozen times
   // for a model updated long before (2 s with 51,000 tags).
   if (!model.empty()) return {app::audit_log(repo, model, 0), false};
+  // Read once for every window: each read of the decisions runs git twice.
+  const std::vector<json> decisions = triggers::history(repo);
   std::int64_t newest = 0;
   for (const auto& m : registry::list_models(repo)) {
     json updated = m.value("updated", json());
     if (updated.is_number()) newest = std::max(newest, updated.get<std::int64_t>());
   }
   for (std::int64_t window = 60; newest > 0 && window < newest; window *= 4) {
-    auto log = app::audit_log(repo, model, newest - window);
+    auto log = app::audit_log(repo, model, newest - window, decisions);
     if (log.size() >= want) return {std::move(log), true};
   }
-  return {app::audit_log(repo, model, 0), false};
+  return {app::audit_log(repo, model, 0, decisions), false};
 }
 
 }  // namespace
@@ -283,8 +286,10 @@ std::string graph_svg(const json& g) {
        "markerWidth='7' markerHeight='7' orient='auto'><path d='M0,0L10,5L0,10z' fill='#888'/></marker></defs>";
   for (const auto& e : g["edges"]) {
     auto a = pos[e["from"]], b = pos[e["to"]];
-    s << "<line x1='" << a.first + w << "' y1='" << a.second + h / 2 << "' x2='" << b.first << "' y2='"
-      << b.second + h / 2 << "' stroke='#888' marker-end='url(#arrow)'/>";
+    // data-from/data-to name the nodes (KIND:ID), so that tests and scripts can read the graph back.
+    s << "<line class='edge' data-from='" << esc(e["from"].get<std::string>()) << "' data-to='"
+      << esc(e["to"].get<std::string>()) << "' x1='" << a.first + w << "' y1='" << a.second + h / 2 << "' x2='"
+      << b.first << "' y2='" << b.second + h / 2 << "' stroke='#888' marker-end='url(#arrow)'/>";
   }
   static const std::map<std::string, std::string> fill = {{"data", "#e8f1fa"},        {"run", "#fdf0e2"},
                                                           {"model_version", "#e6f4e4"}, {"deployment", "#f3e8f3"},

@@ -6,6 +6,7 @@
 # medians of REPEAT requests after one warm-up. Target: < 100 ms a page.
 # Not a timed test: CI never runs it.
 # Usage: MLO=build/mlo tests/bench/ui.sh [RUNS_N] [MODELS] [VERSIONS]
+# BENCH_CALLGRIND=1: only the import's instruction count (callgrind).
 # BENCH_REPO=DIR builds the repo in DIR once and reuses it on later runs
 # (building takes minutes; a binary with a newer index schema upgrades it).
 set -euo pipefail
@@ -48,6 +49,15 @@ for i in range(n):
                       "metrics": {"acc": acc, "loss": round(1 - acc, 4)},
                       "metric_series": {"loss": [{"step": s, "value": round((1 - acc) * 10 / s, 4)} for s in range(1, 11)]}}))
 PY
+if [ -n "${BENCH_CALLGRIND:-}" ]; then
+  # The import's instruction count (load-independent), then stop: e.g.
+  # BENCH_CALLGRIND=1 tests/bench/ui.sh 2000. The index is created first so
+  # that only the import is counted.
+  "$MLO" runs ls -n 1 >/dev/null
+  valgrind --tool=callgrind --callgrind-out-file="$WORK/import.callgrind" "$MLO" -q runs import runs.jsonl 2>callgrind.err
+  echo "import of $RUNS_N run records: $(sed -n 's/.*Collected : *//p' callgrind.err) instructions"
+  exit 0
+fi
 t0=$(date +%s%N)
 "$MLO" -q runs import runs.jsonl
 echo "imported $RUNS_N run records in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
@@ -86,11 +96,22 @@ page() {
 # 999 itself is reached once with the old ?page= offset).
 deep=$(curl -s "$base/?page=999" | grep -o "id='next' href='[^']*'" | sed "s/.*href='//; s/'\$//; s/&amp;/\&/g")
 [ -n "$deep" ] || { echo "no next link on page 999" >&2; exit 1; }
+# The same for the experiments table: pages 1,000 and 2,000 (the last) sorted
+# by a metric, page 1,000 sorted by a param with 10 values (long runs of
+# ties) and page 2,000 newest first, by their links.
+next_link() { curl -s "$base$1" | grep -o "id='next' href='[^']*'" | sed "s/.*href='//; s/'\$//; s/&amp;/\&/g"; }
+exp_mid=$(next_link "/experiments?sort=metrics.acc&page=999")
+exp_deep=$(next_link "/experiments?sort=metrics.acc&page=1999")
+exp_ties=$(next_link "/experiments?sort=params.train.depth&asc=1&page=999")
+exp_newest=$(next_link "/experiments?page=1999")
+[ -n "$exp_mid" ] && [ -n "$exp_deep" ] && [ -n "$exp_ties" ] && [ -n "$exp_newest" ] || { echo "no next link on the experiments pages" >&2; exit 1; }
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '| page | server ms | total ms | KiB |\n|---|---:|---:|---:|\n'
 for path in "/" "/?page=1000" "$deep" "/?sort=metrics.acc:desc" "/?where=metrics.acc%3E0.95&sort=metrics.acc:desc" \
             "/?where=params.train.lr%3D0.01&stage=train" "/?sort=params.train.depth:asc&page=50" \
-            "/run/$mid" "/compare?run=$mid&run=$other" "/experiments" "/experiments?sort=metrics.acc" "/models" "/models?page=10" "/model/$model" \
+            "/run/$mid" "/compare?run=$mid&run=$other" "/experiments" "/experiments?sort=metrics.acc" \
+            "/experiments?sort=metrics.acc&page=1000" "$exp_mid" "/experiments?sort=metrics.acc&page=2000" "$exp_deep" \
+            "$exp_ties" "$exp_newest" "/models" "/models?page=10" "/model/$model" \
             "/audit" "/audit?model=$model" "/lineage" "/plots" "/deployments" "/monitors"; do
   read -r s t b <<<"$(page "$path")"
   printf '| `%s` | %s | %s | %d |\n' "$path" "$s" "$t" $((b / 1024))

@@ -67,6 +67,25 @@ get "/lineage?target=churn%40v0.0.1"
 status_is 200
 for kind in data run model_version; do body_has "data-kind='$kind'"; done
 body_has "href='/run/$RUN_A'"
+# The whole graph, nodes and edges, against the one this pipeline makes:
+# churn@v0.0.1 was registered from stage train's run at that commit (RUN_A),
+# which read the deps mlo.yaml names; nothing else (a missing or an extra
+# node or edge fails).
+printf '%s' "$BODY" >lineage.html
+/usr/bin/python3 - "$RUN_A" <<'PY' || fail "the lineage graph of churn@v0.0.1 differs from the pipeline's"
+import html, re, sys, yaml
+run = sys.argv[1]
+deps = yaml.safe_load(open("mlo.yaml"))["stages"]["train"]["deps"]
+want_nodes = {"model_version:churn@v0.0.1", f"run:{run}"} | {f"data:{d}" for d in deps}
+want_edges = {(f"run:{run}", "model_version:churn@v0.0.1")} | {(f"data:{d}", f"run:{run}") for d in deps}
+page = open("lineage.html").read()
+nodes = {html.unescape(k + ":" + i) for k, i in re.findall(r"class='node' data-kind='([^']*)' data-id='([^']*)'", page)}
+edges = {(html.unescape(a), html.unescape(b)) for a, b in re.findall(r"class='edge' data-from='([^']*)' data-to='([^']*)'", page)}
+assert nodes == want_nodes, f"nodes: extra {nodes - want_nodes}, missing {want_nodes - nodes}"
+assert edges == want_edges, f"edges: extra {edges - want_edges}, missing {want_edges - edges}"
+assert len(re.findall(r"class='edge'", page)) == len(want_edges), "an edge drawn twice"
+PY
+pass
 get /audit
 body_has "churn"
 # One model's audit page: the events `mlo audit churn` lists, newest first.

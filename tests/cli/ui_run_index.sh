@@ -81,6 +81,15 @@ check_order metrics.m:desc True "lambda r: isinstance(r['metrics'].get('m'), str
 # command upgrades it in place and answers the same.
 expect_ok --json runs ls --sort metrics.m:desc --where 'metrics.m<2'
 before=$OUT
+# The experiment rows the import wrote from its runs in memory (the sweeps'
+# five runs merged), to compare with those the upgrade rewrites from the index.
+dump_experiment_rows() {
+  /usr/bin/python3 -c "
+import sqlite3; db = sqlite3.connect('.mlo/index.db')
+for t, k in (('experiments', 'key'), ('experiment_values', 'experiment, kind, name')):
+    for r in db.execute(f'SELECT * FROM {t} ORDER BY {k}'): print(t, repr(r))" >"$1" || fail "reading the experiment rows"
+}
+dump_experiment_rows rows.imported
 /usr/bin/python3 - <<'PY' || fail "downgrading the index"
 import sqlite3
 db = sqlite3.connect(".mlo/index.db")
@@ -91,6 +100,10 @@ db.commit()
 PY
 expect_ok --json runs ls --sort metrics.m:desc --where 'metrics.m<2'
 expect_eq "$OUT" "$before" "runs ls after the upgrade"
+dump_experiment_rows rows.upgraded
+[ "$(wc -l <rows.imported)" -gt 114 ] && cmp -s rows.imported rows.upgraded ||
+  fail "experiment rows written by the import differ from those rebuilt from the index: $(diff rows.imported rows.upgraded | head -5)"
+pass
 n=$(/usr/bin/python3 -c "import sqlite3; print(sqlite3.connect('.mlo/index.db').execute('select count(*) from run_values').fetchone()[0])")
 expect_eq "$n" "$(/usr/bin/python3 -c "
 import json; print(sum(1 for l in open('runs.jsonl') for g in ('params', 'metrics') for v in json.loads(l)[g].values() if v is not None))")" "run_values rows after the upgrade"
@@ -99,17 +112,22 @@ import json; print(sum(1 for l in open('runs.jsonl') for g in ('params', 'metric
 # text and the runs that lack m), 25 a page: every run once, in order; and
 # back again along the previous links.
 start_ui
-/usr/bin/python3 - "${UI_URL%/}" <<'PY' || fail "walking the runs table's pages"
-import html, json, re, sys, urllib.request
-exec(open("order.py").read())
+# Shared by the page walks below: GET a page, read a link's address.
+cat >web.py <<'PY'
+import html, re, sys, urllib.request
 base = sys.argv[1]
 def get(path):
     with urllib.request.urlopen(base + path) as r:
         return r.read().decode()
-def ids(page): return re.findall(r"name='run' value='([0-9a-f]+)'", page)
 def link(page, name):
     m = re.search(r"id='%s' href='([^']*)'" % name, page)
     return html.unescape(m.group(1)) if m else None
+PY
+/usr/bin/python3 - "${UI_URL%/}" <<'PY' || fail "walking the runs table's pages"
+import json
+exec(open("order.py").read())
+exec(open("web.py").read())
+def ids(page): return re.findall(r"name='run' value='([0-9a-f]+)'", page)
 want = expected(runs, "metrics", "m", True)
 path, pages, seen = "/?sort=metrics.m%3Adesc&n=25", [], []
 while path:
@@ -139,18 +157,24 @@ get() {
   BODY=$(curl -s -o - -w '\n%{http_code}' "${UI_URL%/}$1") || fail "curl $1 failed"
   STATUS=${BODY##*$'\n'}; BODY=${BODY%$'\n'*}
 }
+# check_cursor PATH [1] : a hostile cursor answers 400 with a message, never
+# 500; with 1, 200 (a cursor that is only a place in the order).
+check_cursor() {
+  get "$1"
+  if [ "${2:-}" = 1 ]; then
+    [ "$STATUS" = 200 ] || fail "${1:0:80} answered $STATUS"
+  else
+    [ "$STATUS" = 400 ] || fail "${1:0:80} answered $STATUS"
+    [[ "$BODY" == *"bad page cursor"* ]] || fail "no message for ${1:0:80}"
+  fi
+  pass
+}
 # Hostile cursors: bounded and validated, 400 with a message, never 500.
 long=$(printf 'x%.0s' $(seq 1 1200))
 for c in "$long" "r0000000000000001:nan" "r0000000000000001:1e999" "i0000000000000001:99999999999999999999" \
          "q0000000000000001:1" "t..%2F..%2Fx:1" "n0000000000000001:5" "t00000000:%27%20OR%201%3D1--" "x"; do
-  get "/?sort=metrics.m:desc&after=$c"
-  if [[ "$c" == "t00000000:"* ]]; then  # a text key is any text: just a place in the order
-    [ "$STATUS" = 200 ] || fail "cursor $c answered $STATUS"
-  else
-    [ "$STATUS" = 400 ] || fail "cursor ${c:0:40} answered $STATUS"
-    [[ "$BODY" == *"bad page cursor"* ]] || fail "no message for cursor ${c:0:40}"
-  fi
-  pass
+  # a text key is any text: just a place in the order
+  check_cursor "/?sort=metrics.m:desc&after=$c" "$([[ "$c" == "t00000000:"* ]] && echo 1)"
 done
 get "/?before=n0000000000000001:"
 status=$STATUS; expect_eq "$status" 200 "a null-segment cursor on a sort that has none"
@@ -174,40 +198,72 @@ pass
 # (filled by the upgrade above, then kept as runs are added): the rows and
 # order of `mlo exp show --sort` (which groups every run), across value types,
 # ties, a later run's null hiding an earlier value, and the rows lacking it.
+# Walked along the next links (keyset cursors), back along the previous
+# links (each page as it was), and by the old page=N links (offsets).
 check_sorted_experiments() {  # SORT ASC(0/1) WHAT
-  local flags=(--sort "$1"); [ "$2" = 1 ] && flags+=(--asc)
+  local flags=()
+  [ -n "$1" ] && flags+=(--sort "$1")
+  [ "$2" = 1 ] && flags+=(--asc)
   expect_ok --json exp show "${flags[@]}"
   printf '%s' "$OUT" >exps.json
-  /usr/bin/python3 - "${UI_URL%/}" "$1" "$2" <<'PY' || fail "experiments sorted by $1 (asc=$2, $3) differ from mlo exp show"
-import json, re, sys, urllib.parse, urllib.request
-base, sort, asc = sys.argv[1:4]
+  /usr/bin/python3 - "${UI_URL%/}" "$1" "$2" <<'PY' || fail "experiments sorted by '$1' (asc=$2, $3) differ from mlo exp show"
+import json, urllib.parse
+exec(open("web.py").read())
+sort, asc = sys.argv[2:4]
 want = [e["id"] for e in json.load(open("exps.json"))]
-got, page = [], 1
-while True:
-    with urllib.request.urlopen(f"{base}/experiments?n=40&page={page}&sort={urllib.parse.quote(sort)}&asc={asc}") as r:
-        body = r.read().decode()
-    got += re.findall(r"name='run' value='[^']*'></td><td><code>([^<]*)</code></td>", body)
-    if "id='next'" not in body: break
-    page += 1
-assert got == want, (len(want), len(got), next((i, got[i:i+3], want[i:i+3]) for i in range(len(got)) if got[i] != want[i]))
-print(f"{len(got)} experiments in {page} pages")
+def ids(body): return re.findall(r"name='run' value='[^']*'></td><td><code>([^<]*)</code></td>", body)
+def diff(got): return (len(want), len(got), next(((i, got[i:i+3], want[i:i+3]) for i in range(len(got)) if got[i:i+1] != want[i:i+1]), None))
+order = (f"sort={urllib.parse.quote(sort)}&asc={asc}&" if sort else "")
+path, pages = f"/experiments?{order}n=17", []
+while path:
+    body = get(path)
+    pages.append((path, ids(body)))
+    assert f"Page {len(pages)} " in body, f"page number on {path}"
+    path = link(body, "next")
+    assert path is None or ("after=" in path and "n=17" in path), f"the next link: {path}"
+    long_cursors = globals().get("long_cursors", 0) + (path is not None and "after=k" in path)
+got = [i for _, p in pages for i in p]
+open("long_cursors.txt", "w").write(str(globals().get("long_cursors", 0)))
+assert got == want, diff(got)
+path = pages[-1][0]
+for i in range(len(pages) - 1, 0, -1):
+    path = link(get(path), "prev")
+    assert path and "before=" in path, f"the previous link of page {i + 1}: {path}"
+    body = get(path)
+    assert ids(body) == pages[i - 1][1], f"previous of page {i + 1}: {ids(body)[:3]} {pages[i - 1][1][:3]}"
+    assert f"Page {i} " in body
+assert link(body, "prev") is None, "a previous link on the first page"
+got = []
+for page in range(1, len(pages) + 1):
+    got += ids(get(f"/experiments?{order}n=17&page={page}"))
+assert got == want, ("page=N", diff(got))
+print(f"{len(want)} experiments in {len(pages)} pages")
 PY
   pass
 }
 check_sorted_experiments metrics.m 0 "the upgraded index"
 check_sorted_experiments metrics.m 1 "the upgraded index"
 check_sorted_experiments p 1 "a bare param name"
+check_sorted_experiments p 0 "a bare param name"
+check_sorted_experiments "" 0 "newest first"
 # Runs added to two experiments: sweep-1's newest run sets m (its value
 # changes), sweep-2's sets m to null (it moves to the rows lacking m).
+# And 20 runs whose m is a text too long for a cursor to carry: their rows'
+# links name the experiment instead.
 /usr/bin/python3 - >more.jsonl <<'PY'
 import json
 for i, (exp, m) in enumerate([("sweep-1", 0.6), ("sweep-2", None)]):
     print(json.dumps({"run_id": f"{200 + i:016x}", "stage": "eval", "status": "failed", "experiment": exp,
                       "started_at": 1.7e9 + 5000 + i, "finished_at": 1.7e9 + 5001 + i, "params": {"p": 9}, "metrics": {"m": m}}))
+for i in range(20):
+    print(json.dumps({"run_id": f"{300 + i:016x}", "stage": "eval", "status": "succeeded", "started_at": 1.7e9 + 6000 + i,
+                      "finished_at": 1.7e9 + 6001 + i, "params": {}, "metrics": {"m": "z" * 1500 + str(i % 7)}}))
 PY
 expect_ok runs import more.jsonl
 check_sorted_experiments metrics.m 0 "after runs were added"
 check_sorted_experiments params.p 0 "after runs were added"
+check_sorted_experiments metrics.m 1 "after runs were added"
+[ "$(cat long_cursors.txt)" -gt 0 ] || fail "no next link named an experiment (kKEY:)"; pass
 expect_ok --json exp show --sort metrics.m
 expect_json "[e['metrics']['m'] for e in d if e['id'] == 'sweep-1'] == [0.6] and [e['metrics']['m'] for e in d if e['id'] == 'sweep-2'] == [None]"
 get "/experiments?sort=metrics.m"
@@ -215,6 +271,17 @@ expect_eq "$STATUS" 200 "/experiments"
 [[ "$BODY" == *"data-field='metrics.m'"* && "$BODY" == *"id='next'"* ]] || fail "experiments page: $BODY"; pass
 get "/experiments?sort=metrics.nope"
 expect_eq "$STATUS" 400 "an unknown sort key"
+# Hostile experiment cursors: bounded and validated, 400 with a message.
+long=$(printf 'x%.0s' $(seq 1 1200))
+for c in "$long" "x" "q0000000000000001:1:1" "n0000000000000001:1:abc" "n0000000000000001:inf:1" "n0000000000000001:1:nan" \
+         "n..%2F..%2Fx:1:1" "m0000000000000001:1:5" "t00000000:1:%27%20OR%201%3D1--" "k:" "kBAD:" "knosuchexperiment:" \
+         "k0000000000000001"; do
+  for sort in "sort=metrics.m&" ""; do
+    check_cursor "/experiments?${sort}after=$c" "$([[ "$c" == "t00000000:"* && -n "$sort" ]] && echo 1)"
+  done
+done
+get "/experiments?after=n0000000000000001:1:1"
+[[ "$BODY" == *"segment &#39;n&#39; is not in this order"* || "$BODY" == *"segment 'n' is not in this order"* ]] || fail "a value cursor on the newest-first table: ${BODY:0:300}"; pass
 
 # Several connections at once: every page answers (one repo handle each).
 pids=()

@@ -4,8 +4,12 @@
 #include <openssl/hmac.h>
 #include <sys/stat.h>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <random>
 
@@ -191,6 +195,27 @@ TEST_CASE("run_process captures output and exit status") {
   CHECK_THROWS_AS(run_process(spec), InputError);
   spec.argv = {"sh", "-c", "kill -9 $$"};
   CHECK(run_process(spec).term_signal == 9);
+}
+
+TEST_CASE("run_process: cwd, and a child that cannot start exits 127 (posix_spawn)") {
+  auto dir = std::filesystem::temp_directory_path() / ("mlo-proc-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  ProcessSpec spec;
+  spec.argv = {"sh", "-c", "pwd -P"};
+  spec.cwd = dir;
+  CHECK(run_process(spec).out == std::filesystem::canonical(dir).string() + "\n");
+  spec.cwd = dir / "missing";
+  spec.stdin_data = std::string(1 << 20, 'x');  // no reader: must not raise SIGPIPE
+  auto r = run_process(spec);
+  CHECK(r.exit_code == 127);
+  CHECK(r.term_signal == 0);
+  auto script = dir / "not-a-program";
+  std::ofstream(script) << "\x7f" << "ELF garbage";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  spec.cwd.clear();
+  spec.argv = {script.string()};
+  CHECK(run_process(spec).exit_code == 127);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("interrupt flag turns into InterruptedError") {
