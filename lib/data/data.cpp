@@ -686,8 +686,12 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, cons
         check_complete = true;
       }
     } else if ((manifest = try_load_manifest(repo, p.sha256, t.data_rel))) {
-      for (const auto& m : manifest->entries) needed.push_back({m.sha256, t.data_rel + "/" + m.path});
-      for (const auto& h : manifest->trees) needed.push_back({h, t.data_rel + " (folder manifest)"});
+      // Found complete before, with no object removed since: nothing to check.
+      if (stamp.empty() || !sc.known_complete(p.sha256, stamp)) {
+        for (const auto& m : manifest->entries) needed.push_back({m.sha256, t.data_rel + "/" + m.path});
+        for (const auto& h : manifest->trees) needed.push_back({h, t.data_rel + " (folder manifest)"});
+        check_complete = true;
+      }
       if (t.exists && t.type == EntryType::dir) {
         Manifest now = t.manifest();
         diff_entries(manifest->entries, now.entries, t.data_rel, e.added, e.removed, e.modified);
