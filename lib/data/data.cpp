@@ -185,6 +185,34 @@ std::uint64_t files_in(const std::vector<WorkTree>& trees) {
   return n;
 }
 
+// Marks the files known to be in the cache without a check: those the old
+// pointer's manifest records at the same path with the same hash, when that
+// manifest was found complete before (status records it) and no object was
+// removed since. A one-file re-add then checks one object, not every file's.
+std::vector<char> present_in_old(Repo& repo, StatCache& sc, const AddTarget& target, const WorkTree& t,
+                                 const std::string& stamp) {
+  std::vector<char> present(t.files.size(), 0);
+  const auto& old = target.old;
+  if (!old || old->type != EntryType::dir || t.type != EntryType::dir || stamp.empty() ||
+      !sc.known_complete(old->sha256, stamp))
+    return present;
+  std::vector<std::string> missing;
+  Manifest m;
+  try {
+    m = read_manifest(repo.cache(), old->sha256, "manifest of " + t.data_rel, &missing);
+  } catch (const InputError&) {
+    return present;  // damaged since: check every object, as without the shortcut
+  }
+  if (!missing.empty()) return present;
+  std::size_t j = 0;
+  for (std::size_t i = 0; i < t.files.size(); ++i) {
+    const WorkFile& f = t.files[i];
+    while (j < m.entries.size() && m.entries[j].path < f.rel) ++j;
+    present[i] = j < m.entries.size() && m.entries[j].path == f.rel && m.entries[j].sha256 == f.sha256;
+  }
+  return present;
+}
+
 std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets, const AddOptions& options) {
   Cache& cache = repo.cache();
   std::vector<LinkMode> modes = repo.link_modes();
@@ -207,8 +235,16 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
   // cache, or known but gone from the cache (gc, a fresh clone).
   std::vector<std::pair<WorkTree*, WorkFile*>> work;
   std::vector<std::pair<WorkTree*, WorkFile*>> known;
-  for (auto& t : trees)
-    for (auto& f : t.files) (f.sha256.empty() ? work : known).push_back({&t, &f});
+  const std::string stamp = objects_stamp(cache);
+  for (size_t i = 0; i < trees.size(); ++i) {
+    WorkTree& t = trees[i];
+    std::vector<char> present = present_in_old(repo, sc, targets[i], t, stamp);
+    for (size_t k = 0; k < t.files.size(); ++k) {
+      WorkFile& f = t.files[k];
+      if (f.sha256.empty()) work.push_back({&t, &f});
+      else if (!present[k]) known.push_back({&t, &f});
+    }
+  }
   std::vector<char> present(known.size(), 1);
   parallel_for(known.size(), jobs, [&](std::size_t i) { present[i] = cache.has(known[i].second->sha256) ? 1 : 0; });
   for (size_t i = 0; i < known.size(); ++i)
@@ -686,8 +722,12 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, cons
         check_complete = true;
       }
     } else if ((manifest = try_load_manifest(repo, p.sha256, t.data_rel))) {
-      for (const auto& m : manifest->entries) needed.push_back({m.sha256, t.data_rel + "/" + m.path});
-      for (const auto& h : manifest->trees) needed.push_back({h, t.data_rel + " (folder manifest)"});
+      // Found complete before, with no object removed since: nothing to check.
+      if (stamp.empty() || !sc.known_complete(p.sha256, stamp)) {
+        for (const auto& m : manifest->entries) needed.push_back({m.sha256, t.data_rel + "/" + m.path});
+        for (const auto& h : manifest->trees) needed.push_back({h, t.data_rel + " (folder manifest)"});
+        check_complete = true;
+      }
       if (t.exists && t.type == EntryType::dir) {
         Manifest now = t.manifest();
         diff_entries(manifest->entries, now.entries, t.data_rel, e.added, e.removed, e.modified);

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# `data status` and `data add` with one file changed do work for the change,
+# not for the whole dataset (issue 24): a folder whose recorded objects were
+# all found in the cache before, with no object removed since, is not checked
+# object by object again (both stat'ed every file's object: 100k calls at 100k
+# files). Counted in system calls, which do not move with load. And the
+# shortcut is safe: once an object goes, status names it and add restores it.
+source "$(dirname "$0")/lib.sh"
+command -v strace >/dev/null || fail "strace is needed (.ci/debian-packages.txt)"
+FILES=300
+
+new_repo a
+/usr/bin/python3 - "$FILES" <<'PY'
+import sys, os
+for i in range(int(sys.argv[1])):
+    d = f"data/d{i % 3}"
+    os.makedirs(d, exist_ok=True)
+    with open(f"{d}/f{i:04d}.txt", "w") as f:
+        f.write(f"file {i}\n")
+PY
+expect_ok data add data
+git add -A && git commit -qm data || fail "commit"
+# Warm status records the folder as complete (twice: the first may find an
+# object folder changed within the last tick and not trust it).
+expect_ok data status --exit-code
+expect_ok data status --exit-code
+
+rm -f data/d1/f0001.txt && echo "changed" >data/d1/f0001.txt
+strace -f -o "$TEST_TMP/strace.txt" -e trace=stat,lstat,newfstatat,statx,access,faccessat,faccessat2,openat \
+  "$MLO" -q --json data status >"$TEST_TMP/status.json" || fail "status under strace"
+OUT=$(cat "$TEST_TMP/status.json")
+expect_json 'd["entries"][0]["status"] == "modified" and d["entries"][0]["modified"] == ["data/d1/f0001.txt"]'
+expect_json 'd["entries"][0]["in_cache"] and not d["entries"][0]["missing"]'
+# Objects touched: the recorded folder objects (root and three folders) read
+# for the diff, no per-file stat (there were 300 before).
+touched=$(grep -cE '\.mlo/cache/objects/[0-9a-f]{2}/' "$TEST_TMP/strace.txt" || true)
+echo "status with one file changed touched $touched cache objects ($FILES files)"
+[ "$touched" -le 12 ] || fail "status touched $touched cache objects for one changed file (at most 12 expected)"
+pass
+
+# Re-add: the changed file's object, its folder's and the root's, and the
+# old folder objects read to know the rest is stored (300 before).
+strace -f -o "$TEST_TMP/strace-add.txt" -e trace=stat,lstat,newfstatat,statx,access,faccessat,faccessat2,openat \
+  "$MLO" -q data add data || fail "add under strace"
+touched=$(grep -cE '\.mlo/cache/objects/[0-9a-f]{2}/' "$TEST_TMP/strace-add.txt" || true)
+echo "add with one file changed touched $touched cache objects ($FILES files)"
+[ "$touched" -le 20 ] || fail "add touched $touched cache objects for one changed file (at most 20 expected)"
+pass
+expect_ok data status --exit-code
+changed=$(sha256sum data/d1/f0001.txt | cut -c1-64)
+expect_file ".mlo/cache/objects/${changed:0:2}/${changed:2}"
+
+# Safe: an object of an unchanged file removed from the cache is reported,
+# and a re-add stores it again.
+gone=$(sha256sum data/d2/f0002.txt | cut -c1-64)
+chmod u+w ".mlo/cache/objects/${gone:0:2}" 2>/dev/null
+rm -f ".mlo/cache/objects/${gone:0:2}/${gone:2}"
+[ ! -e ".mlo/cache/objects/${gone:0:2}/${gone:2}" ] || fail "could not remove the object"
+run_mlo --json data status
+expect_json 'not d["entries"][0]["in_cache"] and "data/d2/f0002.txt" in d["entries"][0]["missing"]'
+expect_ok data add data
+expect_file ".mlo/cache/objects/${gone:0:2}/${gone:2}"
+expect_ok data status --exit-code
+
+# An old root manifest damaged in place (its folder's mtime unchanged, so the
+# cache looks as complete as before) does not stop a re-add.
+expect_ok data status --exit-code
+expect_ok data status --exit-code
+root=$(sed -n 's/^sha256: *//p' data.mlo)
+[ ${#root} = 64 ] || fail "no sha256 in data.mlo"
+chmod u+w ".mlo/cache/objects/${root:0:2}/${root:2}" && echo garbage >>".mlo/cache/objects/${root:0:2}/${root:2}" \
+  || fail "could not damage the root manifest"
+rm -f data/d0/f0003.txt && echo "changed again" >data/d0/f0003.txt
+expect_ok data add data
+expect_ok data status --exit-code
+
+done_testing
