@@ -43,7 +43,7 @@ json deploy_batch(Repo& repo, const DeployOptions& o, const DeployModel& m, cons
     if (p.type != EntryType::file) throw InputError(o.input + " is a tracked folder", "score one CSV file");
     if (!fs::exists(input, ec)) {
       if (!repo.cache().has(p.sha256))
-        throw InputError(o.input + " is tracked but neither checked out nor in the cache", "run 'mlo data pull' first");
+        throw InputError(o.input + " is tracked but neither checked out nor in the cache", "run 'mlo pull' first");
       repo.cache().materialize(p.sha256, input, repo.link_modes());
     }
     input_sha = p.sha256;

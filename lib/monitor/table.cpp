@@ -520,7 +520,7 @@ bool parse_number_general(std::string_view s, double& out) {
 std::uint64_t read_table(const Source& source, const ReadOptions& options, const RowVisitor& visitor) {
   if (source.path.empty())
     throw InputError(source.display + ": content " + source.identity.substr(7, 12) + " is not in the local cache",
-                     "fetch it first ('mlo data pull' / 'mlo data checkout'), or name a plain file");
+                     "fetch it first ('mlo pull' / 'mlo data checkout'), or name a plain file");
   Format f = options.format.value_or(source.format);
   switch (f) {
     case Format::csv: return read_delimited(source, options, visitor, ',');
@@ -567,7 +567,7 @@ void add_tracked(Repo& repo, const Pointer& ptr, const std::string& rel, const s
   }
   if (!repo.cache().has(ptr.sha256))
     throw InputError(display + ": directory manifest " + ptr.sha256.substr(0, 12) + " is not in the local cache",
-                     "fetch it first ('mlo data pull')");
+                     "fetch it first ('mlo pull')");
   Manifest m = read_manifest(repo.cache(), ptr.sha256, display);
   for (const auto& e : m.entries) {
     Format ef = format.value_or(format_for(e.path));
@@ -593,7 +593,7 @@ std::vector<Source> artifact_sources(Repo& repo, const std::string& display, con
   if (!repo.cache().has(sha256))
     throw InputError(display + ": " + (is_dir ? "directory manifest " : "content ") + sha256.substr(0, 12) +
                          " is not in the local cache",
-                     "run 'mlo pull' (or 'mlo data pull') to fetch it from the remote");
+                     "run 'mlo pull' to fetch it from the remote");
   Pointer p;
   p.path = display;
   p.type = is_dir ? EntryType::dir : EntryType::file;
@@ -604,7 +604,7 @@ std::vector<Source> artifact_sources(Repo& repo, const std::string& display, con
   for (const auto& s : out)
     if (s.path.empty())
       throw InputError(s.display + ": content " + s.identity.substr(7, 12) + " is not in the local cache",
-                       "run 'mlo pull' (or 'mlo data pull') to fetch it from the remote");
+                       "run 'mlo pull' to fetch it from the remote");
   if (out.empty())
     throw InputError(display + ": the directory holds no CSV, TSV or JSON Lines files", "name the data with --reference PATH");
   return out;
