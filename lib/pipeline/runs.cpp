@@ -491,47 +491,49 @@ std::set<std::string> run_objects(Repo& repo, const nlohmann::json& r) {
 }
 
 namespace {
-void lock_refs(Repo& repo, const std::string& text, const std::string& label, const AddFn& add,
-               const BrokenFn& broken = {}) {
+// Calls fn(stage name, stage entry) for each stage of a well-formed lock text;
+// a malformed one names nothing (its objects are unknown, not an error here).
+template <class Fn>
+void for_each_lock_stage(const std::string& text, const std::string& label, Fn fn) {
   nlohmann::json lock;
   try {
     lock = parse_lock(text, label);
   } catch (const Error&) {
     return;
   }
-  for (auto it = lock["stages"].begin(); it != lock["stages"].end(); ++it) {
-    const auto& e = it.value();
-    if (!e.is_object()) continue;
-    std::string where = label + " stage " + it.key();
+  for (auto it = lock["stages"].begin(); it != lock["stages"].end(); ++it)
+    if (it.value().is_object()) fn(it.key(), it.value());
+}
+
+// Calls fn(output) for each object in a stage entry's outs and metrics.
+template <class Fn>
+void for_each_stage_output(const nlohmann::json& stage, Fn fn) {
+  for (const char* field : {"outs", "metrics"})
+    if (stage.contains(field) && stage[field].is_array())
+      for (const auto& o : stage[field])
+        if (o.is_object()) fn(o);
+}
+
+void lock_refs(Repo& repo, const std::string& text, const std::string& label, const AddFn& add,
+               const BrokenFn& broken = {}) {
+  for_each_lock_stage(text, label, [&](const std::string& name, const nlohmann::json& e) {
+    std::string where = label + " stage " + name;
     if (std::string rec = str_field(e, "record"); is_sha256_hex(rec)) add(rec, where);
-    for (const char* field : {"outs", "metrics"})
-      if (e.contains(field) && e[field].is_array())
-        for (const auto& o : e[field])
-          if (o.is_object()) add_output(repo, o, where + " " + str_field(o, "path"), add, broken);
-  }
+    for_each_stage_output(e, [&](const nlohmann::json& o) {
+      add_output(repo, o, where + " " + str_field(o, "path"), add, broken);
+    });
+  });
 }
 }  // namespace
 
 std::vector<LockOutputObjects> lock_output_objects(Repo& repo, const std::string& text) {
   std::vector<LockOutputObjects> out;
-  nlohmann::json lock;
-  try {
-    lock = parse_lock(text, "mlo.lock");
-  } catch (const Error&) {
-    return out;
-  }
-  for (auto it = lock["stages"].begin(); it != lock["stages"].end(); ++it) {
-    if (!it.value().is_object()) continue;
-    for (const char* field : {"outs", "metrics"}) {
-      const auto& list = it.value().value(field, nlohmann::json::array());
-      if (!list.is_array()) continue;
-      for (const auto& o : list) {
-        if (!o.is_object()) continue;
-        auto& output = out.emplace_back(LockOutputObjects{str_field(o, "path"), it.key(), {}});
-        add_output(repo, o, output.path, [&](const std::string& h, const std::string&) { output.objects.insert(h); });
-      }
-    }
-  }
+  for_each_lock_stage(text, "mlo.lock", [&](const std::string& name, const nlohmann::json& e) {
+    for_each_stage_output(e, [&](const nlohmann::json& o) {
+      auto& output = out.emplace_back(LockOutputObjects{str_field(o, "path"), name, {}});
+      add_output(repo, o, output.path, [&](const std::string& h, const std::string&) { output.objects.insert(h); });
+    });
+  });
   return out;
 }
 
