@@ -42,6 +42,7 @@ inline std::uint64_t digits_value(std::uint64_t t, std::size_t n) {
 // (borrows and carries only move upwards), which is all that is used.
 inline bool parse_short_decimal(const char* p, std::size_t n, double& out) {
   if constexpr (std::endian::native != std::endian::little) return false;
+  if (n - 1 >= 8) return false;  // 0 ("+" once its sign is dropped) or over 8 bytes
   std::uint64_t w = load_upto8(p, n);
   bool neg = (w & 0xff) == '-';
   if (neg) {

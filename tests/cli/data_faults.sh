@@ -60,12 +60,18 @@ expect_ok data status --exit-code c1 c2
 # another command holding the lock past core.lock_timeout: a clean failure
 echo "core: {lock_timeout: 0.3}" > .mlo/config.local.yaml
 echo x > locked.txt
-flock .mlo/tmp/data.lock sleep 3 & holder=$!
-sleep 0.5
+# The holder keeps the lock until told to let go (flock -o: the lock is flock's
+# own, not its child's), and the add starts only once the lock is taken: no
+# sleep stands in for either, so a loaded machine cannot reorder them.
+flock -o .mlo/tmp/data.lock bash -c 'until [ -e release-lock ]; do sleep 0.05; done' & holder=$!
+for _ in $(seq 600); do flock -n .mlo/tmp/data.lock true || break; sleep 0.05; done
+flock -n .mlo/tmp/data.lock true && fail "the lock holder did not take .mlo/tmp/data.lock"
 expect_rc 3 data add locked.txt
 expect_err_contains "another mlo command"
 expect_no_file locked.txt.mlo
+touch release-lock
 wait $holder
+rm release-lock
 expect_ok data add locked.txt
 rm .mlo/config.local.yaml
 git commit -qm "concurrent" || fail commit
