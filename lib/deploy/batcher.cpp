@@ -24,7 +24,7 @@ AdaptiveBatcher::~AdaptiveBatcher() {
 void AdaptiveBatcher::submit(Table table, std::vector<std::string> names, Done done) {
   {
     std::lock_guard lock(mu_);
-    jobs_.push_back(Job{std::move(table), std::move(names), std::move(done)});
+    jobs_.push_back(Job{std::move(table), std::move(names), std::move(done), std::chrono::steady_clock::now()});
   }
   cv_.notify_one();
 }
@@ -32,6 +32,11 @@ void AdaptiveBatcher::submit(Table table, std::vector<std::string> names, Done d
 AdaptiveBatcher::Stats AdaptiveBatcher::stats() const {
   std::lock_guard lock(mu_);
   return stats_;
+}
+
+std::size_t AdaptiveBatcher::queued() const {
+  std::lock_guard lock(mu_);
+  return jobs_.size();
 }
 
 void AdaptiveBatcher::loop() {
@@ -46,24 +51,30 @@ void AdaptiveBatcher::loop() {
   }
 }
 
-// The first queued request and those that join it: same columns, within
-// max_rows, arriving before max_time_ms has passed since it was taken. A
-// request that does not fit stays first in line for the next batch.
+// The first queued request and those queued behind it that fit: same
+// columns, within max_rows. The model is idle here, so an empty queue ends
+// the batch at once unless it holds fewer requests than the previous call
+// did: those clients' next requests are on their way (a closed loop of N
+// clients makes batches of N), and are waited for until max_time_ms after the
+// first one arrived. A request that does not fit stays first in line.
 std::vector<AdaptiveBatcher::Job> AdaptiveBatcher::take(std::unique_lock<std::mutex>& lock) {
   std::vector<Job> batch;
   batch.push_back(std::move(jobs_.front()));
   jobs_.pop_front();
   std::size_t rows = batch[0].table.rows.size();
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(max_time_ms_);
+  auto deadline = batch[0].arrived + std::chrono::milliseconds(max_time_ms_);
   while (rows < max_rows_) {
-    if (jobs_.empty() && !cv_.wait_until(lock, deadline, [&] { return stop_ || !jobs_.empty(); })) break;
-    if (jobs_.empty()) break;  // stopping: no one else is coming
+    if (jobs_.empty()) {
+      if (batch.size() >= last_requests_) break;
+      if (!cv_.wait_until(lock, deadline, [&] { return stop_ || !jobs_.empty(); }) || jobs_.empty()) break;
+    }
     Job& next = jobs_.front();
     if (next.table.columns != batch[0].table.columns || rows + next.table.rows.size() > max_rows_) break;
     rows += next.table.rows.size();
     batch.push_back(std::move(next));
     jobs_.pop_front();
   }
+  last_requests_ = batch.size();
   return batch;
 }
 

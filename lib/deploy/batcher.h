@@ -1,8 +1,12 @@
 // Adaptive batching for a runner (serving.max_batch_size, max_batch_time_ms),
-// as MLServer's and Triton's dynamic batchers do: requests that arrive
-// together are merged into one call of the model, up to max_rows rows or
-// max_time_ms after the first of them, and each gets its own rows' answers back.
+// continuous as in Triton's dynamic batcher: requests that queued while the
+// model was busy are merged into its next call, up to max_rows rows, and each
+// gets its own rows' answers back. A request that finds the model idle and no
+// other queued is computed at once; a batch waits for more only until it is
+// as large as the previous one (that many clients were being served) and at
+// most max_time_ms after its first request arrived.
 #pragma once
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -33,12 +37,14 @@ class AdaptiveBatcher {
   // whose columns are the same (so the model aligns them alike).
   void submit(Table table, std::vector<std::string> names, Done done);
   Stats stats() const;
+  std::size_t queued() const;  // requests waiting for the model
 
  private:
   struct Job {
     Table table;
     std::vector<std::string> names;
     Done done;
+    std::chrono::steady_clock::time_point arrived;
   };
   void loop();
   std::vector<Job> take(std::unique_lock<std::mutex>& lock);
@@ -52,6 +58,7 @@ class AdaptiveBatcher {
   std::condition_variable cv_;
   std::deque<Job> jobs_;
   bool stop_ = false;
+  std::size_t last_requests_ = 1;  // requests in the previous call: how many a batch waits for
   Stats stats_;
   std::thread thread_;
 };

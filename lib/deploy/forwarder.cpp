@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <optional>
+#include <thread>
 
 #include "core/error.h"
 
@@ -24,7 +25,20 @@ Upstream::Upstream(std::string host, int port, UpstreamLimits limits)
   limits_.max_queue = std::max(0, limits_.max_queue);
 }
 
-// One connection to a runner: idle in its upstream's pool, or carrying one job.
+void Upstream::fail_queued(const std::string& error) {
+  std::deque<Job> jobs;
+  {
+    std::lock_guard lock(mu_);
+    jobs.swap(queue_);
+  }
+  for (auto& job : jobs) {
+    HttpResult r;
+    r.error = error;
+    job.done(std::move(r), false);
+  }
+}
+
+// One connection to a runner: idle in its forwarder's pool, or carrying one job.
 struct Forwarder::Conn {
   UniqueFd fd;
   std::shared_ptr<Upstream> up;
@@ -33,26 +47,36 @@ struct Forwarder::Conn {
   std::optional<Job> job;
   std::size_t sent = 0;
   std::string in;
+  std::uint32_t polled = 0;  // the events epoll watches for: changed only when they differ
 };
 
 namespace {
 constexpr int kSweepMs = 100;
 }
 
-Forwarder::Forwarder()
-    : ep_(::epoll_create1(EPOLL_CLOEXEC)), wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-  if (!ep_ || !wake_) throw_errno("forwarder event loop", errno);
+Forwarder::Forwarder() : own_ep_(::epoll_create1(EPOLL_CLOEXEC)), ep_(own_ep_.get()), wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  if (!own_ep_ || !wake_) throw_errno("forwarder event loop", errno);
   watch(wake_.get(), EPOLLIN, EPOLL_CTL_ADD);
   thread_ = std::thread([this] { loop(); });
+  owner_ = thread_.get_id();
+}
+
+Forwarder::Forwarder(int epoll_fd)
+    : ep_(epoll_fd), tag_(kAttachedTag), wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), owner_(std::this_thread::get_id()) {
+  if (!wake_) throw_errno("forwarder eventfd", errno);
+  watch(wake_.get(), EPOLLIN, EPOLL_CTL_ADD);
 }
 
 Forwarder::~Forwarder() { stop(); }
 
 void Forwarder::submit(const std::shared_ptr<Upstream>& up, std::string wire, ForwardDone done) {
   Job job{std::move(wire), std::move(done), Clock::now() + std::chrono::milliseconds(up->limits().timeout_ms)};
+  if (std::this_thread::get_id() == owner_ && !stopped_) return admit(up, std::move(job));  // on the loop's own thread
+  bool first = false;
   {
     std::lock_guard lock(mu_);
     if (!stopping_) {
+      first = submitted_.empty();
       submitted_.push_back({up, std::move(job)});
       job.done = nullptr;
     }
@@ -62,6 +86,9 @@ void Forwarder::submit(const std::shared_ptr<Upstream>& up, std::string wire, Fo
     r.error = "the router is stopping";
     return job.done(std::move(r), false);
   }
+  // One wake-up for all requests submitted before the loop takes them (it
+  // reads the eventfd first, so a later submit wakes it again).
+  if (!first) return;
   std::uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof one);
 }
@@ -72,47 +99,71 @@ void Forwarder::stop() {
     if (stopping_) return;
     stopping_ = true;
   }
-  std::uint64_t one = 1;
-  [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof one);
-  if (thread_.joinable()) thread_.join();
-}
-
-void Forwarder::watch(int fd, std::uint32_t events, int op) {
-  epoll_event e{};
-  e.events = events;
-  e.data.fd = fd;
-  ::epoll_ctl(ep_.get(), op, fd, &e);
-}
-
-void Forwarder::loop() {
-  epoll_event events[128];
-  for (;;) {
-    int n = ::epoll_wait(ep_.get(), events, 128, kSweepMs);
-    if (n < 0 && errno != EINTR) break;
-    for (int i = 0; i < n; ++i) {
-      if (events[i].data.fd == wake_.get()) take_submitted();
-      else on_event(events[i].data.fd, events[i].events);
-    }
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) break;
-    }
-    if (Clock::now() >= next_sweep_) sweep();
+  if (thread_.joinable()) {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof one);
+    thread_.join();
+    return;  // the loop answered what was pending as it ended
   }
-  // Stopping: everything still pending gets an answer.
+  // On a worker's loop, which is ending: answer what is pending here.
+  stopped_ = true;
   take_submitted();
   HttpResult r;
   r.error = "the router is stopping";
   std::vector<Job> pending;
   for (auto& [fd, c] : conns_) {
     if (c->job) pending.push_back(std::move(*c->job));
-    while (c->up && !c->up->queue_.empty()) {
-      pending.push_back(std::move(c->up->queue_.front()));
-      c->up->queue_.pop_front();
-    }
+    ::epoll_ctl(ep_, EPOLL_CTL_DEL, fd, nullptr);
   }
+  ::epoll_ctl(ep_, EPOLL_CTL_DEL, wake_.get(), nullptr);
   conns_.clear();
+  idle_.clear();
   for (auto& job : pending) job.done(HttpResult(r), false);
+}
+
+void Forwarder::watch(int fd, std::uint32_t events, int op) {
+  epoll_event e{};
+  e.events = events;
+  e.data.u64 = tag_ | static_cast<std::uint32_t>(fd);
+  ::epoll_ctl(ep_, op, fd, &e);
+}
+
+void Forwarder::poll_for(Conn& c, std::uint32_t events) {
+  if (c.polled == events) return;
+  c.polled = events;
+  watch(c.fd.get(), events, EPOLL_CTL_MOD);
+}
+
+void Forwarder::tick() {
+  if (Clock::now() >= next_sweep_) sweep();
+}
+
+void Forwarder::loop() {
+  epoll_event events[128];
+  for (;;) {
+    int n = ::epoll_wait(ep_, events, 128, kSweepMs);
+    if (n < 0 && errno != EINTR) break;
+    for (int i = 0; i < n; ++i) on_event(static_cast<int>(events[i].data.u64 & 0xffffffffu), events[i].events);
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) break;
+    }
+    tick();
+  }
+  // Stopping: everything still pending gets an answer.
+  stopped_ = true;
+  take_submitted();
+  HttpResult r;
+  r.error = "the router is stopping";
+  std::vector<Job> pending;
+  for (auto& [fd, c] : conns_)
+    if (c->job) pending.push_back(std::move(*c->job));
+  std::vector<std::shared_ptr<Upstream>> ups;
+  for (auto& [fd, c] : conns_) ups.push_back(c->up);
+  conns_.clear();
+  idle_.clear();
+  for (auto& job : pending) job.done(HttpResult(r), false);
+  for (auto& up : ups) up->fail_queued(r.error);
 }
 
 void Forwarder::take_submitted() {
@@ -123,20 +174,32 @@ void Forwarder::take_submitted() {
     std::lock_guard lock(mu_);
     batch.swap(submitted_);
   }
-  for (auto& s : batch) admit(s.up, std::move(s.job));
+  for (auto& s : batch) {
+    if (!stopped_) {
+      admit(s.up, std::move(s.job));
+      continue;
+    }
+    HttpResult r;
+    r.error = "the router is stopping";
+    s.job.done(std::move(r), false);
+  }
 }
 
 // A free slot: send now; else wait in the queue; a full queue refuses.
 void Forwarder::admit(const std::shared_ptr<Upstream>& up, Job job) {
-  if (up->inflight_ < up->limits_.max_inflight) {
-    ++up->inflight_;
-    return dispatch(up, std::move(job), false);
+  bool slot = false;
+  {
+    std::lock_guard lock(up->mu_);
+    slot = up->inflight_ < up->limits_.max_inflight;
+    if (slot) {
+      ++up->inflight_;
+    } else if (static_cast<int>(up->queue_.size()) < up->limits_.max_queue) {
+      up->queue_.push_back(std::move(job));
+      return;
+    }
   }
-  if (static_cast<int>(up->queue_.size()) < up->limits_.max_queue) {
-    up->queue_.push_back(std::move(job));
-    return;
-  }
-  HttpResult r;
+  if (slot) return dispatch(up, std::move(job), false);
+  HttpResult r;  // refused, outside the lock (done may submit again)
   r.error = "at its limit of " + std::to_string(up->limits_.max_inflight) + " requests in flight and " +
             std::to_string(up->limits_.max_queue) + " queued";
   job.done(std::move(r), true);
@@ -145,11 +208,13 @@ void Forwarder::admit(const std::shared_ptr<Upstream>& up, Job job) {
 // Sends a job that holds a slot, on a pooled connection unless `fresh`.
 void Forwarder::dispatch(const std::shared_ptr<Upstream>& up, Job job, bool fresh) {
   Conn* c = nullptr;
-  while (!fresh && !up->idle_.empty() && !c) {
-    int fd = up->idle_.back();
-    up->idle_.pop_back();
-    auto it = conns_.find(fd);
-    if (it != conns_.end()) c = it->second.get();
+  if (auto pool = idle_.find(up.get()); !fresh && pool != idle_.end()) {
+    while (!pool->second.empty() && !c) {
+      int fd = pool->second.back();
+      pool->second.pop_back();
+      auto it = conns_.find(fd);
+      if (it != conns_.end()) c = it->second.get();
+    }
   }
   std::string error;
   if (!c) c = open(up, error);
@@ -162,8 +227,8 @@ void Forwarder::dispatch(const std::shared_ptr<Upstream>& up, Job job, bool fres
   c->job = std::move(job);
   c->sent = 0;
   c->in.clear();
-  if (c->connecting) return watch(c->fd.get(), EPOLLOUT | EPOLLRDHUP, EPOLL_CTL_MOD);
-  if (write_some(*c)) watch(c->fd.get(), EPOLLIN | EPOLLRDHUP | (c->sent < c->job->wire.size() ? std::uint32_t{EPOLLOUT} : 0u), EPOLL_CTL_MOD);
+  if (c->connecting) return poll_for(*c, EPOLLOUT | EPOLLRDHUP);
+  if (write_some(*c)) poll_for(*c, EPOLLIN | EPOLLRDHUP | (c->sent < c->job->wire.size() ? std::uint32_t{EPOLLOUT} : 0u));
 }
 
 Forwarder::Conn* Forwarder::open(const std::shared_ptr<Upstream>& up, std::string& error) {
@@ -191,7 +256,8 @@ Forwarder::Conn* Forwarder::open(const std::shared_ptr<Upstream>& up, std::strin
   c->up = up;
   int raw = fd.get();
   c->fd = std::move(fd);
-  watch(raw, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_ADD);
+  c->polled = EPOLLIN | EPOLLRDHUP;
+  watch(raw, c->polled, EPOLL_CTL_ADD);
   return conns_.emplace(raw, std::move(c)).first->second.get();
 }
 
@@ -213,6 +279,7 @@ bool Forwarder::write_some(Conn& c) {
 }
 
 void Forwarder::on_event(int fd, std::uint32_t events) {
+  if (fd == wake_.get()) return take_submitted();
   auto it = conns_.find(fd);
   if (it == conns_.end()) return;
   Conn& c = *it->second;
@@ -230,7 +297,7 @@ void Forwarder::on_event(int fd, std::uint32_t events) {
   }
   if (c.sent < c.job->wire.size()) {
     if (!write_some(c)) return;
-    watch(fd, EPOLLIN | EPOLLRDHUP | (c.sent < c.job->wire.size() ? std::uint32_t{EPOLLOUT} : 0u), EPOLL_CTL_MOD);
+    poll_for(c, EPOLLIN | EPOLLRDHUP | (c.sent < c.job->wire.size() ? std::uint32_t{EPOLLOUT} : 0u));
   }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_some(c);
 }
@@ -269,8 +336,8 @@ void Forwarder::answered(Conn& c, HttpResult&& res, bool keep) {
   if (keep) {
     c.reused = true;
     c.in.clear();
-    watch(c.fd.get(), EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);
-    up->idle_.push_back(c.fd.get());
+    poll_for(c, EPOLLIN | EPOLLRDHUP);
+    idle_[up.get()].push_back(c.fd.get());
   } else {
     close(c);
   }
@@ -297,28 +364,36 @@ void Forwarder::broken(Conn& c, const std::string& error) {
   release(up);
 }
 
-// A slot is free: the oldest queued request still in time takes it.
+// A slot is free: the oldest queued request still in time takes it (on this
+// forwarder's connections, whichever forwarder it was submitted to).
 void Forwarder::release(const std::shared_ptr<Upstream>& up) {
+  std::unique_lock lock(up->mu_);
   --up->inflight_;
   while (!up->queue_.empty() && up->inflight_ < up->limits_.max_inflight) {
     Job job = std::move(up->queue_.front());
     up->queue_.pop_front();
-    if (Clock::now() > job.deadline) {
+    bool late = Clock::now() > job.deadline;
+    if (!late) ++up->inflight_;
+    lock.unlock();
+    if (late) {
       HttpResult r;
       r.error = "timed out waiting for a free connection to the runner";
       job.done(std::move(r), false);
-      continue;
+    } else {
+      dispatch(up, std::move(job), false);
     }
-    ++up->inflight_;
-    dispatch(up, std::move(job), false);
+    lock.lock();
   }
 }
 
 void Forwarder::close(Conn& c) {
   int fd = c.fd.get();
-  auto& idle = c.up->idle_;
-  idle.erase(std::remove(idle.begin(), idle.end(), fd), idle.end());
-  ::epoll_ctl(ep_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  if (auto pool = idle_.find(c.up.get()); pool != idle_.end()) {
+    auto& v = pool->second;
+    v.erase(std::remove(v.begin(), v.end(), fd), v.end());
+    if (v.empty()) idle_.erase(pool);  // keyed by address: a later runner may reuse it
+  }
+  ::epoll_ctl(ep_, EPOLL_CTL_DEL, fd, nullptr);
   conns_.erase(fd);  // destroys c
 }
 

@@ -1,9 +1,13 @@
-// Non-blocking forwarding from the router to its runners. One event-loop
-// thread owns every upstream connection: keep-alive connections are pooled per
-// runner, at most `max_inflight` requests are on the way to one runner at a
-// time, up to `max_queue` more wait in order, and the rest are refused at once
-// (the router answers 503). The number of client connections the router
-// serves is therefore not capped by any thread count.
+// Non-blocking forwarding from the router to its runners. A forwarder owns
+// the connections it opens: keep-alive connections are pooled per runner, at
+// most `max_inflight` requests are on the way to one runner at a time (across
+// every forwarder), up to `max_queue` more wait in order, and the rest are
+// refused at once (the router answers 503). The number of client connections
+// the router serves is therefore not capped by any thread count.
+//
+// A forwarder runs on its own thread, or inside an HttpServer worker's event
+// loop (LoopAttachment): then a request goes to the runner and its answer back
+// to the client on one thread, with no hand-over between threads.
 #pragma once
 #include <sys/socket.h>
 
@@ -31,13 +35,14 @@ struct UpstreamLimits {
 // `refused`: the runner's slots and queue were full; nothing was sent.
 using ForwardDone = std::function<void(HttpResult&& result, bool refused)>;
 
-// One runner as the forwarder sees it. Everything but the constructor's
-// arguments belongs to the forwarder's thread.
+// One runner: its limits, and the slots and queue every forwarder shares.
 class Upstream {
  public:
   Upstream(std::string host, int port, UpstreamLimits limits);
   int port() const { return port_; }
   const UpstreamLimits& limits() const { return limits_; }
+  // Answers every queued request with `error` (a router that stops).
+  void fail_queued(const std::string& error);
 
  private:
   friend class Forwarder;
@@ -50,24 +55,34 @@ class Upstream {
   std::string host_;
   int port_;
   UpstreamLimits limits_;
+  std::mutex mu_;  // inflight_ and queue_
   int inflight_ = 0;
-  std::vector<int> idle_;  // pooled connections, most recently used last
   std::deque<Job> queue_;
 };
 
-class Forwarder {
+class Forwarder : public LoopAttachment {
  public:
-  Forwarder();
-  ~Forwarder();  // stop()
+  Forwarder();  // on its own thread
+  // On the calling thread's event loop `epoll_fd` (an HttpServer worker's):
+  // its descriptors are registered there with kAttachedTag, and the loop
+  // hands their events to on_event().
+  explicit Forwarder(int epoll_fd);
+  ~Forwarder() override;  // stop()
   Forwarder(const Forwarder&) = delete;
   Forwarder& operator=(const Forwarder&) = delete;
 
   // Sends `wire` (one whole HTTP/1.1 request) to the runner. `done` runs exactly
-  // once, on the forwarder's thread: with the response, with status 0 and an
-  // error, or refused. Safe from any thread.
+  // once, on this forwarder's thread or (for a request that waited in the
+  // runner's queue) on the thread of the forwarder whose slot it took: with the
+  // response, with status 0 and an error, or refused. Safe from any thread; on
+  // the forwarder's own thread it sends at once.
   void submit(const std::shared_ptr<Upstream>& up, std::string wire, ForwardDone done);
-  // Answers every pending request with an error and joins the thread. Idempotent.
+  // Answers every request this forwarder carries with an error, and joins its
+  // thread. Idempotent.
   void stop();
+
+  void on_event(int fd, std::uint32_t events) override;
+  void tick() override;
 
  private:
   struct Conn;
@@ -82,7 +97,6 @@ class Forwarder {
   void admit(const std::shared_ptr<Upstream>& up, Job job);
   void dispatch(const std::shared_ptr<Upstream>& up, Job job, bool fresh);
   Conn* open(const std::shared_ptr<Upstream>& up, std::string& error);
-  void on_event(int fd, std::uint32_t events);
   bool write_some(Conn& c);
   void read_some(Conn& c);
   void answered(Conn& c, HttpResult&& res, bool keep);
@@ -91,12 +105,18 @@ class Forwarder {
   void close(Conn& c);
   void sweep();
   void watch(int fd, std::uint32_t events, int op);
+  void poll_for(Conn& c, std::uint32_t events);  // no system call when unchanged
 
-  UniqueFd ep_, wake_;
+  UniqueFd own_ep_;  // threaded: the loop's epoll
+  int ep_;           // the epoll the connections are registered in
+  std::uint64_t tag_ = 0;  // kAttachedTag when on a worker's loop
+  UniqueFd wake_;
+  std::thread::id owner_;  // the thread that runs the loop
   std::mutex mu_;
   std::vector<Submitted> submitted_;
-  bool stopping_ = false;
+  bool stopping_ = false, stopped_ = false;
   std::unordered_map<int, std::unique_ptr<Conn>> conns_;
+  std::unordered_map<const Upstream*, std::vector<int>> idle_;  // pooled connections, most recently used last
   std::chrono::steady_clock::time_point next_sweep_;
   std::thread thread_;
 };

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstring>
 #include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
@@ -206,9 +207,10 @@ ParseState parse_request(std::string_view buf, std::size_t max_body, HttpRequest
   return ParseState::complete;
 }
 
-std::string serialize_response(const HttpResponse& r, bool keep_alive) {
-  std::string out;
-  out.reserve(160 + r.body.size());
+namespace {
+// Appends the response's bytes to out (a connection's output buffer: no copy of the body on the way).
+void append_response(std::string& out, const HttpResponse& r, bool keep_alive) {
+  out.reserve(out.size() + 160 + r.body.size());
   out += "HTTP/1.1 ";
   out += std::to_string(r.status);
   out += ' ';
@@ -227,6 +229,12 @@ std::string serialize_response(const HttpResponse& r, bool keep_alive) {
   }
   out += keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
   out += r.body;
+}
+}  // namespace
+
+std::string serialize_response(const HttpResponse& r, bool keep_alive) {
+  std::string out;
+  append_response(out, r, keep_alive);
   return out;
 }
 
@@ -267,8 +275,9 @@ void HttpServer::start(HttpHandler handler) {
   });
 }
 
-void HttpServer::start_async(AsyncHandler handler) {
+void HttpServer::start_async(AsyncHandler handler, AttachFactory attach) {
   handler_ = std::move(handler);
+  attach_ = std::move(attach);
   int n = std::max(1, options_.threads);
   for (int i = 0; i < n; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
@@ -320,15 +329,28 @@ struct ReplyBox {
   std::vector<Item> items;
   UniqueFd wake{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
   bool open = true;
+  std::thread::id owner = std::this_thread::get_id();  // the worker's thread
+  // An answer given on the worker's own thread (its forwarder's): taken after
+  // the current round of events, with no eventfd write.
+  std::atomic<bool> local{false};
 };
 
 void Reply::operator()(HttpResponse resp) const {
   if (!box_) return;
+  bool first = false;
   {
     std::lock_guard lock(box_->mu);
     if (!box_->open) return;
+    first = box_->items.empty();
     box_->items.push_back({fd_, conn_, std::move(resp)});
+    if (box_->owner == std::this_thread::get_id()) {
+      box_->local.store(true, std::memory_order_relaxed);
+      return;
+    }
   }
+  // One wake-up for all answers given before the worker takes them: it reads
+  // the eventfd before it takes the list, so a later answer wakes it again.
+  if (!first) return;
   std::uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(box_->wake.get(), &one, sizeof one);
 }
@@ -345,6 +367,7 @@ struct Conn {
   std::string out;
   std::size_t out_pos = 0;
   bool close_after = false;
+  std::uint32_t polled = 0;  // the events epoll watches for: changed only when they differ
   Clock::time_point request_start;  // first byte of the request in `in`
   Clock::time_point last_active;    // last byte read or written
 };
@@ -353,13 +376,15 @@ struct Conn {
 // handler, timeouts and the connection cap.
 class Worker {
  public:
-  Worker(const HttpServerOptions& o, int listen_fd, int wake_fd, const std::atomic<bool>& stop, const AsyncHandler& h)
+  Worker(const HttpServerOptions& o, int listen_fd, int wake_fd, const std::atomic<bool>& stop, const AsyncHandler& h,
+         const AttachFactory& attach)
       : opt_(o), listen_fd_(listen_fd), wake_fd_(wake_fd), stop_(stop), handler_(h), ep_(::epoll_create1(EPOLL_CLOEXEC)) {
     std::size_t cap = o.max_connections ? o.max_connections : default_max_connections();
     cap_ = std::max<std::size_t>(1, cap / static_cast<std::size_t>(std::max(1, o.threads)));
     watch(wake_fd_, EPOLLIN, EPOLL_CTL_ADD);
     watch(box_->wake.get(), EPOLLIN, EPOLL_CTL_ADD);
     listen_on();
+    if (attach) attached_ = attach(ep_.get());
   }
   ~Worker() {
     std::lock_guard lock(box_->mu);
@@ -372,6 +397,8 @@ class Worker {
       int n = ::epoll_wait(ep_.get(), events, 64, wait_ms());
       if (n < 0 && errno != EINTR) break;
       for (int i = 0; i < n; ++i) on_event(events[i]);
+      if (attached_) attached_->tick();
+      if (box_->local.load(std::memory_order_relaxed)) take_replies(false);
       auto now = Clock::now();
       if (paused_ && now >= resume_at_) listen_on();
       if (now >= next_sweep_) sweep(now);
@@ -388,6 +415,12 @@ class Worker {
     e.data.fd = fd;
     ::epoll_ctl(ep_.get(), op, fd, &e);
   }
+  // Sets what a connection is polled for; no system call when it is unchanged.
+  void poll_for(Conn& c, std::uint32_t events) {
+    if (c.polled == events) return;
+    c.polled = events;
+    watch(c.fd.get(), events, EPOLL_CTL_MOD);
+  }
   void listen_on() {
     watch(listen_fd_, EPOLLIN | EPOLLEXCLUSIVE, EPOLL_CTL_ADD);
     paused_ = false;
@@ -400,6 +433,7 @@ class Worker {
     resume_at_ = Clock::now() + std::chrono::milliseconds(kAcceptPauseMs);
   }
   int wait_ms() const {
+    if (box_->local.load(std::memory_order_relaxed)) return 0;  // answers given while answering
     if (!paused_) return kSweepMs;
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(resume_at_ - Clock::now()).count();
     return static_cast<int>(std::clamp<long long>(ms, 0, kSweepMs));
@@ -454,7 +488,8 @@ class Worker {
     c->id = ++next_conn_id_;
     c->fd = UniqueFd(cfd);
     c->last_active = c->request_start = Clock::now();
-    watch(cfd, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_ADD);
+    c->polled = EPOLLIN | EPOLLRDHUP;
+    watch(cfd, c->polled, EPOLL_CTL_ADD);
     conns_.emplace(cfd, std::move(c));
   }
 
@@ -469,7 +504,7 @@ class Worker {
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        watch(c.fd.get(), reading(c) | EPOLLOUT, EPOLL_CTL_MOD);
+        poll_for(c, reading(c) | EPOLLOUT);
         return true;
       }
       return false;
@@ -480,11 +515,12 @@ class Worker {
   }
 
   // What to poll for besides writing: nothing while a request is answered later
-  // (HUP and errors are always reported).
+  // (HUP and errors are always reported). Reading stops only when the client
+  // sends while it waits, so the usual request costs no epoll_ctl.
   static std::uint32_t reading(const Conn& c) { return c.waiting ? 0 : EPOLLIN | EPOLLRDHUP; }
 
   void reject(Conn& c, int status, const std::string& error) {
-    c.out += serialize_response(error_response(status, error), false);
+    append_response(c.out, error_response(status, error), false);
     c.close_after = true;
     c.in.clear();
   }
@@ -514,11 +550,10 @@ class Worker {
       if (!now) {
         c.waiting = true;
         c.wait_keep_alive = req.keep_alive;
-        watch(c.fd.get(), c.out.empty() ? 0u : std::uint32_t{EPOLLOUT}, EPOLL_CTL_MOD);
         break;
       }
       if (!req.keep_alive) c.close_after = true;
-      c.out += serialize_response(resp, req.keep_alive);
+      append_response(c.out, resp, req.keep_alive);
     }
     return flush(c);
   }
@@ -541,9 +576,10 @@ class Worker {
   }
 
   void on_event(const epoll_event& ev) {
+    if (ev.data.u64 & kAttachedTag) return attached_->on_event(static_cast<int>(ev.data.u64 & 0xffffffffu), ev.events);
     int fd = ev.data.fd;
     if (fd == wake_fd_) return;
-    if (fd == box_->wake.get()) return take_replies();
+    if (fd == box_->wake.get()) return take_replies(true);
     if (fd == listen_fd_) return accept_all();
     auto it = conns_.find(fd);
     if (it == conns_.end()) return;
@@ -551,12 +587,15 @@ class Worker {
     bool alive = true;
     if (ev.events & EPOLLOUT) {
       alive = flush(c);
-      if (alive && c.out.empty()) watch(fd, reading(c), EPOLL_CTL_MOD);
+      if (alive && c.out.empty()) poll_for(c, reading(c));
     }
-    if (alive && (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+    bool gone = ev.events & (EPOLLHUP | EPOLLERR);
+    if (alive && c.waiting && !gone && (ev.events & (EPOLLIN | EPOLLRDHUP))) {
+      // More from a client whose answer is pending: read it after the answer.
+      poll_for(c, c.out.empty() ? 0u : std::uint32_t{EPOLLOUT});
+    } else if (alive && !c.waiting && (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
       bool eof = !read_some(c);
       if (!c.in.empty()) alive = process(c);
-      bool gone = ev.events & (EPOLLHUP | EPOLLERR);
       if (eof && c.waiting && !gone) c.close_after = true;  // the client only stopped sending: answer, then close
       else if (eof && (c.out.empty() || c.waiting)) alive = false;
     }
@@ -564,14 +603,17 @@ class Worker {
   }
 
   // Answers given later: each goes out in its connection's order, then the
-  // requests that arrived meanwhile are served.
-  void take_replies() {
-    std::uint64_t v;
-    [[maybe_unused]] auto n = ::read(box_->wake.get(), &v, sizeof v);
+  // requests that arrived meanwhile are served. `woken`: by the eventfd (read it).
+  void take_replies(bool woken) {
+    if (woken) {
+      std::uint64_t v;
+      [[maybe_unused]] auto n = ::read(box_->wake.get(), &v, sizeof v);
+    }
     std::vector<ReplyBox::Item> items;
     {
       std::lock_guard lock(box_->mu);
       items.swap(box_->items);
+      box_->local.store(false, std::memory_order_relaxed);
     }
     for (auto& item : items) {
       auto it = conns_.find(item.fd);
@@ -579,10 +621,10 @@ class Worker {
       Conn& c = *it->second;
       c.waiting = false;
       if (!c.wait_keep_alive) c.close_after = true;
-      c.out += serialize_response(item.resp, c.wait_keep_alive);
+      append_response(c.out, item.resp, c.wait_keep_alive);
       c.last_active = c.request_start = Clock::now();
       bool alive = process(c);
-      if (alive && c.out.empty()) watch(item.fd, reading(c), EPOLL_CTL_MOD);
+      if (alive && c.out.empty()) poll_for(c, reading(c));
       if (!alive || (c.close_after && c.out.empty())) close_conn(item.fd);
     }
   }
@@ -621,11 +663,12 @@ class Worker {
   std::size_t cap_ = 1;
   bool paused_ = false;
   Clock::time_point resume_at_, next_sweep_;
+  std::unique_ptr<LoopAttachment> attached_;  // last: gone before the connections and the epoll
 };
 }  // namespace
 
 void HttpServer::worker_loop() {
-  Worker(options_, listen_fd_.get(), wake_fd_.get(), stop_, handler_).run();
+  Worker(options_, listen_fd_.get(), wake_fd_.get(), stop_, handler_, attach_).run();
 }
 
 // ---------------------------------------------------------------- client

@@ -65,6 +65,19 @@ class Reply {
 // what it needs) and returns false to answer later.
 using AsyncHandler = std::function<bool(HttpRequest& req, HttpResponse& resp, Reply& reply)>;
 
+// Work that shares a server worker's event loop (the router's forwarder). It
+// is created on the worker's thread with the worker's epoll descriptor, and
+// registers its own descriptors there with kAttachedTag in the event's data
+// (data.u64 = kAttachedTag | fd); the worker hands their events to on_event()
+// and calls tick() after every round of events (and at least every 250 ms).
+struct LoopAttachment {
+  virtual ~LoopAttachment() = default;
+  virtual void on_event(int fd, std::uint32_t events) = 0;
+  virtual void tick() = 0;
+};
+inline constexpr std::uint64_t kAttachedTag = std::uint64_t{1} << 32;
+using AttachFactory = std::function<std::unique_ptr<LoopAttachment>(int epoll_fd)>;
+
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
   int port = 0;  // 0: pick a free port (see HttpServer::port())
@@ -101,7 +114,8 @@ class HttpServer {
   int port() const { return port_; }
   // Starts the worker threads; returns at once.
   void start(HttpHandler handler);
-  void start_async(AsyncHandler handler);
+  // `attach`, when set, makes one LoopAttachment for each worker's loop.
+  void start_async(AsyncHandler handler, AttachFactory attach = {});
   // Stops accepting, closes connections, joins the workers. Safe from any thread
   // (not from a handler) and idempotent.
   void stop();
@@ -118,6 +132,7 @@ class HttpServer {
   UniqueFd wake_fd_;  // eventfd: wakes every worker on stop
   int port_ = 0;
   AsyncHandler handler_;
+  AttachFactory attach_;
   std::vector<std::thread> workers_;
   std::atomic<bool> stop_{false};
 };

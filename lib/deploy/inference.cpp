@@ -13,6 +13,7 @@
 #include "contracts/csv_record.h"
 #include "core/error.h"
 #include "core/fs.h"
+#include "remote/http.h"
 
 namespace mlo::deploy {
 
@@ -549,20 +550,24 @@ HttpResponse json_response(int status, const json& doc) {
   return r;
 }
 
-// "/v2/models/NAME[/versions/V][/SUFFIX]" -> name, version, suffix. False if not that shape.
+// "/v2/models/NAME[/versions/V][/SUFFIX]" -> name, version, suffix, NAME and V
+// percent-decoded (a model name may hold '/', sent as %2F). False if not that shape.
 bool split_model_path(std::string_view path, std::string& name, std::string& version, std::string& suffix) {
   constexpr std::string_view prefix = "/v2/models/";
   if (path.substr(0, prefix.size()) != prefix) return false;
   std::string_view rest = path.substr(prefix.size());
   std::size_t s = rest.find('/');
-  name.assign(rest.substr(0, s));
+  std::optional<std::string> n = remote::uri_decode(rest.substr(0, s)), v = std::string();
   rest = s == std::string_view::npos ? std::string_view() : rest.substr(s);
   if (rest.substr(0, 10) == "/versions/") {
     rest.remove_prefix(10);
     std::size_t e = rest.find('/');
-    version.assign(rest.substr(0, e));
+    v = remote::uri_decode(rest.substr(0, e));
     rest = e == std::string_view::npos ? std::string_view() : rest.substr(e);
   }
+  if (!n || !v) return false;
+  name = std::move(*n);
+  version = std::move(*v);
   suffix.assign(rest);
   return !name.empty();
 }

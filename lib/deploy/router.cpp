@@ -18,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <iostream>
 #include <map>
@@ -36,6 +37,7 @@
 #include "deploy/request_checks.h"
 #include "deploy/router_internal.h"
 #include "notify/notify.h"
+#include "remote/http.h"
 #include "repo/repo.h"
 
 namespace mlo::deploy {
@@ -126,7 +128,8 @@ double ms_since(Clock::time_point t0) {
 }
 
 struct LogEntry {
-  std::string ts, request_id;
+  std::chrono::system_clock::time_point at;  // formatted by the log writer, off the request's path
+  std::string request_id;
   std::string model, version, role, method, route;
   std::string inputs, outputs;
   int status = 0;
@@ -159,6 +162,50 @@ void append_body(std::string& out, const std::string& body) {
     out += json(body).dump(-1, ' ', false, json::error_handler_t::replace);
   }
 }
+
+// Appends s as a JSON string. Names and routes are almost always plain
+// printable ASCII, which needs no escaping and no json value to dump.
+void append_json_string(std::string& out, std::string_view s) {
+  bool plain = std::all_of(s.begin(), s.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u >= 0x20 && u < 0x7f && c != '"' && c != '\\';
+  });
+  if (!plain) {
+    out += json(std::string(s)).dump(-1, ' ', false, json::error_handler_t::replace);
+    return;
+  }
+  out += '"';
+  out += s;
+  out += '"';
+}
+
+// Log timestamps as utc_now_iso() writes them (2026-12-04T23:31:00.123Z); the
+// date and time of day are formatted once a second, not once a line.
+class LogTime {
+ public:
+  void append(std::string& out, std::chrono::system_clock::time_point at) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count();
+    auto secs = static_cast<std::time_t>(ms / 1000);
+    if (secs != cached_secs_ || cached_.empty()) {
+      std::tm tm{};
+      gmtime_r(&secs, &tm);
+      char buf[40];
+      std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+      cached_ = buf;
+      cached_secs_ = secs;
+    }
+    char frac[8];
+    std::snprintf(frac, sizeof frac, ".%03dZ", static_cast<int>(ms % 1000));
+    out += cached_;
+    out += frac;
+  }
+
+ private:
+  std::time_t cached_secs_ = 0;
+  std::string cached_;
+};
+
+thread_local Forwarder* local_forwarder = nullptr;  // an HTTP worker's (Router::forwarder())
 
 class Router {
  public:
@@ -196,7 +243,13 @@ class Router {
     ::signal(SIGPIPE, SIG_IGN);
 
     logger_ = std::thread([this] { log_loop(); });
-    server_.start_async([this](HttpRequest& req, HttpResponse& resp, Reply& reply) { return handle(req, resp, reply); });
+    // Each HTTP worker forwards on its own loop: a request and its answer never change threads.
+    server_.start_async([this](HttpRequest& req, HttpResponse& resp, Reply& reply) { return handle(req, resp, reply); },
+                        [](int epoll_fd) -> std::unique_ptr<LoopAttachment> {
+                          auto f = std::make_unique<Forwarder>(epoll_fd);
+                          local_forwarder = f.get();  // the worker's thread ends when its forwarder does
+                          return f;
+                        });
     write_file_atomic(dir_ / "router.json",
                       json{{"pid", ::getpid()}, {"host", host_}, {"port", port_}, {"token", token_}}.dump(2) + "\n");
     ::chmod((dir_ / "router.json").c_str(), 0600);
@@ -223,6 +276,7 @@ class Router {
     forwarder_.stop();
     {
       std::lock_guard lock(live_mu_);
+      for (auto& [id, b] : live_) b->upstream->fail_queued("the router is stopping");
       for (auto& [id, b] : live_) stop_backend(*b, 3000);
       live_.clear();
     }
@@ -255,17 +309,20 @@ class Router {
     Reply reply;
   };
 
+  // This HTTP worker's forwarder; the router's own thread's for any other thread.
+  Forwarder& forwarder() { return local_forwarder ? *local_forwarder : forwarder_; }
+
   void forward(const std::shared_ptr<Call>& call) {
     LiveBackend& b = *call->target;
     b.inflight.fetch_add(1);
     call->t0 = Clock::now();
     std::string_view ct = call->req.header("Content-Type");
     std::string wire = request_wire(call->req.method, call->req.target, "127.0.0.1", call->req.body, ct);
-    forwarder_.submit(b.upstream, std::move(wire),
-                      [this, call](HttpResult&& res, bool refused) { answered(call, std::move(res), refused); });
+    forwarder().submit(b.upstream, std::move(wire),
+                       [this, call](HttpResult&& res, bool refused) { answered(call, std::move(res), refused); });
   }
 
-  // On the forwarder's thread: the runner answered, failed, or had no room.
+  // On a forwarder's thread (an HTTP worker's): the runner answered, failed, or had no room.
   void answered(const std::shared_ptr<Call>& call, HttpResult&& res, bool refused) {
     LiveBackend* target = call->target;
     target->inflight.fetch_sub(1);
@@ -302,10 +359,10 @@ class Router {
     resp.headers.emplace_back("X-Mlo-Version", target->spec.version);
     resp.headers.emplace_back("X-Request-Id", call.request_id);
     if (req.method == "POST") {
-      log(LogEntry{utc_now_iso(), call.request_id, target->spec.model, target->spec.version, call.role, req.method,
-                   req.path, req.body, resp.body, resp.status, ms, call.contract,
-                   classes_for_log(*target, req.path, resp.status)});
       if (call.mirror && pick_candidate(*call.routing)) mirror(call.routing, req);
+      log(LogEntry{std::chrono::system_clock::now(), call.request_id, target->spec.model, target->spec.version, call.role,
+                   req.method, req.path, std::move(call.req.body), resp.body, resp.status, ms, call.contract,
+                   classes_for_log(*target, req.path, resp.status)});  // the request is answered: its body is the log's
     }
     call.reply(std::move(resp));
   }
@@ -409,7 +466,7 @@ class Router {
     resp.headers.emplace_back("X-Mlo-Model", call.target->spec.model);
     resp.headers.emplace_back("X-Mlo-Version", call.target->spec.version);
     resp.headers.emplace_back("X-Request-Id", call.request_id);
-    log(LogEntry{utc_now_iso(), call.request_id, call.target->spec.model, call.target->spec.version, call.role,
+    log(LogEntry{std::chrono::system_clock::now(), call.request_id, call.target->spec.model, call.target->spec.version, call.role,
                  call.req.method, call.req.path, call.req.body, resp.body, resp.status, 0, call.contract});
     return true;
   }
@@ -434,11 +491,11 @@ class Router {
       }
       double ms = ms_since(t0);
       b.stats.add(ms, res.status);
-      log(LogEntry{utc_now_iso(), "", b.spec.model, b.spec.version, "shadow", method, path, body,
+      log(LogEntry{std::chrono::system_clock::now(), "", b.spec.model, b.spec.version, "shadow", method, path, body,
                    res.status ? res.body : json{{"error", res.error}}.dump(), res.status, ms, "",
                    classes_for_log(b, path, res.status)});
     };
-    forwarder_.submit(b.upstream, std::move(wire), std::move(done));
+    forwarder().submit(b.upstream, std::move(wire), std::move(done));
   }
 
   // ---- request log
@@ -462,19 +519,40 @@ class Router {
     std::string out;
     char num[64];
     for (auto& e : batch) {
-      out += "{\"ts\":\"" + e.ts + "\",";
-      if (!e.request_id.empty()) out += "\"request_id\":\"" + e.request_id + "\",";  // checked: no quoting needed
-      out += "\"env\":" + json(env_).dump() + ",\"model\":" + json(e.model).dump() +
-             ",\"version\":" + json(e.version).dump() + ",\"role\":\"" + e.role + "\",\"method\":" +
-             json(e.method).dump() + ",\"route\":" + json(e.route).dump(-1, ' ', false, json::error_handler_t::replace);
+      out += "{\"ts\":\"";
+      log_time_.append(out, e.at);
+      out += "\",";
+      if (!e.request_id.empty()) {  // checked: no quoting needed
+        out += "\"request_id\":\"";
+        out += e.request_id;
+        out += "\",";
+      }
+      out += "\"env\":";
+      append_json_string(out, env_);
+      out += ",\"model\":";
+      append_json_string(out, e.model);
+      out += ",\"version\":";
+      append_json_string(out, e.version);
+      out += ",\"role\":\"";
+      out += e.role;
+      out += "\",\"method\":";
+      append_json_string(out, e.method);
+      out += ",\"route\":";
+      append_json_string(out, e.route);
       std::snprintf(num, sizeof num, ",\"status\":%d,\"latency_ms\":%.3f", e.status, e.latency_ms);
       out += num;
       out += ",\"inputs\":";
       append_body(out, e.inputs);
       out += ",\"outputs\":";
       append_body(out, e.outputs);
-      if (!e.contract.empty()) out += ",\"contract\":" + e.contract;
-      if (!e.classes.empty()) out += ",\"classes\":" + e.classes;
+      if (!e.contract.empty()) {
+        out += ",\"contract\":";
+        out += e.contract;
+      }
+      if (!e.classes.empty()) {
+        out += ",\"classes\":";
+        out += e.classes;
+      }
       out += "}\n";
     }
     try {
@@ -677,7 +755,7 @@ class Router {
   // The class order in the runner's model metadata (parameters.classes), or
   // "" (no classes, or a plugin without metadata): read once, before it serves.
   static std::string runner_classes(const LiveBackend& b) {
-    HttpResult r = http_request("127.0.0.1", b.port, "GET", "/v2/models/" + b.spec.model, {}, 5000);
+    HttpResult r = http_request("127.0.0.1", b.port, "GET", "/v2/models/" + remote::uri_encode(b.spec.model, false), {}, 5000);
     if (r.status != 200) return "";
     json meta = json::parse(r.body, nullptr, false);
     if (!meta.is_object() || !meta.contains("parameters") || !meta["parameters"].is_object()) return "";
@@ -1051,6 +1129,7 @@ class Router {
 
   std::mutex log_mu_;
   std::vector<LogEntry> log_q_;
+  LogTime log_time_;  // the log writer's
   std::atomic<long> log_dropped_{0};
   RequestCounts request_counts_;
   std::string validate_mode_;  // guarded by apply_mu_

@@ -3,7 +3,8 @@
 # through mlo's router, on the same model and request (MLflow /invocations).
 # and through nginx as a reverse proxy to the same runner (keep-alive upstream
 # connections, access log on, as mlo's router logs every request; NGINX=0
-# skips it). Prints medians of RUNS alternated runs, the router's added latency
+# skips it). Prints medians of RUNS alternated runs, the router's added latency,
+# the proxy's CPU time per request (router process; nginx master and workers)
 # and the load average. Not a test. The scikit-learn runner: serve_sklearn.sh.
 #   MLO=build/mlo bash tests/bench/serve.sh   (RUNS=3 DURATION=5 CONNS="16 64" NGINX=1)
 set -euo pipefail
@@ -63,6 +64,17 @@ fi
 
 # run URL CONNS -> "rps p50_ms p99_ms"
 run() { wrk_stats "$THREADS" "$2" "$DURATION" post.lua "$1/invocations"; }
+# cpu_ticks PID... -> user+system clock ticks of those processes (all their threads).
+cpu_ticks() {
+  local t=0 p f
+  for p in "$@"; do
+    f=$(sed 's/.*) //' "/proc/$p/stat") && set -- $f && t=$((t + ${12} + ${13}))
+  done
+  echo "$t"
+}
+router_pid=$(/usr/bin/python3 -c 'import json; print(json.load(open(".mlo/deploy/bench/router.json"))["pid"])')
+nginx_pids=()
+[ "$NGINX" = 0 ] || nginx_pids=($(cat "$TMP/nginx.pid") $(pgrep -P "$(cat "$TMP/nginx.pid")"))
 # Latency: one connection (each request alone: the router's added work).
 # Throughput: each of CONNS connections (the machine saturated).
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -70,8 +82,12 @@ results=results.txt
 for i in $(seq "$RUNS"); do
   for c in 1 $CONNS; do
     for p in $paths; do
-      case $p in direct) url=$runner ;; router) url=$router ;; nginx) url=$nginx ;; esac
-      read -r a b d < <(run "$url" "$c"); echo "$p $c $a $b $d" >>"$results"
+      case $p in direct) url=$runner; pids=() ;; router) url=$router; pids=("$router_pid") ;; nginx) url=$nginx; pids=("${nginx_pids[@]}") ;; esac
+      t0=$(cpu_ticks "${pids[@]}")
+      read -r a b d < <(run "$url" "$c")
+      # The proxy's CPU (user+system, all its processes and threads) per request.
+      cpu=$(/usr/bin/python3 -c "print(($(cpu_ticks "${pids[@]}") - $t0) * 1e6 / $(getconf CLK_TCK) / ($a * $DURATION))")
+      echo "$p $c $a $b $d $cpu" >>"$results"
     done
   done
 done
@@ -82,21 +98,21 @@ import collections, statistics, sys
 path, runs, dur, cores, logged, lb, la = sys.argv[1:]
 rows = collections.defaultdict(list)
 for line in open(path):
-    p, c, a, b, d = line.split()
-    rows[(p, int(c))].append((float(a), float(b), float(d)))
-med = {k: [statistics.median(x[i] for x in v) for i in range(3)] for k, v in rows.items()}
+    p, c, a, b, d, cpu = line.split()
+    rows[(p, int(c))].append((float(a), float(b), float(d), float(cpu)))
+med = {k: [statistics.median(x[i] for x in v) for i in range(4)] for k, v in rows.items()}
 print(f"serve benchmark: native runner, POST /invocations, wrk {dur}s per run, median of {runs} alternated runs, "
       f"{cores} cores; load average before {lb}, after {la}")
-print("| path | connections | requests/s | p50 ms | p99 ms |")
-print("|---|---:|---:|---:|---:|")
+print("| path | connections | requests/s | p50 ms | p99 ms | proxy CPU us/request |")
+print("|---|---:|---:|---:|---:|---:|")
 for c in sorted({c for _, c in med}):
     d, r = med[("direct", c)], med[("router", c)]
-    print(f"| direct to mlo-serve-native | {c} | {d[0]:,.0f} | {d[1]:.3f} | {d[2]:.3f} |")
-    print(f"| through mlo's router | {c} | **{r[0]:,.0f}** | {r[1]:.3f} | {r[2]:.3f} |")
-    print(f"| router/direct, added | {c} | {r[0] / d[0]:.2f}x | {r[1] - d[1]:+.3f} | {r[2] - d[2]:+.3f} |")
+    print(f"| direct to mlo-serve-native | {c} | {d[0]:,.0f} | {d[1]:.3f} | {d[2]:.3f} | |")
+    print(f"| through mlo's router | {c} | **{r[0]:,.0f}** | {r[1]:.3f} | {r[2]:.3f} | {r[3]:.1f} |")
+    print(f"| router/direct, added | {c} | {r[0] / d[0]:.2f}x | {r[1] - d[1]:+.3f} | {r[2] - d[2]:+.3f} | |")
     if ("nginx", c) in med:
         n = med[("nginx", c)]
-        print(f"| through nginx (proxy_pass, keepalive) | {c} | {n[0]:,.0f} | {n[1]:.3f} | {n[2]:.3f} |")
-        print(f"| router/nginx | {c} | {r[0] / n[0]:.2f}x | {r[1] - n[1]:+.3f} | {r[2] - n[2]:+.3f} |")
+        print(f"| through nginx (proxy_pass, keepalive) | {c} | {n[0]:,.0f} | {n[1]:.3f} | {n[2]:.3f} | {n[3]:.1f} |")
+        print(f"| router/nginx | {c} | {r[0] / n[0]:.2f}x | {r[1] - n[1]:+.3f} | {r[2] - n[2]:+.3f} | {r[3] / n[3]:.2f}x |")
 print(f"router logged {logged.strip()} requests to requests.jsonl")
 PY

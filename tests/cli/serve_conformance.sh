@@ -46,6 +46,13 @@ for k, res in got.items():
         assert list(res) == ["predict"] and res["predict"].tolist() == [k + 1.0] * n, (k, res)
 assert len(got) == 40 and Counting.calls < 40 and max(Counting.rows) <= 16, (Counting.calls, Counting.rows)
 print("40 concurrent requests, %d model calls (rows per call: %s)" % (Counting.calls, Counting.rows))
+# A lone request on an idle model is computed at once, not held max_batch_time
+# (60 s here; the old batcher held it that long).
+lone, got = r.Batcher(Counting(), 16, 60000), {}
+t = threading.Thread(target=lambda: got.update(lone.compute([[1.0, 2.0]], ["predict"])), daemon=True)
+t.start()
+t.join(20)
+assert not t.is_alive() and got["predict"].tolist() == [3.0], "a lone request was held"
 PY
 ) || fail "batching: $out"
 echo "$out"; pass

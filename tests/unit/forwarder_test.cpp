@@ -152,6 +152,63 @@ TEST_CASE("forwarder: pooled keep-alive connections, answers matched to requests
   runner.stop();
 }
 
+namespace {
+thread_local Forwarder* worker_forwarder = nullptr;  // the test front's, per worker
+}
+
+TEST_CASE("forwarder on each server worker's loop: answered on the handler's thread; one in-flight limit for all") {
+  // A slow runner with one thread: at most 2 requests on their way to it (from
+  // either of the front's 2 workers), 2 more queued, the rest refused.
+  HttpServer runner({"127.0.0.1", 0, 1});
+  runner.start([](const HttpRequest& req, HttpResponse& resp) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(req.body == "slow" ? 600 : 0));
+    resp.body = json{{"echo", req.body}}.dump();
+  });
+  auto up = std::make_shared<Upstream>("127.0.0.1", runner.port(), UpstreamLimits{2, 2, 20000});
+  std::atomic<int> other_thread{0};
+  HttpServer front({"127.0.0.1", 0, 2});
+  front.start_async(
+      [&](HttpRequest& req, HttpResponse&, Reply& reply) {
+        auto handler_thread = std::this_thread::get_id();
+        worker_forwarder->submit(up, request_wire("POST", "/e", "127.0.0.1", req.body, "text/plain"),
+                                 [&, reply, handler_thread](HttpResult&& r, bool refused) {
+                                   if (std::this_thread::get_id() != handler_thread) ++other_thread;
+                                   HttpResponse resp;
+                                   resp.status = refused ? 503 : r.status;
+                                   resp.body = std::move(r.body);
+                                   reply(std::move(resp));
+                                 });
+        return false;
+      },
+      [](int epoll_fd) -> std::unique_ptr<LoopAttachment> {
+        auto f = std::make_unique<Forwarder>(epoll_fd);
+        worker_forwarder = f.get();
+        return f;
+      });
+  for (int i = 0; i < 20; ++i) {  // one keep-alive client
+    HttpResult r = http_request("127.0.0.1", front.port(), "POST", "/", "n" + std::to_string(i));
+    REQUIRE(r.status == 200);
+    CHECK(json::parse(r.body)["echo"] == "n" + std::to_string(i));
+  }
+  CHECK(other_thread.load() == 0);  // a request and its answer on one thread
+  // 6 slow requests at once: 2 in flight, 2 queued (sent by whichever worker frees a slot), 2 refused.
+  std::vector<std::future<int>> got;
+  for (int i = 0; i < 6; ++i)
+    got.push_back(std::async(std::launch::async, [&] {
+      return http_request("127.0.0.1", front.port(), "POST", "/", "slow", 20000).status;
+    }));
+  int ok = 0, refused = 0;
+  for (auto& g : got) {
+    int st = g.get();
+    ok += st == 200;
+    refused += st == 503;
+  }
+  CHECK(ok == 4);
+  CHECK(refused == 2);
+  front.stop();
+  runner.stop();
+}
+
 TEST_CASE("forwarder: in-flight limit, queue in order, refusal when both are full") {
   HttpServer runner({"127.0.0.1", 0, 4});
   std::atomic<int> concurrent{0}, most{0};
