@@ -52,7 +52,7 @@ void register_exp(CLI::App& app, Context& ctx) {
   show->add_flag("--desc", *desc, "With --sort: largest first (the default)")->excludes(a);
   show->add_option("-n,--limit", q->limit, "Show at most N experiments (0: all; the default)")->check(CLI::NonNegativeNumber);
   show->add_flag("--md", *md, "Print a Markdown table (for pull-request comments)");
-  ctx.on_run(show, [&ctx, q, md, asc] {
+  ctx.on_run(show, [&ctx, q, md, asc, desc] {  // desc too: CLI11 writes the flag into it while parsing
     q->ascending = *asc;
     auto exps = list_experiments(ctx.repo(), *q);
     if (ctx.global.json) {
