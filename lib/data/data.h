@@ -47,9 +47,9 @@ struct TrackedOutput {
   std::string path;  // repo-relative, checked
   EntryType type = EntryType::file;
   std::string sha256;  // the file's, or the folder's manifest's
-  int manifest_version = 1;  // folders: 2 for a tree manifest (mlo.lock 'manifest_version')
   std::string stage;
   std::string recorded_in = "mlo.lock";
+  int manifest_version = 1;  // folders: 2 for a tree manifest (mlo.lock 'manifest_version')
 };
 
 // ---- status ----------------------------------------------------------------
