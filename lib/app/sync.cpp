@@ -216,17 +216,22 @@ void fetch_runs(Repo& repo, Backend& backend, const fs::path& idx, const Transfe
     merge_stats(r.stats, s);
   };
   pull(first);
-  // Round 2: logs of the records, the files of folder outputs whose manifests came.
-  std::set<std::string> second;
+  // Round 2: logs of the records; from there on, what the folder outputs'
+  // manifests list: a tree's folder objects one level deeper each round.
+  std::set<std::string> next, asked = first;
   for (const auto& h : records) {
     if (!repo.cache().has(h)) continue;
     std::string log = run_log_hash(nlohmann::json::parse(repo.cache().read(h), nullptr, false));
-    if (!log.empty()) second.insert(log);
+    if (!log.empty()) next.insert(log);
   }
-  for (const auto& h : lock_objects(repo, lock))
-    if (!first.count(h)) second.insert(h);
-  for (const auto& h : missing) second.erase(h);
-  pull(second);
+  for (std::size_t round = 0; round <= kMaxTreeDepth + 1; ++round) {
+    for (const auto& h : lock_objects(repo, lock))
+      if (!asked.count(h) && !missing.count(h)) next.insert(h);
+    if (next.empty()) break;
+    asked.insert(next.begin(), next.end());
+    pull(next);
+    next.clear();
+  }
   std::set<std::string> imported = records;
   try {  // the lock's own records (runs restored from a cache may be older than the lists)
     auto doc = parse_lock(lock, "mlo.lock");

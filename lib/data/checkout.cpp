@@ -21,6 +21,7 @@
 #include "core/safe_path.h"
 #include "data/data.h"
 #include "data/helpers.h"
+#include "data/tree.h"
 #include "data/workspace.h"
 #include "repo/repo.h"
 
@@ -96,8 +97,10 @@ std::optional<CheckoutTarget> output_target(Repo& repo, const TrackedOutput& o) 
     t.want[""] = {o.sha256, false};
     return t;
   }
-  Manifest m = load_manifest(repo, o.sha256, t.data_rel);
   std::string where = "manifest of " + t.data_rel;
+  std::vector<std::string> missing;  // a folder object of a tree: not restorable here either
+  Manifest m = read_manifest(cache, o.sha256, where + " (object " + o.sha256 + ")", &missing);
+  if (!missing.empty()) return std::nullopt;
   for (auto& entry : m.entries) {
     if (!cache.has(entry.sha256)) return std::nullopt;
     t.want[checked_relative(entry.path, where)] = {entry.sha256, entry.executable};

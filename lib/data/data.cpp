@@ -640,6 +640,7 @@ std::vector<StatusItem> status_items(Repo& repo, const Selection& sel) {
     p.path = name_of(o.path);
     p.type = o.type;
     p.sha256 = o.sha256;
+    p.version = o.manifest_version;
     items.push_back({o.recorded_in, o.stage, o.path, p});
   }
   return items;

@@ -49,6 +49,7 @@ struct TrackedOutput {
   std::string sha256;  // the file's, or the folder's manifest's
   std::string stage;
   std::string recorded_in = "mlo.lock";
+  int manifest_version = 1;  // folders: 2 for a tree manifest (mlo.lock 'manifest_version')
 };
 
 // ---- status ----------------------------------------------------------------

@@ -272,9 +272,12 @@ void place_backend(EnvState& s, Backend b, const std::string& strategy, int weig
   }
 }
 
-// A deploy that would change nothing (same versions, runners, split and settings).
+// A deploy that would change nothing (same versions, runners, split and
+// settings). --ready-timeout is how long this deploy waits, not a setting
+// of what serves: alone it changes nothing.
 bool same_state(EnvState next, const EnvState& cur) {
   next.generation = cur.generation;
+  next.ready_timeout_s = cur.ready_timeout_s;
   return to_json(next) == to_json(cur);
 }
 

@@ -25,6 +25,37 @@ using nlohmann::json;
 
 // ---------------------------------------------------------------- batch
 
+namespace {
+
+// The input as the lineage record names it: repo-relative inside the work
+// tree, else absolute (scoring /data/incoming.csv is normal); empty when it
+// lies outside the repository.
+std::string repo_relative_or_empty(Repo& repo, const fs::path& abs) {
+  std::error_code ec, root_ec;
+  fs::path parent = fs::weakly_canonical(abs.parent_path(), ec);
+  fs::path root = fs::weakly_canonical(repo.root(), root_ec);
+  if (ec || root_ec || !relative_inside(parent / abs.filename(), root)) return "";
+  return repo.relative(abs);
+}
+
+// The file to score: a tracked dataset inside the repository is taken from
+// the cache when it is not checked out. Returns its hash when tracked.
+std::string tracked_input_hash(Repo& repo, const std::string& shown, const fs::path& input) {
+  std::error_code ec;
+  fs::path pointer_file = input.string() + kPointerSuffix;
+  if (!fs::exists(pointer_file, ec)) return "";
+  Pointer p = parse_pointer(read_file(pointer_file), pointer_file.string());
+  if (p.type != EntryType::file) throw InputError(shown + " is a tracked folder", "score one CSV file");
+  if (!fs::exists(input, ec)) {
+    if (!repo.cache().has(p.sha256))
+      throw InputError(shown + " is tracked but neither checked out nor in the cache", "run 'mlo pull' first");
+    repo.cache().materialize(p.sha256, input, repo.link_modes());
+  }
+  return p.sha256;
+}
+
+}  // namespace
+
 json deploy_batch(Repo& repo, const DeployOptions& o, const DeployModel& m, const std::optional<DeploymentConfig>& cfg) {
   if (o.input.empty()) throw UsageError("--target batch needs --input FILE (a CSV, tracked or not)");
   std::string runner = !o.runner.empty() ? o.runner : cfg && !cfg->runner.empty() ? cfg->runner : default_runner_for(m.artifact_type);
@@ -32,27 +63,25 @@ json deploy_batch(Repo& repo, const DeployOptions& o, const DeployModel& m, cons
     throw InputError("cannot tell which inference runner scores '" + m.path.string() + "'", "pass --runner NAME");
   fs::path runner_path = find_inference_runner(runner);
   check_serving_python(m, runner_path, o.strict_env);
-  fs::path input = fs::absolute(o.input);
-  std::string input_rel = repo.relative(input);
+  fs::path input = fs::absolute(o.input).lexically_normal();
+  std::string input_rel = repo_relative_or_empty(repo, input);
+  const bool outside = input_rel.empty();
   std::error_code ec;
-  // A tracked dataset whose file is not checked out: take it from the cache.
-  fs::path pointer_file = input.string() + kPointerSuffix;
-  std::string input_sha;
-  if (fs::exists(pointer_file, ec)) {
-    Pointer p = parse_pointer(read_file(pointer_file), pointer_file.string());
-    if (p.type != EntryType::file) throw InputError(o.input + " is a tracked folder", "score one CSV file");
-    if (!fs::exists(input, ec)) {
-      if (!repo.cache().has(p.sha256))
-        throw InputError(o.input + " is tracked but neither checked out nor in the cache", "run 'mlo pull' first");
-      repo.cache().materialize(p.sha256, input, repo.link_modes());
-    }
-    input_sha = p.sha256;
-  }
+  std::string input_sha = outside ? "" : tracked_input_hash(repo, o.input, input);
+  if (fs::is_directory(input, ec))
+    throw InputError("batch input '" + o.input + "' is a folder", "pass one CSV file to --input");
   if (!fs::is_regular_file(input, ec))
     throw InputError("batch input '" + o.input + "' does not exist", "pass a CSV file (or a tracked one) to --input");
   if (input_sha.empty()) input_sha = repo.cache().add_file(input, {LinkMode::copy});
-  fs::path output = o.output.empty() ? fs::path(input.string() + "." + m.name + "-" + m.version + ".predictions.csv")
+  if (outside) input_rel = input.string();
+  // The predictions are tracked, so they go inside the repository: beside
+  // the input, or at its top for an input from elsewhere.
+  fs::path beside = outside ? repo.root() / input.filename() : input;
+  fs::path output = o.output.empty() ? fs::path(beside.string() + "." + m.name + "-" + m.version + ".predictions.csv")
                                      : fs::absolute(o.output);
+  if (repo_relative_or_empty(repo, output.lexically_normal()).empty())
+    throw InputError("--output " + output.string() + " is outside the repository " + repo.root().string(),
+                     "the predictions are tracked like 'mlo data add'; pass an --output inside the repository");
   std::string output_rel = repo.relative(output);
   fs::create_directories(output.parent_path());
 

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cstdlib>
 #include <map>
 #include <mutex>
 
@@ -9,6 +10,7 @@
 #include "core/hash.h"
 #include "data/scan.h"
 #include "data/stat_cache.h"
+#include "data/tree.h"
 #include "repo/repo.h"
 
 namespace mlo {
@@ -39,7 +41,8 @@ class StatCacheHasher : public PathHasher {
       h.dir = true;
       h.files = m.entries.size();
       h.size = m.total_size();
-      h.sha256 = sha256_hex(serialize_manifest(m));
+      h.flat_sha256 = sha256_hex(serialize_manifest(m));
+      h.sha256 = flat_stage_manifests() ? h.flat_sha256 : build_tree(m);
       return h;
     }
     PathHash h;
@@ -106,6 +109,11 @@ class StatCacheHasher : public PathHasher {
 };
 
 }  // namespace
+
+bool flat_stage_manifests() {
+  const char* v = std::getenv("MLO_FLAT_STAGE_MANIFESTS");
+  return v && std::string(v) == "1";
+}
 
 std::unique_ptr<PathHasher> make_path_hasher(Repo& repo, fs::path root, bool write_back, std::mutex* db_mutex) {
   return std::make_unique<StatCacheHasher>(repo, std::move(root), write_back, db_mutex);

@@ -15,7 +15,11 @@ namespace mlo {
 class Repo;
 
 struct PathHash {
-  std::string sha256;      // a file's bytes, or a folder's manifest (serialize_manifest)
+  std::string sha256;      // a file's bytes, or a folder's tree manifest's root (data/tree.h)
+  // Folders: the hash of their flat (version 1) manifest, as mlo 0.2 and
+  // earlier recorded folder deps and outs in mlo.lock: an unchanged folder
+  // still matches such a lock (compared only when the tree hash does not).
+  std::string flat_sha256;
   std::uint64_t size = 0;  // bytes (all files of a folder)
   bool dir = false;
   std::uint64_t files = 0;  // folders: number of files
@@ -39,6 +43,10 @@ class PathHasher {
 // looked up under `root` (the work tree when empty). With write_back=false
 // nothing learnt is saved (sweeps hash scratch trees). `db_mutex`, when given,
 // guards every use of repo.index() (shared with the caller's own queries).
+// MLO_FLAT_STAGE_MANIFESTS=1: hash and store stage folders as mlo 0.2 did
+// (one flat manifest each), to build the locks of earlier releases in tests.
+bool flat_stage_manifests();
+
 std::unique_ptr<PathHasher> make_path_hasher(Repo& repo, std::filesystem::path root = {}, bool write_back = true,
                                              std::mutex* db_mutex = nullptr);
 

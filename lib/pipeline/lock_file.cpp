@@ -38,6 +38,8 @@ std::vector<TrackedOutput> lock_outputs(const fs::path& root) {
       t.path = checked_relative(o.value("path", ""), "mlo.lock (stage " + stage + ")");
       t.type = o.value("type", "file") == "dir" ? EntryType::dir : EntryType::file;
       t.sha256 = hash;
+      bool tree = o.contains("manifest_version") && o["manifest_version"] == 2;
+      if (t.type == EntryType::dir && tree) t.manifest_version = 2;
       t.stage = stage;
       out.push_back(std::move(t));
     }

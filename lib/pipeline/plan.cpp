@@ -33,6 +33,13 @@ StageKey stage_key(const StageDef& s, const StageFacts& f) {
   return {std::move(doc), std::move(key)};
 }
 
+std::optional<StageKey> flat_manifest_key(const StageDef& s, const StageFacts& f) {
+  if (f.flat_deps.empty()) return std::nullopt;
+  StageFacts old = f;
+  for (auto it = f.flat_deps.begin(); it != f.flat_deps.end(); ++it) old.deps[it.key()] = it.value();
+  return stage_key(s, old);
+}
+
 std::string stale_reason(const StageDef& s, const json& prev, const StageKey& key, const TreeState& tree,
                          const json& prev_env) {
   if (!prev.is_object()) return "never ran";
@@ -43,7 +50,10 @@ std::string stale_reason(const StageDef& s, const json& prev, const StageKey& ke
     std::string path = o.value("path", "");
     auto it = tree.outs.find(path);
     if (it == tree.outs.end()) return "output " + path + " is missing";
-    if (it->second != o.value("sha256", "")) return "output " + path + " was changed";
+    std::string recorded = o.value("sha256", "");
+    auto flat = tree.flat_outs.find(path);
+    bool same_flat = flat != tree.flat_outs.end() && flat->second == recorded;
+    if (it->second != recorded && !same_flat) return "output " + path + " was changed";
   }
   for (const auto& m : s.metrics)
     if (!tree.metrics_present.count(m)) return "metrics file " + m + " is missing";

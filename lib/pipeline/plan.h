@@ -18,6 +18,7 @@ namespace mlo {
 // What a stage reads, as hashed and resolved in one tree.
 struct StageFacts {
   nlohmann::json deps = nlohmann::json::object();    // path -> sha256
+  nlohmann::json flat_deps = nlohmann::json::object();  // folder deps: path -> flat (version 1) manifest hash
   nlohmann::json params = nlohmann::json::object();  // FILE:KEY -> value
   nlohmann::json runner_config = nlohmann::json::object();
   // The captured environment (lib/environment; null until captured) and
@@ -33,11 +34,16 @@ struct StageKey {
   std::string key;
 };
 StageKey stage_key(const StageDef& s, const StageFacts& facts);
+// The key mlo 0.2 and earlier computed, with folder deps hashed as flat
+// manifests: an unchanged stage still matches the mlo.lock they wrote.
+// nullopt when the stage has no folder dep (both keys are the same).
+std::optional<StageKey> flat_manifest_key(const StageDef& s, const StageFacts& facts);
 
 // What the work tree holds of a stage's outputs: path -> sha256 (absent: missing).
 struct TreeState {
   std::map<std::string, std::string> outs;
   std::set<std::string> metrics_present;
+  std::map<std::string, std::string> flat_outs;  // folders: their flat (version 1) manifest hash
 };
 
 // Why the stage must run (or be restored) in the work tree; "" when it is

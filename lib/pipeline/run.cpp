@@ -346,7 +346,8 @@ class Executor {
     if (opts_.dry_run && upstream_would_change(ctx, s, out)) return out;
     StageFacts facts = gather_facts(ctx, s);
     StageKey key = stage_key(s, facts);
-    out.reason = why_run(ctx, s, key);
+    std::optional<StageKey> flat_key = flat_manifest_key(s, facts);
+    out.reason = why_run(ctx, s, key, flat_key);
     if (out.reason.empty()) {
       out.action = "up-to-date";
       out.run_id = lock_entry(s.name).value("run", "");
@@ -359,6 +360,7 @@ class Executor {
       if (!failures.empty()) return refuse(ctx, s, facts, key, failures, out);
     }
     std::optional<json> cached = lookup_cache(s, key.key);
+    if (!cached && flat_key) cached = lookup_cache(s, flat_key->key);  // a run of mlo 0.2 or earlier
     if (opts_.dry_run) return would_change(ctx, s, cached, out);
     if (cached) return restore_cached(ctx, s, facts, key, *cached, out);
     if (facts.environment.is_null()) facts.environment = capture_environment(ctx, s, facts.runner_config);
@@ -425,13 +427,12 @@ class Executor {
   }
 
   // A dep's hash: what a dry run predicts it will be, or what it is.
-  std::optional<std::string> dep_hash(ExecContext& ctx, const std::string& d) {
+  std::optional<PathHash> dep_hash(ExecContext& ctx, const std::string& d) {
     if (opts_.dry_run) {
       std::lock_guard<std::mutex> g(mu_);
-      if (auto it = ctx.predicted.find(d); it != ctx.predicted.end()) return it->second;
+      if (auto it = ctx.predicted.find(d); it != ctx.predicted.end()) return PathHash{it->second};
     }
-    if (auto h = ctx.hasher->hash(d)) return h->sha256;
-    return std::nullopt;
+    return ctx.hasher->hash(d);
   }
 
   StageFacts gather_facts(ExecContext& ctx, const StageDef& s) {
@@ -441,7 +442,8 @@ class Executor {
       if (!h)
         throw InputError(s.where + ": dep '" + d + "' of stage '" + s.name + "' does not exist",
                          "create it, track it with 'mlo data add'/'mlo data checkout', or add a stage whose outs include it");
-      f.deps[d] = *h;
+      f.deps[d] = h->sha256;
+      if (h->dir) f.flat_deps[d] = h->flat_sha256;
     }
     f.params = resolve_params(s.params, reader_at(ctx.root), ctx.overrides);
     {
@@ -504,16 +506,25 @@ class Executor {
     return lock_.entry(stage);
   }
 
-  // Why the stage must run here; "" when it is up to date.
-  std::string why_run(ExecContext& ctx, const StageDef& s, const StageKey& key) {
+  // Why the stage must run here; "" when it is up to date. An mlo.lock
+  // entry of mlo 0.2 or earlier (folders hashed as flat manifests) matches
+  // `flat_key` and the outputs' flat hashes; it stays as it is until the
+  // stage runs again.
+  std::string why_run(ExecContext& ctx, const StageDef& s, const StageKey& new_key,
+                      const std::optional<StageKey>& flat_key) {
     bool forced = opts_.force && is_target(s.name);
     if (!ctx.workspace) return forced ? "forced" : ctx.point.empty() ? "sweep" : "sweep point";
     json prev = lock_entry(s.name);
+    bool old_lock = flat_key && prev.is_object() && prev.value("key", "") == flat_key->key;
+    const StageKey& key = old_lock ? *flat_key : new_key;
     TreeState tree;
     if (prev.is_object() && prev.contains("outs") && prev["outs"].is_array())
       for (const auto& o : prev["outs"]) {
         std::string path = o.value("path", "");
-        if (auto h = ctx.hasher->hash(path)) tree.outs[path] = h->sha256;
+        auto h = ctx.hasher->hash(path);
+        if (!h) continue;
+        tree.outs[path] = h->sha256;
+        if (h->dir) tree.flat_outs[path] = h->flat_sha256;
       }
     for (const auto& m : s.metrics)
       if (fs::exists(ctx.root / m)) tree.metrics_present.insert(m);

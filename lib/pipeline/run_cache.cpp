@@ -131,6 +131,19 @@ void RunCache::clear_outputs(const fs::path& root, const StageDef& s) const {
   for (const auto& m : s.metrics) tree.check_parents(m, true);
 }
 
+// A tree manifest (one object per folder, data/tree.h): a one-file change
+// stores that folder's object and its parents', and push moves only those.
+json RunCache::store_folder_manifest(const Manifest& m) const {
+  json out = {{"size", m.total_size()}, {"type", "dir"}, {"files", m.entries.size()}};
+  if (flat_stage_manifests()) {
+    out["sha256"] = cache_.add_bytes(serialize_manifest(m), false);
+    return out;
+  }
+  out["sha256"] = build_tree(m, [&](const std::string&, const std::string& bytes) { cache_.add_bytes(bytes, false); });
+  out["manifest_version"] = 2;
+  return out;
+}
+
 json RunCache::store_output(const fs::path& root, const std::string& o) const {
   fs::path abs = root / o;
   if (fs::is_directory(abs)) {
@@ -146,8 +159,7 @@ json RunCache::store_output(const fs::path& root, const std::string& o) const {
       m.entries.push_back(e);
     }
     m.sort();
-    std::string h = cache_.add_bytes(serialize_manifest(m), false);
-    return {{"sha256", h}, {"size", m.total_size()}, {"type", "dir"}, {"files", m.entries.size()}};
+    return store_folder_manifest(m);
   }
   std::uint64_t size = fs::file_size(abs);
   std::string h = cache_.add_file(abs, {LinkMode::reflink, LinkMode::copy}, false);

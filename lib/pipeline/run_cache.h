@@ -41,6 +41,7 @@ class RunCache {
 
  private:
   bool all_stored(const nlohmann::json& record, const char* field) const;
+  nlohmann::json store_folder_manifest(const Manifest& m) const;
   void restore_dir(const class TreeWriter& tree, const std::string& rel, const std::string& manifest_hash) const;
   void restore_file(const class TreeWriter& tree, const std::string& rel, const std::string& hash,
                     bool executable = false) const;

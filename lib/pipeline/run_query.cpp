@@ -22,6 +22,9 @@ namespace mlo {
 namespace {
 
 constexpr std::size_t kMaxCursor = 1100;
+// A longer text key is not carried: the cursor names its run ("kID:") and
+// the key is read back from the index (ui addresses end at 4096 bytes).
+constexpr std::size_t kMaxCursorText = 900;
 
 // A value bound to a statement as SQLite stores it.
 struct SqlValue {
@@ -141,10 +144,12 @@ Order order_of(const RunQuery& query) {
 }
 
 // A row's place in an order: in the null segment, or its key; and its id.
+// `by_run`: only the id is known yet (a "kID:" cursor).
 struct Cursor {
   bool null = false;
   SqlValue key;
   std::string id;
+  bool by_run = false;
 };
 
 [[noreturn]] void bad_cursor(const std::string& why) {
@@ -153,6 +158,7 @@ struct Cursor {
 
 std::string format_cursor(const Cursor& c) {
   if (c.null) return "n" + c.id + ":";
+  if (c.key.type == 't' && c.key.text.size() > kMaxCursorText) return "k" + c.id + ":";
   if (c.key.type == 'i') return "i" + c.id + ":" + std::to_string(c.key.integer);
   if (c.key.type == 'r') {
     char buf[40];
@@ -188,6 +194,10 @@ Cursor parse_cursor(const std::string& text) {
       break;
     case 't':
       c.key = text_value(key);
+      break;
+    case 'k':
+      c.by_run = true;
+      if (!key.empty()) bad_cursor("a key after k");
       break;
     default:
       bad_cursor("unknown key type");
@@ -275,11 +285,29 @@ long segment_size(Database& db, SegmentQuery s) {
   return q.step() ? static_cast<long>(q.int64(0)) : 0;
 }
 
+// Where a "kID:" cursor's run stands in this order now.
+Cursor place_of_run(Database& db, const Order& order, const std::string& id) {
+  const Field& f = order.field;
+  std::string sql = f.value() ? "SELECT v.value, typeof(v.value) FROM runs LEFT JOIN run_values v ON v.run = runs.id "
+                                "AND v.kind = " + std::to_string(f.kind) + " AND v.name = ?1 WHERE runs.id = ?2"
+                              : "SELECT " + f.expr + ", typeof(" + f.expr + ") FROM runs WHERE id = ?2";
+  auto q = db.prepare(sql);
+  if (f.value()) q.bind(1, f.name);
+  q.bind(2, id);
+  if (!q.step()) bad_cursor("run '" + id + "' is not in the index");
+  Cursor c;
+  c.id = id;
+  c.null = q.text(1) == "null";
+  if (!c.null) c.key = key_at(q, 0);
+  return c;
+}
+
 // Up to `want` rows (0: all) in the order, or read backwards from `before`.
 std::vector<Pick> pick_rows(Database& db, const Order& order, const Filter& filter, const RunQuery& query, long want) {
   bool backwards = !query.before.empty();
   std::optional<Cursor> from;
   if (!query.after.empty() || backwards) from = parse_cursor(backwards ? query.before : query.after);
+  if (from && from->by_run) from = place_of_run(db, order, from->id);
   std::vector<bool> segments = {false};
   if (order.nullable) segments.push_back(true);
   if (backwards) std::reverse(segments.begin(), segments.end());

@@ -29,6 +29,12 @@ expect_ok --json deploy iris@2 --artifact m2.json --env prod
 expect_json "d['changed'] is False and d['version'] == '2' and d['primary']['version'] == '2'"
 expect_eq "$(events)" "$n" "events after two no-op redeploys"
 expect_eq "$(primary_pid)" "$first" "primary runner after a no-op redeploy"
+# --ready-timeout is how long the deploy waits, not a serving setting: a
+# redeploy that changes only it is a no-op too.
+expect_ok --json deploy iris@2 --artifact m2.json --env prod --ready-timeout 77
+expect_json "d['changed'] is False"
+expect_eq "$(events)" "$n" "events after a redeploy with only a new --ready-timeout"
+expect_eq "$(primary_pid)" "$first" "primary runner after a redeploy with only a new --ready-timeout"
 expect_ok --json deploy status prod
 expect_json "[h['version'] for h in d['history']] == ['1']"
 

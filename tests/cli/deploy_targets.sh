@@ -75,6 +75,26 @@ expect_ok --json deploy history
 expect_json "[e['action'] for e in d] == ['batch', 'render', 'render', 'render'] and d[0]['detail']['rows'] == 3"
 expect_eq "$(cat deploy/*/events.jsonl | wc -l | tr -d ' ')" 4 "tracked events"
 
+# An input outside the repository (scoring /data/incoming.csv is normal): the
+# lineage record and the event name it by its absolute path, and the
+# tracked predictions go to the repository's top.
+mkdir -p "$TEST_TMP/elsewhere/folder"
+printf 'a,b\n1,2\n' > "$TEST_TMP/elsewhere/incoming.csv"
+incoming="$TEST_TMP/elsewhere/incoming.csv"
+expect_ok --json deploy iris@1 --artifact m1.json --env outside --target batch --input "$incoming"
+expect_json "d['input'] == '$incoming' and d['output'] == 'incoming.csv.iris-1.predictions.csv' and d['rows'] == 1"
+expect_eq "$(cat incoming.csv.iris-1.predictions.csv)" "$(printf 'a,b,prediction\n1,2,3.0')" "outside input scored"
+expect_file incoming.csv.iris-1.predictions.csv.mlo
+expect_ok --json deploy history outside
+expect_json "len(d) == 1 and d[0]['action'] == 'batch' and d[0]['detail']['input'] == '$incoming' and d[0]['detail']['input_sha256'] == '$(sha256sum "$incoming" | cut -d' ' -f1)'"
+# Still refused: a folder, a missing file, and predictions written outside.
+expect_rc 3 deploy iris@1 --artifact m1.json --env outside --target batch --input "$TEST_TMP/elsewhere/folder"
+expect_err_contains "is a folder"
+expect_rc 3 deploy iris@1 --artifact m1.json --env outside --target batch --input "$TEST_TMP/elsewhere/none.csv"
+expect_err_contains "does not exist"
+expect_rc 3 deploy iris@1 --artifact m1.json --env outside --target batch --input "$incoming" --output "$TEST_TMP/elsewhere/p.csv"
+expect_err_contains "outside the repository"
+
 # The scikit-learn runner (Debian python3-sklearn through /usr/bin/python3).
 if /usr/bin/python3 -c 'import sklearn, joblib' 2>/dev/null; then
   /usr/bin/python3 - <<'PY'

@@ -232,6 +232,27 @@ TEST_CASE("plan: cache key and why a stage is stale, with no process and no file
   CHECK(stale_reason(s, prev, stage_key(s, newer), tree) == "dep data.csv changed, param train.lr changed (0.1 -> 0.2)");
 }
 
+TEST_CASE("plan: an mlo.lock of flat folder manifests (mlo 0.2) still matches an unchanged stage") {
+  StageDef s = plan_stage();
+  StageFacts facts;
+  facts.deps = {{"data.csv", "aa"}};
+  CHECK_FALSE(flat_manifest_key(s, facts));  // no folder dep: one key
+  facts.deps["feats"] = "tree-hash";
+  facts.flat_deps["feats"] = "flat-hash";
+  std::optional<StageKey> old_key = flat_manifest_key(s, facts);
+  REQUIRE(old_key);
+  StageFacts as_before = facts;
+  as_before.deps["feats"] = "flat-hash";
+  CHECK(old_key->key == stage_key(s, as_before).key);
+  CHECK(old_key->key != stage_key(s, facts).key);
+  // Its folder output recorded by its flat hash: the same content, not a change.
+  json prev = {{"key", old_key->key}, {"outs", json::array({{{"path", "model.pkl"}, {"sha256", "flat-out"}}})}};
+  TreeState tree{{{"model.pkl", "tree-out"}}, {"metrics.json"}, {{"model.pkl", "flat-out"}}};
+  CHECK(stale_reason(s, prev, *old_key, tree) == "");
+  tree.flat_outs["model.pkl"] = "other";
+  CHECK(stale_reason(s, prev, *old_key, tree) == "output model.pkl was changed");
+}
+
 TEST_CASE("plan: sweep axes and points") {
   auto a = parse_axis("train.lr=0.1,0.01", 0);
   auto b = parse_axis("other.yaml:k=choice(x,y)", 0);
