@@ -37,9 +37,13 @@ total=$(calls total)
 echo "pull of $FILES files: $total system calls ($((total / FILES)) a file)"
 # Per file now: fetch (stat, open, write, close, rename) and checkout (two
 # opens, fstat, copy, two closes, rename) plus planning; 36 before.
-[ "$total" -le $((FILES * 18)) ] || fail "$total system calls for $FILES files (more than 18 a file):
+if sanitized_build; then
+  echo "sanitizer build: the total is not checked (the runtime's own calls)"
+else
+  [ "$total" -le $((FILES * 18)) ] || fail "$total system calls for $FILES files (more than 18 a file):
 $(head -20 "$TEST_TMP/strace.txt")"
-pass
+  pass
+fi
 # A file system without reflinks is learned once, not once per file (each
 # of the parallel workers may try before the first failure is known).
 [ "$(calls ioctl errors)" -le 16 ] || fail "$(calls ioctl errors) failed ioctl calls (FICLONE retried per file)"

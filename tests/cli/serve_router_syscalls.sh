@@ -40,5 +40,9 @@ total=$(awk '$NF == "total" {print $4}' "$TEST_TMP/strace.txt")
 echo "router system calls for 400 requests: $total (epoll_ctl $(calls epoll_ctl), write $(calls write), read $(calls read))"
 [ "$(calls epoll_ctl)" -le 20 ] || fail "epoll_ctl $(calls epoll_ctl) times for 400 requests: $(cat "$TEST_TMP/strace.txt")"; pass
 [ "$(( $(calls write) + $(calls read) ))" -le 40 ] || fail "eventfd hand-overs for 400 requests: $(cat "$TEST_TMP/strace.txt")"; pass
-[ "$total" -le $((400 * 8)) ] || fail "$total system calls for 400 requests (at most 8 a request): $(cat "$TEST_TMP/strace.txt")"; pass
+if sanitized_build; then
+  echo "sanitizer build: the total is not checked (the runtime's own calls)"
+else
+  [ "$total" -le $((400 * 8)) ] || fail "$total system calls for 400 requests (at most 8 a request): $(cat "$TEST_TMP/strace.txt")"; pass
+fi
 expect_ok deploy stop prod
