@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <random>
+#include <set>
 
 #include "core/error.h"
 #include "core/hash.h"
@@ -356,7 +357,7 @@ TEST_CASE("directory remote: a lost chunk pack makes the object absent; push rep
   // The store lost the pack that holds the chunks (its index survived).
   std::filesystem::remove(tmp / "remote" / pack_key(chunk_pack));
   RemoteIndex after = RemoteIndex::load(*backend, tmp / "idx", 1);
-  CHECK(after.recipe(big_hash) != nullptr);
+  CHECK(after.recipe(big_hash).has_value());
   CHECK_FALSE(after.has_object(big_hash));
   CHECK_FALSE(after.lacking_chunks(big_hash).empty());
   VerifyReport lost = verify_objects(*backend, tmp / "idx", {big_hash, small_hash}, opts);
@@ -377,4 +378,35 @@ TEST_CASE("directory remote: a lost chunk pack makes the object absent; push rep
   TransferStats f = fetch_objects(*backend, b, tmp / "idx-b", {big_hash}, opts);
   CHECK(f.missing.empty());
   CHECK(b.read(big_hash) == big);
+}
+
+TEST_CASE("directory remote: many small objects: packs of at most 8192 blobs, fetched in rounds", "[remote_test]") {
+  // Small files compress to a few bytes each, so the 16 MiB pack target
+  // alone would put every one in one pack (one index of N entries to build
+  // and to parse) and one range read (N files decompressed at once).
+  test::TempDir tmp;
+  Cache a(tmp / "a"), b(tmp / "b");
+  RemoteConfig rc{"origin", (tmp / "remote").string(), {}};
+  auto backend = open_backend(rc);
+  REQUIRE(backend->create_root());
+  std::set<std::string> hashes;
+  for (int i = 0; i < 9000; ++i) hashes.insert(a.add_bytes(std::string(512, 'a' + i % 26) + std::to_string(i), false));
+  TransferOptions opts;
+  opts.jobs = 1;  // one worker: every object goes to the same pack builder
+  TransferStats pushed = push_objects(*backend, a, tmp / "idx", hashes, opts);
+  CHECK(pushed.objects == 9000);
+  CHECK(pushed.packs == 2);
+  RemoteIndex index = RemoteIndex::load(*backend, tmp / "idx", 1);
+  for (const auto& [id, pack] : index.packs()) CHECK(pack.blobs.size() <= 8192);
+  std::size_t found = 0;
+  for (const auto& h : hashes) found += index.has_object(h) && index.object(h)->entry.size > 512;
+  CHECK(found == 9000);
+  CHECK_FALSE(index.has_object(sha256_hex("not pushed")));
+  CHECK(push_objects(*backend, a, tmp / "idx", hashes, opts).up_to_date == 9000);
+  TransferStats fetched = fetch_objects(*backend, b, tmp / "idx-b", hashes, opts);
+  CHECK(fetched.objects == 9000);
+  CHECK(fetched.missing.empty());
+  std::size_t in_b = 0;
+  for (const auto& h : hashes) in_b += b.has(h) && b.read(h) == a.read(h);
+  CHECK(in_b == 9000);
 }
