@@ -375,19 +375,35 @@ void diff_entries(const std::vector<ManifestEntry>& from, const std::vector<Mani
   }
 }
 
+using TreeLevel = std::function<std::optional<std::vector<TreeEntry>>(const std::string& hash, const std::string& where)>;
+
 // The files of one side of a tree diff that the other side lacks entirely:
-// a file, or every file below a subfolder.
-void one_sided(const Cache& cache, const TreeEntry& e, const std::string& dir, bool from_side, FileChanges& out) {
-  std::string path = dir + "/" + e.name;
-  std::vector<ManifestEntry> files;
-  if (e.is_tree)
-    for (auto& f : read_manifest(cache, e.sha256, "folder " + path + " (tree " + e.sha256 + ")").entries)
-      files.push_back({path + "/" + f.path, f.sha256, f.size, f.executable});
-  else
-    files.push_back({path, e.sha256, e.size, e.executable});
-  for (auto& f : files)
-    (from_side ? out.removed : out.added).push_back({f.path, from_side ? f.sha256 : "", from_side ? "" : f.sha256,
+// a file, or every file below a subfolder (read level by level).
+void one_sided(const TreeLevel& level, const TreeEntry& e, const std::string& dir, bool from_side, FileChanges& out) {
+  auto add = [&](const std::string& path, const TreeEntry& f) {
+    (from_side ? out.removed : out.added).push_back({path, from_side ? f.sha256 : "", from_side ? "" : f.sha256,
                                                      from_side ? f.size : 0, from_side ? 0 : f.size});
+  };
+  struct Folder {
+    std::string hash, path;
+    std::size_t depth;
+  };
+  std::vector<Folder> folders;
+  if (e.is_tree) folders.push_back({e.sha256, dir + "/" + e.name, 0});
+  else add(dir + "/" + e.name, e);
+  while (!folders.empty()) {
+    Folder at = std::move(folders.back());
+    folders.pop_back();
+    if (at.depth > kMaxTreeDepth)
+      throw InputError(at.path + ": folders nest deeper than " + std::to_string(kMaxTreeDepth) + " levels",
+                       "the tree manifest is damaged or hostile; run 'mlo fsck' to check the cache");
+    auto entries = level(at.hash, "folder " + at.path + " (tree " + at.hash + ")");
+    if (!entries) throw InputError("folder " + at.path + ": its tree object " + at.hash + " is not in the cache");
+    for (const auto& f : *entries) {
+      if (f.is_tree) folders.push_back({f.sha256, at.path + "/" + f.name, at.depth + 1});
+      else add(at.path + "/" + f.name, f);
+    }
+  }
 }
 
 // Two tree manifests compared folder by folder: subfolders whose hashes are
@@ -398,7 +414,7 @@ void one_sided(const Cache& cache, const TreeEntry& e, const std::string& dir, b
 // are read from there instead of the cache.
 bool diff_trees(const Cache& cache, const std::string& from, const std::string& to, const std::string& path,
                 FileChanges& out, const std::map<std::string, std::string>* fresh = nullptr) {
-  auto level = [&](const std::string& hash, const std::string& where) -> std::optional<std::vector<TreeEntry>> {
+  TreeLevel level = [&](const std::string& hash, const std::string& where) -> std::optional<std::vector<TreeEntry>> {
     if (fresh)
       if (auto it = fresh->find(hash); it != fresh->end()) return parse_tree_level(it->second, where);
     return read_tree_level(cache, hash, where);
@@ -422,9 +438,9 @@ bool diff_trees(const Cache& cache, const std::string& from, const std::string& 
       std::size_t i = 0, j = 0;
       while (i < a->size() || j < b->size()) {
         if (j == b->size() || (i < a->size() && tree_order((*a)[i], (*b)[j]))) {
-          one_sided(cache, (*a)[i++], p.dir, true, found);
+          one_sided(level, (*a)[i++], p.dir, true, found);
         } else if (i == a->size() || tree_order((*b)[j], (*a)[i])) {
-          one_sided(cache, (*b)[j++], p.dir, false, found);
+          one_sided(level, (*b)[j++], p.dir, false, found);
         } else {
           const TreeEntry &x = (*a)[i++], &y = (*b)[j++];
           if (x.sha256 == y.sha256 && x.executable == y.executable) continue;

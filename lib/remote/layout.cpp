@@ -89,12 +89,24 @@ std::string zstd_decompress(std::string_view data, std::uint64_t expected_size, 
   return out;
 }
 
+// Written as text, not through a JSON document (one such document of
+// every blob, for every worker's pack at once, was most of a push's memory),
+// in the bytes nlohmann::json::dump() gives: keys sorted, no spaces. The
+// hashes are hex and the pack id is checked (is_pack_id), so nothing needs
+// escaping.
 std::string serialize_pack_index(const PackIndex& index) {
-  nlohmann::json blobs = nlohmann::json::array();
-  for (auto& b : index.blobs)
-    blobs.push_back({std::string(1, static_cast<char>(b.kind)), b.hash, b.offset, b.length, b.size});
-  nlohmann::json doc = {{"version", 1}, {"pack", index.id}, {"created", index.created}, {"blobs", blobs}};
-  return zstd_compress(doc.dump(), 3);
+  std::string text = "{\"blobs\":[";
+  text.reserve(32 + index.blobs.size() * 112);
+  for (std::size_t i = 0; i < index.blobs.size(); ++i) {
+    const BlobEntry& b = index.blobs[i];
+    text += i ? ",[\"" : "[\"";
+    text += static_cast<char>(b.kind);
+    text += "\",\"" + b.hash + "\"," + std::to_string(b.offset) + "," + std::to_string(b.length) + "," +
+            std::to_string(b.size) + "]";
+  }
+  text += "],\"created\":" + std::to_string(index.created) + ",\"pack\":" + nlohmann::json(index.id).dump() +
+          ",\"version\":1}";
+  return zstd_compress(text, 3);
 }
 
 namespace {

@@ -162,13 +162,6 @@ struct PushItem {
 
 namespace {
 
-// Objects a push plans and sends in one round (their plan is held for one
-// round at a time; the packs being filled carry over between rounds).
-constexpr std::size_t kPushRound = 8192;
-// Blobs in one pack at most: its index (and the reader's parse of it) stays
-// small even when small files compress to a few bytes each.
-constexpr std::size_t kMaxPackBlobs = 8192;
-
 // The packs push is filling, one a worker, and writing them to the remote.
 class PackWriter {
  public:
@@ -178,7 +171,10 @@ class PackWriter {
   unsigned workers() const { return static_cast<unsigned>(builders_.size()); }
   PackBuilder& builder(unsigned w) { return builders_[w]; }
   void flush_if_full(PackBuilder& b) {
-    if (b.data.size() >= options_.pack_size || b.index.blobs.size() >= kMaxPackBlobs) flush(b);
+    // Blobs are capped too: small files compress to a few bytes each, and a
+    // pack index of every one of them would be built and parsed whole.
+    if (b.data.size() >= options_.pack_size || b.index.blobs.size() >= std::max<std::size_t>(1, options_.pack_blobs))
+      flush(b);
   }
   void flush(PackBuilder& b) {
     if (b.index.blobs.empty()) return;
@@ -285,8 +281,11 @@ TransferStats push_objects(Backend& backend, Cache& cache, const fs::path& index
   PackWriter writer(backend, index_cache, options, stats);
   std::set<std::string> claimed;
   std::vector<std::pair<std::string, Recipe>> recipes;
-  for (std::size_t begin = 0; begin < to_send.size(); begin += kPushRound) {
-    std::size_t end = std::min(to_send.size(), begin + kPushRound);
+  // In rounds: one round's plan is held at a time; the packs being filled
+  // carry over between rounds.
+  const std::size_t round = std::max<std::size_t>(1, options.round_objects);
+  for (std::size_t begin = 0; begin < to_send.size(); begin += round) {
+    std::size_t end = std::min(to_send.size(), begin + round);
     std::vector<PushItem> items = plan_round(cache, remote, to_send, sizes, begin, end, options, claimed, recipes, stats);
     run_workers(items.size(), writer.workers(), [&](unsigned w, std::size_t i) {
       check_interrupted();
@@ -407,11 +406,6 @@ void download(Backend& backend, const std::vector<FetchRange>& ranges, unsigned 
 
 namespace {
 
-// Objects fetched in one round: the blob list, the ranges and the large
-// objects' temp files are held for one round at a time, so a fetch of N
-// files holds N hashes, not N of each of those.
-constexpr std::size_t kFetchRound = 8192;
-
 struct FetchCounters {
   Progress& progress;
   std::atomic<std::uint64_t> wire{0}, chunks{0};
@@ -523,10 +517,14 @@ TransferStats fetch_objects(Backend& backend, Cache& cache, const fs::path& inde
   std::vector<std::string>().swap(wanted);
   Progress progress(options.progress, options.verb, present.size(), stats.bytes);
   FetchCounters counters{progress};
+  // In rounds: the blob list, the ranges and the large objects' temp files
+  // are held for one round at a time, so a fetch of N files holds N hashes,
+  // not N of each of those.
+  const std::size_t per_round = std::max<std::size_t>(1, options.round_objects);
   std::vector<std::string> round;
-  for (std::size_t i = 0; i < present.size(); i += kFetchRound) {
+  for (std::size_t i = 0; i < present.size(); i += per_round) {
     round.assign(present.begin() + static_cast<std::ptrdiff_t>(i),
-                 present.begin() + static_cast<std::ptrdiff_t>(std::min(present.size(), i + kFetchRound)));
+                 present.begin() + static_cast<std::ptrdiff_t>(std::min(present.size(), i + per_round)));
     fetch_round(backend, cache, remote, round, std::max(1u, options.jobs), counters);
   }
   cache.sync();

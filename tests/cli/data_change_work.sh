@@ -74,4 +74,36 @@ rm -f data/d0/f0003.txt && echo "changed again" >data/d0/f0003.txt
 expect_ok data add data
 expect_ok data status --exit-code
 
+# Status reads the recorded tree only where it differs from the work tree:
+# with 40 folders and one file changed, the root's object and that folder's
+# (it read all 41 and compared every file's entry before).
+new_repo wide
+/usr/bin/python3 - <<'PY'
+import os
+for i in range(400):
+    d = f"data/w{i % 40:02d}"
+    os.makedirs(d, exist_ok=True)
+    with open(f"{d}/f{i:04d}.txt", "w") as f:
+        f.write(f"wide {i}\n")
+PY
+expect_ok data add data
+git add -A && git commit -qm wide || fail "commit"
+expect_ok data status --exit-code
+expect_ok data status --exit-code
+rm -f data/w07/f0007.txt && echo "changed" >data/w07/f0007.txt
+strace -f -o "$TEST_TMP/strace-wide.txt" -e trace=openat "$MLO" -q --json data status >"$TEST_TMP/wide.json" \
+  || fail "status under strace"
+OUT=$(cat "$TEST_TMP/wide.json")
+expect_json 'd["entries"][0]["status"] == "modified" and d["entries"][0]["modified"] == ["data/w07/f0007.txt"]'
+expect_json 'not d["entries"][0]["added"] and not d["entries"][0]["removed"]'
+read_objects=$(grep -E '\.mlo/cache/objects/[0-9a-f]{2}/' "$TEST_TMP/strace-wide.txt" | grep -vc ENOENT || true)
+echo "status with one file changed in 40 folders read $read_objects cache objects"
+[ "$read_objects" -le 4 ] || fail "status read $read_objects cache objects for one changed file in 40 folders (at most 4 expected)"
+pass
+# A new file in a new folder and a removed folder are listed too.
+mkdir -p data/zz && echo new >data/zz/n.txt && rm -rf data/w03
+run_mlo --json data status
+expect_json 'd["entries"][0]["added"] == ["data/zz/n.txt"]'
+expect_json 'len(d["entries"][0]["removed"]) == 10'
+
 done_testing
