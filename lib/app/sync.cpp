@@ -278,11 +278,18 @@ SyncResult fetch(Repo& repo, const SyncRequest& request) {
   for (auto& pp : need.pointers) asked.insert(load_pointer(repo, pp).sha256);
   merge_stats(r.stats, fetch_objects(*backend, repo.cache(), idx, asked, opts));
   for (std::size_t round = 0; round <= kMaxTreeDepth + 1; ++round) {
-    std::set<std::string> more;
-    for (auto& h : needed_objects(repo, request.paths).objects)
-      if (asked.insert(h).second) more.insert(h);
+    // Hashes move between the sets (no copies): each is held once, in
+    // `asked` or in `more`, besides this round's list.
+    std::set<std::string> more, needed = needed_objects(repo, request.paths).objects;
+    for (auto it = needed.begin(); it != needed.end();) {
+      auto next = std::next(it);
+      if (!asked.count(*it)) more.insert(needed.extract(it));
+      it = next;
+    }
+    std::set<std::string>().swap(needed);
     if (more.empty()) break;
     merge_stats(r.stats, fetch_objects(*backend, repo.cache(), idx, more, opts));
+    asked.merge(more);
   }
   if (request.paths.empty() && request.runs) fetch_runs(repo, *backend, idx, opts, r);
   if (request.models) fetch_models(repo, *backend, idx, opts, r);

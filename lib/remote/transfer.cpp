@@ -429,8 +429,8 @@ void write_at(const FetchTarget& t, const std::string& raw, std::uint64_t off) {
 
 // Downloads `wanted` (each on the remote, whole or as a complete recipe)
 // into the cache, every byte verified.
-void fetch_round(Backend& backend, Cache& cache, const RemoteIndex& remote, const std::vector<std::string>& wanted,
-                 unsigned jobs, FetchCounters& counters) {
+void fetch_round(Backend& backend, Cache& cache, const RemoteIndex& remote,
+                 const std::vector<const std::string*>& wanted, unsigned jobs, FetchCounters& counters) {
   std::vector<FetchBlob> blobs;
   std::map<std::string, FetchTarget> targets;
   std::unordered_map<std::string, std::vector<std::pair<FetchTarget*, std::uint64_t>>> chunk_dest;
@@ -442,7 +442,8 @@ void fetch_round(Backend& backend, Cache& cache, const RemoteIndex& remote, cons
       for (auto& [h, x] : t) ::unlink(x.path.c_str());
     }
   } cleanup{targets};
-  for (const auto& h : wanted) {
+  for (const std::string* wanted_hash : wanted) {
+    const std::string& h = *wanted_hash;
     if (auto loc = remote.object(h)) {
       blobs.push_back({std::move(loc->pack), std::move(loc->entry)});
       continue;
@@ -492,36 +493,37 @@ TransferStats fetch_objects(Backend& backend, Cache& cache, const fs::path& inde
                             const std::set<std::string>& hashes, const TransferOptions& options) {
   auto t0 = Clock::now();
   TransferStats stats;
-  std::vector<std::string> wanted;
+  // Pointers into `hashes`: a fetch of N files holds one copy of each hash.
+  std::vector<const std::string*> wanted;
   for (auto& h : hashes) {
     if (cache.has(h)) ++stats.up_to_date;
-    else wanted.push_back(h);
+    else wanted.push_back(&h);
   }
   if (wanted.empty()) {
     stats.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     return stats;
   }
   RemoteIndex remote = RemoteIndex::load(backend, index_cache, options.jobs);
-  std::vector<std::string> present;
-  for (auto& h : wanted) {
-    if (auto loc = remote.object(h)) {
+  std::vector<const std::string*> present;
+  for (const std::string* h : wanted) {
+    if (auto loc = remote.object(*h)) {
       stats.bytes += loc->entry.size;
-    } else if (remote.complete_recipe(h)) {
-      stats.bytes += remote.recipe_content(h)->size;
+    } else if (remote.complete_recipe(*h)) {
+      stats.bytes += remote.recipe_content(*h)->size;
     } else {
-      stats.missing.push_back(h);  // or some of its chunks are
+      stats.missing.push_back(*h);  // or some of its chunks are
       continue;
     }
-    present.push_back(std::move(h));
+    present.push_back(h);
   }
-  std::vector<std::string>().swap(wanted);
+  std::vector<const std::string*>().swap(wanted);
   Progress progress(options.progress, options.verb, present.size(), stats.bytes);
   FetchCounters counters{progress};
   // In rounds: the blob list, the ranges and the large objects' temp files
   // are held for one round at a time, so a fetch of N files holds N hashes,
   // not N of each of those.
   const std::size_t per_round = std::max<std::size_t>(1, options.round_objects);
-  std::vector<std::string> round;
+  std::vector<const std::string*> round;
   for (std::size_t i = 0; i < present.size(); i += per_round) {
     round.assign(present.begin() + static_cast<std::ptrdiff_t>(i),
                  present.begin() + static_cast<std::ptrdiff_t>(std::min(present.size(), i + per_round)));
