@@ -93,22 +93,26 @@ std::set<std::string> only_cached(Repo& repo, const std::set<std::string>& hashe
 
 }  // namespace
 
-NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths) {
+NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths, bool per_pointer) {
   NeededObjects n;
   n.pointers = find_pointers(repo, paths);
   for (auto& pp : n.pointers) {
     Pointer p = load_pointer(repo, pp);
-    auto& mine = n.by_pointer[pp];
-    mine.insert(p.sha256);
+    std::set<std::string> none;
+    auto& mine = per_pointer ? n.by_pointer[pp] : none;
+    auto need = [&](const std::string& h) {
+      n.objects.insert(h);
+      if (per_pointer) mine.insert(h);
+    };
+    need(p.sha256);
     if (p.type == EntryType::dir && repo.cache().has(p.sha256)) {
       // A tree as far as the cache has it: a fetch asks for the folder
       // objects it lacks and comes back for what they list.
       std::vector<std::string> missing;
       Manifest m = read_manifest(repo.cache(), p.sha256, "manifest " + p.sha256 + " of " + pp, &missing);
-      for (auto& e : m.entries) mine.insert(e.sha256);
-      mine.insert(m.trees.begin(), m.trees.end());
+      for (auto& e : m.entries) need(e.sha256);
+      for (auto& t : m.trees) need(t);
     }
-    n.objects.insert(mine.begin(), mine.end());
   }
   return n;
 }
@@ -116,20 +120,18 @@ NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths) 
 namespace {
 
 // Tells a concurrent or later gc what this push counts on (remote/gc_lock.h):
-// written before the upload, so it covers objects found already there.
-void record_push(Repo& repo, Backend& backend, const NeededObjects& need) {
+// written before the upload, so it covers objects found already there. A
+// folder is named by its manifest; `extra` are objects no pointer names
+// (runs, registered artifacts).
+void record_push(Repo& repo, Backend& backend, const NeededObjects& need, const std::set<std::string>& extra) {
   // A listing first: a remote that is not there (an unmounted volume) fails
   // here, before the record's put would create folders for it.
   running_gc(backend, unix_now());
-  std::set<std::string> objects, manifests;
+  std::set<std::string> objects = extra, manifests;
   for (const auto& pp : need.pointers) {
     Pointer p = load_pointer(repo, pp);
     (p.type == EntryType::dir ? manifests : objects).insert(p.sha256);
   }
-  std::set<std::string> named;  // manifest entries are named by their manifest
-  for (const auto& [pp, hashes] : need.by_pointer) named.insert(hashes.begin(), hashes.end());
-  for (const auto& h : need.objects)
-    if (!named.count(h)) objects.insert(h);
   write_push_record(backend, objects, manifests, unix_now());
 }
 
@@ -160,6 +162,7 @@ SyncResult push(Repo& repo, const SyncRequest& request) {
   auto opts = transfer_options(request, r.remote, "push");
   // Runs the remote does not list yet: their records, logs and outputs.
   std::map<std::string, std::string> new_runs;
+  std::set<std::string> extra;  // objects no pointer names
   if (request.paths.empty() && request.runs) {
     auto known = remote_runs(*backend, idx, opts.jobs);
     std::set<std::string> run_objs = lock_objects(repo, lock_text(repo));
@@ -172,13 +175,14 @@ SyncResult push(Repo& repo, const SyncRequest& request) {
       run_objs.insert(more.begin(), more.end());
     }
     // An output gc removed is not the push's problem: the run cache re-runs.
-    for (const auto& h : only_cached(repo, run_objs)) need.objects.insert(h);
+    extra = only_cached(repo, run_objs);
   }
   // Registered artifacts: a teammate's clone fetches a version's bytes from
   // the remote (mlo models get, deploy) even when no pointer or run names them.
   if (request.paths.empty())
-    for (const auto& h : only_cached(repo, registered_artifact_objects(repo))) need.objects.insert(h);
-  record_push(repo, *backend, need);
+    for (const auto& h : only_cached(repo, registered_artifact_objects(repo))) extra.insert(h);
+  need.objects.insert(extra.begin(), extra.end());
+  record_push(repo, *backend, need, extra);
   r.stats = push_objects(*backend, repo.cache(), idx, need.objects, opts);
   // A `mlo gc --remote` may be removing old packs this push counted on: wait
   // until none runs, then look again and send whatever vanished.
@@ -279,11 +283,18 @@ SyncResult fetch(Repo& repo, const SyncRequest& request) {
   for (auto& pp : need.pointers) asked.insert(load_pointer(repo, pp).sha256);
   merge_stats(r.stats, fetch_objects(*backend, repo.cache(), idx, asked, opts));
   for (std::size_t round = 0; round <= kMaxTreeDepth + 1; ++round) {
-    std::set<std::string> more;
-    for (auto& h : needed_objects(repo, request.paths).objects)
-      if (asked.insert(h).second) more.insert(h);
+    // Hashes move between the sets (no copies): each is held once, in
+    // `asked` or in `more`, besides this round's list.
+    std::set<std::string> more, needed = needed_objects(repo, request.paths).objects;
+    for (auto it = needed.begin(); it != needed.end();) {
+      auto next = std::next(it);
+      if (!asked.count(*it)) more.insert(needed.extract(it));
+      it = next;
+    }
+    std::set<std::string>().swap(needed);
     if (more.empty()) break;
     merge_stats(r.stats, fetch_objects(*backend, repo.cache(), idx, more, opts));
+    asked.merge(more);
   }
   if (request.paths.empty() && request.runs) fetch_runs(repo, *backend, idx, opts, r);
   if (request.models) fetch_models(repo, *backend, idx, opts, r);

@@ -78,8 +78,8 @@ RemoteStatus remote_status(Repo& repo, const SyncRequest& request);
 struct NeededObjects {
   std::vector<std::string> pointers;
   std::set<std::string> objects;
-  std::map<std::string, std::set<std::string>> by_pointer;
+  std::map<std::string, std::set<std::string>> by_pointer;  // only when asked for (a second copy of every hash)
 };
-NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths);
+NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths, bool per_pointer = false);
 
 }  // namespace mlo::app

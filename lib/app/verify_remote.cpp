@@ -9,7 +9,7 @@ namespace mlo::app {
 RemoteCheck check_remote(Repo& repo, const SyncRequest& request) {
   RemoteCheck out;
   auto backend = remote::open_remote(repo, request.remote, &out.remote);
-  NeededObjects need = needed_objects(repo, request.paths);
+  NeededObjects need = needed_objects(repo, request.paths, true);
   for (const auto& [pointer, hashes] : need.by_pointer)
     for (const auto& h : hashes) out.needed_by.emplace(h, pointer);
   remote::TransferOptions options;

@@ -33,7 +33,7 @@ std::string join_rel(const std::string& dir, const std::string& rel) {
   return rel.empty() ? dir : dir.empty() ? rel : dir + "/" + rel;
 }
 
-EntryPlan plan_entry(const CheckoutTarget& target, const WorkTree& tree,
+EntryPlan plan_entry(CheckoutTarget& target, const WorkTree& tree,
                      const std::function<bool(const std::string&)>& saved, CheckoutPlan& plan) {
   EntryPlan e;
   e.data_rel = target.data_rel;
@@ -48,22 +48,23 @@ EntryPlan plan_entry(const CheckoutTarget& target, const WorkTree& tree,
   else
     for (const auto& f : tree.files)
       if (!saved(f.sha256)) plan.conflicts.push_back(tree.repo_rel_of(f));
-  for (const auto& [rel, want] : target.want) {
+  // The wanted files' hashes move into the plan (the names stay for the
+  // check below), so a pull does not hold two copies of its list.
+  for (auto& [rel, want] : target.want) {
     auto it = have.find(rel);
-    std::string shown = join_rel(target.data_rel, rel);
     if (it != have.end() && it->second->sha256 == want.sha256) {
       ++plan.unchanged;
       continue;
     }
-    if (it != have.end() && !saved(it->second->sha256)) plan.conflicts.push_back(shown);
-    e.write.push_back({rel, want});
-    plan.objects.emplace(want.sha256, shown);
+    if (it != have.end() && !saved(it->second->sha256)) plan.conflicts.push_back(join_rel(target.data_rel, rel));
+    e.write.emplace_back(rel, std::move(want));
   }
   for (const auto& [rel, f] : have)
     if (!target.want.count(rel)) {
       if (!saved(f->sha256)) plan.conflicts.push_back(tree.repo_rel_of(*f));
       e.remove.push_back(rel);
     }
+  target.want.clear();
   return e;
 }
 
@@ -149,15 +150,34 @@ void check_no_links(Repo& repo, const TreeWriter& writer, const CheckoutPlan& pl
 // ---- checking the objects ---------------------------------------------------
 
 // Every object must be present and intact before the first file changes.
+// Each object the plan writes, once, with one path that needs it (pointers
+// into the plan: a pull of N files holds N of these, not N copies of them).
+struct NeededObject {
+  const std::string* hash;
+  const EntryPlan* entry;
+  const std::string* rel;
+  std::string shown() const { return join_rel(entry->data_rel, *rel); }
+};
+
+std::vector<NeededObject> objects_of(const CheckoutPlan& plan) {
+  std::vector<NeededObject> out;
+  for (const auto& e : plan.entries)
+    for (const auto& [rel, want] : e.write) out.push_back({&want.sha256, &e, &rel});
+  std::sort(out.begin(), out.end(), [](const NeededObject& a, const NeededObject& b) { return *a.hash < *b.hash; });
+  out.erase(std::unique(out.begin(), out.end(), [](const NeededObject& a, const NeededObject& b) { return *a.hash == *b.hash; }),
+            out.end());
+  return out;
+}
+
 void check_objects(Repo& repo, StatCache& sc, const CheckoutPlan& plan, unsigned jobs) {
   Cache& cache = repo.cache();
-  std::vector<std::pair<std::string, std::string>> objs(plan.objects.begin(), plan.objects.end());
+  std::vector<NeededObject> objs = objects_of(plan);
   std::vector<char> state(objs.size(), 0);  // 0 ok, 1 missing, 2 corrupt
   ProgressPhase phase("verify", objs.size(), 0, "objects");
   parallel_for(objs.size(), jobs, [&](std::size_t k) {
     check_interrupted();
     phase.add(1);
-    const std::string& hash = objs[k].first;
+    const std::string& hash = *objs[k].hash;
     if (cache.verified_this_command(hash)) return;  // just fetched and checked (pull)
     fs::path op = cache.object_path(hash);
     struct stat st;
@@ -183,7 +203,7 @@ void check_objects(Repo& repo, StatCache& sc, const CheckoutPlan& plan, unsigned
   });
   std::vector<std::string> missing, corrupt;
   for (size_t k = 0; k < objs.size(); ++k)
-    if (state[k]) (state[k] == 1 ? missing : corrupt).push_back(objs[k].second + " (object " + objs[k].first + ")");
+    if (state[k]) (state[k] == 1 ? missing : corrupt).push_back(objs[k].shown() + " (object " + *objs[k].hash + ")");
   if (!missing.empty())
     throw InputError("content missing from the cache, nothing was changed:" + list_some(missing),
                      "run 'mlo pull' to fetch it from a remote");
@@ -272,7 +292,7 @@ void apply_entry(Repo& repo, const TreeWriter& writer, const EntryPlan& e, unsig
 
 }  // namespace
 
-CheckoutPlan plan_checkout(const std::vector<CheckoutTarget>& targets, const std::vector<const WorkTree*>& trees,
+CheckoutPlan plan_checkout(std::vector<CheckoutTarget> targets, const std::vector<const WorkTree*>& trees,
                            const std::function<bool(const std::string&)>& saved) {
   CheckoutPlan plan;
   for (size_t i = 0; i < targets.size(); ++i) plan.entries.push_back(plan_entry(targets[i], *trees[i], saved, plan));
@@ -299,16 +319,18 @@ std::vector<WorkTree> scan_targets(Repo& repo, StatCache& sc, const std::vector<
 
 // Adds each stage output's plan to `plan`, unless it would lose changes the
 // cache lacks: a hand-edited output is kept (mlo run records or replaces it).
-void plan_outputs(const std::vector<CheckoutTarget>& targets, const std::vector<WorkTree>& trees, size_t first,
+void plan_outputs(std::vector<CheckoutTarget>& targets, const std::vector<WorkTree>& trees, size_t first,
                   const std::function<bool(const std::string&)>& saved, CheckoutPlan& plan, CheckoutResult& result) {
   for (size_t i = first; i < targets.size(); ++i) {
-    CheckoutPlan one = plan_checkout({targets[i]}, {&trees[i]}, saved);
+    std::string data_rel = targets[i].data_rel;
+    std::vector<CheckoutTarget> one_target;
+    one_target.push_back(std::move(targets[i]));
+    CheckoutPlan one = plan_checkout(std::move(one_target), {&trees[i]}, saved);
     if (!one.conflicts.empty()) {
-      result.kept.push_back(targets[i].data_rel);
+      result.kept.push_back(data_rel);
       continue;
     }
     plan.entries.push_back(std::move(one.entries[0]));
-    plan.objects.insert(one.objects.begin(), one.objects.end());
     plan.unchanged += one.unchanged;
   }
 }
@@ -337,9 +359,13 @@ CheckoutResult data_checkout(Repo& repo, const std::vector<std::string>& paths, 
   auto saved = [&](const std::string& h) { return options.force || cache.has(h); };
   std::vector<const WorkTree*> scanned;
   for (size_t i = 0; i < first_output; ++i) scanned.push_back(&trees[i]);
-  CheckoutPlan plan =
-      plan_checkout(std::vector<CheckoutTarget>(targets.begin(), targets.begin() + first_output), scanned, saved);
+  CheckoutPlan plan = plan_checkout(std::vector<CheckoutTarget>(std::make_move_iterator(targets.begin()),
+                                                                std::make_move_iterator(targets.begin() + first_output)),
+                                    scanned, saved);
   plan_outputs(targets, trees, first_output, saved, plan, result);
+  // The plan holds what is wanted now; the scans are not needed again.
+  std::vector<CheckoutTarget>().swap(targets);
+  std::vector<WorkTree>().swap(trees);
   TreeWriter writer(repo.root(), "checkout");
   check_no_links(repo, writer, plan);
   if (!plan.conflicts.empty())

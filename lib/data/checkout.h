@@ -43,13 +43,13 @@ struct EntryPlan {
 struct CheckoutPlan {
   std::vector<EntryPlan> entries;
   std::vector<std::string> conflicts;          // repo-relative paths holding unsaved changes
-  std::map<std::string, std::string> objects;  // hash -> a repo-relative path that needs it
   std::uint64_t unchanged = 0;
 };
 
 // Pure: compares each target with its scanned tree. `saved(hash)` says
 // whether content may be replaced without losing it (in the cache, or --force).
-CheckoutPlan plan_checkout(const std::vector<CheckoutTarget>& targets, const std::vector<const WorkTree*>& trees,
+// The targets' wanted files move into the plan (one copy of a pull's list).
+CheckoutPlan plan_checkout(std::vector<CheckoutTarget> targets, const std::vector<const WorkTree*>& trees,
                            const std::function<bool(const std::string&)>& saved);
 
 }  // namespace mlo

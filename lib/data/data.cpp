@@ -252,15 +252,22 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
 
   phase.reset();
   phase.emplace("hash", work.size(), work_bytes(work));
-  parallel_for(work.size(), jobs, [&](std::size_t i) {
-    check_interrupted();
-    auto [t, f] = work[i];
-    std::int64_t started = clock_now_ns();
-    f->sha256 = cache.add_file(t->abs_of(*f), modes, /*durable=*/false);
-    f->hashed = true;
-    if (!link_workspace) sc.record(t->repo_rel_of(*f), f->key, f->sha256, f->executable, started);
-    phase->add(1, f->key.size);
-  });
+  // In blocks, the stat cache written after each: its queue holds one
+  // block's entries, not one for every file of the dataset.
+  constexpr std::size_t block = 16384;
+  for (std::size_t begin = 0; begin < work.size(); begin += block) {
+    parallel_for(std::min(block, work.size() - begin), jobs, [&](std::size_t k) {
+      check_interrupted();
+      auto [t, f] = work[begin + k];
+      std::int64_t started = clock_now_ns();
+      f->sha256 = cache.add_file(t->abs_of(*f), modes, /*durable=*/false);
+      f->hashed = true;
+      if (!link_workspace) sc.record(t->repo_rel_of(*f), f->key, f->sha256, f->executable, started);
+      phase->add(1, f->key.size);
+    });
+    sc.flush();
+  }
+  std::vector<std::pair<WorkTree*, WorkFile*>>().swap(work);
   check_interrupted();
   phase.reset();
   phase.emplace("store", link_workspace ? files_in(trees) : 0);
@@ -271,7 +278,7 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
   std::vector<std::uint64_t> written(trees.size(), 0);
   for (size_t i = 0; i < trees.size(); ++i)
     if (trees[i].type == EntryType::dir)
-      manifest_hashes[i] = build_tree(trees[i].manifest(), [&](const std::string& hash, const std::string& bytes) {
+      manifest_hashes[i] = trees[i].build([&](const std::string& hash, const std::string& bytes) {
         if (cache.has(hash)) return;
         cache.add_bytes(bytes, /*durable=*/false);
         ++written[i];
@@ -368,27 +375,50 @@ void diff_entries(const std::vector<ManifestEntry>& from, const std::vector<Mani
   }
 }
 
+using TreeLevel = std::function<std::optional<std::vector<TreeEntry>>(const std::string& hash, const std::string& where)>;
+
 // The files of one side of a tree diff that the other side lacks entirely:
-// a file, or every file below a subfolder.
-void one_sided(const Cache& cache, const TreeEntry& e, const std::string& dir, bool from_side, FileChanges& out) {
-  std::string path = dir + "/" + e.name;
-  std::vector<ManifestEntry> files;
-  if (e.is_tree)
-    for (auto& f : read_manifest(cache, e.sha256, "folder " + path + " (tree " + e.sha256 + ")").entries)
-      files.push_back({path + "/" + f.path, f.sha256, f.size, f.executable});
-  else
-    files.push_back({path, e.sha256, e.size, e.executable});
-  for (auto& f : files)
-    (from_side ? out.removed : out.added).push_back({f.path, from_side ? f.sha256 : "", from_side ? "" : f.sha256,
+// a file, or every file below a subfolder (read level by level).
+void one_sided(const TreeLevel& level, const TreeEntry& e, const std::string& dir, bool from_side, FileChanges& out) {
+  auto add = [&](const std::string& path, const TreeEntry& f) {
+    (from_side ? out.removed : out.added).push_back({path, from_side ? f.sha256 : "", from_side ? "" : f.sha256,
                                                      from_side ? f.size : 0, from_side ? 0 : f.size});
+  };
+  struct Folder {
+    std::string hash, path;
+    std::size_t depth;
+  };
+  std::vector<Folder> folders;
+  if (e.is_tree) folders.push_back({e.sha256, dir + "/" + e.name, 0});
+  else add(dir + "/" + e.name, e);
+  while (!folders.empty()) {
+    Folder at = std::move(folders.back());
+    folders.pop_back();
+    if (at.depth > kMaxTreeDepth)
+      throw InputError(at.path + ": folders nest deeper than " + std::to_string(kMaxTreeDepth) + " levels",
+                       "the tree manifest is damaged or hostile; run 'mlo fsck' to check the cache");
+    auto entries = level(at.hash, "folder " + at.path + " (tree " + at.hash + ")");
+    if (!entries) throw InputError("folder " + at.path + ": its tree object " + at.hash + " is not in the cache");
+    for (const auto& f : *entries) {
+      if (f.is_tree) folders.push_back({f.sha256, at.path + "/" + f.name, at.depth + 1});
+      else add(at.path + "/" + f.name, f);
+    }
+  }
 }
 
 // Two tree manifests compared folder by folder: subfolders whose hashes are
 // equal are skipped unread, so the work follows the change, not the dataset.
 // False (`out` untouched) when either side is not a tree whose
 // differing folders are all in the cache: the caller compares flat lists.
+// `fresh`: folder objects built in memory (a work tree's, by status) that
+// are read from there instead of the cache.
 bool diff_trees(const Cache& cache, const std::string& from, const std::string& to, const std::string& path,
-                FileChanges& out) {
+                FileChanges& out, const std::map<std::string, std::string>* fresh = nullptr) {
+  TreeLevel level = [&](const std::string& hash, const std::string& where) -> std::optional<std::vector<TreeEntry>> {
+    if (fresh)
+      if (auto it = fresh->find(hash); it != fresh->end()) return parse_tree_level(it->second, where);
+    return read_tree_level(cache, hash, where);
+  };
   struct Pair {
     std::string from, to, dir;
     std::size_t depth;
@@ -399,8 +429,8 @@ bool diff_trees(const Cache& cache, const std::string& from, const std::string& 
     while (!pending.empty()) {
       Pair p = std::move(pending.back());
       pending.pop_back();
-      auto a = read_tree_level(cache, p.from, "folder " + p.dir + " (tree " + p.from + ")");
-      auto b = read_tree_level(cache, p.to, "folder " + p.dir + " (tree " + p.to + ")");
+      auto a = level(p.from, "folder " + p.dir + " (tree " + p.from + ")");
+      auto b = level(p.to, "folder " + p.dir + " (tree " + p.to + ")");
       if (!a || !b) return false;
       if (p.depth > kMaxTreeDepth)
         throw InputError(p.dir + ": folders nest deeper than " + std::to_string(kMaxTreeDepth) + " levels",
@@ -408,9 +438,9 @@ bool diff_trees(const Cache& cache, const std::string& from, const std::string& 
       std::size_t i = 0, j = 0;
       while (i < a->size() || j < b->size()) {
         if (j == b->size() || (i < a->size() && tree_order((*a)[i], (*b)[j]))) {
-          one_sided(cache, (*a)[i++], p.dir, true, found);
+          one_sided(level, (*a)[i++], p.dir, true, found);
         } else if (i == a->size() || tree_order((*b)[j], (*a)[i])) {
-          one_sided(cache, (*b)[j++], p.dir, false, found);
+          one_sided(level, (*b)[j++], p.dir, false, found);
         } else {
           const TreeEntry &x = (*a)[i++], &y = (*b)[j++];
           if (x.sha256 == y.sha256 && x.executable == y.executable) continue;
@@ -428,6 +458,25 @@ bool diff_trees(const Cache& cache, const std::string& from, const std::string& 
     throw;
   }
   out = std::move(found);
+  return true;
+}
+
+// A changed folder against its recorded tree, folder by folder: the work
+// tree's folder objects are built in memory, and only folders whose hashes
+// differ are read and compared. False when that is not possible (the
+// caller compares the flat lists).
+bool diff_work_tree(const Cache& cache, const std::string& recorded, const WorkTree& t, EntryStatus& e) {
+  std::map<std::string, std::string> fresh;
+  std::string now = t.build([&](const std::string& hash, const std::string& bytes) {
+    if (!cache.has(hash)) fresh.emplace(hash, bytes);
+  });
+  FileChanges changes;
+  if (!diff_trees(cache, recorded, now, t.data_rel, changes, &fresh)) return false;
+  auto by_path = [](const FileChange& x, const FileChange& y) { return x.path < y.path; };
+  for (auto* list : {&changes.added, &changes.removed, &changes.modified}) std::sort(list->begin(), list->end(), by_path);
+  e.added = std::move(changes.added);
+  e.removed = std::move(changes.removed);
+  e.modified = std::move(changes.modified);
   return true;
 }
 
@@ -722,6 +771,10 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, cons
           });
         check_complete = true;
       }
+    } else if (p.version == 2 && t.exists && t.type == EntryType::dir && !stamp.empty() &&
+               sc.known_complete(p.sha256, stamp) && diff_work_tree(cache, p.sha256, t, e)) {
+      // Found complete before, with no object removed since: nothing to
+      // check, and the recorded tree was read only where it differs.
     } else if ((manifest = try_load_manifest(repo, p.sha256, t.data_rel))) {
       // Found complete before, with no object removed since: nothing to check.
       if (stamp.empty() || !sc.known_complete(p.sha256, stamp)) {

@@ -168,11 +168,18 @@ Manifest WorkTree::manifest() const {
   return m;
 }
 
+std::string WorkTree::build(const std::function<void(const std::string&, const std::string&)>& sink) const {
+  return build_tree(
+      files.size(),
+      [&](std::size_t i) { return TreeFileRef{files[i].rel, files[i].sha256, files[i].key.size, files[i].executable}; },
+      sink);
+}
+
 std::string WorkTree::content_hash() const {
   if (type == EntryType::file) return files.empty() ? std::string() : files[0].sha256;
   if (!known_hash.empty()) return known_hash;
   try {
-    return manifest_version == 2 ? build_tree(manifest()) : sha256_hex(serialize_manifest(manifest()));
+    return manifest_version == 2 ? build() : sha256_hex(serialize_manifest(manifest()));
   } catch (const InputError&) {
     return {};  // a name that is not UTF-8 has no manifest: the folder matches no pointer
   }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,9 @@ struct WorkTree {
   std::string repo_rel_of(const WorkFile& f) const { return f.rel.empty() ? data_rel : data_rel + "/" + f.rel; }
   std::uint64_t total_size() const;
   Manifest manifest() const;
+  // The folder's tree (data/tree.h) built from `files` without a copy;
+  // `sink` receives each folder object. Returns the root's hash.
+  std::string build(const std::function<void(const std::string&, const std::string&)>& sink = {}) const;
   // The file's hash, or the hash of the folder's manifest (all hashes must be
   // known unless known_hash is set).
   std::string content_hash() const;

@@ -217,8 +217,9 @@ void StatCache::flush() {
     }
   }
   tx.commit();
-  pending_.clear();
-  listings_.clear();
+  // Released, not just emptied: add flushes every few thousand files.
+  std::vector<std::pair<std::string, Row>>().swap(pending_);
+  std::vector<std::pair<std::string, DirListing>>().swap(listings_);
   forget_.clear();
   complete_.clear();
   trees_.clear();

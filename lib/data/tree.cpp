@@ -100,9 +100,20 @@ void close_folder(std::vector<OpenFolder>& open, const TreeSink& sink, std::stri
 }  // namespace
 
 std::string build_tree(const Manifest& m, const TreeSink& sink) {
+  return build_tree(
+      m.entries.size(),
+      [&](std::size_t i) {
+        const ManifestEntry& e = m.entries[i];
+        return TreeFileRef{e.path, e.sha256, e.size, e.executable};
+      },
+      sink);
+}
+
+std::string build_tree(std::size_t count, const std::function<TreeFileRef(std::size_t)>& file, const TreeSink& sink) {
   std::vector<OpenFolder> open(1);
   std::string root;
-  for (const auto& e : m.entries) {
+  for (std::size_t i = 0; i < count; ++i) {
+    TreeFileRef e = file(i);
     std::size_t slash = e.path.rfind('/');
     std::string_view dir = slash == std::string::npos ? std::string_view() : std::string_view(e.path).substr(0, slash + 1);
     // Close folders this path is not inside, then open the ones it is.
@@ -277,6 +288,16 @@ std::optional<std::vector<TreeEntry>> read_tree_level(const Cache& cache, const 
   if (!doc || !doc->is_object() || json_u64(doc->value("version", nlohmann::json())) != std::optional<std::uint64_t>(2))
     return std::nullopt;
   return parse_tree_entries(*doc, where);
+}
+
+std::vector<TreeEntry> parse_tree_level(const std::string& bytes, const std::string& where) {
+  nlohmann::json doc;
+  try {
+    doc = parse_json_checked(bytes, where);
+  } catch (const InputError& e) {
+    bad_tree(where, e.what());
+  }
+  return parse_tree_entries(doc, where);
 }
 
 Manifest read_manifest(const Cache& cache, const std::string& hash, const std::string& where,

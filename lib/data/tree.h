@@ -44,6 +44,14 @@ using TreeSink = std::function<void(const std::string& hash, const std::string& 
 // Builds the folder objects of a flat manifest whose entries are sorted by
 // path, holding only the open folders' entries. Returns the root's hash.
 std::string build_tree(const Manifest& m, const TreeSink& sink = {});
+// The same from any list sorted by path (a scan's files), without a copy.
+struct TreeFileRef {
+  const std::string& path;
+  const std::string& sha256;
+  std::uint64_t size = 0;
+  bool executable = false;
+};
+std::string build_tree(std::size_t count, const std::function<TreeFileRef(std::size_t)>& file, const TreeSink& sink = {});
 
 // A folder manifest object, flat (v1) or tree (v2), as the flat list of its
 // files (sorted by path); a tree's sub-objects go to Manifest::trees. Every
@@ -53,6 +61,10 @@ std::string build_tree(const Manifest& m, const TreeSink& sink = {});
 // InputError, or, with `missing`, is listed there and its files left out.
 Manifest read_manifest(const Cache& cache, const std::string& hash, const std::string& where,
                        std::vector<std::string>* missing = nullptr);
+
+// One folder object's entries from bytes this process built (build_tree's
+// sink), checked like read_tree_level's except for the hash.
+std::vector<TreeEntry> parse_tree_level(const std::string& bytes, const std::string& where);
 
 // One folder object's entries, checked (hash, names, order); nullopt when
 // the object is not in the cache or is a flat (version 1) manifest.

@@ -41,14 +41,15 @@ namespace {
 
 // Chunks named by the recipes that stay (recipes are small: read them all).
 std::set<std::string> live_chunks(Backend& backend, const RemoteIndex& index, const NeededFn& needed, unsigned jobs) {
-  std::vector<const BlobLocation*> recipes;
+  std::vector<BlobLocation> recipes;
   for (const auto& [id, pack] : index.packs())
     for (const auto& b : pack.blobs)
-      if (b.kind == BlobKind::recipe && needed(b.hash)) recipes.push_back(index.recipe(b.hash));
+      if (b.kind == BlobKind::recipe && needed(b.hash))
+        if (auto loc = index.recipe(b.hash)) recipes.push_back(std::move(*loc));
   std::set<std::string> chunks;
   std::mutex mutex;
   parallel_for(recipes.size(), std::max(1u, jobs), [&](std::size_t i) {
-    const BlobLocation* loc = recipes[i];
+    const BlobLocation* loc = &recipes[i];
     std::string z = backend.get_range(pack_key(loc->pack), loc->entry.offset, loc->entry.length);
     Recipe rec = parse_recipe(zstd_decompress(z, loc->entry.size, "recipe " + loc->entry.hash), "recipe");
     std::lock_guard lock(mutex);

@@ -2,6 +2,7 @@
 
 #include <zstd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -88,12 +89,24 @@ std::string zstd_decompress(std::string_view data, std::uint64_t expected_size, 
   return out;
 }
 
+// Written as text, not through a JSON document (one such document of
+// every blob, for every worker's pack at once, was most of a push's memory),
+// in the bytes nlohmann::json::dump() gives: keys sorted, no spaces. The
+// hashes are hex and the pack id is checked (is_pack_id), so nothing needs
+// escaping.
 std::string serialize_pack_index(const PackIndex& index) {
-  nlohmann::json blobs = nlohmann::json::array();
-  for (auto& b : index.blobs)
-    blobs.push_back({std::string(1, static_cast<char>(b.kind)), b.hash, b.offset, b.length, b.size});
-  nlohmann::json doc = {{"version", 1}, {"pack", index.id}, {"created", index.created}, {"blobs", blobs}};
-  return zstd_compress(doc.dump(), 3);
+  std::string text = "{\"blobs\":[";
+  text.reserve(32 + index.blobs.size() * 112);
+  for (std::size_t i = 0; i < index.blobs.size(); ++i) {
+    const BlobEntry& b = index.blobs[i];
+    text += i ? ",[\"" : "[\"";
+    text += static_cast<char>(b.kind);
+    text += "\",\"" + b.hash + "\"," + std::to_string(b.offset) + "," + std::to_string(b.length) + "," +
+            std::to_string(b.size) + "]";
+  }
+  text += "],\"created\":" + std::to_string(index.created) + ",\"pack\":" + nlohmann::json(index.id).dump() +
+          ",\"version\":1}";
+  return zstd_compress(text, 3);
 }
 
 namespace {
@@ -238,18 +251,51 @@ std::vector<std::uint64_t> cdc_split(std::string_view data, const ChunkParams& p
   return out;
 }
 
-const BlobLocation* RemoteIndex::object(const std::string& hash) const {
-  auto it = objects_.find(hash);
-  return it == objects_.end() ? nullptr : &it->second;
+namespace {
+
+std::array<unsigned char, 32> binary_hash(std::string_view hex) {
+  std::array<unsigned char, 32> out{};
+  auto nibble = [](char c) { return static_cast<unsigned char>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10); };
+  for (std::size_t i = 0; i < 32 && 2 * i + 1 < hex.size(); ++i)
+    out[i] = static_cast<unsigned char>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
+  return out;
 }
-const BlobLocation* RemoteIndex::chunk(const std::string& hash) const {
-  auto it = chunks_.find(hash);
-  return it == chunks_.end() ? nullptr : &it->second;
+
+std::string hex_hash(const std::array<unsigned char, 32>& h) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out(64, '0');
+  for (std::size_t i = 0; i < 32; ++i) {
+    out[2 * i] = digits[h[i] >> 4];
+    out[2 * i + 1] = digits[h[i] & 15];
+  }
+  return out;
 }
-const BlobLocation* RemoteIndex::recipe(const std::string& hash) const {
-  auto it = recipes_.find(hash);
-  return it == recipes_.end() ? nullptr : &it->second;
+
+}  // namespace
+
+const RemoteIndex::Slot* RemoteIndex::find(BlobKind kind, const std::string& hash) const {
+  if (!is_sha256_hex(hash)) return nullptr;
+  auto key = binary_hash(hash);
+  auto it = std::lower_bound(slots_.begin(), slots_.end(), std::make_pair(kind, key), [](const Slot& s, const auto& k) {
+    return std::tie(s.kind, s.hash) < std::tie(k.first, k.second);
+  });
+  // The first present copy, in load order (a blob in two packs: either serves).
+  for (; it != slots_.end() && it->kind == kind && it->hash == key; ++it)
+    if (it->present) return &*it;
+  return nullptr;
 }
+
+BlobEntry RemoteIndex::entry_of(const Slot& s) const { return {s.kind, hex_hash(s.hash), s.offset, s.length, s.size}; }
+
+std::optional<BlobLocation> RemoteIndex::location(BlobKind kind, const std::string& hash) const {
+  const Slot* s = find(kind, hash);
+  if (!s) return std::nullopt;
+  return BlobLocation{pack_ids_[s->pack], entry_of(*s)};
+}
+
+std::optional<BlobLocation> RemoteIndex::object(const std::string& hash) const { return location(BlobKind::object, hash); }
+std::optional<BlobLocation> RemoteIndex::chunk(const std::string& hash) const { return location(BlobKind::chunk, hash); }
+std::optional<BlobLocation> RemoteIndex::recipe(const std::string& hash) const { return location(BlobKind::recipe, hash); }
 
 const Recipe* RemoteIndex::recipe_content(const std::string& hash) const {
   auto it = recipe_contents_.find(hash);
@@ -261,25 +307,48 @@ std::vector<std::string> RemoteIndex::lacking_chunks(const std::string& hash) co
   const Recipe* r = recipe_content(hash);
   if (!r) return out;
   for (auto& [ch, len] : r->chunks) {
-    const BlobLocation* c = chunk(ch);
-    if (!c || c->entry.size != len) out.push_back(ch);
+    const Slot* c = find(BlobKind::chunk, ch);
+    if (!c || c->size != len) out.push_back(ch);
   }
   return out;
 }
 
 bool RemoteIndex::complete_recipe(const std::string& hash) const {
-  const Recipe* r = recipe(hash) ? recipe_content(hash) : nullptr;
+  const Recipe* r = find(BlobKind::recipe, hash) ? recipe_content(hash) : nullptr;
   if (!r) return false;
   for (auto& [ch, len] : r->chunks) {
-    const BlobLocation* c = chunk(ch);
-    if (!c || c->entry.size != len) return false;
+    const Slot* c = find(BlobKind::chunk, ch);
+    if (!c || c->size != len) return false;
   }
   return true;
 }
 
-void RemoteIndex::add(const std::string& pack, const BlobEntry& e) {
-  auto& map = e.kind == BlobKind::object ? objects_ : e.kind == BlobKind::chunk ? chunks_ : recipes_;
-  map.try_emplace(e.hash, BlobLocation{pack, e});
+// One pack's blobs as slots (load() numbers the pack and sorts them all).
+std::vector<RemoteIndex::Slot> RemoteIndex::slots_of(const PackIndex& pack, std::uint64_t stored) {
+  std::vector<Slot> out;
+  out.reserve(pack.blobs.size());
+  for (const auto& b : pack.blobs) {
+    Slot s;
+    s.hash = binary_hash(b.hash);
+    s.offset = b.offset;
+    s.length = b.length;
+    s.size = b.size;
+    s.kind = b.kind;
+    // A pack shorter than its index says (a store that kept part of a PUT):
+    // the blobs past its end are absent, so push sends them again.
+    s.present = b.offset + b.length <= stored;
+    out.push_back(s);
+  }
+  return out;
+}
+
+std::map<std::string, PackIndex> RemoteIndex::packs() const {
+  std::map<std::string, PackIndex> out;
+  for (std::size_t i = 0; i < pack_ids_.size(); ++i) out[pack_ids_[i]] = PackIndex{pack_ids_[i], pack_created_[i], {}};
+  for (const Slot& s : slots_) out[pack_ids_[s.pack]].blobs.push_back(entry_of(s));
+  for (auto& [id, p] : out)
+    std::sort(p.blobs.begin(), p.blobs.end(), [](const BlobEntry& a, const BlobEntry& b) { return a.offset < b.offset; });
+  return out;
 }
 
 std::uint64_t RemoteIndex::pack_bytes(const std::string& id) const {
@@ -320,15 +389,20 @@ RemoteIndex RemoteIndex::load(Backend& backend, const fs::path& cache_dir, unsig
   }
   std::error_code ec;
   fs::create_directories(cache_dir, ec);
-  std::vector<PackIndex> parsed(ids.size());
+  // Each index is parsed and made compact on its own thread, so only `jobs`
+  // parsed indexes exist at once.
+  std::vector<std::vector<Slot>> parsed(ids.size());
+  std::vector<std::int64_t> created(ids.size());
+  std::vector<char> found(ids.size(), 0);
   parallel_for(ids.size(), jobs, [&](std::size_t i) {
+    PackIndex pack;
     fs::path local = cache_dir / (ids[i] + ".idx");
     std::optional<std::string> bytes = read_file_if_exists(local);
     bool cached = bytes.has_value();
     std::string where = backend.describe() + "/" + index_key(ids[i]);
     if (cached) {
       try {
-        parsed[i] = parse_pack_index(*bytes, where);
+        pack = parse_pack_index(*bytes, where);
       } catch (const RemoteError&) {
         cached = false;  // a damaged local copy: read the remote's again
       }
@@ -339,13 +413,17 @@ RemoteIndex RemoteIndex::load(Backend& backend, const fs::path& cache_dir, unsig
       bytes = backend.get(index_key(ids[i]));
       if (!bytes) return;  // removed by gc since the listing
       try {
-        parsed[i] = parse_pack_index(*bytes, where);
+        pack = parse_pack_index(*bytes, where);
         break;
       } catch (const RemoteError&) {
         if (attempt >= 4) throw;
       }
     }
-    parsed[i].id = ids[i];
+    auto size = index.pack_sizes.find(ids[i]);
+    if (size == index.pack_sizes.end()) return;  // index without its pack: ignore (gc in progress)
+    parsed[i] = slots_of(pack, size->second);
+    created[i] = pack.created;
+    found[i] = 1;
     if (!cached) {
       try {
         write_file_atomic(local, *bytes, false);
@@ -361,18 +439,21 @@ RemoteIndex RemoteIndex::load(Backend& backend, const fs::path& cache_dir, unsig
       fs::remove(it->path(), ec);
   }
   std::size_t blobs = 0;
-  for (auto& p : parsed) blobs += p.blobs.size();
-  index.objects_.reserve(blobs);
-  for (auto& p : parsed) {
-    if (p.id.empty()) continue;
-    if (!index.pack_sizes.count(p.id)) continue;  // index without its pack: ignore (gc in progress)
-    // A pack shorter than its index says (a store that kept part of a PUT):
-    // the blobs past its end are absent, so push sends them again.
-    std::uint64_t stored = index.pack_sizes[p.id];
-    for (auto& b : p.blobs)
-      if (b.offset + b.length <= stored) index.add(p.id, b);
-    index.packs_.emplace(p.id, std::move(p));
+  for (auto& p : parsed) blobs += p.size();
+  index.slots_.reserve(blobs);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (!found[i]) continue;
+    auto number = static_cast<std::uint32_t>(index.pack_ids_.size());
+    index.pack_ids_.push_back(ids[i]);
+    index.pack_created_.push_back(created[i]);
+    for (Slot& slot : parsed[i]) slot.pack = number;
+    index.slots_.insert(index.slots_.end(), parsed[i].begin(), parsed[i].end());
+    std::vector<Slot>().swap(parsed[i]);
   }
+  // In place (no second copy); equal hashes stay in load order.
+  std::sort(index.slots_.begin(), index.slots_.end(), [](const Slot& a, const Slot& b) {
+    return std::tie(a.kind, a.hash, a.pack, a.offset) < std::tie(b.kind, b.hash, b.pack, b.offset);
+  });
   index.load_recipes(backend, cache_dir, jobs);
   return index;
 }
@@ -386,8 +467,12 @@ namespace mlo::remote {
 // one range read when they lie close together (push writes them together).
 void RemoteIndex::load_recipes(Backend& backend, const fs::path& cache_dir, unsigned jobs) {
   fs::path dir = cache_dir / "recipes";
-  std::map<std::string, std::vector<const BlobLocation*>> wanted;  // pack -> recipes to read
-  for (auto& [hash, loc] : recipes_) {
+  std::map<std::string, std::vector<BlobLocation>> wanted;  // pack -> recipes to read
+  for (const Slot& s : slots_) {
+    if (s.kind != BlobKind::recipe || !s.present) continue;
+    std::string hash = hex_hash(s.hash);
+    if (recipe_contents_.count(hash) || find(BlobKind::recipe, hash) != &s) continue;  // a second copy
+    BlobLocation loc{pack_ids_[s.pack], entry_of(s)};
     if (auto text = read_file_if_exists(dir / hash)) {
       try {
         recipe_contents_[hash] = parse_recipe(*text, (dir / hash).string());
@@ -396,36 +481,36 @@ void RemoteIndex::load_recipes(Backend& backend, const fs::path& cache_dir, unsi
         // A damaged local copy: read the remote's.
       }
     }
-    wanted[loc.pack].push_back(&loc);
+    wanted[loc.pack].push_back(std::move(loc));
   }
   if (wanted.empty()) return;
   std::error_code ec;
   fs::create_directories(dir, ec);
-  std::vector<std::pair<std::string, std::vector<const BlobLocation*>>> packs(wanted.begin(), wanted.end());
+  std::vector<std::pair<std::string, std::vector<BlobLocation>>> packs(wanted.begin(), wanted.end());
   std::mutex mutex;
   parallel_for(packs.size(), std::max(1u, jobs), [&](std::size_t i) {
     auto& [pack, locs] = packs[i];
     std::uint64_t start = UINT64_MAX, end = 0;
-    for (auto* l : locs) {
-      start = std::min(start, l->entry.offset);
-      end = std::max(end, l->entry.offset + l->entry.length);
+    for (const BlobLocation& loc : locs) {
+      start = std::min(start, loc.entry.offset);
+      end = std::max(end, loc.entry.offset + loc.entry.length);
     }
     std::optional<std::string> span;
     if (end - start <= (8ull << 20)) span = backend.get_range(pack_key(pack), start, end - start);
-    for (auto* l : locs) {
-      std::string where = backend.describe() + "/" + pack_key(pack) + " (recipe of " + l->entry.hash.substr(0, 12) + ")";
-      std::string z = span ? span->substr(l->entry.offset - start, l->entry.length)
-                           : backend.get_range(pack_key(pack), l->entry.offset, l->entry.length);
+    for (const BlobLocation& loc : locs) {
+      std::string where = backend.describe() + "/" + pack_key(pack) + " (recipe of " + loc.entry.hash.substr(0, 12) + ")";
+      std::string z = span ? span->substr(loc.entry.offset - start, loc.entry.length)
+                           : backend.get_range(pack_key(pack), loc.entry.offset, loc.entry.length);
       try {
-        std::string text = zstd_decompress(z, l->entry.size, where);
+        std::string text = zstd_decompress(z, loc.entry.size, where);
         Recipe r = parse_recipe(text, where);
         try {
-          write_file_atomic(dir / l->entry.hash, text, false);
+          write_file_atomic(dir / loc.entry.hash, text, false);
         } catch (const Error&) {
           // Only a cache.
         }
         std::lock_guard lock(mutex);
-        recipe_contents_[l->entry.hash] = std::move(r);
+        recipe_contents_[loc.entry.hash] = std::move(r);
       } catch (const RemoteError& e) {
         // Unreadable: the object counts as absent, so push sends it again.
         log::warn(std::string(e.what()) + "; the object counts as not on the remote");

@@ -10,6 +10,7 @@
 // is invisible; the set of .idx files is the remote's index, cached locally
 // (they never change), so a push lists one folder instead of every object.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -89,7 +90,9 @@ struct BlobLocation {
   BlobEntry entry;
 };
 
-// The remote's index: every committed pack's blobs.
+// The remote's index: every committed pack's blobs. Held compactly (a
+// 64-byte slot a blob, hashes in binary, sorted for binary search), because
+// a pull or a second push of N files holds the whole remote's index: N slots.
 class RemoteIndex {
  public:
   // Lists packs/ and reads each .idx (from `cache_dir` when already there,
@@ -99,30 +102,44 @@ class RemoteIndex {
   // the remote (one listing, nothing parsed): a load would find them all.
   static bool cache_intact(Backend& backend, const std::filesystem::path& cache_dir);
 
-  const BlobLocation* object(const std::string& hash) const;  // kind o
-  const BlobLocation* chunk(const std::string& hash) const;   // kind c
-  const BlobLocation* recipe(const std::string& hash) const;  // kind r
+  std::optional<BlobLocation> object(const std::string& hash) const;  // kind o
+  std::optional<BlobLocation> chunk(const std::string& hash) const;   // kind c
+  std::optional<BlobLocation> recipe(const std::string& hash) const;  // kind r
   // Present means every byte is reachable: a whole object, or a recipe
   // whose every chunk is in a committed pack with the size the recipe says
   // (packs are listed with their sizes; a blob past its pack's end is absent).
-  bool has_object(const std::string& hash) const { return object(hash) || complete_recipe(hash); }
+  bool has_object(const std::string& hash) const { return find(BlobKind::object, hash) || complete_recipe(hash); }
+  bool has_chunk(const std::string& hash) const { return find(BlobKind::chunk, hash) != nullptr; }
   bool complete_recipe(const std::string& hash) const;
   // The chunk list of a large object (read by load()); nullptr when unknown.
   const Recipe* recipe_content(const std::string& hash) const;
   // Chunks a recipe names that the remote lacks (or holds with another size).
   std::vector<std::string> lacking_chunks(const std::string& hash) const;
-  void add(const std::string& pack, const BlobEntry& e);
   void add_recipe(const std::string& hash, Recipe recipe) { recipe_contents_[hash] = std::move(recipe); }
 
-  const std::map<std::string, PackIndex>& packs() const { return packs_; }
+  // Every pack's blobs (those past the pack's listed end too), in offset
+  // order: built on each call, for remote gc, which visits them all.
+  std::map<std::string, PackIndex> packs() const;
   std::uint64_t pack_bytes(const std::string& id) const;  // from the listing
   std::map<std::string, std::uint64_t> pack_sizes;         // pack id -> bytes, from the listing
 
  private:
+  struct Slot {
+    std::array<unsigned char, 32> hash{};
+    std::uint64_t offset = 0, length = 0, size = 0;
+    std::uint32_t pack = 0;  // into pack_ids_
+    BlobKind kind = BlobKind::object;
+    bool present = false;    // inside its pack's listed size
+  };
+  const Slot* find(BlobKind kind, const std::string& hash) const;
+  std::optional<BlobLocation> location(BlobKind kind, const std::string& hash) const;
+  BlobEntry entry_of(const Slot& s) const;
+  static std::vector<Slot> slots_of(const PackIndex& pack, std::uint64_t stored);
   void load_recipes(Backend& backend, const std::filesystem::path& cache_dir, unsigned jobs);
 
-  std::map<std::string, PackIndex> packs_;
-  std::unordered_map<std::string, BlobLocation> objects_, chunks_, recipes_;
+  std::vector<std::string> pack_ids_;
+  std::vector<std::int64_t> pack_created_;
+  std::vector<Slot> slots_;  // sorted by (kind, hash, load order) once loaded
   std::unordered_map<std::string, Recipe> recipe_contents_;
 };
 

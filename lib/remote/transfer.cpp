@@ -160,6 +160,100 @@ struct PushItem {
 
 }  // namespace
 
+namespace {
+
+// The packs push is filling, one a worker, and writing them to the remote.
+class PackWriter {
+ public:
+  PackWriter(Backend& backend, const fs::path& index_cache, const TransferOptions& options, TransferStats& stats)
+      : backend_(backend), index_cache_(index_cache), options_(options), stats_(stats),
+        builders_(std::max(1u, options.jobs)) {}
+  unsigned workers() const { return static_cast<unsigned>(builders_.size()); }
+  PackBuilder& builder(unsigned w) { return builders_[w]; }
+  void flush_if_full(PackBuilder& b) {
+    // Blobs are capped too: small files compress to a few bytes each, and a
+    // pack index of every one of them would be built and parsed whole.
+    if (b.data.size() >= options_.pack_size || b.index.blobs.size() >= std::max<std::size_t>(1, options_.pack_blobs))
+      flush(b);
+  }
+  void flush(PackBuilder& b) {
+    if (b.index.blobs.empty()) return;
+    check_interrupted();
+    put_verified(backend_, pack_key(b.index.id), b.data);
+    // The index last: only now does the pack's content exist for readers.
+    std::string idx = serialize_pack_index(b.index);
+    put_verified(backend_, index_key(b.index.id), idx);
+    try {
+      fs::create_directories(index_cache_);
+      write_file_atomic(index_cache_ / (b.index.id + ".idx"), idx, false);
+    } catch (const std::exception&) {
+    }
+    {
+      std::lock_guard lock(mutex_);
+      stats_.packs++;
+      stats_.wire_bytes += b.data.size() + idx.size();
+    }
+    b = PackBuilder{};
+  }
+  // Every worker's partial pack, in parallel.
+  void flush_all() {
+    run_workers(builders_.size(), workers(), [&](unsigned, std::size_t i) { flush(builders_[i]); });
+  }
+
+ private:
+  Backend& backend_;
+  const fs::path& index_cache_;
+  const TransferOptions& options_;
+  TransferStats& stats_;
+  std::mutex mutex_;
+  std::vector<PackBuilder> builders_;
+};
+
+// Plan of one round: small objects whole; large ones cut into chunks (hashed
+// here, so chunks the remote already has are skipped) plus a recipe, kept
+// in `recipes` until every chunk is sent.
+std::vector<PushItem> plan_round(Cache& cache, const RemoteIndex& remote, const std::vector<std::string>& to_send,
+                                 const std::vector<std::uint64_t>& sizes, std::size_t begin, std::size_t end,
+                                 const TransferOptions& options, std::set<std::string>& claimed,
+                                 std::vector<std::pair<std::string, Recipe>>& recipes, TransferStats& stats) {
+  std::vector<std::vector<PushItem>> large(end - begin);
+  std::vector<Recipe> cut(end - begin);
+  run_workers(end - begin, std::max(1u, std::min(options.jobs, default_jobs())), [&](unsigned, std::size_t k) {
+    std::size_t i = begin + k;
+    if (sizes[i] < options.chunk_threshold) return;
+    check_interrupted();
+    MappedFile file(cache.object_path(to_send[i]));
+    std::string_view bytes = file.view();
+    cut[k].size = bytes.size();
+    std::uint64_t off = 0;
+    for (std::uint64_t len : cdc_split(bytes)) {
+      std::string ch = sha256_hex(bytes.substr(off, len));
+      cut[k].chunks.emplace_back(ch, len);
+      large[k].push_back({BlobKind::chunk, ch, to_send[i], off, len, false});
+      off += len;
+    }
+  });
+  std::vector<PushItem> items;
+  for (std::size_t k = 0; k < end - begin; ++k) {
+    std::size_t i = begin + k;
+    if (sizes[i] < options.chunk_threshold) {
+      items.push_back({BlobKind::object, to_send[i], to_send[i], 0, sizes[i], true});
+      continue;
+    }
+    for (auto& it : large[k]) {
+      if (remote.has_chunk(it.hash)) {
+        ++stats.reused_chunks;
+        continue;
+      }
+      if (claimed.insert(it.hash).second) items.push_back(std::move(it));
+    }
+    recipes.emplace_back(to_send[i], std::move(cut[k]));
+  }
+  return items;
+}
+
+}  // namespace
+
 TransferStats push_objects(Backend& backend, Cache& cache, const fs::path& index_cache,
                            const std::set<std::string>& hashes, const TransferOptions& options) {
   auto t0 = Clock::now();
@@ -182,99 +276,43 @@ TransferStats push_objects(Backend& backend, Cache& cache, const fs::path& index
     }
   }
 
-  // Plan: small objects whole; large ones cut into chunks (hashed here, so
-  // chunks the remote already has are skipped) plus a recipe.
-  std::vector<std::vector<PushItem>> planned(to_send.size());
-  std::vector<Recipe> recipes(to_send.size());
-  run_workers(to_send.size(), std::max(1u, std::min(options.jobs, default_jobs())), [&](unsigned, std::size_t i) {
-    check_interrupted();
-    const std::string& h = to_send[i];
-    if (sizes[i] < options.chunk_threshold) {
-      planned[i].push_back({BlobKind::object, h, h, 0, sizes[i], true});
-      return;
-    }
-    MappedFile file(cache.object_path(h));
-    std::string_view bytes = file.view();
-    Recipe& r = recipes[i];
-    r.size = bytes.size();
-    std::uint64_t off = 0;
-    for (std::uint64_t len : cdc_split(bytes)) {
-      std::string ch = sha256_hex(bytes.substr(off, len));
-      r.chunks.emplace_back(ch, len);
-      planned[i].push_back({BlobKind::chunk, ch, h, off, len, false});
-      off += len;
-    }
-  });
-
-  std::vector<PushItem> items;
-  std::set<std::string> claimed;
-  std::vector<std::size_t> recipe_of;
-  for (std::size_t i = 0; i < to_send.size(); ++i) {
-    for (auto& it : planned[i]) {
-      if (it.kind == BlobKind::chunk) {
-        if (remote.chunk(it.hash)) {
-          ++stats.reused_chunks;
-          continue;
-        }
-        if (!claimed.insert(it.hash).second) continue;
-      }
-      items.push_back(std::move(it));
-    }
-    if (!recipes[i].chunks.empty()) recipe_of.push_back(i);
-  }
-  planned.clear();
-
   Progress progress(options.progress, options.verb, to_send.size(), total_bytes);
   std::mutex stats_mutex;
-  unsigned jobs = std::max(1u, options.jobs);
-  std::vector<PackBuilder> builders(jobs);
-  auto flush = [&](PackBuilder& b) {
-    if (b.index.blobs.empty()) return;
-    check_interrupted();
-    put_verified(backend, pack_key(b.index.id), b.data);
-    // The index last: only now does the pack's content exist for readers.
-    std::string idx = serialize_pack_index(b.index);
-    put_verified(backend, index_key(b.index.id), idx);
-    try {
-      fs::create_directories(index_cache);
-      write_file_atomic(index_cache / (b.index.id + ".idx"), idx, false);
-    } catch (const std::exception&) {
-    }
-    {
-      std::lock_guard lock(stats_mutex);
-      stats.packs++;
-      stats.wire_bytes += b.data.size() + idx.size();
-    }
-    b = PackBuilder{};
-  };
-  run_workers(
-      items.size(), jobs,
-      [&](unsigned w, std::size_t i) {
-        check_interrupted();
-        const PushItem& it = items[i];
-        std::string raw = read_range(cache.object_path(it.object), it.offset, it.length);
-        builders[w].add(it.kind, it.hash, raw, options.zstd_level);
-        progress.add(it.counts_object ? 1 : 0, it.length);
-        {
-          std::lock_guard lock(stats_mutex);
-          if (it.kind == BlobKind::chunk) stats.chunks++;
-        }
-        if (builders[w].data.size() >= options.pack_size) flush(builders[w]);
-      },
-      [&](unsigned w) { flush(builders[w]); });
-  for (auto& b : builders) flush(b);  // workers that never ran an item
+  PackWriter writer(backend, index_cache, options, stats);
+  std::set<std::string> claimed;
+  std::vector<std::pair<std::string, Recipe>> recipes;
+  // In rounds: one round's plan is held at a time; the packs being filled
+  // carry over between rounds.
+  const std::size_t round = std::max<std::size_t>(1, options.round_objects);
+  for (std::size_t begin = 0; begin < to_send.size(); begin += round) {
+    std::size_t end = std::min(to_send.size(), begin + round);
+    std::vector<PushItem> items = plan_round(cache, remote, to_send, sizes, begin, end, options, claimed, recipes, stats);
+    run_workers(items.size(), writer.workers(), [&](unsigned w, std::size_t i) {
+      check_interrupted();
+      const PushItem& it = items[i];
+      std::string raw = read_range(cache.object_path(it.object), it.offset, it.length);
+      writer.builder(w).add(it.kind, it.hash, raw, options.zstd_level);
+      progress.add(it.counts_object ? 1 : 0, it.length);
+      if (it.kind == BlobKind::chunk) {
+        std::lock_guard lock(stats_mutex);
+        stats.chunks++;
+      }
+      writer.flush_if_full(writer.builder(w));
+    });
+  }
+  writer.flush_all();
 
   // Recipes last, after every chunk they name is committed: a recipe on the
   // remote always means its chunks are there.
-  PackBuilder recipe_pack;
-  for (std::size_t i : recipe_of) {
-    std::string text = serialize_recipe(recipes[i]);
-    recipe_pack.add(BlobKind::recipe, to_send[i], text, 3);
-    cache_recipe(index_cache, to_send[i], text);
+  PackBuilder& recipe_pack = writer.builder(0);
+  for (const auto& [hash, recipe] : recipes) {
+    std::string text = serialize_recipe(recipe);
+    recipe_pack.add(BlobKind::recipe, hash, text, 3);
+    cache_recipe(index_cache, hash, text);
     progress.add(1, 0);
-    if (recipe_pack.data.size() >= options.pack_size) flush(recipe_pack);
+    writer.flush_if_full(recipe_pack);
   }
-  flush(recipe_pack);
+  writer.flush(recipe_pack);
   progress.stop();
 
   stats.objects = to_send.size();
@@ -294,27 +332,34 @@ struct FetchBlob {
 struct FetchRange {
   std::string pack;
   std::uint64_t start = 0, end = 0;
+  std::uint64_t raw = 0;  // the blobs' uncompressed bytes
   std::vector<BlobEntry> blobs;
 };
 
-std::vector<FetchRange> coalesce(std::vector<FetchBlob> blobs) {
+// Neighbouring blobs of a pack become one range read. A range's blobs are
+// held decompressed until all are verified, so their uncompressed bytes are
+// capped too (small files compress 10-100x, so 8 MiB compressed can be
+// half a million files).
+std::vector<FetchRange> coalesce(std::vector<FetchBlob>&& blobs) {
   std::sort(blobs.begin(), blobs.end(), [](const FetchBlob& a, const FetchBlob& b) {
     return std::tie(a.pack, a.entry.offset) < std::tie(b.pack, b.entry.offset);
   });
   std::vector<FetchRange> out;
-  constexpr std::uint64_t max_gap = 256 * 1024, max_span = 8ull << 20;
+  constexpr std::uint64_t max_gap = 256 * 1024, max_span = 8ull << 20, max_raw = 32ull << 20;
   for (auto& b : blobs) {
     std::uint64_t s = b.entry.offset, e = b.entry.offset + b.entry.length;
-    if (!out.empty() && out.back().pack == b.pack && s >= out.back().end - 0 && s <= out.back().end + max_gap &&
-        e - out.back().start <= max_span) {
-      out.back().end = std::max(out.back().end, e);
-      out.back().blobs.push_back(b.entry);
-    } else if (!out.empty() && out.back().pack == b.pack && s < out.back().end) {
-      out.back().blobs.push_back(b.entry);  // same blob listed twice
-      out.back().end = std::max(out.back().end, e);
+    FetchRange* last = out.empty() || out.back().pack != b.pack ? nullptr : &out.back();
+    if (last && s >= last->end && s <= last->end + max_gap && e - last->start <= max_span &&
+        last->raw + b.entry.size <= max_raw) {
+      last->end = e;
+    } else if (last && s < last->end) {
+      last->end = std::max(last->end, e);  // same blob listed twice
     } else {
-      out.push_back({b.pack, s, e, {b.entry}});
+      out.push_back({std::move(b.pack), s, e, 0, {}});
+      last = &out.back();
     }
+    last->raw += b.entry.size;
+    last->blobs.push_back(std::move(b.entry));
   }
   return out;
 }
@@ -359,56 +404,52 @@ void download(Backend& backend, const std::vector<FetchRange>& ranges, unsigned 
 
 }  // namespace
 
-TransferStats fetch_objects(Backend& backend, Cache& cache, const fs::path& index_cache,
-                            const std::set<std::string>& hashes, const TransferOptions& options) {
-  auto t0 = Clock::now();
-  TransferStats stats;
-  std::vector<std::string> wanted;
-  for (auto& h : hashes) {
-    if (cache.has(h)) ++stats.up_to_date;
-    else wanted.push_back(h);
+namespace {
+
+struct FetchCounters {
+  Progress& progress;
+  std::atomic<std::uint64_t> wire{0}, chunks{0};
+};
+
+// A large object is assembled in a temp file; its chunks land at their offsets.
+struct FetchTarget {
+  UniqueFd fd;
+  fs::path path;
+};
+
+void write_at(const FetchTarget& t, const std::string& raw, std::uint64_t off) {
+  std::uint64_t done = 0;
+  while (done < raw.size()) {
+    ssize_t n = ::pwrite(t.fd.get(), raw.data() + done, raw.size() - done, static_cast<off_t>(off + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_errno("cannot write " + t.path.string(), errno);
+    done += static_cast<std::uint64_t>(n);
   }
-  if (wanted.empty()) {
-    stats.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    return stats;
-  }
-  RemoteIndex remote = RemoteIndex::load(backend, index_cache, options.jobs);
-  std::vector<FetchBlob> objects;
-  std::map<std::string, const Recipe*> recipes;  // large objects: their chunk lists (read by the index load)
-  std::uint64_t total_bytes = 0;
-  for (auto& h : wanted) {
-    if (auto* loc = remote.object(h)) {
-      objects.push_back({loc->pack, loc->entry});
-      total_bytes += loc->entry.size;
-    } else if (remote.complete_recipe(h)) {
-      recipes[h] = remote.recipe_content(h);
-      total_bytes += recipes[h]->size;
-    } else {
-      stats.missing.push_back(h);  // or some of its chunks are
-    }
-  }
-  unsigned jobs = std::max(1u, options.jobs);
-  Progress progress(options.progress, options.verb, objects.size() + recipes.size(), total_bytes);
-  std::atomic<std::uint64_t> wire{0};
-  // Each large object is assembled in a temp file; chunks land at their offsets.
-  struct Target {
-    UniqueFd fd;
-    fs::path path;
-  };
-  std::map<std::string, Target> targets;
-  std::unordered_map<std::string, std::vector<std::pair<Target*, std::uint64_t>>> chunk_dest;
-  std::vector<FetchBlob> blobs = objects;
+}
+
+// Downloads `wanted` (each on the remote, whole or as a complete recipe)
+// into the cache, every byte verified.
+void fetch_round(Backend& backend, Cache& cache, const RemoteIndex& remote,
+                 const std::vector<const std::string*>& wanted, unsigned jobs, FetchCounters& counters) {
+  std::vector<FetchBlob> blobs;
+  std::map<std::string, FetchTarget> targets;
+  std::unordered_map<std::string, std::vector<std::pair<FetchTarget*, std::uint64_t>>> chunk_dest;
   fs::path tmp = cache.root() / "tmp";
   fs::create_directories(tmp);
   struct Cleanup {
-    std::map<std::string, Target>& t;
+    std::map<std::string, FetchTarget>& t;
     ~Cleanup() {
       for (auto& [h, x] : t) ::unlink(x.path.c_str());
     }
   } cleanup{targets};
-  for (auto& [h, rp] : recipes) {
-    const Recipe& r = *rp;
-    Target& t = targets[h];
+  for (const std::string* wanted_hash : wanted) {
+    const std::string& h = *wanted_hash;
+    if (auto loc = remote.object(h)) {
+      blobs.push_back({std::move(loc->pack), std::move(loc->entry)});
+      continue;
+    }
+    const Recipe& r = *remote.recipe_content(h);
+    FetchTarget& t = targets[h];
     t.path = unique_temp_name(tmp, "fetch");
     t.fd = UniqueFd(::open(t.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
     if (!t.fd) throw_errno("cannot write to the cache (" + t.path.string() + ")", errno);
@@ -416,30 +457,24 @@ TransferStats fetch_objects(Backend& backend, Cache& cache, const fs::path& inde
     std::uint64_t off = 0;
     for (auto& [ch, len] : r.chunks) {
       auto& dest = chunk_dest[ch];
-      if (dest.empty()) blobs.push_back({remote.chunk(ch)->pack, remote.chunk(ch)->entry});
+      if (dest.empty()) {
+        auto loc = remote.chunk(ch);
+        blobs.push_back({std::move(loc->pack), std::move(loc->entry)});
+      }
       dest.emplace_back(&t, off);
       off += len;
     }
   }
-
   // Whole objects and chunks, verified before they are used.
-  std::atomic<std::uint64_t> chunks{0};
-  download(backend, coalesce(blobs), jobs, &progress, wire, [&](const BlobEntry& b, std::string&& raw) {
-    if (b.kind == BlobKind::object) {
-      cache.add_verified_bytes(b.hash, raw, false);  // download() checked its hash
-      return;
-    }
-    ++chunks;
-    for (auto& [t, off] : chunk_dest[b.hash]) {
-      std::uint64_t done = 0;
-      while (done < raw.size()) {
-        ssize_t n = ::pwrite(t->fd.get(), raw.data() + done, raw.size() - done, static_cast<off_t>(off + done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw_errno("cannot write " + t->path.string(), errno);
-        done += static_cast<std::uint64_t>(n);
-      }
-    }
-  });
+  download(backend, coalesce(std::move(blobs)), jobs, &counters.progress, counters.wire,
+           [&](const BlobEntry& b, std::string&& raw) {
+             if (b.kind == BlobKind::object) {
+               cache.add_verified_bytes(b.hash, raw, false);  // download() checked its hash
+               return;
+             }
+             ++counters.chunks;
+             for (auto& [t, off] : chunk_dest[b.hash]) write_at(*t, raw, off);
+           });
   for (auto& [h, t] : targets) {
     check_interrupted();
     t.fd.reset();
@@ -448,14 +483,57 @@ TransferStats fetch_objects(Backend& backend, Cache& cache, const fs::path& inde
       throw RemoteError("object " + h + " assembled from the remote's chunks has SHA-256 " + got,
                         "the remote is damaged: push again from a clone that has the data");
     }
-    progress.add(1, 0);
+    counters.progress.add(1, 0);
+  }
+}
+
+}  // namespace
+
+TransferStats fetch_objects(Backend& backend, Cache& cache, const fs::path& index_cache,
+                            const std::set<std::string>& hashes, const TransferOptions& options) {
+  auto t0 = Clock::now();
+  TransferStats stats;
+  // Pointers into `hashes`: a fetch of N files holds one copy of each hash.
+  std::vector<const std::string*> wanted;
+  for (auto& h : hashes) {
+    if (cache.has(h)) ++stats.up_to_date;
+    else wanted.push_back(&h);
+  }
+  if (wanted.empty()) {
+    stats.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    return stats;
+  }
+  RemoteIndex remote = RemoteIndex::load(backend, index_cache, options.jobs);
+  std::vector<const std::string*> present;
+  for (const std::string* h : wanted) {
+    if (auto loc = remote.object(*h)) {
+      stats.bytes += loc->entry.size;
+    } else if (remote.complete_recipe(*h)) {
+      stats.bytes += remote.recipe_content(*h)->size;
+    } else {
+      stats.missing.push_back(*h);  // or some of its chunks are
+      continue;
+    }
+    present.push_back(h);
+  }
+  std::vector<const std::string*>().swap(wanted);
+  Progress progress(options.progress, options.verb, present.size(), stats.bytes);
+  FetchCounters counters{progress};
+  // In rounds: the blob list, the ranges and the large objects' temp files
+  // are held for one round at a time, so a fetch of N files holds N hashes,
+  // not N of each of those.
+  const std::size_t per_round = std::max<std::size_t>(1, options.round_objects);
+  std::vector<const std::string*> round;
+  for (std::size_t i = 0; i < present.size(); i += per_round) {
+    round.assign(present.begin() + static_cast<std::ptrdiff_t>(i),
+                 present.begin() + static_cast<std::ptrdiff_t>(std::min(present.size(), i + per_round)));
+    fetch_round(backend, cache, remote, round, std::max(1u, options.jobs), counters);
   }
   cache.sync();
   progress.stop();
-  stats.objects = objects.size() + targets.size();
-  stats.bytes = total_bytes;
-  stats.chunks = chunks;
-  stats.wire_bytes = wire;
+  stats.objects = present.size();
+  stats.chunks = counters.chunks;
+  stats.wire_bytes = counters.wire;
   stats.requests = backend.stats().requests;
   stats.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return stats;
@@ -478,7 +556,7 @@ VerifyPlan plan_verify(const RemoteIndex& remote, const std::set<std::string>& h
   };
   for (const auto& h : hashes) {
     ++report.objects;
-    if (const BlobLocation* loc = remote.object(h)) {
+    if (auto loc = remote.object(h)) {
       want(*loc, h);
     } else if (remote.complete_recipe(h)) {
       for (const auto& [ch, len] : remote.recipe_content(h)->chunks) want(*remote.chunk(ch), h);
@@ -498,7 +576,7 @@ VerifyReport verify_objects(Backend& backend, const fs::path& index_cache, const
   VerifyReport report;
   RemoteIndex remote = RemoteIndex::load(backend, index_cache, options.jobs);
   VerifyPlan plan = plan_verify(remote, hashes, report);
-  std::vector<FetchRange> ranges = coalesce(plan.blobs);
+  std::vector<FetchRange> ranges = coalesce(std::move(plan.blobs));
   std::mutex mutex;
   std::set<std::string> damaged;
   run_workers(ranges.size(), std::max(1u, options.jobs), [&](unsigned, std::size_t i) {

@@ -21,6 +21,8 @@ namespace mlo::remote {
 struct TransferOptions {
   unsigned jobs = 8;                       // parallel requests
   std::uint64_t pack_size = 16ull << 20;   // target compressed bytes per pack
+  std::size_t pack_blobs = 8192;           // blobs per pack at most (its index stays small)
+  std::size_t round_objects = 8192;        // objects planned and moved per round (bounds memory)
   std::uint64_t chunk_threshold = 2ull << 20;  // objects this big or bigger are chunked
   int zstd_level = 1;
   bool progress = false;                   // draw a progress line on stderr

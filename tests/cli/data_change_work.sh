@@ -9,21 +9,28 @@ source "$(dirname "$0")/lib.sh"
 command -v strace >/dev/null || fail "strace is needed (.ci/debian-packages.txt)"
 FILES=300
 
-new_repo a
-/usr/bin/python3 - "$FILES" <<'PY'
+# tracked_repo NAME FILES FOLDERS : a repo whose data/ holds FILES small
+# files in FOLDERS folders (dNN/fNNNN.txt), added, committed, and found clean.
+tracked_repo() {
+  new_repo "$1"
+  /usr/bin/python3 - "$2" "$3" <<'PY'
 import sys, os
-for i in range(int(sys.argv[1])):
-    d = f"data/d{i % 3}"
+n, folders = int(sys.argv[1]), int(sys.argv[2])
+for i in range(n):
+    d = f"data/d{i % folders}"
     os.makedirs(d, exist_ok=True)
     with open(f"{d}/f{i:04d}.txt", "w") as f:
         f.write(f"file {i}\n")
 PY
-expect_ok data add data
-git add -A && git commit -qm data || fail "commit"
-# Warm status records the folder as complete (twice: the first may find an
-# object folder changed within the last tick and not trust it).
-expect_ok data status --exit-code
-expect_ok data status --exit-code
+  expect_ok data add data
+  git add -A && git commit -qm data || fail "commit"
+  # Warm status records the folder as complete (twice: the first may find an
+  # object folder changed within the last tick and not trust it).
+  expect_ok data status --exit-code
+  expect_ok data status --exit-code
+}
+
+tracked_repo a "$FILES" 3
 
 rm -f data/d1/f0001.txt && echo "changed" >data/d1/f0001.txt
 strace -f -o "$TEST_TMP/strace.txt" -e trace=stat,lstat,newfstatat,statx,access,faccessat,faccessat2,openat \
@@ -73,5 +80,25 @@ chmod u+w ".mlo/cache/objects/${root:0:2}/${root:2}" && echo garbage >>".mlo/cac
 rm -f data/d0/f0003.txt && echo "changed again" >data/d0/f0003.txt
 expect_ok data add data
 expect_ok data status --exit-code
+
+# Status reads the recorded tree only where it differs from the work tree:
+# with 40 folders and one file changed, the root's object and that folder's
+# (it read all 41 and compared every file's entry before).
+tracked_repo wide 400 40
+rm -f data/d7/f0007.txt && echo "changed" >data/d7/f0007.txt
+strace -f -o "$TEST_TMP/strace-wide.txt" -e trace=openat "$MLO" -q --json data status >"$TEST_TMP/wide.json" \
+  || fail "status under strace"
+OUT=$(cat "$TEST_TMP/wide.json")
+expect_json 'd["entries"][0]["status"] == "modified" and d["entries"][0]["modified"] == ["data/d7/f0007.txt"]'
+expect_json 'not d["entries"][0]["added"] and not d["entries"][0]["removed"]'
+read_objects=$(grep -E '\.mlo/cache/objects/[0-9a-f]{2}/' "$TEST_TMP/strace-wide.txt" | grep -vc ENOENT || true)
+echo "status with one file changed in 40 folders read $read_objects cache objects"
+[ "$read_objects" -le 4 ] || fail "status read $read_objects cache objects for one changed file in 40 folders (at most 4 expected)"
+pass
+# A new file in a new folder and a removed folder are listed too.
+mkdir -p data/zz && echo new >data/zz/n.txt && rm -rf data/d3
+run_mlo --json data status
+expect_json 'd["entries"][0]["added"] == ["data/zz/n.txt"]'
+expect_json 'len(d["entries"][0]["removed"]) == 10'
 
 done_testing

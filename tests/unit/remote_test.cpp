@@ -4,7 +4,9 @@
 // tests/cli/remote_*.sh).
 #include <catch2/catch.hpp>
 
+#include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 
 #include "core/error.h"
 #include "core/hash.h"
@@ -148,6 +150,14 @@ TEST_CASE("pack index and recipe round trip; damage is reported", "[remote_test]
   CHECK(idx.created > 1700000000);
   idx.blobs.push_back({BlobKind::object, sha256_hex("x"), 0, 10, 1});
   idx.blobs.push_back({BlobKind::chunk, sha256_hex("y"), 10, 20, 2});
+  // The text is what a JSON library writes for the same document (the
+  // format of every pack index already on remotes).
+  nlohmann::json blobs = nlohmann::json::array();
+  blobs.push_back({"o", sha256_hex("x"), 0, 10, 1});
+  blobs.push_back({"c", sha256_hex("y"), 10, 20, 2});
+  std::string expected =
+      nlohmann::json({{"version", 1}, {"pack", idx.id}, {"created", idx.created}, {"blobs", blobs}}).dump();
+  CHECK(zstd_decompress(serialize_pack_index(idx), expected.size(), "test") == expected);
   PackIndex back = parse_pack_index(serialize_pack_index(idx), "test");
   REQUIRE(back.blobs.size() == 2);
   CHECK(back.blobs[1].kind == BlobKind::chunk);
@@ -356,7 +366,7 @@ TEST_CASE("directory remote: a lost chunk pack makes the object absent; push rep
   // The store lost the pack that holds the chunks (its index survived).
   std::filesystem::remove(tmp / "remote" / pack_key(chunk_pack));
   RemoteIndex after = RemoteIndex::load(*backend, tmp / "idx", 1);
-  CHECK(after.recipe(big_hash) != nullptr);
+  CHECK(after.recipe(big_hash).has_value());
   CHECK_FALSE(after.has_object(big_hash));
   CHECK_FALSE(after.lacking_chunks(big_hash).empty());
   VerifyReport lost = verify_objects(*backend, tmp / "idx", {big_hash, small_hash}, opts);
@@ -377,4 +387,42 @@ TEST_CASE("directory remote: a lost chunk pack makes the object absent; push rep
   TransferStats f = fetch_objects(*backend, b, tmp / "idx-b", {big_hash}, opts);
   CHECK(f.missing.empty());
   CHECK(b.read(big_hash) == big);
+}
+
+TEST_CASE("directory remote: many small objects: packs capped in blobs, sent and fetched in rounds", "[remote_test]") {
+  // Small files compress to a few bytes each, so the 16 MiB pack target
+  // alone would put every one in one pack (one index of N entries to build
+  // and to parse) and one range read (N files decompressed at once).
+  test::TempDir tmp;
+  Cache a(tmp / "a"), b(tmp / "b");
+  RemoteConfig rc{"origin", (tmp / "remote").string(), {}};
+  auto backend = open_backend(rc);
+  REQUIRE(backend->create_root());
+  std::set<std::string> hashes;
+  for (int i = 0; i < 1500; ++i) hashes.insert(a.add_bytes(std::string(512, 'a' + i % 26) + std::to_string(i), false));
+  TransferOptions opts;
+  opts.jobs = 1;  // one worker: every object goes to the same pack builder
+  opts.pack_blobs = 600;
+  opts.round_objects = 400;
+  TransferStats pushed = push_objects(*backend, a, tmp / "idx", hashes, opts);
+  CHECK(pushed.objects == 1500);
+  CHECK(pushed.packs == 3);
+  RemoteIndex index = RemoteIndex::load(*backend, tmp / "idx", 1);
+  std::size_t blobs = 0;
+  for (const auto& [id, pack] : index.packs()) {
+    CHECK(pack.blobs.size() <= 600);
+    blobs += pack.blobs.size();
+  }
+  CHECK(blobs == 1500);
+  std::size_t found = 0;
+  for (const auto& h : hashes) found += index.has_object(h) && index.object(h)->entry.size > 512;
+  CHECK(found == 1500);
+  CHECK_FALSE(index.has_object(sha256_hex("not pushed")));
+  CHECK(push_objects(*backend, a, tmp / "idx", hashes, opts).up_to_date == 1500);
+  TransferStats fetched = fetch_objects(*backend, b, tmp / "idx-b", hashes, opts);
+  CHECK(fetched.objects == 1500);
+  CHECK(fetched.missing.empty());
+  std::size_t in_b = 0;
+  for (const auto& h : hashes) in_b += b.has(h) && b.read(h) == a.read(h);
+  CHECK(in_b == 1500);
 }
