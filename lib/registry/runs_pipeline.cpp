@@ -17,13 +17,16 @@ namespace {
 // bytes start with the manifest header, so the cached object tells which it
 // is; uncached, the work tree does.
 bool is_folder_dep(Repo& repo, const std::string& path, const std::string& sha256) {
-  static constexpr std::string_view kManifestHead = "{\"version\":1,\"files\":[";
+  // A folder dep's hash names its manifest: flat (version 1) or a tree's root (version 2).
+  static constexpr std::string_view kFlatHead = "{\"version\":1,\"files\":[";
+  static constexpr std::string_view kTreeHead = "{\"version\":2,\"entries\":[";
   std::ifstream f;
   if (is_sha256_hex(sha256)) f.open(repo.cache().object_path(sha256), std::ios::binary);
   if (f.is_open()) {
-    char head[kManifestHead.size()];
+    char head[std::max(kFlatHead.size(), kTreeHead.size())];
     f.read(head, sizeof head);
-    return std::string_view(head, static_cast<std::size_t>(f.gcount())) == kManifestHead;
+    std::string_view got(head, static_cast<std::size_t>(f.gcount()));
+    return got.starts_with(kFlatHead) || got.starts_with(kTreeHead);
   }
   std::error_code ec;
   return fs::is_directory(repo.root() / path, ec);
