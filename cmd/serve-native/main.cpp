@@ -35,11 +35,14 @@ int usage() {
 }
 
 // Fault injection for tests (MLO_SERVE_FAULT): exit-at-start, never-ready,
-// crash-after=N, error, delay=MS.
+// crash-after=N, error, delay=MS (before the request is taken up),
+// model-delay=MS (inside each batched model call: requests that arrive meanwhile queue
+// and are merged by the batcher, whatever the machine's load).
 struct Faults {
   std::string kind = std::getenv("MLO_SERVE_FAULT") ? std::getenv("MLO_SERVE_FAULT") : "";
   long crash_after = kind.rfind("crash-after=", 0) == 0 ? std::atol(kind.c_str() + 12) : -1;
   long delay_ms = kind.rfind("delay=", 0) == 0 ? std::atol(kind.c_str() + 6) : 0;
+  long model_delay_ms = kind.rfind("model-delay=", 0) == 0 ? std::atol(kind.c_str() + 12) : 0;
   std::atomic<long> served{0};
 
   // Answers resp and returns true when a fault answers the request instead of the model.
@@ -69,8 +72,14 @@ struct Faults {
 int serve(const InferenceSpec& spec, const ModelServer& ms, Faults& faults, int port, bool reuse_port,
           const std::function<void(int)>& ready) {
   std::unique_ptr<AdaptiveBatcher> batcher;  // outlives the server: answers may still be on their way
+  ComputeOutputs compute = ms.compute;
+  if (faults.model_delay_ms > 0)
+    compute = [&ms, ms_delay = faults.model_delay_ms](const Table& rows, const std::vector<std::string>& names) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms_delay));
+      return ms.compute(rows, names);
+    };
   if (spec.max_batch_size > 1)
-    batcher = std::make_unique<AdaptiveBatcher>(ms.compute, spec.max_batch_size, spec.max_batch_time_ms);
+    batcher = std::make_unique<AdaptiveBatcher>(compute, spec.max_batch_size, spec.max_batch_time_ms);
   AsyncHandler model = batcher ? batched_handler(ms, *batcher) : AsyncHandler([&ms](HttpRequest& req, HttpResponse& resp, Reply&) {
     ms.handle(req, resp);
     return true;

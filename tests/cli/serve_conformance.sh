@@ -17,7 +17,7 @@ SKLEARN="$MLO_SOURCE_DIR/examples/serving/mlo-serve-sklearn"
 # Adaptive batching merges concurrent requests into fewer model calls and
 # splits the answers back, each to its own request.
 out=$(/usr/bin/python3 - "$SKLEARN" <<'PY' 2>&1
-import importlib.machinery, importlib.util, sys, threading
+import importlib.machinery, importlib.util, sys, threading, time
 import numpy as np
 loader = importlib.machinery.SourceFileLoader("runner", sys.argv[1])
 r = importlib.util.module_from_spec(importlib.util.spec_from_loader("runner", loader))
@@ -25,6 +25,7 @@ loader.exec_module(r)
 class Counting:
     calls, rows = 0, []
     def compute(self, rows, names):
+        time.sleep(0.01)  # requests that arrive meanwhile queue: merging does not hang on timing
         Counting.calls += 1
         Counting.rows.append(len(rows))
         x = np.asarray(rows, dtype=float)
@@ -171,12 +172,15 @@ stop_runner() {
 
 # Adaptive batching and worker processes, in both runners: 40 requests at
 # once get the answers they get unbatched, in far fewer model calls (each
-# runner prints its counts when it stops).
+# runner prints its counts when it stops). Batching is continuous: a request
+# that finds the model idle goes at once, so on a fast model merging depends
+# on timing; model-delay makes each model call take 30 ms, and the requests
+# that arrive meanwhile must be merged, whatever the machine's load.
 BATCHING='{"port":0,"workers":2,"max_batch_size":64,"max_batch_time_ms":200}'
 start_runner "$NATIVE" clf clf.json
 fire40 "127.0.0.1:$RUNNER_PORT" clf 2 native_plain.json || fail "native, unbatched: 40 requests"
 stop_runner
-start_runner "$NATIVE" clf clf.json "$BATCHING"
+MLO_SERVE_FAULT=model-delay=30 start_runner "$NATIVE" clf clf.json "$BATCHING"
 workers=$(pgrep -P "$RUNNER_PID" | wc -l)
 [ "$workers" -eq 2 ] || fail "expected 2 worker processes under the native runner, found $workers"; pass
 fire40 "127.0.0.1:$RUNNER_PORT" clf 2 native_batched.json || fail "native, batched: 40 requests"
@@ -189,7 +193,7 @@ echo "native, 2 workers: $n requests in $calls model calls"
 start_runner "$SKLEARN" churn churn.joblib '{"port":0,"workers":1}'
 fire40 "127.0.0.1:$RUNNER_PORT" churn 3 sk_plain.json || fail "sklearn, unbatched: 40 requests"
 stop_runner
-start_runner "$SKLEARN" churn churn.joblib "$BATCHING"
+MLO_SERVE_FAULT=model-delay=30 start_runner "$SKLEARN" churn churn.joblib "$BATCHING"
 fire40 "127.0.0.1:$RUNNER_PORT" churn 3 sk_batched.json || fail "sklearn, batched: 40 requests"
 out=$(same_answers sk_plain.json sk_batched.json 2>&1) || fail "sklearn: batched answers differ: $out"; pass
 stop_runner
@@ -267,12 +271,13 @@ out=$("${CHECK[@]}" "127.0.0.1:$port" clf 1 a,b '[[1,0.2],[0,2],[-3,-1]]') || fa
 echo "native through the router: $out"; pass
 # Batching through the router: the same 40 at once, the same answers as the
 # runners gave unbatched; each runner's counts are in its log once it stops
-# (churn's when clf replaces it, clf's at stop).
+# (churn's when clf replaces it, clf's at stop). The router, started by the
+# first deploy, passes model-delay (see above) to both runners it starts.
 cat >>mlo.yaml <<'EOF'
   batched:
     serving: {workers: 2, max_batch_size: 64, max_batch_time_ms: 200}
 EOF
-expect_ok deploy churn@1 --artifact churn.joblib --env batched
+MLO_SERVE_FAULT=model-delay=30 expect_ok deploy churn@1 --artifact churn.joblib --env batched
 bport=$(router_port batched)
 fire40 "127.0.0.1:$bport" churn 3 sk_routed.json || fail "sklearn through the router: 40 requests"
 out=$(same_answers sk_plain.json sk_routed.json 2>&1) || fail "sklearn through the router: answers differ: $out"; pass
