@@ -2,7 +2,8 @@
 # The sklearn runner serves a model fitted on a DataFrame plain arrays when
 # the model answers both alike (issue 23: a one-row DataFrame costs ~8x the
 # prediction), and keeps DataFrames for a pipeline that picks columns by name.
-# Either way the answers equal scikit-learn's own on a DataFrame.
+# Either way the answers equal scikit-learn's own on a DataFrame, and
+# non-finite input is handled as scikit-learn handles it.
 source "$(dirname "$0")/lib.sh"
 
 if ! /usr/bin/python3 -c 'import sklearn, joblib, pandas' 2>/dev/null; then
@@ -42,6 +43,22 @@ for what, (est, arrays) in models.items():
         assert np.array_equal(got[n], want[n]), "%s: %s differs: %s vs %s" % (what, n, got[n], want[n])
     assert not [w for w in seen if "feature names" in str(w.message)], "%s: warned %s" % (what, seen[0].message)
     print("%s: %s, answers equal" % (what, "arrays" if arrays else "DataFrames"))
+# Non-finite input is checked by scikit-learn as before (the runner skips
+# that check only for finite rows): refused by a model that cannot take NaN,
+# scored by one that can.
+nan = [[float("nan"), 0.5, 1.0]]
+try:
+    m.compute(nan, ["predict"])
+    raise AssertionError("a NaN row was scored by a model that refuses NaN")
+except ValueError as e:
+    assert "NaN" in str(e), e
+from sklearn.ensemble import HistGradientBoostingClassifier
+hgb = HistGradientBoostingClassifier(max_iter=10).fit(X.values, y)
+joblib.dump(hgb, "m.joblib")
+m = r.Model("m.joblib")
+m.warm_up()
+assert np.array_equal(m.compute(nan, ["predict_proba"])["predict_proba"], hgb.predict_proba(np.array(nan)))
+print("NaN: refused by a pipeline of LogisticRegression, scored by HistGradientBoosting as scikit-learn does")
 PY
 ) || fail "$out"
 echo "$out"
