@@ -12,19 +12,12 @@ if ! /usr/bin/python3 -c 'import sklearn, joblib' 2>/dev/null; then
   echo "note: python3-sklearn missing; skipped"
   done_testing
 fi
-out=$(cd "$TEST_TMP" && /usr/bin/python3 - "$MLO_SOURCE_DIR/examples/serving/mlo-serve-sklearn" <<'PY' 2>&1
+out=$(cd "$TEST_TMP" && PYTHONPATH="$MLO_SOURCE_DIR/tests/cli" /usr/bin/python3 - "$MLO_SOURCE_DIR/examples/serving/mlo-serve-sklearn" <<'PY' 2>&1
 import json, os, socket, struct, subprocess, sys
-import joblib
-from sklearn.linear_model import LogisticRegression
+import serve_sklearn_fixture
 
-joblib.dump(LogisticRegression().fit([[0, 0], [1, 1], [2, 2], [3, 3]], [0, 0, 1, 1]), "m.pkl")
-json.dump({"version": 1, "mode": "serve", "model": {"name": "m", "version": "v1", "artifact": os.path.abspath("m.pkl")},
-           "serve": {"port": 0, "workers": 2, "max_batch_size": 8, "max_batch_time_ms": 1}}, open("spec.json", "w"))
 err = open("runner.err", "w")
-proc = subprocess.Popen([sys.argv[1], "--spec", "spec.json"], stdout=subprocess.PIPE, stderr=err, text=True)
-line = proc.stdout.readline()
-assert line.startswith("mlo-inference-runner ready port="), line
-port = int(line.split("=")[1])
+proc, port = serve_sklearn_fixture.start(sys.argv[1], {"workers": 2, "max_batch_size": 8, "max_batch_time_ms": 1}, err)
 BODY = b'{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP64","data":[3,3]}]}'
 INFER = b"POST /v2/models/m/infer HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
 
