@@ -4,7 +4,8 @@
 # keep-alive clients a worker has at most 2 threads, the loop and the
 # batcher), answers pipelined requests in order, refuses a head over 64 KiB
 # (431), an unknown method (501) and a chunked body (400) with a JSON error,
-# closes after HTTP/1.0 and "Connection: close", and a client that resets its
+# closes after HTTP/1.0 and "Connection: close", sends "100 Continue" when a
+# client expects it, and a client that resets its
 # connection leaves no traceback in the log.
 source "$(dirname "$0")/lib.sh"
 
@@ -80,6 +81,20 @@ s.sendall(b"PUT /v2 HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}" + INFER)
 got = answers(s, 2)
 assert [g[0] for g in got] == [501, 200] and "error" in got[0][2], got
 print("PUT: 501, and the next request on the connection answered")
+# curl sends "Expect: 100-continue" before a body over 1 KiB and waits a
+# second for the go-ahead: the runner gives it (the answer's time would show
+# the wait, but a wall-time bound is no test: the 100 line itself is checked).
+s = connect()
+big = b'{"inputs":[{"name":"x","shape":[200,2],"datatype":"FP64","data":' + json.dumps([[3, 3]] * 200).encode() + b"}]}"
+s.sendall(b"POST /v2/models/m/infer HTTP/1.1\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n" % len(big))
+interim = b""
+while len(interim) < 25 and not interim.endswith(b"\r\n\r\n"):
+    interim += s.recv(25 - len(interim)) or b"EOF"
+assert interim == b"HTTP/1.1 100 Continue\r\n\r\n", interim
+s.sendall(big)
+[(st, _, doc)] = answers(s, 1)
+assert st == 200 and doc["outputs"][0]["data"] == [1] * 200, (st, doc)
+print("Expect: 100-continue: 100, then the answer")
 for s in conns[1:]:  # reset, not closed: an abortive close mid-request
     s.sendall(INFER[:30])
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
