@@ -5,6 +5,7 @@
 fits LogisticRegression on [[0,0],[1,1],[2,2],[3,3]] -> [0,0,1,1], saves it as
 model "m" version "v1" in the current directory and starts RUNNER on it
 (port 0 plus `serve`); returns the process and its port once it is ready."""
+import atexit
 import json
 import os
 import subprocess
@@ -18,6 +19,7 @@ def start(runner, serve=None, stderr=None):
     json.dump({"version": 1, "mode": "serve", "model": {"name": "m", "version": "v1", "artifact": os.path.abspath("m.pkl")},
                "serve": dict({"port": 0}, **(serve or {}))}, open("spec.json", "w"))
     proc = subprocess.Popen([runner, "--spec", "spec.json"], stdout=subprocess.PIPE, stderr=stderr, text=True)
+    atexit.register(proc.kill)  # a failed check must not leave the runner serving
     line = proc.stdout.readline()
     assert line.startswith("mlo-inference-runner ready port="), line
     return proc, int(line.split("=")[1])
