@@ -3,8 +3,10 @@
 # churn classifier, one-row OIP infer requests, wrk in alternation: direct to
 # the runner against through mlo's router, adaptive batching off against on,
 # at 1 (latency), 16 and 64 connections. Prints medians of RUNS runs with the
-# load average, and fails loudly when a one-connection p50 is near the 40 ms
-# delayed-ACK stall. Not a test.
+# load average and the runner workers' CPU (user + system) per request, and
+# fails loudly when a one-connection p50 is near the 40 ms delayed-ACK stall.
+# RUNNER=PATH measures another runner (e.g. an older copy, for before/after).
+# Not a test.
 #   MLO=build/mlo bash tests/bench/serve_sklearn.sh   (RUNS=3 DURATION=5 WORKERS=cores)
 set -euo pipefail
 source "$(dirname "$0")/lib_wrk.sh"
@@ -13,6 +15,7 @@ MLO=$(readlink -f "$MLO")
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 RUNS=${RUNS:-3}; DURATION=${DURATION:-5}; WORKERS=${WORKERS:-$(nproc)}
 BATCH=${BATCH:-32}; BATCH_MS=${BATCH_MS:-2}
+RUNNER=$(readlink -f "${RUNNER:-$SRC/examples/serving/mlo-serve-sklearn}")
 command -v wrk >/dev/null || { echo "wrk is not installed (Debian package wrk)"; exit 1; }
 /usr/bin/python3 -c 'import sklearn, pandas' || { echo "python3-sklearn and python3-pandas are needed"; exit 1; }
 TMP=$(mktemp -d /tmp/mlo-bench-sklearn.XXXXXX)
@@ -35,19 +38,26 @@ PY
 cat >mlo.yaml <<EOF
 deployments:
   plain:
-    runner: $SRC/examples/serving/mlo-serve-sklearn
+    runner: $RUNNER
     serving: {workers: $WORKERS}
   batched:
-    runner: $SRC/examples/serving/mlo-serve-sklearn
+    runner: $RUNNER
     serving: {workers: $WORKERS, max_batch_size: $BATCH, max_batch_time_ms: $BATCH_MS}
 EOF
-declare -A url
+declare -A url pid
 for e in plain batched; do
   "$MLO" deploy churn@1 --artifact churn.joblib --env $e -q
   st=$("$MLO" --json deploy status $e)
   url[$e-router]=$(printf '%s' "$st" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
   url[$e-direct]="http://127.0.0.1:$(printf '%s' "$st" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["versions"][0]["port"])')"
+  pid[$e]=$(printf '%s' "$st" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["versions"][0]["pid"])')
 done
+# runner_ticks ENV: CPU clock ticks (user + system) of that runner's worker processes so far.
+runner_ticks() {
+  local t=0 w
+  for w in $(pgrep -P "${pid[$1]}"); do t=$((t + $(cut -d' ' -f14,15 "/proc/$w/stat" | tr ' ' '+'))); done
+  echo "$t"
+}
 cat >infer.lua <<'LUA'
 wrk.method = "POST"
 wrk.body = '{"inputs":[{"name":"x","shape":[1,6],"datatype":"FP64","data":[0.3,-1.2,0.5,2.0,0.1,-0.4]}],"outputs":[{"name":"predict_proba"}]}'
@@ -62,30 +72,34 @@ results=$TMP/results.txt
 for i in $(seq "$RUNS"); do
   for conns in 1 16 64; do
     for path in plain-direct plain-router batched-direct batched-router; do
+      t0=$(runner_ticks "${path%-*}")
       read -r a b c < <(run "${url[$path]}" "$conns")
-      echo "$path $conns $a $b $c" >>"$results"
+      t1=$(runner_ticks "${path%-*}")
+      echo "$path $conns $a $b $c $((t1 - t0))" >>"$results"
     done
   done
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-/usr/bin/python3 - "$results" "$RUNS" "$DURATION" "$(nproc)" "$WORKERS" "$BATCH" "$BATCH_MS" "$load_before" "$load_after" <<'PY'
+/usr/bin/python3 - "$results" "$RUNS" "$DURATION" "$(nproc)" "$WORKERS" "$BATCH" "$BATCH_MS" "$load_before" "$load_after" "$(getconf CLK_TCK)" "$RUNNER" <<'PY'
 import collections, statistics, sys
-path, runs, dur, cores, workers, batch, batch_ms, lb, la = sys.argv[1:]
+path, runs, dur, cores, workers, batch, batch_ms, lb, la, tck, runner = sys.argv[1:]
 rows = collections.defaultdict(list)
 for line in open(path):
-    p, c, a, b, d = line.split()
-    rows[(p, int(c))].append((float(a), float(b), float(d)))
-med = {k: [statistics.median(x[i] for x in v) for i in range(3)] for k, v in rows.items()}
+    p, c, a, b, d, ticks = line.split()
+    # CPU per request: the workers' ticks over the requests wrk counted (req/s x seconds).
+    rows[(p, int(c))].append((float(a), float(b), float(d), int(ticks) / int(tck) * 1e6 / max(1.0, float(a) * float(dur))))
+med = {k: [statistics.median(x[i] for x in v) for i in range(4)] for k, v in rows.items()}
 print(f"sklearn serve benchmark: GradientBoostingClassifier (100 trees, 6 features), one-row OIP infer with predict_proba,")
 print(f"wrk -t2 {dur}s per run, median of {runs} alternated runs, {cores} cores, {workers} runner workers,")
 print(f"batching max_batch_size {batch} / max_batch_time_ms {batch_ms}; load average before {lb}, after {la}")
-print("| path | batching | connections | requests/s | p50 ms | p99 ms |")
-print("|---|---|---:|---:|---:|---:|")
+print(f"runner: {runner}")
+print("| path | batching | connections | requests/s | p50 ms | p99 ms | runner CPU µs/request |")
+print("|---|---|---:|---:|---:|---:|---:|")
 for c in (1, 16, 64):
     for p in ("plain-direct", "plain-router", "batched-direct", "batched-router"):
-        rps, p50, p99 = med[(p, c)]
+        rps, p50, p99, cpu = med[(p, c)]
         kind, where = p.split("-")
-        print(f"| {'runner direct' if where == 'direct' else 'through the router'} | {'on' if kind == 'batched' else 'off'} | {c} | {rps:,.0f} | {p50:.2f} | {p99:.2f} |")
+        print(f"| {'runner direct' if where == 'direct' else 'through the router'} | {'on' if kind == 'batched' else 'off'} | {c} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {cpu:,.0f} |")
 for c in (16, 64):
     for kind in ("plain", "batched"):
         d, r = med[(kind + "-direct", c)], med[(kind + "-router", c)]

@@ -64,18 +64,11 @@ if ! /usr/bin/python3 -c 'import sklearn, joblib' 2>/dev/null; then
   echo "note: python3-sklearn missing; skipped the served part"
   done_testing
 fi
-out=$(cd "$TEST_TMP" && /usr/bin/python3 - "$RUNNER" <<'PY' 2>&1
-import http.client, json, os, subprocess, sys, time
-import joblib
-from sklearn.linear_model import LogisticRegression
+out=$(cd "$TEST_TMP" && PYTHONPATH="$MLO_SOURCE_DIR/tests/cli" /usr/bin/python3 - "$RUNNER" <<'PY' 2>&1
+import http.client, json, sys, time
+import serve_sklearn_fixture
 
-joblib.dump(LogisticRegression().fit([[0, 0], [1, 1], [2, 2], [3, 3]], [0, 0, 1, 1]), "m.pkl")
-json.dump({"version": 1, "mode": "serve", "model": {"name": "m", "version": "v1", "artifact": os.path.abspath("m.pkl")},
-           "serve": {"port": 0}}, open("spec.json", "w"))
-proc = subprocess.Popen([sys.argv[1], "--spec", "spec.json"], stdout=subprocess.PIPE, text=True)
-line = proc.stdout.readline()
-assert line.startswith("mlo-inference-runner ready port="), line
-port = int(line.split("=")[1])
+proc, port = serve_sklearn_fixture.start(sys.argv[1])
 
 def ask(path, raw, headers=None):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
