@@ -283,10 +283,8 @@ std::vector<WorkTree> scan_targets(Repo& repo, StatCache& sc, const std::vector<
   trees.reserve(targets.size());
   ProgressPhase phase("scan", 0, 0, "entries");  // scan_tree counts what it finds
   for (const auto& t : targets) {
-    // Folders unchanged since the last scan are not listed again (as status).
-    DirListings listings = sc.load_listings(t.rel);
-    trees.push_back(scan_tree(repo.root(), t.rel, &listings));
-    sc.record_listings(t.rel, listings);
+    // (Without status's remembered listings: they hold every file's name.)
+    trees.push_back(scan_tree(repo.root(), t.rel));
     if (!trees.back().exists) throw InputError(t.shown + ": no such file or directory");
     for (const auto& f : trees.back().files)
       if (!f.rel.empty()) check_storable_name(t.rel + "/" + f.rel, t.rel + "/" + f.rel);

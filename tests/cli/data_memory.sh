@@ -57,6 +57,6 @@ check() {
   pass
 }
 check "data add" "$add1" "$add2" 800
-check "push" "$push1" "$push2" 1300
-check "pull" "$pull1" "$pull2" 1600
+check "push" "$push1" "$push2" 1500
+check "pull" "$pull1" "$pull2" 1800
 done_testing
