@@ -206,6 +206,23 @@ BuiltTree build_in_memory(const Cache& cache, const WorkTree& t) {
   return b;
 }
 
+// A folder's tree with the folder objects the cache lacks written to it:
+// a one-file change writes its folder's and its parents', no more.
+struct StoredTree {
+  std::string root;
+  std::uint64_t written = 0;
+};
+
+StoredTree store_tree(Cache& cache, const WorkTree& t) {
+  StoredTree s;
+  s.root = t.build([&](const std::string& hash, const std::string& bytes) {
+    if (cache.has(hash)) return;
+    cache.add_bytes(bytes, /*durable=*/false);
+    ++s.written;
+  });
+  return s;
+}
+
 // True when a re-add may trust the old pointer's tree: it was found complete
 // before (status records it) and no object was removed since.
 bool old_tree_complete(StatCache& sc, const AddTarget& target, const WorkTree& t, const std::string& stamp) {
@@ -231,10 +248,10 @@ std::vector<WorkFile*> files_at(WorkTree& t, const std::vector<FileChange>& chan
 // folders are not read). nullopt when the old tree can not be compared
 // (damaged, or a folder object gone): then every file is checked.
 std::optional<std::vector<WorkFile*>> changed_since_old(const Cache& cache, const std::string& old_hash, WorkTree& t,
-                                                        const BuiltTree& now) {
+                                                        const std::string& now) {
   FileChanges changes;
   try {
-    if (!diff_trees(cache, old_hash, now.root, t.data_rel, changes, &now.fresh)) return std::nullopt;
+    if (!diff_trees(cache, old_hash, now, t.data_rel, changes, nullptr)) return std::nullopt;
   } catch (const InputError&) {
     return std::nullopt;  // damaged since: check every object, as without the shortcut
   }
@@ -294,11 +311,12 @@ std::vector<WorkTree> scan_targets(Repo& repo, StatCache& sc, const std::vector<
 }
 
 // Stores every file whose bytes the cache lacks, and returns the folders'
-// trees built in memory where a re-add could trust the old tree. A re-add
+// trees stored already (where a re-add could trust the old tree). A re-add
 // of a folder whose old tree was found complete checks only the files added
-// or changed since (found folder by folder), so its work follows the change;
-// any other file known to the stat cache has its object checked.
-std::vector<std::optional<BuiltTree>> store_files(Repo& repo, StatCache& sc, std::vector<WorkTree>& trees,
+// or changed since (the new tree against the old, folder by folder), so its
+// work follows the change; any other file known to the stat cache has its
+// object checked.
+std::vector<std::optional<StoredTree>> store_files(Repo& repo, StatCache& sc, std::vector<WorkTree>& trees,
                                                   const std::vector<AddTarget>& targets, unsigned jobs) {
   Cache& cache = repo.cache();
   std::vector<LinkMode> modes = repo.link_modes();
@@ -316,12 +334,12 @@ std::vector<std::optional<BuiltTree>> store_files(Repo& repo, StatCache& sc, std
   work.insert(work.end(), gone.begin(), gone.end());
   hash_into_cache(cache, sc, work, modes, jobs);
 
-  std::vector<std::optional<BuiltTree>> built(trees.size());
+  std::vector<std::optional<StoredTree>> stored(trees.size());
   known.clear();
   for (size_t i = 0; i < trees.size(); ++i) {
     if (!trust_old[i]) continue;
-    built[i] = build_in_memory(cache, trees[i]);
-    auto changed = changed_since_old(cache, targets[i].old->sha256, trees[i], *built[i]);
+    stored[i] = store_tree(cache, trees[i]);
+    auto changed = changed_since_old(cache, targets[i].old->sha256, trees[i], stored[i]->root);
     if (!changed) {  // not comparable: every file is checked
       changed.emplace();
       for (auto& f : trees[i].files) changed->push_back(&f);
@@ -331,9 +349,17 @@ std::vector<std::optional<BuiltTree>> store_files(Repo& repo, StatCache& sc, std
   }
   work = without_objects(cache, known, jobs);
   hash_into_cache(cache, sc, work, modes, jobs);
-  for (const auto& w : work) built[w.first - trees.data()].reset();  // a hash may have changed: build again
+  // Stored again where a file was read again (its hash may have changed).
+  std::vector<char> again(trees.size(), 0);
+  for (const auto& w : work) again[w.first - trees.data()] = 1;
+  for (size_t i = 0; i < trees.size(); ++i)
+    if (again[i] && stored[i]) {
+      StoredTree s = store_tree(cache, trees[i]);
+      s.written += stored[i]->written;
+      stored[i] = std::move(s);
+    }
   check_interrupted();
-  return built;
+  return stored;
 }
 
 std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets, const AddOptions& options) {
@@ -344,7 +370,7 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
   unsigned jobs = jobs_or_default(options.jobs);
 
   std::vector<WorkTree> trees = scan_targets(repo, sc, targets);
-  std::vector<std::optional<BuiltTree>> built = store_files(repo, sc, trees, targets, jobs);
+  std::vector<std::optional<StoredTree>> stored = store_files(repo, sc, trees, targets, jobs);
   std::optional<ProgressPhase> phase(std::in_place, "store", link_workspace ? files_in(trees) : 0);
 
   // A folder becomes a tree: only folder objects the cache lacks are
@@ -353,18 +379,9 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
   std::vector<std::uint64_t> written(trees.size(), 0);
   for (size_t i = 0; i < trees.size(); ++i) {
     if (trees[i].type != EntryType::dir) continue;
-    auto store = [&](const std::string& hash, const std::string& bytes) {
-      if (cache.has(hash)) return;
-      cache.add_bytes(bytes, /*durable=*/false);
-      ++written[i];
-    };
-    if (built[i]) {
-      for (const auto& [hash, bytes] : built[i]->fresh) store(hash, bytes);
-      manifest_hashes[i] = built[i]->root;
-      built[i].reset();
-    } else {
-      manifest_hashes[i] = trees[i].build(store);
-    }
+    if (!stored[i]) stored[i] = store_tree(cache, trees[i]);
+    manifest_hashes[i] = stored[i]->root;
+    written[i] = stored[i]->written;
   }
   // Objects durable before any pointer names them: one sync for the batch.
   cache.sync();
