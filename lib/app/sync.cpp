@@ -1,6 +1,7 @@
 #include "app/sync.h"
 
 #include <algorithm>
+#include <functional>
 #include <mutex>
 
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include "data/manifest.h"
 #include "data/pointer.h"
 #include "data/tree.h"
+#include "data/tree_walk.h"
 #include "data/workspace.h"
 #include "pipeline/run.h"
 #include "pipeline/runs.h"
@@ -93,26 +95,34 @@ std::set<std::string> only_cached(Repo& repo, const std::set<std::string>& hashe
 
 }  // namespace
 
+namespace {
+
+// Calls `need` with every object a pointer names: its own hash and, for a
+// folder, its tree as far as the cache has it (a fetch asks for the folder
+// objects it lacks and comes back for what they list). Walked, not listed:
+// no entry for every file is built.
+void for_each_named(Repo& repo, const std::string& pointer, const std::function<void(const std::string&)>& need) {
+  Pointer p = load_pointer(repo, pointer);
+  need(p.sha256);
+  if (p.type != EntryType::dir || !repo.cache().has(p.sha256)) return;
+  std::vector<std::string> missing;
+  walk_manifest(
+      repo.cache(), p.sha256, "manifest " + p.sha256 + " of " + pointer, [&](ManifestEntry&& e) { need(e.sha256); },
+      need, &missing);
+}
+
+}  // namespace
+
 NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths, bool per_pointer) {
   NeededObjects n;
   n.pointers = find_pointers(repo, paths);
   for (auto& pp : n.pointers) {
-    Pointer p = load_pointer(repo, pp);
     std::set<std::string> none;
     auto& mine = per_pointer ? n.by_pointer[pp] : none;
-    auto need = [&](const std::string& h) {
+    for_each_named(repo, pp, [&](const std::string& h) {
       n.objects.insert(h);
       if (per_pointer) mine.insert(h);
-    };
-    need(p.sha256);
-    if (p.type == EntryType::dir && repo.cache().has(p.sha256)) {
-      // A tree as far as the cache has it: a fetch asks for the folder
-      // objects it lacks and comes back for what they list.
-      std::vector<std::string> missing;
-      Manifest m = read_manifest(repo.cache(), p.sha256, "manifest " + p.sha256 + " of " + pp, &missing);
-      for (auto& e : m.entries) need(e.sha256);
-      for (auto& t : m.trees) need(t);
-    }
+    });
   }
   return n;
 }
@@ -277,21 +287,18 @@ SyncResult fetch(Repo& repo, const SyncRequest& request) {
   // Round 1: what the pointers name (files and manifests); then, round by
   // round, what the manifests fetched list: a tree's folder objects one
   // level deeper each time, so at most its depth + 2 rounds.
-  NeededObjects need = needed_objects(repo, request.paths);
-  r.pointers = need.pointers;
+  r.pointers = find_pointers(repo, request.paths);
   std::set<std::string> asked;
-  for (auto& pp : need.pointers) asked.insert(load_pointer(repo, pp).sha256);
+  for (auto& pp : r.pointers) asked.insert(load_pointer(repo, pp).sha256);
   merge_stats(r.stats, fetch_objects(*backend, repo.cache(), idx, asked, opts));
   for (std::size_t round = 0; round <= kMaxTreeDepth + 1; ++round) {
-    // Hashes move between the sets (no copies): each is held once, in
-    // `asked` or in `more`, besides this round's list.
-    std::set<std::string> more, needed = needed_objects(repo, request.paths).objects;
-    for (auto it = needed.begin(); it != needed.end();) {
-      auto next = std::next(it);
-      if (!asked.count(*it)) more.insert(needed.extract(it));
-      it = next;
-    }
-    std::set<std::string>().swap(needed);
+    // Only hashes not asked for yet are collected: each is held once, in
+    // `asked` or in `more` (no second list of every hash each round).
+    std::set<std::string> more;
+    for (const auto& pp : r.pointers)
+      for_each_named(repo, pp, [&](const std::string& h) {
+        if (!asked.count(h)) more.insert(h);
+      });
     if (more.empty()) break;
     merge_stats(r.stats, fetch_objects(*backend, repo.cache(), idx, more, opts));
     asked.merge(more);

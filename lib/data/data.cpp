@@ -185,75 +185,90 @@ std::uint64_t files_in(const std::vector<WorkTree>& trees) {
   return n;
 }
 
-// Marks the files known to be in the cache without a check: those the old
-// pointer's manifest records at the same path with the same hash, when that
-// manifest was found complete before (status records it) and no object was
-// removed since. A one-file re-add then checks one object, not every file's.
-std::vector<char> present_in_old(Repo& repo, StatCache& sc, const AddTarget& target, const WorkTree& t,
-                                 const std::string& stamp) {
-  std::vector<char> present(t.files.size(), 0);
-  const auto& old = target.old;
-  if (!old || old->type != EntryType::dir || t.type != EntryType::dir || stamp.empty() ||
-      !sc.known_complete(old->sha256, stamp))
-    return present;
-  std::vector<std::string> missing;
-  Manifest m;
-  try {
-    m = read_manifest(repo.cache(), old->sha256, "manifest of " + t.data_rel, &missing);
-  } catch (const InputError&) {
-    return present;  // damaged since: check every object, as without the shortcut
-  }
-  if (!missing.empty()) return present;
-  std::size_t j = 0;
-  for (std::size_t i = 0; i < t.files.size(); ++i) {
-    const WorkFile& f = t.files[i];
-    while (j < m.entries.size() && m.entries[j].path < f.rel) ++j;
-    present[i] = j < m.entries.size() && m.entries[j].path == f.rel && m.entries[j].sha256 == f.sha256;
-  }
-  return present;
+struct FileChanges {
+  std::vector<FileChange> added, removed, modified;
+};
+bool diff_trees(const Cache& cache, const std::string& from, const std::string& to, const std::string& path,
+                FileChanges& out, const std::map<std::string, std::string>* fresh);
+
+// A folder's tree built in memory: its root hash and the folder objects the
+// cache lacks (only the changed folders' on a re-add).
+struct BuiltTree {
+  std::string root;
+  std::map<std::string, std::string> fresh;  // hash -> bytes
+};
+
+BuiltTree build_in_memory(const Cache& cache, const WorkTree& t) {
+  BuiltTree b;
+  b.root = t.build([&](const std::string& hash, const std::string& bytes) {
+    if (!cache.has(hash)) b.fresh.emplace(hash, bytes);
+  });
+  return b;
 }
 
-std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets, const AddOptions& options) {
-  Cache& cache = repo.cache();
-  std::vector<LinkMode> modes = repo.link_modes();
+// A folder's tree with the folder objects the cache lacks written to it:
+// a one-file change writes its folder's and its parents', no more.
+struct StoredTree {
+  std::string root;
+  std::uint64_t written = 0;
+};
+
+StoredTree store_tree(Cache& cache, const WorkTree& t) {
+  StoredTree s;
+  s.root = t.build([&](const std::string& hash, const std::string& bytes) {
+    if (cache.has(hash)) return;
+    cache.add_bytes(bytes, /*durable=*/false);
+    ++s.written;
+  });
+  return s;
+}
+
+// True when a re-add may trust the old pointer's tree: it was found complete
+// before (status records it) and no object was removed since.
+bool old_tree_complete(StatCache& sc, const AddTarget& target, const WorkTree& t, const std::string& stamp) {
+  const auto& old = target.old;
+  return old && old->type == EntryType::dir && old->version == 2 && t.type == EntryType::dir && !stamp.empty() &&
+         sc.known_complete(old->sha256, stamp);
+}
+
+std::vector<WorkFile*> files_at(WorkTree& t, const std::vector<FileChange>& changes) {
+  std::vector<WorkFile*> out;
+  const std::string prefix = t.data_rel + "/";
+  for (const auto& c : changes) {
+    std::string rel = c.path.substr(prefix.size());
+    auto it = std::lower_bound(t.files.begin(), t.files.end(), rel,
+                               [](const WorkFile& f, const std::string& r) { return f.rel < r; });
+    if (it != t.files.end() && it->rel == rel) out.push_back(&*it);
+  }
+  return out;
+}
+
+// The files of a re-added folder whose objects the old tree does not vouch
+// for: those added or changed since, found folder by folder (unchanged
+// folders are not read). nullopt when the old tree can not be compared
+// (damaged, or a folder object gone): then every file is checked.
+std::optional<std::vector<WorkFile*>> changed_since_old(const Cache& cache, const std::string& old_hash, WorkTree& t,
+                                                        const std::string& now) {
+  FileChanges changes;
+  try {
+    if (!diff_trees(cache, old_hash, now, t.data_rel, changes, nullptr)) return std::nullopt;
+  } catch (const InputError&) {
+    return std::nullopt;  // damaged since: check every object, as without the shortcut
+  }
+  std::vector<WorkFile*> out = files_at(t, changes.added);
+  std::vector<WorkFile*> modified = files_at(t, changes.modified);
+  out.insert(out.end(), modified.begin(), modified.end());
+  return out;
+}
+
+using FileRefs = std::vector<std::pair<WorkTree*, WorkFile*>>;
+
+// Hashes files into the cache, in blocks with the stat cache written after
+// each: its queue holds one block's entries, not one for every file.
+void hash_into_cache(Cache& cache, StatCache& sc, const FileRefs& work, const std::vector<LinkMode>& modes,
+                     unsigned jobs) {
   bool link_workspace = modes.front() == LinkMode::hardlink || modes.front() == LinkMode::symlink;
-  StatCache sc(repo.index());
-  unsigned jobs = jobs_or_default(options.jobs);
-
-  std::vector<WorkTree> trees;
-  trees.reserve(targets.size());
-  std::optional<ProgressPhase> phase(std::in_place, "scan", 0, 0, "entries");  // scan_tree counts what it finds
-  for (const auto& t : targets) {
-    trees.push_back(scan_tree(repo.root(), t.rel));
-    if (!trees.back().exists) throw InputError(t.shown + ": no such file or directory");
-    for (const auto& f : trees.back().files)
-      if (!f.rel.empty()) check_storable_name(t.rel + "/" + f.rel, t.rel + "/" + f.rel);
-    fill_from_stat_cache(sc, trees.back());
-  }
-
-  // Everything whose bytes must go into the cache: not known to the stat
-  // cache, or known but gone from the cache (gc, a fresh clone).
-  std::vector<std::pair<WorkTree*, WorkFile*>> work;
-  std::vector<std::pair<WorkTree*, WorkFile*>> known;
-  const std::string stamp = objects_stamp(cache);
-  for (size_t i = 0; i < trees.size(); ++i) {
-    WorkTree& t = trees[i];
-    std::vector<char> present = present_in_old(repo, sc, targets[i], t, stamp);
-    for (size_t k = 0; k < t.files.size(); ++k) {
-      WorkFile& f = t.files[k];
-      if (f.sha256.empty()) work.push_back({&t, &f});
-      else if (!present[k]) known.push_back({&t, &f});
-    }
-  }
-  std::vector<char> present(known.size(), 1);
-  parallel_for(known.size(), jobs, [&](std::size_t i) { present[i] = cache.has(known[i].second->sha256) ? 1 : 0; });
-  for (size_t i = 0; i < known.size(); ++i)
-    if (!present[i]) work.push_back(known[i]);
-
-  phase.reset();
-  phase.emplace("hash", work.size(), work_bytes(work));
-  // In blocks, the stat cache written after each: its queue holds one
-  // block's entries, not one for every file of the dataset.
+  ProgressPhase phase("hash", work.size(), work_bytes(work));
   constexpr std::size_t block = 16384;
   for (std::size_t begin = 0; begin < work.size(); begin += block) {
     parallel_for(std::min(block, work.size() - begin), jobs, [&](std::size_t k) {
@@ -263,26 +278,111 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
       f->sha256 = cache.add_file(t->abs_of(*f), modes, /*durable=*/false);
       f->hashed = true;
       if (!link_workspace) sc.record(t->repo_rel_of(*f), f->key, f->sha256, f->executable, started);
-      phase->add(1, f->key.size);
+      phase.add(1, f->key.size);
     });
     sc.flush();
   }
-  std::vector<std::pair<WorkTree*, WorkFile*>>().swap(work);
+}
+
+// The files of `known` (hash from the stat cache) whose objects are gone
+// from the cache (gc, a fresh clone): their bytes must be stored again.
+FileRefs without_objects(const Cache& cache, const FileRefs& known, unsigned jobs) {
+  std::vector<char> present(known.size(), 1);
+  parallel_for(known.size(), jobs, [&](std::size_t i) { present[i] = cache.has(known[i].second->sha256) ? 1 : 0; });
+  FileRefs out;
+  for (size_t i = 0; i < known.size(); ++i)
+    if (!present[i]) out.push_back(known[i]);
+  return out;
+}
+
+std::vector<WorkTree> scan_targets(Repo& repo, StatCache& sc, const std::vector<AddTarget>& targets) {
+  std::vector<WorkTree> trees;
+  trees.reserve(targets.size());
+  ProgressPhase phase("scan", 0, 0, "entries");  // scan_tree counts what it finds
+  for (const auto& t : targets) {
+    // (Without status's remembered listings: they hold every file's name.)
+    trees.push_back(scan_tree(repo.root(), t.rel));
+    if (!trees.back().exists) throw InputError(t.shown + ": no such file or directory");
+    for (const auto& f : trees.back().files)
+      if (!f.rel.empty()) check_storable_name(t.rel + "/" + f.rel, t.rel + "/" + f.rel);
+    fill_from_stat_cache(sc, trees.back());
+  }
+  return trees;
+}
+
+// Stores every file whose bytes the cache lacks, and returns the folders'
+// trees stored already (where a re-add could trust the old tree). A re-add
+// of a folder whose old tree was found complete checks only the files added
+// or changed since (the new tree against the old, folder by folder), so its
+// work follows the change; any other file known to the stat cache has its
+// object checked.
+std::vector<std::optional<StoredTree>> store_files(Repo& repo, StatCache& sc, std::vector<WorkTree>& trees,
+                                                  const std::vector<AddTarget>& targets, unsigned jobs) {
+  Cache& cache = repo.cache();
+  std::vector<LinkMode> modes = repo.link_modes();
+  const std::string stamp = objects_stamp(cache);  // before anything is added
+  std::vector<char> trust_old(trees.size());
+  FileRefs work, known;
+  for (size_t i = 0; i < trees.size(); ++i) {
+    trust_old[i] = old_tree_complete(sc, targets[i], trees[i], stamp);
+    for (auto& f : trees[i].files) {
+      if (f.sha256.empty()) work.push_back({&trees[i], &f});
+      else if (!trust_old[i]) known.push_back({&trees[i], &f});
+    }
+  }
+  FileRefs gone = without_objects(cache, known, jobs);
+  work.insert(work.end(), gone.begin(), gone.end());
+  hash_into_cache(cache, sc, work, modes, jobs);
+
+  std::vector<std::optional<StoredTree>> stored(trees.size());
+  known.clear();
+  for (size_t i = 0; i < trees.size(); ++i) {
+    if (!trust_old[i]) continue;
+    stored[i] = store_tree(cache, trees[i]);
+    auto changed = changed_since_old(cache, targets[i].old->sha256, trees[i], stored[i]->root);
+    if (!changed) {  // not comparable: every file is checked
+      changed.emplace();
+      for (auto& f : trees[i].files) changed->push_back(&f);
+    }
+    for (WorkFile* f : *changed)
+      if (!f->hashed) known.push_back({&trees[i], f});
+  }
+  work = without_objects(cache, known, jobs);
+  hash_into_cache(cache, sc, work, modes, jobs);
+  // Stored again where a file was read again (its hash may have changed).
+  std::vector<char> again(trees.size(), 0);
+  for (const auto& w : work) again[w.first - trees.data()] = 1;
+  for (size_t i = 0; i < trees.size(); ++i)
+    if (again[i] && stored[i]) {
+      StoredTree s = store_tree(cache, trees[i]);
+      s.written += stored[i]->written;
+      stored[i] = std::move(s);
+    }
   check_interrupted();
-  phase.reset();
-  phase.emplace("store", link_workspace ? files_in(trees) : 0);
+  return stored;
+}
+
+std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets, const AddOptions& options) {
+  Cache& cache = repo.cache();
+  std::vector<LinkMode> modes = repo.link_modes();
+  bool link_workspace = modes.front() == LinkMode::hardlink || modes.front() == LinkMode::symlink;
+  StatCache sc(repo.index());
+  unsigned jobs = jobs_or_default(options.jobs);
+
+  std::vector<WorkTree> trees = scan_targets(repo, sc, targets);
+  std::vector<std::optional<StoredTree>> stored = store_files(repo, sc, trees, targets, jobs);
+  std::optional<ProgressPhase> phase(std::in_place, "store", link_workspace ? files_in(trees) : 0);
 
   // A folder becomes a tree: only folder objects the cache lacks are
   // written, so a one-file change adds its folder's and its parents'.
   std::vector<std::string> manifest_hashes(trees.size());
   std::vector<std::uint64_t> written(trees.size(), 0);
-  for (size_t i = 0; i < trees.size(); ++i)
-    if (trees[i].type == EntryType::dir)
-      manifest_hashes[i] = trees[i].build([&](const std::string& hash, const std::string& bytes) {
-        if (cache.has(hash)) return;
-        cache.add_bytes(bytes, /*durable=*/false);
-        ++written[i];
-      });
+  for (size_t i = 0; i < trees.size(); ++i) {
+    if (trees[i].type != EntryType::dir) continue;
+    if (!stored[i]) stored[i] = store_tree(cache, trees[i]);
+    manifest_hashes[i] = stored[i]->root;
+    written[i] = stored[i]->written;
+  }
   // Objects durable before any pointer names them: one sync for the batch.
   cache.sync();
 
@@ -348,10 +448,6 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
 }
 
 // ---- comparing ---------------------------------------------------------------
-
-struct FileChanges {
-  std::vector<FileChange> added, removed, modified;
-};
 
 // Merge-walks two sorted entry lists.
 void diff_entries(const std::vector<ManifestEntry>& from, const std::vector<ManifestEntry>& to, const std::string& prefix,
@@ -466,12 +562,9 @@ bool diff_trees(const Cache& cache, const std::string& from, const std::string& 
 // differ are read and compared. False when that is not possible (the
 // caller compares the flat lists).
 bool diff_work_tree(const Cache& cache, const std::string& recorded, const WorkTree& t, EntryStatus& e) {
-  std::map<std::string, std::string> fresh;
-  std::string now = t.build([&](const std::string& hash, const std::string& bytes) {
-    if (!cache.has(hash)) fresh.emplace(hash, bytes);
-  });
+  BuiltTree now = build_in_memory(cache, t);
   FileChanges changes;
-  if (!diff_trees(cache, recorded, now, t.data_rel, changes, &fresh)) return false;
+  if (!diff_trees(cache, recorded, now.root, t.data_rel, changes, &now.fresh)) return false;
   auto by_path = [](const FileChange& x, const FileChange& y) { return x.path < y.path; };
   for (auto* list : {&changes.added, &changes.removed, &changes.modified}) std::sort(list->begin(), list->end(), by_path);
   e.added = std::move(changes.added);

@@ -1,4 +1,5 @@
 #include "data/tree.h"
+#include "data/tree_walk.h"
 
 #include <nlohmann/json.hpp>
 
@@ -248,8 +249,9 @@ std::optional<Frame> open_subtree(const Cache& cache, const Frame& parent, const
 
 // Depth-first in canonical order, so files come out sorted by path; only the
 // folders on the current path are held. No recursion: the depth is input.
-void expand_tree(const Cache& cache, Frame root, const std::string& where, Manifest& m,
-                 std::vector<std::string>* missing) {
+void expand_tree(const Cache& cache, Frame root, const std::string& where,
+                 const std::function<void(ManifestEntry&&)>& file,
+                 const std::function<void(const std::string&)>& folder, std::vector<std::string>* missing) {
   std::vector<Frame> stack;
   stack.push_back(std::move(root));
   while (!stack.empty()) {
@@ -260,14 +262,14 @@ void expand_tree(const Cache& cache, Frame root, const std::string& where, Manif
     }
     const TreeEntry e = top.entries[top.next++];
     if (!e.is_tree) {
-      m.entries.push_back({top.prefix + e.name, e.sha256, e.size, e.executable});
+      file({top.prefix + e.name, e.sha256, e.size, e.executable});
       continue;
     }
     if (stack.size() > kMaxTreeDepth)
       bad_tree(where, "folders nest deeper than " + std::to_string(kMaxTreeDepth) + " levels at " + top.prefix + e.name);
     for (const auto& f : stack)
       if (f.hash == e.sha256) bad_tree(where, "folder " + top.prefix + e.name + " contains itself (tree " + e.sha256 + ")");
-    m.trees.push_back(e.sha256);
+    folder(e.sha256);
     auto sub = open_subtree(cache, top, e, where);
     if (!sub && !missing)
       throw InputError(where + ": folder object " + e.sha256 + " (" + top.prefix + e.name + ") is missing from the cache",
@@ -300,13 +302,19 @@ std::vector<TreeEntry> parse_tree_level(const std::string& bytes, const std::str
   return parse_tree_entries(doc, where);
 }
 
-Manifest read_manifest(const Cache& cache, const std::string& hash, const std::string& where,
-                       std::vector<std::string>* missing) {
+namespace {
+
+// walk_manifest(), telling `files_claimed` how many files a tree's root says
+// it holds before the walk (read_manifest reserves for them).
+void walk_claimed(const Cache& cache, const std::string& hash, const std::string& where,
+                  const std::function<void(ManifestEntry&&)>& file,
+                  const std::function<void(const std::string&)>& folder, std::vector<std::string>* missing,
+                  const std::function<void(std::uint64_t)>& files_claimed) {
   auto doc = read_object(cache, hash, where);
   if (!doc) {
     if (missing) {
       missing->push_back(hash);
-      return {};
+      return;
     }
     throw InputError(where + ": the manifest (object " + hash + ") is missing from the cache",
                      "run 'mlo pull' to fetch it from a remote, or re-add the folder with 'mlo data add'");
@@ -316,12 +324,30 @@ Manifest read_manifest(const Cache& cache, const std::string& hash, const std::s
     Totals t = totals_of(root.entries, where);
     if (t.files > kMaxTreeFiles)
       bad_tree(where, "claims " + std::to_string(t.files) + " files (at most " + std::to_string(kMaxTreeFiles) + ")");
-    Manifest m;
-    m.entries.reserve(std::min<std::uint64_t>(t.files, 1u << 20));  // a claim, not yet a fact
-    expand_tree(cache, std::move(root), where, m, missing);
-    return m;
+    if (files_claimed) files_claimed(t.files);
+    expand_tree(cache, std::move(root), where, file, folder, missing);
+    return;
   }
-  return parse_manifest_json(*doc, where);
+  Manifest flat = parse_manifest_json(*doc, where);
+  for (auto& e : flat.entries) file(std::move(e));
+}
+
+}  // namespace
+
+void walk_manifest(const Cache& cache, const std::string& hash, const std::string& where,
+                   const std::function<void(ManifestEntry&&)>& file,
+                   const std::function<void(const std::string&)>& folder, std::vector<std::string>* missing) {
+  walk_claimed(cache, hash, where, file, folder, missing, {});
+}
+
+Manifest read_manifest(const Cache& cache, const std::string& hash, const std::string& where,
+                       std::vector<std::string>* missing) {
+  Manifest m;
+  walk_claimed(
+      cache, hash, where, [&](ManifestEntry&& e) { m.entries.push_back(std::move(e)); },
+      [&](const std::string& h) { m.trees.push_back(h); }, missing,
+      [&](std::uint64_t files) { m.entries.reserve(std::min<std::uint64_t>(files, 1u << 20)); });  // a claim, not yet a fact
+  return m;
 }
 
 }  // namespace mlo

@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -29,6 +31,9 @@ class StatCacheHasher : public PathHasher {
       flush();
     } catch (...) {
     }
+    if (const char* v = std::getenv("MLO_HASH_STATS"); v && std::string(v) == "1")
+      std::fprintf(stderr, "mlo hash stats: flat manifests hashed: %llu\n",
+                   static_cast<unsigned long long>(flat_hashed_.load()));
   }
 
   std::optional<PathHash> hash(const std::string& rel) override {
@@ -41,8 +46,7 @@ class StatCacheHasher : public PathHasher {
       h.dir = true;
       h.files = m.entries.size();
       h.size = m.total_size();
-      h.flat_sha256 = sha256_hex(serialize_manifest(m));
-      h.sha256 = flat_stage_manifests() ? h.flat_sha256 : build_tree(m);
+      h.sha256 = flat_stage_manifests() ? flat_of(m) : build_tree(m);
       return h;
     }
     PathHash h;
@@ -73,6 +77,12 @@ class StatCacheHasher : public PathHasher {
     return m;
   }
 
+  std::optional<std::string> flat_hash(const std::string& rel) override {
+    struct stat st;
+    if (::stat((root_ / rel).c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
+    return flat_of(manifest(rel));
+  }
+
   void flush() override {
     if (!write_back_) return;
     std::lock_guard<std::mutex> lock(*db_mu_);
@@ -83,6 +93,11 @@ class StatCacheHasher : public PathHasher {
   StatCache& stat_cache() {  // call with db_mu_ held
     if (!cache_) cache_ = std::make_unique<StatCache>(repo_.index());
     return *cache_;
+  }
+
+  std::string flat_of(const Manifest& m) {
+    ++flat_hashed_;
+    return sha256_hex(serialize_manifest(m));
   }
 
   std::string file_hash(const std::string& rel, const fs::path& abs, const struct stat& st) {
@@ -106,6 +121,7 @@ class StatCacheHasher : public PathHasher {
   std::mutex own_mu_;
   std::mutex* db_mu_;
   std::unique_ptr<StatCache> cache_;
+  std::atomic<std::uint64_t> flat_hashed_{0};
 };
 
 }  // namespace

@@ -16,10 +16,6 @@ class Repo;
 
 struct PathHash {
   std::string sha256;      // a file's bytes, or a folder's tree manifest's root (data/tree.h)
-  // Folders: the hash of their flat (version 1) manifest, as mlo 0.2 and
-  // earlier recorded folder deps and outs in mlo.lock: an unchanged folder
-  // still matches such a lock (compared only when the tree hash does not).
-  std::string flat_sha256;
   std::uint64_t size = 0;  // bytes (all files of a folder)
   bool dir = false;
   std::uint64_t files = 0;  // folders: number of files
@@ -35,6 +31,11 @@ class PathHasher {
   virtual std::optional<PathHash> hash(const std::string& rel) = 0;
   // A folder's manifest (files relative to it, with their hashes).
   virtual Manifest manifest(const std::string& rel) = 0;
+  // The hash of a folder's flat (version 1) manifest, as mlo 0.2 and earlier
+  // recorded folder deps and outs in mlo.lock, so an unchanged folder still
+  // matches such a lock; nullopt for a file or nothing. Asked only when the
+  // tree hash does not match (it walks the folder again).
+  virtual std::optional<std::string> flat_hash(const std::string& rel) = 0;
   // Writes what was learnt back to the stat cache.
   virtual void flush() = 0;
 };
@@ -46,6 +47,8 @@ class PathHasher {
 // MLO_FLAT_STAGE_MANIFESTS=1: hash and store stage folders as mlo 0.2 did
 // (one flat manifest each), to build the locks of earlier releases in tests.
 bool flat_stage_manifests();
+// MLO_HASH_STATS=1: each hasher prints, when it is destroyed, how many flat
+// manifest hashes it computed (tests check that a tree lock needs none).
 
 std::unique_ptr<PathHasher> make_path_hasher(Repo& repo, std::filesystem::path root = {}, bool write_back = true,
                                              std::mutex* db_mutex = nullptr);

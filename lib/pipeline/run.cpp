@@ -7,6 +7,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <regex>
@@ -238,6 +239,9 @@ struct Task {
   std::vector<size_t> after;  // task indexes that must finish first
 };
 
+// The stage key in mlo 0.2's form, computed on first use (see run_task).
+using FlatKey = std::function<const std::optional<StageKey>&()>;
+
 class Executor {
  public:
   Executor(Repo& repo, const Pipeline& p, const RunOptions& o,
@@ -346,7 +350,13 @@ class Executor {
     if (opts_.dry_run && upstream_would_change(ctx, s, out)) return out;
     StageFacts facts = gather_facts(ctx, s);
     StageKey key = stage_key(s, facts);
-    std::optional<StageKey> flat_key = flat_manifest_key(s, facts);
+    // The key mlo 0.2 and earlier wrote (folder deps as flat manifests), for
+    // an old mlo.lock or run cache: computed only when the new key misses.
+    std::optional<std::optional<StageKey>> flat;
+    FlatKey flat_key = [&]() -> const std::optional<StageKey>& {
+      if (!flat) flat = flat_manifest_key(s, with_flat_deps(ctx, s, facts));
+      return *flat;
+    };
     out.reason = why_run(ctx, s, key, flat_key);
     if (out.reason.empty()) {
       out.action = "up-to-date";
@@ -360,7 +370,7 @@ class Executor {
       if (!failures.empty()) return refuse(ctx, s, facts, key, failures, out);
     }
     std::optional<json> cached = lookup_cache(s, key.key);
-    if (!cached && flat_key) cached = lookup_cache(s, flat_key->key);  // a run of mlo 0.2 or earlier
+    if (!cached && flat_key()) cached = lookup_cache(s, flat_key()->key);  // a run of mlo 0.2 or earlier
     if (opts_.dry_run) return would_change(ctx, s, cached, out);
     if (cached) return restore_cached(ctx, s, facts, key, *cached, out);
     if (facts.environment.is_null()) facts.environment = capture_environment(ctx, s, facts.runner_config);
@@ -443,7 +453,6 @@ class Executor {
         throw InputError(s.where + ": dep '" + d + "' of stage '" + s.name + "' does not exist",
                          "create it, track it with 'mlo data add'/'mlo data checkout', or add a stage whose outs include it");
       f.deps[d] = h->sha256;
-      if (h->dir) f.flat_deps[d] = h->flat_sha256;
     }
     f.params = resolve_params(s.params, reader_at(ctx.root), ctx.overrides);
     {
@@ -454,6 +463,19 @@ class Executor {
     if (keys_environment(s)) {
       f.environment = capture_environment(ctx, s, f.runner_config);
       f.env_fingerprint = environment::fingerprint(f.environment, s.environment, s.where + ": stage '" + s.name + "'");
+    }
+    return f;
+  }
+
+  // `f` with its folder deps' flat manifest hashes (a dry run's predicted
+  // deps have none, as they are not read).
+  StageFacts& with_flat_deps(ExecContext& ctx, const StageDef& s, StageFacts& f) {
+    for (const auto& d : s.deps) {
+      if (opts_.dry_run) {
+        std::lock_guard<std::mutex> g(mu_);
+        if (ctx.predicted.count(d)) continue;
+      }
+      if (auto flat = ctx.hasher->flat_hash(d)) f.flat_deps[d] = *flat;
     }
     return f;
   }
@@ -510,13 +532,13 @@ class Executor {
   // entry of mlo 0.2 or earlier (folders hashed as flat manifests) matches
   // `flat_key` and the outputs' flat hashes; it stays as it is until the
   // stage runs again.
-  std::string why_run(ExecContext& ctx, const StageDef& s, const StageKey& new_key,
-                      const std::optional<StageKey>& flat_key) {
+  std::string why_run(ExecContext& ctx, const StageDef& s, const StageKey& new_key, const FlatKey& flat_key) {
     bool forced = opts_.force && is_target(s.name);
     if (!ctx.workspace) return forced ? "forced" : ctx.point.empty() ? "sweep" : "sweep point";
     json prev = lock_entry(s.name);
-    bool old_lock = flat_key && prev.is_object() && prev.value("key", "") == flat_key->key;
-    const StageKey& key = old_lock ? *flat_key : new_key;
+    std::string prev_key = prev.is_object() ? prev.value("key", "") : "";
+    bool old_lock = prev.is_object() && prev_key != new_key.key && flat_key() && prev_key == flat_key()->key;
+    const StageKey& key = old_lock ? *flat_key() : new_key;
     TreeState tree;
     if (prev.is_object() && prev.contains("outs") && prev["outs"].is_array())
       for (const auto& o : prev["outs"]) {
@@ -524,7 +546,8 @@ class Executor {
         auto h = ctx.hasher->hash(path);
         if (!h) continue;
         tree.outs[path] = h->sha256;
-        if (h->dir) tree.flat_outs[path] = h->flat_sha256;
+        if (h->dir && h->sha256 != o.value("sha256", ""))  // recorded by mlo 0.2 or earlier?
+          if (auto flat = ctx.hasher->flat_hash(path)) tree.flat_outs[path] = *flat;
       }
     for (const auto& m : s.metrics)
       if (fs::exists(ctx.root / m)) tree.metrics_present.insert(m);

@@ -212,7 +212,8 @@ class PackWriter {
 // Plan of one round: small objects whole; large ones cut into chunks (hashed
 // here, so chunks the remote already has are skipped) plus a recipe, kept
 // in `recipes` until every chunk is sent.
-std::vector<PushItem> plan_round(Cache& cache, const RemoteIndex& remote, const std::vector<std::string>& to_send,
+std::vector<PushItem> plan_round(Cache& cache, const RemoteIndex& remote,
+                                 const std::vector<const std::string*>& to_send,
                                  const std::vector<std::uint64_t>& sizes, std::size_t begin, std::size_t end,
                                  const TransferOptions& options, std::set<std::string>& claimed,
                                  std::vector<std::pair<std::string, Recipe>>& recipes, TransferStats& stats) {
@@ -222,14 +223,14 @@ std::vector<PushItem> plan_round(Cache& cache, const RemoteIndex& remote, const 
     std::size_t i = begin + k;
     if (sizes[i] < options.chunk_threshold) return;
     check_interrupted();
-    MappedFile file(cache.object_path(to_send[i]));
+    MappedFile file(cache.object_path(*to_send[i]));
     std::string_view bytes = file.view();
     cut[k].size = bytes.size();
     std::uint64_t off = 0;
     for (std::uint64_t len : cdc_split(bytes)) {
       std::string ch = sha256_hex(bytes.substr(off, len));
       cut[k].chunks.emplace_back(ch, len);
-      large[k].push_back({BlobKind::chunk, ch, to_send[i], off, len, false});
+      large[k].push_back({BlobKind::chunk, ch, *to_send[i], off, len, false});
       off += len;
     }
   });
@@ -237,7 +238,7 @@ std::vector<PushItem> plan_round(Cache& cache, const RemoteIndex& remote, const 
   for (std::size_t k = 0; k < end - begin; ++k) {
     std::size_t i = begin + k;
     if (sizes[i] < options.chunk_threshold) {
-      items.push_back({BlobKind::object, to_send[i], to_send[i], 0, sizes[i], true});
+      items.push_back({BlobKind::object, *to_send[i], *to_send[i], 0, sizes[i], true});
       continue;
     }
     for (auto& it : large[k]) {
@@ -247,7 +248,7 @@ std::vector<PushItem> plan_round(Cache& cache, const RemoteIndex& remote, const 
       }
       if (claimed.insert(it.hash).second) items.push_back(std::move(it));
     }
-    recipes.emplace_back(to_send[i], std::move(cut[k]));
+    recipes.emplace_back(*to_send[i], std::move(cut[k]));
   }
   return items;
 }
@@ -260,7 +261,8 @@ TransferStats push_objects(Backend& backend, Cache& cache, const fs::path& index
   TransferStats stats;
   RemoteIndex remote = RemoteIndex::load(backend, index_cache, options.jobs);
 
-  std::vector<std::string> to_send;
+  // Pointers into `hashes`, not copies: one string a file is held once.
+  std::vector<const std::string*> to_send;
   std::uint64_t total_bytes = 0;
   std::vector<std::uint64_t> sizes;
   for (auto& h : hashes) {
@@ -269,7 +271,7 @@ TransferStats push_objects(Backend& backend, Cache& cache, const fs::path& index
     } else if (!cache.has(h)) {
       stats.missing.push_back(h);
     } else {
-      to_send.push_back(h);
+      to_send.push_back(&h);
       std::error_code ec;
       sizes.push_back(fs::file_size(cache.object_path(h), ec));
       total_bytes += sizes.back();

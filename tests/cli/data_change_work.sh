@@ -95,6 +95,21 @@ read_objects=$(grep -E '\.mlo/cache/objects/[0-9a-f]{2}/' "$TEST_TMP/strace-wide
 echo "status with one file changed in 40 folders read $read_objects cache objects"
 [ "$read_objects" -le 4 ] || fail "status read $read_objects cache objects for one changed file in 40 folders (at most 4 expected)"
 pass
+# Re-add compares the same way: it reads the recorded root and the changed
+# folder's object, not all 41 (it read every folder object and compared
+# every file's entry before, to know which files the cache holds).
+strace -f -o "$TEST_TMP/strace-wide-add.txt" -e trace=openat "$MLO" -q --json data add data >"$TEST_TMP/wide-add.json" \
+  || fail "add under strace"
+read_objects=$(grep -E '\.mlo/cache/objects/[0-9a-f]{2}/' "$TEST_TMP/strace-wide-add.txt" | grep -v ENOENT \
+  | grep -c O_RDONLY || true)
+echo "add with one file changed in 40 folders read $read_objects cache objects"
+[ "$read_objects" -le 4 ] || fail "add read $read_objects cache objects for one changed file in 40 folders (at most 4 expected)"
+pass
+OUT=$(cat "$TEST_TMP/wide-add.json")
+expect_json 'd["added"][0]["manifests_written"] == 2 and d["added"][0]["hashed"] == 1'
+expect_ok data status --exit-code
+changed=$(sha256sum data/d7/f0007.txt | cut -c1-64)
+expect_file ".mlo/cache/objects/${changed:0:2}/${changed:2}"
 # A new file in a new folder and a removed folder are listed too.
 mkdir -p data/zz && echo new >data/zz/n.txt && rm -rf data/d3
 run_mlo --json data status

@@ -53,6 +53,11 @@ for h in sys.argv[1:]:
 PY
 }
 objects() { (cd .mlo/cache/objects && find . -type f | sed 's|^\./||; s|/||' | sort); }
+# flat_hashed : flat manifest hashes the last command computed (MLO_HASH_STATS=1
+# prints one line a hasher), "none" without such a line.
+flat_hashed() {
+  printf '%s\n' "$ERR" | sed -n 's/.*flat manifests hashed: //p' | awk '{s += $1} END {print (NR ? s : "none")}'
+}
 
 # ---- the previous release's lock ---------------------------------------------
 export MLO_FLAT_STAGE_MANIFESTS=1
@@ -66,7 +71,10 @@ cp mlo.lock "$TEST_TMP/lock.v1"
 cp -r out "$TEST_TMP/out.v1"
 
 # This release: the unchanged stages stay up to date, mlo.lock untouched.
-expect_ok status --exit-code
+MLO_HASH_STATS=1 expect_ok status --exit-code
+hashed=$(flat_hashed)
+[ "$hashed" != none ] && [ "$hashed" -gt 0 ] || fail "status on the previous release's lock computed $hashed flat hashes"
+pass
 expect_ok --json run
 expect_json "[(s['stage'], s['action']) for s in d['stages']] == [('gen', 'up-to-date'), ('count', 'up-to-date')]"
 cmp -s mlo.lock "$TEST_TMP/lock.v1" || fail "mlo run rewrote the previous release's mlo.lock: $(diff mlo.lock "$TEST_TMP/lock.v1")"
@@ -94,6 +102,13 @@ expect_json "[(s['stage'], s['action']) for s in d['stages']] == [('gen', 'ran')
 expect_eq "$(lock_field gen manifest_version)" 2 "manifest_version once the stage ran again"
 expect_eq "$(manifest_kinds "$(lock_field gen sha256)" | head -1)" "tree 5" "the new root folder object"
 expect_ok data status --exit-code
+# A tree lock needs no flat hash: a no-op status and run compute none (each
+# was a serialisation and sha256 of every folder's whole file list).
+MLO_HASH_STATS=1 expect_ok status --exit-code
+expect_eq "$(flat_hashed)" 0 "flat hashes computed by a no-op status with a tree lock"
+MLO_HASH_STATS=1 expect_ok --json run
+expect_json "[(s['stage'], s['action']) for s in d['stages']] == [('gen', 'up-to-date'), ('count', 'up-to-date')]"
+expect_eq "$(flat_hashed)" 0 "flat hashes computed by a no-op run with a tree lock"
 git commit -qam "which 1" || fail "commit"
 expect_ok --json push
 

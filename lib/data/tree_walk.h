@@ -1,0 +1,22 @@
+// Walking a folder manifest without building its list: what push and fetch
+// need (every object's hash) while holding only the folders on the current
+// path, not an entry for every file. Internal to lib/data and lib/app.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "data/manifest.h"
+
+namespace mlo {
+
+class Cache;
+
+// read_manifest()'s walk (same checks, same errors) with each file passed to
+// `file` as it is read (sorted by path) and each folder object below the
+// root to `folder`, instead of a Manifest of them all.
+void walk_manifest(const Cache& cache, const std::string& hash, const std::string& where,
+                   const std::function<void(ManifestEntry&&)>& file,
+                   const std::function<void(const std::string&)>& folder, std::vector<std::string>* missing = nullptr);
+
+}  // namespace mlo

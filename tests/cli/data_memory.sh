@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Peak memory of `data add`, `push` and a fresh clone's `pull` grows by a
+# bounded number of bytes a file (issue 24). Each runs at 1,000 files (the
+# fixed base: binary, libraries, SQLite, thread stacks) and at 10,000 files,
+# under GNU time; the slope (difference / 9,000) must stay under a bound
+# that main met with margin when the test was written (measured slopes and
+# bounds in the checks below). Peak RSS does not move with load.
+source "$(dirname "$0")/lib.sh"
+[ -x /usr/bin/time ] || fail "GNU time is needed (Debian package 'time', .ci/debian-packages.txt)"
+sanitized_build && skip "peak memory means nothing under the sanitizers' runtime"
+
+# peak_kb CMD... : runs mlo CMD (must succeed) and prints its peak RSS in KiB.
+peak_kb() {
+  /usr/bin/time -o "$TEST_TMP/time.txt" -f '%M' "$MLO" -q "$@" >"$TEST_TMP/out.txt" 2>"$TEST_TMP/err.txt" \
+    || fail "mlo $* failed: $(cat "$TEST_TMP/err.txt")"
+  tail -1 "$TEST_TMP/time.txt"
+}
+# (called as ADD=$(peak_kb ...): a failure there ends only the subshell, so
+# each result is checked to be a number.)
+number() { [[ "$1" =~ ^[0-9]+$ ]] || fail "$2: no peak RSS measured"; }
+
+# measure N : sets ADD PUSH PULL to the peak RSS in KiB with N files of 64
+# bytes in folders of 500.
+measure() {
+  local n=$1
+  new_repo "src$n"
+  /usr/bin/python3 - "$n" <<'PY'
+import os, sys
+n = int(sys.argv[1])
+for i in range(n):
+    d = "data/g%02d/d%03d" % (i // 10000, i // 500)
+    if i % 500 == 0:
+        os.makedirs(d, exist_ok=True)
+    with open("%s/f%06d.bin" % (d, i), "w") as f:
+        f.write(("%06d" % i) * 10 + "abc\n")
+PY
+  "$MLO" -q remote add origin "$TEST_TMP/remote$n" --default || fail "remote add"
+  ADD=$(peak_kb data add data)
+  git add -A && git commit -qm data || fail "commit"
+  PUSH=$(peak_kb push)
+  cd "$TEST_TMP" && git clone -q "src$n" "clone$n" && cd "clone$n" || fail "clone"
+  PULL=$(peak_kb pull)
+  number "$ADD" "data add"; number "$PUSH" push; number "$PULL" pull
+  [ "$(find data -type f | wc -l)" = "$n" ] || fail "pull did not bring the $n files back"
+  cd "$TEST_TMP" && chmod -R u+w "src$n" "clone$n" "remote$n" && rm -rf "src$n" "clone$n" "remote$n"
+}
+
+measure 1000
+add1=$ADD push1=$PUSH pull1=$PULL
+measure 10000
+add2=$ADD push2=$PUSH pull2=$PULL
+# check STEP BASE_KB BIG_KB LIMIT : bytes a file above the base within LIMIT.
+check() {
+  local per=$((($3 - $2) * 1024 / 9000))
+  echo "$1: ${2} KiB at 1,000 files, ${3} KiB at 10,000: $per bytes a file (at most $4)"
+  [ "$per" -le "$4" ] || fail "$1 holds $per bytes a file (at most $4 expected)"
+  pass
+}
+check "data add" "$add1" "$add2" 800
+check "push" "$push1" "$push2" 1500
+check "pull" "$pull1" "$pull2" 1800
+done_testing
