@@ -78,7 +78,12 @@ size_t upload_read_cb(char* buffer, size_t size, size_t nitems, void* source) {
   return n;
 }
 
-bool http_status_retryable(long status) { return status >= 500 || status == 429 || status == 408; }
+// 5xx, 429 and 408 are worth another try; 501 (Not Implemented: e.g. a store
+// without ListMultipartUploads) and 505 will answer the same every time.
+bool http_status_retryable(long status) {
+  if (status == 501 || status == 505) return false;
+  return status >= 500 || status == 429 || status == 408;
+}
 
 int backoff_delay_ms(int base_ms, int attempt) {
   static thread_local std::mt19937 rng{std::random_device{}()};

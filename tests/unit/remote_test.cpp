@@ -110,6 +110,10 @@ TEST_CASE("backoff grows and stays bounded", "[remote_test]") {
   CHECK(http_status_retryable(429));
   CHECK_FALSE(http_status_retryable(404));
   CHECK_FALSE(http_status_retryable(403));
+  CHECK_FALSE(http_status_retryable(501));  // not implemented: the same answer every time
+  CHECK_FALSE(http_status_retryable(505));
+  CHECK(http_status_retryable(500));
+  CHECK(http_status_retryable(502));
 }
 
 TEST_CASE("content-defined chunking: bounded sizes, local effect of edits", "[remote_test]") {
