@@ -111,7 +111,7 @@ echo "== aws s3 rm --recursive of $AWS_OBJECTS objects (one per file, as DVC sto
 mkdir -p "$W/awsin" && make_files "$W/awsin" "$AWS_OBJECTS"
 "${AWS[@]}" s3 cp --recursive "$W/awsin" s3://bench/awsgc/
 before=$(s3_requests)
-timed "${AWS[@]}" s3 rm --recursive s3://bench/awsgc/
+timed aws --endpoint-url "$EP" s3 rm --recursive --quiet s3://bench/awsgc/
 aws_wall=$WALL aws_cpu=$CPU aws_requests=$(( $(s3_requests) - before ))
 left=$("${AWS[@]}" s3 ls --recursive s3://bench/awsgc/ | wc -l)
 ((left == 0)) || { echo "aws left $left objects" >&2; exit 1; }
