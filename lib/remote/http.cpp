@@ -78,8 +78,9 @@ size_t upload_read_cb(char* buffer, size_t size, size_t nitems, void* source) {
   return n;
 }
 
-// 5xx, 429 and 408 are worth another try; 501 (Not Implemented: e.g. a store
-// without ListMultipartUploads) and 505 will answer the same every time.
+// 5xx, 429 and 408 are worth another try. 501 and 505 say the server lacks
+// the feature or protocol version (s3rver's ListMultipartUploads): the same
+// answer every time, so retrying only waits.
 bool http_status_retryable(long status) {
   if (status == 501 || status == 505) return false;
   return status >= 500 || status == 429 || status == 408;

@@ -23,25 +23,10 @@ VER_MB=${BENCH_VER_MB:-1024}
 S3RVER="$SRC/tests/tools/node_modules/.bin/s3rver"
 [ -x "$S3RVER" ] || { echo "s3rver missing: run 'make deps'"; exit 1; }
 command -v aws >/dev/null || { echo "the aws CLI is missing (Debian package awscli)"; exit 1; }
+source "$SRC/tests/bench/lib_s3rver.sh"
 W=$(mktemp -d "${TMPDIR:-/tmp}/mlo-bench-remote.XXXXXX")
-PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-NODE_OPTIONS=--openssl-legacy-provider node "$S3RVER" -d "$W/s3" -a 127.0.0.1 -p "$PORT" -s --configure-bucket bench >/dev/null 2>&1 &
-S3PID=$!
-trap 'kill $S3PID 2>/dev/null; rm -rf "$W"' EXIT
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
-export GIT_AUTHOR_NAME=b GIT_AUTHOR_EMAIL=b@x GIT_COMMITTER_NAME=b GIT_COMMITTER_EMAIL=b@x
-EP="http://127.0.0.1:$PORT"
-AWS=(aws --endpoint-url "$EP" --only-show-errors)
+start_bench_s3rver "$W"
 json() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
-# timed CMD... : runs CMD (stdout to $W/out, stderr to $W/err); sets WALL and
-# CPU (user+sys seconds of CMD and its children).
-timed() {
-  local t
-  t=$( { TIMEFORMAT='%R %U %S'; time "$@" >"$W/out" 2>"$W/err"; } 2>&1 ) || { cat "$W/err" >&2; echo "failed: $*" >&2; exit 1; }
-  read -r WALL u s <<<"$t"
-  CPU=$(echo "$u + $s" | bc)
-}
 ROWS=()
 row() { ROWS+=("$(printf '%-46s %16s %20s %8s' "$1" "$2" "$3" "$4")"); }
 ratio() { echo "scale=1; $1 / $2" | bc 2>/dev/null || echo "-"; }

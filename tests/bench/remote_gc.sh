@@ -32,26 +32,11 @@ GARBAGE=$((OBJECTS - KEEP))
 S3RVER="$SRC/tests/tools/node_modules/.bin/s3rver"
 [ -x "$S3RVER" ] || { echo "s3rver missing: run 'make deps'" >&2; exit 1; }
 command -v aws >/dev/null || { echo "the aws CLI is missing (Debian package awscli)" >&2; exit 1; }
+source "$here/lib_s3rver.sh"
 
 W=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/mlo-bench-rgc.XXXXXX")
-PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 # Not silent: s3rver logs one line per request, which is how aws's requests are counted.
-NODE_OPTIONS=--openssl-legacy-provider node "$S3RVER" -d "$W/s3" -a 127.0.0.1 -p "$PORT" --configure-bucket bench >"$W/s3rver.log" 2>&1 &
-S3PID=$!
-trap 'kill $S3PID 2>/dev/null; rm -rf "$W"' EXIT
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
-export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
-export GIT_AUTHOR_NAME=b GIT_AUTHOR_EMAIL=b@x GIT_COMMITTER_NAME=b GIT_COMMITTER_EMAIL=b@x
-EP="http://127.0.0.1:$PORT"
-AWS=(aws --endpoint-url "$EP" --only-show-errors)
-
-# timed CMD... : runs CMD (stdout to $W/out, stderr to $W/err); sets WALL and CPU.
-timed() {
-  local t
-  t=$( { TIMEFORMAT='%R %U %S'; time "$@" >"$W/out" 2>"$W/err"; } 2>&1 ) || { cat "$W/err" >&2; echo "failed: $*" >&2; exit 1; }
-  read -r WALL u s <<<"$t"
-  CPU=$(echo "$u + $s" | bc)
-}
+start_bench_s3rver "$W" "$W/s3rver.log"
 # make_files DIR N : N random 512-byte files, 1000 a folder.
 make_files() {
   /usr/bin/python3 - "$1" "$2" <<'PY'
@@ -65,8 +50,8 @@ for i in range(n):
         f.write(os.urandom(512))
 PY
 }
-# s3_requests : request lines s3rver has logged so far.
-s3_requests() { grep -cE '"(GET|PUT|POST|DELETE|HEAD) ' "$W/s3rver.log" || true; }
+# s3_requests : requests s3rver has answered so far (its log's "PATH STATUS TIMEms SIZE" lines).
+s3_requests() { grep -cE ' [1-5][0-9]{2} [0-9.]+m?s( |$)' "$W/s3rver.log" || true; }
 setup_repo() {  # DIR
   mkdir -p "$1" && cd "$1" && git init -q . && "$MLO" -q init
   "$MLO" -q remote add s3 "s3://bench/store" --default
@@ -113,7 +98,7 @@ mkdir -p "$W/awsin" && make_files "$W/awsin" "$AWS_OBJECTS"
 before=$(s3_requests)
 timed aws --endpoint-url "$EP" s3 rm --recursive --quiet s3://bench/awsgc/
 aws_wall=$WALL aws_cpu=$CPU aws_requests=$(( $(s3_requests) - before ))
-left=$("${AWS[@]}" s3 ls --recursive s3://bench/awsgc/ | wc -l)
+left=$( { aws --endpoint-url "$EP" s3 ls --recursive s3://bench/awsgc/ || true; } | wc -l)  # ls exits 1 on an empty prefix
 ((left == 0)) || { echo "aws left $left objects" >&2; exit 1; }
 echo "aws: ${aws_wall}s wall, ${aws_cpu}s CPU, $aws_requests requests for $AWS_OBJECTS objects"
 scale() { echo "scale=1; $1 * $GARBAGE / $AWS_OBJECTS" | bc; }
