@@ -54,20 +54,11 @@ std::uint64_t KeyCounts::total(std::size_t i) const {
   return it == carry_.end() ? c : c + it->second;
 }
 
-namespace {
-template <class T>
-T* zeroed(std::size_t n) {
-  void* p = std::calloc(n, sizeof(T));
-  if (!p) throw std::bad_alloc();
-  return static_cast<T*>(p);
-}
-}  // namespace
-
 void KeyCounts::grow() {
   std::size_t old_slots = slots_;
   slots_ = slots_ == 0 ? 32 : slots_ * 2;
-  decltype(keys_) old_keys(zeroed<std::uint64_t>(slots_));
-  decltype(counts_) old_counts(zeroed<std::uint16_t>(slots_));
+  decltype(keys_) old_keys(new std::uint64_t[slots_]());
+  decltype(counts_) old_counts(new std::uint16_t[slots_]());
   old_keys.swap(keys_);
   old_counts.swap(counts_);
   mask_ = slots_ - 1;

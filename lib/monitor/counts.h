@@ -70,12 +70,12 @@ class KeyCounts {
     if (++counts_[h] == 0) [[unlikely]] carry_[key] += 1ULL << 16;
   }
 
-  // calloc'd: big tables come zeroed from the kernel, not memset again
-  struct Free {
-    void operator()(void* p) const { std::free(p); }
-  };
-  std::unique_ptr<std::uint64_t[], Free> keys_;  // 0: empty slot
-  std::unique_ptr<std::uint16_t[], Free> counts_;
+  // Zeroed by writing (new T[n]()), not calloc'd: a fresh calloc'd table maps
+  // the shared zero page, so a probe (a read) and then an insert (a write) took
+  // two faults a page, the second a copy-on-write whose TLB flush interrupts the
+  // other profiling thread. (GCC folds malloc + memset back into calloc.)
+  std::unique_ptr<std::uint64_t[]> keys_;  // 0: empty slot
+  std::unique_ptr<std::uint16_t[]> counts_;
   std::size_t slots_ = 0;
   std::unordered_map<std::uint64_t, std::uint64_t> carry_;  // key -> multiples of 65,536
   std::size_t size_ = 0, mask_ = 0;
