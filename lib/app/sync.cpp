@@ -116,6 +116,13 @@ void for_each_named(Repo& repo, const std::string& pointer, const std::function<
 NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths, bool per_pointer) {
   NeededObjects n;
   n.pointers = find_pointers(repo, paths);
+  // One allocation for the hashes: growing by doubling would hold up to
+  // twice the room, and 1.5x more while copying.
+  std::size_t expected = 0;
+  for (auto& pp : n.pointers) expected += 1 + load_pointer(repo, pp).files;
+  // Capped: a pointer's count is input, and reserving only maps address
+  // space (pages count once written), so past the cap it simply grows.
+  n.objects.reserve(std::min<std::size_t>(expected + expected / 8, std::size_t{1} << 24));
   for (auto& pp : n.pointers) {
     std::set<std::string> none;
     auto& mine = per_pointer ? n.by_pointer[pp] : none;
@@ -148,9 +155,10 @@ void record_push(Repo& repo, Backend& backend, const NeededObjects& need, const 
 void resend_vanished(Repo& repo, Backend& backend, const fs::path& idx, const NeededObjects& need,
                      const TransferOptions& opts, SyncResult& r) {
   RemoteIndex after = RemoteIndex::load(backend, idx, opts.jobs);
-  std::set<std::string> vanished;
-  for (auto& h : need.objects)
+  HashSet vanished;
+  need.objects.for_each([&](const std::string& h) {
     if (!after.has_object(h) && repo.cache().has(h)) vanished.insert(h);
+  });
   if (vanished.empty()) return;
   TransferStats again = push_objects(backend, repo.cache(), idx, vanished, opts);
   r.stats.objects += again.objects;
@@ -191,7 +199,7 @@ SyncResult push(Repo& repo, const SyncRequest& request) {
   // the remote (mlo models get, deploy) even when no pointer or run names them.
   if (request.paths.empty())
     for (const auto& h : only_cached(repo, registered_artifact_objects(repo))) extra.insert(h);
-  need.objects.insert(extra.begin(), extra.end());
+  for (const auto& h : extra) need.objects.insert(h);
   record_push(repo, *backend, need, extra);
   r.stats = push_objects(*backend, repo.cache(), idx, need.objects, opts);
   // A `mlo gc --remote` may be removing old packs this push counted on: wait

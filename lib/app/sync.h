@@ -11,6 +11,7 @@
 
 #include "remote/remotes.h"
 #include "remote/run_lists.h"
+#include "core/hash_set.h"
 #include "remote/transfer.h"
 
 namespace mlo {
@@ -77,7 +78,7 @@ RemoteStatus remote_status(Repo& repo, const SyncRequest& request);
 // manifest is not cached contributes only the manifest's hash).
 struct NeededObjects {
   std::vector<std::string> pointers;
-  std::set<std::string> objects;
+  HashSet objects;  // 32 bytes a hash: push holds one for every file
   std::map<std::string, std::set<std::string>> by_pointer;  // only when asked for (a second copy of every hash)
 };
 NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths, bool per_pointer = false);

@@ -18,7 +18,9 @@ RemoteCheck check_remote(Repo& repo, const SyncRequest& request) {
     int configured = std::atoi(out.remote.option("jobs", "8").c_str());
     options.jobs = configured > 0 ? static_cast<unsigned>(configured) : 8;
   }
-  out.report = remote::verify_objects(*backend, remote::index_cache_dir(repo.cache_dir(), out.remote.url), need.objects, options);
+  std::set<std::string> objects;
+  need.objects.for_each([&](const std::string& h) { objects.insert(h); });
+  out.report = remote::verify_objects(*backend, remote::index_cache_dir(repo.cache_dir(), out.remote.url), objects, options);
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/hash.h"
+#include "core/hash_set.h"
 #include "core/parse.h"
 #include "core/log.h"
 #include "core/parallel.h"
@@ -253,23 +254,14 @@ std::vector<std::uint64_t> cdc_split(std::string_view data, const ChunkParams& p
 
 namespace {
 
+// Hashes here were checked by is_sha256_hex where they were read.
 std::array<unsigned char, 32> binary_hash(std::string_view hex) {
-  std::array<unsigned char, 32> out{};
-  auto nibble = [](char c) { return static_cast<unsigned char>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10); };
-  for (std::size_t i = 0; i < 32 && 2 * i + 1 < hex.size(); ++i)
-    out[i] = static_cast<unsigned char>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
+  Sha256Bytes out{};
+  sha256_from_hex(hex, out);
   return out;
 }
 
-std::string hex_hash(const std::array<unsigned char, 32>& h) {
-  static const char digits[] = "0123456789abcdef";
-  std::string out(64, '0');
-  for (std::size_t i = 0; i < 32; ++i) {
-    out[2 * i] = digits[h[i] >> 4];
-    out[2 * i + 1] = digits[h[i] & 15];
-  }
-  return out;
-}
+std::string hex_hash(const Sha256Bytes& h) { return sha256_to_hex(h); }
 
 }  // namespace
 

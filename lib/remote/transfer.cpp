@@ -213,24 +213,27 @@ class PackWriter {
 // here, so chunks the remote already has are skipped) plus a recipe, kept
 // in `recipes` until every chunk is sent.
 std::vector<PushItem> plan_round(Cache& cache, const RemoteIndex& remote,
-                                 const std::vector<const std::string*>& to_send,
+                                 const std::vector<const Sha256Bytes*>& to_send,
                                  const std::vector<std::uint64_t>& sizes, std::size_t begin, std::size_t end,
                                  const TransferOptions& options, std::set<std::string>& claimed,
                                  std::vector<std::pair<std::string, Recipe>>& recipes, TransferStats& stats) {
+  // Hex names for this round only.
+  std::vector<std::string> names(end - begin);
+  for (std::size_t k = 0; k < names.size(); ++k) names[k] = sha256_to_hex(*to_send[begin + k]);
   std::vector<std::vector<PushItem>> large(end - begin);
   std::vector<Recipe> cut(end - begin);
   run_workers(end - begin, std::max(1u, std::min(options.jobs, default_jobs())), [&](unsigned, std::size_t k) {
     std::size_t i = begin + k;
     if (sizes[i] < options.chunk_threshold) return;
     check_interrupted();
-    MappedFile file(cache.object_path(*to_send[i]));
+    MappedFile file(cache.object_path(names[k]));
     std::string_view bytes = file.view();
     cut[k].size = bytes.size();
     std::uint64_t off = 0;
     for (std::uint64_t len : cdc_split(bytes)) {
       std::string ch = sha256_hex(bytes.substr(off, len));
       cut[k].chunks.emplace_back(ch, len);
-      large[k].push_back({BlobKind::chunk, ch, *to_send[i], off, len, false});
+      large[k].push_back({BlobKind::chunk, ch, names[k], off, len, false});
       off += len;
     }
   });
@@ -238,7 +241,7 @@ std::vector<PushItem> plan_round(Cache& cache, const RemoteIndex& remote,
   for (std::size_t k = 0; k < end - begin; ++k) {
     std::size_t i = begin + k;
     if (sizes[i] < options.chunk_threshold) {
-      items.push_back({BlobKind::object, *to_send[i], *to_send[i], 0, sizes[i], true});
+      items.push_back({BlobKind::object, names[k], names[k], 0, sizes[i], true});
       continue;
     }
     for (auto& it : large[k]) {
@@ -248,7 +251,7 @@ std::vector<PushItem> plan_round(Cache& cache, const RemoteIndex& remote,
       }
       if (claimed.insert(it.hash).second) items.push_back(std::move(it));
     }
-    recipes.emplace_back(*to_send[i], std::move(cut[k]));
+    recipes.emplace_back(names[k], std::move(cut[k]));
   }
   return items;
 }
@@ -257,26 +260,37 @@ std::vector<PushItem> plan_round(Cache& cache, const RemoteIndex& remote,
 
 TransferStats push_objects(Backend& backend, Cache& cache, const fs::path& index_cache,
                            const std::set<std::string>& hashes, const TransferOptions& options) {
+  HashSet set;
+  for (const auto& h : hashes) set.insert(h);
+  return push_objects(backend, cache, index_cache, set, options);
+}
+
+TransferStats push_objects(Backend& backend, Cache& cache, const fs::path& index_cache, const HashSet& hashes,
+                           const TransferOptions& options) {
   auto t0 = Clock::now();
   TransferStats stats;
   RemoteIndex remote = RemoteIndex::load(backend, index_cache, options.jobs);
 
-  // Pointers into `hashes`, not copies: one string a file is held once.
-  std::vector<const std::string*> to_send;
+  // Pointers into `hashes`, not copies: 8 bytes a file to send, and the
+  // hex name is made again per round.
+  std::vector<const Sha256Bytes*> to_send;
   std::uint64_t total_bytes = 0;
   std::vector<std::uint64_t> sizes;
-  for (auto& h : hashes) {
+  for (const auto& b : hashes.sorted()) {
+    std::string h = sha256_to_hex(b);
     if (remote.has_object(h)) {
       ++stats.up_to_date;
     } else if (!cache.has(h)) {
       stats.missing.push_back(h);
     } else {
-      to_send.push_back(&h);
+      to_send.push_back(&b);
       std::error_code ec;
       sizes.push_back(fs::file_size(cache.object_path(h), ec));
       total_bytes += sizes.back();
     }
   }
+  // Not a hash at all: neither the cache nor the remote can hold it.
+  for (const auto& h : hashes.odd()) stats.missing.push_back(h);
 
   Progress progress(options.progress, options.verb, to_send.size(), total_bytes);
   std::mutex stats_mutex;

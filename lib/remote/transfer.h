@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/format.h"
+#include "core/hash_set.h"
 #include "remote/backend.h"
 #include "remote/layout.h"
 #include "store/cache.h"
@@ -47,6 +48,10 @@ std::filesystem::path index_cache_dir(const std::filesystem::path& cache_root, c
 
 // Sends every object in `hashes` the remote does not have yet. Objects
 // missing from the local cache are reported in stats.missing (not sent).
+// Held as HashSet (32 bytes a hash), not one string each: a push of
+// a million files names a million objects.
+TransferStats push_objects(Backend& backend, Cache& cache, const std::filesystem::path& index_cache,
+                           const HashSet& hashes, const TransferOptions& options);
 TransferStats push_objects(Backend& backend, Cache& cache, const std::filesystem::path& index_cache,
                            const std::set<std::string>& hashes, const TransferOptions& options);
 

@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/hash.h"
+#include "core/hash_set.h"
 #include "core/interrupt.h"
 
 namespace mlo {
@@ -335,27 +336,12 @@ namespace {
 // checkout verifies the rest itself, as it would without the memory.
 constexpr std::size_t kMaxVerified = 1u << 20;
 
-bool binary_hash(std::string_view hex, std::array<unsigned char, 32>& out) {
-  if (hex.size() != 64) return false;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  for (std::size_t i = 0; i < 32; ++i) {
-    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[i] = static_cast<unsigned char>(hi * 16 + lo);
-  }
-  return true;
-}
-
 }  // namespace
 
 void Cache::add_verified_bytes(std::string_view hash, std::string_view data, bool durable) {
   write_object(hash, data, durable);
   std::array<unsigned char, 32> key;
-  if (!binary_hash(hash, key)) return;
+  if (!sha256_from_hex(hash, key)) return;
   std::lock_guard<std::mutex> g(verified_mutex_);
   if (verified_.size() >= kMaxVerified) return;
   verified_.push_back(key);
@@ -364,7 +350,7 @@ void Cache::add_verified_bytes(std::string_view hash, std::string_view data, boo
 
 bool Cache::verified_this_command(std::string_view hash) const {
   std::array<unsigned char, 32> key;
-  if (!binary_hash(hash, key)) return false;
+  if (!sha256_from_hex(hash, key)) return false;
   std::lock_guard<std::mutex> g(verified_mutex_);
   if (verified_.empty()) return false;
   if (!verified_sorted_) {

@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "core/format.h"
 #include "core/fs.h"
+#include "core/hash_set.h"
 #include "core/hash.h"
 #include "core/interrupt.h"
 #include "core/parallel.h"
@@ -128,6 +129,31 @@ TEST_CASE("sha256_file hashes a file and names an unreadable one") {
   CHECK(is_sha256_hex(sha256_hex("x")));
   CHECK_FALSE(is_sha256_hex("ABC"));
   CHECK_FALSE(is_sha256_hex(std::string(64, 'g')));
+}
+
+TEST_CASE("HashSet holds each hash once, as bytes, and keeps odd names aside") {
+  std::string a = sha256_hex("a"), b = sha256_hex("b");
+  Sha256Bytes raw{};
+  REQUIRE(sha256_from_hex(a, raw));
+  CHECK(sha256_to_hex(raw) == a);
+  CHECK_FALSE(sha256_from_hex("ABC", raw));
+  CHECK_FALSE(sha256_from_hex(std::string(64, 'G'), raw));
+  HashSet set;
+  set.insert(b);
+  set.insert(a);
+  set.insert(b);
+  set.insert("not-a-hash");
+  CHECK(set.size() == 3);
+  CHECK(set.contains(a));
+  CHECK(set.contains("not-a-hash"));
+  CHECK_FALSE(set.contains(sha256_hex("c")));
+  std::vector<std::string> seen;
+  set.for_each([&](const std::string& h) { seen.push_back(h); });
+  std::vector<std::string> sorted_hex = {std::min(a, b), std::max(a, b), "not-a-hash"};
+  CHECK(seen == sorted_hex);
+  set.insert(sha256_hex("c"));  // an insert after a read is sorted in on the next
+  CHECK(set.contains(sha256_hex("c")));
+  CHECK(set.size() == 4);
 }
 
 TEST_CASE("sha256_file reports the bytes of every block it reads") {

@@ -1,0 +1,59 @@
+#include "core/hash_set.h"
+
+#include <algorithm>
+
+namespace mlo {
+
+bool sha256_from_hex(std::string_view hex, Sha256Bytes& out) {
+  if (hex.size() != 64) return false;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < 32; ++i) {
+    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<unsigned char>(hi * 16 + lo);
+  }
+  return true;
+}
+
+std::string sha256_to_hex(const Sha256Bytes& bytes) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out(64, '0');
+  for (std::size_t i = 0; i < 32; ++i) {
+    out[2 * i] = digits[bytes[i] >> 4];
+    out[2 * i + 1] = digits[bytes[i] & 15];
+  }
+  return out;
+}
+
+void HashSet::insert(std::string_view hash) {
+  Sha256Bytes b;
+  if (sha256_from_hex(hash, b))
+    bytes_.push_back(b);
+  else
+    odd_.emplace(hash);
+}
+
+const std::vector<Sha256Bytes>& HashSet::sorted() const {
+  if (sorted_upto_ != bytes_.size()) {
+    // Sorting in place (no second copy): the vector is the only table.
+    std::sort(bytes_.begin(), bytes_.end());
+    bytes_.erase(std::unique(bytes_.begin(), bytes_.end()), bytes_.end());
+    sorted_upto_ = bytes_.size();
+  }
+  return bytes_;
+}
+
+bool HashSet::contains(std::string_view hash) const {
+  Sha256Bytes b;
+  if (!sha256_from_hex(hash, b)) return odd_.count(std::string(hash)) != 0;
+  const auto& v = sorted();
+  return std::binary_search(v.begin(), v.end(), b);
+}
+
+std::size_t HashSet::size() const { return sorted().size() + odd_.size(); }
+
+}  // namespace mlo
