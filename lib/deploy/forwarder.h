@@ -116,7 +116,11 @@ class Forwarder : public LoopAttachment {
   std::vector<Submitted> submitted_;
   bool stopping_ = false, stopped_ = false;
   std::unordered_map<int, std::unique_ptr<Conn>> conns_;
-  std::unordered_map<const Upstream*, std::vector<int>> idle_;  // pooled connections, most recently used last
+  // Pooled connections, least recently used first: taken from the front, so
+  // every pooled connection (and the runner worker process SO_REUSEPORT gave
+  // it to) carries a like share; reusing the latest (LIFO) sent a one-at-a-time
+  // client's requests down one connection while the others idled.
+  std::unordered_map<const Upstream*, std::deque<int>> idle_;
   std::chrono::steady_clock::time_point next_sweep_;
   std::thread thread_;
 };

@@ -74,3 +74,34 @@ for i in range(first, first + count):
         print(f"r{i}", r.headers["X-Mlo-Version"], r.headers["X-Request-Id"], json.load(r)["predictions"][0])
 PY
 }
+# threaded_oip_runner FILE: writes an executable plugin runner (a thread per
+# connection) whose POST handler is the Python read from stdin, indented 8
+# spaces, with `body` (the parsed request) and `self.answer(doc)` at hand.
+threaded_oip_runner() {
+  {
+    cat <<'EOF'
+#!/usr/bin/python3
+import json, sys, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+spec = json.load(open(sys.argv[2]))
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def answer(self, doc):
+        body = json.dumps(doc).encode()
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    def do_GET(self):
+        self.answer({"ready": True})
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+EOF
+    cat
+    cat <<'EOF'
+s = ThreadingHTTPServer(("127.0.0.1", spec["serve"]["port"]), H)
+s.daemon_threads = True
+print("mlo-inference-runner ready port=%d" % s.server_address[1], flush=True)
+s.serve_forever()
+EOF
+  } >"$1"
+  chmod +x "$1"
+}

@@ -10,29 +10,10 @@ source "$(dirname "$0")/lib_deploy.sh"
 new_repo
 linear_model m.json 1
 # A plugin runner: every request waits 400 ms on its own thread.
-cat >slow-runner <<'EOF'
-#!/usr/bin/python3
-import json, sys, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-spec = json.load(open(sys.argv[2]))
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *a): pass
-    def answer(self, doc):
-        body = json.dumps(doc).encode()
-        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
-    def do_GET(self):
-        self.answer({"ready": True})
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+threaded_oip_runner slow-runner <<'EOF'
         time.sleep(0.4)
         self.answer({"id": body.get("id"), "outputs": []})
-s = ThreadingHTTPServer(("127.0.0.1", spec["serve"]["port"]), H)
-s.daemon_threads = True
-print("mlo-inference-runner ready port=%d" % s.server_address[1], flush=True)
-s.serve_forever()
 EOF
-chmod +x slow-runner
 expect_ok deploy m@1 --artifact m.json --env slow --runner "$PWD/slow-runner" --threads 1
 port=$(router_port slow)
 out=$(/usr/bin/python3 - "$port" <<'PY' 2>&1
