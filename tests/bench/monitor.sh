@@ -107,6 +107,8 @@ medians c
 refbytes=$($PY -c "import json; d=json.load(open('cached.json')); print(d['reference']['profile'], d['reference']['bytes_read'], d['current']['bytes_read'])")
 
 echo "load average after: $(uptime | sed 's/.*load average: //')"
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs; $(uname -sr); mlo $("$MLO" --version)"
+echo "reproduce: ROWS=$ROWS RUNS=$RUNS BIG_ROWS=$BIG_ROWS${MLO_BASE:+ MLO_BASE=$MLO_BASE} tests/bench/monitor.sh"
 printf '\n| work (%s rows, ref + cur) | mlo wall | mlo CPU | mlo peak RSS | pandas+scipy wall | pandas+scipy CPU | pandas+scipy peak RSS | ratio wall | ratio CPU |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n' "$ROWS"
 printf '| drift (wasserstein + jensenshannon), missing | %ss | %ss | %s MB | %ss | %ss | %s MB | %.1fx | %.1fx |\n' \
   "$m" "$m_cpu" "$m_rss" "$p" "$p_cpu" "$p_rss" "$(echo "$p / $m" | bc -l)" "$(echo "$p_cpu / $m_cpu" | bc -l)"
