@@ -296,20 +296,22 @@ SyncResult fetch(Repo& repo, const SyncRequest& request) {
   // round, what the manifests fetched list: a tree's folder objects one
   // level deeper each time, so at most its depth + 2 rounds.
   r.pointers = find_pointers(repo, request.paths);
-  std::set<std::string> asked;
+  // 32 bytes a hash (HashSet), not ~150 (a set of strings): a pull of a
+  // million files names a million objects.
+  HashSet asked;
   for (auto& pp : r.pointers) asked.insert(load_pointer(repo, pp).sha256);
   merge_stats(r.stats, fetch_objects(*backend, repo.cache(), idx, asked, opts));
   for (std::size_t round = 0; round <= kMaxTreeDepth + 1; ++round) {
     // Only hashes not asked for yet are collected: each is held once, in
     // `asked` or in `more` (no second list of every hash each round).
-    std::set<std::string> more;
+    HashSet more;
     for (const auto& pp : r.pointers)
       for_each_named(repo, pp, [&](const std::string& h) {
-        if (!asked.count(h)) more.insert(h);
+        if (!asked.contains(h)) more.insert(h);
       });
     if (more.empty()) break;
     merge_stats(r.stats, fetch_objects(*backend, repo.cache(), idx, more, opts));
-    asked.merge(more);
+    more.for_each([&](const std::string& h) { asked.insert(h); });
   }
   if (request.paths.empty() && request.runs) fetch_runs(repo, *backend, idx, opts, r);
   if (request.models) fetch_models(repo, *backend, idx, opts, r);

@@ -48,23 +48,29 @@ EntryPlan plan_entry(CheckoutTarget& target, const WorkTree& tree,
   else
     for (const auto& f : tree.files)
       if (!saved(f.sha256)) plan.conflicts.push_back(tree.repo_rel_of(f));
-  // The wanted files' hashes move into the plan (the names stay for the
-  // check below), so a pull does not hold two copies of its list.
-  for (auto& [rel, want] : target.want) {
-    auto it = have.find(rel);
-    if (it != have.end() && it->second->sha256 == want.sha256) {
+  // Each wanted file moves from the target into the plan, its map node freed
+  // as it goes (and `have` loses what is wanted, leaving what to remove), so
+  // a pull never holds two copies of its list; reserved, so the list is not
+  // copied while it doubles.
+  e.write.reserve(target.want.size());
+  while (!target.want.empty()) {
+    auto node = target.want.extract(target.want.begin());
+    const WorkFile* had = nullptr;
+    if (auto it = have.find(node.key()); it != have.end()) {
+      had = it->second;
+      have.erase(it);
+    }
+    if (had && had->sha256 == node.mapped().sha256) {
       ++plan.unchanged;
       continue;
     }
-    if (it != have.end() && !saved(it->second->sha256)) plan.conflicts.push_back(join_rel(target.data_rel, rel));
-    e.write.emplace_back(rel, std::move(want));
+    if (had && !saved(had->sha256)) plan.conflicts.push_back(join_rel(target.data_rel, node.key()));
+    e.write.emplace_back(std::move(node.key()), std::move(node.mapped()));
   }
-  for (const auto& [rel, f] : have)
-    if (!target.want.count(rel)) {
-      if (!saved(f->sha256)) plan.conflicts.push_back(tree.repo_rel_of(*f));
-      e.remove.push_back(rel);
-    }
-  target.want.clear();
+  for (const auto& [rel, f] : have) {
+    if (!saved(f->sha256)) plan.conflicts.push_back(tree.repo_rel_of(*f));
+    e.remove.push_back(rel);
+  }
   return e;
 }
 
@@ -79,9 +85,10 @@ CheckoutTarget read_target(Repo& repo, const std::string& pointer_rel) {
     t.want[""] = {p.sha256, p.executable};
     return t;
   }
-  Manifest m = load_manifest(repo, p.sha256, t.data_rel);
   std::string where = "manifest of " + t.data_rel;
-  for (auto& entry : m.entries) t.want[checked_relative(entry.path, where)] = {entry.sha256, entry.executable};
+  for_each_manifest_file(repo, p.sha256, t.data_rel, [&](ManifestEntry&& entry) {
+    t.want[checked_relative(entry.path, where)] = {std::move(entry.sha256), entry.executable};
+  });
   return t;
 }
 

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "data/tree.h"
+#include "data/tree_walk.h"
 #include "repo/repo.h"
 
 namespace mlo {
@@ -113,11 +114,24 @@ Pointer read_pointer(Repo& repo, const std::string& pointer_path) {
   return parse_pointer_for(*text, pointer_path, pointer_path);
 }
 
-Manifest load_manifest(Repo& repo, const std::string& hash, const std::string& for_path) {
+namespace {
+void require_manifest(Repo& repo, const std::string& hash, const std::string& for_path) {
   if (!repo.cache().has(hash))
     throw InputError("the manifest of " + for_path + " (object " + hash + ") is missing from the cache",
                      "run 'mlo pull' to fetch it from a remote, or re-add the folder with 'mlo data add'");
+}
+}  // namespace
+
+Manifest load_manifest(Repo& repo, const std::string& hash, const std::string& for_path) {
+  require_manifest(repo, hash, for_path);
   return read_manifest(repo.cache(), hash, "manifest of " + for_path + " (object " + hash + ")");
+}
+
+void for_each_manifest_file(Repo& repo, const std::string& hash, const std::string& for_path,
+                            const std::function<void(ManifestEntry&&)>& file) {
+  require_manifest(repo, hash, for_path);
+  walk_manifest(repo.cache(), hash, "manifest of " + for_path + " (object " + hash + ")", file,
+                [](const std::string&) {});
 }
 
 Manifest load_manifest_fetching(Repo& repo, const std::string& hash, const std::string& for_path,

@@ -2,6 +2,7 @@
 // safely, and the objects they need. Other modules (gc, fsck, remotes,
 // pipelines) build on this small API.
 #pragma once
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -28,6 +29,12 @@ Pointer read_pointer(Repo& repo, const std::string& pointer_path);
 // The directory manifest object `hash` from the cache; `for_path` names the
 // tracked folder in errors. Throws InputError when it is missing or damaged.
 Manifest load_manifest(Repo& repo, const std::string& hash, const std::string& for_path);
+
+// The same checks and errors, each file handed to `file` as it is read
+// instead of a Manifest of them all (a checkout builds its own table: holding
+// both doubled its peak).
+void for_each_manifest_file(Repo& repo, const std::string& hash, const std::string& for_path,
+                            const std::function<void(ManifestEntry&&)>& file);
 
 // The same, fetching a tree's folder objects the cache lacks level by level
 // through Repo::ensure_objects (the remote); `fetched` counts the objects asked for.

@@ -507,42 +507,55 @@ void fetch_round(Backend& backend, Cache& cache, const RemoteIndex& remote,
 
 TransferStats fetch_objects(Backend& backend, Cache& cache, const fs::path& index_cache,
                             const std::set<std::string>& hashes, const TransferOptions& options) {
+  HashSet set;
+  for (const auto& h : hashes) set.insert(h);
+  return fetch_objects(backend, cache, index_cache, set, options);
+}
+
+TransferStats fetch_objects(Backend& backend, Cache& cache, const fs::path& index_cache, const HashSet& hashes,
+                            const TransferOptions& options) {
   auto t0 = Clock::now();
   TransferStats stats;
-  // Pointers into `hashes`: a fetch of N files holds one copy of each hash.
-  std::vector<const std::string*> wanted;
-  for (auto& h : hashes) {
-    if (cache.has(h)) ++stats.up_to_date;
-    else wanted.push_back(&h);
+  // Pointers into `hashes` (32 bytes a hash): hex names are made per round.
+  std::vector<const Sha256Bytes*> wanted;
+  for (const auto& b : hashes.sorted()) {
+    if (cache.has(sha256_to_hex(b))) ++stats.up_to_date;
+    else wanted.push_back(&b);
   }
+  // Not a hash at all: no cache or remote can hold it.
+  for (const auto& h : hashes.odd()) stats.missing.push_back(h);
   if (wanted.empty()) {
     stats.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     return stats;
   }
   RemoteIndex remote = RemoteIndex::load(backend, index_cache, options.jobs);
-  std::vector<const std::string*> present;
-  for (const std::string* h : wanted) {
-    if (auto loc = remote.object(*h)) {
+  std::vector<const Sha256Bytes*> present;
+  for (const Sha256Bytes* b : wanted) {
+    std::string h = sha256_to_hex(*b);
+    if (auto loc = remote.object(h)) {
       stats.bytes += loc->entry.size;
-    } else if (remote.complete_recipe(*h)) {
-      stats.bytes += remote.recipe_content(*h)->size;
+    } else if (remote.complete_recipe(h)) {
+      stats.bytes += remote.recipe_content(h)->size;
     } else {
-      stats.missing.push_back(*h);  // or some of its chunks are
+      stats.missing.push_back(h);  // or some of its chunks are
       continue;
     }
-    present.push_back(h);
+    present.push_back(b);
   }
-  std::vector<const std::string*>().swap(wanted);
+  std::vector<const Sha256Bytes*>().swap(wanted);
   Progress progress(options.progress, options.verb, present.size(), stats.bytes);
   FetchCounters counters{progress};
   // In rounds: the blob list, the ranges and the large objects' temp files
   // are held for one round at a time, so a fetch of N files holds N hashes,
   // not N of each of those.
   const std::size_t per_round = std::max<std::size_t>(1, options.round_objects);
+  std::vector<std::string> names;
   std::vector<const std::string*> round;
   for (std::size_t i = 0; i < present.size(); i += per_round) {
-    round.assign(present.begin() + static_cast<std::ptrdiff_t>(i),
-                 present.begin() + static_cast<std::ptrdiff_t>(std::min(present.size(), i + per_round)));
+    names.clear();
+    for (std::size_t k = i; k < std::min(present.size(), i + per_round); ++k) names.push_back(sha256_to_hex(*present[k]));
+    round.clear();
+    for (const auto& h : names) round.push_back(&h);
     fetch_round(backend, cache, remote, round, std::max(1u, options.jobs), counters);
   }
   cache.sync();

@@ -59,6 +59,9 @@ TransferStats push_objects(Backend& backend, Cache& cache, const std::filesystem
 // does not have are listed in stats.missing.
 TransferStats fetch_objects(Backend& backend, Cache& cache, const std::filesystem::path& index_cache,
                             const std::set<std::string>& hashes, const TransferOptions& options);
+// The same, for the hashes of a whole dataset (32 bytes a hash).
+TransferStats fetch_objects(Backend& backend, Cache& cache, const std::filesystem::path& index_cache,
+                            const HashSet& hashes, const TransferOptions& options);
 
 // An end-to-end check of the remote for `hashes` (mlo fsck --remote, mlo push
 // --verify): a fresh listing (every pack and index present, blobs inside
