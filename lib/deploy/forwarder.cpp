@@ -210,8 +210,8 @@ void Forwarder::dispatch(const std::shared_ptr<Upstream>& up, Job job, bool fres
   Conn* c = nullptr;
   if (auto pool = idle_.find(up.get()); !fresh && pool != idle_.end()) {
     while (!pool->second.empty() && !c) {
-      int fd = pool->second.front();
-      pool->second.pop_front();
+      int fd = pool->second.back();
+      pool->second.pop_back();
       auto it = conns_.find(fd);
       if (it != conns_.end()) c = it->second.get();
     }
