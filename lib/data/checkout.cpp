@@ -16,21 +16,49 @@
 #include "core/fs.h"
 #include "core/hash.h"
 #include "core/interrupt.h"
+#include "core/parse.h"
 #include "core/parallel.h"
 #include "core/progress.h"
 #include "core/safe_path.h"
 #include "data/data.h"
 #include "data/helpers.h"
 #include "data/tree.h"
+#include "data/tree_walk.h"
 #include "data/workspace.h"
 #include "repo/repo.h"
 
 namespace mlo {
 
+WantedFile wanted_file(std::string_view hex, bool executable, const std::string& where) {
+  WantedFile w;
+  if (!sha256_from_hex(hex, w.hash))
+    throw InputError(where + ": '" + printable(hex) + "' is not a SHA-256 hash",
+                     "restore the pointer or manifest from git history");
+  w.executable = executable;
+  return w;
+}
+
 namespace {
 
 std::string join_rel(const std::string& dir, const std::string& rel) {
   return rel.empty() ? dir : dir.empty() ? rel : dir + "/" + rel;
+}
+
+// Sorts by rel; of entries with one rel, the last one added stays (as a
+// map assignment would). A manifest walk's list is sorted already: one pass.
+void sort_wanted(std::vector<std::pair<std::string, WantedFile>>& want) {
+  auto strictly_before = [](const auto& a, const auto& b) { return a.first < b.first; };
+  if (std::adjacent_find(want.begin(), want.end(), [&](const auto& a, const auto& b) { return !strictly_before(a, b); }) ==
+      want.end())
+    return;
+  std::stable_sort(want.begin(), want.end(), strictly_before);
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    if (i + 1 < want.size() && want[i + 1].first == want[i].first) continue;  // a later one wins
+    if (out != i) want[out] = std::move(want[i]);
+    ++out;
+  }
+  want.resize(out);
 }
 
 EntryPlan plan_entry(CheckoutTarget& target, const WorkTree& tree,
@@ -42,35 +70,36 @@ EntryPlan plan_entry(CheckoutTarget& target, const WorkTree& tree,
   e.stale_temps = tree.stale_temps;
   e.make_empty_dir = target.type == EntryType::dir && target.want.empty();
   e.ignore = target.ignore;
-  std::map<std::string, const WorkFile*> have;
-  if (!e.replace_whole)
-    for (const auto& f : tree.files) have[f.rel] = &f;
-  else
+  if (e.replace_whole)
     for (const auto& f : tree.files)
-      if (!saved(f.sha256)) plan.conflicts.push_back(tree.repo_rel_of(f));
-  // Each wanted file moves from the target into the plan, its map node freed
-  // as it goes (and `have` loses what is wanted, leaving what to remove), so
-  // a pull never holds two copies of its list; reserved, so the list is not
-  // copied while it doubles.
-  e.write.reserve(target.want.size());
-  while (!target.want.empty()) {
-    auto node = target.want.extract(target.want.begin());
-    const WorkFile* had = nullptr;
-    if (auto it = have.find(node.key()); it != have.end()) {
-      had = it->second;
-      have.erase(it);
-    }
-    if (had && had->sha256 == node.mapped().sha256) {
+      if (!saved(f.sha256())) plan.conflicts.push_back(tree.repo_rel_of(f));
+  // The workspace's files (sorted by rel) and the wanted ones (sorted here)
+  // are merged in one pass, and the wanted list becomes the plan's list of
+  // files to write in place: a pull holds one copy of its file list.
+  sort_wanted(target.want);
+  const std::size_t have = e.replace_whole ? 0 : tree.files.size();
+  std::size_t next = 0;  // the first workspace file not yet merged
+  auto not_wanted = [&](const WorkFile& f) {
+    if (!saved(f.sha256())) plan.conflicts.push_back(tree.repo_rel_of(f));
+    e.remove.push_back(f.rel);
+  };
+  auto& want = target.want;
+  std::size_t kept = 0;
+  for (std::size_t w = 0; w < want.size(); ++w) {
+    const std::string& rel = want[w].first;
+    while (next < have && tree.files[next].rel < rel) not_wanted(tree.files[next++]);
+    const WorkFile* had = next < have && tree.files[next].rel == rel ? &tree.files[next++] : nullptr;
+    if (had && had->hash_known && had->hash == want[w].second.hash) {
       ++plan.unchanged;
       continue;
     }
-    if (had && !saved(had->sha256)) plan.conflicts.push_back(join_rel(target.data_rel, node.key()));
-    e.write.emplace_back(std::move(node.key()), std::move(node.mapped()));
+    if (had && !saved(had->sha256())) plan.conflicts.push_back(join_rel(target.data_rel, rel));
+    if (kept != w) want[kept] = std::move(want[w]);
+    ++kept;
   }
-  for (const auto& [rel, f] : have) {
-    if (!saved(f->sha256)) plan.conflicts.push_back(tree.repo_rel_of(*f));
-    e.remove.push_back(rel);
-  }
+  want.resize(kept);
+  e.write = std::move(want);
+  while (next < have) not_wanted(tree.files[next++]);
   return e;
 }
 
@@ -82,13 +111,16 @@ CheckoutTarget read_target(Repo& repo, const std::string& pointer_rel) {
   t.data_rel = checked_relative(*data_path_for(pointer_rel), pointer_rel);
   t.type = p.type;
   if (p.type == EntryType::file) {
-    t.want[""] = {p.sha256, p.executable};
+    t.want.emplace_back("", wanted_file(p.sha256, p.executable, pointer_rel));
     return t;
   }
   std::string where = "manifest of " + t.data_rel;
-  for_each_manifest_file(repo, p.sha256, t.data_rel, [&](ManifestEntry&& entry) {
-    t.want[checked_relative(entry.path, where)] = {std::move(entry.sha256), entry.executable};
-  });
+  for_each_manifest_file(
+      repo, p.sha256, t.data_rel,
+      [&](ManifestEntry&& entry) {
+        t.want.emplace_back(checked_relative(entry.path, where), wanted_file(entry.sha256, entry.executable, where));
+      },
+      [&](std::uint64_t files) { t.want.reserve(std::min(files, kMaxClaimReserve)); });
   return t;
 }
 
@@ -102,7 +134,7 @@ std::optional<CheckoutTarget> output_target(Repo& repo, const TrackedOutput& o) 
   t.type = o.type;
   t.ignore = false;
   if (o.type == EntryType::file) {
-    t.want[""] = {o.sha256, false};
+    t.want.emplace_back("", wanted_file(o.sha256, false, o.recorded_in));
     return t;
   }
   std::string where = "manifest of " + t.data_rel;
@@ -111,7 +143,7 @@ std::optional<CheckoutTarget> output_target(Repo& repo, const TrackedOutput& o) 
   if (!missing.empty()) return std::nullopt;
   for (auto& entry : m.entries) {
     if (!cache.has(entry.sha256)) return std::nullopt;
-    t.want[checked_relative(entry.path, where)] = {entry.sha256, entry.executable};
+    t.want.emplace_back(checked_relative(entry.path, where), wanted_file(entry.sha256, entry.executable, where));
   }
   return t;
 }
@@ -160,7 +192,7 @@ void check_no_links(Repo& repo, const TreeWriter& writer, const CheckoutPlan& pl
 // Each object the plan writes, once, with one path that needs it (pointers
 // into the plan: a pull of N files holds N of these, not N copies of them).
 struct NeededObject {
-  const std::string* hash;
+  const Sha256Bytes* hash;
   const EntryPlan* entry;
   const std::string* rel;
   std::string shown() const { return join_rel(entry->data_rel, *rel); }
@@ -169,7 +201,7 @@ struct NeededObject {
 std::vector<NeededObject> objects_of(const CheckoutPlan& plan) {
   std::vector<NeededObject> out;
   for (const auto& e : plan.entries)
-    for (const auto& [rel, want] : e.write) out.push_back({&want.sha256, &e, &rel});
+    for (const auto& [rel, want] : e.write) out.push_back({&want.hash, &e, &rel});
   std::sort(out.begin(), out.end(), [](const NeededObject& a, const NeededObject& b) { return *a.hash < *b.hash; });
   out.erase(std::unique(out.begin(), out.end(), [](const NeededObject& a, const NeededObject& b) { return *a.hash == *b.hash; }),
             out.end());
@@ -184,7 +216,7 @@ void check_objects(Repo& repo, StatCache& sc, const CheckoutPlan& plan, unsigned
   parallel_for(objs.size(), jobs, [&](std::size_t k) {
     check_interrupted();
     phase.add(1);
-    const std::string& hash = *objs[k].hash;
+    const std::string hash = sha256_to_hex(*objs[k].hash);
     if (cache.verified_this_command(hash)) return;  // just fetched and checked (pull)
     fs::path op = cache.object_path(hash);
     struct stat st;
@@ -210,7 +242,7 @@ void check_objects(Repo& repo, StatCache& sc, const CheckoutPlan& plan, unsigned
   });
   std::vector<std::string> missing, corrupt;
   for (size_t k = 0; k < objs.size(); ++k)
-    if (state[k]) (state[k] == 1 ? missing : corrupt).push_back(objs[k].shown() + " (object " + *objs[k].hash + ")");
+    if (state[k]) (state[k] == 1 ? missing : corrupt).push_back(objs[k].shown() + " (object " + sha256_to_hex(*objs[k].hash) + ")");
   if (!missing.empty())
     throw InputError("content missing from the cache, nothing was changed:" + list_some(missing),
                      "run 'mlo pull' to fetch it from a remote");
@@ -254,7 +286,7 @@ class DestDirs {
 void write_one(DestDirs& dirs, const Cache& cache, const std::vector<LinkMode>& modes, const std::string& rel,
                const WantedFile& want) {
   auto dir = dirs.get(parent_of(rel));
-  fs::path temp = cache.stage(want.sha256, dir->stage, modes, want.executable);
+  fs::path temp = cache.stage(want.sha256(), dir->stage, modes, want.executable);
   std::string name = name_of(rel);
   if (::renameat(AT_FDCWD, temp.c_str(), dir->fd.get(), name.c_str()) != 0) {
     int err = errno;

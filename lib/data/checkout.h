@@ -7,7 +7,6 @@
 #pragma once
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -16,16 +15,25 @@
 
 namespace mlo {
 
+// A wanted file's content, as 32 raw bytes: a pull plans one per file (a hex
+// string would be 80 more bytes of heap each).
 struct WantedFile {
-  std::string sha256;
+  Sha256Bytes hash{};
   bool executable = false;
+  std::string sha256() const { return sha256_to_hex(hash); }
 };
+// From a hash in hex; anything else is an InputError naming `where` (hashes
+// are checked when pointers and manifests are read, so this is a backstop).
+WantedFile wanted_file(std::string_view hex, bool executable, const std::string& where);
 
 // What one pointer asks for: rel ("" for a tracked file itself) -> content.
 struct CheckoutTarget {
   std::string data_rel;
   EntryType type = EntryType::file;
-  std::map<std::string, WantedFile> want;
+  // In any order (a manifest walk gives them sorted); planning sorts them,
+  // and of two entries for one rel the later wins. A vector, not a map: a
+  // pull holds one per file, and a map node costs ~50 bytes more.
+  std::vector<std::pair<std::string, WantedFile>> want;
   bool ignore = true;  // add it to its folder's .gitignore (stage outputs: mlo run does)
 };
 

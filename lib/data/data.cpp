@@ -275,9 +275,10 @@ void hash_into_cache(Cache& cache, StatCache& sc, const FileRefs& work, const st
       check_interrupted();
       auto [t, f] = work[begin + k];
       std::int64_t started = clock_now_ns();
-      f->sha256 = cache.add_file(t->abs_of(*f), modes, /*durable=*/false);
+      std::string hex = cache.add_file(t->abs_of(*f), modes, /*durable=*/false);
+      f->set_sha256(hex);
       f->hashed = true;
-      if (!link_workspace) sc.record(t->repo_rel_of(*f), f->key, f->sha256, f->executable, started);
+      if (!link_workspace) sc.record(t->repo_rel_of(*f), f->key, hex, f->executable, started);
       phase.add(1, f->key.size);
     });
     sc.flush();
@@ -288,7 +289,7 @@ void hash_into_cache(Cache& cache, StatCache& sc, const FileRefs& work, const st
 // from the cache (gc, a fresh clone): their bytes must be stored again.
 FileRefs without_objects(const Cache& cache, const FileRefs& known, unsigned jobs) {
   std::vector<char> present(known.size(), 1);
-  parallel_for(known.size(), jobs, [&](std::size_t i) { present[i] = cache.has(known[i].second->sha256) ? 1 : 0; });
+  parallel_for(known.size(), jobs, [&](std::size_t i) { present[i] = cache.has(known[i].second->sha256()) ? 1 : 0; });
   FileRefs out;
   for (size_t i = 0; i < known.size(); ++i)
     if (!present[i]) out.push_back(known[i]);
@@ -326,7 +327,7 @@ std::vector<std::optional<StoredTree>> store_files(Repo& repo, StatCache& sc, st
   for (size_t i = 0; i < trees.size(); ++i) {
     trust_old[i] = old_tree_complete(sc, targets[i], trees[i], stamp);
     for (auto& f : trees[i].files) {
-      if (f.sha256.empty()) work.push_back({&trees[i], &f});
+      if (!f.hash_known) work.push_back({&trees[i], &f});
       else if (!trust_old[i]) known.push_back({&trees[i], &f});
     }
   }
@@ -394,15 +395,15 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
     parallel_for(all.size(), jobs, [&](std::size_t i) {
       auto [t, f] = all[i];
       fs::path abs = t->abs_of(*f);
-      fs::path obj = cache.object_path(f->sha256);
+      const std::string hex = f->sha256();
+      fs::path obj = cache.object_path(hex);
       struct stat ws, os, ls;
       bool linked = false;
       if (::lstat(abs.c_str(), &ls) == 0 && ::stat(abs.c_str(), &ws) == 0 && ::stat(obj.c_str(), &os) == 0)
         linked = ws.st_ino == os.st_ino && ws.st_dev == os.st_dev &&
                  (modes.front() == LinkMode::symlink) == S_ISLNK(ls.st_mode);
-      if (!linked) cache.materialize(f->sha256, abs, modes, f->executable);
-      if (::stat(abs.c_str(), &ws) == 0)
-        sc.record(t->repo_rel_of(*f), StatKey::of(ws), f->sha256, f->executable, clock_now_ns());
+      if (!linked) cache.materialize(hex, abs, modes, f->executable);
+      if (::stat(abs.c_str(), &ws) == 0) sc.record(t->repo_rel_of(*f), StatKey::of(ws), hex, f->executable, clock_now_ns());
       phase->add(1);
     });
   }
@@ -427,7 +428,7 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
       p.files = t.files.size();
       e.manifests_written = written[i];
     } else {
-      p.sha256 = t.files[0].sha256;
+      p.sha256 = t.files[0].sha256();
       p.executable = t.files[0].executable;
     }
     const auto& old = targets[i].old;
@@ -857,7 +858,7 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, cons
       // since needs no check per file.
       if (!cache.has(p.sha256)) e.missing.push_back(t.data_rel + " (manifest)");
       if (stamp.empty() || !sc.known_complete(p.sha256, stamp)) {
-        for (const auto& f : t.files) needed.push_back({f.sha256, t.repo_rel_of(f)});
+        for (const auto& f : t.files) needed.push_back({f.sha256(), t.repo_rel_of(f)});
         if (p.version == 2)
           build_tree(t.manifest(), [&](const std::string& hash, const std::string&) {
             if (hash != p.sha256) needed.push_back({hash, t.data_rel + " (folder manifest)"});
@@ -1045,7 +1046,7 @@ std::vector<RmResult> data_rm(Repo& repo, const std::vector<std::string>& paths,
     std::vector<std::string> unsaved;
     for (auto& t : trees)
       for (auto& f : t.files)
-        if (!cache.has(f.sha256)) unsaved.push_back(t.repo_rel_of(f));
+        if (!cache.has(f.sha256())) unsaved.push_back(t.repo_rel_of(f));
     if (!unsaved.empty())
       throw InputError("these files hold changes that are not in the cache; removing them would lose data:" +
                            list_some(unsaved),
@@ -1069,7 +1070,7 @@ std::vector<RmResult> data_rm(Repo& repo, const std::vector<std::string>& paths,
         if (::lstat(abs.c_str(), &ls) != 0 || ::stat(abs.c_str(), &ws) != 0) continue;
         bool link = S_ISLNK(ls.st_mode) ? links_into_cache(repo, abs) : (ws.st_nlink > 1 && !(ws.st_mode & 0200));
         if (!link) continue;
-        std::string h = f.sha256.empty() ? sha256_file(abs) : f.sha256;
+        std::string h = f.hash_known ? f.sha256() : sha256_file(abs);
         if (cache.has(h)) cache.materialize(h, abs, {LinkMode::copy}, f.executable);
       }
     }

@@ -45,6 +45,70 @@ struct DirJob {
 // same timestamp tick: their listings are not remembered.
 constexpr std::int64_t kRacyDirWindowNs = 20'000'000;
 
+// Stats the names of folders [first, last) of a level in parallel and sorts
+// them into files (`out`), subfolders (`next`) and stale temps.
+void stat_group(const std::vector<DirJob>& level, const std::vector<std::vector<std::string>>& names,
+                const std::vector<UniqueFd>& fds, std::size_t first, std::size_t last, std::vector<WorkFile>& out,
+                std::vector<std::string>& stale, std::vector<DirJob>& next) {
+  std::vector<std::pair<std::size_t, std::size_t>> entries;  // (folder, name)
+  for (std::size_t i = first; i < last; ++i)
+    for (std::size_t k = 0; k < names[i].size(); ++k) {
+      // A temp file a killed mlo left behind is not data.
+      if (names[i][k][0] == '.' && is_stale_temp_name(names[i][k])) {
+        stale.push_back(level[i].prefix.empty() ? names[i][k] : level[i].prefix + "/" + names[i][k]);
+        continue;
+      }
+      entries.push_back({i, k});
+    }
+  // Only what the walk needs of each stat (a full struct stat per file is
+  // 144 bytes: 14 MB of page faults for 10^5 files).
+  struct EntryStat {
+    mode_t mode;
+    int err;
+    dev_t dev;
+    StatKey key;
+  };
+  std::vector<EntryStat> stats(entries.size());
+  const std::size_t chunk = 512;
+  const std::size_t chunks = (entries.size() + chunk - 1) / chunk;
+  parallel_for(chunks, entries.size() > 2000 ? default_jobs() : 1, [&](std::size_t c) {
+    struct stat st;
+    for (std::size_t j = c * chunk; j < std::min(entries.size(), (c + 1) * chunk); ++j) {
+      auto [i, k] = entries[j];
+      int rc = fds[i] ? ::fstatat(fds[i].get(), names[i][k].c_str(), &st, 0)
+                      : ::stat((level[i].abs / names[i][k]).c_str(), &st);
+      stats[j] = rc == 0 ? EntryStat{st.st_mode, 0, st.st_dev, StatKey::of(st)} : EntryStat{0, errno, 0, {}};
+    }
+  });
+  for (std::size_t j = 0; j < entries.size(); ++j) {
+    auto [i, k] = entries[j];
+    const DirJob& dir = level[i];
+    const std::string& n = names[i][k];
+    auto entry_shown = [&] { return dir.shown + "/" + n; };
+    const EntryStat& st = stats[j];
+    if (st.err) bad_entry(entry_shown(), st.err);
+    std::string rel = dir.prefix.empty() ? n : dir.prefix + "/" + n;
+    if (S_ISREG(st.mode)) {
+      WorkFile f;
+      f.rel = std::move(rel);
+      f.key = st.key;
+      f.executable = (st.mode & S_IXUSR) != 0;
+      out.push_back(std::move(f));
+    } else if (S_ISDIR(st.mode)) {
+      DevIno id{st.dev, static_cast<ino_t>(st.key.ino)};
+      if (std::find(dir.ancestors.begin(), dir.ancestors.end(), id) != dir.ancestors.end())
+        throw InputError(entry_shown() + ": symbolic link loop (leads back to a folder that contains it)",
+                         "remove or fix the link; mlo stores file content, not links");
+      DirJob sub{std::move(rel), dir.abs / n, entry_shown(), dir.ancestors, st.key};
+      sub.ancestors.push_back(id);
+      next.push_back(std::move(sub));
+    } else {
+      throw InputError(entry_shown() + ": not a regular file or folder (a device, socket or pipe)",
+                       "move it out of the tracked folder");
+    }
+  }
+}
+
 // Walks level by level: the folders of a level are read in parallel, then
 // all their entries are stat'ed in parallel (like git's preloaded index), so
 // both a deep tree and one huge flat folder use every core.
@@ -79,69 +143,27 @@ void walk(const DirJob& top, std::vector<WorkFile>& out, std::vector<std::string
       ::closedir(d);
       listed[i] = 1;
     });
-    if (listings)
-      for (std::size_t i = 0; i < level.size(); ++i)
-        if (listed[i] && level[i].key.mtime_ns + kRacyDirWindowNs < started)
-          listings->read.push_back({level[i].prefix, DirListing{level[i].key, names[i]}});
-    std::vector<std::pair<std::size_t, std::size_t>> entries;  // (folder, name)
-    for (std::size_t i = 0; i < names.size(); ++i)
-      for (std::size_t k = 0; k < names[i].size(); ++k) {
-        // A temp file a killed mlo left behind is not data.
-        if (names[i][k][0] == '.' && is_stale_temp_name(names[i][k])) {
-          stale.push_back(level[i].prefix.empty() ? names[i][k] : level[i].prefix + "/" + names[i][k]);
-          continue;
-        }
-        entries.push_back({i, k});
-      }
-    // Only what the walk needs of each stat (a full struct stat per file is
-    // 144 bytes: 14 MB of page faults for 10^5 files).
-    struct EntryStat {
-      mode_t mode;
-      int err;
-      dev_t dev;
-      StatKey key;
-    };
-    std::vector<EntryStat> stats(entries.size());
-    const std::size_t chunk = 512;
-    const std::size_t chunks = (entries.size() + chunk - 1) / chunk;
-    parallel_for(chunks, entries.size() > 2000 ? jobs : 1, [&](std::size_t c) {
-      struct stat st;
-      for (std::size_t j = c * chunk; j < std::min(entries.size(), (c + 1) * chunk); ++j) {
-        auto [i, k] = entries[j];
-        int rc = keep_fds && fds[i] ? ::fstatat(fds[i].get(), names[i][k].c_str(), &st, 0)
-                                    : ::stat((level[i].abs / names[i][k]).c_str(), &st);
-        stats[j] = rc == 0 ? EntryStat{st.st_mode, 0, st.st_dev, StatKey::of(st)} : EntryStat{0, errno, 0, {}};
-      }
-    });
-    out.reserve(out.size() + entries.size());
-    progress().add(entries.size());  // files and folders seen, for the open phase
+    std::size_t level_names = 0;
+    for (const auto& n : names) level_names += n.size();
+    out.reserve(out.size() + level_names);
+    progress().add(level_names);  // files and folders seen, for the open phase
     std::vector<DirJob> next;
-    for (std::size_t j = 0; j < entries.size(); ++j) {
-      auto [i, k] = entries[j];
-      const DirJob& dir = level[i];
-      const std::string& n = names[i][k];
-      auto entry_shown = [&] { return dir.shown + "/" + n; };
-      const EntryStat& st = stats[j];
-      if (st.err) bad_entry(entry_shown(), st.err);
-      std::string rel = dir.prefix.empty() ? n : dir.prefix + "/" + n;
-      if (S_ISREG(st.mode)) {
-        WorkFile f;
-        f.rel = std::move(rel);
-        f.key = st.key;
-        f.executable = (st.mode & S_IXUSR) != 0;
-        out.push_back(std::move(f));
-      } else if (S_ISDIR(st.mode)) {
-        DevIno id{st.dev, static_cast<ino_t>(st.key.ino)};
-        if (std::find(dir.ancestors.begin(), dir.ancestors.end(), id) != dir.ancestors.end())
-          throw InputError(entry_shown() + ": symbolic link loop (leads back to a folder that contains it)",
-                           "remove or fix the link; mlo stores file content, not links");
-        DirJob sub{std::move(rel), dir.abs / n, entry_shown(), dir.ancestors, st.key};
-        sub.ancestors.push_back(id);
-        next.push_back(std::move(sub));
-      } else {
-        throw InputError(entry_shown() + ": not a regular file or folder (a device, socket or pipe)",
-                         "move it out of the tracked folder");
+    // The level's folders go through stat in groups of about kScanGroupNames
+    // names, and each group's names are released (or handed to listings)
+    // once its files are listed: what a level holds beside `out` stays
+    // bounded however many files the level has.
+    for (std::size_t first = 0; first < level.size();) {
+      std::size_t last = first, group_names = 0;
+      while (last < level.size() && (last == first || group_names + names[last].size() <= kScanGroupNames))
+        group_names += names[last++].size();
+      stat_group(level, names, fds, first, last, out, stale, next);
+      for (std::size_t i = first; i < last; ++i) {
+        if (listings && listed[i] && level[i].key.mtime_ns + kRacyDirWindowNs < started)
+          listings->read.push_back({level[i].prefix, DirListing{level[i].key, std::move(names[i])}});
+        std::vector<std::string>().swap(names[i]);
+        fds[i].reset();
       }
+      first = last;
     }
     level = std::move(next);
   }
@@ -164,19 +186,23 @@ std::uint64_t WorkTree::total_size() const {
 Manifest WorkTree::manifest() const {
   Manifest m;
   m.entries.reserve(files.size());
-  for (const auto& f : files) m.entries.push_back({f.rel, f.sha256, f.key.size, f.executable});
+  for (const auto& f : files) m.entries.push_back({f.rel, f.sha256(), f.key.size, f.executable});
   return m;
 }
 
 std::string WorkTree::build(const std::function<void(const std::string&, const std::string&)>& sink) const {
+  std::string hex;  // the current file's hash, read before the next call
   return build_tree(
       files.size(),
-      [&](std::size_t i) { return TreeFileRef{files[i].rel, files[i].sha256, files[i].key.size, files[i].executable}; },
+      [&](std::size_t i) {
+        hex = files[i].sha256();
+        return TreeFileRef{files[i].rel, hex, files[i].key.size, files[i].executable};
+      },
       sink);
 }
 
 std::string WorkTree::content_hash() const {
-  if (type == EntryType::file) return files.empty() ? std::string() : files[0].sha256;
+  if (type == EntryType::file) return files.empty() ? std::string() : files[0].sha256();
   if (!known_hash.empty()) return known_hash;
   try {
     return manifest_version == 2 ? build() : sha256_hex(serialize_manifest(manifest()));
@@ -249,8 +275,8 @@ void fill_from_stat_cache(StatCache& sc, WorkTree& tree) {
   }
   sc.lookup_sorted(tree.data_rel, paths, keys, [&](std::size_t i, StatCacheHit&& hit) {
     WorkFile& f = tree.files[i];
-    if (!f.sha256.empty()) return;
-    f.sha256 = std::move(hit.sha256);
+    if (f.hash_known) return;
+    f.set_sha256(hit.sha256);
     f.executable = hit.executable || f.executable;
   });
 }
@@ -282,7 +308,7 @@ void hash_missing(StatCache& sc, std::vector<WorkTree*> trees, unsigned jobs) {
   std::vector<std::pair<WorkTree*, WorkFile*>> work;
   for (auto* t : trees)
     for (auto& f : t->files)
-      if (f.sha256.empty()) work.push_back({t, &f});
+      if (!f.hash_known) work.push_back({t, &f});
   if (work.empty()) return;
   std::uint64_t bytes = 0;
   for (const auto& w : work) bytes += w.second->key.size;
@@ -292,9 +318,10 @@ void hash_missing(StatCache& sc, std::vector<WorkTree*> trees, unsigned jobs) {
     auto [t, f] = work[i];
     std::int64_t started = clock_now_ns();
     // Bytes as they are read, so rate and ETA move during one large file too.
-    f->sha256 = sha256_file(t->abs_of(*f), [&phase](std::size_t n) { phase.add(0, n); });
+    std::string hex = sha256_file(t->abs_of(*f), [&phase](std::size_t n) { phase.add(0, n); });
+    f->set_sha256(hex);
     f->hashed = true;
-    sc.record(t->repo_rel_of(*f), f->key, f->sha256, f->executable, started);
+    sc.record(t->repo_rel_of(*f), f->key, hex, f->executable, started);
     phase.add(1, 0);
   });
 }

@@ -59,7 +59,8 @@ class StatCache {
   // called for each one whose stat matches. One range scan, no per-file query.
   void lookup_sorted(const std::string& prefix, const std::vector<const std::string*>& paths,
                      const std::vector<StatKey>& keys, const std::function<void(std::size_t, StatCacheHit&&)>& on_hit);
-  // Queues an entry (thread-safe); written by flush(). `read_started_ns` is
+  // Queues an entry (thread-safe); written by flush(), or earlier once
+  // many are queued. `read_started_ns` is
   // when reading the content began: an entry whose mtime is within the
   // timestamp granularity of it is racily clean and not recorded.
   void record(const std::string& path, const StatKey& key, const std::string& sha256, bool executable,
@@ -95,6 +96,10 @@ class StatCache {
     bool executable;
   };
   void ensure_table();
+  // Rows queued beyond this are written early (record()).
+  static constexpr std::size_t kMaxPendingRows = 16384;
+  void write_pending();   // in its own transaction; mutex_ held
+  void insert_pending();  // the queued rows, inside the caller's transaction
   Database& db_;
   bool migrated_ = false;
   std::mutex mutex_;

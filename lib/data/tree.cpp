@@ -125,7 +125,7 @@ std::string build_tree(std::size_t count, const std::function<TreeFileRef(std::s
       open.push_back(OpenFolder{std::string(dir.substr(0, end + 1)), {}, 0, 0});
     }
     OpenFolder& here = open.back();
-    here.entries.push_back({e.path.substr(dir.size()), e.sha256, e.size, 0, e.executable, false});
+    here.entries.push_back({e.path.substr(dir.size()), std::string(e.sha256), e.size, 0, e.executable, false});
     ++here.files;
     here.size += e.size;
   }
@@ -302,14 +302,10 @@ std::vector<TreeEntry> parse_tree_level(const std::string& bytes, const std::str
   return parse_tree_entries(doc, where);
 }
 
-namespace {
-
-// walk_manifest(), telling `files_claimed` how many files a tree's root says
-// it holds before the walk (read_manifest reserves for them).
-void walk_claimed(const Cache& cache, const std::string& hash, const std::string& where,
-                  const std::function<void(ManifestEntry&&)>& file,
-                  const std::function<void(const std::string&)>& folder, std::vector<std::string>* missing,
-                  const std::function<void(std::uint64_t)>& files_claimed) {
+void walk_manifest(const Cache& cache, const std::string& hash, const std::string& where,
+                   const std::function<void(ManifestEntry&&)>& file,
+                   const std::function<void(const std::string&)>& folder, std::vector<std::string>* missing,
+                   const std::function<void(std::uint64_t)>& files_claimed) {
   auto doc = read_object(cache, hash, where);
   if (!doc) {
     if (missing) {
@@ -329,24 +325,17 @@ void walk_claimed(const Cache& cache, const std::string& hash, const std::string
     return;
   }
   Manifest flat = parse_manifest_json(*doc, where);
+  if (files_claimed) files_claimed(flat.entries.size());
   for (auto& e : flat.entries) file(std::move(e));
-}
-
-}  // namespace
-
-void walk_manifest(const Cache& cache, const std::string& hash, const std::string& where,
-                   const std::function<void(ManifestEntry&&)>& file,
-                   const std::function<void(const std::string&)>& folder, std::vector<std::string>* missing) {
-  walk_claimed(cache, hash, where, file, folder, missing, {});
 }
 
 Manifest read_manifest(const Cache& cache, const std::string& hash, const std::string& where,
                        std::vector<std::string>* missing) {
   Manifest m;
-  walk_claimed(
+  walk_manifest(
       cache, hash, where, [&](ManifestEntry&& e) { m.entries.push_back(std::move(e)); },
       [&](const std::string& h) { m.trees.push_back(h); }, missing,
-      [&](std::uint64_t files) { m.entries.reserve(std::min<std::uint64_t>(files, 1u << 20)); });  // a claim, not yet a fact
+      [&](std::uint64_t files) { m.entries.reserve(std::min(files, kMaxClaimReserve)); });
   return m;
 }
 

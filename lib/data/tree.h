@@ -45,9 +45,10 @@ using TreeSink = std::function<void(const std::string& hash, const std::string& 
 // path, holding only the open folders' entries. Returns the root's hash.
 std::string build_tree(const Manifest& m, const TreeSink& sink = {});
 // The same from any list sorted by path (a scan's files), without a copy.
+// `sha256` only needs to live until the next call of `file`.
 struct TreeFileRef {
   const std::string& path;
-  const std::string& sha256;
+  std::string_view sha256;
   std::uint64_t size = 0;
   bool executable = false;
 };

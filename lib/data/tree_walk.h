@@ -2,6 +2,7 @@
 // need (every object's hash) while holding only the folders on the current
 // path, not an entry for every file. Internal to lib/data and lib/app.
 #pragma once
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -14,9 +15,13 @@ class Cache;
 
 // read_manifest()'s walk (same checks, same errors) with each file passed to
 // `file` as it is read (sorted by path) and each folder object below the
-// root to `folder`, instead of a Manifest of them all.
+// root to `folder`, instead of a Manifest of them all. A tree's root first
+// tells `files_claimed` how many files it says it holds: a claim, checked
+// as the walk goes, so reserve at most kMaxClaimReserve for it.
 void walk_manifest(const Cache& cache, const std::string& hash, const std::string& where,
                    const std::function<void(ManifestEntry&&)>& file,
-                   const std::function<void(const std::string&)>& folder, std::vector<std::string>* missing = nullptr);
+                   const std::function<void(const std::string&)>& folder, std::vector<std::string>* missing = nullptr,
+                   const std::function<void(std::uint64_t)>& files_claimed = {});
+inline constexpr std::uint64_t kMaxClaimReserve = 1u << 20;
 
 }  // namespace mlo

@@ -128,10 +128,11 @@ Manifest load_manifest(Repo& repo, const std::string& hash, const std::string& f
 }
 
 void for_each_manifest_file(Repo& repo, const std::string& hash, const std::string& for_path,
-                            const std::function<void(ManifestEntry&&)>& file) {
+                            const std::function<void(ManifestEntry&&)>& file,
+                            const std::function<void(std::uint64_t)>& files_claimed) {
   require_manifest(repo, hash, for_path);
   walk_manifest(repo.cache(), hash, "manifest of " + for_path + " (object " + hash + ")", file,
-                [](const std::string&) {});
+                [](const std::string&) {}, nullptr, files_claimed);
 }
 
 Manifest load_manifest_fetching(Repo& repo, const std::string& hash, const std::string& for_path,

@@ -32,9 +32,11 @@ Manifest load_manifest(Repo& repo, const std::string& hash, const std::string& f
 
 // The same checks and errors, each file handed to `file` as it is read
 // instead of a Manifest of them all (a checkout builds its own table: holding
-// both doubled its peak).
+// both doubled its peak). `files_claimed` first hears how many files the
+// manifest says it has (walk_manifest; for a reserve of at most kMaxClaimReserve).
 void for_each_manifest_file(Repo& repo, const std::string& hash, const std::string& for_path,
-                            const std::function<void(ManifestEntry&&)>& file);
+                            const std::function<void(ManifestEntry&&)>& file,
+                            const std::function<void(std::uint64_t)>& files_claimed = {});
 
 // The same, fetching a tree's folder objects the cache lacks level by level
 // through Repo::ensure_objects (the remote); `fetched` counts the objects asked for.

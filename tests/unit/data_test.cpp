@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <fstream>
+
 #include "core/error.h"
 #include "core/hash.h"
 #include "data/checkout.h"
@@ -140,6 +143,32 @@ TEST_CASE("stat cache answers sorted lookups and skips racily clean files") {
   CHECK(sc.lookup("d0", k1));
 }
 
+TEST_CASE("stat cache writes a long queue early, but never ahead of a queued forget") {
+  test::TempDir tmp;
+  Repo repo = make_repo(tmp);
+  StatCache sc(repo.index());
+  auto rows = [&] {
+    auto st = repo.index().prepare("SELECT count(*) FROM data_stat");
+    return st.step() ? st.int64(0) : -1;
+  };
+  const std::int64_t later = 100'000'000'000;
+  const int n = 40000;  // over the queue's bound (16,384 rows)
+  for (int i = 0; i < n; ++i) sc.record("d/" + std::to_string(i), StatKey{1, 1'000'000'000, 1}, "h", false, later);
+  const std::int64_t early = rows();
+  CHECK(early > 0);
+  CHECK(early < n);
+  sc.flush();
+  CHECK(rows() == n);
+
+  // A queued forget of d must run before rows recorded after it: none go early.
+  sc.forget("d");
+  for (int i = 0; i < n; ++i) sc.record("d/" + std::to_string(i), StatKey{2, 1'000'000'000, 1}, "h2", false, later);
+  CHECK(rows() == n);  // the old rows, untouched until flush
+  sc.flush();
+  CHECK(rows() == n);
+  CHECK(sc.lookup("d/7", StatKey{2, 1'000'000'000, 1})->sha256 == "h2");
+}
+
 TEST_CASE("add, status, commit and checkout through the library") {
   test::TempDir tmp;
   Repo repo = make_repo(tmp);
@@ -274,16 +303,31 @@ namespace {
 WorkFile work_file(const std::string& rel, const std::string& content) {
   WorkFile f;
   f.rel = rel;
-  f.sha256 = sha256_hex(content);
+  f.set_sha256(sha256_hex(content));
   return f;
 }
 }  // namespace
 
+TEST_CASE("a scanned file keeps its hash as raw bytes, and a damaged hash as unknown") {
+  WorkFile f;
+  CHECK_FALSE(f.hash_known);
+  CHECK(f.sha256().empty());
+  const std::string hex = sha256_hex("content");
+  f.set_sha256(hex);
+  CHECK(f.hash_known);
+  CHECK(f.sha256() == hex);
+  f.set_sha256("not a hash");  // e.g. a stat cache row damaged by hand
+  CHECK_FALSE(f.hash_known);
+  CHECK(f.sha256().empty());
+  f.set_sha256(std::string(64, 'A'));  // upper case is not a name mlo writes
+  CHECK_FALSE(f.hash_known);
+}
+
 TEST_CASE("plan_checkout writes what differs, removes what is not wanted, keeps what matches") {
   CheckoutTarget target{"data", EntryType::dir, {}};
-  target.want["a"] = {sha256_hex("A"), false};
-  target.want["sub/b"] = {sha256_hex("B2"), true};
-  target.want["new"] = {sha256_hex("N"), false};
+  target.want.emplace_back("a", wanted_file(sha256_hex("A"), false, "test"));
+  target.want.emplace_back("sub/b", wanted_file(sha256_hex("B2"), true, "test"));
+  target.want.emplace_back("new", wanted_file(sha256_hex("N"), false, "test"));
   WorkTree tree;
   tree.data_rel = "data";
   tree.exists = true;
@@ -302,12 +346,25 @@ TEST_CASE("plan_checkout writes what differs, removes what is not wanted, keeps 
   CHECK(e.write[1].second.executable);
   CHECK(e.remove == std::vector<std::string>{"old"});
   CHECK(e.stale_temps == std::vector<std::string>{".x.tmp.1.0"});
-  CHECK(e.write[0].second.sha256 == sha256_hex("N"));
+  CHECK(e.write[0].second.sha256() == sha256_hex("N"));
+
+  // Unsorted, with a rel given twice: the later entry wins, as an assignment would.
+  CheckoutTarget twice{"data", EntryType::dir, {}};
+  twice.want.emplace_back("sub/b", wanted_file(sha256_hex("B1"), false, "test"));
+  twice.want.emplace_back("a", wanted_file(sha256_hex("X"), false, "test"));
+  twice.want.emplace_back("sub/b", wanted_file(sha256_hex("B3"), false, "test"));
+  twice.want.emplace_back("a", wanted_file(sha256_hex("A"), false, "test"));
+  CheckoutPlan p2 = plan_checkout({twice}, {&tree}, [](const std::string&) { return true; });
+  CHECK(p2.unchanged == 1);  // a
+  REQUIRE(p2.entries[0].write.size() == 1);
+  CHECK(p2.entries[0].write[0].first == "sub/b");
+  CHECK(p2.entries[0].write[0].second.sha256() == sha256_hex("B3"));
+  CHECK(p2.entries[0].remove == std::vector<std::string>{"old"});
 }
 
 TEST_CASE("plan_checkout lists unsaved changes as conflicts and replaces a file that became a folder") {
   CheckoutTarget target{"data", EntryType::dir, {}};
-  target.want["a"] = {sha256_hex("A"), false};
+  target.want.emplace_back("a", wanted_file(sha256_hex("A"), false, "test"));
   WorkTree tree;
   tree.data_rel = "data";
   tree.exists = true;
@@ -347,6 +404,51 @@ TEST_CASE("scans leave out temp files of killed processes") {
   CHECK(is_stale_temp_name(".a.tmp.4194305.12"));
   CHECK_FALSE(is_stale_temp_name(".a.tmp." + std::to_string(::getpid()) + ".0"));
   CHECK_FALSE(is_stale_temp_name("a.tmp.4194305.0"));
+}
+
+TEST_CASE("a scan over several stat groups lists every file once, sorted, and remembers every listing") {
+  test::TempDir tmp;
+  // Two folders of 0.6 groups each on one level: the level is taken in two groups.
+  const std::size_t per_folder = kScanGroupNames * 6 / 10;
+  std::vector<std::string> expected;
+  for (const char* dir : {"b", "a/x", "a/y"}) {
+    fs::create_directories(tmp / "d" / dir);
+    for (std::size_t i = 0; i < (dir[0] == 'a' ? per_folder : 3); ++i) {
+      std::string rel = std::string(dir) + "/f" + std::to_string(i);
+      std::ofstream(tmp / "d" / rel) << i;
+      expected.push_back(rel);
+    }
+  }
+  test::write(tmp / "d/a/y/.f.tmp.4194305.0", "partial");
+  test::write(tmp / "d/top.txt", "top");
+  expected.push_back("top.txt");
+  std::sort(expected.begin(), expected.end());
+  for (const char* dir : {"", "a", "a/x", "a/y", "b"}) age(tmp / "d" / dir);
+
+  DirListings listings;
+  WorkTree t = scan_tree(tmp.path(), "d", &listings);
+  std::vector<std::string> got;
+  for (const auto& f : t.files) got.push_back(f.rel);
+  CHECK(got == expected);
+  CHECK(t.stale_temps == std::vector<std::string>{"a/y/.f.tmp.4194305.0"});
+  std::vector<std::string> read;
+  for (const auto& [rel, listing] : listings.read) read.push_back(rel);
+  std::sort(read.begin(), read.end());
+  CHECK(read == std::vector<std::string>{"", "a", "a/x", "a/y", "b"});
+  for (const auto& [rel, listing] : listings.read)
+    if (rel == "a/x") CHECK(listing.names.size() == per_folder);
+
+  // The remembered listings answer a second scan without readdir, the same way.
+  for (auto& [rel, listing] : listings.read) listings.known[rel] = std::move(listing);
+  listings.read.clear();
+  WorkTree again = scan_tree(tmp.path(), "d", &listings);
+  CHECK(listings.read.empty());
+  REQUIRE(again.files.size() == t.files.size());
+  std::size_t same = 0;
+  for (std::size_t i = 0; i < t.files.size(); ++i)
+    same += again.files[i].rel == t.files[i].rel && again.files[i].key == t.files[i].key;
+  CHECK(same == t.files.size());
+  CHECK(again.stale_temps == t.stale_temps);
 }
 
 TEST_CASE("stage outputs: status against the recorded hash, checkout restores, keeps unsaved edits") {
