@@ -12,6 +12,7 @@
 #include "data/manifest.h"
 #include "data/pointer.h"
 #include "data/tree.h"
+#include "data/tree_walk.h"
 #include "data/workspace.h"
 #include "repo/repo.h"
 
@@ -52,11 +53,17 @@ void add_pointer_references(Repo& repo, const std::string& pointer_path, const s
   if (p.type != EntryType::dir) return;
   if (!refs.seen_manifests.insert(p.sha256).second) return;
   // A tree's folder objects are read as far as the cache has them; one
-  // missing leaves the files below it unknown, which is reported.
-  Manifest m;
+  // missing leaves the files below it unknown, which is reported. Walked
+  // entry by entry, not read into a list (the list was half of gc's peak).
+  // Paths inside a folder are only labels here; keep the first one seen.
+  std::string prefix = data_path_for(pointer_path).value_or(pointer_path);
+  std::string suffix = label.empty() ? "" : " at " + label;
   std::vector<std::string> missing;
   try {
-    m = read_manifest(repo.cache(), p.sha256, "manifest " + p.sha256 + " of " + data, &missing);
+    walk_manifest(
+        repo.cache(), p.sha256, "manifest " + p.sha256 + " of " + data,
+        [&](ManifestEntry&& e) { refs.add(e.sha256, prefix + "/" + e.path + suffix); },
+        [&](const std::string& folder) { refs.add(folder, data + " (folder manifest)"); }, &missing);
   } catch (const Error& e) {
     refs.broken.push_back({BrokenKind::bad_manifest, where, p.sha256, e.what()});
     return;
@@ -66,13 +73,7 @@ void add_pointer_references(Repo& repo, const std::string& pointer_path, const s
     refs.broken.push_back({BrokenKind::missing_manifest, where, missing.front(),
                            "the manifest of " + data + " (object " + missing.front() + (root ? "" : ", a folder of it") +
                                ") is missing from the cache"});
-    if (root) return;
   }
-  // Paths inside a folder are only labels here; keep the first one seen.
-  std::string prefix = data_path_for(pointer_path).value_or(pointer_path);
-  std::string suffix = label.empty() ? "" : " at " + label;
-  for (const auto& e : m.entries) refs.add(e.sha256, prefix + "/" + e.path + suffix);
-  for (const auto& t : m.trees) refs.add(t, data + " (folder manifest)");
 }
 
 void add_manifest_references(Repo& repo, const std::string& sha, const std::string& where, References& refs) {
@@ -83,9 +84,10 @@ void add_manifest_references(Repo& repo, const std::string& sha, const std::stri
   }
   try {
     std::vector<std::string> missing;
-    Manifest m = read_manifest(repo.cache(), sha, "manifest " + sha.substr(0, 12) + " (" + where + ")", &missing);
-    for (const auto& f : m.entries) refs.add(f.sha256, where + ":" + f.path);
-    for (const auto& t : m.trees) refs.add(t, where);
+    walk_manifest(
+        repo.cache(), sha, "manifest " + sha.substr(0, 12) + " (" + where + ")",
+        [&](ManifestEntry&& f) { refs.add(f.sha256, where + ":" + f.path); },
+        [&](const std::string& folder) { refs.add(folder, where); }, &missing);
     if (!missing.empty())
       refs.broken.push_back({BrokenKind::missing_manifest, where, missing.front(),
                              "a folder manifest of " + where + " (object " + missing.front() + ") is not in the cache"});
