@@ -856,11 +856,17 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, cons
       // The workspace is the manifest: its hashes are the entries' (no parse
       // needed), and a folder found complete before with the cache unchanged
       // since needs no check per file.
+      // The files are checked in place: a list of every file's hash and
+      // path beside the scan doubled the peak (541 MB at 1M files).
       if (!cache.has(p.sha256)) e.missing.push_back(t.data_rel + " (manifest)");
       if (stamp.empty() || !sc.known_complete(p.sha256, stamp)) {
-        for (const auto& f : t.files) needed.push_back({f.sha256(), t.repo_rel_of(f)});
+        std::vector<char> has(t.files.size(), 1);
+        parallel_for(t.files.size(), default_jobs(),
+                     [&](std::size_t k) { has[k] = cache.has(t.files[k].sha256()) ? 1 : 0; });
+        for (size_t k = 0; k < t.files.size(); ++k)
+          if (!has[k]) e.missing.push_back(t.repo_rel_of(t.files[k]));
         if (p.version == 2)
-          build_tree(t.manifest(), [&](const std::string& hash, const std::string&) {
+          t.build([&](const std::string& hash, const std::string&) {
             if (hash != p.sha256) needed.push_back({hash, t.data_rel + " (folder manifest)"});
           });
         check_complete = true;

@@ -121,7 +121,10 @@ void walk(const DirJob& top, std::vector<WorkFile>& out, std::vector<std::string
     std::vector<std::vector<std::string>> names(level.size());
     std::vector<UniqueFd> fds(level.size());
     std::vector<char> listed(level.size(), 0);  // read with readdir in this scan
-    const bool keep_fds = level.size() <= 256;
+    // Open folders let each file be stat'ed by its name alone (no walk of
+    // the whole path). A small level keeps its folders open from readdir;
+    // a wider one opens a group's folders just before the group's stats.
+    const bool keep_fds = level.size() <= kScanGroupFolders;
     parallel_for(level.size(), jobs, [&](std::size_t i) {
       const DirJob& dir = level[i];
       if (listings) {
@@ -154,8 +157,11 @@ void walk(const DirJob& top, std::vector<WorkFile>& out, std::vector<std::string
     // bounded however many files the level has.
     for (std::size_t first = 0; first < level.size();) {
       std::size_t last = first, group_names = 0;
-      while (last < level.size() && (last == first || group_names + names[last].size() <= kScanGroupNames))
+      while (last < level.size() && (last == first || (group_names + names[last].size() <= kScanGroupNames &&
+                                                       last - first < kScanGroupFolders)))
         group_names += names[last++].size();
+      for (std::size_t i = first; i < last; ++i)
+        if (!fds[i]) fds[i].reset(::open(level[i].abs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
       stat_group(level, names, fds, first, last, out, stale, next);
       for (std::size_t i = first; i < last; ++i) {
         if (listings && listed[i] && level[i].key.mtime_ns + kRacyDirWindowNs < started)

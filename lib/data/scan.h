@@ -68,8 +68,10 @@ struct WorkTree {
 std::int64_t clock_now_ns();
 
 // Names a scan stats at once (~60 bytes each in flight): a level of the walk
-// is taken in groups of folders of about this many names.
+// is taken in groups of folders of about this many names, and of at most
+// kScanGroupFolders folders (each held open during the group's stats).
 inline constexpr std::size_t kScanGroupNames = 16384;
+inline constexpr std::size_t kScanGroupFolders = 256;
 
 // Lists the files (following symbolic links; a loop, a dangling link or a
 // special file is an InputError naming it). Missing path: exists = false.

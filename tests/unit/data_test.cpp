@@ -422,8 +422,17 @@ TEST_CASE("a scan over several stat groups lists every file once, sorted, and re
   test::write(tmp / "d/a/y/.f.tmp.4194305.0", "partial");
   test::write(tmp / "d/top.txt", "top");
   expected.push_back("top.txt");
+  // A level wider than kScanGroupFolders: its folders are opened group by group.
+  std::vector<std::string> wide{"c"};
+  for (std::size_t i = 0; i < kScanGroupFolders + 44; ++i) {
+    std::string rel = "c/" + std::to_string(1000 + i) + "/one";
+    test::write(tmp / "d" / rel, "1");
+    expected.push_back(rel);
+    wide.push_back("c/" + std::to_string(1000 + i));
+  }
   std::sort(expected.begin(), expected.end());
   for (const char* dir : {"", "a", "a/x", "a/y", "b"}) age(tmp / "d" / dir);
+  for (const auto& dir : wide) age(tmp / "d" / dir);
 
   DirListings listings;
   WorkTree t = scan_tree(tmp.path(), "d", &listings);
@@ -434,7 +443,10 @@ TEST_CASE("a scan over several stat groups lists every file once, sorted, and re
   std::vector<std::string> read;
   for (const auto& [rel, listing] : listings.read) read.push_back(rel);
   std::sort(read.begin(), read.end());
-  CHECK(read == std::vector<std::string>{"", "a", "a/x", "a/y", "b"});
+  std::vector<std::string> all_dirs{"", "a", "a/x", "a/y", "b"};
+  all_dirs.insert(all_dirs.end(), wide.begin(), wide.end());
+  std::sort(all_dirs.begin(), all_dirs.end());
+  CHECK(read == all_dirs);
   for (const auto& [rel, listing] : listings.read)
     if (rel == "a/x") CHECK(listing.names.size() == per_folder);
 
