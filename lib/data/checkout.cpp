@@ -47,11 +47,10 @@ std::string join_rel(const std::string& dir, const std::string& rel) {
 // Sorts by rel; of entries with one rel, the last one added stays (as a
 // map assignment would). A manifest walk's list is sorted already: one pass.
 void sort_wanted(std::vector<std::pair<std::string, WantedFile>>& want) {
-  auto strictly_before = [](const auto& a, const auto& b) { return a.first < b.first; };
-  if (std::adjacent_find(want.begin(), want.end(), [&](const auto& a, const auto& b) { return !strictly_before(a, b); }) ==
-      want.end())
-    return;
-  std::stable_sort(want.begin(), want.end(), strictly_before);
+  auto by_rel = [](const auto& a, const auto& b) { return a.first < b.first; };
+  auto not_after = [](const auto& a, const auto& b) { return !(a.first < b.first); };
+  if (std::adjacent_find(want.begin(), want.end(), not_after) == want.end()) return;  // strictly sorted
+  std::stable_sort(want.begin(), want.end(), by_rel);
   std::size_t out = 0;
   for (std::size_t i = 0; i < want.size(); ++i) {
     if (i + 1 < want.size() && want[i + 1].first == want[i].first) continue;  // a later one wins

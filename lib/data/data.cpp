@@ -855,9 +855,9 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, cons
     } else if (same) {
       // The workspace is the manifest: its hashes are the entries' (no parse
       // needed), and a folder found complete before with the cache unchanged
-      // since needs no check per file.
-      // The files are checked in place: a list of every file's hash and
-      // path beside the scan doubled the peak (541 MB at 1M files).
+      // since needs no check per file. Otherwise the files are checked in
+      // place: a list of every hash and path beside the scan doubled the
+      // peak (541 MB at 1M files).
       if (!cache.has(p.sha256)) e.missing.push_back(t.data_rel + " (manifest)");
       if (stamp.empty() || !sc.known_complete(p.sha256, stamp)) {
         std::vector<char> has(t.files.size(), 1);

@@ -121,17 +121,12 @@ void walk(const DirJob& top, std::vector<WorkFile>& out, std::vector<std::string
     std::vector<std::vector<std::string>> names(level.size());
     std::vector<UniqueFd> fds(level.size());
     std::vector<char> listed(level.size(), 0);  // read with readdir in this scan
-    // Open folders let each file be stat'ed by its name alone (no walk of
-    // the whole path). A small level keeps its folders open from readdir;
-    // a wider one opens a group's folders just before the group's stats.
-    const bool keep_fds = level.size() <= kScanGroupFolders;
     parallel_for(level.size(), jobs, [&](std::size_t i) {
       const DirJob& dir = level[i];
       if (listings) {
         auto known = listings->known.find(dir.prefix);
         if (known != listings->known.end() && known->second.key == dir.key) {
           names[i] = std::move(known->second.names);  // each folder is visited once
-          if (keep_fds) fds[i].reset(::open(dir.abs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
           return;
         }
       }
@@ -142,7 +137,6 @@ void walk(const DirJob& top, std::vector<WorkFile>& out, std::vector<std::string
         if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
         names[i].emplace_back(n);
       }
-      if (keep_fds) fds[i].reset(::dup(::dirfd(d)));
       ::closedir(d);
       listed[i] = 1;
     });
@@ -160,8 +154,10 @@ void walk(const DirJob& top, std::vector<WorkFile>& out, std::vector<std::string
       while (last < level.size() && (last == first || (group_names + names[last].size() <= kScanGroupNames &&
                                                        last - first < kScanGroupFolders)))
         group_names += names[last++].size();
+      // Open folders let each file be stat'ed by its name alone (no walk of
+      // the whole path); a group holds at most kScanGroupFolders open.
       for (std::size_t i = first; i < last; ++i)
-        if (!fds[i]) fds[i].reset(::open(level[i].abs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        fds[i].reset(::open(level[i].abs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
       stat_group(level, names, fds, first, last, out, stale, next);
       for (std::size_t i = first; i < last; ++i) {
         if (listings && listed[i] && level[i].key.mtime_ns + kRacyDirWindowNs < started)
