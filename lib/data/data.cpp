@@ -805,7 +805,9 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, cons
   for (size_t i = 0; i < items.size(); ++i) {
     const std::string& data_rel = items[i].data_rel;
     DirListings listings = sc.load_listings(data_rel);
-    trees.push_back(scan_tree(repo.root(), data_rel, &listings));
+    // Folders whose own files are as recorded keep no files in the scan.
+    const FolderDigests recorded = sc.folder_digests(data_rel);
+    trees.push_back(scan_tree(repo.root(), data_rel, &listings, &recorded));
     sc.record_listings(data_rel, listings);
     WorkTree& t = trees.back();
     t.manifest_version = items[i].p.version;
@@ -819,7 +821,14 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, cons
         continue;
       }
     }
-    fill_from_stat_cache(sc, t);
+    // Everything below needs every file.
+    if (!fill_and_restore(sc, t)) {
+      const FolderDigests none;
+      t = scan_tree(repo.root(), data_rel, nullptr, &none);
+      t.manifest_version = items[i].p.version;
+      fill_and_restore(sc, t);  // nothing dropped: cannot fail
+    }
+    record_folder_digests(sc, t, recorded, scan_started);
   }
   std::vector<WorkTree*> all;
   for (auto& t : trees)

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
+#include <memory>
 #include <set>
 #include <utility>
 
@@ -45,29 +47,111 @@ struct DirJob {
 // same timestamp tick: their listings are not remembered.
 constexpr std::int64_t kRacyDirWindowNs = 20'000'000;
 
+// What a file contributes to its folder's digest.
+void append_file_stat(std::string& chunk, const WorkFile& f) {
+  chunk += f.rel;
+  chunk += '\0';
+  std::uint64_t fields[4] = {f.key.ino, static_cast<std::uint64_t>(f.key.mtime_ns), f.key.size,
+                             f.executable ? 1u : 0u};
+  chunk.append(reinterpret_cast<const char*>(fields), sizeof fields);
+}
+
+// The digest of one folder's own files, sorted by name: streamed through a
+// small buffer, no copy of the listing.
+template <class It>
+Sha256Bytes folder_digest(It first, It last) {
+  Sha256 digest;
+  std::string chunk;
+  for (It f = first; f != last; ++f) {
+    append_file_stat(chunk, *f);
+    if (chunk.size() > 60 * 1024) {
+      digest.update(chunk);
+      chunk.clear();
+    }
+  }
+  digest.update(chunk);
+  Sha256Bytes out;
+  digest.digest(out.data());
+  return out;
+}
+
+bool by_rel(const WorkFile& a, const WorkFile& b) { return a.rel < b.rel; }
+
+// Sums up a folder whose files were just listed (the tail of `out` from
+// `start`). With `unchanged` (status), sorts them, takes their digest, and
+// drops them when the digest is as recorded: so a scan holds at most one
+// folder's files beyond those it keeps. Without, the digest is not taken
+// (add, checkout and diff need none; the sort is a tenth of a re-add).
+void summarize_folder(const DirJob& dir, std::size_t start, const FolderDigests* unchanged,
+                      std::vector<WorkFile>& out, std::vector<FolderDigest>& folders) {
+  auto b = out.begin() + static_cast<std::ptrdiff_t>(start);
+  FolderDigest d;
+  d.prefix = dir.prefix;
+  d.files = out.size() - start;
+  for (auto f = b; f != out.end(); ++f) d.newest_mtime_ns = std::max(d.newest_mtime_ns, f->key.mtime_ns);
+  if (unchanged) {
+    std::sort(b, out.end(), by_rel);
+    d.digest = folder_digest(b, out.end());
+    auto known = unchanged->find(d.prefix);
+    d.dropped = known != unchanged->end() && known->second == d.digest;
+    if (d.dropped) out.erase(b, out.end());
+  }
+  folders.push_back(std::move(d));
+}
+
+// Only what the walk needs of each stat (a full struct stat per file is
+// 144 bytes: 14 MB of page faults for 10^5 files).
+struct EntryStat {
+  mode_t mode;
+  int err;
+  dev_t dev;
+  StatKey key;
+};
+
+// Puts one stat'ed name of a folder into files (`out`) or subfolders (`next`).
+void list_entry(const DirJob& dir, const char* n, const EntryStat& st, std::vector<WorkFile>& out,
+                std::vector<DirJob>& next) {
+  auto entry_shown = [&] { return dir.shown + "/" + n; };
+  if (st.err) bad_entry(entry_shown(), st.err);
+  std::string rel = dir.prefix.empty() ? std::string(n) : dir.prefix + "/" + n;
+  if (S_ISREG(st.mode)) {
+    WorkFile f;
+    f.rel = std::move(rel);
+    f.key = st.key;
+    f.executable = (st.mode & S_IXUSR) != 0;
+    out.push_back(std::move(f));
+  } else if (S_ISDIR(st.mode)) {
+    DevIno id{st.dev, static_cast<ino_t>(st.key.ino)};
+    if (std::find(dir.ancestors.begin(), dir.ancestors.end(), id) != dir.ancestors.end())
+      throw InputError(entry_shown() + ": symbolic link loop (leads back to a folder that contains it)",
+                       "remove or fix the link; mlo stores file content, not links");
+    DirJob sub{std::move(rel), dir.abs / n, entry_shown(), dir.ancestors, st.key};
+    sub.ancestors.push_back(id);
+    next.push_back(std::move(sub));
+  } else {
+    throw InputError(entry_shown() + ": not a regular file or folder (a device, socket or pipe)",
+                     "move it out of the tracked folder");
+  }
+}
+
 // Stats the names of folders [first, last) of a level in parallel and sorts
 // them into files (`out`), subfolders (`next`) and stale temps.
-void stat_group(const std::vector<DirJob>& level, const std::vector<std::vector<std::string>>& names,
-                const std::vector<UniqueFd>& fds, std::size_t first, std::size_t last, std::vector<WorkFile>& out,
-                std::vector<std::string>& stale, std::vector<DirJob>& next) {
-  std::vector<std::pair<std::size_t, std::size_t>> entries;  // (folder, name)
+// Each folder is summed up (summarize_folder) once its files are listed.
+void stat_group(const std::vector<DirJob>& level, const std::vector<std::string>& names,
+                const std::vector<UniqueFd>& fds, std::size_t first, std::size_t last, const FolderDigests* unchanged,
+                std::vector<WorkFile>& out, std::vector<FolderDigest>& folders, std::vector<std::string>& stale,
+                std::vector<DirJob>& next) {
+  std::vector<std::pair<std::size_t, std::size_t>> entries;  // (folder, offset of the name in names[folder])
   for (std::size_t i = first; i < last; ++i)
-    for (std::size_t k = 0; k < names[i].size(); ++k) {
+    for (std::size_t k = 0; k < names[i].size(); k += std::strlen(names[i].data() + k) + 1) {
+      const char* n = names[i].data() + k;
       // A temp file a killed mlo left behind is not data.
-      if (names[i][k][0] == '.' && is_stale_temp_name(names[i][k])) {
-        stale.push_back(level[i].prefix.empty() ? names[i][k] : level[i].prefix + "/" + names[i][k]);
+      if (n[0] == '.' && is_stale_temp_name(n)) {
+        stale.push_back(level[i].prefix.empty() ? std::string(n) : level[i].prefix + "/" + n);
         continue;
       }
       entries.push_back({i, k});
     }
-  // Only what the walk needs of each stat (a full struct stat per file is
-  // 144 bytes: 14 MB of page faults for 10^5 files).
-  struct EntryStat {
-    mode_t mode;
-    int err;
-    dev_t dev;
-    StatKey key;
-  };
   std::vector<EntryStat> stats(entries.size());
   const std::size_t chunk = 512;
   const std::size_t chunks = (entries.size() + chunk - 1) / chunk;
@@ -75,97 +159,95 @@ void stat_group(const std::vector<DirJob>& level, const std::vector<std::vector<
     struct stat st;
     for (std::size_t j = c * chunk; j < std::min(entries.size(), (c + 1) * chunk); ++j) {
       auto [i, k] = entries[j];
-      int rc = fds[i] ? ::fstatat(fds[i].get(), names[i][k].c_str(), &st, 0)
-                      : ::stat((level[i].abs / names[i][k]).c_str(), &st);
+      const char* n = names[i].data() + k;
+      int rc = fds[i] ? ::fstatat(fds[i].get(), n, &st, 0) : ::stat((level[i].abs / n).c_str(), &st);
       stats[j] = rc == 0 ? EntryStat{st.st_mode, 0, st.st_dev, StatKey::of(st)} : EntryStat{0, errno, 0, {}};
     }
   });
-  for (std::size_t j = 0; j < entries.size(); ++j) {
-    auto [i, k] = entries[j];
-    const DirJob& dir = level[i];
-    const std::string& n = names[i][k];
-    auto entry_shown = [&] { return dir.shown + "/" + n; };
-    const EntryStat& st = stats[j];
-    if (st.err) bad_entry(entry_shown(), st.err);
-    std::string rel = dir.prefix.empty() ? n : dir.prefix + "/" + n;
-    if (S_ISREG(st.mode)) {
-      WorkFile f;
-      f.rel = std::move(rel);
-      f.key = st.key;
-      f.executable = (st.mode & S_IXUSR) != 0;
-      out.push_back(std::move(f));
-    } else if (S_ISDIR(st.mode)) {
-      DevIno id{st.dev, static_cast<ino_t>(st.key.ino)};
-      if (std::find(dir.ancestors.begin(), dir.ancestors.end(), id) != dir.ancestors.end())
-        throw InputError(entry_shown() + ": symbolic link loop (leads back to a folder that contains it)",
-                         "remove or fix the link; mlo stores file content, not links");
-      DirJob sub{std::move(rel), dir.abs / n, entry_shown(), dir.ancestors, st.key};
-      sub.ancestors.push_back(id);
-      next.push_back(std::move(sub));
-    } else {
-      throw InputError(entry_shown() + ": not a regular file or folder (a device, socket or pipe)",
-                       "move it out of the tracked folder");
-    }
+  std::size_t j = 0;
+  for (std::size_t i = first; i < last; ++i) {
+    const std::size_t start = out.size();
+    for (; j < entries.size() && entries[j].first == i; ++j)
+      list_entry(level[i], names[i].data() + entries[j].second, stats[j], out, next);
+    summarize_folder(level[i], start, unchanged, out, folders);
   }
 }
 
 // Walks level by level: the folders of a level are read in parallel, then
 // all their entries are stat'ed in parallel (like git's preloaded index), so
 // both a deep tree and one huge flat folder use every core.
-void walk(const DirJob& top, std::vector<WorkFile>& out, std::vector<std::string>& stale, DirListings* listings) {
+void walk(const DirJob& top, std::vector<WorkFile>& out, std::vector<std::string>& stale, DirListings* listings,
+          const FolderDigests* unchanged, std::vector<FolderDigest>& folders) {
   std::vector<DirJob> level{top};
   const unsigned jobs = default_jobs();
   const std::int64_t started = clock_now_ns();
   while (!level.empty()) {
     check_interrupted();
-    std::vector<std::vector<std::string>> names(level.size());
+    // Each folder's names in one buffer, each ended by '\0' (as remembered
+    // listings keep them): a third of the memory of a string a name.
+    std::vector<std::string> names(level.size());
+    std::vector<std::size_t> counts(level.size(), 0);
     std::vector<UniqueFd> fds(level.size());
     std::vector<char> listed(level.size(), 0);  // read with readdir in this scan
-    parallel_for(level.size(), jobs, [&](std::size_t i) {
-      const DirJob& dir = level[i];
-      if (listings) {
-        auto known = listings->known.find(dir.prefix);
-        if (known != listings->known.end() && known->second.key == dir.key) {
-          names[i] = std::move(known->second.names);  // each folder is visited once
-          return;
-        }
-      }
-      DIR* d = ::opendir(dir.abs.c_str());
-      if (!d) throw_errno("cannot read folder " + dir.shown, errno);
-      while (dirent* e = ::readdir(d)) {
-        const char* n = e->d_name;
-        if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
-        names[i].emplace_back(n);
-      }
-      ::closedir(d);
-      listed[i] = 1;
-    });
-    std::size_t level_names = 0;
-    for (const auto& n : names) level_names += n.size();
-    out.reserve(out.size() + level_names);
-    progress().add(level_names);  // files and folders seen, for the open phase
     std::vector<DirJob> next;
-    // The level's folders go through stat in groups of about kScanGroupNames
-    // names, and each group's names are released (or handed to listings)
-    // once its files are listed: what a level holds beside `out` stays
-    // bounded however many files the level has.
-    for (std::size_t first = 0; first < level.size();) {
-      std::size_t last = first, group_names = 0;
-      while (last < level.size() && (last == first || (group_names + names[last].size() <= kScanGroupNames &&
-                                                       last - first < kScanGroupFolders)))
-        group_names += names[last++].size();
-      // Open folders let each file be stat'ed by its name alone (no walk of
-      // the whole path); a group holds at most kScanGroupFolders open.
-      for (std::size_t i = first; i < last; ++i)
-        fds[i].reset(::open(level[i].abs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-      stat_group(level, names, fds, first, last, out, stale, next);
-      for (std::size_t i = first; i < last; ++i) {
-        if (listings && listed[i] && level[i].key.mtime_ns + kRacyDirWindowNs < started)
-          listings->read.push_back({level[i].prefix, DirListing{level[i].key, std::move(names[i])}});
-        std::vector<std::string>().swap(names[i]);
-        fds[i].reset();
+    // A level's names are read (or taken from the remembered listings) a
+    // chunk of folders at a time, stat'ed in groups of about kScanGroupNames
+    // names, and released (or handed to listings) once their files are
+    // listed. A scan that drops unchanged folders reads kScanGroupFolders
+    // folders at a time, so what it holds stays bounded however many files
+    // a level has. One that keeps every file reads the whole level at once:
+    // its names (~13 bytes each) cost less than growing `out` in steps
+    // (~1.5x its 96 bytes a file while it moves).
+    const bool may_drop = unchanged && !unchanged->empty();
+    const std::size_t chunk_folders = may_drop ? kScanGroupFolders : level.size();
+    for (std::size_t chunk = 0; chunk < level.size(); chunk += chunk_folders) {
+      const std::size_t chunk_end = std::min(level.size(), chunk + chunk_folders);
+      std::vector<char> known(chunk_end - chunk, 0);
+      if (listings && listings->find)
+        for (std::size_t i = chunk; i < chunk_end; ++i) {  // one query a folder, in this thread
+          auto remembered = listings->find(level[i].prefix);
+          if (!remembered || !(remembered->key == level[i].key)) continue;
+          names[i] = std::move(remembered->names);
+          counts[i] = static_cast<std::size_t>(std::count(names[i].begin(), names[i].end(), '\0'));
+          known[i - chunk] = 1;
+        }
+      parallel_for(chunk_end - chunk, jobs, [&](std::size_t c) {
+        if (known[c]) return;
+        const std::size_t i = chunk + c;
+        const DirJob& dir = level[i];
+        DIR* d = ::opendir(dir.abs.c_str());
+        if (!d) throw_errno("cannot read folder " + dir.shown, errno);
+        while (dirent* e = ::readdir(d)) {
+          const char* n = e->d_name;
+          if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
+          names[i].append(n, std::strlen(n) + 1);
+          ++counts[i];
+        }
+        ::closedir(d);
+        listed[i] = 1;
+      });
+      std::size_t chunk_names = 0;
+      for (std::size_t i = chunk; i < chunk_end; ++i) chunk_names += counts[i];
+      progress().add(chunk_names);  // files and folders seen, for the open phase
+      if (!may_drop) out.reserve(out.size() + chunk_names);  // else most are dropped
+      for (std::size_t first = chunk; first < chunk_end;) {
+        std::size_t last = first, group_names = 0;
+        while (last < chunk_end && (last == first || (group_names + counts[last] <= kScanGroupNames &&
+                                                      last - first < kScanGroupFolders)))
+          group_names += counts[last++];
+        // Open folders let each file be stat'ed by its name alone (no walk
+        // of the whole path); a group holds at most kScanGroupFolders open.
+        for (std::size_t i = first; i < last; ++i)
+          fds[i].reset(::open(level[i].abs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        stat_group(level, names, fds, first, last, unchanged, out, folders, stale, next);
+        for (std::size_t i = first; i < last; ++i) {
+          if (listings && listed[i] && level[i].key.mtime_ns + kRacyDirWindowNs < started)
+            listings->read.push_back({level[i].prefix, DirListing{level[i].key, std::move(names[i])}});
+          std::string().swap(names[i]);
+          fds[i].reset();
+        }
+        first = last;
       }
-      first = last;
     }
     level = std::move(next);
   }
@@ -213,33 +295,29 @@ std::string WorkTree::content_hash() const {
   }
 }
 
+bool WorkTree::partial() const {
+  return std::any_of(folders.begin(), folders.end(), [](const FolderDigest& d) { return d.dropped; });
+}
+
 std::string WorkTree::stat_fingerprint() const {
-  // Streamed through a small buffer: no copy of the whole listing.
   Sha256 digest;
-  std::string chunk;
-  chunk.reserve(64 * 1024);
-  for (const auto& f : files) {
-    chunk += f.rel;
-    chunk += '\0';
-    std::uint64_t fields[4] = {f.key.ino, static_cast<std::uint64_t>(f.key.mtime_ns), f.key.size,
-                               f.executable ? 1u : 0u};
-    chunk.append(reinterpret_cast<const char*>(fields), sizeof fields);
-    if (chunk.size() > 60 * 1024) {
-      digest.update(chunk);
-      chunk.clear();
-    }
+  for (const auto& d : folders) {
+    digest.update(d.prefix);
+    digest.update("\0", 1);
+    digest.update(d.digest.data(), d.digest.size());
   }
-  digest.update(chunk);
   return digest.hex_digest();
 }
 
 std::int64_t WorkTree::newest_mtime_ns() const {
   std::int64_t newest = 0;
+  for (const auto& d : folders) newest = std::max(newest, d.newest_mtime_ns);
   for (const auto& f : files) newest = std::max(newest, f.key.mtime_ns);
   return newest;
 }
 
-WorkTree scan_tree(const std::filesystem::path& root, const std::string& data_rel, DirListings* listings) {
+WorkTree scan_tree(const std::filesystem::path& root, const std::string& data_rel, DirListings* listings,
+                   const FolderDigests* unchanged) {
   WorkTree t;
   t.data_rel = data_rel;
   t.abs = root / data_rel;
@@ -258,8 +336,11 @@ WorkTree scan_tree(const std::filesystem::path& root, const std::string& data_re
     t.files.push_back(std::move(f));
   } else if (S_ISDIR(st.st_mode)) {
     t.type = EntryType::dir;
-    walk(DirJob{"", t.abs, data_rel, {{st.st_dev, st.st_ino}}, StatKey::of(st)}, t.files, t.stale_temps, listings);
-    std::sort(t.files.begin(), t.files.end(), [](const WorkFile& a, const WorkFile& b) { return a.rel < b.rel; });
+    walk(DirJob{"", t.abs, data_rel, {{st.st_dev, st.st_ino}}, StatKey::of(st)}, t.files, t.stale_temps, listings,
+         unchanged, t.folders);
+    std::sort(t.files.begin(), t.files.end(), by_rel);
+    std::sort(t.folders.begin(), t.folders.end(),
+              [](const FolderDigest& a, const FolderDigest& b) { return a.prefix < b.prefix; });
   } else {
     throw InputError(data_rel + ": not a regular file or folder", "mlo tracks files and folders");
   }
@@ -281,6 +362,84 @@ void fill_from_stat_cache(StatCache& sc, WorkTree& tree) {
     f.set_sha256(hit.sha256);
     f.executable = hit.executable || f.executable;
   });
+}
+
+namespace {
+std::string_view parent_of(std::string_view rel) {
+  auto slash = rel.rfind('/');
+  return slash == std::string_view::npos ? std::string_view() : rel.substr(0, slash);
+}
+}  // namespace
+
+bool fill_and_restore(StatCache& sc, WorkTree& tree) {
+  if (!tree.exists) return true;  // its rows may serve again when it is back
+  // Each dropped folder's digest is taken again from its rows, which come
+  // sorted by path: a folder's own files arrive in name order, as scanned.
+  struct Dropped {
+    const FolderDigest* folder;
+    std::unique_ptr<Sha256> digest;
+  };
+  std::unordered_map<std::string_view, Dropped> dropped;
+  std::size_t restore_count = 0;
+  for (const auto& d : tree.folders)
+    if (d.dropped) {
+      dropped.emplace(d.prefix, Dropped{&d, std::make_unique<Sha256>()});
+      restore_count += d.files;
+    }
+  const std::size_t kept = tree.files.size();
+  tree.files.reserve(kept + restore_count);
+  std::vector<std::string> stale;  // rows of files no longer there
+  std::size_t i = 0;
+  std::string chunk;
+  sc.for_each_row(tree.data_rel, [&](std::string_view rest, const StatKey& key, std::string_view sha, bool exec) {
+    while (i < kept && std::string_view(tree.files[i].rel) < rest) ++i;
+    if (i < kept && tree.files[i].rel == rest) {  // a file the scan kept
+      WorkFile& f = tree.files[i];
+      if (key == f.key && !f.hash_known) {
+        f.set_sha256(sha);
+        f.executable = exec || f.executable;
+      }
+      return;
+    }
+    auto d = dropped.find(parent_of(rest));
+    if (rest.empty() || d == dropped.end()) {
+      stale.push_back(rest.empty() ? tree.data_rel : tree.data_rel + "/" + std::string(rest));
+      return;
+    }
+    WorkFile f;
+    f.rel = rest;
+    f.key = key;
+    f.executable = exec;
+    f.set_sha256(sha);
+    chunk.clear();
+    append_file_stat(chunk, f);
+    d->second.digest->update(chunk);
+    tree.files.push_back(std::move(f));
+  });
+  for (auto& [prefix, d] : dropped) {
+    Sha256Bytes now;
+    d.digest->digest(now.data());
+    if (now != d.folder->digest) {  // rows lost or changed: only a new scan tells
+      tree.files.erase(tree.files.begin() + static_cast<std::ptrdiff_t>(kept), tree.files.end());
+      return false;
+    }
+  }
+  // Rows come in path order, so the restored files are sorted already.
+  std::inplace_merge(tree.files.begin(), tree.files.begin() + static_cast<std::ptrdiff_t>(kept), tree.files.end(),
+                     by_rel);
+  for (auto& d : tree.folders) d.dropped = false;
+  for (const auto& path : stale) sc.drop_row(path);
+  return true;
+}
+
+void record_folder_digests(StatCache& sc, const WorkTree& tree, const FolderDigests& recorded,
+                           std::int64_t scan_started_ns) {
+  for (const auto& d : tree.folders) {
+    if (d.newest_mtime_ns + kRacyDirWindowNs >= scan_started_ns) continue;  // a file may change unseen
+    auto known = recorded.find(d.prefix);
+    if (known != recorded.end() && known->second == d.digest) continue;
+    sc.record_folder_digest(d.prefix.empty() ? tree.data_rel : tree.data_rel + "/" + d.prefix, d.digest);
+  }
 }
 
 std::string objects_stamp(const Cache& cache) {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/hash_set.h"
@@ -34,12 +35,26 @@ struct WorkFile {
   void set_sha256(std::string_view hex) { hash_known = sha256_from_hex(hex, hash); }
 };
 
+// A folder a scan met, with a digest of its own files (names, stats, mode),
+// so status can tell an unchanged folder without keeping its files.
+struct FolderDigest {
+  std::string prefix;  // relative to the tracked folder; "" for the folder itself
+  Sha256Bytes digest{};
+  std::int64_t newest_mtime_ns = 0;  // of its own files
+  std::size_t files = 0;             // its own files
+  bool dropped = false;              // its files are left out of WorkTree::files
+};
 struct WorkTree {
   std::string data_rel;       // repo-relative path of the tracked file/folder
   std::filesystem::path abs;  // its absolute path
   bool exists = false;
   EntryType type = EntryType::file;
   std::vector<WorkFile> files;  // sorted by rel
+  // Every folder of a tracked folder, sorted by prefix. A folder whose digest
+  // matched a recorded one (scan_tree's `unchanged`) is `dropped`: its files
+  // are not in `files` until restore_dropped() brings them back.
+  std::vector<FolderDigest> folders;
+  bool partial() const;
   // Temp files of killed processes inside the folder (rel): not data, left
   // out of files; checkout removes them.
   std::vector<std::string> stale_temps;
@@ -59,17 +74,21 @@ struct WorkTree {
   // The file's hash, or the hash of the folder's manifest (all hashes must be
   // known unless known_hash is set).
   std::string content_hash() const;
-  // A digest of every file's name, inode, mtime, size and mode: equal
-  // fingerprints mean the stat cache would answer identically.
+  // A digest of every file's name, inode, mtime, size and mode (made of the
+  // folders' digests, so a dropped folder counts too; only for a scan given
+  // `unchanged`): equal fingerprints mean the stat cache would answer
+  // identically.
   std::string stat_fingerprint() const;
   std::int64_t newest_mtime_ns() const;
 };
 
 std::int64_t clock_now_ns();
 
-// Names a scan stats at once (~60 bytes each in flight): a level of the walk
-// is taken in groups of folders of about this many names, and of at most
-// kScanGroupFolders folders (each held open during the group's stats).
+// A level of the walk is stat'ed in groups of folders of about
+// kScanGroupNames names (~60 bytes each in flight) and at most
+// kScanGroupFolders folders (each held open during the group's stats). A
+// scan that drops unchanged folders also reads a level's names
+// kScanGroupFolders folders at a time (~13 bytes a name held).
 inline constexpr std::size_t kScanGroupNames = 16384;
 inline constexpr std::size_t kScanGroupFolders = 256;
 
@@ -77,7 +96,25 @@ inline constexpr std::size_t kScanGroupFolders = 256;
 // special file is an InputError naming it). Missing path: exists = false.
 // With `listings`, unchanged folders are not read again and the folders that
 // were read are added to listings->read.
-WorkTree scan_tree(const std::filesystem::path& root, const std::string& data_rel, DirListings* listings = nullptr);
+// With `unchanged` (may be empty), each folder's digest is taken
+// (FolderDigest::digest, stat_fingerprint()), and a folder whose digest
+// equals the recorded one keeps none of its files in memory: status on an
+// unchanged dataset holds its folders, not its files. Without it, folders
+// are listed with no digest.
+WorkTree scan_tree(const std::filesystem::path& root, const std::string& data_rel, DirListings* listings = nullptr,
+                   const FolderDigests* unchanged = nullptr);
+// fill_from_stat_cache for a scan with dropped folders, in one pass over the
+// rows: also brings back the dropped folders' files from the rows their
+// digest was recorded with, and deletes the rows of files no longer there
+// (so a folder's rows stay its files). False, with nothing brought back,
+// when a dropped folder's rows no longer give its digest: then only a new
+// scan tells its files.
+bool fill_and_restore(StatCache& sc, WorkTree& tree);
+// Queues the digest of every folder not modified within the timestamp
+// granularity of the scan whose digest is new (each of its files has a stat
+// cache row by then).
+void record_folder_digests(StatCache& sc, const WorkTree& tree, const FolderDigests& recorded,
+                           std::int64_t scan_started_ns);
 // Fills hashes the stat cache knows.
 void fill_from_stat_cache(StatCache& sc, WorkTree& tree);
 // A fingerprint of the cache's object folders (their mtimes): unchanged

@@ -2,6 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <memory>
+
 #include "index/database.h"
 
 namespace mlo {
@@ -20,7 +23,8 @@ const Migrations kMigrations{"data",
                               "CREATE TABLE data_tree (path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
                               "hash TEXT NOT NULL) WITHOUT ROWID",
                               "CREATE TABLE data_dirs (path TEXT PRIMARY KEY, ino INTEGER NOT NULL, "
-                              "mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL, names TEXT NOT NULL) WITHOUT ROWID"}};
+                              "mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL, names TEXT NOT NULL) WITHOUT ROWID",
+                              "CREATE TABLE data_folders (path TEXT PRIMARY KEY, digest TEXT NOT NULL) WITHOUT ROWID"}};
 
 StatKey key_of(const Statement& st, int first) {
   StatKey k;
@@ -61,16 +65,7 @@ void StatCache::lookup_sorted(const std::string& prefix, const std::vector<const
                               const std::function<void(std::size_t, StatCacheHit&&)>& on_hit) {
   if (paths.empty()) return;
   std::lock_guard<std::mutex> lock(mutex_);
-  ensure_table();
-  // Rows sort by path with memcmp (BINARY), the order of std::string: one
-  // range scan of the primary key, merged with the sorted list. The range
-  // [prefix, prefix + "0") holds the prefix, everything under "prefix/" ('0'
-  // follows '/') and siblings like "prefix.csv", skipped below. (An OR of the
-  // exact match and the subtree would make SQLite sort 10^5 rows in a temp file.)
-  auto st = db_.prepare(prefix.empty() ? "SELECT path, ino, mtime_ns, size, sha256, exec FROM data_stat ORDER BY path"
-                                        : "SELECT path, ino, mtime_ns, size, sha256, exec FROM data_stat "
-                                          "WHERE path >= ?1 AND path < ?1 || '0' ORDER BY path");
-  if (!prefix.empty()) st.bind(1, prefix);
+  auto st = rows_under(prefix);
   std::size_t i = 0;
   const std::size_t skip = prefix.empty() ? 0 : prefix.size() + 1;
   while (i < paths.size() && st.step()) {
@@ -83,6 +78,60 @@ void StatCache::lookup_sorted(const std::string& prefix, const std::vector<const
       ++i;
     }
   }
+}
+
+Statement StatCache::rows_under(const std::string& prefix) {
+  ensure_table();
+  // Rows sort by path with memcmp (BINARY), the order of std::string: one
+  // range scan of the primary key, merged with the caller's sorted list. The
+  // range [prefix, prefix + "0") holds the prefix, everything under
+  // "prefix/" ('0' follows '/') and siblings like "prefix.csv", which callers
+  // skip. (An OR of the exact match and the subtree would make SQLite sort
+  // 10^5 rows in a temp file.)
+  auto st = db_.prepare(prefix.empty() ? "SELECT path, ino, mtime_ns, size, sha256, exec FROM data_stat ORDER BY path"
+                                        : "SELECT path, ino, mtime_ns, size, sha256, exec FROM data_stat "
+                                          "WHERE path >= ?1 AND path < ?1 || '0' ORDER BY path");
+  if (!prefix.empty()) st.bind(1, prefix);
+  return st;
+}
+
+void StatCache::for_each_row(
+    const std::string& tracked_path,
+    const std::function<void(std::string_view, const StatKey&, std::string_view, bool)>& row) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto st = rows_under(tracked_path);
+  const std::size_t skip = tracked_path.empty() ? 0 : tracked_path.size() + 1;
+  while (st.step()) {
+    std::string path = st.text(0);
+    if (path.size() > tracked_path.size() && !tracked_path.empty() && path[tracked_path.size()] != '/') continue;
+    std::string_view rest = path.size() > tracked_path.size() ? std::string_view(path).substr(skip) : std::string_view();
+    std::string sha = st.text(4);
+    row(rest, key_of(st, 1), sha, st.int64(5) != 0);
+  }
+}
+
+FolderDigests StatCache::folder_digests(const std::string& tracked_path) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ensure_table();
+  FolderDigests out;
+  auto st = db_.prepare("SELECT path, digest FROM data_folders WHERE path >= ?1 AND path < ?1 || '0'");
+  st.bind(1, tracked_path);
+  while (st.step()) {
+    std::string path = st.text(0);
+    std::string rel;
+    if (path.size() > tracked_path.size()) {
+      if (path[tracked_path.size()] != '/') continue;
+      rel = path.substr(tracked_path.size() + 1);
+    }
+    Sha256Bytes digest;
+    if (sha256_from_hex(st.text(1), digest)) out.emplace(std::move(rel), digest);
+  }
+  return out;
+}
+
+void StatCache::record_folder_digest(const std::string& path, const Sha256Bytes& digest) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  folders_.push_back({path, digest});
 }
 
 void StatCache::record(const std::string& path, const StatKey& key, const std::string& sha256, bool executable,
@@ -117,6 +166,11 @@ void StatCache::insert_pending() {
         .bind(6, static_cast<std::int64_t>(r.executable ? 1 : 0))
         .run();
   }
+}
+
+void StatCache::drop_row(const std::string& path) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  drops_.push_back(path);
 }
 
 void StatCache::forget(const std::string& path) {
@@ -156,29 +210,22 @@ void StatCache::record_tree(const std::string& path, const std::string& fingerpr
 DirListings StatCache::load_listings(const std::string& tracked_path) {
   std::lock_guard<std::mutex> lock(mutex_);
   ensure_table();
+  auto st = std::make_shared<Statement>(
+      db_.prepare("SELECT ino, mtime_ns, size, names FROM data_dirs WHERE path = ?"));
   DirListings out;
-  // Same range as lookup_sorted: the folder and everything under "folder/".
-  auto st = db_.prepare(
-      "SELECT path, ino, mtime_ns, size, names FROM data_dirs WHERE path >= ?1 AND path < ?1 || '0'");
-  st.bind(1, tracked_path);
-  while (st.step()) {
-    std::string path = st.text(0);
-    std::string rel;
-    if (path.size() > tracked_path.size()) {
-      if (path[tracked_path.size()] != '/') continue;
-      rel = path.substr(tracked_path.size() + 1);
-    }
+  out.find = [this, st, tracked_path](const std::string& rel) -> std::optional<DirListing> {
+    std::lock_guard<std::mutex> lock(mutex_);
+    st->reset();
+    st->bind(1, rel.empty() ? tracked_path : tracked_path + "/" + rel);
+    if (!st->step()) return std::nullopt;
     DirListing listing;
-    listing.key = key_of(st, 1);
-    std::string blob = st.text(4);  // names, each followed by a newline
-    for (std::size_t pos = 0; pos < blob.size();) {
-      std::size_t end = blob.find('\n', pos);
-      if (end == std::string::npos) end = blob.size();
-      listing.names.emplace_back(blob, pos, end - pos);
-      pos = end + 1;
-    }
-    out.known.emplace(std::move(rel), std::move(listing));
-  }
+    listing.key = key_of(*st, 0);
+    listing.names = st->text(3);  // names, each followed by a newline (no name holds one)
+    st->reset();                  // no read left open between folders
+    if (!listing.names.empty() && listing.names.back() != '\n') listing.names += '\n';
+    std::replace(listing.names.begin(), listing.names.end(), '\n', '\0');
+    return listing;
+  };
   return out;
 }
 
@@ -190,7 +237,9 @@ void StatCache::record_listings(const std::string& tracked_path, const DirListin
 
 void StatCache::flush() {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (pending_.empty() && forget_.empty() && complete_.empty() && trees_.empty() && listings_.empty()) return;
+  if (pending_.empty() && forget_.empty() && complete_.empty() && trees_.empty() && listings_.empty() &&
+      folders_.empty() && drops_.empty())
+    return;
   ensure_table();
   Transaction tx(db_);
   if (!forget_.empty()) {
@@ -201,11 +250,20 @@ void StatCache::flush() {
         "DELETE FROM data_tree WHERE path = ?1 OR (path > ?1 || '/' AND path < ?1 || '0') "
         "OR ?1 LIKE path || '/%'");
     auto del_dirs = db_.prepare("DELETE FROM data_dirs WHERE path = ?1 OR (path > ?1 || '/' AND path < ?1 || '0')");
+    // A folder's digest vouches for its files' rows: gone with them.
+    auto del_folders = db_.prepare(
+        "DELETE FROM data_folders WHERE path = ?1 OR (path > ?1 || '/' AND path < ?1 || '0') "
+        "OR ?1 LIKE path || '/%'");
     for (const auto& p : forget_) {
       del.bind(1, p).run();
       del_tree.bind(1, p).run();
       del_dirs.bind(1, p).run();
+      del_folders.bind(1, p).run();
     }
+  }
+  if (!drops_.empty()) {
+    auto del = db_.prepare("DELETE FROM data_stat WHERE path = ?");
+    for (const auto& p : drops_) del.bind(1, p).run();
   }
   insert_pending();
   if (!complete_.empty()) {
@@ -220,14 +278,10 @@ void StatCache::flush() {
     auto d = db_.prepare("INSERT OR REPLACE INTO data_dirs(path, ino, mtime_ns, size, names) VALUES(?, ?, ?, ?, ?)");
     std::string blob;
     for (const auto& [path, listing] : listings_) {
-      blob.clear();
-      bool storable = true;
-      for (const auto& n : listing.names) {
-        if (n.find('\n') != std::string::npos) storable = false;  // a folder with such a name is always read
-        blob += n;
-        blob += '\n';
-      }
-      if (!storable) continue;
+      // A folder with a name holding a newline is always read.
+      if (listing.names.find('\n') != std::string::npos) continue;
+      blob = listing.names;
+      std::replace(blob.begin(), blob.end(), '\0', '\n');
       d.bind(1, path)
           .bind(2, static_cast<std::int64_t>(listing.key.ino))
           .bind(3, listing.key.mtime_ns)
@@ -236,13 +290,19 @@ void StatCache::flush() {
           .run();
     }
   }
+  if (!folders_.empty()) {
+    auto f = db_.prepare("INSERT OR REPLACE INTO data_folders(path, digest) VALUES(?, ?)");
+    for (const auto& [path, digest] : folders_) f.bind(1, path).bind(2, sha256_to_hex(digest)).run();
+  }
   tx.commit();
   // Released, not just emptied: add flushes every few thousand files.
   std::vector<std::pair<std::string, Row>>().swap(pending_);
   std::vector<std::pair<std::string, DirListing>>().swap(listings_);
   forget_.clear();
+  drops_.clear();
   complete_.clear();
   trees_.clear();
+  folders_.clear();
 }
 
 }  // namespace mlo

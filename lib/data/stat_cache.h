@@ -11,8 +11,11 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "core/hash_set.h"
 
 namespace mlo {
 
@@ -31,15 +34,23 @@ struct StatKey {
 // readdir is skipped (git's untracked cache relies on the same rule).
 struct DirListing {
   StatKey key;  // the folder's own stat
-  std::vector<std::string> names;
+  // The entry names, each ended by a '\0' (which no name holds): one buffer,
+  // not a string a name.
+  std::string names;
 };
 struct DirListings {
-  // By path relative to the tracked folder ("" is the folder itself).
-  std::unordered_map<std::string, DirListing> known;
+  // The remembered listing of a folder by its path relative to the tracked
+  // folder ("" is the folder itself), asked for as the scan reaches it (so
+  // only the folders being read are held).
+  std::function<std::optional<DirListing>(const std::string& rel)> find;
   // Folders this scan read with readdir that may be remembered (not changed
   // within the timestamp granularity of the scan).
   std::vector<std::pair<std::string, DirListing>> read;
 };
+
+// Digests of folders' own files (scan.h's FolderDigest) by path relative to
+// the tracked folder.
+using FolderDigests = std::unordered_map<std::string, Sha256Bytes>;
 
 struct StatCacheHit {
   std::string sha256;
@@ -59,6 +70,8 @@ class StatCache {
   // called for each one whose stat matches. One range scan, no per-file query.
   void lookup_sorted(const std::string& prefix, const std::vector<const std::string*>& paths,
                      const std::vector<StatKey>& keys, const std::function<void(std::size_t, StatCacheHit&&)>& on_hit);
+  // Deletes one row (queued; written by flush()).
+  void drop_row(const std::string& path);
   // Queues an entry (thread-safe); written by flush(), or earlier once
   // many are queued. `read_started_ns` is
   // when reading the content began: an entry whose mtime is within the
@@ -82,12 +95,25 @@ class StatCache {
   // the scan (the racy rule above).
   std::optional<std::string> tree_hash(const std::string& path, const std::string& fingerprint);
 
-  // The remembered listings of the folders at or below a tracked folder, and
-  // queueing the ones a scan read (written by flush()).
+  // The remembered listings of the folders at or below a tracked folder
+  // (read one by one; the StatCache must outlive them), and queueing the
+  // ones a scan read (written by flush()).
   DirListings load_listings(const std::string& tracked_path);
   void record_listings(const std::string& tracked_path, const DirListings& listings);
   void record_tree(const std::string& path, const std::string& fingerprint, const std::string& hash,
                    std::int64_t newest_mtime_ns, std::int64_t scan_started_ns);
+
+  // The recorded digests of the folders at or below a tracked folder, and
+  // queueing one (`path` repo-relative; written by flush()). A digest is a
+  // hint that the folder's rows are current: whoever trusts it checks the
+  // rows against it (restore_dropped in scan.h).
+  FolderDigests folder_digests(const std::string& tracked_path);
+  void record_folder_digest(const std::string& path, const Sha256Bytes& digest);
+  // Every row at or below a tracked path, sorted by path; `rest` is the part
+  // after "tracked_path/" ("" for the path itself).
+  void for_each_row(const std::string& tracked_path,
+                    const std::function<void(std::string_view rest, const StatKey&, std::string_view sha256,
+                                             bool executable)>& row);
 
  private:
   struct Row {
@@ -96,6 +122,7 @@ class StatCache {
     bool executable;
   };
   void ensure_table();
+  class Statement rows_under(const std::string& prefix);  // mutex_ held
   // Rows queued beyond this are written early (record()).
   static constexpr std::size_t kMaxPendingRows = 16384;
   void write_pending();   // in its own transaction; mutex_ held
@@ -105,9 +132,11 @@ class StatCache {
   std::mutex mutex_;
   std::vector<std::pair<std::string, Row>> pending_;
   std::vector<std::string> forget_;
+  std::vector<std::string> drops_;
   std::vector<std::pair<std::string, std::string>> complete_;
   std::vector<std::pair<std::string, std::pair<std::string, std::string>>> trees_;  // path -> (fingerprint, hash)
   std::vector<std::pair<std::string, DirListing>> listings_;  // repo-relative folder -> listing
+  std::vector<std::pair<std::string, Sha256Bytes>> folders_;  // repo-relative folder -> digest
 };
 
 }  // namespace mlo

@@ -13,7 +13,9 @@
 #                      BENCH_FILES for the ratio, and the table says so. Set it to
 #                      BENCH_FILES for a full run.
 #   BENCH_BIG_MB       size of the single big file in MiB (default 2048)
-#   BENCH_RUNS         runs per measurement (default 3; startup uses 50)
+#   BENCH_RUNS         runs per measurement (default 3; startup uses 50); status
+#                      runs mlo and git alternated, BENCH_ROUNDS rounds (default
+#                      5) of BENCH_RUNS runs each
 #   BENCH_ANNEX_RUNS   runs for git annex (default 1)
 #   BENCH_ONLY         comma list of parts: tree,status,big,startup (default all)
 #   BENCH_DIR          where to put the data (default $TMPDIR or /tmp; needs
@@ -97,6 +99,25 @@ bench() {
     "$WORK/json/$name.json")
   echo "   median $(fmt "${MEDIAN[$name]}")" >&2
 }
+# alternate NAME_A NAME_B COMMAND_A COMMAND_B : ROUNDS rounds of hyperfine
+# with both commands (A B A B ...), so load that comes and goes hits both
+# alike; sets the median wall of each over all runs, and prints the median
+# CPU (user+sys) of each beside it.
+ROUNDS=${BENCH_ROUNDS:-5}
+alternate() {
+  local a=$1 b=$2 ca=$3 cb=$4 r
+  say "$a / $b alternated, $ROUNDS rounds of $RUNS runs: $ca / $cb"
+  for ((r = 0; r < ROUNDS; r++)); do
+    hyperfine -N --style none --warmup 1 --runs "$RUNS" --export-json "$WORK/json/$a.$r.json" "$ca" "$cb" \
+      >"$WORK/json/$a.log" 2>&1 || { cat "$WORK/json/$a.log" >&2; exit 1; }
+  done
+  local out cpu_a cpu_b
+  out=$("$PY" "$here/hf_rounds.py" "$WORK/json" "$a" "$ROUNDS")
+  read -r MEDIAN[$a] MEDIAN[$b] cpu_a cpu_b <<<"$out"
+  echo "   median wall $(fmt "${MEDIAN[$a]}") / $(fmt "${MEDIAN[$b]}"), CPU $(fmt "$cpu_a") / $(fmt "$cpu_b")" >&2
+  CPU_NOTES+=("$a: median CPU $(fmt "$cpu_a") against $(fmt "$cpu_b")")
+}
+CPU_NOTES=()
 # startup NAME COMMAND : like bench, no shell, many runs.
 startup() {
   local name=$1 cmd=$2
@@ -135,6 +156,7 @@ EOF
 }
 
 export MLO
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "mlo bench: $(uname -srm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(stat -f -c %T "$WORK") at $WORK" >&2
 
 # ---- data ----------------------------------------------------------------------
@@ -179,8 +201,9 @@ if [[ $ONLY == *,tree,* || $ONLY == *,status,* ]]; then
   fi
   if [[ $ONLY == *,status,* ]]; then
     git -C "$WORK/git-tree" commit -qm tree
-    bench status_mlo 10 "true" "cd '$WORK/mlo-tree' && '$MLO' data status"
-    bench status_git 10 "true" "cd '$WORK/git-tree' && git status"
+    "$MLO" -C "$WORK/mlo-tree" -q data status >/dev/null  # records the folders' digests
+    git -C "$WORK/git-tree" status >/dev/null
+    alternate status_mlo status_git "$MLO -C $WORK/mlo-tree -q data status" "git -C $WORK/git-tree status"
     row "status, nothing changed, $FILES files" status_mlo "git status" status_git le 1.0
   fi
   "$TRASH" "$WORK/mlo-tree" "$WORK/git-tree" "$WORK/src/tree"
@@ -234,6 +257,8 @@ fi
   echo "| work | mlo (median) | peer (median) | ratio mlo/peer | target | met |"
   echo "|---|---|---|---|---|---|"
   printf '%s\n' "${ROWS[@]}"
+  [ ${#CPU_NOTES[@]} -eq 0 ] || printf '%s\n' "" "${CPU_NOTES[@]}"
+  echo "load average: $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
   echo
   echo "All medians (s):"
   for k in $(printf '%s\n' "${!MEDIAN[@]}" | sort); do printf '  %-18s %s\n' "$k" "${MEDIAN[$k]}"; done

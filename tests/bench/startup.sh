@@ -64,20 +64,14 @@ pair() {
   for ((r = 0; r < ROUNDS; r++)); do
     (cd "$dir" && hyperfine -N --style none --warmup 2 --runs "$RUNS" --export-json "$W/$name.$r.json" "$a" "$b" >/dev/null)
   done
-  rows+=("$("$PY" - "$W" "$name" "$ROUNDS" "$target" <<'PY'
-import json, statistics, sys
-w, name, rounds, target = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-wall, cpu = [[], []], [[], []]
-for r in range(rounds):
-    res = json.load(open(f"{w}/{name}.{r}.json"))["results"]
-    for i in (0, 1):
-        wall[i] += res[i]["times"]
-        cpu[i].append(res[i]["user"] + res[i]["system"])  # hyperfine: mean per round
-m = [statistics.median(x) * 1000 for x in wall]
-c = [statistics.median(x) * 1000 for x in cpu]
+  local wa wb ca cb
+  read -r wa wb ca cb < <("$PY" "$here/hf_rounds.py" "$W" "$name" "$ROUNDS")
+  rows+=("$("$PY" -c '
+import sys
+name, target = sys.argv[1], sys.argv[2]
+m, c = [float(x) * 1000 for x in sys.argv[3:5]], [float(x) * 1000 for x in sys.argv[5:7]]
 print(f"| {name} | {m[0]:.2f} ms | {m[1]:.2f} ms | {m[0]/m[1]:.2f} | {c[0]:.2f} ms | {c[1]:.2f} ms | {c[0]/c[1]:.2f} | {target} |")
-PY
-)")
+' "$name" "$target" "$wa" "$wb" "$ca" "$cb")")
 }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)

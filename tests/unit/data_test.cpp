@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 
 #include "core/error.h"
 #include "core/hash.h"
@@ -284,6 +285,83 @@ TEST_CASE("status answers an unchanged folder from its stat fingerprint, and see
   CHECK_FALSE(data_status(repo).clean());
 }
 
+TEST_CASE("status keeps no files of folders as recorded, and brings them back from their rows") {
+  test::TempDir tmp;
+  Repo repo = make_repo(tmp);
+  Cwd cwd(tmp / "r");
+  for (auto p : {"ds/top.txt", "ds/a/1.txt", "ds/a/2.txt", "ds/b/1.txt", "ds/b/x/deep.txt"}) {
+    test::write(tmp / "r" / p, std::string("content of ") + p);
+    age(tmp / "r" / p);
+  }
+  data_add(repo, {"ds"});
+  CHECK(data_status(repo).clean());  // a full scan: records each folder's digest
+  StatCache sc(repo.index());
+  const FolderDigests recorded = sc.folder_digests("ds");
+  CHECK(recorded.size() == 4);  // ds, ds/a, ds/b, ds/b/x
+
+  // A full scan and a scan that drops the unchanged folders agree.
+  const FolderDigests none;
+  WorkTree full = scan_tree(tmp / "r", "ds", nullptr, &none);  // digests taken, nothing dropped
+  CHECK_FALSE(full.partial());
+  fill_from_stat_cache(sc, full);
+  WorkTree lean = scan_tree(tmp / "r", "ds", nullptr, &recorded);
+  CHECK(lean.files.empty());
+  CHECK(lean.partial());
+  CHECK(lean.stat_fingerprint() == full.stat_fingerprint());
+  REQUIRE(fill_and_restore(sc, lean));
+  CHECK_FALSE(lean.partial());
+  REQUIRE(lean.files.size() == full.files.size());
+  for (std::size_t i = 0; i < full.files.size(); ++i) {
+    CHECK(lean.files[i].rel == full.files[i].rel);
+    CHECK(lean.files[i].sha256() == full.files[i].sha256());
+    CHECK(lean.files[i].key == full.files[i].key);
+  }
+  CHECK(lean.content_hash() == read_pointer(repo, "ds.mlo").sha256);
+
+  // One changed folder: only its files stay in the scan; status sees the change.
+  test::write(tmp / "r/ds/a/2.txt", "edited");
+  age(tmp / "r/ds/a/2.txt");
+  WorkTree one = scan_tree(tmp / "r", "ds", nullptr, &recorded);
+  CHECK(one.files.size() == 2);
+  StatusResult st = data_status(repo);
+  REQUIRE(st.entries.size() == 1);
+  REQUIRE(st.entries[0].modified.size() == 1);
+  CHECK(st.entries[0].modified[0].path == "ds/a/2.txt");
+  test::write(tmp / "r/ds/a/2.txt", "content of ds/a/2.txt");
+  age(tmp / "r/ds/a/2.txt");
+  CHECK(data_status(repo).clean());
+
+  // A row that lies about a dropped folder (a file that is not there) is
+  // never trusted: nothing comes back. When status needs the files (here
+  // for a change elsewhere) it scans again in full, and deletes the row.
+  sc.record("ds/b/ghost.txt", StatKey{1, 1'000'000'000, 3}, std::string(64, 'a'), false, 100'000'000'000);
+  sc.flush();
+  const FolderDigests now = sc.folder_digests("ds");
+  WorkTree lied = scan_tree(tmp / "r", "ds", nullptr, &now);
+  CHECK_FALSE(fill_and_restore(sc, lied));
+  CHECK(lied.files.empty());
+  CHECK(data_status(repo).clean());  // from the fingerprint: no row read
+  test::write(tmp / "r/ds/top.txt", "edited");
+  age(tmp / "r/ds/top.txt");
+  st = data_status(repo);
+  REQUIRE(st.entries.size() == 1);
+  REQUIRE(st.entries[0].modified.size() == 1);
+  CHECK(st.entries[0].modified[0].path == "ds/top.txt");
+  CHECK(st.entries[0].added.empty());
+  auto ghost = repo.index().prepare("SELECT count(*) FROM data_stat WHERE path = 'ds/b/ghost.txt'");
+  REQUIRE(ghost.step());
+  CHECK(ghost.int64(0) == 0);
+  test::write(tmp / "r/ds/top.txt", "content of ds/top.txt");
+  age(tmp / "r/ds/top.txt");
+  CHECK(data_status(repo).clean());
+  WorkTree honest = scan_tree(tmp / "r", "ds", nullptr, &now);
+  CHECK(fill_and_restore(sc, honest));
+
+  // A mode change in a folder whose files are otherwise as recorded is seen.
+  fs::permissions(tmp / "r/ds/b/x/deep.txt", fs::perms::owner_exec, fs::perm_options::add);
+  CHECK_FALSE(data_status(repo).clean());
+}
+
 TEST_CASE("add refuses bad paths before writing anything") {
   test::TempDir tmp;
   Repo repo = make_repo(tmp);
@@ -435,7 +513,8 @@ TEST_CASE("a scan over several stat groups lists every file once, sorted, and re
   for (const auto& dir : wide) age(tmp / "d" / dir);
 
   DirListings listings;
-  WorkTree t = scan_tree(tmp.path(), "d", &listings);
+  const FolderDigests none;  // digests taken, nothing dropped
+  WorkTree t = scan_tree(tmp.path(), "d", &listings, &none);
   std::vector<std::string> got;
   for (const auto& f : t.files) got.push_back(f.rel);
   CHECK(got == expected);
@@ -448,11 +527,16 @@ TEST_CASE("a scan over several stat groups lists every file once, sorted, and re
   std::sort(all_dirs.begin(), all_dirs.end());
   CHECK(read == all_dirs);
   for (const auto& [rel, listing] : listings.read)
-    if (rel == "a/x") CHECK(listing.names.size() == per_folder);
+    if (rel == "a/x") CHECK(std::count(listing.names.begin(), listing.names.end(), '\0') == per_folder);
 
   // The remembered listings answer a second scan without readdir, the same way.
-  for (auto& [rel, listing] : listings.read) listings.known[rel] = std::move(listing);
+  std::map<std::string, DirListing> remembered;
+  for (auto& [rel, listing] : listings.read) remembered[rel] = std::move(listing);
   listings.read.clear();
+  listings.find = [&](const std::string& rel) -> std::optional<DirListing> {
+    auto it = remembered.find(rel);
+    return it == remembered.end() ? std::nullopt : std::optional<DirListing>(it->second);
+  };
   WorkTree again = scan_tree(tmp.path(), "d", &listings);
   CHECK(listings.read.empty());
   REQUIRE(again.files.size() == t.files.size());
@@ -461,6 +545,27 @@ TEST_CASE("a scan over several stat groups lists every file once, sorted, and re
     same += again.files[i].rel == t.files[i].rel && again.files[i].key == t.files[i].key;
   CHECK(same == t.files.size());
   CHECK(again.stale_temps == t.stale_temps);
+
+  // With every folder's digest as recorded, a scan drops every file; the
+  // listings are asked for chunk by chunk (the wide level is two chunks).
+  FolderDigests recorded;
+  for (const auto& d : t.folders) recorded[d.prefix] = d.digest;
+  CHECK(t.folders.size() == all_dirs.size());
+  std::size_t asked = 0;
+  auto find = listings.find;
+  listings.find = [&](const std::string& rel) {
+    ++asked;
+    return find(rel);
+  };
+  WorkTree lean = scan_tree(tmp.path(), "d", &listings, &recorded);
+  CHECK(lean.files.empty());
+  CHECK(asked == all_dirs.size());
+  CHECK(listings.read.empty());
+  CHECK(lean.stat_fingerprint() == t.stat_fingerprint());
+  CHECK(lean.stale_temps == t.stale_temps);
+  std::size_t counted = 0;
+  for (const auto& d : lean.folders) counted += d.dropped ? d.files : 0;
+  CHECK(counted == t.files.size());
 }
 
 TEST_CASE("stage outputs: status against the recorded hash, checkout restores, keeps unsaved edits") {
