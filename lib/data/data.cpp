@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -300,15 +302,40 @@ std::vector<WorkTree> scan_targets(Repo& repo, StatCache& sc, const std::vector<
   std::vector<WorkTree> trees;
   trees.reserve(targets.size());
   ProgressPhase phase("scan", 0, 0, "entries");  // scan_tree counts what it finds
+  const FolderDigests none;                      // digests taken (for status), nothing dropped
   for (const auto& t : targets) {
     // (Without status's remembered listings: they hold every file's name.)
-    trees.push_back(scan_tree(repo.root(), t.rel));
+    trees.push_back(scan_tree(repo.root(), t.rel, nullptr, &none));
     if (!trees.back().exists) throw InputError(t.shown + ": no such file or directory");
     for (const auto& f : trees.back().files)
       if (!f.rel.empty()) check_storable_name(t.rel + "/" + f.rel, t.rel + "/" + f.rel);
-    fill_from_stat_cache(sc, trees.back());
+    fill_and_restore(sc, trees.back());  // also deletes rows of files gone
   }
   return trees;
+}
+
+// Folders at least this large are recorded complete by add (below): the
+// status that follows would otherwise check each file's object, and that is
+// worth a wait of up to 25 ms for the cache's folders to settle.
+constexpr std::size_t kRecordCompleteFiles = 1000;
+
+// What status needs to answer a folder just added from its folders' stats
+// alone: its fingerprint and folder digests with the new hash, and (for a
+// large folder) that every object it names is in the cache, which add has
+// just made so. Not in link modes, where the workspace files were replaced
+// after the scan.
+void record_added(Cache& cache, StatCache& sc, const WorkTree& t, const std::string& hash,
+                  std::int64_t scan_started) {
+  if (t.type != EntryType::dir) return;
+  record_folder_digests(sc, t, {}, scan_started);
+  sc.record_tree(t.data_rel, t.stat_fingerprint(), hash, t.newest_mtime_ns(), scan_started);
+  if (t.files.size() < kRecordCompleteFiles) return;
+  std::string stamp = objects_stamp(cache);
+  if (stamp.empty()) {  // a folder of the cache changed within the timestamp granularity
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    stamp = objects_stamp(cache);
+  }
+  if (!stamp.empty()) sc.record_complete(hash, stamp);
 }
 
 // Stores every file whose bytes the cache lacks, and returns the folders'
@@ -370,6 +397,7 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
   StatCache sc(repo.index());
   unsigned jobs = jobs_or_default(options.jobs);
 
+  const std::int64_t scan_started = clock_now_ns();
   std::vector<WorkTree> trees = scan_targets(repo, sc, targets);
   std::vector<std::optional<StoredTree>> stored = store_files(repo, sc, trees, targets, jobs);
   std::optional<ProgressPhase> phase(std::in_place, "store", link_workspace ? files_in(trees) : 0);
@@ -386,6 +414,8 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
   }
   // Objects durable before any pointer names them: one sync for the batch.
   cache.sync();
+  if (!link_workspace)
+    for (size_t i = 0; i < trees.size(); ++i) record_added(cache, sc, trees[i], manifest_hashes[i], scan_started);
 
   if (link_workspace) {
     // The workspace file becomes a link to the object (read-only, shared).

@@ -3,8 +3,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include "core/error.h"
 #include "core/hash.h"
@@ -360,6 +362,47 @@ TEST_CASE("status keeps no files of folders as recorded, and brings them back fr
   // A mode change in a folder whose files are otherwise as recorded is seen.
   fs::permissions(tmp / "r/ds/b/x/deep.txt", fs::perms::owner_exec, fs::perm_options::add);
   CHECK_FALSE(data_status(repo).clean());
+}
+
+TEST_CASE("add records what the next status needs to answer from the folders' stats alone") {
+  test::TempDir tmp;
+  Repo repo = make_repo(tmp);
+  Cwd cwd(tmp / "r");
+  auto count = [&](const std::string& sql) {
+    auto st = repo.index().prepare(sql);
+    REQUIRE(st.step());
+    return st.int64(0);
+  };
+  // 1,000 files: large enough for add to record the objects complete.
+  for (int i = 0; i < 1000; ++i) {
+    fs::path p = tmp / "r/big" / (i % 2 ? "a" : "b") / ("f" + std::to_string(i));
+    test::write(p, "file " + std::to_string(i));
+    age(p);
+  }
+  data_add(repo, {"big"});
+  const std::string hash = read_pointer(repo, "big.mlo").sha256;
+  CHECK(count("SELECT count(*) FROM data_folders WHERE path IN ('big', 'big/a', 'big/b')") == 3);
+  CHECK(count("SELECT count(*) FROM data_tree WHERE path = 'big' AND hash = '" + hash + "'") == 1);
+  CHECK(count("SELECT count(*) FROM data_complete WHERE manifest = '" + hash + "'") == 1);
+  // A row that lies about a folder is never read when status answers from
+  // the fingerprint: it stays. (A status that read the rows would delete it.)
+  StatCache sc(repo.index());
+  sc.record("big/a/ghost", StatKey{1, 1'000'000'000, 3}, std::string(64, 'a'), false, 100'000'000'000);
+  sc.flush();
+  CHECK(data_status(repo).clean());
+  CHECK(count("SELECT count(*) FROM data_stat WHERE path = 'big/a/ghost'") == 1);
+
+  // A small folder gets its fingerprint, not the completeness: its first
+  // status checks its objects, then records them complete.
+  test::write(tmp / "r/small/x.txt", "x");
+  age(tmp / "r/small/x.txt");
+  data_add(repo, {"small"});
+  const std::string small = read_pointer(repo, "small.mlo").sha256;
+  CHECK(count("SELECT count(*) FROM data_tree WHERE path = 'small' AND hash = '" + small + "'") == 1);
+  CHECK(count("SELECT count(*) FROM data_complete WHERE manifest = '" + small + "'") == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));  // the cache's folders settle (objects_stamp)
+  CHECK(data_status(repo).clean());
+  CHECK(count("SELECT count(*) FROM data_complete WHERE manifest = '" + small + "'") == 1);
 }
 
 TEST_CASE("add refuses bad paths before writing anything") {
