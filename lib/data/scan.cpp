@@ -80,8 +80,8 @@ bool by_rel(const WorkFile& a, const WorkFile& b) { return a.rel < b.rel; }
 // Sums up a folder whose files were just listed (the tail of `out` from
 // `start`). With `unchanged` (status), sorts them, takes their digest, and
 // drops them when the digest is as recorded: so a scan holds at most one
-// folder's files beyond those it keeps. Without, the digest is not taken
-// (add, checkout and diff need none; the sort is a tenth of a re-add).
+// folder's files beyond those it keeps. Without, no digest is taken
+// (checkout and diff need none, and are spared the sort).
 void summarize_folder(const DirJob& dir, std::size_t start, const FolderDigests* unchanged,
                       std::vector<WorkFile>& out, std::vector<FolderDigest>& folders) {
   auto b = out.begin() + static_cast<std::ptrdiff_t>(start);
@@ -193,23 +193,30 @@ void walk(const DirJob& top, std::vector<WorkFile>& out, std::vector<std::string
     // A level's names are read (or taken from the remembered listings) a
     // chunk of folders at a time, stat'ed in groups of about kScanGroupNames
     // names, and released (or handed to listings) once their files are
-    // listed. A scan that drops unchanged folders reads kScanGroupFolders
-    // folders at a time, so what it holds stays bounded however many files
-    // a level has. One that keeps every file reads the whole level at once:
+    // listed. A scan that drops unchanged folders reads at most
+    // kScanGroupFolders folders, or about kScanGroupNames remembered names,
+    // at a time, so what it holds stays bounded however many files a level
+    // has. One that keeps every file reads the whole level at once:
     // its names (~13 bytes each) cost less than growing `out` in steps
     // (~1.5x its 96 bytes a file while it moves).
     const bool may_drop = unchanged && !unchanged->empty();
     const std::size_t chunk_folders = may_drop ? kScanGroupFolders : level.size();
-    for (std::size_t chunk = 0; chunk < level.size(); chunk += chunk_folders) {
-      const std::size_t chunk_end = std::min(level.size(), chunk + chunk_folders);
+    for (std::size_t chunk = 0, chunk_end = 0; chunk < level.size(); chunk = chunk_end) {
+      chunk_end = std::min(level.size(), chunk + chunk_folders);
       std::vector<char> known(chunk_end - chunk, 0);
+      std::size_t known_names = 0;
       if (listings && listings->find)
         for (std::size_t i = chunk; i < chunk_end; ++i) {  // one query a folder, in this thread
           auto remembered = listings->find(level[i].prefix);
-          if (!remembered || !(remembered->key == level[i].key)) continue;
-          names[i] = std::move(remembered->names);
-          counts[i] = static_cast<std::size_t>(std::count(names[i].begin(), names[i].end(), '\0'));
-          known[i - chunk] = 1;
+          if (remembered && remembered->key == level[i].key) {
+            names[i] = std::move(remembered->names);
+            counts[i] = static_cast<std::size_t>(std::count(names[i].begin(), names[i].end(), '\0'));
+            known[i - chunk] = 1;
+            known_names += counts[i];
+          }
+          // Remembered names fill a chunk as a stat group would (most of an
+          // unchanged dataset's folders come from there).
+          if (may_drop && known_names >= kScanGroupNames) chunk_end = i + 1;
         }
       parallel_for(chunk_end - chunk, jobs, [&](std::size_t c) {
         if (known[c]) return;

@@ -87,8 +87,9 @@ std::int64_t clock_now_ns();
 // A level of the walk is stat'ed in groups of folders of about
 // kScanGroupNames names (~60 bytes each in flight) and at most
 // kScanGroupFolders folders (each held open during the group's stats). A
-// scan that drops unchanged folders also reads a level's names
-// kScanGroupFolders folders at a time (~13 bytes a name held).
+// scan that drops unchanged folders also reads a level's names at most
+// kScanGroupFolders folders or about kScanGroupNames remembered names at a
+// time (~13 bytes a name held).
 inline constexpr std::size_t kScanGroupNames = 16384;
 inline constexpr std::size_t kScanGroupFolders = 256;
 
