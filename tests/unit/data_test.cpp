@@ -93,6 +93,18 @@ void age(const fs::path& p) {
   ::utimensat(AT_FDCWD, p.c_str(), times, 0);
 }
 
+void write_aged(const fs::path& p, const std::string& content) {
+  test::write(p, content);
+  age(p);
+}
+
+// Counts what an SQL count query over the index answers.
+std::int64_t count_rows(Repo& repo, const std::string& sql) {
+  auto st = repo.index().prepare(sql);
+  REQUIRE(st.step());
+  return st.int64(0);
+}
+
 struct Cwd {
   fs::path old = fs::current_path();
   explicit Cwd(const fs::path& p) { fs::current_path(p); }
@@ -291,10 +303,8 @@ TEST_CASE("status keeps no files of folders as recorded, and brings them back fr
   test::TempDir tmp;
   Repo repo = make_repo(tmp);
   Cwd cwd(tmp / "r");
-  for (auto p : {"ds/top.txt", "ds/a/1.txt", "ds/a/2.txt", "ds/b/1.txt", "ds/b/x/deep.txt"}) {
-    test::write(tmp / "r" / p, std::string("content of ") + p);
-    age(tmp / "r" / p);
-  }
+  for (auto p : {"ds/top.txt", "ds/a/1.txt", "ds/a/2.txt", "ds/b/1.txt", "ds/b/x/deep.txt"})
+    write_aged(tmp / "r" / p, std::string("content of ") + p);
   data_add(repo, {"ds"});
   CHECK(data_status(repo).clean());  // a full scan: records each folder's digest
   StatCache sc(repo.index());
@@ -332,6 +342,11 @@ TEST_CASE("status keeps no files of folders as recorded, and brings them back fr
   test::write(tmp / "r/ds/a/2.txt", "content of ds/a/2.txt");
   age(tmp / "r/ds/a/2.txt");
   CHECK(data_status(repo).clean());
+  // A mode change in a folder whose files are otherwise as recorded is seen.
+  fs::permissions(tmp / "r/ds/b/x/deep.txt", fs::perms::owner_exec, fs::perm_options::add);
+  CHECK_FALSE(data_status(repo).clean());
+  fs::permissions(tmp / "r/ds/b/x/deep.txt", fs::perms::owner_exec, fs::perm_options::remove);
+  CHECK(data_status(repo).clean());
 
   // A row that lies about a dropped folder (a file that is not there) is
   // never trusted: nothing comes back. When status needs the files (here
@@ -350,35 +365,22 @@ TEST_CASE("status keeps no files of folders as recorded, and brings them back fr
   REQUIRE(st.entries[0].modified.size() == 1);
   CHECK(st.entries[0].modified[0].path == "ds/top.txt");
   CHECK(st.entries[0].added.empty());
-  auto ghost = repo.index().prepare("SELECT count(*) FROM data_stat WHERE path = 'ds/b/ghost.txt'");
-  REQUIRE(ghost.step());
-  CHECK(ghost.int64(0) == 0);
+  CHECK(count_rows(repo, "SELECT count(*) FROM data_stat WHERE path = 'ds/b/ghost.txt'") == 0);
   test::write(tmp / "r/ds/top.txt", "content of ds/top.txt");
   age(tmp / "r/ds/top.txt");
   CHECK(data_status(repo).clean());
   WorkTree honest = scan_tree(tmp / "r", "ds", nullptr, &now);
   CHECK(fill_and_restore(sc, honest));
-
-  // A mode change in a folder whose files are otherwise as recorded is seen.
-  fs::permissions(tmp / "r/ds/b/x/deep.txt", fs::perms::owner_exec, fs::perm_options::add);
-  CHECK_FALSE(data_status(repo).clean());
 }
 
 TEST_CASE("add records what the next status needs to answer from the folders' stats alone") {
   test::TempDir tmp;
   Repo repo = make_repo(tmp);
   Cwd cwd(tmp / "r");
-  auto count = [&](const std::string& sql) {
-    auto st = repo.index().prepare(sql);
-    REQUIRE(st.step());
-    return st.int64(0);
-  };
+  auto count = [&](const std::string& sql) { return count_rows(repo, sql); };
   // 1,000 files: large enough for add to record the objects complete.
-  for (int i = 0; i < 1000; ++i) {
-    fs::path p = tmp / "r/big" / (i % 2 ? "a" : "b") / ("f" + std::to_string(i));
-    test::write(p, "file " + std::to_string(i));
-    age(p);
-  }
+  for (int i = 0; i < 1000; ++i)
+    write_aged(tmp / "r/big" / (i % 2 ? "a" : "b") / ("f" + std::to_string(i)), "file " + std::to_string(i));
   data_add(repo, {"big"});
   const std::string hash = read_pointer(repo, "big.mlo").sha256;
   CHECK(count("SELECT count(*) FROM data_folders WHERE path IN ('big', 'big/a', 'big/b')") == 3);
