@@ -355,20 +355,15 @@ WorkTree scan_tree(const std::filesystem::path& root, const std::string& data_re
 }
 
 void fill_from_stat_cache(StatCache& sc, WorkTree& tree) {
-  std::vector<const std::string*> paths;
-  std::vector<StatKey> keys;
-  paths.reserve(tree.files.size());
-  keys.reserve(tree.files.size());
-  for (const auto& f : tree.files) {
-    paths.push_back(&f.rel);
-    keys.push_back(f.key);
-  }
-  sc.lookup_sorted(tree.data_rel, paths, keys, [&](std::size_t i, StatCacheHit&& hit) {
-    WorkFile& f = tree.files[i];
-    if (f.hash_known) return;
-    f.set_sha256(hit.sha256);
-    f.executable = hit.executable || f.executable;
-  });
+  sc.lookup_sorted(
+      tree.data_rel, tree.files.size(), [&](std::size_t i) { return std::string_view(tree.files[i].rel); },
+      [&](std::size_t i) { return tree.files[i].key; },
+      [&](std::size_t i, StatCacheHit&& hit) {
+        WorkFile& f = tree.files[i];
+        if (f.hash_known) return;
+        f.set_sha256(hit.sha256);
+        f.executable = hit.executable || f.executable;
+      });
 }
 
 namespace {

@@ -60,20 +60,21 @@ std::optional<StatCacheHit> StatCache::lookup(const std::string& path, const Sta
   return StatCacheHit{st.text(3), st.int64(4) != 0};
 }
 
-void StatCache::lookup_sorted(const std::string& prefix, const std::vector<const std::string*>& paths,
-                              const std::vector<StatKey>& keys,
+void StatCache::lookup_sorted(const std::string& prefix, std::size_t count,
+                              const std::function<std::string_view(std::size_t)>& path_of,
+                              const std::function<StatKey(std::size_t)>& key_at,
                               const std::function<void(std::size_t, StatCacheHit&&)>& on_hit) {
-  if (paths.empty()) return;
+  if (count == 0) return;
   std::lock_guard<std::mutex> lock(mutex_);
   auto st = rows_under(prefix);
   std::size_t i = 0;
   const std::size_t skip = prefix.empty() ? 0 : prefix.size() + 1;
-  while (i < paths.size() && st.step()) {
+  while (i < count && st.step()) {
     std::string path = st.text(0);
     if (!prefix.empty() && path.size() > prefix.size() && path[prefix.size()] != '/') continue;
     std::string_view rest = path.size() > prefix.size() ? std::string_view(path).substr(skip) : std::string_view();
-    while (i < paths.size() && std::string_view(*paths[i]) < rest) ++i;
-    if (i < paths.size() && std::string_view(*paths[i]) == rest && key_of(st, 1) == keys[i]) {
+    while (i < count && path_of(i) < rest) ++i;
+    if (i < count && path_of(i) == rest && key_of(st, 1) == key_at(i)) {
       on_hit(i, StatCacheHit{st.text(4), st.int64(5) != 0});
       ++i;
     }

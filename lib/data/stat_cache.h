@@ -65,11 +65,14 @@ class StatCache {
   // The recorded hash when `path` (a repo-relative path, or an absolute path
   // for cache objects) still has this stat. Thread-safe.
   std::optional<StatCacheHit> lookup(const std::string& path, const StatKey& key);
-  // Answers many paths under `prefix` at once: `paths` holds the parts after
-  // "prefix/" (or the prefix itself, ""), sorted bytewise; on_hit(i, hit) is
-  // called for each one whose stat matches. One range scan, no per-file query.
-  void lookup_sorted(const std::string& prefix, const std::vector<const std::string*>& paths,
-                     const std::vector<StatKey>& keys, const std::function<void(std::size_t, StatCacheHit&&)>& on_hit);
+  // Answers many paths under `prefix` at once: path(i) for i < count are
+  // the parts after "prefix/" (or the prefix itself, ""), sorted bytewise,
+  // and key(i) their stats; on_hit(i, hit) is called for each one whose stat
+  // matches. One range scan, no per-file query, no copy of the list.
+  void lookup_sorted(const std::string& prefix, std::size_t count,
+                     const std::function<std::string_view(std::size_t)>& path,
+                     const std::function<StatKey(std::size_t)>& key,
+                     const std::function<void(std::size_t, StatCacheHit&&)>& on_hit);
   // Deletes one row (queued; written by flush()).
   void drop_row(const std::string& path);
   // Queues an entry (thread-safe); written by flush(), or earlier once

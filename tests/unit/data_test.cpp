@@ -145,11 +145,15 @@ TEST_CASE("stat cache answers sorted lookups and skips racily clean files") {
   std::vector<const std::string*> paths{&a, &bc, &racy, &z};
   std::vector<StatKey> keys{k1, k2, k1, k1};
   std::vector<std::string> hits(4);
-  sc.lookup_sorted("d", paths, keys, [&](std::size_t i, StatCacheHit&& h) { hits[i] = h.sha256; });
+  sc.lookup_sorted(
+      "d", paths.size(), [&](std::size_t i) { return std::string_view(*paths[i]); }, [&](std::size_t i) { return keys[i]; },
+      [&](std::size_t i, StatCacheHit&& h) { hits[i] = h.sha256; });
   CHECK(hits == std::vector<std::string>{"h1", "h2", "", ""});
   keys[0].size = 11;  // changed size: no answer
   hits.assign(4, "");
-  sc.lookup_sorted("d", paths, keys, [&](std::size_t i, StatCacheHit&& h) { hits[i] = h.sha256; });
+  sc.lookup_sorted(
+      "d", paths.size(), [&](std::size_t i) { return std::string_view(*paths[i]); }, [&](std::size_t i) { return keys[i]; },
+      [&](std::size_t i, StatCacheHit&& h) { hits[i] = h.sha256; });
   CHECK(hits[0].empty());
   CHECK(sc.lookup("d0", k1)->sha256 == "other");
   sc.forget("d");
