@@ -2,6 +2,7 @@
 #pragma once
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "data/data.h"
@@ -12,10 +13,11 @@ namespace mlo {
 class Repo;
 
 // "a/b/c" -> "a/b" ("" for a top-level name) and "c".
-inline std::string parent_of(const std::string& rel) {
+inline std::string_view parent_view(std::string_view rel) {
   auto slash = rel.rfind('/');
-  return slash == std::string::npos ? std::string() : rel.substr(0, slash);
+  return slash == std::string_view::npos ? std::string_view() : rel.substr(0, slash);
 }
+inline std::string parent_of(const std::string& rel) { return std::string(parent_view(rel)); }
 inline std::string name_of(const std::string& rel) {
   auto slash = rel.rfind('/');
   return slash == std::string::npos ? rel : rel.substr(slash + 1);

@@ -18,6 +18,7 @@
 #include "core/interrupt.h"
 #include "core/parallel.h"
 #include "core/progress.h"
+#include "data/helpers.h"
 #include "data/tree.h"
 #include "store/cache.h"
 
@@ -366,13 +367,6 @@ void fill_from_stat_cache(StatCache& sc, WorkTree& tree) {
       });
 }
 
-namespace {
-std::string_view parent_of(std::string_view rel) {
-  auto slash = rel.rfind('/');
-  return slash == std::string_view::npos ? std::string_view() : rel.substr(0, slash);
-}
-}  // namespace
-
 bool fill_and_restore(StatCache& sc, WorkTree& tree) {
   if (!tree.exists) return true;  // its rows may serve again when it is back
   // Each dropped folder's digest is taken again from its rows, which come
@@ -403,7 +397,7 @@ bool fill_and_restore(StatCache& sc, WorkTree& tree) {
       }
       return;
     }
-    auto d = dropped.find(parent_of(rest));
+    auto d = dropped.find(parent_view(rest));
     if (rest.empty() || d == dropped.end()) {
       stale.push_back(rest.empty() ? tree.data_rel : tree.data_rel + "/" + std::string(rest));
       return;

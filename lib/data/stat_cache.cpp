@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 
 #include "index/database.h"
 
@@ -25,6 +26,15 @@ const Migrations kMigrations{"data",
                               "CREATE TABLE data_dirs (path TEXT PRIMARY KEY, ino INTEGER NOT NULL, "
                               "mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL, names TEXT NOT NULL) WITHOUT ROWID",
                               "CREATE TABLE data_folders (path TEXT PRIMARY KEY, digest TEXT NOT NULL) WITHOUT ROWID"}};
+
+// A row's path relative to `prefix` ("" for the prefix itself), or nullopt
+// for a sibling the range [prefix, prefix + "0") also holds ("prefix.csv").
+std::optional<std::string_view> rest_under(std::string_view path, const std::string& prefix) {
+  if (prefix.empty()) return path;
+  if (path.size() == prefix.size()) return std::string_view();
+  if (path[prefix.size()] != '/') return std::nullopt;
+  return path.substr(prefix.size() + 1);
+}
 
 StatKey key_of(const Statement& st, int first) {
   StatKey k;
@@ -68,13 +78,12 @@ void StatCache::lookup_sorted(const std::string& prefix, std::size_t count,
   std::lock_guard<std::mutex> lock(mutex_);
   auto st = rows_under(prefix);
   std::size_t i = 0;
-  const std::size_t skip = prefix.empty() ? 0 : prefix.size() + 1;
   while (i < count && st.step()) {
-    std::string path = st.text(0);
-    if (!prefix.empty() && path.size() > prefix.size() && path[prefix.size()] != '/') continue;
-    std::string_view rest = path.size() > prefix.size() ? std::string_view(path).substr(skip) : std::string_view();
-    while (i < count && path_of(i) < rest) ++i;
-    if (i < count && path_of(i) == rest && key_of(st, 1) == key_at(i)) {
+    const std::string path = st.text(0);
+    auto rest = rest_under(path, prefix);
+    if (!rest) continue;
+    while (i < count && path_of(i) < *rest) ++i;
+    if (i < count && path_of(i) == *rest && key_of(st, 1) == key_at(i)) {
       on_hit(i, StatCacheHit{st.text(4), st.int64(5) != 0});
       ++i;
     }
@@ -101,13 +110,12 @@ void StatCache::for_each_row(
     const std::function<void(std::string_view, const StatKey&, std::string_view, bool)>& row) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto st = rows_under(tracked_path);
-  const std::size_t skip = tracked_path.empty() ? 0 : tracked_path.size() + 1;
   while (st.step()) {
-    std::string path = st.text(0);
-    if (path.size() > tracked_path.size() && !tracked_path.empty() && path[tracked_path.size()] != '/') continue;
-    std::string_view rest = path.size() > tracked_path.size() ? std::string_view(path).substr(skip) : std::string_view();
-    std::string sha = st.text(4);
-    row(rest, key_of(st, 1), sha, st.int64(5) != 0);
+    const std::string path = st.text(0);
+    auto rest = rest_under(path, tracked_path);
+    if (!rest) continue;
+    const std::string sha = st.text(4);
+    row(*rest, key_of(st, 1), sha, st.int64(5) != 0);
   }
 }
 
@@ -118,14 +126,10 @@ FolderDigests StatCache::folder_digests(const std::string& tracked_path) {
   auto st = db_.prepare("SELECT path, digest FROM data_folders WHERE path >= ?1 AND path < ?1 || '0'");
   st.bind(1, tracked_path);
   while (st.step()) {
-    std::string path = st.text(0);
-    std::string rel;
-    if (path.size() > tracked_path.size()) {
-      if (path[tracked_path.size()] != '/') continue;
-      rel = path.substr(tracked_path.size() + 1);
-    }
+    const std::string path = st.text(0);
+    auto rel = rest_under(path, tracked_path);
     Sha256Bytes digest;
-    if (sha256_from_hex(st.text(1), digest)) out.emplace(std::move(rel), digest);
+    if (rel && sha256_from_hex(st.text(1), digest)) out.emplace(std::string(*rel), digest);
   }
   return out;
 }
