@@ -200,12 +200,18 @@ struct BuiltTree {
   std::map<std::string, std::string> fresh;  // hash -> bytes
 };
 
-BuiltTree build_in_memory(const Cache& cache, const WorkTree& t) {
+BuiltTree build_in_memory(const Cache& cache, const WorkTree& t, const FolderHashSink& folders = {}) {
   BuiltTree b;
-  b.root = t.build([&](const std::string& hash, const std::string& bytes) {
-    if (!cache.has(hash)) b.fresh.emplace(hash, bytes);
-  });
+  b.root = t.build(
+      [&](const std::string& hash, const std::string& bytes) {
+        if (!cache.has(hash)) b.fresh.emplace(hash, bytes);
+      },
+      folders);
   return b;
+}
+
+FolderHashSink collect_into(FolderHashes& out) {
+  return [&out](std::string_view prefix, const std::string& hash) { out.emplace_back(prefix, hash); };
 }
 
 // A folder's tree with the folder objects the cache lacks written to it:
@@ -213,15 +219,18 @@ BuiltTree build_in_memory(const Cache& cache, const WorkTree& t) {
 struct StoredTree {
   std::string root;
   std::uint64_t written = 0;
+  FolderHashes folders;  // each folder's object, for the stat cache
 };
 
 StoredTree store_tree(Cache& cache, const WorkTree& t) {
   StoredTree s;
-  s.root = t.build([&](const std::string& hash, const std::string& bytes) {
-    if (cache.has(hash)) return;
-    cache.add_bytes(bytes, /*durable=*/false);
-    ++s.written;
-  });
+  s.root = t.build(
+      [&](const std::string& hash, const std::string& bytes) {
+        if (cache.has(hash)) return;
+        cache.add_bytes(bytes, /*durable=*/false);
+        ++s.written;
+      },
+      collect_into(s.folders));
   return s;
 }
 
@@ -298,18 +307,77 @@ FileRefs without_objects(const Cache& cache, const FileRefs& known, unsigned job
   return out;
 }
 
-std::vector<WorkTree> scan_targets(Repo& repo, StatCache& sc, const std::vector<AddTarget>& targets) {
+// True when every known subfolder of `t` (WorkTree::subtrees) has the same
+// object in the old tree at the same path: then the old tree, found
+// complete, vouches for every object below them, and comparing the trees
+// never needs their files. Reads only the old folder objects above them.
+bool subtrees_as_in(const Cache& cache, const std::string& old_root, const WorkTree& t) {
+  std::map<std::string, std::vector<TreeEntry>> levels;  // old folder path -> its entries
+  auto level = [&](const std::string& path, const std::string& hash) -> const std::vector<TreeEntry>* {
+    auto it = levels.find(path);
+    if (it == levels.end()) {
+      auto read = read_tree_level(cache, hash, "manifest of " + t.data_rel);
+      if (!read) return nullptr;
+      it = levels.emplace(path, std::move(*read)).first;
+    }
+    return &it->second;
+  };
+  try {
+    for (const auto& s : t.subtrees) {
+      std::string hash = old_root, path;
+      for (std::size_t start = 0; start <= s.prefix.size();) {
+        std::size_t end = std::min(s.prefix.find('/', start), s.prefix.size());
+        const std::vector<TreeEntry>* entries = level(path, hash);
+        if (!entries) return false;
+        const std::string name = s.prefix.substr(start, end - start);
+        auto e = std::find_if(entries->begin(), entries->end(),
+                              [&](const TreeEntry& x) { return x.is_tree && x.name == name; });
+        if (e == entries->end()) return false;
+        hash = e->sha256;
+        path = s.prefix.substr(0, end);
+        start = end + 1;
+      }
+      if (hash != s.hash) return false;
+    }
+  } catch (const InputError&) {
+    return false;  // damaged since: compare nothing, scan every file
+  }
+  return true;
+}
+
+// Scans one target for add. A re-add of a tree found complete before takes
+// status's way (data_status): unchanged folders stand in by their objects
+// where the old tree holds the same ones, so only the changed folders'
+// files are held. Not in link modes, which replace every workspace file.
+WorkTree scan_target(Repo& repo, StatCache& sc, const AddTarget& target, const std::string& stamp,
+                     bool link_workspace) {
+  const FolderDigests none;  // digests taken (for status), nothing dropped
+  const auto& old = target.old;
+  if (!link_workspace && old && old->type == EntryType::dir && old->version == 2 && !stamp.empty() &&
+      sc.known_complete(old->sha256, stamp)) {
+    const FolderDigests recorded = sc.folder_digests(target.rel);
+    WorkTree t = scan_tree(repo.root(), target.rel, nullptr, &recorded);
+    if (!t.partial()) return t;
+    if (restore_outside_known_subtrees(sc, repo.cache(), t) == SubtreeRestore::restored &&
+        subtrees_as_in(repo.cache(), old->sha256, t))
+      return t;
+    if (t.subtrees.empty() && fill_and_restore(sc, t)) return t;
+  }
+  // (Without status's remembered listings: they hold every file's name.)
+  return scan_tree(repo.root(), target.rel, nullptr, &none);
+}
+
+std::vector<WorkTree> scan_targets(Repo& repo, StatCache& sc, const std::vector<AddTarget>& targets,
+                                   const std::string& stamp, bool link_workspace) {
   std::vector<WorkTree> trees;
   trees.reserve(targets.size());
   ProgressPhase phase("scan", 0, 0, "entries");  // scan_tree counts what it finds
-  const FolderDigests none;                      // digests taken (for status), nothing dropped
   for (const auto& t : targets) {
-    // (Without status's remembered listings: they hold every file's name.)
-    trees.push_back(scan_tree(repo.root(), t.rel, nullptr, &none));
+    trees.push_back(scan_target(repo, sc, t, stamp, link_workspace));
     if (!trees.back().exists) throw InputError(t.shown + ": no such file or directory");
     for (const auto& f : trees.back().files)
       if (!f.rel.empty()) check_storable_name(t.rel + "/" + f.rel, t.rel + "/" + f.rel);
-    fill_and_restore(sc, trees.back());  // also deletes rows of files gone
+    if (!trees.back().partial()) fill_and_restore(sc, trees.back());  // also deletes rows of files gone
   }
   return trees;
 }
@@ -324,12 +392,14 @@ constexpr std::size_t kRecordCompleteFiles = 1000;
 // large folder) that every object it names is in the cache, which add has
 // just made so. Not in link modes, where the workspace files were replaced
 // after the scan.
-void record_added(Cache& cache, StatCache& sc, const WorkTree& t, const std::string& hash,
+void record_added(Cache& cache, StatCache& sc, const WorkTree& t, const StoredTree& stored,
                   std::int64_t scan_started) {
   if (t.type != EntryType::dir) return;
+  const std::string& hash = stored.root;
   record_folder_digests(sc, t, {}, scan_started);
   sc.record_tree(t.data_rel, t.stat_fingerprint(), hash, t.newest_mtime_ns(), scan_started);
-  if (t.files.size() < kRecordCompleteFiles) return;
+  record_subtree_hashes(sc, t, stored.folders, scan_started);
+  if (t.file_count() < kRecordCompleteFiles) return;
   std::string stamp = objects_stamp(cache);
   if (stamp.empty()) {  // a folder of the cache changed within the timestamp granularity
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
@@ -345,10 +415,10 @@ void record_added(Cache& cache, StatCache& sc, const WorkTree& t, const std::str
 // work follows the change; any other file known to the stat cache has its
 // object checked.
 std::vector<std::optional<StoredTree>> store_files(Repo& repo, StatCache& sc, std::vector<WorkTree>& trees,
-                                                  const std::vector<AddTarget>& targets, unsigned jobs) {
+                                                  const std::vector<AddTarget>& targets, const std::string& stamp,
+                                                  unsigned jobs) {
   Cache& cache = repo.cache();
   std::vector<LinkMode> modes = repo.link_modes();
-  const std::string stamp = objects_stamp(cache);  // before anything is added
   std::vector<char> trust_old(trees.size());
   FileRefs work, known;
   for (size_t i = 0; i < trees.size(); ++i) {
@@ -398,8 +468,9 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
   unsigned jobs = jobs_or_default(options.jobs);
 
   const std::int64_t scan_started = clock_now_ns();
-  std::vector<WorkTree> trees = scan_targets(repo, sc, targets);
-  std::vector<std::optional<StoredTree>> stored = store_files(repo, sc, trees, targets, jobs);
+  const std::string stamp = objects_stamp(cache);  // before anything is added
+  std::vector<WorkTree> trees = scan_targets(repo, sc, targets, stamp, link_workspace);
+  std::vector<std::optional<StoredTree>> stored = store_files(repo, sc, trees, targets, stamp, jobs);
   std::optional<ProgressPhase> phase(std::in_place, "store", link_workspace ? files_in(trees) : 0);
 
   // A folder becomes a tree: only folder objects the cache lacks are
@@ -415,7 +486,8 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
   // Objects durable before any pointer names them: one sync for the batch.
   cache.sync();
   if (!link_workspace)
-    for (size_t i = 0; i < trees.size(); ++i) record_added(cache, sc, trees[i], manifest_hashes[i], scan_started);
+    for (size_t i = 0; i < trees.size(); ++i)
+      if (stored[i]) record_added(cache, sc, trees[i], *stored[i], scan_started);
 
   if (link_workspace) {
     // The workspace file becomes a link to the object (read-only, shared).
@@ -455,7 +527,7 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
     if (t.type == EntryType::dir) {
       p.version = 2;
       p.sha256 = manifest_hashes[i];
-      p.files = t.files.size();
+      p.files = t.file_count();
       e.manifests_written = written[i];
     } else {
       p.sha256 = t.files[0].sha256();
@@ -588,6 +660,15 @@ bool diff_trees(const Cache& cache, const std::string& from, const std::string& 
   return true;
 }
 
+// Puts a diff's lists, sorted by path, into a status entry.
+void take_changes(FileChanges&& changes, EntryStatus& e) {
+  auto by_path = [](const FileChange& x, const FileChange& y) { return x.path < y.path; };
+  for (auto* list : {&changes.added, &changes.removed, &changes.modified}) std::sort(list->begin(), list->end(), by_path);
+  e.added = std::move(changes.added);
+  e.removed = std::move(changes.removed);
+  e.modified = std::move(changes.modified);
+}
+
 // A changed folder against its recorded tree, folder by folder: the work
 // tree's folder objects are built in memory, and only folders whose hashes
 // differ are read and compared. False when that is not possible (the
@@ -596,12 +677,50 @@ bool diff_work_tree(const Cache& cache, const std::string& recorded, const WorkT
   BuiltTree now = build_in_memory(cache, t);
   FileChanges changes;
   if (!diff_trees(cache, recorded, now.root, t.data_rel, changes, &now.fresh)) return false;
-  auto by_path = [](const FileChange& x, const FileChange& y) { return x.path < y.path; };
-  for (auto* list : {&changes.added, &changes.removed, &changes.modified}) std::sort(list->begin(), list->end(), by_path);
-  e.added = std::move(changes.added);
-  e.removed = std::move(changes.removed);
-  e.modified = std::move(changes.modified);
+  take_changes(std::move(changes), e);
   return true;
+}
+
+// Status of a tree found complete before, with a change: only the changed
+// folders' files (and those of the folders above them) are brought back,
+// hashed and built; every other subfolder stands in by its recorded object
+// (restore_outside_known_subtrees), and the recorded tree is read only
+// where it differs. Sets t.known_hash. nullopt when that cannot be done:
+// no subfolder known (t untouched), or rows or objects gone (t.subtrees is
+// left set: t lacks files, scan again).
+std::optional<FileChanges> diff_changed_folders(StatCache& sc, const Cache& cache, WorkTree& t,
+                                                const std::string& recorded, const std::string& fingerprint,
+                                                std::int64_t scan_started) {
+  if (restore_outside_known_subtrees(sc, cache, t) != SubtreeRestore::restored) return std::nullopt;
+  hash_missing(sc, {&t}, 0);
+  FolderHashes built;
+  BuiltTree now;
+  try {
+    now = build_in_memory(cache, t, collect_into(built));
+  } catch (const InputError&) {
+    return std::nullopt;  // a name that is not UTF-8: the full scan reports it as a change
+  }
+  FileChanges changes;
+  if (!diff_trees(cache, recorded, now.root, t.data_rel, changes, &now.fresh)) return std::nullopt;
+  record_subtree_hashes(sc, t, built, scan_started);
+  sc.record_tree(t.data_rel, fingerprint, now.root, t.newest_mtime_ns(), scan_started);
+  t.known_hash = now.root;
+  return changes;
+}
+
+// WorkTree::content_hash(), recording each subfolder's object on the way
+// (record_subtree_hashes) for a tree manifest built from a status scan.
+std::string hash_recording_subtrees(StatCache& sc, const WorkTree& t, std::int64_t scan_started) {
+  if (t.type != EntryType::dir || t.manifest_version != 2 || !t.known_hash.empty()) return t.content_hash();
+  FolderHashes built;
+  std::string root;
+  try {
+    root = t.build({}, collect_into(built));
+  } catch (const InputError&) {
+    return {};  // as content_hash(): a name that is not UTF-8 matches no pointer
+  }
+  record_subtree_hashes(sc, t, built, scan_started);
+  return root;
 }
 
 // nullopt when the manifest, or a folder object of a tree, is not in the cache.
@@ -830,6 +949,7 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, cons
   trees.reserve(items.size());
   const std::string stamp = objects_stamp(cache);
   std::vector<std::string> fingerprints(items.size());
+  std::vector<std::optional<FileChanges>> changes(items.size());  // found from the changed folders alone
   const std::int64_t scan_started = clock_now_ns();
   std::optional<ProgressPhase> phase(std::in_place, "scan", 0, 0, "entries");  // scan_tree counts what it finds
   for (size_t i = 0; i < items.size(); ++i) {
@@ -851,8 +971,18 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, cons
         continue;
       }
     }
+    // A change below a tree found complete before: only the changed folders'
+    // files are needed (and those of the folders above them).
+    if (t.exists && t.type == EntryType::dir && t.partial() && items[i].p.version == 2 && !stamp.empty() &&
+        sc.known_complete(items[i].p.sha256, stamp)) {
+      changes[i] = diff_changed_folders(sc, cache, t, items[i].p.sha256, fingerprints[i], scan_started);
+      if (changes[i]) {
+        record_folder_digests(sc, t, recorded, scan_started);
+        continue;
+      }
+    }
     // Everything below needs every file.
-    if (!fill_and_restore(sc, t)) {
+    if (!t.subtrees.empty() || !fill_and_restore(sc, t)) {
       const FolderDigests none;
       t = scan_tree(repo.root(), data_rel, nullptr, &none);
       t.manifest_version = items[i].p.version;
@@ -881,7 +1011,7 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, cons
     if (!t.exists) {
       e.state = DataState::deleted;
     } else {
-      std::string hash = t.type == p.type ? t.content_hash() : std::string();
+      std::string hash = t.type == p.type ? hash_recording_subtrees(sc, t, scan_started) : std::string();
       same = hash == p.sha256;
       e.state = same ? DataState::clean : DataState::modified;
       if (!fingerprints[i].empty() && t.known_hash.empty() && !hash.empty())
@@ -910,6 +1040,8 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, cons
           });
         check_complete = true;
       }
+    } else if (changes[i]) {
+      take_changes(std::move(*changes[i]), e);
     } else if (p.version == 2 && t.exists && t.type == EntryType::dir && !stamp.empty() &&
                sc.known_complete(p.sha256, stamp) && diff_work_tree(cache, p.sha256, t, e)) {
       // Found complete before, with no object removed since: nothing to

@@ -89,7 +89,10 @@ void summarize_folder(const DirJob& dir, std::size_t start, const FolderDigests*
   FolderDigest d;
   d.prefix = dir.prefix;
   d.files = out.size() - start;
-  for (auto f = b; f != out.end(); ++f) d.newest_mtime_ns = std::max(d.newest_mtime_ns, f->key.mtime_ns);
+  for (auto f = b; f != out.end(); ++f) {
+    d.newest_mtime_ns = std::max(d.newest_mtime_ns, f->key.mtime_ns);
+    d.bytes += f->key.size;
+  }
   if (unchanged) {
     std::sort(b, out.end(), by_rel);
     d.digest = folder_digest(b, out.end());
@@ -272,25 +275,48 @@ std::int64_t clock_now_ns() {
 std::uint64_t WorkTree::total_size() const {
   std::uint64_t n = 0;
   for (const auto& f : files) n += f.key.size;
+  for (const auto& s : subtrees) n += s.bytes;
+  return n;
+}
+
+std::uint64_t WorkTree::file_count() const {
+  std::uint64_t n = files.size();
+  for (const auto& s : subtrees) n += s.files;
   return n;
 }
 
 Manifest WorkTree::manifest() const {
+  if (!subtrees.empty()) throw std::logic_error("WorkTree::manifest() of a scan built from known subfolders");
   Manifest m;
   m.entries.reserve(files.size());
   for (const auto& f : files) m.entries.push_back({f.rel, f.sha256(), f.key.size, f.executable});
   return m;
 }
 
-std::string WorkTree::build(const std::function<void(const std::string&, const std::string&)>& sink) const {
+std::string WorkTree::build(const TreeSink& sink, const FolderHashSink& folders) const {
+  // Files and known subfolders merged in path order (a subfolder sorts as
+  // "prefix/"); build_tree asks for them in order.
+  std::size_t next_file = 0, next_subtree = 0;
   std::string hex;  // the current file's hash, read before the next call
+  auto before_subtree = [&](const std::string& rel) {
+    if (next_subtree == subtrees.size()) return true;
+    const std::string& p = subtrees[next_subtree].prefix;
+    int c = rel.compare(0, p.size(), p);
+    if (c != 0) return c < 0;
+    return rel.size() == p.size() || static_cast<unsigned char>(rel[p.size()]) < '/';
+  };
   return build_tree(
-      files.size(),
-      [&](std::size_t i) {
-        hex = files[i].sha256();
-        return TreeFileRef{files[i].rel, hex, files[i].key.size, files[i].executable};
+      files.size() + subtrees.size(),
+      [&](std::size_t) {
+        if (next_file < files.size() && before_subtree(files[next_file].rel)) {
+          const WorkFile& f = files[next_file++];
+          hex = f.sha256();
+          return TreeFileRef{f.rel, hex, f.key.size, f.executable};
+        }
+        const KnownSubtree& s = subtrees[next_subtree++];
+        return TreeFileRef{s.prefix, s.hash, s.bytes, false, true, s.files};
       },
-      sink);
+      sink, folders);
 }
 
 std::string WorkTree::content_hash() const {
@@ -315,6 +341,38 @@ std::string WorkTree::stat_fingerprint() const {
     digest.update(d.digest.data(), d.digest.size());
   }
   return digest.hex_digest();
+}
+
+std::vector<SubtreeStat> subtree_stats(const WorkTree& tree) {
+  const auto& folders = tree.folders;
+  std::unordered_map<std::string_view, std::size_t> index;
+  for (std::size_t k = 0; k < folders.size(); ++k) index.emplace(folders[k].prefix, k);
+  std::vector<Sha256> digests(folders.size());
+  std::vector<SubtreeStat> out(folders.size());
+  // Each folder counts in itself and every folder above it, in the order
+  // of `folders`: for the top folder this is stat_fingerprint()'s digest.
+  for (const auto& d : folders) {
+    std::string_view at = d.prefix;
+    while (true) {
+      auto k = index.find(at);
+      if (k != index.end()) {
+        std::string_view rel = at.empty() ? std::string_view(d.prefix)
+                               : d.prefix.size() == at.size() ? std::string_view()
+                                                               : std::string_view(d.prefix).substr(at.size() + 1);
+        digests[k->second].update(rel.data(), rel.size());
+        digests[k->second].update("\0", 1);
+        digests[k->second].update(d.digest.data(), d.digest.size());
+        SubtreeStat& s = out[k->second];
+        s.newest_mtime_ns = std::max(s.newest_mtime_ns, d.newest_mtime_ns);
+        s.files += d.files;
+        s.bytes += d.bytes;
+      }
+      if (at.empty()) break;
+      at = parent_view(at);
+    }
+  }
+  for (std::size_t k = 0; k < folders.size(); ++k) out[k].fingerprint = digests[k].hex_digest();
+  return out;
 }
 
 std::int64_t WorkTree::newest_mtime_ns() const {
@@ -367,7 +425,7 @@ void fill_from_stat_cache(StatCache& sc, WorkTree& tree) {
       });
 }
 
-bool fill_and_restore(StatCache& sc, WorkTree& tree) {
+bool fill_and_restore(StatCache& sc, WorkTree& tree, const std::unordered_set<std::string_view>* skip) {
   if (!tree.exists) return true;  // its rows may serve again when it is back
   // Each dropped folder's digest is taken again from its rows, which come
   // sorted by path: a folder's own files arrive in name order, as scanned.
@@ -378,7 +436,7 @@ bool fill_and_restore(StatCache& sc, WorkTree& tree) {
   std::unordered_map<std::string_view, Dropped> dropped;
   std::size_t restore_count = 0;
   for (const auto& d : tree.folders)
-    if (d.dropped) {
+    if (d.dropped && !(skip && skip->count(d.prefix))) {
       dropped.emplace(d.prefix, Dropped{&d, std::make_unique<Sha256>()});
       restore_count += d.files;
     }
@@ -397,7 +455,9 @@ bool fill_and_restore(StatCache& sc, WorkTree& tree) {
       }
       return;
     }
-    auto d = dropped.find(parent_view(rest));
+    const std::string_view folder = parent_view(rest);
+    if (!rest.empty() && skip && skip->count(folder)) return;  // stands in a known subfolder
+    auto d = dropped.find(folder);
     if (rest.empty() || d == dropped.end()) {
       stale.push_back(rest.empty() ? tree.data_rel : tree.data_rel + "/" + std::string(rest));
       return;
@@ -423,7 +483,8 @@ bool fill_and_restore(StatCache& sc, WorkTree& tree) {
   // Rows come in path order, so the restored files are sorted already.
   std::inplace_merge(tree.files.begin(), tree.files.begin() + static_cast<std::ptrdiff_t>(kept), tree.files.end(),
                      by_rel);
-  for (auto& d : tree.folders) d.dropped = false;
+  for (auto& d : tree.folders)
+    if (!(skip && skip->count(d.prefix))) d.dropped = false;
   for (const auto& path : stale) sc.drop_row(path);
   return true;
 }
@@ -436,6 +497,55 @@ void record_folder_digests(StatCache& sc, const WorkTree& tree, const FolderDige
     if (known != recorded.end() && known->second == d.digest) continue;
     sc.record_folder_digest(d.prefix.empty() ? tree.data_rel : tree.data_rel + "/" + d.prefix, d.digest);
   }
+}
+
+namespace {
+// Subfolder rows of data_tree are told from a tracked folder's own by their
+// fingerprint (a tracked folder inside another tracked one shares the path).
+std::string subtree_key(const std::string& fingerprint) { return "subtree:" + fingerprint; }
+}  // namespace
+
+void record_subtree_hashes(StatCache& sc, const WorkTree& tree, const FolderHashes& built,
+                           std::int64_t scan_started_ns) {
+  if (built.empty()) return;
+  const std::vector<SubtreeStat> below = subtree_stats(tree);
+  std::unordered_map<std::string_view, std::size_t> index;
+  for (std::size_t k = 0; k < tree.folders.size(); ++k) index.emplace(tree.folders[k].prefix, k);
+  for (const auto& [prefix, hash] : built) {
+    auto k = index.find(prefix);
+    if (prefix.empty() || k == index.end()) continue;  // the top is StatCache::record_tree's own row
+    const SubtreeStat& s = below[k->second];
+    sc.record_tree(tree.data_rel + "/" + prefix, subtree_key(s.fingerprint), hash, s.newest_mtime_ns,
+                   scan_started_ns);
+  }
+}
+
+SubtreeRestore restore_outside_known_subtrees(StatCache& sc, const Cache& cache, WorkTree& tree) {
+  const std::vector<SubtreeStat> below = subtree_stats(tree);
+  // Folders come sorted by prefix, so a folder's parent comes before it.
+  std::unordered_set<std::string_view> covered;
+  std::vector<KnownSubtree> known;
+  for (std::size_t k = 0; k < tree.folders.size(); ++k) {
+    const std::string& prefix = tree.folders[k].prefix;
+    if (prefix.empty()) continue;
+    if (covered.count(parent_view(prefix))) {
+      covered.insert(prefix);
+      continue;
+    }
+    if (below[k].files == 0) continue;  // no object: an empty folder is not in a tree
+    auto hash = sc.tree_hash(tree.data_rel + "/" + prefix, subtree_key(below[k].fingerprint));
+    if (!hash || !cache.has(*hash)) continue;
+    covered.insert(prefix);
+    known.push_back({prefix, *hash, below[k].files, below[k].bytes});
+  }
+  if (known.empty()) return SubtreeRestore::none_known;
+  // Kept files below a known subfolder (its digest was not recorded) are
+  // covered by it too.
+  tree.files.erase(std::remove_if(tree.files.begin(), tree.files.end(),
+                                  [&](const WorkFile& f) { return covered.count(parent_view(f.rel)) > 0; }),
+                   tree.files.end());
+  tree.subtrees = std::move(known);
+  return fill_and_restore(sc, tree, &covered) ? SubtreeRestore::restored : SubtreeRestore::rows_changed;
 }
 
 std::string objects_stamp(const Cache& cache) {

@@ -9,14 +9,18 @@
 #include <functional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/hash_set.h"
 #include "data/manifest.h"
 #include "data/pointer.h"
+#include "data/tree.h"
 #include "data/stat_cache.h"
 
 namespace mlo {
+
+class Cache;
 
 // One file of a scan. A scan holds one per file of the dataset, so the hash
 // is kept as 32 raw bytes (a hex std::string is 32 bytes plus an 80-byte heap
@@ -42,7 +46,16 @@ struct FolderDigest {
   Sha256Bytes digest{};
   std::int64_t newest_mtime_ns = 0;  // of its own files
   std::size_t files = 0;             // its own files
+  std::uint64_t bytes = 0;           // its own files' sizes
   bool dropped = false;              // its files are left out of WorkTree::files
+};
+
+// A subfolder whose tree object is known without its files (status with a
+// change: see data_status): stands in for them when the tree is built.
+struct KnownSubtree {
+  std::string prefix;  // relative to the tracked folder
+  std::string hash;    // its tree object
+  std::uint64_t files = 0, bytes = 0;
 };
 struct WorkTree {
   std::string data_rel;       // repo-relative path of the tracked file/folder
@@ -55,6 +68,10 @@ struct WorkTree {
   // are not in `files` until restore_dropped() brings them back.
   std::vector<FolderDigest> folders;
   bool partial() const;
+  // Subfolders built from a known object instead of their files (sorted by
+  // prefix): none of the files below them are in `files`. Only build() and
+  // content_hash() may be used then; manifest() refuses.
+  std::vector<KnownSubtree> subtrees;
   // Temp files of killed processes inside the folder (rel): not data, left
   // out of files; checkout removes them.
   std::vector<std::string> stale_temps;
@@ -67,10 +84,12 @@ struct WorkTree {
   std::filesystem::path abs_of(const WorkFile& f) const { return f.rel.empty() ? abs : abs / f.rel; }
   std::string repo_rel_of(const WorkFile& f) const { return f.rel.empty() ? data_rel : data_rel + "/" + f.rel; }
   std::uint64_t total_size() const;
+  std::uint64_t file_count() const;  // files and known subfolders' files
   Manifest manifest() const;
-  // The folder's tree (data/tree.h) built from `files` without a copy;
-  // `sink` receives each folder object. Returns the root's hash.
-  std::string build(const std::function<void(const std::string&, const std::string&)>& sink = {}) const;
+  // The folder's tree (data/tree.h) built from `files` and `subtrees`
+  // without a copy; `sink` receives each folder object built, `folders` each
+  // built folder's path and hash. Returns the root's hash.
+  std::string build(const TreeSink& sink = {}, const FolderHashSink& folders = {}) const;
   // The file's hash, or the hash of the folder's manifest (all hashes must be
   // known unless known_hash is set).
   std::string content_hash() const;
@@ -81,6 +100,16 @@ struct WorkTree {
   std::string stat_fingerprint() const;
   std::int64_t newest_mtime_ns() const;
 };
+
+// What a scan with digests knows of each folder together with everything
+// below it, in WorkTree::folders' order: equal fingerprints mean equal tree
+// objects (the stat cache would answer every file below identically).
+struct SubtreeStat {
+  std::string fingerprint;  // hex
+  std::int64_t newest_mtime_ns = 0;
+  std::uint64_t files = 0, bytes = 0;
+};
+std::vector<SubtreeStat> subtree_stats(const WorkTree& tree);
 
 std::int64_t clock_now_ns();
 
@@ -109,19 +138,38 @@ WorkTree scan_tree(const std::filesystem::path& root, const std::string& data_re
 // digest was recorded with, and deletes the rows of files no longer there
 // (so a folder's rows stay its files). False, with nothing brought back,
 // when a dropped folder's rows no longer give its digest: then only a new
-// scan tells its files.
-bool fill_and_restore(StatCache& sc, WorkTree& tree);
+// scan tells its files. Folders in `skip` (covered by WorkTree::subtrees)
+// stay as they are, their rows neither brought back nor deleted.
+bool fill_and_restore(StatCache& sc, WorkTree& tree, const std::unordered_set<std::string_view>* skip = nullptr);
 // Queues the digest of every folder not modified within the timestamp
 // granularity of the scan whose digest is new (each of its files has a stat
 // cache row by then).
 void record_folder_digests(StatCache& sc, const WorkTree& tree, const FolderDigests& recorded,
                            std::int64_t scan_started_ns);
+// Each built folder's path and hash (WorkTree::build's `folders`).
+using FolderHashes = std::vector<std::pair<std::string, std::string>>;
+// Queues the hash of each built subfolder under its subtree fingerprint
+// (subtree_stats; StatCache::record_tree, skipped within the timestamp
+// granularity), so a status after a change elsewhere can stand it in for
+// its files. Only for a scan with digests of a tree manifest (version 2).
+void record_subtree_hashes(StatCache& sc, const WorkTree& tree, const FolderHashes& built,
+                           std::int64_t scan_started_ns);
+// For a scan that dropped unchanged folders: puts in tree.subtrees the
+// highest subfolders whose recorded hash (record_subtree_hashes) still
+// matches their fingerprint and names an object in `cache`, and brings back
+// from the stat cache only the files outside them (fill_and_restore).
+enum class SubtreeRestore {
+  none_known,    // nothing done: every file is needed (fill_and_restore)
+  restored,      // files outside tree.subtrees are in tree.files
+  rows_changed,  // a dropped folder's rows no longer give its digest: scan
+                 // again (tree.files is incomplete; tree.subtrees stays set)
+};
+SubtreeRestore restore_outside_known_subtrees(StatCache& sc, const Cache& cache, WorkTree& tree);
 // Fills hashes the stat cache knows.
 void fill_from_stat_cache(StatCache& sc, WorkTree& tree);
 // A fingerprint of the cache's object folders (their mtimes): unchanged
 // means no object was removed since. Empty when a folder changed too
 // recently to trust.
-class Cache;
 std::string objects_stamp(const Cache& cache);
 // Hashes every file whose hash is unknown, in parallel, and records it.
 void hash_missing(StatCache& sc, std::vector<WorkTree*> trees, unsigned jobs);

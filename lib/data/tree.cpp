@@ -81,12 +81,14 @@ struct OpenFolder {
 };
 
 // Serialises the innermost open folder and names it in its parent.
-void close_folder(std::vector<OpenFolder>& open, const TreeSink& sink, std::string* root_hash) {
+void close_folder(std::vector<OpenFolder>& open, const TreeSink& sink, const FolderHashSink& folders,
+                  std::string* root_hash) {
   OpenFolder done = std::move(open.back());
   open.pop_back();
   std::string bytes = serialize_tree(done.entries);
   std::string hash = sha256_hex(bytes);
   if (sink) sink(hash, bytes);
+  if (folders) folders(std::string_view(done.prefix).substr(0, done.prefix.empty() ? 0 : done.prefix.size() - 1), hash);
   if (open.empty()) {
     *root_hash = hash;
     return;
@@ -110,7 +112,8 @@ std::string build_tree(const Manifest& m, const TreeSink& sink) {
       sink);
 }
 
-std::string build_tree(std::size_t count, const std::function<TreeFileRef(std::size_t)>& file, const TreeSink& sink) {
+std::string build_tree(std::size_t count, const std::function<TreeFileRef(std::size_t)>& file, const TreeSink& sink,
+                       const FolderHashSink& folders) {
   std::vector<OpenFolder> open(1);
   std::string root;
   for (std::size_t i = 0; i < count; ++i) {
@@ -119,17 +122,18 @@ std::string build_tree(std::size_t count, const std::function<TreeFileRef(std::s
     std::string_view dir = slash == std::string::npos ? std::string_view() : std::string_view(e.path).substr(0, slash + 1);
     // Close folders this path is not inside, then open the ones it is.
     while (dir.substr(0, std::min(dir.size(), open.back().prefix.size())) != open.back().prefix)
-      close_folder(open, sink, &root);
+      close_folder(open, sink, folders, &root);
     while (open.back().prefix.size() < dir.size()) {
       std::size_t end = dir.find('/', open.back().prefix.size());
       open.push_back(OpenFolder{std::string(dir.substr(0, end + 1)), {}, 0, 0});
     }
     OpenFolder& here = open.back();
-    here.entries.push_back({e.path.substr(dir.size()), std::string(e.sha256), e.size, 0, e.executable, false});
-    ++here.files;
+    here.entries.push_back({e.path.substr(dir.size()), std::string(e.sha256), e.size, e.is_tree ? e.files : 0,
+                            e.executable && !e.is_tree, e.is_tree});
+    here.files += e.is_tree ? e.files : 1;
     here.size += e.size;
   }
-  while (!open.empty()) close_folder(open, sink, &root);
+  while (!open.empty()) close_folder(open, sink, folders, &root);
   return root;
 }
 

@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "data/manifest.h"
@@ -41,18 +42,27 @@ std::string serialize_tree(const std::vector<TreeEntry>& entries);
 
 // Receives each new folder object (children before parents).
 using TreeSink = std::function<void(const std::string& hash, const std::string& bytes)>;
+// Receives each folder's path below the root ("" for the root, else "a/b")
+// with its object's hash, children before parents.
+using FolderHashSink = std::function<void(std::string_view prefix, const std::string& hash)>;
 // Builds the folder objects of a flat manifest whose entries are sorted by
 // path, holding only the open folders' entries. Returns the root's hash.
 std::string build_tree(const Manifest& m, const TreeSink& sink = {});
-// The same from any list sorted by path (a scan's files), without a copy.
-// `sha256` only needs to live until the next call of `file`.
+// The same from any list sorted by path (a scan's files), without a copy;
+// `file` is called once for each index, in order. `sha256` only needs to
+// live until the next call. An entry with `is_tree` stands for a whole
+// subfolder whose object is known (`path` its path, `sha256` its object,
+// `size` and `files` what is below it); it sorts as `path` + "/".
 struct TreeFileRef {
   const std::string& path;
   std::string_view sha256;
   std::uint64_t size = 0;
   bool executable = false;
+  bool is_tree = false;
+  std::uint64_t files = 0;
 };
-std::string build_tree(std::size_t count, const std::function<TreeFileRef(std::size_t)>& file, const TreeSink& sink = {});
+std::string build_tree(std::size_t count, const std::function<TreeFileRef(std::size_t)>& file, const TreeSink& sink = {},
+                       const FolderHashSink& folders = {});
 
 // A folder manifest object, flat (v1) or tree (v2), as the flat list of its
 // files (sorted by path); a tree's sub-objects go to Manifest::trees. Every

@@ -3,8 +3,8 @@
 # peak RSS of add, status, one-file re-add, push, pull, checkout and gc at
 # 100k and 1M files of 512 bytes (10M with MLO_BENCH_10M=1), the bytes of
 # memory per file, the objects a one-file change writes and pushes, and git
-# add / git status on the same files (status in alternation with mlo's, by
-# hyperfine). Not a test: nothing fails on speed. Prints the load average:
+# add / git status on the same files (status with nothing and with one file
+# changed in alternation with mlo's, and MLO_BASE's, by hyperfine). Not a test: nothing fails on speed. Prints the load average:
 # on a loaded machine the times are loaded-machine times.
 #
 # Knobs (environment):
@@ -105,6 +105,25 @@ for n in $SCALES; do
   git status >/dev/null
   hyperfine -N -w 1 -r 3 --export-markdown "$W/hf.md" "git -C $W/g status" "$MLO -C $W/new-a -q data status" >/dev/null 2>&1 \
     && sed 's/^/  /' "$W/hf.md"
+  # One file changed (a new inode, in each copy), status in alternation:
+  # git, this mlo and MLO_BASE's on the same change.
+  local_one=data/g000/d00000/f0000001.bin
+  cmds=("git -C $W/g status" "$MLO -C $W/new-a -q data status")
+  [ -d "$W/base-a" ] && cmds+=("$(readlink -f "$MLO_BASE") -C $W/base-a -q data status")
+  for d in "$W/g" "$W/new-a" "$W/base-a"; do
+    [ -d "$d" ] && rm -f "$d/$local_one" && echo "changed" >"$d/$local_one"
+  done
+  echo "  status with one file changed, alternated (load $(cut -d' ' -f1-3 /proc/loadavg)):"
+  hyperfine -N -w 1 -r 3 --export-json "$W/hf.json" "${cmds[@]}" >/dev/null 2>&1
+  /usr/bin/python3 - "$W/hf.json" <<'PY'
+import json, statistics, sys
+results = json.load(open(sys.argv[1]))["results"]
+git = statistics.median(results[0]["times"])
+for r in results:
+    wall = statistics.median(r["times"])
+    print(f"    {r['command'].split()[0]:<40} median {wall:7.3f} s  CPU {r['user'] + r['system']:7.3f} s  "
+          f"({wall / git:.2f}x git's wall)")
+PY
   cd "$W" && rm -rf "$W/g" "$W/new-a" "$W/base-a"
   echo "  load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
 done

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Peak memory of `data add`, `push`, a fresh clone's `pull` and a `data
-# status` with nothing changed grows by a bounded number of bytes a file
+# status` with nothing or one file changed grows by a bounded number of bytes a file
 # (issue 24). Each runs at 1,000 files (the
 # fixed base: binary, libraries, SQLite, thread stacks) and at 10,000 files,
 # under GNU time; the slope (difference / 9,000) must stay under a bound
@@ -55,20 +55,27 @@ add1=$ADD push1=$PUSH pull1=$PULL
 measure 10000
 add2=$ADD push2=$PUSH pull2=$PULL
 
-# status_peak N : peak RSS in KiB of a status with nothing changed, N files.
+# status_peak N : peak RSS in KiB of a status with nothing changed, then of
+# one with one file changed, N files.
 status_peak() {
   new_repo "status$1"
   make_files "$1"
   "$MLO" -q data add data && git add -A && git commit -qm data || fail "add"
   # Recorded by add (or else by this first status): each folder's digest.
   "$MLO" -q data status >/dev/null || fail "status after add is not clean"
-  peak_kb data status
+  local clean changed
+  clean=$(peak_kb data status)
+  echo "changed" >data/g00/d007/f003500.bin
+  changed=$(/usr/bin/time -o "$TEST_TMP/time.txt" -f '%M' "$MLO" -q data status --exit-code >/dev/null 2>&1; echo $?)
+  [ "$changed" = 1 ] || fail "status with one file changed exited $changed (1 expected)"
+  echo "$clean $(tail -1 "$TEST_TMP/time.txt")"
 }
 # Between 10,000 and 40,000 files: above 16,384 files the scan's stat group
 # stops growing, so what is left is per-file cost.
-status1=$(status_peak 10000)
-status2=$(status_peak 40000)
+read -r status1 changed1 <<<"$(status_peak 10000)"
+read -r status2 changed2 <<<"$(status_peak 40000)"
 number "$status1" "data status"; number "$status2" "data status"
+number "$changed1" "data status, one change"; number "$changed2" "data status, one change"
 
 # check STEP BASE_KB BIG_KB LIMIT [FROM TO] : bytes a file above the base within LIMIT.
 check() {
@@ -86,5 +93,8 @@ check "push" "$push1" "$push2" 1500
 # Status with nothing changed held ~250 B a file before it dropped unchanged
 # folders' files (session 14); 100 B is issue 24's target for every command.
 check "data status, nothing changed" "$status1" "$status2" 100 10000 40000
+# With one file changed it held every file (~300 B each) until the other
+# folders stood in by their recorded objects (session 15).
+check "data status, one file changed" "$changed1" "$changed2" 100 10000 40000
 check "pull" "$pull1" "$pull2" 1800
 done_testing

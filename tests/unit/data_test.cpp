@@ -81,7 +81,9 @@ TEST_CASE("a pointer must name its own file") {
 
 #include "core/fs.h"
 #include "data/data.h"
+#include "data/scan.h"
 #include "data/stat_cache.h"
+#include "store/cache.h"
 
 namespace {
 // Dates a file back so the stat cache may trust it (not racily clean).
@@ -354,7 +356,7 @@ TEST_CASE("status keeps no files of folders as recorded, and brings them back fr
 
   // A row that lies about a dropped folder (a file that is not there) is
   // never trusted: nothing comes back. When status needs the files (here
-  // for a change elsewhere) it scans again in full, and deletes the row.
+  // for a change below it) it scans again in full, and deletes the row.
   sc.record("ds/b/ghost.txt", StatKey{1, 1'000'000'000, 3}, std::string(64, 'a'), false, 100'000'000'000);
   sc.flush();
   const FolderDigests now = sc.folder_digests("ds");
@@ -362,19 +364,149 @@ TEST_CASE("status keeps no files of folders as recorded, and brings them back fr
   CHECK_FALSE(fill_and_restore(sc, lied));
   CHECK(lied.files.empty());
   CHECK(data_status(repo).clean());  // from the fingerprint: no row read
-  test::write(tmp / "r/ds/top.txt", "edited");
-  age(tmp / "r/ds/top.txt");
+  write_aged(tmp / "r/ds/b/x/deep.txt", "edited");
   st = data_status(repo);
   REQUIRE(st.entries.size() == 1);
   REQUIRE(st.entries[0].modified.size() == 1);
-  CHECK(st.entries[0].modified[0].path == "ds/top.txt");
+  CHECK(st.entries[0].modified[0].path == "ds/b/x/deep.txt");
   CHECK(st.entries[0].added.empty());
   CHECK(count_rows(repo, "SELECT count(*) FROM data_stat WHERE path = 'ds/b/ghost.txt'") == 0);
-  test::write(tmp / "r/ds/top.txt", "content of ds/top.txt");
-  age(tmp / "r/ds/top.txt");
+  write_aged(tmp / "r/ds/b/x/deep.txt", "content of ds/b/x/deep.txt");
   CHECK(data_status(repo).clean());
   WorkTree honest = scan_tree(tmp / "r", "ds", nullptr, &now);
   CHECK(fill_and_restore(sc, honest));
+}
+
+TEST_CASE("status with a change builds only the changed folders; the others stand in by their objects") {
+  test::TempDir tmp;
+  Repo repo = make_repo(tmp);
+  Cwd cwd(tmp / "r");
+  auto count = [&](const std::string& sql) { return count_rows(repo, sql); };
+  for (auto p : {"ds/top.txt", "ds/a/1.txt", "ds/a/2.txt", "ds/b/1.txt", "ds/b/x/deep.txt", "ds/c/y/z/deep.txt"})
+    write_aged(tmp / "r" / p, std::string("content of ") + p);
+  data_add(repo, {"ds"});
+  // Each subfolder's object is recorded under its fingerprint.
+  CHECK(count("SELECT count(*) FROM data_tree WHERE path > 'ds/' AND path < 'ds0' "
+              "AND fingerprint LIKE 'subtree:%'") == 6);  // a, b, b/x, c, c/y, c/y/z
+  CHECK(data_status(repo).clean());
+  CHECK(data_status(repo).clean());  // the first may not trust a cache folder changed this tick
+  const std::string recorded_root = read_pointer(repo, "ds.mlo").sha256;
+
+  write_aged(tmp / "r/ds/b/x/deep.txt", "edited");
+  StatCache sc(repo.index());
+  const FolderDigests recorded = sc.folder_digests("ds");
+  WorkTree lean = scan_tree(tmp / "r", "ds", nullptr, &recorded);
+  REQUIRE(restore_outside_known_subtrees(sc, repo.cache(), lean) == SubtreeRestore::restored);
+  std::vector<std::string> known, files;
+  for (const auto& s : lean.subtrees) known.push_back(s.prefix);
+  for (const auto& f : lean.files) files.push_back(f.rel);
+  CHECK(known == std::vector<std::string>{"a", "c"});
+  CHECK(files == std::vector<std::string>{"b/1.txt", "b/x/deep.txt", "top.txt"});
+  hash_missing(sc, {&lean}, 1);
+  const FolderDigests none;
+  WorkTree full = scan_tree(tmp / "r", "ds", nullptr, &none);
+  REQUIRE(fill_and_restore(sc, full));
+  hash_missing(sc, {&full}, 1);
+  CHECK(lean.content_hash() == full.content_hash());
+  CHECK(lean.total_size() == full.total_size());
+  CHECK(lean.content_hash() != recorded_root);
+  CHECK_THROWS(lean.manifest());  // a flat list would lack the known subfolders' files
+
+  StatusResult st = data_status(repo);
+  REQUIRE(st.entries.size() == 1);
+  CHECK(st.entries[0].state == DataState::modified);
+  REQUIRE(st.entries[0].modified.size() == 1);
+  CHECK(st.entries[0].modified[0].path == "ds/b/x/deep.txt");
+  CHECK(st.entries[0].added.empty());
+  CHECK(st.entries[0].removed.empty());
+  CHECK(st.entries[0].in_cache);
+
+  // A subfolder whose object left the cache is built from its files.
+  const std::string a_hash = [&] {
+    auto row = repo.index().prepare("SELECT hash FROM data_tree WHERE path = 'ds/a'");
+    REQUIRE(row.step());
+    return row.text(0);
+  }();
+  const fs::path a_object = repo.cache().object_path(a_hash);
+  std::ifstream in(a_object, std::ios::binary);
+  const std::string a_bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE_FALSE(a_bytes.empty());
+  fs::permissions(a_object.parent_path(), fs::perms::owner_write, fs::perm_options::add);
+  fs::remove(a_object);
+  WorkTree without_a = scan_tree(tmp / "r", "ds", nullptr, &recorded);
+  REQUIRE(restore_outside_known_subtrees(sc, repo.cache(), without_a) == SubtreeRestore::restored);
+  CHECK(without_a.subtrees.size() == 1);
+  CHECK(without_a.files.size() == 5);  // a's two files too
+  repo.cache().add_bytes(a_bytes, /*durable=*/false);
+
+  // A row that lies about a folder outside the known subfolders is never
+  // trusted: status scans again in full, answers right, and deletes it. One
+  // inside a known subfolder is not read at all.
+  sc.record("ds/b/ghost.txt", StatKey{1, 1'000'000'000, 3}, std::string(64, 'a'), false, 100'000'000'000);
+  sc.record("ds/a/ghost.txt", StatKey{1, 1'000'000'000, 3}, std::string(64, 'a'), false, 100'000'000'000);
+  sc.flush();
+  write_aged(tmp / "r/ds/top.txt", "edited");
+  WorkTree lied = scan_tree(tmp / "r", "ds", nullptr, &recorded);
+  CHECK(restore_outside_known_subtrees(sc, repo.cache(), lied) == SubtreeRestore::rows_changed);
+  st = data_status(repo);
+  REQUIRE(st.entries.size() == 1);
+  REQUIRE(st.entries[0].modified.size() == 2);
+  CHECK(st.entries[0].modified[0].path == "ds/b/x/deep.txt");
+  CHECK(st.entries[0].modified[1].path == "ds/top.txt");
+  CHECK(st.entries[0].added.empty());
+  CHECK(count("SELECT count(*) FROM data_stat WHERE path = 'ds/b/ghost.txt'") == 0);
+
+  // Back as recorded: clean, from the known subfolders again.
+  write_aged(tmp / "r/ds/top.txt", "content of ds/top.txt");
+  write_aged(tmp / "r/ds/b/x/deep.txt", "content of ds/b/x/deep.txt");
+  CHECK(data_status(repo).clean());
+  CHECK(data_status(repo).clean());
+}
+
+TEST_CASE("a re-add after a change holds only the changed folders, where the old tree vouches for the rest") {
+  test::TempDir tmp;
+  Repo repo = make_repo(tmp);
+  Cwd cwd(tmp / "r");
+  for (auto p : {"ds/top.txt", "ds/a/1.txt", "ds/a/2.txt", "ds/b/1.txt", "ds/b/x/deep.txt", "ds/c/y/z/deep.txt"})
+    write_aged(tmp / "r" / p, std::string("content of ") + p);
+  // The tree a full scan of the workspace gives.
+  auto full_hash = [&] {
+    StatCache sc(repo.index());
+    const FolderDigests none;
+    WorkTree full = scan_tree(tmp / "r", "ds", nullptr, &none);
+    REQUIRE(fill_and_restore(sc, full));
+    hash_missing(sc, {&full}, 1);
+    return full.content_hash();
+  };
+  data_add(repo, {"ds"});
+  const std::string first = read_file(tmp / "r/ds.mlo");
+  CHECK(data_status(repo).clean());
+  CHECK(data_status(repo).clean());  // found complete
+
+  write_aged(tmp / "r/ds/a/1.txt", "edited");
+  std::vector<AddedEntry> added = data_add(repo, {"ds"});
+  REQUIRE(added.size() == 1);
+  CHECK(added[0].result.sha256 == full_hash());
+  CHECK(added[0].result.files == 6);  // the known subfolders' files count too
+  std::uint64_t bytes = 0;
+  for (const auto& f : fs::recursive_directory_iterator(tmp / "r/ds"))
+    if (f.is_regular_file()) bytes += f.file_size();
+  CHECK(added[0].result.size == bytes);
+  CHECK(added[0].hashed == 1);
+  CHECK(added[0].manifests_written == 2);  // ds/a and the root
+  CHECK(data_status(repo).clean());
+
+  // The old pointer back, with ds/a as just added: ds/a's object is in the
+  // cache but not in the old tree, so it cannot stand in; a full scan does.
+  write_file_atomic(tmp / "r/ds.mlo", first);
+  CHECK(data_status(repo).entries.at(0).state == DataState::modified);
+  CHECK(data_status(repo).entries.at(0).in_cache);  // found complete again
+  write_aged(tmp / "r/ds/c/y/z/deep.txt", "edited");
+  added = data_add(repo, {"ds"});
+  REQUIRE(added.size() == 1);
+  CHECK(added[0].result.sha256 == full_hash());
+  CHECK(added[0].result.files == 6);
+  CHECK(data_status(repo).clean());
 }
 
 TEST_CASE("add records what the next status needs to answer from the folders' stats alone") {
