@@ -1084,6 +1084,8 @@ DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string&
     std::uint64_t size = 0;
     std::optional<Manifest> manifest;  // filled lazily for folders
     bool workspace = false;
+    bool built = false;  // a workspace folder built as a tree: its new objects are in `fresh`
+    std::map<std::string, std::string> fresh;
   };
   using Tree = std::map<std::string, Side>;  // data path -> side
 
@@ -1099,15 +1101,48 @@ DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string&
     });
     return tree;
   };
-  std::vector<WorkTree> work_trees;
+  // A workspace folder as a flat list of every file (the comparison of last resort).
+  auto workspace_manifest = [&](const std::string& rel) {
+    StatCache sc(repo.index());
+    WorkTree t = scan_tree(repo.root(), rel);
+    fill_from_stat_cache(sc, t);
+    hash_missing(sc, {&t}, 0);
+    sc.flush();
+    return t.manifest();
+  };
   auto at_workspace = [&] {
     Tree tree;
     StatCache sc(repo.index());
-    auto pointers = find_pointer_files(repo);
-    work_trees.reserve(pointers.size());
-    for (const auto& ptr : pointers) {
+    std::vector<WorkTree> work_trees;
+    for (const auto& ptr : find_pointer_files(repo)) {
       Pointer p = read_pointer(repo, ptr);  // validates
-      work_trees.push_back(scan_tree(repo.root(), *data_path_for(ptr)));
+      const std::string rel = *data_path_for(ptr);
+      // A tree is scanned as status scans it: unchanged subfolders stand
+      // in by their recorded objects, so only changed folders are held.
+      if (p.type == EntryType::dir && p.version == 2) {
+        const FolderDigests recorded = sc.folder_digests(rel);
+        WorkTree t = scan_tree(repo.root(), rel, nullptr, &recorded);
+        bool filled = false;
+        if (t.exists && t.type == EntryType::dir) {
+          if (!t.partial()) filled = fill_and_restore(sc, t);
+          else if (restore_outside_known_subtrees(sc, repo.cache(), t) == SubtreeRestore::restored) filled = true;
+          else filled = t.subtrees.empty() && fill_and_restore(sc, t);
+        }
+        if (filled) {
+          hash_missing(sc, {&t}, 0);
+          try {
+            BuiltTree b = build_in_memory(repo.cache(), t);
+            Side s{t.type, b.root, t.total_size(), std::nullopt, true};
+            s.built = true;
+            s.fresh = std::move(b.fresh);
+            tree[rel] = std::move(s);
+            continue;
+          } catch (const InputError&) {
+            // a name that is not UTF-8 has no tree: compared as a flat list below
+          }
+        }
+      }
+      work_trees.push_back(scan_tree(repo.root(), rel));
       work_trees.back().manifest_version = p.version;
       fill_from_stat_cache(sc, work_trees.back());
     }
@@ -1132,7 +1167,7 @@ DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string&
       s.manifest = Manifest{{ManifestEntry{"", s.sha256, s.size, false}}};
       return &s.manifest->entries;
     }
-    if (!s.manifest) s.manifest = try_load_manifest(repo, s.sha256, path);
+    if (!s.manifest) s.manifest = s.built ? workspace_manifest(path) : try_load_manifest(repo, s.sha256, path);
     return s.manifest ? &s.manifest->entries : nullptr;
   };
   std::set<std::string> paths;
@@ -1144,9 +1179,12 @@ DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string&
     Side* sa = ia == a.end() ? nullptr : &ia->second;
     Side* sb = ib == b.end() ? nullptr : &ib->second;
     if (sa && sb && sa->type == sb->type && sa->sha256 == sb->sha256) continue;
-    if (sa && sb && sa->type == EntryType::dir && sb->type == EntryType::dir && !sa->workspace && !sb->workspace) {
+    // Trees on both sides: only the folders whose hashes differ are read.
+    if (sa && sb && sa->type == EntryType::dir && sb->type == EntryType::dir && (!sa->workspace || sa->built) &&
+        (!sb->workspace || sb->built)) {
       FileChanges changes;
-      if (diff_trees(repo.cache(), sa->sha256, sb->sha256, path, changes)) {
+      const auto* fresh = sa->built ? &sa->fresh : sb->built ? &sb->fresh : nullptr;
+      if (diff_trees(repo.cache(), sa->sha256, sb->sha256, path, changes, fresh)) {
         r.added.insert(r.added.end(), changes.added.begin(), changes.added.end());
         r.deleted.insert(r.deleted.end(), changes.removed.begin(), changes.removed.end());
         r.modified.insert(r.modified.end(), changes.modified.begin(), changes.modified.end());

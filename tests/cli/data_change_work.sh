@@ -118,4 +118,26 @@ run_mlo --json data status
 expect_json 'd["entries"][0]["added"] == ["data/zz/n.txt"]'
 expect_json 'len(d["entries"][0]["removed"]) == 10'
 
+# `data diff` against the workspace compares the same way: the workspace is
+# built as status builds it (unchanged folders standing in by their
+# recorded objects), and only the recorded folders whose hashes differ are
+# read: HEAD's root and the changed folder's (all 41, parsed into one flat
+# list, before).
+expect_ok data add data
+git add -A && git commit -qm "one folder added, one removed" || fail "commit"
+expect_ok data status --exit-code
+expect_ok data status --exit-code
+rm -f data/d9/f0009.txt && echo "changed" >data/d9/f0009.txt
+mkdir -p data/zy && echo new >data/zy/m.txt && rm -rf data/d4
+strace -f -o "$TEST_TMP/strace-diff.txt" -e trace=openat "$MLO" -q --json data diff >"$TEST_TMP/diff.json" \
+  || fail "diff under strace"
+OUT=$(cat "$TEST_TMP/diff.json")
+expect_json '[c["path"] for c in d["modified"]] == ["data/d9/f0009.txt"] and [c["path"] for c in d["added"]] == ["data/zy/m.txt"]'
+expect_json 'len(d["deleted"]) == 10 and all(c["path"].startswith("data/d4/") for c in d["deleted"]) and not d["unknown"]'
+read_objects=$(grep -E '\.mlo/cache/objects/[0-9a-f]{2}/' "$TEST_TMP/strace-diff.txt" | grep -v ENOENT \
+  | grep -c O_RDONLY || true)
+echo "diff with one file changed, one folder added and one removed read $read_objects cache objects"
+[ "$read_objects" -le 4 ] || fail "diff read $read_objects cache objects (at most 4 expected: the root, d4, d9)"
+pass
+
 done_testing
