@@ -52,4 +52,9 @@ CLI::App* add_command(CLI::App& app, const std::string& name) {
   return add_command(app, name, declared_summary(name));
 }
 
+CLI::App* add_wanted_command(CLI::App& parent, Context& ctx, const std::string& name, const std::string& summary) {
+  CLI::App* sub = add_command(parent, name, summary);
+  return ctx.wants(parent.get_name(), name) ? sub : nullptr;
+}
+
 }  // namespace mlo::cli

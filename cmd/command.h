@@ -35,6 +35,14 @@ class Context {
   // The selected command's work; main() runs it after parsing and applying
   // the global options (so -C takes effect first).
   std::function<void()> action;
+  // The command word of this invocation and the word after it ("data",
+  // "status"), as far as main() can tell before parsing.
+  std::string command, subcommand;
+  // False when this invocation names another subcommand of `parent`: then
+  // `name` needs only its summary (its options would only cost start-up).
+  bool wants(const std::string& parent, const std::string& name) const {
+    return command != parent || subcommand.empty() || subcommand == name;
+  }
 
   // Makes `fn` the action of `cmd` when the user selects it.
   void on_run(CLI::App* cmd, std::function<void()> fn) {
@@ -87,6 +95,9 @@ CLI::App* add_command(CLI::App& parent, const std::string& name, const std::stri
 // Adds a top-level command declared in its group's MLO_REGISTER_COMMANDS,
 // with the summary declared there.
 CLI::App* add_command(CLI::App& app, const std::string& name);
+// add_command for a subcommand of a group command: nullptr, with only its
+// name and summary added, when ctx.wants() says another one was asked for.
+CLI::App* add_wanted_command(CLI::App& parent, Context& ctx, const std::string& name, const std::string& summary);
 // The declared summary of a top-level command (throws std::logic_error if undeclared).
 const char* declared_summary(const std::string& name);
 

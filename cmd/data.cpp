@@ -276,30 +276,33 @@ void register_data(CLI::App& app, Context& ctx) {
   auto* data = add_command(app, "data");
   data->require_subcommand(1);
 
-  {
+  if (CLI::App* cmd = add_wanted_command(
+          *data, ctx, "add",
+          "Track files or folders: store them in the cache, write PATH.mlo")) {
     auto paths = std::make_shared<std::vector<std::string>>();
     auto opts = std::make_shared<AddOptions>();
-    auto* cmd = add_command(*data, "add", "Track files or folders: store them in the cache, write PATH.mlo");
     cmd->add_option("paths", *paths, "Files or folders to track")->required();
     cmd->add_option("-d,--description", opts->description, "A description kept in the pointer file");
     cmd->add_option("-j,--jobs", opts->jobs, "Hashing threads (default: all cores)");
     ctx.on_run(cmd, [&ctx, paths, opts] { print_added(ctx, data_add(ctx.repo(), *paths, *opts), "Added"); });
   }
-  {
+  if (CLI::App* cmd = add_wanted_command(
+          *data, ctx, "commit",
+          "Record the current content of tracked files or folders")) {
     auto paths = std::make_shared<std::vector<std::string>>();
     auto opts = std::make_shared<AddOptions>();
-    auto* cmd = add_command(*data, "commit", "Record the current content of tracked files or folders");
     cmd->add_option("paths", *paths, "Tracked paths (default: every tracked path that changed)");
     cmd->add_option("-d,--description", opts->description, "Replace the description in the pointer file");
     cmd->add_option("-j,--jobs", opts->jobs, "Hashing threads (default: all cores)");
     ctx.on_run(cmd, [&ctx, paths, opts] { print_added(ctx, data_commit(ctx.repo(), *paths, *opts), "Recorded"); });
   }
-  {
+  if (CLI::App* cmd = add_wanted_command(
+          *data, ctx, "status",
+          "Show tracked data and stage outputs that differ from their pointer files or mlo.lock")) {
     auto paths = std::make_shared<std::vector<std::string>>();
     auto porcelain = std::make_shared<Porcelain>();
     auto exit_code = std::make_shared<bool>(false);
     auto pulled = std::make_shared<bool>(false);
-    auto* cmd = add_command(*data, "status", "Show tracked data and stage outputs that differ from their pointer files or mlo.lock");
     cmd->add_option("paths", *paths, "Limit to these tracked paths or folders");
     cmd->add_flag("--porcelain", porcelain->on, "Stable one-line-per-change output for scripts");
     cmd->add_flag("-z", porcelain->z, "With --porcelain: end records with NUL, paths unquoted");
@@ -320,10 +323,11 @@ void register_data(CLI::App& app, Context& ctx) {
       if (*exit_code && status_dirty(st, *pulled)) ctx.exit_code = 1;
     });
   }
-  {
+  if (CLI::App* cmd = add_wanted_command(
+          *data, ctx, "checkout",
+          "Make the workspace match the pointer files and mlo.lock's stage outputs")) {
     auto paths = std::make_shared<std::vector<std::string>>();
     auto opts = std::make_shared<CheckoutOptions>();
-    auto* cmd = add_command(*data, "checkout", "Make the workspace match the pointer files and mlo.lock's stage outputs");
     cmd->add_option("paths", *paths, "Tracked paths or folders (default: all)");
     cmd->add_flag("-f,--force", opts->force, "Overwrite workspace changes that are not saved in the cache");
     cmd->add_option("-j,--jobs", opts->jobs, "Threads (default: all cores)");
@@ -343,9 +347,10 @@ void register_data(CLI::App& app, Context& ctx) {
                 << r.removed.size() << ", " << r.unchanged << " already up to date.\n";
     });
   }
-  {
+  if (CLI::App* cmd = add_wanted_command(
+          *data, ctx, "diff",
+          "Files added, modified, deleted between revisions or the workspace")) {
     auto revs = std::make_shared<std::vector<std::string>>();
-    auto* cmd = add_command(*data, "diff", "Files added, modified, deleted between revisions or the workspace");
     cmd->add_option("revisions", *revs, "REV (compared with the workspace) or REV REV (default: HEAD)")->expected(0, 2);
     ctx.on_run(cmd, [&ctx, revs] {
       std::string a = revs->size() > 0 ? (*revs)[0] : "";
@@ -370,10 +375,9 @@ void register_data(CLI::App& app, Context& ctx) {
         std::cout << "No data changes between " << d.from << " and " << d.to << ".\n";
     });
   }
-  {
+  if (CLI::App* cmd = add_wanted_command(*data, ctx, "ls", "List tracked data (a tracked folder lists its files)")) {
     auto path = std::make_shared<std::string>();
     auto porcelain = std::make_shared<Porcelain>();
-    auto* cmd = add_command(*data, "ls", "List tracked data (a tracked folder lists its files)");
     cmd->add_option("path", *path, "A tracked path or a folder to list under");
     cmd->add_flag("--porcelain", porcelain->on, "TYPE SIZE SHA256 PATH, tab-separated, for scripts");
     cmd->add_flag("-z", porcelain->z, "With --porcelain: end records with NUL, paths unquoted");
@@ -404,10 +408,11 @@ void register_data(CLI::App& app, Context& ctx) {
       }
     });
   }
-  {
+  if (CLI::App* cmd = add_wanted_command(
+          *data, ctx, "rm",
+          "Stop tracking data (the data stays unless --remove-data)")) {
     auto paths = std::make_shared<std::vector<std::string>>();
     auto opts = std::make_shared<RmOptions>();
-    auto* cmd = add_command(*data, "rm", "Stop tracking data (the data stays unless --remove-data)");
     cmd->add_option("paths", *paths, "Tracked paths (or their .mlo files)")->required();
     cmd->add_flag("--remove-data", opts->remove_data, "Also delete the data from the workspace");
     cmd->add_flag("-f,--force", opts->force, "With --remove-data: even when it holds changes not in the cache");

@@ -46,8 +46,9 @@ void render(Context& ctx, const ValidateArgs& a, const contracts::RunResult& r) 
 }
 
 void add_validate(CLI::App& data, Context& ctx) {
+  auto* cmd = add_wanted_command(data, ctx, "validate", "Check data against its contract (checks: in mlo.yaml)");
+  if (!cmd) return;
   auto a = std::make_shared<ValidateArgs>();
-  auto* cmd = add_command(data, "validate", "Check data against its contract (checks: in mlo.yaml)");
   cmd->add_option("paths", a->paths, "Datasets, files in them or their PATH.mlo pointers (default: every checked dataset)");
   cmd->add_flag("--markdown", a->markdown, "Print a Markdown report (for PR comments)");
   cmd->add_flag("--skip-unchecked", a->skip_unchecked, "Skip paths that have no checks (the pre-commit hook)");
@@ -65,7 +66,8 @@ void add_validate(CLI::App& data, Context& ctx) {
 }
 
 void add_schema(CLI::App& data, Context& ctx) {
-  auto* schema = add_command(data, "schema", "Data contracts: write a starting contract from the data");
+  auto* schema = add_wanted_command(data, ctx, "schema", "Data contracts: write a starting contract from the data");
+  if (!schema) return;
   schema->require_subcommand(1);
   auto path = std::make_shared<std::string>();
   auto output = std::make_shared<std::string>();

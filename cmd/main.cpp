@@ -168,22 +168,26 @@ void add_help_command(CLI::App& app) {
 // The command word the user typed: the first word that is not a global
 // option, or for `mlo help WORD...` the first word after help. Empty when
 // there is none (`mlo`, `mlo --help`, `mlo help`).
-std::string requested_command(int argc, char** argv) {
+// The first `count` words of the command line that are not options (nor
+// -C's directory, nor a leading `help`): the command and its subcommand.
+std::vector<std::string> requested_words(int argc, char** argv, std::size_t count) {
+  std::vector<std::string> words;
   bool after_help = false;
-  for (int i = 1; i < argc; ++i) {
+  for (int i = 1; i < argc && words.size() < count; ++i) {
     std::string_view arg = argv[i];
     if (arg == "-C") {
       ++i;  // its directory
       continue;
     }
     if (arg.empty() || arg[0] == '-') continue;
-    if (arg == "help" && !after_help) {
+    if (arg == "help" && !after_help && words.empty()) {
       after_help = true;
       continue;
     }
-    return std::string(arg);
+    words.emplace_back(arg);
   }
-  return "";
+  words.resize(count);
+  return words;
 }
 
 bool declares(const CommandGroup& group, const std::string& name) {
@@ -252,7 +256,9 @@ int main(int argc, char** argv) {
 
   auto& groups = command_groups();
   std::stable_sort(groups.begin(), groups.end(), [](auto& a, auto& b) { return a.order < b.order; });
-  command = requested_command(argc, argv);
+  const std::vector<std::string> words = requested_words(argc, argv, 2);
+  command = ctx.command = words[0];
+  ctx.subcommand = words[1];
   bool color_err = use_color(color, 2);
   bool undeclared_groups = std::any_of(groups.begin(), groups.end(), [](auto& g) { return g.commands.empty(); });
   if (!command.empty() && command != "help" && !is_declared(groups, command) && !undeclared_groups) {
