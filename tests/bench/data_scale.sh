@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # How mlo's data commands scale with the number of files (issue 24): time and
-# peak RSS of add, status, one-file re-add, push, pull, checkout and gc at
+# peak RSS of add, status, diff, one-file re-add, push, pull, checkout and gc at
 # 100k and 1M files of 512 bytes (10M with MLO_BENCH_10M=1), the bytes of
 # memory per file, the objects a one-file change writes and pushes, and git
 # add / git status on the same files (status with nothing and with one file
@@ -67,6 +67,7 @@ one_build() {
   local one=data/g000/d00000/f0000000.bin
   rm -f "$one" && echo changed >"$one"
   measure "status (one file changed)" "$n" "$mlo" -q data status
+  measure "data diff (one file changed)" "$n" "$mlo" -q data diff
   touch "$W/mark"
   measure "add after one change" "$n" "$mlo" -q --json data add data
   echo "    manifests written: $(/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["added"][0].get("manifests_written","n/a"))' <"$W/out"),"\
