@@ -345,26 +345,29 @@ bool subtrees_as_in(const Cache& cache, const std::string& old_root, const WorkT
   return true;
 }
 
-// Scans one target for add. A re-add of a tree found complete before takes
-// status's way (data_status): unchanged folders stand in by their objects
-// where the old tree holds the same ones, so only the changed folders'
-// files are held. Not in link modes, which replace every workspace file.
+// Scans one target for add, with the stat cache's hashes filled in (its
+// rows of files gone deleted). A re-add of a tree found complete before
+// takes status's way (data_status): unchanged folders stand in by their
+// objects where the old tree holds the same ones, so only the changed
+// folders' files are held. Not in link modes, which replace every
+// workspace file.
 WorkTree scan_target(Repo& repo, StatCache& sc, const AddTarget& target, const std::string& stamp,
                      bool link_workspace) {
-  const FolderDigests none;  // digests taken (for status), nothing dropped
   const auto& old = target.old;
   if (!link_workspace && old && old->type == EntryType::dir && old->version == 2 && !stamp.empty() &&
       sc.known_complete(old->sha256, stamp)) {
     const FolderDigests recorded = sc.folder_digests(target.rel);
     WorkTree t = scan_tree(repo.root(), target.rel, nullptr, &recorded);
-    if (!t.partial()) return t;
-    if (restore_outside_known_subtrees(sc, repo.cache(), t) == SubtreeRestore::restored &&
+    if (t.partial() && restore_outside_known_subtrees(sc, repo.cache(), t) == SubtreeRestore::restored &&
         subtrees_as_in(repo.cache(), old->sha256, t))
       return t;
     if (t.subtrees.empty() && fill_and_restore(sc, t)) return t;
   }
   // (Without status's remembered listings: they hold every file's name.)
-  return scan_tree(repo.root(), target.rel, nullptr, &none);
+  const FolderDigests none;  // digests taken (for status), nothing dropped
+  WorkTree t = scan_tree(repo.root(), target.rel, nullptr, &none);
+  fill_and_restore(sc, t);  // nothing dropped: cannot fail
+  return t;
 }
 
 std::vector<WorkTree> scan_targets(Repo& repo, StatCache& sc, const std::vector<AddTarget>& targets,
@@ -377,7 +380,6 @@ std::vector<WorkTree> scan_targets(Repo& repo, StatCache& sc, const std::vector<
     if (!trees.back().exists) throw InputError(t.shown + ": no such file or directory");
     for (const auto& f : trees.back().files)
       if (!f.rel.empty()) check_storable_name(t.rel + "/" + f.rel, t.rel + "/" + f.rel);
-    if (!trees.back().partial()) fill_and_restore(sc, trees.back());  // also deletes rows of files gone
   }
   return trees;
 }
