@@ -52,7 +52,7 @@ nlohmann::json stats_json(const SyncResult& r) {
           {"objects", s.objects},         {"bytes", s.bytes},             {"wire_bytes", s.wire_bytes},
           {"chunks", s.chunks},           {"reused_chunks", s.reused_chunks}, {"packs", s.packs},
           {"up_to_date", s.up_to_date},   {"missing", s.missing},         {"requests", s.requests},
-          {"seconds", s.seconds},         {"runs", r.runs}};
+          {"seconds", s.seconds},         {"runs", r.runs},               {"known_files", r.known_files}};
 }
 
 std::string summary(const std::string& verb, const std::string& dir, const SyncResult& r) {
@@ -63,6 +63,8 @@ std::string summary(const std::string& verb, const std::string& dir, const SyncR
                      human_bytes(s.bytes) + ", " + human_bytes(s.wire_bytes) + " transferred) " + dir + " '" +
                      r.remote.name + "' in " + secs + " s";
   if (s.up_to_date) line += "; " + std::to_string(s.up_to_date) + " already there";
+  if (r.known_files)
+    line += "; " + std::to_string(r.known_files) + " file" + (r.known_files == 1 ? "" : "s") + " in folders pushed before";
   if (s.reused_chunks) line += "; " + std::to_string(s.reused_chunks) + " chunks reused";
   if (r.runs) line += "; " + std::to_string(r.runs) + " run" + (r.runs == 1 ? "" : "s") + (verb == "Pushed" ? " shared" : " imported");
   return line;

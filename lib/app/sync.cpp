@@ -100,20 +100,29 @@ namespace {
 // Calls `need` with every object a pointer names: its own hash and, for a
 // folder, its tree as far as the cache has it (a fetch asks for the folder
 // objects it lacks and comes back for what they list). Walked, not listed:
-// no entry for every file is built.
-void for_each_named(Repo& repo, const std::string& pointer, const std::function<void(const std::string&)>& need) {
+// no entry for every file is built. `descend`, when given, is asked about
+// each folder object (the root too) with the files it holds: false leaves it
+// and all below it out. Returns false when a folder object is not in the
+// cache (its files unnamed).
+using Descend = std::function<bool(const std::string&, std::uint64_t)>;
+bool for_each_named(Repo& repo, const std::string& pointer, const std::function<void(const std::string&)>& need,
+                    const Descend& descend = {}) {
   Pointer p = load_pointer(repo, pointer);
+  if (p.type == EntryType::dir && descend && !descend(p.sha256, p.files)) return true;
   need(p.sha256);
-  if (p.type != EntryType::dir || !repo.cache().has(p.sha256)) return;
+  if (p.type != EntryType::dir) return true;
+  if (!repo.cache().has(p.sha256)) return false;
   std::vector<std::string> missing;
   walk_manifest(
       repo.cache(), p.sha256, "manifest " + p.sha256 + " of " + pointer, [&](ManifestEntry&& e) { need(e.sha256); },
-      need, &missing);
+      need, &missing, {}, descend);
+  return missing.empty();
 }
 
 }  // namespace
 
-NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths, bool per_pointer) {
+NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths, bool per_pointer,
+                             const PushedTrees* on_remote) {
   NeededObjects n;
   n.pointers = find_pointers(repo, paths);
   // One allocation for the hashes: growing by doubling would hold up to
@@ -126,10 +135,22 @@ NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths, 
   for (auto& pp : n.pointers) {
     std::set<std::string> none;
     auto& mine = per_pointer ? n.by_pointer[pp] : none;
-    for_each_named(repo, pp, [&](const std::string& h) {
-      n.objects.insert(h);
-      if (per_pointer) mine.insert(h);
-    });
+    auto descend = [&](const std::string& tree, std::uint64_t files) {
+      if (on_remote->holds(tree)) {
+        n.known_files += files;
+        return false;
+      }
+      n.trees.insert(tree);
+      return true;
+    };
+    bool whole = for_each_named(
+        repo, pp,
+        [&](const std::string& h) {
+          n.objects.insert(h);
+          if (per_pointer) mine.insert(h);
+        },
+        on_remote ? Descend(descend) : nullptr);
+    n.whole = n.whole && whole;
   }
   return n;
 }
@@ -154,7 +175,7 @@ void record_push(Repo& repo, Backend& backend, const NeededObjects& need, const 
 
 void resend_vanished(Repo& repo, Backend& backend, const fs::path& idx, const NeededObjects& need,
                      const TransferOptions& opts, SyncResult& r) {
-  RemoteIndex after = RemoteIndex::load(backend, idx, opts.jobs);
+  RemoteIndex after = RemoteIndex::load(backend, idx, opts.jobs, &need.objects);
   HashSet vanished;
   need.objects.for_each([&](const std::string& h) {
     if (!after.has_object(h) && repo.cache().has(h)) vanished.insert(h);
@@ -174,9 +195,13 @@ void resend_vanished(Repo& repo, Backend& backend, const fs::path& idx, const Ne
 SyncResult push(Repo& repo, const SyncRequest& request) {
   SyncResult r;
   auto backend = open_remote(repo, request.remote, &r.remote);
-  NeededObjects need = needed_objects(repo, request.paths);
-  r.pointers = need.pointers;
   fs::path idx = index_cache_dir(repo.cache_dir(), r.remote.url);
+  // Folders an earlier push put on this remote in full are not walked again:
+  // after a small change only the changed folders' files are named.
+  PushedTrees pushed = PushedTrees::load(idx, committed_packs(*backend));
+  NeededObjects need = needed_objects(repo, request.paths, false, &pushed);
+  r.pointers = need.pointers;
+  r.known_files = need.known_files;
   auto opts = transfer_options(request, r.remote, "push");
   // Runs the remote does not list yet: their records, logs and outputs.
   std::map<std::string, std::string> new_runs;
@@ -206,7 +231,20 @@ SyncResult push(Repo& repo, const SyncRequest& request) {
   // until none runs, then look again and send whatever vanished.
   wait_for_gc(*backend, std::max<std::int64_t>(300, repo.lock_timeout_ms() / 1000));
   // (Also this push's own new packs: a gc with --grace 0 may have taken them.)
-  if (!RemoteIndex::cache_intact(*backend, idx)) resend_vanished(repo, *backend, idx, need, opts, r);
+  // The folders the record let this push skip count on its packs too.
+  PackListing listing = committed_packs(*backend);
+  if (!RemoteIndex::cache_intact(listing, idx) || !pushed.still_listed(listing)) {
+    // What the record let this push skip may have gone too: name it all.
+    PushedTrees::forget(idx);
+    if (pushed.size() > 0) {
+      need = needed_objects(repo, request.paths);
+      r.known_files = 0;
+      for (const auto& h : extra) need.objects.insert(h);
+    }
+    resend_vanished(repo, *backend, idx, need, opts, r);
+  } else if (need.whole && r.stats.missing.empty()) {
+    pushed.save(idx, listing, need.trees);
+  }
   // The list goes last: a teammate who sees a run can fetch all it names.
   if (!new_runs.empty()) {
     write_run_list(*backend, idx, new_runs);

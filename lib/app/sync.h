@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "app/pushed_trees.h"
 #include "remote/remotes.h"
 #include "remote/run_lists.h"
 #include "core/hash_set.h"
@@ -42,6 +43,7 @@ struct SyncResult {
   std::vector<std::string> pointers;  // repo-relative pointer files involved
   TransferStats stats;
   std::size_t runs = 0;                   // runs pushed / fetched (new to the other side)
+  std::uint64_t known_files = 0;          // push: files in folders an earlier push recorded as on the remote (not looked at)
   std::vector<std::string> runs_missing;
   std::size_t model_objects = 0;            // fetch --models: registered artifacts' objects fetched
   std::vector<std::string> models_missing;  // fetch --models: artifact objects the remote lacks  // fetch: run objects the remote lacks (not an error)
@@ -80,7 +82,12 @@ struct NeededObjects {
   std::vector<std::string> pointers;
   HashSet objects;  // 32 bytes a hash: push holds one for every file
   std::map<std::string, std::set<std::string>> by_pointer;  // only when asked for (a second copy of every hash)
+  HashSet trees;      // with `on_remote`: the folder objects walked (roots included)
+  std::uint64_t known_files = 0;  // with `on_remote`: files in the folders it left out
+  bool whole = true;  // false: a folder object was missing from the cache, so some files are not named
 };
-NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths, bool per_pointer = false);
+// With `on_remote`, a folder object it holds is left out with all below it.
+NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths, bool per_pointer = false,
+                             const PushedTrees* on_remote = nullptr);
 
 }  // namespace mlo::app

@@ -255,7 +255,8 @@ std::optional<Frame> open_subtree(const Cache& cache, const Frame& parent, const
 // folders on the current path are held. No recursion: the depth is input.
 void expand_tree(const Cache& cache, Frame root, const std::string& where,
                  const std::function<void(ManifestEntry&&)>& file,
-                 const std::function<void(const std::string&)>& folder, std::vector<std::string>* missing) {
+                 const std::function<void(const std::string&)>& folder, std::vector<std::string>* missing,
+                 const std::function<bool(const std::string&, std::uint64_t)>& descend) {
   std::vector<Frame> stack;
   stack.push_back(std::move(root));
   while (!stack.empty()) {
@@ -273,6 +274,7 @@ void expand_tree(const Cache& cache, Frame root, const std::string& where,
       bad_tree(where, "folders nest deeper than " + std::to_string(kMaxTreeDepth) + " levels at " + top.prefix + e.name);
     for (const auto& f : stack)
       if (f.hash == e.sha256) bad_tree(where, "folder " + top.prefix + e.name + " contains itself (tree " + e.sha256 + ")");
+    if (descend && !descend(e.sha256, e.files)) continue;
     folder(e.sha256);
     auto sub = open_subtree(cache, top, e, where);
     if (!sub && !missing)
@@ -309,7 +311,8 @@ std::vector<TreeEntry> parse_tree_level(const std::string& bytes, const std::str
 void walk_manifest(const Cache& cache, const std::string& hash, const std::string& where,
                    const std::function<void(ManifestEntry&&)>& file,
                    const std::function<void(const std::string&)>& folder, std::vector<std::string>* missing,
-                   const std::function<void(std::uint64_t)>& files_claimed) {
+                   const std::function<void(std::uint64_t)>& files_claimed,
+                   const std::function<bool(const std::string&, std::uint64_t)>& descend) {
   auto doc = read_object(cache, hash, where);
   if (!doc) {
     if (missing) {
@@ -325,7 +328,7 @@ void walk_manifest(const Cache& cache, const std::string& hash, const std::strin
     if (t.files > kMaxTreeFiles)
       bad_tree(where, "claims " + std::to_string(t.files) + " files (at most " + std::to_string(kMaxTreeFiles) + ")");
     if (files_claimed) files_claimed(t.files);
-    expand_tree(cache, std::move(root), where, file, folder, missing);
+    expand_tree(cache, std::move(root), where, file, folder, missing, descend);
     return;
   }
   Manifest flat = parse_manifest_json(*doc, where);

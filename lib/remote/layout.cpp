@@ -316,10 +316,12 @@ bool RemoteIndex::complete_recipe(const std::string& hash) const {
 }
 
 // One pack's blobs as slots (load() numbers the pack and sorts them all).
-std::vector<RemoteIndex::Slot> RemoteIndex::slots_of(const PackIndex& pack, std::uint64_t stored) {
+std::vector<RemoteIndex::Slot> RemoteIndex::slots_of(const PackIndex& pack, std::uint64_t stored,
+                                                     const HashSet* only_objects) {
   std::vector<Slot> out;
-  out.reserve(pack.blobs.size());
+  out.reserve(only_objects ? 0 : pack.blobs.size());
   for (const auto& b : pack.blobs) {
+    if (only_objects && b.kind == BlobKind::object && !only_objects->contains(b.hash)) continue;
     Slot s;
     s.hash = binary_hash(b.hash);
     s.offset = b.offset;
@@ -348,19 +350,30 @@ std::uint64_t RemoteIndex::pack_bytes(const std::string& id) const {
   return it == pack_sizes.end() ? 0 : it->second;
 }
 
-bool RemoteIndex::cache_intact(Backend& backend, const fs::path& cache_dir) {
-  std::set<std::string> listed;
-  for (auto& b : backend.list("packs/")) listed.insert(b.key.substr(6));  // checked names only, so compared, never opened
+std::map<std::string, std::uint64_t> committed_packs(Backend& backend) {
+  std::map<std::string, std::uint64_t> packs;
+  std::set<std::string> indexed;
+  for (auto& b : backend.list("packs/")) {
+    std::string name = b.key.substr(6);
+    if (name.size() > 5 && name.compare(name.size() - 5, 5, ".pack") == 0) packs[name.substr(0, name.size() - 5)] = b.size;
+    else if (name.size() > 4 && name.compare(name.size() - 4, 4, ".idx") == 0) indexed.insert(name.substr(0, name.size() - 4));
+  }
+  for (auto it = packs.begin(); it != packs.end();)
+    it = indexed.count(it->first) && is_pack_id(it->first) ? std::next(it) : packs.erase(it);
+  return packs;
+}
+
+bool RemoteIndex::cache_intact(const std::map<std::string, std::uint64_t>& listing, const fs::path& cache_dir) {
   std::error_code ec;
   for (auto it = fs::directory_iterator(cache_dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
     if (it->path().extension() != ".idx") continue;
-    std::string stem = it->path().stem().string();
-    if (!listed.count(stem + ".idx") || !listed.count(stem + ".pack")) return false;
+    if (!listing.count(it->path().stem().string())) return false;
   }
   return !ec;
 }
 
-RemoteIndex RemoteIndex::load(Backend& backend, const fs::path& cache_dir, unsigned jobs) {
+RemoteIndex RemoteIndex::load(Backend& backend, const fs::path& cache_dir, unsigned jobs, const HashSet* only_objects) {
+  if (only_objects) only_objects->sorted();  // sorted here, once: the threads below only read it
   RemoteIndex index;
   std::vector<std::string> ids;
   std::map<std::string, bool> has_pack;
@@ -413,7 +426,7 @@ RemoteIndex RemoteIndex::load(Backend& backend, const fs::path& cache_dir, unsig
     }
     auto size = index.pack_sizes.find(ids[i]);
     if (size == index.pack_sizes.end()) return;  // index without its pack: ignore (gc in progress)
-    parsed[i] = slots_of(pack, size->second);
+    parsed[i] = slots_of(pack, size->second, only_objects);
     created[i] = pack.created;
     found[i] = 1;
     if (!cached) {

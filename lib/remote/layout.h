@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/hash_set.h"
 #include "remote/backend.h"
 
 namespace mlo::remote {
@@ -84,6 +85,11 @@ struct ChunkParams {
 // Splits a buffer; returns chunk lengths (sum = data.size()).
 std::vector<std::uint64_t> cdc_split(std::string_view data, const ChunkParams& params = {});
 
+// The committed packs a listing of packs/ shows (an index and its pack both
+// there), with each pack's size: what a record of the remote's contents can be
+// checked against later (a pack gone or of another size voids it).
+std::map<std::string, std::uint64_t> committed_packs(Backend& backend);
+
 // Where a blob lives on the remote.
 struct BlobLocation {
   std::string pack;  // pack id
@@ -97,10 +103,15 @@ class RemoteIndex {
  public:
   // Lists packs/ and reads each .idx (from `cache_dir` when already there,
   // else from the remote, in parallel with `jobs` threads, then cached).
-  static RemoteIndex load(Backend& backend, const std::filesystem::path& cache_dir, unsigned jobs);
-  // True when every pack whose index is cached in `cache_dir` is still on
-  // the remote (one listing, nothing parsed): a load would find them all.
-  static bool cache_intact(Backend& backend, const std::filesystem::path& cache_dir);
+  // With `only_objects`, whole objects ("o") outside that set are left out
+  // (chunks and recipes are all kept): a push or fetch of a few objects then
+  // holds a few slots, not one for every object on the remote.
+  static RemoteIndex load(Backend& backend, const std::filesystem::path& cache_dir, unsigned jobs,
+                          const HashSet* only_objects = nullptr);
+  // True when every pack whose index is cached in `cache_dir` is still in
+  // `listing` (committed_packs: one listing, nothing parsed): a load would
+  // find them all.
+  static bool cache_intact(const std::map<std::string, std::uint64_t>& listing, const std::filesystem::path& cache_dir);
 
   std::optional<BlobLocation> object(const std::string& hash) const;  // kind o
   std::optional<BlobLocation> chunk(const std::string& hash) const;   // kind c
@@ -134,7 +145,7 @@ class RemoteIndex {
   const Slot* find(BlobKind kind, const std::string& hash) const;
   std::optional<BlobLocation> location(BlobKind kind, const std::string& hash) const;
   BlobEntry entry_of(const Slot& s) const;
-  static std::vector<Slot> slots_of(const PackIndex& pack, std::uint64_t stored);
+  static std::vector<Slot> slots_of(const PackIndex& pack, std::uint64_t stored, const HashSet* only_objects);
   void load_recipes(Backend& backend, const std::filesystem::path& cache_dir, unsigned jobs);
 
   std::vector<std::string> pack_ids_;

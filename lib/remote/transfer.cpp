@@ -269,7 +269,8 @@ TransferStats push_objects(Backend& backend, Cache& cache, const fs::path& index
                            const TransferOptions& options) {
   auto t0 = Clock::now();
   TransferStats stats;
-  RemoteIndex remote = RemoteIndex::load(backend, index_cache, options.jobs);
+  if (hashes.empty()) return stats;  // nothing to look up: the index is not read
+  RemoteIndex remote = RemoteIndex::load(backend, index_cache, options.jobs, &hashes);
 
   // Pointers into `hashes`, not copies: 8 bytes a file to send, and the
   // hex name is made again per round.
@@ -528,7 +529,7 @@ TransferStats fetch_objects(Backend& backend, Cache& cache, const fs::path& inde
     stats.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     return stats;
   }
-  RemoteIndex remote = RemoteIndex::load(backend, index_cache, options.jobs);
+  RemoteIndex remote = RemoteIndex::load(backend, index_cache, options.jobs, &hashes);
   std::vector<const Sha256Bytes*> present;
   for (const Sha256Bytes* b : wanted) {
     std::string h = sha256_to_hex(*b);

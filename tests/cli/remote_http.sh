@@ -25,7 +25,9 @@ expect_out_contains "Pushed 42 objects"
 ls "$TEST_TMP/dav/store/mlo/packs/"*.idx >/dev/null 2>&1 || fail "no pack index on the server"
 pass
 expect_ok --json push
-expect_json "d['objects'] == 0 and d['up_to_date'] == 42"
+# A no-op push looks only at big.bin: data/small's folder was recorded as
+# pushed in full, so its 40 files are not looked at again.
+expect_json "d['objects'] == 0 and d['up_to_date'] == 1 and d['known_files'] == 40"
 
 cd "$TEST_TMP" && git clone -q a b && cd b
 expect_ok --json pull
