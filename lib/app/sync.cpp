@@ -11,6 +11,7 @@
 #include "core/hash.h"
 #include "core/parallel.h"
 #include "core/log.h"
+#include "data/data.h"
 #include "data/manifest.h"
 #include "data/pointer.h"
 #include "data/tree.h"
@@ -361,12 +362,17 @@ RemoteStatus remote_status(Repo& repo, const SyncRequest& request) {
   auto backend = open_remote(repo, request.remote, &st.remote);
   fs::path idx = index_cache_dir(repo.cache_dir(), st.remote.url);
   unsigned jobs = jobs_for(request, st.remote);
-  RemoteIndex index = RemoteIndex::load(*backend, idx, jobs);
+  std::optional<RemoteIndex> loaded_index;  // read only when some object must be looked up
+  auto index = [&]() -> RemoteIndex& {
+    if (!loaded_index) loaded_index = RemoteIndex::load(*backend, idx, jobs);
+    return *loaded_index;
+  };
   std::vector<std::string> pointers = find_pointers(repo, request.paths);
   std::vector<Pointer> loaded;
   for (auto& pp : pointers) loaded.push_back(load_pointer(repo, pp));
-  // Folder manifests the remote has and the cache lacks: fetched level by
-  // level (a tree's folder objects name the next level's).
+  // Folder manifests the cache lacks, fetched level by level (a tree's
+  // folder objects name the next level's); one the remote lacks too is
+  // reported below as unknown.
   TransferOptions opts = transfer_options(request, st.remote, "fetch");
   opts.progress = false;
   std::set<std::string> asked;
@@ -375,21 +381,27 @@ RemoteStatus remote_status(Repo& repo, const SyncRequest& request) {
     for (const Pointer& p : loaded) {
       if (p.type != EntryType::dir) continue;
       std::vector<std::string> missing;
-      read_manifest(repo.cache(), p.sha256, "manifest " + p.sha256 + " of " + p.path, &missing);
+      walk_manifest(repo.cache(), p.sha256, "manifest " + p.sha256 + " of " + p.path, [](ManifestEntry&&) {},
+                    [](const std::string&) {}, &missing);
       for (auto& h : missing)
-        if (index.has_object(h) && asked.insert(h).second) manifests.insert(h);
+        if (asked.insert(h).second) manifests.insert(h);
     }
     if (manifests.empty()) break;
     st.manifests_fetched += fetch_objects(*backend, repo.cache(), idx, manifests, opts).objects;
   }
+  // A folder this clone pushed in full, whose objects a status found in the
+  // cache with none removed since, is only counted: no per-file lookup.
+  PushedTrees pushed = PushedTrees::load(idx, committed_packs(*backend));
   for (std::size_t i = 0; i < pointers.size(); ++i) {
     const Pointer& p = loaded[i];
     RemoteStatusEntry e;
     e.pointer = pointers[i];
     e.path = *data_path_for(pointers[i]);
+    const bool known_both = p.type == EntryType::dir && pushed.holds(p.sha256) && cache_known_to_hold(repo, p.sha256);
     auto check = [&](const std::string& hash, const std::string* file) {
       ++e.objects;
-      bool remote_has = index.has_object(hash), cache_has = repo.cache().has(hash);
+      if (known_both) return;
+      bool remote_has = index().has_object(hash), cache_has = repo.cache().has(hash);
       e.missing_remote += !remote_has;
       e.missing_cache += !cache_has;
       if (file && !remote_has) e.remote_lacks.push_back(*file);
@@ -400,12 +412,13 @@ RemoteStatus remote_status(Repo& repo, const SyncRequest& request) {
     } else {
       check(p.sha256, nullptr);
       std::vector<std::string> missing;
-      Manifest m = read_manifest(repo.cache(), p.sha256, "manifest of " + e.path + " (object " + p.sha256 + ")", &missing);
-      for (auto& h : m.trees) check(h, nullptr);
-      for (auto& f : m.entries) {
-        std::string file = e.path + "/" + f.path;
-        check(f.sha256, &file);
-      }
+      walk_manifest(
+          repo.cache(), p.sha256, "manifest of " + e.path + " (object " + p.sha256 + ")",
+          [&](ManifestEntry&& f) {
+            std::string file = e.path + "/" + f.path;
+            check(f.sha256, &file);
+          },
+          [&](const std::string& tree) { check(tree, nullptr); }, &missing);
       e.manifest_known = missing.empty();
     }
     st.entries.push_back(std::move(e));
@@ -420,7 +433,7 @@ RemoteStatus remote_status(Repo& repo, const SyncRequest& request) {
       e.stage = output.stage;
       for (const auto& h : output.objects) {
         ++e.objects;
-        e.missing_remote += !index.has_object(h);
+        e.missing_remote += !index().has_object(h);
         e.missing_cache += !repo.cache().has(h);
       }
       st.entries.push_back(std::move(e));

@@ -942,6 +942,13 @@ std::vector<StatusItem> status_items(Repo& repo, const Selection& sel) {
 
 }  // namespace
 
+bool cache_known_to_hold(Repo& repo, const std::string& manifest_hash) {
+  const std::string stamp = objects_stamp(repo.cache());
+  if (stamp.empty()) return false;
+  StatCache sc(repo.index());
+  return sc.known_complete(manifest_hash, stamp);
+}
+
 StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, const std::vector<TrackedOutput>& outputs) {
   const std::vector<StatusItem> items = status_items(repo, select_tracked(repo, paths, outputs));
   StatusResult result;

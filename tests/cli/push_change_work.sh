@@ -8,6 +8,7 @@
 # could not send everything records nothing.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_remote.sh"
+command -v strace >/dev/null || fail "strace is needed (.ci/debian-packages.txt)"
 
 # 300 files in 30 folders (data/dNN/fNNNN.txt).
 new_repo a
@@ -51,6 +52,27 @@ change data/d07/f0037.txt "changed twice"
 expect_ok --json push
 expect_json 'd["objects"] == 3 and d["up_to_date"] <= 9'
 
+# status --remote after that push: the tree was pushed in full from here and
+# a status found its objects in the cache with none removed since, so no
+# object is looked up one by one and no pack index is read.
+expect_ok data status --exit-code
+expect_ok data status --exit-code
+strace -f -o "$TEST_TMP/strace-remote.txt" -e trace=openat "$MLO" -q --json data status --remote --exit-code \
+  >"$TEST_TMP/remote.json" || fail "status --remote under strace"
+OUT=$(cat "$TEST_TMP/remote.json")
+expect_json 'd["entries"][0]["objects"] == 331 and d["entries"][0]["missing_remote"] == 0 and d["entries"][0]["missing_cache"] == 0'
+idx_reads=$(grep -c '\.idx"' "$TEST_TMP/strace-remote.txt" || true)
+[ "$idx_reads" = 0 ] || fail "status --remote read $idx_reads pack indexes for a tree pushed in full"
+pass
+# An object gone from the cache: looked up again, and named.
+lost=$(sha256sum data/d03/f0003.txt | cut -c1-64)
+chmod u+w ".mlo/cache/objects/${lost:0:2}" 2>/dev/null
+mv ".mlo/cache/objects/${lost:0:2}/${lost:2}" "$TEST_TMP/lost-object"
+expect_rc 1 --json data status --remote --exit-code
+expect_json 'd["entries"][0]["missing_cache"] == 1 and d["entries"][0]["cache_lacks"] == ["data/d03/f0003.txt"]'
+expect_json 'd["entries"][0]["missing_remote"] == 0'
+mv "$TEST_TMP/lost-object" ".mlo/cache/objects/${lost:0:2}/${lost:2}"
+
 # A teammate's push (new packs) leaves this clone's record good.
 cd "$TEST_TMP" && git clone -q a b && cd b
 expect_ok pull
@@ -69,6 +91,8 @@ expect_json 'd["objects"] == 3 and d["up_to_date"] <= 20'
 # Data lost on the store: every pack goes but the newest. The record counted
 # on them, so the next push walks every folder and sends all that is gone.
 ls -t "$TEST_TMP"/remote/packs/*.pack | tail -n +2 | while read -r p; do rm -f "$p" "${p%.pack}.idx"; done
+expect_rc 1 --json data status --remote --exit-code
+expect_json 'd["entries"][0]["missing_remote"] >= 300'
 change data/d13/f0013.txt "after the loss"
 expect_ok --json push
 expect_json 'd["objects"] >= 300'
