@@ -105,11 +105,11 @@ namespace {
 // each folder object (the root too) with the files it holds: false leaves it
 // and all below it out. Returns false when a folder object is not in the
 // cache (its files unnamed).
-using Descend = std::function<bool(const std::string&, std::uint64_t)>;
+using Descend = std::function<bool(const std::string&, std::uint64_t, const std::string&)>;
 bool for_each_named(Repo& repo, const std::string& pointer, const std::function<void(const std::string&)>& need,
                     const Descend& descend = {}) {
   Pointer p = load_pointer(repo, pointer);
-  if (p.type == EntryType::dir && descend && !descend(p.sha256, p.files)) return true;
+  if (p.type == EntryType::dir && descend && !descend(p.sha256, p.files, "")) return true;
   need(p.sha256);
   if (p.type != EntryType::dir) return true;
   if (!repo.cache().has(p.sha256)) return false;
@@ -136,7 +136,7 @@ NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths, 
   for (auto& pp : n.pointers) {
     std::set<std::string> none;
     auto& mine = per_pointer ? n.by_pointer[pp] : none;
-    auto descend = [&](const std::string& tree, std::uint64_t files) {
+    auto descend = [&](const std::string& tree, std::uint64_t files, const std::string&) {
       if (on_remote->holds(tree)) {
         n.known_files += files;
         return false;
@@ -357,24 +357,14 @@ SyncResult fetch(Repo& repo, const SyncRequest& request) {
   return r;
 }
 
-RemoteStatus remote_status(Repo& repo, const SyncRequest& request) {
-  RemoteStatus st;
-  auto backend = open_remote(repo, request.remote, &st.remote);
-  fs::path idx = index_cache_dir(repo.cache_dir(), st.remote.url);
-  unsigned jobs = jobs_for(request, st.remote);
-  std::optional<RemoteIndex> loaded_index;  // read only when some object must be looked up
-  auto index = [&]() -> RemoteIndex& {
-    if (!loaded_index) loaded_index = RemoteIndex::load(*backend, idx, jobs);
-    return *loaded_index;
-  };
-  std::vector<std::string> pointers = find_pointers(repo, request.paths);
-  std::vector<Pointer> loaded;
-  for (auto& pp : pointers) loaded.push_back(load_pointer(repo, pp));
-  // Folder manifests the cache lacks, fetched level by level (a tree's
-  // folder objects name the next level's); one the remote lacks too is
-  // reported below as unknown.
-  TransferOptions opts = transfer_options(request, st.remote, "fetch");
-  opts.progress = false;
+namespace {
+
+// Downloads the folder manifests the cache lacks, level by level (a tree's
+// folder objects name the next level's); one the remote lacks too is
+// reported later as unknown. Returns how many were fetched.
+std::size_t fetch_missing_manifests(Repo& repo, Backend& backend, const fs::path& idx, const std::vector<Pointer>& loaded,
+                                    const TransferOptions& opts) {
+  std::size_t fetched = 0;
   std::set<std::string> asked;
   for (std::size_t round = 0; round <= kMaxTreeDepth + 1; ++round) {
     std::set<std::string> manifests;
@@ -387,57 +377,129 @@ RemoteStatus remote_status(Repo& repo, const SyncRequest& request) {
         if (asked.insert(h).second) manifests.insert(h);
     }
     if (manifests.empty()) break;
-    st.manifests_fetched += fetch_objects(*backend, repo.cache(), idx, manifests, opts).objects;
+    fetched += fetch_objects(backend, repo.cache(), idx, manifests, opts).objects;
   }
-  // A folder this clone pushed in full, whose objects a status found in the
-  // cache with none removed since, is only counted: no per-file lookup.
+  return fetched;
+}
+
+// The objects whose presence on the remote must be looked up: all that the
+// pointers and outputs name but those below folders this clone pushed in
+// full. Only these are read from the remote's pack indexes.
+HashSet remote_lookups(Repo& repo, const std::vector<Pointer>& loaded, const PushedTrees& pushed,
+                       const std::vector<LockOutputObjects>& outputs) {
+  HashSet lookup;
+  for (const Pointer& p : loaded) {
+    if (p.type == EntryType::dir && pushed.holds(p.sha256)) continue;
+    lookup.insert(p.sha256);
+    if (p.type != EntryType::dir) continue;
+    std::vector<std::string> missing;
+    walk_manifest(
+        repo.cache(), p.sha256, "manifest " + p.sha256 + " of " + p.path,
+        [&](ManifestEntry&& f) { lookup.insert(f.sha256); }, [&](const std::string& t) { lookup.insert(t); }, &missing,
+        {}, [&](const std::string& t, std::uint64_t, const std::string&) { return !pushed.holds(t); });
+  }
+  for (const auto& o : outputs)
+    for (const auto& h : o.objects) lookup.insert(h);
+  return lookup;
+}
+
+// One pointer's entry. Below a folder this clone pushed in full the remote
+// is known to hold every object (only the cache is checked); when the
+// cache is known to hold them too, they are only counted.
+RemoteStatusEntry pointer_remote_status(Repo& repo, const std::string& pointer, const Pointer& p,
+                                        const PushedTrees& pushed, const std::function<RemoteIndex&()>& index) {
+  RemoteStatusEntry e;
+  e.pointer = pointer;
+  e.path = *data_path_for(pointer);
+  const bool on_remote = p.type == EntryType::dir && pushed.holds(p.sha256);
+  const bool known_both = on_remote && cache_known_to_hold(repo, p.sha256);
+  auto check = [&](const std::string& hash, const std::string* file, bool remote_known) {
+    ++e.objects;
+    if (known_both) return;
+    bool remote_has = remote_known || index().has_object(hash), cache_has = repo.cache().has(hash);
+    e.missing_remote += !remote_has;
+    e.missing_cache += !cache_has;
+    if (file && !remote_has) e.remote_lacks.push_back(*file);
+    if (file && !cache_has) e.cache_lacks.push_back(*file);
+  };
+  if (p.type != EntryType::dir) {
+    check(p.sha256, &e.path, false);
+    return e;
+  }
+  std::vector<std::string> missing;
+  // A folder pushed in full, walked on its own (no further skipping, so
+  // this nests one level only).
+  auto walk_pushed = [&](const std::string& tree, const std::string& prefix) {
+    walk_manifest(
+        repo.cache(), tree, "manifest of " + prefix + " (object " + tree + ")",
+        [&](ManifestEntry&& f) {
+          std::string file = prefix + "/" + f.path;
+          check(f.sha256, &file, true);
+        },
+        [&](const std::string& t) { check(t, nullptr, true); }, &missing);
+  };
+  check(p.sha256, nullptr, on_remote);
+  if (on_remote) {
+    walk_pushed(p.sha256, e.path);
+  } else {
+    walk_manifest(
+        repo.cache(), p.sha256, "manifest of " + e.path + " (object " + p.sha256 + ")",
+        [&](ManifestEntry&& f) {
+          std::string file = e.path + "/" + f.path;
+          check(f.sha256, &file, false);
+        },
+        [&](const std::string& t) { check(t, nullptr, false); }, &missing, {},
+        [&](const std::string& t, std::uint64_t, const std::string& path) {
+          if (!pushed.holds(t)) return true;
+          check(t, nullptr, true);
+          walk_pushed(t, e.path + "/" + path);
+          return false;
+        });
+  }
+  e.manifest_known = missing.empty();
+  return e;
+}
+
+}  // namespace
+
+RemoteStatus remote_status(Repo& repo, const SyncRequest& request) {
+  RemoteStatus st;
+  auto backend = open_remote(repo, request.remote, &st.remote);
+  fs::path idx = index_cache_dir(repo.cache_dir(), st.remote.url);
+  std::vector<std::string> pointers = find_pointers(repo, request.paths);
+  std::vector<Pointer> loaded;
+  for (auto& pp : pointers) loaded.push_back(load_pointer(repo, pp));
+  TransferOptions opts = transfer_options(request, st.remote, "fetch");
+  opts.progress = false;
+  st.manifests_fetched = fetch_missing_manifests(repo, *backend, idx, loaded, opts);
+  // Stage outputs are pushed and pulled like tracked data, so a clone that
+  // lacks one cannot check it out: they count here too (whole-repo status).
+  std::vector<LockOutputObjects> outputs;
+  if (request.paths.empty()) outputs = lock_output_objects(repo, lock_text(repo));
+  // With a record of folders pushed in full, only the objects outside them
+  // are read from the remote's index; without one, the whole index.
   PushedTrees pushed = PushedTrees::load(idx, committed_packs(*backend));
-  for (std::size_t i = 0; i < pointers.size(); ++i) {
-    const Pointer& p = loaded[i];
+  std::optional<HashSet> lookup;
+  if (pushed.size() > 0) lookup = remote_lookups(repo, loaded, pushed, outputs);
+  std::optional<RemoteIndex> index;  // read on the first lookup
+  std::function<RemoteIndex&()> index_now = [&]() -> RemoteIndex& {
+    if (!index) index = RemoteIndex::load(*backend, idx, jobs_for(request, st.remote), lookup ? &*lookup : nullptr);
+    return *index;
+  };
+  for (std::size_t i = 0; i < pointers.size(); ++i)
+    st.entries.push_back(pointer_remote_status(repo, pointers[i], loaded[i], pushed, index_now));
+  for (const auto& output : outputs) {
     RemoteStatusEntry e;
-    e.pointer = pointers[i];
-    e.path = *data_path_for(pointers[i]);
-    const bool known_both = p.type == EntryType::dir && pushed.holds(p.sha256) && cache_known_to_hold(repo, p.sha256);
-    auto check = [&](const std::string& hash, const std::string* file) {
+    e.pointer = "mlo.lock";
+    e.path = output.path;
+    e.stage = output.stage;
+    for (const auto& h : output.objects) {
       ++e.objects;
-      if (known_both) return;
-      bool remote_has = index().has_object(hash), cache_has = repo.cache().has(hash);
-      e.missing_remote += !remote_has;
-      e.missing_cache += !cache_has;
-      if (file && !remote_has) e.remote_lacks.push_back(*file);
-      if (file && !cache_has) e.cache_lacks.push_back(*file);
-    };
-    if (p.type != EntryType::dir) {
-      check(p.sha256, &e.path);
-    } else {
-      check(p.sha256, nullptr);
-      std::vector<std::string> missing;
-      walk_manifest(
-          repo.cache(), p.sha256, "manifest of " + e.path + " (object " + p.sha256 + ")",
-          [&](ManifestEntry&& f) {
-            std::string file = e.path + "/" + f.path;
-            check(f.sha256, &file);
-          },
-          [&](const std::string& tree) { check(tree, nullptr); }, &missing);
-      e.manifest_known = missing.empty();
+      e.missing_remote += !index_now().has_object(h);
+      e.missing_cache += !repo.cache().has(h);
     }
     st.entries.push_back(std::move(e));
   }
-  // Stage outputs are pushed and pulled like tracked data, so a clone that
-  // lacks one cannot check it out: they count here too (whole-repo status).
-  if (request.paths.empty())
-    for (const auto& output : lock_output_objects(repo, lock_text(repo))) {
-      RemoteStatusEntry e;
-      e.pointer = "mlo.lock";
-      e.path = output.path;
-      e.stage = output.stage;
-      for (const auto& h : output.objects) {
-        ++e.objects;
-        e.missing_remote += !index().has_object(h);
-        e.missing_cache += !repo.cache().has(h);
-      }
-      st.entries.push_back(std::move(e));
-    }
   return st;
 }
 

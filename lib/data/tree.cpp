@@ -256,7 +256,7 @@ std::optional<Frame> open_subtree(const Cache& cache, const Frame& parent, const
 void expand_tree(const Cache& cache, Frame root, const std::string& where,
                  const std::function<void(ManifestEntry&&)>& file,
                  const std::function<void(const std::string&)>& folder, std::vector<std::string>* missing,
-                 const std::function<bool(const std::string&, std::uint64_t)>& descend) {
+                 const std::function<bool(const std::string&, std::uint64_t, const std::string&)>& descend) {
   std::vector<Frame> stack;
   stack.push_back(std::move(root));
   while (!stack.empty()) {
@@ -274,7 +274,7 @@ void expand_tree(const Cache& cache, Frame root, const std::string& where,
       bad_tree(where, "folders nest deeper than " + std::to_string(kMaxTreeDepth) + " levels at " + top.prefix + e.name);
     for (const auto& f : stack)
       if (f.hash == e.sha256) bad_tree(where, "folder " + top.prefix + e.name + " contains itself (tree " + e.sha256 + ")");
-    if (descend && !descend(e.sha256, e.files)) continue;
+    if (descend && !descend(e.sha256, e.files, top.prefix + e.name)) continue;
     folder(e.sha256);
     auto sub = open_subtree(cache, top, e, where);
     if (!sub && !missing)
@@ -312,7 +312,7 @@ void walk_manifest(const Cache& cache, const std::string& hash, const std::strin
                    const std::function<void(ManifestEntry&&)>& file,
                    const std::function<void(const std::string&)>& folder, std::vector<std::string>* missing,
                    const std::function<void(std::uint64_t)>& files_claimed,
-                   const std::function<bool(const std::string&, std::uint64_t)>& descend) {
+                   const std::function<bool(const std::string&, std::uint64_t, const std::string&)>& descend) {
   auto doc = read_object(cache, hash, where);
   if (!doc) {
     if (missing) {

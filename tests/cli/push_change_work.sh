@@ -72,6 +72,20 @@ expect_rc 1 --json data status --remote --exit-code
 expect_json 'd["entries"][0]["missing_cache"] == 1 and d["entries"][0]["cache_lacks"] == ["data/d03/f0003.txt"]'
 expect_json 'd["entries"][0]["missing_remote"] == 0'
 mv "$TEST_TMP/lost-object" ".mlo/cache/objects/${lost:0:2}/${lost:2}"
+# A change added and not pushed: only the objects outside the folders
+# pushed in full are looked up on the remote (the changed file, its folder,
+# the root); a lost object in an unchanged folder is still named.
+echo "not pushed yet" >data/d05/f0005.txt.new && mv data/d05/f0005.txt.new data/d05/f0005.txt
+expect_ok data add data
+mv ".mlo/cache/objects/${lost:0:2}/${lost:2}" "$TEST_TMP/lost-object"
+expect_rc 1 --json data status --remote --exit-code
+expect_json 'd["entries"][0]["objects"] == 331 and d["entries"][0]["missing_remote"] == 3'
+expect_json 'd["entries"][0]["remote_lacks"] == ["data/d05/f0005.txt"] and d["entries"][0]["cache_lacks"] == ["data/d03/f0003.txt"]'
+mv "$TEST_TMP/lost-object" ".mlo/cache/objects/${lost:0:2}/${lost:2}"
+git commit -qam "d05" || fail "commit"
+expect_ok --json push
+expect_json 'd["objects"] == 3'
+expect_ok data status --remote --exit-code
 
 # A teammate's push (new packs) leaves this clone's record good.
 cd "$TEST_TMP" && git clone -q a b && cd b
