@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# A push and a `data status --remote` after one changed file (issue 24): this
+# mlo against MLO_BASE (an older build) on the same repository, each pushing
+# to its own directory remote, alternated A B A B round by round. A push
+# changes what the next one finds, so each round is one change (re-added and
+# committed), then one run of each build: /usr/bin/time, not hyperfine's
+# repeated runs. Prints wall, CPU (user+sys) and peak RSS per run, the
+# objects sent and looked at, medians per build, and the load average. Not a
+# test: nothing fails on speed.
+#
+# Knobs (environment):
+#   MLO        the mlo binary (default: build/mlo)
+#   MLO_BASE   the build to compare with (without it, this build alone)
+#   FILES      files of 512 bytes, 1,000 a folder (default 100000)
+#   ROUNDS     changes, each pushed by both builds (default 3)
+#   BENCH_DIR  where to put the data (default $TMPDIR or /tmp)
+#
+# Reproduce the README figure: FILES=1000000 MLO_BASE=<main's build> tests/bench/push_change.sh
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+MLO=$(readlink -f "${MLO:-$here/../../build/mlo}")
+[ -x "$MLO" ] || { echo "push_change.sh: no mlo binary at $MLO" >&2; exit 2; }
+BASE=""
+if [ -n "${MLO_BASE:-}" ]; then
+  BASE=$(readlink -f "$MLO_BASE")
+  [ -x "$BASE" ] || { echo "push_change.sh: no mlo binary at MLO_BASE=$MLO_BASE" >&2; exit 2; }
+fi
+FILES=${FILES:-100000}
+ROUNDS=${ROUNDS:-3}
+W=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/mlo-bench-push.XXXXXX")
+trap 'chmod -R u+w "$W" 2>/dev/null; rm -rf "$W"' EXIT
+export GIT_AUTHOR_NAME=b GIT_AUTHOR_EMAIL=b@x GIT_COMMITTER_NAME=b GIT_COMMITTER_EMAIL=b@x
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "this build: $MLO; base: ${BASE:-none}; $FILES files, $ROUNDS rounds"
+
+/usr/bin/python3 - "$W/a/data" "$FILES" <<'PY'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    d = os.path.join(root, "g%03d" % (i // 1000 // 100), "d%05d" % (i // 1000))
+    if i % 1000 == 0:
+        os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "f%07d.bin" % i), "wb") as f:
+        f.write(("%07d" % i).encode() * 73 + b"x")
+PY
+cd "$W/a" && git init -q . && "$MLO" init -q && git commit -qm init
+"$MLO" -q remote add new "$W/remote-new" --default
+"$MLO" -q remote add base "$W/remote-base"
+"$MLO" -q data add data && git add -A && git commit -qm data
+"$MLO" -q push -r new
+[ -z "$BASE" ] || "$BASE" -q push -r base
+
+# run LABEL OUT CMD... : one run; appends "label wall cpu rss_kb" to $W/runs.
+run() {
+  local label=$1 out=$2; shift 2
+  /usr/bin/time -o "$W/t" -f '%e %U %S %M' "$@" >"$out"
+  read -r wall user sys kb <"$W/t"
+  echo "$label $wall $(echo "$user + $sys" | bc -l) $kb" >>"$W/runs"
+  printf '  %-42s %6.2f s  CPU %6.2f s  %8.1f MB' "$label" "$wall" "$(echo "$user + $sys" | bc -l)" "$(echo "$kb / 1024" | bc -l)"
+}
+pushed() { /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("  sent %d, looked at %d" % (d["objects"], d["up_to_date"]))' "$1"; }
+lacks() { /usr/bin/python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["entries"][0]; print("  not on remote %d of %d" % (e["missing_remote"], e["objects"]))' "$1"; }
+
+: >"$W/runs"
+for r in $(seq 1 "$ROUNDS"); do
+  echo "round $r (load $(cut -d' ' -f1-3 /proc/loadavg))"
+  echo "round $r" >"$W/x" && mv "$W/x" data/g000/d00000/f0000005.bin
+  "$MLO" -q data add data && git commit -qam "round $r"
+  # The change added, not pushed: status --remote, then the push; then
+  # status --remote again (after two statuses: they record the cache complete).
+  for step in "status --remote, change not pushed" "push, one file changed" "status --remote, after the push"; do
+    if [ "$step" = "status --remote, after the push" ]; then
+      "$MLO" -q data status >/dev/null; "$MLO" -q data status >/dev/null
+    fi
+    for build in new base; do
+      bin=$MLO label=$step
+      [ "$build" = base ] && { [ -n "$BASE" ] || continue; bin=$BASE label="$step (base)"; }
+      case $step in
+        push*) run "$label" "$W/out.json" "$bin" -q --json push -r "$build"; pushed "$W/out.json" ;;
+        *) run "$label" "$W/out.json" "$bin" -q --json data status --remote "$build"; lacks "$W/out.json" ;;
+      esac
+    done
+  done
+done
+
+echo "medians over $ROUNDS rounds (wall, CPU, peak RSS):"
+/usr/bin/python3 - "$W/runs" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    *label, wall, cpu, kb = line.split()
+    rows.setdefault(" ".join(label), []).append((float(wall), float(cpu), int(kb)))
+for label, runs in rows.items():
+    med = lambda k: statistics.median(r[k] for r in runs)
+    print(f"  {label:<42} {med(0):6.2f} s  CPU {med(1):6.2f} s  {med(2) / 1024:8.1f} MB")
+PY
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
