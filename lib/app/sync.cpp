@@ -407,12 +407,13 @@ HashSet remote_lookups(Repo& repo, const std::vector<Pointer>& loaded, const Pus
 // is known to hold every object (only the cache is checked); when the
 // cache is known to hold them too, they are only counted.
 RemoteStatusEntry pointer_remote_status(Repo& repo, const std::string& pointer, const Pointer& p,
-                                        const PushedTrees& pushed, const std::function<RemoteIndex&()>& index) {
+                                        const PushedTrees& pushed, const std::set<std::string>& cache_holds,
+                                        const std::function<RemoteIndex&()>& index) {
   RemoteStatusEntry e;
   e.pointer = pointer;
   e.path = *data_path_for(pointer);
   const bool on_remote = p.type == EntryType::dir && pushed.holds(p.sha256);
-  const bool known_both = on_remote && cache_known_to_hold(repo, p.sha256);
+  const bool known_both = on_remote && cache_holds.count(p.sha256);
   auto check = [&](const std::string& hash, const std::string* file, bool remote_known) {
     ++e.objects;
     if (known_both) return;
@@ -486,8 +487,12 @@ RemoteStatus remote_status(Repo& repo, const SyncRequest& request) {
     if (!index) index = RemoteIndex::load(*backend, idx, jobs_for(request, st.remote), lookup ? &*lookup : nullptr);
     return *index;
   };
+  std::vector<std::string> pushed_roots;
+  for (const Pointer& p : loaded)
+    if (p.type == EntryType::dir && pushed.holds(p.sha256)) pushed_roots.push_back(p.sha256);
+  const std::set<std::string> cache_holds = cache_known_to_hold(repo, pushed_roots);
   for (std::size_t i = 0; i < pointers.size(); ++i)
-    st.entries.push_back(pointer_remote_status(repo, pointers[i], loaded[i], pushed, index_now));
+    st.entries.push_back(pointer_remote_status(repo, pointers[i], loaded[i], pushed, cache_holds, index_now));
   for (const auto& output : outputs) {
     RemoteStatusEntry e;
     e.pointer = "mlo.lock";

@@ -942,11 +942,15 @@ std::vector<StatusItem> status_items(Repo& repo, const Selection& sel) {
 
 }  // namespace
 
-bool cache_known_to_hold(Repo& repo, const std::string& manifest_hash) {
+std::set<std::string> cache_known_to_hold(Repo& repo, const std::vector<std::string>& manifests) {
+  std::set<std::string> held;
+  if (manifests.empty()) return held;
   const std::string stamp = objects_stamp(repo.cache());
-  if (stamp.empty()) return false;
+  if (stamp.empty()) return held;
   StatCache sc(repo.index());
-  return sc.known_complete(manifest_hash, stamp);
+  for (const auto& m : manifests)
+    if (sc.known_complete(m, stamp)) held.insert(m);
+  return held;
 }
 
 StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, const std::vector<TrackedOutput>& outputs) {

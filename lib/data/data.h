@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -118,10 +119,11 @@ struct DiffResult {
 // empty `from` means HEAD (or nothing when there are no commits).
 DiffResult data_diff(Repo& repo, const std::string& from, const std::string& to);
 
-// True when a status found every object the manifest names in the cache and
-// no object has been removed from the cache since (nothing is checked now):
-// what `data status --remote` trusts instead of a stat per file.
-bool cache_known_to_hold(Repo& repo, const std::string& manifest_hash);
+// Of `manifests`, those for which a status found every object they name in
+// the cache, with no object removed from the cache since (nothing is checked
+// now): what `data status --remote` trusts instead of a stat per file. The
+// cache's stamp is taken once for them all.
+std::set<std::string> cache_known_to_hold(Repo& repo, const std::vector<std::string>& manifests);
 
 // ---- ls --------------------------------------------------------------------
 
