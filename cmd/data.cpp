@@ -341,9 +341,11 @@ void register_data(CLI::App& app, Context& ctx) {
       if (ctx.global.quiet) return;
       if (ctx.global.verbose) {
         for (const auto& p : r.updated) std::cout << "updated: " << p << "\n";
+        if (r.updated_count > r.updated.size())
+          std::cout << "updated: ... and " << r.updated_count - r.updated.size() << " more, not listed\n";
         for (const auto& p : r.removed) std::cout << "removed: " << p << "\n";
       }
-      std::cout << "Updated " << r.updated.size() << " file" << (r.updated.size() == 1 ? "" : "s") << ", removed "
+      std::cout << "Updated " << r.updated_count << " file" << (r.updated_count == 1 ? "" : "s") << ", removed "
                 << r.removed.size() << ", " << r.unchanged << " already up to date.\n";
     });
   }
@@ -437,7 +439,7 @@ void register_data(CLI::App& app, Context& ctx) {
 }  // namespace
 
 json checkout_json(const CheckoutResult& r) {
-  return {{"updated", r.updated}, {"removed", r.removed}, {"unchanged", r.unchanged},
+  return {{"updated", r.updated}, {"updated_count", r.updated_count}, {"removed", r.removed}, {"unchanged", r.unchanged},
           {"kept", r.kept},       {"missing", r.missing}};
 }
 

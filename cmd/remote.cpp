@@ -266,7 +266,7 @@ void register_transfers(CLI::App& app, Context& ctx) {
                                               : data_checkout(ctx.repo(), data_paths, co);
       warn_outputs_left(c);
       doc["checkout"] = checkout_json(c);
-      line += "\nChecked out " + std::to_string(c.updated.size()) + " file(s)" +
+      line += "\nChecked out " + std::to_string(c.updated_count) + " file(s)" +
               (c.removed.empty() ? "" : ", removed " + std::to_string(c.removed.size())) + "; " +
               std::to_string(c.unchanged) + " already up to date";
     }

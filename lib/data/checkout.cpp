@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -69,6 +70,9 @@ EntryPlan plan_entry(CheckoutTarget& target, const WorkTree& tree,
   e.stale_temps = tree.stale_temps;
   e.make_empty_dir = target.type == EntryType::dir && target.want.empty();
   e.ignore = target.ignore;
+  e.streamed_manifest = target.streamed_manifest;
+  e.streamed_files = target.streamed_files;
+  plan.unchanged += target.unchanged_below;
   if (e.replace_whole)
     for (const auto& f : tree.files)
       if (!saved(f.sha256())) plan.conflicts.push_back(tree.repo_rel_of(f));
@@ -104,6 +108,8 @@ EntryPlan plan_entry(CheckoutTarget& target, const WorkTree& tree,
 
 // ---- reading what is wanted -------------------------------------------------
 
+// A pointer's target; a folder's files are not listed yet (list_wanted),
+// only its manifest checked to be in the cache.
 CheckoutTarget read_target(Repo& repo, const std::string& pointer_rel) {
   CheckoutTarget t;
   Pointer p = read_pointer(repo, pointer_rel);
@@ -113,14 +119,166 @@ CheckoutTarget read_target(Repo& repo, const std::string& pointer_rel) {
     t.want.emplace_back("", wanted_file(p.sha256, p.executable, pointer_rel));
     return t;
   }
-  std::string where = "manifest of " + t.data_rel;
-  for_each_manifest_file(
-      repo, p.sha256, t.data_rel,
-      [&](ManifestEntry&& entry) {
-        t.want.emplace_back(checked_relative(entry.path, where), wanted_file(entry.sha256, entry.executable, where));
-      },
-      [&](std::uint64_t files) { t.want.reserve(std::min(files, kMaxClaimReserve)); });
+  require_manifest(repo, p.sha256, t.data_rel);
+  t.streamed_manifest = p.sha256;
+  t.streamed_files = p.files;
+  t.tree_manifest = p.version == 2;
   return t;
+}
+
+// Walks a folder's manifest, each file checked (a path inside the folder, a
+// hash) as it is read.
+void for_each_wanted(Repo& repo, const std::string& manifest, const std::string& data_rel,
+                     const std::function<void(std::string&&, WantedFile&&)>& fn,
+                     const std::function<void(std::uint64_t)>& files_claimed = {}) {
+  const std::string where = "manifest of " + data_rel;
+  for_each_manifest_file(
+      repo, manifest, data_rel,
+      [&](ManifestEntry&& entry) {
+        checked_relative(entry.path, where);
+        fn(std::move(entry.path), wanted_file(entry.sha256, entry.executable, where));
+      },
+      files_claimed);
+}
+
+// Lists a folder's wanted files, to compare them with what the work tree holds.
+void list_wanted(Repo& repo, CheckoutTarget& t) {
+  if (t.streamed_manifest.empty()) return;
+  for_each_wanted(
+      repo, t.streamed_manifest, t.data_rel,
+      [&](std::string&& rel, WantedFile&& want) { t.want.emplace_back(std::move(rel), want); },
+      [&](std::uint64_t files) { t.want.reserve(std::min(files, kMaxClaimReserve)); });
+  t.streamed_manifest.clear();
+}
+
+// What a tree target wants beside what its work tree is known to hold: the
+// wanted files and the work tree's (from known folder objects) where they
+// may differ, and a count of the files in folders equal on both sides.
+struct BesideKnown {
+  std::vector<std::pair<std::string, WantedFile>> want;
+  std::vector<WorkFile> held;
+  std::uint64_t unchanged = 0;
+  const Cache& cache;
+  std::string where;
+
+  void add_wanted(std::string path, const std::string& sha256, bool executable) {
+    checked_relative(path, where);
+    want.emplace_back(std::move(path), wanted_file(sha256, executable, where));
+  }
+  void add_held(std::string path, const std::string& sha256, bool executable) {
+    WorkFile f;
+    f.rel = std::move(path);
+    f.set_sha256(sha256);
+    f.executable = executable;
+    held.push_back(std::move(f));
+  }
+  // Every file of the folder object `tree` at `path`, to one side.
+  void add_all(const std::string& tree, const std::string& path, bool wanted) {
+    walk_manifest(cache, tree, where + ", folder " + path + " (tree " + tree + ")", [&](ManifestEntry&& e) {
+      if (wanted) add_wanted(path + "/" + e.path, e.sha256, e.executable);
+      else add_held(path + "/" + e.path, e.sha256, e.executable);
+    }, [](const std::string&) {});
+  }
+  // The folder at `path` holds the object `have` and should hold `wanted`:
+  // both are walked together, and subfolders equal on both sides skipped.
+  // Iterative; the depth is bounded as a manifest walk bounds it.
+  void add_difference(const std::string& have, const std::string& wanted, const std::string& path) {
+    struct Pair {
+      std::string have, wanted, path;
+      std::size_t depth;
+    };
+    std::vector<Pair> todo{{have, wanted, path, 1}};
+    while (!todo.empty()) {
+      Pair p = std::move(todo.back());
+      todo.pop_back();
+      const std::string at = where + ", folder " + p.path;
+      if (p.depth > kMaxTreeDepth)
+        throw InputError(at + ": folders nest deeper than " + std::to_string(kMaxTreeDepth) + " levels");
+      auto mine = read_tree_level(cache, p.have, at + " (tree " + p.have + ")");
+      auto theirs = read_tree_level(cache, p.wanted, at + " (tree " + p.wanted + ")");
+      if (!mine || !theirs) throw InputError(at + ": a folder object is missing from the cache");
+      std::unordered_map<std::string_view, const TreeEntry*> left;  // the work tree's entries not yet met
+      for (const auto& e : *mine) left.emplace(e.name, &e);
+      for (const auto& e : *theirs) {
+        const std::string sub = p.path + "/" + e.name;
+        auto m = left.find(e.name);
+        const TreeEntry* had = m != left.end() && m->second->is_tree == e.is_tree ? m->second : nullptr;
+        if (had) left.erase(m);
+        if (!e.is_tree) {
+          add_wanted(sub, e.sha256, e.executable);
+          if (had) add_held(sub, had->sha256, had->executable);
+        } else if (had && had->sha256 == e.sha256) {
+          unchanged += e.files;
+        } else if (had) {
+          todo.push_back({had->sha256, e.sha256, sub, p.depth + 1});
+        } else {
+          add_all(e.sha256, sub, true);
+        }
+      }
+      for (const auto& [name, e] : left) {
+        const std::string sub = p.path + "/" + e->name;
+        if (e->is_tree) add_all(e->sha256, sub, false);
+        else add_held(sub, e->sha256, e->executable);
+      }
+    }
+  }
+};
+
+// list_wanted for a work tree scanned with known subfolders (scan_target):
+// a wanted subfolder the work tree holds as it is wanted is neither opened
+// nor listed, and counted unchanged; where a known subfolder differs from
+// the wanted one, the two objects are compared and only the folders that
+// differ are listed, the work tree's side from its known objects into the
+// scan. False, with `t` and `tree` as they were, when an object the
+// comparison needs is missing or damaged.
+bool list_wanted_beside_known(Repo& repo, CheckoutTarget& t, WorkTree& tree) {
+  std::unordered_map<std::string_view, const KnownSubtree*> known;
+  for (const auto& k : tree.subtrees) known.emplace(k.prefix, &k);
+  BesideKnown out{{}, {}, 0, repo.cache(), "manifest of " + t.data_rel};
+  std::vector<std::pair<const KnownSubtree*, std::string>> differing;  // known, wanted object
+  try {
+    walk_manifest(
+        repo.cache(), t.streamed_manifest, out.where + " (object " + t.streamed_manifest + ")",
+        [&](ManifestEntry&& e) { out.add_wanted(std::move(e.path), e.sha256, e.executable); },
+        [](const std::string&) {}, nullptr, {},
+        [&](const std::string& hash, std::uint64_t, const std::string& path) {
+          auto k = known.find(path);
+          if (k == known.end()) return true;
+          if (k->second->hash == hash) out.unchanged += k->second->files;
+          else differing.emplace_back(k->second, hash);
+          known.erase(k);
+          return false;
+        });
+    for (const auto& [k, wanted] : differing) out.add_difference(k->hash, wanted, k->prefix);
+    for (const auto& [prefix, k] : known) out.add_all(k->hash, k->prefix, false);  // not wanted at all
+  } catch (const InputError&) {
+    // Scan every file instead; a fault in the wanted manifest is met again,
+    // and reported, by list_wanted.
+    return false;
+  }
+  tree.files.insert(tree.files.end(), std::make_move_iterator(out.held.begin()),
+                    std::make_move_iterator(out.held.end()));
+  std::sort(tree.files.begin(), tree.files.end(), [](const WorkFile& a, const WorkFile& b) { return a.rel < b.rel; });
+  tree.subtrees.clear();
+  t.want = std::move(out.want);
+  t.unchanged_below = out.unchanged;
+  t.streamed_manifest.clear();
+  return true;
+}
+
+// A streamed folder's files in batches of kStreamBatch, in manifest order.
+constexpr std::size_t kStreamBatch = 8192;
+using WantedBatch = std::vector<std::pair<std::string, WantedFile>>;
+void for_each_streamed_batch(Repo& repo, const EntryPlan& e, const std::function<void(WantedBatch&)>& fn) {
+  WantedBatch batch;
+  batch.reserve(kStreamBatch);
+  for_each_wanted(repo, e.streamed_manifest, e.data_rel, [&](std::string&& rel, WantedFile&& want) {
+    batch.emplace_back(std::move(rel), want);
+    if (batch.size() < kStreamBatch) return;
+    fn(batch);
+    batch.clear();
+  });
+  if (!batch.empty()) fn(batch);
 }
 
 // A stage output as mlo.lock records it; nullopt when the cache lacks its
@@ -197,21 +355,35 @@ struct NeededObject {
   std::string shown() const { return join_rel(entry->data_rel, *rel); }
 };
 
-std::vector<NeededObject> objects_of(const CheckoutPlan& plan) {
-  std::vector<NeededObject> out;
-  for (const auto& e : plan.entries)
-    for (const auto& [rel, want] : e.write) out.push_back({&want.hash, &e, &rel});
-  std::sort(out.begin(), out.end(), [](const NeededObject& a, const NeededObject& b) { return *a.hash < *b.hash; });
-  out.erase(std::unique(out.begin(), out.end(), [](const NeededObject& a, const NeededObject& b) { return *a.hash == *b.hash; }),
-            out.end());
-  return out;
+// Up to 10 paths for an error message, and how many there were (a streamed
+// folder may lack a million objects: it names 10 of them).
+struct SomePaths {
+  std::vector<std::string> shown;
+  std::uint64_t total = 0;
+  void add(std::string path) {
+    if (shown.size() < 10) shown.push_back(std::move(path));
+    ++total;
+  }
+  std::string text() const {
+    std::string out = list_some(shown);
+    if (total > shown.size()) out += "\n  ... and " + std::to_string(total - shown.size()) + " more";
+    return out;
+  }
+};
+
+// Each object once, sorted by hash.
+void sort_unique(std::vector<NeededObject>& objs) {
+  std::sort(objs.begin(), objs.end(), [](const NeededObject& a, const NeededObject& b) { return *a.hash < *b.hash; });
+  objs.erase(std::unique(objs.begin(), objs.end(),
+                         [](const NeededObject& a, const NeededObject& b) { return *a.hash == *b.hash; }),
+             objs.end());
 }
 
-void check_objects(Repo& repo, StatCache& sc, const CheckoutPlan& plan, unsigned jobs) {
-  Cache& cache = repo.cache();
-  std::vector<NeededObject> objs = objects_of(plan);
+// Checks that each object is in the cache and intact (the stat cache answers
+// for one hashed before), adding the paths of those that are not.
+void check_some_objects(Cache& cache, StatCache& sc, const std::vector<NeededObject>& objs, unsigned jobs,
+                        ProgressPhase& phase, SomePaths& missing, SomePaths& corrupt) {
   std::vector<char> state(objs.size(), 0);  // 0 ok, 1 missing, 2 corrupt
-  ProgressPhase phase("verify", objs.size(), 0, "objects");
   parallel_for(objs.size(), jobs, [&](std::size_t k) {
     check_interrupted();
     phase.add(1);
@@ -239,15 +411,39 @@ void check_objects(Repo& repo, StatCache& sc, const CheckoutPlan& plan, unsigned
     }
     sc.record(op.string(), key, h, false, started);
   });
-  std::vector<std::string> missing, corrupt;
   for (size_t k = 0; k < objs.size(); ++k)
-    if (state[k]) (state[k] == 1 ? missing : corrupt).push_back(objs[k].shown() + " (object " + sha256_to_hex(*objs[k].hash) + ")");
-  if (!missing.empty())
-    throw InputError("content missing from the cache, nothing was changed:" + list_some(missing),
+    if (state[k]) (state[k] == 1 ? missing : corrupt).add(objs[k].shown() + " (object " + sha256_to_hex(*objs[k].hash) + ")");
+}
+
+void check_objects(Repo& repo, StatCache& sc, const CheckoutPlan& plan, unsigned jobs) {
+  Cache& cache = repo.cache();
+  std::vector<NeededObject> objs;
+  std::uint64_t streamed = 0;
+  for (const auto& e : plan.entries) {
+    for (const auto& [rel, want] : e.write) objs.push_back({&want.hash, &e, &rel});
+    streamed += e.streamed_files;
+  }
+  sort_unique(objs);
+  ProgressPhase phase("verify", objs.size() + streamed, 0, "objects");
+  SomePaths missing, corrupt;
+  check_some_objects(cache, sc, objs, jobs, phase, missing, corrupt);
+  // A streamed folder's objects a batch at a time (one found in two batches
+  // is checked twice: the stat cache answers the second time).
+  for (const auto& e : plan.entries) {
+    if (e.streamed_manifest.empty()) continue;
+    for_each_streamed_batch(repo, e, [&](WantedBatch& batch) {
+      objs.clear();
+      for (const auto& [rel, want] : batch) objs.push_back({&want.hash, &e, &rel});
+      sort_unique(objs);
+      check_some_objects(cache, sc, objs, jobs, phase, missing, corrupt);
+    });
+  }
+  if (missing.total)
+    throw InputError("content missing from the cache, nothing was changed:" + missing.text(),
                      "run 'mlo pull' to fetch it from a remote");
-  if (!corrupt.empty())
+  if (corrupt.total)
     throw InputError("cache objects are corrupt (their bytes no longer match their hash), nothing was changed:" +
-                         list_some(corrupt),
+                         corrupt.text(),
                      "run 'mlo fsck' to find damaged objects, remove them, and 'mlo pull' them again");
 }
 
@@ -282,6 +478,11 @@ class DestDirs {
   std::unordered_map<std::string, std::shared_ptr<Dir>> dirs_;
 };
 
+void note_updated(CheckoutResult& result, std::string path) {
+  if (result.updated.size() < kMaxListedUpdates) result.updated.push_back(std::move(path));
+  ++result.updated_count;
+}
+
 void write_one(DestDirs& dirs, const Cache& cache, const std::vector<LinkMode>& modes, const std::string& rel,
                const WantedFile& want) {
   auto dir = dirs.get(parent_of(rel));
@@ -315,15 +516,19 @@ void apply_entry(Repo& repo, const TreeWriter& writer, const EntryPlan& e, unsig
   }
   DestDirs dirs(writer, cache);
   std::mutex m;
-  parallel_for(e.write.size(), jobs, [&](std::size_t k) {
-    check_interrupted();
-    const auto& [rel, want] = e.write[k];
-    std::string full = join_rel(e.data_rel, rel);
-    write_one(dirs, cache, modes, full, want);
-    progress().add(1);
-    std::lock_guard<std::mutex> g(m);
-    result.updated.push_back(full);
-  });
+  auto write_all = [&](const WantedBatch& files) {
+    parallel_for(files.size(), jobs, [&](std::size_t k) {
+      check_interrupted();
+      const auto& [rel, want] = files[k];
+      std::string full = join_rel(e.data_rel, rel);
+      write_one(dirs, cache, modes, full, want);
+      progress().add(1);
+      std::lock_guard<std::mutex> g(m);
+      note_updated(result, std::move(full));
+    });
+  };
+  write_all(e.write);
+  if (!e.streamed_manifest.empty()) for_each_streamed_batch(repo, e, write_all);
   if (e.make_empty_dir) writer.open_dir(e.data_rel, true);
   if (e.ignore) gitignore_add_in(writer, parent_of(e.data_rel), name_of(e.data_rel));
 }
@@ -339,6 +544,22 @@ CheckoutPlan plan_checkout(std::vector<CheckoutTarget> targets, const std::vecto
 
 namespace {
 
+// A target's work tree. A tree is scanned as status scans it (data_status):
+// unchanged subfolders stand in by their recorded objects (WorkTree::subtrees)
+// where the stat cache knows them, so only the changed folders' files are held.
+WorkTree scan_target(Repo& repo, StatCache& sc, const CheckoutTarget& target) {
+  if (target.tree_manifest) {
+    const FolderDigests recorded = sc.folder_digests(target.data_rel);
+    WorkTree t = scan_tree(repo.root(), target.data_rel, nullptr, &recorded);
+    if (!t.exists || t.type != EntryType::dir) return t;
+    if (t.partial() && restore_outside_known_subtrees(sc, repo.cache(), t) == SubtreeRestore::restored) return t;
+    if (t.subtrees.empty() && fill_and_restore(sc, t)) return t;
+  }
+  WorkTree t = scan_tree(repo.root(), target.data_rel);
+  fill_from_stat_cache(sc, t);
+  return t;
+}
+
 // Reads the targets' work trees with the hashes the stat cache lacks.
 std::vector<WorkTree> scan_targets(Repo& repo, StatCache& sc, const std::vector<CheckoutTarget>& targets, unsigned jobs) {
   std::vector<WorkTree> trees(targets.size());
@@ -346,13 +567,31 @@ std::vector<WorkTree> scan_targets(Repo& repo, StatCache& sc, const std::vector<
   {
     ProgressPhase phase("scan", 0, 0, "entries");  // scan_tree counts what it finds
     for (size_t i = 0; i < targets.size(); ++i) {
-      trees[i] = scan_tree(repo.root(), targets[i].data_rel);
-      fill_from_stat_cache(sc, trees[i]);
+      trees[i] = scan_target(repo, sc, targets[i]);
       to_hash.push_back(&trees[i]);
     }
   }
   hash_missing(sc, to_hash, jobs);
   return trees;
+}
+
+// Lists what a target wants to compare with its scanned work tree: beside
+// known subfolders where the scan has them, else every file (a scan with
+// known subfolders whose objects fail is redone in full).
+void list_target(Repo& repo, StatCache& sc, CheckoutTarget& t, WorkTree& tree, unsigned jobs) {
+  if (!tree.subtrees.empty()) {
+    if (list_wanted_beside_known(repo, t, tree)) return;
+    tree = scan_tree(repo.root(), t.data_rel);
+    fill_from_stat_cache(sc, tree);
+    hash_missing(sc, {&tree}, jobs);
+  }
+  list_wanted(repo, t);
+}
+
+// True when a target's work tree holds no file to keep or remove: nothing
+// there, a file where a folder goes (replaced whole), or an empty folder.
+bool nothing_to_compare(const WorkTree& t) {
+  return !t.exists || t.type != EntryType::dir || (t.files.empty() && t.subtrees.empty() && t.stale_temps.empty());
 }
 
 // Adds each stage output's plan to `plan`, unless it would lose changes the
@@ -392,6 +631,10 @@ CheckoutResult data_checkout(Repo& repo, const std::vector<std::string>& paths, 
     else result.missing.push_back(o.path);
   }
   std::vector<WorkTree> trees = scan_targets(repo, sc, targets, jobs);
+  // A folder the work tree holds nothing of is streamed; the others' wanted
+  // files are listed to be compared.
+  for (size_t i = 0; i < first_output; ++i)
+    if (!nothing_to_compare(trees[i])) list_target(repo, sc, targets[i], trees[i], jobs);
   // 2. Decide; refuse to lose changes that are not in the cache, to follow a
   // link, or to start without every object.
   auto saved = [&](const std::string& h) { return options.force || cache.has(h); };
@@ -416,7 +659,7 @@ CheckoutResult data_checkout(Repo& repo, const std::vector<std::string>& paths, 
   // file inside tracked data; a re-run finishes the job.
   result.unchanged = plan.unchanged;
   std::uint64_t to_write = 0;
-  for (const auto& e : plan.entries) to_write += e.write.size();
+  for (const auto& e : plan.entries) to_write += e.write.size() + e.streamed_files;
   {
     ProgressPhase phase("write", to_write);
     for (const auto& e : plan.entries) apply_entry(repo, writer, e, jobs, result);

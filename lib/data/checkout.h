@@ -35,6 +35,16 @@ struct CheckoutTarget {
   // pull holds one per file, and a map node costs ~50 bytes more.
   std::vector<std::pair<std::string, WantedFile>> want;
   bool ignore = true;  // add it to its folder's .gitignore (stage outputs: mlo run does)
+  // A folder's manifest object, set (with `want` empty) while its files are
+  // not listed: when the work tree holds nothing of the folder to compare,
+  // its files are read from the manifest as they are checked and written,
+  // never held (a checkout of a million files holds one batch of them).
+  std::string streamed_manifest;
+  std::uint64_t streamed_files = 0;  // the pointer's count, for progress only
+  bool tree_manifest = false;         // the pointer names a tree (version 2)
+  // Files of subfolders the work tree already holds as wanted, left out of
+  // `want` and of the scan (counted as unchanged).
+  std::uint64_t unchanged_below = 0;
 };
 
 struct EntryPlan {
@@ -46,6 +56,8 @@ struct EntryPlan {
   std::vector<std::string> stale_temps;  // temp files of dead processes to clear
   bool make_empty_dir = false;         // an empty tracked folder
   bool ignore = true;
+  std::string streamed_manifest;       // as CheckoutTarget's: every file of it is written
+  std::uint64_t streamed_files = 0;
 };
 
 struct CheckoutPlan {

@@ -97,8 +97,13 @@ struct CheckoutOptions {
   std::vector<TrackedOutput> outputs;
 };
 
+// A checkout of millions of files lists this many of the files it wrote and
+// counts the rest (a list of every path would be ~80 bytes a file).
+inline constexpr std::size_t kMaxListedUpdates = 10000;
+
 struct CheckoutResult {
-  std::vector<std::string> updated;  // files written (repo-relative)
+  std::vector<std::string> updated;  // files written (repo-relative); the first kMaxListedUpdates of them
+  std::uint64_t updated_count = 0;   // files written
   std::vector<std::string> removed;  // files removed from tracked folders
   std::uint64_t unchanged = 0;       // files already right
   std::vector<std::string> kept;     // stage outputs with unsaved changes, left as they are

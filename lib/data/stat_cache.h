@@ -127,7 +127,7 @@ class StatCache {
   void ensure_table();
   class Statement rows_under(const std::string& prefix);  // mutex_ held
   // Rows queued beyond this are written early (record()).
-  static constexpr std::size_t kMaxPendingRows = 16384;
+  static constexpr std::size_t kMaxPendingRows = 4096;
   void write_pending();   // in its own transaction; mutex_ held
   void insert_pending();  // the queued rows, inside the caller's transaction
   Database& db_;

@@ -114,13 +114,11 @@ Pointer read_pointer(Repo& repo, const std::string& pointer_path) {
   return parse_pointer_for(*text, pointer_path, pointer_path);
 }
 
-namespace {
 void require_manifest(Repo& repo, const std::string& hash, const std::string& for_path) {
   if (!repo.cache().has(hash))
     throw InputError("the manifest of " + for_path + " (object " + hash + ") is missing from the cache",
                      "run 'mlo pull' to fetch it from a remote, or re-add the folder with 'mlo data add'");
 }
-}  // namespace
 
 Manifest load_manifest(Repo& repo, const std::string& hash, const std::string& for_path) {
   require_manifest(repo, hash, for_path);

@@ -26,6 +26,10 @@ Pointer parse_pointer_for(const std::string& text, const std::string& pointer_pa
 // Reads and validates the pointer file at a repo-relative path in the work tree.
 Pointer read_pointer(Repo& repo, const std::string& pointer_path);
 
+// An InputError unless the cache holds the manifest object `hash` of the
+// tracked folder `for_path`.
+void require_manifest(Repo& repo, const std::string& hash, const std::string& for_path);
+
 // The directory manifest object `hash` from the cache; `for_path` names the
 // tracked folder in errors. Throws InputError when it is missing or damaged.
 Manifest load_manifest(Repo& repo, const std::string& hash, const std::string& for_path);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Peak memory of `data add`, `push`, a fresh clone's `pull` and a `data
-# status` with nothing or one file changed grows by a bounded number of bytes a file
+# Peak memory of `data add`, `push`, a fresh clone's `pull`, a `data
+# status` with nothing or one file changed and a `data checkout` of a removed
+# folder grows by a bounded number of bytes a file
 # (issue 24). Each runs at 1,000 files (the
 # fixed base: binary, libraries, SQLite, thread stacks) and at 10,000 files,
 # under GNU time; the slope (difference / 9,000) must stay under a bound
@@ -68,14 +69,21 @@ status_peak() {
   echo "changed" >data/g00/d007/f003500.bin
   changed=$(/usr/bin/time -o "$TEST_TMP/time.txt" -f '%M' "$MLO" -q data status --exit-code >/dev/null 2>&1; echo $?)
   [ "$changed" = 1 ] || fail "status with one file changed exited $changed (1 expected)"
-  echo "$clean $(tail -1 "$TEST_TMP/time.txt")"
+  changed=$(tail -1 "$TEST_TMP/time.txt")
+  # The folder removed: checkout writes every file back from the cache.
+  rm -rf data
+  local restored
+  restored=$(peak_kb data checkout data)
+  [ "$(find data -type f | wc -l)" = "$1" ] || fail "checkout did not bring the $1 files back"
+  echo "$clean $changed $restored"
 }
 # Between 10,000 and 40,000 files: above 16,384 files the scan's stat group
 # stops growing, so what is left is per-file cost.
-read -r status1 changed1 <<<"$(status_peak 10000)"
-read -r status2 changed2 <<<"$(status_peak 40000)"
+read -r status1 changed1 checkout1 <<<"$(status_peak 10000)"
+read -r status2 changed2 checkout2 <<<"$(status_peak 40000)"
 number "$status1" "data status"; number "$status2" "data status"
 number "$changed1" "data status, one change"; number "$changed2" "data status, one change"
+number "$checkout1" "data checkout"; number "$checkout2" "data checkout"
 
 # check STEP BASE_KB BIG_KB LIMIT [FROM TO] : bytes a file above the base within LIMIT.
 check() {
@@ -96,5 +104,8 @@ check "data status, nothing changed" "$status1" "$status2" 100 10000 40000
 # With one file changed it held every file (~300 B each) until the other
 # folders stood in by their recorded objects (session 15).
 check "data status, one file changed" "$changed1" "$changed2" 100 10000 40000
+# A checkout of a removed folder listed every file it was to write (~160 B
+# each) until it streamed them from the manifest (session 17).
+check "data checkout, folder removed" "$checkout1" "$checkout2" 100 10000 40000
 check "pull" "$pull1" "$pull2" 1800
 done_testing
