@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A push and a `data status --remote` after one changed file (issue 24): this
+# A push, a `data status --remote` and a `data checkout` of the version
+# before after one changed file (issue 24): this
 # mlo against MLO_BASE (an older build) on the same repository, each pushing
 # to its own directory remote, alternated A B A B round by round. A push
 # changes what the next one finds, so each round is one change (re-added and
@@ -15,7 +16,7 @@
 #   ROUNDS     changes, each pushed by both builds (default 3)
 #   BENCH_DIR  where to put the data (default $TMPDIR or /tmp)
 #
-# Reproduce the README figure: FILES=1000000 MLO_BASE=<main's build> tests/bench/push_change.sh
+# Reproduce the README figures: FILES=1000000 MLO_BASE=<main's build> tests/bench/push_change.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 MLO=$(readlink -f "${MLO:-$here/../../build/mlo}")
@@ -82,6 +83,18 @@ for r in $(seq 1 "$ROUNDS"); do
         *) run "$label" "$W/out.json" "$bin" -q --json data status --remote "$build"; lacks "$W/out.json" ;;
       esac
     done
+  done
+  # `git checkout HEAD~1 -- data.mlo` then `data checkout`: one file back to
+  # the round before, from the same state for each build (the work tree at
+  # HEAD, its folders recorded by two statuses), then forward again.
+  for build in new base; do
+    bin=$MLO label="checkout of the version before"
+    [ "$build" = base ] && { [ -n "$BASE" ] || continue; bin=$BASE label="$label (base)"; }
+    "$MLO" -q data status >/dev/null; "$MLO" -q data status >/dev/null
+    git checkout -q HEAD~1 -- data.mlo
+    run "$label" "$W/out.json" "$bin" -q --json data checkout
+    /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("  updated %d, unchanged %d" % (len(d["updated"]), d["unchanged"]))' "$W/out.json"
+    git checkout -q HEAD -- data.mlo && "$MLO" -q data checkout
   done
 done
 

@@ -150,7 +150,41 @@ std::string index_with_blob(const std::string& size_json, const char* kind = "o"
                     sha256_hex("x") + "\",0,10," + size_json + "]]}";
   return remote::zstd_compress(doc, 1);
 }
+// The same blob in the canonical layout serialize_pack_index writes, which
+// is read without a JSON document (CanonicalIndexReader).
+std::string canonical_index_with_blob(const std::string& size_json, const char* kind = "o") {
+  std::string doc = std::string("{\"blobs\":[[\"") + kind + "\",\"" + sha256_hex("x") + "\",0,10," + size_json +
+                    "]],\"created\":1,\"pack\":\"1-a\",\"version\":1}";
+  return remote::zstd_compress(doc, 1);
+}
 }  // namespace
+
+TEST_CASE("a pack index in either layout reads the same, and a damaged canonical one is refused as JSON is") {
+  auto canonical = remote::parse_pack_index(canonical_index_with_blob("1000"), "idx");
+  auto other = remote::parse_pack_index(index_with_blob("1000"), "idx");
+  REQUIRE(canonical.blobs.size() == 1);
+  REQUIRE(other.blobs.size() == 1);
+  CHECK(canonical.id == "1-a");
+  CHECK(canonical.id == other.id);
+  CHECK(canonical.created == other.created);
+  CHECK(canonical.blobs[0].hash == other.blobs[0].hash);
+  CHECK(canonical.blobs[0].length == 10);
+  CHECK(canonical.blobs[0].size == other.blobs[0].size);
+  for (const char* bad : {"3000000000", "18446744073709551615", "18446744073709551616", "1.777e20", "-1", "01", "1e3",
+                          "\"7\"", ""})
+    CHECK_THROWS_AS(remote::parse_pack_index(canonical_index_with_blob(bad), "idx"), RemoteError);
+  CHECK_THROWS_AS(remote::parse_pack_index(canonical_index_with_blob("10", "x"), "idx"), RemoteError);
+  CHECK_THROWS_AS(remote::parse_pack_index(canonical_index_with_blob("2000000000", "r"), "idx"), RemoteError);
+  // Whitespace and an empty list: not the canonical bytes, still an index.
+  std::string spaced = "{ \"blobs\": [], \"created\": 5, \"pack\": \"1-a\", \"version\": 1 }\n";
+  auto empty = remote::parse_pack_index(remote::zstd_compress(spaced, 1), "idx");
+  CHECK(empty.blobs.empty());
+  CHECK(empty.created == 5);
+  // Cut anywhere, the canonical text is refused.
+  std::string whole = "{\"blobs\":[[\"o\",\"" + sha256_hex("x") + "\",0,10,1]],\"created\":1,\"pack\":\"1-a\",\"version\":1}";
+  for (std::size_t cut = 1; cut < whole.size(); cut += 7)
+    CHECK_THROWS_AS(remote::parse_pack_index(remote::zstd_compress(whole.substr(0, cut), 1), "idx"), RemoteError);
+}
 
 TEST_CASE("a pack index claiming a huge uncompressed size is refused before anything is allocated") {
   CHECK(remote::parse_pack_index(index_with_blob("1000"), "idx").blobs.at(0).size == 1000);
