@@ -218,12 +218,15 @@ std::string describe_broken(const References& refs) {
 
 // Narrow scope: the blobs that go which the default scope would keep.
 std::vector<StillNeeded> still_needed(Repo& repo, const remote::RemoteGcPlan& plan) {
-  References wide = collect_references(repo, everything_scope(), reference_sources());
+  HashSet dead;
+  for (const auto& c : plan.changes)
+    for (const auto& b : c.dead) dead.insert(b.hash);
+  const auto wide = label_references(repo, everything_scope(), reference_sources(), dead);
   std::vector<StillNeeded> out;
   for (const auto& c : plan.changes)
     for (const auto& b : c.dead) {
-      auto it = wide.objects.find(b.hash);
-      if (it != wide.objects.end()) out.push_back({b.hash, it->second});
+      auto it = wide.find(b.hash);
+      if (it != wide.end()) out.push_back({b.hash, it->second});
     }
   return out;
 }
@@ -261,6 +264,7 @@ RemoteGcReport remote_gc(Repo& repo, const RemoteGcRequest& request,
   opts.jobs = request.jobs;
   const References& refs = report.refs;
   phase.emplace("planning what the remote can drop", 0, 0, "");
+  refs.objects.sorted();  // once, before the plan's reads
   report.plan = remote::plan_remote_gc(*backend, index, [&](const std::string& h) { return refs.needs(h); }, opts, now);
   if (request.narrow && !report.plan.changes.empty()) report.still_needed = still_needed(repo, report.plan);
   if (!request.narrow && !report.plan.changes.empty()) report.last_needed = last_needed(repo, report.plan, expired);

@@ -83,7 +83,7 @@ std::set<std::string> registered_artifact_objects(Repo& repo) {
   References refs;
   registry::add_registry_references(repo, "", refs);
   std::set<std::string> out;
-  for (const auto& [hash, where] : refs.objects) out.insert(hash);
+  refs.objects.for_each([&](const std::string& hash) { out.insert(hash); });
   return out;
 }
 

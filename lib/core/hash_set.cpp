@@ -31,9 +31,13 @@ std::string sha256_to_hex(const Sha256Bytes& bytes) {
 
 void HashSet::insert(std::string_view hash) {
   Sha256Bytes b;
-  if (sha256_from_hex(hash, b))
+  if (sha256_from_hex(hash, b)) {
     bytes_.push_back(b);
-  else
+    // Repeats are dropped once the unsorted part outgrows the sorted one, so
+    // a hash inserted many times (each version of a dataset naming most of
+    // the same files) costs at most twice the distinct ones.
+    if (bytes_.size() - sorted_upto_ > std::max<std::size_t>(sorted_upto_, std::size_t(1) << 16)) sorted();
+  } else
     odd_.emplace(hash);
 }
 

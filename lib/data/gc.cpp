@@ -128,8 +128,16 @@ FsckResult fsck(Repo& repo, const FsckOptions& options) {
   References refs = collect_references(repo, options.scope, options.extra_sources);
   result.pointers = refs.pointers;
 
-  std::vector<GcObject> objects;
-  cache.for_each_object([&](const std::string& hash, std::uint64_t size) { objects.push_back({hash, size}); });
+  // Each object as 40 bytes (a hex string a hash was 120 more).
+  struct CachedObject {
+    Sha256Bytes hash;
+    std::uint64_t size;
+  };
+  std::vector<CachedObject> objects;
+  cache.for_each_object([&](const std::string& hash, std::uint64_t size) {
+    Sha256Bytes b;
+    if (sha256_from_hex(hash, b)) objects.push_back({b, size});  // (it lists hashes only)
+  });
   // Biggest first, so one huge object does not start last and run alone.
   std::sort(objects.begin(), objects.end(), [](auto& a, auto& b) { return a.size > b.size; });
   result.objects = objects.size();
@@ -141,12 +149,13 @@ FsckResult fsck(Repo& repo, const FsckOptions& options) {
   std::optional<ProgressPhase> phase(std::in_place, "verify", objects.size(), total_bytes, "objects");
   parallel_for(objects.size(), jobs, [&](std::size_t i) {
     check_interrupted();
-    const GcObject& o = objects[i];
+    const CachedObject& o = objects[i];
+    const std::string hash = sha256_to_hex(o.hash);
     FsckCorrupt bad;
     try {
-      std::string actual = sha256_file(cache.object_path(o.hash));
+      std::string actual = sha256_file(cache.object_path(hash));
       phase->add(1, o.size);
-      if (actual == o.hash) {
+      if (actual == hash) {
         std::lock_guard<std::mutex> g(mutex);
         result.bytes += o.size;
         return;
@@ -156,7 +165,7 @@ FsckResult fsck(Repo& repo, const FsckOptions& options) {
       phase->add(1, o.size);
       bad.error = e.what();
     }
-    bad.hash = o.hash;
+    bad.hash = hash;
     bad.size = o.size;
     std::lock_guard<std::mutex> g(mutex);
     result.bytes += o.size;
@@ -165,15 +174,34 @@ FsckResult fsck(Repo& repo, const FsckOptions& options) {
   phase.reset();
   std::sort(result.corrupt.begin(), result.corrupt.end(), [](auto& a, auto& b) { return a.hash < b.hash; });
 
-  std::unordered_set<std::string> present;
+  HashSet present;
   present.reserve(objects.size());
-  for (const auto& o : objects) present.insert(o.hash);
-  for (const auto& o : objects)
-    if (!refs.needs(o.hash)) ++result.unreferenced;
+  for (const auto& o : objects) {
+    const std::string hash = sha256_to_hex(o.hash);
+    present.insert(hash);
+    if (!refs.needs(hash)) ++result.unreferenced;
+  }
+  std::vector<CachedObject>().swap(objects);
+
+  // Where each damaged or missing object is named: a second reading of the
+  // roots, for those only.
+  HashSet to_label;
+  for (const auto& c : result.corrupt) to_label.insert(c.hash);
+  std::vector<std::string> missing;
+  refs.objects.for_each([&](const std::string& hash) {
+    if (!present.contains(hash)) {
+      missing.push_back(hash);
+      to_label.insert(hash);
+    }
+  });
+  const auto labels = label_references(repo, options.scope, options.extra_sources, to_label);
+  auto label_of = [&](const std::string& hash) {
+    auto it = labels.find(hash);
+    return it == labels.end() ? std::string() : it->second;
+  };
 
   for (auto& c : result.corrupt) {
-    auto it = refs.objects.find(c.hash);
-    if (it != refs.objects.end()) c.needed_by = it->second;
+    c.needed_by = label_of(c.hash);
     if (!options.repair) continue;
     // Moved aside, not deleted: the bytes may be the only copy of something
     // nearly right, and a person may want to look at them.
@@ -186,8 +214,7 @@ FsckResult fsck(Repo& repo, const FsckOptions& options) {
     c.moved_to = dest.string();
   }
 
-  for (const auto& [hash, where] : refs.objects)
-    if (!present.count(hash)) result.missing.push_back({hash, where});
+  for (const auto& hash : missing) result.missing.push_back({hash, label_of(hash)});
   std::sort(result.missing.begin(), result.missing.end(),
             [](auto& a, auto& b) { return a.needed_by != b.needed_by ? a.needed_by < b.needed_by : a.hash < b.hash; });
 

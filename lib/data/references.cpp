@@ -63,7 +63,10 @@ void add_pointer_references(Repo& repo, const std::string& pointer_path, const s
     walk_manifest(
         repo.cache(), p.sha256, "manifest " + p.sha256 + " of " + data,
         [&](ManifestEntry&& e) { refs.add(e.sha256, prefix + "/" + e.path + suffix); },
-        [&](const std::string& folder) { refs.add(folder, data + " (folder manifest)"); }, &missing);
+        [&](const std::string& folder) { refs.add(folder, data + " (folder manifest)"); }, &missing, {},
+        [&](const std::string& folder, std::uint64_t, const std::string&) {
+          return refs.seen_manifests.insert(folder).second;  // another version's folder, read already
+        });
   } catch (const Error& e) {
     refs.broken.push_back({BrokenKind::bad_manifest, where, p.sha256, e.what()});
     return;
@@ -87,7 +90,10 @@ void add_manifest_references(Repo& repo, const std::string& sha, const std::stri
     walk_manifest(
         repo.cache(), sha, "manifest " + sha.substr(0, 12) + " (" + where + ")",
         [&](ManifestEntry&& f) { refs.add(f.sha256, where + ":" + f.path); },
-        [&](const std::string& folder) { refs.add(folder, where); }, &missing);
+        [&](const std::string& folder) { refs.add(folder, where); }, &missing, {},
+        [&](const std::string& folder, std::uint64_t, const std::string&) {
+          return refs.seen_manifests.insert(folder).second;
+        });
     if (!missing.empty())
       refs.broken.push_back({BrokenKind::missing_manifest, where, missing.front(),
                              "a folder manifest of " + where + " (object " + missing.front() + ") is not in the cache"});
@@ -135,9 +141,10 @@ std::vector<std::string> remote_branch_commits(const GitRepo& git, bool history)
 
 }  // namespace
 
-References collect_references(Repo& repo, const ReferenceScope& scope,
-                              const std::vector<ReferenceSource>& extra_sources) {
-  References refs;
+namespace {
+
+void collect_into(Repo& repo, const ReferenceScope& scope, const std::vector<ReferenceSource>& extra_sources,
+                  References& refs) {
   // Counted in pointer files, then commits: neither total is known up front.
   ProgressPhase phase("references", 0, 0, "pointers and commits");
   if (scope.workspace) {
@@ -186,7 +193,29 @@ References collect_references(Repo& repo, const ReferenceScope& scope,
       for (const auto& src : extra_sources) src.collect(repo, id, refs);
     }
   }
+}
+
+}  // namespace
+
+References collect_references(Repo& repo, const ReferenceScope& scope,
+                              const std::vector<ReferenceSource>& extra_sources) {
+  References refs;
+  collect_into(repo, scope, extra_sources, refs);
+  refs.objects.sorted();  // sorted once here: later reads may come from several threads
   return refs;
+}
+
+std::unordered_map<std::string, std::string> label_references(Repo& repo, const ReferenceScope& scope,
+                                                              const std::vector<ReferenceSource>& extra_sources,
+                                                              const HashSet& hashes) {
+  if (hashes.empty()) return {};
+  hashes.sorted();
+  // The same roots in the same order, so the first place found is the one
+  // the map of every object kept.
+  References refs;
+  refs.label_only = &hashes;
+  collect_into(repo, scope, extra_sources, refs);
+  return std::move(refs.labels);
 }
 
 }  // namespace mlo

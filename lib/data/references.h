@@ -15,6 +15,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/hash_set.h"
+
 namespace mlo {
 
 class Repo;
@@ -45,20 +47,30 @@ struct BrokenReference {
 };
 
 struct References {
-  // Every needed object -> the first place found that needs it ("data/train.csv",
-  // "data/images/cat.png at 1a2b3c4").
-  std::unordered_map<std::string, std::string> objects;
+  // Every needed object, 32 bytes each (a map to where each is named held
+  // ~230 bytes an object: most of gc's peak at a million files). Where an
+  // object is named is asked for afterwards, for the few that need it
+  // (label_references).
+  HashSet objects;
   std::vector<BrokenReference> broken;
   std::size_t pointers = 0;   // pointer files read (each distinct one once)
   std::size_t revisions = 0;  // git commits read
-  // Memo: manifests already expanded and pointer texts already read, so a
-  // folder shared by a thousand commits is read once.
+  // Memo: manifests and folder objects already expanded and pointer texts
+  // already read, so a folder shared by a thousand commits (or versions) is
+  // read once.
   std::unordered_set<std::string> seen_manifests;
   std::unordered_set<std::string> seen_pointers;
+  // Set by label_references: add() then records, instead of the object,
+  // the first place that names each of these hashes.
+  const HashSet* label_only = nullptr;
+  std::unordered_map<std::string, std::string> labels;
 
-  bool needs(const std::string& hash) const { return objects.count(hash) != 0; }
-  // Records that `where` needs `hash` (keeps the first `where`).
-  void add(const std::string& hash, const std::string& where) { objects.emplace(hash, where); }
+  bool needs(const std::string& hash) const { return objects.contains(hash); }
+  // Records that `where` needs `hash`.
+  void add(const std::string& hash, const std::string& where) {
+    if (!label_only) objects.insert(hash);
+    else if (label_only->contains(hash)) labels.emplace(hash, where);
+  }
 };
 
 // A further kind of root (pipeline outputs in mlo.lock, run records, ...):
@@ -73,6 +85,13 @@ struct ReferenceSource {
 // itself (git unreadable, an unknown revision); damaged roots go to `broken`.
 References collect_references(Repo& repo, const ReferenceScope& scope,
                               const std::vector<ReferenceSource>& extra_sources = {});
+
+// The first place found that names each of `hashes` ("data/train.csv",
+// "data/images/cat.png at 1a2b3c4"), reading the same roots again; a hash
+// no root names is absent.
+std::unordered_map<std::string, std::string> label_references(Repo& repo, const ReferenceScope& scope,
+                                                              const std::vector<ReferenceSource>& extra_sources,
+                                                              const HashSet& hashes);
 
 // Adds what the folder manifest `sha` (flat or a tree) names, as far as the
 // cache has it: each file as "WHERE:PATH", each folder object as WHERE. The

@@ -156,6 +156,17 @@ TEST_CASE("HashSet holds each hash once, as bytes, and keeps odd names aside") {
   CHECK(set.size() == 4);
 }
 
+TEST_CASE("HashSet drops repeats as it fills, so a hash inserted a million times costs one slot") {
+  std::vector<std::string> three = {sha256_hex("x"), sha256_hex("y"), sha256_hex("z")};
+  HashSet set;
+  for (int i = 0; i < 1000000; ++i) set.insert(three[i % 3]);
+  // Compacted whenever the unsorted part outgrew the sorted one (and 65,536):
+  // the vector never held much more than that at once.
+  CHECK(set.sorted().capacity() < 300000);
+  CHECK(set.size() == 3);
+  for (const auto& h : three) CHECK(set.contains(h));
+}
+
 TEST_CASE("sha256_file reports the bytes of every block it reads") {
   test::TempDir tmp;
   std::string big(3 * (1 << 20) + 5, 'x');  // more than one 1 MiB block

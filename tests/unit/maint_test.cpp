@@ -97,8 +97,14 @@ TEST_CASE("references: workspace pointers, folders through their manifests") {
   CHECK(refs.needs(a));
   CHECK(refs.needs(m));
   CHECK(refs.needs(sha256_hex("x")));
-  CHECK(refs.objects.at(sha256_hex("y")) == "imgs/sub/y.png");
-  CHECK(refs.objects.at(a) == "a.csv");
+  // Where an object is named: asked for afterwards, for the ones wanted.
+  HashSet wanted;
+  wanted.insert(sha256_hex("y"));
+  wanted.insert(a);
+  auto labels = label_references(*r.repo, {}, {}, wanted);
+  CHECK(labels.size() == 2);
+  CHECK(labels.at(sha256_hex("y")) == "imgs/sub/y.png");
+  CHECK(labels.at(a) == "a.csv");
 }
 
 TEST_CASE("references: broken pointers and manifests are reported, not skipped") {
@@ -355,7 +361,14 @@ TEST_CASE("references: every root kind tells a missing folder object from a dama
   References whole;
   add_manifest_references(*r.repo, root, "registry model@v1", whole);
   CHECK(whole.broken.empty());
-  CHECK(whole.objects.at(sha256_hex("sub/deep/c.txt")) == "registry model@v1:sub/deep/c.txt");
+  CHECK(whole.needs(sha256_hex("sub/deep/c.txt")));
+  HashSet deep_file;
+  deep_file.insert(sha256_hex("sub/deep/c.txt"));
+  References labelled;
+  labelled.label_only = &deep_file;
+  add_manifest_references(*r.repo, root, "registry model@v1", labelled);
+  CHECK(labelled.labels.at(sha256_hex("sub/deep/c.txt")) == "registry model@v1:sub/deep/c.txt");
+  CHECK(labelled.objects.empty());
 
   std::string deep;  // the folder object of sub/deep
   for (const auto& [h, bytes] : folders)
