@@ -187,10 +187,10 @@ struct BesideKnown {
       std::string have, wanted, path;
       std::size_t depth;
     };
-    std::vector<Pair> todo{{have, wanted, path, 1}};
-    while (!todo.empty()) {
-      Pair p = std::move(todo.back());
-      todo.pop_back();
+    std::vector<Pair> pending{{have, wanted, path, 1}};  // folder pairs still to compare
+    while (!pending.empty()) {
+      Pair p = std::move(pending.back());
+      pending.pop_back();
       const std::string at = where + ", folder " + p.path;
       if (p.depth > kMaxTreeDepth)
         throw InputError(at + ": folders nest deeper than " + std::to_string(kMaxTreeDepth) + " levels");
@@ -210,7 +210,7 @@ struct BesideKnown {
         } else if (had && had->sha256 == e.sha256) {
           unchanged += e.files;
         } else if (had) {
-          todo.push_back({had->sha256, e.sha256, sub, p.depth + 1});
+          pending.push_back({had->sha256, e.sha256, sub, p.depth + 1});
         } else {
           add_all(e.sha256, sub, true);
         }

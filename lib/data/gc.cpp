@@ -174,26 +174,28 @@ FsckResult fsck(Repo& repo, const FsckOptions& options) {
   phase.reset();
   std::sort(result.corrupt.begin(), result.corrupt.end(), [](auto& a, auto& b) { return a.hash < b.hash; });
 
-  HashSet present;
-  present.reserve(objects.size());
-  for (const auto& o : objects) {
-    const std::string hash = sha256_to_hex(o.hash);
-    present.insert(hash);
-    if (!refs.needs(hash)) ++result.unreferenced;
-  }
-  std::vector<CachedObject>().swap(objects);
-
+  // Sorted by hash, the listing itself answers what is present (no second set).
+  std::sort(objects.begin(), objects.end(), [](auto& a, auto& b) { return a.hash < b.hash; });
+  auto present = [&](const std::string& hex) {
+    Sha256Bytes b;
+    if (!sha256_from_hex(hex, b)) return false;
+    return std::binary_search(objects.begin(), objects.end(), CachedObject{b, 0},
+                              [](const CachedObject& x, const CachedObject& y) { return x.hash < y.hash; });
+  };
+  for (const auto& o : objects)
+    if (!refs.needs(sha256_to_hex(o.hash))) ++result.unreferenced;
   // Where each damaged or missing object is named: a second reading of the
   // roots, for those only.
   HashSet to_label;
   for (const auto& c : result.corrupt) to_label.insert(c.hash);
   std::vector<std::string> missing;
   refs.objects.for_each([&](const std::string& hash) {
-    if (!present.contains(hash)) {
+    if (!present(hash)) {
       missing.push_back(hash);
       to_label.insert(hash);
     }
   });
+  std::vector<CachedObject>().swap(objects);
   const auto labels = label_references(repo, options.scope, options.extra_sources, to_label);
   auto label_of = [&](const std::string& hash) {
     auto it = labels.find(hash);
