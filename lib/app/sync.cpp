@@ -350,7 +350,7 @@ SyncResult fetch(Repo& repo, const SyncRequest& request) {
       });
     if (more.empty()) break;
     merge_stats(r.stats, fetch_objects(*backend, repo.cache(), idx, more, opts));
-    more.for_each([&](const std::string& h) { asked.insert(h); });
+    asked.merge(std::move(more));
   }
   if (request.paths.empty() && request.runs) fetch_runs(repo, *backend, idx, opts, r);
   if (request.models) fetch_models(repo, *backend, idx, opts, r);

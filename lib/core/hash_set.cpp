@@ -41,6 +41,21 @@ void HashSet::insert(std::string_view hash) {
     odd_.emplace(hash);
 }
 
+void HashSet::merge(HashSet&& other) {
+  if (other.bytes_.size() > bytes_.size()) {
+    std::swap(bytes_, other.bytes_);
+    std::swap(sorted_upto_, other.sorted_upto_);
+  }
+  if (!other.bytes_.empty()) {
+    bytes_.reserve(bytes_.size() + other.bytes_.size());
+    bytes_.insert(bytes_.end(), other.bytes_.begin(), other.bytes_.end());
+  }
+  odd_.merge(other.odd_);
+  std::vector<Sha256Bytes>().swap(other.bytes_);
+  other.sorted_upto_ = 0;
+  other.odd_.clear();
+}
+
 const std::vector<Sha256Bytes>& HashSet::sorted() const {
   if (sorted_upto_ != bytes_.size()) {
     // Sorting in place (no second copy): the vector is the only table.

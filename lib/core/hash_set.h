@@ -25,6 +25,10 @@ class HashSet {
   // so a malformed name still reaches the caller (e.g. reported missing).
   void insert(std::string_view hash);
   void reserve(std::size_t n) { bytes_.reserve(n); }
+  // Takes every hash of `other` (left empty, its memory freed): the larger
+  // table is kept and the smaller appended in one step, so the two are never
+  // held twice over as inserting one by one would.
+  void merge(HashSet&& other);
   bool contains(std::string_view hash) const;
   std::size_t size() const;
   bool empty() const { return size() == 0; }

@@ -357,8 +357,23 @@ const RemoteIndex::Slot* RemoteIndex::find(BlobKind kind, const std::string& has
 
 BlobEntry RemoteIndex::entry_of(const Slot& s) const { return {s.kind, hex_hash(s.hash), s.offset, s.length, s.size}; }
 
+std::optional<RemoteIndex::Slot> RemoteIndex::lookup(BlobKind kind, const std::string& hash) const {
+  if (kind != BlobKind::object || !only_objects_) {
+    const Slot* s = find(kind, hash);
+    return s ? std::optional<Slot>(*s) : std::nullopt;
+  }
+  if (!is_sha256_hex(hash)) return std::nullopt;
+  auto key = binary_hash(hash);
+  const auto& wanted = only_objects_->sorted();
+  auto it = std::lower_bound(wanted.begin(), wanted.end(), key);
+  if (it == wanted.end() || *it != key) return std::nullopt;  // left out by load()
+  const Place& p = places_[static_cast<std::size_t>(it - wanted.begin())];
+  if (p.pack == kNoPlace) return std::nullopt;
+  return Slot{key, p.offset, p.length, p.size, p.pack, BlobKind::object, true};
+}
+
 std::optional<BlobLocation> RemoteIndex::location(BlobKind kind, const std::string& hash) const {
-  const Slot* s = find(kind, hash);
+  std::optional<Slot> s = lookup(kind, hash);
   if (!s) return std::nullopt;
   return BlobLocation{pack_ids_[s->pack], entry_of(*s)};
 }
@@ -395,11 +410,20 @@ bool RemoteIndex::complete_recipe(const std::string& hash) const {
 
 // One pack's blobs as slots (load() numbers the pack and sorts them all).
 std::vector<RemoteIndex::Slot> RemoteIndex::slots_of(const PackIndex& pack, std::uint64_t stored,
-                                                     const HashSet* only_objects) {
+                                                     const HashSet* only_objects, std::vector<PlaceFound>* places) {
   std::vector<Slot> out;
   out.reserve(only_objects ? 0 : pack.blobs.size());
+  const std::vector<Sha256Bytes>* wanted = only_objects ? &only_objects->sorted() : nullptr;
   for (const auto& b : pack.blobs) {
-    if (only_objects && b.kind == BlobKind::object && !only_objects->contains(b.hash)) continue;
+    if (wanted && b.kind == BlobKind::object) {
+      auto key = binary_hash(b.hash);
+      auto it = std::lower_bound(wanted->begin(), wanted->end(), key);
+      // A copy past the pack's listed end is absent (as below): not a place.
+      if (it != wanted->end() && *it == key && b.offset + b.length <= stored)
+        places->push_back({static_cast<std::uint32_t>(it - wanted->begin()), static_cast<std::uint32_t>(b.size),
+                           b.offset, b.length});
+      continue;
+    }
     Slot s;
     s.hash = binary_hash(b.hash);
     s.offset = b.offset;
@@ -411,6 +435,7 @@ std::vector<RemoteIndex::Slot> RemoteIndex::slots_of(const PackIndex& pack, std:
     s.present = b.offset + b.length <= stored;
     out.push_back(s);
   }
+  if (places) places->shrink_to_fit();  // held until every pack is read
   return out;
 }
 
@@ -475,6 +500,7 @@ RemoteIndex RemoteIndex::load(Backend& backend, const fs::path& cache_dir, unsig
   // Each index is parsed and made compact on its own thread, so only `jobs`
   // parsed indexes exist at once.
   std::vector<std::vector<Slot>> parsed(ids.size());
+  std::vector<std::vector<PlaceFound>> found_places(only_objects ? ids.size() : 0);
   std::vector<std::int64_t> created(ids.size());
   std::vector<char> found(ids.size(), 0);
   parallel_for(ids.size(), jobs, [&](std::size_t i) {
@@ -504,7 +530,7 @@ RemoteIndex RemoteIndex::load(Backend& backend, const fs::path& cache_dir, unsig
     }
     auto size = index.pack_sizes.find(ids[i]);
     if (size == index.pack_sizes.end()) return;  // index without its pack: ignore (gc in progress)
-    parsed[i] = slots_of(pack, size->second, only_objects);
+    parsed[i] = slots_of(pack, size->second, only_objects, only_objects ? &found_places[i] : nullptr);
     created[i] = pack.created;
     found[i] = 1;
     if (!cached) {
@@ -524,6 +550,10 @@ RemoteIndex RemoteIndex::load(Backend& backend, const fs::path& cache_dir, unsig
   std::size_t blobs = 0;
   for (auto& p : parsed) blobs += p.size();
   index.slots_.reserve(blobs);
+  if (only_objects) {
+    index.only_objects_ = only_objects;
+    index.places_.assign(only_objects->sorted().size(), Place{});
+  }
   for (std::size_t i = 0; i < ids.size(); ++i) {
     if (!found[i]) continue;
     auto number = static_cast<std::uint32_t>(index.pack_ids_.size());
@@ -532,6 +562,13 @@ RemoteIndex RemoteIndex::load(Backend& backend, const fs::path& cache_dir, unsig
     for (Slot& slot : parsed[i]) slot.pack = number;
     index.slots_.insert(index.slots_.end(), parsed[i].begin(), parsed[i].end());
     std::vector<Slot>().swap(parsed[i]);
+    if (!only_objects) continue;
+    // In load order, the first present copy is kept (as find() does for slots).
+    for (const PlaceFound& f : found_places[i]) {
+      Place& p = index.places_[f.position];
+      if (p.pack == kNoPlace) p = Place{f.offset, f.length, f.size, number};
+    }
+    std::vector<PlaceFound>().swap(found_places[i]);
   }
   // In place (no second copy); equal hashes stay in load order.
   std::sort(index.slots_.begin(), index.slots_.end(), [](const Slot& a, const Slot& b) {

@@ -99,13 +99,15 @@ struct BlobLocation {
 // The remote's index: every committed pack's blobs. Held compactly (a
 // 64-byte slot a blob, hashes in binary, sorted for binary search), because
 // a pull or a second push of N files holds the whole remote's index: N slots.
+// Loaded for a set of objects, those are 24-byte places beside the set.
 class RemoteIndex {
  public:
   // Lists packs/ and reads each .idx (from `cache_dir` when already there,
   // else from the remote, in parallel with `jobs` threads, then cached).
   // With `only_objects`, whole objects ("o") outside that set are left out
   // (chunks and recipes are all kept): a push or fetch of a few objects then
-  // holds a few slots, not one for every object on the remote.
+  // holds a few slots, not one for every object on the remote. The set must
+  // outlive the index and not change while it is used.
   static RemoteIndex load(Backend& backend, const std::filesystem::path& cache_dir, unsigned jobs,
                           const HashSet* only_objects = nullptr);
   // True when every pack whose index is cached in `cache_dir` is still in
@@ -119,7 +121,7 @@ class RemoteIndex {
   // Present means every byte is reachable: a whole object, or a recipe
   // whose every chunk is in a committed pack with the size the recipe says
   // (packs are listed with their sizes; a blob past its pack's end is absent).
-  bool has_object(const std::string& hash) const { return find(BlobKind::object, hash) || complete_recipe(hash); }
+  bool has_object(const std::string& hash) const { return lookup(BlobKind::object, hash) || complete_recipe(hash); }
   bool has_chunk(const std::string& hash) const { return find(BlobKind::chunk, hash) != nullptr; }
   bool complete_recipe(const std::string& hash) const;
   // The chunk list of a large object (read by load()); nullptr when unknown.
@@ -129,7 +131,8 @@ class RemoteIndex {
   void add_recipe(const std::string& hash, Recipe recipe) { recipe_contents_[hash] = std::move(recipe); }
 
   // Every pack's blobs (those past the pack's listed end too), in offset
-  // order: built on each call, for remote gc, which visits them all.
+  // order: built on each call, for remote gc, which visits them all (an index
+  // loaded with only_objects lists no whole objects here).
   std::map<std::string, PackIndex> packs() const;
   std::uint64_t pack_bytes(const std::string& id) const;  // from the listing
   std::map<std::string, std::uint64_t> pack_sizes;         // pack id -> bytes, from the listing
@@ -145,12 +148,32 @@ class RemoteIndex {
   const Slot* find(BlobKind kind, const std::string& hash) const;
   std::optional<BlobLocation> location(BlobKind kind, const std::string& hash) const;
   BlobEntry entry_of(const Slot& s) const;
-  static std::vector<Slot> slots_of(const PackIndex& pack, std::uint64_t stored, const HashSet* only_objects);
+  // Where a whole object of `only_objects` lies, kept by its position in
+  // only_objects->sorted() (its hash is not held twice): 24 bytes an object
+  // a fetch or push names, not a 64-byte slot. Only present copies count.
+  struct Place {
+    std::uint64_t offset = 0, length = 0;
+    std::uint32_t size = 0;           // <= kMaxBlobBytes
+    std::uint32_t pack = kNoPlace;    // into pack_ids_; kNoPlace: not on the remote
+  };
+  static constexpr std::uint32_t kNoPlace = UINT32_MAX;
+  // One pack's present copies of `only_objects`, before load() numbers the pack.
+  struct PlaceFound {
+    std::uint32_t position = 0;  // in only_objects->sorted()
+    std::uint32_t size = 0;
+    std::uint64_t offset = 0, length = 0;
+  };
+  // find() for any kind, objects of only_objects_ included (by value: those have no slot).
+  std::optional<Slot> lookup(BlobKind kind, const std::string& hash) const;
+  static std::vector<Slot> slots_of(const PackIndex& pack, std::uint64_t stored, const HashSet* only_objects,
+                                    std::vector<PlaceFound>* places);
   void load_recipes(Backend& backend, const std::filesystem::path& cache_dir, unsigned jobs);
 
   std::vector<std::string> pack_ids_;
   std::vector<std::int64_t> pack_created_;
   std::vector<Slot> slots_;  // sorted by (kind, hash, load order) once loaded
+  const HashSet* only_objects_ = nullptr;  // the caller's; outlives this index
+  std::vector<Place> places_;              // with only_objects_: one per hash in it
   std::unordered_map<std::string, Recipe> recipe_contents_;
 };
 

@@ -530,7 +530,9 @@ TransferStats fetch_objects(Backend& backend, Cache& cache, const fs::path& inde
     return stats;
   }
   RemoteIndex remote = RemoteIndex::load(backend, index_cache, options.jobs, &hashes);
-  std::vector<const Sha256Bytes*> present;
+  // Those the remote holds, kept in place (no second list).
+  std::vector<const Sha256Bytes*>& present = wanted;
+  std::size_t kept = 0;
   for (const Sha256Bytes* b : wanted) {
     std::string h = sha256_to_hex(*b);
     if (auto loc = remote.object(h)) {
@@ -541,9 +543,10 @@ TransferStats fetch_objects(Backend& backend, Cache& cache, const fs::path& inde
       stats.missing.push_back(h);  // or some of its chunks are
       continue;
     }
-    present.push_back(b);
+    present[kept++] = b;
   }
-  std::vector<const Sha256Bytes*>().swap(wanted);
+  present.resize(kept);
+  cache.expect_verified(present.size());
   Progress progress(options.progress, options.verb, present.size(), stats.bytes);
   FetchCounters counters{progress};
   // In rounds: the blob list, the ranges and the large objects' temp files

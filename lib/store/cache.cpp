@@ -348,6 +348,11 @@ void Cache::add_verified_bytes(std::string_view hash, std::string_view data, boo
   verified_sorted_ = false;
 }
 
+void Cache::expect_verified(std::size_t count) {
+  std::lock_guard<std::mutex> g(verified_mutex_);
+  verified_.reserve(std::min(kMaxVerified, verified_.size() + count));
+}
+
 bool Cache::verified_this_command(std::string_view hash) const {
   std::array<unsigned char, 32> key;
   if (!sha256_from_hex(hash, key)) return false;

@@ -49,6 +49,9 @@ class Cache {
   // every blob it downloads): no second hash, and the object is remembered as
   // verified, so a checkout in the same command does not read it again.
   void add_verified_bytes(std::string_view hash, std::string_view data, bool durable = true);
+  // Room for `count` more verified objects at once: a fetch knows how many it
+  // will add, and a list grown by doubling holds up to twice that for a moment.
+  void expect_verified(std::size_t count);
   // True when this command wrote the object from bytes it had verified.
   bool verified_this_command(std::string_view hash) const;
   std::string read(std::string_view hash) const;
