@@ -367,6 +367,7 @@ std::optional<RemoteIndex::Slot> RemoteIndex::lookup(BlobKind kind, const std::s
   const auto& wanted = only_objects_->sorted();
   auto it = std::lower_bound(wanted.begin(), wanted.end(), key);
   if (it == wanted.end() || *it != key) return std::nullopt;  // left out by load()
+  if (places_.empty()) return std::nullopt;  // the remote holds none of them
   const Place& p = places_[static_cast<std::size_t>(it - wanted.begin())];
   if (p.pack == kNoPlace) return std::nullopt;
   return Slot{key, p.offset, p.length, p.size, p.pack, BlobKind::object, true};
@@ -550,9 +551,12 @@ RemoteIndex RemoteIndex::load(Backend& backend, const fs::path& cache_dir, unsig
   std::size_t blobs = 0;
   for (auto& p : parsed) blobs += p.size();
   index.slots_.reserve(blobs);
+  std::size_t places_found = 0;
+  for (auto& f : found_places) places_found += f.size();
   if (only_objects) {
     index.only_objects_ = only_objects;
-    index.places_.assign(only_objects->sorted().size(), Place{});
+    // None found (a first push to an empty remote): no table at all.
+    if (places_found > 0) index.places_.assign(only_objects->sorted().size(), Place{});
   }
   for (std::size_t i = 0; i < ids.size(); ++i) {
     if (!found[i]) continue;

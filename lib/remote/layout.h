@@ -150,7 +150,8 @@ class RemoteIndex {
   BlobEntry entry_of(const Slot& s) const;
   // Where a whole object of `only_objects` lies, kept by its position in
   // only_objects->sorted() (its hash is not held twice): 24 bytes an object
-  // a fetch or push names, not a 64-byte slot. Only present copies count.
+  // a fetch or push names, not a 64-byte slot (none at all when the remote
+  // holds none of them). Only present copies count.
   struct Place {
     std::uint64_t offset = 0, length = 0;
     std::uint32_t size = 0;           // <= kMaxBlobBytes

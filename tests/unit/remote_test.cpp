@@ -444,10 +444,16 @@ TEST_CASE("an index loaded for a set of objects places them as the whole index d
   for (int i = 0; i < 900; ++i) hashes.push_back(a.add_bytes(random_bytes(300, 1000 + i), false));
   std::string big = random_bytes(2 << 20, 77);  // chunked: a recipe, not an object blob
   hashes.push_back(a.add_bytes(big, false));
+  HashSet all;
+  for (const auto& h : hashes) all.insert(h);
+  // An empty remote: nothing found, no table of places, every answer no.
+  RemoteIndex empty = RemoteIndex::load(*backend, tmp / "idx-empty", 1, &all);
+  CHECK_FALSE(empty.has_object(hashes[0]));
+  CHECK_FALSE(empty.object(hashes[1]).has_value());
   TransferOptions opts;
   opts.jobs = 1;
   opts.pack_blobs = 300;
-  push_objects(*backend, a, tmp / "idx", std::set<std::string>(hashes.begin(), hashes.end()), opts);
+  push_objects(*backend, a, tmp / "idx", all, opts);
   // A second copy of one pack, listed first (so first in load order), cut
   // short: its first blobs are there twice, its last only in the original.
   auto packs_dir = tmp / "remote" / "packs";
