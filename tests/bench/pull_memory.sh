@@ -54,10 +54,13 @@ for r in $(seq 1 "$ROUNDS"); do
   for build in new base; do
     bin=$MLO label="pull, fresh clone"
     [ "$build" = base ] && { [ -n "$BASE" ] || continue; bin=$BASE label="$label (base)"; }
-    chmod -R u+w "$W/b" 2>/dev/null || true
-    rm -rf "$W/b" && git clone -q "$W/a" "$W/b"
-    (cd "$W/b" && /usr/bin/time -o "$W/t" -f '%e %U %S %M' "$bin" -q pull)
-    [ "$(find "$W/b/data" -type f | wc -l)" = "$FILES" ] || { echo "pull_memory.sh: $label did not bring $FILES files" >&2; exit 1; }
+    # A new clone each time, all removed at the end: a large delete just
+    # before would slow the next run's creates (ext4 reuses freed inodes
+    # slowly) and take minutes itself.
+    clone="$W/clone-$r-$build"
+    git clone -q "$W/a" "$clone"
+    (cd "$clone" && /usr/bin/time -o "$W/t" -f '%e %U %S %M' "$bin" -q pull)
+    [ "$(find "$clone/data" -type f | wc -l)" = "$FILES" ] || { echo "pull_memory.sh: $label did not bring $FILES files" >&2; exit 1; }
     read -r wall user sys kb <"$W/t"
     echo "$label $wall $(echo "$user + $sys" | bc -l) $kb" >>"$W/runs"
     printf '  %-28s %7.2f s  CPU %7.2f s  %8.1f MB  %5d B a file\n' "$label" "$wall" \
