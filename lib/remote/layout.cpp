@@ -341,6 +341,12 @@ std::array<unsigned char, 32> binary_hash(std::string_view hex) {
 
 std::string hex_hash(const Sha256Bytes& h) { return sha256_to_hex(h); }
 
+// Where `key` stands in a HashSet's sorted hashes; npos when it is not there.
+std::size_t position_in(const std::vector<Sha256Bytes>& sorted, const Sha256Bytes& key) {
+  auto it = std::lower_bound(sorted.begin(), sorted.end(), key);
+  return it != sorted.end() && *it == key ? static_cast<std::size_t>(it - sorted.begin()) : std::string::npos;
+}
+
 }  // namespace
 
 const RemoteIndex::Slot* RemoteIndex::find(BlobKind kind, const std::string& hash) const {
@@ -363,12 +369,11 @@ std::optional<RemoteIndex::Slot> RemoteIndex::lookup(BlobKind kind, const std::s
     return s ? std::optional<Slot>(*s) : std::nullopt;
   }
   if (!is_sha256_hex(hash)) return std::nullopt;
-  auto key = binary_hash(hash);
-  const auto& wanted = only_objects_->sorted();
-  auto it = std::lower_bound(wanted.begin(), wanted.end(), key);
-  if (it == wanted.end() || *it != key) return std::nullopt;  // left out by load()
   if (places_.empty()) return std::nullopt;  // the remote holds none of them
-  const Place& p = places_[static_cast<std::size_t>(it - wanted.begin())];
+  auto key = binary_hash(hash);
+  std::size_t at = position_in(only_objects_->sorted(), key);
+  if (at == std::string::npos) return std::nullopt;  // left out by load()
+  const Place& p = places_[at];
   if (p.pack == kNoPlace) return std::nullopt;
   return Slot{key, p.offset, p.length, p.size, p.pack, BlobKind::object, true};
 }
@@ -417,12 +422,10 @@ std::vector<RemoteIndex::Slot> RemoteIndex::slots_of(const PackIndex& pack, std:
   const std::vector<Sha256Bytes>* wanted = only_objects ? &only_objects->sorted() : nullptr;
   for (const auto& b : pack.blobs) {
     if (wanted && b.kind == BlobKind::object) {
-      auto key = binary_hash(b.hash);
-      auto it = std::lower_bound(wanted->begin(), wanted->end(), key);
+      std::size_t at = position_in(*wanted, binary_hash(b.hash));
       // A copy past the pack's listed end is absent (as below): not a place.
-      if (it != wanted->end() && *it == key && b.offset + b.length <= stored)
-        places->push_back({static_cast<std::uint32_t>(it - wanted->begin()), static_cast<std::uint32_t>(b.size),
-                           b.offset, b.length});
+      if (at != std::string::npos && b.offset + b.length <= stored)
+        places->push_back({static_cast<std::uint32_t>(at), static_cast<std::uint32_t>(b.size), b.offset, b.length});
       continue;
     }
     Slot s;

@@ -531,7 +531,6 @@ TransferStats fetch_objects(Backend& backend, Cache& cache, const fs::path& inde
   }
   RemoteIndex remote = RemoteIndex::load(backend, index_cache, options.jobs, &hashes);
   // Those the remote holds, kept in place (no second list).
-  std::vector<const Sha256Bytes*>& present = wanted;
   std::size_t kept = 0;
   for (const Sha256Bytes* b : wanted) {
     std::string h = sha256_to_hex(*b);
@@ -543,9 +542,10 @@ TransferStats fetch_objects(Backend& backend, Cache& cache, const fs::path& inde
       stats.missing.push_back(h);  // or some of its chunks are
       continue;
     }
-    present[kept++] = b;
+    wanted[kept++] = b;
   }
-  present.resize(kept);
+  wanted.resize(kept);
+  const std::vector<const Sha256Bytes*>& present = wanted;
   cache.expect_verified(present.size());
   Progress progress(options.progress, options.verb, present.size(), stats.bytes);
   FetchCounters counters{progress};

@@ -15,34 +15,17 @@
 #
 # Reproduce the README figures: FILES=300000 MLO_BASE=<main's build> tests/bench/pull_memory.sh
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-MLO=$(readlink -f "${MLO:-$here/../../build/mlo}")
-[ -x "$MLO" ] || { echo "pull_memory.sh: no mlo binary at $MLO" >&2; exit 2; }
-BASE=""
-if [ -n "${MLO_BASE:-}" ]; then
-  BASE=$(readlink -f "$MLO_BASE")
-  [ -x "$BASE" ] || { echo "pull_memory.sh: no mlo binary at MLO_BASE=$MLO_BASE" >&2; exit 2; }
-fi
+NAME=pull_memory.sh
+source "$(dirname "$0")/lib_scale.sh"
 FILES=${FILES:-300000}
 ROUNDS=${ROUNDS:-2}
 W=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/mlo-bench-pullmem.XXXXXX")
 trap 'chmod -R u+w "$W" 2>/dev/null; rm -rf "$W"' EXIT
-export GIT_AUTHOR_NAME=b GIT_AUTHOR_EMAIL=b@x GIT_COMMITTER_NAME=b GIT_COMMITTER_EMAIL=b@x
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+print_machine
 echo "this build: $MLO; base: ${BASE:-none}; $FILES files, $ROUNDS rounds"
 
-/usr/bin/python3 - "$W/a/data" "$FILES" <<'PY'
-import os, sys
-root, n = sys.argv[1], int(sys.argv[2])
-for i in range(n):
-    d = os.path.join(root, "g%03d" % (i // 1000 // 100), "d%05d" % (i // 1000))
-    if i % 1000 == 0:
-        os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "f%07d.bin" % i), "wb") as f:
-        f.write(("%07d" % i).encode() * 73 + b"x")
-PY
+make_scale_files "$W/a/data" "$FILES"
 cd "$W/a" && git init -q . && "$MLO" init -q && git commit -qm init
 "$MLO" -q remote add origin "$W/remote" --default
 "$MLO" -q data add data && git add -A && git commit -qm data
