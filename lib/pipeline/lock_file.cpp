@@ -12,7 +12,7 @@ namespace mlo {
 using json = nlohmann::json;
 
 json parse_lock(const std::string& text, const std::string& where) {
-  json doc = yaml_to_json(load_yaml(text, where));
+  json doc = read_yaml_json(text, where);
   if (doc.is_null()) return {{"version", 1}, {"stages", json::object()}};
   // (value("version", 0) would throw on a version that is not a number.)
   if (!doc.is_object() || !doc.contains("version") || doc["version"] != 1 || !doc.contains("stages") ||

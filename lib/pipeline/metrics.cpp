@@ -41,7 +41,7 @@ json parse_metrics_text(const std::string& text, const std::string& rel) {
     doc = json::parse(text, nullptr, false);
     if (doc.is_discarded()) throw InputError(rel + ": metrics file is not valid JSON");
   } else {
-    doc = yaml_to_json(load_yaml(text, rel));
+    doc = read_yaml_json(text, rel);
   }
   return flatten_json(doc);
 }

@@ -10,6 +10,7 @@
 #include "core/fs.h"
 #include "repo/config.h"
 #include "repo/yaml_read.h"
+#include "repo/yaml_block.h"
 #include "repo/yaml_schema.h"
 
 namespace mlo {
@@ -324,12 +325,13 @@ std::vector<std::string> Pipeline::downstream(const std::vector<std::string>& na
 }
 
 namespace {
-Pipeline read_pipeline(const std::string& text, const std::string& filename) {
+Pipeline read_pipeline(const std::string& text, const std::string& filename, SchemaCheckMemo* memo) {
   YAML::Node root = load_yaml(text, filename);
   Pipeline p;
   if (!root || root.IsNull()) return p;
   if (!root.IsMap()) bad(mark_of(filename, root), "expected a mapping with 'stages:'");
-  check_mlo_yaml(root, filename);
+  if (memo) memo->check(root, text, "mlo.schema.json", filename);
+  else check_mlo_yaml(root, filename);
   YAML::Node stages = root["stages"];
   if (!stages || stages.IsNull()) return p;
   if (!stages.IsMap()) bad(mark_of(filename, stages), "'stages' must be a mapping of stage names to stages");
@@ -347,13 +349,14 @@ Pipeline read_pipeline(const std::string& text, const std::string& filename) {
 }  // namespace
 
 Pipeline parse_pipeline(const std::string& text, const std::string& filename) {
-  return read_yaml_checked(filename, [&] { return read_pipeline(text, filename); });
+  return read_yaml_checked(filename, [&] { return read_pipeline(text, filename, nullptr); });
 }
 
 Pipeline load_pipeline(const std::filesystem::path& root) {
   auto text = read_file_if_exists(root / "mlo.yaml");
   if (!text) throw InputError("no mlo.yaml in " + root.string(), "write the pipeline's stages in mlo.yaml (see 'man mlo-run')");
-  return parse_pipeline(*text, "mlo.yaml");
+  SchemaCheckMemo memo(root / ".mlo" / "tmp" / "schema-checks");
+  return read_yaml_checked("mlo.yaml", [&] { return read_pipeline(*text, "mlo.yaml", &memo); });
 }
 
 std::optional<std::uint64_t> parse_memory(const std::string& text) {
@@ -422,21 +425,13 @@ nlohmann::json yaml_to_json(const YAML::Node& node) {
   }
   const std::string& s = node.Scalar();
   if (node.Tag() == "!") return s;  // quoted in the YAML: a string
-  if (s == "true" || s == "True" || s == "TRUE") return true;
-  if (s == "false" || s == "False" || s == "FALSE") return false;
-  if (s == "null" || s == "~" || s.empty()) return s.empty() ? nlohmann::json("") : nlohmann::json(nullptr);
-  {
-    char* end = nullptr;
-    errno = 0;
-    long long i = std::strtoll(s.c_str(), &end, 10);
-    if (*end == 0 && errno == 0 && s.find_first_of("xX") == std::string::npos) return i;
-  }
-  {
-    char* end = nullptr;
-    double d = std::strtod(s.c_str(), &end);
-    if (*end == 0 && s.find_first_of("xXnN") == std::string::npos && std::isfinite(d)) return d;
-  }
-  return s;
+  if (s.empty()) return "";         // (a null node returned above)
+  return plain_scalar_json(s);
+}
+
+nlohmann::json read_yaml_json(const std::string& text, const std::string& where) {
+  if (auto doc = read_block_yaml(text)) return std::move(*doc);
+  return yaml_to_json(load_yaml(text, where));
 }
 
 namespace {

@@ -74,6 +74,9 @@ nlohmann::json yaml_to_json(const YAML::Node& node);
 // A YAML scalar typed as YAML would read it: "0.1" -> 0.1, "true" -> true, "abc" -> "abc".
 nlohmann::json scalar_to_json(const std::string& text);
 std::string json_to_yaml(const nlohmann::json& doc);
+// yaml_to_json(load_yaml(TEXT, WHERE)), read without yaml-cpp when TEXT is
+// the block YAML json_to_yaml writes (repo/yaml_block.h).
+nlohmann::json read_yaml_json(const std::string& text, const std::string& where);
 // Nested objects to dotted keys: {"a":{"b":1}} -> {"a.b":1}.
 nlohmann::json flatten_json(const nlohmann::json& doc);
 

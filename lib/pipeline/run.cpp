@@ -162,7 +162,7 @@ json read_metrics_file(const fs::path& path, const std::string& rel) {
     doc = json::parse(*text, nullptr, false);
     if (doc.is_discarded()) throw InputError(rel + ": metrics file is not valid JSON");
   } else {
-    doc = yaml_to_json(load_yaml(*text, rel));
+    doc = read_yaml_json(*text, rel);
   }
   return flatten_json(doc);
 }

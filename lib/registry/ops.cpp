@@ -107,7 +107,7 @@ nlohmann::json read_json_or_yaml(Repo& repo, const std::string& file, const std:
   auto j = nlohmann::json::parse(*text, nullptr, false);
   if (!j.is_discarded()) return j;
   (void)repo;
-  return yaml_to_json(load_yaml(*text, file));
+  return read_yaml_json(*text, file);
 }
 
 struct Artifact {

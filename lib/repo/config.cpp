@@ -136,12 +136,15 @@ void assign(YAML::Node& root, std::string_view key, const std::optional<YAML::No
 
 }  // namespace
 
-Config Config::load(const std::filesystem::path& tracked, const std::filesystem::path& local) {
+Config Config::load(const std::filesystem::path& tracked, const std::filesystem::path& local,
+                    const std::filesystem::path& check_memo) {
   Config c;
   c.tracked_path_ = tracked;
   c.local_path_ = local;
-  c.tracked_ = load_yaml_file(tracked);
-  c.local_ = load_yaml_file(local);
+  std::string tracked_text = read_file_if_exists(tracked).value_or("");
+  std::string local_text = read_file_if_exists(local).value_or("");
+  c.tracked_ = load_yaml(tracked_text, tracked.string());
+  c.local_ = load_yaml(local_text, local.string());
   for (auto* node : {&c.tracked_, &c.local_}) {
     if (node->IsNull() || !node->IsDefined()) *node = YAML::Node(YAML::NodeType::Map);
   }
@@ -149,8 +152,14 @@ Config Config::load(const std::filesystem::path& tracked, const std::filesystem:
     throw InputError(tracked.string() + ": expected a mapping at the top level", "see 'man mlo-config'");
   if (!c.local_.IsMap())
     throw InputError(local.string() + ": expected a mapping at the top level", "see 'man mlo-config'");
-  check_yaml_keys(c.tracked_, "config.schema.json", tracked.string());
-  check_yaml_keys(c.local_, "config.schema.json", local.string());
+  if (check_memo.empty()) {
+    check_yaml_keys(c.tracked_, "config.schema.json", tracked.string());
+    check_yaml_keys(c.local_, "config.schema.json", local.string());
+  } else {
+    SchemaCheckMemo memo(check_memo);
+    memo.check(c.tracked_, tracked_text, "config.schema.json", tracked.string());
+    memo.check(c.local_, local_text, "config.schema.json", local.string());
+  }
   return c;
 }
 

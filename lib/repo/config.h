@@ -17,8 +17,10 @@ class Config {
  public:
   Config() = default;
   // Loads both files; a missing file is an empty one. Throws InputError with
-  // file and line on malformed YAML.
-  static Config load(const std::filesystem::path& tracked, const std::filesystem::path& local);
+  // file and line on malformed YAML. With CHECK_MEMO (a SchemaCheckMemo file,
+  // repo/yaml_schema.h) files that passed the key check before skip it.
+  static Config load(const std::filesystem::path& tracked, const std::filesystem::path& local,
+                     const std::filesystem::path& check_memo = {});
 
   // A scalar by dotted key ("cache.link"); the local file wins.
   std::optional<std::string> get(std::string_view dotted_key) const;

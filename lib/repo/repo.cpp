@@ -36,7 +36,8 @@ Repo Repo::open(const fs::path& start) {
 
 Config& Repo::config() {
   if (!config_)
-    config_ = std::make_unique<Config>(Config::load(mlo_dir() / "config.yaml", mlo_dir() / "config.local.yaml"));
+    config_ = std::make_unique<Config>(Config::load(mlo_dir() / "config.yaml", mlo_dir() / "config.local.yaml",
+                                                      tmp_dir() / "schema-checks"));
   return *config_;
 }
 

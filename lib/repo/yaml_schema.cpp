@@ -9,11 +9,14 @@
 
 #include "core/error.h"
 #include "core/format.h"
+#include "core/fs.h"
+#include "core/hash.h"
 
 namespace mlo {
 
 // Defined in the generated schemas.cpp (CMakeLists.txt embeds schemas/*.json).
 const char* builtin_schema_text(std::string_view name);
+const char* builtin_schemas_id();  // SHA-256 of them all
 
 const nlohmann::json& builtin_schema(std::string_view name) {
   static std::map<std::string, nlohmann::json, std::less<>> cache;
@@ -227,5 +230,42 @@ void check_yaml_keys(const YAML::Node& doc, std::string_view schema_name, const 
 }
 
 void check_mlo_yaml(const YAML::Node& doc, const std::string& file) { check_yaml_keys(doc, "mlo.schema.json", file); }
+
+void SchemaCheckMemo::check(const YAML::Node& doc, std::string_view text, std::string_view schema_name,
+                            const std::string& file_name) {
+  Sha256 h;
+  h.update(builtin_schemas_id());
+  h.update(std::string_view("\0", 1));
+  h.update(schema_name);
+  h.update(std::string_view("\0", 1));
+  h.update(text);
+  std::string key = h.hex_digest();
+  if (!keys_) {
+    keys_.emplace();
+    try {
+      if (auto saved = read_file_if_exists(file_)) {
+        std::string_view rest = *saved;
+        while (!rest.empty() && keys_->size() < kKeep) {
+          std::size_t end = std::min(rest.find('\n'), rest.size());
+          if (is_sha256_hex(rest.substr(0, end))) keys_->emplace_back(rest.substr(0, end));
+          rest.remove_prefix(std::min(end + 1, rest.size()));
+        }
+      }
+    } catch (const std::exception&) {
+      // unreadable: check again
+    }
+  }
+  if (std::find(keys_->begin(), keys_->end(), key) != keys_->end()) return;
+  check_yaml_keys(doc, schema_name, file_name);  // throws when it fails: nothing is kept
+  keys_->insert(keys_->begin(), key);
+  if (keys_->size() > kKeep) keys_->resize(kKeep);
+  std::string out;
+  for (const auto& k : *keys_) out += k + "\n";
+  try {
+    write_file_atomic(file_, out, /*durable=*/false);
+  } catch (const std::exception&) {
+    // no .mlo/tmp (or read-only): the next command checks again
+  }
+}
 
 }  // namespace mlo

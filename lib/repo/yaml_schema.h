@@ -8,7 +8,9 @@
 #pragma once
 #include <yaml-cpp/yaml.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,5 +27,24 @@ void check_yaml_keys(const YAML::Node& doc, std::string_view schema_name, const 
 
 // mlo.yaml and .mlo/config.yaml, checked.
 void check_mlo_yaml(const YAML::Node& doc, const std::string& file);
+
+// Documents that passed their key check before, known by content, so that an
+// unchanged mlo.yaml or config is not checked again: parsing the schemas was
+// ~15% of a no-op `mlo run` (issue 14). A key is the SHA-256 of the built-in
+// schemas, the schema's name and the document's text; FILE
+// (.mlo/tmp/schema-checks) keeps the last kKeep keys. Only passes are kept, so
+// a memo can only skip a check that would pass. Best effort: a file that can
+// not be read or written only means checking again.
+class SchemaCheckMemo {
+ public:
+  static constexpr std::size_t kKeep = 16;
+  explicit SchemaCheckMemo(std::filesystem::path file) : file_(std::move(file)) {}
+  // check_yaml_keys(DOC, SCHEMA_NAME, FILE_NAME) unless TEXT, DOC's source, passed before.
+  void check(const YAML::Node& doc, std::string_view text, std::string_view schema_name, const std::string& file_name);
+
+ private:
+  std::filesystem::path file_;
+  std::optional<std::vector<std::string>> keys_;  // read on first use
+};
 
 }  // namespace mlo

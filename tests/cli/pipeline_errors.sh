@@ -83,6 +83,18 @@ stage '  a:
     outz: [x]'
 expect_rc 3 run
 expect_err_contains "mlo.yaml:4:5: unknown key 'outz' in stage 'a'"
+# A file that passed its key check is remembered by its text
+# (.mlo/tmp/schema-checks), so the same typo after a clean read is refused again.
+stage '  a:
+    cmd: echo
+    outs: [x]'
+expect_rc 0 dag
+[ -s .mlo/tmp/schema-checks ] || fail "no schema check memo after a clean read"
+stage '  a:
+    cmd: echo
+    outz: [x]'
+expect_rc 3 dag
+expect_err_contains "mlo.yaml:4:5: unknown key 'outz' in stage 'a'"
 stage '  a:
     cmd: echo
     resources: {memory: lots}'

@@ -9,6 +9,7 @@
 #include "repo/refs.h"
 #include "repo/repo.h"
 #include "repo/yaml_read.h"
+#include "repo/yaml_schema.h"
 #include "test_util.h"
 
 using namespace mlo;
@@ -70,6 +71,42 @@ TEST_CASE("config: dotted keys, local overrides, malformed YAML names the line")
   } catch (const InputError& e) {
     CHECK(std::string(e.what()).find("bad.yaml:") != std::string::npos);
   }
+}
+
+TEST_CASE("schema check memo: an unchanged document skips its check, any other is checked") {
+  test::TempDir tmp;
+  std::filesystem::path memo_file = tmp / "schema-checks";
+  std::string good = "cache:\n  link: copy\n";
+  std::string typo = "cache:\n  lnk: copy\n";
+  auto check = [&](const std::string& text) {
+    SchemaCheckMemo memo(memo_file);
+    memo.check(YAML::Load(text), text, "config.schema.json", "c.yaml");
+  };
+  check(good);
+  REQUIRE(std::filesystem::exists(memo_file));
+  std::string after_good = read_file_if_exists(memo_file).value_or("");
+  CHECK(after_good.size() == 65);  // one key: the check passed
+  // A failing document throws every time and is never kept.
+  for (int i = 0; i < 2; ++i) CHECK_THROWS_WITH(check(typo), Catch::Contains("unknown key 'lnk'"));
+  CHECK(read_file_if_exists(memo_file).value_or("") == after_good);
+  // The memo only skips: a document it knows is not re-checked, even when the
+  // node passed differs (the key is the text) ...
+  SchemaCheckMemo memo(memo_file);
+  CHECK_NOTHROW(memo.check(YAML::Load(typo), good, "config.schema.json", "c.yaml"));
+  // ... and the same text under another schema is checked again.
+  CHECK_THROWS(memo.check(YAML::Load("stages: 1\n"), good, "mlo.schema.json", "mlo.yaml"));
+  // The file keeps the newest kKeep keys; a damaged one is read as empty.
+  for (std::size_t i = 0; i < SchemaCheckMemo::kKeep + 4; ++i) check("cache:\n  link: copy\n# " + std::to_string(i) + "\n");
+  CHECK(read_file_if_exists(memo_file).value_or("").size() == 65 * SchemaCheckMemo::kKeep);
+  test::write(memo_file, "not a key\n\0\n");
+  CHECK_THROWS(check(typo));
+  check(good);
+  CHECK(read_file_if_exists(memo_file).value_or("").substr(0, 65) == after_good);
+  // No folder for the memo: checks still run, nothing is written.
+  SchemaCheckMemo nowhere(tmp / "missing" / "schema-checks");
+  CHECK_THROWS(nowhere.check(YAML::Load(typo), typo, "config.schema.json", "c.yaml"));
+  CHECK_NOTHROW(nowhere.check(YAML::Load(good), good, "config.schema.json", "c.yaml"));
+  CHECK_FALSE(std::filesystem::exists(tmp / "missing"));
 }
 
 TEST_CASE("read_yaml_checked: a value of the wrong kind names the file, line and column") {

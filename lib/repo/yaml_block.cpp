@@ -1,0 +1,254 @@
+#include "repo/yaml_block.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <vector>
+
+namespace mlo {
+
+using json = nlohmann::json;
+
+json plain_scalar_json(const std::string& s) {
+  // yaml-cpp reads these plain scalars as null (its IsNullString).
+  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
+  if (s == "true" || s == "True" || s == "TRUE") return true;
+  if (s == "false" || s == "False" || s == "FALSE") return false;
+  {
+    char* end = nullptr;
+    errno = 0;
+    long long i = std::strtoll(s.c_str(), &end, 10);
+    if (*end == 0 && errno == 0 && s.find_first_of("xX") == std::string::npos) return i;
+  }
+  {
+    char* end = nullptr;
+    double d = std::strtod(s.c_str(), &end);
+    if (*end == 0 && s.find_first_of("xXnN") == std::string::npos && std::isfinite(d)) return d;
+  }
+  return s;
+}
+
+namespace {
+
+constexpr int kMaxDepth = 64;
+
+struct Line {
+  std::size_t indent;
+  std::string_view text;  // after the indent; never empty, never a comment
+};
+
+// Thrown inside the reader only: "outside the subset, ask yaml-cpp".
+struct NotBlockYaml {};
+
+bool is_space_or_end(std::string_view s, std::size_t i) { return i >= s.size() || s[i] == ' '; }
+
+std::string_view trim_right(std::string_view s) {
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  return s;
+}
+
+// After a quoted scalar only spaces and a comment may follow.
+void expect_line_end(std::string_view rest) {
+  std::size_t i = rest.find_first_not_of(' ');
+  if (i == std::string_view::npos) return;
+  if (rest[i] != '#' || i == 0) throw NotBlockYaml{};
+}
+
+// A quoted scalar that ends on its line; `rest` gets what follows it.
+std::string quoted(std::string_view s, std::string_view& rest) {
+  char q = s[0];
+  std::string out;
+  for (std::size_t i = 1; i < s.size(); ++i) {
+    char c = s[i];
+    if (q == '"' && c == '\\') throw NotBlockYaml{};  // escapes: yaml-cpp's
+    if (c == q) {
+      if (q == '\'' && i + 1 < s.size() && s[i + 1] == '\'') {
+        out += '\'';
+        ++i;
+        continue;
+      }
+      rest = s.substr(i + 1);
+      return out;
+    }
+    out += c;
+  }
+  throw NotBlockYaml{};  // continues on the next line
+}
+
+// A value written after "key: " or "- ".
+json scalar(std::string_view s) {
+  if (s[0] == '"' || s[0] == '\'') {
+    std::string_view rest;
+    std::string v = quoted(s, rest);
+    expect_line_end(rest);
+    return v;
+  }
+  std::size_t comment = s.find(" #");
+  if (comment != std::string_view::npos) s = trim_right(s.substr(0, comment));
+  if (s == "{}") return json::object();
+  if (s == "[]") return json::array();
+  static constexpr std::string_view kIndicators = "[]{},?:#&*!|>%@`-";
+  if (kIndicators.find(s[0]) != std::string_view::npos) {
+    // A plain scalar may start with '-', '?' or ':' followed by a non-space
+    // ("-1", "-x"): take only the '-' digits and words case.
+    if (s[0] != '-' || is_space_or_end(s, 1)) throw NotBlockYaml{};
+  }
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '[' || c == ']' || c == '{' || c == '}') throw NotBlockYaml{};
+    if (c == ':' && is_space_or_end(s, i + 1)) throw NotBlockYaml{};
+  }
+  return plain_scalar_json(std::string(s));
+}
+
+class Reader {
+ public:
+  explicit Reader(std::vector<Line> lines) : lines_(std::move(lines)) {}
+
+  json document() {
+    if (lines_.empty()) return nullptr;
+    json doc = node(lines_[0].indent, 0);
+    if (at_ < lines_.size()) throw NotBlockYaml{};  // a line that belongs nowhere
+    return doc;
+  }
+
+ private:
+  std::vector<Line> lines_;
+  std::size_t at_ = 0;
+
+  bool has_line_at(std::size_t indent) const { return at_ < lines_.size() && lines_[at_].indent == indent; }
+  static bool is_item(std::string_view t) { return t[0] == '-' && is_space_or_end(t, 1); }
+
+  json node(std::size_t indent, int depth) {
+    if (depth > kMaxDepth) throw NotBlockYaml{};
+    return is_item(lines_[at_].text) ? list(indent, depth) : mapping(indent, depth);
+  }
+
+  // The value of "key:" or "-" with nothing after it: a deeper block, or a
+  // list at the key's own indent ("key:\n- a"), or null.
+  json nested(std::size_t indent, int depth, bool list_allowed_at_indent) {
+    if (at_ >= lines_.size()) return nullptr;
+    const Line& next = lines_[at_];
+    if (next.indent > indent) return node(next.indent, depth + 1);
+    if (list_allowed_at_indent && next.indent == indent && is_item(next.text)) return list(indent, depth + 1);
+    return nullptr;
+  }
+
+  json list(std::size_t indent, int depth) {
+    json out = json::array();
+    while (has_line_at(indent) && is_item(lines_[at_].text)) {
+      Line& line = lines_[at_];
+      std::size_t skip = line.text.find_first_not_of(' ', 1);
+      if (skip == std::string_view::npos) {  // "-" alone
+        ++at_;
+        out.push_back(nested(indent, depth, false));
+        continue;
+      }
+      std::string_view rest = line.text.substr(skip);
+      if (is_item(rest)) throw NotBlockYaml{};  // "- - x"
+      if (starts_mapping(rest)) {
+        // "- key: v" opens a mapping whose keys line up with this first one.
+        line.indent += skip;
+        line.text = rest;
+        out.push_back(mapping(line.indent, depth + 1));
+      } else {
+        ++at_;
+        out.push_back(scalar(rest));
+      }
+    }
+    if (at_ < lines_.size() && lines_[at_].indent > indent) throw NotBlockYaml{};
+    return out;
+  }
+
+  static bool starts_mapping(std::string_view t) {
+    if (t[0] == '"' || t[0] == '\'') {
+      std::string_view rest;
+      try {
+        quoted(t, rest);
+      } catch (const NotBlockYaml&) {
+        return false;
+      }
+      return !rest.empty() && rest[0] == ':';
+    }
+    for (std::size_t i = 0; i < t.size(); ++i) {
+      if (t[i] == '#' && i > 0 && t[i - 1] == ' ') return false;
+      if (t[i] == ':' && is_space_or_end(t, i + 1)) return true;
+    }
+    return false;
+  }
+
+  std::string key(std::string_view t, std::string_view& value) {
+    std::string k;
+    std::string_view rest;
+    if (t[0] == '"' || t[0] == '\'') {
+      k = quoted(t, rest);
+    } else {
+      std::size_t colon = t.find(':');
+      while (colon != std::string_view::npos && !is_space_or_end(t, colon + 1)) colon = t.find(':', colon + 1);
+      if (colon == std::string_view::npos) throw NotBlockYaml{};
+      std::string_view name = trim_right(t.substr(0, colon));
+      static constexpr std::string_view kBadInKey = "[]{},#&*!|>%@`\"'?";
+      if (name.empty() || kBadInKey.find(name[0]) != std::string_view::npos ||
+          name.find_first_of("[]{}#") != std::string_view::npos || (name[0] == '-' && is_space_or_end(name, 1)))
+        throw NotBlockYaml{};
+      k = std::string(name);
+      rest = t.substr(colon);
+    }
+    if (rest.empty() || rest[0] != ':' || !is_space_or_end(rest, 1)) throw NotBlockYaml{};
+    std::size_t v = rest.find_first_not_of(' ', 1);
+    value = v == std::string_view::npos ? std::string_view() : rest.substr(v);
+    if (!value.empty() && value[0] == '#') value = {};
+    return k;
+  }
+
+  json mapping(std::size_t indent, int depth) {
+    json out = json::object();
+    while (has_line_at(indent)) {
+      std::string_view t = lines_[at_].text;
+      if (is_item(t)) break;  // a list at this indent ends the mapping (the caller decides)
+      std::string_view value;
+      std::string k = key(t, value);
+      ++at_;
+      out[k] = value.empty() ? nested(indent, depth, true) : scalar(value);
+    }
+    if (at_ < lines_.size() && lines_[at_].indent > indent) throw NotBlockYaml{};
+    return out;
+  }
+};
+
+// Splits the text into significant lines; nullopt on what the subset never holds.
+std::optional<std::vector<Line>> split_lines(std::string_view text) {
+  if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") return std::nullopt;
+  std::vector<Line> lines;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    // Tabs, CR, control bytes and non-ASCII (yaml-cpp decodes and repairs
+    // UTF-8) are the fallback's.
+    for (char c : line)
+      if (c < 0x20 || c > 0x7e) return std::nullopt;
+    std::size_t indent = line.find_first_not_of(' ');
+    if (indent == std::string_view::npos || line[indent] == '#') continue;
+    if (indent == 0 && (line.substr(0, 3) == "---" || line.substr(0, 3) == "..." || line[0] == '%'))
+      return std::nullopt;  // directives and several documents
+    lines.push_back({indent, trim_right(line.substr(indent))});
+  }
+  return lines;
+}
+
+}  // namespace
+
+std::optional<json> read_block_yaml(std::string_view text) {
+  auto lines = split_lines(text);
+  if (!lines) return std::nullopt;
+  try {
+    return Reader(std::move(*lines)).document();
+  } catch (const NotBlockYaml&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace mlo

@@ -1,0 +1,26 @@
+// mlo's own YAML read without yaml-cpp. mlo.lock, metrics files and the other
+// documents mlo writes with json_to_yaml are block mappings and lists of plain
+// or quoted scalars; yaml-cpp spends ~1,500 instructions a byte on them (30% of
+// a no-op `mlo run`, issue 14). read_block_yaml reads exactly that subset in
+// one pass and answers nullopt for anything else (flow collections, anchors,
+// tags, escapes, multi-line scalars, tabs...), where the caller falls back to
+// yaml-cpp: the fast path never decides what a document means on its own.
+// unit/yaml_block_test.cpp checks that both readers agree.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mlo {
+
+// The document as yaml_to_json(YAML::Load(text)) would give it, or nullopt
+// when the text is outside the subset. Bounded: nesting deeper than 64 levels
+// is left to the fallback.
+std::optional<nlohmann::json> read_block_yaml(std::string_view text);
+
+// A plain (unquoted) scalar typed as YAML reads it: "~", "null" -> null,
+// "true" -> true, "12" -> 12, "0.5" -> 0.5, anything else a string.
+nlohmann::json plain_scalar_json(const std::string& s);
+
+}  // namespace mlo
