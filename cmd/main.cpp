@@ -210,14 +210,21 @@ void build_command_tree(CLI::App& app, Context& ctx, const std::vector<CommandGr
                         const std::string& command) {
   const std::string help_name = app.get_help_ptr()->get_name(false, true);
   const std::string help_text = app.get_help_ptr()->get_description();
+  // Completion walks the whole command tree.
+  const bool whole_tree = command == "completion" || command == "__complete";
+  // A declared command needs no siblings: once it is parsed CLI11 takes no
+  // other top-level word as a command (require_subcommand(1)), and a bare
+  // `mlo`, `mlo help` and unknown words (which never get here) are the cases
+  // that list them. Their summaries were a fifth of `mlo data status` in an
+  // empty repository (issue 14).
+  const bool siblings_unused = !whole_tree && is_declared(groups, command);
   for (const auto& group : groups) {
-    // Completion walks the whole command tree.
-    bool whole_tree = command == "completion" || command == "__complete";
     if (group.commands.empty() || declares(group, command) || whole_tree) {
       if (!app.get_help_ptr()) app.set_help_flag(help_name, help_text);
       group.registrar(app, ctx);
       continue;
     }
+    if (siblings_unused) continue;
     if (app.get_help_ptr()) app.set_help_flag();
     for (const auto& info : group.commands) add_command(app, info.name, info.summary);
   }

@@ -5,8 +5,12 @@
 #include <cstdint>
 #include <string>
 
+#include <yaml-cpp/yaml.h>
+
 #include "pipeline/lock_file.h"
+#include "pipeline/pipeline.h"
 #include "pipeline/runs.h"
+#include "repo/yaml_block.h"
 #include "repo/repo.h"
 #include "scratch.h"
 
@@ -15,6 +19,16 @@ using mlo::fuzz::expect_mlo_errors_only;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const auto& dir = mlo::fuzz::scratch_dir();
   std::string text(mlo::fuzz::as_text(data, size));
+  // The block reader answers only where yaml-cpp reads the same document.
+  if (auto fast = mlo::read_block_yaml(text)) {
+    std::string slow;
+    try {
+      slow = mlo::yaml_to_json(YAML::Load(text)).dump();
+    } catch (const YAML::Exception&) {
+      __builtin_trap();  // the fast path took what yaml-cpp refuses
+    }
+    if (slow != fast->dump()) __builtin_trap();
+  }
   expect_mlo_errors_only([&] {
     nlohmann::json lock = mlo::parse_lock(text, "mlo.lock");
     mlo::parse_lock(mlo::serialize_lock(lock), "mlo.lock again");
