@@ -192,6 +192,7 @@ class Reader {
           name.find_first_of("[]{}#") != std::string_view::npos || (name[0] == '-' && is_space_or_end(name, 1)))
         throw NotBlockYaml{};
       k = std::string(name);
+      if (plain_scalar_json(k).is_null()) throw NotBlockYaml{};  // a null key ("~:"): yaml-cpp's
       rest = t.substr(colon);
     }
     if (rest.empty() || rest[0] != ':' || !is_space_or_end(rest, 1)) throw NotBlockYaml{};

@@ -132,7 +132,7 @@ TEST_CASE("block YAML: hand-written shapes agree or fall back") {
   const std::vector<std::string> declined = {
       "a: [1, 2]\n", "a: {b: 1}\n", "a: &x 1\nb: *x\n", "a: !!str 1\n", "a: |\n  text\n", "a: >\n  text\n",
       "a: \"x\\ny\"\n", "a: b\n  c\n", "a: \"x\n  y\"\n", "---\na: 1\n", "a:\tb\n", "a: 1\r\n", "? a\n: b\n",
-      "a: b: c\n", "- - a\n", "a: é\n", "a\n", "a: 1\n b: 2\n", "[1, 2]\n", "a: 'x' y\n", "a: `x`\n", "a: @x\n",
+      "a: b: c\n", "- - a\n", "a: é\n", "a\n", "a: 1\n b: 2\n", "[1, 2]\n", "a: 'x' y\n", "a: `x`\n", "a: @x\n", "~: 1\n", "Null: 1\n",
       "\xEF\xBB\xBF" "a: 1\n"};
   for (const auto& text : declined) {
     INFO(text);
