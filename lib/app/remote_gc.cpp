@@ -140,14 +140,16 @@ void add_record_objects(Repo& repo, const remote::PushRecord& r, const std::stri
 std::string push_label(const remote::PushRecord& r) { return "a push at " + remote::format_iso8601(r.time); }
 
 // What pushes younger than the grace period counted on (gc_lock.h); the
-// older ones are returned in `expired` (their keys go after the gc).
+// others are returned in `expired` (their keys go after the gc). A record
+// exactly as old as the grace is expired, as a pack is past it: with
+// --grace 0 a push from this very second protects nothing, as git's prune=now.
 std::size_t add_push_records(Repo& repo, Backend& backend, const fs::path& idx, const RemoteIndex& index,
                              std::int64_t since, References& refs, std::vector<remote::PushRecord>& expired,
                              unsigned jobs) {
   std::vector<remote::PushRecord> records;
   auto all = remote::read_push_records(backend, 0, nullptr);
   std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.time < b.time; });
-  for (auto& r : all) (r.time < since ? expired : records).push_back(r);
+  for (auto& r : all) (r.time <= since ? expired : records).push_back(r);
   std::set<std::string> absent;
   for (const auto& r : records)
     for (const auto& m : r.manifests)
