@@ -43,6 +43,16 @@ class Context {
   bool wants(const std::string& parent, const std::string& name) const {
     return command != parent || subcommand.empty() || subcommand == name;
   }
+  // The siblings of the subcommand asked for, held back by
+  // add_wanted_command: main() adds them (name and summary) only when no
+  // subcommand of that name was built, for help and "did you mean".
+  struct Summary {
+    CLI::App* parent;
+    std::string name, summary;
+  };
+  std::vector<Summary> held_back;
+  bool subcommand_built = false;
+  void add_held_back_summaries();
 
   // Makes `fn` the action of `cmd` when the user selects it.
   void on_run(CLI::App* cmd, std::function<void()> fn) {

@@ -278,6 +278,7 @@ int main(int argc, char** argv) {
                         static_cast<int>(Exit::usage), color_err);
   }
   build_command_tree(app, ctx, groups, command);
+  ctx.add_held_back_summaries();
   add_help_command(app);
   // Global options after the commands (see build_command_tree); subcommands do
   // not inherit options, so the order changes nothing else.

@@ -40,4 +40,18 @@ expect_ok help runs
 expect_out_contains "mlo runs"
 expect_rc 2 datta
 expect_err_contains "did you mean 'mlo data'"
+# A subcommand asked for is built without its siblings (cmd/command.h): its
+# help is whole, a typo still gets "did you mean", the group's help lists
+# them all, and a sibling's name after it is an argument, as before.
+expect_ok data status -h
+expect_out_contains "Usage: mlo data status"
+expect_out_contains "Limit to these tracked paths"
+expect_ok data -h
+expect_out_contains "commit"
+expect_out_contains "schema"
+expect_rc 2 data chekout
+expect_err_contains "did you mean 'mlo data checkout'"
+new_repo r
+expect_rc 3 data status add
+expect_err_contains "add: not tracked by mlo"
 done_testing
