@@ -75,18 +75,19 @@ std::string quoted(std::string_view s, std::string_view& rest) {
   throw NotBlockYaml{};  // continues on the next line
 }
 
-// A value written after "key: " or "- ".
-json scalar(std::string_view s) {
+// A value written after "key: " or "- ", made by the tree type T.
+template <class T>
+typename T::Node scalar(std::string_view s) {
   if (s[0] == '"' || s[0] == '\'') {
     std::string_view rest;
     std::string v = quoted(s, rest);
     expect_line_end(rest);
-    return v;
+    return T::quoted(std::move(v));
   }
   std::size_t comment = s.find(" #");
   if (comment != std::string_view::npos) s = trim_right(s.substr(0, comment));
-  if (s == "{}") return json::object();
-  if (s == "[]") return json::array();
+  if (s == "{}") return T::map();
+  if (s == "[]") return T::list();
   static constexpr std::string_view kIndicators = "[]{},?:#&*!|>%@`-";
   if (kIndicators.find(s[0]) != std::string_view::npos) {
     // A plain scalar may start with '-', '?' or ':' followed by a non-space
@@ -98,16 +99,53 @@ json scalar(std::string_view s) {
     if (c == '[' || c == ']' || c == '{' || c == '}') throw NotBlockYaml{};
     if (c == ':' && is_space_or_end(s, i + 1)) throw NotBlockYaml{};
   }
-  return plain_scalar_json(std::string(s));
+  return T::plain(std::string(s));
 }
 
+// The trees the reader builds: JSON typed as yaml_to_json types it, or
+// yaml-cpp nodes as YAML::Load builds them (scalars kept as text, quoted ones
+// tagged "!"), without yaml-cpp's scanner.
+struct JsonTree {
+  using Node = json;
+  static Node null() { return nullptr; }
+  static Node map() { return json::object(); }
+  static Node list() { return json::array(); }
+  static Node plain(const std::string& s) { return plain_scalar_json(s); }
+  static Node quoted(std::string s) { return s; }
+  static void set(Node& map, const std::string& key, bool /*quoted*/, Node value) { map[key] = std::move(value); }
+  static void push(Node& list, Node value) { list.push_back(std::move(value)); }
+};
+
+struct YamlTree {
+  using Node = YAML::Node;
+  static Node null() { return Node(YAML::NodeType::Null); }
+  static Node map() { return Node(YAML::NodeType::Map); }
+  static Node list() { return Node(YAML::NodeType::Sequence); }
+  static Node plain(const std::string& s) { return plain_scalar_json(s).is_null() ? null() : Node(s); }
+  static Node quoted(const std::string& s) {
+    Node n(s);
+    n.SetTag("!");
+    return n;
+  }
+  static void set(Node& map, const std::string& key, bool quoted_key, const Node& value) {
+    // yaml-cpp keeps both of a repeated key, JSON the last: leave it to yaml-cpp.
+    const Node& read_only = map;
+    if (read_only[key].IsDefined()) throw NotBlockYaml{};
+    map.force_insert(quoted_key ? quoted(key) : Node(key), value);
+  }
+  static void push(Node& list, const Node& value) { list.push_back(value); }
+};
+
+template <class T>
 class Reader {
  public:
   explicit Reader(std::vector<Line> lines) : lines_(std::move(lines)) {}
 
-  json document() {
-    if (lines_.empty()) return nullptr;
-    json doc = node(lines_[0].indent, 0);
+  using Node = typename T::Node;
+
+  Node document() {
+    if (lines_.empty()) return T::null();
+    Node doc = node(lines_[0].indent, 0);
     if (at_ < lines_.size()) throw NotBlockYaml{};  // a line that belongs nowhere
     return doc;
   }
@@ -119,29 +157,29 @@ class Reader {
   bool has_line_at(std::size_t indent) const { return at_ < lines_.size() && lines_[at_].indent == indent; }
   static bool is_item(std::string_view t) { return t[0] == '-' && is_space_or_end(t, 1); }
 
-  json node(std::size_t indent, int depth) {
+  Node node(std::size_t indent, int depth) {
     if (depth > kMaxDepth) throw NotBlockYaml{};
     return is_item(lines_[at_].text) ? list(indent, depth) : mapping(indent, depth);
   }
 
   // The value of "key:" or "-" with nothing after it: a deeper block, or a
   // list at the key's own indent ("key:\n- a"), or null.
-  json nested(std::size_t indent, int depth, bool list_allowed_at_indent) {
-    if (at_ >= lines_.size()) return nullptr;
+  Node nested(std::size_t indent, int depth, bool list_allowed_at_indent) {
+    if (at_ >= lines_.size()) return T::null();
     const Line& next = lines_[at_];
     if (next.indent > indent) return node(next.indent, depth + 1);
     if (list_allowed_at_indent && next.indent == indent && is_item(next.text)) return list(indent, depth + 1);
-    return nullptr;
+    return T::null();
   }
 
-  json list(std::size_t indent, int depth) {
-    json out = json::array();
+  Node list(std::size_t indent, int depth) {
+    Node out = T::list();
     while (has_line_at(indent) && is_item(lines_[at_].text)) {
       Line& line = lines_[at_];
       std::size_t skip = line.text.find_first_not_of(' ', 1);
       if (skip == std::string_view::npos) {  // "-" alone
         ++at_;
-        out.push_back(nested(indent, depth, false));
+        T::push(out, nested(indent, depth, false));
         continue;
       }
       std::string_view rest = line.text.substr(skip);
@@ -150,10 +188,10 @@ class Reader {
         // "- key: v" opens a mapping whose keys line up with this first one.
         line.indent += skip;
         line.text = rest;
-        out.push_back(mapping(line.indent, depth + 1));
+        T::push(out, mapping(line.indent, depth + 1));
       } else {
         ++at_;
-        out.push_back(scalar(rest));
+        T::push(out, scalar<T>(rest));
       }
     }
     if (at_ < lines_.size() && lines_[at_].indent > indent) throw NotBlockYaml{};
@@ -177,10 +215,11 @@ class Reader {
     return false;
   }
 
-  std::string key(std::string_view t, std::string_view& value) {
+  std::string key(std::string_view t, std::string_view& value, bool& quoted_key) {
     std::string k;
     std::string_view rest;
-    if (t[0] == '"' || t[0] == '\'') {
+    quoted_key = t[0] == '"' || t[0] == '\'';
+    if (quoted_key) {
       k = quoted(t, rest);
     } else {
       std::size_t colon = t.find(':');
@@ -202,15 +241,16 @@ class Reader {
     return k;
   }
 
-  json mapping(std::size_t indent, int depth) {
-    json out = json::object();
+  Node mapping(std::size_t indent, int depth) {
+    Node out = T::map();
     while (has_line_at(indent)) {
       std::string_view t = lines_[at_].text;
       if (is_item(t)) break;  // a list at this indent ends the mapping (the caller decides)
       std::string_view value;
-      std::string k = key(t, value);
+      bool quoted_key = false;
+      std::string k = key(t, value, quoted_key);
       ++at_;
-      out[k] = value.empty() ? nested(indent, depth, true) : scalar(value);
+      T::set(out, k, quoted_key, value.empty() ? nested(indent, depth, true) : scalar<T>(value));
     }
     if (at_ < lines_.size() && lines_[at_].indent > indent) throw NotBlockYaml{};
     return out;
@@ -242,14 +282,21 @@ std::optional<std::vector<Line>> split_lines(std::string_view text) {
 
 }  // namespace
 
-std::optional<json> read_block_yaml(std::string_view text) {
+namespace {
+template <class T>
+std::optional<typename T::Node> read_block(std::string_view text) {
   auto lines = split_lines(text);
   if (!lines) return std::nullopt;
   try {
-    return Reader(std::move(*lines)).document();
+    return Reader<T>(std::move(*lines)).document();
   } catch (const NotBlockYaml&) {
     return std::nullopt;
   }
 }
+}  // namespace
+
+std::optional<json> read_block_yaml(std::string_view text) { return read_block<JsonTree>(text); }
+
+std::optional<YAML::Node> read_block_yaml_node(std::string_view text) { return read_block<YamlTree>(text); }
 
 }  // namespace mlo

@@ -7,6 +7,8 @@
 // yaml-cpp: the fast path never decides what a document means on its own.
 // unit/yaml_block_test.cpp checks that both readers agree.
 #pragma once
+#include <yaml-cpp/yaml.h>
+
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -18,6 +20,12 @@ namespace mlo {
 // when the text is outside the subset. Bounded: nesting deeper than 64 levels
 // is left to the fallback.
 std::optional<nlohmann::json> read_block_yaml(std::string_view text);
+
+// The same subset as yaml-cpp nodes, as YAML::Load(text) builds them (plain
+// scalars as their text, quoted ones tagged "!", plain nulls null), but
+// without marks: for documents whose errors were reported before (a config
+// that passed its check, repo/config.h). A repeated key is declined too.
+std::optional<YAML::Node> read_block_yaml_node(std::string_view text);
 
 // A plain (unquoted) scalar typed as YAML reads it: "~", "null" -> null,
 // "true" -> true, "12" -> 12, "0.5" -> 0.5, anything else a string.

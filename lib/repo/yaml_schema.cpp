@@ -231,15 +231,19 @@ void check_yaml_keys(const YAML::Node& doc, std::string_view schema_name, const 
 
 void check_mlo_yaml(const YAML::Node& doc, const std::string& file) { check_yaml_keys(doc, "mlo.schema.json", file); }
 
-void SchemaCheckMemo::check(const YAML::Node& doc, std::string_view text, std::string_view schema_name,
-                            const std::string& file_name) {
+namespace {
+std::string memo_key(std::string_view text, std::string_view schema_name) {
   Sha256 h;
   h.update(builtin_schemas_id());
   h.update(std::string_view("\0", 1));
   h.update(schema_name);
   h.update(std::string_view("\0", 1));
   h.update(text);
-  std::string key = h.hex_digest();
+  return h.hex_digest();
+}
+}  // namespace
+
+const std::vector<std::string>& SchemaCheckMemo::keys() {
   if (!keys_) {
     keys_.emplace();
     try {
@@ -255,6 +259,18 @@ void SchemaCheckMemo::check(const YAML::Node& doc, std::string_view text, std::s
       // unreadable: check again
     }
   }
+  return *keys_;
+}
+
+bool SchemaCheckMemo::passed(std::string_view text, std::string_view schema_name) {
+  const auto& known = keys();
+  return std::find(known.begin(), known.end(), memo_key(text, schema_name)) != known.end();
+}
+
+void SchemaCheckMemo::check(const YAML::Node& doc, std::string_view text, std::string_view schema_name,
+                            const std::string& file_name) {
+  std::string key = memo_key(text, schema_name);
+  keys();
   if (std::find(keys_->begin(), keys_->end(), key) != keys_->end()) return;
   check_yaml_keys(doc, schema_name, file_name);  // throws when it fails: nothing is kept
   keys_->insert(keys_->begin(), key);

@@ -41,10 +41,13 @@ class SchemaCheckMemo {
   explicit SchemaCheckMemo(std::filesystem::path file) : file_(std::move(file)) {}
   // check_yaml_keys(DOC, SCHEMA_NAME, FILE_NAME) unless TEXT, DOC's source, passed before.
   void check(const YAML::Node& doc, std::string_view text, std::string_view schema_name, const std::string& file_name);
+  // Whether TEXT passed SCHEMA_NAME's check before (check() would skip it).
+  bool passed(std::string_view text, std::string_view schema_name);
 
  private:
   std::filesystem::path file_;
   std::optional<std::vector<std::string>> keys_;  // read on first use
+  const std::vector<std::string>& keys();
 };
 
 }  // namespace mlo

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "pipeline/pipeline.h"
 #include "repo/config.h"
 #include "repo/lock.h"
 #include "repo/record_refs.h"
@@ -107,6 +108,36 @@ TEST_CASE("schema check memo: an unchanged document skips its check, any other i
   CHECK_THROWS(nowhere.check(YAML::Load(typo), typo, "config.schema.json", "c.yaml"));
   CHECK_NOTHROW(nowhere.check(YAML::Load(good), good, "config.schema.json", "c.yaml"));
   CHECK_FALSE(std::filesystem::exists(tmp / "missing"));
+}
+
+TEST_CASE("config: a file that passed its check reads the same on the fast path, a changed one is checked again") {
+  test::TempDir tmp;
+  std::filesystem::path memo = tmp / "schema-checks";
+  test::write(tmp / "config.yaml", Config::default_text() +
+                                       "remotes:\n  r:\n    url: s3://b/p\n    region: '07'\n    jobs: 8\n"
+                                       "runners:\n  gpu:\n    type: cuda\n    devices: \"0\"\n    memory: 4\n");
+  test::write(tmp / "config.local.yaml", "remote:\n  default: r\n");
+  auto runner = [](const Config& c) { return yaml_to_json(c.node("runners.gpu")).dump(); };
+  Config first = Config::load(tmp / "config.yaml", tmp / "config.local.yaml", memo);  // checked, remembered
+  REQUIRE(read_file_if_exists(memo).value_or("").size() == 2 * 65);
+  Config second = Config::load(tmp / "config.yaml", tmp / "config.local.yaml", memo);  // block reader
+  for (const char* key : {"cache.link", "remote.default", "remotes.r.url", "remotes.r.region", "remotes.r.jobs"})
+    CHECK(first.get(key) == second.get(key));
+  CHECK(second.get("remotes.r.region") == "07");
+  CHECK(runner(first) == runner(second));
+  CHECK(runner(second) == R"({"devices":"0","memory":4,"type":"cuda"})");  // quoted stays a string
+  // Saving a fast-read file writes the same text as saving a slow-read one.
+  std::string saved_first, saved_second;
+  first.save(ConfigScope::tracked);
+  saved_first = read_file_if_exists(tmp / "config.yaml").value_or("");
+  Config::load(tmp / "config.yaml", tmp / "config.local.yaml", memo);  // remembers the saved text
+  Config third = Config::load(tmp / "config.yaml", tmp / "config.local.yaml", memo);
+  third.save(ConfigScope::tracked);
+  CHECK(read_file_if_exists(tmp / "config.yaml").value_or("") == saved_first);
+  // An edit (a typo) is read by yaml-cpp and checked again, with its line.
+  test::write(tmp / "config.local.yaml", "remote:\n  defualt: r\n");
+  CHECK_THROWS_WITH(Config::load(tmp / "config.yaml", tmp / "config.local.yaml", memo),
+                    Catch::Contains("config.local.yaml:2:3") && Catch::Contains("defualt"));
 }
 
 TEST_CASE("read_yaml_checked: a value of the wrong kind names the file, line and column") {
