@@ -956,6 +956,9 @@ std::set<std::string> cache_known_to_hold(Repo& repo, const std::vector<std::str
 StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, const std::vector<TrackedOutput>& outputs) {
   const std::vector<StatusItem> items = status_items(repo, select_tracked(repo, paths, outputs));
   StatusResult result;
+  // Nothing tracked: nothing to compare, so neither the index nor the cache
+  // (and its config) is opened; they were half of this case's start-up.
+  if (items.empty()) return result;
   StatCache sc(repo.index());
   Cache& cache = repo.cache();
   std::vector<WorkTree> trees;

@@ -3,6 +3,7 @@
 #   mlo --version          vs git --version
 #   mlo help               vs git --version  (the target issue 14 sets)
 #   mlo data status        vs git status        (both in an empty repository)
+#   mlo data status        vs git status        (one 2 KiB file tracked by each)
 #   mlo run (no-op, 3 stages) vs make (the same 3-target graph, up to date)
 # Each pair runs in alternation (A B A B: BENCH_ROUNDS rounds of hyperfine with
 # BENCH_RUNS runs of each), so load that comes and goes hits both alike. Prints
@@ -38,6 +39,11 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/mlo-bench-startup.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 export GIT_AUTHOR_NAME=b GIT_AUTHOR_EMAIL=b@x GIT_COMMITTER_NAME=b GIT_COMMITTER_EMAIL=b@x
 git init -q "$W/empty" && (cd "$W/empty" && "$MLO" init -q)
+# One tracked file: status opens the index and the cache here (with nothing
+# tracked it opens neither), and git reads a one-entry index.
+git init -q "$W/one" && (cd "$W/one" && "$MLO" init -q && mkdir data && head -c 2048 /dev/urandom >data/f.bin &&
+  "$MLO" -q data add data/f.bin && git add -A && git commit -qm one && "$MLO" data status >/dev/null)
+git init -q "$W/gone" && (cd "$W/gone" && cp "$W/one/data/f.bin" . && git add f.bin && git commit -qm one && git status >/dev/null)
 git init -q "$W/p" && cd "$W/p" && "$MLO" init -q
 cat > mlo.yaml <<'YAML'
 stages:
@@ -78,6 +84,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 pair "--version" "$W/p" "≤ 1.2" "$MLO --version" "git --version"
 pair "help" "$W/p" "≤ 1.2" "$MLO help" "git --version"
 pair "status, empty repo" "$W/empty" "≤ 1.2" "$MLO data status" "git status"
+pair "status, one tracked file" "$W/one" "-" "$MLO data status" "git -C $W/gone status"
 pair "no-op run, 3 stages" "$W/p" "≤ 2" "$MLO run -q" "make -s -C $W/mk -f $W/Makefile"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -88,7 +95,8 @@ ir_rows=()
 if [ "${BENCH_CALLGRIND:-1}" != 0 ]; then
   before=${BENCH_BEFORE:+$(readlink -f "$BENCH_BEFORE")}
   for spec in "--version|$W/p|--version|git --version" "help|$W/p|help|git --version" \
-      "status, empty repo|$W/empty|data status|git status" "no-op run, 3 stages|$W/p|run -q|make -s -C $W/mk -f $W/Makefile"; do
+      "status, empty repo|$W/empty|data status|git status" "status, one tracked file|$W/one|data status|git -C $W/gone status" \
+      "no-op run, 3 stages|$W/p|run -q|make -s -C $W/mk -f $W/Makefile"; do
     IFS='|' read -r name dir args peer <<<"$spec"
     now=$(ir "$dir" "$MLO" $args)
     old=$([ -n "$before" ] && ir "$dir" "$before" $args || echo "-")

@@ -54,4 +54,15 @@ expect_err_contains "did you mean 'mlo data checkout'"
 new_repo r
 expect_rc 3 data status add
 expect_err_contains "add: not tracked by mlo"
+# With nothing tracked, status opens neither the index nor the cache.
+rm -f .mlo/index.db .mlo/index.db-wal .mlo/index.db-shm
+expect_ok data status
+expect_out_contains "up to date (0 paths)"
+expect_no_file .mlo/index.db
+# One tracked file: the index is opened (and made again), status is right.
+echo one >one.txt
+expect_ok data add one.txt
+expect_ok --json data status
+expect_json "d['clean'] and len(d['entries']) == 1"
+expect_file .mlo/index.db
 done_testing
