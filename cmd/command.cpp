@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 namespace mlo::cli {
 
 std::vector<CommandGroup>& command_groups() {
@@ -30,6 +32,25 @@ std::string Context::paint(const std::string& text, const std::string& colour) c
                      : colour == "cyan"   ? "36"
                                           : "0";
   return std::string("\033[") + code + "m" + text + "\033[0m";
+}
+
+std::string HelpFormatter::make_subcommands(const CLI::App* app, CLI::AppFormatMode mode) const {
+  if (mode == CLI::AppFormatMode::All) return CLI::Formatter::make_subcommands(app, mode);
+  std::vector<std::pair<std::string, std::string>> groups;  // group name, its lines
+  std::string out;
+  for (const CLI::App* sub : app->get_subcommands({})) {
+    if (sub->get_name().empty()) {  // an option group: CLI11 shows it in place
+      if (!sub->get_group().empty()) out += make_expanded(sub);
+      continue;
+    }
+    const std::string& group = sub->get_group();
+    if (group.empty()) continue;
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == group; });
+    if (it == groups.end()) it = groups.insert(groups.end(), {group, ""});
+    it->second += make_subcommand(sub);
+  }
+  for (const auto& [group, lines] : groups) out += "\n" + group + ":\n" + lines;
+  return out;
 }
 
 CLI::App* add_command(CLI::App& parent, const std::string& name, const std::string& summary) {

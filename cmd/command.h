@@ -100,6 +100,15 @@ struct RegisterCommands {
 #define MLO_REGISTER_COMMANDS(order, fn, ...) \
   static ::mlo::cli::RegisterCommands mlo_register_##fn##_instance(order, fn, {__VA_ARGS__})
 
+// CLI11's help formatter with a linear subcommand list: CLI11's own compares
+// every subcommand's group with every group in lower case through the locale,
+// a third of `mlo help` (issue 14). Same output: groups in the order first
+// seen, each under its "NAME:" line, hidden ones (no group) left out.
+class HelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_subcommands(const CLI::App* app, CLI::AppFormatMode mode) const override;
+};
+
 // Adds a subcommand with the common conventions (footer pointing at the man page).
 CLI::App* add_command(CLI::App& parent, const std::string& name, const std::string& summary);
 // Adds a top-level command declared in its group's MLO_REGISTER_COMMANDS,

@@ -244,6 +244,7 @@ int main(int argc, char** argv) {
   app::install_remote_fetcher();
   Context ctx;
   CLI::App app{"mlo: the machine-learning lifecycle in a git repository", "mlo"};
+  app.formatter(std::make_shared<HelpFormatter>());  // before any subcommand: they share it
   app.require_subcommand(1);
   app.fallthrough();
   std::string command;

@@ -34,6 +34,15 @@ first_option=$(printf '%s\n' "$OUT" | sed -n '/^Options:/{n;p;q}')
 [[ "$first_option" == *"-h,--help"* ]] || fail "mlo --help lists '$first_option' first, not -h,--help"
 pass
 expect_out_contains "data"
+# The command list (cmd/command.h HelpFormatter): one "Subcommands:" block,
+# every declared command in it once, the hidden helpers left out.
+expect_ok help
+expect_eq "$(grep -c '^Subcommands:$' <<<"$OUT")" "1" "Subcommands: headers in mlo help"
+[[ "$OUT" != *"__complete"* ]] || fail "mlo help lists the hidden __complete"
+pass
+for word in init data run register deploy monitor; do
+  expect_eq "$(grep -c "^  $word  " <<<"$OUT")" "1" "lines for '$word' in mlo help"
+done
 expect_ok runs -h
 expect_out_contains "mlo runs"
 expect_ok help runs
