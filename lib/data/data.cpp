@@ -956,9 +956,13 @@ std::set<std::string> cache_known_to_hold(Repo& repo, const std::vector<std::str
 StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, const std::vector<TrackedOutput>& outputs) {
   const std::vector<StatusItem> items = status_items(repo, select_tracked(repo, paths, outputs));
   StatusResult result;
-  // Nothing tracked: nothing to compare, so neither the index nor the cache
-  // (and its config) is opened; they were half of this case's start-up.
-  if (items.empty()) return result;
+  // Nothing tracked: nothing to compare, so the index and the cache are not
+  // opened (a third of this case's start-up). The config is still read, so a
+  // broken one is reported here as by every command.
+  if (items.empty()) {
+    repo.config();
+    return result;
+  }
   StatCache sc(repo.index());
   Cache& cache = repo.cache();
   std::vector<WorkTree> trees;
