@@ -33,7 +33,18 @@ run_in_tmux() {
   local cmd="'$MLO'" a
   for a in "$@"; do cmd+=" '$a'"; done
   tm kill-session -t run 2>/dev/null
-  tm new-session -d -s run -x 100 -y 30 "cd '$PWD' && $cmd; echo \$? > '$TEST_TMP/rc'; sleep 600"
+  # tmux's server once died as it started ("server exited unexpectedly", the
+  # ASan CI run of session 20, with nothing of mlo started yet): try again
+  # then. A session that did start stays up after mlo (sleep 600), so a
+  # failing mlo is never retried here.
+  local try
+  for try in 1 2 3; do
+    tm new-session -d -s run -x 100 -y 30 "cd '$PWD' && $cmd; echo \$? > '$TEST_TMP/rc'; sleep 600" &&
+      tm has-session -t run 2>/dev/null && return 0
+    echo "tmux did not start (try $try)" >&2
+    sleep 1
+  done
+  fail "tmux could not start a session in 3 tries"
 }
 wait_for_file() {
   for _ in $(seq 1 300); do [ -f "$1" ] && return 0; sleep 0.1; done
