@@ -9,9 +9,13 @@ namespace mlo {
 
 using json = nlohmann::json;
 
+namespace {
+// yaml-cpp reads these plain scalars as null (its IsNullString).
+bool is_plain_null(std::string_view s) { return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL"; }
+}  // namespace
+
 json plain_scalar_json(const std::string& s) {
-  // yaml-cpp reads these plain scalars as null (its IsNullString).
-  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
+  if (is_plain_null(s)) return nullptr;
   if (s == "true" || s == "True" || s == "TRUE") return true;
   if (s == "false" || s == "False" || s == "FALSE") return false;
   {
@@ -121,7 +125,7 @@ struct YamlTree {
   static Node null() { return Node(YAML::NodeType::Null); }
   static Node map() { return Node(YAML::NodeType::Map); }
   static Node list() { return Node(YAML::NodeType::Sequence); }
-  static Node plain(const std::string& s) { return plain_scalar_json(s).is_null() ? null() : Node(s); }
+  static Node plain(const std::string& s) { return is_plain_null(s) ? null() : Node(s); }
   static Node quoted(const std::string& s) {
     Node n(s);
     n.SetTag("!");
@@ -231,7 +235,7 @@ class Reader {
           name.find_first_of("[]{}#") != std::string_view::npos || (name[0] == '-' && is_space_or_end(name, 1)))
         throw NotBlockYaml{};
       k = std::string(name);
-      if (plain_scalar_json(k).is_null()) throw NotBlockYaml{};  // a null key ("~:"): yaml-cpp's
+      if (is_plain_null(k)) throw NotBlockYaml{};  // a null key ("~:"): yaml-cpp's
       rest = t.substr(colon);
     }
     if (rest.empty() || rest[0] != ':' || !is_space_or_end(rest, 1)) throw NotBlockYaml{};
