@@ -38,6 +38,12 @@ std::string HelpFormatter::make_subcommands(const CLI::App* app, CLI::AppFormatM
   if (mode == CLI::AppFormatMode::All) return CLI::Formatter::make_subcommands(app, mode);
   std::vector<std::pair<std::string, std::string>> groups;  // group name, its lines
   std::string out;
+  if (!app->get_parent() && !listed_.empty()) {
+    std::string lines;
+    for (const auto& [name, summary] : listed_)
+      if (name.rfind("__", 0) != 0) lines += help_line(name, summary);  // hidden, as add_command does
+    groups.push_back({"Subcommands", lines});  // CLI11's default group of a subcommand
+  }
   for (const CLI::App* sub : app->get_subcommands({})) {
     if (sub->get_name().empty()) {  // an option group: CLI11 shows it in place
       if (!sub->get_group().empty()) out += make_expanded(sub);
@@ -51,6 +57,36 @@ std::string HelpFormatter::make_subcommands(const CLI::App* app, CLI::AppFormatM
   }
   for (const auto& [group, lines] : groups) out += "\n" + group + ":\n" + lines;
   return out;
+}
+
+std::string HelpFormatter::make_subcommand(const CLI::App* sub) const {
+  return help_line(sub->get_display_name(true), sub->get_description());
+}
+
+std::string HelpFormatter::make_option(const CLI::Option* opt, bool is_positional) const {
+  return help_line(make_option_name(opt, is_positional) + make_option_opts(opt), make_option_desc(opt));
+}
+
+// "  NAME" padded to the column, then the summary (on the next line when the
+// name fills the column; lines after a newline indented to it), as CLI11 does.
+std::string HelpFormatter::help_line(const std::string& name, const std::string& summary) const {
+  const std::size_t width = get_column_width();
+  std::string line = "  " + name;
+  const std::string indent(width, ' ');
+  if (line.size() < width) line.append(width - line.size(), ' ');
+  if (!summary.empty()) {
+    if (2 + name.size() >= width) line += "\n" + indent;
+    for (std::size_t at = 0; at < summary.size();) {
+      std::size_t end = summary.find('\n', at);
+      if (end == std::string::npos) {
+        line.append(summary, at);
+        break;
+      }
+      line.append(summary, at, end + 1 - at).append(indent);
+      at = end + 1;
+    }
+  }
+  return line + "\n";
 }
 
 CLI::App* add_command(CLI::App& parent, const std::string& name, const std::string& summary) {

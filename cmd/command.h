@@ -104,9 +104,23 @@ struct RegisterCommands {
 // every subcommand's group with every group in lower case through the locale,
 // a third of `mlo help` (issue 14). Same output: groups in the order first
 // seen, each under its "NAME:" line, hidden ones (no group) left out.
+//
+// It also lists commands that were never added to CLI11 (list_only): for
+// `mlo help` and a bare `mlo` nothing is parsed below the top level, and
+// adding ~35 summary-only subcommands (CLI11 compares each new name with every
+// earlier one) was a fifth of `mlo help`. They print first, in the order
+// listed, under CLI11's default group, as add_command would have put them.
 class HelpFormatter : public CLI::Formatter {
  public:
   std::string make_subcommands(const CLI::App* app, CLI::AppFormatMode mode) const override;
+  // CLI11's own versions build a stringstream per line; same text.
+  std::string make_subcommand(const CLI::App* sub) const override;
+  std::string make_option(const CLI::Option* opt, bool is_positional) const override;
+  void list_only(const std::string& name, const std::string& summary) { listed_.push_back({name, summary}); }
+
+ private:
+  std::string help_line(const std::string& name, const std::string& summary) const;
+  std::vector<std::pair<std::string, std::string>> listed_;  // name, summary: the top-level app's only
 };
 
 // Adds a subcommand with the common conventions (footer pointing at the man page).

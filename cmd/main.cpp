@@ -144,11 +144,12 @@ std::string option_hint(CLI::App& app, int argc, char** argv) {
   return "";
 }
 
-void add_help_command(CLI::App& app) {
+void add_help_command(CLI::App& app, Context& ctx) {
   auto* help = app.add_subcommand("help", "Show help for a command (same text as 'man mlo-COMMAND')");
   auto topic = std::make_shared<std::vector<std::string>>();
   help->add_option("command", *topic, "Command and subcommand, e.g. 'data add'");
-  help->callback([&app, topic] {
+  // An action, not a parse callback: a bad -C is reported before any help is printed.
+  ctx.on_run(help, [&app, topic] {
     CLI::App* target = &app;
     std::string path = "mlo";
     for (const auto& word : *topic) {
@@ -206,8 +207,10 @@ bool is_declared(const std::vector<CommandGroup>& groups, const std::string& nam
 // built in full): CLI11 copies the parent's help flag into every subcommand,
 // which was a third of building the table (issue 14). Call it while the app
 // has no other option, so restoring the flag keeps it first in `mlo --help`.
-void build_command_tree(CLI::App& app, Context& ctx, const std::vector<CommandGroup>& groups,
-                        const std::string& command) {
+// With no command word at all (`mlo help`, `mlo --help`, a bare `mlo`) the
+// summaries are only printed: they go to the help formatter, not to CLI11.
+void build_command_tree(CLI::App& app, Context& ctx, HelpFormatter& formatter,
+                        const std::vector<CommandGroup>& groups, const std::string& command) {
   const std::string help_name = app.get_help_ptr()->get_name(false, true);
   const std::string help_text = app.get_help_ptr()->get_description();
   // Completion walks the whole command tree.
@@ -218,6 +221,11 @@ void build_command_tree(CLI::App& app, Context& ctx, const std::vector<CommandGr
   // that list them. Their summaries were a fifth of `mlo data status` in an
   // empty repository (issue 14).
   const bool siblings_unused = !whole_tree && is_declared(groups, command);
+  // The formatter lists its summaries before every CLI11 subcommand, so this
+  // keeps the order only while every group declares its commands.
+  const bool list_only = command.empty() && std::none_of(groups.begin(), groups.end(), [](const CommandGroup& g) {
+                           return g.commands.empty();
+                         });
   for (const auto& group : groups) {
     if (group.commands.empty() || declares(group, command) || whole_tree) {
       if (!app.get_help_ptr()) app.set_help_flag(help_name, help_text);
@@ -225,6 +233,10 @@ void build_command_tree(CLI::App& app, Context& ctx, const std::vector<CommandGr
       continue;
     }
     if (siblings_unused) continue;
+    if (list_only) {
+      for (const auto& info : group.commands) formatter.list_only(info.name, info.summary);
+      continue;
+    }
     if (app.get_help_ptr()) app.set_help_flag();
     for (const auto& info : group.commands) add_command(app, info.name, info.summary);
   }
@@ -244,7 +256,8 @@ int main(int argc, char** argv) {
   app::install_remote_fetcher();
   Context ctx;
   CLI::App app{"mlo: the machine-learning lifecycle in a git repository", "mlo"};
-  app.formatter(std::make_shared<HelpFormatter>());  // before any subcommand: they share it
+  auto formatter = std::make_shared<HelpFormatter>();
+  app.formatter(formatter);  // before any subcommand: they share it
   app.require_subcommand(1);
   app.fallthrough();
   std::string command;
@@ -278,9 +291,9 @@ int main(int argc, char** argv) {
                         near.empty() ? "run 'mlo help' for the list of commands" : "did you mean 'mlo " + near + "'?",
                         static_cast<int>(Exit::usage), color_err);
   }
-  build_command_tree(app, ctx, groups, command);
+  build_command_tree(app, ctx, *formatter, groups, command);
   ctx.add_held_back_summaries();
-  add_help_command(app);
+  add_help_command(app, ctx);
   // Global options after the commands (see build_command_tree); subcommands do
   // not inherit options, so the order changes nothing else.
   app.set_version_flag("--version", std::string("mlo ") + mlo::kVersion);

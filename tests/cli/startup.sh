@@ -43,6 +43,15 @@ pass
 for word in init data run register deploy monitor; do
   expect_eq "$(grep -c "^  $word  " <<<"$OUT")" "1" "lines for '$word' in mlo help"
 done
+# `mlo help` lists summaries CLI11 never saw (HelpFormatter::list_only);
+# `mlo --help` and `mlo help` print the same text.
+help_text=$OUT
+expect_ok --help
+expect_eq "$OUT" "$help_text" "mlo --help against mlo help"
+# help runs after -C is applied: a bad directory is an error, no help printed.
+expect_rc 3 -C "$TEST_TMP/no-such-dir" help
+expect_err_contains "cannot change to directory"
+expect_eq "$OUT" "" "stdout of help with a bad -C"
 expect_ok runs -h
 expect_out_contains "mlo runs"
 expect_ok help runs
