@@ -188,15 +188,20 @@ bool same_file_state(const struct stat& a, const struct stat& b) {
 // the source's stat is compared before and after, so a file changed during
 // the copy is an error rather than an object whose name mismatches its bytes.
 std::string copy_and_hash(int src_fd, const fs::path& temp, const fs::path& source, bool durable, const ByteProgress& on_bytes) {
-  UniqueFd out(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  // Created read-only (objects are): the descriptor still writes, and publish needs no chmod.
+  UniqueFd out(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
   if (!out) throw_errno("cannot write to the cache (" + temp.string() + ")", errno);
   struct stat before;
   if (::fstat(src_fd, &before) != 0) throw_errno("cannot read " + source.string(), errno);
   Sha256 h;
   char* buf = io_buffer();
   if (before.st_size < kParallelCopyMin) {
-    for (;;) {
+    // A file that fits the buffer is done once its size is read: no read for
+    // end-of-file (a tenth of the system calls of adding a small file).
+    const auto whole = static_cast<std::size_t>(before.st_size);
+    for (std::size_t done = 0;;) {
       check_interrupted();
+      if (done == whole && whole > 0 && whole <= kIoBufferSize) break;
       ssize_t n = ::read(src_fd, buf, kIoBufferSize);
       if (n < 0) {
         if (errno == EINTR) continue;
@@ -205,6 +210,7 @@ std::string copy_and_hash(int src_fd, const fs::path& temp, const fs::path& sour
       if (n == 0) break;
       h.update(buf, static_cast<size_t>(n));
       write_all(out.get(), std::string_view(buf, static_cast<size_t>(n)), "to the cache (" + temp.string() + ")");
+      done += static_cast<size_t>(n);
       if (on_bytes) on_bytes(static_cast<size_t>(n));
     }
   } else {
@@ -286,7 +292,7 @@ std::string Cache::add_file(const fs::path& source, const std::vector<LinkMode>&
     if (mode == LinkMode::reflink) {
       if (reflink_unsupported_.load(std::memory_order_relaxed)) continue;
       TempGuard temp{unique_temp_name(temp_dir(), "obj")};
-      UniqueFd out(::open(temp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+      UniqueFd out(::open(temp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));  // see copy_and_hash
       if (!out) throw_errno("cannot write to the cache (" + temp.path.string() + ")", errno);
       if (!try_reflink(src.get(), out.get())) {
         if (errno == EOPNOTSUPP || errno == EXDEV || errno == EINVAL || errno == ENOTTY || errno == ENOSYS)
@@ -296,14 +302,14 @@ std::string Cache::add_file(const fs::path& source, const std::vector<LinkMode>&
       std::string hash = sha256_file(temp.path, on_bytes);  // hash the clone: it can not change under us
       if (durable) ::fsync(out.get());
       out.reset();
-      publish(temp.path, hash, durable);
+      publish(temp.path, hash, durable, /*read_only=*/true);
       temp.path.clear();
       return hash;
     }
     // copy
     TempGuard temp{unique_temp_name(temp_dir(), "obj")};
     std::string hash = copy_and_hash(src.get(), temp.path, source, durable, on_bytes);
-    publish(temp.path, hash, durable);
+    publish(temp.path, hash, durable, /*read_only=*/true);
     temp.path.clear();
     return hash;
   }
