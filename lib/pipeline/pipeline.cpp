@@ -411,24 +411,6 @@ nlohmann::json scalar_to_json(const std::string& text) {
   return yaml_to_json(n);
 }
 
-nlohmann::json yaml_to_json(const YAML::Node& node) {
-  if (!node || node.IsNull()) return nullptr;
-  if (node.IsSequence()) {
-    nlohmann::json a = nlohmann::json::array();
-    for (const auto& item : node) a.push_back(yaml_to_json(item));
-    return a;
-  }
-  if (node.IsMap()) {
-    nlohmann::json o = nlohmann::json::object();
-    for (const auto& kv : node) o[kv.first.Scalar()] = yaml_to_json(kv.second);
-    return o;
-  }
-  const std::string& s = node.Scalar();
-  if (node.Tag() == "!") return s;  // quoted in the YAML: a string
-  if (s.empty()) return "";         // (a null node returned above)
-  return plain_scalar_json(s);
-}
-
 nlohmann::json read_yaml_json(const std::string& text, const std::string& where) {
   if (auto doc = read_block_yaml(text)) return std::move(*doc);
   return yaml_to_json(load_yaml(text, where));

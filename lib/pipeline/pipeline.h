@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "repo/yaml_block.h"
 #include "runner/runner.h"
 
 namespace mlo {
@@ -69,8 +70,7 @@ Pipeline load_pipeline(const std::filesystem::path& root);
 std::optional<std::uint64_t> parse_memory(const std::string& text);
 std::optional<double> parse_duration(const std::string& text);
 
-// YAML <-> JSON for params, metrics and mlo.lock.
-nlohmann::json yaml_to_json(const YAML::Node& node);
+// YAML <-> JSON for params, metrics and mlo.lock: yaml_to_json is in repo/yaml_block.h.
 // A YAML scalar typed as YAML would read it: "0.1" -> 0.1, "true" -> true, "abc" -> "abc".
 nlohmann::json scalar_to_json(const std::string& text);
 std::string json_to_yaml(const nlohmann::json& doc);

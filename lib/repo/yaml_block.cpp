@@ -32,6 +32,24 @@ json plain_scalar_json(const std::string& s) {
   return s;
 }
 
+json yaml_to_json(const YAML::Node& node) {
+  if (!node || node.IsNull()) return nullptr;
+  if (node.IsSequence()) {
+    json a = json::array();
+    for (const auto& item : node) a.push_back(yaml_to_json(item));
+    return a;
+  }
+  if (node.IsMap()) {
+    json o = json::object();
+    for (const auto& kv : node) o[kv.first.Scalar()] = yaml_to_json(kv.second);
+    return o;
+  }
+  const std::string& s = node.Scalar();
+  if (node.Tag() == "!") return s;  // quoted in the YAML: a string
+  if (s.empty()) return "";         // (a null node returned above)
+  return plain_scalar_json(s);
+}
+
 namespace {
 
 constexpr int kMaxDepth = 64;

@@ -31,4 +31,11 @@ std::optional<YAML::Node> read_block_yaml_node(std::string_view text);
 // "true" -> true, "12" -> 12, "0.5" -> 0.5, anything else a string.
 nlohmann::json plain_scalar_json(const std::string& s);
 
+// A yaml-cpp document as JSON, typed as YAML 1.2's core schema reads it (the
+// way JSON Schema checks see it): plain scalars through plain_scalar_json
+// ("yes" and "on" stay strings), quoted ones strings, keys their text. The
+// one conversion for params, metrics, mlo.lock and runner settings, so a run
+// record and its runner see the same values.
+nlohmann::json yaml_to_json(const YAML::Node& node);
+
 }  // namespace mlo

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/process.h"
 #include "repo/repo.h"
+#include "repo/yaml_block.h"
 #include "runner/container.h"
 #include "runner/cuda.h"
 #include "runner/local.h"
@@ -19,34 +20,6 @@ namespace mlo {
 namespace {
 
 const std::vector<std::string> kBuiltins = {"local", "cuda", "slurm", "container"};
-
-// YAML settings as JSON: scalars become booleans/numbers where they read as such.
-nlohmann::json yaml_to_json(const YAML::Node& node) {
-  if (!node || node.IsNull()) return nullptr;
-  if (node.IsMap()) {
-    nlohmann::json j = nlohmann::json::object();
-    for (const auto& kv : node) j[kv.first.as<std::string>()] = yaml_to_json(kv.second);
-    return j;
-  }
-  if (node.IsSequence()) {
-    nlohmann::json j = nlohmann::json::array();
-    for (const auto& item : node) j.push_back(yaml_to_json(item));
-    return j;
-  }
-  std::string s = node.Scalar();
-  if (node.Tag() == "!") return s;  // quoted in the file: a string
-  if (s == "true" || s == "yes" || s == "on") return true;
-  if (s == "false" || s == "no" || s == "off") return false;
-  try {
-    size_t used = 0;
-    long long i = std::stoll(s, &used);
-    if (used == s.size()) return i;
-    double d = std::stod(s, &used);
-    if (used == s.size()) return d;
-  } catch (const std::exception&) {
-  }
-  return s;
-}
 
 bool valid_name(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;

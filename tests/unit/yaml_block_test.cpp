@@ -201,3 +201,16 @@ TEST_CASE("block YAML: nesting deeper than the bound is left to yaml-cpp") {
   for (int i = 0; i < 20; ++i) shallow += std::string(static_cast<std::size_t>(i) * 2, ' ') + "k:\n";
   CHECK(agrees(shallow));
 }
+
+TEST_CASE("yaml_to_json: YAML 1.2's core types, the same for params and runner settings") {
+  // Runner settings used to go through a copy that read YAML 1.1's yes/on as
+  // true and hex as numbers, so a run record and its runner disagreed.
+  auto doc = yaml_to_json(YAML::Load("a: yes\nb: on\nc: 'true'\nd: true\ne: 0x10\nf: 1e3\ng: nan\nh: ~\ni: 12\n"
+                                     "j: [off, '7', 7]\n"));
+  CHECK(doc == nlohmann::json::parse(R"({"a": "yes", "b": "on", "c": "true", "d": true, "e": "0x10", "f": 1000.0,
+                                        "g": "nan", "h": null, "i": 12, "j": ["off", "7", 7]})"));
+  // The block reader gives the same document.
+  CHECK(read_block_yaml("a: yes\nb: on\nc: 'true'\nd: true\ne: 0x10\nf: 1e3\ng: nan\nh: ~\ni: 12\n") ==
+        nlohmann::json::parse(R"({"a": "yes", "b": "on", "c": "true", "d": true, "e": "0x10", "f": 1000.0,
+                                  "g": "nan", "h": null, "i": 12})"));
+}
