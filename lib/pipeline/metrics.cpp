@@ -35,6 +35,8 @@ Pipeline pipeline_at(const FileReader& read, const std::string& rev) {
   return parse_pipeline(*text, rev.empty() ? "mlo.yaml" : rev + ":mlo.yaml");
 }
 
+}  // namespace
+
 json parse_metrics_text(const std::string& text, const std::string& rel) {
   json doc;
   if (rel.size() > 5 && rel.substr(rel.size() - 5) == ".json") {
@@ -45,8 +47,6 @@ json parse_metrics_text(const std::string& text, const std::string& rel) {
   }
   return flatten_json(doc);
 }
-
-}  // namespace
 
 json metrics_at(Repo& repo, const std::string& rev) {
   FileReader read = reader_for(repo, rev);

@@ -79,6 +79,9 @@ std::string json_to_yaml(const nlohmann::json& doc);
 nlohmann::json read_yaml_json(const std::string& text, const std::string& where);
 // Nested objects to dotted keys: {"a":{"b":1}} -> {"a.b":1}.
 nlohmann::json flatten_json(const nlohmann::json& doc);
+// A metrics file's text (JSON when REL ends in .json, else YAML), flattened;
+// InputError naming REL when it is not valid JSON.
+nlohmann::json parse_metrics_text(const std::string& text, const std::string& rel);
 
 // Param values: reads each referenced file once through `read` (returns
 // nullopt when absent) and returns {"FILE:KEY": value} (FILE:KEY as in StageDef::params).

@@ -156,15 +156,7 @@ json nest_params(const json& flat) {
 
 json read_metrics_file(const fs::path& path, const std::string& rel) {
   auto text = read_file_if_exists(path);
-  if (!text) return json::object();
-  json doc;
-  if (rel.size() > 5 && rel.substr(rel.size() - 5) == ".json") {
-    doc = json::parse(*text, nullptr, false);
-    if (doc.is_discarded()) throw InputError(rel + ": metrics file is not valid JSON");
-  } else {
-    doc = read_yaml_json(*text, rel);
-  }
-  return flatten_json(doc);
+  return text ? parse_metrics_text(*text, rel) : json::object();
 }
 
 // Step-wise metrics (MLO_METRICS_FILE): {"key":..,"value":..,"step":..} per line.
