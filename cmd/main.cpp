@@ -256,7 +256,8 @@ int main(int argc, char** argv) {
   app::install_remote_fetcher();
   Context ctx;
   CLI::App app{"mlo: the machine-learning lifecycle in a git repository", "mlo"};
-  auto formatter = std::make_shared<HelpFormatter>();
+  // Held by the app (not an option value: cli.option_lifetimes does not apply).
+  std::shared_ptr<HelpFormatter> formatter = std::make_shared<HelpFormatter>();
   app.formatter(formatter);  // before any subcommand: they share it
   app.require_subcommand(1);
   app.fallthrough();
