@@ -29,7 +29,9 @@ add_calls() { awk -v n="$1" '$NF == n { print $4; f = 1 } END { if (!f) print 0 
 echo "add of $FILES files: $(add_calls total) system calls"
 [ "$(add_calls chmod)" -le 4 ] || fail "$(add_calls chmod) chmod calls in the add"
 pass
-[ "$(add_calls read)" -le $((FILES + 60)) ] || fail "$(add_calls read) read calls in the add (a second read a file?)"
+# One read a file plus the index's and the runtime's own (437 here, 465 under
+# ASan; two a file was 800+).
+[ "$(add_calls read)" -le $((FILES * 3 / 2)) ] || fail "$(add_calls read) read calls in the add (a second read a file?)"
 pass
 if ! sanitized_build; then
   [ "$(add_calls total)" -le $((FILES * 13 + 200)) ] || fail "$(add_calls total) system calls to add $FILES files:
