@@ -209,8 +209,9 @@ bool is_declared(const std::vector<CommandGroup>& groups, const std::string& nam
 // has no other option, so restoring the flag keeps it first in `mlo --help`.
 // With no command word at all (`mlo help`, `mlo --help`, a bare `mlo`) the
 // summaries are only printed: they go to the help formatter, not to CLI11.
+// UNDECLARED_GROUPS: some group declares no commands (main() knows already).
 void build_command_tree(CLI::App& app, Context& ctx, HelpFormatter& formatter,
-                        const std::vector<CommandGroup>& groups, const std::string& command) {
+                        const std::vector<CommandGroup>& groups, const std::string& command, bool undeclared_groups) {
   const std::string help_name = app.get_help_ptr()->get_name(false, true);
   const std::string help_text = app.get_help_ptr()->get_description();
   // Completion walks the whole command tree.
@@ -223,9 +224,7 @@ void build_command_tree(CLI::App& app, Context& ctx, HelpFormatter& formatter,
   const bool siblings_unused = !whole_tree && is_declared(groups, command);
   // The formatter lists its summaries before every CLI11 subcommand, so this
   // keeps the order only while every group declares its commands.
-  const bool list_only = command.empty() && std::none_of(groups.begin(), groups.end(), [](const CommandGroup& g) {
-                           return g.commands.empty();
-                         });
+  const bool list_only = command.empty() && !undeclared_groups;
   for (const auto& group : groups) {
     if (group.commands.empty() || declares(group, command) || whole_tree) {
       if (!app.get_help_ptr()) app.set_help_flag(help_name, help_text);
@@ -282,7 +281,7 @@ int main(int argc, char** argv) {
   command = ctx.command = words[0];
   ctx.subcommand = words[1];
   bool color_err = use_color(color, 2);
-  bool undeclared_groups = std::any_of(groups.begin(), groups.end(), [](auto& g) { return g.commands.empty(); });
+  const bool undeclared_groups = std::any_of(groups.begin(), groups.end(), [](auto& g) { return g.commands.empty(); });
   if (!command.empty() && command != "help" && !is_declared(groups, command) && !undeclared_groups) {
     std::vector<std::string> names;
     for (const auto& g : groups)
@@ -292,7 +291,7 @@ int main(int argc, char** argv) {
                         near.empty() ? "run 'mlo help' for the list of commands" : "did you mean 'mlo " + near + "'?",
                         static_cast<int>(Exit::usage), color_err);
   }
-  build_command_tree(app, ctx, *formatter, groups, command);
+  build_command_tree(app, ctx, *formatter, groups, command, undeclared_groups);
   ctx.add_held_back_summaries();
   add_help_command(app, ctx);
   // Global options after the commands (see build_command_tree); subcommands do

@@ -7,6 +7,9 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define MLO_SHA256_X86 1
 #include <cpuid.h>
+#if __has_include(<sys/platform/x86.h>)
+#include <sys/platform/x86.h>
+#endif
 #include <immintrin.h>
 #endif
 
@@ -64,11 +67,17 @@ void sha256_blocks_portable(std::uint32_t state[8], const unsigned char* data, s
 #ifdef MLO_SHA256_X86
 
 bool sha256_has_shani() {
+#if __has_include(<sys/platform/x86.h>)
+  // glibc's record of CPUID, taken at start-up: in a VM each CPUID
+  // instruction exits to the hypervisor (issue 14's start-up profile).
+  return CPU_FEATURE_ACTIVE(SHA) && CPU_FEATURE_ACTIVE(SSSE3) && CPU_FEATURE_ACTIVE(SSE4_1);
+#else
   unsigned a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
   const bool ssse3_sse41 = (c & bit_SSSE3) && (c & bit_SSE4_1);
   if (!ssse3_sse41 || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
   return (b & (1u << 29)) != 0;  // CPUID.7.0:EBX.SHA
+#endif
 }
 
 // The SHA instructions keep the state as two registers, ABEF and CDGH (each

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/hash_set.h"
+#include "index/database.h"
 
 namespace mlo {
 
@@ -131,6 +132,7 @@ class StatCache {
   void write_pending();   // in its own transaction; mutex_ held
   void insert_pending();  // the queued rows, inside the caller's transaction
   Database& db_;
+  std::optional<Statement> lookup_;  // lookup()'s query, prepared on first use
   bool migrated_ = false;
   std::mutex mutex_;
   std::vector<std::pair<std::string, Row>> pending_;

@@ -94,7 +94,9 @@ Database::Database(const std::filesystem::path& path) : path_(path) {
   exec("CREATE TABLE IF NOT EXISTS mlo_schema (module TEXT PRIMARY KEY, version INTEGER NOT NULL)");
 }
 
-Database::~Database() { sqlite3_close(db_); }
+// close_v2: a statement a caller still holds (a StatCache's cached lookup)
+// is finalized later instead of keeping the connection open.
+Database::~Database() { sqlite3_close_v2(db_); }
 
 void Database::exec(std::string_view sql) {
   std::string s(sql);

@@ -1,5 +1,7 @@
 #include "repo/yaml_block.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -57,6 +59,7 @@ constexpr int kMaxDepth = 64;
 struct Line {
   std::size_t indent;
   std::string_view text;  // after the indent; never empty, never a comment
+  std::size_t number;     // 0-based, as YAML::Mark counts
 };
 
 // Thrown inside the reader only: "outside the subset, ask yaml-cpp".
@@ -97,6 +100,33 @@ std::string quoted(std::string_view s, std::string_view& rest) {
   throw NotBlockYaml{};  // continues on the next line
 }
 
+// A flow list of plain scalars on one line ("[a.txt, b.txt]", as mlo.yaml's
+// deps and outs are often written). Anything richer (quotes, nesting,
+// "key: value" pairs, empty or trailing items, a comment inside) is yaml-cpp's.
+template <class T>
+typename T::Node flow_list(std::string_view s) {
+  if (s.size() < 3 || s.back() != ']') throw NotBlockYaml{};
+  s = s.substr(1, s.size() - 2);
+  // yaml-cpp ends or refuses flow scalars at more than the spec's indicators
+  // ("b c? d"): only the characters of paths and numbers.
+  auto allowed = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || std::string_view(" ._/+=~-").find(c) != std::string_view::npos;
+  };
+  typename T::Node out = T::list();
+  while (true) {
+    std::size_t comma = s.find(',');
+    std::string_view item = s.substr(0, comma);
+    std::size_t first = item.find_first_not_of(' ');
+    if (first == std::string_view::npos) throw NotBlockYaml{};
+    item = trim_right(item.substr(first));
+    if (!std::all_of(item.begin(), item.end(), allowed) || (item[0] == '-' && is_space_or_end(item, 1)))
+      throw NotBlockYaml{};
+    T::push(out, T::plain(std::string(item)));
+    if (comma == std::string_view::npos) return out;
+    s.remove_prefix(comma + 1);
+  }
+}
+
 // A value written after "key: " or "- ", made by the tree type T.
 template <class T>
 typename T::Node scalar(std::string_view s) {
@@ -110,6 +140,7 @@ typename T::Node scalar(std::string_view s) {
   if (comment != std::string_view::npos) s = trim_right(s.substr(0, comment));
   if (s == "{}") return T::map();
   if (s == "[]") return T::list();
+  if (s[0] == '[') return flow_list<T>(s);
   static constexpr std::string_view kIndicators = "[]{},?:#&*!|>%@`-";
   if (kIndicators.find(s[0]) != std::string_view::npos) {
     // A plain scalar may start with '-', '?' or ':' followed by a non-space
@@ -161,7 +192,7 @@ struct YamlTree {
 template <class T>
 class Reader {
  public:
-  explicit Reader(std::vector<Line> lines) : lines_(std::move(lines)) {}
+  Reader(std::vector<Line> lines, BlockMarks* marks) : lines_(std::move(lines)), marks_(marks) {}
 
   using Node = typename T::Node;
 
@@ -175,6 +206,9 @@ class Reader {
  private:
   std::vector<Line> lines_;
   std::size_t at_ = 0;
+  BlockMarks* marks_;
+  std::string path_;   // the keys leading to the node being read, '\0' between
+  int list_depth_ = 0;  // inside a list item the path names no single node
 
   bool has_line_at(std::size_t indent) const { return at_ < lines_.size() && lines_[at_].indent == indent; }
   static bool is_item(std::string_view t) { return t[0] == '-' && is_space_or_end(t, 1); }
@@ -195,6 +229,7 @@ class Reader {
   }
 
   Node list(std::size_t indent, int depth) {
+    ++list_depth_;
     Node out = T::list();
     while (has_line_at(indent) && is_item(lines_[at_].text)) {
       Line& line = lines_[at_];
@@ -217,6 +252,7 @@ class Reader {
       }
     }
     if (at_ < lines_.size() && lines_[at_].indent > indent) throw NotBlockYaml{};
+    --list_depth_;
     return out;
   }
 
@@ -265,6 +301,13 @@ class Reader {
 
   Node mapping(std::size_t indent, int depth) {
     Node out = T::map();
+    // yaml-cpp marks a block mapping where its first key starts.
+    if (marks_ && list_depth_ == 0 && at_ < lines_.size()) {
+      YAML::Mark m;
+      m.line = static_cast<int>(lines_[at_].number);
+      m.column = static_cast<int>(lines_[at_].indent);
+      (*marks_)[path_] = m;
+    }
     while (has_line_at(indent)) {
       std::string_view t = lines_[at_].text;
       if (is_item(t)) break;  // a list at this indent ends the mapping (the caller decides)
@@ -272,7 +315,10 @@ class Reader {
       bool quoted_key = false;
       std::string k = key(t, value, quoted_key);
       ++at_;
+      const std::size_t outer = path_.size();
+      if (marks_) path_.append(outer ? 1 : 0, '\0').append(k);
       T::set(out, k, quoted_key, value.empty() ? nested(indent, depth, true) : scalar<T>(value));
+      path_.resize(outer);
     }
     if (at_ < lines_.size() && lines_[at_].indent > indent) throw NotBlockYaml{};
     return out;
@@ -284,7 +330,7 @@ std::optional<std::vector<Line>> split_lines(std::string_view text) {
   if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") return std::nullopt;
   std::vector<Line> lines;
   std::size_t pos = 0;
-  while (pos < text.size()) {
+  for (std::size_t number = 0; pos < text.size(); ++number) {
     std::size_t end = text.find('\n', pos);
     if (end == std::string_view::npos) end = text.size();
     std::string_view line = text.substr(pos, end - pos);
@@ -297,7 +343,7 @@ std::optional<std::vector<Line>> split_lines(std::string_view text) {
     if (indent == std::string_view::npos || line[indent] == '#') continue;
     if (indent == 0 && (line.substr(0, 3) == "---" || line.substr(0, 3) == "..." || line[0] == '%'))
       return std::nullopt;  // directives and several documents
-    lines.push_back({indent, trim_right(line.substr(indent))});
+    lines.push_back({indent, trim_right(line.substr(indent)), number});
   }
   return lines;
 }
@@ -306,11 +352,11 @@ std::optional<std::vector<Line>> split_lines(std::string_view text) {
 
 namespace {
 template <class T>
-std::optional<typename T::Node> read_block(std::string_view text) {
+std::optional<typename T::Node> read_block(std::string_view text, BlockMarks* marks = nullptr) {
   auto lines = split_lines(text);
   if (!lines) return std::nullopt;
   try {
-    return Reader<T>(std::move(*lines)).document();
+    return Reader<T>(std::move(*lines), marks).document();
   } catch (const NotBlockYaml&) {
     return std::nullopt;
   }
@@ -319,6 +365,8 @@ std::optional<typename T::Node> read_block(std::string_view text) {
 
 std::optional<json> read_block_yaml(std::string_view text) { return read_block<JsonTree>(text); }
 
-std::optional<YAML::Node> read_block_yaml_node(std::string_view text) { return read_block<YamlTree>(text); }
+std::optional<YAML::Node> read_block_yaml_node(std::string_view text, BlockMarks* marks) {
+  return read_block<YamlTree>(text, marks);
+}
 
 }  // namespace mlo

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace mlo {
 
@@ -21,11 +22,19 @@ namespace mlo {
 // is left to the fallback.
 std::optional<nlohmann::json> read_block_yaml(std::string_view text);
 
+// Where the block mappings of a document start, as yaml-cpp marks them (line
+// and column of the first key, 0-based), by the keys that lead to each one
+// joined with '\0' ("" the top level, "stages\0train" a stage). Mappings
+// inside lists are left out: their keys name no single node.
+using BlockMarks = std::unordered_map<std::string, YAML::Mark>;
+
 // The same subset as yaml-cpp nodes, as YAML::Load(text) builds them (plain
 // scalars as their text, quoted ones tagged "!", plain nulls null), but
 // without marks: for documents whose errors were reported before (a config
 // that passed its check, repo/config.h). A repeated key is declined too.
-std::optional<YAML::Node> read_block_yaml_node(std::string_view text);
+// MARKS, when given, gets the mappings' marks, for what keeps a location
+// after reading (a stage's "mlo.yaml:LINE:COL").
+std::optional<YAML::Node> read_block_yaml_node(std::string_view text, BlockMarks* marks = nullptr);
 
 // A plain (unquoted) scalar typed as YAML reads it: "~", "null" -> null,
 // "true" -> true, "12" -> 12, "0.5" -> 0.5, anything else a string.

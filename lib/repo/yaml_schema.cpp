@@ -269,10 +269,15 @@ bool SchemaCheckMemo::passed(std::string_view text, std::string_view schema_name
 
 void SchemaCheckMemo::check(const YAML::Node& doc, std::string_view text, std::string_view schema_name,
                             const std::string& file_name) {
-  std::string key = memo_key(text, schema_name);
+  if (passed(text, schema_name)) return;
+  check_yaml_keys(doc, schema_name, file_name);  // throws when it fails: nothing is kept
+  remember(text, schema_name);
+}
+
+void SchemaCheckMemo::remember(std::string_view text, std::string_view name) {
+  std::string key = memo_key(text, name);
   keys();
   if (std::find(keys_->begin(), keys_->end(), key) != keys_->end()) return;
-  check_yaml_keys(doc, schema_name, file_name);  // throws when it fails: nothing is kept
   keys_->insert(keys_->begin(), key);
   if (keys_->size() > kKeep) keys_->resize(kKeep);
   std::string out;

@@ -43,6 +43,9 @@ class SchemaCheckMemo {
   void check(const YAML::Node& doc, std::string_view text, std::string_view schema_name, const std::string& file_name);
   // Whether TEXT passed SCHEMA_NAME's check before (check() would skip it).
   bool passed(std::string_view text, std::string_view schema_name);
+  // Keeps that TEXT passed NAME, a check the caller made itself (a whole
+  // mlo.yaml read, pipeline.cpp).
+  void remember(std::string_view text, std::string_view name);
 
  private:
   std::filesystem::path file_;

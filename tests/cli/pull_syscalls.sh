@@ -25,7 +25,11 @@ PY
 # allows 13 a file and 200 for threads and folders.
 strace -f -c -S calls -o "$TEST_TMP/add_strace.txt" "$MLO" -q data add data || fail "add under strace"
 pass
-add_calls() { awk -v n="$1" '$NF == n { print $4; f = 1 } END { if (!f) print 0 }' "$TEST_TMP/add_strace.txt"; }
+# strace_count FILE NAME [errors]: how many NAME calls (or how many failed)
+# an `strace -c` summary in FILE counts.
+strace_count() { awk -v n="$2" -v col="${3:-calls}" '$NF == n { print (col == "errors" ? (NF == 6 ? $5 : 0) : $4); f = 1 }
+                                                  END { if (!f) print 0 }' "$1"; }
+add_calls() { strace_count "$TEST_TMP/add_strace.txt" "$@"; }
 echo "add of $FILES files: $(add_calls total) system calls"
 [ "$(add_calls chmod)" -le 4 ] || fail "$(add_calls chmod) chmod calls in the add"
 pass
@@ -49,9 +53,7 @@ expect_eq "$(cd data && find . -type f -exec sha256sum {} + | sort)" \
           "$(cd "$TEST_TMP/a/data" && find . -type f -exec sha256sum {} + | sort)" "pulled files"
 expect_ok data status --exit-code
 
-# calls NAME [errors]: how many NAME calls (or how many failed) the pull made.
-calls() { awk -v n="$1" -v col="${2:-calls}" '$NF == n { print (col == "errors" ? (NF == 6 ? $5 : 0) : $4); f = 1 }
-                                              END { if (!f) print 0 }' "$TEST_TMP/strace.txt"; }
+calls() { strace_count "$TEST_TMP/strace.txt" "$@"; }  # the pull's
 total=$(calls total)
 echo "pull of $FILES files: $total system calls ($((total / FILES)) a file)"
 # Per file now: fetch (stat, open, write, close, rename) and checkout (two

@@ -403,3 +403,86 @@ TEST_CASE("experiments: runs grouped by experiment id; a hostile id is not used;
   q.sort = "nope";
   CHECK_THROWS_AS(list_experiments(repo, q), UsageError);
 }
+
+namespace {
+// Every field parse_stage fills, as text.
+std::string describe(const Pipeline& p) {
+  std::string out;
+  auto list = [](const std::vector<std::string>& v) {
+    std::string s = "[";
+    for (const auto& x : v) s += x + ",";
+    return s + "]";
+  };
+  for (const auto& s : p.stages) {
+    out += s.name + " @" + s.where + " argv" + list(s.argv) + " sh{" + s.shell + "} wdir=" + s.wdir + " deps" +
+           list(s.deps) + " outs" + list(s.outs) + " metrics" + list(s.metrics) + " params" + list(s.params) +
+           " runner=" + s.runner + " validate=" + std::to_string(s.validate) + " env" + list(s.environment) +
+           " image=" + s.image + " pin=" + std::to_string(s.pin_digest) +
+           " cpus=" + std::to_string(s.resources.cpus.value_or(-1)) + " gpus=" + std::to_string(s.resources.gpus) +
+           " mem=" + std::to_string(s.resources.memory_bytes.value_or(0)) +
+           " time=" + std::to_string(s.resources.time_limit_s.value_or(-1));
+    for (const auto& [k, v] : s.env) out += " " + k + "=" + v;
+    out += "\n";
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("mlo.yaml read whole before is read again without yaml-cpp, to the same stages and locations") {
+  test::TempDir tmp;
+  std::filesystem::create_directories(tmp / ".mlo" / "tmp");
+  const std::filesystem::path memo = tmp / ".mlo" / "tmp" / "schema-checks";
+  test::write(tmp / "mlo.yaml", R"(# a pipeline
+stages:
+  prepare:
+    cmd: python prep.py --rows 100
+    deps: [data/raw.csv, prep.py]
+    outs: [data/clean.csv]
+  train:   # the model
+      wdir: src
+      cmd:
+        - python
+        - train.py
+      deps:
+        - ../data/clean.csv
+      params:
+        - train.lr
+        - 'cfg.yaml:model.depth'
+      outs:
+        - ../model.bin
+      metrics: [../metrics.json]
+      resources:
+        cpus: 2
+        memory: 1G
+        time: 1h
+      env:
+        SEED: "42"
+        MODE: fast
+  report:
+    cmd: "cat metrics.json > report.txt"
+    deps:
+    - metrics.json
+    outs: [report.txt]
+    validate: false
+)");
+  REQUIRE(read_block_yaml_node(read_file_if_exists(tmp / "mlo.yaml").value()).has_value());  // in the subset
+  Pipeline first = load_pipeline(tmp.path());  // yaml-cpp; schema and whole read remembered
+  CHECK(read_file_if_exists(memo).value_or("").size() == 2 * 65);
+  Pipeline second = load_pipeline(tmp.path());  // the block reader
+  CHECK(read_file_if_exists(memo).value_or("").size() == 2 * 65);
+  CHECK(describe(second) == describe(first));
+  REQUIRE(first.stages.size() == 3);
+  CHECK(first.stages[0].where == "mlo.yaml:4:5");
+  CHECK(first.stages[1].where == "mlo.yaml:8:7");
+  CHECK(first.stages[2].where == "mlo.yaml:28:5");
+  CHECK(second.stages[1].deps == std::vector<std::string>{"data/clean.csv"});
+
+  // A text that fails after its schema check (a cycle) keeps failing with its
+  // location and is never remembered as read whole.
+  test::write(tmp / "mlo.yaml", "stages:\n  a:\n    cmd: x\n    deps: [b]\n    outs: [a]\n"
+                                "  b:\n    cmd: y\n    deps: [a]\n    outs: [b]\n");
+  for (int i = 0; i < 2; ++i) CHECK_THROWS_WITH(load_pipeline(tmp.path()), Catch::Contains("cycle"));
+  CHECK(read_file_if_exists(memo).value_or("").size() == 3 * 65);  // the schema pass only
+  test::write(tmp / "mlo.yaml", "stages:\n  a:\n    cmd: x\n    outs: [../out]\n");
+  for (int i = 0; i < 2; ++i) CHECK_THROWS_WITH(load_pipeline(tmp.path()), Catch::Contains("mlo.yaml:4:"));
+}

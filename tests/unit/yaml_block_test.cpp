@@ -44,15 +44,33 @@ std::string describe(const YAML::Node& n) {
   }
 }
 
+// The node at the keys PATH names ('\0' between them) from AT on. (Assigning
+// to a yaml-cpp node would change the node it refers to: no loop.)
+YAML::Node follow(const YAML::Node& n, const std::string& path, std::size_t at) {
+  if (path.empty() || at > path.size()) return n;
+  const std::size_t end = std::min(path.find('\0', at), path.size());
+  return follow(n[path.substr(at, end - at)], path, end + 1);
+}
+
 // Every answer of the fast readers equals yaml-cpp's (as JSON, and as nodes
 // for read_block_yaml_node); returns whether the JSON reader answered.
 bool agrees(const std::string& text) {
   auto fast = read_block_yaml(text);
-  auto fast_node = read_block_yaml_node(text);
+  BlockMarks marks;
+  auto fast_node = read_block_yaml_node(text, &marks);
   INFO("YAML:\n" << text);
   if (fast_node) {
     REQUIRE(fast.has_value());  // the node reader declines at least what the JSON one does
-    CHECK(describe(*fast_node) == describe(YAML::Load(text)));
+    const YAML::Node slow = YAML::Load(text);
+    CHECK(describe(*fast_node) == describe(slow));
+    // Each mapping's mark is where yaml-cpp puts it.
+    for (const auto& [path, mark] : marks) {
+      const YAML::Node n = follow(slow, path, 0);
+      INFO("mapping at '" << path << "'");
+      REQUIRE(n.IsMap());
+      CHECK(n.Mark().line == mark.line);
+      CHECK(n.Mark().column == mark.column);
+    }
   }
   if (!fast) return false;
   auto slow = slow_read(text);
@@ -151,7 +169,10 @@ TEST_CASE("block YAML: hand-written shapes agree or fall back") {
       "a: b #c\n", "a: b#c\n", "a:   \n", "a: ~\nb: null\nc: Null\nd: NULL\ne: \"\"\n", "'a b': 1\n\"c\": 2\n",
       "a: -1\nb: -x\nc: 1e3\nd: 0x10\ne: .inf\nf: 07\n", "a:\n  -\n    b: 1\n", "a: x, y\n", "  a: 1\n  b: 2\n",
       "a: \"x\"  # note\n", "a: b\na: c\n", "a:b: 1\n", "a: yes\nb: True\n", "-\n- a\n", Config::default_text(),
-      "remotes:\n  r:\n    url: 's3://b/p'\n    region: \"07\"\n    jobs: 8\nrunners:\n  x: {}\n"};
+      "remotes:\n  r:\n    url: 's3://b/p'\n    region: \"07\"\n    jobs: 8\nrunners:\n  x: {}\n",
+      // one-line flow lists of plain scalars, as mlo.yaml's deps and outs are written
+      "a: [1, 2]\n", "outs: [a.txt]\n", "deps: [b.txt, a.txt]  # inputs\n", "x: [ a ,b,c d ,~, null, -1, 0x1F]\n",
+      "- [a, b]\n- c\n", "stages:\n  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n  b:\n    deps: [a.txt]\n"};
   for (const auto& text : answered) {
     INFO(text);
     CHECK(agrees(text));
@@ -160,7 +181,8 @@ TEST_CASE("block YAML: hand-written shapes agree or fall back") {
   // reader leaves such text to yaml-cpp.
   CHECK_FALSE(read_block_yaml_node("a: b\na: c\n").has_value());
   const std::vector<std::string> declined = {
-      "a: [1, 2]\n", "a: {b: 1}\n", "a: &x 1\nb: *x\n", "a: !!str 1\n", "a: |\n  text\n", "a: >\n  text\n",
+      "a: [1, [2]]\n", "a: [a, ]\n", "a: [,a]\n", "a: ['x']\n", "a: [\"x\"]\n", "a: [a: b]\n", "a: [a:b]\n",
+      "a: [a #c]\n", "a: [a] b\n", "a: [a\n", "a: [a,\n  b]\n", "a: [&x a]\n", "a: [- a]\n", "a: [a#b]\n", "a: {b: 1}\n", "a: &x 1\nb: *x\n", "a: !!str 1\n", "a: |\n  text\n", "a: >\n  text\n",
       "a: \"x\\ny\"\n", "a: b\n  c\n", "a: \"x\n  y\"\n", "---\na: 1\n", "a:\tb\n", "a: 1\r\n", "? a\n: b\n",
       "a: b: c\n", "- - a\n", "a: é\n", "a\n", "a: 1\n b: 2\n", "[1, 2]\n", "a: 'x' y\n", "a: `x`\n", "a: @x\n", "~: 1\n", "Null: 1\n",
       "\xEF\xBB\xBF" "a: 1\n"};
@@ -174,7 +196,7 @@ TEST_CASE("block YAML: damaged text never gets an answer yaml-cpp would not give
   std::mt19937 rng(7);
   std::string base = kLock;
   base.replace(base.find("{lr: 0.1}"), 9, "\n      lr: 0.1");
-  base += "extra:\n  - 'q'\n  - \"r s\"\n  -\n    x: -1\n";
+  base += "extra:\n  - 'q'\n  - \"r s\"\n  -\n    x: -1\nouts: [a.txt, b c, -1]\n";
   static const char kBytes[] = " :-#'\"\n\tab1{}[],&*!|>?";
   int answered = 0;
   for (int i = 0; i < 20000; ++i) {
