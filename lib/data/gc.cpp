@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <ctime>
 #include <mutex>
+#include <optional>
+#include <vector>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -119,6 +121,14 @@ GcResult collect_garbage(Repo& repo, const GcOptions& options) {
   return result;
 }
 
+namespace {
+// fsck verifies objects of at least this size before the others, biggest
+// first; the rest go in batches of kFsckBatch, in listing order (a batch waits
+// for its slowest object: below this size, a few milliseconds).
+constexpr std::uint64_t kFsckBigObject = 16u << 20;
+constexpr std::size_t kFsckBatch = 8192;
+}  // namespace
+
 FsckResult fsck(Repo& repo, const FsckOptions& options) {
   FsckResult result;
   Cache& cache = repo.cache();
@@ -128,74 +138,108 @@ FsckResult fsck(Repo& repo, const FsckOptions& options) {
   References refs = collect_references(repo, options.scope, options.extra_sources);
   result.pointers = refs.pointers;
 
-  // Each object as 40 bytes (a hex string a hash was 120 more).
+  // The cache is listed twice and never held whole (issue 24: the listing
+  // was 40 bytes an object, in a vector that doubles). The first pass counts
+  // for the progress bar and keeps the big objects, which are verified first
+  // so that one huge object does not run alone at the end; the second lists
+  // names only (no stat: reading an object tells its size) and verifies the
+  // rest in batches. What the references name is ticked off in a bit a
+  // reference, so what is left unticked is missing.
   struct CachedObject {
     Sha256Bytes hash;
     std::uint64_t size;
   };
-  std::vector<CachedObject> objects;
+  std::vector<CachedObject> big;
+  std::uint64_t listed = 0, total_bytes = 0;
   cache.for_each_object([&](const std::string& hash, std::uint64_t size) {
+    ++listed;
+    total_bytes += size;
     Sha256Bytes b;
-    if (sha256_from_hex(hash, b)) objects.push_back({b, size});  // (it lists hashes only)
+    if (size >= kFsckBigObject && sha256_from_hex(hash, b)) big.push_back({b, size});
   });
-  // Biggest first, so one huge object does not start last and run alone.
-  std::sort(objects.begin(), objects.end(), [](auto& a, auto& b) { return a.size > b.size; });
-  result.objects = objects.size();
+  std::sort(big.begin(), big.end(), [](auto& a, auto& b) { return a.size > b.size; });
+
+  const std::vector<Sha256Bytes>& referenced = refs.objects.sorted();
+  std::vector<bool> seen(referenced.size());
+  auto tick = [&](const Sha256Bytes& b) {
+    auto it = std::lower_bound(referenced.begin(), referenced.end(), b);
+    if (it != referenced.end() && *it == b) seen[static_cast<std::size_t>(it - referenced.begin())] = true;
+    else ++result.unreferenced;
+  };
 
   std::mutex mutex;
   unsigned jobs = options.jobs ? options.jobs : default_jobs();
-  std::uint64_t total_bytes = 0;
-  for (const auto& o : objects) total_bytes += o.size;
-  std::optional<ProgressPhase> phase(std::in_place, "verify", objects.size(), total_bytes, "objects");
-  parallel_for(objects.size(), jobs, [&](std::size_t i) {
-    check_interrupted();
-    const CachedObject& o = objects[i];
-    const std::string hash = sha256_to_hex(o.hash);
-    FsckCorrupt bad;
-    try {
-      std::string actual = sha256_file(cache.object_path(hash));
-      phase->add(1, o.size);
-      if (actual == hash) {
-        std::lock_guard<std::mutex> g(mutex);
-        result.bytes += o.size;
-        return;
+  std::optional<ProgressPhase> phase(std::in_place, "verify", listed, total_bytes, "objects");
+  // A batch's sizes may be unknown (0): they are then the bytes read, or the
+  // file's size when it can not be read.
+  auto verify = [&](const std::vector<CachedObject>& batch) {
+    for (const auto& o : batch) tick(o.hash);
+    result.objects += batch.size();
+    parallel_for(batch.size(), jobs, [&](std::size_t i) {
+      check_interrupted();
+      const std::string hash = sha256_to_hex(batch[i].hash);
+      const fs::path path = cache.object_path(hash);
+      std::uint64_t size = 0;
+      FsckCorrupt bad;
+      try {
+        std::string actual = sha256_file(path, [&](std::size_t n) { size += n; });
+        phase->add(1, size);
+        if (actual == hash) {
+          std::lock_guard<std::mutex> g(mutex);
+          result.bytes += size;
+          return;
+        }
+        bad.actual = actual;
+      } catch (const Error& e) {
+        struct stat st;
+        size = batch[i].size ? batch[i].size : ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+        phase->add(1, size);
+        bad.error = e.what();
       }
-      bad.actual = actual;
-    } catch (const Error& e) {
-      phase->add(1, o.size);
-      bad.error = e.what();
-    }
-    bad.hash = hash;
-    bad.size = o.size;
-    std::lock_guard<std::mutex> g(mutex);
-    result.bytes += o.size;
-    result.corrupt.push_back(std::move(bad));
+      bad.hash = hash;
+      bad.size = size;
+      std::lock_guard<std::mutex> g(mutex);
+      result.bytes += size;
+      result.corrupt.push_back(std::move(bad));
+    });
+  };
+  verify(big);
+  std::sort(big.begin(), big.end(), [](auto& a, auto& b) { return a.hash < b.hash; });
+  auto is_big = [&](const Sha256Bytes& b) {
+    return std::binary_search(big.begin(), big.end(), CachedObject{b, 0},
+                              [](const CachedObject& x, const CachedObject& y) { return x.hash < y.hash; });
+  };
+  std::vector<CachedObject> batch;
+  batch.reserve(kFsckBatch);
+  cache.for_each_object_hash([&](const std::string& hash) {
+    Sha256Bytes b;
+    if (!sha256_from_hex(hash, b) || is_big(b)) return;  // (it lists hashes only); big: verified above
+    batch.push_back({b, 0});
+    if (batch.size() < kFsckBatch) return;
+    verify(batch);
+    batch.clear();
   });
+  verify(batch);
+  std::vector<CachedObject>().swap(batch);
+  std::vector<CachedObject>().swap(big);
   phase.reset();
   std::sort(result.corrupt.begin(), result.corrupt.end(), [](auto& a, auto& b) { return a.hash < b.hash; });
 
-  // Sorted by hash, the listing itself answers what is present (no second set).
-  std::sort(objects.begin(), objects.end(), [](auto& a, auto& b) { return a.hash < b.hash; });
-  auto present = [&](const std::string& hex) {
-    Sha256Bytes b;
-    if (!sha256_from_hex(hex, b)) return false;
-    return std::binary_search(objects.begin(), objects.end(), CachedObject{b, 0},
-                              [](const CachedObject& x, const CachedObject& y) { return x.hash < y.hash; });
-  };
-  for (const auto& o : objects)
-    if (!refs.needs(sha256_to_hex(o.hash))) ++result.unreferenced;
   // Where each damaged or missing object is named: a second reading of the
   // roots, for those only.
   HashSet to_label;
   for (const auto& c : result.corrupt) to_label.insert(c.hash);
   std::vector<std::string> missing;
-  refs.objects.for_each([&](const std::string& hash) {
-    if (!present(hash)) {
-      missing.push_back(hash);
-      to_label.insert(hash);
-    }
-  });
-  std::vector<CachedObject>().swap(objects);
+  for (std::size_t i = 0; i < referenced.size(); ++i) {
+    if (seen[i]) continue;
+    missing.push_back(sha256_to_hex(referenced[i]));
+    to_label.insert(missing.back());
+  }
+  for (const auto& odd : refs.objects.odd()) {  // not a hash: never in the cache
+    missing.push_back(odd);
+    to_label.insert(odd);
+  }
+  std::vector<bool>().swap(seen);
   const auto labels = label_references(repo, options.scope, options.extra_sources, to_label);
   auto label_of = [&](const std::string& hash) {
     auto it = labels.find(hash);

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <ctime>
 #include <functional>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -525,6 +526,17 @@ void Cache::remove(std::string_view hash) {
 }
 
 void Cache::for_each_object(const std::function<void(const std::string&, std::uint64_t)>& visit) const {
+  walk_objects([&](int dir_fd, const char* name, const std::string& hash) {
+    struct stat st;
+    if (::fstatat(dir_fd, name, &st, 0) == 0) visit(hash, static_cast<std::uint64_t>(st.st_size));
+  });
+}
+
+void Cache::for_each_object_hash(const std::function<void(const std::string&)>& visit) const {
+  walk_objects([&](int, const char*, const std::string& hash) { visit(hash); });
+}
+
+void Cache::walk_objects(const std::function<void(int, const char*, const std::string&)>& visit) const {
   fs::path objects = root_ / "objects";
   DIR* top = ::opendir(objects.c_str());
   if (!top) return;
@@ -534,17 +546,15 @@ void Cache::for_each_object(const std::function<void(const std::string&, std::ui
   ::closedir(top);
   for (const auto& f : fanouts) {
     fs::path dir = objects / f;
-    DIR* d = ::opendir(dir.c_str());
+    // Closed however the visitor leaves (fsck verifies inside it).
+    std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
     if (!d) continue;
-    while (dirent* e = ::readdir(d)) {
+    while (dirent* e = ::readdir(d.get())) {
       if (e->d_name[0] == '.') continue;
       std::string hash = f + e->d_name;
       if (!is_sha256_hex(hash)) continue;
-      struct stat st;
-      if (::fstatat(::dirfd(d), e->d_name, &st, 0) != 0) continue;
-      visit(hash, static_cast<std::uint64_t>(st.st_size));
+      visit(::dirfd(d.get()), e->d_name, hash);
     }
-    ::closedir(d);
   }
 }
 

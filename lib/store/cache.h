@@ -78,12 +78,17 @@ class Cache {
   void remove(std::string_view hash);
   // Visits every object: (hash, size in bytes).
   void for_each_object(const std::function<void(const std::string&, std::uint64_t)>& visit) const;
+  // The same without sizes (no stat an object): fsck's second pass, which
+  // learns each size by reading the object.
+  void for_each_object_hash(const std::function<void(const std::string&)>& visit) const;
   // Flushes objects added with durable=false to disk (syncfs).
   void sync() const;
   // Removes temp files left by interrupted writers older than max_age_seconds.
   void clean_temp(int max_age_seconds = 3600) const;
 
  private:
+  // Every object file of objects/XX/: (the fan-out folder's fd, its name, the hash).
+  void walk_objects(const std::function<void(int, const char*, const std::string&)>& visit) const;
   fs::path temp_dir() const { return root_ / "tmp"; }
   void ensure_fanout(std::string_view hash) const;
   void ensure_fanout_dir(std::string_view hash) const;

@@ -44,6 +44,21 @@ expect_rc 1 --json fsck -j 1
 expect_json "len(d['missing'])==2 and d['corrupt']==[]"
 expect_eq "$(cat data/a.csv)" "alpha" "workspace file"
 
+# Objects of 16 MiB and more are verified first, in a pass of their own: a
+# damaged one is found like a small one, and the sizes still add up.
+new_repo big
+head -c $((17 << 20)) /dev/urandom > big1.bin
+head -c $((20 << 20)) /dev/urandom > big2.bin
+echo small > small.txt
+expect_ok data add big1.bin big2.bin small.txt
+B1=$(sha256sum big1.bin | cut -d' ' -f1)
+expect_ok --json fsck
+expect_json "d['ok'] is True and d['objects']==3 and d['bytes']==$(((17 << 20) + (20 << 20) + 6))"
+chmod u+w "$(obj "$B1")" && printf 'X' | dd of="$(obj "$B1")" bs=1 seek=1000 conv=notrunc 2>/dev/null
+expect_rc 1 --json fsck
+expect_json "d['objects']==3 and len(d['corrupt'])==1 and d['corrupt'][0]['hash']=='$B1' and d['corrupt'][0]['size']==$((17 << 20))"
+expect_json "d['missing']==[] and d['bytes']==$(((17 << 20) + (20 << 20) + 6))"
+
 # A damaged pointer file is a problem too.
 new_repo second
 printf 'version: 1\npath: x.csv\ntype: file\nsha256: nothex\nsize: 1\n' > x.csv.mlo
