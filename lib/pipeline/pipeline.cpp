@@ -17,11 +17,13 @@ namespace mlo {
 
 namespace {
 
-std::string mark_of(const std::string& file, const YAML::Node& node) {
-  const YAML::Mark m = node.Mark();
+// "FILE:LINE:COL" (1-based), or FILE for a null mark.
+std::string mark_text(const std::string& file, const YAML::Mark& m) {
   if (m.line < 0) return file;
   return file + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
 }
+
+std::string mark_of(const std::string& file, const YAML::Node& node) { return mark_text(file, node.Mark()); }
 
 [[noreturn]] void bad(const std::string& where, const std::string& what, const std::string& hint = {}) {
   throw InputError(where + ": " + what, hint.empty() ? "see 'man mlo-run' for the mlo.yaml format" : hint);
@@ -348,8 +350,7 @@ Pipeline read_pipeline(const std::string& text, const std::string& filename, Sch
   auto where = [&](const std::string& name, const YAML::Node& n) {
     if (!fast) return mark_of(filename, n);
     auto m = marks.find("stages" + std::string(1, '\0') + name);
-    return m == marks.end() ? filename : filename + ":" + std::to_string(m->second.line + 1) + ":" +
-                                             std::to_string(m->second.column + 1);
+    return m == marks.end() ? filename : mark_text(filename, m->second);
   };
   YAML::Node stages = root["stages"];
   if (!stages || stages.IsNull()) return p;
