@@ -84,14 +84,14 @@ EntryPlan plan_entry(CheckoutTarget& target, const WorkTree& tree,
   std::size_t next = 0;  // the first workspace file not yet merged
   auto not_wanted = [&](const WorkFile& f) {
     if (!saved(f.sha256())) plan.conflicts.push_back(tree.repo_rel_of(f));
-    e.remove.push_back(f.rel);
+    e.remove.emplace_back(f.rel());
   };
   auto& want = target.want;
   std::size_t kept = 0;
   for (std::size_t w = 0; w < want.size(); ++w) {
     const std::string& rel = want[w].first;
-    while (next < have && tree.files[next].rel < rel) not_wanted(tree.files[next++]);
-    const WorkFile* had = next < have && tree.files[next].rel == rel ? &tree.files[next++] : nullptr;
+    while (next < have && tree.files[next].rel() < rel) not_wanted(tree.files[next++]);
+    const WorkFile* had = next < have && tree.files[next].rel() == rel ? &tree.files[next++] : nullptr;
     if (had && had->hash_known && had->hash == want[w].second.hash) {
       ++plan.unchanged;
       continue;
@@ -157,6 +157,7 @@ void list_wanted(Repo& repo, CheckoutTarget& t) {
 struct BesideKnown {
   std::vector<std::pair<std::string, WantedFile>> want;
   std::vector<WorkFile> held;
+  PathPool& held_paths;  // the work tree's, which takes the held files
   std::uint64_t unchanged = 0;
   const Cache& cache;
   std::string where;
@@ -165,12 +166,12 @@ struct BesideKnown {
     checked_relative(path, where);
     want.emplace_back(std::move(path), wanted_file(sha256, executable, where));
   }
-  void add_held(std::string path, const std::string& sha256, bool executable) {
+  void add_held(const std::string& path, const std::string& sha256, bool executable) {
     WorkFile f;
-    f.rel = std::move(path);
+    f.set_rel(held_paths.keep(path));
     f.set_sha256(sha256);
     f.executable = executable;
-    held.push_back(std::move(f));
+    held.push_back(f);
   }
   // Every file of the folder object `tree` at `path`, to one side.
   void add_all(const std::string& tree, const std::string& path, bool wanted) {
@@ -234,7 +235,7 @@ struct BesideKnown {
 bool list_wanted_beside_known(Repo& repo, CheckoutTarget& t, WorkTree& tree) {
   std::unordered_map<std::string_view, const KnownSubtree*> known;
   for (const auto& k : tree.subtrees) known.emplace(k.prefix, &k);
-  BesideKnown out{{}, {}, 0, repo.cache(), "manifest of " + t.data_rel};
+  BesideKnown out{{}, {}, *tree.paths, 0, repo.cache(), "manifest of " + t.data_rel};
   std::vector<std::pair<const KnownSubtree*, std::string>> differing;  // known, wanted object
   try {
     walk_manifest(
@@ -258,7 +259,7 @@ bool list_wanted_beside_known(Repo& repo, CheckoutTarget& t, WorkTree& tree) {
   }
   tree.files.insert(tree.files.end(), std::make_move_iterator(out.held.begin()),
                     std::make_move_iterator(out.held.end()));
-  std::sort(tree.files.begin(), tree.files.end(), [](const WorkFile& a, const WorkFile& b) { return a.rel < b.rel; });
+  std::sort(tree.files.begin(), tree.files.end(), [](const WorkFile& a, const WorkFile& b) { return a.rel() < b.rel(); });
   tree.subtrees.clear();
   t.want = std::move(out.want);
   t.unchanged_below = out.unchanged;

@@ -175,11 +175,6 @@ void check_no_overlap(const std::vector<AddTarget>& targets) {
                        "add either the folder or the paths inside it");
 }
 
-std::uint64_t work_bytes(const std::vector<std::pair<WorkTree*, WorkFile*>>& work) {
-  std::uint64_t n = 0;
-  for (const auto& w : work) n += w.second->key.size;
-  return n;
-}
 
 std::uint64_t files_in(const std::vector<WorkTree>& trees) {
   std::uint64_t n = 0;
@@ -248,8 +243,8 @@ std::vector<WorkFile*> files_at(WorkTree& t, const std::vector<FileChange>& chan
   for (const auto& c : changes) {
     std::string rel = c.path.substr(prefix.size());
     auto it = std::lower_bound(t.files.begin(), t.files.end(), rel,
-                               [](const WorkFile& f, const std::string& r) { return f.rel < r; });
-    if (it != t.files.end() && it->rel == rel) out.push_back(&*it);
+                               [](const WorkFile& f, const std::string& r) { return f.rel() < r; });
+    if (it != t.files.end() && it->rel() == rel) out.push_back(&*it);
   }
   return out;
 }
@@ -272,19 +267,40 @@ std::optional<std::vector<WorkFile*>> changed_since_old(const Cache& cache, cons
   return out;
 }
 
-using FileRefs = std::vector<std::pair<WorkTree*, WorkFile*>>;
+// A file of add's trees by index: 8 bytes, where a first add lists every
+// file of the dataset (a pair of pointers is 16).
+struct FileRef {
+  std::uint32_t tree, file;
+};
+using FileRefs = std::vector<FileRef>;
+
+WorkFile& file_of(std::vector<WorkTree>& trees, FileRef r) { return trees[r.tree].files[r.file]; }
+
+// The files of trees[i] that `wanted` picks, counted first so the list is
+// allocated once at its size.
+template <class Pick>
+void append_refs(std::vector<WorkTree>& trees, std::size_t i, FileRefs& out, Pick wanted) {
+  const auto& files = trees[i].files;
+  out.reserve(out.size() + static_cast<std::size_t>(std::count_if(files.begin(), files.end(), wanted)));
+  for (std::size_t k = 0; k < files.size(); ++k)
+    if (wanted(files[k])) out.push_back({static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(k)});
+}
 
 // Hashes files into the cache, in blocks with the stat cache written after
 // each: its queue holds one block's entries, not one for every file.
-void hash_into_cache(Cache& cache, StatCache& sc, const FileRefs& work, const std::vector<LinkMode>& modes,
-                     unsigned jobs) {
+void hash_into_cache(Cache& cache, StatCache& sc, std::vector<WorkTree>& trees, const FileRefs& work,
+                     const std::vector<LinkMode>& modes, unsigned jobs) {
   bool link_workspace = modes.front() == LinkMode::hardlink || modes.front() == LinkMode::symlink;
-  ProgressPhase phase("hash", work.size(), work_bytes(work));
+  std::uint64_t bytes = 0;
+  for (FileRef r : work) bytes += file_of(trees, r).key.size;
+  ProgressPhase phase("hash", work.size(), bytes);
   constexpr std::size_t block = 16384;
   for (std::size_t begin = 0; begin < work.size(); begin += block) {
     parallel_for(std::min(block, work.size() - begin), jobs, [&](std::size_t k) {
       check_interrupted();
-      auto [t, f] = work[begin + k];
+      const FileRef r = work[begin + k];
+      WorkTree* t = &trees[r.tree];
+      WorkFile* f = &t->files[r.file];
       std::int64_t started = clock_now_ns();
       std::string hex = cache.add_file(t->abs_of(*f), modes, /*durable=*/false);
       f->set_sha256(hex);
@@ -298,9 +314,10 @@ void hash_into_cache(Cache& cache, StatCache& sc, const FileRefs& work, const st
 
 // The files of `known` (hash from the stat cache) whose objects are gone
 // from the cache (gc, a fresh clone): their bytes must be stored again.
-FileRefs without_objects(const Cache& cache, const FileRefs& known, unsigned jobs) {
+FileRefs without_objects(const Cache& cache, std::vector<WorkTree>& trees, const FileRefs& known, unsigned jobs) {
   std::vector<char> present(known.size(), 1);
-  parallel_for(known.size(), jobs, [&](std::size_t i) { present[i] = cache.has(known[i].second->sha256()) ? 1 : 0; });
+  parallel_for(known.size(), jobs,
+               [&](std::size_t i) { present[i] = cache.has(file_of(trees, known[i]).sha256()) ? 1 : 0; });
   FileRefs out;
   for (size_t i = 0; i < known.size(); ++i)
     if (!present[i]) out.push_back(known[i]);
@@ -379,7 +396,10 @@ std::vector<WorkTree> scan_targets(Repo& repo, StatCache& sc, const std::vector<
     trees.push_back(scan_target(repo, sc, t, stamp, link_workspace));
     if (!trees.back().exists) throw InputError(t.shown + ": no such file or directory");
     for (const auto& f : trees.back().files)
-      if (!f.rel.empty()) check_storable_name(t.rel + "/" + f.rel, t.rel + "/" + f.rel);
+      if (!f.rel().empty()) {
+        const std::string path = trees.back().repo_rel_of(f);
+        check_storable_name(path, path);
+      }
   }
   return trees;
 }
@@ -425,14 +445,13 @@ std::vector<std::optional<StoredTree>> store_files(Repo& repo, StatCache& sc, st
   FileRefs work, known;
   for (size_t i = 0; i < trees.size(); ++i) {
     trust_old[i] = old_tree_complete(sc, targets[i], trees[i], stamp);
-    for (auto& f : trees[i].files) {
-      if (!f.hash_known) work.push_back({&trees[i], &f});
-      else if (!trust_old[i]) known.push_back({&trees[i], &f});
-    }
+    append_refs(trees, i, work, [](const WorkFile& f) { return !f.hash_known; });
+    if (!trust_old[i]) append_refs(trees, i, known, [](const WorkFile& f) { return f.hash_known; });
   }
-  FileRefs gone = without_objects(cache, known, jobs);
+  FileRefs gone = without_objects(cache, trees, known, jobs);
+  FileRefs().swap(known);
   work.insert(work.end(), gone.begin(), gone.end());
-  hash_into_cache(cache, sc, work, modes, jobs);
+  hash_into_cache(cache, sc, trees, work, modes, jobs);
 
   std::vector<std::optional<StoredTree>> stored(trees.size());
   known.clear();
@@ -445,13 +464,14 @@ std::vector<std::optional<StoredTree>> store_files(Repo& repo, StatCache& sc, st
       for (auto& f : trees[i].files) changed->push_back(&f);
     }
     for (WorkFile* f : *changed)
-      if (!f->hashed) known.push_back({&trees[i], f});
+      if (!f->hashed)
+        known.push_back({static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(f - trees[i].files.data())});
   }
-  work = without_objects(cache, known, jobs);
-  hash_into_cache(cache, sc, work, modes, jobs);
+  work = without_objects(cache, trees, known, jobs);
+  hash_into_cache(cache, sc, trees, work, modes, jobs);
   // Stored again where a file was read again (its hash may have changed).
   std::vector<char> again(trees.size(), 0);
-  for (const auto& w : work) again[w.first - trees.data()] = 1;
+  for (FileRef r : work) again[r.tree] = 1;
   for (size_t i = 0; i < trees.size(); ++i)
     if (again[i] && stored[i]) {
       StoredTree s = store_tree(cache, trees[i]);
@@ -493,11 +513,11 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
 
   if (link_workspace) {
     // The workspace file becomes a link to the object (read-only, shared).
-    std::vector<std::pair<WorkTree*, WorkFile*>> all;
-    for (auto& t : trees)
-      for (auto& f : t.files) all.push_back({&t, &f});
+    FileRefs all;
+    for (std::size_t i = 0; i < trees.size(); ++i) append_refs(trees, i, all, [](const WorkFile&) { return true; });
     parallel_for(all.size(), jobs, [&](std::size_t i) {
-      auto [t, f] = all[i];
+      WorkTree* t = &trees[all[i].tree];
+      WorkFile* f = &t->files[all[i].file];
       fs::path abs = t->abs_of(*f);
       const std::string hex = f->sha256();
       fs::path obj = cache.object_path(hex);

@@ -50,7 +50,7 @@ constexpr std::int64_t kRacyDirWindowNs = 20'000'000;
 
 // What a file contributes to its folder's digest.
 void append_file_stat(std::string& chunk, const WorkFile& f) {
-  chunk += f.rel;
+  chunk += f.rel();
   chunk += '\0';
   std::uint64_t fields[4] = {f.key.ino, static_cast<std::uint64_t>(f.key.mtime_ns), f.key.size,
                              f.executable ? 1u : 0u};
@@ -76,15 +76,15 @@ Sha256Bytes folder_digest(It first, It last) {
   return out;
 }
 
-bool by_rel(const WorkFile& a, const WorkFile& b) { return a.rel < b.rel; }
+bool by_rel(const WorkFile& a, const WorkFile& b) { return a.rel() < b.rel(); }
 
 // Sums up a folder whose files were just listed (the tail of `out` from
-// `start`). With `unchanged` (status), sorts them, takes their digest, and
+// `start`, their paths the tail of `paths` from `paths_start`). With `unchanged` (status), sorts them, takes their digest, and
 // drops them when the digest is as recorded: so a scan holds at most one
 // folder's files beyond those it keeps. Without, no digest is taken
 // (checkout and diff need none, and are spared the sort).
-void summarize_folder(const DirJob& dir, std::size_t start, const FolderDigests* unchanged,
-                      std::vector<WorkFile>& out, std::vector<FolderDigest>& folders) {
+void summarize_folder(const DirJob& dir, std::size_t start, PathPool::Mark paths_start, const FolderDigests* unchanged,
+                      PathPool& paths, std::vector<WorkFile>& out, std::vector<FolderDigest>& folders) {
   auto b = out.begin() + static_cast<std::ptrdiff_t>(start);
   FolderDigest d;
   d.prefix = dir.prefix;
@@ -98,7 +98,10 @@ void summarize_folder(const DirJob& dir, std::size_t start, const FolderDigests*
     d.digest = folder_digest(b, out.end());
     auto known = unchanged->find(d.prefix);
     d.dropped = known != unchanged->end() && known->second == d.digest;
-    if (d.dropped) out.erase(b, out.end());
+    if (d.dropped) {
+      out.erase(b, out.end());
+      paths.rewind(paths_start);  // the paths of those files, kept last
+    }
   }
   folders.push_back(std::move(d));
 }
@@ -113,18 +116,18 @@ struct EntryStat {
 };
 
 // Puts one stat'ed name of a folder into files (`out`) or subfolders (`next`).
-void list_entry(const DirJob& dir, const char* n, const EntryStat& st, std::vector<WorkFile>& out,
+void list_entry(const DirJob& dir, const char* n, const EntryStat& st, PathPool& paths, std::vector<WorkFile>& out,
                 std::vector<DirJob>& next) {
   auto entry_shown = [&] { return dir.shown + "/" + n; };
   if (st.err) bad_entry(entry_shown(), st.err);
-  std::string rel = dir.prefix.empty() ? std::string(n) : dir.prefix + "/" + n;
   if (S_ISREG(st.mode)) {
     WorkFile f;
-    f.rel = std::move(rel);
+    f.set_rel(paths.keep_joined(dir.prefix, n));
     f.key = st.key;
     f.executable = (st.mode & S_IXUSR) != 0;
-    out.push_back(std::move(f));
+    out.push_back(f);
   } else if (S_ISDIR(st.mode)) {
+    std::string rel = dir.prefix.empty() ? std::string(n) : dir.prefix + "/" + n;
     DevIno id{st.dev, static_cast<ino_t>(st.key.ino)};
     if (std::find(dir.ancestors.begin(), dir.ancestors.end(), id) != dir.ancestors.end())
       throw InputError(entry_shown() + ": symbolic link loop (leads back to a folder that contains it)",
@@ -143,7 +146,7 @@ void list_entry(const DirJob& dir, const char* n, const EntryStat& st, std::vect
 // Each folder is summed up (summarize_folder) once its files are listed.
 void stat_group(const std::vector<DirJob>& level, const std::vector<std::string>& names,
                 const std::vector<UniqueFd>& fds, std::size_t first, std::size_t last, const FolderDigests* unchanged,
-                std::vector<WorkFile>& out, std::vector<FolderDigest>& folders, std::vector<std::string>& stale,
+                PathPool& paths, std::vector<WorkFile>& out, std::vector<FolderDigest>& folders, std::vector<std::string>& stale,
                 std::vector<DirJob>& next) {
   std::vector<std::pair<std::size_t, std::size_t>> entries;  // (folder, offset of the name in names[folder])
   for (std::size_t i = first; i < last; ++i)
@@ -171,16 +174,17 @@ void stat_group(const std::vector<DirJob>& level, const std::vector<std::string>
   std::size_t j = 0;
   for (std::size_t i = first; i < last; ++i) {
     const std::size_t start = out.size();
+    const PathPool::Mark paths_start = paths.mark();
     for (; j < entries.size() && entries[j].first == i; ++j)
-      list_entry(level[i], names[i].data() + entries[j].second, stats[j], out, next);
-    summarize_folder(level[i], start, unchanged, out, folders);
+      list_entry(level[i], names[i].data() + entries[j].second, stats[j], paths, out, next);
+    summarize_folder(level[i], start, paths_start, unchanged, paths, out, folders);
   }
 }
 
 // Walks level by level: the folders of a level are read in parallel, then
 // all their entries are stat'ed in parallel (like git's preloaded index), so
 // both a deep tree and one huge flat folder use every core.
-void walk(const DirJob& top, std::vector<WorkFile>& out, std::vector<std::string>& stale, DirListings* listings,
+void walk(const DirJob& top, PathPool& paths, std::vector<WorkFile>& out, std::vector<std::string>& stale, DirListings* listings,
           const FolderDigests* unchanged, std::vector<FolderDigest>& folders) {
   std::vector<DirJob> level{top};
   const unsigned jobs = default_jobs();
@@ -250,7 +254,7 @@ void walk(const DirJob& top, std::vector<WorkFile>& out, std::vector<std::string
         // of the whole path); a group holds at most kScanGroupFolders open.
         for (std::size_t i = first; i < last; ++i)
           fds[i].reset(::open(level[i].abs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-        stat_group(level, names, fds, first, last, unchanged, out, folders, stale, next);
+        stat_group(level, names, fds, first, last, unchanged, paths, out, folders, stale, next);
         for (std::size_t i = first; i < last; ++i) {
           if (listings && listed[i] && level[i].key.mtime_ns + kRacyDirWindowNs < started)
             listings->read.push_back({level[i].prefix, DirListing{level[i].key, std::move(names[i])}});
@@ -272,6 +276,39 @@ std::int64_t clock_now_ns() {
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+std::string_view PathPool::keep_joined(std::string_view prefix, std::string_view name) {
+  const std::size_t size = prefix.empty() ? name.size() : prefix.size() + 1 + name.size();
+  if (size == 0) return {};
+  if (blocks_.empty() || blocks_.back().capacity - used_ < size) {
+    constexpr std::size_t kBlock = 64 * 1024;  // a path is at most PATH_MAX (4 KiB), a name 255 bytes
+    const std::size_t capacity = std::max(kBlock, size);
+    blocks_.push_back({std::make_unique_for_overwrite<char[]>(capacity), capacity});
+    used_ = 0;
+  }
+  char* at = blocks_.back().bytes.get() + used_;
+  char* end = at;
+  if (!prefix.empty()) {
+    end = std::copy(prefix.begin(), prefix.end(), end);
+    *end++ = '/';
+  }
+  std::copy(name.begin(), name.end(), end);
+  used_ += size;
+  return {at, size};
+}
+
+void PathPool::rewind(Mark m) {
+  if (m.blocks < blocks_.size()) blocks_.resize(m.blocks);
+  used_ = m.used;
+}
+
+std::string WorkTree::repo_rel_of(const WorkFile& f) const {
+  if (f.rel().empty()) return data_rel;
+  std::string out;
+  out.reserve(data_rel.size() + 1 + f.rel().size());
+  out.append(data_rel).append("/").append(f.rel());
+  return out;
+}
+
 std::uint64_t WorkTree::total_size() const {
   std::uint64_t n = 0;
   for (const auto& f : files) n += f.key.size;
@@ -289,7 +326,7 @@ Manifest WorkTree::manifest() const {
   if (!subtrees.empty()) throw std::logic_error("WorkTree::manifest() of a scan built from known subfolders");
   Manifest m;
   m.entries.reserve(files.size());
-  for (const auto& f : files) m.entries.push_back({f.rel, f.sha256(), f.key.size, f.executable});
+  for (const auto& f : files) m.entries.push_back({std::string(f.rel()), f.sha256(), f.key.size, f.executable});
   return m;
 }
 
@@ -298,7 +335,7 @@ std::string WorkTree::build(const TreeSink& sink, const FolderHashSink& folders)
   // "prefix/"); build_tree asks for them in order.
   std::size_t next_file = 0, next_subtree = 0;
   std::string hex;  // the current file's hash, read before the next call
-  auto before_subtree = [&](const std::string& rel) {
+  auto before_subtree = [&](std::string_view rel) {
     if (next_subtree == subtrees.size()) return true;
     const std::string& p = subtrees[next_subtree].prefix;
     int c = rel.compare(0, p.size(), p);
@@ -308,10 +345,10 @@ std::string WorkTree::build(const TreeSink& sink, const FolderHashSink& folders)
   return build_tree(
       files.size() + subtrees.size(),
       [&](std::size_t) {
-        if (next_file < files.size() && before_subtree(files[next_file].rel)) {
+        if (next_file < files.size() && before_subtree(files[next_file].rel())) {
           const WorkFile& f = files[next_file++];
           hex = f.sha256();
-          return TreeFileRef{f.rel, hex, f.key.size, f.executable};
+          return TreeFileRef{f.rel(), hex, f.key.size, f.executable};
         }
         const KnownSubtree& s = subtrees[next_subtree++];
         return TreeFileRef{s.prefix, s.hash, s.bytes, false, true, s.files};
@@ -399,10 +436,10 @@ WorkTree scan_tree(const std::filesystem::path& root, const std::string& data_re
     WorkFile f;
     f.key = StatKey::of(st);
     f.executable = (st.st_mode & S_IXUSR) != 0;
-    t.files.push_back(std::move(f));
+    t.files.push_back(f);
   } else if (S_ISDIR(st.st_mode)) {
     t.type = EntryType::dir;
-    walk(DirJob{"", t.abs, data_rel, {{st.st_dev, st.st_ino}}, StatKey::of(st)}, t.files, t.stale_temps, listings,
+    walk(DirJob{"", t.abs, data_rel, {{st.st_dev, st.st_ino}}, StatKey::of(st)}, *t.paths, t.files, t.stale_temps, listings,
          unchanged, t.folders);
     std::sort(t.files.begin(), t.files.end(), by_rel);
     std::sort(t.folders.begin(), t.folders.end(),
@@ -415,7 +452,7 @@ WorkTree scan_tree(const std::filesystem::path& root, const std::string& data_re
 
 void fill_from_stat_cache(StatCache& sc, WorkTree& tree) {
   sc.lookup_sorted(
-      tree.data_rel, tree.files.size(), [&](std::size_t i) { return std::string_view(tree.files[i].rel); },
+      tree.data_rel, tree.files.size(), [&](std::size_t i) { return tree.files[i].rel(); },
       [&](std::size_t i) { return tree.files[i].key; },
       [&](std::size_t i, StatCacheHit&& hit) {
         WorkFile& f = tree.files[i];
@@ -446,8 +483,8 @@ bool fill_and_restore(StatCache& sc, WorkTree& tree, const std::unordered_set<st
   std::size_t i = 0;
   std::string chunk;
   sc.for_each_row(tree.data_rel, [&](std::string_view rest, const StatKey& key, std::string_view sha, bool exec) {
-    while (i < kept && std::string_view(tree.files[i].rel) < rest) ++i;
-    if (i < kept && tree.files[i].rel == rest) {  // a file the scan kept
+    while (i < kept && tree.files[i].rel() < rest) ++i;
+    if (i < kept && tree.files[i].rel() == rest) {  // a file the scan kept
       WorkFile& f = tree.files[i];
       if (key == f.key && !f.hash_known) {
         f.set_sha256(sha);
@@ -463,14 +500,14 @@ bool fill_and_restore(StatCache& sc, WorkTree& tree, const std::unordered_set<st
       return;
     }
     WorkFile f;
-    f.rel = rest;
+    f.set_rel(tree.paths->keep(rest));
     f.key = key;
     f.executable = exec;
     f.set_sha256(sha);
     chunk.clear();
     append_file_stat(chunk, f);
     d->second.digest->update(chunk);
-    tree.files.push_back(std::move(f));
+    tree.files.push_back(f);
   });
   for (auto& [prefix, d] : dropped) {
     Sha256Bytes now;
@@ -542,7 +579,7 @@ SubtreeRestore restore_outside_known_subtrees(StatCache& sc, const Cache& cache,
   // Kept files below a known subfolder (its digest was not recorded) are
   // covered by it too.
   tree.files.erase(std::remove_if(tree.files.begin(), tree.files.end(),
-                                  [&](const WorkFile& f) { return covered.count(parent_view(f.rel)) > 0; }),
+                                  [&](const WorkFile& f) { return covered.count(parent_view(f.rel())) > 0; }),
                    tree.files.end());
   tree.subtrees = std::move(known);
   return fill_and_restore(sc, tree, &covered) ? SubtreeRestore::restored : SubtreeRestore::rows_changed;

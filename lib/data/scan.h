@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -22,22 +24,63 @@ namespace mlo {
 
 class Cache;
 
-// One file of a scan. A scan holds one per file of the dataset, so the hash
-// is kept as 32 raw bytes (a hex std::string is 32 bytes plus an 80-byte heap
-// block: 8 MB more at 100,000 files).
+// The paths of a scan's files, kept end to end in blocks that never move: a
+// std::string a path would cost 32 bytes plus a heap block for any path over
+// 15 characters (48 bytes more at 24 characters), per file of the dataset.
+// Not thread-safe: a scan keeps paths from one thread.
+class PathPool {
+ public:
+  // A copy of `s` that lives as long as the pool.
+  std::string_view keep(std::string_view s) { return keep_joined({}, s); }
+  // `prefix + "/" + name`, or `name` alone when prefix is empty.
+  std::string_view keep_joined(std::string_view prefix, std::string_view name);
+
+  // Where the next path goes; rewind() forgets every path kept since (a scan
+  // dropping an unchanged folder's files drops their paths too).
+  struct Mark {
+    std::size_t blocks = 0, used = 0;
+  };
+  Mark mark() const { return {blocks_.size(), used_}; }
+  void rewind(Mark m);
+
+ private:
+  struct Block {
+    std::unique_ptr<char[]> bytes;
+    std::size_t capacity;
+  };
+  std::vector<Block> blocks_;
+  std::size_t used_ = 0;  // of the last block
+};
+
+// One file of a scan. A scan holds one per file of the dataset (72 bytes),
+// so the hash is kept as 32 raw bytes (a hex std::string is 32 bytes plus an
+// 80-byte heap block) and the path as a view into the WorkTree's PathPool.
 struct WorkFile {
-  std::string rel;  // relative to the tracked folder; "" for a tracked file itself
+  // Relative to the tracked folder; "" for a tracked file itself.
+  std::string_view rel() const { return {rel_data_, rel_size_}; }
+  // `r` must outlive the file: a view into the tree's PathPool or a literal.
+  void set_rel(std::string_view r) {
+    rel_data_ = r.data();
+    rel_size_ = static_cast<std::uint32_t>(r.size());  // paths are at most PATH_MAX
+  }
+
+ private:
+  const char* rel_data_ = "";
+  std::uint32_t rel_size_ = 0;
+
+ public:
+  bool hash_known : 1 = false;
+  bool executable : 1 = false;
+  bool hashed : 1 = false;  // read during this command
   StatKey key;
   Sha256Bytes hash{};
-  bool hash_known = false;
-  bool executable = false;
-  bool hashed = false;  // read during this command
 
   // The hash in hex, "" while unknown.
   std::string sha256() const { return hash_known ? sha256_to_hex(hash) : std::string(); }
   // Takes a hash in hex; anything else (a damaged stat cache row) leaves it unknown.
   void set_sha256(std::string_view hex) { hash_known = sha256_from_hex(hex, hash); }
 };
+static_assert(sizeof(WorkFile) == 72, "a scan holds one WorkFile per file: keep it small");
 
 // A folder a scan met, with a digest of its own files (names, stats, mode),
 // so status can tell an unchanged folder without keeping its files.
@@ -63,6 +106,8 @@ struct WorkTree {
   bool exists = false;
   EntryType type = EntryType::file;
   std::vector<WorkFile> files;  // sorted by rel
+  // The files' paths (shared by copies of the tree, so their views stay valid).
+  std::shared_ptr<PathPool> paths = std::make_shared<PathPool>();
   // Every folder of a tracked folder, sorted by prefix. A folder whose digest
   // matched a recorded one (scan_tree's `unchanged`) is `dropped`: its files
   // are not in `files` until restore_dropped() brings them back.
@@ -81,8 +126,8 @@ struct WorkTree {
   // flat manifest an older pointer or a pipeline output records.
   int manifest_version = 2;
 
-  std::filesystem::path abs_of(const WorkFile& f) const { return f.rel.empty() ? abs : abs / f.rel; }
-  std::string repo_rel_of(const WorkFile& f) const { return f.rel.empty() ? data_rel : data_rel + "/" + f.rel; }
+  std::filesystem::path abs_of(const WorkFile& f) const { return f.rel().empty() ? abs : abs / f.rel(); }
+  std::string repo_rel_of(const WorkFile& f) const;
   std::uint64_t total_size() const;
   std::uint64_t file_count() const;  // files and known subfolders' files
   Manifest manifest() const;

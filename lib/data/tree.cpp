@@ -119,7 +119,7 @@ std::string build_tree(std::size_t count, const std::function<TreeFileRef(std::s
   for (std::size_t i = 0; i < count; ++i) {
     TreeFileRef e = file(i);
     std::size_t slash = e.path.rfind('/');
-    std::string_view dir = slash == std::string::npos ? std::string_view() : std::string_view(e.path).substr(0, slash + 1);
+    std::string_view dir = slash == std::string::npos ? std::string_view() : e.path.substr(0, slash + 1);
     // Close folders this path is not inside, then open the ones it is.
     while (dir.substr(0, std::min(dir.size(), open.back().prefix.size())) != open.back().prefix)
       close_folder(open, sink, folders, &root);
@@ -128,7 +128,7 @@ std::string build_tree(std::size_t count, const std::function<TreeFileRef(std::s
       open.push_back(OpenFolder{std::string(dir.substr(0, end + 1)), {}, 0, 0});
     }
     OpenFolder& here = open.back();
-    here.entries.push_back({e.path.substr(dir.size()), std::string(e.sha256), e.size, e.is_tree ? e.files : 0,
+    here.entries.push_back({std::string(e.path.substr(dir.size())), std::string(e.sha256), e.size, e.is_tree ? e.files : 0,
                             e.executable && !e.is_tree, e.is_tree});
     here.files += e.is_tree ? e.files : 1;
     here.size += e.size;

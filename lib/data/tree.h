@@ -54,7 +54,7 @@ std::string build_tree(const Manifest& m, const TreeSink& sink = {});
 // subfolder whose object is known (`path` its path, `sha256` its object,
 // `size` and `files` what is below it); it sorts as `path` + "/".
 struct TreeFileRef {
-  const std::string& path;
+  std::string_view path;
   std::string_view sha256;
   std::uint64_t size = 0;
   bool executable = false;

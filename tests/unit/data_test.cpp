@@ -359,7 +359,7 @@ TEST_CASE("status keeps no files of folders as recorded, and brings them back fr
   CHECK_FALSE(lean.partial());
   REQUIRE(lean.files.size() == full.files.size());
   for (std::size_t i = 0; i < full.files.size(); ++i) {
-    CHECK(lean.files[i].rel == full.files[i].rel);
+    CHECK(lean.files[i].rel() == full.files[i].rel());
     CHECK(lean.files[i].sha256() == full.files[i].sha256());
     CHECK(lean.files[i].key == full.files[i].key);
   }
@@ -428,7 +428,7 @@ TEST_CASE("status with a change builds only the changed folders; the others stan
   REQUIRE(restore_outside_known_subtrees(sc, repo.cache(), lean) == SubtreeRestore::restored);
   std::vector<std::string> known, files;
   for (const auto& s : lean.subtrees) known.push_back(s.prefix);
-  for (const auto& f : lean.files) files.push_back(f.rel);
+  for (const auto& f : lean.files) files.emplace_back(f.rel());
   CHECK(known == std::vector<std::string>{"a", "c"});
   CHECK(files == std::vector<std::string>{"b/1.txt", "b/x/deep.txt", "top.txt"});
   hash_missing(sc, {&lean}, 1);
@@ -588,9 +588,10 @@ TEST_CASE("add refuses bad paths before writing anything") {
 
 
 namespace {
-WorkFile work_file(const std::string& rel, const std::string& content) {
+// A file of `tree` (its path kept in the tree's pool).
+WorkFile work_file(WorkTree& tree, const std::string& rel, const std::string& content) {
   WorkFile f;
-  f.rel = rel;
+  f.set_rel(tree.paths->keep(rel));
   f.set_sha256(sha256_hex(content));
   return f;
 }
@@ -611,6 +612,50 @@ TEST_CASE("a scanned file keeps its hash as raw bytes, and a damaged hash as unk
   CHECK_FALSE(f.hash_known);
 }
 
+TEST_CASE("a scan's paths live in its pool: views stay valid as blocks fill and the tree is copied or moved") {
+  WorkTree tree;
+  std::vector<std::string> expected;
+  // 64 KiB blocks: 20,000 paths of ~20 bytes fill several; one path longer
+  // than a block gets a block of its own.
+  for (int i = 0; i < 20000; ++i) {
+    expected.push_back("g" + std::to_string(i % 7) + "/f" + std::to_string(i) + ".bin");
+    if (i == 9000) expected.back() = std::string(70000, 'x');
+    const std::string& path = expected.back();
+    const std::size_t slash = path.find('/');
+    WorkFile f;
+    // Every other path kept as folder and name, as a scan keeps them.
+    f.set_rel(i % 2 || slash == std::string::npos ? tree.paths->keep(path)
+                                                  : tree.paths->keep_joined(std::string_view(path).substr(0, slash),
+                                                                            std::string_view(path).substr(slash + 1)));
+    tree.files.push_back(f);
+  }
+  CHECK(tree.paths->keep("").empty());  // a tracked file's own path
+  CHECK(WorkTree().paths->keep("").empty());  // before any block
+  CHECK(tree.paths->keep_joined("", "name") == "name");
+  CHECK(tree.paths->keep_joined("a/b", "c") == "a/b/c");
+  WorkTree copy = tree;
+  WorkTree moved = std::move(tree);
+  tree = WorkTree();  // the original's pool is gone from it; the copies share theirs
+  std::size_t same = 0;
+  for (std::size_t i = 0; i < expected.size(); ++i)
+    same += copy.files[i].rel() == expected[i] && moved.files[i].rel() == expected[i];
+  CHECK(same == expected.size());
+  CHECK(WorkFile().rel().empty());
+
+  // Rewinding forgets only what came after the mark, across blocks too.
+  PathPool pool;
+  const std::string_view first = pool.keep("kept/before.bin");
+  for (int round = 0; round < 3; ++round) {
+    const PathPool::Mark m = pool.mark();
+    for (int i = 0; i < 5000; ++i) pool.keep_joined("dropped/folder", "file" + std::to_string(i));  // > 64 KiB
+    pool.rewind(m);
+  }
+  const std::string_view after = pool.keep("kept/after.bin");
+  CHECK(first == "kept/before.bin");
+  CHECK(after == "kept/after.bin");
+  CHECK(after.data() == first.data() + first.size());  // the dropped paths' room is used again
+}
+
 TEST_CASE("plan_checkout writes what differs, removes what is not wanted, keeps what matches") {
   CheckoutTarget target{"data", EntryType::dir, {}};
   target.want.emplace_back("a", wanted_file(sha256_hex("A"), false, "test"));
@@ -620,7 +665,7 @@ TEST_CASE("plan_checkout writes what differs, removes what is not wanted, keeps 
   tree.data_rel = "data";
   tree.exists = true;
   tree.type = EntryType::dir;
-  tree.files = {work_file("a", "A"), work_file("old", "O"), work_file("sub/b", "B1")};
+  tree.files = {work_file(tree, "a", "A"), work_file(tree, "old", "O"), work_file(tree, "sub/b", "B1")};
   tree.stale_temps = {".x.tmp.1.0"};
   CheckoutPlan plan = plan_checkout({target}, {&tree}, [](const std::string&) { return true; });
   REQUIRE(plan.entries.size() == 1);
@@ -657,14 +702,14 @@ TEST_CASE("plan_checkout lists unsaved changes as conflicts and replaces a file 
   tree.data_rel = "data";
   tree.exists = true;
   tree.type = EntryType::file;
-  tree.files = {work_file("", "edited")};
+  tree.files = {work_file(tree, "", "edited")};
   auto nothing_saved = [](const std::string&) { return false; };
   CheckoutPlan plan = plan_checkout({target}, {&tree}, nothing_saved);
   CHECK(plan.entries[0].replace_whole);
   CHECK(plan.conflicts == std::vector<std::string>{"data"});
   // An edited file inside a folder, and an unwanted unsaved one.
   tree.type = EntryType::dir;
-  tree.files = {work_file("a", "edited"), work_file("extra", "x")};
+  tree.files = {work_file(tree, "a", "edited"), work_file(tree, "extra", "x")};
   plan = plan_checkout({target}, {&tree}, nothing_saved);
   CHECK_FALSE(plan.entries[0].replace_whole);
   CHECK(plan.conflicts == std::vector<std::string>{"data/a", "data/extra"});
@@ -686,8 +731,8 @@ TEST_CASE("scans leave out temp files of killed processes") {
   test::write(tmp / "d/.keep.tmp.x.0", "not a temp name");
   WorkTree t = scan_tree(tmp.path(), "d");
   REQUIRE(t.files.size() == 2);
-  CHECK(t.files[0].rel == ".keep.tmp.x.0");
-  CHECK(t.files[1].rel == "a.txt");
+  CHECK(t.files[0].rel() == ".keep.tmp.x.0");
+  CHECK(t.files[1].rel() == "a.txt");
   CHECK(t.stale_temps == std::vector<std::string>{".a.txt.tmp.4194305.0"});
   CHECK(is_stale_temp_name(".a.tmp.4194305.12"));
   CHECK_FALSE(is_stale_temp_name(".a.tmp." + std::to_string(::getpid()) + ".0"));
@@ -726,7 +771,7 @@ TEST_CASE("a scan over several stat groups lists every file once, sorted, and re
   const FolderDigests none;  // digests taken, nothing dropped
   WorkTree t = scan_tree(tmp.path(), "d", &listings, &none);
   std::vector<std::string> got;
-  for (const auto& f : t.files) got.push_back(f.rel);
+  for (const auto& f : t.files) got.emplace_back(f.rel());
   CHECK(got == expected);
   CHECK(t.stale_temps == std::vector<std::string>{"a/y/.f.tmp.4194305.0"});
   std::vector<std::string> read;
@@ -752,7 +797,7 @@ TEST_CASE("a scan over several stat groups lists every file once, sorted, and re
   REQUIRE(again.files.size() == t.files.size());
   std::size_t same = 0;
   for (std::size_t i = 0; i < t.files.size(); ++i)
-    same += again.files[i].rel == t.files[i].rel && again.files[i].key == t.files[i].key;
+    same += again.files[i].rel() == t.files[i].rel() && again.files[i].key == t.files[i].key;
   CHECK(same == t.files.size());
   CHECK(again.stale_temps == t.stale_temps);
 
