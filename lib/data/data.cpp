@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <map>
@@ -267,61 +268,73 @@ std::optional<std::vector<WorkFile*>> changed_since_old(const Cache& cache, cons
   return out;
 }
 
-// A file of add's trees by index: 8 bytes, where a first add lists every
-// file of the dataset (a pair of pointers is 16).
+// A file of add's trees by index.
 struct FileRef {
   std::uint32_t tree, file;
 };
 using FileRefs = std::vector<FileRef>;
 
-WorkFile& file_of(std::vector<WorkTree>& trees, FileRef r) { return trees[r.tree].files[r.file]; }
+// add reads files a block at a time, with the stat cache written after each:
+// neither its queue nor the list of files in hand holds every file.
+constexpr std::size_t kStoreBlock = 16384;
 
-// The files of trees[i] that `wanted` picks, counted first so the list is
-// allocated once at its size.
-template <class Pick>
-void append_refs(std::vector<WorkTree>& trees, std::size_t i, FileRefs& out, Pick wanted) {
-  const auto& files = trees[i].files;
-  out.reserve(out.size() + static_cast<std::size_t>(std::count_if(files.begin(), files.end(), wanted)));
-  for (std::size_t k = 0; k < files.size(); ++k)
-    if (wanted(files[k])) out.push_back({static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(k)});
+// Calls `run` with the files `pick` selects, kStoreBlock at a time, in
+// tree order: no list of every file of a first add is made.
+template <class Pick, class Run>
+void in_blocks(std::vector<WorkTree>& trees, Pick pick, Run run) {
+  FileRefs block;
+  for (std::size_t i = 0; i < trees.size(); ++i)
+    for (std::size_t k = 0; k < trees[i].files.size(); ++k) {
+      if (!pick(trees[i].files[k])) continue;
+      if (block.empty()) block.reserve(kStoreBlock);
+      block.push_back({static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(k)});
+      if (block.size() == kStoreBlock) {
+        run(block);
+        block.clear();
+      }
+    }
+  if (!block.empty()) run(block);
 }
 
-// Hashes files into the cache, in blocks with the stat cache written after
-// each: its queue holds one block's entries, not one for every file.
-void hash_into_cache(Cache& cache, StatCache& sc, std::vector<WorkTree>& trees, const FileRefs& work,
-                     const std::vector<LinkMode>& modes, unsigned jobs) {
+// Stores into the cache every file marked to_store, and unmarks it.
+void hash_into_cache(Cache& cache, StatCache& sc, std::vector<WorkTree>& trees, const std::vector<LinkMode>& modes,
+                     unsigned jobs) {
   bool link_workspace = modes.front() == LinkMode::hardlink || modes.front() == LinkMode::symlink;
-  std::uint64_t bytes = 0;
-  for (FileRef r : work) bytes += file_of(trees, r).key.size;
-  ProgressPhase phase("hash", work.size(), bytes);
-  constexpr std::size_t block = 16384;
-  for (std::size_t begin = 0; begin < work.size(); begin += block) {
-    parallel_for(std::min(block, work.size() - begin), jobs, [&](std::size_t k) {
+  std::uint64_t count = 0, bytes = 0;
+  for (const auto& t : trees)
+    for (const auto& f : t.files)
+      if (f.to_store) ++count, bytes += f.key.size;
+  if (count == 0) return;
+  ProgressPhase phase("hash", count, bytes);
+  in_blocks(trees, [](const WorkFile& f) { return f.to_store; }, [&](const FileRefs& block) {
+    parallel_for(block.size(), jobs, [&](std::size_t k) {
       check_interrupted();
-      const FileRef r = work[begin + k];
-      WorkTree* t = &trees[r.tree];
-      WorkFile* f = &t->files[r.file];
+      WorkTree* t = &trees[block[k].tree];
+      WorkFile* f = &t->files[block[k].file];
       std::int64_t started = clock_now_ns();
       std::string hex = cache.add_file(t->abs_of(*f), modes, /*durable=*/false);
       f->set_sha256(hex);
       f->hashed = true;
+      f->to_store = false;
       if (!link_workspace) sc.record(t->repo_rel_of(*f), f->key, hex, f->executable, started);
       phase.add(1, f->key.size);
     });
     sc.flush();
-  }
+  });
 }
 
-// The files of `known` (hash from the stat cache) whose objects are gone
-// from the cache (gc, a fresh clone): their bytes must be stored again.
-FileRefs without_objects(const Cache& cache, std::vector<WorkTree>& trees, const FileRefs& known, unsigned jobs) {
-  std::vector<char> present(known.size(), 1);
-  parallel_for(known.size(), jobs,
-               [&](std::size_t i) { present[i] = cache.has(file_of(trees, known[i]).sha256()) ? 1 : 0; });
-  FileRefs out;
-  for (size_t i = 0; i < known.size(); ++i)
-    if (!present[i]) out.push_back(known[i]);
-  return out;
+// Marks to_store the files of `known` (hash from the stat cache) whose
+// objects are gone from the cache (gc, a fresh clone): their bytes must be
+// stored again. Returns how many.
+std::size_t mark_without_objects(const Cache& cache, const std::vector<WorkFile*>& known, unsigned jobs) {
+  std::atomic<std::size_t> gone{0};
+  parallel_for(known.size(), jobs, [&](std::size_t i) {
+    if (!cache.has(known[i]->sha256())) {
+      known[i]->to_store = true;  // each file is one thread's alone
+      ++gone;
+    }
+  });
+  return gone;
 }
 
 // True when every known subfolder of `t` (WorkTree::subtrees) has the same
@@ -442,19 +455,19 @@ std::vector<std::optional<StoredTree>> store_files(Repo& repo, StatCache& sc, st
   Cache& cache = repo.cache();
   std::vector<LinkMode> modes = repo.link_modes();
   std::vector<char> trust_old(trees.size());
-  FileRefs work, known;
   for (size_t i = 0; i < trees.size(); ++i) {
     trust_old[i] = old_tree_complete(sc, targets[i], trees[i], stamp);
-    append_refs(trees, i, work, [](const WorkFile& f) { return !f.hash_known; });
-    if (!trust_old[i]) append_refs(trees, i, known, [](const WorkFile& f) { return f.hash_known; });
+    std::vector<WorkFile*> known;  // (only where the old tree is not trusted)
+    for (auto& f : trees[i].files) {
+      if (!f.hash_known) f.to_store = true;
+      else if (!trust_old[i]) known.push_back(&f);
+    }
+    mark_without_objects(cache, known, jobs);
   }
-  FileRefs gone = without_objects(cache, trees, known, jobs);
-  FileRefs().swap(known);
-  work.insert(work.end(), gone.begin(), gone.end());
-  hash_into_cache(cache, sc, trees, work, modes, jobs);
+  hash_into_cache(cache, sc, trees, modes, jobs);
 
   std::vector<std::optional<StoredTree>> stored(trees.size());
-  known.clear();
+  std::vector<char> again(trees.size(), 0);  // a file read again: its hash may have changed
   for (size_t i = 0; i < trees.size(); ++i) {
     if (!trust_old[i]) continue;
     stored[i] = store_tree(cache, trees[i]);
@@ -463,15 +476,11 @@ std::vector<std::optional<StoredTree>> store_files(Repo& repo, StatCache& sc, st
       changed.emplace();
       for (auto& f : trees[i].files) changed->push_back(&f);
     }
-    for (WorkFile* f : *changed)
-      if (!f->hashed)
-        known.push_back({static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(f - trees[i].files.data())});
+    std::erase_if(*changed, [](const WorkFile* f) { return f->hashed; });
+    again[i] = mark_without_objects(cache, *changed, jobs) > 0;
   }
-  work = without_objects(cache, trees, known, jobs);
-  hash_into_cache(cache, sc, trees, work, modes, jobs);
-  // Stored again where a file was read again (its hash may have changed).
-  std::vector<char> again(trees.size(), 0);
-  for (FileRef r : work) again[r.tree] = 1;
+  hash_into_cache(cache, sc, trees, modes, jobs);
+  // Stored again where a file was read again.
   for (size_t i = 0; i < trees.size(); ++i)
     if (again[i] && stored[i]) {
       StoredTree s = store_tree(cache, trees[i]);
@@ -513,22 +522,24 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
 
   if (link_workspace) {
     // The workspace file becomes a link to the object (read-only, shared).
-    FileRefs all;
-    for (std::size_t i = 0; i < trees.size(); ++i) append_refs(trees, i, all, [](const WorkFile&) { return true; });
-    parallel_for(all.size(), jobs, [&](std::size_t i) {
-      WorkTree* t = &trees[all[i].tree];
-      WorkFile* f = &t->files[all[i].file];
-      fs::path abs = t->abs_of(*f);
-      const std::string hex = f->sha256();
-      fs::path obj = cache.object_path(hex);
-      struct stat ws, os, ls;
-      bool linked = false;
-      if (::lstat(abs.c_str(), &ls) == 0 && ::stat(abs.c_str(), &ws) == 0 && ::stat(obj.c_str(), &os) == 0)
-        linked = ws.st_ino == os.st_ino && ws.st_dev == os.st_dev &&
-                 (modes.front() == LinkMode::symlink) == S_ISLNK(ls.st_mode);
-      if (!linked) cache.materialize(hex, abs, modes, f->executable);
-      if (::stat(abs.c_str(), &ws) == 0) sc.record(t->repo_rel_of(*f), StatKey::of(ws), hex, f->executable, clock_now_ns());
-      phase->add(1);
+    in_blocks(trees, [](const WorkFile&) { return true; }, [&](const FileRefs& block) {
+      parallel_for(block.size(), jobs, [&](std::size_t i) {
+        WorkTree* t = &trees[block[i].tree];
+        WorkFile* f = &t->files[block[i].file];
+        fs::path abs = t->abs_of(*f);
+        const std::string hex = f->sha256();
+        fs::path obj = cache.object_path(hex);
+        struct stat ws, os, ls;
+        bool linked = false;
+        if (::lstat(abs.c_str(), &ls) == 0 && ::stat(abs.c_str(), &ws) == 0 && ::stat(obj.c_str(), &os) == 0)
+          linked = ws.st_ino == os.st_ino && ws.st_dev == os.st_dev &&
+                   (modes.front() == LinkMode::symlink) == S_ISLNK(ls.st_mode);
+        if (!linked) cache.materialize(hex, abs, modes, f->executable);
+        if (::stat(abs.c_str(), &ws) == 0)
+          sc.record(t->repo_rel_of(*f), StatKey::of(ws), hex, f->executable, clock_now_ns());
+        phase->add(1);
+      });
+      sc.flush();
     });
   }
   sc.flush();

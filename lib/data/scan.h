@@ -72,6 +72,7 @@ struct WorkFile {
   bool hash_known : 1 = false;
   bool executable : 1 = false;
   bool hashed : 1 = false;  // read during this command
+  bool to_store : 1 = false;  // add: its bytes go to the cache (data.cpp)
   StatKey key;
   Sha256Bytes hash{};
 
