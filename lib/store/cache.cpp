@@ -341,9 +341,15 @@ namespace {
 
 // At most this many hashes are remembered as verified (32 MiB); past it a
 // checkout verifies the rest itself, as it would without the memory.
-constexpr std::size_t kMaxVerified = 1u << 20;
+constexpr std::size_t kMaxVerified = 1u << 21;
 
 }  // namespace
+
+Cache::VerifiedKey Cache::verified_key(const std::array<unsigned char, 32>& hash) {
+  VerifiedKey key;
+  std::copy_n(hash.begin(), key.size(), key.begin());
+  return key;
+}
 
 void Cache::add_verified_bytes(std::string_view hash, std::string_view data, bool durable) {
   write_object(hash, data, durable);
@@ -351,7 +357,7 @@ void Cache::add_verified_bytes(std::string_view hash, std::string_view data, boo
   if (!sha256_from_hex(hash, key)) return;
   std::lock_guard<std::mutex> g(verified_mutex_);
   if (verified_.size() >= kMaxVerified) return;
-  verified_.push_back(key);
+  verified_.push_back(verified_key(key));
   verified_sorted_ = false;
 }
 
@@ -369,7 +375,7 @@ bool Cache::verified_this_command(std::string_view hash) const {
     std::sort(verified_.begin(), verified_.end());
     verified_sorted_ = true;
   }
-  return std::binary_search(verified_.begin(), verified_.end(), key);
+  return std::binary_search(verified_.begin(), verified_.end(), verified_key(key));
 }
 
 std::string Cache::read(std::string_view hash) const {

@@ -115,9 +115,15 @@ class Cache {
   mutable std::atomic<bool> clone_from_cache_unsupported_{false};
   mutable std::mutex reflink_mutex_;
   mutable std::vector<std::string> reflink_failed_dirs_;  // bounded: a few stage folders
-  // Hashes written from verified bytes in this command (binary, bounded).
+  // Hashes written from verified bytes in this command, bounded, by their
+  // first 128 bits (a pull of N files holds N: 16 bytes each instead of 32).
+  // Another object sharing those bits with a fetched one (found by chance:
+  // 2^-128 a pair; on purpose: a 128-bit partial preimage of SHA-256) would
+  // only be spared checkout's own hash.
+  using VerifiedKey = std::array<unsigned char, 16>;
+  static VerifiedKey verified_key(const std::array<unsigned char, 32>& hash);
   mutable std::mutex verified_mutex_;
-  mutable std::vector<std::array<unsigned char, 32>> verified_;
+  mutable std::vector<VerifiedKey> verified_;
   mutable bool verified_sorted_ = true;
 };
 
