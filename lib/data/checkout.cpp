@@ -259,7 +259,8 @@ bool list_wanted_beside_known(Repo& repo, CheckoutTarget& t, WorkTree& tree) {
   }
   tree.files.insert(tree.files.end(), std::make_move_iterator(out.held.begin()),
                     std::make_move_iterator(out.held.end()));
-  std::sort(tree.files.begin(), tree.files.end(), [](const WorkFile& a, const WorkFile& b) { return a.rel() < b.rel(); });
+  std::sort(tree.files.begin(), tree.files.end(),
+            [](const WorkFile& a, const WorkFile& b) { return a.rel() < b.rel(); });
   tree.subtrees.clear();
   t.want = std::move(out.want);
   t.unchanged_below = out.unchanged;

@@ -79,8 +79,9 @@ Sha256Bytes folder_digest(It first, It last) {
 bool by_rel(const WorkFile& a, const WorkFile& b) { return a.rel() < b.rel(); }
 
 // Sums up a folder whose files were just listed (the tail of `out` from
-// `start`, their paths the tail of `paths` from `paths_start`). With `unchanged` (status), sorts them, takes their digest, and
-// drops them when the digest is as recorded: so a scan holds at most one
+// `start`, their paths the tail of `paths` from `paths_start`). With
+// `unchanged` (status), sorts them, takes their digest, and drops them (and
+// their paths) when the digest is as recorded: so a scan holds at most one
 // folder's files beyond those it keeps. Without, no digest is taken
 // (checkout and diff need none, and are spared the sort).
 void summarize_folder(const DirJob& dir, std::size_t start, PathPool::Mark paths_start, const FolderDigests* unchanged,
@@ -146,8 +147,8 @@ void list_entry(const DirJob& dir, const char* n, const EntryStat& st, PathPool&
 // Each folder is summed up (summarize_folder) once its files are listed.
 void stat_group(const std::vector<DirJob>& level, const std::vector<std::string>& names,
                 const std::vector<UniqueFd>& fds, std::size_t first, std::size_t last, const FolderDigests* unchanged,
-                PathPool& paths, std::vector<WorkFile>& out, std::vector<FolderDigest>& folders, std::vector<std::string>& stale,
-                std::vector<DirJob>& next) {
+                PathPool& paths, std::vector<WorkFile>& out, std::vector<FolderDigest>& folders,
+                std::vector<std::string>& stale, std::vector<DirJob>& next) {
   std::vector<std::pair<std::size_t, std::size_t>> entries;  // (folder, offset of the name in names[folder])
   for (std::size_t i = first; i < last; ++i)
     for (std::size_t k = 0; k < names[i].size(); k += std::strlen(names[i].data() + k) + 1) {
@@ -184,8 +185,8 @@ void stat_group(const std::vector<DirJob>& level, const std::vector<std::string>
 // Walks level by level: the folders of a level are read in parallel, then
 // all their entries are stat'ed in parallel (like git's preloaded index), so
 // both a deep tree and one huge flat folder use every core.
-void walk(const DirJob& top, PathPool& paths, std::vector<WorkFile>& out, std::vector<std::string>& stale, DirListings* listings,
-          const FolderDigests* unchanged, std::vector<FolderDigest>& folders) {
+void walk(const DirJob& top, PathPool& paths, std::vector<WorkFile>& out, std::vector<std::string>& stale,
+          DirListings* listings, const FolderDigests* unchanged, std::vector<FolderDigest>& folders) {
   std::vector<DirJob> level{top};
   const unsigned jobs = default_jobs();
   const std::int64_t started = clock_now_ns();
@@ -439,8 +440,8 @@ WorkTree scan_tree(const std::filesystem::path& root, const std::string& data_re
     t.files.push_back(f);
   } else if (S_ISDIR(st.st_mode)) {
     t.type = EntryType::dir;
-    walk(DirJob{"", t.abs, data_rel, {{st.st_dev, st.st_ino}}, StatKey::of(st)}, *t.paths, t.files, t.stale_temps, listings,
-         unchanged, t.folders);
+    walk(DirJob{"", t.abs, data_rel, {{st.st_dev, st.st_ino}}, StatKey::of(st)}, *t.paths, t.files, t.stale_temps,
+         listings, unchanged, t.folders);
     std::sort(t.files.begin(), t.files.end(), by_rel);
     std::sort(t.folders.begin(), t.folders.end(),
               [](const FolderDigest& a, const FolderDigest& b) { return a.prefix < b.prefix; });

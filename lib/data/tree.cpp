@@ -128,8 +128,8 @@ std::string build_tree(std::size_t count, const std::function<TreeFileRef(std::s
       open.push_back(OpenFolder{std::string(dir.substr(0, end + 1)), {}, 0, 0});
     }
     OpenFolder& here = open.back();
-    here.entries.push_back({std::string(e.path.substr(dir.size())), std::string(e.sha256), e.size, e.is_tree ? e.files : 0,
-                            e.executable && !e.is_tree, e.is_tree});
+    here.entries.push_back({std::string(e.path.substr(dir.size())), std::string(e.sha256), e.size,
+                            e.is_tree ? e.files : 0, e.executable && !e.is_tree, e.is_tree});
     here.files += e.is_tree ? e.files : 1;
     here.size += e.size;
   }
