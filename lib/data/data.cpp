@@ -176,7 +176,6 @@ void check_no_overlap(const std::vector<AddTarget>& targets) {
                        "add either the folder or the paths inside it");
 }
 
-
 std::uint64_t files_in(const std::vector<WorkTree>& trees) {
   std::uint64_t n = 0;
   for (const auto& t : trees) n += t.files.size();
