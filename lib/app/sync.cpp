@@ -58,7 +58,7 @@ TransferOptions transfer_options(const SyncRequest& request, const RemoteConfig&
   o.jobs = jobs_for(request, rc);
   o.progress = request.progress;
   o.verb = verb;
-  if (auto p = rc.option("pack_size"); !p.empty()) o.pack_size = std::max<std::uint64_t>(4096, std::stoull(p));
+  o.pack_size = std::max<std::uint64_t>(4096, config_u64(rc, "pack_size", o.pack_size));
   return o;
 }
 
@@ -98,26 +98,33 @@ std::set<std::string> only_cached(Repo& repo, const std::set<std::string>& hashe
 
 namespace {
 
-// Calls `need` with every object a pointer names: its own hash and, for a
-// folder, its tree as far as the cache has it (a fetch asks for the folder
-// objects it lacks and comes back for what they list). Walked, not listed:
-// no entry for every file is built. `descend`, when given, is asked about
-// each folder object (the root too) with the files it holds: false leaves it
-// and all below it out. Returns false when a folder object is not in the
-// cache (its files unnamed).
+// Calls `folder` with a pointer's own object (a file's, or a folder's root
+// object) and each folder object below it, and `file` with each file the
+// cache's folder objects list (a fetch asks for the folder objects it lacks
+// and comes back for what they list). Walked, not listed: no entry for
+// every file is built. `descend`, when given, is asked about each folder
+// object (the root too) with the files it holds: false leaves it and all
+// below it out. Returns false when a folder object is not in the cache (its
+// files unnamed).
+using NameFn = std::function<void(const std::string&)>;
 using Descend = std::function<bool(const std::string&, std::uint64_t, const std::string&)>;
-bool for_each_named(Repo& repo, const std::string& pointer, const std::function<void(const std::string&)>& need,
-                    const Descend& descend = {}) {
+bool walk_pointer(Repo& repo, const std::string& pointer, const NameFn& folder, const NameFn& file,
+                  const Descend& descend = {}) {
   Pointer p = load_pointer(repo, pointer);
   if (p.type == EntryType::dir && descend && !descend(p.sha256, p.files, "")) return true;
-  need(p.sha256);
+  folder(p.sha256);
   if (p.type != EntryType::dir) return true;
   if (!repo.cache().has(p.sha256)) return false;
   std::vector<std::string> missing;
   walk_manifest(
-      repo.cache(), p.sha256, "manifest " + p.sha256 + " of " + pointer, [&](ManifestEntry&& e) { need(e.sha256); },
-      need, &missing, {}, descend);
+      repo.cache(), p.sha256, "manifest " + p.sha256 + " of " + pointer, [&](ManifestEntry&& e) { file(e.sha256); },
+      folder, &missing, {}, descend);
   return missing.empty();
+}
+
+// Every object a pointer names, files and folders alike.
+bool for_each_named(Repo& repo, const std::string& pointer, const NameFn& need, const Descend& descend = {}) {
+  return walk_pointer(repo, pointer, need, need, descend);
 }
 
 }  // namespace
@@ -326,32 +333,78 @@ void fetch_models(Repo& repo, Backend& backend, const fs::path& idx, const Trans
 }
 }  // namespace
 
+namespace {
+
+// Files fetched per batch unless the remote's `fetch_batch` option says
+// otherwise: ~64 bytes each while their batch is fetched (hash, place on
+// the remote, entry in the list to fetch), so ~32 MiB at most.
+constexpr std::uint64_t kFetchBatch = std::uint64_t{1} << 19;
+
+// The pointers' own objects, then round by round the folder objects those
+// list, one level deeper each time: at most the tree's depth + 1 rounds,
+// holding one hash a folder, none a file.
+void fetch_folders(Repo& repo, Backend& backend, const fs::path& idx, const TransferOptions& opts, SyncResult& r) {
+  HashSet asked;
+  for (auto& pp : r.pointers) asked.insert(load_pointer(repo, pp).sha256);
+  merge_stats(r.stats, fetch_objects(backend, repo.cache(), idx, asked, opts));
+  auto no_file = [](const std::string&) {};
+  for (std::size_t round = 0; round <= kMaxTreeDepth + 1; ++round) {
+    HashSet more;
+    for (const auto& pp : r.pointers)
+      walk_pointer(
+          repo, pp,
+          [&](const std::string& h) {
+            if (!asked.contains(h)) more.insert(h);
+          },
+          no_file);
+    if (more.empty()) break;
+    merge_stats(r.stats, fetch_objects(backend, repo.cache(), idx, more, opts));
+    asked.merge(std::move(more));
+  }
+}
+
+// Then the files, in batches of `batch` in the order the walk meets them,
+// so a pull of ten million files holds what a pull of one batch holds. Each
+// batch reads the pack indexes cached by the first (one listing of packs/,
+// nothing downloaded again). A file met again in a later batch is found in
+// the cache (counted up to date); one the remote lacks is reported once.
+void fetch_files(Repo& repo, Backend& backend, const fs::path& idx, const TransferOptions& opts, std::uint64_t batch,
+                 SyncResult& r) {
+  std::uint64_t claimed = 0;
+  for (auto& pp : r.pointers) claimed += load_pointer(repo, pp).files;
+  repo.cache().expect_verified(claimed);  // once for the pull (capped), not again each batch
+  HashSet files;
+  files.reserve(std::min({claimed, batch, kFetchBatch}));  // a claim: no more than a default batch
+  std::uint64_t named = 0;
+  auto fetch_batch = [&] {
+    if (named == 0) return;
+    merge_stats(r.stats, fetch_objects(backend, repo.cache(), idx, files, opts));
+    files.clear();
+    named = 0;
+  };
+  auto no_folder = [](const std::string&) {};
+  for (const auto& pp : r.pointers)
+    walk_pointer(repo, pp, no_folder, [&](const std::string& h) {
+      files.insert(h);
+      if (++named >= batch) fetch_batch();
+    });
+  fetch_batch();
+  auto& missing = r.stats.missing;
+  std::sort(missing.begin(), missing.end());
+  missing.erase(std::unique(missing.begin(), missing.end()), missing.end());
+}
+
+}  // namespace
+
 SyncResult fetch(Repo& repo, const SyncRequest& request) {
   SyncResult r;
   auto backend = open_remote(repo, request.remote, &r.remote);
   auto opts = transfer_options(request, r.remote, "fetch");
   fs::path idx = index_cache_dir(repo.cache_dir(), r.remote.url);
-  // Round 1: what the pointers name (files and manifests); then, round by
-  // round, what the manifests fetched list: a tree's folder objects one
-  // level deeper each time, so at most its depth + 2 rounds.
   r.pointers = find_pointers(repo, request.paths);
-  // 32 bytes a hash (HashSet), not ~150 (a set of strings): a pull of a
-  // million files names a million objects.
-  HashSet asked;
-  for (auto& pp : r.pointers) asked.insert(load_pointer(repo, pp).sha256);
-  merge_stats(r.stats, fetch_objects(*backend, repo.cache(), idx, asked, opts));
-  for (std::size_t round = 0; round <= kMaxTreeDepth + 1; ++round) {
-    // Only hashes not asked for yet are collected: each is held once, in
-    // `asked` or in `more` (no second list of every hash each round).
-    HashSet more;
-    for (const auto& pp : r.pointers)
-      for_each_named(repo, pp, [&](const std::string& h) {
-        if (!asked.contains(h)) more.insert(h);
-      });
-    if (more.empty()) break;
-    merge_stats(r.stats, fetch_objects(*backend, repo.cache(), idx, more, opts));
-    asked.merge(std::move(more));
-  }
+  fetch_folders(repo, *backend, idx, opts, r);
+  fetch_files(repo, *backend, idx, opts, std::max<std::uint64_t>(1, config_u64(r.remote, "fetch_batch", kFetchBatch)),
+              r);
   if (request.paths.empty() && request.runs) fetch_runs(repo, *backend, idx, opts, r);
   if (request.models) fetch_models(repo, *backend, idx, opts, r);
   return r;

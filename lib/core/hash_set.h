@@ -25,6 +25,12 @@ class HashSet {
   // so a malformed name still reaches the caller (e.g. reported missing).
   void insert(std::string_view hash);
   void reserve(std::size_t n) { bytes_.reserve(n); }
+  // Empties it and keeps its room, for the next batch of the same size.
+  void clear() {
+    bytes_.clear();
+    sorted_upto_ = 0;
+    odd_.clear();
+  }
   // Takes every hash of `other` (left empty, its memory freed): the larger
   // table is kept and the smaller appended in one step, so the two are never
   // held twice over as inserting one by one would.

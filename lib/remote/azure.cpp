@@ -10,6 +10,7 @@
 
 #include "core/hash.h"
 #include "remote/backend_detail.h"
+#include "remote/remotes.h"
 #include "remote/timestamps.h"
 
 namespace mlo::remote {

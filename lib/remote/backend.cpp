@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/safe_path.h"
 #include "remote/backend_detail.h"
+#include "remote/remotes.h"
 #include "remote/sigv4.h"
 #include "remote/timestamps.h"
 
@@ -118,18 +119,6 @@ bool acceptable_key(const std::string& key, const std::string& prefix, const std
   if (is_checked_relative(key, &why)) return true;
   log::warn(where + ": ignoring the listed name '" + printable(key) + "' (" + why + ")");
   return false;
-}
-
-std::uint64_t config_u64(const RemoteConfig& remote, const std::string& key, std::uint64_t fallback) {
-  std::string text = remote.option(key);
-  if (text.empty()) return fallback;
-  try {
-    return parse_remote_u64(text, key);
-  } catch (const RemoteError&) {
-    throw InputError("remote '" + remote.name + "': option " + key + " must be a whole number of bytes, not '" +
-                         printable(text) + "'",
-                     "run 'mlo remote modify " + remote.name + " " + key + " NUMBER'");
-  }
 }
 
 std::string status_hint(long status) {

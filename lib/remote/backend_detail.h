@@ -24,8 +24,6 @@ std::string printable(std::string_view text);
 // anything but a plain relative path under the listed folder is skipped,
 // with a warning naming it: a hostile server cannot steer a write.
 bool acceptable_key(const std::string& key, const std::string& prefix, const std::string& where);
-// A number from mlo's (tracked or local) config: a remote option.
-std::uint64_t config_u64(const RemoteConfig& remote, const std::string& key, std::uint64_t fallback);
 std::string status_hint(long status);
 // libcurl settings (TLS trust, retries, timeouts) from a remote's options.
 HttpOptions http_options(const RemoteConfig& remote);

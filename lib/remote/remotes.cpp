@@ -4,9 +4,13 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "remote/backend_detail.h"
+#include "remote/http.h"
 #include "repo/repo.h"
 
 namespace mlo::remote {
+
+using detail::printable;
 
 namespace {
 
@@ -92,8 +96,34 @@ const std::vector<std::string>& remote_option_keys() {
       "url",     "endpoint",  "region",       "path_style",          "ssl_verify", "profile",
       "auth",    "token_env", "user_env",     "password_env",        "retries",    "timeout",
       "jobs",    "part_size", "pack_size",    "multipart_threshold", "gc_grace",
-      "ca_bundle", "account",   "accept_new",   "identity",            "known_hosts", "list_page"};
+      "ca_bundle", "account",   "accept_new",   "identity",            "known_hosts", "list_page",
+      "fetch_batch"};
   return keys;
+}
+
+namespace {
+
+// The options that are counts or sizes: checked when set, so a typo is
+// refused by `remote modify`, not found by the next push.
+bool numeric_option(const std::string& key) {
+  for (const char* k : {"jobs", "retries", "timeout", "part_size", "pack_size", "multipart_threshold", "list_page",
+                        "fetch_batch"})
+    if (key == k) return true;
+  return false;
+}
+
+}  // namespace
+
+std::uint64_t config_u64(const RemoteConfig& remote, const std::string& key, std::uint64_t fallback) {
+  std::string text = remote.option(key);
+  if (text.empty()) return fallback;
+  try {
+    return parse_remote_u64(text, key);
+  } catch (const RemoteError&) {
+    throw InputError("remote '" + remote.name + "': option " + key + " must be a whole number, not '" +
+                         printable(text) + "'",
+                     "run 'mlo remote modify " + remote.name + " " + key + " NUMBER'");
+  }
 }
 
 std::vector<RemoteEntry> list_remotes(const Config& config) {
@@ -188,6 +218,14 @@ void modify_remote(Config& config, const std::string& name, const std::string& k
   if (!exists) throw InputError("unknown remote '" + name + "'", names_hint(config));
   refuse_userinfo(name, key, value, local);
   if (key == "url") url_kind(value);
+  if (numeric_option(key) && !value.empty()) {
+    try {
+      parse_remote_u64(value, key);
+    } catch (const RemoteError&) {
+      throw UsageError("remote option " + key + " takes a whole number, not '" + printable(value) + "'",
+                       "e.g. mlo remote modify " + name + " " + key + " 8");
+    }
+  }
   config.set("remotes." + name + "." + key, value.empty() ? std::nullopt : std::optional<std::string>(value),
              local ? ConfigScope::local : ConfigScope::tracked);
 }

@@ -25,6 +25,11 @@ struct RemoteEntry {
 // Option keys a remote may set (documented in man mlo-remote).
 const std::vector<std::string>& remote_option_keys();
 
+// A numeric option (remote_option_keys' numeric ones), `fallback` when
+// unset; InputError (naming the remote, the key and the fix) when it is not
+// a whole number.
+std::uint64_t config_u64(const RemoteConfig& remote, const std::string& key, std::uint64_t fallback);
+
 std::vector<RemoteEntry> list_remotes(const Config& config);
 // The named remote, or the default one (remote.default, or the only one)
 // when name is empty. Throws InputError naming what is missing.

@@ -519,6 +519,7 @@ TransferStats fetch_objects(Backend& backend, Cache& cache, const fs::path& inde
   TransferStats stats;
   // Pointers into `hashes` (32 bytes a hash): hex names are made per round.
   std::vector<const Sha256Bytes*> wanted;
+  wanted.reserve(hashes.sorted().size());
   for (const auto& b : hashes.sorted()) {
     if (cache.has(sha256_to_hex(b))) ++stats.up_to_date;
     else wanted.push_back(&b);

@@ -32,6 +32,13 @@ expect_rc 2 remote modify origin colour blue
 expect_err_contains "unknown remote option"
 expect_rc 3 remote modify nosuch region eu-west-1
 expect_ok remote modify origin jobs 4
+# Counts and sizes are checked when set (a typo is refused here, not found
+# by the next push), and a bad value already in a config file is an input
+# error naming the fix, never an internal one.
+for key in jobs pack_size part_size fetch_batch list_page; do
+  expect_rc 2 remote modify origin $key 12abc
+  expect_err_contains "remote option $key takes a whole number, not '12abc'"
+done
 expect_ok remote modify backup region eu-west-1 --local
 grep -q "eu-west-1" .mlo/config.local.yaml || fail "--local did not write config.local.yaml"
 grep -q "eu-west-1" .mlo/config.yaml && fail "--local leaked into config.yaml"
@@ -68,6 +75,27 @@ expect_no_file data/model.bin
 expect_ok pull
 cmp -s data/model.bin "$TEST_TMP/a/data/model.bin" || fail "model.bin differs"
 diff -r data/set "$TEST_TMP/a/data/set" >/dev/null || fail "data/set differs"
+pass
+
+# A pull in batches of the tree walk (fetch_batch: here 7 files a batch,
+# 31 files and a folder object): every object arrives, once.
+cd "$TEST_TMP" && rm -rf c && git clone -q a c && cd c
+expect_ok remote modify origin fetch_batch 7 --local
+expect_ok --json pull
+expect_json "d['objects'] == 32 and d['up_to_date'] == 0 and not d['missing']"
+diff -r data/set "$TEST_TMP/a/data/set" >/dev/null || fail "data/set differs after a batched pull"
+cmp -s data/model.bin "$TEST_TMP/a/data/model.bin" || fail "model.bin differs after a batched pull"
+pass
+# The same content in two batches is fetched once, then found in the cache.
+cd "$TEST_TMP" && rm -rf f g && git init -q f && cd f && "$MLO" -q init || fail "init f"
+"$MLO" -q remote add origin "$TEST_TMP/remote-dups" --default || fail "remote add"
+mkdir -p dups && for i in 1 2 3 4 5 6; do echo same >"dups/a$i"; done && echo other >dups/b
+"$MLO" -q data add dups && git add -A && git commit -qm dups && "$MLO" -q push || fail "push dups"
+cd "$TEST_TMP" && git clone -q f g && cd g
+expect_ok remote modify origin fetch_batch 3 --local
+expect_ok --json pull
+expect_json "d['objects'] == 3 and d['up_to_date'] == 1 and not d['missing']"
+expect_eq "$(cat dups/a6 dups/b | tr '\n' ' ')" "same other " "files pulled in batches"
 pass
 
 # Two clones push new data at the same time: both land, both readable.
