@@ -22,6 +22,7 @@
 #include "core/progress.h"
 #include "core/parse.h"
 #include "core/safe_path.h"
+#include "data/first_add.h"
 #include "data/helpers.h"
 #include "data/scan.h"
 #include "data/stat_cache.h"
@@ -378,19 +379,27 @@ bool subtrees_as_in(const Cache& cache, const std::string& old_root, const WorkT
 // rows of files gone deleted). A re-add of a tree found complete before
 // takes status's way (data_status): unchanged folders stand in by their
 // objects where the old tree holds the same ones, so only the changed
-// folders' files are held. Not in link modes, which replace every
-// workspace file.
+// folders' files are held. Any other folder is stored as it is scanned
+// (first_add.h: `streamed` is set, and the tree returned holds no files).
+// Not in link modes, which replace every workspace file.
 WorkTree scan_target(Repo& repo, StatCache& sc, const AddTarget& target, const std::string& stamp,
-                     bool link_workspace) {
+                     const std::vector<LinkMode>& modes, unsigned jobs, std::optional<StreamedAdd>& streamed) {
+  const bool link_workspace = modes.front() == LinkMode::hardlink || modes.front() == LinkMode::symlink;
   const auto& old = target.old;
-  if (!link_workspace && old && old->type == EntryType::dir && old->version == 2 && !stamp.empty() &&
-      sc.known_complete(old->sha256, stamp)) {
+  const bool old_trusted = old && old->type == EntryType::dir && old->version == 2 && !stamp.empty() &&
+                           sc.known_complete(old->sha256, stamp);
+  if (!link_workspace && old_trusted) {
     const FolderDigests recorded = sc.folder_digests(target.rel);
     WorkTree t = scan_tree(repo.root(), target.rel, nullptr, &recorded);
     if (t.partial() && restore_outside_known_subtrees(sc, repo.cache(), t) == SubtreeRestore::restored &&
         subtrees_as_in(repo.cache(), old->sha256, t))
       return t;
     if (t.subtrees.empty() && fill_and_restore(sc, t)) return t;
+  }
+  if (!link_workspace && !old_trusted) {
+    streamed = add_streaming(repo.cache(), sc, repo.root(), target.rel, modes, jobs,
+                             [](const std::string& path) { check_storable_name(path, path); });
+    if (streamed) return std::move(streamed->tree);
   }
   // (Without status's remembered listings: they hold every file's name.)
   const FolderDigests none;  // digests taken (for status), nothing dropped
@@ -400,12 +409,15 @@ WorkTree scan_target(Repo& repo, StatCache& sc, const AddTarget& target, const s
 }
 
 std::vector<WorkTree> scan_targets(Repo& repo, StatCache& sc, const std::vector<AddTarget>& targets,
-                                   const std::string& stamp, bool link_workspace) {
+                                   const std::string& stamp, const std::vector<LinkMode>& modes, unsigned jobs,
+                                   std::vector<std::optional<StreamedAdd>>& streamed) {
   std::vector<WorkTree> trees;
   trees.reserve(targets.size());
+  streamed.resize(targets.size());
   ProgressPhase phase("scan", 0, 0, "entries");  // scan_tree counts what it finds
-  for (const auto& t : targets) {
-    trees.push_back(scan_target(repo, sc, t, stamp, link_workspace));
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const AddTarget& t = targets[i];
+    trees.push_back(scan_target(repo, sc, t, stamp, modes, jobs, streamed[i]));
     if (!trees.back().exists) throw InputError(t.shown + ": no such file or directory");
     for (const auto& f : trees.back().files)
       if (!f.rel().empty()) {
@@ -426,14 +438,14 @@ constexpr std::size_t kRecordCompleteFiles = 1000;
 // large folder) that every object it names is in the cache, which add has
 // just made so. Not in link modes, where the workspace files were replaced
 // after the scan.
-void record_added(Cache& cache, StatCache& sc, const WorkTree& t, const StoredTree& stored,
+void record_added(Cache& cache, StatCache& sc, const WorkTree& t, const StoredTree& stored, std::uint64_t files,
                   std::int64_t scan_started) {
   if (t.type != EntryType::dir) return;
   const std::string& hash = stored.root;
   record_folder_digests(sc, t, {}, scan_started);
   sc.record_tree(t.data_rel, t.stat_fingerprint(), hash, t.newest_mtime_ns(), scan_started);
   record_subtree_hashes(sc, t, stored.folders, scan_started);
-  if (t.file_count() < kRecordCompleteFiles) return;
+  if (files < kRecordCompleteFiles) return;
   std::string stamp = objects_stamp(cache);
   if (stamp.empty()) {  // a folder of the cache changed within the timestamp granularity
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
@@ -499,8 +511,13 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
 
   const std::int64_t scan_started = clock_now_ns();
   const std::string stamp = objects_stamp(cache);  // before anything is added
-  std::vector<WorkTree> trees = scan_targets(repo, sc, targets, stamp, link_workspace);
+  std::vector<std::optional<StreamedAdd>> streamed;
+  std::vector<WorkTree> trees = scan_targets(repo, sc, targets, stamp, modes, jobs, streamed);
   std::vector<std::optional<StoredTree>> stored = store_files(repo, sc, trees, targets, stamp, jobs);
+  for (size_t i = 0; i < trees.size(); ++i)
+    if (streamed[i]) stored[i] = StoredTree{streamed[i]->root, streamed[i]->written, std::move(streamed[i]->folders)};
+  // Files and bytes of each target: a streamed one holds none of its files.
+  auto files_of = [&](size_t i) { return streamed[i] ? streamed[i]->files : trees[i].file_count(); };
   std::optional<ProgressPhase> phase(std::in_place, "store", link_workspace ? files_in(trees) : 0);
 
   // A folder becomes a tree: only folder objects the cache lacks are
@@ -517,7 +534,7 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
   cache.sync();
   if (!link_workspace)
     for (size_t i = 0; i < trees.size(); ++i)
-      if (stored[i]) record_added(cache, sc, trees[i], *stored[i], scan_started);
+      if (stored[i]) record_added(cache, sc, trees[i], *stored[i], files_of(i), scan_started);
 
   if (link_workspace) {
     // The workspace file becomes a link to the object (read-only, shared).
@@ -555,11 +572,11 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
     Pointer& p = e.result;
     p.path = name_of(t.data_rel);
     p.type = t.type;
-    p.size = t.total_size();
+    p.size = streamed[i] ? streamed[i]->bytes : t.total_size();
     if (t.type == EntryType::dir) {
       p.version = 2;
       p.sha256 = manifest_hashes[i];
-      p.files = t.file_count();
+      p.files = files_of(i);
       e.manifests_written = written[i];
     } else {
       p.sha256 = t.files[0].sha256();
@@ -567,6 +584,7 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
     }
     const auto& old = targets[i].old;
     p.description = !options.description.empty() ? options.description : old ? old->description : "";
+    e.hashed = streamed[i] ? streamed[i]->hashed : 0;
     for (const auto& f : t.files) e.hashed += f.hashed ? 1 : 0;
     std::string text = serialize_pointer(p);
     fs::path pointer_abs = repo.root() / e.pointer;

@@ -48,15 +48,6 @@ struct DirJob {
 // same timestamp tick: their listings are not remembered.
 constexpr std::int64_t kRacyDirWindowNs = 20'000'000;
 
-// What a file contributes to its folder's digest.
-void append_file_stat(std::string& chunk, const WorkFile& f) {
-  chunk += f.rel();
-  chunk += '\0';
-  std::uint64_t fields[4] = {f.key.ino, static_cast<std::uint64_t>(f.key.mtime_ns), f.key.size,
-                             f.executable ? 1u : 0u};
-  chunk.append(reinterpret_cast<const char*>(fields), sizeof fields);
-}
-
 // The digest of one folder's own files, sorted by name: streamed through a
 // small buffer, no copy of the listing.
 template <class It>
@@ -147,8 +138,8 @@ void list_entry(const DirJob& dir, const char* n, const EntryStat& st, PathPool&
 // Each folder is summed up (summarize_folder) once its files are listed.
 void stat_group(const std::vector<DirJob>& level, const std::vector<std::string>& names,
                 const std::vector<UniqueFd>& fds, std::size_t first, std::size_t last, const FolderDigests* unchanged,
-                PathPool& paths, std::vector<WorkFile>& out, std::vector<FolderDigest>& folders,
-                std::vector<std::string>& stale, std::vector<DirJob>& next) {
+                const ScanGroupSink* consume, PathPool& paths, std::vector<WorkFile>& out,
+                std::vector<FolderDigest>& folders, std::vector<std::string>& stale, std::vector<DirJob>& next) {
   std::vector<std::pair<std::size_t, std::size_t>> entries;  // (folder, offset of the name in names[folder])
   for (std::size_t i = first; i < last; ++i)
     for (std::size_t k = 0; k < names[i].size(); k += std::strlen(names[i].data() + k) + 1) {
@@ -172,6 +163,8 @@ void stat_group(const std::vector<DirJob>& level, const std::vector<std::string>
       stats[j] = rc == 0 ? EntryStat{st.st_mode, 0, st.st_dev, StatKey::of(st)} : EntryStat{0, errno, 0, {}};
     }
   });
+  const std::size_t group_start = out.size(), group_folders = folders.size();
+  const PathPool::Mark group_paths = paths.mark();
   std::size_t j = 0;
   for (std::size_t i = first; i < last; ++i) {
     const std::size_t start = out.size();
@@ -180,13 +173,19 @@ void stat_group(const std::vector<DirJob>& level, const std::vector<std::string>
       list_entry(level[i], names[i].data() + entries[j].second, stats[j], paths, out, next);
     summarize_folder(level[i], start, paths_start, unchanged, paths, out, folders);
   }
+  if (!consume) return;
+  if (out.size() > group_start) (*consume)(std::span<WorkFile>(out.data() + group_start, out.size() - group_start));
+  out.erase(out.begin() + static_cast<std::ptrdiff_t>(group_start), out.end());
+  paths.rewind(group_paths);
+  for (std::size_t k = group_folders; k < folders.size(); ++k) folders[k].dropped = true;
 }
 
 // Walks level by level: the folders of a level are read in parallel, then
 // all their entries are stat'ed in parallel (like git's preloaded index), so
 // both a deep tree and one huge flat folder use every core.
 void walk(const DirJob& top, PathPool& paths, std::vector<WorkFile>& out, std::vector<std::string>& stale,
-          DirListings* listings, const FolderDigests* unchanged, std::vector<FolderDigest>& folders) {
+          DirListings* listings, const FolderDigests* unchanged, const ScanGroupSink* consume,
+          std::vector<FolderDigest>& folders) {
   std::vector<DirJob> level{top};
   const unsigned jobs = default_jobs();
   const std::int64_t started = clock_now_ns();
@@ -208,7 +207,7 @@ void walk(const DirJob& top, PathPool& paths, std::vector<WorkFile>& out, std::v
     // has. One that keeps every file reads the whole level at once:
     // its names (~13 bytes each) cost less than growing `out` in steps
     // (~1.5x its 96 bytes a file while it moves).
-    const bool may_drop = unchanged && !unchanged->empty();
+    const bool may_drop = (unchanged && !unchanged->empty()) || consume;
     const std::size_t chunk_folders = may_drop ? kScanGroupFolders : level.size();
     for (std::size_t chunk = 0, chunk_end = 0; chunk < level.size(); chunk = chunk_end) {
       chunk_end = std::min(level.size(), chunk + chunk_folders);
@@ -244,7 +243,7 @@ void walk(const DirJob& top, PathPool& paths, std::vector<WorkFile>& out, std::v
       });
       std::size_t chunk_names = 0;
       for (std::size_t i = chunk; i < chunk_end; ++i) chunk_names += counts[i];
-      progress().add(chunk_names);  // files and folders seen, for the open phase
+      if (!consume) progress().add(chunk_names);  // files and folders seen (a consumer counts its own)
       if (!may_drop) out.reserve(out.size() + chunk_names);  // else most are dropped
       for (std::size_t first = chunk; first < chunk_end;) {
         std::size_t last = first, group_names = 0;
@@ -255,7 +254,7 @@ void walk(const DirJob& top, PathPool& paths, std::vector<WorkFile>& out, std::v
         // of the whole path); a group holds at most kScanGroupFolders open.
         for (std::size_t i = first; i < last; ++i)
           fds[i].reset(::open(level[i].abs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-        stat_group(level, names, fds, first, last, unchanged, paths, out, folders, stale, next);
+        stat_group(level, names, fds, first, last, unchanged, consume, paths, out, folders, stale, next);
         for (std::size_t i = first; i < last; ++i) {
           if (listings && listed[i] && level[i].key.mtime_ns + kRacyDirWindowNs < started)
             listings->read.push_back({level[i].prefix, DirListing{level[i].key, std::move(names[i])}});
@@ -270,6 +269,14 @@ void walk(const DirJob& top, PathPool& paths, std::vector<WorkFile>& out, std::v
 }
 
 }  // namespace
+
+void append_file_stat(std::string& chunk, const WorkFile& f) {
+  chunk += f.rel();
+  chunk += '\0';
+  std::uint64_t fields[4] = {f.key.ino, static_cast<std::uint64_t>(f.key.mtime_ns), f.key.size,
+                             f.executable ? 1u : 0u};
+  chunk.append(reinterpret_cast<const char*>(fields), sizeof fields);
+}
 
 std::int64_t clock_now_ns() {
   struct timespec ts;
@@ -421,7 +428,7 @@ std::int64_t WorkTree::newest_mtime_ns() const {
 }
 
 WorkTree scan_tree(const std::filesystem::path& root, const std::string& data_rel, DirListings* listings,
-                   const FolderDigests* unchanged) {
+                   const FolderDigests* unchanged, const ScanGroupSink* consume) {
   WorkTree t;
   t.data_rel = data_rel;
   t.abs = root / data_rel;
@@ -441,7 +448,7 @@ WorkTree scan_tree(const std::filesystem::path& root, const std::string& data_re
   } else if (S_ISDIR(st.st_mode)) {
     t.type = EntryType::dir;
     walk(DirJob{"", t.abs, data_rel, {{st.st_dev, st.st_ino}}, StatKey::of(st)}, *t.paths, t.files, t.stale_temps,
-         listings, unchanged, t.folders);
+         listings, unchanged, consume, t.folders);
     std::sort(t.files.begin(), t.files.end(), by_rel);
     std::sort(t.folders.begin(), t.folders.end(),
               [](const FolderDigest& a, const FolderDigest& b) { return a.prefix < b.prefix; });

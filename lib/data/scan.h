@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -159,6 +160,10 @@ std::vector<SubtreeStat> subtree_stats(const WorkTree& tree);
 
 std::int64_t clock_now_ns();
 
+// What a file contributes to its folder's digest (FolderDigest::digest: the
+// SHA-256 of these for its files in name order).
+void append_file_stat(std::string& chunk, const WorkFile& f);
+
 // A level of the walk is stat'ed in groups of folders of about
 // kScanGroupNames names (~60 bytes each in flight) and at most
 // kScanGroupFolders folders (each held open during the group's stats). A
@@ -177,8 +182,15 @@ inline constexpr std::size_t kScanGroupFolders = 256;
 // equals the recorded one keeps none of its files in memory: status on an
 // unchanged dataset holds its folders, not its files. Without it, folders
 // are listed with no digest.
+//
+// With `consume` (and `unchanged`, usually empty), each stat group's files
+// (at most ~kScanGroupNames; each folder's sorted, its digest taken) are
+// handed to it and then dropped with their folders: a first add stores and
+// records them there (data.cpp), so the scan holds one group's files, not
+// the dataset's. The consumer reports progress (the scan counts nothing).
+using ScanGroupSink = std::function<void(std::span<WorkFile> files)>;
 WorkTree scan_tree(const std::filesystem::path& root, const std::string& data_rel, DirListings* listings = nullptr,
-                   const FolderDigests* unchanged = nullptr);
+                   const FolderDigests* unchanged = nullptr, const ScanGroupSink* consume = nullptr);
 // fill_from_stat_cache for a scan with dropped folders, in one pass over the
 // rows: also brings back the dropped folders' files from the rows their
 // digest was recorded with, and deletes the rows of files no longer there

@@ -145,9 +145,9 @@ void StatCache::record_folder_digest(const std::string& path, const Sha256Bytes&
   folders_.push_back({path, digest});
 }
 
-void StatCache::record(const std::string& path, const StatKey& key, const std::string& sha256, bool executable,
+bool StatCache::record(const std::string& path, const StatKey& key, const std::string& sha256, bool executable,
                        std::int64_t read_started_ns) {
-  if (key.mtime_ns + kRacyWindowNs >= read_started_ns) return;
+  if (key.mtime_ns + kRacyWindowNs >= read_started_ns) return false;
   std::lock_guard<std::mutex> lock(mutex_);
   pending_.push_back({path, Row{key, sha256, executable}});
   // A bounded queue: checkout records every object it verifies (~270 bytes
@@ -156,6 +156,7 @@ void StatCache::record(const std::string& path, const StatKey& key, const std::s
   // and no transaction is open on the connection.
   if (pending_.size() >= kMaxPendingRows && forget_.empty() && sqlite3_get_autocommit(db_.handle()))
     write_pending();
+  return true;
 }
 
 void StatCache::write_pending() {

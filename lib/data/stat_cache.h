@@ -79,8 +79,8 @@ class StatCache {
   // Queues an entry (thread-safe); written by flush(), or earlier once
   // many are queued. `read_started_ns` is
   // when reading the content began: an entry whose mtime is within the
-  // timestamp granularity of it is racily clean and not recorded.
-  void record(const std::string& path, const StatKey& key, const std::string& sha256, bool executable,
+  // timestamp granularity of it is racily clean and not recorded (false).
+  bool record(const std::string& path, const StatKey& key, const std::string& sha256, bool executable,
               std::int64_t read_started_ns);
   // Forgets entries at or below a path (queued; written by flush()).
   void forget(const std::string& path);

@@ -72,35 +72,50 @@ std::string serialize_tree(const std::vector<TreeEntry>& entries) {
 
 // ---- building ----------------------------------------------------------------
 
-namespace {
-
-struct OpenFolder {
-  std::string prefix;  // "" for the root, else "a/b/"
-  std::vector<TreeEntry> entries;
-  std::uint64_t files = 0, size = 0;
-};
-
 // Serialises the innermost open folder and names it in its parent.
-void close_folder(std::vector<OpenFolder>& open, const TreeSink& sink, const FolderHashSink& folders,
-                  std::string* root_hash) {
-  OpenFolder done = std::move(open.back());
-  open.pop_back();
+void TreeBuilder::close_innermost() {
+  Open done = std::move(open_.back());
+  open_.pop_back();
   std::string bytes = serialize_tree(done.entries);
   std::string hash = sha256_hex(bytes);
-  if (sink) sink(hash, bytes);
-  if (folders) folders(std::string_view(done.prefix).substr(0, done.prefix.empty() ? 0 : done.prefix.size() - 1), hash);
-  if (open.empty()) {
-    *root_hash = hash;
+  if (sink_) sink_(hash, bytes);
+  if (folders_) folders_(std::string_view(done.prefix).substr(0, done.prefix.empty() ? 0 : done.prefix.size() - 1), hash);
+  if (open_.empty()) {
+    root_ = hash;
+    files_ = done.files;
+    size_ = done.size;
     return;
   }
-  OpenFolder& parent = open.back();
+  Open& parent = open_.back();
   std::string name = done.prefix.substr(parent.prefix.size(), done.prefix.size() - parent.prefix.size() - 1);
   parent.entries.push_back({name, hash, done.size, done.files, false, true});
   parent.files += done.files;
   parent.size += done.size;
 }
 
-}  // namespace
+TreeBuilder::TreeBuilder(TreeSink sink, FolderHashSink folders)
+    : sink_(std::move(sink)), folders_(std::move(folders)), open_(1) {}
+
+void TreeBuilder::add(const TreeFileRef& e) {
+  std::size_t slash = e.path.rfind('/');
+  std::string_view dir = slash == std::string::npos ? std::string_view() : e.path.substr(0, slash + 1);
+  // Close folders this path is not inside, then open the ones it is.
+  while (dir.substr(0, std::min(dir.size(), open_.back().prefix.size())) != open_.back().prefix) close_innermost();
+  while (open_.back().prefix.size() < dir.size()) {
+    std::size_t end = dir.find('/', open_.back().prefix.size());
+    open_.push_back(Open{std::string(dir.substr(0, end + 1)), {}, 0, 0});
+  }
+  Open& here = open_.back();
+  here.entries.push_back({std::string(e.path.substr(dir.size())), std::string(e.sha256), e.size,
+                          e.is_tree ? e.files : 0, e.executable && !e.is_tree, e.is_tree});
+  here.files += e.is_tree ? e.files : 1;
+  here.size += e.size;
+}
+
+std::string TreeBuilder::finish() {
+  while (!open_.empty()) close_innermost();
+  return root_;
+}
 
 std::string build_tree(const Manifest& m, const TreeSink& sink) {
   return build_tree(
@@ -114,27 +129,9 @@ std::string build_tree(const Manifest& m, const TreeSink& sink) {
 
 std::string build_tree(std::size_t count, const std::function<TreeFileRef(std::size_t)>& file, const TreeSink& sink,
                        const FolderHashSink& folders) {
-  std::vector<OpenFolder> open(1);
-  std::string root;
-  for (std::size_t i = 0; i < count; ++i) {
-    TreeFileRef e = file(i);
-    std::size_t slash = e.path.rfind('/');
-    std::string_view dir = slash == std::string::npos ? std::string_view() : e.path.substr(0, slash + 1);
-    // Close folders this path is not inside, then open the ones it is.
-    while (dir.substr(0, std::min(dir.size(), open.back().prefix.size())) != open.back().prefix)
-      close_folder(open, sink, folders, &root);
-    while (open.back().prefix.size() < dir.size()) {
-      std::size_t end = dir.find('/', open.back().prefix.size());
-      open.push_back(OpenFolder{std::string(dir.substr(0, end + 1)), {}, 0, 0});
-    }
-    OpenFolder& here = open.back();
-    here.entries.push_back({std::string(e.path.substr(dir.size())), std::string(e.sha256), e.size,
-                            e.is_tree ? e.files : 0, e.executable && !e.is_tree, e.is_tree});
-    here.files += e.is_tree ? e.files : 1;
-    here.size += e.size;
-  }
-  while (!open.empty()) close_folder(open, sink, folders, &root);
-  return root;
+  TreeBuilder builder(sink, folders);
+  for (std::size_t i = 0; i < count; ++i) builder.add(file(i));
+  return builder.finish();
 }
 
 // ---- reading -----------------------------------------------------------------

@@ -64,6 +64,33 @@ struct TreeFileRef {
 std::string build_tree(std::size_t count, const std::function<TreeFileRef(std::size_t)>& file, const TreeSink& sink = {},
                        const FolderHashSink& folders = {});
 
+// build_tree's walk handed one entry at a time (in path order), for a
+// caller whose entries come from a query rather than a list: it holds only
+// the open folders' entries.
+class TreeBuilder {
+ public:
+  explicit TreeBuilder(TreeSink sink = {}, FolderHashSink folders = {});
+  void add(const TreeFileRef& e);
+  // Closes every open folder; returns the root's hash.
+  std::string finish();
+  // After finish(): the files and bytes below the root.
+  std::uint64_t files() const { return files_; }
+  std::uint64_t size() const { return size_; }
+
+ private:
+  struct Open {
+    std::string prefix;  // "" for the root, else "a/b/"
+    std::vector<TreeEntry> entries;
+    std::uint64_t files = 0, size = 0;
+  };
+  void close_innermost();
+  TreeSink sink_;
+  FolderHashSink folders_;
+  std::vector<Open> open_;
+  std::string root_;
+  std::uint64_t files_ = 0, size_ = 0;
+};
+
 // A folder manifest object, flat (v1) or tree (v2), as the flat list of its
 // files (sorted by path); a tree's sub-objects go to Manifest::trees. Every
 // tree object is checked against its hash, its names with checked_relative,

@@ -22,9 +22,10 @@ export MLO_PROGRESS_DELAY=0
 new_repo a
 make_tree big
 on_tty data add big
-[[ "$OUT" == *"hash: "*"/3000 files"* ]] || fail "no hash progress with counts on a terminal: $OUT"
-[[ "$OUT" == *"scan: "*" entries"* ]] || fail "no scan progress on a terminal: $OUT"
-expect_out_contains "hash: 3000/3000 files"
+# A first add stores files as its scan meets them (lib/data/first_add.h):
+# one phase that counts them and their bytes, with no total to reach.
+[[ "$OUT" == *"hash: "*" files, "*"B"* ]] || fail "no hash progress with counts on a terminal: $OUT"
+expect_out_contains "hash: 3000 files"
 # The last progress line is erased, and the summary is what stays on screen.
 [[ "$OUT" == *$'\r\e[KAdded big (3000 files'* ]] || fail "summary not on a cleared line: $OUT"
 [[ "${OUT##*Added big}" != *"hash: "* ]] || fail "progress drawn after the summary: $OUT"
@@ -106,7 +107,7 @@ make_tree big3
 OUT=$(CI=true GITHUB_ACTIONS=true MLO_PROGRESS_EVERY=0.001 "$MLO" data add big3 2>"$TEST_TMP/ci.err") ||
   fail "data add in CI: $OUT"
 ERR=$(cat "$TEST_TMP/ci.err")
-[[ "$ERR" == *"::group::hash"*"hash: "*"/3000 files"*"::endgroup::"*"hash: 3000 files"*" in "*" s"* ]] ||
+[[ "$ERR" == *"::group::hash"*"hash: "*" files, "*"::endgroup::"*"hash: 3000 files"*" in "*" s"* ]] ||
   fail "no CI progress lines with a log group: $ERR"
 [[ "$ERR" != *$'\r'* && "$ERR" != *"$ESC"* ]] || fail "carriage returns or escape codes in a CI log: $ERR"
 [[ "$OUT" == "Added big3 (3000 files"* && "$OUT" != *"::"* ]] || fail "CI progress on stdout: $OUT"
