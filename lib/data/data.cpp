@@ -383,7 +383,8 @@ bool subtrees_as_in(const Cache& cache, const std::string& old_root, const WorkT
 // (first_add.h: `streamed` is set, and the tree returned holds no files).
 // Not in link modes, which replace every workspace file.
 WorkTree scan_target(Repo& repo, StatCache& sc, const AddTarget& target, const std::string& stamp,
-                     const std::vector<LinkMode>& modes, unsigned jobs, std::optional<StreamedAdd>& streamed) {
+                     const std::vector<LinkMode>& modes, unsigned jobs, std::optional<StreamedAdd>& streamed,
+                     std::uint64_t& files_read) {
   const bool link_workspace = modes.front() == LinkMode::hardlink || modes.front() == LinkMode::symlink;
   const auto& old = target.old;
   const bool old_trusted = old && old->type == EntryType::dir && old->version == 2 && !stamp.empty() &&
@@ -398,7 +399,7 @@ WorkTree scan_target(Repo& repo, StatCache& sc, const AddTarget& target, const s
   }
   if (!link_workspace && !old_trusted) {
     streamed = add_streaming(repo.cache(), sc, repo.root(), target.rel, modes, jobs,
-                             [](const std::string& path) { check_storable_name(path, path); });
+                             [](const std::string& path) { check_storable_name(path, path); }, files_read);
     if (streamed) return std::move(streamed->tree);
   }
   // (Without status's remembered listings: they hold every file's name.)
@@ -410,14 +411,16 @@ WorkTree scan_target(Repo& repo, StatCache& sc, const AddTarget& target, const s
 
 std::vector<WorkTree> scan_targets(Repo& repo, StatCache& sc, const std::vector<AddTarget>& targets,
                                    const std::string& stamp, const std::vector<LinkMode>& modes, unsigned jobs,
-                                   std::vector<std::optional<StreamedAdd>>& streamed) {
+                                   std::vector<std::optional<StreamedAdd>>& streamed,
+                                   std::vector<std::uint64_t>& files_read) {
   std::vector<WorkTree> trees;
   trees.reserve(targets.size());
   streamed.resize(targets.size());
+  files_read.assign(targets.size(), 0);
   ProgressPhase phase("scan", 0, 0, "entries");  // scan_tree counts what it finds
   for (std::size_t i = 0; i < targets.size(); ++i) {
     const AddTarget& t = targets[i];
-    trees.push_back(scan_target(repo, sc, t, stamp, modes, jobs, streamed[i]));
+    trees.push_back(scan_target(repo, sc, t, stamp, modes, jobs, streamed[i], files_read[i]));
     if (!trees.back().exists) throw InputError(t.shown + ": no such file or directory");
     for (const auto& f : trees.back().files)
       if (!f.rel().empty()) {
@@ -512,7 +515,8 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
   const std::int64_t scan_started = clock_now_ns();
   const std::string stamp = objects_stamp(cache);  // before anything is added
   std::vector<std::optional<StreamedAdd>> streamed;
-  std::vector<WorkTree> trees = scan_targets(repo, sc, targets, stamp, modes, jobs, streamed);
+  std::vector<std::uint64_t> read_while_scanning;  // by a streamed add, also one that fell back
+  std::vector<WorkTree> trees = scan_targets(repo, sc, targets, stamp, modes, jobs, streamed, read_while_scanning);
   std::vector<std::optional<StoredTree>> stored = store_files(repo, sc, trees, targets, stamp, jobs);
   for (size_t i = 0; i < trees.size(); ++i)
     if (streamed[i]) stored[i] = StoredTree{streamed[i]->root, streamed[i]->written, std::move(streamed[i]->folders)};
@@ -584,7 +588,7 @@ std::vector<AddedEntry> add_targets(Repo& repo, std::vector<AddTarget>& targets,
     }
     const auto& old = targets[i].old;
     p.description = !options.description.empty() ? options.description : old ? old->description : "";
-    e.hashed = streamed[i] ? streamed[i]->hashed : 0;
+    e.hashed = read_while_scanning[i];
     for (const auto& f : t.files) e.hashed += f.hashed ? 1 : 0;
     std::string text = serialize_pointer(p);
     fs::path pointer_abs = repo.root() / e.pointer;

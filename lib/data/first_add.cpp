@@ -153,7 +153,7 @@ bool build_from_rows(Cache& cache, StatCache& sc, Unrecorded& unrecorded, Stream
 
 std::optional<StreamedAdd> add_streaming(Cache& cache, StatCache& sc, const std::filesystem::path& root,
                                          const std::string& data_rel, const std::vector<LinkMode>& modes,
-                                         unsigned jobs, const NameCheck& check_name) {
+                                         unsigned jobs, const NameCheck& check_name, std::uint64_t& files_read) {
   const std::filesystem::path abs = root / data_rel;
   GroupStore store(cache, sc, data_rel, abs, modes, jobs, check_name);
   const ScanGroupSink consume = [&store](std::span<WorkFile> files) { store(files); };
@@ -165,9 +165,9 @@ std::optional<StreamedAdd> add_streaming(Cache& cache, StatCache& sc, const std:
     ProgressPhase phase("hash", 0, 0, "files");
     out.tree = scan_tree(root, data_rel, nullptr, &none, &consume);
   }
+  files_read += store.hashed;
   if (!out.tree.exists || out.tree.type != EntryType::dir || store.rows_disagree) return std::nullopt;
   sc.flush();
-  out.hashed = store.hashed;
   if (!build_from_rows(cache, sc, store.unrecorded, out)) return std::nullopt;
   return out;
 }

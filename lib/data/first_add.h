@@ -22,7 +22,6 @@ struct StreamedAdd {
   WorkTree tree;  // its folders (each dropped, with its digest) and stale temps; no files
   std::string root;      // the tree object
   std::uint64_t files = 0, bytes = 0;
-  std::uint64_t hashed = 0;   // files read (new, changed, or their object gone)
   std::uint64_t written = 0;  // folder objects the cache lacked
   FolderHashes folders;       // each folder's object
 };
@@ -35,9 +34,11 @@ using NameCheck = std::function<void(const std::string& repo_rel)>;
 // is not a folder (or does not exist), or when the stat cache's rows do not
 // give back what the scan saw (a row lost or damaged, a file gone whose row
 // stayed, an executable bit the row disagrees with): then the caller scans
-// again keeping every file; what was stored stays stored.
+// again keeping every file; what was stored stays stored (and recorded, so
+// that scan reads none of it again). `files_read` counts the files read
+// into the cache (new, changed, or their object gone) either way.
 std::optional<StreamedAdd> add_streaming(Cache& cache, StatCache& sc, const std::filesystem::path& root,
                                          const std::string& data_rel, const std::vector<LinkMode>& modes,
-                                         unsigned jobs, const NameCheck& check_name);
+                                         unsigned jobs, const NameCheck& check_name, std::uint64_t& files_read);
 
 }  // namespace mlo
