@@ -220,13 +220,7 @@ struct StoredTree {
 
 StoredTree store_tree(Cache& cache, const WorkTree& t) {
   StoredTree s;
-  s.root = t.build(
-      [&](const std::string& hash, const std::string& bytes) {
-        if (cache.has(hash)) return;
-        cache.add_bytes(bytes, /*durable=*/false);
-        ++s.written;
-      },
-      collect_into(s.folders));
+  s.root = t.build(store_missing(cache, s.written), collect_into(s.folders));
   return s;
 }
 

@@ -17,8 +17,6 @@ namespace mlo {
 
 namespace {
 
-bool by_rel(const WorkFile& a, const WorkFile& b) { return a.rel() < b.rel(); }
-
 std::string repo_rel(const std::string& data_rel, std::string_view rel) {
   std::string out;
   out.reserve(data_rel.size() + 1 + rel.size());
@@ -97,13 +95,8 @@ bool build_from_rows(Cache& cache, StatCache& sc, Unrecorded& unrecorded, Stream
   const WorkTree& t = out.tree;
   std::unordered_map<std::string_view, std::unique_ptr<Sha256>> digests;
   for (const auto& d : t.folders) digests.emplace(d.prefix, std::make_unique<Sha256>());
-  TreeBuilder builder(
-      [&](const std::string& hash, const std::string& bytes) {
-        if (cache.has(hash)) return;
-        cache.add_bytes(bytes, /*durable=*/false);
-        ++out.written;
-      },
-      [&](std::string_view prefix, const std::string& hash) { out.folders.emplace_back(prefix, hash); });
+  TreeBuilder builder(store_missing(cache, out.written),
+                      [&](std::string_view prefix, const std::string& hash) { out.folders.emplace_back(prefix, hash); });
   std::string chunk;
   // Counts the file in its folder's digest and adds it to the tree; false
   // when no scanned folder holds it (a row of a folder gone).

@@ -67,7 +67,6 @@ Sha256Bytes folder_digest(It first, It last) {
   return out;
 }
 
-bool by_rel(const WorkFile& a, const WorkFile& b) { return a.rel() < b.rel(); }
 
 // Sums up a folder whose files were just listed (the tail of `out` from
 // `start`, their paths the tail of `paths` from `paths_start`). With
@@ -269,6 +268,8 @@ void walk(const DirJob& top, PathPool& paths, std::vector<WorkFile>& out, std::v
 }
 
 }  // namespace
+
+bool by_rel(const WorkFile& a, const WorkFile& b) { return a.rel() < b.rel(); }
 
 void append_file_stat(std::string& chunk, const WorkFile& f) {
   chunk += f.rel();

@@ -160,6 +160,8 @@ std::vector<SubtreeStat> subtree_stats(const WorkTree& tree);
 
 std::int64_t clock_now_ns();
 
+// Path order (bytewise, as the stat cache's rows come).
+bool by_rel(const WorkFile& a, const WorkFile& b);
 // What a file contributes to its folder's digest (FolderDigest::digest: the
 // SHA-256 of these for its files in name order).
 void append_file_stat(std::string& chunk, const WorkFile& f);

@@ -117,6 +117,14 @@ std::string TreeBuilder::finish() {
   return root_;
 }
 
+TreeSink store_missing(Cache& cache, std::uint64_t& written) {
+  return [&cache, &written](const std::string& hash, const std::string& bytes) {
+    if (cache.has(hash)) return;
+    cache.add_bytes(bytes, /*durable=*/false);
+    ++written;
+  };
+}
+
 std::string build_tree(const Manifest& m, const TreeSink& sink) {
   return build_tree(
       m.entries.size(),

@@ -45,6 +45,9 @@ using TreeSink = std::function<void(const std::string& hash, const std::string& 
 // Receives each folder's path below the root ("" for the root, else "a/b")
 // with its object's hash, children before parents.
 using FolderHashSink = std::function<void(std::string_view prefix, const std::string& hash)>;
+// A sink that writes each folder object the cache lacks (not durable: the
+// caller syncs once) and counts it in `written`.
+TreeSink store_missing(Cache& cache, std::uint64_t& written);
 // Builds the folder objects of a flat manifest whose entries are sorted by
 // path, holding only the open folders' entries. Returns the root's hash.
 std::string build_tree(const Manifest& m, const TreeSink& sink = {});
