@@ -129,8 +129,7 @@ bool for_each_named(Repo& repo, const std::string& pointer, const NameFn& need, 
 
 }  // namespace
 
-NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths, bool per_pointer,
-                             const PushedTrees* on_remote) {
+NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths, bool per_pointer) {
   NeededObjects n;
   n.pointers = find_pointers(repo, paths);
   // One allocation for the hashes: growing by doubling would hold up to
@@ -143,21 +142,10 @@ NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths, 
   for (auto& pp : n.pointers) {
     std::set<std::string> none;
     auto& mine = per_pointer ? n.by_pointer[pp] : none;
-    auto descend = [&](const std::string& tree, std::uint64_t files, const std::string&) {
-      if (on_remote->holds(tree)) {
-        n.known_files += files;
-        return false;
-      }
-      n.trees.insert(tree);
-      return true;
-    };
-    bool whole = for_each_named(
-        repo, pp,
-        [&](const std::string& h) {
-          n.objects.insert(h);
-          if (per_pointer) mine.insert(h);
-        },
-        on_remote ? Descend(descend) : nullptr);
+    bool whole = for_each_named(repo, pp, [&](const std::string& h) {
+      n.objects.insert(h);
+      if (per_pointer) mine.insert(h);
+    });
     n.whole = n.whole && whole;
   }
   return n;
@@ -165,37 +153,120 @@ NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths, 
 
 namespace {
 
+// Files pushed per batch unless the remote's `push_batch` option says
+// otherwise: ~80 bytes each while their batch is pushed (hash, the list to
+// send, its size, the remote's entry), so ~40 MiB at most.
+constexpr std::uint64_t kPushBatch = std::uint64_t{1} << 19;
+
+// What a push walks, less the files: those go out in batches as they are met.
+struct PushWalk {
+  HashSet folders;  // folder objects and pointers' own objects: sent after every file
+  HashSet trees;    // with `on_remote`: the folder objects walked (roots included)
+  std::uint64_t known_files = 0;  // with `on_remote`: files in the folders it left out
+  bool whole = true;  // false: a folder object was missing from the cache, so some files are not named
+};
+
+// Walks what the pointers name: each file hash into `batch`, and `send` is
+// called whenever it holds `batch_size` (and once at the end), so no more
+// than one batch of file hashes is held. With `on_remote`, a folder it
+// holds is left out with all below it.
+PushWalk walk_for_push(Repo& repo, const std::vector<std::string>& pointers, const PushedTrees* on_remote,
+                       std::uint64_t batch_size, const std::function<void(HashSet&)>& send) {
+  PushWalk w;
+  HashSet batch;
+  std::uint64_t claimed = 0;
+  for (auto& pp : pointers) claimed += load_pointer(repo, pp).files;
+  batch.reserve(std::min({claimed, batch_size, kPushBatch}));  // a claim: no more than a default batch
+  std::uint64_t named = 0;
+  auto flush = [&] {
+    if (named == 0) return;
+    send(batch);
+    batch.clear();
+    named = 0;
+  };
+  auto descend = [&](const std::string& tree, std::uint64_t files, const std::string&) {
+    if (on_remote->holds(tree)) {
+      w.known_files += files;
+      return false;
+    }
+    w.trees.insert(tree);
+    return true;
+  };
+  for (const auto& pp : pointers) {
+    bool whole = walk_pointer(
+        repo, pp, [&](const std::string& h) { w.folders.insert(h); },
+        [&](const std::string& h) {
+          batch.insert(h);
+          if (++named >= batch_size) flush();
+        },
+        on_remote ? Descend(descend) : nullptr);
+    w.whole = w.whole && whole;
+  }
+  flush();
+  return w;
+}
+
 // Tells a concurrent or later gc what this push counts on (remote/gc_lock.h):
 // written before the upload, so it covers objects found already there. A
 // folder is named by its manifest; `extra` are objects no pointer names
 // (runs, registered artifacts).
-void record_push(Repo& repo, Backend& backend, const NeededObjects& need, const std::set<std::string>& extra) {
+void record_push(Repo& repo, Backend& backend, const std::vector<std::string>& pointers,
+                 const std::set<std::string>& extra) {
   // A listing first: a remote that is not there (an unmounted volume) fails
   // here, before the record's put would create folders for it.
   running_gc(backend, unix_now());
   std::set<std::string> objects = extra, manifests;
-  for (const auto& pp : need.pointers) {
+  for (const auto& pp : pointers) {
     Pointer p = load_pointer(repo, pp);
     (p.type == EntryType::dir ? manifests : objects).insert(p.sha256);
   }
   write_push_record(backend, objects, manifests, unix_now());
 }
 
-void resend_vanished(Repo& repo, Backend& backend, const fs::path& idx, const NeededObjects& need,
-                     const TransferOptions& opts, SyncResult& r) {
-  RemoteIndex after = RemoteIndex::load(backend, idx, opts.jobs, &need.objects);
-  HashSet vanished;
-  need.objects.for_each([&](const std::string& h) {
-    if (!after.has_object(h) && repo.cache().has(h)) vanished.insert(h);
-  });
-  if (vanished.empty()) return;
-  TransferStats again = push_objects(backend, repo.cache(), idx, vanished, opts);
+// Sends a batch and counts it in `into`.
+void push_batch(Backend& backend, Repo& repo, const fs::path& idx, const HashSet& hashes, const TransferOptions& opts,
+                TransferStats& into) {
+  merge_stats(into, push_objects(backend, repo.cache(), idx, hashes, opts));
+}
+
+// Every object of the pointers and `extra`, files in batches and folders
+// last: on the remote, a folder object then means its files went first.
+PushWalk push_named(Repo& repo, Backend& backend, const fs::path& idx, const std::vector<std::string>& pointers,
+                    const PushedTrees* on_remote, const std::set<std::string>& extra, const TransferOptions& opts,
+                    std::uint64_t batch, TransferStats& stats) {
+  PushWalk w = walk_for_push(repo, pointers, on_remote, batch,
+                             [&](HashSet& files) { push_batch(backend, repo, idx, files, opts, stats); });
+  for (const auto& h : extra) w.folders.insert(h);
+  push_batch(backend, repo, idx, w.folders, opts, stats);
+  auto& missing = stats.missing;
+  std::sort(missing.begin(), missing.end());
+  missing.erase(std::unique(missing.begin(), missing.end()), missing.end());
+  return w;
+}
+
+// After a gc ran beside the push: every object named, batch by batch,
+// looked up again; whatever vanished from the remote is sent again.
+void resend_vanished(Repo& repo, Backend& backend, const fs::path& idx, const std::vector<std::string>& pointers,
+                     const std::set<std::string>& extra, const TransferOptions& opts, std::uint64_t batch,
+                     SyncResult& r) {
+  TransferStats again;
+  auto resend = [&](const HashSet& named) {
+    RemoteIndex after = RemoteIndex::load(backend, idx, opts.jobs, &named);
+    HashSet vanished;
+    named.for_each([&](const std::string& h) {
+      if (!after.has_object(h) && repo.cache().has(h)) vanished.insert(h);
+    });
+    if (!vanished.empty()) push_batch(backend, repo, idx, vanished, opts, again);
+  };
+  PushWalk w = walk_for_push(repo, pointers, nullptr, batch, resend);
+  for (const auto& h : extra) w.folders.insert(h);
+  resend(w.folders);
   r.stats.objects += again.objects;
   r.stats.bytes += again.bytes;
   r.stats.wire_bytes += again.wire_bytes;
   r.stats.packs += again.packs;
   r.stats.up_to_date -= std::min<std::uint64_t>(r.stats.up_to_date, again.objects);
-  r.stats.requests = again.requests;
+  if (again.requests) r.stats.requests = again.requests;
 }
 
 }  // namespace
@@ -207,10 +278,9 @@ SyncResult push(Repo& repo, const SyncRequest& request) {
   // Folders an earlier push put on this remote in full are not walked again:
   // after a small change only the changed folders' files are named.
   PushedTrees pushed = PushedTrees::load(idx, committed_packs(*backend));
-  NeededObjects need = needed_objects(repo, request.paths, false, &pushed);
-  r.pointers = need.pointers;
-  r.known_files = need.known_files;
+  r.pointers = find_pointers(repo, request.paths);
   auto opts = transfer_options(request, r.remote, "push");
+  std::uint64_t batch = std::max<std::uint64_t>(1, config_u64(r.remote, "push_batch", kPushBatch));
   // Runs the remote does not list yet: their records, logs and outputs.
   std::map<std::string, std::string> new_runs;
   std::set<std::string> extra;  // objects no pointer names
@@ -232,9 +302,9 @@ SyncResult push(Repo& repo, const SyncRequest& request) {
   // the remote (mlo models get, deploy) even when no pointer or run names them.
   if (request.paths.empty())
     for (const auto& h : only_cached(repo, registered_artifact_objects(repo))) extra.insert(h);
-  for (const auto& h : extra) need.objects.insert(h);
-  record_push(repo, *backend, need, extra);
-  r.stats = push_objects(*backend, repo.cache(), idx, need.objects, opts);
+  record_push(repo, *backend, r.pointers, extra);
+  PushWalk walked = push_named(repo, *backend, idx, r.pointers, &pushed, extra, opts, batch, r.stats);
+  r.known_files = walked.known_files;
   // A `mlo gc --remote` may be removing old packs this push counted on: wait
   // until none runs, then look again and send whatever vanished.
   wait_for_gc(*backend, std::max<std::int64_t>(300, repo.lock_timeout_ms() / 1000));
@@ -244,14 +314,10 @@ SyncResult push(Repo& repo, const SyncRequest& request) {
   if (!RemoteIndex::cache_intact(listing, idx) || !pushed.still_listed(listing)) {
     // What the record let this push skip may have gone too: name it all.
     PushedTrees::forget(idx);
-    if (pushed.size() > 0) {
-      need = needed_objects(repo, request.paths);
-      r.known_files = 0;
-      for (const auto& h : extra) need.objects.insert(h);
-    }
-    resend_vanished(repo, *backend, idx, need, opts, r);
-  } else if (need.whole && r.stats.missing.empty()) {
-    pushed.save(idx, listing, need.trees);
+    r.known_files = 0;
+    resend_vanished(repo, *backend, idx, r.pointers, extra, opts, batch, r);
+  } else if (walked.whole && r.stats.missing.empty()) {
+    pushed.save(idx, listing, walked.trees);
   }
   // The list goes last: a teammate who sees a run can fetch all it names.
   if (!new_runs.empty()) {

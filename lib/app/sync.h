@@ -80,14 +80,10 @@ RemoteStatus remote_status(Repo& repo, const SyncRequest& request);
 // manifest is not cached contributes only the manifest's hash).
 struct NeededObjects {
   std::vector<std::string> pointers;
-  HashSet objects;  // 32 bytes a hash: push holds one for every file
+  HashSet objects;  // 32 bytes a hash, one for every file (push walks in batches instead)
   std::map<std::string, std::set<std::string>> by_pointer;  // only when asked for (a second copy of every hash)
-  HashSet trees;      // with `on_remote`: the folder objects walked (roots included)
-  std::uint64_t known_files = 0;  // with `on_remote`: files in the folders it left out
   bool whole = true;  // false: a folder object was missing from the cache, so some files are not named
 };
-// With `on_remote`, a folder object it holds is left out with all below it.
-NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths, bool per_pointer = false,
-                             const PushedTrees* on_remote = nullptr);
+NeededObjects needed_objects(Repo& repo, const std::vector<std::string>& paths, bool per_pointer = false);
 
 }  // namespace mlo::app

@@ -97,7 +97,7 @@ const std::vector<std::string>& remote_option_keys() {
       "auth",    "token_env", "user_env",     "password_env",        "retries",    "timeout",
       "jobs",    "part_size", "pack_size",    "multipart_threshold", "gc_grace",
       "ca_bundle", "account",   "accept_new",   "identity",            "known_hosts", "list_page",
-      "fetch_batch"};
+      "fetch_batch", "push_batch"};
   return keys;
 }
 
@@ -107,7 +107,7 @@ namespace {
 // refused by `remote modify`, not found by the next push.
 bool numeric_option(const std::string& key) {
   for (const char* k : {"jobs", "retries", "timeout", "part_size", "pack_size", "multipart_threshold", "list_page",
-                        "fetch_batch"})
+                        "fetch_batch", "push_batch"})
     if (key == k) return true;
   return false;
 }

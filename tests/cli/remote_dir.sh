@@ -35,7 +35,7 @@ expect_ok remote modify origin jobs 4
 # Counts and sizes are checked when set (a typo is refused here, not found
 # by the next push), and a bad value already in a config file is an input
 # error naming the fix, never an internal one.
-for key in jobs pack_size part_size fetch_batch list_page; do
+for key in jobs pack_size part_size fetch_batch push_batch list_page; do
   expect_rc 2 remote modify origin $key 12abc
   expect_err_contains "remote option $key takes a whole number, not '12abc'"
 done
@@ -96,6 +96,26 @@ expect_ok remote modify origin fetch_batch 3 --local
 expect_ok --json pull
 expect_json "d['objects'] == 3 and d['up_to_date'] == 1 and not d['missing']"
 expect_eq "$(cat dups/a6 dups/b | tr '\n' ' ')" "same other " "files pulled in batches"
+pass
+# A push in batches too (push_batch: files sent a batch at a time, the
+# folder objects last): the same content in two batches goes once, and a
+# clone pulls it all back.
+cd "$TEST_TMP/f"
+expect_ok remote add batched "$TEST_TMP/remote-batched" --local
+expect_ok remote modify batched push_batch 3 --local
+expect_ok --json push -r batched
+expect_json "d['objects'] == 3 and d['up_to_date'] == 1 and not d['missing']"
+cd "$TEST_TMP/a"
+expect_ok remote add batched "$TEST_TMP/remote-batched7" --local
+expect_ok remote modify batched push_batch 7 --local
+expect_ok --json push -r batched
+expect_json "d['objects'] == 32 and d['up_to_date'] == 0 and not d['missing']"
+cd "$TEST_TMP" && rm -rf h && git clone -q a h && cd h
+expect_ok remote add batched "$TEST_TMP/remote-batched7" --local
+expect_ok --json pull -r batched
+expect_json "d['objects'] == 32 and not d['missing']"
+diff -r data/set "$TEST_TMP/a/data/set" >/dev/null || fail "data/set differs after a batched push"
+cmp -s data/model.bin "$TEST_TMP/a/data/model.bin" || fail "model.bin differs after a batched push"
 pass
 
 # Two clones push new data at the same time: both land, both readable.
