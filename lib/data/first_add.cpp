@@ -34,8 +34,8 @@ struct Unrecorded {
 
 // Stores one stat group of the scan: hashes the stat cache knows are
 // trusted where the object is in the cache; every other file is read into
-// it and recorded. Sets `rows_disagree` for a file whose row's executable
-// bit differs from the scan's (the tree would not match the digest).
+// it and recorded (so is a file whose row has another executable bit: the
+// tree is built from the rows, which must match the scan's digests).
 class GroupStore {
  public:
   GroupStore(Cache& cache, StatCache& sc, const std::string& data_rel, const std::filesystem::path& abs,
@@ -49,8 +49,9 @@ class GroupStore {
         data_rel_, files.size(), [&](std::size_t i) { return files[i].rel(); },
         [&](std::size_t i) { return files[i].key; },
         [&](std::size_t i, StatCacheHit&& hit) {
-          files[i].set_sha256(hit.sha256);
-          if (hit.executable != files[i].executable) rows_disagree = true;
+          // A changed executable bit leaves the hash unknown: the file is
+          // read again below and its row written with the bit it has now.
+          if (hit.executable == files[i].executable) files[i].set_sha256(hit.sha256);
         });
     std::vector<char> recorded(files.size(), 1);
     parallel_for(files.size(), jobs_, [&](std::size_t i) {
@@ -76,7 +77,6 @@ class GroupStore {
 
   Unrecorded unrecorded;
   std::atomic<std::uint64_t> hashed{0};
-  bool rows_disagree = false;
 
  private:
   Cache& cache_;
@@ -159,7 +159,7 @@ std::optional<StreamedAdd> add_streaming(Cache& cache, StatCache& sc, const std:
     out.tree = scan_tree(root, data_rel, nullptr, &none, &consume);
   }
   files_read += store.hashed;
-  if (!out.tree.exists || out.tree.type != EntryType::dir || store.rows_disagree) return std::nullopt;
+  if (!out.tree.exists || out.tree.type != EntryType::dir) return std::nullopt;
   sc.flush();
   if (!build_from_rows(cache, sc, store.unrecorded, out)) return std::nullopt;
   return out;

@@ -33,10 +33,11 @@ using NameCheck = std::function<void(const std::string& repo_rel)>;
 // (not the link modes, which replace every workspace file). nullopt when it
 // is not a folder (or does not exist), or when the stat cache's rows do not
 // give back what the scan saw (a row lost or damaged, a file gone whose row
-// stayed, an executable bit the row disagrees with): then the caller scans
+// stayed): then the caller scans
 // again keeping every file; what was stored stays stored (and recorded, so
 // that scan reads none of it again). `files_read` counts the files read
-// into the cache (new, changed, or their object gone) either way.
+// into the cache (new, changed, their executable bit changed, or their
+// object gone) either way.
 std::optional<StreamedAdd> add_streaming(Cache& cache, StatCache& sc, const std::filesystem::path& root,
                                          const std::string& data_rel, const std::vector<LinkMode>& modes,
                                          unsigned jobs, const NameCheck& check_name, std::uint64_t& files_read);

@@ -465,9 +465,11 @@ void fill_from_stat_cache(StatCache& sc, WorkTree& tree) {
       [&](std::size_t i) { return tree.files[i].key; },
       [&](std::size_t i, StatCacheHit&& hit) {
         WorkFile& f = tree.files[i];
-        if (f.hash_known) return;
+        // The scan's own executable bit stands: a row with another one
+        // (chmod keeps the mtime) leaves the file to be hashed and its row
+        // written again, so the tree and the rows agree.
+        if (f.hash_known || hit.executable != f.executable) return;
         f.set_sha256(hit.sha256);
-        f.executable = hit.executable || f.executable;
       });
 }
 
@@ -495,10 +497,7 @@ bool fill_and_restore(StatCache& sc, WorkTree& tree, const std::unordered_set<st
     while (i < kept && tree.files[i].rel() < rest) ++i;
     if (i < kept && tree.files[i].rel() == rest) {  // a file the scan kept
       WorkFile& f = tree.files[i];
-      if (key == f.key && !f.hash_known) {
-        f.set_sha256(sha);
-        f.executable = exec || f.executable;
-      }
+      if (key == f.key && !f.hash_known && exec == f.executable) f.set_sha256(sha);
       return;
     }
     const std::string_view folder = parent_view(rest);
