@@ -307,7 +307,7 @@ void run_local_gc(Context& ctx, const GcArgs& a) {
                     {"scope", a.scope.json()},
                     {"grace_seconds", opts.grace_seconds},
                     {"removed", removed},
-                    {"removed_count", r.removed.size()},
+                    {"removed_count", r.removed_count},
                     {"removed_bytes", r.removed_bytes},
                     {"kept", r.kept},
                     {"kept_recent", r.kept_recent},
@@ -320,11 +320,14 @@ void run_local_gc(Context& ctx, const GcArgs& a) {
   }
   if (ctx.global.quiet) return;
   for (const auto& b : r.refs.broken) std::cerr << "warning: skipped: " << b.message << "\n";
-  if (r.dry_run || ctx.global.verbose)
+  if (r.dry_run || ctx.global.verbose) {
     for (const auto& x : r.removed)
       std::cout << (r.dry_run ? "would remove " : "removed ") << x.hash << " (" << human_bytes(x.size) << ")\n";
+    if (r.removed_count > r.removed.size())
+      std::cout << "(" << r.removed.size() << " of " << r.removed_count << " listed)\n";
+  }
   std::string verb = r.dry_run ? "Would remove " : "Removed ";
-  std::cout << verb << r.removed.size() << " object" << (r.removed.size() == 1 ? "" : "s") << " ("
+  std::cout << verb << r.removed_count << " object" << (r.removed_count == 1 ? "" : "s") << " ("
             << human_bytes(r.removed_bytes) << "); kept " << r.kept << " needed";
   if (r.kept_recent)
     std::cout << " and " << r.kept_recent << " stored within the last " << a.grace << " ("

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <mutex>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -10,6 +11,7 @@
 #include "core/fs.h"
 #include "core/hash.h"
 #include "core/parallel.h"
+#include "core/progress.h"
 #include "core/log.h"
 #include "data/data.h"
 #include "data/manifest.h"
@@ -303,7 +305,16 @@ SyncResult push(Repo& repo, const SyncRequest& request) {
   if (request.paths.empty())
     for (const auto& h : only_cached(repo, registered_artifact_objects(repo))) extra.insert(h);
   record_push(repo, *backend, r.pointers, extra);
+  // One progress line for the batches and the folders after them.
+  TransferOptions::Totals totals;
+  std::optional<ProgressPhase> phase;
+  if (opts.progress) {
+    phase.emplace(opts.verb, 0, 0, "objects");
+    opts.shared_totals = &totals;
+  }
   PushWalk walked = push_named(repo, *backend, idx, r.pointers, &pushed, extra, opts, batch, r.stats);
+  phase.reset();
+  opts.shared_totals = nullptr;
   r.known_files = walked.known_files;
   // A `mlo gc --remote` may be removing old packs this push counted on: wait
   // until none runs, then look again and send whatever vanished.

@@ -87,29 +87,32 @@ GcResult collect_garbage(Repo& repo, const GcOptions& options) {
                      "'mlo fsck' to find damaged objects; or pass --skip-broken to delete anyway (the "
                      "files of those folders are then not protected)");
 
-  std::vector<GcObject> candidates;
-  cache.for_each_object([&](const std::string& hash, std::uint64_t size) {
-    if (result.refs.needs(hash)) ++result.kept;
-    else candidates.push_back({hash, size});
-  });
-  std::sort(candidates.begin(), candidates.end(), [](auto& a, auto& b) { return a.hash < b.hash; });
-
+  // Decided object by object as the cache is listed, nothing held per
+  // object (a gc freeing a million objects held each twice: 110 bytes in a
+  // list of candidates, again in the list of removed ones). Removing entries
+  // already listed does not disturb the listing (git's prune does the same).
   std::int64_t now = std::time(nullptr);
-  ProgressPhase phase(options.dry_run ? "gc (dry run)" : "gc", candidates.size(), 0, "objects");
-  for (const auto& c : candidates) {
+  ProgressPhase phase(options.dry_run ? "gc (dry run)" : "gc", 0, 0, "objects");
+  cache.for_each_object([&](const std::string& hash, std::uint64_t size) {
     check_interrupted();
     phase.add(1);
+    if (result.refs.needs(hash)) {
+      ++result.kept;
+      return;
+    }
     struct stat st;
-    if (::lstat(cache.object_path(c.hash).c_str(), &st) != 0) continue;  // gone meanwhile
+    if (::lstat(cache.object_path(hash).c_str(), &st) != 0) return;  // gone meanwhile
     if (now - arrival_time(st) < options.grace_seconds) {
       ++result.kept_recent;
-      result.kept_recent_bytes += c.size;
-      continue;
+      result.kept_recent_bytes += size;
+      return;
     }
-    if (!options.dry_run) cache.remove(c.hash);
-    result.removed.push_back(c);
-    result.removed_bytes += c.size;
-  }
+    if (!options.dry_run) cache.remove(hash);
+    ++result.removed_count;
+    result.removed_bytes += size;
+    if (result.removed.size() < kMaxListedRemoved) result.removed.push_back({hash, size});
+  });
+  std::sort(result.removed.begin(), result.removed.end(), [](auto& a, auto& b) { return a.hash < b.hash; });
 
   fs::path temp = cache.root() / "tmp";
   // A temp file is written continuously while its writer lives, so one

@@ -36,9 +36,15 @@ struct GcObject {
   std::uint64_t size = 0;
 };
 
+// Objects listed by name in a GcResult; the counts and bytes cover all.
+inline constexpr std::size_t kMaxListedRemoved = 10000;
+
 struct GcResult {
   bool dry_run = false;
-  std::vector<GcObject> removed;  // removed (or, with dry_run, that would be)
+  // Removed (or, with dry_run, that would be), sorted by hash: the first
+  // kMaxListedRemoved met, so a gc of millions does not hold them all.
+  std::vector<GcObject> removed;
+  std::uint64_t removed_count = 0;
   std::uint64_t removed_bytes = 0;
   std::size_t kept = 0;            // objects kept because a root needs them
   std::size_t kept_recent = 0;     // unneeded but inside the grace period

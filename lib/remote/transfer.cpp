@@ -38,16 +38,28 @@ using Clock = std::chrono::steady_clock;
 // which the CLI points at stderr when it is a terminal (or a CI log).
 class Progress {
  public:
-  Progress(bool on, const std::string& verb, std::uint64_t total_objects, std::uint64_t total_bytes) {
-    if (on && total_objects > 0) phase_.emplace(verb, total_objects, total_bytes, "objects");
+  Progress(const TransferOptions& options, std::uint64_t total_objects, std::uint64_t total_bytes) {
+    if (!options.progress) return;
+    if (auto* shared = options.shared_totals) {  // the caller's phase: grow its totals
+      shared->objects += total_objects;
+      shared->bytes += total_bytes;
+      progress().set_totals(shared->objects, shared->bytes);
+      joined_ = true;
+    } else if (total_objects > 0) {
+      phase_.emplace(options.verb, total_objects, total_bytes, "objects");
+    }
   }
   void add(std::uint64_t objects, std::uint64_t bytes) {
-    if (phase_) phase_->add(objects, bytes);
+    if (phase_ || joined_) progress().add(objects, bytes);
   }
-  void stop() { phase_.reset(); }
+  void stop() {
+    phase_.reset();
+    joined_ = false;
+  }
 
  private:
   std::optional<ProgressPhase> phase_;
+  bool joined_ = false;
 };
 
 // Runs fn(worker, item) for items [0, n) on `jobs` threads; worker ids are
@@ -293,7 +305,7 @@ TransferStats push_objects(Backend& backend, Cache& cache, const fs::path& index
   // Not a hash at all: neither the cache nor the remote can hold it.
   for (const auto& h : hashes.odd()) stats.missing.push_back(h);
 
-  Progress progress(options.progress, options.verb, to_send.size(), total_bytes);
+  Progress progress(options, to_send.size(), total_bytes);
   std::mutex stats_mutex;
   PackWriter writer(backend, index_cache, options, stats);
   std::set<std::string> claimed;
@@ -548,7 +560,7 @@ TransferStats fetch_objects(Backend& backend, Cache& cache, const fs::path& inde
   wanted.resize(kept);
   const std::vector<const Sha256Bytes*>& present = wanted;
   cache.expect_verified(present.size());
-  Progress progress(options.progress, options.verb, present.size(), stats.bytes);
+  Progress progress(options, present.size(), stats.bytes);
   FetchCounters counters{progress};
   // In rounds: the blob list, the ranges and the large objects' temp files
   // are held for one round at a time, so a fetch of N files holds N hashes,

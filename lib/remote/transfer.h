@@ -28,6 +28,13 @@ struct TransferOptions {
   int zstd_level = 1;
   bool progress = false;                   // draw a progress line on stderr
   std::string verb = "push";               // for the progress line
+  // Set when several calls make one transfer (a push in batches): the
+  // caller has begun the phase, and each call adds what it plans to these
+  // totals instead of drawing a line of its own.
+  struct Totals {
+    std::uint64_t objects = 0, bytes = 0;
+  };
+  Totals* shared_totals = nullptr;
 };
 
 struct TransferStats {

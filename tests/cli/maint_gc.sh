@@ -106,6 +106,23 @@ kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
 expect_ok gc --grace 0
 expect_eq "$(count_objects)" "0" "objects after the lock was released"
 
+# A gc of more objects than it lists (10,000): the counts cover all of
+# them, the list and the dry run's lines stop at the cap, every one goes.
+mkdir -p many && /usr/bin/python3 -c "
+for i in range(10005): open('many/f%05d' % i, 'w').write('many %d' % i)"
+expect_ok data add many
+rm -f many.mlo && rm -rf many
+expect_ok --json gc -n --grace 0
+expect_json "d['removed_count'] == 10006 and len(d['removed']) == 10000"
+expect_json "d['removed'] == sorted(d['removed'], key=lambda x: x['hash'])"
+expect_ok gc -n --grace 0
+expect_out_contains "(10000 of 10006 listed)"
+expect_out_contains "Would remove 10006 objects"
+expect_eq "$(grep -c '^would remove ' <<<"$OUT")" "10000" "dry-run lines"
+expect_ok gc --grace 0
+expect_out_contains "Removed 10006 objects"
+expect_eq "$(count_objects)" "0" "objects after removing more than are listed"
+
 # Bad options and places.
 expect_rc 2 gc --grace soon
 expect_err_contains "--grace: 'soon' is not a duration"
