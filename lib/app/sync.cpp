@@ -480,8 +480,18 @@ SyncResult fetch(Repo& repo, const SyncRequest& request) {
   fs::path idx = index_cache_dir(repo.cache_dir(), r.remote.url);
   r.pointers = find_pointers(repo, request.paths);
   fetch_folders(repo, *backend, idx, opts, r);
-  fetch_files(repo, *backend, idx, opts, std::max<std::uint64_t>(1, config_u64(r.remote, "fetch_batch", kFetchBatch)),
-              r);
+  {
+    // One progress line for the files' batches.
+    TransferOptions files_opts = opts;
+    TransferOptions::Totals totals;
+    std::optional<ProgressPhase> phase;
+    if (opts.progress) {
+      phase.emplace(opts.verb, 0, 0, "objects");
+      files_opts.shared_totals = &totals;
+    }
+    fetch_files(repo, *backend, idx, files_opts,
+                std::max<std::uint64_t>(1, config_u64(r.remote, "fetch_batch", kFetchBatch)), r);
+  }
   if (request.paths.empty() && request.runs) fetch_runs(repo, *backend, idx, opts, r);
   if (request.models) fetch_models(repo, *backend, idx, opts, r);
   return r;
