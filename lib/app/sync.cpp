@@ -64,6 +64,25 @@ TransferOptions transfer_options(const SyncRequest& request, const RemoteConfig&
   return o;
 }
 
+// One progress line over several transfers (a push or pull in batches):
+// begun here, its totals grown by each transfer as it plans.
+class OneProgressLine {
+ public:
+  explicit OneProgressLine(TransferOptions& opts) : opts_(opts) {
+    if (!opts.progress) return;
+    phase_.emplace(opts.verb, 0, 0, "objects");
+    opts.shared_totals = &totals_;
+  }
+  ~OneProgressLine() { opts_.shared_totals = nullptr; }
+  OneProgressLine(const OneProgressLine&) = delete;
+  OneProgressLine& operator=(const OneProgressLine&) = delete;
+
+ private:
+  TransferOptions& opts_;
+  TransferOptions::Totals totals_;
+  std::optional<ProgressPhase> phase_;
+};
+
 void merge_stats(TransferStats& into, const TransferStats& s) {
   into.objects += s.objects;
   into.bytes += s.bytes;
@@ -305,16 +324,11 @@ SyncResult push(Repo& repo, const SyncRequest& request) {
   if (request.paths.empty())
     for (const auto& h : only_cached(repo, registered_artifact_objects(repo))) extra.insert(h);
   record_push(repo, *backend, r.pointers, extra);
-  // One progress line for the batches and the folders after them.
-  TransferOptions::Totals totals;
-  std::optional<ProgressPhase> phase;
-  if (opts.progress) {
-    phase.emplace(opts.verb, 0, 0, "objects");
-    opts.shared_totals = &totals;
+  PushWalk walked;
+  {
+    OneProgressLine line(opts);  // over the batches and the folders after them
+    walked = push_named(repo, *backend, idx, r.pointers, &pushed, extra, opts, batch, r.stats);
   }
-  PushWalk walked = push_named(repo, *backend, idx, r.pointers, &pushed, extra, opts, batch, r.stats);
-  phase.reset();
-  opts.shared_totals = nullptr;
   r.known_files = walked.known_files;
   // A `mlo gc --remote` may be removing old packs this push counted on: wait
   // until none runs, then look again and send whatever vanished.
@@ -481,16 +495,9 @@ SyncResult fetch(Repo& repo, const SyncRequest& request) {
   r.pointers = find_pointers(repo, request.paths);
   fetch_folders(repo, *backend, idx, opts, r);
   {
-    // One progress line for the files' batches.
-    TransferOptions files_opts = opts;
-    TransferOptions::Totals totals;
-    std::optional<ProgressPhase> phase;
-    if (opts.progress) {
-      phase.emplace(opts.verb, 0, 0, "objects");
-      files_opts.shared_totals = &totals;
-    }
-    fetch_files(repo, *backend, idx, files_opts,
-                std::max<std::uint64_t>(1, config_u64(r.remote, "fetch_batch", kFetchBatch)), r);
+    OneProgressLine line(opts);  // over the files' batches
+    fetch_files(repo, *backend, idx, opts, std::max<std::uint64_t>(1, config_u64(r.remote, "fetch_batch", kFetchBatch)),
+                r);
   }
   if (request.paths.empty() && request.runs) fetch_runs(repo, *backend, idx, opts, r);
   if (request.models) fetch_models(repo, *backend, idx, opts, r);
