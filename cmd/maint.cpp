@@ -15,6 +15,7 @@
 #include "remote/gc_lock.h"
 #include "remote/timestamps.h"
 #include "core/parallel.h"
+#include "core/parse.h"
 #include "data/gc.h"
 
 namespace mlo::cli {
@@ -299,6 +300,14 @@ void run_local_gc(Context& ctx, const GcArgs& a) {
   opts.grace_seconds = parse_duration_seconds(a.grace, "--grace");
   opts.dry_run = a.dry_run;
   opts.skip_broken = a.skip_broken;
+  if (auto v = ctx.repo().config().get("gc.pass_objects")) {
+    auto n = parse_u64(*v);
+    if (!n || *n == 0)
+      throw InputError(".mlo/config.yaml: gc.pass_objects: expected a whole number of hashes above 0, got '" +
+                           printable(*v) + "'",
+                       "edit gc.pass_objects in .mlo/config.yaml (a whole number such as 2097152), or remove it for the default");
+    opts.pass_objects = static_cast<std::size_t>(*n);
+  }
   GcResult r = collect_garbage(ctx.repo(), opts);
   if (ctx.global.json) {
     auto removed = nlohmann::json::array();
@@ -313,6 +322,7 @@ void run_local_gc(Context& ctx, const GcArgs& a) {
                     {"kept_recent", r.kept_recent},
                     {"kept_recent_bytes", r.kept_recent_bytes},
                     {"temp_files", r.temp_files},
+                    {"passes", r.passes},
                     {"pointers", r.refs.pointers},
                     {"revisions", r.refs.revisions},
                     {"skipped_broken", broken_json(r.refs.broken)}});

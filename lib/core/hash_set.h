@@ -37,6 +37,8 @@ class HashSet {
   void merge(HashSet&& other);
   bool contains(std::string_view hash) const;
   std::size_t size() const;
+  // Hashes held now, repeats not yet dropped included (no sort): its memory.
+  std::size_t held() const { return bytes_.size() + odd_.size(); }
   bool empty() const { return size() == 0; }
   // The hashes in order (raw ones sorted, then the odd ones).
   const std::vector<Sha256Bytes>& sorted() const;

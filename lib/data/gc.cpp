@@ -67,6 +67,36 @@ std::size_t count_stale_temp(const fs::path& dir, std::int64_t max_age) {
   return n;
 }
 
+// Decides each object whose first byte is in [lo, hi] as the cache is
+// listed, holding none (a gc freeing a million objects held each twice: 110
+// bytes in a list of candidates, again in the list of removed ones).
+// Removing entries already listed does not disturb the listing (git's
+// prune does the same).
+void sweep(Cache& cache, const References& refs, const GcOptions& options, std::int64_t now, unsigned lo,
+           unsigned hi, ProgressPhase& phase, GcResult& result) {
+  cache.for_each_object(
+      [&](const std::string& hash, std::uint64_t size) {
+        check_interrupted();
+        phase.add(1);
+        if (refs.needs(hash)) {
+          ++result.kept;
+          return;
+        }
+        struct stat st;
+        if (::lstat(cache.object_path(hash).c_str(), &st) != 0) return;  // gone meanwhile
+        if (now - arrival_time(st) < options.grace_seconds) {
+          ++result.kept_recent;
+          result.kept_recent_bytes += size;
+          return;
+        }
+        if (!options.dry_run) cache.remove(hash);
+        ++result.removed_count;
+        result.removed_bytes += size;
+        if (result.removed.size() < kMaxListedRemoved) result.removed.push_back({hash, size});
+      },
+      lo, hi);
+}
+
 }  // namespace
 
 GcResult collect_garbage(Repo& repo, const GcOptions& options) {
@@ -78,40 +108,38 @@ GcResult collect_garbage(Repo& repo, const GcOptions& options) {
   std::optional<RepoLock> lock;
   if (!options.dry_run) lock.emplace(repo.tmp_dir(), "data", repo.lock_timeout_ms());
 
-  result.refs = collect_references(repo, options.scope, options.extra_sources);
-  if (!result.refs.broken.empty() && !options.skip_broken)
-    throw InputError("gc stopped before deleting anything: " + std::to_string(result.refs.broken.size()) +
-                         " reference(s) could not be read, so the objects they need are unknown:" +
-                         describe_broken(result.refs.broken),
-                     "restore the pointer files (git checkout), fetch missing manifests ('mlo pull'), run "
-                     "'mlo fsck' to find damaged objects; or pass --skip-broken to delete anyway (the "
-                     "files of those folders are then not protected)");
-
-  // Decided object by object as the cache is listed, nothing held per
-  // object (a gc freeing a million objects held each twice: 110 bytes in a
-  // list of candidates, again in the list of removed ones). Removing entries
-  // already listed does not disturb the listing (git's prune does the same).
+  // In passes by the hashes' first byte, each holding at most
+  // `pass_objects` needed hashes (32 bytes each): a pass that would hold
+  // more is split in two and walked again, so the memory stays flat however
+  // many files the roots name; below the limit, one pass as before.
   std::int64_t now = std::time(nullptr);
   ProgressPhase phase(options.dry_run ? "gc (dry run)" : "gc", 0, 0, "objects");
-  cache.for_each_object([&](const std::string& hash, std::uint64_t size) {
-    check_interrupted();
-    phase.add(1);
-    if (result.refs.needs(hash)) {
-      ++result.kept;
-      return;
+  std::vector<std::pair<unsigned, unsigned>> ranges{{0, 255}};  // first bytes still to do
+  while (!ranges.empty()) {
+    auto [lo, hi] = ranges.back();
+    ranges.pop_back();
+    References refs;
+    refs.first_byte_lo = lo;
+    refs.first_byte_hi = hi;
+    refs.max_held = lo < hi ? options.pass_objects : 0;  // one byte's share cannot be split
+    collect_references(repo, options.scope, options.extra_sources, refs);
+    if (!refs.broken.empty() && !options.skip_broken)  // the same roots each pass: met in the first
+      throw InputError("gc stopped before deleting anything: " + std::to_string(refs.broken.size()) +
+                           " reference(s) could not be read, so the objects they need are unknown:" +
+                           describe_broken(refs.broken),
+                       "restore the pointer files (git checkout), fetch missing manifests ('mlo pull'), run "
+                       "'mlo fsck' to find damaged objects; or pass --skip-broken to delete anyway (the "
+                       "files of those folders are then not protected)");
+    if (refs.overflowed) {
+      unsigned mid = lo + (hi - lo) / 2;
+      ranges.push_back({mid + 1, hi});
+      ranges.push_back({lo, mid});
+      continue;
     }
-    struct stat st;
-    if (::lstat(cache.object_path(hash).c_str(), &st) != 0) return;  // gone meanwhile
-    if (now - arrival_time(st) < options.grace_seconds) {
-      ++result.kept_recent;
-      result.kept_recent_bytes += size;
-      return;
-    }
-    if (!options.dry_run) cache.remove(hash);
-    ++result.removed_count;
-    result.removed_bytes += size;
-    if (result.removed.size() < kMaxListedRemoved) result.removed.push_back({hash, size});
-  });
+    ++result.passes;
+    sweep(cache, refs, options, now, lo, hi, phase, result);
+    result.refs = std::move(refs);
+  }
   std::sort(result.removed.begin(), result.removed.end(), [](auto& a, auto& b) { return a.hash < b.hash; });
 
   fs::path temp = cache.root() / "tmp";

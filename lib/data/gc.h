@@ -29,6 +29,9 @@ struct GcOptions {
   std::int64_t grace_seconds = 3600;
   bool dry_run = false;
   bool skip_broken = false;  // delete even though some roots could not be read
+  // Needed hashes held at once (32 bytes each); more make gc walk the roots
+  // again in passes by the hashes' first byte (config gc.pass_objects).
+  std::size_t pass_objects = std::size_t{1} << 21;
 };
 
 struct GcObject {
@@ -50,7 +53,8 @@ struct GcResult {
   std::size_t kept_recent = 0;     // unneeded but inside the grace period
   std::uint64_t kept_recent_bytes = 0;
   std::size_t temp_files = 0;      // stale temp files removed (or that would be)
-  References refs;
+  std::size_t passes = 0;          // walks of the roots that were swept (1 unless gc.pass_objects was exceeded)
+  References refs;                 // the last pass's (its broken ones are every pass's)
 };
 
 // Throws InputError (exit 3) when roots are broken and !skip_broken, or when

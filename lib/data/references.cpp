@@ -197,11 +197,23 @@ void collect_into(Repo& repo, const ReferenceScope& scope, const std::vector<Ref
 
 }  // namespace
 
+bool References::in_pass(const std::string& hash) const {
+  if (first_byte_lo == 0 && first_byte_hi == 255) return true;
+  Sha256Bytes b;
+  if (!sha256_from_hex(hash, b)) return true;  // not a hash: kept in every pass (it names no object)
+  return b[0] >= first_byte_lo && b[0] <= first_byte_hi;
+}
+
+void collect_references(Repo& repo, const ReferenceScope& scope, const std::vector<ReferenceSource>& extra_sources,
+                        References& refs) {
+  collect_into(repo, scope, extra_sources, refs);
+  refs.objects.sorted();  // sorted once here: later reads may come from several threads
+}
+
 References collect_references(Repo& repo, const ReferenceScope& scope,
                               const std::vector<ReferenceSource>& extra_sources) {
   References refs;
-  collect_into(repo, scope, extra_sources, refs);
-  refs.objects.sorted();  // sorted once here: later reads may come from several threads
+  collect_references(repo, scope, extra_sources, refs);
   return refs;
 }
 

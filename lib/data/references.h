@@ -65,12 +65,28 @@ struct References {
   const HashSet* label_only = nullptr;
   std::unordered_map<std::string, std::string> labels;
 
+  // A gc in passes (data/gc.h) keeps only the hashes whose first byte is in
+  // [first_byte_lo, first_byte_hi], and no more than `max_held` of them
+  // (0: no limit): past it `overflowed` is set and the pass is split.
+  unsigned first_byte_lo = 0, first_byte_hi = 255;
+  std::size_t max_held = 0;
+  bool overflowed = false;
+
   bool needs(const std::string& hash) const { return objects.contains(hash); }
   // Records that `where` needs `hash`.
   void add(const std::string& hash, const std::string& where) {
-    if (!label_only) objects.insert(hash);
-    else if (label_only->contains(hash)) labels.emplace(hash, where);
+    if (label_only) {
+      if (label_only->contains(hash)) labels.emplace(hash, where);
+      return;
+    }
+    if (!in_pass(hash)) return;
+    if (max_held && objects.held() >= max_held) {
+      overflowed = true;
+      return;
+    }
+    objects.insert(hash);
   }
+  bool in_pass(const std::string& hash) const;
 };
 
 // A further kind of root (pipeline outputs in mlo.lock, run records, ...):
@@ -85,6 +101,9 @@ struct ReferenceSource {
 // itself (git unreadable, an unknown revision); damaged roots go to `broken`.
 References collect_references(Repo& repo, const ReferenceScope& scope,
                               const std::vector<ReferenceSource>& extra_sources = {});
+// The same for one pass: `refs` comes with its range and limit set.
+void collect_references(Repo& repo, const ReferenceScope& scope, const std::vector<ReferenceSource>& extra_sources,
+                        References& refs);
 
 // The first place found that names each of `hashes` ("data/train.csv",
 // "data/images/cat.png at 1a2b3c4"), reading the same roots again; a hash

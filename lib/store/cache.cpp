@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <cerrno>
 #include <ctime>
@@ -531,24 +532,35 @@ void Cache::remove(std::string_view hash) {
   if (::unlink(p.c_str()) != 0 && errno != ENOENT) throw_errno("cannot remove " + p.string(), errno);
 }
 
-void Cache::for_each_object(const std::function<void(const std::string&, std::uint64_t)>& visit) const {
-  walk_objects([&](int dir_fd, const char* name, const std::string& hash) {
-    struct stat st;
-    if (::fstatat(dir_fd, name, &st, 0) == 0) visit(hash, static_cast<std::uint64_t>(st.st_size));
-  });
+void Cache::for_each_object(const std::function<void(const std::string&, std::uint64_t)>& visit,
+                            unsigned first_byte_lo, unsigned first_byte_hi) const {
+  walk_objects(
+      [&](int dir_fd, const char* name, const std::string& hash) {
+        struct stat st;
+        if (::fstatat(dir_fd, name, &st, 0) == 0) visit(hash, static_cast<std::uint64_t>(st.st_size));
+      },
+      first_byte_lo, first_byte_hi);
 }
 
 void Cache::for_each_object_hash(const std::function<void(const std::string&)>& visit) const {
   walk_objects([&](int, const char*, const std::string& hash) { visit(hash); });
 }
 
-void Cache::walk_objects(const std::function<void(int, const char*, const std::string&)>& visit) const {
+void Cache::walk_objects(const std::function<void(int, const char*, const std::string&)>& visit,
+                         unsigned first_byte_lo, unsigned first_byte_hi) const {
   fs::path objects = root_ / "objects";
   DIR* top = ::opendir(objects.c_str());
   if (!top) return;
+  auto in_range = [&](const char* name) {
+    if (first_byte_lo == 0 && first_byte_hi == 255) return true;
+    char* end = nullptr;
+    unsigned long b = std::strtoul(name, &end, 16);
+    return end == name + 2 && b >= first_byte_lo && b <= first_byte_hi;
+  };
   std::vector<std::string> fanouts;
   while (dirent* e = ::readdir(top))
-    if (e->d_name[0] != '.' && std::char_traits<char>::length(e->d_name) == 2) fanouts.push_back(e->d_name);
+    if (e->d_name[0] != '.' && std::char_traits<char>::length(e->d_name) == 2 && in_range(e->d_name))
+      fanouts.push_back(e->d_name);
   ::closedir(top);
   for (const auto& f : fanouts) {
     fs::path dir = objects / f;

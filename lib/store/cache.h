@@ -76,8 +76,11 @@ class Cache {
   // Re-hashes the object: false when its bytes no longer match its name.
   bool verify(std::string_view hash) const;
   void remove(std::string_view hash);
-  // Visits every object: (hash, size in bytes).
-  void for_each_object(const std::function<void(const std::string&, std::uint64_t)>& visit) const;
+  // Visits every object: (hash, size in bytes); or only those whose first
+  // byte is in [first_byte_lo, first_byte_hi] (their fan-out folders alone
+  // are listed).
+  void for_each_object(const std::function<void(const std::string&, std::uint64_t)>& visit,
+                       unsigned first_byte_lo = 0, unsigned first_byte_hi = 255) const;
   // The same without sizes (no stat an object): fsck's second pass, which
   // learns each size by reading the object.
   void for_each_object_hash(const std::function<void(const std::string&)>& visit) const;
@@ -88,7 +91,8 @@ class Cache {
 
  private:
   // Every object file of objects/XX/: (the fan-out folder's fd, its name, the hash).
-  void walk_objects(const std::function<void(int, const char*, const std::string&)>& visit) const;
+  void walk_objects(const std::function<void(int, const char*, const std::string&)>& visit,
+                    unsigned first_byte_lo = 0, unsigned first_byte_hi = 255) const;
   fs::path temp_dir() const { return root_ / "tmp"; }
   void ensure_fanout(std::string_view hash) const;
   void ensure_fanout_dir(std::string_view hash) const;

@@ -123,6 +123,45 @@ expect_ok gc --grace 0
 expect_out_contains "Removed 10006 objects"
 expect_eq "$(count_objects)" "0" "objects after removing more than are listed"
 
+# In passes (gc.pass_objects: needed hashes held at once): the roots are
+# walked once for each share of the hashes' first byte, and exactly the
+# same objects are kept and removed as in one pass.
+new_repo passes
+mkdir -p d/sub && for i in $(seq 1 40); do echo "keep $i" >d/k$i; echo "sub $i" >d/sub/s$i; done
+expect_ok data add d && git add -A && git commit -qm keep
+for i in $(seq 1 30); do echo "new $i" >d/k$i; done
+expect_ok data add d
+expect_ok --json gc -n --grace 0
+echo "$OUT" >"$TEST_TMP/one.json"
+printf 'gc:\n  pass_objects: 3\n' >.mlo/config.local.yaml
+expect_ok --json gc -n --grace 0
+echo "$OUT" >"$TEST_TMP/split.json"
+/usr/bin/python3 - "$TEST_TMP/one.json" "$TEST_TMP/split.json" <<'PY' || fail "gc in passes kept or removed other objects"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+assert a['passes'] == 1 and b['passes'] > 8, (a['passes'], b['passes'])
+assert sorted(x['hash'] for x in a['removed']) == sorted(x['hash'] for x in b['removed'])
+assert a['removed_count'] == b['removed_count'] == 31, a['removed_count']
+assert a['kept'] == b['kept'] and a['kept'] > 80, (a['kept'], b['kept'])
+PY
+pass
+expect_ok gc --grace 0
+expect_out_contains "Removed 31 objects"
+expect_ok data status --exit-code
+rm -rf d && expect_ok data checkout d
+expect_eq "$(cat d/k1 d/k40 d/sub/s7 | tr '\n' ' ')" "new 1 keep 40 sub 7 " "files after gc in passes"
+# A broken root still stops it before anything is deleted (the committed
+# pointer, whose folder object the gc above removed).
+git checkout -q HEAD -- d.mlo
+before=$(count_objects)
+expect_rc 3 gc --grace 0
+expect_err_contains "gc stopped before deleting anything"
+expect_eq "$(count_objects)" "$before" "objects after a refused gc in passes"
+printf 'gc:\n  pass_objects: lots\n' >.mlo/config.local.yaml
+expect_rc 3 gc -n
+expect_err_contains "gc.pass_objects: expected a whole number"
+rm -f .mlo/config.local.yaml
+
 # Bad options and places.
 expect_rc 2 gc --grace soon
 expect_err_contains "--grace: 'soon' is not a duration"
