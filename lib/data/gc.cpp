@@ -110,8 +110,10 @@ GcResult collect_garbage(Repo& repo, const GcOptions& options) {
 
   // In passes by the hashes' first byte, each holding at most
   // `pass_objects` needed hashes (32 bytes each): a pass that would hold
-  // more is split in two and walked again, so the memory stays flat however
-  // many files the roots name; below the limit, one pass as before.
+  // more is split into as many shares as its count asks for (with room for
+  // an uneven spread; a share that still overflows is split again), so the
+  // memory stays flat however many files the roots name. Below the limit,
+  // one pass as before.
   std::int64_t now = std::time(nullptr);
   ProgressPhase phase(options.dry_run ? "gc (dry run)" : "gc", 0, 0, "objects");
   std::vector<std::pair<unsigned, unsigned>> ranges{{0, 255}};  // first bytes still to do
@@ -131,9 +133,12 @@ GcResult collect_garbage(Repo& repo, const GcOptions& options) {
                        "'mlo fsck' to find damaged objects; or pass --skip-broken to delete anyway (the "
                        "files of those folders are then not protected)");
     if (refs.overflowed) {
-      unsigned mid = lo + (hi - lo) / 2;
-      ranges.push_back({mid + 1, hi});
-      ranges.push_back({lo, mid});
+      const std::size_t total = refs.objects.held() + refs.beyond;
+      const unsigned width = hi - lo + 1;
+      const auto parts = static_cast<unsigned>(
+          std::clamp<std::size_t>((total + total / 4) / std::max<std::size_t>(options.pass_objects, 1) + 1, 2, width));
+      for (unsigned k = parts; k-- > 0;)  // the lowest share on top: swept first
+        ranges.push_back({lo + width * k / parts, lo + width * (k + 1) / parts - 1});
       continue;
     }
     ++result.passes;

@@ -67,10 +67,12 @@ struct References {
 
   // A gc in passes (data/gc.h) keeps only the hashes whose first byte is in
   // [first_byte_lo, first_byte_hi], and no more than `max_held` of them
-  // (0: no limit): past it `overflowed` is set and the pass is split.
+  // (0: no limit): past it `overflowed` is set, `beyond` counts what was
+  // left out, and the pass is split by that count.
   unsigned first_byte_lo = 0, first_byte_hi = 255;
   std::size_t max_held = 0;
   bool overflowed = false;
+  std::size_t beyond = 0;
 
   bool needs(const std::string& hash) const { return objects.contains(hash); }
   // Records that `where` needs `hash`.
@@ -82,6 +84,7 @@ struct References {
     if (!in_pass(hash)) return;
     if (max_held && objects.held() >= max_held) {
       overflowed = true;
+      ++beyond;
       return;
     }
     objects.insert(hash);
