@@ -293,6 +293,19 @@ void run_remote_gc(Context& ctx, const GcArgs& a, bool grace_given) {
               << " --empty-trash' deletes for good what is older than gc.trash_retention (7d).\n";
 }
 
+// gc.pass_objects: the needed hashes gc and fsck hold at once.
+std::size_t pass_objects_setting(Context& ctx, std::size_t fallback) {
+  auto v = ctx.repo().config().get("gc.pass_objects");
+  if (!v) return fallback;
+  auto n = parse_u64(*v);
+  if (!n || *n == 0)
+    throw InputError(".mlo/config.yaml: gc.pass_objects: expected a whole number of hashes above 0, got '" +
+                         printable(*v) + "'",
+                     "edit gc.pass_objects in .mlo/config.yaml (a whole number such as 2097152), or remove it for "
+                     "the default");
+  return static_cast<std::size_t>(*n);
+}
+
 void run_local_gc(Context& ctx, const GcArgs& a) {
   GcOptions opts;
   opts.scope = a.scope.scope();
@@ -300,14 +313,7 @@ void run_local_gc(Context& ctx, const GcArgs& a) {
   opts.grace_seconds = parse_duration_seconds(a.grace, "--grace");
   opts.dry_run = a.dry_run;
   opts.skip_broken = a.skip_broken;
-  if (auto v = ctx.repo().config().get("gc.pass_objects")) {
-    auto n = parse_u64(*v);
-    if (!n || *n == 0)
-      throw InputError(".mlo/config.yaml: gc.pass_objects: expected a whole number of hashes above 0, got '" +
-                           printable(*v) + "'",
-                       "edit gc.pass_objects in .mlo/config.yaml (a whole number such as 2097152), or remove it for the default");
-    opts.pass_objects = static_cast<std::size_t>(*n);
-  }
+  opts.pass_objects = pass_objects_setting(ctx, opts.pass_objects);
   GcResult r = collect_garbage(ctx.repo(), opts);
   if (ctx.global.json) {
     auto removed = nlohmann::json::array();
@@ -420,6 +426,7 @@ void register_fsck(CLI::App& app, Context& ctx) {
     opts.extra_sources = app::reference_sources();
     opts.repair = o->repair;
     opts.jobs = o->jobs;
+    opts.pass_objects = pass_objects_setting(ctx, opts.pass_objects);
     FsckResult r = fsck(ctx.repo(), opts);
     if (!r.ok()) ctx.exit_code = 1;
     if (ctx.global.json) {
@@ -436,7 +443,8 @@ void register_fsck(CLI::App& app, Context& ctx) {
                       {"corrupt", corrupt},
                       {"missing", missing},
                       {"broken", broken_json(r.broken)},
-                      {"unreferenced", r.unreferenced}});
+                      {"unreferenced", r.unreferenced},
+                      {"passes", r.passes}});
       return;
     }
     for (const auto& c : r.corrupt) {

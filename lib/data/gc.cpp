@@ -108,43 +108,25 @@ GcResult collect_garbage(Repo& repo, const GcOptions& options) {
   std::optional<RepoLock> lock;
   if (!options.dry_run) lock.emplace(repo.tmp_dir(), "data", repo.lock_timeout_ms());
 
-  // In passes by the hashes' first byte, each holding at most
-  // `pass_objects` needed hashes (32 bytes each): a pass that would hold
-  // more is split into as many shares as its count asks for (with room for
-  // an uneven spread; a share that still overflows is split again), so the
-  // memory stays flat however many files the roots name. Below the limit,
-  // one pass as before.
+  // In passes when the roots name more than `pass_objects` hashes
+  // (references.h), each sweeping only its share of the cache.
   std::int64_t now = std::time(nullptr);
   ProgressPhase phase(options.dry_run ? "gc (dry run)" : "gc", 0, 0, "objects");
-  std::vector<std::pair<unsigned, unsigned>> ranges{{0, 255}};  // first bytes still to do
-  while (!ranges.empty()) {
-    auto [lo, hi] = ranges.back();
-    ranges.pop_back();
-    References refs;
-    refs.first_byte_lo = lo;
-    refs.first_byte_hi = hi;
-    refs.max_held = lo < hi ? options.pass_objects : 0;  // one byte's share cannot be split
-    collect_references(repo, options.scope, options.extra_sources, refs);
-    if (!refs.broken.empty() && !options.skip_broken)  // the same roots each pass: met in the first
-      throw InputError("gc stopped before deleting anything: " + std::to_string(refs.broken.size()) +
-                           " reference(s) could not be read, so the objects they need are unknown:" +
-                           describe_broken(refs.broken),
-                       "restore the pointer files (git checkout), fetch missing manifests ('mlo pull'), run "
-                       "'mlo fsck' to find damaged objects; or pass --skip-broken to delete anyway (the "
-                       "files of those folders are then not protected)");
-    if (refs.overflowed) {
-      const std::size_t total = refs.objects.held() + refs.beyond;
-      const unsigned width = hi - lo + 1;
-      const auto parts = static_cast<unsigned>(
-          std::clamp<std::size_t>((total + total / 4) / std::max<std::size_t>(options.pass_objects, 1) + 1, 2, width));
-      for (unsigned k = parts; k-- > 0;)  // the lowest share on top: swept first
-        ranges.push_back({lo + width * k / parts, lo + width * (k + 1) / parts - 1});
-      continue;
-    }
-    ++result.passes;
-    sweep(cache, refs, options, now, lo, hi, phase, result);
-    result.refs = std::move(refs);
-  }
+  result.passes = for_each_reference_share(
+      repo, options.scope, options.extra_sources, options.pass_objects,
+      [&](const References& refs) {
+        if (!refs.broken.empty() && !options.skip_broken)
+          throw InputError("gc stopped before deleting anything: " + std::to_string(refs.broken.size()) +
+                               " reference(s) could not be read, so the objects they need are unknown:" +
+                               describe_broken(refs.broken),
+                           "restore the pointer files (git checkout), fetch missing manifests ('mlo pull'), run "
+                           "'mlo fsck' to find damaged objects; or pass --skip-broken to delete anyway (the "
+                           "files of those folders are then not protected)");
+      },
+      [&](References& refs, unsigned lo, unsigned hi) {
+        sweep(cache, refs, options, now, lo, hi, phase, result);
+        result.refs = std::move(refs);
+      });
   std::sort(result.removed.begin(), result.removed.end(), [](auto& a, auto& b) { return a.hash < b.hash; });
 
   fs::path temp = cache.root() / "tmp";
@@ -165,26 +147,117 @@ constexpr std::uint64_t kFsckBigObject = 16u << 20;
 constexpr std::size_t kFsckBatch = 8192;
 }  // namespace
 
+namespace {
+
+struct CachedObject {
+  Sha256Bytes hash;
+  std::uint64_t size;
+};
+
+// Verifies the cached objects of one share of the hashes' first byte
+// against one share's references: the big ones first (so that one huge
+// object does not run alone at the end), then the rest in batches, in
+// listing order. What the references name is ticked off in a bit a
+// reference; what is left unticked goes to `missing`.
+class ShareVerifier {
+ public:
+  ShareVerifier(Cache& cache, unsigned jobs, ProgressPhase& phase, FsckResult& result)
+      : cache_(cache), jobs_(jobs), phase_(phase), result_(result) {}
+
+  void run(const References& refs, unsigned lo, unsigned hi, const std::vector<CachedObject>& big,
+           std::vector<std::string>& missing) {
+    referenced_ = &refs.objects.sorted();
+    seen_.assign(referenced_->size(), false);
+    std::vector<CachedObject> mine;  // big objects of this share
+    for (const auto& o : big)
+      if (o.hash[0] >= lo && o.hash[0] <= hi) mine.push_back(o);
+    verify(mine);
+    std::sort(mine.begin(), mine.end(), [](auto& a, auto& b) { return a.hash < b.hash; });
+    auto is_big = [&](const Sha256Bytes& b) {
+      return std::binary_search(mine.begin(), mine.end(), CachedObject{b, 0},
+                                [](const CachedObject& x, const CachedObject& y) { return x.hash < y.hash; });
+    };
+    std::vector<CachedObject> batch;
+    batch.reserve(kFsckBatch);
+    cache_.for_each_object_hash(
+        [&](const std::string& hash) {
+          Sha256Bytes b;
+          if (!sha256_from_hex(hash, b) || is_big(b)) return;  // (it lists hashes only); big: verified above
+          batch.push_back({b, 0});
+          if (batch.size() < kFsckBatch) return;
+          verify(batch);
+          batch.clear();
+        },
+        lo, hi);
+    verify(batch);
+    for (std::size_t i = 0; i < referenced_->size(); ++i)
+      if (!seen_[i]) missing.push_back(sha256_to_hex((*referenced_)[i]));
+    for (const auto& odd : refs.objects.odd()) missing.push_back(odd);  // not a hash: never in the cache
+  }
+
+ private:
+  void tick(const Sha256Bytes& b) {
+    auto it = std::lower_bound(referenced_->begin(), referenced_->end(), b);
+    if (it != referenced_->end() && *it == b) seen_[static_cast<std::size_t>(it - referenced_->begin())] = true;
+    else ++result_.unreferenced;
+  }
+
+  // A batch's sizes may be unknown (0): they are then the bytes read, or the
+  // file's size when it can not be read.
+  void verify(const std::vector<CachedObject>& batch) {
+    for (const auto& o : batch) tick(o.hash);
+    result_.objects += batch.size();
+    parallel_for(batch.size(), jobs_, [&](std::size_t i) {
+      check_interrupted();
+      const std::string hash = sha256_to_hex(batch[i].hash);
+      const fs::path path = cache_.object_path(hash);
+      std::uint64_t size = 0;
+      FsckCorrupt bad;
+      try {
+        std::string actual = sha256_file(path, [&](std::size_t n) { size += n; });
+        phase_.add(1, size);
+        if (actual == hash) {
+          std::lock_guard<std::mutex> g(mutex_);
+          result_.bytes += size;
+          return;
+        }
+        bad.actual = actual;
+      } catch (const Error& e) {
+        struct stat st;
+        size = batch[i].size ? batch[i].size : ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+        phase_.add(1, size);
+        bad.error = e.what();
+      }
+      bad.hash = hash;
+      bad.size = size;
+      std::lock_guard<std::mutex> g(mutex_);
+      result_.bytes += size;
+      result_.corrupt.push_back(std::move(bad));
+    });
+  }
+
+  Cache& cache_;
+  unsigned jobs_;
+  ProgressPhase& phase_;
+  FsckResult& result_;
+  std::mutex mutex_;
+  const std::vector<Sha256Bytes>* referenced_ = nullptr;
+  std::vector<bool> seen_;
+};
+
+}  // namespace
+
 FsckResult fsck(Repo& repo, const FsckOptions& options) {
   FsckResult result;
   Cache& cache = repo.cache();
   std::optional<RepoLock> lock;
   if (options.repair) lock.emplace(repo.tmp_dir(), "data", repo.lock_timeout_ms());
 
-  References refs = collect_references(repo, options.scope, options.extra_sources);
-  result.pointers = refs.pointers;
-
-  // The cache is listed twice and never held whole (issue 24: the listing
-  // was 40 bytes an object, in a vector that doubles). The first pass counts
-  // for the progress bar and keeps the big objects, which are verified first
-  // so that one huge object does not run alone at the end; the second lists
-  // names only (no stat: reading an object tells its size) and verifies the
-  // rest in batches. What the references name is ticked off in a bit a
-  // reference, so what is left unticked is missing.
-  struct CachedObject {
-    Sha256Bytes hash;
-    std::uint64_t size;
-  };
+  // The cache is never held whole (issue 24: the listing was 40 bytes an
+  // object, in a vector that doubles). One listing counts for the progress
+  // line and keeps the big objects; each share of the references (one
+  // unless the roots name more than `pass_objects` hashes, references.h)
+  // then lists the names of its share of the cache and verifies them.
   std::vector<CachedObject> big;
   std::uint64_t listed = 0, total_bytes = 0;
   cache.for_each_object([&](const std::string& hash, std::uint64_t size) {
@@ -195,87 +268,28 @@ FsckResult fsck(Repo& repo, const FsckOptions& options) {
   });
   std::sort(big.begin(), big.end(), [](auto& a, auto& b) { return a.size > b.size; });
 
-  const std::vector<Sha256Bytes>& referenced = refs.objects.sorted();
-  std::vector<bool> seen(referenced.size());
-  auto tick = [&](const Sha256Bytes& b) {
-    auto it = std::lower_bound(referenced.begin(), referenced.end(), b);
-    if (it != referenced.end() && *it == b) seen[static_cast<std::size_t>(it - referenced.begin())] = true;
-    else ++result.unreferenced;
-  };
-
-  std::mutex mutex;
-  unsigned jobs = options.jobs ? options.jobs : default_jobs();
   std::optional<ProgressPhase> phase(std::in_place, "verify", listed, total_bytes, "objects");
-  // A batch's sizes may be unknown (0): they are then the bytes read, or the
-  // file's size when it can not be read.
-  auto verify = [&](const std::vector<CachedObject>& batch) {
-    for (const auto& o : batch) tick(o.hash);
-    result.objects += batch.size();
-    parallel_for(batch.size(), jobs, [&](std::size_t i) {
-      check_interrupted();
-      const std::string hash = sha256_to_hex(batch[i].hash);
-      const fs::path path = cache.object_path(hash);
-      std::uint64_t size = 0;
-      FsckCorrupt bad;
-      try {
-        std::string actual = sha256_file(path, [&](std::size_t n) { size += n; });
-        phase->add(1, size);
-        if (actual == hash) {
-          std::lock_guard<std::mutex> g(mutex);
-          result.bytes += size;
-          return;
-        }
-        bad.actual = actual;
-      } catch (const Error& e) {
-        struct stat st;
-        size = batch[i].size ? batch[i].size : ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
-        phase->add(1, size);
-        bad.error = e.what();
-      }
-      bad.hash = hash;
-      bad.size = size;
-      std::lock_guard<std::mutex> g(mutex);
-      result.bytes += size;
-      result.corrupt.push_back(std::move(bad));
-    });
-  };
-  verify(big);
-  std::sort(big.begin(), big.end(), [](auto& a, auto& b) { return a.hash < b.hash; });
-  auto is_big = [&](const Sha256Bytes& b) {
-    return std::binary_search(big.begin(), big.end(), CachedObject{b, 0},
-                              [](const CachedObject& x, const CachedObject& y) { return x.hash < y.hash; });
-  };
-  std::vector<CachedObject> batch;
-  batch.reserve(kFsckBatch);
-  cache.for_each_object_hash([&](const std::string& hash) {
-    Sha256Bytes b;
-    if (!sha256_from_hex(hash, b) || is_big(b)) return;  // (it lists hashes only); big: verified above
-    batch.push_back({b, 0});
-    if (batch.size() < kFsckBatch) return;
-    verify(batch);
-    batch.clear();
-  });
-  verify(batch);
-  std::vector<CachedObject>().swap(batch);
+  ShareVerifier verifier(cache, options.jobs ? options.jobs : default_jobs(), *phase, result);
+  std::vector<std::string> missing;
+  std::vector<BrokenReference> broken;
+  result.passes = for_each_reference_share(
+      repo, options.scope, options.extra_sources, options.pass_objects,
+      [&](const References& refs) {
+        result.pointers = refs.pointers;
+        broken = refs.broken;
+      },
+      [&](References& refs, unsigned lo, unsigned hi) { verifier.run(refs, lo, hi, big, missing); });
   std::vector<CachedObject>().swap(big);
   phase.reset();
   std::sort(result.corrupt.begin(), result.corrupt.end(), [](auto& a, auto& b) { return a.hash < b.hash; });
+  std::sort(missing.begin(), missing.end());  // a name that is not a hash is in every share
+  missing.erase(std::unique(missing.begin(), missing.end()), missing.end());
 
   // Where each damaged or missing object is named: a second reading of the
   // roots, for those only.
   HashSet to_label;
   for (const auto& c : result.corrupt) to_label.insert(c.hash);
-  std::vector<std::string> missing;
-  for (std::size_t i = 0; i < referenced.size(); ++i) {
-    if (seen[i]) continue;
-    missing.push_back(sha256_to_hex(referenced[i]));
-    to_label.insert(missing.back());
-  }
-  for (const auto& odd : refs.objects.odd()) {  // not a hash: never in the cache
-    missing.push_back(odd);
-    to_label.insert(odd);
-  }
-  std::vector<bool>().swap(seen);
+  for (const auto& h : missing) to_label.insert(h);
   const auto labels = label_references(repo, options.scope, options.extra_sources, to_label);
   auto label_of = [&](const std::string& hash) {
     auto it = labels.find(hash);
@@ -302,7 +316,7 @@ FsckResult fsck(Repo& repo, const FsckOptions& options) {
 
   std::unordered_set<std::string> corrupt_hashes;
   for (const auto& c : result.corrupt) corrupt_hashes.insert(c.hash);
-  for (auto& b : refs.broken) {
+  for (auto& b : broken) {
     // A missing manifest is already listed as missing, a damaged one as corrupt.
     if (b.kind == BrokenKind::missing_manifest) continue;
     if (b.kind == BrokenKind::bad_manifest && corrupt_hashes.count(b.object)) continue;

@@ -66,6 +66,7 @@ struct FsckOptions {
   std::vector<ReferenceSource> extra_sources;
   bool repair = false;   // move damaged objects to .mlo/cache/corrupt/
   unsigned jobs = 0;     // 0: default_jobs()
+  std::size_t pass_objects = std::size_t{1} << 21;  // as GcOptions'
 };
 
 struct FsckCorrupt {
@@ -90,6 +91,7 @@ struct FsckResult {
   std::vector<BrokenReference> broken;  // pointers/manifests that could not be read
   std::size_t unreferenced = 0;         // objects no root in scope needs (gc would remove)
   std::size_t pointers = 0;
+  std::size_t passes = 0;               // shares of the references walked (1 below gc.pass_objects)
   bool ok() const { return corrupt.empty() && missing.empty() && broken.empty(); }
 };
 

@@ -1,5 +1,6 @@
 #include "data/references.h"
 
+#include <algorithm>
 #include <set>
 
 #include <git2.h>
@@ -204,17 +205,45 @@ bool References::in_pass(const std::string& hash) const {
   return b[0] >= first_byte_lo && b[0] <= first_byte_hi;
 }
 
-void collect_references(Repo& repo, const ReferenceScope& scope, const std::vector<ReferenceSource>& extra_sources,
-                        References& refs) {
-  collect_into(repo, scope, extra_sources, refs);
-  refs.objects.sorted();  // sorted once here: later reads may come from several threads
-}
-
 References collect_references(Repo& repo, const ReferenceScope& scope,
                               const std::vector<ReferenceSource>& extra_sources) {
   References refs;
-  collect_references(repo, scope, extra_sources, refs);
+  collect_into(repo, scope, extra_sources, refs);
+  refs.objects.sorted();  // sorted once here: later reads may come from several threads
   return refs;
+}
+
+std::size_t for_each_reference_share(Repo& repo, const ReferenceScope& scope,
+                                     const std::vector<ReferenceSource>& extra_sources, std::size_t max_held,
+                                     const std::function<void(const References&)>& first_walk,
+                                     const std::function<void(References&, unsigned lo, unsigned hi)>& share) {
+  max_held = std::max<std::size_t>(max_held, 1);
+  std::vector<std::pair<unsigned, unsigned>> ranges{{0, 255}};  // first bytes still to do
+  std::size_t shares = 0;
+  bool first = true;
+  while (!ranges.empty()) {
+    auto [lo, hi] = ranges.back();
+    ranges.pop_back();
+    References refs;
+    refs.first_byte_lo = lo;
+    refs.first_byte_hi = hi;
+    refs.max_held = lo < hi ? max_held : 0;
+    collect_into(repo, scope, extra_sources, refs);
+    refs.objects.sorted();
+    if (first) first_walk(refs);
+    first = false;
+    if (refs.overflowed) {
+      const std::size_t total = refs.objects.held() + refs.beyond;
+      const unsigned width = hi - lo + 1;
+      const auto parts = static_cast<unsigned>(std::clamp<std::size_t>((total + total / 4) / max_held + 1, 2, width));
+      for (unsigned k = parts; k-- > 0;)  // the lowest share on top: done first
+        ranges.push_back({lo + width * k / parts, lo + width * (k + 1) / parts - 1});
+      continue;
+    }
+    ++shares;
+    share(refs, lo, hi);
+  }
+  return shares;
 }
 
 std::unordered_map<std::string, std::string> label_references(Repo& repo, const ReferenceScope& scope,

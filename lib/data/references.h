@@ -104,9 +104,19 @@ struct ReferenceSource {
 // itself (git unreadable, an unknown revision); damaged roots go to `broken`.
 References collect_references(Repo& repo, const ReferenceScope& scope,
                               const std::vector<ReferenceSource>& extra_sources = {});
-// The same for one pass: `refs` comes with its range and limit set.
-void collect_references(Repo& repo, const ReferenceScope& scope, const std::vector<ReferenceSource>& extra_sources,
-                        References& refs);
+// The same in shares of the hashes' first byte, each holding at most
+// `max_held` hashes (32 bytes each): a share that would hold more is split
+// into as many as the count it met asks for (x1.25 for an uneven spread;
+// one that still overflows is split again; a single byte's share has no
+// limit), so the memory is bounded however many files the roots name.
+// `share` is called for each, lowest first, with its refs and first bytes
+// [lo, hi]; below the limit, once with [0, 255]. `first_walk` is called
+// with the first walk's refs before anything else (every walk meets the
+// same roots, so a broken one shows there). Returns the shares walked.
+std::size_t for_each_reference_share(Repo& repo, const ReferenceScope& scope,
+                                     const std::vector<ReferenceSource>& extra_sources, std::size_t max_held,
+                                     const std::function<void(const References&)>& first_walk,
+                                     const std::function<void(References&, unsigned lo, unsigned hi)>& share);
 
 // The first place found that names each of `hashes` ("data/train.csv",
 // "data/images/cat.png at 1a2b3c4"), reading the same roots again; a hash

@@ -542,8 +542,9 @@ void Cache::for_each_object(const std::function<void(const std::string&, std::ui
       first_byte_lo, first_byte_hi);
 }
 
-void Cache::for_each_object_hash(const std::function<void(const std::string&)>& visit) const {
-  walk_objects([&](int, const char*, const std::string& hash) { visit(hash); });
+void Cache::for_each_object_hash(const std::function<void(const std::string&)>& visit, unsigned first_byte_lo,
+                                 unsigned first_byte_hi) const {
+  walk_objects([&](int, const char*, const std::string& hash) { visit(hash); }, first_byte_lo, first_byte_hi);
 }
 
 void Cache::walk_objects(const std::function<void(int, const char*, const std::string&)>& visit,

@@ -83,7 +83,8 @@ class Cache {
                        unsigned first_byte_lo = 0, unsigned first_byte_hi = 255) const;
   // The same without sizes (no stat an object): fsck's second pass, which
   // learns each size by reading the object.
-  void for_each_object_hash(const std::function<void(const std::string&)>& visit) const;
+  void for_each_object_hash(const std::function<void(const std::string&)>& visit, unsigned first_byte_lo = 0,
+                            unsigned first_byte_hi = 255) const;
   // Flushes objects added with durable=false to disk (syncfs).
   void sync() const;
   // Removes temp files left by interrupted writers older than max_age_seconds.

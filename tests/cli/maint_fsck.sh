@@ -32,6 +32,24 @@ expect_rc 1 --json fsck
 expect_json "d['ok'] is False and d['corrupt'][0]['hash']=='$A' and d['corrupt'][0]['moved_to']==''"
 expect_json "d['missing'][0]=={'hash':'$IMG2','needed_by':'data/images/2.png'}"
 expect_json "d['corrupt'][0]['actual']=='$(echo ALPHA | sha256sum | cut -d' ' -f1)'"
+# In shares of the hashes' first byte (gc.pass_objects: one needed hash
+# held at once): the same findings as in one pass.
+echo "$OUT" >"$TEST_TMP/one.json"
+printf 'gc:\n  pass_objects: 1\n' >.mlo/config.local.yaml
+expect_rc 1 --json fsck
+echo "$OUT" >"$TEST_TMP/split.json"
+/usr/bin/python3 - "$TEST_TMP/one.json" "$TEST_TMP/split.json" <<'PY' || fail "fsck in shares found other things"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+assert a['passes'] == 1 and b['passes'] >= 5, (a['passes'], b['passes'])
+for k in ('objects', 'bytes', 'corrupt', 'missing', 'unreferenced', 'pointers', 'broken'):
+    assert a[k] == b[k], (k, a[k], b[k])
+PY
+pass
+printf 'gc:\n  pass_objects: none\n' >.mlo/config.local.yaml
+expect_rc 3 fsck
+expect_err_contains "gc.pass_objects: expected a whole number"
+rm -f .mlo/config.local.yaml
 
 # --repair moves the damaged object aside (never deletes it).
 expect_rc 1 fsck --repair
@@ -58,6 +76,10 @@ chmod u+w "$(obj "$B1")" && printf 'X' | dd of="$(obj "$B1")" bs=1 seek=1000 con
 expect_rc 1 --json fsck
 expect_json "d['objects']==3 and len(d['corrupt'])==1 and d['corrupt'][0]['hash']=='$B1' and d['corrupt'][0]['size']==$((17 << 20))"
 expect_json "d['missing']==[] and d['bytes']==$(((17 << 20) + (20 << 20) + 6))"
+printf 'gc:\n  pass_objects: 1\n' >.mlo/config.local.yaml
+expect_rc 1 --json fsck
+expect_json "d['passes'] >= 4 and d['objects']==3 and [c['hash'] for c in d['corrupt']]==['$B1'] and d['missing']==[]"
+rm -f .mlo/config.local.yaml
 
 # A damaged pointer file is a problem too.
 new_repo second
