@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <ctime>
 #include <mutex>
@@ -67,13 +68,38 @@ std::size_t count_stale_temp(const fs::path& dir, std::int64_t max_age) {
   return n;
 }
 
+// A progress line that goes on across shares: each share's walk of the
+// roots draws a line of its own, so this one is begun again after it,
+// carrying what was done before.
+class ShareProgress {
+ public:
+  ShareProgress(std::string name, std::uint64_t total_items, std::uint64_t total_bytes)
+      : name_(std::move(name)), total_items_(total_items), total_bytes_(total_bytes) {}
+  void begin() {
+    phase_.emplace(name_, total_items_, total_bytes_, "objects");
+    if (items_ || bytes_) phase_->add(items_, bytes_);
+  }
+  void add(std::uint64_t items, std::uint64_t bytes = 0) {
+    items_ += items;
+    bytes_ += bytes;
+    phase_->add(items, bytes);
+  }
+  void end() { phase_.reset(); }
+
+ private:
+  std::string name_;
+  std::uint64_t total_items_, total_bytes_;
+  std::atomic<std::uint64_t> items_{0}, bytes_{0};
+  std::optional<ProgressPhase> phase_;
+};
+
 // Decides each object whose first byte is in [lo, hi] as the cache is
 // listed, holding none (a gc freeing a million objects held each twice: 110
 // bytes in a list of candidates, again in the list of removed ones).
 // Removing entries already listed does not disturb the listing (git's
 // prune does the same).
 void sweep(Cache& cache, const References& refs, const GcOptions& options, std::int64_t now, unsigned lo,
-           unsigned hi, ProgressPhase& phase, GcResult& result) {
+           unsigned hi, ShareProgress& phase, GcResult& result) {
   cache.for_each_object(
       [&](const std::string& hash, std::uint64_t size) {
         check_interrupted();
@@ -111,7 +137,7 @@ GcResult collect_garbage(Repo& repo, const GcOptions& options) {
   // In passes when the roots name more than `pass_objects` hashes
   // (references.h), each sweeping only its share of the cache.
   std::int64_t now = std::time(nullptr);
-  ProgressPhase phase(options.dry_run ? "gc (dry run)" : "gc", 0, 0, "objects");
+  ShareProgress phase(options.dry_run ? "gc (dry run)" : "gc", 0, 0);
   result.passes = for_each_reference_share(
       repo, options.scope, options.extra_sources, options.pass_objects,
       [&](const References& refs) {
@@ -124,7 +150,9 @@ GcResult collect_garbage(Repo& repo, const GcOptions& options) {
                            "files of those folders are then not protected)");
       },
       [&](References& refs, unsigned lo, unsigned hi) {
+        phase.begin();
         sweep(cache, refs, options, now, lo, hi, phase, result);
+        phase.end();
         result.refs = std::move(refs);
       });
   std::sort(result.removed.begin(), result.removed.end(), [](auto& a, auto& b) { return a.hash < b.hash; });
@@ -161,7 +189,7 @@ struct CachedObject {
 // reference; what is left unticked goes to `missing`.
 class ShareVerifier {
  public:
-  ShareVerifier(Cache& cache, unsigned jobs, ProgressPhase& phase, FsckResult& result)
+  ShareVerifier(Cache& cache, unsigned jobs, ShareProgress& phase, FsckResult& result)
       : cache_(cache), jobs_(jobs), phase_(phase), result_(result) {}
 
   void run(const References& refs, unsigned lo, unsigned hi, const std::vector<CachedObject>& big,
@@ -238,7 +266,7 @@ class ShareVerifier {
 
   Cache& cache_;
   unsigned jobs_;
-  ProgressPhase& phase_;
+  ShareProgress& phase_;
   FsckResult& result_;
   std::mutex mutex_;
   const std::vector<Sha256Bytes>* referenced_ = nullptr;
@@ -268,8 +296,8 @@ FsckResult fsck(Repo& repo, const FsckOptions& options) {
   });
   std::sort(big.begin(), big.end(), [](auto& a, auto& b) { return a.size > b.size; });
 
-  std::optional<ProgressPhase> phase(std::in_place, "verify", listed, total_bytes, "objects");
-  ShareVerifier verifier(cache, options.jobs ? options.jobs : default_jobs(), *phase, result);
+  ShareProgress phase("verify", listed, total_bytes);
+  ShareVerifier verifier(cache, options.jobs ? options.jobs : default_jobs(), phase, result);
   std::vector<std::string> missing;
   std::vector<BrokenReference> broken;
   result.passes = for_each_reference_share(
@@ -278,9 +306,12 @@ FsckResult fsck(Repo& repo, const FsckOptions& options) {
         result.pointers = refs.pointers;
         broken = refs.broken;
       },
-      [&](References& refs, unsigned lo, unsigned hi) { verifier.run(refs, lo, hi, big, missing); });
+      [&](References& refs, unsigned lo, unsigned hi) {
+        phase.begin();
+        verifier.run(refs, lo, hi, big, missing);
+        phase.end();
+      });
   std::vector<CachedObject>().swap(big);
-  phase.reset();
   std::sort(result.corrupt.begin(), result.corrupt.end(), [](auto& a, auto& b) { return a.hash < b.hash; });
   std::sort(missing.begin(), missing.end());  // a name that is not a hash is in every share
   missing.erase(std::unique(missing.begin(), missing.end()), missing.end());
