@@ -442,6 +442,7 @@ void register_fsck(CLI::App& app, Context& ctx) {
                       {"pointers", r.pointers},
                       {"corrupt", corrupt},
                       {"missing", missing},
+                      {"missing_count", r.missing_count},
                       {"broken", broken_json(r.broken)},
                       {"unreferenced", r.unreferenced},
                       {"passes", r.passes}});
@@ -457,6 +458,8 @@ void register_fsck(CLI::App& app, Context& ctx) {
     }
     for (const auto& m : r.missing)
       std::cout << ctx.paint("missing", "red") << " " << m.hash << " (needed by " << m.needed_by << ")\n";
+    if (r.missing_count > r.missing.size())
+      std::cout << "(" << r.missing.size() << " of " << r.missing_count << " missing listed)\n";
     for (const auto& b : r.broken) std::cout << ctx.paint("broken", "red") << " " << b.message << "\n";
     if (ctx.global.quiet) return;
     std::cout << "Checked " << r.objects << " object" << (r.objects == 1 ? "" : "s") << " (" << human_bytes(r.bytes)
@@ -464,7 +467,7 @@ void register_fsck(CLI::App& app, Context& ctx) {
     if (r.ok()) {
       std::cout << "no problems.\n";
     } else {
-      std::cout << r.corrupt.size() << " corrupt, " << r.missing.size() << " missing, " << r.broken.size()
+      std::cout << r.corrupt.size() << " corrupt, " << r.missing_count << " missing, " << r.broken.size()
                 << " unreadable.\n";
       if (!r.corrupt.empty() && !o->repair)
         std::cout << "hint: 'mlo fsck --repair' moves damaged objects aside; then 'mlo pull' or 'mlo data add' "

@@ -186,14 +186,25 @@ struct CachedObject {
 // against one share's references: the big ones first (so that one huge
 // object does not run alone at the end), then the rest in batches, in
 // listing order. What the references name is ticked off in a bit a
-// reference; what is left unticked goes to `missing`.
+// reference; what is left unticked is missing.
 class ShareVerifier {
  public:
   ShareVerifier(Cache& cache, unsigned jobs, ShareProgress& phase, FsckResult& result)
       : cache_(cache), jobs_(jobs), phase_(phase), result_(result) {}
 
-  void run(const References& refs, unsigned lo, unsigned hi, const std::vector<CachedObject>& big,
-           std::vector<std::string>& missing) {
+  // Shares come lowest first and each lists its missing hashes in order, so
+  // the hashes kept are the lowest kMaxListedMissing of all.
+  struct Missing {
+    std::vector<std::string> listed;
+    std::uint64_t count = 0;
+    bool odd_counted = false;  // a name that is not a hash is in every share
+    void add(std::string name) {
+      ++count;
+      if (listed.size() < kMaxListedMissing) listed.push_back(std::move(name));
+    }
+  };
+
+  void run(const References& refs, unsigned lo, unsigned hi, const std::vector<CachedObject>& big, Missing& missing) {
     referenced_ = &refs.objects.sorted();
     seen_.assign(referenced_->size(), false);
     std::vector<CachedObject> mine;  // big objects of this share
@@ -219,8 +230,10 @@ class ShareVerifier {
         lo, hi);
     verify(batch);
     for (std::size_t i = 0; i < referenced_->size(); ++i)
-      if (!seen_[i]) missing.push_back(sha256_to_hex((*referenced_)[i]));
-    for (const auto& odd : refs.objects.odd()) missing.push_back(odd);  // not a hash: never in the cache
+      if (!seen_[i]) missing.add(sha256_to_hex((*referenced_)[i]));
+    if (missing.odd_counted) return;
+    missing.odd_counted = true;
+    for (const auto& odd : refs.objects.odd()) missing.add(odd);  // not a hash: never in the cache
   }
 
  private:
@@ -298,7 +311,7 @@ FsckResult fsck(Repo& repo, const FsckOptions& options) {
 
   ShareProgress phase("verify", listed, total_bytes);
   ShareVerifier verifier(cache, options.jobs ? options.jobs : default_jobs(), phase, result);
-  std::vector<std::string> missing;
+  ShareVerifier::Missing missing;
   std::vector<BrokenReference> broken;
   result.passes = for_each_reference_share(
       repo, options.scope, options.extra_sources, options.pass_objects,
@@ -313,14 +326,14 @@ FsckResult fsck(Repo& repo, const FsckOptions& options) {
       });
   std::vector<CachedObject>().swap(big);
   std::sort(result.corrupt.begin(), result.corrupt.end(), [](auto& a, auto& b) { return a.hash < b.hash; });
-  std::sort(missing.begin(), missing.end());  // a name that is not a hash is in every share
-  missing.erase(std::unique(missing.begin(), missing.end()), missing.end());
+  std::sort(missing.listed.begin(), missing.listed.end());  // the odd names came after their share's hashes
+  result.missing_count = missing.count;
 
   // Where each damaged or missing object is named: a second reading of the
   // roots, for those only.
   HashSet to_label;
   for (const auto& c : result.corrupt) to_label.insert(c.hash);
-  for (const auto& h : missing) to_label.insert(h);
+  for (const auto& h : missing.listed) to_label.insert(h);
   const auto labels = label_references(repo, options.scope, options.extra_sources, to_label);
   auto label_of = [&](const std::string& hash) {
     auto it = labels.find(hash);
@@ -341,7 +354,7 @@ FsckResult fsck(Repo& repo, const FsckOptions& options) {
     c.moved_to = dest.string();
   }
 
-  for (const auto& hash : missing) result.missing.push_back({hash, label_of(hash)});
+  for (const auto& hash : missing.listed) result.missing.push_back({hash, label_of(hash)});
   std::sort(result.missing.begin(), result.missing.end(),
             [](auto& a, auto& b) { return a.needed_by != b.needed_by ? a.needed_by < b.needed_by : a.hash < b.hash; });
 

@@ -41,6 +41,7 @@ struct GcObject {
 
 // Objects listed by name in a GcResult; the counts and bytes cover all.
 inline constexpr std::size_t kMaxListedRemoved = 10000;
+inline constexpr std::size_t kMaxListedMissing = kMaxListedRemoved;
 
 struct GcResult {
   bool dry_run = false;
@@ -87,7 +88,10 @@ struct FsckResult {
   std::size_t objects = 0;
   std::uint64_t bytes = 0;
   std::vector<FsckCorrupt> corrupt;
+  // Missing objects, sorted by hash: the first kMaxListedMissing (a fresh
+  // clone before its pull misses every file); missing_count counts all.
   std::vector<FsckMissing> missing;
+  std::uint64_t missing_count = 0;
   std::vector<BrokenReference> broken;  // pointers/manifests that could not be read
   std::size_t unreferenced = 0;         // objects no root in scope needs (gc would remove)
   std::size_t pointers = 0;

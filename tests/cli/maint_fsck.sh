@@ -81,6 +81,30 @@ expect_rc 1 --json fsck
 expect_json "d['passes'] >= 4 and d['objects']==3 and [c['hash'] for c in d['corrupt']]==['$B1'] and d['missing']==[]"
 rm -f .mlo/config.local.yaml
 
+# More missing objects than fsck lists (10,000), as in a clone before its
+# pull: the count covers all, the list holds the lowest hashes, the same
+# in shares.
+new_repo many
+mkdir -p many && /usr/bin/python3 -c "
+for i in range(10005): open('many/f%05d' % i, 'w').write('many %d' % i)"
+expect_ok data add many
+(cd many && sha256sum f*) | cut -d' ' -f1 | sort >"$TEST_TMP/many.hashes"
+while read -r h; do rm -f "$(obj "$h")"; done <"$TEST_TMP/many.hashes"
+expect_rc 1 --json fsck
+expect_json "d['missing_count'] == 10005 and len(d['missing']) == 10000 and d['objects'] == 1"
+expect_json "sorted(m['hash'] for m in d['missing']) == open('$TEST_TMP/many.hashes').read().split()[:10000]"
+expect_json "all(m['needed_by'].startswith('many/f') for m in d['missing'])"
+echo "$OUT" >"$TEST_TMP/many_one.json"
+printf 'gc:\n  pass_objects: 1000\n' >.mlo/config.local.yaml
+expect_rc 1 --json fsck
+expect_json "d['passes'] > 1 and d['missing_count'] == 10005"
+expect_json "d['missing'] == json.load(open('$TEST_TMP/many_one.json'))['missing']"
+rm -f .mlo/config.local.yaml
+expect_rc 1 fsck
+expect_out_contains "(10000 of 10005 missing listed)"
+expect_out_contains "0 corrupt, 10005 missing"
+expect_eq "$(grep -c '^missing ' <<<"$OUT")" "10000" "missing lines"
+
 # A damaged pointer file is a problem too.
 new_repo second
 printf 'version: 1\npath: x.csv\ntype: file\nsha256: nothex\nsize: 1\n' > x.csv.mlo
