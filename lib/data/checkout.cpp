@@ -488,8 +488,9 @@ void note_updated(CheckoutResult& result, std::string path) {
 void write_one(DestDirs& dirs, const Cache& cache, const std::vector<LinkMode>& modes, const std::string& rel,
                const WantedFile& want) {
   auto dir = dirs.get(parent_of(rel));
-  fs::path temp = cache.stage(want.sha256(), dir->stage, modes, want.executable);
   std::string name = name_of(rel);
+  if (cache.write_file_at(want.sha256(), dir->fd.get(), name, modes, want.executable)) return;
+  fs::path temp = cache.stage(want.sha256(), dir->stage, modes, want.executable);
   if (::renameat(AT_FDCWD, temp.c_str(), dir->fd.get(), name.c_str()) != 0) {
     int err = errno;
     ::unlink(temp.c_str());

@@ -22,6 +22,7 @@
 #include "core/hash.h"
 #include "core/hash_set.h"
 #include "core/interrupt.h"
+#include "core/unnamed_file.h"
 
 namespace mlo {
 
@@ -107,6 +108,26 @@ int rename_no_replace(const fs::path& from, const fs::path& to) {
 
 }  // namespace
 
+namespace {
+// Cleared for the process when the file system has no O_TMPFILE.
+std::atomic<bool> unnamed_files_work{true};
+}  // namespace
+
+bool Cache::link_object(const UnnamedFile& file, std::string_view hash, bool durable) const {
+  ensure_fanout(hash);
+  const fs::path dest = object_path(hash);
+  // As publish: never over an existing object (the same bytes; its inode may
+  // be linked from the workspace), and the fan-out folder made again once.
+  bool linked = file.link_as(AT_FDCWD, dest.c_str());
+  if (!linked && errno == ENOENT) {
+    ensure_fanout_dir(hash);
+    linked = file.link_as(AT_FDCWD, dest.c_str());
+  }
+  if (!linked && errno != EEXIST) return false;  // (no /proc to link through): the caller's named way
+  if (linked && durable) fsync_path(dest.parent_path());
+  return true;
+}
+
 void Cache::publish(const fs::path& temp, std::string_view hash, bool durable, bool read_only) const {
   ensure_fanout(hash);
   fs::path dest = object_path(hash);
@@ -189,10 +210,9 @@ bool same_file_state(const struct stat& a, const struct stat& b) {
 // copies in one thread while this one hashes (cp's speed instead of cp + sha256);
 // the source's stat is compared before and after, so a file changed during
 // the copy is an error rather than an object whose name mismatches its bytes.
-std::string copy_and_hash(int src_fd, const fs::path& temp, const fs::path& source, bool durable, const ByteProgress& on_bytes) {
-  // Created read-only (objects are): the descriptor still writes, and publish needs no chmod.
-  UniqueFd out(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
-  if (!out) throw_errno("cannot write to the cache (" + temp.string() + ")", errno);
+// `out` is the new object file (`temp` names it in messages).
+std::string copy_and_hash(int src_fd, const UniqueFd& out, const fs::path& temp, const fs::path& source, bool durable,
+                          const ByteProgress& on_bytes) {
   struct stat before;
   if (::fstat(src_fd, &before) != 0) throw_errno("cannot read " + source.string(), errno);
   Sha256 h;
@@ -308,9 +328,24 @@ std::string Cache::add_file(const fs::path& source, const std::vector<LinkMode>&
       temp.path.clear();
       return hash;
     }
-    // copy
+    // copy: into an unnamed file, linked in under its hash once known
+    // (core/unnamed_file.h); or into a named temp file, renamed.
+    if (unnamed_files_work.load(std::memory_order_relaxed)) {
+      UnnamedFile out(AT_FDCWD, temp_dir().c_str(), 0444);
+      if (out.fd) {
+        std::string hash = copy_and_hash(src.get(), out.fd, temp_dir(), source, durable, on_bytes);
+        if (link_object(out, hash, durable)) return hash;
+        if (::lseek(src.get(), 0, SEEK_SET) != 0) throw_errno("cannot read " + source.string(), errno);
+      } else if (out.unsupported()) {
+        unnamed_files_work.store(false);
+      }
+    }
     TempGuard temp{unique_temp_name(temp_dir(), "obj")};
-    std::string hash = copy_and_hash(src.get(), temp.path, source, durable, on_bytes);
+    // Created read-only (objects are): the descriptor still writes, and publish needs no chmod.
+    UniqueFd out(::open(temp.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
+    if (!out) throw_errno("cannot write to the cache (" + temp.path.string() + ")", errno);
+    std::string hash = copy_and_hash(src.get(), out, temp.path, source, durable, on_bytes);
+    out.reset();
     publish(temp.path, hash, durable, /*read_only=*/true);
     temp.path.clear();
     return hash;
@@ -320,6 +355,19 @@ std::string Cache::add_file(const fs::path& source, const std::vector<LinkMode>&
 }
 
 void Cache::write_object(std::string_view hash, std::string_view data, bool durable) const {
+  // An unnamed file in the object's own folder (core/unnamed_file.h): no
+  // shared temp folder for every thread to lock, no rename.
+  if (unnamed_files_work.load(std::memory_order_relaxed)) {
+    ensure_fanout(hash);
+    UnnamedFile out(AT_FDCWD, object_path(hash).parent_path().c_str(), 0444);
+    if (out.fd) {
+      write_all(out.fd.get(), data, "to the cache (" + object_path(hash).string() + ")");
+      if (durable && ::fsync(out.fd.get()) != 0) throw_errno("cannot sync " + object_path(hash).string(), errno);
+      if (link_object(out, hash, durable)) return;
+    } else if (out.unsupported()) {
+      unnamed_files_work.store(false);
+    }
+  }
   ensure_temp_dir();
   TempGuard temp{unique_temp_name(temp_dir(), "obj")};
   // Created read-only: the descriptor still writes, and no chmod is needed.
@@ -523,6 +571,46 @@ LinkMode Cache::materialize(std::string_view hash, const fs::path& dest, const s
   if (::rename(temp.path.c_str(), dest.c_str()) != 0) throw_errno("cannot replace " + dest.string(), errno);
   temp.path.clear();
   return used;
+}
+
+bool Cache::write_file_at(std::string_view hash, int dir_fd, const std::string& name, const std::vector<LinkMode>& modes,
+                          bool executable) const {
+  // Only for the modes that fill a file (a link is staged as before).
+  if (modes.empty() || (modes[0] != LinkMode::copy && modes[0] != LinkMode::reflink)) return false;
+  if (!unnamed_files_work.load(std::memory_order_relaxed)) return false;
+  const bool clone_first = modes[0] == LinkMode::reflink && !clone_from_cache_unsupported_.load(std::memory_order_relaxed);
+  if (modes[0] == LinkMode::reflink && !clone_first && !(modes.size() > 1 && modes[1] == LinkMode::copy)) return false;
+  UnnamedFile out(dir_fd, ".", executable ? 0755 : 0644);
+  if (!out.fd) {
+    if (out.unsupported()) unnamed_files_work.store(false);
+    return false;
+  }
+  const fs::path obj = object_path(hash);
+  UniqueFd in(::open(obj.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in && errno == ENOENT) throw_missing_object(hash);
+  if (!in) throw_errno("cannot read " + obj.string(), errno);
+  bool filled = false;
+  if (clone_first) {
+    filled = try_reflink(in.get(), out.fd.get());
+    if (!filled && (errno == EOPNOTSUPP || errno == ENOTTY || errno == ENOSYS || errno == EINVAL))
+      clone_from_cache_unsupported_.store(true);
+    if (!filled && !(modes.size() > 1 && modes[1] == LinkMode::copy)) return false;  // stage() goes on from here
+  }
+  if (!filled) copy_fd(in.get(), out.fd.get(), obj, name);
+  if (out.link_as(dir_fd, name.c_str())) return true;
+  // Not linked and not taken (no /proc to link through, say): the caller
+  // stages it the named way, which reports a real failure (a full disk).
+  if (errno != EEXIST) return false;
+  // A file stands there: link under a temp name beside it and rename over
+  // (one folder; a kill between the two leaves a temp the next checkout removes).
+  const std::string temp = unique_temp_name("", name).string();
+  if (!out.link_as(dir_fd, temp.c_str())) return false;
+  if (::renameat(dir_fd, temp.c_str(), dir_fd, name.c_str()) != 0) {
+    const int err = errno;
+    ::unlinkat(dir_fd, temp.c_str(), 0);
+    throw_errno("cannot replace " + name, err);
+  }
+  return true;
 }
 
 bool Cache::verify(std::string_view hash) const { return sha256_file(object_path(hash)) == hash; }

@@ -28,6 +28,8 @@ std::vector<LinkMode> parse_link_modes(std::string_view text, const std::string&
 
 using ByteProgress = std::function<void(std::size_t)>;
 
+struct UnnamedFile;
+
 class Cache {
  public:
   explicit Cache(fs::path root);
@@ -62,6 +64,13 @@ class Cache {
   // it inside tracked data) unless that is on another file system.
   LinkMode materialize(std::string_view hash, const fs::path& dest, const std::vector<LinkMode>& modes,
                        bool executable = false) const;
+  // Writes the object as the file `name` in the folder open as `dir_fd`
+  // by copy (or clone) into an unnamed file there, linked in when full
+  // (core/unnamed_file.h): no temp folder shared by every thread, no rename.
+  // A file already named so is replaced. False, nothing done, where that
+  // does not apply: the first link mode links, or no unnamed files here.
+  bool write_file_at(std::string_view hash, int dir_fd, const std::string& name, const std::vector<LinkMode>& modes,
+                 bool executable) const;
   // Makes a new temp file in `temp_dir` holding the object's bytes (by the
   // first link mode that works; `used` receives it) and returns its path;
   // the caller renames it into place or removes it.
@@ -100,6 +109,9 @@ class Cache {
   // Moves a finished temp file into place as object `hash` (no-op if it
   // exists). `read_only`: the temp was created 0444 (no chmod needed).
   void publish(const fs::path& temp, std::string_view hash, bool durable, bool read_only = false) const;
+  // The same for an unnamed file (core/unnamed_file.h); false when it can
+  // not be linked here (the caller then writes a named temp file).
+  bool link_object(const UnnamedFile& file, std::string_view hash, bool durable) const;
   void write_object(std::string_view hash, std::string_view data, bool durable) const;
   // Reflink memory for stage(): a clone from the cache fails on the cache's
   // file system (once learned, for every later file), or into one temp folder.

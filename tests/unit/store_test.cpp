@@ -1,9 +1,15 @@
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include "core/error.h"
+#include "core/fs.h"
 #include "core/hash.h"
+#include "core/unnamed_file.h"
 #include "remote/layout.h"
 #include "store/cache.h"
 #include "test_util.h"
@@ -138,6 +144,55 @@ TEST_CASE("stage falls back from reflink to copy in one temp file and says which
                     Catch::Contains("missing from the cache"));
   CHECK_THROWS_WITH(cache.stage(h, tmp / "stage", {LinkMode::hardlink}), Catch::Contains("missing from the cache"));
   CHECK(fs::is_empty(tmp / "stage"));
+}
+
+TEST_CASE("an unnamed file is linked in once, never over a name that is taken") {
+  test::TempDir tmp;
+  test::write(tmp / "d/taken", "old");
+  UniqueFd dir(::open((tmp / "d").c_str(), O_RDONLY | O_DIRECTORY));
+  REQUIRE(dir);
+  UnnamedFile f(dir.get(), ".", 0644);
+  REQUIRE(f.fd);
+  REQUIRE(::write(f.fd.get(), "new", 3) == 3);
+  CHECK(!f.link_as(dir.get(), "taken"));
+  CHECK(errno == EEXIST);
+  CHECK(read_file(tmp / "d/taken") == "old");
+  REQUIRE(f.link_as(dir.get(), "fresh"));
+  CHECK(read_file(tmp / "d/fresh") == "new");
+  int names = 0;
+  for (auto& e : fs::directory_iterator(tmp / "d")) names += e.is_regular_file();
+  CHECK(names == 2);  // nothing else was left in the folder
+}
+
+TEST_CASE("write_file_at writes a new file and replaces one in place, with no temp left") {
+  test::TempDir tmp;
+  Cache cache(tmp / "cache");
+  const std::string h = cache.add_bytes("content");
+  test::write(tmp / "w/old.txt", "stale");
+  UniqueFd dir(::open((tmp / "w").c_str(), O_RDONLY | O_DIRECTORY));
+  REQUIRE(dir);
+  const std::vector<LinkMode> modes{LinkMode::reflink, LinkMode::copy};
+  REQUIRE(cache.write_file_at(h, dir.get(), "new.txt", modes, false));
+  REQUIRE(cache.write_file_at(h, dir.get(), "old.txt", modes, true));
+  CHECK(read_file(tmp / "w/new.txt") == "content");
+  CHECK(read_file(tmp / "w/old.txt") == "content");
+  struct stat st;
+  REQUIRE(::stat((tmp / "w/old.txt").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0100) != 0);  // executable as asked
+  REQUIRE(::stat((tmp / "w/new.txt").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0111) == 0);
+  CHECK((st.st_mode & 0200) != 0);  // a workspace file, not a read-only object
+  int names = 0;
+  for (auto& e : fs::directory_iterator(tmp / "w")) names += e.is_regular_file();
+  CHECK(names == 2);
+  // An edit does not reach the cache (a copy, not a link).
+  test::write(tmp / "w/new.txt", "edited");
+  CHECK(cache.verify(h));
+  // A link mode first: the caller stages it the named way.
+  CHECK(!cache.write_file_at(h, dir.get(), "linked.txt", {LinkMode::hardlink, LinkMode::copy}, false));
+  CHECK(!fs::exists(tmp / "w/linked.txt"));
+  // A missing object is the usual clear error.
+  CHECK_THROWS_AS(cache.write_file_at(std::string(64, 'a'), dir.get(), "x.txt", modes, false), InputError);
 }
 
 TEST_CASE("adding an unreadable file fails cleanly") {
