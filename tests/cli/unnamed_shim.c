@@ -50,16 +50,8 @@ int openat(int dirfd, const char *path, int flags, ...) {
   return real(dirfd, path, flags, mode);
 }
 
-int openat64(int dirfd, const char *path, int flags, ...) {
-  mode_t mode = 0;
-  if (flags & (O_CREAT | O_TMPFILE)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = va_arg(ap, mode_t);
-    va_end(ap);
-  }
-  return openat(dirfd, path, flags, mode);
-}
+/* The same function under its large-file name. */
+int openat64(int dirfd, const char *path, int flags, ...) __attribute__((alias("openat")));
 
 int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags) {
   static int (*real)(int, const char *, int, const char *, int);
