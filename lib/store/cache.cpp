@@ -592,7 +592,9 @@ bool Cache::write_file_at(std::string_view hash, int dir_fd, const std::string& 
   bool filled = false;
   if (clone_first) {
     filled = try_reflink(in.get(), out.fd.get());
-    if (!filled && (errno == EOPNOTSUPP || errno == ENOTTY || errno == ENOSYS || errno == EINVAL))
+    // Not tried again this command (EXDEV too: the work tree is on another
+    // file system; one refused clone a file would double the calls).
+    if (!filled && (errno == EOPNOTSUPP || errno == ENOTTY || errno == ENOSYS || errno == EINVAL || errno == EXDEV))
       clone_from_cache_unsupported_.store(true);
     if (!filled && !(modes.size() > 1 && modes[1] == LinkMode::copy)) return false;  // stage() goes on from here
   }
