@@ -55,7 +55,11 @@ std::int64_t pack_time(const std::string& id) {
 
 std::string zstd_compress(std::string_view data, int level) {
   std::string out(ZSTD_compressBound(data.size()), '\0');
-  size_t n = ZSTD_compress(out.data(), out.size(), data.data(), data.size(), level);
+  // One context a thread, kept: ZSTD_compress sets one up each call (16% of
+  // pushing 10,000 small files went there).
+  static thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  if (!cctx) throw std::bad_alloc();
+  size_t n = ZSTD_compressCCtx(cctx.get(), out.data(), out.size(), data.data(), data.size(), level);
   if (ZSTD_isError(n)) throw Error(Exit::input, std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
   out.resize(n);
   return out;
