@@ -599,20 +599,11 @@ bool Cache::write_file_at(std::string_view hash, int dir_fd, const std::string& 
     if (!filled && !(modes.size() > 1 && modes[1] == LinkMode::copy)) return false;  // stage() goes on from here
   }
   if (!filled) copy_fd(in.get(), out.fd.get(), obj, name);
-  if (out.link_as(dir_fd, name.c_str())) return true;
-  // Not linked and not taken (no /proc to link through, say): the caller
-  // stages it the named way, which reports a real failure (a full disk).
-  if (errno != EEXIST) return false;
-  // A file stands there: link under a temp name beside it and rename over
-  // (one folder; a kill between the two leaves a temp the next checkout removes).
-  const std::string temp = unique_temp_name("", name).string();
-  if (!out.link_as(dir_fd, temp.c_str())) return false;
-  if (::renameat(dir_fd, temp.c_str(), dir_fd, name.c_str()) != 0) {
-    const int err = errno;
-    ::unlinkat(dir_fd, temp.c_str(), 0);
-    throw_errno("cannot replace " + name, err);
-  }
-  return true;
+  // Not linked: a file stands there (the caller stages the new one in its
+  // stage folder and renames it over, so no temp name ever appears inside
+  // tracked data, even under kill -9), or no /proc to link through (the
+  // named way then reports a real failure, such as a full disk).
+  return out.link_as(dir_fd, name.c_str());
 }
 
 bool Cache::verify(std::string_view hash) const { return sha256_file(object_path(hash)) == hash; }

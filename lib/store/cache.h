@@ -67,8 +67,10 @@ class Cache {
   // Writes the object as the file `name` in the folder open as `dir_fd`
   // by copy (or clone) into an unnamed file there, linked in when full
   // (core/unnamed_file.h): no temp folder shared by every thread, no rename.
-  // A file already named so is replaced. False, nothing done, where that
-  // does not apply: the first link mode links, or no unnamed files here.
+  // False, nothing left behind, where that does not apply: a file is
+  // already named so (the caller stages and renames it over, keeping temp
+  // names out of tracked data), the first link mode links, or no unnamed
+  // files here.
   bool write_file_at(std::string_view hash, int dir_fd, const std::string& name, const std::vector<LinkMode>& modes,
                  bool executable) const;
   // Makes a new temp file in `temp_dir` holding the object's bytes (by the

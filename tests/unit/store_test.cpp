@@ -164,7 +164,7 @@ TEST_CASE("an unnamed file is linked in once, never over a name that is taken") 
   CHECK(names == 2);  // nothing else was left in the folder
 }
 
-TEST_CASE("write_file_at writes a new file and replaces one in place, with no temp left") {
+TEST_CASE("write_file_at writes a new file, leaves one that stands there to the caller, and leaves no temp") {
   test::TempDir tmp;
   Cache cache(tmp / "cache");
   const std::string h = cache.add_bytes("content");
@@ -173,18 +173,22 @@ TEST_CASE("write_file_at writes a new file and replaces one in place, with no te
   REQUIRE(dir);
   const std::vector<LinkMode> modes{LinkMode::reflink, LinkMode::copy};
   REQUIRE(cache.write_file_at(h, dir.get(), "new.txt", modes, false));
-  REQUIRE(cache.write_file_at(h, dir.get(), "old.txt", modes, true));
+  REQUIRE(cache.write_file_at(h, dir.get(), "run.sh", modes, true));
+  // A file stands there: not replaced here (a temp name beside it could
+  // outlive a kill -9 inside tracked data); the caller stages and renames.
+  CHECK(!cache.write_file_at(h, dir.get(), "old.txt", modes, false));
+  CHECK(read_file(tmp / "w/old.txt") == "stale");
   CHECK(read_file(tmp / "w/new.txt") == "content");
-  CHECK(read_file(tmp / "w/old.txt") == "content");
+  CHECK(read_file(tmp / "w/run.sh") == "content");
   struct stat st;
-  REQUIRE(::stat((tmp / "w/old.txt").c_str(), &st) == 0);
+  REQUIRE(::stat((tmp / "w/run.sh").c_str(), &st) == 0);
   CHECK((st.st_mode & 0100) != 0);  // executable as asked
   REQUIRE(::stat((tmp / "w/new.txt").c_str(), &st) == 0);
   CHECK((st.st_mode & 0111) == 0);
   CHECK((st.st_mode & 0200) != 0);  // a workspace file, not a read-only object
   int names = 0;
   for (auto& e : fs::directory_iterator(tmp / "w")) names += e.is_regular_file();
-  CHECK(names == 2);
+  CHECK(names == 3);
   // An edit does not reach the cache (a copy, not a link).
   test::write(tmp / "w/new.txt", "edited");
   CHECK(cache.verify(h));
