@@ -97,6 +97,7 @@ EntryPlan plan_entry(CheckoutTarget& target, const WorkTree& tree,
       continue;
     }
     if (had && !saved(had->sha256())) plan.conflicts.push_back(join_rel(target.data_rel, rel));
+    want[w].second.replaces = had != nullptr;
     if (kept != w) want[kept] = std::move(want[w]);
     ++kept;
   }
@@ -489,7 +490,9 @@ void write_one(DestDirs& dirs, const Cache& cache, const std::vector<LinkMode>& 
                const WantedFile& want) {
   auto dir = dirs.get(parent_of(rel));
   std::string name = name_of(rel);
-  if (cache.write_file_at(want.sha256(), dir->fd.get(), name, modes, want.executable)) return;
+  // A new name is linked in from an unnamed file; a file that stands there is
+  // replaced by a rename (linkat never replaces), so it goes the staged way.
+  if (!want.replaces && cache.write_file_at(want.sha256(), dir->fd.get(), name, modes, want.executable)) return;
   fs::path temp = cache.stage(want.sha256(), dir->stage, modes, want.executable);
   if (::renameat(AT_FDCWD, temp.c_str(), dir->fd.get(), name.c_str()) != 0) {
     int err = errno;

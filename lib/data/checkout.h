@@ -20,6 +20,7 @@ namespace mlo {
 struct WantedFile {
   Sha256Bytes hash{};
   bool executable = false;
+  bool replaces = false;  // set by the plan: a file stands at this name now
   std::string sha256() const { return sha256_to_hex(hash); }
 };
 // From a hash in hex; anything else is an InputError naming `where` (hashes

@@ -88,8 +88,9 @@ struct FsckResult {
   std::size_t objects = 0;
   std::uint64_t bytes = 0;
   std::vector<FsckCorrupt> corrupt;
-  // Missing objects, sorted by hash: the first kMaxListedMissing (a fresh
-  // clone before its pull misses every file); missing_count counts all.
+  // Missing objects: the kMaxListedMissing lowest hashes (a fresh clone
+  // before its pull misses every file), sorted by where they are needed,
+  // then by hash; missing_count counts all.
   std::vector<FsckMissing> missing;
   std::uint64_t missing_count = 0;
   std::vector<BrokenReference> broken;  // pointers/manifests that could not be read

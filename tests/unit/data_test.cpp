@@ -677,6 +677,8 @@ TEST_CASE("plan_checkout writes what differs, removes what is not wanted, keeps 
   CHECK(e.write[0].first == "new");
   CHECK(e.write[1].first == "sub/b");
   CHECK(e.write[1].second.executable);
+  CHECK_FALSE(e.write[0].second.replaces);  // new: linked in from an unnamed file
+  CHECK(e.write[1].second.replaces);        // stands there: staged and renamed over
   CHECK(e.remove == std::vector<std::string>{"old"});
   CHECK(e.stale_temps == std::vector<std::string>{".x.tmp.1.0"});
   CHECK(e.write[0].second.sha256() == sha256_hex("N"));
