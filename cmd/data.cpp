@@ -247,11 +247,15 @@ bool render_remote_status(Context& ctx, const std::string& name, const std::vect
     return clean;
   }
   if (ctx.global.quiet) return clean;
-  // Files by name, up to a few per path unless --verbose.
+  // Files by name, up to a few per path unless --verbose (the library keeps
+  // the first kMaxListedLacks).
   auto list_files = [&](const char* label, const std::vector<std::string>& files) {
-    std::size_t shown = ctx.global.verbose ? files.size() : std::min<std::size_t>(files.size(), 10);
+    const std::size_t shown = ctx.global.verbose ? files.size() : std::min<std::size_t>(files.size(), 10);
+    const bool capped = files.size() >= app::kMaxListedLacks;
     for (std::size_t i = 0; i < shown; ++i) std::cout << "  " << label << files[i] << "\n";
-    if (shown < files.size()) std::cout << "  ... and " << files.size() - shown << " more (-v lists all)\n";
+    if (shown < files.size() && !capped) std::cout << "  ... and " << files.size() - shown << " more (-v lists all)\n";
+    else if (shown < files.size()) std::cout << "  ... and more (-v lists the first " << app::kMaxListedLacks << ")\n";
+    else if (capped) std::cout << "  ... and more (only the first " << app::kMaxListedLacks << " are listed)\n";
   };
   for (const auto& e : st.entries) {
     std::string path = e.stage.empty() ? e.path : e.path + " (stage " + e.stage + ")";

@@ -529,51 +529,21 @@ std::size_t fetch_missing_manifests(Repo& repo, Backend& backend, const fs::path
   return fetched;
 }
 
-// The objects whose presence on the remote must be looked up: all that the
-// pointers and outputs name but those below folders this clone pushed in
-// full. Only these are read from the remote's pack indexes.
-HashSet remote_lookups(Repo& repo, const std::vector<Pointer>& loaded, const PushedTrees& pushed,
-                       const std::vector<LockOutputObjects>& outputs) {
-  HashSet lookup;
-  for (const Pointer& p : loaded) {
-    if (p.type == EntryType::dir && pushed.holds(p.sha256)) continue;
-    lookup.insert(p.sha256);
-    if (p.type != EntryType::dir) continue;
-    std::vector<std::string> missing;
-    walk_manifest(
-        repo.cache(), p.sha256, "manifest " + p.sha256 + " of " + p.path,
-        [&](ManifestEntry&& f) { lookup.insert(f.sha256); }, [&](const std::string& t) { lookup.insert(t); }, &missing,
-        {}, [&](const std::string& t, std::uint64_t, const std::string&) { return !pushed.holds(t); });
-  }
-  for (const auto& o : outputs)
-    for (const auto& h : o.objects) lookup.insert(h);
-  return lookup;
-}
+// One object a status needs: its hash, the data path when it is a file
+// (nullptr for a folder object), and whether the remote is known to hold
+// it (below a folder this clone pushed in full).
+using VisitObject = std::function<void(const std::string& hash, const std::string* file, bool remote_known)>;
 
-// One pointer's entry. Below a folder this clone pushed in full the remote
-// is known to hold every object (only the cache is checked); when the
-// cache is known to hold them too, they are only counted.
-RemoteStatusEntry pointer_remote_status(Repo& repo, const std::string& pointer, const Pointer& p,
-                                        const PushedTrees& pushed, const std::set<std::string>& cache_holds,
-                                        const std::function<RemoteIndex&()>& index) {
-  RemoteStatusEntry e;
-  e.pointer = pointer;
-  e.path = *data_path_for(pointer);
-  const bool on_remote = p.type == EntryType::dir && pushed.holds(p.sha256);
-  const bool known_both = on_remote && cache_holds.count(p.sha256);
-  auto check = [&](const std::string& hash, const std::string* file, bool remote_known) {
-    ++e.objects;
-    if (known_both) return;
-    bool remote_has = remote_known || index().has_object(hash), cache_has = repo.cache().has(hash);
-    e.missing_remote += !remote_has;
-    e.missing_cache += !cache_has;
-    if (file && !remote_has) e.remote_lacks.push_back(*file);
-    if (file && !cache_has) e.cache_lacks.push_back(*file);
-  };
+// Visits every object a pointer needs, in the same order on every call;
+// returns false when a folder manifest is on neither side. Below a folder
+// this clone pushed in full the remote is known to hold every object.
+bool visit_pointer_objects(Repo& repo, const Pointer& p, const std::string& path, const PushedTrees& pushed,
+                           const VisitObject& visit) {
   if (p.type != EntryType::dir) {
-    check(p.sha256, &e.path, false);
-    return e;
+    visit(p.sha256, &path, false);
+    return true;
   }
+  const bool on_remote = pushed.holds(p.sha256);
   std::vector<std::string> missing;
   // A folder pushed in full, walked on its own (no further skipping, so
   // this nests one level only).
@@ -582,30 +552,133 @@ RemoteStatusEntry pointer_remote_status(Repo& repo, const std::string& pointer, 
         repo.cache(), tree, "manifest of " + prefix + " (object " + tree + ")",
         [&](ManifestEntry&& f) {
           std::string file = prefix + "/" + f.path;
-          check(f.sha256, &file, true);
+          visit(f.sha256, &file, true);
         },
-        [&](const std::string& t) { check(t, nullptr, true); }, &missing);
+        [&](const std::string& t) { visit(t, nullptr, true); }, &missing);
   };
-  check(p.sha256, nullptr, on_remote);
+  visit(p.sha256, nullptr, on_remote);
   if (on_remote) {
-    walk_pushed(p.sha256, e.path);
+    walk_pushed(p.sha256, path);
   } else {
     walk_manifest(
-        repo.cache(), p.sha256, "manifest of " + e.path + " (object " + p.sha256 + ")",
+        repo.cache(), p.sha256, "manifest of " + path + " (object " + p.sha256 + ")",
         [&](ManifestEntry&& f) {
-          std::string file = e.path + "/" + f.path;
-          check(f.sha256, &file, false);
+          std::string file = path + "/" + f.path;
+          visit(f.sha256, &file, false);
         },
-        [&](const std::string& t) { check(t, nullptr, false); }, &missing, {},
-        [&](const std::string& t, std::uint64_t, const std::string& path) {
+        [&](const std::string& t) { visit(t, nullptr, false); }, &missing, {},
+        [&](const std::string& t, std::uint64_t, const std::string& sub) {
           if (!pushed.holds(t)) return true;
-          check(t, nullptr, true);
-          walk_pushed(t, e.path + "/" + path);
+          visit(t, nullptr, true);
+          walk_pushed(t, path + "/" + sub);
           return false;
         });
   }
-  e.manifest_known = missing.empty();
-  return e;
+  return missing.empty();
+}
+
+// Presence on the remote, looked up in batches of the walk: each batch's
+// hashes load the remote's index for those alone (RemoteIndex::load with
+// only_objects; the pack indexes are cached after the first), so a status
+// of ten million files holds one batch (~100 bytes a hash: the asked list,
+// the set and the places found), not a slot for every object on the
+// remote. The files an entry's remote lacks are kept by their place among
+// the entry's looked-up files (the first kMaxListedLacks) and named by a
+// second walk once all are known (name_remote_lacks).
+class RemoteLookups {
+ public:
+  static constexpr std::uint32_t kNotAFile = ~std::uint32_t{0};
+  RemoteLookups(Backend& backend, const fs::path& idx, unsigned jobs, std::uint64_t batch)
+      : backend_(backend), idx_(idx), jobs_(jobs), batch_(batch) {}
+
+  void ask(const std::string& hash, std::size_t entry, std::uint32_t file_at, std::vector<RemoteStatusEntry>& entries) {
+    Pending p{{}, static_cast<std::uint32_t>(entry), file_at};
+    if (!sha256_from_hex(hash, p.hash)) return lacks(p, entries);  // not a hash: no remote holds it
+    pending_.push_back(p);
+    if (pending_.size() >= batch_) resolve(entries);
+  }
+
+  void resolve(std::vector<RemoteStatusEntry>& entries) {
+    if (pending_.empty()) return;
+    HashSet wanted;
+    wanted.reserve(pending_.size());
+    for (const auto& p : pending_) wanted.insert(sha256_to_hex(p.hash));
+    const RemoteIndex index = RemoteIndex::load(backend_, idx_, jobs_, &wanted);
+    for (const auto& p : pending_)
+      if (!index.has_object(sha256_to_hex(p.hash))) lacks(p, entries);
+    pending_.clear();
+  }
+
+  // The places of the files each entry's remote lacks, in walk order.
+  std::map<std::size_t, std::vector<std::uint32_t>>& lacking_files() { return lacking_files_; }
+
+ private:
+  struct Pending {
+    Sha256Bytes hash;
+    std::uint32_t entry;
+    std::uint32_t file_at;  // the file's place among its entry's looked-up files, or kNotAFile
+  };
+  void lacks(const Pending& p, std::vector<RemoteStatusEntry>& entries) {
+    ++entries[p.entry].missing_remote;
+    auto& at = lacking_files_[p.entry];
+    if (p.file_at != kNotAFile && at.size() < kMaxListedLacks) at.push_back(p.file_at);
+  }
+  Backend& backend_;
+  const fs::path& idx_;
+  unsigned jobs_;
+  std::uint64_t batch_;
+  std::vector<Pending> pending_;
+  std::map<std::size_t, std::vector<std::uint32_t>> lacking_files_;
+};
+
+// One pointer's entry: cache presence now, remote presence asked of
+// `lookups` (counted when the batch is resolved). When the cache is known
+// to hold a folder pushed in full, its objects are only counted.
+void pointer_remote_status(Repo& repo, const std::string& pointer, const Pointer& p, const PushedTrees& pushed,
+                           const std::set<std::string>& cache_holds, RemoteLookups& lookups,
+                           std::vector<RemoteStatusEntry>& entries) {
+  const std::size_t at = entries.size();
+  entries.emplace_back();
+  entries[at].pointer = pointer;
+  entries[at].path = *data_path_for(pointer);
+  const bool known_both = p.type == EntryType::dir && pushed.holds(p.sha256) && cache_holds.count(p.sha256);
+  std::uint32_t files_asked = 0;  // kNotAFile from there on: counted, never named
+  const bool known = visit_pointer_objects(
+      repo, p, entries[at].path, pushed, [&](const std::string& hash, const std::string* file, bool remote_known) {
+        RemoteStatusEntry& e = entries[at];
+        ++e.objects;
+        if (known_both) return;
+        if (!repo.cache().has(hash)) {
+          ++e.missing_cache;
+          if (file && e.cache_lacks.size() < kMaxListedLacks) e.cache_lacks.push_back(*file);
+        }
+        if (remote_known) return;
+        const std::uint32_t file_at = file ? files_asked : RemoteLookups::kNotAFile;
+        if (file && files_asked != RemoteLookups::kNotAFile) ++files_asked;
+        lookups.ask(hash, at, file_at, entries);
+      });
+  entries[at].manifest_known = known;
+}
+
+// Names the files whose places lookups kept: the same walk again, counting
+// the looked-up files as the first walk did.
+void name_remote_lacks(Repo& repo, const std::vector<Pointer>& loaded, const PushedTrees& pushed,
+                       RemoteLookups& lookups, std::vector<RemoteStatusEntry>& entries) {
+  for (auto& [at, places] : lookups.lacking_files()) {
+    if (at >= loaded.size() || places.empty()) continue;  // stage outputs name no files
+    std::sort(places.begin(), places.end());  // batches resolve in order; a non-hash was counted at once
+    RemoteStatusEntry& e = entries[at];
+    std::uint32_t file_at = 0;
+    std::size_t next = 0;
+    visit_pointer_objects(repo, loaded[at], e.path, pushed,
+                          [&](const std::string&, const std::string* file, bool remote_known) {
+                            if (!file || remote_known || next >= places.size()) return;
+                            if (file_at++ == places[next]) {
+                              e.remote_lacks.push_back(*file);
+                              ++next;
+                            }
+                          });
+  }
 }
 
 }  // namespace
@@ -625,33 +698,30 @@ RemoteStatus remote_status(Repo& repo, const SyncRequest& request) {
   std::vector<LockOutputObjects> outputs;
   if (request.paths.empty()) outputs = lock_output_objects(repo, lock_text(repo));
   // With a record of folders pushed in full, only the objects outside them
-  // are read from the remote's index; without one, the whole index.
+  // are looked up in the remote's index.
   PushedTrees pushed = PushedTrees::load(idx, committed_packs(*backend));
-  std::optional<HashSet> lookup;
-  if (pushed.size() > 0) lookup = remote_lookups(repo, loaded, pushed, outputs);
-  std::optional<RemoteIndex> index;  // read on the first lookup
-  std::function<RemoteIndex&()> index_now = [&]() -> RemoteIndex& {
-    if (!index) index = RemoteIndex::load(*backend, idx, jobs_for(request, st.remote), lookup ? &*lookup : nullptr);
-    return *index;
-  };
+  RemoteLookups lookups(*backend, idx, jobs_for(request, st.remote),
+                        std::max<std::uint64_t>(1, config_u64(st.remote, "fetch_batch", kFetchBatch)));
   std::vector<std::string> pushed_roots;
   for (const Pointer& p : loaded)
     if (p.type == EntryType::dir && pushed.holds(p.sha256)) pushed_roots.push_back(p.sha256);
   const std::set<std::string> cache_holds = cache_known_to_hold(repo, pushed_roots);
   for (std::size_t i = 0; i < pointers.size(); ++i)
-    st.entries.push_back(pointer_remote_status(repo, pointers[i], loaded[i], pushed, cache_holds, index_now));
+    pointer_remote_status(repo, pointers[i], loaded[i], pushed, cache_holds, lookups, st.entries);
   for (const auto& output : outputs) {
-    RemoteStatusEntry e;
+    const std::size_t at = st.entries.size();
+    RemoteStatusEntry& e = st.entries.emplace_back();  // asking resolves into entries, never adds one
     e.pointer = "mlo.lock";
     e.path = output.path;
     e.stage = output.stage;
     for (const auto& h : output.objects) {
       ++e.objects;
-      e.missing_remote += !index_now().has_object(h);
       e.missing_cache += !repo.cache().has(h);
+      lookups.ask(h, at, RemoteLookups::kNotAFile, st.entries);
     }
-    st.entries.push_back(std::move(e));
   }
+  lookups.resolve(st.entries);
+  name_remote_lacks(repo, loaded, pushed, lookups, st.entries);
   return st;
 }
 

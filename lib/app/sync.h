@@ -65,9 +65,13 @@ struct RemoteStatusEntry {
   std::size_t missing_remote = 0;    // of those, not on the remote
   std::size_t missing_cache = 0;     // of those, not in the cache
   bool manifest_known = true;        // false: a directory manifest on neither side
-  std::vector<std::string> remote_lacks;  // data paths (repo-relative) whose bytes the remote lacks
-  std::vector<std::string> cache_lacks;   // ... the cache lacks
+  // Data paths (repo-relative) whose bytes the remote (the cache) lacks,
+  // the first kMaxListedLacks in walk order; the counts above count all.
+  std::vector<std::string> remote_lacks;
+  std::vector<std::string> cache_lacks;
 };
+// A fresh clone's cache lacks every file: the lists stop here.
+inline constexpr std::size_t kMaxListedLacks = 10000;
 struct RemoteStatus {
   RemoteConfig remote;
   std::vector<RemoteStatusEntry> entries;

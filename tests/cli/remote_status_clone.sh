@@ -47,6 +47,15 @@ echo "changed 3" >data/set/3.csv && echo "changed 4" >data/set/4.csv && echo new
 expect_rc 1 --json data status --remote origin data/set --exit-code
 expect_json "d['entries'][0]['missing_remote'] == 4 and d['entries'][0]['missing_cache'] == 0"
 expect_json "sorted(d['entries'][0]['remote_lacks']) == ['data/set/3.csv', 'data/set/4.csv', 'data/set/new.csv']"
+one_batch=$OUT
+# The remote is asked in batches of the walk (fetch_batch): two objects a
+# batch gives the same counts and the same files, in the same order.
+expect_ok remote modify origin fetch_batch 2 --local
+expect_rc 1 --json data status --remote origin --exit-code
+expect_json "[e for e in d['entries'] if e['path'] == 'data/set'][0]['missing_remote'] == 4"
+expect_rc 1 --json data status --remote origin data/set --exit-code
+expect_eq "$OUT" "$one_batch" "status --remote in batches of 2"
+expect_ok remote modify origin fetch_batch 524288 --local
 
 # Clone c of b before b pushes: the new manifest is on neither side.
 cd "$TEST_TMP" && git clone -q b c && cd c
@@ -88,6 +97,39 @@ expect_rc 1 data status --remote --exit-code
 expect_out_contains "not in cache:  models/model.bin (stage train)"
 expect_ok pull
 expect_ok data status --remote --exit-code
+
+# A fresh clone's cache lacks every file: counted all, the first 10,000
+# listed (a clone of ten million files does not hold every path).
+new_repo big
+expect_ok remote add origin "$TEST_TMP/remote-big" --default
+/usr/bin/python3 - <<'PY'
+import os
+for d in range(5):
+    os.makedirs(f"data/big/d{d}")
+    for i in range(2001):
+        open(f"data/big/d{d}/{i:05d}.txt", "w").write(f"{d} {i}\n")
+PY
+"$MLO" -q data add data/big || fail "data add of 10,005 files"
+git add -A && git commit -qm big
+expect_ok push
+cd "$TEST_TMP" && git clone -q big big2 && cd big2
+expect_rc 1 --json data status --remote --exit-code
+expect_json "d['entries'][0]['missing_cache'] == 10005 and d['entries'][0]['missing_remote'] == 0"
+expect_json "d['entries'][0]['cache_lacks'] == ['data/big/d%d/%05d.txt' % (i // 2001, i % 2001) for i in range(10000)]"
+expect_rc 1 -v data status --remote --exit-code
+expect_out_contains "not in cache:  data/big (10005 of 10011 objects)"
+expect_out_contains "data/big/d4/01995.txt"
+expect_out_not_contains "data/big/d4/01996.txt"
+expect_out_contains "... and more (only the first 10000 are listed)"
+expect_rc 1 data status --remote --exit-code
+expect_out_contains "... and more (-v lists the first 10000)"
+# The remote's side: an empty remote, asked in batches of 3,000.
+cd "$TEST_TMP/big"
+expect_ok remote add empty "$TEST_TMP/remote-empty"
+expect_ok remote modify empty fetch_batch 3000 --local
+expect_rc 1 --json data status --remote empty --exit-code
+expect_json "d['entries'][0]['missing_remote'] == 10011 and d['entries'][0]['missing_cache'] == 0"
+expect_json "d['entries'][0]['remote_lacks'] == ['data/big/d%d/%05d.txt' % (i // 2001, i % 2001) for i in range(10000)]"
 
 # A corrupt manifest on the remote is reported (exit 4), never cached.
 cd "$TEST_TMP" && git clone -q a d && cd d
