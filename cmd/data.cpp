@@ -158,6 +158,7 @@ void render_status(Context& ctx, const StatusResult& st, const Porcelain& porcel
                          {"status", to_string(e.state)},
                          {"in_cache", e.in_cache},
                          {"missing", e.missing},
+                         {"missing_count", e.missing_count},
                          {"manifest_missing", e.manifest_missing},
                          {"added", paths_json(e.added)},
                          {"removed", paths_json(e.removed)},
@@ -212,8 +213,13 @@ void render_status(Context& ctx, const StatusResult& st, const Porcelain& porcel
         if (shown++ >= limit) break;
         std::cout << "        " << ctx.paint(m, "yellow") << "\n";
       }
-      if (e.missing.size() > limit)
-        std::cout << "        ... and " << (e.missing.size() - limit) << " more (-v lists all)\n";
+      // The library lists the first kMaxListedNotCached; the count counts all.
+      const std::uint64_t printed = std::min<std::uint64_t>(limit, e.missing.size());
+      if (e.missing_count <= printed) continue;
+      std::cout << "        ... and " << (e.missing_count - printed) << " more (";
+      if (e.missing.size() == e.missing_count) std::cout << "-v lists all)\n";
+      else if (printed < e.missing.size()) std::cout << "-v lists the first " << e.missing.size() << ")\n";
+      else std::cout << "only the first " << e.missing.size() << " are listed)\n";
     }
   }
 }

@@ -27,6 +27,7 @@
 #include "data/scan.h"
 #include "data/stat_cache.h"
 #include "data/tree.h"
+#include "data/tree_walk.h"
 #include "data/workspace.h"
 #include "repo/lock.h"
 #include "repo/repo.h"
@@ -771,6 +772,47 @@ std::string hash_recording_subtrees(StatCache& sc, const WorkTree& t, std::int64
   return root;
 }
 
+void note_not_cached(EntryStatus& e, std::string path) {
+  if (e.missing.size() < kMaxListedNotCached) e.missing.push_back(std::move(path));
+  ++e.missing_count;
+}
+
+// Checks which of a (hash, path) list the cache holds, in parallel, and
+// notes the rest.
+void note_not_cached_of(const Cache& cache, const std::vector<std::pair<std::string, std::string>>& needed,
+                        EntryStatus& e) {
+  std::vector<char> has(needed.size(), 1);
+  parallel_for(needed.size(), default_jobs(), [&](std::size_t k) { has[k] = cache.has(needed[k].first) ? 1 : 0; });
+  for (size_t k = 0; k < needed.size(); ++k)
+    if (!has[k]) note_not_cached(e, needed[k].second);
+}
+
+// The objects of a tree (pointer version 2) the cache lacks, walked folder
+// by folder and checked in batches, not read into one manifest: a fresh
+// clone of ten million files, before its pull, holds one batch. A folder
+// object missing too: the manifest is reported missing, as a flat one is.
+void check_tree_cached(const Cache& cache, const std::string& root, const std::string& data_rel, EntryStatus& e) {
+  constexpr std::size_t kBatch = 4096;
+  std::vector<std::pair<std::string, std::string>> batch;  // hash, path
+  auto add = [&](std::string hash, std::string path) {
+    batch.emplace_back(std::move(hash), std::move(path));
+    if (batch.size() < kBatch) return;
+    note_not_cached_of(cache, batch, e);
+    batch.clear();
+  };
+  std::vector<std::string> missing_folders;
+  walk_manifest(
+      cache, root, "manifest of " + data_rel + " (object " + root + ")",
+      [&](ManifestEntry&& f) { add(std::move(f.sha256), data_rel + "/" + f.path); },
+      [&](const std::string& h) { add(h, data_rel + " (folder manifest)"); }, &missing_folders);
+  note_not_cached_of(cache, batch, e);
+  if (missing_folders.empty()) return;
+  e.missing.clear();
+  e.missing_count = 0;
+  e.manifest_missing = true;
+  note_not_cached(e, data_rel + " (manifest)");
+}
+
 // nullopt when the manifest, or a folder object of a tree, is not in the cache.
 std::optional<Manifest> try_load_manifest(Repo& repo, const std::string& hash, const std::string& for_path) {
   std::vector<std::string> missing;
@@ -1093,13 +1135,13 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, cons
       // since needs no check per file. Otherwise the files are checked in
       // place: a list of every hash and path beside the scan doubled the
       // peak (541 MB at 1M files).
-      if (!cache.has(p.sha256)) e.missing.push_back(t.data_rel + " (manifest)");
+      if (!cache.has(p.sha256)) note_not_cached(e, t.data_rel + " (manifest)");
       if (stamp.empty() || !sc.known_complete(p.sha256, stamp)) {
         std::vector<char> has(t.files.size(), 1);
         parallel_for(t.files.size(), default_jobs(),
                      [&](std::size_t k) { has[k] = cache.has(t.files[k].sha256()) ? 1 : 0; });
         for (size_t k = 0; k < t.files.size(); ++k)
-          if (!has[k]) e.missing.push_back(t.repo_rel_of(t.files[k]));
+          if (!has[k]) note_not_cached(e, t.repo_rel_of(t.files[k]));
         if (p.version == 2)
           t.build([&](const std::string& hash, const std::string&) {
             if (hash != p.sha256) needed.push_back({hash, t.data_rel + " (folder manifest)"});
@@ -1112,6 +1154,13 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, cons
                sc.known_complete(p.sha256, stamp) && diff_work_tree(cache, p.sha256, t, e)) {
       // Found complete before, with no object removed since: nothing to
       // check, and the recorded tree was read only where it differs.
+    } else if (!t.exists && p.version == 2 && cache.has(p.sha256)) {
+      // Deleted from the workspace, as in a fresh clone before its pull: the
+      // tree is walked, not read into one manifest (nothing to diff).
+      if (stamp.empty() || !sc.known_complete(p.sha256, stamp)) {
+        check_tree_cached(cache, p.sha256, t.data_rel, e);
+        check_complete = true;
+      }
     } else if ((manifest = try_load_manifest(repo, p.sha256, t.data_rel))) {
       // Found complete before, with no object removed since: nothing to check.
       if (stamp.empty() || !sc.known_complete(p.sha256, stamp)) {
@@ -1125,13 +1174,10 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, cons
       }
     } else {
       e.manifest_missing = true;
-      e.missing.push_back(t.data_rel + " (manifest)");
+      note_not_cached(e, t.data_rel + " (manifest)");
     }
-    std::vector<char> has(needed.size(), 1);
-    parallel_for(needed.size(), default_jobs(), [&](std::size_t k) { has[k] = cache.has(needed[k].first) ? 1 : 0; });
-    for (size_t k = 0; k < needed.size(); ++k)
-      if (!has[k]) e.missing.push_back(needed[k].second);
-    e.in_cache = e.missing.empty();
+    note_not_cached_of(cache, needed, e);
+    e.in_cache = e.missing_count == 0;
     if (check_complete && e.in_cache && !stamp.empty()) sc.record_complete(p.sha256, stamp);
     result.entries.push_back(std::move(e));
   }

@@ -71,7 +71,11 @@ struct EntryStatus {
   EntryType type = EntryType::file;
   DataState state = DataState::clean;
   bool in_cache = true;                    // every object the pointer names is in the cache
-  std::vector<std::string> missing;        // objects missing from the cache (repo-relative paths they belong to)
+  // Objects missing from the cache: the repo-relative paths they belong
+  // to, the first kMaxListedNotCached in walk order (a fresh clone before
+  // its pull lacks every file); missing_count counts all.
+  std::vector<std::string> missing;
+  std::uint64_t missing_count = 0;
   bool manifest_missing = false;           // the folder's manifest is not in the cache: changes can not be listed
   std::vector<FileChange> added, removed, modified;  // inside folders
   bool clean() const { return state == DataState::clean && in_cache; }
@@ -100,6 +104,9 @@ struct CheckoutOptions {
 // A checkout of millions of files lists this many of the files it wrote and
 // counts the rest (a list of every path would be ~80 bytes a file).
 inline constexpr std::size_t kMaxListedUpdates = 10000;
+
+// A status lists this many of the paths whose content the cache lacks.
+inline constexpr std::size_t kMaxListedNotCached = 10000;
 
 struct CheckoutResult {
   std::vector<std::string> updated;  // files written (repo-relative); the first kMaxListedUpdates of them

@@ -123,6 +123,27 @@ expect_out_not_contains "data/big/d4/01996.txt"
 expect_out_contains "... and more (only the first 10000 are listed)"
 expect_rc 1 data status --remote --exit-code
 expect_out_contains "... and more (-v lists the first 10000)"
+# The plain status of that clone walks the tree (never read whole): the
+# same count and the first 10,000 named.
+expect_rc 1 --json data status --exit-code --pulled
+expect_json "d['entries'][0]['status'] == 'deleted' and d['entries'][0]['missing_count'] == 10005"
+expect_json "d['entries'][0]['missing'] == ['data/big/d%d/%05d.txt' % (i // 2001, i % 2001) for i in range(10000)]"
+expect_rc 1 data status --exit-code --pulled
+expect_out_contains "... and 9985 more (-v lists the first 10000)"
+expect_rc 1 -v data status --exit-code --pulled
+expect_out_contains "data/big/d4/01995.txt"
+expect_out_contains "... and 5 more (only the first 10000 are listed)"
+# Pulled, then one folder's objects removed from the cache: counted in place.
+expect_ok pull
+expect_ok data status --exit-code --pulled
+for h in $(/usr/bin/python3 -c "
+import hashlib
+for i in range(3): print(hashlib.sha256(b'2 %d\\n' % i).hexdigest())"); do
+  rm -f ".mlo/cache/objects/${h:0:2}/${h:2}"
+done
+expect_rc 1 --json data status --exit-code --pulled
+expect_json "d['entries'][0]['missing_count'] == 3 and d['entries'][0]['missing'] == ['data/big/d2/00000.txt', 'data/big/d2/00001.txt', 'data/big/d2/00002.txt']"
+
 # The remote's side: an empty remote, asked in batches of 3,000.
 cd "$TEST_TMP/big"
 expect_ok remote add empty "$TEST_TMP/remote-empty"
