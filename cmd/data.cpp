@@ -394,30 +394,34 @@ void register_data(CLI::App& app, Context& ctx) {
     cmd->add_flag("--porcelain", porcelain->on, "TYPE SIZE SHA256 PATH, tab-separated, for scripts");
     cmd->add_flag("-z", porcelain->z, "With --porcelain: end records with NUL, paths unquoted");
     ctx.on_run(cmd, [&ctx, path, porcelain] {
-      auto entries = data_ls(ctx.repo(), *path);
+      // Each entry is printed as it is found (a folder of millions of files
+      // is never held): JSON too, one entry a line inside {"entries": [...]}.
       if (porcelain->on && !ctx.global.json) {
-        for (const auto& e : entries)
+        data_ls(ctx.repo(), *path, [&](const ListedEntry& e) {
           porcelain->record(std::string(type_name(e.type)) + "\t" + std::to_string(e.size) + "\t" + e.sha256 + "\t", e.path);
+        });
         return;
       }
       if (ctx.global.json) {
-        json arr = json::array();
-        for (const auto& e : entries) {
+        bool first = true;
+        std::cout << "{\n  \"entries\": [";
+        data_ls(ctx.repo(), *path, [&](const ListedEntry& e) {
           json o{{"path", e.path}, {"type", type_name(e.type)}, {"sha256", e.sha256}, {"size", e.size}};
           if (e.type == EntryType::dir) o["files"] = e.files;
           if (!e.pointer.empty()) o["pointer"] = e.pointer;
-          arr.push_back(o);
-        }
-        ctx.print_json({{"entries", arr}});
+          std::cout << (first ? "\n    " : ",\n    ") << o.dump(-1, ' ', false, json::error_handler_t::replace);
+          first = false;
+        });
+        std::cout << (first ? "]\n}\n" : "\n  ]\n}\n");
         return;
       }
-      for (const auto& e : entries) {
+      data_ls(ctx.repo(), *path, [&](const ListedEntry& e) {
         char size[32];
         std::snprintf(size, sizeof size, "%10s", human_size(e.size).c_str());
         std::cout << (e.type == EntryType::dir ? "dir " : "file") << "  " << size << "  " << e.sha256.substr(0, 12)
                   << "  " << e.path << (e.type == EntryType::dir ? "/ (" + std::to_string(e.files) + " files)" : "")
                   << "\n";
-      }
+      });
     });
   }
   if (CLI::App* cmd = add_wanted_command(

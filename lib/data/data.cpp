@@ -1328,15 +1328,19 @@ DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string&
   return r;
 }
 
-std::vector<ListedEntry> data_ls(Repo& repo, const std::string& path) {
+void data_ls(Repo& repo, const std::string& path, const std::function<void(const ListedEntry&)>& each) {
   std::string rel = path.empty() ? "" : tracked_rel(repo, path);
-  std::vector<ListedEntry> out;
   if (!rel.empty() && regular_file_at(repo.root() / (rel + kPointerSuffix))) {
     Pointer p = read_pointer(repo, rel + kPointerSuffix);
     if (p.type == EntryType::dir) {
-      Manifest m = load_manifest(repo, p.sha256, rel);
-      for (const auto& e : m.entries) out.push_back({rel + "/" + e.path, EntryType::file, e.sha256, e.size, 0, ""});
-      return out;
+      ListedEntry listed{"", EntryType::file, "", 0, 0, ""};
+      for_each_manifest_file(repo, p.sha256, rel, [&](ManifestEntry&& e) {
+        listed.path = rel + "/" + e.path;
+        listed.sha256 = std::move(e.sha256);
+        listed.size = e.size;
+        each(listed);
+      });
+      return;
     }
   }
   auto pointers = find_pointer_files(repo, {rel});
@@ -1344,9 +1348,8 @@ std::vector<ListedEntry> data_ls(Repo& repo, const std::string& path) {
     throw InputError(path + ": not tracked by mlo, and no tracked data inside", "see 'mlo data ls' for what is tracked");
   for (const auto& ptr : pointers) {
     Pointer p = read_pointer(repo, ptr);
-    out.push_back({*data_path_for(ptr), p.type, p.sha256, p.size, p.files, ptr});
+    each({*data_path_for(ptr), p.type, p.sha256, p.size, p.files, ptr});
   }
-  return out;
 }
 
 std::vector<RmResult> data_rm(Repo& repo, const std::vector<std::string>& paths, const RmOptions& options) {

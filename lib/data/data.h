@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <set>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -148,9 +149,10 @@ struct ListedEntry {
   std::string pointer;  // empty for files inside a folder
 };
 
-// Tracked paths at or below `path` ("" = everything); a tracked folder lists
-// the files in its manifest.
-std::vector<ListedEntry> data_ls(Repo& repo, const std::string& path);
+// Tracked paths at or below `path` ("" = everything), each handed to `each`
+// as it is found; a tracked folder lists the files in its manifest, walked
+// folder by folder (a folder of ten million files is never held whole).
+void data_ls(Repo& repo, const std::string& path, const std::function<void(const ListedEntry&)>& each);
 
 // ---- rm --------------------------------------------------------------------
 

@@ -209,4 +209,27 @@ run_mlo data status
 pass
 rm -f data/evil.mlo
 
+# data ls walks a tree folder by folder and prints as it goes: every file,
+# in path order, with its hash and size, the same for a flat (version 1)
+# manifest; a folder object missing from the cache is an error (exit 3).
+new_repo ls
+mkdir -p data/t/a/b data/t/c
+for f in a/1 a/b/2 a/b/3 c/4 top; do printf 'file %s\n' "$f" >"data/t/$f"; done
+"$MLO" -q data add data/t || fail "data add data/t"
+want=$(cd data && find t -type f | LC_ALL=C sort | while read -r f; do
+  printf '%s %s %s\n' "data/$f" "$(sha256sum "$f" | cut -c1-64)" "$(stat -c %s "$f")"; done)
+list_json() { printf '%s' "$OUT" | /usr/bin/python3 -c "import json,sys; [print(e['path'], e['sha256'], e['size']) for e in json.load(sys.stdin)['entries']]"; }
+expect_ok --json data ls data/t
+expect_eq "$(list_json)" "$want" "data ls of a tree"
+v1_pointer data/t >/dev/null
+expect_ok --json data ls data/t
+expect_eq "$(list_json)" "$want" "data ls of a flat manifest"
+"$MLO" -q data add data/t || fail "re-add data/t"
+sub=$(/usr/bin/python3 -c "
+import json; m = json.loads(open('.mlo/cache/objects/' + '$(grep '^sha256:' data/t.mlo | cut -c9-)'[:2] + '/' + '$(grep '^sha256:' data/t.mlo | cut -c9-)'[2:]).read())
+print([e['tree'] for e in m['entries'] if e['name'] == 'a'][0])")
+chmod u+w ".mlo/cache/objects/${sub:0:2}" 2>/dev/null; rm -f ".mlo/cache/objects/${sub:0:2}/${sub:2}"
+expect_rc 3 data ls data/t
+expect_err_contains "$sub"
+
 done_testing
