@@ -8,7 +8,9 @@ fault that applies to the request is used and removed from the file;
 "always-corrupt" applies to every GET with a body and is never removed.
 Faults: reset (close the connection without an answer), 500, 503, 429,
 slow (wait 2 s, then answer), truncate (send half the body, then close),
-corrupt (flip bytes in the body). Faults named get-X apply to GETs only.
+corrupt (flip bytes in the body), corrupt-tail (flip bytes in its second
+half only), pass (forward it unchanged: to skip a request). Faults named
+get-X apply to GETs only, pack-X to GETs of a pack (ranges of blobs).
 A lying server: put-drop answers 201 to a PUT without storing it; put-half
 stores the first half of a PUT's body and answers 201; list-garble rewrites
 the <Size> values of an S3 ListObjectsV2 answer ("x123"); propfind-garble
@@ -36,6 +38,7 @@ lock = threading.Lock()
 
 
 SCOPES = {"get-": lambda m, p: m == "GET", "put-": lambda m, p: m == "PUT",
+          "pack-": lambda m, p: m == "GET" and p.split("?")[0].endswith(".pack"),
           "list-": lambda m, p: m == "GET" and "list-type=2" in p, "propfind-": lambda m, p: m == "PROPFIND"}
 
 
@@ -131,6 +134,11 @@ class Handler(BaseHTTPRequestHandler):
             data = data.replace(b"<Size>", b"<Size>x")
         if fault == "propfind-garble":
             data = re.sub(rb"getcontentlength>(?=\d)", b"getcontentlength>x", data)
+        if fault == "corrupt-tail" and data:
+            data = bytearray(data)
+            for i in range(len(data) // 2, len(data), 37):
+                data[i] ^= 0x55
+            data = bytes(data)
         if fault == "corrupt" and data:
             data = bytearray(data)
             for i in range(0, len(data), 37):

@@ -27,6 +27,21 @@ expect_ok pull -j 2
 expect_same_data "$TEST_TMP/a" "$TEST_TMP/b"
 expect_cache_consistent
 
+# A range answered corrupt in its second half: the blobs before the bad one
+# are kept (each handed on once), the range is asked again, the pull
+# completes (here the files' range: 13 of its 24 blobs handed on before the
+# retry). The first pack read (the folder object) passes untouched.
+cd "$TEST_TMP" && git clone -q a t && cd t
+echo "pack-pass,pack-corrupt-tail" >"$FAULTS"
+expect_ok --json pull -j 1
+expect_eq "$(cat "$FAULTS")" "" "faults left unused"
+pulled_objects=$(printf '%s' "$OUT" | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['objects'])")
+expect_same_data "$TEST_TMP/a" "$TEST_TMP/t"
+expect_cache_consistent
+cd "$TEST_TMP" && git clone -q a t2 && cd t2
+expect_ok --json pull -j 1
+expect_json "d['objects'] == $pulled_objects"
+
 # A remote that always answers corrupt data: a clear error, exit 4, no bad
 # object in the cache, the workspace untouched; a re-run later succeeds.
 cd "$TEST_TMP" && git clone -q a c && cd c
