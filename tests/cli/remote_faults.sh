@@ -28,7 +28,7 @@ expect_same_data "$TEST_TMP/a" "$TEST_TMP/b"
 expect_cache_consistent
 
 # A range answered corrupt in its second half: the blobs before the bad one
-# are kept (each handed on once), the range is asked again, the pull
+# are kept, the range is asked again, the pull
 # completes (here the files' range: 13 of its 24 blobs handed on before the
 # retry). The first pack read (the folder object) passes untouched.
 cd "$TEST_TMP" && git clone -q a t && cd t
