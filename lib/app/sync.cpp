@@ -580,9 +580,9 @@ bool visit_pointer_objects(Repo& repo, const Pointer& p, const std::string& path
 // Presence on the remote, looked up in batches of the walk: each batch's
 // hashes load the remote's index for those alone (RemoteIndex::load with
 // only_objects; the pack indexes are cached after the first), so a status
-// of ten million files holds one batch (~100 bytes a hash: the asked list,
-// the set and the places found), not a slot for every object on the
-// remote. The files an entry's remote lacks are kept by their place among
+// of ten million files holds one batch (~150 bytes a hash measured at 1M
+// files: the asked list, the set, the places found), not a slot for every
+// object on the remote. The files an entry's remote lacks are kept by their place among
 // the entry's looked-up files (the first kMaxListedLacks) and named by a
 // second walk once all are known (name_remote_lacks).
 class RemoteLookups {
