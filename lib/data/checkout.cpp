@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -23,6 +25,8 @@
 #include "core/safe_path.h"
 #include "data/data.h"
 #include "data/helpers.h"
+#include "data/scan.h"
+#include "data/stat_cache.h"
 #include "data/tree.h"
 #include "data/tree_walk.h"
 #include "data/workspace.h"
@@ -486,20 +490,73 @@ void note_updated(CheckoutResult& result, std::string path) {
   ++result.updated_count;
 }
 
-void write_one(DestDirs& dirs, const Cache& cache, const std::vector<LinkMode>& modes, const std::string& rel,
-               const WantedFile& want) {
+// Writes one file; returns its stat when it is a regular file (a link
+// into the cache is not recorded in the stat cache).
+std::optional<struct stat> write_one(DestDirs& dirs, const Cache& cache, const std::vector<LinkMode>& modes,
+                                     const std::string& rel, const WantedFile& want) {
   auto dir = dirs.get(parent_of(rel));
   std::string name = name_of(rel);
   // A new name is linked in from an unnamed file; a file that stands there is
   // replaced by a rename (linkat never replaces), so it goes the staged way.
-  if (!want.replaces && cache.write_file_at(want.sha256(), dir->fd.get(), name, modes, want.executable)) return;
-  fs::path temp = cache.stage(want.sha256(), dir->stage, modes, want.executable);
-  if (::renameat(AT_FDCWD, temp.c_str(), dir->fd.get(), name.c_str()) != 0) {
-    int err = errno;
-    ::unlink(temp.c_str());
-    throw_errno("cannot write " + rel, err);
+  if (want.replaces || !cache.write_file_at(want.sha256(), dir->fd.get(), name, modes, want.executable)) {
+    fs::path temp = cache.stage(want.sha256(), dir->stage, modes, want.executable);
+    if (::renameat(AT_FDCWD, temp.c_str(), dir->fd.get(), name.c_str()) != 0) {
+      int err = errno;
+      ::unlink(temp.c_str());
+      throw_errno("cannot write " + rel, err);
+    }
   }
+  struct stat st;
+  if (::fstatat(dir->fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  return st;
 }
+
+// Stat cache rows for the files a checkout wrote, so the next status or add
+// does not read them again (a first status after a pull of 1,000,000 files
+// hashed every one: 14.5 s, 131 MB). git's checkout records its index the
+// same way. A row is only trusted for a file whose mtime is older than the
+// racy window before the row is made (stat_cache.h), so rows wait here, a
+// bounded batch, until their files are old enough; the last ones wait out
+// the window (20 ms) at the end.
+class WrittenRows {
+ public:
+  explicit WrittenRows(StatCache& sc) : sc_(sc) {}
+  void add(std::string path, const struct stat& st, const WantedFile& want) {
+    std::lock_guard<std::mutex> g(m_);
+    rows_.push_back({std::move(path), StatKey::of(st), want.hash, (st.st_mode & S_IXUSR) != 0});
+    if (rows_.size() >= kBatch) record_old_enough();
+  }
+  void finish() {
+    std::lock_guard<std::mutex> g(m_);
+    record_old_enough();
+    if (rows_.empty()) return;
+    std::int64_t newest = 0;
+    for (const auto& r : rows_) newest = std::max(newest, r.key.mtime_ns);
+    const std::int64_t wait_ns = newest + StatCache::kRacyWindowNs + 1'000'000 - clock_now_ns();
+    if (wait_ns > 0 && wait_ns <= 2 * StatCache::kRacyWindowNs) std::this_thread::sleep_for(std::chrono::nanoseconds(wait_ns));
+    record_old_enough();
+  }
+
+ private:
+  static constexpr std::size_t kBatch = 4096;
+  struct Row {
+    std::string path;
+    StatKey key;
+    Sha256Bytes hash;
+    bool executable;
+  };
+  // Records the rows whose files are old enough now; keeps the rest.
+  void record_old_enough() {
+    const std::int64_t now = clock_now_ns();
+    std::size_t kept = 0;
+    for (auto& r : rows_)
+      if (!sc_.record(r.path, r.key, sha256_to_hex(r.hash), r.executable, now)) rows_[kept++] = std::move(r);
+    rows_.resize(kept);
+  }
+  StatCache& sc_;
+  std::mutex m_;
+  std::vector<Row> rows_;
+};
 
 // Removes `rel` and the folders it leaves empty, up to the tracked folder.
 void remove_one(const TreeWriter& writer, const std::string& data_rel, const std::string& rel) {
@@ -509,7 +566,8 @@ void remove_one(const TreeWriter& writer, const std::string& data_rel, const std
     if (::rmdir(writer.resolve(join_rel(data_rel, dir)).c_str()) != 0) break;
 }
 
-void apply_entry(Repo& repo, const TreeWriter& writer, const EntryPlan& e, unsigned jobs, CheckoutResult& result) {
+void apply_entry(Repo& repo, const TreeWriter& writer, const EntryPlan& e, unsigned jobs, WrittenRows& rows,
+                 CheckoutResult& result) {
   Cache& cache = repo.cache();
   const std::vector<LinkMode> modes = repo.link_modes();
   for (const auto& rel : e.stale_temps) writer.remove_all(join_rel(e.data_rel, rel));
@@ -527,7 +585,7 @@ void apply_entry(Repo& repo, const TreeWriter& writer, const EntryPlan& e, unsig
       check_interrupted();
       const auto& [rel, want] = files[k];
       std::string full = join_rel(e.data_rel, rel);
-      write_one(dirs, cache, modes, full, want);
+      if (auto st = write_one(dirs, cache, modes, full, want)) rows.add(full, *st, want);
       progress().add(1);
       std::lock_guard<std::mutex> g(m);
       note_updated(result, std::move(full));
@@ -668,7 +726,9 @@ CheckoutResult data_checkout(Repo& repo, const std::vector<std::string>& paths, 
   for (const auto& e : plan.entries) to_write += e.write.size() + e.streamed_files;
   {
     ProgressPhase phase("write", to_write);
-    for (const auto& e : plan.entries) apply_entry(repo, writer, e, jobs, result);
+    WrittenRows rows(sc);
+    for (const auto& e : plan.entries) apply_entry(repo, writer, e, jobs, rows, result);
+    rows.finish();
   }
   sc.flush();
   std::sort(result.updated.begin(), result.updated.end());

@@ -13,7 +13,7 @@ namespace mlo {
 namespace {
 // File systems keep mtimes to a few ms at worst (ext4 uses the jiffy clock);
 // a file modified within this window of hashing may change again unseen.
-constexpr std::int64_t kRacyWindowNs = 20'000'000;
+constexpr std::int64_t kRacyWindowNs = StatCache::kRacyWindowNs;
 
 const Migrations kMigrations{"data",
                              {"CREATE TABLE data_stat (path TEXT PRIMARY KEY, ino INTEGER NOT NULL, "

@@ -60,6 +60,9 @@ struct StatCacheHit {
 
 class StatCache {
  public:
+  // An entry whose mtime is within this of the moment its content was read
+  // is racily clean: not recorded, not trusted.
+  static constexpr std::int64_t kRacyWindowNs = 20'000'000;
   // Creates the table on first use.
   explicit StatCache(Database& db);
 

@@ -135,6 +135,16 @@ expect_out_contains "data/big/d4/01995.txt"
 expect_out_contains "... and 5 more (only the first 10000 are listed)"
 # Pulled, then one folder's objects removed from the cache: counted in place.
 expect_ok pull
+# The pull recorded the files it wrote in the stat cache: an add right after
+# it reads none of them again; an edit (same size or not) is still seen.
+expect_ok --json data add data/big
+expect_json "d['added'][0]['hashed'] == 0 and not d['added'][0]['changed']"
+expect_ok data status --exit-code --pulled
+echo "2 0 edited" >data/big/d2/00000.txt
+printf '3 1\r' >data/big/d3/00001.txt
+expect_rc 1 --json data status --exit-code
+expect_json "sorted(d['entries'][0]['modified']) == ['data/big/d2/00000.txt', 'data/big/d3/00001.txt']"
+expect_ok data checkout --force data/big
 expect_ok data status --exit-code --pulled
 for h in $(/usr/bin/python3 -c "
 import hashlib
