@@ -524,7 +524,11 @@ class WrittenRows {
   void add(std::string path, const struct stat& st, const WantedFile& want) {
     std::lock_guard<std::mutex> g(m_);
     rows_.push_back({std::move(path), StatKey::of(st), want.hash, (st.st_mode & S_IXUSR) != 0});
-    if (rows_.size() >= kBatch) record_old_enough();
+    if (rows_.size() < next_try_) return;
+    record_old_enough();
+    // Those kept were written within the window: on a machine that writes
+    // more than a batch in 20 ms, try again only once they have doubled.
+    next_try_ = std::max(kBatch, 2 * rows_.size());
   }
   void finish() {
     std::lock_guard<std::mutex> g(m_);
@@ -556,6 +560,7 @@ class WrittenRows {
   StatCache& sc_;
   std::mutex m_;
   std::vector<Row> rows_;
+  std::size_t next_try_ = kBatch;
 };
 
 // Removes `rel` and the folders it leaves empty, up to the tracked folder.
