@@ -595,18 +595,17 @@ class RemoteLookups {
     Pending p{{}, static_cast<std::uint32_t>(entry), file_at};
     if (!sha256_from_hex(hash, p.hash)) return lacks(p, entries);  // not a hash: no remote holds it
     pending_.push_back(p);
+    wanted_.insert(hash);
     if (pending_.size() >= batch_) resolve(entries);
   }
 
   void resolve(std::vector<RemoteStatusEntry>& entries) {
     if (pending_.empty()) return;
-    HashSet wanted;
-    wanted.reserve(pending_.size());
-    for (const auto& p : pending_) wanted.insert(sha256_to_hex(p.hash));
-    const RemoteIndex index = RemoteIndex::load(backend_, idx_, jobs_, &wanted);
+    const RemoteIndex index = RemoteIndex::load(backend_, idx_, jobs_, &wanted_);
     for (const auto& p : pending_)
       if (!index.has_object(sha256_to_hex(p.hash))) lacks(p, entries);
     pending_.clear();
+    wanted_.clear();
   }
 
   // The places of the files each entry's remote lacks, in walk order.
@@ -628,6 +627,7 @@ class RemoteLookups {
   unsigned jobs_;
   std::uint64_t batch_;
   std::vector<Pending> pending_;
+  HashSet wanted_;  // the pending hashes, as the index load takes them
   std::map<std::size_t, std::vector<std::uint32_t>> lacking_files_;
 };
 
