@@ -26,6 +26,7 @@
 #include "data/data.h"
 #include "data/helpers.h"
 #include "data/scan.h"
+#include "data/written_tree.h"
 #include "data/stat_cache.h"
 #include "data/tree.h"
 #include "data/tree_walk.h"
@@ -530,15 +531,18 @@ class WrittenRows {
     // more than a batch in 20 ms, try again only once they have doubled.
     next_try_ = std::max(kBatch, 2 * rows_.size());
   }
-  void finish() {
+  // True when every row is recorded (false only for files whose mtime is
+  // ahead of the clock).
+  bool finish() {
     std::lock_guard<std::mutex> g(m_);
     record_old_enough();
-    if (rows_.empty()) return;
+    if (rows_.empty()) return true;
     std::int64_t newest = 0;
     for (const auto& r : rows_) newest = std::max(newest, r.key.mtime_ns);
     const std::int64_t wait_ns = newest + StatCache::kRacyWindowNs + 1'000'000 - clock_now_ns();
     if (wait_ns > 0 && wait_ns <= 2 * StatCache::kRacyWindowNs) std::this_thread::sleep_for(std::chrono::nanoseconds(wait_ns));
     record_old_enough();
+    return rows_.empty();
   }
 
  private:
@@ -571,8 +575,9 @@ void remove_one(const TreeWriter& writer, const std::string& data_rel, const std
     if (::rmdir(writer.resolve(join_rel(data_rel, dir)).c_str()) != 0) break;
 }
 
+// `written` gathers the folder digests of a streamed folder (written from nothing).
 void apply_entry(Repo& repo, const TreeWriter& writer, const EntryPlan& e, unsigned jobs, WrittenRows& rows,
-                 CheckoutResult& result) {
+                 WrittenTree& written, CheckoutResult& result) {
   Cache& cache = repo.cache();
   const std::vector<LinkMode> modes = repo.link_modes();
   for (const auto& rel : e.stale_temps) writer.remove_all(join_rel(e.data_rel, rel));
@@ -585,19 +590,25 @@ void apply_entry(Repo& repo, const TreeWriter& writer, const EntryPlan& e, unsig
   }
   DestDirs dirs(writer, cache);
   std::mutex m;
-  auto write_all = [&](const WantedBatch& files) {
+  std::vector<std::optional<struct stat>> stats;  // a streamed batch's, in walk order
+  auto write_all = [&](const WantedBatch& files, bool streamed) {
+    stats.assign(streamed ? files.size() : 0, std::nullopt);
     parallel_for(files.size(), jobs, [&](std::size_t k) {
       check_interrupted();
       const auto& [rel, want] = files[k];
       std::string full = join_rel(e.data_rel, rel);
-      if (auto st = write_one(dirs, cache, modes, full, want)) rows.add(full, *st, want);
+      auto st = write_one(dirs, cache, modes, full, want);
+      if (st) rows.add(full, *st, want);
+      if (streamed) stats[k] = st;
       progress().add(1);
       std::lock_guard<std::mutex> g(m);
       note_updated(result, std::move(full));
     });
+    for (std::size_t k = 0; k < stats.size(); ++k) written.add(files[k].first, stats[k]);
   };
-  write_all(e.write);
-  if (!e.streamed_manifest.empty()) for_each_streamed_batch(repo, e, write_all);
+  write_all(e.write, false);
+  if (!e.streamed_manifest.empty())
+    for_each_streamed_batch(repo, e, [&](WantedBatch& batch) { write_all(batch, true); });
   if (e.make_empty_dir) writer.open_dir(e.data_rel, true);
   if (e.ignore) gitignore_add_in(writer, parent_of(e.data_rel), name_of(e.data_rel));
 }
@@ -681,6 +692,20 @@ void plan_outputs(std::vector<CheckoutTarget>& targets, const std::vector<WorkTr
   }
 }
 
+// A folder written from nothing is recorded as a status would record it:
+// its folder digests, its fingerprint, and (every object was checked before
+// the first write, and the data lock keeps gc out) its objects complete.
+void record_written_trees(const Cache& cache, StatCache& sc, const CheckoutPlan& plan,
+                          std::vector<WrittenTree>& written) {
+  const std::int64_t now = clock_now_ns();
+  const std::string stamp = objects_stamp(cache);
+  for (size_t i = 0; i < plan.entries.size(); ++i) {
+    const EntryPlan& e = plan.entries[i];
+    if (e.streamed_manifest.empty() || !written[i].record(sc, e.data_rel, e.streamed_manifest, now)) continue;
+    if (!stamp.empty()) sc.record_complete(e.streamed_manifest, stamp);
+  }
+}
+
 }  // namespace
 
 CheckoutResult data_checkout(Repo& repo, const std::vector<std::string>& paths, const CheckoutOptions& options) {
@@ -732,8 +757,9 @@ CheckoutResult data_checkout(Repo& repo, const std::vector<std::string>& paths, 
   {
     ProgressPhase phase("write", to_write);
     WrittenRows rows(sc);
-    for (const auto& e : plan.entries) apply_entry(repo, writer, e, jobs, rows, result);
-    rows.finish();
+    std::vector<WrittenTree> written(plan.entries.size());
+    for (size_t i = 0; i < plan.entries.size(); ++i) apply_entry(repo, writer, plan.entries[i], jobs, rows, written[i], result);
+    if (rows.finish()) record_written_trees(cache, sc, plan, written);
   }
   sc.flush();
   std::sort(result.updated.begin(), result.updated.end());

@@ -721,9 +721,14 @@ void take_changes(FileChanges&& changes, EntryStatus& e) {
 // A changed folder against its recorded tree, folder by folder: the work
 // tree's folder objects are built in memory, and only folders whose hashes
 // differ are read and compared. False when that is not possible (the
-// caller compares the flat lists).
+// caller compares the flat lists): a name that is not UTF-8 has no tree.
 bool diff_work_tree(const Cache& cache, const std::string& recorded, const WorkTree& t, EntryStatus& e) {
-  BuiltTree now = build_in_memory(cache, t);
+  BuiltTree now;
+  try {
+    now = build_in_memory(cache, t);
+  } catch (const InputError&) {
+    return false;
+  }
   FileChanges changes;
   if (!diff_trees(cache, recorded, now.root, t.data_rel, changes, &now.fresh)) return false;
   take_changes(std::move(changes), e);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # How mlo's data commands scale with the number of files (issue 24): time and
-# peak RSS of add, status, diff, one-file re-add, push, pull, checkout and gc at
+# peak RSS of add, status, diff, one-file re-add, push, pull (and the status
+# after it), checkout and gc at
 # 100k and 1M files of 512 bytes (10M with MLO_BENCH_10M=1), the bytes of
 # memory per file, the objects a one-file change writes and pushes, and git
 # add / git status on the same files (status with nothing and with one file
@@ -80,8 +81,10 @@ one_build() {
   echo "    objects pushed: $(/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["objects"])' <"$W/out")"
   git clone -q "$a" "$W/$name-b" && cd "$W/$name-b"
   measure "pull (fresh clone)" "$n" "$mlo" -q pull
+  measure "status (first after the pull)" "$n" "$mlo" -q data status
   rm -rf data
   measure "checkout (folder removed)" "$n" "$mlo" -q data checkout data
+  measure "status (first after it)" "$n" "$mlo" -q data status
   measure "gc" "$n" "$mlo" -q gc --workspace --grace 0
   # The floor for that checkout: cp -r of the same files just after the same
   # delete. On ext4 without a journal (this bench's VM), a create within a

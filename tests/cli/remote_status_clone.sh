@@ -135,6 +135,21 @@ expect_out_contains "data/big/d4/01995.txt"
 expect_out_contains "... and 5 more (only the first 10000 are listed)"
 # Pulled, then one folder's objects removed from the cache: counted in place.
 expect_ok pull
+# The pull also recorded what a status scan records (each folder's digest,
+# the folder's stat fingerprint, its objects complete): the first status
+# finds all of it as recorded, holding no file, and records nothing new.
+status_rows() {
+  /usr/bin/python3 -c "
+import sqlite3
+db = sqlite3.connect('.mlo/index.db')
+for t in ('data_folders', 'data_tree', 'data_complete'):
+    for r in db.execute('SELECT * FROM %s ORDER BY 1' % t): print(t, *r)"
+}
+recorded=$(status_rows)
+expect_eq "$(printf '%s\n' "$recorded" | grep -c '^data_folders data/big')" 6 "folder digests recorded by the pull"
+expect_eq "$(printf '%s\n' "$recorded" | grep -c '^data_tree data/big ')" 1 "fingerprint recorded by the pull"
+expect_ok data status --exit-code --pulled
+expect_eq "$(status_rows)" "$recorded" "what the first status after the pull records"
 # The pull recorded the files it wrote in the stat cache: an add right after
 # it reads none of them again; an edit (same size or not) is still seen.
 expect_ok --json data add data/big

@@ -12,6 +12,7 @@
 #include "core/hash.h"
 #include "data/checkout.h"
 #include "data/workspace.h"
+#include "data/written_tree.h"
 #include "repo/repo.h"
 #include "repo/yaml_block.h"
 #include "test_util.h"
@@ -404,6 +405,54 @@ TEST_CASE("status keeps no files of folders as recorded, and brings them back fr
   CHECK(data_status(repo).clean());
   WorkTree honest = scan_tree(tmp / "r", "ds", nullptr, &now);
   CHECK(fill_and_restore(sc, honest));
+}
+
+TEST_CASE("a checkout from nothing records each folder as a status scan would: the next status drops them all") {
+  test::TempDir tmp;
+  Repo repo = make_repo(tmp);
+  Cwd cwd(tmp / "r");
+  // "x.csv" sorts before the folder "x" ("x/"); "deep" holds only a folder.
+  for (auto p : {"ds/top.txt", "ds/x.csv", "ds/x/1.txt", "ds/x/2.txt", "ds/x/y/3.txt", "ds/x/z.txt",
+                 "ds/deep/only/4.txt", "ds/run.sh"})
+    write_aged(tmp / "r" / p, std::string("content of ") + p);
+  fs::permissions(tmp / "r/ds/run.sh", fs::perms::owner_exec, fs::perm_options::add);
+  data_add(repo, {"ds"});
+  const std::string hash = read_pointer(repo, "ds.mlo").sha256;
+  fs::remove_all(tmp / "r/ds");
+  data_checkout(repo, {"ds"});
+
+  // What the checkout recorded is what a scan of the written folder finds.
+  StatCache sc(repo.index());
+  const FolderDigests recorded = sc.folder_digests("ds");
+  const FolderDigests none;
+  WorkTree full = scan_tree(tmp / "r", "ds", nullptr, &none);
+  REQUIRE(full.folders.size() == 5);  // ds itself, deep, deep/only, x, x/y
+  CHECK(recorded.size() == full.folders.size());
+  for (const auto& d : full.folders) {
+    auto r = recorded.find(d.prefix);
+    REQUIRE(r != recorded.end());
+    CHECK(r->second == d.digest);
+  }
+  CHECK(sc.tree_hash("ds", full.stat_fingerprint()) == hash);
+  // So a status holds no file: every folder is dropped, its hash known.
+  WorkTree lean = scan_tree(tmp / "r", "ds", nullptr, &recorded);
+  CHECK(lean.files.empty());
+  CHECK(data_status(repo).clean());
+
+  // The walk out of path order, or a file that is not a regular one: nothing is recorded.
+  struct stat st {};
+  REQUIRE(::stat((tmp / "r/ds/top.txt").c_str(), &st) == 0);
+  WrittenTree backwards;
+  backwards.add("b/1", st);
+  backwards.add("a/1", st);
+  CHECK_FALSE(backwards.record(sc, "other", hash, clock_now_ns()));
+  WrittenTree linked;
+  linked.add("a/1", st);
+  linked.add("a/2", std::nullopt);
+  CHECK_FALSE(linked.record(sc, "other", hash, clock_now_ns()));
+  WrittenTree fine;
+  fine.add("a/1", st);
+  CHECK(fine.record(sc, "other", hash, clock_now_ns() + 1'000'000'000));
 }
 
 TEST_CASE("status with a change builds only the changed folders; the others stand in by their objects") {
