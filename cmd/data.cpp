@@ -61,21 +61,51 @@ json paths_json(const std::vector<FileChange>& changes) {
   return arr;
 }
 
-json changes_json(const std::vector<FileChange>& changes) {
-  json arr = json::array();
-  for (const auto& c : changes) {
-    json o{{"path", c.path}};
-    if (!c.old_sha256.empty()) {
-      o["old_sha256"] = c.old_sha256;
-      o["old_size"] = c.old_size;
-    }
-    if (!c.new_sha256.empty()) {
-      o["new_sha256"] = c.new_sha256;
-      o["new_size"] = c.new_size;
-    }
-    arr.push_back(o);
+json change_json(const FileChange& c) {
+  json o{{"path", c.path}};
+  if (!c.old_sha256.empty()) {
+    o["old_sha256"] = c.old_sha256;
+    o["old_size"] = c.old_size;
   }
-  return arr;
+  if (!c.new_sha256.empty()) {
+    o["new_sha256"] = c.new_sha256;
+    o["new_size"] = c.new_size;
+  }
+  return o;
+}
+
+// `doc` as Context::print_json writes it, each line after the first
+// indented by `indent` more (to nest it in a document printed by hand).
+std::string nested_json(const json& doc, const std::string& indent) {
+  std::string text = doc.dump(2, ' ', false, json::error_handler_t::replace);
+  std::string out;
+  for (char ch : text) {
+    out += ch;
+    if (ch == '\n') out += indent;
+  }
+  return out;
+}
+
+// The document Context::print_json would print for the whole diff (keys in
+// order, two-space indents), written a change at a time.
+void print_diff_json(Repo& repo, const DiffResult& d) {
+  auto changes = [&](const char* key, ChangeKind kind) {
+    std::cout << "  \"" << key << "\": [";
+    bool first = true;
+    for_each_change(repo, d, kind, [&](const FileChange& c) {
+      std::cout << (first ? "\n    " : ",\n    ") << nested_json(change_json(c), "    ");
+      first = false;
+    });
+    std::cout << (first ? "]" : "\n  ]");
+  };
+  std::cout << "{\n";
+  changes("added", ChangeKind::added);
+  std::cout << ",\n";
+  changes("deleted", ChangeKind::deleted);
+  std::cout << ",\n  \"from\": " << nested_json(d.from, "  ") << ",\n";
+  changes("modified", ChangeKind::modified);
+  std::cout << ",\n  \"to\": " << nested_json(d.to, "  ") << ",\n";
+  std::cout << "  \"unknown\": " << nested_json(d.unknown, "  ") << "\n}\n";
 }
 
 // Absent from the work tree and from the cache: a fresh clone that has not
@@ -368,23 +398,26 @@ void register_data(CLI::App& app, Context& ctx) {
       std::string a = revs->size() > 0 ? (*revs)[0] : "";
       std::string b = revs->size() > 1 ? (*revs)[1] : "";
       DiffResult d = data_diff(ctx.repo(), a, b);
+      // Each change is printed as it is found: a folder that one side
+      // lacks (a fresh clone's data before its pull) is walked, not held.
       if (ctx.global.json) {
-        ctx.print_json({{"from", d.from},
-                        {"to", d.to},
-                        {"added", changes_json(d.added)},
-                        {"modified", changes_json(d.modified)},
-                        {"deleted", changes_json(d.deleted)},
-                        {"unknown", d.unknown}});
+        print_diff_json(ctx.repo(), d);
         return;
       }
       if (ctx.global.quiet) return;
-      for (const auto& c : d.added) std::cout << ctx.paint("added:    ", "green") << c.path << "\n";
-      for (const auto& c : d.modified) std::cout << ctx.paint("modified: ", "yellow") << c.path << "\n";
-      for (const auto& c : d.deleted) std::cout << ctx.paint("deleted:  ", "red") << c.path << "\n";
+      std::uint64_t printed = 0;
+      auto print = [&](ChangeKind kind, const char* label, const char* colour) {
+        for_each_change(ctx.repo(), d, kind, [&](const FileChange& c) {
+          std::cout << ctx.paint(label, colour) << c.path << "\n";
+          ++printed;
+        });
+      };
+      print(ChangeKind::added, "added:    ", "green");
+      print(ChangeKind::modified, "modified: ", "yellow");
+      print(ChangeKind::deleted, "deleted:  ", "red");
       for (const auto& u : d.unknown)
         std::cout << "note: the manifest of " << u << " is not in the cache; compared as a whole\n";
-      if (d.added.empty() && d.modified.empty() && d.deleted.empty())
-        std::cout << "No data changes between " << d.from << " and " << d.to << ".\n";
+      if (printed == 0) std::cout << "No data changes between " << d.from << " and " << d.to << ".\n";
     });
   }
   if (CLI::App* cmd = add_wanted_command(*data, ctx, "ls", "List tracked data (a tracked folder lists its files)")) {

@@ -1190,6 +1190,25 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, cons
   return result;
 }
 
+namespace {
+
+// A folder one side of a diff lacks, as a revision records it: a tree
+// (walked in path order) whose folder objects are all in the cache (checked
+// by a walk that keeps nothing), so listing its files later cannot fail part
+// way for a missing one. Otherwise it is compared as before (a flat list, or
+// as a whole when its manifest is not here).
+bool whole_tree_at_rev(const Cache& cache, EntryType type, int version, bool workspace, const std::string& hash,
+                       const std::string& path) {
+  if (type != EntryType::dir || version != 2 || workspace || !cache.has(hash)) return false;
+  std::vector<std::string> missing;
+  walk_manifest(
+      cache, hash, "manifest of " + path + " (object " + hash + ")", [](ManifestEntry&&) {},
+      [](const std::string&) {}, &missing);
+  return missing.empty();
+}
+
+}  // namespace
+
 DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string& to_rev) {
   DiffResult r;
   GitRepo& git = repo.git();
@@ -1201,6 +1220,7 @@ DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string&
     std::uint64_t size = 0;
     std::optional<Manifest> manifest;  // filled lazily for folders
     bool workspace = false;
+    int version = 2;  // of a folder's manifest at a revision (2: a tree)
     bool built = false;  // a workspace folder built as a tree: its new objects are in `fresh`
     std::map<std::string, std::string> fresh;
   };
@@ -1214,7 +1234,7 @@ DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string&
       auto data = data_path_for(path);
       if (!data) return;
       Pointer p = parse_pointer_for(content, path, rev + ":" + path);
-      tree[*data] = Side{p.type, p.sha256, p.size, std::nullopt, false};
+      tree[*data] = Side{p.type, p.sha256, p.size, std::nullopt, false, p.version};
     });
     return tree;
   };
@@ -1296,6 +1316,13 @@ DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string&
     Side* sa = ia == a.end() ? nullptr : &ia->second;
     Side* sb = ib == b.end() ? nullptr : &ib->second;
     if (sa && sb && sa->type == sb->type && sa->sha256 == sb->sha256) continue;
+    if (!sa || !sb) {
+      const Side& s = sa ? *sa : *sb;
+      if (whole_tree_at_rev(repo.cache(), s.type, s.version, s.workspace, s.sha256, path)) {
+        r.whole.push_back({path, s.sha256, sb != nullptr});
+        continue;
+      }
+    }
     // Trees on both sides: only the folders whose hashes differ are read.
     if (sa && sb && sa->type == EntryType::dir && sb->type == EntryType::dir && (!sa->workspace || sa->built) &&
         (!sb->workspace || sb->built)) {
@@ -1330,7 +1357,30 @@ DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string&
   std::sort(r.added.begin(), r.added.end(), by_path);
   std::sort(r.deleted.begin(), r.deleted.end(), by_path);
   std::sort(r.modified.begin(), r.modified.end(), by_path);
+  // In the order of their files' paths ("a.csv" < "a/x").
+  std::sort(r.whole.begin(), r.whole.end(),
+            [](const OneSidedFolder& x, const OneSidedFolder& y) { return x.path + "/" < y.path + "/"; });
   return r;
+}
+
+void for_each_change(Repo& repo, const DiffResult& d, ChangeKind kind, const std::function<void(const FileChange&)>& fn) {
+  const std::vector<FileChange>& held = kind == ChangeKind::added ? d.added
+                                        : kind == ChangeKind::deleted ? d.deleted
+                                                                      : d.modified;
+  std::size_t i = 0;
+  for (const auto& w : d.whole) {
+    if (kind == ChangeKind::modified || w.added != (kind == ChangeKind::added)) continue;
+    const std::string below = w.path + "/";
+    for (; i < held.size() && held[i].path < below; ++i) fn(held[i]);
+    FileChange c;
+    for_each_manifest_file(repo, w.tree, w.path, [&](ManifestEntry&& e) {
+      c.path = below + e.path;
+      (w.added ? c.new_sha256 : c.old_sha256) = std::move(e.sha256);
+      (w.added ? c.new_size : c.old_size) = e.size;
+      fn(c);
+    });
+  }
+  for (; i < held.size(); ++i) fn(held[i]);
 }
 
 void data_ls(Repo& repo, const std::string& path, const std::function<void(const ListedEntry&)>& each) {

@@ -122,15 +122,34 @@ CheckoutResult data_checkout(Repo& repo, const std::vector<std::string>& paths, 
 
 // ---- diff ------------------------------------------------------------------
 
+// A tracked folder (a tree) that one side of a diff lacks entirely, read
+// from a revision: every file below it is added or deleted. Its files are
+// walked when listed (for_each_change), not held: a fresh clone before its
+// pull lacks every file of its data.
+struct OneSidedFolder {
+  std::string path;  // repo-relative
+  std::string tree;  // its tree object (all its folder objects are in the cache)
+  bool added = false;  // else deleted
+};
+
+enum class ChangeKind { added, modified, deleted };
+
 struct DiffResult {
   std::string from, to;  // revisions as given ("workspace" for the work tree)
+  // Sorted by path; the files of `whole` folders are not in them.
   std::vector<FileChange> added, modified, deleted;
-  std::vector<std::string> unknown;  // folders whose manifest is not in the cache (compared as a whole)
+  std::vector<OneSidedFolder> whole;  // sorted by path
+  std::vector<std::string> unknown;   // folders whose manifest is not in the cache (compared as a whole)
 };
 
 // Between two revisions, or a revision and the workspace (to empty). An
 // empty `from` means HEAD (or nothing when there are no commits).
 DiffResult data_diff(Repo& repo, const std::string& from, const std::string& to);
+
+// Every change of one kind in path order: the result's list merged with the
+// files of its `whole` folders as their trees are walked (one folder's
+// entries at a time). Throws InputError when a folder object is damaged.
+void for_each_change(Repo& repo, const DiffResult& d, ChangeKind kind, const std::function<void(const FileChange&)>& fn);
 
 // Of `manifests`, those for which a status found every object they name in
 // the cache, with no object removed from the cache since (nothing is checked

@@ -79,21 +79,32 @@ status_peak() {
   "$MLO" -q remote add origin "$TEST_TMP/remote-status$1" --default && "$MLO" -q push >/dev/null \
     && git add -A && git commit -qm remote || fail "push of $1 files"
   cd "$TEST_TMP" && git clone -q "status$1" "pulled$1" && cd "pulled$1" || fail "clone"
-  local pulled
+  # Before the pull, with its folder objects fetched (status --remote, exit 1:
+  # the files are not in the cache): diff lists every file deleted, as it walks.
+  "$MLO" -q data status --remote >/dev/null 2>&1
+  local diffed
+  /usr/bin/time -o "$TEST_TMP/time.txt" -f '%M' "$MLO" data diff >"$TEST_TMP/out.txt" 2>"$TEST_TMP/err.txt" \
+    || fail "mlo data diff failed: $(cat "$TEST_TMP/err.txt")"
+  diffed=$(tail -1 "$TEST_TMP/time.txt")
+  [ "$(grep -c '^deleted:  data/' "$TEST_TMP/out.txt")" = "$1" ] || fail "data diff before the pull did not list the $1 files"
+  local pulled first
   pulled=$(peak_kb pull)
   [ "$(find data -type f | wc -l)" = "$1" ] || fail "pull did not bring the $1 files back"
+  first=$(peak_kb data status)
   # fsck of the pulled cache: every object read, more than one batch of 8,192.
   local checked
   checked=$(peak_kb --json fsck)
   /usr/bin/python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(0 if d["ok"] and d["objects"] > int(sys.argv[2]) else 1)' \
     "$TEST_TMP/out.txt" "$1" || fail "fsck of $1 files: $(head -c 300 "$TEST_TMP/out.txt")"
   cd "$TEST_TMP" && chmod -R u+w "status$1" "pulled$1" "remote-status$1" && rm -rf "status$1" "pulled$1" "remote-status$1"
-  echo "$clean $changed $restored $pulled $checked"
+  echo "$clean $changed $restored $pulled $checked $diffed $first"
 }
 # Between 10,000 and 40,000 files: above 16,384 files the scan's stat group
 # stops growing, so what is left is per-file cost.
-read -r status1 changed1 checkout1 pulled1 fsck1 <<<"$(status_peak 10000)"
-read -r status2 changed2 checkout2 pulled2 fsck2 <<<"$(status_peak 40000)"
+read -r status1 changed1 checkout1 pulled1 fsck1 diff1 first1 <<<"$(status_peak 10000)"
+read -r status2 changed2 checkout2 pulled2 fsck2 diff2 first2 <<<"$(status_peak 40000)"
+number "$diff1" "data diff"; number "$diff2" "data diff"
+number "$first1" "first status after the pull"; number "$first2" "first status after the pull"
 number "$pulled1" "pull"; number "$pulled2" "pull"
 number "$fsck1" "fsck"; number "$fsck2" "fsck"
 number "$status1" "data status"; number "$status2" "data status"
@@ -138,4 +149,6 @@ check "pull, 10,000 to 40,000 files" "$pulled1" "$pulled2" 600 10000 40000
 # (session 22); what is left is the referenced set, 32 B a hash (34 B a
 # file measured; the listing on top of it would be about 100).
 check "fsck" "$fsck1" "$fsck2" 70 10000 40000
+check "data diff before the pull, every file deleted" "$diff1" "$diff2" 100 10000 40000
+check "first data status after the pull" "$first1" "$first2" 100 10000 40000
 done_testing

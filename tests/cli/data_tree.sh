@@ -228,7 +228,29 @@ expect_eq "$(list_json)" "$want" "data ls of a flat manifest"
 sub=$(/usr/bin/python3 -c "
 import json; m = json.loads(open('.mlo/cache/objects/' + '$(grep '^sha256:' data/t.mlo | cut -c9-)'[:2] + '/' + '$(grep '^sha256:' data/t.mlo | cut -c9-)'[2:]).read())
 print([e['tree'] for e in m['entries'] if e['name'] == 'a'][0])")
+# data diff of a tree the work tree lacks (a fresh clone before its pull)
+# walks it as it prints: every file deleted, in path order, with its hash and
+# size, and a tracked file beside it ("t.csv" sorts before "t/") in its place.
+echo csv >data/t.csv && "$MLO" -q data add data/t.csv
+git add -A && git commit -qm "tree and file"
+mv data/t "$TEST_TMP/t_aside" && rm data/t.csv
+want_deleted=$(printf 'data/t.csv %s 4\n%s' "$(echo csv | sha256sum | cut -c1-64)" "$want")
+expect_ok --json data diff
+expect_json "not d['added'] and not d['modified'] and not d['unknown'] and d['from'] == 'HEAD'"
+expect_eq "$(printf '%s' "$OUT" | /usr/bin/python3 -c "import json,sys; [print(c['path'], c['old_sha256'], c['old_size']) for c in json.load(sys.stdin)['deleted']]")" \
+  "$want_deleted" "data diff of a tree missing from the work tree"
+expect_ok data diff
+expect_eq "$OUT" "$(printf '%s\n' "$want_deleted" | cut -d' ' -f1 | sed 's/^/deleted:  /')" "data diff's text"
+# Between revisions: the commit that added them adds every file.
+expect_ok --json data diff HEAD~1 HEAD
+expect_eq "$(printf '%s' "$OUT" | /usr/bin/python3 -c "import json,sys; [print(c['path'], c['new_sha256'], c['new_size']) for c in json.load(sys.stdin)['added']]")" \
+  "$want_deleted" "data diff of the commit that added the tree"
 chmod u+w ".mlo/cache/objects/${sub:0:2}" 2>/dev/null; rm -f ".mlo/cache/objects/${sub:0:2}/${sub:2}"
+# With a folder object missing, the tree is compared as a whole, named.
+expect_ok data diff
+expect_out_contains "deleted:  data/t"
+expect_out_contains "note: the manifest of data/t is not in the cache; compared as a whole"
+mv "$TEST_TMP/t_aside" data/t
 expect_rc 3 data ls data/t
 expect_err_contains "$sub"
 
