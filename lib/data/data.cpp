@@ -186,6 +186,10 @@ std::uint64_t files_in(const std::vector<WorkTree>& trees) {
 
 struct FileChanges {
   std::vector<FileChange> added, removed, modified;
+  // With keep_whole (diff), a subfolder one side lacks whose objects are all
+  // in the cache is put here, not expanded into added/removed.
+  bool keep_whole = false;
+  std::vector<OneSidedFolder> whole;
 };
 bool diff_trees(const Cache& cache, const std::string& from, const std::string& to, const std::string& path,
                 FileChanges& out, const std::map<std::string, std::string>* fresh);
@@ -625,6 +629,18 @@ void diff_entries(const std::vector<ManifestEntry>& from, const std::vector<Mani
 
 using TreeLevel = std::function<std::optional<std::vector<TreeEntry>>(const std::string& hash, const std::string& where)>;
 
+// A tree whose folder objects are all in the cache (checked by a walk that
+// keeps nothing), so a diff may list its files later, walking it in path
+// order (OneSidedFolder), with no missing object to stop it part way.
+bool tree_in_cache(const Cache& cache, const std::string& hash, const std::string& path) {
+  if (!cache.has(hash)) return false;
+  std::vector<std::string> missing;
+  walk_manifest(
+      cache, hash, "manifest of " + path + " (object " + hash + ")", [](ManifestEntry&&) {},
+      [](const std::string&) {}, &missing);
+  return missing.empty();
+}
+
 // The files of one side of a tree diff that the other side lacks entirely:
 // a file, or every file below a subfolder (read level by level).
 void one_sided(const TreeLevel& level, const TreeEntry& e, const std::string& dir, bool from_side, FileChanges& out) {
@@ -672,6 +688,15 @@ bool diff_trees(const Cache& cache, const std::string& from, const std::string& 
     std::size_t depth;
   };
   FileChanges found;
+  found.keep_whole = out.keep_whole;
+  // A subfolder one side lacks: kept whole where it can be (see FileChanges).
+  auto lacked = [&](const TreeEntry& e, const std::string& dir, bool from_side) {
+    const std::string at = dir + "/" + e.name;
+    if (found.keep_whole && e.is_tree && tree_in_cache(cache, e.sha256, at))
+      found.whole.push_back({at, e.sha256, !from_side});
+    else
+      one_sided(level, e, dir, from_side, found);
+  };
   std::vector<Pair> pending{{from, to, path, 0}};
   try {
     while (!pending.empty()) {
@@ -686,9 +711,9 @@ bool diff_trees(const Cache& cache, const std::string& from, const std::string& 
       std::size_t i = 0, j = 0;
       while (i < a->size() || j < b->size()) {
         if (j == b->size() || (i < a->size() && tree_order((*a)[i], (*b)[j]))) {
-          one_sided(level, (*a)[i++], p.dir, true, found);
+          lacked((*a)[i++], p.dir, true);
         } else if (i == a->size() || tree_order((*b)[j], (*a)[i])) {
-          one_sided(level, (*b)[j++], p.dir, false, found);
+          lacked((*b)[j++], p.dir, false);
         } else {
           const TreeEntry &x = (*a)[i++], &y = (*b)[j++];
           if (x.sha256 == y.sha256 && x.executable == y.executable) continue;
@@ -1190,25 +1215,6 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, cons
   return result;
 }
 
-namespace {
-
-// A folder one side of a diff lacks, as a revision records it: a tree
-// (walked in path order) whose folder objects are all in the cache (checked
-// by a walk that keeps nothing), so listing its files later cannot fail part
-// way for a missing one. Otherwise it is compared as before (a flat list, or
-// as a whole when its manifest is not here).
-bool whole_tree_at_rev(const Cache& cache, EntryType type, int version, bool workspace, const std::string& hash,
-                       const std::string& path) {
-  if (type != EntryType::dir || version != 2 || workspace || !cache.has(hash)) return false;
-  std::vector<std::string> missing;
-  walk_manifest(
-      cache, hash, "manifest of " + path + " (object " + hash + ")", [](ManifestEntry&&) {},
-      [](const std::string&) {}, &missing);
-  return missing.empty();
-}
-
-}  // namespace
-
 DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string& to_rev) {
   DiffResult r;
   GitRepo& git = repo.git();
@@ -1318,7 +1324,9 @@ DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string&
     if (sa && sb && sa->type == sb->type && sa->sha256 == sb->sha256) continue;
     if (!sa || !sb) {
       const Side& s = sa ? *sa : *sb;
-      if (whole_tree_at_rev(repo.cache(), s.type, s.version, s.workspace, s.sha256, path)) {
+      // A tree read from a revision (walked in path order): kept whole. A
+      // flat manifest, or a tree not all in the cache, is compared as before.
+      if (s.type == EntryType::dir && s.version == 2 && !s.workspace && tree_in_cache(repo.cache(), s.sha256, path)) {
         r.whole.push_back({path, s.sha256, sb != nullptr});
         continue;
       }
@@ -1327,8 +1335,10 @@ DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string&
     if (sa && sb && sa->type == EntryType::dir && sb->type == EntryType::dir && (!sa->workspace || sa->built) &&
         (!sb->workspace || sb->built)) {
       FileChanges changes;
+      changes.keep_whole = true;
       const auto* fresh = sa->built ? &sa->fresh : sb->built ? &sb->fresh : nullptr;
       if (diff_trees(repo.cache(), sa->sha256, sb->sha256, path, changes, fresh)) {
+        r.whole.insert(r.whole.end(), changes.whole.begin(), changes.whole.end());
         r.added.insert(r.added.end(), changes.added.begin(), changes.added.end());
         r.deleted.insert(r.deleted.end(), changes.removed.begin(), changes.removed.end());
         r.modified.insert(r.modified.end(), changes.modified.begin(), changes.modified.end());

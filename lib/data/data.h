@@ -122,10 +122,11 @@ CheckoutResult data_checkout(Repo& repo, const std::vector<std::string>& paths, 
 
 // ---- diff ------------------------------------------------------------------
 
-// A tracked folder (a tree) that one side of a diff lacks entirely, read
-// from a revision: every file below it is added or deleted. Its files are
-// walked when listed (for_each_change), not held: a fresh clone before its
-// pull lacks every file of its data.
+// A folder that one side of a diff lacks entirely (a tracked tree read from
+// a revision, or a subfolder of a tree both sides have), every folder object
+// below it in the cache: every file below it is added or deleted. Its files
+// are walked when listed (for_each_change), not held: a fresh clone before
+// its pull lacks every file of its data.
 struct OneSidedFolder {
   std::string path;  // repo-relative
   std::string tree;  // its tree object (all its folder objects are in the cache)

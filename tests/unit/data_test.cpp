@@ -455,6 +455,45 @@ TEST_CASE("a checkout from nothing records each folder as a status scan would: t
   CHECK(fine.record(sc, "other", hash, clock_now_ns() + 1'000'000'000));
 }
 
+TEST_CASE("diff keeps a folder one side lacks whole and lists its files, in path order, as it walks them") {
+  test::TempDir tmp;
+  Repo repo = make_repo(tmp);
+  Cwd cwd(tmp / "r");
+  for (auto p : {"ds/a/1.txt", "ds/b/x/3.txt", "ds/b/2.txt", "ds/c.txt"}) write_aged(tmp / "r" / p, p);
+  write_aged(tmp / "r/ds.csv", "beside");
+  data_add(repo, {"ds", "ds.csv"});
+  REQUIRE(test::sh(tmp / "r", "git add -A && git commit -qm one") == 0);
+  fs::remove_all(tmp / "r/ds/b");
+  write_aged(tmp / "r/ds/a/new.txt", "new");
+  data_add(repo, {"ds"});
+  REQUIRE(test::sh(tmp / "r", "git add -A && git commit -qm two") == 0);
+  auto listed = [&](const DiffResult& d, ChangeKind kind) {
+    std::vector<std::string> paths;
+    for_each_change(repo, d, kind, [&](const FileChange& c) { paths.push_back(c.path); });
+    return paths;
+  };
+
+  // A subfolder that went: kept whole (not in `deleted`), walked when listed.
+  DiffResult d = data_diff(repo, "HEAD~1", "HEAD");
+  REQUIRE(d.whole.size() == 1);
+  CHECK(d.whole[0].path == "ds/b");
+  CHECK_FALSE(d.whole[0].added);
+  CHECK(d.deleted.empty());
+  CHECK(listed(d, ChangeKind::deleted) == std::vector<std::string>{"ds/b/2.txt", "ds/b/x/3.txt"});
+  CHECK(listed(d, ChangeKind::added) == std::vector<std::string>{"ds/a/new.txt"});
+  CHECK(listed(d, ChangeKind::modified).empty());
+
+  // A tracked folder the work tree lacks: whole, merged in path order with a
+  // file beside it ("ds.csv" sorts before "ds/").
+  fs::remove_all(tmp / "r/ds");
+  fs::remove(tmp / "r/ds.csv");
+  d = data_diff(repo, "", "");
+  REQUIRE(d.whole.size() == 1);
+  CHECK(d.whole[0].path == "ds");
+  CHECK(listed(d, ChangeKind::deleted) ==
+        std::vector<std::string>{"ds.csv", "ds/a/1.txt", "ds/a/new.txt", "ds/c.txt"});
+}
+
 TEST_CASE("status with a change builds only the changed folders; the others stand in by their objects") {
   test::TempDir tmp;
   Repo repo = make_repo(tmp);
