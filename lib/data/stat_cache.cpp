@@ -241,10 +241,11 @@ DirListings StatCache::load_listings(const std::string& tracked_path) {
   return out;
 }
 
-void StatCache::record_listings(const std::string& tracked_path, const DirListings& listings) {
+void StatCache::record_listings(const std::string& tracked_path, DirListings& listings) {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (const auto& [rel, listing] : listings.read)
-    listings_.push_back({rel.empty() ? tracked_path : tracked_path + "/" + rel, listing});
+  for (auto& [rel, listing] : listings.read)
+    listings_.push_back({rel.empty() ? tracked_path : tracked_path + "/" + rel, std::move(listing)});
+  std::vector<std::pair<std::string, DirListing>>().swap(listings.read);
 }
 
 void StatCache::flush() {
