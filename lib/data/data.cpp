@@ -1215,35 +1215,43 @@ StatusResult data_status(Repo& repo, const std::vector<std::string>& paths, cons
   return result;
 }
 
+namespace {
+
+// One side of a diff: a tracked path as a revision or the workspace has it.
+struct Side {
+  EntryType type;
+  std::string sha256;
+  std::uint64_t size = 0;
+  std::optional<Manifest> manifest;  // filled lazily for folders
+  bool workspace = false;
+  int version = 2;  // of a folder's manifest at a revision (2: a tree)
+  bool built = false;  // a workspace folder built as a tree: its new objects are in `fresh`
+  std::map<std::string, std::string> fresh;
+};
+using Tree = std::map<std::string, Side>;  // data path -> side
+
+// Every tracked path as the pointer files at `rev` record it.
+Tree sides_at_rev(GitRepo& git, const std::string& rev) {
+  Tree tree;
+  if (rev == "HEAD" && !git.has_commits()) return tree;
+  git.for_each_file_at(rev, kPointerSuffix, [&](const std::string& path, const std::string& content) {
+    if (path.rfind(".mlo/", 0) == 0) return;
+    auto data = data_path_for(path);
+    if (!data) return;
+    Pointer p = parse_pointer_for(content, path, rev + ":" + path);
+    tree[*data] = Side{p.type, p.sha256, p.size, std::nullopt, false, p.version};
+  });
+  return tree;
+}
+
+}  // namespace
+
 DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string& to_rev) {
   DiffResult r;
   GitRepo& git = repo.git();
   r.from = from_rev.empty() ? "HEAD" : from_rev;
   r.to = to_rev.empty() ? "workspace" : to_rev;
-  struct Side {
-    EntryType type;
-    std::string sha256;
-    std::uint64_t size = 0;
-    std::optional<Manifest> manifest;  // filled lazily for folders
-    bool workspace = false;
-    int version = 2;  // of a folder's manifest at a revision (2: a tree)
-    bool built = false;  // a workspace folder built as a tree: its new objects are in `fresh`
-    std::map<std::string, std::string> fresh;
-  };
-  using Tree = std::map<std::string, Side>;  // data path -> side
-
-  auto at_rev = [&](const std::string& rev) {
-    Tree tree;
-    if (rev == "HEAD" && !git.has_commits()) return tree;
-    git.for_each_file_at(rev, kPointerSuffix, [&](const std::string& path, const std::string& content) {
-      if (path.rfind(".mlo/", 0) == 0) return;
-      auto data = data_path_for(path);
-      if (!data) return;
-      Pointer p = parse_pointer_for(content, path, rev + ":" + path);
-      tree[*data] = Side{p.type, p.sha256, p.size, std::nullopt, false, p.version};
-    });
-    return tree;
-  };
+  auto at_rev = [&](const std::string& rev) { return sides_at_rev(git, rev); };
   // A workspace folder as a flat list of every file (the comparison of last resort).
   auto workspace_manifest = [&](const std::string& rel) {
     StatCache sc(repo.index());
