@@ -132,9 +132,14 @@ std::string sha256_file(const std::filesystem::path& path, const std::function<v
 
 bool is_sha256_hex(std::string_view text) {
   if (text.size() != 64) return false;
-  for (char c : text)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
+  // No early exit, so the compiler may vectorize it (remote
+  // pack indexes check every object's name on each load).
+  bool ok = true;
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    ok &= static_cast<unsigned char>(u - '0') <= 9 || static_cast<unsigned char>(u - 'a') <= 5;
+  }
+  return ok;
 }
 
 }  // namespace mlo

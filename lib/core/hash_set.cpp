@@ -1,22 +1,34 @@
 #include "core/hash_set.h"
 
+#include <array>
+
 #include <algorithm>
 
 namespace mlo {
 
+namespace {
+// Each byte's value as a lower-case hex digit, or -1: a pull decodes every
+// object's name several times: one table load per digit, no range tests.
+constexpr std::array<signed char, 256> hex_digit_values() {
+  std::array<signed char, 256> t{};
+  for (auto& v : t) v = -1;
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = static_cast<signed char>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) t[static_cast<std::size_t>(c)] = static_cast<signed char>(c - 'a' + 10);
+  return t;
+}
+constexpr std::array<signed char, 256> kHexDigit = hex_digit_values();
+}  // namespace
+
 bool sha256_from_hex(std::string_view hex, Sha256Bytes& out) {
   if (hex.size() != 64) return false;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
+  int bad = 0;  // any -1 digit sets the sign bit; tested once at the end
   for (std::size_t i = 0; i < 32; ++i) {
-    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[i] = static_cast<unsigned char>(hi * 16 + lo);
+    int hi = kHexDigit[static_cast<unsigned char>(hex[2 * i])];
+    int lo = kHexDigit[static_cast<unsigned char>(hex[2 * i + 1])];
+    bad |= hi | lo;
+    out[i] = static_cast<unsigned char>((hi << 4) | lo);
   }
-  return true;
+  return bad >= 0;
 }
 
 std::string sha256_to_hex(const Sha256Bytes& bytes) {

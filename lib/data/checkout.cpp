@@ -397,14 +397,14 @@ void check_some_objects(Cache& cache, StatCache& sc, const std::vector<NeededObj
     phase.add(1);
     const std::string hash = sha256_to_hex(*objs[k].hash);
     if (cache.verified_this_command(hash)) return;  // just fetched and checked (pull)
-    fs::path op = cache.object_path(hash);
+    const std::string op = cache.object_file(hash);
     struct stat st;
     if (::stat(op.c_str(), &st) != 0) {
       state[k] = 1;
       return;
     }
     StatKey key = StatKey::of(st);
-    if (auto hit = sc.lookup(op.string(), key); hit && hit->sha256 == hash) return;
+    if (auto hit = sc.lookup(op, key); hit && hit->sha256 == hash) return;
     std::int64_t started = clock_now_ns();
     std::string h;
     try {
@@ -417,7 +417,7 @@ void check_some_objects(Cache& cache, StatCache& sc, const std::vector<NeededObj
       state[k] = 2;
       return;
     }
-    sc.record(op.string(), key, h, false, started);
+    sc.record(op, key, h, false, started);
   });
   for (size_t k = 0; k < objs.size(); ++k)
     if (state[k]) (state[k] == 1 ? missing : corrupt).add(objs[k].shown() + " (object " + sha256_to_hex(*objs[k].hash) + ")");

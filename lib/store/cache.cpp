@@ -60,14 +60,26 @@ std::vector<LinkMode> parse_link_modes(std::string_view text, const std::string&
 
 Cache::Cache(fs::path root) : root_(std::move(root)), stage_dir_(root_ / "tmp") {}
 
-fs::path Cache::object_path(std::string_view hash) const {
-  std::string h(hash);
-  return root_ / "objects" / h.substr(0, 2) / h.substr(2);
+fs::path Cache::object_path(std::string_view hash) const { return object_file(hash); }
+
+std::string Cache::object_file(std::string_view hash) const {
+  // As root_ / "objects" / "ab" / "cdef...", byte for byte (stat cache rows
+  // are keyed by this string).
+  const std::string& root = root_.native();
+  std::string file;
+  file.reserve(root.size() + 12 + hash.size());
+  file += root;
+  if (!root.empty() && root.back() != '/') file += '/';
+  file += "objects/";
+  file.append(hash.substr(0, 2));
+  file += '/';
+  file.append(hash.substr(2));
+  return file;
 }
 
 bool Cache::has(std::string_view hash) const {
   struct stat st;
-  return ::stat(object_path(hash).c_str(), &st) == 0;
+  return ::stat(object_file(hash).c_str(), &st) == 0;
 }
 
 void Cache::ensure_fanout(std::string_view hash) const {
@@ -115,7 +127,7 @@ std::atomic<bool> unnamed_files_work{true};
 
 bool Cache::link_object(const UnnamedFile& file, std::string_view hash, bool durable) const {
   ensure_fanout(hash);
-  const fs::path dest = object_path(hash);
+  const std::string dest = object_file(hash);
   // As publish: never over an existing object (the same bytes; its inode may
   // be linked from the workspace), and the fan-out folder made again once.
   bool linked = file.link_as(AT_FDCWD, dest.c_str());
@@ -124,7 +136,7 @@ bool Cache::link_object(const UnnamedFile& file, std::string_view hash, bool dur
     linked = file.link_as(AT_FDCWD, dest.c_str());
   }
   if (!linked && errno != EEXIST) return false;  // (no /proc to link through): the caller's named way
-  if (linked && durable) fsync_path(dest.parent_path());
+  if (linked && durable) fsync_path(fs::path(dest).parent_path());
   return true;
 }
 
@@ -359,10 +371,11 @@ void Cache::write_object(std::string_view hash, std::string_view data, bool dura
   // shared temp folder for every thread to lock, no rename.
   if (unnamed_files_work.load(std::memory_order_relaxed)) {
     ensure_fanout(hash);
-    UnnamedFile out(AT_FDCWD, object_path(hash).parent_path().c_str(), 0444);
+    const std::string file = object_file(hash);
+    UnnamedFile out(AT_FDCWD, file.substr(0, file.size() - (hash.size() - 1)).c_str(), 0444);
     if (out.fd) {
-      write_all(out.fd.get(), data, "to the cache (" + object_path(hash).string() + ")");
-      if (durable && ::fsync(out.fd.get()) != 0) throw_errno("cannot sync " + object_path(hash).string(), errno);
+      write_all(out.fd.get(), data, "to the cache (" + file + ")");
+      if (durable && ::fsync(out.fd.get()) != 0) throw_errno("cannot sync " + file, errno);
       if (link_object(out, hash, durable)) return;
     } else if (out.unsupported()) {
       unnamed_files_work.store(false);
@@ -439,9 +452,10 @@ namespace {
 
 // Copies all of `in` to `out` (the kernel's copy_file_range, or read/write
 // where it does not work: old kernels, another file system).
-void copy_fd(int in, int out, const fs::path& obj, const fs::path& temp) {
+// (Names as strings, only for messages: no fs::path built per object.)
+void copy_fd(int in, int out, const std::string& obj, const std::string& temp) {
   struct stat st;
-  if (::fstat(in, &st) != 0) throw_errno("cannot read " + obj.string(), errno);
+  if (::fstat(in, &st) != 0) throw_errno("cannot read " + obj, errno);
   for (off_t left = st.st_size; left > 0;) {
     check_interrupted();
     ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, static_cast<size_t>(left), 0);
@@ -449,10 +463,10 @@ void copy_fd(int in, int out, const fs::path& obj, const fs::path& temp) {
       char* buf = io_buffer();
       ssize_t r;
       while ((r = ::read(in, buf, kIoBufferSize)) > 0)
-        write_all(out, std::string_view(buf, static_cast<size_t>(r)), temp.string());
+        write_all(out, std::string_view(buf, static_cast<size_t>(r)), temp);
       break;
     }
-    if (n < 0) throw_errno("cannot write " + temp.string(), errno);
+    if (n < 0) throw_errno("cannot write " + temp, errno);
     if (n == 0) break;
     left -= n;
   }
@@ -514,7 +528,7 @@ bool Cache::stage_by_copy(std::string_view hash, const fs::path& obj, const fs::
     }
     note_reflink_failure(temp_dir, errno);
   }
-  copy_fd(files.in.get(), files.out.get(), obj, temp);
+  copy_fd(files.in.get(), files.out.get(), obj.native(), temp.native());
   if (used) *used = LinkMode::copy;
   return true;
 }
@@ -585,10 +599,10 @@ bool Cache::write_file_at(std::string_view hash, int dir_fd, const std::string& 
     if (out.unsupported()) unnamed_files_work.store(false);
     return false;
   }
-  const fs::path obj = object_path(hash);
+  const std::string obj = object_file(hash);
   UniqueFd in(::open(obj.c_str(), O_RDONLY | O_CLOEXEC));
   if (!in && errno == ENOENT) throw_missing_object(hash);
-  if (!in) throw_errno("cannot read " + obj.string(), errno);
+  if (!in) throw_errno("cannot read " + obj, errno);
   bool filled = false;
   if (clone_first) {
     filled = try_reflink(in.get(), out.fd.get());

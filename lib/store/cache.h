@@ -36,6 +36,9 @@ class Cache {
 
   const fs::path& root() const { return root_; }
   fs::path object_path(std::string_view hash) const;
+  // The same name as a string: the per-object paths (a pull opens a million)
+  // skip the component parsing a fs::path does on construction.
+  std::string object_file(std::string_view hash) const;
   bool has(std::string_view hash) const;
 
   // Adds a file's bytes to the store and returns their hash. Copy mode reads

@@ -138,6 +138,15 @@ TEST_CASE("HashSet holds each hash once, as bytes, and keeps odd names aside") {
   CHECK(sha256_to_hex(raw) == a);
   CHECK_FALSE(sha256_from_hex("ABC", raw));
   CHECK_FALSE(sha256_from_hex(std::string(64, 'G'), raw));
+  // Every byte value in one place: only 0-9 and a-f pass, in both checks.
+  for (int c = 0; c < 256; ++c) {
+    std::string h = a;
+    h[37] = static_cast<char>(c);
+    bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    CHECK(is_sha256_hex(h) == hex);
+    CHECK(sha256_from_hex(h, raw) == hex);
+    if (hex) CHECK(sha256_to_hex(raw) == h);
+  }
   HashSet set;
   set.insert(b);
   set.insert(a);

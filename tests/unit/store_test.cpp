@@ -22,6 +22,16 @@ TEST_CASE("link modes parse, with auto as the safe default") {
   CHECK_THROWS_AS(parse_link_modes("teleport", "cfg"), InputError);
 }
 
+TEST_CASE("an object's name as a string is the path's, byte for byte") {
+  // Stat cache rows are keyed by this string, so it must not change form.
+  const std::string h = sha256_hex("x");
+  for (const char* root : {"/r/.mlo/cache", "/r/.mlo/cache/", "rel/cache", ""}) {
+    Cache cache{fs::path(root)};
+    CHECK(cache.object_file(h) == (fs::path(root) / "objects" / h.substr(0, 2) / h.substr(2)).native());
+    CHECK(cache.object_path(h).native() == cache.object_file(h));
+  }
+}
+
 TEST_CASE("cache stores bytes under their hash, read-only") {
   test::TempDir tmp;
   Cache cache(tmp / "cache");
