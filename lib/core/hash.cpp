@@ -132,8 +132,8 @@ std::string sha256_file(const std::filesystem::path& path, const std::function<v
 
 bool is_sha256_hex(std::string_view text) {
   if (text.size() != 64) return false;
-  // No early exit, so the compiler may vectorize it (remote
-  // pack indexes check every object's name on each load).
+  // No early exit, so the compiler may vectorize it (remote pack indexes
+  // check every object's name on each load).
   bool ok = true;
   for (char c : text) {
     auto u = static_cast<unsigned char>(c);

@@ -1,8 +1,7 @@
 #include "core/hash_set.h"
 
-#include <array>
-
 #include <algorithm>
+#include <array>
 
 namespace mlo {
 
