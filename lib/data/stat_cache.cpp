@@ -203,6 +203,19 @@ void StatCache::record_complete(const std::string& manifest_hash, const std::str
   complete_.push_back({manifest_hash, stamp});
 }
 
+namespace {
+// Rows of data_complete for folder objects only: a prefix no hash has.
+std::string folders_key(const std::string& tree_hash) { return "folders:" + tree_hash; }
+}  // namespace
+
+bool StatCache::known_folders_complete(const std::string& tree_hash, const std::string& stamp) {
+  return known_complete(folders_key(tree_hash), stamp) || known_complete(tree_hash, stamp);
+}
+
+void StatCache::record_folders_complete(const std::string& tree_hash, const std::string& stamp) {
+  record_complete(folders_key(tree_hash), stamp);
+}
+
 std::optional<std::string> StatCache::tree_hash(const std::string& path, const std::string& fingerprint) {
   std::lock_guard<std::mutex> lock(mutex_);
   ensure_table();

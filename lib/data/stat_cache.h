@@ -94,6 +94,11 @@ class StatCache {
   // had `stamp` (see objects_stamp()), so status need not check them again.
   bool known_complete(const std::string& manifest_hash, const std::string& stamp);
   void record_complete(const std::string& manifest_hash, const std::string& stamp);
+  // The same for a tree's folder objects alone (its files may be absent: a
+  // fresh clone before its pull), so `data diff` lists a tree it has no
+  // files of without first walking it to check. Complete implies this.
+  bool known_folders_complete(const std::string& tree_hash, const std::string& stamp);
+  void record_folders_complete(const std::string& tree_hash, const std::string& stamp);
 
   // A tracked folder's content hash keyed by a fingerprint of every file's
   // name and stat (like git's cache-tree), so `mlo data status` on an

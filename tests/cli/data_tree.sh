@@ -239,6 +239,14 @@ expect_ok --json data diff
 expect_json "not d['added'] and not d['modified'] and not d['unknown'] and d['from'] == 'HEAD'"
 expect_eq "$(printf '%s' "$OUT" | /usr/bin/python3 -c "import json,sys; [print(c['path'], c['old_sha256'], c['old_size']) for c in json.load(sys.stdin)['deleted']]")" \
   "$want_deleted" "data diff of a tree missing from the work tree"
+# The first diff checked that every folder object is there, and recorded
+# it with the cache's stamp: the next lists the tree in one walk.
+listed_rows() {
+  /usr/bin/python3 -c "
+import sqlite3
+for r in sqlite3.connect('.mlo/index.db').execute(\"SELECT manifest FROM data_complete WHERE manifest LIKE 'folders:%'\"): print(r[0])"
+}
+expect_eq "$(listed_rows)" "folders:$(grep '^sha256:' data/t.mlo | cut -c9-)" "the tree recorded as listable"
 expect_ok data diff
 expect_eq "$OUT" "$(printf '%s\n' "$want_deleted" | cut -d' ' -f1 | sed 's/^/deleted:  /')" "data diff's text"
 # Between revisions: the commit that added them adds every file.
@@ -246,7 +254,8 @@ expect_ok --json data diff HEAD~1 HEAD
 expect_eq "$(printf '%s' "$OUT" | /usr/bin/python3 -c "import json,sys; [print(c['path'], c['new_sha256'], c['new_size']) for c in json.load(sys.stdin)['added']]")" \
   "$want_deleted" "data diff of the commit that added the tree"
 chmod u+w ".mlo/cache/objects/${sub:0:2}" 2>/dev/null; rm -f ".mlo/cache/objects/${sub:0:2}/${sub:2}"
-# With a folder object missing, the tree is compared as a whole, named.
+# With a folder object missing, the tree is compared as a whole, named (the
+# removal changed the cache's stamp, so the record above no longer holds).
 expect_ok data diff
 expect_out_contains "deleted:  data/t"
 expect_out_contains "note: the manifest of data/t is not in the cache; compared as a whole"
