@@ -1391,7 +1391,11 @@ DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string&
   // In the order of their files' paths ("a.csv" < "a/x").
   std::sort(r.whole.begin(), r.whole.end(),
             [](const OneSidedFolder& x, const OneSidedFolder& y) { return x.path + "/" < y.path + "/"; });
-  listed.flush();
+  try {
+    listed.flush();
+  } catch (const InputError&) {
+    // Only a hint (a read-only index, say): the next diff checks again.
+  }
   return r;
 }
 
