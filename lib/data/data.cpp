@@ -1244,6 +1244,34 @@ Tree sides_at_rev(GitRepo& git, const std::string& rev) {
   return tree;
 }
 
+// Trees a diff lists without holding them, checked listable (tree_in_cache)
+// once: the check is recorded with the cache's stamp (an object added or
+// removed changes it), so the next diff walks such a tree once, to print, not
+// twice (the check made a fresh clone's diff of 1,000,000 files take 5.1 s
+// instead of 4.3).
+class ListableTrees {
+ public:
+  explicit ListableTrees(Repo& repo) : repo_(repo), sc_(repo.index()), stamp_(objects_stamp(repo.cache())) {}
+  bool check(const std::string& hash, const std::string& path) {
+    if (!stamp_.empty() && sc_.known_folders_complete(hash, stamp_)) return true;
+    if (!tree_in_cache(repo_.cache(), hash, path)) return false;
+    if (!stamp_.empty()) sc_.record_folders_complete(hash, stamp_);
+    return true;
+  }
+  void save() {
+    try {
+      sc_.flush();
+    } catch (const InputError&) {
+      // Only a hint (a read-only index, say): the next diff checks again.
+    }
+  }
+
+ private:
+  Repo& repo_;
+  StatCache sc_;
+  std::string stamp_;
+};
+
 }  // namespace
 
 DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string& to_rev) {
@@ -1313,18 +1341,7 @@ DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string&
   Tree a = at_rev(r.from);
   Tree b = r.to == "workspace" ? at_workspace() : at_rev(r.to);
 
-  // A tree checked to be listable is recorded with the cache's stamp (an
-  // object added or removed changes it), so the next diff of it walks it
-  // once, to print, not twice (the check made a fresh clone's diff of
-  // 1,000,000 files take 5.1 s instead of 4.3).
-  StatCache listed(repo.index());
-  const std::string stamp = objects_stamp(repo.cache());
-  auto tree_listable = [&](const std::string& hash, const std::string& path) {
-    if (!stamp.empty() && listed.known_folders_complete(hash, stamp)) return true;
-    if (!tree_in_cache(repo.cache(), hash, path)) return false;
-    if (!stamp.empty()) listed.record_folders_complete(hash, stamp);
-    return true;
-  };
+  ListableTrees listable(repo);
 
   auto entries_of = [&](const std::string& path, Side& s) -> const std::vector<ManifestEntry>* {
     if (s.type == EntryType::file) {
@@ -1347,7 +1364,7 @@ DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string&
       const Side& s = sa ? *sa : *sb;
       // A tree read from a revision (walked in path order): kept whole. A
       // flat manifest, or a tree not all in the cache, is compared as before.
-      if (s.type == EntryType::dir && s.version == 2 && !s.workspace && tree_listable(s.sha256, path)) {
+      if (s.type == EntryType::dir && s.version == 2 && !s.workspace && listable.check(s.sha256, path)) {
         r.whole.push_back({path, s.sha256, sb != nullptr});
         continue;
       }
@@ -1391,11 +1408,7 @@ DiffResult data_diff(Repo& repo, const std::string& from_rev, const std::string&
   // In the order of their files' paths ("a.csv" < "a/x").
   std::sort(r.whole.begin(), r.whole.end(),
             [](const OneSidedFolder& x, const OneSidedFolder& y) { return x.path + "/" < y.path + "/"; });
-  try {
-    listed.flush();
-  } catch (const InputError&) {
-    // Only a hint (a read-only index, say): the next diff checks again.
-  }
+  listable.save();
   return r;
 }
 
