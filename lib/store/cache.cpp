@@ -372,7 +372,8 @@ void Cache::write_object(std::string_view hash, std::string_view data, bool dura
   if (unnamed_files_work.load(std::memory_order_relaxed)) {
     ensure_fanout(hash);
     const std::string file = object_file(hash);
-    UnnamedFile out(AT_FDCWD, file.substr(0, file.size() - (hash.size() - 1)).c_str(), 0444);
+    const std::string shard = file.substr(0, file.size() - (hash.size() - 1));  // less "/cdef..."
+    UnnamedFile out(AT_FDCWD, shard.c_str(), 0444);
     if (out.fd) {
       write_all(out.fd.get(), data, "to the cache (" + file + ")");
       if (durable && ::fsync(out.fd.get()) != 0) throw_errno("cannot sync " + file, errno);
