@@ -280,7 +280,11 @@ class Router {
       for (auto& [id, b] : live_) stop_backend(*b, 3000);
       live_.clear();
     }
-    stop_threads_ = true;
+    {
+      std::lock_guard lock(log_mu_);  // so the writer cannot miss the wake-up
+      stop_threads_ = true;
+    }
+    log_cv_.notify_one();
     if (logger_.joinable()) logger_.join();
     flush_log();
     std::error_code ec;
@@ -501,12 +505,16 @@ class Router {
   // ---- request log
 
   void log(LogEntry e) {
-    std::lock_guard lock(log_mu_);
-    if (log_q_.size() >= 200000) {
-      log_dropped_.fetch_add(1);
-      return;
+    {
+      std::lock_guard lock(log_mu_);
+      if (log_q_.size() >= 200000) {
+        log_dropped_.fetch_add(1);
+        return;
+      }
+      log_q_.push_back(std::move(e));
+      if (log_q_.size() > 1) return;  // the writer is already gathering
     }
-    log_q_.push_back(std::move(e));
+    log_cv_.notify_one();
   }
 
   void flush_log() {
@@ -562,10 +570,20 @@ class Router {
     }
   }
 
+  // The writer sleeps while no request comes, and once one does, gathers
+  // for kLogGather before it formats and writes the batch. Formatting takes
+  // about 1 µs a line on the CPU the workers need too: every 100 ms, at 10k
+  // requests/s, that was a 1 ms burst that set one-connection p99 (1.0-1.2
+  // ms, against 0.3 ms with 10 ms batches; tests/bench/serve.sh).
+  static constexpr auto kLogGather = std::chrono::milliseconds(10);
   void log_loop() {
+    std::unique_lock lock(log_mu_);
     while (!stop_threads_.load()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      log_cv_.wait(lock, [this] { return stop_threads_.load() || !log_q_.empty(); });
+      lock.unlock();
+      std::this_thread::sleep_for(kLogGather);
       flush_log();
+      lock.lock();
     }
   }
 
@@ -1128,6 +1146,7 @@ class Router {
   std::atomic<bool> stop_threads_{false};
 
   std::mutex log_mu_;
+  std::condition_variable log_cv_;  // a first entry queued, or stopping
   std::vector<LogEntry> log_q_;
   LogTime log_time_;  // the log writer's
   std::atomic<long> log_dropped_{0};
