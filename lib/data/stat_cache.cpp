@@ -261,6 +261,24 @@ void StatCache::record_listings(const std::string& tracked_path, DirListings& li
   std::vector<std::pair<std::string, DirListing>>().swap(listings.read);
 }
 
+// A data_complete row is trusted only while the cache's stamp is the one it
+// was recorded with, and a stamp never comes back (it digests the fan-out
+// folders' mtimes, which only move on): rows of a stamp other than those
+// being recorded now are dead weight, and without this the table grew by a
+// row a large folder each time the cache changed. Called in flush()'s
+// transaction, under mutex_.
+void StatCache::drop_complete_rows_of_other_stamps() {
+  std::vector<std::string> stamps;
+  for (const auto& [manifest, stamp] : complete_)
+    if (std::find(stamps.begin(), stamps.end(), stamp) == stamps.end()) stamps.push_back(stamp);
+  if (stamps.size() > kMaxStampsKept) return;  // never seen: one command sees one or two stamps
+  std::string sql = "DELETE FROM data_complete WHERE stamp NOT IN (?";
+  for (std::size_t i = 1; i < stamps.size(); ++i) sql += ", ?";
+  auto del = db_.prepare(sql + ")");
+  for (std::size_t i = 0; i < stamps.size(); ++i) del.bind(static_cast<int>(i + 1), stamps[i]);
+  del.run();
+}
+
 void StatCache::flush() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (pending_.empty() && forget_.empty() && complete_.empty() && trees_.empty() && listings_.empty() &&
@@ -293,6 +311,7 @@ void StatCache::flush() {
   }
   insert_pending();
   if (!complete_.empty()) {
+    drop_complete_rows_of_other_stamps();
     auto c = db_.prepare("INSERT OR REPLACE INTO data_complete(manifest, stamp) VALUES(?, ?)");
     for (const auto& [m, s] : complete_) c.bind(1, m).bind(2, s).run();
   }

@@ -140,6 +140,8 @@ class StatCache {
   static constexpr std::size_t kMaxPendingRows = 4096;
   void write_pending();   // in its own transaction; mutex_ held
   void insert_pending();  // the queued rows, inside the caller's transaction
+  static constexpr std::size_t kMaxStampsKept = 8;
+  void drop_complete_rows_of_other_stamps();  // inside flush()'s transaction
   Database& db_;
   std::optional<Statement> lookup_;  // lookup()'s query, prepared on first use
   bool migrated_ = false;

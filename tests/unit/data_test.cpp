@@ -194,14 +194,53 @@ TEST_CASE("stat cache answers sorted lookups and skips racily clean files") {
   CHECK(sc.lookup("d0", k1));
 }
 
+namespace {
+// Rows in one table of the repository's index.
+std::int64_t table_rows(Repo& repo, const std::string& table) {
+  auto st = repo.index().prepare("SELECT count(*) FROM " + table);
+  return st.step() ? st.int64(0) : -1;
+}
+}  // namespace
+
+TEST_CASE("stat cache keeps the complete-folder rows of the stamps it records now, not older ones") {
+  test::TempDir tmp;
+  Repo repo = make_repo(tmp);
+  StatCache sc(repo.index());
+  auto rows = [&] { return table_rows(repo, "data_complete"); };
+  sc.record_complete("m1", "s1");
+  sc.record_folders_complete("t1", "s1");
+  sc.flush();
+  CHECK(rows() == 2);
+  CHECK(sc.known_complete("m1", "s1"));
+  CHECK(sc.known_folders_complete("t1", "s1"));
+
+  // The cache changed (a new stamp): the rows of s1 can never be trusted again.
+  sc.record_complete("m2", "s2");
+  sc.flush();
+  CHECK(rows() == 1);
+  CHECK_FALSE(sc.known_complete("m1", "s1"));
+  CHECK_FALSE(sc.known_folders_complete("t1", "s1"));
+  CHECK(sc.known_complete("m2", "s2"));
+
+  // Two stamps in one flush (the cache changed between two records): both stay.
+  sc.record_complete("m3", "s3");
+  sc.record_complete("m4", "s4");
+  sc.flush();
+  CHECK(rows() == 2);
+  CHECK(sc.known_complete("m3", "s3"));
+  CHECK(sc.known_complete("m4", "s4"));
+
+  // A flush that records nothing complete leaves the rows alone.
+  sc.record("d/a", StatKey{1, 1'000'000'000, 1}, "h", false, 100'000'000'000);
+  sc.flush();
+  CHECK(rows() == 2);
+}
+
 TEST_CASE("stat cache writes a long queue early, but never ahead of a queued forget") {
   test::TempDir tmp;
   Repo repo = make_repo(tmp);
   StatCache sc(repo.index());
-  auto rows = [&] {
-    auto st = repo.index().prepare("SELECT count(*) FROM data_stat");
-    return st.step() ? st.int64(0) : -1;
-  };
+  auto rows = [&] { return table_rows(repo, "data_stat"); };
   const std::int64_t later = 100'000'000'000;
   const int n = 40000;  // over the queue's bound (16,384 rows)
   for (int i = 0; i < n; ++i) sc.record("d/" + std::to_string(i), StatKey{1, 1'000'000'000, 1}, "h", false, later);
