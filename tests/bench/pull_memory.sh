@@ -13,7 +13,7 @@
 #   ROUNDS     fresh-clone pulls by each build (default 2)
 #   BENCH_DIR  where to put the data (default $TMPDIR or /tmp)
 #
-# Reproduce the README figures: FILES=300000 MLO_BASE=<main's build> tests/bench/pull_memory.sh
+# Reproduce the figures in tests/bench/RESULTS.md: FILES=300000 MLO_BASE=<main's build> tests/bench/pull_memory.sh
 set -euo pipefail
 NAME=pull_memory.sh
 source "$(dirname "$0")/lib_scale.sh"

@@ -16,7 +16,7 @@
 #   ROUNDS     changes, each pushed by both builds (default 3)
 #   BENCH_DIR  where to put the data (default $TMPDIR or /tmp)
 #
-# Reproduce the README figures: FILES=1000000 MLO_BASE=<main's build> tests/bench/push_change.sh
+# Reproduce the figures in tests/bench/RESULTS.md: FILES=1000000 MLO_BASE=<main's build> tests/bench/push_change.sh
 set -euo pipefail
 NAME=push_change.sh
 source "$(dirname "$0")/lib_scale.sh"

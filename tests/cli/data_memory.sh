@@ -124,7 +124,7 @@ check() {
 # ~2.6 KB a file at 100k files, which these bounds refuse. Add held 557-612
 # in session 10 and 332 in session 22's build; since its scan keeps paths in
 # a pool and 72-byte entries (session 23), 243-288. At this size malloc's
-# arenas hide that change's ~60 bytes a file (1M files: README), so the
+# arenas hide that change's ~60 bytes a file (1M files: tests/bench/RESULTS.md), so the
 # bound catches only a return to session 10's.
 check "data add" "$add1" "$add2" 450
 check "push" "$push1" "$push2" 1500
