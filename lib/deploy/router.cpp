@@ -573,8 +573,8 @@ class Router {
   // The writer sleeps while no request comes, and once one does, gathers
   // for kLogGather before it formats and writes the batch. Formatting takes
   // about 1 µs a line on the CPU the workers need too: every 100 ms, at 10k
-  // requests/s, that was a 1 ms burst that set one-connection p99 (1.0-1.2
-  // ms, against 0.3 ms with 10 ms batches; tests/bench/serve.sh).
+  // requests/s, that was a 1 ms burst that set one-connection p99 (1.0-1.3
+  // ms, against 0.34-0.41 ms with 10 ms batches; tests/bench/RESULTS.md).
   static constexpr auto kLogGather = std::chrono::milliseconds(10);
   void log_loop() {
     std::unique_lock lock(log_mu_);
